@@ -1,0 +1,88 @@
+//! The API Gateway emulation: HTTP requests in, API Gateway proxy events out to functions,
+//! function results back to HTTP responses, with API Gateway's routing and error shapes.
+//!
+//! The gateway knows nothing about how functions run: it calls an [`Invoke`] implementation
+//! with the event's JSON and gets the function's result JSON back.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+
+/// Which API Gateway flavour an API emulates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiKind {
+    /// `AWS::Serverless::Api`, `Api` events: a REST API.
+    Rest,
+    /// `AWS::Serverless::HttpApi`, `HttpApi` events: an HTTP API.
+    Http,
+}
+
+/// The payload format of the event sent to the function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadFormat {
+    V1,
+    V2,
+}
+
+/// One API with its routes, as the gateway serves it.
+#[derive(Debug, Clone)]
+pub struct ApiSpec {
+    /// Logical id of the API resource (`ServerlessRestApi`, `ServerlessHttpApi`, or explicit).
+    pub logical_id: String,
+    pub kind: ApiKind,
+    /// Stage name (`Prod` for implicit REST APIs, `$default` for implicit HTTP APIs).
+    pub stage_name: String,
+    /// Stage variables reported in events.
+    pub stage_variables: std::collections::BTreeMap<String, String>,
+    pub routes: Vec<RouteSpec>,
+}
+
+/// One route: method + path template -> function.
+#[derive(Debug, Clone)]
+pub struct RouteSpec {
+    /// Upper-case method, or `ANY`.
+    pub method: String,
+    /// Path template such as `/hello/{user}` or `/{proxy+}`, or `$default` (HTTP APIs).
+    pub path: String,
+    /// Logical id of the function to invoke.
+    pub function: String,
+    pub payload_format: PayloadFormat,
+}
+
+/// Why an invocation produced no normal result.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum InvokeError {
+    /// The function ran and failed (handler threw, process crashed, init failed).
+    /// Holds Lambda's error JSON (`errorMessage`, `errorType`, ...).
+    #[error("function error")]
+    FunctionError(Bytes),
+    /// The function ran past its `Timeout`.
+    #[error("function timed out")]
+    Timeout,
+    /// Concurrency limit reached and the queue is full.
+    #[error("too many requests")]
+    Throttled,
+    /// The request or response payload is over Lambda's limit.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// No such function, or it cannot be started.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// Runs a function with an event and returns its result payload.
+pub trait Invoke: Send + Sync + 'static {
+    fn invoke(&self, function: &str, event: Bytes) -> BoxFuture<'static, Result<Bytes, InvokeError>>;
+}
+
+/// Everything the gateway router needs.
+#[derive(Clone)]
+pub struct GatewayState {
+    pub apis: Arc<Vec<ApiSpec>>,
+    pub invoker: Arc<dyn Invoke>,
+    /// `host:port` the gateway is reachable at, reported as `domainName`/`Host` defaults.
+    pub domain_name: String,
+    /// Account id reported in `requestContext.accountId`.
+    pub account_id: String,
+}
