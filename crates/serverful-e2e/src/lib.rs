@@ -1,1 +1,261 @@
-//! End-to-end tests: the real `serverful` binary driven by real clients.
+//! End-to-end test harness: starts the real `serverful` binary on an app folder, waits
+//! until it has printed its routes, and gives tests its URLs and its output.
+//!
+//! The binary is the one `cargo build --workspace --bins` put next to this test binary
+//! (or `SERVERFUL_BIN`); test apps live in `test_data/apps/`, and the third-party packages
+//! they bundle are installed by `scripts/install-test-deps.sh`.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a server may take to build and print its routes.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The folder holding the cargo-built binaries (`target/debug`).
+pub fn bin_dir() -> PathBuf {
+    let test_exe = std::env::current_exe().expect("test binary path");
+    // target/debug/deps/it-0123 -> target/debug
+    test_exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary lives in target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// The `serverful` binary under test.
+pub fn serverful_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("SERVERFUL_BIN") {
+        return PathBuf::from(path);
+    }
+    let path = bin_dir().join("serverful");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins` before the end-to-end tests \
+         (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// A binary built from this crate's `src/bin`, e.g. `rust-echo`.
+pub fn fixture_bin(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(path.exists(), "{} is missing: run `cargo build --workspace --bins`", path.display());
+    path
+}
+
+/// Where `scripts/install-test-deps.sh` put the packages test apps bundle.
+pub fn test_deps_dir() -> PathBuf {
+    if let Some(path) = std::env::var_os("SERVERFUL_TEST_DEPS") {
+        return PathBuf::from(path);
+    }
+    // target/debug -> target/test-deps (also right when CARGO_TARGET_DIR moves target/).
+    let dir = bin_dir().parent().expect("target dir").join("test-deps");
+    assert!(
+        dir.exists(),
+        "{} is missing: run `bash scripts/install-test-deps.sh`",
+        dir.display()
+    );
+    dir
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+}
+
+/// A test app from `test_data/apps/NAME`.
+pub fn test_app(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/apps").join(name)
+}
+
+/// Copies a folder recursively (following symlinks), for apps a test changes or bundles into.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("dir entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy file");
+        }
+    }
+}
+
+/// Output captured from the server, with a way to wait for a line.
+#[derive(Default)]
+struct Captured {
+    text: Mutex<String>,
+    changed: Condvar,
+}
+
+impl Captured {
+    fn push_line(&self, line: &str) {
+        let mut text = self.text.lock().expect("captured output lock");
+        text.push_str(line);
+        text.push('\n');
+        self.changed.notify_all();
+    }
+}
+
+/// A running `serverful up`, killed when dropped.
+pub struct Server {
+    child: Child,
+    stdout: Arc<Captured>,
+    stderr: Arc<Captured>,
+    /// `http://127.0.0.1:PORT` of the gateway.
+    pub base_url: String,
+    _data_dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts `serverful up APP --port 0 --aws-port 0` with a fresh data folder and waits
+    /// for it to be ready. Panics with the server's output if it does not get there.
+    pub fn start(app: &Path, extra_args: &[&str]) -> Server {
+        match Server::try_start(app, extra_args) {
+            Ok(server) => server,
+            Err(output) => panic!("server did not start:\n{output}"),
+        }
+    }
+
+    /// Like [`Server::start`], but returns the server's output when it exits or never
+    /// becomes ready.
+    pub fn try_start(app: &Path, extra_args: &[&str]) -> Result<Server, String> {
+        Server::try_start_with_env(app, extra_args, &[])
+    }
+
+    /// Like [`Server::try_start`], with extra environment variables for the server.
+    pub fn try_start_with_env(app: &Path, extra_args: &[&str], env: &[(&str, &str)]) -> Result<Server, String> {
+        let data_dir = tempfile::tempdir().expect("data dir");
+        let mut command = Command::new(serverful_bin());
+        command
+            .arg("up")
+            .arg(app)
+            .args(["--port", "0", "--aws-port", "0", "--data"])
+            .arg(data_dir.path())
+            .args(extra_args)
+            .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("spawn serverful");
+        let stdout = Arc::new(Captured::default());
+        let stderr = Arc::new(Captured::default());
+        pump(child.stdout.take().expect("piped stdout"), stdout.clone());
+        pump(child.stderr.take().expect("piped stderr"), stderr.clone());
+
+        let deadline = Instant::now() + START_TIMEOUT;
+        let mut server = Server { child, stdout, stderr, base_url: String::new(), _data_dir: data_dir };
+        loop {
+            if let Some(url) = server.stdout().lines().find_map(|line| line.strip_prefix("Ready on ")) {
+                server.base_url = url.split_whitespace().next().unwrap_or_default().to_string();
+                return Ok(server);
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                // Let the pumps drain what the process wrote before it exited.
+                std::thread::sleep(Duration::from_millis(100));
+                return Err(format!("exited with {status}\n{}", server.all_output()));
+            }
+            if Instant::now() > deadline {
+                return Err(format!("not ready after {START_TIMEOUT:?}\n{}", server.all_output()));
+            }
+            server.wait_for_output(Duration::from_millis(200));
+        }
+    }
+
+    /// The gateway URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Everything the server printed on stdout so far.
+    pub fn stdout(&self) -> String {
+        self.stdout.text.lock().expect("captured output lock").clone()
+    }
+
+    /// Everything the server printed on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.text.lock().expect("captured output lock").clone()
+    }
+
+    fn all_output(&self) -> String {
+        format!("--- stdout\n{}--- stderr\n{}", self.stdout(), self.stderr())
+    }
+
+    fn wait_for_output(&self, timeout: Duration) {
+        let text = self.stdout.text.lock().expect("captured output lock");
+        let _unused = self.stdout.changed.wait_timeout(text, timeout).expect("captured output lock");
+    }
+
+    /// Waits until stdout has a line matching `pattern`, and returns that line.
+    pub fn wait_for_line(&self, pattern: &regex::Regex, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(line) = self.stdout().lines().find(|line| pattern.is_match(line)) {
+                return line.to_string();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no line matching {pattern} after {timeout:?}\n{}",
+                self.all_output()
+            );
+            self.wait_for_output(Duration::from_millis(100));
+        }
+    }
+
+    /// Sends SIGINT (Ctrl-C) and waits for the exit status.
+    pub fn interrupt(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        let _status = Command::new("kill").args(["-INT", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                std::thread::sleep(Duration::from_millis(100));
+                return (status, self.all_output());
+            }
+            assert!(Instant::now() < deadline, "server ignored SIGINT\n{}", self.all_output());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn pump(stream: impl Read + Send + 'static, into: Arc<Captured>) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            into.push_line(&line);
+        }
+    });
+}
+
+/// Runs `serverful` with `args` to completion: (exit code, stdout, stderr).
+pub fn run_serverful(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(serverful_bin())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run serverful");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}

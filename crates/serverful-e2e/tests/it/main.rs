@@ -1,0 +1,27 @@
+//! End-to-end tests: the real `serverful` binary on real apps, driven over HTTP.
+//!
+//! Issue #2 (`serverful up` runs a SAM app's HTTP APIs on Lambda-mode functions).
+
+mod clients;
+mod failures;
+mod hello;
+mod payloads;
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// A blocking HTTP client that keeps cookies and redirects out of the way.
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("http client")
+}
+
+/// Parses a response body as JSON, showing the body when it is not.
+fn json_body(response: reqwest::blocking::Response) -> Value {
+    let text = response.text().expect("response body");
+    serde_json::from_str(&text).unwrap_or_else(|error| panic!("not JSON ({error}): {text}"))
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs what the end-to-end tests need on a fresh machine: the AWS CLI and boto3,
+# and the third-party packages the test apps bundle (FastAPI + Mangum, awslambdaric,
+# Express + serverless-http). Idempotent: a second run only checks.
+#
+# The packages go to $SERVERFUL_TEST_DEPS (default: target/test-deps), one folder per
+# test app, exactly as a user would bundle them next to their code.
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+deps="${SERVERFUL_TEST_DEPS:-${CARGO_TARGET_DIR:-$root/target}/test-deps}"
+mkdir -p "$deps"
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "install-test-deps: $1 is required: $2" >&2; exit 1; }; }
+need python3 "install Python 3"
+need node "install Node.js"
+need npm "install npm"
+
+pip_quiet=(python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore)
+
+if ! python3 -c "import boto3" 2>/dev/null || ! command -v aws >/dev/null 2>&1; then
+  echo "install-test-deps: installing the AWS CLI and boto3" >&2
+  "${pip_quiet[@]}" awscli boto3
+fi
+
+# One folder per bundle; a marker file records what was asked for so edits reinstall.
+bundle_python() {
+  local name="$1"; shift
+  local dir="$deps/python-$name" marker="$*"
+  if [ "$(cat "$dir/.requested" 2>/dev/null)" != "$marker" ]; then
+    echo "install-test-deps: bundling $* for python" >&2
+    rm -rf "$dir" && mkdir -p "$dir"
+    "${pip_quiet[@]}" --target "$dir" "$@"
+    echo "$marker" > "$dir/.requested"
+  fi
+}
+bundle_node() {
+  local name="$1"; shift
+  local dir="$deps/node-$name" marker="$*"
+  if [ "$(cat "$dir/.requested" 2>/dev/null)" != "$marker" ]; then
+    echo "install-test-deps: bundling $* for node" >&2
+    rm -rf "$dir" && mkdir -p "$dir"
+    (cd "$dir" && echo '{"private":true}' > package.json && npm install --silent --no-audit --no-fund "$@" >/dev/null)
+    echo "$marker" > "$dir/.requested"
+  fi
+}
+
+bundle_python fastapi "fastapi==0.*" "mangum==0.*"
+bundle_python awslambdaric "awslambdaric==4.*"
+bundle_node express "express@5" "serverless-http@4"
+
+echo "install-test-deps: ready in $deps" >&2
