@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 /// Serverless applications on your own server.
 #[derive(Debug, Parser)]
-#[command(name = "serverful", version, about, long_about = None)]
+#[command(name = "serverful", version, about, long_about = None, args_override_self = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -74,6 +74,13 @@ mod tests {
         assert_eq!(up.aws_port, 4566);
         assert_eq!(up.host.to_string(), "127.0.0.1");
         assert_eq!(up.dir, PathBuf::from("."));
+    }
+
+    #[test]
+    fn a_repeated_flag_takes_the_last_value() {
+        let cli = Cli::try_parse_from(["serverful", "up", "--port", "0", "--port", "8080"]).expect("parse");
+        let Command::Up(up) = cli.command;
+        assert_eq!(up.port, 8080);
     }
 
     #[test]
