@@ -3,6 +3,22 @@
 //!
 //! The gateway knows nothing about how functions run: it calls an [`Invoke`] implementation
 //! with the event's JSON and gets the function's result JSON back.
+//!
+//! Entry points: [`router`] serves every API of the app on one listener, the way
+//! `sam local start-api` does, and [`route_lines`] lists the routes for the start-up banner.
+//!
+//! Codemap:
+//! - `routes`: the route table and API Gateway's route precedence;
+//! - `event`: HTTP request -> payload format 1.0 / 2.0 event;
+//! - `response`: function result -> HTTP response, with the 2.0 inference rules;
+//! - `errors`: the error responses API Gateway shows;
+//! - `service`: the axum router that ties them together.
+
+mod errors;
+mod event;
+mod response;
+mod routes;
+mod service;
 
 use std::sync::Arc;
 
@@ -21,7 +37,9 @@ pub enum ApiKind {
 /// The payload format of the event sent to the function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PayloadFormat {
+    /// Format 1.0: the REST API proxy event (`httpMethod`, `multiValueHeaders`, ...).
     V1,
+    /// Format 2.0: the HTTP API event (`routeKey`, `rawPath`, `cookies`, ...).
     V2,
 }
 
@@ -30,11 +48,18 @@ pub enum PayloadFormat {
 pub struct ApiSpec {
     /// Logical id of the API resource (`ServerlessRestApi`, `ServerlessHttpApi`, or explicit).
     pub logical_id: String,
+    /// The API's 10-character id, reported as `requestContext.apiId`.
+    pub api_id: String,
     pub kind: ApiKind,
     /// Stage name (`Prod` for implicit REST APIs, `$default` for implicit HTTP APIs).
     pub stage_name: String,
     /// Stage variables reported in events.
     pub stage_variables: std::collections::BTreeMap<String, String>,
+    /// `BinaryMediaTypes` of a REST API (`image/png`, `image/*`, `*/*`; the template's
+    /// `~1` escape for `/` is accepted too). Request bodies of these types reach the function
+    /// base64-encoded, and base64 response bodies are decoded for them. Ignored by HTTP APIs,
+    /// which decide from the content type alone.
+    pub binary_media_types: Vec<String>,
     pub routes: Vec<RouteSpec>,
 }
 
@@ -73,7 +98,11 @@ pub enum InvokeError {
 
 /// Runs a function with an event and returns its result payload.
 pub trait Invoke: Send + Sync + 'static {
-    fn invoke(&self, function: &str, event: Bytes) -> BoxFuture<'static, Result<Bytes, InvokeError>>;
+    fn invoke(
+        &self,
+        function: &str,
+        event: Bytes,
+    ) -> BoxFuture<'static, Result<Bytes, InvokeError>>;
 }
 
 /// Everything the gateway router needs.
@@ -86,3 +115,6 @@ pub struct GatewayState {
     /// Account id reported in `requestContext.accountId`.
     pub account_id: String,
 }
+
+pub use routes::route_lines;
+pub use service::{router, MAX_REQUEST_BODY_BYTES};

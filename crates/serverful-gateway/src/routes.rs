@@ -1,0 +1,485 @@
+//! The route table: which route of which API a request reaches, with API Gateway's precedence.
+//!
+//! Precedence, as API Gateway documents it for HTTP APIs and behaves for REST APIs: a route
+//! must accept the request's method (exactly, or through `ANY`); among those, the most
+//! specific path wins, comparing segment by segment from the left (a literal segment beats
+//! a `{param}`, which beats a greedy `{proxy+}`); on equal paths an explicit method beats
+//! `ANY`; `$default` only catches what nothing else matched. Across APIs served on the same
+//! listener the same order applies, and the API listed first wins a tie.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use percent_encoding::percent_decode_str;
+
+use crate::{ApiKind, ApiSpec};
+
+/// The route key of an HTTP API's catch-all route.
+pub(crate) const DEFAULT_ROUTE: &str = "$default";
+
+/// The methods API Gateway lets an `ANY` route stand for.
+const ANY_METHODS: [&str; 7] = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"];
+
+/// The start-up listing: one line per route, e.g.
+/// `GET http://127.0.0.1:3000/hello/{user} -> HelloFunction`.
+///
+/// `base_url` has no trailing slash. An HTTP API's `$default` route is shown as the greedy
+/// path it acts as, marked `($default)`.
+pub fn route_lines(apis: &[ApiSpec], base_url: &str) -> Vec<String> {
+    let base_url = base_url.trim_end_matches('/');
+    let mut lines = Vec::new();
+    for api in apis {
+        for route in &api.routes {
+            let line = if route.path == DEFAULT_ROUTE {
+                format!("ANY {base_url}/{{proxy+}} ($default) -> {}", route.function)
+            } else {
+                format!(
+                    "{} {base_url}{} -> {}",
+                    route.method, route.path, route.function
+                )
+            };
+            lines.push(line);
+        }
+    }
+    lines
+}
+
+/// One segment of a route's path template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    Param(String),
+    /// `{name+}`: the rest of the path, one segment or more.
+    Greedy(String),
+}
+
+impl Segment {
+    /// Higher is more specific.
+    fn rank(&self) -> u8 {
+        match self {
+            Segment::Literal(_) => 3,
+            Segment::Param(_) => 2,
+            Segment::Greedy(_) => 1,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct CompiledRoute {
+    api_idx: usize,
+    route_idx: usize,
+    /// `None` for `ANY`.
+    method: Option<String>,
+    /// `None` for `$default`.
+    segments: Option<Vec<Segment>>,
+}
+
+/// Where a request goes, with what the route extracted from its path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RouteMatch {
+    pub(crate) api_idx: usize,
+    pub(crate) route_idx: usize,
+    /// Percent-decoded path parameters (`proxy` holds `a/b` for `/{proxy+}`).
+    pub(crate) path_parameters: BTreeMap<String, String>,
+    /// The request path as the API sees it: without the stage prefix, still percent-encoded.
+    pub(crate) api_path: String,
+}
+
+/// All routes of all APIs, compiled for matching.
+#[derive(Debug)]
+pub(crate) struct RouteTable {
+    routes: Vec<CompiledRoute>,
+    /// Per API, the stage a path may start with (`/Prod/hello`), if the API has a named stage.
+    stage_prefixes: Vec<Option<String>>,
+}
+
+/// How well a route matched, ordered so that the better match is greater.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Specificity {
+    is_not_default: bool,
+    segment_ranks: Vec<u8>,
+    has_explicit_method: bool,
+}
+
+impl RouteTable {
+    pub(crate) fn new(apis: &[ApiSpec]) -> RouteTable {
+        let mut routes = Vec::new();
+        for (api_idx, api) in apis.iter().enumerate() {
+            for (route_idx, route) in api.routes.iter().enumerate() {
+                let method = route.method.to_ascii_uppercase();
+                let is_default = api.kind == ApiKind::Http && route.path == DEFAULT_ROUTE;
+                routes.push(CompiledRoute {
+                    api_idx,
+                    route_idx,
+                    method: (method != "ANY" && !is_default).then_some(method),
+                    segments: (!is_default).then(|| parse_template(&route.path)),
+                });
+            }
+        }
+        let stage_prefixes = apis
+            .iter()
+            .map(|api| {
+                let named = !api.stage_name.is_empty() && api.stage_name != "$default";
+                named.then(|| api.stage_name.clone())
+            })
+            .collect();
+        RouteTable {
+            routes,
+            stage_prefixes,
+        }
+    }
+
+    /// The best route for `method` and the raw (percent-encoded, query-less) `path`.
+    pub(crate) fn find(&self, method: &str, path: &str) -> Option<RouteMatch> {
+        if !path.starts_with('/') {
+            // `OPTIONS *` and absolute-form targets name no resource.
+            return None;
+        }
+        let mut best: Option<(Specificity, RouteMatch)> = None;
+        for route in &self.routes {
+            let method_ok = match &route.method {
+                Some(route_method) => route_method == method,
+                None => ANY_METHODS.contains(&method),
+            };
+            if !method_ok {
+                continue;
+            }
+            let api_path = self.api_path(route.api_idx, path);
+            let (segment_ranks, path_parameters) = match &route.segments {
+                None => (Vec::new(), BTreeMap::new()),
+                Some(segments) => match match_segments(segments, api_path) {
+                    Some(parameters) => (segments.iter().map(Segment::rank).collect(), parameters),
+                    None => continue,
+                },
+            };
+            let specificity = Specificity {
+                is_not_default: route.segments.is_some(),
+                segment_ranks,
+                has_explicit_method: route.method.is_some(),
+            };
+            // Strictly greater: on a tie the route declared first keeps its place.
+            let is_better = match &best {
+                None => true,
+                Some((best_specificity, _)) => {
+                    specificity.cmp(best_specificity) == Ordering::Greater
+                }
+            };
+            if is_better {
+                let found = RouteMatch {
+                    api_idx: route.api_idx,
+                    route_idx: route.route_idx,
+                    path_parameters,
+                    api_path: api_path.to_owned(),
+                };
+                best = Some((specificity, found));
+            }
+        }
+        best.map(|(_, found)| found)
+    }
+
+    /// `path` without the API's stage prefix, when it has one.
+    fn api_path<'p>(&self, api_idx: usize, path: &'p str) -> &'p str {
+        let Some(Some(stage)) = self.stage_prefixes.get(api_idx) else {
+            return path;
+        };
+        match path[1..].strip_prefix(stage.as_str()) {
+            Some("") => "/",
+            Some(rest) if rest.starts_with('/') => rest,
+            _ => path,
+        }
+    }
+}
+
+fn parse_template(template: &str) -> Vec<Segment> {
+    let trimmed = template.trim_start_matches('/');
+    if trimmed.is_empty() {
+        return Vec::new();
+    }
+    let parts: Vec<&str> = trimmed.split('/').collect();
+    let n_parts = parts.len();
+    parts
+        .into_iter()
+        .enumerate()
+        .map(
+            |(part_idx, part)| match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                // API Gateway only allows a greedy variable last; elsewhere it can only be a name.
+                Some(name) if name.ends_with('+') && part_idx + 1 == n_parts => {
+                    Segment::Greedy(name.trim_end_matches('+').to_owned())
+                }
+                Some(name) => Segment::Param(name.trim_end_matches('+').to_owned()),
+                None => Segment::Literal(part.to_owned()),
+            },
+        )
+        .collect()
+}
+
+/// Matches the path's segments against a template, returning the decoded parameters.
+fn match_segments(segments: &[Segment], path: &str) -> Option<BTreeMap<String, String>> {
+    let without_slash = &path[1..];
+    let all: Vec<&str> = if without_slash.is_empty() {
+        Vec::new()
+    } else {
+        without_slash.split('/').collect()
+    };
+    // A single trailing slash names the same resource (`/hello/` is `/hello`), except for a
+    // greedy variable, which keeps it in its value.
+    let trimmed: &[&str] = match all.split_last() {
+        Some((&"", rest)) => rest,
+        _ => &all,
+    };
+    let mut parameters = BTreeMap::new();
+    for (segment_idx, segment) in segments.iter().enumerate() {
+        match segment {
+            Segment::Greedy(name) => {
+                let rest = all.get(segment_idx..)?.join("/");
+                if rest.is_empty() || rest == "/" || trimmed.len() <= segment_idx {
+                    return None;
+                }
+                parameters.insert(name.clone(), decode(&rest));
+                return Some(parameters);
+            }
+            Segment::Literal(literal) => {
+                let part = trimmed.get(segment_idx)?;
+                if decode(part) != *literal {
+                    return None;
+                }
+            }
+            Segment::Param(name) => {
+                let part = trimmed.get(segment_idx)?;
+                if part.is_empty() {
+                    return None;
+                }
+                parameters.insert(name.clone(), decode(part));
+            }
+        }
+    }
+    (trimmed.len() == segments.len()).then_some(parameters)
+}
+
+/// Percent-decodes a path piece; invalid UTF-8 becomes U+FFFD rather than an error.
+pub(crate) fn decode(raw: &str) -> String {
+    percent_decode_str(raw).decode_utf8_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::{expect, Expect};
+
+    use super::*;
+    use crate::{PayloadFormat, RouteSpec};
+
+    fn api(kind: ApiKind, stage: &str, routes: &[(&str, &str)]) -> ApiSpec {
+        ApiSpec {
+            logical_id: "Api".to_owned(),
+            api_id: "abcdefghij".to_owned(),
+            kind,
+            stage_name: stage.to_owned(),
+            stage_variables: BTreeMap::new(),
+            binary_media_types: Vec::new(),
+            routes: routes
+                .iter()
+                .map(|(method, path)| RouteSpec {
+                    method: (*method).to_owned(),
+                    path: (*path).to_owned(),
+                    function: format!("{method} {path}"),
+                    payload_format: PayloadFormat::V1,
+                })
+                .collect(),
+        }
+    }
+
+    /// Routes each request through the table and prints which route got it.
+    fn check(apis: &[ApiSpec], requests: &[(&str, &str)], expect: Expect) {
+        let table = RouteTable::new(apis);
+        let mut out = String::new();
+        for (method, path) in requests {
+            let line = match table.find(method, path) {
+                None => "404".to_owned(),
+                Some(found) => {
+                    let route = &apis[found.api_idx].routes[found.route_idx];
+                    format!(
+                        "api {} {} {} {:?} (api path {})",
+                        found.api_idx,
+                        route.method,
+                        route.path,
+                        found.path_parameters,
+                        found.api_path
+                    )
+                }
+            };
+            out.push_str(&format!("{method} {path} => {line}\n"));
+        }
+        expect.assert_eq(&out);
+    }
+
+    #[test]
+    fn literal_beats_param_beats_greedy() {
+        let apis = [api(
+            ApiKind::Http,
+            "$default",
+            &[
+                ("ANY", "/{proxy+}"),
+                ("GET", "/pets/{id}"),
+                ("GET", "/pets/dog"),
+                ("GET", "/pets/{id}/toys/{proxy+}"),
+                ("GET", "/pets/dog/{proxy+}"),
+                ("ANY", "$default"),
+            ],
+        )];
+        check(
+            &apis,
+            &[
+                ("GET", "/pets/dog"),
+                ("GET", "/pets/cat"),
+                ("GET", "/pets/dog/toys/ball"),
+                ("GET", "/pets/cat/toys/ball/red"),
+                ("GET", "/pets"),
+                ("GET", "/"),
+                ("POST", "/pets/dog"),
+            ],
+            expect![[r#"
+                GET /pets/dog => api 0 GET /pets/dog {} (api path /pets/dog)
+                GET /pets/cat => api 0 GET /pets/{id} {"id": "cat"} (api path /pets/cat)
+                GET /pets/dog/toys/ball => api 0 GET /pets/dog/{proxy+} {"proxy": "toys/ball"} (api path /pets/dog/toys/ball)
+                GET /pets/cat/toys/ball/red => api 0 GET /pets/{id}/toys/{proxy+} {"id": "cat", "proxy": "ball/red"} (api path /pets/cat/toys/ball/red)
+                GET /pets => api 0 ANY /{proxy+} {"proxy": "pets"} (api path /pets)
+                GET / => api 0 ANY $default {} (api path /)
+                POST /pets/dog => api 0 ANY /{proxy+} {"proxy": "pets/dog"} (api path /pets/dog)
+            "#]],
+        );
+    }
+
+    #[test]
+    fn explicit_method_beats_any() {
+        let apis = [api(
+            ApiKind::Rest,
+            "Prod",
+            &[
+                ("ANY", "/items"),
+                ("GET", "/items"),
+                ("ANY", "/{proxy+}"),
+                ("POST", "/{proxy+}"),
+            ],
+        )];
+        check(
+            &apis,
+            &[
+                ("GET", "/items"),
+                ("DELETE", "/items"),
+                ("POST", "/other"),
+                ("PUT", "/other"),
+            ],
+            expect![[r#"
+                GET /items => api 0 GET /items {} (api path /items)
+                DELETE /items => api 0 ANY /items {} (api path /items)
+                POST /other => api 0 POST /{proxy+} {"proxy": "other"} (api path /other)
+                PUT /other => api 0 ANY /{proxy+} {"proxy": "other"} (api path /other)
+            "#]],
+        );
+    }
+
+    #[test]
+    fn greedy_does_not_match_its_bare_prefix() {
+        let apis = [api(
+            ApiKind::Rest,
+            "Prod",
+            &[("ANY", "/{proxy+}"), ("GET", "/files/{proxy+}")],
+        )];
+        check(
+            &apis,
+            &[
+                ("GET", "/"),
+                ("GET", "/files"),
+                ("GET", "/files/"),
+                ("GET", "/files/a/"),
+                ("GET", "/a//b"),
+            ],
+            expect![[r#"
+                GET / => 404
+                GET /files => api 0 ANY /{proxy+} {"proxy": "files"} (api path /files)
+                GET /files/ => api 0 ANY /{proxy+} {"proxy": "files/"} (api path /files/)
+                GET /files/a/ => api 0 GET /files/{proxy+} {"proxy": "a/"} (api path /files/a/)
+                GET /a//b => api 0 ANY /{proxy+} {"proxy": "a//b"} (api path /a//b)
+            "#]],
+        );
+    }
+
+    #[test]
+    fn stage_prefix_and_trailing_slash() {
+        let apis = [api(
+            ApiKind::Rest,
+            "Prod",
+            &[("GET", "/"), ("GET", "/hello"), ("GET", "/hello/{name}")],
+        )];
+        check(
+            &apis,
+            &[
+                ("GET", "/Prod/hello"),
+                ("GET", "/Prod"),
+                ("GET", "/Prod/"),
+                ("GET", "/hello/"),
+                ("GET", "/Prod/hello/w%C3%B6rld%2Fx"),
+                ("GET", "/Production/hello"),
+                ("GET", "/hello//"),
+                ("GET", "*"),
+            ],
+            expect![[r#"
+                GET /Prod/hello => api 0 GET /hello {} (api path /hello)
+                GET /Prod => api 0 GET / {} (api path /)
+                GET /Prod/ => api 0 GET / {} (api path /)
+                GET /hello/ => api 0 GET /hello {} (api path /hello/)
+                GET /Prod/hello/w%C3%B6rld%2Fx => api 0 GET /hello/{name} {"name": "wörld/x"} (api path /hello/w%C3%B6rld%2Fx)
+                GET /Production/hello => 404
+                GET /hello// => 404
+                GET * => 404
+            "#]],
+        );
+    }
+
+    #[test]
+    fn methods_and_apis() {
+        let apis = [
+            api(ApiKind::Rest, "Prod", &[("GET", "/a/{x}")]),
+            api(
+                ApiKind::Http,
+                "$default",
+                &[("GET", "/a/{y}"), ("GET", "/a/b"), ("ANY", "$default")],
+            ),
+        ];
+        check(
+            &apis,
+            &[
+                ("GET", "/a/b"),
+                ("GET", "/a/c"),
+                ("HEAD", "/a/c"),
+                ("FOO", "/a/c"),
+                ("get", "/a/b"),
+            ],
+            expect![[r#"
+                GET /a/b => api 1 GET /a/b {} (api path /a/b)
+                GET /a/c => api 0 GET /a/{x} {"x": "c"} (api path /a/c)
+                HEAD /a/c => api 1 ANY $default {} (api path /a/c)
+                FOO /a/c => 404
+                get /a/b => 404
+            "#]],
+        );
+    }
+
+    #[test]
+    fn lines() {
+        let apis = [
+            api(ApiKind::Rest, "Prod", &[("GET", "/hello/{user}")]),
+            api(
+                ApiKind::Http,
+                "$default",
+                &[("ANY", "/items"), ("ANY", "$default")],
+            ),
+        ];
+        let lines = route_lines(&apis, "http://127.0.0.1:3000/");
+        expect![[r#"
+            GET http://127.0.0.1:3000/hello/{user} -> GET /hello/{user}
+            ANY http://127.0.0.1:3000/items -> ANY /items
+            ANY http://127.0.0.1:3000/{proxy+} ($default) -> ANY $default"#]]
+        .assert_eq(&lines.join("\n"));
+    }
+}

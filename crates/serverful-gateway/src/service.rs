@@ -1,0 +1,214 @@
+//! The axum router: every API's routes behind one fallback handler that routes the request,
+//! builds the event, invokes the function and turns its result (or failure) into a response.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use base64::Engine as _;
+use http::{HeaderName, HeaderValue, StatusCode};
+use time::OffsetDateTime;
+
+use crate::errors::GatewayError;
+use crate::event::{build_event, RequestData, Site};
+use crate::response::{v1_response, v2_response, V1Context};
+use crate::routes::RouteTable;
+use crate::{ApiKind, GatewayState, InvokeError, PayloadFormat};
+
+/// API Gateway's payload limit for a request: 10 MB. Larger bodies get a 413 and never reach
+/// a function.
+pub const MAX_REQUEST_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+const REST_REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-amzn-requestid");
+const REST_EXTENDED_ID_HEADER: HeaderName = HeaderName::from_static("x-amz-apigw-id");
+const HTTP_REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("apigw-requestid");
+
+struct Shared {
+    state: GatewayState,
+    table: RouteTable,
+}
+
+/// The gateway as an axum router serving every API in `state` on one listener.
+///
+/// Serve it with `into_make_service_with_connect_info::<SocketAddr>()` so events report the
+/// client's address as `sourceIp`; without it they report `127.0.0.1`.
+pub fn router(state: GatewayState) -> Router {
+    let table = RouteTable::new(&state.apis);
+    let shared = Arc::new(Shared { state, table });
+    Router::new()
+        .fallback(handle)
+        .with_state(shared)
+        // The `Bytes` extractor in `handle` honours this limit and rejects with 413.
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES))
+}
+
+/// The request ids of one request, in the shapes each API flavour uses.
+struct RequestIds {
+    /// A UUID: REST APIs' `requestId` and `x-amzn-RequestId`.
+    uuid: String,
+    /// A short base64 id: REST APIs' `extendedRequestId`, HTTP APIs' `requestId`.
+    short: String,
+}
+
+impl RequestIds {
+    fn new() -> RequestIds {
+        let uuid = uuid::Uuid::new_v4();
+        let short_bytes = &uuid::Uuid::new_v4().into_bytes()[..11];
+        RequestIds {
+            uuid: uuid.to_string(),
+            short: base64::engine::general_purpose::STANDARD.encode(short_bytes),
+        }
+    }
+
+    fn request_id(&self, kind: ApiKind) -> &str {
+        match kind {
+            ApiKind::Rest => &self.uuid,
+            ApiKind::Http => &self.short,
+        }
+    }
+
+    /// Adds the id headers API Gateway sends with every response.
+    fn stamp(&self, kind: ApiKind, mut response: Response) -> Response {
+        let headers = response.headers_mut();
+        let mut insert = |name: HeaderName, value: &str| {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                headers.insert(name, value);
+            }
+        };
+        match kind {
+            ApiKind::Rest => {
+                insert(REST_REQUEST_ID_HEADER, &self.uuid);
+                insert(REST_EXTENDED_ID_HEADER, &self.short);
+            }
+            ApiKind::Http => insert(HTTP_REQUEST_ID_HEADER, &self.short),
+        }
+        response
+    }
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let ids = RequestIds::new();
+    let time = OffsetDateTime::now_utc();
+    let method = request.method().as_str().to_owned();
+    let raw_path = request.uri().path().to_owned();
+
+    let Some(found) = shared.table.find(&method, &raw_path) else {
+        // No API claimed the request: answer in the REST style unless every API is an HTTP API.
+        let only_http = !shared.state.apis.is_empty()
+            && shared
+                .state
+                .apis
+                .iter()
+                .all(|api| api.kind == ApiKind::Http);
+        let kind = if only_http {
+            ApiKind::Http
+        } else {
+            ApiKind::Rest
+        };
+        return ids.stamp(kind, GatewayError::NotFound.into_response());
+    };
+    let api = &shared.state.apis[found.api_idx];
+    let route = &api.routes[found.route_idx];
+
+    let raw_query = request.uri().query().unwrap_or_default().to_owned();
+    let headers = request.headers().clone();
+    let protocol = format!("{:?}", request.version());
+    let source_ip = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(
+            || "127.0.0.1".to_owned(),
+            |ConnectInfo(address)| address.ip().to_string(),
+        );
+    let body = match Bytes::from_request(request, &()).await {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return ids.stamp(api.kind, GatewayError::RequestTooLarge.into_response());
+        }
+        Err(rejection) => {
+            // The client went away or sent a broken body; there is nobody to answer properly.
+            tracing::debug!("failed to read request body: {rejection}");
+            return ids.stamp(api.kind, rejection.into_response());
+        }
+    };
+
+    let request_data = RequestData {
+        method,
+        raw_path,
+        raw_query,
+        headers,
+        body,
+        protocol,
+        source_ip,
+        request_id: ids.request_id(api.kind).to_owned(),
+        extended_request_id: ids.short.clone(),
+        time,
+    };
+    let site = Site {
+        default_domain_name: &shared.state.domain_name,
+        account_id: &shared.state.account_id,
+    };
+    let event = build_event(site, api, route, &found, &request_data);
+    let payload =
+        Bytes::from(serde_json::to_vec(&event).expect("a serde_json::Value always serializes"));
+
+    let result = shared.state.invoker.invoke(&route.function, payload).await;
+    let response = match result {
+        Ok(result) => {
+            let converted =
+                if api.kind == ApiKind::Http && route.payload_format == PayloadFormat::V2 {
+                    v2_response(&result)
+                } else {
+                    let accept = request_data
+                        .headers
+                        .get(http::header::ACCEPT)
+                        .and_then(|v| v.to_str().ok());
+                    let context = V1Context {
+                        is_rest: api.kind == ApiKind::Rest,
+                        binary_media_types: &api.binary_media_types,
+                        accept,
+                    };
+                    v1_response(&result, context)
+                };
+            converted.unwrap_or_else(|malformed| {
+                tracing::error!(function = %route.function, "Execution failed due to configuration error: {malformed}");
+                GatewayError::InternalServerError.into_response()
+            })
+        }
+        Err(error) => invoke_error_response(&route.function, error),
+    };
+    ids.stamp(api.kind, response)
+}
+
+fn invoke_error_response(function: &str, error: InvokeError) -> Response {
+    let gateway_error = match error {
+        InvokeError::FunctionError(details) => {
+            tracing::error!(
+                function,
+                "function failed: {}",
+                String::from_utf8_lossy(&details)
+            );
+            GatewayError::InternalServerError
+        }
+        InvokeError::Timeout => {
+            tracing::error!(function, "function timed out");
+            GatewayError::Timeout
+        }
+        InvokeError::Throttled => {
+            tracing::warn!(function, "function throttled");
+            GatewayError::Throttled
+        }
+        InvokeError::PayloadTooLarge => {
+            tracing::error!(function, "invocation payload over Lambda's limit");
+            GatewayError::PayloadTooLarge
+        }
+        InvokeError::Unavailable(reason) => {
+            tracing::error!(function, "failed to invoke function: {reason}");
+            GatewayError::InternalServerError
+        }
+    };
+    gateway_error.into_response()
+}
