@@ -1,1 +1,159 @@
 //! AWS SAM template model: YAML with CloudFormation intrinsics in, a resolved app model out.
+//!
+//! [`load`] reads `template.yaml` (or `.yml`, or JSON), applies parameters, conditions,
+//! globals and every intrinsic function, and returns an [`App`]. Resources and properties
+//! that Serverful does not run yet are listed in [`App::unsupported`] for the caller to warn
+//! about. Architecture invariant: this crate does no network IO and reads only the template
+//! file; it knows nothing about how functions are built or run.
+
+mod intrinsics;
+mod model;
+mod node;
+mod sam;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use model::{Api, ApiKind, App, Function, FunctionCode, Output, PayloadFormat, Route};
+
+/// What the template is loaded for: the values a deployed stack would get from AWS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// `--parameter-overrides Name=Value`; these win over parameter defaults.
+    pub parameter_overrides: BTreeMap<String, String>,
+    pub region: String,
+    pub account_id: String,
+    pub stack_name: String,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            parameter_overrides: BTreeMap::new(),
+            region: "us-east-1".to_owned(),
+            account_id: "123456789012".to_owned(),
+            stack_name: "serverful".to_owned(),
+        }
+    }
+}
+
+/// A template that cannot be loaded: where and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct TemplateError {
+    /// The template file, as the caller named it.
+    pub path: PathBuf,
+    /// 1-based, when the problem has a place in the file.
+    pub line: Option<usize>,
+    /// 1-based.
+    pub column: Option<usize>,
+    /// What is wrong, starting with where in the template (`Resources.X.Properties.Runtime: ...`).
+    pub message: String,
+}
+
+impl fmt::Display for TemplateError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(formatter, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(formatter, ":{column}")?;
+            }
+        }
+        write!(formatter, ": {}", self.message)
+    }
+}
+
+/// A problem found while loading, before the file path is attached.
+#[derive(Debug)]
+pub(crate) struct Problem {
+    pub(crate) span: Option<node::Span>,
+    pub(crate) message: String,
+}
+
+impl Problem {
+    pub(crate) fn at(span: node::Span, message: impl Into<String>) -> Problem {
+        Problem {
+            span: Some(span),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn nowhere(message: impl Into<String>) -> Problem {
+        Problem {
+            span: None,
+            message: message.into(),
+        }
+    }
+
+    fn into_error(self, path: &Path) -> TemplateError {
+        TemplateError {
+            path: path.to_owned(),
+            line: self.span.map(|span| span.line),
+            column: self.span.map(|span| span.column),
+            message: self.message,
+        }
+    }
+}
+
+/// Loads the template at `path`: a folder holding `template.yaml` or `template.yml`, or the
+/// template file itself.
+pub fn load(path: &Path, options: &LoadOptions) -> Result<App, TemplateError> {
+    let template_path = if path.is_dir() {
+        let yaml = path.join("template.yaml");
+        let yml = path.join("template.yml");
+        if yaml.is_file() {
+            yaml
+        } else if yml.is_file() {
+            yml
+        } else {
+            return Err(TemplateError {
+                path: yaml,
+                line: None,
+                column: None,
+                message: "no template.yaml or template.yml in this folder; pass the template file or the folder that holds it".to_owned(),
+            });
+        }
+    } else {
+        path.to_owned()
+    };
+    let source = std::fs::read_to_string(&template_path).map_err(|error| TemplateError {
+        path: template_path.clone(),
+        line: None,
+        column: None,
+        message: format!("cannot read the template: {error}"),
+    })?;
+    load_str(&source, &template_path, options)
+}
+
+/// Loads a template from `source`; `template_path` names it in errors and its folder is the
+/// base `CodeUri` is resolved against.
+pub fn load_str(
+    source: &str,
+    template_path: &Path,
+    options: &LoadOptions,
+) -> Result<App, TemplateError> {
+    let parent = template_path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let base_dir = std::path::absolute(parent)
+        .map(|absolute| sam::normalize(&absolute))
+        .map_err(|error| TemplateError {
+            path: template_path.to_owned(),
+            line: None,
+            column: None,
+            message: format!("cannot make the template's folder absolute: {error}"),
+        })?;
+    let root = node::parse(source).map_err(|error| TemplateError {
+        path: template_path.to_owned(),
+        line: Some(error.span.line),
+        column: Some(error.span.column),
+        message: error.message,
+    })?;
+    sam::build(root.as_ref(), template_path, &base_dir, options)
+        .map_err(|problem| problem.into_error(template_path))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,101 @@
+//! The resolved application model that the rest of Serverful runs: functions, APIs, outputs.
+//!
+//! Nothing here refers to YAML or intrinsics any more; every value is final.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// A SAM application after parameters, conditions, globals and intrinsics are applied.
+#[derive(Clone, Debug, PartialEq)]
+pub struct App {
+    /// The template file, as the caller named it.
+    pub template_path: PathBuf,
+    /// The absolute folder holding the template; `CodeUri` is relative to it.
+    pub base_dir: PathBuf,
+    pub description: Option<String>,
+    /// In template order.
+    pub functions: Vec<Function>,
+    /// Explicit APIs in template order, then the implicit `ServerlessRestApi` and `ServerlessHttpApi`.
+    pub apis: Vec<Api>,
+    /// In template order, those whose condition holds.
+    pub outputs: Vec<Output>,
+    /// Resources, properties and events the template uses that Serverful does not run yet,
+    /// one short name each (`MyQueue (AWS::SQS::Queue)`, `HelloFunction.Policies`), to warn about.
+    pub unsupported: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Function {
+    pub logical_id: String,
+    /// `FunctionName` if the template sets it, else the logical id; what `!Ref` gives.
+    pub name: String,
+    pub runtime: String,
+    /// Empty only for `provided*` runtimes that do not set one.
+    pub handler: String,
+    pub code: FunctionCode,
+    pub timeout_secs: u32,
+    pub memory_mb: u32,
+    pub environment: BTreeMap<String, String>,
+    pub reserved_concurrency: Option<u32>,
+    /// `x86_64` unless the template says otherwise.
+    pub architectures: Vec<String>,
+    /// The resource's `Metadata`, resolved; `Null` if absent.
+    pub metadata: serde_json::Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FunctionCode {
+    /// An absolute folder: `CodeUri` resolved against the template's folder, or that folder
+    /// itself when `CodeUri` is absent.
+    Dir(PathBuf),
+    /// The source of `InlineCode`.
+    Inline(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApiKind {
+    /// API Gateway REST API (`AWS::Serverless::Api`, `Api` events).
+    Rest,
+    /// API Gateway HTTP API (`AWS::Serverless::HttpApi`, `HttpApi` events).
+    Http,
+}
+
+/// The API Gateway proxy event format a route delivers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PayloadFormat {
+    V1,
+    V2,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Api {
+    pub logical_id: String,
+    /// Deterministic 10-character lowercase alphanumeric id from the logical id and stack name.
+    pub api_id: String,
+    pub kind: ApiKind,
+    pub stage_name: String,
+    pub stage_variables: BTreeMap<String, String>,
+    pub binary_media_types: Vec<String>,
+    /// In template order of functions, then of their events.
+    pub routes: Vec<Route>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// Upper-case (`GET`) or `ANY`.
+    pub method: String,
+    /// `/hello/{user}`, `/{proxy+}` or `$default`.
+    pub path: String,
+    /// The logical id of the function the route invokes.
+    pub function: String,
+    pub payload_format: PayloadFormat,
+    /// The key of the event under the function's `Events`.
+    pub event_name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Output {
+    pub name: String,
+    pub value: String,
+    pub description: Option<String>,
+}
