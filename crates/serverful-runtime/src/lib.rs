@@ -3,10 +3,30 @@
 //!
 //! This crate knows nothing about HTTP APIs or the template: callers give it
 //! [`FunctionConfig`]s and invoke functions by name with an event payload.
+//!
+//! Codemap:
+//! - [`bootstrap`]: which runtimes exist, which interpreter runs them, start-up validation,
+//!   and Serverful's own Node.js and Python bootstraps.
+//! - `pool`: the instances of one function, concurrency limits, warm reuse.
+//! - `instance`: one function process with its own Runtime API listener.
+//! - `api_server`: the Lambda Runtime API one instance talks to.
+//! - [`logs`]: the log sink and Lambda's `START`/`END`/`REPORT` lines.
+
+mod api_server;
+pub mod bootstrap;
+mod instance;
+pub mod logs;
+mod pool;
 
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use bytes::Bytes;
+
+pub use logs::LogSink;
 
 /// One function as the runtime runs it.
 #[derive(Debug, Clone)]
@@ -42,7 +62,202 @@ pub struct RuntimeOptions {
     pub secret_access_key: String,
     /// Instances per function when `reserved_concurrency` is unset.
     pub max_concurrency: u32,
+    /// Where function output and `START`/`END`/`REPORT` lines go; by default the server's
+    /// stdout, each line prefixed with the function name.
+    pub log_sink: LogSink,
+}
+
+impl Default for RuntimeOptions {
+    /// Development defaults: the account and region `sam local` uses, data under
+    /// `.serverful/`, ten instances per function, logs on stdout.
+    fn default() -> Self {
+        RuntimeOptions {
+            region: "us-east-1".to_owned(),
+            account_id: "123456789012".to_owned(),
+            data_dir: PathBuf::from(".serverful"),
+            aws_endpoint_url: None,
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+            max_concurrency: 10,
+            log_sink: LogSink::default(),
+        }
+    }
 }
 
 /// How long Lambda allows for a function's init phase.
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Largest synchronous invocation payload, request or response, as on Lambda (6 MB).
+pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
+
+/// A function configuration that cannot run; every message names the function and says
+/// what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(
+        "{function}: runtime {runtime} is not supported; supported runtimes: {}",
+        bootstrap::SUPPORTED_RUNTIMES.join(", ")
+    )]
+    UnsupportedRuntime { function: String, runtime: String },
+    /// No interpreter for the runtime's language is installed.
+    #[error("{function}: runtime {runtime} needs {language}: {detail}")]
+    MissingInterpreter {
+        function: String,
+        runtime: String,
+        language: &'static str,
+        detail: String,
+    },
+    /// The handler string is malformed or names a module file that does not exist.
+    #[error("{function}: handler {handler}: {problem}")]
+    BadHandler {
+        function: String,
+        handler: String,
+        problem: String,
+    },
+    #[error("{function}: code folder {} does not exist", path.display())]
+    MissingCodeDir { function: String, path: PathBuf },
+    #[error(
+        "{function}: {} is missing: a {runtime} function needs an executable `bootstrap` in its code folder",
+        path.display()
+    )]
+    MissingBootstrap {
+        function: String,
+        runtime: String,
+        path: PathBuf,
+    },
+    #[error("{function}: {} is not executable; run `chmod +x {}`", path.display(), path.display())]
+    BootstrapNotExecutable { function: String, path: PathBuf },
+    #[error("function {0} is defined twice")]
+    DuplicateFunction(String),
+    #[error("failed to write the runtime bootstraps into {}: {source}", path.display())]
+    WriteBootstraps {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Why an invocation produced no result.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum InvokeError {
+    #[error("function {0} does not exist")]
+    NoSuchFunction(String),
+    /// The function (or its runtime) failed; the bytes are Lambda's error JSON,
+    /// `{"errorMessage": …, "errorType": …, …}`.
+    #[error("function error: {}", String::from_utf8_lossy(.0))]
+    FunctionError(Bytes),
+    /// The function ran past its `Timeout`; its instance was killed.
+    #[error("the function timed out")]
+    Timeout,
+    /// The function may not run at all (reserved concurrency 0).
+    #[error("rate exceeded: the function's reserved concurrency is 0")]
+    Throttled,
+    /// The request or the response exceeds [`MAX_PAYLOAD_BYTES`].
+    #[error("payload exceeds the {MAX_PAYLOAD_BYTES} bytes Lambda allows")]
+    PayloadTooLarge,
+    /// [`Runtime::shutdown`] has begun.
+    #[error("the runtime is shutting down")]
+    ShuttingDown,
+}
+
+/// Optional invocation metadata that reaches the function as `Lambda-Runtime-*` headers.
+#[derive(Debug, Clone, Default)]
+pub struct InvokeContext {
+    /// `Lambda-Runtime-Client-Context`: the client context JSON (mobile SDK).
+    pub client_context: Option<String>,
+    /// `Lambda-Runtime-Cognito-Identity`: `{"cognitoIdentityId":…,"cognitoIdentityPoolId":…}`.
+    pub cognito_identity: Option<String>,
+    /// `Lambda-Runtime-Trace-Id`; generated when unset.
+    pub trace_id: Option<String>,
+}
+
+/// All functions of an app, each with its pool of instances.
+pub struct Runtime {
+    pools: HashMap<String, Arc<pool::Pool>>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&String> = self.pools.keys().collect();
+        names.sort();
+        f.debug_struct("Runtime").field("functions", &names).finish()
+    }
+}
+
+impl Runtime {
+    /// Validates every function up front: runtime supported, interpreter installed, handler
+    /// file or bootstrap present and executable. Returns the runtime and warnings (such as
+    /// an interpreter version that differs from the one the runtime names).
+    pub fn new(
+        functions: Vec<FunctionConfig>,
+        options: RuntimeOptions,
+    ) -> Result<(Runtime, Vec<String>), RuntimeError> {
+        let mut warnings = Vec::new();
+        let mut probes = bootstrap::InterpreterProbes::default();
+        let mut launches = Vec::with_capacity(functions.len());
+        for function in &functions {
+            let launch = bootstrap::validate(function, &mut probes, &mut warnings)?;
+            launches.push(launch);
+        }
+        let runtime_dir = bootstrap::install(&options.data_dir)?;
+        let options = Arc::new(options);
+        let mut pools = HashMap::new();
+        for (function, launch) in functions.into_iter().zip(launches) {
+            let name = function.name.clone();
+            if pools.contains_key(&name) {
+                return Err(RuntimeError::DuplicateFunction(name));
+            }
+            let pool = pool::Pool::new(function, launch, runtime_dir.clone(), options.clone());
+            pools.insert(name, Arc::new(pool));
+        }
+        Ok((Runtime { pools }, warnings))
+    }
+
+    /// Names of the functions this runtime runs, sorted.
+    pub fn function_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.pools.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// Invokes `function` with `payload` (the event JSON) and returns its response JSON.
+    pub async fn invoke(&self, function: &str, payload: Bytes) -> Result<Bytes, InvokeError> {
+        self.invoke_with(function, payload, InvokeContext::default())
+            .await
+    }
+
+    /// [`Runtime::invoke`] with client context, Cognito identity or trace id.
+    pub async fn invoke_with(
+        &self,
+        function: &str,
+        payload: Bytes,
+        context: InvokeContext,
+    ) -> Result<Bytes, InvokeError> {
+        let pool = self
+            .pools
+            .get(function)
+            .ok_or_else(|| InvokeError::NoSuchFunction(function.to_owned()))?;
+        if payload.len() > MAX_PAYLOAD_BYTES {
+            return Err(InvokeError::PayloadTooLarge);
+        }
+        // The invocation runs in its own task so that a caller who stops waiting (a client
+        // that disconnects) does not kill the instance halfway through a request.
+        let task = tokio::spawn(pool.clone().invoke(payload, context));
+        match task.await {
+            Ok(result) => result,
+            Err(join_error) => {
+                tracing::error!(function, "invocation task failed: {join_error}");
+                Err(InvokeError::FunctionError(logs::error_json(
+                    "Runtime.Unknown",
+                    "The invocation failed inside Serverful",
+                )))
+            }
+        }
+    }
+
+    /// Kills every function process (and its children) and waits for them.
+    pub async fn shutdown(&self) {
+        for pool in self.pools.values() {
+            pool.shutdown().await;
+        }
+    }
+}

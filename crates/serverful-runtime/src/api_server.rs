@@ -1,0 +1,514 @@
+//! The Lambda Runtime API (`/2018-06-01/runtime/...`) that one instance's process talks to.
+//!
+//! Every instance gets its own listener, so a process can only ever see its own
+//! invocations. Errors are the Runtime API's documented responses
+//! (`{"errorMessage": …, "errorType": …}` with 400, 403, 404, 413 or 500), never a panic.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::MAX_PAYLOAD_BYTES;
+
+/// One invocation waiting for the process's `/next`.
+#[derive(Debug)]
+pub(crate) struct Invocation {
+    pub request_id: String,
+    pub payload: Bytes,
+    /// Epoch milliseconds.
+    pub deadline_ms: u128,
+    pub invoked_function_arn: String,
+    pub trace_id: String,
+    pub client_context: Option<String>,
+    pub cognito_identity: Option<String>,
+    /// Where the process's answer goes.
+    pub outcome: oneshot::Sender<Outcome>,
+}
+
+/// How the process answered an invocation.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    Response(Bytes),
+    /// Lambda error JSON.
+    Error(Bytes),
+    /// The response exceeded [`MAX_PAYLOAD_BYTES`].
+    ResponseTooLarge,
+}
+
+/// How the process's init phase ended.
+#[derive(Debug)]
+pub(crate) enum InitSignal {
+    /// The first `/next`: init is done.
+    Ready,
+    /// `/init/error`, with Lambda error JSON.
+    Failed(Bytes),
+}
+
+/// The invocation the process is working on.
+#[derive(Debug)]
+struct InFlight {
+    request_id: String,
+    outcome: oneshot::Sender<Outcome>,
+}
+
+#[derive(Debug, Default)]
+struct Progress {
+    in_flight: Option<InFlight>,
+    /// The last answered request id, to tell a repeated answer (403) from a wrong id (400).
+    last_answered: Option<String>,
+}
+
+/// State shared by the handlers of one instance's API.
+#[derive(Debug)]
+pub(crate) struct ApiState {
+    invocations: tokio::sync::Mutex<mpsc::Receiver<Invocation>>,
+    progress: Mutex<Progress>,
+    init: Mutex<Option<oneshot::Sender<InitSignal>>>,
+}
+
+impl ApiState {
+    pub fn new(
+        invocations: mpsc::Receiver<Invocation>,
+        init: oneshot::Sender<InitSignal>,
+    ) -> Arc<ApiState> {
+        Arc::new(ApiState {
+            invocations: tokio::sync::Mutex::new(invocations),
+            progress: Mutex::new(Progress::default()),
+            init: Mutex::new(Some(init)),
+        })
+    }
+
+    fn progress(&self) -> std::sync::MutexGuard<'_, Progress> {
+        // A poisoned lock only means a handler panicked mid-update; the data is still usable.
+        self.progress
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn take_init(&self) -> Option<oneshot::Sender<InitSignal>> {
+        self.init
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+    }
+}
+
+/// The router of one instance's Runtime API.
+pub(crate) fn router(state: Arc<ApiState>) -> Router {
+    Router::new()
+        .route(
+            "/2018-06-01/runtime/invocation/next",
+            get(next_invocation).fallback(method_not_allowed),
+        )
+        .route(
+            "/2018-06-01/runtime/invocation/{request_id}/response",
+            post(invocation_response).fallback(method_not_allowed),
+        )
+        .route(
+            "/2018-06-01/runtime/invocation/{request_id}/error",
+            post(invocation_error).fallback(method_not_allowed),
+        )
+        .route(
+            "/2018-06-01/runtime/init/error",
+            post(init_error).fallback(method_not_allowed),
+        )
+        .fallback(not_found)
+        .with_state(state)
+}
+
+fn error_response(status: StatusCode, error_type: &str, message: &str) -> Response {
+    let body = serde_json::json!({ "errorMessage": message, "errorType": error_type });
+    (
+        status,
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn accepted() -> Response {
+    (
+        StatusCode::ACCEPTED,
+        [("content-type", "application/json")],
+        r#"{"status":"OK"}"#,
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    error_response(
+        StatusCode::NOT_FOUND,
+        "InvalidRequest",
+        "The Runtime API has no such path; see https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html",
+    )
+}
+
+async fn method_not_allowed() -> Response {
+    error_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "InvalidRequest",
+        "The Runtime API does not allow this method on this path",
+    )
+}
+
+fn invalid_state(from: &str, to: &str) -> Response {
+    error_response(
+        StatusCode::FORBIDDEN,
+        "InvalidStateTransition",
+        &format!(
+            "State transition from {from} to {to} failed for runtime. Error: State transition is not allowed"
+        ),
+    )
+}
+
+fn too_large() -> Response {
+    error_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "RequestEntityTooLarge",
+        &format!("Exceeded maximum allowed payload size ({MAX_PAYLOAD_BYTES} bytes)."),
+    )
+}
+
+async fn next_invocation(State(state): State<Arc<ApiState>>) -> Response {
+    if let Some(init) = state.take_init() {
+        // The receiver is gone only when the instance is being torn down.
+        let _ = init.send(InitSignal::Ready);
+    }
+    if state.progress().in_flight.is_some() {
+        return invalid_state("InvocationStart", "InvocationNext");
+    }
+    // Only one `/next` may wait at a time; a second one queues behind the lock.
+    let invocation = {
+        let mut invocations = state.invocations.lock().await;
+        invocations.recv().await
+    };
+    let Some(invocation) = invocation else {
+        return error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "The instance is shutting down",
+        );
+    };
+    let mut headers = HeaderMap::new();
+    let mut set = |name: &'static str, value: &str| {
+        // Values are ours (uuids, numbers, ARNs) or the caller's JSON; a value that is no
+        // valid header is left out rather than failing the invocation.
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    };
+    set("lambda-runtime-aws-request-id", &invocation.request_id);
+    set(
+        "lambda-runtime-deadline-ms",
+        &invocation.deadline_ms.to_string(),
+    );
+    set(
+        "lambda-runtime-invoked-function-arn",
+        &invocation.invoked_function_arn,
+    );
+    set("lambda-runtime-trace-id", &invocation.trace_id);
+    if let Some(client_context) = &invocation.client_context {
+        set("lambda-runtime-client-context", client_context);
+    }
+    if let Some(identity) = &invocation.cognito_identity {
+        set("lambda-runtime-cognito-identity", identity);
+    }
+    set("content-type", "application/json");
+    state.progress().in_flight = Some(InFlight {
+        request_id: invocation.request_id,
+        outcome: invocation.outcome,
+    });
+    (StatusCode::OK, headers, invocation.payload).into_response()
+}
+
+/// Checks that `request_id` is the invocation in flight; the error response otherwise.
+fn check_request_id(state: &ApiState, request_id: &str, to: &str) -> Result<(), Response> {
+    let progress = state.progress();
+    match &progress.in_flight {
+        Some(in_flight) if in_flight.request_id == request_id => Ok(()),
+        _ if progress.last_answered.as_deref() == Some(request_id) => {
+            Err(invalid_state("InvocationResponse", to))
+        }
+        _ => Err(error_response(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestID",
+            "Invalid request ID",
+        )),
+    }
+}
+
+/// Hands `outcome` to the invoker of `request_id`; false if another answer came first.
+fn finish(state: &ApiState, request_id: &str, outcome: Outcome) -> bool {
+    let mut progress = state.progress();
+    match progress.in_flight.take() {
+        Some(in_flight) if in_flight.request_id == request_id => {
+            progress.last_answered = Some(in_flight.request_id);
+            // The invoker is gone only if it already gave up (timeout); nothing to tell.
+            let _ = in_flight.outcome.send(outcome);
+            true
+        }
+        other => {
+            progress.in_flight = other;
+            false
+        }
+    }
+}
+
+enum BodyError {
+    TooLarge,
+    Unreadable,
+}
+
+async fn read_body(body: Body) -> Result<Bytes, BodyError> {
+    match http_body_util::Limited::new(body, MAX_PAYLOAD_BYTES)
+        .collect()
+        .await
+    {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
+        Err(_) => Err(BodyError::Unreadable),
+    }
+}
+
+async fn invocation_response(
+    State(state): State<Arc<ApiState>>,
+    Path(request_id): Path<String>,
+    body: Body,
+) -> Response {
+    if let Err(response) = check_request_id(&state, &request_id, "InvocationResponse") {
+        return response;
+    }
+    match read_body(body).await {
+        Ok(bytes) => {
+            if finish(&state, &request_id, Outcome::Response(bytes)) {
+                accepted()
+            } else {
+                invalid_state("InvocationResponse", "InvocationResponse")
+            }
+        }
+        Err(BodyError::TooLarge) => {
+            finish(&state, &request_id, Outcome::ResponseTooLarge);
+            too_large()
+        }
+        Err(BodyError::Unreadable) => error_response(
+            StatusCode::BAD_REQUEST,
+            "TruncatedHTTPRequest",
+            "The response body could not be read",
+        ),
+    }
+}
+
+/// Lambda error JSON from what a runtime posted: the body when it is a JSON object,
+/// otherwise an error built from the `Lambda-Runtime-Function-Error-Type` header, as Lambda
+/// does when the payload is missing or unreadable.
+fn error_payload(headers: &HeaderMap, body: Option<&[u8]>) -> Bytes {
+    if let Some(body) = body {
+        if let Ok(serde_json::Value::Object(_)) = serde_json::from_slice(body) {
+            return Bytes::copy_from_slice(body);
+        }
+    }
+    let error_type = headers
+        .get("lambda-runtime-function-error-type")
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| !value.is_empty())
+        .unwrap_or("Runtime.Unknown");
+    let message = body
+        .map(|body| String::from_utf8_lossy(body).trim().to_owned())
+        .unwrap_or_default();
+    crate::logs::error_json(error_type, &message)
+}
+
+async fn invocation_error(
+    State(state): State<Arc<ApiState>>,
+    Path(request_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if let Err(response) = check_request_id(&state, &request_id, "InvocationErrorResponse") {
+        return response;
+    }
+    let body = read_body(body).await.ok();
+    let error = error_payload(&headers, body.as_deref());
+    if finish(&state, &request_id, Outcome::Error(error)) {
+        accepted()
+    } else {
+        invalid_state("InvocationResponse", "InvocationErrorResponse")
+    }
+}
+
+async fn init_error(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let body = read_body(body).await.ok();
+    let error = error_payload(&headers, body.as_deref());
+    match state.take_init() {
+        Some(init) => {
+            let _ = init.send(InitSignal::Failed(error));
+            accepted()
+        }
+        None => invalid_state("Ready", "InitError"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    struct Harness {
+        router: Router,
+        invocations: mpsc::Sender<Invocation>,
+        init: Option<oneshot::Receiver<InitSignal>>,
+    }
+
+    fn harness() -> Harness {
+        let (invocations, receiver) = mpsc::channel(1);
+        let (init_sender, init) = oneshot::channel();
+        Harness {
+            router: router(ApiState::new(receiver, init_sender)),
+            invocations,
+            init: Some(init),
+        }
+    }
+
+    async fn send(router: &Router, method: &str, uri: &str, body: Vec<u8>) -> (u16, String) {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("lambda-runtime-function-error-type", "Custom.Error")
+            .body(Body::from(body))
+            .expect("valid request");
+        let response = router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible router");
+        let status = response.status().as_u16();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    fn invocation(request_id: &str) -> (Invocation, oneshot::Receiver<Outcome>) {
+        let (outcome, receiver) = oneshot::channel();
+        let invocation = Invocation {
+            request_id: request_id.to_owned(),
+            payload: Bytes::from_static(b"{\"a\":1}"),
+            deadline_ms: 1_700_000_000_000,
+            invoked_function_arn: "arn:aws:lambda:us-east-1:123456789012:function:F".to_owned(),
+            trace_id: "Root=1-0-0".to_owned(),
+            client_context: None,
+            cognito_identity: Some("{\"cognitoIdentityId\":\"x\"}".to_owned()),
+            outcome,
+        };
+        (invocation, receiver)
+    }
+
+    #[tokio::test]
+    async fn next_then_response() {
+        let mut harness = harness();
+        let (invocation, outcome) = invocation("req-1");
+        harness.invocations.send(invocation).await.expect("send");
+        let request = Request::get("/2018-06-01/runtime/invocation/next")
+            .body(Body::empty())
+            .expect("request");
+        let response = harness.router.clone().oneshot(request).await.expect("ok");
+        assert_eq!(response.status(), 200);
+        let headers = response.headers();
+        assert_eq!(headers["lambda-runtime-aws-request-id"], "req-1");
+        assert_eq!(headers["lambda-runtime-deadline-ms"], "1700000000000");
+        assert_eq!(
+            headers["lambda-runtime-invoked-function-arn"],
+            "arn:aws:lambda:us-east-1:123456789012:function:F"
+        );
+        assert_eq!(headers["lambda-runtime-cognito-identity"], "{\"cognitoIdentityId\":\"x\"}");
+        assert!(headers.get("lambda-runtime-client-context").is_none());
+        assert!(matches!(
+            harness.init.take().expect("init").await,
+            Ok(InitSignal::Ready)
+        ));
+
+        let wrong = send(&harness.router, "POST", "/2018-06-01/runtime/invocation/nope/response", b"1".to_vec()).await;
+        assert_eq!(wrong, (400, r#"{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}"#.to_owned()));
+
+        let ok = send(&harness.router, "POST", "/2018-06-01/runtime/invocation/req-1/response", b"{\"ok\":true}".to_vec()).await;
+        assert_eq!(ok, (202, r#"{"status":"OK"}"#.to_owned()));
+        match outcome.await.expect("outcome") {
+            Outcome::Response(body) => assert_eq!(body, Bytes::from_static(b"{\"ok\":true}")),
+            other => panic!("unexpected outcome {other:?}"),
+        }
+
+        let again = send(&harness.router, "POST", "/2018-06-01/runtime/invocation/req-1/response", b"{}".to_vec()).await;
+        assert_eq!(again.0, 403);
+        assert!(again.1.contains("\"errorType\":\"InvalidStateTransition\""), "{}", again.1);
+    }
+
+    #[tokio::test]
+    async fn error_bodies_fall_back_to_the_error_type_header() {
+        let harness = harness();
+        let (invocation, outcome) = invocation("req-2");
+        harness.invocations.send(invocation).await.expect("send");
+        let (status, _) = send(&harness.router, "GET", "/2018-06-01/runtime/invocation/next", Vec::new()).await;
+        assert_eq!(status, 200);
+        let (status, _) = send(&harness.router, "POST", "/2018-06-01/runtime/invocation/req-2/error", b"not json".to_vec()).await;
+        assert_eq!(status, 202);
+        match outcome.await.expect("outcome") {
+            Outcome::Error(body) => assert_eq!(
+                body,
+                Bytes::from_static(br#"{"errorMessage":"not json","errorType":"Custom.Error"}"#)
+            ),
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn oversized_response_is_413_and_reaches_the_invoker() {
+        let harness = harness();
+        let (invocation, outcome) = invocation("req-3");
+        harness.invocations.send(invocation).await.expect("send");
+        send(&harness.router, "GET", "/2018-06-01/runtime/invocation/next", Vec::new()).await;
+        let big = vec![b'x'; MAX_PAYLOAD_BYTES + 1];
+        let (status, body) = send(&harness.router, "POST", "/2018-06-01/runtime/invocation/req-3/response", big).await;
+        assert_eq!(status, 413);
+        assert!(body.contains("RequestEntityTooLarge"), "{body}");
+        assert!(matches!(outcome.await, Ok(Outcome::ResponseTooLarge)));
+    }
+
+    #[tokio::test]
+    async fn init_error_once_then_forbidden() {
+        let mut harness = harness();
+        let (status, _) = send(&harness.router, "POST", "/2018-06-01/runtime/init/error", br#"{"errorMessage":"m","errorType":"Runtime.ImportModuleError"}"#.to_vec()).await;
+        assert_eq!(status, 202);
+        match harness.init.take().expect("init").await.expect("signal") {
+            InitSignal::Failed(body) => assert!(body.starts_with(b"{\"errorMessage\":\"m\"")),
+            InitSignal::Ready => panic!("expected an init failure"),
+        }
+        let (status, _) = send(&harness.router, "POST", "/2018-06-01/runtime/init/error", b"{}".to_vec()).await;
+        assert_eq!(status, 403);
+    }
+
+    #[tokio::test]
+    async fn unknown_paths_and_methods() {
+        let harness = harness();
+        let (status, body) = send(&harness.router, "GET", "/2018-06-01/runtime/nothing", Vec::new()).await;
+        assert_eq!(status, 404);
+        assert!(body.contains("errorType"), "{body}");
+        let (status, _) = send(&harness.router, "POST", "/2018-06-01/runtime/invocation/next", Vec::new()).await;
+        assert_eq!(status, 405);
+    }
+}

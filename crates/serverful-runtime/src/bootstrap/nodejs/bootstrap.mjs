@@ -1,0 +1,259 @@
+// Serverful's Node.js bootstrap: loads the handler named by _HANDLER from LAMBDA_TASK_ROOT
+// and serves invocations from the Lambda Runtime API at AWS_LAMBDA_RUNTIME_API, one at a
+// time, like AWS's Node.js runtime (async and callback handlers, the context object, error
+// objects and console log lines in AWS's format).
+
+import fs from "node:fs";
+import http from "node:http";
+import path from "node:path";
+import util from "node:util";
+import { pathToFileURL } from "node:url";
+
+const env = process.env;
+const [apiHost, apiPort] = splitHostPort(env.AWS_LAMBDA_RUNTIME_API || "127.0.0.1:9001");
+// One kept-alive connection for the whole life of the process: the long poll on /next and
+// the answers all reuse it.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+function splitHostPort(address) {
+  const colon = address.lastIndexOf(":");
+  return [address.slice(0, colon), Number(address.slice(colon + 1))];
+}
+
+function request(method, urlPath, body, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const allHeaders = { ...headers };
+    if (body !== undefined) allHeaders["Content-Length"] = Buffer.byteLength(body);
+    const req = http.request(
+      { host: apiHost, port: apiPort, path: "/2018-06-01" + urlPath, method, agent, headers: allHeaders },
+      (res) => {
+        const chunks = [];
+        res.on("data", (chunk) => chunks.push(chunk));
+        res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+// Console output in the format of AWS's Node.js runtime:
+// `2024-01-01T00:00:00.000Z\t{requestId}\tINFO\tmessage`.
+let currentRequestId = undefined;
+const write = (line) => process.stdout.write(line);
+for (const [method, level] of [
+  ["log", "INFO"],
+  ["info", "INFO"],
+  ["debug", "DEBUG"],
+  ["warn", "WARN"],
+  ["error", "ERROR"],
+  ["trace", "TRACE"],
+]) {
+  console[method] = (...args) => {
+    write(`${new Date().toISOString()}\t${currentRequestId}\t${level}\t${util.format(...args)}\n`);
+  };
+}
+
+class RuntimeError extends Error {
+  constructor(type, message) {
+    super(message);
+    this.name = type;
+  }
+}
+
+function toLambdaError(error) {
+  if (error instanceof Error) {
+    return {
+      errorType: error.name || (error.constructor && error.constructor.name) || "Error",
+      errorMessage: error.message,
+      trace: typeof error.stack === "string" ? error.stack.split("\n") : [],
+    };
+  }
+  if (typeof error === "string") return { errorType: "string", errorMessage: error, trace: [] };
+  let message;
+  try {
+    message = JSON.stringify(error);
+  } catch {
+    message = String(error);
+  }
+  return { errorType: typeof error, errorMessage: message === undefined ? String(error) : message, trace: [] };
+}
+
+function resolveExport(target, exportPath) {
+  let value = target;
+  for (const part of exportPath.split(".")) {
+    if (value === undefined || value === null) return undefined;
+    value = value[part];
+  }
+  return value;
+}
+
+async function loadHandler(taskRoot, handlerString) {
+  const slash = handlerString.lastIndexOf("/");
+  const directory = handlerString.slice(0, slash + 1);
+  const base = handlerString.slice(slash + 1);
+  const dot = base.indexOf(".");
+  if (dot <= 0 || dot === base.length - 1) {
+    throw new RuntimeError("Runtime.MalformedHandlerName", `Bad handler ${handlerString}`);
+  }
+  const moduleName = directory + base.slice(0, dot);
+  const exportPath = base.slice(dot + 1);
+  const modulePath = path.resolve(taskRoot, moduleName);
+  const file = [".js", ".mjs", ".cjs"].map((ext) => modulePath + ext).find((candidate) => fs.existsSync(candidate));
+  if (!file) {
+    throw new RuntimeError("Runtime.ImportModuleError", `Error: Cannot find module '${moduleName}'`);
+  }
+  let loaded;
+  try {
+    loaded = await import(pathToFileURL(file).href);
+  } catch (error) {
+    if (error instanceof SyntaxError) {
+      throw new RuntimeError("Runtime.UserCodeSyntaxError", `${error.name}: ${error.message}`);
+    }
+    if (error && (error.code === "ERR_MODULE_NOT_FOUND" || error.code === "MODULE_NOT_FOUND")) {
+      throw new RuntimeError("Runtime.ImportModuleError", `Error: ${error.message}`);
+    }
+    throw error;
+  }
+  // ES modules export names directly; CommonJS modules sit behind `default` when Node cannot
+  // detect their named exports.
+  let handler = resolveExport(loaded, exportPath);
+  if (handler === undefined && loaded.default !== undefined) handler = resolveExport(loaded.default, exportPath);
+  if (handler === undefined) {
+    throw new RuntimeError("Runtime.HandlerNotFound", `${handlerString} is undefined or not exported`);
+  }
+  if (typeof handler !== "function") {
+    throw new RuntimeError("Runtime.HandlerNotFound", `${handlerString} is not a function`);
+  }
+  return handler;
+}
+
+function parseJsonHeader(value) {
+  if (!value) return undefined;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+}
+
+function makeContext(headers) {
+  const deadline = Number(headers["lambda-runtime-deadline-ms"]);
+  const identity = parseJsonHeader(headers["lambda-runtime-cognito-identity"]);
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: env.AWS_LAMBDA_FUNCTION_NAME,
+    functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION,
+    invokedFunctionArn: headers["lambda-runtime-invoked-function-arn"],
+    memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    awsRequestId: headers["lambda-runtime-aws-request-id"],
+    logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME,
+    logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME,
+    identity: identity
+      ? { cognitoIdentityId: identity.cognitoIdentityId, cognitoIdentityPoolId: identity.cognitoIdentityPoolId }
+      : undefined,
+    clientContext: parseJsonHeader(headers["lambda-runtime-client-context"]),
+    getRemainingTimeInMillis: () => Math.max(deadline - Date.now(), 0),
+  };
+}
+
+// Runs the handler and settles with its result, whichever way it reports it: a returned
+// promise, a returned value, the callback, or context.succeed/fail/done.
+function runHandler(handler, event, context) {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const callback = (error, result) => {
+      if (settled) return;
+      settled = true;
+      if (error !== undefined && error !== null) reject(error);
+      else resolve(result);
+    };
+    context.done = callback;
+    context.succeed = (result) => callback(null, result);
+    context.fail = (error) => callback(error === undefined || error === null ? "handled" : error);
+    let returned;
+    try {
+      returned = handler(event, context, callback);
+    } catch (error) {
+      callback(error);
+      return;
+    }
+    if (returned && typeof returned.then === "function") {
+      returned.then((result) => callback(null, result), (error) => callback(error === undefined || error === null ? new Error("Promise rejected") : error));
+    } else if (handler.length < 3) {
+      // A synchronous handler without a callback parameter answers with its return value.
+      callback(null, returned);
+    }
+  });
+}
+
+async function reportInitError(error) {
+  const body = toLambdaError(error);
+  console.error("Uncaught Exception", "\t" + JSON.stringify(body));
+  await request("POST", "/runtime/init/error", JSON.stringify(body), {
+    "Content-Type": "application/json",
+    "Lambda-Runtime-Function-Error-Type": body.errorType,
+  });
+  process.exit(1);
+}
+
+async function postError(requestId, error) {
+  const body = toLambdaError(error);
+  console.error("Invoke Error", "\t" + JSON.stringify(body));
+  await request("POST", `/runtime/invocation/${requestId}/error`, JSON.stringify(body), {
+    "Content-Type": "application/json",
+    "Lambda-Runtime-Function-Error-Type": body.errorType,
+  });
+}
+
+async function main() {
+  let handler;
+  try {
+    handler = await loadHandler(env.LAMBDA_TASK_ROOT || process.cwd(), env._HANDLER || "");
+  } catch (error) {
+    await reportInitError(error);
+    return;
+  }
+  for (;;) {
+    const next = await request("GET", "/runtime/invocation/next");
+    if (next.status !== 200) {
+      process.stderr.write(`Runtime API /next answered ${next.status}: ${next.body}\n`);
+      process.exit(1);
+    }
+    const headers = next.headers;
+    const requestId = headers["lambda-runtime-aws-request-id"];
+    currentRequestId = requestId;
+    if (headers["lambda-runtime-trace-id"]) env._X_AMZN_TRACE_ID = headers["lambda-runtime-trace-id"];
+    else delete env._X_AMZN_TRACE_ID;
+    let event;
+    try {
+      event = JSON.parse(next.body.toString("utf8"));
+    } catch (error) {
+      await postError(requestId, new RuntimeError("Runtime.UnmarshalError", `Unable to unmarshal input: ${error.message}`));
+      continue;
+    }
+    const context = makeContext(headers);
+    let result;
+    try {
+      result = await runHandler(handler, event, context);
+    } catch (error) {
+      await postError(requestId, error);
+      continue;
+    }
+    let body;
+    try {
+      body = JSON.stringify(result === undefined ? null : result);
+    } catch (error) {
+      await postError(requestId, new RuntimeError("Runtime.MarshalError", `Unable to stringify response body: ${error.message}`));
+      continue;
+    }
+    await request("POST", `/runtime/invocation/${requestId}/response`, body, { "Content-Type": "application/json" });
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(`Serverful bootstrap failed: ${error && error.stack ? error.stack : error}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,256 @@
+"""Serverful's Python bootstrap.
+
+Imports the handler named by _HANDLER from LAMBDA_TASK_ROOT and serves invocations from the
+Lambda Runtime API at AWS_LAMBDA_RUNTIME_API, one at a time, like AWS's Python runtime
+(context object, error objects, `logging` lines in Lambda's format).
+"""
+
+import http.client
+import importlib
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+
+_current_request_id = ""
+
+
+class _RuntimeClient:
+    """A kept-alive HTTP connection to the Runtime API."""
+
+    def __init__(self, address):
+        self.address = address
+        self.connection = None
+
+    def request(self, method, path, body=None, headers=None):
+        for attempt in range(2):
+            if self.connection is None:
+                self.connection = http.client.HTTPConnection(self.address)
+            try:
+                self.connection.request(method, "/2018-06-01" + path, body=body, headers=headers or {})
+                response = self.connection.getresponse()
+                return response, response.read()
+            except (http.client.HTTPException, OSError):
+                # A dropped keep-alive connection is reopened once.
+                self.connection.close()
+                self.connection = None
+                if attempt:
+                    raise
+        raise RuntimeError("unreachable")
+
+
+class _FaultError(Exception):
+    def __init__(self, error_type, message):
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+
+
+class CognitoIdentity:
+    def __init__(self, value):
+        value = value or {}
+        self.cognito_identity_id = value.get("cognitoIdentityId")
+        self.cognito_identity_pool_id = value.get("cognitoIdentityPoolId")
+
+
+class Client:
+    def __init__(self, value):
+        value = value or {}
+        self.installation_id = value.get("installation_id")
+        self.app_title = value.get("app_title")
+        self.app_version_name = value.get("app_version_name")
+        self.app_version_code = value.get("app_version_code")
+        self.app_package_name = value.get("app_package_name")
+
+
+class ClientContext:
+    def __init__(self, value):
+        self.client = Client(value.get("client"))
+        self.custom = value.get("custom")
+        self.env = value.get("env")
+
+
+class LambdaContext:
+    def __init__(self, request_id, deadline_ms, invoked_function_arn, identity, client_context):
+        self.aws_request_id = request_id
+        self.invoked_function_arn = invoked_function_arn
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.identity = CognitoIdentity(identity)
+        self.client_context = ClientContext(client_context) if client_context else None
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self):
+        return max(int(self._deadline_ms - time.time() * 1000), 0)
+
+    def log(self, message):
+        sys.stdout.write(str(message))
+
+    def __repr__(self):
+        return (
+            "LambdaContext([aws_request_id={0.aws_request_id},log_group_name={0.log_group_name},"
+            "log_stream_name={0.log_stream_name},function_name={0.function_name},"
+            "memory_limit_in_mb={0.memory_limit_in_mb},function_version={0.function_version},"
+            "invoked_function_arn={0.invoked_function_arn}])".format(self)
+        )
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record):
+        record.aws_request_id = _current_request_id
+        return True
+
+
+def _configure_logging():
+    """Lambda's format: `[INFO]\t2024-01-01T00:00:00.000Z\t{request_id}\tmessage`."""
+    formatter = logging.Formatter(
+        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+        "%Y-%m-%dT%H:%M:%S",
+    )
+    formatter.converter = time.gmtime
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(formatter)
+    handler.addFilter(_RequestIdFilter())
+    logging.getLogger().addHandler(handler)
+
+
+def _parse_json_header(value):
+    if not value:
+        return None
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None
+
+
+def _load_handler(handler):
+    if "." not in handler:
+        raise _FaultError(
+            "Runtime.MalformedHandlerName",
+            "Bad handler '{}': not enough values to unpack (expected 2, got 1)".format(handler),
+        )
+    module_name, function_name = handler.rsplit(".", 1)
+    module_name = module_name.replace("/", ".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise _FaultError(
+            "Runtime.ImportModuleError", "Unable to import module '{}': {}".format(module_name, error)
+        )
+    except SyntaxError as error:
+        raise _FaultError(
+            "Runtime.UserCodeSyntaxError", "Syntax error in module '{}': {}".format(module_name, error)
+        )
+    function = getattr(module, function_name, None)
+    if function is None:
+        raise _FaultError(
+            "Runtime.HandlerNotFound",
+            "Handler '{}' missing on module '{}'".format(function_name, module_name),
+        )
+    return function
+
+
+def _stack_trace(error):
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename != __file__]
+    return traceback.format_list(frames)
+
+
+def _error_body(error, request_id):
+    if isinstance(error, _FaultError):
+        return {"errorMessage": error.message, "errorType": error.error_type, "requestId": request_id, "stackTrace": []}
+    return {
+        "errorMessage": str(error),
+        "errorType": type(error).__name__,
+        "requestId": request_id,
+        "stackTrace": _stack_trace(error),
+    }
+
+
+def _log_error(body):
+    lines = ["[ERROR] {}: {}".format(body["errorType"], body["errorMessage"])]
+    if body["stackTrace"]:
+        lines.append("Traceback (most recent call last):")
+        lines.extend(entry.rstrip("\n") for entry in body["stackTrace"])
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _post_error(client, path, body):
+    payload = json.dumps(body).encode("utf-8")
+    client.request(
+        "POST",
+        path,
+        body=payload,
+        headers={"Content-Type": "application/json", "Lambda-Runtime-Function-Error-Type": body["errorType"]},
+    )
+
+
+def main():
+    global _current_request_id
+    client = _RuntimeClient(os.environ.get("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"))
+    task_root = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
+    sys.path.insert(0, task_root)
+    _configure_logging()
+    try:
+        handler = _load_handler(os.environ.get("_HANDLER", ""))
+    except Exception as error:
+        body = _error_body(error, "")
+        _log_error(body)
+        _post_error(client, "/runtime/init/error", body)
+        sys.exit(1)
+
+    while True:
+        response, payload = client.request("GET", "/runtime/invocation/next")
+        if response.status != 200:
+            sys.stderr.write("Runtime API /next answered {}: {!r}\n".format(response.status, payload))
+            sys.exit(1)
+        request_id = response.getheader("Lambda-Runtime-Aws-Request-Id", "")
+        _current_request_id = request_id
+        trace_id = response.getheader("Lambda-Runtime-Trace-Id")
+        if trace_id:
+            os.environ["_X_AMZN_TRACE_ID"] = trace_id
+        else:
+            os.environ.pop("_X_AMZN_TRACE_ID", None)
+        error_path = "/runtime/invocation/{}/error".format(request_id)
+        try:
+            event = json.loads(payload)
+        except ValueError as error:
+            body = _error_body(_FaultError("Runtime.UnmarshalError", "Unable to unmarshal input: {}".format(error)), request_id)
+            _log_error(body)
+            _post_error(client, error_path, body)
+            continue
+        context = LambdaContext(
+            request_id,
+            int(response.getheader("Lambda-Runtime-Deadline-Ms", "0") or 0),
+            response.getheader("Lambda-Runtime-Invoked-Function-Arn"),
+            _parse_json_header(response.getheader("Lambda-Runtime-Cognito-Identity")),
+            _parse_json_header(response.getheader("Lambda-Runtime-Client-Context")),
+        )
+        try:
+            result = handler(event, context)
+        except Exception as error:
+            body = _error_body(error, request_id)
+            _log_error(body)
+            _post_error(client, error_path, body)
+            continue
+        try:
+            answer = json.dumps(result).encode("utf-8")
+        except (TypeError, ValueError) as error:
+            body = _error_body(_FaultError("Runtime.MarshalError", "Unable to marshal response: {}".format(error)), request_id)
+            _log_error(body)
+            _post_error(client, error_path, body)
+            continue
+        client.request(
+            "POST",
+            "/runtime/invocation/{}/response".format(request_id),
+            body=answer,
+            headers={"Content-Type": "application/json"},
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,532 @@
+//! One function instance: a process in its own process group, its own Runtime API
+//! listener, its log pipes, and the invocation of one request at a time.
+
+use std::collections::BTreeMap;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use time::OffsetDateTime;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::api_server::{self, ApiState, InitSignal, Invocation, Outcome};
+use crate::bootstrap::Launch;
+use crate::logs::{self, LogSink};
+use crate::{FunctionConfig, InvokeContext, RuntimeOptions, INIT_TIMEOUT};
+
+/// Everything an instance needs to start, shared by all instances of a function.
+#[derive(Debug)]
+pub(crate) struct FunctionSpec {
+    pub config: FunctionConfig,
+    pub launch: Launch,
+    pub runtime_dir: std::path::PathBuf,
+    pub options: Arc<RuntimeOptions>,
+    pub function_arn: String,
+}
+
+/// How a process ended: `exit status 1`, `signal: killed`, as Lambda words it.
+pub(crate) type ExitWatch = watch::Receiver<Option<String>>;
+
+/// A running function process.
+#[derive(Debug)]
+pub(crate) struct Instance {
+    pid: u32,
+    invocations: mpsc::Sender<Invocation>,
+    exit: ExitWatch,
+    server: JoinHandle<()>,
+    /// Set until the first invocation's REPORT line has shown it.
+    init_duration: Option<Duration>,
+}
+
+/// What became of one invocation on an instance.
+#[derive(Debug)]
+pub(crate) enum InvokeOutcome {
+    Response(Bytes),
+    /// Lambda error JSON; the instance stays usable.
+    FunctionError(Bytes),
+    ResponseTooLarge,
+    /// The function ran out of time; the instance must be dropped.
+    Timeout,
+    /// The process exited mid-request; Lambda error JSON. The instance must be dropped.
+    Exited(Bytes),
+}
+
+impl InvokeOutcome {
+    /// Whether the instance can serve another request afterwards.
+    pub fn keeps_instance(&self) -> bool {
+        matches!(
+            self,
+            InvokeOutcome::Response(_)
+                | InvokeOutcome::FunctionError(_)
+                | InvokeOutcome::ResponseTooLarge
+        )
+    }
+}
+
+fn epoch_millis(at: SystemTime) -> u128 {
+    at.duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis())
+        .unwrap_or_default()
+}
+
+/// An X-Ray trace header as Lambda hands it to functions.
+fn new_trace_id() -> String {
+    let seconds = epoch_millis(SystemTime::now()) / 1000;
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!(
+        "Root=1-{seconds:08x}-{};Parent={};Sampled=0",
+        &random[..24],
+        &random[16..32]
+    )
+}
+
+/// Lambda's wording of how a process ended.
+fn describe_exit(status: ExitStatus) -> String {
+    if let Some(code) = status.code() {
+        return format!("exit status {code}");
+    }
+    let signal = status.signal().unwrap_or_default();
+    let name = match signal {
+        1 => "hangup",
+        2 => "interrupt",
+        6 => "aborted",
+        9 => "killed",
+        11 => "segmentation fault",
+        15 => "terminated",
+        _ => return format!("signal: {signal}"),
+    };
+    format!("signal: {name}")
+}
+
+/// The `Runtime.ExitError` JSON for a process that ended while serving `request_id`.
+fn exit_error(request_id: &str, how: &str) -> Bytes {
+    let message = if how == "exit status 0" {
+        format!("RequestId: {request_id} Error: Runtime exited without providing a reason")
+    } else {
+        format!("RequestId: {request_id} Error: Runtime exited with error: {how}")
+    };
+    logs::error_json("Runtime.ExitError", &message)
+}
+
+/// The error type inside Lambda error JSON, for log lines.
+fn error_type_of(error: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(error)
+        .ok()
+        .and_then(|value| value.get("errorType")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "Runtime.Unknown".to_owned())
+}
+
+/// The environment of a function process, as on Lambda, then the function's own variables.
+pub(crate) fn environment(
+    spec: &FunctionSpec,
+    api_address: &str,
+    log_stream: &str,
+) -> BTreeMap<String, String> {
+    let config = &spec.config;
+    let options = &spec.options;
+    let mut env = BTreeMap::new();
+    let mut set = |key: &str, value: String| {
+        env.insert(key.to_owned(), value);
+    };
+    // Only the host basics cross over; the server's own variables (secrets, settings) stay
+    // out of the function's reach.
+    set(
+        "PATH",
+        std::env::var("PATH").unwrap_or_else(|_| {
+            "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin".to_owned()
+        }),
+    );
+    for key in ["HOME", "USER", "LD_LIBRARY_PATH", "SSL_CERT_FILE", "SSL_CERT_DIR"] {
+        if let Ok(value) = std::env::var(key) {
+            set(key, value);
+        }
+    }
+    set("AWS_LAMBDA_FUNCTION_NAME", config.name.clone());
+    set("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned());
+    set(
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        config.memory_mb.to_string(),
+    );
+    set(
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        format!("/aws/lambda/{}", config.name),
+    );
+    set("AWS_LAMBDA_LOG_STREAM_NAME", log_stream.to_owned());
+    set("AWS_LAMBDA_RUNTIME_API", api_address.to_owned());
+    set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_owned());
+    if let Some(execution_env) = &spec.launch.execution_env {
+        set("AWS_EXECUTION_ENV", execution_env.clone());
+    }
+    set("_HANDLER", config.handler.clone());
+    set("LAMBDA_TASK_ROOT", config.code_dir.display().to_string());
+    set("LAMBDA_RUNTIME_DIR", spec.runtime_dir.display().to_string());
+    set("AWS_REGION", options.region.clone());
+    set("AWS_DEFAULT_REGION", options.region.clone());
+    set("TZ", ":UTC".to_owned());
+    set("LANG", "en_US.UTF-8".to_owned());
+    if let Some(url) = &options.aws_endpoint_url {
+        set("AWS_ENDPOINT_URL", url.clone());
+    }
+    if !options.access_key_id.is_empty() {
+        set("AWS_ACCESS_KEY_ID", options.access_key_id.clone());
+        set("AWS_SECRET_ACCESS_KEY", options.secret_access_key.clone());
+        // Lambda always hands out temporary credentials; a dev key pair has no session
+        // token, and SDKs accept an empty one.
+        set("AWS_SESSION_TOKEN", String::new());
+    }
+    for (key, value) in &config.environment {
+        set(key, value.clone());
+    }
+    env
+}
+
+/// Kills the whole process group `pgid` with SIGKILL, so that children the function started
+/// die with it. Uses the `kill` command because the standard library has no `killpg` and
+/// this crate has no `unsafe`.
+pub(crate) fn kill_process_group(pgid: u32) {
+    let result = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pgid}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if let Err(error) = result {
+        tracing::warn!("failed to run kill for process group {pgid}: {error}");
+    }
+}
+
+/// Peak resident memory of a process and its descendants in MB (`VmHWM`, summed).
+fn max_memory_used_mb(pid: u32) -> u64 {
+    fn collect(pid: u32, depth: u32, total_kb: &mut u64) {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        if let Some(kb) = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        {
+            *total_kb += kb;
+        }
+        // Bounded depth guards against a pathological process tree.
+        if depth >= 8 {
+            return;
+        }
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+            collect(child, depth + 1, total_kb);
+        }
+    }
+    let mut total_kb = 0;
+    collect(pid, 0, &mut total_kb);
+    total_kb.div_ceil(1024)
+}
+
+/// Forwards each line of a process's output to the log sink.
+fn pump_lines(
+    stream: impl AsyncRead + Unpin + Send + 'static,
+    function: String,
+    sink: LogSink,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut reader = BufReader::new(stream);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match reader.read_until(b'\n', &mut line).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let text = String::from_utf8_lossy(&line);
+                    let text = text.trim_end_matches(['\n', '\r']);
+                    sink.emit(&function, text);
+                }
+            }
+        }
+    })
+}
+
+impl Instance {
+    /// Starts a process and waits for its init phase: its first `/next` within
+    /// [`INIT_TIMEOUT`]. On failure returns Lambda error JSON (already logged) for the
+    /// invocation `request_id` that triggered the cold start.
+    pub async fn start(
+        spec: &FunctionSpec,
+        request_id: &str,
+        registry: &crate::pool::Registry,
+    ) -> Result<Instance, Bytes> {
+        let name = &spec.config.name;
+        let sink = &spec.options.log_sink;
+        let started = Instant::now();
+        let fail = |error_type: &str, message: String| {
+            sink.emit(name, &format!("{} {request_id} {message}", logs::timestamp(OffsetDateTime::now_utc())));
+            sink.emit(name, &logs::init_failure_line(started.elapsed(), error_type));
+            logs::error_json(error_type, &message)
+        };
+
+        let listener = match tokio::net::TcpListener::bind(("127.0.0.1", 0)).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                return Err(fail(
+                    "Runtime.Unknown",
+                    format!("failed to open the Runtime API listener: {error}"),
+                ))
+            }
+        };
+        let api_address = match listener.local_addr() {
+            Ok(address) => address.to_string(),
+            Err(error) => {
+                return Err(fail(
+                    "Runtime.Unknown",
+                    format!("failed to read the Runtime API address: {error}"),
+                ))
+            }
+        };
+        let (invocations, invocation_receiver) = mpsc::channel(1);
+        let (init_sender, init_receiver) = oneshot::channel();
+        let state = ApiState::new(invocation_receiver, init_sender);
+        let router = api_server::router(state);
+        let function_name = name.clone();
+        let server = tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, router).await {
+                tracing::warn!(function = function_name, "Runtime API server stopped: {error}");
+            }
+        });
+
+        let log_stream = logs::log_stream_name(OffsetDateTime::now_utc());
+        let mut command = tokio::process::Command::new(&spec.launch.program);
+        command.args(&spec.launch.interpreter_args);
+        if let Some(bootstrap) = spec.launch.bootstrap {
+            command.arg(spec.runtime_dir.join(bootstrap));
+        }
+        command
+            .env_clear()
+            .envs(environment(spec, &api_address, &log_stream))
+            .current_dir(&spec.config.code_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Its own process group, so that a timeout or shutdown kills its children too.
+            .process_group(0)
+            // Last line of defence: if the tokio runtime drops the waiter task, the process dies.
+            .kill_on_drop(true);
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(error) => {
+                server.abort();
+                return Err(fail(
+                    "Runtime.InvalidEntrypoint",
+                    format!(
+                        "failed to start {}: {error}",
+                        spec.launch.program.display()
+                    ),
+                ));
+            }
+        };
+        let Some(pid) = child.id() else {
+            server.abort();
+            return Err(fail(
+                "Runtime.ExitError",
+                "the process exited before it could be watched".to_owned(),
+            ));
+        };
+        if let Some(stdout) = child.stdout.take() {
+            pump_lines(stdout, name.clone(), sink.clone());
+        }
+        if let Some(stderr) = child.stderr.take() {
+            pump_lines(stderr, name.clone(), sink.clone());
+        }
+        let (exit_sender, exit) = watch::channel(None);
+        registry.add(pid, exit.clone());
+        let registry_for_waiter = registry.clone();
+        tokio::spawn(async move {
+            let how = match child.wait().await {
+                Ok(status) => describe_exit(status),
+                Err(error) => format!("wait failed: {error}"),
+            };
+            let _ = exit_sender.send(Some(how));
+            registry_for_waiter.remove(pid);
+        });
+
+        let mut instance = Instance {
+            pid,
+            invocations,
+            exit,
+            server,
+            init_duration: None,
+        };
+        let mut exit = instance.exit.clone();
+        let init = tokio::select! {
+            signal = init_receiver => signal.ok(),
+            _ = exit.wait_for(Option::is_some) => None,
+            _ = tokio::time::sleep(INIT_TIMEOUT) => {
+                return Err(fail(
+                    "Sandbox.Timedout",
+                    format!("Init timed out after {:.2} seconds", INIT_TIMEOUT.as_secs_f64()),
+                ));
+            }
+        };
+        match init {
+            Some(InitSignal::Ready) => {
+                instance.init_duration = Some(started.elapsed());
+                Ok(instance)
+            }
+            Some(InitSignal::Failed(error)) => {
+                sink.emit(name, &logs::init_failure_line(started.elapsed(), &error_type_of(&error)));
+                Err(error)
+            }
+            None => {
+                // Give the waiter a moment to record the status; it is already on its way.
+                let how = tokio::time::timeout(Duration::from_secs(1), exit.wait_for(Option::is_some))
+                    .await
+                    .ok()
+                    .and_then(|status| status.ok().and_then(|how| how.clone()))
+                    .unwrap_or_else(|| "signal: killed".to_owned());
+                let error = exit_error(request_id, &how);
+                sink.emit(name, &logs::init_failure_line(started.elapsed(), "Runtime.ExitError"));
+                Err(error)
+            }
+        }
+    }
+
+    /// Whether the process has ended (then the instance is useless).
+    pub fn has_exited(&self) -> bool {
+        self.exit.borrow().is_some()
+    }
+
+    /// Runs one invocation, logging `START`, `END` and `REPORT` around the function's own
+    /// lines.
+    pub async fn invoke(
+        &mut self,
+        spec: &FunctionSpec,
+        request_id: &str,
+        payload: Bytes,
+        context: InvokeContext,
+    ) -> InvokeOutcome {
+        let name = &spec.config.name;
+        let sink = &spec.options.log_sink;
+        let timeout = spec.config.timeout;
+        sink.emit(name, &logs::start_line(request_id));
+        let started = Instant::now();
+        let (outcome_sender, outcome_receiver) = oneshot::channel();
+        let invocation = Invocation {
+            request_id: request_id.to_owned(),
+            payload,
+            deadline_ms: epoch_millis(SystemTime::now() + timeout),
+            invoked_function_arn: spec.function_arn.clone(),
+            trace_id: context.trace_id.unwrap_or_else(new_trace_id),
+            client_context: context.client_context,
+            cognito_identity: context.cognito_identity,
+            outcome: outcome_sender,
+        };
+        let mut exit = self.exit.clone();
+        let outcome = if self.invocations.send(invocation).await.is_err() {
+            InvokeOutcome::Exited(exit_error(request_id, "signal: killed"))
+        } else {
+            tokio::select! {
+                // An answer wins over an exit seen at the same moment: the process may
+                // answer and then exit.
+                biased;
+                outcome = outcome_receiver => match outcome {
+                    Ok(Outcome::Response(body)) => InvokeOutcome::Response(body),
+                    Ok(Outcome::Error(error)) => InvokeOutcome::FunctionError(error),
+                    Ok(Outcome::ResponseTooLarge) => InvokeOutcome::ResponseTooLarge,
+                    Err(_) => InvokeOutcome::Exited(exit_error(request_id, "signal: killed")),
+                },
+                status = exit.wait_for(Option::is_some) => {
+                    let how = status
+                        .ok()
+                        .and_then(|how| how.clone())
+                        .unwrap_or_else(|| "signal: killed".to_owned());
+                    InvokeOutcome::Exited(exit_error(request_id, &how))
+                }
+                _ = tokio::time::sleep(timeout) => InvokeOutcome::Timeout,
+            }
+        };
+        let duration = started.elapsed();
+        let max_memory_used_mb = max_memory_used_mb(self.pid);
+        match &outcome {
+            InvokeOutcome::Timeout => {
+                sink.emit(name, &logs::timeout_line(request_id, timeout));
+                self.kill();
+            }
+            InvokeOutcome::Exited(error) => {
+                let message = serde_json::from_slice::<serde_json::Value>(error)
+                    .ok()
+                    .and_then(|value| value.get("errorMessage")?.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                sink.emit(name, &message);
+                sink.emit(name, "Runtime.ExitError");
+            }
+            _ => {}
+        }
+        // The function's last lines travel through a pipe while its answer came over a
+        // socket; yielding lets the pipe readers print them before END (best effort).
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        sink.emit(name, &logs::end_line(request_id));
+        let report = logs::Report {
+            duration,
+            memory_size_mb: spec.config.memory_mb,
+            max_memory_used_mb,
+            init_duration: self.init_duration.take(),
+        };
+        sink.emit(name, &logs::report_line(request_id, &report));
+        outcome
+    }
+
+    /// Kills the process group now; the instance is useless afterwards.
+    pub fn kill(&self) {
+        kill_process_group(self.pid);
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        // The group outlives its leader when children linger, so it is killed even if the
+        // leader has already exited.
+        kill_process_group(self.pid);
+        self.server.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_descriptions_match_lambdas() {
+        assert_eq!(describe_exit(ExitStatus::from_raw(1 << 8)), "exit status 1");
+        assert_eq!(describe_exit(ExitStatus::from_raw(9)), "signal: killed");
+        assert_eq!(
+            exit_error("r1", "exit status 1"),
+            Bytes::from_static(
+                br#"{"errorMessage":"RequestId: r1 Error: Runtime exited with error: exit status 1","errorType":"Runtime.ExitError"}"#
+            )
+        );
+        assert!(String::from_utf8_lossy(&exit_error("r1", "exit status 0"))
+            .contains("Runtime exited without providing a reason"));
+    }
+
+    #[test]
+    fn trace_ids_look_like_xray_headers() {
+        let trace = new_trace_id();
+        assert!(trace.starts_with("Root=1-"), "{trace}");
+        assert!(trace.ends_with(";Sampled=0"), "{trace}");
+        assert_eq!(trace.len(), "Root=1-".len() + 8 + 1 + 24 + ";Parent=".len() + 16 + ";Sampled=0".len());
+    }
+
+    #[test]
+    fn error_types_are_read_from_error_json() {
+        assert_eq!(error_type_of(br#"{"errorType":"Runtime.HandlerNotFound"}"#), "Runtime.HandlerNotFound");
+        assert_eq!(error_type_of(b"junk"), "Runtime.Unknown");
+    }
+
+    #[test]
+    fn memory_of_this_process_is_positive() {
+        assert!(max_memory_used_mb(std::process::id()) > 0);
+    }
+}

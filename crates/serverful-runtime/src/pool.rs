@@ -1,0 +1,146 @@
+//! The instances of one function: warm ones waiting for work, a concurrency limit
+//! (reserved concurrency, else the server-wide one), and cold starts when none is free.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use tokio::sync::Semaphore;
+
+use crate::bootstrap::Launch;
+use crate::instance::{kill_process_group, ExitWatch, FunctionSpec, Instance, InvokeOutcome};
+use crate::{FunctionConfig, InvokeContext, InvokeError, RuntimeOptions};
+
+/// Every live process of a function, busy or idle, so that shutdown can reach them all.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Registry(Arc<Mutex<HashMap<u32, ExitWatch>>>);
+
+impl Registry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, ExitWatch>> {
+        // The map stays consistent even if a holder panicked; keep using it.
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn add(&self, pid: u32, exit: ExitWatch) {
+        self.lock().insert(pid, exit);
+    }
+
+    pub fn remove(&self, pid: u32) {
+        self.lock().remove(&pid);
+    }
+
+    fn all(&self) -> Vec<(u32, ExitWatch)> {
+        self.lock()
+            .iter()
+            .map(|(pid, exit)| (*pid, exit.clone()))
+            .collect()
+    }
+}
+
+/// One function's instances.
+#[derive(Debug)]
+pub(crate) struct Pool {
+    spec: FunctionSpec,
+    /// One permit per instance that may exist; a request holds one while it runs.
+    permits: Semaphore,
+    /// 0 means throttled (Lambda's reserved concurrency 0).
+    limit: u32,
+    /// Warm instances waiting for a request, most recently used last.
+    idle: Mutex<Vec<Instance>>,
+    registry: Registry,
+}
+
+impl Pool {
+    pub fn new(
+        config: FunctionConfig,
+        launch: Launch,
+        runtime_dir: PathBuf,
+        options: Arc<RuntimeOptions>,
+    ) -> Pool {
+        let limit = config
+            .reserved_concurrency
+            .unwrap_or(options.max_concurrency.max(1));
+        let function_arn = format!(
+            "arn:aws:lambda:{}:{}:function:{}",
+            options.region, options.account_id, config.name
+        );
+        Pool {
+            spec: FunctionSpec {
+                config,
+                launch,
+                runtime_dir,
+                options,
+                function_arn,
+            },
+            permits: Semaphore::new(limit as usize),
+            limit,
+            idle: Mutex::new(Vec::new()),
+            registry: Registry::default(),
+        }
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Instance>> {
+        self.idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs one invocation on a warm instance, or a new one, once a permit is free.
+    pub async fn invoke(
+        self: Arc<Self>,
+        payload: Bytes,
+        context: InvokeContext,
+    ) -> Result<Bytes, InvokeError> {
+        if self.limit == 0 {
+            return Err(InvokeError::Throttled);
+        }
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_closed| InvokeError::ShuttingDown)?;
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let mut instance = loop {
+            // The most recently used instance is the warmest (caches, JIT).
+            let candidate = self.idle().pop();
+            match candidate {
+                Some(instance) if !instance.has_exited() => break instance,
+                // An instance that died while idle is dropped; try the next one.
+                Some(_dead) => continue,
+                None => {
+                    match Instance::start(&self.spec, &request_id, &self.registry).await {
+                        Ok(instance) => break instance,
+                        Err(error) => return Err(InvokeError::FunctionError(error)),
+                    }
+                }
+            }
+        };
+        let outcome = instance
+            .invoke(&self.spec, &request_id, payload, context)
+            .await;
+        if outcome.keeps_instance() && !self.permits.is_closed() {
+            self.idle().push(instance);
+        }
+        match outcome {
+            InvokeOutcome::Response(body) => Ok(body),
+            InvokeOutcome::FunctionError(error) | InvokeOutcome::Exited(error) => {
+                Err(InvokeError::FunctionError(error))
+            }
+            InvokeOutcome::ResponseTooLarge => Err(InvokeError::PayloadTooLarge),
+            InvokeOutcome::Timeout => Err(InvokeError::Timeout),
+        }
+    }
+
+    /// Refuses new requests, kills every process of this function and waits for them.
+    pub async fn shutdown(&self) {
+        self.permits.close();
+        let idle: Vec<Instance> = std::mem::take(&mut *self.idle());
+        drop(idle);
+        for (pid, mut exit) in self.registry.all() {
+            kill_process_group(pid);
+            // The waiter task records the exit as soon as the kernel reaps the process.
+            let _ = exit.wait_for(Option::is_some).await;
+        }
+    }
+}
