@@ -22,7 +22,7 @@ fn render_result(template: &str) -> String {
         account_id: "123456789012".to_owned(),
         stack_name: "demo".to_owned(),
     };
-    for line in template.lines() {
+    for line in template.trim_start().lines() {
         let Some(assignment) = line.strip_prefix("# override ") else {
             break;
         };
@@ -141,6 +141,656 @@ fn hello_world_fixture() {
             unsupported HelloWorldFunction.Policies
             unsupported HelloWorldFunction.Events.Nightly (Schedule)
             unsupported ItemsTable (AWS::Serverless::SimpleTable)
+        "#]],
+    );
+}
+
+#[test]
+fn intrinsics_long_form() {
+    check(
+        r#"
+Parameters:
+  Names:
+    Type: CommaDelimitedList
+    Default: "alpha, beta,gamma"
+  Env:
+    Type: String
+    Default: prod
+Mappings:
+  Sizes:
+    prod:
+      Memory: 512
+Conditions:
+  IsProd: {"Fn::Equals": [{"Ref": "Env"}, "prod"]}
+  IsDev: {"Fn::Not": [{"Condition": "IsProd"}]}
+  Both: {"Fn::And": [{"Condition": "IsProd"}, {"Fn::Equals": ["a", "a"]}]}
+  Either: {"Fn::Or": [{"Condition": "IsDev"}, {"Fn::Equals": ["a", "b"]}]}
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: nodejs20.x
+      Handler: index.handler
+      MemorySize: {"Fn::FindInMap": [Sizes, {"Ref": "Env"}, Memory]}
+Outputs:
+  Ref: {Value: {"Ref": "Env"}}
+  GetAttString: {Value: {"Fn::GetAtt": "Fn.Arn"}}
+  GetAttList: {Value: {"Fn::GetAtt": [Fn, Arn]}}
+  Sub: {Value: {"Fn::Sub": "${Env}-${Fn}-${Fn.Arn}-${AWS::Region}-${!Literal}"}}
+  SubMap: {Value: {"Fn::Sub": ["${Greeting}, ${Env}", {Greeting: {"Ref": "AWS::StackName"}}]}}
+  Join: {Value: {"Fn::Join": ["/", [a, {"Ref": "Env"}, c]]}}
+  JoinList: {Value: {"Fn::Join": ["+", {"Ref": "Names"}]}}
+  Select: {Value: {"Fn::Select": ["1", {"Ref": "Names"}]}}
+  Split: {Value: {"Fn::Select": [2, {"Fn::Split": ["-", "x-y-z"]}]}}
+  If: {Value: {"Fn::If": [IsProd, yes, no]}}
+  Conditions: {Value: {"Fn::Join": [",", [{"Fn::If": [IsDev, dev, notdev]}, {"Fn::If": [Both, both, notboth]}, {"Fn::If": [Either, either, neither]}]]}}
+  Base64: {Value: {"Fn::Base64": "hello"}}
+  AZ: {Value: {"Fn::Select": [0, {"Fn::GetAZs": ""}]}}
+  AZs: {Value: {"Fn::Join": [",", {"Fn::GetAZs": {"Ref": "AWS::Region"}}]}}
+  FindInMap: {Value: {"Fn::FindInMap": [Sizes, prod, Memory]}}
+"#,
+        expect![[r#"
+            function Fn (Fn): nodejs20.x "index.handler" dir /app, 3s, 512 MB, x86_64
+            output Ref = "prod"
+            output GetAttString = "arn:aws:lambda:eu-west-1:123456789012:function:Fn"
+            output GetAttList = "arn:aws:lambda:eu-west-1:123456789012:function:Fn"
+            output Sub = "prod-Fn-arn:aws:lambda:eu-west-1:123456789012:function:Fn-eu-west-1-${Literal}"
+            output SubMap = "demo, prod"
+            output Join = "a/prod/c"
+            output JoinList = "alpha+beta+gamma"
+            output Select = "beta"
+            output Split = "z"
+            output If = "yes"
+            output Conditions = "notdev,both,neither"
+            output Base64 = "aGVsbG8="
+            output AZ = "eu-west-1a"
+            output AZs = "eu-west-1a,eu-west-1b,eu-west-1c"
+            output FindInMap = "512"
+        "#]],
+    );
+}
+
+#[test]
+fn intrinsics_short_form() {
+    check(
+        r#"
+Parameters:
+  Names:
+    Type: CommaDelimitedList
+    Default: alpha,beta,gamma
+  Env:
+    Type: String
+    Default: prod
+Mappings:
+  Sizes:
+    prod:
+      Memory: 512
+Conditions:
+  IsProd: !Equals [!Ref Env, prod]
+  IsDev: !Not [!Condition IsProd]
+  Both: !And [!Condition IsProd, !Equals [a, a]]
+  Either: !Or [Condition: IsDev, !Equals [a, b]]
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: nodejs20.x
+      Handler: index.handler
+      MemorySize: !FindInMap [Sizes, !Ref Env, Memory]
+Outputs:
+  Ref: {Value: !Ref Env}
+  GetAttString: {Value: !GetAtt Fn.Arn}
+  GetAttList: {Value: !GetAtt [Fn, Arn]}
+  Sub: {Value: !Sub "${Env}-${Fn}-${Fn.Arn}-${AWS::Region}-${!Literal}"}
+  SubMap:
+    Value: !Sub
+      - "${Greeting}, ${Env}"
+      - Greeting: !Ref AWS::StackName
+  Join: {Value: !Join ["/", [a, !Ref Env, c]]}
+  JoinList: {Value: !Join ["+", !Ref Names]}
+  Select: {Value: !Select [1, !Ref Names]}
+  Split: {Value: !Select [2, !Split ["-", "x-y-z"]]}
+  If: {Value: !If [IsProd, yes, no]}
+  Conditions: {Value: !Join [",", [!If [IsDev, dev, notdev], !If [Both, both, notboth], !If [Either, either, neither]]]}
+  Base64: {Value: !Base64 hello}
+  AZ: {Value: !Select [0, !GetAZs ""]}
+  AZs: {Value: !Join [",", !GetAZs { Ref: AWS::Region }]}
+  FindInMap: {Value: !FindInMap [Sizes, prod, Memory]}
+"#,
+        expect![[r#"
+            function Fn (Fn): nodejs20.x "index.handler" dir /app, 3s, 512 MB, x86_64
+            output Ref = "prod"
+            output GetAttString = "arn:aws:lambda:eu-west-1:123456789012:function:Fn"
+            output GetAttList = "arn:aws:lambda:eu-west-1:123456789012:function:Fn"
+            output Sub = "prod-Fn-arn:aws:lambda:eu-west-1:123456789012:function:Fn-eu-west-1-${Literal}"
+            output SubMap = "demo, prod"
+            output Join = "a/prod/c"
+            output JoinList = "alpha+beta+gamma"
+            output Select = "beta"
+            output Split = "z"
+            output If = "yes"
+            output Conditions = "notdev,both,neither"
+            output Base64 = "aGVsbG8="
+            output AZ = "eu-west-1a"
+            output AZs = "eu-west-1a,eu-west-1b,eu-west-1c"
+            output FindInMap = "512"
+        "#]],
+    );
+}
+
+#[test]
+fn pseudo_parameters_and_block_sub() {
+    check(
+        r#"
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      Environment:
+        Variables:
+          SCRIPT: !Sub |
+            region=${AWS::Region}
+            account=${AWS::AccountId}
+            literal=${!NotReplaced}
+Outputs:
+  Region: {Value: !Ref AWS::Region}
+  Account: {Value: !Ref AWS::AccountId}
+  Stack: {Value: !Ref AWS::StackName}
+  StackId: {Value: !Ref AWS::StackId}
+  Partition: {Value: !Ref AWS::Partition}
+  Suffix: {Value: !Sub "${AWS::URLSuffix}"}
+  Role: {Value: !Ref FnRole}
+  RoleArn: {Value: !GetAtt FnRole.Arn}
+"#,
+        expect![[r#"
+            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+              env SCRIPT="region=eu-west-1\naccount=123456789012\nliteral=${NotReplaced}\n"
+            output Region = "eu-west-1"
+            output Account = "123456789012"
+            output Stack = "demo"
+            output StackId = "arn:aws:cloudformation:eu-west-1:123456789012:stack/demo/28f1f70e-b928-ee34-e4d0-b2ea14cc44d6"
+            output Partition = "aws"
+            output Suffix = "amazonaws.com"
+            output Role = "FnRole"
+            output RoleArn = "arn:aws:iam::123456789012:role/FnRole"
+        "#]],
+    );
+}
+
+#[test]
+fn no_value_removes_properties_and_items() {
+    check(
+        r#"
+Parameters:
+  Env: {Type: String, Default: dev}
+Conditions:
+  IsProd: !Equals [!Ref Env, prod]
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      ReservedConcurrentExecutions: !If [IsProd, 5, !Ref AWS::NoValue]
+      Timeout: !If [IsProd, !Ref AWS::NoValue, 30]
+      Environment:
+        Variables:
+          ONLY_PROD: !If [IsProd, "yes", !Ref AWS::NoValue]
+          ALWAYS: here
+Outputs:
+  Joined: {Value: !Join [",", [a, !If [IsProd, b, !Ref AWS::NoValue], c]]}
+"#,
+        expect![[r#"
+            function Fn (Fn): python3.12 "app.handler" dir /app, 30s, 128 MB, x86_64
+              env ALWAYS="here"
+            output Joined = "a,c"
+        "#]],
+    );
+}
+
+#[test]
+fn conditions_leave_out_resources_and_outputs() {
+    check(
+        r#"
+# override Env=prod
+Parameters:
+  Env: {Type: String, AllowedValues: [dev, prod]}
+Conditions:
+  IsProd: !Equals [prod, !Ref Env]
+  IsDev: !Not [!Condition IsProd]
+Resources:
+  ProdFunction:
+    Type: AWS::Serverless::Function
+    Condition: IsProd
+    Properties: {Runtime: python3.12, Handler: app.handler}
+  DevFunction:
+    Type: AWS::Serverless::Function
+    Condition: IsDev
+    Properties: {Runtime: python3.12, Handler: app.handler}
+Outputs:
+  Prod:
+    Condition: IsProd
+    Value: !Ref ProdFunction
+  Dev:
+    Condition: IsDev
+    Value: !Ref DevFunction
+  Which:
+    Value: !If [IsDev, !Ref DevFunction, !Ref ProdFunction]
+"#,
+        expect![[r#"
+            function ProdFunction (ProdFunction): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            output Prod = "ProdFunction"
+            output Which = "ProdFunction"
+        "#]],
+    );
+}
+
+#[test]
+fn parameters_defaults_overrides_and_types() {
+    check(
+        r#"
+# override Memory=1024
+# override Ports=80,443
+Parameters:
+  Memory: {Type: Number, Default: 128}
+  Timeout: {Type: Number, Default: 7}
+  Ports: {Type: List<Number>, Default: "1,2"}
+  Ssm: {Type: "AWS::SSM::Parameter::Value<String>", Default: /config/name}
+  Name: {Type: String, Default: plain}
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      MemorySize: !Ref Memory
+      Timeout: !Ref Timeout
+    Metadata:
+      Memory: !Ref Memory
+      Ports: !Ref Ports
+      Name: !Ref Name
+Outputs:
+  Ports: {Value: !Join [":", !Ref Ports]}
+  Ssm: {Value: !Ref Ssm}
+"#,
+        expect![[r#"
+            function Fn (Fn): python3.12 "app.handler" dir /app, 7s, 1024 MB, x86_64
+              metadata {"Memory":1024,"Name":"plain","Ports":["80","443"]}
+            output Ports = "80:443"
+            output Ssm = "/config/name"
+            unsupported Parameters.Ssm (Type AWS::SSM::Parameter::Value<String>)
+        "#]],
+    );
+}
+
+#[test]
+fn globals_merge_into_functions() {
+    check(
+        r#"
+Globals:
+  Function:
+    Runtime: python3.12
+    Handler: app.handler
+    Timeout: 20
+    MemorySize: 256
+    Architectures: [arm64]
+    Tracing: Active
+    Environment:
+      Variables:
+        SHARED: global
+        OVERRIDDEN: global
+  HttpApi:
+    StageVariables:
+      Color: blue
+  SimpleTable:
+    SSESpecification: {SSEEnabled: true}
+Resources:
+  First:
+    Type: AWS::Serverless::Function
+    Properties:
+      Timeout: 5
+      Environment:
+        Variables:
+          OVERRIDDEN: first
+          OWN: 1
+      Events:
+        Root:
+          Type: HttpApi
+          Properties: {Path: /, Method: GET}
+  Second:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: nodejs20.x
+      Handler: index.handler
+      CodeUri: ./second/../second_code
+"#,
+        expect![[r#"
+            function First (First): python3.12 "app.handler" dir /app, 5s, 256 MB, arm64
+              env OVERRIDDEN="first"
+              env OWN="1"
+              env SHARED="global"
+            function Second (Second): nodejs20.x "index.handler" dir /app/second_code, 20s, 256 MB, arm64
+              env OVERRIDDEN="global"
+              env SHARED="global"
+            api ServerlessHttpApi (http, id ffhayohrny, stage $default)
+              stage variable Color="blue"
+              GET / -> First (2.0, event Root)
+            unsupported Globals.SimpleTable
+            unsupported First.Tracing
+            unsupported Second.Tracing
+        "#]],
+    );
+}
+
+#[test]
+fn explicit_apis() {
+    check(
+        r#"
+Parameters:
+  Stage: {Type: String, Default: v1}
+Globals:
+  Api:
+    Variables:
+      FromGlobals: "yes"
+Resources:
+  MyApi:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: !Ref Stage
+      Variables:
+        Version: 2
+      BinaryMediaTypes: ["image~1png", "*~1*"]
+      Cors: "'*'"
+      Auth:
+        DefaultAuthorizer: MyAuthorizer
+  MyHttpApi:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      StageName: live
+      StageVariables: {Mode: fast}
+      CorsConfiguration: {AllowOrigins: ["*"]}
+  DefaultHttpApi:
+    Type: AWS::Serverless::HttpApi
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      Events:
+        Rest:
+          Type: Api
+          Properties:
+            RestApiId: !Ref MyApi
+            Path: /items/{id}
+            Method: delete
+            RequestParameters: [method.request.header.Authorization]
+        Http:
+          Type: HttpApi
+          Properties:
+            ApiId: {Ref: MyHttpApi}
+            Path: /{proxy+}
+            Method: any
+            PayloadFormatVersion: "1.0"
+        HttpDefault:
+          Type: HttpApi
+          Properties:
+            ApiId: !Ref DefaultHttpApi
+Outputs:
+  RestId: {Value: !Ref MyApi}
+  RestRoot: {Value: !GetAtt MyApi.RootResourceId}
+  RestStage: {Value: !Ref MyApiv1Stage}
+  RestDeployment: {Value: !Ref MyApiDeployment}
+  HttpEndpoint: {Value: !GetAtt MyHttpApi.ApiEndpoint}
+  HttpId: {Value: !GetAtt MyHttpApi.ApiId}
+  HttpStage: {Value: !Ref MyHttpApiliveStage}
+  DefaultStage: {Value: !Ref DefaultHttpApiApiGatewayDefaultStage}
+  Url: {Value: !Sub "https://${MyApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}/"}
+"#,
+        expect![[r#"
+            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            api MyApi (rest, id ndxfmxp4qe, stage v1)
+              stage variable FromGlobals="yes"
+              stage variable Version="2"
+              binary image/png, */*
+              DELETE /items/{id} -> Fn (1.0, event Rest)
+            api MyHttpApi (http, id japf6eyh01, stage live)
+              stage variable Mode="fast"
+              ANY /{proxy+} -> Fn (1.0, event Http)
+            api DefaultHttpApi (http, id 09oqgpcc9t, stage $default)
+              ANY $default -> Fn (2.0, event HttpDefault)
+            output RestId = "ndxfmxp4qe"
+            output RestRoot = "cwivtme2m8"
+            output RestStage = "v1"
+            output RestDeployment = "8btbq85zqy"
+            output HttpEndpoint = "https://japf6eyh01.execute-api.eu-west-1.amazonaws.com"
+            output HttpId = "japf6eyh01"
+            output HttpStage = "live"
+            output DefaultStage = "$default"
+            output Url = "https://ndxfmxp4qe.execute-api.eu-west-1.amazonaws.com/v1/"
+            unsupported MyApi.Cors
+            unsupported MyApi.Auth
+            unsupported MyHttpApi.CorsConfiguration
+            unsupported Fn.Events.Rest.RequestParameters
+        "#]],
+    );
+}
+
+#[test]
+fn implicit_apis_and_their_generated_resources() {
+    check(
+        r#"
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: go1.x
+      Handler: main
+      Events:
+        Get: {Type: Api, Properties: {Path: /a, Method: GET}}
+        Post: {Type: Api, Properties: {Path: /a, Method: post}}
+        Http: {Type: HttpApi, Properties: {Path: /b, Method: put}}
+Outputs:
+  RestId: {Value: !Ref ServerlessRestApi}
+  Root: {Value: !GetAtt ServerlessRestApi.RootResourceId}
+  Stage: {Value: !Ref ServerlessRestApiProdStage}
+  Deployment: {Value: !Ref ServerlessRestApiDeployment}
+  HttpId: {Value: !Ref ServerlessHttpApi}
+  HttpStage: {Value: !Ref ServerlessHttpApiApiGatewayDefaultStage}
+  HttpUrl: {Value: !Sub "${ServerlessHttpApi.ApiEndpoint}/b"}
+"#,
+        expect![[r#"
+            function Fn (Fn): go1.x "main" dir /app, 3s, 128 MB, x86_64
+            api ServerlessRestApi (rest, id t9deqls5s9, stage Prod)
+              GET /a -> Fn (1.0, event Get)
+              POST /a -> Fn (1.0, event Post)
+            api ServerlessHttpApi (http, id ffhayohrny, stage $default)
+              PUT /b -> Fn (2.0, event Http)
+            output RestId = "t9deqls5s9"
+            output Root = "6a0nzftrbj"
+            output Stage = "Prod"
+            output Deployment = "ebf0v2oxz9"
+            output HttpId = "ffhayohrny"
+            output HttpStage = "$default"
+            output HttpUrl = "https://ffhayohrny.execute-api.eu-west-1.amazonaws.com/b"
+        "#]],
+    );
+}
+
+#[test]
+fn tables_queues_and_topics() {
+    check(
+        r#"
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      Environment:
+        Variables:
+          TABLE: !Ref Table
+          TABLE_ARN: !GetAtt Table.Arn
+          STREAM: !GetAtt Table.StreamArn
+          SIMPLE: !Ref Simple
+          QUEUE_URL: !Ref Queue
+          QUEUE_ARN: !GetAtt Queue.Arn
+          QUEUE_NAME: !GetAtt Queue.QueueName
+          TOPIC: !Ref Topic
+          TOPIC_NAME: !GetAtt Topic.TopicName
+          BUCKET: !Ref Bucket
+          BUCKET_ARN: !GetAtt Bucket.Arn
+      Events:
+        Stream:
+          Type: DynamoDB
+          Properties: {Stream: !GetAtt Table.StreamArn, StartingPosition: LATEST}
+        Queue:
+          Type: SQS
+          Properties: {Queue: !GetAtt Queue.Arn}
+  Table:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: !Sub "${AWS::StackName}-table"
+  Simple:
+    Type: AWS::Serverless::SimpleTable
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: jobs}
+  Topic:
+    Type: AWS::SNS::Topic
+  Bucket:
+    Type: AWS::S3::Bucket
+  Permission:
+    Type: AWS::Lambda::Permission
+    Properties: {FunctionName: !Ref Fn, Action: lambda:InvokeFunction, Principal: s3.amazonaws.com}
+"#,
+        expect![[r#"
+            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+              env BUCKET="Bucket"
+              env BUCKET_ARN="Bucket.Arn"
+              env QUEUE_ARN="arn:aws:sqs:eu-west-1:123456789012:jobs"
+              env QUEUE_NAME="jobs"
+              env QUEUE_URL="https://sqs.eu-west-1.amazonaws.com/123456789012/jobs"
+              env SIMPLE="Simple"
+              env STREAM="arn:aws:dynamodb:eu-west-1:123456789012:table/demo-table/stream/1970-01-01T00:00:00.000"
+              env TABLE="demo-table"
+              env TABLE_ARN="arn:aws:dynamodb:eu-west-1:123456789012:table/demo-table"
+              env TOPIC="arn:aws:sns:eu-west-1:123456789012:Topic"
+              env TOPIC_NAME="Topic"
+            unsupported Fn.Events.Stream (DynamoDB)
+            unsupported Fn.Events.Queue (SQS)
+            unsupported Table (AWS::DynamoDB::Table)
+            unsupported Simple (AWS::Serverless::SimpleTable)
+            unsupported Queue (AWS::SQS::Queue)
+            unsupported Topic (AWS::SNS::Topic)
+            unsupported Bucket (AWS::S3::Bucket)
+        "#]],
+    );
+}
+
+#[test]
+fn function_properties() {
+    check(
+        r#"
+Transform: [AWS::Serverless-2016-10-31, AWS::LanguageExtensions]
+Resources:
+  Inline:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: !Sub "${AWS::StackName}-inline"
+      Runtime: python3.12
+      Handler: index.handler
+      InlineCode: |
+        def handler(event, context):
+            return 1
+      Timeout: 900
+      MemorySize: "10240"
+      ReservedConcurrentExecutions: 0
+      Architectures: [arm64]
+      Layers: [!Ref SharedLayer]
+      Role: arn:aws:iam::123456789012:role/existing
+      PackageType: Zip
+      Description: ignored locally
+  Custom:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: provided.al2023
+      CodeUri: ../build/custom
+  SharedLayer:
+    Type: AWS::Serverless::LayerVersion
+    Properties: {ContentUri: layer/}
+Outputs:
+  InlineName: {Value: !Ref Inline}
+  InlineArn: {Value: !GetAtt Inline.Arn}
+"#,
+        expect![[r#"
+            function Inline (demo-inline): python3.12 "index.handler" inline "def handler(event, context):\n    return 1\n", 900s, 10240 MB, arm64
+              reserved concurrency 0
+            function Custom (Custom): provided.al2023 "" dir /build/custom, 3s, 128 MB, x86_64
+            output InlineName = "demo-inline"
+            output InlineArn = "arn:aws:lambda:eu-west-1:123456789012:function:demo-inline"
+            unsupported Transform AWS::LanguageExtensions
+            unsupported Inline.Layers
+            unsupported Inline.Role
+            unsupported SharedLayer (AWS::Serverless::LayerVersion)
+        "#]],
+    );
+}
+
+#[test]
+fn json_template_without_transform() {
+    check(
+        r#"{
+  "AWSTemplateFormatVersion": "2010-09-09",
+  "Resources": {
+    "Fn": {
+      "Type": "AWS::Serverless::Function",
+      "Properties": {
+        "Runtime": "nodejs18.x",
+        "Handler": "index.handler",
+        "CodeUri": "src",
+        "Timeout": 12,
+        "Environment": {"Variables": {"FLAG": false, "COUNT": 3, "NAME": {"Fn::Join": ["-", ["a", "b"]]}}},
+        "Events": {"Any": {"Type": "HttpApi", "Properties": {"Path": "/x", "Method": "ANY"}}}
+      },
+      "Metadata": {"Count": 3, "Quoted": "3", "Ratio": 1.5, "On": true, "Nothing": null}
+    }
+  },
+  "Outputs": {"Url": {"Value": {"Fn::Sub": "${ServerlessHttpApi.ApiEndpoint}/x"}}}
+}"#,
+        expect![[r#"
+            function Fn (Fn): nodejs18.x "index.handler" dir /app/src, 12s, 128 MB, x86_64
+              env COUNT="3"
+              env FLAG="false"
+              env NAME="a-b"
+              metadata {"Count":3,"Nothing":null,"On":true,"Quoted":"3","Ratio":1.5}
+            api ServerlessHttpApi (http, id ffhayohrny, stage $default)
+              ANY /x -> Fn (2.0, event Any)
+            output Url = "https://ffhayohrny.execute-api.eu-west-1.amazonaws.com/x"
+        "#]],
+    );
+}
+
+#[test]
+fn other_transform_is_unsupported() {
+    check(
+        r#"
+Transform: AWS::Include
+Rules: {}
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Condition: Always
+    DependsOn: Other
+    Properties: {Runtime: python3.12, Handler: app.handler}
+Conditions:
+  Always: !Equals [1, 1]
+"#,
+        expect![[r#"
+            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            unsupported Transform AWS::Include
+            unsupported Rules (template section)
         "#]],
     );
 }
