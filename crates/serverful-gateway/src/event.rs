@@ -249,7 +249,8 @@ fn v2_event(
                 "path": raw_path,
                 "protocol": request.protocol,
                 "sourceIp": request.source_ip,
-                "userAgent": user_agent(request),
+                // Always a string in format 2.0, empty when the client sent none.
+                "userAgent": user_agent(request).unwrap_or_default(),
             },
             "requestId": request.request_id,
             "routeKey": route_key,
@@ -407,12 +408,11 @@ fn string_map_or_null(map: &BTreeMap<String, String>) -> Value {
     }
 }
 
-fn user_agent(request: &RequestData) -> String {
+fn user_agent(request: &RequestData) -> Option<String> {
     request
         .headers
         .get(http::header::USER_AGENT)
         .map(|v| header_text(v.as_bytes()))
-        .unwrap_or_default()
 }
 
 fn domain_name(site: Site<'_>, request: &RequestData) -> String {

@@ -7,7 +7,6 @@
 //! `ANY`; `$default` only catches what nothing else matched. Across APIs served on the same
 //! listener the same order applies, and the API listed first wins a tie.
 
-use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use percent_encoding::percent_decode_str;
@@ -89,12 +88,13 @@ pub(crate) struct RouteMatch {
 #[derive(Debug)]
 pub(crate) struct RouteTable {
     routes: Vec<CompiledRoute>,
+    api_kinds: Vec<ApiKind>,
     /// Per API, the stage a path may start with (`/Prod/hello`), if the API has a named stage.
     stage_prefixes: Vec<Option<String>>,
 }
 
 /// How well a route matched, ordered so that the better match is greater.
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Specificity {
     is_not_default: bool,
     segment_ranks: Vec<u8>,
@@ -123,8 +123,10 @@ impl RouteTable {
                 named.then(|| api.stage_name.clone())
             })
             .collect();
+        let api_kinds = apis.iter().map(|api| api.kind).collect();
         RouteTable {
             routes,
+            api_kinds,
             stage_prefixes,
         }
     }
@@ -136,37 +138,23 @@ impl RouteTable {
             return None;
         }
         let mut best: Option<(Specificity, RouteMatch)> = None;
-        for route in &self.routes {
-            let method_ok = match &route.method {
-                Some(route_method) => route_method == method,
-                None => ANY_METHODS.contains(&method),
+        for (api_idx, kind) in self.api_kinds.iter().enumerate() {
+            let api_path = self.api_path(api_idx, path);
+            let routes = self.routes.iter().filter(|route| route.api_idx == api_idx);
+            let candidate = match kind {
+                ApiKind::Rest => find_rest(routes, method, api_path),
+                ApiKind::Http => find_http(routes, method, api_path),
             };
-            if !method_ok {
+            let Some((specificity, route, path_parameters)) = candidate else {
                 continue;
-            }
-            let api_path = self.api_path(route.api_idx, path);
-            let (segment_ranks, path_parameters) = match &route.segments {
-                None => (Vec::new(), BTreeMap::new()),
-                Some(segments) => match match_segments(segments, api_path) {
-                    Some(parameters) => (segments.iter().map(Segment::rank).collect(), parameters),
-                    None => continue,
-                },
             };
-            let specificity = Specificity {
-                is_not_default: route.segments.is_some(),
-                segment_ranks,
-                has_explicit_method: route.method.is_some(),
-            };
-            // Strictly greater: on a tie the route declared first keeps its place.
-            let is_better = match &best {
-                None => true,
-                Some((best_specificity, _)) => {
-                    specificity.cmp(best_specificity) == Ordering::Greater
-                }
-            };
-            if is_better {
+            // Strictly greater: on a tie the API listed first keeps the request.
+            if best
+                .as_ref()
+                .is_none_or(|(best_specificity, _)| specificity > *best_specificity)
+            {
                 let found = RouteMatch {
-                    api_idx: route.api_idx,
+                    api_idx,
                     route_idx: route.route_idx,
                     path_parameters,
                     api_path: api_path.to_owned(),
@@ -188,6 +176,83 @@ impl RouteTable {
             _ => path,
         }
     }
+}
+
+type Candidate<'r> = (Specificity, &'r CompiledRoute, BTreeMap<String, String>);
+
+fn accepts_method(route: &CompiledRoute, method: &str) -> bool {
+    match &route.method {
+        Some(route_method) => route_method == method,
+        None => ANY_METHODS.contains(&method),
+    }
+}
+
+/// The route's specificity and parameters if its path matches.
+fn match_route<'r>(route: &'r CompiledRoute, api_path: &str) -> Option<Candidate<'r>> {
+    let (segment_ranks, path_parameters) = match &route.segments {
+        None => (Vec::new(), BTreeMap::new()),
+        Some(segments) => {
+            let parameters = match_segments(segments, api_path)?;
+            (segments.iter().map(Segment::rank).collect(), parameters)
+        }
+    };
+    let specificity = Specificity {
+        is_not_default: route.segments.is_some(),
+        segment_ranks,
+        has_explicit_method: route.method.is_some(),
+    };
+    Some((specificity, route, path_parameters))
+}
+
+/// HTTP APIs choose among the routes that accept the method: `POST /pets/dog/1` reaches
+/// `ANY /{proxy+}` even when `GET /pets/dog/{id}` exists, as API Gateway's routing example
+/// shows.
+fn find_http<'r>(
+    routes: impl Iterator<Item = &'r CompiledRoute>,
+    method: &str,
+    api_path: &str,
+) -> Option<Candidate<'r>> {
+    let mut best: Option<Candidate<'r>> = None;
+    for route in routes.filter(|route| accepts_method(route, method)) {
+        let Some(candidate) = match_route(route, api_path) else {
+            continue;
+        };
+        if best
+            .as_ref()
+            .is_none_or(|(best_specificity, _, _)| candidate.0 > *best_specificity)
+        {
+            best = Some(candidate);
+        }
+    }
+    best
+}
+
+/// REST APIs resolve the resource first and the method second: when the most specific
+/// resource lacks the method, the request fails instead of falling back to a less specific
+/// resource (API Gateway answers 403 there; Serverful answers 404 like other missing routes).
+fn find_rest<'r>(
+    routes: impl Iterator<Item = &'r CompiledRoute>,
+    method: &str,
+    api_path: &str,
+) -> Option<Candidate<'r>> {
+    let matched: Vec<Candidate<'r>> = routes
+        .filter_map(|route| match_route(route, api_path))
+        .collect();
+    let best_ranks = matched
+        .iter()
+        .map(|(specificity, _, _)| &specificity.segment_ranks)
+        .max()?;
+    // Routes with equal ranks that match the same path are the same resource.
+    let on_resource = || {
+        matched
+            .iter()
+            .filter(|(specificity, _, _)| specificity.segment_ranks == *best_ranks)
+    };
+    let explicit = on_resource().find(|(_, route, _)| route.method.as_deref() == Some(method));
+    let any = || {
+        on_resource().find(|(_, route, _)| route.method.is_none() && ANY_METHODS.contains(&method))
+    };
+    explicit.or_else(any).cloned()
 }
 
 fn parse_template(template: &str) -> Vec<Segment> {
@@ -461,6 +526,35 @@ mod tests {
                 HEAD /a/c => api 1 ANY $default {} (api path /a/c)
                 FOO /a/c => 404
                 get /a/b => 404
+            "#]],
+        );
+    }
+
+    #[test]
+    fn rest_picks_the_resource_before_the_method() {
+        let routes = [("GET", "/items/{id}"), ("ANY", "/{proxy+}")];
+        let requests = [
+            ("GET", "/items/1"),
+            ("DELETE", "/items/1"),
+            ("DELETE", "/other/1"),
+        ];
+        check(
+            &[api(ApiKind::Rest, "Prod", &routes)],
+            &requests,
+            expect![[r#"
+                GET /items/1 => api 0 GET /items/{id} {"id": "1"} (api path /items/1)
+                DELETE /items/1 => 404
+                DELETE /other/1 => api 0 ANY /{proxy+} {"proxy": "other/1"} (api path /other/1)
+            "#]],
+        );
+        // HTTP APIs choose among the routes that accept the method instead.
+        check(
+            &[api(ApiKind::Http, "$default", &routes)],
+            &requests,
+            expect![[r#"
+                GET /items/1 => api 0 GET /items/{id} {"id": "1"} (api path /items/1)
+                DELETE /items/1 => api 0 ANY /{proxy+} {"proxy": "items/1"} (api path /items/1)
+                DELETE /other/1 => api 0 ANY /{proxy+} {"proxy": "other/1"} (api path /other/1)
             "#]],
         );
     }
