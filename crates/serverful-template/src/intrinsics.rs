@@ -62,6 +62,28 @@ pub(crate) struct Resolver<'t> {
     names_in_progress: RefCell<Vec<String>>,
 }
 
+/// The intrinsic functions [`Resolver::call`] evaluates.
+const SUPPORTED: &[&str] = &[
+    "Ref",
+    "Condition",
+    "Fn::GetAtt",
+    "Fn::Sub",
+    "Fn::Join",
+    "Fn::Select",
+    "Fn::Split",
+    "Fn::If",
+    "Fn::Equals",
+    "Fn::Not",
+    "Fn::And",
+    "Fn::Or",
+    "Fn::FindInMap",
+    "Fn::Base64",
+    "Fn::GetAZs",
+    "Fn::Length",
+    "Fn::ToJsonString",
+];
+
+/// Intrinsics that need AWS or other stacks and so cannot be resolved locally.
 const NOT_SUPPORTED: &[&str] = &[
     "Fn::ImportValue",
     "Fn::Cidr",
@@ -104,6 +126,14 @@ impl<'t> Resolver<'t> {
                 "Ref" | "Condition" => short_name.to_owned(),
                 _ => format!("Fn::{short_name}"),
             };
+            if !SUPPORTED.contains(&function.as_str())
+                && !NOT_SUPPORTED.contains(&function.as_str())
+            {
+                return Err(Problem::at(
+                    node.span,
+                    format!("{location}: unknown tag '{tag}'; the short forms are !Ref, !GetAtt, !Sub, !Join, !If, !Select, !Split, !Equals, !Not, !And, !Or, !FindInMap, !Base64, !GetAZs and !Condition"),
+                ));
+            }
             let mut argument = node.clone();
             argument.tag = None;
             return self.call(&function, &argument, node.span, location);
@@ -355,7 +385,7 @@ impl<'t> Resolver<'t> {
                 }
                 Ok(Some(boolean(result, span)))
             }
-            "Condition" | "Fn::Condition" => {
+            "Condition" => {
                 let Some(name) = argument.as_scalar() else {
                     return Err(here(format!(
                         "expected a condition name, found {}",

@@ -320,9 +320,9 @@ fn parameters(
                 format!("{location}.Type: missing or not a string; use String, Number, CommaDelimitedList or List<Number>"),
             ));
         };
-        let (raw, span) = match (options.parameter_overrides.get(name), definition.get("Default")) {
-            (Some(value), _) => (value.clone(), entry.key_span),
-            (None, Some(default)) => (literal_text(default, &format!("{location}.Default"))?, default.span),
+        let (raw, span, source) = match (options.parameter_overrides.get(name), definition.get("Default")) {
+            (Some(value), _) => (value.clone(), entry.key_span, " (from --parameter-overrides)"),
+            (None, Some(default)) => (literal_text(default, &format!("{location}.Default"))?, default.span, ""),
             (None, None) => {
                 return Err(Problem::at(
                     entry.key_span,
@@ -355,7 +355,7 @@ fn parameters(
                 Ok(_) => Ok(()),
                 Err(_) => Err(Problem::at(
                     span,
-                    format!("{location}: '{value}' is not a number, which a {type_name} parameter needs"),
+                    format!("{location}: '{value}'{source} is not a number, which a {type_name} parameter needs"),
                 )),
             }
         };
@@ -402,7 +402,7 @@ fn parameters(
                     return Err(Problem::at(
                         span,
                         format!(
-                            "{location}: '{item}' is not one of the AllowedValues: {}",
+                            "{location}: '{item}'{source} is not one of the AllowedValues: {}",
                             allowed.join(", ")
                         ),
                     ));
@@ -1099,7 +1099,7 @@ fn events(
                     Some(resource) => {
                         return Err(Problem::at(
                             span,
-                            format!("{target_location}: '{target}' is a {}, not an {expected_type}", resource.type_name),
+                            format!("{target_location}: '{target}' is of type {}, not {expected_type}", resource.type_name),
                         ))
                     }
                     None => {

@@ -794,3 +794,593 @@ Conditions:
         "#]],
     );
 }
+
+/// A small valid function to build error cases around.
+const FUNCTION_HEAD: &str = "Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+";
+
+fn with_function(rest: &str) -> String {
+    format!("{FUNCTION_HEAD}{rest}")
+}
+
+#[test]
+fn error_yaml_syntax() {
+    check(
+        "Resources:\n  Fn:\n    Type: [unclosed\n",
+        expect![[r#"
+            error: /app/template.yaml:4:1: YAML syntax error: while parsing a flow sequence, expected ',' or ']'
+        "#]],
+    );
+}
+
+#[test]
+fn error_yaml_tab_indentation() {
+    check(
+        "Resources:\n\tFn: {}\n",
+        expect![[r#"
+            error: /app/template.yaml:2:2: YAML syntax error: tabs disallowed within this context (block indentation)
+        "#]],
+    );
+}
+
+#[test]
+fn error_wrong_type() {
+    check(
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: [python3.12]\n      Handler: app.handler\n",
+        expect![[r#"
+            error: /app/template.yaml:5:16: Resources.Fn.Properties.Runtime: expected a string, found a list
+        "#]],
+    );
+}
+
+#[test]
+fn error_unknown_intrinsic() {
+    check(
+        &with_function("Outputs:\n  X:\n    Value: {\"Fn::Frobnicate\": [a]}\n"),
+        expect![[r#"
+            error: /app/template.yaml:9:13: Outputs.X.Value: unknown intrinsic function 'Fn::Frobnicate'
+        "#]],
+    );
+}
+
+#[test]
+fn error_unknown_tag() {
+    check(
+        &with_function("Outputs:\n  X:\n    Value: !Frobnicate a\n"),
+        expect![[r#"
+            error: /app/template.yaml:9:24: Outputs.X.Value: unknown tag '!Frobnicate'; the short forms are !Ref, !GetAtt, !Sub, !Join, !If, !Select, !Split, !Equals, !Not, !And, !Or, !FindInMap, !Base64, !GetAZs and !Condition
+        "#]],
+    );
+}
+
+#[test]
+fn error_import_value_not_supported() {
+    check(
+        &with_function("Outputs:\n  X:\n    Value: !ImportValue shared-vpc\n"),
+        expect![[r#"
+            error: /app/template.yaml:9:25: Outputs.X.Value: Fn::ImportValue: is not supported by Serverful, which runs one stack without AWS; use a parameter instead
+        "#]],
+    );
+}
+
+#[test]
+fn error_select_out_of_range() {
+    check(
+        &with_function("Outputs:\n  X:\n    Value: !Select [3, [a, b]]\n"),
+        expect![[r#"
+            error: /app/template.yaml:9:20: Outputs.X.Value: Fn::Select: index 3 is out of range for a list of 2 items
+        "#]],
+    );
+}
+
+#[test]
+fn error_if_arity() {
+    check(
+        &with_function("Conditions:\n  C: !Equals [a, a]\nOutputs:\n  X:\n    Value: !If [C, a]\n"),
+        expect![[r#"
+            error: /app/template.yaml:11:16: Outputs.X.Value: Fn::If: expected a list of 3 items, found a list of 2 items
+        "#]],
+    );
+}
+
+#[test]
+fn error_join_needs_a_list() {
+    check(
+        &with_function("Outputs:\n  X:\n    Value: !Join [\",\", notalist]\n"),
+        expect![[r#"
+            error: /app/template.yaml:9:24: Outputs.X.Value: Fn::Join: expected a list, found 'notalist'
+        "#]],
+    );
+}
+
+#[test]
+fn error_unknown_ref() {
+    check(
+        &with_function(
+            "      Environment:\n        Variables:\n          TABLE: !Ref MissingTable\n",
+        ),
+        expect![[r#"
+            error: /app/template.yaml:9:23: Resources.Fn.Properties.Environment.Variables.TABLE: unknown name 'MissingTable'; it is not a parameter, a resource or a pseudo parameter such as AWS::Region
+        "#]],
+    );
+}
+
+#[test]
+fn error_unknown_ref_in_sub() {
+    check(
+        &with_function("Outputs:\n  Url:\n    Value: !Sub \"https://${MyApi}.execute-api.${AWS::Region}.amazonaws.com\"\n"),
+        expect![[r#"
+            error: /app/template.yaml:9:17: Outputs.Url.Value: unknown name 'MyApi'; it is not a parameter, a resource or a pseudo parameter such as AWS::Region
+        "#]],
+    );
+}
+
+#[test]
+fn error_unterminated_sub() {
+    check(
+        &with_function("Outputs:\n  Url:\n    Value: !Sub \"https://${AWS::Region\"\n"),
+        expect![[r#"
+            error: /app/template.yaml:9:17: Outputs.Url.Value: Fn::Sub: '${' without a closing '}'; write '${!' for a literal '${'
+        "#]],
+    );
+}
+
+#[test]
+fn error_unknown_attribute() {
+    check(
+        &with_function("Outputs:\n  X:\n    Value: !GetAtt Fn.Url\n"),
+        expect![[r#"
+            error: /app/template.yaml:9:20: Outputs.X.Value: Fn::GetAtt: Fn (AWS::Serverless::Function) has no attribute 'Url'; it has Arn
+        "#]],
+    );
+}
+
+#[test]
+fn error_unknown_pseudo_parameter() {
+    check(
+        &with_function("Outputs:\n  X:\n    Value: !Ref AWS::Planet\n"),
+        expect![[r#"
+            error: /app/template.yaml:9:17: Outputs.X.Value: unknown pseudo parameter 'AWS::Planet'
+        "#]],
+    );
+}
+
+#[test]
+fn error_ref_to_resource_left_out_by_condition() {
+    check(
+        "Conditions:\n  Never: !Equals [a, b]\nResources:\n  Table:\n    Type: AWS::DynamoDB::Table\n    Condition: Never\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: python3.12\n      Handler: app.handler\n      Environment:\n        Variables:\n          TABLE: !Ref Table\n",
+        expect![[r#"
+            error: /app/template.yaml:14:23: Resources.Fn.Properties.Environment.Variables.TABLE: 'Table' is not created because its condition 'Never' is false; guard this reference with Fn::If [Never, ...]
+        "#]],
+    );
+}
+
+#[test]
+fn error_unknown_condition() {
+    check(
+        &with_function("Conditions:\n  IsProd: !Equals [a, b]\nOutputs:\n  X:\n    Value: !If [IsProduction, a, b]\n"),
+        expect![[r#"
+            error: /app/template.yaml:11:17: Outputs.X.Value: unknown condition 'IsProduction'; defined conditions: IsProd
+        "#]],
+    );
+}
+
+#[test]
+fn error_circular_conditions() {
+    check(
+        &with_function("Conditions:\n  A: !Not [!Condition B]\n  B: !And [!Condition C, !Equals [x, x]]\n  C: !Condition A\nOutputs:\n  X:\n    Condition: A\n    Value: a\n"),
+        expect![[r#"
+            error: /app/template.yaml:10:17: Conditions.C: circular condition: A -> B -> C -> A
+        "#]],
+    );
+}
+
+#[test]
+fn error_condition_that_is_not_boolean() {
+    check(
+        &with_function("Conditions:\n  Odd: !Join [\"\", [a, b]]\nOutputs:\n  X:\n    Condition: Odd\n    Value: a\n"),
+        expect![[r#"
+            error: /app/template.yaml:8:14: Conditions.Odd: expected a condition (Fn::Equals, Fn::And, Fn::Or, Fn::Not or Condition: Name), found 'ab'
+        "#]],
+    );
+}
+
+#[test]
+fn error_missing_runtime() {
+    check(
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      Handler: app.handler\n",
+        expect![[r#"
+            error: /app/template.yaml:2:3: Resources.Fn.Properties.Runtime: missing; set Runtime (such as python3.12) on the function or under Globals.Function
+        "#]],
+    );
+}
+
+#[test]
+fn error_missing_handler() {
+    check(
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: nodejs20.x\n",
+        expect![[r#"
+            error: /app/template.yaml:2:3: Resources.Fn.Properties.Handler: missing; a nodejs20.x function needs a Handler such as app.handler
+        "#]],
+    );
+}
+
+#[test]
+fn error_code_uri_in_s3() {
+    check(
+        &with_function("      CodeUri:\n        Bucket: my-bucket\n        Key: code.zip\n"),
+        expect![[r#"
+            error: /app/template.yaml:8:15: Resources.Fn.Properties.CodeUri: code in S3 cannot run locally; point CodeUri at a local folder, such as CodeUri: hello_world/
+        "#]],
+    );
+}
+
+#[test]
+fn error_code_uri_s3_url() {
+    check(
+        &with_function("      CodeUri: s3://my-bucket/code.zip\n"),
+        expect![[r#"
+            error: /app/template.yaml:7:16: Resources.Fn.Properties.CodeUri: code in S3 cannot run locally; point CodeUri at a local folder, such as CodeUri: hello_world/
+        "#]],
+    );
+}
+
+#[test]
+fn error_image_package_type() {
+    check(
+        &with_function("      PackageType: Image\n"),
+        expect![[r#"
+            error: /app/template.yaml:7:20: Resources.Fn.Properties.PackageType: Image functions are not supported; use PackageType: Zip with a CodeUri folder
+        "#]],
+    );
+}
+
+#[test]
+fn error_code_uri_and_inline_code() {
+    check(
+        &with_function("      CodeUri: src/\n      InlineCode: print(1)\n"),
+        expect![[r#"
+            error: /app/template.yaml:8:19: Resources.Fn.Properties.InlineCode: a function has either CodeUri or InlineCode, not both
+        "#]],
+    );
+}
+
+#[test]
+fn error_timeout_not_a_number() {
+    check(
+        &with_function("      Timeout: soon\n"),
+        expect![[r#"
+            error: /app/template.yaml:7:16: Resources.Fn.Properties.Timeout: expected a whole number, found 'soon'
+        "#]],
+    );
+}
+
+#[test]
+fn error_memory_out_of_range() {
+    check(
+        &with_function("      MemorySize: 64\n"),
+        expect![[r#"
+            error: /app/template.yaml:7:19: Resources.Fn.Properties.MemorySize: 64 is out of range; use a whole number from 128 to 10240
+        "#]],
+    );
+}
+
+#[test]
+fn error_unknown_architecture() {
+    check(
+        &with_function("      Architectures: [riscv64]\n"),
+        expect![[r#"
+            error: /app/template.yaml:7:22: Resources.Fn.Properties.Architectures: expected one of [x86_64] or [arm64], found [riscv64]
+        "#]],
+    );
+}
+
+#[test]
+fn error_rest_api_without_stage_name() {
+    check(
+        "Resources:\n  MyApi:\n    Type: AWS::Serverless::Api\n    Properties:\n      Cors: \"'*'\"\n",
+        expect![[r#"
+            error: /app/template.yaml:2:3: Resources.MyApi.Properties.StageName: missing; an AWS::Serverless::Api needs a StageName, such as Prod
+        "#]],
+    );
+}
+
+#[test]
+fn error_event_refers_to_unknown_api() {
+    check(
+        &with_function("      Events:\n        Get:\n          Type: Api\n          Properties:\n            RestApiId: !Ref NoSuchApi\n            Path: /\n            Method: get\n"),
+        expect![[r#"
+            error: /app/template.yaml:11:29: Resources.Fn.Properties.Events.Get.Properties.RestApiId: unknown resource 'NoSuchApi'; declare it as an AWS::Serverless::Api
+        "#]],
+    );
+}
+
+#[test]
+fn error_event_refers_to_wrong_api_kind() {
+    check(
+        &with_function("      Events:\n        Get:\n          Type: Api\n          Properties:\n            RestApiId: !Ref Http\n            Path: /\n            Method: get\n  Http:\n    Type: AWS::Serverless::HttpApi\n"),
+        expect![[r#"
+            error: /app/template.yaml:11:29: Resources.Fn.Properties.Events.Get.Properties.RestApiId: 'Http' is of type AWS::Serverless::HttpApi, not AWS::Serverless::Api
+        "#]],
+    );
+}
+
+#[test]
+fn error_event_without_method() {
+    check(
+        &with_function("      Events:\n        Get:\n          Type: Api\n          Properties:\n            Path: /hello\n"),
+        expect![[r#"
+            error: /app/template.yaml:8:9: Resources.Fn.Properties.Events.Get.Properties.Method: missing; an Api event needs Path and Method
+        "#]],
+    );
+}
+
+#[test]
+fn error_event_with_unknown_method() {
+    check(
+        &with_function("      Events:\n        Get:\n          Type: HttpApi\n          Properties:\n            Path: /hello\n            Method: fetch\n"),
+        expect![[r#"
+            error: /app/template.yaml:12:21: Resources.Fn.Properties.Events.Get.Properties.Method: unknown method 'FETCH'; use one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, ANY (any case)
+        "#]],
+    );
+}
+
+#[test]
+fn error_event_path_without_slash() {
+    check(
+        &with_function("      Events:\n        Get:\n          Type: Api\n          Properties:\n            Path: hello\n            Method: get\n"),
+        expect![[r#"
+            error: /app/template.yaml:11:19: Resources.Fn.Properties.Events.Get.Properties.Path: 'hello' must start with '/'
+        "#]],
+    );
+}
+
+#[test]
+fn error_bad_payload_format_version() {
+    check(
+        &with_function("      Events:\n        Get:\n          Type: HttpApi\n          Properties:\n            PayloadFormatVersion: \"3.0\"\n"),
+        expect![[r#"
+            error: /app/template.yaml:11:35: Resources.Fn.Properties.Events.Get.Properties.PayloadFormatVersion: expected "1.0" or "2.0", found '3.0'
+        "#]],
+    );
+}
+
+#[test]
+fn error_parameter_not_allowed() {
+    check(
+        "# override Env=staging\nParameters:\n  Env:\n    Type: String\n    AllowedValues: [dev, prod]\nResources: {}\n",
+        expect![[r#"
+            error: /app/template.yaml:3:3: Parameters.Env: 'staging' (from --parameter-overrides) is not one of the AllowedValues: dev, prod
+        "#]],
+    );
+}
+
+#[test]
+fn error_parameter_not_a_number() {
+    check(
+        "Parameters:\n  Memory:\n    Type: Number\n    Default: lots\nResources: {}\n",
+        expect![[r#"
+            error: /app/template.yaml:4:14: Parameters.Memory: 'lots' is not a number, which a Number parameter needs
+        "#]],
+    );
+}
+
+#[test]
+fn error_unknown_parameter_type() {
+    check(
+        "Parameters:\n  Memory:\n    Type: Integer\n    Default: 1\nResources: {}\n",
+        expect![[r#"
+            error: /app/template.yaml:3:11: Parameters.Memory.Type: unknown parameter type 'Integer'; use String, Number, CommaDelimitedList or List<Number>
+        "#]],
+    );
+}
+
+#[test]
+fn error_override_of_unknown_parameter() {
+    check(
+        "# override Colour=blue\nParameters:\n  Color: {Type: String, Default: red}\nResources: {}\n",
+        expect![[r#"
+            error: /app/template.yaml: --parameter-overrides sets 'Colour', which is not a parameter of this template; its parameters are Color
+        "#]],
+    );
+}
+
+#[test]
+fn error_find_in_map_missing_key() {
+    check(
+        &with_function("Mappings:\n  Sizes:\n    prod: {Memory: 512}\nOutputs:\n  X:\n    Value: !FindInMap [Sizes, dev, Memory]\n"),
+        expect![[r#"
+            error: /app/template.yaml:12:23: Outputs.X.Value: Fn::FindInMap: mapping 'Sizes' has no key 'dev'
+        "#]],
+    );
+}
+
+#[test]
+fn error_output_value_is_a_list() {
+    check(
+        &with_function("Outputs:\n  X:\n    Value: !Split [\",\", \"a,b\"]\n"),
+        expect![[r#"
+            error: /app/template.yaml:9:19: Outputs.X.Value: expected a string, found a list
+        "#]],
+    );
+}
+
+#[test]
+fn error_duplicate_key() {
+    check(
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n  Fn:\n    Type: AWS::Serverless::Function\n",
+        expect![[r#"
+            error: /app/template.yaml:4:3: duplicate key 'Fn'; each key may appear once in a mapping
+        "#]],
+    );
+}
+
+#[test]
+fn error_empty_template() {
+    check(
+        "# nothing here\n",
+        expect![[r#"
+        error: /app/template.yaml: the template is empty; it needs at least a Resources section
+    "#]],
+    );
+}
+
+#[test]
+fn error_template_not_a_mapping() {
+    check(
+        "- Resources\n",
+        expect![[r#"
+        error: /app/template.yaml:1:1: the template must be a mapping of sections (Resources, Parameters, ...), found a list
+    "#]],
+    );
+}
+
+#[test]
+fn error_no_resources() {
+    check(
+        "Description: nothing\n",
+        expect![[r#"
+        error: /app/template.yaml: the template has no Resources section; add one with at least one AWS::Serverless::Function
+    "#]],
+    );
+}
+
+#[test]
+fn error_resource_without_type() {
+    check(
+        "Resources:\n  Fn:\n    Properties: {}\n",
+        expect![[r#"
+        error: /app/template.yaml:2:3: Resources.Fn.Type: missing; every resource needs a Type such as AWS::Serverless::Function
+    "#]],
+    );
+}
+
+#[test]
+fn error_two_documents() {
+    check(
+        "Resources: {}\n---\nResources: {}\n",
+        expect![[r#"
+        error: /app/template.yaml:2:1: the file holds more than one YAML document; a template is one document
+    "#]],
+    );
+}
+
+#[test]
+fn error_ref_argument_not_a_name() {
+    check(
+        &with_function("Outputs:\n  X:\n    Value: !Ref [a, b]\n"),
+        expect![[r#"
+            error: /app/template.yaml:9:17: Outputs.X.Value: Ref: expected the name of a parameter or resource, found a list
+        "#]],
+    );
+}
+
+#[test]
+fn error_no_value_as_required_value() {
+    check(
+        &with_function("Outputs:\n  X:\n    Value: !Ref AWS::NoValue\n"),
+        expect![[r#"
+            error: /app/template.yaml:9:17: Outputs.X.Value: AWS::NoValue cannot be used here; a value is required
+        "#]],
+    );
+}
+
+#[test]
+fn error_names_circular_through_resources() {
+    check(
+        "Resources:\n  A:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: !GetAtt B.QueueName\n  B:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: !GetAtt A.QueueName\nOutputs:\n  X:\n    Value: !Ref A\n",
+        expect![[r#"
+            error: /app/template.yaml:5:26: Resources.A.Properties.QueueName: the name refers back to itself through other resources
+        "#]],
+    );
+}
+
+#[test]
+fn yaml_anchors_and_aliases() {
+    check(
+        "Resources:\n  A:\n    Type: AWS::Serverless::Function\n    Properties: &common\n      Runtime: python3.12\n      Handler: app.handler\n  B:\n    Type: AWS::Serverless::Function\n    Properties: *common\n",
+        expect![[r#"
+            function A (A): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            function B (B): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+        "#]],
+    );
+}
+
+#[test]
+fn load_reads_a_folder() {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    std::fs::write(
+        folder.path().join("template.yml"),
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties: {Runtime: python3.12, Handler: app.handler, CodeUri: src}\n",
+    )
+    .expect("writing the template");
+    let app = crate::load(folder.path(), &LoadOptions::default()).expect("the template loads");
+    assert_eq!(app.template_path, folder.path().join("template.yml"));
+    assert_eq!(
+        app.functions[0].code,
+        FunctionCode::Dir(folder.path().join("src"))
+    );
+
+    let empty = tempfile::tempdir().expect("a temporary folder");
+    let error = crate::load(empty.path(), &LoadOptions::default()).expect_err("no template");
+    assert!(
+        error
+            .to_string()
+            .contains("no template.yaml or template.yml"),
+        "{error}"
+    );
+}
+
+/// Mangles a real template in many ways; loading must fail or succeed, never panic.
+#[test]
+fn mangled_templates_never_panic() {
+    let template = include_str!("../test_data/hello.yaml");
+    let mut variants = Vec::new();
+    for (offset, _) in template.char_indices() {
+        variants.push(template[..offset].to_owned());
+    }
+    let lines: Vec<&str> = template.lines().collect();
+    for line_idx in 0..lines.len() {
+        let mut without = lines.clone();
+        without.remove(line_idx);
+        variants.push(without.join("\n"));
+        let mut doubled = lines.clone();
+        doubled.insert(line_idx, lines[line_idx]);
+        variants.push(doubled.join("\n"));
+        for replacement in [
+            "!Ref",
+            "!Sub ${",
+            "!If [",
+            "- ",
+            "{",
+            "&a",
+            "*a",
+            "!GetAtt [a]",
+            "!Select [9, []]",
+        ] {
+            let mut replaced = lines.clone();
+            let indent = lines[line_idx].len() - lines[line_idx].trim_start().len();
+            let changed = format!("{}{replacement}", &lines[line_idx][..indent]);
+            replaced[line_idx] = &changed;
+            variants.push(replaced.join("\n"));
+            let mut appended = lines.clone();
+            let changed = format!("{} {replacement}", lines[line_idx]);
+            appended[line_idx] = &changed;
+            variants.push(appended.join("\n"));
+        }
+    }
+    let mut n_loaded = 0;
+    for variant in &variants {
+        let result = std::panic::catch_unwind(|| render_result(variant));
+        match result {
+            Ok(rendered) => n_loaded += usize::from(!rendered.starts_with("error:")),
+            Err(_) => panic!("loading panicked on this template:\n{variant}"),
+        }
+    }
+    assert!(n_loaded > 0, "some mangled variants still load");
+}
