@@ -8,13 +8,17 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName, HeaderValue};
 use percent_encoding::percent_decode;
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
 use crate::routes::{RouteMatch, DEFAULT_ROUTE};
 use crate::{ApiKind, ApiSpec, RouteSpec};
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
 /// What the gateway knows about one request, gathered before the route's event is built.
 #[derive(Debug, Clone)]
@@ -68,7 +72,7 @@ fn v1_event(
 ) -> Value {
     let mut headers = Map::new();
     let mut multi_value_headers: Map<String, Value> = Map::new();
-    for (name, value) in &request.headers {
+    for (name, value) in &forwarded_headers(site, request) {
         let value = header_text(value.as_bytes());
         // A repeated header keeps its last value in `headers`, all of them in the multi map.
         headers.insert(name.as_str().to_owned(), Value::String(value.clone()));
@@ -173,7 +177,7 @@ fn v2_event(
 ) -> Value {
     let mut cookies = Vec::new();
     let mut headers: Map<String, Value> = Map::new();
-    for (name, value) in &request.headers {
+    for (name, value) in &forwarded_headers(site, request) {
         let value = header_text(value.as_bytes());
         if name == http::header::COOKIE {
             // Cookies travel in their own field, one entry per cookie, not in `headers`.
@@ -271,6 +275,34 @@ fn v2_event(
     }
     event.insert("isBase64Encoded".to_owned(), json!(is_base64_encoded));
     Value::Object(event)
+}
+
+/// The request's headers plus the `X-Forwarded-*` headers API Gateway adds, so functions
+/// can rebuild the URL the client used and see the client's address.
+fn forwarded_headers(site: Site<'_>, request: &RequestData) -> HeaderMap {
+    let mut headers = request.headers.clone();
+    let forwarded_for = match headers.get(X_FORWARDED_FOR) {
+        // API Gateway appends the address it saw to the chain the client sent.
+        Some(chain) => format!("{}, {}", header_text(chain.as_bytes()), request.source_ip),
+        None => request.source_ip.clone(),
+    };
+    let domain_name = domain_name(site, request);
+    let port = match domain_name.rsplit_once(':') {
+        Some((_, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => port,
+        _ => "80",
+    };
+    let mut set = |name: HeaderName, value: &str, replace: bool| {
+        if replace || !headers.contains_key(&name) {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                headers.insert(name, value);
+            }
+        }
+    };
+    set(X_FORWARDED_FOR, &forwarded_for, true);
+    set(X_FORWARDED_PORT, port, false);
+    // The gateway listens on plain HTTP; a TLS proxy in front sets its own value.
+    set(X_FORWARDED_PROTO, "http", false);
+    headers
 }
 
 /// Format 1.0 body: text unless the content type is one of the API's binary media types or

@@ -144,8 +144,14 @@ fn status_code(object: &Map<String, Value>) -> Result<Option<StatusCode>, Malfor
     match object.get("statusCode") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(number)) => {
-            let code = number
-                .as_u64()
+            // `200.0` is an integer too (some runtimes serialise numbers as floats).
+            let integral = number.as_u64().or_else(|| {
+                number
+                    .as_f64()
+                    .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 1000.0)
+                    .map(|f| f as u64)
+            });
+            let code = integral
                 .and_then(|code| u16::try_from(code).ok())
                 .filter(|code| (100..=599).contains(code))
                 .ok_or_else(|| malformed(format!("`statusCode` {number} is not an HTTP status")))?;
@@ -187,6 +193,17 @@ fn header_value_text(value: &Value) -> Option<String> {
     }
 }
 
+/// Headers that describe the connection or the body's framing: the gateway sets them for
+/// the body it actually sends, so a function's stale `Content-Length` cannot corrupt it.
+fn is_framing_header(name: &HeaderName) -> bool {
+    [
+        header::CONTENT_LENGTH,
+        header::TRANSFER_ENCODING,
+        header::CONNECTION,
+    ]
+    .contains(name)
+}
+
 fn header_pair(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), MalformedResponse> {
     let name = HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| malformed(format!("invalid header name `{name}`")))?;
@@ -216,7 +233,9 @@ fn add_multi_value_headers(
         };
         for value in values.iter().filter_map(header_value_text) {
             let (name, value) = header_pair(name, &value)?;
-            headers.append(name, value);
+            if !is_framing_header(&name) {
+                headers.append(name, value);
+            }
         }
     }
     Ok(())
@@ -239,6 +258,9 @@ fn add_single_value_headers(
             continue;
         };
         let (name, value) = header_pair(name, &value)?;
+        if is_framing_header(&name) {
+            continue;
+        }
         if skip_duplicates
             && headers
                 .get_all(&name)
@@ -340,6 +362,13 @@ mod tests {
                 x-b: 2
                 content-type: application/json
                 "hi""#]],
+        );
+        check_v1(
+            r#"{"statusCode":200.0,"headers":{"Content-Length":"99","Connection":"close"},"body":"ok"}"#,
+            expect![[r#"
+                200
+                content-type: application/json
+                "ok""#]],
         );
         check_v1(
             r#"{"body":"hi"}"#,

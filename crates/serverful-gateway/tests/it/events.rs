@@ -25,11 +25,17 @@ async fn rest_api_gets_format_1_0() {
               body = null
               headers.host = "localhost:3000"
               headers.user-agent = "curl/8.0"
+              headers.x-forwarded-for = "127.0.0.1"
+              headers.x-forwarded-port = "3000"
+              headers.x-forwarded-proto = "http"
               headers.x-multi = "two"
               httpMethod = "GET"
               isBase64Encoded = false
               multiValueHeaders.host = ["localhost:3000"]
               multiValueHeaders.user-agent = ["curl/8.0"]
+              multiValueHeaders.x-forwarded-for = ["127.0.0.1"]
+              multiValueHeaders.x-forwarded-port = ["3000"]
+              multiValueHeaders.x-forwarded-proto = ["http"]
               multiValueHeaders.x-multi = ["one","two"]
               multiValueQueryStringParameters.flag = [""]
               multiValueQueryStringParameters.name = ["a","b"]
@@ -91,10 +97,14 @@ async fn rest_api_without_stage_prefix_query_or_parameters_sends_nulls() {
         expect![[r#"
             invoked Items with
               body = null
-              headers = null
+              headers.x-forwarded-for = "127.0.0.1"
+              headers.x-forwarded-port = "3000"
+              headers.x-forwarded-proto = "http"
               httpMethod = "GET"
               isBase64Encoded = false
-              multiValueHeaders = null
+              multiValueHeaders.x-forwarded-for = ["127.0.0.1"]
+              multiValueHeaders.x-forwarded-port = ["3000"]
+              multiValueHeaders.x-forwarded-proto = ["http"]
               multiValueQueryStringParameters = null
               path = "/items"
               pathParameters = null
@@ -151,10 +161,14 @@ async fn rest_api_greedy_path_keeps_encoding_in_path_and_decodes_parameter() {
         expect![[r#"
             invoked Proxy with
               body = "text body"
-              headers = null
+              headers.x-forwarded-for = "127.0.0.1"
+              headers.x-forwarded-port = "3000"
+              headers.x-forwarded-proto = "http"
               httpMethod = "POST"
               isBase64Encoded = false
-              multiValueHeaders = null
+              multiValueHeaders.x-forwarded-for = ["127.0.0.1"]
+              multiValueHeaders.x-forwarded-port = ["3000"]
+              multiValueHeaders.x-forwarded-proto = ["http"]
               multiValueQueryStringParameters = null
               path = "/a%2Fb/c"
               pathParameters.proxy = "a/b/c"
@@ -209,6 +223,7 @@ async fn http_api_gets_format_2_0() {
         .header("x-multi", "two")
         .header("cookie", "c1=v1; c2=v2")
         .header("cookie", "c3=v3")
+        .header("x-forwarded-for", "10.0.0.1")
         .body(Body::empty())
         .expect("a valid request");
     check(
@@ -220,6 +235,9 @@ async fn http_api_gets_format_2_0() {
               cookies = ["c1=v1","c2=v2","c3=v3"]
               headers.host = "abc.example.com"
               headers.user-agent = "curl/8.0"
+              headers.x-forwarded-for = "10.0.0.1, 127.0.0.1"
+              headers.x-forwarded-port = "80"
+              headers.x-forwarded-proto = "http"
               headers.x-multi = "one,two"
               isBase64Encoded = false
               pathParameters.name = "wörld"
@@ -264,7 +282,9 @@ async fn http_api_default_route_omits_absent_fields() {
         Ok(OK.as_bytes()),
         expect![[r#"
             invoked CatchAll with
-              headers = {}
+              headers.x-forwarded-for = "127.0.0.1"
+              headers.x-forwarded-port = "3000"
+              headers.x-forwarded-proto = "http"
               isBase64Encoded = false
               rawPath = "/any/where"
               rawQueryString = ""
@@ -305,10 +325,14 @@ async fn http_api_route_with_payload_format_1_0() {
         expect![[r#"
             invoked Things with
               body = null
-              headers = null
+              headers.x-forwarded-for = "127.0.0.1"
+              headers.x-forwarded-port = "3000"
+              headers.x-forwarded-proto = "http"
               httpMethod = "GET"
               isBase64Encoded = false
-              multiValueHeaders = null
+              multiValueHeaders.x-forwarded-for = ["127.0.0.1"]
+              multiValueHeaders.x-forwarded-port = ["3000"]
+              multiValueHeaders.x-forwarded-proto = ["http"]
               multiValueQueryStringParameters.on = ["yes","no"]
               path = "/things/lamp one"
               pathParameters.thing = "lamp one"
@@ -372,6 +396,9 @@ async fn http_api_bodies_are_text_for_text_types_and_base64_otherwise() {
             invoked Upload with
               body = "{\"a\":1}"
               headers.content-type = "application/json; charset=utf-8"
+              headers.x-forwarded-for = "127.0.0.1"
+              headers.x-forwarded-port = "3000"
+              headers.x-forwarded-proto = "http"
               isBase64Encoded = false
               rawPath = "/upload"
               rawQueryString = ""
@@ -407,6 +434,9 @@ async fn http_api_bodies_are_text_for_text_types_and_base64_otherwise() {
             invoked Upload with
               body = "AP/+"
               headers.content-type = "application/octet-stream"
+              headers.x-forwarded-for = "127.0.0.1"
+              headers.x-forwarded-port = "3000"
+              headers.x-forwarded-proto = "http"
               isBase64Encoded = true
               rawPath = "/upload"
               rawQueryString = ""
@@ -442,6 +472,9 @@ async fn http_api_bodies_are_text_for_text_types_and_base64_otherwise() {
             invoked Upload with
               body = "Y2Fm6Q=="
               headers.content-type = "text/plain"
+              headers.x-forwarded-for = "127.0.0.1"
+              headers.x-forwarded-port = "3000"
+              headers.x-forwarded-proto = "http"
               isBase64Encoded = true
               rawPath = "/upload"
               rawQueryString = ""
@@ -476,7 +509,9 @@ async fn http_api_bodies_are_text_for_text_types_and_base64_otherwise() {
         expect![[r#"
             invoked Upload with
               body = "bm8gdHlwZQ=="
-              headers = {}
+              headers.x-forwarded-for = "127.0.0.1"
+              headers.x-forwarded-port = "3000"
+              headers.x-forwarded-proto = "http"
               isBase64Encoded = true
               rawPath = "/upload"
               rawQueryString = ""
@@ -523,9 +558,15 @@ async fn rest_api_bodies_follow_binary_media_types() {
             invoked Upload with
               body = "plain text"
               headers.content-type = "text/plain"
+              headers.x-forwarded-for = "127.0.0.1"
+              headers.x-forwarded-port = "3000"
+              headers.x-forwarded-proto = "http"
               httpMethod = "POST"
               isBase64Encoded = false
               multiValueHeaders.content-type = ["text/plain"]
+              multiValueHeaders.x-forwarded-for = ["127.0.0.1"]
+              multiValueHeaders.x-forwarded-port = ["3000"]
+              multiValueHeaders.x-forwarded-proto = ["http"]
               multiValueQueryStringParameters = null
               path = "/upload"
               pathParameters = null
@@ -577,9 +618,15 @@ async fn rest_api_bodies_follow_binary_media_types() {
             invoked Upload with
               body = "UE5HIGJ1dCB2YWxpZCBVVEYtOA=="
               headers.content-type = "image/png"
+              headers.x-forwarded-for = "127.0.0.1"
+              headers.x-forwarded-port = "3000"
+              headers.x-forwarded-proto = "http"
               httpMethod = "POST"
               isBase64Encoded = true
               multiValueHeaders.content-type = ["image/png"]
+              multiValueHeaders.x-forwarded-for = ["127.0.0.1"]
+              multiValueHeaders.x-forwarded-port = ["3000"]
+              multiValueHeaders.x-forwarded-proto = ["http"]
               multiValueQueryStringParameters = null
               path = "/upload"
               pathParameters = null
@@ -631,9 +678,15 @@ async fn rest_api_bodies_follow_binary_media_types() {
             invoked Upload with
               body = "iVBOR/8="
               headers.content-type = "text/plain"
+              headers.x-forwarded-for = "127.0.0.1"
+              headers.x-forwarded-port = "3000"
+              headers.x-forwarded-proto = "http"
               httpMethod = "POST"
               isBase64Encoded = true
               multiValueHeaders.content-type = ["text/plain"]
+              multiValueHeaders.x-forwarded-for = ["127.0.0.1"]
+              multiValueHeaders.x-forwarded-port = ["3000"]
+              multiValueHeaders.x-forwarded-proto = ["http"]
               multiValueQueryStringParameters = null
               path = "/upload"
               pathParameters = null

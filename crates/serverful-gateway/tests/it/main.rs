@@ -6,6 +6,7 @@
 
 mod errors;
 mod events;
+mod request_ids;
 mod responses;
 
 use std::collections::BTreeMap;

@@ -23,10 +23,14 @@ async fn v1_headers_merge_with_multi_value_headers() {
         expect![[r#"
             invoked Root with
               body = null
-              headers = null
+              headers.x-forwarded-for = "127.0.0.1"
+              headers.x-forwarded-port = "3000"
+              headers.x-forwarded-proto = "http"
               httpMethod = "GET"
               isBase64Encoded = false
-              multiValueHeaders = null
+              multiValueHeaders.x-forwarded-for = ["127.0.0.1"]
+              multiValueHeaders.x-forwarded-port = ["3000"]
+              multiValueHeaders.x-forwarded-proto = ["http"]
               multiValueQueryStringParameters = null
               path = "/"
               pathParameters = null
@@ -87,10 +91,14 @@ async fn v1_without_content_type_defaults_to_json() {
         expect![[r#"
             invoked Root with
               body = null
-              headers = null
+              headers.x-forwarded-for = "127.0.0.1"
+              headers.x-forwarded-port = "3000"
+              headers.x-forwarded-proto = "http"
               httpMethod = "GET"
               isBase64Encoded = false
-              multiValueHeaders = null
+              multiValueHeaders.x-forwarded-for = ["127.0.0.1"]
+              multiValueHeaders.x-forwarded-port = ["3000"]
+              multiValueHeaders.x-forwarded-proto = ["http"]
               multiValueQueryStringParameters = null
               path = "/"
               pathParameters = null
@@ -148,10 +156,14 @@ async fn v1_base64_bodies_decode_for_binary_media_types_only() {
         expect![[r#"
             invoked Image with
               body = null
-              headers = null
+              headers.x-forwarded-for = "127.0.0.1"
+              headers.x-forwarded-port = "3000"
+              headers.x-forwarded-proto = "http"
               httpMethod = "GET"
               isBase64Encoded = false
-              multiValueHeaders = null
+              multiValueHeaders.x-forwarded-for = ["127.0.0.1"]
+              multiValueHeaders.x-forwarded-port = ["3000"]
+              multiValueHeaders.x-forwarded-proto = ["http"]
               multiValueQueryStringParameters = null
               path = "/image"
               pathParameters = null
@@ -207,9 +219,15 @@ async fn v1_base64_bodies_decode_for_binary_media_types_only() {
             invoked Image with
               body = null
               headers.accept = "application/octet-stream"
+              headers.x-forwarded-for = "127.0.0.1"
+              headers.x-forwarded-port = "3000"
+              headers.x-forwarded-proto = "http"
               httpMethod = "GET"
               isBase64Encoded = false
               multiValueHeaders.accept = ["application/octet-stream"]
+              multiValueHeaders.x-forwarded-for = ["127.0.0.1"]
+              multiValueHeaders.x-forwarded-port = ["3000"]
+              multiValueHeaders.x-forwarded-proto = ["http"]
               multiValueQueryStringParameters = null
               path = "/image"
               pathParameters = null
@@ -260,10 +278,14 @@ async fn v1_base64_bodies_decode_for_binary_media_types_only() {
         expect![[r#"
             invoked Image with
               body = null
-              headers = null
+              headers.x-forwarded-for = "127.0.0.1"
+              headers.x-forwarded-port = "3000"
+              headers.x-forwarded-proto = "http"
               httpMethod = "GET"
               isBase64Encoded = false
-              multiValueHeaders = null
+              multiValueHeaders.x-forwarded-for = ["127.0.0.1"]
+              multiValueHeaders.x-forwarded-port = ["3000"]
+              multiValueHeaders.x-forwarded-proto = ["http"]
               multiValueQueryStringParameters = null
               path = "/image"
               pathParameters = null
@@ -323,10 +345,14 @@ async fn v1_results_on_http_api_routes() {
         expect![[r#"
             invoked V1 with
               body = null
-              headers = null
+              headers.x-forwarded-for = "127.0.0.1"
+              headers.x-forwarded-port = "3000"
+              headers.x-forwarded-proto = "http"
               httpMethod = "GET"
               isBase64Encoded = false
-              multiValueHeaders = null
+              multiValueHeaders.x-forwarded-for = ["127.0.0.1"]
+              multiValueHeaders.x-forwarded-port = ["3000"]
+              multiValueHeaders.x-forwarded-proto = ["http"]
               multiValueQueryStringParameters = null
               path = "/v1"
               pathParameters = null
@@ -378,10 +404,14 @@ async fn v1_results_on_http_api_routes() {
         expect![[r#"
             invoked V1 with
               body = null
-              headers = null
+              headers.x-forwarded-for = "127.0.0.1"
+              headers.x-forwarded-port = "3000"
+              headers.x-forwarded-proto = "http"
               httpMethod = "GET"
               isBase64Encoded = false
-              multiValueHeaders = null
+              multiValueHeaders.x-forwarded-for = ["127.0.0.1"]
+              multiValueHeaders.x-forwarded-port = ["3000"]
+              multiValueHeaders.x-forwarded-proto = ["http"]
               multiValueQueryStringParameters = null
               path = "/v1"
               pathParameters = null
@@ -442,7 +472,9 @@ async fn v2_structured_response_with_cookies_and_binary_body() {
         Ok(result),
         expect![[r#"
             invoked File with
-              headers = {}
+              headers.x-forwarded-for = "127.0.0.1"
+              headers.x-forwarded-port = "3000"
+              headers.x-forwarded-proto = "http"
               isBase64Encoded = false
               rawPath = "/file"
               rawQueryString = ""
@@ -484,7 +516,9 @@ async fn v2_infers_responses_from_plain_values() {
         Ok(br#""Hello from Lambda!""#),
         expect![[r#"
             invoked Infer with
-              headers = {}
+              headers.x-forwarded-for = "127.0.0.1"
+              headers.x-forwarded-port = "3000"
+              headers.x-forwarded-proto = "http"
               isBase64Encoded = false
               rawPath = "/infer"
               rawQueryString = ""
@@ -517,33 +551,35 @@ async fn v2_infers_responses_from_plain_values() {
         get("/infer"),
         Ok(b"42"),
         expect![[r#"
-        invoked Infer with
-          headers = {}
-          isBase64Encoded = false
-          rawPath = "/infer"
-          rawQueryString = ""
-          requestContext.accountId = "123456789012"
-          requestContext.apiId = "httpapi123"
-          requestContext.domainName = "127.0.0.1:3000"
-          requestContext.domainPrefix = "127.0.0.1"
-          requestContext.http.method = "GET"
-          requestContext.http.path = "/infer"
-          requestContext.http.protocol = "HTTP/1.1"
-          requestContext.http.sourceIp = "127.0.0.1"
-          requestContext.http.userAgent = ""
-          requestContext.requestId = "<requestId>"
-          requestContext.routeKey = "GET /infer"
-          requestContext.stage = "$default"
-          requestContext.time = "<time>"
-          requestContext.timeEpoch = "<timeEpoch>"
-          routeKey = "GET /infer"
-          version = "2.0"
-        response 200
-        content-type: application/json
-        apigw-requestid: <id>
-        content-length: 2
-        body: "42"
-    "#]],
+            invoked Infer with
+              headers.x-forwarded-for = "127.0.0.1"
+              headers.x-forwarded-port = "3000"
+              headers.x-forwarded-proto = "http"
+              isBase64Encoded = false
+              rawPath = "/infer"
+              rawQueryString = ""
+              requestContext.accountId = "123456789012"
+              requestContext.apiId = "httpapi123"
+              requestContext.domainName = "127.0.0.1:3000"
+              requestContext.domainPrefix = "127.0.0.1"
+              requestContext.http.method = "GET"
+              requestContext.http.path = "/infer"
+              requestContext.http.protocol = "HTTP/1.1"
+              requestContext.http.sourceIp = "127.0.0.1"
+              requestContext.http.userAgent = ""
+              requestContext.requestId = "<requestId>"
+              requestContext.routeKey = "GET /infer"
+              requestContext.stage = "$default"
+              requestContext.time = "<time>"
+              requestContext.timeEpoch = "<timeEpoch>"
+              routeKey = "GET /infer"
+              version = "2.0"
+            response 200
+            content-type: application/json
+            apigw-requestid: <id>
+            content-length: 2
+            body: "42"
+        "#]],
     )
     .await;
     check(
@@ -552,7 +588,9 @@ async fn v2_infers_responses_from_plain_values() {
         Ok(br#"{ "message": "Hello from Lambda!" }"#),
         expect![[r#"
             invoked Infer with
-              headers = {}
+              headers.x-forwarded-for = "127.0.0.1"
+              headers.x-forwarded-port = "3000"
+              headers.x-forwarded-proto = "http"
               isBase64Encoded = false
               rawPath = "/infer"
               rawQueryString = ""
@@ -585,33 +623,35 @@ async fn v2_infers_responses_from_plain_values() {
         get("/infer"),
         Ok(br#"[1, 2]"#),
         expect![[r#"
-        invoked Infer with
-          headers = {}
-          isBase64Encoded = false
-          rawPath = "/infer"
-          rawQueryString = ""
-          requestContext.accountId = "123456789012"
-          requestContext.apiId = "httpapi123"
-          requestContext.domainName = "127.0.0.1:3000"
-          requestContext.domainPrefix = "127.0.0.1"
-          requestContext.http.method = "GET"
-          requestContext.http.path = "/infer"
-          requestContext.http.protocol = "HTTP/1.1"
-          requestContext.http.sourceIp = "127.0.0.1"
-          requestContext.http.userAgent = ""
-          requestContext.requestId = "<requestId>"
-          requestContext.routeKey = "GET /infer"
-          requestContext.stage = "$default"
-          requestContext.time = "<time>"
-          requestContext.timeEpoch = "<timeEpoch>"
-          routeKey = "GET /infer"
-          version = "2.0"
-        response 200
-        content-type: application/json
-        apigw-requestid: <id>
-        content-length: 6
-        body: "[1, 2]"
-    "#]],
+            invoked Infer with
+              headers.x-forwarded-for = "127.0.0.1"
+              headers.x-forwarded-port = "3000"
+              headers.x-forwarded-proto = "http"
+              isBase64Encoded = false
+              rawPath = "/infer"
+              rawQueryString = ""
+              requestContext.accountId = "123456789012"
+              requestContext.apiId = "httpapi123"
+              requestContext.domainName = "127.0.0.1:3000"
+              requestContext.domainPrefix = "127.0.0.1"
+              requestContext.http.method = "GET"
+              requestContext.http.path = "/infer"
+              requestContext.http.protocol = "HTTP/1.1"
+              requestContext.http.sourceIp = "127.0.0.1"
+              requestContext.http.userAgent = ""
+              requestContext.requestId = "<requestId>"
+              requestContext.routeKey = "GET /infer"
+              requestContext.stage = "$default"
+              requestContext.time = "<time>"
+              requestContext.timeEpoch = "<timeEpoch>"
+              routeKey = "GET /infer"
+              version = "2.0"
+            response 200
+            content-type: application/json
+            apigw-requestid: <id>
+            content-length: 6
+            body: "[1, 2]"
+        "#]],
     )
     .await;
     check(
@@ -620,7 +660,9 @@ async fn v2_infers_responses_from_plain_values() {
         Ok(br#"{"statusCode": 404, "body": "nope"}"#),
         expect![[r#"
             invoked Infer with
-              headers = {}
+              headers.x-forwarded-for = "127.0.0.1"
+              headers.x-forwarded-port = "3000"
+              headers.x-forwarded-proto = "http"
               isBase64Encoded = false
               rawPath = "/infer"
               rawQueryString = ""
@@ -654,33 +696,35 @@ async fn v2_infers_responses_from_plain_values() {
         get("/infer"),
         Ok(b"Hello"),
         expect![[r#"
-        invoked Infer with
-          headers = {}
-          isBase64Encoded = false
-          rawPath = "/infer"
-          rawQueryString = ""
-          requestContext.accountId = "123456789012"
-          requestContext.apiId = "httpapi123"
-          requestContext.domainName = "127.0.0.1:3000"
-          requestContext.domainPrefix = "127.0.0.1"
-          requestContext.http.method = "GET"
-          requestContext.http.path = "/infer"
-          requestContext.http.protocol = "HTTP/1.1"
-          requestContext.http.sourceIp = "127.0.0.1"
-          requestContext.http.userAgent = ""
-          requestContext.requestId = "<requestId>"
-          requestContext.routeKey = "GET /infer"
-          requestContext.stage = "$default"
-          requestContext.time = "<time>"
-          requestContext.timeEpoch = "<timeEpoch>"
-          routeKey = "GET /infer"
-          version = "2.0"
-        response 502
-        content-type: application/json
-        apigw-requestid: <id>
-        content-length: 35
-        body: "{\"message\":\"Internal server error\"}"
-    "#]],
+            invoked Infer with
+              headers.x-forwarded-for = "127.0.0.1"
+              headers.x-forwarded-port = "3000"
+              headers.x-forwarded-proto = "http"
+              isBase64Encoded = false
+              rawPath = "/infer"
+              rawQueryString = ""
+              requestContext.accountId = "123456789012"
+              requestContext.apiId = "httpapi123"
+              requestContext.domainName = "127.0.0.1:3000"
+              requestContext.domainPrefix = "127.0.0.1"
+              requestContext.http.method = "GET"
+              requestContext.http.path = "/infer"
+              requestContext.http.protocol = "HTTP/1.1"
+              requestContext.http.sourceIp = "127.0.0.1"
+              requestContext.http.userAgent = ""
+              requestContext.requestId = "<requestId>"
+              requestContext.routeKey = "GET /infer"
+              requestContext.stage = "$default"
+              requestContext.time = "<time>"
+              requestContext.timeEpoch = "<timeEpoch>"
+              routeKey = "GET /infer"
+              version = "2.0"
+            response 502
+            content-type: application/json
+            apigw-requestid: <id>
+            content-length: 35
+            body: "{\"message\":\"Internal server error\"}"
+        "#]],
     )
     .await;
 }
