@@ -724,22 +724,67 @@ fn alphanumeric(text: &str) -> String {
     text.chars().filter(char::is_ascii_alphanumeric).collect()
 }
 
-/// Resolves each property of `properties`, skipping those `AWS::NoValue` removed.
+/// Which properties of a resource type Serverful reads.
+struct PropertyRules<'a> {
+    /// Read and resolved.
+    supported: &'a [&'a str],
+    /// Accepted without a warning: they change nothing locally, or are read elsewhere.
+    ignored: &'a [&'a str],
+}
+
+const FUNCTION_PROPERTIES: PropertyRules<'static> = PropertyRules {
+    supported: &[
+        "Runtime",
+        "Handler",
+        "CodeUri",
+        "InlineCode",
+        "Timeout",
+        "MemorySize",
+        "ReservedConcurrentExecutions",
+        "Architectures",
+        "Environment",
+        "PackageType",
+    ],
+    // `Events` hold references (RestApiId) read as written; `FunctionName` is read by `Ref`.
+    ignored: &["Events", "FunctionName", "Description", "Tags"],
+};
+
+const REST_API_PROPERTIES: PropertyRules<'static> = PropertyRules {
+    supported: &["StageName", "Variables", "BinaryMediaTypes"],
+    ignored: &["Name", "Description", "Tags"],
+};
+
+const HTTP_API_PROPERTIES: PropertyRules<'static> = PropertyRules {
+    supported: &["StageName", "StageVariables"],
+    ignored: &["Name", "Description", "Tags"],
+};
+
+/// Resolves the supported properties, skipping those `AWS::NoValue` removed, and lists the
+/// unsupported ones as `LogicalId.Property`. Unsupported properties are not resolved, so an
+/// intrinsic Serverful cannot evaluate there (`Fn::Transform` in a `DefinitionBody`) does not
+/// stop the template from loading.
 fn resolved_properties(
     resolver: &Resolver<'_>,
+    logical_id: &str,
     properties: Option<&Node>,
-    location: &str,
+    rules: &PropertyRules<'_>,
+    unsupported: &mut Vec<String>,
 ) -> Result<Vec<(String, Node)>, Problem> {
     let Some(properties) = properties else {
         return Ok(Vec::new());
     };
+    let location = format!("Resources.{logical_id}.Properties");
     let mut resolved = Vec::new();
-    for entry in mapping(properties, location)? {
-        // Events hold references (RestApiId) that are read as written, not resolved.
-        if entry.key == "Events" {
+    for entry in mapping(properties, &location)? {
+        let key = entry.key.as_str();
+        if rules.ignored.contains(&key) {
             continue;
         }
-        let property_location = format!("{location}.{}", entry.key);
+        if !rules.supported.contains(&key) {
+            unsupported.push(format!("{logical_id}.{key}"));
+            continue;
+        }
+        let property_location = format!("{location}.{key}");
         if let Some(value) = resolver.resolve(&entry.value, &property_location)? {
             if !value.is_null() {
                 resolved.push((entry.key.clone(), value));
@@ -830,7 +875,14 @@ fn function(
     let mut environment = BTreeMap::new();
     let mut reserved_concurrency = None;
     let mut architectures = vec!["x86_64".to_owned()];
-    for (key, value) in resolved_properties(resolver, properties, &location)? {
+    let properties = resolved_properties(
+        resolver,
+        logical_id,
+        properties,
+        &FUNCTION_PROPERTIES,
+        unsupported,
+    )?;
+    for (key, value) in properties {
         let property_location = format!("{location}.{key}");
         match key.as_str() {
             "Runtime" => runtime = Some(expect_string(&value, &property_location)?),
@@ -890,9 +942,8 @@ fn function(
                     ));
                 }
             }
-            // These change nothing when the function runs locally.
-            "FunctionName" | "Description" | "Tags" => {}
-            _ => unsupported.push(format!("{logical_id}.{key}")),
+            // `resolved_properties` returns supported properties only.
+            _ => {}
         }
     }
     let Some(runtime) = runtime else {
@@ -1138,7 +1189,11 @@ fn api(
     let mut stage_name = None;
     let mut stage_variables = BTreeMap::new();
     let mut binary_media_types = Vec::new();
-    for (key, value) in resolved_properties(resolver, properties, &location)? {
+    let rules = match kind {
+        ApiKind::Rest => &REST_API_PROPERTIES,
+        ApiKind::Http => &HTTP_API_PROPERTIES,
+    };
+    for (key, value) in resolved_properties(resolver, logical_id, properties, rules, unsupported)? {
         let property_location = format!("{location}.{key}");
         match (kind, key.as_str()) {
             (_, "StageName") => stage_name = Some(expect_string(&value, &property_location)?),
@@ -1152,8 +1207,8 @@ fn api(
                     .map(|media_type| media_type.replace("~1", "/"))
                     .collect();
             }
-            (_, "Name" | "Description" | "Tags") => {}
-            (_, other) => unsupported.push(format!("{logical_id}.{other}")),
+            // `resolved_properties` returns supported properties only.
+            _ => {}
         }
     }
     let stage_name = match (stage_name, kind) {

@@ -1336,10 +1336,114 @@ fn load_reads_a_folder() {
     );
 }
 
-/// Mangles a real template in many ways; loading must fail or succeed, never panic.
+#[test]
+fn crud_fixture() {
+    check(
+        include_str!("../test_data/crud.yaml"),
+        expect![[r#"
+        function Crud (Crud): nodejs20.x "index.handler" dir /app/src, 10s, 128 MB, x86_64
+          env ARN="arn:aws:dynamodb:eu-west-1:123456789012:table/demo-dev-items"
+          env JOINED="x|y"
+          env TABLE="demo-dev-items"
+          env ZONE="a"
+        api Api (http, id he4pqhwbqw, stage $default)
+          GET /items/{id} -> Crud (2.0, event Get)
+          PUT /items -> Crud (2.0, event Put)
+        output Endpoint = "https://he4pqhwbqw.execute-api.eu-west-1.amazonaws.com/he4pqhwbqw"
+        output Debug = "ZXUtd2VzdC0x"
+        unsupported Items (AWS::DynamoDB::Table)
+    "#]],
+    );
+}
+
+#[test]
+fn unsupported_properties_are_not_resolved() {
+    check(
+        r#"
+Resources:
+  MyApi:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: Prod
+      DefinitionBody:
+        Fn::Transform:
+          Name: AWS::Include
+          Parameters: {Location: openapi.yaml}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      Policies:
+        - Statement:
+            - Effect: Allow
+              Action: s3:GetObject
+              Resource: !Sub "${BucketDefinedElsewhere.Arn}/*"
+              Condition: {StringEquals: {"aws:SourceAccount": !Ref AWS::AccountId}}
+"#,
+        expect![[r#"
+            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            api MyApi (rest, id ndxfmxp4qe, stage Prod)
+            unsupported MyApi.DefinitionBody
+            unsupported Fn.Policies
+        "#]],
+    );
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    let depth = 100_000;
+    let template = format!("Resources: {}{}", "[".repeat(depth), "]".repeat(depth));
+    check(
+        &template,
+        expect![[r#"
+        error: /app/template.yaml:1:267: YAML syntax error: recursion limit exceeded
+    "#]],
+    );
+}
+
+#[test]
+fn deep_block_nesting_is_an_error_not_a_crash() {
+    let mut template = String::from("Resources:\n");
+    for level in 1..400 {
+        template.push_str(&format!("{}k{level}:\n", " ".repeat(level)));
+    }
+    check(
+        &template,
+        expect![[r#"
+        error: /app/template.yaml:201:205: the template nests deeper than 200 levels
+    "#]],
+    );
+}
+
+#[test]
+fn alias_bombs_are_refused() {
+    let mut template = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for level in 1..12 {
+        let previous = level - 1;
+        let aliases = vec![format!("*a{previous}"); 10].join(", ");
+        template.push_str(&format!("a{level}: &a{level} [{aliases}]\n"));
+    }
+    check(
+        &template,
+        expect![[r#"
+        error: /app/template.yaml:6:45: the template is too large once its YAML aliases are expanded
+    "#]],
+    );
+}
+
+/// Mangles real templates in many ways; loading must fail or succeed, never panic.
 #[test]
 fn mangled_templates_never_panic() {
-    let template = include_str!("../test_data/hello.yaml");
+    for template in [
+        include_str!("../test_data/hello.yaml"),
+        include_str!("../test_data/crud.yaml"),
+    ] {
+        check_mangled_variants(template);
+    }
+}
+
+fn check_mangled_variants(template: &str) {
     let mut variants = Vec::new();
     for (offset, _) in template.char_indices() {
         variants.push(template[..offset].to_owned());
