@@ -139,13 +139,26 @@ impl RouteTable {
         }
         let mut best: Option<(Specificity, RouteMatch)> = None;
         for (api_idx, kind) in self.api_kinds.iter().enumerate() {
-            let api_path = self.api_path(api_idx, path);
-            let routes = self.routes.iter().filter(|route| route.api_idx == api_idx);
-            let candidate = match kind {
-                ApiKind::Rest => find_rest(routes, method, api_path),
-                ApiKind::Http => find_http(routes, method, api_path),
+            // A path that starts with the stage name is tried without it first; if that finds
+            // nothing, the whole path is tried, for a resource that happens to begin with a
+            // segment named like the stage.
+            let stripped = self.api_path(api_idx, path);
+            let attempts = if stripped.len() == path.len() {
+                vec![path]
+            } else {
+                vec![stripped, path]
             };
-            let Some((specificity, route, path_parameters)) = candidate else {
+            let candidate = attempts.into_iter().find_map(|api_path| {
+                let routes = self.routes.iter().filter(|route| route.api_idx == api_idx);
+                let found = match kind {
+                    ApiKind::Rest => find_rest(routes, method, api_path),
+                    ApiKind::Http => find_http(routes, method, api_path),
+                };
+                found.map(|(specificity, route, parameters)| {
+                    (specificity, route, parameters, api_path)
+                })
+            });
+            let Some((specificity, route, path_parameters, api_path)) = candidate else {
                 continue;
             };
             // Strictly greater: on a tie the API listed first keeps the request.
@@ -474,7 +487,12 @@ mod tests {
         let apis = [api(
             ApiKind::Rest,
             "Prod",
-            &[("GET", "/"), ("GET", "/hello"), ("GET", "/hello/{name}")],
+            &[
+                ("GET", "/"),
+                ("GET", "/hello"),
+                ("GET", "/hello/{name}"),
+                ("GET", "/Prod/hello"),
+            ],
         )];
         check(
             &apis,
@@ -485,6 +503,7 @@ mod tests {
                 ("GET", "/hello/"),
                 ("GET", "/Prod/hello/w%C3%B6rld%2Fx"),
                 ("GET", "/Production/hello"),
+                ("GET", "/Prod/Prod/hello"),
                 ("GET", "/hello//"),
                 ("GET", "*"),
             ],
@@ -495,6 +514,7 @@ mod tests {
                 GET /hello/ => api 0 GET /hello {} (api path /hello/)
                 GET /Prod/hello/w%C3%B6rld%2Fx => api 0 GET /hello/{name} {"name": "wörld/x"} (api path /hello/w%C3%B6rld%2Fx)
                 GET /Production/hello => 404
+                GET /Prod/Prod/hello => api 0 GET /Prod/hello {} (api path /Prod/hello)
                 GET /hello// => 404
                 GET * => 404
             "#]],
