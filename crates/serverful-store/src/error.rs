@@ -1,0 +1,104 @@
+//! The store's error type: a DynamoDB `__type` short name plus its message, ready
+//! for the HTTP edge to render as `{"__type": ..., "message": ...}`.
+
+use std::fmt;
+
+/// Every error the store reports to a client, named after DynamoDB's `__type`.
+///
+/// The message is the text DynamoDB sends; the edge adds the
+/// `com.amazonaws.dynamodb.v20120810#` prefix if it wants the long form.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind}: {message}")]
+pub struct StoreError {
+    /// Which DynamoDB error this is.
+    pub kind: ErrorKind,
+    /// The human-readable text, phrased as DynamoDB phrases it.
+    pub message: String,
+}
+
+/// DynamoDB's error names (the part of `__type` after `#`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// Bad input: a malformed value, expression or parameter combination.
+    Validation,
+    /// A `ConditionExpression` evaluated to false.
+    ConditionalCheckFailed,
+    /// The table or index does not exist.
+    ResourceNotFound,
+    /// The table exists already or is being changed.
+    ResourceInUse,
+    /// A transaction was cancelled; the message lists the reasons.
+    TransactionCanceled,
+    /// Another transaction holds the item.
+    TransactionConflict,
+    /// The same `ClientRequestToken` was reused with a different request.
+    IdempotentParameterMismatch,
+    /// An item collection (one partition key with LSIs) outgrew 10 GB.
+    ItemCollectionSizeLimitExceeded,
+    /// The request body could not be deserialized (wrong JSON types).
+    Serialization,
+    /// A bug or an unexpected backend failure.
+    InternalServerError,
+}
+
+impl ErrorKind {
+    /// The `__type` short name DynamoDB uses for this error.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            ErrorKind::Validation => "ValidationException",
+            ErrorKind::ConditionalCheckFailed => "ConditionalCheckFailedException",
+            ErrorKind::ResourceNotFound => "ResourceNotFoundException",
+            ErrorKind::ResourceInUse => "ResourceInUseException",
+            ErrorKind::TransactionCanceled => "TransactionCanceledException",
+            ErrorKind::TransactionConflict => "TransactionConflictException",
+            ErrorKind::IdempotentParameterMismatch => "IdempotentParameterMismatchException",
+            ErrorKind::ItemCollectionSizeLimitExceeded => {
+                "ItemCollectionSizeLimitExceededException"
+            }
+            ErrorKind::Serialization => "SerializationException",
+            ErrorKind::InternalServerError => "InternalServerError",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.type_name())
+    }
+}
+
+impl StoreError {
+    /// An error of the given kind with the given message.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        StoreError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// A `ValidationException`, by far the most common error.
+    pub fn validation(message: impl Into<String>) -> Self {
+        StoreError::new(ErrorKind::Validation, message)
+    }
+
+    /// A `SerializationException`, for JSON of the wrong shape.
+    pub fn serialization(message: impl Into<String>) -> Self {
+        StoreError::new(ErrorKind::Serialization, message)
+    }
+
+    /// DynamoDB's `ConditionalCheckFailedException` with its fixed message.
+    pub fn conditional_check_failed() -> Self {
+        StoreError::new(
+            ErrorKind::ConditionalCheckFailed,
+            "The conditional request failed",
+        )
+    }
+
+    /// The `__type` short name, e.g. `ValidationException`.
+    pub fn type_name(&self) -> &'static str {
+        self.kind.type_name()
+    }
+}
+
+/// Shorthand for results in this crate.
+pub type StoreResult<T> = Result<T, StoreError>;
