@@ -7,6 +7,10 @@
 //! Entry points: [`router`] serves every API of the app on one listener, the way
 //! `sam local start-api` does, and [`route_lines`] lists the routes for the start-up banner.
 //!
+//! Architecture invariant: this crate is the only one that knows API Gateway's wire formats
+//! (events, proxy responses, error bodies); it knows nothing of templates, processes or the
+//! store. It never panics on client input: every failure is a response.
+//!
 //! Codemap:
 //! - `routes`: the route table and API Gateway's route precedence;
 //! - `event`: HTTP request -> payload format 1.0 / 2.0 event;
