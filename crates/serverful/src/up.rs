@@ -115,7 +115,9 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         account_id: ACCOUNT_ID.to_string(),
     };
     let router = gateway::router(state);
-    let served = axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await;
+    // Connect info gives events the client's address (`sourceIp`).
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, service).with_graceful_shutdown(shutdown_signal()).await;
     // Stop the functions before reporting anything else, so no process outlives us.
     stop_runtime(&function_runtime).await;
     served.context("serve the gateway")?;

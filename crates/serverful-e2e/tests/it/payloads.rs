@@ -215,7 +215,7 @@ fn http_api_2_0_response_inference() {
 fn missing_routes_get_api_gateway_not_found() {
     let server = Server::start(&test_app("payloads"), &[]);
     let http = client();
-    for (method, path) in [("GET", "/nowhere"), ("DELETE", "/v1/items/1"), ("GET", "/node"), ("POST", "/v2/items/1")] {
+    for (method, path) in [("GET", "/nowhere"), ("GET", "/node"), ("GET", "/v1")] {
         let response = http
             .request(method.parse().expect("method"), server.url(path))
             .send()
@@ -223,6 +223,16 @@ fn missing_routes_get_api_gateway_not_found() {
         assert_eq!(response.status(), 404, "{method} {path}");
         assert_eq!(json_body(response), json!({"message": "Not Found"}), "{method} {path}");
     }
+}
+
+#[test]
+fn http_api_methods_fall_through_to_a_greedy_any_route() {
+    // As in AWS's routing example: with `GET /v2/items/{id}` and `ANY /v2/{proxy+}`,
+    // `POST /v2/items/1` goes to the greedy route.
+    let server = Server::start(&test_app("payloads"), &[]);
+    let event = echoed_event(client().post(server.url("/v2/items/1")).send().expect("POST"));
+    assert_eq!(event["routeKey"], "ANY /v2/{proxy+}");
+    assert_eq!(event["pathParameters"], json!({"proxy": "items/1"}));
 }
 
 /// A header from a v1 header map, whatever case the client sent its name in.
