@@ -8,6 +8,7 @@
 //! [`error::StoreError`].
 
 pub mod error;
+pub mod key;
 pub mod value;
 
 pub use error::{ErrorKind, StoreError, StoreResult};
