@@ -262,6 +262,9 @@ impl gateway::Invoke for RuntimeInvoker {
                 runtime::InvokeError::NoSuchFunction(name) => {
                     gateway::InvokeError::Unavailable(format!("no function named {name}"))
                 }
+                runtime::InvokeError::ShuttingDown => {
+                    gateway::InvokeError::Unavailable("the server is shutting down".to_string())
+                }
             })
         })
     }
