@@ -170,11 +170,17 @@ fn invalid_state(from: &str, to: &str) -> Response {
 }
 
 fn too_large() -> Response {
-    error_response(
+    let mut response = error_response(
         StatusCode::PAYLOAD_TOO_LARGE,
         "RequestEntityTooLarge",
         &format!("Exceeded maximum allowed payload size ({MAX_PAYLOAD_BYTES} bytes)."),
-    )
+    );
+    // The rest of the body is never read, so this connection cannot carry another request;
+    // saying so spares the runtime a write into a closed socket.
+    response
+        .headers_mut()
+        .insert("connection", HeaderValue::from_static("close"));
+    response
 }
 
 async fn next_invocation(State(state): State<Arc<ApiState>>) -> Response {
@@ -229,15 +235,15 @@ async fn next_invocation(State(state): State<Arc<ApiState>>) -> Response {
     (StatusCode::OK, headers, invocation.payload).into_response()
 }
 
-/// Checks that `request_id` is the invocation in flight; the error response otherwise.
-fn check_request_id(state: &ApiState, request_id: &str, to: &str) -> Result<(), Response> {
+/// The error response when `request_id` is not the invocation in flight.
+fn request_id_problem(state: &ApiState, request_id: &str, to: &str) -> Option<Response> {
     let progress = state.progress();
     match &progress.in_flight {
-        Some(in_flight) if in_flight.request_id == request_id => Ok(()),
+        Some(in_flight) if in_flight.request_id == request_id => None,
         _ if progress.last_answered.as_deref() == Some(request_id) => {
-            Err(invalid_state("InvocationResponse", to))
+            Some(invalid_state("InvocationResponse", to))
         }
-        _ => Err(error_response(
+        _ => Some(error_response(
             StatusCode::BAD_REQUEST,
             "InvalidRequestID",
             "Invalid request ID",
@@ -283,7 +289,7 @@ async fn invocation_response(
     Path(request_id): Path<String>,
     body: Body,
 ) -> Response {
-    if let Err(response) = check_request_id(&state, &request_id, "InvocationResponse") {
+    if let Some(response) = request_id_problem(&state, &request_id, "InvocationResponse") {
         return response;
     }
     match read_body(body).await {
@@ -332,7 +338,7 @@ async fn invocation_error(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if let Err(response) = check_request_id(&state, &request_id, "InvocationErrorResponse") {
+    if let Some(response) = request_id_problem(&state, &request_id, "InvocationErrorResponse") {
         return response;
     }
     let body = read_body(body).await.ok();
@@ -436,26 +442,58 @@ mod tests {
             headers["lambda-runtime-invoked-function-arn"],
             "arn:aws:lambda:us-east-1:123456789012:function:F"
         );
-        assert_eq!(headers["lambda-runtime-cognito-identity"], "{\"cognitoIdentityId\":\"x\"}");
+        assert_eq!(
+            headers["lambda-runtime-cognito-identity"],
+            "{\"cognitoIdentityId\":\"x\"}"
+        );
         assert!(headers.get("lambda-runtime-client-context").is_none());
         assert!(matches!(
             harness.init.take().expect("init").await,
             Ok(InitSignal::Ready)
         ));
 
-        let wrong = send(&harness.router, "POST", "/2018-06-01/runtime/invocation/nope/response", b"1".to_vec()).await;
-        assert_eq!(wrong, (400, r#"{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}"#.to_owned()));
+        let wrong = send(
+            &harness.router,
+            "POST",
+            "/2018-06-01/runtime/invocation/nope/response",
+            b"1".to_vec(),
+        )
+        .await;
+        assert_eq!(
+            wrong,
+            (
+                400,
+                r#"{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}"#
+                    .to_owned()
+            )
+        );
 
-        let ok = send(&harness.router, "POST", "/2018-06-01/runtime/invocation/req-1/response", b"{\"ok\":true}".to_vec()).await;
+        let ok = send(
+            &harness.router,
+            "POST",
+            "/2018-06-01/runtime/invocation/req-1/response",
+            b"{\"ok\":true}".to_vec(),
+        )
+        .await;
         assert_eq!(ok, (202, r#"{"status":"OK"}"#.to_owned()));
         match outcome.await.expect("outcome") {
             Outcome::Response(body) => assert_eq!(body, Bytes::from_static(b"{\"ok\":true}")),
             other => panic!("unexpected outcome {other:?}"),
         }
 
-        let again = send(&harness.router, "POST", "/2018-06-01/runtime/invocation/req-1/response", b"{}".to_vec()).await;
+        let again = send(
+            &harness.router,
+            "POST",
+            "/2018-06-01/runtime/invocation/req-1/response",
+            b"{}".to_vec(),
+        )
+        .await;
         assert_eq!(again.0, 403);
-        assert!(again.1.contains("\"errorType\":\"InvalidStateTransition\""), "{}", again.1);
+        assert!(
+            again.1.contains("\"errorType\":\"InvalidStateTransition\""),
+            "{}",
+            again.1
+        );
     }
 
     #[tokio::test]
@@ -463,9 +501,21 @@ mod tests {
         let harness = harness();
         let (invocation, outcome) = invocation("req-2");
         harness.invocations.send(invocation).await.expect("send");
-        let (status, _) = send(&harness.router, "GET", "/2018-06-01/runtime/invocation/next", Vec::new()).await;
+        let (status, _) = send(
+            &harness.router,
+            "GET",
+            "/2018-06-01/runtime/invocation/next",
+            Vec::new(),
+        )
+        .await;
         assert_eq!(status, 200);
-        let (status, _) = send(&harness.router, "POST", "/2018-06-01/runtime/invocation/req-2/error", b"not json".to_vec()).await;
+        let (status, _) = send(
+            &harness.router,
+            "POST",
+            "/2018-06-01/runtime/invocation/req-2/error",
+            b"not json".to_vec(),
+        )
+        .await;
         assert_eq!(status, 202);
         match outcome.await.expect("outcome") {
             Outcome::Error(body) => assert_eq!(
@@ -481,9 +531,21 @@ mod tests {
         let harness = harness();
         let (invocation, outcome) = invocation("req-3");
         harness.invocations.send(invocation).await.expect("send");
-        send(&harness.router, "GET", "/2018-06-01/runtime/invocation/next", Vec::new()).await;
+        send(
+            &harness.router,
+            "GET",
+            "/2018-06-01/runtime/invocation/next",
+            Vec::new(),
+        )
+        .await;
         let big = vec![b'x'; MAX_PAYLOAD_BYTES + 1];
-        let (status, body) = send(&harness.router, "POST", "/2018-06-01/runtime/invocation/req-3/response", big).await;
+        let (status, body) = send(
+            &harness.router,
+            "POST",
+            "/2018-06-01/runtime/invocation/req-3/response",
+            big,
+        )
+        .await;
         assert_eq!(status, 413);
         assert!(body.contains("RequestEntityTooLarge"), "{body}");
         assert!(matches!(outcome.await, Ok(Outcome::ResponseTooLarge)));
@@ -492,23 +554,47 @@ mod tests {
     #[tokio::test]
     async fn init_error_once_then_forbidden() {
         let mut harness = harness();
-        let (status, _) = send(&harness.router, "POST", "/2018-06-01/runtime/init/error", br#"{"errorMessage":"m","errorType":"Runtime.ImportModuleError"}"#.to_vec()).await;
+        let (status, _) = send(
+            &harness.router,
+            "POST",
+            "/2018-06-01/runtime/init/error",
+            br#"{"errorMessage":"m","errorType":"Runtime.ImportModuleError"}"#.to_vec(),
+        )
+        .await;
         assert_eq!(status, 202);
         match harness.init.take().expect("init").await.expect("signal") {
             InitSignal::Failed(body) => assert!(body.starts_with(b"{\"errorMessage\":\"m\"")),
             InitSignal::Ready => panic!("expected an init failure"),
         }
-        let (status, _) = send(&harness.router, "POST", "/2018-06-01/runtime/init/error", b"{}".to_vec()).await;
+        let (status, _) = send(
+            &harness.router,
+            "POST",
+            "/2018-06-01/runtime/init/error",
+            b"{}".to_vec(),
+        )
+        .await;
         assert_eq!(status, 403);
     }
 
     #[tokio::test]
     async fn unknown_paths_and_methods() {
         let harness = harness();
-        let (status, body) = send(&harness.router, "GET", "/2018-06-01/runtime/nothing", Vec::new()).await;
+        let (status, body) = send(
+            &harness.router,
+            "GET",
+            "/2018-06-01/runtime/nothing",
+            Vec::new(),
+        )
+        .await;
         assert_eq!(status, 404);
         assert!(body.contains("errorType"), "{body}");
-        let (status, _) = send(&harness.router, "POST", "/2018-06-01/runtime/invocation/next", Vec::new()).await;
+        let (status, _) = send(
+            &harness.router,
+            "POST",
+            "/2018-06-01/runtime/invocation/next",
+            Vec::new(),
+        )
+        .await;
         assert_eq!(status, 405);
     }
 }

@@ -37,8 +37,12 @@ const PYTHON_BOOTSTRAP_PATH: &str = "python/bootstrap.py";
 /// The language family of a runtime identifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Family {
-    Node { major: u32 },
-    Python { minor: u32 },
+    Node {
+        major: u32,
+    },
+    Python {
+        minor: u32,
+    },
     /// `provided*`: the app's own `bootstrap`.
     Provided,
     /// `go1.x`: the app's `bootstrap`, or the executable the handler names.
@@ -342,10 +346,7 @@ fn check_python_handler(function: &FunctionConfig) -> Result<(), RuntimeError> {
     } else {
         Err(bad_handler(
             function,
-            format!(
-                "no file {relative}.py in {}",
-                function.code_dir.display()
-            ),
+            format!("no file {relative}.py in {}", function.code_dir.display()),
         ))
     }
 }
@@ -426,9 +427,12 @@ mod tests {
     #[test]
     fn unknown_runtime_lists_the_supported_ones() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let error = check(&function("java21", "app.handler", dir.path())).unwrap_err();
+        let error = check(&function("java21", "app.handler", dir.path()))
+            .expect_err("validation must fail");
         assert!(
-            error.starts_with("HelloFunction: runtime java21 is not supported; supported runtimes: nodejs18.x,"),
+            error.starts_with(
+                "HelloFunction: runtime java21 is not supported; supported runtimes: nodejs18.x,"
+            ),
             "{error}"
         );
     }
@@ -436,7 +440,8 @@ mod tests {
     #[test]
     fn missing_python_module_names_the_file_and_folder() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let error = check(&function("python3.11", "app.handler", dir.path())).unwrap_err();
+        let error = check(&function("python3.11", "app.handler", dir.path()))
+            .expect_err("validation must fail");
         assert_eq!(
             error,
             format!(
@@ -456,7 +461,7 @@ mod tests {
             assert!(check_python_handler(&config).is_ok(), "{handler}");
         }
         let error = check_python_handler(&function("python3.11", "handler", dir.path()))
-            .unwrap_err()
+            .expect_err("validation must fail")
             .to_string();
         assert!(error.contains("looks like `module.function`"), "{error}");
     }
@@ -467,26 +472,37 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("src")).expect("mkdir");
         std::fs::write(dir.path().join("src/index.mjs"), "").expect("write");
         std::fs::write(dir.path().join("legacy.cjs"), "").expect("write");
-        assert!(check_node_handler(&function("nodejs20.x", "src/index.handler", dir.path())).is_ok());
-        assert!(check_node_handler(&function("nodejs20.x", "legacy.nested.handler", dir.path())).is_ok());
+        assert!(
+            check_node_handler(&function("nodejs20.x", "src/index.handler", dir.path())).is_ok()
+        );
+        assert!(
+            check_node_handler(&function("nodejs20.x", "legacy.nested.handler", dir.path()))
+                .is_ok()
+        );
         let error = check_node_handler(&function("nodejs20.x", "app.handler", dir.path()))
-            .unwrap_err()
+            .expect_err("validation must fail")
             .to_string();
-        assert!(error.contains("no file app.js, app.mjs or app.cjs in"), "{error}");
+        assert!(
+            error.contains("no file app.js, app.mjs or app.cjs in"),
+            "{error}"
+        );
     }
 
     #[test]
     fn provided_bootstrap_must_exist_and_be_executable() {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = function("provided.al2023", "unused", dir.path());
-        let error = check(&config).unwrap_err();
+        let error = check(&config).expect_err("validation must fail");
         assert!(error.contains("bootstrap` in its code folder"), "{error}");
         let bootstrap = dir.path().join("bootstrap");
         std::fs::write(&bootstrap, "#!/bin/sh\n").expect("write");
         std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(0o644))
             .expect("chmod");
-        let error = check(&config).unwrap_err();
-        assert!(error.ends_with(&format!("run `chmod +x {}`", bootstrap.display())), "{error}");
+        let error = check(&config).expect_err("validation must fail");
+        assert!(
+            error.ends_with(&format!("run `chmod +x {}`", bootstrap.display())),
+            "{error}"
+        );
         std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(0o755))
             .expect("chmod");
         let (launch, warnings) = check(&config).expect("valid bootstrap");
@@ -511,7 +527,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let runtime_dir = install(dir.path()).expect("install");
         let node = runtime_dir.join(NODE_BOOTSTRAP_PATH);
-        assert_eq!(std::fs::read_to_string(&node).expect("read"), NODE_BOOTSTRAP);
+        assert_eq!(
+            std::fs::read_to_string(&node).expect("read"),
+            NODE_BOOTSTRAP
+        );
         let modified = node.metadata().and_then(|m| m.modified()).expect("mtime");
         install(dir.path()).expect("install again");
         let again = node.metadata().and_then(|m| m.modified()).expect("mtime");

@@ -140,7 +140,13 @@ pub(crate) fn environment(
             "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin".to_owned()
         }),
     );
-    for key in ["HOME", "USER", "LD_LIBRARY_PATH", "SSL_CERT_FILE", "SSL_CERT_DIR"] {
+    for key in [
+        "HOME",
+        "USER",
+        "LD_LIBRARY_PATH",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+    ] {
         if let Ok(value) = std::env::var(key) {
             set(key, value);
         }
@@ -206,7 +212,13 @@ fn max_memory_used_mb(pid: u32) -> u64 {
         if let Some(kb) = status
             .lines()
             .find_map(|line| line.strip_prefix("VmHWM:"))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
         {
             *total_kb += kb;
         }
@@ -261,8 +273,17 @@ impl Instance {
         let sink = &spec.options.log_sink;
         let started = Instant::now();
         let fail = |error_type: &str, message: String| {
-            sink.emit(name, &format!("{} {request_id} {message}", logs::timestamp(OffsetDateTime::now_utc())));
-            sink.emit(name, &logs::init_failure_line(started.elapsed(), error_type));
+            sink.emit(
+                name,
+                &format!(
+                    "{} {request_id} {message}",
+                    logs::timestamp(OffsetDateTime::now_utc())
+                ),
+            );
+            sink.emit(
+                name,
+                &logs::init_failure_line(started.elapsed(), error_type),
+            );
             logs::error_json(error_type, &message)
         };
 
@@ -291,7 +312,10 @@ impl Instance {
         let function_name = name.clone();
         let server = tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, router).await {
-                tracing::warn!(function = function_name, "Runtime API server stopped: {error}");
+                tracing::warn!(
+                    function = function_name,
+                    "Runtime API server stopped: {error}"
+                );
             }
         });
 
@@ -318,10 +342,7 @@ impl Instance {
                 server.abort();
                 return Err(fail(
                     "Runtime.InvalidEntrypoint",
-                    format!(
-                        "failed to start {}: {error}",
-                        spec.launch.program.display()
-                    ),
+                    format!("failed to start {}: {error}", spec.launch.program.display()),
                 ));
             }
         };
@@ -374,18 +395,25 @@ impl Instance {
                 Ok(instance)
             }
             Some(InitSignal::Failed(error)) => {
-                sink.emit(name, &logs::init_failure_line(started.elapsed(), &error_type_of(&error)));
+                sink.emit(
+                    name,
+                    &logs::init_failure_line(started.elapsed(), &error_type_of(&error)),
+                );
                 Err(error)
             }
             None => {
                 // Give the waiter a moment to record the status; it is already on its way.
-                let how = tokio::time::timeout(Duration::from_secs(1), exit.wait_for(Option::is_some))
-                    .await
-                    .ok()
-                    .and_then(|status| status.ok().and_then(|how| how.clone()))
-                    .unwrap_or_else(|| "signal: killed".to_owned());
+                let how =
+                    tokio::time::timeout(Duration::from_secs(1), exit.wait_for(Option::is_some))
+                        .await
+                        .ok()
+                        .and_then(|status| status.ok().and_then(|how| how.clone()))
+                        .unwrap_or_else(|| "signal: killed".to_owned());
                 let error = exit_error(request_id, &how);
-                sink.emit(name, &logs::init_failure_line(started.elapsed(), "Runtime.ExitError"));
+                sink.emit(
+                    name,
+                    &logs::init_failure_line(started.elapsed(), "Runtime.ExitError"),
+                );
                 Err(error)
             }
         }
@@ -516,12 +544,18 @@ mod tests {
         let trace = new_trace_id();
         assert!(trace.starts_with("Root=1-"), "{trace}");
         assert!(trace.ends_with(";Sampled=0"), "{trace}");
-        assert_eq!(trace.len(), "Root=1-".len() + 8 + 1 + 24 + ";Parent=".len() + 16 + ";Sampled=0".len());
+        assert_eq!(
+            trace.len(),
+            "Root=1-".len() + 8 + 1 + 24 + ";Parent=".len() + 16 + ";Sampled=0".len()
+        );
     }
 
     #[test]
     fn error_types_are_read_from_error_json() {
-        assert_eq!(error_type_of(br#"{"errorType":"Runtime.HandlerNotFound"}"#), "Runtime.HandlerNotFound");
+        assert_eq!(
+            error_type_of(br#"{"errorType":"Runtime.HandlerNotFound"}"#),
+            "Runtime.HandlerNotFound"
+        );
         assert_eq!(error_type_of(b"junk"), "Runtime.Unknown");
     }
 

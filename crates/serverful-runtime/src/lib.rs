@@ -179,7 +179,9 @@ impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut names: Vec<&String> = self.pools.keys().collect();
         names.sort();
-        f.debug_struct("Runtime").field("functions", &names).finish()
+        f.debug_struct("Runtime")
+            .field("functions", &names)
+            .finish()
     }
 }
 

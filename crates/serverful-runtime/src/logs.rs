@@ -173,7 +173,10 @@ mod tests {
         assert_eq!(start_line("r1"), "START RequestId: r1 Version: $LATEST");
         assert_eq!(end_line("r1"), "END RequestId: r1");
         let line = timeout_line("r1", Duration::from_secs(3));
-        assert!(line.ends_with("Z r1 Task timed out after 3.00 seconds"), "{line}");
+        assert!(
+            line.ends_with("Z r1 Task timed out after 3.00 seconds"),
+            "{line}"
+        );
     }
 
     #[test]

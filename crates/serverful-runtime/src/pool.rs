@@ -19,7 +19,9 @@ pub(crate) struct Registry(Arc<Mutex<HashMap<u32, ExitWatch>>>);
 impl Registry {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, ExitWatch>> {
         // The map stays consistent even if a holder panicked; keep using it.
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn add(&self, pid: u32, exit: ExitWatch) {
@@ -108,12 +110,10 @@ impl Pool {
                 Some(instance) if !instance.has_exited() => break instance,
                 // An instance that died while idle is dropped; try the next one.
                 Some(_dead) => continue,
-                None => {
-                    match Instance::start(&self.spec, &request_id, &self.registry).await {
-                        Ok(instance) => break instance,
-                        Err(error) => return Err(InvokeError::FunctionError(error)),
-                    }
-                }
+                None => match Instance::start(&self.spec, &request_id, &self.registry).await {
+                    Ok(instance) => break instance,
+                    Err(error) => return Err(InvokeError::FunctionError(error)),
+                },
             }
         };
         let outcome = instance

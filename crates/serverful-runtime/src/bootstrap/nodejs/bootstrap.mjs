@@ -20,7 +20,20 @@ function splitHostPort(address) {
   return [address.slice(0, colon), Number(address.slice(colon + 1))];
 }
 
-function request(method, urlPath, body, headers = {}) {
+// One request to the Runtime API. A kept-alive connection the server has closed meanwhile
+// (it does so after refusing an oversized body) fails on first use; that is retried once.
+async function request(method, urlPath, body, headers = {}) {
+  try {
+    return await requestOnce(method, urlPath, body, headers);
+  } catch (error) {
+    if (error && (error.code === "EPIPE" || error.code === "ECONNRESET")) {
+      return requestOnce(method, urlPath, body, headers);
+    }
+    throw error;
+  }
+}
+
+function requestOnce(method, urlPath, body, headers) {
   return new Promise((resolve, reject) => {
     const allHeaders = { ...headers };
     if (body !== undefined) allHeaders["Content-Length"] = Buffer.byteLength(body);
@@ -199,10 +212,23 @@ async function reportInitError(error) {
   process.exit(1);
 }
 
+// Posts an answer. A failed post (the Runtime API closes the connection after refusing an
+// oversized response) is reported and the loop goes on: the invocation is already settled.
+async function postAnswer(urlPath, body, headers) {
+  try {
+    const answer = await request("POST", urlPath, body, headers);
+    if (answer.status !== 202) {
+      process.stderr.write(`Runtime API ${urlPath} answered ${answer.status}: ${answer.body}\n`);
+    }
+  } catch (error) {
+    process.stderr.write(`Runtime API ${urlPath} failed: ${error && error.message}\n`);
+  }
+}
+
 async function postError(requestId, error) {
   const body = toLambdaError(error);
   console.error("Invoke Error", "\t" + JSON.stringify(body));
-  await request("POST", `/runtime/invocation/${requestId}/error`, JSON.stringify(body), {
+  await postAnswer(`/runtime/invocation/${requestId}/error`, JSON.stringify(body), {
     "Content-Type": "application/json",
     "Lambda-Runtime-Function-Error-Type": body.errorType,
   });
@@ -249,7 +275,7 @@ async function main() {
       await postError(requestId, new RuntimeError("Runtime.MarshalError", `Unable to stringify response body: ${error.message}`));
       continue;
     }
-    await request("POST", `/runtime/invocation/${requestId}/response`, body, { "Content-Type": "application/json" });
+    await postAnswer(`/runtime/invocation/${requestId}/response`, body, { "Content-Type": "application/json" });
   }
 }
 

@@ -179,13 +179,24 @@ def _log_error(body):
     sys.stdout.write("\n".join(lines) + "\n")
 
 
+def _post_answer(client, path, payload, headers):
+    """Posts an answer; a failure (the Runtime API closes the connection after refusing an
+    oversized response) is reported and the loop goes on, the invocation being settled."""
+    try:
+        response, body = client.request("POST", path, body=payload, headers=headers)
+        if response.status != 202:
+            sys.stderr.write("Runtime API {} answered {}: {!r}\n".format(path, response.status, body))
+    except (http.client.HTTPException, OSError) as error:
+        sys.stderr.write("Runtime API {} failed: {}\n".format(path, error))
+
+
 def _post_error(client, path, body):
     payload = json.dumps(body).encode("utf-8")
-    client.request(
-        "POST",
+    _post_answer(
+        client,
         path,
-        body=payload,
-        headers={"Content-Type": "application/json", "Lambda-Runtime-Function-Error-Type": body["errorType"]},
+        payload,
+        {"Content-Type": "application/json", "Lambda-Runtime-Function-Error-Type": body["errorType"]},
     )
 
 
@@ -244,11 +255,11 @@ def main():
             _log_error(body)
             _post_error(client, error_path, body)
             continue
-        client.request(
-            "POST",
+        _post_answer(
+            client,
             "/runtime/invocation/{}/response".format(request_id),
-            body=answer,
-            headers={"Content-Type": "application/json"},
+            answer,
+            {"Content-Type": "application/json"},
         )
 
 

@@ -1,0 +1,1052 @@
+//! Integration tests of the runtime: small functions written into a temporary folder, run
+//! by the host's `node`, `python3` and `sh`, invoked through [`Runtime`].
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+use serverful_runtime::{
+    FunctionConfig, InvokeContext, InvokeError, LogSink, Runtime, RuntimeError, RuntimeOptions,
+};
+
+/// Log lines captured from the runtime's sink, as `(function, line)`.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<(String, String)>>>);
+
+impl Logs {
+    fn sink(&self) -> LogSink {
+        let lines = self.0.clone();
+        LogSink::new(move |function, line| {
+            lines
+                .lock()
+                .expect("log lock")
+                .push((function.to_owned(), line.to_owned()));
+        })
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .expect("log lock")
+            .iter()
+            .map(|(_, line)| line.clone())
+            .collect()
+    }
+
+    fn functions(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .expect("log lock")
+            .iter()
+            .map(|(function, _)| function.clone())
+            .collect()
+    }
+}
+
+/// A folder of function code plus the runtime's data folder.
+struct App {
+    dir: tempfile::TempDir,
+    logs: Logs,
+    max_concurrency: u32,
+}
+
+impl App {
+    fn new() -> App {
+        App {
+            dir: tempfile::tempdir().expect("tempdir"),
+            logs: Logs::default(),
+            max_concurrency: 4,
+        }
+    }
+
+    /// Writes `content` to `function_dir/relative`, executable if asked.
+    fn write(&self, function_dir: &str, relative: &str, content: &str, executable: bool) {
+        let path = self.dir.path().join(function_dir).join(relative);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, content).expect("write");
+        if executable {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+    }
+
+    fn function(
+        &self,
+        name: &str,
+        runtime: &str,
+        handler: &str,
+        function_dir: &str,
+    ) -> FunctionConfig {
+        let code_dir = self.dir.path().join(function_dir);
+        std::fs::create_dir_all(&code_dir).expect("mkdir");
+        FunctionConfig {
+            name: name.to_owned(),
+            runtime: runtime.to_owned(),
+            handler: handler.to_owned(),
+            code_dir,
+            timeout: Duration::from_secs(3),
+            memory_mb: 128,
+            environment: BTreeMap::new(),
+            reserved_concurrency: None,
+        }
+    }
+
+    fn options(&self) -> RuntimeOptions {
+        RuntimeOptions {
+            region: "eu-west-1".to_owned(),
+            account_id: "111122223333".to_owned(),
+            data_dir: self.dir.path().join("data"),
+            aws_endpoint_url: Some("http://127.0.0.1:4566".to_owned()),
+            access_key_id: "AKIDTEST".to_owned(),
+            secret_access_key: "secret".to_owned(),
+            max_concurrency: self.max_concurrency,
+            log_sink: self.logs.sink(),
+        }
+    }
+
+    fn runtime(&self, functions: Vec<FunctionConfig>) -> (Runtime, Vec<String>) {
+        Runtime::new(functions, self.options()).expect("valid functions")
+    }
+}
+
+async fn invoke(runtime: &Runtime, function: &str, event: Value) -> Result<Value, InvokeError> {
+    let bytes = runtime
+        .invoke(function, Bytes::from(event.to_string()))
+        .await?;
+    Ok(serde_json::from_slice(&bytes).expect("response is JSON"))
+}
+
+fn function_error(result: Result<Value, InvokeError>) -> Value {
+    match result {
+        Err(InvokeError::FunctionError(body)) => serde_json::from_slice(&body).expect("error JSON"),
+        other => panic!("expected a function error, got {other:?}"),
+    }
+}
+
+const NODE_COUNTER: &str = r#"
+let invocations = 0;
+exports.handler = async (event, context) => {
+  invocations += 1;
+  console.log("hello from node", { n: invocations });
+  return {
+    event,
+    pid: process.pid,
+    invocations,
+    context: {
+      functionName: context.functionName,
+      functionVersion: context.functionVersion,
+      invokedFunctionArn: context.invokedFunctionArn,
+      memoryLimitInMB: context.memoryLimitInMB,
+      awsRequestId: context.awsRequestId,
+      logGroupName: context.logGroupName,
+      logStreamName: context.logStreamName,
+      remaining: context.getRemainingTimeInMillis(),
+      waits: context.callbackWaitsForEmptyEventLoop,
+      identity: context.identity,
+      clientContext: context.clientContext,
+    },
+  };
+};
+"#;
+
+#[tokio::test]
+async fn node_async_handler_reuses_its_warm_instance() {
+    let app = App::new();
+    app.write("node", "index.js", NODE_COUNTER, false);
+    let (runtime, _warnings) = app.runtime(vec![app.function(
+        "Hello",
+        "nodejs20.x",
+        "index.handler",
+        "node",
+    )]);
+
+    let first = invoke(&runtime, "Hello", json!({"name": "a"}))
+        .await
+        .expect("first");
+    let second = invoke(&runtime, "Hello", json!({"name": "b"}))
+        .await
+        .expect("second");
+    assert_eq!(first["event"], json!({"name": "a"}));
+    assert_eq!(second["event"], json!({"name": "b"}));
+    assert_eq!(first["pid"], second["pid"], "a warm instance is reused");
+    assert_eq!(second["invocations"], 2);
+
+    let context = &first["context"];
+    assert_eq!(context["functionName"], "Hello");
+    assert_eq!(context["functionVersion"], "$LATEST");
+    assert_eq!(
+        context["invokedFunctionArn"],
+        "arn:aws:lambda:eu-west-1:111122223333:function:Hello"
+    );
+    assert_eq!(context["memoryLimitInMB"], "128");
+    assert_eq!(context["logGroupName"], "/aws/lambda/Hello");
+    assert!(context["logStreamName"]
+        .as_str()
+        .expect("stream")
+        .contains("/[$LATEST]"));
+    assert_eq!(context["awsRequestId"].as_str().expect("id").len(), 36);
+    let remaining = context["remaining"].as_i64().expect("remaining");
+    assert!(remaining > 1000 && remaining <= 3000, "{remaining}");
+    assert_eq!(context["waits"], true);
+    runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn node_context_carries_identity_and_client_context() {
+    let app = App::new();
+    app.write("node", "index.js", NODE_COUNTER, false);
+    let (runtime, _) = app.runtime(vec![app.function(
+        "Hello",
+        "nodejs20.x",
+        "index.handler",
+        "node",
+    )]);
+    let context = InvokeContext {
+        client_context: Some(r#"{"custom":{"k":"v"}}"#.to_owned()),
+        cognito_identity: Some(
+            r#"{"cognitoIdentityId":"id-1","cognitoIdentityPoolId":"pool-1"}"#.to_owned(),
+        ),
+        trace_id: None,
+    };
+    let bytes = runtime
+        .invoke_with("Hello", Bytes::from_static(b"{}"), context)
+        .await
+        .expect("invoke");
+    let result: Value = serde_json::from_slice(&bytes).expect("json");
+    assert_eq!(
+        result["context"]["identity"],
+        json!({"cognitoIdentityId": "id-1", "cognitoIdentityPoolId": "pool-1"})
+    );
+    assert_eq!(
+        result["context"]["clientContext"],
+        json!({"custom": {"k": "v"}})
+    );
+    runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn node_callback_handlers() {
+    let app = App::new();
+    app.write(
+        "node",
+        "cb.js",
+        r#"
+exports.ok = (event, context, callback) => { setTimeout(() => callback(null, { via: "callback", event }), 10); };
+exports.fails = (event, context, callback) => { callback(new TypeError("bad input")); };
+exports.succeed = (event, context) => { context.succeed({ via: "succeed" }); };
+exports.text = (event, context, callback) => { callback("plain failure"); };
+"#,
+        false,
+    );
+    let (runtime, _) = app.runtime(vec![
+        app.function("Ok", "nodejs20.x", "cb.ok", "node"),
+        app.function("Fails", "nodejs20.x", "cb.fails", "node"),
+        app.function("Succeed", "nodejs20.x", "cb.succeed", "node"),
+        app.function("Text", "nodejs20.x", "cb.text", "node"),
+    ]);
+    assert_eq!(
+        invoke(&runtime, "Ok", json!(1)).await.expect("ok"),
+        json!({"via": "callback", "event": 1})
+    );
+    let error = function_error(invoke(&runtime, "Fails", json!({})).await);
+    assert_eq!(error["errorType"], "TypeError");
+    assert_eq!(error["errorMessage"], "bad input");
+    assert!(error["trace"][0]
+        .as_str()
+        .expect("trace")
+        .starts_with("TypeError: bad input"));
+    assert_eq!(
+        invoke(&runtime, "Succeed", json!({}))
+            .await
+            .expect("succeed"),
+        json!({"via": "succeed"})
+    );
+    let error = function_error(invoke(&runtime, "Text", json!({})).await);
+    assert_eq!(error["errorType"], "string");
+    assert_eq!(error["errorMessage"], "plain failure");
+    let lines = app.logs.lines();
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.contains("\tERROR\tInvoke Error \t{\"errorType\":\"TypeError\"")),
+        "{lines:#?}"
+    );
+    runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn node_es_module_with_nested_export() {
+    let app = App::new();
+    app.write(
+        "esm",
+        "src/app.mjs",
+        r#"
+import { hostname } from "node:os";
+export const handlers = { main: async (event) => ({ esm: true, doubled: event.n * 2, host: typeof hostname() }) };
+export default { ignored: true };
+"#,
+        false,
+    );
+    let (runtime, _) = app.runtime(vec![app.function(
+        "Esm",
+        "nodejs20.x",
+        "src/app.handlers.main",
+        "esm",
+    )]);
+    assert_eq!(
+        invoke(&runtime, "Esm", json!({"n": 21}))
+            .await
+            .expect("invoke"),
+        json!({"esm": true, "doubled": 42, "host": "string"})
+    );
+    runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn node_missing_export_is_handler_not_found_then_retried() {
+    let app = App::new();
+    app.write(
+        "node",
+        "index.js",
+        "exports.other = async () => 1;\n",
+        false,
+    );
+    let (runtime, _) = app.runtime(vec![app.function(
+        "Missing",
+        "nodejs20.x",
+        "index.handler",
+        "node",
+    )]);
+    for _ in 0..2 {
+        let error = function_error(invoke(&runtime, "Missing", json!({})).await);
+        assert_eq!(error["errorType"], "Runtime.HandlerNotFound");
+        assert_eq!(
+            error["errorMessage"],
+            "index.handler is undefined or not exported"
+        );
+    }
+    let lines = app.logs.lines();
+    let init_reports = lines
+        .iter()
+        .filter(|line| {
+            line.starts_with("INIT_REPORT Init Duration: ")
+                && line.ends_with("Error Type: Runtime.HandlerNotFound")
+        })
+        .count();
+    assert_eq!(
+        init_reports, 2,
+        "each request tries a fresh instance: {lines:#?}"
+    );
+    runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn node_syntax_error_is_reported_at_init() {
+    let app = App::new();
+    app.write(
+        "node",
+        "index.mjs",
+        "export const handler = async () => {\n",
+        false,
+    );
+    let (runtime, _) = app.runtime(vec![app.function(
+        "Broken",
+        "nodejs20.x",
+        "index.handler",
+        "node",
+    )]);
+    let error = function_error(invoke(&runtime, "Broken", json!({})).await);
+    assert_eq!(error["errorType"], "Runtime.UserCodeSyntaxError");
+    runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn node_process_exit_mid_request_drops_the_instance() {
+    let app = App::new();
+    app.write(
+        "node",
+        "index.js",
+        r#"
+exports.handler = async (event) => {
+  if (event.exit) { process.exit(1); }
+  return { pid: process.pid };
+};
+"#,
+        false,
+    );
+    let (runtime, _) = app.runtime(vec![app.function(
+        "Exits",
+        "nodejs20.x",
+        "index.handler",
+        "node",
+    )]);
+    let before = invoke(&runtime, "Exits", json!({})).await.expect("first");
+    let error = function_error(invoke(&runtime, "Exits", json!({"exit": true})).await);
+    assert_eq!(error["errorType"], "Runtime.ExitError");
+    let message = error["errorMessage"].as_str().expect("message");
+    assert!(message.starts_with("RequestId: "), "{message}");
+    assert!(
+        message.ends_with(" Error: Runtime exited with error: exit status 1"),
+        "{message}"
+    );
+    let after = invoke(&runtime, "Exits", json!({})).await.expect("after");
+    assert_ne!(
+        before["pid"], after["pid"],
+        "a new instance serves the next request"
+    );
+    runtime.shutdown().await;
+}
+
+const PYTHON_APP: &str = r#"
+import logging
+import os
+import time
+
+logger = logging.getLogger()
+logger.setLevel(logging.INFO)
+COUNT = 0
+
+def handler(event, context):
+    global COUNT
+    COUNT += 1
+    print("plain print", COUNT)
+    logger.info("logged %s", event.get("name"))
+    return {
+        "pid": os.getpid(),
+        "count": COUNT,
+        "cwd": os.getcwd(),
+        "env": dict(os.environ),
+        "context": {
+            "function_name": context.function_name,
+            "function_version": context.function_version,
+            "invoked_function_arn": context.invoked_function_arn,
+            "memory_limit_in_mb": context.memory_limit_in_mb,
+            "aws_request_id": context.aws_request_id,
+            "log_group_name": context.log_group_name,
+            "log_stream_name": context.log_stream_name,
+            "remaining": context.get_remaining_time_in_millis(),
+            "identity_id": context.identity.cognito_identity_id,
+            "client_context": context.client_context,
+        },
+    }
+
+def fails(event, context):
+    raise ValueError("boom " + str(event.get("n")))
+
+def sleeps(event, context):
+    time.sleep(event.get("seconds", 5))
+    return {"slept": True, "pid": os.getpid()}
+
+def exits(event, context):
+    os._exit(1)
+
+def big(event, context):
+    return "x" * (7 * 1024 * 1024) if event.get("big") else "small"
+"#;
+
+#[tokio::test]
+async fn python_handler_context_environment_and_logs() {
+    let app = App::new();
+    app.write("py", "app.py", PYTHON_APP, false);
+    let mut function = app.function("PyHello", "python3.11", "app.handler", "py");
+    function
+        .environment
+        .insert("TABLE_NAME".to_owned(), "users".to_owned());
+    function
+        .environment
+        .insert("AWS_REGION".to_owned(), "ap-south-1".to_owned());
+    let (runtime, warnings) = app.runtime(vec![function.clone()]);
+    assert!(
+        warnings.is_empty()
+            || warnings[0].starts_with("PyHello: runtime python3.11 wants python3.11"),
+        "{warnings:?}"
+    );
+
+    let first = invoke(&runtime, "PyHello", json!({"name": "ada"}))
+        .await
+        .expect("first");
+    let second = invoke(&runtime, "PyHello", json!({"name": "bob"}))
+        .await
+        .expect("second");
+    assert_eq!(first["pid"], second["pid"], "a warm instance is reused");
+    assert_eq!(second["count"], 2);
+    assert_eq!(first["cwd"], function.code_dir.display().to_string());
+
+    let context = &first["context"];
+    assert_eq!(context["function_name"], "PyHello");
+    assert_eq!(context["function_version"], "$LATEST");
+    assert_eq!(
+        context["invoked_function_arn"],
+        "arn:aws:lambda:eu-west-1:111122223333:function:PyHello"
+    );
+    assert_eq!(context["memory_limit_in_mb"], "128");
+    assert_eq!(context["log_group_name"], "/aws/lambda/PyHello");
+    assert_eq!(context["client_context"], Value::Null);
+    let remaining = context["remaining"].as_i64().expect("remaining");
+    assert!(remaining > 1000 && remaining <= 3000, "{remaining}");
+
+    let env = &first["env"];
+    let request_id = context["aws_request_id"].as_str().expect("request id");
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_NAME"], "PyHello");
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_VERSION"], "$LATEST");
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "128");
+    assert_eq!(env["AWS_LAMBDA_LOG_GROUP_NAME"], "/aws/lambda/PyHello");
+    assert_eq!(
+        env["AWS_LAMBDA_LOG_STREAM_NAME"],
+        context["log_stream_name"]
+    );
+    let stream = env["AWS_LAMBDA_LOG_STREAM_NAME"].as_str().expect("stream");
+    assert!(
+        regex::Regex::new(r"^\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}$")
+            .expect("regex")
+            .is_match(stream),
+        "{stream}"
+    );
+    assert!(env["AWS_LAMBDA_RUNTIME_API"]
+        .as_str()
+        .expect("api")
+        .starts_with("127.0.0.1:"));
+    assert_eq!(env["AWS_LAMBDA_INITIALIZATION_TYPE"], "on-demand");
+    assert_eq!(env["AWS_EXECUTION_ENV"], "AWS_Lambda_python3.11");
+    assert_eq!(env["_HANDLER"], "app.handler");
+    assert_eq!(
+        env["LAMBDA_TASK_ROOT"],
+        function.code_dir.display().to_string()
+    );
+    assert!(env["LAMBDA_RUNTIME_DIR"]
+        .as_str()
+        .expect("runtime dir")
+        .ends_with("data/runtimes"));
+    assert_eq!(
+        env["AWS_REGION"], "ap-south-1",
+        "the function's own variables win"
+    );
+    assert_eq!(env["AWS_DEFAULT_REGION"], "eu-west-1");
+    assert_eq!(env["TZ"], ":UTC");
+    assert_eq!(env["LANG"], "en_US.UTF-8");
+    assert_eq!(env["AWS_ENDPOINT_URL"], "http://127.0.0.1:4566");
+    assert_eq!(env["AWS_ACCESS_KEY_ID"], "AKIDTEST");
+    assert_eq!(env["AWS_SECRET_ACCESS_KEY"], "secret");
+    assert!(env.get("AWS_SESSION_TOKEN").is_some());
+    assert_eq!(env["TABLE_NAME"], "users");
+    assert!(env["_X_AMZN_TRACE_ID"]
+        .as_str()
+        .expect("trace")
+        .starts_with("Root=1-"));
+    assert!(env["PATH"].as_str().is_some());
+    // cargo sets this for the test process; it must not leak into functions.
+    assert!(std::env::var("CARGO_MANIFEST_DIR").is_ok());
+    assert!(
+        env.get("CARGO_MANIFEST_DIR").is_none(),
+        "server environment leaked"
+    );
+
+    let lines = app.logs.lines();
+    assert!(lines.contains(&"plain print 1".to_owned()), "{lines:#?}");
+    let logged = regex::Regex::new(&format!(
+        r"^\[INFO\]\t\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}:\d{{2}}:\d{{2}}\.\d{{3}}Z\t{request_id}\tlogged ada$"
+    ))
+    .expect("regex");
+    assert!(lines.iter().any(|line| logged.is_match(line)), "{lines:#?}");
+    assert!(app
+        .logs
+        .functions()
+        .iter()
+        .all(|function| function == "PyHello"));
+    runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn start_end_report_lines_have_lambdas_format() {
+    let app = App::new();
+    app.write("node", "index.js", NODE_COUNTER, false);
+    let (runtime, _) = app.runtime(vec![app.function(
+        "Hello",
+        "nodejs20.x",
+        "index.handler",
+        "node",
+    )]);
+    let first = invoke(&runtime, "Hello", json!({})).await.expect("first");
+    let second = invoke(&runtime, "Hello", json!({})).await.expect("second");
+    runtime.shutdown().await;
+    let lines = app.logs.lines();
+    let report = regex::Regex::new(
+        r"^REPORT RequestId: ([0-9a-f-]{36})\tDuration: \d+\.\d{2} ms\tBilled Duration: \d+ ms\tMemory Size: 128 MB\tMax Memory Used: [1-9]\d* MB\t(Init Duration: \d+\.\d{2} ms\t)?$",
+    )
+    .expect("regex");
+    for (index, result) in [first, second].iter().enumerate() {
+        let id = result["context"]["awsRequestId"].as_str().expect("id");
+        let start = lines
+            .iter()
+            .position(|line| line == &format!("START RequestId: {id} Version: $LATEST"))
+            .unwrap_or_else(|| panic!("no START for {id}: {lines:#?}"));
+        let end = lines
+            .iter()
+            .position(|line| line == &format!("END RequestId: {id}"))
+            .unwrap_or_else(|| panic!("no END for {id}: {lines:#?}"));
+        let report_line = &lines[end + 1];
+        let captures = report
+            .captures(report_line)
+            .unwrap_or_else(|| panic!("bad REPORT: {report_line:?}"));
+        assert_eq!(&captures[1], id);
+        assert_eq!(
+            captures.get(2).is_some(),
+            index == 0,
+            "Init Duration only on the cold start: {report_line}"
+        );
+        let console = regex::Regex::new(&format!(
+            r"^\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}:\d{{2}}:\d{{2}}\.\d{{3}}Z\t{id}\tINFO\thello from node \{{ n: {} \}}$",
+            index + 1
+        ))
+        .expect("regex");
+        let printed = lines
+            .iter()
+            .position(|line| console.is_match(line))
+            .unwrap_or_else(|| panic!("no console line for {id}: {lines:#?}"));
+        assert!(start < printed && printed < end, "{lines:#?}");
+    }
+}
+
+#[tokio::test]
+async fn python_exception_becomes_a_lambda_error() {
+    let app = App::new();
+    app.write("py", "app.py", PYTHON_APP, false);
+    let (runtime, _) = app.runtime(vec![app.function(
+        "PyFails",
+        "python3.11",
+        "app.fails",
+        "py",
+    )]);
+    let error = function_error(invoke(&runtime, "PyFails", json!({"n": 7})).await);
+    assert_eq!(error["errorType"], "ValueError");
+    assert_eq!(error["errorMessage"], "boom 7");
+    assert_eq!(error["requestId"].as_str().expect("request id").len(), 36);
+    let stack = error["stackTrace"].as_array().expect("stack");
+    assert!(
+        stack.iter().any(|frame| frame
+            .as_str()
+            .is_some_and(|f| f.contains("app.py") && f.contains("in fails"))),
+        "{stack:?}"
+    );
+    let lines = app.logs.lines();
+    assert!(
+        lines.contains(&"[ERROR] ValueError: boom 7".to_owned()),
+        "{lines:#?}"
+    );
+    runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn python_import_errors_and_missing_handlers() {
+    let app = App::new();
+    app.write("py", "app.py", "import not_a_module_anywhere\n", false);
+    app.write(
+        "py",
+        "ok.py",
+        "def other(event, context):\n    return 1\n",
+        false,
+    );
+    let (runtime, _) = app.runtime(vec![
+        app.function("BadImport", "python3.11", "app.handler", "py"),
+        app.function("NoHandler", "python3.11", "ok.handler", "py"),
+    ]);
+    let error = function_error(invoke(&runtime, "BadImport", json!({})).await);
+    assert_eq!(error["errorType"], "Runtime.ImportModuleError");
+    assert_eq!(
+        error["errorMessage"],
+        "Unable to import module 'app': No module named 'not_a_module_anywhere'"
+    );
+    let error = function_error(invoke(&runtime, "NoHandler", json!({})).await);
+    assert_eq!(error["errorType"], "Runtime.HandlerNotFound");
+    assert_eq!(
+        error["errorMessage"],
+        "Handler 'handler' missing on module 'ok'"
+    );
+    runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn timeout_kills_the_instance_and_logs_it() {
+    let app = App::new();
+    app.write("py", "app.py", PYTHON_APP, false);
+    let mut function = app.function("Sleepy", "python3.11", "app.sleeps", "py");
+    function.timeout = Duration::from_secs(1);
+    let (runtime, _) = app.runtime(vec![function]);
+    let quick = invoke(&runtime, "Sleepy", json!({"seconds": 0}))
+        .await
+        .expect("quick");
+    let started = Instant::now();
+    let result = invoke(&runtime, "Sleepy", json!({"seconds": 30})).await;
+    assert!(matches!(result, Err(InvokeError::Timeout)), "{result:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let pid = quick["pid"].as_i64().expect("pid");
+    assert!(!process_alive(pid), "the timed-out instance was killed");
+    let lines = app.logs.lines();
+    let timed_out = regex::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z [0-9a-f-]{36} Task timed out after 1\.00 seconds$").expect("regex");
+    assert!(
+        lines.iter().any(|line| timed_out.is_match(line)),
+        "{lines:#?}"
+    );
+    let after = invoke(&runtime, "Sleepy", json!({"seconds": 0}))
+        .await
+        .expect("after");
+    assert_ne!(after["pid"], quick["pid"]);
+    runtime.shutdown().await;
+}
+
+/// Whether a process is still running (a zombie waiting for its parent counts as dead).
+fn process_alive(pid: i64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat
+                .rsplit(')')
+                .next()
+                .and_then(|rest| rest.split_whitespace().next());
+            state != Some("Z") && state != Some("X")
+        }
+        Err(_) => false,
+    }
+}
+
+#[tokio::test]
+async fn python_os_exit_mid_request() {
+    let app = App::new();
+    app.write("py", "app.py", PYTHON_APP, false);
+    let (runtime, _) = app.runtime(vec![app.function(
+        "PyExits",
+        "python3.11",
+        "app.exits",
+        "py",
+    )]);
+    let error = function_error(invoke(&runtime, "PyExits", json!({})).await);
+    assert_eq!(error["errorType"], "Runtime.ExitError");
+    assert!(error["errorMessage"]
+        .as_str()
+        .expect("message")
+        .ends_with("Runtime exited with error: exit status 1"));
+    let lines = app.logs.lines();
+    assert!(
+        lines.contains(&"Runtime.ExitError".to_owned()),
+        "{lines:#?}"
+    );
+    runtime.shutdown().await;
+}
+
+const CURL_BOOTSTRAP: &str = r#"#!/bin/sh
+set -eu
+API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+HEADERS="$(mktemp)"
+while true; do
+  EVENT="$(curl -sS -D "$HEADERS" "$API/invocation/next")"
+  REQUEST_ID="$(grep -i '^Lambda-Runtime-Aws-Request-Id:' "$HEADERS" | cut -d: -f2 | tr -d ' \r\n')"
+  ARN="$(grep -i '^Lambda-Runtime-Invoked-Function-Arn:' "$HEADERS" | cut -d' ' -f2 | tr -d '\r\n')"
+  WRONG="$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$API/invocation/not-the-id/response" -d '{}')"
+  BAD_PATH="$(curl -sS -o /dev/null -w '%{http_code}' "$API/invocation/what")"
+  echo "shell saw $REQUEST_ID"
+  curl -sS -o /dev/null -X POST "$API/invocation/$REQUEST_ID/response" \
+    -d "{\"echo\":$EVENT,\"arn\":\"$ARN\",\"wrong_id_status\":$WRONG,\"bad_path_status\":$BAD_PATH,\"handler\":\"$_HANDLER\"}"
+done
+"#;
+
+#[tokio::test]
+async fn provided_bootstrap_with_curl() {
+    let app = App::new();
+    app.write("sh", "bootstrap", CURL_BOOTSTRAP, true);
+    let (runtime, warnings) = app.runtime(vec![app.function(
+        "Shell",
+        "provided.al2023",
+        "whatever.handler",
+        "sh",
+    )]);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let result = invoke(&runtime, "Shell", json!({"x": [1, 2]}))
+        .await
+        .expect("invoke");
+    assert_eq!(
+        result,
+        json!({
+            "echo": {"x": [1, 2]},
+            "arn": "arn:aws:lambda:eu-west-1:111122223333:function:Shell",
+            "wrong_id_status": 400,
+            "bad_path_status": 404,
+            "handler": "whatever.handler",
+        })
+    );
+    let again = invoke(&runtime, "Shell", json!(2)).await.expect("again");
+    assert_eq!(again["echo"], 2);
+    let lines = app.logs.lines();
+    assert!(
+        lines.iter().any(|line| line.starts_with("shell saw ")),
+        "{lines:#?}"
+    );
+    runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn provided_bootstrap_init_error_and_early_exit() {
+    let app = App::new();
+    app.write(
+        "init-error",
+        "bootstrap",
+        r#"#!/bin/sh
+curl -sS -o /dev/null -X POST -H 'Lambda-Runtime-Function-Error-Type: Runtime.Custom' \
+  "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/init/error" \
+  -d '{"errorMessage":"config missing","errorType":"Runtime.Custom"}'
+exit 1
+"#,
+        true,
+    );
+    app.write(
+        "early-exit",
+        "bootstrap",
+        "#!/bin/sh\necho starting\nexit 3\n",
+        true,
+    );
+    let (runtime, _) = app.runtime(vec![
+        app.function("InitError", "provided", "h", "init-error"),
+        app.function("EarlyExit", "provided.al2", "h", "early-exit"),
+    ]);
+    let error = function_error(invoke(&runtime, "InitError", json!({})).await);
+    assert_eq!(
+        error,
+        json!({"errorMessage": "config missing", "errorType": "Runtime.Custom"})
+    );
+    let error = function_error(invoke(&runtime, "EarlyExit", json!({})).await);
+    assert_eq!(error["errorType"], "Runtime.ExitError");
+    assert!(error["errorMessage"]
+        .as_str()
+        .expect("message")
+        .ends_with("Runtime exited with error: exit status 3"));
+    let lines = app.logs.lines();
+    assert!(lines.contains(&"starting".to_owned()), "{lines:#?}");
+    runtime.shutdown().await;
+}
+
+/// Runs `n` invocations of `function` at once and returns their results.
+async fn invoke_parallel(runtime: &Arc<Runtime>, function: &str, n: usize) -> Vec<Value> {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let runtime = runtime.clone();
+            let function = function.to_owned();
+            tokio::spawn(async move { invoke(&runtime, &function, json!({})).await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.expect("task").expect("invoke"));
+    }
+    results
+}
+
+const SLOW_NODE: &str =
+    "exports.handler = async () => { await new Promise((r) => setTimeout(r, 300)); return { pid: process.pid }; };\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_invocations_run_on_parallel_instances() {
+    let app = App::new();
+    app.write("node", "slow.js", SLOW_NODE, false);
+    let (runtime, _) = app.runtime(vec![app.function(
+        "Slow",
+        "nodejs20.x",
+        "slow.handler",
+        "node",
+    )]);
+    let runtime = Arc::new(runtime);
+    let started = Instant::now();
+    let results = invoke_parallel(&runtime, "Slow", 4).await;
+    let elapsed = started.elapsed();
+    let mut pids: Vec<i64> = results
+        .iter()
+        .map(|r| r["pid"].as_i64().expect("pid"))
+        .collect();
+    pids.sort();
+    pids.dedup();
+    assert_eq!(
+        pids.len(),
+        4,
+        "four instances served four parallel requests"
+    );
+    // Serially this would take 4 × 300 ms plus cold starts.
+    assert!(elapsed < Duration::from_millis(1200), "took {elapsed:?}");
+    runtime.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reserved_concurrency_makes_requests_wait_for_the_instance() {
+    let app = App::new();
+    app.write("node", "slow.js", SLOW_NODE, false);
+    let mut function = app.function("Slow", "nodejs20.x", "slow.handler", "node");
+    function.reserved_concurrency = Some(1);
+    let (runtime, _) = app.runtime(vec![function]);
+    let runtime = Arc::new(runtime);
+    let started = Instant::now();
+    let results = invoke_parallel(&runtime, "Slow", 3).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(850),
+        "requests waited for the one instance"
+    );
+    assert!(
+        results.iter().all(|r| r["pid"] == results[0]["pid"]),
+        "{results:?}"
+    );
+    runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn throttles_payload_limits_and_unknown_functions() {
+    let app = App::new();
+    app.write(
+        "node",
+        "index.js",
+        "exports.handler = async (event) => event.big ? 'x'.repeat(7 * 1024 * 1024) : 'small';\n",
+        false,
+    );
+    let mut throttled = app.function("Zero", "nodejs20.x", "index.handler", "node");
+    throttled.reserved_concurrency = Some(0);
+    app.write("py", "app.py", PYTHON_APP, false);
+    let (runtime, _) = app.runtime(vec![
+        app.function("Big", "nodejs20.x", "index.handler", "node"),
+        app.function("PyBig", "python3.11", "app.big", "py"),
+        throttled,
+    ]);
+    assert!(matches!(
+        invoke(&runtime, "Zero", json!({})).await,
+        Err(InvokeError::Throttled)
+    ));
+    assert!(matches!(
+        invoke(&runtime, "Nope", json!({})).await,
+        Err(InvokeError::NoSuchFunction(name)) if name == "Nope"
+    ));
+    let huge = Bytes::from(vec![b' '; 6 * 1024 * 1024 + 1]);
+    assert!(matches!(
+        runtime.invoke("Big", huge).await,
+        Err(InvokeError::PayloadTooLarge)
+    ));
+    let result = invoke(&runtime, "Big", json!({"big": true})).await;
+    assert!(
+        matches!(result, Err(InvokeError::PayloadTooLarge)),
+        "{result:?}"
+    );
+    let small = invoke(&runtime, "Big", json!({})).await;
+    assert_eq!(small.ok(), Some(json!("small")), "{:#?}", app.logs.lines());
+    let result = invoke(&runtime, "PyBig", json!({"big": true})).await;
+    assert!(
+        matches!(result, Err(InvokeError::PayloadTooLarge)),
+        "{result:?}"
+    );
+    let small = invoke(&runtime, "PyBig", json!({})).await;
+    assert_eq!(small.ok(), Some(json!("small")), "{:#?}", app.logs.lines());
+    runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_kills_functions_and_their_children() {
+    let app = App::new();
+    app.write(
+        "node",
+        "index.js",
+        r#"
+const { spawn } = require("node:child_process");
+exports.handler = async () => {
+  const child = spawn("sleep", ["60"], { stdio: "ignore" });
+  return { pid: process.pid, child: child.pid };
+};
+"#,
+        false,
+    );
+    let (runtime, _) = app.runtime(vec![app.function(
+        "Spawner",
+        "nodejs20.x",
+        "index.handler",
+        "node",
+    )]);
+    let result = invoke(&runtime, "Spawner", json!({}))
+        .await
+        .expect("invoke");
+    let pid = result["pid"].as_i64().expect("pid");
+    let child = result["child"].as_i64().expect("child");
+    assert!(process_alive(pid) && process_alive(child));
+    runtime.shutdown().await;
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while (process_alive(pid) || process_alive(child)) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!process_alive(pid), "function process survived shutdown");
+    assert!(!process_alive(child), "child process survived shutdown");
+    assert!(matches!(
+        invoke(&runtime, "Spawner", json!({})).await,
+        Err(InvokeError::ShuttingDown)
+    ));
+}
+
+#[test]
+fn startup_validation_names_the_function_and_the_fix() {
+    let app = App::new();
+    let check = |function: FunctionConfig| match Runtime::new(vec![function], app.options()) {
+        Err(error) => error,
+        Ok(_) => panic!("expected a validation error"),
+    };
+    let error = check(app.function("HelloFunction", "python3.11", "app.handler", "empty"));
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "HelloFunction: handler app.handler: no file app.py in {}",
+            app.dir.path().join("empty").display()
+        )
+    );
+    let error = check(app.function("HelloFunction", "ruby3.3", "app.handler", "empty"));
+    assert!(matches!(error, RuntimeError::UnsupportedRuntime { .. }));
+    assert!(
+        error
+            .to_string()
+            .contains("supported runtimes: nodejs18.x, nodejs20.x"),
+        "{error}"
+    );
+    app.write("sh", "bootstrap", "#!/bin/sh\n", false);
+    let error = check(app.function("HelloFunction", "provided.al2023", "x", "sh"));
+    assert!(error.to_string().contains("chmod +x"), "{error}");
+}
+
+#[test]
+fn interpreter_version_fallback_warns_once_per_function() {
+    let app = App::new();
+    app.write("py", "app.py", "def handler(e, c):\n    return 1\n", false);
+    app.write(
+        "node",
+        "index.js",
+        "exports.handler = async () => 1;\n",
+        false,
+    );
+    let (_runtime, warnings) = app.runtime(vec![
+        app.function("HelloFunction", "python3.12", "app.handler", "py"),
+        app.function("NodeFunction", "nodejs22.x", "index.handler", "node"),
+    ]);
+    let python312 = std::process::Command::new("python3.12")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    let python_warning = regex::Regex::new(
+        r"^HelloFunction: runtime python3\.12 wants python3\.12, running with the host's python3 \(3\.\d+\.\d+\)$",
+    )
+    .expect("regex");
+    assert_eq!(
+        warnings.iter().any(|w| python_warning.is_match(w)),
+        !python312,
+        "{warnings:?}"
+    );
+    let node22 = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).starts_with("v22."));
+    let node_warning = regex::Regex::new(
+        r"^NodeFunction: runtime nodejs22\.x wants Node\.js 22, running with the host's node \(\d+\.\d+\.\d+\)$",
+    )
+    .expect("regex");
+    assert_eq!(
+        warnings.iter().any(|w| node_warning.is_match(w)),
+        !node22,
+        "{warnings:?}"
+    );
+}
