@@ -1443,6 +1443,39 @@ fn mangled_templates_never_panic() {
     }
 }
 
+/// Replaces random characters with YAML-significant ones, from a fixed seed so that a
+/// failure reproduces.
+#[test]
+fn randomly_mutated_templates_never_panic() {
+    // 100,000 mutations pass too; this many keeps the test quick in debug builds.
+    let n_mutations = 2_000;
+    let templates = [
+        include_str!("../test_data/hello.yaml"),
+        include_str!("../test_data/crud.yaml"),
+    ];
+    let alphabet: Vec<char> = "!&*[]{}:,-|>'\"#${}\n\t %@`?.0aé".chars().collect();
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move |bound: usize| -> usize {
+        // xorshift64: enough spread for picking positions, and no dependency.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % bound as u64) as usize
+    };
+    for mutation_idx in 0..n_mutations {
+        let template = templates[mutation_idx % templates.len()];
+        let mut characters: Vec<char> = template.chars().collect();
+        for _ in 0..1 + next(4) {
+            let position = next(characters.len());
+            characters[position] = alphabet[next(alphabet.len())];
+        }
+        let variant: String = characters.into_iter().collect();
+        if std::panic::catch_unwind(|| render_result(&variant)).is_err() {
+            panic!("loading panicked on mutation {mutation_idx}:\n{variant}");
+        }
+    }
+}
+
 fn check_mangled_variants(template: &str) {
     let mut variants = Vec::new();
     for (offset, _) in template.char_indices() {
