@@ -409,9 +409,74 @@ fn parameters(
                 }
             }
         }
+        check_parameter_bounds(definition, &value, span, &location, source)?;
         values.insert(name.clone(), value);
     }
     Ok(values)
+}
+
+/// `MinLength`/`MaxLength` for strings and `MinValue`/`MaxValue` for numbers, as CloudFormation
+/// checks them; `ConstraintDescription`, when given, is shown as CloudFormation shows it.
+fn check_parameter_bounds(
+    definition: &Node,
+    value: &ParameterValue,
+    span: Span,
+    location: &str,
+    source: &str,
+) -> Result<(), Problem> {
+    let bound = |key: &str| -> Result<Option<f64>, Problem> {
+        let Some(node) = definition.get(key) else {
+            return Ok(None);
+        };
+        let text = literal_text(node, &format!("{location}.{key}"))?;
+        text.trim().parse::<f64>().map(Some).map_err(|_| {
+            Problem::at(
+                node.span,
+                format!("{location}.{key}: expected a number, found '{text}'"),
+            )
+        })
+    };
+    let hint = definition
+        .get("ConstraintDescription")
+        .and_then(Node::as_scalar)
+        .map(|description| format!(" ({description})"))
+        .unwrap_or_default();
+    let items: Vec<&str> = match value {
+        ParameterValue::String(text) | ParameterValue::Number(text) => vec![text.as_str()],
+        ParameterValue::List(items) => items.iter().map(String::as_str).collect(),
+    };
+    let is_number = !matches!(value, ParameterValue::String(_));
+    let checks: [(&str, bool); 2] = if is_number {
+        [("MinValue", true), ("MaxValue", false)]
+    } else {
+        [("MinLength", true), ("MaxLength", false)]
+    };
+    for (key, is_minimum) in checks {
+        let Some(limit) = bound(key)? else {
+            continue;
+        };
+        for item in &items {
+            let measured = if is_number {
+                // Numbers were checked when the parameter was read; a list of strings
+                // (CommaDelimitedList) has no numeric bounds to break.
+                item.trim().parse::<f64>().unwrap_or(limit)
+            } else {
+                item.chars().count() as f64
+            };
+            let broken = if is_minimum {
+                measured < limit
+            } else {
+                measured > limit
+            };
+            if broken {
+                return Err(Problem::at(
+                    span,
+                    format!("{location}: '{item}'{source} breaks {key} {limit}{hint}"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A parameter `Default` or allowed value: a literal, where a list means a comma-joined string.

@@ -1161,6 +1161,26 @@ fn error_parameter_not_allowed() {
 }
 
 #[test]
+fn error_parameter_too_long() {
+    check(
+        "Parameters:\n  Name:\n    Type: String\n    Default: much-too-long\n    MaxLength: 8\n    ConstraintDescription: at most 8 characters\nResources: {}\n",
+        expect![[r#"
+            error: /app/template.yaml:4:14: Parameters.Name: 'much-too-long' breaks MaxLength 8 (at most 8 characters)
+        "#]],
+    );
+}
+
+#[test]
+fn error_parameter_below_minimum() {
+    check(
+        "# override Memory=64\nParameters:\n  Memory:\n    Type: Number\n    MinValue: 128\nResources: {}\n",
+        expect![[r#"
+            error: /app/template.yaml:3:3: Parameters.Memory: '64' (from --parameter-overrides) breaks MinValue 128
+        "#]],
+    );
+}
+
+#[test]
 fn error_parameter_not_a_number() {
     check(
         "Parameters:\n  Memory:\n    Type: Number\n    Default: lots\nResources: {}\n",
