@@ -112,12 +112,14 @@ fn exit_error(request_id: &str, how: &str) -> Bytes {
     logs::error_json("Runtime.ExitError", &message)
 }
 
-/// The error type inside Lambda error JSON, for log lines.
-fn error_type_of(error: &[u8]) -> String {
-    serde_json::from_slice::<serde_json::Value>(error)
-        .ok()
-        .and_then(|value| value.get("errorType")?.as_str().map(str::to_owned))
-        .unwrap_or_else(|| "Runtime.Unknown".to_owned())
+/// The error type and message inside Lambda error JSON, for log lines.
+fn error_fields(error: &[u8]) -> (String, String) {
+    let value = serde_json::from_slice::<serde_json::Value>(error).unwrap_or_default();
+    let field = |name: &str| value.get(name)?.as_str().map(str::to_owned);
+    (
+        field("errorType").unwrap_or_else(|| "Runtime.Unknown".to_owned()),
+        field("errorMessage").unwrap_or_default(),
+    )
 }
 
 /// The environment of a function process, as on Lambda, then the function's own variables.
@@ -395,9 +397,15 @@ impl Instance {
                 Ok(instance)
             }
             Some(InitSignal::Failed(error)) => {
+                let (error_type, message) = error_fields(&error);
+                // Serverful's bootstraps log their init errors themselves; an app's own
+                // bootstrap may not, and the error must show somewhere.
+                if spec.launch.bootstrap.is_none() {
+                    sink.emit(name, &format!("Init error: {error_type}: {message}"));
+                }
                 sink.emit(
                     name,
-                    &logs::init_failure_line(started.elapsed(), &error_type_of(&error)),
+                    &logs::init_failure_line(started.elapsed(), &error_type),
                 );
                 Err(error)
             }
@@ -410,9 +418,12 @@ impl Instance {
                         .and_then(|status| status.ok().and_then(|how| how.clone()))
                         .unwrap_or_else(|| "signal: killed".to_owned());
                 let error = exit_error(request_id, &how);
+                let (error_type, message) = error_fields(&error);
+                sink.emit(name, &message);
+                sink.emit(name, &error_type);
                 sink.emit(
                     name,
-                    &logs::init_failure_line(started.elapsed(), "Runtime.ExitError"),
+                    &logs::init_failure_line(started.elapsed(), &error_type),
                 );
                 Err(error)
             }
@@ -481,12 +492,9 @@ impl Instance {
                 self.kill();
             }
             InvokeOutcome::Exited(error) => {
-                let message = serde_json::from_slice::<serde_json::Value>(error)
-                    .ok()
-                    .and_then(|value| value.get("errorMessage")?.as_str().map(str::to_owned))
-                    .unwrap_or_default();
+                let (error_type, message) = error_fields(error);
                 sink.emit(name, &message);
-                sink.emit(name, "Runtime.ExitError");
+                sink.emit(name, &error_type);
             }
             _ => {}
         }
@@ -551,12 +559,15 @@ mod tests {
     }
 
     #[test]
-    fn error_types_are_read_from_error_json() {
+    fn error_fields_are_read_from_error_json() {
         assert_eq!(
-            error_type_of(br#"{"errorType":"Runtime.HandlerNotFound"}"#),
-            "Runtime.HandlerNotFound"
+            error_fields(br#"{"errorType":"Runtime.HandlerNotFound","errorMessage":"m"}"#),
+            ("Runtime.HandlerNotFound".to_owned(), "m".to_owned())
         );
-        assert_eq!(error_type_of(b"junk"), "Runtime.Unknown");
+        assert_eq!(
+            error_fields(b"junk"),
+            ("Runtime.Unknown".to_owned(), String::new())
+        );
     }
 
     #[test]

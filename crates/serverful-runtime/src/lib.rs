@@ -65,11 +65,15 @@ pub struct RuntimeOptions {
     /// Where function output and `START`/`END`/`REPORT` lines go; by default the server's
     /// stdout, each line prefixed with the function name.
     pub log_sink: LogSink,
+    /// Instances idle this long are stopped (scale to zero); `None` keeps them warm until
+    /// shutdown.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for RuntimeOptions {
     /// Development defaults: the account and region `sam local` uses, data under
-    /// `.serverful/`, ten instances per function, logs on stdout.
+    /// `.serverful/`, ten instances per function, logs on stdout, instances stopped after
+    /// [`DEFAULT_IDLE_TIMEOUT`] without requests.
     fn default() -> Self {
         RuntimeOptions {
             region: "us-east-1".to_owned(),
@@ -80,9 +84,14 @@ impl Default for RuntimeOptions {
             secret_access_key: String::new(),
             max_concurrency: 10,
             log_sink: LogSink::default(),
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
         }
     }
 }
+
+/// How long an instance stays warm without requests by default, in the range Lambda keeps
+/// idle execution environments.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// How long Lambda allows for a function's init phase.
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -173,6 +182,10 @@ pub struct InvokeContext {
 /// All functions of an app, each with its pool of instances.
 pub struct Runtime {
     pools: HashMap<String, Arc<pool::Pool>>,
+    idle_timeout: Option<Duration>,
+    /// The idle reaper starts with the first invocation, inside the caller's tokio runtime
+    /// (`new` may run outside one).
+    reaper: std::sync::Once,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -201,6 +214,7 @@ impl Runtime {
             launches.push(launch);
         }
         let runtime_dir = bootstrap::install(&options.data_dir)?;
+        let idle_timeout = options.idle_timeout;
         let options = Arc::new(options);
         let mut pools = HashMap::new();
         for (function, launch) in functions.into_iter().zip(launches) {
@@ -211,7 +225,12 @@ impl Runtime {
             let pool = pool::Pool::new(function, launch, runtime_dir.clone(), options.clone());
             pools.insert(name, Arc::new(pool));
         }
-        Ok((Runtime { pools }, warnings))
+        let runtime = Runtime {
+            pools,
+            idle_timeout,
+            reaper: std::sync::Once::new(),
+        };
+        Ok((runtime, warnings))
     }
 
     /// Names of the functions this runtime runs, sorted.
@@ -240,6 +259,12 @@ impl Runtime {
             .ok_or_else(|| InvokeError::NoSuchFunction(function.to_owned()))?;
         if payload.len() > MAX_PAYLOAD_BYTES {
             return Err(InvokeError::PayloadTooLarge);
+        }
+        if let Some(idle_timeout) = self.idle_timeout {
+            self.reaper.call_once(|| {
+                let pools = self.pools.values().map(Arc::downgrade).collect();
+                tokio::spawn(pool::reap_idle_instances(pools, idle_timeout));
+            });
         }
         // The invocation runs in its own task so that a caller who stops waiting (a client
         // that disconnects) does not kill the instance halfway through a request.

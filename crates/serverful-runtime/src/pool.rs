@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::Semaphore;
@@ -48,8 +49,9 @@ pub(crate) struct Pool {
     permits: Semaphore,
     /// 0 means throttled (Lambda's reserved concurrency 0).
     limit: u32,
-    /// Warm instances waiting for a request, most recently used last.
-    idle: Mutex<Vec<Instance>>,
+    /// Warm instances waiting for a request with the time they became idle, most recently
+    /// used last.
+    idle: Mutex<Vec<(Instance, Instant)>>,
     registry: Registry,
 }
 
@@ -82,7 +84,7 @@ impl Pool {
         }
     }
 
-    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Instance>> {
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<(Instance, Instant)>> {
         self.idle
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -105,7 +107,7 @@ impl Pool {
         let request_id = uuid::Uuid::new_v4().to_string();
         let mut instance = loop {
             // The most recently used instance is the warmest (caches, JIT).
-            let candidate = self.idle().pop();
+            let candidate = self.idle().pop().map(|(instance, _since)| instance);
             match candidate {
                 Some(instance) if !instance.has_exited() => break instance,
                 // An instance that died while idle is dropped; try the next one.
@@ -120,7 +122,7 @@ impl Pool {
             .invoke(&self.spec, &request_id, payload, context)
             .await;
         if outcome.keeps_instance() && !self.permits.is_closed() {
-            self.idle().push(instance);
+            self.idle().push((instance, Instant::now()));
         }
         match outcome {
             InvokeOutcome::Response(body) => Ok(body),
@@ -135,12 +137,55 @@ impl Pool {
     /// Refuses new requests, kills every process of this function and waits for them.
     pub async fn shutdown(&self) {
         self.permits.close();
-        let idle: Vec<Instance> = std::mem::take(&mut *self.idle());
+        let idle = std::mem::take(&mut *self.idle());
         drop(idle);
         for (pid, mut exit) in self.registry.all() {
             kill_process_group(pid);
-            // The waiter task records the exit as soon as the kernel reaps the process.
-            let _ = exit.wait_for(Option::is_some).await;
+            // The waiter task records the exit as soon as the kernel reaps the process; the
+            // bound keeps shutdown finite should the kill itself have failed.
+            let waited = tokio::time::timeout(SHUTDOWN_WAIT, exit.wait_for(Option::is_some)).await;
+            if waited.is_err() {
+                tracing::warn!(
+                    function = self.spec.config.name,
+                    "process {pid} did not exit within {SHUTDOWN_WAIT:?} of SIGKILL"
+                );
+            }
+        }
+    }
+
+    /// Stops instances idle for longer than `idle_timeout`.
+    fn reap_idle(&self, idle_timeout: Duration) {
+        let expired: Vec<(Instance, Instant)> = {
+            let mut idle = self.idle();
+            let (expired, warm) = std::mem::take(&mut *idle)
+                .into_iter()
+                .partition(|(_, since)| since.elapsed() >= idle_timeout);
+            *idle = warm;
+            expired
+        };
+        // Dropping kills the process group; done outside the lock.
+        drop(expired);
+    }
+}
+
+/// How long shutdown waits for one killed process to be reaped.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+
+/// Scales functions to zero: every so often stops instances idle for `idle_timeout`. Ends
+/// when the runtime (and so every pool) is gone.
+pub(crate) async fn reap_idle_instances(pools: Vec<Weak<Pool>>, idle_timeout: Duration) {
+    let period = (idle_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(30));
+    loop {
+        tokio::time::sleep(period).await;
+        let mut any_alive = false;
+        for pool in &pools {
+            if let Some(pool) = pool.upgrade() {
+                any_alive = true;
+                pool.reap_idle(idle_timeout);
+            }
+        }
+        if !any_alive {
+            return;
         }
     }
 }

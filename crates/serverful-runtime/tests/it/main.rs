@@ -51,6 +51,7 @@ struct App {
     dir: tempfile::TempDir,
     logs: Logs,
     max_concurrency: u32,
+    idle_timeout: Option<Duration>,
 }
 
 impl App {
@@ -59,6 +60,7 @@ impl App {
             dir: tempfile::tempdir().expect("tempdir"),
             logs: Logs::default(),
             max_concurrency: 4,
+            idle_timeout: None,
         }
     }
 
@@ -103,6 +105,7 @@ impl App {
             secret_access_key: "secret".to_owned(),
             max_concurrency: self.max_concurrency,
             log_sink: self.logs.sink(),
+            idle_timeout: self.idle_timeout,
         }
     }
 
@@ -1049,4 +1052,67 @@ fn interpreter_version_fallback_warns_once_per_function() {
         !node22,
         "{warnings:?}"
     );
+}
+
+#[tokio::test]
+async fn idle_instances_scale_to_zero() {
+    let mut app = App::new();
+    app.idle_timeout = Some(Duration::from_millis(300));
+    app.write("node", "index.js", NODE_COUNTER, false);
+    let (runtime, _) = app.runtime(vec![app.function(
+        "Hello",
+        "nodejs20.x",
+        "index.handler",
+        "node",
+    )]);
+    let first = invoke(&runtime, "Hello", json!({})).await.expect("first");
+    let pid = first["pid"].as_i64().expect("pid");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while process_alive(pid) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!process_alive(pid), "the idle instance was stopped");
+    let second = invoke(&runtime, "Hello", json!({})).await.expect("second");
+    assert_ne!(second["pid"], first["pid"]);
+    assert_eq!(
+        second["invocations"], 1,
+        "a cold start after scaling to zero"
+    );
+    runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn node_unhandled_rejection_fails_the_request_and_ends_the_instance() {
+    let app = App::new();
+    app.write(
+        "node",
+        "index.js",
+        r#"
+exports.handler = (event, context, callback) => {
+  if (event.reject) { Promise.reject(new RangeError("nobody caught me")); return; }
+  callback(null, { pid: process.pid });
+};
+"#,
+        false,
+    );
+    let (runtime, _) = app.runtime(vec![app.function(
+        "Rejects",
+        "nodejs20.x",
+        "index.handler",
+        "node",
+    )]);
+    let before = invoke(&runtime, "Rejects", json!({}))
+        .await
+        .expect("before");
+    let error = function_error(invoke(&runtime, "Rejects", json!({"reject": true})).await);
+    assert_eq!(error["errorType"], "Runtime.UnhandledPromiseRejection");
+    assert_eq!(error["errorMessage"], "RangeError: nobody caught me");
+    let pid = before["pid"].as_i64().expect("pid");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while process_alive(pid) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let after = invoke(&runtime, "Rejects", json!({})).await.expect("after");
+    assert_ne!(after["pid"], before["pid"]);
+    runtime.shutdown().await;
 }

@@ -234,6 +234,32 @@ async function postError(requestId, error) {
   });
 }
 
+// The request a handler is working on, for errors that escape it.
+let inFlightRequestId = undefined;
+
+// An exception nobody caught or a promise rejection nobody handled ends the process, as on
+// AWS; the invocation in flight gets the error first.
+async function dieOf(error, unhandledRejection) {
+  let body = toLambdaError(error);
+  if (unhandledRejection) {
+    body = {
+      errorType: "Runtime.UnhandledPromiseRejection",
+      errorMessage: `${body.errorType}: ${body.errorMessage}`,
+      trace: body.trace,
+    };
+  }
+  console.error(unhandledRejection ? "Unhandled Promise Rejection" : "Uncaught Exception", "\t" + JSON.stringify(body));
+  if (inFlightRequestId !== undefined) {
+    await postAnswer(`/runtime/invocation/${inFlightRequestId}/error`, JSON.stringify(body), {
+      "Content-Type": "application/json",
+      "Lambda-Runtime-Function-Error-Type": body.errorType,
+    });
+  }
+  process.exit(1);
+}
+process.on("uncaughtException", (error) => dieOf(error, false));
+process.on("unhandledRejection", (reason) => dieOf(reason, true));
+
 async function main() {
   let handler;
   try {
@@ -262,12 +288,15 @@ async function main() {
     }
     const context = makeContext(headers);
     let result;
+    inFlightRequestId = requestId;
     try {
       result = await runHandler(handler, event, context);
     } catch (error) {
+      inFlightRequestId = undefined;
       await postError(requestId, error);
       continue;
     }
+    inFlightRequestId = undefined;
     let body;
     try {
       body = JSON.stringify(result === undefined ? null : result);
