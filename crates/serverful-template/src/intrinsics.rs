@@ -968,3 +968,26 @@ fn stack_uuid(stack_name: &str) -> String {
         &hex[20..32]
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use expect_test::expect;
+
+    use super::{derived_id, stack_uuid};
+
+    /// Ids end up in URLs users bookmark and in other crates' tests; they must not drift.
+    #[test]
+    fn derived_ids_are_stable() {
+        let ids = [
+            derived_id("demo", "ServerlessRestApi"),
+            derived_id("demo", "ServerlessHttpApi"),
+            derived_id("other", "ServerlessRestApi"),
+            stack_uuid("demo"),
+        ];
+        expect![[r#"
+            t9deqls5s9
+            ffhayohrny
+            axrnr4ixa0
+            28f1f70e-b928-ee34-e4d0-b2ea14cc44d6"#]].assert_eq(&ids.join("\n"));
+    }
+}

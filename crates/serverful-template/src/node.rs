@@ -446,3 +446,100 @@ impl Builder {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use expect_test::{expect, Expect};
+
+    use super::{parse, Node, NodeKind};
+
+    /// Renders the tree one node a line: position, tag, and kind.
+    fn check(source: &str, expect: Expect) {
+        fn render(node: &Node, indent: usize, label: &str, out: &mut String) {
+            let tag = node
+                .tag
+                .as_deref()
+                .map(|tag| format!(" {tag}"))
+                .unwrap_or_default();
+            let position = format!("{}:{}", node.span.line, node.span.column);
+            let pad = "  ".repeat(indent);
+            match &node.kind {
+                NodeKind::Scalar { text, quoted } => {
+                    let style = if *quoted { "quoted" } else { "plain" };
+                    out.push_str(&format!("{pad}{label}{position}{tag} {style} {text:?}\n"));
+                }
+                NodeKind::Sequence(items) => {
+                    out.push_str(&format!("{pad}{label}{position}{tag} sequence\n"));
+                    for item in items {
+                        render(item, indent + 1, "- ", out);
+                    }
+                }
+                NodeKind::Mapping(entries) => {
+                    out.push_str(&format!("{pad}{label}{position}{tag} mapping\n"));
+                    for entry in entries {
+                        let label = format!(
+                            "{} @{}:{} = ",
+                            entry.key, entry.key_span.line, entry.key_span.column
+                        );
+                        render(&entry.value, indent + 1, &label, out);
+                    }
+                }
+            }
+        }
+        let mut out = String::new();
+        match parse(source) {
+            Ok(Some(root)) => render(&root, 0, "", &mut out),
+            Ok(None) => out.push_str("no document\n"),
+            Err(error) => out.push_str(&format!(
+                "error {}:{}: {}\n",
+                error.span.line, error.span.column, error.message
+            )),
+        }
+        expect.assert_eq(&out);
+    }
+
+    #[test]
+    fn tags_spans_and_styles() {
+        check(
+            "A: !Ref Name\nB: !Join [\"\", [a, !Ref B]]\nC: !Sub |\n  line ${X}\n  two\nD: '3'\nE: 3\nF: !!str 4\n",
+            expect![[r#"
+                1:2 mapping
+                  A @1:1 = 1:9 !Ref plain "Name"
+                  B @2:1 = 2:10 !Join sequence
+                    - 2:11 quoted ""
+                    - 2:15 sequence
+                      - 2:16 plain "a"
+                      - 2:24 !Ref plain "B"
+                  C @3:1 = 4:3 !Sub quoted "line ${X}\ntwo\n"
+                  D @6:1 = 6:4 quoted "3"
+                  E @7:1 = 7:4 plain "3"
+                  F @8:1 = 8:10 quoted "4"
+            "#]],
+        );
+    }
+
+    #[test]
+    fn anchors_are_copied() {
+        check("a: &x {k: v}\nb: *x\n", expect![[r#"
+            1:2 mapping
+              a @1:1 = 1:7 mapping
+                k @1:8 = 1:11 plain "v"
+              b @2:1 = 1:7 mapping
+                k @1:8 = 1:11 plain "v"
+        "#]]);
+    }
+
+    #[test]
+    fn empty_source_has_no_document() {
+        check("# only a comment\n", expect![[r#"
+            no document
+        "#]]);
+    }
+
+    #[test]
+    fn complex_keys_are_refused() {
+        check("? [a, b]\n: c\n", expect![[r#"
+            error 1:3: a mapping key must be a plain string, not a list or a mapping
+        "#]]);
+    }
+}
