@@ -988,6 +988,7 @@ mod tests {
             t9deqls5s9
             ffhayohrny
             axrnr4ixa0
-            28f1f70e-b928-ee34-e4d0-b2ea14cc44d6"#]].assert_eq(&ids.join("\n"));
+            28f1f70e-b928-ee34-e4d0-b2ea14cc44d6"#]]
+        .assert_eq(&ids.join("\n"));
     }
 }

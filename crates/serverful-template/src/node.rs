@@ -520,26 +520,35 @@ mod tests {
 
     #[test]
     fn anchors_are_copied() {
-        check("a: &x {k: v}\nb: *x\n", expect![[r#"
+        check(
+            "a: &x {k: v}\nb: *x\n",
+            expect![[r#"
             1:2 mapping
               a @1:1 = 1:7 mapping
                 k @1:8 = 1:11 plain "v"
               b @2:1 = 1:7 mapping
                 k @1:8 = 1:11 plain "v"
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn empty_source_has_no_document() {
-        check("# only a comment\n", expect![[r#"
+        check(
+            "# only a comment\n",
+            expect![[r#"
             no document
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn complex_keys_are_refused() {
-        check("? [a, b]\n: c\n", expect![[r#"
+        check(
+            "? [a, b]\n: c\n",
+            expect![[r#"
             error 1:3: a mapping key must be a plain string, not a list or a mapping
-        "#]]);
+        "#]],
+        );
     }
 }

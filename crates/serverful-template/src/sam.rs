@@ -106,7 +106,7 @@ pub(crate) fn build(
         }
         created.push(raw);
     }
-    register_resources(&mut resolver, &created);
+    let (needs_rest, needs_http) = register_resources(&mut resolver, &created);
 
     // Globals apply before intrinsics, as in SAM's transform.
     let merged: Vec<Option<Node>> = created
@@ -126,14 +126,14 @@ pub(crate) fn build(
         })
         .collect();
 
-    let mut explicit_apis = Vec::new();
+    let mut apis = Vec::new();
     for (raw, properties) in created.iter().zip(&merged) {
         let kind = match raw.type_name.as_str() {
             REST_API => ApiKind::Rest,
             HTTP_API => ApiKind::Http,
             _ => continue,
         };
-        let api = api(
+        apis.push(api(
             &resolver,
             &raw.logical_id,
             raw.key_span,
@@ -141,9 +141,37 @@ pub(crate) fn build(
             properties.as_ref(),
             options,
             &mut unsupported,
-        )?;
-        register_stage(&mut resolver, &api);
-        explicit_apis.push(api);
+        )?);
+    }
+    let implicit_apis = [
+        (needs_rest, IMPLICIT_REST_API, ApiKind::Rest, globals.api),
+        (
+            needs_http,
+            IMPLICIT_HTTP_API,
+            ApiKind::Http,
+            globals.http_api,
+        ),
+    ];
+    for (needed, logical_id, kind, global_properties) in implicit_apis {
+        // A template may declare the implicit API itself; SAM then uses that one.
+        if needed && !apis.iter().any(|api| api.logical_id == logical_id) {
+            let mut api = api(
+                &resolver,
+                logical_id,
+                Span::default(),
+                kind,
+                global_properties,
+                options,
+                &mut unsupported,
+            )?;
+            if kind == ApiKind::Rest {
+                api.stage_name = "Prod".to_owned();
+            }
+            apis.push(api);
+        }
+    }
+    for api in &apis {
+        register_stage(&mut resolver, api);
     }
 
     let mut functions = Vec::new();
@@ -159,12 +187,9 @@ pub(crate) fn build(
                     &mut unsupported,
                 )?;
                 functions.push(function);
-                routes.extend(events(
-                    &resolver,
-                    raw,
-                    properties.as_ref(),
-                    &mut unsupported,
-                )?);
+                // Events are not a globals property: they are read as written, which is
+                // also what decided above whether the implicit APIs exist.
+                routes.extend(events(&resolver, raw, &mut unsupported)?);
             }
             REST_API | HTTP_API => {}
             "AWS::Lambda::Permission" => {}
@@ -172,37 +197,12 @@ pub(crate) fn build(
         }
     }
 
-    let mut apis = explicit_apis;
-    let needs_rest = routes.iter().any(|(api, _)| api == IMPLICIT_REST_API);
-    let needs_http = routes.iter().any(|(api, _)| api == IMPLICIT_HTTP_API);
-    if needs_rest && !apis.iter().any(|api| api.logical_id == IMPLICIT_REST_API) {
-        let mut api = api(
-            &resolver,
-            IMPLICIT_REST_API,
-            Span::default(),
-            ApiKind::Rest,
-            globals.api,
-            options,
-            &mut unsupported,
-        )?;
-        api.stage_name = "Prod".to_owned();
-        apis.push(api);
-    }
-    if needs_http && !apis.iter().any(|api| api.logical_id == IMPLICIT_HTTP_API) {
-        apis.push(api(
-            &resolver,
-            IMPLICIT_HTTP_API,
-            Span::default(),
-            ApiKind::Http,
-            globals.http_api,
-            options,
-            &mut unsupported,
-        )?);
-    }
     for (api_logical_id, route) in routes {
-        if let Some(api) = apis.iter_mut().find(|api| api.logical_id == api_logical_id) {
-            api.routes.push(route);
-        }
+        let api = apis
+            .iter_mut()
+            .find(|api| api.logical_id == api_logical_id)
+            .expect("every route's API was found when its event was read, or made implicit");
+        api.routes.push(route);
     }
 
     let outputs = outputs(&resolver, sections.outputs, &mut unsupported)?;
@@ -657,7 +657,11 @@ fn resource_kind(type_name: &str) -> ResourceKind {
 }
 
 /// Makes every created resource, and the ones SAM would generate, a `Ref`/`GetAtt` target.
-fn register_resources<'t>(resolver: &mut Resolver<'t>, created: &[RawResource<'t>]) {
+/// Returns whether the implicit REST and HTTP APIs are needed.
+fn register_resources<'t>(
+    resolver: &mut Resolver<'t>,
+    created: &[RawResource<'t>],
+) -> (bool, bool) {
     let mut implicit = Vec::new();
     let mut needs_rest = false;
     let mut needs_http = false;
@@ -709,31 +713,12 @@ fn register_resources<'t>(resolver: &mut Resolver<'t>, created: &[RawResource<'t
             "AWS::ApiGateway::RestApi",
             ResourceKind::RestApi,
         ));
-        implicit.push((
-            format!("{IMPLICIT_REST_API}ProdStage"),
-            "AWS::ApiGateway::Stage",
-            ResourceKind::Stage {
-                stage_name: "Prod".to_owned(),
-            },
-        ));
-        implicit.push((
-            format!("{IMPLICIT_REST_API}Deployment"),
-            "AWS::ApiGateway::Deployment",
-            ResourceKind::Deployment,
-        ));
     }
     if needs_http {
         implicit.push((
             IMPLICIT_HTTP_API.to_owned(),
             "AWS::ApiGatewayV2::Api",
             ResourceKind::HttpApi,
-        ));
-        implicit.push((
-            format!("{IMPLICIT_HTTP_API}ApiGatewayDefaultStage"),
-            "AWS::ApiGatewayV2::Stage",
-            ResourceKind::Stage {
-                stage_name: "$default".to_owned(),
-            },
         ));
     }
     for (logical_id, type_name, kind) in implicit {
@@ -744,6 +729,7 @@ fn register_resources<'t>(resolver: &mut Resolver<'t>, created: &[RawResource<'t
             kind,
         });
     }
+    (needs_rest, needs_http)
 }
 
 /// The stage and deployment SAM generates for an explicit API, named as SAM names them.
@@ -1086,11 +1072,13 @@ fn api_reference(node: &Node, location: &str) -> Result<String, Problem> {
 fn events(
     resolver: &Resolver<'_>,
     raw: &RawResource<'_>,
-    properties: Option<&Node>,
     unsupported: &mut Vec<String>,
 ) -> Result<Vec<(String, Route)>, Problem> {
     let logical_id = &raw.logical_id;
-    let Some(events_node) = properties.and_then(|properties| properties.get("Events")) else {
+    let Some(events_node) = raw
+        .properties
+        .and_then(|properties| properties.get("Events"))
+    else {
         return Ok(Vec::new());
     };
     let location = format!("Resources.{logical_id}.Properties.Events");
@@ -1105,8 +1093,17 @@ fn events(
                 format!("{event_location}.Type: missing; use Api, HttpApi, Schedule, ..."),
             ));
         };
-        let event_type = resolver.resolve_string(type_node, &format!("{event_location}.Type"))?;
-        let kind = match event_type.as_str() {
+        // SAM reads event types before any intrinsic is resolved, so they are literals.
+        let Some(event_type) = type_node.as_scalar() else {
+            return Err(Problem::at(
+                type_node.span,
+                format!(
+                    "{event_location}.Type: expected a literal event type such as Api, found {}",
+                    type_node.describe()
+                ),
+            ));
+        };
+        let kind = match event_type {
             "Api" => ApiKind::Rest,
             "HttpApi" => ApiKind::Http,
             other => {

@@ -619,6 +619,33 @@ Outputs:
 }
 
 #[test]
+fn implicit_http_api_takes_globals() {
+    check(
+        r#"
+Globals:
+  HttpApi:
+    StageName: v2
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      Events:
+        All: {Type: HttpApi}
+Outputs:
+  Stage: {Value: !Ref ServerlessHttpApiv2Stage}
+"#,
+        expect![[r#"
+            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            api ServerlessHttpApi (http, id ffhayohrny, stage v2)
+              ANY $default -> Fn (2.0, event All)
+            output Stage = "v2"
+        "#]],
+    );
+}
+
+#[test]
 fn tables_queues_and_topics() {
     check(
         r#"
@@ -1106,6 +1133,16 @@ fn error_event_refers_to_wrong_api_kind() {
         &with_function("      Events:\n        Get:\n          Type: Api\n          Properties:\n            RestApiId: !Ref Http\n            Path: /\n            Method: get\n  Http:\n    Type: AWS::Serverless::HttpApi\n"),
         expect![[r#"
             error: /app/template.yaml:11:29: Resources.Fn.Properties.Events.Get.Properties.RestApiId: 'Http' is of type AWS::Serverless::HttpApi, not AWS::Serverless::Api
+        "#]],
+    );
+}
+
+#[test]
+fn error_event_type_not_literal() {
+    check(
+        &with_function("      Events:\n        Get:\n          Type: !Ref EventType\n"),
+        expect![[r#"
+            error: /app/template.yaml:9:22: Resources.Fn.Properties.Events.Get.Type: expected a literal event type such as Api, found a !Ref function
         "#]],
     );
 }
