@@ -5,6 +5,16 @@
 //! that Serverful does not run yet are listed in [`App::unsupported`] for the caller to warn
 //! about. Architecture invariant: this crate does no network IO and reads only the template
 //! file; it knows nothing about how functions are built or run.
+//!
+//! Modules, in the order a template flows through them:
+//! - `node`: the YAML tree with tags (`!Ref`) and line/column spans, from yaml-rust2's events;
+//! - `intrinsics`: pseudo parameters, conditions, intrinsic functions, and the `Ref`/`GetAtt`
+//!   values resources (including the ones SAM generates) have after SAM's transform on AWS;
+//! - `sam`: sections, parameters, globals, functions, events, APIs and outputs;
+//! - `model`: the resolved [`App`] the rest of Serverful runs.
+//!
+//! Errors carry the file, line and column, and a message that starts with where in the
+//! template the problem is (`Resources.Fn.Properties.Runtime: expected a string, found a list`).
 
 mod intrinsics;
 mod model;

@@ -53,7 +53,7 @@ struct Sections<'t> {
     parameters: Option<&'t Node>,
     mappings: Option<&'t Node>,
     conditions: Option<&'t Node>,
-    resources: Option<(&'t Node, Span)>,
+    resources: Option<&'t Node>,
     outputs: Option<&'t Node>,
     globals: Option<&'t Node>,
 }
@@ -84,7 +84,7 @@ pub(crate) fn build(
     }
     let mut resolver = Resolver::new(options, parameters, sections.mappings, conditions);
 
-    let Some((resources_node, _)) = sections.resources else {
+    let Some(resources_node) = sections.resources else {
         return Err(Problem::nowhere(
             "the template has no Resources section; add one with at least one AWS::Serverless::Function",
         ));
@@ -269,7 +269,7 @@ fn sections<'t>(root: &'t Node, unsupported: &mut Vec<String>) -> Result<Section
             "Parameters" => sections.parameters = Some(value),
             "Mappings" => sections.mappings = Some(value),
             "Conditions" => sections.conditions = Some(value),
-            "Resources" => sections.resources = Some((value, entry.key_span)),
+            "Resources" => sections.resources = Some(value),
             "Outputs" => sections.outputs = Some(value),
             "Globals" => sections.globals = Some(value),
             other => unsupported.push(format!("{other} (template section)")),
