@@ -155,6 +155,9 @@ pub fn load_str(
             column: None,
             message: format!("cannot make the template's folder absolute: {error}"),
         })?;
+    // Editors on Windows may start the file with a byte order mark, which YAML ignores but
+    // yaml-rust2 would read as part of the first key.
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
     let root = node::parse(source).map_err(|error| TemplateError {
         path: template_path.to_owned(),
         line: Some(error.span.line),

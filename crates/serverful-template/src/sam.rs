@@ -859,7 +859,15 @@ fn expect_number(
     location: &str,
     range: std::ops::RangeInclusive<u32>,
 ) -> Result<u32, Problem> {
-    let text = expect_string(node, location)?;
+    let Some(text) = node.as_scalar() else {
+        return Err(Problem::at(
+            node.span,
+            format!(
+                "{location}: expected a whole number, found {}",
+                node.describe()
+            ),
+        ));
+    };
     match text.trim().parse::<u32>() {
         Ok(number) if range.contains(&number) => Ok(number),
         Ok(number) => Err(Problem::at(

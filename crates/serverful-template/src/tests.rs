@@ -800,6 +800,16 @@ fn json_template_without_transform() {
 }
 
 #[test]
+fn byte_order_mark_and_windows_line_endings() {
+    check(
+        "\u{feff}Resources:\r\n  Fn:\r\n    Type: AWS::Serverless::Function\r\n    Properties:\r\n      Runtime: python3.12\r\n      Handler: app.handler\r\n      Timeout: [1]\r\n",
+        expect![[r#"
+            error: /app/template.yaml:7:16: Resources.Fn.Properties.Timeout: expected a whole number, found a list
+        "#]],
+    );
+}
+
+#[test]
 fn other_transform_is_unsupported() {
     check(
         r#"
