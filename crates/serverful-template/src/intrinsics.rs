@@ -219,74 +219,8 @@ impl<'t> Resolver<'t> {
                 };
                 self.ref_value(name, span, location)
             }
-            "Fn::GetAtt" => {
-                let (resource, attribute) = match (&argument.kind, &argument.tag) {
-                    (NodeKind::Scalar { text, .. }, None) => match text.split_once('.') {
-                        Some((resource, attribute)) => (resource.to_owned(), attribute.to_owned()),
-                        None => {
-                            return Err(here(format!(
-                                "expected 'Resource.Attribute', found '{text}'"
-                            )))
-                        }
-                    },
-                    (NodeKind::Sequence(items), None) if items.len() == 2 => {
-                        let Some(resource) = items[0].as_scalar() else {
-                            return Err(here(format!(
-                                "expected a resource name, found {}",
-                                items[0].describe()
-                            )));
-                        };
-                        let attribute = self.resolve_string(&items[1], location)?;
-                        (resource.to_owned(), attribute)
-                    }
-                    _ => {
-                        return Err(here(format!(
-                            "expected 'Resource.Attribute' or [Resource, Attribute], found {}",
-                            argument.describe()
-                        )))
-                    }
-                };
-                let value = self.get_att(&resource, &attribute, span, location)?;
-                Ok(Some(Node::string(value, span)))
-            }
-            "Fn::Sub" => {
-                let (template, variables_node) = match (&argument.kind, &argument.tag) {
-                    (NodeKind::Scalar { text, .. }, None) => (text.as_str(), None),
-                    (NodeKind::Sequence(items), None) if items.len() == 2 => {
-                        let Some(template) = items[0].as_scalar() else {
-                            return Err(here(format!(
-                                "the first item must be the string to substitute into, found {}",
-                                items[0].describe()
-                            )));
-                        };
-                        (template, Some(&items[1]))
-                    }
-                    _ => {
-                        return Err(here(format!(
-                            "expected a string or [String, {{Name: Value}}], found {}",
-                            argument.describe()
-                        )))
-                    }
-                };
-                let mut variables = BTreeMap::new();
-                if let Some(variables_node) = variables_node {
-                    let Some(entries) = variables_node.as_mapping() else {
-                        return Err(Problem::at(
-                            variables_node.span,
-                            format!(
-                                "{location}: {function}: the second item must be a mapping of variables, found {}",
-                                variables_node.describe()
-                            ),
-                        ));
-                    };
-                    for entry in entries {
-                        let value = self.resolve_string(&entry.value, location)?;
-                        variables.insert(entry.key.clone(), value);
-                    }
-                }
-                let value = self.substitute(template, &variables, span, location)?;
-                Ok(Some(Node::string(value, span)))
-            }
+            "Fn::GetAtt" => self.get_att_call(argument, span, location),
+            "Fn::Sub" => self.sub_call(argument, span, location),
             "Fn::Join" => {
                 let [delimiter, list] = self.arguments::<2>(function, argument, span, location)?;
                 let delimiter = self.resolve_string(delimiter, location)?;
@@ -451,6 +385,94 @@ impl<'t> Resolver<'t> {
                 format!("{location}: unknown intrinsic function '{function}'"),
             )),
         }
+    }
+
+    /// `Fn::GetAtt` in its `Resource.Attribute` and `[Resource, Attribute]` forms.
+    fn get_att_call(
+        &self,
+        argument: &Node,
+        span: Span,
+        location: &str,
+    ) -> Result<Option<Node>, Problem> {
+        let function = "Fn::GetAtt";
+        let here =
+            |message: String| Problem::at(span, format!("{location}: {function}: {message}"));
+        let (resource, attribute) = match (&argument.kind, &argument.tag) {
+            (NodeKind::Scalar { text, .. }, None) => match text.split_once('.') {
+                Some((resource, attribute)) => (resource.to_owned(), attribute.to_owned()),
+                None => {
+                    return Err(here(format!(
+                        "expected 'Resource.Attribute', found '{text}'"
+                    )))
+                }
+            },
+            (NodeKind::Sequence(items), None) if items.len() == 2 => {
+                let Some(resource) = items[0].as_scalar() else {
+                    return Err(here(format!(
+                        "expected a resource name, found {}",
+                        items[0].describe()
+                    )));
+                };
+                let attribute = self.resolve_string(&items[1], location)?;
+                (resource.to_owned(), attribute)
+            }
+            _ => {
+                return Err(here(format!(
+                    "expected 'Resource.Attribute' or [Resource, Attribute], found {}",
+                    argument.describe()
+                )))
+            }
+        };
+        let value = self.get_att(&resource, &attribute, span, location)?;
+        Ok(Some(Node::string(value, span)))
+    }
+
+    /// `Fn::Sub` in its string and `[String, {Name: Value}]` forms.
+    fn sub_call(
+        &self,
+        argument: &Node,
+        span: Span,
+        location: &str,
+    ) -> Result<Option<Node>, Problem> {
+        let function = "Fn::Sub";
+        let here =
+            |message: String| Problem::at(span, format!("{location}: {function}: {message}"));
+        let (template, variables_node) = match (&argument.kind, &argument.tag) {
+            (NodeKind::Scalar { text, .. }, None) => (text.as_str(), None),
+            (NodeKind::Sequence(items), None) if items.len() == 2 => {
+                let Some(template) = items[0].as_scalar() else {
+                    return Err(here(format!(
+                        "the first item must be the string to substitute into, found {}",
+                        items[0].describe()
+                    )));
+                };
+                (template, Some(&items[1]))
+            }
+            _ => {
+                return Err(here(format!(
+                    "expected a string or [String, {{Name: Value}}], found {}",
+                    argument.describe()
+                )))
+            }
+        };
+        let mut variables = BTreeMap::new();
+        if let Some(variables_node) = variables_node {
+            let Some(entries) = variables_node.as_mapping() else {
+                return Err(Problem::at(
+                    variables_node.span,
+                    format!(
+                        "{location}: {function}: the second item must be a mapping of variables, found {}",
+                        variables_node.describe()
+                    ),
+                ));
+            };
+            for entry in entries {
+                let value = self.resolve_string(&entry.value, location)?;
+                variables.insert(entry.key.clone(), value);
+            }
+        }
+        let value = self.substitute(template, &variables, span, location)?;
+        Ok(Some(Node::string(value, span)))
     }
 
     /// The literal list of exactly `N` arguments an intrinsic takes.
