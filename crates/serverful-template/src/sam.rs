@@ -949,10 +949,17 @@ fn function(
             "CodeUri" => {
                 let uri = match value.as_scalar() {
                     Some(uri) if !uri.starts_with("s3://") => uri.to_owned(),
-                    _ => {
+                    Some(_) => return Err(code_in_s3(&value, &property_location)),
+                    None if value.get("Bucket").is_some() => {
+                        return Err(code_in_s3(&value, &property_location))
+                    }
+                    None => {
                         return Err(Problem::at(
                             value.span,
-                            format!("{property_location}: code in S3 cannot run locally; point CodeUri at a local folder, such as CodeUri: hello_world/"),
+                            format!(
+                                "{property_location}: expected a folder path, found {}",
+                                value.describe()
+                            ),
                         ))
                     }
                 };
@@ -969,16 +976,21 @@ fn function(
             }
             "Architectures" => {
                 let given = expect_strings(&value, &property_location)?;
-                if given.len() != 1 || !matches!(given[0].as_str(), "x86_64" | "arm64") {
+                let known = given
+                    .iter()
+                    .all(|architecture| matches!(architecture.as_str(), "x86_64" | "arm64"));
+                // Lambda takes exactly one. Globals join lists with the function's items
+                // first, so with both set the function's own choice is the first.
+                let Some(first) = given.first().filter(|_| known) else {
                     return Err(Problem::at(
                         value.span,
                         format!(
-                            "{property_location}: expected one of [x86_64] or [arm64], found [{}]",
+                            "{property_location}: expected [x86_64] or [arm64], found [{}]",
                             given.join(", ")
                         ),
                     ));
-                }
-                architectures = given;
+                };
+                architectures = vec![first.clone()];
             }
             "Environment" => {
                 for entry in mapping(&value, &property_location)? {
@@ -1054,6 +1066,13 @@ fn function(
         architectures,
         metadata,
     })
+}
+
+fn code_in_s3(value: &Node, location: &str) -> Problem {
+    Problem::at(
+        value.span,
+        format!("{location}: code in S3 cannot run locally; point CodeUri at a local folder, such as CodeUri: hello_world/"),
+    )
 }
 
 /// The logical id an event's `RestApiId`/`ApiId` refers to, read as written (`!Ref MyApi`).

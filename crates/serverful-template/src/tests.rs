@@ -1068,6 +1068,26 @@ fn error_code_uri_s3_url() {
 }
 
 #[test]
+fn error_code_uri_list() {
+    check(&with_function("      CodeUri: [src]\n"), expect![[r#"
+        error: /app/template.yaml:7:16: Resources.Fn.Properties.CodeUri: expected a folder path, found a list
+    "#]]);
+}
+
+#[test]
+fn function_architecture_wins_over_globals() {
+    check(
+        &format!(
+            "Globals:\n  Function:\n    Architectures: [arm64]\n{}",
+            with_function("      Architectures: [x86_64]\n")
+        ),
+        expect![[r#"
+            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+        "#]],
+    );
+}
+
+#[test]
 fn error_image_package_type() {
     check(
         &with_function("      PackageType: Image\n"),
@@ -1112,7 +1132,7 @@ fn error_unknown_architecture() {
     check(
         &with_function("      Architectures: [riscv64]\n"),
         expect![[r#"
-            error: /app/template.yaml:7:22: Resources.Fn.Properties.Architectures: expected one of [x86_64] or [arm64], found [riscv64]
+            error: /app/template.yaml:7:22: Resources.Fn.Properties.Architectures: expected [x86_64] or [arm64], found [riscv64]
         "#]],
     );
 }
