@@ -29,6 +29,8 @@ pub(crate) struct Invocation {
     pub trace_id: String,
     pub client_context: Option<String>,
     pub cognito_identity: Option<String>,
+    /// Told when the process has taken the invocation from `/next`.
+    pub delivered: oneshot::Sender<()>,
     /// Where the process's answer goes.
     pub outcome: oneshot::Sender<Outcome>,
 }
@@ -228,6 +230,8 @@ async fn next_invocation(State(state): State<Arc<ApiState>>) -> Response {
         set("lambda-runtime-cognito-identity", identity);
     }
     set("content-type", "application/json");
+    // The invoker may have given up meanwhile (timeout); the answer will then find no one.
+    let _ = invocation.delivered.send(());
     state.progress().in_flight = Some(InFlight {
         request_id: invocation.request_id,
         outcome: invocation.outcome,
@@ -412,6 +416,7 @@ mod tests {
 
     fn invocation(request_id: &str) -> (Invocation, oneshot::Receiver<Outcome>) {
         let (outcome, receiver) = oneshot::channel();
+        let (delivered, _) = oneshot::channel();
         let invocation = Invocation {
             request_id: request_id.to_owned(),
             payload: Bytes::from_static(b"{\"a\":1}"),
@@ -420,6 +425,7 @@ mod tests {
             trace_id: "Root=1-0-0".to_owned(),
             client_context: None,
             cognito_identity: Some("{\"cognitoIdentityId\":\"x\"}".to_owned()),
+            delivered,
             outcome,
         };
         (invocation, receiver)

@@ -40,6 +40,8 @@ pub(crate) struct Instance {
     server: JoinHandle<()>,
     /// Set until the first invocation's REPORT line has shown it.
     init_duration: Option<Duration>,
+    /// The highest `Max Memory Used` reported so far.
+    max_memory_used_mb: u64,
 }
 
 /// What became of one invocation on an instance.
@@ -53,6 +55,9 @@ pub(crate) enum InvokeOutcome {
     Timeout,
     /// The process exited mid-request; Lambda error JSON. The instance must be dropped.
     Exited(Bytes),
+    /// The process ended before it took the request, which may be retried elsewhere. The
+    /// instance must be dropped.
+    NotDelivered,
 }
 
 impl InvokeOutcome {
@@ -379,6 +384,7 @@ impl Instance {
             exit,
             server,
             init_duration: None,
+            max_memory_used_mb: 0,
         };
         let mut exit = instance.exit.clone();
         let init = tokio::select! {
@@ -447,9 +453,9 @@ impl Instance {
         let name = &spec.config.name;
         let sink = &spec.options.log_sink;
         let timeout = spec.config.timeout;
-        sink.emit(name, &logs::start_line(request_id));
-        let started = Instant::now();
+        let sent = Instant::now();
         let (outcome_sender, outcome_receiver) = oneshot::channel();
+        let (delivered_sender, delivered_receiver) = oneshot::channel();
         let invocation = Invocation {
             request_id: request_id.to_owned(),
             payload,
@@ -458,34 +464,51 @@ impl Instance {
             trace_id: context.trace_id.unwrap_or_else(new_trace_id),
             client_context: context.client_context,
             cognito_identity: context.cognito_identity,
+            delivered: delivered_sender,
             outcome: outcome_sender,
         };
         let mut exit = self.exit.clone();
-        let outcome = if self.invocations.send(invocation).await.is_err() {
-            InvokeOutcome::Exited(exit_error(request_id, "signal: killed"))
-        } else {
-            tokio::select! {
-                // An answer wins over an exit seen at the same moment: the process may
-                // answer and then exit.
-                biased;
-                outcome = outcome_receiver => match outcome {
-                    Ok(Outcome::Response(body)) => InvokeOutcome::Response(body),
-                    Ok(Outcome::Error(error)) => InvokeOutcome::FunctionError(error),
-                    Ok(Outcome::ResponseTooLarge) => InvokeOutcome::ResponseTooLarge,
-                    Err(_) => InvokeOutcome::Exited(exit_error(request_id, "signal: killed")),
-                },
-                status = exit.wait_for(Option::is_some) => {
-                    let how = status
-                        .ok()
-                        .and_then(|how| how.clone())
-                        .unwrap_or_else(|| "signal: killed".to_owned());
-                    InvokeOutcome::Exited(exit_error(request_id, &how))
-                }
-                _ = tokio::time::sleep(timeout) => InvokeOutcome::Timeout,
+        if self.invocations.send(invocation).await.is_err() {
+            return InvokeOutcome::NotDelivered;
+        }
+        // A process that dies before it takes the event (it may have crashed right after
+        // its previous answer) never saw this request, which can then go elsewhere.
+        let delivered = tokio::select! {
+            biased;
+            delivered = delivered_receiver => delivered.is_ok(),
+            _ = exit.wait_for(Option::is_some) => false,
+            _ = tokio::time::sleep(timeout) => true,
+        };
+        if !delivered {
+            return InvokeOutcome::NotDelivered;
+        }
+        sink.emit(name, &logs::start_line(request_id));
+        let started = Instant::now();
+        let remaining = timeout.saturating_sub(sent.elapsed());
+        let outcome = tokio::select! {
+            // An answer wins over an exit seen at the same moment: the process may answer
+            // and then exit.
+            biased;
+            outcome = outcome_receiver => match outcome {
+                Ok(Outcome::Response(body)) => InvokeOutcome::Response(body),
+                Ok(Outcome::Error(error)) => InvokeOutcome::FunctionError(error),
+                Ok(Outcome::ResponseTooLarge) => InvokeOutcome::ResponseTooLarge,
+                // The sender only goes away without an answer when the timeout below has
+                // already fired or the instance is torn down.
+                Err(_) => InvokeOutcome::Exited(exit_error(request_id, "signal: killed")),
+            },
+            status = exit.wait_for(Option::is_some) => {
+                let how = status
+                    .ok()
+                    .and_then(|how| how.clone())
+                    .unwrap_or_else(|| "signal: killed".to_owned());
+                InvokeOutcome::Exited(exit_error(request_id, &how))
             }
+            _ = tokio::time::sleep(remaining) => InvokeOutcome::Timeout,
         };
         let duration = started.elapsed();
-        let max_memory_used_mb = max_memory_used_mb(self.pid);
+        // VmHWM is a peak since start; a process that is gone keeps its last reading.
+        self.max_memory_used_mb = self.max_memory_used_mb.max(max_memory_used_mb(self.pid));
         match &outcome {
             InvokeOutcome::Timeout => {
                 sink.emit(name, &logs::timeout_line(request_id, timeout));
@@ -507,7 +530,7 @@ impl Instance {
         let report = logs::Report {
             duration,
             memory_size_mb: spec.config.memory_mb,
-            max_memory_used_mb,
+            max_memory_used_mb: self.max_memory_used_mb,
             init_duration: self.init_duration.take(),
         };
         sink.emit(name, &logs::report_line(request_id, &report));

@@ -105,25 +105,26 @@ impl Pool {
             .await
             .map_err(|_closed| InvokeError::ShuttingDown)?;
         let request_id = uuid::Uuid::new_v4().to_string();
-        let mut instance = loop {
-            // The most recently used instance is the warmest (caches, JIT).
-            let candidate = self.idle().pop().map(|(instance, _since)| instance);
-            match candidate {
-                Some(instance) if !instance.has_exited() => break instance,
-                // An instance that died while idle is dropped; try the next one.
-                Some(_dead) => continue,
-                None => match Instance::start(&self.spec, &request_id, &self.registry).await {
-                    Ok(instance) => break instance,
-                    Err(error) => return Err(InvokeError::FunctionError(error)),
-                },
+        let mut attempts = 0;
+        let outcome = loop {
+            attempts += 1;
+            let mut instance = self.acquire(&request_id).await?;
+            let outcome = instance
+                .invoke(&self.spec, &request_id, payload.clone(), context.clone())
+                .await;
+            if let InvokeOutcome::NotDelivered = outcome {
+                // The instance died while idle; another one takes the request, a bounded
+                // number of times so that a function that always dies cannot loop us.
+                if attempts < MAX_DELIVERY_ATTEMPTS {
+                    continue;
+                }
+                break outcome;
             }
+            if outcome.keeps_instance() && !self.permits.is_closed() {
+                self.idle().push((instance, Instant::now()));
+            }
+            break outcome;
         };
-        let outcome = instance
-            .invoke(&self.spec, &request_id, payload, context)
-            .await;
-        if outcome.keeps_instance() && !self.permits.is_closed() {
-            self.idle().push((instance, Instant::now()));
-        }
         match outcome {
             InvokeOutcome::Response(body) => Ok(body),
             InvokeOutcome::FunctionError(error) | InvokeOutcome::Exited(error) => {
@@ -131,6 +132,33 @@ impl Pool {
             }
             InvokeOutcome::ResponseTooLarge => Err(InvokeError::PayloadTooLarge),
             InvokeOutcome::Timeout => Err(InvokeError::Timeout),
+            InvokeOutcome::NotDelivered => {
+                Err(InvokeError::FunctionError(crate::logs::error_json(
+                    "Runtime.ExitError",
+                    &format!(
+                        "RequestId: {request_id} Error: Runtime exited before taking the request"
+                    ),
+                )))
+            }
+        }
+    }
+
+    /// A warm instance, or a new one (a cold start). A failed cold start is the request's
+    /// function error.
+    async fn acquire(&self, request_id: &str) -> Result<Instance, InvokeError> {
+        loop {
+            // The most recently used instance is the warmest (caches, JIT).
+            let candidate = self.idle().pop().map(|(instance, _since)| instance);
+            match candidate {
+                Some(instance) if !instance.has_exited() => return Ok(instance),
+                // An instance that died while idle is dropped; try the next one.
+                Some(_dead) => continue,
+                None => {
+                    return Instance::start(&self.spec, request_id, &self.registry)
+                        .await
+                        .map_err(InvokeError::FunctionError)
+                }
+            }
         }
     }
 
@@ -167,6 +195,9 @@ impl Pool {
         drop(expired);
     }
 }
+
+/// How many instances one request may try when they die before taking it.
+const MAX_DELIVERY_ATTEMPTS: u32 = 3;
 
 /// How long shutdown waits for one killed process to be reaped.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
