@@ -1069,9 +1069,12 @@ fn error_code_uri_s3_url() {
 
 #[test]
 fn error_code_uri_list() {
-    check(&with_function("      CodeUri: [src]\n"), expect![[r#"
+    check(
+        &with_function("      CodeUri: [src]\n"),
+        expect![[r#"
         error: /app/template.yaml:7:16: Resources.Fn.Properties.CodeUri: expected a folder path, found a list
-    "#]]);
+    "#]],
+    );
 }
 
 #[test]
