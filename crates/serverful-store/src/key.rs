@@ -212,10 +212,12 @@ pub fn encode_key_value_into(value: &AttributeValue, out: &mut Vec<u8>) -> Store
         AttributeValue::S(text) => encode_bytes(text.as_bytes(), out),
         AttributeValue::B(bytes) => encode_bytes(bytes, out),
         AttributeValue::N(number) => encode_number(number, out),
-        other => return Err(StoreError::validation(format!(
+        other => {
+            return Err(StoreError::validation(format!(
             "Key attributes must be scalars; list, map and set types are not allowed; got type {}",
             other.attribute_type()
-        ))),
+        )))
+        }
     }
     Ok(())
 }

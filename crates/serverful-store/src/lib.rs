@@ -8,6 +8,8 @@
 //! [`error::StoreError`].
 
 pub mod error;
+pub mod eval;
+pub mod expression;
 pub mod key;
 pub mod value;
 

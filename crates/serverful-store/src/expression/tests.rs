@@ -1,0 +1,470 @@
+//! Snapshot tests of every expression parser, through one `check` helper per
+//! expression kind, plus property tests that no input makes a parser panic.
+
+use std::collections::BTreeMap;
+
+use expect_test::{expect, Expect};
+use proptest::prelude::*;
+
+use super::*;
+use crate::key::{KeyAttribute, ScalarType};
+use crate::value::AttributeValue;
+
+/// The placeholder maps every test shares.
+fn placeholders() -> (BTreeMap<String, String>, Item) {
+    let names: BTreeMap<String, String> = [("#n", "name"), ("#s", "status"), ("#d", "a.b")]
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect();
+    let json = serde_json::json!({
+        ":s": {"S": "x"}, ":t": {"S": "y"}, ":n": {"N": "5"}, ":m": {"N": "1"},
+        ":b": {"B": "AAE="}, ":l": {"L": [{"N": "1"}]}, ":ss": {"SS": ["a", "b"]},
+        ":ns": {"NS": ["1"]}, ":bool": {"BOOL": true}, ":type": {"S": "SS"}, ":bad": {"S": "STRING"},
+        ":null": {"NULL": true}, ":map": {"M": {}}
+    });
+    (
+        names,
+        crate::value::item_from_json(&json).expect("valid test values"),
+    )
+}
+
+fn render<T: std::fmt::Debug>(result: StoreResult<T>) -> String {
+    match result {
+        Ok(parsed) => format!("{parsed:?}"),
+        Err(error) => error.to_string(),
+    }
+}
+
+fn check_condition(text: &str, expected: Expect) {
+    let (names, values) = placeholders();
+    let mut context = ExpressionContext::new(&names, &values);
+    expected.assert_eq(&render(context.condition(ExpressionKind::Condition, text)));
+}
+
+fn check_filter(text: &str, expected: Expect) {
+    let (names, values) = placeholders();
+    let mut context = ExpressionContext::new(&names, &values);
+    expected.assert_eq(&render(context.condition(ExpressionKind::Filter, text)));
+}
+
+fn check_update(text: &str, expected: Expect) {
+    let (names, values) = placeholders();
+    let mut context = ExpressionContext::new(&names, &values);
+    expected.assert_eq(&render(context.update(text)));
+}
+
+fn check_projection(text: &str, expected: Expect) {
+    let (names, values) = placeholders();
+    let mut context = ExpressionContext::new(&names, &values);
+    expected.assert_eq(&render(context.projection(text)));
+}
+
+fn key_schema() -> KeySchema {
+    KeySchema {
+        partition_key: KeyAttribute {
+            name: "pk".into(),
+            scalar_type: ScalarType::S,
+        },
+        sort_key: Some(KeyAttribute {
+            name: "sk".into(),
+            scalar_type: ScalarType::N,
+        }),
+    }
+}
+
+fn check_key_condition(text: &str, expected: Expect) {
+    let (names, values) = placeholders();
+    let mut context = ExpressionContext::new(&names, &values);
+    expected.assert_eq(&render(context.key_condition(text, &key_schema())));
+}
+
+#[test]
+fn condition_precedence() {
+    check_condition(
+        "a = :s OR b = :t AND NOT c = :n",
+        expect!["(or (= a {S: x}) (and (= b {S: y}) (not (= c {N: 5}))))"],
+    );
+    check_condition(
+        "(a = :s OR b = :t) AND c < :n",
+        expect!["(and (or (= a {S: x}) (= b {S: y})) (< c {N: 5}))"],
+    );
+    check_condition("NOT NOT a <> :s", expect!["(not (not (<> a {S: x})))"]);
+    check_condition(
+        "a.b[2].#n >= :n and (x) <= :m",
+        expect!["(and (>= a.b[2].name {N: 5}) (<= x {N: 1}))"],
+    );
+    check_condition("#d = :s", expect!["(= a.b {S: x})"]);
+}
+
+#[test]
+fn condition_operators_and_functions() {
+    check_condition("a BETWEEN :m AND :n", expect!["(between a {N: 1} {N: 5})"]);
+    check_condition("a in (:s, :t, b)", expect!["(in a {S: x} {S: y} b)"]);
+    check_condition(
+        "attribute_exists(a) AND attribute_not_exists(#n.c)",
+        expect!["(and (attribute_exists a) (attribute_not_exists name.c))"],
+    );
+    check_condition("attribute_type(a, :type)", expect!["(attribute_type a SS)"]);
+    check_condition(
+        "begins_with(a, :s) OR contains(b, :n)",
+        expect!["(or (begins_with a {S: x}) (contains b {N: 5}))"],
+    );
+    check_condition("size(a) > :n", expect!["(> size(a) {N: 5})"]);
+    check_condition("size(:s) = :m", expect!["(= size({S: x}) {N: 1})"]);
+}
+
+#[test]
+fn condition_syntax_errors() {
+    check_condition("a = ", expect!["ValidationException: Invalid ConditionExpression: Syntax error; token: <EOF>, near: \"=\""]);
+    check_condition("(a)", expect!["ValidationException: Invalid ConditionExpression: Syntax error; token: <EOF>, near: \")\""]);
+    check_condition(
+        "(NOT a)",
+        expect![[
+            r#"ValidationException: Invalid ConditionExpression: Syntax error; token: ")", near: "a)""#
+        ]],
+    );
+    check_condition("a = :s AND (b)", expect!["ValidationException: Invalid ConditionExpression: Syntax error; token: <EOF>, near: \")\""]);
+    check_condition(
+        "a x b",
+        expect![[
+            r#"ValidationException: Invalid ConditionExpression: Syntax error; token: "x", near: "a x b""#
+        ]],
+    );
+    check_condition(
+        "a-b",
+        expect![[
+            r#"ValidationException: Invalid ConditionExpression: Syntax error; token: "-", near: "a-b""#
+        ]],
+    );
+    check_condition(
+        "!!",
+        expect![[
+            r#"ValidationException: Invalid ConditionExpression: Syntax error; token: "!", near: "!!""#
+        ]],
+    );
+    check_condition("a", expect!["ValidationException: Invalid ConditionExpression: Syntax error; token: <EOF>, near: \"a\""]);
+    check_condition(":s", expect!["ValidationException: Invalid ConditionExpression: Syntax error; token: <EOF>, near: \":s\""]);
+    check_condition(
+        "a = : s",
+        expect![[
+            r#"ValidationException: Invalid ConditionExpression: Syntax error; token: ":", near: "= : s""#
+        ]],
+    );
+    check_condition(
+        "a BETWEEN :m OR :n",
+        expect![[
+            r#"ValidationException: Invalid ConditionExpression: Syntax error; token: "OR", near: ":m OR :n""#
+        ]],
+    );
+    check_condition(
+        "(a = :s) = :t",
+        expect![[
+            r#"ValidationException: Invalid ConditionExpression: Syntax error; token: "=", near: ") = :t""#
+        ]],
+    );
+    check_condition(
+        "and = :s",
+        expect![[
+            r#"ValidationException: Invalid ConditionExpression: Syntax error; token: "and", near: "and =""#
+        ]],
+    );
+    check_condition(
+        "a[x] = :s",
+        expect![[
+            r#"ValidationException: Invalid ConditionExpression: Syntax error; token: "x", near: "[x]""#
+        ]],
+    );
+    check_condition(
+        "   ",
+        expect![
+            "ValidationException: Invalid ConditionExpression: The expression can not be empty;"
+        ],
+    );
+    check_filter(
+        "a = :s :t",
+        expect![[
+            r#"ValidationException: Invalid FilterExpression: Syntax error; token: ":t", near: ":s :t""#
+        ]],
+    );
+}
+
+#[test]
+fn condition_semantic_errors() {
+    check_condition("status = :s", expect!["ValidationException: Invalid ConditionExpression: Attribute name is a reserved keyword; reserved keyword: status"]);
+    check_condition("a.Name = :s", expect!["ValidationException: Invalid ConditionExpression: Attribute name is a reserved keyword; reserved keyword: Name"]);
+    check_condition("#x = :s", expect!["ValidationException: Invalid ConditionExpression: An expression attribute name used in the document path is not defined; attribute name: #x"]);
+    check_condition("a = :x", expect!["ValidationException: Invalid ConditionExpression: An expression attribute value used in expression is not defined; attribute value: :x"]);
+    check_condition("a = :x AND status = :s", expect!["ValidationException: Invalid ConditionExpression: Attribute name is a reserved keyword; reserved keyword: status"]);
+    check_condition("((a = :s))", expect!["ValidationException: Invalid ConditionExpression: The expression has redundant parentheses;"]);
+    check_condition("foo(a)", expect!["ValidationException: Invalid ConditionExpression: Invalid function name; function: foo"]);
+    check_condition("size(a)", expect!["ValidationException: Invalid ConditionExpression: The function is not allowed to be used this way in an expression; function: size"]);
+    check_condition("attribute_exists(a) = :s", expect!["ValidationException: Invalid ConditionExpression: The function is not allowed to be used this way in an expression; function: attribute_exists"]);
+    check_condition("begins_with(a)", expect!["ValidationException: Invalid ConditionExpression: Incorrect number of operands for operator or function; operator or function: begins_with, number of operands: 1"]);
+    check_condition("begins_with(a, :n)", expect!["ValidationException: Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: begins_with, operand type: N"]);
+    check_condition("attribute_exists(:s)", expect!["ValidationException: Invalid ConditionExpression: Operator or function requires a document path; operator or function: attribute_exists"]);
+    check_condition("attribute_type(a, :bad)", expect!["ValidationException: Invalid ConditionExpression: Invalid attribute type name found; type: STRING, valid types: {B,NULL,SS,BOOL,L,BS,N,NS,S,M}"]);
+    check_condition("attribute_type(a, :n)", expect!["ValidationException: Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: attribute_type, operand type: N"]);
+    check_condition("size(:n) = :m", expect!["ValidationException: Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: size, operand type: N"]);
+    check_condition("a = a", expect!["ValidationException: Invalid ConditionExpression: The first operand must be distinct from the remaining operands for this operator or function; operator: =, first operand: [a]"]);
+    check_condition("contains(a.b, a.b)", expect!["ValidationException: Invalid ConditionExpression: The first operand must be distinct from the remaining operands for this operator or function; operator: contains, first operand: [a, b]"]);
+    check_condition("a BETWEEN :n AND :m", expect!["ValidationException: Invalid ConditionExpression: The BETWEEN operator requires upper bound to be greater than or equal to lower bound; lower bound operand: AttributeValue: {N:5}, upper bound operand: AttributeValue: {N:1}"]);
+    check_condition("a BETWEEN :s AND :n", expect!["ValidationException: Invalid ConditionExpression: The BETWEEN operator requires same data type for lower and upper bounds; lower bound operand: AttributeValue: {S:x}, upper bound operand: AttributeValue: {N:5}"]);
+    check_filter("if_not_exists(a, :s) = :s", expect!["ValidationException: Invalid FilterExpression: Invalid function name; function: if_not_exists"]);
+}
+
+#[test]
+fn condition_limits() {
+    let many: Vec<String> = (0..101).map(|_| ":s".to_owned()).collect();
+    check_condition(&format!("a IN ({})", many.join(",")), expect!["ValidationException: Invalid ConditionExpression: The IN operator is provided with too many operands; number of operands: 101"]);
+    let operators: Vec<&str> = (0..151).map(|_| "a < b").collect();
+    check_condition(&operators.join(" or "), expect!["ValidationException: Invalid ConditionExpression: The expression contains too many operators; operator count: 301"]);
+    check_condition(&"a".repeat(4097), expect!["ValidationException: Invalid ConditionExpression: Expression size has exceeded the maximum allowed size; expression size: 4097"]);
+    check_condition(&format!("{}a < b{}", "(".repeat(2000), ")".repeat(2000)), expect!["ValidationException: Invalid ConditionExpression: The expression is nested too deeply; maximum nesting depth: 200"]);
+    check_condition(&format!("{}a < b", "not ".repeat(1000)), expect!["ValidationException: Invalid ConditionExpression: The expression is nested too deeply; maximum nesting depth: 200"]);
+}
+
+#[test]
+fn update_expressions() {
+    check_update(
+        "SET a = :s, b.c[1] = b.c[0] + :n, d = if_not_exists(d, :m) REMOVE e[2], #n ADD f :n DELETE g :ss",
+        expect!["SET a = {S: x}; SET b.c[1] = (+ b.c[0] {N: 5}); SET d = (if_not_exists d {N: 1}); REMOVE e[2]; REMOVE name; ADD f {N: 5}; DELETE g {SS: [a, b]}"],
+    );
+    check_update(
+        "set l = list_append(l, :l) remove x",
+        expect!["SET l = (list_append l {L: [{N: 1}]}); REMOVE x"],
+    );
+    check_update("SET a = b - :n", expect!["SET a = (- b {N: 5})"]);
+}
+
+#[test]
+fn update_errors() {
+    check_update(
+        "INVALID SYNTAX HERE",
+        expect![[
+            r#"ValidationException: Invalid UpdateExpression: Syntax error; token: "INVALID", near: "INVALID SYNTAX""#
+        ]],
+    );
+    check_update(
+        "ADD hits : incr",
+        expect![[
+            r#"ValidationException: Invalid UpdateExpression: Syntax error; token: ":", near: "hits : incr""#
+        ]],
+    );
+    check_update(
+        "SET a = :s, REMOVE b",
+        expect![[
+            r#"ValidationException: Invalid UpdateExpression: Syntax error; token: "REMOVE", near: ", REMOVE b""#
+        ]],
+    );
+    check_update(
+        "SET a = :s SET b = :t",
+        expect![[
+            r#"ValidationException: Invalid UpdateExpression: The "SET" section can only be used once in an update expression;"#
+        ]],
+    );
+    check_update("SET status = :s", expect!["ValidationException: Invalid UpdateExpression: Attribute name is a reserved keyword; reserved keyword: status"]);
+    check_update("SET a = :v", expect!["ValidationException: Invalid UpdateExpression: An expression attribute value used in expression is not defined; attribute value: :v"]);
+    check_update("SET a = :s, a = :t", expect!["ValidationException: Invalid UpdateExpression: Two document paths overlap with each other; must remove or rewrite one of these paths; path one: [a], path two: [a]"]);
+    check_update("SET a.b = :s REMOVE a", expect!["ValidationException: Invalid UpdateExpression: Two document paths overlap with each other; must remove or rewrite one of these paths; path one: [a, b], path two: [a]"]);
+    check_update("SET a.b = :s REMOVE a[0]", expect!["ValidationException: Invalid UpdateExpression: Two document paths conflict with each other; must remove or rewrite one of these paths; path one: [a, b], path two: [a, [0]]"]);
+    check_update("ADD a :s", expect!["ValidationException: Invalid UpdateExpression: Incorrect operand type for operator or function; operator: ADD, operand type: STRING"]);
+    check_update("DELETE a :n", expect!["ValidationException: Invalid UpdateExpression: Incorrect operand type for operator or function; operator: DELETE, operand type: NUMBER"]);
+    check_update("SET a = :s + :n", expect!["ValidationException: Invalid UpdateExpression: Incorrect operand type for operator or function; operator or function: +, operand type: S"]);
+    check_update("SET a = list_append(:s, a)", expect!["ValidationException: Invalid UpdateExpression: Incorrect operand type for operator or function; operator or function: list_append, operand type: S"]);
+    check_update("SET a = if_not_exists(:s, :t)", expect!["ValidationException: Invalid UpdateExpression: Operator or function requires a document path; operator or function: if_not_exists"]);
+    check_update(
+        "SET a = size(b)",
+        expect![
+            "ValidationException: Invalid UpdateExpression: Invalid function name; function: size"
+        ],
+    );
+    check_update("SET a = list_append(b)", expect!["ValidationException: Invalid UpdateExpression: Incorrect number of operands for operator or function; operator or function: list_append, number of operands: 1"]);
+    check_update(
+        "",
+        expect!["ValidationException: Invalid UpdateExpression: The expression can not be empty;"],
+    );
+    check_update("SET", expect!["ValidationException: Invalid UpdateExpression: Syntax error; token: <EOF>, near: \"SET\""]);
+}
+
+#[test]
+fn projections() {
+    check_projection("a, b.c, #n[3], #d", expect!["a, b.c, name[3], a.b"]);
+    check_projection("a, a.b", expect!["ValidationException: Invalid ProjectionExpression: Two document paths overlap with each other; must remove or rewrite one of these paths; path one: [a], path two: [a, b]"]);
+    check_projection("a[1], a.b", expect!["ValidationException: Invalid ProjectionExpression: Two document paths conflict with each other; must remove or rewrite one of these paths; path one: [a, [1]], path two: [a, b]"]);
+    check_projection("year", expect!["ValidationException: Invalid ProjectionExpression: Attribute name is a reserved keyword; reserved keyword: year"]);
+    check_projection("a,", expect!["ValidationException: Invalid ProjectionExpression: Syntax error; token: <EOF>, near: \",\""]);
+    check_projection("#zz", expect!["ValidationException: Invalid ProjectionExpression: An expression attribute name used in the document path is not defined; attribute name: #zz"]);
+}
+
+#[test]
+fn key_conditions() {
+    check_key_condition("pk = :s", expect!["pk = {S: x}"]);
+    check_key_condition(
+        "pk = :s AND sk BETWEEN :m AND :n",
+        expect!["pk = {S: x}; sk BETWEEN {N: 1} AND {N: 5}"],
+    );
+    check_key_condition(":n > sk AND :s = pk", expect!["pk = {S: x}; sk < {N: 5}"]);
+    check_key_condition("pk = :s AND begins_with(sk, :s)", expect!["ValidationException: One or more parameter values were invalid: Condition parameter type does not match schema type"]);
+    check_key_condition(
+        "sk = :n",
+        expect!["ValidationException: Query condition missed key schema element: pk"],
+    );
+    check_key_condition(
+        "pk = :s AND x1 = :n",
+        expect!["ValidationException: Query condition missed key schema element: sk"],
+    );
+    check_key_condition(
+        "pk > :s",
+        expect!["ValidationException: Query key condition not supported"],
+    );
+    check_key_condition(
+        "pk = :s OR sk = :n",
+        expect!["ValidationException: Invalid operator used in KeyConditionExpression: OR"],
+    );
+    check_key_condition(
+        "pk = :s AND sk <> :n",
+        expect!["ValidationException: Invalid operator used in KeyConditionExpression: <>"],
+    );
+    check_key_condition(
+        "pk = :s AND pk = :t",
+        expect![
+            "ValidationException: KeyConditionExpressions must only contain one condition per key"
+        ],
+    );
+    check_key_condition(
+        "pk = :s AND size(sk) = :n",
+        expect!["ValidationException: KeyConditionExpressions cannot contain nested operations"],
+    );
+    check_key_condition("pk.x = :s", expect!["ValidationException: KeyConditionExpressions cannot have conditions on nested attributes"]);
+    check_key_condition("pk = sk", expect!["ValidationException: Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition"]);
+    check_key_condition(":s = :t", expect!["ValidationException: Invalid condition in KeyConditionExpression: No key attribute specified"]);
+    check_key_condition("pk = :n", expect!["ValidationException: One or more parameter values were invalid: Condition parameter type does not match schema type"]);
+    check_key_condition(
+        "",
+        expect![
+            "ValidationException: Invalid KeyConditionExpression: The expression can not be empty;"
+        ],
+    );
+}
+
+#[test]
+fn unused_placeholders() {
+    let names: BTreeMap<String, String> = [
+        ("#a".to_owned(), "a".to_owned()),
+        ("#b".to_owned(), "b".to_owned()),
+    ]
+    .into_iter()
+    .collect();
+    let mut values = Item::new();
+    values.insert(":v".into(), AttributeValue::S("x".into()));
+    values.insert(":w".into(), AttributeValue::S("y".into()));
+    let mut context = ExpressionContext::new(&names, &values);
+    context
+        .condition(ExpressionKind::Condition, "#a = :v")
+        .expect("valid");
+    expect!["ValidationException: Value provided in ExpressionAttributeNames unused in expressions: keys: {#b}"]
+        .assert_eq(&render(context.finish()));
+    context.projection("#b").expect("valid");
+    expect!["ValidationException: Value provided in ExpressionAttributeValues unused in expressions: keys: {:w}"]
+        .assert_eq(&render(context.finish()));
+    context.update("SET x = :w").expect("valid");
+    expect!["()"].assert_eq(&render(context.finish()));
+}
+
+#[test]
+fn placeholder_maps() {
+    let names: BTreeMap<String, String> = [("a".to_owned(), "a".to_owned())].into_iter().collect();
+    expect![[r#"ValidationException: ExpressionAttributeNames contains invalid key: Syntax error; key: "a""#]]
+        .assert_eq(&render(check_placeholder_maps(Some(&names), None)));
+    expect!["ValidationException: ExpressionAttributeValues must not be empty"]
+        .assert_eq(&render(check_placeholder_maps(None, Some(&Item::new()))));
+}
+
+#[test]
+fn reserved_words() {
+    assert!(is_reserved_word("status"));
+    assert!(is_reserved_word("ZONE"));
+    assert!(!is_reserved_word("pk"));
+}
+
+/// Text built from the expression languages' own pieces, so that random inputs
+/// get deep into the parsers instead of failing on the first character.
+fn expression_text() -> impl Strategy<Value = String> {
+    let piece = prop::sample::select(vec![
+        "a",
+        "b.c",
+        "#n",
+        "#x",
+        ":s",
+        ":n",
+        ":ss",
+        ":l",
+        ":x",
+        "[0]",
+        "[99999999999999999999999]",
+        "(",
+        ")",
+        ",",
+        ".",
+        "=",
+        "<>",
+        "<",
+        "<=",
+        ">",
+        ">=",
+        "+",
+        "-",
+        "AND",
+        "OR",
+        "NOT",
+        "BETWEEN",
+        "IN",
+        "SET",
+        "REMOVE",
+        "ADD",
+        "DELETE",
+        "size",
+        "attribute_exists",
+        "attribute_type",
+        "begins_with",
+        "contains",
+        "if_not_exists",
+        "list_append",
+        "status",
+        "!",
+        "é",
+        " ",
+        "#",
+        ":",
+    ]);
+    prop::collection::vec(piece, 0..24).prop_map(|pieces| pieces.join(" "))
+}
+
+proptest! {
+    #[test]
+    fn parsers_never_panic_on_random_text(text in "\\PC{0,64}") {
+        let (names, values) = placeholders();
+        let mut context = ExpressionContext::new(&names, &values);
+        let _ = context.condition(ExpressionKind::Condition, &text);
+        let _ = context.key_condition(&text, &key_schema());
+        let _ = context.projection(&text);
+        let _ = context.update(&text);
+        let _ = context.finish();
+    }
+
+    #[test]
+    fn parsers_never_panic_on_token_soup(text in expression_text()) {
+        let (names, values) = placeholders();
+        let mut context = ExpressionContext::new(&names, &values);
+        if let Ok(condition) = context.condition(ExpressionKind::Filter, &text) {
+            let _ = crate::eval::evaluate_condition(&condition, &values);
+        }
+        let _ = context.key_condition(&text, &key_schema());
+        if let Ok(projection) = context.projection(&text) {
+            let _ = crate::eval::apply_projection(&projection, &values);
+        }
+        if let Ok(update) = context.update(&text) {
+            let _ = crate::eval::apply_update(&update, &values);
+        }
+    }
+}
