@@ -207,11 +207,11 @@ fn insert_partial(
     value: &AttributeValue,
     rest: &[PathElement],
 ) {
-    let slot = target.entry(name.to_owned());
     let Some((next, remaining)) = rest.split_first() else {
-        slot.insert_entry(Partial::Whole(value.clone()));
+        target.insert(name.to_owned(), Partial::Whole(value.clone()));
         return;
     };
+    let slot = target.entry(name.to_owned());
     match (next, value) {
         (PathElement::Name(key), AttributeValue::M(map)) => {
             let Some(inner) = map.get(key) else { return };
@@ -411,10 +411,8 @@ fn remove_path(item: &mut Item, path: &Path) -> StoreResult<()> {
         (Some(AttributeValue::M(map)), PathElement::Name(name)) => {
             map.remove(name);
         }
-        (Some(AttributeValue::L(list)), PathElement::Index(index)) => {
-            if *index < list.len() {
-                list.remove(*index);
-            }
+        (Some(AttributeValue::L(list)), PathElement::Index(index)) if *index < list.len() => {
+            list.remove(*index);
         }
         _ => {}
     }

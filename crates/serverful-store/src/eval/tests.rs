@@ -1,1 +1,318 @@
+//! Tests of condition evaluation, projections and updates against one sample
+//! item, through a `check` helper per operation.
+
+use std::collections::BTreeMap;
+
+use expect_test::{expect, Expect};
+use proptest::prelude::*;
+
 use super::*;
+use crate::expression::{ExpressionContext, ExpressionKind};
+use crate::key::{KeyAttribute, ScalarType};
+use crate::value::{item_from_json, item_to_json};
+
+fn sample_item() -> Item {
+    item_from_json(&serde_json::json!({
+        "id": {"S": "item-1"},
+        "count": {"N": "10"},
+        "price": {"N": "2.50"},
+        "title": {"S": "Hello world"},
+        "bin": {"B": "AAECAw=="},
+        "tags": {"SS": ["blue", "red"]},
+        "sizes": {"NS": ["1", "2", "3"]},
+        "list": {"L": [{"S": "a"}, {"N": "1"}, {"L": [{"S": "deep"}]}]},
+        "map": {"M": {"inside": {"S": "x"}, "nested": {"M": {"n": {"N": "5"}}}}},
+        "flag": {"BOOL": true},
+        "nothing": {"NULL": true}
+    }))
+    .expect("valid sample item")
+}
+
+fn values() -> Item {
+    item_from_json(&serde_json::json!({
+        ":one": {"N": "1"}, ":ten": {"N": "10.0"}, ":five": {"N": "5"}, ":hello": {"S": "Hello"},
+        ":world": {"S": "world"}, ":red": {"S": "red"}, ":two": {"N": "2"}, ":a": {"S": "a"},
+        ":bin_prefix": {"B": "AAE="}, ":ss": {"SS": ["red", "blue"]}, ":s": {"S": "x"},
+        ":list": {"L": [{"S": "z"}]}, ":ns": {"NS": ["2", "7"]}, ":green": {"SS": ["green"]},
+        ":three": {"N": "3"}, ":true": {"BOOL": true}, ":null_type": {"S": "NULL"}
+    }))
+    .expect("valid test values")
+}
+
+fn names() -> BTreeMap<String, String> {
+    [
+        ("#c", "count"),
+        ("#l", "list"),
+        ("#m", "map"),
+        ("#t", "title"),
+        ("#n", "nothing"),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_owned(), value.to_owned()))
+    .collect()
+}
+
+/// Evaluates a condition against the sample item and against an empty item.
+fn check_condition(text: &str, expected: Expect) {
+    let (names, values) = (names(), values());
+    let mut context = ExpressionContext::new(&names, &values);
+    let condition = context
+        .condition(ExpressionKind::Condition, text)
+        .expect("test condition parses");
+    let actual = format!(
+        "sample: {}, empty: {}",
+        evaluate_condition(&condition, &sample_item()),
+        evaluate_condition(&condition, &Item::new())
+    );
+    expected.assert_eq(&actual);
+}
+
+fn check_projection(text: &str, expected: Expect) {
+    let (names, values) = (names(), values());
+    let mut context = ExpressionContext::new(&names, &values);
+    let projection = context.projection(text).expect("test projection parses");
+    expected.assert_eq(&item_to_json(&apply_projection(&projection, &sample_item())).to_string());
+}
+
+/// Applies an update to the sample item and shows the attributes it changed,
+/// or the error.
+fn check_update(text: &str, expected: Expect) {
+    let (names, values) = (names(), values());
+    let mut context = ExpressionContext::new(&names, &values);
+    let update = context.update(text).expect("test update parses");
+    let before = sample_item();
+    let actual = match apply_update(&update, &before) {
+        Ok(after) => {
+            let mut changes = Vec::new();
+            for (name, value) in &after {
+                if before.get(name) != Some(value) {
+                    changes.push(format!("{name}={value:?}"));
+                }
+            }
+            for name in before.keys().filter(|name| !after.contains_key(*name)) {
+                changes.push(format!("-{name}"));
+            }
+            changes.join(" ")
+        }
+        Err(error) => error.to_string(),
+    };
+    expected.assert_eq(&actual);
+}
+
+#[test]
+fn comparisons() {
+    check_condition("#c = :ten", expect!["sample: true, empty: false"]);
+    check_condition("#c <> :ten", expect!["sample: false, empty: true"]);
+    check_condition("absent <> absent_too", expect!["sample: true, empty: true"]);
+    check_condition(
+        "absent = absent_too",
+        expect!["sample: false, empty: false"],
+    );
+    check_condition(
+        "price < :five AND price > :two",
+        expect!["sample: true, empty: false"],
+    );
+    check_condition("price >= :hello", expect!["sample: false, empty: false"]);
+    check_condition("#t < :world", expect!["sample: true, empty: false"]);
+    check_condition("tags = :ss", expect!["sample: true, empty: false"]);
+    check_condition("flag = :true", expect!["sample: true, empty: false"]);
+    check_condition(
+        "#c BETWEEN :one AND :ten",
+        expect!["sample: true, empty: false"],
+    );
+    check_condition("#c IN (:one, :ten)", expect!["sample: true, empty: false"]);
+    check_condition(
+        "NOT #c IN (:one, :two)",
+        expect!["sample: true, empty: true"],
+    );
+}
+
+#[test]
+fn functions() {
+    check_condition(
+        "attribute_exists(#m.nested.n)",
+        expect!["sample: true, empty: false"],
+    );
+    check_condition(
+        "attribute_not_exists(#l[3])",
+        expect!["sample: true, empty: true"],
+    );
+    check_condition(
+        "attribute_type(#n, :null_type)",
+        expect!["sample: true, empty: false"],
+    );
+    check_condition(
+        "begins_with(#t, :hello)",
+        expect!["sample: true, empty: false"],
+    );
+    check_condition(
+        "begins_with(bin, :bin_prefix)",
+        expect!["sample: true, empty: false"],
+    );
+    check_condition(
+        "contains(#t, :world)",
+        expect!["sample: true, empty: false"],
+    );
+    check_condition(
+        "contains(tags, :red)",
+        expect!["sample: true, empty: false"],
+    );
+    check_condition(
+        "contains(sizes, :two)",
+        expect!["sample: true, empty: false"],
+    );
+    check_condition("contains(#l, :a)", expect!["sample: true, empty: false"]);
+    check_condition("contains(#c, :one)", expect!["sample: false, empty: false"]);
+    check_condition("size(#t) = :one", expect!["sample: false, empty: false"]);
+    check_condition(
+        "size(#l) = :three AND size(tags) = :two AND size(bin) > :three",
+        expect!["sample: true, empty: false"],
+    );
+    check_condition("size(#c) >= :one", expect!["sample: false, empty: false"]);
+    check_condition("size(:hello) = :five", expect!["sample: true, empty: true"]);
+}
+
+#[test]
+fn projections() {
+    check_projection(
+        "id, #m.inside",
+        expect![[r#"{"id":{"S":"item-1"},"map":{"M":{"inside":{"S":"x"}}}}"#]],
+    );
+    check_projection(
+        "#l[2][0], #l[0], absent, #m.nope",
+        expect![[r#"{"list":{"L":[{"S":"a"},{"L":[{"S":"deep"}]}]}}"#]],
+    );
+    check_projection(
+        "#m.nested.n, #m.inside",
+        expect![[r#"{"map":{"M":{"inside":{"S":"x"},"nested":{"M":{"n":{"N":"5"}}}}}}"#]],
+    );
+}
+
+#[test]
+fn updates() {
+    check_update(
+        "SET #c = #c + :one, price = price - :five",
+        expect!["count={N: 11} price={N: -2.5}"],
+    );
+    check_update("SET a = #c, #c = :one", expect!["a={N: 10} count={N: 1}"]);
+    check_update("SET #l[1] = :a, #m.inside = :one", expect!["list={L: [{S: a}, {S: a}, {L: [{S: deep}]}]} map={M: {inside={N: 1}, nested={M: {n={N: 5}}}}}"]);
+    check_update(
+        "SET #l[10] = :a",
+        expect!["list={L: [{S: a}, {N: 1}, {L: [{S: deep}]}, {S: a}]}"],
+    );
+    check_update(
+        "SET #l = list_append(:list, #l)",
+        expect!["list={L: [{S: z}, {S: a}, {N: 1}, {L: [{S: deep}]}]}"],
+    );
+    check_update(
+        "SET fresh = if_not_exists(fresh, :one), #c = if_not_exists(#c, :one)",
+        expect!["fresh={N: 1}"],
+    );
+    check_update(
+        "REMOVE #l[0], #l[2], #m.nested, flag",
+        expect!["list={L: [{N: 1}]} map={M: {inside={S: x}}} -flag"],
+    );
+    check_update("REMOVE absent, #m.absent.deeper", expect![""]);
+    check_update(
+        "ADD #c :five, tags :ss, sizes :ns, newset :green, newnum :one",
+        expect!["count={N: 15} newnum={N: 1} newset={SS: [green]} sizes={NS: [1, 2, 3, 7]}"],
+    );
+    check_update(
+        "DELETE tags :ss, sizes :ns, absent :green",
+        expect!["sizes={NS: [1, 3]} -tags"],
+    );
+}
+
+#[test]
+fn update_errors() {
+    check_update("SET a = absent", expect!["ValidationException: The provided expression refers to an attribute that does not exist in the item"]);
+    check_update(
+        "SET a = #t + :one",
+        expect![
+            "ValidationException: An operand in the update expression has an incorrect data type"
+        ],
+    );
+    check_update(
+        "SET a = list_append(#c, :list)",
+        expect![
+            "ValidationException: An operand in the update expression has an incorrect data type"
+        ],
+    );
+    check_update(
+        "ADD #t :one",
+        expect![
+            "ValidationException: An operand in the update expression has an incorrect data type"
+        ],
+    );
+    check_update(
+        "ADD tags :ns",
+        expect![
+            "ValidationException: An operand in the update expression has an incorrect data type"
+        ],
+    );
+    check_update(
+        "DELETE sizes :ss",
+        expect![
+            "ValidationException: An operand in the update expression has an incorrect data type"
+        ],
+    );
+    check_update("SET absent.a = :one", expect!["ValidationException: The document path provided in the update expression is invalid for update"]);
+    check_update("SET #t[0] = :one", expect!["ValidationException: The document path provided in the update expression is invalid for update"]);
+}
+
+#[test]
+fn key_attributes_cannot_be_updated() {
+    let schema = KeySchema {
+        partition_key: KeyAttribute {
+            name: "id".into(),
+            scalar_type: ScalarType::S,
+        },
+        sort_key: None,
+    };
+    let (names, values) = (names(), values());
+    let mut context = ExpressionContext::new(&names, &values);
+    let update = context.update("SET id = :s").expect("parses");
+    expect!["ValidationException: One or more parameter values were invalid: Cannot update attribute id. This attribute is part of the key"]
+        .assert_eq(&check_update_keeps_key(&update, &schema).expect_err("key update").to_string());
+}
+
+#[test]
+fn update_respects_item_size_limit() {
+    let mut big = Item::new();
+    big.insert(
+        "a".into(),
+        AttributeValue::S("x".repeat(MAX_ITEM_SIZE - 10)),
+    );
+    let mut values = Item::new();
+    values.insert(":v".into(), AttributeValue::S("y".repeat(100)));
+    let names = BTreeMap::new();
+    let mut context = ExpressionContext::new(&names, &values);
+    let update = context.update("SET b = :v").expect("parses");
+    expect!["ValidationException: Item size to update has exceeded the maximum allowed size"]
+        .assert_eq(
+            &apply_update(&update, &big)
+                .expect_err("too big")
+                .to_string(),
+        );
+}
+
+#[test]
+fn condition_failure_is_conditional_check_failed() {
+    let (names, values) = (names(), values());
+    let mut context = ExpressionContext::new(&names, &values);
+    let condition = context
+        .condition(ExpressionKind::Condition, "attribute_not_exists(id)")
+        .expect("parses");
+    let error = super::check_condition(&condition, &sample_item()).expect_err("item exists");
+    expect!["ConditionalCheckFailedException: The conditional request failed"]
+        .assert_eq(&error.to_string());
+}
+
+proptest! {
+    /// Numbers compare numerically in conditions whatever their spelling.
+    #[test]
+    fn numeric_comparison_ignores_spelling(a in -1000i64..1000, b in -1000i64..1000, zeros in 0usize..4) {
+        let spelled = |n: i64| AttributeValue::N(Number::parse(&format!("{n}.{}", "0".repeat(zeros))).expect("valid"));
+        prop_assert_eq!(compare_values(&spelled(a), &spelled(b)), Some(a.cmp(&b)));
+    }
+}

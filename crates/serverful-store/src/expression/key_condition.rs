@@ -8,6 +8,9 @@ use crate::error::{StoreError, StoreResult};
 use crate::key::{KeySchema, ScalarType};
 use crate::value::AttributeValue;
 
+/// Turns a piece's values (and whether the key came first) into its condition.
+type BuildPiece = Box<dyn Fn(Vec<AttributeValue>, bool) -> SortKeyCondition>;
+
 /// One `key <op> value` piece of the expression.
 struct KeyPiece {
     name: String,
@@ -81,10 +84,7 @@ fn collect(condition: Condition, pieces: &mut Vec<KeyPiece>) -> StoreResult<()> 
             "Invalid operator used in KeyConditionExpression: {name}"
         ))
     };
-    let (operands, build): (
-        Vec<Operand>,
-        Box<dyn Fn(Vec<AttributeValue>, bool) -> SortKeyCondition>,
-    ) = match condition {
+    let (operands, build): (Vec<Operand>, BuildPiece) = match condition {
         Condition::And(a, b) => {
             collect(*a, pieces)?;
             return collect(*b, pieces);
