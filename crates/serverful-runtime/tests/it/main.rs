@@ -760,11 +760,12 @@ while true; do
   EVENT="$(curl -sS -D "$HEADERS" "$API/invocation/next")"
   REQUEST_ID="$(grep -i '^Lambda-Runtime-Aws-Request-Id:' "$HEADERS" | cut -d: -f2 | tr -d ' \r\n')"
   ARN="$(grep -i '^Lambda-Runtime-Invoked-Function-Arn:' "$HEADERS" | cut -d' ' -f2 | tr -d '\r\n')"
+  DEADLINE="$(grep -i '^Lambda-Runtime-Deadline-Ms:' "$HEADERS" | cut -d' ' -f2 | tr -d '\r\n')"
   WRONG="$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$API/invocation/not-the-id/response" -d '{}')"
   BAD_PATH="$(curl -sS -o /dev/null -w '%{http_code}' "$API/invocation/what")"
   echo "shell saw $REQUEST_ID"
   curl -sS -o /dev/null -X POST "$API/invocation/$REQUEST_ID/response" \
-    -d "{\"echo\":$EVENT,\"arn\":\"$ARN\",\"wrong_id_status\":$WRONG,\"bad_path_status\":$BAD_PATH,\"handler\":\"$_HANDLER\"}"
+    -d "{\"echo\":$EVENT,\"arn\":\"$ARN\",\"wrong_id_status\":$WRONG,\"bad_path_status\":$BAD_PATH,\"handler\":\"$_HANDLER\",\"deadline\":$DEADLINE}"
 done
 "#;
 
@@ -782,6 +783,17 @@ async fn provided_bootstrap_with_curl() {
     let result = invoke(&runtime, "Shell", json!({"x": [1, 2]}))
         .await
         .expect("invoke");
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as i64;
+    let deadline = result["deadline"].as_i64().expect("deadline");
+    assert!(
+        deadline > now_ms && deadline <= now_ms + 3_000,
+        "deadline {deadline} vs now {now_ms}"
+    );
+    let mut result = result;
+    result.as_object_mut().expect("object").remove("deadline");
     assert_eq!(
         result,
         json!({
@@ -1129,5 +1141,41 @@ exports.handler = (event, context, callback) => {
     );
     let after = invoke(&runtime, "Rejects", json!({})).await.expect("after");
     assert_ne!(after["pid"], before["pid"]);
+    runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn commonjs_files_and_python_packages() {
+    let app = App::new();
+    app.write(
+        "node",
+        "lib/legacy.cjs",
+        "module.exports = { api: { handler: async (event) => ({ cjs: event.v }) } };\n",
+        false,
+    );
+    app.write("py", "pkg/__init__.py", "", false);
+    app.write(
+        "py",
+        "pkg/handlers/users.py",
+        "def get(event, context):\n    return {'package': __name__, 'v': event['v']}\n",
+        false,
+    );
+    let (runtime, _) = app.runtime(vec![
+        app.function("Cjs", "nodejs18.x", "lib/legacy.api.handler", "node"),
+        app.function("PySlash", "python3.13", "pkg/handlers/users.get", "py"),
+        app.function("PyDots", "python3.9", "pkg.handlers.users.get", "py"),
+    ]);
+    assert_eq!(
+        invoke(&runtime, "Cjs", json!({"v": 1})).await.expect("cjs"),
+        json!({"cjs": 1})
+    );
+    for function in ["PySlash", "PyDots"] {
+        assert_eq!(
+            invoke(&runtime, function, json!({"v": 2}))
+                .await
+                .expect(function),
+            json!({"package": "pkg.handlers.users", "v": 2})
+        );
+    }
     runtime.shutdown().await;
 }
