@@ -7,7 +7,7 @@ use expect_test::{expect, Expect};
 use proptest::prelude::*;
 
 use super::*;
-use crate::expression::{ExpressionContext, ExpressionKind};
+use crate::expression::ExpressionContext;
 use crate::key::{KeyAttribute, ScalarType};
 use crate::value::{item_from_json, item_to_json};
 
@@ -56,9 +56,7 @@ fn names() -> BTreeMap<String, String> {
 fn check_condition(text: &str, expected: Expect) {
     let (names, values) = (names(), values());
     let mut context = ExpressionContext::new(&names, &values);
-    let condition = context
-        .condition(ExpressionKind::Condition, text)
-        .expect("test condition parses");
+    let condition = context.condition(text).expect("test condition parses");
     let actual = format!(
         "sample: {}, empty: {}",
         evaluate_condition(&condition, &sample_item()),
@@ -301,7 +299,7 @@ fn condition_failure_is_conditional_check_failed() {
     let (names, values) = (names(), values());
     let mut context = ExpressionContext::new(&names, &values);
     let condition = context
-        .condition(ExpressionKind::Condition, "attribute_not_exists(id)")
+        .condition("attribute_not_exists(id)")
         .expect("parses");
     let error = super::check_condition(&condition, &sample_item()).expect_err("item exists");
     expect!["ConditionalCheckFailedException: The conditional request failed"]

@@ -281,6 +281,20 @@ pub struct UpdateExpression {
     pub actions: Vec<UpdateAction>,
 }
 
+impl UpdateExpression {
+    /// The paths the update writes, as a projection: applied to the old or new
+    /// item it gives what `ReturnValues: UPDATED_OLD` / `UPDATED_NEW` return.
+    pub fn updated_paths(&self) -> Projection {
+        Projection {
+            paths: self
+                .actions
+                .iter()
+                .map(|action| action.path().clone())
+                .collect(),
+        }
+    }
+}
+
 impl fmt::Debug for UpdateExpression {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let actions: Vec<String> = self

@@ -154,10 +154,19 @@ impl<'a> ExpressionContext<'a> {
         Ok(parsed)
     }
 
-    /// Parses a `ConditionExpression` or, with [`ExpressionKind::Filter`], a
-    /// `FilterExpression` (same grammar, different name in messages).
-    pub fn condition(&mut self, kind: ExpressionKind, text: &str) -> StoreResult<Condition> {
-        self.run(kind, text, |parser| parser.parse_condition())
+    /// Parses a `ConditionExpression`.
+    pub fn condition(&mut self, text: &str) -> StoreResult<Condition> {
+        self.run(ExpressionKind::Condition, text, |parser| {
+            parser.parse_condition()
+        })
+    }
+
+    /// Parses a `FilterExpression`: the condition grammar, named differently in
+    /// error messages.
+    pub fn filter(&mut self, text: &str) -> StoreResult<Condition> {
+        self.run(ExpressionKind::Filter, text, |parser| {
+            parser.parse_condition()
+        })
     }
 
     /// Parses a `KeyConditionExpression` and checks it against the key schema of

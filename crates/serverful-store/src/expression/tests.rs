@@ -38,13 +38,13 @@ fn render<T: std::fmt::Debug>(result: StoreResult<T>) -> String {
 fn check_condition(text: &str, expected: Expect) {
     let (names, values) = placeholders();
     let mut context = ExpressionContext::new(&names, &values);
-    expected.assert_eq(&render(context.condition(ExpressionKind::Condition, text)));
+    expected.assert_eq(&render(context.condition(text)));
 }
 
 fn check_filter(text: &str, expected: Expect) {
     let (names, values) = placeholders();
     let mut context = ExpressionContext::new(&names, &values);
-    expected.assert_eq(&render(context.condition(ExpressionKind::Filter, text)));
+    expected.assert_eq(&render(context.filter(text)));
 }
 
 fn check_update(text: &str, expected: Expect) {
@@ -359,9 +359,7 @@ fn unused_placeholders() {
     values.insert(":v".into(), AttributeValue::S("x".into()));
     values.insert(":w".into(), AttributeValue::S("y".into()));
     let mut context = ExpressionContext::new(&names, &values);
-    context
-        .condition(ExpressionKind::Condition, "#a = :v")
-        .expect("valid");
+    context.condition("#a = :v").expect("valid");
     expect!["ValidationException: Value provided in ExpressionAttributeNames unused in expressions: keys: {#b}"]
         .assert_eq(&render(context.finish()));
     context.projection("#b").expect("valid");
@@ -445,7 +443,7 @@ proptest! {
     fn parsers_never_panic_on_random_text(text in "\\PC{0,64}") {
         let (names, values) = placeholders();
         let mut context = ExpressionContext::new(&names, &values);
-        let _ = context.condition(ExpressionKind::Condition, &text);
+        let _ = context.condition(&text);
         let _ = context.key_condition(&text, &key_schema());
         let _ = context.projection(&text);
         let _ = context.update(&text);
@@ -456,7 +454,7 @@ proptest! {
     fn parsers_never_panic_on_token_soup(text in expression_text()) {
         let (names, values) = placeholders();
         let mut context = ExpressionContext::new(&names, &values);
-        if let Ok(condition) = context.condition(ExpressionKind::Filter, &text) {
+        if let Ok(condition) = context.filter(&text) {
             let _ = crate::eval::evaluate_condition(&condition, &values);
         }
         let _ = context.key_condition(&text, &key_schema());

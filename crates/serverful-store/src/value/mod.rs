@@ -158,41 +158,7 @@ impl AttributeValue {
 
     /// Parses the JSON wire shape of one value, validating it as DynamoDB does.
     pub fn from_json(json: &Value) -> StoreResult<AttributeValue> {
-        let Value::Object(fields) = json else {
-            return Err(StoreError::serialization(
-                "Unexpected value type in payload",
-            ));
-        };
-        // DynamoDB's deserializer ignores unknown members and explicit nulls, so
-        // `{"X": 1}` and `{"S": null}` are "empty" rather than malformed.
-        let present: Vec<(&str, &Value)> = fields
-            .iter()
-            .filter(|(name, value)| AttributeType::from_name(name).is_some() && !value.is_null())
-            .map(|(name, value)| (name.as_str(), value))
-            .collect();
-        let Some(&(type_name, payload)) = present.first() else {
-            return Err(StoreError::validation(
-                "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes",
-            ));
-        };
-        // Validate every member before complaining about there being several,
-        // the order in which DynamoDB reports problems.
-        let mut parsed = None;
-        for &(name, value) in &present {
-            let value = parse_typed(name, value)?;
-            if name == type_name {
-                parsed = Some(value);
-            }
-        }
-        if present.len() > 1 {
-            return Err(StoreError::validation(
-                "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes",
-            ));
-        }
-        match parsed {
-            Some(value) => Ok(value),
-            None => parse_typed(type_name, payload),
-        }
+        value_from_json(json, 0)
     }
 
     /// The JSON wire shape of this value.
@@ -261,12 +227,58 @@ impl AttributeValue {
     }
 }
 
+/// Nesting deeper than this many maps and lists is rejected, as in DynamoDB.
+pub const MAX_NESTING_DEPTH: usize = 32;
+
+fn value_from_json(json: &Value, depth: usize) -> StoreResult<AttributeValue> {
+    let Value::Object(fields) = json else {
+        return Err(StoreError::serialization(
+            "Unexpected value type in payload",
+        ));
+    };
+    // DynamoDB's deserializer ignores unknown members and explicit nulls, so
+    // `{"X": 1}` and `{"S": null}` are "empty" rather than malformed.
+    let present: Vec<(&str, &Value)> = fields
+        .iter()
+        .filter(|(name, value)| AttributeType::from_name(name).is_some() && !value.is_null())
+        .map(|(name, value)| (name.as_str(), value))
+        .collect();
+    let Some(&(type_name, payload)) = present.first() else {
+        return Err(StoreError::validation(
+            "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes",
+        ));
+    };
+    // Validate every member before complaining about there being several,
+    // the order in which DynamoDB reports problems.
+    let mut parsed = None;
+    for &(name, value) in &present {
+        let value = parse_typed(name, value, depth)?;
+        if name == type_name {
+            parsed = Some(value);
+        }
+    }
+    if present.len() > 1 {
+        return Err(StoreError::validation(
+            "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes",
+        ));
+    }
+    match parsed {
+        Some(value) => Ok(value),
+        None => parse_typed(type_name, payload, depth),
+    }
+}
+
 const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// Parses the payload of one typed member (`"S": ...`, `"NS": [...]`).
-fn parse_typed(type_name: &str, payload: &Value) -> StoreResult<AttributeValue> {
+fn parse_typed(type_name: &str, payload: &Value, depth: usize) -> StoreResult<AttributeValue> {
     let attribute_type =
         AttributeType::from_name(type_name).expect("callers only pass known type names");
+    if matches!(attribute_type, AttributeType::M | AttributeType::L) && depth >= MAX_NESTING_DEPTH {
+        return Err(StoreError::validation(
+            "Nesting Levels have exceeded supported limits",
+        ));
+    }
     Ok(match attribute_type {
         AttributeType::S => AttributeValue::S(json_string(payload, "String")?.to_owned()),
         AttributeType::N => AttributeValue::N(Number::parse(json_string(payload, "String")?)?),
@@ -334,12 +346,12 @@ fn parse_typed(type_name: &str, payload: &Value) -> StoreResult<AttributeValue> 
             let Value::Object(fields) = payload else {
                 return Err(wrong_json_type(payload, "Map"));
             };
-            AttributeValue::M(item_from_json_map(fields)?)
+            AttributeValue::M(item_from_json_map(fields, depth + 1)?)
         }
         AttributeType::L => AttributeValue::L(
             json_array(payload, "AttributeValue")?
                 .iter()
-                .map(AttributeValue::from_json)
+                .map(|member| value_from_json(member, depth + 1))
                 .collect::<StoreResult<Vec<_>>>()?,
         ),
         AttributeType::Null => match payload {
@@ -420,10 +432,10 @@ fn decode_base64(text: &str) -> StoreResult<Vec<u8>> {
     })
 }
 
-fn item_from_json_map(fields: &Map<String, Value>) -> StoreResult<Item> {
+fn item_from_json_map(fields: &Map<String, Value>, depth: usize) -> StoreResult<Item> {
     fields
         .iter()
-        .map(|(name, value)| Ok((name.clone(), AttributeValue::from_json(value)?)))
+        .map(|(name, value)| Ok((name.clone(), value_from_json(value, depth)?)))
         .collect()
 }
 
@@ -436,7 +448,7 @@ fn item_to_json_map(item: &Item) -> Map<String, Value> {
 /// Parses an item (`{"name": {"S": "x"}, ...}`) from its JSON wire shape.
 pub fn item_from_json(json: &Value) -> StoreResult<Item> {
     match json {
-        Value::Object(fields) => item_from_json_map(fields),
+        Value::Object(fields) => item_from_json_map(fields, 0),
         other => Err(wrong_json_type(other, "Map")),
     }
 }
@@ -608,6 +620,27 @@ mod tests {
         check(
             r#""S""#,
             expect!["SerializationException: Unexpected value type in payload"],
+        );
+    }
+
+    #[test]
+    fn nesting_limit() {
+        let nested = |levels: usize| {
+            let mut json = r#"{"S": "leaf"}"#.to_owned();
+            for _ in 0..levels {
+                json = format!(r#"{{"L": [{json}]}}"#);
+            }
+            json
+        };
+        check(
+            &nested(32).replace("leaf", "ok"),
+            expect![[
+                r#"{L: [{L: [{L: [{L: [{L: [{L: [{L: [{L: [{L: [{L: [{L: [{L: [{L: [{L: [{L: [{L: [{L: [{L: [{L: [{L: [{L: [{L: [{L: [{L: [{L: [{L: [{L: [{L: [{L: [{L: [{L: [{L: [{S: ok}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]} -> {"L":[{"L":[{"L":[{"L":[{"L":[{"L":[{"L":[{"L":[{"L":[{"L":[{"L":[{"L":[{"L":[{"L":[{"L":[{"L":[{"L":[{"L":[{"L":[{"L":[{"L":[{"L":[{"L":[{"L":[{"L":[{"L":[{"L":[{"L":[{"L":[{"L":[{"L":[{"L":[{"S":"ok"}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]} (size 130)"#
+            ]],
+        );
+        check(
+            &nested(33),
+            expect!["ValidationException: Nesting Levels have exceeded supported limits"],
         );
     }
 
