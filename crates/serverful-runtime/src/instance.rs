@@ -374,8 +374,9 @@ impl Instance {
                 Ok(status) => describe_exit(status),
                 Err(error) => format!("wait failed: {error}"),
             };
-            let _ = exit_sender.send(Some(how));
+            // Out of the registry first, so that whoever sees the exit sees it gone too.
             registry_for_waiter.remove(pid);
+            let _ = exit_sender.send(Some(how));
         });
 
         let mut instance = Instance {

@@ -96,6 +96,9 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 /// How long Lambda allows for a function's init phase.
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How often [`Runtime::drain`] looks whether requests are still running.
+const DRAIN_POLL: Duration = Duration::from_millis(10);
+
 /// Largest synchronous invocation payload, request or response, as on Lambda (6 MB).
 pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 
@@ -177,6 +180,29 @@ pub struct InvokeContext {
     pub cognito_identity: Option<String>,
     /// `Lambda-Runtime-Trace-Id`; generated when unset.
     pub trace_id: Option<String>,
+}
+
+/// What one function has done since the runtime started, for metrics. Every finished
+/// request counts once in exactly one of the outcome counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FunctionStats {
+    pub function: String,
+    /// Requests answered with a response.
+    pub successes: u64,
+    /// Function errors, failed inits, crashed processes and oversized responses.
+    pub errors: u64,
+    pub timeouts: u64,
+    pub throttles: u64,
+    /// Requests refused because the runtime was shutting down.
+    pub rejections: u64,
+    /// Processes started (successful or not).
+    pub cold_starts: u64,
+    /// Requests running or waiting for an instance right now.
+    pub in_flight: u64,
+    /// Live processes right now, busy or idle.
+    pub instances: u64,
+    /// Warm processes waiting for a request right now.
+    pub idle_instances: u64,
 }
 
 /// All functions of an app, each with its pool of instances.
@@ -279,6 +305,32 @@ impl Runtime {
                 )))
             }
         }
+    }
+
+    /// Counters of every function, sorted by name.
+    pub fn stats(&self) -> Vec<FunctionStats> {
+        let mut stats: Vec<FunctionStats> = self.pools.values().map(|pool| pool.stats()).collect();
+        stats.sort_by(|a, b| a.function.cmp(&b.function));
+        stats
+    }
+
+    /// For a switch to a new version: waits until no request is running or waiting (the
+    /// caller has stopped sending new ones), at most `grace`, then shuts down. Returns how
+    /// many requests were still in flight when the grace period ran out.
+    pub async fn drain(&self, grace: Duration) -> u64 {
+        let deadline = tokio::time::Instant::now() + grace;
+        let in_flight = || {
+            self.pools
+                .values()
+                .map(|pool| pool.in_flight())
+                .sum::<u64>()
+        };
+        while in_flight() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(DRAIN_POLL).await;
+        }
+        let left = in_flight();
+        self.shutdown().await;
+        left
     }
 
     /// Kills every function process (and its children) and waits for them.

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,7 @@ use tokio::sync::Semaphore;
 
 use crate::bootstrap::Launch;
 use crate::instance::{kill_process_group, ExitWatch, FunctionSpec, Instance, InvokeOutcome};
-use crate::{FunctionConfig, InvokeContext, InvokeError, RuntimeOptions};
+use crate::{FunctionConfig, FunctionStats, InvokeContext, InvokeError, RuntimeOptions};
 
 /// Every live process of a function, busy or idle, so that shutdown can reach them all.
 #[derive(Debug, Clone, Default)]
@@ -31,6 +32,10 @@ impl Registry {
 
     pub fn remove(&self, pid: u32) {
         self.lock().remove(&pid);
+    }
+
+    fn len(&self) -> usize {
+        self.lock().len()
     }
 
     fn all(&self) -> Vec<(u32, ExitWatch)> {
@@ -53,6 +58,19 @@ pub(crate) struct Pool {
     /// used last.
     idle: Mutex<Vec<(Instance, Instant)>>,
     registry: Registry,
+    counters: Counters,
+}
+
+/// Monotonic counters behind [`FunctionStats`].
+#[derive(Debug, Default)]
+struct Counters {
+    successes: AtomicU64,
+    errors: AtomicU64,
+    timeouts: AtomicU64,
+    throttles: AtomicU64,
+    rejections: AtomicU64,
+    cold_starts: AtomicU64,
+    in_flight: AtomicU64,
 }
 
 impl Pool {
@@ -81,6 +99,7 @@ impl Pool {
             limit,
             idle: Mutex::new(Vec::new()),
             registry: Registry::default(),
+            counters: Counters::default(),
         }
     }
 
@@ -96,6 +115,45 @@ impl Pool {
         payload: Bytes,
         context: InvokeContext,
     ) -> Result<Bytes, InvokeError> {
+        let counters = &self.counters;
+        counters.in_flight.fetch_add(1, Ordering::SeqCst);
+        let result = self.run(payload, context).await;
+        let counter = match &result {
+            Ok(_) => &counters.successes,
+            Err(InvokeError::Timeout) => &counters.timeouts,
+            Err(InvokeError::Throttled) => &counters.throttles,
+            Err(InvokeError::ShuttingDown | InvokeError::NoSuchFunction(_)) => &counters.rejections,
+            Err(InvokeError::FunctionError(_) | InvokeError::PayloadTooLarge) => &counters.errors,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        counters.in_flight.fetch_sub(1, Ordering::SeqCst);
+        result
+    }
+
+    /// The counters of this function now.
+    pub fn stats(&self) -> FunctionStats {
+        let counters = &self.counters;
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        FunctionStats {
+            function: self.spec.config.name.clone(),
+            successes: load(&counters.successes),
+            errors: load(&counters.errors),
+            timeouts: load(&counters.timeouts),
+            throttles: load(&counters.throttles),
+            rejections: load(&counters.rejections),
+            cold_starts: load(&counters.cold_starts),
+            in_flight: load(&counters.in_flight),
+            instances: self.registry.len() as u64,
+            idle_instances: self.idle().len() as u64,
+        }
+    }
+
+    /// Requests inside this pool now, running or waiting for an instance.
+    pub fn in_flight(&self) -> u64 {
+        self.counters.in_flight.load(Ordering::SeqCst)
+    }
+
+    async fn run(&self, payload: Bytes, context: InvokeContext) -> Result<Bytes, InvokeError> {
         if self.limit == 0 {
             return Err(InvokeError::Throttled);
         }
@@ -154,9 +212,10 @@ impl Pool {
                 // An instance that died while idle is dropped; try the next one.
                 Some(_dead) => continue,
                 None => {
+                    self.counters.cold_starts.fetch_add(1, Ordering::Relaxed);
                     return Instance::start(&self.spec, request_id, &self.registry)
                         .await
-                        .map_err(InvokeError::FunctionError)
+                        .map_err(InvokeError::FunctionError);
                 }
             }
         }

@@ -1179,3 +1179,50 @@ async fn commonjs_files_and_python_packages() {
     }
     runtime.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_count_outcomes_and_drain_waits_for_running_requests() {
+    let app = App::new();
+    app.write("node", "slow.js", SLOW_NODE, false);
+    app.write("py", "app.py", PYTHON_APP, false);
+    let (runtime, _) = app.runtime(vec![
+        app.function("Slow", "nodejs20.x", "slow.handler", "node"),
+        app.function("PyFails", "python3.11", "app.fails", "py"),
+    ]);
+    let runtime = Arc::new(runtime);
+    invoke(&runtime, "Slow", json!({})).await.expect("warm up");
+    function_error(invoke(&runtime, "PyFails", json!({})).await);
+    function_error(invoke(&runtime, "PyFails", json!({})).await);
+
+    let running = {
+        let runtime = runtime.clone();
+        tokio::spawn(async move { invoke(&runtime, "Slow", json!({})).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let stats = runtime.stats();
+    assert_eq!(stats.len(), 2);
+    let slow = &stats[1];
+    assert_eq!(slow.function, "Slow");
+    assert_eq!(
+        (
+            slow.successes,
+            slow.cold_starts,
+            slow.in_flight,
+            slow.instances
+        ),
+        (1, 1, 1, 1)
+    );
+    let fails = &stats[0];
+    assert_eq!(
+        (fails.errors, fails.cold_starts, fails.idle_instances),
+        (2, 1, 1)
+    );
+
+    let left = runtime.drain(Duration::from_secs(5)).await;
+    assert_eq!(left, 0);
+    running
+        .await
+        .expect("task")
+        .expect("the running request finished");
+    assert_eq!(runtime.stats()[1].instances, 0);
+}
