@@ -187,9 +187,9 @@ pub(crate) fn environment(
     if !options.access_key_id.is_empty() {
         set("AWS_ACCESS_KEY_ID", options.access_key_id.clone());
         set("AWS_SECRET_ACCESS_KEY", options.secret_access_key.clone());
-        // Lambda always hands out temporary credentials; a dev key pair has no session
-        // token, and SDKs accept an empty one.
-        set("AWS_SESSION_TOKEN", String::new());
+        if let Some(token) = &options.session_token {
+            set("AWS_SESSION_TOKEN", token.clone());
+        }
     }
     for (key, value) in &config.environment {
         set(key, value.clone());

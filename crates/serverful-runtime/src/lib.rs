@@ -57,9 +57,13 @@ pub struct RuntimeOptions {
     pub data_dir: PathBuf,
     /// `AWS_ENDPOINT_URL` handed to functions, if the AWS endpoint runs.
     pub aws_endpoint_url: Option<String>,
-    /// Credentials handed to functions.
+    /// Credentials handed to functions (left unset when `access_key_id` is empty). A
+    /// function's own `environment` may override them, e.g. with per-function keys.
     pub access_key_id: String,
     pub secret_access_key: String,
+    /// `AWS_SESSION_TOKEN`, for temporary credentials; unset when `None`, since SDKs reject
+    /// or mis-sign with an empty token.
+    pub session_token: Option<String>,
     /// Instances per function when `reserved_concurrency` is unset.
     pub max_concurrency: u32,
     /// Where function output and `START`/`END`/`REPORT` lines go; by default the server's
@@ -82,6 +86,7 @@ impl Default for RuntimeOptions {
             aws_endpoint_url: None,
             access_key_id: String::new(),
             secret_access_key: String::new(),
+            session_token: None,
             max_concurrency: 10,
             log_sink: LogSink::default(),
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),

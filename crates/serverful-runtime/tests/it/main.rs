@@ -103,6 +103,7 @@ impl App {
             aws_endpoint_url: Some("http://127.0.0.1:4566".to_owned()),
             access_key_id: "AKIDTEST".to_owned(),
             secret_access_key: "secret".to_owned(),
+            session_token: Some("token".to_owned()),
             max_concurrency: self.max_concurrency,
             log_sink: self.logs.sink(),
             idle_timeout: self.idle_timeout,
@@ -532,7 +533,7 @@ async fn python_handler_context_environment_and_logs() {
     assert_eq!(env["AWS_ENDPOINT_URL"], "http://127.0.0.1:4566");
     assert_eq!(env["AWS_ACCESS_KEY_ID"], "AKIDTEST");
     assert_eq!(env["AWS_SECRET_ACCESS_KEY"], "secret");
-    assert!(env.get("AWS_SESSION_TOKEN").is_some());
+    assert_eq!(env["AWS_SESSION_TOKEN"], "token");
     assert_eq!(env["TABLE_NAME"], "users");
     assert!(env["_X_AMZN_TRACE_ID"]
         .as_str()
