@@ -1,0 +1,72 @@
+//! Fuzzes the gateway end to end without sockets: an arbitrary request (method, path,
+//! query, headers, body) goes through `router()` to a fake function whose result is
+//! arbitrary bytes. Every input must give an HTTP response, never a panic.
+#![no_main]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use libfuzzer_sys::fuzz_target;
+use serverful_gateway::{
+    router, ApiKind, ApiSpec, GatewayState, Invoke, InvokeError, PayloadFormat, RouteSpec,
+};
+use tower::ServiceExt as _;
+
+/// A function that answers with whatever the fuzzer chose.
+struct Canned(Bytes);
+
+impl Invoke for Canned {
+    fn invoke(&self, _function: &str, _event: Bytes) -> BoxFuture<'static, Result<Bytes, InvokeError>> {
+        let result = self.0.clone();
+        Box::pin(async move { Ok(result) })
+    }
+}
+
+fn api(kind: ApiKind, format: PayloadFormat, prefix: &str) -> ApiSpec {
+    let route = |method: &str, path: &str| RouteSpec {
+        method: method.to_string(),
+        path: format!("{prefix}{path}"),
+        function: "F".to_string(),
+        payload_format: format,
+    };
+    ApiSpec {
+        logical_id: format!("Api{prefix}").replace('/', ""),
+        api_id: "abcdefghij".to_string(),
+        kind,
+        stage_name: "Prod".to_string(),
+        stage_variables: BTreeMap::new(),
+        binary_media_types: vec!["image/*".to_string()],
+        routes: vec![route("GET", "/items/{id}"), route("ANY", "/{proxy+}"), route("POST", "/exact")],
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    // Layout: request head (method SP target \n header lines) \0 body \0 function result.
+    let mut parts = data.splitn(3, |byte| *byte == 0);
+    let head = parts.next().unwrap_or_default();
+    let body = parts.next().unwrap_or_default().to_vec();
+    let result = Bytes::copy_from_slice(parts.next().unwrap_or_default());
+
+    let head = String::from_utf8_lossy(head);
+    let mut lines = head.lines();
+    let request_line = lines.next().unwrap_or_default();
+    let (method, target) = request_line.split_once(' ').unwrap_or(("GET", request_line));
+    let mut builder = http::Request::builder().method(method).uri(target);
+    for line in lines {
+        if let Some((name, value)) = line.split_once(':') {
+            builder = builder.header(name.trim(), value.trim());
+        }
+    }
+    let Ok(request) = builder.body(axum::body::Body::from(body)) else { return };
+
+    let state = GatewayState {
+        apis: Arc::new(vec![api(ApiKind::Rest, PayloadFormat::V1, "/v1"), api(ApiKind::Http, PayloadFormat::V2, "/v2")]),
+        invoker: Arc::new(Canned(result)),
+        domain_name: "127.0.0.1:3000".to_string(),
+        account_id: "123456789012".to_string(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let _ = runtime.block_on(router(state).oneshot(request));
+});
