@@ -11,7 +11,7 @@ use crate::expression::{
     UpdateExpression, UpdateOperand,
 };
 use crate::key::KeySchema;
-use crate::value::{item_size, AttributeValue, Item, Number, MAX_ITEM_SIZE};
+use crate::value::{item_size, AttributeValue, Item, Number, MAX_ITEM_SIZE, MAX_NESTING_DEPTH};
 
 /// The value at `path` in `item`, if every step exists with the right type.
 pub fn resolve_path<'i>(item: &'i Item, path: &Path) -> Option<&'i AttributeValue> {
@@ -161,8 +161,12 @@ pub fn evaluate_condition(condition: &Condition, item: &Item) -> bool {
                 _ => false,
             }
         }
-        Condition::And(a, b) => evaluate_condition(a, item) && evaluate_condition(b, item),
-        Condition::Or(a, b) => evaluate_condition(a, item) || evaluate_condition(b, item),
+        Condition::And(conditions) => conditions
+            .iter()
+            .all(|condition| evaluate_condition(condition, item)),
+        Condition::Or(conditions) => conditions
+            .iter()
+            .any(|condition| evaluate_condition(condition, item)),
         Condition::Not(a) => !evaluate_condition(a, item),
     }
 }
@@ -529,12 +533,29 @@ pub fn apply_update(update: &UpdateExpression, item: &Item) -> StoreResult<Item>
     for path in removals {
         remove_path(&mut result, path)?;
     }
+    if result
+        .values()
+        .any(|value| nesting_depth(value) > MAX_NESTING_DEPTH)
+    {
+        return Err(StoreError::validation(
+            "Nesting Levels have exceeded supported limits",
+        ));
+    }
     if item_size(&result) > MAX_ITEM_SIZE {
         return Err(StoreError::validation(
             "Item size to update has exceeded the maximum allowed size",
         ));
     }
     Ok(result)
+}
+
+/// How many maps and lists are nested in a value (0 for scalars and sets).
+fn nesting_depth(value: &AttributeValue) -> usize {
+    match value {
+        AttributeValue::M(map) => 1 + map.values().map(nesting_depth).max().unwrap_or(0),
+        AttributeValue::L(list) => 1 + list.iter().map(nesting_depth).max().unwrap_or(0),
+        _ => 0,
+    }
 }
 
 fn compare_paths(a: &Path, b: &Path) -> Ordering {

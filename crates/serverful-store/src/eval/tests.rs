@@ -314,3 +314,22 @@ proptest! {
         prop_assert_eq!(compare_values(&spelled(a), &spelled(b)), Some(a.cmp(&b)));
     }
 }
+
+#[test]
+fn update_respects_nesting_limit() {
+    let mut deep = AttributeValue::S("leaf".into());
+    for _ in 0..32 {
+        deep = AttributeValue::L(vec![deep]);
+    }
+    let item: Item = [("a".to_owned(), deep)].into();
+    let (names, values) = (BTreeMap::new(), Item::new());
+    let mut context = ExpressionContext::new(&names, &values);
+    let copy = context.update("SET b = a").expect("parses");
+    assert!(apply_update(&copy, &item).is_ok());
+    let nest = context.update("SET a[0] = a").expect("parses");
+    expect!["ValidationException: Nesting Levels have exceeded supported limits"].assert_eq(
+        &apply_update(&nest, &item)
+            .expect_err("too deep")
+            .to_string(),
+    );
+}

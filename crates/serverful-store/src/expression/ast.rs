@@ -154,10 +154,10 @@ pub enum Condition {
     BeginsWith(Operand, Operand),
     /// `contains(operand, member_or_substring)`
     Contains(Operand, Operand),
-    /// `a AND b`
-    And(Box<Condition>, Box<Condition>),
-    /// `a OR b`
-    Or(Box<Condition>, Box<Condition>),
+    /// `a AND b AND ...`, two or more conditions
+    And(Vec<Condition>),
+    /// `a OR b OR ...`, two or more conditions
+    Or(Vec<Condition>),
     /// `NOT a`
     Not(Box<Condition>),
 }
@@ -184,8 +184,17 @@ impl fmt::Debug for Condition {
             Condition::AttributeType(path, kind) => write!(f, "(attribute_type {path} {kind})"),
             Condition::BeginsWith(a, b) => write!(f, "(begins_with {a:?} {b:?})"),
             Condition::Contains(a, b) => write!(f, "(contains {a:?} {b:?})"),
-            Condition::And(a, b) => write!(f, "(and {a:?} {b:?})"),
-            Condition::Or(a, b) => write!(f, "(or {a:?} {b:?})"),
+            Condition::And(conditions) | Condition::Or(conditions) => {
+                f.write_str(if matches!(self, Condition::And(_)) {
+                    "(and"
+                } else {
+                    "(or"
+                })?;
+                for condition in conditions {
+                    write!(f, " {condition:?}")?;
+                }
+                f.write_str(")")
+            }
             Condition::Not(a) => write!(f, "(not {a:?})"),
         }
     }

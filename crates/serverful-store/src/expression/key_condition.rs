@@ -85,9 +85,11 @@ fn collect(condition: Condition, pieces: &mut Vec<KeyPiece>) -> StoreResult<()> 
         ))
     };
     let (operands, build): (Vec<Operand>, BuildPiece) = match condition {
-        Condition::And(a, b) => {
-            collect(*a, pieces)?;
-            return collect(*b, pieces);
+        Condition::And(conditions) => {
+            for condition in conditions {
+                collect(condition, pieces)?;
+            }
+            return Ok(());
         }
         Condition::Or(..) => return Err(invalid_operator("OR")),
         Condition::Not(..) => return Err(invalid_operator("NOT")),

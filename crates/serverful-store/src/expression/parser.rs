@@ -24,10 +24,12 @@ pub(crate) const MAX_EXPRESSION_SIZE: usize = 4096;
 pub(crate) const MAX_OPERATORS: usize = 300;
 /// The most values an IN list may hold.
 pub(crate) const MAX_IN_OPERANDS: usize = 100;
-/// How deep parentheses, NOT and function calls may nest. DynamoDB's operator
-/// and size limits make deeper valid expressions impossible; the limit exists
-/// so that hostile input cannot overflow the parser's stack.
-pub(crate) const MAX_DEPTH: usize = 200;
+/// How deep parentheses, NOT and function calls may nest. The limit keeps the
+/// recursive parser, and the recursive evaluation of what it builds, within a
+/// 2 MB stack even in unoptimized builds. DynamoDB itself accepts somewhat
+/// deeper nesting (it only limits operators to 300); no realistic expression
+/// comes near this.
+pub(crate) const MAX_DEPTH: usize = 100;
 
 const CONDITION_KEYWORDS: &[&str] = &["AND", "OR", "NOT", "BETWEEN", "IN"];
 const UPDATE_KEYWORDS: &[&str] = &["SET", "REMOVE", "ADD", "DELETE"];
@@ -101,8 +103,8 @@ enum Node {
     Compare(Comparator, Box<Node>, Box<Node>),
     Between(Box<Node>, Box<Node>, Box<Node>),
     In(Box<Node>, Vec<Node>),
-    And(Box<Node>, Box<Node>),
-    Or(Box<Node>, Box<Node>),
+    And(Vec<Node>),
+    Or(Vec<Node>),
     Not(Box<Node>),
     Parenthesized(Box<Node>, usize),
 }
@@ -459,30 +461,39 @@ impl<'s, 'a> Parser<'s, 'a> {
         }
     }
 
+    /// `a OR b OR c` and `a AND b` chains become one flat node each, so long
+    /// chains cost no recursion when they are converted or evaluated.
     fn parse_or(&mut self) -> StoreResult<Node> {
-        let mut left = self.parse_and()?;
+        let mut disjuncts = vec![self.parse_and()?];
         while self.at_keyword("OR") {
-            self.require_condition(&left)?;
             self.advance();
             self.operators += 1;
-            let right = self.parse_and()?;
-            self.require_condition(&right)?;
-            left = Node::Or(Box::new(left), Box::new(right));
+            disjuncts.push(self.parse_and()?);
         }
-        Ok(left)
+        if disjuncts.len() == 1 {
+            return Ok(disjuncts.pop().expect("one element checked above"));
+        }
+        for disjunct in &disjuncts {
+            self.require_condition(disjunct)?;
+        }
+        Ok(Node::Or(disjuncts))
     }
 
     fn parse_and(&mut self) -> StoreResult<Node> {
-        let mut left = self.parse_not()?;
+        let mut conjuncts = vec![self.parse_not()?];
         while self.at_keyword("AND") {
-            self.require_condition(&left)?;
+            self.require_condition(conjuncts.last().expect("never empty"))?;
             self.advance();
             self.operators += 1;
-            let right = self.parse_not()?;
-            self.require_condition(&right)?;
-            left = Node::And(Box::new(left), Box::new(right));
+            conjuncts.push(self.parse_not()?);
         }
-        Ok(left)
+        if conjuncts.len() == 1 {
+            return Ok(conjuncts.pop().expect("one element checked above"));
+        }
+        for conjunct in &conjuncts {
+            self.require_condition(conjunct)?;
+        }
+        Ok(Node::And(conjuncts))
     }
 
     fn parse_not(&mut self) -> StoreResult<Node> {
@@ -677,13 +688,17 @@ impl<'s, 'a> Parser<'s, 'a> {
                     .collect::<StoreResult<Vec<_>>>()?;
                 Condition::In(operand, candidates)
             }
-            Node::And(a, b) => Condition::And(
-                Box::new(self.condition_from(*a)?),
-                Box::new(self.condition_from(*b)?),
+            Node::And(conjuncts) => Condition::And(
+                conjuncts
+                    .into_iter()
+                    .map(|node| self.condition_from(node))
+                    .collect::<StoreResult<_>>()?,
             ),
-            Node::Or(a, b) => Condition::Or(
-                Box::new(self.condition_from(*a)?),
-                Box::new(self.condition_from(*b)?),
+            Node::Or(disjuncts) => Condition::Or(
+                disjuncts
+                    .into_iter()
+                    .map(|node| self.condition_from(node))
+                    .collect::<StoreResult<_>>()?,
             ),
             Node::Not(a) => Condition::Not(Box::new(self.condition_from(*a)?)),
             Node::Parenthesized(inner, _) => self.condition_from(*inner)?,

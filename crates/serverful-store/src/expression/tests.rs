@@ -219,8 +219,8 @@ fn condition_limits() {
     let operators: Vec<&str> = (0..151).map(|_| "a < b").collect();
     check_condition(&operators.join(" or "), expect!["ValidationException: Invalid ConditionExpression: The expression contains too many operators; operator count: 301"]);
     check_condition(&"a".repeat(4097), expect!["ValidationException: Invalid ConditionExpression: Expression size has exceeded the maximum allowed size; expression size: 4097"]);
-    check_condition(&format!("{}a < b{}", "(".repeat(2000), ")".repeat(2000)), expect!["ValidationException: Invalid ConditionExpression: The expression is nested too deeply; maximum nesting depth: 200"]);
-    check_condition(&format!("{}a < b", "not ".repeat(1000)), expect!["ValidationException: Invalid ConditionExpression: The expression is nested too deeply; maximum nesting depth: 200"]);
+    check_condition(&format!("{}a < b{}", "(".repeat(2000), ")".repeat(2000)), expect!["ValidationException: Invalid ConditionExpression: The expression is nested too deeply; maximum nesting depth: 100"]);
+    check_condition(&format!("{}a < b", "not ".repeat(1000)), expect!["ValidationException: Invalid ConditionExpression: The expression is nested too deeply; maximum nesting depth: 100"]);
 }
 
 #[test]
@@ -465,4 +465,55 @@ proptest! {
             let _ = crate::eval::apply_update(&update, &values);
         }
     }
+}
+
+/// The deepest expressions that fit in 4 KB must be rejected or parsed without
+/// exhausting a 2 MB stack (the default for test and Tokio worker threads) in
+/// an unoptimized build, where stack frames are largest.
+#[test]
+fn deep_nesting_fits_in_a_small_stack() {
+    let outcome = std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(|| {
+            let (names, values) = placeholders();
+            let mut context = ExpressionContext::new(&names, &values);
+            let mut rendered = Vec::new();
+            for text in [
+                format!("{}a < b{}", "(".repeat(2000), ")".repeat(2000)),
+                format!("{}a < b{}", "(a<b and ".repeat(99), ")".repeat(99)),
+                format!("a < {}b{}", "size(".repeat(99), ")".repeat(99)),
+                format!("{}a < b", "not ".repeat(99)),
+                format!("{}a<b", "a<b or ".repeat(149)),
+                format!("{}a<b", "a<b and ".repeat(149)),
+            ] {
+                let result = context.condition(&text);
+                if let Ok(condition) = &result {
+                    let _ = crate::eval::evaluate_condition(condition, &values);
+                }
+                rendered.push(
+                    render(result.map(|_| "ok"))
+                        .chars()
+                        .take(120)
+                        .collect::<String>(),
+                );
+            }
+            let update = format!(
+                "SET a = {}b{}",
+                "if_not_exists(b, ".repeat(99),
+                ")".repeat(99)
+            );
+            rendered.push(render(context.update(&update).map(|_| "ok")));
+            rendered.join("\n")
+        })
+        .expect("spawn a thread")
+        .join()
+        .expect("no stack overflow or panic");
+    expect![[r#"
+        ValidationException: Invalid ConditionExpression: The expression is nested too deeply; maximum nesting depth: 100
+        "ok"
+        ValidationException: Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function:
+        "ok"
+        "ok"
+        "ok"
+        "ok""#]].assert_eq(&outcome);
 }
