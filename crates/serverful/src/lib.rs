@@ -3,6 +3,8 @@
 //! This is the only crate that uses `anyhow` and the only one that knows every other
 //! crate; it converts the template's app model into the runtime's and the gateway's views.
 
+mod app;
+mod invoke;
 mod up;
 
 use std::process::ExitCode;
@@ -24,6 +26,7 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Up(args) => up::run(args).await,
+            Command::Invoke(args) => invoke::run(args).await,
         }
     });
     match result {

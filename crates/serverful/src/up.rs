@@ -1,9 +1,7 @@
 //! `serverful up`: load the template, start the functions' runtime and the gateway, print
 //! the routes, and serve until Ctrl-C.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,53 +14,23 @@ use serverful_gateway as gateway;
 use serverful_runtime as runtime;
 use serverful_template as template;
 
-/// The account id functions, ARNs and events report.
-const ACCOUNT_ID: &str = "123456789012";
+use crate::app::{self, LoadError, LoadedApp, ACCOUNT_ID};
 
 pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
-    let app_path = args.dir.clone();
-    let overrides = parse_parameter_overrides(&args.parameter_overrides)?;
-    let stack_name = args.stack_name.clone().unwrap_or_else(|| default_stack_name(&app_path));
-    let options = template::LoadOptions {
-        parameter_overrides: overrides,
-        region: args.region.clone(),
-        account_id: ACCOUNT_ID.to_string(),
-        stack_name,
-    };
-    let app = match template::load(&app_path, &options) {
-        Ok(app) => app,
-        Err(error) => {
-            eprintln!("error: {error}");
+    let LoadedApp { app, data_dir } = match app::load(&args.app) {
+        Ok(loaded) => loaded,
+        Err(LoadError::User(message)) => {
+            eprintln!("error: {message}");
             return Ok(ExitCode::FAILURE);
         }
+        Err(LoadError::Other(error)) => return Err(error),
     };
-    if !app.unsupported.is_empty() {
-        eprintln!("warning: not supported yet, ignored: {}", app.unsupported.join(", "));
-    }
-
-    let data_dir = match &args.data {
-        Some(dir) => dir.clone(),
-        None => app.base_dir.join(".serverful"),
-    };
-    std::fs::create_dir_all(&data_dir)
-        .with_context(|| format!("create the data folder {}", data_dir.display()))?;
-    let data_dir = data_dir.canonicalize().context("resolve the data folder")?;
-
     let functions = app
         .functions
         .iter()
-        .map(|function| function_config(function, &data_dir))
+        .map(|function| app::function_config(function, &data_dir))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let runtime_options = runtime::RuntimeOptions {
-        region: args.region.clone(),
-        account_id: ACCOUNT_ID.to_string(),
-        data_dir: data_dir.clone(),
-        aws_endpoint_url: None,
-        access_key_id: "serverful".to_string(),
-        secret_access_key: "serverful".to_string(),
-        max_concurrency: 10,
-        ..runtime::RuntimeOptions::default()
-    };
+    let runtime_options = app::runtime_options(&args.app, &data_dir);
     let (function_runtime, warnings) = match runtime::Runtime::new(functions, runtime_options) {
         Ok(started) => started,
         Err(error) => {
@@ -148,77 +116,6 @@ async fn stop_runtime(function_runtime: &runtime::Runtime) {
     }
 }
 
-/// `Key=Value` pairs from `--parameter-overrides`; also accepts CloudFormation's
-/// `ParameterKey=Key,ParameterValue=Value` spelling, as `sam` does.
-fn parse_parameter_overrides(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
-    let mut overrides = BTreeMap::new();
-    for pair in pairs.iter().filter(|pair| !pair.is_empty()) {
-        let parsed = if let Some(rest) = pair.strip_prefix("ParameterKey=") {
-            rest.split_once(",ParameterValue=")
-        } else {
-            pair.split_once('=')
-        };
-        match parsed {
-            Some((key, value)) if !key.is_empty() => {
-                overrides.insert(key.to_string(), value.to_string());
-            }
-            _ => anyhow::bail!(
-                "--parameter-overrides takes Key=Value pairs, got `{pair}`\nhint: write it as --parameter-overrides Stage=dev"
-            ),
-        }
-    }
-    Ok(overrides)
-}
-
-/// The stack name defaults to the app folder's name, as `sam deploy --guided` suggests.
-fn default_stack_name(app_path: &Path) -> String {
-    let folder = if app_path.is_file() { app_path.parent() } else { Some(app_path) };
-    folder
-        .and_then(|folder| folder.canonicalize().ok())
-        .and_then(|folder| folder.file_name().map(|name| name.to_string_lossy().into_owned()))
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "serverful".to_string())
-}
-
-fn function_config(function: &template::Function, data_dir: &Path) -> anyhow::Result<runtime::FunctionConfig> {
-    let code_dir = match &function.code {
-        template::FunctionCode::Dir(dir) => dir.clone(),
-        template::FunctionCode::Inline(source) => write_inline_code(function, source, data_dir)?,
-    };
-    Ok(runtime::FunctionConfig {
-        name: function.logical_id.clone(),
-        runtime: function.runtime.clone(),
-        handler: function.handler.clone(),
-        code_dir,
-        timeout: Duration::from_secs(u64::from(function.timeout_secs)),
-        memory_mb: function.memory_mb,
-        environment: function.environment.clone(),
-        reserved_concurrency: function.reserved_concurrency,
-    })
-}
-
-/// `InlineCode` becomes a one-file code folder in the data dir, named as SAM names it
-/// (`index.js` for Node.js, `index.py` for Python), so handlers like `index.handler` work.
-fn write_inline_code(function: &template::Function, source: &str, data_dir: &Path) -> anyhow::Result<PathBuf> {
-    let file_name = if function.runtime.starts_with("nodejs") {
-        "index.js"
-    } else if function.runtime.starts_with("python") {
-        "index.py"
-    } else {
-        "bootstrap"
-    };
-    let dir = data_dir.join("inline").join(&function.logical_id);
-    std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-    let path = dir.join(file_name);
-    std::fs::write(&path, source).with_context(|| format!("write the inline code of {}", function.logical_id))?;
-    if file_name == "bootstrap" {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-            .with_context(|| format!("make {} executable", path.display()))?;
-    }
-    Ok(dir)
-}
-
 fn api_spec(api: &template::Api) -> gateway::ApiSpec {
     gateway::ApiSpec {
         logical_id: api.logical_id.clone(),
@@ -267,29 +164,5 @@ impl gateway::Invoke for RuntimeInvoker {
                 }
             })
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parameter_overrides_both_spellings() {
-        let parsed = parse_parameter_overrides(&[
-            "Stage=dev".to_string(),
-            "ParameterKey=Name,ParameterValue=a=b".to_string(),
-            "Empty=".to_string(),
-        ])
-        .expect("valid overrides");
-        assert_eq!(parsed["Stage"], "dev");
-        assert_eq!(parsed["Name"], "a=b");
-        assert_eq!(parsed["Empty"], "");
-    }
-
-    #[test]
-    fn parameter_override_without_equals_says_how_to_fix() {
-        let error = parse_parameter_overrides(&["Stage".to_string()]).expect_err("invalid");
-        assert!(error.to_string().contains("hint: write it as"), "{error}");
     }
 }

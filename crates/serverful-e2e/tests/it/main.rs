@@ -5,6 +5,7 @@
 mod clients;
 mod failures;
 mod hello;
+mod invoke;
 mod payloads;
 
 use std::time::Duration;
