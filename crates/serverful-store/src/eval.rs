@@ -399,16 +399,41 @@ fn write_path(item: &mut Item, path: &Path, value: AttributeValue) -> StoreResul
     Ok(())
 }
 
+/// The current value at an update target: `Ok(None)` if only the last step is
+/// missing, an error if a parent is missing or of the wrong kind (DynamoDB
+/// rejects REMOVE, ADD and DELETE through such paths, not just SET).
+fn existing_target<'i>(item: &'i Item, path: &Path) -> StoreResult<Option<&'i AttributeValue>> {
+    let Some((last, parents)) = path.elements.split_last() else {
+        return Err(invalid_document_path());
+    };
+    if parents.is_empty() {
+        return match last {
+            PathElement::Name(name) => Ok(item.get(name)),
+            PathElement::Index(_) => Err(invalid_document_path()),
+        };
+    }
+    let parent = resolve_path(
+        item,
+        &Path {
+            elements: parents.to_vec(),
+        },
+    )
+    .ok_or_else(invalid_document_path)?;
+    match (parent, last) {
+        (AttributeValue::M(map), PathElement::Name(name)) => Ok(map.get(name)),
+        (AttributeValue::L(list), PathElement::Index(index)) => Ok(list.get(*index)),
+        _ => Err(invalid_document_path()),
+    }
+}
+
 fn remove_path(item: &mut Item, path: &Path) -> StoreResult<()> {
+    if existing_target(item, path)?.is_none() {
+        return Ok(());
+    }
     let Some(last) = path.elements.last() else {
         return Ok(());
     };
-    // Removing something whose parent is missing changes nothing.
-    let parent = match parent_mut(item, path) {
-        Ok(parent) => parent,
-        Err(_) => return Ok(()),
-    };
-    match (parent, last) {
+    match (parent_mut(item, path)?, last) {
         (None, PathElement::Name(name)) => {
             item.remove(name);
         }
@@ -418,7 +443,7 @@ fn remove_path(item: &mut Item, path: &Path) -> StoreResult<()> {
         (Some(AttributeValue::L(list)), PathElement::Index(index)) if *index < list.len() => {
             list.remove(*index);
         }
-        _ => {}
+        _ => return Err(invalid_document_path()),
     }
     Ok(())
 }
@@ -507,18 +532,30 @@ pub fn apply_update(update: &UpdateExpression, item: &Item) -> StoreResult<Item>
             computed.push(None);
         }
     }
-    let mut result = item.clone();
+    // DynamoDB applies the writes in path order, not in the order written: with
+    // `SET l[4] = :x, l[2] = :y` on a two-element list, `l[2]` appends first
+    // and `l[4]` after it. Removals come last, highest list index first, so
+    // that they all refer to the original positions.
+    let mut writes: Vec<(&UpdateAction, Option<AttributeValue>)> = Vec::new();
     let mut removals: Vec<&Path> = Vec::new();
     for (action, value) in update.actions.iter().zip(computed) {
+        match action {
+            UpdateAction::Remove(path) => removals.push(path),
+            _ => writes.push((action, value)),
+        }
+    }
+    writes.sort_by(|(a, _), (b, _)| compare_paths(a.path(), b.path()));
+    removals.sort_by(|a, b| compare_paths(b, a));
+    let mut result = item.clone();
+    for (action, value) in writes {
         match (action, value) {
             (UpdateAction::Set(path, _), Some(value)) => write_path(&mut result, path, value)?,
-            (UpdateAction::Remove(path), _) => removals.push(path),
             (UpdateAction::Add(path, value), _) => {
-                let updated = add_to(resolve_path(&result, path), value)?;
+                let updated = add_to(existing_target(&result, path)?, value)?;
                 write_path(&mut result, path, updated)?;
             }
             (UpdateAction::Delete(path, value), _) => {
-                if let Some(existing) = resolve_path(&result, path) {
+                if let Some(existing) = existing_target(&result, path)? {
                     match delete_from(existing, value)? {
                         Some(remaining) => write_path(&mut result, path, remaining)?,
                         None => remove_path(&mut result, path)?,
@@ -528,8 +565,6 @@ pub fn apply_update(update: &UpdateExpression, item: &Item) -> StoreResult<Item>
             _ => {}
         }
     }
-    // Highest list indexes first, so earlier removals do not shift later ones.
-    removals.sort_by(|a, b| compare_paths(b, a));
     for path in removals {
         remove_path(&mut result, path)?;
     }

@@ -210,7 +210,11 @@ fn updates() {
         "REMOVE #l[0], #l[2], #m.nested, flag",
         expect!["list={L: [{N: 1}]} map={M: {inside={S: x}}} -flag"],
     );
-    check_update("REMOVE absent, #m.absent.deeper", expect![""]);
+    check_update("REMOVE absent, #m.absent", expect![""]);
+    check_update(
+        "SET #l[4] = :one, #l[3] = :a, #l[1] = :s",
+        expect!["list={L: [{S: a}, {S: x}, {L: [{S: deep}]}, {S: a}, {N: 1}]}"],
+    );
     check_update(
         "ADD #c :five, tags :ss, sizes :ns, newset :green, newnum :one",
         expect!["count={N: 15} newnum={N: 1} newset={SS: [green]} sizes={NS: [1, 2, 3, 7]}"],
@@ -256,6 +260,26 @@ fn update_errors() {
     );
     check_update("SET absent.a = :one", expect!["ValidationException: The document path provided in the update expression is invalid for update"]);
     check_update("SET #t[0] = :one", expect!["ValidationException: The document path provided in the update expression is invalid for update"]);
+    for invalid in [
+        "REMOVE #m.absent.deeper",
+        "REMOVE #t.a",
+        "REMOVE #m[1]",
+        "REMOVE #l.a",
+        "DELETE absent.a :ss",
+        "DELETE #l.a :ss",
+        "ADD #m[0] :one",
+        "ADD absent[0] :one",
+    ] {
+        let (names, values) = (names(), values());
+        let mut context = ExpressionContext::new(&names, &values);
+        let update = context.update(invalid).expect("test update parses");
+        let error = apply_update(&update, &sample_item()).expect_err(invalid);
+        assert_eq!(
+            error.message,
+            "The document path provided in the update expression is invalid for update",
+            "{invalid}"
+        );
+    }
 }
 
 #[test]

@@ -1008,8 +1008,33 @@ impl<'s, 'a> Parser<'s, 'a> {
         }
     }
 
+    /// The right side of `SET path = ...`: `operand`, `operand + operand` or
+    /// `operand - operand`, optionally in one pair of parentheses; each operand
+    /// may also sit in its own parentheses, as in `((a[1]) + (b))`.
     fn parse_set_value(&mut self) -> StoreResult<SetValue> {
-        let left = self.parse_update_operand()?;
+        if self.peek().kind != TokenKind::LeftParen {
+            return self.parse_arithmetic();
+        }
+        self.advance();
+        let inner = self.parse_arithmetic()?;
+        self.expect(TokenKind::RightParen)?;
+        match inner {
+            // `(a) + b`: the parentheses held only the first operand.
+            SetValue::Operand(first)
+                if matches!(self.peek().kind, TokenKind::Plus | TokenKind::Minus) =>
+            {
+                self.finish_arithmetic(first)
+            }
+            other => Ok(other),
+        }
+    }
+
+    fn parse_arithmetic(&mut self) -> StoreResult<SetValue> {
+        let left = self.parse_parenthesized_update_operand()?;
+        self.finish_arithmetic(left)
+    }
+
+    fn finish_arithmetic(&mut self, left: UpdateOperand) -> StoreResult<SetValue> {
         let symbol = match self.peek().kind {
             TokenKind::Plus => "+",
             TokenKind::Minus => "-",
@@ -1017,7 +1042,7 @@ impl<'s, 'a> Parser<'s, 'a> {
         };
         self.advance();
         self.operators += 1;
-        let right = self.parse_update_operand()?;
+        let right = self.parse_parenthesized_update_operand()?;
         for operand in [&left, &right] {
             if let UpdateOperand::Value(value) = operand {
                 if !matches!(value, AttributeValue::N(_)) {
@@ -1032,6 +1057,17 @@ impl<'s, 'a> Parser<'s, 'a> {
         })
     }
 
+    /// An update operand, optionally in one pair of parentheses.
+    fn parse_parenthesized_update_operand(&mut self) -> StoreResult<UpdateOperand> {
+        if self.peek().kind != TokenKind::LeftParen {
+            return self.parse_update_operand();
+        }
+        self.advance();
+        let operand = self.parse_update_operand()?;
+        self.expect(TokenKind::RightParen)?;
+        Ok(operand)
+    }
+
     fn parse_update_operand(&mut self) -> StoreResult<UpdateOperand> {
         let token = self.peek();
         match token.kind {
@@ -1043,10 +1079,10 @@ impl<'s, 'a> Parser<'s, 'a> {
                 self.advance();
                 self.operators += 1;
                 self.enter()?;
-                let mut arguments = vec![self.parse_update_operand()?];
+                let mut arguments = vec![self.parse_parenthesized_update_operand()?];
                 while self.peek().kind == TokenKind::Comma {
                     self.advance();
-                    arguments.push(self.parse_update_operand()?);
+                    arguments.push(self.parse_parenthesized_update_operand()?);
                 }
                 self.expect(TokenKind::RightParen)?;
                 self.leave();

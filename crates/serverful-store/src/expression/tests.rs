@@ -234,6 +234,28 @@ fn update_expressions() {
         expect!["SET l = (list_append l {L: [{N: 1}]}); REMOVE x"],
     );
     check_update("SET a = b - :n", expect!["SET a = (- b {N: 5})"]);
+    check_update("set b.c=((c[1])+(b.a)), d = (e), f = (g) - :n, h = if_not_exists((h), :n)", expect!["SET b.c = (+ c[1] b.a); SET d = e; SET f = (- g {N: 5}); SET h = (if_not_exists h {N: 5})"]);
+    for invalid in [
+        "set a = b + c + d",
+        "set (a = (b + c))",
+        "set a = (b.c).d + e",
+        "set a = (b.c)[0] + e",
+        "set a[1] = 1",
+        "set a = b / c",
+        "delete a if_not_exist(b)",
+        "add abort b",
+        "remove a b",
+        "set :a = b",
+        "SET if_not_exist(a, b) = a",
+    ] {
+        let (names, values) = placeholders();
+        let mut context = ExpressionContext::new(&names, &values);
+        let message = render(context.update(invalid));
+        assert!(
+            message.starts_with("ValidationException: Invalid UpdateExpression: Syntax error; "),
+            "{invalid}: {message}"
+        );
+    }
 }
 
 #[test]
