@@ -1,0 +1,76 @@
+//! The errors a build can end with, one variant per thing the user has to fix.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Why building a function failed. Every variant names the function so the binary can
+/// print one self-contained `error:` line (plus the tool's output for [`BuildError::ToolFailed`]).
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A program the build needs is not installed (or not on PATH).
+    #[error("cannot build {logical_id}: `{tool}` was not found; {hint}")]
+    ToolMissing {
+        logical_id: String,
+        /// The program, e.g. `pip`, `npm`, `make`.
+        tool: String,
+        /// What to install, in a form that can follow `hint: `.
+        hint: String,
+    },
+    /// A build tool ran and failed.
+    #[error("building {logical_id} failed: `{command}` {status}\n{output}")]
+    ToolFailed {
+        logical_id: String,
+        /// The command line as the user could retype it.
+        command: String,
+        /// How it ended: `exited with status 1`, `was killed by signal 9`.
+        status: String,
+        /// The tool's combined stdout and stderr (its tail, when very long).
+        output: String,
+    },
+    /// `BuildMethod: makefile` but the code folder has no `Makefile`.
+    #[error("cannot build {logical_id}: BuildMethod is makefile but {} has no Makefile", .code_dir.display())]
+    MakefileMissing {
+        logical_id: String,
+        code_dir: PathBuf,
+    },
+    /// The Makefile exists but has no `build-<LogicalId>` target.
+    #[error("cannot build {logical_id}: {} has no target `{target}` (BuildMethod makefile runs `make {target}` with ARTIFACTS_DIR set)", .makefile.display())]
+    MakeTargetMissing {
+        logical_id: String,
+        target: String,
+        makefile: PathBuf,
+    },
+    /// The function's code folder does not exist.
+    #[error("cannot build {logical_id}: code folder {} does not exist", .code_dir.display())]
+    CodeDirMissing {
+        logical_id: String,
+        code_dir: PathBuf,
+    },
+    /// The logical id cannot be used as a folder name (CloudFormation ids are alphanumeric).
+    #[error("cannot build {logical_id:?}: a logical id must be non-empty and alphanumeric")]
+    InvalidLogicalId { logical_id: String },
+    /// Reading sources or writing the build folder failed.
+    #[error("building {logical_id} failed to {action}: {source}")]
+    Io {
+        logical_id: String,
+        /// An action phrase: `copy the source into …`, `read requirements.txt`.
+        action: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl BuildError {
+    /// The function whose build failed.
+    pub fn logical_id(&self) -> &str {
+        match self {
+            BuildError::ToolMissing { logical_id, .. }
+            | BuildError::ToolFailed { logical_id, .. }
+            | BuildError::MakefileMissing { logical_id, .. }
+            | BuildError::MakeTargetMissing { logical_id, .. }
+            | BuildError::CodeDirMissing { logical_id, .. }
+            | BuildError::InvalidLogicalId { logical_id }
+            | BuildError::Io { logical_id, .. } => logical_id,
+        }
+    }
+}

@@ -1,0 +1,388 @@
+//! The file-system side of builds: walking a source folder with the skip rules, copying it,
+//! publishing a finished folder atomically and pruning old builds.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+/// Names never hashed or copied, at any depth: installed dependencies, caches, VCS data and
+/// other tools' build output. Dependencies are skipped because the build installs them
+/// itself; hashing them would make every `npm install` in the source look like an edit.
+pub(crate) const SKIPPED_NAMES: &[&str] = &[
+    "node_modules",
+    ".serverful",
+    "__pycache__",
+    ".git",
+    ".aws-sam",
+];
+
+/// Temporary and trash entries older than this are leftovers of an interrupted run, never
+/// a build still in progress.
+const STALE_AFTER: Duration = Duration::from_secs(60 * 60);
+
+/// What a source entry is; symbolic links are kept as links, never followed, so a link
+/// pointing outside the code folder cannot pull arbitrary files into the build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EntryKind {
+    Dir,
+    File,
+    Symlink,
+}
+
+/// One entry under a source folder.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    /// Path relative to the source root.
+    pub(crate) relative: PathBuf,
+    pub(crate) kind: EntryKind,
+}
+
+/// Lists `root` depth-first in name order (so the listing, and the hash over it, is
+/// deterministic), skipping [`SKIPPED_NAMES`] and any folder in `excluded`. `excluded`
+/// holds the build root and SDK cache: with `CodeUri: .` and the data folder inside the
+/// app, the build output would otherwise be part of its own input.
+pub(crate) fn list_sources(root: &Path, excluded: &[PathBuf]) -> io::Result<Vec<Entry>> {
+    // Walking from the canonical root without following links keeps every visited path
+    // canonical, so comparing with the canonical excluded folders is exact.
+    let root = root.canonicalize()?;
+    let excluded: Vec<PathBuf> = excluded
+        .iter()
+        .filter_map(|path| path.canonicalize().ok())
+        .collect();
+    let mut entries = Vec::new();
+    walk(&root, Path::new(""), &excluded, &mut entries)?;
+    Ok(entries)
+}
+
+fn walk(
+    root: &Path,
+    relative: &Path,
+    excluded: &[PathBuf],
+    entries: &mut Vec<Entry>,
+) -> io::Result<()> {
+    let mut children = Vec::new();
+    for child in fs::read_dir(root.join(relative))? {
+        let child = child?;
+        let name = child.file_name();
+        if SKIPPED_NAMES
+            .iter()
+            .any(|skipped| OsStr::new(skipped) == name)
+        {
+            continue;
+        }
+        children.push((name, child.file_type()?));
+    }
+    children.sort_by(|(a, _), (b, _)| a.cmp(b));
+    for (name, file_type) in children {
+        let child_relative = relative.join(&name);
+        if file_type.is_symlink() {
+            entries.push(Entry {
+                relative: child_relative,
+                kind: EntryKind::Symlink,
+            });
+        } else if file_type.is_dir() {
+            if excluded
+                .iter()
+                .any(|path| *path == root.join(&child_relative))
+            {
+                continue;
+            }
+            entries.push(Entry {
+                relative: child_relative.clone(),
+                kind: EntryKind::Dir,
+            });
+            walk(root, &child_relative, excluded, entries)?;
+        } else if file_type.is_file() {
+            entries.push(Entry {
+                relative: child_relative,
+                kind: EntryKind::File,
+            });
+        }
+        // Sockets, FIFOs and devices are not code; leaving them out keeps copies safe.
+    }
+    Ok(())
+}
+
+/// Copies the listed entries from `source` into the existing folder `dest`, keeping
+/// permissions (an executable `bootstrap` must stay executable) and links as links.
+pub(crate) fn copy_entries(source: &Path, entries: &[Entry], dest: &Path) -> io::Result<()> {
+    for entry in entries {
+        let from = source.join(&entry.relative);
+        let to = dest.join(&entry.relative);
+        match entry.kind {
+            EntryKind::Dir => fs::create_dir_all(&to)?,
+            EntryKind::File => {
+                fs::copy(&from, &to)?;
+            }
+            EntryKind::Symlink => copy_symlink(&from, &to)?,
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn copy_symlink(from: &Path, to: &Path) -> io::Result<()> {
+    std::os::unix::fs::symlink(fs::read_link(from)?, to)
+}
+
+#[cfg(not(unix))]
+fn copy_symlink(from: &Path, to: &Path) -> io::Result<()> {
+    // Without Unix links, copy what the link points at; a dangling link is skipped.
+    match fs::metadata(from) {
+        Ok(metadata) if metadata.is_file() => fs::copy(from, to).map(|_| ()),
+        _ => Ok(()),
+    }
+}
+
+/// A fresh, unused path beside the final one: `parent/.tmp-<label>-<pid>-<n>-<nanos>`. The
+/// dot keeps it out of [`prune`]'s list of builds, and pid plus counter keep two servers
+/// (or two builds in one server) from sharing one.
+pub(crate) fn temp_path(parent: &Path, label: &str) -> PathBuf {
+    unique_path(parent, ".tmp", label)
+}
+
+fn unique_path(parent: &Path, prefix: &str, label: &str) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|elapsed| elapsed.subsec_nanos())
+        .unwrap_or(0);
+    parent.join(format!(
+        "{prefix}-{label}-{}-{n}-{nanos}",
+        std::process::id()
+    ))
+}
+
+/// A temporary folder or file removed when dropped unless [`TempGuard::keep`] is called,
+/// so a failed or panicking build leaves nothing behind.
+pub(crate) struct TempGuard {
+    path: Option<PathBuf>,
+}
+
+impl TempGuard {
+    pub(crate) fn new(path: PathBuf) -> TempGuard {
+        TempGuard { path: Some(path) }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        self.path
+            .as_deref()
+            .expect("a guard's path is only taken by keep(), which consumes it")
+    }
+
+    /// Stops the guard from removing the path (it has been renamed into place).
+    pub(crate) fn keep(mut self) {
+        self.path = None;
+    }
+}
+
+impl Drop for TempGuard {
+    fn drop(&mut self) {
+        if let Some(path) = self.path.take() {
+            remove_any(&path);
+        }
+    }
+}
+
+/// Removes a file or folder, ignoring errors: used for temporary data only, where a
+/// leftover is cleaned up later by [`remove_stale`].
+pub(crate) fn remove_any(path: &Path) {
+    match fs::symlink_metadata(path) {
+        Ok(metadata) if metadata.is_dir() => {
+            let _ = fs::remove_dir_all(path);
+        }
+        Ok(_) => {
+            let _ = fs::remove_file(path);
+        }
+        Err(_) => {}
+    }
+}
+
+/// How [`publish`] ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Published {
+    /// The temporary folder is now the final one.
+    Renamed,
+    /// Another build published the same folder first; ours was discarded.
+    AlreadyThere,
+}
+
+/// Renames the finished `temp` folder to `target`. The rename is atomic, so `target`
+/// existing always means a complete build; when a concurrent build won the race (the
+/// rename fails on a non-empty target), its result is used and ours is dropped.
+pub(crate) fn publish(temp: TempGuard, target: &Path) -> io::Result<Published> {
+    match fs::rename(temp.path(), target) {
+        Ok(()) => {
+            temp.keep();
+            Ok(Published::Renamed)
+        }
+        Err(error) => {
+            if target.is_dir() {
+                Ok(Published::AlreadyThere)
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
+/// Moves `path` out of the way under a dot-name, then deletes it: an interrupted delete
+/// then leaves a `.trash-*` entry, never a half-deleted folder under a build's name.
+pub(crate) fn trash(path: &Path) {
+    let Some(parent) = path.parent() else { return };
+    let label = path.file_name().and_then(OsStr::to_str).unwrap_or("entry");
+    let trash = unique_path(parent, ".trash", label);
+    if fs::rename(path, &trash).is_ok() {
+        remove_any(&trash);
+    }
+}
+
+/// Deletes `.tmp-*` entries older than an hour (interrupted builds) and every `.trash-*`
+/// entry (interrupted deletes) in `dir`. Errors are ignored: this is housekeeping.
+pub(crate) fn remove_stale(dir: &Path) {
+    let Ok(children) = fs::read_dir(dir) else {
+        return;
+    };
+    let now = SystemTime::now();
+    for child in children.flatten() {
+        let name = child.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let stale = if name.starts_with(".trash-") {
+            true
+        } else if name.starts_with(".tmp-") {
+            child
+                .metadata()
+                .and_then(|metadata| metadata.modified())
+                .ok()
+                .and_then(|modified| now.duration_since(modified).ok())
+                .is_some_and(|age| age > STALE_AFTER)
+        } else {
+            false
+        };
+        if stale {
+            remove_any(&child.path());
+        }
+    }
+}
+
+/// Marks a build folder as just used, so [`prune`] keeps the builds used most recently
+/// rather than the ones built most recently.
+pub(crate) fn touch(dir: &Path) {
+    if let Ok(file) = fs::File::open(dir) {
+        let _ = file.set_modified(SystemTime::now());
+    }
+}
+
+/// Keeps `current` and the newest `keep - 1` other build folders in `function_dir`,
+/// trashing the rest, so the build root does not grow with every edit.
+pub(crate) fn prune(function_dir: &Path, current: &Path, keep: usize) {
+    remove_stale(function_dir);
+    let Ok(children) = fs::read_dir(function_dir) else {
+        return;
+    };
+    let mut others: Vec<(SystemTime, PathBuf)> = children
+        .flatten()
+        .filter(|child| !child.file_name().to_string_lossy().starts_with('.'))
+        .filter(|child| child.path() != current)
+        .filter_map(|child| {
+            let metadata = child.metadata().ok()?;
+            metadata.is_dir().then_some(())?;
+            Some((
+                metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                child.path(),
+            ))
+        })
+        .collect();
+    others.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
+    for (_, path) in others.into_iter().skip(keep.saturating_sub(1)) {
+        trash(&path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(root: &Path, relative: &str, contents: &str) {
+        let path = root.join(relative);
+        fs::create_dir_all(path.parent().expect("test paths have a parent"))
+            .expect("create test folder");
+        fs::write(path, contents).expect("write test file");
+    }
+
+    fn names(entries: &[Entry]) -> Vec<String> {
+        entries
+            .iter()
+            .map(|entry| entry.relative.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn listing_skips_dependency_and_tool_folders_and_the_build_root() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(dir.path(), "app.py", "");
+        write(dir.path(), "lib/b.py", "");
+        write(dir.path(), "lib/a.py", "");
+        write(dir.path(), "lib/__pycache__/a.pyc", "");
+        write(dir.path(), "node_modules/x/index.js", "");
+        write(dir.path(), ".git/HEAD", "");
+        write(dir.path(), ".aws-sam/build/x", "");
+        write(dir.path(), ".serverful/build/F/1/app.py", "");
+        write(dir.path(), "data/build/F/1/app.py", "");
+        let entries = list_sources(dir.path(), &[dir.path().join("data/build")]).expect("list");
+        assert_eq!(
+            names(&entries),
+            ["app.py", "data", "lib", "lib/a.py", "lib/b.py"]
+        );
+    }
+
+    #[test]
+    fn prune_keeps_current_and_newest_other() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (name, age) in [
+            ("old", 300),
+            ("older", 600),
+            ("newer", 100),
+            ("current", 900),
+        ] {
+            let path = dir.path().join(name);
+            fs::create_dir(&path).expect("create build folder");
+            let file = fs::File::open(&path).expect("open build folder");
+            file.set_modified(SystemTime::now() - Duration::from_secs(age))
+                .expect("set mtime");
+        }
+        fs::create_dir(dir.path().join(".tmp-fresh")).expect("create temp folder");
+        prune(dir.path(), &dir.path().join("current"), 2);
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .expect("read")
+            .flatten()
+            .map(|child| child.file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        // A fresh temporary folder may be a build in progress elsewhere: kept.
+        assert_eq!(left, [".tmp-fresh", "current", "newer"]);
+    }
+
+    #[test]
+    fn publish_loses_a_race_gracefully() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("build");
+        write(&target, "done", "first");
+        let temp = TempGuard::new(temp_path(dir.path(), "x"));
+        write(temp.path(), "done", "second");
+        let temp_path = temp.path().to_path_buf();
+        assert_eq!(
+            publish(temp, &target).expect("publish"),
+            Published::AlreadyThere
+        );
+        assert!(!temp_path.exists(), "the losing copy is removed");
+        assert_eq!(
+            fs::read_to_string(target.join("done")).expect("read"),
+            "first"
+        );
+    }
+}
