@@ -16,6 +16,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::logs::{start_line, LogSink};
 use crate::MAX_PAYLOAD_BYTES;
 
 /// One invocation waiting for the process's `/next`.
@@ -74,17 +75,25 @@ pub(crate) struct ApiState {
     invocations: tokio::sync::Mutex<mpsc::Receiver<Invocation>>,
     progress: Mutex<Progress>,
     init: Mutex<Option<oneshot::Sender<InitSignal>>>,
+    /// `START` is logged here, as the event is handed over, so that it precedes every line
+    /// the function prints for the invocation.
+    sink: LogSink,
+    function: String,
 }
 
 impl ApiState {
     pub fn new(
         invocations: mpsc::Receiver<Invocation>,
         init: oneshot::Sender<InitSignal>,
+        sink: LogSink,
+        function: String,
     ) -> Arc<ApiState> {
         Arc::new(ApiState {
             invocations: tokio::sync::Mutex::new(invocations),
             progress: Mutex::new(Progress::default()),
             init: Mutex::new(Some(init)),
+            sink,
+            function,
         })
     }
 
@@ -230,6 +239,9 @@ async fn next_invocation(State(state): State<Arc<ApiState>>) -> Response {
         set("lambda-runtime-cognito-identity", identity);
     }
     set("content-type", "application/json");
+    state
+        .sink
+        .emit(&state.function, &start_line(&invocation.request_id));
     // The invoker may have given up meanwhile (timeout); the answer will then find no one.
     let _ = invocation.delivered.send(());
     state.progress().in_flight = Some(InFlight {
@@ -386,7 +398,12 @@ mod tests {
         let (invocations, receiver) = mpsc::channel(1);
         let (init_sender, init) = oneshot::channel();
         Harness {
-            router: router(ApiState::new(receiver, init_sender)),
+            router: router(ApiState::new(
+                receiver,
+                init_sender,
+                LogSink::new(|_, _| {}),
+                "F".to_owned(),
+            )),
             invocations,
             init: Some(init),
         }

@@ -9,13 +9,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use time::OffsetDateTime;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::api_server::{self, ApiState, InitSignal, Invocation, Outcome};
 use crate::bootstrap::Launch;
-use crate::logs::{self, LogSink};
+use crate::logs;
+use crate::output::OutputPipes;
 use crate::{FunctionConfig, InvokeContext, RuntimeOptions, INIT_TIMEOUT};
 
 /// Everything an instance needs to start, shared by all instances of a function.
@@ -38,6 +38,7 @@ pub(crate) struct Instance {
     invocations: mpsc::Sender<Invocation>,
     exit: ExitWatch,
     server: JoinHandle<()>,
+    output: OutputPipes,
     /// Set until the first invocation's REPORT line has shown it.
     init_duration: Option<Duration>,
     /// The highest `Max Memory Used` reported so far.
@@ -244,29 +245,6 @@ fn max_memory_used_mb(pid: u32) -> u64 {
     total_kb.div_ceil(1024)
 }
 
-/// Forwards each line of a process's output to the log sink.
-fn pump_lines(
-    stream: impl AsyncRead + Unpin + Send + 'static,
-    function: String,
-    sink: LogSink,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut reader = BufReader::new(stream);
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            match reader.read_until(b'\n', &mut line).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let text = String::from_utf8_lossy(&line);
-                    let text = text.trim_end_matches(['\n', '\r']);
-                    sink.emit(&function, text);
-                }
-            }
-        }
-    })
-}
-
 impl Instance {
     /// Starts a process and waits for its init phase: its first `/next` within
     /// [`INIT_TIMEOUT`]. On failure returns Lambda error JSON (already logged) for the
@@ -314,7 +292,7 @@ impl Instance {
         };
         let (invocations, invocation_receiver) = mpsc::channel(1);
         let (init_sender, init_receiver) = oneshot::channel();
-        let state = ApiState::new(invocation_receiver, init_sender);
+        let state = ApiState::new(invocation_receiver, init_sender, sink.clone(), name.clone());
         let router = api_server::router(state);
         let function_name = name.clone();
         let server = tokio::spawn(async move {
@@ -360,11 +338,18 @@ impl Instance {
                 "the process exited before it could be watched".to_owned(),
             ));
         };
-        if let Some(stdout) = child.stdout.take() {
-            pump_lines(stdout, name.clone(), sink.clone());
-        }
-        if let Some(stderr) = child.stderr.take() {
-            pump_lines(stderr, name.clone(), sink.clone());
+        let mut output = OutputPipes::default();
+        let stdout = child.stdout.take().map(|pipe| pipe.into_owned_fd());
+        let stderr = child.stderr.take().map(|pipe| pipe.into_owned_fd());
+        for fd in [stdout, stderr].into_iter().flatten() {
+            let forwarded = fd.and_then(|fd| output.forward(fd, name.clone(), sink.clone()));
+            if let Err(error) = forwarded {
+                // The function still runs; only its output is lost, which the log says.
+                sink.emit(
+                    name,
+                    &format!("failed to read the function's output: {error}"),
+                );
+            }
         }
         let (exit_sender, exit) = watch::channel(None);
         registry.add(pid, exit.clone());
@@ -384,6 +369,7 @@ impl Instance {
             invocations,
             exit,
             server,
+            output,
             init_duration: None,
             max_memory_used_mb: 0,
         };
@@ -404,6 +390,7 @@ impl Instance {
                 Ok(instance)
             }
             Some(InitSignal::Failed(error)) => {
+                instance.output.flush().await;
                 let (error_type, message) = error_fields(&error);
                 // Serverful's bootstraps log their init errors themselves; an app's own
                 // bootstrap may not, and the error must show somewhere.
@@ -424,6 +411,7 @@ impl Instance {
                         .ok()
                         .and_then(|status| status.ok().and_then(|how| how.clone()))
                         .unwrap_or_else(|| "signal: killed".to_owned());
+                instance.output.flush().await;
                 let error = exit_error(request_id, &how);
                 let (error_type, message) = error_fields(&error);
                 sink.emit(name, &message);
@@ -478,12 +466,17 @@ impl Instance {
             biased;
             delivered = delivered_receiver => delivered.is_ok(),
             _ = exit.wait_for(Option::is_some) => false,
-            _ = tokio::time::sleep(timeout) => true,
+            _ = tokio::time::sleep(timeout) => {
+                // The process never asked for the event; the request times out below, and
+                // its log lines still need their START.
+                sink.emit(name, &logs::start_line(request_id));
+                true
+            }
         };
         if !delivered {
             return InvokeOutcome::NotDelivered;
         }
-        sink.emit(name, &logs::start_line(request_id));
+        // The Runtime API has logged START as it handed the event over.
         let started = Instant::now();
         let remaining = timeout.saturating_sub(sent.elapsed());
         let outcome = tokio::select! {
@@ -508,6 +501,8 @@ impl Instance {
             _ = tokio::time::sleep(remaining) => InvokeOutcome::Timeout,
         };
         let duration = started.elapsed();
+        // Every line the function wrote before it answered (or died) belongs before END.
+        self.output.flush().await;
         // VmHWM is a peak since start; a process that is gone keeps its last reading.
         self.max_memory_used_mb = self.max_memory_used_mb.max(max_memory_used_mb(self.pid));
         match &outcome {
@@ -521,11 +516,6 @@ impl Instance {
                 sink.emit(name, &error_type);
             }
             _ => {}
-        }
-        // The function's last lines travel through a pipe while its answer came over a
-        // socket; yielding lets the pipe readers print them before END (best effort).
-        for _ in 0..3 {
-            tokio::task::yield_now().await;
         }
         sink.emit(name, &logs::end_line(request_id));
         let report = logs::Report {

@@ -11,11 +11,13 @@
 //! - `instance`: one function process with its own Runtime API listener.
 //! - `api_server`: the Lambda Runtime API one instance talks to.
 //! - [`logs`]: the log sink and Lambda's `START`/`END`/`REPORT` lines.
+//! - `output`: a process's stdout and stderr, line by line into the sink.
 
 mod api_server;
 pub mod bootstrap;
 mod instance;
 pub mod logs;
+mod output;
 mod pool;
 
 use std::collections::BTreeMap;

@@ -1227,3 +1227,58 @@ async fn stats_count_outcomes_and_drain_waits_for_running_requests() {
         .expect("the running request finished");
     assert_eq!(runtime.stats()[1].instances, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_line_printed_before_the_answer_comes_before_end() {
+    let app = App::new();
+    app.write(
+        "node",
+        "index.js",
+        "exports.handler = async (e) => { for (let i = 0; i < 50; i++) console.log(`line ${e.n} ${i}`); return e.n; };\n",
+        false,
+    );
+    app.write(
+        "py",
+        "app.py",
+        "import sys\ndef handler(e, c):\n    for i in range(50):\n        print('line', e['n'], i)\n    sys.stderr.write('err %d\\n' % e['n'])\n    return e['n']\n",
+        false,
+    );
+    let (runtime, _) = app.runtime(vec![
+        app.function("Node", "nodejs20.x", "index.handler", "node"),
+        app.function("Py", "python3.11", "app.handler", "py"),
+    ]);
+    for n in 0..20 {
+        for function in ["Node", "Py"] {
+            assert_eq!(
+                invoke(&runtime, function, json!({"n": n}))
+                    .await
+                    .expect("invoke"),
+                json!(n)
+            );
+        }
+    }
+    runtime.shutdown().await;
+    let mut open: Option<usize> = None;
+    let mut lines_inside = 0;
+    for line in app.logs.lines() {
+        if line.starts_with("START ") {
+            open = Some(0);
+        } else if line.starts_with("END ") {
+            let count = open.take().expect("END after START");
+            // 50 lines each, plus one stderr line for Python.
+            assert!(
+                count == 50 || count == 51,
+                "{count} lines inside one invocation"
+            );
+            lines_inside += count;
+        } else if let Some(count) = open.as_mut() {
+            *count += 1;
+        } else {
+            assert!(
+                line.starts_with("REPORT "),
+                "a line outside any invocation: {line:?}"
+            );
+        }
+    }
+    assert_eq!(lines_inside, 20 * (50 + 51));
+}

@@ -1,0 +1,190 @@
+//! A function process's stdout and stderr: each line goes to the log sink, and a flush
+//! lets the runtime print `END` only after every line written before the answer.
+//!
+//! The answer arrives over a socket while the output travels through a pipe, so without
+//! a flush the last lines of an invocation could show after its `END`. A flush reads the
+//! pipe with a real non-blocking `read`, which sees every byte already written, whatever
+//! the reactor has noticed so far.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::OwnedFd;
+use std::time::Duration;
+
+use tokio::net::unix::pipe;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::logs::LogSink;
+
+/// A line longer than this is emitted in pieces rather than buffered without bound.
+const MAX_LINE_BYTES: usize = 256 * 1024;
+
+/// How long a flush waits for a reader before giving up (a reader only fails to answer
+/// when its pipe is already gone).
+const FLUSH_WAIT: Duration = Duration::from_millis(200);
+
+/// Asks a pipe reader to forward everything written so far, then answer.
+type FlushRequest = oneshot::Sender<()>;
+
+/// The readers of one process's output pipes.
+#[derive(Debug, Default)]
+pub(crate) struct OutputPipes {
+    readers: Vec<mpsc::UnboundedSender<FlushRequest>>,
+}
+
+impl OutputPipes {
+    /// Starts forwarding the pipe `fd` (a child's stdout or stderr) line by line.
+    pub fn forward(&mut self, fd: OwnedFd, function: String, sink: LogSink) -> io::Result<()> {
+        // Two handles on one open pipe: the tokio one to wait for data, the plain one to
+        // read it with a real syscall. `from_owned_fd` makes the shared description
+        // non-blocking, so plain reads never block.
+        let direct = File::from(fd.try_clone()?);
+        let receiver = pipe::Receiver::from_owned_fd(fd)?;
+        let (flush_sender, flush_requests) = mpsc::unbounded_channel();
+        tokio::spawn(pump(receiver, direct, flush_requests, function, sink));
+        self.readers.push(flush_sender);
+        Ok(())
+    }
+
+    /// Returns once every line written before the call has gone to the sink.
+    pub async fn flush(&self) {
+        let mut acks = Vec::with_capacity(self.readers.len());
+        for reader in &self.readers {
+            let (ack, done) = oneshot::channel();
+            if reader.send(ack).is_ok() {
+                acks.push(done);
+            }
+        }
+        for done in acks {
+            // A reader that ended (end of file) has forwarded everything already.
+            let _ = tokio::time::timeout(FLUSH_WAIT, done).await;
+        }
+    }
+}
+
+/// Reads whatever the pipe holds right now into `pending`; true at end of file.
+fn read_available(mut pipe: &File, pending: &mut Vec<u8>) -> io::Result<bool> {
+    let mut buffer = [0_u8; 16 * 1024];
+    loop {
+        match pipe.read(&mut buffer) {
+            Ok(0) => return Ok(true),
+            Ok(n) => pending.extend_from_slice(&buffer[..n]),
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// Sends the complete lines of `pending` (all of it at end of file) to the sink.
+fn emit_lines(pending: &mut Vec<u8>, at_end: bool, function: &str, sink: &LogSink) {
+    let mut start = 0;
+    while let Some(offset) = pending[start..].iter().position(|&byte| byte == b'\n') {
+        emit(&pending[start..start + offset], function, sink);
+        start += offset + 1;
+    }
+    pending.drain(..start);
+    if (at_end && !pending.is_empty()) || pending.len() > MAX_LINE_BYTES {
+        emit(pending, function, sink);
+        pending.clear();
+    }
+}
+
+fn emit(line: &[u8], function: &str, sink: &LogSink) {
+    let text = String::from_utf8_lossy(line);
+    sink.emit(function, text.trim_end_matches('\r'));
+}
+
+async fn pump(
+    receiver: pipe::Receiver,
+    direct: File,
+    mut flush_requests: mpsc::UnboundedReceiver<FlushRequest>,
+    function: String,
+    sink: LogSink,
+) {
+    let mut pending = Vec::new();
+    loop {
+        tokio::select! {
+            ready = receiver.readable() => {
+                if ready.is_err() {
+                    break;
+                }
+                let mut at_end = false;
+                // Reading through `try_io` lets tokio clear its readiness flag when the
+                // pipe runs dry, so `readable` waits again instead of spinning.
+                let result = receiver.try_io(|| match read_available(&direct, &mut pending) {
+                    Ok(true) => {
+                        at_end = true;
+                        Ok(())
+                    }
+                    Ok(false) => Err(io::ErrorKind::WouldBlock.into()),
+                    Err(error) => Err(error),
+                });
+                let failed = matches!(&result, Err(error) if error.kind() != io::ErrorKind::WouldBlock);
+                emit_lines(&mut pending, at_end || failed, &function, &sink);
+                if at_end || failed {
+                    break;
+                }
+            }
+            request = flush_requests.recv() => {
+                let at_end = read_available(&direct, &mut pending).unwrap_or(true);
+                emit_lines(&mut pending, at_end, &function, &sink);
+                if let Some(ack) = request {
+                    let _ = ack.send(());
+                }
+                if at_end {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    fn capture() -> (LogSink, Arc<Mutex<Vec<String>>>) {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink_lines = lines.clone();
+        let sink = LogSink::new(move |_, line| {
+            sink_lines.lock().expect("lock").push(line.to_owned());
+        });
+        (sink, lines)
+    }
+
+    #[test]
+    fn lines_are_split_and_partial_lines_wait() {
+        let (sink, lines) = capture();
+        let mut pending = b"one\r\ntwo\nthr".to_vec();
+        emit_lines(&mut pending, false, "F", &sink);
+        assert_eq!(*lines.lock().expect("lock"), ["one", "two"]);
+        assert_eq!(pending, b"thr");
+        pending.extend_from_slice(b"ee");
+        emit_lines(&mut pending, true, "F", &sink);
+        assert_eq!(*lines.lock().expect("lock"), ["one", "two", "three"]);
+        assert!(pending.is_empty());
+    }
+
+    #[tokio::test]
+    async fn flush_forwards_what_a_process_wrote() {
+        let (sink, lines) = capture();
+        let mut child = tokio::process::Command::new("sh")
+            .args(["-c", "echo first; echo second; sleep 5"])
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn sh");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut pipes = OutputPipes::default();
+        pipes
+            .forward(stdout.into_owned_fd().expect("fd"), "F".to_owned(), sink)
+            .expect("forward");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while lines.lock().expect("lock").len() < 2 && std::time::Instant::now() < deadline {
+            pipes.flush().await;
+        }
+        assert_eq!(*lines.lock().expect("lock"), ["first", "second"]);
+    }
+}
