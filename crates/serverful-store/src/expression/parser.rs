@@ -50,7 +50,20 @@ enum Category {
     OperandCount,
     Distinct,
     Function,
+    /// In conditions, DynamoDB reports undefined placeholders, operand counts,
+    /// non-distinct operands and operand types per comparison: the first
+    /// comparison with any of them decides, in that order within it.
+    ConditionGroup,
 }
+
+/// The categories a comparison's own problems fall in, in the order DynamoDB
+/// reports them within one comparison.
+const CONDITION_GROUP: &[&[Category]] = &[
+    &[Category::UndefinedName, Category::UndefinedValue],
+    &[Category::OperandCount],
+    &[Category::Distinct],
+    &[Category::Function],
+];
 
 /// Which error DynamoDB reports first when an expression has several.
 fn priority(kind: ExpressionKind) -> &'static [Category] {
@@ -76,6 +89,7 @@ fn priority(kind: ExpressionKind) -> &'static [Category] {
             UnknownFunction,
             MisusedFunction,
             Reserved,
+            ConditionGroup,
             UndefinedName,
             UndefinedValue,
             OperandCount,
@@ -98,7 +112,6 @@ enum Node {
     Function {
         name: String,
         arguments: Vec<Node>,
-        token: usize,
     },
     Compare(Comparator, Box<Node>, Box<Node>),
     Between(Box<Node>, Box<Node>, Box<Node>),
@@ -107,6 +120,8 @@ enum Node {
     Or(Vec<Node>),
     Not(Box<Node>),
     Parenthesized(Box<Node>, usize),
+    /// A comparison or function condition already checked and converted.
+    Leaf(Condition),
 }
 
 impl Node {
@@ -127,6 +142,7 @@ impl Node {
                 | Node::And(..)
                 | Node::Or(..)
                 | Node::Not(..)
+                | Node::Leaf(..)
         )
     }
 
@@ -150,6 +166,8 @@ pub(crate) struct Parser<'s, 'a> {
     pub(crate) used_names: Vec<String>,
     pub(crate) used_values: Vec<String>,
     errors: Vec<(Category, String)>,
+    /// The error of the first comparison that had one (see `ConditionGroup`).
+    condition_group: Option<String>,
     depth: usize,
     operators: usize,
 }
@@ -183,6 +201,7 @@ impl<'s, 'a> Parser<'s, 'a> {
             used_names: Vec::new(),
             used_values: Vec::new(),
             errors: Vec::new(),
+            condition_group: None,
             depth: 0,
             operators: 0,
         })
@@ -298,6 +317,12 @@ impl<'s, 'a> Parser<'s, 'a> {
             )));
         }
         for category in priority(self.kind) {
+            if *category == Category::ConditionGroup {
+                if let Some(message) = &self.condition_group {
+                    return Err(self.kind.error(message));
+                }
+                continue;
+            }
             if let Some((_, message)) = self
                 .errors
                 .iter()
@@ -509,7 +534,43 @@ impl<'s, 'a> Parser<'s, 'a> {
         Ok(Node::Not(Box::new(inner)))
     }
 
+    /// Parses one comparison (or standalone function call) and, when it is
+    /// certainly a condition, checks and converts it at once so that its
+    /// problems are attributed to it (see `ConditionGroup`).
     fn parse_comparison(&mut self) -> StoreResult<Node> {
+        let node = self.parse_comparison_node()?;
+        let is_leaf = match &node {
+            Node::Compare(..) | Node::Between(..) | Node::In(..) => true,
+            // A function call right before `)` may still turn out to be an
+            // operand, as in `(size(a)) > :v`; it is converted later.
+            Node::Function { .. } => self.peek().kind != TokenKind::RightParen,
+            _ => false,
+        };
+        if !is_leaf {
+            return Ok(node);
+        }
+        let condition = self.condition_from(node)?;
+        self.close_condition_group();
+        Ok(Node::Leaf(condition))
+    }
+
+    fn close_condition_group(&mut self) {
+        if self.condition_group.is_some() {
+            return;
+        }
+        for categories in CONDITION_GROUP {
+            let first = self
+                .errors
+                .iter()
+                .find(|(recorded, _)| categories.contains(recorded));
+            if let Some((_, message)) = first {
+                self.condition_group = Some(message.clone());
+                return;
+            }
+        }
+    }
+
+    fn parse_comparison_node(&mut self) -> StoreResult<Node> {
         let left = self.parse_atom()?;
         if left.is_condition() {
             // `(a = b) = c` is a syntax error at the second `=`.
@@ -587,7 +648,7 @@ impl<'s, 'a> Parser<'s, 'a> {
                 if self.peek_at(1).kind == TokenKind::LeftParen
                     && !self.is_keyword(token, CONDITION_KEYWORDS) =>
             {
-                let name_token = self.advance();
+                self.advance();
                 self.advance();
                 self.operators += 1;
                 self.enter()?;
@@ -601,7 +662,6 @@ impl<'s, 'a> Parser<'s, 'a> {
                 Ok(Node::Function {
                     name: self.text(token).to_owned(),
                     arguments,
-                    token: name_token,
                 })
             }
             TokenKind::Identifier | TokenKind::NamePlaceholder => {
@@ -702,11 +762,8 @@ impl<'s, 'a> Parser<'s, 'a> {
             ),
             Node::Not(a) => Condition::Not(Box::new(self.condition_from(*a)?)),
             Node::Parenthesized(inner, _) => self.condition_from(*inner)?,
-            Node::Function {
-                name,
-                arguments,
-                token,
-            } => self.function_condition(name, arguments, token)?,
+            Node::Leaf(condition) => condition,
+            Node::Function { name, arguments } => self.function_condition(name, arguments)?,
             // The parser only lets operands stand alone inside a comparison.
             Node::Path(_) | Node::Value(_) => return Err(self.syntax_error(self.position)),
         })
@@ -740,12 +797,7 @@ impl<'s, 'a> Parser<'s, 'a> {
         }
     }
 
-    fn function_condition(
-        &mut self,
-        name: String,
-        arguments: Vec<Node>,
-        token: usize,
-    ) -> StoreResult<Condition> {
+    fn function_condition(&mut self, name: String, arguments: Vec<Node>) -> StoreResult<Condition> {
         let expected = match name.as_str() {
             "attribute_exists" | "attribute_not_exists" => 1,
             "attribute_type" | "begins_with" | "contains" => 2,
@@ -766,6 +818,14 @@ impl<'s, 'a> Parser<'s, 'a> {
         };
         let borrowed: Vec<&Node> = arguments.iter().collect();
         self.check_misused_functions(&borrowed);
+        // Arguments are checked before the function itself, so a nested
+        // function's problem is reported first, as DynamoDB does.
+        let mut operands = arguments
+            .iter()
+            .cloned()
+            .map(|argument| self.operand_from(argument))
+            .collect::<StoreResult<Vec<Operand>>>()?
+            .into_iter();
         if arguments.len() != expected {
             self.record(
                 Category::OperandCount,
@@ -794,7 +854,7 @@ impl<'s, 'a> Parser<'s, 'a> {
                 }
             }
         };
-        let _ = token;
+        let (first_operand, second_operand) = (operands.next(), operands.next());
         Ok(match (name.as_str(), second) {
             ("attribute_exists", _) => match requires_path(self, &first) {
                 Some(path) => Condition::AttributeExists(path),
@@ -816,6 +876,11 @@ impl<'s, 'a> Parser<'s, 'a> {
                         None
                     }
                     Node::Value(None) => None,
+                    other if other.static_type().is_some() => {
+                        let found = other.static_type().map_or("", AttributeType::name);
+                        self.incorrect_operand_type("attribute_type", found);
+                        None
+                    }
                     _ => {
                         self.incorrect_operand_type(
                             "attribute_type",
@@ -849,11 +914,15 @@ impl<'s, 'a> Parser<'s, 'a> {
                         }
                     }
                 }
-                Condition::BeginsWith(self.operand_from(first)?, self.operand_from(second)?)
+                match (first_operand, second_operand) {
+                    (Some(a), Some(b)) => Condition::BeginsWith(a, b),
+                    _ => placeholder_condition(),
+                }
             }
-            ("contains", Some(second)) => {
-                Condition::Contains(self.operand_from(first)?, self.operand_from(second)?)
-            }
+            ("contains", Some(_)) => match (first_operand, second_operand) {
+                (Some(a), Some(b)) => Condition::Contains(a, b),
+                _ => placeholder_condition(),
+            },
             _ => placeholder_condition(),
         })
     }

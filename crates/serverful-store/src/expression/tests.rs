@@ -539,3 +539,271 @@ fn deep_nesting_fits_in_a_small_stack() {
         "ok"
         "ok""#]].assert_eq(&outcome);
 }
+
+/// Parses `text` as a FilterExpression with the given placeholders and returns
+/// the error message (or "ok").
+fn filter_message(text: &str, names: &[(&str, &str)], values: &serde_json::Value) -> String {
+    let names: BTreeMap<String, String> = names
+        .iter()
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect();
+    let values = crate::value::item_from_json(values).expect("valid test values");
+    let mut context = ExpressionContext::new(&names, &values);
+    match context.filter(text) {
+        Ok(_) => "ok".to_owned(),
+        Err(error) => error.message,
+    }
+}
+
+/// Cases whose outcome DynamoDB is known to produce (they mirror the behaviour
+/// recorded by DynamoDB emulators' test suites); each asserts which error wins
+/// when an expression has several problems.
+#[test]
+fn dynamodb_filter_expression_cases() {
+    let no_values = serde_json::json!({});
+    for text in [
+        "things are not gonna be ok",
+        "a > 4",
+        "attribute_exists(Pictures-RearView)",
+        "attribute_exists(\"Pictures.RearView\")",
+        "attribute_exists(Pictures..RearView)",
+        "attribute_exists(Pi#ctures.RearView)",
+        "attribute_exists(asdf[a])",
+        "a in b, c",
+        "a > between",
+        "a in b",
+        "a in (b,c,)",
+        "(a)between(b.(c.d))and(c)",
+        "(a)between(b.c.d)and((c)",
+        "#$.b > a",
+        "a > :things.stuff",
+        "b[:a] > a",
+        "b[#_] > a",
+        "ü > a",
+        "(a)between(b.c[4.5].#d)and(:a)",
+        "size(a).b > a",
+        "(size(a)).b > a",
+        "size(a)[0] > a",
+        "(size(a))[0] > a",
+    ] {
+        let message = filter_message(text, &[], &no_values);
+        assert!(
+            message.starts_with("Invalid FilterExpression: Syntax error; "),
+            "{text}: {message}"
+        );
+    }
+    let expect_message =
+        |text: &str, names: &[(&str, &str)], values: &serde_json::Value, expected: &str| {
+            let message = filter_message(text, names, values);
+            assert_eq!(
+                message,
+                format!("Invalid FilterExpression: {expected}"),
+                "{text}"
+            );
+        };
+    for text in [
+        "a=a and a > ((views))",
+        "a > whatever((:things), ((a)))",
+        "a=a AND ((a=a AND a=a)) AND a=a",
+        "a=a OR ((a=a OR a=a)) OR a=a",
+        "a=a AND ((a=a AND (a=a AND a=a)))",
+        "a=a OR ((a=a OR (a=a OR a=a)))",
+    ] {
+        expect_message(
+            text,
+            &[],
+            &no_values,
+            "The expression has redundant parentheses;",
+        );
+    }
+    for (text, function) in [
+        ("a=a and whatever((:things)) > a", "whatever"),
+        ("attRIbute_exIsts((views), #a)", "attRIbute_exIsts"),
+    ] {
+        expect_message(
+            text,
+            &[],
+            &no_values,
+            &format!("Invalid function name; function: {function}"),
+        );
+    }
+    for (text, function) in [
+        (
+            "a=a and attribute_exists((views), (#a)) > b",
+            "attribute_exists",
+        ),
+        ("attribute_not_exists(things) > b", "attribute_not_exists"),
+        ("attribute_type(things, :a) > b", "attribute_type"),
+        ("begins_with(things, a) > b", "begins_with"),
+        ("contains(:things, c) > b", "contains"),
+        ("size(contains(a, b)) > a", "contains"),
+        ("size(things)", "size"),
+        (
+            "a between b and attribute_exists(things)",
+            "attribute_exists",
+        ),
+        ("a in (b, attribute_exists(things))", "attribute_exists"),
+    ] {
+        expect_message(
+            text,
+            &[],
+            &no_values,
+            &format!("The function is not allowed to be used this way in an expression; function: {function}"),
+        );
+    }
+    for (text, word) in [
+        ("attribute_exists(views, #a)", "views"),
+        (":a < abOrT", "abOrT"),
+    ] {
+        expect_message(
+            text,
+            &[],
+            &no_values,
+            &format!("Attribute name is a reserved keyword; reserved keyword: {word}"),
+        );
+    }
+    for (text, name) in [
+        (
+            "attribute_exists(#Pictures.RearView, :a) and a=a",
+            "#Pictures",
+        ),
+        ("begins_with(Pictures.#RearView)", "#RearView"),
+        ("(#P between :lo and :hi) and (#PC in (:cat1, :cat2))", "#P"),
+        ("#4g > a", "#4g"),
+        ("#_ > a", "#_"),
+        ("(a)between(b.c[45].#d)and(:a)", "#d"),
+    ] {
+        expect_message(
+            text,
+            &[],
+            &no_values,
+            &format!("An expression attribute name used in the document path is not defined; attribute name: {name}"),
+        );
+    }
+    for (text, value) in [
+        ("begins_with(:hello, #a, #b)", ":hello"),
+        (":a < :b", ":a"),
+        (":_ > a", ":_"),
+    ] {
+        expect_message(
+            text,
+            &[],
+            &no_values,
+            &format!("An expression attribute value used in expression is not defined; attribute value: {value}"),
+        );
+    }
+    for (text, function, count) in [
+        ("attribute_exists(things, a) and a=a", "attribute_exists", 2),
+        ("attribute_not_exists(things, b)", "attribute_not_exists", 2),
+        ("attribute_type(things)", "attribute_type", 1),
+        ("begins_with(things)", "begins_with", 1),
+        ("begins_with(things, size(a), b)", "begins_with", 3),
+        ("contains(things)", "contains", 1),
+        ("size(things, a) > b", "size", 2),
+    ] {
+        expect_message(
+            text,
+            &[],
+            &no_values,
+            &format!("Incorrect number of operands for operator or function; operator or function: {function}, number of operands: {count}"),
+        );
+    }
+    for (text, function, value) in [
+        (
+            "attribute_type(a, size(a)) and a=a and a=:a",
+            "attribute_type",
+            serde_json::json!({"N": "1"}),
+        ),
+        (
+            "attribute_type(a, :a)",
+            "attribute_type",
+            serde_json::json!({"BOOL": true}),
+        ),
+        (
+            "attribute_type(a, :a)",
+            "attribute_type",
+            serde_json::json!({"L": []}),
+        ),
+        (
+            "begins_with(a, size(a)) and a=:a",
+            "begins_with",
+            serde_json::json!({"N": "1"}),
+        ),
+        (
+            "begins_with(a, :a)",
+            "begins_with",
+            serde_json::json!({"M": {}}),
+        ),
+        (
+            "begins_with(:a, a)",
+            "begins_with",
+            serde_json::json!({"SS": ["1"]}),
+        ),
+        ("size(size(a)) > :a", "size", serde_json::json!({"N": "1"})),
+        (
+            "attribute_not_exists(size(:a))",
+            "size",
+            serde_json::json!({"N": "1"}),
+        ),
+        ("size(:a) > a", "size", serde_json::json!({"NULL": true})),
+    ] {
+        let type_name = value
+            .as_object()
+            .and_then(|object| object.keys().next().cloned())
+            .unwrap_or_default();
+        expect_message(
+            text,
+            &[],
+            &serde_json::json!({":a": value}),
+            &format!("Incorrect operand type for operator or function; operator or function: {function}, operand type: {type_name}"),
+        );
+    }
+    expect_message(
+        "attribute_type(a, :a)",
+        &[],
+        &serde_json::json!({":a": {"S": "1"}}),
+        "Invalid attribute type name found; type: 1, valid types: {B,NULL,SS,BOOL,L,BS,N,NS,S,M}",
+    );
+    for (text, function) in [
+        ("attribute_exists(:a) and a=a", "attribute_exists"),
+        ("attribute_not_exists(size(:a))", "attribute_not_exists"),
+    ] {
+        expect_message(
+            text,
+            &[],
+            &serde_json::json!({":a": {"S": "1"}}),
+            &format!(
+                "Operator or function requires a document path; operator or function: {function}"
+            ),
+        );
+    }
+    for (text, operator, path) in [
+        ("a = a AND #a = b AND :views > a", "=", "[a]"),
+        ("#a <> a", "<>", "[a]"),
+        ("a > #a", ">", "[a]"),
+        ("((a=a) OR (a=a))", "=", "[a]"),
+        ("((a=a) AND (a=a))", "=", "[a]"),
+        (
+            "contains(ab.bc[1].a, ab.bc[1].#a)",
+            "contains",
+            "[ab, bc, [1], a]",
+        ),
+        (
+            "attribute_type(ab.bc[1].#a, ab.bc[1].a)",
+            "attribute_type",
+            "[ab, bc, [1], a]",
+        ),
+        (
+            "begins_with(ab.bc[1].a, ab.bc[1].#a)",
+            "begins_with",
+            "[ab, bc, [1], a]",
+        ),
+    ] {
+        expect_message(
+            text,
+            &[("#a", "a")],
+            &no_values,
+            &format!("The first operand must be distinct from the remaining operands for this operator or function; operator: {operator}, first operand: {path}"),
+        );
+    }
+}
