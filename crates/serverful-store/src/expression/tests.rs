@@ -807,3 +807,238 @@ fn dynamodb_filter_expression_cases() {
         );
     }
 }
+
+fn update_message(text: &str, names: &[(&str, &str)], values: &serde_json::Value) -> String {
+    let names: BTreeMap<String, String> = names
+        .iter()
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect();
+    let values = crate::value::item_from_json(values).expect("valid test values");
+    let mut context = ExpressionContext::new(&names, &values);
+    match context.update(text) {
+        Ok(_) => "ok".to_owned(),
+        Err(error) => error.message,
+    }
+}
+
+/// UpdateExpression cases with DynamoDB's known outcome, including which error
+/// wins when there are several.
+#[test]
+fn dynamodb_update_expression_cases() {
+    let no_values = serde_json::json!({});
+    let some_names = [("#a", "a"), ("#b", "b")];
+    let some_values = serde_json::json!({":a": {"S": "a"}, ":b": {"S": "a"}});
+    for text in [
+        "whatever",
+        "set a",
+        "add a",
+        "delete a",
+        "set a=set",
+        "remove a = b",
+        "add a = b",
+        "delete a = b",
+        "delete a b",
+        "delete a if_not_exist(b)",
+        "add abort b",
+        "add a if_not_exist(b)",
+        "remove a b",
+        "set a b",
+        "set :a = b",
+        "add :a b",
+        "delete :a b",
+        "remove :a",
+        "set a = b / c",
+        "set a = b * c",
+        "set a[1] = \"eight\"",
+        "set a[1] = 1",
+        "SET a = if_not_exist(a, 100)",
+        "SET if_not_exist(a, b) = a",
+        "set (a = (b + c))",
+        "set a = (b.c).d + e",
+        "set a = (b.c)[0] + e",
+        "set a = b + c + d",
+    ] {
+        let message = update_message(text, &[], &no_values);
+        assert!(
+            message.starts_with("Invalid UpdateExpression: Syntax error; "),
+            "{text}: {message}"
+        );
+    }
+    let expect_message =
+        |text: &str, names: &[(&str, &str)], values: &serde_json::Value, expected: &str| {
+            assert_eq!(
+                update_message(text, names, values),
+                format!("Invalid UpdateExpression: {expected}"),
+                "{text}"
+            );
+        };
+    for (text, word) in [
+        (" set #c = :c set abOrt = true ", "abOrt"),
+        (" remove Absolute ", "Absolute"),
+    ] {
+        expect_message(
+            text,
+            &some_names,
+            &some_values,
+            &format!("Attribute name is a reserved keyword; reserved keyword: {word}"),
+        );
+    }
+    expect_message(
+        "set #c = if_not_exist(:c) set c = d",
+        &some_names,
+        &some_values,
+        "Invalid function name; function: if_not_exist",
+    );
+    for (text, section) in [
+        ("set a = #c set c = :d", "SET"),
+        ("remove #d set a = b remove e", "REMOVE"),
+        ("add #d :e set a = b add e :f", "ADD"),
+        ("delete #d :e set a = b delete #e :f", "DELETE"),
+    ] {
+        expect_message(
+            text,
+            &some_names,
+            &some_values,
+            &format!("The \"{section}\" section can only be used once in an update expression;"),
+        );
+    }
+    expect_message(
+        "SET #c = if_not_exists(:c)",
+        &some_names,
+        &some_values,
+        "An expression attribute name used in the document path is not defined; attribute name: #c",
+    );
+    expect_message(
+        "SET #a = if_not_exists(:c)",
+        &some_names,
+        &some_values,
+        "An expression attribute value used in expression is not defined; attribute value: :c",
+    );
+    let path_names = [("#c", "c"), ("#d", "[3]")];
+    expect_message(
+        "set d[1] = a, d.b = a, c[1].a = a, #c = if_not_exists(a)",
+        &path_names,
+        &no_values,
+        "Two document paths overlap with each other; must remove or rewrite one of these paths; path one: [c, [1], a], path two: [c]",
+    );
+    expect_message(
+        "set #c[3].#d = a, #c[3] = a",
+        &path_names,
+        &no_values,
+        "Two document paths overlap with each other; must remove or rewrite one of these paths; path one: [c, [3], [3]], path two: [c, [3]]",
+    );
+    expect_message(
+        "set #c[3].#d = a, #c.#d[3] = if_not_exists(a)",
+        &[("#c", "c"), ("#d", "[3]")],
+        &no_values,
+        "Two document paths conflict with each other; must remove or rewrite one of these paths; path one: [c, [3], [3]], path two: [c, [3], [3]]",
+    );
+    expect_message(
+        "remove a.#c set a[1] = #d",
+        &[("#c", "c"), ("#d", "[3]")],
+        &no_values,
+        "Two document paths conflict with each other; must remove or rewrite one of these paths; path one: [a, c], path two: [a, [1]]",
+    );
+    for (text, value, operator, shown) in [
+        (
+            "set b = list_append(:a, a), c = if_not_exists(a) add a.b :a",
+            serde_json::json!({"S": "a"}),
+            "ADD",
+            "STRING",
+        ),
+        (
+            "delete a.b :a",
+            serde_json::json!({"S": "a"}),
+            "DELETE",
+            "STRING",
+        ),
+        (
+            "add a.b :a",
+            serde_json::json!({"NULL": true}),
+            "ADD",
+            "NULL",
+        ),
+        (
+            "add a.b :a",
+            serde_json::json!({"BOOL": false}),
+            "ADD",
+            "BOOLEAN",
+        ),
+        (
+            "delete a.b :a",
+            serde_json::json!({"B": "YQ=="}),
+            "DELETE",
+            "BINARY",
+        ),
+        (
+            "add a.b :a",
+            serde_json::json!({"M": {"a": {"L": [{"N": "1"}]}}}),
+            "ADD",
+            "MAP",
+        ),
+        (
+            "delete a.b :a",
+            serde_json::json!({"L": [{"N": "1"}]}),
+            "DELETE",
+            "LIST",
+        ),
+        (
+            "delete a.b :a",
+            serde_json::json!({"N": "1"}),
+            "DELETE",
+            "NUMBER",
+        ),
+    ] {
+        expect_message(
+            text,
+            &[],
+            &serde_json::json!({":a": value, ":b": {"S": "a"}}),
+            &format!("Incorrect operand type for operator or function; operator: {operator}, operand type: {shown}"),
+        );
+    }
+    for (text, function, count) in [
+        ("set a = if_not_exists(c)", "if_not_exists", 1),
+        ("set a = list_append(c)", "list_append", 1),
+    ] {
+        expect_message(
+            text,
+            &some_names,
+            &some_values,
+            &format!("Incorrect number of operands for operator or function; operator or function: {function}, number of operands: {count}"),
+        );
+    }
+    for text in [
+        "set a = if_not_exists(:a, c)",
+        "set a = if_not_exists(if_not_exists(a, b), c)",
+    ] {
+        expect_message(
+            text,
+            &some_names,
+            &some_values,
+            "Operator or function requires a document path; operator or function: if_not_exists",
+        );
+    }
+    let typed_values = serde_json::json!({
+        ":a": {"S": "a"}, ":b": {"N": "1"}, ":c": {"B": "YQ=="}, ":d": {"BOOL": false}, ":e": {"NULL": true},
+        ":f": {"SS": ["a"]}, ":g": {"NS": ["1"]}, ":h": {"BS": ["YQ=="]}, ":i": {"M": {}}, ":j": {"L": []}
+    });
+    for (text, function, type_name) in [
+        ("set a = list_append(:a, a)", "list_append", "S"),
+        ("set a = list_append(a, :b)", "list_append", "N"),
+        ("set a = list_append(:i, a)", "list_append", "M"),
+        ("set a = a + :a", "+", "S"),
+        ("set a = :a + :c", "+", "S"),
+        ("set a = :c + a", "+", "B"),
+        ("set a = a + :e", "+", "NULL"),
+        ("set a = a - :d", "-", "BOOL"),
+        ("set a = a - :g", "-", "NS"),
+        ("set a = a - :j", "-", "L"),
+    ] {
+        expect_message(
+            text,
+            &some_names,
+            &typed_values,
+            &format!("Incorrect operand type for operator or function; operator or function: {function}, operand type: {type_name}"),
+        );
+    }
+}
