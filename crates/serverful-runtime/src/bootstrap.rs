@@ -355,13 +355,8 @@ fn check_python_handler(function: &FunctionConfig) -> Result<(), RuntimeError> {
 /// changed) and returns that folder, the functions' `LAMBDA_RUNTIME_DIR`.
 pub(crate) fn install(data_dir: &Path) -> Result<PathBuf, RuntimeError> {
     let runtime_dir = data_dir.join("runtimes");
-    let runtime_dir = if runtime_dir.is_absolute() {
-        runtime_dir
-    } else {
-        std::env::current_dir()
-            .map(|cwd| cwd.join(&runtime_dir))
-            .unwrap_or(runtime_dir)
-    };
+    // Functions run in their own folders, so the path they get must not be relative.
+    let runtime_dir = std::path::absolute(&runtime_dir).unwrap_or(runtime_dir);
     for (relative, content) in [
         (NODE_BOOTSTRAP_PATH, NODE_BOOTSTRAP),
         (PYTHON_BOOTSTRAP_PATH, PYTHON_BOOTSTRAP),

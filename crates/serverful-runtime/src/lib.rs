@@ -236,9 +236,15 @@ impl Runtime {
     /// file or bootstrap present and executable. Returns the runtime and warnings (such as
     /// an interpreter version that differs from the one the runtime names).
     pub fn new(
-        functions: Vec<FunctionConfig>,
+        mut functions: Vec<FunctionConfig>,
         options: RuntimeOptions,
     ) -> Result<(Runtime, Vec<String>), RuntimeError> {
+        for function in &mut functions {
+            // A relative folder would mean something else once the process runs inside it.
+            if let Ok(absolute) = std::path::absolute(&function.code_dir) {
+                function.code_dir = absolute;
+            }
+        }
         let mut warnings = Vec::new();
         let mut probes = bootstrap::InterpreterProbes::default();
         let mut launches = Vec::with_capacity(functions.len());
