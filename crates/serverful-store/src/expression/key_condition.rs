@@ -21,13 +21,14 @@ pub(crate) fn restrict(condition: Condition, schema: &KeySchema) -> StoreResult<
     let mut pieces = Vec::new();
     collect(condition, &mut pieces)?;
     let partition = &schema.partition_key;
-    if schema.sort_key.is_none() && pieces.len() > 1 {
-        return Err(StoreError::validation("Query key condition not supported"));
-    }
+    // The shape is checked before the schema, so these errors come first.
     if pieces.len() > 2 {
         return Err(StoreError::validation(
             "Conditions can be of length 1 or 2 only",
         ));
+    }
+    if schema.sort_key.is_none() && pieces.len() > 1 {
+        return Err(StoreError::validation("Query key condition not supported"));
     }
     let missed = |name: &str| {
         StoreError::validation(format!("Query condition missed key schema element: {name}"))

@@ -1042,3 +1042,85 @@ fn dynamodb_update_expression_cases() {
         );
     }
 }
+
+/// KeyConditionExpression cases with DynamoDB's known outcome: the shape of
+/// the expression is checked before the key schema.
+#[test]
+fn dynamodb_key_condition_cases() {
+    let message = |text: &str, values: serde_json::Value| {
+        let names = BTreeMap::new();
+        let values = crate::value::item_from_json(&values).expect("valid test values");
+        let mut context = ExpressionContext::new(&names, &values);
+        match context.key_condition(text, &key_schema()) {
+            Ok(_) => "ok".to_owned(),
+            Err(error) => error.message,
+        }
+    };
+    let no_values = serde_json::json!({});
+    for text in ["things are not gonna be ok", "a > 4", "(size(a))[0] > a"] {
+        assert!(
+            message(text, no_values.clone())
+                .starts_with("Invalid KeyConditionExpression: Syntax error; "),
+            "{text}"
+        );
+    }
+    assert!(message("attribute_type(a, b)", no_values.clone())
+        .starts_with("Invalid KeyConditionExpression: Incorrect operand type for operator or function; operator or function: attribute_type, operand type:"));
+    let cases: &[(&str, serde_json::Value, &str)] = &[
+        (":a = a and b = :a and :a = c", serde_json::json!({":a": {"S": "a"}}), "Conditions can be of length 1 or 2 only"),
+        (
+            "(a > :a and b > :a) and (c > :a and d > :a) and (e > :a and f > :a)",
+            serde_json::json!({":a": {"S": "a"}}),
+            "Conditions can be of length 1 or 2 only",
+        ),
+        ("attribute_type(a, :a)", serde_json::json!({":a": {"S": "S"}}), "Invalid operator used in KeyConditionExpression: attribute_type"),
+        ("a > b and size(b) > c or a > c", no_values.clone(), "Invalid operator used in KeyConditionExpression: OR"),
+        ("a in (b, size(c), d)", no_values.clone(), "Invalid operator used in KeyConditionExpression: IN"),
+        ("attribute_exists(a)", no_values.clone(), "Invalid operator used in KeyConditionExpression: attribute_exists"),
+        ("attribute_not_exists(a)", no_values.clone(), "Invalid operator used in KeyConditionExpression: attribute_not_exists"),
+        ("contains(a.d, b)", no_values.clone(), "Invalid operator used in KeyConditionExpression: contains"),
+        ("not a > b", no_values.clone(), "Invalid operator used in KeyConditionExpression: NOT"),
+        ("a <> b", no_values.clone(), "Invalid operator used in KeyConditionExpression: <>"),
+        (
+            ":a between size(b) and size(a) and b > :b",
+            serde_json::json!({":a": {"S": "1"}, ":b": {"S": "1"}}),
+            "Invalid condition in KeyConditionExpression: BETWEEN operator must have the key attribute as its first operand",
+        ),
+        (
+            "begins_with(:a, b) and a > :b",
+            serde_json::json!({":a": {"S": "1"}, ":b": {"S": "1"}}),
+            "Invalid condition in KeyConditionExpression: begins_with operator must have the key attribute as its first operand",
+        ),
+        ("size(b) > a AND a.b > b AND b > c", no_values.clone(), "KeyConditionExpressions cannot contain nested operations"),
+        ("a > size(b.d)", no_values.clone(), "KeyConditionExpressions cannot contain nested operations"),
+        ("b > a.b", no_values.clone(), "Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition"),
+        ("b between c[1] and d", no_values.clone(), "Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition"),
+        ("a between b and size(a)", no_values.clone(), "Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition"),
+        ("begins_with(a, b)", no_values.clone(), "Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition"),
+        ("b.d > a AND c.d > e.f", no_values.clone(), "KeyConditionExpressions cannot have conditions on nested attributes"),
+        ("b[0] > a", no_values.clone(), "KeyConditionExpressions cannot have conditions on nested attributes"),
+        (
+            ":b > :a AND a < :b",
+            serde_json::json!({":a": {"N": "1"}, ":b": {"N": "1"}}),
+            "Invalid condition in KeyConditionExpression: No key attribute specified",
+        ),
+        (
+            "b > :a AND b < :a and c = :a and d = :a",
+            serde_json::json!({":a": {"N": "1"}}),
+            "KeyConditionExpressions must only contain one condition per key",
+        ),
+        (
+            "a between :b and :a",
+            serde_json::json!({":a": {"S": "a"}, ":b": {"N": "1"}}),
+            "Invalid KeyConditionExpression: The BETWEEN operator requires same data type for lower and upper bounds; lower bound operand: AttributeValue: {N:1}, upper bound operand: AttributeValue: {S:a}",
+        ),
+        (
+            "a between :b and :a",
+            serde_json::json!({":a": {"S": "a"}, ":b": {"S": "b"}}),
+            "Invalid KeyConditionExpression: The BETWEEN operator requires upper bound to be greater than or equal to lower bound; lower bound operand: AttributeValue: {S:b}, upper bound operand: AttributeValue: {S:a}",
+        ),
+    ];
+    for (text, values, expected) in cases {
+        assert_eq!(message(text, values.clone()), *expected, "{text}");
+    }
+}
