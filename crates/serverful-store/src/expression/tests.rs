@@ -1124,3 +1124,74 @@ fn dynamodb_key_condition_cases() {
         assert_eq!(message(text, values.clone()), *expected, "{text}");
     }
 }
+
+/// ProjectionExpression cases with DynamoDB's known outcome.
+#[test]
+fn dynamodb_projection_cases() {
+    let message = |text: &str, names: &[(&str, &str)]| {
+        let names: BTreeMap<String, String> = names
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect();
+        let values = Item::new();
+        let mut context = ExpressionContext::new(&names, &values);
+        match context.projection(text) {
+            Ok(_) => match context.finish() {
+                Ok(()) => "ok".to_owned(),
+                Err(error) => error.message,
+            },
+            Err(error) => error.message,
+        }
+    };
+    for text in [
+        "whatever(stuff)",
+        ":a",
+        "abort,",
+        "a,,b",
+        "a..b",
+        "a[b]",
+        "(a.b).c",
+        "(a)",
+        "(a),(b)",
+        "(a,b)",
+        "a-b",
+    ] {
+        assert!(
+            message(text, &[]).starts_with("Invalid ProjectionExpression: Syntax error; "),
+            "{text}"
+        );
+    }
+    for (text, word) in [("a.abORt", "abORt"), ("#a,ABSoLUTE", "ABSoLUTE")] {
+        assert_eq!(
+            message(text, &[]),
+            format!("Invalid ProjectionExpression: Attribute name is a reserved keyword; reserved keyword: {word}")
+        );
+    }
+    assert_eq!(
+        message("a,b,a,#a", &[]),
+        "Invalid ProjectionExpression: An expression attribute name used in the document path is not defined; attribute name: #a"
+    );
+    let names = [("#a", "a"), ("#b", "[3]")];
+    for (text, relation, one, two) in [
+        ("b[1], b.a, #a.b, a", "overlap", "[a, b]", "[a]"),
+        ("a, #a[1]", "overlap", "[a]", "[a, [1]]"),
+        ("a.b, #a[1], #b", "conflict", "[a, b]", "[a, [1]]"),
+        ("a.b[1], #a[1], #b", "conflict", "[a, b, [1]]", "[a, [1]]"),
+        ("a[3].b, #a.#b.b", "conflict", "[a, [3], b]", "[a, [3], b]"),
+    ] {
+        let verb = if relation == "overlap" {
+            "overlap with each other"
+        } else {
+            "conflict with each other"
+        };
+        assert_eq!(
+            message(text, &names),
+            format!("Invalid ProjectionExpression: Two document paths {verb}; must remove or rewrite one of these paths; path one: {one}, path two: {two}"),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        message("a,b", &[("#a", "a"), ("#b", "b")]),
+        "Value provided in ExpressionAttributeNames unused in expressions: keys: {#a, #b}"
+    );
+}
