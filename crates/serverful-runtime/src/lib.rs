@@ -4,6 +4,25 @@
 //! This crate knows nothing about HTTP APIs or the template: callers give it
 //! [`FunctionConfig`]s and invoke functions by name with an event payload.
 //!
+//! ```no_run
+//! # async fn demo(functions: Vec<serverful_runtime::FunctionConfig>) -> Result<(), Box<dyn std::error::Error>> {
+//! use serverful_runtime::{Runtime, RuntimeOptions};
+//! let (runtime, warnings) = Runtime::new(functions, RuntimeOptions::default())?;
+//! for warning in warnings {
+//!     eprintln!("warning: {warning}");
+//! }
+//! let response = runtime.invoke("HelloFunction", r#"{"name":"ada"}"#.into()).await?;
+//! println!("{}", String::from_utf8_lossy(&response));
+//! runtime.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Architecture invariant: every instance has its own Runtime API listener, so a process
+//! can only ever take its own invocations (the sandbox then makes it the only port the
+//! process reaches). The crate does no HTTP beyond that API and knows nothing of events,
+//! routes or the store.
+//!
 //! Codemap:
 //! - [`bootstrap`]: which runtimes exist, which interpreter runs them, start-up validation,
 //!   and Serverful's own Node.js and Python bootstraps.

@@ -1282,3 +1282,28 @@ async fn every_line_printed_before_the_answer_comes_before_end() {
     }
     assert_eq!(lines_inside, 20 * (50 + 51));
 }
+
+#[tokio::test]
+async fn go1x_runs_the_executable_its_handler_names() {
+    let app = App::new();
+    app.write(
+        "go",
+        "hello",
+        r#"#!/bin/sh
+API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+HEADERS="$(mktemp)"
+while true; do
+  curl -sS -o /dev/null -D "$HEADERS" "$API/invocation/next"
+  REQUEST_ID="$(grep -i '^Lambda-Runtime-Aws-Request-Id:' "$HEADERS" | cut -d: -f2 | tr -d ' \r\n')"
+  curl -sS -o /dev/null -X POST "$API/invocation/$REQUEST_ID/response" -d "\"$AWS_EXECUTION_ENV\""
+done
+"#,
+        true,
+    );
+    let (runtime, _) = app.runtime(vec![app.function("Go", "go1.x", "hello", "go")]);
+    assert_eq!(
+        invoke(&runtime, "Go", json!({})).await.expect("invoke"),
+        json!("AWS_Lambda_go1.x")
+    );
+    runtime.shutdown().await;
+}
