@@ -84,17 +84,24 @@ fn walk(
                 kind: EntryKind::Symlink,
             });
         } else if file_type.is_dir() {
-            if excluded
-                .iter()
-                .any(|path| *path == root.join(&child_relative))
-            {
+            let absolute = root.join(&child_relative);
+            if excluded.iter().any(|path| *path == absolute) {
                 continue;
             }
+            let position = entries.len();
             entries.push(Entry {
                 relative: child_relative.clone(),
                 kind: EntryKind::Dir,
             });
             walk(root, &child_relative, excluded, entries)?;
+            // A folder holding nothing but an excluded one (`data/` around `data/build`)
+            // is left out too: it exists only once the first build has run, and must not
+            // change the hash of the second.
+            let holds_only_excluded = entries.len() == position + 1
+                && excluded.iter().any(|path| path.starts_with(&absolute));
+            if holds_only_excluded {
+                entries.truncate(position);
+            }
         } else if file_type.is_file() {
             entries.push(Entry {
                 relative: child_relative,
@@ -334,10 +341,7 @@ mod tests {
         write(dir.path(), ".serverful/build/F/1/app.py", "");
         write(dir.path(), "data/build/F/1/app.py", "");
         let entries = list_sources(dir.path(), &[dir.path().join("data/build")]).expect("list");
-        assert_eq!(
-            names(&entries),
-            ["app.py", "data", "lib", "lib/a.py", "lib/b.py"]
-        );
+        assert_eq!(names(&entries), ["app.py", "lib", "lib/a.py", "lib/b.py"]);
     }
 
     #[test]
