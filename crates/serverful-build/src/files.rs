@@ -85,7 +85,7 @@ fn walk(
             });
         } else if file_type.is_dir() {
             let absolute = root.join(&child_relative);
-            if excluded.iter().any(|path| *path == absolute) {
+            if excluded.contains(&absolute) {
                 continue;
             }
             let position = entries.len();
