@@ -372,3 +372,26 @@ impl Runtime {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runtime_is_shared_across_tasks() {
+        // The gateway holds one runtime behind an `Arc` in many request tasks.
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<Runtime>();
+        assert_send_sync::<InvokeError>();
+        assert_send_sync::<RuntimeError>();
+    }
+
+    #[test]
+    fn default_options_are_usable() {
+        let options = RuntimeOptions::default();
+        assert_eq!(options.region, "us-east-1");
+        assert_eq!(options.account_id.len(), 12);
+        assert!(options.max_concurrency > 0);
+        assert_eq!(options.idle_timeout, Some(DEFAULT_IDLE_TIMEOUT));
+    }
+}

@@ -61,7 +61,7 @@ pub(crate) struct Pool {
     counters: Counters,
 }
 
-/// Monotonic counters behind [`FunctionStats`].
+/// The counters behind [`FunctionStats`]; all but `in_flight` only grow.
 #[derive(Debug, Default)]
 struct Counters {
     successes: AtomicU64,
