@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use crate::error::{StoreError, StoreResult};
 use crate::expression::{
-    Comparator, Condition, Operand, Path, PathElement, Projection, SetValue, UpdateAction,
-    UpdateExpression, UpdateOperand,
+    Comparator, Condition, Operand, Path, PathElement, Projection, SetValue, SortKeyCondition,
+    UpdateAction, UpdateExpression, UpdateOperand,
 };
 use crate::key::KeySchema;
 use crate::value::{item_size, AttributeValue, Item, Number, MAX_ITEM_SIZE, MAX_NESTING_DEPTH};
@@ -168,6 +168,34 @@ pub fn evaluate_condition(condition: &Condition, item: &Item) -> bool {
             .iter()
             .any(|condition| evaluate_condition(condition, item)),
         Condition::Not(a) => !evaluate_condition(a, item),
+    }
+}
+
+/// True if a sort key value satisfies a Query's sort key condition (values of
+/// another type never match).
+pub fn sort_key_matches(condition: &SortKeyCondition, value: &AttributeValue) -> bool {
+    let order = |bound: &AttributeValue| compare_values(value, bound);
+    match condition {
+        SortKeyCondition::Compare(comparator, bound) => match (comparator, order(bound)) {
+            (_, None) => false,
+            (Comparator::Equal, Some(found)) => found == Ordering::Equal,
+            (Comparator::NotEqual, Some(found)) => found != Ordering::Equal,
+            (Comparator::Less, Some(found)) => found == Ordering::Less,
+            (Comparator::LessOrEqual, Some(found)) => found != Ordering::Greater,
+            (Comparator::Greater, Some(found)) => found == Ordering::Greater,
+            (Comparator::GreaterOrEqual, Some(found)) => found != Ordering::Less,
+        },
+        SortKeyCondition::Between(low, high) => {
+            matches!(order(low), Some(Ordering::Greater | Ordering::Equal))
+                && matches!(order(high), Some(Ordering::Less | Ordering::Equal))
+        }
+        SortKeyCondition::BeginsWith(prefix) => match (value, prefix) {
+            (AttributeValue::S(text), AttributeValue::S(prefix)) => {
+                text.starts_with(prefix.as_str())
+            }
+            (AttributeValue::B(bytes), AttributeValue::B(prefix)) => bytes.starts_with(prefix),
+            _ => false,
+        },
     }
 }
 

@@ -222,6 +222,30 @@ pub fn encode_key_value_into(value: &AttributeValue, out: &mut Vec<u8>) -> Store
     Ok(())
 }
 
+/// The bytes every encoded S or B key value starting with `prefix` starts
+/// with, for `begins_with` sort key conditions: the escaped prefix without the
+/// terminator. Fails for numbers, which have no prefixes.
+pub fn encode_key_prefix(prefix: &AttributeValue) -> StoreResult<Vec<u8>> {
+    let bytes = match prefix {
+        AttributeValue::S(text) => text.as_bytes(),
+        AttributeValue::B(bytes) => bytes.as_slice(),
+        other => {
+            return Err(StoreError::validation(format!(
+                "Incorrect operand type for operator or function; operator or function: begins_with, operand type: {}",
+                other.attribute_type()
+            )))
+        }
+    };
+    let mut out = Vec::with_capacity(bytes.len());
+    for &byte in bytes {
+        out.push(byte);
+        if byte == 0 {
+            out.push(0xFF);
+        }
+    }
+    Ok(out)
+}
+
 fn encode_bytes(bytes: &[u8], out: &mut Vec<u8>) {
     for &byte in bytes {
         out.push(byte);
@@ -458,6 +482,13 @@ mod tests {
             let mut b = encode_key_value(&AttributeValue::S(pb.clone())).expect("scalar");
             b.extend(encode_key_value(&AttributeValue::N(sb.clone())).expect("scalar"));
             prop_assert_eq!(a.cmp(&b), pa.as_bytes().cmp(pb.as_bytes()).then(sa.cmp(&sb)));
+        }
+
+        #[test]
+        fn prefix_encoding_matches_begins_with(value in "[ab\\x00]{0,5}", prefix in "[ab\\x00]{0,3}") {
+            let encoded = encode_key_value(&AttributeValue::S(value.clone())).expect("scalar");
+            let encoded_prefix = encode_key_prefix(&AttributeValue::S(prefix.clone())).expect("string");
+            prop_assert_eq!(encoded.starts_with(&encoded_prefix), value.starts_with(&prefix));
         }
 
         #[test]

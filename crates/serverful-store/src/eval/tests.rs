@@ -7,7 +7,7 @@ use expect_test::{expect, Expect};
 use proptest::prelude::*;
 
 use super::*;
-use crate::expression::ExpressionContext;
+use crate::expression::{Comparator, ExpressionContext, SortKeyCondition};
 use crate::key::{KeyAttribute, ScalarType};
 use crate::value::{item_from_json, item_to_json};
 
@@ -356,4 +356,51 @@ fn update_respects_nesting_limit() {
             .expect_err("too deep")
             .to_string(),
     );
+}
+
+#[test]
+fn sort_key_conditions() {
+    let number = |text: &str| AttributeValue::N(Number::parse(text).expect("valid"));
+    let text = |value: &str| AttributeValue::S(value.to_owned());
+    let cases = [
+        (
+            SortKeyCondition::Compare(Comparator::Less, number("10")),
+            number("9.99"),
+            true,
+        ),
+        (
+            SortKeyCondition::Compare(Comparator::GreaterOrEqual, number("10")),
+            number("1E1"),
+            true,
+        ),
+        (
+            SortKeyCondition::Compare(Comparator::Equal, number("10")),
+            text("10"),
+            false,
+        ),
+        (
+            SortKeyCondition::Between(text("a"), text("c")),
+            text("b"),
+            true,
+        ),
+        (
+            SortKeyCondition::Between(text("a"), text("c")),
+            text("ca"),
+            false,
+        ),
+        (SortKeyCondition::BeginsWith(text("ab")), text("abc"), true),
+        (
+            SortKeyCondition::BeginsWith(AttributeValue::B(vec![1])),
+            AttributeValue::B(vec![1, 2]),
+            true,
+        ),
+        (SortKeyCondition::BeginsWith(text("ab")), text("b"), false),
+    ];
+    for (condition, value, expected) in cases {
+        assert_eq!(
+            sort_key_matches(&condition, &value),
+            expected,
+            "{condition:?} on {value:?}"
+        );
+    }
 }
