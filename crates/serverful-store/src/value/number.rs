@@ -146,13 +146,15 @@ impl Number {
         Number::from_big_decimal(&(self.to_big_decimal() - other.to_big_decimal()))
     }
 
-    /// The approximate storage size DynamoDB charges: one byte per two
-    /// significant digits (paired around the decimal point) plus one.
+    /// The storage size DynamoDB charges: one byte per two significant digits
+    /// (paired around the decimal point), plus one, plus one more for negative
+    /// numbers.
     pub fn size(&self) -> usize {
         // Digits are stored in base 100 aligned on the decimal point, so an odd
-        // exponent shifts the first digit into its own pair.
+        // exponent shifts the first digit into its own pair; negative numbers
+        // carry a terminator byte.
         let aligned = self.digits.len() + usize::from(self.exponent.rem_euclid(2) == 1);
-        aligned.div_ceil(2) + 1
+        aligned.div_ceil(2) + 1 + usize::from(self.negative)
     }
 }
 
@@ -342,7 +344,7 @@ mod tests {
         check("+7", expect!["7 (size 2)"]);
         check(".5", expect!["0.5 (size 2)"]);
         check("5.", expect!["5 (size 2)"]);
-        check("-0.000120", expect!["-0.00012 (size 3)"]);
+        check("-0.000120", expect!["-0.00012 (size 4)"]);
         check("3.1400", expect!["3.14 (size 3)"]);
         check("1E-130", expect!["0.0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000001 (size 2)"]);
         check("9.9999999999999999999999999999999999999E+125", expect!["999999999999999999999999999999999999990000000000000000000000000000000000000000000000000000000000000000000000000000000000000000 (size 20)"]);
