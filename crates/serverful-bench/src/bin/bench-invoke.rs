@@ -1,0 +1,420 @@
+//! The benchmark driver behind `bash bench/invoke.sh`: starts each contender in turn (the
+//! bare hyper ceiling, then `serverful up` with Rust, Node.js, Python and HTTP-mode
+//! functions), loads it with `bench-load`, then times cold starts on fresh servers, and
+//! prints one markdown report on stdout. Progress goes to stderr.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use clap::Parser;
+use serverful_bench::report::{self, ColdRow, ColdSample, Kind, LoadFigures, Outcome, WarmRow};
+use serverful_bench::server::ServerProcess;
+use serverful_bench::{apps, load, HELLO_BODY};
+
+/// Measure serverful's invoke path against a bare hyper server, side by side in one run
+#[derive(Debug, Parser)]
+#[command(name = "bench-invoke")]
+struct Args {
+    /// Concurrent keep-alive connections of the loaded runs
+    #[arg(long, env = "BENCH_CONNECTIONS", default_value_t = 32)]
+    connections: usize,
+    /// Seconds recorded per contender
+    #[arg(long, env = "BENCH_DURATION", default_value_t = 10.0)]
+    duration: f64,
+    /// Seconds of unrecorded warm-up per contender
+    #[arg(long, env = "BENCH_WARMUP", default_value_t = 2.0)]
+    warmup: f64,
+    /// Seconds of the 1-connection (unloaded) run per contender; 0 skips it
+    #[arg(long, env = "BENCH_UNLOADED_DURATION", default_value_t = 5.0)]
+    unloaded_duration: f64,
+    /// Cold starts per runtime; 0 skips them
+    #[arg(long, env = "BENCH_COLD_RUNS", default_value_t = 20)]
+    cold_runs: usize,
+    /// Worker threads of the load generator
+    #[arg(long, env = "BENCH_LOAD_THREADS", default_value_t = 1)]
+    load_threads: usize,
+    /// The serverful binary (default: the one beside this program)
+    #[arg(long, env = "BENCH_SERVERFUL")]
+    serverful: Option<PathBuf>,
+    /// Run only these parts: ceiling, rust, node, python, http, cold (comma-separated)
+    #[arg(long, env = "BENCH_ONLY", value_delimiter = ',')]
+    only: Vec<String>,
+    /// Keep the scratch folder (apps, data, server logs) and print its path
+    #[arg(long, env = "BENCH_KEEP")]
+    keep: bool,
+}
+
+/// How long a server gets to print its `Ready on` line.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the first request may take: a cold start, or serverful's init timeout (10 s)
+/// when the function never becomes ready.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long to wait for a cold start's `REPORT` line after its response.
+const REPORT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One warm contender.
+struct Contender {
+    key: &'static str,
+    name: &'static str,
+    kind: Kind,
+    path: &'static str,
+}
+
+const CONTENDERS: [Contender; 5] = [
+    Contender {
+        key: "ceiling",
+        name: "bare hyper server (ceiling)",
+        kind: Kind::Ceiling,
+        path: "/",
+    },
+    Contender {
+        key: "rust",
+        name: "serverful → Rust `lambda_runtime` (provided.al2023)",
+        kind: Kind::LambdaMode,
+        path: "/rust",
+    },
+    Contender {
+        key: "node",
+        name: "serverful → Node.js handler (nodejs20.x)",
+        kind: Kind::LambdaMode,
+        path: "/node",
+    },
+    Contender {
+        key: "python",
+        name: "serverful → Python handler (python3.12)",
+        kind: Kind::LambdaMode,
+        path: "/python",
+    },
+    Contender {
+        key: "http",
+        name: "serverful → Node.js `http` server (HTTP mode)",
+        kind: Kind::HttpMode,
+        path: "/http",
+    },
+];
+
+/// The runtimes whose cold starts are timed: key, name, route, whether `provided`.
+const COLD_RUNTIMES: [(&str, &str, &str, bool); 3] = [
+    (
+        "rust",
+        "Rust `lambda_runtime` (provided.al2023)",
+        "/rust",
+        true,
+    ),
+    ("node", "Node.js (nodejs20.x)", "/node", false),
+    ("python", "Python (python3.12)", "/python", false),
+];
+
+/// The programs and folders a run uses.
+struct Setup {
+    bench_load: PathBuf,
+    ceiling: PathBuf,
+    serverful: PathBuf,
+    apps: apps::BenchApps,
+    scratch: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: failed to start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn sibling(name: &str) -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("find this program's path")?;
+    let path = exe
+        .parent()
+        .context("find this program's folder")?
+        .join(name);
+    if !path.is_file() {
+        bail!(
+            "{} is missing\nhint: build with `cargo build --release -p serverful -p serverful-bench`",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let wanted = |key: &str| args.only.is_empty() || args.only.iter().any(|only| only == key);
+    let scratch = tempfile::Builder::new()
+        .prefix("serverful-bench-")
+        .tempdir()
+        .context("create a scratch folder")?;
+    let serverful = match &args.serverful {
+        Some(path) => path.clone(),
+        None => sibling("serverful")?,
+    };
+    let setup = Setup {
+        bench_load: sibling("bench-load")?,
+        ceiling: sibling("bench-ceiling")?,
+        serverful,
+        apps: apps::write(scratch.path(), &sibling("bench-hello-rust")?)?,
+        scratch: scratch.path().to_owned(),
+    };
+    let load_before = report::load_average();
+    eprintln!("load average before the run: {load_before}");
+
+    let mut warm = Vec::new();
+    for contender in CONTENDERS.iter().filter(|c| wanted(c.key)) {
+        eprintln!("warm: {}", contender.name);
+        let outcome = measure_warm(&args, &setup, contender).await;
+        if let Outcome::Failed(reason) | Outcome::NotSupported(reason) = &outcome {
+            eprintln!("  {reason}");
+        }
+        warm.push(WarmRow {
+            name: contender.name.to_owned(),
+            kind: contender.kind,
+            outcome,
+        });
+    }
+
+    let mut cold = Vec::new();
+    if args.cold_runs > 0 && wanted("cold") {
+        for (key, name, path, is_provided) in COLD_RUNTIMES {
+            eprintln!("cold: {name}, {} runs", args.cold_runs);
+            cold.push(measure_cold(&args, &setup, key, name, path, is_provided).await);
+        }
+    }
+
+    let report = report::Report {
+        machine: report::Machine::describe(),
+        settings: report::Settings {
+            connections: args.connections,
+            warmup_s: args.warmup,
+            duration_s: args.duration,
+            unloaded_duration_s: args.unloaded_duration,
+            load_threads: args.load_threads,
+            cold_runs: args.cold_runs,
+        },
+        load_before,
+        load_after: report::load_average(),
+        warm,
+        cold,
+    };
+    println!("{}", report.to_markdown());
+    if args.keep {
+        let kept = scratch.keep();
+        eprintln!("scratch folder kept: {}", kept.display());
+    }
+    Ok(())
+}
+
+/// Starts the contender's server, checks one request, loads it, stops it.
+async fn measure_warm(args: &Args, setup: &Setup, contender: &Contender) -> Outcome {
+    let server = match start_contender(setup, contender.key).await {
+        Ok(server) => server,
+        Err(error) => return Outcome::Failed(format!("failed to start: {error:#}")),
+    };
+    let outcome = load_contender(args, setup, contender, &server).await;
+    server.stop().await;
+    outcome
+}
+
+async fn start_contender(setup: &Setup, key: &str) -> anyhow::Result<ServerProcess> {
+    let label = format!("warm-{key}");
+    if key == "ceiling" {
+        return ServerProcess::start(&setup.ceiling, &[], &setup.scratch, &label, READY_TIMEOUT)
+            .await;
+    }
+    let app = if key == "http" {
+        &setup.apps.http_mode
+    } else {
+        &setup.apps.lambda_mode
+    };
+    start_serverful(setup, app, &label).await
+}
+
+async fn start_serverful(setup: &Setup, app: &Path, label: &str) -> anyhow::Result<ServerProcess> {
+    let data = setup.scratch.join(format!("data-{label}"));
+    let app = app.to_string_lossy();
+    let data = data.to_string_lossy();
+    ServerProcess::start(
+        &setup.serverful,
+        &["up", &app, "--port", "0", "--data", &data],
+        &setup.scratch,
+        label,
+        READY_TIMEOUT,
+    )
+    .await
+}
+
+async fn load_contender(
+    args: &Args,
+    setup: &Setup,
+    contender: &Contender,
+    server: &ServerProcess,
+) -> Outcome {
+    // One request first: it starts the first instance, and shows whether the contender
+    // answers at all (HTTP mode may not be built yet).
+    match load::timed_request(server.address, contender.path, PROBE_TIMEOUT).await {
+        Ok((200, body, _)) if body == HELLO_BODY.as_bytes() => {}
+        answer => {
+            let reason = match answer {
+                Ok((status, body, _)) => format!(
+                    "first request answered {status}: {}",
+                    String::from_utf8_lossy(&body[..body.len().min(200)])
+                ),
+                Err(error) => format!("first request failed: {error}"),
+            };
+            let reason = format!("{reason} (server stderr: {})", server.stderr_tail());
+            return match contender.kind {
+                Kind::HttpMode => Outcome::NotSupported(reason),
+                _ => Outcome::Failed(reason),
+            };
+        }
+    }
+    let url = format!("http://{}{}", server.address, contender.path);
+    let loaded = match run_load(
+        setup,
+        &url,
+        args.connections,
+        args.warmup,
+        args.duration,
+        args.load_threads,
+    )
+    .await
+    {
+        Ok(figures) => figures,
+        Err(error) => return Outcome::Failed(format!("load run failed: {error:#}")),
+    };
+    let unloaded = if args.unloaded_duration > 0.0 {
+        match run_load(setup, &url, 1, 1.0, args.unloaded_duration, 1).await {
+            Ok(figures) => Some(figures),
+            Err(error) => {
+                eprintln!("  unloaded run failed: {error:#}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    Outcome::Measured { loaded, unloaded }
+}
+
+/// Runs `bench-load` as its own process and reads its JSON line.
+async fn run_load(
+    setup: &Setup,
+    url: &str,
+    connections: usize,
+    warmup: f64,
+    duration: f64,
+    threads: usize,
+) -> anyhow::Result<LoadFigures> {
+    let limit = Duration::from_secs_f64(warmup + duration + 30.0);
+    let child = tokio::process::Command::new(&setup.bench_load)
+        .args([
+            url,
+            "--connections",
+            &connections.to_string(),
+            "--warmup",
+            &warmup.to_string(),
+            "--duration",
+            &duration.to_string(),
+            "--threads",
+            &threads.to_string(),
+            "--expect-body",
+            HELLO_BODY,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("start bench-load")?;
+    let output = tokio::time::timeout(limit, child.wait_with_output())
+        .await
+        .context("bench-load ran past its time")?
+        .context("wait for bench-load")?;
+    if !output.status.success() {
+        bail!("bench-load exited with {}", output.status);
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout
+        .lines()
+        .last()
+        .context("bench-load printed nothing")?;
+    let json: serde_json::Value =
+        serde_json::from_str(line).context("read bench-load's JSON line")?;
+    let figures = LoadFigures::from_json(&json).context("bench-load's JSON lacks a figure")?;
+    eprintln!(
+        "  {connections} connection(s): {:.0} req/s, p50 {:.0} µs, p99 {:.0} µs, {} errors",
+        figures.requests_per_second, figures.p50_us, figures.p99_us, figures.errors
+    );
+    Ok(figures)
+}
+
+/// `runs` fresh servers, one request each.
+async fn measure_cold(
+    args: &Args,
+    setup: &Setup,
+    key: &str,
+    name: &str,
+    path: &str,
+    is_provided: bool,
+) -> ColdRow {
+    let mut row = ColdRow {
+        name: name.to_owned(),
+        is_provided,
+        samples: Vec::new(),
+        failures: Vec::new(),
+    };
+    for run_idx in 0..args.cold_runs {
+        match cold_start(setup, key, path, run_idx).await {
+            Ok(sample) => row.samples.push(sample),
+            Err(error) => {
+                eprintln!("  run {run_idx}: {error:#}");
+                row.failures.push(format!("{error:#}"));
+            }
+        }
+    }
+    row
+}
+
+async fn cold_start(
+    setup: &Setup,
+    key: &str,
+    path: &str,
+    run_idx: usize,
+) -> anyhow::Result<ColdSample> {
+    let label = format!("cold-{key}-{run_idx}");
+    let server = start_serverful(setup, &setup.apps.lambda_mode, &label).await?;
+    let sample = time_cold_request(&server, path).await;
+    server.stop().await;
+    sample
+}
+
+async fn time_cold_request(server: &ServerProcess, path: &str) -> anyhow::Result<ColdSample> {
+    let (status, body, elapsed) = load::timed_request(server.address, path, PROBE_TIMEOUT)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    if status != 200 || body != HELLO_BODY.as_bytes() {
+        bail!(
+            "answered {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(200)])
+        );
+    }
+    let line = server
+        .wait_for_line("REPORT RequestId:", REPORT_TIMEOUT)
+        .await
+        .context("no REPORT line on serverful's stdout")?;
+    let (invoke_ms, init_ms) = report::parse_report_line(&line).context("read the REPORT line")?;
+    let init_ms = init_ms.context("the REPORT line has no Init Duration")?;
+    Ok(ColdSample {
+        response_ms: elapsed.as_secs_f64() * 1000.0,
+        init_ms,
+        invoke_ms,
+    })
+}

@@ -1,0 +1,156 @@
+//! A server process under test: started with its stdout and stderr going to files (so
+//! that nothing has to drain them while it is loaded), ready once its stdout says
+//! `Ready on http://ADDR`, stopped with SIGTERM so that it can stop its own children.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+
+/// How often the files are read while waiting for a line.
+const POLL_INTERVAL: Duration = Duration::from_millis(2);
+
+/// How long a stopped server gets to exit before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// A running server.
+pub struct ServerProcess {
+    child: tokio::process::Child,
+    stdout_path: PathBuf,
+    stderr_path: PathBuf,
+    /// Where it listens, from its `Ready on` line.
+    pub address: SocketAddr,
+}
+
+impl ServerProcess {
+    /// Starts `program args…` with output in `log_dir/label.{stdout,stderr}` and waits up
+    /// to `ready_timeout` for its `Ready on` line.
+    pub async fn start(
+        program: &Path,
+        args: &[&str],
+        log_dir: &Path,
+        label: &str,
+        ready_timeout: Duration,
+    ) -> anyhow::Result<ServerProcess> {
+        let stdout_path = log_dir.join(format!("{label}.stdout"));
+        let stderr_path = log_dir.join(format!("{label}.stderr"));
+        let stdout = std::fs::File::create(&stdout_path)
+            .with_context(|| format!("create {}", stdout_path.display()))?;
+        let stderr = std::fs::File::create(&stderr_path)
+            .with_context(|| format!("create {}", stderr_path.display()))?;
+        let mut child = tokio::process::Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            // A driver that dies mid-run must not leave servers behind.
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("start {}", program.display()))?;
+        let deadline = Instant::now() + ready_timeout;
+        loop {
+            let text = std::fs::read_to_string(&stdout_path).unwrap_or_default();
+            if let Some(address) = ready_address(&text) {
+                return Ok(ServerProcess {
+                    child,
+                    stdout_path,
+                    stderr_path,
+                    address,
+                });
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+                bail!(
+                    "{label} exited ({status}) before it was ready: {}",
+                    last_lines(&stderr, 5)
+                );
+            }
+            if Instant::now() >= deadline {
+                let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+                let _ = child.kill().await;
+                bail!(
+                    "{label} was not ready within {ready_timeout:?}: {}",
+                    last_lines(&stderr, 5)
+                );
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    /// Everything it has written to stdout so far.
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.stdout_path).unwrap_or_default()
+    }
+
+    /// The last lines of its stderr, to explain a failure.
+    pub fn stderr_tail(&self) -> String {
+        last_lines(
+            &std::fs::read_to_string(&self.stderr_path).unwrap_or_default(),
+            5,
+        )
+    }
+
+    /// Waits up to `timeout` for a stdout line containing `needle`, and returns it.
+    pub async fn wait_for_line(&self, needle: &str, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let text = self.stdout();
+            if let Some(line) = text.lines().find(|line| line.contains(needle)) {
+                return Some(line.to_owned());
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    /// SIGTERM, then SIGKILL if it has not exited within a few seconds.
+    pub async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            // `kill(1)` rather than libc: this crate has no unsafe code.
+            let _ = tokio::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await;
+            if tokio::time::timeout(STOP_GRACE, self.child.wait())
+                .await
+                .is_ok()
+            {
+                return;
+            }
+        }
+        let _ = self.child.kill().await;
+    }
+}
+
+/// The address of a `Ready on http://127.0.0.1:PORT ...` line.
+pub fn ready_address(stdout: &str) -> Option<SocketAddr> {
+    stdout.lines().find_map(|line| {
+        let rest = line.split("Ready on http://").nth(1)?;
+        let authority = rest.split(|c: char| c == '/' || c.is_whitespace()).next()?;
+        authority.parse().ok()
+    })
+}
+
+fn last_lines(text: &str, count: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(count)..].join(" | ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_ready_line() {
+        let stdout = "serverful 0.1.0 running x\nRoutes:\n  GET http://127.0.0.1:1/x -> F\nReady on http://127.0.0.1:45678 (Ctrl-C to stop)\n";
+        assert_eq!(
+            ready_address(stdout),
+            Some("127.0.0.1:45678".parse().expect("address"))
+        );
+        assert_eq!(ready_address("Routes:\n"), None);
+    }
+}
