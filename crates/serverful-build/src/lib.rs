@@ -116,8 +116,14 @@ pub fn build_all(
     options: &BuildOptions,
     on_event: &mut dyn FnMut(BuildEvent<'_>),
 ) -> Result<Vec<BuildOutput>, BuildError> {
+    // Absolute paths, because ARTIFACTS_DIR and pip's target are used from other
+    // working directories.
+    let options = BuildOptions {
+        build_root: absolute(&options.build_root),
+        sdk_cache: absolute(&options.sdk_cache),
+    };
     let mut session = Session {
-        options,
+        options: &options,
         pythons: PythonFinder::default(),
         python_sdk: None,
         node_sdk: None,
@@ -126,6 +132,10 @@ pub fn build_all(
         .iter()
         .map(|request| session.build(request, on_event))
         .collect()
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// State shared by the builds of one [`build_all`] call: interpreter probes and SDK
@@ -331,6 +341,9 @@ impl Session<'_> {
             Family::Python if !output.code_dir.join("boto3").is_dir() => {
                 let pythons = &mut self.pythons;
                 let result = self.python_sdk.get_or_insert_with(|| {
+                    if let Some(path) = sdk::installed_python(&sdk_cache) {
+                        return Ok(path);
+                    }
                     let python = sdk::python_for_sdk(pythons.find(&request.runtime))?;
                     sdk::ensure(
                         &sdk_cache,
@@ -528,5 +541,72 @@ fn run_tool(
             status,
             output,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(runtime: &str, code_dir: &Path, build_method: Option<&str>) -> BuildRequest {
+        BuildRequest {
+            logical_id: "Function".to_owned(),
+            runtime: runtime.to_owned(),
+            code_dir: code_dir.to_path_buf(),
+            build_method: build_method.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn kind_follows_build_method_then_manifests() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::write(dir.path().join("requirements.txt"), "").expect("write");
+        let mut warnings = Vec::new();
+        let kind = |runtime, method, warnings: &mut Vec<String>| {
+            choose_kind(&request(runtime, dir.path(), method), warnings)
+        };
+        assert_eq!(kind("python3.12", None, &mut warnings), BuildKind::Pip);
+        assert_eq!(
+            kind("python3.12", Some("python3.12"), &mut warnings),
+            BuildKind::Pip
+        );
+        assert_eq!(
+            kind("python3.12", Some("Makefile"), &mut warnings),
+            BuildKind::Makefile
+        );
+        // A requirements.txt means nothing to a Node.js function.
+        assert_eq!(kind("nodejs20.x", None, &mut warnings), BuildKind::None);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(kind("go1.x", Some("go1.x"), &mut warnings), BuildKind::None);
+        assert_eq!(
+            kind("provided.al2", Some("rust-cargolambda"), &mut warnings),
+            BuildKind::None
+        );
+        assert_eq!(
+            warnings,
+            ["BuildMethod rust-cargolambda is not supported; building with the provided.al2 defaults"]
+        );
+    }
+
+    #[test]
+    fn a_missing_tool_names_what_to_install() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let command = ToolCommand::new("serverful-no-such-npm", dir.path()).arg("install");
+        let mut events = Vec::new();
+        let error = run_tool(
+            &request("nodejs20.x", dir.path(), None),
+            &command,
+            "npm install",
+            "npm",
+            "install Node.js with npm (https://nodejs.org)",
+            dir.path(),
+            &mut |event| events.push(format!("{event:?}")),
+        )
+        .expect_err("the tool does not exist");
+        assert_eq!(
+            error.to_string(),
+            "cannot build Function: `npm` was not found; install Node.js with npm (https://nodejs.org)"
+        );
+        assert_eq!(events.len(), 1, "the start is still announced: {events:?}");
     }
 }

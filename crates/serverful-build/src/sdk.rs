@@ -58,6 +58,14 @@ pub(crate) fn module_path(sdk_cache: &Path, sdk: Sdk<'_>) -> PathBuf {
     }
 }
 
+/// The boto3 folder when a complete install is already there. Checked before looking
+/// for a Python to install with, because probing interpreters takes a noticeable moment
+/// at every start.
+pub(crate) fn installed_python(sdk_cache: &Path) -> Option<PathBuf> {
+    let folder = sdk_cache.join("python");
+    folder.join(COMPLETE_MARKER).is_file().then_some(folder)
+}
+
 /// Makes `sdk` available under `sdk_cache`, installing it unless a complete install is
 /// already there, and returns the folder for the module path. `Err` is a warning for the
 /// user: a missing SDK only matters to functions that import it, so it never fails a build.

@@ -630,3 +630,72 @@ fn bad_requests_are_errors_not_panics() {
     );
     assert_eq!(error.logical_id(), "../escape");
 }
+
+#[test]
+fn lock_file_means_npm_ci() {
+    let app = App::new();
+    app.write("api/index.js", "");
+    app.write(
+        "api/package.json",
+        r#"{"name":"api","version":"1.0.0","dependencies":{"is-number":"^7.0.0"}}"#,
+    );
+    let status = std::process::Command::new("npm")
+        .args(["install", "--package-lock-only", "--no-audit", "--no-fund"])
+        .current_dir(app.path("api"))
+        .status()
+        .expect("run npm to write the lock file");
+    assert!(status.success());
+    let (output, events) = app.build_one(app.request("Api", "nodejs20.x", "api"));
+    assert_eq!(
+        events,
+        ["Api: started npm ci", "Api: finished cached=false"]
+    );
+    assert!(output
+        .code_dir
+        .join("node_modules/is-number/index.js")
+        .is_file());
+}
+
+#[test]
+fn concurrent_builds_of_one_function_agree() {
+    // Two servers starting at once: both build, the first rename wins, both use it.
+    let app = App::new();
+    app.write(
+        "src/Makefile",
+        "build-Slow:\n\tsleep 0.3\n\techo $$$$ > \"$(ARTIFACTS_DIR)/built-by\"\n",
+    );
+    let mut request = app.request("Slow", "provided.al2023", "src");
+    request.build_method = Some("makefile".to_owned());
+    let outputs: Vec<BuildOutput> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..2)
+            .map(|_| scope.spawn(|| app.build_one(request.clone()).0))
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().expect("build thread"))
+            .collect()
+    });
+    assert_eq!(outputs[0].code_dir, outputs[1].code_dir);
+    assert!(outputs[0].code_dir.join("built-by").is_file());
+    assert_eq!(app.builds_of("Slow").len(), 1);
+}
+
+#[test]
+fn an_interrupted_build_is_not_taken_for_a_complete_one() {
+    let app = App::new();
+    app.write(
+        "src/Makefile",
+        "build-Fn:\n\ttouch \"$(ARTIFACTS_DIR)/done\"\n",
+    );
+    let mut request = app.request("Fn", "provided.al2023", "src");
+    request.build_method = Some("makefile".to_owned());
+    // What a build killed half-way leaves: a temporary folder, never the final name.
+    app.write(".serverful/build/Fn/.tmp-build-1-0-0/partial", "");
+    let (output, events) = app.build_one(request);
+    assert_eq!(
+        events,
+        ["Fn: started make build-Fn", "Fn: finished cached=false"]
+    );
+    assert!(output.code_dir.join("done").is_file());
+    assert!(!output.code_dir.join("partial").exists());
+}
