@@ -1307,3 +1307,50 @@ done
     );
     runtime.shutdown().await;
 }
+
+#[tokio::test]
+async fn node_callback_waits_for_the_event_loop_unless_told_not_to() {
+    let app = App::new();
+    app.write(
+        "node",
+        "index.js",
+        r#"
+let timerFired = false;
+exports.handler = (event, context, callback) => {
+  const firedBefore = timerFired;
+  timerFired = false;
+  context.callbackWaitsForEmptyEventLoop = event.wait;
+  setTimeout(() => { timerFired = true; }, 300);
+  callback(null, { firedBefore });
+};
+"#,
+        false,
+    );
+    let (runtime, _) = app.runtime(vec![app.function(
+        "Waits",
+        "nodejs20.x",
+        "index.handler",
+        "node",
+    )]);
+    invoke(&runtime, "Waits", json!({"wait": true}))
+        .await
+        .expect("warm up");
+    let started = Instant::now();
+    invoke(&runtime, "Waits", json!({"wait": true}))
+        .await
+        .expect("waits");
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "waited for the timer"
+    );
+    let started = Instant::now();
+    let result = invoke(&runtime, "Waits", json!({"wait": false}))
+        .await
+        .expect("no wait");
+    assert!(
+        started.elapsed() < Duration::from_millis(250),
+        "answered at once"
+    );
+    assert_eq!(result, json!({"firedBefore": true}));
+    runtime.shutdown().await;
+}

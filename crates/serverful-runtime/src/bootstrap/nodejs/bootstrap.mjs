@@ -177,27 +177,38 @@ function makeContext(headers) {
 function runHandler(handler, event, context) {
   return new Promise((resolve, reject) => {
     let settled = false;
-    const callback = (error, result) => {
+    const settle = (error, result) => {
       if (settled) return;
       settled = true;
       if (error !== undefined && error !== null) reject(error);
       else resolve(result);
     };
-    context.done = callback;
-    context.succeed = (result) => callback(null, result);
-    context.fail = (error) => callback(error === undefined || error === null ? "handled" : error);
+    // As on AWS, an answer given through the callback waits for the event loop to empty
+    // (timers, sockets the handler left behind) unless the handler opted out. The Runtime
+    // API's idle keep-alive socket is unreferenced and does not count.
+    const callback = (error, result) => {
+      if (settled) return;
+      if (context.callbackWaitsForEmptyEventLoop) {
+        process.once("beforeExit", () => settle(error, result));
+      } else {
+        settle(error, result);
+      }
+    };
+    context.done = settle;
+    context.succeed = (result) => settle(null, result);
+    context.fail = (error) => settle(error === undefined || error === null ? "handled" : error);
     let returned;
     try {
       returned = handler(event, context, callback);
     } catch (error) {
-      callback(error);
+      settle(error);
       return;
     }
     if (returned && typeof returned.then === "function") {
-      returned.then((result) => callback(null, result), (error) => callback(error === undefined || error === null ? new Error("Promise rejected") : error));
+      returned.then((result) => settle(null, result), (error) => settle(error === undefined || error === null ? new Error("Promise rejected") : error));
     } else if (handler.length < 3) {
       // A synchronous handler without a callback parameter answers with its return value.
-      callback(null, returned);
+      settle(null, returned);
     }
   });
 }
