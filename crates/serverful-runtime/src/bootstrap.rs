@@ -95,6 +95,8 @@ struct Interpreter {
 #[derive(Debug, Default)]
 pub(crate) struct InterpreterProbes {
     found: HashMap<String, Option<Interpreter>>,
+    /// Where to look instead of the server's PATH (tests).
+    search_path: Option<OsString>,
 }
 
 impl InterpreterProbes {
@@ -104,7 +106,7 @@ impl InterpreterProbes {
         if let Some(found) = self.found.get(command) {
             return found.clone();
         }
-        let found = find_on_path(command).and_then(|path| {
+        let found = find_on_path(command, self.search_path.as_deref()).and_then(|path| {
             let output = Command::new(&path).args(script_args).output().ok()?;
             if !output.status.success() {
                 return None;
@@ -147,9 +149,13 @@ impl InterpreterProbes {
     }
 }
 
-/// Searches the server's PATH for an executable file named `command`.
-fn find_on_path(command: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/bin:/bin"));
+/// Searches `search_path` (by default the server's PATH) for an executable file named
+/// `command`.
+fn find_on_path(command: &str, search_path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
+    let path = match search_path {
+        Some(path) => path.to_owned(),
+        None => std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/bin:/bin")),
+    };
     std::env::split_paths(&path)
         .map(|dir| dir.join(command))
         .find(|candidate| is_executable_file(candidate))
@@ -515,6 +521,40 @@ mod tests {
             .expect("chmod");
         let (launch, _) = check(&function("go1.x", "hello", dir.path())).expect("valid");
         assert_eq!(launch.program, executable);
+    }
+
+    #[test]
+    fn missing_interpreters_name_the_runtime_and_the_command() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("index.js"), "").expect("write");
+        std::fs::write(dir.path().join("app.py"), "").expect("write");
+        let empty_path = tempfile::tempdir().expect("tempdir");
+        let mut probes = InterpreterProbes {
+            search_path: Some(empty_path.path().as_os_str().to_owned()),
+            ..InterpreterProbes::default()
+        };
+        let mut warnings = Vec::new();
+        let node = validate(
+            &function("nodejs20.x", "index.handler", dir.path()),
+            &mut probes,
+            &mut warnings,
+        )
+        .expect_err("no node");
+        assert_eq!(
+            node.to_string(),
+            "HelloFunction: runtime nodejs20.x needs Node.js: `node` was not found on PATH"
+        );
+        let python = validate(
+            &function("python3.12", "app.handler", dir.path()),
+            &mut probes,
+            &mut warnings,
+        )
+        .expect_err("no python");
+        assert_eq!(
+            python.to_string(),
+            "HelloFunction: runtime python3.12 needs Python: neither `python3.12` nor `python3` was found on PATH"
+        );
+        assert!(warnings.is_empty());
     }
 
     #[test]
