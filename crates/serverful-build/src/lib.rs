@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 
 pub use error::BuildError;
 
-use files::{Published, TempGuard};
+use files::TempGuard;
 use tool::{PythonChoice, PythonFinder, RunError, ToolCommand};
 
 /// How many builds of one function are kept: the current one and the previous one, so a
@@ -268,12 +268,12 @@ impl Session<'_> {
             }
             BuildKind::None => {}
         }
-        match files::publish(temp, &target).map_err(io_error(format!(
+        // Losing the race to a concurrent build of the same sources is fine: its folder
+        // holds the same build.
+        files::publish(temp, &target).map_err(io_error(format!(
             "move the build into {}",
             target.display()
-        )))? {
-            Published::Renamed | Published::AlreadyThere => {}
-        }
+        )))?;
         files::touch(&target);
         files::prune(&function_dir, &target, BUILDS_KEPT);
         Ok((target, false))
