@@ -76,8 +76,8 @@ pub(crate) struct Launch {
     /// Where the runtime's bootstrap lies relative to the runtimes folder, for interpreted
     /// runtimes; it becomes the program's argument.
     pub bootstrap: Option<&'static str>,
-    /// Extra arguments before the bootstrap (`-u` for unbuffered Python).
-    pub interpreter_args: Vec<&'static str>,
+    /// Extra arguments before the bootstrap: `-u` for unbuffered Python, Node's heap limits.
+    pub interpreter_args: Vec<String>,
     /// `AWS_EXECUTION_ENV`, unset for `provided*` as on Lambda.
     pub execution_env: Option<String>,
 }
@@ -215,7 +215,7 @@ pub(crate) fn validate(
             Ok(Launch {
                 program: interpreter.path,
                 bootstrap: Some(NODE_BOOTSTRAP_PATH),
-                interpreter_args: Vec::new(),
+                interpreter_args: node_heap_args(function.memory_mb),
                 execution_env: Some(format!("AWS_Lambda_{runtime}")),
             })
         }
@@ -249,7 +249,7 @@ pub(crate) fn validate(
                 program: interpreter.path,
                 bootstrap: Some(PYTHON_BOOTSTRAP_PATH),
                 // Unbuffered output, so that log lines appear as they are printed.
-                interpreter_args: vec!["-u"],
+                interpreter_args: vec!["-u".to_owned()],
                 execution_env: Some(format!("AWS_Lambda_{runtime}")),
             })
         }
@@ -282,6 +282,19 @@ pub(crate) fn validate(
             })
         }
     }
+}
+
+/// Node's heap sized from `MemorySize` the way Lambda's Node.js bootstrap does (a tenth
+/// for the young generation, the rest for the old one), so that a function runs out of
+/// memory where it would on Lambda rather than growing without bound.
+fn node_heap_args(memory_mb: u32) -> Vec<String> {
+    let new_space = (memory_mb / 10).max(1);
+    let semi_space = (new_space / 2).max(1);
+    let old_space = memory_mb.saturating_sub(new_space).max(16);
+    vec![
+        format!("--max-semi-space-size={semi_space}"),
+        format!("--max-old-space-size={old_space}"),
+    ]
 }
 
 fn bad_handler(function: &FunctionConfig, problem: String) -> RuntimeError {
@@ -555,6 +568,18 @@ mod tests {
             "HelloFunction: runtime python3.12 needs Python: neither `python3.12` nor `python3` was found on PATH"
         );
         assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn node_heap_follows_memory_size() {
+        assert_eq!(
+            node_heap_args(1024),
+            ["--max-semi-space-size=51", "--max-old-space-size=922"]
+        );
+        assert_eq!(
+            node_heap_args(128),
+            ["--max-semi-space-size=6", "--max-old-space-size=116"]
+        );
     }
 
     #[test]
