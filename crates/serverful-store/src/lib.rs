@@ -14,6 +14,9 @@
 //!   resolution and DynamoDB's validation messages; the trees live in
 //!   [`expression::ast`].
 //! - [`eval`]: conditions, projections and updates applied to items.
+//! - [`legacy`]: `Expected`, `QueryFilter`/`ScanFilter`, `KeyConditions`,
+//!   `AttributesToGet` and `AttributeUpdates`, validated and turned into the
+//!   same trees.
 //! - [`capacity`]: read and write capacity units.
 //! - [`error`]: `StoreError`, a DynamoDB `__type` plus message.
 //!
@@ -27,6 +30,7 @@ pub mod error;
 pub mod eval;
 pub mod expression;
 pub mod key;
+pub mod legacy;
 pub mod value;
 
 pub use error::{ErrorKind, StoreError, StoreResult};
