@@ -106,7 +106,24 @@ impl InterpreterProbes {
         if let Some(found) = self.found.get(command) {
             return found.clone();
         }
-        let found = find_on_path(command, self.search_path.as_deref()).and_then(|path| {
+        let search_path = match &self.search_path {
+            Some(path) => path.clone(),
+            None => std::env::var_os("PATH").unwrap_or_else(|| OsString::from(DEFAULT_PATH)),
+        };
+        // Running an interpreter costs tens of milliseconds (more through pyenv shims), and
+        // the server builds a runtime per function and again on every reload: results are
+        // kept for the life of the process, per PATH.
+        let key = (search_path.clone(), command.to_owned());
+        let cached = PROBE_CACHE
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&key)
+            .cloned();
+        if let Some(found) = cached {
+            self.found.insert(command.to_owned(), found.clone());
+            return found;
+        }
+        let found = find_on_path(command, &search_path).and_then(|path| {
             let output = Command::new(&path).args(script_args).output().ok()?;
             if !output.status.success() {
                 return None;
@@ -124,6 +141,10 @@ impl InterpreterProbes {
                 version,
             })
         });
+        PROBE_CACHE
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(key, found.clone());
         self.found.insert(command.to_owned(), found.clone());
         found
     }
@@ -149,14 +170,17 @@ impl InterpreterProbes {
     }
 }
 
-/// Searches `search_path` (by default the server's PATH) for an executable file named
-/// `command`.
-fn find_on_path(command: &str, search_path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
-    let path = match search_path {
-        Some(path) => path.to_owned(),
-        None => std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/bin:/bin")),
-    };
-    std::env::split_paths(&path)
+/// The search path when the server has no PATH.
+const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// Interpreters probed so far in this process, by (PATH, command).
+type ProbeCache = HashMap<(OsString, String), Option<Interpreter>>;
+static PROBE_CACHE: std::sync::LazyLock<std::sync::Mutex<ProbeCache>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Searches `search_path` for an executable file named `command`.
+fn find_on_path(command: &str, search_path: &std::ffi::OsStr) -> Option<PathBuf> {
+    std::env::split_paths(search_path)
         .map(|dir| dir.join(command))
         .find(|candidate| is_executable_file(candidate))
 }
