@@ -56,6 +56,35 @@ pub(crate) fn load(args: &AppArgs) -> Result<LoadedApp, LoadError> {
     Ok(LoadedApp { app, data_dir })
 }
 
+/// Builds the given functions (all of them when `only` is `None`) and returns the
+/// runtime's view of each, running from its build folder.
+pub(crate) async fn prepare_functions(
+    app: &template::App,
+    data_dir: &Path,
+    only: Option<&str>,
+) -> Result<Vec<runtime::FunctionConfig>, LoadError> {
+    let selected: Vec<&template::Function> = app
+        .functions
+        .iter()
+        .filter(|function| only.is_none_or(|name| function.logical_id == name))
+        .collect();
+    let requests: Vec<_> = selected.iter().filter_map(|function| crate::builds::request_for(function)).collect();
+    let build_data_dir = data_dir.to_path_buf();
+    let outputs = tokio::task::spawn_blocking(move || crate::builds::build_with_progress(&requests, &build_data_dir))
+        .await
+        .context("run the build")?
+        .map_err(|error| LoadError::User(error.to_string()))?;
+    let mut configs = Vec::with_capacity(selected.len());
+    for function in selected {
+        let mut config = function_config(function, data_dir)?;
+        if let Some(output) = outputs.iter().find(|output| output.logical_id == function.logical_id) {
+            crate::builds::apply(output, &mut config);
+        }
+        configs.push(config);
+    }
+    Ok(configs)
+}
+
 /// Runtime settings shared by every command that runs functions.
 pub(crate) fn runtime_options(args: &AppArgs, data_dir: &Path) -> runtime::RuntimeOptions {
     runtime::RuntimeOptions {

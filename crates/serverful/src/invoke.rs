@@ -44,7 +44,15 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
         }
     };
 
-    let config = app::function_config(function, &loaded.data_dir)?;
+    let config = match app::prepare_functions(&loaded.app, &loaded.data_dir, Some(&function.logical_id)).await {
+        Ok(mut configs) if configs.len() == 1 => configs.remove(0),
+        Ok(_) => anyhow::bail!("expected exactly one function named {}", function.logical_id),
+        Err(LoadError::User(message)) => {
+            eprintln!("error: {message}");
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(LoadError::Other(error)) => return Err(error),
+    };
     let options = runtime::RuntimeOptions {
         // Logs go to stderr so stdout carries only the result.
         log_sink: runtime::LogSink::new(|function, line| {

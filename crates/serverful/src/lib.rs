@@ -4,6 +4,8 @@
 //! crate; it converts the template's app model into the runtime's and the gateway's views.
 
 mod app;
+mod builds;
+mod functions;
 mod invoke;
 mod up;
 

@@ -7,14 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use bytes::Bytes;
-use futures_util::future::BoxFuture;
 use serverful_cli::UpArgs;
 use serverful_gateway as gateway;
-use serverful_runtime as runtime;
 use serverful_template as template;
 
 use crate::app::{self, LoadError, LoadedApp, ACCOUNT_ID};
+use crate::functions::{Functions, GatewayInvoker};
 
 pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     let LoadedApp { app, data_dir } = match app::load(&args.app) {
@@ -25,13 +23,16 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         }
         Err(LoadError::Other(error)) => return Err(error),
     };
-    let functions = app
-        .functions
-        .iter()
-        .map(|function| app::function_config(function, &data_dir))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let functions = match app::prepare_functions(&app, &data_dir, None).await {
+        Ok(functions) => functions,
+        Err(LoadError::User(message)) => {
+            eprintln!("error: {message}");
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(LoadError::Other(error)) => return Err(error),
+    };
     let runtime_options = app::runtime_options(&args.app, &data_dir);
-    let (function_runtime, warnings) = match runtime::Runtime::new(functions, runtime_options) {
+    let (functions, warnings) = match Functions::new(functions, runtime_options) {
         Ok(started) => started,
         Err(error) => {
             eprintln!("error: {error}");
@@ -41,7 +42,7 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     for warning in warnings {
         eprintln!("warning: {warning}");
     }
-    let function_runtime = Arc::new(function_runtime);
+    let functions = Arc::new(functions);
 
     let gateway_address = SocketAddr::new(args.host, args.port);
     let listener = match tokio::net::TcpListener::bind(gateway_address).await {
@@ -78,7 +79,7 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
 
     let state = gateway::GatewayState {
         apis: Arc::new(apis),
-        invoker: Arc::new(RuntimeInvoker(function_runtime.clone())),
+        invoker: Arc::new(GatewayInvoker(functions.clone())),
         domain_name: bound.to_string(),
         account_id: ACCOUNT_ID.to_string(),
     };
@@ -87,7 +88,7 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, service).with_graceful_shutdown(shutdown_signal()).await;
     // Stop the functions before reporting anything else, so no process outlives us.
-    stop_runtime(&function_runtime).await;
+    stop_functions(&functions).await;
     served.context("serve the gateway")?;
     Ok(ExitCode::SUCCESS)
 }
@@ -110,8 +111,8 @@ async fn shutdown_signal() {
     eprintln!("stopping: killing function processes");
 }
 
-async fn stop_runtime(function_runtime: &runtime::Runtime) {
-    if tokio::time::timeout(Duration::from_secs(10), function_runtime.shutdown()).await.is_err() {
+async fn stop_functions(functions: &Functions) {
+    if tokio::time::timeout(Duration::from_secs(10), functions.shutdown()).await.is_err() {
         tracing::error!("function processes did not stop within 10 s");
     }
 }
@@ -140,29 +141,5 @@ fn api_spec(api: &template::Api) -> gateway::ApiSpec {
                 },
             })
             .collect(),
-    }
-}
-
-/// The gateway invokes functions through the runtime.
-struct RuntimeInvoker(Arc<runtime::Runtime>);
-
-impl gateway::Invoke for RuntimeInvoker {
-    fn invoke(&self, function: &str, event: Bytes) -> BoxFuture<'static, Result<Bytes, gateway::InvokeError>> {
-        let function_runtime = self.0.clone();
-        let function = function.to_string();
-        Box::pin(async move {
-            function_runtime.invoke(&function, event).await.map_err(|error| match error {
-                runtime::InvokeError::FunctionError(payload) => gateway::InvokeError::FunctionError(payload),
-                runtime::InvokeError::Timeout => gateway::InvokeError::Timeout,
-                runtime::InvokeError::Throttled => gateway::InvokeError::Throttled,
-                runtime::InvokeError::PayloadTooLarge => gateway::InvokeError::PayloadTooLarge,
-                runtime::InvokeError::NoSuchFunction(name) => {
-                    gateway::InvokeError::Unavailable(format!("no function named {name}"))
-                }
-                runtime::InvokeError::ShuttingDown => {
-                    gateway::InvokeError::Unavailable("the server is shutting down".to_string())
-                }
-            })
-        })
     }
 }

@@ -1,0 +1,109 @@
+//! The app's functions as the gateway calls them: one runtime per function behind a
+//! pointer that can be swapped, so that a new version of a function replaces the old one
+//! without failing or mixing requests (`up --watch`, later deploys).
+//!
+//! A request takes the function's current runtime when it arrives and finishes on it; a
+//! replacement starts the new runtime first, swaps the pointer, then drains the old one.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use serverful_gateway as gateway;
+use serverful_runtime as runtime;
+
+/// Extra time an old version gets, past its function's timeout, to finish in-flight work.
+const DRAIN_MARGIN: Duration = Duration::from_secs(2);
+
+pub(crate) struct Functions {
+    current: RwLock<HashMap<String, Arc<runtime::Runtime>>>,
+    options: runtime::RuntimeOptions,
+}
+
+impl Functions {
+    /// Validates and registers every function; nothing starts until the first request.
+    /// Returns the runtime's warnings, or the first function's error.
+    pub(crate) fn new(
+        configs: Vec<runtime::FunctionConfig>,
+        options: runtime::RuntimeOptions,
+    ) -> Result<(Functions, Vec<String>), runtime::RuntimeError> {
+        let mut current = HashMap::new();
+        let mut all_warnings = Vec::new();
+        for config in configs {
+            let name = config.name.clone();
+            let (function_runtime, warnings) = runtime::Runtime::new(vec![config], options.clone())?;
+            all_warnings.extend(warnings);
+            current.insert(name, Arc::new(function_runtime));
+        }
+        Ok((Functions { current: RwLock::new(current), options }, all_warnings))
+    }
+
+    fn runtime_of(&self, function: &str) -> Option<Arc<runtime::Runtime>> {
+        let current = self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        current.get(function).cloned()
+    }
+
+    pub(crate) async fn invoke(&self, function: &str, event: Bytes) -> Result<Bytes, runtime::InvokeError> {
+        match self.runtime_of(function) {
+            Some(function_runtime) => function_runtime.invoke(function, event).await,
+            None => Err(runtime::InvokeError::NoSuchFunction(function.to_string())),
+        }
+    }
+
+    /// Replaces a function with a new version: new requests go to the new version at
+    /// once; the old one finishes what it has (up to its timeout) and stops. Returns the
+    /// new version's warnings; on error the old version keeps serving.
+    pub(crate) async fn replace(&self, config: runtime::FunctionConfig) -> Result<Vec<String>, runtime::RuntimeError> {
+        let name = config.name.clone();
+        let grace = config.timeout + DRAIN_MARGIN;
+        let (function_runtime, warnings) = runtime::Runtime::new(vec![config], self.options.clone())?;
+        let old = {
+            let mut current = self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+            current.insert(name.clone(), Arc::new(function_runtime))
+        };
+        if let Some(old) = old {
+            let left = old.drain(grace).await;
+            if left > 0 {
+                tracing::warn!("{name}: the old version still had {left} requests after {grace:?}; they were stopped");
+            }
+        }
+        Ok(warnings)
+    }
+
+    /// Stops every function process.
+    pub(crate) async fn shutdown(&self) {
+        let all: Vec<_> = {
+            let current = self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+            current.values().cloned().collect()
+        };
+        for function_runtime in all {
+            function_runtime.shutdown().await;
+        }
+    }
+}
+
+/// The gateway invokes functions through the registry.
+pub(crate) struct GatewayInvoker(pub(crate) Arc<Functions>);
+
+impl gateway::Invoke for GatewayInvoker {
+    fn invoke(&self, function: &str, event: Bytes) -> BoxFuture<'static, Result<Bytes, gateway::InvokeError>> {
+        let functions = self.0.clone();
+        let function = function.to_string();
+        Box::pin(async move {
+            functions.invoke(&function, event).await.map_err(|error| match error {
+                runtime::InvokeError::FunctionError(payload) => gateway::InvokeError::FunctionError(payload),
+                runtime::InvokeError::Timeout => gateway::InvokeError::Timeout,
+                runtime::InvokeError::Throttled => gateway::InvokeError::Throttled,
+                runtime::InvokeError::PayloadTooLarge => gateway::InvokeError::PayloadTooLarge,
+                runtime::InvokeError::NoSuchFunction(name) => {
+                    gateway::InvokeError::Unavailable(format!("no function named {name}"))
+                }
+                runtime::InvokeError::ShuttingDown => {
+                    gateway::InvokeError::Unavailable("the server is shutting down".to_string())
+                }
+            })
+        })
+    }
+}
