@@ -421,7 +421,8 @@ fn write_if_changed(path: &Path, content: &str) -> std::io::Result<()> {
         std::fs::create_dir_all(parent)?;
     }
     // Write beside and rename, so that a process starting meanwhile never reads half a file.
-    let temporary = path.with_extension(format!("tmp{}", std::process::id()));
+    // Unique per call: several runtimes (threads or processes) may install at once.
+    let temporary = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
     std::fs::write(&temporary, content)?;
     std::fs::rename(&temporary, path)
 }
