@@ -404,3 +404,90 @@ fn sort_key_conditions() {
         );
     }
 }
+
+/// Any attribute value, nested a few levels.
+fn any_value() -> impl Strategy<Value = AttributeValue> {
+    let number = (-1000i64..1000, 0u32..4).prop_map(|(mantissa, scale)| {
+        AttributeValue::N(
+            Number::parse(&format!("{mantissa}E-{scale}")).expect("small numbers are valid"),
+        )
+    });
+    let leaf = prop_oneof![
+        "[a-c]{0,3}".prop_map(AttributeValue::S),
+        number,
+        prop::collection::vec(any::<u8>(), 0..3).prop_map(AttributeValue::B),
+        prop::collection::vec("[a-c]{1,2}", 1..3).prop_map(AttributeValue::string_set),
+        prop::collection::vec((-5i64..5).prop_map(Number::from), 1..3)
+            .prop_map(AttributeValue::number_set),
+        Just(AttributeValue::Null),
+        any::<bool>().prop_map(AttributeValue::Bool),
+    ];
+    leaf.prop_recursive(3, 16, 3, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..3).prop_map(AttributeValue::L),
+            prop::collection::btree_map("[a-c]", inner, 0..3).prop_map(AttributeValue::M),
+        ]
+    })
+}
+
+fn any_item() -> impl Strategy<Value = Item> {
+    prop::collection::btree_map("[a-d]", any_value(), 0..5)
+}
+
+/// Expressions over attributes a..d that exercise every evaluation path.
+const CONDITIONS: &[&str] = &[
+    "a = b",
+    "a <> :v",
+    "a < b OR c >= :v",
+    "a BETWEEN :v AND b",
+    "a IN (b, c, :v)",
+    "attribute_type(a, :type) AND attribute_exists(b.c[1])",
+    "begins_with(a, :w) OR contains(b, :v) OR contains(c, a)",
+    "size(a) > size(b) AND NOT size(c.d) = :v",
+];
+const UPDATES: &[&str] = &[
+    "SET a = b + :v, c = list_append(c, :list)",
+    "SET a = if_not_exists(d, :v) REMOVE b[0], c.a",
+    "SET a.b = :v, b[1] = c, c[5] = :w",
+    "ADD a :v, b :set DELETE c :set",
+    "SET d = a - b REMOVE c[2], c[0]",
+];
+const PROJECTIONS: &[&str] = &["a", "a.b, c[0]", "a[1].c, b.a.b, d"];
+
+fn random_context_values() -> Item {
+    item_from_json(&serde_json::json!({
+        ":v": {"N": "1"}, ":w": {"S": "b"}, ":list": {"L": [{"N": "1"}]}, ":type": {"S": "L"},
+        ":set": {"SS": ["a"]}
+    }))
+    .expect("valid values")
+}
+
+proptest! {
+    #[test]
+    fn evaluation_never_panics_on_random_items(item in any_item()) {
+        let names = BTreeMap::new();
+        let values = random_context_values();
+        for text in CONDITIONS {
+            let mut context = ExpressionContext::new(&names, &values);
+            let condition = context.condition(text).expect("test condition parses");
+            let negated = Condition::Not(Box::new(condition.clone()));
+            prop_assert_eq!(evaluate_condition(&negated, &item), !evaluate_condition(&condition, &item));
+        }
+        for text in UPDATES {
+            let mut context = ExpressionContext::new(&names, &values);
+            let update = context.update(text).expect("test update parses");
+            if let Ok(updated) = apply_update(&update, &item) {
+                prop_assert!(item_size(&updated) <= MAX_ITEM_SIZE);
+                let _ = apply_projection(&update.updated_paths(), &updated);
+            }
+        }
+        for text in PROJECTIONS {
+            let mut context = ExpressionContext::new(&names, &values);
+            let projection = context.projection(text).expect("test projection parses");
+            let projected = apply_projection(&projection, &item);
+            prop_assert!(projected.keys().all(|name| item.contains_key(name)));
+        }
+        let everything = Projection { paths: item.keys().map(Path::attribute).collect() };
+        prop_assert_eq!(&apply_projection(&everything, &item), &item);
+    }
+}
