@@ -17,6 +17,9 @@
 //! - [`legacy`]: `Expected`, `QueryFilter`/`ScanFilter`, `KeyConditions`,
 //!   `AttributesToGet` and `AttributeUpdates`, validated and turned into the
 //!   same trees.
+//! - [`index`]: secondary index membership, projection and key checks.
+//! - [`stream`]: stream records for a write, by `StreamViewType`.
+//! - [`ttl`]: when an item has expired.
 //! - [`capacity`]: read and write capacity units.
 //! - [`error`]: `StoreError`, a DynamoDB `__type` plus message.
 //!
@@ -29,8 +32,11 @@ pub mod capacity;
 pub mod error;
 pub mod eval;
 pub mod expression;
+pub mod index;
 pub mod key;
 pub mod legacy;
+pub mod stream;
+pub mod ttl;
 pub mod value;
 
 pub use error::{ErrorKind, StoreError, StoreResult};
