@@ -1037,6 +1037,8 @@ impl<'s, 'a> Parser<'s, 'a> {
             _ => {
                 let value = self.parse_value()?;
                 let Some(value) = value else {
+                    // The undefined placeholder is already recorded and will
+                    // fail the parse; any action can stand in.
                     return Ok(UpdateAction::Remove(path));
                 };
                 let allowed = match section {
@@ -1218,6 +1220,7 @@ fn placeholder_condition() -> Condition {
     Condition::AttributeExists(Path::attribute(""))
 }
 
+/// Stands in for an operand whose error is already recorded.
 fn placeholder_operand() -> Operand {
     Operand::Value(AttributeValue::Null)
 }
