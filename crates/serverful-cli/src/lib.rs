@@ -63,6 +63,10 @@ pub struct UpArgs {
     /// Port of the AWS-compatible endpoint
     #[arg(long, default_value_t = 4566, env = "SERVERFUL_AWS_PORT")]
     pub aws_port: u16,
+
+    /// Rebuild and reload a function when its code changes, without dropping requests
+    #[arg(long, env = "SERVERFUL_WATCH")]
+    pub watch: bool,
 }
 
 #[derive(Debug, Args)]

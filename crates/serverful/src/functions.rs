@@ -6,7 +6,7 @@
 //! replacement starts the new runtime first, swaps the pointer, then drains the old one.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -19,6 +19,8 @@ const DRAIN_MARGIN: Duration = Duration::from_secs(2);
 
 pub(crate) struct Functions {
     current: RwLock<HashMap<String, Arc<runtime::Runtime>>>,
+    /// Old versions still finishing their requests; shut down with the server.
+    retiring: Mutex<Vec<Arc<runtime::Runtime>>>,
     options: runtime::RuntimeOptions,
 }
 
@@ -37,7 +39,8 @@ impl Functions {
             all_warnings.extend(warnings);
             current.insert(name, Arc::new(function_runtime));
         }
-        Ok((Functions { current: RwLock::new(current), options }, all_warnings))
+        let functions = Functions { current: RwLock::new(current), retiring: Mutex::new(Vec::new()), options };
+        Ok((functions, all_warnings))
     }
 
     fn runtime_of(&self, function: &str) -> Option<Arc<runtime::Runtime>> {
@@ -46,16 +49,24 @@ impl Functions {
     }
 
     pub(crate) async fn invoke(&self, function: &str, event: Bytes) -> Result<Bytes, runtime::InvokeError> {
-        match self.runtime_of(function) {
-            Some(function_runtime) => function_runtime.invoke(function, event).await,
-            None => Err(runtime::InvokeError::NoSuchFunction(function.to_string())),
+        let Some(function_runtime) = self.runtime_of(function) else {
+            return Err(runtime::InvokeError::NoSuchFunction(function.to_string()));
+        };
+        match function_runtime.invoke(function, event.clone()).await {
+            // The version this request picked retired before the request reached it: the
+            // request never ran, so it goes to the version that replaced it.
+            Err(runtime::InvokeError::ShuttingDown) => match self.runtime_of(function) {
+                Some(newer) if !Arc::ptr_eq(&newer, &function_runtime) => newer.invoke(function, event).await,
+                _ => Err(runtime::InvokeError::ShuttingDown),
+            },
+            outcome => outcome,
         }
     }
 
     /// Replaces a function with a new version: new requests go to the new version at
-    /// once; the old one finishes what it has (up to its timeout) and stops. Returns the
-    /// new version's warnings; on error the old version keeps serving.
-    pub(crate) async fn replace(&self, config: runtime::FunctionConfig) -> Result<Vec<String>, runtime::RuntimeError> {
+    /// once; the old one finishes what it has (up to its timeout) in the background and
+    /// stops. Returns the new version's warnings; on error the old version keeps serving.
+    pub(crate) fn replace(self: &Arc<Self>, config: runtime::FunctionConfig) -> Result<Vec<String>, runtime::RuntimeError> {
         let name = config.name.clone();
         let grace = config.timeout + DRAIN_MARGIN;
         let (function_runtime, warnings) = runtime::Runtime::new(vec![config], self.options.clone())?;
@@ -64,20 +75,27 @@ impl Functions {
             current.insert(name.clone(), Arc::new(function_runtime))
         };
         if let Some(old) = old {
-            let left = old.drain(grace).await;
-            if left > 0 {
-                tracing::warn!("{name}: the old version still had {left} requests after {grace:?}; they were stopped");
-            }
+            self.retiring.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(old.clone());
+            let functions = self.clone();
+            tokio::spawn(async move {
+                let left = old.drain(grace).await;
+                if left > 0 {
+                    tracing::warn!("{name}: the old version still had {left} requests after {grace:?}; they were stopped");
+                }
+                let mut retiring = functions.retiring.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                retiring.retain(|runtime| !Arc::ptr_eq(runtime, &old));
+            });
         }
         Ok(warnings)
     }
 
     /// Stops every function process.
     pub(crate) async fn shutdown(&self) {
-        let all: Vec<_> = {
+        let mut all: Vec<_> = {
             let current = self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner());
             current.values().cloned().collect()
         };
+        all.extend(self.retiring.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).iter().cloned());
         for function_runtime in all {
             function_runtime.shutdown().await;
         }

@@ -8,6 +8,7 @@ mod builds;
 mod functions;
 mod invoke;
 mod up;
+mod watch;
 
 use std::process::ExitCode;
 

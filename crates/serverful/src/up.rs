@@ -43,6 +43,13 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         eprintln!("warning: {warning}");
     }
     let functions = Arc::new(functions);
+    let app = Arc::new(app);
+    if args.watch {
+        if let Err(error) = crate::watch::spawn(app.clone(), data_dir.clone(), functions.clone()) {
+            eprintln!("error: --watch: failed to {error:#}");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
 
     let gateway_address = SocketAddr::new(args.host, args.port);
     let listener = match tokio::net::TcpListener::bind(gateway_address).await {

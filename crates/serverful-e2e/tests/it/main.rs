@@ -7,6 +7,7 @@ mod failures;
 mod hello;
 mod invoke;
 mod payloads;
+mod watch;
 
 use std::time::Duration;
 
