@@ -545,8 +545,9 @@ pub fn check_update_keeps_key(update: &UpdateExpression, schema: &KeySchema) -> 
     Ok(())
 }
 
-/// Applies an update to an item (empty if it does not exist yet) and returns
-/// the new item.
+/// Applies an update to an item and returns the new item. For an item that
+/// does not exist yet, pass just its key attributes: DynamoDB creates the item
+/// from the `Key`, so `SET b = pk` can read the key of a brand-new item.
 ///
 /// Every value on the right of SET is computed from the item as it was before
 /// the update, so `SET a = b, b = a` swaps. REMOVE of several elements of one
