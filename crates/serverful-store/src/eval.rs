@@ -51,8 +51,8 @@ fn operand_value(operand: &Operand, item: &Item) -> Option<AttributeValue> {
         Operand::Value(value) => Some(value.clone()),
         Operand::Size(inner) => {
             let size = match operand_value(inner, item)? {
-                // Strings count UTF-8 bytes, the unit DynamoDB uses for string
-                // lengths everywhere else (key and item size limits).
+                // Strings count UTF-8 bytes: DynamoDB documents size() as "an
+                // attribute's size in bytes", the unit of its size limits too.
                 AttributeValue::S(text) => text.len(),
                 AttributeValue::B(bytes) => bytes.len(),
                 AttributeValue::SS(members) => members.len(),

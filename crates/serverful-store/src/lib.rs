@@ -20,6 +20,7 @@
 //! - [`index`]: secondary index membership, projection and key checks.
 //! - [`stream`]: stream records for a write, by `StreamViewType`.
 //! - [`ttl`]: when an item has expired.
+//! - [`paging`]: page limit, `LastEvaluatedKey`/`ExclusiveStartKey`, scan segments.
 //! - [`capacity`]: read and write capacity units.
 //! - [`error`]: `StoreError`, a DynamoDB `__type` plus message.
 //!
@@ -35,6 +36,7 @@ pub mod expression;
 pub mod index;
 pub mod key;
 pub mod legacy;
+pub mod paging;
 pub mod stream;
 pub mod ttl;
 pub mod value;
