@@ -545,14 +545,24 @@ pub fn check_update_keeps_key(update: &UpdateExpression, schema: &KeySchema) -> 
     Ok(())
 }
 
-/// Applies an update to an item and returns the new item. For an item that
-/// does not exist yet, pass just its key attributes: DynamoDB creates the item
-/// from the `Key`, so `SET b = pk` can read the key of a brand-new item.
+/// Applies an update to an existing item and returns the new item.
 ///
 /// Every value on the right of SET is computed from the item as it was before
-/// the update, so `SET a = b, b = a` swaps. REMOVE of several elements of one
-/// list uses the original indexes.
+/// the update, so `SET a = b, b = a` swaps. Writes apply in path order and
+/// REMOVEs last, so list indexes refer to the original positions.
 pub fn apply_update(update: &UpdateExpression, item: &Item) -> StoreResult<Item> {
+    apply_update_to(update, item, true)
+}
+
+/// Applies an update to an item that does not exist yet, given its key:
+/// DynamoDB creates the item from the `Key`, so `SET b = pk` can read it. One
+/// quirk differs from [`apply_update`]: REMOVE through a missing parent, which
+/// fails on an existing item, is silently ignored on a missing one.
+pub fn apply_update_to_missing_item(update: &UpdateExpression, key: &Item) -> StoreResult<Item> {
+    apply_update_to(update, key, false)
+}
+
+fn apply_update_to(update: &UpdateExpression, item: &Item, item_exists: bool) -> StoreResult<Item> {
     let mut computed = Vec::with_capacity(update.actions.len());
     for action in &update.actions {
         if let UpdateAction::Set(_, value) = action {
@@ -595,7 +605,10 @@ pub fn apply_update(update: &UpdateExpression, item: &Item) -> StoreResult<Item>
         }
     }
     for path in removals {
-        remove_path(&mut result, path)?;
+        match remove_path(&mut result, path) {
+            Err(_) if !item_exists => {}
+            other => other?,
+        }
     }
     if result
         .values()

@@ -491,3 +491,17 @@ proptest! {
         prop_assert_eq!(&apply_projection(&everything, &item), &item);
     }
 }
+
+#[test]
+fn remove_through_missing_parent_is_ignored_only_for_missing_items() {
+    let (names, values) = (names(), values());
+    let mut context = ExpressionContext::new(&names, &values);
+    let update = context.update("REMOVE x.y, z[0]").expect("parses");
+    let key: Item = [("id".to_owned(), AttributeValue::S("new".into()))].into();
+    assert_eq!(
+        apply_update_to_missing_item(&update, &key).expect("ignored"),
+        key
+    );
+    expect!["ValidationException: The document path provided in the update expression is invalid for update"]
+        .assert_eq(&apply_update(&update, &key).expect_err("existing item").to_string());
+}
