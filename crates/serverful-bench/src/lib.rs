@@ -6,11 +6,13 @@
 //! `bench-invoke` (the driver that starts every contender, measures it and prints the
 //! report). The library holds what they share:
 //! - [`load`]: keep-alive connections in a closed loop, every latency in a histogram.
+//! - [`cpu`]: CPU time per process, to split a run's work between the processes.
 //! - [`server`]: starting a server process, waiting for its `Ready on` line, stopping it.
 //! - [`apps`]: the SAM apps the functions run in, written into a scratch folder.
 //! - [`report`]: the markdown tables and the machine description.
 
 pub mod apps;
+pub mod cpu;
 pub mod load;
 pub mod report;
 pub mod server;

@@ -53,6 +53,9 @@ pub struct LoadResult {
     pub first_error: Option<String>,
     /// The length of the recorded part.
     pub measured: Duration,
+    /// Successful requests of the whole run, warm-up included: what the servers' CPU time
+    /// over the whole run is divided by.
+    pub completed: u64,
 }
 
 impl LoadResult {
@@ -90,6 +93,7 @@ impl LoadResult {
             "warmup_errors": self.warmup_errors,
             "first_error": self.first_error,
             "seconds": self.measured.as_secs_f64(),
+            "completed": self.completed,
             "requests_per_second": self.requests_per_second(),
             "p50_us": self.quantile_us(0.50),
             "p90_us": self.quantile_us(0.90),
@@ -140,6 +144,7 @@ struct Tally {
     errors: BTreeMap<String, u64>,
     warmup_errors: u64,
     first_error: Option<String>,
+    completed: u64,
 }
 
 impl Tally {
@@ -149,6 +154,7 @@ impl Tally {
             errors: BTreeMap::new(),
             warmup_errors: 0,
             first_error: None,
+            completed: 0,
         }
     }
 
@@ -192,6 +198,7 @@ pub async fn run(config: LoadConfig) -> Result<LoadResult, ConfigError> {
         warmup_errors: 0,
         first_error: None,
         measured: config.duration,
+        completed: 0,
     };
     for task in tasks {
         let tally = match task.await {
@@ -208,6 +215,7 @@ pub async fn run(config: LoadConfig) -> Result<LoadResult, ConfigError> {
             *result.errors.entry(kind).or_default() += count;
         }
         result.warmup_errors += tally.warmup_errors;
+        result.completed += tally.completed;
         if result.first_error.is_none() {
             result.first_error = tally.first_error;
         }
@@ -262,6 +270,7 @@ async fn drive_connection(
         let recorded = sent >= record_from && answered <= stop_at;
         match exchanged {
             Ok(Ok(())) => {
+                tally.completed += 1;
                 if recorded {
                     let nanos = u64::try_from((answered - sent).as_nanos()).unwrap_or(u64::MAX);
                     tally.latencies_ns.saturating_record(nanos.max(1));

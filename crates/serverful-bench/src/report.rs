@@ -19,6 +19,18 @@ pub struct LoadFigures {
     pub p99_us: f64,
     pub errors: u64,
     pub first_error: Option<String>,
+    /// Successful requests of the whole run, warm-up included.
+    pub completed: u64,
+    /// The load generator's CPU seconds over the whole run.
+    pub load_generator_cpu_s: Option<f64>,
+    /// Set by the driver: the server process's CPU seconds over the whole run.
+    pub server_cpu_s: Option<f64>,
+    /// Set by the driver: CPU seconds of the server's descendants (function processes)
+    /// over the whole run; those that exited during it are missing.
+    pub functions_cpu_s: Option<f64>,
+    /// Set by the driver: median `Duration` of the run's `REPORT` lines, in ms (what
+    /// serverful measured from handing the event over to receiving the answer).
+    pub function_duration_p50_ms: Option<f64>,
 }
 
 impl LoadFigures {
@@ -33,7 +45,22 @@ impl LoadFigures {
                 .get("first_error")
                 .and_then(|error| error.as_str())
                 .map(str::to_owned),
+            completed: value.get("completed")?.as_u64()?,
+            load_generator_cpu_s: value.get("cpu_seconds").and_then(|cpu| cpu.as_f64()),
+            server_cpu_s: None,
+            functions_cpu_s: None,
+            function_duration_p50_ms: None,
         })
+    }
+
+    /// CPU microseconds per completed request.
+    fn cpu_per_request_us(&self, seconds: Option<f64>) -> String {
+        match seconds {
+            Some(seconds) if self.completed > 0 => {
+                format!("{:.0} µs", seconds * 1e6 / self.completed as f64)
+            }
+            _ => "—".to_owned(),
+        }
     }
 }
 
@@ -47,6 +74,10 @@ pub enum Kind {
 
 /// What happened to one contender.
 #[derive(Debug, Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a report has a handful of rows; boxing would only add noise"
+)]
 pub enum Outcome {
     /// Loaded at the run's concurrency, and unloaded (1 connection) when asked for.
     Measured {
@@ -323,6 +354,55 @@ impl Report {
             )?;
             for row in &self.warm {
                 write_warm_row(out, row, ceiling.as_ref(), false)?;
+            }
+            writeln!(out)?;
+        }
+
+        let mut measured: Vec<(&WarmRow, &LoadFigures, String)> = Vec::new();
+        for row in &self.warm {
+            if let Outcome::Measured { loaded, unloaded } = &row.outcome {
+                measured.push((row, loaded, format!("{} conn.", settings.connections)));
+                if let Some(unloaded) = unloaded {
+                    measured.push((row, unloaded, "1 conn.".to_owned()));
+                }
+            }
+        }
+        if !measured.is_empty() {
+            writeln!(out, "### Where the time goes")?;
+            writeln!(out)?;
+            writeln!(
+                out,
+                "CPU time per request over the whole run (warm-up included) of the server \
+                 process, of its function processes and of the load generator; and the median \
+                 `Duration` of serverful's `REPORT` lines (event handed to the function → \
+                 answer back) against the client's p50."
+            )?;
+            writeln!(out)?;
+            writeln!(
+                out,
+                "| contender | run | CPU/req: server | CPU/req: functions | CPU/req: load generator | REPORT Duration p50 | client p50 − REPORT Duration p50 |"
+            )?;
+            writeln!(out, "| --- | --- | ---: | ---: | ---: | ---: | ---: |")?;
+            for (row, figures, run) in measured {
+                let (duration, outside) = match figures.function_duration_p50_ms {
+                    Some(duration_ms) => (
+                        format!("{:.0} µs", duration_ms * 1000.0),
+                        latency(figures.p50_us - duration_ms * 1000.0),
+                    ),
+                    None => ("—".to_owned(), "—".to_owned()),
+                };
+                writeln!(
+                    out,
+                    "| {} | {run} | {} | {} | {} | {duration} | {outside} |",
+                    row.name,
+                    figures.cpu_per_request_us(figures.server_cpu_s),
+                    if row.kind == Kind::Ceiling {
+                        "—".to_owned()
+                    } else {
+                        figures.cpu_per_request_us(figures.functions_cpu_s)
+                    },
+                    figures.cpu_per_request_us(figures.load_generator_cpu_s),
+                )?;
             }
             writeln!(out)?;
         }

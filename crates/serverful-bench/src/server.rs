@@ -84,6 +84,25 @@ impl ServerProcess {
         std::fs::read_to_string(&self.stdout_path).unwrap_or_default()
     }
 
+    /// How many bytes it has written to stdout so far, to read only later lines.
+    pub fn stdout_len(&self) -> u64 {
+        std::fs::metadata(&self.stdout_path).map_or(0, |metadata| metadata.len())
+    }
+
+    /// What it has written to stdout after the first `offset` bytes.
+    pub fn stdout_since(&self, offset: u64) -> String {
+        let bytes = std::fs::read(&self.stdout_path).unwrap_or_default();
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        String::from_utf8_lossy(&bytes[start..]).into_owned()
+    }
+
+    /// Its process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// The last lines of its stderr, to explain a failure.
     pub fn stderr_tail(&self) -> String {
         last_lines(

@@ -11,7 +11,7 @@ use anyhow::{bail, Context as _};
 use clap::Parser;
 use serverful_bench::report::{self, ColdRow, ColdSample, Kind, LoadFigures, Outcome, WarmRow};
 use serverful_bench::server::ServerProcess;
-use serverful_bench::{apps, load, HELLO_BODY};
+use serverful_bench::{apps, cpu, load, HELLO_BODY};
 
 /// Measure serverful's invoke path against a bare hyper server, side by side in one run
 #[derive(Debug, Parser)]
@@ -281,6 +281,7 @@ async fn load_contender(
     let url = format!("http://{}{}", server.address, contender.path);
     let loaded = match run_load(
         setup,
+        server,
         &url,
         args.connections,
         args.warmup,
@@ -293,7 +294,7 @@ async fn load_contender(
         Err(error) => return Outcome::Failed(format!("load run failed: {error:#}")),
     };
     let unloaded = if args.unloaded_duration > 0.0 {
-        match run_load(setup, &url, 1, 1.0, args.unloaded_duration, 1).await {
+        match run_load(setup, server, &url, 1, 1.0, args.unloaded_duration, 1).await {
             Ok(figures) => Some(figures),
             Err(error) => {
                 eprintln!("  unloaded run failed: {error:#}");
@@ -306,9 +307,11 @@ async fn load_contender(
     Outcome::Measured { loaded, unloaded }
 }
 
-/// Runs `bench-load` as its own process and reads its JSON line.
+/// Runs `bench-load` as its own process and reads its JSON line, then adds what the
+/// server and its functions spent: CPU time, and the `REPORT` lines' durations.
 async fn run_load(
     setup: &Setup,
+    server: &ServerProcess,
     url: &str,
     connections: usize,
     warmup: f64,
@@ -316,6 +319,10 @@ async fn run_load(
     threads: usize,
 ) -> anyhow::Result<LoadFigures> {
     let limit = Duration::from_secs_f64(warmup + duration + 30.0);
+    let stdout_offset = server.stdout_len();
+    let pid = server.pid();
+    let server_cpu_before = pid.and_then(cpu::process_cpu);
+    let functions_cpu_before = pid.map(cpu::descendants_cpu);
     let child = tokio::process::Command::new(&setup.bench_load)
         .args([
             url,
@@ -348,7 +355,22 @@ async fn run_load(
         .context("bench-load printed nothing")?;
     let json: serde_json::Value =
         serde_json::from_str(line).context("read bench-load's JSON line")?;
-    let figures = LoadFigures::from_json(&json).context("bench-load's JSON lacks a figure")?;
+    let mut figures = LoadFigures::from_json(&json).context("bench-load's JSON lacks a figure")?;
+    let server_cpu_after = pid.and_then(cpu::process_cpu);
+    if let (Some(before), Some(after)) = (server_cpu_before, server_cpu_after) {
+        figures.server_cpu_s = Some(after.saturating_sub(before).as_secs_f64());
+    }
+    if let (Some(before), Some(pid)) = (functions_cpu_before, pid) {
+        let spent = cpu::descendants_cpu_since(&before, &cpu::descendants_cpu(pid));
+        figures.functions_cpu_s = Some(spent.as_secs_f64());
+    }
+    let durations: Vec<f64> = server
+        .stdout_since(stdout_offset)
+        .lines()
+        .filter_map(report::parse_report_line)
+        .map(|(duration_ms, _init)| duration_ms)
+        .collect();
+    figures.function_duration_p50_ms = report::quantile(&durations, 0.5);
     eprintln!(
         "  {connections} connection(s): {:.0} req/s, p50 {:.0} µs, p99 {:.0} µs, {} errors",
         figures.requests_per_second, figures.p50_us, figures.p99_us, figures.errors

@@ -1,6 +1,6 @@
 //! The load generator's command line: `bench-load URL` keeps N keep-alive connections busy
 //! against a loopback URL for a fixed time and prints one JSON line of results (requests/s,
-//! p50/p90/p99 latency in µs, errors by kind) on stdout.
+//! p50/p90/p99 latency in µs, errors by kind, its own CPU time) on stdout.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -70,6 +70,11 @@ fn run(args: Args) -> Result<(), String> {
     let result = runtime
         .block_on(load::run(config))
         .map_err(|error| error.to_string())?;
-    println!("{}", result.to_json());
+    let mut json = result.to_json();
+    // Its own CPU time says whether the generator, not the server, was the bottleneck.
+    if let Some(cpu) = serverful_bench::cpu::process_cpu(std::process::id()) {
+        json["cpu_seconds"] = cpu.as_secs_f64().into();
+    }
+    println!("{json}");
     Ok(())
 }
