@@ -55,6 +55,10 @@ pub struct BuildOptions {
     pub build_root: PathBuf,
     /// The shared boto3 / AWS SDK v3 cache (`~/.cache/serverful/sdk` or `DATA_DIR/sdk`).
     pub sdk_cache: PathBuf,
+    /// Copy functions that need no build into a content-addressed folder too, so each
+    /// version of a function runs from files that never change under it (`up --watch`:
+    /// an instance started late must not see a newer edit than its version).
+    pub snapshot_unbuilt: bool,
 }
 
 /// What built a function.
@@ -62,6 +66,9 @@ pub struct BuildOptions {
 pub enum BuildKind {
     /// Nothing to build: the function runs from its source folder.
     None,
+    /// Nothing to build, but the sources are copied into a content-addressed folder
+    /// ([`BuildOptions::snapshot_unbuilt`]).
+    Snapshot,
     /// `requirements.txt` installed with pip.
     Pip,
     /// `package.json` installed with npm.
@@ -121,6 +128,7 @@ pub fn build_all(
     let options = BuildOptions {
         build_root: absolute(&options.build_root),
         sdk_cache: absolute(&options.sdk_cache),
+        snapshot_unbuilt: options.snapshot_unbuilt,
     };
     let mut session = Session {
         options: &options,
@@ -185,7 +193,10 @@ impl Session<'_> {
             });
         }
         let mut warnings = Vec::new();
-        let kind = choose_kind(request, &mut warnings);
+        let kind = match choose_kind(request, &mut warnings) {
+            BuildKind::None if self.options.snapshot_unbuilt => BuildKind::Snapshot,
+            kind => kind,
+        };
         for message in &warnings {
             on_event(BuildEvent::Warning {
                 logical_id,
@@ -265,6 +276,10 @@ impl Session<'_> {
             }
             BuildKind::Makefile => {
                 make_build(request, &entries, temp.path(), &function_dir, on_event)?
+            }
+            BuildKind::Snapshot => {
+                copy_sources(request, &entries, temp.path())?;
+                link_skipped_dependencies(request, temp.path())?;
             }
             BuildKind::None => {}
         }
@@ -422,6 +437,23 @@ fn copy_sources(
             dest.display()
         ),
         source,
+    })
+}
+
+/// A snapshot keeps using the dependencies the user installed next to the code: the
+/// copy skips `node_modules` (it can be huge), so the snapshot links to the source's.
+fn link_skipped_dependencies(request: &BuildRequest, dest: &Path) -> Result<(), BuildError> {
+    let node_modules = request.code_dir.join("node_modules");
+    if !node_modules.is_dir() {
+        return Ok(());
+    }
+    let target = absolute(&node_modules);
+    std::os::unix::fs::symlink(&target, dest.join("node_modules")).map_err(|source| {
+        BuildError::Io {
+            logical_id: request.logical_id.clone(),
+            action: format!("link {} into the snapshot", target.display()),
+            source,
+        }
     })
 }
 

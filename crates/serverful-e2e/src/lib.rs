@@ -43,7 +43,11 @@ pub fn serverful_bin() -> PathBuf {
 /// A binary built from this crate's `src/bin`, e.g. `rust-echo`.
 pub fn fixture_bin(name: &str) -> PathBuf {
     let path = bin_dir().join(name);
-    assert!(path.exists(), "{} is missing: run `cargo build --workspace --bins`", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins`",
+        path.display()
+    );
     path
 }
 
@@ -64,12 +68,17 @@ pub fn test_deps_dir() -> PathBuf {
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
 }
 
 /// A test app from `test_data/apps/NAME`.
 pub fn test_app(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/apps").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("test_data/apps")
+        .join(name)
 }
 
 /// Copies a folder recursively (following symlinks), for apps a test changes or bundles into.
@@ -129,7 +138,11 @@ impl Server {
     }
 
     /// Like [`Server::try_start`], with extra environment variables for the server.
-    pub fn try_start_with_env(app: &Path, extra_args: &[&str], env: &[(&str, &str)]) -> Result<Server, String> {
+    pub fn try_start_with_env(
+        app: &Path,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Server, String> {
         let data_dir = tempfile::tempdir().expect("data dir");
         let mut command = Command::new(serverful_bin());
         command
@@ -150,10 +163,24 @@ impl Server {
         pump(child.stderr.take().expect("piped stderr"), stderr.clone());
 
         let deadline = Instant::now() + START_TIMEOUT;
-        let mut server = Server { child, stdout, stderr, base_url: String::new(), _data_dir: data_dir };
+        let mut server = Server {
+            child,
+            stdout,
+            stderr,
+            base_url: String::new(),
+            _data_dir: data_dir,
+        };
         loop {
-            if let Some(url) = server.stdout().lines().find_map(|line| line.strip_prefix("Ready on ")) {
-                server.base_url = url.split_whitespace().next().unwrap_or_default().to_string();
+            if let Some(url) = server
+                .stdout()
+                .lines()
+                .find_map(|line| line.strip_prefix("Ready on "))
+            {
+                server.base_url = url
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
                 return Ok(server);
             }
             if let Ok(Some(status)) = server.child.try_wait() {
@@ -162,7 +189,10 @@ impl Server {
                 return Err(format!("exited with {status}\n{}", server.all_output()));
             }
             if Instant::now() > deadline {
-                return Err(format!("not ready after {START_TIMEOUT:?}\n{}", server.all_output()));
+                return Err(format!(
+                    "not ready after {START_TIMEOUT:?}\n{}",
+                    server.all_output()
+                ));
             }
             server.wait_for_output(Duration::from_millis(200));
         }
@@ -175,12 +205,20 @@ impl Server {
 
     /// Everything the server printed on stdout so far.
     pub fn stdout(&self) -> String {
-        self.stdout.text.lock().expect("captured output lock").clone()
+        self.stdout
+            .text
+            .lock()
+            .expect("captured output lock")
+            .clone()
     }
 
     /// Everything the server printed on stderr so far.
     pub fn stderr(&self) -> String {
-        self.stderr.text.lock().expect("captured output lock").clone()
+        self.stderr
+            .text
+            .lock()
+            .expect("captured output lock")
+            .clone()
     }
 
     fn all_output(&self) -> String {
@@ -189,7 +227,11 @@ impl Server {
 
     fn wait_for_output(&self, timeout: Duration) {
         let text = self.stdout.text.lock().expect("captured output lock");
-        let _unused = self.stdout.changed.wait_timeout(text, timeout).expect("captured output lock");
+        let _unused = self
+            .stdout
+            .changed
+            .wait_timeout(text, timeout)
+            .expect("captured output lock");
     }
 
     /// Waits until stdout has a line matching `pattern`, and returns that line.
@@ -218,7 +260,11 @@ impl Server {
                 std::thread::sleep(Duration::from_millis(100));
                 return (status, self.all_output());
             }
-            assert!(Instant::now() < deadline, "server ignored SIGINT\n{}", self.all_output());
+            assert!(
+                Instant::now() < deadline,
+                "server ignored SIGINT\n{}",
+                self.all_output()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }

@@ -35,25 +35,45 @@ impl From<anyhow::Error> for LoadError {
 /// Reads the template (printing its unsupported features as one warning line) and
 /// prepares the data folder.
 pub(crate) fn load(args: &AppArgs) -> Result<LoadedApp, LoadError> {
-    let overrides = parse_parameter_overrides(&args.parameter_overrides).map_err(|error| LoadError::User(format!("{error:#}")))?;
-    let stack_name = args.stack_name.clone().unwrap_or_else(|| default_stack_name(&args.dir));
+    let overrides = parse_parameter_overrides(&args.parameter_overrides)
+        .map_err(|error| LoadError::User(format!("{error:#}")))?;
+    let stack_name = args
+        .stack_name
+        .clone()
+        .unwrap_or_else(|| default_stack_name(&args.dir));
     let options = template::LoadOptions {
         parameter_overrides: overrides,
         region: args.region.clone(),
         account_id: ACCOUNT_ID.to_string(),
         stack_name,
     };
-    let app = template::load(&args.dir, &options).map_err(|error| LoadError::User(error.to_string()))?;
+    let app =
+        template::load(&args.dir, &options).map_err(|error| LoadError::User(error.to_string()))?;
     if !app.unsupported.is_empty() {
-        eprintln!("warning: not supported yet, ignored: {}", app.unsupported.join(", "));
+        eprintln!(
+            "warning: not supported yet, ignored: {}",
+            app.unsupported.join(", ")
+        );
     }
     let data_dir = match &args.data {
         Some(dir) => dir.clone(),
         None => app.base_dir.join(".serverful"),
     };
-    std::fs::create_dir_all(&data_dir).with_context(|| format!("create the data folder {}", data_dir.display()))?;
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("create the data folder {}", data_dir.display()))?;
     let data_dir = data_dir.canonicalize().context("resolve the data folder")?;
     Ok(LoadedApp { app, data_dir })
+}
+
+/// How functions are built before they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CodeVersions {
+    /// Functions with nothing to build run from their source folder (edits show up as
+    /// soon as an instance starts).
+    Live,
+    /// Every function runs from an immutable, content-addressed copy: a version never
+    /// changes under its instances (`up --watch`).
+    Pinned,
 }
 
 /// Builds the given functions (all of them when `only` is `None`) and returns the
@@ -62,22 +82,32 @@ pub(crate) async fn prepare_functions(
     app: &template::App,
     data_dir: &Path,
     only: Option<&str>,
+    versions: CodeVersions,
 ) -> Result<Vec<runtime::FunctionConfig>, LoadError> {
     let selected: Vec<&template::Function> = app
         .functions
         .iter()
         .filter(|function| only.is_none_or(|name| function.logical_id == name))
         .collect();
-    let requests: Vec<_> = selected.iter().filter_map(|function| crate::builds::request_for(function)).collect();
+    let requests: Vec<_> = selected
+        .iter()
+        .filter_map(|function| crate::builds::request_for(function))
+        .collect();
     let build_data_dir = data_dir.to_path_buf();
-    let outputs = tokio::task::spawn_blocking(move || crate::builds::build_with_progress(&requests, &build_data_dir))
-        .await
-        .context("run the build")?
-        .map_err(|error| LoadError::User(error.to_string()))?;
+    let snapshot = versions == CodeVersions::Pinned;
+    let outputs = tokio::task::spawn_blocking(move || {
+        crate::builds::build_with_progress(&requests, &build_data_dir, snapshot)
+    })
+    .await
+    .context("run the build")?
+    .map_err(|error| LoadError::User(error.to_string()))?;
     let mut configs = Vec::with_capacity(selected.len());
     for function in selected {
         let mut config = function_config(function, data_dir)?;
-        if let Some(output) = outputs.iter().find(|output| output.logical_id == function.logical_id) {
+        if let Some(output) = outputs
+            .iter()
+            .find(|output| output.logical_id == function.logical_id)
+        {
             crate::builds::apply(output, &mut config);
         }
         configs.push(config);
@@ -97,7 +127,9 @@ pub(crate) fn runtime_options(args: &AppArgs, data_dir: &Path) -> runtime::Runti
 
 /// `Key=Value` pairs from `--parameter-overrides`; also accepts CloudFormation's
 /// `ParameterKey=Key,ParameterValue=Value` spelling, as `sam` does.
-pub(crate) fn parse_parameter_overrides(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+pub(crate) fn parse_parameter_overrides(
+    pairs: &[String],
+) -> anyhow::Result<BTreeMap<String, String>> {
     let mut overrides = BTreeMap::new();
     for pair in pairs.iter().filter(|pair| !pair.is_empty()) {
         let parsed = if let Some(rest) = pair.strip_prefix("ParameterKey=") {
@@ -119,16 +151,27 @@ pub(crate) fn parse_parameter_overrides(pairs: &[String]) -> anyhow::Result<BTre
 
 /// The stack name defaults to the app folder's name, as `sam deploy --guided` suggests.
 fn default_stack_name(app_path: &Path) -> String {
-    let folder = if app_path.is_file() { app_path.parent() } else { Some(app_path) };
+    let folder = if app_path.is_file() {
+        app_path.parent()
+    } else {
+        Some(app_path)
+    };
     folder
         .and_then(|folder| folder.canonicalize().ok())
-        .and_then(|folder| folder.file_name().map(|name| name.to_string_lossy().into_owned()))
+        .and_then(|folder| {
+            folder
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+        })
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "serverful".to_string())
 }
 
 /// The runtime's view of a template function.
-pub(crate) fn function_config(function: &template::Function, data_dir: &Path) -> anyhow::Result<runtime::FunctionConfig> {
+pub(crate) fn function_config(
+    function: &template::Function,
+    data_dir: &Path,
+) -> anyhow::Result<runtime::FunctionConfig> {
     let code_dir = match &function.code {
         template::FunctionCode::Dir(dir) => dir.clone(),
         template::FunctionCode::Inline(source) => write_inline_code(function, source, data_dir)?,
@@ -147,7 +190,11 @@ pub(crate) fn function_config(function: &template::Function, data_dir: &Path) ->
 
 /// `InlineCode` becomes a one-file code folder in the data dir, named as SAM names it
 /// (`index.js` for Node.js, `index.py` for Python), so handlers like `index.handler` work.
-fn write_inline_code(function: &template::Function, source: &str, data_dir: &Path) -> anyhow::Result<PathBuf> {
+fn write_inline_code(
+    function: &template::Function,
+    source: &str,
+    data_dir: &Path,
+) -> anyhow::Result<PathBuf> {
     let file_name = if function.runtime.starts_with("nodejs") {
         "index.js"
     } else if function.runtime.starts_with("python") {
@@ -158,7 +205,8 @@ fn write_inline_code(function: &template::Function, source: &str, data_dir: &Pat
     let dir = data_dir.join("inline").join(&function.logical_id);
     std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
     let path = dir.join(file_name);
-    std::fs::write(&path, source).with_context(|| format!("write the inline code of {}", function.logical_id))?;
+    std::fs::write(&path, source)
+        .with_context(|| format!("write the inline code of {}", function.logical_id))?;
     if file_name == "bootstrap" {
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))

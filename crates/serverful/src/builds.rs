@@ -27,7 +27,9 @@ pub(crate) fn sdk_cache_dir(data_dir: &Path) -> PathBuf {
 /// The build request of a template function; `None` for inline code, which has nothing
 /// to build.
 pub(crate) fn request_for(function: &template::Function) -> Option<build::BuildRequest> {
-    let template::FunctionCode::Dir(code_dir) = &function.code else { return None };
+    let template::FunctionCode::Dir(code_dir) = &function.code else {
+        return None;
+    };
     let build_method = function
         .metadata
         .get("BuildMethod")
@@ -42,11 +44,17 @@ pub(crate) fn request_for(function: &template::Function) -> Option<build::BuildR
 }
 
 /// Builds the given functions, showing progress. Blocking: call it off the async runtime.
+/// With `snapshot`, functions with nothing to build run from a content-addressed copy too.
 pub(crate) fn build_with_progress(
     requests: &[build::BuildRequest],
     data_dir: &Path,
+    snapshot: bool,
 ) -> Result<Vec<build::BuildOutput>, build::BuildError> {
-    let options = build::BuildOptions { build_root: data_dir.join("build"), sdk_cache: sdk_cache_dir(data_dir) };
+    let options = build::BuildOptions {
+        build_root: data_dir.join("build"),
+        sdk_cache: sdk_cache_dir(data_dir),
+        snapshot_unbuilt: snapshot,
+    };
     let bar = ProgressBar::new(requests.len() as u64);
     let interactive = !bar.is_hidden();
     if interactive {
@@ -64,7 +72,10 @@ pub(crate) fn build_with_progress(
                 eprintln!("building {logical_id}: {what}");
             }
         }
-        build::BuildEvent::Warning { logical_id, message } => {
+        build::BuildEvent::Warning {
+            logical_id,
+            message,
+        } => {
             bar.suspend(|| eprintln!("warning: {logical_id}: {message}"));
         }
         build::BuildEvent::Finished { .. } => bar.inc(1),
@@ -86,7 +97,11 @@ pub(crate) fn apply(output: &build::BuildOutput, config: &mut serverful_runtime:
     }
 }
 
-fn append_path_variable(environment: &mut std::collections::BTreeMap<String, String>, name: &str, path: &Path) {
+fn append_path_variable(
+    environment: &mut std::collections::BTreeMap<String, String>,
+    name: &str,
+    path: &Path,
+) {
     let path = path.display().to_string();
     environment
         .entry(name.to_string())
@@ -105,9 +120,14 @@ mod tests {
 
     #[test]
     fn sdk_paths_go_after_the_users_own() {
-        let mut environment = std::collections::BTreeMap::from([("PYTHONPATH".to_string(), "/mine".to_string())]);
+        let mut environment =
+            std::collections::BTreeMap::from([("PYTHONPATH".to_string(), "/mine".to_string())]);
         append_path_variable(&mut environment, "PYTHONPATH", Path::new("/sdk/python"));
-        append_path_variable(&mut environment, "NODE_PATH", Path::new("/sdk/node/node_modules"));
+        append_path_variable(
+            &mut environment,
+            "NODE_PATH",
+            Path::new("/sdk/node/node_modules"),
+        );
         assert_eq!(environment["PYTHONPATH"], "/mine:/sdk/python");
         assert_eq!(environment["NODE_PATH"], "/sdk/node/node_modules");
     }

@@ -35,20 +35,32 @@ impl Functions {
         let mut all_warnings = Vec::new();
         for config in configs {
             let name = config.name.clone();
-            let (function_runtime, warnings) = runtime::Runtime::new(vec![config], options.clone())?;
+            let (function_runtime, warnings) =
+                runtime::Runtime::new(vec![config], options.clone())?;
             all_warnings.extend(warnings);
             current.insert(name, Arc::new(function_runtime));
         }
-        let functions = Functions { current: RwLock::new(current), retiring: Mutex::new(Vec::new()), options };
+        let functions = Functions {
+            current: RwLock::new(current),
+            retiring: Mutex::new(Vec::new()),
+            options,
+        };
         Ok((functions, all_warnings))
     }
 
     fn runtime_of(&self, function: &str) -> Option<Arc<runtime::Runtime>> {
-        let current = self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let current = self
+            .current
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         current.get(function).cloned()
     }
 
-    pub(crate) async fn invoke(&self, function: &str, event: Bytes) -> Result<Bytes, runtime::InvokeError> {
+    pub(crate) async fn invoke(
+        &self,
+        function: &str,
+        event: Bytes,
+    ) -> Result<Bytes, runtime::InvokeError> {
         let Some(function_runtime) = self.runtime_of(function) else {
             return Err(runtime::InvokeError::NoSuchFunction(function.to_string()));
         };
@@ -56,7 +68,9 @@ impl Functions {
             // The version this request picked retired before the request reached it: the
             // request never ran, so it goes to the version that replaced it.
             Err(runtime::InvokeError::ShuttingDown) => match self.runtime_of(function) {
-                Some(newer) if !Arc::ptr_eq(&newer, &function_runtime) => newer.invoke(function, event).await,
+                Some(newer) if !Arc::ptr_eq(&newer, &function_runtime) => {
+                    newer.invoke(function, event).await
+                }
                 _ => Err(runtime::InvokeError::ShuttingDown),
             },
             outcome => outcome,
@@ -66,23 +80,36 @@ impl Functions {
     /// Replaces a function with a new version: new requests go to the new version at
     /// once; the old one finishes what it has (up to its timeout) in the background and
     /// stops. Returns the new version's warnings; on error the old version keeps serving.
-    pub(crate) fn replace(self: &Arc<Self>, config: runtime::FunctionConfig) -> Result<Vec<String>, runtime::RuntimeError> {
+    pub(crate) fn replace(
+        self: &Arc<Self>,
+        config: runtime::FunctionConfig,
+    ) -> Result<Vec<String>, runtime::RuntimeError> {
         let name = config.name.clone();
         let grace = config.timeout + DRAIN_MARGIN;
-        let (function_runtime, warnings) = runtime::Runtime::new(vec![config], self.options.clone())?;
+        let (function_runtime, warnings) =
+            runtime::Runtime::new(vec![config], self.options.clone())?;
         let old = {
-            let mut current = self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut current = self
+                .current
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             current.insert(name.clone(), Arc::new(function_runtime))
         };
         if let Some(old) = old {
-            self.retiring.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(old.clone());
+            self.retiring
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .push(old.clone());
             let functions = self.clone();
             tokio::spawn(async move {
                 let left = old.drain(grace).await;
                 if left > 0 {
                     tracing::warn!("{name}: the old version still had {left} requests after {grace:?}; they were stopped");
                 }
-                let mut retiring = functions.retiring.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                let mut retiring = functions
+                    .retiring
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
                 retiring.retain(|runtime| !Arc::ptr_eq(runtime, &old));
             });
         }
@@ -92,10 +119,19 @@ impl Functions {
     /// Stops every function process.
     pub(crate) async fn shutdown(&self) {
         let mut all: Vec<_> = {
-            let current = self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let current = self
+                .current
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             current.values().cloned().collect()
         };
-        all.extend(self.retiring.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).iter().cloned());
+        all.extend(
+            self.retiring
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .iter()
+                .cloned(),
+        );
         for function_runtime in all {
             function_runtime.shutdown().await;
         }
@@ -106,22 +142,31 @@ impl Functions {
 pub(crate) struct GatewayInvoker(pub(crate) Arc<Functions>);
 
 impl gateway::Invoke for GatewayInvoker {
-    fn invoke(&self, function: &str, event: Bytes) -> BoxFuture<'static, Result<Bytes, gateway::InvokeError>> {
+    fn invoke(
+        &self,
+        function: &str,
+        event: Bytes,
+    ) -> BoxFuture<'static, Result<Bytes, gateway::InvokeError>> {
         let functions = self.0.clone();
         let function = function.to_string();
         Box::pin(async move {
-            functions.invoke(&function, event).await.map_err(|error| match error {
-                runtime::InvokeError::FunctionError(payload) => gateway::InvokeError::FunctionError(payload),
-                runtime::InvokeError::Timeout => gateway::InvokeError::Timeout,
-                runtime::InvokeError::Throttled => gateway::InvokeError::Throttled,
-                runtime::InvokeError::PayloadTooLarge => gateway::InvokeError::PayloadTooLarge,
-                runtime::InvokeError::NoSuchFunction(name) => {
-                    gateway::InvokeError::Unavailable(format!("no function named {name}"))
-                }
-                runtime::InvokeError::ShuttingDown => {
-                    gateway::InvokeError::Unavailable("the server is shutting down".to_string())
-                }
-            })
+            functions
+                .invoke(&function, event)
+                .await
+                .map_err(|error| match error {
+                    runtime::InvokeError::FunctionError(payload) => {
+                        gateway::InvokeError::FunctionError(payload)
+                    }
+                    runtime::InvokeError::Timeout => gateway::InvokeError::Timeout,
+                    runtime::InvokeError::Throttled => gateway::InvokeError::Throttled,
+                    runtime::InvokeError::PayloadTooLarge => gateway::InvokeError::PayloadTooLarge,
+                    runtime::InvokeError::NoSuchFunction(name) => {
+                        gateway::InvokeError::Unavailable(format!("no function named {name}"))
+                    }
+                    runtime::InvokeError::ShuttingDown => {
+                        gateway::InvokeError::Unavailable("the server is shutting down".to_string())
+                    }
+                })
         })
     }
 }

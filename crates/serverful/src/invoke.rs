@@ -26,10 +26,19 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .find(|function| function.logical_id == args.function || function.name == args.function)
     else {
-        let known: Vec<&str> = functions.iter().map(|function| function.logical_id.as_str()).collect();
-        eprintln!("error: the template has no function named {}", args.function);
+        let known: Vec<&str> = functions
+            .iter()
+            .map(|function| function.logical_id.as_str())
+            .collect();
+        eprintln!(
+            "error: the template has no function named {}",
+            args.function
+        );
         if known.is_empty() {
-            eprintln!("hint: {} defines no AWS::Serverless::Function", loaded.app.template_path.display());
+            eprintln!(
+                "hint: {} defines no AWS::Serverless::Function",
+                loaded.app.template_path.display()
+            );
         } else {
             eprintln!("hint: functions in this template: {}", known.join(", "));
         }
@@ -44,9 +53,19 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
         }
     };
 
-    let config = match app::prepare_functions(&loaded.app, &loaded.data_dir, Some(&function.logical_id)).await {
+    let config = match app::prepare_functions(
+        &loaded.app,
+        &loaded.data_dir,
+        Some(&function.logical_id),
+        app::CodeVersions::Live,
+    )
+    .await
+    {
         Ok(mut configs) if configs.len() == 1 => configs.remove(0),
-        Ok(_) => anyhow::bail!("expected exactly one function named {}", function.logical_id),
+        Ok(_) => anyhow::bail!(
+            "expected exactly one function named {}",
+            function.logical_id
+        ),
         Err(LoadError::User(message)) => {
             eprintln!("error: {message}");
             return Ok(ExitCode::FAILURE);
@@ -114,7 +133,9 @@ fn read_event(source: Option<&std::path::Path>) -> Result<Bytes, String> {
             (text, "standard input".to_string())
         }
         Some(path) => {
-            let text = std::fs::read(path).map_err(|error| format!("cannot read the event file {}: {error}", path.display()))?;
+            let text = std::fs::read(path).map_err(|error| {
+                format!("cannot read the event file {}: {error}", path.display())
+            })?;
             (text, path.display().to_string())
         }
     };

@@ -23,7 +23,12 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         }
         Err(LoadError::Other(error)) => return Err(error),
     };
-    let functions = match app::prepare_functions(&app, &data_dir, None).await {
+    let versions = if args.watch {
+        app::CodeVersions::Pinned
+    } else {
+        app::CodeVersions::Live
+    };
+    let functions = match app::prepare_functions(&app, &data_dir, None, versions).await {
         Ok(functions) => functions,
         Err(LoadError::User(message)) => {
             eprintln!("error: {message}");
@@ -57,16 +62,25 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         Err(error) => {
             eprintln!("error: cannot listen on {gateway_address} for the gateway: {error}");
             if error.kind() == std::io::ErrorKind::AddrInUse {
-                eprintln!("hint: another program uses port {}: stop it or pass --port", args.port);
+                eprintln!(
+                    "hint: another program uses port {}: stop it or pass --port",
+                    args.port
+                );
             }
             return Ok(ExitCode::FAILURE);
         }
     };
-    let bound = listener.local_addr().context("read the gateway's address")?;
+    let bound = listener
+        .local_addr()
+        .context("read the gateway's address")?;
     let base_url = format!("http://{bound}");
 
     let apis: Vec<gateway::ApiSpec> = app.apis.iter().map(api_spec).collect();
-    println!("serverful {} running {}", env!("CARGO_PKG_VERSION"), app.template_path.display());
+    println!(
+        "serverful {} running {}",
+        env!("CARGO_PKG_VERSION"),
+        app.template_path.display()
+    );
     if !app.outputs.is_empty() {
         println!("Outputs:");
         for output in &app.outputs {
@@ -93,7 +107,9 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     let router = gateway::router(state);
     // Connect info gives events the client's address (`sourceIp`).
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, service).with_graceful_shutdown(shutdown_signal()).await;
+    let served = axum::serve(listener, service)
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
     // Stop the functions before reporting anything else, so no process outlives us.
     stop_functions(&functions).await;
     served.context("serve the gateway")?;
@@ -103,14 +119,15 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
 /// Waits for Ctrl-C (SIGINT) or SIGTERM.
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
-    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(signal) => signal,
-        Err(error) => {
-            tracing::warn!("failed to listen for SIGTERM: {error}");
-            let _ = interrupt.await;
-            return;
-        }
-    };
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!("failed to listen for SIGTERM: {error}");
+                let _ = interrupt.await;
+                return;
+            }
+        };
     tokio::select! {
         _ = interrupt => {}
         _ = terminate.recv() => {}
@@ -119,7 +136,10 @@ async fn shutdown_signal() {
 }
 
 async fn stop_functions(functions: &Functions) {
-    if tokio::time::timeout(Duration::from_secs(10), functions.shutdown()).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(10), functions.shutdown())
+        .await
+        .is_err()
+    {
         tracing::error!("function processes did not stop within 10 s");
     }
 }

@@ -17,19 +17,30 @@ use crate::functions::Functions;
 const DEBOUNCE: Duration = Duration::from_millis(300);
 
 /// Folders whose changes never mean the code changed: dependencies, caches, our data.
-const IGNORED_FOLDERS: &[&str] = &["node_modules", "__pycache__", ".git", ".aws-sam", ".serverful"];
+const IGNORED_FOLDERS: &[&str] = &[
+    "node_modules",
+    "__pycache__",
+    ".git",
+    ".aws-sam",
+    ".serverful",
+];
 
 /// Starts watching every function's code folder and the template. The watch runs until
 /// the server stops.
-pub(crate) fn spawn(app: Arc<template::App>, data_dir: PathBuf, functions: Arc<Functions>) -> anyhow::Result<()> {
+pub(crate) fn spawn(
+    app: Arc<template::App>,
+    data_dir: PathBuf,
+    functions: Arc<Functions>,
+) -> anyhow::Result<()> {
     let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<notify::Event>();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
-        Ok(event) => {
-            let _ = sender.send(event);
-        }
-        Err(error) => tracing::warn!("file watching failed: {error}"),
-    })
-    .context("start watching files")?;
+    let mut watcher =
+        notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
+            Ok(event) => {
+                let _ = sender.send(event);
+            }
+            Err(error) => tracing::warn!("file watching failed: {error}"),
+        })
+        .context("start watching files")?;
 
     let sources: Vec<(String, PathBuf)> = app
         .functions
@@ -63,11 +74,18 @@ pub(crate) fn spawn(app: Arc<template::App>, data_dir: PathBuf, functions: Arc<F
                 continue;
             }
             if changed.iter().any(|path| path == &app.template_path) {
-                eprintln!("warning: {} changed: restart `serverful up` to apply template changes", app.template_path.display());
+                eprintln!(
+                    "warning: {} changed: restart `serverful up` to apply template changes",
+                    app.template_path.display()
+                );
             }
             let affected: BTreeSet<&str> = sources
                 .iter()
-                .filter(|(_, dir)| changed.iter().any(|path| path.starts_with(dir) && path != &app.template_path))
+                .filter(|(_, dir)| {
+                    changed
+                        .iter()
+                        .any(|path| path.starts_with(dir) && path != &app.template_path)
+                })
                 .map(|(logical_id, _)| logical_id.as_str())
                 .collect();
             for logical_id in affected {
@@ -80,19 +98,31 @@ pub(crate) fn spawn(app: Arc<template::App>, data_dir: PathBuf, functions: Arc<F
 
 /// Rebuilds one function and switches to the new version; on failure the old version
 /// keeps serving and the error is shown.
-async fn reload(app: &template::App, data_dir: &Path, functions: &Arc<Functions>, logical_id: &str) {
-    let config = match app::prepare_functions(app, data_dir, Some(logical_id)).await {
-        Ok(mut configs) if configs.len() == 1 => configs.remove(0),
-        Ok(_) => return,
-        Err(LoadError::User(message)) => {
-            eprintln!("error: {logical_id} not reloaded, the old version keeps serving: {message}");
-            return;
-        }
-        Err(LoadError::Other(error)) => {
-            eprintln!("error: {logical_id} not reloaded, the old version keeps serving: {error:#}");
-            return;
-        }
-    };
+async fn reload(
+    app: &template::App,
+    data_dir: &Path,
+    functions: &Arc<Functions>,
+    logical_id: &str,
+) {
+    let config =
+        match app::prepare_functions(app, data_dir, Some(logical_id), app::CodeVersions::Pinned)
+            .await
+        {
+            Ok(mut configs) if configs.len() == 1 => configs.remove(0),
+            Ok(_) => return,
+            Err(LoadError::User(message)) => {
+                eprintln!(
+                    "error: {logical_id} not reloaded, the old version keeps serving: {message}"
+                );
+                return;
+            }
+            Err(LoadError::Other(error)) => {
+                eprintln!(
+                    "error: {logical_id} not reloaded, the old version keeps serving: {error:#}"
+                );
+                return;
+            }
+        };
     match functions.replace(config) {
         Ok(warnings) => {
             for warning in warnings {
@@ -100,7 +130,9 @@ async fn reload(app: &template::App, data_dir: &Path, functions: &Arc<Functions>
             }
             eprintln!("reloaded {logical_id}");
         }
-        Err(error) => eprintln!("error: {logical_id} not reloaded, the old version keeps serving: {error}"),
+        Err(error) => {
+            eprintln!("error: {logical_id} not reloaded, the old version keeps serving: {error}")
+        }
     }
 }
 
@@ -129,7 +161,10 @@ fn is_ignored(path: &Path) -> bool {
         Component::Normal(name) => IGNORED_FOLDERS.iter().any(|ignored| name == *ignored),
         _ => false,
     });
-    let file_name = path.file_name().map(|name| name.to_string_lossy()).unwrap_or_default();
+    let file_name = path
+        .file_name()
+        .map(|name| name.to_string_lossy())
+        .unwrap_or_default();
     let editor_scratch = file_name.ends_with('~')
         || file_name.ends_with(".swp")
         || file_name.ends_with(".swx")
@@ -145,7 +180,9 @@ mod tests {
     #[test]
     fn dependency_folders_and_editor_files_are_not_code_changes() {
         assert!(is_ignored(Path::new("/app/node_modules/x/index.js")));
-        assert!(is_ignored(Path::new("/app/src/__pycache__/app.cpython-311.pyc")));
+        assert!(is_ignored(Path::new(
+            "/app/src/__pycache__/app.cpython-311.pyc"
+        )));
         assert!(is_ignored(Path::new("/app/src/.app.py.swp")));
         assert!(is_ignored(Path::new("/app/src/app.py~")));
         assert!(!is_ignored(Path::new("/app/src/app.py")));

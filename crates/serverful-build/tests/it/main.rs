@@ -37,6 +37,7 @@ impl App {
         let options = BuildOptions {
             build_root: dir.path().join(".serverful/build"),
             sdk_cache: dir.path().join("sdk"),
+            snapshot_unbuilt: false,
         };
         App { dir, options }
     }
@@ -446,6 +447,50 @@ fn functions_without_manifests_run_from_their_source() {
         !app.options.build_root.exists(),
         "no build folder is made when nothing builds"
     );
+}
+
+#[test]
+fn snapshots_pin_unbuilt_functions_to_the_content_they_were_built_from() {
+    let mut app = App::new();
+    app.options.snapshot_unbuilt = true;
+    app.write("js/index.js", "v1");
+    app.write("js/node_modules/dep/index.js", "dependency");
+    let request = app.request("Js", "nodejs20.x", "js");
+
+    let (first, _) = app.build_one(request.clone());
+    assert_eq!(first.kind, BuildKind::Snapshot);
+    assert_ne!(first.code_dir, request.code_dir, "runs from a copy");
+    assert_eq!(
+        fs::read_to_string(first.code_dir.join("index.js")).expect("copy"),
+        "v1"
+    );
+    // Dependencies are linked, not copied.
+    assert!(fs::symlink_metadata(first.code_dir.join("node_modules"))
+        .expect("link")
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        fs::read_to_string(first.code_dir.join("node_modules/dep/index.js")).expect("dependency"),
+        "dependency"
+    );
+
+    // An edit makes a new snapshot and leaves the old one as it was.
+    app.write("js/index.js", "v2");
+    let (second, _) = app.build_one(request.clone());
+    assert_ne!(second.code_dir, first.code_dir);
+    assert_eq!(
+        fs::read_to_string(second.code_dir.join("index.js")).expect("copy"),
+        "v2"
+    );
+    assert_eq!(
+        fs::read_to_string(first.code_dir.join("index.js")).expect("old copy"),
+        "v1"
+    );
+
+    // The same content again is the cached snapshot.
+    let (third, _) = app.build_one(request);
+    assert!(third.cached);
+    assert_eq!(third.code_dir, second.code_dir);
 }
 
 #[test]

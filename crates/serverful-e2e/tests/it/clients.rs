@@ -13,7 +13,8 @@ fn app_with_bundle(app: &str, bundles: &[&str]) -> tempfile::TempDir {
     for bundle in bundles {
         let from = test_deps_dir().join(bundle);
         if bundle.starts_with("node-") {
-            std::os::unix::fs::symlink(from.join("node_modules"), dir.path().join("node_modules")).expect("link node_modules");
+            std::os::unix::fs::symlink(from.join("node_modules"), dir.path().join("node_modules"))
+                .expect("link node_modules");
         } else {
             copy_dir(&from, dir.path());
         }
@@ -35,13 +36,22 @@ fn rust_lambda_runtime_function_on_provided_al2023() {
     assert_eq!(body["runtime"], "rust");
     assert_eq!(body["routeKey"], "GET /rust/{name}");
     assert_eq!(body["pathParameters"], json!({"name": "ferris"}));
-    assert_eq!(body["functionArn"], "arn:aws:lambda:us-east-1:123456789012:function:RustFunction");
+    assert_eq!(
+        body["functionArn"],
+        "arn:aws:lambda:us-east-1:123456789012:function:RustFunction"
+    );
     assert_eq!(body["deadlineInFuture"], true);
 
     // An error returned by the handler goes through /error: 502, and the next request works.
     let failed = http.get(server.url("/rust/fail")).send().expect("GET fail");
     assert_eq!(failed.status(), 502);
-    assert_eq!(http.get(server.url("/rust/again")).send().expect("GET").status(), 200);
+    assert_eq!(
+        http.get(server.url("/rust/again"))
+            .send()
+            .expect("GET")
+            .status(),
+        200
+    );
 }
 
 #[test]
@@ -58,7 +68,13 @@ fn python_awslambdaric_from_pypi() {
 
     let failed = http.get(server.url("/ric/fail")).send().expect("GET fail");
     assert_eq!(failed.status(), 502);
-    assert_eq!(http.get(server.url("/ric/again")).send().expect("GET").status(), 200);
+    assert_eq!(
+        http.get(server.url("/ric/again"))
+            .send()
+            .expect("GET")
+            .status(),
+        200
+    );
 }
 
 #[test]
@@ -67,9 +83,16 @@ fn fastapi_through_mangum() {
     let server = Server::start(app.path(), &[]);
     let http = client();
 
-    let item = http.get(server.url("/items/5?q=search")).header("user-agent", "e2e").send().expect("GET");
+    let item = http
+        .get(server.url("/items/5?q=search"))
+        .header("user-agent", "e2e")
+        .send()
+        .expect("GET");
     assert_eq!(item.status(), 200);
-    assert_eq!(json_body(item), json!({"item_id": 5, "q": "search", "user_agent": "e2e"}));
+    assert_eq!(
+        json_body(item),
+        json!({"item_id": 5, "q": "search", "user_agent": "e2e"})
+    );
 
     let created = http
         .post(server.url("/items"))
@@ -78,11 +101,24 @@ fn fastapi_through_mangum() {
         .send()
         .expect("POST");
     assert_eq!(created.status(), 200);
-    assert_eq!(json_body(created), json!({"created": "lamp", "price_with_tax": 12.0}));
+    assert_eq!(
+        json_body(created),
+        json!({"created": "lamp", "price_with_tax": 12.0})
+    );
 
-    let invalid = http.get(server.url("/items/not-a-number")).send().expect("GET invalid");
-    assert_eq!(invalid.status(), 422, "FastAPI's own validation error comes through");
-    let missing = http.get(server.url("/missing")).send().expect("GET missing");
+    let invalid = http
+        .get(server.url("/items/not-a-number"))
+        .send()
+        .expect("GET invalid");
+    assert_eq!(
+        invalid.status(),
+        422,
+        "FastAPI's own validation error comes through"
+    );
+    let missing = http
+        .get(server.url("/missing"))
+        .send()
+        .expect("GET missing");
     assert_eq!(missing.status(), 404);
     assert_eq!(json_body(missing), json!({"detail": "nothing here"}));
 }
@@ -97,10 +133,16 @@ fn express_through_serverless_http() {
     assert_eq!(root.status(), 200);
     assert_eq!(root.text().expect("body"), "express root");
 
-    let user = http.get(server.url("/users/7?sort=asc")).send().expect("GET user");
+    let user = http
+        .get(server.url("/users/7?sort=asc"))
+        .send()
+        .expect("GET user");
     assert_eq!(user.status(), 200);
     assert_eq!(user.headers()["x-powered-by-test"], "express");
-    assert!(user.headers()["set-cookie"].to_str().expect("ascii").starts_with("visited=yes"));
+    assert!(user.headers()["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .starts_with("visited=yes"));
     assert_eq!(json_body(user), json!({"id": "7", "sort": "asc"}));
 
     let created = http
@@ -112,6 +154,13 @@ fn express_through_serverless_http() {
     assert_eq!(created.status(), 201);
     assert_eq!(json_body(created), json!({"created": "ada"}));
 
-    let unknown = http.get(server.url("/nothing/here")).send().expect("GET unknown");
-    assert_eq!(unknown.status(), 404, "Express's own 404 comes through the proxy route");
+    let unknown = http
+        .get(server.url("/nothing/here"))
+        .send()
+        .expect("GET unknown");
+    assert_eq!(
+        unknown.status(),
+        404,
+        "Express's own 404 comes through the proxy route"
+    );
 }

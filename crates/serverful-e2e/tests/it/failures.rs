@@ -16,14 +16,35 @@ fn a_handler_that_throws_gives_502_and_logs_the_error_and_the_next_request_works
 
     let python = http.get(server.url("/v2/throw")).send().expect("GET");
     assert_eq!(python.status(), 502);
-    assert_eq!(json_body(python), json!({"message": "Internal server error"}));
-    server.wait_for_line(&Regex::new(r"PythonEcho.*ValueError.*asked to throw").expect("regex"), Duration::from_secs(5));
-    assert_eq!(http.get(server.url("/v2/items/1")).send().expect("GET").status(), 200);
+    assert_eq!(
+        json_body(python),
+        json!({"message": "Internal server error"})
+    );
+    server.wait_for_line(
+        &Regex::new(r"PythonEcho.*ValueError.*asked to throw").expect("regex"),
+        Duration::from_secs(5),
+    );
+    assert_eq!(
+        http.get(server.url("/v2/items/1"))
+            .send()
+            .expect("GET")
+            .status(),
+        200
+    );
 
     let node = http.get(server.url("/node/throw")).send().expect("GET");
     assert_eq!(node.status(), 502);
-    server.wait_for_line(&Regex::new(r"NodeEcho.*TypeError.*node was asked to throw").expect("regex"), Duration::from_secs(5));
-    assert_eq!(http.get(server.url("/node/object")).send().expect("GET").status(), 200);
+    server.wait_for_line(
+        &Regex::new(r"NodeEcho.*TypeError.*node was asked to throw").expect("regex"),
+        Duration::from_secs(5),
+    );
+    assert_eq!(
+        http.get(server.url("/node/object"))
+            .send()
+            .expect("GET")
+            .status(),
+        200
+    );
 
     // A 2.0 route whose function returns a malformed proxy response.
     let malformed = http.get(server.url("/node/malformed")).send().expect("GET");
@@ -37,25 +58,43 @@ fn a_handler_that_is_not_exported_fails_each_request_clearly_and_the_server_keep
     for _ in 0..2 {
         let response = http.get(server.url("/no-export")).send().expect("GET");
         assert_eq!(response.status(), 502);
-        assert_eq!(json_body(response), json!({"message": "Internal server error"}));
+        assert_eq!(
+            json_body(response),
+            json!({"message": "Internal server error"})
+        );
     }
-    server.wait_for_line(&Regex::new(r"NoExportFunction.*Runtime\.HandlerNotFound").expect("regex"), Duration::from_secs(5));
+    server.wait_for_line(
+        &Regex::new(r"NoExportFunction.*Runtime\.HandlerNotFound").expect("regex"),
+        Duration::from_secs(5),
+    );
     assert!(!server.stderr().contains("panicked"), "{}", server.stderr());
 }
 
 #[test]
 fn a_malformed_template_names_file_and_line() {
-    let error = Server::try_start(&test_app("bad-yaml"), &[]).err().expect("start-up fails");
+    let error = Server::try_start(&test_app("bad-yaml"), &[])
+        .err()
+        .expect("start-up fails");
     assert!(error.contains("exited with exit status: 1"), "{error}");
-    assert!(Regex::new(r"error: .*template\.yaml:\d+").expect("regex").is_match(&error), "{error}");
+    assert!(
+        Regex::new(r"error: .*template\.yaml:\d+")
+            .expect("regex")
+            .is_match(&error),
+        "{error}"
+    );
     assert!(!error.contains("panicked"), "{error}");
 }
 
 #[test]
 fn a_missing_handler_file_says_which_function_and_file() {
-    let error = Server::try_start(&test_app("missing-handler"), &[]).err().expect("start-up fails");
+    let error = Server::try_start(&test_app("missing-handler"), &[])
+        .err()
+        .expect("start-up fails");
     assert!(error.contains("exited with exit status: 1"), "{error}");
-    assert!(error.contains("GhostFunction") && error.contains("nowhere"), "{error}");
+    assert!(
+        error.contains("GhostFunction") && error.contains("nowhere"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -67,22 +106,32 @@ fn a_runtime_that_is_not_installed_is_named() {
         .err()
         .expect("start-up fails");
     assert!(error.contains("exited with exit status: 1"), "{error}");
-    assert!(error.contains("nodejs20.x") && error.contains("node"), "{error}");
+    assert!(
+        error.contains("nodejs20.x") && error.contains("node"),
+        "{error}"
+    );
 }
 
 #[test]
 fn a_port_in_use_says_what_to_do() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("address").port().to_string();
-    let error = Server::try_start(&test_app("payloads"), &["--port", &port]).err().expect("start-up fails");
+    let error = Server::try_start(&test_app("payloads"), &["--port", &port])
+        .err()
+        .expect("start-up fails");
     assert!(error.contains("exited with exit status: 1"), "{error}");
-    assert!(error.contains(&format!("port {port}")) && error.contains("--port"), "{error}");
+    assert!(
+        error.contains(&format!("port {port}")) && error.contains("--port"),
+        "{error}"
+    );
 }
 
 #[test]
 fn a_folder_without_a_template_says_so() {
     let empty = tempfile::tempdir().expect("empty dir");
-    let error = Server::try_start(empty.path(), &[]).err().expect("start-up fails");
+    let error = Server::try_start(empty.path(), &[])
+        .err()
+        .expect("start-up fails");
     assert!(error.contains("exited with exit status: 1"), "{error}");
     assert!(error.contains("template.yaml"), "{error}");
 }

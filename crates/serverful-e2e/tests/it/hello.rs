@@ -9,26 +9,64 @@ use crate::{client, json_body};
 
 #[test]
 fn example_app_serves_both_functions_and_logs_like_lambda() {
-    let server = Server::start(&repo_root().join("examples/hello"), &["--parameter-overrides", "Greeting=Howdy"]);
+    let server = Server::start(
+        &repo_root().join("examples/hello"),
+        &["--parameter-overrides", "Greeting=Howdy"],
+    );
     let stdout = server.stdout();
-    assert!(stdout.contains(&format!("GET {}/hello/{{name}} -> GreeterFunction", server.base_url)), "{stdout}");
-    assert!(stdout.contains(&format!("POST {}/count -> CounterFunction", server.base_url)), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "GET {}/hello/{{name}} -> GreeterFunction",
+            server.base_url
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "POST {}/count -> CounterFunction",
+            server.base_url
+        )),
+        "{stdout}"
+    );
     // Outputs resolve with the local account and region.
-    assert!(stdout.contains("CounterFunctionArn = arn:aws:lambda:us-east-1:123456789012:function:CounterFunction"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "CounterFunctionArn = arn:aws:lambda:us-east-1:123456789012:function:CounterFunction"
+        ),
+        "{stdout}"
+    );
 
     let http = client();
-    let greeting = json_body(http.get(server.url("/hello/world?punctuation=%3F")).send().expect("GET /hello"));
+    let greeting = json_body(
+        http.get(server.url("/hello/world?punctuation=%3F"))
+            .send()
+            .expect("GET /hello"),
+    );
     assert_eq!(greeting["message"], "Howdy, world?");
 
-    let first = json_body(http.post(server.url("/count")).body("one two three").send().expect("POST /count"));
+    let first = json_body(
+        http.post(server.url("/count"))
+            .body("one two three")
+            .send()
+            .expect("POST /count"),
+    );
     assert_eq!(first["words"], 3);
     assert_eq!(first["function"], "CounterFunction");
-    let second = json_body(http.post(server.url("/count")).body("four").send().expect("POST /count"));
+    let second = json_body(
+        http.post(server.url("/count"))
+            .body("four")
+            .send()
+            .expect("POST /count"),
+    );
     assert_eq!(second["words"], 1);
     assert_eq!(second["served"], 2, "the warm instance is reused");
 
     // The REST API's stage prefix works too, as with `sam local`.
-    let staged = http.post(server.url("/Prod/count")).body("a b").send().expect("POST /Prod/count");
+    let staged = http
+        .post(server.url("/Prod/count"))
+        .body("a b")
+        .send()
+        .expect("POST /Prod/count");
     assert_eq!(staged.status(), 200);
 
     // START / END / REPORT lines in AWS's exact format, prefixed with the function's name.
@@ -39,38 +77,83 @@ fn example_app_serves_both_functions_and_logs_like_lambda() {
     server.wait_for_line(&report, Duration::from_secs(5));
     let warm_report = Regex::new(r"CounterFunction.*REPORT RequestId: [0-9a-f-]{36}\tDuration: \d+\.\d{2} ms\tBilled Duration: \d+ ms\tMemory Size: 128 MB\tMax Memory Used: \d+ MB\t$").expect("regex");
     server.wait_for_line(&warm_report, Duration::from_secs(5));
-    server.wait_for_line(&Regex::new(r"CounterFunction.*START RequestId: [0-9a-f-]{36} Version: \$LATEST").expect("regex"), Duration::from_secs(5));
-    server.wait_for_line(&Regex::new(r"CounterFunction.*END RequestId: [0-9a-f-]{36}").expect("regex"), Duration::from_secs(5));
+    server.wait_for_line(
+        &Regex::new(r"CounterFunction.*START RequestId: [0-9a-f-]{36} Version: \$LATEST")
+            .expect("regex"),
+        Duration::from_secs(5),
+    );
+    server.wait_for_line(
+        &Regex::new(r"CounterFunction.*END RequestId: [0-9a-f-]{36}").expect("regex"),
+        Duration::from_secs(5),
+    );
     // The function's own output, with the Node.js runtime's line format.
-    server.wait_for_line(&Regex::new(r"CounterFunction.*\tINFO\tcounted 3 words").expect("regex"), Duration::from_secs(5));
-    server.wait_for_line(&Regex::new(r"GreeterFunction.*greeting world").expect("regex"), Duration::from_secs(5));
+    server.wait_for_line(
+        &Regex::new(r"CounterFunction.*\tINFO\tcounted 3 words").expect("regex"),
+        Duration::from_secs(5),
+    );
+    server.wait_for_line(
+        &Regex::new(r"GreeterFunction.*greeting world").expect("regex"),
+        Duration::from_secs(5),
+    );
 }
 
 #[test]
 fn ctrl_c_stops_cleanly_and_kills_every_function_process() {
     let server = Server::start(&repo_root().join("examples/hello"), &[]);
     let http = client();
-    assert_eq!(http.get(server.url("/hello/a")).send().expect("GET").status(), 200);
-    assert_eq!(http.post(server.url("/count")).body("x").send().expect("POST").status(), 200);
+    assert_eq!(
+        http.get(server.url("/hello/a"))
+            .send()
+            .expect("GET")
+            .status(),
+        200
+    );
+    assert_eq!(
+        http.post(server.url("/count"))
+            .body("x")
+            .send()
+            .expect("POST")
+            .status(),
+        200
+    );
     let descendants = descendants_of(server.pid());
-    assert!(descendants.len() >= 2, "two function processes run: {descendants:?}");
+    assert!(
+        descendants.len() >= 2,
+        "two function processes run: {descendants:?}"
+    );
 
     let (status, output) = server.interrupt();
     assert!(status.success(), "exit status {status}\n{output}");
     std::thread::sleep(Duration::from_millis(200));
-    let survivors: Vec<_> = descendants.iter().filter(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists()).collect();
-    assert!(survivors.is_empty(), "function processes outlived the server: {survivors:?}");
+    let survivors: Vec<_> = descendants
+        .iter()
+        .filter(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists())
+        .collect();
+    assert!(
+        survivors.is_empty(),
+        "function processes outlived the server: {survivors:?}"
+    );
 }
 
 /// Every process below `pid`, by walking /proc's parent links.
 fn descendants_of(pid: u32) -> Vec<u32> {
     let mut parents = Vec::new();
     for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
-        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else { continue };
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
         // The parent pid is the second field after the parenthesised command name.
-        let Some(after_name) = stat.rsplit_once(')').map(|(_, rest)| rest) else { continue };
-        if let Some(parent) = after_name.split_whitespace().nth(1).and_then(|field| field.parse::<u32>().ok()) {
+        let Some(after_name) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
+            continue;
+        };
+        if let Some(parent) = after_name
+            .split_whitespace()
+            .nth(1)
+            .and_then(|field| field.parse::<u32>().ok())
+        {
             parents.push((child, parent));
         }
     }
@@ -78,7 +161,12 @@ fn descendants_of(pid: u32) -> Vec<u32> {
     let mut idx = 0;
     while idx < found.len() {
         let current = found[idx];
-        found.extend(parents.iter().filter(|(_, parent)| *parent == current).map(|(child, _)| *child));
+        found.extend(
+            parents
+                .iter()
+                .filter(|(_, parent)| *parent == current)
+                .map(|(child, _)| *child),
+        );
         idx += 1;
     }
     found.remove(0);

@@ -24,8 +24,17 @@ fn http_api_payload_2_0() {
         .send()
         .expect("GET");
     assert_eq!(response.status(), 200);
-    let set_cookies: Vec<_> = response.headers().get_all("set-cookie").iter().map(|value| value.to_str().expect("ascii")).collect();
-    assert_eq!(set_cookies, ["session=abc; Path=/", "theme=dark"], "cookies become Set-Cookie headers");
+    let set_cookies: Vec<_> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().expect("ascii"))
+        .collect();
+    assert_eq!(
+        set_cookies,
+        ["session=abc; Path=/", "theme=dark"],
+        "cookies become Set-Cookie headers"
+    );
     assert_eq!(response.headers()["x-single"], "one");
     assert!(response.headers().contains_key("apigw-requestid"));
     let event = echoed_event(response);
@@ -33,15 +42,24 @@ fn http_api_payload_2_0() {
     assert_eq!(event["version"], "2.0");
     assert_eq!(event["routeKey"], "GET /v2/items/{id}");
     assert_eq!(event["rawPath"], "/v2/items/42");
-    assert_eq!(event["rawQueryString"], "color=red&color=blue&empty=&enc=a%20b");
+    assert_eq!(
+        event["rawQueryString"],
+        "color=red&color=blue&empty=&enc=a%20b"
+    );
     assert_eq!(event["cookies"], json!(["c1=v1", "c2=v2"]));
     assert_eq!(event["headers"]["x-custom"], "1");
     assert_eq!(event["headers"]["x-multi"], "a");
     assert_eq!(event["headers"]["user-agent"], "e2e-test");
-    assert_eq!(event["queryStringParameters"], json!({"color": "red,blue", "empty": "", "enc": "a b"}));
+    assert_eq!(
+        event["queryStringParameters"],
+        json!({"color": "red,blue", "empty": "", "enc": "a b"})
+    );
     assert_eq!(event["pathParameters"], json!({"id": "42"}));
     assert_eq!(event["isBase64Encoded"], false);
-    assert!(event.get("body").is_none(), "no body field without a body: {event}");
+    assert!(
+        event.get("body").is_none(),
+        "no body field without a body: {event}"
+    );
     assert!(event.get("stageVariables").is_none());
 
     let context = &event["requestContext"];
@@ -54,9 +72,18 @@ fn http_api_payload_2_0() {
     assert_eq!(context["http"]["protocol"], "HTTP/1.1");
     assert_eq!(context["http"]["sourceIp"], "127.0.0.1");
     assert_eq!(context["http"]["userAgent"], "e2e-test");
-    assert!(context["requestId"].as_str().is_some_and(|id| !id.is_empty()));
-    assert!(context["timeEpoch"].as_u64().is_some_and(|ms| ms > 1_600_000_000_000));
-    assert!(context["time"].as_str().is_some_and(|time| time.ends_with(" +0000")), "{context}");
+    assert!(context["requestId"]
+        .as_str()
+        .is_some_and(|id| !id.is_empty()));
+    assert!(context["timeEpoch"]
+        .as_u64()
+        .is_some_and(|ms| ms > 1_600_000_000_000));
+    assert!(
+        context["time"]
+            .as_str()
+            .is_some_and(|time| time.ends_with(" +0000")),
+        "{context}"
+    );
     assert!(context["domainName"].as_str().is_some());
 }
 
@@ -86,12 +113,25 @@ fn http_api_bodies_text_and_binary() {
     );
     assert_eq!(binary["isBase64Encoded"], true);
     assert_eq!(binary["body"], base64(&bytes));
-    assert_eq!(binary["pathParameters"], json!({"proxy": "deep/upload/path"}));
+    assert_eq!(
+        binary["pathParameters"],
+        json!({"proxy": "deep/upload/path"})
+    );
 
-    let response = http.get(server.url("/v2/binary-response")).send().expect("GET binary");
+    let response = http
+        .get(server.url("/v2/binary-response"))
+        .send()
+        .expect("GET binary");
     assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["content-type"], "application/octet-stream");
-    assert_eq!(response.bytes().expect("body").to_vec(), bytes, "base64 responses are decoded");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/octet-stream"
+    );
+    assert_eq!(
+        response.bytes().expect("body").to_vec(),
+        bytes,
+        "base64 responses are decoded"
+    );
 }
 
 #[test]
@@ -105,8 +145,17 @@ fn rest_api_payload_1_0() {
         .send()
         .expect("GET");
     assert_eq!(response.status(), 200);
-    let multi: Vec<_> = response.headers().get_all("x-multi").iter().map(|value| value.to_str().expect("ascii")).collect();
-    assert_eq!(multi, ["a", "b"], "multiValueHeaders become repeated headers");
+    let multi: Vec<_> = response
+        .headers()
+        .get_all("x-multi")
+        .iter()
+        .map(|value| value.to_str().expect("ascii"))
+        .collect();
+    assert_eq!(
+        multi,
+        ["a", "b"],
+        "multiValueHeaders become repeated headers"
+    );
     assert!(response.headers().contains_key("x-amzn-requestid"));
     let event = echoed_event(response);
 
@@ -116,8 +165,14 @@ fn rest_api_payload_1_0() {
     assert_eq!(header(&event["headers"], "x-multi"), json!("a"));
     assert_eq!(header(&event["multiValueHeaders"], "x-multi"), json!(["a"]));
     assert_eq!(header(&event["headers"], "user-agent"), json!("e2e-test"));
-    assert_eq!(event["queryStringParameters"], json!({"x": "2", "y": "z/slash"}));
-    assert_eq!(event["multiValueQueryStringParameters"], json!({"x": ["1", "2"], "y": ["z/slash"]}));
+    assert_eq!(
+        event["queryStringParameters"],
+        json!({"x": "2", "y": "z/slash"})
+    );
+    assert_eq!(
+        event["multiValueQueryStringParameters"],
+        json!({"x": ["1", "2"], "y": ["z/slash"]})
+    );
     assert_eq!(event["pathParameters"], json!({"id": "7"}));
     assert_eq!(event["stageVariables"], json!({"stageVar": "fromStage"}));
     assert_eq!(event["body"], Value::Null);
@@ -131,8 +186,12 @@ fn rest_api_payload_1_0() {
     assert_eq!(context["protocol"], "HTTP/1.1");
     assert_eq!(context["identity"]["sourceIp"], "127.0.0.1");
     assert_eq!(context["identity"]["userAgent"], "e2e-test");
-    assert!(context["requestTimeEpoch"].as_u64().is_some_and(|ms| ms > 1_600_000_000_000));
-    assert!(context["requestTime"].as_str().is_some_and(|time| time.ends_with(" +0000")));
+    assert!(context["requestTimeEpoch"]
+        .as_u64()
+        .is_some_and(|ms| ms > 1_600_000_000_000));
+    assert!(context["requestTime"]
+        .as_str()
+        .is_some_and(|time| time.ends_with(" +0000")));
 
     // A request without query or headers of note gets nulls, as API Gateway sends them.
     let bare = echoed_event(http.get(server.url("/v1/items/8")).send().expect("GET"));
@@ -140,7 +199,11 @@ fn rest_api_payload_1_0() {
     assert_eq!(bare["multiValueQueryStringParameters"], Value::Null);
 
     // With the stage prefix in the URL, the event's path stays the resource path.
-    let staged = echoed_event(http.get(server.url("/test/v1/items/9")).send().expect("GET staged"));
+    let staged = echoed_event(
+        http.get(server.url("/test/v1/items/9"))
+            .send()
+            .expect("GET staged"),
+    );
     assert_eq!(staged["path"], "/v1/items/9");
     assert_eq!(staged["pathParameters"], json!({"id": "9"}));
 }
@@ -177,7 +240,12 @@ fn rest_api_bodies_follow_binary_media_types() {
 #[test]
 fn http_api_route_with_payload_format_1_0() {
     let server = Server::start(&test_app("payloads"), &[]);
-    let event = echoed_event(client().get(server.url("/v2-as-v1/lamp?on=yes")).send().expect("GET"));
+    let event = echoed_event(
+        client()
+            .get(server.url("/v2-as-v1/lamp?on=yes"))
+            .send()
+            .expect("GET"),
+    );
     assert_eq!(event["httpMethod"], "GET");
     assert_eq!(event["pathParameters"], json!({"thing": "lamp"}));
     assert_eq!(event["queryStringParameters"], json!({"on": "yes"}));
@@ -206,7 +274,10 @@ fn http_api_2_0_response_inference() {
     assert_eq!(status.text().expect("body"), "created");
 
     // A REST route does not infer: a malformed proxy response is a 502.
-    let rest = http.post(server.url("/node-rest/object")).send().expect("POST");
+    let rest = http
+        .post(server.url("/node-rest/object"))
+        .send()
+        .expect("POST");
     assert_eq!(rest.status(), 502);
     assert_eq!(json_body(rest), json!({"message": "Internal server error"}));
 }
@@ -221,7 +292,11 @@ fn missing_routes_get_api_gateway_not_found() {
             .send()
             .expect("request");
         assert_eq!(response.status(), 404, "{method} {path}");
-        assert_eq!(json_body(response), json!({"message": "Not Found"}), "{method} {path}");
+        assert_eq!(
+            json_body(response),
+            json!({"message": "Not Found"}),
+            "{method} {path}"
+        );
     }
 }
 
@@ -230,7 +305,12 @@ fn http_api_methods_fall_through_to_a_greedy_any_route() {
     // As in AWS's routing example: with `GET /v2/items/{id}` and `ANY /v2/{proxy+}`,
     // `POST /v2/items/1` goes to the greedy route.
     let server = Server::start(&test_app("payloads"), &[]);
-    let event = echoed_event(client().post(server.url("/v2/items/1")).send().expect("POST"));
+    let event = echoed_event(
+        client()
+            .post(server.url("/v2/items/1"))
+            .send()
+            .expect("POST"),
+    );
     assert_eq!(event["routeKey"], "ANY /v2/{proxy+}");
     assert_eq!(event["pathParameters"], json!({"proxy": "items/1"}));
 }

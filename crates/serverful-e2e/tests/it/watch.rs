@@ -56,7 +56,12 @@ fn edits_under_load_lose_no_request_and_end_on_the_last_version() {
     .expect("other handler");
     let server = Server::start(app.path(), &["--watch"]);
     let http = client();
-    let other_pid = http.get(server.url("/other")).send().expect("GET /other").text().expect("body");
+    let other_pid = http
+        .get(server.url("/other"))
+        .send()
+        .expect("GET /other")
+        .text()
+        .expect("body");
 
     // Steady load: one client in a loop, bounded in count and time.
     let stop = Arc::new(AtomicBool::new(false));
@@ -67,9 +72,15 @@ fn edits_under_load_lose_no_request_and_end_on_the_last_version() {
             let http = client();
             let started = Instant::now();
             let mut seen = Vec::new();
-            while !stop.load(Ordering::Relaxed) && seen.len() < 20_000 && started.elapsed() < Duration::from_secs(90) {
+            while !stop.load(Ordering::Relaxed)
+                && seen.len() < 20_000
+                && started.elapsed() < Duration::from_secs(90)
+            {
                 let outcome = match http.get(&url).send() {
-                    Ok(response) => (response.status().as_u16(), response.text().unwrap_or_default()),
+                    Ok(response) => (
+                        response.status().as_u16(),
+                        response.text().unwrap_or_default(),
+                    ),
                     Err(error) => (0, error.to_string()),
                 };
                 seen.push(outcome);
@@ -81,15 +92,25 @@ fn edits_under_load_lose_no_request_and_end_on_the_last_version() {
     // Let the load run on the first version, then on each new one for a while.
     std::thread::sleep(Duration::from_millis(800));
     for version in 2..=4 {
-        std::fs::write(app.path().join("src/index.js"), handler_source(version)).expect("edit handler");
+        std::fs::write(app.path().join("src/index.js"), handler_source(version))
+            .expect("edit handler");
         let expected = format!("v{version}");
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let body = http.get(server.url("/version")).send().expect("GET").text().expect("body");
+            let body = http
+                .get(server.url("/version"))
+                .send()
+                .expect("GET")
+                .text()
+                .expect("body");
             if body == expected {
                 break;
             }
-            assert!(Instant::now() < deadline, "still {body} 20 s after writing {expected}\n{}", server.stderr());
+            assert!(
+                Instant::now() < deadline,
+                "still {body} 20 s after writing {expected}\n{}",
+                server.stderr()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         std::thread::sleep(Duration::from_millis(800));
@@ -98,18 +119,62 @@ fn edits_under_load_lose_no_request_and_end_on_the_last_version() {
     let seen = load.join().expect("load thread");
 
     let failed: Vec<_> = seen.iter().filter(|(status, _)| *status != 200).collect();
-    assert!(failed.is_empty(), "{} of {} requests failed: {:?}", failed.len(), seen.len(), &failed[..failed.len().min(5)]);
+    assert!(
+        failed.is_empty(),
+        "{} of {} requests failed: {:?}",
+        failed.len(),
+        seen.len(),
+        &failed[..failed.len().min(5)]
+    );
     let versions: Vec<u32> = seen
         .iter()
-        .map(|(_, body)| body.trim_start_matches('v').parse().unwrap_or_else(|_| panic!("not a version: {body}")))
+        .map(|(_, body)| {
+            body.trim_start_matches('v')
+                .parse()
+                .unwrap_or_else(|_| panic!("not a version: {body}"))
+        })
         .collect();
-    assert!(versions.windows(2).all(|pair| pair[0] <= pair[1]), "a sequential client never goes back to an older version");
+    assert!(
+        versions.windows(2).all(|pair| pair[0] <= pair[1]),
+        "a sequential client never goes back to an older version: {}\n{}",
+        run_lengths(&versions),
+        server.stderr()
+    );
     assert_eq!(versions.last(), Some(&4), "ends serving the last version");
-    assert!(seen.len() > 20, "the load loop ran: {} requests", seen.len());
-    assert_eq!(server.stderr().matches("reloaded VersionFunction").count(), 3, "{}", server.stderr());
+    assert!(
+        seen.len() > 20,
+        "the load loop ran: {} requests",
+        seen.len()
+    );
+    assert_eq!(
+        server.stderr().matches("reloaded VersionFunction").count(),
+        3,
+        "{}",
+        server.stderr()
+    );
 
     // Only the edited function was reloaded: the other one is still the same process.
-    let other_after = http.get(server.url("/other")).send().expect("GET /other").text().expect("body");
+    let other_after = http
+        .get(server.url("/other"))
+        .send()
+        .expect("GET /other")
+        .text()
+        .expect("body");
     assert_eq!(other_after, other_pid);
     assert!(!server.stderr().contains("reloaded OtherFunction"));
+}
+
+/// `v1×20 v2×3 ...`: a version sequence, compressed for messages.
+fn run_lengths(versions: &[u32]) -> String {
+    let mut runs: Vec<(u32, usize)> = Vec::new();
+    for version in versions {
+        match runs.last_mut() {
+            Some((last, count)) if last == version => *count += 1,
+            _ => runs.push((*version, 1)),
+        }
+    }
+    runs.iter()
+        .map(|(version, count)| format!("v{version}×{count}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
