@@ -4,6 +4,7 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -67,6 +68,53 @@ pub struct UpArgs {
     /// Rebuild and reload a function when its code changes, without dropping requests
     #[arg(long, env = "SERVERFUL_WATCH")]
     pub watch: bool,
+
+    /// Instances per function, unless the function sets ReservedConcurrentExecutions
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..), env = "SERVERFUL_MAX_CONCURRENCY")]
+    pub max_concurrency: u32,
+
+    /// Requests per function that may wait for a busy function; past that they get 429
+    #[arg(long, default_value_t = 100, env = "SERVERFUL_MAX_QUEUED")]
+    pub max_queued: u32,
+
+    /// Stop instances idle this long (scale to zero): 90s, 10m, 1h, or `never`
+    #[arg(long, default_value = "10m", value_parser = parse_idle_timeout, env = "SERVERFUL_IDLE_TIMEOUT")]
+    pub idle_timeout: IdleTimeout,
+}
+
+/// How long idle instances stay warm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdleTimeout {
+    After(Duration),
+    Never,
+}
+
+/// `90s`, `10m`, `1h`, `500ms`, a bare number of seconds, or `never`.
+fn parse_idle_timeout(text: &str) -> Result<IdleTimeout, String> {
+    if text == "never" {
+        return Ok(IdleTimeout::Never);
+    }
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration: write 90s, 10m, 1h or never"))?;
+    let duration = match unit {
+        "ms" => Duration::from_millis(number),
+        "" | "s" => Duration::from_secs(number),
+        "m" => Duration::from_secs(number.saturating_mul(60)),
+        "h" => Duration::from_secs(number.saturating_mul(3600)),
+        _ => return Err(format!("`{text}` has an unknown unit: use ms, s, m or h")),
+    };
+    if duration.is_zero() {
+        return Err(
+            "the idle timeout must be longer than 0: use `never` to keep instances warm"
+                .to_string(),
+        );
+    }
+    Ok(IdleTimeout::After(duration))
 }
 
 #[derive(Debug, Args)]
@@ -95,7 +143,9 @@ mod tests {
     #[test]
     fn up_defaults() {
         let cli = Cli::try_parse_from(["serverful", "up"]).expect("parse");
-        let Command::Up(up) = cli.command else { panic!("parsed as up") };
+        let Command::Up(up) = cli.command else {
+            panic!("parsed as up")
+        };
         assert_eq!(up.port, 3000);
         assert_eq!(up.aws_port, 4566);
         assert_eq!(up.host.to_string(), "127.0.0.1");
@@ -104,17 +154,54 @@ mod tests {
 
     #[test]
     fn invoke_takes_the_function_then_the_folder() {
-        let cli = Cli::try_parse_from(["serverful", "invoke", "HelloFunction", "app", "--event", "-"]).expect("parse");
-        let Command::Invoke(invoke) = cli.command else { panic!("parsed as invoke") };
+        let cli = Cli::try_parse_from([
+            "serverful",
+            "invoke",
+            "HelloFunction",
+            "app",
+            "--event",
+            "-",
+        ])
+        .expect("parse");
+        let Command::Invoke(invoke) = cli.command else {
+            panic!("parsed as invoke")
+        };
         assert_eq!(invoke.function, "HelloFunction");
         assert_eq!(invoke.app.dir, PathBuf::from("app"));
         assert_eq!(invoke.event, Some(PathBuf::from("-")));
     }
 
     #[test]
+    fn idle_timeouts() {
+        assert_eq!(
+            parse_idle_timeout("90s"),
+            Ok(IdleTimeout::After(Duration::from_secs(90)))
+        );
+        assert_eq!(
+            parse_idle_timeout("10m"),
+            Ok(IdleTimeout::After(Duration::from_secs(600)))
+        );
+        assert_eq!(
+            parse_idle_timeout("250ms"),
+            Ok(IdleTimeout::After(Duration::from_millis(250)))
+        );
+        assert_eq!(
+            parse_idle_timeout("5"),
+            Ok(IdleTimeout::After(Duration::from_secs(5)))
+        );
+        assert_eq!(parse_idle_timeout("never"), Ok(IdleTimeout::Never));
+        assert!(parse_idle_timeout("0").is_err());
+        assert!(parse_idle_timeout("5 minutes").is_err());
+        assert!(parse_idle_timeout("m").is_err());
+    }
+
+    #[test]
     fn a_repeated_flag_takes_the_last_value() {
-        let cli = Cli::try_parse_from(["serverful", "up", "--port", "0", "--port", "8080"]).expect("parse");
-        let Command::Up(up) = cli.command else { panic!("parsed as up") };
+        let cli = Cli::try_parse_from(["serverful", "up", "--port", "0", "--port", "8080"])
+            .expect("parse");
+        let Command::Up(up) = cli.command else {
+            panic!("parsed as up")
+        };
         assert_eq!(up.port, 8080);
     }
 
@@ -129,7 +216,12 @@ mod tests {
             "Other=y",
         ])
         .expect("parse");
-        let Command::Up(up) = cli.command else { panic!("parsed as up") };
-        assert_eq!(up.app.parameter_overrides, ["Stage=dev", "Name=x", "Other=y"]);
+        let Command::Up(up) = cli.command else {
+            panic!("parsed as up")
+        };
+        assert_eq!(
+            up.app.parameter_overrides,
+            ["Stage=dev", "Name=x", "Other=y"]
+        );
     }
 }

@@ -87,6 +87,9 @@ pub struct RuntimeOptions {
     pub session_token: Option<String>,
     /// Instances per function when `reserved_concurrency` is unset.
     pub max_concurrency: u32,
+    /// Requests per function that may wait for a free instance once the concurrency limit
+    /// is reached; past that they are throttled ([`InvokeError::Throttled`]).
+    pub max_queued: u32,
     /// Where function output and `START`/`END`/`REPORT` lines go; by default the server's
     /// stdout, each line prefixed with the function name.
     pub log_sink: LogSink,
@@ -109,11 +112,15 @@ impl Default for RuntimeOptions {
             secret_access_key: String::new(),
             session_token: None,
             max_concurrency: 10,
+            max_queued: DEFAULT_MAX_QUEUED,
             log_sink: LogSink::default(),
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
         }
     }
 }
+
+/// Requests per function that may wait for an instance by default.
+pub const DEFAULT_MAX_QUEUED: u32 = 100;
 
 /// How long an instance stays warm without requests by default, in the range Lambda keeps
 /// idle execution environments.
@@ -186,8 +193,9 @@ pub enum InvokeError {
     /// The function ran past its `Timeout`; its instance was killed.
     #[error("the function timed out")]
     Timeout,
-    /// The function may not run at all (reserved concurrency 0).
-    #[error("rate exceeded: the function's reserved concurrency is 0")]
+    /// The function may not run now: its reserved concurrency is 0, or every instance it
+    /// may have is busy and the wait queue is full.
+    #[error("rate exceeded: the function is at its concurrency limit")]
     Throttled,
     /// The request or the response exceeds [`MAX_PAYLOAD_BYTES`].
     #[error("payload exceeds the {MAX_PAYLOAD_BYTES} bytes Lambda allows")]

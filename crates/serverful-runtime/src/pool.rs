@@ -54,11 +54,23 @@ pub(crate) struct Pool {
     permits: Semaphore,
     /// 0 means throttled (Lambda's reserved concurrency 0).
     limit: u32,
+    /// Requests waiting for a permit now, and how many may wait before more are throttled.
+    waiting: AtomicU64,
+    max_queued: u64,
     /// Warm instances waiting for a request with the time they became idle, most recently
     /// used last.
     idle: Mutex<Vec<(Instance, Instant)>>,
     registry: Registry,
     counters: Counters,
+}
+
+/// A place in a pool's wait queue, given back on drop.
+struct QueueSlot<'a>(&'a AtomicU64);
+
+impl Drop for QueueSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// The counters behind [`FunctionStats`]; all but `in_flight` only grow.
@@ -83,6 +95,7 @@ impl Pool {
         let limit = config
             .reserved_concurrency
             .unwrap_or(options.max_concurrency.max(1));
+        let max_queued = u64::from(options.max_queued);
         let function_arn = format!(
             "arn:aws:lambda:{}:{}:function:{}",
             options.region, options.account_id, config.name
@@ -97,6 +110,8 @@ impl Pool {
             },
             permits: Semaphore::new(limit as usize),
             limit,
+            waiting: AtomicU64::new(0),
+            max_queued,
             idle: Mutex::new(Vec::new()),
             registry: Registry::default(),
             counters: Counters::default(),
@@ -157,11 +172,7 @@ impl Pool {
         if self.limit == 0 {
             return Err(InvokeError::Throttled);
         }
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_closed| InvokeError::ShuttingDown)?;
+        let _permit = self.permit().await?;
         let request_id = uuid::Uuid::new_v4().to_string();
         let mut attempts = 0;
         let outcome = loop {
@@ -199,6 +210,27 @@ impl Pool {
                 )))
             }
         }
+    }
+
+    /// A permit to run: at once when an instance slot is free, else after waiting in the
+    /// bounded queue; with the queue full the request is throttled, as Lambda throttles
+    /// past a function's concurrency.
+    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, InvokeError> {
+        match self.permits.try_acquire() {
+            Ok(permit) => return Ok(permit),
+            Err(tokio::sync::TryAcquireError::Closed) => return Err(InvokeError::ShuttingDown),
+            Err(tokio::sync::TryAcquireError::NoPermits) => {}
+        }
+        let queued = self.waiting.fetch_add(1, Ordering::SeqCst);
+        // Leaves the queue however the wait ends, including the caller giving up.
+        let _leave = QueueSlot(&self.waiting);
+        if queued >= self.max_queued {
+            return Err(InvokeError::Throttled);
+        }
+        self.permits
+            .acquire()
+            .await
+            .map_err(|_closed| InvokeError::ShuttingDown)
     }
 
     /// A warm instance, or a new one (a cold start). A failed cold start is the request's

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use serverful_cli::UpArgs;
+use serverful_cli::{IdleTimeout, UpArgs};
 use serverful_gateway as gateway;
+use serverful_runtime as runtime;
 use serverful_template as template;
 
 use crate::app::{self, LoadError, LoadedApp, ACCOUNT_ID};
@@ -36,7 +37,15 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         }
         Err(LoadError::Other(error)) => return Err(error),
     };
-    let runtime_options = app::runtime_options(&args.app, &data_dir);
+    let runtime_options = runtime::RuntimeOptions {
+        max_concurrency: args.max_concurrency,
+        max_queued: args.max_queued,
+        idle_timeout: match args.idle_timeout {
+            IdleTimeout::After(duration) => Some(duration),
+            IdleTimeout::Never => None,
+        },
+        ..app::runtime_options(&args.app, &data_dir)
+    };
     let (functions, warnings) = match Functions::new(functions, runtime_options) {
         Ok(started) => started,
         Err(error) => {

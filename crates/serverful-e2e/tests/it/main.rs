@@ -6,6 +6,7 @@ mod clients;
 mod failures;
 mod hello;
 mod invoke;
+mod lifecycle;
 mod payloads;
 mod watch;
 

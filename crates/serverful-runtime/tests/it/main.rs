@@ -51,6 +51,7 @@ struct App {
     dir: tempfile::TempDir,
     logs: Logs,
     max_concurrency: u32,
+    max_queued: u32,
     idle_timeout: Option<Duration>,
 }
 
@@ -60,6 +61,7 @@ impl App {
             dir: tempfile::tempdir().expect("tempdir"),
             logs: Logs::default(),
             max_concurrency: 4,
+            max_queued: 100,
             idle_timeout: None,
         }
     }
@@ -105,6 +107,7 @@ impl App {
             secret_access_key: "secret".to_owned(),
             session_token: Some("token".to_owned()),
             max_concurrency: self.max_concurrency,
+            max_queued: self.max_queued,
             log_sink: self.logs.sink(),
             idle_timeout: self.idle_timeout,
         }
@@ -924,6 +927,42 @@ async fn reserved_concurrency_makes_requests_wait_for_the_instance() {
         results.iter().all(|r| r["pid"] == results[0]["pid"]),
         "{results:?}"
     );
+    runtime.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_past_the_limit_queue_then_are_throttled_when_the_queue_is_full() {
+    let mut app = App::new();
+    app.max_concurrency = 2;
+    app.max_queued = 2;
+    app.write("node", "slow.js", SLOW_NODE, false);
+    let (runtime, _) = app.runtime(vec![app.function(
+        "Slow",
+        "nodejs20.x",
+        "slow.handler",
+        "node",
+    )]);
+    let runtime = Arc::new(runtime);
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let runtime = runtime.clone();
+            tokio::spawn(async move { invoke(&runtime, "Slow", json!({})).await })
+        })
+        .collect();
+    let mut served = 0;
+    let mut throttled = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(_) => served += 1,
+            Err(InvokeError::Throttled) => throttled += 1,
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    // Two run, two wait for them, and the other four find the queue full.
+    assert_eq!((served, throttled), (4, 4));
+    assert_eq!(runtime.stats()[0].throttles, 4);
+    // Once the burst is over the function serves again.
+    assert!(invoke(&runtime, "Slow", json!({})).await.is_ok());
     runtime.shutdown().await;
 }
 
