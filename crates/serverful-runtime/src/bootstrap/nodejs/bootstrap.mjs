@@ -7,6 +7,7 @@ import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import util from "node:util";
+import { register } from "node:module";
 import { pathToFileURL } from "node:url";
 
 const env = process.env;
@@ -103,7 +104,35 @@ function resolveExport(target, exportPath) {
   return value;
 }
 
+// Lambda's runtime ships the AWS SDK, and handlers find it whether they `require` or
+// `import` it. `require` honours NODE_PATH (where Serverful puts its shared SDK); ES
+// modules do not, so a resolve hook retries a bare specifier that was not found from each
+// NODE_PATH folder, after the function's own node_modules.
+function resolveBareImportsFromNodePath() {
+  const folders = (env.NODE_PATH || "").split(path.delimiter).filter((folder) => path.basename(folder) === "node_modules");
+  if (folders.length === 0 || typeof register !== "function") return;
+  // Resolving as if from a file next to a node_modules folder searches that folder.
+  const parents = folders.map((folder) => pathToFileURL(path.join(path.dirname(folder), "serverful-resolve.mjs")).href);
+  const hooks = `
+    let parents = [];
+    export async function initialize(data) { parents = data.parents; }
+    export async function resolve(specifier, context, nextResolve) {
+      try {
+        return await nextResolve(specifier, context);
+      } catch (error) {
+        const bare = !specifier.startsWith(".") && !specifier.startsWith("/") && !specifier.includes(":");
+        if (!bare || !error || error.code !== "ERR_MODULE_NOT_FOUND") throw error;
+        for (const parentURL of parents) {
+          try { return await nextResolve(specifier, { ...context, parentURL }); } catch {}
+        }
+        throw error;
+      }
+    }`;
+  register("data:text/javascript," + encodeURIComponent(hooks), { data: { parents } });
+}
+
 async function loadHandler(taskRoot, handlerString) {
+  resolveBareImportsFromNodePath();
   const slash = handlerString.lastIndexOf("/");
   const directory = handlerString.slice(0, slash + 1);
   const base = handlerString.slice(slash + 1);
