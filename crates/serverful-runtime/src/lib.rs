@@ -31,9 +31,13 @@
 //! - `api_server`: the Lambda Runtime API one instance talks to.
 //! - [`logs`]: the log sink and Lambda's `START`/`END`/`REPORT` lines.
 //! - `output`: a process's stdout and stderr, line by line into the sink.
+//! - [`http_mode`]: HTTP-mode functions (web servers, the Lambda Web Adapter's settings)
+//!   and their readiness check; `http_pool`: their instances and [`HttpLease`]s.
 
 mod api_server;
 pub mod bootstrap;
+pub mod http_mode;
+mod http_pool;
 mod instance;
 pub mod logs;
 mod output;
@@ -47,7 +51,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-pub use logs::LogSink;
+pub use http_pool::{HttpLease, HttpOutcome};
+pub use logs::{flush_stdout, LogSink};
 
 /// One function as the runtime runs it.
 #[derive(Debug, Clone)]
@@ -172,6 +177,18 @@ pub enum RuntimeError {
     },
     #[error("{function}: {} is not executable; run `chmod +x {}`", path.display(), path.display())]
     BootstrapNotExecutable { function: String, path: PathBuf },
+    /// An HTTP-mode function (`AWS_LWA_PORT`) whose handler names no file.
+    #[error(
+        "{function}: {} is missing: an HTTP-mode function (AWS_LWA_PORT set) starts the executable file its Handler names, e.g. `run.sh`",
+        path.display()
+    )]
+    MissingStartScript { function: String, path: PathBuf },
+    /// A Lambda Web Adapter setting in the function's environment is invalid.
+    #[error("{function}: {source}")]
+    BadHttpSetting {
+        function: String,
+        source: http_mode::HttpSettingError,
+    },
     #[error("function {0} is defined twice")]
     DuplicateFunction(String),
     #[error("failed to write the runtime bootstraps into {}: {source}", path.display())]
@@ -242,6 +259,8 @@ pub struct FunctionStats {
 /// All functions of an app, each with its pool of instances.
 pub struct Runtime {
     pools: HashMap<String, Arc<pool::Pool>>,
+    /// HTTP-mode functions, which have their own kind of pool.
+    http_pools: HashMap<String, Arc<http_pool::HttpPool>>,
     idle_timeout: Option<Duration>,
     /// The idle reaper starts with the first invocation, inside the caller's tokio runtime
     /// (`new` may run outside one).
@@ -250,7 +269,7 @@ pub struct Runtime {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut names: Vec<&String> = self.pools.keys().collect();
+        let mut names: Vec<&String> = self.pools.keys().chain(self.http_pools.keys()).collect();
         names.sort();
         f.debug_struct("Runtime")
             .field("functions", &names)
@@ -276,23 +295,47 @@ impl Runtime {
         let mut probes = bootstrap::InterpreterProbes::default();
         let mut launches = Vec::with_capacity(functions.len());
         for function in &functions {
-            let launch = bootstrap::validate(function, &mut probes, &mut warnings)?;
-            launches.push(launch);
+            let mode = http_mode::FunctionMode::from_environment(&function.environment).map_err(
+                |source| RuntimeError::BadHttpSetting {
+                    function: function.name.clone(),
+                    source,
+                },
+            )?;
+            let launch = match &mode {
+                http_mode::FunctionMode::Lambda => {
+                    bootstrap::validate(function, &mut probes, &mut warnings)?
+                }
+                http_mode::FunctionMode::Http(_) => http_mode::validate(function)?,
+            };
+            launches.push((mode, launch));
         }
         let runtime_dir = bootstrap::install(&options.data_dir)?;
         let idle_timeout = options.idle_timeout;
         let options = Arc::new(options);
         let mut pools = HashMap::new();
-        for (function, launch) in functions.into_iter().zip(launches) {
+        let mut http_pools = HashMap::new();
+        for (function, (mode, launch)) in functions.into_iter().zip(launches) {
             let name = function.name.clone();
-            if pools.contains_key(&name) {
+            if pools.contains_key(&name) || http_pools.contains_key(&name) {
                 return Err(RuntimeError::DuplicateFunction(name));
+            }
+            if let http_mode::FunctionMode::Http(settings) = mode {
+                let pool = http_pool::HttpPool::new(
+                    function,
+                    settings,
+                    launch,
+                    runtime_dir.clone(),
+                    options.clone(),
+                );
+                http_pools.insert(name, Arc::new(pool));
+                continue;
             }
             let pool = pool::Pool::new(function, launch, runtime_dir.clone(), options.clone());
             pools.insert(name, Arc::new(pool));
         }
         let runtime = Runtime {
             pools,
+            http_pools,
             idle_timeout,
             reaper: std::sync::Once::new(),
         };
@@ -301,9 +344,57 @@ impl Runtime {
 
     /// Names of the functions this runtime runs, sorted.
     pub fn function_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.pools.keys().cloned().collect();
+        let mut names: Vec<String> = self
+            .pools
+            .keys()
+            .chain(self.http_pools.keys())
+            .cloned()
+            .collect();
         names.sort();
         names
+    }
+
+    /// Whether `function` runs in HTTP mode (a web server the caller proxies to).
+    pub fn is_http_mode(&self, function: &str) -> bool {
+        self.http_pools.contains_key(function)
+    }
+
+    /// For an HTTP-mode function: a ready instance to proxy one request to, started if
+    /// needed. `Ok(None)` for a Lambda-mode function, which takes events through
+    /// [`Runtime::invoke`] instead.
+    pub async fn http_lease(&self, function: &str) -> Result<Option<HttpLease>, InvokeError> {
+        let Some(pool) = self.http_pools.get(function) else {
+            if self.pools.contains_key(function) {
+                return Ok(None);
+            }
+            return Err(InvokeError::NoSuchFunction(function.to_owned()));
+        };
+        self.start_reaper();
+        // A cold start runs in its own task, so that a caller who stops waiting does not
+        // leave a half-started process behind.
+        let pool = pool.clone();
+        match tokio::spawn(async move { pool.lease().await }).await {
+            Ok(result) => result.map(Some),
+            Err(join_error) => {
+                tracing::error!(function, "lease task failed: {join_error}");
+                Err(InvokeError::FunctionError(logs::error_json(
+                    "Runtime.Unknown",
+                    "The invocation failed inside Serverful",
+                )))
+            }
+        }
+    }
+
+    /// Starts scaling idle instances to zero, once, inside the caller's tokio runtime.
+    fn start_reaper(&self) {
+        if let Some(idle_timeout) = self.idle_timeout {
+            self.reaper.call_once(|| {
+                let pools = self.pools.values().map(Arc::downgrade).collect();
+                tokio::spawn(pool::reap_idle_instances(pools, idle_timeout));
+                let http_pools = self.http_pools.values().map(Arc::downgrade).collect();
+                tokio::spawn(http_pool::reap_idle_instances(http_pools, idle_timeout));
+            });
+        }
     }
 
     /// Invokes `function` with `payload` (the event JSON) and returns its response JSON.
@@ -319,19 +410,29 @@ impl Runtime {
         payload: Bytes,
         context: InvokeContext,
     ) -> Result<Bytes, InvokeError> {
+        if payload.len() > MAX_PAYLOAD_BYTES {
+            return Err(InvokeError::PayloadTooLarge);
+        }
+        if let Some(http_pool) = self.http_pools.get(function) {
+            // Not through the gateway: the event goes to AWS_LWA_PASS_THROUGH_PATH.
+            self.start_reaper();
+            let http_pool = http_pool.clone();
+            return match tokio::spawn(async move { http_pool.invoke(payload).await }).await {
+                Ok(result) => result,
+                Err(join_error) => {
+                    tracing::error!(function, "invocation task failed: {join_error}");
+                    Err(InvokeError::FunctionError(logs::error_json(
+                        "Runtime.Unknown",
+                        "The invocation failed inside Serverful",
+                    )))
+                }
+            };
+        }
         let pool = self
             .pools
             .get(function)
             .ok_or_else(|| InvokeError::NoSuchFunction(function.to_owned()))?;
-        if payload.len() > MAX_PAYLOAD_BYTES {
-            return Err(InvokeError::PayloadTooLarge);
-        }
-        if let Some(idle_timeout) = self.idle_timeout {
-            self.reaper.call_once(|| {
-                let pools = self.pools.values().map(Arc::downgrade).collect();
-                tokio::spawn(pool::reap_idle_instances(pools, idle_timeout));
-            });
-        }
+        self.start_reaper();
         // The invocation runs in its own task so that a caller who stops waiting (a client
         // that disconnects) does not kill the instance halfway through a request.
         let task = tokio::spawn(pool.clone().invoke(payload, context));
@@ -349,7 +450,12 @@ impl Runtime {
 
     /// Counters of every function, sorted by name.
     pub fn stats(&self) -> Vec<FunctionStats> {
-        let mut stats: Vec<FunctionStats> = self.pools.values().map(|pool| pool.stats()).collect();
+        let mut stats: Vec<FunctionStats> = self
+            .pools
+            .values()
+            .map(|pool| pool.stats())
+            .chain(self.http_pools.values().map(|pool| pool.stats()))
+            .collect();
         stats.sort_by(|a, b| a.function.cmp(&b.function));
         stats
     }
@@ -360,10 +466,9 @@ impl Runtime {
     pub async fn drain(&self, grace: Duration) -> u64 {
         let deadline = tokio::time::Instant::now() + grace;
         let in_flight = || {
-            self.pools
-                .values()
-                .map(|pool| pool.in_flight())
-                .sum::<u64>()
+            let lambda: u64 = self.pools.values().map(|pool| pool.in_flight()).sum();
+            let http: u64 = self.http_pools.values().map(|pool| pool.in_flight()).sum();
+            lambda + http
         };
         while in_flight() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(DRAIN_POLL).await;
@@ -376,6 +481,9 @@ impl Runtime {
     /// Kills every function process (and its children) and waits for them.
     pub async fn shutdown(&self) {
         for pool in self.pools.values() {
+            pool.shutdown().await;
+        }
+        for pool in self.http_pools.values() {
             pool.shutdown().await;
         }
     }

@@ -1,0 +1,807 @@
+//! The instances of one HTTP-mode function: a web-server process on its own loopback port,
+//! started on the first request and shared by every request after it (many at once), and
+//! the lease a caller holds while it proxies one request to it.
+//!
+//! The runtime never sees the proxied requests themselves: the caller (the gateway) talks
+//! HTTP to the lease's address and reports back how the request ended, so that the runtime
+//! can log `START`/`END`/`REPORT`, count the request while it runs (drain, scale to zero),
+//! and replace an instance that crashed or timed out.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use time::OffsetDateTime;
+use tokio::sync::watch;
+
+use crate::bootstrap::Launch;
+use crate::http_mode::{self, HttpModeConfig};
+use crate::instance::{self, kill_process_group, ExitWatch, FunctionSpec};
+use crate::logs;
+use crate::output::OutputPipes;
+use crate::{FunctionConfig, FunctionStats, InvokeError, RuntimeOptions, MAX_PAYLOAD_BYTES};
+
+/// How long a failed request waits for its process to exit, to tell a crash (the instance
+/// is replaced) from a broken connection (the instance stays).
+const CRASH_WAIT: Duration = Duration::from_millis(300);
+
+/// How long shutdown waits for one killed process to be reaped.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+
+/// How one proxied request ended, as the caller saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpOutcome {
+    /// The app answered with this status and the whole response reached the caller.
+    Responded { status: u16 },
+    /// The function's `Timeout` passed before the response was complete. The instance is
+    /// replaced: new requests go to a new one, and the old one is stopped once its other
+    /// requests are done.
+    TimedOut,
+    /// The connection to the app failed (it crashed, or closed the connection mid-answer).
+    Failed(String),
+}
+
+/// Every live process of the function, so that shutdown can reach them all.
+#[derive(Debug, Clone, Default)]
+struct Processes(Arc<Mutex<HashMap<u32, ExitWatch>>>);
+
+impl Processes {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, ExitWatch>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// One running web-server process.
+#[derive(Debug)]
+struct HttpInstance {
+    pid: u32,
+    /// Where the app listens.
+    address: SocketAddr,
+    exit: ExitWatch,
+    output: OutputPipes,
+    /// Requests leased on this instance right now.
+    in_flight: AtomicU64,
+    /// Set when a request timed out on it: no new requests, stopped once idle.
+    retired: AtomicBool,
+    last_used: Mutex<Instant>,
+    max_memory_used_mb: AtomicU64,
+}
+
+impl HttpInstance {
+    fn has_exited(&self) -> bool {
+        self.exit.borrow().is_some()
+    }
+
+    fn usable(&self) -> bool {
+        !self.has_exited() && !self.retired.load(Ordering::SeqCst)
+    }
+
+    fn touch(&self) {
+        *self
+            .last_used
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Instant::now();
+    }
+
+    fn idle_for(&self) -> Duration {
+        self.last_used
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .elapsed()
+    }
+}
+
+impl Drop for HttpInstance {
+    fn drop(&mut self) {
+        // The group outlives its leader when children linger (`run.sh` without `exec`).
+        kill_process_group(self.pid);
+    }
+}
+
+/// The counters behind [`FunctionStats`].
+#[derive(Debug, Default)]
+struct Counters {
+    successes: AtomicU64,
+    errors: AtomicU64,
+    timeouts: AtomicU64,
+    throttles: AtomicU64,
+    rejections: AtomicU64,
+    cold_starts: AtomicU64,
+    in_flight: AtomicU64,
+}
+
+/// One HTTP-mode function's instances.
+#[derive(Debug)]
+pub(crate) struct HttpPool {
+    spec: FunctionSpec,
+    settings: HttpModeConfig,
+    /// 0 means throttled (reserved concurrency 0); otherwise requests are not limited,
+    /// since one web server takes many at once.
+    limit: u32,
+    /// The instance new requests go to. Held across a cold start, so that requests
+    /// arriving meanwhile wait for that instance rather than start their own.
+    current: tokio::sync::Mutex<Option<Arc<HttpInstance>>>,
+    processes: Processes,
+    closed: AtomicBool,
+    counters: Counters,
+    /// For direct invocations (`AWS_LWA_PASS_THROUGH_PATH`).
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+/// A ready instance, leased for one request. Report how the request ended with
+/// [`HttpLease::finish`]; a lease dropped without it counts as answered (the caller went
+/// away). Until then the request counts as in flight: a drain waits for it and the
+/// instance is not stopped for idleness.
+#[derive(Debug)]
+pub struct HttpLease {
+    address: SocketAddr,
+    timeout: Duration,
+    remove_base_path: Option<String>,
+    request_id: String,
+    state: Option<LeaseState>,
+}
+
+#[derive(Debug)]
+struct LeaseState {
+    pool: Arc<HttpPool>,
+    instance: Arc<HttpInstance>,
+    request_id: String,
+    started: Instant,
+    /// Set on the request whose arrival started the instance.
+    init_duration: Option<Duration>,
+}
+
+impl HttpLease {
+    /// Where the instance's web server listens (loopback).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The function's `Timeout`, which bounds the whole request.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// `AWS_LWA_REMOVE_BASE_PATH`: a prefix to take off request paths, without a
+    /// trailing slash.
+    pub fn remove_base_path(&self) -> Option<&str> {
+        self.remove_base_path.as_deref()
+    }
+
+    /// The id of this request in the function's `START`/`END`/`REPORT` lines.
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    /// Ends the request: logs `END` and `REPORT` after the app's own lines, and replaces
+    /// the instance if it crashed or timed out. Returns once that is done, so that a
+    /// request sent after a crash reaches a new instance.
+    pub async fn finish(mut self, outcome: HttpOutcome) {
+        if let Some(state) = self.state.take() {
+            finish_request(state, outcome).await;
+        }
+    }
+}
+
+impl Drop for HttpLease {
+    fn drop(&mut self) {
+        let Some(state) = self.state.take() else {
+            return;
+        };
+        let outcome = HttpOutcome::Responded { status: 0 };
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(finish_request(state, outcome));
+            }
+            // Outside tokio nothing can flush the output; the counts must still be right.
+            Err(_) => release(&state),
+        }
+    }
+}
+
+/// Decrements the request counters of a finished request.
+fn release(state: &LeaseState) {
+    state.instance.touch();
+    let left = state.instance.in_flight.fetch_sub(1, Ordering::SeqCst) - 1;
+    if left == 0 && state.instance.retired.load(Ordering::SeqCst) {
+        kill_process_group(state.instance.pid);
+    }
+    state.pool.counters.in_flight.fetch_sub(1, Ordering::SeqCst);
+}
+
+async fn finish_request(state: LeaseState, outcome: HttpOutcome) {
+    let pool = &state.pool;
+    let instance = &state.instance;
+    let name = &pool.spec.config.name;
+    let sink = &pool.spec.options.log_sink;
+    let request_id = &state.request_id;
+    let duration = state.started.elapsed();
+    match &outcome {
+        HttpOutcome::Responded { .. } => {
+            pool.counters.successes.fetch_add(1, Ordering::Relaxed);
+        }
+        HttpOutcome::TimedOut => {
+            pool.counters.timeouts.fetch_add(1, Ordering::Relaxed);
+            instance.retired.store(true, Ordering::SeqCst);
+            sink.emit(
+                name,
+                &logs::timeout_line(request_id, pool.spec.config.timeout),
+            );
+        }
+        HttpOutcome::Failed(reason) => {
+            pool.counters.errors.fetch_add(1, Ordering::Relaxed);
+            let mut exit = instance.exit.clone();
+            let exited = tokio::time::timeout(CRASH_WAIT, exit.wait_for(Option::is_some))
+                .await
+                .ok()
+                .and_then(|status| status.ok().and_then(|how| how.clone()));
+            // Lines the process wrote before it died belong before the error.
+            instance.output.flush().await;
+            match exited {
+                Some(how) => {
+                    let message = if how == "exit status 0" {
+                        format!(
+                            "RequestId: {request_id} Error: Runtime exited without providing a reason"
+                        )
+                    } else {
+                        format!("RequestId: {request_id} Error: Runtime exited with error: {how}")
+                    };
+                    sink.emit(name, &message);
+                    sink.emit(name, "Runtime.ExitError");
+                }
+                None => sink.emit(
+                    name,
+                    &format!(
+                        "{} {request_id} ERROR the web server's answer failed: {reason}",
+                        logs::timestamp(OffsetDateTime::now_utc())
+                    ),
+                ),
+            }
+        }
+    }
+    instance.output.flush().await;
+    let memory = max_memory(instance);
+    sink.emit(name, &logs::end_line(request_id));
+    let report = logs::Report {
+        duration,
+        memory_size_mb: pool.spec.config.memory_mb,
+        max_memory_used_mb: memory,
+        init_duration: state.init_duration,
+    };
+    sink.emit(name, &logs::report_line(request_id, &report));
+    release(&state);
+}
+
+/// The highest `Max Memory Used` of the instance so far.
+fn max_memory(instance: &HttpInstance) -> u64 {
+    let now = instance::max_memory_used_mb(instance.pid);
+    instance
+        .max_memory_used_mb
+        .fetch_max(now, Ordering::Relaxed)
+        .max(now)
+}
+
+impl HttpPool {
+    pub fn new(
+        config: FunctionConfig,
+        settings: HttpModeConfig,
+        launch: Launch,
+        runtime_dir: PathBuf,
+        options: Arc<RuntimeOptions>,
+    ) -> HttpPool {
+        let limit = config
+            .reserved_concurrency
+            .unwrap_or(options.max_concurrency.max(1));
+        let function_arn = format!(
+            "arn:aws:lambda:{}:{}:function:{}",
+            options.region, options.account_id, config.name
+        );
+        HttpPool {
+            spec: FunctionSpec {
+                config,
+                launch,
+                runtime_dir,
+                options,
+                function_arn,
+            },
+            settings,
+            limit,
+            current: tokio::sync::Mutex::new(None),
+            processes: Processes::default(),
+            closed: AtomicBool::new(false),
+            counters: Counters::default(),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    /// A ready instance for one request, started if there is none (a cold start, whose
+    /// failure is the request's function error).
+    pub async fn lease(self: &Arc<Self>) -> Result<HttpLease, InvokeError> {
+        if self.limit == 0 {
+            self.counters.throttles.fetch_add(1, Ordering::Relaxed);
+            return Err(InvokeError::Throttled);
+        }
+        self.counters.in_flight.fetch_add(1, Ordering::SeqCst);
+        let leased = self.lease_instance().await;
+        let (instance, init_duration) = match leased {
+            Ok(leased) => leased,
+            Err(error) => {
+                let counter = match &error {
+                    InvokeError::ShuttingDown => &self.counters.rejections,
+                    _ => &self.counters.errors,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                self.counters.in_flight.fetch_sub(1, Ordering::SeqCst);
+                return Err(error);
+            }
+        };
+        let request_id = uuid::Uuid::new_v4().to_string();
+        self.spec
+            .options
+            .log_sink
+            .emit(&self.spec.config.name, &logs::start_line(&request_id));
+        Ok(HttpLease {
+            address: instance.address,
+            timeout: self.spec.config.timeout,
+            remove_base_path: self.settings.remove_base_path.clone(),
+            request_id: request_id.clone(),
+            state: Some(LeaseState {
+                pool: self.clone(),
+                instance,
+                request_id,
+                started: Instant::now(),
+                init_duration,
+            }),
+        })
+    }
+
+    async fn lease_instance(&self) -> Result<(Arc<HttpInstance>, Option<Duration>), InvokeError> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(InvokeError::ShuttingDown);
+        }
+        let mut current = self.current.lock().await;
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(InvokeError::ShuttingDown);
+        }
+        if let Some(instance) = current.as_ref().filter(|instance| instance.usable()) {
+            instance.in_flight.fetch_add(1, Ordering::SeqCst);
+            return Ok((instance.clone(), None));
+        }
+        // A crashed or retired instance is let go; its last request stops it.
+        *current = None;
+        self.counters.cold_starts.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
+        let instance = self
+            .start()
+            .await
+            .map_err(InvokeError::FunctionError)?;
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(InvokeError::ShuttingDown);
+        }
+        let instance = Arc::new(instance);
+        instance.in_flight.fetch_add(1, Ordering::SeqCst);
+        *current = Some(instance.clone());
+        Ok((instance, Some(started.elapsed())))
+    }
+
+    /// Starts a web-server process on a free port and waits until it is ready. On failure
+    /// returns Lambda error JSON, already logged.
+    async fn start(&self) -> Result<HttpInstance, Bytes> {
+        let spec = &self.spec;
+        let name = &spec.config.name;
+        let sink = &spec.options.log_sink;
+        let started = Instant::now();
+        let fail = |error_type: &str, message: String| {
+            sink.emit(
+                name,
+                &format!(
+                    "{} Init error: {message}",
+                    logs::timestamp(OffsetDateTime::now_utc())
+                ),
+            );
+            sink.emit(
+                name,
+                &logs::init_failure_line(started.elapsed(), error_type),
+            );
+            logs::error_json(error_type, &message)
+        };
+
+        let port = match free_port() {
+            Ok(port) => port,
+            Err(error) => {
+                return Err(fail(
+                    "Runtime.Unknown",
+                    format!("failed to find a free port for the web server: {error}"),
+                ))
+            }
+        };
+        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let readiness_address = SocketAddr::from((
+            Ipv4Addr::LOCALHOST,
+            self.settings.separate_readiness_port.unwrap_or(port),
+        ));
+        let log_stream = logs::log_stream_name(OffsetDateTime::now_utc());
+        let environment = http_environment(spec, &self.settings, &log_stream, port);
+        let mut command = tokio::process::Command::new(&spec.launch.program);
+        command
+            .args(&spec.launch.interpreter_args)
+            .env_clear()
+            .envs(environment)
+            .current_dir(&spec.config.code_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Its own process group, so that a kill reaches the server `run.sh` started.
+            .process_group(0)
+            .kill_on_drop(true);
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(error) => {
+                return Err(fail(
+                    "Runtime.InvalidEntrypoint",
+                    format!("failed to start {}: {error}", spec.launch.program.display()),
+                ))
+            }
+        };
+        let Some(pid) = child.id() else {
+            return Err(fail(
+                "Runtime.ExitError",
+                "the process exited before it could be watched".to_owned(),
+            ));
+        };
+        let mut output = OutputPipes::default();
+        let stdout = child.stdout.take().map(|pipe| pipe.into_owned_fd());
+        let stderr = child.stderr.take().map(|pipe| pipe.into_owned_fd());
+        for fd in [stdout, stderr].into_iter().flatten() {
+            let forwarded = fd.and_then(|fd| output.forward(fd, name.clone(), sink.clone()));
+            if let Err(error) = forwarded {
+                sink.emit(
+                    name,
+                    &format!("failed to read the function's output: {error}"),
+                );
+            }
+        }
+        let (exit_sender, exit) = watch::channel(None);
+        self.processes.lock().insert(pid, exit.clone());
+        let processes = self.processes.clone();
+        tokio::spawn(async move {
+            let how = match child.wait().await {
+                Ok(status) => instance::describe_exit(status),
+                Err(error) => format!("wait failed: {error}"),
+            };
+            processes.lock().remove(&pid);
+            let _ = exit_sender.send(Some(how));
+        });
+        let instance = HttpInstance {
+            pid,
+            address,
+            exit,
+            output,
+            in_flight: AtomicU64::new(0),
+            retired: AtomicBool::new(false),
+            last_used: Mutex::new(Instant::now()),
+            max_memory_used_mb: AtomicU64::new(0),
+        };
+
+        let limit = self.settings.readiness_limit(spec.config.timeout);
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut exit = instance.exit.clone();
+        loop {
+            if http_mode::check_ready(&self.settings, readiness_address).await {
+                return Ok(instance);
+            }
+            let waited = tokio::select! {
+                status = exit.wait_for(Option::is_some) => Waited::Exited(
+                    status
+                        .ok()
+                        .and_then(|how| how.clone())
+                        .unwrap_or_else(|| "signal: killed".to_owned()),
+                ),
+                _ = tokio::time::sleep_until(deadline) => Waited::OutOfTime,
+                _ = tokio::time::sleep(http_mode::READINESS_POLL) => Waited::NotYet,
+            };
+            match waited {
+                Waited::NotYet => {}
+                Waited::Exited(how) => {
+                    instance.output.flush().await;
+                    return Err(fail(
+                        "Runtime.ExitError",
+                        format!("the web server exited before it was ready: {how}"),
+                    ));
+                }
+                Waited::OutOfTime => {
+                    instance.output.flush().await;
+                    let check = match self.settings.readiness_protocol {
+                        http_mode::ReadinessProtocol::Http => format!(
+                            "GET http://{readiness_address}{} never answered with a healthy status",
+                            self.settings.readiness_path
+                        ),
+                        http_mode::ReadinessProtocol::Tcp => {
+                            format!("nothing accepted connections on {readiness_address}")
+                        }
+                    };
+                    return Err(fail(
+                        "Sandbox.Timedout",
+                        format!(
+                            "the web server was not ready after {:.2} seconds: {check} \
+                             (the app must listen on $PORT, {port} for this instance)",
+                            limit.as_secs_f64()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// A direct invocation (not through the gateway): the event is posted to the
+    /// pass-through path, and the app's answer is the result.
+    pub async fn invoke(self: &Arc<Self>, payload: Bytes) -> Result<Bytes, InvokeError> {
+        let lease = self.lease().await?;
+        let uri = format!(
+            "http://{}{}",
+            lease.address(),
+            self.settings.pass_through_path
+        );
+        let request = http::Request::post(uri)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(payload));
+        let request = match request {
+            Ok(request) => request,
+            Err(error) => {
+                let message = format!("failed to build the pass-through request: {error}");
+                lease.finish(HttpOutcome::Failed(message.clone())).await;
+                return Err(InvokeError::FunctionError(logs::error_json(
+                    "Runtime.Unknown",
+                    &message,
+                )));
+            }
+        };
+        let exchange = async {
+            let response = self.client.request(request).await?;
+            let status = response.status().as_u16();
+            let body = Limited::new(response.into_body(), MAX_PAYLOAD_BYTES)
+                .collect()
+                .await;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>((status, body))
+        };
+        match tokio::time::timeout(lease.timeout(), exchange).await {
+            Err(_elapsed) => {
+                lease.finish(HttpOutcome::TimedOut).await;
+                Err(InvokeError::Timeout)
+            }
+            Ok(Err(error)) => {
+                lease.finish(HttpOutcome::Failed(error.to_string())).await;
+                Err(InvokeError::FunctionError(logs::error_json(
+                    "Runtime.ExitError",
+                    &format!("the web server's answer failed: {error}"),
+                )))
+            }
+            Ok(Ok((status, Err(_too_large)))) => {
+                lease.finish(HttpOutcome::Responded { status }).await;
+                Err(InvokeError::PayloadTooLarge)
+            }
+            Ok(Ok((status, Ok(body)))) => {
+                lease.finish(HttpOutcome::Responded { status }).await;
+                let body = body.to_bytes();
+                if status >= 500 {
+                    return Err(InvokeError::FunctionError(logs::error_json(
+                        "Runtime.HandlerError",
+                        &format!(
+                            "the web server answered {status}: {}",
+                            String::from_utf8_lossy(&body)
+                        ),
+                    )));
+                }
+                Ok(body)
+            }
+        }
+    }
+
+    pub fn stats(&self) -> FunctionStats {
+        let counters = &self.counters;
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let idle_instances = self
+            .current
+            .try_lock()
+            .ok()
+            .and_then(|current| {
+                current
+                    .as_ref()
+                    .map(|instance| instance.in_flight.load(Ordering::SeqCst) == 0)
+            })
+            .map_or(0, u64::from);
+        FunctionStats {
+            function: self.spec.config.name.clone(),
+            successes: load(&counters.successes),
+            errors: load(&counters.errors),
+            timeouts: load(&counters.timeouts),
+            throttles: load(&counters.throttles),
+            rejections: load(&counters.rejections),
+            cold_starts: load(&counters.cold_starts),
+            in_flight: load(&counters.in_flight),
+            instances: self.processes.lock().len() as u64,
+            idle_instances,
+        }
+    }
+
+    pub fn in_flight(&self) -> u64 {
+        self.counters.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Refuses new requests, kills every process of this function and waits for them.
+    pub async fn shutdown(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        let all: Vec<(u32, ExitWatch)> = self
+            .processes
+            .lock()
+            .iter()
+            .map(|(pid, exit)| (*pid, exit.clone()))
+            .collect();
+        for (pid, mut exit) in all {
+            kill_process_group(pid);
+            let waited = tokio::time::timeout(SHUTDOWN_WAIT, exit.wait_for(Option::is_some)).await;
+            if waited.is_err() {
+                tracing::warn!(
+                    function = self.spec.config.name,
+                    "process {pid} did not exit within {SHUTDOWN_WAIT:?} of SIGKILL"
+                );
+            }
+        }
+        if let Ok(mut current) = self.current.try_lock() {
+            current.take();
+        }
+    }
+
+    /// Stops the instance when it has had no request for `idle_timeout`.
+    fn reap_idle(&self, idle_timeout: Duration) {
+        // A pool busy starting an instance is not idle.
+        let Ok(mut current) = self.current.try_lock() else {
+            return;
+        };
+        let expired = current.as_ref().is_some_and(|instance| {
+            !instance.usable()
+                || (instance.in_flight.load(Ordering::SeqCst) == 0
+                    && instance.idle_for() >= idle_timeout)
+        });
+        if expired {
+            // Dropping the last reference kills the process group; a request still
+            // holding a lease keeps it alive until it ends.
+            current.take();
+        }
+    }
+}
+
+/// Scales HTTP-mode functions to zero, like the Lambda-mode reaper. Ends when every pool
+/// is gone.
+pub(crate) async fn reap_idle_instances(pools: Vec<Weak<HttpPool>>, idle_timeout: Duration) {
+    let period = (idle_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(30));
+    loop {
+        tokio::time::sleep(period).await;
+        let mut any_alive = false;
+        for pool in &pools {
+            if let Some(pool) = pool.upgrade() {
+                any_alive = true;
+                pool.reap_idle(idle_timeout);
+            }
+        }
+        if !any_alive {
+            return;
+        }
+    }
+}
+
+/// What a readiness wait saw between two checks.
+enum Waited {
+    NotYet,
+    Exited(String),
+    OutOfTime,
+}
+
+/// A loopback port nobody listens on right now.
+fn free_port() -> std::io::Result<u16> {
+    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// Lambda's environment for a web-server process: as for Lambda-mode functions, without
+/// a Runtime API, and with the instance's own port in `PORT` and `AWS_LWA_PORT`.
+fn http_environment(
+    spec: &FunctionSpec,
+    settings: &HttpModeConfig,
+    log_stream: &str,
+    port: u16,
+) -> std::collections::BTreeMap<String, String> {
+    let mut environment = instance::environment(spec, "", log_stream);
+    environment.remove("AWS_LAMBDA_RUNTIME_API");
+    let port = port.to_string();
+    environment.insert("PORT".to_owned(), port.clone());
+    environment.insert("AWS_LWA_PORT".to_owned(), port.clone());
+    if settings.separate_readiness_port.is_none() {
+        for variable in ["AWS_LWA_READINESS_CHECK_PORT", "READINESS_CHECK_PORT"] {
+            if environment.contains_key(variable) {
+                environment.insert(variable.to_owned(), port.clone());
+            }
+        }
+    }
+    environment
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn spec(environment: &[(&str, &str)]) -> (FunctionSpec, HttpModeConfig) {
+        let environment: BTreeMap<String, String> = environment
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect();
+        let settings = HttpModeConfig::from_environment(&environment)
+            .expect("valid settings")
+            .expect("HTTP mode");
+        let config = FunctionConfig {
+            name: "Web".to_owned(),
+            runtime: "nodejs20.x".to_owned(),
+            handler: "run.sh".to_owned(),
+            code_dir: PathBuf::from("/code"),
+            timeout: Duration::from_secs(3),
+            memory_mb: 256,
+            environment,
+            reserved_concurrency: None,
+        };
+        let spec = FunctionSpec {
+            config,
+            launch: Launch {
+                program: PathBuf::from("/code/run.sh"),
+                bootstrap: None,
+                interpreter_args: Vec::new(),
+                execution_env: Some("AWS_Lambda_nodejs20.x".to_owned()),
+            },
+            runtime_dir: PathBuf::from("/runtimes"),
+            options: Arc::new(RuntimeOptions::default()),
+            function_arn: "arn".to_owned(),
+        };
+        (spec, settings)
+    }
+
+    #[test]
+    fn each_instance_gets_its_own_port() {
+        let (spec, settings) = spec(&[
+            ("AWS_LWA_PORT", "3000"),
+            ("PORT", "3000"),
+            ("AWS_LWA_READINESS_CHECK_PORT", "3000"),
+            ("GREETING", "hi"),
+        ]);
+        let environment = http_environment(&spec, &settings, "stream", 41234);
+        assert_eq!(environment["PORT"], "41234");
+        assert_eq!(environment["AWS_LWA_PORT"], "41234");
+        assert_eq!(environment["AWS_LWA_READINESS_CHECK_PORT"], "41234");
+        assert_eq!(environment["GREETING"], "hi");
+        assert_eq!(environment["AWS_LAMBDA_FUNCTION_NAME"], "Web");
+        assert_eq!(environment["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "256");
+        assert_eq!(environment["AWS_EXECUTION_ENV"], "AWS_Lambda_nodejs20.x");
+        assert!(!environment.contains_key("AWS_LAMBDA_RUNTIME_API"));
+    }
+
+    #[test]
+    fn a_separate_readiness_port_is_kept() {
+        let (spec, settings) = spec(&[
+            ("AWS_LWA_PORT", "3000"),
+            ("AWS_LWA_READINESS_CHECK_PORT", "3001"),
+        ]);
+        let environment = http_environment(&spec, &settings, "stream", 41234);
+        assert_eq!(environment["AWS_LWA_READINESS_CHECK_PORT"], "3001");
+        assert_eq!(environment["PORT"], "41234");
+    }
+}
