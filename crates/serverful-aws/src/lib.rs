@@ -1,0 +1,32 @@
+//! The AWS-compatible endpoint: one listener that serves the AWS APIs functions and
+//! tools call (DynamoDB, DynamoDB Streams, Lambda, ...), as AWS serves them.
+//!
+//! This crate is the framework those APIs plug into: SigV4 verification
+//! ([`sigv4`]), routing by `X-Amz-Target` or path ([`router`]), the service traits
+//! ([`JsonService`], [`RestService`]), AWS's error shapes ([`AwsError`]) and the
+//! endpoint's key pair ([`load_or_generate_credentials`]). It knows HTTP and AWS wire
+//! formats, and nothing of how a service stores anything.
+//!
+//! ```no_run
+//! # async fn run(service: std::sync::Arc<dyn serverful_aws::JsonService>) -> std::io::Result<()> {
+//! let (credentials, _source) = serverful_aws::load_or_generate_credentials(".serverful".as_ref())
+//!     .map_err(std::io::Error::other)?;
+//! let state = serverful_aws::AwsState::new(credentials).with_json_service(service);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:4566").await?;
+//! axum::serve(listener, serverful_aws::router(state)).await
+//! # }
+//! ```
+
+pub mod credentials;
+pub mod error;
+pub mod router;
+pub mod service;
+pub mod sigv4;
+
+pub use credentials::{
+    load_or_generate_credentials, resolve_credentials, Credentials, CredentialsError, KeySource,
+};
+pub use error::{AwsError, MessageField};
+pub use router::{router, AwsState};
+pub use service::{JsonRequest, JsonService, RestRequest, RestService};
+pub use sigv4::AuthError;

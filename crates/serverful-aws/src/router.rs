@@ -1,0 +1,305 @@
+//! The endpoint's axum router: picks the service (`X-Amz-Target` prefix, else a REST
+//! service's path), bounds the body, verifies SigV4, calls the service and shapes the
+//! response as AWS does (`x-amzn-RequestId`, `x-amz-crc32`, error JSON).
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse as _, Response};
+use axum::Router;
+use bytes::Bytes;
+use futures_util::FutureExt as _;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderValue, Method, StatusCode};
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+use time::OffsetDateTime;
+
+use crate::credentials::Credentials;
+use crate::error::AwsError;
+use crate::service::{JsonRequest, JsonService, RestRequest, RestService};
+use crate::sigv4::{self, Expectations, SignedRequest};
+
+/// The JSON protocol's content type, 1.0 (DynamoDB, Streams, SQS).
+pub const AMZ_JSON_1_0: &str = "application/x-amz-json-1.0";
+/// The JSON protocol's content type, 1.1 (Lambda's control plane, Kinesis, ...).
+pub const AMZ_JSON_1_1: &str = "application/x-amz-json-1.1";
+/// The header that carries the request ID on every response.
+pub const REQUEST_ID_HEADER: &str = "x-amzn-requestid";
+/// The header with the CRC32 of the response body, which DynamoDB clients check.
+pub const CRC32_HEADER: &str = "x-amz-crc32";
+
+/// Everything the router needs: the key pair and the services it serves.
+#[derive(Clone)]
+pub struct AwsState {
+    /// The key pair requests must be signed with.
+    pub credentials: Credentials,
+    /// Services selected by `X-Amz-Target`.
+    pub json_services: Vec<Arc<dyn JsonService>>,
+    /// Services selected by method and path, tried in order.
+    pub rest_services: Vec<Arc<dyn RestService>>,
+    /// The clock signatures are checked against (tests pin it).
+    pub clock: fn() -> OffsetDateTime,
+}
+
+impl std::fmt::Debug for AwsState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsState")
+            .field("credentials", &self.credentials)
+            .field(
+                "json_services",
+                &self
+                    .json_services
+                    .iter()
+                    .map(|service| service.target_prefix())
+                    .collect::<Vec<_>>(),
+            )
+            .field("rest_services", &self.rest_services.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AwsState {
+    /// A state with no services yet and the system clock.
+    pub fn new(credentials: Credentials) -> Self {
+        Self {
+            credentials,
+            json_services: Vec::new(),
+            rest_services: Vec::new(),
+            clock: OffsetDateTime::now_utc,
+        }
+    }
+
+    /// Adds a JSON-protocol service.
+    pub fn with_json_service(mut self, service: Arc<dyn JsonService>) -> Self {
+        self.json_services.push(service);
+        self
+    }
+
+    /// Adds a REST-style service.
+    pub fn with_rest_service(mut self, service: Arc<dyn RestService>) -> Self {
+        self.rest_services.push(service);
+        self
+    }
+}
+
+/// The AWS-compatible endpoint as an axum router (every path, every method).
+pub fn router(state: AwsState) -> Router {
+    Router::new().fallback(handle).with_state(Arc::new(state))
+}
+
+async fn handle(State(state): State<Arc<AwsState>>, request: Request) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    if request.headers().contains_key("x-amz-target") {
+        return handle_json(&state, request, &request_id).await;
+    }
+    let method = request.method().clone();
+    let rest_service = state
+        .rest_services
+        .iter()
+        .find(|service| service.handles(&method, request.uri().path()))
+        .cloned();
+    match rest_service {
+        Some(service) => handle_rest(&state, service, request, &request_id).await,
+        None => json_error(&AwsError::unknown_operation(), AMZ_JSON_1_0, &request_id),
+    }
+}
+
+async fn handle_json(state: &AwsState, request: Request, request_id: &str) -> Response {
+    let content_type = response_content_type(request.headers().get(CONTENT_TYPE));
+    let Some((service, operation)) =
+        find_json_service(state, request.headers().get("x-amz-target"))
+    else {
+        return json_error(&AwsError::unknown_operation(), content_type, request_id);
+    };
+    if request.method() != Method::POST {
+        return json_error(&AwsError::unknown_operation(), content_type, request_id);
+    }
+    let (parts, body) = request.into_parts();
+    let body = match read_body(&parts.headers, body, service.max_request_bytes()).await {
+        Ok(body) => body,
+        Err(error) => return json_error(&error, content_type, request_id),
+    };
+    let signed = SignedRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &parts.headers,
+        body: &body,
+    };
+    let expectations = Expectations {
+        credentials: &state.credentials,
+        service: service.signing_name(),
+        required_signed_headers: &["x-amz-target"],
+        now: (state.clock)(),
+    };
+    let verified = match sigv4::verify(&signed, &expectations) {
+        Ok(verified) => verified,
+        Err(error) => {
+            tracing::debug!(%error, target = service.target_prefix(), "rejected unauthenticated AWS request");
+            return json_error(&error.to_aws_error(), content_type, request_id);
+        }
+    };
+    let call = service.call(JsonRequest {
+        operation,
+        body,
+        region: verified.region,
+        access_key_id: verified.access_key_id,
+        request_id: request_id.to_owned(),
+    });
+    match AssertUnwindSafe(call).catch_unwind().await {
+        Ok(Ok(body)) => aws_json_response(StatusCode::OK, body, content_type, request_id),
+        Ok(Err(error)) => json_error(&error, content_type, request_id),
+        Err(_) => {
+            tracing::error!(target = service.target_prefix(), "AWS service panicked");
+            json_error(
+                &AwsError::internal(
+                    "The server encountered an internal error trying to fulfill the request.",
+                ),
+                content_type,
+                request_id,
+            )
+        }
+    }
+}
+
+async fn handle_rest(
+    state: &AwsState,
+    service: Arc<dyn RestService>,
+    request: Request,
+    request_id: &str,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = match read_body(&parts.headers, body, service.max_request_bytes()).await {
+        Ok(body) => body,
+        Err(error) => return rest_response(service.error_response(&error), request_id),
+    };
+    let signed = SignedRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &parts.headers,
+        body: &body,
+    };
+    let expectations = Expectations {
+        credentials: &state.credentials,
+        service: service.signing_name(),
+        required_signed_headers: &[],
+        now: (state.clock)(),
+    };
+    let verified = match sigv4::verify(&signed, &expectations) {
+        Ok(verified) => verified,
+        Err(error) => {
+            tracing::debug!(%error, service = service.signing_name(), "rejected unauthenticated AWS request");
+            return rest_response(service.error_response(&error.to_aws_error()), request_id);
+        }
+    };
+    let call = service.call(RestRequest {
+        method: parts.method.clone(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().unwrap_or("").to_owned(),
+        headers: parts.headers.clone(),
+        body,
+        region: verified.region,
+        access_key_id: verified.access_key_id,
+        request_id: request_id.to_owned(),
+    });
+    let response = match AssertUnwindSafe(call).catch_unwind().await {
+        Ok(Ok(response)) => response,
+        Ok(Err(error)) => service.error_response(&error),
+        Err(_) => {
+            tracing::error!(service = service.signing_name(), "AWS service panicked");
+            service.error_response(&AwsError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                crate::error::CORAL_SERVICE_NAMESPACE,
+                "ServiceException",
+                "The server encountered an internal error trying to fulfill the request.",
+            ))
+        }
+    };
+    rest_response(response, request_id)
+}
+
+/// The service named by `X-Amz-Target: Prefix.Operation`, and the operation.
+fn find_json_service(
+    state: &AwsState,
+    target: Option<&HeaderValue>,
+) -> Option<(Arc<dyn JsonService>, String)> {
+    let target = target?.to_str().ok()?;
+    let (prefix, operation) = target.split_once('.')?;
+    if operation.is_empty() {
+        return None;
+    }
+    let service = state
+        .json_services
+        .iter()
+        .find(|service| service.target_prefix() == prefix)?;
+    Some((Arc::clone(service), operation.to_owned()))
+}
+
+/// Answers in JSON 1.1 to a 1.1 request, else in 1.0.
+fn response_content_type(request_type: Option<&HeaderValue>) -> &'static str {
+    match request_type.and_then(|value| value.to_str().ok()) {
+        Some(value) if value.trim().starts_with(AMZ_JSON_1_1) => AMZ_JSON_1_1,
+        _ => AMZ_JSON_1_0,
+    }
+}
+
+/// Reads the whole body, refusing more than `limit` bytes with a 413.
+async fn read_body(headers: &http::HeaderMap, body: Body, limit: usize) -> Result<Bytes, AwsError> {
+    let too_large = || {
+        AwsError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            crate::error::CORAL_SERVICE_NAMESPACE,
+            "RequestEntityTooLargeException",
+            format!("Request must be smaller than {limit} bytes"),
+        )
+    };
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(too_large());
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Err(error) => {
+            tracing::debug!(%error, "failed to read AWS request body");
+            Err(AwsError::serialization(None))
+        }
+    }
+}
+
+fn json_error(error: &AwsError, content_type: &'static str, request_id: &str) -> Response {
+    aws_json_response(error.status, error.to_json_body(), content_type, request_id)
+}
+
+fn aws_json_response(
+    status: StatusCode,
+    body: Bytes,
+    content_type: &'static str,
+    request_id: &str,
+) -> Response {
+    let crc = crc32fast::hash(&body);
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(CRC32_HEADER, HeaderValue::from(crc));
+    insert_request_id(headers, request_id);
+    response
+}
+
+fn rest_response(response: http::Response<Bytes>, request_id: &str) -> Response {
+    let mut response = response.map(Body::from);
+    insert_request_id(response.headers_mut(), request_id);
+    response
+}
+
+fn insert_request_id(headers: &mut http::HeaderMap, request_id: &str) {
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        headers.insert(REQUEST_ID_HEADER, value);
+    }
+}

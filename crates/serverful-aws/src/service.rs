@@ -1,0 +1,111 @@
+//! The traits AWS services implement to be served by the endpoint: [`JsonService`] for
+//! the JSON protocols selected by `X-Amz-Target`, [`RestService`] for REST-style APIs
+//! selected by path (Lambda `Invoke`, API Gateway Management).
+//!
+//! Services see only authenticated requests, and only their own: the router has checked
+//! the signature and that its credential scope names the service's signing name.
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use http::{HeaderMap, HeaderValue, Method, Response};
+
+use crate::error::{AwsError, MessageField};
+
+/// DynamoDB's request limit, the default for every service.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
+
+/// An authenticated JSON-protocol call.
+#[derive(Debug, Clone)]
+pub struct JsonRequest {
+    /// The operation after the target prefix: `PutItem` for `DynamoDB_20120810.PutItem`.
+    pub operation: String,
+    /// The request body as received; services parse it (and answer
+    /// `SerializationException` for bodies that are not JSON).
+    pub body: Bytes,
+    /// The region of the signature's credential scope, e.g. for ARNs.
+    pub region: String,
+    /// The access key the request was signed with.
+    pub access_key_id: String,
+    /// The `x-amzn-RequestId` the response will carry.
+    pub request_id: String,
+}
+
+/// A JSON-protocol AWS service (DynamoDB, DynamoDB Streams, SQS with its JSON protocol),
+/// selected by the prefix of `X-Amz-Target`.
+pub trait JsonService: Send + Sync + 'static {
+    /// The `X-Amz-Target` prefix before the dot, e.g. `DynamoDB_20120810`.
+    fn target_prefix(&self) -> &'static str;
+    /// The service name in the SigV4 credential scope, e.g. `dynamodb`.
+    fn signing_name(&self) -> &'static str;
+    /// The largest request body accepted; larger bodies get a 413.
+    fn max_request_bytes(&self) -> usize {
+        DEFAULT_MAX_REQUEST_BYTES
+    }
+    /// Runs one operation and returns the response body (JSON). Unknown operations
+    /// answer [`AwsError::unknown_operation`].
+    fn call(&self, request: JsonRequest) -> BoxFuture<'static, Result<Bytes, AwsError>>;
+}
+
+/// An authenticated REST-style call.
+#[derive(Debug, Clone)]
+pub struct RestRequest {
+    /// The HTTP method.
+    pub method: Method,
+    /// The path as received, still percent-encoded.
+    pub path: String,
+    /// The query string without `?`, still percent-encoded.
+    pub query: String,
+    /// The request headers.
+    pub headers: HeaderMap,
+    /// The request body.
+    pub body: Bytes,
+    /// The region of the signature's credential scope.
+    pub region: String,
+    /// The access key the request was signed with.
+    pub access_key_id: String,
+    /// The `x-amzn-RequestId` the response will carry.
+    pub request_id: String,
+}
+
+/// A REST-style AWS API selected by method and path, e.g. Lambda's
+/// `POST /2015-03-31/functions/{name}/invocations`.
+pub trait RestService: Send + Sync + 'static {
+    /// The service name in the SigV4 credential scope, e.g. `lambda`, `execute-api`.
+    fn signing_name(&self) -> &'static str;
+    /// Whether this service serves the request (checked before authentication).
+    fn handles(&self, method: &Method, path: &str) -> bool;
+    /// The largest request body accepted; larger bodies get a 413.
+    fn max_request_bytes(&self) -> usize {
+        DEFAULT_MAX_REQUEST_BYTES
+    }
+    /// Runs the call. The router adds `x-amzn-RequestId` to the response.
+    fn call(&self, request: RestRequest) -> BoxFuture<'static, Result<Response<Bytes>, AwsError>>;
+    /// How this API shapes errors, including authentication errors. The default is the
+    /// restJson1 shape: an `x-amzn-ErrorType` header and `{"message": "..."}`.
+    fn error_response(&self, error: &AwsError) -> Response<Bytes> {
+        rest_json_error_response(error)
+    }
+}
+
+/// The restJson1 error shape: status, `x-amzn-ErrorType: <Type>` and a JSON message.
+pub fn rest_json_error_response(error: &AwsError) -> Response<Bytes> {
+    let mut object = serde_json::Map::new();
+    if let Some(message) = &error.message {
+        let key = match error.message_field {
+            MessageField::Lower => "message",
+            MessageField::Upper => "Message",
+        };
+        object.insert(key.to_owned(), serde_json::Value::String(message.clone()));
+    }
+    let mut response = Response::new(Bytes::from(serde_json::Value::Object(object).to_string()));
+    *response.status_mut() = error.status;
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&error.type_name) {
+        headers.insert("x-amzn-errortype", value);
+    }
+    response
+}
