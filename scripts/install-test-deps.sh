@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need on a fresh machine: the AWS CLI and boto3,
-# and the third-party packages the test apps bundle (FastAPI + Mangum, awslambdaric,
+# and the third-party packages the test apps bundle (FastAPI + Mangum + uvicorn, awslambdaric,
 # Express + serverless-http). Idempotent: a second run only checks.
 #
 # The packages go to $SERVERFUL_TEST_DEPS (default: target/test-deps), one folder per
@@ -45,7 +45,7 @@ bundle_node() {
   fi
 }
 
-bundle_python fastapi "fastapi==0.*" "mangum==0.*"
+bundle_python fastapi "fastapi==0.*" "mangum==0.*" "uvicorn==0.*"
 bundle_python awslambdaric "awslambdaric==4.*"
 bundle_node express "express@5" "serverless-http@4"
 

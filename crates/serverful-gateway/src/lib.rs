@@ -2,7 +2,9 @@
 //! function results back to HTTP responses, with API Gateway's routing and error shapes.
 //!
 //! The gateway knows nothing about how functions run: it calls an [`Invoke`] implementation
-//! with the event's JSON and gets the function's result JSON back.
+//! with the event's JSON and gets the function's result JSON back. A function in HTTP mode
+//! (a web server) instead gives the gateway an [`HttpTarget`], and the gateway proxies the
+//! request to it, streaming both ways.
 //!
 //! Entry points: [`router`] serves every API of the app on one listener, the way
 //! `sam local start-api` does, and [`route_lines`] lists the routes for the start-up banner.
@@ -16,10 +18,12 @@
 //! - `event`: HTTP request -> payload format 1.0 / 2.0 event;
 //! - `response`: function result -> HTTP response, with the 2.0 inference rules;
 //! - `errors`: the error responses API Gateway shows;
+//! - `proxy`: HTTP-mode functions: the request proxied to a web server, streamed both ways;
 //! - `service`: the axum router that ties them together.
 
 mod errors;
 mod event;
+mod proxy;
 mod response;
 mod routes;
 mod service;
@@ -107,6 +111,57 @@ pub trait Invoke: Send + Sync + 'static {
         function: &str,
         event: Bytes,
     ) -> BoxFuture<'static, Result<Bytes, InvokeError>>;
+
+    /// For a function in HTTP mode: where to proxy one request, ready to take it. `None`
+    /// for a function that takes events through [`Invoke::invoke`] (the default).
+    fn http_target(
+        &self,
+        function: &str,
+    ) -> BoxFuture<'static, Result<Option<HttpTarget>, InvokeError>> {
+        let _ = function;
+        Box::pin(async { Ok(None) })
+    }
+}
+
+/// A web server ready to take one proxied request.
+pub struct HttpTarget {
+    /// Where the server listens.
+    pub address: std::net::SocketAddr,
+    /// A prefix to take off the request path (`AWS_LWA_REMOVE_BASE_PATH`), no trailing `/`.
+    pub remove_base_path: Option<String>,
+    /// The function's timeout: the whole exchange must finish within it, or the client
+    /// gets a 504.
+    pub timeout: std::time::Duration,
+    /// Told how the request ended, once the response has been streamed (or failed).
+    pub guard: Box<dyn ProxyGuard>,
+}
+
+impl std::fmt::Debug for HttpTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpTarget")
+            .field("address", &self.address)
+            .field("remove_base_path", &self.remove_base_path)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a proxied request ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyOutcome {
+    /// The server answered with this status and the whole response went out.
+    Responded { status: u16 },
+    /// The function's timeout passed first.
+    TimedOut,
+    /// The exchange with the server failed (the connection broke, the server crashed).
+    Failed(String),
+}
+
+/// Held while a proxied request runs; dropping it without [`ProxyGuard::finish`] means the
+/// client went away.
+pub trait ProxyGuard: Send + 'static {
+    /// Reports how the request ended; the gateway answers the client once this is done.
+    fn finish(self: Box<Self>, outcome: ProxyOutcome) -> BoxFuture<'static, ()>;
 }
 
 /// Everything the gateway router needs.

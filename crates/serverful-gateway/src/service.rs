@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 
 use crate::errors::GatewayError;
 use crate::event::{build_event, RequestData, Site};
+use crate::proxy;
 use crate::response::{v1_response, v2_response, V1Context};
 use crate::routes::RouteTable;
 use crate::{ApiKind, GatewayState, InvokeError, PayloadFormat};
@@ -29,6 +30,8 @@ const HTTP_REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("apigw-reques
 struct Shared {
     state: GatewayState,
     table: RouteTable,
+    /// Connections to HTTP-mode functions' web servers.
+    client: proxy::ProxyClient,
 }
 
 /// The gateway as an axum router serving every API in `state` on one listener.
@@ -37,7 +40,11 @@ struct Shared {
 /// client's address as `sourceIp`; without it they report `127.0.0.1`.
 pub fn router(state: GatewayState) -> Router {
     let table = RouteTable::new(&state.apis);
-    let shared = Arc::new(Shared { state, table });
+    let shared = Arc::new(Shared {
+        state,
+        table,
+        client: proxy::client(),
+    });
     Router::new()
         .fallback(handle)
         .with_state(shared)
@@ -123,6 +130,32 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             || "127.0.0.1".to_owned(),
             |ConnectInfo(address)| address.ip().to_string(),
         );
+
+    let declared_length = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared_length.is_some_and(|length| length > MAX_REQUEST_BODY_BYTES as u64) {
+        discard_body(request).await;
+        return ids.stamp(api.kind, GatewayError::RequestTooLarge.into_response());
+    }
+    // An HTTP-mode function gets the request itself, streamed, instead of an event.
+    match shared.state.invoker.http_target(&route.function).await {
+        Ok(Some(target)) => {
+            let forwarding = proxy::Forwarding {
+                api_path: &found.api_path,
+                source_ip: &source_ip,
+                gateway_host: &shared.state.domain_name,
+            };
+            let response = proxy::forward(&shared.client, target, request, forwarding).await;
+            return ids.stamp(api.kind, response);
+        }
+        Ok(None) => {}
+        Err(error) => {
+            return ids.stamp(api.kind, invoke_error_response(&route.function, error));
+        }
+    }
+
     let body = match Bytes::from_request(request, &()).await {
         Ok(body) => body,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -182,6 +215,30 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     };
     ids.stamp(api.kind, response)
 }
+
+/// Most clients send the whole body before they read the answer; one that is cut off
+/// mid-body sees a broken connection instead of the 413. So a too-large body is read and
+/// thrown away first, within bounds.
+async fn discard_body(request: Request) {
+    use http_body_util::BodyExt as _;
+    let mut body = request.into_body();
+    let mut discarded = 0_usize;
+    let drain = async {
+        while let Some(Ok(frame)) = body.frame().await {
+            discarded += frame.data_ref().map_or(0, |data| data.len());
+            if discarded > MAX_DISCARDED_BODY_BYTES {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DISCARD_TIMEOUT, drain).await;
+}
+
+/// How much of a too-large body the gateway reads before answering 413 anyway.
+const MAX_DISCARDED_BODY_BYTES: usize = 4 * MAX_REQUEST_BODY_BYTES;
+
+/// How long the gateway reads a too-large body before answering 413 anyway.
+const DISCARD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn invoke_error_response(function: &str, error: InvokeError) -> Response {
     let gateway_error = match error {

@@ -77,6 +77,27 @@ impl Functions {
         }
     }
 
+    /// For an HTTP-mode function, a ready instance to proxy one request to; `None` for a
+    /// Lambda-mode function. Like [`Functions::invoke`], a request that picked a version
+    /// retiring under it goes to the version that replaced it.
+    pub(crate) async fn http_lease(
+        &self,
+        function: &str,
+    ) -> Result<Option<runtime::HttpLease>, runtime::InvokeError> {
+        let Some(function_runtime) = self.runtime_of(function) else {
+            return Err(runtime::InvokeError::NoSuchFunction(function.to_string()));
+        };
+        match function_runtime.http_lease(function).await {
+            Err(runtime::InvokeError::ShuttingDown) => match self.runtime_of(function) {
+                Some(newer) if !Arc::ptr_eq(&newer, &function_runtime) => {
+                    newer.http_lease(function).await
+                }
+                _ => Err(runtime::InvokeError::ShuttingDown),
+            },
+            outcome => outcome,
+        }
+    }
+
     /// Replaces a function with a new version: new requests go to the new version at
     /// once; the old one finishes what it has (up to its timeout) in the background and
     /// stops. Returns the new version's warnings; on error the old version keeps serving.
@@ -153,20 +174,62 @@ impl gateway::Invoke for GatewayInvoker {
             functions
                 .invoke(&function, event)
                 .await
-                .map_err(|error| match error {
-                    runtime::InvokeError::FunctionError(payload) => {
-                        gateway::InvokeError::FunctionError(payload)
-                    }
-                    runtime::InvokeError::Timeout => gateway::InvokeError::Timeout,
-                    runtime::InvokeError::Throttled => gateway::InvokeError::Throttled,
-                    runtime::InvokeError::PayloadTooLarge => gateway::InvokeError::PayloadTooLarge,
-                    runtime::InvokeError::NoSuchFunction(name) => {
-                        gateway::InvokeError::Unavailable(format!("no function named {name}"))
-                    }
-                    runtime::InvokeError::ShuttingDown => {
-                        gateway::InvokeError::Unavailable("the server is shutting down".to_string())
-                    }
-                })
+                .map_err(gateway_error)
         })
+    }
+
+    fn http_target(
+        &self,
+        function: &str,
+    ) -> BoxFuture<'static, Result<Option<gateway::HttpTarget>, gateway::InvokeError>> {
+        let functions = self.0.clone();
+        let function = function.to_string();
+        Box::pin(async move {
+            let Some(lease) = functions
+                .http_lease(&function)
+                .await
+                .map_err(gateway_error)?
+            else {
+                return Ok(None);
+            };
+            Ok(Some(gateway::HttpTarget {
+                address: lease.address(),
+                remove_base_path: lease.remove_base_path().map(str::to_owned),
+                timeout: lease.timeout(),
+                guard: Box::new(LeaseGuard(lease)),
+            }))
+        })
+    }
+}
+
+/// The runtime's failure as the gateway shows it.
+fn gateway_error(error: runtime::InvokeError) -> gateway::InvokeError {
+    match error {
+        runtime::InvokeError::FunctionError(payload) => gateway::InvokeError::FunctionError(payload),
+        runtime::InvokeError::Timeout => gateway::InvokeError::Timeout,
+        runtime::InvokeError::Throttled => gateway::InvokeError::Throttled,
+        runtime::InvokeError::PayloadTooLarge => gateway::InvokeError::PayloadTooLarge,
+        runtime::InvokeError::NoSuchFunction(name) => {
+            gateway::InvokeError::Unavailable(format!("no function named {name}"))
+        }
+        runtime::InvokeError::ShuttingDown => {
+            gateway::InvokeError::Unavailable("the server is shutting down".to_string())
+        }
+    }
+}
+
+/// A proxied request's hold on its instance, reported back to the runtime when it ends.
+struct LeaseGuard(runtime::HttpLease);
+
+impl gateway::ProxyGuard for LeaseGuard {
+    fn finish(self: Box<Self>, outcome: gateway::ProxyOutcome) -> BoxFuture<'static, ()> {
+        let outcome = match outcome {
+            gateway::ProxyOutcome::Responded { status } => {
+                runtime::HttpOutcome::Responded { status }
+            }
+            gateway::ProxyOutcome::TimedOut => runtime::HttpOutcome::TimedOut,
+            gateway::ProxyOutcome::Failed(reason) => runtime::HttpOutcome::Failed(reason),
+        };
+        Box::pin(self.0.finish(outcome))
     }
 }

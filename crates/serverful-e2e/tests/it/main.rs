@@ -5,6 +5,7 @@
 mod clients;
 mod failures;
 mod hello;
+mod http_mode;
 mod invoke;
 mod lifecycle;
 mod payloads;
