@@ -120,7 +120,9 @@ impl HttpModeConfig {
                 .or_else(|| environment.get(name).map(|value| (name.to_owned(), value)))
         };
         let lwa_port = environment.get("AWS_LWA_PORT");
-        let wrapped = environment.get("AWS_LAMBDA_EXEC_WRAPPER").map(String::as_str)
+        let wrapped = environment
+            .get("AWS_LAMBDA_EXEC_WRAPPER")
+            .map(String::as_str)
             == Some("/opt/bootstrap");
         if lwa_port.is_none() && !(wrapped && environment.contains_key("PORT")) {
             return Ok(None);
@@ -240,7 +242,11 @@ fn setting_error(variable: &str, value: &str, problem: &str) -> HttpSettingError
 fn parse_port(variable: &str, value: &str) -> Result<u16, HttpSettingError> {
     match value.trim().parse::<u16>() {
         Ok(port) if port > 0 => Ok(port),
-        _ => Err(setting_error(variable, value, "a port is a number from 1 to 65535")),
+        _ => Err(setting_error(
+            variable,
+            value,
+            "a port is a number from 1 to 65535",
+        )),
     }
 }
 
@@ -559,8 +565,10 @@ mod tests {
             error(&[("AWS_LWA_READINESS_CHECK_MIN_UNHEALTHY_STATUS", "42")]),
             r#"AWS_LWA_READINESS_CHECK_MIN_UNHEALTHY_STATUS="42": an HTTP status is a number from 100 to 599"#
         );
-        assert!(error(&[("AWS_LWA_READINESS_CHECK_HEALTHY_STATUS", "300-200")])
-            .contains("e.g. `200-399`"));
+        assert!(
+            error(&[("AWS_LWA_READINESS_CHECK_HEALTHY_STATUS", "300-200")])
+                .contains("e.g. `200-399`")
+        );
         assert_eq!(
             error(&[("AWS_LWA_ASYNC_INIT", "maybe")]),
             r#"AWS_LWA_ASYNC_INIT="maybe": use `true` or `false`"#
@@ -644,10 +652,7 @@ mod tests {
             reserved_concurrency: None,
         };
         let error = validate(&function).expect_err("missing run.sh");
-        assert!(
-            error.to_string().contains("run.sh is missing"),
-            "{error}"
-        );
+        assert!(error.to_string().contains("run.sh is missing"), "{error}");
         std::fs::write(dir.path().join("run.sh"), "#!/bin/sh\n").expect("write");
         let error = validate(&function).expect_err("not executable");
         assert!(error.to_string().contains("chmod +x"), "{error}");
@@ -661,7 +666,10 @@ mod tests {
         }
         let launch = validate(&function).expect("valid");
         assert_eq!(launch.program, dir.path().join("run.sh"));
-        assert_eq!(launch.execution_env.as_deref(), Some("AWS_Lambda_nodejs20.x"));
+        assert_eq!(
+            launch.execution_env.as_deref(),
+            Some("AWS_Lambda_nodejs20.x")
+        );
 
         let provided = FunctionConfig {
             runtime: "provided.al2023".to_owned(),

@@ -382,10 +382,7 @@ impl HttpPool {
         *current = None;
         self.counters.cold_starts.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
-        let instance = self
-            .start()
-            .await
-            .map_err(InvokeError::FunctionError)?;
+        let instance = self.start().await.map_err(InvokeError::FunctionError)?;
         if self.closed.load(Ordering::SeqCst) {
             return Err(InvokeError::ShuttingDown);
         }

@@ -205,7 +205,9 @@ impl gateway::Invoke for GatewayInvoker {
 /// The runtime's failure as the gateway shows it.
 fn gateway_error(error: runtime::InvokeError) -> gateway::InvokeError {
     match error {
-        runtime::InvokeError::FunctionError(payload) => gateway::InvokeError::FunctionError(payload),
+        runtime::InvokeError::FunctionError(payload) => {
+            gateway::InvokeError::FunctionError(payload)
+        }
         runtime::InvokeError::Timeout => gateway::InvokeError::Timeout,
         runtime::InvokeError::Throttled => gateway::InvokeError::Throttled,
         runtime::InvokeError::PayloadTooLarge => gateway::InvokeError::PayloadTooLarge,

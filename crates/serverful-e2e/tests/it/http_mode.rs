@@ -158,9 +158,10 @@ fn express_streams_large_bodies_both_ways() {
     let bytes = big.bytes().expect("body");
     assert_eq!(bytes.len(), 5 * 1024 * 1024);
     assert!(
-        bytes
-            .chunks(64 * 1024)
-            .all(|chunk| chunk.iter().enumerate().all(|(i, &b)| b == 97 + (i % 26) as u8)),
+        bytes.chunks(64 * 1024).all(|chunk| chunk
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| b == 97 + (i % 26) as u8)),
         "the body arrives intact"
     );
 
@@ -231,7 +232,10 @@ fn express_crash_is_502_and_the_next_request_works() {
 
     let crashed = http.get(server.url("/crash")).send().expect("GET crash");
     assert_eq!(crashed.status(), 502);
-    assert_eq!(json_body(crashed), json!({"message": "Internal server error"}));
+    assert_eq!(
+        json_body(crashed),
+        json!({"message": "Internal server error"})
+    );
     server.wait_for_line(
         &Regex::new(r"^ExpressWebFunction \| about to crash$").expect("regex"),
         Duration::from_secs(5),
@@ -243,7 +247,11 @@ fn express_crash_is_502_and_the_next_request_works() {
 
     let next = http.get(server.url("/sleep?ms=1")).send().expect("GET");
     assert_eq!(next.status(), 200);
-    assert_ne!(json_body(next)["pid"], first_pid, "a new instance took over");
+    assert_ne!(
+        json_body(next)["pid"],
+        first_pid,
+        "a new instance took over"
+    );
 }
 
 #[test]
@@ -329,8 +337,10 @@ fn a_server_that_never_listens_is_an_init_error() {
         Duration::from_secs(5),
     );
     server.wait_for_line(
-        &Regex::new(r"^NeverReadyFunction \| INIT_REPORT Init Duration: .*Error Type: Sandbox.Timedout")
-            .expect("regex"),
+        &Regex::new(
+            r"^NeverReadyFunction \| INIT_REPORT Init Duration: .*Error Type: Sandbox.Timedout",
+        )
+        .expect("regex"),
         Duration::from_secs(5),
     );
 }
