@@ -121,6 +121,7 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         .await;
     // Stop the functions before reporting anything else, so no process outlives us.
     stop_functions(&functions).await;
+    runtime::flush_stdout();
     served.context("serve the gateway")?;
     Ok(ExitCode::SUCCESS)
 }
