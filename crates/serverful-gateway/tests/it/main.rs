@@ -6,6 +6,7 @@
 
 mod errors;
 mod events;
+mod proxy;
 mod request_ids;
 mod responses;
 

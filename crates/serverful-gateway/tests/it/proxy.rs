@@ -1,0 +1,270 @@
+//! HTTP-mode functions: the gateway proxies the request to a web server (a real one on
+//! loopback here) and reports how the request ended to the function's guard.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::Request;
+use bytes::Bytes;
+use expect_test::{expect, Expect};
+use futures_util::future::BoxFuture;
+use http_body_util::BodyExt as _;
+use serverful_gateway::{
+    router, ApiSpec, GatewayState, HttpTarget, Invoke, InvokeError, ProxyGuard, ProxyOutcome,
+};
+use tower::ServiceExt as _;
+
+use crate::{http_api, rest_api, route};
+
+/// A web server that answers every request with what it received, after `?sleep=ms`.
+async fn echo_server() -> SocketAddr {
+    async fn echo(
+        request: Request,
+    ) -> (http::StatusCode, [(&'static str, &'static str); 2], String) {
+        let sleep_ms = request
+            .uri()
+            .query()
+            .and_then(|query| query.strip_prefix("sleep="))
+            .and_then(|ms| ms.parse().ok())
+            .unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(sleep_ms)).await;
+        let mut text = format!("{} {}\n", request.method(), request.uri());
+        for (name, value) in request.headers() {
+            if name != "host" {
+                text.push_str(&format!("{name}: {}\n", value.to_str().unwrap_or("?")));
+            }
+        }
+        let body = request
+            .into_body()
+            .collect()
+            .await
+            .map(|body| body.to_bytes())
+            .unwrap_or_default();
+        text.push_str(&format!("body: {:?}\n", String::from_utf8_lossy(&body)));
+        (
+            http::StatusCode::CREATED,
+            [("x-from-app", "yes"), ("connection", "keep-alive")],
+            text,
+        )
+    }
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, axum::Router::new().fallback(echo)).await;
+    });
+    address
+}
+
+/// Records how the proxied request ended.
+struct Recorder(Arc<Mutex<Vec<ProxyOutcome>>>);
+
+impl ProxyGuard for Recorder {
+    fn finish(self: Box<Self>, outcome: ProxyOutcome) -> BoxFuture<'static, ()> {
+        self.0.lock().expect("outcomes").push(outcome);
+        Box::pin(async {})
+    }
+}
+
+/// A function in HTTP mode, served at `address`.
+struct WebFunction {
+    address: SocketAddr,
+    remove_base_path: Option<String>,
+    timeout: Duration,
+    outcomes: Arc<Mutex<Vec<ProxyOutcome>>>,
+}
+
+impl Invoke for WebFunction {
+    fn invoke(&self, _: &str, _: Bytes) -> BoxFuture<'static, Result<Bytes, InvokeError>> {
+        Box::pin(async { Err(InvokeError::Unavailable("events go nowhere".to_owned())) })
+    }
+
+    fn http_target(
+        &self,
+        _function: &str,
+    ) -> BoxFuture<'static, Result<Option<HttpTarget>, InvokeError>> {
+        let target = HttpTarget {
+            address: self.address,
+            remove_base_path: self.remove_base_path.clone(),
+            timeout: self.timeout,
+            guard: Box::new(Recorder(self.outcomes.clone())),
+        };
+        Box::pin(async move { Ok(Some(target)) })
+    }
+}
+
+async fn check_proxy(
+    apis: Vec<ApiSpec>,
+    address: SocketAddr,
+    remove_base_path: Option<&str>,
+    timeout: Duration,
+    request: http::Request<Body>,
+    expect: Expect,
+) {
+    let outcomes = Arc::new(Mutex::new(Vec::new()));
+    let function = WebFunction {
+        address,
+        remove_base_path: remove_base_path.map(str::to_owned),
+        timeout,
+        outcomes: outcomes.clone(),
+    };
+    let state = GatewayState {
+        apis: Arc::new(apis),
+        invoker: Arc::new(function),
+        domain_name: "127.0.0.1:3000".to_owned(),
+        account_id: "123456789012".to_owned(),
+    };
+    let response = router(state)
+        .oneshot(request)
+        .await
+        .expect("the router is infallible");
+    let (parts, body) = response.into_parts();
+    let mut out = format!("response {}\n", parts.status.as_u16());
+    for (name, value) in &parts.headers {
+        if [
+            "x-amzn-requestid",
+            "x-amz-apigw-id",
+            "apigw-requestid",
+            "date",
+        ]
+        .contains(&name.as_str())
+        {
+            continue;
+        }
+        out.push_str(&format!("{name}: {}\n", value.to_str().unwrap_or("?")));
+    }
+    let body = body.collect().await.expect("body").to_bytes();
+    out.push_str(&String::from_utf8_lossy(&body));
+    out.push('\n');
+    // The guard hears of the end of a streamed body from a task of its own.
+    for _ in 0..100 {
+        if !outcomes.lock().expect("outcomes").is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    out.push_str(&format!(
+        "outcomes: {:?}\n",
+        outcomes.lock().expect("outcomes")
+    ));
+    expect.assert_eq(&out);
+}
+
+#[tokio::test]
+async fn the_request_reaches_the_server_without_stage_and_base_path() {
+    let address = echo_server().await;
+    let request = http::Request::post("/Prod/api/users/7?sort=asc&x=%20y")
+        .header("host", "localhost:3000")
+        .header("cookie", "a=1; b=2")
+        .header("connection", "keep-alive, x-hop")
+        .header("x-hop", "dropped")
+        .header("x-forwarded-for", "10.0.0.1")
+        .body(Body::from("hello"))
+        .expect("request");
+    check_proxy(
+        vec![rest_api(vec![route("ANY", "/{proxy+}", "Web")])],
+        address,
+        Some("/api"),
+        Duration::from_secs(5),
+        request,
+        expect![[r#"
+            response 201
+            content-type: text/plain; charset=utf-8
+            x-from-app: yes
+            content-length: 163
+            POST /users/7?sort=asc&x=%20y
+            cookie: a=1; b=2
+            x-forwarded-for: 10.0.0.1, 127.0.0.1
+            x-forwarded-proto: http
+            x-forwarded-port: 3000
+            content-length: 5
+            body: "hello"
+
+            outcomes: [Responded { status: 201 }]
+        "#]],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_slow_server_times_out_with_504() {
+    let address = echo_server().await;
+    check_proxy(
+        vec![http_api(vec![route("GET", "/slow", "Web")])],
+        address,
+        None,
+        Duration::from_millis(100),
+        crate::get("/slow?sleep=2000"),
+        expect![[r#"
+            response 504
+            content-type: application/json
+            content-length: 40
+            {"message":"Endpoint request timed out"}
+            outcomes: [TimedOut]
+        "#]],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_502() {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+    let address = listener.local_addr().expect("address");
+    drop(listener);
+    let out = {
+        let outcomes = Arc::new(Mutex::new(Vec::new()));
+        let function = WebFunction {
+            address,
+            remove_base_path: None,
+            timeout: Duration::from_secs(5),
+            outcomes: outcomes.clone(),
+        };
+        let state = GatewayState {
+            apis: Arc::new(vec![http_api(vec![route("GET", "/down", "Web")])]),
+            invoker: Arc::new(function),
+            domain_name: "127.0.0.1:3000".to_owned(),
+            account_id: "123456789012".to_owned(),
+        };
+        let response = router(state)
+            .oneshot(crate::get("/down"))
+            .await
+            .expect("the router is infallible");
+        let status = response.status().as_u16();
+        let outcomes = outcomes.lock().expect("outcomes").clone();
+        (status, outcomes)
+    };
+    assert_eq!(out.0, 502);
+    assert!(
+        matches!(out.1.as_slice(), [ProxyOutcome::Failed(reason)] if reason.contains("onnect")),
+        "{:?}",
+        out.1
+    );
+}
+
+#[tokio::test]
+async fn a_declared_body_over_the_limit_is_413_before_any_server_starts() {
+    let request = http::Request::post("/up")
+        .header("content-length", (10 * 1024 * 1024 + 1).to_string())
+        .body(Body::empty())
+        .expect("request");
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+    let address = listener.local_addr().expect("address");
+    check_proxy(
+        vec![http_api(vec![route("POST", "/up", "Web")])],
+        address,
+        None,
+        Duration::from_secs(5),
+        request,
+        expect![[r#"
+            response 413
+            content-type: application/json
+            content-length: 30
+            {"message":"Request Too Long"}
+            outcomes: []
+        "#]],
+    )
+    .await;
+}
