@@ -1,6 +1,8 @@
 //! Integration tests of the runtime: small functions written into a temporary folder, run
 //! by the host's `node`, `python3` and `sh`, invoked through [`Runtime`].
 
+mod http_mode;
+
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::{Arc, Mutex};
