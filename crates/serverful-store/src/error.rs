@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::value::Item;
+
 /// Every error the store reports to a client, named after DynamoDB's `__type`.
 ///
 /// The message is the text DynamoDB sends; the edge adds the
@@ -14,6 +16,31 @@ pub struct StoreError {
     pub kind: ErrorKind,
     /// The human-readable text, phrased as DynamoDB phrases it.
     pub message: String,
+    /// Extra members of the error body: `CancellationReasons` of a cancelled
+    /// transaction, or the `Item` a failed condition saw when the request asked
+    /// for it with `ReturnValuesOnConditionCheckFailure: ALL_OLD`.
+    pub details: Option<Box<ErrorDetails>>,
+}
+
+/// The members some errors carry besides `__type` and `message`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ErrorDetails {
+    /// One reason per transaction item, in request order (transactions only).
+    pub cancellation_reasons: Vec<CancellationReason>,
+    /// The item as the failed condition saw it.
+    pub item: Option<Item>,
+}
+
+/// Why one item of a transaction was cancelled (`Code` `None` when it was not
+/// the cause).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancellationReason {
+    /// `ConditionalCheckFailed`, `ValidationError`, `TransactionConflict` or `None`.
+    pub code: String,
+    /// The message, absent for `None`.
+    pub message: Option<String>,
+    /// The existing item, when `ReturnValuesOnConditionCheckFailure` asked for it.
+    pub item: Option<Item>,
 }
 
 /// DynamoDB's error names (the part of `__type` after `#`).
@@ -73,6 +100,7 @@ impl StoreError {
         StoreError {
             kind,
             message: message.into(),
+            details: None,
         }
     }
 
@@ -92,6 +120,17 @@ impl StoreError {
             ErrorKind::ConditionalCheckFailed,
             "The conditional request failed",
         )
+    }
+
+    /// A `ResourceNotFoundException` with DynamoDB's message for item and
+    /// index operations on a missing table.
+    pub fn resource_not_found() -> Self {
+        StoreError::new(ErrorKind::ResourceNotFound, "Requested resource not found")
+    }
+
+    /// An `InternalServerError` for a failed backend.
+    pub fn internal(message: impl Into<String>) -> Self {
+        StoreError::new(ErrorKind::InternalServerError, message)
     }
 
     /// The `__type` short name, e.g. `ValidationException`.

@@ -29,7 +29,10 @@
 //! random text to every parser) and recursion is bounded (values nest at most 32
 //! levels, expressions at most `MAX_DEPTH`).
 
+pub mod api;
+pub mod backend;
 pub mod capacity;
+mod engine;
 pub mod error;
 pub mod eval;
 pub mod expression;
@@ -41,5 +44,7 @@ pub mod stream;
 pub mod ttl;
 pub mod value;
 
-pub use error::{ErrorKind, StoreError, StoreResult};
+pub use backend::{Backend, BackendError, MemoryBackend};
+pub use engine::{table_arn, Store, StoreConfig};
+pub use error::{CancellationReason, ErrorDetails, ErrorKind, StoreError, StoreResult};
 pub use value::{AttributeType, AttributeValue, Item, Number};

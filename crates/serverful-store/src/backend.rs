@@ -1,0 +1,326 @@
+//! The storage interface the engine runs on: a table catalog, ordered key
+//! spaces of opaque byte values, and atomic write batches. No DynamoDB
+//! semantics live behind it; backends (SQLite, PostgreSQL, [`MemoryBackend`]
+//! for tests) only store bytes in key order.
+//!
+//! Every row lives in a [`Space`] — a table's items, or one secondary index's
+//! entries — under a partition key and a sort key, both in the
+//! order-preserving encoding of [`crate::key`], so plain byte order is
+//! DynamoDB's order. The engine serializes all read-check-write sequences with
+//! its own locks, so backends need no isolation beyond atomic batches.
+//!
+//! Durability contract: when [`Backend::write`] returns `Ok`, the batch is
+//! durable and visible to every later read.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::Mutex;
+
+/// Errors a backend reports; the engine turns them into `InternalServerError`.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The storage layer failed (IO, database error).
+    #[error("storage failed: {0}")]
+    Storage(String),
+    /// The backend was shut down or its writer thread is gone.
+    #[error("storage is closed")]
+    Closed,
+}
+
+/// Where rows live: one table's items (`index` empty) or one index's entries.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Space {
+    /// The table's id, unique for the life of the database (a re-created table
+    /// gets a new one, so old rows can never leak into it).
+    pub table_id: u64,
+    /// The index name, or empty for the table itself.
+    pub index: String,
+}
+
+impl Space {
+    /// The table's own items.
+    pub fn table(table_id: u64) -> Space {
+        Space {
+            table_id,
+            index: String::new(),
+        }
+    }
+
+    /// A secondary index's entries.
+    pub fn index(table_id: u64, index: &str) -> Space {
+        Space {
+            table_id,
+            index: index.to_owned(),
+        }
+    }
+}
+
+/// One stored row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Encoded partition key.
+    pub partition: Vec<u8>,
+    /// Encoded sort key (empty when the space has none).
+    pub sort: Vec<u8>,
+    /// The stored value.
+    pub value: Vec<u8>,
+}
+
+/// Which sort keys of one partition a range read returns, and in which order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortRange {
+    /// Lowest sort key.
+    pub lower: Bound<Vec<u8>>,
+    /// Highest sort key.
+    pub upper: Bound<Vec<u8>>,
+    /// Highest first when true.
+    pub reverse: bool,
+}
+
+/// One change in an atomic batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// Creates or replaces a catalog entry.
+    PutTable {
+        /// Table name.
+        name: String,
+        /// The engine's serialized table metadata.
+        metadata: Vec<u8>,
+    },
+    /// Removes a catalog entry (its rows go with [`Write::DropSpace`]).
+    DeleteTable {
+        /// Table name.
+        name: String,
+    },
+    /// Creates or replaces a row.
+    Put {
+        /// Where.
+        space: Space,
+        /// Encoded partition key.
+        partition: Vec<u8>,
+        /// Encoded sort key.
+        sort: Vec<u8>,
+        /// The value.
+        value: Vec<u8>,
+    },
+    /// Removes a row if present.
+    Delete {
+        /// Where.
+        space: Space,
+        /// Encoded partition key.
+        partition: Vec<u8>,
+        /// Encoded sort key.
+        sort: Vec<u8>,
+    },
+    /// Removes every row of a table and its indexes (`index: None`) or of one
+    /// index.
+    DropSpace {
+        /// The table.
+        table_id: u64,
+        /// One index, or everything of the table.
+        index: Option<String>,
+    },
+}
+
+/// Storage for the engine. Implementations must be safe to call from many
+/// threads at once.
+pub trait Backend: Send + Sync {
+    /// Every catalog entry: table name and metadata.
+    fn tables(&self) -> Result<Vec<(String, Vec<u8>)>, BackendError>;
+
+    /// One row's value.
+    fn get(
+        &self,
+        space: &Space,
+        partition: &[u8],
+        sort: &[u8],
+    ) -> Result<Option<Vec<u8>>, BackendError>;
+
+    /// Up to `limit` rows of one partition within `range`, in sort key order
+    /// (reversed when asked).
+    fn query(
+        &self,
+        space: &Space,
+        partition: &[u8],
+        range: &SortRange,
+        limit: usize,
+    ) -> Result<Vec<Entry>, BackendError>;
+
+    /// Up to `limit` rows of a space in (partition, sort) order, starting after
+    /// the given position.
+    fn scan(
+        &self,
+        space: &Space,
+        after: Option<(&[u8], &[u8])>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, BackendError>;
+
+    /// The number of rows in a space and the sum of their value sizes.
+    fn count(&self, space: &Space) -> Result<(u64, u64), BackendError>;
+
+    /// Applies every change or none; durable when it returns `Ok`.
+    fn write(&self, batch: Vec<Write>) -> Result<(), BackendError>;
+}
+
+type Rows = BTreeMap<(Space, Vec<u8>, Vec<u8>), Vec<u8>>;
+
+/// A backend in memory, for tests and throwaway stores. Not durable.
+#[derive(Debug, Default)]
+pub struct MemoryBackend {
+    state: Mutex<(BTreeMap<String, Vec<u8>>, Rows)>,
+}
+
+impl MemoryBackend {
+    /// An empty store.
+    pub fn new() -> MemoryBackend {
+        MemoryBackend::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (BTreeMap<String, Vec<u8>>, Rows)> {
+        // A panic while holding the lock cannot leave the maps half-changed in
+        // a way later readers could misread, so poisoning is ignored.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn in_range(sort: &[u8], range: &SortRange) -> bool {
+    let above = match &range.lower {
+        Bound::Included(lower) => sort >= lower.as_slice(),
+        Bound::Excluded(lower) => sort > lower.as_slice(),
+        Bound::Unbounded => true,
+    };
+    let below = match &range.upper {
+        Bound::Included(upper) => sort <= upper.as_slice(),
+        Bound::Excluded(upper) => sort < upper.as_slice(),
+        Bound::Unbounded => true,
+    };
+    above && below
+}
+
+impl Backend for MemoryBackend {
+    fn tables(&self) -> Result<Vec<(String, Vec<u8>)>, BackendError> {
+        Ok(self
+            .lock()
+            .0
+            .iter()
+            .map(|(name, metadata)| (name.clone(), metadata.clone()))
+            .collect())
+    }
+
+    fn get(
+        &self,
+        space: &Space,
+        partition: &[u8],
+        sort: &[u8],
+    ) -> Result<Option<Vec<u8>>, BackendError> {
+        Ok(self
+            .lock()
+            .1
+            .get(&(space.clone(), partition.to_vec(), sort.to_vec()))
+            .cloned())
+    }
+
+    fn query(
+        &self,
+        space: &Space,
+        partition: &[u8],
+        range: &SortRange,
+        limit: usize,
+    ) -> Result<Vec<Entry>, BackendError> {
+        let state = self.lock();
+        let start = (space.clone(), partition.to_vec(), Vec::new());
+        let rows = state
+            .1
+            .range(start..)
+            .take_while(|((row_space, row_partition, _), _)| {
+                row_space == space && row_partition == partition
+            })
+            .filter(|((_, _, sort), _)| in_range(sort, range))
+            .map(|((_, partition, sort), value)| Entry {
+                partition: partition.clone(),
+                sort: sort.clone(),
+                value: value.clone(),
+            });
+        let mut rows: Vec<Entry> = rows.collect();
+        if range.reverse {
+            rows.reverse();
+        }
+        rows.truncate(limit);
+        Ok(rows)
+    }
+
+    fn scan(
+        &self,
+        space: &Space,
+        after: Option<(&[u8], &[u8])>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, BackendError> {
+        let state = self.lock();
+        let lower = match after {
+            Some((partition, sort)) => {
+                Bound::Excluded((space.clone(), partition.to_vec(), sort.to_vec()))
+            }
+            None => Bound::Included((space.clone(), Vec::new(), Vec::new())),
+        };
+        Ok(state
+            .1
+            .range((lower, Bound::Unbounded))
+            .take_while(|((row_space, _, _), _)| row_space == space)
+            .take(limit)
+            .map(|((_, partition, sort), value)| Entry {
+                partition: partition.clone(),
+                sort: sort.clone(),
+                value: value.clone(),
+            })
+            .collect())
+    }
+
+    fn count(&self, space: &Space) -> Result<(u64, u64), BackendError> {
+        let state = self.lock();
+        let (count, bytes) = state
+            .1
+            .range((space.clone(), Vec::new(), Vec::new())..)
+            .take_while(|((row_space, _, _), _)| row_space == space)
+            .fold((0u64, 0u64), |(count, bytes), (_, value)| {
+                (count + 1, bytes + value.len() as u64)
+            });
+        Ok((count, bytes))
+    }
+
+    fn write(&self, batch: Vec<Write>) -> Result<(), BackendError> {
+        let mut state = self.lock();
+        let (tables, rows) = &mut *state;
+        for write in batch {
+            match write {
+                Write::PutTable { name, metadata } => {
+                    tables.insert(name, metadata);
+                }
+                Write::DeleteTable { name } => {
+                    tables.remove(&name);
+                }
+                Write::Put {
+                    space,
+                    partition,
+                    sort,
+                    value,
+                } => {
+                    rows.insert((space, partition, sort), value);
+                }
+                Write::Delete {
+                    space,
+                    partition,
+                    sort,
+                } => {
+                    rows.remove(&(space, partition, sort));
+                }
+                Write::DropSpace { table_id, index } => rows.retain(|(space, _, _), _| {
+                    space.table_id != table_id
+                        || index.as_ref().is_some_and(|index| *index != space.index)
+                }),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,878 @@
+//! Single-item operations (PutItem, GetItem, UpdateItem, DeleteItem) and the
+//! batch operations, with expression and legacy parameters, ReturnValues and
+//! consumed capacity. Writes run read-check-write under the key's lock.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use super::validate::{Violations, CAPACITY_VALUES};
+use super::{Store, Table};
+use crate::api::{
+    AttributeValueUpdate, BatchGetItemInput, BatchGetItemOutput, BatchWriteItemInput,
+    BatchWriteItemOutput, Capacity, ConsumedCapacity, DeleteItemInput, ExpectedAttributeValue,
+    GetItemInput, GetItemOutput, Names, PutItemInput, UpdateItemInput, WriteItemOutput,
+};
+use crate::capacity::{read_units, write_units, ReadKind};
+use crate::error::{ErrorDetails, StoreError, StoreResult};
+use crate::eval::{
+    apply_projection, apply_update, apply_update_to_missing_item, check_update_keeps_key,
+    evaluate_condition,
+};
+use crate::expression::{
+    check_placeholder_maps, Condition, ExpressionContext, Projection, UpdateExpression,
+};
+use crate::legacy::{
+    self, AttributeUpdate, ComparisonOperator, ConditionalOperator, ExpectedAttribute,
+    UpdateActionKind,
+};
+use crate::value::{check_item_size, item_size, Item};
+
+pub(crate) const RETURN_VALUES: [&str; 5] =
+    ["ALL_NEW", "UPDATED_OLD", "ALL_OLD", "NONE", "UPDATED_NEW"];
+
+/// How a write changes its item.
+#[derive(Debug, Clone)]
+pub(crate) enum Mutation {
+    Put(Item),
+    Update(UpdatePlan),
+    Delete,
+    /// A transaction's ConditionCheck: no change.
+    Check,
+}
+
+/// An UpdateItem's change: an UpdateExpression, legacy AttributeUpdates, or
+/// nothing (which still creates the item from its key).
+#[derive(Debug, Clone)]
+pub(crate) enum UpdatePlan {
+    Expression(UpdateExpression),
+    Legacy(BTreeMap<String, AttributeUpdate>),
+    Nothing,
+}
+
+/// A validated write of one item, ready to run under its key lock.
+#[derive(Debug, Clone)]
+pub(crate) struct PreparedWrite {
+    pub(crate) table: Arc<Table>,
+    pub(crate) key: Item,
+    pub(crate) row: (Vec<u8>, Vec<u8>),
+    pub(crate) condition: Option<Condition>,
+    pub(crate) mutation: Mutation,
+    pub(crate) old_on_failure: bool,
+}
+
+impl PreparedWrite {
+    /// The item after the write, given the stored one; fails if the condition
+    /// does not hold or the result is not a valid item.
+    pub(crate) fn apply(&self, old: Option<&Item>) -> StoreResult<Option<Item>> {
+        if let Some(condition) = &self.condition {
+            let empty = Item::new();
+            if !evaluate_condition(condition, old.unwrap_or(&empty)) {
+                let mut error = StoreError::conditional_check_failed();
+                if self.old_on_failure {
+                    if let Some(old) = old {
+                        error.details = Some(Box::new(ErrorDetails {
+                            cancellation_reasons: Vec::new(),
+                            item: Some(old.clone()),
+                        }));
+                    }
+                }
+                return Err(error);
+            }
+        }
+        let new = match &self.mutation {
+            Mutation::Put(item) => Some(item.clone()),
+            Mutation::Delete => None,
+            Mutation::Check => return Ok(old.cloned()),
+            Mutation::Update(plan) => Some(match (plan, old) {
+                (UpdatePlan::Expression(update), Some(old)) => apply_update(update, old)?,
+                (UpdatePlan::Expression(update), None) => {
+                    apply_update_to_missing_item(update, &self.key)?
+                }
+                (UpdatePlan::Legacy(updates), old) => {
+                    legacy::apply_attribute_updates(updates, old.unwrap_or(&self.key))?
+                }
+                (UpdatePlan::Nothing, old) => old.cloned().unwrap_or_else(|| self.key.clone()),
+            }),
+        };
+        if let Some(item) = &new {
+            check_item_size(item)?;
+            for (_, index) in &self.table.indexes {
+                index.check_item(item)?;
+            }
+        }
+        Ok(new)
+    }
+}
+
+/// Placeholder maps and the expressions parsed against them.
+pub(crate) fn parse_expressions<T>(
+    names: Option<&Names>,
+    values: Option<&Item>,
+    any_expression: bool,
+    parse: impl FnOnce(&mut ExpressionContext<'_>) -> StoreResult<T>,
+) -> StoreResult<T> {
+    check_placeholder_maps(names, values)?;
+    if !any_expression {
+        if names.is_some() {
+            return Err(StoreError::validation(
+                "ExpressionAttributeNames can only be specified when using expressions",
+            ));
+        }
+        if values.is_some() {
+            return Err(StoreError::validation(
+                "ExpressionAttributeValues can only be specified when using expressions",
+            ));
+        }
+    }
+    let empty_names = Names::new();
+    let empty_values = Item::new();
+    let mut context = ExpressionContext::new(
+        names.unwrap_or(&empty_names),
+        values.unwrap_or(&empty_values),
+    );
+    let parsed = parse(&mut context)?;
+    context.finish()?;
+    Ok(parsed)
+}
+
+/// Rejects a request mixing expression and legacy parameters.
+pub(crate) fn check_not_mixed(
+    legacy: &[(&str, bool)],
+    expressions: &[(&str, bool)],
+) -> StoreResult<()> {
+    let legacy: Vec<&str> = legacy
+        .iter()
+        .filter(|(_, used)| *used)
+        .map(|(name, _)| *name)
+        .collect();
+    let expressions: Vec<&str> = expressions
+        .iter()
+        .filter(|(_, used)| *used)
+        .map(|(name, _)| *name)
+        .collect();
+    if !legacy.is_empty() && !expressions.is_empty() {
+        return Err(StoreError::validation(format!(
+            "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {{{}}} Expression parameters: {{{}}}",
+            legacy.join(", "),
+            expressions.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+fn conditional_operator(operator: Option<&String>) -> StoreResult<ConditionalOperator> {
+    match operator.map(String::as_str) {
+        None | Some("AND") => Ok(ConditionalOperator::And),
+        Some("OR") => Ok(ConditionalOperator::Or),
+        Some(other) => Err(StoreError::validation(format!(
+            "1 validation error detected: Value '{other}' at 'conditionalOperator' failed to satisfy constraint: Member must satisfy enum value set: [AND, OR]"
+        ))),
+    }
+}
+
+pub(crate) fn comparison_operator(
+    name: Option<&String>,
+    field: &str,
+) -> StoreResult<Option<ComparisonOperator>> {
+    match name {
+        None => Ok(None),
+        Some(name) => ComparisonOperator::from_name(name).map(Some).ok_or_else(|| {
+            StoreError::validation(format!(
+                "1 validation error detected: Value '{name}' at '{field}' failed to satisfy constraint: Member must satisfy enum value set: [IN, NULL, BETWEEN, LT, NOT_CONTAINS, EQ, GT, NOT_NULL, NE, LE, BEGINS_WITH, GE, CONTAINS]"
+            ))
+        }),
+    }
+}
+
+pub(crate) fn legacy_filter(
+    filter: Option<&BTreeMap<String, crate::api::Condition>>,
+    operator: Option<&String>,
+    field: &str,
+) -> StoreResult<Option<Condition>> {
+    let Some(filter) = filter else {
+        return Ok(None);
+    };
+    let mut converted = BTreeMap::new();
+    for (name, condition) in filter {
+        let operator = comparison_operator(
+            condition.comparison_operator.as_ref(),
+            &format!("{field}.{name}.member.comparisonOperator"),
+        )?
+        .ok_or_else(|| {
+            StoreError::validation(format!(
+                "1 validation error detected: Value null at '{field}.{name}.member.comparisonOperator' failed to satisfy constraint: Member must not be null"
+            ))
+        })?;
+        converted.insert(
+            name.clone(),
+            legacy::FilterCondition {
+                comparison_operator: operator,
+                attribute_value_list: condition.attribute_value_list.clone().unwrap_or_default(),
+            },
+        );
+    }
+    legacy::filter_condition(&converted, conditional_operator(operator)?)
+}
+
+fn expected_condition(
+    expected: Option<&BTreeMap<String, ExpectedAttributeValue>>,
+    operator: Option<&String>,
+) -> StoreResult<Option<Condition>> {
+    let Some(expected) = expected else {
+        return Ok(None);
+    };
+    let mut converted = BTreeMap::new();
+    for (name, entry) in expected {
+        converted.insert(
+            name.clone(),
+            ExpectedAttribute {
+                value: entry.value.clone(),
+                exists: entry.exists,
+                comparison_operator: comparison_operator(
+                    entry.comparison_operator.as_ref(),
+                    &format!("expected.{name}.member.comparisonOperator"),
+                )?,
+                attribute_value_list: entry.attribute_value_list.clone(),
+            },
+        );
+    }
+    legacy::expected_condition(&converted, conditional_operator(operator)?)
+}
+
+fn attribute_updates(
+    updates: &BTreeMap<String, AttributeValueUpdate>,
+) -> StoreResult<BTreeMap<String, AttributeUpdate>> {
+    updates
+        .iter()
+        .map(|(name, update)| {
+            let action = match update.action.as_deref() {
+                None | Some("PUT") => UpdateActionKind::Put,
+                Some("ADD") => UpdateActionKind::Add,
+                Some("DELETE") => UpdateActionKind::Delete,
+                Some(other) => {
+                    return Err(StoreError::validation(format!(
+                        "1 validation error detected: Value '{other}' at 'attributeUpdates.{name}.member.action' failed to satisfy constraint: Member must satisfy enum value set: [ADD, PUT, DELETE]"
+                    )))
+                }
+            };
+            Ok((
+                name.clone(),
+                AttributeUpdate {
+                    action,
+                    value: update.value.clone(),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// `ConsumedCapacity` for one table, when asked for.
+pub(crate) fn consumed(mode: Option<&String>, table: &str, units: f64) -> Option<ConsumedCapacity> {
+    match mode.map(String::as_str) {
+        Some("TOTAL") => Some(ConsumedCapacity {
+            table_name: table.to_owned(),
+            capacity_units: units,
+            read_capacity_units: None,
+            write_capacity_units: None,
+            table: None,
+        }),
+        Some("INDEXES") => Some(ConsumedCapacity {
+            table_name: table.to_owned(),
+            capacity_units: units,
+            read_capacity_units: None,
+            write_capacity_units: None,
+            table: Some(Capacity {
+                capacity_units: units,
+            }),
+        }),
+        _ => None,
+    }
+}
+
+fn non_empty(item: Item) -> Option<Item> {
+    (!item.is_empty()).then_some(item)
+}
+
+fn check_on_failure(violations: &mut Violations, value: Option<&String>) {
+    violations.one_of(
+        value,
+        "returnValuesOnConditionCheckFailure",
+        &["ALL_OLD", "NONE"],
+    );
+}
+
+impl Store {
+    /// Runs one prepared write under its key lock; returns the old and new item.
+    pub(crate) fn run_write(
+        &self,
+        prepared: &PreparedWrite,
+    ) -> StoreResult<(Option<Item>, Option<Item>)> {
+        let table = &prepared.table;
+        let _guard =
+            self.lock_stripes(vec![Store::stripe(table, &prepared.row.0, &prepared.row.1)]);
+        let old = self.stored_item(table, &prepared.row.0, &prepared.row.1)?;
+        let new = prepared.apply(old.as_ref())?;
+        if old != new || old.is_none() {
+            let mut writes = Vec::new();
+            self.item_writes(
+                table,
+                &prepared.row,
+                old.as_ref(),
+                new.as_ref(),
+                &mut writes,
+            )?;
+            self.backend.write(writes)?;
+        }
+        Ok((old, new))
+    }
+
+    /// `PutItem`
+    pub fn put_item(&self, input: PutItemInput) -> StoreResult<WriteItemOutput> {
+        let mut violations = Violations::new();
+        violations.table_name(input.table_name.as_ref(), "tableName");
+        violations.required(input.item.as_ref(), "item");
+        violations.one_of(input.return_values.as_ref(), "returnValues", &RETURN_VALUES);
+        violations.one_of(
+            input.return_consumed_capacity.as_ref(),
+            "returnConsumedCapacity",
+            &CAPACITY_VALUES,
+        );
+        check_on_failure(
+            &mut violations,
+            input.return_values_on_condition_check_failure.as_ref(),
+        );
+        violations.finish()?;
+        if !matches!(
+            input.return_values.as_deref(),
+            None | Some("NONE" | "ALL_OLD")
+        ) {
+            return Err(StoreError::validation(
+                "ReturnValues can only be ALL_OLD or NONE",
+            ));
+        }
+        check_not_mixed(
+            &[("Expected", input.expected.is_some())],
+            &[("ConditionExpression", input.condition_expression.is_some())],
+        )?;
+        let expression_condition = parse_expressions(
+            input.expression_attribute_names.as_ref(),
+            input.expression_attribute_values.as_ref(),
+            input.condition_expression.is_some(),
+            |context| {
+                input
+                    .condition_expression
+                    .as_deref()
+                    .map(|text| context.condition(text))
+                    .transpose()
+            },
+        )?;
+        let condition = match expression_condition {
+            Some(condition) => Some(condition),
+            None => {
+                expected_condition(input.expected.as_ref(), input.conditional_operator.as_ref())?
+            }
+        };
+        let _gate = self.read_gate();
+        let table = self.table(input.table_name.as_deref().unwrap_or_default())?;
+        let item = input.item.clone().unwrap_or_default();
+        table.key.check_item(&item)?;
+        check_item_size(&item)?;
+        for (_, index) in &table.indexes {
+            index.check_item(&item)?;
+        }
+        let key = table.key.key_of(&item);
+        let prepared = PreparedWrite {
+            row: table.row_key(&key)?,
+            key,
+            table: table.clone(),
+            condition,
+            mutation: Mutation::Put(item),
+            old_on_failure: input.return_values_on_condition_check_failure.as_deref()
+                == Some("ALL_OLD"),
+        };
+        let (old, new) = self.run_write(&prepared)?;
+        let units = write_units(
+            old.as_ref()
+                .map_or(0, item_size)
+                .max(new.as_ref().map_or(0, item_size)),
+            false,
+        );
+        Ok(WriteItemOutput {
+            attributes: match input.return_values.as_deref() {
+                Some("ALL_OLD") => old,
+                _ => None,
+            },
+            consumed_capacity: consumed(
+                input.return_consumed_capacity.as_ref(),
+                &table.meta.name,
+                units,
+            ),
+        })
+    }
+
+    /// `DeleteItem`
+    pub fn delete_item(&self, input: DeleteItemInput) -> StoreResult<WriteItemOutput> {
+        let mut violations = Violations::new();
+        violations.table_name(input.table_name.as_ref(), "tableName");
+        violations.required(input.key.as_ref(), "key");
+        violations.one_of(input.return_values.as_ref(), "returnValues", &RETURN_VALUES);
+        violations.one_of(
+            input.return_consumed_capacity.as_ref(),
+            "returnConsumedCapacity",
+            &CAPACITY_VALUES,
+        );
+        check_on_failure(
+            &mut violations,
+            input.return_values_on_condition_check_failure.as_ref(),
+        );
+        violations.finish()?;
+        if !matches!(
+            input.return_values.as_deref(),
+            None | Some("NONE" | "ALL_OLD")
+        ) {
+            return Err(StoreError::validation(
+                "ReturnValues can only be ALL_OLD or NONE",
+            ));
+        }
+        check_not_mixed(
+            &[("Expected", input.expected.is_some())],
+            &[("ConditionExpression", input.condition_expression.is_some())],
+        )?;
+        let expression_condition = parse_expressions(
+            input.expression_attribute_names.as_ref(),
+            input.expression_attribute_values.as_ref(),
+            input.condition_expression.is_some(),
+            |context| {
+                input
+                    .condition_expression
+                    .as_deref()
+                    .map(|text| context.condition(text))
+                    .transpose()
+            },
+        )?;
+        let condition = match expression_condition {
+            Some(condition) => Some(condition),
+            None => {
+                expected_condition(input.expected.as_ref(), input.conditional_operator.as_ref())?
+            }
+        };
+        let _gate = self.read_gate();
+        let table = self.table(input.table_name.as_deref().unwrap_or_default())?;
+        let key = input.key.clone().unwrap_or_default();
+        table.key.check_key(&key)?;
+        let prepared = PreparedWrite {
+            row: table.row_key(&key)?,
+            key,
+            table: table.clone(),
+            condition,
+            mutation: Mutation::Delete,
+            old_on_failure: input.return_values_on_condition_check_failure.as_deref()
+                == Some("ALL_OLD"),
+        };
+        let (old, _) = self.run_write(&prepared)?;
+        let units = write_units(old.as_ref().map_or(0, item_size), false);
+        Ok(WriteItemOutput {
+            attributes: match input.return_values.as_deref() {
+                Some("ALL_OLD") => old,
+                _ => None,
+            },
+            consumed_capacity: consumed(
+                input.return_consumed_capacity.as_ref(),
+                &table.meta.name,
+                units,
+            ),
+        })
+    }
+
+    /// `UpdateItem`
+    pub fn update_item(&self, input: UpdateItemInput) -> StoreResult<WriteItemOutput> {
+        let mut violations = Violations::new();
+        violations.table_name(input.table_name.as_ref(), "tableName");
+        violations.required(input.key.as_ref(), "key");
+        violations.one_of(input.return_values.as_ref(), "returnValues", &RETURN_VALUES);
+        violations.one_of(
+            input.return_consumed_capacity.as_ref(),
+            "returnConsumedCapacity",
+            &CAPACITY_VALUES,
+        );
+        check_on_failure(
+            &mut violations,
+            input.return_values_on_condition_check_failure.as_ref(),
+        );
+        violations.finish()?;
+        check_not_mixed(
+            &[
+                ("AttributeUpdates", input.attribute_updates.is_some()),
+                ("Expected", input.expected.is_some()),
+            ],
+            &[
+                ("UpdateExpression", input.update_expression.is_some()),
+                ("ConditionExpression", input.condition_expression.is_some()),
+            ],
+        )?;
+        let (update, expression_condition) = parse_expressions(
+            input.expression_attribute_names.as_ref(),
+            input.expression_attribute_values.as_ref(),
+            input.condition_expression.is_some() || input.update_expression.is_some(),
+            |context| {
+                let update = input
+                    .update_expression
+                    .as_deref()
+                    .map(|text| context.update(text))
+                    .transpose()?;
+                let condition = input
+                    .condition_expression
+                    .as_deref()
+                    .map(|text| context.condition(text))
+                    .transpose()?;
+                Ok((update, condition))
+            },
+        )?;
+        let condition = match expression_condition {
+            Some(condition) => Some(condition),
+            None => {
+                expected_condition(input.expected.as_ref(), input.conditional_operator.as_ref())?
+            }
+        };
+        let _gate = self.read_gate();
+        let table = self.table(input.table_name.as_deref().unwrap_or_default())?;
+        let key = input.key.clone().unwrap_or_default();
+        table.key.check_key(&key)?;
+        let (plan, updated_paths) = match (update, &input.attribute_updates) {
+            (Some(update), _) => {
+                check_update_keeps_key(&update, &table.key)?;
+                let paths = update.updated_paths();
+                (UpdatePlan::Expression(update), paths)
+            }
+            (None, Some(updates)) => {
+                let updates = attribute_updates(updates)?;
+                legacy::check_attribute_updates(&updates, &table.key)?;
+                let paths =
+                    legacy::attributes_to_get(&updates.keys().cloned().collect::<Vec<_>>())?;
+                (UpdatePlan::Legacy(updates), paths)
+            }
+            (None, None) => (UpdatePlan::Nothing, Projection { paths: Vec::new() }),
+        };
+        let prepared = PreparedWrite {
+            row: table.row_key(&key)?,
+            key,
+            table: table.clone(),
+            condition,
+            mutation: Mutation::Update(plan),
+            old_on_failure: input.return_values_on_condition_check_failure.as_deref()
+                == Some("ALL_OLD"),
+        };
+        let (old, new) = self.run_write(&prepared)?;
+        let units = write_units(
+            old.as_ref()
+                .map_or(0, item_size)
+                .max(new.as_ref().map_or(0, item_size)),
+            false,
+        );
+        let attributes = match input.return_values.as_deref() {
+            Some("ALL_OLD") => old,
+            Some("ALL_NEW") => new,
+            Some("UPDATED_OLD") => old
+                .as_ref()
+                .and_then(|old| non_empty(apply_projection(&updated_paths, old))),
+            Some("UPDATED_NEW") => new
+                .as_ref()
+                .and_then(|new| non_empty(apply_projection(&updated_paths, new))),
+            _ => None,
+        };
+        Ok(WriteItemOutput {
+            attributes,
+            consumed_capacity: consumed(
+                input.return_consumed_capacity.as_ref(),
+                &table.meta.name,
+                units,
+            ),
+        })
+    }
+
+    /// `GetItem`
+    pub fn get_item(&self, input: GetItemInput) -> StoreResult<GetItemOutput> {
+        let mut violations = Violations::new();
+        violations.table_name(input.table_name.as_ref(), "tableName");
+        violations.required(input.key.as_ref(), "key");
+        violations.one_of(
+            input.return_consumed_capacity.as_ref(),
+            "returnConsumedCapacity",
+            &CAPACITY_VALUES,
+        );
+        violations.finish()?;
+        let projection = read_projection(
+            input.projection_expression.as_ref(),
+            input.attributes_to_get.as_ref(),
+            input.expression_attribute_names.as_ref(),
+        )?;
+        let _gate = self.read_gate();
+        let table = self.table(input.table_name.as_deref().unwrap_or_default())?;
+        let key = input.key.clone().unwrap_or_default();
+        table.key.check_key(&key)?;
+        let (partition, sort) = table.row_key(&key)?;
+        let item = self.stored_item(&table, &partition, &sort)?;
+        let kind = if input.consistent_read == Some(true) {
+            ReadKind::Strong
+        } else {
+            ReadKind::Eventual
+        };
+        let units = read_units(item.as_ref().map_or(0, item_size), kind);
+        Ok(GetItemOutput {
+            item: item.map(|item| match &projection {
+                Some(projection) => apply_projection(projection, &item),
+                None => item,
+            }),
+            consumed_capacity: consumed(
+                input.return_consumed_capacity.as_ref(),
+                &table.meta.name,
+                units,
+            ),
+        })
+    }
+
+    /// `BatchGetItem`: every key is read (nothing is left unprocessed).
+    pub fn batch_get_item(&self, input: BatchGetItemInput) -> StoreResult<BatchGetItemOutput> {
+        let mut violations = Violations::new();
+        violations.required(input.request_items.as_ref(), "requestItems");
+        violations.one_of(
+            input.return_consumed_capacity.as_ref(),
+            "returnConsumedCapacity",
+            &CAPACITY_VALUES,
+        );
+        if let Some(requests) = &input.request_items {
+            for (name, request) in requests {
+                violations.name_pattern(name, "requestItems.key");
+                violations.required(
+                    request.keys.as_ref(),
+                    &format!("requestItems.{name}.member.keys"),
+                );
+            }
+            if requests.is_empty() {
+                violations.length_between(Some(0), "'{}'", "requestItems", 1, 100);
+            }
+        }
+        violations.finish()?;
+        let requests = input.request_items.clone().unwrap_or_default();
+        let total: usize = requests
+            .values()
+            .map(|request| request.keys.as_ref().map_or(0, Vec::len))
+            .sum();
+        if total > 100 {
+            return Err(StoreError::validation(
+                "Too many items requested for the BatchGetItem call",
+            ));
+        }
+        let mut plans = Vec::new();
+        for (name, request) in &requests {
+            let keys = request.keys.clone().unwrap_or_default();
+            if keys.is_empty() {
+                return Err(StoreError::validation(format!(
+                    "1 validation error detected: Value '[]' at 'requestItems.{name}.member.keys' failed to satisfy constraint: Member must have length greater than or equal to 1"
+                )));
+            }
+            let projection = read_projection(
+                request.projection_expression.as_ref(),
+                request.attributes_to_get.as_ref(),
+                request.expression_attribute_names.as_ref(),
+            )?;
+            plans.push((
+                name.clone(),
+                keys,
+                projection,
+                request.consistent_read == Some(true),
+            ));
+        }
+        let _gate = self.read_gate();
+        let mut output = BatchGetItemOutput::default();
+        let mut capacities = Vec::new();
+        for (name, keys, projection, consistent) in plans {
+            let table = self.table(&name)?;
+            let mut seen = BTreeSet::new();
+            let mut rows = Vec::new();
+            for key in &keys {
+                table.key.check_key(key)?;
+                let row = table.row_key(key)?;
+                if !seen.insert(row.clone()) {
+                    return Err(StoreError::validation(
+                        "Provided list of item keys contains duplicates",
+                    ));
+                }
+                rows.push(row);
+            }
+            let mut items = Vec::new();
+            let mut units = 0.0;
+            let kind = if consistent {
+                ReadKind::Strong
+            } else {
+                ReadKind::Eventual
+            };
+            for (partition, sort) in rows {
+                let item = self.stored_item(&table, &partition, &sort)?;
+                units += read_units(item.as_ref().map_or(0, item_size), kind);
+                if let Some(item) = item {
+                    items.push(match &projection {
+                        Some(projection) => apply_projection(projection, &item),
+                        None => item,
+                    });
+                }
+            }
+            capacities.extend(consumed(
+                input.return_consumed_capacity.as_ref(),
+                &name,
+                units,
+            ));
+            output.responses.insert(name, items);
+        }
+        if input
+            .return_consumed_capacity
+            .as_deref()
+            .is_some_and(|mode| mode != "NONE")
+        {
+            output.consumed_capacity = Some(capacities);
+        }
+        Ok(output)
+    }
+
+    /// `BatchWriteItem`: all requests are applied in one atomic backend batch
+    /// (nothing is left unprocessed).
+    pub fn batch_write_item(
+        &self,
+        input: BatchWriteItemInput,
+    ) -> StoreResult<BatchWriteItemOutput> {
+        let mut violations = Violations::new();
+        violations.required(input.request_items.as_ref(), "requestItems");
+        violations.one_of(
+            input.return_consumed_capacity.as_ref(),
+            "returnConsumedCapacity",
+            &CAPACITY_VALUES,
+        );
+        if let Some(requests) = &input.request_items {
+            for name in requests.keys() {
+                violations.name_pattern(name, "requestItems.key");
+            }
+            if requests.is_empty() {
+                violations.length_between(Some(0), "'{}'", "requestItems", 1, 25);
+            }
+        }
+        violations.finish()?;
+        let requests = input.request_items.clone().unwrap_or_default();
+        let total: usize = requests.values().map(Vec::len).sum();
+        if total > 25 {
+            return Err(StoreError::validation(
+                "Too many items requested for the BatchWriteItem call",
+            ));
+        }
+        let _gate = self.read_gate();
+        let mut prepared = Vec::new();
+        for (name, writes) in &requests {
+            if writes.is_empty() {
+                return Err(StoreError::validation(format!(
+                    "1 validation error detected: Value '[]' at 'requestItems.{name}.member' failed to satisfy constraint: Member must have length greater than or equal to 1"
+                )));
+            }
+            let table = self.table(name)?;
+            let mut seen = BTreeSet::new();
+            for write in writes {
+                let (key, mutation) = match (&write.put_request, &write.delete_request) {
+                    (Some(put), None) => {
+                        let item = put.item.clone().ok_or_else(|| {
+                            StoreError::validation("1 validation error detected: Value null at 'requestItems.member.putRequest.item' failed to satisfy constraint: Member must not be null")
+                        })?;
+                        table.key.check_item(&item)?;
+                        check_item_size(&item)?;
+                        for (_, index) in &table.indexes {
+                            index.check_item(&item)?;
+                        }
+                        (table.key.key_of(&item), Mutation::Put(item))
+                    }
+                    (None, Some(delete)) => {
+                        let key = delete.key.clone().ok_or_else(|| {
+                            StoreError::validation("1 validation error detected: Value null at 'requestItems.member.deleteRequest.key' failed to satisfy constraint: Member must not be null")
+                        })?;
+                        table.key.check_key(&key)?;
+                        (key, Mutation::Delete)
+                    }
+                    _ => {
+                        return Err(StoreError::validation(
+                            "Supplied WriteRequest must contain exactly one of PutRequest or DeleteRequest",
+                        ))
+                    }
+                };
+                let row = table.row_key(&key)?;
+                if !seen.insert(row.clone()) {
+                    return Err(StoreError::validation(
+                        "Provided list of item keys contains duplicates",
+                    ));
+                }
+                prepared.push(PreparedWrite {
+                    table: table.clone(),
+                    key,
+                    row,
+                    condition: None,
+                    mutation,
+                    old_on_failure: false,
+                });
+            }
+        }
+        let stripes = prepared
+            .iter()
+            .map(|write| Store::stripe(&write.table, &write.row.0, &write.row.1))
+            .collect();
+        let _guards = self.lock_stripes(stripes);
+        let mut writes = Vec::new();
+        let mut units: BTreeMap<String, f64> = BTreeMap::new();
+        for write in &prepared {
+            let old = self.stored_item(&write.table, &write.row.0, &write.row.1)?;
+            let new = write.apply(old.as_ref())?;
+            *units.entry(write.table.meta.name.clone()).or_default() += write_units(
+                old.as_ref()
+                    .map_or(0, item_size)
+                    .max(new.as_ref().map_or(0, item_size)),
+                false,
+            );
+            self.item_writes(
+                &write.table,
+                &write.row,
+                old.as_ref(),
+                new.as_ref(),
+                &mut writes,
+            )?;
+        }
+        self.backend.write(writes)?;
+        let capacities: Vec<ConsumedCapacity> = units
+            .iter()
+            .filter_map(|(name, units)| {
+                consumed(input.return_consumed_capacity.as_ref(), name, *units)
+            })
+            .collect();
+        Ok(BatchWriteItemOutput {
+            unprocessed_items: BTreeMap::new(),
+            consumed_capacity: input
+                .return_consumed_capacity
+                .as_deref()
+                .is_some_and(|mode| mode != "NONE")
+                .then_some(capacities),
+        })
+    }
+}
+
+/// The projection of a read from `ProjectionExpression` or `AttributesToGet`.
+pub(crate) fn read_projection(
+    expression: Option<&String>,
+    attributes_to_get: Option<&Vec<String>>,
+    names: Option<&Names>,
+) -> StoreResult<Option<Projection>> {
+    check_not_mixed(
+        &[("AttributesToGet", attributes_to_get.is_some())],
+        &[("ProjectionExpression", expression.is_some())],
+    )?;
+    let projection = parse_expressions(names, None, expression.is_some(), |context| {
+        expression.map(|text| context.projection(text)).transpose()
+    })?;
+    match (projection, attributes_to_get) {
+        (Some(projection), _) => Ok(Some(projection)),
+        (None, Some(names)) => Ok(Some(legacy::attributes_to_get(names)?)),
+        (None, None) => Ok(None),
+    }
+}

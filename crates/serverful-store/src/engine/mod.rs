@@ -1,0 +1,457 @@
+//! The DynamoDB engine: [`Store`] runs every operation of [`crate::api`] over
+//! a [`Backend`], holding the table catalog in memory and serializing each
+//! read-check-write with striped key locks so conditions, updates and
+//! transactions are never lost to a concurrent writer.
+//!
+//! Locking: item operations hold the schema gate for reading, control-plane
+//! operations (create, delete and update table) for writing. Inside the gate a
+//! write locks the stripes of the keys it touches (several, in stripe order,
+//! for batches and transactions), reads the current item, evaluates, and
+//! writes one atomic backend batch before unlocking. Different keys proceed in
+//! parallel, which is what lets the backend group-commit.
+
+mod items;
+mod read;
+mod tables;
+mod transact;
+mod validate;
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{Backend, BackendError, Space, Write};
+use crate::error::{StoreError, StoreResult};
+use crate::index::{IndexProjection, SecondaryIndex};
+use crate::key::{encode_key_value_into, KeyAttribute, KeySchema, ScalarType};
+use crate::value::{item_from_json, item_to_json, Item};
+
+pub use tables::table_arn;
+
+/// How many lock stripes keys hash into.
+const KEY_STRIPES: usize = 1024;
+
+impl From<BackendError> for StoreError {
+    fn from(error: BackendError) -> StoreError {
+        StoreError::internal(format!("failed to access storage: {error}"))
+    }
+}
+
+/// A secondary index as the catalog stores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct IndexMeta {
+    pub(crate) name: String,
+    pub(crate) partition_key: String,
+    pub(crate) sort_key: Option<String>,
+    /// ALL, KEYS_ONLY or INCLUDE.
+    pub(crate) projection_type: String,
+    pub(crate) non_key_attributes: Vec<String>,
+    pub(crate) global: bool,
+    pub(crate) read_capacity: i64,
+    pub(crate) write_capacity: i64,
+}
+
+/// A table as the catalog stores it (serialized as JSON in the backend).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct TableMeta {
+    pub(crate) id: u64,
+    pub(crate) name: String,
+    /// Attribute name and type (S, N, B), as defined.
+    pub(crate) attribute_definitions: Vec<(String, String)>,
+    pub(crate) partition_key: String,
+    pub(crate) sort_key: Option<String>,
+    pub(crate) indexes: Vec<IndexMeta>,
+    pub(crate) billing_mode: String,
+    pub(crate) read_capacity: i64,
+    pub(crate) write_capacity: i64,
+    /// The stream view type while a stream is enabled.
+    pub(crate) stream_view_type: Option<String>,
+    pub(crate) stream_label: Option<String>,
+    pub(crate) ttl_attribute: Option<String>,
+    pub(crate) tags: Vec<(String, String)>,
+    pub(crate) created: f64,
+    pub(crate) deletion_protection: bool,
+}
+
+/// A catalog entry with its key schemas resolved, ready for item operations.
+#[derive(Debug, Clone)]
+pub(crate) struct Table {
+    pub(crate) meta: TableMeta,
+    pub(crate) key: KeySchema,
+    pub(crate) indexes: Vec<(IndexMeta, SecondaryIndex)>,
+}
+
+fn key_attribute(meta: &TableMeta, name: &str) -> StoreResult<KeyAttribute> {
+    let scalar_type = meta
+        .attribute_definitions
+        .iter()
+        .find(|(defined, _)| defined == name)
+        .and_then(|(_, kind)| match kind.as_str() {
+            "S" => Some(ScalarType::S),
+            "N" => Some(ScalarType::N),
+            "B" => Some(ScalarType::B),
+            _ => None,
+        })
+        .ok_or_else(|| StoreError::internal(format!("catalog lacks the type of {name}")))?;
+    Ok(KeyAttribute {
+        name: name.to_owned(),
+        scalar_type,
+    })
+}
+
+impl Table {
+    pub(crate) fn new(meta: TableMeta) -> StoreResult<Table> {
+        let key = KeySchema {
+            partition_key: key_attribute(&meta, &meta.partition_key)?,
+            sort_key: meta
+                .sort_key
+                .as_deref()
+                .map(|name| key_attribute(&meta, name))
+                .transpose()?,
+        };
+        let mut indexes = Vec::new();
+        for index in &meta.indexes {
+            let projection = match index.projection_type.as_str() {
+                "ALL" => IndexProjection::All,
+                "INCLUDE" => IndexProjection::Include(index.non_key_attributes.clone()),
+                _ => IndexProjection::KeysOnly,
+            };
+            let secondary = SecondaryIndex {
+                name: index.name.clone(),
+                key_schema: KeySchema {
+                    partition_key: key_attribute(&meta, &index.partition_key)?,
+                    sort_key: index
+                        .sort_key
+                        .as_deref()
+                        .map(|name| key_attribute(&meta, name))
+                        .transpose()?,
+                },
+                projection,
+            };
+            indexes.push((index.clone(), secondary));
+        }
+        Ok(Table { meta, key, indexes })
+    }
+
+    pub(crate) fn space(&self) -> Space {
+        Space::table(self.meta.id)
+    }
+
+    pub(crate) fn index(&self, name: &str) -> Option<&(IndexMeta, SecondaryIndex)> {
+        self.indexes.iter().find(|(meta, _)| meta.name == name)
+    }
+
+    /// The backend row key of an item (or key) in the table itself.
+    pub(crate) fn row_key(&self, item: &Item) -> StoreResult<(Vec<u8>, Vec<u8>)> {
+        row_key(&self.key, None, item)
+    }
+}
+
+/// The row key of an item in a space: the space's partition key, then its sort
+/// key, then (for indexes) the table's key so entries stay unique.
+pub(crate) fn row_key(
+    space_key: &KeySchema,
+    table_key: Option<&KeySchema>,
+    item: &Item,
+) -> StoreResult<(Vec<u8>, Vec<u8>)> {
+    let missing = || StoreError::validation("The provided key element does not match the schema");
+    let mut partition = Vec::new();
+    encode_key_value_into(
+        item.get(&space_key.partition_key.name)
+            .ok_or_else(missing)?,
+        &mut partition,
+    )?;
+    let mut sort = Vec::new();
+    if let Some(sort_key) = &space_key.sort_key {
+        encode_key_value_into(item.get(&sort_key.name).ok_or_else(missing)?, &mut sort)?;
+    }
+    if let Some(table_key) = table_key {
+        for attribute in table_key.attributes() {
+            encode_key_value_into(item.get(&attribute.name).ok_or_else(missing)?, &mut sort)?;
+        }
+    }
+    Ok((partition, sort))
+}
+
+pub(crate) fn encode_item(item: &Item) -> Vec<u8> {
+    serde_json::to_vec(&item_to_json(item)).expect("JSON values always serialize")
+}
+
+pub(crate) fn decode_item(bytes: &[u8]) -> StoreResult<Item> {
+    let json: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|error| StoreError::internal(format!("corrupt stored item: {error}")))?;
+    item_from_json(&json)
+}
+
+/// A `TransactWriteItems` answer remembered for its `ClientRequestToken`.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenEntry {
+    pub(crate) request: String,
+    pub(crate) at: f64,
+    pub(crate) outcome: Result<(), StoreError>,
+}
+
+/// Settings of a [`Store`].
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Region in ARNs.
+    pub region: String,
+    /// Account id in ARNs.
+    pub account_id: String,
+}
+
+impl Default for StoreConfig {
+    fn default() -> StoreConfig {
+        StoreConfig {
+            region: "us-east-1".to_owned(),
+            account_id: "000000000000".to_owned(),
+        }
+    }
+}
+
+/// The DynamoDB engine over one backend. Share it with `Arc`; every method
+/// takes `&self` and may be called from many threads.
+pub struct Store {
+    backend: Arc<dyn Backend>,
+    config: StoreConfig,
+    tables: RwLock<BTreeMap<String, Arc<Table>>>,
+    /// Item operations read-lock it, control-plane operations write-lock it.
+    schema_gate: RwLock<()>,
+    key_locks: Vec<Mutex<()>>,
+    tokens: Mutex<HashMap<String, TokenEntry>>,
+    clock: Box<dyn Fn() -> f64 + Send + Sync>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn system_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs_f64()
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The guarded data is either `()` or a cache that every holder leaves
+    // consistent between statements, so a poisoned lock is still usable.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Store {
+    /// Opens the engine over a backend, loading its table catalog.
+    pub fn open(backend: Arc<dyn Backend>, config: StoreConfig) -> StoreResult<Store> {
+        Store::open_with_clock(backend, config, Box::new(system_now))
+    }
+
+    /// Like [`Store::open`] with a clock (seconds since the epoch), for tests
+    /// of TTL and token expiry.
+    pub fn open_with_clock(
+        backend: Arc<dyn Backend>,
+        config: StoreConfig,
+        clock: Box<dyn Fn() -> f64 + Send + Sync>,
+    ) -> StoreResult<Store> {
+        let mut tables = BTreeMap::new();
+        for (name, metadata) in backend.tables()? {
+            let meta: TableMeta = serde_json::from_slice(&metadata).map_err(|error| {
+                StoreError::internal(format!("corrupt catalog entry {name}: {error}"))
+            })?;
+            tables.insert(name, Arc::new(Table::new(meta)?));
+        }
+        Ok(Store {
+            backend,
+            config,
+            tables: RwLock::new(tables),
+            schema_gate: RwLock::new(()),
+            key_locks: (0..KEY_STRIPES).map(|_| Mutex::new(())).collect(),
+            tokens: Mutex::new(HashMap::new()),
+            clock,
+        })
+    }
+
+    fn now(&self) -> f64 {
+        (self.clock)()
+    }
+
+    fn table(&self, name: &str) -> StoreResult<Arc<Table>> {
+        self.tables
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned()
+            .ok_or_else(StoreError::resource_not_found)
+    }
+
+    fn read_gate(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        self.schema_gate
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write_gate(&self) -> std::sync::RwLockWriteGuard<'_, ()> {
+        self.schema_gate
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn stripe(table: &Table, partition: &[u8], sort: &[u8]) -> usize {
+        let mut hasher = DefaultHasher::new();
+        table.meta.id.hash(&mut hasher);
+        partition.hash(&mut hasher);
+        sort.hash(&mut hasher);
+        usize::try_from(hasher.finish() % KEY_STRIPES as u64).expect("below the stripe count")
+    }
+
+    /// Locks the stripes of several keys, in stripe order so two writers never
+    /// wait on each other in a cycle.
+    fn lock_stripes(&self, mut stripes: Vec<usize>) -> Vec<MutexGuard<'_, ()>> {
+        stripes.sort_unstable();
+        stripes.dedup();
+        stripes
+            .into_iter()
+            .map(|stripe| lock(&self.key_locks[stripe]))
+            .collect()
+    }
+
+    fn stored_item(
+        &self,
+        table: &Table,
+        partition: &[u8],
+        sort: &[u8],
+    ) -> StoreResult<Option<Item>> {
+        self.backend
+            .get(&table.space(), partition, sort)?
+            .map(|bytes| decode_item(&bytes))
+            .transpose()
+    }
+
+    /// The backend writes that replace `old` with `new` (either may be absent)
+    /// in the table and every index.
+    fn item_writes(
+        &self,
+        table: &Table,
+        key: &(Vec<u8>, Vec<u8>),
+        old: Option<&Item>,
+        new: Option<&Item>,
+        writes: &mut Vec<Write>,
+    ) -> StoreResult<()> {
+        match new {
+            Some(item) => writes.push(Write::Put {
+                space: table.space(),
+                partition: key.0.clone(),
+                sort: key.1.clone(),
+                value: encode_item(item),
+            }),
+            None => writes.push(Write::Delete {
+                space: table.space(),
+                partition: key.0.clone(),
+                sort: key.1.clone(),
+            }),
+        }
+        for (meta, index) in &table.indexes {
+            let space = Space::index(table.meta.id, &meta.name);
+            let old_entry = old.and_then(|item| index.entry(&table.key, item));
+            let new_entry = new.and_then(|item| index.entry(&table.key, item));
+            if old_entry == new_entry {
+                continue;
+            }
+            let old_key = old_entry
+                .as_ref()
+                .map(|entry| row_key(&index.key_schema, Some(&table.key), entry))
+                .transpose()?;
+            if let Some(entry) = &new_entry {
+                let (partition, sort) = row_key(&index.key_schema, Some(&table.key), entry)?;
+                if old_key.as_ref() != Some(&(partition.clone(), sort.clone())) {
+                    if let Some((partition, sort)) = old_key {
+                        writes.push(Write::Delete {
+                            space: space.clone(),
+                            partition,
+                            sort,
+                        });
+                    }
+                }
+                writes.push(Write::Put {
+                    space,
+                    partition,
+                    sort,
+                    value: encode_item(entry),
+                });
+            } else if let Some((partition, sort)) = old_key {
+                writes.push(Write::Delete {
+                    space,
+                    partition,
+                    sort,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes every expired item of every table with TTL enabled, as of now;
+    /// returns how many it deleted. The server calls this periodically.
+    pub fn expire_items(&self) -> StoreResult<usize> {
+        let now = self.now().floor() as i64;
+        let tables: Vec<Arc<Table>> = self
+            .tables
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .filter(|table| table.meta.ttl_attribute.is_some())
+            .cloned()
+            .collect();
+        let mut n_deleted = 0;
+        for table in tables {
+            let Some(attribute) = table.meta.ttl_attribute.clone() else {
+                continue;
+            };
+            let mut after: Option<(Vec<u8>, Vec<u8>)> = None;
+            loop {
+                let _gate = self.read_gate();
+                let rows = self.backend.scan(
+                    &table.space(),
+                    after.as_ref().map(|(p, s)| (p.as_slice(), s.as_slice())),
+                    256,
+                )?;
+                let exhausted = rows.len() < 256;
+                for row in &rows {
+                    let item = decode_item(&row.value)?;
+                    if !crate::ttl::is_expired(&item, &attribute, now) {
+                        continue;
+                    }
+                    let key = (row.partition.clone(), row.sort.clone());
+                    let _guard = lock(&self.key_locks[Store::stripe(&table, &key.0, &key.1)]);
+                    // Re-read under the lock: a writer may have renewed it.
+                    let Some(current) = self.stored_item(&table, &key.0, &key.1)? else {
+                        continue;
+                    };
+                    if !crate::ttl::is_expired(&current, &attribute, now) {
+                        continue;
+                    }
+                    let mut writes = Vec::new();
+                    self.item_writes(&table, &key, Some(&current), None, &mut writes)?;
+                    self.backend.write(writes)?;
+                    n_deleted += 1;
+                }
+                match rows.last() {
+                    Some(last) if !exhausted => {
+                        after = Some((last.partition.clone(), last.sort.clone()))
+                    }
+                    _ => break,
+                }
+            }
+        }
+        Ok(n_deleted)
+    }
+}
+
+#[cfg(test)]
+mod tests;

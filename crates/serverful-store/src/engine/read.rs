@@ -1,0 +1,615 @@
+//! Query and Scan: key conditions turned into sort key byte ranges, filters,
+//! projections, `Select`, `Limit`, the 1 MB page, `ExclusiveStartKey` /
+//! `LastEvaluatedKey`, backwards reads and parallel scan segments.
+
+use std::ops::Bound;
+
+use super::items::{check_not_mixed, consumed, legacy_filter, parse_expressions};
+use super::validate::{Violations, CAPACITY_VALUES};
+use super::{decode_item, row_key, Store, Table};
+use crate::api::{QueryInput, ReadOutput, ScanInput};
+use crate::backend::{SortRange, Space};
+use crate::capacity::{read_units, ReadKind};
+use crate::error::{StoreError, StoreResult};
+use crate::eval::{apply_projection, evaluate_condition, sort_key_matches};
+use crate::expression::{Comparator, Condition, KeyCondition, Projection, SortKeyCondition};
+use crate::key::{encode_key_prefix, encode_key_value, KeySchema};
+use crate::legacy::{self, FilterCondition};
+use crate::paging::{
+    check_exclusive_start_key, check_segments, last_evaluated_key, segment_of, MAX_PAGE_BYTES,
+};
+use crate::value::{item_size, Item};
+
+/// Rows fetched from the backend per round trip.
+const CHUNK: usize = 256;
+
+/// A lower and an upper sort key bound.
+type Bounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+/// The smallest byte string greater than every string starting with `prefix`,
+/// or `None` when there is none (all bytes 0xFF).
+fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut bytes = prefix.to_vec();
+    while let Some(last) = bytes.pop() {
+        if last != 0xFF {
+            bytes.push(last + 1);
+            return Some(bytes);
+        }
+    }
+    None
+}
+
+fn after(prefix: &[u8]) -> Bound<Vec<u8>> {
+    successor(prefix).map_or(Bound::Unbounded, Bound::Excluded)
+}
+
+/// The sort key byte range a key condition selects. Index sort keys carry the
+/// table key after the index sort value, so ranges are built on prefixes.
+/// `None` when nothing can match.
+fn sort_range(condition: Option<&SortKeyCondition>) -> StoreResult<Option<Bounds>> {
+    let Some(condition) = condition else {
+        return Ok(Some((Bound::Unbounded, Bound::Unbounded)));
+    };
+    Ok(Some(match condition {
+        SortKeyCondition::Compare(comparator, value) => {
+            let encoded = encode_key_value(value)?;
+            match comparator {
+                Comparator::Equal => (Bound::Included(encoded.clone()), after(&encoded)),
+                Comparator::Less => (Bound::Unbounded, Bound::Excluded(encoded)),
+                Comparator::LessOrEqual => (Bound::Unbounded, after(&encoded)),
+                Comparator::Greater => match successor(&encoded) {
+                    Some(next) => (Bound::Included(next), Bound::Unbounded),
+                    None => return Ok(None),
+                },
+                Comparator::GreaterOrEqual => (Bound::Included(encoded), Bound::Unbounded),
+                Comparator::NotEqual => (Bound::Unbounded, Bound::Unbounded),
+            }
+        }
+        SortKeyCondition::BeginsWith(prefix) => {
+            let encoded = encode_key_prefix(prefix)?;
+            (Bound::Included(encoded.clone()), after(&encoded))
+        }
+        SortKeyCondition::Between(low, high) => (
+            Bound::Included(encode_key_value(low)?),
+            after(&encode_key_value(high)?),
+        ),
+    }))
+}
+
+/// What a read returns per item (`Select` and projection resolved).
+enum Output {
+    Count,
+    Items(Option<Projection>),
+}
+
+/// The shared part of Query and Scan.
+struct ReadPlan<'a> {
+    table: &'a Table,
+    space: Space,
+    /// The key of the space read: the table's or the index's.
+    index_key: Option<&'a KeySchema>,
+    filter: Option<Condition>,
+    output: Output,
+    limit: Option<usize>,
+    kind: ReadKind,
+}
+
+/// Accumulates one page.
+struct Page {
+    items: Vec<Item>,
+    count: usize,
+    scanned: usize,
+    bytes: usize,
+    last: Option<Item>,
+    full: bool,
+}
+
+impl ReadPlan<'_> {
+    fn new_page(&self) -> Page {
+        Page {
+            items: Vec::new(),
+            count: 0,
+            scanned: 0,
+            bytes: 0,
+            last: None,
+            full: false,
+        }
+    }
+
+    /// Takes one stored row into the page; marks it full at the limit or 1 MB.
+    fn take(&self, page: &mut Page, item: Item) {
+        page.scanned += 1;
+        page.bytes += item_size(&item);
+        if self
+            .filter
+            .as_ref()
+            .is_none_or(|filter| evaluate_condition(filter, &item))
+        {
+            page.count += 1;
+            if let Output::Items(projection) = &self.output {
+                page.items.push(match projection {
+                    Some(projection) => apply_projection(projection, &item),
+                    None => item.clone(),
+                });
+            }
+        }
+        page.last = Some(item);
+        if self.limit.is_some_and(|limit| page.scanned >= limit) || page.bytes >= MAX_PAGE_BYTES {
+            page.full = true;
+        }
+    }
+
+    fn finish(&self, page: Page, return_capacity: Option<&String>) -> ReadOutput {
+        let last_evaluated_key = if page.full {
+            page.last
+                .as_ref()
+                .map(|item| last_evaluated_key(&self.table.key, self.index_key, item))
+        } else {
+            None
+        };
+        ReadOutput {
+            items: match self.output {
+                Output::Count => None,
+                Output::Items(_) => Some(page.items),
+            },
+            count: page.count,
+            scanned_count: page.scanned,
+            last_evaluated_key,
+            consumed_capacity: consumed(
+                return_capacity,
+                &self.table.meta.name,
+                read_units(page.bytes, self.kind),
+            ),
+        }
+    }
+}
+
+/// Resolves `IndexName`, `Select` and projection shared by Query and Scan.
+#[allow(clippy::too_many_arguments)]
+fn plan<'a>(
+    table: &'a Table,
+    index_name: Option<&String>,
+    select: Option<&String>,
+    projection: Option<Projection>,
+    filter: Option<Condition>,
+    limit: Option<i64>,
+    consistent: bool,
+) -> StoreResult<ReadPlan<'a>> {
+    let (space, index_key, index_meta) = match index_name {
+        None => (table.space(), None, None),
+        Some(name) => {
+            let Some((meta, index)) = table.index(name) else {
+                return Err(StoreError::validation(format!(
+                    "The table does not have the specified index: {name}"
+                )));
+            };
+            if consistent && meta.global {
+                return Err(StoreError::validation(
+                    "Consistent reads are not supported on global secondary indexes",
+                ));
+            }
+            (
+                Space::index(table.meta.id, name),
+                Some(&index.key_schema),
+                Some(meta),
+            )
+        }
+    };
+    let output = match select.map(String::as_str) {
+        Some("COUNT") => {
+            if projection.is_some() {
+                return Err(StoreError::validation(
+                    "Cannot specify the AttributesToGet when choosing to get only the Count",
+                ));
+            }
+            Output::Count
+        }
+        Some("SPECIFIC_ATTRIBUTES") => {
+            if projection.is_none() {
+                return Err(StoreError::validation(
+                    "One or more parameter values were invalid: Select type SPECIFIC_ATTRIBUTES requires either an AttributesToGet or ProjectionExpression",
+                ));
+            }
+            Output::Items(projection)
+        }
+        Some("ALL_PROJECTED_ATTRIBUTES") => {
+            if index_name.is_none() {
+                return Err(StoreError::validation(
+                    "One or more parameter values were invalid: Select type ALL_PROJECTED_ATTRIBUTES is not supported for table scans or queries",
+                ));
+            }
+            if projection.is_some() {
+                return Err(StoreError::validation(
+                    "One or more parameter values were invalid: Cannot specify the ProjectionExpression when choosing to get ALL_PROJECTED_ATTRIBUTES",
+                ));
+            }
+            Output::Items(None)
+        }
+        Some("ALL_ATTRIBUTES") => {
+            if projection.is_some() {
+                return Err(StoreError::validation(
+                    "One or more parameter values were invalid: Cannot specify the ProjectionExpression when choosing to get ALL_ATTRIBUTES",
+                ));
+            }
+            if index_meta.is_some_and(|meta| meta.projection_type != "ALL") {
+                return Err(StoreError::validation(
+                    "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index index because its projection type is not ALL",
+                ));
+            }
+            Output::Items(None)
+        }
+        _ => Output::Items(projection),
+    };
+    Ok(ReadPlan {
+        table,
+        space,
+        index_key,
+        filter,
+        output,
+        limit: limit.map(|limit| usize::try_from(limit).unwrap_or(usize::MAX)),
+        kind: if consistent {
+            ReadKind::Strong
+        } else {
+            ReadKind::Eventual
+        },
+    })
+}
+
+fn check_read_members(
+    violations: &mut Violations,
+    table_name: Option<&String>,
+    index_name: Option<&String>,
+    select: Option<&String>,
+    limit: Option<i64>,
+    capacity: Option<&String>,
+) {
+    violations.table_name(table_name, "tableName");
+    if let Some(index) = index_name {
+        violations.name_pattern(index, "indexName");
+    }
+    violations.one_of(
+        select,
+        "select",
+        &[
+            "SPECIFIC_ATTRIBUTES",
+            "COUNT",
+            "ALL_ATTRIBUTES",
+            "ALL_PROJECTED_ATTRIBUTES",
+        ],
+    );
+    violations.at_least(limit, "limit", 1);
+    violations.one_of(capacity, "returnConsumedCapacity", &CAPACITY_VALUES);
+}
+
+/// Tightens a lower bound to start after `start`.
+fn raise_lower(lower: Bound<Vec<u8>>, start: Vec<u8>) -> Bound<Vec<u8>> {
+    match &lower {
+        Bound::Included(bound) | Bound::Excluded(bound) if *bound > start => lower,
+        _ => Bound::Excluded(start),
+    }
+}
+
+/// Tightens an upper bound to end before `start`.
+fn lower_upper(upper: Bound<Vec<u8>>, start: Vec<u8>) -> Bound<Vec<u8>> {
+    match &upper {
+        Bound::Included(bound) | Bound::Excluded(bound) if *bound < start => upper,
+        _ => Bound::Excluded(start),
+    }
+}
+
+impl Store {
+    /// `Query`
+    pub fn query(&self, input: QueryInput) -> StoreResult<ReadOutput> {
+        let mut violations = Violations::new();
+        check_read_members(
+            &mut violations,
+            input.table_name.as_ref(),
+            input.index_name.as_ref(),
+            input.select.as_ref(),
+            input.limit,
+            input.return_consumed_capacity.as_ref(),
+        );
+        violations.finish()?;
+        check_not_mixed(
+            &[
+                ("AttributesToGet", input.attributes_to_get.is_some()),
+                ("QueryFilter", input.query_filter.is_some()),
+                ("KeyConditions", input.key_conditions.is_some()),
+                ("ConditionalOperator", input.conditional_operator.is_some()),
+            ],
+            &[
+                (
+                    "ProjectionExpression",
+                    input.projection_expression.is_some(),
+                ),
+                ("FilterExpression", input.filter_expression.is_some()),
+                (
+                    "KeyConditionExpression",
+                    input.key_condition_expression.is_some(),
+                ),
+            ],
+        )?;
+        let _gate = self.read_gate();
+        let table = self.table(input.table_name.as_deref().unwrap_or_default())?;
+        let index_schema = match &input.index_name {
+            Some(name) => Some(
+                table
+                    .index(name)
+                    .map(|(_, index)| index.key_schema.clone())
+                    .ok_or_else(|| {
+                        StoreError::validation(format!(
+                            "The table does not have the specified index: {name}"
+                        ))
+                    })?,
+            ),
+            None => None,
+        };
+        let schema = index_schema.as_ref().unwrap_or(&table.key);
+        let any_expression = input.key_condition_expression.is_some()
+            || input.filter_expression.is_some()
+            || input.projection_expression.is_some();
+        let (key_condition, filter, projection): (
+            Option<KeyCondition>,
+            Option<Condition>,
+            Option<Projection>,
+        ) = parse_expressions(
+            input.expression_attribute_names.as_ref(),
+            input.expression_attribute_values.as_ref(),
+            any_expression,
+            |context| {
+                let key = input
+                    .key_condition_expression
+                    .as_deref()
+                    .map(|text| context.key_condition(text, schema))
+                    .transpose()?;
+                let filter = input
+                    .filter_expression
+                    .as_deref()
+                    .map(|text| context.filter(text))
+                    .transpose()?;
+                let projection = input
+                    .projection_expression
+                    .as_deref()
+                    .map(|text| context.projection(text))
+                    .transpose()?;
+                Ok((key, filter, projection))
+            },
+        )?;
+        let key_condition = match (key_condition, &input.key_conditions) {
+            (Some(condition), _) => condition,
+            (None, Some(conditions)) => {
+                let mut converted = std::collections::BTreeMap::new();
+                for (name, condition) in conditions {
+                    let operator = super::items::comparison_operator(
+                        condition.comparison_operator.as_ref(),
+                        &format!("keyConditions.{name}.member.comparisonOperator"),
+                    )?
+                    .ok_or_else(|| {
+                        StoreError::validation(format!(
+                            "1 validation error detected: Value null at 'keyConditions.{name}.member.comparisonOperator' failed to satisfy constraint: Member must not be null"
+                        ))
+                    })?;
+                    converted.insert(
+                        name.clone(),
+                        FilterCondition {
+                            comparison_operator: operator,
+                            attribute_value_list: condition.attribute_value_list.clone().unwrap_or_default(),
+                        },
+                    );
+                }
+                legacy::key_conditions(&converted, schema)?
+            }
+            (None, None) => {
+                return Err(StoreError::validation(
+                    "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
+                ))
+            }
+        };
+        let filter = match filter {
+            Some(filter) => Some(filter),
+            None => legacy_filter(
+                input.query_filter.as_ref(),
+                input.conditional_operator.as_ref(),
+                "queryFilter",
+            )?,
+        };
+        let projection = match projection {
+            Some(projection) => Some(projection),
+            None => input
+                .attributes_to_get
+                .as_ref()
+                .map(|names| legacy::attributes_to_get(names))
+                .transpose()?,
+        };
+        let plan = plan(
+            &table,
+            input.index_name.as_ref(),
+            input.select.as_ref(),
+            projection,
+            filter,
+            input.limit,
+            input.consistent_read == Some(true),
+        )?;
+        let partition = encode_key_value(&key_condition.partition_key_value)?;
+        let sort_condition = key_condition
+            .sort_key
+            .as_ref()
+            .map(|(_, condition)| condition);
+        let mut page = plan.new_page();
+        let Some((mut lower, mut upper)) = sort_range(sort_condition)? else {
+            return Ok(plan.finish(page, input.return_consumed_capacity.as_ref()));
+        };
+        let reverse = input.scan_index_forward == Some(false);
+        if let Some(start) = &input.exclusive_start_key {
+            check_exclusive_start_key(&table.key, plan.index_key, start)?;
+            let (start_partition, start_sort) =
+                row_key(schema, plan.index_key.map(|_| &table.key), start)
+                    .map_err(|_| StoreError::validation("The provided starting key is invalid"))?;
+            if start_partition != partition {
+                return Err(StoreError::validation(
+                    "The provided starting key does not match the range key predicate",
+                ));
+            }
+            if reverse {
+                upper = lower_upper(upper, start_sort);
+            } else {
+                lower = raise_lower(lower, start_sort);
+            }
+        }
+        loop {
+            let range = SortRange {
+                lower: lower.clone(),
+                upper: upper.clone(),
+                reverse,
+            };
+            let rows = self.backend.query(&plan.space, &partition, &range, CHUNK)?;
+            let exhausted = rows.len() < CHUNK;
+            for row in &rows {
+                let item = decode_item(&row.value)?;
+                // The byte range is exact; this guards the encoding's edges.
+                if let Some((name, condition)) = &key_condition.sort_key {
+                    if !item
+                        .get(name)
+                        .is_some_and(|value| sort_key_matches(condition, value))
+                    {
+                        continue;
+                    }
+                }
+                plan.take(&mut page, item);
+                if page.full {
+                    return Ok(plan.finish(page, input.return_consumed_capacity.as_ref()));
+                }
+            }
+            match rows.last() {
+                Some(last) if !exhausted => {
+                    if reverse {
+                        upper = Bound::Excluded(last.sort.clone());
+                    } else {
+                        lower = Bound::Excluded(last.sort.clone());
+                    }
+                }
+                _ => return Ok(plan.finish(page, input.return_consumed_capacity.as_ref())),
+            }
+        }
+    }
+
+    /// `Scan`, including parallel scans (`Segment`/`TotalSegments`).
+    pub fn scan(&self, input: ScanInput) -> StoreResult<ReadOutput> {
+        let mut violations = Violations::new();
+        check_read_members(
+            &mut violations,
+            input.table_name.as_ref(),
+            input.index_name.as_ref(),
+            input.select.as_ref(),
+            input.limit,
+            input.return_consumed_capacity.as_ref(),
+        );
+        violations.at_least(input.segment, "segment", 0);
+        violations.at_most(input.segment, "segment", 999_999);
+        violations.at_least(input.total_segments, "totalSegments", 1);
+        violations.at_most(input.total_segments, "totalSegments", 1_000_000);
+        violations.finish()?;
+        let segment = input
+            .segment
+            .map(|segment| u32::try_from(segment).unwrap_or(0));
+        let total_segments = input
+            .total_segments
+            .map(|total| u32::try_from(total).unwrap_or(1));
+        check_segments(segment, total_segments)?;
+        check_not_mixed(
+            &[
+                ("AttributesToGet", input.attributes_to_get.is_some()),
+                ("ScanFilter", input.scan_filter.is_some()),
+                ("ConditionalOperator", input.conditional_operator.is_some()),
+            ],
+            &[
+                (
+                    "ProjectionExpression",
+                    input.projection_expression.is_some(),
+                ),
+                ("FilterExpression", input.filter_expression.is_some()),
+            ],
+        )?;
+        let (filter, projection) = parse_expressions(
+            input.expression_attribute_names.as_ref(),
+            input.expression_attribute_values.as_ref(),
+            input.filter_expression.is_some() || input.projection_expression.is_some(),
+            |context| {
+                let filter = input
+                    .filter_expression
+                    .as_deref()
+                    .map(|text| context.filter(text))
+                    .transpose()?;
+                let projection = input
+                    .projection_expression
+                    .as_deref()
+                    .map(|text| context.projection(text))
+                    .transpose()?;
+                Ok((filter, projection))
+            },
+        )?;
+        let filter = match filter {
+            Some(filter) => Some(filter),
+            None => legacy_filter(
+                input.scan_filter.as_ref(),
+                input.conditional_operator.as_ref(),
+                "scanFilter",
+            )?,
+        };
+        let projection = match projection {
+            Some(projection) => Some(projection),
+            None => input
+                .attributes_to_get
+                .as_ref()
+                .map(|names| legacy::attributes_to_get(names))
+                .transpose()?,
+        };
+        let _gate = self.read_gate();
+        let table = self.table(input.table_name.as_deref().unwrap_or_default())?;
+        let plan = plan(
+            &table,
+            input.index_name.as_ref(),
+            input.select.as_ref(),
+            projection,
+            filter,
+            input.limit,
+            input.consistent_read == Some(true),
+        )?;
+        let mut position: Option<(Vec<u8>, Vec<u8>)> = None;
+        if let Some(start) = &input.exclusive_start_key {
+            check_exclusive_start_key(&table.key, plan.index_key, start)?;
+            let schema = plan.index_key.unwrap_or(&table.key);
+            position = Some(
+                row_key(schema, plan.index_key.map(|_| &table.key), start)
+                    .map_err(|_| StoreError::validation("The provided starting key is invalid"))?,
+            );
+        }
+        let mut page = plan.new_page();
+        loop {
+            let rows = self.backend.scan(
+                &plan.space,
+                position.as_ref().map(|(p, s)| (p.as_slice(), s.as_slice())),
+                CHUNK,
+            )?;
+            let exhausted = rows.len() < CHUNK;
+            for row in &rows {
+                let item = decode_item(&row.value)?;
+                if let (Some(segment), Some(total)) = (segment, total_segments) {
+                    if segment_of(&table.key, &item, total)? != segment {
+                        continue;
+                    }
+                }
+                plan.take(&mut page, item);
+                if page.full {
+                    return Ok(plan.finish(page, input.return_consumed_capacity.as_ref()));
+                }
+            }
+            match rows.last() {
+                Some(last) if !exhausted => {
+                    position = Some((last.partition.clone(), last.sort.clone()));
+                }
+                _ => return Ok(plan.finish(page, input.return_consumed_capacity.as_ref())),
+            }
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Engine unit tests over the in-memory backend.

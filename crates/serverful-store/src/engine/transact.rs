@@ -1,0 +1,404 @@
+//! TransactWriteItems and TransactGetItems: all items locked together, every
+//! condition checked before anything is written, one atomic backend batch,
+//! `CancellationReasons` in request order, and `ClientRequestToken`
+//! idempotency for ten minutes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::items::{
+    consumed, parse_expressions, read_projection, Mutation, PreparedWrite, UpdatePlan,
+};
+use super::validate::{Violations, CAPACITY_VALUES};
+use super::{lock, Store, TokenEntry};
+use crate::api::{
+    ConsumedCapacity, ItemResponse, TransactGetItemsInput, TransactGetItemsOutput,
+    TransactOperation, TransactWriteItemsInput, TransactWriteItemsOutput,
+};
+use crate::capacity::{read_units, write_units, ReadKind};
+use crate::error::{CancellationReason, ErrorDetails, ErrorKind, StoreError, StoreResult};
+use crate::eval::{apply_projection, check_update_keeps_key};
+use crate::value::{check_item_size, item_size};
+
+/// How long a `ClientRequestToken` is remembered.
+const TOKEN_SECONDS: f64 = 600.0;
+/// The most items in one transaction.
+const MAX_TRANSACTION_ITEMS: usize = 100;
+
+impl Store {
+    fn prepare_transact_write(
+        &self,
+        kind: &str,
+        operation: &TransactOperation,
+    ) -> StoreResult<PreparedWrite> {
+        let mut violations = Violations::new();
+        violations.table_name(
+            operation.table_name.as_ref(),
+            &format!("transactItems.member.{kind}.tableName"),
+        );
+        if kind == "put" {
+            violations.required(operation.item.as_ref(), "transactItems.member.put.item");
+        } else {
+            violations.required(
+                operation.key.as_ref(),
+                &format!("transactItems.member.{kind}.key"),
+            );
+        }
+        if kind == "update" {
+            violations.required(
+                operation.update_expression.as_ref(),
+                "transactItems.member.update.updateExpression",
+            );
+        }
+        if kind == "conditionCheck" {
+            violations.required(
+                operation.condition_expression.as_ref(),
+                "transactItems.member.conditionCheck.conditionExpression",
+            );
+        }
+        violations.one_of(
+            operation.return_values_on_condition_check_failure.as_ref(),
+            &format!("transactItems.member.{kind}.returnValuesOnConditionCheckFailure"),
+            &["ALL_OLD", "NONE"],
+        );
+        violations.finish()?;
+        let (update, condition) = parse_expressions(
+            operation.expression_attribute_names.as_ref(),
+            operation.expression_attribute_values.as_ref(),
+            operation.condition_expression.is_some() || operation.update_expression.is_some(),
+            |context| {
+                let update = match (kind, operation.update_expression.as_deref()) {
+                    ("update", Some(text)) => Some(context.update(text)?),
+                    _ => None,
+                };
+                let condition = operation
+                    .condition_expression
+                    .as_deref()
+                    .map(|text| context.condition(text))
+                    .transpose()?;
+                Ok((update, condition))
+            },
+        )?;
+        let table = self.table(operation.table_name.as_deref().unwrap_or_default())?;
+        let (key, mutation) = if kind == "put" {
+            let item = operation.item.clone().unwrap_or_default();
+            table.key.check_item(&item)?;
+            check_item_size(&item)?;
+            for (_, index) in &table.indexes {
+                index.check_item(&item)?;
+            }
+            (table.key.key_of(&item), Mutation::Put(item))
+        } else {
+            let key = operation.key.clone().unwrap_or_default();
+            table.key.check_key(&key)?;
+            let mutation = match (kind, update) {
+                ("delete", _) => Mutation::Delete,
+                ("update", Some(update)) => {
+                    check_update_keeps_key(&update, &table.key)?;
+                    Mutation::Update(UpdatePlan::Expression(update))
+                }
+                _ => Mutation::Check,
+            };
+            (key, mutation)
+        };
+        Ok(PreparedWrite {
+            row: table.row_key(&key)?,
+            key,
+            table,
+            condition,
+            mutation,
+            old_on_failure: operation
+                .return_values_on_condition_check_failure
+                .as_deref()
+                == Some("ALL_OLD"),
+        })
+    }
+
+    /// `TransactWriteItems`
+    pub fn transact_write_items(
+        &self,
+        input: TransactWriteItemsInput,
+    ) -> StoreResult<TransactWriteItemsOutput> {
+        let mut violations = Violations::new();
+        violations.required(input.transact_items.as_ref(), "transactItems");
+        if let Some(items) = &input.transact_items {
+            violations.length_between(
+                Some(items.len()),
+                "'[...]'",
+                "transactItems",
+                1,
+                MAX_TRANSACTION_ITEMS,
+            );
+        }
+        violations.one_of(
+            input.return_consumed_capacity.as_ref(),
+            "returnConsumedCapacity",
+            &CAPACITY_VALUES,
+        );
+        if let Some(token) = &input.client_request_token {
+            violations.length_between(
+                Some(token.len()),
+                &format!("'{token}'"),
+                "clientRequestToken",
+                1,
+                36,
+            );
+        }
+        violations.finish()?;
+        let fingerprint = {
+            let mut unsigned = input.clone();
+            unsigned.client_request_token = None;
+            serde_json::to_string(&unsigned).expect("requests serialize")
+        };
+        let _gate = self.read_gate();
+        let token_guard = input.client_request_token.as_ref().map(|token| {
+            let mut tokens = lock(&self.tokens);
+            let now = self.now();
+            tokens.retain(|_, entry| now - entry.at < TOKEN_SECONDS);
+            tokens.get(token).cloned()
+        });
+        if let Some(Some(entry)) = token_guard {
+            if entry.request != fingerprint {
+                return Err(StoreError::new(
+                    ErrorKind::IdempotentParameterMismatch,
+                    "Request parameters do not match the original request with the same ClientRequestToken",
+                ));
+            }
+            entry.outcome?;
+            return Ok(self.transact_write_output(&input, &[]));
+        }
+        let mut prepared = Vec::new();
+        for item in input.transact_items.as_deref().unwrap_or_default() {
+            let actions = [
+                ("conditionCheck", &item.condition_check),
+                ("put", &item.put),
+                ("delete", &item.delete),
+                ("update", &item.update),
+            ];
+            let chosen: Vec<_> = actions
+                .iter()
+                .filter_map(|(kind, operation)| {
+                    operation.as_ref().map(|operation| (*kind, operation))
+                })
+                .collect();
+            let [(kind, operation)] = chosen.as_slice() else {
+                return Err(StoreError::validation(
+                    "TransactItems can only contain one of Check, Put, Update or Delete",
+                ));
+            };
+            prepared.push(self.prepare_transact_write(kind, operation)?);
+        }
+        let mut seen = BTreeSet::new();
+        for write in &prepared {
+            if !seen.insert((write.table.meta.id, write.row.clone())) {
+                return Err(StoreError::validation(
+                    "Transaction request cannot include multiple operations on one item",
+                ));
+            }
+        }
+        let stripes = prepared
+            .iter()
+            .map(|write| Store::stripe(&write.table, &write.row.0, &write.row.1))
+            .collect();
+        let _guards = self.lock_stripes(stripes);
+        let mut reasons = Vec::new();
+        let mut failed = false;
+        let mut changes = Vec::new();
+        for write in &prepared {
+            let old = self.stored_item(&write.table, &write.row.0, &write.row.1)?;
+            match write.apply(old.as_ref()) {
+                Ok(new) => {
+                    reasons.push(CancellationReason {
+                        code: "None".to_owned(),
+                        message: None,
+                        item: None,
+                    });
+                    changes.push((write, old, new));
+                }
+                Err(error) => {
+                    failed = true;
+                    let code = if error.kind == ErrorKind::ConditionalCheckFailed {
+                        "ConditionalCheckFailed"
+                    } else {
+                        "ValidationError"
+                    };
+                    reasons.push(CancellationReason {
+                        code: code.to_owned(),
+                        message: Some(error.message.clone()),
+                        item: error.details.and_then(|details| details.item),
+                    });
+                }
+            }
+        }
+        let outcome = if failed {
+            let codes: Vec<&str> = reasons.iter().map(|reason| reason.code.as_str()).collect();
+            let mut error = StoreError::new(
+                ErrorKind::TransactionCanceled,
+                format!(
+                    "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
+                    codes.join(", ")
+                ),
+            );
+            error.details = Some(Box::new(ErrorDetails {
+                cancellation_reasons: reasons,
+                item: None,
+            }));
+            Err(error)
+        } else {
+            let mut writes = Vec::new();
+            for (write, old, new) in &changes {
+                if matches!(write.mutation, Mutation::Check) {
+                    continue;
+                }
+                self.item_writes(
+                    &write.table,
+                    &write.row,
+                    old.as_ref(),
+                    new.as_ref(),
+                    &mut writes,
+                )?;
+            }
+            self.backend.write(writes)?;
+            Ok(())
+        };
+        if let Some(token) = &input.client_request_token {
+            lock(&self.tokens).insert(
+                token.clone(),
+                TokenEntry {
+                    request: fingerprint,
+                    at: self.now(),
+                    outcome: outcome.clone(),
+                },
+            );
+        }
+        outcome?;
+        let sizes: Vec<(String, f64)> = changes
+            .iter()
+            .map(|(write, old, new)| {
+                (
+                    write.table.meta.name.clone(),
+                    write_units(
+                        old.as_ref()
+                            .map_or(0, item_size)
+                            .max(new.as_ref().map_or(0, item_size)),
+                        true,
+                    ),
+                )
+            })
+            .collect();
+        Ok(self.transact_write_output(&input, &sizes))
+    }
+
+    fn transact_write_output(
+        &self,
+        input: &TransactWriteItemsInput,
+        units: &[(String, f64)],
+    ) -> TransactWriteItemsOutput {
+        let mut per_table: BTreeMap<&str, f64> = BTreeMap::new();
+        for (name, units) in units {
+            *per_table.entry(name).or_default() += units;
+        }
+        let capacities: Vec<ConsumedCapacity> = per_table
+            .iter()
+            .filter_map(|(name, units)| {
+                consumed(input.return_consumed_capacity.as_ref(), name, *units)
+            })
+            .collect();
+        TransactWriteItemsOutput {
+            consumed_capacity: input
+                .return_consumed_capacity
+                .as_deref()
+                .is_some_and(|mode| mode != "NONE")
+                .then_some(capacities),
+        }
+    }
+
+    /// `TransactGetItems`: a consistent snapshot of every item (all are
+    /// locked while they are read).
+    pub fn transact_get_items(
+        &self,
+        input: TransactGetItemsInput,
+    ) -> StoreResult<TransactGetItemsOutput> {
+        let mut violations = Violations::new();
+        violations.required(input.transact_items.as_ref(), "transactItems");
+        if let Some(items) = &input.transact_items {
+            violations.length_between(
+                Some(items.len()),
+                "'[...]'",
+                "transactItems",
+                1,
+                MAX_TRANSACTION_ITEMS,
+            );
+        }
+        violations.one_of(
+            input.return_consumed_capacity.as_ref(),
+            "returnConsumedCapacity",
+            &CAPACITY_VALUES,
+        );
+        violations.finish()?;
+        let _gate = self.read_gate();
+        let mut plans = Vec::new();
+        for item in input.transact_items.as_deref().unwrap_or_default() {
+            let mut violations = Violations::new();
+            violations.required(item.get.as_ref(), "transactItems.member.get");
+            violations.finish()?;
+            let get = item.get.clone().unwrap_or_default();
+            let mut violations = Violations::new();
+            violations.table_name(
+                get.table_name.as_ref(),
+                "transactItems.member.get.tableName",
+            );
+            violations.required(get.key.as_ref(), "transactItems.member.get.key");
+            violations.finish()?;
+            let projection = read_projection(
+                get.projection_expression.as_ref(),
+                None,
+                get.expression_attribute_names.as_ref(),
+            )?;
+            let table = self.table(get.table_name.as_deref().unwrap_or_default())?;
+            let key = get.key.clone().unwrap_or_default();
+            table.key.check_key(&key)?;
+            let row = table.row_key(&key)?;
+            plans.push((table, row, projection));
+        }
+        let mut seen = BTreeSet::new();
+        for (table, row, _) in &plans {
+            if !seen.insert((table.meta.id, row.clone())) {
+                return Err(StoreError::validation(
+                    "Transaction request cannot include multiple operations on one item",
+                ));
+            }
+        }
+        let stripes = plans
+            .iter()
+            .map(|(table, row, _)| Store::stripe(table, &row.0, &row.1))
+            .collect();
+        let _guards = self.lock_stripes(stripes);
+        let mut responses = Vec::new();
+        let mut per_table: BTreeMap<String, f64> = BTreeMap::new();
+        for (table, row, projection) in &plans {
+            let item = self.stored_item(table, &row.0, &row.1)?;
+            *per_table.entry(table.meta.name.clone()).or_default() +=
+                read_units(item.as_ref().map_or(0, item_size), ReadKind::Transactional);
+            responses.push(ItemResponse {
+                item: item.map(|item| match projection {
+                    Some(projection) => apply_projection(projection, &item),
+                    None => item,
+                }),
+            });
+        }
+        let capacities: Vec<ConsumedCapacity> = per_table
+            .iter()
+            .filter_map(|(name, units)| {
+                consumed(input.return_consumed_capacity.as_ref(), name, *units)
+            })
+            .collect();
+        Ok(TransactGetItemsOutput {
+            responses,
+            consumed_capacity: input
+                .return_consumed_capacity
+                .as_deref()
+                .is_some_and(|mode| mode != "NONE")
+                .then_some(capacities),
+        })
+    }
+}
