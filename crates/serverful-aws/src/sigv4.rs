@@ -152,7 +152,15 @@ pub fn verify(
         if !authorization.trim_start().starts_with("AWS4-") {
             return Err(AuthError::MissingAuthenticationToken);
         }
-        parse_authorization_header(&authorization, header_str(request.headers, "x-amz-date"))?
+        let date = match header_str(request.headers, "x-amz-date") {
+            Some(date) => Some(date.to_owned()),
+            // Clients sign with `Date` instead when the caller set one (botocore does);
+            // the string to sign still carries the basic-format date.
+            None => header_str(request.headers, "date").map(|date| {
+                parse_http_date(date).map_or_else(|| date.to_owned(), format_basic_date)
+            }),
+        };
+        parse_authorization_header(&authorization, date.as_deref())?
     } else if presigned {
         parse_presigned_query(request.query)?
     } else {
@@ -455,8 +463,10 @@ fn check_time(
                     "X-Amz-Expires must be a whole number of seconds from 0 to {MAX_PRESIGNED_EXPIRES_SECONDS}, got '{expires}'."
                 ))
             })?;
-        let expiry = request_time + Duration::seconds(seconds);
-        if now > expiry {
+        let expired = request_time
+            .checked_add(Duration::seconds(seconds))
+            .is_none_or(|expiry| now > expiry);
+        if expired {
             return Err(AuthError::InvalidSignature(format!(
                 "Signature expired: {} is now earlier than {} ({} - {seconds} sec.)",
                 format_basic_date(request_time),
@@ -618,6 +628,42 @@ pub fn parse_basic_date(date: &str) -> Option<OffsetDateTime> {
     let date = time::Date::from_calendar_date(year, month, day).ok()?;
     let time = time::Time::from_hms(hour, minute, second).ok()?;
     Some(time::PrimitiveDateTime::new(date, time).assume_utc())
+}
+
+/// Parses an HTTP date (`Mon, 23 Nov 2026 08:00:00 GMT`, RFC 7231's preferred form, or
+/// with the zone written `-0000`/`+0000`/`UTC`, as Python's `formatdate` writes it).
+pub fn parse_http_date(date: &str) -> Option<OffsetDateTime> {
+    let mut fields = date.split_ascii_whitespace();
+    let _weekday = fields.next()?.strip_suffix(',')?;
+    let day = fields.next()?;
+    let month = match fields.next()? {
+        "Jan" => "01",
+        "Feb" => "02",
+        "Mar" => "03",
+        "Apr" => "04",
+        "May" => "05",
+        "Jun" => "06",
+        "Jul" => "07",
+        "Aug" => "08",
+        "Sep" => "09",
+        "Oct" => "10",
+        "Nov" => "11",
+        "Dec" => "12",
+        _ => return None,
+    };
+    let year = fields.next()?;
+    let clock = fields.next()?;
+    let zone = fields.next()?;
+    if !matches!(zone, "GMT" | "UTC" | "+0000" | "-0000")
+        || fields.next().is_some()
+        || day.len() != 2
+        || year.len() != 4
+    {
+        return None;
+    }
+    let (hour, rest) = clock.split_once(':')?;
+    let (minute, second) = rest.split_once(':')?;
+    parse_basic_date(&format!("{year}{month}{day}T{hour}{minute}{second}Z"))
 }
 
 /// Formats a time as `20150830T123600Z`.
