@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use regex::Regex;
 use serde_json::{json, Value};
-use serverful_e2e::{copy_dir, test_app, test_deps_dir, Server};
+use serverful_e2e::{copy_dir, run_serverful, test_app, test_deps_dir, Server};
 
 use crate::{client, json_body};
 
@@ -343,4 +343,64 @@ fn a_server_that_never_listens_is_an_init_error() {
         .expect("regex"),
         Duration::from_secs(5),
     );
+}
+
+#[test]
+fn serverful_invoke_posts_the_event_to_the_pass_through_path() {
+    let app = app_with_bundle("express-http", "node-express");
+    let data = tempfile::tempdir().expect("data dir");
+    let event = app.path().join("event.json");
+    std::fs::write(&event, r#"{"source":"aws.events"}"#).expect("write event");
+    let (code, stdout, stderr) = run_serverful(&[
+        "invoke",
+        "ExpressWebFunction",
+        app.path().to_str().expect("utf-8"),
+        "--event",
+        event.to_str().expect("utf-8"),
+        "--data",
+        data.path().to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let answer: Value = serde_json::from_str(&stdout).expect("JSON on stdout");
+    assert_eq!(answer, json!({"passedThrough": {"source": "aws.events"}}));
+    assert!(stderr.contains("REPORT RequestId: "), "{stderr}");
+}
+
+#[test]
+fn express_under_watch_serves_each_edit() {
+    let app = app_with_bundle("express-http", "node-express");
+    let server = Server::start(app.path(), &["--watch"]);
+    let http = client();
+    let root = http.get(server.url("/")).send().expect("GET /");
+    assert_eq!(root.text().expect("body"), "express root");
+
+    let index = app.path().join("index.js");
+    let source = std::fs::read_to_string(&index).expect("read index.js");
+    std::fs::write(
+        &index,
+        source.replace("\"express root\"", "\"express root, edited\""),
+    )
+    .expect("edit index.js");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = http
+            .get(server.url("/"))
+            .send()
+            .expect("GET /")
+            .text()
+            .expect("body");
+        if text == "express root, edited" {
+            break;
+        }
+        assert_eq!(
+            text, "express root",
+            "only the old or the new version answers"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the edit never showed\n{}",
+            server.stdout()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -57,6 +57,9 @@ app.get("/big", (req, res) => {
   write();
 });
 
+// Events invoked directly (not through API Gateway) arrive here, as with the adapter.
+app.post("/events", (req, res) => res.json({ passedThrough: req.body }));
+
 app.get("/crash", (req, res) => {
   console.log("about to crash");
   process.exit(3);
