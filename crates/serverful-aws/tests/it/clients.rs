@@ -1,7 +1,10 @@
 //! Real AWS clients against the router on 127.0.0.1: boto3 (header signatures, a
-//! presigned URL, the CRC32 check) and the AWS CLI, with the right and a wrong secret.
+//! presigned URL, the CRC32 check), the AWS CLI and the JS SDK v3, with the right and a
+//! wrong secret.
 //!
-//! These need `python3` with boto3 and the `aws` CLI; without them the tests say so on
+//! These need `python3` with boto3, the `aws` CLI, and `node` with the `@aws-sdk/*`
+//! clients (`SERVERFUL_TEST_AWS_SDK_NODE_MODULES`, default the folder `serverful-build`
+//! fills, `~/.cache/serverful/sdk/node/node_modules`); without them the tests say so on
 //! stderr and pass, since the unit tests already replay botocore's signatures.
 
 use std::net::SocketAddr;
@@ -174,5 +177,83 @@ async fn aws_cli() {
     assert_eq!(
         stderr.trim(),
         "An error occurred (InvalidSignatureException) when calling the ListTables operation: The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
+    );
+}
+
+const JS_SDK_SCRIPT: &str = r#"
+import { createRequire } from "node:module";
+const require = createRequire(process.env.NODE_PATH + "/");
+const { DynamoDBClient, ListTablesCommand, GetItemCommand } = require("@aws-sdk/client-dynamodb");
+const { LambdaClient, InvokeCommand } = require("@aws-sdk/client-lambda");
+const [endpoint, accessKeyId, secretAccessKey] = process.argv.slice(1);
+const config = { endpoint, region: "ap-south-1", credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 };
+try {
+  const db = new DynamoDBClient(config);
+  console.log("list_tables", JSON.stringify((await db.send(new ListTablesCommand({}))).TableNames));
+  const item = (await db.send(new GetItemCommand({ TableName: "t", Key: { pk: { S: "x y" } } }))).Item;
+  console.log("get_item", item.operation.S, item.region.S, JSON.parse(item.body.S).Key.pk.S);
+  const lambda = new LambdaClient(config);
+  const answer = await lambda.send(new InvokeCommand({ FunctionName: "my-fn:live", Payload: new TextEncoder().encode('{"x":1}') }));
+  console.log("invoke", answer.StatusCode, new TextDecoder().decode(answer.Payload));
+} catch (error) {
+  console.log("error", error.$metadata?.httpStatusCode, error.name, error.message);
+}
+"#;
+
+fn js_sdk_node_modules() -> Option<std::path::PathBuf> {
+    let folder = match std::env::var_os("SERVERFUL_TEST_AWS_SDK_NODE_MODULES") {
+        Some(folder) => std::path::PathBuf::from(folder),
+        None => std::path::PathBuf::from(std::env::var_os("HOME")?)
+            .join(".cache/serverful/sdk/node/node_modules"),
+    };
+    let has_node = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    (has_node && folder.join("@aws-sdk/client-dynamodb").is_dir()).then_some(folder)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn js_sdk_v3() {
+    let Some(node_modules) = js_sdk_node_modules() else {
+        eprintln!("skipped: node with the @aws-sdk v3 clients is not installed");
+        return;
+    };
+    let address = serve().await;
+    let endpoint = format!("http://{address}");
+    let node = |secret: &str| {
+        let mut command = Command::new("node");
+        command
+            .args([
+                "--input-type=module",
+                "-e",
+                JS_SDK_SCRIPT,
+                &endpoint,
+                ACCESS_KEY_ID,
+                secret,
+            ])
+            .env("NODE_PATH", &node_modules);
+        isolated_aws_env(&mut command, secret);
+        command
+    };
+
+    let output = run(node(SECRET_ACCESS_KEY)).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let expected = [
+        r#"list_tables ["ListTables","ap-south-1","{}"]"#,
+        "get_item GetItem ap-south-1 x y",
+        r#"invoke 200 {"function":"my-fn%3Alive","payload":"{\"x\":1}"}"#,
+    ];
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        expected,
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let output = run(node("not-the-secret")).await;
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "error 400 InvalidSignatureException The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
     );
 }

@@ -274,6 +274,13 @@ async fn bodies_over_the_limit_are_413() {
         expect![[r#"413 application/x-amz-json-1.0 {"__type":"com.amazon.coral.service#RequestEntityTooLargeException","message":"Request must be smaller than 1024 bytes"}"#]],
     )
     .await;
+    // A declared Content-Length over the limit is refused before reading.
+    let mut request = build(Call::default());
+    request
+        .headers_mut()
+        .insert("content-length", HeaderValue::from_static("16777217"));
+    let answer = send(request).await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
     // Without a Content-Length (a stream), the limit applies while reading.
     let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = (0..2)
         .map(|_| Ok(bytes::Bytes::from(vec![b' '; 600])))
