@@ -259,10 +259,19 @@ fn a_bootstrap_that_is_not_executable_says_chmod() {
 fn functions_that_do_not_bundle_the_aws_sdk_get_it_from_the_shared_cache() {
     let server = Server::start(&test_app("sdk"), &[]);
     let http = client();
-    for (path, expected) in [("/esm", "function"), ("/cjs", "function"), ("/py", "DynamoDB")] {
+    for (path, expected) in [
+        ("/esm", "function"),
+        ("/cjs", "function"),
+        ("/py", "DynamoDB"),
+    ] {
         let response = http.get(server.url(path)).send().expect("GET");
         let status = response.status();
         let body = response.text().expect("body");
-        assert_eq!((status.as_u16(), body.as_str()), (200, expected), "{path}\n{}", server.stdout());
+        assert_eq!(
+            (status.as_u16(), body.as_str()),
+            (200, expected),
+            "{path}\n{}",
+            server.stdout()
+        );
     }
 }
