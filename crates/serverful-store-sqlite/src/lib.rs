@@ -213,11 +213,11 @@ fn commit_group(connection: &mut Connection, group: &[Job]) -> Vec<Result<(), Ba
             .map(|_| Err(BackendError::Storage(message.clone())))
             .collect()
     };
-    let mut transaction =
-        match connection.transaction_with_behavior(TransactionBehavior::Immediate) {
-            Ok(transaction) => transaction,
-            Err(error) => return everyone(error),
-        };
+    let mut transaction = match connection.transaction_with_behavior(TransactionBehavior::Immediate)
+    {
+        Ok(transaction) => transaction,
+        Err(error) => return everyone(error),
+    };
     let mut outcomes = Vec::with_capacity(group.len());
     for job in group {
         let outcome = (|| -> rusqlite::Result<()> {
@@ -236,7 +236,8 @@ fn commit_group(connection: &mut Connection, group: &[Job]) -> Vec<Result<(), Ba
 }
 
 fn apply(connection: &Connection, write: &Write) -> rusqlite::Result<()> {
-    let id = |id: u64| i64::try_from(id).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(0, 0));
+    let id =
+        |id: u64| i64::try_from(id).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(0, 0));
     match write {
         Write::PutTable { name, metadata } => {
             connection
@@ -287,7 +288,10 @@ fn apply(connection: &Connection, write: &Write) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn entries(statement: &mut rusqlite::CachedStatement<'_>, values: Vec<Value>) -> rusqlite::Result<Vec<Entry>> {
+fn entries(
+    statement: &mut rusqlite::CachedStatement<'_>,
+    values: Vec<Value>,
+) -> rusqlite::Result<Vec<Entry>> {
     let rows = statement.query_map(rusqlite::params_from_iter(values), |row| {
         Ok(Entry {
             partition: row.get(0)?,
@@ -339,17 +343,16 @@ impl Backend for SqliteBackend {
         limit: usize,
     ) -> Result<Vec<Entry>, BackendError> {
         let id = table_id(space.table_id)?;
-        let mut sql =
-            String::from("SELECT pk, sk, value FROM rows WHERE table_id = ?1 AND idx = ?2 AND pk = ?3");
+        let mut sql = String::from(
+            "SELECT pk, sk, value FROM rows WHERE table_id = ?1 AND idx = ?2 AND pk = ?3",
+        );
         let mut values = vec![
             Value::Integer(id),
             Value::Text(space.index.clone()),
             Value::Blob(partition.to_vec()),
         ];
-        for (bound, inclusive, exclusive) in [
-            (&range.lower, ">=", ">"),
-            (&range.upper, "<=", "<"),
-        ] {
+        for (bound, inclusive, exclusive) in [(&range.lower, ">=", ">"), (&range.upper, "<=", "<")]
+        {
             let (operator, value) = match bound {
                 Bound::Included(value) => (inclusive, value),
                 Bound::Excluded(value) => (exclusive, value),

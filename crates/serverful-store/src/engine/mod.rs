@@ -10,6 +10,7 @@
 //! writes one atomic backend batch before unlocking. Different keys proceed in
 //! parallel, which is what lets the backend group-commit.
 
+mod dispatch;
 mod items;
 mod read;
 mod tables;

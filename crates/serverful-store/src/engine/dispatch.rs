@@ -1,0 +1,54 @@
+//! Operation dispatch by name, for the AWS edge: `X-Amz-Target:
+//! DynamoDB_20120810.PutItem` → [`Store::call`]`("PutItem", body)`.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::Store;
+use crate::api::from_slice;
+use crate::error::{StoreError, StoreResult};
+
+fn run<I: DeserializeOwned, O: Serialize>(
+    body: &[u8],
+    operation: impl FnOnce(I) -> StoreResult<O>,
+) -> StoreResult<Value> {
+    let input = from_slice::<I>(if body.is_empty() { b"{}" } else { body })?;
+    let output = operation(input)?;
+    serde_json::to_value(output)
+        .map_err(|error| StoreError::internal(format!("failed to encode the response: {error}")))
+}
+
+impl Store {
+    /// Runs the operation named as in `X-Amz-Target` (without the
+    /// `DynamoDB_20120810.` prefix) on a JSON request body; the answer is the
+    /// response body. Unknown operations get DynamoDB's `UnknownOperationException`
+    /// text as a validation error; the edge may map it to its own response.
+    pub fn call(&self, operation: &str, body: &[u8]) -> StoreResult<Value> {
+        match operation {
+            "CreateTable" => run(body, |input| self.create_table(input)),
+            "DescribeTable" => run(body, |input| self.describe_table(input)),
+            "DeleteTable" => run(body, |input| self.delete_table(input)),
+            "ListTables" => run(body, |input| self.list_tables(input)),
+            "UpdateTable" => run(body, |input| self.update_table(input)),
+            "UpdateTimeToLive" => run(body, |input| self.update_time_to_live(input)),
+            "DescribeTimeToLive" => run(body, |input| self.describe_time_to_live(input)),
+            "TagResource" => run(body, |input| self.tag_resource(input)),
+            "UntagResource" => run(body, |input| self.untag_resource(input)),
+            "ListTagsOfResource" => run(body, |input| self.list_tags_of_resource(input)),
+            "PutItem" => run(body, |input| self.put_item(input)),
+            "GetItem" => run(body, |input| self.get_item(input)),
+            "UpdateItem" => run(body, |input| self.update_item(input)),
+            "DeleteItem" => run(body, |input| self.delete_item(input)),
+            "Query" => run(body, |input| self.query(input)),
+            "Scan" => run(body, |input| self.scan(input)),
+            "BatchGetItem" => run(body, |input| self.batch_get_item(input)),
+            "BatchWriteItem" => run(body, |input| self.batch_write_item(input)),
+            "TransactWriteItems" => run(body, |input| self.transact_write_items(input)),
+            "TransactGetItems" => run(body, |input| self.transact_get_items(input)),
+            other => Err(StoreError::validation(format!(
+                "Unsupported operation: {other}"
+            ))),
+        }
+    }
+}
