@@ -28,5 +28,5 @@ pub use credentials::{
 };
 pub use error::{AwsError, MessageField};
 pub use router::{router, AwsState};
-pub use service::{JsonRequest, JsonService, RestRequest, RestService};
+pub use service::{JsonRequest, JsonService, RestRequest, RestService, Route};
 pub use sigv4::AuthError;

@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 
 use crate::credentials::Credentials;
 use crate::error::AwsError;
-use crate::service::{JsonRequest, JsonService, RestRequest, RestService};
+use crate::service::{JsonRequest, JsonService, RestRequest, RestService, Route};
 use crate::sigv4::{self, Expectations, SignedRequest};
 
 /// The JSON protocol's content type, 1.0 (DynamoDB, Streams, SQS).
@@ -94,11 +94,17 @@ async fn handle(State(state): State<Arc<AwsState>>, request: Request) -> Respons
     if request.headers().contains_key("x-amz-target") {
         return handle_json(&state, request, &request_id).await;
     }
-    let method = request.method().clone();
+    let query = request.uri().query().unwrap_or("");
+    let credential_service = sigv4::credential_service(request.headers(), query);
+    let route = Route {
+        method: request.method(),
+        path: request.uri().path(),
+        credential_service: credential_service.as_deref(),
+    };
     let rest_service = state
         .rest_services
         .iter()
-        .find(|service| service.handles(&method, request.uri().path()))
+        .find(|service| service.handles(&route))
         .cloned();
     match rest_service {
         Some(service) => handle_rest(&state, service, request, &request_id).await,

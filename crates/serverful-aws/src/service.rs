@@ -67,13 +67,28 @@ pub struct RestRequest {
     pub request_id: String,
 }
 
-/// A REST-style AWS API selected by method and path, e.g. Lambda's
-/// `POST /2015-03-31/functions/{name}/invocations`.
+/// What a [`RestService`] may look at to claim a request, before it is authenticated.
+#[derive(Debug, Clone, Copy)]
+pub struct Route<'a> {
+    /// The HTTP method.
+    pub method: &'a Method,
+    /// The path as received, still percent-encoded.
+    pub path: &'a str,
+    /// The service named in the signature's credential scope (header or presigned
+    /// query), if it has one: how AWS tells apart APIs that share a path, such as SNS
+    /// and SQS's query protocol, which both `POST /`.
+    pub credential_service: Option<&'a str>,
+}
+
+/// An AWS API selected by method, path or credential scope rather than `X-Amz-Target`:
+/// REST-style APIs such as Lambda's `POST /2015-03-31/functions/{name}/invocations`,
+/// and query-protocol APIs such as SNS.
 pub trait RestService: Send + Sync + 'static {
     /// The service name in the SigV4 credential scope, e.g. `lambda`, `execute-api`.
     fn signing_name(&self) -> &'static str;
-    /// Whether this service serves the request (checked before authentication).
-    fn handles(&self, method: &Method, path: &str) -> bool;
+    /// Whether this service serves the request (asked before authentication, in the
+    /// order services were added).
+    fn handles(&self, route: &Route<'_>) -> bool;
     /// The largest request body accepted; larger bodies get a 413.
     fn max_request_bytes(&self) -> usize {
         DEFAULT_MAX_REQUEST_BYTES

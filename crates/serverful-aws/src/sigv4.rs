@@ -247,6 +247,27 @@ pub fn verify(
     Err(AuthError::mismatch())
 }
 
+/// The service named in a request's credential scope (from the `Authorization` header,
+/// else from a presigned URL's `X-Amz-Credential`), without checking anything else.
+pub fn credential_service(headers: &HeaderMap, query: &str) -> Option<String> {
+    let credential = match headers.get(http::header::AUTHORIZATION) {
+        Some(authorization) => {
+            let authorization = authorization.to_str().ok()?;
+            let start = authorization.find("Credential=")? + "Credential=".len();
+            let rest = &authorization[start..];
+            let end = rest
+                .find(|c: char| c == ',' || c.is_ascii_whitespace())
+                .unwrap_or(rest.len());
+            rest[..end].to_owned()
+        }
+        None => query_pairs(query)
+            .find(|(key, _)| key == "X-Amz-Credential")
+            .map(|(_, value)| value)?,
+    };
+    let scope = parse_credential(&credential).ok()?;
+    Some(scope.service.to_owned())
+}
+
 /// Whether the query string carries SigV4 presigned parameters.
 pub fn is_presigned(query: &str) -> bool {
     query_pairs(query).any(|(key, _)| {

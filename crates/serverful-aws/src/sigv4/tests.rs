@@ -688,6 +688,7 @@ fn random_requests_never_panic() {
             headers: &headers,
             body: path.as_bytes(),
         };
+        let _ = credential_service(&headers, &query);
         let _ = verify(
             &request,
             &Expectations {
@@ -698,4 +699,30 @@ fn random_requests_never_panic() {
             },
         );
     }
+}
+
+#[test]
+fn credential_service_from_header_or_query() {
+    let mut headers = HeaderMap::new();
+    assert_eq!(credential_service(&headers, ""), None);
+    assert_eq!(
+        credential_service(
+            &headers,
+            "X-Amz-Credential=AK%2F20261123%2Fus-east-1%2Fsns%2Faws4_request&X-Amz-Signature=0"
+        )
+        .as_deref(),
+        Some("sns")
+    );
+    headers.insert(
+        http::header::AUTHORIZATION,
+        HeaderValue::from_static(
+            "AWS4-HMAC-SHA256 Credential=AK/20261123/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=00",
+        ),
+    );
+    assert_eq!(credential_service(&headers, "").as_deref(), Some("lambda"));
+    headers.insert(
+        http::header::AUTHORIZATION,
+        HeaderValue::from_static("AWS4-HMAC-SHA256 Credential=AK/x"),
+    );
+    assert_eq!(credential_service(&headers, ""), None);
 }

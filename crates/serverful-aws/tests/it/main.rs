@@ -11,7 +11,7 @@ use futures_util::future::BoxFuture;
 use futures_util::FutureExt as _;
 use http::{Method, Response, StatusCode};
 use serverful_aws::{
-    AwsError, AwsState, Credentials, JsonRequest, JsonService, RestRequest, RestService,
+    AwsError, AwsState, Credentials, JsonRequest, JsonService, RestRequest, RestService, Route,
 };
 
 pub const ACCESS_KEY_ID: &str = "AKSFINTEGRATION00001";
@@ -79,10 +79,10 @@ impl RestService for EchoInvoke {
         "lambda"
     }
 
-    fn handles(&self, method: &Method, path: &str) -> bool {
-        method == Method::POST
-            && path.starts_with("/2015-03-31/functions/")
-            && path.ends_with("/invocations")
+    fn handles(&self, route: &Route<'_>) -> bool {
+        route.method == Method::POST
+            && route.path.starts_with("/2015-03-31/functions/")
+            && route.path.ends_with("/invocations")
     }
 
     fn call(&self, request: RestRequest) -> BoxFuture<'static, Result<Response<Bytes>, AwsError>> {
@@ -113,6 +113,39 @@ impl RestService for EchoInvoke {
     }
 }
 
+/// An SNS stand-in (query protocol, `POST /` like SQS's): claimed by credential scope,
+/// answering and failing in XML.
+pub struct EchoQuery;
+
+impl RestService for EchoQuery {
+    fn signing_name(&self) -> &'static str {
+        "sns"
+    }
+
+    fn handles(&self, route: &Route<'_>) -> bool {
+        route.credential_service == Some("sns")
+    }
+
+    fn call(&self, request: RestRequest) -> BoxFuture<'static, Result<Response<Bytes>, AwsError>> {
+        async move {
+            Ok(Response::new(Bytes::from(format!(
+                "<PublishResponse><Body>{}</Body></PublishResponse>",
+                String::from_utf8_lossy(&request.body)
+            ))))
+        }
+        .boxed()
+    }
+
+    fn error_response(&self, error: &AwsError) -> Response<Bytes> {
+        let mut response = Response::new(Bytes::from(format!(
+            "<ErrorResponse><Error><Code>{}</Code></Error></ErrorResponse>",
+            error.type_name
+        )));
+        *response.status_mut() = error.status;
+        response
+    }
+}
+
 pub fn state() -> AwsState {
     AwsState::new(credentials())
         .with_json_service(Arc::new(EchoService {
@@ -124,4 +157,5 @@ pub fn state() -> AwsState {
             signing_name: "dynamodb",
         }))
         .with_rest_service(Arc::new(EchoInvoke))
+        .with_rest_service(Arc::new(EchoQuery))
 }

@@ -348,3 +348,42 @@ async fn rest_services_are_routed_by_path() {
         "InvalidSignatureException"
     );
 }
+
+#[tokio::test]
+async fn query_protocol_services_are_routed_by_credential_scope() {
+    let answer = send(build(Call {
+        target: None,
+        content_type: "application/x-www-form-urlencoded",
+        body: b"Action=Publish&Message=hi".to_vec(),
+        service: "sns",
+        ..Call::default()
+    }))
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(
+        answer.body,
+        "<PublishResponse><Body>Action=Publish&Message=hi</Body></PublishResponse>"
+    );
+    let answer = send(build(Call {
+        target: None,
+        secret: "wrong",
+        service: "sns",
+        ..Call::default()
+    }))
+    .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        answer.body,
+        "<ErrorResponse><Error><Code>InvalidSignatureException</Code></Error></ErrorResponse>"
+    );
+    // A scope no service claims, without a target: AWS's unknown operation.
+    check(
+        Call {
+            target: None,
+            service: "sqs",
+            ..Call::default()
+        },
+        expect![[r#"400 application/x-amz-json-1.0 {"__type":"com.amazon.coral.service#UnknownOperationException"}"#]],
+    )
+    .await;
+}
