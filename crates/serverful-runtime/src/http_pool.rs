@@ -34,6 +34,25 @@ use crate::{FunctionConfig, FunctionStats, InvokeError, RuntimeOptions, MAX_PAYL
 /// is replaced) from a broken connection (the instance stays).
 const CRASH_WAIT: Duration = Duration::from_millis(300);
 
+/// Runs the web server (`"$@"`) and kills its whole process group once its standard input
+/// reaches end of file, which happens when the server process goes away, however it
+/// goes: a web server, unlike a Lambda-mode process, has no Runtime API connection whose
+/// loss would end it. The group's exit status is the server's.
+///
+/// Background jobs of a non-interactive shell read `/dev/null`, so the lifeline is kept
+/// on descriptor 3 for the watcher; the server itself gets neither.
+const LIFELINE_SCRIPT: &str = r#"exec 3<&0 </dev/null
+"$@" 3<&- &
+app=$!
+( read -r _ <&3; kill -KILL 0 ) >/dev/null 2>&1 &
+watcher=$!
+exec 3<&-
+wait "$app"
+status=$?
+kill -KILL "$watcher" 2>/dev/null
+exit "$status"
+"#;
+
 /// How long shutdown waits for one killed process to be reaped.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 
@@ -76,6 +95,8 @@ struct HttpInstance {
     retired: AtomicBool,
     last_used: Mutex<Instant>,
     max_memory_used_mb: AtomicU64,
+    /// The write end of the process group's lifeline (see [`LIFELINE_SCRIPT`]).
+    _lifeline: Option<tokio::process::ChildStdin>,
 }
 
 impl HttpInstance {
@@ -430,13 +451,15 @@ impl HttpPool {
         ));
         let log_stream = logs::log_stream_name(OffsetDateTime::now_utc());
         let environment = http_environment(spec, &self.settings, &log_stream, port);
-        let mut command = tokio::process::Command::new(&spec.launch.program);
+        let mut command = tokio::process::Command::new("/bin/sh");
         command
+            .args(["-c", LIFELINE_SCRIPT, "sh"])
+            .arg(&spec.launch.program)
             .args(&spec.launch.interpreter_args)
             .env_clear()
             .envs(environment)
             .current_dir(&spec.config.code_dir)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             // Its own process group, so that a kill reaches the server `run.sh` started.
@@ -457,6 +480,7 @@ impl HttpPool {
                 "the process exited before it could be watched".to_owned(),
             ));
         };
+        let lifeline = child.stdin.take();
         let mut output = OutputPipes::default();
         let stdout = child.stdout.take().map(|pipe| pipe.into_owned_fd());
         let stderr = child.stderr.take().map(|pipe| pipe.into_owned_fd());
@@ -489,6 +513,7 @@ impl HttpPool {
             retired: AtomicBool::new(false),
             last_used: Mutex::new(Instant::now()),
             max_memory_used_mb: AtomicU64::new(0),
+            _lifeline: lifeline,
         };
 
         let limit = self.settings.readiness_limit(spec.config.timeout);

@@ -404,3 +404,24 @@ fn express_under_watch_serves_each_edit() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn web_servers_die_with_the_server_even_when_it_is_killed() {
+    let (_app, server) = express_server();
+    let response = client().get(server.url("/sleep?ms=1")).send().expect("GET");
+    let pid = json_body(response)["pid"]
+        .as_u64()
+        .expect("the app's pid")
+        .to_string();
+    assert!(std::path::Path::new("/proc").join(&pid).exists());
+    // Dropping the harness SIGKILLs serverful: no shutdown code runs.
+    drop(server);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::path::Path::new("/proc").join(&pid).exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the web server {pid} outlived serverful"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
