@@ -2,7 +2,7 @@
 //! tools call (DynamoDB, DynamoDB Streams, Lambda, ...), as AWS serves them.
 //!
 //! This crate is the framework those APIs plug into: SigV4 verification
-//! ([`sigv4`]), routing by `X-Amz-Target` or path ([`router`]), the service traits
+//! ([`sigv4`]), routing by `X-Amz-Target`, path or credential scope ([`router()`]), the service traits
 //! ([`JsonService`], [`RestService`]), AWS's error shapes ([`AwsError`]) and the
 //! endpoint's key pair ([`load_or_generate_credentials`]). It knows HTTP and AWS wire
 //! formats, and nothing of how a service stores anything.

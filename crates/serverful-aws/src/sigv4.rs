@@ -146,7 +146,6 @@ pub fn verify(
     request: &SignedRequest<'_>,
     expect: &Expectations<'_>,
 ) -> Result<Verified, AuthError> {
-    let presigned = is_presigned(request.query);
     let parameters = if let Some(authorization) = request.headers.get(http::header::AUTHORIZATION) {
         let authorization = String::from_utf8_lossy(authorization.as_bytes());
         if !authorization.trim_start().starts_with("AWS4-") {
@@ -161,7 +160,7 @@ pub fn verify(
             }),
         };
         parse_authorization_header(&authorization, date.as_deref())?
-    } else if presigned {
+    } else if is_presigned(request.query) {
         parse_presigned_query(request.query)?
     } else {
         return Err(AuthError::MissingAuthenticationToken);

@@ -85,6 +85,12 @@ try:
         urllib.request.urlopen(tampered)
     except urllib.error.HTTPError as error:
         print("presigned-retargeted", error.code, json.loads(error.read())["__type"])
+    # Functions run with a session token in their environment; the endpoint has no STS
+    # and accepts any token, as long as the key pair signs.
+    with_token = boto3.client("dynamodb", endpoint_url=endpoint, region_name="eu-west-1",
+                              aws_access_key_id=sys.argv[3], aws_secret_access_key=secret,
+                              aws_session_token="a-session-token")
+    print("session_token", with_token.list_tables()["TableNames"][0])
     lam = client("lambda")
     answer = lam.invoke(FunctionName="arn:aws:lambda:eu-west-1:000000000000:function:my-fn", Payload=b'{"x":1}')
     print("invoke", answer["StatusCode"], answer["ExecutedVersion"], answer["Payload"].read().decode())
@@ -120,6 +126,7 @@ async fn boto3() {
         "streams 200",
         r#"presigned ['ListTables', 'eu-west-1', '']"#,
         "presigned-retargeted 400 com.amazon.coral.service#InvalidSignatureException",
+        "session_token ListTables",
         r#"invoke 200 $LATEST {"function":"arn%3Aaws%3Alambda%3Aeu-west-1%3A000000000000%3Afunction%3Amy-fn","payload":"{\"x\":1}"}"#,
     ];
     assert_eq!(stdout.lines().collect::<Vec<_>>(), expected, "{stdout}");
