@@ -19,9 +19,26 @@ pub struct App {
     pub apis: Vec<Api>,
     /// In template order, those whose condition holds.
     pub outputs: Vec<Output>,
+    /// `AWS::DynamoDB::Table` and `AWS::Serverless::SimpleTable` resources, in template order.
+    pub tables: Vec<Table>,
     /// Resources, properties and events the template uses that Serverful does not run yet,
     /// one short name each (`MyQueue (AWS::SQS::Queue)`, `HelloFunction.Policies`), to warn about.
     pub unsupported: Vec<String>,
+}
+
+/// A DynamoDB table the app declares, as the request that creates it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Table {
+    pub logical_id: String,
+    /// `TableName` if the template sets it, else the logical id; what `!Ref` gives.
+    pub table_name: String,
+    /// A DynamoDB `CreateTable` request body (`TableName`, `KeySchema`,
+    /// `AttributeDefinitions`, `BillingMode`, `ProvisionedThroughput`, indexes,
+    /// `StreamSpecification`, `Tags`): CloudFormation's and SAM's properties translated to
+    /// the API's shape.
+    pub create_table: serde_json::Value,
+    /// The attribute of `TimeToLiveSpecification`, when it is enabled.
+    pub time_to_live_attribute: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -108,10 +108,77 @@ fn render(app: &App) -> String {
             writeln!(out, "  {description:?}").expect("writing to a String");
         }
     }
+    for table in &app.tables {
+        writeln!(
+            out,
+            "table {} ({}) = {}",
+            table.logical_id, table.table_name, table.create_table
+        )
+        .expect("writing to a String");
+        if let Some(attribute) = &table.time_to_live_attribute {
+            writeln!(out, "  ttl {attribute}").expect("writing to a String");
+        }
+    }
     for item in &app.unsupported {
         writeln!(out, "unsupported {item}").expect("writing to a String");
     }
     out
+}
+
+#[test]
+fn tables_become_create_table_requests() {
+    check(
+        r#"
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Stage:
+    Type: String
+    Default: dev
+Resources:
+  Users:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: !Sub "users-${Stage}"
+      AttributeDefinitions:
+        - {AttributeName: pk, AttributeType: S}
+        - {AttributeName: sk, AttributeType: N}
+        - {AttributeName: email, AttributeType: S}
+      KeySchema:
+        - {AttributeName: pk, KeyType: HASH}
+        - {AttributeName: sk, KeyType: RANGE}
+      GlobalSecondaryIndexes:
+        - IndexName: byEmail
+          KeySchema: [{AttributeName: email, KeyType: HASH}]
+          Projection: {ProjectionType: ALL}
+      StreamSpecification:
+        StreamViewType: NEW_AND_OLD_IMAGES
+      TimeToLiveSpecification:
+        AttributeName: expiresAt
+        Enabled: true
+      PointInTimeRecoverySpecification:
+        PointInTimeRecoveryEnabled: true
+      KinesisStreamSpecification:
+        StreamArn: arn:aws:kinesis:us-east-1:123456789012:stream/x
+  Simple:
+    Type: AWS::Serverless::SimpleTable
+    Properties:
+      PrimaryKey: {Name: userId, Type: Number}
+      Tags: {team: core}
+  Bare:
+    Type: AWS::Serverless::SimpleTable
+Outputs:
+  Name:
+    Value: !Ref Users
+"#,
+        expect![[r#"
+            output Name = "users-dev"
+            table Users (users-dev) = {"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"},{"AttributeName":"sk","AttributeType":"N"},{"AttributeName":"email","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST","GlobalSecondaryIndexes":[{"IndexName":"byEmail","KeySchema":[{"AttributeName":"email","KeyType":"HASH"}],"Projection":{"ProjectionType":"ALL"}}],"KeySchema":[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}],"StreamSpecification":{"StreamEnabled":true,"StreamViewType":"NEW_AND_OLD_IMAGES"},"TableName":"users-dev"}
+              ttl expiresAt
+            table Simple (Simple) = {"AttributeDefinitions":[{"AttributeName":"userId","AttributeType":"N"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"userId","KeyType":"HASH"}],"TableName":"Simple","Tags":[{"Key":"team","Value":"core"}]}
+            table Bare (Bare) = {"AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"TableName":"Bare"}
+            unsupported Users.KinesisStreamSpecification
+        "#]],
+    );
 }
 
 #[test]
@@ -138,9 +205,9 @@ fn hello_world_fixture() {
             output HelloWorldFunctionIamRole = "arn:aws:iam::123456789012:role/HelloWorldFunctionRole"
               "Implicit IAM Role created for Hello World function"
             output HttpEndpoint = "https://ffhayohrny.execute-api.eu-west-1.amazonaws.com"
+            table ItemsTable (demo-items) = {"AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"TableName":"demo-items"}
             unsupported HelloWorldFunction.Policies
             unsupported HelloWorldFunction.Events.Nightly (Schedule)
-            unsupported ItemsTable (AWS::Serverless::SimpleTable)
         "#]],
     );
 }
@@ -705,10 +772,10 @@ Resources:
               env TABLE_ARN="arn:aws:dynamodb:eu-west-1:123456789012:table/demo-table"
               env TOPIC="arn:aws:sns:eu-west-1:123456789012:Topic"
               env TOPIC_NAME="Topic"
+            table Table (demo-table) = {"BillingMode":"PAY_PER_REQUEST","TableName":"demo-table"}
+            table Simple (Simple) = {"AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"TableName":"Simple"}
             unsupported Fn.Events.Stream (DynamoDB)
             unsupported Fn.Events.Queue (SQS)
-            unsupported Table (AWS::DynamoDB::Table)
-            unsupported Simple (AWS::Serverless::SimpleTable)
             unsupported Queue (AWS::SQS::Queue)
             unsupported Topic (AWS::SNS::Topic)
             unsupported Bucket (AWS::S3::Bucket)
@@ -1431,18 +1498,18 @@ fn crud_fixture() {
     check(
         include_str!("../test_data/crud.yaml"),
         expect![[r#"
-        function Crud (Crud): nodejs20.x "index.handler" dir /app/src, 10s, 128 MB, x86_64
-          env ARN="arn:aws:dynamodb:eu-west-1:123456789012:table/demo-dev-items"
-          env JOINED="x|y"
-          env TABLE="demo-dev-items"
-          env ZONE="a"
-        api Api (http, id he4pqhwbqw, stage $default)
-          GET /items/{id} -> Crud (2.0, event Get)
-          PUT /items -> Crud (2.0, event Put)
-        output Endpoint = "https://he4pqhwbqw.execute-api.eu-west-1.amazonaws.com/he4pqhwbqw"
-        output Debug = "ZXUtd2VzdC0x"
-        unsupported Items (AWS::DynamoDB::Table)
-    "#]],
+            function Crud (Crud): nodejs20.x "index.handler" dir /app/src, 10s, 128 MB, x86_64
+              env ARN="arn:aws:dynamodb:eu-west-1:123456789012:table/demo-dev-items"
+              env JOINED="x|y"
+              env TABLE="demo-dev-items"
+              env ZONE="a"
+            api Api (http, id he4pqhwbqw, stage $default)
+              GET /items/{id} -> Crud (2.0, event Get)
+              PUT /items -> Crud (2.0, event Put)
+            output Endpoint = "https://he4pqhwbqw.execute-api.eu-west-1.amazonaws.com/he4pqhwbqw"
+            output Debug = "ZXUtd2VzdC0x"
+            table Items (demo-dev-items) = {"BillingMode":"PAY_PER_REQUEST","TableName":"demo-dev-items"}
+        "#]],
     );
 }
 
