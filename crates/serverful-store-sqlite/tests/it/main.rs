@@ -120,7 +120,7 @@ fn table_lifecycle_and_validation() {
                   "WriteCapacityUnits": 5
                 },
                 "TableArn": "arn:aws:dynamodb:us-east-1:000000000000:table/users",
-                "TableId": "000000000000000000060a24181e4000",
+                "TableId": "00000000-0000-0000-0006-0a24181e4000",
                 "TableName": "users",
                 "TableSizeBytes": 0,
                 "TableStatus": "ACTIVE"
@@ -275,35 +275,35 @@ fn table_lifecycle_and_validation() {
         "DeleteTable",
         json!({"TableName": "users"}),
         expect![[r#"
-        {
-          "TableDescription": {
-            "AttributeDefinitions": [
-              {
-                "AttributeName": "id",
-                "AttributeType": "S"
+            {
+              "TableDescription": {
+                "AttributeDefinitions": [
+                  {
+                    "AttributeName": "id",
+                    "AttributeType": "S"
+                  }
+                ],
+                "CreationDateTime": 1700000000.0,
+                "DeletionProtectionEnabled": false,
+                "ItemCount": 0,
+                "KeySchema": [
+                  {
+                    "AttributeName": "id",
+                    "KeyType": "HASH"
+                  }
+                ],
+                "ProvisionedThroughput": {
+                  "NumberOfDecreasesToday": 0,
+                  "ReadCapacityUnits": 5,
+                  "WriteCapacityUnits": 5
+                },
+                "TableArn": "arn:aws:dynamodb:us-east-1:000000000000:table/users",
+                "TableId": "00000000-0000-0000-0006-0a24181e4000",
+                "TableName": "users",
+                "TableSizeBytes": 0,
+                "TableStatus": "DELETING"
               }
-            ],
-            "CreationDateTime": 1700000000.0,
-            "DeletionProtectionEnabled": false,
-            "ItemCount": 0,
-            "KeySchema": [
-              {
-                "AttributeName": "id",
-                "KeyType": "HASH"
-              }
-            ],
-            "ProvisionedThroughput": {
-              "NumberOfDecreasesToday": 0,
-              "ReadCapacityUnits": 5,
-              "WriteCapacityUnits": 5
-            },
-            "TableArn": "arn:aws:dynamodb:us-east-1:000000000000:table/users",
-            "TableId": "000000000000000000060a24181e4000",
-            "TableName": "users",
-            "TableSizeBytes": 0,
-            "TableStatus": "DELETING"
-          }
-        }"#]],
+            }"#]],
     );
     check(
         &store,

@@ -188,12 +188,13 @@ pub(crate) fn decode_item(bytes: &[u8]) -> StoreResult<Item> {
     item_from_json(&json)
 }
 
-/// A `TransactWriteItems` answer remembered for its `ClientRequestToken`.
+/// A committed `TransactWriteItems` remembered for its `ClientRequestToken`.
 #[derive(Debug, Clone)]
 pub(crate) struct TokenEntry {
+    /// The request without its token, to detect a reused token.
     pub(crate) request: String,
+    /// When it committed, seconds since the epoch.
     pub(crate) at: f64,
-    pub(crate) outcome: Result<(), StoreError>,
 }
 
 /// Settings of a [`Store`].

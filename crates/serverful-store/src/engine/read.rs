@@ -12,7 +12,9 @@ use crate::backend::{SortRange, Space};
 use crate::capacity::{read_units, ReadKind};
 use crate::error::{StoreError, StoreResult};
 use crate::eval::{apply_projection, evaluate_condition, sort_key_matches};
-use crate::expression::{Comparator, Condition, KeyCondition, Projection, SortKeyCondition};
+use crate::expression::{
+    Comparator, Condition, KeyCondition, Operand, Projection, SortKeyCondition,
+};
 use crate::key::{encode_key_prefix, encode_key_value, KeySchema};
 use crate::legacy::{self, FilterCondition};
 use crate::paging::{
@@ -92,6 +94,9 @@ struct ReadPlan<'a> {
     output: Output,
     limit: Option<usize>,
     kind: ReadKind,
+    /// Local indexes fetch the table's item when the request wants attributes
+    /// the index does not keep, as DynamoDB does.
+    fetch_from_table: bool,
 }
 
 /// Accumulates one page.
@@ -105,6 +110,17 @@ struct Page {
 }
 
 impl ReadPlan<'_> {
+    /// The item a stored row stands for: the index entry, or the table's item
+    /// when the plan reads through a local index.
+    fn item(&self, store: &Store, value: &[u8]) -> StoreResult<Option<Item>> {
+        let entry = decode_item(value)?;
+        if !self.fetch_from_table {
+            return Ok(Some(entry));
+        }
+        let (partition, sort) = self.table.row_key(&entry)?;
+        store.stored_item(self.table, &partition, &sort)
+    }
+
     fn new_page(&self) -> Page {
         Page {
             items: Vec::new(),
@@ -231,20 +247,30 @@ fn plan<'a>(
                     "One or more parameter values were invalid: Cannot specify the ProjectionExpression when choosing to get ALL_ATTRIBUTES",
                 ));
             }
-            if index_meta.is_some_and(|meta| meta.projection_type != "ALL") {
-                return Err(StoreError::validation(
-                    "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index index because its projection type is not ALL",
-                ));
+            if let Some(meta) =
+                index_meta.filter(|meta| meta.global && meta.projection_type != "ALL")
+            {
+                return Err(StoreError::validation(format!(
+                    "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index {} because its projection type is not ALL",
+                    meta.name
+                )));
             }
             Output::Items(None)
         }
         _ => Output::Items(projection),
     };
+    let fetch_from_table = index_meta.is_some_and(|meta| {
+        !meta.global
+            && meta.projection_type != "ALL"
+            && (select.is_some_and(|select| select == "ALL_ATTRIBUTES")
+                || matches!(&output, Output::Items(Some(_))))
+    });
     Ok(ReadPlan {
         table,
         space,
         index_key,
         filter,
+        fetch_from_table,
         output,
         limit: limit.map(|limit| usize::try_from(limit).unwrap_or(usize::MAX)),
         kind: if consistent {
@@ -406,12 +432,21 @@ impl Store {
             }
         };
         let filter = match filter {
-            Some(filter) => Some(filter),
-            None => legacy_filter(
-                input.query_filter.as_ref(),
-                input.conditional_operator.as_ref(),
-                "queryFilter",
-            )?,
+            Some(filter) => {
+                check_filter_avoids_keys(&filter, schema, "Filter Expression")?;
+                Some(filter)
+            }
+            None => {
+                let filter = legacy_filter(
+                    input.query_filter.as_ref(),
+                    input.conditional_operator.as_ref(),
+                    "queryFilter",
+                )?;
+                if let Some(filter) = &filter {
+                    check_filter_avoids_keys(filter, schema, "QueryFilter")?;
+                }
+                filter
+            }
         };
         let projection = match projection {
             Some(projection) => Some(projection),
@@ -465,7 +500,9 @@ impl Store {
             let rows = self.backend.query(&plan.space, &partition, &range, CHUNK)?;
             let exhausted = rows.len() < CHUNK;
             for row in &rows {
-                let item = decode_item(&row.value)?;
+                let Some(item) = plan.item(self, &row.value)? else {
+                    continue;
+                };
                 // The byte range is exact; this guards the encoding's edges.
                 if let Some((name, condition)) = &key_condition.sort_key {
                     if !item
@@ -593,7 +630,9 @@ impl Store {
             )?;
             let exhausted = rows.len() < CHUNK;
             for row in &rows {
-                let item = decode_item(&row.value)?;
+                let Some(item) = plan.item(self, &row.value)? else {
+                    continue;
+                };
                 if let (Some(segment), Some(total)) = (segment, total_segments) {
                     if segment_of(&table.key, &item, total)? != segment {
                         continue;
@@ -611,5 +650,60 @@ impl Store {
                 _ => return Ok(plan.finish(page, input.return_consumed_capacity.as_ref())),
             }
         }
+    }
+}
+
+/// Query filters may not name the queried key's attributes, as DynamoDB
+/// requires (the key condition is the place for them).
+fn check_filter_avoids_keys(
+    filter: &Condition,
+    schema: &KeySchema,
+    parameter: &str,
+) -> StoreResult<()> {
+    let mut names = Vec::new();
+    collect_names(filter, &mut names);
+    match names.into_iter().find(|name| schema.is_key_attribute(name)) {
+        Some(name) => Err(StoreError::validation(format!(
+            "{parameter} can only contain non-primary key attributes: Primary key attribute: {name}"
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn collect_names<'c>(condition: &'c Condition, names: &mut Vec<&'c str>) {
+    fn operand<'c>(value: &'c Operand, names: &mut Vec<&'c str>) {
+        match value {
+            Operand::Path(path) => names.push(path.top_level_name()),
+            Operand::Size(inner) => operand(inner, names),
+            Operand::Value(_) => {}
+        }
+    }
+    match condition {
+        Condition::Compare(_, left, right)
+        | Condition::BeginsWith(left, right)
+        | Condition::Contains(left, right) => {
+            operand(left, names);
+            operand(right, names);
+        }
+        Condition::Between(value, low, high) => {
+            for each in [value, low, high] {
+                operand(each, names);
+            }
+        }
+        Condition::In(value, candidates) => {
+            operand(value, names);
+            for candidate in candidates {
+                operand(candidate, names);
+            }
+        }
+        Condition::AttributeExists(path)
+        | Condition::AttributeNotExists(path)
+        | Condition::AttributeType(path, _) => names.push(path.top_level_name()),
+        Condition::And(conditions) | Condition::Or(conditions) => {
+            for condition in conditions {
+                collect_names(condition, names);
+            }
+        }
+        Condition::Not(inner) => collect_names(inner, names),
     }
 }

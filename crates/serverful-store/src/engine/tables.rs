@@ -510,7 +510,17 @@ impl Store {
             provisioned_throughput: provisioned(meta.read_capacity, meta.write_capacity),
             table_size_bytes,
             item_count,
-            table_id: format!("{:032x}", meta.id),
+            table_id: {
+                let hex = format!("{:032x}", meta.id);
+                format!(
+                    "{}-{}-{}-{}-{}",
+                    &hex[..8],
+                    &hex[8..12],
+                    &hex[12..16],
+                    &hex[16..20],
+                    &hex[20..]
+                )
+            },
             billing_mode_summary: (meta.billing_mode == "PAY_PER_REQUEST").then(|| {
                 BillingModeSummary {
                     billing_mode: meta.billing_mode.clone(),

@@ -1,1 +1,446 @@
-//! Engine unit tests over the in-memory backend.
+//! Engine unit tests over the in-memory backend: request JSON in, response or
+//! error JSON out through one `check()` helper, plus property tests of key
+//! order and paging.
+
+use std::cmp::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::sync::Arc;
+
+use expect_test::{expect, Expect};
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+use super::{Store, StoreConfig};
+use crate::api::error_body;
+use crate::backend::MemoryBackend;
+use crate::key::compare_key_values;
+use crate::value::AttributeValue;
+
+fn store() -> Store {
+    Store::open_with_clock(
+        Arc::new(MemoryBackend::new()),
+        StoreConfig::default(),
+        Box::new(|| 1_700_000_000.0),
+    )
+    .expect("an empty catalog loads")
+}
+
+fn call(store: &Store, operation: &str, request: Value) -> Value {
+    match store.call(operation, request.to_string().as_bytes()) {
+        Ok(response) => response,
+        Err(error) => error_body(&error),
+    }
+}
+
+fn check(store: &Store, operation: &str, request: Value, expect: Expect) {
+    let response = call(store, operation, request);
+    expect.assert_eq(&response.to_string());
+}
+
+fn ok(store: &Store, operation: &str, request: Value) -> Value {
+    store
+        .call(operation, request.to_string().as_bytes())
+        .unwrap_or_else(|error| panic!("{operation} failed: {error}"))
+}
+
+fn create(store: &Store, name: &str, sort_type: &str) {
+    ok(
+        store,
+        "CreateTable",
+        json!({
+            "TableName": name,
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": sort_type},
+                {"AttributeName": "alt", "AttributeType": "N"},
+            ],
+            "KeySchema": [
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            "LocalSecondaryIndexes": [{
+                "IndexName": "by-alt",
+                "KeySchema": [
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "alt", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }],
+        }),
+    );
+}
+
+#[test]
+fn validation_messages() {
+    let store = store();
+    create(&store, "items", "N");
+    check(
+        &store,
+        "PutItem",
+        json!({"TableName": "x", "ReturnValues": "ALL_NEW"}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"2 validation errors detected: Value 'x' at 'tableName' failed to satisfy constraint: Member must have length greater than or equal to 3; Value null at 'item' failed to satisfy constraint: Member must not be null"}"#
+        ]],
+    );
+    check(
+        &store,
+        "PutItem",
+        json!({"TableName": "items", "Item": {"pk": {"S": "a"}, "sk": {"N": "1"}}, "ReturnValues": "ALL_NEW"}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"ReturnValues can only be ALL_OLD or NONE"}"#
+        ]],
+    );
+    check(
+        &store,
+        "GetItem",
+        json!({"TableName": "items", "Key": {"pk": {"S": "a"}, "sk": {"N": "1"}}, "ExpressionAttributeNames": {"#a": "a"}}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"ExpressionAttributeNames can only be specified when using expressions"}"#
+        ]],
+    );
+    check(
+        &store,
+        "Query",
+        json!({"TableName": "items", "KeyConditionExpression": "pk = :p", "FilterExpression": "sk > :s",
+               "ExpressionAttributeValues": {":p": {"S": "a"}, ":s": {"N": "1"}}}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Filter Expression can only contain non-primary key attributes: Primary key attribute: sk"}"#
+        ]],
+    );
+    check(
+        &store,
+        "Query",
+        json!({"TableName": "items"}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Either the KeyConditions or KeyConditionExpression parameter must be specified in the request."}"#
+        ]],
+    );
+    check(
+        &store,
+        "Scan",
+        json!({"TableName": "items", "Limit": 0, "Segment": 1}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1"}"#
+        ]],
+    );
+    check(
+        &store,
+        "PutItem",
+        json!({"TableName": "items", "Item": {"pk": {"S": "a"}, "sk": {"N": "1"}, "alt": {"S": "x"}}}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"One or more parameter values were invalid: Type mismatch for Index Key alt Expected: N Actual: S IndexName: by-alt"}"#
+        ]],
+    );
+    check(
+        &store,
+        "BatchWriteItem",
+        json!({"RequestItems": {"items": [
+            {"DeleteRequest": {"Key": {"pk": {"S": "a"}, "sk": {"N": "1"}}}},
+            {"DeleteRequest": {"Key": {"pk": {"S": "a"}, "sk": {"N": "1.0"}}}},
+        ]}}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Provided list of item keys contains duplicates"}"#
+        ]],
+    );
+    check(
+        &store,
+        "UpdateTable",
+        json!({"TableName": "items"}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required"}"#
+        ]],
+    );
+    check(
+        &store,
+        "Frobnicate",
+        json!({}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Unsupported operation: Frobnicate"}"#
+        ]],
+    );
+}
+
+#[test]
+fn local_index_and_recreated_tables() {
+    let store = store();
+    create(&store, "items", "S");
+    for (sk, alt) in [("a", 3), ("b", 1), ("c", 2)] {
+        ok(
+            &store,
+            "PutItem",
+            json!({"TableName": "items", "Item": {"pk": {"S": "p"}, "sk": {"S": sk}, "alt": {"N": alt.to_string()}, "x": {"S": "y"}}}),
+        );
+    }
+    check(
+        &store,
+        "Query",
+        json!({"TableName": "items", "IndexName": "by-alt", "KeyConditionExpression": "pk = :p",
+               "ExpressionAttributeValues": {":p": {"S": "p"}}, "ScanIndexForward": false, "Limit": 2}),
+        expect![[
+            r#"{"Count":2,"Items":[{"alt":{"N":"3"},"pk":{"S":"p"},"sk":{"S":"a"}},{"alt":{"N":"2"},"pk":{"S":"p"},"sk":{"S":"c"}}],"LastEvaluatedKey":{"alt":{"N":"2"},"pk":{"S":"p"},"sk":{"S":"c"}},"ScannedCount":2}"#
+        ]],
+    );
+    check(
+        &store,
+        "Query",
+        json!({"TableName": "items", "IndexName": "by-alt", "KeyConditionExpression": "pk = :p",
+               "ExpressionAttributeValues": {":p": {"S": "p"}}, "ScanIndexForward": false,
+               "ExclusiveStartKey": {"alt": {"N": "2"}, "pk": {"S": "p"}, "sk": {"S": "c"}}}),
+        expect![[
+            r#"{"Count":1,"Items":[{"alt":{"N":"1"},"pk":{"S":"p"},"sk":{"S":"b"}}],"ScannedCount":1}"#
+        ]],
+    );
+    check(
+        &store,
+        "Query",
+        json!({"TableName": "items", "IndexName": "by-alt", "Select": "ALL_ATTRIBUTES",
+               "KeyConditionExpression": "pk = :p AND alt = :a",
+               "ExpressionAttributeValues": {":p": {"S": "p"}, ":a": {"N": "1"}}}),
+        expect![[
+            r#"{"Count":1,"Items":[{"alt":{"N":"1"},"pk":{"S":"p"},"sk":{"S":"b"},"x":{"S":"y"}}],"ScannedCount":1}"#
+        ]],
+    );
+    check(
+        &store,
+        "Query",
+        json!({"TableName": "items", "KeyConditionExpression": "pk = :p AND begins_with(sk, :b)",
+               "ExpressionAttributeValues": {":p": {"S": "p"}, ":b": {"S": "b"}}}),
+        expect![[
+            r#"{"Count":1,"Items":[{"alt":{"N":"1"},"pk":{"S":"p"},"sk":{"S":"b"},"x":{"S":"y"}}],"ScannedCount":1}"#
+        ]],
+    );
+    ok(&store, "DeleteTable", json!({"TableName": "items"}));
+    create(&store, "items", "S");
+    check(
+        &store,
+        "Scan",
+        json!({"TableName": "items"}),
+        expect![[r#"{"Count":0,"Items":[],"ScannedCount":0}"#]],
+    );
+    check(
+        &store,
+        "DescribeTable",
+        json!({"TableName": "items"}),
+        expect![[
+            r#"{"Table":{"AttributeDefinitions":[{"AttributeName":"alt","AttributeType":"N"},{"AttributeName":"pk","AttributeType":"S"},{"AttributeName":"sk","AttributeType":"S"}],"BillingModeSummary":{"BillingMode":"PAY_PER_REQUEST","LastUpdateToPayPerRequestDateTime":1700000000.0},"CreationDateTime":1700000000.0,"DeletionProtectionEnabled":false,"ItemCount":0,"KeySchema":[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}],"LocalSecondaryIndexes":[{"IndexArn":"arn:aws:dynamodb:us-east-1:000000000000:table/items/index/by-alt","IndexName":"by-alt","IndexSizeBytes":0,"ItemCount":0,"KeySchema":[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"alt","KeyType":"RANGE"}],"Projection":{"ProjectionType":"KEYS_ONLY"}}],"ProvisionedThroughput":{"NumberOfDecreasesToday":0,"ReadCapacityUnits":0,"WriteCapacityUnits":0},"TableArn":"arn:aws:dynamodb:us-east-1:000000000000:table/items","TableId":"00000000-0000-0000-0006-0a24181e4000","TableName":"items","TableSizeBytes":0,"TableStatus":"ACTIVE"}}"#
+        ]],
+    );
+}
+
+#[test]
+fn pages_stop_at_one_megabyte() {
+    let store = store();
+    create(&store, "items", "N");
+    let big = "x".repeat(100 * 1024);
+    for sk in 0..12 {
+        ok(
+            &store,
+            "PutItem",
+            json!({"TableName": "items", "Item": {"pk": {"S": "p"}, "sk": {"N": sk.to_string()}, "big": {"S": big}}}),
+        );
+    }
+    let page = ok(
+        &store,
+        "Scan",
+        json!({"TableName": "items", "Select": "COUNT"}),
+    );
+    expect![[
+        r#"{"Count":11,"LastEvaluatedKey":{"pk":{"S":"p"},"sk":{"N":"10"}},"ScannedCount":11}"#
+    ]]
+    .assert_eq(&page.to_string());
+    let rest = ok(
+        &store,
+        "Query",
+        json!({"TableName": "items", "KeyConditionExpression": "pk = :p", "Select": "COUNT",
+               "ExpressionAttributeValues": {":p": {"S": "p"}}, "ExclusiveStartKey": page["LastEvaluatedKey"]}),
+    );
+    expect![[r#"{"Count":1,"ScannedCount":1}"#]].assert_eq(&rest.to_string());
+}
+
+#[test]
+fn stream_specification_and_gsi_removal() {
+    let store = store();
+    create(&store, "items", "N");
+    let described = ok(
+        &store,
+        "UpdateTable",
+        json!({"TableName": "items", "StreamSpecification": {"StreamEnabled": true, "StreamViewType": "NEW_IMAGE"}}),
+    );
+    expect![[r#"{"StreamEnabled":true,"StreamViewType":"NEW_IMAGE"} "2023-11-14T22:13:20.000""#]]
+        .assert_eq(&format!(
+            "{} {}",
+            described["TableDescription"]["StreamSpecification"],
+            described["TableDescription"]["LatestStreamLabel"]
+        ));
+    ok(
+        &store,
+        "UpdateTable",
+        json!({"TableName": "items", "AttributeDefinitions": [{"AttributeName": "g", "AttributeType": "S"}],
+               "GlobalSecondaryIndexUpdates": [{"Create": {"IndexName": "by-g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}], "Projection": {"ProjectionType": "ALL"}}}]}),
+    );
+    ok(
+        &store,
+        "PutItem",
+        json!({"TableName": "items", "Item": {"pk": {"S": "p"}, "sk": {"N": "1"}, "g": {"S": "x"}}}),
+    );
+    check(
+        &store,
+        "Query",
+        json!({"TableName": "items", "IndexName": "by-g", "KeyConditionExpression": "g = :g",
+               "ExpressionAttributeValues": {":g": {"S": "x"}}, "ConsistentRead": true}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Consistent reads are not supported on global secondary indexes"}"#
+        ]],
+    );
+    ok(
+        &store,
+        "UpdateTable",
+        json!({"TableName": "items", "GlobalSecondaryIndexUpdates": [{"Delete": {"IndexName": "by-g"}}]}),
+    );
+    check(
+        &store,
+        "Scan",
+        json!({"TableName": "items", "IndexName": "by-g"}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"The table does not have the specified index: by-g"}"#
+        ]],
+    );
+    check(
+        &store,
+        "DescribeTable",
+        json!({"TableName": "items"}),
+        expect![[
+            r#"{"Table":{"AttributeDefinitions":[{"AttributeName":"alt","AttributeType":"N"},{"AttributeName":"pk","AttributeType":"S"},{"AttributeName":"sk","AttributeType":"N"}],"BillingModeSummary":{"BillingMode":"PAY_PER_REQUEST","LastUpdateToPayPerRequestDateTime":1700000000.0},"CreationDateTime":1700000000.0,"DeletionProtectionEnabled":false,"ItemCount":1,"KeySchema":[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}],"LatestStreamArn":"arn:aws:dynamodb:us-east-1:000000000000:table/items/stream/2023-11-14T22:13:20.000","LatestStreamLabel":"2023-11-14T22:13:20.000","LocalSecondaryIndexes":[{"IndexArn":"arn:aws:dynamodb:us-east-1:000000000000:table/items/index/by-alt","IndexName":"by-alt","IndexSizeBytes":0,"ItemCount":0,"KeySchema":[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"alt","KeyType":"RANGE"}],"Projection":{"ProjectionType":"KEYS_ONLY"}}],"ProvisionedThroughput":{"NumberOfDecreasesToday":0,"ReadCapacityUnits":0,"WriteCapacityUnits":0},"StreamSpecification":{"StreamEnabled":true,"StreamViewType":"NEW_IMAGE"},"TableArn":"arn:aws:dynamodb:us-east-1:000000000000:table/items","TableId":"00000000-0000-0000-0006-0a24181e4000","TableName":"items","TableSizeBytes":45,"TableStatus":"ACTIVE"}}"#
+        ]],
+    );
+}
+
+#[test]
+fn client_request_tokens_expire_after_ten_minutes() {
+    let now = Arc::new(AtomicU64::new(1_700_000_000));
+    let clock = now.clone();
+    let store = Store::open_with_clock(
+        Arc::new(MemoryBackend::new()),
+        StoreConfig::default(),
+        Box::new(move || clock.load(AtomicOrdering::SeqCst) as f64),
+    )
+    .expect("an empty catalog loads");
+    create(&store, "items", "N");
+    let increment = json!({"ClientRequestToken": "t", "TransactItems": [{"Update": {
+        "TableName": "items", "Key": {"pk": {"S": "p"}, "sk": {"N": "1"}},
+        "UpdateExpression": "ADD n :one", "ExpressionAttributeValues": {":one": {"N": "1"}},
+    }}]});
+    ok(&store, "TransactWriteItems", increment.clone());
+    ok(&store, "TransactWriteItems", increment.clone());
+    now.fetch_add(601, AtomicOrdering::SeqCst);
+    ok(&store, "TransactWriteItems", increment);
+    check(
+        &store,
+        "GetItem",
+        json!({"TableName": "items", "Key": {"pk": {"S": "p"}, "sk": {"N": "1"}}, "ProjectionExpression": "n"}),
+        expect![[r#"{"Item":{"n":{"N":"2"}}}"#]],
+    );
+}
+
+/// A sort key value for the property test: a number or a string, by table.
+fn sort_values(numeric: bool) -> BoxedStrategy<AttributeValue> {
+    if numeric {
+        (any::<i64>(), -20i32..20)
+            .prop_map(|(mantissa, exponent)| {
+                let text = format!("{mantissa}e{exponent}");
+                AttributeValue::N(crate::value::Number::parse(&text).expect("valid number"))
+            })
+            .boxed()
+    } else {
+        proptest::collection::vec(
+            prop_oneof![
+                Just('\0'),
+                Just('a'),
+                Just('b'),
+                Just('é'),
+                Just('\u{ffff}')
+            ],
+            1..5,
+        )
+        .prop_map(|chars| AttributeValue::S(chars.into_iter().collect()))
+        .boxed()
+    }
+}
+
+fn sort_key_strategy(
+) -> impl Strategy<Value = (bool, Vec<AttributeValue>, AttributeValue, u8, usize, bool)> {
+    any::<bool>().prop_flat_map(|numeric| {
+        (
+            Just(numeric),
+            proptest::collection::vec(sort_values(numeric), 0..24),
+            sort_values(numeric),
+            0u8..7,
+            1usize..6,
+            any::<bool>(),
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Query pages, whatever their size and direction, concatenate to exactly
+    /// the items the key condition selects, in DynamoDB's key order.
+    #[test]
+    fn query_pages_follow_key_order(
+        (numeric, values, bound, operator, limit, forward) in sort_key_strategy()
+    ) {
+        let store = store();
+        create(&store, "items", if numeric { "N" } else { "S" });
+        let mut stored: Vec<AttributeValue> = Vec::new();
+        for value in values {
+            ok(&store, "PutItem", json!({"TableName": "items", "Item": {"pk": {"S": "p"}, "sk": value.to_json()}}));
+            ok(&store, "PutItem", json!({"TableName": "items", "Item": {"pk": {"S": "q"}, "sk": value.to_json()}}));
+            if !stored.contains(&value) {
+                stored.push(value);
+            }
+        }
+        stored.sort_by(|a, b| compare_key_values(a, b).unwrap_or(Ordering::Equal));
+        let (expression, keep): (&str, Box<dyn Fn(Ordering) -> bool>) = match operator {
+            0 => ("pk = :p", Box::new(|_| true)),
+            1 => ("pk = :p AND sk < :b", Box::new(|o| o == Ordering::Less)),
+            2 => ("pk = :p AND sk <= :b", Box::new(|o| o != Ordering::Greater)),
+            3 => ("pk = :p AND sk > :b", Box::new(|o| o == Ordering::Greater)),
+            4 => ("pk = :p AND sk >= :b", Box::new(|o| o != Ordering::Less)),
+            5 => ("pk = :p AND sk = :b", Box::new(|o| o == Ordering::Equal)),
+            _ => ("pk = :p AND sk BETWEEN :b AND :b", Box::new(|o| o == Ordering::Equal)),
+        };
+        let mut expected: Vec<AttributeValue> = stored
+            .into_iter()
+            .filter(|value| keep(compare_key_values(value, &bound).unwrap_or(Ordering::Equal)))
+            .collect();
+        if !forward {
+            expected.reverse();
+        }
+        let mut values = json!({":p": {"S": "p"}});
+        if operator != 0 {
+            values[":b"] = bound.to_json();
+        }
+        let mut seen = Vec::new();
+        let mut start: Option<Value> = None;
+        for _ in 0..100 {
+            let mut request = json!({
+                "TableName": "items", "KeyConditionExpression": expression,
+                "ExpressionAttributeValues": values, "Limit": limit, "ScanIndexForward": forward,
+            });
+            if let Some(start) = start.take() {
+                request["ExclusiveStartKey"] = start;
+            }
+            let page = ok(&store, "Query", request);
+            for item in page["Items"].as_array().expect("items") {
+                seen.push(AttributeValue::from_json(&item["sk"]).expect("a stored value"));
+            }
+            match page.get("LastEvaluatedKey") {
+                Some(key) => start = Some(key.clone()),
+                None => break,
+            }
+        }
+        prop_assert_eq!(seen, expected);
+    }
+}

@@ -163,7 +163,6 @@ impl Store {
                     "Request parameters do not match the original request with the same ClientRequestToken",
                 ));
             }
-            entry.outcome?;
             return Ok(self.transact_write_output(&input, &[]));
         }
         let mut prepared = Vec::new();
@@ -260,13 +259,14 @@ impl Store {
             self.backend.write(writes)?;
             Ok(())
         };
-        if let Some(token) = &input.client_request_token {
+        // Only a committed transaction is remembered: a cancelled one may be
+        // retried with the same token once its conditions hold.
+        if let (Some(token), Ok(())) = (&input.client_request_token, &outcome) {
             lock(&self.tokens).insert(
                 token.clone(),
                 TokenEntry {
                     request: fingerprint,
                     at: self.now(),
-                    outcome: outcome.clone(),
                 },
             );
         }
