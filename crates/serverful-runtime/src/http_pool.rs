@@ -95,6 +95,8 @@ struct HttpInstance {
     retired: AtomicBool,
     last_used: Mutex<Instant>,
     max_memory_used_mb: AtomicU64,
+    /// When `max_memory_used_mb` was last read from /proc.
+    memory_sampled_at: Mutex<Option<Instant>>,
     /// The write end of the process group's lifeline (see [`LIFELINE_SCRIPT`]).
     _lifeline: Option<tokio::process::ChildStdin>,
 }
@@ -292,7 +294,8 @@ async fn finish_request(state: LeaseState, outcome: HttpOutcome) {
         }
     }
     instance.output.flush().await;
-    let memory = max_memory(instance);
+    let failed = !matches!(outcome, HttpOutcome::Responded { .. });
+    let memory = max_memory(instance, failed);
     sink.emit(name, &logs::end_line(request_id));
     let report = logs::Report {
         duration,
@@ -304,14 +307,34 @@ async fn finish_request(state: LeaseState, outcome: HttpOutcome) {
     release(&state);
 }
 
-/// The highest `Max Memory Used` of the instance so far.
-fn max_memory(instance: &HttpInstance) -> u64 {
+/// The highest `Max Memory Used` of the instance so far. Reading /proc on every request
+/// costs a noticeable share of the server's CPU under load, and the peak only grows, so
+/// it is read at most every [`MEMORY_SAMPLE_INTERVAL`] unless `always` (a failure, where
+/// memory may be the reason).
+fn max_memory(instance: &HttpInstance, always: bool) -> u64 {
+    let due = {
+        let mut sampled_at = instance
+            .memory_sampled_at
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let due = always || sampled_at.is_none_or(|at| at.elapsed() >= MEMORY_SAMPLE_INTERVAL);
+        if due {
+            *sampled_at = Some(Instant::now());
+        }
+        due
+    };
+    if !due {
+        return instance.max_memory_used_mb.load(Ordering::Relaxed);
+    }
     let now = instance::max_memory_used_mb(instance.pid);
     instance
         .max_memory_used_mb
         .fetch_max(now, Ordering::Relaxed)
         .max(now)
 }
+
+/// How often a busy instance's peak memory is read.
+const MEMORY_SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 
 impl HttpPool {
     pub fn new(
@@ -513,6 +536,7 @@ impl HttpPool {
             retired: AtomicBool::new(false),
             last_used: Mutex::new(Instant::now()),
             max_memory_used_mb: AtomicU64::new(0),
+            memory_sampled_at: Mutex::new(None),
             _lifeline: lifeline,
         };
 
