@@ -409,6 +409,9 @@ impl Backend for SqliteBackend {
     }
 
     fn write(&self, batch: Vec<Write>) -> Result<(), BackendError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
         let (reply, outcome) = mpsc::sync_channel(1);
         {
             let jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);

@@ -1337,3 +1337,78 @@ fn concurrent_conditional_writes_lose_nothing() {
     );
     assert_eq!(item["Item"]["amount"]["N"], "200");
 }
+
+/// The environment variable that turns [`killed_writer_child`] into a writer.
+const CHILD_DIRECTORY: &str = "SERVERFUL_STORE_KILL_TEST_DIRECTORY";
+
+/// Not a test on its own: run by [`kill_9_loses_no_acknowledged_write`] in a
+/// child process, it writes items forever and prints each acknowledged one.
+#[test]
+fn killed_writer_child() {
+    use std::io::Write as _;
+    let Some(directory) = std::env::var_os(CHILD_DIRECTORY) else {
+        return;
+    };
+    let store = open(Path::new(&directory));
+    let stdout = std::io::stdout();
+    for order in 0.. {
+        put_order(&store, "ann", order, "open", order);
+        let mut out = stdout.lock();
+        writeln!(out, "acknowledged {order}").expect("the parent reads stdout");
+        out.flush().expect("the parent reads stdout");
+    }
+}
+
+/// kill -9 during writes: every write acknowledged before the kill is there
+/// after reopening (SPEC §13 reliability).
+#[test]
+fn kill_9_loses_no_acknowledged_write() {
+    use std::io::BufRead as _;
+    let directory = tempfile::tempdir().expect("temporary directory");
+    {
+        let store = open(directory.path());
+        create_orders(&store);
+    }
+    let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "killed_writer_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_DIRECTORY, directory.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the writer");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut last = None;
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.expect("child output");
+        if let Some(order) = line.strip_prefix("acknowledged ") {
+            last = Some(order.parse::<i64>().expect("a number"));
+            if last >= Some(200) {
+                break;
+            }
+        }
+    }
+    child.kill().expect("SIGKILL the writer");
+    child.wait().expect("reap the writer");
+    let last = last.expect("the writer acknowledged writes");
+    let store = open(directory.path());
+    let count = ok(
+        &store,
+        "Query",
+        json!({
+            "TableName": "orders", "Select": "COUNT",
+            "KeyConditionExpression": "customer = :c AND #o <= :last",
+            "ExpressionAttributeNames": {"#o": "order"},
+            "ExpressionAttributeValues": {":c": {"S": "ann"}, ":last": {"N": last.to_string()}},
+        }),
+    );
+    assert_eq!(
+        count["Count"],
+        last + 1,
+        "acknowledged writes 0..={last} are all there"
+    );
+}

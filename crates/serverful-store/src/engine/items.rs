@@ -312,7 +312,7 @@ impl Store {
             self.lock_stripes(vec![Store::stripe(table, &prepared.row.0, &prepared.row.1)]);
         let old = self.stored_item(table, &prepared.row.0, &prepared.row.1)?;
         let new = prepared.apply(old.as_ref())?;
-        if old != new || old.is_none() {
+        if old != new {
             let mut writes = Vec::new();
             self.item_writes(
                 table,
