@@ -1,13 +1,20 @@
-//! DynamoDB semantics for Serverful, independent of storage and transport.
+//! DynamoDB for Serverful, independent of storage and transport.
 //!
 //! This crate knows DynamoDB's data model and rules — attribute values and their
 //! validation, the order of keys, the expression languages and how they evaluate
-//! against an item — and nothing about HTTP, request framing, or where items are
-//! kept. Backends (SQLite, PostgreSQL) build on it; the AWS edge converts wire
-//! JSON with [`value::AttributeValue::from_json`] and renders
-//! [`error::StoreError`] as `{"__type": ..., "message": ...}`.
+//! against an item — and runs the DynamoDB operations over a storage
+//! [`Backend`]. It knows nothing about HTTP or where bytes are kept. The AWS
+//! edge parses a body with [`api::from_slice`], calls the [`Store`] method (or
+//! [`Store::call`] by operation name), serializes the output with `serde_json`,
+//! and renders a [`StoreError`] with [`api::error_body`].
 //!
 //! Codemap:
+//! - [`api`]: the operations' typed inputs and outputs with DynamoDB's JSON
+//!   member names; request decoding with DynamoDB's errors; error bodies.
+//! - [`backend`]: the `Backend` trait (catalog, ordered byte rows per table or
+//!   index, atomic durable write batches) and `MemoryBackend` for tests.
+//! - `engine` (private; its API is [`Store`]): control plane, item operations,
+//!   Query/Scan, batches, transactions, TTL sweep, request-level validation.
 //! - [`value`]: `AttributeValue`, `Number` (38 digits), JSON wire shape, item size.
 //! - [`key`]: key schemas, key checks, order-preserving key encoding for backends.
 //! - [`expression`]: lexer and parsers for the five expression kinds, placeholder
@@ -22,12 +29,18 @@
 //! - [`ttl`]: when an item has expired.
 //! - [`paging`]: page limit, `LastEvaluatedKey`/`ExclusiveStartKey`, scan segments.
 //! - [`capacity`]: read and write capacity units.
-//! - [`error`]: `StoreError`, a DynamoDB `__type` plus message.
+//! - [`error`]: `StoreError`, a DynamoDB `__type` plus message (and the
+//!   cancellation reasons or item some errors carry).
 //!
 //! Architecture invariant: nothing here does IO, spawns threads or knows about
-//! HTTP; every input is untrusted, so no input may panic (property tests feed
-//! random text to every parser) and recursion is bounded (values nest at most 32
-//! levels, expressions at most `MAX_DEPTH`).
+//! HTTP — the engine's only effects go through the `Backend` it is given; every
+//! input is untrusted, so no input may panic (property tests feed random text
+//! to every parser) and recursion is bounded (values nest at most 32 levels,
+//! expressions at most `MAX_DEPTH`).
+//!
+//! Concurrency invariant: every read-check-write (conditions, updates,
+//! transactions, batches) runs under the store's striped key locks, so the
+//! backend needs only atomic batches, not isolation.
 
 pub mod api;
 pub mod backend;
