@@ -156,6 +156,9 @@ pub(crate) struct HttpPool {
     /// arriving meanwhile wait for that instance rather than start their own.
     current: tokio::sync::Mutex<Option<Arc<HttpInstance>>>,
     processes: Processes,
+    /// Failed starts so far, and the error of the last one.
+    failed_starts: AtomicU64,
+    last_start_error: Mutex<Option<Bytes>>,
     closed: AtomicBool,
     counters: Counters,
     /// For direct invocations (`AWS_LWA_PASS_THROUGH_PATH`).
@@ -363,6 +366,8 @@ impl HttpPool {
             limit,
             current: tokio::sync::Mutex::new(None),
             processes: Processes::default(),
+            failed_starts: AtomicU64::new(0),
+            last_start_error: Mutex::new(None),
             closed: AtomicBool::new(false),
             counters: Counters::default(),
             client: Client::builder(TokioExecutor::new()).build_http(),
@@ -414,6 +419,7 @@ impl HttpPool {
         if self.closed.load(Ordering::SeqCst) {
             return Err(InvokeError::ShuttingDown);
         }
+        let failures_before = self.failed_starts.load(Ordering::SeqCst);
         let mut current = self.current.lock().await;
         if self.closed.load(Ordering::SeqCst) {
             return Err(InvokeError::ShuttingDown);
@@ -422,11 +428,33 @@ impl HttpPool {
             instance.in_flight.fetch_add(1, Ordering::SeqCst);
             return Ok((instance.clone(), None));
         }
+        // Requests that waited for a start that failed share its error rather than each
+        // waiting out another init limit in turn.
+        if self.failed_starts.load(Ordering::SeqCst) != failures_before {
+            let error = self
+                .last_start_error
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .clone();
+            if let Some(error) = error {
+                return Err(InvokeError::FunctionError(error));
+            }
+        }
         // A crashed or retired instance is let go; its last request stops it.
         *current = None;
         self.counters.cold_starts.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
-        let instance = self.start().await.map_err(InvokeError::FunctionError)?;
+        let instance = match self.start().await {
+            Ok(instance) => instance,
+            Err(error) => {
+                *self
+                    .last_start_error
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(error.clone());
+                self.failed_starts.fetch_add(1, Ordering::SeqCst);
+                return Err(InvokeError::FunctionError(error));
+            }
+        };
         if self.closed.load(Ordering::SeqCst) {
             return Err(InvokeError::ShuttingDown);
         }

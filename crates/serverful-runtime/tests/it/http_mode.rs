@@ -285,3 +285,43 @@ fn start_up_checks_name_the_problem() {
         r#"Bad: AWS_LWA_READINESS_CHECK_PROTOCOL="udp": use `http` or `tcp`"#
     );
 }
+
+#[tokio::test]
+async fn requests_waiting_for_a_failed_start_share_its_error() {
+    let app = App::new();
+    app.write("slow", "run.sh", "#!/bin/sh\nsleep 1\nexit 2\n", true);
+    let mut function = app.function("Slow", "nodejs20.x", "run.sh", "slow");
+    function
+        .environment
+        .insert("AWS_LWA_PORT".to_owned(), "3000".to_owned());
+    let (runtime, _) = app.runtime(vec![function]);
+    let runtime = std::sync::Arc::new(runtime);
+    let started = std::time::Instant::now();
+    let requests: Vec<_> = (0..4)
+        .map(|_| {
+            let runtime = runtime.clone();
+            tokio::spawn(async move { runtime.http_lease("Slow").await })
+        })
+        .collect();
+    for request in requests {
+        let result = request.await.expect("request task");
+        assert!(
+            matches!(result, Err(InvokeError::FunctionError(_))),
+            "{result:?}"
+        );
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "one failed start, not four in turn: {:?}",
+        started.elapsed()
+    );
+    let stats = &runtime.stats()[0];
+    assert_eq!(
+        (stats.cold_starts, stats.errors, stats.in_flight),
+        (1, 4, 0)
+    );
+    // A later request tries again.
+    assert!(runtime.http_lease("Slow").await.is_err());
+    assert_eq!(runtime.stats()[0].cold_starts, 2);
+    runtime.shutdown().await;
+}
