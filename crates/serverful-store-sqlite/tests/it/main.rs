@@ -1412,3 +1412,33 @@ fn kill_9_loses_no_acknowledged_write() {
         "acknowledged writes 0..={last} are all there"
     );
 }
+
+/// Concurrent first calls with one `ClientRequestToken` run the transaction
+/// once; the others replay its success (a guarded put would fail if rerun).
+#[test]
+fn concurrent_calls_with_one_token_run_once() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let store = Arc::new(open(directory.path()));
+    create_orders(&store);
+    let request = json!({
+        "ClientRequestToken": "once",
+        "TransactItems": [{"Put": {
+            "TableName": "orders",
+            "Item": {"customer": {"S": "ann"}, "order": {"N": "1"}},
+            "ConditionExpression": "attribute_not_exists(customer)",
+        }}],
+    });
+    let barrier = Arc::new(std::sync::Barrier::new(8));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, request, barrier) = (store.clone(), request.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                call(&store, "TransactWriteItems", request)
+            })
+        })
+        .collect();
+    for thread in threads {
+        assert_eq!(thread.join().expect("caller thread"), json!({}));
+    }
+}

@@ -35,6 +35,8 @@ pub use tables::table_arn;
 
 /// How many lock stripes keys hash into.
 const KEY_STRIPES: usize = 1024;
+/// How many lock stripes client request tokens hash into.
+const TOKEN_STRIPES: usize = 64;
 
 impl From<BackendError> for StoreError {
     fn from(error: BackendError) -> StoreError {
@@ -225,6 +227,9 @@ pub struct Store {
     schema_gate: RwLock<()>,
     key_locks: Vec<Mutex<()>>,
     tokens: Mutex<HashMap<String, TokenEntry>>,
+    /// Serializes transactions sharing a `ClientRequestToken` (by hash), so
+    /// two concurrent first calls cannot both run.
+    token_locks: Vec<Mutex<()>>,
     clock: Box<dyn Fn() -> f64 + Send + Sync>,
 }
 
@@ -276,6 +281,7 @@ impl Store {
             schema_gate: RwLock::new(()),
             key_locks: (0..KEY_STRIPES).map(|_| Mutex::new(())).collect(),
             tokens: Mutex::new(HashMap::new()),
+            token_locks: (0..TOKEN_STRIPES).map(|_| Mutex::new(())).collect(),
             clock,
         })
     }
@@ -311,6 +317,16 @@ impl Store {
         partition.hash(&mut hasher);
         sort.hash(&mut hasher);
         usize::try_from(hasher.finish() % KEY_STRIPES as u64).expect("below the stripe count")
+    }
+
+    /// Locks the stripe of a client request token. Lock order: schema gate,
+    /// then token stripe, then key stripes.
+    fn lock_token(&self, token: &str) -> MutexGuard<'_, ()> {
+        let mut hasher = DefaultHasher::new();
+        token.hash(&mut hasher);
+        let stripe = usize::try_from(hasher.finish() % TOKEN_STRIPES as u64)
+            .expect("below the stripe count");
+        lock(&self.token_locks[stripe])
     }
 
     /// Locks the stripes of several keys, in stripe order so two writers never

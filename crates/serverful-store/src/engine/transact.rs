@@ -150,6 +150,12 @@ impl Store {
             serde_json::to_string(&unsigned).expect("requests serialize")
         };
         let _gate = self.read_gate();
+        // Held until the outcome is recorded: a concurrent call with the same
+        // token waits and then replays instead of running again.
+        let _token_lock = input
+            .client_request_token
+            .as_deref()
+            .map(|token| self.lock_token(token));
         let token_guard = input.client_request_token.as_ref().map(|token| {
             let mut tokens = lock(&self.tokens);
             let now = self.now();
