@@ -118,6 +118,11 @@ pub struct Server {
     stderr: Arc<Captured>,
     /// `http://127.0.0.1:PORT` of the gateway.
     pub base_url: String,
+    /// `http://127.0.0.1:PORT` of the AWS endpoint.
+    pub aws_url: String,
+    /// The endpoint's keys, as the server printed them.
+    pub access_key_id: String,
+    pub secret_access_key: String,
     _data_dir: tempfile::TempDir,
 }
 
@@ -168,19 +173,34 @@ impl Server {
             stdout,
             stderr,
             base_url: String::new(),
+            aws_url: String::new(),
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
             _data_dir: data_dir,
         };
         loop {
-            if let Some(url) = server
-                .stdout()
+            let stdout = server.stdout();
+            if let Some(url) = stdout
                 .lines()
                 .find_map(|line| line.strip_prefix("Ready on "))
             {
-                server.base_url = url
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_string();
+                let first_word = |text: &str| {
+                    text.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                let after = |prefix: &str| {
+                    stdout
+                        .lines()
+                        .find_map(|line| line.trim().strip_prefix(prefix))
+                        .map(first_word)
+                        .unwrap_or_default()
+                };
+                server.base_url = first_word(url);
+                server.aws_url = after("AWS endpoint ");
+                server.access_key_id = after("AWS_ACCESS_KEY_ID=");
+                server.secret_access_key = after("AWS_SECRET_ACCESS_KEY=");
                 return Ok(server);
             }
             if let Ok(Some(status)) = server.child.try_wait() {
@@ -196,6 +216,17 @@ impl Server {
             }
             server.wait_for_output(Duration::from_millis(200));
         }
+    }
+
+    /// Environment variables that point an AWS SDK or the AWS CLI at this server.
+    pub fn aws_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.aws_url.clone()),
+            ("AWS_ACCESS_KEY_ID", self.access_key_id.clone()),
+            ("AWS_SECRET_ACCESS_KEY", self.secret_access_key.clone()),
+            ("AWS_DEFAULT_REGION", "us-east-1".to_string()),
+            ("AWS_REGION", "us-east-1".to_string()),
+        ]
     }
 
     /// The gateway URL of `path`.

@@ -196,6 +196,7 @@ impl gateway::Invoke for GatewayInvoker {
                 address: lease.address(),
                 remove_base_path: lease.remove_base_path().map(str::to_owned),
                 timeout: lease.timeout(),
+                lambda_context: Some(lease.lambda_context().to_owned()),
                 guard: Box::new(LeaseGuard(lease)),
             }))
         })

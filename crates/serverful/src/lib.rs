@@ -7,6 +7,7 @@ mod app;
 mod builds;
 mod functions;
 mod invoke;
+mod lambda_api;
 mod up;
 mod watch;
 

@@ -14,6 +14,7 @@ use serverful_template as template;
 
 use crate::app::{self, LoadError, LoadedApp, ACCOUNT_ID};
 use crate::functions::{Functions, GatewayInvoker};
+use crate::lambda_api::{FunctionInfo, LambdaApi};
 
 pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     let LoadedApp { app, data_dir } = match app::load(&args.app) {
@@ -37,6 +38,33 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         }
         Err(LoadError::Other(error)) => return Err(error),
     };
+    // Both listeners first: a port in use stops start-up before any function starts, and
+    // functions need the endpoint's address in their environment.
+    let Some(gateway_listener) = bind(args.host, args.port, "the gateway", "--port").await else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let Some(aws_listener) = bind(args.host, args.aws_port, "the AWS endpoint", "--aws-port").await
+    else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let gateway_address = gateway_listener
+        .local_addr()
+        .context("read the gateway's address")?;
+    let aws_address = aws_listener
+        .local_addr()
+        .context("read the AWS endpoint's address")?;
+    let base_url = format!("http://{gateway_address}");
+    let aws_url = format!("http://{}", reachable(aws_address));
+
+    let (credentials, key_source) = match serverful_aws::load_or_generate_credentials(&data_dir) {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            eprintln!("error: {error}");
+            eprintln!("hint: set both SERVERFUL_ACCESS_KEY_ID and SERVERFUL_SECRET_ACCESS_KEY, or neither");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+
     let runtime_options = runtime::RuntimeOptions {
         max_concurrency: args.max_concurrency,
         max_queued: args.max_queued,
@@ -44,6 +72,9 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             IdleTimeout::After(duration) => Some(duration),
             IdleTimeout::Never => None,
         },
+        aws_endpoint_url: Some(aws_url.clone()),
+        access_key_id: credentials.access_key_id.clone(),
+        secret_access_key: credentials.secret_access_key.clone(),
         ..app::runtime_options(&args.app, &data_dir)
     };
     let (functions, warnings) = match Functions::new(functions, runtime_options) {
@@ -65,31 +96,22 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
-    let gateway_address = SocketAddr::new(args.host, args.port);
-    let listener = match tokio::net::TcpListener::bind(gateway_address).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            eprintln!("error: cannot listen on {gateway_address} for the gateway: {error}");
-            if error.kind() == std::io::ErrorKind::AddrInUse {
-                eprintln!(
-                    "hint: another program uses port {}: stop it or pass --port",
-                    args.port
-                );
-            }
-            return Ok(ExitCode::FAILURE);
-        }
-    };
-    let bound = listener
-        .local_addr()
-        .context("read the gateway's address")?;
-    let base_url = format!("http://{bound}");
-
     let apis: Vec<gateway::ApiSpec> = app.apis.iter().map(api_spec).collect();
     println!(
         "serverful {} running {}",
         env!("CARGO_PKG_VERSION"),
         app.template_path.display()
     );
+    match &key_source {
+        serverful_aws::KeySource::Environment => {
+            println!("AWS endpoint {aws_url} (keys from SERVERFUL_ACCESS_KEY_ID / SERVERFUL_SECRET_ACCESS_KEY)");
+        }
+        serverful_aws::KeySource::DataDir(path) | serverful_aws::KeySource::Generated(path) => {
+            println!("AWS endpoint {aws_url} (keys in {})", path.display());
+            println!("  AWS_ACCESS_KEY_ID={}", credentials.access_key_id);
+            println!("  AWS_SECRET_ACCESS_KEY={}", credentials.secret_access_key);
+        }
+    }
     if !app.outputs.is_empty() {
         println!("Outputs:");
         for output in &app.outputs {
@@ -107,23 +129,83 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     }
     println!("Ready on {base_url} (Ctrl-C to stop)");
 
-    let state = gateway::GatewayState {
+    let gateway_state = gateway::GatewayState {
         apis: Arc::new(apis),
         invoker: Arc::new(GatewayInvoker(functions.clone())),
-        domain_name: bound.to_string(),
+        domain_name: gateway_address.to_string(),
         account_id: ACCOUNT_ID.to_string(),
     };
-    let router = gateway::router(state);
+    let lambda_api = LambdaApi {
+        functions: functions.clone(),
+        infos: Arc::new(
+            app.functions
+                .iter()
+                .map(FunctionInfo::from_template)
+                .collect(),
+        ),
+        account_id: ACCOUNT_ID.to_string(),
+    };
+    let aws_state =
+        serverful_aws::AwsState::new(credentials).with_rest_service(Arc::new(lambda_api));
+
+    // One signal stops both listeners.
+    let (stop_sender, stop_receiver) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_sender.send(true);
+    });
+    let stopped = |mut receiver: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = receiver.wait_for(|stop| *stop).await;
+    };
     // Connect info gives events the client's address (`sourceIp`).
-    let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    let gateway_service =
+        gateway::router(gateway_state).into_make_service_with_connect_info::<SocketAddr>();
+    let gateway_served = axum::serve(gateway_listener, gateway_service)
+        .with_graceful_shutdown(stopped(stop_receiver.clone()));
+    let aws_served = axum::serve(aws_listener, serverful_aws::router(aws_state))
+        .with_graceful_shutdown(stopped(stop_receiver));
+    let (gateway_result, aws_result) = tokio::join!(gateway_served, aws_served);
     // Stop the functions before reporting anything else, so no process outlives us.
     stop_functions(&functions).await;
     runtime::flush_stdout();
-    served.context("serve the gateway")?;
+    gateway_result.context("serve the gateway")?;
+    aws_result.context("serve the AWS endpoint")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Binds a listener, or says why not (and what to do) and returns `None`.
+async fn bind(
+    host: std::net::IpAddr,
+    port: u16,
+    what: &str,
+    flag: &str,
+) -> Option<tokio::net::TcpListener> {
+    let address = SocketAddr::new(host, port);
+    match tokio::net::TcpListener::bind(address).await {
+        Ok(listener) => Some(listener),
+        Err(error) => {
+            eprintln!("error: cannot listen on {address} for {what}: {error}");
+            if error.kind() == std::io::ErrorKind::AddrInUse {
+                eprintln!("hint: another program uses port {port}: stop it or pass {flag}");
+            }
+            None
+        }
+    }
+}
+
+/// The address functions and tools use to reach a listener: a wildcard bind is reached
+/// over loopback.
+fn reachable(address: SocketAddr) -> SocketAddr {
+    if address.ip().is_unspecified() {
+        let loopback: std::net::IpAddr = if address.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        };
+        SocketAddr::new(loopback, address.port())
+    } else {
+        address
+    }
 }
 
 /// Waits for Ctrl-C (SIGINT) or SIGTERM.

@@ -7,6 +7,7 @@ mod failures;
 mod hello;
 mod http_mode;
 mod invoke;
+mod lambda_api;
 mod lifecycle;
 mod payloads;
 mod watch;
