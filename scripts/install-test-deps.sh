@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the end-to-end tests need on a fresh machine: the AWS CLI and boto3,
+# Installs what the end-to-end tests need on a fresh machine: the AWS CLI and boto3, Go,
 # and the third-party packages the test apps bundle (FastAPI + Mangum + uvicorn, awslambdaric,
 # Express + serverless-http). Idempotent: a second run only checks.
 #
@@ -21,6 +21,15 @@ pip_quiet=(python3 -m pip install --quiet --disable-pip-version-check --root-use
 if ! python3 -c "import boto3" 2>/dev/null || ! command -v aws >/dev/null 2>&1; then
   echo "install-test-deps: installing the AWS CLI and boto3" >&2
   "${pip_quiet[@]}" awscli boto3
+fi
+
+# Go builds the examples/birthday function (BuildMethod: makefile runs `go build`). CI is
+# a fresh Debian machine running as root, so the distribution's package is enough.
+if ! command -v go >/dev/null 2>&1; then
+  command -v apt-get >/dev/null 2>&1 || { echo "install-test-deps: go is required: install Go (https://go.dev/dl)" >&2; exit 1; }
+  echo "install-test-deps: installing Go (golang-go)" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >/dev/null
 fi
 
 # One folder per bundle; a marker file records what was asked for so edits reinstall.
