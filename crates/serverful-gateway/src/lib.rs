@@ -132,6 +132,9 @@ pub struct HttpTarget {
     /// The function's timeout: the whole exchange must finish within it, or the client
     /// gets a 504.
     pub timeout: std::time::Duration,
+    /// The invocation's context as JSON (request id, deadline, function name, ...), sent
+    /// to the app as `x-amzn-lambda-context`.
+    pub lambda_context: Option<String>,
     /// Told how the request ended, once the response has been streamed (or failed).
     pub guard: Box<dyn ProxyGuard>,
 }

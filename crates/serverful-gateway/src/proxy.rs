@@ -4,8 +4,9 @@
 //!
 //! What changes on the way, as behind the Lambda Web Adapter: the path loses the REST
 //! API's stage prefix (when the route matched without it) and `AWS_LWA_REMOVE_BASE_PATH`;
-//! hop-by-hop headers are dropped; `x-forwarded-for`, `x-forwarded-proto` and
-//! `x-forwarded-port` are added. The function's timeout bounds the whole exchange.
+//! hop-by-hop headers are dropped; `x-forwarded-for`, `x-forwarded-proto`,
+//! `x-forwarded-port`, `x-amzn-request-context` (the event's `requestContext` as JSON) and
+//! `x-amzn-lambda-context` (the invocation's context as JSON) are added. The function's timeout bounds the whole exchange.
 
 use std::future::Future as _;
 use std::pin::Pin;
@@ -51,7 +52,12 @@ pub(crate) struct Forwarding<'a> {
     pub source_ip: &'a str,
     /// `host:port` the gateway serves on, for `x-forwarded-port` when `Host` has no port.
     pub gateway_host: &'a str,
+    /// The event's `requestContext` as JSON, sent as `x-amzn-request-context`.
+    pub request_context: Option<String>,
 }
+
+const REQUEST_CONTEXT_HEADER: HeaderName = HeaderName::from_static("x-amzn-request-context");
+const LAMBDA_CONTEXT_HEADER: HeaderName = HeaderName::from_static("x-amzn-lambda-context");
 
 /// Headers that describe one connection, not the message, and so never cross a proxy.
 const HOP_BY_HOP: [&str; 8] = [
@@ -118,6 +124,7 @@ pub(crate) async fn forward(
         address,
         remove_base_path,
         timeout,
+        lambda_context,
         guard,
     } = target;
     let deadline = tokio::time::Instant::now() + timeout;
@@ -160,6 +167,17 @@ pub(crate) async fn forward(
     }
     headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
     headers.insert("x-forwarded-port", HeaderValue::from(port));
+    // Only the gateway sets the context headers; a client's own are dropped.
+    headers.remove(REQUEST_CONTEXT_HEADER);
+    headers.remove(LAMBDA_CONTEXT_HEADER);
+    for (name, value) in [
+        (REQUEST_CONTEXT_HEADER, forwarding.request_context),
+        (LAMBDA_CONTEXT_HEADER, lambda_context),
+    ] {
+        if let Some(value) = value.and_then(|value| HeaderValue::from_str(&value).ok()) {
+            headers.insert(name, value);
+        }
+    }
 
     let over_limit = Arc::new(AtomicBool::new(false));
     let body = RequestBody {

@@ -142,10 +142,31 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     // An HTTP-mode function gets the request itself, streamed, instead of an event.
     match shared.state.invoker.http_target(&route.function).await {
         Ok(Some(target)) => {
+            // The request context the event would carry reaches the app as a header, as
+            // behind the Lambda Web Adapter (`x-amzn-request-context`).
+            let context_data = RequestData {
+                method,
+                raw_path,
+                raw_query,
+                headers,
+                body: Bytes::new(),
+                protocol,
+                source_ip,
+                request_id: ids.request_id(api.kind).to_owned(),
+                extended_request_id: ids.short.clone(),
+                time,
+            };
+            let site = Site {
+                default_domain_name: &shared.state.domain_name,
+                account_id: &shared.state.account_id,
+            };
+            let event = build_event(site, api, route, &found, &context_data);
+            let request_context = event.get("requestContext").map(|value| value.to_string());
             let forwarding = proxy::Forwarding {
                 api_path: &found.api_path,
-                source_ip: &source_ip,
+                source_ip: &context_data.source_ip,
                 gateway_host: &shared.state.domain_name,
+                request_context,
             };
             let response = proxy::forward(&shared.client, target, request, forwarding).await;
             return ids.stamp(api.kind, response);

@@ -87,6 +87,8 @@ struct HttpInstance {
     pid: u32,
     /// Where the app listens.
     address: SocketAddr,
+    /// `AWS_LAMBDA_LOG_STREAM_NAME` of the process.
+    log_stream: String,
     exit: ExitWatch,
     output: OutputPipes,
     /// Requests leased on this instance right now.
@@ -175,6 +177,7 @@ pub struct HttpLease {
     timeout: Duration,
     remove_base_path: Option<String>,
     request_id: String,
+    lambda_context: String,
     state: Option<LeaseState>,
 }
 
@@ -208,6 +211,15 @@ impl HttpLease {
     /// The id of this request in the function's `START`/`END`/`REPORT` lines.
     pub fn request_id(&self) -> &str {
         &self.request_id
+    }
+
+    /// The invocation's context as the Lambda Web Adapter hands it to apps (its
+    /// `x-amzn-lambda-context` header): JSON with `request_id`, `deadline` (epoch
+    /// milliseconds), `invoked_function_arn`, `xray_trace_id`, `client_context`,
+    /// `identity` and `env_config` (`function_name`, `memory`, `version`, `log_stream`,
+    /// `log_group`).
+    pub fn lambda_context(&self) -> &str {
+        &self.lambda_context
     }
 
     /// Ends the request: logs `END` and `REPORT` after the app's own lines, and replaces
@@ -400,11 +412,33 @@ impl HttpPool {
             .options
             .log_sink
             .emit(&self.spec.config.name, &logs::start_line(&request_id));
+        let config = &self.spec.config;
+        let deadline_ms = std::time::SystemTime::now()
+            .checked_add(config.timeout)
+            .and_then(|deadline| deadline.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |since_epoch| since_epoch.as_millis());
+        let lambda_context = serde_json::json!({
+            "request_id": request_id,
+            "deadline": deadline_ms,
+            "invoked_function_arn": self.spec.function_arn,
+            "xray_trace_id": instance::new_trace_id(),
+            "client_context": null,
+            "identity": null,
+            "env_config": {
+                "function_name": config.name,
+                "memory": config.memory_mb,
+                "version": "$LATEST",
+                "log_stream": instance.log_stream,
+                "log_group": format!("/aws/lambda/{}", config.name),
+            },
+        })
+        .to_string();
         Ok(HttpLease {
             address: instance.address,
             timeout: self.spec.config.timeout,
             remove_base_path: self.settings.remove_base_path.clone(),
             request_id: request_id.clone(),
+            lambda_context,
             state: Some(LeaseState {
                 pool: self.clone(),
                 instance,
@@ -558,6 +592,7 @@ impl HttpPool {
         let instance = HttpInstance {
             pid,
             address,
+            log_stream,
             exit,
             output,
             in_flight: AtomicU64::new(0),

@@ -87,7 +87,7 @@ fn epoch_millis(at: SystemTime) -> u128 {
 }
 
 /// An X-Ray trace header as Lambda hands it to functions.
-fn new_trace_id() -> String {
+pub(crate) fn new_trace_id() -> String {
     let seconds = epoch_millis(SystemTime::now()) / 1000;
     let random = uuid::Uuid::new_v4().simple().to_string();
     format!(

@@ -103,6 +103,15 @@ fn express_answers_its_routes_unchanged() {
         body["port"], "8080",
         "each instance gets its own port instead of the template's"
     );
+    // The contexts the Lambda Web Adapter hands to apps, as headers.
+    assert_eq!(body["requestContext"]["stage"], "Prod");
+    assert_eq!(body["requestContext"]["resourcePath"], "/{proxy+}");
+    assert_eq!(body["requestContext"]["identity"]["sourceIp"], "127.0.0.1");
+    assert_eq!(
+        body["lambdaContext"]["env_config"]["function_name"],
+        "ExpressWebFunction"
+    );
+    assert_eq!(body["lambdaContext"]["env_config"]["memory"], 256);
 
     // A REST API's stage prefix does not reach the app.
     let staged = http.get(server.url("/Prod/users/8")).send().expect("GET");

@@ -31,9 +31,27 @@ async fn echo_server() -> SocketAddr {
             .unwrap_or(0);
         tokio::time::sleep(Duration::from_millis(sleep_ms)).await;
         let mut text = format!("{} {}\n", request.method(), request.uri());
-        for (name, value) in request.headers() {
-            if name != "host" {
-                text.push_str(&format!("{name}: {}\n", value.to_str().unwrap_or("?")));
+        // Headers sorted by name: the proxy's removals may reorder them.
+        let mut headers: Vec<_> = request.headers().iter().collect();
+        headers.sort_by_key(|(name, _)| name.as_str());
+        for (name, value) in headers {
+            let value = value.to_str().unwrap_or("?");
+            match name.as_str() {
+                "host" => {}
+                "x-amzn-request-context" => {
+                    let mut context: serde_json::Value =
+                        serde_json::from_str(value).expect("the request context is JSON");
+                    for key in [
+                        "requestId",
+                        "extendedRequestId",
+                        "requestTime",
+                        "requestTimeEpoch",
+                    ] {
+                        context[key] = serde_json::Value::String(format!("<{key}>"));
+                    }
+                    text.push_str(&format!("{name}: {context}\n"));
+                }
+                _ => text.push_str(&format!("{name}: {value}\n")),
             }
         }
         let body = request
@@ -90,6 +108,7 @@ impl Invoke for WebFunction {
             address: self.address,
             remove_base_path: self.remove_base_path.clone(),
             timeout: self.timeout,
+            lambda_context: Some(r#"{"request_id":"r1"}"#.to_owned()),
             guard: Box::new(Recorder(self.outcomes.clone())),
         };
         Box::pin(async move { Ok(Some(target)) })
@@ -162,6 +181,7 @@ async fn the_request_reaches_the_server_without_stage_and_base_path() {
         .header("connection", "keep-alive, x-hop")
         .header("x-hop", "dropped")
         .header("x-forwarded-for", "10.0.0.1")
+        .header("x-amzn-lambda-context", "forged by the client")
         .body(Body::from("hello"))
         .expect("request");
     check_proxy(
@@ -174,13 +194,15 @@ async fn the_request_reaches_the_server_without_stage_and_base_path() {
             response 201
             content-type: text/plain; charset=utf-8
             x-from-app: yes
-            content-length: 163
+            content-length: 912
             POST /users/7?sort=asc&x=%20y
-            cookie: a=1; b=2
-            x-forwarded-for: 10.0.0.1, 127.0.0.1
-            x-forwarded-proto: http
-            x-forwarded-port: 3000
             content-length: 5
+            cookie: a=1; b=2
+            x-amzn-lambda-context: {"request_id":"r1"}
+            x-amzn-request-context: {"accountId":"123456789012","apiId":"restapi123","domainName":"localhost:3000","domainPrefix":"localhost","extendedRequestId":"<extendedRequestId>","httpMethod":"POST","identity":{"accessKey":null,"accountId":null,"apiKey":null,"apiKeyId":null,"caller":null,"cognitoAuthenticationProvider":null,"cognitoAuthenticationType":null,"cognitoIdentityId":null,"cognitoIdentityPoolId":null,"principalOrgId":null,"sourceIp":"127.0.0.1","user":null,"userAgent":null,"userArn":null},"path":"/Prod/api/users/7","protocol":"HTTP/1.1","requestId":"<requestId>","requestTime":"<requestTime>","requestTimeEpoch":"<requestTimeEpoch>","resourceId":"5umuh7","resourcePath":"/{proxy+}","stage":"Prod"}
+            x-forwarded-for: 10.0.0.1, 127.0.0.1
+            x-forwarded-port: 3000
+            x-forwarded-proto: http
             body: "hello"
 
             outcomes: [Responded { status: 201 }]

@@ -105,6 +105,21 @@ async fn a_lease_is_a_ready_server_on_its_own_port() {
     assert_eq!(seen["runtimeApi"], serde_json::Value::Null);
     assert_eq!(seen["name"], "Web");
     let request_id = lease.request_id().to_owned();
+    let context: serde_json::Value =
+        serde_json::from_str(lease.lambda_context()).expect("context JSON");
+    assert_eq!(context["request_id"], request_id.as_str());
+    assert_eq!(
+        context["invoked_function_arn"],
+        "arn:aws:lambda:eu-west-1:111122223333:function:Web"
+    );
+    assert_eq!(context["env_config"]["function_name"], "Web");
+    assert_eq!(context["env_config"]["memory"], 128);
+    assert_eq!(context["env_config"]["log_group"], "/aws/lambda/Web");
+    assert!(context["deadline"].as_u64().expect("deadline") > 1_700_000_000_000);
+    assert!(context["xray_trace_id"]
+        .as_str()
+        .expect("trace id")
+        .starts_with("Root=1-"));
     lease.finish(HttpOutcome::Responded { status: 200 }).await;
 
     // The next request finds the same, warm server.

@@ -22,6 +22,8 @@ app.get("/users/:id", (req, res) => {
     greeting: process.env.GREETING,
     functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
     port: process.env.PORT,
+    requestContext: JSON.parse(req.headers["x-amzn-request-context"] || "null"),
+    lambdaContext: JSON.parse(req.headers["x-amzn-lambda-context"] || "null"),
   });
 });
 
