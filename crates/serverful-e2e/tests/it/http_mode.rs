@@ -434,3 +434,18 @@ fn web_servers_die_with_the_server_even_when_it_is_killed() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn a_provided_bootstrap_can_be_any_web_server() {
+    let server = Server::start(&test_app("http-provided"), &[]);
+    let http = client();
+    let file = http.get(server.url("/hello.txt")).send().expect("GET");
+    assert_eq!(file.status(), 200);
+    assert_eq!(file.text().expect("body"), "hello from a file\n");
+    let missing = http.get(server.url("/nothing.txt")).send().expect("GET");
+    assert_eq!(missing.status(), 404);
+    server.wait_for_line(
+        &Regex::new(r#"^FilesFunction \| .*"GET /hello.txt HTTP/1.1" 200"#).expect("regex"),
+        Duration::from_secs(5),
+    );
+}
