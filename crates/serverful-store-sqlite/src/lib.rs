@@ -1,9 +1,11 @@
 //! The embedded SQLite backend of the Serverful store: a
 //! [`serverful_store::Backend`] in one database file.
 //!
-//! Layout: one `catalog` table (table name → the engine's metadata) and one
+//! Layout: one `catalog` table (table name → the engine's metadata), one
 //! `rows` table keyed by `(table_id, idx, pk, sk)` with `WITHOUT ROWID`, so a
-//! table's items and each index's entries sit clustered in key order. Keys are
+//! table's items and each index's entries sit clustered in key order, and one
+//! `stream_records` table whose `AUTOINCREMENT` key gives stream records
+//! increasing, never reused sequence numbers. Keys are
 //! BLOBs in the order-preserving encoding of `serverful_store::key`, and
 //! SQLite compares BLOBs with `memcmp`, so index order is DynamoDB's order.
 //!
@@ -31,7 +33,9 @@ use std::time::Duration;
 
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
-use serverful_store::backend::{Backend, BackendError, Entry, SortRange, Space, Write};
+use serverful_store::backend::{
+    Backend, BackendError, Entry, SortRange, Space, StreamRecord, Write,
+};
 
 /// The most batches committed in one transaction.
 const MAX_GROUP: usize = 512;
@@ -97,6 +101,14 @@ const SCHEMA: &str = "
         value BLOB NOT NULL,
         PRIMARY KEY (table_id, idx, pk, sk)
     ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS stream_records (
+        sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+        stream TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        record BLOB NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS stream_records_by_stream ON stream_records (stream, sequence);
+    CREATE INDEX IF NOT EXISTS stream_records_by_age ON stream_records (created);
 ";
 
 impl SqliteBackend {
@@ -272,6 +284,22 @@ fn apply(connection: &Connection, write: &Write) -> rusqlite::Result<()> {
                 )?
                 .execute(params![id(space.table_id)?, space.index, partition, sort])?;
         }
+        Write::AppendStream {
+            stream,
+            created,
+            record,
+        } => {
+            connection
+                .prepare_cached(
+                    "INSERT INTO stream_records (stream, created, record) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![stream, created, record])?;
+        }
+        Write::ExpireStreamRecords { before } => {
+            connection
+                .prepare_cached("DELETE FROM stream_records WHERE created < ?1")?
+                .execute(params![before])?;
+        }
         Write::DropSpace { table_id, index } => match index {
             Some(index) => {
                 connection
@@ -405,6 +433,29 @@ impl Backend for SqliteBackend {
                     let bytes: i64 = row.get(1)?;
                     Ok((count.max(0) as u64, bytes.max(0) as u64))
                 })
+        })
+    }
+
+    fn stream_records(
+        &self,
+        stream: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StreamRecord>, BackendError> {
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        self.with_reader(|connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT sequence, created, record FROM stream_records WHERE stream = ?1 AND sequence > ?2 ORDER BY sequence LIMIT ?3",
+            )?;
+            let rows = statement.query_map(params![stream, after, limit_value(limit)], |row| {
+                let sequence: i64 = row.get(0)?;
+                Ok(StreamRecord {
+                    sequence: sequence.max(0) as u64,
+                    created: row.get(1)?,
+                    record: row.get(2)?,
+                })
+            })?;
+            rows.collect()
         })
     }
 

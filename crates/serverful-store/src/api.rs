@@ -1048,6 +1048,148 @@ pub struct TransactGetItemsOutput {
     pub consumed_capacity: Option<Vec<ConsumedCapacity>>,
 }
 
+/// `ListStreams` request (DynamoDB Streams).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListStreamsInput {
+    /// `TableName`
+    pub table_name: Option<String>,
+    /// `Limit`
+    pub limit: Option<i64>,
+    /// `ExclusiveStartStreamArn`
+    pub exclusive_start_stream_arn: Option<String>,
+}
+
+/// One stream in `ListStreams`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StreamSummary {
+    /// `StreamArn`
+    pub stream_arn: String,
+    /// `TableName`
+    pub table_name: String,
+    /// `StreamLabel`
+    pub stream_label: String,
+}
+
+/// `ListStreams` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListStreamsOutput {
+    /// `Streams`
+    pub streams: Vec<StreamSummary>,
+    /// `LastEvaluatedStreamArn`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_evaluated_stream_arn: Option<String>,
+}
+
+/// `DescribeStream` request.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeStreamInput {
+    /// `StreamArn`
+    pub stream_arn: Option<String>,
+    /// `Limit` (of shards).
+    pub limit: Option<i64>,
+    /// `ExclusiveStartShardId`
+    pub exclusive_start_shard_id: Option<String>,
+}
+
+/// `SequenceNumberRange`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SequenceNumberRange {
+    /// `StartingSequenceNumber`
+    pub starting_sequence_number: String,
+    /// `EndingSequenceNumber`, once the shard is closed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ending_sequence_number: Option<String>,
+}
+
+/// `Shard`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Shard {
+    /// `ShardId`
+    pub shard_id: String,
+    /// `SequenceNumberRange`
+    pub sequence_number_range: SequenceNumberRange,
+}
+
+/// `StreamDescription`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StreamDescription {
+    /// `StreamArn`
+    pub stream_arn: String,
+    /// `StreamLabel`
+    pub stream_label: String,
+    /// `StreamStatus`: ENABLED or DISABLED.
+    pub stream_status: String,
+    /// `StreamViewType`
+    pub stream_view_type: String,
+    /// `CreationRequestDateTime`
+    pub creation_request_date_time: f64,
+    /// `TableName`
+    pub table_name: String,
+    /// `KeySchema`
+    pub key_schema: Vec<KeySchemaElement>,
+    /// `Shards`
+    pub shards: Vec<Shard>,
+}
+
+/// `DescribeStream` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeStreamOutput {
+    /// `StreamDescription`
+    pub stream_description: StreamDescription,
+}
+
+/// `GetShardIterator` request.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetShardIteratorInput {
+    /// `StreamArn`
+    pub stream_arn: Option<String>,
+    /// `ShardId`
+    pub shard_id: Option<String>,
+    /// `ShardIteratorType`: TRIM_HORIZON, LATEST, AT_SEQUENCE_NUMBER or
+    /// AFTER_SEQUENCE_NUMBER.
+    pub shard_iterator_type: Option<String>,
+    /// `SequenceNumber`
+    pub sequence_number: Option<String>,
+}
+
+/// `GetShardIterator` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetShardIteratorOutput {
+    /// `ShardIterator`
+    pub shard_iterator: String,
+}
+
+/// `GetRecords` request.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetRecordsInput {
+    /// `ShardIterator`
+    pub shard_iterator: Option<String>,
+    /// `Limit` (1 to 1000).
+    pub limit: Option<i64>,
+}
+
+/// `GetRecords` response: records in DynamoDB Streams' JSON shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetRecordsOutput {
+    /// `Records`
+    pub records: Vec<Value>,
+    /// `NextShardIterator`, absent once a closed shard is drained.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_shard_iterator: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use expect_test::{expect, Expect};

@@ -66,6 +66,17 @@ pub struct Entry {
     pub value: Vec<u8>,
 }
 
+/// One stream record as stored, with the sequence number the backend gave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamRecord {
+    /// Increases with every appended record, across all streams, never reused.
+    pub sequence: u64,
+    /// When it was written, seconds since the epoch.
+    pub created: i64,
+    /// The engine's serialized record.
+    pub record: Vec<u8>,
+}
+
 /// Which sort keys of one partition a range read returns, and in which order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SortRange {
@@ -111,6 +122,20 @@ pub enum Write {
         partition: Vec<u8>,
         /// Encoded sort key.
         sort: Vec<u8>,
+    },
+    /// Appends a record to a stream; the backend assigns its sequence number.
+    AppendStream {
+        /// The stream's key (the engine uses table id and stream label).
+        stream: String,
+        /// Seconds since the epoch, for retention.
+        created: i64,
+        /// The serialized record.
+        record: Vec<u8>,
+    },
+    /// Removes every stream record created before `before` (retention).
+    ExpireStreamRecords {
+        /// Seconds since the epoch.
+        before: i64,
     },
     /// Removes every row of a table and its indexes (`index: None`) or of one
     /// index.
@@ -158,8 +183,26 @@ pub trait Backend: Send + Sync {
     /// The number of rows in a space and the sum of their value sizes.
     fn count(&self, space: &Space) -> Result<(u64, u64), BackendError>;
 
+    /// Up to `limit` records of a stream with sequence numbers above `after`,
+    /// in sequence order.
+    fn stream_records(
+        &self,
+        stream: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StreamRecord>, BackendError>;
+
     /// Applies every change or none; durable when it returns `Ok`.
     fn write(&self, batch: Vec<Write>) -> Result<(), BackendError>;
+}
+
+/// The in-memory state of [`MemoryBackend`].
+#[derive(Debug, Default)]
+struct MemoryState {
+    tables: BTreeMap<String, Vec<u8>>,
+    rows: Rows,
+    streams: BTreeMap<(String, u64), (i64, Vec<u8>)>,
+    last_sequence: u64,
 }
 
 type Rows = BTreeMap<(Space, Vec<u8>, Vec<u8>), Vec<u8>>;
@@ -167,7 +210,7 @@ type Rows = BTreeMap<(Space, Vec<u8>, Vec<u8>), Vec<u8>>;
 /// A backend in memory, for tests and throwaway stores. Not durable.
 #[derive(Debug, Default)]
 pub struct MemoryBackend {
-    state: Mutex<(BTreeMap<String, Vec<u8>>, Rows)>,
+    state: Mutex<MemoryState>,
 }
 
 impl MemoryBackend {
@@ -176,7 +219,7 @@ impl MemoryBackend {
         MemoryBackend::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, (BTreeMap<String, Vec<u8>>, Rows)> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryState> {
         // A panic while holding the lock cannot leave the maps half-changed in
         // a way later readers could misread, so poisoning is ignored.
         self.state
@@ -203,7 +246,7 @@ impl Backend for MemoryBackend {
     fn tables(&self) -> Result<Vec<(String, Vec<u8>)>, BackendError> {
         Ok(self
             .lock()
-            .0
+            .tables
             .iter()
             .map(|(name, metadata)| (name.clone(), metadata.clone()))
             .collect())
@@ -217,7 +260,7 @@ impl Backend for MemoryBackend {
     ) -> Result<Option<Vec<u8>>, BackendError> {
         Ok(self
             .lock()
-            .1
+            .rows
             .get(&(space.clone(), partition.to_vec(), sort.to_vec()))
             .cloned())
     }
@@ -232,7 +275,7 @@ impl Backend for MemoryBackend {
         let state = self.lock();
         let start = (space.clone(), partition.to_vec(), Vec::new());
         let rows = state
-            .1
+            .rows
             .range(start..)
             .take_while(|((row_space, row_partition, _), _)| {
                 row_space == space && row_partition == partition
@@ -265,7 +308,7 @@ impl Backend for MemoryBackend {
             None => Bound::Included((space.clone(), Vec::new(), Vec::new())),
         };
         Ok(state
-            .1
+            .rows
             .range((lower, Bound::Unbounded))
             .take_while(|((row_space, _, _), _)| row_space == space)
             .take(limit)
@@ -280,7 +323,7 @@ impl Backend for MemoryBackend {
     fn count(&self, space: &Space) -> Result<(u64, u64), BackendError> {
         let state = self.lock();
         let (count, bytes) = state
-            .1
+            .rows
             .range((space.clone(), Vec::new(), Vec::new())..)
             .take_while(|((row_space, _, _), _)| row_space == space)
             .fold((0u64, 0u64), |(count, bytes), (_, value)| {
@@ -289,9 +332,30 @@ impl Backend for MemoryBackend {
         Ok((count, bytes))
     }
 
+    fn stream_records(
+        &self,
+        stream: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StreamRecord>, BackendError> {
+        let state = self.lock();
+        Ok(state
+            .streams
+            .range((stream.to_owned(), after.saturating_add(1))..)
+            .take_while(|((name, _), _)| name == stream)
+            .take(limit)
+            .map(|((_, sequence), (created, record))| StreamRecord {
+                sequence: *sequence,
+                created: *created,
+                record: record.clone(),
+            })
+            .collect())
+    }
+
     fn write(&self, batch: Vec<Write>) -> Result<(), BackendError> {
-        let mut state = self.lock();
-        let (tables, rows) = &mut *state;
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let (tables, rows) = (&mut state.tables, &mut state.rows);
         for write in batch {
             match write {
                 Write::PutTable { name, metadata } => {
@@ -314,6 +378,19 @@ impl Backend for MemoryBackend {
                     sort,
                 } => {
                     rows.remove(&(space, partition, sort));
+                }
+                Write::AppendStream {
+                    stream,
+                    created,
+                    record,
+                } => {
+                    state.last_sequence += 1;
+                    state
+                        .streams
+                        .insert((stream, state.last_sequence), (created, record));
+                }
+                Write::ExpireStreamRecords { before } => {
+                    state.streams.retain(|_, (created, _)| *created >= before);
                 }
                 Write::DropSpace { table_id, index } => rows.retain(|(space, _, _), _| {
                     space.table_id != table_id

@@ -64,6 +64,10 @@ pub enum ErrorKind {
     ItemCollectionSizeLimitExceeded,
     /// The request body could not be deserialized (wrong JSON types).
     Serialization,
+    /// A stream shard iterator is too old (DynamoDB Streams).
+    ExpiredIterator,
+    /// A stream read asked for records past the retention window.
+    TrimmedDataAccess,
     /// A bug or an unexpected backend failure.
     InternalServerError,
 }
@@ -83,6 +87,8 @@ impl ErrorKind {
                 "ItemCollectionSizeLimitExceededException"
             }
             ErrorKind::Serialization => "SerializationException",
+            ErrorKind::ExpiredIterator => "ExpiredIteratorException",
+            ErrorKind::TrimmedDataAccess => "TrimmedDataAccessException",
             ErrorKind::InternalServerError => "InternalServerError",
         }
     }

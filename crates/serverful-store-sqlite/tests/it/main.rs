@@ -1442,3 +1442,74 @@ fn concurrent_calls_with_one_token_run_once() {
         assert_eq!(thread.join().expect("caller thread"), json!({}));
     }
 }
+
+/// Stream records are written with their item change and survive a restart.
+#[test]
+fn stream_records_survive_reopening() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    {
+        let store = open(directory.path());
+        ok(
+            &store,
+            "CreateTable",
+            json!({
+                "TableName": "events",
+                "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                "StreamSpecification": {"StreamEnabled": true, "StreamViewType": "KEYS_ONLY"},
+            }),
+        );
+        ok(
+            &store,
+            "PutItem",
+            json!({"TableName": "events", "Item": {"id": {"S": "a"}, "n": {"N": "1"}}}),
+        );
+    }
+    let store = open(directory.path());
+    let arn = ok(&store, "ListStreams", json!({"TableName": "events"}))["Streams"][0]["StreamArn"]
+        .clone();
+    let shard = ok(&store, "DescribeStream", json!({"StreamArn": arn}))["StreamDescription"]
+        ["Shards"][0]["ShardId"]
+        .clone();
+    let iterator = ok(
+        &store,
+        "GetShardIterator",
+        json!({"StreamArn": arn, "ShardId": shard, "ShardIteratorType": "TRIM_HORIZON"}),
+    );
+    let records = ok(
+        &store,
+        "GetRecords",
+        json!({"ShardIterator": iterator["ShardIterator"]}),
+    );
+    check(
+        &store,
+        "GetRecords",
+        json!({"ShardIterator": iterator["ShardIterator"]}),
+        expect![[r#"
+            {
+              "NextShardIterator": "events|2023-11-14T22:13:20.000|1",
+              "Records": [
+                {
+                  "awsRegion": "us-east-1",
+                  "dynamodb": {
+                    "ApproximateCreationDateTime": 1700000000.0,
+                    "Keys": {
+                      "id": {
+                        "S": "a"
+                      }
+                    },
+                    "SequenceNumber": "000000000000000000001",
+                    "SizeBytes": 3,
+                    "StreamViewType": "KEYS_ONLY"
+                  },
+                  "eventID": "dbb31b7cf2d324d90000000000000001",
+                  "eventName": "INSERT",
+                  "eventSource": "aws:dynamodb",
+                  "eventVersion": "1.1"
+                }
+              ]
+            }"#]],
+    );
+    assert_eq!(records["Records"].as_array().map(Vec::len), Some(1));
+}

@@ -19,9 +19,33 @@ fn run<I: DeserializeOwned, O: Serialize>(
         .map_err(|error| StoreError::internal(format!("failed to encode the response: {error}")))
 }
 
+/// The operations [`Store::call`] runs, by their `X-Amz-Target` names.
+pub const OPERATIONS: &[&str] = &[
+    "CreateTable",
+    "DescribeTable",
+    "DeleteTable",
+    "ListTables",
+    "UpdateTable",
+    "UpdateTimeToLive",
+    "DescribeTimeToLive",
+    "TagResource",
+    "UntagResource",
+    "ListTagsOfResource",
+    "PutItem",
+    "GetItem",
+    "UpdateItem",
+    "DeleteItem",
+    "Query",
+    "Scan",
+    "BatchGetItem",
+    "BatchWriteItem",
+    "TransactWriteItems",
+    "TransactGetItems",
+];
+
 impl Store {
     /// Runs the operation named as in `X-Amz-Target` (without the
-    /// `DynamoDB_20120810.` prefix) on a JSON request body; the answer is the
+    /// `DynamoDB_20120810.` or `DynamoDBStreams_20120810.` prefix) on a JSON request body; the answer is the
     /// response body. Unknown operations get DynamoDB's `UnknownOperationException`
     /// text as a validation error; the edge may map it to its own response.
     pub fn call(&self, operation: &str, body: &[u8]) -> StoreResult<Value> {
@@ -46,9 +70,37 @@ impl Store {
             "BatchWriteItem" => run(body, |input| self.batch_write_item(input)),
             "TransactWriteItems" => run(body, |input| self.transact_write_items(input)),
             "TransactGetItems" => run(body, |input| self.transact_get_items(input)),
+            "ListStreams" => run(body, |input| self.list_streams(input)),
+            "DescribeStream" => run(body, |input| self.describe_stream(input)),
+            "GetShardIterator" => run(body, |input| self.get_shard_iterator(input)),
+            "GetRecords" => run(body, |input| self.get_records(input)),
             other => Err(StoreError::validation(format!(
                 "Unsupported operation: {other}"
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::backend::MemoryBackend;
+
+    #[test]
+    fn every_listed_operation_is_dispatched_and_no_other() {
+        let store =
+            Store::open(Arc::new(MemoryBackend::default()), Default::default()).expect("store");
+        for operation in OPERATIONS {
+            if let Err(error) = store.call(operation, b"{}") {
+                assert!(
+                    !error.message.starts_with("Unsupported operation"),
+                    "{operation} is listed but not dispatched"
+                );
+            }
+        }
+        let error = store.call("NoSuchOperation", b"{}").expect_err("unknown");
+        assert!(error.message.starts_with("Unsupported operation"));
     }
 }

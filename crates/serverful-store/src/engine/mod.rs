@@ -11,8 +11,10 @@
 //! parallel, which is what lets the backend group-commit.
 
 mod dispatch;
+pub use dispatch::OPERATIONS;
 mod items;
 mod read;
+mod streams;
 mod tables;
 mod transact;
 mod validate;
@@ -73,6 +75,10 @@ pub(crate) struct TableMeta {
     pub(crate) write_capacity: i64,
     /// The stream view type while a stream is enabled.
     pub(crate) stream_view_type: Option<String>,
+    /// The view type of the latest stream, kept after it is disabled so it
+    /// can still be described and read for 24 hours.
+    #[serde(default)]
+    pub(crate) last_stream_view_type: Option<String>,
     pub(crate) stream_label: Option<String>,
     pub(crate) ttl_attribute: Option<String>,
     pub(crate) tags: Vec<(String, String)>,
@@ -362,6 +368,7 @@ impl Store {
         new: Option<&Item>,
         writes: &mut Vec<Write>,
     ) -> StoreResult<()> {
+        self.stream_write(table, old, new, false, writes);
         match new {
             Some(item) => writes.push(Write::Put {
                 space: table.space(),
@@ -414,10 +421,14 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes every expired item of every table with TTL enabled, as of now;
-    /// returns how many it deleted. The server calls this periodically.
+    /// Deletes every expired item of every table with TTL enabled, as of now,
+    /// and stream records older than 24 hours; returns how many items it
+    /// deleted. The server calls this periodically.
     pub fn expire_items(&self) -> StoreResult<usize> {
         let now = self.now().floor() as i64;
+        self.backend.write(vec![Write::ExpireStreamRecords {
+            before: now - streams::RETENTION_SECONDS,
+        }])?;
         let tables: Vec<Arc<Table>> = self
             .tables
             .read()
@@ -455,7 +466,7 @@ impl Store {
                         continue;
                     }
                     let mut writes = Vec::new();
-                    self.item_writes(&table, &key, Some(&current), None, &mut writes)?;
+                    self.expiry_writes(&table, &key, &current, &mut writes)?;
                     self.backend.write(writes)?;
                     n_deleted += 1;
                 }

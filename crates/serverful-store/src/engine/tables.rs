@@ -395,6 +395,7 @@ impl Store {
             read_capacity,
             write_capacity,
             stream_label: stream_view_type.as_ref().map(|_| stream_label(now)),
+            last_stream_view_type: stream_view_type.clone(),
             stream_view_type,
             ttl_attribute: None,
             tags,
@@ -680,6 +681,9 @@ impl Store {
                 }
                 (None, Some(_)) => meta.stream_label = Some(stream_label(self.now())),
                 (Some(_), None) => {}
+            }
+            if view.is_some() {
+                meta.last_stream_view_type = view.clone();
             }
             meta.stream_view_type = view;
             changed = true;

@@ -444,3 +444,122 @@ proptest! {
         prop_assert_eq!(seen, expected);
     }
 }
+
+#[test]
+fn streams_record_every_change() {
+    let store = store();
+    create(&store, "items", "N");
+    ok(
+        &store,
+        "UpdateTable",
+        json!({"TableName": "items", "StreamSpecification": {"StreamEnabled": true, "StreamViewType": "NEW_AND_OLD_IMAGES"}}),
+    );
+    ok(
+        &store,
+        "UpdateTimeToLive",
+        json!({"TableName": "items", "TimeToLiveSpecification": {"Enabled": true, "AttributeName": "ttl"}}),
+    );
+    let key = json!({"pk": {"S": "p"}, "sk": {"N": "1"}});
+    ok(
+        &store,
+        "PutItem",
+        json!({"TableName": "items", "Item": {"pk": {"S": "p"}, "sk": {"N": "1"}, "v": {"N": "1"}}}),
+    );
+    // Unchanged: no record.
+    ok(
+        &store,
+        "PutItem",
+        json!({"TableName": "items", "Item": {"pk": {"S": "p"}, "sk": {"N": "1"}, "v": {"N": "1"}}}),
+    );
+    ok(
+        &store,
+        "UpdateItem",
+        json!({"TableName": "items", "Key": key, "UpdateExpression": "SET v = :v", "ExpressionAttributeValues": {":v": {"N": "2"}}}),
+    );
+    ok(
+        &store,
+        "DeleteItem",
+        json!({"TableName": "items", "Key": key}),
+    );
+    ok(
+        &store,
+        "PutItem",
+        json!({"TableName": "items", "Item": {"pk": {"S": "p"}, "sk": {"N": "2"}, "ttl": {"N": "1699999999"}}}),
+    );
+    assert_eq!(store.expire_items().expect("sweep"), 1);
+    let streams = ok(&store, "ListStreams", json!({}));
+    let arn = streams["Streams"][0]["StreamArn"].clone();
+    let described = ok(&store, "DescribeStream", json!({"StreamArn": arn}));
+    let shard = described["StreamDescription"]["Shards"][0]["ShardId"].clone();
+    expect![[r#"{"StreamDescription":{"CreationRequestDateTime":1700000000.0,"KeySchema":[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}],"Shards":[{"SequenceNumberRange":{"StartingSequenceNumber":"000000000000000000001"},"ShardId":"shardId-00000001700000000000-082f532b"}],"StreamArn":"arn:aws:dynamodb:us-east-1:000000000000:table/items/stream/2023-11-14T22:13:20.000","StreamLabel":"2023-11-14T22:13:20.000","StreamStatus":"ENABLED","StreamViewType":"NEW_AND_OLD_IMAGES","TableName":"items"}}"#]]
+        .assert_eq(&described.to_string());
+    let iterator = ok(
+        &store,
+        "GetShardIterator",
+        json!({"StreamArn": arn, "ShardId": shard, "ShardIteratorType": "TRIM_HORIZON"}),
+    );
+    let records = ok(
+        &store,
+        "GetRecords",
+        json!({"ShardIterator": iterator["ShardIterator"], "Limit": 10}),
+    );
+    let summary: Vec<String> = records["Records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|record| {
+            format!(
+                "{} {} old={} new={} by={}",
+                record["dynamodb"]["SequenceNumber"]
+                    .as_str()
+                    .expect("sequence"),
+                record["eventName"].as_str().expect("name"),
+                record["dynamodb"]["OldImage"],
+                record["dynamodb"]["NewImage"],
+                record["userIdentity"]["principalId"],
+            )
+        })
+        .collect();
+    expect![[r#"
+        000000000000000000001 INSERT old=null new={"pk":{"S":"p"},"sk":{"N":"1"},"v":{"N":"1"}} by=null
+        000000000000000000002 MODIFY old={"pk":{"S":"p"},"sk":{"N":"1"},"v":{"N":"1"}} new={"pk":{"S":"p"},"sk":{"N":"1"},"v":{"N":"2"}} by=null
+        000000000000000000003 REMOVE old={"pk":{"S":"p"},"sk":{"N":"1"},"v":{"N":"2"}} new=null by=null
+        000000000000000000004 INSERT old=null new={"pk":{"S":"p"},"sk":{"N":"2"},"ttl":{"N":"1699999999"}} by=null
+        000000000000000000005 REMOVE old={"pk":{"S":"p"},"sk":{"N":"2"},"ttl":{"N":"1699999999"}} new=null by="dynamodb.amazonaws.com""#]].assert_eq(&summary.join("\n"));
+    let next = ok(
+        &store,
+        "GetRecords",
+        json!({"ShardIterator": records["NextShardIterator"]}),
+    );
+    expect!["[]"].assert_eq(&next["Records"].to_string());
+    let latest = ok(
+        &store,
+        "GetShardIterator",
+        json!({"StreamArn": arn, "ShardId": shard, "ShardIteratorType": "LATEST"}),
+    );
+    ok(
+        &store,
+        "UpdateTable",
+        json!({"TableName": "items", "StreamSpecification": {"StreamEnabled": false}}),
+    );
+    let closed = ok(
+        &store,
+        "GetRecords",
+        json!({"ShardIterator": latest["ShardIterator"]}),
+    );
+    expect![[r#"{"Records":[]}"#]].assert_eq(&closed.to_string());
+    let described = ok(&store, "DescribeStream", json!({"StreamArn": arn}));
+    expect![[r#""DISABLED" {"EndingSequenceNumber":"000000000000000000005","StartingSequenceNumber":"000000000000000000001"}"#]].assert_eq(&format!(
+        "{} {}",
+        described["StreamDescription"]["StreamStatus"],
+        described["StreamDescription"]["Shards"][0]["SequenceNumberRange"]
+    ));
+    check(
+        &store,
+        "GetRecords",
+        json!({"ShardIterator": "nonsense"}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Invalid ShardIterator"}"#
+        ]],
+    );
+}
