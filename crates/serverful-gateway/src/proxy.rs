@@ -60,8 +60,10 @@ const REQUEST_CONTEXT_HEADER: HeaderName = HeaderName::from_static("x-amzn-reque
 const LAMBDA_CONTEXT_HEADER: HeaderName = HeaderName::from_static("x-amzn-lambda-context");
 
 /// Headers that describe one connection, not the message, and so never cross a proxy.
-const HOP_BY_HOP: [&str; 8] = [
+/// `expect` too: the gateway has already answered `100-continue` by reading the body.
+const HOP_BY_HOP: [&str; 9] = [
     "connection",
+    "expect",
     "keep-alive",
     "proxy-connection",
     "proxy-authenticate",
