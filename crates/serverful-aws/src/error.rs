@@ -46,6 +46,9 @@ pub struct AwsError {
     pub message: Option<String>,
     /// Whether the message goes out as `message` or `Message`.
     pub message_field: MessageField,
+    /// Further members of the error body after the message, as some errors carry them
+    /// (DynamoDB's `CancellationReasons`, or the `Item` of a failed condition).
+    pub extra_fields: serde_json::Map<String, serde_json::Value>,
 }
 
 impl AwsError {
@@ -62,6 +65,7 @@ impl AwsError {
             type_name: type_name.into(),
             message: Some(message.into()),
             message_field: MessageField::Lower,
+            extra_fields: serde_json::Map::new(),
         }
     }
 
@@ -103,6 +107,7 @@ impl AwsError {
             type_name: Cow::Borrowed("UnknownOperationException"),
             message: None,
             message_field: MessageField::Lower,
+            extra_fields: serde_json::Map::new(),
         }
     }
 
@@ -115,6 +120,7 @@ impl AwsError {
             type_name: Cow::Borrowed("SerializationException"),
             message,
             message_field: MessageField::Upper,
+            extra_fields: serde_json::Map::new(),
         }
     }
 
@@ -126,6 +132,12 @@ impl AwsError {
             "InternalServerError",
             message,
         )
+    }
+
+    /// The same error with one more member in its body.
+    pub fn with_field(mut self, name: impl Into<String>, value: serde_json::Value) -> Self {
+        self.extra_fields.insert(name.into(), value);
+        self
     }
 
     /// The same error with its message sent as `Message` or `message`.
@@ -157,6 +169,19 @@ impl AwsError {
             }
             None => format!(r#"{{"__type":{type_json}}}"#),
         };
+        if self.extra_fields.is_empty() {
+            return Bytes::from(body);
+        }
+        // The extra members follow the message, inside the same object.
+        let mut body = body;
+        body.pop();
+        for (name, value) in &self.extra_fields {
+            body.push(',');
+            body.push_str(&serde_json::Value::String(name.clone()).to_string());
+            body.push(':');
+            body.push_str(&value.to_string());
+        }
+        body.push('}');
         Bytes::from(body)
     }
 }

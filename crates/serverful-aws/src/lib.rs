@@ -18,6 +18,7 @@
 //! ```
 
 pub mod credentials;
+pub mod dynamodb;
 pub mod error;
 pub mod router;
 pub mod service;
@@ -26,6 +27,7 @@ pub mod sigv4;
 pub use credentials::{
     load_or_generate_credentials, resolve_credentials, Credentials, CredentialsError, KeySource,
 };
+pub use dynamodb::DynamoDbService;
 pub use error::{AwsError, MessageField};
 pub use router::{router, AwsState};
 pub use service::{JsonRequest, JsonService, RestRequest, RestService, Route};

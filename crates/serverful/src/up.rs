@@ -15,6 +15,7 @@ use serverful_template as template;
 use crate::app::{self, LoadError, LoadedApp, ACCOUNT_ID};
 use crate::functions::{Functions, GatewayInvoker};
 use crate::lambda_api::{FunctionInfo, LambdaApi};
+use crate::tables;
 
 pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     let LoadedApp { app, data_dir } = match app::load(&args.app) {
@@ -65,6 +66,26 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         }
     };
 
+    let store = match tables::open_store(&data_dir, &args.app.region, ACCOUNT_ID) {
+        Ok(store) => store,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let table_setups = match tables::ensure_tables(&store, &app.tables) {
+        Ok(setups) => setups,
+        Err(message) => {
+            eprintln!("error: {message}");
+            eprintln!(
+                "hint: fix the table's definition in {}",
+                app.template_path.display()
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    tables::spawn_ttl_sweep(store.clone());
+
     let runtime_options = runtime::RuntimeOptions {
         max_concurrency: args.max_concurrency,
         max_queued: args.max_queued,
@@ -112,6 +133,16 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             println!("  AWS_SECRET_ACCESS_KEY={}", credentials.secret_access_key);
         }
     }
+    if !table_setups.is_empty() {
+        println!("Tables:");
+        for (name, setup) in &table_setups {
+            let how = match setup {
+                tables::TableSetup::Created => "created",
+                tables::TableSetup::Existing => "existing, kept",
+            };
+            println!("  {name} ({how})");
+        }
+    }
     if !app.outputs.is_empty() {
         println!("Outputs:");
         for output in &app.outputs {
@@ -145,8 +176,9 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         ),
         account_id: ACCOUNT_ID.to_string(),
     };
-    let aws_state =
-        serverful_aws::AwsState::new(credentials).with_rest_service(Arc::new(lambda_api));
+    let aws_state = serverful_aws::AwsState::new(credentials)
+        .with_json_service(Arc::new(serverful_aws::DynamoDbService::new(store)))
+        .with_rest_service(Arc::new(lambda_api));
 
     // One signal stops both listeners.
     let (stop_sender, stop_receiver) = tokio::sync::watch::channel(false);

@@ -1,0 +1,102 @@
+//! DynamoDB (`DynamoDB_20120810`) on the endpoint: the JSON protocol over the store's
+//! engine. The store does the semantics and speaks DynamoDB's request and response
+//! shapes; this module only runs calls off the async threads and renders the store's
+//! errors as DynamoDB sends them.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use http::StatusCode;
+use serde_json::{json, Value};
+use serverful_store::{value::item_to_json, ErrorKind, Store, StoreError};
+
+use crate::error::AwsError;
+use crate::service::{JsonRequest, JsonService};
+
+/// The DynamoDB API over one store.
+pub struct DynamoDbService {
+    store: Arc<Store>,
+}
+
+impl DynamoDbService {
+    pub fn new(store: Arc<Store>) -> DynamoDbService {
+        DynamoDbService { store }
+    }
+}
+
+impl JsonService for DynamoDbService {
+    fn target_prefix(&self) -> &'static str {
+        "DynamoDB_20120810"
+    }
+
+    fn signing_name(&self) -> &'static str {
+        "dynamodb"
+    }
+
+    fn call(&self, request: JsonRequest) -> BoxFuture<'static, Result<Bytes, AwsError>> {
+        let store = self.store.clone();
+        Box::pin(async move {
+            if !serverful_store::OPERATIONS.contains(&request.operation.as_str()) {
+                return Err(AwsError::unknown_operation());
+            }
+            // Writes wait for their group commit: keep them off the async threads.
+            let outcome =
+                tokio::task::spawn_blocking(move || store.call(&request.operation, &request.body))
+                    .await
+                    .map_err(|error| {
+                        AwsError::internal(format!("the store call failed: {error}"))
+                    })?;
+            match outcome {
+                Ok(response) => Ok(Bytes::from(response.to_string())),
+                Err(error) => Err(aws_error(error)),
+            }
+        })
+    }
+}
+
+/// A store error as DynamoDB's endpoint renders it: the namespace DynamoDB uses for each
+/// type, and the extra members some errors carry.
+fn aws_error(error: StoreError) -> AwsError {
+    let StoreError {
+        kind,
+        message,
+        details,
+    } = error;
+    let mut aws = match kind {
+        ErrorKind::Validation => AwsError::validation(message),
+        ErrorKind::Serialization => AwsError::serialization(Some(message)),
+        ErrorKind::InternalServerError => AwsError::internal(message),
+        other => AwsError::dynamodb(other.type_name(), message),
+    };
+    if let Some(details) = details {
+        if !details.cancellation_reasons.is_empty() {
+            let reasons: Vec<Value> = details
+                .cancellation_reasons
+                .iter()
+                .map(|reason| {
+                    let mut entry = serde_json::Map::new();
+                    if let Some(item) = &reason.item {
+                        entry.insert("Item".to_owned(), item_to_json(item));
+                    }
+                    entry.insert("Code".to_owned(), json!(reason.code));
+                    if let Some(message) = &reason.message {
+                        entry.insert("Message".to_owned(), json!(message));
+                    }
+                    Value::Object(entry)
+                })
+                .collect();
+            aws = aws.with_field("CancellationReasons", Value::Array(reasons));
+        }
+        if let Some(item) = &details.item {
+            aws = aws.with_field("Item", item_to_json(item));
+        }
+    }
+    if aws.status == StatusCode::INTERNAL_SERVER_ERROR {
+        tracing::error!(
+            "DynamoDB request failed inside the store: {}",
+            aws.message.as_deref().unwrap_or("")
+        );
+    }
+    aws
+}

@@ -1,0 +1,125 @@
+//! The app's DynamoDB store: the SQLite database in the data folder, the template's
+//! tables created at start (kept when they exist, so data survives restarts), and the
+//! periodic TTL sweep.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use serverful_store::{ErrorKind, Store, StoreConfig};
+use serverful_template as template;
+
+/// How often expired items (TTL) are deleted. DynamoDB deletes them "within a few days";
+/// here it is seconds, which is what tests and demos expect to see.
+const TTL_SWEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// What happened to one template table at start.
+pub(crate) enum TableSetup {
+    Created,
+    Existing,
+}
+
+/// Opens (or creates) the store in `data_dir`.
+pub(crate) fn open_store(
+    data_dir: &Path,
+    region: &str,
+    account_id: &str,
+) -> anyhow::Result<Arc<Store>> {
+    use anyhow::Context as _;
+    let path = data_dir.join("dynamodb.sqlite");
+    let backend = serverful_store_sqlite::SqliteBackend::open(&path)
+        .with_context(|| format!("open the DynamoDB store {}", path.display()))?;
+    let config = StoreConfig {
+        region: region.to_string(),
+        account_id: account_id.to_string(),
+    };
+    let store = Store::open(Arc::new(backend), config)
+        .map_err(|error| anyhow::anyhow!("open the DynamoDB store: {error}"))?;
+    Ok(Arc::new(store))
+}
+
+/// Creates the template's tables that do not exist yet and turns on their TTL. An error
+/// names the table and says what DynamoDB would say about its definition.
+pub(crate) fn ensure_tables(
+    store: &Store,
+    tables: &[template::Table],
+) -> Result<Vec<(String, TableSetup)>, String> {
+    let mut setups = Vec::new();
+    for table in tables {
+        let name = &table.table_name;
+        let describe = json!({"TableName": name}).to_string();
+        let setup = match store.call("DescribeTable", describe.as_bytes()) {
+            Ok(_) => TableSetup::Existing,
+            Err(error) if error.kind == ErrorKind::ResourceNotFound => {
+                let create = table.create_table.to_string();
+                store
+                    .call("CreateTable", create.as_bytes())
+                    .map_err(|error| {
+                        format!(
+                            "table {} ({name}): {}: {}",
+                            table.logical_id,
+                            error.type_name(),
+                            error.message
+                        )
+                    })?;
+                TableSetup::Created
+            }
+            Err(error) => {
+                return Err(format!(
+                    "table {name}: {}: {}",
+                    error.type_name(),
+                    error.message
+                ))
+            }
+        };
+        if let Some(attribute) = &table.time_to_live_attribute {
+            enable_time_to_live(store, name, attribute)?;
+        }
+        setups.push((name.clone(), setup));
+    }
+    Ok(setups)
+}
+
+fn enable_time_to_live(store: &Store, table_name: &str, attribute: &str) -> Result<(), String> {
+    let describe = json!({"TableName": table_name}).to_string();
+    let current = store
+        .call("DescribeTimeToLive", describe.as_bytes())
+        .map_err(|error| format!("table {table_name}: {}", error.message))?;
+    let description = &current["TimeToLiveDescription"];
+    let enabled = description["TimeToLiveStatus"] == Value::from("ENABLED");
+    if enabled && description["AttributeName"] == Value::from(attribute) {
+        return Ok(());
+    }
+    let update = json!({
+        "TableName": table_name,
+        "TimeToLiveSpecification": {"Enabled": true, "AttributeName": attribute},
+    })
+    .to_string();
+    store
+        .call("UpdateTimeToLive", update.as_bytes())
+        .map(|_| ())
+        .map_err(|error| {
+            format!(
+                "table {table_name}: turn on TTL on {attribute}: {}",
+                error.message
+            )
+        })
+}
+
+/// Deletes expired items every few seconds, for as long as the server runs.
+pub(crate) fn spawn_ttl_sweep(store: Arc<Store>) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(TTL_SWEEP_INTERVAL);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let store = store.clone();
+            match tokio::task::spawn_blocking(move || store.expire_items()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => tracing::warn!("failed to delete expired items: {error}"),
+                Err(error) => tracing::warn!("the TTL sweep failed: {error}"),
+            }
+        }
+    });
+}
