@@ -292,6 +292,17 @@ fn start_up_checks_name_the_problem() {
     );
     assert!(error.to_string().contains("HTTP-mode function"), "{error}");
 
+    // Validation runs outside any tokio runtime, as the binary's start-up may.
+    let (runtime, warnings) =
+        serverful_runtime::Runtime::new(vec![web_app(&app, &[])], app.options())
+            .expect("a valid HTTP-mode function");
+    assert!(
+        warnings.is_empty(),
+        "no interpreter is probed: {warnings:?}"
+    );
+    assert!(runtime.is_http_mode("Web"));
+    drop(runtime);
+
     let mut bad = web_app(&app, &[("AWS_LWA_READINESS_CHECK_PROTOCOL", "udp")]);
     bad.name = "Bad".to_owned();
     let error = serverful_runtime::Runtime::new(vec![bad], app.options()).expect_err("bad setting");
