@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use serverful_store::{ErrorKind, Store, StoreConfig};
 use serverful_template as template;
 
@@ -87,8 +87,8 @@ fn enable_time_to_live(store: &Store, table_name: &str, attribute: &str) -> Resu
         .call("DescribeTimeToLive", describe.as_bytes())
         .map_err(|error| format!("table {table_name}: {}", error.message))?;
     let description = &current["TimeToLiveDescription"];
-    let enabled = description["TimeToLiveStatus"] == Value::from("ENABLED");
-    if enabled && description["AttributeName"] == Value::from(attribute) {
+    let enabled = description["TimeToLiveStatus"] == "ENABLED";
+    if enabled && description["AttributeName"] == attribute {
         return Ok(());
     }
     let update = json!({
