@@ -290,3 +290,28 @@ async fn a_declared_body_over_the_limit_is_413_before_any_server_starts() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_streamed_body_over_the_limit_is_413() {
+    let address = echo_server().await;
+    // No content-length: the body streams to the server until it passes the limit.
+    let chunks = (0..11).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![b'x'; 1024 * 1024])));
+    let request = http::Request::post("/up")
+        .body(Body::from_stream(futures_util::stream::iter(chunks)))
+        .expect("request");
+    check_proxy(
+        vec![http_api(vec![route("POST", "/up", "Web")])],
+        address,
+        None,
+        Duration::from_secs(5),
+        request,
+        expect![[r#"
+            response 413
+            content-type: application/json
+            content-length: 30
+            {"message":"Request Too Long"}
+            outcomes: [Failed("the request body is over the gateway's limit")]
+        "#]],
+    )
+    .await;
+}
