@@ -35,9 +35,9 @@ use crate::{FunctionConfig, FunctionStats, InvokeError, RuntimeOptions, MAX_PAYL
 const CRASH_WAIT: Duration = Duration::from_millis(300);
 
 /// Runs the web server (`"$@"`) and kills its whole process group once its standard input
-/// reaches end of file, which happens when the server process goes away, however it
-/// goes: a web server, unlike a Lambda-mode process, has no Runtime API connection whose
-/// loss would end it. The group's exit status is the server's.
+/// reaches end of file, which happens when Serverful goes away, however it goes (even
+/// SIGKILL): a web server, unlike a Lambda-mode process, has no Runtime API connection
+/// whose loss would end it. The group's exit status is the web server's.
 ///
 /// Background jobs of a non-interactive shell read `/dev/null`, so the lifeline is kept
 /// on descriptor 3 for the watcher; the server itself gets neither.
