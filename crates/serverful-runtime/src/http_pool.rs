@@ -37,7 +37,8 @@ const CRASH_WAIT: Duration = Duration::from_millis(300);
 /// Runs the web server (`"$@"`) and kills its whole process group once its standard input
 /// reaches end of file, which happens when Serverful goes away, however it goes (even
 /// SIGKILL): a web server, unlike a Lambda-mode process, has no Runtime API connection
-/// whose loss would end it. The group's exit status is the web server's.
+/// whose loss would end it. The group's exit status is the web server's: a server killed
+/// by a signal ends the shell with the same signal.
 ///
 /// Background jobs of a non-interactive shell read `/dev/null`, so the lifeline is kept
 /// on descriptor 3 for the watcher; the server itself gets neither.
@@ -50,6 +51,7 @@ exec 3<&-
 wait "$app"
 status=$?
 kill -KILL "$watcher" 2>/dev/null
+if [ "$status" -gt 128 ]; then kill -$((status - 128)) $$; fi
 exit "$status"
 "#;
 
