@@ -1,0 +1,3 @@
+module birthday
+
+go 1.19
