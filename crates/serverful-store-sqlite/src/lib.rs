@@ -40,7 +40,7 @@ use serverful_store::backend::{
 /// The most batches committed in one transaction.
 const MAX_GROUP: usize = 512;
 /// Read connections kept open between reads.
-const MAX_IDLE_READERS: usize = 8;
+const MAX_IDLE_READERS: usize = 64;
 
 /// Errors opening the database.
 #[derive(Debug, thiserror::Error)]

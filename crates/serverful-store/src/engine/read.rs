@@ -480,10 +480,21 @@ impl Store {
             let (start_partition, start_sort) =
                 row_key(schema, plan.index_key.map(|_| &table.key), start)
                     .map_err(|_| StoreError::validation("The provided starting key is invalid"))?;
+            let outside = || {
+                StoreError::validation(
+                    "The provided starting key is outside query boundaries based on provided conditions",
+                )
+            };
             if start_partition != partition {
-                return Err(StoreError::validation(
-                    "The provided starting key does not match the range key predicate",
-                ));
+                return Err(outside());
+            }
+            if let Some((name, condition)) = &key_condition.sort_key {
+                if !start
+                    .get(name)
+                    .is_some_and(|value| sort_key_matches(condition, value))
+                {
+                    return Err(outside());
+                }
             }
             if reverse {
                 upper = lower_upper(upper, start_sort);

@@ -563,3 +563,24 @@ fn streams_record_every_change() {
         ]],
     );
 }
+
+#[test]
+fn start_keys_outside_the_query_fail() {
+    let store = store();
+    create(&store, "items", "N");
+    let query = |start: Value| {
+        call(
+            &store,
+            "Query",
+            json!({"TableName": "items", "KeyConditionExpression": "pk = :p AND sk > :s",
+                   "ExpressionAttributeValues": {":p": {"S": "a"}, ":s": {"N": "5"}},
+                   "ExclusiveStartKey": start}),
+        )
+        .to_string()
+    };
+    expect![[r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"The provided starting key is outside query boundaries based on provided conditions"}"#]].assert_eq(&query(json!({"pk": {"S": "b"}, "sk": {"N": "7"}})));
+    expect![[r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"The provided starting key is outside query boundaries based on provided conditions"}"#]].assert_eq(&query(json!({"pk": {"S": "a"}, "sk": {"N": "1"}})));
+    expect![[r#"{"Count":0,"Items":[],"ScannedCount":0}"#]]
+        .assert_eq(&query(json!({"pk": {"S": "a"}, "sk": {"N": "7"}})));
+    expect![[r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"The provided starting key is invalid"}"#]].assert_eq(&query(json!({"pk": {"S": "a"}})));
+}
