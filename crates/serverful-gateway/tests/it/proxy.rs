@@ -315,3 +315,77 @@ async fn a_streamed_body_over_the_limit_is_413() {
     )
     .await;
 }
+
+/// Calls the router with a web function at `address`, returning the response.
+async fn send(address: SocketAddr, request: http::Request<Body>) -> axum::response::Response {
+    let function = WebFunction {
+        address,
+        remove_base_path: None,
+        timeout: Duration::from_secs(5),
+        outcomes: Arc::new(Mutex::new(Vec::new())),
+    };
+    let state = GatewayState {
+        apis: Arc::new(vec![http_api(vec![route("ANY", "/{proxy+}", "Web")])]),
+        invoker: Arc::new(function),
+        domain_name: "127.0.0.1:3000".to_owned(),
+        account_id: "123456789012".to_owned(),
+    };
+    router(state)
+        .oneshot(request)
+        .await
+        .expect("the router is infallible")
+}
+
+#[tokio::test]
+async fn both_bodies_stream_through_the_proxy() {
+    // The server echoes each request chunk as a response chunk as soon as it arrives.
+    async fn echo_chunks(request: Request) -> Body {
+        Body::from_stream(request.into_body().into_data_stream())
+    }
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, axum::Router::new().fallback(echo_chunks)).await;
+    });
+
+    // The client sends its second chunk only after the first came back: a proxy that
+    // buffered either body whole would never answer.
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
+    let request = http::Request::post("/echo")
+        .body(Body::from_stream(tokio_stream_from(receiver)))
+        .expect("request");
+    sender
+        .send(Ok(Bytes::from_static(b"first")))
+        .await
+        .expect("send");
+    let response = send(address, request).await;
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    let first = tokio::time::timeout(Duration::from_secs(5), body.frame())
+        .await
+        .expect("the first chunk comes back before the request ends")
+        .expect("a frame")
+        .expect("data");
+    assert_eq!(
+        first.into_data().expect("data"),
+        Bytes::from_static(b"first")
+    );
+    sender
+        .send(Ok(Bytes::from_static(b"second")))
+        .await
+        .expect("send");
+    drop(sender);
+    let rest = body.collect().await.expect("rest").to_bytes();
+    assert_eq!(rest, Bytes::from_static(b"second"));
+}
+
+/// A stream of what `receiver` gets, until its senders are gone.
+fn tokio_stream_from<T: Send + 'static>(
+    receiver: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures_util::Stream<Item = T> + Send + 'static {
+    futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|item| (item, receiver))
+    })
+}
