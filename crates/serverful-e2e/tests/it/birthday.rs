@@ -254,6 +254,40 @@ fn a_failing_table_is_a_500_and_the_function_keeps_serving() {
     assert!(!stdout.contains("Runtime.ExitError"), "{stdout}");
 }
 
+/// The function's own Go tests (date logic, the handler on a fake table, signing), so that
+/// CI runs them too, and the checks its README promises: `gofmt` and `go vet` clean.
+#[test]
+fn the_functions_go_tests_pass_and_it_is_gofmt_and_vet_clean() {
+    require_go();
+    let src = birthday_app().join("src");
+    for args in [&["vet", "./..."][..], &["test", "-count=1", "./..."][..]] {
+        let output = Command::new("go")
+            .args(args)
+            .current_dir(&src)
+            .output()
+            .expect("run go");
+        assert!(
+            output.status.success(),
+            "go {} failed:\n{}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let unformatted = Command::new("gofmt")
+        .arg("-l")
+        .arg(".")
+        .current_dir(&src)
+        .output()
+        .expect("run gofmt");
+    assert!(unformatted.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&unformatted.stdout),
+        "",
+        "files gofmt would change"
+    );
+}
+
 fn birthday_app() -> PathBuf {
     repo_root().join("examples/birthday")
 }
@@ -262,12 +296,7 @@ fn birthday_app() -> PathBuf {
 /// with the Makefile the server runs: a first Go build (no build cache yet) can take longer
 /// than the server is given to start, and a missing `go` gets a clear message here.
 fn start_birthday_app(app: &Path) -> Server {
-    let version = Command::new("go").arg("version").output();
-    assert!(
-        version.as_ref().is_ok_and(|output| output.status.success()),
-        "`go` is needed to build examples/birthday: run `bash scripts/install-test-deps.sh` \
-         ({version:?})"
-    );
+    require_go();
     let artifacts = tempfile::tempdir().expect("artifacts dir");
     let build = Command::new("make")
         .arg("-C")
@@ -283,6 +312,16 @@ fn start_birthday_app(app: &Path) -> Server {
         String::from_utf8_lossy(&build.stderr)
     );
     Server::start(app, &[])
+}
+
+/// Fails the test, saying how to fix it, when Go is not installed.
+fn require_go() {
+    let version = Command::new("go").arg("version").output();
+    assert!(
+        version.as_ref().is_ok_and(|output| output.status.success()),
+        "`go` is needed to build examples/birthday: run `bash scripts/install-test-deps.sh` \
+         ({version:?})"
+    );
 }
 
 fn body_with(date_of_birth: &str) -> String {
