@@ -34,7 +34,8 @@ fn the_birthday_app_saves_greets_and_validates_users() {
         "{stdout}"
     );
 
-    // Dates are computed as the function does, in UTC, right after waiting out midnight.
+    // Dates are relative to today in UTC, as the function counts them; `Date::today` waits
+    // out the last minute before midnight so that both sides agree on the day.
     let today = Date::today();
     let in_ten_days = today.plus_days(10).years_earlier(AGE_YEARS);
     assert_eq!(
