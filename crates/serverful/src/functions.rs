@@ -80,6 +80,12 @@ impl Functions {
     /// For an HTTP-mode function, a ready instance to proxy one request to; `None` for a
     /// Lambda-mode function. Like [`Functions::invoke`], a request that picked a version
     /// retiring under it goes to the version that replaced it.
+    /// Whether `function` runs as a web server (HTTP mode) rather than over the Runtime API.
+    pub(crate) fn is_http_mode(&self, function: &str) -> bool {
+        self.runtime_of(function)
+            .is_some_and(|function_runtime| function_runtime.is_http_mode(function))
+    }
+
     pub(crate) async fn http_lease(
         &self,
         function: &str,

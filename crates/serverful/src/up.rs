@@ -155,7 +155,12 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     } else {
         println!("Routes:");
         for line in route_lines {
-            println!("  {line}");
+            // HTTP-mode functions are proxied to, not sent events: say so.
+            let http_mode = line
+                .rsplit_once(" -> ")
+                .is_some_and(|(_, function)| functions.is_http_mode(function));
+            let marker = if http_mode { " (http mode)" } else { "" };
+            println!("  {line}{marker}");
         }
     }
     println!("Ready on {base_url} (Ctrl-C to stop)");

@@ -438,6 +438,11 @@ fn web_servers_die_with_the_server_even_when_it_is_killed() {
 #[test]
 fn a_provided_bootstrap_can_be_any_web_server() {
     let server = Server::start(&test_app("http-provided"), &[]);
+    assert!(
+        server.stdout().contains("-> FilesFunction (http mode)"),
+        "the route listing marks HTTP-mode functions\n{}",
+        server.stdout()
+    );
     let http = client();
     let file = http.get(server.url("/hello.txt")).send().expect("GET");
     assert_eq!(file.status(), 200);
