@@ -11,6 +11,7 @@ mod invoke;
 mod lambda_api;
 mod lifecycle;
 mod payloads;
+mod store;
 mod watch;
 
 use std::time::Duration;
