@@ -275,3 +275,43 @@ fn functions_that_do_not_bundle_the_aws_sdk_get_it_from_the_shared_cache() {
         );
     }
 }
+
+#[test]
+fn idle_instances_stop_after_the_idle_timeout_and_the_next_request_starts_one() {
+    let server = Server::start(&test_app("lifecycle"), &["--idle-timeout", "500ms"]);
+    let http = client();
+    let first: Value = serde_json::from_str(
+        &http
+            .get(server.url("/sleep/1"))
+            .send()
+            .expect("GET")
+            .text()
+            .expect("body"),
+    )
+    .expect("JSON");
+    let pid = first["pid"].as_i64().expect("pid");
+    let alive = |pid: i64| std::path::Path::new(&format!("/proc/{pid}")).exists();
+    assert!(alive(pid));
+    // Scaled to zero: the instance's process is gone once it has been idle long enough.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(pid) {
+        assert!(
+            Instant::now() < deadline,
+            "instance {pid} still running 10 s after going idle"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let second: Value = serde_json::from_str(
+        &http
+            .get(server.url("/sleep/1"))
+            .send()
+            .expect("GET")
+            .text()
+            .expect("body"),
+    )
+    .expect("JSON");
+    assert_ne!(
+        second["pid"], first["pid"],
+        "a new instance serves the next request"
+    );
+}
