@@ -1190,6 +1190,133 @@ pub struct GetRecordsOutput {
     pub next_shard_iterator: Option<String>,
 }
 
+/// `ExecuteStatement` request (PartiQL).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExecuteStatementInput {
+    /// `Statement`
+    pub statement: Option<String>,
+    /// `Parameters`, bound to `?` in order.
+    pub parameters: Option<Vec<AttributeValue>>,
+    /// `ConsistentRead`
+    pub consistent_read: Option<bool>,
+    /// `NextToken`
+    pub next_token: Option<String>,
+    /// `Limit`
+    pub limit: Option<i64>,
+    /// `ReturnConsumedCapacity` (accepted, not reported).
+    pub return_consumed_capacity: Option<String>,
+    /// `ReturnValuesOnConditionCheckFailure`
+    pub return_values_on_condition_check_failure: Option<String>,
+}
+
+/// `ExecuteStatement` response.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExecuteStatementOutput {
+    /// `Items`
+    pub items: Vec<Item>,
+    /// `NextToken`, when a SELECT has more.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+    /// `LastEvaluatedKey`, when a SELECT has more.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_evaluated_key: Option<Item>,
+}
+
+/// One statement of `BatchExecuteStatement`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BatchStatementRequest {
+    /// `Statement`
+    pub statement: Option<String>,
+    /// `Parameters`
+    pub parameters: Option<Vec<AttributeValue>>,
+    /// `ConsistentRead`
+    pub consistent_read: Option<bool>,
+    /// `ReturnValuesOnConditionCheckFailure`
+    pub return_values_on_condition_check_failure: Option<String>,
+}
+
+/// `BatchExecuteStatement` request.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BatchExecuteStatementInput {
+    /// `Statements` (1 to 25).
+    pub statements: Option<Vec<BatchStatementRequest>>,
+    /// `ReturnConsumedCapacity` (accepted, not reported).
+    pub return_consumed_capacity: Option<String>,
+}
+
+/// `Error` of one batch statement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BatchStatementError {
+    /// `Code`, e.g. `ConditionalCheckFailed`, `DuplicateItem`, `ValidationError`.
+    pub code: String,
+    /// `Message`
+    pub message: String,
+    /// `Item`, with `ReturnValuesOnConditionCheckFailure: ALL_OLD`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<Item>,
+}
+
+/// One response of `BatchExecuteStatement`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BatchStatementResponse {
+    /// `TableName`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table_name: Option<String>,
+    /// `Item` (reads).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<Item>,
+    /// `Error`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<BatchStatementError>,
+}
+
+/// `BatchExecuteStatement` response.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BatchExecuteStatementOutput {
+    /// `Responses`, in request order.
+    pub responses: Vec<BatchStatementResponse>,
+}
+
+/// `ParameterizedStatement` of `ExecuteTransaction`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ParameterizedStatement {
+    /// `Statement`
+    pub statement: Option<String>,
+    /// `Parameters`
+    pub parameters: Option<Vec<AttributeValue>>,
+    /// `ReturnValuesOnConditionCheckFailure`
+    pub return_values_on_condition_check_failure: Option<String>,
+}
+
+/// `ExecuteTransaction` request.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExecuteTransactionInput {
+    /// `TransactStatements` (1 to 100): all reads or all writes.
+    pub transact_statements: Option<Vec<ParameterizedStatement>>,
+    /// `ClientRequestToken`
+    pub client_request_token: Option<String>,
+    /// `ReturnConsumedCapacity` (accepted, not reported).
+    pub return_consumed_capacity: Option<String>,
+}
+
+/// `ExecuteTransaction` response.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExecuteTransactionOutput {
+    /// `Responses` (read transactions only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub responses: Option<Vec<ItemResponse>>,
+}
+
 #[cfg(test)]
 mod tests {
     use expect_test::{expect, Expect};

@@ -64,6 +64,8 @@ pub enum ErrorKind {
     ItemCollectionSizeLimitExceeded,
     /// The request body could not be deserialized (wrong JSON types).
     Serialization,
+    /// A PartiQL INSERT found an item with the same key.
+    DuplicateItem,
     /// A stream shard iterator is too old (DynamoDB Streams).
     ExpiredIterator,
     /// A stream read asked for records past the retention window.
@@ -87,6 +89,7 @@ impl ErrorKind {
                 "ItemCollectionSizeLimitExceededException"
             }
             ErrorKind::Serialization => "SerializationException",
+            ErrorKind::DuplicateItem => "DuplicateItemException",
             ErrorKind::ExpiredIterator => "ExpiredIteratorException",
             ErrorKind::TrimmedDataAccess => "TrimmedDataAccessException",
             ErrorKind::InternalServerError => "InternalServerError",

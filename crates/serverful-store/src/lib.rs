@@ -27,6 +27,7 @@
 //! - [`index`]: secondary index membership, projection and key checks.
 //! - [`stream`]: stream records for a write, by `StreamViewType`.
 //! - [`ttl`]: when an item has expired.
+//! - [`partiql`]: the PartiQL subset (SELECT, INSERT, UPDATE, DELETE) parsed into statements.
 //! - [`paging`]: page limit, `LastEvaluatedKey`/`ExclusiveStartKey`, scan segments.
 //! - [`capacity`]: read and write capacity units.
 //! - [`error`]: `StoreError`, a DynamoDB `__type` plus message (and the
@@ -53,6 +54,7 @@ pub mod index;
 pub mod key;
 pub mod legacy;
 pub mod paging;
+pub mod partiql;
 pub mod stream;
 pub mod ttl;
 pub mod value;

@@ -13,6 +13,7 @@
 mod dispatch;
 pub use dispatch::OPERATIONS;
 mod items;
+mod partiql;
 mod read;
 mod streams;
 mod tables;

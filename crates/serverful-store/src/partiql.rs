@@ -1,0 +1,673 @@
+//! PartiQL for DynamoDB, the subset applications use: `SELECT`, `INSERT`,
+//! `UPDATE` and `DELETE` on one table (or index), with `?` parameters and
+//! literal values, parsed into [`Statement`]s that the engine runs through the
+//! ordinary item operations.
+//!
+//! Supported: `SELECT * | path, ... FROM "table"["index"] [WHERE cond]`,
+//! `INSERT INTO "table" VALUE {...}`, `UPDATE "table" SET path = value, ...
+//! [REMOVE path, ...] WHERE cond`, `DELETE FROM "table" WHERE cond`.
+//! Conditions: comparisons, `AND`/`OR`/`NOT`, parentheses, `BETWEEN`,
+//! `IN [...]`, `IS [NOT] MISSING`, `begins_with`, `contains`,
+//! `attribute_exists`/`attribute_not_exists`. Not supported yet: `ORDER BY`,
+//! `EXISTS(...)`, `size()`, `list_append`, `set_add`, nested `SELECT`s.
+
+use std::collections::BTreeMap;
+
+use crate::error::{StoreError, StoreResult};
+use crate::expression::{Comparator, Condition, Operand, Path, PathElement};
+use crate::value::{AttributeValue, Item, Number};
+
+/// Statements nest maps and conditions at most this deep.
+const MAX_DEPTH: usize = 32;
+
+/// A parsed statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Statement {
+    /// `SELECT`
+    Select {
+        /// Table name.
+        table: String,
+        /// Index name, when reading an index.
+        index: Option<String>,
+        /// The paths to return; `None` for `*`.
+        projection: Option<Vec<Path>>,
+        /// The `WHERE` condition.
+        condition: Option<Condition>,
+    },
+    /// `INSERT INTO ... VALUE {...}`
+    Insert {
+        /// Table name.
+        table: String,
+        /// The new item.
+        item: Item,
+    },
+    /// `UPDATE ... SET ... REMOVE ... WHERE ...`
+    Update {
+        /// Table name.
+        table: String,
+        /// `SET path = value`, in order.
+        set: Vec<(Path, AttributeValue)>,
+        /// `REMOVE path`, in order.
+        remove: Vec<Path>,
+        /// The `WHERE` condition (must pin the key).
+        condition: Condition,
+    },
+    /// `DELETE FROM ... WHERE ...`
+    Delete {
+        /// Table name.
+        table: String,
+        /// The `WHERE` condition (must pin the key).
+        condition: Condition,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Word(String),
+    Quoted(String),
+    Text(String),
+    Number(String),
+    Symbol(&'static str),
+}
+
+fn syntax(message: impl AsRef<str>) -> StoreError {
+    StoreError::validation(format!(
+        "Statement wasn't well formed, can't be processed: {}",
+        message.as_ref()
+    ))
+}
+
+const SYMBOLS: [&str; 18] = [
+    "<<", ">>", "<>", "!=", "<=", ">=", "=", "<", ">", "*", ",", ".", "[", "]", "(", ")", "{", "}",
+];
+
+fn tokenize(text: &str) -> StoreResult<Vec<Token>> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut tokens = Vec::new();
+    let mut index = 0;
+    while index < chars.len() {
+        let character = chars[index];
+        if character.is_whitespace() {
+            index += 1;
+            continue;
+        }
+        if character == '?' || character == ':' || character == ';' {
+            tokens.push(Token::Symbol(match character {
+                '?' => "?",
+                ':' => ":",
+                _ => ";",
+            }));
+            index += 1;
+            continue;
+        }
+        if character == '\'' || character == '"' {
+            let mut value = String::new();
+            index += 1;
+            loop {
+                match chars.get(index) {
+                    None => return Err(syntax("unterminated quoted text")),
+                    Some(&next) if next == character => {
+                        if chars.get(index + 1) == Some(&character) {
+                            value.push(character);
+                            index += 2;
+                        } else {
+                            index += 1;
+                            break;
+                        }
+                    }
+                    Some(&next) => {
+                        value.push(next);
+                        index += 1;
+                    }
+                }
+            }
+            tokens.push(if character == '\'' {
+                Token::Text(value)
+            } else {
+                Token::Quoted(value)
+            });
+            continue;
+        }
+        if character.is_ascii_digit()
+            || (character == '-' && chars.get(index + 1).is_some_and(char::is_ascii_digit))
+        {
+            let start = index;
+            index += 1;
+            while chars.get(index).is_some_and(|next| {
+                next.is_ascii_alphanumeric() || *next == '.' || *next == '+' || *next == '-'
+            }) {
+                // A sign only belongs to the number right after an exponent.
+                if matches!(chars[index], '+' | '-') && !matches!(chars[index - 1], 'e' | 'E') {
+                    break;
+                }
+                index += 1;
+            }
+            tokens.push(Token::Number(chars[start..index].iter().collect()));
+            continue;
+        }
+        if character.is_alphabetic() || character == '_' {
+            let start = index;
+            while chars
+                .get(index)
+                .is_some_and(|next| next.is_alphanumeric() || *next == '_' || *next == '$')
+            {
+                index += 1;
+            }
+            tokens.push(Token::Word(chars[start..index].iter().collect()));
+            continue;
+        }
+        let rest: String = chars[index..chars.len().min(index + 2)].iter().collect();
+        let Some(symbol) = SYMBOLS.iter().find(|symbol| rest.starts_with(**symbol)) else {
+            return Err(syntax(format!("unexpected character {character}")));
+        };
+        tokens.push(Token::Symbol(symbol));
+        index += symbol.len();
+    }
+    Ok(tokens)
+}
+
+/// Parses one statement, taking `?` values from `parameters` in order.
+pub fn parse(text: &str, parameters: &[AttributeValue]) -> StoreResult<Statement> {
+    let mut parser = Parser {
+        tokens: tokenize(text)?,
+        position: 0,
+        parameters,
+        next_parameter: 0,
+        depth: 0,
+    };
+    let statement = parser.statement()?;
+    // A trailing semicolon is allowed.
+    parser.eat_symbol(";");
+    if parser.position != parser.tokens.len() {
+        return Err(syntax("unexpected text after the statement"));
+    }
+    if parser.next_parameter != parameters.len() {
+        return Err(StoreError::validation(
+            "Number of parameters in request and statement don't match.",
+        ));
+    }
+    Ok(statement)
+}
+
+struct Parser<'a> {
+    tokens: Vec<Token>,
+    position: usize,
+    parameters: &'a [AttributeValue],
+    next_parameter: usize,
+    depth: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.position)
+    }
+
+    fn is_keyword(&self, keyword: &str) -> bool {
+        matches!(self.peek(), Some(Token::Word(word)) if word.eq_ignore_ascii_case(keyword))
+    }
+
+    fn eat_keyword(&mut self, keyword: &str) -> bool {
+        if self.is_keyword(keyword) {
+            self.position += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn keyword(&mut self, keyword: &str) -> StoreResult<()> {
+        if self.eat_keyword(keyword) {
+            Ok(())
+        } else {
+            Err(syntax(format!("expected {keyword}")))
+        }
+    }
+
+    fn eat_symbol(&mut self, symbol: &str) -> bool {
+        if matches!(self.peek(), Some(Token::Symbol(found)) if *found == symbol) {
+            self.position += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn symbol(&mut self, symbol: &str) -> StoreResult<()> {
+        if self.eat_symbol(symbol) {
+            Ok(())
+        } else {
+            Err(syntax(format!("expected {symbol}")))
+        }
+    }
+
+    fn deeper(&mut self) -> StoreResult<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(syntax("statement nested too deeply"));
+        }
+        Ok(())
+    }
+
+    fn statement(&mut self) -> StoreResult<Statement> {
+        if self.eat_keyword("SELECT") {
+            let projection = if self.eat_symbol("*") {
+                None
+            } else {
+                let mut paths = vec![self.path()?];
+                while self.eat_symbol(",") {
+                    paths.push(self.path()?);
+                }
+                Some(paths)
+            };
+            self.keyword("FROM")?;
+            let table = self.name()?;
+            let index = if self.eat_symbol(".") {
+                Some(self.name()?)
+            } else {
+                None
+            };
+            let condition = if self.eat_keyword("WHERE") {
+                Some(self.or()?)
+            } else {
+                None
+            };
+            if self.is_keyword("ORDER") {
+                return Err(StoreError::validation("ORDER BY is not supported yet"));
+            }
+            return Ok(Statement::Select {
+                table,
+                index,
+                projection,
+                condition,
+            });
+        }
+        if self.eat_keyword("INSERT") {
+            self.keyword("INTO")?;
+            let table = self.name()?;
+            self.keyword("VALUE")?;
+            let AttributeValue::M(item) = self.value()? else {
+                return Err(StoreError::validation(
+                    "Unsupported operation: Inserting a value that is not a map",
+                ));
+            };
+            return Ok(Statement::Insert { table, item });
+        }
+        if self.eat_keyword("UPDATE") {
+            let table = self.name()?;
+            let mut set = Vec::new();
+            let mut remove = Vec::new();
+            loop {
+                if self.eat_keyword("SET") {
+                    loop {
+                        let path = self.path()?;
+                        self.symbol("=")?;
+                        set.push((path, self.value()?));
+                        if !self.eat_symbol(",") {
+                            break;
+                        }
+                    }
+                } else if self.eat_keyword("REMOVE") {
+                    loop {
+                        remove.push(self.path()?);
+                        if !self.eat_symbol(",") {
+                            break;
+                        }
+                    }
+                } else {
+                    break;
+                }
+            }
+            if set.is_empty() && remove.is_empty() {
+                return Err(syntax("expected SET or REMOVE"));
+            }
+            self.keyword("WHERE")?;
+            let condition = self.or()?;
+            return Ok(Statement::Update {
+                table,
+                set,
+                remove,
+                condition,
+            });
+        }
+        if self.eat_keyword("DELETE") {
+            self.keyword("FROM")?;
+            let table = self.name()?;
+            self.keyword("WHERE")?;
+            let condition = self.or()?;
+            return Ok(Statement::Delete { table, condition });
+        }
+        Err(syntax("expected SELECT, INSERT, UPDATE or DELETE"))
+    }
+
+    /// A table or index name: quoted or bare.
+    fn name(&mut self) -> StoreResult<String> {
+        match self.peek().cloned() {
+            Some(Token::Quoted(name)) | Some(Token::Word(name)) => {
+                self.position += 1;
+                Ok(name)
+            }
+            _ => Err(syntax("expected a table name")),
+        }
+    }
+
+    fn path(&mut self) -> StoreResult<Path> {
+        let first = self.name()?;
+        let mut elements = vec![PathElement::Name(first)];
+        loop {
+            if self.eat_symbol(".") {
+                elements.push(PathElement::Name(self.name()?));
+            } else if self.eat_symbol("[") {
+                let Some(Token::Number(number)) = self.peek().cloned() else {
+                    return Err(syntax("expected a list index"));
+                };
+                self.position += 1;
+                let index = number
+                    .parse::<usize>()
+                    .map_err(|_| syntax("expected a list index"))?;
+                self.symbol("]")?;
+                elements.push(PathElement::Index(index));
+            } else {
+                return Ok(Path { elements });
+            }
+        }
+    }
+
+    fn value(&mut self) -> StoreResult<AttributeValue> {
+        self.deeper()?;
+        let value = self.value_inner();
+        self.depth -= 1;
+        value
+    }
+
+    fn value_inner(&mut self) -> StoreResult<AttributeValue> {
+        let Some(token) = self.peek().cloned() else {
+            return Err(syntax("expected a value"));
+        };
+        self.position += 1;
+        Ok(match token {
+            Token::Symbol("?") => {
+                let value = self
+                    .parameters
+                    .get(self.next_parameter)
+                    .cloned()
+                    .ok_or_else(|| {
+                        StoreError::validation(
+                            "Number of parameters in request and statement don't match.",
+                        )
+                    })?;
+                self.next_parameter += 1;
+                value
+            }
+            Token::Text(text) => AttributeValue::S(text),
+            Token::Number(text) => AttributeValue::N(Number::parse(&text)?),
+            Token::Word(word) if word.eq_ignore_ascii_case("true") => AttributeValue::Bool(true),
+            Token::Word(word) if word.eq_ignore_ascii_case("false") => AttributeValue::Bool(false),
+            Token::Word(word) if word.eq_ignore_ascii_case("null") => AttributeValue::Null,
+            Token::Symbol("{") => {
+                let mut map = BTreeMap::new();
+                if !self.eat_symbol("}") {
+                    loop {
+                        let Some(Token::Text(key)) = self.peek().cloned() else {
+                            return Err(syntax("expected a quoted map key"));
+                        };
+                        self.position += 1;
+                        self.symbol(":")?;
+                        map.insert(key, self.value()?);
+                        if self.eat_symbol("}") {
+                            break;
+                        }
+                        self.symbol(",")?;
+                    }
+                }
+                AttributeValue::M(map)
+            }
+            Token::Symbol("[") => {
+                let mut list = Vec::new();
+                if !self.eat_symbol("]") {
+                    loop {
+                        list.push(self.value()?);
+                        if self.eat_symbol("]") {
+                            break;
+                        }
+                        self.symbol(",")?;
+                    }
+                }
+                AttributeValue::L(list)
+            }
+            Token::Symbol("<<") => {
+                let mut members = Vec::new();
+                loop {
+                    members.push(self.value()?);
+                    if self.eat_symbol(">>") {
+                        break;
+                    }
+                    self.symbol(",")?;
+                }
+                set_of(members)?
+            }
+            _ => return Err(syntax("expected a value")),
+        })
+    }
+
+    fn or(&mut self) -> StoreResult<Condition> {
+        self.deeper()?;
+        let mut parts = vec![self.and()?];
+        while self.eat_keyword("OR") {
+            parts.push(self.and()?);
+        }
+        self.depth -= 1;
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Condition::Or(parts)
+        })
+    }
+
+    fn and(&mut self) -> StoreResult<Condition> {
+        let mut parts = vec![self.not()?];
+        while self.eat_keyword("AND") {
+            parts.push(self.not()?);
+        }
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Condition::And(parts)
+        })
+    }
+
+    fn not(&mut self) -> StoreResult<Condition> {
+        if self.eat_keyword("NOT") {
+            self.deeper()?;
+            let inner = self.not()?;
+            self.depth -= 1;
+            return Ok(Condition::Not(Box::new(inner)));
+        }
+        self.primary()
+    }
+
+    fn primary(&mut self) -> StoreResult<Condition> {
+        if self.eat_symbol("(") {
+            let inner = self.or()?;
+            self.symbol(")")?;
+            return Ok(inner);
+        }
+        for function in [
+            "begins_with",
+            "contains",
+            "attribute_exists",
+            "attribute_not_exists",
+        ] {
+            if self.is_keyword(function)
+                && matches!(self.tokens.get(self.position + 1), Some(Token::Symbol("(")))
+            {
+                self.position += 2;
+                let path = self.path()?;
+                let condition = match function {
+                    "attribute_exists" => Condition::AttributeExists(path),
+                    "attribute_not_exists" => Condition::AttributeNotExists(path),
+                    _ => {
+                        self.symbol(",")?;
+                        let value = Operand::Value(self.value()?);
+                        if function == "begins_with" {
+                            Condition::BeginsWith(Operand::Path(path), value)
+                        } else {
+                            Condition::Contains(Operand::Path(path), value)
+                        }
+                    }
+                };
+                self.symbol(")")?;
+                return Ok(condition);
+            }
+        }
+        let path = self.path()?;
+        if self.eat_keyword("IS") {
+            let negated = self.eat_keyword("NOT");
+            if self.eat_keyword("MISSING") {
+                return Ok(if negated {
+                    Condition::AttributeExists(path)
+                } else {
+                    Condition::AttributeNotExists(path)
+                });
+            }
+            return Err(syntax("expected MISSING"));
+        }
+        if self.eat_keyword("BETWEEN") {
+            let low = self.value()?;
+            self.keyword("AND")?;
+            let high = self.value()?;
+            return Ok(Condition::Between(
+                Operand::Path(path),
+                Operand::Value(low),
+                Operand::Value(high),
+            ));
+        }
+        if self.eat_keyword("IN") {
+            let AttributeValue::L(candidates) = self.value()? else {
+                return Err(syntax("expected a list after IN"));
+            };
+            return Ok(Condition::In(
+                Operand::Path(path),
+                candidates.into_iter().map(Operand::Value).collect(),
+            ));
+        }
+        let comparator = match self.peek() {
+            Some(Token::Symbol("=")) => Comparator::Equal,
+            Some(Token::Symbol("<>")) | Some(Token::Symbol("!=")) => Comparator::NotEqual,
+            Some(Token::Symbol("<")) => Comparator::Less,
+            Some(Token::Symbol("<=")) => Comparator::LessOrEqual,
+            Some(Token::Symbol(">")) => Comparator::Greater,
+            Some(Token::Symbol(">=")) => Comparator::GreaterOrEqual,
+            _ => return Err(syntax("expected a comparison")),
+        };
+        self.position += 1;
+        let value = self.value()?;
+        Ok(Condition::Compare(
+            comparator,
+            Operand::Path(path),
+            Operand::Value(value),
+        ))
+    }
+}
+
+fn set_of(members: Vec<AttributeValue>) -> StoreResult<AttributeValue> {
+    let invalid = || {
+        StoreError::validation(
+            "Unsupported operation: a set must hold strings, numbers or binaries of one type",
+        )
+    };
+    match members.first() {
+        Some(AttributeValue::S(_)) => members
+            .into_iter()
+            .map(|member| match member {
+                AttributeValue::S(text) => Ok(text),
+                _ => Err(invalid()),
+            })
+            .collect::<StoreResult<Vec<_>>>()
+            .map(AttributeValue::string_set),
+        Some(AttributeValue::N(_)) => members
+            .into_iter()
+            .map(|member| match member {
+                AttributeValue::N(number) => Ok(number),
+                _ => Err(invalid()),
+            })
+            .collect::<StoreResult<Vec<_>>>()
+            .map(AttributeValue::number_set),
+        Some(AttributeValue::B(_)) => members
+            .into_iter()
+            .map(|member| match member {
+                AttributeValue::B(bytes) => Ok(bytes),
+                _ => Err(invalid()),
+            })
+            .collect::<StoreResult<Vec<_>>>()
+            .map(AttributeValue::binary_set),
+        _ => Err(invalid()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::{expect, Expect};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn check(text: &str, expect: Expect) {
+        let parameters = [
+            AttributeValue::S("p".into()),
+            AttributeValue::N(Number::from(7)),
+        ];
+        let rendered = match parse(text, &parameters[..text.matches('?').count().min(2)]) {
+            Ok(statement) => format!("{statement:?}"),
+            Err(error) => format!("error: {}", error.message),
+        };
+        expect.assert_eq(&rendered);
+    }
+
+    #[test]
+    fn statements() {
+        check(
+            r#"SELECT a, b.c[1] FROM "t"."i" WHERE pk = ? AND sk >= ? OR NOT x IS MISSING"#,
+            expect![[
+                r#"Select { table: "t", index: Some("i"), projection: Some([a, b.c[1]]), condition: Some((or (and (= pk {S: p}) (>= sk {N: 7})) (not (attribute_not_exists x)))) }"#
+            ]],
+        );
+        check(
+            r#"INSERT INTO "t" VALUE {'pk': 'a', 'n': 1.5, 'l': [TRUE, NULL], 's': <<'x', 'y'>>, 'q': 'it''s'}"#,
+            expect![[
+                r#"Insert { table: "t", item: {"l": {L: [{BOOL: true}, {NULL: true}]}, "n": {N: 1.5}, "pk": {S: a}, "q": {S: it's}, "s": {SS: [x, y]}} }"#
+            ]],
+        );
+        check(
+            r#"UPDATE t SET a = 1, b = ? REMOVE c WHERE pk = 'a' AND begins_with(x, 'y')"#,
+            expect![[
+                r#"Update { table: "t", set: [(a, {N: 1}), (b, {S: p})], remove: [c], condition: (and (= pk {S: a}) (begins_with x {S: y})) }"#
+            ]],
+        );
+        check(
+            r#"DELETE FROM "t" WHERE pk = 'a' AND n IN [1, 2]"#,
+            expect![[
+                r#"Delete { table: "t", condition: (and (= pk {S: a}) (in n {N: 1} {N: 2})) }"#
+            ]],
+        );
+        check(
+            r#"SELECT * FROM t WHERE"#,
+            expect![
+                "error: Statement wasn't well formed, can't be processed: expected a table name"
+            ],
+        );
+        check(
+            r#"SELECT * FROM t WHERE a = ?"#,
+            expect![[
+                r#"Select { table: "t", index: None, projection: None, condition: Some((= a {S: p})) }"#
+            ]],
+        );
+        check(r#"DROP TABLE t"#, expect!["error: Statement wasn't well formed, can't be processed: expected SELECT, INSERT, UPDATE or DELETE"]);
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(text in ".{0,80}") {
+            let _ = parse(&text, &[]);
+        }
+    }
+}
