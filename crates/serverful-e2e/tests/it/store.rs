@@ -11,6 +11,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType,
@@ -381,7 +382,7 @@ fn the_js_document_client_round_trips_numbers_and_nested_maps() {
 }
 
 #[test]
-fn the_rust_sdk_orders_number_sort_keys_numerically() {
+fn the_rust_sdk_orders_number_sort_keys_numerically_with_38_digits() {
     let server = Server::start(&test_app(APP), &[]);
     tokio_runtime().block_on(async {
         let dynamodb = rust_client(&server).await;
@@ -397,7 +398,9 @@ fn the_rust_sdk_orders_number_sort_keys_numerically() {
             .await
             .expect("CreateTable");
 
-        for score in ["100", "2", "10", "-1", "33.5", "0.25"] {
+        // The largest is 38 digits, as many as a DynamoDB number carries.
+        let huge = "12345678901234567890123456789012345678";
+        for score in ["100", huge, "2", "10", "-1", "33.5", "0.25"] {
             dynamodb
                 .put_item()
                 .table_name("Scores")
@@ -439,7 +442,7 @@ fn the_rust_sdk_orders_number_sort_keys_numerically() {
             .expect("Query");
         assert_eq!(
             scores(ascending.items()),
-            ["-1", "0.25", "2", "10", "33.5", "100"]
+            ["-1", "0.25", "2", "10", "33.5", "100", huge]
         );
 
         let over_two_descending = dynamodb
@@ -452,7 +455,25 @@ fn the_rust_sdk_orders_number_sort_keys_numerically() {
             .send()
             .await
             .expect("Query descending");
-        assert_eq!(scores(over_two_descending.items()), ["100", "33.5", "10"]);
+        assert_eq!(
+            scores(over_two_descending.items()),
+            [huge, "100", "33.5", "10"]
+        );
+
+        let too_precise = dynamodb
+            .put_item()
+            .table_name("Scores")
+            .item("player", AttributeValue::S("ada".into()))
+            .item("score", AttributeValue::N(format!("{huge}9")))
+            .send()
+            .await
+            .expect_err("a number of 39 digits")
+            .into_service_error();
+        assert_eq!(too_precise.code(), Some("ValidationException"));
+        assert_eq!(
+            too_precise.message(),
+            Some("Attempting to store more than 38 significant digits in a Number")
+        );
 
         let missing = dynamodb
             .get_item()
@@ -463,8 +484,100 @@ fn the_rust_sdk_orders_number_sort_keys_numerically() {
             .expect_err("GetItem on a missing table")
             .into_service_error();
         assert!(missing.is_resource_not_found_exception(), "{missing:?}");
-        let message = aws_sdk_dynamodb::error::ProvideErrorMetadata::message(&missing);
+        let message = missing.message();
         assert_eq!(message, Some("Requested resource not found"));
+        let not_described = dynamodb
+            .describe_table()
+            .table_name("NoSuchTable")
+            .send()
+            .await
+            .expect_err("DescribeTable of a missing table")
+            .into_service_error();
+        assert!(
+            not_described.is_resource_not_found_exception(),
+            "{not_described:?}"
+        );
+    });
+}
+
+#[test]
+fn concurrent_rust_sdk_writers_lose_no_update_and_one_conditional_create_wins() {
+    const WRITERS: usize = 8;
+    const ADDS_PER_WRITER: usize = 25;
+    let server = Server::start(&test_app(APP), &[]);
+    tokio_runtime().block_on(async {
+        let dynamodb = rust_client(&server).await;
+
+        // Atomic counters: every acknowledged ADD counts once.
+        let mut adders = Vec::new();
+        for _ in 0..WRITERS {
+            let dynamodb = dynamodb.clone();
+            adders.push(tokio::spawn(async move {
+                for _ in 0..ADDS_PER_WRITER {
+                    dynamodb
+                        .update_item()
+                        .table_name(NOTES_TABLE)
+                        .key("id", AttributeValue::S("counter".into()))
+                        .update_expression("ADD hits :one")
+                        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                        .send()
+                        .await
+                        .expect("UpdateItem ADD");
+                }
+            }));
+        }
+        for adder in adders {
+            adder.await.expect("adder task");
+        }
+        let counter = dynamodb
+            .get_item()
+            .table_name(NOTES_TABLE)
+            .key("id", AttributeValue::S("counter".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("GetItem");
+        let hits = counter.item().and_then(|item| item.get("hits")).cloned();
+        assert_eq!(
+            hits,
+            Some(AttributeValue::N((WRITERS * ADDS_PER_WRITER).to_string()))
+        );
+
+        // Conditional creates of one key at once: exactly one wins.
+        let mut racers = Vec::new();
+        for racer in 0..WRITERS {
+            let dynamodb = dynamodb.clone();
+            racers.push(tokio::spawn(async move {
+                dynamodb
+                    .put_item()
+                    .table_name(NOTES_TABLE)
+                    .item("id", AttributeValue::S("claimed".into()))
+                    .item("owner", AttributeValue::N(racer.to_string()))
+                    .condition_expression("attribute_not_exists(id)")
+                    .send()
+                    .await
+                    .map(|_| racer)
+                    .map_err(|error| error.into_service_error())
+            }));
+        }
+        let mut winners = Vec::new();
+        for racer in racers {
+            match racer.await.expect("racer task") {
+                Ok(winner) => winners.push(winner),
+                Err(error) => assert!(error.is_conditional_check_failed_exception(), "{error:?}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "winners: {winners:?}");
+        let claimed = dynamodb
+            .get_item()
+            .table_name(NOTES_TABLE)
+            .key("id", AttributeValue::S("claimed".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("GetItem");
+        let owner = claimed.item().and_then(|item| item.get("owner")).cloned();
+        assert_eq!(owner, Some(AttributeValue::N(winners[0].to_string())));
     });
 }
 
