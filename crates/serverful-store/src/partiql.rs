@@ -46,7 +46,7 @@ pub enum Statement {
         /// Table name.
         table: String,
         /// `SET path = value`, in order.
-        set: Vec<(Path, AttributeValue)>,
+        set: Vec<(Path, SetOperand)>,
         /// `REMOVE path`, in order.
         remove: Vec<Path>,
         /// The `WHERE` condition (must pin the key).
@@ -59,6 +59,19 @@ pub enum Statement {
         /// The `WHERE` condition (must pin the key).
         condition: Condition,
     },
+}
+
+/// The right side of an `UPDATE ... SET path = ...`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SetOperand {
+    /// A value or parameter.
+    Value(AttributeValue),
+    /// Another attribute of the item.
+    Path(Path),
+    /// `a + b`
+    Plus(Box<SetOperand>, Box<SetOperand>),
+    /// `a - b`
+    Minus(Box<SetOperand>, Box<SetOperand>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -77,8 +90,9 @@ fn syntax(message: impl AsRef<str>) -> StoreError {
     ))
 }
 
-const SYMBOLS: [&str; 18] = [
+const SYMBOLS: [&str; 20] = [
     "<<", ">>", "<>", "!=", "<=", ">=", "=", "<", ">", "*", ",", ".", "[", "]", "(", ")", "{", "}",
+    "+", "-",
 ];
 
 fn tokenize(text: &str) -> StoreResult<Vec<Token>> {
@@ -301,7 +315,7 @@ impl Parser<'_> {
                     loop {
                         let path = self.path()?;
                         self.symbol("=")?;
-                        set.push((path, self.value()?));
+                        set.push((path, self.set_operand()?));
                         if !self.eat_symbol(",") {
                             break;
                         }
@@ -370,6 +384,45 @@ impl Parser<'_> {
                 return Ok(Path { elements });
             }
         }
+    }
+
+    fn set_term(&mut self) -> StoreResult<SetOperand> {
+        match self.peek() {
+            Some(Token::Word(word))
+                if !["true", "false", "null"]
+                    .iter()
+                    .any(|literal| word.eq_ignore_ascii_case(literal)) =>
+            {
+                Ok(SetOperand::Path(self.path()?))
+            }
+            Some(Token::Quoted(_)) => Ok(SetOperand::Path(self.path()?)),
+            _ => Ok(SetOperand::Value(self.value()?)),
+        }
+    }
+
+    fn set_operand(&mut self) -> StoreResult<SetOperand> {
+        let left = self.set_term()?;
+        if self.eat_symbol("+") {
+            return Ok(SetOperand::Plus(Box::new(left), Box::new(self.set_term()?)));
+        }
+        if self.eat_symbol("-") {
+            return Ok(SetOperand::Minus(
+                Box::new(left),
+                Box::new(self.set_term()?),
+            ));
+        }
+        // `n -1` lexes as a negative number right after the operand.
+        if let Some(Token::Number(number)) = self.peek().cloned() {
+            if let Some(magnitude) = number.strip_prefix('-') {
+                self.position += 1;
+                let value = AttributeValue::N(Number::parse(magnitude)?);
+                return Ok(SetOperand::Minus(
+                    Box::new(left),
+                    Box::new(SetOperand::Value(value)),
+                ));
+            }
+        }
+        Ok(left)
     }
 
     fn value(&mut self) -> StoreResult<AttributeValue> {
@@ -638,9 +691,9 @@ mod tests {
             ]],
         );
         check(
-            r#"UPDATE t SET a = 1, b = ? REMOVE c WHERE pk = 'a' AND begins_with(x, 'y')"#,
+            r#"UPDATE t SET a = 1, b = ?, c = c + 1, d = d -2 REMOVE c WHERE pk = 'a' AND begins_with(x, 'y')"#,
             expect![[
-                r#"Update { table: "t", set: [(a, {N: 1}), (b, {S: p})], remove: [c], condition: (and (= pk {S: a}) (begins_with x {S: y})) }"#
+                r#"Update { table: "t", set: [(a, Value({N: 1})), (b, Value({S: p})), (c, Plus(Path(c), Value({N: 1}))), (d, Minus(Path(d), Value({N: 2})))], remove: [c], condition: (and (= pk {S: a}) (begins_with x {S: y})) }"#
             ]],
         );
         check(

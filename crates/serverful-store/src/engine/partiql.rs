@@ -18,7 +18,7 @@ use crate::api::{
 use crate::error::{ErrorKind, StoreError, StoreResult};
 use crate::expression::{Comparator, Condition, Operand, Path, PathElement};
 use crate::key::KeySchema;
-use crate::partiql::{parse, Statement};
+use crate::partiql::{parse, SetOperand, Statement};
 use crate::value::{item_from_json, item_to_json, AttributeValue, Item};
 
 /// Turns condition trees back into expression text with placeholders.
@@ -120,6 +120,19 @@ impl Renderer {
                 format!("({})", parts.join(joiner))
             }
             Condition::Not(inner) => format!("(NOT {})", self.condition(inner)),
+        }
+    }
+
+    fn set_operand(&mut self, operand: &SetOperand) -> String {
+        match operand {
+            SetOperand::Value(value) => self.value(value),
+            SetOperand::Path(path) => self.path(path),
+            SetOperand::Plus(left, right) => {
+                format!("{} + {}", self.set_operand(left), self.set_operand(right))
+            }
+            SetOperand::Minus(left, right) => {
+                format!("{} - {}", self.set_operand(left), self.set_operand(right))
+            }
         }
     }
 
@@ -227,7 +240,8 @@ fn write_operation(
                 let assignments: Vec<String> = set
                     .iter()
                     .map(|(path, value)| {
-                        format!("{} = {}", renderer.path(path), renderer.value(value))
+                        let target = renderer.path(path);
+                        format!("{target} = {}", renderer.set_operand(value))
                     })
                     .collect();
                 clauses.push(format!("SET {}", assignments.join(", ")));

@@ -633,13 +633,12 @@ fn partiql_statements() {
     );
     expect![[r#"[{"sk":{"N":"1"}},{"sk":{"N":"2"}},{"sk":{"N":"3"}}] [{"sk":{"N":"4"}}]"#]]
         .assert_eq(&format!("{} {}", page["Items"], rest["Items"]));
-    // FIXME: SET from another attribute (`n = n`, `n = n + 1`) is not supported yet.
-    expect![[r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Statement wasn't well formed, can't be processed: expected a value"}"#]].assert_eq(&run(
-        r#"UPDATE items SET n = n REMOVE tags WHERE pk = 'p' AND sk = 1"#,
+    expect![[r#"{"Items":[]}"#]].assert_eq(&run(
+        r#"UPDATE items SET n = n + 5, o = n REMOVE tags WHERE pk = 'p' AND sk = 1"#,
         json!([]),
     ));
     expect![[r#"{"Items":[]}"#]].assert_eq(&run(
-        r#"UPDATE items SET m = 'x' REMOVE tags WHERE pk = 'p' AND sk = 1 AND n = 10"#,
+        r#"UPDATE items SET m = 'x' REMOVE o WHERE pk = 'p' AND sk = 1 AND n = 15"#,
         json!([]),
     ));
     expect![[r#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed"}"#]].assert_eq(&run(
@@ -651,7 +650,7 @@ fn partiql_statements() {
         r#"DELETE FROM items WHERE pk = 'p' AND sk = 4"#,
         json!([]),
     ));
-    expect![[r#"{"Items":[{"m":{"S":"x"},"n":{"N":"10"},"pk":{"S":"p"},"sk":{"N":"1"}}]}"#]]
+    expect![[r#"{"Items":[{"m":{"S":"x"},"n":{"N":"15"},"pk":{"S":"p"},"sk":{"N":"1"}}]}"#]]
         .assert_eq(&run(
             r#"SELECT * FROM items WHERE pk = 'p' AND sk = 1"#,
             json!([]),
