@@ -64,6 +64,8 @@ pub enum ErrorKind {
     ItemCollectionSizeLimitExceeded,
     /// The request body could not be deserialized (wrong JSON types).
     Serialization,
+    /// The `X-Amz-Target` names no operation this store knows.
+    UnknownOperation,
     /// A PartiQL INSERT found an item with the same key.
     DuplicateItem,
     /// A stream shard iterator is too old (DynamoDB Streams).
@@ -89,6 +91,7 @@ impl ErrorKind {
                 "ItemCollectionSizeLimitExceededException"
             }
             ErrorKind::Serialization => "SerializationException",
+            ErrorKind::UnknownOperation => "UnknownOperationException",
             ErrorKind::DuplicateItem => "DuplicateItemException",
             ErrorKind::ExpiredIterator => "ExpiredIteratorException",
             ErrorKind::TrimmedDataAccess => "TrimmedDataAccessException",

@@ -60,6 +60,6 @@ pub mod ttl;
 pub mod value;
 
 pub use backend::{Backend, BackendError, MemoryBackend};
-pub use engine::{table_arn, Store, StoreConfig, OPERATIONS};
+pub use engine::{table_arn, Store, StoreConfig, OPERATIONS, STREAMS_OPERATIONS};
 pub use error::{CancellationReason, ErrorDetails, ErrorKind, StoreError, StoreResult};
 pub use value::{AttributeType, AttributeValue, Item, Number};

@@ -3,11 +3,11 @@
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::Store;
 use crate::api::from_slice;
-use crate::error::{StoreError, StoreResult};
+use crate::error::{ErrorKind, StoreError, StoreResult};
 
 fn run<I: DeserializeOwned, O: Serialize>(
     body: &[u8],
@@ -19,7 +19,8 @@ fn run<I: DeserializeOwned, O: Serialize>(
         .map_err(|error| StoreError::internal(format!("failed to encode the response: {error}")))
 }
 
-/// The operations [`Store::call`] runs, by their `X-Amz-Target` names.
+/// The DynamoDB (`DynamoDB_20120810`) operations [`Store::call`] runs, by
+/// their `X-Amz-Target` names.
 pub const OPERATIONS: &[&str] = &[
     "CreateTable",
     "DescribeTable",
@@ -41,13 +42,28 @@ pub const OPERATIONS: &[&str] = &[
     "BatchWriteItem",
     "TransactWriteItems",
     "TransactGetItems",
+    "ExecuteStatement",
+    "BatchExecuteStatement",
+    "ExecuteTransaction",
+    "DescribeLimits",
+    "DescribeContinuousBackups",
+];
+
+/// The DynamoDB Streams (`DynamoDBStreams_20120810`) operations
+/// [`Store::call`] runs.
+pub const STREAMS_OPERATIONS: &[&str] = &[
+    "ListStreams",
+    "DescribeStream",
+    "GetShardIterator",
+    "GetRecords",
 ];
 
 impl Store {
     /// Runs the operation named as in `X-Amz-Target` (without the
-    /// `DynamoDB_20120810.` or `DynamoDBStreams_20120810.` prefix) on a JSON request body; the answer is the
-    /// response body. Unknown operations get DynamoDB's `UnknownOperationException`
-    /// text as a validation error; the edge may map it to its own response.
+    /// `DynamoDB_20120810.` or `DynamoDBStreams_20120810.` prefix; see
+    /// [`OPERATIONS`] and [`STREAMS_OPERATIONS`]) on a JSON request body; the
+    /// answer is the response body. Unknown operations get
+    /// `UnknownOperationException`.
     pub fn call(&self, operation: &str, body: &[u8]) -> StoreResult<Value> {
         match operation {
             "CreateTable" => run(body, |input| self.create_table(input)),
@@ -77,9 +93,23 @@ impl Store {
             "DescribeStream" => run(body, |input| self.describe_stream(input)),
             "GetShardIterator" => run(body, |input| self.get_shard_iterator(input)),
             "GetRecords" => run(body, |input| self.get_records(input)),
-            other => Err(StoreError::validation(format!(
-                "Unsupported operation: {other}"
-            ))),
+            "DescribeLimits" => Ok(json!({
+                "AccountMaxReadCapacityUnits": 80000,
+                "AccountMaxWriteCapacityUnits": 80000,
+                "TableMaxReadCapacityUnits": 40000,
+                "TableMaxWriteCapacityUnits": 40000,
+            })),
+            "DescribeContinuousBackups" => run(body, |input: crate::api::TableNameInput| {
+                self.describe_table(input)?;
+                Ok(json!({"ContinuousBackupsDescription": {
+                    "ContinuousBackupsStatus": "ENABLED",
+                    "PointInTimeRecoveryDescription": {"PointInTimeRecoveryStatus": "DISABLED"},
+                }}))
+            }),
+            other => Err(StoreError::new(
+                ErrorKind::UnknownOperation,
+                format!("Unknown operation: {other}"),
+            )),
         }
     }
 }
@@ -95,15 +125,16 @@ mod tests {
     fn every_listed_operation_is_dispatched_and_no_other() {
         let store =
             Store::open(Arc::new(MemoryBackend::default()), Default::default()).expect("store");
-        for operation in OPERATIONS {
+        for operation in OPERATIONS.iter().chain(STREAMS_OPERATIONS) {
             if let Err(error) = store.call(operation, b"{}") {
-                assert!(
-                    !error.message.starts_with("Unsupported operation"),
+                assert_ne!(
+                    error.kind,
+                    ErrorKind::UnknownOperation,
                     "{operation} is listed but not dispatched"
                 );
             }
         }
         let error = store.call("NoSuchOperation", b"{}").expect_err("unknown");
-        assert!(error.message.starts_with("Unsupported operation"));
+        assert_eq!(error.kind, ErrorKind::UnknownOperation);
     }
 }

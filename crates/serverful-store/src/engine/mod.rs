@@ -11,7 +11,6 @@
 //! parallel, which is what lets the backend group-commit.
 
 mod dispatch;
-pub use dispatch::OPERATIONS;
 mod items;
 mod partiql;
 mod read;
@@ -34,6 +33,7 @@ use crate::index::{IndexProjection, SecondaryIndex};
 use crate::key::{encode_key_value_into, KeyAttribute, KeySchema, ScalarType};
 use crate::value::{item_from_json, item_to_json, Item};
 
+pub use dispatch::{OPERATIONS, STREAMS_OPERATIONS};
 pub use tables::table_arn;
 
 /// How many lock stripes keys hash into.

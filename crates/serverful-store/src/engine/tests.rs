@@ -156,7 +156,7 @@ fn validation_messages() {
         "Frobnicate",
         json!({}),
         expect![[
-            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Unsupported operation: Frobnicate"}"#
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#UnknownOperationException","message":"Unknown operation: Frobnicate"}"#
         ]],
     );
 }
