@@ -1,5 +1,7 @@
-//! The invoke-path benchmark behind `bash bench/invoke.sh`: how much slower a request is
-//! when `serverful up` runs it through a function than when a bare hyper server answers it.
+//! The benchmarks behind `bash bench/invoke.sh` and `bash bench/store.sh`.
+//!
+//! The invoke path: how much slower a request is when `serverful up` runs it through a
+//! function than when a bare hyper server answers it.
 //!
 //! The binaries are thin: `bench-load` (the load generator), `bench-ceiling` (the bare
 //! hyper server), `bench-hello-rust` (the Rust `lambda_runtime` function) and
@@ -10,12 +12,26 @@
 //! - [`server`]: starting a server process, waiting for its `Ready on` line, stopping it.
 //! - [`apps`]: the SAM apps the functions run in, written into a scratch folder.
 //! - [`report`]: the markdown tables and the machine description.
+//!
+//! The store: DynamoDB `PutItem`/`GetItem`/`Query` throughput of `serverful up`'s AWS
+//! endpoint against raw SQLite doing the same durable writes, moto, dynalite and Dynoxide.
+//! `bench-store-load` is its load generator and `bench-store` its driver:
+//! - [`store_workload`]: the table, keys, items, requests and answer checks.
+//! - [`sigv4`]: signing the requests.
+//! - [`store_load`]: the closed-loop client over HTTP, and over SQLite for the ceiling.
+//! - [`sqlite_ceiling`]: raw SQLite with serverful's durability settings.
+//! - [`store_report`]: the store benchmark's markdown report.
 
 pub mod apps;
 pub mod cpu;
 pub mod load;
 pub mod report;
 pub mod server;
+pub mod sigv4;
+pub mod sqlite_ceiling;
+pub mod store_load;
+pub mod store_report;
+pub mod store_workload;
 
 /// The body every contender answers with, and that the load generator checks.
 pub const HELLO_BODY: &str = r#"{"message":"hello"}"#;

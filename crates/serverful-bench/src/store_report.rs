@@ -1,0 +1,405 @@
+//! The store benchmark's report: one markdown table per workload (every contender's
+//! requests/s, p50, p99, errors and CPU per request), then serverful's throughput ratios
+//! against the SPEC §13 store targets, with the machine and its load, ready to paste into
+//! `BENCHMARKS.md`.
+
+use std::fmt::Write as _;
+
+use crate::report::Machine;
+use crate::store_workload::Workload;
+
+/// SPEC §13: serverful at least this many times moto's throughput.
+pub const MOTO_TARGET: f64 = 10.0;
+/// SPEC §13: serverful at least this many times dynalite's throughput.
+pub const DYNALITE_TARGET: f64 = 2.0;
+/// SPEC §13: serverful ahead of Dynoxide.
+pub const DYNOXIDE_TARGET: f64 = 1.0;
+/// SPEC §13: serverful within 3× of raw SQLite.
+pub const CEILING_TARGET: f64 = 1.0 / 3.0;
+
+/// One load run's figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunFigures {
+    pub requests_per_second: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub errors: u64,
+    pub first_error: Option<String>,
+    /// Successful operations of the whole run, warm-up included.
+    pub completed: u64,
+    /// The load generator's CPU seconds over the whole run.
+    pub client_cpu_s: Option<f64>,
+    /// The server's CPU seconds over the whole run (none for the in-process ceiling).
+    pub server_cpu_s: Option<f64>,
+}
+
+impl RunFigures {
+    /// Reads `bench-store-load`'s JSON line.
+    pub fn from_json(value: &serde_json::Value) -> Option<RunFigures> {
+        Some(RunFigures {
+            requests_per_second: value.get("requests_per_second")?.as_f64()?,
+            p50_us: value.get("p50_us")?.as_f64()?,
+            p99_us: value.get("p99_us")?.as_f64()?,
+            errors: value.get("errors")?.as_u64()?,
+            first_error: value
+                .get("first_error")
+                .and_then(|error| error.as_str())
+                .map(str::to_owned),
+            completed: value.get("completed")?.as_u64()?,
+            client_cpu_s: value.get("cpu_seconds").and_then(|cpu| cpu.as_f64()),
+            server_cpu_s: None,
+        })
+    }
+
+    fn cpu_per_operation(&self, seconds: Option<f64>) -> String {
+        match seconds {
+            Some(seconds) if self.completed > 0 => {
+                format!("{:.0} µs", seconds * 1e6 / self.completed as f64)
+            }
+            _ => "—".to_owned(),
+        }
+    }
+}
+
+/// Which target a contender's row is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Ceiling,
+    Serverful,
+    Moto,
+    DynaliteMemory,
+    DynaliteDisk,
+    Dynoxide,
+}
+
+/// One contender and what each workload measured (or why it did not run).
+#[derive(Debug, Clone)]
+pub struct ContenderRow {
+    pub name: String,
+    pub role: Role,
+    /// Where its data lives and when a write is acknowledged.
+    pub durability: String,
+    /// One entry per workload, in [`Workload::ALL`] order.
+    pub runs: Vec<(Workload, Result<RunFigures, String>)>,
+    /// Set when the contender did not start at all.
+    pub failure: Option<String>,
+}
+
+impl ContenderRow {
+    fn figures(&self, workload: Workload) -> Option<&RunFigures> {
+        self.runs
+            .iter()
+            .find(|(run_workload, _)| *run_workload == workload)
+            .and_then(|(_, outcome)| outcome.as_ref().ok())
+    }
+}
+
+/// How the runs were set up.
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    pub clients: usize,
+    pub warmup_s: f64,
+    pub duration_s: f64,
+    pub load_threads: usize,
+    pub get_keys: u64,
+    pub partitions: u64,
+}
+
+/// Everything the report shows.
+#[derive(Debug, Clone)]
+pub struct StoreReport {
+    pub machine: Machine,
+    pub settings: StoreSettings,
+    pub load_before: String,
+    pub load_after: String,
+    /// Versions of the emulators, as installed for the run.
+    pub versions: Vec<String>,
+    pub rows: Vec<ContenderRow>,
+}
+
+fn format_us(us: f64) -> String {
+    if us >= 10_000.0 {
+        format!("{:.1} ms", us / 1000.0)
+    } else if us >= 1000.0 {
+        format!("{:.2} ms", us / 1000.0)
+    } else {
+        format!("{us:.0} µs")
+    }
+}
+
+fn format_rate(rate: f64) -> String {
+    let whole = rate.round() as u64;
+    let digits = whole.to_string();
+    let groups: Vec<&str> = digits
+        .as_bytes()
+        .rchunks(3)
+        .rev()
+        .map(|group| std::str::from_utf8(group).expect("ASCII digits split anywhere"))
+        .collect();
+    groups.join(",")
+}
+
+impl StoreReport {
+    pub fn to_markdown(&self) -> String {
+        let mut out = String::new();
+        let machine = &self.machine;
+        let settings = &self.settings;
+        let _ = writeln!(out, "## Store (`bash bench/store.sh`), SPEC §13\n");
+        let _ = writeln!(
+            out,
+            "Machine: {} × {}, {}, {}, {}, node {}, {}.",
+            machine.cores,
+            machine.cpu_model,
+            machine.memory,
+            machine.kernel,
+            machine.rustc,
+            machine.node,
+            machine.python
+        );
+        if !self.versions.is_empty() {
+            let _ = writeln!(out, "Contenders: {}.", self.versions.join(", "));
+        }
+        let _ = writeln!(
+            out,
+            "Load average (1/5/15 min) before the run: {}; after: {}.\n",
+            self.load_before, self.load_after
+        );
+        let _ = writeln!(
+            out,
+            "Each workload: {} clients, each with one operation in flight (closed loop), {} s warm-up then {} s recorded; HTTP contenders through the same SigV4 client (`bench-store-load`, keep-alive HTTP/1.1, {} thread{}), each on a fresh server with the table created and {} items + {} partitions × 20 items written first. Errors count failed connections, timeouts (5 s), non-200 answers and wrong answers (a GetItem without its item, a Query without its 20 items).\n",
+            settings.clients,
+            settings.warmup_s,
+            settings.duration_s,
+            settings.load_threads,
+            if settings.load_threads == 1 { "" } else { "s" },
+            settings.get_keys,
+            settings.partitions,
+        );
+        let _ = writeln!(out, "| contender | durability |");
+        let _ = writeln!(out, "|---|---|");
+        for row in &self.rows {
+            let _ = writeln!(out, "| {} | {} |", row.name, row.durability);
+        }
+        let _ = writeln!(out);
+        for workload in Workload::ALL {
+            let _ = writeln!(out, "### {}\n", workload.title());
+            let _ = writeln!(
+                out,
+                "| contender | req/s | p50 | p99 | errors | server CPU / op | client CPU / op |"
+            );
+            let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
+            for row in &self.rows {
+                if let Some(failure) = &row.failure {
+                    let _ = writeln!(
+                        out,
+                        "| {} | did not run: {} | | | | | |",
+                        row.name,
+                        one_line(failure)
+                    );
+                    continue;
+                }
+                let outcome = row
+                    .runs
+                    .iter()
+                    .find(|(run_workload, _)| *run_workload == workload)
+                    .map(|(_, outcome)| outcome);
+                match outcome {
+                    Some(Ok(figures)) => {
+                        let _ = writeln!(
+                            out,
+                            "| {} | {} | {} | {} | {} | {} | {} |",
+                            row.name,
+                            format_rate(figures.requests_per_second),
+                            format_us(figures.p50_us),
+                            format_us(figures.p99_us),
+                            figures.errors,
+                            figures.cpu_per_operation(figures.server_cpu_s),
+                            figures.cpu_per_operation(figures.client_cpu_s),
+                        );
+                    }
+                    Some(Err(failure)) => {
+                        let _ = writeln!(
+                            out,
+                            "| {} | failed: {} | | | | | |",
+                            row.name,
+                            one_line(failure)
+                        );
+                    }
+                    None => {
+                        let _ = writeln!(out, "| {} | not run | | | | | |", row.name);
+                    }
+                }
+            }
+            let _ = writeln!(out);
+        }
+        let errors: Vec<String> = self
+            .rows
+            .iter()
+            .flat_map(|row| {
+                row.runs.iter().filter_map(move |(workload, outcome)| {
+                    let figures = outcome.as_ref().ok()?;
+                    let first = figures.first_error.as_ref()?;
+                    Some(format!(
+                        "{} {}: {}",
+                        row.name,
+                        workload.key(),
+                        one_line(first)
+                    ))
+                })
+            })
+            .collect();
+        if !errors.is_empty() {
+            let _ = writeln!(out, "First error of each run that had one:\n");
+            for error in errors {
+                let _ = writeln!(out, "- {error}");
+            }
+            let _ = writeln!(out);
+        }
+        self.write_targets(&mut out);
+        out
+    }
+
+    fn write_targets(&self, out: &mut String) {
+        let Some(serverful) = self.rows.iter().find(|row| row.role == Role::Serverful) else {
+            return;
+        };
+        let comparisons: [(Role, &str, f64); 5] = [
+            (Role::Moto, "vs moto (≥ 10×)", MOTO_TARGET),
+            (
+                Role::DynaliteMemory,
+                "vs dynalite in memory (≥ 2×)",
+                DYNALITE_TARGET,
+            ),
+            (
+                Role::DynaliteDisk,
+                "vs dynalite on disk (≥ 2×)",
+                DYNALITE_TARGET,
+            ),
+            (Role::Dynoxide, "vs Dynoxide (ahead: > 1×)", DYNOXIDE_TARGET),
+            (Role::Ceiling, "vs raw SQLite (≥ 0.33×)", CEILING_TARGET),
+        ];
+        let _ = writeln!(
+            out,
+            "### serverful's throughput ÷ each contender's (SPEC §13 targets)\n"
+        );
+        let _ = writeln!(
+            out,
+            "| workload | {} |",
+            comparisons
+                .iter()
+                .map(|(_, title, _)| *title)
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+        let _ = writeln!(out, "|---|{}", "---:|".repeat(comparisons.len()));
+        for workload in Workload::ALL {
+            let mut cells = Vec::new();
+            for (role, _, target) in comparisons {
+                let cell = match (
+                    serverful.figures(workload),
+                    self.rows
+                        .iter()
+                        .find(|row| row.role == role)
+                        .and_then(|row| row.figures(workload)),
+                ) {
+                    (Some(ours), Some(theirs)) if theirs.requests_per_second > 0.0 => {
+                        let ratio = ours.requests_per_second / theirs.requests_per_second;
+                        let met = if role == Role::Dynoxide {
+                            ratio > target
+                        } else {
+                            ratio >= target
+                        };
+                        let verdict = if met { "met" } else { "**missed**" };
+                        if ratio >= 10.0 {
+                            format!("{ratio:.0}× {verdict}")
+                        } else {
+                            format!("{ratio:.2}× {verdict}")
+                        }
+                    }
+                    _ => "—".to_owned(),
+                };
+                cells.push(cell);
+            }
+            let _ = writeln!(out, "| {} | {} |", workload.key(), cells.join(" | "));
+        }
+        let _ = writeln!(out);
+    }
+}
+
+fn one_line(text: &str) -> String {
+    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut shortened: String = line.chars().take(200).collect();
+    if shortened.len() < line.len() {
+        shortened.push('…');
+    }
+    shortened.replace('|', "\\|")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn figures(rate: f64) -> RunFigures {
+        RunFigures {
+            requests_per_second: rate,
+            p50_us: 1500.0,
+            p99_us: 25_000.0,
+            errors: 0,
+            first_error: None,
+            completed: 1000,
+            client_cpu_s: Some(0.5),
+            server_cpu_s: Some(1.0),
+        }
+    }
+
+    fn row(name: &str, role: Role, rate: f64) -> ContenderRow {
+        ContenderRow {
+            name: name.to_owned(),
+            role,
+            durability: "somewhere".to_owned(),
+            runs: Workload::ALL
+                .into_iter()
+                .map(|workload| (workload, Ok(figures(rate))))
+                .collect(),
+            failure: None,
+        }
+    }
+
+    #[test]
+    fn ratios_are_judged_against_the_targets() {
+        let report = StoreReport {
+            machine: Machine::default(),
+            settings: StoreSettings {
+                clients: 16,
+                warmup_s: 2.0,
+                duration_s: 10.0,
+                load_threads: 1,
+                get_keys: 2000,
+                partitions: 100,
+            },
+            load_before: "1.00 1.00 1.00".to_owned(),
+            load_after: "2.00 1.00 1.00".to_owned(),
+            versions: vec![],
+            rows: vec![
+                row("raw SQLite", Role::Ceiling, 40_000.0),
+                row("serverful", Role::Serverful, 12_000.0),
+                row("moto", Role::Moto, 1_500.0),
+            ],
+        };
+        let markdown = report.to_markdown();
+        assert!(
+            markdown.contains("| serverful | 12,000 | 1.50 ms | 25.0 ms | 0 | 1000 µs | 500 µs |"),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains("| put | 8.00× **missed** | — | — | — | 0.30× **missed** |"),
+            "{markdown}"
+        );
+    }
+
+    #[test]
+    fn rates_are_grouped_by_thousands() {
+        assert_eq!(format_rate(1234567.4), "1,234,567");
+        assert_eq!(format_rate(999.0), "999");
+    }
+}
