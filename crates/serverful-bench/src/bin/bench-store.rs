@@ -49,7 +49,7 @@ struct Args {
     #[arg(long, env = "BENCH_SERVERFUL")]
     serverful: Option<PathBuf>,
     /// Run only these contenders: sqlite, serverful, moto, dynalite, dynalite-disk,
-    /// dynoxide (comma-separated)
+    /// dynoxide, dynoxide-disk (comma-separated)
     #[arg(long, env = "BENCH_ONLY", value_delimiter = ',')]
     only: Vec<String>,
     /// Append the process id of every server started to this file (bench/store.sh kills
@@ -99,7 +99,7 @@ struct Contender {
     durability: &'static str,
 }
 
-const CONTENDERS: [Contender; 6] = [
+const CONTENDERS: [Contender; 7] = [
     Contender {
         key: "sqlite",
         name: "raw SQLite (ceiling)",
@@ -132,9 +132,15 @@ const CONTENDERS: [Contender; 6] = [
     },
     Contender {
         key: "dynoxide",
-        name: "Dynoxide",
+        name: "Dynoxide (in memory)",
+        role: Role::DynoxideMemory,
+        durability: "in memory (in-memory SQLite)",
+    },
+    Contender {
+        key: "dynoxide-disk",
+        name: "Dynoxide --db-path (on disk)",
         role: Role::Dynoxide,
-        durability: "on disk (SQLite file, its own settings)",
+        durability: "on disk (SQLite file in WAL mode with SQLite's default synchronous=FULL)",
     },
 ];
 
@@ -506,21 +512,22 @@ fn start_server(setup: &Setup, key: &str, data: &Path) -> anyhow::Result<Started
             }
             spawn(setup, key, Path::new("node"), &args)?
         }
-        "dynoxide" => {
-            std::fs::create_dir_all(data).context("create Dynoxide's data folder")?;
-            spawn(
-                setup,
-                key,
-                &tool(setup, "dynoxide/bin/dynoxide")?,
-                &[
-                    "--host".into(),
-                    "127.0.0.1".into(),
-                    "--port".into(),
-                    port_text,
+        "dynoxide" | "dynoxide-disk" => {
+            let mut args = vec![
+                "serve".into(),
+                "--host".into(),
+                "127.0.0.1".into(),
+                "--port".into(),
+                port_text,
+            ];
+            if key == "dynoxide-disk" {
+                std::fs::create_dir_all(data).context("create Dynoxide's data folder")?;
+                args.extend([
                     "--db-path".into(),
                     data.join("dynoxide.db").display().to_string(),
-                ],
-            )?
+                ]);
+            }
+            spawn(setup, key, &tool(setup, "dynoxide/bin/dynoxide")?, &args)?
         }
         other => bail!("unknown contender {other}"),
     };
