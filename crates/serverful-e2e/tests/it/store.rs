@@ -714,7 +714,7 @@ fn every_acknowledged_write_survives_sigkill() {
     let mut server = Server::start(&test_app(APP), &["--data", data_arg]);
 
     for round in 0..CRASH_ROUNDS {
-        let kill_after = Duration::from_millis(300 + random_below(2_000));
+        let kill_after = Duration::from_millis(500 + random_below(2_000));
         let acknowledged_now = runtime.block_on(write_until_killed(&server, round, kill_after));
         assert!(
             !acknowledged_now.is_empty(),
