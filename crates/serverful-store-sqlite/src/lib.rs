@@ -130,6 +130,7 @@ impl SqliteBackend {
             .busy_timeout(Duration::from_secs(30))
             .map_err(sqlite)?;
         connection.execute_batch(SCHEMA).map_err(sqlite)?;
+        stable_plans(&connection).map_err(sqlite)?;
         let (sender, receiver) = mpsc::channel();
         let writer = std::thread::Builder::new()
             .name("serverful-sqlite-writer".to_owned())
@@ -168,6 +169,7 @@ impl SqliteBackend {
                 connection
                     .busy_timeout(Duration::from_secs(30))
                     .map_err(storage)?;
+                stable_plans(&connection).map_err(storage)?;
                 connection
             }
         };
@@ -198,6 +200,18 @@ impl Drop for SqliteBackend {
     }
 }
 
+/// Turns on SQLite's query planner stability guarantee. The bundled SQLite
+/// is built with STAT4, under which a statement with range conditions on
+/// bound parameters is re-prepared whenever the parameters change, which is
+/// every Query; our key ranges always want the same plan (the primary key).
+fn stable_plans(connection: &Connection) -> rusqlite::Result<()> {
+    connection.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
+    Ok(())
+}
+
 fn write_loop(mut connection: Connection, jobs: Receiver<Job>) {
     while let Ok(first) = jobs.recv() {
         let mut group = vec![first];
@@ -215,9 +229,33 @@ fn write_loop(mut connection: Connection, jobs: Receiver<Job>) {
     }
 }
 
-/// Commits a group of batches in one transaction; each batch gets its own
-/// outcome, and none is Ok unless the commit succeeded.
+/// Commits a group of batches in one transaction, acknowledging all of them
+/// once it commits. Batches do not fail on their own in practice (every
+/// statement is an upsert or a delete), so the group runs without savepoints;
+/// if anything fails, each batch is retried in its own transaction so one bad
+/// batch cannot fail the others.
 fn commit_group(connection: &mut Connection, group: &[Job]) -> Vec<Result<(), BackendError>> {
+    let together = (|| -> rusqlite::Result<()> {
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for job in group {
+            for write in &job.batch {
+                apply(&transaction, write)?;
+            }
+        }
+        transaction.commit()
+    })();
+    match together {
+        Ok(()) => group.iter().map(|_| Ok(())).collect(),
+        Err(_) if group.len() > 1 => group
+            .iter()
+            .map(|job| commit_alone(connection, std::slice::from_ref(job)).remove(0))
+            .collect(),
+        Err(error) => vec![Err(storage(error))],
+    }
+}
+
+/// Commits batches in one transaction with a savepoint each.
+fn commit_alone(connection: &mut Connection, group: &[Job]) -> Vec<Result<(), BackendError>> {
     let everyone = |error: rusqlite::Error| {
         let message = error.to_string();
         group
