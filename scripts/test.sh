@@ -9,4 +9,4 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 # The end-to-end tests run the real `serverful` binary and the test functions' binaries.
 cargo build --workspace --bins --quiet
-cargo test --workspace
+cargo test --workspace --no-fail-fast
