@@ -417,7 +417,7 @@ fn wrong_json_type(value: &Value, java_type: &str) -> StoreError {
 }
 
 fn decode_base64(text: &str) -> StoreResult<Vec<u8>> {
-    if text.len() % 4 != 0 {
+    if !text.len().is_multiple_of(4) {
         return Err(StoreError::serialization(format!(
             "Base64 encoded length is expected a multiple of 4 bytes but found: {}",
             text.len()
