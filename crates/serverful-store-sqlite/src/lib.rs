@@ -566,4 +566,42 @@ mod tests {
             .expect("drop");
         assert_eq!(backend.count(&Space::table(7)).expect("count"), (0, 0));
     }
+
+    /// One failing batch in a group fails alone; the others commit.
+    #[test]
+    fn a_failing_batch_does_not_fail_its_group() {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let path = directory.path().join("db.sqlite");
+        drop(SqliteBackend::open(&path).expect("create the schema"));
+        let mut connection = Connection::open(&path).expect("open");
+        let job = |batch: Vec<Write>| {
+            let (reply, _outcome) = mpsc::sync_channel(1);
+            Job { batch, reply }
+        };
+        let bad = Write::Put {
+            space: Space::table(u64::MAX),
+            partition: Vec::new(),
+            sort: Vec::new(),
+            value: Vec::new(),
+        };
+        let group = [
+            job(vec![put(b"a", b"", b"1")]),
+            job(vec![put(b"b", b"", b"2"), bad]),
+            job(vec![put(b"c", b"", b"3")]),
+        ];
+        let outcomes: Vec<bool> = commit_group(&mut connection, &group)
+            .iter()
+            .map(Result::is_ok)
+            .collect();
+        assert_eq!(outcomes, vec![true, false, true]);
+        drop(connection);
+        let backend = SqliteBackend::open(&path).expect("reopen");
+        let partitions: Vec<Vec<u8>> = backend
+            .scan(&Space::table(7), None, 10)
+            .expect("scan")
+            .into_iter()
+            .map(|entry| entry.partition)
+            .collect();
+        assert_eq!(partitions, vec![b"a".to_vec(), b"c".to_vec()]);
+    }
 }
