@@ -14,7 +14,9 @@
 //! - [`backend`]: the `Backend` trait (catalog, ordered byte rows per table or
 //!   index, atomic durable write batches) and `MemoryBackend` for tests.
 //! - `engine` (private; its API is [`Store`]): control plane, item operations,
-//!   Query/Scan, batches, transactions, TTL sweep, request-level validation.
+//!   Query/Scan, batches, transactions, TTL sweep, DynamoDB Streams, PartiQL
+//!   statements (rewritten into item operations), request-level validation,
+//!   and [`Store::call`] dispatch by `X-Amz-Target` operation name.
 //! - [`value`]: `AttributeValue`, `Number` (38 digits), JSON wire shape, item size.
 //! - [`key`]: key schemas, key checks, order-preserving key encoding for backends.
 //! - [`expression`]: lexer and parsers for the five expression kinds, placeholder

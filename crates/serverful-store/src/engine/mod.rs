@@ -206,6 +206,9 @@ pub(crate) struct TokenEntry {
     pub(crate) at: f64,
 }
 
+/// When a space was counted, and its row count and bytes.
+type CachedCounts = (f64, (u64, u64));
+
 /// Settings of a [`Store`].
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
@@ -234,6 +237,8 @@ pub struct Store {
     schema_gate: RwLock<()>,
     key_locks: Vec<Mutex<()>>,
     tokens: Mutex<HashMap<String, TokenEntry>>,
+    /// Item counts of large spaces for DescribeTable, with when they were taken.
+    counts: Mutex<HashMap<Space, CachedCounts>>,
     /// Serializes transactions sharing a `ClientRequestToken` (by hash), so
     /// two concurrent first calls cannot both run.
     token_locks: Vec<Mutex<()>>,
@@ -288,6 +293,7 @@ impl Store {
             schema_gate: RwLock::new(()),
             key_locks: (0..KEY_STRIPES).map(|_| Mutex::new(())).collect(),
             tokens: Mutex::new(HashMap::new()),
+            counts: Mutex::new(HashMap::new()),
             token_locks: (0..TOKEN_STRIPES).map(|_| Mutex::new(())).collect(),
             clock,
         })

@@ -24,6 +24,11 @@ use crate::error::{ErrorKind, StoreError, StoreResult};
 const MAX_GLOBAL_INDEXES: usize = 20;
 const MAX_LOCAL_INDEXES: usize = 5;
 
+/// Spaces with at least this many rows have their counts cached.
+const CACHED_COUNT_ROWS: u64 = 10_000;
+/// How long cached counts are used.
+const COUNT_CACHE_SECONDS: f64 = 60.0;
+
 /// The ARN of a table.
 pub fn table_arn(region: &str, account_id: &str, table: &str) -> String {
     format!("arn:aws:dynamodb:{region}:{account_id}:table/{table}")
@@ -460,7 +465,7 @@ impl Store {
             if skip_counts {
                 Ok((0, 0))
             } else {
-                Ok(self.backend.count(space)?)
+                self.space_counts(space)
             }
         };
         let provisioned = |read: i64, write: i64| ProvisionedThroughputDescription {
@@ -546,6 +551,26 @@ impl Store {
             table_arn: arn,
             deletion_protection_enabled: meta.deletion_protection,
         })
+    }
+
+    /// Item count and size of a space. Counting reads the whole space, so a
+    /// large one's counts are reused for a minute (DynamoDB itself refreshes
+    /// them only every six hours); small ones are always counted afresh.
+    fn space_counts(&self, space: &Space) -> StoreResult<(u64, u64)> {
+        let now = self.now();
+        if let Some((at, counts)) = super::lock(&self.counts).get(space) {
+            if now - at < COUNT_CACHE_SECONDS {
+                return Ok(*counts);
+            }
+        }
+        let counts = self.backend.count(space)?;
+        let mut cache = super::lock(&self.counts);
+        if counts.0 >= CACHED_COUNT_ROWS {
+            cache.insert(space.clone(), (now, counts));
+        } else {
+            cache.remove(space);
+        }
+        Ok(counts)
     }
 
     fn named_table(&self, input: &TableNameInput) -> StoreResult<Arc<Table>> {
