@@ -688,3 +688,70 @@ fn partiql_statements() {
         expect![[r#"{"Responses":[{"Item":{"n":{"N":"20"}}},{}]}"#]],
     );
 }
+
+#[test]
+fn return_values_and_legacy_reads() {
+    let store = store();
+    create(&store, "items", "N");
+    let key = json!({"pk": {"S": "p"}, "sk": {"N": "1"}});
+    check(
+        &store,
+        "UpdateItem",
+        json!({"TableName": "items", "Key": key, "UpdateExpression": "SET a = :a, b = :b",
+               "ExpressionAttributeValues": {":a": {"N": "1"}, ":b": {"L": [{"S": "x"}]}}, "ReturnValues": "ALL_NEW"}),
+        expect![[
+            r#"{"Attributes":{"a":{"N":"1"},"b":{"L":[{"S":"x"}]},"pk":{"S":"p"},"sk":{"N":"1"}}}"#
+        ]],
+    );
+    check(
+        &store,
+        "UpdateItem",
+        json!({"TableName": "items", "Key": key, "UpdateExpression": "SET b[1] = :c REMOVE a",
+               "ExpressionAttributeValues": {":c": {"S": "y"}}, "ReturnValues": "UPDATED_OLD"}),
+        expect![[r#"{"Attributes":{"a":{"N":"1"}}}"#]],
+    );
+    check(
+        &store,
+        "DeleteItem",
+        json!({"TableName": "items", "Key": key, "ConditionExpression": "attribute_exists(a)",
+               "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}),
+        expect![[
+            r#"{"Item":{"b":{"L":[{"S":"x"},{"S":"y"}]},"pk":{"S":"p"},"sk":{"N":"1"}},"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed"}"#
+        ]],
+    );
+    for sk in 2..6 {
+        ok(
+            &store,
+            "PutItem",
+            json!({"TableName": "items", "Item": {"pk": {"S": "p"}, "sk": {"N": sk.to_string()}, "n": {"N": (sk * 2).to_string()}}}),
+        );
+    }
+    check(
+        &store,
+        "Query",
+        json!({"TableName": "items", "KeyConditions": {
+                 "pk": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "p"}]},
+                 "sk": {"ComparisonOperator": "BETWEEN", "AttributeValueList": [{"N": "2"}, {"N": "4"}]}},
+               "QueryFilter": {"n": {"ComparisonOperator": "GT", "AttributeValueList": [{"N": "4"}]}},
+               "AttributesToGet": ["sk", "n"], "ReturnConsumedCapacity": "INDEXES"}),
+        expect![[
+            r#"{"ConsumedCapacity":{"CapacityUnits":0.5,"Table":{"CapacityUnits":0.5},"TableName":"items"},"Count":2,"Items":[{"n":{"N":"6"},"sk":{"N":"3"}},{"n":{"N":"8"},"sk":{"N":"4"}}],"ScannedCount":3}"#
+        ]],
+    );
+    check(
+        &store,
+        "Scan",
+        json!({"TableName": "items", "ScanFilter": {"n": {"ComparisonOperator": "BETWEEN", "AttributeValueList": [{"N": "6"}, {"N": "8"}]}},
+               "Select": "COUNT"}),
+        expect![[r#"{"Count":2,"ScannedCount":5}"#]],
+    );
+    check(
+        &store,
+        "Scan",
+        json!({"TableName": "items", "ScanFilter": {"n": {"ComparisonOperator": "GT", "AttributeValueList": [{"N": "6"}]}},
+               "FilterExpression": "n > :n", "ExpressionAttributeValues": {":n": {"N": "1"}}}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {ScanFilter} Expression parameters: {FilterExpression}"}"#
+        ]],
+    );
+}
