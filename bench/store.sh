@@ -44,7 +44,7 @@ fi
 if [[ -z "${BENCH_SKIP_DYNOXIDE:-}" && ! -x "$tools/dynoxide/bin/dynoxide" ]]; then
     # Only the HTTP server: the MCP server and import tooling are not needed.
     install_step dynoxide cargo install dynoxide-rs --locked --no-default-features \
-        --features http-server,native-sqlite --root "$tools/dynoxide" \
+        --features cli,http-server,native-sqlite --root "$tools/dynoxide" \
         --target-dir "$tools/dynoxide-build"
 fi
 
