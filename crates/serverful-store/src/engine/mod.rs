@@ -10,6 +10,7 @@
 //! writes one atomic backend batch before unlocking. Different keys proceed in
 //! parallel, which is what lets the backend group-commit.
 
+mod codec;
 mod dispatch;
 mod items;
 mod partiql;
@@ -31,7 +32,7 @@ use crate::backend::{Backend, BackendError, Space, Write};
 use crate::error::{StoreError, StoreResult};
 use crate::index::{IndexProjection, SecondaryIndex};
 use crate::key::{encode_key_value_into, KeyAttribute, KeySchema, ScalarType};
-use crate::value::{item_from_json, item_to_json, Item};
+use crate::value::Item;
 
 pub use dispatch::{OPERATIONS, STREAMS_OPERATIONS};
 pub use tables::table_arn;
@@ -188,13 +189,11 @@ pub(crate) fn row_key(
 }
 
 pub(crate) fn encode_item(item: &Item) -> Vec<u8> {
-    serde_json::to_vec(&item_to_json(item)).expect("JSON values always serialize")
+    codec::encode(item)
 }
 
 pub(crate) fn decode_item(bytes: &[u8]) -> StoreResult<Item> {
-    let json: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|error| StoreError::internal(format!("corrupt stored item: {error}")))?;
-    item_from_json(&json)
+    codec::decode(bytes)
 }
 
 /// A committed `TransactWriteItems` remembered for its `ClientRequestToken`.
