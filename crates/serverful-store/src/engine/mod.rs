@@ -457,24 +457,32 @@ impl Store {
                     256,
                 )?;
                 let exhausted = rows.len() < 256;
+                let mut expired = Vec::new();
                 for row in &rows {
-                    let item = decode_item(&row.value)?;
-                    if !crate::ttl::is_expired(&item, &attribute, now) {
-                        continue;
+                    if crate::ttl::is_expired(&decode_item(&row.value)?, &attribute, now) {
+                        expired.push((row.partition.clone(), row.sort.clone()));
                     }
-                    let key = (row.partition.clone(), row.sort.clone());
-                    let _guard = lock(&self.key_locks[Store::stripe(&table, &key.0, &key.1)]);
-                    // Re-read under the lock: a writer may have renewed it.
-                    let Some(current) = self.stored_item(&table, &key.0, &key.1)? else {
-                        continue;
-                    };
-                    if !crate::ttl::is_expired(&current, &attribute, now) {
-                        continue;
-                    }
+                }
+                if !expired.is_empty() {
+                    // One batch per chunk: lock every expired key, re-read
+                    // (a writer may have renewed one), delete what is still
+                    // expired.
+                    let stripes = expired
+                        .iter()
+                        .map(|(partition, sort)| Store::stripe(&table, partition, sort))
+                        .collect();
+                    let _guards = self.lock_stripes(stripes);
                     let mut writes = Vec::new();
-                    self.expiry_writes(&table, &key, &current, &mut writes)?;
+                    for key in &expired {
+                        let Some(current) = self.stored_item(&table, &key.0, &key.1)? else {
+                            continue;
+                        };
+                        if crate::ttl::is_expired(&current, &attribute, now) {
+                            self.expiry_writes(&table, key, &current, &mut writes)?;
+                            n_deleted += 1;
+                        }
+                    }
                     self.backend.write(writes)?;
-                    n_deleted += 1;
                 }
                 match rows.last() {
                     Some(last) if !exhausted => {
