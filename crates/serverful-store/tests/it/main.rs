@@ -82,3 +82,51 @@ fn key_condition_to_encoded_range() {
     assert!(encode(&low) <= encode(&inside) && encode(&inside) <= encode(&high));
     assert!(encode(&outside) > encode(&high));
 }
+
+/// The typed API as the AWS edge uses it: a body parsed with `api::from_slice`,
+/// a `Store` method, the output serialized, errors rendered with `error_body`.
+#[test]
+fn typed_api_round_trip() {
+    use std::sync::Arc;
+
+    use serverful_store::api::{
+        error_body, from_slice, CreateTableInput, GetItemInput, PutItemInput,
+    };
+    use serverful_store::{MemoryBackend, Store, StoreConfig};
+
+    let store =
+        Store::open(Arc::new(MemoryBackend::new()), StoreConfig::default()).expect("empty store");
+    let create: CreateTableInput = from_slice(
+        br#"{"TableName": "users", "BillingMode": "PAY_PER_REQUEST",
+             "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+             "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}]}"#,
+    )
+    .expect("a valid request");
+    store.create_table(create).expect("table created");
+    let put: PutItemInput = from_slice(
+        br#"{"TableName": "users", "Item": {"id": {"S": "u1"}, "age": {"N": "30"}},
+             "ReturnValues": "ALL_OLD"}"#,
+    )
+    .expect("a valid request");
+    let output = store.put_item(put).expect("stored");
+    expect!["{}"].assert_eq(&serde_json::to_string(&output).expect("serializes"));
+    let get: GetItemInput =
+        from_slice(br#"{"TableName": "users", "Key": {"id": {"S": "u1"}}}"#).expect("valid");
+    let output = store.get_item(get).expect("read");
+    expect![[r#"{"Item":{"age":{"N":"30"},"id":{"S":"u1"}}}"#]]
+        .assert_eq(&serde_json::to_string(&output).expect("serializes"));
+    let error =
+        from_slice::<GetItemInput>(br#"{"TableName": "users", "Key": {"id": {"N": "x1"}}}"#)
+            .expect_err("not a number");
+    expect![[r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"The parameter cannot be converted to a numeric value: x1"}"#]]
+        .assert_eq(&error_body(&error).to_string());
+    let error = store
+        .get_item(GetItemInput {
+            table_name: Some("nope".into()),
+            key: Some(item_from_json(&json!({"id": {"S": "u1"}})).expect("valid")),
+            ..GetItemInput::default()
+        })
+        .expect_err("no such table");
+    expect![[r#"{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"Requested resource not found"}"#]]
+        .assert_eq(&error_body(&error).to_string());
+}
