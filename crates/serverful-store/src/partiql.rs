@@ -8,7 +8,8 @@
 //! [REMOVE path, ...] WHERE cond`, `DELETE FROM "table" WHERE cond`.
 //! Conditions: comparisons, `AND`/`OR`/`NOT`, parentheses, `BETWEEN`,
 //! `IN [...]`, `IS [NOT] MISSING`, `begins_with`, `contains`,
-//! `attribute_exists`/`attribute_not_exists`. Not supported yet: `ORDER BY`,
+//! `attribute_exists`/`attribute_not_exists`, and `ORDER BY <sort key> [ASC |
+//! DESC]` on a SELECT that names its partition key. Not supported yet:
 //! `EXISTS(...)`, `size()`, `list_append`, `set_add`, nested `SELECT`s.
 
 use std::collections::BTreeMap;
@@ -33,6 +34,8 @@ pub enum Statement {
         projection: Option<Vec<Path>>,
         /// The `WHERE` condition.
         condition: Option<Condition>,
+        /// `ORDER BY path [ASC | DESC]`: the path and whether descending.
+        order: Option<(Path, bool)>,
     },
     /// `INSERT INTO ... VALUE {...}`
     Insert {
@@ -285,14 +288,25 @@ impl Parser<'_> {
             } else {
                 None
             };
-            if self.is_keyword("ORDER") {
-                return Err(StoreError::validation("ORDER BY is not supported yet"));
-            }
+            let order = if self.eat_keyword("ORDER") {
+                self.keyword("BY")?;
+                let path = self.path()?;
+                let descending = if self.eat_keyword("DESC") {
+                    true
+                } else {
+                    self.eat_keyword("ASC");
+                    false
+                };
+                Some((path, descending))
+            } else {
+                None
+            };
             return Ok(Statement::Select {
                 table,
                 index,
                 projection,
                 condition,
+                order,
             });
         }
         if self.eat_keyword("INSERT") {
@@ -681,7 +695,7 @@ mod tests {
         check(
             r#"SELECT a, b.c[1] FROM "t"."i" WHERE pk = ? AND sk >= ? OR NOT x IS MISSING"#,
             expect![[
-                r#"Select { table: "t", index: Some("i"), projection: Some([a, b.c[1]]), condition: Some((or (and (= pk {S: p}) (>= sk {N: 7})) (not (attribute_not_exists x)))) }"#
+                r#"Select { table: "t", index: Some("i"), projection: Some([a, b.c[1]]), condition: Some((or (and (= pk {S: p}) (>= sk {N: 7})) (not (attribute_not_exists x)))), order: None }"#
             ]],
         );
         check(
@@ -711,7 +725,7 @@ mod tests {
         check(
             r#"SELECT * FROM t WHERE a = ?"#,
             expect![[
-                r#"Select { table: "t", index: None, projection: None, condition: Some((= a {S: p})) }"#
+                r#"Select { table: "t", index: None, projection: None, condition: Some((= a {S: p})), order: None }"#
             ]],
         );
         check(r#"DROP TABLE t"#, expect!["error: Statement wasn't well formed, can't be processed: expected SELECT, INSERT, UPDATE or DELETE"]);

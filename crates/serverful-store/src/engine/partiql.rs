@@ -368,6 +368,7 @@ impl Store {
             index,
             projection,
             condition,
+            order,
         } = statement
         else {
             return Err(StoreError::internal("not a SELECT"));
@@ -396,6 +397,17 @@ impl Store {
         let partition_position = parts.iter().position(|part| {
             equality(part).is_some_and(|(name, _)| name == schema.partition_key.name)
         });
+        if let Some((path, _)) = order {
+            let on_sort_key = schema
+                .sort_key
+                .as_ref()
+                .is_some_and(|sort| path.elements.len() == 1 && path.top_level_name() == sort.name);
+            if partition_position.is_none() || !on_sort_key {
+                return Err(StoreError::validation(
+                    "Must have WHERE clause in the statement when using ORDER BY clause; ORDER BY works only on the sort key of a query on one partition",
+                ));
+            }
+        }
         let output = match partition_position {
             Some(position) => {
                 let mut rest = parts.clone();
@@ -427,6 +439,7 @@ impl Store {
                     projection_expression,
                     filter_expression: filter,
                     key_condition_expression: Some(key_condition),
+                    scan_index_forward: order.as_ref().map(|(_, descending)| !descending),
                     expression_attribute_names: renderer.names(),
                     expression_attribute_values: renderer.values(),
                     ..QueryInput::default()
@@ -512,6 +525,7 @@ impl Store {
                         index: None,
                         projection,
                         condition: Some(condition),
+                        order: None,
                     } => {
                         let schema = self.table(table)?.key.clone();
                         let (key, rest) = key_and_rest(condition, &schema)?;
@@ -623,6 +637,7 @@ impl Store {
                     projection,
                     condition: Some(condition),
                     index: None,
+                    order: None,
                 } = statement
                 else {
                     return Err(StoreError::validation(

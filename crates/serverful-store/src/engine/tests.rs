@@ -621,6 +621,11 @@ fn partiql_statements() {
         ));
     expect![[r#"{"Items":[{"sk":{"N":"4"}}]}"#]]
         .assert_eq(&run(r#"SELECT sk FROM items WHERE n = 40"#, json!([])));
+    expect![[r#"{"Items":[{"sk":{"N":"4"}},{"sk":{"N":"3"}},{"sk":{"N":"2"}}]}"#]].assert_eq(&run(
+        r#"SELECT sk FROM items WHERE pk = 'p' AND sk > 1 ORDER BY sk DESC"#,
+        json!([]),
+    ));
+    expect![[r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Must have WHERE clause in the statement when using ORDER BY clause; ORDER BY works only on the sort key of a query on one partition"}"#]].assert_eq(&run(r#"SELECT sk FROM items ORDER BY sk"#, json!([])));
     let page = call(
         &store,
         "ExecuteStatement",
