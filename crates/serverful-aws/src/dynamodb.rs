@@ -1,5 +1,5 @@
-//! DynamoDB (`DynamoDB_20120810`) on the endpoint: the JSON protocol over the store's
-//! engine. The store does the semantics and speaks DynamoDB's request and response
+//! DynamoDB (`DynamoDB_20120810`) and DynamoDB Streams (`DynamoDBStreams_20120810`) on
+//! the endpoint: the JSON protocol over the store's engine. The store does the semantics and speaks DynamoDB's request and response
 //! shapes; this module only runs calls off the async threads and renders the store's
 //! errors as DynamoDB sends them.
 
@@ -35,24 +35,60 @@ impl JsonService for DynamoDbService {
     }
 
     fn call(&self, request: JsonRequest) -> BoxFuture<'static, Result<Bytes, AwsError>> {
-        let store = self.store.clone();
-        Box::pin(async move {
-            if !serverful_store::OPERATIONS.contains(&request.operation.as_str()) {
-                return Err(AwsError::unknown_operation());
-            }
-            // Writes wait for their group commit: keep them off the async threads.
-            let outcome =
-                tokio::task::spawn_blocking(move || store.call(&request.operation, &request.body))
-                    .await
-                    .map_err(|error| {
-                        AwsError::internal(format!("the store call failed: {error}"))
-                    })?;
-            match outcome {
-                Ok(response) => Ok(Bytes::from(response.to_string())),
-                Err(error) => Err(aws_error(error)),
-            }
-        })
+        call_store(self.store.clone(), serverful_store::OPERATIONS, request)
     }
+}
+
+/// The DynamoDB Streams API over one store.
+pub struct DynamoDbStreamsService {
+    store: Arc<Store>,
+}
+
+impl DynamoDbStreamsService {
+    pub fn new(store: Arc<Store>) -> DynamoDbStreamsService {
+        DynamoDbStreamsService { store }
+    }
+}
+
+impl JsonService for DynamoDbStreamsService {
+    fn target_prefix(&self) -> &'static str {
+        "DynamoDBStreams_20120810"
+    }
+
+    /// The SDKs sign Streams requests with DynamoDB's service name.
+    fn signing_name(&self) -> &'static str {
+        "dynamodb"
+    }
+
+    fn call(&self, request: JsonRequest) -> BoxFuture<'static, Result<Bytes, AwsError>> {
+        call_store(
+            self.store.clone(),
+            serverful_store::STREAMS_OPERATIONS,
+            request,
+        )
+    }
+}
+
+/// Runs one of `operations` on the store, off the async threads: writes wait for their
+/// group commit.
+fn call_store(
+    store: Arc<Store>,
+    operations: &'static [&'static str],
+    request: JsonRequest,
+) -> BoxFuture<'static, Result<Bytes, AwsError>> {
+    Box::pin(async move {
+        if !operations.contains(&request.operation.as_str()) {
+            return Err(AwsError::unknown_operation());
+        }
+        let outcome =
+            tokio::task::spawn_blocking(move || store.call(&request.operation, &request.body))
+                .await
+                .map_err(|error| AwsError::internal(format!("the store call failed: {error}")))?;
+        match outcome {
+            Ok(response) => Ok(Bytes::from(response.to_string())),
+            Err(error) => Err(aws_error(error)),
+        }
+    })
 }
 
 /// A store error as DynamoDB's endpoint renders it: the namespace DynamoDB uses for each
@@ -67,6 +103,7 @@ fn aws_error(error: StoreError) -> AwsError {
         ErrorKind::Validation => AwsError::validation(message),
         ErrorKind::Serialization => AwsError::serialization(Some(message)),
         ErrorKind::InternalServerError => AwsError::internal(message),
+        ErrorKind::UnknownOperation => AwsError::unknown_operation(),
         other => AwsError::dynamodb(other.type_name(), message),
     };
     if let Some(details) = details {

@@ -27,7 +27,7 @@ pub mod sigv4;
 pub use credentials::{
     load_or_generate_credentials, resolve_credentials, Credentials, CredentialsError, KeySource,
 };
-pub use dynamodb::DynamoDbService;
+pub use dynamodb::{DynamoDbService, DynamoDbStreamsService};
 pub use error::{AwsError, MessageField};
 pub use router::{router, AwsState};
 pub use service::{JsonRequest, JsonService, RestRequest, RestService, Route};

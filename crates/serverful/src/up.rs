@@ -182,7 +182,8 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         account_id: ACCOUNT_ID.to_string(),
     };
     let aws_state = serverful_aws::AwsState::new(credentials)
-        .with_json_service(Arc::new(serverful_aws::DynamoDbService::new(store)))
+        .with_json_service(Arc::new(serverful_aws::DynamoDbService::new(store.clone())))
+        .with_json_service(Arc::new(serverful_aws::DynamoDbStreamsService::new(store)))
         .with_rest_service(Arc::new(lambda_api));
 
     // One signal stops both listeners.

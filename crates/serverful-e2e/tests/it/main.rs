@@ -12,6 +12,7 @@ mod lambda_api;
 mod lifecycle;
 mod payloads;
 mod store;
+mod streams;
 mod watch;
 
 use std::time::Duration;
