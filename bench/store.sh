@@ -48,9 +48,20 @@ if [[ -z "${BENCH_SKIP_DYNOXIDE:-}" && ! -x "$tools/dynoxide/bin/dynoxide" ]]; t
         --target-dir "$tools/dynoxide-build"
 fi
 
-# Every server the driver starts is listed here, and killed on the way out whatever
-# happened (the driver also stops each one itself).
-pid_file="$(mktemp "${TMPDIR:-/tmp}/bench-store-pids.XXXXXX")"
+# Every server and load generator the driver starts is listed here, and killed on the way
+# out whatever happened (the driver also stops each one itself). The data goes on the same
+# disk as the build (not a tmpfs), so that an fsync costs what it costs there.
+scratch_parent="${BENCH_SCRATCH:-$target_dir}"
+mkdir -p "$scratch_parent"
+scratch="$(mktemp -d "$scratch_parent/bench-store.XXXXXX")"
+pid_file="$scratch/pids"
+touch "$pid_file"
+keep="${BENCH_KEEP:-}"
+for arg in "$@"; do
+    if [[ "$arg" == "--keep" ]]; then
+        keep=1
+    fi
+done
 driver_pid=""
 cleanup() {
     if [[ -n "$driver_pid" ]]; then
@@ -59,14 +70,15 @@ cleanup() {
     while read -r pid; do
         kill -KILL "$pid" 2>/dev/null || true
     done <"$pid_file"
-    rm -f "$pid_file"
+    if [[ -z "$keep" ]]; then
+        rm -rf "$scratch"
+    fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Data goes on the same disk as the build (not a tmpfs), so that fsync costs what it costs.
-export BENCH_SCRATCH="${BENCH_SCRATCH:-$target_dir}"
-BENCH_TOOLS="$tools" BENCH_PID_FILE="$pid_file" "$target_dir/release/bench-store" "$@" &
+BENCH_SCRATCH="$scratch" BENCH_TOOLS="$tools" BENCH_PID_FILE="$pid_file" \
+    "$target_dir/release/bench-store" "$@" &
 driver_pid=$!
 status=0
 wait "$driver_pid" || status=$?

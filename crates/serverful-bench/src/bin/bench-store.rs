@@ -52,8 +52,8 @@ struct Args {
     /// dynoxide, dynoxide-disk (comma-separated)
     #[arg(long, env = "BENCH_ONLY", value_delimiter = ',')]
     only: Vec<String>,
-    /// Append the process id of every server started to this file (bench/store.sh kills
-    /// them on exit, whatever happens to this program)
+    /// Append the process id of every server and load generator started to this file
+    /// (bench/store.sh kills them on exit, whatever happens to this program)
     #[arg(long, env = "BENCH_PID_FILE")]
     pid_file: Option<PathBuf>,
     /// Keep the scratch folder (data, server logs) and print its path
@@ -255,14 +255,23 @@ fn versions(setup: &Setup) -> Vec<String> {
     {
         versions.push(format!("dynalite {version}"));
     }
-    if let Ok(output) = Command::new(tools.join("dynoxide/bin/dynoxide"))
-        .arg("--version")
-        .output()
+    // `cargo install` records the crate's version; the binary's `--version` gives its own
+    // product version, which differs.
+    let installed =
+        std::fs::read_to_string(tools.join("dynoxide/.crates.toml")).unwrap_or_default();
+    if let Some(version) = installed
+        .split("\"dynoxide-rs ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
     {
-        let version = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-        if !version.is_empty() {
-            versions.push(version);
-        }
+        let product = Command::new(tools.join("dynoxide/bin/dynoxide"))
+            .arg("--version")
+            .output()
+            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+            .unwrap_or_default();
+        versions.push(format!(
+            "Dynoxide (crate dynoxide-rs {version}, `--version`: {product})"
+        ));
     }
     versions
 }
@@ -360,6 +369,7 @@ fn run_load(
             .env("AWS_SECRET_ACCESS_KEY", secret_access_key);
     }
     let mut child = command.spawn().context("start bench-store-load")?;
+    record_pid(setup, child.id());
     let deadline = Instant::now() + timeout;
     let status = loop {
         if let Some(status) = child.try_wait().context("wait for bench-store-load")? {
@@ -453,19 +463,24 @@ fn spawn(setup: &Setup, label: &str, program: &Path, args: &[String]) -> anyhow:
         .stderr(stderr)
         .spawn()
         .with_context(|| format!("start {}", program.display()))?;
+    record_pid(setup, child.id());
+    Ok(Server {
+        label: label.to_owned(),
+        child,
+    })
+}
+
+/// Adds a child's process id to the `--pid-file`, for bench/store.sh to kill on exit.
+fn record_pid(setup: &Setup, pid: u32) {
     if let Some(pid_file) = &setup.pid_file {
         if let Ok(mut file) = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(pid_file)
         {
-            let _ = writeln!(file, "{}", child.id());
+            let _ = writeln!(file, "{pid}");
         }
     }
-    Ok(Server {
-        label: label.to_owned(),
-        child,
-    })
 }
 
 fn tool(setup: &Setup, relative: &str) -> anyhow::Result<PathBuf> {
