@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use axum::serve::ListenerExt as _;
 use serverful_cli::{IdleTimeout, UpArgs};
 use serverful_gateway as gateway;
 use serverful_runtime as runtime;
@@ -198,6 +199,19 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     // Connect info gives events the client's address (`sourceIp`).
     let gateway_service =
         gateway::router(gateway_state).into_make_service_with_connect_info::<SocketAddr>();
+    // Without TCP_NODELAY a response written in several pieces (headers, then streamed
+    // body chunks, as HTTP-mode responses are) waits for the client's delayed ACK:
+    // about 40 ms per request.
+    let gateway_listener = gateway_listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!("failed to set TCP_NODELAY on a gateway connection: {error}");
+        }
+    });
+    let aws_listener = aws_listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!("failed to set TCP_NODELAY on an AWS endpoint connection: {error}");
+        }
+    });
     let gateway_served = axum::serve(gateway_listener, gateway_service)
         .with_graceful_shutdown(stopped(stop_receiver.clone()));
     let aws_served = axum::serve(aws_listener, serverful_aws::router(aws_state))
