@@ -104,6 +104,7 @@ fn aws_error(error: StoreError) -> AwsError {
         ErrorKind::Serialization => AwsError::serialization(Some(message)),
         ErrorKind::InternalServerError => AwsError::internal(message),
         ErrorKind::UnknownOperation => AwsError::unknown_operation(),
+        ErrorKind::AccessDenied => AwsError::coral("AccessDeniedException", message),
         other => AwsError::dynamodb(other.type_name(), message),
     };
     if let Some(details) = details {
@@ -136,4 +137,20 @@ fn aws_error(error: StoreError) -> AwsError {
         );
     }
     aws
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Access to another account's table is refused by AWS's front end, so
+    /// the error comes in the coral namespace, not DynamoDB's.
+    #[test]
+    fn access_denied_is_a_front_end_error() {
+        let error = aws_error(StoreError::new(ErrorKind::AccessDenied, "denied"));
+        assert_eq!(
+            error.qualified_type(),
+            "com.amazon.coral.service#AccessDeniedException"
+        );
+    }
 }

@@ -620,7 +620,7 @@ pub struct PutItemInput {
     pub return_values: Option<String>,
     /// `ReturnConsumedCapacity`: NONE, TOTAL or INDEXES.
     pub return_consumed_capacity: Option<String>,
-    /// `ReturnItemCollectionMetrics` (accepted, not reported).
+    /// `ReturnItemCollectionMetrics`: SIZE or NONE.
     pub return_item_collection_metrics: Option<String>,
     /// `ReturnValuesOnConditionCheckFailure`: NONE or ALL_OLD.
     pub return_values_on_condition_check_failure: Option<String>,
@@ -640,6 +640,23 @@ pub struct WriteItemOutput {
     /// `ConsumedCapacity`
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consumed_capacity: Option<ConsumedCapacity>,
+    /// `ItemCollectionMetrics`: with `ReturnItemCollectionMetrics` `SIZE` on
+    /// a table with local secondary indexes (DynamoDB reports nothing for
+    /// other tables).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item_collection_metrics: Option<ItemCollectionMetrics>,
+}
+
+/// `ItemCollectionMetrics`: the size of the item collection (the items of
+/// one partition key value) that a write touched.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ItemCollectionMetrics {
+    /// `ItemCollectionKey`: the partition key attribute.
+    pub item_collection_key: Item,
+    /// `SizeEstimateRangeGB`: lower and upper bound of the collection's size.
+    #[serde(rename = "SizeEstimateRangeGB")]
+    pub size_estimate_range_gb: [f64; 2],
 }
 
 /// `PutItem` response.
@@ -701,7 +718,7 @@ pub struct UpdateItemInput {
     pub return_values: Option<String>,
     /// `ReturnConsumedCapacity`
     pub return_consumed_capacity: Option<String>,
-    /// `ReturnItemCollectionMetrics` (accepted, not reported).
+    /// `ReturnItemCollectionMetrics`: SIZE or NONE.
     pub return_item_collection_metrics: Option<String>,
     /// `ReturnValuesOnConditionCheckFailure`
     pub return_values_on_condition_check_failure: Option<String>,
@@ -731,7 +748,7 @@ pub struct DeleteItemInput {
     pub return_values: Option<String>,
     /// `ReturnConsumedCapacity`
     pub return_consumed_capacity: Option<String>,
-    /// `ReturnItemCollectionMetrics` (accepted, not reported).
+    /// `ReturnItemCollectionMetrics`: SIZE or NONE.
     pub return_item_collection_metrics: Option<String>,
     /// `ReturnValuesOnConditionCheckFailure`
     pub return_values_on_condition_check_failure: Option<String>,
@@ -922,7 +939,7 @@ pub struct BatchWriteItemInput {
     pub request_items: Option<BTreeMap<String, Vec<WriteRequest>>>,
     /// `ReturnConsumedCapacity`
     pub return_consumed_capacity: Option<String>,
-    /// `ReturnItemCollectionMetrics` (accepted, not reported).
+    /// `ReturnItemCollectionMetrics`: SIZE or NONE (validated, not reported).
     pub return_item_collection_metrics: Option<String>,
 }
 
@@ -983,7 +1000,7 @@ pub struct TransactWriteItemsInput {
     pub client_request_token: Option<String>,
     /// `ReturnConsumedCapacity`
     pub return_consumed_capacity: Option<String>,
-    /// `ReturnItemCollectionMetrics` (accepted, not reported).
+    /// `ReturnItemCollectionMetrics`: SIZE or NONE (validated, not reported).
     pub return_item_collection_metrics: Option<String>,
 }
 

@@ -72,6 +72,9 @@ pub enum ErrorKind {
     ExpiredIterator,
     /// A stream read asked for records past the retention window.
     TrimmedDataAccess,
+    /// The caller may not touch the resource: a well-formed ARN of another
+    /// account or region (AWS's front end answers this, not DynamoDB).
+    AccessDenied,
     /// A bug or an unexpected backend failure.
     InternalServerError,
 }
@@ -95,6 +98,7 @@ impl ErrorKind {
             ErrorKind::DuplicateItem => "DuplicateItemException",
             ErrorKind::ExpiredIterator => "ExpiredIteratorException",
             ErrorKind::TrimmedDataAccess => "TrimmedDataAccessException",
+            ErrorKind::AccessDenied => "AccessDeniedException",
             ErrorKind::InternalServerError => "InternalServerError",
         }
     }

@@ -5,12 +5,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use super::validate::{Violations, CAPACITY_VALUES};
+use super::validate::{Violations, CAPACITY_VALUES, METRICS_VALUES};
 use super::{Store, Table};
 use crate::api::{
     AttributeValueUpdate, BatchGetItemInput, BatchGetItemOutput, BatchWriteItemInput,
     BatchWriteItemOutput, Capacity, ConsumedCapacity, DeleteItemInput, ExpectedAttributeValue,
-    GetItemInput, GetItemOutput, Names, PutItemInput, UpdateItemInput, WriteItemOutput,
+    GetItemInput, GetItemOutput, ItemCollectionMetrics, Names, PutItemInput, UpdateItemInput,
+    WriteItemOutput,
 };
 use crate::capacity::{read_units, write_units, ReadKind};
 use crate::error::{ErrorDetails, StoreError, StoreResult};
@@ -104,11 +105,42 @@ impl PreparedWrite {
     }
 }
 
+/// `ItemCollectionMetrics` for a write to `key`'s item collection, when
+/// `mode` is `SIZE` and the table has a local secondary index (only such
+/// tables have bounded item collections, so only they report them).
+pub(crate) fn item_collection_metrics(
+    mode: Option<&String>,
+    table: &Table,
+    key: &Item,
+) -> Option<ItemCollectionMetrics> {
+    let has_local_index = table.indexes.iter().any(|(meta, _)| !meta.global);
+    if mode.map(String::as_str) != Some("SIZE") || !has_local_index {
+        return None;
+    }
+    let partition = &table.key.partition_key.name;
+    let item_collection_key: Item = key
+        .get(partition)
+        .map(|value| (partition.clone(), value.clone()))
+        .into_iter()
+        .collect();
+    Some(ItemCollectionMetrics {
+        item_collection_key,
+        // DynamoDB estimates in whole gigabytes; every collection the
+        // embedded store holds is far below the first one.
+        size_estimate_range_gb: [0.0, 1.0],
+    })
+}
+
 /// Placeholder maps and the expressions parsed against them.
+///
+/// `absent` names the operation's expressions for the message about values
+/// without any of them (`ConditionExpression is null`), where DynamoDB's
+/// wording is known.
 pub(crate) fn parse_expressions<T>(
     names: Option<&Names>,
     values: Option<&Item>,
     any_expression: bool,
+    absent: Option<&str>,
     parse: impl FnOnce(&mut ExpressionContext<'_>) -> StoreResult<T>,
 ) -> StoreResult<T> {
     check_placeholder_maps(names, values)?;
@@ -119,9 +151,11 @@ pub(crate) fn parse_expressions<T>(
             ));
         }
         if values.is_some() {
-            return Err(StoreError::validation(
-                "ExpressionAttributeValues can only be specified when using expressions",
-            ));
+            let message = "ExpressionAttributeValues can only be specified when using expressions";
+            return Err(StoreError::validation(match absent {
+                Some(absent) => format!("{message}: {absent}"),
+                None => message.to_owned(),
+            }));
         }
     }
     let empty_names = Names::new();
@@ -337,6 +371,11 @@ impl Store {
             "returnConsumedCapacity",
             &CAPACITY_VALUES,
         );
+        violations.one_of(
+            input.return_item_collection_metrics.as_ref(),
+            "returnItemCollectionMetrics",
+            &METRICS_VALUES,
+        );
         check_on_failure(
             &mut violations,
             input.return_values_on_condition_check_failure.as_ref(),
@@ -358,6 +397,7 @@ impl Store {
             input.expression_attribute_names.as_ref(),
             input.expression_attribute_values.as_ref(),
             input.condition_expression.is_some(),
+            Some("ConditionExpression is null"),
             |context| {
                 input
                     .condition_expression
@@ -407,6 +447,11 @@ impl Store {
                 &table.meta.name,
                 units,
             ),
+            item_collection_metrics: item_collection_metrics(
+                input.return_item_collection_metrics.as_ref(),
+                &table,
+                &prepared.key,
+            ),
         })
     }
 
@@ -420,6 +465,11 @@ impl Store {
             input.return_consumed_capacity.as_ref(),
             "returnConsumedCapacity",
             &CAPACITY_VALUES,
+        );
+        violations.one_of(
+            input.return_item_collection_metrics.as_ref(),
+            "returnItemCollectionMetrics",
+            &METRICS_VALUES,
         );
         check_on_failure(
             &mut violations,
@@ -442,6 +492,7 @@ impl Store {
             input.expression_attribute_names.as_ref(),
             input.expression_attribute_values.as_ref(),
             input.condition_expression.is_some(),
+            Some("ConditionExpression is null"),
             |context| {
                 input
                     .condition_expression
@@ -481,6 +532,11 @@ impl Store {
                 &table.meta.name,
                 units,
             ),
+            item_collection_metrics: item_collection_metrics(
+                input.return_item_collection_metrics.as_ref(),
+                &table,
+                &prepared.key,
+            ),
         })
     }
 
@@ -494,6 +550,11 @@ impl Store {
             input.return_consumed_capacity.as_ref(),
             "returnConsumedCapacity",
             &CAPACITY_VALUES,
+        );
+        violations.one_of(
+            input.return_item_collection_metrics.as_ref(),
+            "returnItemCollectionMetrics",
+            &METRICS_VALUES,
         );
         check_on_failure(
             &mut violations,
@@ -514,6 +575,7 @@ impl Store {
             input.expression_attribute_names.as_ref(),
             input.expression_attribute_values.as_ref(),
             input.condition_expression.is_some() || input.update_expression.is_some(),
+            Some("UpdateExpression and ConditionExpression are null"),
             |context| {
                 let update = input
                     .update_expression
@@ -587,6 +649,11 @@ impl Store {
                 &table.meta.name,
                 units,
             ),
+            item_collection_metrics: item_collection_metrics(
+                input.return_item_collection_metrics.as_ref(),
+                &table,
+                &prepared.key,
+            ),
         })
     }
 
@@ -640,6 +707,11 @@ impl Store {
             "returnConsumedCapacity",
             &CAPACITY_VALUES,
         );
+        if input.request_items.as_ref().is_some_and(BTreeMap::is_empty) {
+            return Err(StoreError::validation(
+                "The requestItems parameter is required for BatchGetItem",
+            ));
+        }
         if let Some(requests) = &input.request_items {
             for (name, request) in requests {
                 violations.name_pattern(name, "requestItems.key");
@@ -647,9 +719,14 @@ impl Store {
                     request.keys.as_ref(),
                     &format!("requestItems.{name}.member.keys"),
                 );
-            }
-            if requests.is_empty() {
-                violations.length_between(Some(0), "'{}'", "requestItems", 1, 100);
+                // The per-table limit is a constraint on the member; the
+                // total over all tables is checked below with its own message.
+                if request.keys.as_ref().is_some_and(|keys| keys.len() > 100) {
+                    violations.unechoed(
+                        &format!("RequestItems.{name}.member.Keys"),
+                        "Member must have length less than or equal to 100",
+                    );
+                }
             }
         }
         violations.finish()?;
@@ -747,12 +824,33 @@ impl Store {
             "returnConsumedCapacity",
             &CAPACITY_VALUES,
         );
+        if input.request_items.as_ref().is_some_and(BTreeMap::is_empty) {
+            return Err(StoreError::validation(
+                "The requestItems parameter is required for BatchWriteItem",
+            ));
+        }
         if let Some(requests) = &input.request_items {
             for name in requests.keys() {
                 violations.name_pattern(name, "requestItems.key");
             }
-            if requests.is_empty() {
-                violations.length_between(Some(0), "'{}'", "requestItems", 1, 25);
+            // One table over 25 requests fails the map's value constraint, and
+            // DynamoDB echoes the whole map. It prints its Java model there;
+            // the requests' JSON stands in for that dump.
+            if requests.values().any(|writes| writes.len() > 25) {
+                let shown: Vec<String> = requests
+                    .iter()
+                    .map(|(name, writes)| {
+                        format!(
+                            "{name}={}",
+                            serde_json::to_string(writes).expect("requests serialize")
+                        )
+                    })
+                    .collect();
+                violations.echoed(
+                    &format!("'{{{}}}'", shown.join(", ")),
+                    "requestItems",
+                    "Map value must satisfy constraint: [Member must have length less than or equal to 25, Member must have length greater than or equal to 1]",
+                );
             }
         }
         violations.finish()?;
@@ -867,7 +965,7 @@ pub(crate) fn read_projection(
         &[("AttributesToGet", attributes_to_get.is_some())],
         &[("ProjectionExpression", expression.is_some())],
     )?;
-    let projection = parse_expressions(names, None, expression.is_some(), |context| {
+    let projection = parse_expressions(names, None, expression.is_some(), None, |context| {
         expression.map(|text| context.projection(text)).transpose()
     })?;
     match (projection, attributes_to_get) {

@@ -16,10 +16,36 @@ use crate::api::{
     TransactWriteItem, TransactWriteItemsInput, UpdateItemInput,
 };
 use crate::error::{ErrorKind, StoreError, StoreResult};
+use crate::eval::resolve_path;
 use crate::expression::{Comparator, Condition, Operand, Path, PathElement};
 use crate::key::KeySchema;
 use crate::partiql::{parse, SetOperand, Statement};
 use crate::value::{item_from_json, item_to_json, AttributeValue, Item};
+
+/// Re-keys an item projected by a SELECT's paths as PartiQL answers it:
+/// each selected path's value becomes a top-level attribute named after the
+/// path's last name (`SELECT mymap.nested` gives `nested`), where a
+/// `ProjectionExpression` would keep the nesting.
+fn select_shape(item: Item, paths: &[Path]) -> Item {
+    let mut shaped = Item::new();
+    for path in paths {
+        let Some(value) = resolve_path(&item, path) else {
+            continue;
+        };
+        let name = path
+            .elements
+            .iter()
+            .rev()
+            .find_map(|element| match element {
+                PathElement::Name(name) => Some(name.clone()),
+                PathElement::Index(_) => None,
+            });
+        if let Some(name) = name {
+            shaped.insert(name, value.clone());
+        }
+    }
+    shaped
+}
 
 /// Turns condition trees back into expression text with placeholders.
 #[derive(Default)]
@@ -463,8 +489,15 @@ impl Store {
                 })?
             }
         };
+        let items = output.items.unwrap_or_default();
         Ok(ExecuteStatementOutput {
-            items: output.items.unwrap_or_default(),
+            items: match projection {
+                Some(paths) => items
+                    .into_iter()
+                    .map(|item| select_shape(item, paths))
+                    .collect(),
+                None => items,
+            },
             next_token: output.last_evaluated_key.as_ref().map(encode_token),
             last_evaluated_key: output.last_evaluated_key,
         })
@@ -551,6 +584,10 @@ impl Store {
                             ..GetItemInput::default()
                         })?
                         .item
+                        .map(|item| match projection {
+                            Some(paths) => select_shape(item, paths),
+                            None => item,
+                        })
                     }
                     Statement::Select { .. } => {
                         return Err(StoreError::validation(
@@ -631,6 +668,7 @@ impl Store {
             .count();
         if reads == statements.len() {
             let mut gets = Vec::new();
+            let mut projections = Vec::new();
             for (statement, _) in &statements {
                 let Statement::Select {
                     table,
@@ -654,6 +692,7 @@ impl Store {
                         .collect::<Vec<_>>()
                         .join(", ")
                 });
+                projections.push(projection.clone());
                 gets.push(TransactGetItem {
                     get: Some(TransactGet {
                         table_name: Some(table.clone()),
@@ -667,8 +706,19 @@ impl Store {
                 transact_items: Some(gets),
                 return_consumed_capacity: None,
             })?;
+            let responses = output
+                .responses
+                .into_iter()
+                .zip(projections)
+                .map(|(mut response, projection)| {
+                    if let Some(paths) = projection {
+                        response.item = response.item.map(|item| select_shape(item, &paths));
+                    }
+                    response
+                })
+                .collect();
             return Ok(ExecuteTransactionOutput {
-                responses: Some(output.responses),
+                responses: Some(responses),
             });
         }
         if reads > 0 {

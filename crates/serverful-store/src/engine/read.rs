@@ -281,7 +281,16 @@ fn plan<'a>(
     })
 }
 
+/// Which read operation `check_read_members` checks: they word a `Limit`
+/// violation differently.
+#[derive(Clone, Copy, PartialEq)]
+enum ReadOperation {
+    Query,
+    Scan,
+}
+
 fn check_read_members(
+    operation: ReadOperation,
     violations: &mut Violations,
     table_name: Option<&String>,
     index_name: Option<&String>,
@@ -303,7 +312,12 @@ fn check_read_members(
             "ALL_PROJECTED_ATTRIBUTES",
         ],
     );
-    violations.at_least(limit, "limit", 1);
+    // DynamoDB's Query names the member `Limit` and leaves the value out,
+    // while Scan echoes it under `limit`; both are what the service answers.
+    match operation {
+        ReadOperation::Query => violations.at_least_unechoed(limit, "Limit", 1),
+        ReadOperation::Scan => violations.at_least(limit, "limit", 1),
+    }
     violations.one_of(capacity, "returnConsumedCapacity", &CAPACITY_VALUES);
 }
 
@@ -328,6 +342,7 @@ impl Store {
     pub fn query(&self, input: QueryInput) -> StoreResult<ReadOutput> {
         let mut violations = Violations::new();
         check_read_members(
+            ReadOperation::Query,
             &mut violations,
             input.table_name.as_ref(),
             input.index_name.as_ref(),
@@ -382,6 +397,7 @@ impl Store {
             input.expression_attribute_names.as_ref(),
             input.expression_attribute_values.as_ref(),
             any_expression,
+            None,
             |context| {
                 let key = input
                     .key_condition_expression
@@ -545,6 +561,7 @@ impl Store {
     pub fn scan(&self, input: ScanInput) -> StoreResult<ReadOutput> {
         let mut violations = Violations::new();
         check_read_members(
+            ReadOperation::Scan,
             &mut violations,
             input.table_name.as_ref(),
             input.index_name.as_ref(),
@@ -582,6 +599,7 @@ impl Store {
             input.expression_attribute_names.as_ref(),
             input.expression_attribute_values.as_ref(),
             input.filter_expression.is_some() || input.projection_expression.is_some(),
+            None,
             |context| {
                 let filter = input
                     .filter_expression

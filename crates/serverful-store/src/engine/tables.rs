@@ -93,6 +93,40 @@ fn key_names(
     Ok((partition, sort))
 }
 
+/// Whether `arn` has the shape of a DynamoDB table ARN,
+/// `arn:<partition>:dynamodb:<region>:<12-digit account>:table/<name>`.
+fn is_foreign_table_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [scheme, partition, service, region, account, resource] = parts.as_slice() else {
+        return false;
+    };
+    *scheme == "arn"
+        && partition.starts_with("aws")
+        && *service == "dynamodb"
+        && !region.is_empty()
+        && account.len() == 12
+        && account.bytes().all(|byte| byte.is_ascii_digit())
+        && resource
+            .strip_prefix("table/")
+            .is_some_and(|name| !name.is_empty())
+}
+
+/// A key schema as DynamoDB's Java model prints it in a constraint message,
+/// `KeySchemaElement(attributeName=pk, keyType=HASH), ...`.
+fn render_key_schema(schema: &[KeySchemaElement]) -> String {
+    schema
+        .iter()
+        .map(|element| {
+            format!(
+                "KeySchemaElement(attributeName={}, keyType={})",
+                element.attribute_name.as_deref().unwrap_or("null"),
+                element.key_type.as_deref().unwrap_or("null")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn check_key_schema_shape(
     violations: &mut Violations,
     schema: Option<&Vec<KeySchemaElement>>,
@@ -102,7 +136,7 @@ fn check_key_schema_shape(
     if let Some(schema) = schema {
         violations.length_between(
             Some(schema.len()),
-            &format!("'{}'", schema.len()),
+            &format!("'[{}]'", render_key_schema(schema)),
             field,
             1,
             2,
@@ -259,6 +293,13 @@ fn check_definitions_shape(violations: &mut Violations, list: Option<&Vec<Attrib
 impl Store {
     /// `CreateTable`
     pub fn create_table(&self, input: CreateTableInput) -> StoreResult<CreateTableOutput> {
+        // CreateTable checks for its table name before any constraint, with a
+        // message of its own (the data-plane operations say `Value null`).
+        if input.table_name.is_none() {
+            return Err(StoreError::validation(
+                "The parameter 'TableName' is required but was not present in the request",
+            ));
+        }
         let mut violations = Violations::new();
         check_definitions_shape(&mut violations, input.attribute_definitions.as_ref());
         violations.table_name(input.table_name.as_ref(), "tableName");
@@ -271,6 +312,19 @@ impl Store {
         violations.finish()?;
         let name = input.table_name.clone().unwrap_or_default();
         let defined = definitions(input.attribute_definitions.as_deref().unwrap_or_default())?;
+        // For the table's own key DynamoDB reports one attribute used as both
+        // HASH and RANGE as an undefined key attribute (an index gets the
+        // "same name" message from `key_names`).
+        if let [hash, range] = input.key_schema.as_deref().unwrap_or_default() {
+            if hash.key_type.as_deref() == Some("HASH")
+                && range.key_type.as_deref() == Some("RANGE")
+                && hash.attribute_name == range.attribute_name
+            {
+                return Err(StoreError::validation(
+                    "Invalid KeySchema: Some index key attribute have no definition",
+                ));
+            }
+        }
         let (partition_key, sort_key) =
             key_names(input.key_schema.as_deref().unwrap_or_default(), &defined)?;
         let billing_mode = input
@@ -684,6 +738,18 @@ impl Store {
                     false,
                 )?
             };
+            // Provisioned throughput that would stay the same is an error in
+            // DynamoDB, not a no-op.
+            if table.meta.billing_mode == "PROVISIONED"
+                && meta.billing_mode == "PROVISIONED"
+                && input.provisioned_throughput.is_some()
+                && (read, write) == (table.meta.read_capacity, table.meta.write_capacity)
+            {
+                return Err(StoreError::validation(format!(
+                    "The provisioned throughput for the table will not change. The requested value equals the current value. Current ReadCapacityUnits provisioned for the table: {}. Requested ReadCapacityUnits: {read}. Current WriteCapacityUnits provisioned for the table: {}. Requested WriteCapacityUnits: {write}. Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits.",
+                    table.meta.read_capacity, table.meta.write_capacity
+                )));
+            }
             meta.read_capacity = read;
             meta.write_capacity = write;
             changed = true;
@@ -952,18 +1018,32 @@ impl Store {
         })
     }
 
-    fn table_of_arn(&self, arn: Option<&String>) -> StoreResult<Arc<Table>> {
+    fn table_of_arn(&self, arn: Option<&String>, operation: &str) -> StoreResult<Arc<Table>> {
         let mut violations = Violations::new();
         violations.required(arn, "resourceArn");
         violations.finish()?;
         let arn = arn.map(String::as_str).unwrap_or_default();
         let prefix = table_arn(&self.config.region, &self.config.account_id, "");
-        let name = arn.strip_prefix(&prefix).ok_or_else(|| {
-            StoreError::new(
-                ErrorKind::Validation,
-                format!("Invalid TableArn: Invalid ResourceArn provided as input {arn}"),
-            )
-        })?;
+        let name = match arn.strip_prefix(&prefix) {
+            Some(name) => name,
+            // A well-formed table ARN of another account or region names a
+            // table this caller cannot see: AWS denies access rather than
+            // calling the ARN invalid.
+            None if is_foreign_table_arn(arn) => {
+                return Err(StoreError::new(
+                    ErrorKind::AccessDenied,
+                    format!(
+                        "User is not authorized to perform: dynamodb:{operation} on resource: {arn}"
+                    ),
+                ))
+            }
+            None => {
+                return Err(StoreError::new(
+                    ErrorKind::Validation,
+                    format!("Invalid TableArn: Invalid ResourceArn provided as input {arn}"),
+                ))
+            }
+        };
         self.table(name).map_err(|_| {
             StoreError::new(
                 ErrorKind::ResourceNotFound,
@@ -978,7 +1058,7 @@ impl Store {
         violations.required(input.tags.as_ref(), "tags");
         violations.finish()?;
         let _gate = self.write_gate();
-        let table = self.table_of_arn(input.resource_arn.as_ref())?;
+        let table = self.table_of_arn(input.resource_arn.as_ref(), "TagResource")?;
         let mut meta = table.meta.clone();
         for (key, value) in tag_pairs(input.tags.as_deref().unwrap_or_default())? {
             meta.tags.retain(|(existing, _)| *existing != key);
@@ -999,7 +1079,7 @@ impl Store {
         violations.required(input.tag_keys.as_ref(), "tagKeys");
         violations.finish()?;
         let _gate = self.write_gate();
-        let table = self.table_of_arn(input.resource_arn.as_ref())?;
+        let table = self.table_of_arn(input.resource_arn.as_ref(), "UntagResource")?;
         let mut meta = table.meta.clone();
         let keys = input.tag_keys.unwrap_or_default();
         meta.tags.retain(|(key, _)| !keys.contains(key));
@@ -1012,7 +1092,7 @@ impl Store {
         &self,
         input: ListTagsOfResourceInput,
     ) -> StoreResult<ListTagsOfResourceOutput> {
-        let table = self.table_of_arn(input.resource_arn.as_ref())?;
+        let table = self.table_of_arn(input.resource_arn.as_ref(), "ListTagsOfResource")?;
         Ok(ListTagsOfResourceOutput {
             tags: table
                 .meta

@@ -760,3 +760,346 @@ fn return_values_and_legacy_reads() {
         ]],
     );
 }
+
+/// Answers the DynamoDB Parity Suite recorded from DynamoDB, for request-level
+/// constraint messages whose wording differs by operation.
+#[test]
+fn constraint_wording_matches_dynamodb() {
+    let store = store();
+    create(&store, "items", "N");
+    check(
+        &store,
+        "TransactGetItems",
+        json!({"TransactItems": []}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"1 validation error detected: Value '[]' at 'transactItems' failed to satisfy constraint: Member must have length greater than or equal to 1"}"#
+        ]],
+    );
+    check(
+        &store,
+        "TransactWriteItems",
+        json!({"TransactItems": []}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"1 validation error detected: Value '[]' at 'transactItems' failed to satisfy constraint: Member must have length greater than or equal to 1"}"#
+        ]],
+    );
+    // Query leaves the value out and capitalizes the member; Scan does not.
+    check(
+        &store,
+        "Query",
+        json!({"TableName": "items", "KeyConditionExpression": "pk = :v", "ExpressionAttributeValues": {":v": {"S": "a"}}, "Limit": 0}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"1 validation error detected: Value at 'Limit' failed to satisfy constraint: Member must have value greater than or equal to 1"}"#
+        ]],
+    );
+    check(
+        &store,
+        "Scan",
+        json!({"TableName": "items", "Limit": 0}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1"}"#
+        ]],
+    );
+    check(
+        &store,
+        "PutItem",
+        json!({"TableName": "", "Item": {"pk": {"S": "a"}}}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"1 validation error detected: Value '' at 'tableName' failed to satisfy constraint: Member must have length greater than or equal to 1"}"#
+        ]],
+    );
+    check(
+        &store,
+        "CreateTable",
+        json!({
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "BillingMode": "PAY_PER_REQUEST",
+        }),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"The parameter 'TableName' is required but was not present in the request"}"#
+        ]],
+    );
+    check(
+        &store,
+        "CreateTable",
+        json!({
+            "TableName": "three-keys",
+            "AttributeDefinitions": [
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+                {"AttributeName": "extra", "AttributeType": "S"},
+            ],
+            "KeySchema": [
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+                {"AttributeName": "extra", "KeyType": "RANGE"},
+            ],
+            "BillingMode": "PAY_PER_REQUEST",
+        }),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"1 validation error detected: Value '[KeySchemaElement(attributeName=pk, keyType=HASH), KeySchemaElement(attributeName=sk, keyType=RANGE), KeySchemaElement(attributeName=extra, keyType=RANGE)]' at 'keySchema' failed to satisfy constraint: Member must have length less than or equal to 2"}"#
+        ]],
+    );
+    check(
+        &store,
+        "CreateTable",
+        json!({
+            "TableName": "same-key",
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "KeySchema": [
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "pk", "KeyType": "RANGE"},
+            ],
+            "BillingMode": "PAY_PER_REQUEST",
+        }),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Invalid KeySchema: Some index key attribute have no definition"}"#
+        ]],
+    );
+    check(
+        &store,
+        "PutItem",
+        json!({"TableName": "items", "Item": {"pk": {"S": "a"}, "sk": {"N": "1"}}, "ExpressionAttributeValues": {":v": {"S": "unused"}}}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"ExpressionAttributeValues can only be specified when using expressions: ConditionExpression is null"}"#
+        ]],
+    );
+    check(
+        &store,
+        "PutItem",
+        json!({
+            "TableName": "items",
+            "Item": {"pk": {"S": "a"}, "sk": {"N": "1"}},
+            "ReturnConsumedCapacity": "INVALID",
+            "ReturnItemCollectionMetrics": "INVALID",
+            "ReturnValues": "INVALID",
+        }),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"3 validation errors detected: Value 'INVALID' at 'returnValues' failed to satisfy constraint: Member must satisfy enum value set: [ALL_NEW, UPDATED_OLD, ALL_OLD, NONE, UPDATED_NEW]; Value 'INVALID' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]; Value 'INVALID' at 'returnItemCollectionMetrics' failed to satisfy constraint: Member must satisfy enum value set: [SIZE, NONE]"}"#
+        ]],
+    );
+}
+
+/// BatchGetItem and BatchWriteItem: an empty map and one table over its limit.
+#[test]
+fn batch_limits_match_dynamodb() {
+    let store = store();
+    create(&store, "items", "N");
+    check(
+        &store,
+        "BatchGetItem",
+        json!({"RequestItems": {}}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"The requestItems parameter is required for BatchGetItem"}"#
+        ]],
+    );
+    check(
+        &store,
+        "BatchWriteItem",
+        json!({"RequestItems": {}}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"The requestItems parameter is required for BatchWriteItem"}"#
+        ]],
+    );
+    let keys: Vec<Value> = (0..101)
+        .map(|n| json!({"pk": {"S": "a"}, "sk": {"N": n.to_string()}}))
+        .collect();
+    check(
+        &store,
+        "BatchGetItem",
+        json!({"RequestItems": {"items": {"Keys": keys}}}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"1 validation error detected: Value at 'RequestItems.items.member.Keys' failed to satisfy constraint: Member must have length less than or equal to 100"}"#
+        ]],
+    );
+    let writes: Vec<Value> = (0..26)
+        .map(|n| json!({"DeleteRequest": {"Key": {"pk": {"S": "a"}, "sk": {"N": n.to_string()}}}}))
+        .collect();
+    let response = call(
+        &store,
+        "BatchWriteItem",
+        json!({"RequestItems": {"items": writes}}),
+    );
+    let message = response["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("1 validation error detected: Value '{items=[")
+            && message.ends_with("]}' at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to 25, Member must have length greater than or equal to 1]"),
+        "{message}"
+    );
+}
+
+/// `ItemCollectionMetrics` comes back for `SIZE` on a table with a local
+/// secondary index, keyed by the partition key, and never otherwise.
+#[test]
+fn item_collection_metrics() {
+    let store = store();
+    create(&store, "items", "N");
+    let key = json!({"pk": {"S": "icm"}, "sk": {"N": "1"}});
+    check(
+        &store,
+        "PutItem",
+        json!({"TableName": "items", "Item": key, "ReturnItemCollectionMetrics": "SIZE"}),
+        expect![[
+            r#"{"ItemCollectionMetrics":{"ItemCollectionKey":{"pk":{"S":"icm"}},"SizeEstimateRangeGB":[0.0,1.0]}}"#
+        ]],
+    );
+    check(
+        &store,
+        "UpdateItem",
+        json!({"TableName": "items", "Key": key, "UpdateExpression": "SET a = :a", "ExpressionAttributeValues": {":a": {"S": "x"}}, "ReturnItemCollectionMetrics": "SIZE"}),
+        expect![[
+            r#"{"ItemCollectionMetrics":{"ItemCollectionKey":{"pk":{"S":"icm"}},"SizeEstimateRangeGB":[0.0,1.0]}}"#
+        ]],
+    );
+    check(
+        &store,
+        "DeleteItem",
+        json!({"TableName": "items", "Key": key, "ReturnItemCollectionMetrics": "SIZE"}),
+        expect![[
+            r#"{"ItemCollectionMetrics":{"ItemCollectionKey":{"pk":{"S":"icm"}},"SizeEstimateRangeGB":[0.0,1.0]}}"#
+        ]],
+    );
+    check(
+        &store,
+        "PutItem",
+        json!({"TableName": "items", "Item": key, "ReturnItemCollectionMetrics": "NONE"}),
+        expect!["{}"],
+    );
+    ok(
+        &store,
+        "CreateTable",
+        json!({
+            "TableName": "plain",
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        }),
+    );
+    check(
+        &store,
+        "PutItem",
+        json!({"TableName": "plain", "Item": {"pk": {"S": "a"}}, "ReturnItemCollectionMetrics": "SIZE"}),
+        expect!["{}"],
+    );
+}
+
+/// The transaction-wide limits and per-item key errors of TransactGetItems.
+#[test]
+fn transaction_limits_and_key_errors() {
+    let store = store();
+    create(&store, "items", "N");
+    let filler = "x".repeat(350_000);
+    let puts: Vec<Value> = (0..12)
+        .map(|n| {
+            json!({"Put": {"TableName": "items", "Item": {"pk": {"S": "big"}, "sk": {"N": n.to_string()}, "data": {"S": filler}}}})
+        })
+        .collect();
+    check(
+        &store,
+        "TransactWriteItems",
+        json!({"TransactItems": puts}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Transaction request cannot be larger than 4 MB"}"#
+        ]],
+    );
+    check(
+        &store,
+        "Scan",
+        json!({"TableName": "items", "Select": "COUNT"}),
+        expect![[r#"{"Count":0,"ScannedCount":0}"#]],
+    );
+    check(
+        &store,
+        "TransactGetItems",
+        json!({"TransactItems": [
+            {"Get": {"TableName": "items", "Key": {"pk": {"S": "a"}, "sk": {"N": "1"}}}},
+            {"Get": {"TableName": "items", "Key": {}}},
+        ]}),
+        expect![[
+            r#"{"CancellationReasons":[{"Code":"None"},{"Code":"ValidationError","Message":"The provided key element does not match the schema"}],"Message":"Transaction cancelled, please refer cancellation reasons for specific reasons [None, ValidationError]","__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException"}"#
+        ]],
+    );
+}
+
+/// UpdateTable to the same provisioned throughput, and tags of a table ARN in
+/// another account.
+#[test]
+fn table_control_plane_answers() {
+    let store = store();
+    ok(
+        &store,
+        "CreateTable",
+        json!({
+            "TableName": "provisioned",
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "ProvisionedThroughput": {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
+        }),
+    );
+    check(
+        &store,
+        "UpdateTable",
+        json!({
+            "TableName": "provisioned",
+            "BillingMode": "PROVISIONED",
+            "ProvisionedThroughput": {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
+        }),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"The provisioned throughput for the table will not change. The requested value equals the current value. Current ReadCapacityUnits provisioned for the table: 5. Requested ReadCapacityUnits: 5. Current WriteCapacityUnits provisioned for the table: 5. Requested WriteCapacityUnits: 5. Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits."}"#
+        ]],
+    );
+    let changed = ok(
+        &store,
+        "UpdateTable",
+        json!({
+            "TableName": "provisioned",
+            "ProvisionedThroughput": {"ReadCapacityUnits": 6, "WriteCapacityUnits": 5},
+        }),
+    );
+    assert_eq!(
+        changed["TableDescription"]["ProvisionedThroughput"]["ReadCapacityUnits"],
+        json!(6)
+    );
+    check(
+        &store,
+        "ListTagsOfResource",
+        json!({"ResourceArn": "arn:aws:dynamodb:us-east-1:111122223333:table/nonexistent_table_xyz"}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#AccessDeniedException","message":"User is not authorized to perform: dynamodb:ListTagsOfResource on resource: arn:aws:dynamodb:us-east-1:111122223333:table/nonexistent_table_xyz"}"#
+        ]],
+    );
+    check(
+        &store,
+        "ListTagsOfResource",
+        json!({"ResourceArn": "not-a-valid-arn"}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Invalid TableArn: Invalid ResourceArn provided as input not-a-valid-arn"}"#
+        ]],
+    );
+}
+
+/// PartiQL SELECT of a nested path answers the value under the path's last
+/// name.
+#[test]
+fn partiql_select_nested_path() {
+    let store = store();
+    create(&store, "items", "N");
+    ok(
+        &store,
+        "PutItem",
+        json!({"TableName": "items", "Item": {"pk": {"S": "nested"}, "sk": {"N": "1"}, "mymap": {"M": {"nested": {"S": "deep"}}}}}),
+    );
+    check(
+        &store,
+        "ExecuteStatement",
+        json!({"Statement": "SELECT mymap.nested, sk FROM \"items\" WHERE pk = 'nested'"}),
+        expect![[r#"{"Items":[{"nested":{"S":"deep"},"sk":{"N":"1"}}]}"#]],
+    );
+    check(
+        &store,
+        "ExecuteTransaction",
+        json!({"TransactStatements": [{"Statement": "SELECT mymap.nested FROM \"items\" WHERE pk = 'nested' AND sk = 1"}]}),
+        expect![[r#"{"Responses":[{"Item":{"nested":{"S":"deep"}}}]}"#]],
+    );
+}

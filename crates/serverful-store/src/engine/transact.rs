@@ -23,6 +23,25 @@ use crate::value::{check_item_size, item_size};
 const TOKEN_SECONDS: f64 = 600.0;
 /// The most items in one transaction.
 const MAX_TRANSACTION_ITEMS: usize = 100;
+/// The most bytes of items in one transaction.
+const MAX_TRANSACTION_BYTES: usize = 4 * 1024 * 1024;
+
+/// `TransactionCanceledException` with its reasons, in request order.
+fn cancelled(reasons: Vec<CancellationReason>) -> StoreError {
+    let codes: Vec<&str> = reasons.iter().map(|reason| reason.code.as_str()).collect();
+    let mut error = StoreError::new(
+        ErrorKind::TransactionCanceled,
+        format!(
+            "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
+            codes.join(", ")
+        ),
+    );
+    error.details = Some(Box::new(ErrorDetails {
+        cancellation_reasons: reasons,
+        item: None,
+    }));
+    error
+}
 
 impl Store {
     fn prepare_transact_write(
@@ -65,6 +84,7 @@ impl Store {
             operation.expression_attribute_names.as_ref(),
             operation.expression_attribute_values.as_ref(),
             operation.condition_expression.is_some() || operation.update_expression.is_some(),
+            None,
             |context| {
                 let update = match (kind, operation.update_expression.as_deref()) {
                     ("update", Some(text)) => Some(context.update(text)?),
@@ -123,7 +143,9 @@ impl Store {
         if let Some(items) = &input.transact_items {
             violations.length_between(
                 Some(items.len()),
-                "'[...]'",
+                // DynamoDB echoes an empty list as `[]`; a longer one is not
+                // worth rendering in full.
+                if items.is_empty() { "'[]'" } else { "'[...]'" },
                 "transactItems",
                 1,
                 MAX_TRANSACTION_ITEMS,
@@ -192,6 +214,20 @@ impl Store {
             };
             prepared.push(self.prepare_transact_write(kind, operation)?);
         }
+        // DynamoDB caps a whole transaction at 4 MB of items, beside the
+        // 400 KB cap on each item.
+        let total_size: usize = prepared
+            .iter()
+            .map(|write| match &write.mutation {
+                Mutation::Put(item) => item_size(item),
+                _ => item_size(&write.key),
+            })
+            .sum();
+        if total_size > MAX_TRANSACTION_BYTES {
+            return Err(StoreError::validation(
+                "Transaction request cannot be larger than 4 MB",
+            ));
+        }
         let mut seen = BTreeSet::new();
         for write in &prepared {
             if !seen.insert((write.table.meta.id, write.row.clone())) {
@@ -235,19 +271,7 @@ impl Store {
             }
         }
         let outcome = if failed {
-            let codes: Vec<&str> = reasons.iter().map(|reason| reason.code.as_str()).collect();
-            let mut error = StoreError::new(
-                ErrorKind::TransactionCanceled,
-                format!(
-                    "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
-                    codes.join(", ")
-                ),
-            );
-            error.details = Some(Box::new(ErrorDetails {
-                cancellation_reasons: reasons,
-                item: None,
-            }));
-            Err(error)
+            Err(cancelled(reasons))
         } else {
             let mut writes = Vec::new();
             for (write, old, new) in &changes {
@@ -329,7 +353,9 @@ impl Store {
         if let Some(items) = &input.transact_items {
             violations.length_between(
                 Some(items.len()),
-                "'[...]'",
+                // DynamoDB echoes an empty list as `[]`; a longer one is not
+                // worth rendering in full.
+                if items.is_empty() { "'[]'" } else { "'[...]'" },
                 "transactItems",
                 1,
                 MAX_TRANSACTION_ITEMS,
@@ -343,6 +369,10 @@ impl Store {
         violations.finish()?;
         let _gate = self.read_gate();
         let mut plans = Vec::new();
+        // A key that does not fit its table's schema cancels the transaction
+        // with a `ValidationError` reason for that item (and `None` for the
+        // others), rather than failing the whole request.
+        let mut key_errors: Vec<Option<StoreError>> = Vec::new();
         for item in input.transact_items.as_deref().unwrap_or_default() {
             let mut violations = Violations::new();
             violations.required(item.get.as_ref(), "transactItems.member.get");
@@ -362,9 +392,34 @@ impl Store {
             )?;
             let table = self.table(get.table_name.as_deref().unwrap_or_default())?;
             let key = get.key.clone().unwrap_or_default();
-            table.key.check_key(&key)?;
-            let row = table.row_key(&key)?;
-            plans.push((table, row, projection));
+            match table.key.check_key(&key).and_then(|()| table.row_key(&key)) {
+                Ok(row) => {
+                    key_errors.push(None);
+                    plans.push((table, row, projection));
+                }
+                Err(error) if error.kind == ErrorKind::Validation => {
+                    key_errors.push(Some(error));
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        if key_errors.iter().any(Option::is_some) {
+            let reasons: Vec<CancellationReason> = key_errors
+                .into_iter()
+                .map(|error| match error {
+                    Some(error) => CancellationReason {
+                        code: "ValidationError".to_owned(),
+                        message: Some(error.message),
+                        item: None,
+                    },
+                    None => CancellationReason {
+                        code: "None".to_owned(),
+                        message: None,
+                        item: None,
+                    },
+                })
+                .collect();
+            return Err(cancelled(reasons));
         }
         let mut seen = BTreeSet::new();
         for (table, row, _) in &plans {

@@ -32,6 +32,14 @@ impl Violations {
     pub(crate) fn table_name(&mut self, name: Option<&String>, field: &str) {
         match name {
             None => self.push("null", field, "Member must not be null"),
+            // Since table names may also be ARNs, DynamoDB's model gives the
+            // member a minimum length of 1, and an empty name fails only that
+            // constraint (a name of 1 or 2 characters still fails the 3).
+            Some(name) if name.is_empty() => self.push(
+                "''",
+                field,
+                "Member must have length greater than or equal to 1",
+            ),
             Some(name) => self.name_pattern(name, field),
         }
     }
@@ -94,6 +102,30 @@ impl Violations {
         }
     }
 
+    /// A violation that DynamoDB reports without echoing the value, usually
+    /// under the member's wire name (`Value at 'Limit' ...`).
+    pub(crate) fn unechoed(&mut self, field: &str, constraint: &str) {
+        self.messages.push(format!(
+            "Value at '{field}' failed to satisfy constraint: {constraint}"
+        ));
+    }
+
+    /// A number with a lower bound, reported without its value (Query's
+    /// `Limit`).
+    pub(crate) fn at_least_unechoed(&mut self, value: Option<i64>, field: &str, minimum: i64) {
+        if value.is_some_and(|value| value < minimum) {
+            self.unechoed(
+                field,
+                &format!("Member must have value greater than or equal to {minimum}"),
+            );
+        }
+    }
+
+    /// A violation whose value DynamoDB echoes in a form of its own.
+    pub(crate) fn echoed(&mut self, value: &str, field: &str, constraint: &str) {
+        self.push(value, field, constraint);
+    }
+
     /// A number with an upper bound.
     pub(crate) fn at_most(&mut self, value: Option<i64>, field: &str, maximum: i64) {
         if let Some(value) = value {
@@ -148,6 +180,9 @@ impl Violations {
 
 /// The `ReturnConsumedCapacity` values.
 pub(crate) const CAPACITY_VALUES: [&str; 3] = ["INDEXES", "TOTAL", "NONE"];
+
+/// The `ReturnItemCollectionMetrics` values.
+pub(crate) const METRICS_VALUES: [&str; 2] = ["SIZE", "NONE"];
 
 #[cfg(test)]
 mod tests {
