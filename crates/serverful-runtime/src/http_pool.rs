@@ -12,7 +12,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -793,22 +793,9 @@ impl HttpPool {
     }
 }
 
-/// Scales HTTP-mode functions to zero, like the Lambda-mode reaper. Ends when every pool
-/// is gone.
-pub(crate) async fn reap_idle_instances(pools: Vec<Weak<HttpPool>>, idle_timeout: Duration) {
-    let period = (idle_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(30));
-    loop {
-        tokio::time::sleep(period).await;
-        let mut any_alive = false;
-        for pool in &pools {
-            if let Some(pool) = pool.upgrade() {
-                any_alive = true;
-                pool.reap_idle(idle_timeout);
-            }
-        }
-        if !any_alive {
-            return;
-        }
+impl crate::pool::ReapIdle for HttpPool {
+    fn reap_idle(&self, idle_timeout: Duration) {
+        HttpPool::reap_idle(self, idle_timeout);
     }
 }
 

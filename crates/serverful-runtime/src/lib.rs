@@ -392,7 +392,7 @@ impl Runtime {
                 let pools = self.pools.values().map(Arc::downgrade).collect();
                 tokio::spawn(pool::reap_idle_instances(pools, idle_timeout));
                 let http_pools = self.http_pools.values().map(Arc::downgrade).collect();
-                tokio::spawn(http_pool::reap_idle_instances(http_pools, idle_timeout));
+                tokio::spawn(pool::reap_idle_instances(http_pools, idle_timeout));
             });
         }
     }

@@ -293,9 +293,21 @@ const MAX_DELIVERY_ATTEMPTS: u32 = 3;
 /// How long shutdown waits for one killed process to be reaped.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 
+/// A pool whose idle instances can be stopped: Lambda-mode and HTTP-mode pools alike.
+pub(crate) trait ReapIdle {
+    /// Stops the instances idle for at least `idle_timeout`.
+    fn reap_idle(&self, idle_timeout: Duration);
+}
+
+impl ReapIdle for Pool {
+    fn reap_idle(&self, idle_timeout: Duration) {
+        Pool::reap_idle(self, idle_timeout);
+    }
+}
+
 /// Scales functions to zero: every so often stops instances idle for `idle_timeout`. Ends
 /// when the runtime (and so every pool) is gone.
-pub(crate) async fn reap_idle_instances(pools: Vec<Weak<Pool>>, idle_timeout: Duration) {
+pub(crate) async fn reap_idle_instances<P: ReapIdle>(pools: Vec<Weak<P>>, idle_timeout: Duration) {
     let period = (idle_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(30));
     loop {
         tokio::time::sleep(period).await;
