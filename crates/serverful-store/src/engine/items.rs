@@ -824,6 +824,11 @@ impl Store {
             "returnConsumedCapacity",
             &CAPACITY_VALUES,
         );
+        violations.one_of(
+            input.return_item_collection_metrics.as_ref(),
+            "returnItemCollectionMetrics",
+            &METRICS_VALUES,
+        );
         if input.request_items.as_ref().is_some_and(BTreeMap::is_empty) {
             return Err(StoreError::validation(
                 "The requestItems parameter is required for BatchWriteItem",

@@ -978,6 +978,18 @@ fn item_collection_metrics() {
     );
     check(
         &store,
+        "BatchWriteItem",
+        json!({"RequestItems": {"items": [{"PutRequest": {"Item": key}}]}, "ReturnItemCollectionMetrics": "ALL"}),
+        expect![[r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"1 validation error detected: Value 'ALL' at 'returnItemCollectionMetrics' failed to satisfy constraint: Member must satisfy enum value set: [SIZE, NONE]"}"#]],
+    );
+    check(
+        &store,
+        "TransactWriteItems",
+        json!({"TransactItems": [{"Put": {"TableName": "items", "Item": key}}], "ReturnItemCollectionMetrics": "ALL"}),
+        expect![[r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"1 validation error detected: Value 'ALL' at 'returnItemCollectionMetrics' failed to satisfy constraint: Member must satisfy enum value set: [SIZE, NONE]"}"#]],
+    );
+    check(
+        &store,
         "PutItem",
         json!({"TableName": "plain", "Item": {"pk": {"S": "a"}}, "ReturnItemCollectionMetrics": "SIZE"}),
         expect!["{}"],

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::items::{
     consumed, parse_expressions, read_projection, Mutation, PreparedWrite, UpdatePlan,
 };
-use super::validate::{Violations, CAPACITY_VALUES};
+use super::validate::{Violations, CAPACITY_VALUES, METRICS_VALUES};
 use super::{lock, Store, TokenEntry};
 use crate::api::{
     ConsumedCapacity, ItemResponse, TransactGetItemsInput, TransactGetItemsOutput,
@@ -155,6 +155,11 @@ impl Store {
             input.return_consumed_capacity.as_ref(),
             "returnConsumedCapacity",
             &CAPACITY_VALUES,
+        );
+        violations.one_of(
+            input.return_item_collection_metrics.as_ref(),
+            "returnItemCollectionMetrics",
+            &METRICS_VALUES,
         );
         if let Some(token) = &input.client_request_token {
             violations.length_between(
