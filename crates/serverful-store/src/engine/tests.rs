@@ -980,13 +980,17 @@ fn item_collection_metrics() {
         &store,
         "BatchWriteItem",
         json!({"RequestItems": {"items": [{"PutRequest": {"Item": key}}]}, "ReturnItemCollectionMetrics": "ALL"}),
-        expect![[r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"1 validation error detected: Value 'ALL' at 'returnItemCollectionMetrics' failed to satisfy constraint: Member must satisfy enum value set: [SIZE, NONE]"}"#]],
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"1 validation error detected: Value 'ALL' at 'returnItemCollectionMetrics' failed to satisfy constraint: Member must satisfy enum value set: [SIZE, NONE]"}"#
+        ]],
     );
     check(
         &store,
         "TransactWriteItems",
         json!({"TransactItems": [{"Put": {"TableName": "items", "Item": key}}], "ReturnItemCollectionMetrics": "ALL"}),
-        expect![[r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"1 validation error detected: Value 'ALL' at 'returnItemCollectionMetrics' failed to satisfy constraint: Member must satisfy enum value set: [SIZE, NONE]"}"#]],
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"1 validation error detected: Value 'ALL' at 'returnItemCollectionMetrics' failed to satisfy constraint: Member must satisfy enum value set: [SIZE, NONE]"}"#
+        ]],
     );
     check(
         &store,
