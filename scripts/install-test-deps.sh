@@ -58,6 +58,6 @@ bundle_python fastapi "fastapi==0.*" "mangum==0.*" "uvicorn==0.*"
 bundle_python awslambdaric "awslambdaric==4.*"
 bundle_node express "express@5" "serverless-http@4"
 # The AWS SDK for JavaScript v3 for the store tests' Node.js client (tests/it/store.rs).
-bundle_node dynamodb "@aws-sdk/client-dynamodb@3" "@aws-sdk/lib-dynamodb@3"
+bundle_node dynamodb "@aws-sdk/client-dynamodb@3" "@aws-sdk/lib-dynamodb@3" "@aws-sdk/client-lambda@3"
 
 echo "install-test-deps: ready in $deps" >&2
