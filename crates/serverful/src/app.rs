@@ -19,24 +19,11 @@ pub(crate) struct LoadedApp {
     pub data_dir: PathBuf,
 }
 
-/// Why an app could not be loaded: either a message for the user (printed as is, exit 1)
-/// or an unexpected failure.
-pub(crate) enum LoadError {
-    User(String),
-    Other(anyhow::Error),
-}
-
-impl From<anyhow::Error> for LoadError {
-    fn from(error: anyhow::Error) -> Self {
-        LoadError::Other(error)
-    }
-}
-
 /// Reads the template (printing its unsupported features as one warning line) and
-/// prepares the data folder.
-pub(crate) fn load(args: &AppArgs) -> Result<LoadedApp, LoadError> {
-    let overrides = parse_parameter_overrides(&args.parameter_overrides)
-        .map_err(|error| LoadError::User(format!("{error:#}")))?;
+/// prepares the data folder. Errors are messages for the user, printed by `main` as
+/// `error: …` with exit status 1.
+pub(crate) fn load(args: &AppArgs) -> anyhow::Result<LoadedApp> {
+    let overrides = parse_parameter_overrides(&args.parameter_overrides)?;
     let stack_name = args
         .stack_name
         .clone()
@@ -47,8 +34,7 @@ pub(crate) fn load(args: &AppArgs) -> Result<LoadedApp, LoadError> {
         account_id: ACCOUNT_ID.to_string(),
         stack_name,
     };
-    let app =
-        template::load(&args.dir, &options).map_err(|error| LoadError::User(error.to_string()))?;
+    let app = template::load(&args.dir, &options).map_err(|error| anyhow::anyhow!("{error}"))?;
     if !app.unsupported.is_empty() {
         eprintln!(
             "warning: not supported yet, ignored: {}",
@@ -83,7 +69,7 @@ pub(crate) async fn prepare_functions(
     data_dir: &Path,
     only: Option<&str>,
     versions: CodeVersions,
-) -> Result<Vec<runtime::FunctionConfig>, LoadError> {
+) -> anyhow::Result<Vec<runtime::FunctionConfig>> {
     let selected: Vec<&template::Function> = app
         .functions
         .iter()
@@ -100,7 +86,7 @@ pub(crate) async fn prepare_functions(
     })
     .await
     .context("run the build")?
-    .map_err(|error| LoadError::User(error.to_string()))?;
+    .map_err(|error| anyhow::anyhow!("{error}"))?;
     let mut configs = Vec::with_capacity(selected.len());
     for function in selected {
         let mut config = function_config(function, data_dir)?;

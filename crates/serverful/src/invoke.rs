@@ -10,17 +10,10 @@ use bytes::Bytes;
 use serverful_cli::InvokeArgs;
 use serverful_runtime as runtime;
 
-use crate::app::{self, LoadError};
+use crate::app;
 
 pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
-    let loaded = match app::load(&args.app) {
-        Ok(loaded) => loaded,
-        Err(LoadError::User(message)) => {
-            eprintln!("error: {message}");
-            return Ok(ExitCode::FAILURE);
-        }
-        Err(LoadError::Other(error)) => return Err(error),
-    };
+    let loaded = app::load(&args.app)?;
     let functions = &loaded.app.functions;
     let Some(function) = functions
         .iter()
@@ -53,25 +46,19 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
         }
     };
 
-    let config = match app::prepare_functions(
+    let mut configs = app::prepare_functions(
         &loaded.app,
         &loaded.data_dir,
         Some(&function.logical_id),
         app::CodeVersions::Live,
     )
-    .await
-    {
-        Ok(mut configs) if configs.len() == 1 => configs.remove(0),
-        Ok(_) => anyhow::bail!(
-            "expected exactly one function named {}",
-            function.logical_id
-        ),
-        Err(LoadError::User(message)) => {
-            eprintln!("error: {message}");
-            return Ok(ExitCode::FAILURE);
-        }
-        Err(LoadError::Other(error)) => return Err(error),
-    };
+    .await?;
+    anyhow::ensure!(
+        configs.len() == 1,
+        "expected exactly one function named {}",
+        function.logical_id
+    );
+    let config = configs.remove(0);
     let options = runtime::RuntimeOptions {
         // Logs go to stderr so stdout carries only the result.
         log_sink: runtime::LogSink::new(|function, line| {

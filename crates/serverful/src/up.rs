@@ -13,33 +13,19 @@ use serverful_gateway as gateway;
 use serverful_runtime as runtime;
 use serverful_template as template;
 
-use crate::app::{self, LoadError, LoadedApp, ACCOUNT_ID};
+use crate::app::{self, LoadedApp, ACCOUNT_ID};
 use crate::functions::{Functions, GatewayInvoker};
 use crate::lambda_api::{FunctionInfo, LambdaApi};
 use crate::tables;
 
 pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
-    let LoadedApp { app, data_dir } = match app::load(&args.app) {
-        Ok(loaded) => loaded,
-        Err(LoadError::User(message)) => {
-            eprintln!("error: {message}");
-            return Ok(ExitCode::FAILURE);
-        }
-        Err(LoadError::Other(error)) => return Err(error),
-    };
+    let LoadedApp { app, data_dir } = app::load(&args.app)?;
     let versions = if args.watch {
         app::CodeVersions::Pinned
     } else {
         app::CodeVersions::Live
     };
-    let functions = match app::prepare_functions(&app, &data_dir, None, versions).await {
-        Ok(functions) => functions,
-        Err(LoadError::User(message)) => {
-            eprintln!("error: {message}");
-            return Ok(ExitCode::FAILURE);
-        }
-        Err(LoadError::Other(error)) => return Err(error),
-    };
+    let functions = app::prepare_functions(&app, &data_dir, None, versions).await?;
     // Both listeners first: a port in use stops start-up before any function starts, and
     // functions need the endpoint's address in their environment.
     let Some(gateway_listener) = bind(args.host, args.port, "the gateway", "--port").await else {

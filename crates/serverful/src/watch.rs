@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use notify::{EventKind, RecursiveMode, Watcher as _};
 use serverful_template as template;
 
-use crate::app::{self, LoadError};
+use crate::app;
 use crate::functions::Functions;
 
 /// Changes closer together than this are one change (editors write files in steps).
@@ -110,13 +110,7 @@ async fn reload(
         {
             Ok(mut configs) if configs.len() == 1 => configs.remove(0),
             Ok(_) => return,
-            Err(LoadError::User(message)) => {
-                eprintln!(
-                    "error: {logical_id} not reloaded, the old version keeps serving: {message}"
-                );
-                return;
-            }
-            Err(LoadError::Other(error)) => {
+            Err(error) => {
                 eprintln!(
                     "error: {logical_id} not reloaded, the old version keeps serving: {error:#}"
                 );
