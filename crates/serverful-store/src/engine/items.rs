@@ -362,58 +362,23 @@ impl Store {
 
     /// `PutItem`
     pub fn put_item(&self, input: PutItemInput) -> StoreResult<WriteItemOutput> {
-        let mut violations = Violations::new();
-        violations.table_name(input.table_name.as_ref(), "tableName");
-        violations.required(input.item.as_ref(), "item");
-        violations.one_of(input.return_values.as_ref(), "returnValues", &RETURN_VALUES);
-        violations.one_of(
-            input.return_consumed_capacity.as_ref(),
-            "returnConsumedCapacity",
-            &CAPACITY_VALUES,
-        );
-        violations.one_of(
-            input.return_item_collection_metrics.as_ref(),
-            "returnItemCollectionMetrics",
-            &METRICS_VALUES,
-        );
-        check_on_failure(
-            &mut violations,
-            input.return_values_on_condition_check_failure.as_ref(),
-        );
-        violations.finish()?;
-        if !matches!(
-            input.return_values.as_deref(),
-            None | Some("NONE" | "ALL_OLD")
-        ) {
-            return Err(StoreError::validation(
-                "ReturnValues can only be ALL_OLD or NONE",
-            ));
-        }
-        check_not_mixed(
-            &[("Expected", input.expected.is_some())],
-            &[("ConditionExpression", input.condition_expression.is_some())],
-        )?;
-        let expression_condition = parse_expressions(
-            input.expression_attribute_names.as_ref(),
-            input.expression_attribute_values.as_ref(),
-            input.condition_expression.is_some(),
-            Some("ConditionExpression is null"),
-            |context| {
-                input
-                    .condition_expression
-                    .as_deref()
-                    .map(|text| context.condition(text))
-                    .transpose()
-            },
-        )?;
-        let condition = match expression_condition {
-            Some(condition) => Some(condition),
-            None => {
-                expected_condition(input.expected.as_ref(), input.conditional_operator.as_ref())?
-            }
+        let write = ConditionalWrite {
+            table_name: input.table_name.as_ref(),
+            condition_expression: input.condition_expression.as_ref(),
+            expression_attribute_names: input.expression_attribute_names.as_ref(),
+            expression_attribute_values: input.expression_attribute_values.as_ref(),
+            return_values: input.return_values.as_ref(),
+            return_consumed_capacity: input.return_consumed_capacity.as_ref(),
+            return_item_collection_metrics: input.return_item_collection_metrics.as_ref(),
+            return_values_on_condition_check_failure: input
+                .return_values_on_condition_check_failure
+                .as_ref(),
+            expected: input.expected.as_ref(),
+            conditional_operator: input.conditional_operator.as_ref(),
         };
+        let condition = write.condition(input.item.as_ref(), "item")?;
         let _gate = self.read_gate();
-        let table = self.table(input.table_name.as_deref().unwrap_or_default())?;
+        let table = self.table(write.table_name.map_or("", String::as_str))?;
         let item = input.item.clone().unwrap_or_default();
         table.key.check_item(&item)?;
         check_item_size(&item)?;
@@ -427,8 +392,7 @@ impl Store {
             table: table.clone(),
             condition,
             mutation: Mutation::Put(item),
-            old_on_failure: input.return_values_on_condition_check_failure.as_deref()
-                == Some("ALL_OLD"),
+            old_on_failure: write.old_on_failure(),
         };
         let (old, new) = self.run_write(&prepared)?;
         let units = write_units(
@@ -437,78 +401,28 @@ impl Store {
                 .max(new.as_ref().map_or(0, item_size)),
             false,
         );
-        Ok(WriteItemOutput {
-            attributes: match input.return_values.as_deref() {
-                Some("ALL_OLD") => old,
-                _ => None,
-            },
-            consumed_capacity: consumed(
-                input.return_consumed_capacity.as_ref(),
-                &table.meta.name,
-                units,
-            ),
-            item_collection_metrics: item_collection_metrics(
-                input.return_item_collection_metrics.as_ref(),
-                &table,
-                &prepared.key,
-            ),
-        })
+        Ok(write.output(old, units, &table, &prepared.key))
     }
 
     /// `DeleteItem`
     pub fn delete_item(&self, input: DeleteItemInput) -> StoreResult<WriteItemOutput> {
-        let mut violations = Violations::new();
-        violations.table_name(input.table_name.as_ref(), "tableName");
-        violations.required(input.key.as_ref(), "key");
-        violations.one_of(input.return_values.as_ref(), "returnValues", &RETURN_VALUES);
-        violations.one_of(
-            input.return_consumed_capacity.as_ref(),
-            "returnConsumedCapacity",
-            &CAPACITY_VALUES,
-        );
-        violations.one_of(
-            input.return_item_collection_metrics.as_ref(),
-            "returnItemCollectionMetrics",
-            &METRICS_VALUES,
-        );
-        check_on_failure(
-            &mut violations,
-            input.return_values_on_condition_check_failure.as_ref(),
-        );
-        violations.finish()?;
-        if !matches!(
-            input.return_values.as_deref(),
-            None | Some("NONE" | "ALL_OLD")
-        ) {
-            return Err(StoreError::validation(
-                "ReturnValues can only be ALL_OLD or NONE",
-            ));
-        }
-        check_not_mixed(
-            &[("Expected", input.expected.is_some())],
-            &[("ConditionExpression", input.condition_expression.is_some())],
-        )?;
-        let expression_condition = parse_expressions(
-            input.expression_attribute_names.as_ref(),
-            input.expression_attribute_values.as_ref(),
-            input.condition_expression.is_some(),
-            Some("ConditionExpression is null"),
-            |context| {
-                input
-                    .condition_expression
-                    .as_deref()
-                    .map(|text| context.condition(text))
-                    .transpose()
-            },
-        )?;
-        let condition = match expression_condition {
-            Some(condition) => Some(condition),
-            None => {
-                expected_condition(input.expected.as_ref(), input.conditional_operator.as_ref())?
-            }
+        let write = ConditionalWrite {
+            table_name: input.table_name.as_ref(),
+            condition_expression: input.condition_expression.as_ref(),
+            expression_attribute_names: input.expression_attribute_names.as_ref(),
+            expression_attribute_values: input.expression_attribute_values.as_ref(),
+            return_values: input.return_values.as_ref(),
+            return_consumed_capacity: input.return_consumed_capacity.as_ref(),
+            return_item_collection_metrics: input.return_item_collection_metrics.as_ref(),
+            return_values_on_condition_check_failure: input
+                .return_values_on_condition_check_failure
+                .as_ref(),
+            expected: input.expected.as_ref(),
+            conditional_operator: input.conditional_operator.as_ref(),
         };
+        let condition = write.condition(input.key.as_ref(), "key")?;
         let _gate = self.read_gate();
-        let table = self.table(input.table_name.as_deref().unwrap_or_default())?;
+        let table = self.table(write.table_name.map_or("", String::as_str))?;
         let key = input.key.clone().unwrap_or_default();
         table.key.check_key(&key)?;
         let prepared = PreparedWrite {
@@ -517,27 +431,11 @@ impl Store {
             table: table.clone(),
             condition,
             mutation: Mutation::Delete,
-            old_on_failure: input.return_values_on_condition_check_failure.as_deref()
-                == Some("ALL_OLD"),
+            old_on_failure: write.old_on_failure(),
         };
         let (old, _) = self.run_write(&prepared)?;
         let units = write_units(old.as_ref().map_or(0, item_size), false);
-        Ok(WriteItemOutput {
-            attributes: match input.return_values.as_deref() {
-                Some("ALL_OLD") => old,
-                _ => None,
-            },
-            consumed_capacity: consumed(
-                input.return_consumed_capacity.as_ref(),
-                &table.meta.name,
-                units,
-            ),
-            item_collection_metrics: item_collection_metrics(
-                input.return_item_collection_metrics.as_ref(),
-                &table,
-                &prepared.key,
-            ),
-        })
+        Ok(write.output(old, units, &table, &prepared.key))
     }
 
     /// `UpdateItem`
@@ -977,5 +875,100 @@ pub(crate) fn read_projection(
         (Some(projection), _) => Ok(Some(projection)),
         (None, Some(names)) => Ok(Some(legacy::attributes_to_get(names)?)),
         (None, None) => Ok(None),
+    }
+}
+
+/// The members `PutItem` and `DeleteItem` share: everything but the item or the key.
+struct ConditionalWrite<'a> {
+    table_name: Option<&'a String>,
+    condition_expression: Option<&'a String>,
+    expression_attribute_names: Option<&'a Names>,
+    expression_attribute_values: Option<&'a Item>,
+    return_values: Option<&'a String>,
+    return_consumed_capacity: Option<&'a String>,
+    return_item_collection_metrics: Option<&'a String>,
+    return_values_on_condition_check_failure: Option<&'a String>,
+    expected: Option<&'a BTreeMap<String, ExpectedAttributeValue>>,
+    conditional_operator: Option<&'a String>,
+}
+
+impl ConditionalWrite<'_> {
+    /// Validates the request, with its item or key (`payload`, named as DynamoDB names it
+    /// in messages) checked in DynamoDB's order, and returns the write's condition: from
+    /// `ConditionExpression`, else from the legacy `Expected`.
+    fn condition(
+        &self,
+        payload: Option<&Item>,
+        payload_name: &str,
+    ) -> StoreResult<Option<Condition>> {
+        let mut violations = Violations::new();
+        violations.table_name(self.table_name, "tableName");
+        violations.required(payload, payload_name);
+        violations.one_of(self.return_values, "returnValues", &RETURN_VALUES);
+        violations.one_of(
+            self.return_consumed_capacity,
+            "returnConsumedCapacity",
+            &CAPACITY_VALUES,
+        );
+        violations.one_of(
+            self.return_item_collection_metrics,
+            "returnItemCollectionMetrics",
+            &METRICS_VALUES,
+        );
+        check_on_failure(
+            &mut violations,
+            self.return_values_on_condition_check_failure,
+        );
+        violations.finish()?;
+        if !matches!(
+            self.return_values.map(String::as_str),
+            None | Some("NONE" | "ALL_OLD")
+        ) {
+            return Err(StoreError::validation(
+                "ReturnValues can only be ALL_OLD or NONE",
+            ));
+        }
+        check_not_mixed(
+            &[("Expected", self.expected.is_some())],
+            &[("ConditionExpression", self.condition_expression.is_some())],
+        )?;
+        let expression_condition = parse_expressions(
+            self.expression_attribute_names,
+            self.expression_attribute_values,
+            self.condition_expression.is_some(),
+            Some("ConditionExpression is null"),
+            |context| {
+                self.condition_expression
+                    .map(|text| context.condition(text))
+                    .transpose()
+            },
+        )?;
+        match expression_condition {
+            Some(condition) => Ok(Some(condition)),
+            None => expected_condition(self.expected, self.conditional_operator),
+        }
+    }
+
+    /// Whether a failed condition returns the item as it was.
+    fn old_on_failure(&self) -> bool {
+        self.return_values_on_condition_check_failure
+            .map(String::as_str)
+            == Some("ALL_OLD")
+    }
+
+    /// The response: the old item if asked for, capacity and item-collection metrics.
+    fn output(&self, old: Option<Item>, units: f64, table: &Table, key: &Item) -> WriteItemOutput {
+        WriteItemOutput {
+            attributes: match self.return_values.map(String::as_str) {
+                Some("ALL_OLD") => old,
+                _ => None,
+            },
+            consumed_capacity: consumed(self.return_consumed_capacity, &table.meta.name, units),
+            item_collection_metrics: item_collection_metrics(
+                self.return_item_collection_metrics,
+                table,
+                key,
+            ),
+        }
     }
 }
