@@ -1,0 +1,1 @@
+//! The seccomp policy. PLACEHOLDER; the implementation is being written.
