@@ -46,6 +46,31 @@ pub struct AppArgs {
     /// Stack name reported as AWS::StackName [default: the app folder's name]
     #[arg(long, env = "SERVERFUL_STACK")]
     pub stack_name: Option<String>,
+
+    /// Isolate function instances: `auto` when the host allows it, `required` refuses to
+    /// run functions unisolated, `off` runs them as plain processes
+    #[arg(long, value_enum, default_value_t = SandboxMode::Auto, env = "SERVERFUL_SANDBOX")]
+    pub sandbox: SandboxMode,
+
+    /// Network of functions that do not choose one in `Metadata: Serverful: Network`:
+    /// `egress` (outbound allowed, like Lambda) or `none` (only the platform's endpoints)
+    #[arg(long, value_enum, default_value_t = NetworkMode::Egress, env = "SERVERFUL_NETWORK")]
+    pub network: NetworkMode,
+}
+
+/// `--sandbox`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SandboxMode {
+    Off,
+    Auto,
+    Required,
+}
+
+/// `--network`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NetworkMode {
+    None,
+    Egress,
 }
 
 #[derive(Debug, Args)]

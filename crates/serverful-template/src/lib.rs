@@ -25,7 +25,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use model::{Api, ApiKind, App, Function, FunctionCode, Output, PayloadFormat, Route, Table};
+pub use model::{
+    Api, ApiKind, App, Function, FunctionCode, Network, Output, PayloadFormat, Route, Table,
+};
 
 /// What the template is loaded for: the values a deployed stack would get from AWS.
 #[derive(Clone, Debug, PartialEq, Eq)]

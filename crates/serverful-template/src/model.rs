@@ -56,8 +56,21 @@ pub struct Function {
     pub reserved_concurrency: Option<u32>,
     /// `x86_64` unless the template says otherwise.
     pub architectures: Vec<String>,
+    /// `EphemeralStorage.Size`: the size of the private `/tmp` in MB (512 by default).
+    pub ephemeral_storage_mb: u32,
+    /// `Metadata: Serverful: Network`, when the function chooses its network.
+    pub network: Option<Network>,
     /// The resource's `Metadata`, resolved; `Null` if absent.
     pub metadata: serde_json::Value,
+}
+
+/// What a function's instances may reach on the network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Network {
+    /// Only the platform's endpoints (Runtime API, AWS endpoint) on loopback.
+    None,
+    /// Outbound traffic, like Lambda.
+    Egress,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

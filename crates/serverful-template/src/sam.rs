@@ -9,7 +9,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::intrinsics::{derived_id, ParameterValue, Resolver, Resource, ResourceKind};
 use crate::model::{
-    Api, ApiKind, App, Function, FunctionCode, Output, PayloadFormat, Route, Table,
+    Api, ApiKind, App, Function, FunctionCode, Network, Output, PayloadFormat, Route, Table,
 };
 use crate::node::{Entry, Node, NodeKind, Span};
 use crate::{LoadOptions, Problem};
@@ -949,6 +949,7 @@ const FUNCTION_PROPERTIES: PropertyRules<'static> = PropertyRules {
         "Architectures",
         "Environment",
         "PackageType",
+        "EphemeralStorage",
     ],
     // `Events` hold references (RestApiId) read as written; `FunctionName` is read by `Ref`.
     ignored: &["Events", "FunctionName", "Description", "Tags"],
@@ -1088,6 +1089,7 @@ fn function(
     let mut environment = BTreeMap::new();
     let mut reserved_concurrency = None;
     let mut architectures = vec!["x86_64".to_owned()];
+    let mut ephemeral_storage_mb = 512;
     let properties = resolved_properties(
         resolver,
         logical_id,
@@ -1158,6 +1160,19 @@ fn function(
                     }
                 }
             }
+            "EphemeralStorage" => {
+                for entry in mapping(&value, &property_location)? {
+                    if entry.key == "Size" {
+                        ephemeral_storage_mb = expect_number(
+                            &entry.value,
+                            &format!("{property_location}.Size"),
+                            512..=10240,
+                        )?;
+                    } else {
+                        unsupported.push(format!("{logical_id}.EphemeralStorage.{}", entry.key));
+                    }
+                }
+            }
             "PackageType" => {
                 let package_type = expect_string(&value, &property_location)?;
                 if package_type != "Zip" {
@@ -1201,12 +1216,20 @@ fn function(
         (None, Some((code, _))) => FunctionCode::Inline(code),
         (None, None) => FunctionCode::Dir(base_dir.to_owned()),
     };
-    let metadata = match raw.metadata {
-        None => serde_json::Value::Null,
-        Some(node) => resolver
-            .resolve(node, &format!("Resources.{logical_id}.Metadata"))?
-            .map_or(serde_json::Value::Null, |node| node.to_json()),
+    let metadata_node = match raw.metadata {
+        None => None,
+        Some(node) => resolver.resolve(node, &format!("Resources.{logical_id}.Metadata"))?,
     };
+    let network = match &metadata_node {
+        Some(node) => function_network(
+            node,
+            &format!("Resources.{logical_id}.Metadata"),
+            logical_id,
+            unsupported,
+        )?,
+        None => None,
+    };
+    let metadata = metadata_node.map_or(serde_json::Value::Null, |node| node.to_json());
     Ok(Function {
         logical_id: logical_id.clone(),
         name: resolver.physical_name(logical_id, "FunctionName")?,
@@ -1218,8 +1241,46 @@ fn function(
         environment,
         reserved_concurrency,
         architectures,
+        ephemeral_storage_mb,
+        network,
         metadata,
     })
+}
+
+/// `Metadata: {Serverful: {Network: none | egress}}`: what the function's instances may
+/// reach. Other keys under `Serverful` are listed as not supported, so that a typo shows in
+/// the start-up warning.
+fn function_network(
+    metadata: &Node,
+    location: &str,
+    logical_id: &str,
+    unsupported: &mut Vec<String>,
+) -> Result<Option<Network>, Problem> {
+    let Some(serverful) = metadata.get("Serverful") else {
+        return Ok(None);
+    };
+    let location = format!("{location}.Serverful");
+    let mut network = None;
+    for entry in mapping(serverful, &location)? {
+        let entry_location = format!("{location}.{}", entry.key);
+        match entry.key.as_str() {
+            "Network" => {
+                let value = expect_string(&entry.value, &entry_location)?;
+                network = Some(match value.as_str() {
+                    "none" => Network::None,
+                    "egress" => Network::Egress,
+                    other => {
+                        return Err(Problem::at(
+                            entry.value.span,
+                            format!("{entry_location}: {other} is not a network; use none (only the platform's endpoints) or egress (outbound allowed)"),
+                        ))
+                    }
+                });
+            }
+            other => unsupported.push(format!("{logical_id}.Metadata.Serverful.{other}")),
+        }
+    }
+    Ok(network)
 }
 
 fn code_in_s3(value: &Node, location: &str) -> Problem {

@@ -67,6 +67,13 @@ fn render(app: &App) -> String {
         if let Some(reserved) = function.reserved_concurrency {
             writeln!(out, "  reserved concurrency {reserved}").expect("writing to a String");
         }
+        if function.ephemeral_storage_mb != 512 {
+            writeln!(out, "  /tmp {} MB", function.ephemeral_storage_mb)
+                .expect("writing to a String");
+        }
+        if let Some(network) = function.network {
+            writeln!(out, "  network {network:?}").expect("writing to a String");
+        }
         if !function.metadata.is_null() {
             writeln!(out, "  metadata {}", function.metadata).expect("writing to a String");
         }
@@ -191,6 +198,7 @@ fn hello_world_fixture() {
               env DEBUG="true"
               env STAGE="local"
               env TABLE_NAME="demo-items"
+              network None
               metadata {"BuildMethod":"makefile","Serverful":{"Network":"none","Region":"eu-west-1","Retries":2}}
             api ServerlessRestApi (rest, id t9deqls5s9, stage Prod)
               binary image/png
@@ -207,6 +215,8 @@ fn hello_world_fixture() {
             output HttpEndpoint = "https://ffhayohrny.execute-api.eu-west-1.amazonaws.com"
             table ItemsTable (demo-items) = {"AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"TableName":"demo-items"}
             unsupported HelloWorldFunction.Policies
+            unsupported HelloWorldFunction.Metadata.Serverful.Retries
+            unsupported HelloWorldFunction.Metadata.Serverful.Region
             unsupported HelloWorldFunction.Events.Nightly (Schedule)
         "#]],
     );
@@ -1183,6 +1193,53 @@ fn error_timeout_not_a_number() {
         &with_function("      Timeout: soon\n"),
         expect![[r#"
             error: /app/template.yaml:7:16: Resources.Fn.Properties.Timeout: expected a whole number, found 'soon'
+        "#]],
+    );
+}
+
+#[test]
+fn ephemeral_storage_and_network() {
+    check(
+        &with_function(
+            "      EphemeralStorage:\n        Size: 1024\n    Metadata:\n      Serverful:\n        Network: none\n",
+        ),
+        expect![[r#"
+            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+              /tmp 1024 MB
+              network None
+              metadata {"Serverful":{"Network":"none"}}
+        "#]],
+    );
+}
+
+#[test]
+fn error_ephemeral_storage_out_of_range() {
+    check(
+        &with_function("      EphemeralStorage: {Size: 100}\n"),
+        expect![[r#"
+            error: /app/template.yaml:7:32: Resources.Fn.Properties.EphemeralStorage.Size: 100 is out of range; use a whole number from 512 to 10240
+        "#]],
+    );
+}
+
+#[test]
+fn error_unknown_network() {
+    check(
+        &with_function("    Metadata:\n      Serverful: {Network: open}\n"),
+        expect![[r#"
+            error: /app/template.yaml:8:28: Resources.Fn.Metadata.Serverful.Network: open is not a network; use none (only the platform's endpoints) or egress (outbound allowed)
+        "#]],
+    );
+}
+
+#[test]
+fn unknown_serverful_setting_is_listed() {
+    check(
+        &with_function("    Metadata:\n      Serverful: {Netwrok: none}\n"),
+        expect![[r#"
+            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+              metadata {"Serverful":{"Netwrok":"none"}}
+            unsupported Fn.Metadata.Serverful.Netwrok
         "#]],
     );
 }
