@@ -443,6 +443,8 @@ mod tests {
             memory_mb: 128,
             environment: BTreeMap::new(),
             reserved_concurrency: None,
+            tmp_size_mb: 512,
+            network: None,
         }
     }
 

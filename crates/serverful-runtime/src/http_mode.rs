@@ -650,6 +650,8 @@ mod tests {
             memory_mb: 128,
             environment: env(&[("AWS_LWA_PORT", "3000")]),
             reserved_concurrency: None,
+            tmp_size_mb: 512,
+            network: None,
         };
         let error = validate(&function).expect_err("missing run.sh");
         assert!(error.to_string().contains("run.sh is missing"), "{error}");

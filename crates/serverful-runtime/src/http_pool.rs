@@ -28,6 +28,7 @@ use crate::http_mode::{self, HttpModeConfig};
 use crate::instance::{self, kill_process_group, ExitWatch, FunctionSpec};
 use crate::logs;
 use crate::output::OutputPipes;
+use crate::sandbox::{Sandbox, SandboxedInstance};
 use crate::{FunctionConfig, FunctionStats, InvokeError, RuntimeOptions, MAX_PAYLOAD_BYTES};
 
 /// How long a failed request waits for its process to exit, to tell a crash (the instance
@@ -103,6 +104,8 @@ struct HttpInstance {
     memory_sampled_at: Mutex<Option<Instant>>,
     /// The write end of the process group's lifeline (see [`LIFELINE_SCRIPT`]).
     _lifeline: Option<tokio::process::ChildStdin>,
+    /// The namespace, relays and cgroup of a sandboxed server; dropped after the kill.
+    _sandboxed: Option<SandboxedInstance>,
 }
 
 impl HttpInstance {
@@ -522,30 +525,86 @@ impl HttpPool {
             logs::error_json(error_type, &message)
         };
 
-        let port = match free_port() {
-            Ok(port) => port,
-            Err(error) => {
-                return Err(fail(
-                    "Runtime.Unknown",
-                    format!("failed to find a free port for the web server: {error}"),
-                ))
+        let log_stream = logs::log_stream_name(OffsetDateTime::now_utc());
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "-c".into(),
+            LIFELINE_SCRIPT.into(),
+            "sh".into(),
+            spec.launch.program.clone().into_os_string(),
+        ];
+        args.extend(spec.launch.interpreter_args.iter().map(Into::into));
+        // A sandboxed server listens on its own port inside its own network namespace,
+        // reached through a relay on a loopback port of the host; otherwise each instance
+        // gets a free port of the host.
+        let (mut command, port, address, readiness_address, sandboxed) = match &spec.options.sandbox
+        {
+            Some(sandbox) => {
+                let (mut instance, _runtime_api) = match sandbox
+                    .open_network(spec.config.network)
+                    .await
+                {
+                    Ok(opened) => opened,
+                    Err(error) => return Err(fail("Runtime.Unknown", format!("sandbox: {error}"))),
+                };
+                let port = self.settings.configured_port;
+                let relays = async {
+                    let address = Sandbox::relay(&mut instance, port).await?;
+                    let readiness = match self.settings.separate_readiness_port {
+                        Some(readiness_port) => {
+                            Sandbox::relay(&mut instance, readiness_port).await?
+                        }
+                        None => address,
+                    };
+                    std::io::Result::Ok((address, readiness))
+                };
+                let (address, readiness_address) = match relays.await {
+                    Ok(addresses) => addresses,
+                    Err(error) => {
+                        return Err(fail(
+                            "Runtime.Unknown",
+                            format!("sandbox: relay to the web server: {error}"),
+                        ))
+                    }
+                };
+                let environment = http_environment(spec, &self.settings, &log_stream, port);
+                let command = match sandbox.command(
+                    spec,
+                    &mut instance,
+                    std::path::Path::new("/bin/sh"),
+                    &args,
+                    environment,
+                ) {
+                    Ok(command) => command,
+                    Err(error) => return Err(fail("Runtime.Unknown", format!("sandbox: {error}"))),
+                };
+                (command, port, address, readiness_address, Some(instance))
+            }
+            None => {
+                let port = match free_port() {
+                    Ok(port) => port,
+                    Err(error) => {
+                        return Err(fail(
+                            "Runtime.Unknown",
+                            format!("failed to find a free port for the web server: {error}"),
+                        ))
+                    }
+                };
+                let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+                let readiness_address = SocketAddr::from((
+                    Ipv4Addr::LOCALHOST,
+                    self.settings.separate_readiness_port.unwrap_or(port),
+                ));
+                let environment = http_environment(spec, &self.settings, &log_stream, port);
+                let mut command = tokio::process::Command::new("/bin/sh");
+                command
+                    .args(&args)
+                    .env_clear()
+                    .envs(environment)
+                    .current_dir(&spec.config.code_dir);
+                (command, port, address, readiness_address, None)
             }
         };
-        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        let readiness_address = SocketAddr::from((
-            Ipv4Addr::LOCALHOST,
-            self.settings.separate_readiness_port.unwrap_or(port),
-        ));
-        let log_stream = logs::log_stream_name(OffsetDateTime::now_utc());
-        let environment = http_environment(spec, &self.settings, &log_stream, port);
-        let mut command = tokio::process::Command::new("/bin/sh");
         command
-            .args(["-c", LIFELINE_SCRIPT, "sh"])
-            .arg(&spec.launch.program)
-            .args(&spec.launch.interpreter_args)
-            .env_clear()
-            .envs(environment)
-            .current_dir(&spec.config.code_dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -603,6 +662,7 @@ impl HttpPool {
             max_memory_used_mb: AtomicU64::new(0),
             memory_sampled_at: Mutex::new(None),
             _lifeline: lifeline,
+            _sandboxed: sandboxed,
         };
 
         let limit = self.settings.readiness_limit(spec.config.timeout);
@@ -857,6 +917,8 @@ mod tests {
             memory_mb: 256,
             environment,
             reserved_concurrency: None,
+            tmp_size_mb: 512,
+            network: None,
         };
         let spec = FunctionSpec {
             config,

@@ -16,6 +16,7 @@ use crate::api_server::{self, ApiState, InitSignal, Invocation, Outcome};
 use crate::bootstrap::Launch;
 use crate::logs;
 use crate::output::OutputPipes;
+use crate::sandbox::SandboxedInstance;
 use crate::{FunctionConfig, InvokeContext, RuntimeOptions, INIT_TIMEOUT};
 
 /// Everything an instance needs to start, shared by all instances of a function.
@@ -45,6 +46,9 @@ pub(crate) struct Instance {
     max_memory_used_mb: u64,
     /// When `max_memory_used_mb` was last read from /proc.
     memory_sampled_at: Option<std::time::Instant>,
+    /// The instance's namespace and cgroup, when it runs sandboxed; dropped after the
+    /// process is killed.
+    sandboxed: Option<SandboxedInstance>,
 }
 
 /// How often a busy instance's peak memory is read. Reading /proc costs about a tenth of
@@ -279,14 +283,26 @@ impl Instance {
             logs::error_json(error_type, &message)
         };
 
-        let listener = match tokio::net::TcpListener::bind(("127.0.0.1", 0)).await {
-            Ok(listener) => listener,
-            Err(error) => {
-                return Err(fail(
-                    "Runtime.Unknown",
-                    format!("failed to open the Runtime API listener: {error}"),
-                ))
-            }
+        // A sandboxed instance finds its Runtime API at Lambda's 127.0.0.1:9001 inside its
+        // own network namespace; otherwise on a free loopback port of the host.
+        let mut sandboxed = None;
+        let listener = match &spec.options.sandbox {
+            Some(sandbox) => match sandbox.open_network(spec.config.network).await {
+                Ok((instance, listener)) => {
+                    sandboxed = Some(instance);
+                    listener
+                }
+                Err(error) => return Err(fail("Runtime.Unknown", format!("sandbox: {error}"))),
+            },
+            None => match tokio::net::TcpListener::bind(("127.0.0.1", 0)).await {
+                Ok(listener) => listener,
+                Err(error) => {
+                    return Err(fail(
+                        "Runtime.Unknown",
+                        format!("failed to open the Runtime API listener: {error}"),
+                    ))
+                }
+            },
         };
         let api_address = match listener.local_addr() {
             Ok(address) => address.to_string(),
@@ -312,15 +328,37 @@ impl Instance {
         });
 
         let log_stream = logs::log_stream_name(OffsetDateTime::now_utc());
-        let mut command = tokio::process::Command::new(&spec.launch.program);
-        command.args(&spec.launch.interpreter_args);
+        let mut args: Vec<std::ffi::OsString> = spec
+            .launch
+            .interpreter_args
+            .iter()
+            .map(Into::into)
+            .collect();
         if let Some(bootstrap) = spec.launch.bootstrap {
-            command.arg(spec.runtime_dir.join(bootstrap));
+            args.push(spec.runtime_dir.join(bootstrap).into_os_string());
         }
+        let env = environment(spec, &api_address, &log_stream);
+        let mut command = match (&spec.options.sandbox, sandboxed.as_mut()) {
+            (Some(sandbox), Some(instance)) => {
+                match sandbox.command(spec, instance, &spec.launch.program, &args, env) {
+                    Ok(command) => command,
+                    Err(error) => {
+                        server.abort();
+                        return Err(fail("Runtime.Unknown", format!("sandbox: {error}")));
+                    }
+                }
+            }
+            _ => {
+                let mut command = tokio::process::Command::new(&spec.launch.program);
+                command
+                    .args(&args)
+                    .env_clear()
+                    .envs(env)
+                    .current_dir(&spec.config.code_dir);
+                command
+            }
+        };
         command
-            .env_clear()
-            .envs(environment(spec, &api_address, &log_stream))
-            .current_dir(&spec.config.code_dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -380,6 +418,7 @@ impl Instance {
             init_duration: None,
             max_memory_used_mb: 0,
             memory_sampled_at: None,
+            sandboxed,
         };
         let mut exit = instance.exit.clone();
         let init = tokio::select! {
@@ -420,6 +459,13 @@ impl Instance {
                         .and_then(|status| status.ok().and_then(|how| how.clone()))
                         .unwrap_or_else(|| "signal: killed".to_owned());
                 instance.output.flush().await;
+                if let Some(step) = instance
+                    .sandboxed
+                    .as_ref()
+                    .and_then(SandboxedInstance::setup_error)
+                {
+                    return Err(fail("Runtime.Unknown", format!("sandbox: {step}")));
+                }
                 let error = exit_error(request_id, &how);
                 let (error_type, message) = error_fields(&error);
                 sink.emit(name, &message);
@@ -517,9 +563,38 @@ impl Instance {
             .memory_sampled_at
             .is_none_or(|at| at.elapsed() >= MEMORY_SAMPLE_INTERVAL);
         if sample_due || !matches!(outcome, InvokeOutcome::Response(_)) {
-            self.max_memory_used_mb = self.max_memory_used_mb.max(max_memory_used_mb(self.pid));
+            let used = match self
+                .sandboxed
+                .as_ref()
+                .and_then(SandboxedInstance::peak_memory_mb)
+            {
+                Some(peak) => peak,
+                None => max_memory_used_mb(self.pid),
+            };
+            self.max_memory_used_mb = self.max_memory_used_mb.max(used);
             self.memory_sampled_at = Some(std::time::Instant::now());
         }
+        // A process the kernel killed for exceeding the memory limit is reported as Lambda
+        // does: Runtime.OutOfMemory, with the limit as the memory used.
+        let outcome = match outcome {
+            InvokeOutcome::Exited(_)
+                if self
+                    .sandboxed
+                    .as_ref()
+                    .is_some_and(SandboxedInstance::oom_killed) =>
+            {
+                self.max_memory_used_mb = self
+                    .max_memory_used_mb
+                    .max(u64::from(spec.config.memory_mb));
+                InvokeOutcome::Exited(logs::error_json(
+                    "Runtime.OutOfMemory",
+                    &format!(
+                        "RequestId: {request_id} Error: Runtime exited with error: signal: killed"
+                    ),
+                ))
+            }
+            outcome => outcome,
+        };
         match &outcome {
             InvokeOutcome::Timeout => {
                 sink.emit(name, &logs::timeout_line(request_id, timeout));

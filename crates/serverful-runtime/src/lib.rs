@@ -42,6 +42,7 @@ mod instance;
 pub mod logs;
 mod output;
 mod pool;
+pub mod sandbox;
 
 use std::collections::BTreeMap;
 use std::collections::HashMap;
@@ -72,6 +73,11 @@ pub struct FunctionConfig {
     pub environment: BTreeMap<String, String>,
     /// `ReservedConcurrentExecutions`, if set.
     pub reserved_concurrency: Option<u32>,
+    /// Size of the sandbox's private `/tmp` in MB (`EphemeralStorage`).
+    pub tmp_size_mb: u32,
+    /// The network the function chose (`Metadata: Serverful: Network`); the server-wide
+    /// default otherwise.
+    pub network: Option<serverful_sandbox::Network>,
 }
 
 /// Server-wide settings of the runtime.
@@ -101,6 +107,8 @@ pub struct RuntimeOptions {
     /// Instances idle this long are stopped (scale to zero); `None` keeps them warm until
     /// shutdown.
     pub idle_timeout: Option<Duration>,
+    /// Isolation for instances; `None` runs them as plain processes.
+    pub sandbox: Option<Arc<sandbox::Sandbox>>,
 }
 
 impl Default for RuntimeOptions {
@@ -120,6 +128,7 @@ impl Default for RuntimeOptions {
             max_queued: DEFAULT_MAX_QUEUED,
             log_sink: LogSink::default(),
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            sandbox: None,
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -111,6 +112,43 @@ pub(crate) fn runtime_options(args: &AppArgs, data_dir: &Path) -> runtime::Runti
     }
 }
 
+/// Isolation for the app's functions as `--sandbox` and `--network` ask, serving
+/// `endpoints` inside every instance's network namespace. Returns the sandbox (`None` when
+/// isolation is off) and the line that says so at start-up; an error when
+/// `--sandbox required` cannot be met, naming the step that failed.
+pub(crate) async fn sandbox(
+    args: &AppArgs,
+    data_dir: &Path,
+    endpoints: Vec<runtime::sandbox::PlatformEndpoint>,
+) -> anyhow::Result<(Option<Arc<runtime::sandbox::Sandbox>>, String)> {
+    use serverful_cli::{NetworkMode, SandboxMode};
+    let mode = match args.sandbox {
+        SandboxMode::Off => serverful_sandbox::Mode::Off,
+        SandboxMode::Auto => serverful_sandbox::Mode::Auto,
+        SandboxMode::Required => serverful_sandbox::Mode::Required,
+    };
+    let state_dir = data_dir.join("sandbox");
+    let host =
+        tokio::task::spawn_blocking(move || serverful_sandbox::Host::probe(mode, &state_dir))
+            .await
+            .context("probe the sandbox")??;
+    if !host.enabled() {
+        let line = match host.warning() {
+            Some(warning) => warning,
+            None => "sandbox: off (--sandbox off); functions run as plain processes".to_owned(),
+        };
+        return Ok((None, line));
+    }
+    let line = host.summary();
+    let network = match args.network {
+        NetworkMode::None => serverful_sandbox::Network::None,
+        NetworkMode::Egress => serverful_sandbox::Network::Egress,
+    };
+    let shared = vec![crate::builds::sdk_cache_dir(data_dir)];
+    let sandbox = runtime::sandbox::Sandbox::new(host, network, endpoints, shared);
+    Ok((Some(Arc::new(sandbox)), line))
+}
+
 /// `Key=Value` pairs from `--parameter-overrides`; also accepts CloudFormation's
 /// `ParameterKey=Key,ParameterValue=Value` spelling, as `sam` does.
 pub(crate) fn parse_parameter_overrides(
@@ -171,6 +209,11 @@ pub(crate) fn function_config(
         memory_mb: function.memory_mb,
         environment: function.environment.clone(),
         reserved_concurrency: function.reserved_concurrency,
+        tmp_size_mb: function.ephemeral_storage_mb,
+        network: function.network.map(|network| match network {
+            serverful_template::Network::None => serverful_sandbox::Network::None,
+            serverful_template::Network::Egress => serverful_sandbox::Network::Egress,
+        }),
     })
 }
 

@@ -59,7 +59,10 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
         function.logical_id
     );
     let config = configs.remove(0);
+    let (sandbox, sandbox_line) = app::sandbox(&args.app, &loaded.data_dir, Vec::new()).await?;
+    eprintln!("{sandbox_line}");
     let options = runtime::RuntimeOptions {
+        sandbox,
         // Logs go to stderr so stdout carries only the result.
         log_sink: runtime::LogSink::new(|function, line| {
             let mut err = std::io::stderr().lock();

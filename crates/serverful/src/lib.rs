@@ -19,6 +19,9 @@ use serverful_cli::{Cli, Command};
 
 /// Runs the command line and returns the process's exit status.
 pub fn main() -> ExitCode {
+    // A sandbox init (this binary re-executed to start a function instance) never gets
+    // past this line.
+    serverful_sandbox::run_init_if_requested();
     let cli = Cli::parse();
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

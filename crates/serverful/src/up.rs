@@ -73,7 +73,30 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     };
     tables::spawn_ttl_sweep(store.clone());
 
+    // Sandboxed functions reach the AWS endpoint through a listener inside their own
+    // network namespace, served by the same router once it exists (below).
+    let aws_router: Arc<std::sync::OnceLock<axum::Router>> = Arc::default();
+    let endpoint_router = aws_router.clone();
+    let endpoints = vec![runtime::sandbox::PlatformEndpoint {
+        port: aws_address.port(),
+        serve: Arc::new(move |listener: tokio::net::TcpListener| {
+            let router = endpoint_router.get().cloned().unwrap_or_default();
+            tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, router).await {
+                    tracing::debug!("AWS endpoint inside a sandbox stopped: {error}");
+                }
+            })
+        }),
+    }];
+    let (sandbox, sandbox_line) = match app::sandbox(&args.app, &data_dir, endpoints).await {
+        Ok(sandbox) => sandbox,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
     let runtime_options = runtime::RuntimeOptions {
+        sandbox,
         max_concurrency: args.max_concurrency,
         max_queued: args.max_queued,
         idle_timeout: match args.idle_timeout {
@@ -110,6 +133,7 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         env!("CARGO_PKG_VERSION"),
         app.template_path.display()
     );
+    println!("{sandbox_line}");
     match &key_source {
         serverful_aws::KeySource::Environment => {
             println!("AWS endpoint {aws_url} (keys from SERVERFUL_ACCESS_KEY_ID / SERVERFUL_SECRET_ACCESS_KEY)");
@@ -200,8 +224,11 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     });
     let gateway_served = axum::serve(gateway_listener, gateway_service)
         .with_graceful_shutdown(stopped(stop_receiver.clone()));
-    let aws_served = axum::serve(aws_listener, serverful_aws::router(aws_state))
-        .with_graceful_shutdown(stopped(stop_receiver));
+    let aws_router = aws_router
+        .get_or_init(|| serverful_aws::router(aws_state))
+        .clone();
+    let aws_served =
+        axum::serve(aws_listener, aws_router).with_graceful_shutdown(stopped(stop_receiver));
     let (gateway_result, aws_result) = tokio::join!(gateway_served, aws_served);
     // Stop the functions before reporting anything else, so no process outlives us.
     stop_functions(&functions).await;

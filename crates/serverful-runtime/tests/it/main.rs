@@ -96,6 +96,8 @@ impl App {
             memory_mb: 128,
             environment: BTreeMap::new(),
             reserved_concurrency: None,
+            tmp_size_mb: 512,
+            network: None,
         }
     }
 
@@ -112,6 +114,7 @@ impl App {
             max_queued: self.max_queued,
             log_sink: self.logs.sink(),
             idle_timeout: self.idle_timeout,
+            sandbox: None,
         }
     }
 

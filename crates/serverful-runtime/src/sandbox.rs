@@ -1,0 +1,366 @@
+//! Instances inside the sandbox (`serverful-sandbox`): the instance's view of the host
+//! (its code at `/var/task`, the bootstraps at `/var/runtime`, the interpreter at its own
+//! path), its network namespace holding the platform's listeners, its cgroup.
+//!
+//! Every sandboxed instance gets a network namespace of its own in which the server binds
+//! the Runtime API on `127.0.0.1:9001` (Lambda's address) and the AWS endpoint on the port
+//! functions are told about; those listeners are the only way out of a `none` namespace,
+//! and each instance's Runtime API exists only in its own namespace.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serverful_sandbox::{Host, InstanceHandle, InstanceSpec, Mount, NetNs, NetPool, Network};
+use tokio::task::JoinHandle;
+
+use crate::instance::FunctionSpec;
+
+/// Lambda's Runtime API address inside an execution environment.
+pub const RUNTIME_API_PORT: u16 = 9001;
+
+/// Where the function's code appears inside.
+const TASK_ROOT: &str = "/var/task";
+/// Where Serverful's bootstraps appear inside.
+const RUNTIME_ROOT: &str = "/var/runtime";
+
+/// Namespaces kept ready per network kind, so cold starts do not wait for one.
+const READY_NAMESPACES: usize = 2;
+
+/// Serves a platform endpoint (the AWS endpoint) on a listener inside a sandbox's network
+/// namespace until the returned task is aborted.
+pub type ServeFn = Arc<dyn Fn(tokio::net::TcpListener) -> JoinHandle<()> + Send + Sync>;
+
+/// A platform endpoint reachable from inside every sandbox at `127.0.0.1:<port>`.
+#[derive(Clone)]
+pub struct PlatformEndpoint {
+    pub port: u16,
+    pub serve: ServeFn,
+}
+
+impl std::fmt::Debug for PlatformEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlatformEndpoint")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Server-wide sandbox settings, shared by every function.
+#[derive(Debug)]
+pub struct Sandbox {
+    host: Host,
+    default_network: Network,
+    endpoints: Vec<PlatformEndpoint>,
+    /// Host paths every instance sees read-only at the same path (the shared SDK cache).
+    shared_read_only: Vec<PathBuf>,
+    none_pool: NetPool,
+    egress_pool: Option<NetPool>,
+}
+
+impl Sandbox {
+    /// Isolation on `host` (which must be [`Host::enabled`]); functions that choose no
+    /// network get `default_network`; `endpoints` are served inside every namespace.
+    pub fn new(
+        host: Host,
+        default_network: Network,
+        endpoints: Vec<PlatformEndpoint>,
+        shared_read_only: Vec<PathBuf>,
+    ) -> Sandbox {
+        let listen: Vec<u16> = std::iter::once(RUNTIME_API_PORT)
+            .chain(endpoints.iter().map(|endpoint| endpoint.port))
+            .collect();
+        let none_pool = NetPool::new(Network::None, listen.clone(), READY_NAMESPACES);
+        let egress_pool = host
+            .egress()
+            .then(|| NetPool::new(Network::Egress, listen, READY_NAMESPACES));
+        Sandbox {
+            host,
+            default_network,
+            endpoints,
+            shared_read_only,
+            none_pool,
+            egress_pool,
+        }
+    }
+
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+
+    /// The network an instance of a function with `choice` gets on this host.
+    pub fn network_for(&self, choice: Option<Network>) -> Network {
+        match choice.unwrap_or(self.default_network) {
+            Network::Egress if self.egress_pool.is_some() => Network::Egress,
+            _ => Network::None,
+        }
+    }
+
+    /// A network namespace for a new instance, with the platform endpoints served inside;
+    /// returns the Runtime API listener too.
+    pub(crate) async fn open_network(
+        self: &Arc<Self>,
+        choice: Option<Network>,
+    ) -> Result<(SandboxedInstance, tokio::net::TcpListener), String> {
+        let network = self.network_for(choice);
+        let sandbox = self.clone();
+        let taken = tokio::task::spawn_blocking(move || match network {
+            Network::Egress => match &sandbox.egress_pool {
+                Some(pool) => pool.take(),
+                None => sandbox.none_pool.take(),
+            },
+            Network::None => sandbox.none_pool.take(),
+        })
+        .await
+        .map_err(|error| format!("network namespace: {error}"))?
+        .map_err(|error| format!("network namespace: {error}"))?;
+        let (net, listeners) = taken;
+        let mut listeners = listeners.into_iter().map(|listener| {
+            listener.set_nonblocking(true)?;
+            tokio::net::TcpListener::from_std(listener)
+        });
+        let runtime_api = listeners
+            .next()
+            .ok_or("network namespace: no Runtime API listener")?
+            .map_err(|error| format!("Runtime API listener: {error}"))?;
+        let mut tasks = Vec::new();
+        for (endpoint, listener) in self.endpoints.iter().zip(listeners) {
+            let listener = listener.map_err(|error| format!("platform listener: {error}"))?;
+            tasks.push((endpoint.serve)(listener));
+        }
+        Ok((
+            SandboxedInstance {
+                net: Arc::new(net),
+                handle: None,
+                tasks,
+            },
+            runtime_api,
+        ))
+    }
+
+    /// The command that starts `program` with `args` and `env` (host paths) inside the
+    /// instance's sandbox; the instance keeps the cgroup handle.
+    pub(crate) fn command(
+        &self,
+        spec: &FunctionSpec,
+        instance: &mut SandboxedInstance,
+        program: &Path,
+        args: &[OsString],
+        mut env: BTreeMap<String, String>,
+    ) -> Result<tokio::process::Command, String> {
+        let config = &spec.config;
+        let view = View {
+            code_dir: &config.code_dir,
+            runtime_dir: &spec.runtime_dir,
+        };
+        let mut mounts = vec![
+            Mount::read_only(&config.code_dir, TASK_ROOT),
+            Mount::read_only(&spec.runtime_dir, RUNTIME_ROOT),
+        ];
+        for path in &self.shared_read_only {
+            if path.exists() {
+                mounts.push(Mount::read_only(path, path));
+            }
+        }
+        let interpreter_bin = interpreter_prefix(program, &view).map(|prefix| {
+            mounts.push(Mount::read_only(&prefix, &prefix));
+            prefix.join("bin")
+        });
+        env.insert("LAMBDA_TASK_ROOT".to_owned(), TASK_ROOT.to_owned());
+        env.insert("LAMBDA_RUNTIME_DIR".to_owned(), RUNTIME_ROOT.to_owned());
+        env.insert("HOME".to_owned(), "/tmp".to_owned());
+        if !config.environment.contains_key("PATH") {
+            let mut path = String::new();
+            if let Some(bin) = &interpreter_bin {
+                path.push_str(&bin.display().to_string());
+                path.push(':');
+            }
+            path.push_str("/usr/local/bin:/usr/bin:/bin:/opt/bin");
+            env.insert("PATH".to_owned(), path);
+        }
+        // The AWS endpoint answers inside at 127.0.0.1 on the port the server uses.
+        let aws_port = self.endpoints.first().map(|endpoint| endpoint.port);
+        if let (Some(_), Some(port)) = (&spec.options.aws_endpoint_url, aws_port) {
+            if !config.environment.contains_key("AWS_ENDPOINT_URL") {
+                env.insert(
+                    "AWS_ENDPOINT_URL".to_owned(),
+                    format!("http://127.0.0.1:{port}"),
+                );
+            }
+        }
+        let instance_spec = InstanceSpec {
+            id: format!(
+                "{}-{}",
+                config.name,
+                &uuid::Uuid::new_v4().simple().to_string()[..12]
+            ),
+            program: view.inside(program),
+            args: args
+                .iter()
+                .map(|arg| view.inside(Path::new(arg)).into_os_string())
+                .collect(),
+            env: env
+                .into_iter()
+                .map(|(key, value)| (key.into(), value.into()))
+                .collect(),
+            cwd: PathBuf::from(TASK_ROOT),
+            mounts,
+            tmp_size_mb: u64::from(config.tmp_size_mb),
+            memory_mb: u64::from(config.memory_mb),
+            pids_max: serverful_sandbox::DEFAULT_PIDS_MAX,
+            max_open_files: serverful_sandbox::DEFAULT_MAX_OPEN_FILES,
+            hostname: "localhost".to_owned(),
+        };
+        let prepared = self
+            .host
+            .prepare(&instance_spec, Some(&instance.net))
+            .map_err(|error| error.to_string())?;
+        instance.handle = Some(prepared.instance);
+        Ok(tokio::process::Command::from(prepared.command))
+    }
+
+    /// A loopback address on the host that reaches `port` inside the instance's namespace
+    /// (HTTP-mode instances listen on their own port there).
+    pub(crate) async fn relay(
+        instance: &mut SandboxedInstance,
+        port: u16,
+    ) -> std::io::Result<std::net::SocketAddr> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let address = listener.local_addr()?;
+        let net = instance.net.clone();
+        instance.tasks.push(tokio::spawn(async move {
+            loop {
+                let Ok((mut incoming, _)) = listener.accept().await else {
+                    return;
+                };
+                let _ = incoming.set_nodelay(true);
+                let net = net.clone();
+                tokio::spawn(async move {
+                    let Ok(Ok(socket)) = tokio::task::spawn_blocking(move || net.socket()).await
+                    else {
+                        return;
+                    };
+                    if socket.set_nonblocking(true).is_err() {
+                        return;
+                    }
+                    let socket = tokio::net::TcpSocket::from_std_stream(socket.into());
+                    let target = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+                    let Ok(mut outgoing) = socket.connect(target).await else {
+                        return;
+                    };
+                    let _ = outgoing.set_nodelay(true);
+                    let _ = tokio::io::copy_bidirectional(&mut incoming, &mut outgoing).await;
+                });
+            }
+        }));
+        Ok(address)
+    }
+}
+
+/// How host paths appear inside.
+struct View<'a> {
+    code_dir: &'a Path,
+    runtime_dir: &'a Path,
+}
+
+impl View<'_> {
+    fn inside(&self, path: &Path) -> PathBuf {
+        if let Ok(rest) = path.strip_prefix(self.code_dir) {
+            return Path::new(TASK_ROOT).join(rest);
+        }
+        if let Ok(rest) = path.strip_prefix(self.runtime_dir) {
+            return Path::new(RUNTIME_ROOT).join(rest);
+        }
+        path.to_owned()
+    }
+}
+
+/// The installation prefix of an interpreter outside the system folders every sandbox
+/// sees (`/root/.pyenv/versions/3.11.7` for its `bin/python3.11`), to be mounted too.
+fn interpreter_prefix(program: &Path, view: &View<'_>) -> Option<PathBuf> {
+    if program.starts_with(view.code_dir) || program.starts_with(view.runtime_dir) {
+        return None;
+    }
+    let system = ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32"];
+    if system.iter().any(|root| program.starts_with(root)) {
+        return None;
+    }
+    let bin = program.parent()?;
+    if bin.file_name()? != "bin" {
+        return Some(bin.to_owned());
+    }
+    bin.parent().map(Path::to_owned)
+}
+
+/// What a sandboxed instance holds on to: its namespace (and the platform listeners served
+/// in it) and its cgroup. Dropping it stops the listeners and removes the cgroup.
+#[derive(Debug)]
+pub(crate) struct SandboxedInstance {
+    net: Arc<NetNs>,
+    handle: Option<InstanceHandle>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl SandboxedInstance {
+    /// Whether the kernel's OOM killer ended a process of the instance.
+    pub fn oom_killed(&self) -> bool {
+        self.handle.as_ref().is_some_and(InstanceHandle::oom_killed)
+    }
+
+    pub fn peak_memory_mb(&self) -> Option<u64> {
+        self.handle
+            .as_ref()
+            .and_then(InstanceHandle::peak_memory_mb)
+    }
+
+    /// The sandbox set-up step that failed, if the instance ended before its program ran.
+    pub fn setup_error(&self) -> Option<String> {
+        self.handle.as_ref().and_then(InstanceHandle::setup_error)
+    }
+}
+
+impl Drop for SandboxedInstance {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_inside_the_sandbox() {
+        let view = View {
+            code_dir: Path::new("/data/build/Fn/abc"),
+            runtime_dir: Path::new("/data/runtimes"),
+        };
+        assert_eq!(
+            view.inside(Path::new("/data/build/Fn/abc/bootstrap")),
+            Path::new("/var/task/bootstrap")
+        );
+        assert_eq!(
+            view.inside(Path::new("/data/runtimes/python/bootstrap.py")),
+            Path::new("/var/runtime/python/bootstrap.py")
+        );
+        assert_eq!(
+            view.inside(Path::new("/usr/bin/node")),
+            Path::new("/usr/bin/node")
+        );
+        assert_eq!(
+            interpreter_prefix(
+                Path::new("/root/.pyenv/versions/3.11.7/bin/python3.11"),
+                &view
+            ),
+            Some(PathBuf::from("/root/.pyenv/versions/3.11.7"))
+        );
+        assert_eq!(interpreter_prefix(Path::new("/usr/bin/node"), &view), None);
+        assert_eq!(
+            interpreter_prefix(Path::new("/data/build/Fn/abc/bootstrap"), &view),
+            None
+        );
+    }
+}
