@@ -95,11 +95,19 @@ const CONTENDERS: [Contender; 5] = [
     },
 ];
 
-/// The runtimes whose cold starts are timed: key, name, route, whether `provided`.
-const COLD_RUNTIMES: [(&str, &str, &str, bool); 3] = [
+/// The runtimes whose cold starts are timed: key, name, route, whether `provided`. Keys
+/// ending in `-unsandboxed` run with `--sandbox off`, so that the sandbox's share of a cold
+/// start shows side by side.
+const COLD_RUNTIMES: [(&str, &str, &str, bool); 4] = [
     (
         "rust",
-        "Rust `lambda_runtime` (provided.al2023)",
+        "Rust `lambda_runtime` (provided.al2023), sandboxed",
+        "/rust",
+        true,
+    ),
+    (
+        "rust-unsandboxed",
+        "Rust `lambda_runtime` (provided.al2023), `--sandbox off`",
         "/rust",
         true,
     ),
@@ -240,12 +248,32 @@ async fn start_contender(setup: &Setup, key: &str) -> anyhow::Result<ServerProce
 }
 
 async fn start_serverful(setup: &Setup, app: &Path, label: &str) -> anyhow::Result<ServerProcess> {
+    start_serverful_with(setup, app, label, &[]).await
+}
+
+async fn start_serverful_with(
+    setup: &Setup,
+    app: &Path,
+    label: &str,
+    extra: &[&str],
+) -> anyhow::Result<ServerProcess> {
     let data = setup.scratch.join(format!("data-{label}"));
     let app = app.to_string_lossy();
     let data = data.to_string_lossy();
+    let mut args = vec![
+        "up",
+        &app,
+        "--port",
+        "0",
+        "--aws-port",
+        "0",
+        "--data",
+        &data,
+    ];
+    args.extend_from_slice(extra);
     ServerProcess::start(
         &setup.serverful,
-        &["up", &app, "--port", "0", "--data", &data],
+        &args,
         &setup.scratch,
         label,
         READY_TIMEOUT,
@@ -412,7 +440,17 @@ async fn cold_start(
     run_idx: usize,
 ) -> anyhow::Result<ColdSample> {
     let label = format!("cold-{key}-{run_idx}");
-    let server = start_serverful(setup, &setup.apps.lambda_mode, &label).await?;
+    let server = if key.ends_with("-unsandboxed") {
+        start_serverful_with(
+            setup,
+            &setup.apps.lambda_mode,
+            &label,
+            &["--sandbox", "off"],
+        )
+        .await?
+    } else {
+        start_serverful(setup, &setup.apps.lambda_mode, &label).await?
+    };
     let sample = time_cold_request(&server, path).await;
     server.stop().await;
     sample
