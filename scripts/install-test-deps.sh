@@ -32,6 +32,16 @@ if ! command -v go >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >/dev/null
 fi
 
+# nftables loads the NAT and filter rules of the sandbox's egress networking
+# (crates/serverful-sandbox/src/net.rs); its tests (tests/net.rs, root under CI) also use
+# `ip` (iproute2) to build a stand-in for the outside world.
+if ! command -v nft >/dev/null 2>&1 || ! command -v ip >/dev/null 2>&1; then
+  command -v apt-get >/dev/null 2>&1 || { echo "install-test-deps: nft and ip are required: install nftables and iproute2" >&2; exit 1; }
+  echo "install-test-deps: installing nftables and iproute2" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables iproute2 >/dev/null
+fi
+
 # One folder per bundle; a marker file records what was asked for so edits reinstall.
 bundle_python() {
   local name="$1"; shift
