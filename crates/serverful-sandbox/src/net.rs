@@ -218,7 +218,7 @@ fn add_veth(
                 return Err(SandboxError::setup(
                     format!("create the veth pair {name}/{INSTANCE_INTERFACE}"),
                     e,
-                ))
+                ));
             }
         }
     };
@@ -779,6 +779,13 @@ mod tests {
             IFLA_LINKINFO | NLA_F_NESTED
         );
         assert_eq!(&attribute[8..12], b"veth");
+    }
+
+    #[test]
+    fn the_pool_is_shared_between_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<NetPool>();
+        shareable::<NetNs>();
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsFd;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -274,6 +275,33 @@ fn egress_cannot_reach_the_host() {
 }
 
 #[test]
+fn ipv6_is_off_inside() {
+    if !privileged("ipv6_is_off_inside") {
+        return;
+    }
+    for network in [Network::None, Network::Egress] {
+        let (namespace, _) = NetNs::create(network, &[]).expect("create a namespace");
+        let namespace = namespace
+            .as_fd()
+            .try_clone_to_owned()
+            .expect("duplicate the fd");
+        let (bound, eth0_disabled) = std::thread::spawn(move || {
+            nix::sched::setns(&namespace, nix::sched::CloneFlags::CLONE_NEWNET)
+                .expect("enter the namespace");
+            let eth0 = std::fs::read_to_string("/proc/sys/net/ipv6/conf/eth0/disable_ipv6");
+            (TcpListener::bind("[::1]:0").is_ok(), eth0.ok())
+        })
+        .join()
+        .expect("the thread inside does not panic");
+        assert!(!bound, "{network:?}: ::1 exists inside");
+        match network {
+            Network::None => assert_eq!(eth0_disabled, None),
+            Network::Egress => assert_eq!(eth0_disabled.as_deref(), Some("1\n")),
+        }
+    }
+}
+
+#[test]
 fn egress_namespaces_cannot_reach_each_other() {
     if !privileged("egress_namespaces_cannot_reach_each_other") {
         return;
@@ -364,6 +392,18 @@ fn creation_cost() {
             median(durations)
         );
     }
+    let (namespace, _) = NetNs::create(Network::Egress, &[]).expect("create a namespace");
+    let durations = (0..n_rounds)
+        .map(|_| {
+            let started = Instant::now();
+            drop(namespace.socket().expect("a socket inside"));
+            started.elapsed()
+        })
+        .collect();
+    println!(
+        "NetNs::socket: median {:?} of {n_rounds}",
+        median(durations)
+    );
     let pool = NetPool::new(Network::Egress, vec![9001, 9002], 2);
     let mut durations = Vec::new();
     for _ in 0..n_rounds {
