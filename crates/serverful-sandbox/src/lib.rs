@@ -39,7 +39,7 @@ use std::path::PathBuf;
 
 pub use cgroup::CgroupLayer;
 pub use init::run_init_if_requested;
-pub use net::{NetNs, NetPool};
+pub use net::{Egress, NetNs, NetPool};
 pub use probe::Host;
 
 /// How strict start-up is about isolation (`--sandbox`).
