@@ -11,6 +11,8 @@ mod invoke;
 mod lambda_api;
 mod lifecycle;
 mod payloads;
+mod sandbox;
+mod shell_challenge;
 mod store;
 mod streams;
 mod watch;
