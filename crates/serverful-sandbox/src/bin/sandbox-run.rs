@@ -1,0 +1,240 @@
+//! `sandbox-run`: runs one program in the function sandbox, by hand or from the crate's
+//! integration tests.
+//!
+//! ```text
+//! sandbox-run [--memory MB] [--tmp MB] [--pids N] [--network none|egress]
+//!             [--mount SOURCE[:TARGET]]... [--env NAME=VALUE]... [--cwd DIR]
+//!             [--report] [--bench N] -- PROGRAM ARGS...
+//! ```
+//!
+//! It exits the way the program did (same code, or the same signal). `--report` prints
+//! `sandbox-run: oom_killed=… peak_memory_mb=…` to stderr afterwards; `--bench N` runs
+//! the program N times and prints the spawn-to-exit times (median, min, max) next to the
+//! same program started without the sandbox.
+
+use std::ffi::OsString;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode, ExitStatus};
+use std::time::{Duration, Instant};
+
+use serverful_sandbox::{Host, InstanceSpec, Mode, Mount, NetNs, Network};
+
+struct Options {
+    memory_mb: u64,
+    tmp_size_mb: u64,
+    pids_max: u64,
+    network: Network,
+    mounts: Vec<Mount>,
+    env: Vec<(OsString, OsString)>,
+    cwd: PathBuf,
+    report: bool,
+    bench: Option<usize>,
+    program: PathBuf,
+    args: Vec<OsString>,
+}
+
+const USAGE: &str = "usage: sandbox-run [--memory MB] [--tmp MB] [--pids N] [--network none|egress] \
+[--mount SOURCE[:TARGET]]... [--env NAME=VALUE]... [--cwd DIR] [--report] [--bench N] -- PROGRAM ARGS...";
+
+fn main() -> ExitCode {
+    serverful_sandbox::run_init_if_requested();
+    let options = match parse(std::env::args_os().skip(1).collect()) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("error: {message}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let state_dir = std::env::temp_dir().join("serverful-sandbox-run");
+    let host = match Host::probe(Mode::Required, &state_dir) {
+        Ok(host) => host,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(125);
+        }
+    };
+    match options.bench {
+        Some(runs) => bench(&host, &options, runs),
+        None => match run(&host, &options, 0) {
+            Ok(status) => exit_like(status),
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(125)
+            }
+        },
+    }
+}
+
+fn spec(options: &Options, run_idx: usize) -> InstanceSpec {
+    let mut env = vec![(
+        OsString::from("PATH"),
+        OsString::from("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+    )];
+    env.extend(options.env.iter().cloned());
+    InstanceSpec {
+        id: format!("sandbox-run-{}-{run_idx}", std::process::id()),
+        program: options.program.clone(),
+        args: options.args.clone(),
+        env,
+        cwd: options.cwd.clone(),
+        mounts: options.mounts.clone(),
+        tmp_size_mb: options.tmp_size_mb,
+        memory_mb: options.memory_mb,
+        pids_max: options.pids_max,
+        max_open_files: serverful_sandbox::DEFAULT_MAX_OPEN_FILES,
+        hostname: "sandbox".into(),
+    }
+}
+
+fn run(host: &Host, options: &Options, run_idx: usize) -> Result<ExitStatus, String> {
+    let net = match options.network {
+        Network::None => None,
+        Network::Egress => Some(
+            NetNs::create(Network::Egress, &[])
+                .map_err(|e| e.to_string())?
+                .0,
+        ),
+    };
+    let mut prepared = host
+        .prepare(&spec(options, run_idx), net.as_ref())
+        .map_err(|e| e.to_string())?;
+    let status = prepared
+        .command
+        .status()
+        .map_err(|e| format!("start the sandbox: {e}"))?;
+    if options.report {
+        eprintln!(
+            "sandbox-run: oom_killed={} peak_memory_mb={}",
+            prepared.instance.oom_killed(),
+            prepared
+                .instance
+                .peak_memory_mb()
+                .map_or("unknown".into(), |mb| mb.to_string())
+        );
+    }
+    Ok(status)
+}
+
+fn bench(host: &Host, options: &Options, runs: usize) -> ExitCode {
+    let mut sandboxed = Vec::with_capacity(runs);
+    let mut prepare = Vec::with_capacity(runs);
+    let mut direct = Vec::with_capacity(runs);
+    for run_idx in 0..runs {
+        let start = Instant::now();
+        let mut prepared = match host.prepare(&spec(options, run_idx), None) {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(125);
+            }
+        };
+        let prepared_at = Instant::now();
+        let status = prepared.command.status();
+        let end = Instant::now();
+        if !status.as_ref().is_ok_and(ExitStatus::success) {
+            eprintln!("error: run {run_idx} ended with {status:?}");
+            return ExitCode::from(1);
+        }
+        drop(prepared);
+        prepare.push(prepared_at - start);
+        sandboxed.push(end - prepared_at);
+
+        let start = Instant::now();
+        let _ = Command::new(&options.program).args(&options.args).status();
+        direct.push(start.elapsed());
+    }
+    for (name, times) in [
+        ("prepare (cgroups)", &mut prepare),
+        ("spawn to exit, sandboxed", &mut sandboxed),
+        ("spawn to exit, direct", &mut direct),
+    ] {
+        times.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        eprintln!(
+            "{name}: median {:.2} ms, min {:.2} ms, max {:.2} ms ({runs} runs)",
+            ms(times[times.len() / 2]),
+            ms(times[0]),
+            ms(times[times.len() - 1])
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+/// Ends like the program did: its exit code, or its signal re-raised.
+fn exit_like(status: ExitStatus) -> ExitCode {
+    if let Some(signal) = status.signal() {
+        // SAFETY: restores the default action for `signal` and sends it to this process;
+        // no memory is involved.
+        unsafe {
+            libc::signal(signal, libc::SIG_DFL);
+            libc::kill(libc::getpid(), signal);
+        }
+        return ExitCode::from(128u8.wrapping_add(signal as u8));
+    }
+    ExitCode::from(status.code().unwrap_or(1) as u8)
+}
+
+fn parse(args: Vec<OsString>) -> Result<Options, String> {
+    let mut options = Options {
+        memory_mb: 512,
+        tmp_size_mb: serverful_sandbox::DEFAULT_TMP_SIZE_MB,
+        pids_max: serverful_sandbox::DEFAULT_PIDS_MAX,
+        network: Network::None,
+        mounts: Vec::new(),
+        env: Vec::new(),
+        cwd: PathBuf::from("/"),
+        report: false,
+        bench: None,
+        program: PathBuf::new(),
+        args: Vec::new(),
+    };
+    let mut args = args.into_iter();
+    let number = |value: Option<OsString>, name: &str| -> Result<u64, String> {
+        value
+            .and_then(|v| v.into_string().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("{name} takes a number"))
+    };
+    loop {
+        let Some(arg) = args.next() else {
+            return Err("missing -- PROGRAM".into());
+        };
+        match arg.to_str().unwrap_or("") {
+            "--memory" => options.memory_mb = number(args.next(), "--memory")?,
+            "--tmp" => options.tmp_size_mb = number(args.next(), "--tmp")?,
+            "--pids" => options.pids_max = number(args.next(), "--pids")?,
+            "--bench" => options.bench = Some(number(args.next(), "--bench")? as usize),
+            "--report" => options.report = true,
+            "--network" => {
+                options.network = match args.next().as_ref().and_then(|v| v.to_str()) {
+                    Some("none") => Network::None,
+                    Some("egress") => Network::Egress,
+                    _ => return Err("--network takes none or egress".into()),
+                }
+            }
+            "--mount" => {
+                let value = args
+                    .next()
+                    .and_then(|v| v.into_string().ok())
+                    .ok_or("--mount takes SOURCE[:TARGET]")?;
+                let (source, target) = value.split_once(':').unwrap_or((&value, &value));
+                options.mounts.push(Mount::read_only(source, target));
+            }
+            "--env" => {
+                let value = args
+                    .next()
+                    .and_then(|v| v.into_string().ok())
+                    .ok_or("--env takes NAME=VALUE")?;
+                let (name, value) = value.split_once('=').ok_or("--env takes NAME=VALUE")?;
+                options.env.push((name.into(), value.into()));
+            }
+            "--cwd" => options.cwd = args.next().ok_or("--cwd takes a directory")?.into(),
+            "--" => break,
+            other => return Err(format!("unexpected argument {other:?}")),
+        }
+    }
+    options.program = args.next().ok_or("missing PROGRAM after --")?.into();
+    options.args = args.collect();
+    Ok(options)
+}
