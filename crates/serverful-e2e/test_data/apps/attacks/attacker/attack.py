@@ -104,6 +104,7 @@ def code_folder(query):
         "list": attempt(os.listdir, "/var/task"),
         "dataDir": attempt(os.listdir, "/var/task/.serverful"),
         "keys": attempt(read_text, "/var/task/.serverful/aws-keys.json"),
+        "database": attempt(read_text, "/var/task/.serverful/dynamodb.sqlite"),
     }
 
 
@@ -297,7 +298,7 @@ def default_gateway():
 
 def connect_once(target):
     host, _, port = target.rpartition(":")
-    with socket.create_connection((host.strip("[]"), int(port)), timeout=2) as connection:
+    with socket.create_connection((host.strip("[]"), int(port)), timeout=1) as connection:
         connection.settimeout(2)
         try:
             received = connection.recv(200).decode("utf-8", "replace")
@@ -368,7 +369,8 @@ def loop(query):
 def fork_bomb(query):
     """First a bounded count of how many processes this instance may start (sleeps that
     are reaped afterwards); only when that stops below ?limit= (1024) the real thing,
-    bash's `:(){ :|:& };:` for two seconds, then killed by its process group."""
+    bash's `:(){ :|:& };:` for two seconds, then stopped, counted and killed by its
+    process group."""
     limit = int(query.get("limit", "1024"))
     children = []
     refused = None
@@ -394,6 +396,13 @@ def fork_bomb(query):
         stderr=subprocess.DEVNULL,
     )
     time.sleep(2)
+    # Stopped, the bomb neither forks nor exits while /proc is counted. (Counted running,
+    # processes that exit and are replaced during the listing are counted twice.)
+    try:
+        os.killpg(bomb.pid, signal.SIGSTOP)
+    except ProcessLookupError:
+        pass
+    time.sleep(0.2)
     peak = sum(1 for entry in os.listdir("/proc") if entry.isdigit())
     for _ in range(200):
         try:
