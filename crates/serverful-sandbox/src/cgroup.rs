@@ -392,10 +392,8 @@ fn unescape_mountinfo(field: &str) -> String {
             && idx + 3 < bytes.len()
             && bytes[idx + 1..idx + 4].iter().all(u8::is_ascii_digit)
         {
-            let value = (bytes[idx + 1] - b'0') * 64
-                + (bytes[idx + 2] - b'0') * 8
-                + (bytes[idx + 3] - b'0');
-            out.push(value);
+            let digit = |offset: usize| u32::from(bytes[idx + offset] - b'0');
+            out.push((digit(1) * 64 + digit(2) * 8 + digit(3)) as u8);
             idx += 4;
         } else {
             out.push(bytes[idx]);

@@ -4,11 +4,13 @@
 //! ```text
 //! sandbox-run [--memory MB] [--tmp MB] [--pids N] [--network none|egress]
 //!             [--mount SOURCE[:TARGET]]... [--env NAME=VALUE]... [--cwd DIR]
-//!             [--report] [--bench N] -- PROGRAM ARGS...
+//!             [--report] [--trial] [--bench N] -- PROGRAM ARGS...
 //! ```
 //!
 //! It exits the way the program did (same code, or the same signal). `--report` prints
-//! `sandbox-run: oom_killed=… peak_memory_mb=…` to stderr afterwards; `--bench N` runs
+//! `sandbox-run: oom_killed=… peak_memory_mb=…` to stderr afterwards; `--trial` sets the
+//! sandbox up without starting the program ([`Host::trial`]) and prints the outcome on
+//! stdout; `--bench N` runs
 //! the program N times and prints the spawn-to-exit times (median, min, max) next to the
 //! same program started without the sandbox.
 
@@ -29,13 +31,14 @@ struct Options {
     env: Vec<(OsString, OsString)>,
     cwd: PathBuf,
     report: bool,
+    trial: bool,
     bench: Option<usize>,
     program: PathBuf,
     args: Vec<OsString>,
 }
 
 const USAGE: &str = "usage: sandbox-run [--memory MB] [--tmp MB] [--pids N] [--network none|egress] \
-[--mount SOURCE[:TARGET]]... [--env NAME=VALUE]... [--cwd DIR] [--report] [--bench N] -- PROGRAM ARGS...";
+[--mount SOURCE[:TARGET]]... [--env NAME=VALUE]... [--cwd DIR] [--report] [--trial] [--bench N] -- PROGRAM ARGS...";
 
 fn main() -> ExitCode {
     serverful_sandbox::run_init_if_requested();
@@ -54,6 +57,18 @@ fn main() -> ExitCode {
             return ExitCode::from(125);
         }
     };
+    if options.trial {
+        return match host.trial(&spec(&options, 0)) {
+            Ok(()) => {
+                println!("trial: ok");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                println!("trial: {e:?}");
+                ExitCode::from(1)
+            }
+        };
+    }
     match options.bench {
         Some(runs) => bench(&host, &options, runs),
         None => match run(&host, &options, 0) {
@@ -185,6 +200,7 @@ fn parse(args: Vec<OsString>) -> Result<Options, String> {
         env: Vec::new(),
         cwd: PathBuf::from("/"),
         report: false,
+        trial: false,
         bench: None,
         program: PathBuf::new(),
         args: Vec::new(),
@@ -206,6 +222,7 @@ fn parse(args: Vec<OsString>) -> Result<Options, String> {
             "--pids" => options.pids_max = number(args.next(), "--pids")?,
             "--bench" => options.bench = Some(number(args.next(), "--bench")? as usize),
             "--report" => options.report = true,
+            "--trial" => options.trial = true,
             "--network" => {
                 options.network = match args.next().as_ref().and_then(|v| v.to_str()) {
                     Some("none") => Network::None,
