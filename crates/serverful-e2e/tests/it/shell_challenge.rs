@@ -279,9 +279,23 @@ fn hostile_commands_are_judged_wrong_and_the_app_keeps_serving() {
         "{environ:#}"
     );
 
+    // The command runs as the handler's user, so it can kill the handler: no verdict, a
+    // 502, and a fresh instance for the next command.
+    let (status, body) = post_run(
+        &server,
+        json!({"challenge": "count-lines", "cmd": "kill -9 -1; echo 237"}).to_string(),
+    );
+    assert_eq!(
+        (status, body),
+        (502, json!({"message": "Internal server error"}))
+    );
+    let revived = play(&server, "count-lines", "wc -l  < access.log");
+    assert_eq!(revived["correct"], json!(true), "{revived:#}");
+
     assert_eq!(
         solutions(&server, "count-lines"),
-        ["wc -l < access.log "],
+        // Same length: ordered by text, and " " sorts before "<".
+        ["wc -l  < access.log", "wc -l < access.log "],
         "hostile commands are no solutions"
     );
 }
