@@ -3,8 +3,8 @@
 //! call the [`crate::Store`] method, `serde_json::to_vec` the output, and render
 //! errors with [`error_body`].
 //!
-//! Attribute values (de)serialize through [`AttributeValue::from_json`] and
-//! [`AttributeValue::to_json`], so malformed values get DynamoDB's
+//! Attribute values (de)serialize straight from and to the wire, with no
+//! `serde_json::Value` in between, and malformed values get DynamoDB's
 //! `SerializationException` or `ValidationException`. Required members are
 //! `Option`s here: the engine reports a missing one with DynamoDB's
 //! "Value null at ..." message instead of a deserializer error. Unknown
@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use serde::de::{DeserializeOwned, Error as _};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Value};
 
 use crate::error::{ErrorKind, StoreError, StoreResult};
@@ -24,16 +24,11 @@ const MARK: char = '\u{1f}';
 
 const KINDS: [ErrorKind; 2] = [ErrorKind::Validation, ErrorKind::Serialization];
 
-impl Serialize for AttributeValue {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.to_json().serialize(serializer)
-    }
-}
-
+/// Attribute values parse straight from the request (see `value::wire`); DynamoDB's
+/// verdict on an invalid one travels through serde's string-only custom error.
 impl<'de> Deserialize<'de> for AttributeValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let json = Value::deserialize(deserializer)?;
-        AttributeValue::from_json(&json).map_err(|error| {
+        crate::value::wire::deserialize_value(deserializer)?.map_err(|error| {
             let kind = KINDS
                 .iter()
                 .position(|kind| *kind == error.kind)

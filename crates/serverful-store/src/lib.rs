@@ -4,9 +4,11 @@
 //! validation, the order of keys, the expression languages and how they evaluate
 //! against an item — and runs the DynamoDB operations over a storage
 //! [`Backend`]. It knows nothing about HTTP or where bytes are kept. The AWS
-//! edge parses a body with [`api::from_slice`], calls the [`Store`] method (or
-//! [`Store::call`] by operation name), serializes the output with `serde_json`,
-//! and renders a [`StoreError`] with [`api::error_body`].
+//! edge calls [`Store::call_json`] by operation name with the request body and
+//! gets the response body (both parsed and written straight from the typed
+//! `api`, no `serde_json::Value` in between), trying
+//! [`Store::try_call_without_waiting`] first for short reads it can run on its
+//! async threads, and renders a [`StoreError`] as DynamoDB does.
 //!
 //! Codemap:
 //! - [`api`]: the operations' typed inputs and outputs with DynamoDB's JSON
@@ -17,7 +19,8 @@
 //!   Query/Scan, batches, transactions, TTL sweep, DynamoDB Streams, PartiQL
 //!   statements (rewritten into item operations), request-level validation,
 //!   and [`Store::call`] dispatch by `X-Amz-Target` operation name.
-//! - [`value`]: `AttributeValue`, `Number` (38 digits), JSON wire shape, item size.
+//! - [`value`]: `AttributeValue`, `Number` (38 digits), JSON wire shape (serde
+//!   straight from and to the wire, in DynamoDB's validation order), item size.
 //! - [`key`]: key schemas, key checks, order-preserving key encoding for backends.
 //! - [`expression`]: lexer and parsers for the five expression kinds, placeholder
 //!   resolution and DynamoDB's validation messages; the trees live in
@@ -62,6 +65,8 @@ pub mod ttl;
 pub mod value;
 
 pub use backend::{Backend, BackendError, MemoryBackend};
-pub use engine::{table_arn, Store, StoreConfig, OPERATIONS, STREAMS_OPERATIONS};
+pub use engine::{
+    table_arn, Store, StoreConfig, NON_WAITING_OPERATIONS, OPERATIONS, STREAMS_OPERATIONS,
+};
 pub use error::{CancellationReason, ErrorDetails, ErrorKind, StoreError, StoreResult};
 pub use value::{AttributeType, AttributeValue, Item, Number};

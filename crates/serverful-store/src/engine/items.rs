@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::validate::{Violations, CAPACITY_VALUES, METRICS_VALUES};
-use super::{Store, Table};
+use super::{Gate, Store, Table};
 use crate::api::{
     AttributeValueUpdate, BatchGetItemInput, BatchGetItemOutput, BatchWriteItemInput,
     BatchWriteItemOutput, Capacity, ConsumedCapacity, DeleteItemInput, ExpectedAttributeValue,
@@ -360,6 +360,28 @@ impl Store {
         Ok((old, new))
     }
 
+    /// Runs a prepared put or delete that needs nothing of the item it
+    /// replaces (see [`ConditionalWrite::needs_old`]): under the key's lock
+    /// like any write, but without reading the stored item first.
+    fn run_blind_write(&self, prepared: &PreparedWrite) -> StoreResult<()> {
+        let table = &prepared.table;
+        let new = match &prepared.mutation {
+            Mutation::Put(item) => Some(item),
+            Mutation::Delete => None,
+            Mutation::Update(_) | Mutation::Check => {
+                return Err(StoreError::internal(
+                    "only puts and deletes are written without reading",
+                ))
+            }
+        };
+        let _guard =
+            self.lock_stripes(vec![Store::stripe(table, &prepared.row.0, &prepared.row.1)]);
+        let mut writes = Vec::new();
+        self.item_writes(table, &prepared.row, None, new, &mut writes)?;
+        self.backend.write(writes)?;
+        Ok(())
+    }
+
     /// `PutItem`
     pub fn put_item(&self, input: PutItemInput) -> StoreResult<WriteItemOutput> {
         let write = ConditionalWrite {
@@ -394,6 +416,10 @@ impl Store {
             mutation: Mutation::Put(item),
             old_on_failure: write.old_on_failure(),
         };
+        if !write.needs_old(&prepared) {
+            self.run_blind_write(&prepared)?;
+            return Ok(write.output(None, 0.0, &table, &prepared.key));
+        }
         let (old, new) = self.run_write(&prepared)?;
         let units = write_units(
             old.as_ref()
@@ -433,6 +459,10 @@ impl Store {
             mutation: Mutation::Delete,
             old_on_failure: write.old_on_failure(),
         };
+        if !write.needs_old(&prepared) {
+            self.run_blind_write(&prepared)?;
+            return Ok(write.output(None, 0.0, &table, &prepared.key));
+        }
         let (old, _) = self.run_write(&prepared)?;
         let units = write_units(old.as_ref().map_or(0, item_size), false);
         Ok(write.output(old, units, &table, &prepared.key))
@@ -557,6 +587,14 @@ impl Store {
 
     /// `GetItem`
     pub fn get_item(&self, input: GetItemInput) -> StoreResult<GetItemOutput> {
+        self.get_item_under(input, Gate::Take)
+    }
+
+    pub(crate) fn get_item_under(
+        &self,
+        input: GetItemInput,
+        gate: Gate,
+    ) -> StoreResult<GetItemOutput> {
         let mut violations = Violations::new();
         violations.table_name(input.table_name.as_ref(), "tableName");
         violations.required(input.key.as_ref(), "key");
@@ -571,7 +609,7 @@ impl Store {
             input.attributes_to_get.as_ref(),
             input.expression_attribute_names.as_ref(),
         )?;
-        let _gate = self.read_gate();
+        let _gate = self.enter(gate);
         let table = self.table(input.table_name.as_deref().unwrap_or_default())?;
         let key = input.key.clone().unwrap_or_default();
         table.key.check_key(&key)?;
@@ -598,6 +636,14 @@ impl Store {
 
     /// `BatchGetItem`: every key is read (nothing is left unprocessed).
     pub fn batch_get_item(&self, input: BatchGetItemInput) -> StoreResult<BatchGetItemOutput> {
+        self.batch_get_item_under(input, Gate::Take)
+    }
+
+    pub(crate) fn batch_get_item_under(
+        &self,
+        input: BatchGetItemInput,
+        gate: Gate,
+    ) -> StoreResult<BatchGetItemOutput> {
         let mut violations = Violations::new();
         violations.required(input.request_items.as_ref(), "requestItems");
         violations.one_of(
@@ -658,7 +704,7 @@ impl Store {
                 request.consistent_read == Some(true),
             ));
         }
-        let _gate = self.read_gate();
+        let _gate = self.enter(gate);
         let mut output = BatchGetItemOutput::default();
         let mut capacities = Vec::new();
         for (name, keys, projection, consistent) in plans {
@@ -823,7 +869,20 @@ impl Store {
         let _guards = self.lock_stripes(stripes);
         let mut writes = Vec::new();
         let mut units: BTreeMap<String, f64> = BTreeMap::new();
+        let capacity_wanted = matches!(
+            input.return_consumed_capacity.as_deref(),
+            Some("TOTAL" | "INDEXES")
+        );
         for write in &prepared {
+            if !capacity_wanted && write.table.writes_without_old_item() {
+                // Nothing needs the replaced item: write without reading it.
+                let new = match &write.mutation {
+                    Mutation::Put(item) => Some(item),
+                    _ => None,
+                };
+                self.item_writes(&write.table, &write.row, None, new, &mut writes)?;
+                continue;
+            }
             let old = self.stored_item(&write.table, &write.row.0, &write.row.1)?;
             let new = write.apply(old.as_ref())?;
             *units.entry(write.table.meta.name.clone()).or_default() += write_units(
@@ -950,6 +1009,21 @@ impl ConditionalWrite<'_> {
     }
 
     /// Whether a failed condition returns the item as it was.
+    /// Whether the write must read the item it replaces: to check a
+    /// condition, to return the old item or the capacity (which counts the
+    /// larger of the old and new item), to move index entries or to write a
+    /// stream record. Otherwise a put or delete is written blind, which saves
+    /// a read per write. (TTL needs nothing here: expiry re-reads the item.)
+    fn needs_old(&self, prepared: &PreparedWrite) -> bool {
+        prepared.condition.is_some()
+            || self.return_values.map(String::as_str) == Some("ALL_OLD")
+            || matches!(
+                self.return_consumed_capacity.map(String::as_str),
+                Some("TOTAL" | "INDEXES")
+            )
+            || !prepared.table.writes_without_old_item()
+    }
+
     fn old_on_failure(&self) -> bool {
         self.return_values_on_condition_check_failure
             .map(String::as_str)

@@ -34,7 +34,7 @@ use crate::index::{IndexProjection, SecondaryIndex};
 use crate::key::{encode_key_value_into, KeyAttribute, KeySchema, ScalarType};
 use crate::value::Item;
 
-pub use dispatch::{OPERATIONS, STREAMS_OPERATIONS};
+pub use dispatch::{NON_WAITING_OPERATIONS, OPERATIONS, STREAMS_OPERATIONS};
 pub use tables::table_arn;
 
 /// How many lock stripes keys hash into.
@@ -156,6 +156,12 @@ impl Table {
         self.indexes.iter().find(|(meta, _)| meta.name == name)
     }
 
+    /// Whether a put or delete here can be written without the item it
+    /// replaces: no index entries to move, no stream record to describe it.
+    pub(crate) fn writes_without_old_item(&self) -> bool {
+        self.indexes.is_empty() && self.meta.stream_view_type.is_none()
+    }
+
     /// The backend row key of an item (or key) in the table itself.
     pub(crate) fn row_key(&self, item: &Item) -> StoreResult<(Vec<u8>, Vec<u8>)> {
         row_key(&self.key, None, item)
@@ -194,6 +200,15 @@ pub(crate) fn encode_item(item: &Item) -> Vec<u8> {
 
 pub(crate) fn decode_item(bytes: &[u8]) -> StoreResult<Item> {
     codec::decode(bytes)
+}
+
+/// Whether a read takes the schema gate itself or runs under the caller's.
+/// Reads must never take it twice: a control-plane operation waiting in
+/// between would deadlock them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Gate {
+    Take,
+    Held,
 }
 
 /// A committed `TransactWriteItems` remembered for its `ClientRequestToken`.
@@ -315,6 +330,24 @@ impl Store {
         self.schema_gate
             .read()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The schema gate for a read, unless the caller already holds it.
+    fn enter(&self, gate: Gate) -> Option<std::sync::RwLockReadGuard<'_, ()>> {
+        match gate {
+            Gate::Take => Some(self.read_gate()),
+            Gate::Held => None,
+        }
+    }
+
+    /// The schema gate for reading if no control-plane operation holds or
+    /// awaits it, without waiting.
+    fn try_read_gate(&self) -> Option<std::sync::RwLockReadGuard<'_, ()>> {
+        match self.schema_gate.try_read() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
     }
 
     fn write_gate(&self) -> std::sync::RwLockWriteGuard<'_, ()> {

@@ -6,7 +6,7 @@ use std::ops::Bound;
 
 use super::items::{check_not_mixed, consumed, legacy_filter, parse_expressions};
 use super::validate::{Violations, CAPACITY_VALUES};
-use super::{decode_item, row_key, Store, Table};
+use super::{decode_item, row_key, Gate, Store, Table};
 use crate::api::{QueryInput, ReadOutput, ScanInput};
 use crate::backend::{SortRange, Space};
 use crate::capacity::{read_units, ReadKind};
@@ -340,6 +340,10 @@ fn lower_upper(upper: Bound<Vec<u8>>, start: Vec<u8>) -> Bound<Vec<u8>> {
 impl Store {
     /// `Query`
     pub fn query(&self, input: QueryInput) -> StoreResult<ReadOutput> {
+        self.query_under(input, Gate::Take)
+    }
+
+    pub(crate) fn query_under(&self, input: QueryInput, gate: Gate) -> StoreResult<ReadOutput> {
         let mut violations = Violations::new();
         check_read_members(
             ReadOperation::Query,
@@ -370,7 +374,7 @@ impl Store {
                 ),
             ],
         )?;
-        let _gate = self.read_gate();
+        let _gate = self.enter(gate);
         let table = self.table(input.table_name.as_deref().unwrap_or_default())?;
         let index_schema = match &input.index_name {
             Some(name) => Some(
@@ -559,6 +563,10 @@ impl Store {
 
     /// `Scan`, including parallel scans (`Segment`/`TotalSegments`).
     pub fn scan(&self, input: ScanInput) -> StoreResult<ReadOutput> {
+        self.scan_under(input, Gate::Take)
+    }
+
+    pub(crate) fn scan_under(&self, input: ScanInput, gate: Gate) -> StoreResult<ReadOutput> {
         let mut violations = Violations::new();
         check_read_members(
             ReadOperation::Scan,
@@ -630,7 +638,7 @@ impl Store {
                 .map(|names| legacy::attributes_to_get(names))
                 .transpose()?,
         };
-        let _gate = self.read_gate();
+        let _gate = self.enter(gate);
         let table = self.table(input.table_name.as_deref().unwrap_or_default())?;
         let plan = plan(
             &table,

@@ -3,6 +3,7 @@
 //! messages, and the item size DynamoDB charges and limits.
 
 mod number;
+pub(crate) mod wire;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -158,10 +159,14 @@ impl AttributeValue {
 
     /// Parses the JSON wire shape of one value, validating it as DynamoDB does.
     pub fn from_json(json: &Value) -> StoreResult<AttributeValue> {
-        value_from_json(json, 0)
+        wire::deserialize_value(json).unwrap_or_else(|error| {
+            // A `Value` is well-formed JSON by construction.
+            Err(StoreError::serialization(error.to_string()))
+        })
     }
 
-    /// The JSON wire shape of this value.
+    /// The JSON wire shape of this value, as a `serde_json::Value` (responses are
+    /// serialized straight from the value, through its `Serialize`).
     pub fn to_json(&self) -> Value {
         let (name, payload) = match self {
             AttributeValue::S(text) => ("S", Value::String(text.clone())),
@@ -230,212 +235,25 @@ impl AttributeValue {
 /// Nesting deeper than this many maps and lists is rejected, as in DynamoDB.
 pub const MAX_NESTING_DEPTH: usize = 32;
 
-fn value_from_json(json: &Value, depth: usize) -> StoreResult<AttributeValue> {
-    let Value::Object(fields) = json else {
-        return Err(StoreError::serialization(
-            "Unexpected value type in payload",
-        ));
-    };
-    // DynamoDB's deserializer ignores unknown members and explicit nulls, so
-    // `{"X": 1}` and `{"S": null}` are "empty" rather than malformed.
-    let present: Vec<(&str, &Value)> = fields
-        .iter()
-        .filter(|(name, value)| AttributeType::from_name(name).is_some() && !value.is_null())
-        .map(|(name, value)| (name.as_str(), value))
-        .collect();
-    let Some(&(type_name, payload)) = present.first() else {
-        return Err(StoreError::validation(
-            "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes",
-        ));
-    };
-    // Validate every member before complaining about there being several,
-    // the order in which DynamoDB reports problems.
-    let mut parsed = None;
-    for &(name, value) in &present {
-        let value = parse_typed(name, value, depth)?;
-        if name == type_name {
-            parsed = Some(value);
-        }
-    }
-    if present.len() > 1 {
-        return Err(StoreError::validation(
-            "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes",
-        ));
-    }
-    match parsed {
-        Some(value) => Ok(value),
-        None => parse_typed(type_name, payload, depth),
-    }
-}
-
 const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
-/// Parses the payload of one typed member (`"S": ...`, `"NS": [...]`).
-fn parse_typed(type_name: &str, payload: &Value, depth: usize) -> StoreResult<AttributeValue> {
-    let attribute_type =
-        AttributeType::from_name(type_name).expect("callers only pass known type names");
-    if matches!(attribute_type, AttributeType::M | AttributeType::L) && depth >= MAX_NESTING_DEPTH {
-        return Err(StoreError::validation(
-            "Nesting Levels have exceeded supported limits",
-        ));
-    }
-    Ok(match attribute_type {
-        AttributeType::S => AttributeValue::S(json_string(payload, "String")?.to_owned()),
-        AttributeType::N => AttributeValue::N(Number::parse(json_string(payload, "String")?)?),
-        AttributeType::B => AttributeValue::B(decode_base64(json_string(payload, "ByteBuffer")?)?),
-        AttributeType::SS => {
-            let members = json_array(payload, "String")?
-                .iter()
-                .map(|member| json_string(member, "String").map(str::to_owned))
-                .collect::<StoreResult<Vec<String>>>()?;
-            if members.is_empty() {
-                return Err(StoreError::validation(
-                    "One or more parameter values were invalid: An string set  may not be empty",
-                ));
-            }
-            let set = AttributeValue::string_set(members.iter().cloned());
-            if set_len(&set) != members.len() {
-                return Err(StoreError::validation(format!(
-                    "One or more parameter values were invalid: Input collection [{}] contains duplicates.",
-                    members.join(", ")
-                )));
-            }
-            set
-        }
-        AttributeType::NS => {
-            let texts = json_array(payload, "String")?
-                .iter()
-                .map(|member| json_string(member, "String"))
-                .collect::<StoreResult<Vec<&str>>>()?;
-            if texts.is_empty() {
-                return Err(StoreError::validation(
-                    "One or more parameter values were invalid: An number set  may not be empty",
-                ));
-            }
-            let members =
-                texts.iter().map(|text| Number::parse(text)).collect::<StoreResult<Vec<Number>>>()?;
-            let set = AttributeValue::number_set(members);
-            if set_len(&set) != texts.len() {
-                return Err(StoreError::validation("Input collection contains duplicates"));
-            }
-            set
-        }
-        AttributeType::BS => {
-            let texts = json_array(payload, "ByteBuffer")?
-                .iter()
-                .map(|member| json_string(member, "ByteBuffer"))
-                .collect::<StoreResult<Vec<&str>>>()?;
-            if texts.is_empty() {
-                return Err(StoreError::validation(
-                    "One or more parameter values were invalid: Binary sets should not be empty",
-                ));
-            }
-            let members =
-                texts.iter().map(|text| decode_base64(text)).collect::<StoreResult<Vec<Vec<u8>>>>()?;
-            let set = AttributeValue::binary_set(members);
-            if set_len(&set) != texts.len() {
-                // Sic: DynamoDB's message has no space before "of type".
-                return Err(StoreError::validation(format!(
-                    "One or more parameter values were invalid: Input collection [{}]of type BS contains duplicates.",
-                    texts.join(", ")
-                )));
-            }
-            set
-        }
-        AttributeType::M => {
-            let Value::Object(fields) = payload else {
-                return Err(wrong_json_type(payload, "Map"));
-            };
-            AttributeValue::M(item_from_json_map(fields, depth + 1)?)
-        }
-        AttributeType::L => AttributeValue::L(
-            json_array(payload, "AttributeValue")?
-                .iter()
-                .map(|member| value_from_json(member, depth + 1))
-                .collect::<StoreResult<Vec<_>>>()?,
-        ),
-        AttributeType::Null => match payload {
-            Value::Bool(true) => AttributeValue::Null,
-            Value::Bool(false) => {
-                return Err(StoreError::validation(
-                    "One or more parameter values were invalid: Null attribute value types must have the value of true",
-                ))
-            }
-            other => return Err(wrong_json_type(other, "Boolean")),
-        },
-        AttributeType::Bool => match payload {
-            Value::Bool(flag) => AttributeValue::Bool(*flag),
-            other => return Err(wrong_json_type(other, "Boolean")),
-        },
-    })
-}
-
-fn set_len(set: &AttributeValue) -> usize {
-    match set {
-        AttributeValue::SS(members) => members.len(),
-        AttributeValue::NS(members) => members.len(),
-        AttributeValue::BS(members) => members.len(),
-        _ => 0,
-    }
-}
-
-fn json_string<'a>(value: &'a Value, java_type: &str) -> StoreResult<&'a str> {
+fn json_kind(value: &Value) -> wire::JsonKind {
     match value {
-        Value::String(text) => Ok(text),
-        other => Err(wrong_json_type(other, java_type)),
+        Value::Object(_) => wire::JsonKind::Object,
+        Value::Array(_) => wire::JsonKind::Array,
+        Value::String(_) => wire::JsonKind::String,
+        Value::Number(number) if number.is_f64() => wire::JsonKind::Decimal,
+        Value::Number(_) => wire::JsonKind::Integer,
+        Value::Bool(true) => wire::JsonKind::True,
+        Value::Bool(false) => wire::JsonKind::False,
+        Value::Null => wire::JsonKind::Null,
     }
 }
 
-fn json_array<'a>(value: &'a Value, java_type: &str) -> StoreResult<&'a Vec<Value>> {
-    match value {
-        Value::Array(members) => Ok(members),
-        Value::Object(_) => Err(StoreError::serialization(
-            "Start of structure or map found where not expected",
-        )),
-        _ => Err(StoreError::serialization(format!(
-            "Unrecognized collection type class java.lang.{java_type}"
-        ))),
-    }
-}
-
-/// The `SerializationException` DynamoDB's Java deserializer raises when a JSON
-/// member has the wrong type.
-fn wrong_json_type(value: &Value, java_type: &str) -> StoreError {
-    let message = match value {
-        Value::Object(_) => "Start of structure or map found where not expected".to_owned(),
-        Value::Array(_) => format!("Unrecognized collection type class java.lang.{java_type}"),
-        Value::String(_) => format!("STRING_VALUE cannot be converted to {java_type}"),
-        Value::Number(number) if number.is_f64() => {
-            format!("DECIMAL_VALUE cannot be converted to {java_type}")
-        }
-        Value::Number(_) => format!("NUMBER_VALUE cannot be converted to {java_type}"),
-        Value::Bool(true) => format!("TRUE_VALUE cannot be converted to {java_type}"),
-        Value::Bool(false) => format!("FALSE_VALUE cannot be converted to {java_type}"),
-        Value::Null => "Unexpected value type in payload".to_owned(),
-    };
-    StoreError::serialization(message)
-}
-
-fn decode_base64(text: &str) -> StoreResult<Vec<u8>> {
-    if !text.len().is_multiple_of(4) {
-        return Err(StoreError::serialization(format!(
-            "Base64 encoded length is expected a multiple of 4 bytes but found: {}",
-            text.len()
-        )));
-    }
-    BASE64.decode(text).map_err(|error| match error {
-        // Sic: "dectected" is DynamoDB's spelling.
-        base64::DecodeError::InvalidLastSymbol(..) => {
-            StoreError::serialization("Invalid last non-pad Base64 character dectected")
-        }
-        _ => StoreError::serialization("Invalid Base64 character found in the encoded data"),
-    })
-}
-
-fn item_from_json_map(fields: &Map<String, Value>, depth: usize) -> StoreResult<Item> {
+fn item_from_json_map(fields: &Map<String, Value>) -> StoreResult<Item> {
     fields
         .iter()
-        .map(|(name, value)| Ok((name.clone(), value_from_json(value, depth)?)))
+        .map(|(name, value)| Ok((name.clone(), AttributeValue::from_json(value)?)))
         .collect()
 }
 
@@ -448,8 +266,8 @@ fn item_to_json_map(item: &Item) -> Map<String, Value> {
 /// Parses an item (`{"name": {"S": "x"}, ...}`) from its JSON wire shape.
 pub fn item_from_json(json: &Value) -> StoreResult<Item> {
     match json {
-        Value::Object(fields) => item_from_json_map(fields, 0),
-        other => Err(wrong_json_type(other, "Map")),
+        Value::Object(fields) => item_from_json_map(fields),
+        other => Err(json_kind(other).wrong_type("Map")),
     }
 }
 
@@ -619,6 +437,53 @@ mod tests {
         check(r#"{"M": {"a": {"SS": []}}}"#, expect!["ValidationException: One or more parameter values were invalid: An string set  may not be empty"]);
         check(
             r#""S""#,
+            expect!["SerializationException: Unexpected value type in payload"],
+        );
+    }
+
+    /// Request bodies parse without a `serde_json::Value`, yet report what
+    /// parsing one would: members in name order, a repeated member once.
+    #[test]
+    fn text_is_validated_in_name_order_not_document_order() {
+        let check_text = |json: &str, expected: Expect| {
+            let actual = match crate::api::from_slice::<AttributeValue>(json.as_bytes()) {
+                Ok(parsed) => format!("{parsed:?}"),
+                Err(error) => error.to_string(),
+            };
+            expected.assert_eq(&actual);
+        };
+        check_text(
+            r#"{"S": 5, "B": "abc"}"#,
+            expect!["SerializationException: Base64 encoded length is expected a multiple of 4 bytes but found: 3"],
+        );
+        check_text(
+            r#"{"M": {"b": {"S": 1}, "a": {"N": "x"}}}"#,
+            expect!["ValidationException: The parameter cannot be converted to a numeric value: x"],
+        );
+        check_text(
+            r#"{"L": [{"S": 1}, {"N": "x"}]}"#,
+            expect!["SerializationException: NUMBER_VALUE cannot be converted to String"],
+        );
+        check_text(r#"{"S": "a", "S": null}"#, expect!["ValidationException: Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"]);
+        check_text(r#"{"S": null, "S": "b", "X": [1, {}]}"#, expect!["{S: b}"]);
+        check_text(
+            r#"{"M": {"a": {"N": "1"}, "a": {"N": "2"}}}"#,
+            expect!["{M: {a={N: 2}}}"],
+        );
+        check_text(
+            r#"{"SS": ["a", 1, {}]}"#,
+            expect!["SerializationException: NUMBER_VALUE cannot be converted to String"],
+        );
+        check_text(
+            r#"{"NS": "1"}"#,
+            expect!["SerializationException: Unrecognized collection type class java.lang.String"],
+        );
+        check_text(
+            r#"{"L": {"S": "x"}}"#,
+            expect!["SerializationException: Start of structure or map found where not expected"],
+        );
+        check_text(
+            r#"[{"S": "x"}]"#,
             expect!["SerializationException: Unexpected value type in payload"],
         );
     }
