@@ -641,6 +641,28 @@ fn sandbox_off_says_so_and_functions_still_run() {
     );
 }
 
+#[test]
+fn an_instance_whose_sandbox_cannot_be_set_up_fails_naming_the_step() {
+    let app = AttackApp::start(&[]);
+    // The victim's code folder disappears before its first instance starts.
+    std::fs::remove_dir_all(app.app_dir.join("victim")).expect("remove the victim's code");
+    let response = client()
+        .get(app.server.url("/victim"))
+        .send()
+        .expect("GET /victim");
+    assert_eq!(response.status(), 502);
+    assert_eq!(
+        json_body(response),
+        json!({"message": "Internal server error"})
+    );
+    app.server.wait_for_line(
+        &Regex::new(r"VictimFunction \| .*sandbox: mount \S+/victim at /var/task: ENOENT")
+            .expect("regex"),
+        Duration::from_secs(5),
+    );
+    assert_eq!(app.attack("/attack/identity")["uid"], json!(993));
+}
+
 /// `serverful up` run as `nobody` on an app the test suite owns: a host where the server
 /// may create no cgroups, as in an unprivileged container.
 struct Unprivileged {
