@@ -218,7 +218,7 @@ pub fn verify(
         None if presigned => vec![UNSIGNED_PAYLOAD, body_hash.as_str()],
         None => vec![body_hash.as_str()],
     };
-    let key = signing_key(
+    let key = cached_signing_key(
         &expect.credentials.secret_access_key,
         scope.date,
         scope.region,
@@ -619,6 +619,53 @@ pub fn signing_key(secret_access_key: &str, date: &str, region: &str, service: &
         key = hmac_bytes(&key, part.as_bytes());
     }
     key
+}
+
+/// A signing key and what it was derived from.
+struct CachedSigningKey {
+    secret_access_key: String,
+    date: String,
+    region: String,
+    service: String,
+    key: [u8; 32],
+}
+
+thread_local! {
+    /// The signing key this thread derived last. A client signs a whole day's requests
+    /// to one region and service with the same key, so the four HMACs that derive it
+    /// are paid once per thread and day rather than once per request.
+    static LAST_SIGNING_KEY: std::cell::RefCell<Option<CachedSigningKey>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// [`signing_key`], remembered per thread for the last date, region and service.
+fn cached_signing_key(
+    secret_access_key: &str,
+    date: &str,
+    region: &str,
+    service: &str,
+) -> [u8; 32] {
+    LAST_SIGNING_KEY.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some(cached) = last.as_ref() {
+            if cached.date == date
+                && cached.region == region
+                && cached.service == service
+                && cached.secret_access_key == secret_access_key
+            {
+                return cached.key;
+            }
+        }
+        let key = signing_key(secret_access_key, date, region, service);
+        *last = Some(CachedSigningKey {
+            secret_access_key: secret_access_key.to_owned(),
+            date: date.to_owned(),
+            region: region.to_owned(),
+            service: service.to_owned(),
+            key,
+        });
+        key
+    })
 }
 
 /// The hex signature of a string to sign; used by tests and by clients of this crate.
