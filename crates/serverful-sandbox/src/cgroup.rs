@@ -35,9 +35,13 @@ const TOP: &str = "serverful";
 const MB_PER_VCPU: u64 = 1769;
 
 /// The cgroup hierarchies found on this host, and where this server's cgroups go.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Cgroups {
     layer: CgroupLayer,
+    /// Whether moving a process into a cgroup waits for an RCU grace period (several
+    /// milliseconds): the kernel's default, unless a hierarchy is mounted with
+    /// `favordynmods`.
+    slow_moves: bool,
     /// v2: the one directory; v1: one per controller (memory first, then pids, then cpu).
     server_dirs: Vec<PathBuf>,
     /// v1 only: the controllers, in the order of `server_dirs`.
@@ -67,6 +71,10 @@ impl Cgroups {
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
             .map_err(|e| format!("read /proc/self/mountinfo: {e}"))?;
         let mounts = parse_mountinfo(&mountinfo);
+        let slow_moves = !mounts.iter().any(|m| {
+            m.fstype.starts_with("cgroup")
+                && m.super_options.split(',').any(|o| o == "favordynmods")
+        });
         let server_pid = std::process::id().to_string();
 
         let mut v2_error = String::from("no cgroup2 mount");
@@ -76,7 +84,11 @@ impl Cgroups {
             .map(|m| m.mount_point.clone())
         {
             match Cgroups::prepare_v2(&root, &server_pid) {
-                Ok(cgroups) => return Ok(cgroups),
+                Ok(cgroups) => {
+                    let mut cgroups = cgroups;
+                    cgroups.slow_moves = slow_moves;
+                    return Ok(cgroups);
+                }
                 Err(e) => v2_error = e,
             }
         }
@@ -99,6 +111,7 @@ impl Cgroups {
         if controllers.contains(&"memory") && controllers.contains(&"pids") {
             return Ok(Cgroups {
                 layer: CgroupLayer::V1,
+                slow_moves,
                 server_dirs,
                 controllers,
             });
@@ -137,6 +150,7 @@ impl Cgroups {
         remove_stale_servers(&top);
         Ok(Cgroups {
             layer: CgroupLayer::V2,
+            slow_moves: true,
             server_dirs: vec![server_dir],
             controllers: if has("cpu") {
                 vec!["memory", "pids", "cpu"]
@@ -148,6 +162,10 @@ impl Cgroups {
 
     pub fn layer(&self) -> CgroupLayer {
         self.layer
+    }
+
+    pub fn slow_moves(&self) -> bool {
+        self.slow_moves
     }
 
     /// Creates the instance's cgroups with `limits`.
@@ -205,6 +223,15 @@ impl Cgroups {
             }
         }
         Ok(cgroup)
+    }
+}
+
+impl Drop for Cgroups {
+    /// Removes this server's directories; best effort, as instances may outlive it.
+    fn drop(&mut self) {
+        for dir in &self.server_dirs {
+            let _ = std::fs::remove_dir(dir);
+        }
     }
 }
 

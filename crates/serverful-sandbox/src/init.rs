@@ -6,25 +6,26 @@
 //! - **P**, the init proper, is the server's own binary re-executed (`/proc/self/exe`
 //!   with [`MARKER`] as its first argument and the spec as JSON in [`PAYLOAD_ENV`]),
 //!   because only a fresh single-threaded process may fork freely and `setns`. P stays in
-//!   the host's namespaces as root: it joins the instance's network namespace (created by
-//!   the server, see `net`), sets the rlimits (raising `RLIMIT_NOFILE` needs host
-//!   privilege), clears its supplementary groups (their host gids would still grant
-//!   access to group-readable files), compiles the seccomp filter, and `clone`s C into new
-//!   user, pid, mount, ipc and uts namespaces. Only a process outside a user namespace can
-//!   map an arbitrary host id into it, so P writes C's `uid_map` and `gid_map`, then puts
-//!   C into the instance's cgroups (P stays outside, so its memory is not charged to the
-//!   function) and releases C through a pipe. P then waits for C, and ends the way the
-//!   function did (same exit code, or the same signal), so that the server sees
-//!   `signal: 9` for an OOM kill. It watches the server through a pidfd rather than
-//!   `PR_SET_PDEATHSIG`, which fires when the *thread* that spawned P ends: a server that
-//!   spawns from a blocking-pool thread would lose its instances when the thread retires.
-//! - **C** has every capability, but only in its new user namespace; on host files it is
-//!   still checked as host root's uid (so a bind below `/root`, mode 0700, works). It builds
-//!   the root on a tmpfs: read-only recursive bind mounts of the system paths and the
-//!   function's mounts, masks over `/etc`'s secrets, a private `/tmp`, a minimal `/dev`, a
-//!   new `/proc`; then `pivot_root`s into it, drops the old root, remounts `/` read-only,
-//!   sets the hostname, and drops to uid/gid 993 (Lambda's `sbx_user1051`) with no
-//!   capabilities, no bounding set and `no_new_privs`. C then stays as the namespace's
+//!   the host's user namespace as root. It sets the rlimits (raising `RLIMIT_NOFILE`
+//!   needs host privilege), clears its supplementary groups (their host gids would still
+//!   grant access to group-readable files), and builds the new root in a mount namespace
+//!   of its own (`build_root` says why there). It joins the instance's network namespace
+//!   (created by the server, see `net`) and `clone`s C into new user, pid, mount, ipc and
+//!   uts namespaces. Only a process outside a user namespace can map an arbitrary host id
+//!   into it, so P writes C's `uid_map` and `gid_map`, then puts C into the instance's
+//!   cgroups (P stays outside, so its memory is not charged to the function) and releases
+//!   C through a pipe. P then waits for C, and ends the way the function did (same exit
+//!   code, or the same signal), so that the server sees `signal: 9` for an OOM kill. It
+//!   watches the server through a pidfd rather than `PR_SET_PDEATHSIG`, which fires when
+//!   the *thread* that spawned P ends: a server that spawns from a blocking-pool thread
+//!   would lose its instances when that thread retires.
+//! - **C** has every capability, but only in its new user namespace. Its copy of P's
+//!   mounts is locked (it cannot unmount a mask or make a read-only mount writable). The
+//!   root P built is a tmpfs with read-only recursive bind mounts of the system paths and
+//!   the function's mounts, masks over `/etc`'s secrets, a private `/tmp` and a minimal
+//!   `/dev`; C adds a `/proc` for its pid namespace, `pivot_root`s into the root and drops
+//!   the old one, sets the hostname, and drops to uid/gid 993 (Lambda's `sbx_user1051`)
+//!   with no capabilities, no bounding set and `no_new_privs`. C then stays as the namespace's
 //!   pid 1: it reaps orphans, and when it exits the kernel kills everything left in the
 //!   namespace. It reports the function's raw wait status to P.
 //! - **G** is the function: a new session, default signal dispositions, the seccomp
@@ -99,6 +100,8 @@ pub(crate) struct Payload {
     pub netns_fd: Option<RawFd>,
     pub error_file: PathBuf,
     pub server_pid: u32,
+    /// The seccomp programs, compiled once by the server ([`Filters::to_words`]).
+    pub seccomp: [Vec<u64>; 2],
     /// Set everything up, then exit 0 instead of starting the program.
     pub dry_run: bool,
 }
@@ -255,13 +258,7 @@ fn init(payload: &Payload) -> Result<i32, Failure> {
     }
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
 
-    let filters = Filters::compile().map_err(|e| {
-        eprintln!("serverful sandbox: {e}");
-        Failure {
-            step: "compile seccomp policy".into(),
-            errno: Errno::EINVAL,
-        }
-    })?;
+    let filters = Filters::from_words(&payload.seccomp);
     let exec = Exec::new(payload)?;
     build_root(payload)?;
 

@@ -101,6 +101,42 @@ impl Filters {
         })
     }
 
+    /// The compiled programs as plain numbers, one `u64` per BPF instruction, so that the
+    /// server compiles the policy once and every sandbox init receives it ready to install.
+    pub(crate) fn to_words(&self) -> [Vec<u64>; 2] {
+        let words = |program: &BpfProgram| {
+            program
+                .iter()
+                .map(|insn| {
+                    u64::from(insn.code)
+                        | u64::from(insn.jt) << 16
+                        | u64::from(insn.jf) << 24
+                        | u64::from(insn.k) << 32
+                })
+                .collect()
+        };
+        [words(&self.deny_eperm), words(&self.clone3_enosys)]
+    }
+
+    /// The inverse of [`Filters::to_words`].
+    pub(crate) fn from_words(words: &[Vec<u64>; 2]) -> Filters {
+        let program = |words: &[u64]| {
+            words
+                .iter()
+                .map(|&word| seccompiler::sock_filter {
+                    code: word as u16,
+                    jt: (word >> 16) as u8,
+                    jf: (word >> 24) as u8,
+                    k: (word >> 32) as u32,
+                })
+                .collect()
+        };
+        Filters {
+            deny_eperm: program(&words[0]),
+            clone3_enosys: program(&words[1]),
+        }
+    }
+
     /// Installs both filters on the calling thread (setting `no_new_privs`, which seccomp
     /// requires of an unprivileged process). Allocation-free.
     pub fn install(&self) -> Result<(), std::io::Error> {
@@ -142,6 +178,14 @@ mod tests {
             assert!(!filters.deny_eperm.is_empty());
             assert!(!filters.clone3_enosys.is_empty());
         }
+    }
+
+    #[test]
+    fn survives_the_trip_to_the_init() {
+        let filters = Filters::compile().expect("policy compiles");
+        let words = filters.to_words();
+        assert_eq!(Filters::from_words(&words).to_words(), words);
+        assert_eq!(words[0].len(), filters.deny_eperm.len());
     }
 
     #[test]

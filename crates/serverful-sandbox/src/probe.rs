@@ -31,6 +31,8 @@ pub struct Host {
     cgroup_error: Option<String>,
     egress: Result<(), String>,
     state_dir: PathBuf,
+    /// The seccomp policy, compiled once here for every instance.
+    seccomp: Option<[Vec<u64>; 2]>,
 }
 
 impl Host {
@@ -45,16 +47,18 @@ impl Host {
             cgroup_error: None,
             egress: Err("sandbox off".into()),
             state_dir: state_dir.to_owned(),
+            seccomp: None,
         };
         if mode == Mode::Off {
             return Ok(host);
         }
-        if let Err(reason) = host.check_isolation() {
-            if mode == Mode::Required {
-                return Err(SandboxError::Unavailable(reason));
+        match host.check_isolation() {
+            Ok(filters) => host.seccomp = Some(filters.to_words()),
+            Err(reason) if mode == Mode::Required => return Err(SandboxError::Unavailable(reason)),
+            Err(reason) => {
+                host.unavailable = Some(reason);
+                return Ok(host);
             }
-            host.unavailable = Some(reason);
-            return Ok(host);
         }
         match Cgroups::detect() {
             Ok(cgroups) => host.cgroups = Some(cgroups),
@@ -65,18 +69,18 @@ impl Host {
         Ok(host)
     }
 
-    fn check_isolation(&self) -> Result<(), String> {
+    fn check_isolation(&self) -> Result<Filters, String> {
+        check_namespaces()?;
+        check_seccomp()?;
+        let filters = Filters::compile().map_err(|e| e.to_string())?;
         std::fs::create_dir_all(self.root_dir()).map_err(|e| {
             format!(
-                "state directory {} unusable ({})",
+                "state directory {} unusable ({:?})",
                 self.state_dir.display(),
                 Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
             )
         })?;
-        check_namespaces()?;
-        check_seccomp()?;
-        Filters::compile().map_err(|e| e.to_string())?;
-        Ok(())
+        Ok(filters)
     }
 
     /// The directory each instance's new root is mounted on, in the instance's own mount
@@ -137,6 +141,21 @@ impl Host {
             ));
         }
         None
+    }
+
+    /// A one-line hint for start-up about making instances start faster, if there is one.
+    pub fn hint(&self) -> Option<String> {
+        let cgroups = self
+            .cgroups
+            .as_ref()
+            .filter(|c| c.slow_moves() && self.enabled())?;
+        let _ = cgroups;
+        Some(
+            "hint: each instance start waits ~10 ms for the kernel to move it into its cgroups; \
+             mounting a cgroup hierarchy with favordynmods removes that wait (e.g. \
+             mount -o remount,favordynmods /sys/fs/cgroup/unified)"
+                .into(),
+        )
     }
 
     /// Creates the instance's cgroups and the command that starts it sandboxed. The
@@ -205,6 +224,7 @@ impl Host {
             netns_fd: None,
             error_file: instance.error_file.clone(),
             server_pid: std::process::id(),
+            seccomp: self.seccomp.clone().unwrap_or_default(),
             dry_run,
         };
         let command = init::command(payload, net.map(std::os::fd::AsFd::as_fd))?;
@@ -265,7 +285,10 @@ fn check_namespaces() -> Result<(), String> {
     ];
     let flags = all.iter().fold(0, |flags, (flag, _)| flags | flag);
     let Err(errno) = clone_and_exit(flags) else {
-        return Ok(());
+        // The init builds the root as host root in a mount namespace of its own.
+        return clone_and_exit(libc::CLONE_NEWNS).map_err(|errno| {
+            format!("building the sandbox's root needs root (mount namespace: {errno:?})")
+        });
     };
     for (flag, name) in all {
         // Other namespaces need privilege over a user namespace to be created without root.

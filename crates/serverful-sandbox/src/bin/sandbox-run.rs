@@ -4,8 +4,12 @@
 //! ```text
 //! sandbox-run [--memory MB] [--tmp MB] [--pids N] [--network none|egress]
 //!             [--mount SOURCE[:TARGET]]... [--env NAME=VALUE]... [--cwd DIR]
-//!             [--report] [--trial] [--bench N] -- PROGRAM ARGS...
+//!             [--report] [--trial] [--bench N] [--sandbox off|auto|required]
+//!             -- PROGRAM ARGS...
+//! sandbox-run [--sandbox off|auto|required] --probe
 //! ```
+//!
+//! `--probe` prints what [`Host::probe`] found (summary, warning, hint) and exits.
 //!
 //! It exits the way the program did (same code, or the same signal). `--report` prints
 //! `sandbox-run: oom_killed=… peak_memory_mb=…` to stderr afterwards; `--trial` sets the
@@ -32,13 +36,16 @@ struct Options {
     cwd: PathBuf,
     report: bool,
     trial: bool,
+    probe: bool,
+    mode: Mode,
     bench: Option<usize>,
     program: PathBuf,
     args: Vec<OsString>,
 }
 
 const USAGE: &str = "usage: sandbox-run [--memory MB] [--tmp MB] [--pids N] [--network none|egress] \
-[--mount SOURCE[:TARGET]]... [--env NAME=VALUE]... [--cwd DIR] [--report] [--trial] [--bench N] -- PROGRAM ARGS...";
+[--mount SOURCE[:TARGET]]... [--env NAME=VALUE]... [--cwd DIR] [--report] [--trial] [--bench N] [--sandbox off|auto|required] -- PROGRAM ARGS...
+       sandbox-run [--sandbox off|auto|required] --probe";
 
 fn main() -> ExitCode {
     serverful_sandbox::run_init_if_requested();
@@ -50,13 +57,20 @@ fn main() -> ExitCode {
         }
     };
     let state_dir = std::env::temp_dir().join("serverful-sandbox-run");
-    let host = match Host::probe(Mode::Required, &state_dir) {
+    let host = match Host::probe(options.mode, &state_dir) {
         Ok(host) => host,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(125);
         }
     };
+    if options.probe {
+        println!("{}", host.summary());
+        for line in [host.warning(), host.hint()].into_iter().flatten() {
+            println!("{line}");
+        }
+        return ExitCode::SUCCESS;
+    }
     if options.trial {
         return match host.trial(&spec(&options, 0)) {
             Ok(()) => {
@@ -201,6 +215,8 @@ fn parse(args: Vec<OsString>) -> Result<Options, String> {
         cwd: PathBuf::from("/"),
         report: false,
         trial: false,
+        probe: false,
+        mode: Mode::Required,
         bench: None,
         program: PathBuf::new(),
         args: Vec::new(),
@@ -214,6 +230,9 @@ fn parse(args: Vec<OsString>) -> Result<Options, String> {
     };
     loop {
         let Some(arg) = args.next() else {
+            if options.probe {
+                return Ok(options);
+            }
             return Err("missing -- PROGRAM".into());
         };
         match arg.to_str().unwrap_or("") {
@@ -223,6 +242,15 @@ fn parse(args: Vec<OsString>) -> Result<Options, String> {
             "--bench" => options.bench = Some(number(args.next(), "--bench")? as usize),
             "--report" => options.report = true,
             "--trial" => options.trial = true,
+            "--probe" => options.probe = true,
+            "--sandbox" => {
+                options.mode = match args.next().as_ref().and_then(|v| v.to_str()) {
+                    Some("off") => Mode::Off,
+                    Some("auto") => Mode::Auto,
+                    Some("required") => Mode::Required,
+                    _ => return Err("--sandbox takes off, auto or required".into()),
+                }
+            }
             "--network" => {
                 options.network = match args.next().as_ref().and_then(|v| v.to_str()) {
                     Some("none") => Network::None,
