@@ -222,8 +222,23 @@ fn report_failure(error_file: &Path, message: &str) {
 /// P: returns the raw wait status to end with.
 fn init(payload: &Payload) -> Result<i32, Failure> {
     // The server's pidfd, to end with it; checked against our parent so that a reused pid
-    // cannot stand in for a server that is already gone.
-    let server = pidfd_open(payload.server_pid as i32).step(|| "watch the server".into())?;
+    // cannot stand in for a server that is already gone. Kernels before 5.3 have no
+    // pidfds; there the parent death signal has to do, with its thread caveat.
+    let server = match pidfd_open(payload.server_pid as i32) {
+        Ok(server) => Some(server),
+        Err(Errno::ENOSYS) => {
+            // SAFETY: prctl with integer arguments.
+            check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) }.into())
+                .step(|| "set parent death signal".into())?;
+            None
+        }
+        Err(errno) => {
+            return Err(Failure {
+                step: "watch the server".into(),
+                errno,
+            })
+        }
+    };
     if nix::unistd::getppid().as_raw() != payload.server_pid as i32 {
         return Err(Failure {
             step: "watch the server".into(),
@@ -334,7 +349,7 @@ fn init(payload: &Payload) -> Result<i32, Failure> {
         return Err(failure);
     }
 
-    let child_status = wait_for_child(child_pid, &server)?;
+    let child_status = wait_for_child(child_pid, server.as_ref())?;
     // C and everything in its pid namespace are gone now, so the report pipe is at EOF
     // once its contents are read.
     let mut report = Vec::new();
@@ -351,24 +366,23 @@ fn init(payload: &Payload) -> Result<i32, Failure> {
 }
 
 /// Waits for C, or kills it when the server goes away first; returns C's wait status.
-fn wait_for_child(child_pid: i32, server: &OwnedFd) -> Result<i32, Failure> {
-    let child = pidfd_open(child_pid).ok();
+fn wait_for_child(child_pid: i32, server: Option<&OwnedFd>) -> Result<i32, Failure> {
+    // Without pidfds, block in waitpid; the parent death signal ends P with the server.
+    let pidfds = server.zip(pidfd_open(child_pid).ok());
     loop {
-        let mut fds = vec![libc::pollfd {
-            fd: server.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        }];
-        if let Some(child) = &child {
-            fds.push(libc::pollfd {
-                fd: child.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            });
-        }
-        // Without a pidfd for C (it always works where the server's did), block in waitpid
-        // and let the server's death go unnoticed until C ends.
-        if child.is_some() {
+        if let Some((server, child)) = &pidfds {
+            let mut fds = [
+                libc::pollfd {
+                    fd: server.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: child.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
             // SAFETY: `fds` is a valid array of `fds.len()` pollfd structures.
             let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
             if ready == -1 {

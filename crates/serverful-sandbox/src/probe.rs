@@ -182,6 +182,12 @@ impl Host {
                     .unwrap_or_else(|| "the sandbox is off".into()),
             ));
         }
+        if spec.id.is_empty() || spec.id.contains('/') || spec.id.starts_with('.') {
+            return Err(SandboxError::setup(
+                "prepare instance",
+                format!("invalid instance id {:?}", spec.id),
+            ));
+        }
         let mut mounts = crate::system_mounts();
         mounts.extend(spec.mounts.iter().cloned());
         if let Some(mount) = mounts.iter().find(|m| !init::valid_target(&m.target)) {

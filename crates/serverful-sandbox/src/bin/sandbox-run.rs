@@ -16,13 +16,14 @@
 //! sandbox up without starting the program ([`Host::trial`]) and prints the outcome on
 //! stdout; `--bench N` runs
 //! the program N times and prints the spawn-to-exit times (median, min, max) next to the
-//! same program started without the sandbox.
+//! same program started without the sandbox, and the spawn-to-start times when the program
+//! prints the wall clock in nanoseconds (`--bench 50 -- /usr/bin/date +%s%N`).
 
 use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{Command, ExitCode, ExitStatus};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitCode, ExitStatus, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serverful_sandbox::{Host, InstanceSpec, Mode, Mount, NetNs, Network};
 
@@ -146,48 +147,93 @@ fn run(host: &Host, options: &Options, run_idx: usize) -> Result<ExitStatus, Str
 }
 
 fn bench(host: &Host, options: &Options, runs: usize) -> ExitCode {
-    let mut sandboxed = Vec::with_capacity(runs);
     let mut prepare = Vec::with_capacity(runs);
+    let mut sandboxed = Vec::with_capacity(runs);
+    let mut sandboxed_start = Vec::with_capacity(runs);
     let mut direct = Vec::with_capacity(runs);
+    let mut direct_start = Vec::with_capacity(runs);
     for run_idx in 0..runs {
+        // As in the server, the network namespace is made ahead of the instance.
+        let net = match NetNs::create(options.network, &[]) {
+            Ok((net, _listeners)) => net,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(125);
+            }
+        };
         let start = Instant::now();
-        let mut prepared = match host.prepare(&spec(options, run_idx), None) {
+        let mut prepared = match host.prepare(&spec(options, run_idx), Some(&net)) {
             Ok(prepared) => prepared,
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::from(125);
             }
         };
-        let prepared_at = Instant::now();
-        let status = prepared.command.status();
-        let end = Instant::now();
-        if !status.as_ref().is_ok_and(ExitStatus::success) {
-            eprintln!("error: run {run_idx} ended with {status:?}");
+        prepare.push(start.elapsed());
+        let (total, to_start) = timed(&mut prepared.command);
+        let Some(total) = total else {
+            eprintln!("error: run {run_idx} failed");
             return ExitCode::from(1);
-        }
+        };
+        sandboxed.push(total);
+        sandboxed_start.extend(to_start);
         drop(prepared);
-        prepare.push(prepared_at - start);
-        sandboxed.push(end - prepared_at);
 
-        let start = Instant::now();
-        let _ = Command::new(&options.program).args(&options.args).status();
-        direct.push(start.elapsed());
+        let mut command = Command::new(&options.program);
+        command.args(&options.args);
+        let (total, to_start) = timed(&mut command);
+        direct.extend(total);
+        direct_start.extend(to_start);
     }
-    for (name, times) in [
-        ("prepare (cgroups)", &mut prepare),
-        ("spawn to exit, sandboxed", &mut sandboxed),
-        ("spawn to exit, direct", &mut direct),
-    ] {
+    let mut rows = vec![
+        ("prepare (cgroups, command)", prepare),
+        ("spawn to exit, sandboxed", sandboxed),
+        ("spawn to exit, direct", direct),
+    ];
+    if !sandboxed_start.is_empty() {
+        rows.push(("spawn to program start, sandboxed", sandboxed_start));
+        rows.push(("spawn to program start, direct", direct_start));
+    }
+    for (name, mut times) in rows {
+        if times.is_empty() {
+            continue;
+        }
         times.sort();
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         eprintln!(
-            "{name}: median {:.2} ms, min {:.2} ms, max {:.2} ms ({runs} runs)",
+            "{name}: median {:.2} ms, min {:.2} ms, max {:.2} ms ({} runs)",
             ms(times[times.len() / 2]),
             ms(times[0]),
-            ms(times[times.len() - 1])
+            ms(times[times.len() - 1]),
+            times.len()
         );
     }
     ExitCode::SUCCESS
+}
+
+/// Runs `command` to its end: the time from spawn to exit, and, when the program prints
+/// the wall clock in nanoseconds as it starts (`date +%s%N`), the time from spawn to then.
+fn timed(command: &mut Command) -> (Option<Duration>, Option<Duration>) {
+    let spawned_at = SystemTime::now();
+    let start = Instant::now();
+    let Ok(output) = command.stderr(Stdio::inherit()).output() else {
+        return (None, None);
+    };
+    let total = start.elapsed();
+    if !output.status.success() {
+        return (None, None);
+    }
+    let to_start = String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse::<u128>()
+        .ok()
+        .and_then(|nanos| {
+            let since_epoch = spawned_at.duration_since(UNIX_EPOCH).ok()?.as_nanos();
+            nanos
+                .checked_sub(since_epoch)
+                .map(|delta| Duration::from_nanos(delta as u64))
+        });
+    (Some(total), to_start)
 }
 
 /// Ends like the program did: its exit code, or its signal re-raised.
