@@ -31,6 +31,11 @@
 //! - **G** is the function: a new session, default signal dispositions, the seccomp
 //!   filter (installed last, as it forbids `mount` and friends), then `execve`.
 //!
+//! `/tmp` and `/dev/shm` are tmpfs: their pages are charged to the instance's memory
+//! cgroup, so a function's `/tmp` and its memory together stay within `MemorySize` (on
+//! Lambda `/tmp` is disk). Swap is off for instances, so a full `/tmp` cannot be swapped
+//! out either.
+//!
 //! Any failure before the function's `execve` is reported to P over a pipe as
 //! `<step>: <ERRNO>` (`mount /var/task read-only: EPERM`); P writes it to the instance's
 //! error file and to stderr (`serverful sandbox: …`) and exits 125.

@@ -87,7 +87,11 @@ fn main() -> ExitCode {
     match options.bench {
         Some(runs) => bench(&host, &options, runs),
         None => match run(&host, &options, 0) {
-            Ok(status) => exit_like(status),
+            Ok(status) => {
+                // Re-raising a signal skips destructors: remove the cgroup directories now.
+                drop(host);
+                exit_like(status)
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 ExitCode::from(125)

@@ -108,7 +108,8 @@ fn writes_only_to_tmp() {
     let mount = format!("{}:/var/task", task.path().display());
     let output = sandboxed(
         &["--mount", &mount],
-        "for path in /x /usr/x /etc/x /var/task/x /var/task/handler.sh /dev/x /proc/x; do \
+        "for path in /x /usr/x /etc/x /var/task/x /var/task/handler.sh /dev/x /proc/x \
+           /proc/sysrq-trigger /proc/sys/kernel/hostname /sys/x; do \
            (echo pwned > $path) 2>/dev/null && echo WROTE $path; \
          done; \
          cat /var/task/handler.sh; \
@@ -247,11 +248,15 @@ fn memory_hog_is_oom_killed() {
     if !sandbox_available() {
         return;
     }
-    let output = Command::new(env!("CARGO_BIN_EXE_sandbox-run"))
+    let child = Command::new(env!("CARGO_BIN_EXE_sandbox-run"))
         .args(["--memory", "64", "--report", "--", "/usr/bin/python3", "-c"])
         .arg("x = bytearray(256 * 1024 * 1024); print('allocated')")
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("run sandbox-run");
+    let server_pid = child.id();
+    let output = child.wait_with_output().expect("wait for sandbox-run");
     assert_eq!(output.status.signal(), Some(libc::SIGKILL), "{output:?}");
     assert!(!stdout(&output).contains("allocated"));
     assert!(
@@ -259,6 +264,18 @@ fn memory_hog_is_oom_killed() {
         "{}",
         stderr(&output)
     );
+    let peak: u64 = stderr(&output)
+        .split("peak_memory_mb=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|mb| mb.parse().ok())
+        .unwrap_or_else(|| panic!("no peak memory: {}", stderr(&output)));
+    assert!((32..=64).contains(&peak), "peak {peak} MB");
+    // Dropping the instance removed its cgroups (and the Host its server's directory).
+    for controller in ["memory", "pids", "cpu"] {
+        let dir = format!("/sys/fs/cgroup/{controller}/serverful/{server_pid}");
+        assert!(!std::path::Path::new(&dir).exists(), "{dir} left behind");
+    }
 }
 
 #[test]
