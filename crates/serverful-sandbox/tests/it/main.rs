@@ -386,3 +386,23 @@ fn interpreters_below_root_only_directories_work() {
     check_success(&output);
     assert_eq!(stdout(&output), "993\n");
 }
+
+#[test]
+fn descriptors_the_server_leaks_do_not_reach_the_function() {
+    if !sandbox_available() {
+        return;
+    }
+    // The "server" inherits /etc/shadow on descriptor 7 without close-on-exec.
+    let script = format!(
+        "exec 7</etc/shadow; exec {} -- /bin/sh -c 'cat <&7 && echo LEAKED; ls /proc/self/fd'",
+        env!("CARGO_BIN_EXE_sandbox-run")
+    );
+    let output = Command::new("/bin/sh")
+        .args(["-c", &script])
+        .output()
+        .expect("run sandbox-run");
+    check_success(&output);
+    assert!(!stdout(&output).contains("LEAKED"), "{}", stdout(&output));
+    // stdin, stdout, stderr and the directory `ls` reads.
+    assert_eq!(stdout(&output), "0\n1\n2\n3\n");
+}
