@@ -860,9 +860,9 @@ fn place_mount(root: &Path, mount: &Mount) -> Result<(), Failure> {
 }
 
 /// Binds `source` (with every mount below it) at `target` with `attributes` set on all of
-/// them. The new mount API makes it recursive and only ever sets flags: a classic
-/// read-only remount must repeat the flags the host locked (`nodev`, `nosuid`, atime) or
-/// fail with EPERM, and only applies to the top mount.
+/// them. The new mount API (`open_tree`, `mount_setattr`, `move_mount`) applies the
+/// attributes to every mount of the tree and only ever adds flags; a classic bind
+/// remount applies to the top mount only, and must repeat the flags it keeps.
 fn bind(source: &Path, target: &Path, attributes: u64, shown_as: &Path) -> Result<(), Failure> {
     let source_c = path_cstring(source)?;
     let target_c = path_cstring(target)?;
@@ -926,8 +926,8 @@ fn bind(source: &Path, target: &Path, attributes: u64, shown_as: &Path) -> Resul
     Ok(())
 }
 
-/// `bind` for kernels before 5.12: a recursive bind, then a remount of its top that
-/// repeats the source's locked flags.
+/// `bind` for kernels before 5.12: a recursive bind, then a remount of its top that adds
+/// `attributes` to the flags the source mount has.
 fn bind_classic(source: &Path, target: &Path, attributes: u64) -> nix::Result<()> {
     nix::mount::mount(
         Some(source),
@@ -947,20 +947,23 @@ fn bind_classic(source: &Path, target: &Path, attributes: u64) -> nix::Result<()
             flags |= flag;
         }
     }
-    remount_read_only_or(target, flags)
+    remount_with(target, flags)
 }
 
 /// Remounts the mount at `path` read-only with `extra` flags.
 fn remount_read_only(path: &Path, extra: MsFlags) -> nix::Result<()> {
-    remount_read_only_or(path, extra | MsFlags::MS_RDONLY)
+    remount_with(path, extra | MsFlags::MS_RDONLY)
 }
 
-/// A bind remount with `flags` plus the flags the kernel locked on the mount.
-fn remount_read_only_or(path: &Path, flags: MsFlags) -> nix::Result<()> {
+/// A bind remount with `flags` added to the mount's current ones (a bind remount replaces
+/// them all, so a read-only source must stay read-only, and a mount with flags locked by
+/// the kernel cannot lose them).
+fn remount_with(path: &Path, flags: MsFlags) -> nix::Result<()> {
     use nix::sys::statvfs::{statvfs, FsFlags};
     let current = statvfs(path)?.flags();
     let mut flags = flags;
     for (fs_flag, ms_flag) in [
+        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
         (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
         (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
         (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
