@@ -447,7 +447,9 @@ fn link_skipped_dependencies(request: &BuildRequest, dest: &Path) -> Result<(), 
     if !node_modules.is_dir() {
         return Ok(());
     }
-    let target = absolute(&node_modules);
+    // The real folder, not a link to a link: the sandbox makes the link's target visible
+    // at its own path, which must not pass through the app folder's links.
+    let target = fs::canonicalize(&node_modules).unwrap_or_else(|_| absolute(&node_modules));
     std::os::unix::fs::symlink(&target, dest.join("node_modules")).map_err(|source| {
         BuildError::Io {
             logical_id: request.logical_id.clone(),

@@ -367,9 +367,21 @@ fn is_executable(path: &Path) -> bool {
 }
 
 /// One readiness attempt on `address`: true when the app is ready.
-pub(crate) async fn check_ready(config: &HttpModeConfig, address: SocketAddr) -> bool {
+///
+/// With `inside`, `address` is in that network namespace (a sandboxed server): a relay on
+/// the host would accept connections before the server does, so the check connects there.
+pub(crate) async fn check_ready(
+    config: &HttpModeConfig,
+    address: SocketAddr,
+    inside: Option<&std::sync::Arc<serverful_sandbox::NetNs>>,
+) -> bool {
     let attempt = async {
-        let mut stream = tokio::net::TcpStream::connect(address).await.ok()?;
+        let mut stream = match inside {
+            Some(net) => crate::sandbox::connect_inside(net, address.port())
+                .await
+                .ok()?,
+            None => tokio::net::TcpStream::connect(address).await.ok()?,
+        };
         if config.readiness_protocol == ReadinessProtocol::Tcp {
             return Some(true);
         }
@@ -614,9 +626,9 @@ mod tests {
             "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n",
         ])
         .await;
-        assert!(!check_ready(&settings, address).await);
+        assert!(!check_ready(&settings, address, None).await);
         // Below the minimum unhealthy status: a 404 still means the server answers.
-        assert!(check_ready(&settings, address).await);
+        assert!(check_ready(&settings, address, None).await);
     }
 
     #[tokio::test]
@@ -626,7 +638,7 @@ mod tests {
             ("AWS_LWA_READINESS_CHECK_PROTOCOL", "tcp"),
         ]);
         let address = serve(vec!["not http at all"]).await;
-        assert!(check_ready(&settings, address).await);
+        assert!(check_ready(&settings, address, None).await);
     }
 
     #[tokio::test]
@@ -635,7 +647,7 @@ mod tests {
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
         let address = listener.local_addr().expect("address");
         drop(listener);
-        assert!(!check_ready(&settings, address).await);
+        assert!(!check_ready(&settings, address, None).await);
     }
 
     #[test]

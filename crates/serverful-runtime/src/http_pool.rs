@@ -547,18 +547,13 @@ impl HttpPool {
                     Err(error) => return Err(fail("Runtime.Unknown", format!("sandbox: {error}"))),
                 };
                 let port = self.settings.configured_port;
-                let relays = async {
-                    let address = Sandbox::relay(&mut instance, port).await?;
-                    let readiness = match self.settings.separate_readiness_port {
-                        Some(readiness_port) => {
-                            Sandbox::relay(&mut instance, readiness_port).await?
-                        }
-                        None => address,
-                    };
-                    std::io::Result::Ok((address, readiness))
-                };
-                let (address, readiness_address) = match relays.await {
-                    Ok(addresses) => addresses,
+                // The readiness check connects inside the namespace itself.
+                let readiness_address = SocketAddr::from((
+                    Ipv4Addr::LOCALHOST,
+                    self.settings.separate_readiness_port.unwrap_or(port),
+                ));
+                let address = match Sandbox::relay(&mut instance, port).await {
+                    Ok(address) => address,
                     Err(error) => {
                         return Err(fail(
                             "Runtime.Unknown",
@@ -650,6 +645,7 @@ impl HttpPool {
             processes.lock().remove(&pid);
             let _ = exit_sender.send(Some(how));
         });
+        let inside = sandboxed.as_ref().map(|instance| instance.net().clone());
         let instance = HttpInstance {
             pid,
             address,
@@ -669,7 +665,7 @@ impl HttpPool {
         let deadline = tokio::time::Instant::now() + limit;
         let mut exit = instance.exit.clone();
         loop {
-            if http_mode::check_ready(&self.settings, readiness_address).await {
+            if http_mode::check_ready(&self.settings, readiness_address, inside.as_ref()).await {
                 return Ok(instance);
             }
             let waited = tokio::select! {

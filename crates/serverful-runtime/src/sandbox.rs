@@ -163,6 +163,17 @@ impl Sandbox {
                 mounts.push(Mount::read_only(path, path));
             }
         }
+        let data_dir = std::fs::canonicalize(&spec.options.data_dir)
+            .unwrap_or_else(|_| spec.options.data_dir.clone());
+        mounts.extend(linked_folders(&config.code_dir, &data_dir));
+        // With `CodeUri: ./` the data folder (the store, the keys, builds) lies inside the
+        // code folder: an empty folder hides it.
+        if let Ok(inside) = data_dir.strip_prefix(&config.code_dir) {
+            let empty = data_dir.join("sandbox").join("empty");
+            std::fs::create_dir_all(&empty)
+                .map_err(|error| format!("create {}: {error}", empty.display()))?;
+            mounts.push(Mount::read_only(&empty, Path::new(TASK_ROOT).join(inside)));
+        }
         let interpreter_bin = interpreter_prefix(program, &view).map(|prefix| {
             mounts.push(Mount::read_only(&prefix, &prefix));
             prefix.join("bin")
@@ -237,16 +248,7 @@ impl Sandbox {
                 let _ = incoming.set_nodelay(true);
                 let net = net.clone();
                 tokio::spawn(async move {
-                    let Ok(Ok(socket)) = tokio::task::spawn_blocking(move || net.socket()).await
-                    else {
-                        return;
-                    };
-                    if socket.set_nonblocking(true).is_err() {
-                        return;
-                    }
-                    let socket = tokio::net::TcpSocket::from_std_stream(socket.into());
-                    let target = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-                    let Ok(mut outgoing) = socket.connect(target).await else {
+                    let Ok(mut outgoing) = connect_inside(&net, port).await else {
                         return;
                     };
                     let _ = outgoing.set_nodelay(true);
@@ -256,6 +258,22 @@ impl Sandbox {
         }));
         Ok(address)
     }
+}
+
+/// A connection to `127.0.0.1:port` inside the namespace `net`.
+pub(crate) async fn connect_inside(
+    net: &Arc<NetNs>,
+    port: u16,
+) -> std::io::Result<tokio::net::TcpStream> {
+    let net = net.clone();
+    let socket = tokio::task::spawn_blocking(move || net.socket())
+        .await
+        .map_err(std::io::Error::other)??;
+    socket.set_nonblocking(true)?;
+    let socket = tokio::net::TcpSocket::from_std_stream(socket.into());
+    socket
+        .connect(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+        .await
 }
 
 /// How host paths appear inside.
@@ -293,6 +311,36 @@ fn interpreter_prefix(program: &Path, view: &View<'_>) -> Option<PathBuf> {
     bin.parent().map(Path::to_owned)
 }
 
+/// Folders that symlinks at the top of the code folder point to with absolute paths (a
+/// `node_modules` linked from elsewhere, as pnpm and monorepos do), made visible at those
+/// paths so the links resolve inside. Links into the data folder stay dangling.
+fn linked_folders(code_dir: &Path, data_dir: &Path) -> Vec<Mount> {
+    let Ok(entries) = std::fs::read_dir(code_dir) else {
+        return Vec::new();
+    };
+    let mut mounts = Vec::new();
+    for entry in entries.flatten() {
+        if !entry.file_type().is_ok_and(|kind| kind.is_symlink()) {
+            continue;
+        }
+        let Ok(link) = std::fs::read_link(entry.path()) else {
+            continue;
+        };
+        if !link.is_absolute() {
+            continue;
+        }
+        let Ok(target) = std::fs::canonicalize(&link) else {
+            continue;
+        };
+        let exposes_data = target.starts_with(data_dir) || data_dir.starts_with(&target);
+        if exposes_data || target.starts_with(code_dir) || target == Path::new("/") {
+            continue;
+        }
+        mounts.push(Mount::read_only(target, link));
+    }
+    mounts
+}
+
 /// What a sandboxed instance holds on to: its namespace (and the platform listeners served
 /// in it) and its cgroup. Dropping it stops the listeners and removes the cgroup.
 #[derive(Debug)]
@@ -303,6 +351,11 @@ pub(crate) struct SandboxedInstance {
 }
 
 impl SandboxedInstance {
+    /// The instance's network namespace.
+    pub fn net(&self) -> &Arc<NetNs> {
+        &self.net
+    }
+
     /// Whether the kernel's OOM killer ended a process of the instance.
     pub fn oom_killed(&self) -> bool {
         self.handle.as_ref().is_some_and(InstanceHandle::oom_killed)

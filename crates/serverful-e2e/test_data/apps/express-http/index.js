@@ -1,5 +1,7 @@
 // An ordinary Express server: nothing in it knows about Lambda.
 const express = require("express");
+// Tells servers apart even where each is the same pid of its own pid namespace.
+const instance = require("crypto").randomUUID();
 
 const app = express();
 app.use(express.json());
@@ -38,7 +40,7 @@ app.post("/upload", (req, res) => {
 
 app.get("/sleep", (req, res) => {
   const ms = Number(req.query.ms || 300);
-  setTimeout(() => res.json({ pid: process.pid, slept: ms }), ms);
+  setTimeout(() => res.json({ pid: process.pid, instance, slept: ms }), ms);
 });
 
 // A response of `mb` megabytes, written in 64 KB chunks.
