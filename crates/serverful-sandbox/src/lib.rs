@@ -9,10 +9,11 @@
 //! [`Host::prepare`], which creates the instance's cgroups and returns a
 //! [`std::process::Command`] that re-executes the server's own binary (`/proc/self/exe`)
 //! as the sandbox init. Binaries that start sandboxes call [`run_init_if_requested`] first
-//! thing in `main`. The init, single-threaded and free to allocate, clones the namespaced
-//! child, writes its uid/gid maps, moves it into the cgroups, and the child builds the
-//! root, `pivot_root`s into it, drops privileges, installs the seccomp filter and stays as
-//! pid 1 (reaping zombies) while the function runs as its child.
+//! thing in `main`. The init ("P"), still root in the host's user namespace, builds the
+//! read-only root in a mount namespace of its own, clones the namespaced child ("C"),
+//! writes its uid/gid maps and moves it into the cgroups; C `pivot_root`s into the root,
+//! drops every privilege, and stays pid 1 (reaping zombies) while the function ("G") runs
+//! as its child under the seccomp filter.
 //!
 //! Networking (see `net`): the server creates each instance's network namespace itself
 //! ([`NetNs::create`]) and binds listeners inside it (the Runtime API, the AWS endpoint),
