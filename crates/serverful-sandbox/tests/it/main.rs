@@ -5,6 +5,8 @@
 //! The sandbox needs root (to map ids and create cgroups). Without root the tests print
 //! why and pass, except under `CI=true`, where they must run.
 
+mod net;
+
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Output};
 
