@@ -28,6 +28,8 @@ use crate::store_workload::{
     item_json, ClientOperations, KeySpace, Operation, Workload, ITEMS_PER_PARTITION,
     SINGLE_SORT_KEY, TABLE,
 };
+use serverful_store::{Store, StoreConfig};
+use serverful_store_sqlite::SqliteBackend;
 
 /// The largest latency the histograms hold; anything slower is a timeout anyway.
 const HIGHEST_LATENCY_NS: u64 = 120_000_000_000;
@@ -550,4 +552,101 @@ fn drive_ceiling_client(
         }
     }
     tally
+}
+
+/// Opens serverful's store engine over its SQLite backend in `dir`, as `serverful up`
+/// does (same backend, same settings), with no HTTP in front.
+fn open_engine(dir: &Path) -> Result<Store, String> {
+    std::fs::create_dir_all(dir).map_err(|error| format!("create {}: {error}", dir.display()))?;
+    let backend = SqliteBackend::open(dir.join("store.sqlite"))
+        .map_err(|error| format!("open the store's database: {error}"))?;
+    Store::open(Arc::new(backend), StoreConfig::default())
+        .map_err(|error| format!("open the store: {error}"))
+}
+
+/// Runs one request body on the engine as the AWS endpoint does: short reads that can
+/// start without waiting right away, the rest through `call_json`.
+fn engine_call(store: &Store, operation: &str, body: &[u8]) -> Result<Vec<u8>, String> {
+    store
+        .try_call_without_waiting(operation, body)
+        .unwrap_or_else(|| store.call_json(operation, body))
+        .map_err(|error| format!("{operation}: {error}"))
+}
+
+/// The operation name of a `DynamoDB_20120810.X` target.
+fn operation_name(target: &str) -> &str {
+    target.rsplit('.').next().unwrap_or(target)
+}
+
+/// Creates the table in the engine's database in `dir` and writes the prepared items.
+pub fn prepare_engine(dir: &Path, key_space: KeySpace) -> Result<u64, String> {
+    let store = open_engine(dir)?;
+    let create = format!(
+        r#"{{"TableName":"{TABLE}","AttributeDefinitions":[{{"AttributeName":"pk","AttributeType":"S"}},{{"AttributeName":"sk","AttributeType":"S"}}],"KeySchema":[{{"AttributeName":"pk","KeyType":"HASH"}},{{"AttributeName":"sk","KeyType":"RANGE"}}],"BillingMode":"PAY_PER_REQUEST"}}"#
+    );
+    engine_call(&store, "CreateTable", create.as_bytes())?;
+    let mut n_written = 0;
+    for (pk, sk) in key_space.prepared_items() {
+        let operation = Operation::Put {
+            item: item_json(&pk, &sk, n_written),
+            pk,
+            sk,
+        };
+        engine_call(&store, "PutItem", operation.body().as_bytes())?;
+        n_written += 1;
+    }
+    Ok(n_written)
+}
+
+/// Loads the engine in `dir` (prepared by [`prepare_engine`]) with one thread per client,
+/// each sending the same request bodies the HTTP clients send.
+pub fn run_engine(dir: &Path, config: &RunConfig) -> Result<LoadResult, String> {
+    if config.clients == 0 {
+        return Err("at least one client is needed".to_owned());
+    }
+    let store = Arc::new(open_engine(dir)?);
+    let start = Instant::now();
+    let record_from = start + config.warmup;
+    let stop_at = record_from + config.duration;
+    let mut threads = Vec::with_capacity(config.clients);
+    for client_idx in 0..config.clients {
+        let store = store.clone();
+        let config = config.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("engine-client-{client_idx}"))
+            .spawn(move || {
+                let mut tally = Tally::new();
+                let mut operations =
+                    ClientOperations::new(config.workload, config.keys, client_idx);
+                while Instant::now() < stop_at {
+                    let operation = operations.next_operation();
+                    let body = operation.body();
+                    let sent = Instant::now();
+                    let outcome =
+                        engine_call(&store, operation_name(operation.target()), body.as_bytes())
+                            .and_then(|answer| operation.check_answer(&answer));
+                    let answered = Instant::now();
+                    match outcome {
+                        Ok(()) => tally.success(sent, answered, record_from, stop_at),
+                        Err(message) => tally.error(
+                            sent >= record_from && answered <= stop_at,
+                            "engine".to_owned(),
+                            message,
+                        ),
+                    }
+                }
+                tally
+            })
+            .map_err(|error| format!("start a client thread: {error}"))?;
+        threads.push(thread);
+    }
+    let mut tallies = Vec::new();
+    let mut failed = Vec::new();
+    for thread in threads {
+        match thread.join() {
+            Ok(tally) => tallies.push(tally),
+            Err(_) => failed.push("a client thread panicked".to_owned()),
+        }
+    }
+    Ok(merge(tallies, failed, config.duration))
 }

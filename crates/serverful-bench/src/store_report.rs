@@ -65,6 +65,8 @@ impl RunFigures {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Ceiling,
+    /// Serverful's store engine called in process: the ceiling's comparison without HTTP.
+    Engine,
     Serverful,
     Moto,
     DynaliteMemory,
@@ -333,6 +335,44 @@ impl StoreReport {
             let _ = writeln!(out, "| {} | {} |", workload.key(), cells.join(" | "));
         }
         let _ = writeln!(out);
+        self.write_in_process(out);
+    }
+
+    /// The raw-SQLite ratio again without HTTP: the ceiling runs in process, so the
+    /// endpoint's ratio also counts HTTP, SigV4 and loopback TCP, which the ceiling never
+    /// pays. Printed for reference beside the target, which stays the endpoint's ratio.
+    fn write_in_process(&self, out: &mut String) {
+        let find = |role: Role| self.rows.iter().find(|row| row.role == role);
+        let (Some(engine), Some(ceiling)) = (find(Role::Engine), find(Role::Ceiling)) else {
+            return;
+        };
+        let _ = writeln!(
+            out,
+            "### In process: serverful's store engine ÷ raw SQLite (no HTTP on either side; for reference)\n"
+        );
+        let _ = writeln!(
+            out,
+            "| workload | engine req/s | raw SQLite req/s | ratio |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|");
+        for workload in Workload::ALL {
+            let (Some(ours), Some(theirs)) = (engine.figures(workload), ceiling.figures(workload))
+            else {
+                continue;
+            };
+            if theirs.requests_per_second <= 0.0 {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {:.2}× |",
+                workload.key(),
+                format_rate(ours.requests_per_second),
+                format_rate(theirs.requests_per_second),
+                ours.requests_per_second / theirs.requests_per_second
+            );
+        }
+        let _ = writeln!(out);
     }
 }
 
@@ -394,9 +434,14 @@ mod tests {
                 row("raw SQLite", Role::Ceiling, 40_000.0),
                 row("serverful", Role::Serverful, 12_000.0),
                 row("moto", Role::Moto, 1_500.0),
+                row("engine", Role::Engine, 20_000.0),
             ],
         };
         let markdown = report.to_markdown();
+        assert!(
+            markdown.contains("| get | 20,000 | 40,000 | 0.50× |"),
+            "the in-process line: {markdown}"
+        );
         assert!(
             markdown.contains("| serverful | 12,000 | 1.50 ms | 25.0 ms | 0 | 1000 µs | 500 µs |"),
             "{markdown}"

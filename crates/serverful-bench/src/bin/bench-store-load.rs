@@ -1,7 +1,8 @@
 //! The store benchmark's load generator: prepares a contender (`--workload prepare`: the
 //! table and the items the reads need) or loads it with one workload, and prints one JSON
 //! line. The target is a DynamoDB endpoint on a loopback address (`http://127.0.0.1:PORT`)
-//! or the raw SQLite ceiling (`sqlite:DIR`).
+//! or the raw SQLite ceiling (`sqlite:DIR`), or serverful's store engine in process
+//! (`engine:DIR`, the same requests without HTTP).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -16,7 +17,8 @@ use serverful_bench::store_workload::{KeySpace, Workload};
 #[derive(Debug, Parser)]
 #[command(name = "bench-store-load")]
 struct Args {
-    /// `http://127.0.0.1:PORT` (a DynamoDB endpoint) or `sqlite:DIR` (the ceiling)
+    /// `http://127.0.0.1:PORT` (a DynamoDB endpoint), `sqlite:DIR` (the ceiling) or
+    /// `engine:DIR` (serverful's store engine in process)
     target: String,
     /// put, get, query, or prepare (create the table and write the items reads need)
     #[arg(long)]
@@ -109,6 +111,13 @@ fn run(args: &Args) -> Result<serde_json::Value, String> {
             return Ok(serde_json::json!({ "prepared": n_written }));
         }
         store_load::run_ceiling(dir, &config)?
+    } else if let Some(dir) = args.target.strip_prefix("engine:") {
+        let dir = std::path::Path::new(dir);
+        if preparing {
+            let n_written = store_load::prepare_engine(dir, key_space)?;
+            return Ok(serde_json::json!({ "prepared": n_written }));
+        }
+        store_load::run_engine(dir, &config)?
     } else {
         let (address, _path) =
             parse_loopback_url(&args.target).map_err(|error| error.to_string())?;

@@ -1,5 +1,6 @@
 //! The store benchmark's driver behind `bash bench/store.sh`: for each contender (raw
-//! SQLite, `serverful up`, moto, dynalite in memory and on disk, Dynoxide) it starts a
+//! SQLite, serverful's store engine in process, `serverful up`, moto, dynalite in memory
+//! and on disk, Dynoxide) it starts a
 //! fresh server on a loopback port, has `bench-store-load` create the table and write the
 //! items the reads need, runs the PutItem, GetItem and Query workloads one after the other
 //! through the same client, stops the server, and at the end prints one markdown report on
@@ -48,8 +49,8 @@ struct Args {
     /// The serverful binary (default: the one beside this program)
     #[arg(long, env = "BENCH_SERVERFUL")]
     serverful: Option<PathBuf>,
-    /// Run only these contenders: sqlite, serverful, moto, dynalite, dynalite-disk,
-    /// dynoxide, dynoxide-disk (comma-separated)
+    /// Run only these contenders: sqlite, engine, serverful, moto, dynalite,
+    /// dynalite-disk, dynoxide, dynoxide-disk (comma-separated)
     #[arg(long, env = "BENCH_ONLY", value_delimiter = ',')]
     only: Vec<String>,
     /// Append the process id of every server and load generator started to this file
@@ -99,12 +100,18 @@ struct Contender {
     durability: &'static str,
 }
 
-const CONTENDERS: [Contender; 7] = [
+const CONTENDERS: [Contender; 8] = [
     Contender {
         key: "sqlite",
         name: "raw SQLite (ceiling)",
         role: Role::Ceiling,
         durability: "on disk; WAL, synchronous=FULL: fsync before every acknowledgement, one writer thread group-committing, one read-only connection per client",
+    },
+    Contender {
+        key: "engine",
+        name: "serverful's store engine in process (no HTTP)",
+        role: Role::Engine,
+        durability: "on disk (serverful-store-sqlite, as in serverful up); the same request bodies through Store::call_json, one thread per client",
     },
     Contender {
         key: "serverful",
@@ -288,6 +295,8 @@ fn measure(args: &Args, setup: &Setup, contender: &Contender) -> ContenderRow {
     let data = setup.scratch.join(format!("data-{}", contender.key));
     let (target, server, keys) = if contender.key == "sqlite" {
         (format!("sqlite:{}", data.display()), None, None)
+    } else if contender.key == "engine" {
+        (format!("engine:{}", data.display()), None, None)
     } else {
         match start_server(setup, contender.key, &data) {
             Ok(started) => (
