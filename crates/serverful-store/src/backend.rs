@@ -194,7 +194,19 @@ pub trait Backend: Send + Sync {
 
     /// Applies every change or none; durable when it returns `Ok`.
     fn write(&self, batch: Vec<Write>) -> Result<(), BackendError>;
+
+    /// Like [`Backend::write`] without waiting: queues the batch and calls `done` with
+    /// the outcome once it is durable (or has failed), possibly on another thread.
+    /// Batches queued one after the other are applied in that order, also relative to
+    /// later [`Backend::write`] calls. The default writes right away and then calls
+    /// `done`; backends with a writer thread hand the batch over instead.
+    fn write_then(&self, batch: Vec<Write>, done: WriteDone) {
+        done(self.write(batch));
+    }
 }
+
+/// What [`Backend::write_then`] calls once a batch is durable or has failed.
+pub type WriteDone = Box<dyn FnOnce(Result<(), BackendError>) + Send>;
 
 /// The in-memory state of [`MemoryBackend`].
 #[derive(Debug, Default)]

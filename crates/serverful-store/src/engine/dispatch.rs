@@ -21,7 +21,7 @@ fn run<I: DeserializeOwned, O: Serialize>(
     encode(&output)
 }
 
-fn encode(output: &impl Serialize) -> StoreResult<Vec<u8>> {
+pub(super) fn encode(output: &impl Serialize) -> StoreResult<Vec<u8>> {
     serde_json::to_vec(output)
         .map_err(|error| StoreError::internal(format!("failed to encode the response: {error}")))
 }

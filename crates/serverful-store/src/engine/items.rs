@@ -384,23 +384,20 @@ impl Store {
 
     /// `PutItem`
     pub fn put_item(&self, input: PutItemInput) -> StoreResult<WriteItemOutput> {
-        let write = ConditionalWrite {
-            table_name: input.table_name.as_ref(),
-            condition_expression: input.condition_expression.as_ref(),
-            expression_attribute_names: input.expression_attribute_names.as_ref(),
-            expression_attribute_values: input.expression_attribute_values.as_ref(),
-            return_values: input.return_values.as_ref(),
-            return_consumed_capacity: input.return_consumed_capacity.as_ref(),
-            return_item_collection_metrics: input.return_item_collection_metrics.as_ref(),
-            return_values_on_condition_check_failure: input
-                .return_values_on_condition_check_failure
-                .as_ref(),
-            expected: input.expected.as_ref(),
-            conditional_operator: input.conditional_operator.as_ref(),
-        };
+        let write = ConditionalWrite::put(&input);
         let condition = write.condition(input.item.as_ref(), "item")?;
         let _gate = self.read_gate();
-        let table = self.table(write.table_name.map_or("", String::as_str))?;
+        let prepared = self.prepare_put(&input, condition)?;
+        self.run_conditional_write(&write, &prepared)
+    }
+
+    /// A validated `PutItem`, under the schema gate.
+    pub(crate) fn prepare_put(
+        &self,
+        input: &PutItemInput,
+        condition: Option<Condition>,
+    ) -> StoreResult<PreparedWrite> {
+        let table = self.table(input.table_name.as_deref().unwrap_or_default())?;
         let item = input.item.clone().unwrap_or_default();
         table.key.check_item(&item)?;
         check_item_size(&item)?;
@@ -408,64 +405,66 @@ impl Store {
             index.check_item(&item)?;
         }
         let key = table.key.key_of(&item);
-        let prepared = PreparedWrite {
+        Ok(PreparedWrite {
             row: table.row_key(&key)?,
             key,
-            table: table.clone(),
+            table,
             condition,
             mutation: Mutation::Put(item),
-            old_on_failure: write.old_on_failure(),
-        };
-        if !write.needs_old(&prepared) {
-            self.run_blind_write(&prepared)?;
-            return Ok(write.output(None, 0.0, &table, &prepared.key));
+            old_on_failure: input.return_values_on_condition_check_failure.as_deref()
+                == Some("ALL_OLD"),
+        })
+    }
+
+    /// `DeleteItem`
+    pub fn delete_item(&self, input: DeleteItemInput) -> StoreResult<WriteItemOutput> {
+        let write = ConditionalWrite::delete(&input);
+        let condition = write.condition(input.key.as_ref(), "key")?;
+        let _gate = self.read_gate();
+        let prepared = self.prepare_delete(&input, condition)?;
+        self.run_conditional_write(&write, &prepared)
+    }
+
+    /// A validated `DeleteItem`, under the schema gate.
+    pub(crate) fn prepare_delete(
+        &self,
+        input: &DeleteItemInput,
+        condition: Option<Condition>,
+    ) -> StoreResult<PreparedWrite> {
+        let table = self.table(input.table_name.as_deref().unwrap_or_default())?;
+        let key = input.key.clone().unwrap_or_default();
+        table.key.check_key(&key)?;
+        Ok(PreparedWrite {
+            row: table.row_key(&key)?,
+            key,
+            table,
+            condition,
+            mutation: Mutation::Delete,
+            old_on_failure: input.return_values_on_condition_check_failure.as_deref()
+                == Some("ALL_OLD"),
+        })
+    }
+
+    /// Runs a prepared `PutItem` or `DeleteItem` and builds its response. The write
+    /// goes out blind when nothing needs the item it replaces.
+    fn run_conditional_write(
+        &self,
+        write: &ConditionalWrite<'_>,
+        prepared: &PreparedWrite,
+    ) -> StoreResult<WriteItemOutput> {
+        if !write.needs_old(prepared) {
+            self.run_blind_write(prepared)?;
+            return Ok(write.output(None, 0.0, &prepared.table, &prepared.key));
         }
-        let (old, new) = self.run_write(&prepared)?;
+        let (old, new) = self.run_write(prepared)?;
+        // The larger of the old and the new item (a delete has no new one).
         let units = write_units(
             old.as_ref()
                 .map_or(0, item_size)
                 .max(new.as_ref().map_or(0, item_size)),
             false,
         );
-        Ok(write.output(old, units, &table, &prepared.key))
-    }
-
-    /// `DeleteItem`
-    pub fn delete_item(&self, input: DeleteItemInput) -> StoreResult<WriteItemOutput> {
-        let write = ConditionalWrite {
-            table_name: input.table_name.as_ref(),
-            condition_expression: input.condition_expression.as_ref(),
-            expression_attribute_names: input.expression_attribute_names.as_ref(),
-            expression_attribute_values: input.expression_attribute_values.as_ref(),
-            return_values: input.return_values.as_ref(),
-            return_consumed_capacity: input.return_consumed_capacity.as_ref(),
-            return_item_collection_metrics: input.return_item_collection_metrics.as_ref(),
-            return_values_on_condition_check_failure: input
-                .return_values_on_condition_check_failure
-                .as_ref(),
-            expected: input.expected.as_ref(),
-            conditional_operator: input.conditional_operator.as_ref(),
-        };
-        let condition = write.condition(input.key.as_ref(), "key")?;
-        let _gate = self.read_gate();
-        let table = self.table(write.table_name.map_or("", String::as_str))?;
-        let key = input.key.clone().unwrap_or_default();
-        table.key.check_key(&key)?;
-        let prepared = PreparedWrite {
-            row: table.row_key(&key)?,
-            key,
-            table: table.clone(),
-            condition,
-            mutation: Mutation::Delete,
-            old_on_failure: write.old_on_failure(),
-        };
-        if !write.needs_old(&prepared) {
-            self.run_blind_write(&prepared)?;
-            return Ok(write.output(None, 0.0, &table, &prepared.key));
-        }
-        let (old, _) = self.run_write(&prepared)?;
-        let units = write_units(old.as_ref().map_or(0, item_size), false);
-        Ok(write.output(old, units, &table, &prepared.key))
+        Ok(write.output(old, units, &prepared.table, &prepared.key))
     }
 
     /// `UpdateItem`
@@ -938,7 +937,7 @@ pub(crate) fn read_projection(
 }
 
 /// The members `PutItem` and `DeleteItem` share: everything but the item or the key.
-struct ConditionalWrite<'a> {
+pub(crate) struct ConditionalWrite<'a> {
     table_name: Option<&'a String>,
     condition_expression: Option<&'a String>,
     expression_attribute_names: Option<&'a Names>,
@@ -951,11 +950,44 @@ struct ConditionalWrite<'a> {
     conditional_operator: Option<&'a String>,
 }
 
-impl ConditionalWrite<'_> {
+impl<'a> ConditionalWrite<'a> {
+    pub(crate) fn put(input: &'a PutItemInput) -> Self {
+        ConditionalWrite {
+            table_name: input.table_name.as_ref(),
+            condition_expression: input.condition_expression.as_ref(),
+            expression_attribute_names: input.expression_attribute_names.as_ref(),
+            expression_attribute_values: input.expression_attribute_values.as_ref(),
+            return_values: input.return_values.as_ref(),
+            return_consumed_capacity: input.return_consumed_capacity.as_ref(),
+            return_item_collection_metrics: input.return_item_collection_metrics.as_ref(),
+            return_values_on_condition_check_failure: input
+                .return_values_on_condition_check_failure
+                .as_ref(),
+            expected: input.expected.as_ref(),
+            conditional_operator: input.conditional_operator.as_ref(),
+        }
+    }
+
+    pub(crate) fn delete(input: &'a DeleteItemInput) -> Self {
+        ConditionalWrite {
+            table_name: input.table_name.as_ref(),
+            condition_expression: input.condition_expression.as_ref(),
+            expression_attribute_names: input.expression_attribute_names.as_ref(),
+            expression_attribute_values: input.expression_attribute_values.as_ref(),
+            return_values: input.return_values.as_ref(),
+            return_consumed_capacity: input.return_consumed_capacity.as_ref(),
+            return_item_collection_metrics: input.return_item_collection_metrics.as_ref(),
+            return_values_on_condition_check_failure: input
+                .return_values_on_condition_check_failure
+                .as_ref(),
+            expected: input.expected.as_ref(),
+            conditional_operator: input.conditional_operator.as_ref(),
+        }
+    }
     /// Validates the request, with its item or key (`payload`, named as DynamoDB names it
     /// in messages) checked in DynamoDB's order, and returns the write's condition: from
     /// `ConditionExpression`, else from the legacy `Expected`.
-    fn condition(
+    pub(crate) fn condition(
         &self,
         payload: Option<&Item>,
         payload_name: &str,
@@ -1014,7 +1046,7 @@ impl ConditionalWrite<'_> {
     /// larger of the old and new item), to move index entries or to write a
     /// stream record. Otherwise a put or delete is written blind, which saves
     /// a read per write. (TTL needs nothing here: expiry re-reads the item.)
-    fn needs_old(&self, prepared: &PreparedWrite) -> bool {
+    pub(crate) fn needs_old(&self, prepared: &PreparedWrite) -> bool {
         prepared.condition.is_some()
             || self.return_values.map(String::as_str) == Some("ALL_OLD")
             || matches!(
@@ -1024,14 +1056,14 @@ impl ConditionalWrite<'_> {
             || !prepared.table.writes_without_old_item()
     }
 
-    fn old_on_failure(&self) -> bool {
-        self.return_values_on_condition_check_failure
-            .map(String::as_str)
-            == Some("ALL_OLD")
-    }
-
     /// The response: the old item if asked for, capacity and item-collection metrics.
-    fn output(&self, old: Option<Item>, units: f64, table: &Table, key: &Item) -> WriteItemOutput {
+    pub(crate) fn output(
+        &self,
+        old: Option<Item>,
+        units: f64,
+        table: &Table,
+        key: &Item,
+    ) -> WriteItemOutput {
         WriteItemOutput {
             attributes: match self.return_values.map(String::as_str) {
                 Some("ALL_OLD") => old,

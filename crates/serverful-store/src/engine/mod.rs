@@ -15,6 +15,7 @@ mod dispatch;
 mod items;
 mod partiql;
 mod read;
+mod start;
 mod streams;
 mod tables;
 mod transact;
@@ -23,7 +24,8 @@ mod validate;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -35,6 +37,7 @@ use crate::key::{encode_key_value_into, KeyAttribute, KeySchema, ScalarType};
 use crate::value::Item;
 
 pub use dispatch::{NON_WAITING_OPERATIONS, OPERATIONS, STREAMS_OPERATIONS};
+pub use start::{Answer, BlockingCall};
 pub use tables::table_arn;
 
 /// How many lock stripes keys hash into.
@@ -223,6 +226,61 @@ pub(crate) struct TokenEntry {
 /// When a space was counted, and its row count and bytes.
 type CachedCounts = (f64, (u64, u64));
 
+/// Blind writes handed to the backend with [`Backend::write_then`] and not yet
+/// durable, per key stripe and in all.
+///
+/// Such a write holds its key's stripe only while it queues its batch, so a
+/// writer that locks the stripe next could read the item before that batch
+/// commits. Whoever locks stripes to read and write therefore first waits for
+/// their pending writes to settle, and control-plane operations for all of
+/// them; queued batches apply in order, so another blind write need not wait.
+struct PendingWrites {
+    per_stripe: Vec<AtomicUsize>,
+    total: AtomicUsize,
+    lock: Mutex<()>,
+    settled: Condvar,
+}
+
+impl PendingWrites {
+    fn new() -> PendingWrites {
+        PendingWrites {
+            per_stripe: (0..KEY_STRIPES).map(|_| AtomicUsize::new(0)).collect(),
+            total: AtomicUsize::new(0),
+            lock: Mutex::new(()),
+            settled: Condvar::new(),
+        }
+    }
+
+    /// Counts a write to `stripe` that was queued (call under the stripe's lock).
+    fn add(&self, stripe: usize) {
+        self.per_stripe[stripe].fetch_add(1, Ordering::SeqCst);
+        self.total.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Counts that write as settled and wakes whoever waits for it.
+    fn settle(&self, stripe: usize) {
+        self.per_stripe[stripe].fetch_sub(1, Ordering::SeqCst);
+        self.total.fetch_sub(1, Ordering::SeqCst);
+        // Taking the lock orders the notification after a waiter's last check.
+        let _lock = lock(&self.lock);
+        self.settled.notify_all();
+    }
+
+    /// Waits until `settled` holds; only settling writes make it true.
+    fn wait_until(&self, settled: impl Fn(&PendingWrites) -> bool) {
+        if settled(self) {
+            return;
+        }
+        let mut guard = lock(&self.lock);
+        while !settled(self) {
+            guard = self
+                .settled
+                .wait(guard)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
 /// Settings of a [`Store`].
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
@@ -256,6 +314,9 @@ pub struct Store {
     /// Serializes transactions sharing a `ClientRequestToken` (by hash), so
     /// two concurrent first calls cannot both run.
     token_locks: Vec<Mutex<()>>,
+    /// Shared with the callbacks of queued blind writes (not the store itself,
+    /// which the backend's writer thread must never be the last to drop).
+    pending: Arc<PendingWrites>,
     clock: Box<dyn Fn() -> f64 + Send + Sync>,
 }
 
@@ -278,6 +339,15 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // The guarded data is either `()` or a cache that every holder leaves
     // consistent between statements, so a poisoned lock is still usable.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The lock if nobody holds it, without waiting.
+fn lock_without_waiting<T>(mutex: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
+    match mutex.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
+    }
 }
 
 impl Store {
@@ -309,6 +379,7 @@ impl Store {
             tokens: Mutex::new(HashMap::new()),
             counts: Mutex::new(HashMap::new()),
             token_locks: (0..TOKEN_STRIPES).map(|_| Mutex::new(())).collect(),
+            pending: Arc::new(PendingWrites::new()),
             clock,
         })
     }
@@ -350,10 +421,16 @@ impl Store {
         }
     }
 
+    /// The schema gate for a control-plane operation, once every blind write
+    /// queued before it is durable (an index backfill, say, must see them).
     fn write_gate(&self) -> std::sync::RwLockWriteGuard<'_, ()> {
-        self.schema_gate
+        let gate = self
+            .schema_gate
             .write()
-            .unwrap_or_else(PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner);
+        self.pending
+            .wait_until(|pending| pending.total.load(Ordering::SeqCst) == 0);
+        gate
     }
 
     fn stripe(table: &Table, partition: &[u8], sort: &[u8]) -> usize {
@@ -375,14 +452,21 @@ impl Store {
     }
 
     /// Locks the stripes of several keys, in stripe order so two writers never
-    /// wait on each other in a cycle.
+    /// wait on each other in a cycle, then waits for blind writes queued on
+    /// them to be durable, so that what is read next is current.
     fn lock_stripes(&self, mut stripes: Vec<usize>) -> Vec<MutexGuard<'_, ()>> {
         stripes.sort_unstable();
         stripes.dedup();
-        stripes
-            .into_iter()
-            .map(|stripe| lock(&self.key_locks[stripe]))
-            .collect()
+        let guards = stripes
+            .iter()
+            .map(|stripe| lock(&self.key_locks[*stripe]))
+            .collect();
+        self.pending.wait_until(|pending| {
+            stripes
+                .iter()
+                .all(|stripe| pending.per_stripe[*stripe].load(Ordering::SeqCst) == 0)
+        });
+        guards
     }
 
     fn stored_item(
