@@ -34,7 +34,7 @@ use std::time::Duration;
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use serverful_store::backend::{
-    Backend, BackendError, Entry, SortRange, Space, StreamRecord, Write,
+    Backend, BackendError, Entry, SortRange, Space, StreamRecord, Write, WriteDone,
 };
 
 /// The most batches committed in one transaction.
@@ -61,7 +61,26 @@ pub enum OpenError {
 /// One queued write batch and where to send its outcome.
 struct Job {
     batch: Vec<Write>,
-    reply: SyncSender<Result<(), BackendError>>,
+    reply: Reply,
+}
+
+/// Who is told a batch's outcome: a caller blocked in `write`, or a callback from
+/// `write_then`, called on the writer thread.
+enum Reply {
+    Waiting(SyncSender<Result<(), BackendError>>),
+    Callback(WriteDone),
+}
+
+impl Reply {
+    fn send(self, outcome: Result<(), BackendError>) {
+        match self {
+            // The caller may have given up waiting; nothing to tell then.
+            Reply::Waiting(sender) => {
+                let _ = sender.send(outcome);
+            }
+            Reply::Callback(done) => done(outcome),
+        }
+    }
 }
 
 /// The SQLite backend. Dropping it finishes queued writes and stops the writer.
@@ -149,6 +168,19 @@ impl SqliteBackend {
         &self.path
     }
 
+    fn queue(&self, job: Job) -> Result<(), BackendError> {
+        self.queue_or_return(job).map_err(|_| BackendError::Closed)
+    }
+
+    /// Queues a job for the writer, or hands it back if the writer is gone.
+    fn queue_or_return(&self, job: Job) -> Result<(), Job> {
+        let jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
+        match jobs.as_ref() {
+            Some(sender) => sender.send(job).map_err(|error| error.0),
+            None => Err(job),
+        }
+    }
+
     fn with_reader<T>(
         &self,
         read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
@@ -223,8 +255,7 @@ fn write_loop(mut connection: Connection, jobs: Receiver<Job>) {
         }
         let outcomes = commit_group(&mut connection, &group);
         for (job, outcome) in group.into_iter().zip(outcomes) {
-            // The caller may have given up waiting; nothing to tell then.
-            let _ = job.reply.send(outcome);
+            job.reply.send(outcome);
         }
     }
 }
@@ -502,14 +533,24 @@ impl Backend for SqliteBackend {
             return Ok(());
         }
         let (reply, outcome) = mpsc::sync_channel(1);
-        {
-            let jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
-            let sender = jobs.as_ref().ok_or(BackendError::Closed)?;
-            sender
-                .send(Job { batch, reply })
-                .map_err(|_| BackendError::Closed)?;
-        }
+        self.queue(Job {
+            batch,
+            reply: Reply::Waiting(reply),
+        })?;
         outcome.recv().map_err(|_| BackendError::Closed)?
+    }
+
+    /// Hands the batch to the writer thread, which calls `done` after its group commits.
+    fn write_then(&self, batch: Vec<Write>, done: WriteDone) {
+        if batch.is_empty() {
+            return done(Ok(()));
+        }
+        if let Err(job) = self.queue_or_return(Job {
+            batch,
+            reply: Reply::Callback(done),
+        }) {
+            job.reply.send(Err(BackendError::Closed));
+        }
     }
 }
 
@@ -576,7 +617,10 @@ mod tests {
         let mut connection = Connection::open(&path).expect("open");
         let job = |batch: Vec<Write>| {
             let (reply, _outcome) = mpsc::sync_channel(1);
-            Job { batch, reply }
+            Job {
+                batch,
+                reply: Reply::Waiting(reply),
+            }
         };
         let bad = Write::Put {
             space: Space::table(u64::MAX),

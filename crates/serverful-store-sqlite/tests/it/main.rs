@@ -14,20 +14,35 @@ use serverful_store_sqlite::SqliteBackend;
 /// 2023-11-14T22:13:20Z, so descriptions and TTL are stable.
 const NOW: f64 = 1_700_000_000.0;
 
-fn open(directory: &Path) -> Store {
+fn open(directory: &Path) -> Arc<Store> {
     let backend = SqliteBackend::open(directory.join("store.sqlite")).expect("open the database");
-    Store::open_with_clock(Arc::new(backend), StoreConfig::default(), Box::new(|| NOW))
-        .expect("load the catalog")
+    Arc::new(
+        Store::open_with_clock(Arc::new(backend), StoreConfig::default(), Box::new(|| NOW))
+            .expect("load the catalog"),
+    )
 }
 
-fn call(store: &Store, operation: &str, request: Value) -> Value {
-    match store.call(operation, request.to_string().as_bytes()) {
-        Ok(response) => response,
+/// Runs an operation as the AWS endpoint does: started without waiting, and what would
+/// have to wait run here; the answer may come from the writer thread.
+fn call(store: &Arc<Store>, operation: &str, request: Value) -> Value {
+    let (sender, answer) = std::sync::mpsc::channel();
+    let blocking = store.start_call(
+        operation,
+        request.to_string().into_bytes(),
+        Box::new(move |outcome| {
+            let _ = sender.send(outcome);
+        }),
+    );
+    if let Some(blocking) = blocking {
+        blocking();
+    }
+    match answer.recv().expect("every started call is answered") {
+        Ok(response) => serde_json::from_slice(&response).expect("responses are JSON"),
         Err(error) => error_body(&error),
     }
 }
 
-fn check(store: &Store, operation: &str, request: Value, expect: Expect) {
+fn check(store: &Arc<Store>, operation: &str, request: Value, expect: Expect) {
     let response = call(store, operation, request);
     expect.assert_eq(&serde_json::to_string_pretty(&response).expect("JSON renders"));
 }
@@ -1283,7 +1298,7 @@ fn acknowledged_writes_survive_reopening() {
 #[test]
 fn concurrent_conditional_writes_lose_nothing() {
     let directory = tempfile::tempdir().expect("temporary directory");
-    let store = Arc::new(open(directory.path()));
+    let store = open(directory.path());
     create_orders(&store);
     put_order(&store, "ann", 1, "open", 0);
     let key = json!({"customer": {"S": "ann"}, "order": {"N": "1"}});
@@ -1336,6 +1351,81 @@ fn concurrent_conditional_writes_lose_nothing() {
         json!({"TableName": "orders", "Key": key}),
     );
     assert_eq!(item["Item"]["amount"]["N"], "200");
+}
+
+/// A put that needs no old item is queued and answered after its commit, but whatever
+/// reads and writes its key next, or changes the table, sees it, even before that.
+#[test]
+fn writes_after_a_queued_put_see_it() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let store = open(directory.path());
+    ok(
+        &store,
+        "CreateTable",
+        json!({"TableName": "counters", "BillingMode": "PAY_PER_REQUEST",
+               "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+               "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}]}),
+    );
+    let key = json!({"id": {"S": "c"}});
+    let mut answers = Vec::new();
+    for round in 0..50 {
+        let (sender, answer) = std::sync::mpsc::channel();
+        let put = json!({"TableName": "counters", "Item": {"id": {"S": "c"}, "n": {"N": (round * 10).to_string()}}});
+        let blocking = store.start_call(
+            "PutItem",
+            put.to_string().into_bytes(),
+            Box::new(move |outcome| {
+                let _ = sender.send(outcome);
+            }),
+        );
+        assert!(blocking.is_none(), "a blind put is queued, not handed back");
+        answers.push(answer);
+        let updated = ok(
+            &store,
+            "UpdateItem",
+            json!({"TableName": "counters", "Key": key, "UpdateExpression": "ADD n :one",
+                   "ExpressionAttributeValues": {":one": {"N": "1"}}, "ReturnValues": "UPDATED_NEW"}),
+        );
+        assert_eq!(
+            updated["Attributes"]["n"]["N"],
+            (round * 10 + 1).to_string()
+        );
+    }
+    for answer in answers {
+        assert_eq!(
+            answer.recv().expect("answered").expect("durable"),
+            b"{}".to_vec()
+        );
+    }
+    // A control-plane change waits for queued puts: the new index is backfilled with them.
+    let (sender, answer) = std::sync::mpsc::channel();
+    let put = json!({"TableName": "counters", "Item": {"id": {"S": "d"}, "group": {"S": "g"}}});
+    assert!(store
+        .start_call(
+            "PutItem",
+            put.to_string().into_bytes(),
+            Box::new(move |outcome| {
+                let _ = sender.send(outcome);
+            })
+        )
+        .is_none());
+    ok(
+        &store,
+        "UpdateTable",
+        json!({"TableName": "counters",
+               "AttributeDefinitions": [{"AttributeName": "group", "AttributeType": "S"}],
+               "GlobalSecondaryIndexUpdates": [{"Create": {"IndexName": "by_group",
+                   "KeySchema": [{"AttributeName": "group", "KeyType": "HASH"}],
+                   "Projection": {"ProjectionType": "KEYS_ONLY"}}}]}),
+    );
+    answer.recv().expect("answered").expect("durable");
+    let found = ok(
+        &store,
+        "Query",
+        json!({"TableName": "counters", "IndexName": "by_group", "KeyConditionExpression": "#g = :g",
+               "ExpressionAttributeNames": {"#g": "group"}, "ExpressionAttributeValues": {":g": {"S": "g"}}}),
+    );
+    assert_eq!(found["Count"], 1);
 }
 
 /// The environment variable that turns [`killed_writer_child`] into a writer.
