@@ -556,20 +556,33 @@ fn drive_ceiling_client(
 
 /// Opens serverful's store engine over its SQLite backend in `dir`, as `serverful up`
 /// does (same backend, same settings), with no HTTP in front.
-fn open_engine(dir: &Path) -> Result<Store, String> {
+fn open_engine(dir: &Path) -> Result<Arc<Store>, String> {
     std::fs::create_dir_all(dir).map_err(|error| format!("create {}: {error}", dir.display()))?;
     let backend = SqliteBackend::open(dir.join("store.sqlite"))
         .map_err(|error| format!("open the store's database: {error}"))?;
     Store::open(Arc::new(backend), StoreConfig::default())
+        .map(Arc::new)
         .map_err(|error| format!("open the store: {error}"))
 }
 
-/// Runs one request body on the engine as the AWS endpoint does: short reads that can
-/// start without waiting right away, the rest through `call_json`.
-fn engine_call(store: &Store, operation: &str, body: &[u8]) -> Result<Vec<u8>, String> {
-    store
-        .try_call_without_waiting(operation, body)
-        .unwrap_or_else(|| store.call_json(operation, body))
+/// Runs one request body on the engine as the AWS endpoint does: started without
+/// waiting, and what would have to wait run on this thread (the endpoint's blocking
+/// thread); the answer may come from the backend's writer thread.
+fn engine_call(store: &Arc<Store>, operation: &str, body: &[u8]) -> Result<Vec<u8>, String> {
+    let (sender, answer) = std::sync::mpsc::channel();
+    let blocking = store.start_call(
+        operation,
+        body.to_vec(),
+        Box::new(move |outcome| {
+            let _ = sender.send(outcome);
+        }),
+    );
+    if let Some(blocking) = blocking {
+        blocking();
+    }
+    answer
+        .recv()
+        .map_err(|_| format!("{operation}: no answer"))?
         .map_err(|error| format!("{operation}: {error}"))
 }
 
@@ -604,7 +617,7 @@ pub fn run_engine(dir: &Path, config: &RunConfig) -> Result<LoadResult, String> 
     if config.clients == 0 {
         return Err("at least one client is needed".to_owned());
     }
-    let store = Arc::new(open_engine(dir)?);
+    let store = open_engine(dir)?;
     let start = Instant::now();
     let record_from = start + config.warmup;
     let stop_at = record_from + config.duration;

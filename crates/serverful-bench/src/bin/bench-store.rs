@@ -111,7 +111,7 @@ const CONTENDERS: [Contender; 8] = [
         key: "engine",
         name: "serverful's store engine in process (no HTTP)",
         role: Role::Engine,
-        durability: "on disk (serverful-store-sqlite, as in serverful up); the same request bodies through Store::call_json, one thread per client",
+        durability: "on disk (serverful-store-sqlite, as in serverful up); the same request bodies through Store::start_call as the endpoint runs them, one thread per client",
     },
     Contender {
         key: "serverful",
