@@ -105,8 +105,16 @@ struct Page {
     count: usize,
     scanned: usize,
     bytes: usize,
-    last: Option<Item>,
+    last: LastRow,
     full: bool,
+}
+
+/// The last row a page scanned, for its `LastEvaluatedKey`.
+enum LastRow {
+    None,
+    /// The page's last item, as stored (not projected): no copy kept.
+    LastItem,
+    Kept(Item),
 }
 
 impl ReadPlan<'_> {
@@ -127,7 +135,7 @@ impl ReadPlan<'_> {
             count: 0,
             scanned: 0,
             bytes: 0,
-            last: None,
+            last: LastRow::None,
             full: false,
         }
     }
@@ -136,20 +144,26 @@ impl ReadPlan<'_> {
     fn take(&self, page: &mut Page, item: Item) {
         page.scanned += 1;
         page.bytes += item_size(&item);
-        if self
+        let matches = self
             .filter
             .as_ref()
-            .is_none_or(|filter| evaluate_condition(filter, &item))
-        {
+            .is_none_or(|filter| evaluate_condition(filter, &item));
+        if matches {
             page.count += 1;
-            if let Output::Items(projection) = &self.output {
-                page.items.push(match projection {
-                    Some(projection) => apply_projection(projection, &item),
-                    None => item.clone(),
-                });
-            }
         }
-        page.last = Some(item);
+        page.last = match &self.output {
+            Output::Items(None) if matches => {
+                // The item itself goes into the page, which then also answers
+                // for the last row: no copy.
+                page.items.push(item);
+                LastRow::LastItem
+            }
+            Output::Items(Some(projection)) if matches => {
+                page.items.push(apply_projection(projection, &item));
+                LastRow::Kept(item)
+            }
+            _ => LastRow::Kept(item),
+        };
         if self.limit.is_some_and(|limit| page.scanned >= limit) || page.bytes >= MAX_PAGE_BYTES {
             page.full = true;
         }
@@ -157,9 +171,12 @@ impl ReadPlan<'_> {
 
     fn finish(&self, page: Page, return_capacity: Option<&String>) -> ReadOutput {
         let last_evaluated_key = if page.full {
-            page.last
-                .as_ref()
-                .map(|item| last_evaluated_key(&self.table.key, self.index_key, item))
+            match &page.last {
+                LastRow::None => None,
+                LastRow::LastItem => page.items.last(),
+                LastRow::Kept(item) => Some(item),
+            }
+            .map(|item| last_evaluated_key(&self.table.key, self.index_key, item))
         } else {
             None
         };
