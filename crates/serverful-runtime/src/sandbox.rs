@@ -284,11 +284,12 @@ struct View<'a> {
 
 impl View<'_> {
     fn inside(&self, path: &Path) -> PathBuf {
-        if let Ok(rest) = path.strip_prefix(self.code_dir) {
-            return Path::new(TASK_ROOT).join(rest);
-        }
+        // The runtimes folder first: with `CodeUri: ./` it lies inside the code folder.
         if let Ok(rest) = path.strip_prefix(self.runtime_dir) {
             return Path::new(RUNTIME_ROOT).join(rest);
+        }
+        if let Ok(rest) = path.strip_prefix(self.code_dir) {
+            return Path::new(TASK_ROOT).join(rest);
         }
         path.to_owned()
     }
