@@ -119,6 +119,22 @@ fn new_histogram() -> Histogram<u64> {
         .expect("the histogram bounds are constants that hdrhistogram accepts")
 }
 
+/// Waits for the client threads and merges what they measured.
+fn join_client_threads(
+    threads: Vec<std::thread::JoinHandle<Tally>>,
+    measured: Duration,
+) -> LoadResult {
+    let mut tallies = Vec::new();
+    let mut failed = Vec::new();
+    for thread in threads {
+        match thread.join() {
+            Ok(tally) => tallies.push(tally),
+            Err(_) => failed.push("a client thread panicked".to_owned()),
+        }
+    }
+    merge(tallies, failed, measured)
+}
+
 fn merge(tallies: Vec<Tally>, failed_clients: Vec<String>, measured: Duration) -> LoadResult {
     let mut result = LoadResult {
         latencies_ns: new_histogram(),
@@ -498,15 +514,7 @@ pub fn run_ceiling(dir: &Path, config: &RunConfig) -> Result<LoadResult, String>
             .map_err(|error| format!("start a client thread: {error}"))?;
         threads.push(thread);
     }
-    let mut tallies = Vec::new();
-    let mut failed = Vec::new();
-    for thread in threads {
-        match thread.join() {
-            Ok(tally) => tallies.push(tally),
-            Err(_) => failed.push("a client thread panicked".to_owned()),
-        }
-    }
-    Ok(merge(tallies, failed, config.duration))
+    Ok(join_client_threads(threads, config.duration))
 }
 
 fn drive_ceiling_client(
@@ -653,13 +661,5 @@ pub fn run_engine(dir: &Path, config: &RunConfig) -> Result<LoadResult, String> 
             .map_err(|error| format!("start a client thread: {error}"))?;
         threads.push(thread);
     }
-    let mut tallies = Vec::new();
-    let mut failed = Vec::new();
-    for thread in threads {
-        match thread.join() {
-            Ok(tally) => tallies.push(tally),
-            Err(_) => failed.push("a client thread panicked".to_owned()),
-        }
-    }
-    Ok(merge(tallies, failed, config.duration))
+    Ok(join_client_threads(threads, config.duration))
 }
