@@ -31,6 +31,12 @@
 //! - **G** is the function: a new session, default signal dispositions, the seccomp
 //!   filter (installed last, as it forbids `mount` and friends), then `execve`.
 //!
+//! A parked sandbox (no program in the payload) goes through all of this up to G's
+//! seccomp filter, and G then waits for its [`Launch`] on standard input (P's, inherited):
+//! once the server writes it and closes the pipe, G swaps standard input for `/dev/null`,
+//! changes directory and `execve`s. An empty input means the sandbox was not needed: G
+//! exits 0 and the rest with it.
+//!
 //! `/tmp` and `/dev/shm` are tmpfs: their pages are charged to the instance's memory
 //! cgroup, so a function's `/tmp` and its memory together stay within `MemorySize` (on
 //! Lambda `/tmp` is disk). Swap is off for instances, so a full `/tmp` cannot be swapped
@@ -44,7 +50,7 @@
 //! like `fork`; C and G therefore avoid libc functions that rely on the thread id libc
 //! cached (`raise`, pthread calls) and end with `_exit`.
 
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{CString, OsStr};
 use std::fs::DirBuilder;
 use std::io::Read;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -58,7 +64,7 @@ use nix::errno::Errno;
 use nix::mount::{MntFlags, MsFlags};
 
 use crate::policy::Filters;
-use crate::Mount;
+use crate::{Launch, Mount};
 
 /// The first argument that makes a binary the sandbox init.
 pub(crate) const MARKER: &str = "__serverful-sandbox-init";
@@ -86,10 +92,9 @@ const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
 /// What the init needs, serialized by the server into [`PAYLOAD_ENV`].
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Payload {
-    pub program: PathBuf,
-    pub args: Vec<OsString>,
-    pub env: Vec<(OsString, OsString)>,
-    pub cwd: PathBuf,
+    /// The program; `None` parks the sandbox: C reads the launch from its standard input
+    /// once everything is set up.
+    pub launch: Option<Launch>,
     /// System mounts, then the instance's; targets absolute, without `..`.
     pub mounts: Vec<Mount>,
     pub tmp_size_mb: u64,
@@ -100,9 +105,9 @@ pub(crate) struct Payload {
     pub root_dir: PathBuf,
     /// The `cgroup.procs` files to put C into.
     pub cgroup_procs: Vec<PathBuf>,
-    /// The inherited network namespace descriptor, if the server made one; else C gets a
-    /// new namespace with only loopback.
-    pub netns_fd: Option<RawFd>,
+    /// The network namespace the server made, if it made one; else C gets a new
+    /// namespace with only loopback.
+    pub netns: Option<NamespaceRef>,
     pub error_file: PathBuf,
     pub server_pid: u32,
     /// The seccomp programs, compiled once by the server ([`Filters::to_words`]).
@@ -111,17 +116,39 @@ pub(crate) struct Payload {
     pub dry_run: bool,
 }
 
-/// The command that starts P. `netns` is duplicated into the command, so it need not
-/// outlive it.
+/// A namespace descriptor of the server, as P opens it: through the server's
+/// `/proc/<pid>/fd`, checked against the namespace's inode, so that a descriptor closed
+/// and reused meanwhile cannot stand in for it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct NamespaceRef {
+    pub path: PathBuf,
+    pub device: u64,
+    pub inode: u64,
+}
+
+/// The command that starts P. `netns` must stay open until P has joined it (for as long
+/// as the instance lives, in practice). P opens it by path rather than inheriting it, so
+/// that the command needs no `pre_exec` hook and the standard library can start it with
+/// `posix_spawn` (a `vfork`) instead of copying the server's whole address space.
 pub(crate) fn command(
     mut payload: Payload,
     netns: Option<BorrowedFd<'_>>,
 ) -> Result<Command, crate::SandboxError> {
-    let netns = netns
-        .map(|fd| fd.try_clone_to_owned())
+    payload.netns = netns
+        .map(|fd| {
+            let stat = nix::sys::stat::fstat(fd)?;
+            Ok::<_, Errno>(NamespaceRef {
+                path: PathBuf::from(format!(
+                    "/proc/{}/fd/{}",
+                    payload.server_pid,
+                    fd.as_raw_fd()
+                )),
+                device: stat.st_dev as u64,
+                inode: stat.st_ino as u64,
+            })
+        })
         .transpose()
-        .map_err(|e| crate::SandboxError::setup("duplicate network namespace descriptor", e))?;
-    payload.netns_fd = netns.as_ref().map(|fd| fd.as_raw_fd());
+        .map_err(|e| crate::SandboxError::setup("read the network namespace descriptor", e))?;
     let json = serde_json::to_string(&payload)
         .map_err(|e| crate::SandboxError::setup("serialize sandbox spec", e))?;
     let mut command = Command::new("/proc/self/exe");
@@ -130,22 +157,27 @@ pub(crate) fn command(
         .arg(MARKER)
         .env_clear()
         .env(PAYLOAD_ENV, json);
-    if let Some(netns) = netns {
-        // SAFETY: the closure runs in the forked child before exec and only makes one
-        // fcntl call, which is async-signal-safe. The descriptor is owned by the closure,
-        // hence open for as long as the command exists. Clearing close-on-exec on the same
-        // number (rather than dup2 onto a fixed one) cannot clobber a descriptor the
-        // standard library set up, such as its exec-error pipe.
-        unsafe {
-            command.pre_exec(move || {
-                if libc::fcntl(netns.as_raw_fd(), libc::F_SETFD, 0) == -1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-    }
     Ok(command)
+}
+
+/// P: opens the server's namespace descriptor `netns` and checks it is still the same
+/// namespace.
+fn open_namespace(netns: &NamespaceRef) -> Result<OwnedFd, Failure> {
+    let step = || "join network namespace".to_owned();
+    let fd = nix::fcntl::open(
+        &netns.path,
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .step(step)?;
+    let stat = nix::sys::stat::fstat(&fd).step(step)?;
+    if stat.st_dev as u64 != netns.device || stat.st_ino as u64 != netns.inode {
+        return Err(Failure {
+            step: step(),
+            errno: Errno::ESTALE,
+        });
+    }
+    Ok(fd)
 }
 
 /// Runs the sandbox init when this process was started as one (by a command from
@@ -279,7 +311,9 @@ fn init(payload: &Payload) -> Result<i32, Failure> {
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
 
     let filters = Filters::from_words(&payload.seccomp);
-    let exec = Exec::new(payload)?;
+    // A bad program fails before anything is built; a parked sandbox checks its launch
+    // when it arrives.
+    let exec = payload.launch.as_ref().map(Exec::new).transpose()?;
     build_root(payload)?;
 
     let mut flags = libc::CLONE_NEWUSER
@@ -287,11 +321,9 @@ fn init(payload: &Payload) -> Result<i32, Failure> {
         | libc::CLONE_NEWNS
         | libc::CLONE_NEWIPC
         | libc::CLONE_NEWUTS;
-    match payload.netns_fd {
-        Some(fd) => {
-            // SAFETY: the server passed this descriptor open (close-on-exec cleared) and
-            // nothing else in this process owns it.
-            let netns = unsafe { OwnedFd::from_raw_fd(fd) };
+    match &payload.netns {
+        Some(netns) => {
+            let netns = open_namespace(netns)?;
             nix::sched::setns(&netns, nix::sched::CloneFlags::CLONE_NEWNET)
                 .step(|| "join network namespace".into())?;
         }
@@ -321,7 +353,7 @@ fn init(payload: &Payload) -> Result<i32, Failure> {
         drop(release_write);
         drop(report_read);
         drop(server);
-        child(payload, &exec, &filters, release_read, report_write, flags);
+        child(payload, exec, &filters, release_read, report_write, flags);
     }
     let child_pid = pid as i32;
     drop(release_read);
@@ -489,26 +521,68 @@ fn end_like(status: i32) -> ! {
     std::process::exit(libc::WEXITSTATUS(status))
 }
 
-/// G's `execve` arguments, built before forking.
+/// G's `execve` arguments and working directory, built before forking.
 struct Exec {
     program: CString,
     argv: Vec<CString>,
     envp: Vec<CString>,
+    cwd: PathBuf,
+}
+
+/// G of a parked sandbox: reads the [`Launch`] the server writes to standard input and
+/// closes, then puts `/dev/null` in its place for the function. An empty input means the
+/// server dropped the sandbox unused: G ends quietly, and C and P with it.
+fn receive_launch() -> Result<Launch, Failure> {
+    let mut message = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        // SAFETY: standard input is open for the whole life of G (P's stdin, inherited).
+        let stdin = unsafe { BorrowedFd::borrow_raw(libc::STDIN_FILENO) };
+        match nix::unistd::read(stdin, &mut chunk) {
+            Ok(0) => break,
+            Ok(read) => message.extend_from_slice(&chunk[..read]),
+            Err(Errno::EINTR) => continue,
+            Err(errno) => {
+                return Err(Failure {
+                    step: "read the launch".into(),
+                    errno,
+                })
+            }
+        }
+    }
+    if message.is_empty() {
+        // SAFETY: ends G, unused; C reports its exit 0.
+        unsafe { libc::_exit(0) };
+    }
+    let launch = serde_json::from_slice::<Launch>(&message).map_err(|_| Failure {
+        step: "read the launch".into(),
+        errno: Errno::EINVAL,
+    })?;
+    let null = nix::fcntl::open(
+        "/dev/null",
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .step(|| "open /dev/null".into())?;
+    // SAFETY: dup2 onto standard input, which G owns; `null` stays open until then.
+    check(unsafe { libc::dup2(null.as_raw_fd(), libc::STDIN_FILENO) }.into())
+        .step(|| "redirect standard input".into())?;
+    Ok(launch)
 }
 
 impl Exec {
-    fn new(payload: &Payload) -> Result<Exec, Failure> {
+    fn new(launch: &Launch) -> Result<Exec, Failure> {
         let invalid = |what: &str| Failure {
-            step: format!("{what} of {}", payload.program.display()),
+            step: format!("{what} of {}", launch.program.display()),
             errno: Errno::EINVAL,
         };
-        let program = cstring(payload.program.as_os_str()).ok_or_else(|| invalid("path"))?;
+        let program = cstring(launch.program.as_os_str()).ok_or_else(|| invalid("path"))?;
         let mut argv = vec![program.clone()];
-        for arg in &payload.args {
+        for arg in &launch.args {
             argv.push(cstring(arg).ok_or_else(|| invalid("argument"))?);
         }
-        let mut envp = Vec::with_capacity(payload.env.len());
-        for (name, value) in &payload.env {
+        let mut envp = Vec::with_capacity(launch.env.len());
+        for (name, value) in &launch.env {
             let mut pair = name.clone();
             pair.push("=");
             pair.push(value);
@@ -518,6 +592,7 @@ impl Exec {
             program,
             argv,
             envp,
+            cwd: launch.cwd.clone(),
         })
     }
 }
@@ -536,13 +611,13 @@ fn path_cstring(path: &Path) -> Result<CString, Failure> {
 /// C: builds the sandbox, then runs G as its child and reports G's status. Never returns.
 fn child(
     payload: &Payload,
-    exec: &Exec,
+    exec: Option<Exec>,
     filters: &Filters,
     release: OwnedFd,
     report: OwnedFd,
     clone_flags: libc::c_int,
 ) -> ! {
-    let result = (|| -> Result<(), Failure> {
+    let result = (|| -> Result<Option<Exec>, Failure> {
         // SAFETY: prctl with integer arguments.
         check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) }.into())
             .step(|| "set parent death signal".into())?;
@@ -575,27 +650,36 @@ fn child(
             // SAFETY: ends this process; P is gone.
             unsafe { libc::_exit(SETUP_FAILED) };
         }
-        nix::unistd::chdir(&payload.cwd)
-            .step(|| format!("change directory to {}", payload.cwd.display()))?;
         // SAFETY: prctl with integer arguments.
         check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }.into())
             .step(|| "set no_new_privs".into())?;
-        if payload.dry_run {
-            // The program must exist and be executable by the function's user.
-            nix::unistd::access(payload.program.as_path(), nix::unistd::AccessFlags::X_OK)
-                .step(|| format!("execve {}", payload.program.display()))?;
-            // SAFETY: ends the dry run successfully.
-            unsafe { libc::_exit(0) };
+        // A parked sandbox's G changes directory once its launch arrives.
+        if let Some(exec) = &exec {
+            nix::unistd::chdir(&exec.cwd)
+                .step(|| format!("change directory to {}", exec.cwd.display()))?;
+            if payload.dry_run {
+                // The program must exist and be executable by the function's user.
+                nix::unistd::access(exec.program.as_c_str(), nix::unistd::AccessFlags::X_OK)
+                    .step(|| format!("execve {}", exec.program.to_string_lossy()))?;
+                // SAFETY: ends the dry run successfully.
+                unsafe { libc::_exit(0) };
+            }
         }
-        Ok(())
+        Ok(exec)
     })();
-    if let Err(failure) = result {
-        send(&report, REPORT_FAILURE, failure.to_string().as_bytes());
-        // SAFETY: ends C; the kernel ends the pid namespace with it.
-        unsafe { libc::_exit(SETUP_FAILED) };
-    }
+    let exec = match result {
+        Ok(exec) => exec,
+        Err(failure) => {
+            send(&report, REPORT_FAILURE, failure.to_string().as_bytes());
+            // SAFETY: ends C; the kernel ends the pid namespace with it.
+            unsafe { libc::_exit(SETUP_FAILED) };
+        }
+    };
 
-    // SAFETY: C is single-threaded; G only makes syscalls and execs or `_exit`s.
+    // A parked sandbox forks G now too: G sets itself up as far as it can and then waits
+    // for its launch, so that starting the function costs only the hand-over and execve.
+    // SAFETY: C is single-threaded; G only makes syscalls (and, parked, reads and parses
+    // its launch) and execs or `_exit`s.
     let function = unsafe { libc::fork() };
     if function == -1 {
         send(
@@ -608,7 +692,7 @@ fn child(
     }
     if function == 0 {
         drop(release);
-        function_process(exec, filters, &report);
+        function_process(exec.as_ref(), filters, &report);
     }
     drop(release);
     // Pid 1: reap every orphan until the function itself ends.
@@ -628,8 +712,10 @@ fn child(
     }
 }
 
-/// G: becomes the function. Never returns.
-fn function_process(exec: &Exec, filters: &Filters, report: &OwnedFd) -> ! {
+/// G: becomes the function. Never returns. A parked G (`exec` is `None`) installs the
+/// seccomp filter and then waits for its launch; the filter allows what is left to do
+/// (read, open `/dev/null`, `dup2`, `chdir`, `execve`).
+fn function_process(exec: Option<&Exec>, filters: &Filters, report: &OwnedFd) -> ! {
     // SAFETY: setsid, signal and sigprocmask with valid arguments; the signal set is a
     // local. Dispositions go back to default: the Rust runtime of P ignored SIGPIPE, and
     // ignored signals survive execve.
@@ -656,33 +742,47 @@ fn function_process(exec: &Exec, filters: &Filters, report: &OwnedFd) -> ! {
             libc::CLOSE_RANGE_CLOEXEC as libc::c_uint,
         )
     };
-    let step = if let Err(e) = filters.install() {
-        (
-            "install seccomp filter",
-            Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-        )
-    } else {
-        let mut argv: Vec<*const libc::c_char> = exec.argv.iter().map(|a| a.as_ptr()).collect();
-        argv.push(std::ptr::null());
-        let mut envp: Vec<*const libc::c_char> = exec.envp.iter().map(|e| e.as_ptr()).collect();
-        envp.push(std::ptr::null());
-        // SAFETY: program, argv and envp are NUL-terminated strings and NULL-terminated
-        // arrays that outlive the call; execve returns only on failure.
-        unsafe { libc::execve(exec.program.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
-        ("execve", Errno::last())
+    let fail = |message: String| -> ! {
+        send(report, REPORT_FAILURE, message.as_bytes());
+        // SAFETY: ends G.
+        unsafe { libc::_exit(SETUP_FAILED) }
     };
-    let message = if step.0 == "execve" {
-        format!(
-            "execve {}: {:?}",
-            String::from_utf8_lossy(exec.program.as_bytes()),
-            step.1
-        )
-    } else {
-        format!("{}: {:?}", step.0, step.1)
+    if let Err(e) = filters.install() {
+        let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+        fail(format!("install seccomp filter: {errno:?}"));
+    }
+    let received;
+    let exec = match exec {
+        Some(exec) => exec,
+        None => {
+            let launched = receive_launch()
+                .and_then(|launch| Exec::new(&launch))
+                .and_then(|exec| {
+                    nix::unistd::chdir(&exec.cwd)
+                        .step(|| format!("change directory to {}", exec.cwd.display()))?;
+                    Ok(exec)
+                });
+            match launched {
+                Ok(exec) => {
+                    received = exec;
+                    &received
+                }
+                Err(failure) => fail(failure.to_string()),
+            }
+        }
     };
-    send(report, REPORT_FAILURE, message.as_bytes());
-    // SAFETY: ends G.
-    unsafe { libc::_exit(SETUP_FAILED) }
+    let mut argv: Vec<*const libc::c_char> = exec.argv.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = exec.envp.iter().map(|e| e.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    // SAFETY: program, argv and envp are NUL-terminated strings and NULL-terminated
+    // arrays that outlive the call; execve returns only on failure.
+    unsafe { libc::execve(exec.program.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    fail(format!(
+        "execve {}: {:?}",
+        String::from_utf8_lossy(exec.program.as_bytes()),
+        Errno::last()
+    ))
 }
 
 /// Sets `IFF_UP` on `lo` in C's own network namespace.

@@ -5,8 +5,8 @@
 //! This is the only crate of the workspace with `unsafe` code and raw syscalls; every
 //! `unsafe` block says why it is sound in a `// SAFETY:` comment.
 //!
-//! How an instance starts (see `init`): the server builds an [`InstanceSpec`] and calls
-//! [`Host::prepare`], which creates the instance's cgroups and returns a
+//! How an instance starts (see `init`): the server builds an [`InstanceSpec`] and a
+//! [`Launch`] and calls [`Host::prepare`], which creates the instance's cgroups and returns a
 //! [`std::process::Command`] that re-executes the server's own binary (`/proc/self/exe`)
 //! as the sandbox init. Binaries that start sandboxes call [`run_init_if_requested`] first
 //! thing in `main`. The init ("P"), still root in the host's user namespace, builds the
@@ -14,6 +14,11 @@
 //! writes its uid/gid maps and moves it into the cgroups; C `pivot_root`s into the root,
 //! drops every privilege, and stays pid 1 (reaping zombies) while the function ("G") runs
 //! as its child under the seccomp filter.
+//!
+//! A sandbox can also be parked ([`Host::park`]): set up completely, with C waiting for
+//! its [`Launch`] on its standard input, so that a cold start that takes a parked sandbox
+//! pays only for handing over the launch and `execve`. The server keeps one parked sandbox
+//! per function ahead of demand.
 //!
 //! Networking (see `net`): the server creates each instance's network namespace itself
 //! ([`NetNs::create`]) and binds listeners inside it (the Runtime API, the AWS endpoint),
@@ -89,16 +94,11 @@ impl Mount {
     }
 }
 
-/// Everything one instance's sandbox needs; paths in `program`, `cwd` and `env` are as
-/// seen inside.
+/// Everything one instance's sandbox needs, apart from the program it runs.
 #[derive(Debug, Clone)]
 pub struct InstanceSpec {
     /// Unique per instance; names its cgroups.
     pub id: String,
-    pub program: PathBuf,
-    pub args: Vec<OsString>,
-    pub env: Vec<(OsString, OsString)>,
-    pub cwd: PathBuf,
     /// Read-only views beyond [`system_mounts`]: the function's code at `/var/task`, the
     /// runtime's bootstraps, the interpreter's prefix, layers at `/opt`.
     pub mounts: Vec<Mount>,
@@ -111,6 +111,24 @@ pub struct InstanceSpec {
     /// Open files per process (`RLIMIT_NOFILE`).
     pub max_open_files: u64,
     pub hostname: String,
+}
+
+/// The program a sandbox runs; paths are as seen inside.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Launch {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    pub env: Vec<(OsString, OsString)>,
+    pub cwd: PathBuf,
+}
+
+impl Launch {
+    /// What a parked sandbox ([`Host::park`]) reads on its standard input to start the
+    /// program.
+    pub fn to_message(&self) -> Vec<u8> {
+        // Paths and OsStrings serialize without fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
 }
 
 /// Default limits, as on Lambda.
@@ -148,7 +166,8 @@ impl SandboxError {
 }
 
 /// A sandboxed instance ready to spawn: the caller adds stdio, spawns `command`, and keeps
-/// `instance` for as long as the process lives (dropping it removes the cgroups).
+/// `instance` for as long as the process lives (dropping it removes the cgroups). A parked
+/// one ([`Host::park`]) needs a piped standard input that it reads its [`Launch`] from.
 #[derive(Debug)]
 pub struct Prepared {
     pub command: std::process::Command,

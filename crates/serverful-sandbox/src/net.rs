@@ -353,7 +353,7 @@ struct PoolShared {
     listen: Vec<u16>,
     ready: usize,
     state: Mutex<PoolState>,
-    /// Signalled when a namespace is taken or the pool is dropped.
+    /// Signalled when a namespace is taken or added, or the pool is dropped.
     changed: Condvar,
 }
 
@@ -405,6 +405,20 @@ impl NetPool {
     pub fn n_ready(&self) -> usize {
         self.shared.lock().namespaces.len()
     }
+
+    /// Waits until the pool holds its `ready` namespaces, or `limit` has passed; returns
+    /// whether it does. Blocking.
+    pub fn wait_filled(&self, limit: Duration) -> bool {
+        let state = self.shared.lock();
+        let (state, _timeout) = self
+            .shared
+            .changed
+            .wait_timeout_while(state, limit, |state| {
+                !state.stopping && state.namespaces.len() < self.shared.ready
+            })
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.namespaces.len() >= self.shared.ready
+    }
 }
 
 impl PoolShared {
@@ -432,7 +446,11 @@ impl PoolShared {
             let created = NetNs::create(self.network, &self.listen);
             state = self.lock();
             match created {
-                Ok(namespace) => state.namespaces.push_back(namespace),
+                Ok(namespace) => {
+                    state.namespaces.push_back(namespace);
+                    // For `wait_filled`.
+                    self.changed.notify_all();
+                }
                 Err(e) => {
                     tracing::warn!("failed to pre-create a network namespace: {e}");
                     state = self

@@ -15,7 +15,7 @@ use nix::errno::Errno;
 use crate::cgroup::{Cgroups, Limits};
 use crate::init::{self, Payload};
 use crate::policy::Filters;
-use crate::{InstanceHandle, InstanceSpec, Mode, NetNs, Prepared, SandboxError};
+use crate::{InstanceHandle, InstanceSpec, Launch, Mode, NetNs, Prepared, SandboxError};
 
 /// The limits that hold without isolation, for the warning.
 const LIMITS_WITHOUT_SANDBOX: &str = "timeout, concurrency, memory reporting";
@@ -164,14 +164,24 @@ impl Host {
     pub fn prepare(
         &self,
         spec: &InstanceSpec,
+        launch: &Launch,
         net: Option<&NetNs>,
     ) -> Result<Prepared, SandboxError> {
-        self.prepare_with(spec, net, false)
+        self.prepare_with(spec, Some(launch), net, false)
+    }
+
+    /// Like [`Host::prepare`], but the sandbox sets itself up completely and then waits,
+    /// parked, for its program: spawn the command with a piped standard input, and write
+    /// [`Launch::to_message`] to it and close it to start the program. Closing it without
+    /// writing ends the parked sandbox quietly (exit 0).
+    pub fn park(&self, spec: &InstanceSpec, net: Option<&NetNs>) -> Result<Prepared, SandboxError> {
+        self.prepare_with(spec, None, net, false)
     }
 
     fn prepare_with(
         &self,
         spec: &InstanceSpec,
+        launch: Option<&Launch>,
         net: Option<&NetNs>,
         dry_run: bool,
     ) -> Result<Prepared, SandboxError> {
@@ -213,10 +223,7 @@ impl Host {
         let instance = InstanceHandle { cgroup, error_file };
         let _ = std::fs::remove_file(&instance.error_file);
         let payload = Payload {
-            program: spec.program.clone(),
-            args: spec.args.clone(),
-            env: spec.env.clone(),
-            cwd: spec.cwd.clone(),
+            launch: launch.cloned(),
             mounts,
             tmp_size_mb: spec.tmp_size_mb,
             max_open_files: spec.max_open_files,
@@ -227,7 +234,7 @@ impl Host {
                 .as_ref()
                 .map(|cgroup| cgroup.procs_files())
                 .unwrap_or_default(),
-            netns_fd: None,
+            netns: None,
             error_file: instance.error_file.clone(),
             server_pid: std::process::id(),
             seccomp: self.seccomp.clone().unwrap_or_default(),
@@ -240,11 +247,11 @@ impl Host {
     /// Sets up a sandbox for `spec` completely and stops before starting the program:
     /// `--sandbox required` uses it to refuse functions that cannot be isolated.
     /// Blocking (a few milliseconds).
-    pub fn trial(&self, spec: &InstanceSpec) -> Result<(), SandboxError> {
+    pub fn trial(&self, spec: &InstanceSpec, launch: &Launch) -> Result<(), SandboxError> {
         let Prepared {
             mut command,
             instance,
-        } = self.prepare_with(spec, None, true)?;
+        } = self.prepare_with(spec, Some(launch), None, true)?;
         let status = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -4,7 +4,7 @@
 //! ```text
 //! sandbox-run [--memory MB] [--tmp MB] [--pids N] [--network none|egress]
 //!             [--mount SOURCE[:TARGET]]... [--env NAME=VALUE]... [--cwd DIR]
-//!             [--report] [--trial] [--bench N] [--sandbox off|auto|required]
+//!             [--report] [--trial] [--parked] [--bench N] [--sandbox off|auto|required]
 //!             -- PROGRAM ARGS...
 //! sandbox-run [--sandbox off|auto|required] --probe
 //! ```
@@ -17,7 +17,9 @@
 //! stdout; `--bench N` runs
 //! the program N times and prints the spawn-to-exit times (median, min, max) next to the
 //! same program started without the sandbox, and the spawn-to-start times when the program
-//! prints the wall clock in nanoseconds (`--bench 50 -- /usr/bin/date +%s%N`).
+//! prints the wall clock in nanoseconds (`--bench 50 -- /usr/bin/date +%s%N`). `--parked`
+//! parks the sandbox first ([`Host::park`]) and hands it the program afterwards, as the
+//! server does; with `--bench` it times from that hand-over.
 
 use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
@@ -25,7 +27,7 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serverful_sandbox::{Host, InstanceSpec, Mode, Mount, NetNs, Network};
+use serverful_sandbox::{Host, InstanceSpec, Launch, Mode, Mount, NetNs, Network};
 
 struct Options {
     memory_mb: u64,
@@ -37,6 +39,7 @@ struct Options {
     cwd: PathBuf,
     report: bool,
     trial: bool,
+    parked: bool,
     probe: bool,
     mode: Mode,
     bench: Option<usize>,
@@ -45,7 +48,7 @@ struct Options {
 }
 
 const USAGE: &str = "usage: sandbox-run [--memory MB] [--tmp MB] [--pids N] [--network none|egress] \
-[--mount SOURCE[:TARGET]]... [--env NAME=VALUE]... [--cwd DIR] [--report] [--trial] [--bench N] [--sandbox off|auto|required] -- PROGRAM ARGS...
+[--mount SOURCE[:TARGET]]... [--env NAME=VALUE]... [--cwd DIR] [--report] [--trial] [--parked] [--bench N] [--sandbox off|auto|required] -- PROGRAM ARGS...
        sandbox-run [--sandbox off|auto|required] --probe";
 
 fn main() -> ExitCode {
@@ -73,7 +76,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if options.trial {
-        return match host.trial(&spec(&options, 0)) {
+        return match host.trial(&spec(&options, 0), &launch(&options)) {
             Ok(()) => {
                 println!("trial: ok");
                 ExitCode::SUCCESS
@@ -101,23 +104,28 @@ fn main() -> ExitCode {
 }
 
 fn spec(options: &Options, run_idx: usize) -> InstanceSpec {
-    let mut env = vec![(
-        OsString::from("PATH"),
-        OsString::from("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
-    )];
-    env.extend(options.env.iter().cloned());
     InstanceSpec {
         id: format!("sandbox-run-{}-{run_idx}", std::process::id()),
-        program: options.program.clone(),
-        args: options.args.clone(),
-        env,
-        cwd: options.cwd.clone(),
         mounts: options.mounts.clone(),
         tmp_size_mb: options.tmp_size_mb,
         memory_mb: options.memory_mb,
         pids_max: options.pids_max,
         max_open_files: serverful_sandbox::DEFAULT_MAX_OPEN_FILES,
         hostname: "sandbox".into(),
+    }
+}
+
+fn launch(options: &Options) -> Launch {
+    let mut env = vec![(
+        OsString::from("PATH"),
+        OsString::from("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+    )];
+    env.extend(options.env.iter().cloned());
+    Launch {
+        program: options.program.clone(),
+        args: options.args.clone(),
+        env,
+        cwd: options.cwd.clone(),
     }
 }
 
@@ -130,19 +138,35 @@ fn run(host: &Host, options: &Options, run_idx: usize) -> Result<ExitStatus, Str
                 .0,
         ),
     };
-    let mut prepared = host
-        .prepare(&spec(options, run_idx), net.as_ref())
-        .map_err(|e| e.to_string())?;
-    let status = prepared
-        .command
-        .status()
-        .map_err(|e| format!("start the sandbox: {e}"))?;
+    let spec = spec(options, run_idx);
+    let status = if options.parked {
+        let mut prepared = host.park(&spec, net.as_ref()).map_err(|e| e.to_string())?;
+        let mut child = prepared
+            .command
+            .stdin(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("start the sandbox: {e}"))?;
+        send_launch(&mut child, &launch(options))?;
+        let status = child
+            .wait()
+            .map_err(|e| format!("wait for the sandbox: {e}"))?;
+        (status, prepared.instance)
+    } else {
+        let mut prepared = host
+            .prepare(&spec, &launch(options), net.as_ref())
+            .map_err(|e| e.to_string())?;
+        let status = prepared
+            .command
+            .status()
+            .map_err(|e| format!("start the sandbox: {e}"))?;
+        (status, prepared.instance)
+    };
+    let (status, instance) = status;
     if options.report {
         eprintln!(
             "sandbox-run: oom_killed={} peak_memory_mb={}",
-            prepared.instance.oom_killed(),
-            prepared
-                .instance
+            instance.oom_killed(),
+            instance
                 .peak_memory_mb()
                 .map_or("unknown".into(), |mb| mb.to_string())
         );
@@ -150,7 +174,22 @@ fn run(host: &Host, options: &Options, run_idx: usize) -> Result<ExitStatus, Str
     Ok(status)
 }
 
+/// Hands a parked sandbox its program: the launch message, then end of input.
+fn send_launch(child: &mut std::process::Child, launch: &Launch) -> Result<(), String> {
+    use std::io::Write;
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or("the parked sandbox has no stdin")?;
+    stdin
+        .write_all(&launch.to_message())
+        .map_err(|e| format!("launch the parked sandbox: {e}"))
+}
+
 fn bench(host: &Host, options: &Options, runs: usize) -> ExitCode {
+    if options.parked {
+        return bench_parked(host, options, runs);
+    }
     let mut prepare = Vec::with_capacity(runs);
     let mut sandboxed = Vec::with_capacity(runs);
     let mut sandboxed_start = Vec::with_capacity(runs);
@@ -166,7 +205,8 @@ fn bench(host: &Host, options: &Options, runs: usize) -> ExitCode {
             }
         };
         let start = Instant::now();
-        let mut prepared = match host.prepare(&spec(options, run_idx), Some(&net)) {
+        let mut prepared = match host.prepare(&spec(options, run_idx), &launch(options), Some(&net))
+        {
             Ok(prepared) => prepared,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -198,6 +238,80 @@ fn bench(host: &Host, options: &Options, runs: usize) -> ExitCode {
         rows.push(("spawn to program start, sandboxed", sandboxed_start));
         rows.push(("spawn to program start, direct", direct_start));
     }
+    print_rows(rows);
+    ExitCode::SUCCESS
+}
+
+/// Like [`bench`] with sandboxes parked ahead of time, as the server keeps them: the time
+/// from handing over the launch to the program's exit (and start), next to the program
+/// started directly.
+fn bench_parked(host: &Host, options: &Options, runs: usize) -> ExitCode {
+    let mut parked = Vec::with_capacity(runs);
+    let mut parked_start = Vec::with_capacity(runs);
+    let mut direct = Vec::with_capacity(runs);
+    let mut direct_start = Vec::with_capacity(runs);
+    for run_idx in 0..runs {
+        let spawned = NetNs::create(options.network, &[])
+            .map_err(|e| e.to_string())
+            .and_then(|(net, _listeners)| {
+                let mut prepared = host
+                    .park(&spec(options, run_idx), Some(&net))
+                    .map_err(|e| e.to_string())?;
+                let child = prepared
+                    .command
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::inherit())
+                    .spawn()
+                    .map_err(|e| format!("start the sandbox: {e}"))?;
+                // The namespace stays open while the sandbox runs.
+                Ok((child, prepared.instance, net))
+            });
+        let (mut child, _instance, _net) = match spawned {
+            Ok(spawned) => spawned,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(125);
+            }
+        };
+        // Time enough for the sandbox to set itself up and wait.
+        std::thread::sleep(Duration::from_millis(50));
+        let launched_at = SystemTime::now();
+        let start = Instant::now();
+        if let Err(e) = send_launch(&mut child, &launch(options)) {
+            eprintln!("error: {e}");
+            return ExitCode::from(125);
+        }
+        let Ok(output) = child.wait_with_output() else {
+            eprintln!("error: run {run_idx} failed");
+            return ExitCode::from(1);
+        };
+        if !output.status.success() {
+            eprintln!("error: run {run_idx} ended with {}", output.status);
+            return ExitCode::from(1);
+        }
+        parked.push(start.elapsed());
+        parked_start.extend(started_after(&output.stdout, launched_at));
+
+        let mut command = Command::new(&options.program);
+        command.args(&options.args);
+        let (total, to_start) = timed(&mut command);
+        direct.extend(total);
+        direct_start.extend(to_start);
+    }
+    let mut rows = vec![
+        ("launch to exit, parked sandbox", parked),
+        ("spawn to exit, direct", direct),
+    ];
+    if !parked_start.is_empty() {
+        rows.push(("launch to program start, parked sandbox", parked_start));
+        rows.push(("spawn to program start, direct", direct_start));
+    }
+    print_rows(rows);
+    ExitCode::SUCCESS
+}
+
+fn print_rows(rows: Vec<(&str, Vec<Duration>)>) {
     for (name, mut times) in rows {
         if times.is_empty() {
             continue;
@@ -212,7 +326,6 @@ fn bench(host: &Host, options: &Options, runs: usize) -> ExitCode {
             times.len()
         );
     }
-    ExitCode::SUCCESS
 }
 
 /// Runs `command` to its end: the time from spawn to exit, and, when the program prints
@@ -227,17 +340,20 @@ fn timed(command: &mut Command) -> (Option<Duration>, Option<Duration>) {
     if !output.status.success() {
         return (None, None);
     }
-    let to_start = String::from_utf8_lossy(&output.stdout)
+    (Some(total), started_after(&output.stdout, spawned_at))
+}
+
+/// How long after `since` the program started, when it printed the wall clock in
+/// nanoseconds as it started.
+fn started_after(stdout: &[u8], since: SystemTime) -> Option<Duration> {
+    let nanos = String::from_utf8_lossy(stdout)
         .trim()
         .parse::<u128>()
-        .ok()
-        .and_then(|nanos| {
-            let since_epoch = spawned_at.duration_since(UNIX_EPOCH).ok()?.as_nanos();
-            nanos
-                .checked_sub(since_epoch)
-                .map(|delta| Duration::from_nanos(delta as u64))
-        });
-    (Some(total), to_start)
+        .ok()?;
+    let since_epoch = since.duration_since(UNIX_EPOCH).ok()?.as_nanos();
+    nanos
+        .checked_sub(since_epoch)
+        .map(|delta| Duration::from_nanos(delta as u64))
 }
 
 /// Ends like the program did: its exit code, or its signal re-raised.
@@ -265,6 +381,7 @@ fn parse(args: Vec<OsString>) -> Result<Options, String> {
         cwd: PathBuf::from("/"),
         report: false,
         trial: false,
+        parked: false,
         probe: false,
         mode: Mode::Required,
         bench: None,
@@ -292,6 +409,7 @@ fn parse(args: Vec<OsString>) -> Result<Options, String> {
             "--bench" => options.bench = Some(number(args.next(), "--bench")? as usize),
             "--report" => options.report = true,
             "--trial" => options.trial = true,
+            "--parked" => options.parked = true,
             "--probe" => options.probe = true,
             "--sandbox" => {
                 options.mode = match args.next().as_ref().and_then(|v| v.to_str()) {

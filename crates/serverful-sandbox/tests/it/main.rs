@@ -6,6 +6,7 @@
 //! why and pass, except under `CI=true`, where they must run.
 
 mod net;
+mod parked;
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Output};
