@@ -105,12 +105,19 @@ struct HttpInstance {
     /// The write end of the process group's lifeline (see [`LIFELINE_SCRIPT`]).
     _lifeline: Option<tokio::process::ChildStdin>,
     /// The namespace, relays and cgroup of a sandboxed server; dropped after the kill.
-    _sandboxed: Option<SandboxedInstance>,
+    sandboxed: Option<SandboxedInstance>,
 }
 
 impl HttpInstance {
     fn has_exited(&self) -> bool {
         self.exit.borrow().is_some()
+    }
+
+    /// Whether the kernel's OOM killer ended a process of this (sandboxed) instance.
+    fn oom_killed(&self) -> bool {
+        self.sandboxed
+            .as_ref()
+            .is_some_and(SandboxedInstance::oom_killed)
     }
 
     fn usable(&self) -> bool {
@@ -301,7 +308,13 @@ async fn finish_request(state: LeaseState, outcome: HttpOutcome) {
                         format!("RequestId: {request_id} Error: Runtime exited with error: {how}")
                     };
                     sink.emit(name, &message);
-                    sink.emit(name, "Runtime.ExitError");
+                    // Killed by the kernel for going past MemorySize, as Lambda says it.
+                    let error_type = if instance.oom_killed() {
+                        "Runtime.OutOfMemory"
+                    } else {
+                        "Runtime.ExitError"
+                    };
+                    sink.emit(name, error_type);
                 }
                 None => sink.emit(
                     name,
@@ -315,7 +328,11 @@ async fn finish_request(state: LeaseState, outcome: HttpOutcome) {
     }
     instance.output.flush().await;
     let failed = !matches!(outcome, HttpOutcome::Responded { .. });
-    let memory = max_memory(instance, failed);
+    let mut memory = max_memory(instance, failed);
+    if failed && instance.oom_killed() {
+        // Killed at the limit, as Lambda reports it.
+        memory = memory.max(u64::from(pool.spec.config.memory_mb));
+    }
     sink.emit(name, &logs::end_line(request_id));
     let report = logs::Report {
         duration,
@@ -346,7 +363,15 @@ fn max_memory(instance: &HttpInstance, always: bool) -> u64 {
     if !due {
         return instance.max_memory_used_mb.load(Ordering::Relaxed);
     }
-    let now = instance::max_memory_used_mb(instance.pid);
+    // A sandboxed instance's cgroup knows its peak.
+    let now = match instance
+        .sandboxed
+        .as_ref()
+        .and_then(SandboxedInstance::peak_memory_mb)
+    {
+        Some(peak) => peak,
+        None => instance::max_memory_used_mb(instance.pid),
+    };
     instance
         .max_memory_used_mb
         .fetch_max(now, Ordering::Relaxed)
@@ -378,6 +403,7 @@ impl HttpPool {
                 runtime_dir,
                 options,
                 function_arn,
+                parked: Default::default(),
             },
             settings,
             limit,
@@ -658,7 +684,7 @@ impl HttpPool {
             max_memory_used_mb: AtomicU64::new(0),
             memory_sampled_at: Mutex::new(None),
             _lifeline: lifeline,
-            _sandboxed: sandboxed,
+            sandboxed,
         };
 
         let limit = self.settings.readiness_limit(spec.config.timeout);
@@ -927,6 +953,7 @@ mod tests {
             runtime_dir: PathBuf::from("/runtimes"),
             options: Arc::new(RuntimeOptions::default()),
             function_arn: "arn".to_owned(),
+            parked: Default::default(),
         };
         (spec, settings)
     }

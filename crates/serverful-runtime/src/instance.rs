@@ -16,7 +16,7 @@ use crate::api_server::{self, ApiState, InitSignal, Invocation, Outcome};
 use crate::bootstrap::Launch;
 use crate::logs;
 use crate::output::OutputPipes;
-use crate::sandbox::SandboxedInstance;
+use crate::sandbox::{ParkSlot, ParkedSandbox, SandboxedInstance};
 use crate::{FunctionConfig, InvokeContext, RuntimeOptions, INIT_TIMEOUT};
 
 /// Everything an instance needs to start, shared by all instances of a function.
@@ -27,6 +27,8 @@ pub(crate) struct FunctionSpec {
     pub runtime_dir: std::path::PathBuf,
     pub options: Arc<RuntimeOptions>,
     pub function_arn: String,
+    /// The sandbox set up ahead of this function's next cold start (Lambda mode, sandboxed).
+    pub parked: ParkSlot,
 }
 
 /// How a process ended: `exit status 1`, `signal: killed`, as Lambda words it.
@@ -284,16 +286,27 @@ impl Instance {
         };
 
         // A sandboxed instance finds its Runtime API at Lambda's 127.0.0.1:9001 inside its
-        // own network namespace; otherwise on a free loopback port of the host.
-        let mut sandboxed = None;
+        // own network namespace; otherwise on a free loopback port of the host. It takes
+        // the function's parked sandbox when one is ready, else sets one up now.
+        let mut parked = None;
         let listener = match &spec.options.sandbox {
-            Some(sandbox) => match sandbox.open_network(spec.config.network).await {
-                Ok((instance, listener)) => {
-                    sandboxed = Some(instance);
-                    listener
+            Some(sandbox) => {
+                let taken = match spec.parked.take().await {
+                    Some(taken) => Ok(taken),
+                    None => sandbox.park(spec).await,
+                };
+                match taken {
+                    Ok(ParkedSandbox {
+                        instance,
+                        runtime_api,
+                        child,
+                    }) => {
+                        parked = Some((instance, child));
+                        runtime_api
+                    }
+                    Err(error) => return Err(fail("Runtime.Unknown", format!("sandbox: {error}"))),
                 }
-                Err(error) => return Err(fail("Runtime.Unknown", format!("sandbox: {error}"))),
-            },
+            }
             None => match tokio::net::TcpListener::bind(("127.0.0.1", 0)).await {
                 Ok(listener) => listener,
                 Err(error) => {
@@ -338,15 +351,16 @@ impl Instance {
             args.push(spec.runtime_dir.join(bootstrap).into_os_string());
         }
         let env = environment(spec, &api_address, &log_stream);
-        let mut command = match (&spec.options.sandbox, sandboxed.as_mut()) {
-            (Some(sandbox), Some(instance)) => {
-                match sandbox.command(spec, instance, &spec.launch.program, &args, env) {
-                    Ok(command) => command,
-                    Err(error) => {
-                        server.abort();
-                        return Err(fail("Runtime.Unknown", format!("sandbox: {error}")));
-                    }
+        let (mut child, sandboxed) = match (parked, &spec.options.sandbox) {
+            (Some((instance, mut child)), Some(sandbox)) => {
+                let launch = sandbox.launch(spec, &spec.launch.program, &args, env);
+                if let Err(error) = crate::sandbox::launch_parked(&mut child, &launch).await {
+                    // The init is gone or going: its exit, and the set-up step that
+                    // failed, are reported below like any early exit.
+                    tracing::debug!(function = name, "launching a parked sandbox: {error}");
+                    let _ = child.start_kill();
                 }
+                (child, Some(instance))
             }
             _ => {
                 let mut command = tokio::process::Command::new(&spec.launch.program);
@@ -354,26 +368,26 @@ impl Instance {
                     .args(&args)
                     .env_clear()
                     .envs(env)
-                    .current_dir(&spec.config.code_dir);
-                command
-            }
-        };
-        command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // Its own process group, so that a timeout or shutdown kills its children too.
-            .process_group(0)
-            // Last line of defence: if the tokio runtime drops the waiter task, the process dies.
-            .kill_on_drop(true);
-        let mut child = match command.spawn() {
-            Ok(child) => child,
-            Err(error) => {
-                server.abort();
-                return Err(fail(
-                    "Runtime.InvalidEntrypoint",
-                    format!("failed to start {}: {error}", spec.launch.program.display()),
-                ));
+                    .current_dir(&spec.config.code_dir)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    // Its own process group, so that a timeout or shutdown kills its
+                    // children too.
+                    .process_group(0)
+                    // Last line of defence: if the tokio runtime drops the waiter task, the
+                    // process dies.
+                    .kill_on_drop(true);
+                match command.spawn() {
+                    Ok(child) => (child, None),
+                    Err(error) => {
+                        server.abort();
+                        return Err(fail(
+                            "Runtime.InvalidEntrypoint",
+                            format!("failed to start {}: {error}", spec.launch.program.display()),
+                        ));
+                    }
+                }
             }
         };
         let Some(pid) = child.id() else {

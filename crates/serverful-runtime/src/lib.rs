@@ -487,6 +487,20 @@ impl Runtime {
         left
     }
 
+    /// Sets up a sandbox ahead of each sandboxed Lambda-mode function's next cold start,
+    /// and waits until they are ready (a few milliseconds each). Without it the first cold
+    /// start of each function sets up its own sandbox.
+    pub async fn park_sandboxes(&self) {
+        let tasks: Vec<_> = self
+            .pools
+            .values()
+            .filter_map(pool::Pool::park_ahead)
+            .collect();
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+
     /// Kills every function process (and its children) and waits for them.
     pub async fn shutdown(&self) {
         for pool in self.pools.values() {

@@ -107,6 +107,7 @@ impl Pool {
                 runtime_dir,
                 options,
                 function_arn,
+                parked: Default::default(),
             },
             permits: Semaphore::new(limit as usize),
             limit,
@@ -133,6 +134,9 @@ impl Pool {
         let counters = &self.counters;
         counters.in_flight.fetch_add(1, Ordering::SeqCst);
         let result = self.run(payload, context).await;
+        // After a cold start the next one finds a sandbox ready. It is set up now, with
+        // this invocation done, so as not to slow that down.
+        self.park_ahead();
         let counter = match &result {
             Ok(_) => &counters.successes,
             Err(InvokeError::Timeout) => &counters.timeouts,
@@ -168,7 +172,11 @@ impl Pool {
         self.counters.in_flight.load(Ordering::SeqCst)
     }
 
-    async fn run(&self, payload: Bytes, context: InvokeContext) -> Result<Bytes, InvokeError> {
+    async fn run(
+        self: &Arc<Self>,
+        payload: Bytes,
+        context: InvokeContext,
+    ) -> Result<Bytes, InvokeError> {
         if self.limit == 0 {
             return Err(InvokeError::Throttled);
         }
@@ -235,7 +243,7 @@ impl Pool {
 
     /// A warm instance, or a new one (a cold start). A failed cold start is the request's
     /// function error.
-    async fn acquire(&self, request_id: &str) -> Result<Instance, InvokeError> {
+    async fn acquire(self: &Arc<Self>, request_id: &str) -> Result<Instance, InvokeError> {
         loop {
             // The most recently used instance is the warmest (caches, JIT).
             let candidate = self.idle().pop().map(|(instance, _since)| instance);
@@ -253,9 +261,34 @@ impl Pool {
         }
     }
 
+    /// Sets up a sandbox for the next cold start in the background, unless the function
+    /// runs without one or a parked sandbox is ready or on its way. Returns the task.
+    pub fn park_ahead(self: &Arc<Self>) -> Option<tokio::task::JoinHandle<()>> {
+        let sandbox = self.spec.options.sandbox.clone()?;
+        // A function throttled to zero never starts an instance.
+        if self.permits.is_closed() || self.limit == 0 {
+            return None;
+        }
+        let mut slot = self.spec.parked.to_fill()?;
+        let pool = self.clone();
+        Some(tokio::spawn(async move {
+            match sandbox.park(&pool.spec).await {
+                // Shutdown may have come meanwhile: then the sandbox ends here.
+                Ok(parked) if !pool.permits.is_closed() => *slot = Some(parked),
+                Ok(_) => {}
+                // The next cold start sets one up itself, and reports what fails.
+                Err(error) => tracing::debug!(
+                    function = pool.spec.config.name,
+                    "parking a sandbox: {error}"
+                ),
+            }
+        }))
+    }
+
     /// Refuses new requests, kills every process of this function and waits for them.
     pub async fn shutdown(&self) {
         self.permits.close();
+        self.spec.parked.clear().await;
         let idle = std::mem::take(&mut *self.idle());
         drop(idle);
         for (pid, mut exit) in self.registry.all() {

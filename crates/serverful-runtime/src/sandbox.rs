@@ -10,9 +10,12 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::sync::Arc;
 
-use serverful_sandbox::{Host, InstanceHandle, InstanceSpec, Mount, NetNs, NetPool, Network};
+use serverful_sandbox::{
+    Host, InstanceHandle, InstanceSpec, Launch, Mount, NetNs, NetPool, Network,
+};
 use tokio::task::JoinHandle;
 
 use crate::instance::FunctionSpec;
@@ -89,6 +92,21 @@ impl Sandbox {
         &self.host
     }
 
+    /// Waits (up to a second) until the namespaces made ahead of demand are all made
+    /// again, e.g. after parking sandboxes took some, so that nothing is left running in
+    /// the background when the server says it is ready.
+    pub async fn settle(self: &Arc<Self>) {
+        let sandbox = self.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let limit = std::time::Duration::from_secs(1);
+            sandbox.none_pool.wait_filled(limit);
+            if let Some(pool) = &sandbox.egress_pool {
+                pool.wait_filled(limit);
+            }
+        })
+        .await;
+    }
+
     /// The network an instance of a function with `choice` gets on this host.
     pub fn network_for(&self, choice: Option<Network>) -> Network {
         match choice.unwrap_or(self.default_network) {
@@ -147,8 +165,53 @@ impl Sandbox {
         instance: &mut SandboxedInstance,
         program: &Path,
         args: &[OsString],
-        mut env: BTreeMap<String, String>,
+        env: BTreeMap<String, String>,
     ) -> Result<tokio::process::Command, String> {
+        let instance_spec = self.instance_spec(spec, program)?;
+        let launch = self.launch(spec, program, args, env);
+        let prepared = self
+            .host
+            .prepare(&instance_spec, &launch, Some(&instance.net))
+            .map_err(|error| error.to_string())?;
+        instance.handle = Some(prepared.instance);
+        Ok(tokio::process::Command::from(prepared.command))
+    }
+
+    /// Sets up the sandbox of `spec`'s next instance ahead of demand: its network
+    /// namespace with the platform's listeners, its root, cgroups and namespaces, all but
+    /// the program, which [`launch_parked`] hands over. Its output goes to pipes,
+    /// in its own process group, like any instance's.
+    pub(crate) async fn park(
+        self: &Arc<Self>,
+        spec: &FunctionSpec,
+    ) -> Result<ParkedSandbox, String> {
+        let (mut instance, runtime_api) = self.open_network(spec.config.network).await?;
+        let instance_spec = self.instance_spec(spec, &spec.launch.program)?;
+        let prepared = self
+            .host
+            .park(&instance_spec, Some(&instance.net))
+            .map_err(|error| error.to_string())?;
+        instance.handle = Some(prepared.instance);
+        let mut command = tokio::process::Command::from(prepared.command);
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        let child = command
+            .spawn()
+            .map_err(|error| format!("start the sandbox init: {error}"))?;
+        Ok(ParkedSandbox {
+            instance,
+            runtime_api,
+            child,
+        })
+    }
+
+    /// What an instance of `spec` that runs `program` sees: the code at `/var/task`, the
+    /// bootstraps at `/var/runtime`, the interpreter's prefix, its limits.
+    fn instance_spec(&self, spec: &FunctionSpec, program: &Path) -> Result<InstanceSpec, String> {
         let config = &spec.config;
         let view = View {
             code_dir: &config.code_dir,
@@ -174,17 +237,45 @@ impl Sandbox {
                 .map_err(|error| format!("create {}: {error}", empty.display()))?;
             mounts.push(Mount::read_only(&empty, Path::new(TASK_ROOT).join(inside)));
         }
-        let interpreter_bin = interpreter_prefix(program, &view).map(|prefix| {
+        if let Some(prefix) = interpreter_prefix(program, &view) {
             mounts.push(Mount::read_only(&prefix, &prefix));
-            prefix.join("bin")
-        });
+        }
+        Ok(InstanceSpec {
+            id: format!(
+                "{}-{}",
+                config.name,
+                &uuid::Uuid::new_v4().simple().to_string()[..12]
+            ),
+            mounts,
+            tmp_size_mb: u64::from(config.tmp_size_mb),
+            memory_mb: u64::from(config.memory_mb),
+            pids_max: serverful_sandbox::DEFAULT_PIDS_MAX,
+            max_open_files: serverful_sandbox::DEFAULT_MAX_OPEN_FILES,
+            hostname: "localhost".to_owned(),
+        })
+    }
+
+    /// `program` with `args` and `env` (host paths) as started inside: paths translated,
+    /// `PATH`, `HOME` and the AWS endpoint set for the sandbox.
+    pub(crate) fn launch(
+        &self,
+        spec: &FunctionSpec,
+        program: &Path,
+        args: &[OsString],
+        mut env: BTreeMap<String, String>,
+    ) -> Launch {
+        let config = &spec.config;
+        let view = View {
+            code_dir: &config.code_dir,
+            runtime_dir: &spec.runtime_dir,
+        };
         env.insert("LAMBDA_TASK_ROOT".to_owned(), TASK_ROOT.to_owned());
         env.insert("LAMBDA_RUNTIME_DIR".to_owned(), RUNTIME_ROOT.to_owned());
         env.insert("HOME".to_owned(), "/tmp".to_owned());
         if !config.environment.contains_key("PATH") {
             let mut path = String::new();
-            if let Some(bin) = &interpreter_bin {
-                path.push_str(&bin.display().to_string());
+            if let Some(prefix) = interpreter_prefix(program, &view) {
+                path.push_str(&prefix.join("bin").display().to_string());
                 path.push(':');
             }
             path.push_str("/usr/local/bin:/usr/bin:/bin:/opt/bin");
@@ -200,12 +291,7 @@ impl Sandbox {
                 );
             }
         }
-        let instance_spec = InstanceSpec {
-            id: format!(
-                "{}-{}",
-                config.name,
-                &uuid::Uuid::new_v4().simple().to_string()[..12]
-            ),
+        Launch {
             program: view.inside(program),
             args: args
                 .iter()
@@ -216,19 +302,7 @@ impl Sandbox {
                 .map(|(key, value)| (key.into(), value.into()))
                 .collect(),
             cwd: PathBuf::from(TASK_ROOT),
-            mounts,
-            tmp_size_mb: u64::from(config.tmp_size_mb),
-            memory_mb: u64::from(config.memory_mb),
-            pids_max: serverful_sandbox::DEFAULT_PIDS_MAX,
-            max_open_files: serverful_sandbox::DEFAULT_MAX_OPEN_FILES,
-            hostname: "localhost".to_owned(),
-        };
-        let prepared = self
-            .host
-            .prepare(&instance_spec, Some(&instance.net))
-            .map_err(|error| error.to_string())?;
-        instance.handle = Some(prepared.instance);
-        Ok(tokio::process::Command::from(prepared.command))
+        }
     }
 
     /// A loopback address on the host that reaches `port` inside the instance's namespace
@@ -340,6 +414,62 @@ fn linked_folders(code_dir: &Path, data_dir: &Path) -> Vec<Mount> {
         mounts.push(Mount::read_only(target, link));
     }
     mounts
+}
+
+/// A sandbox set up ahead of demand for one function, waiting for its program.
+#[derive(Debug)]
+pub(crate) struct ParkedSandbox {
+    pub instance: SandboxedInstance,
+    /// The Runtime API listener inside its namespace (`127.0.0.1:9001`).
+    pub runtime_api: tokio::net::TcpListener,
+    /// The sandbox init, with its launch pipe and output pipes.
+    pub child: tokio::process::Child,
+}
+
+impl ParkedSandbox {
+    /// Whether the sandbox is still waiting; one whose set-up failed has ended.
+    fn is_waiting(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+/// Starts `launch` in the parked sandbox whose init is `child`: the launch message, then
+/// end of input.
+pub(crate) async fn launch_parked(
+    child: &mut tokio::process::Child,
+    launch: &Launch,
+) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| std::io::Error::other("the sandbox was launched already"))?;
+    stdin.write_all(&launch.to_message()).await
+}
+
+/// One function's parked sandbox, if any: taken by its next cold start, filled again
+/// afterwards. A filler holds the lock while it works, so a cold start that comes in
+/// meanwhile waits for that sandbox rather than building another.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct ParkSlot(Arc<tokio::sync::Mutex<Option<ParkedSandbox>>>);
+
+impl ParkSlot {
+    /// The parked sandbox, if one is waiting (or being set up).
+    pub async fn take(&self) -> Option<ParkedSandbox> {
+        let mut parked = self.0.lock().await.take()?;
+        parked.is_waiting().then_some(parked)
+    }
+
+    /// The slot to fill, when it is empty and nobody is filling it.
+    pub fn to_fill(&self) -> Option<tokio::sync::OwnedMutexGuard<Option<ParkedSandbox>>> {
+        let guard = self.0.clone().try_lock_owned().ok()?;
+        guard.is_none().then_some(guard)
+    }
+
+    /// Ends the parked sandbox, if any (its init is killed with its pipes closed).
+    pub async fn clear(&self) {
+        drop(self.0.lock().await.take());
+    }
 }
 
 /// What a sandboxed instance holds on to: its namespace (and the platform listeners served

@@ -48,6 +48,29 @@ impl Functions {
         Ok((functions, all_warnings))
     }
 
+    /// Sets up a sandbox ahead of every function's first cold start and waits for them.
+    pub(crate) async fn park_sandboxes(&self) {
+        let all: Vec<_> = {
+            let current = self
+                .current
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            current.values().cloned().collect()
+        };
+        let tasks: Vec<_> = all
+            .into_iter()
+            .map(|function_runtime| {
+                tokio::spawn(async move { function_runtime.park_sandboxes().await })
+            })
+            .collect();
+        for task in tasks {
+            let _ = task.await;
+        }
+        if let Some(sandbox) = &self.options.sandbox {
+            sandbox.settle().await;
+        }
+    }
+
     fn runtime_of(&self, function: &str) -> Option<Arc<runtime::Runtime>> {
         let current = self
             .current
@@ -120,7 +143,10 @@ impl Functions {
                 .current
                 .write()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            current.insert(name.clone(), Arc::new(function_runtime))
+            let function_runtime = Arc::new(function_runtime);
+            let parking = function_runtime.clone();
+            tokio::spawn(async move { parking.park_sandboxes().await });
+            current.insert(name.clone(), function_runtime)
         };
         if let Some(old) = old {
             self.retiring

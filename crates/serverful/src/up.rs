@@ -174,7 +174,6 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             println!("  {line}{marker}");
         }
     }
-    println!("Ready on {base_url} (Ctrl-C to stop)");
 
     let gateway_state = gateway::GatewayState {
         apis: Arc::new(apis),
@@ -227,6 +226,10 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     let aws_router = aws_router
         .get_or_init(|| serverful_aws::router(aws_state))
         .clone();
+    // Cold starts then find their sandbox set up (a few ms each, in parallel). Parked
+    // sandboxes serve the AWS endpoint inside, so its router must exist first.
+    functions.park_sandboxes().await;
+    println!("Ready on {base_url} (Ctrl-C to stop)");
     let aws_served =
         axum::serve(aws_listener, aws_router).with_graceful_shutdown(stopped(stop_receiver));
     let (gateway_result, aws_result) = tokio::join!(gateway_served, aws_served);

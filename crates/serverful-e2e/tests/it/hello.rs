@@ -180,3 +180,46 @@ pub(crate) fn descendants_of(pid: u32) -> Vec<u32> {
     found.remove(0);
     found
 }
+
+/// The processes of `pid`'s running function instances: its descendants, except the
+/// sandboxes parked for the next cold starts, whose processes are all still the sandbox
+/// init (a running sandboxed instance has its function process below the init).
+pub(crate) fn instance_processes(pid: u32) -> Vec<u32> {
+    let is_init = |process: u32| {
+        std::fs::read(format!("/proc/{process}/cmdline"))
+            .is_ok_and(|cmdline| cmdline.starts_with(b"serverful-sandbox-init"))
+    };
+    let children: Vec<u32> = descendants_of(pid)
+        .into_iter()
+        .filter(|&process| parent_of(process) == Some(pid))
+        .collect();
+    let mut found = Vec::new();
+    for child in children {
+        let mut tree = descendants_of(child);
+        tree.insert(0, child);
+        if tree.iter().any(|&process| !is_init(process)) {
+            found.extend(tree);
+        }
+    }
+    found
+}
+
+/// The sandboxes parked under the server `pid`: the init processes (its children) whose
+/// whole tree is still the sandbox init.
+pub(crate) fn parked_sandboxes(pid: u32) -> Vec<u32> {
+    let instances = instance_processes(pid);
+    descendants_of(pid)
+        .into_iter()
+        .filter(|&process| parent_of(process) == Some(pid) && !instances.contains(&process))
+        .filter(|&process| {
+            std::fs::read(format!("/proc/{process}/cmdline"))
+                .is_ok_and(|cmdline| cmdline.starts_with(b"serverful-sandbox-init"))
+        })
+        .collect()
+}
+
+pub(crate) fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, after_name) = stat.rsplit_once(')')?;
+    after_name.split_whitespace().nth(1)?.parse().ok()
+}

@@ -281,6 +281,32 @@ fn express_crash_is_502_and_the_next_request_works() {
 }
 
 #[test]
+fn express_past_its_memory_size_is_oom_killed_with_502_and_the_next_request_works() {
+    let (_app, server) = express_server();
+    if !sandboxed(&server) {
+        return;
+    }
+    let http = client();
+    let hog = http
+        .get(server.url("/hog?mb=1024"))
+        .send()
+        .expect("GET hog");
+    assert_eq!(hog.status(), 502);
+    server.wait_for_line(
+        &Regex::new(r"^ExpressWebFunction \| Runtime\.OutOfMemory$").expect("regex"),
+        Duration::from_secs(5),
+    );
+    // The REPORT shows the limit as the memory used, as Lambda's does.
+    server.wait_for_line(
+        &Regex::new(r"REPORT RequestId: .*Memory Size: 256 MB\tMax Memory Used: 256 MB")
+            .expect("regex"),
+        Duration::from_secs(5),
+    );
+    let next = http.get(server.url("/sleep?ms=1")).send().expect("GET");
+    assert_eq!(next.status(), 200);
+}
+
+#[test]
 fn fastapi_with_uvicorn_answers_its_routes_unchanged() {
     let app = app_with_bundle("fastapi-http", "python-fastapi");
     let server = Server::start(app.path(), &[]);

@@ -290,7 +290,8 @@ fn idle_instances_stop_after_the_idle_timeout_and_the_next_request_starts_one() 
             .expect("body"),
     )
     .expect("JSON");
-    let processes = crate::hello::descendants_of(server.pid());
+    // The instance's processes; the sandbox parked for the next cold start stays.
+    let processes = crate::hello::instance_processes(server.pid());
     assert!(!processes.is_empty(), "the instance runs");
     // Scaled to zero: the instance's processes are gone once it has been idle long enough.
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -654,22 +654,29 @@ fn sandbox_off_says_so_and_functions_still_run() {
 #[test]
 fn an_instance_whose_sandbox_cannot_be_set_up_fails_naming_the_step() {
     let app = AttackApp::start(&[]);
-    // The victim's code folder disappears before its first instance starts.
+    // The victim's code folder disappears before its first instance starts. The sandbox
+    // parked for it at start still shows the old folder, without the code; the ones set
+    // up after it cannot mount the folder at all.
     std::fs::remove_dir_all(app.app_dir.join("victim")).expect("remove the victim's code");
-    let response = client()
-        .get(app.server.url("/victim"))
-        .send()
-        .expect("GET /victim");
-    assert_eq!(response.status(), 502);
-    assert_eq!(
-        json_body(response),
-        json!({"message": "Internal server error"})
-    );
-    app.server.wait_for_line(
-        &Regex::new(r"VictimFunction \| .*sandbox: mount \S+/victim at /var/task: ENOENT")
-            .expect("regex"),
-        Duration::from_secs(5),
-    );
+    let step = Regex::new(r"VictimFunction \| .*sandbox: mount \S+/victim at /var/task: ENOENT")
+        .expect("regex");
+    let mut named = false;
+    for _ in 0..3 {
+        let response = client()
+            .get(app.server.url("/victim"))
+            .send()
+            .expect("GET /victim");
+        assert_eq!(response.status(), 502);
+        assert_eq!(
+            json_body(response),
+            json!({"message": "Internal server error"})
+        );
+        if app.server.stdout().lines().any(|line| step.is_match(line)) {
+            named = true;
+            break;
+        }
+    }
+    assert!(named, "no line names the step:\n{}", app.server.stdout());
     assert_eq!(app.attack("/attack/identity")["uid"], json!(993));
 }
 
@@ -805,4 +812,66 @@ fn auto_runs_functions_where_the_host_cannot_isolate_fully() {
     // 993 in what isolation remains, else the server's own user.
     let uid = json_body(response)["uid"].as_u64().expect("uid");
     assert!([993, 65534].contains(&uid), "{uid}");
+}
+
+#[test]
+fn cold_starts_take_the_sandbox_parked_at_start_and_parked_sandboxes_die_with_the_server() {
+    use crate::hello::{descendants_of, instance_processes, parked_sandboxes};
+    let app = AttackApp::start(&[]);
+    let pid = app.server.pid();
+    // `Ready` comes after every Lambda-mode function has a sandbox parked.
+    let parked_at_start = parked_sandboxes(pid);
+    assert!(
+        !parked_at_start.is_empty(),
+        "no parked sandbox at Ready: {:?}",
+        descendants_of(pid)
+    );
+    assert!(instance_processes(pid).is_empty(), "no instance runs yet");
+
+    // The cold start runs its function in one of them.
+    app.attack("/attack/identity");
+    let instances = instance_processes(pid);
+    assert!(
+        instances
+            .iter()
+            .any(|process| parked_at_start.contains(process)),
+        "the instance {instances:?} is not one of the parked sandboxes {parked_at_start:?}"
+    );
+    // Once the invocation is done, the function parks a new one for its next cold start.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let parked_now = parked_sandboxes(pid);
+        if parked_now
+            .iter()
+            .any(|process| !parked_at_start.contains(process))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no new sandbox parked after the cold start: {parked_now:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    app.assert_victim_serves();
+
+    // Killed with SIGKILL (no shutdown code runs), the server takes every sandbox with
+    // it, parked or running.
+    let processes = descendants_of(pid);
+    drop(app);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let alive: Vec<_> = processes
+            .iter()
+            .filter(|process| Path::new(&format!("/proc/{process}")).exists())
+            .collect();
+        if alive.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "sandbox processes {alive:?} outlived the server"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

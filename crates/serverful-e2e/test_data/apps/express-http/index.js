@@ -69,6 +69,17 @@ app.get("/crash", (req, res) => {
   process.exit(3);
 });
 
+// Allocates and touches `mb` megabytes outside the JavaScript heap, past MemorySize if
+// asked: the sandbox's memory cgroup kills the server.
+const hogged = [];
+app.get("/hog", (req, res) => {
+  const megabytes = Number(req.query.mb || 1);
+  for (let i = 0; i < megabytes; i++) {
+    hogged.push(Buffer.alloc(1024 * 1024, 1));
+  }
+  res.json({ hogged: hogged.length });
+});
+
 app.listen(Number(process.env.PORT), "127.0.0.1", () => {
   console.log(`listening on ${process.env.PORT}`);
 });
