@@ -8,7 +8,9 @@ use std::fmt::Write as _;
 pub const THROUGHPUT_TARGET: f64 = 1.0 / 3.0;
 /// SPEC §13: median added latency below this, in microseconds.
 pub const ADDED_LATENCY_TARGET_US: f64 = 150.0;
-/// SPEC §13: cold-start platform overhead of a `provided` function below this median, ms.
+/// SPEC §13: cold-start overhead of a `provided` function (request arrival to the runtime's
+/// first `/next`, sandbox included) below this median, ms. Checked against the whole cold
+/// request, response included, which holds that span and more.
 pub const COLD_OVERHEAD_TARGET_MS: f64 = 5.0;
 
 /// One load run's figures, as `bench-load` printed them.
@@ -437,16 +439,19 @@ impl Report {
         writeln!(
             out,
             "- Targets (SPEC §13): Lambda-mode throughput ≥ 1/3 of the ceiling; added median \
-             latency < {ADDED_LATENCY_TARGET_US:.0} µs; cold-start platform overhead \
-             (time to response − Init Duration) < {COLD_OVERHEAD_TARGET_MS:.0} ms median for \
-             `provided`."
+             latency < {ADDED_LATENCY_TARGET_US:.0} µs; cold-start overhead (request arrival to \
+             the runtime's first `/next`, sandbox included) < {COLD_OVERHEAD_TARGET_MS:.0} ms \
+             median for `provided`, checked here against the whole cold request (time to \
+             response), which contains that span plus the invocation and the answer."
         )?;
         writeln!(
             out,
-            "- Init Duration is serverful's own measure, from starting the instance (Runtime \
-             API listener, then the process) to the process's first `/next`; for a \
+            "- Init Duration is serverful's own measure, from the start of the cold start \
+             (taking the function's parked sandbox, or setting one up when none is ready, \
+             then the Runtime API and the process) to the process's first `/next`; for a \
              `provided` function most of it is platform work too, since `lambda_runtime`'s \
-             own init is tiny."
+             own init is tiny. Sandboxed runs start from the sandbox `serverful up` parks \
+             for each function before it says Ready."
         )?;
         let failures: Vec<String> = self
             .warm
@@ -546,9 +551,9 @@ fn write_cold_row(out: &mut String, row: &ColdRow) -> std::fmt::Result {
         (Some(p50), Some(p90)) => format!("{p50:.2} / {p90:.2} ms"),
         _ => "—".to_owned(),
     };
-    let target = match quantile(&overhead, 0.5) {
+    let target = match quantile(&response, 0.5) {
         Some(median) if row.is_provided => format!(
-            "overhead < {COLD_OVERHEAD_TARGET_MS:.0} ms: {}",
+            "cold start < {COLD_OVERHEAD_TARGET_MS:.0} ms: {}",
             met(median < COLD_OVERHEAD_TARGET_MS)
         ),
         _ => String::new(),
