@@ -1266,18 +1266,108 @@ pub(crate) fn valid_target(target: &Path) -> bool {
 }
 
 pub(crate) fn system_mounts() -> Vec<Mount> {
-    [
+    let mut mounts: Vec<Mount> = [
         "/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/etc",
     ]
     .into_iter()
     .filter(|path| std::fs::symlink_metadata(path).is_ok())
     .map(|path| Mount::read_only(path, path))
-    .collect()
+    .collect();
+    let etc_resolv_conf = Path::new("/etc/resolv.conf");
+    if let Ok(resolved) = std::fs::canonicalize(etc_resolv_conf) {
+        let text = std::fs::read_to_string(&resolved).unwrap_or_default();
+        let upstream = Path::new(SYSTEMD_RESOLVED_UPSTREAM);
+        mounts.extend(resolver_mount(
+            &resolved,
+            &text,
+            upstream.is_file().then_some(upstream),
+        ));
+    }
+    mounts
+}
+
+/// systemd-resolved's list of the upstream name servers it forwards to.
+const SYSTEMD_RESOLVED_UPSTREAM: &str = "/run/systemd/resolve/resolv.conf";
+
+/// What makes name resolution work inside, given the file `/etc/resolv.conf` resolves to
+/// on the host and its text: outside `/etc` (systemd-resolved's link into `/run`), that
+/// file must be mounted at its path, or the link dangles inside. A resolver on the host's
+/// loopback (`127.0.0.53`) is out of a sandbox's reach, so where systemd-resolved's
+/// upstream list exists, that list is shown instead.
+fn resolver_mount(resolved: &Path, text: &str, upstream: Option<&Path>) -> Option<Mount> {
+    let target = if resolved.starts_with("/etc") {
+        PathBuf::from("/etc/resolv.conf")
+    } else {
+        resolved.to_owned()
+    };
+    let source = match upstream {
+        Some(upstream) if only_loopback_name_servers(text) => upstream.to_owned(),
+        _ => resolved.to_owned(),
+    };
+    // A file in /etc is visible as it is.
+    if source.starts_with("/etc") && target.starts_with("/etc") {
+        return None;
+    }
+    Some(Mount::read_only(source, target))
+}
+
+/// Whether every `nameserver` line names a loopback address (and there is one at least).
+fn only_loopback_name_servers(text: &str) -> bool {
+    let mut servers = text.lines().filter_map(|line| {
+        let mut words = line.split_whitespace();
+        (words.next() == Some("nameserver"))
+            .then(|| words.next())
+            .flatten()
+    });
+    let mut any = false;
+    servers.all(|server| {
+        any = true;
+        server
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback())
+    }) && any
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn name_resolution_works_inside_on_systemd_resolved_hosts() {
+        let upstream = Path::new(SYSTEMD_RESOLVED_UPSTREAM);
+        // A plain file with a reachable server: nothing to add.
+        let plain = "search example.com\nnameserver 10.0.0.2\n";
+        assert_eq!(
+            resolver_mount(Path::new("/etc/resolv.conf"), plain, Some(upstream)),
+            None
+        );
+        // systemd-resolved's stub: the link into /run gets the upstream list at its end.
+        let stub = "nameserver 127.0.0.53\noptions edns0 trust-ad\n";
+        let stub_path = Path::new("/run/systemd/resolve/stub-resolv.conf");
+        assert_eq!(
+            resolver_mount(stub_path, stub, Some(upstream)),
+            Some(Mount::read_only(upstream, stub_path))
+        );
+        // Without the upstream list the stub is all there is; the link still resolves.
+        assert_eq!(
+            resolver_mount(stub_path, stub, None),
+            Some(Mount::read_only(stub_path, stub_path))
+        );
+        // A loopback resolver written straight into /etc/resolv.conf.
+        assert_eq!(
+            resolver_mount(
+                Path::new("/etc/resolv.conf"),
+                "nameserver ::1\n",
+                Some(upstream)
+            ),
+            Some(Mount::read_only(upstream, "/etc/resolv.conf"))
+        );
+        // Mixed servers: the reachable one is enough.
+        assert!(!only_loopback_name_servers(
+            "nameserver 127.0.0.53\nnameserver 1.1.1.1\n"
+        ));
+        assert!(!only_loopback_name_servers("# no servers\n"));
+    }
 
     #[test]
     fn failures_win_over_statuses() {
