@@ -223,11 +223,7 @@ fn bench(host: &Host, options: &Options, runs: usize) -> ExitCode {
         sandboxed_start.extend(to_start);
         drop(prepared);
 
-        let mut command = Command::new(&options.program);
-        command.args(&options.args);
-        let (total, to_start) = timed(&mut command);
-        direct.extend(total);
-        direct_start.extend(to_start);
+        run_direct(options, &mut direct, &mut direct_start);
     }
     let mut rows = vec![
         ("prepare (cgroups, command)", prepare),
@@ -293,11 +289,7 @@ fn bench_parked(host: &Host, options: &Options, runs: usize) -> ExitCode {
         parked.push(start.elapsed());
         parked_start.extend(started_after(&output.stdout, launched_at));
 
-        let mut command = Command::new(&options.program);
-        command.args(&options.args);
-        let (total, to_start) = timed(&mut command);
-        direct.extend(total);
-        direct_start.extend(to_start);
+        run_direct(options, &mut direct, &mut direct_start);
     }
     let mut rows = vec![
         ("launch to exit, parked sandbox", parked),
@@ -309,6 +301,15 @@ fn bench_parked(host: &Host, options: &Options, runs: usize) -> ExitCode {
     }
     print_rows(rows);
     ExitCode::SUCCESS
+}
+
+/// Runs the program once without the sandbox, for the figures beside the sandboxed ones.
+fn run_direct(options: &Options, total: &mut Vec<Duration>, to_start: &mut Vec<Duration>) {
+    let mut command = Command::new(&options.program);
+    command.args(&options.args);
+    let (run_total, run_to_start) = timed(&mut command);
+    total.extend(run_total);
+    to_start.extend(run_to_start);
 }
 
 fn print_rows(rows: Vec<(&str, Vec<Duration>)>) {
