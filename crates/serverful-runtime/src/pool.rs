@@ -253,9 +253,18 @@ impl Pool {
                 Some(_dead) => continue,
                 None => {
                     self.counters.cold_starts.fetch_add(1, Ordering::Relaxed);
-                    return Instance::start(&self.spec, request_id, &self.registry)
-                        .await
-                        .map_err(InvokeError::FunctionError);
+                    let started = Instance::start(&self.spec, request_id, &self.registry).await;
+                    // The next sandbox is parked when this invocation ends (see `invoke`),
+                    // or a little later if it runs long, so that a cold start arriving
+                    // meanwhile still finds one.
+                    if self.spec.options.sandbox.is_some() {
+                        let pool = self.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(PARK_AGAIN_AFTER).await;
+                            pool.park_ahead();
+                        });
+                    }
+                    return started.map_err(InvokeError::FunctionError);
                 }
             }
         }
@@ -319,6 +328,10 @@ impl Pool {
         drop(expired);
     }
 }
+
+/// How long after a cold start a long-running first invocation waits before the function
+/// parks its next sandbox anyway.
+const PARK_AGAIN_AFTER: Duration = Duration::from_millis(50);
 
 /// How many instances one request may try when they die before taking it.
 const MAX_DELIVERY_ATTEMPTS: u32 = 3;
