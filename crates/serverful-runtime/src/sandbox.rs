@@ -187,21 +187,30 @@ impl Sandbox {
     ) -> Result<ParkedSandbox, String> {
         let (mut instance, runtime_api) = self.open_network(spec.config.network).await?;
         let instance_spec = self.instance_spec(spec, &spec.launch.program)?;
-        let prepared = self
-            .host
-            .park(&instance_spec, Some(&instance.net))
-            .map_err(|error| error.to_string())?;
-        instance.handle = Some(prepared.instance);
-        let mut command = tokio::process::Command::from(prepared.command);
-        command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
-        let child = command
-            .spawn()
-            .map_err(|error| format!("start the sandbox init: {error}"))?;
+        // Creating cgroups and spawning block for a while: not on an async thread, where
+        // they would hold up requests in flight.
+        let sandbox = self.clone();
+        let net = instance.net.clone();
+        let (handle, child) = tokio::task::spawn_blocking(move || {
+            let prepared = sandbox
+                .host
+                .park(&instance_spec, Some(&net))
+                .map_err(|error| error.to_string())?;
+            let mut command = tokio::process::Command::from(prepared.command);
+            command
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .process_group(0)
+                .kill_on_drop(true);
+            let child = command
+                .spawn()
+                .map_err(|error| format!("start the sandbox init: {error}"))?;
+            Ok::<_, String>((prepared.instance, child))
+        })
+        .await
+        .map_err(|error| format!("set up the sandbox: {error}"))??;
+        instance.handle = Some(handle);
         Ok(ParkedSandbox {
             instance,
             runtime_api,
