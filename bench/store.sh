@@ -6,6 +6,7 @@
 #
 #   bash bench/store.sh                          # everything, default settings
 #   bash bench/store.sh --duration 5 --clients 32
+#   bash bench/store.sh --rounds 3              # ratios as medians over 3 rounds
 #   BENCH_ONLY=sqlite,serverful bash bench/store.sh
 #   BENCH_SKIP_DYNOXIDE=1 bash bench/store.sh    # do not build Dynoxide
 #

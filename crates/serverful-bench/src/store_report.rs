@@ -1,7 +1,8 @@
 //! The store benchmark's report: one markdown table per workload (every contender's
 //! requests/s, p50, p99, errors and CPU per request), then serverful's throughput ratios
 //! against the SPEC §13 store targets, with the machine and its load, ready to paste into
-//! `BENCHMARKS.md`.
+//! `BENCHMARKS.md`. A run of several rounds shows each contender's median round and
+//! every round's rate, and each ratio as the median of the ratios within each round.
 
 use std::fmt::Write as _;
 
@@ -14,7 +15,8 @@ pub const MOTO_TARGET: f64 = 10.0;
 pub const DYNALITE_TARGET: f64 = 2.0;
 /// SPEC §13: serverful ahead of Dynoxide.
 pub const DYNOXIDE_TARGET: f64 = 1.0;
-/// SPEC §13: serverful within 3× of raw SQLite.
+/// SPEC §13: serverful within 3× of raw SQLite doing the same writes. Only PutItem is
+/// the same writes; reads against the ceiling are printed for information.
 pub const CEILING_TARGET: f64 = 1.0 / 3.0;
 
 /// One load run's figures.
@@ -117,7 +119,27 @@ pub struct StoreReport {
     pub load_after: String,
     /// Versions of the emulators, as installed for the run.
     pub versions: Vec<String>,
-    pub rows: Vec<ContenderRow>,
+    /// Every round's rows, one per contender, in the same order in every round.
+    pub rounds: Vec<Vec<ContenderRow>>,
+}
+
+/// The median of some values (the mean of the middle two for an even count).
+fn median(values: &mut [f64]) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let middle = values.len() / 2;
+    match values.len() {
+        0 => None,
+        length if length % 2 == 1 => Some(values[middle]),
+        _ => Some((values[middle - 1] + values[middle]) / 2.0),
+    }
+}
+
+fn format_ratio(ratio: f64) -> String {
+    if ratio >= 10.0 {
+        format!("{ratio:.0}×")
+    } else {
+        format!("{ratio:.2}×")
+    }
 }
 
 fn format_us(us: f64) -> String {
@@ -178,39 +200,71 @@ impl StoreReport {
             settings.get_keys,
             settings.partitions,
         );
+        if self.rounds.len() > 1 {
+            let _ = writeln!(
+                out,
+                "{} rounds: in each round every contender runs every workload on a fresh server, the contenders taking turns. Tables show each contender's median round (by req/s) and every round's req/s; each ratio is the median over the rounds of the ratio within a round, with the lowest and highest.\n",
+                self.rounds.len()
+            );
+        }
         let _ = writeln!(out, "| contender | durability |");
         let _ = writeln!(out, "|---|---|");
-        for row in &self.rows {
+        for row in self.contenders() {
             let _ = writeln!(out, "| {} | {} |", row.name, row.durability);
         }
         let _ = writeln!(out);
         for workload in Workload::ALL {
             let _ = writeln!(out, "### {}\n", workload.title());
+            let several = self.rounds.len() > 1;
             let _ = writeln!(
                 out,
-                "| contender | req/s | p50 | p99 | errors | server CPU / op | client CPU / op |"
+                "| contender | req/s | p50 | p99 | errors | server CPU / op | client CPU / op |{}",
+                if several { " req/s per round |" } else { "" }
             );
-            let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
-            for row in &self.rows {
+            let _ = writeln!(
+                out,
+                "|---|---:|---:|---:|---:|---:|---:|{}",
+                if several { "---:|" } else { "" }
+            );
+            let empty = if several {
+                " | | | | | | |"
+            } else {
+                " | | | | | |"
+            };
+            for row in self.contenders() {
                 if let Some(failure) = &row.failure {
                     let _ = writeln!(
                         out,
-                        "| {} | did not run: {} | | | | | |",
+                        "| {} | did not run: {}{empty}",
                         row.name,
                         one_line(failure)
                     );
                     continue;
                 }
-                let outcome = row
-                    .runs
-                    .iter()
-                    .find(|(run_workload, _)| *run_workload == workload)
-                    .map(|(_, outcome)| outcome);
+                let outcome = self.median_run(row.role, workload).or_else(|| {
+                    row.runs
+                        .iter()
+                        .find(|(run_workload, _)| *run_workload == workload)
+                        .map(|(_, outcome)| outcome)
+                });
+                let per_round = if several {
+                    let rates: Vec<String> = self
+                        .rows_of(row.role)
+                        .map(|row| {
+                            row.figures(workload).map_or("—".to_owned(), |figures| {
+                                format_rate(figures.requests_per_second)
+                            })
+                        })
+                        .collect();
+                    format!(" {} |", rates.join(" / "))
+                } else {
+                    String::new()
+                };
                 match outcome {
                     Some(Ok(figures)) => {
                         let _ = writeln!(
                             out,
-                            "| {} | {} | {} | {} | {} | {} | {} |",
+                            "| {} | {} | {} | {} | {} | {} | {} |{per_round}",
                             row.name,
                             format_rate(figures.requests_per_second),
                             format_us(figures.p50_us),
@@ -221,23 +275,20 @@ impl StoreReport {
                         );
                     }
                     Some(Err(failure)) => {
-                        let _ = writeln!(
-                            out,
-                            "| {} | failed: {} | | | | | |",
-                            row.name,
-                            one_line(failure)
-                        );
+                        let _ =
+                            writeln!(out, "| {} | failed: {}{empty}", row.name, one_line(failure));
                     }
                     None => {
-                        let _ = writeln!(out, "| {} | not run | | | | | |", row.name);
+                        let _ = writeln!(out, "| {} | not run{empty}", row.name);
                     }
                 }
             }
             let _ = writeln!(out);
         }
         let errors: Vec<String> = self
-            .rows
+            .rounds
             .iter()
+            .flatten()
             .flat_map(|row| {
                 row.runs.iter().filter_map(move |(workload, outcome)| {
                     let figures = outcome.as_ref().ok()?;
@@ -262,10 +313,83 @@ impl StoreReport {
         out
     }
 
+    /// The contenders, as the first round lists them.
+    fn contenders(&self) -> &[ContenderRow] {
+        self.rounds.first().map_or(&[], Vec::as_slice)
+    }
+
+    /// One contender's row in every round.
+    fn rows_of(&self, role: Role) -> impl Iterator<Item = &ContenderRow> {
+        self.rounds
+            .iter()
+            .filter_map(move |rows| rows.iter().find(|row| row.role == role))
+    }
+
+    /// The contender's run of the workload in its median round by req/s (the lower of
+    /// the middle two for an even count), among the rounds where it ran.
+    fn median_run(&self, role: Role, workload: Workload) -> Option<&Result<RunFigures, String>> {
+        let mut runs: Vec<&Result<RunFigures, String>> = self
+            .rows_of(role)
+            .filter_map(|row| {
+                row.runs
+                    .iter()
+                    .find(|(run_workload, outcome)| *run_workload == workload && outcome.is_ok())
+                    .map(|(_, outcome)| outcome)
+            })
+            .collect();
+        runs.sort_by(|a, b| {
+            let rate = |run: &&Result<RunFigures, String>| {
+                run.as_ref()
+                    .map_or(0.0, |figures| figures.requests_per_second)
+            };
+            rate(a).total_cmp(&rate(b))
+        });
+        let middle = runs.len().saturating_sub(1) / 2;
+        runs.get(middle).copied()
+    }
+
+    /// `ours ÷ theirs` within each round where both ran, as the median and the range.
+    fn ratios(&self, ours: Role, theirs: Role, workload: Workload) -> Option<(f64, f64, f64)> {
+        let mut ratios: Vec<f64> = self
+            .rounds
+            .iter()
+            .filter_map(|rows| {
+                let figures = |role: Role| {
+                    rows.iter()
+                        .find(|row| row.role == role)
+                        .and_then(|row| row.figures(workload))
+                };
+                let (ours, theirs) = (figures(ours)?, figures(theirs)?);
+                (theirs.requests_per_second > 0.0)
+                    .then(|| ours.requests_per_second / theirs.requests_per_second)
+            })
+            .collect();
+        let middle = median(&mut ratios)?;
+        Some((middle, ratios[0], ratios[ratios.len() - 1]))
+    }
+
+    /// A ratio cell: the median, and with several rounds the lowest and highest.
+    fn ratio_cell(&self, (middle, lowest, highest): (f64, f64, f64)) -> String {
+        if self.rounds.len() > 1 {
+            format!(
+                "{} ({}–{})",
+                format_ratio(middle),
+                format_ratio(lowest),
+                format_ratio(highest)
+            )
+        } else {
+            format_ratio(middle)
+        }
+    }
+
     fn write_targets(&self, out: &mut String) {
-        let Some(serverful) = self.rows.iter().find(|row| row.role == Role::Serverful) else {
+        if !self
+            .contenders()
+            .iter()
+            .any(|row| row.role == Role::Serverful)
+        {
             return;
-        };
+        }
         let comparisons: [(Role, &str, f64); 6] = [
             (Role::Moto, "vs moto (≥ 10×)", MOTO_TARGET),
             (
@@ -288,7 +412,11 @@ impl StoreReport {
                 "vs Dynoxide on disk (> 1×)",
                 DYNOXIDE_TARGET,
             ),
-            (Role::Ceiling, "vs raw SQLite (≥ 0.33×)", CEILING_TARGET),
+            (
+                Role::Ceiling,
+                "vs raw SQLite (≥ 0.33× for the same writes)",
+                CEILING_TARGET,
+            ),
         ];
         let _ = writeln!(
             out,
@@ -307,28 +435,26 @@ impl StoreReport {
         for workload in Workload::ALL {
             let mut cells = Vec::new();
             for (role, _, target) in comparisons {
-                let cell = match (
-                    serverful.figures(workload),
-                    self.rows
-                        .iter()
-                        .find(|row| row.role == role)
-                        .and_then(|row| row.figures(workload)),
-                ) {
-                    (Some(ours), Some(theirs)) if theirs.requests_per_second > 0.0 => {
-                        let ratio = ours.requests_per_second / theirs.requests_per_second;
+                let cell = match self.ratios(Role::Serverful, role, workload) {
+                    Some(ratios) => {
+                        let ratio = ratios.0;
                         let met = if matches!(role, Role::Dynoxide | Role::DynoxideMemory) {
                             ratio > target
                         } else {
                             ratio >= target
                         };
-                        let verdict = if met { "met" } else { "**missed**" };
-                        if ratio >= 10.0 {
-                            format!("{ratio:.0}× {verdict}")
+                        // The raw-SQLite target is about doing the same writes; a read
+                        // against the in-process ceiling is shown for information.
+                        let verdict = if role == Role::Ceiling && workload != Workload::Put {
+                            "(for information)"
+                        } else if met {
+                            "met"
                         } else {
-                            format!("{ratio:.2}× {verdict}")
-                        }
+                            "**missed**"
+                        };
+                        format!("{} {verdict}", self.ratio_cell(ratios))
                     }
-                    _ => "—".to_owned(),
+                    None => "—".to_owned(),
                 };
                 cells.push(cell);
             }
@@ -342,10 +468,13 @@ impl StoreReport {
     /// endpoint's ratio also counts HTTP, SigV4 and loopback TCP, which the ceiling never
     /// pays. Printed for reference beside the target, which stays the endpoint's ratio.
     fn write_in_process(&self, out: &mut String) {
-        let find = |role: Role| self.rows.iter().find(|row| row.role == role);
-        let (Some(engine), Some(ceiling)) = (find(Role::Engine), find(Role::Ceiling)) else {
+        let contenders = self.contenders();
+        if ![Role::Engine, Role::Ceiling]
+            .iter()
+            .all(|role| contenders.iter().any(|row| row.role == *role))
+        {
             return;
-        };
+        }
         let _ = writeln!(
             out,
             "### In process: serverful's store engine ÷ raw SQLite (no HTTP on either side; for reference)\n"
@@ -356,20 +485,20 @@ impl StoreReport {
         );
         let _ = writeln!(out, "|---|---:|---:|---:|");
         for workload in Workload::ALL {
-            let (Some(ours), Some(theirs)) = (engine.figures(workload), ceiling.figures(workload))
-            else {
+            let rate = |role: Role| match self.median_run(role, workload) {
+                Some(Ok(figures)) => format_rate(figures.requests_per_second),
+                _ => "—".to_owned(),
+            };
+            let Some(ratios) = self.ratios(Role::Engine, Role::Ceiling, workload) else {
                 continue;
             };
-            if theirs.requests_per_second <= 0.0 {
-                continue;
-            }
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {:.2}× |",
+                "| {} | {} | {} | {} |",
                 workload.key(),
-                format_rate(ours.requests_per_second),
-                format_rate(theirs.requests_per_second),
-                ours.requests_per_second / theirs.requests_per_second
+                rate(Role::Engine),
+                rate(Role::Ceiling),
+                self.ratio_cell(ratios)
             );
         }
         let _ = writeln!(out);
@@ -430,12 +559,12 @@ mod tests {
             load_before: "1.00 1.00 1.00".to_owned(),
             load_after: "2.00 1.00 1.00".to_owned(),
             versions: vec![],
-            rows: vec![
+            rounds: vec![vec![
                 row("raw SQLite", Role::Ceiling, 40_000.0),
                 row("serverful", Role::Serverful, 12_000.0),
                 row("moto", Role::Moto, 1_500.0),
                 row("engine", Role::Engine, 20_000.0),
-            ],
+            ]],
         };
         let markdown = report.to_markdown();
         assert!(
@@ -448,6 +577,60 @@ mod tests {
         );
         assert!(
             markdown.contains("| put | 8.00× **missed** | — | — | — | — | 0.30× **missed** |"),
+            "{markdown}"
+        );
+        assert!(
+            markdown
+                .contains("| get | 8.00× **missed** | — | — | — | — | 0.30× (for information) |"),
+            "reads against raw SQLite are not judged: {markdown}"
+        );
+    }
+
+    /// With rounds, a ratio is the median of each round's own ratio, not the ratio of
+    /// the medians, and the tables show every round's rate.
+    #[test]
+    fn rounds_give_median_ratios_within_rounds() {
+        let settings = StoreSettings {
+            clients: 16,
+            warmup_s: 2.0,
+            duration_s: 10.0,
+            load_threads: 1,
+            get_keys: 2000,
+            partitions: 100,
+        };
+        let round = |serverful: f64, moto: f64| {
+            vec![
+                row("serverful", Role::Serverful, serverful),
+                row("moto", Role::Moto, moto),
+            ]
+        };
+        let report = StoreReport {
+            machine: Machine::default(),
+            settings,
+            load_before: "1.00 1.00 1.00".to_owned(),
+            load_after: "1.00 1.00 1.00".to_owned(),
+            versions: vec![],
+            rounds: vec![
+                round(12_000.0, 1_500.0),
+                round(10_000.0, 500.0),
+                round(14_000.0, 1_000.0),
+            ],
+        };
+        let markdown = report.to_markdown();
+        assert!(
+            markdown.contains(
+                "| serverful | 12,000 | 1.50 ms | 25.0 ms | 0 | 1000 µs | 500 µs | 12,000 / 10,000 / 14,000 |"
+            ),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains(
+                "| moto | 1,000 | 1.50 ms | 25.0 ms | 0 | 1000 µs | 500 µs | 1,500 / 500 / 1,000 |"
+            ),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains("| put | 14× (8.00×–20×) met | — |"),
             "{markdown}"
         );
     }

@@ -39,6 +39,11 @@ struct Args {
     /// Partitions of 20 items written first, that Query reads
     #[arg(long, env = "BENCH_PARTITIONS", default_value_t = 100)]
     partitions: u64,
+    /// Rounds: every contender runs every workload once per round, the contenders taking
+    /// turns, so slow drifts in the machine's load fall on all of them; the report gives
+    /// each ratio's median over the rounds
+    #[arg(long, env = "BENCH_ROUNDS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: u32,
     /// Worker threads of the HTTP load generator
     #[arg(long, env = "BENCH_LOAD_THREADS", default_value_t = 1)]
     load_threads: usize,
@@ -206,14 +211,22 @@ fn run(args: &Args) -> anyhow::Result<()> {
     };
     let load_before = report::load_average();
     eprintln!("load average before the run: {load_before}");
-    let mut rows = Vec::new();
-    for contender in CONTENDERS.iter().filter(|c| wanted(c.key)) {
-        eprintln!("{}", contender.name);
-        let row = measure(args, &setup, contender);
-        if let Some(failure) = &row.failure {
-            eprintln!("  did not run: {failure}");
+    let mut rounds = Vec::new();
+    for round in 1..=args.rounds {
+        let mut rows = Vec::new();
+        for contender in CONTENDERS.iter().filter(|c| wanted(c.key)) {
+            if args.rounds > 1 {
+                eprintln!("round {round}/{}: {}", args.rounds, contender.name);
+            } else {
+                eprintln!("{}", contender.name);
+            }
+            let row = measure(args, &setup, contender);
+            if let Some(failure) = &row.failure {
+                eprintln!("  did not run: {failure}");
+            }
+            rows.push(row);
         }
-        rows.push(row);
+        rounds.push(rows);
     }
     let report = StoreReport {
         machine: Machine::describe(),
@@ -228,7 +241,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         load_before,
         load_after: report::load_average(),
         versions: versions(&setup),
-        rows,
+        rounds,
     };
     println!("{}", report.to_markdown());
     if args.keep {
@@ -293,6 +306,8 @@ fn measure(args: &Args, setup: &Setup, contender: &Contender) -> ContenderRow {
         failure: None,
     };
     let data = setup.scratch.join(format!("data-{}", contender.key));
+    // A fresh data folder in every round.
+    let _ = std::fs::remove_dir_all(&data);
     let (target, server, keys) = if contender.key == "sqlite" {
         (format!("sqlite:{}", data.display()), None, None)
     } else if contender.key == "engine" {
