@@ -934,7 +934,7 @@ pub struct BatchWriteItemInput {
     pub request_items: Option<BTreeMap<String, Vec<WriteRequest>>>,
     /// `ReturnConsumedCapacity`
     pub return_consumed_capacity: Option<String>,
-    /// `ReturnItemCollectionMetrics`: SIZE or NONE (validated, not reported).
+    /// `ReturnItemCollectionMetrics`: SIZE or NONE.
     pub return_item_collection_metrics: Option<String>,
 }
 
@@ -947,6 +947,10 @@ pub struct BatchWriteItemOutput {
     /// `ConsumedCapacity`
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consumed_capacity: Option<Vec<ConsumedCapacity>>,
+    /// `ItemCollectionMetrics`: with `ReturnItemCollectionMetrics` `SIZE`,
+    /// per table with a local secondary index, one entry per write to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item_collection_metrics: Option<BTreeMap<String, Vec<ItemCollectionMetrics>>>,
 }
 
 /// One write of `TransactWriteItems` with its table, key or item and condition.
@@ -995,7 +999,7 @@ pub struct TransactWriteItemsInput {
     pub client_request_token: Option<String>,
     /// `ReturnConsumedCapacity`
     pub return_consumed_capacity: Option<String>,
-    /// `ReturnItemCollectionMetrics`: SIZE or NONE (validated, not reported).
+    /// `ReturnItemCollectionMetrics`: SIZE or NONE.
     pub return_item_collection_metrics: Option<String>,
 }
 
@@ -1006,6 +1010,11 @@ pub struct TransactWriteItemsOutput {
     /// `ConsumedCapacity`
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consumed_capacity: Option<Vec<ConsumedCapacity>>,
+    /// `ItemCollectionMetrics`: with `ReturnItemCollectionMetrics` `SIZE`,
+    /// per table with a local secondary index, one entry per Put, Update or
+    /// Delete on it (condition checks write nothing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item_collection_metrics: Option<BTreeMap<String, Vec<ItemCollectionMetrics>>>,
 }
 
 /// `Get` of `TransactGetItems`.

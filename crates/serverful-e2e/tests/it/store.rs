@@ -838,3 +838,160 @@ fn random_below(bound: u64) -> u64 {
     );
     hasher.finish() % bound
 }
+
+/// Creates `Threads`: keyed by `forum` and `subject`, with a local secondary index on
+/// `posted`, so its item collections are reported.
+async fn create_threads_table(dynamodb: &aws_sdk_dynamodb::Client) {
+    use aws_sdk_dynamodb::types::{LocalSecondaryIndex, Projection, ProjectionType};
+    dynamodb
+        .create_table()
+        .table_name("Threads")
+        .key_schema(key("forum", KeyType::Hash))
+        .key_schema(key("subject", KeyType::Range))
+        .attribute_definitions(attribute("forum", ScalarAttributeType::S))
+        .attribute_definitions(attribute("subject", ScalarAttributeType::S))
+        .attribute_definitions(attribute("posted", ScalarAttributeType::N))
+        .local_secondary_indexes(
+            LocalSecondaryIndex::builder()
+                .index_name("ByPosted")
+                .key_schema(key("forum", KeyType::Hash))
+                .key_schema(key("posted", KeyType::Range))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::KeysOnly)
+                        .build(),
+                )
+                .build()
+                .expect("local secondary index"),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("CreateTable");
+}
+
+/// One `Threads` item (or key, without `posted`).
+fn thread(
+    forum: &str,
+    subject: &str,
+    posted: Option<&str>,
+) -> std::collections::HashMap<String, AttributeValue> {
+    let mut item = std::collections::HashMap::from([
+        ("forum".to_owned(), AttributeValue::S(forum.into())),
+        ("subject".to_owned(), AttributeValue::S(subject.into())),
+    ]);
+    if let Some(posted) = posted {
+        item.insert("posted".to_owned(), AttributeValue::N(posted.into()));
+    }
+    item
+}
+
+/// The forums of a table's `ItemCollectionMetrics` entries, in order, each checked to
+/// carry the 0–1 GB estimate.
+fn collection_forums(metrics: &[aws_sdk_dynamodb::types::ItemCollectionMetrics]) -> Vec<String> {
+    metrics
+        .iter()
+        .map(|entry| {
+            assert_eq!(entry.size_estimate_range_gb(), [0.0, 1.0]);
+            match entry.item_collection_key().and_then(|key| key.get("forum")) {
+                Some(AttributeValue::S(forum)) => forum.clone(),
+                other => panic!("no forum in the collection key: {other:?}"),
+            }
+        })
+        .collect()
+}
+
+/// Issue 4: `ReturnItemCollectionMetrics: SIZE` on BatchWriteItem and TransactWriteItems
+/// reports, per table with a local secondary index, each write's item collection, and
+/// the Rust SDK reads it as its model says.
+#[test]
+fn batch_and_transaction_writes_report_item_collection_metrics() {
+    use aws_sdk_dynamodb::types::{
+        Put, PutRequest, ReturnItemCollectionMetrics, TransactWriteItem, Update, WriteRequest,
+    };
+    let server = Server::start(&test_app(APP), &[]);
+    tokio_runtime().block_on(async {
+        let dynamodb = rust_client(&server).await;
+        create_threads_table(&dynamodb).await;
+        let put = |forum: &str, subject: &str| {
+            WriteRequest::builder()
+                .put_request(
+                    PutRequest::builder()
+                        .set_item(Some(thread(forum, subject, Some("1"))))
+                        .build()
+                        .expect("put request"),
+                )
+                .build()
+        };
+        let note = |id: &str| {
+            WriteRequest::builder()
+                .put_request(
+                    PutRequest::builder()
+                        .item("id", AttributeValue::S(id.into()))
+                        .build()
+                        .expect("put request"),
+                )
+                .build()
+        };
+        let batch = dynamodb
+            .batch_write_item()
+            .request_items("Threads", vec![put("rust", "a"), put("go", "b")])
+            .request_items(NOTES_TABLE, vec![note("icm-1")])
+            .return_item_collection_metrics(ReturnItemCollectionMetrics::Size)
+            .send()
+            .await
+            .expect("BatchWriteItem");
+        let metrics = batch
+            .item_collection_metrics()
+            .expect("ItemCollectionMetrics");
+        assert_eq!(
+            metrics.len(),
+            1,
+            "only Threads has a local index: {metrics:?}"
+        );
+        assert_eq!(collection_forums(&metrics["Threads"]), ["rust", "go"]);
+
+        let unasked = dynamodb
+            .batch_write_item()
+            .request_items("Threads", vec![put("rust", "c")])
+            .send()
+            .await
+            .expect("BatchWriteItem without metrics");
+        assert_eq!(unasked.item_collection_metrics(), None);
+
+        let transaction = dynamodb
+            .transact_write_items()
+            .transact_items(
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name("Threads")
+                            .set_item(Some(thread("zig", "d", Some("2"))))
+                            .build()
+                            .expect("put"),
+                    )
+                    .build(),
+            )
+            .transact_items(
+                TransactWriteItem::builder()
+                    .update(
+                        Update::builder()
+                            .table_name("Threads")
+                            .set_key(Some(thread("rust", "a", None)))
+                            .update_expression("SET posted = :posted")
+                            .expression_attribute_values(":posted", AttributeValue::N("3".into()))
+                            .build()
+                            .expect("update"),
+                    )
+                    .build(),
+            )
+            .return_item_collection_metrics(ReturnItemCollectionMetrics::Size)
+            .send()
+            .await
+            .expect("TransactWriteItems");
+        let metrics = transaction
+            .item_collection_metrics()
+            .expect("ItemCollectionMetrics");
+        assert_eq!(collection_forums(&metrics["Threads"]), ["zig", "rust"]);
+    });
+}

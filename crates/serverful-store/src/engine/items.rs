@@ -131,6 +131,25 @@ pub(crate) fn item_collection_metrics(
     })
 }
 
+/// `ItemCollectionMetrics` of a write of several items (BatchWriteItem,
+/// TransactWriteItems): per table, one entry per write in request order, for
+/// the tables that report them; `None` when there is none to report.
+pub(crate) fn item_collection_metrics_by_table<'a>(
+    mode: Option<&String>,
+    writes: impl IntoIterator<Item = (&'a Table, &'a Item)>,
+) -> Option<BTreeMap<String, Vec<ItemCollectionMetrics>>> {
+    let mut by_table: BTreeMap<String, Vec<ItemCollectionMetrics>> = BTreeMap::new();
+    for (table, key) in writes {
+        if let Some(metrics) = item_collection_metrics(mode, table, key) {
+            by_table
+                .entry(table.meta.name.clone())
+                .or_default()
+                .push(metrics);
+        }
+    }
+    (!by_table.is_empty()).then_some(by_table)
+}
+
 /// Placeholder maps and the expressions parsed against them.
 ///
 /// `absent` names the operation's expressions for the message about values
@@ -912,6 +931,12 @@ impl Store {
                 .as_deref()
                 .is_some_and(|mode| mode != "NONE")
                 .then_some(capacities),
+            item_collection_metrics: item_collection_metrics_by_table(
+                input.return_item_collection_metrics.as_ref(),
+                prepared
+                    .iter()
+                    .map(|write| (write.table.as_ref(), &write.key)),
+            ),
         })
     }
 }

@@ -1003,6 +1003,66 @@ fn item_collection_metrics() {
         json!({"TableName": "plain", "Item": {"pk": {"S": "a"}}, "ReturnItemCollectionMetrics": "SIZE"}),
         expect!["{}"],
     );
+    // Several items: per table, one entry per write to a table with a local
+    // index, and nothing for the others.
+    check(
+        &store,
+        "BatchWriteItem",
+        json!({
+            "RequestItems": {
+                "items": [
+                    {"PutRequest": {"Item": {"pk": {"S": "b1"}, "sk": {"N": "1"}}}},
+                    {"DeleteRequest": {"Key": {"pk": {"S": "b2"}, "sk": {"N": "1"}}}},
+                ],
+                "plain": [{"PutRequest": {"Item": {"pk": {"S": "b"}}}}],
+            },
+            "ReturnItemCollectionMetrics": "SIZE",
+        }),
+        expect![[
+            r#"{"ItemCollectionMetrics":{"items":[{"ItemCollectionKey":{"pk":{"S":"b1"}},"SizeEstimateRangeGB":[0.0,1.0]},{"ItemCollectionKey":{"pk":{"S":"b2"}},"SizeEstimateRangeGB":[0.0,1.0]}]},"UnprocessedItems":{}}"#
+        ]],
+    );
+    check(
+        &store,
+        "BatchWriteItem",
+        json!({
+            "RequestItems": {"plain": [{"PutRequest": {"Item": {"pk": {"S": "b"}}}}]},
+            "ReturnItemCollectionMetrics": "SIZE",
+        }),
+        expect![[r#"{"UnprocessedItems":{}}"#]],
+    );
+    check(
+        &store,
+        "BatchWriteItem",
+        json!({"RequestItems": {"items": [{"PutRequest": {"Item": key}}]}}),
+        expect![[r#"{"UnprocessedItems":{}}"#]],
+    );
+    let transaction = json!({
+        "TransactItems": [
+            {"ConditionCheck": {"TableName": "items", "Key": {"pk": {"S": "b1"}, "sk": {"N": "1"}}, "ConditionExpression": "attribute_exists(pk)"}},
+            {"Update": {"TableName": "items", "Key": {"pk": {"S": "t1"}, "sk": {"N": "1"}}, "UpdateExpression": "SET a = :a", "ExpressionAttributeValues": {":a": {"S": "x"}}}},
+            {"Put": {"TableName": "items", "Item": {"pk": {"S": "t2"}, "sk": {"N": "2"}, "a": {"S": "y"}}}},
+            {"Delete": {"TableName": "plain", "Key": {"pk": {"S": "b"}}}},
+        ],
+        "ReturnItemCollectionMetrics": "SIZE",
+        "ClientRequestToken": "icm-token",
+    });
+    let first = call(&store, "TransactWriteItems", transaction.clone());
+    expect![[
+        r#"{"ItemCollectionMetrics":{"items":[{"ItemCollectionKey":{"pk":{"S":"t1"}},"SizeEstimateRangeGB":[0.0,1.0]},{"ItemCollectionKey":{"pk":{"S":"t2"}},"SizeEstimateRangeGB":[0.0,1.0]}]}}"#
+    ]]
+    .assert_eq(&first.to_string());
+    // The replay of a token answers as the first call did.
+    assert_eq!(call(&store, "TransactWriteItems", transaction), first);
+    check(
+        &store,
+        "TransactWriteItems",
+        json!({
+            "TransactItems": [{"Put": {"TableName": "plain", "Item": {"pk": {"S": "c"}}}}],
+            "ReturnItemCollectionMetrics": "SIZE",
+        }),
+        expect!["{}"],
+    );
 }
 
 /// The transaction-wide limits and per-item key errors of TransactGetItems.

@@ -4,12 +4,14 @@
 //! idempotency for ten minutes.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use super::items::{
-    consumed, parse_expressions, read_projection, Mutation, PreparedWrite, UpdatePlan,
+    consumed, item_collection_metrics_by_table, parse_expressions, read_projection, Mutation,
+    PreparedWrite, UpdatePlan,
 };
 use super::validate::{Violations, CAPACITY_VALUES, METRICS_VALUES};
-use super::{lock, Store, TokenEntry};
+use super::{lock, Store, Table, TokenEntry};
 use crate::api::{
     ConsumedCapacity, ItemResponse, TransactGetItemsInput, TransactGetItemsOutput,
     TransactOperation, TransactWriteItemsInput, TransactWriteItemsOutput,
@@ -17,7 +19,7 @@ use crate::api::{
 use crate::capacity::{read_units, write_units, ReadKind};
 use crate::error::{CancellationReason, ErrorDetails, ErrorKind, StoreError, StoreResult};
 use crate::eval::{apply_projection, check_update_keeps_key};
-use crate::value::{check_item_size, item_size};
+use crate::value::{check_item_size, item_size, Item};
 
 /// How long a `ClientRequestToken` is remembered.
 const TOKEN_SECONDS: f64 = 600.0;
@@ -196,7 +198,10 @@ impl Store {
                     "Request parameters do not match the original request with the same ClientRequestToken",
                 ));
             }
-            return Ok(self.transact_write_output(&input, &[]));
+            // A replay answers as the first call did, item collections
+            // included (its keys come from the request).
+            let written = self.transact_written_keys(&input);
+            return Ok(self.transact_write_output(&input, &[], &written));
         }
         let mut prepared = Vec::new();
         for item in input.transact_items.as_deref().unwrap_or_default() {
@@ -320,13 +325,46 @@ impl Store {
                 )
             })
             .collect();
-        Ok(self.transact_write_output(&input, &sizes))
+        let written: Vec<(Arc<Table>, Item)> = prepared
+            .iter()
+            .filter(|write| !matches!(write.mutation, Mutation::Check))
+            .map(|write| (write.table.clone(), write.key.clone()))
+            .collect();
+        Ok(self.transact_write_output(&input, &sizes, &written))
     }
 
+    /// The tables and keys a transaction's Puts, Updates and Deletes name,
+    /// skipping any whose table is gone.
+    fn transact_written_keys(&self, input: &TransactWriteItemsInput) -> Vec<(Arc<Table>, Item)> {
+        let mut written = Vec::new();
+        for item in input.transact_items.as_deref().unwrap_or_default() {
+            let (operation, key) = match (&item.put, &item.update, &item.delete) {
+                (Some(put), _, _) => (put, None),
+                (_, Some(operation), _) | (_, _, Some(operation)) => {
+                    (operation, operation.key.clone())
+                }
+                _ => continue,
+            };
+            let Ok(table) = self.table(operation.table_name.as_deref().unwrap_or_default()) else {
+                continue;
+            };
+            let key = key.unwrap_or_else(|| {
+                table
+                    .key
+                    .key_of(operation.item.as_ref().unwrap_or(&Item::new()))
+            });
+            written.push((table, key));
+        }
+        written
+    }
+
+    /// The response: capacity from `units` (per table), and the item
+    /// collections of the `written` items.
     fn transact_write_output(
         &self,
         input: &TransactWriteItemsInput,
         units: &[(String, f64)],
+        written: &[(Arc<Table>, Item)],
     ) -> TransactWriteItemsOutput {
         let mut per_table: BTreeMap<&str, f64> = BTreeMap::new();
         for (name, units) in units {
@@ -344,6 +382,10 @@ impl Store {
                 .as_deref()
                 .is_some_and(|mode| mode != "NONE")
                 .then_some(capacities),
+            item_collection_metrics: item_collection_metrics_by_table(
+                input.return_item_collection_metrics.as_ref(),
+                written.iter().map(|(table, key)| (table.as_ref(), key)),
+            ),
         }
     }
 
