@@ -5,18 +5,20 @@
 //!
 //! Supported: `SELECT * | path, ... FROM "table"["index"] [WHERE cond]`,
 //! `INSERT INTO "table" VALUE {...}`, `UPDATE "table" SET path = value, ...
-//! [REMOVE path, ...] WHERE cond`, `DELETE FROM "table" WHERE cond`.
+//! [REMOVE path, ...] WHERE cond`, `DELETE FROM "table" WHERE cond`, and
+//! `EXISTS(SELECT ...)`, the condition check of a transaction.
 //! Conditions: comparisons, `AND`/`OR`/`NOT`, parentheses, `BETWEEN`,
-//! `IN [...]`, `IS [NOT] MISSING`, `begins_with`, `contains`,
-//! `attribute_exists`/`attribute_not_exists`, and `ORDER BY <sort key> [ASC |
-//! DESC]` on a SELECT that names its partition key. Not supported yet:
-//! `EXISTS(...)`, `size()`, `list_append`, `set_add`, nested `SELECT`s.
+//! `IN [...]`, `IS [NOT] MISSING`, and DynamoDB's functions `begins_with`,
+//! `contains`, `attribute_exists`/`attribute_not_exists`, `attribute_type`
+//! and `size` (an operand of comparisons, `BETWEEN` and `IN`); `ORDER BY
+//! <sort key> [ASC | DESC]` on a SELECT that names its partition key. Not
+//! supported yet: `list_append`, `set_add`, `set_delete`, nested `SELECT`s.
 
 use std::collections::BTreeMap;
 
 use crate::error::{StoreError, StoreResult};
 use crate::expression::{Comparator, Condition, Operand, Path, PathElement};
-use crate::value::{AttributeValue, Item, Number};
+use crate::value::{AttributeType, AttributeValue, Item, Number};
 
 /// Statements nest maps and conditions at most this deep.
 const MAX_DEPTH: usize = 32;
@@ -62,6 +64,36 @@ pub enum Statement {
         /// The `WHERE` condition (must pin the key).
         condition: Condition,
     },
+    /// `EXISTS(SELECT ... FROM ... WHERE ...)`: a transaction's condition
+    /// check on one item.
+    Exists {
+        /// Table name.
+        table: String,
+        /// Index name, when the SELECT reads an index (refused in transactions).
+        index: Option<String>,
+        /// The SELECT's `WHERE` condition (must pin the key and check more).
+        condition: Option<Condition>,
+    },
+}
+
+/// An argument of a function call: a document path or a value.
+enum Argument {
+    Path(Path),
+    Value(AttributeValue),
+}
+
+/// DynamoDB's message for a function called with the wrong number of arguments.
+fn operand_count(function: &str, count: usize) -> StoreError {
+    StoreError::validation(format!(
+        "Incorrect number of operands for operator or function; operator or function: {function}, number of operands: {count}"
+    ))
+}
+
+/// DynamoDB's message for a function whose first argument is not a path.
+fn path_required(function: &str) -> StoreError {
+    StoreError::validation(format!(
+        "Operator or function requires a document path; operator or function: {function}"
+    ))
 }
 
 /// The right side of an `UPDATE ... SET path = ...`.
@@ -364,6 +396,29 @@ impl Parser<'_> {
             let condition = self.or()?;
             return Ok(Statement::Delete { table, condition });
         }
+        if self.is_keyword("EXISTS")
+            && matches!(self.tokens.get(self.position + 1), Some(Token::Symbol("(")))
+        {
+            self.position += 2;
+            if !self.is_keyword("SELECT") {
+                return Err(syntax("expected SELECT"));
+            }
+            let Statement::Select {
+                table,
+                index,
+                condition,
+                ..
+            } = self.statement()?
+            else {
+                unreachable!("a statement starting with SELECT is a Select");
+            };
+            self.symbol(")")?;
+            return Ok(Statement::Exists {
+                table,
+                index,
+                condition,
+            });
+        }
         Err(syntax("expected SELECT, INSERT, UPDATE or DELETE"))
     }
 
@@ -552,42 +607,117 @@ impl Parser<'_> {
         self.primary()
     }
 
+    /// The name of the function called at the current token, if one is.
+    fn function_name(&self) -> Option<String> {
+        match (self.peek(), self.tokens.get(self.position + 1)) {
+            (Some(Token::Word(name)), Some(Token::Symbol("("))) => Some(name.to_ascii_lowercase()),
+            _ => None,
+        }
+    }
+
+    /// The arguments of a call, from `(` to `)`: paths (bare or quoted names)
+    /// and values.
+    fn arguments(&mut self) -> StoreResult<Vec<Argument>> {
+        self.symbol("(")?;
+        let mut arguments = Vec::new();
+        if self.eat_symbol(")") {
+            return Ok(arguments);
+        }
+        loop {
+            let is_path = match self.peek() {
+                Some(Token::Word(word)) => !["true", "false", "null"]
+                    .iter()
+                    .any(|literal| word.eq_ignore_ascii_case(literal)),
+                Some(Token::Quoted(_)) => true,
+                _ => false,
+            };
+            arguments.push(if is_path {
+                Argument::Path(self.path()?)
+            } else {
+                Argument::Value(self.value()?)
+            });
+            if self.eat_symbol(")") {
+                return Ok(arguments);
+            }
+            self.symbol(",")?;
+        }
+    }
+
+    /// A call of `function` that must have `count` arguments, a path first.
+    fn path_call(&mut self, function: &str, count: usize) -> StoreResult<(Path, Vec<Argument>)> {
+        self.position += 1;
+        let mut arguments = self.arguments()?;
+        if arguments.len() != count {
+            return Err(operand_count(function, arguments.len()));
+        }
+        let Argument::Path(path) = arguments.remove(0) else {
+            return Err(path_required(function));
+        };
+        Ok((path, arguments))
+    }
+
     fn primary(&mut self) -> StoreResult<Condition> {
         if self.eat_symbol("(") {
             let inner = self.or()?;
             self.symbol(")")?;
             return Ok(inner);
         }
-        for function in [
-            "begins_with",
-            "contains",
-            "attribute_exists",
-            "attribute_not_exists",
-        ] {
-            if self.is_keyword(function)
-                && matches!(self.tokens.get(self.position + 1), Some(Token::Symbol("(")))
-            {
-                self.position += 2;
-                let path = self.path()?;
-                let condition = match function {
-                    "attribute_exists" => Condition::AttributeExists(path),
-                    "attribute_not_exists" => Condition::AttributeNotExists(path),
-                    _ => {
-                        self.symbol(",")?;
-                        let value = Operand::Value(self.value()?);
-                        if function == "begins_with" {
-                            Condition::BeginsWith(Operand::Path(path), value)
-                        } else {
-                            Condition::Contains(Operand::Path(path), value)
-                        }
+        let function = self.function_name();
+        match function.as_deref() {
+            Some(name @ ("attribute_exists" | "attribute_not_exists")) => {
+                let (path, _) = self.path_call(name, 1)?;
+                return Ok(if name == "attribute_exists" {
+                    Condition::AttributeExists(path)
+                } else {
+                    Condition::AttributeNotExists(path)
+                });
+            }
+            Some(name @ ("begins_with" | "contains")) => {
+                let (path, mut rest) = self.path_call(name, 2)?;
+                let operand = match rest.remove(0) {
+                    Argument::Value(value) => Operand::Value(value),
+                    Argument::Path(other) => Operand::Path(other),
+                };
+                return Ok(if name == "begins_with" {
+                    Condition::BeginsWith(Operand::Path(path), operand)
+                } else {
+                    Condition::Contains(Operand::Path(path), operand)
+                });
+            }
+            Some("attribute_type") => {
+                let (path, mut rest) = self.path_call("attribute_type", 2)?;
+                let type_name = match rest.remove(0) {
+                    Argument::Value(AttributeValue::S(text)) => text,
+                    Argument::Value(other) => {
+                        return Err(StoreError::validation(format!(
+                            "Incorrect operand type for operator or function; operator or function: attribute_type, operand type: {}",
+                            other.attribute_type().name()
+                        )))
+                    }
+                    Argument::Path(_) => {
+                        return Err(StoreError::validation(
+                            "Incorrect operand type for operator or function; operator or function: attribute_type, operand type: {NS,SS,L,BS,N,M,B,BOOL,NULL,S}",
+                        ))
                     }
                 };
-                self.symbol(")")?;
-                return Ok(condition);
+                let attribute_type = AttributeType::from_name(&type_name).ok_or_else(|| {
+                    StoreError::validation(format!(
+                        "Invalid attribute type name found; type: {type_name}, valid types: {{B,NULL,SS,BOOL,L,BS,N,NS,S,M}}"
+                    ))
+                })?;
+                return Ok(Condition::AttributeType(path, attribute_type));
             }
+            _ => {}
         }
-        let path = self.path()?;
-        if self.eat_keyword("IS") {
+        let left = if function.as_deref() == Some("size") {
+            let (path, _) = self.path_call("size", 1)?;
+            Operand::Size(Box::new(Operand::Path(path)))
+        } else {
+            Operand::Path(self.path()?)
+        };
+        if let (Operand::Path(path), true) = (&left, self.is_keyword("IS")) {
+            let path = path.clone();
+            self.position += 1;
             let negated = self.eat_keyword("NOT");
             if self.eat_keyword("MISSING") {
                 return Ok(if negated {
@@ -603,7 +733,7 @@ impl Parser<'_> {
             self.keyword("AND")?;
             let high = self.value()?;
             return Ok(Condition::Between(
-                Operand::Path(path),
+                left,
                 Operand::Value(low),
                 Operand::Value(high),
             ));
@@ -613,7 +743,7 @@ impl Parser<'_> {
                 return Err(syntax("expected a list after IN"));
             };
             return Ok(Condition::In(
-                Operand::Path(path),
+                left,
                 candidates.into_iter().map(Operand::Value).collect(),
             ));
         }
@@ -628,11 +758,7 @@ impl Parser<'_> {
         };
         self.position += 1;
         let value = self.value()?;
-        Ok(Condition::Compare(
-            comparator,
-            Operand::Path(path),
-            Operand::Value(value),
-        ))
+        Ok(Condition::Compare(comparator, left, Operand::Value(value)))
     }
 }
 
@@ -729,6 +855,86 @@ mod tests {
             ]],
         );
         check(r#"DROP TABLE t"#, expect!["error: Statement wasn't well formed, can't be processed: expected SELECT, INSERT, UPDATE or DELETE"]);
+    }
+
+    #[test]
+    fn functions() {
+        check(
+            r#"SELECT * FROM t WHERE pk = 'a' AND size(s) > 3 AND SIZE("l") BETWEEN 1 AND 2 AND size(m.x) IN [1]"#,
+            expect![[
+                r#"Select { table: "t", index: None, projection: None, condition: Some((and (= pk {S: a}) (> size(s) {N: 3}) (between size(l) {N: 1} {N: 2}) (in size(m.x) {N: 1}))), order: None }"#
+            ]],
+        );
+        check(
+            r#"SELECT * FROM t WHERE attribute_type(ss, 'SS') OR Attribute_Type("n", 'N')"#,
+            expect![[
+                r#"Select { table: "t", index: None, projection: None, condition: Some((or (attribute_type ss SS) (attribute_type n N))), order: None }"#
+            ]],
+        );
+        check(
+            r#"SELECT * FROM t WHERE size = 1 AND begins_with(a, 'x') AND contains(b, ?)"#,
+            expect![[
+                r#"Select { table: "t", index: None, projection: None, condition: Some((and (= size {N: 1}) (begins_with a {S: x}) (contains b {S: p}))), order: None }"#
+            ]],
+        );
+        check(
+            r#"SELECT * FROM t WHERE attribute_type(a, 'STRING')"#,
+            expect!["error: Invalid attribute type name found; type: STRING, valid types: {B,NULL,SS,BOOL,L,BS,N,NS,S,M}"],
+        );
+        check(
+            r#"SELECT * FROM t WHERE attribute_type(a, 1)"#,
+            expect!["error: Incorrect operand type for operator or function; operator or function: attribute_type, operand type: N"],
+        );
+        check(
+            r#"SELECT * FROM t WHERE attribute_exists('ss')"#,
+            expect!["error: Operator or function requires a document path; operator or function: attribute_exists"],
+        );
+        check(
+            r#"SELECT * FROM t WHERE attribute_exists()"#,
+            expect!["error: Incorrect number of operands for operator or function; operator or function: attribute_exists, number of operands: 0"],
+        );
+        check(
+            r#"SELECT * FROM t WHERE attribute_exists(ss, ns)"#,
+            expect!["error: Incorrect number of operands for operator or function; operator or function: attribute_exists, number of operands: 2"],
+        );
+        check(
+            r#"SELECT * FROM t WHERE size(a, b) = 1"#,
+            expect!["error: Incorrect number of operands for operator or function; operator or function: size, number of operands: 2"],
+        );
+        check(
+            r#"SELECT * FROM t WHERE size(?) = 1"#,
+            expect![
+                "error: Operator or function requires a document path; operator or function: size"
+            ],
+        );
+        check(
+            r#"SELECT * FROM t WHERE size(a) IS MISSING"#,
+            expect![
+                "error: Statement wasn't well formed, can't be processed: expected a comparison"
+            ],
+        );
+    }
+
+    #[test]
+    fn exists() {
+        check(
+            r#"EXISTS(SELECT * FROM "t" WHERE pk = ? AND n IS MISSING)"#,
+            expect![[
+                r#"Exists { table: "t", index: None, condition: Some((and (= pk {S: p}) (attribute_not_exists n))) }"#
+            ]],
+        );
+        check(
+            r#"exists ( SELECT * FROM t."i" WHERE pk = 'a' ) ;"#,
+            expect![[r#"Exists { table: "t", index: Some("i"), condition: Some((= pk {S: a})) }"#]],
+        );
+        check(
+            r#"EXISTS(DELETE FROM t WHERE pk = 'a')"#,
+            expect!["error: Statement wasn't well formed, can't be processed: expected SELECT"],
+        );
+        check(
+            r#"EXISTS(SELECT * FROM t WHERE pk = 'a'"#,
+            expect!["error: Statement wasn't well formed, can't be processed: expected )"],
+        );
     }
 
     proptest! {

@@ -995,3 +995,99 @@ fn batch_and_transaction_writes_report_item_collection_metrics() {
         assert_eq!(collection_forums(&metrics["Threads"]), ["zig", "rust"]);
     });
 }
+
+/// Issue 4: PartiQL's `size()` and `attribute_type()` filter a SELECT, and
+/// `EXISTS(SELECT ...)` is the condition check of ExecuteTransaction: one that holds lets
+/// the transaction commit, one that fails cancels it with its reason, and outside a
+/// transaction it gets DynamoDB's refusal.
+#[test]
+fn partiql_size_attribute_type_and_exists_through_the_rust_sdk() {
+    use aws_sdk_dynamodb::types::ParameterizedStatement;
+    let server = Server::start(&test_app(APP), &[]);
+    tokio_runtime().block_on(async {
+        let dynamodb = rust_client(&server).await;
+        dynamodb
+            .put_item()
+            .table_name(NOTES_TABLE)
+            .item("id", AttributeValue::S("pq-1".into()))
+            .item("text", AttributeValue::S("four".into()))
+            .send()
+            .await
+            .expect("PutItem");
+        let select = |statement: String| {
+            let dynamodb = dynamodb.clone();
+            async move {
+                let output = dynamodb
+                    .execute_statement()
+                    .statement(statement)
+                    .send()
+                    .await
+                    .expect("ExecuteStatement");
+                output.items().len()
+            }
+        };
+        let where_ = |condition: &str| {
+            format!(r#"SELECT * FROM "{NOTES_TABLE}" WHERE id = 'pq-1' AND {condition}"#)
+        };
+        assert_eq!(select(where_("size(text) = 4")).await, 1);
+        assert_eq!(select(where_("size(text) > 4")).await, 0);
+        assert_eq!(select(where_("attribute_type(text, 'S')")).await, 1);
+        assert_eq!(select(where_("attribute_type(text, 'N')")).await, 0);
+
+        let statement = |text: String| ParameterizedStatement::builder().statement(text).build();
+        let exists = |condition: &str| {
+            statement(format!(
+                r#"EXISTS(SELECT * FROM "{NOTES_TABLE}" WHERE id = 'pq-1' AND {condition})"#
+            ))
+        };
+        let insert = |id: &str| {
+            statement(format!(
+                r#"INSERT INTO "{NOTES_TABLE}" VALUE {{'id': '{id}'}}"#
+            ))
+        };
+        dynamodb
+            .execute_transaction()
+            .set_transact_statements(Some(vec![
+                exists("size(text) = 4")
+                    .expect("statement"),
+                insert("pq-2").expect("statement"),
+            ]))
+            .send()
+            .await
+            .expect("a transaction whose EXISTS holds");
+        let cancelled = dynamodb
+            .execute_transaction()
+            .set_transact_statements(Some(vec![
+                exists("text = 'five'").expect("statement"),
+                insert("pq-3").expect("statement"),
+            ]))
+            .send()
+            .await
+            .expect_err("a transaction whose EXISTS fails");
+        let service_error = cancelled.into_service_error();
+        assert_eq!(service_error.code(), Some("TransactionCanceledException"));
+        let reasons: Vec<Option<&str>> = match &service_error {
+            aws_sdk_dynamodb::operation::execute_transaction::ExecuteTransactionError::TransactionCanceledException(error) => {
+                error.cancellation_reasons().iter().map(|reason| reason.code()).collect()
+            }
+            other => panic!("not a cancellation: {other:?}"),
+        };
+        assert_eq!(reasons, [Some("ConditionalCheckFailed"), Some("None")]);
+        let ids = scan_ids(&server).await;
+        assert!(ids.contains("pq-2") && !ids.contains("pq-3"), "{ids:?}");
+
+        let outside = dynamodb
+            .execute_statement()
+            .statement(format!(
+                r#"EXISTS(SELECT * FROM "{NOTES_TABLE}" WHERE id = 'pq-1' AND size(text) = 4)"#
+            ))
+            .send()
+            .await
+            .expect_err("EXISTS outside a transaction");
+        assert_eq!(outside.code(), Some("ValidationException"));
+        assert_eq!(
+            outside.message(),
+            Some("EXISTS can only be used in ExecuteTransaction write requests.")
+        );
+    });
+}

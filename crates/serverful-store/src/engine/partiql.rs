@@ -315,10 +315,51 @@ fn write_operation(
                 },
             ))
         }
+        Statement::Exists {
+            table,
+            index,
+            condition,
+        } => {
+            if index.is_some() {
+                return Err(StoreError::validation(
+                    "Operations on indices are not supported in transactions",
+                ));
+            }
+            let schema = store.table(table)?.key.clone();
+            // The SELECT must name one item by its whole key and test it
+            // further; the test becomes the check's condition, as
+            // ConditionCheck has it (on a missing item, the condition sees no
+            // attributes).
+            let exists_error = || {
+                StoreError::validation(
+                    "EXISTS() must contain a single item read with additional condition",
+                )
+            };
+            let condition = condition.as_ref().ok_or_else(exists_error)?;
+            let (key, rest) = key_and_rest(condition, &schema).map_err(|_| exists_error())?;
+            let rest = rest.ok_or_else(exists_error)?;
+            Ok((
+                "conditionCheck",
+                TransactOperation {
+                    table_name: Some(table.clone()),
+                    key: Some(key),
+                    condition_expression: Some(renderer.condition(&rest)),
+                    expression_attribute_names: renderer.names(),
+                    expression_attribute_values: renderer.values(),
+                    return_values_on_condition_check_failure: on_failure.cloned(),
+                    ..TransactOperation::default()
+                },
+            ))
+        }
         Statement::Select { .. } => Err(StoreError::validation(
             "Transactions must contain only reads or only writes",
         )),
     }
+}
+
+/// DynamoDB's refusal of `EXISTS` outside a transaction.
+fn exists_outside_transaction() -> StoreError {
+    StoreError::validation("EXISTS can only be used in ExecuteTransaction write requests.")
 }
 
 impl Store {
@@ -328,6 +369,9 @@ impl Store {
         statement: &Statement,
         on_failure: Option<&String>,
     ) -> StoreResult<()> {
+        if matches!(statement, Statement::Exists { .. }) {
+            return Err(exists_outside_transaction());
+        }
         let (kind, operation) = write_operation(self, statement, on_failure)?;
         match kind {
             "put" => {
@@ -550,7 +594,8 @@ impl Store {
                     Statement::Select { table, .. }
                     | Statement::Insert { table, .. }
                     | Statement::Update { table, .. }
-                    | Statement::Delete { table, .. } => table.clone(),
+                    | Statement::Delete { table, .. }
+                    | Statement::Exists { table, .. } => table.clone(),
                 };
                 let item = match &statement {
                     Statement::Select {
@@ -727,12 +772,26 @@ impl Store {
             ));
         }
         let mut items = Vec::new();
-        for (statement, on_failure) in &statements {
-            let (kind, operation) = write_operation(self, statement, on_failure.as_ref())?;
+        for (position, (statement, on_failure)) in statements.iter().enumerate() {
+            let (kind, operation) =
+                write_operation(self, statement, on_failure.as_ref()).map_err(|mut error| {
+                    // DynamoDB names the statement an EXISTS check failed
+                    // validation in.
+                    if matches!(statement, Statement::Exists { .. })
+                        && error.kind == ErrorKind::Validation
+                    {
+                        error.message = format!(
+                            "Validation failed in TransactStatements[{position}]: {}",
+                            error.message
+                        );
+                    }
+                    error
+                })?;
             let mut item = TransactWriteItem::default();
             match kind {
                 "put" => item.put = Some(operation),
                 "update" => item.update = Some(operation),
+                "conditionCheck" => item.condition_check = Some(operation),
                 _ => item.delete = Some(operation),
             }
             items.push(item);

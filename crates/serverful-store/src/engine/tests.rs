@@ -699,6 +699,87 @@ fn partiql_statements() {
     );
 }
 
+/// Issue 4: `size()` and `attribute_type()` in PartiQL WHERE clauses, and
+/// `EXISTS(SELECT ...)` as the condition check of ExecuteTransaction.
+#[test]
+fn partiql_functions_and_exists() {
+    let store = store();
+    create(&store, "items", "N");
+    ok(
+        &store,
+        "PutItem",
+        json!({"TableName": "items", "Item": {"pk": {"S": "f"}, "sk": {"N": "1"}, "s": {"S": "str"}, "ss": {"SS": ["a", "b"]}, "n": {"N": "5"}}}),
+    );
+    let run = |statement: &str| {
+        call(&store, "ExecuteStatement", json!({"Statement": statement})).to_string()
+    };
+    expect![[r#"{"Items":[{"sk":{"N":"1"}}]}"#]]
+        .assert_eq(&run("SELECT sk FROM items WHERE pk = 'f' AND size(s) = 3"));
+    expect![[r#"{"Items":[]}"#]]
+        .assert_eq(&run("SELECT sk FROM items WHERE pk = 'f' AND size(s) > 3"));
+    expect![[r#"{"Items":[{"sk":{"N":"1"}}]}"#]]
+        .assert_eq(&run("SELECT sk FROM items WHERE size(ss) BETWEEN 2 AND 9"));
+    expect![[r#"{"Items":[{"sk":{"N":"1"}}]}"#]].assert_eq(&run(
+        "SELECT sk FROM items WHERE pk = 'f' AND attribute_type(ss, 'SS')",
+    ));
+    expect![[r#"{"Items":[]}"#]].assert_eq(&run(
+        "SELECT sk FROM items WHERE pk = 'f' AND attribute_type(ss, 'S')",
+    ));
+    // As the condition of a write: a false one fails it.
+    expect![[r#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed"}"#]]
+        .assert_eq(&run("UPDATE items SET z = 1 WHERE pk = 'f' AND sk = 1 AND size(s) > 3"));
+    expect![[r#"{"Items":[]}"#]].assert_eq(&run(
+        "UPDATE items SET z = 1 WHERE pk = 'f' AND sk = 1 AND size(s) = 3",
+    ));
+
+    let transaction = |statements: Value| {
+        call(
+            &store,
+            "ExecuteTransaction",
+            json!({"TransactStatements": statements}),
+        )
+        .to_string()
+    };
+    // A check that holds lets the writes beside it commit.
+    expect![[r#"{}"#]].assert_eq(&transaction(json!([
+        {"Statement": "EXISTS(SELECT * FROM items WHERE pk = 'f' AND sk = 1 AND n = 5)"},
+        {"Statement": "INSERT INTO items VALUE {'pk': 'f', 'sk': 3}"},
+    ])));
+    // One that fails cancels them, with its reason in place.
+    expect![[r#"{"CancellationReasons":[{"Code":"None"},{"Code":"ConditionalCheckFailed","Message":"The conditional request failed"}],"Message":"Transaction cancelled, please refer cancellation reasons for specific reasons [None, ConditionalCheckFailed]","__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException"}"#]].assert_eq(&transaction(json!([
+        {"Statement": "INSERT INTO items VALUE {'pk': 'f', 'sk': 2}"},
+        {"Statement": "EXISTS(SELECT * FROM items WHERE pk = ? AND sk = 1 AND n > ?)", "Parameters": [{"S": "f"}, {"N": "5"}]},
+    ])));
+    expect![[r#"{"Items":[{"sk":{"N":"1"}},{"sk":{"N":"3"}}]}"#]]
+        .assert_eq(&run("SELECT sk FROM items WHERE pk = 'f'"));
+    expect![[r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Validation failed in TransactStatements[0]: EXISTS() must contain a single item read with additional condition"}"#]].assert_eq(&transaction(json!([
+        {"Statement": "EXISTS(SELECT * FROM items WHERE pk = 'f' AND sk = 1)"},
+        {"Statement": "UPDATE items SET z = 2 WHERE pk = 'f' AND sk = 3"},
+    ])));
+    expect![[r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Validation failed in TransactStatements[1]: EXISTS() must contain a single item read with additional condition"}"#]].assert_eq(&transaction(json!([
+        {"Statement": "UPDATE items SET z = 2 WHERE pk = 'f' AND sk = 3"},
+        {"Statement": "EXISTS(SELECT * FROM items WHERE pk = 'f' AND n = 6)"},
+    ])));
+    expect![[r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Validation failed in TransactStatements[0]: Operations on indices are not supported in transactions"}"#]].assert_eq(&transaction(json!([
+        {"Statement": "EXISTS(SELECT * FROM items.\"by-alt\" WHERE pk = 'f' AND sk = 1 AND n = 6)"},
+    ])));
+    expect![[r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"EXISTS can only be used in ExecuteTransaction write requests."}"#]]
+        .assert_eq(&run("EXISTS(SELECT * FROM items WHERE pk = 'f' AND sk = 1 AND n = 6)"));
+    check(
+        &store,
+        "BatchExecuteStatement",
+        json!({"Statements": [
+            {"Statement": "EXISTS(SELECT * FROM items WHERE pk = 'f' AND sk = 1 AND n = 6)"},
+        ]}),
+        expect![[
+            r#"{"Responses":[{"Error":{"Code":"ValidationError","Message":"EXISTS can only be used in ExecuteTransaction write requests."}}]}"#
+        ]],
+    );
+    // Nothing above changed `z`.
+    expect![[r#"{"Items":[{"z":{"N":"1"}}]}"#]]
+        .assert_eq(&run("SELECT z FROM items WHERE pk = 'f' AND sk = 1"));
+}
+
 #[test]
 fn return_values_and_legacy_reads() {
     let store = store();
