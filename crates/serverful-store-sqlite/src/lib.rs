@@ -5,7 +5,9 @@
 //! `rows` table keyed by `(table_id, idx, pk, sk)` with `WITHOUT ROWID`, so a
 //! table's items and each index's entries sit clustered in key order, and one
 //! `stream_records` table whose `AUTOINCREMENT` key gives stream records
-//! increasing, never reused sequence numbers. Keys are
+//! increasing, never reused sequence numbers, and one `request_tokens` table
+//! of the transactions' `ClientRequestToken`s, so idempotency outlives a
+//! restart. Keys are
 //! BLOBs in the order-preserving encoding of `serverful_store::key`, and
 //! SQLite compares BLOBs with `memcmp`, so index order is DynamoDB's order.
 //!
@@ -34,7 +36,7 @@ use std::time::Duration;
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use serverful_store::backend::{
-    Backend, BackendError, Entry, SortRange, Space, StreamRecord, Write, WriteDone,
+    Backend, BackendError, Entry, SortRange, Space, StreamRecord, TokenRecord, Write, WriteDone,
 };
 
 /// The most batches committed in one transaction.
@@ -128,6 +130,12 @@ const SCHEMA: &str = "
     );
     CREATE INDEX IF NOT EXISTS stream_records_by_stream ON stream_records (stream, sequence);
     CREATE INDEX IF NOT EXISTS stream_records_by_age ON stream_records (created);
+    CREATE TABLE IF NOT EXISTS request_tokens (
+        token TEXT PRIMARY KEY,
+        request BLOB NOT NULL,
+        created_millis INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS request_tokens_by_age ON request_tokens (created_millis);
 ";
 
 impl SqliteBackend {
@@ -369,6 +377,22 @@ fn apply(connection: &Connection, write: &Write) -> rusqlite::Result<()> {
                 .prepare_cached("DELETE FROM stream_records WHERE created < ?1")?
                 .execute(params![before])?;
         }
+        Write::PutToken {
+            token,
+            request,
+            created_millis,
+        } => {
+            connection
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO request_tokens (token, request, created_millis) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![token, request, created_millis])?;
+        }
+        Write::ExpireTokens { before_millis } => {
+            connection
+                .prepare_cached("DELETE FROM request_tokens WHERE created_millis < ?1")?
+                .execute(params![before_millis])?;
+        }
         Write::DropSpace { table_id, index } => match index {
             Some(index) => {
                 connection
@@ -525,6 +549,22 @@ impl Backend for SqliteBackend {
                 })
             })?;
             rows.collect()
+        })
+    }
+
+    fn token(&self, token: &str) -> Result<Option<TokenRecord>, BackendError> {
+        self.with_reader(|connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT request, created_millis FROM request_tokens WHERE token = ?1",
+            )?;
+            let mut rows = statement.query(params![token])?;
+            match rows.next()? {
+                Some(row) => Ok(Some(TokenRecord {
+                    request: row.get(0)?,
+                    created_millis: row.get(1)?,
+                })),
+                None => Ok(None),
+            }
         })
     }
 

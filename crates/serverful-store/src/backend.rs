@@ -77,6 +77,16 @@ pub struct StreamRecord {
     pub record: Vec<u8>,
 }
 
+/// A transaction's `ClientRequestToken` as stored: what the engine recorded
+/// about the request, and when it committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// The engine's serialized request.
+    pub request: Vec<u8>,
+    /// When the transaction committed, milliseconds since the epoch.
+    pub created_millis: i64,
+}
+
 /// Which sort keys of one partition a range read returns, and in which order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SortRange {
@@ -137,6 +147,21 @@ pub enum Write {
         /// Seconds since the epoch.
         before: i64,
     },
+    /// Records a committed transaction's `ClientRequestToken`, replacing an
+    /// earlier record of the same token.
+    PutToken {
+        /// The token.
+        token: String,
+        /// The engine's serialized request.
+        request: Vec<u8>,
+        /// Milliseconds since the epoch.
+        created_millis: i64,
+    },
+    /// Forgets every token recorded before `before_millis` (expiry).
+    ExpireTokens {
+        /// Milliseconds since the epoch.
+        before_millis: i64,
+    },
     /// Removes every row of a table and its indexes (`index: None`) or of one
     /// index.
     DropSpace {
@@ -195,6 +220,10 @@ pub trait Backend: Send + Sync {
     /// Applies every change or none; durable when it returns `Ok`.
     fn write(&self, batch: Vec<Write>) -> Result<(), BackendError>;
 
+    /// The record of a transaction's `ClientRequestToken`, if one was written
+    /// ([`Write::PutToken`]) and not expired since.
+    fn token(&self, token: &str) -> Result<Option<TokenRecord>, BackendError>;
+
     /// Like [`Backend::write`] without waiting: queues the batch and calls `done` with
     /// the outcome once it is durable (or has failed), possibly on another thread.
     /// Batches queued one after the other are applied in that order, also relative to
@@ -215,6 +244,7 @@ struct MemoryState {
     rows: Rows,
     streams: BTreeMap<(String, u64), (i64, Vec<u8>)>,
     last_sequence: u64,
+    tokens: BTreeMap<String, TokenRecord>,
 }
 
 type Rows = BTreeMap<(Space, Vec<u8>, Vec<u8>), Vec<u8>>;
@@ -364,6 +394,10 @@ impl Backend for MemoryBackend {
             .collect())
     }
 
+    fn token(&self, token: &str) -> Result<Option<TokenRecord>, BackendError> {
+        Ok(self.lock().tokens.get(token).cloned())
+    }
+
     fn write(&self, batch: Vec<Write>) -> Result<(), BackendError> {
         let mut guard = self.lock();
         let state = &mut *guard;
@@ -403,6 +437,24 @@ impl Backend for MemoryBackend {
                 }
                 Write::ExpireStreamRecords { before } => {
                     state.streams.retain(|_, (created, _)| *created >= before);
+                }
+                Write::PutToken {
+                    token,
+                    request,
+                    created_millis,
+                } => {
+                    state.tokens.insert(
+                        token,
+                        TokenRecord {
+                            request,
+                            created_millis,
+                        },
+                    );
+                }
+                Write::ExpireTokens { before_millis } => {
+                    state
+                        .tokens
+                        .retain(|_, record| record.created_millis >= before_millis);
                 }
                 Write::DropSpace { table_id, index } => rows.retain(|(space, _, _), _| {
                     space.table_id != table_id

@@ -1091,3 +1091,60 @@ fn partiql_size_attribute_type_and_exists_through_the_rust_sdk() {
         );
     });
 }
+
+/// Issue 4: a `ClientRequestToken` outlives a restart of the real server on the same
+/// data folder: the retried transaction is not run again, and the token with other
+/// parameters is refused with IdempotentParameterMismatchException.
+#[test]
+fn transaction_tokens_survive_a_server_restart() {
+    use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+    let data = tempfile::tempdir().expect("data dir");
+    let data_arg = data.path().to_str().expect("utf-8 path");
+    let increment = |dynamodb: &aws_sdk_dynamodb::Client, by: &str| {
+        dynamodb
+            .transact_write_items()
+            .client_request_token("restart-token-1")
+            .transact_items(
+                TransactWriteItem::builder()
+                    .update(
+                        Update::builder()
+                            .table_name(NOTES_TABLE)
+                            .key("id", AttributeValue::S("counter".into()))
+                            .update_expression("ADD hits :by")
+                            .expression_attribute_values(":by", AttributeValue::N(by.into()))
+                            .build()
+                            .expect("update"),
+                    )
+                    .build(),
+            )
+            .send()
+    };
+    let server = Server::start(&test_app(APP), &["--data", data_arg]);
+    tokio_runtime().block_on(async {
+        let dynamodb = rust_client(&server).await;
+        increment(&dynamodb, "1").await.expect("first transaction");
+    });
+    let (status, output) = server.interrupt();
+    assert!(status.success(), "{output}");
+
+    let restarted = Server::start(&test_app(APP), &["--data", data_arg]);
+    tokio_runtime().block_on(async {
+        let dynamodb = rust_client(&restarted).await;
+        increment(&dynamodb, "1")
+            .await
+            .expect("the retry after the restart");
+        let mismatch = increment(&dynamodb, "2")
+            .await
+            .expect_err("the token with other parameters");
+        assert_eq!(
+            mismatch.code(),
+            Some("IdempotentParameterMismatchException")
+        );
+    });
+    let counter = cli_get_note(&restarted, "counter");
+    assert_eq!(
+        counter["Item"]["hits"],
+        json!({"N": "1"}),
+        "the retry replayed instead of running again"
+    );
+}

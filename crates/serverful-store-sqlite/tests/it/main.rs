@@ -1292,6 +1292,69 @@ fn acknowledged_writes_survive_reopening() {
     );
 }
 
+/// Issue 4: a transaction's `ClientRequestToken` outlives reopening the
+/// database: a retry within ten minutes replays (the counter moves once), the
+/// token with other parameters is refused, and after ten minutes the token is
+/// forgotten and the transaction runs again.
+#[test]
+fn client_request_tokens_survive_reopening_and_expire() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let open_at = |now: f64| {
+        let backend =
+            SqliteBackend::open(directory.path().join("store.sqlite")).expect("open the database");
+        Arc::new(
+            Store::open_with_clock(
+                Arc::new(backend),
+                StoreConfig::default(),
+                Box::new(move || now),
+            )
+            .expect("load the catalog"),
+        )
+    };
+    let increment = |by: &str| {
+        json!({"ClientRequestToken": "restart-token", "TransactItems": [{"Update": {
+            "TableName": "orders", "Key": {"customer": {"S": "ann"}, "order": {"N": "1"}},
+            "UpdateExpression": "ADD amount :by", "ExpressionAttributeValues": {":by": {"N": by}},
+        }}]})
+    };
+    {
+        let store = open_at(NOW);
+        create_orders(&store);
+        put_order(&store, "ann", 1, "open", 10);
+        ok(&store, "TransactWriteItems", increment("1"));
+    }
+    let amount = |store: &Arc<Store>| {
+        call(
+            store,
+            "GetItem",
+            json!({"TableName": "orders", "Key": {"customer": {"S": "ann"}, "order": {"N": "1"}}, "ProjectionExpression": "amount"}),
+        )["Item"]["amount"]["N"]
+            .clone()
+    };
+    {
+        let store = open_at(NOW + 599.0);
+        check(&store, "TransactWriteItems", increment("1"), expect!["{}"]);
+        assert_eq!(amount(&store), "11", "the retry replayed, not ran again");
+        check(
+            &store,
+            "TransactWriteItems",
+            increment("2"),
+            expect![[r#"
+                {
+                  "__type": "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
+                  "message": "Request parameters do not match the original request with the same ClientRequestToken"
+                }"#]],
+        );
+    }
+    let store = open_at(NOW + 601.0);
+    ok(&store, "TransactWriteItems", increment("2"));
+    assert_eq!(
+        amount(&store),
+        "13",
+        "an expired token runs the transaction again"
+    );
+}
+
 /// Many threads incrementing one counter, half with `ADD`, half with an
 /// optimistic version check retried on `ConditionalCheckFailedException`:
 /// no increment may be lost.

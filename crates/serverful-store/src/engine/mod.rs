@@ -214,15 +214,6 @@ pub(crate) enum Gate {
     Held,
 }
 
-/// A committed `TransactWriteItems` remembered for its `ClientRequestToken`.
-#[derive(Debug, Clone)]
-pub(crate) struct TokenEntry {
-    /// The request without its token, to detect a reused token.
-    pub(crate) request: String,
-    /// When it committed, seconds since the epoch.
-    pub(crate) at: f64,
-}
-
 /// When a space was counted, and its row count and bytes.
 type CachedCounts = (f64, (u64, u64));
 
@@ -308,7 +299,6 @@ pub struct Store {
     /// Item operations read-lock it, control-plane operations write-lock it.
     schema_gate: RwLock<()>,
     key_locks: Vec<Mutex<()>>,
-    tokens: Mutex<HashMap<String, TokenEntry>>,
     /// Item counts of large spaces for DescribeTable, with when they were taken.
     counts: Mutex<HashMap<Space, CachedCounts>>,
     /// Serializes transactions sharing a `ClientRequestToken` (by hash), so
@@ -376,7 +366,6 @@ impl Store {
             tables: RwLock::new(tables),
             schema_gate: RwLock::new(()),
             key_locks: (0..KEY_STRIPES).map(|_| Mutex::new(())).collect(),
-            tokens: Mutex::new(HashMap::new()),
             counts: Mutex::new(HashMap::new()),
             token_locks: (0..TOKEN_STRIPES).map(|_| Mutex::new(())).collect(),
             pending: Arc::new(PendingWrites::new()),

@@ -11,18 +11,19 @@ use super::items::{
     PreparedWrite, UpdatePlan,
 };
 use super::validate::{Violations, CAPACITY_VALUES, METRICS_VALUES};
-use super::{lock, Store, Table, TokenEntry};
+use super::{Store, Table};
 use crate::api::{
     ConsumedCapacity, ItemResponse, TransactGetItemsInput, TransactGetItemsOutput,
     TransactOperation, TransactWriteItemsInput, TransactWriteItemsOutput,
 };
+use crate::backend::Write;
 use crate::capacity::{read_units, write_units, ReadKind};
 use crate::error::{CancellationReason, ErrorDetails, ErrorKind, StoreError, StoreResult};
 use crate::eval::{apply_projection, check_update_keeps_key};
 use crate::value::{check_item_size, item_size, Item};
 
-/// How long a `ClientRequestToken` is remembered.
-const TOKEN_SECONDS: f64 = 600.0;
+/// How long a `ClientRequestToken` is remembered, in milliseconds (ten minutes).
+const TOKEN_MILLIS: i64 = 600_000;
 /// The most items in one transaction.
 const MAX_TRANSACTION_ITEMS: usize = 100;
 /// The most bytes of items in one transaction.
@@ -185,14 +186,18 @@ impl Store {
             .client_request_token
             .as_deref()
             .map(|token| self.lock_token(token));
-        let token_guard = input.client_request_token.as_ref().map(|token| {
-            let mut tokens = lock(&self.tokens);
-            let now = self.now();
-            tokens.retain(|_, entry| now - entry.at < TOKEN_SECONDS);
-            tokens.get(token).cloned()
-        });
-        if let Some(Some(entry)) = token_guard {
-            if entry.request != fingerprint {
+        // Tokens live in the backend, written in the transaction's own batch,
+        // so a committed transaction is remembered across restarts.
+        let now_millis = (self.now() * 1000.0) as i64;
+        let remembered = match &input.client_request_token {
+            Some(token) => self
+                .backend
+                .token(token)?
+                .filter(|record| now_millis - record.created_millis < TOKEN_MILLIS),
+            None => None,
+        };
+        if let Some(record) = remembered {
+            if record.request != fingerprint.as_bytes() {
                 return Err(StoreError::new(
                     ErrorKind::IdempotentParameterMismatch,
                     "Request parameters do not match the original request with the same ClientRequestToken",
@@ -296,20 +301,22 @@ impl Store {
                     &mut writes,
                 )?;
             }
+            // Only a committed transaction is remembered: a cancelled one may
+            // be retried with the same token once its conditions hold. Expired
+            // tokens are forgotten in the same batch.
+            if let Some(token) = &input.client_request_token {
+                writes.push(Write::ExpireTokens {
+                    before_millis: now_millis - TOKEN_MILLIS,
+                });
+                writes.push(Write::PutToken {
+                    token: token.clone(),
+                    request: fingerprint.into_bytes(),
+                    created_millis: now_millis,
+                });
+            }
             self.backend.write(writes)?;
             Ok(())
         };
-        // Only a committed transaction is remembered: a cancelled one may be
-        // retried with the same token once its conditions hold.
-        if let (Some(token), Ok(())) = (&input.client_request_token, &outcome) {
-            lock(&self.tokens).insert(
-                token.clone(),
-                TokenEntry {
-                    request: fingerprint,
-                    at: self.now(),
-                },
-            );
-        }
         outcome?;
         let sizes: Vec<(String, f64)> = changes
             .iter()
