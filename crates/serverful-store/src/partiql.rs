@@ -11,8 +11,10 @@
 //! `IN [...]`, `IS [NOT] MISSING`, and DynamoDB's functions `begins_with`,
 //! `contains`, `attribute_exists`/`attribute_not_exists`, `attribute_type`
 //! and `size` (an operand of comparisons, `BETWEEN` and `IN`); `ORDER BY
-//! <sort key> [ASC | DESC]` on a SELECT that names its partition key. Not
-//! supported yet: `list_append`, `set_add`, `set_delete`, nested `SELECT`s.
+//! <sort key> [ASC | DESC]` on a SELECT that names its partition key.
+//! `UPDATE ... SET` also takes `list_append(a, b)`, and `path =
+//! set_add(path, <<...>>)` / `set_delete(...)`, which add or remove set
+//! members. Not supported: nested `SELECT`s, `RETURNING`.
 
 use std::collections::BTreeMap;
 
@@ -107,6 +109,13 @@ pub enum SetOperand {
     Plus(Box<SetOperand>, Box<SetOperand>),
     /// `a - b`
     Minus(Box<SetOperand>, Box<SetOperand>),
+    /// `list_append(a, b)`
+    ListAppend(Box<SetOperand>, Box<SetOperand>),
+    /// `path = set_add(path, set)`: adds the set's members to the set at the
+    /// assigned path.
+    SetAdd(AttributeValue),
+    /// `path = set_delete(path, set)`: removes the set's members from it.
+    SetDelete(AttributeValue),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -130,16 +139,49 @@ const SYMBOLS: [&str; 20] = [
     "+", "-",
 ];
 
-fn tokenize(text: &str) -> StoreResult<Vec<Token>> {
+/// Where a token is in the statement, as DynamoDB's messages give it
+/// (`line:column:length`, counted in characters from 1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Span {
+    line: usize,
+    column: usize,
+    length: usize,
+}
+
+/// The span of `chars[start..end]`.
+fn span(chars: &[char], start: usize, end: usize) -> Span {
+    let before = &chars[..start];
+    let line_start = before
+        .iter()
+        .rposition(|character| *character == '\n')
+        .map_or(0, |newline| newline + 1);
+    Span {
+        line: 1 + before
+            .iter()
+            .filter(|character| **character == '\n')
+            .count(),
+        column: start - line_start + 1,
+        length: end - start,
+    }
+}
+
+fn tokenize(text: &str) -> StoreResult<(Vec<Token>, Vec<Span>)> {
     let chars: Vec<char> = text.chars().collect();
     let mut tokens = Vec::new();
+    let mut spans = Vec::new();
+    let mut token_start = 0;
     let mut index = 0;
     while index < chars.len() {
+        // Every branch below that pushes a token leaves `index` at its end.
+        if spans.len() < tokens.len() {
+            spans.push(span(&chars, token_start, index));
+        }
         let character = chars[index];
         if character.is_whitespace() {
             index += 1;
             continue;
         }
+        token_start = index;
         if character == '?' || character == ':' || character == ';' {
             tokens.push(Token::Symbol(match character {
                 '?' => "?",
@@ -212,13 +254,18 @@ fn tokenize(text: &str) -> StoreResult<Vec<Token>> {
         tokens.push(Token::Symbol(symbol));
         index += symbol.len();
     }
-    Ok(tokens)
+    if spans.len() < tokens.len() {
+        spans.push(span(&chars, token_start, index));
+    }
+    Ok((tokens, spans))
 }
 
 /// Parses one statement, taking `?` values from `parameters` in order.
 pub fn parse(text: &str, parameters: &[AttributeValue]) -> StoreResult<Statement> {
+    let (tokens, spans) = tokenize(text)?;
     let mut parser = Parser {
-        tokens: tokenize(text)?,
+        tokens,
+        spans,
         position: 0,
         parameters,
         next_parameter: 0,
@@ -240,6 +287,8 @@ pub fn parse(text: &str, parameters: &[AttributeValue]) -> StoreResult<Statement
 
 struct Parser<'a> {
     tokens: Vec<Token>,
+    /// Where each token is, for messages that point at one.
+    spans: Vec<Span>,
     position: usize,
     parameters: &'a [AttributeValue],
     next_parameter: usize,
@@ -247,6 +296,15 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
+    /// ` at line:column:length` of the token at `position`, as DynamoDB ends
+    /// messages that point into the statement.
+    fn at(&self, position: usize) -> String {
+        self.spans
+            .get(position)
+            .map(|span| format!(" at {}:{}:{}", span.line, span.column, span.length))
+            .unwrap_or_default()
+    }
+
     fn peek(&self) -> Option<&Token> {
         self.tokens.get(self.position)
     }
@@ -361,7 +419,13 @@ impl Parser<'_> {
                     loop {
                         let path = self.path()?;
                         self.symbol("=")?;
-                        set.push((path, self.set_operand()?));
+                        let value = match self.function_name().as_deref() {
+                            Some(name @ ("set_add" | "set_delete")) => {
+                                self.set_function(name, &path)?
+                            }
+                            _ => self.set_operand()?,
+                        };
+                        set.push((path, value));
                         if !self.eat_symbol(",") {
                             break;
                         }
@@ -455,7 +519,54 @@ impl Parser<'_> {
         }
     }
 
+    /// `set_add(path, set)` or `set_delete(path, set)` assigned to `target`.
+    fn set_function(&mut self, function: &str, target: &Path) -> StoreResult<SetOperand> {
+        let upper = function.to_ascii_uppercase();
+        let name_position = self.position;
+        self.position += 1;
+        let first_position = self.position + 1;
+        let mut arguments = self.arguments()?;
+        if arguments.len() != 2 {
+            return Err(StoreError::validation(format!(
+                "{upper} must have exactly two arguments{}",
+                self.at(name_position)
+            )));
+        }
+        let members = arguments.pop().expect("two arguments");
+        if !matches!(arguments.pop(), Some(Argument::Path(path)) if path == *target) {
+            return Err(StoreError::validation(format!(
+                "The first argument to {upper} must equal the assignment value{}",
+                self.at(name_position)
+            )));
+        }
+        let set = match members {
+            Argument::Value(
+                set @ (AttributeValue::SS(_) | AttributeValue::NS(_) | AttributeValue::BS(_)),
+            ) => set,
+            _ => {
+                return Err(StoreError::validation(format!(
+                    "The second argument to {upper} must be a value with type SET{}",
+                    self.at(first_position)
+                )))
+            }
+        };
+        Ok(if function == "set_add" {
+            SetOperand::SetAdd(set)
+        } else {
+            SetOperand::SetDelete(set)
+        })
+    }
+
     fn set_term(&mut self) -> StoreResult<SetOperand> {
+        if self.function_name().as_deref() == Some("list_append") {
+            self.position += 1;
+            self.symbol("(")?;
+            let first = self.set_term()?;
+            self.symbol(",")?;
+            let second = self.set_term()?;
+            self.symbol(")")?;
+            return Ok(SetOperand::ListAppend(Box::new(first), Box::new(second)));
+        }
         match self.peek() {
             Some(Token::Word(word))
                 if !["true", "false", "null"]
@@ -558,6 +669,9 @@ impl Parser<'_> {
             }
             Token::Symbol("<<") => {
                 let mut members = Vec::new();
+                if self.eat_symbol(">>") {
+                    return set_of(members);
+                }
                 loop {
                     members.push(self.value()?);
                     if self.eat_symbol(">>") {
@@ -707,6 +821,12 @@ impl Parser<'_> {
                 })?;
                 return Ok(Condition::AttributeType(path, attribute_type));
             }
+            Some(name @ ("set_add" | "set_delete" | "list_append" | "exists")) => {
+                return Err(StoreError::validation(format!(
+                    "Unrecognized function: {name}{}",
+                    self.at(self.position)
+                )));
+            }
             _ => {}
         }
         let left = if function.as_deref() == Some("size") {
@@ -768,15 +888,27 @@ fn set_of(members: Vec<AttributeValue>) -> StoreResult<AttributeValue> {
             "Unsupported operation: a set must hold strings, numbers or binaries of one type",
         )
     };
+    if members.is_empty() {
+        return Err(StoreError::validation("Empty bags are not supported"));
+    }
     match members.first() {
-        Some(AttributeValue::S(_)) => members
-            .into_iter()
-            .map(|member| match member {
-                AttributeValue::S(text) => Ok(text),
-                _ => Err(invalid()),
-            })
-            .collect::<StoreResult<Vec<_>>>()
-            .map(AttributeValue::string_set),
+        Some(AttributeValue::S(_)) => {
+            let texts = members
+                .into_iter()
+                .map(|member| match member {
+                    AttributeValue::S(text) => Ok(text),
+                    _ => Err(invalid()),
+                })
+                .collect::<StoreResult<Vec<_>>>()?;
+            let set = AttributeValue::string_set(texts.clone());
+            if matches!(&set, AttributeValue::SS(unique) if unique.len() != texts.len()) {
+                return Err(StoreError::validation(format!(
+                    "One or more parameter values were invalid: Input collection [{}] contains duplicates.",
+                    texts.join(", ")
+                )));
+            }
+            Ok(set)
+        }
         Some(AttributeValue::N(_)) => members
             .into_iter()
             .map(|member| match member {
@@ -912,6 +1044,48 @@ mod tests {
             expect![
                 "error: Statement wasn't well formed, can't be processed: expected a comparison"
             ],
+        );
+    }
+
+    #[test]
+    fn update_functions() {
+        check(
+            r#"UPDATE t SET l = list_append(l, [1]), ss = SET_ADD(ss, <<'x'>>), ns = set_delete(ns, <<1>>) WHERE pk = 'a'"#,
+            expect![[
+                r#"Update { table: "t", set: [(l, ListAppend(Path(l), Value({L: [{N: 1}]}))), (ss, SetAdd({SS: [x]})), (ns, SetDelete({NS: [1]}))], remove: [], condition: (= pk {S: a}) }"#
+            ]],
+        );
+        check(
+            r#"UPDATE t SET t = set_add(ss, <<'x'>>) WHERE pk = 'a'"#,
+            expect![
+                "error: The first argument to SET_ADD must equal the assignment value at 1:18:7"
+            ],
+        );
+        check(
+            r#"UPDATE t SET ss = set_add(ss, 'x') WHERE pk = 'a'"#,
+            expect![
+                "error: The second argument to SET_ADD must be a value with type SET at 1:27:2"
+            ],
+        );
+        check(
+            "UPDATE t\nSET ss = set_delete(ss) WHERE pk = 'a'",
+            expect!["error: SET_DELETE must have exactly two arguments at 2:10:10"],
+        );
+        check(
+            r#"UPDATE t SET ss = set_add(ss, <<>>) WHERE pk = 'a'"#,
+            expect!["error: Empty bags are not supported"],
+        );
+        check(
+            r#"UPDATE t SET ss = set_add(ss, <<'x', 'x'>>) WHERE pk = 'a'"#,
+            expect!["error: One or more parameter values were invalid: Input collection [x, x] contains duplicates."],
+        );
+        check(
+            r#"SELECT * FROM t WHERE set_add(ss, <<'x'>>) = ss"#,
+            expect!["error: Unrecognized function: set_add at 1:23:7"],
+        );
+        check(
+            r#"SELECT * FROM "t" WHERE pk = 'a' AND EXISTS(ss)"#,
+            expect!["error: Unrecognized function: exists at 1:38:6"],
         );
     }
 

@@ -996,10 +996,10 @@ fn batch_and_transaction_writes_report_item_collection_metrics() {
     });
 }
 
-/// Issue 4: PartiQL's `size()` and `attribute_type()` filter a SELECT, and
-/// `EXISTS(SELECT ...)` is the condition check of ExecuteTransaction: one that holds lets
-/// the transaction commit, one that fails cancels it with its reason, and outside a
-/// transaction it gets DynamoDB's refusal.
+/// Issue 4: PartiQL's `size()` and `attribute_type()` filter a SELECT, `set_add` adds set
+/// members in an UPDATE, and `EXISTS(SELECT ...)` is the condition check of
+/// ExecuteTransaction: one that holds lets the transaction commit, one that fails cancels
+/// it with its reason, and outside a transaction it gets DynamoDB's refusal.
 #[test]
 fn partiql_size_attribute_type_and_exists_through_the_rust_sdk() {
     use aws_sdk_dynamodb::types::ParameterizedStatement;
@@ -1033,6 +1033,18 @@ fn partiql_size_attribute_type_and_exists_through_the_rust_sdk() {
         assert_eq!(select(where_("size(text) > 4")).await, 0);
         assert_eq!(select(where_("attribute_type(text, 'S')")).await, 1);
         assert_eq!(select(where_("attribute_type(text, 'N')")).await, 0);
+        dynamodb
+            .execute_statement()
+            .statement(format!(
+                r#"UPDATE "{NOTES_TABLE}" SET tags = set_add(tags, <<'b', 'a'>>) WHERE id = 'pq-1'"#
+            ))
+            .send()
+            .await
+            .expect("UPDATE with set_add");
+        assert_eq!(
+            cli_get_note(&server, "pq-1")["Item"]["tags"],
+            json!({"SS": ["a", "b"]})
+        );
 
         let statement = |text: String| ParameterizedStatement::builder().statement(text).build();
         let exists = |condition: &str| {

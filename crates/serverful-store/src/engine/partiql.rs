@@ -159,6 +159,13 @@ impl Renderer {
             SetOperand::Minus(left, right) => {
                 format!("{} - {}", self.set_operand(left), self.set_operand(right))
             }
+            SetOperand::ListAppend(first, second) => format!(
+                "list_append({}, {})",
+                self.set_operand(first),
+                self.set_operand(second)
+            ),
+            // Rendered as ADD and DELETE clauses by the UPDATE itself.
+            SetOperand::SetAdd(set) | SetOperand::SetDelete(set) => self.value(set),
         }
     }
 
@@ -261,20 +268,33 @@ fn write_operation(
         } => {
             let schema = store.table(table)?.key.clone();
             let (key, rest) = key_and_rest(condition, &schema)?;
+            // `set_add` and `set_delete` are UpdateExpression's ADD and
+            // DELETE of set members; every other assignment is a SET.
+            let mut assignments = Vec::new();
+            let mut additions = Vec::new();
+            let mut deletions = Vec::new();
+            for (path, value) in set {
+                let target = renderer.path(path);
+                let value_text = renderer.set_operand(value);
+                match value {
+                    SetOperand::SetAdd(_) => additions.push(format!("{target} {value_text}")),
+                    SetOperand::SetDelete(_) => deletions.push(format!("{target} {value_text}")),
+                    _ => assignments.push(format!("{target} = {value_text}")),
+                }
+            }
             let mut clauses = Vec::new();
-            if !set.is_empty() {
-                let assignments: Vec<String> = set
-                    .iter()
-                    .map(|(path, value)| {
-                        let target = renderer.path(path);
-                        format!("{target} = {}", renderer.set_operand(value))
-                    })
-                    .collect();
+            if !assignments.is_empty() {
                 clauses.push(format!("SET {}", assignments.join(", ")));
             }
             if !remove.is_empty() {
                 let paths: Vec<String> = remove.iter().map(|path| renderer.path(path)).collect();
                 clauses.push(format!("REMOVE {}", paths.join(", ")));
+            }
+            if !additions.is_empty() {
+                clauses.push(format!("ADD {}", additions.join(", ")));
+            }
+            if !deletions.is_empty() {
+                clauses.push(format!("DELETE {}", deletions.join(", ")));
             }
             let exists = format!(
                 "attribute_exists({})",

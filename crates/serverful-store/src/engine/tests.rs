@@ -780,6 +780,33 @@ fn partiql_functions_and_exists() {
         .assert_eq(&run("SELECT z FROM items WHERE pk = 'f' AND sk = 1"));
 }
 
+/// `list_append`, `set_add` and `set_delete` in a PartiQL UPDATE: the set
+/// functions add and remove members as UpdateExpression's ADD and DELETE do.
+#[test]
+fn partiql_update_functions() {
+    let store = store();
+    create(&store, "items", "N");
+    ok(
+        &store,
+        "PutItem",
+        json!({"TableName": "items", "Item": {"pk": {"S": "u"}, "sk": {"N": "1"}, "ss": {"SS": ["a", "b"]}, "ns": {"NS": ["1"]}, "l": {"L": [{"N": "1"}]}, "s": {"S": "str"}}}),
+    );
+    let run = |statement: &str| {
+        call(&store, "ExecuteStatement", json!({"Statement": statement})).to_string()
+    };
+    expect![[r#"{"Items":[]}"#]].assert_eq(&run(
+        "UPDATE items SET ss = set_add(ss, <<'c', 'a'>>) SET new = set_add(new, <<1>>) SET ns = set_delete(ns, <<1>>) SET l = list_append(l, [2]) WHERE pk = 'u' AND sk = 1",
+    ));
+    expect![[r#"{"Items":[{"l":{"L":[{"N":"1"},{"N":"2"}]},"new":{"NS":["1"]},"pk":{"S":"u"},"s":{"S":"str"},"sk":{"N":"1"},"ss":{"SS":["a","b","c"]}}]}"#]]
+        .assert_eq(&run("SELECT * FROM items WHERE pk = 'u' AND sk = 1"));
+    expect![[r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"An operand in the update expression has an incorrect data type"}"#]]
+        .assert_eq(&run("UPDATE items SET ss = set_add(ss, <<1>>) WHERE pk = 'u' AND sk = 1"));
+    expect![[r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"An operand in the update expression has an incorrect data type"}"#]]
+        .assert_eq(&run("UPDATE items SET s = set_add(s, <<'x'>>) WHERE pk = 'u' AND sk = 1"));
+    expect![[r#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed"}"#]]
+        .assert_eq(&run("UPDATE items SET ss = set_add(ss, <<'x'>>) WHERE pk = 'u' AND sk = 2"));
+}
+
 #[test]
 fn return_values_and_legacy_reads() {
     let store = store();
