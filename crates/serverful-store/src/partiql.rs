@@ -8,7 +8,8 @@
 //! [REMOVE path, ...] WHERE cond`, `DELETE FROM "table" WHERE cond`, and
 //! `EXISTS(SELECT ...)`, the condition check of a transaction.
 //! Conditions: comparisons, `AND`/`OR`/`NOT`, parentheses, `BETWEEN`,
-//! `IN [...]`, `IS [NOT] MISSING`, and DynamoDB's functions `begins_with`,
+//! `IN [...]`, `IS [NOT] MISSING`, `IS [NOT] NULL` (a NULL-typed
+//! attribute, not a missing one), and DynamoDB's functions `begins_with`,
 //! `contains`, `attribute_exists`/`attribute_not_exists`, `attribute_type`
 //! and `size` (an operand of comparisons, `BETWEEN` and `IN`); `ORDER BY
 //! <sort key> [ASC | DESC]` on a SELECT that names its partition key.
@@ -846,7 +847,18 @@ impl Parser<'_> {
                     Condition::AttributeNotExists(path)
                 });
             }
-            return Err(syntax("expected MISSING"));
+            // DynamoDB keeps NULL and MISSING apart: `IS NULL` holds for an
+            // attribute of type NULL only, not for one the item lacks, and
+            // `IS NOT NULL` is its negation.
+            if self.eat_keyword("NULL") {
+                let is_null = Condition::AttributeType(path, AttributeType::Null);
+                return Ok(if negated {
+                    Condition::Not(Box::new(is_null))
+                } else {
+                    is_null
+                });
+            }
+            return Err(syntax("expected MISSING or NULL"));
         }
         if self.eat_keyword("BETWEEN") {
             let low = self.value()?;
@@ -1043,6 +1055,22 @@ mod tests {
             r#"SELECT * FROM t WHERE size(a) IS MISSING"#,
             expect![
                 "error: Statement wasn't well formed, can't be processed: expected a comparison"
+            ],
+        );
+    }
+
+    #[test]
+    fn is_null() {
+        check(
+            r#"SELECT * FROM t WHERE a IS NULL AND b.c IS NOT NULL AND d is null"#,
+            expect![[
+                r#"Select { table: "t", index: None, projection: None, condition: Some((and (attribute_type a NULL) (not (attribute_type b.c NULL)) (attribute_type d NULL))), order: None }"#
+            ]],
+        );
+        check(
+            r#"SELECT * FROM t WHERE a IS STRING"#,
+            expect![
+                "error: Statement wasn't well formed, can't be processed: expected MISSING or NULL"
             ],
         );
     }

@@ -1104,6 +1104,53 @@ fn partiql_size_attribute_type_and_exists_through_the_rust_sdk() {
     });
 }
 
+/// `IS NULL` in a PartiQL WHERE clause matches an attribute of DynamoDB type NULL and not
+/// a missing one, as DynamoDB keeps the two apart; `IS NOT NULL` is its negation.
+#[test]
+fn partiql_is_null_tells_null_from_missing_through_the_rust_sdk() {
+    let server = Server::start(&test_app(APP), &[]);
+    tokio_runtime().block_on(async {
+        let dynamodb = rust_client(&server).await;
+        for (id, text) in [
+            ("null-1", Some(AttributeValue::Null(true))),
+            ("null-2", Some(AttributeValue::S("set".into()))),
+            ("null-3", None),
+        ] {
+            let mut put = dynamodb
+                .put_item()
+                .table_name(NOTES_TABLE)
+                .item("id", AttributeValue::S(id.into()));
+            if let Some(text) = text {
+                put = put.item("text", text);
+            }
+            put.send().await.expect("PutItem");
+        }
+        let ids = |condition: &'static str| {
+            let dynamodb = dynamodb.clone();
+            async move {
+                let output = dynamodb
+                    .execute_statement()
+                    .statement(format!(
+                        r#"SELECT id FROM "{NOTES_TABLE}" WHERE begins_with(id, 'null-') AND {condition}"#
+                    ))
+                    .send()
+                    .await
+                    .expect("ExecuteStatement");
+                let mut ids: Vec<String> = output
+                    .items()
+                    .iter()
+                    .filter_map(|item| item.get("id")?.as_s().ok().cloned())
+                    .collect();
+                ids.sort();
+                ids
+            }
+        };
+        assert_eq!(ids("text IS NULL").await, ["null-1"]);
+        assert_eq!(ids("text IS NOT NULL").await, ["null-2", "null-3"]);
+        assert_eq!(ids("text IS MISSING").await, ["null-3"]);
+    });
+}
+
 /// Issue 4: a `ClientRequestToken` outlives a restart of the real server on the same
 /// data folder: the retried transaction is not run again, and the token with other
 /// parameters is refused with IdempotentParameterMismatchException.

@@ -780,6 +780,45 @@ fn partiql_functions_and_exists() {
         .assert_eq(&run("SELECT z FROM items WHERE pk = 'f' AND sk = 1"));
 }
 
+/// `IS [NOT] NULL` in PartiQL holds for an attribute of type NULL, never for
+/// a missing one (that is `IS MISSING`), in reads and as a write's condition.
+#[test]
+fn partiql_is_null() {
+    let store = store();
+    create(&store, "items", "N");
+    for item in [
+        json!({"pk": {"S": "n"}, "sk": {"N": "1"}, "a": {"NULL": true}}),
+        json!({"pk": {"S": "n"}, "sk": {"N": "2"}, "a": {"S": "x"}}),
+        json!({"pk": {"S": "n"}, "sk": {"N": "3"}}),
+    ] {
+        ok(
+            &store,
+            "PutItem",
+            json!({"TableName": "items", "Item": item}),
+        );
+    }
+    let run = |statement: &str| {
+        call(&store, "ExecuteStatement", json!({"Statement": statement})).to_string()
+    };
+    expect![[r#"{"Items":[{"sk":{"N":"1"}}]}"#]]
+        .assert_eq(&run("SELECT sk FROM items WHERE pk = 'n' AND a IS NULL"));
+    expect![[r#"{"Items":[{"sk":{"N":"2"}},{"sk":{"N":"3"}}]}"#]].assert_eq(&run(
+        "SELECT sk FROM items WHERE pk = 'n' AND a IS NOT NULL",
+    ));
+    expect![[r#"{"Items":[{"sk":{"N":"3"}}]}"#]]
+        .assert_eq(&run("SELECT sk FROM items WHERE pk = 'n' AND a IS MISSING"));
+    expect![[r#"{"Items":[{"sk":{"N":"1"}},{"sk":{"N":"3"}}]}"#]].assert_eq(&run(
+        "SELECT sk FROM items WHERE pk = 'n' AND (a IS NULL OR a IS MISSING)",
+    ));
+    expect![[r#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed"}"#]]
+        .assert_eq(&run("DELETE FROM items WHERE pk = 'n' AND sk = 3 AND a IS NULL"));
+    expect![[r#"{"Items":[]}"#]].assert_eq(&run(
+        "DELETE FROM items WHERE pk = 'n' AND sk = 1 AND a IS NULL",
+    ));
+    expect![[r#"{"Items":[{"sk":{"N":"2"}},{"sk":{"N":"3"}}]}"#]]
+        .assert_eq(&run("SELECT sk FROM items WHERE pk = 'n'"));
+}
+
 /// `list_append`, `set_add` and `set_delete` in a PartiQL UPDATE: the set
 /// functions add and remove members as UpdateExpression's ADD and DELETE do.
 #[test]
