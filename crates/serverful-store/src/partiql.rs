@@ -21,7 +21,9 @@ use std::collections::BTreeMap;
 
 use crate::error::{StoreError, StoreResult};
 use crate::expression::{Comparator, Condition, Operand, Path, PathElement};
-use crate::value::{AttributeType, AttributeValue, Item, Number};
+use base64::Engine as _;
+
+use crate::value::{wire, AttributeType, AttributeValue, Item, Number};
 
 /// Statements nest maps and conditions at most this deep.
 const MAX_DEPTH: usize = 32;
@@ -894,6 +896,8 @@ impl Parser<'_> {
     }
 }
 
+/// A set literal `<<...>>`: members of one scalar type, none repeated,
+/// refused in the words DynamoDB uses for the same set on the wire.
 fn set_of(members: Vec<AttributeValue>) -> StoreResult<AttributeValue> {
     let invalid = || {
         StoreError::validation(
@@ -903,7 +907,8 @@ fn set_of(members: Vec<AttributeValue>) -> StoreResult<AttributeValue> {
     if members.is_empty() {
         return Err(StoreError::validation("Empty bags are not supported"));
     }
-    match members.first() {
+    let n_members = members.len();
+    let set = match members.first() {
         Some(AttributeValue::S(_)) => {
             let texts = members
                 .into_iter()
@@ -913,32 +918,46 @@ fn set_of(members: Vec<AttributeValue>) -> StoreResult<AttributeValue> {
                 })
                 .collect::<StoreResult<Vec<_>>>()?;
             let set = AttributeValue::string_set(texts.clone());
-            if matches!(&set, AttributeValue::SS(unique) if unique.len() != texts.len()) {
-                return Err(StoreError::validation(format!(
-                    "One or more parameter values were invalid: Input collection [{}] contains duplicates.",
-                    texts.join(", ")
-                )));
+            if matches!(&set, AttributeValue::SS(unique) if unique.len() != n_members) {
+                return Err(wire::duplicate_strings(&texts));
             }
-            Ok(set)
+            set
         }
-        Some(AttributeValue::N(_)) => members
-            .into_iter()
-            .map(|member| match member {
-                AttributeValue::N(number) => Ok(number),
-                _ => Err(invalid()),
-            })
-            .collect::<StoreResult<Vec<_>>>()
-            .map(AttributeValue::number_set),
-        Some(AttributeValue::B(_)) => members
-            .into_iter()
-            .map(|member| match member {
-                AttributeValue::B(bytes) => Ok(bytes),
-                _ => Err(invalid()),
-            })
-            .collect::<StoreResult<Vec<_>>>()
-            .map(AttributeValue::binary_set),
-        _ => Err(invalid()),
-    }
+        Some(AttributeValue::N(_)) => {
+            let set = members
+                .into_iter()
+                .map(|member| match member {
+                    AttributeValue::N(number) => Ok(number),
+                    _ => Err(invalid()),
+                })
+                .collect::<StoreResult<Vec<_>>>()
+                .map(AttributeValue::number_set)?;
+            if matches!(&set, AttributeValue::NS(unique) if unique.len() != n_members) {
+                return Err(wire::duplicate_numbers());
+            }
+            set
+        }
+        Some(AttributeValue::B(_)) => {
+            let binaries = members
+                .into_iter()
+                .map(|member| match member {
+                    AttributeValue::B(bytes) => Ok(bytes),
+                    _ => Err(invalid()),
+                })
+                .collect::<StoreResult<Vec<_>>>()?;
+            let set = AttributeValue::binary_set(binaries.clone());
+            if matches!(&set, AttributeValue::BS(unique) if unique.len() != n_members) {
+                let base64: Vec<String> = binaries
+                    .iter()
+                    .map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes))
+                    .collect();
+                return Err(wire::duplicate_binaries(&base64));
+            }
+            set
+        }
+        _ => return Err(invalid()),
+    };
+    Ok(set)
 }
 
 #[cfg(test)]
@@ -1107,6 +1126,31 @@ mod tests {
             r#"UPDATE t SET ss = set_add(ss, <<'x', 'x'>>) WHERE pk = 'a'"#,
             expect!["error: One or more parameter values were invalid: Input collection [x, x] contains duplicates."],
         );
+        check(
+            r#"UPDATE t SET ns = set_add(ns, <<1, 2, 1.0>>) WHERE pk = 'a'"#,
+            expect!["error: Input collection contains duplicates"],
+        );
+        check(
+            r#"INSERT INTO t VALUE {'pk': 'a', 'ns': <<1, 1>>}"#,
+            expect!["error: Input collection contains duplicates"],
+        );
+        check(
+            r#"INSERT INTO t VALUE {'pk': 'a', 'ns': <<1, 10, 1e1>>}"#,
+            expect!["error: Input collection contains duplicates"],
+        );
+        check(
+            r#"INSERT INTO t VALUE {'pk': 'a', 'ns': <<1, 10, 100>>}"#,
+            expect![[r#"Insert { table: "t", item: {"ns": {NS: [1, 10, 100]}, "pk": {S: a}} }"#]],
+        );
+        // Binaries come only as parameters; the message lists them in base64.
+        let binary = AttributeValue::B(vec![1, 2]);
+        let error = parse(
+            r#"INSERT INTO t VALUE {'pk': 'a', 'bs': <<?, ?>>}"#,
+            &[binary.clone(), binary],
+        )
+        .expect_err("a binary set with a repeated member");
+        expect!["One or more parameter values were invalid: Input collection [AQI=, AQI=]of type BS contains duplicates."]
+            .assert_eq(&error.message);
         check(
             r#"SELECT * FROM t WHERE set_add(ss, <<'x'>>) = ss"#,
             expect!["error: Unrecognized function: set_add at 1:23:7"],

@@ -1151,6 +1151,51 @@ fn partiql_is_null_tells_null_from_missing_through_the_rust_sdk() {
     });
 }
 
+/// A PartiQL set literal with a repeated member is refused as DynamoDB refuses the same set
+/// on the wire, for numbers (`1` and `1.0` are one number) as for strings.
+#[test]
+fn partiql_set_literals_with_repeated_members_are_refused_through_the_rust_sdk() {
+    let server = Server::start(&test_app(APP), &[]);
+    tokio_runtime().block_on(async {
+        let dynamodb = rust_client(&server).await;
+        let refusal = |set: &'static str| {
+            let dynamodb = dynamodb.clone();
+            async move {
+                let error = dynamodb
+                    .execute_statement()
+                    .statement(format!(
+                        r#"INSERT INTO "{NOTES_TABLE}" VALUE {{'id': 'dup-1', 'tags': {set}}}"#
+                    ))
+                    .send()
+                    .await
+                    .expect_err("a set with a repeated member");
+                (
+                    error.code().map(str::to_owned),
+                    error.message().map(str::to_owned),
+                )
+            }
+        };
+        assert_eq!(
+            refusal("<<1, 2, 1.0>>").await,
+            (
+                Some("ValidationException".to_owned()),
+                Some("Input collection contains duplicates".to_owned())
+            )
+        );
+        assert_eq!(
+            refusal("<<'a', 'a'>>").await,
+            (
+                Some("ValidationException".to_owned()),
+                Some(
+                    "One or more parameter values were invalid: Input collection [a, a] contains duplicates."
+                        .to_owned()
+                )
+            )
+        );
+        assert!(!scan_ids(&server).await.contains("dup-1"));
+    });
+}
+
 /// Issue 4: a `ClientRequestToken` outlives a restart of the real server on the same
 /// data folder: the retried transaction is not run again, and the token with other
 /// parameters is refused with IdempotentParameterMismatchException.

@@ -581,17 +581,11 @@ fn string_set(members: Vec<String>) -> StoreResult<AttributeValue> {
         ));
     }
     let n_members = members.len();
-    let duplicates = |members: &[String]| {
-        StoreError::validation(format!(
-            "One or more parameter values were invalid: Input collection [{}] contains duplicates.",
-            members.join(", ")
-        ))
-    };
     let mut sorted = members.clone();
     sorted.sort();
     sorted.dedup();
     if sorted.len() != n_members {
-        return Err(duplicates(&members));
+        return Err(duplicate_strings(&members));
     }
     Ok(AttributeValue::SS(sorted))
 }
@@ -608,9 +602,7 @@ fn number_set(texts: &[String]) -> StoreResult<AttributeValue> {
         .collect::<StoreResult<Vec<Number>>>()?;
     let set = AttributeValue::number_set(members);
     if set_len(&set) != texts.len() {
-        return Err(StoreError::validation(
-            "Input collection contains duplicates",
-        ));
+        return Err(duplicate_numbers());
     }
     Ok(set)
 }
@@ -627,13 +619,34 @@ fn binary_set(texts: &[String]) -> StoreResult<AttributeValue> {
         .collect::<StoreResult<Vec<Vec<u8>>>>()?;
     let set = AttributeValue::binary_set(members);
     if set_len(&set) != texts.len() {
-        // Sic: DynamoDB's message has no space before "of type".
-        return Err(StoreError::validation(format!(
-            "One or more parameter values were invalid: Input collection [{}]of type BS contains duplicates.",
-            texts.join(", ")
-        )));
+        return Err(duplicate_binaries(texts));
     }
     Ok(set)
+}
+
+/// DynamoDB's refusal of a string set with a repeated member, listing the
+/// members as given.
+pub(crate) fn duplicate_strings(members: &[String]) -> StoreError {
+    StoreError::validation(format!(
+        "One or more parameter values were invalid: Input collection [{}] contains duplicates.",
+        members.join(", ")
+    ))
+}
+
+/// DynamoDB's refusal of a number set with a repeated member (`1` and `1.0`
+/// are the same number); unlike the others it lists nothing.
+pub(crate) fn duplicate_numbers() -> StoreError {
+    StoreError::validation("Input collection contains duplicates")
+}
+
+/// DynamoDB's refusal of a binary set with a repeated member, listing the
+/// members in base64.
+pub(crate) fn duplicate_binaries(members_base64: &[String]) -> StoreError {
+    // Sic: DynamoDB's message has no space before "of type".
+    StoreError::validation(format!(
+        "One or more parameter values were invalid: Input collection [{}]of type BS contains duplicates.",
+        members_base64.join(", ")
+    ))
 }
 
 fn set_len(set: &AttributeValue) -> usize {
