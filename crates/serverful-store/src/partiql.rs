@@ -486,7 +486,8 @@ impl Parser<'_> {
                 condition,
             });
         }
-        Err(syntax("expected SELECT, INSERT, UPDATE or DELETE"))
+        // DynamoDB's words for a statement that is none of the above.
+        Err(syntax("Expected data manipulation"))
     }
 
     /// A table or index name: quoted or bare.
@@ -1017,7 +1018,7 @@ mod tests {
                 r#"Select { table: "t", index: None, projection: None, condition: Some((= a {S: p})), order: None }"#
             ]],
         );
-        check(r#"DROP TABLE t"#, expect!["error: Statement wasn't well formed, can't be processed: expected SELECT, INSERT, UPDATE or DELETE"]);
+        check(r#"DROP TABLE t"#, expect!["error: Statement wasn't well formed, can't be processed: Expected data manipulation"]);
     }
 
     #[test]
