@@ -2,9 +2,9 @@
 //! writes and the same reads as the DynamoDB contenders, with no HTTP, no SigV4, no
 //! DynamoDB semantics in between.
 //!
-//! It is built the way a single-node store on SQLite would be, and the way
-//! `serverful-store-sqlite` is: `journal_mode=WAL`, `synchronous=FULL` (the write-ahead log
-//! is synced at every commit, before the write is acknowledged); one writer thread owns the
+//! It is built the way a single-node store on SQLite would be: `journal_mode=WAL`,
+//! `synchronous=FULL` (SQLite's own durable setting: the write-ahead log is synced inside
+//! every commit, before the write is acknowledged); one writer thread owns the
 //! only read-write connection and group-commits every write queued since its last commit in
 //! one transaction, then acknowledges each; every reading client has its own read-only
 //! connection, which under WAL never waits for the writer. Items are stored as their

@@ -122,7 +122,7 @@ const CONTENDERS: [Contender; 8] = [
         key: "serverful",
         name: "serverful up",
         role: Role::Serverful,
-        durability: "on disk (serverful-store-sqlite: WAL, synchronous=FULL, group commit)",
+        durability: "on disk (serverful-store-sqlite: WAL, group commit, log fsync'd before every acknowledgement)",
     },
     Contender {
         key: "moto",
