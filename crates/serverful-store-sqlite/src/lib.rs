@@ -727,6 +727,16 @@ mod tests {
     }
 
     /// One failing batch in a group fails alone; the others commit.
+    /// The partition keys of test table 7, in order.
+    fn partitions(backend: &SqliteBackend) -> Vec<Vec<u8>> {
+        backend
+            .scan(&Space::table(7), None, 10)
+            .expect("scan")
+            .into_iter()
+            .map(|entry| entry.partition)
+            .collect()
+    }
+
     #[test]
     fn a_failing_batch_does_not_fail_its_group() {
         let directory = tempfile::tempdir().expect("temporary directory");
@@ -758,13 +768,7 @@ mod tests {
         assert_eq!(outcomes, vec![true, false, true]);
         drop(connection);
         let backend = SqliteBackend::open(&path).expect("reopen");
-        let partitions: Vec<Vec<u8>> = backend
-            .scan(&Space::table(7), None, 10)
-            .expect("scan")
-            .into_iter()
-            .map(|entry| entry.partition)
-            .collect();
-        assert_eq!(partitions, vec![b"a".to_vec(), b"c".to_vec()]);
+        assert_eq!(partitions(&backend), vec![b"a".to_vec(), b"c".to_vec()]);
     }
 
     /// Answers as recorded: the job's name, syncs finished by then, success.
@@ -870,14 +874,8 @@ mod tests {
         );
         drop(backend);
         let backend = SqliteBackend::open(&path).expect("reopen");
-        let partitions: Vec<Vec<u8>> = backend
-            .scan(&Space::table(7), None, 10)
-            .expect("scan")
-            .into_iter()
-            .map(|entry| entry.partition)
-            .collect();
         assert_eq!(
-            partitions,
+            partitions(&backend),
             vec![b"x".to_vec(), b"y".to_vec(), b"z".to_vec()]
         );
     }
