@@ -218,6 +218,20 @@ pub(crate) fn parked_sandboxes(pid: u32) -> Vec<u32> {
         .collect()
 }
 
+/// Waits until the server `pid` has a parked sandbox that is not in `before`, failing
+/// the test with `what` if none appears within `limit`.
+pub(crate) fn wait_for_a_new_parked_sandbox(pid: u32, before: &[u32], limit: Duration, what: &str) {
+    let started = std::time::Instant::now();
+    loop {
+        let parked_now = parked_sandboxes(pid);
+        if parked_now.iter().any(|process| !before.contains(process)) {
+            return;
+        }
+        assert!(started.elapsed() < limit, "{what}: {parked_now:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 pub(crate) fn parent_of(pid: u32) -> Option<u32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let (_, after_name) = stat.rsplit_once(')')?;

@@ -326,7 +326,7 @@ fn idle_instances_stop_after_the_idle_timeout_and_the_next_request_starts_one() 
 
 #[test]
 fn a_long_first_invocation_does_not_hold_up_the_next_parked_sandbox() {
-    use crate::hello::parked_sandboxes;
+    use crate::hello::{parked_sandboxes, wait_for_a_new_parked_sandbox};
     let server = Server::start(&test_app("lifecycle"), &[]);
     if !server.stdout().contains("sandbox: user/") {
         eprintln!("skipped: functions run without the sandbox here");
@@ -337,21 +337,12 @@ fn a_long_first_invocation_does_not_hold_up_the_next_parked_sandbox() {
     // The first invocation runs 950 ms (the function's Timeout is 1 s).
     let url = server.url("/sleep/950");
     let first = std::thread::spawn(move || client().get(url).send().expect("GET").status());
-    let started = Instant::now();
-    loop {
-        let parked_now = parked_sandboxes(pid);
-        if parked_now
-            .iter()
-            .any(|process| !parked_at_start.contains(process))
-        {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_millis(900),
-            "no sandbox parked while the first invocation ran: {parked_now:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_a_new_parked_sandbox(
+        pid,
+        &parked_at_start,
+        Duration::from_millis(900),
+        "no sandbox parked while the first invocation ran",
+    );
     assert!(!first.is_finished(), "the first invocation already ended");
     // 200, or 504 should a loaded machine push the sleep past the Timeout; either way the
     // sandbox was parked while it ran.

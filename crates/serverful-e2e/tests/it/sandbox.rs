@@ -816,7 +816,9 @@ fn auto_runs_functions_where_the_host_cannot_isolate_fully() {
 
 #[test]
 fn cold_starts_take_the_sandbox_parked_at_start_and_parked_sandboxes_die_with_the_server() {
-    use crate::hello::{descendants_of, instance_processes, parked_sandboxes};
+    use crate::hello::{
+        descendants_of, instance_processes, parked_sandboxes, wait_for_a_new_parked_sandbox,
+    };
     let app = AttackApp::start(&[]);
     let pid = app.server.pid();
     // `Ready` comes after every Lambda-mode function has a sandbox parked.
@@ -838,21 +840,12 @@ fn cold_starts_take_the_sandbox_parked_at_start_and_parked_sandboxes_die_with_th
         "the instance {instances:?} is not one of the parked sandboxes {parked_at_start:?}"
     );
     // Once the invocation is done, the function parks a new one for its next cold start.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let parked_now = parked_sandboxes(pid);
-        if parked_now
-            .iter()
-            .any(|process| !parked_at_start.contains(process))
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no new sandbox parked after the cold start: {parked_now:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_a_new_parked_sandbox(
+        pid,
+        &parked_at_start,
+        Duration::from_secs(10),
+        "no new sandbox parked after the cold start",
+    );
     app.assert_victim_serves();
 
     // Killed with SIGKILL (no shutdown code runs), the server takes every sandbox with
