@@ -193,8 +193,11 @@ impl SqliteBackend {
         let writer = std::thread::Builder::new()
             .name("serverful-sqlite-writer".to_owned())
             .spawn(move || {
-                write_loop(connection, receiver, committed, &writer_log);
+                let mut connection = connection;
+                write_loop(&mut connection, receiver, committed, &writer_log);
+                // The last groups are answered before the connection closes.
                 let _ = syncer.join();
+                drop(connection);
             })
             .map_err(OpenError::Thread)?;
         Ok(SqliteBackend {
@@ -297,7 +300,7 @@ fn wal_path(path: &Path) -> PathBuf {
 type Committed = Vec<(Job, Result<(), BackendError>)>;
 
 fn write_loop(
-    mut connection: Connection,
+    connection: &mut Connection,
     jobs: Receiver<Job>,
     syncer: Sender<Committed>,
     log: &std::fs::File,
@@ -310,7 +313,7 @@ fn write_loop(
                 Err(_) => break,
             }
         }
-        let outcomes = commit_group(&mut connection, &group);
+        let outcomes = commit_group(connection, &group);
         let committed: Committed = group.into_iter().zip(outcomes).collect();
         if let Err(unsent) = syncer.send(committed) {
             // The syncer is gone (an answer's callback panicked): sync here.
@@ -726,7 +729,6 @@ mod tests {
         assert_eq!(backend.count(&Space::table(7)).expect("count"), (0, 0));
     }
 
-    /// One failing batch in a group fails alone; the others commit.
     /// The partition keys of test table 7, in order.
     fn partitions(backend: &SqliteBackend) -> Vec<Vec<u8>> {
         backend
@@ -737,6 +739,7 @@ mod tests {
             .collect()
     }
 
+    /// One failing batch in a group fails alone; the others commit.
     #[test]
     fn a_failing_batch_does_not_fail_its_group() {
         let directory = tempfile::tempdir().expect("temporary directory");
