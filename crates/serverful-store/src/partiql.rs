@@ -900,24 +900,16 @@ impl Parser<'_> {
 /// A set literal `<<...>>`: members of one scalar type, none repeated,
 /// refused in the words DynamoDB uses for the same set on the wire.
 fn set_of(members: Vec<AttributeValue>) -> StoreResult<AttributeValue> {
-    let invalid = || {
-        StoreError::validation(
-            "Unsupported operation: a set must hold strings, numbers or binaries of one type",
-        )
-    };
     if members.is_empty() {
         return Err(StoreError::validation("Empty bags are not supported"));
     }
     let n_members = members.len();
     let set = match members.first() {
         Some(AttributeValue::S(_)) => {
-            let texts = members
-                .into_iter()
-                .map(|member| match member {
-                    AttributeValue::S(text) => Ok(text),
-                    _ => Err(invalid()),
-                })
-                .collect::<StoreResult<Vec<_>>>()?;
+            let texts = all_of(members, |member| match member {
+                AttributeValue::S(text) => Some(text),
+                _ => None,
+            })?;
             let set = AttributeValue::string_set(texts.clone());
             if matches!(&set, AttributeValue::SS(unique) if unique.len() != n_members) {
                 return Err(wire::duplicate_strings(&texts));
@@ -925,27 +917,20 @@ fn set_of(members: Vec<AttributeValue>) -> StoreResult<AttributeValue> {
             set
         }
         Some(AttributeValue::N(_)) => {
-            let set = members
-                .into_iter()
-                .map(|member| match member {
-                    AttributeValue::N(number) => Ok(number),
-                    _ => Err(invalid()),
-                })
-                .collect::<StoreResult<Vec<_>>>()
-                .map(AttributeValue::number_set)?;
+            let set = AttributeValue::number_set(all_of(members, |member| match member {
+                AttributeValue::N(number) => Some(number),
+                _ => None,
+            })?);
             if matches!(&set, AttributeValue::NS(unique) if unique.len() != n_members) {
                 return Err(wire::duplicate_numbers());
             }
             set
         }
         Some(AttributeValue::B(_)) => {
-            let binaries = members
-                .into_iter()
-                .map(|member| match member {
-                    AttributeValue::B(bytes) => Ok(bytes),
-                    _ => Err(invalid()),
-                })
-                .collect::<StoreResult<Vec<_>>>()?;
+            let binaries = all_of(members, |member| match member {
+                AttributeValue::B(bytes) => Some(bytes),
+                _ => None,
+            })?;
             let set = AttributeValue::binary_set(binaries.clone());
             if matches!(&set, AttributeValue::BS(unique) if unique.len() != n_members) {
                 let base64: Vec<String> = binaries
@@ -956,9 +941,27 @@ fn set_of(members: Vec<AttributeValue>) -> StoreResult<AttributeValue> {
             }
             set
         }
-        _ => return Err(invalid()),
+        _ => return Err(mixed_set()),
     };
     Ok(set)
+}
+
+/// The members of a set literal as the first member's type, or DynamoDB's refusal
+/// if any member is of another.
+fn all_of<T>(
+    members: Vec<AttributeValue>,
+    take: impl Fn(AttributeValue) -> Option<T>,
+) -> StoreResult<Vec<T>> {
+    members
+        .into_iter()
+        .map(|member| take(member).ok_or_else(mixed_set))
+        .collect()
+}
+
+fn mixed_set() -> StoreError {
+    StoreError::validation(
+        "Unsupported operation: a set must hold strings, numbers or binaries of one type",
+    )
 }
 
 #[cfg(test)]
@@ -1130,6 +1133,14 @@ mod tests {
         check(
             r#"UPDATE t SET ns = set_add(ns, <<1, 2, 1.0>>) WHERE pk = 'a'"#,
             expect!["error: Input collection contains duplicates"],
+        );
+        check(
+            r#"INSERT INTO t VALUE {'pk': 'a', 'ss': <<'x', 1>>}"#,
+            expect!["error: Unsupported operation: a set must hold strings, numbers or binaries of one type"],
+        );
+        check(
+            r#"INSERT INTO t VALUE {'pk': 'a', 'ns': <<1, 'x'>>}"#,
+            expect!["error: Unsupported operation: a set must hold strings, numbers or binaries of one type"],
         );
         check(
             r#"INSERT INTO t VALUE {'pk': 'a', 'ns': <<1, 1>>}"#,
