@@ -15,7 +15,10 @@
 //! <sort key> [ASC | DESC]` on a SELECT that names its partition key.
 //! `UPDATE ... SET` also takes `list_append(a, b)`, and `path =
 //! set_add(path, <<...>>)` / `set_delete(...)`, which add or remove set
-//! members. Not supported: nested `SELECT`s, `RETURNING`.
+//! members. `UPDATE` ends with an optional `RETURNING ALL OLD * | MODIFIED
+//! OLD * | ALL NEW * | MODIFIED NEW *`, `DELETE` with `RETURNING ALL OLD *`
+//! (`ExecuteStatement` answers with the item as `ReturnValues` would). Not
+//! supported: nested `SELECT`s.
 
 use std::collections::BTreeMap;
 
@@ -27,6 +30,31 @@ use crate::value::{wire, AttributeType, AttributeValue, Item, Number};
 
 /// Statements nest maps and conditions at most this deep.
 const MAX_DEPTH: usize = 32;
+
+/// What a write statement's `RETURNING` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Returning {
+    /// `ALL OLD *`
+    AllOld,
+    /// `MODIFIED OLD *`
+    ModifiedOld,
+    /// `ALL NEW *`
+    AllNew,
+    /// `MODIFIED NEW *`
+    ModifiedNew,
+}
+
+impl Returning {
+    /// The same request as an item operation's `ReturnValues`.
+    pub fn return_values(self) -> &'static str {
+        match self {
+            Returning::AllOld => "ALL_OLD",
+            Returning::ModifiedOld => "UPDATED_OLD",
+            Returning::AllNew => "ALL_NEW",
+            Returning::ModifiedNew => "UPDATED_NEW",
+        }
+    }
+}
 
 /// A parsed statement.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +89,8 @@ pub enum Statement {
         remove: Vec<Path>,
         /// The `WHERE` condition (must pin the key).
         condition: Condition,
+        /// `RETURNING ...`
+        returning: Option<Returning>,
     },
     /// `DELETE FROM ... WHERE ...`
     Delete {
@@ -68,6 +98,8 @@ pub enum Statement {
         table: String,
         /// The `WHERE` condition (must pin the key).
         condition: Condition,
+        /// `RETURNING ALL OLD *`
+        returning: Option<Returning>,
     },
     /// `EXISTS(SELECT ... FROM ... WHERE ...)`: a transaction's condition
     /// check on one item.
@@ -333,6 +365,34 @@ impl Parser<'_> {
         }
     }
 
+    /// An optional `RETURNING (ALL | MODIFIED) (OLD | NEW) *`.
+    fn returning(&mut self) -> StoreResult<Option<Returning>> {
+        if !self.eat_keyword("RETURNING") {
+            return Ok(None);
+        }
+        let all = if self.eat_keyword("ALL") {
+            true
+        } else if self.eat_keyword("MODIFIED") {
+            false
+        } else {
+            return Err(syntax("expected ALL or MODIFIED after RETURNING"));
+        };
+        let old = if self.eat_keyword("OLD") {
+            true
+        } else if self.eat_keyword("NEW") {
+            false
+        } else {
+            return Err(syntax("expected OLD or NEW after RETURNING"));
+        };
+        self.symbol("*")?;
+        Ok(Some(match (all, old) {
+            (true, true) => Returning::AllOld,
+            (false, true) => Returning::ModifiedOld,
+            (true, false) => Returning::AllNew,
+            (false, false) => Returning::ModifiedNew,
+        }))
+    }
+
     fn eat_symbol(&mut self, symbol: &str) -> bool {
         if matches!(self.peek(), Some(Token::Symbol(found)) if *found == symbol) {
             self.position += 1;
@@ -449,11 +509,13 @@ impl Parser<'_> {
             }
             self.keyword("WHERE")?;
             let condition = self.or()?;
+            let returning = self.returning()?;
             return Ok(Statement::Update {
                 table,
                 set,
                 remove,
                 condition,
+                returning,
             });
         }
         if self.eat_keyword("DELETE") {
@@ -461,7 +523,15 @@ impl Parser<'_> {
             let table = self.name()?;
             self.keyword("WHERE")?;
             let condition = self.or()?;
-            return Ok(Statement::Delete { table, condition });
+            let returning = self.returning()?;
+            if returning.is_some_and(|returning| returning != Returning::AllOld) {
+                return Err(syntax("DELETE can only return ALL OLD *"));
+            }
+            return Ok(Statement::Delete {
+                table,
+                condition,
+                returning,
+            });
         }
         if self.is_keyword("EXISTS")
             && matches!(self.tokens.get(self.position + 1), Some(Token::Symbol("(")))
@@ -1000,13 +1070,13 @@ mod tests {
         check(
             r#"UPDATE t SET a = 1, b = ?, c = c + 1, d = d -2 REMOVE c WHERE pk = 'a' AND begins_with(x, 'y')"#,
             expect![[
-                r#"Update { table: "t", set: [(a, Value({N: 1})), (b, Value({S: p})), (c, Plus(Path(c), Value({N: 1}))), (d, Minus(Path(d), Value({N: 2})))], remove: [c], condition: (and (= pk {S: a}) (begins_with x {S: y})) }"#
+                r#"Update { table: "t", set: [(a, Value({N: 1})), (b, Value({S: p})), (c, Plus(Path(c), Value({N: 1}))), (d, Minus(Path(d), Value({N: 2})))], remove: [c], condition: (and (= pk {S: a}) (begins_with x {S: y})), returning: None }"#
             ]],
         );
         check(
             r#"DELETE FROM "t" WHERE pk = 'a' AND n IN [1, 2]"#,
             expect![[
-                r#"Delete { table: "t", condition: (and (= pk {S: a}) (in n {N: 1} {N: 2})) }"#
+                r#"Delete { table: "t", condition: (and (= pk {S: a}) (in n {N: 1} {N: 2})), returning: None }"#
             ]],
         );
         check(
@@ -1103,7 +1173,7 @@ mod tests {
         check(
             r#"UPDATE t SET l = list_append(l, [1]), ss = SET_ADD(ss, <<'x'>>), ns = set_delete(ns, <<1>>) WHERE pk = 'a'"#,
             expect![[
-                r#"Update { table: "t", set: [(l, ListAppend(Path(l), Value({L: [{N: 1}]}))), (ss, SetAdd({SS: [x]})), (ns, SetDelete({NS: [1]}))], remove: [], condition: (= pk {S: a}) }"#
+                r#"Update { table: "t", set: [(l, ListAppend(Path(l), Value({L: [{N: 1}]}))), (ss, SetAdd({SS: [x]})), (ns, SetDelete({NS: [1]}))], remove: [], condition: (= pk {S: a}), returning: None }"#
             ]],
         );
         check(

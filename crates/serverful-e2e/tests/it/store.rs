@@ -362,6 +362,73 @@ fn the_aws_cli_selects_items_with_partiql() {
 }
 
 #[test]
+fn the_aws_cli_updates_and_deletes_with_partiql_returning() {
+    let server = Server::start(&test_app(APP), &[]);
+    let item = json!({"id": {"S": "ret-1"}, "text": {"S": "before"}});
+    let put = aws_cli(
+        &server,
+        &[
+            "put-item",
+            "--table-name",
+            NOTES_TABLE,
+            "--item",
+            &item.to_string(),
+        ],
+        &[],
+    );
+    assert_eq!(put.code, 0, "{}", put.stderr);
+    let run = |statement: String| {
+        let output = aws_cli(
+            &server,
+            &["execute-statement", "--statement", &statement],
+            &[],
+        );
+        assert_eq!(
+            output.code, 0,
+            "{statement}:\n{}{}",
+            output.stdout, output.stderr
+        );
+        output.json()["Items"].clone()
+    };
+
+    let updated = run(format!(
+        r#"UPDATE "{NOTES_TABLE}" SET "text" = 'after' WHERE id = 'ret-1' RETURNING MODIFIED OLD *"#
+    ));
+    assert_eq!(updated, json!([{"text": {"S": "before"}}]));
+    let deleted = run(format!(
+        r#"DELETE FROM "{NOTES_TABLE}" WHERE id = 'ret-1' RETURNING ALL OLD *"#
+    ));
+    assert_eq!(
+        deleted,
+        json!([{"id": {"S": "ret-1"}, "text": {"S": "after"}}])
+    );
+    assert_eq!(
+        run(format!(
+            r#"SELECT * FROM "{NOTES_TABLE}" WHERE id = 'ret-1'"#
+        )),
+        json!([])
+    );
+
+    // A DELETE cannot return the new item: the CLI gets a ValidationException.
+    let refused = aws_cli(
+        &server,
+        &[
+            "execute-statement",
+            "--statement",
+            &format!(r#"DELETE FROM "{NOTES_TABLE}" WHERE id = 'ret-1' RETURNING ALL NEW *"#),
+        ],
+        &[],
+    );
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused.stderr.contains("ValidationException")
+            && refused.stderr.contains("DELETE can only return ALL OLD *"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
 fn the_js_document_client_round_trips_numbers_and_nested_maps() {
     let server = Server::start(&test_app(APP), &[]);
     let seen = node_client(&server, "document_client.mjs");

@@ -19,7 +19,7 @@ use crate::error::{ErrorKind, StoreError, StoreResult};
 use crate::eval::resolve_path;
 use crate::expression::{Comparator, Condition, Operand, Path, PathElement};
 use crate::key::KeySchema;
-use crate::partiql::{parse, SetOperand, Statement};
+use crate::partiql::{parse, Returning, SetOperand, Statement};
 use crate::value::{item_from_json, item_to_json, AttributeValue, Item};
 
 /// Re-keys an item projected by a SELECT's paths as PartiQL answers it:
@@ -265,6 +265,7 @@ fn write_operation(
             set,
             remove,
             condition,
+            returning: _,
         } => {
             let schema = store.table(table)?.key.clone();
             let (key, rest) = key_and_rest(condition, &schema)?;
@@ -318,7 +319,11 @@ fn write_operation(
                 },
             ))
         }
-        Statement::Delete { table, condition } => {
+        Statement::Delete {
+            table,
+            condition,
+            returning: _,
+        } => {
             let schema = store.table(table)?.key.clone();
             let (key, rest) = key_and_rest(condition, &schema)?;
             let condition = rest.map(|rest| renderer.condition(&rest));
@@ -377,23 +382,34 @@ fn write_operation(
     }
 }
 
+/// What a write statement's `RETURNING` asks for.
+fn returning_of(statement: &Statement) -> Option<Returning> {
+    match statement {
+        Statement::Update { returning, .. } | Statement::Delete { returning, .. } => *returning,
+        _ => None,
+    }
+}
+
 /// DynamoDB's refusal of `EXISTS` outside a transaction.
 fn exists_outside_transaction() -> StoreError {
     StoreError::validation("EXISTS can only be used in ExecuteTransaction write requests.")
 }
 
 impl Store {
-    /// Runs a write statement as its item operation.
+    /// Runs a write statement as its item operation; answers what its
+    /// `RETURNING` asks for (`None` without one).
     fn run_write_statement(
         &self,
         statement: &Statement,
         on_failure: Option<&String>,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Option<Item>> {
         if matches!(statement, Statement::Exists { .. }) {
             return Err(exists_outside_transaction());
         }
+        let return_values =
+            returning_of(statement).map(|returning| returning.return_values().to_owned());
         let (kind, operation) = write_operation(self, statement, on_failure)?;
-        match kind {
+        let returned = match kind {
             "put" => {
                 self.put_item(PutItemInput {
                     table_name: operation.table_name,
@@ -414,6 +430,7 @@ impl Store {
                         error
                     }
                 })?;
+                None
             }
             "update" => {
                 self.update_item(UpdateItemInput {
@@ -425,8 +442,10 @@ impl Store {
                     expression_attribute_values: operation.expression_attribute_values,
                     return_values_on_condition_check_failure: operation
                         .return_values_on_condition_check_failure,
+                    return_values,
                     ..UpdateItemInput::default()
-                })?;
+                })?
+                .attributes
             }
             _ => {
                 self.delete_item(DeleteItemInput {
@@ -437,11 +456,15 @@ impl Store {
                     expression_attribute_values: operation.expression_attribute_values,
                     return_values_on_condition_check_failure: operation
                         .return_values_on_condition_check_failure,
+                    return_values,
                     ..DeleteItemInput::default()
-                })?;
+                })?
+                .attributes
             }
-        }
-        Ok(())
+        };
+        // Only a RETURNING asks for attributes; a DELETE of a missing item
+        // has none to return.
+        Ok(returned)
     }
 
     /// Runs a SELECT as a Query (when the WHERE pins the partition key) or a
@@ -584,11 +607,14 @@ impl Store {
             let start = input.next_token.as_deref().map(decode_token).transpose()?;
             return self.run_select(&statement, input.consistent_read, input.limit, start);
         }
-        self.run_write_statement(
+        let returned = self.run_write_statement(
             &statement,
             input.return_values_on_condition_check_failure.as_ref(),
         )?;
-        Ok(ExecuteStatementOutput::default())
+        Ok(ExecuteStatementOutput {
+            items: returned.into_iter().collect(),
+            ..ExecuteStatementOutput::default()
+        })
     }
 
     /// `BatchExecuteStatement`: each statement on its own; reads must name a
@@ -659,13 +685,10 @@ impl Store {
                             "Batch reads must specify the full primary key of one item",
                         ))
                     }
-                    _ => {
-                        self.run_write_statement(
-                            &statement,
-                            request.return_values_on_condition_check_failure.as_ref(),
-                        )?;
-                        None
-                    }
+                    _ => self.run_write_statement(
+                        &statement,
+                        request.return_values_on_condition_check_failure.as_ref(),
+                    )?,
                 };
                 Ok((table, item))
             });
@@ -793,6 +816,11 @@ impl Store {
         }
         let mut items = Vec::new();
         for (position, (statement, on_failure)) in statements.iter().enumerate() {
+            if returning_of(statement).is_some() {
+                return Err(StoreError::validation(format!(
+                    "Validation failed in TransactStatements[{position}]: RETURNING is not supported in transactions"
+                )));
+            }
             let (kind, operation) =
                 write_operation(self, statement, on_failure.as_ref()).map_err(|mut error| {
                     // DynamoDB names the statement an EXISTS check failed

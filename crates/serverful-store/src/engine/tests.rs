@@ -819,6 +819,63 @@ fn partiql_is_null() {
         .assert_eq(&run("SELECT sk FROM items WHERE pk = 'n'"));
 }
 
+/// `RETURNING` on PartiQL UPDATE and DELETE answers with the item as the
+/// matching `ReturnValues` would; transactions refuse it.
+#[test]
+fn partiql_returning() {
+    let store = store();
+    create(&store, "items", "N");
+    ok(
+        &store,
+        "PutItem",
+        json!({"TableName": "items", "Item": {"pk": {"S": "r"}, "sk": {"N": "1"}, "a": {"N": "1"}, "b": {"S": "x"}}}),
+    );
+    let run = |statement: &str| {
+        call(&store, "ExecuteStatement", json!({"Statement": statement})).to_string()
+    };
+    expect![[r#"{"Items":[{"a":{"N":"1"},"b":{"S":"x"},"pk":{"S":"r"},"sk":{"N":"1"}}]}"#]]
+        .assert_eq(&run(
+            "UPDATE items SET a = 2 WHERE pk = 'r' AND sk = 1 RETURNING ALL OLD *",
+        ));
+    expect![[r#"{"Items":[{"a":{"N":"2"}}]}"#]].assert_eq(&run(
+        "UPDATE items SET a = 3 WHERE pk = 'r' AND sk = 1 RETURNING MODIFIED OLD *",
+    ));
+    expect![[r#"{"Items":[{"a":{"N":"3"},"b":{"S":"y"},"pk":{"S":"r"},"sk":{"N":"1"}}]}"#]]
+        .assert_eq(&run(
+            "UPDATE items SET b = 'y' WHERE pk = 'r' AND sk = 1 RETURNING ALL NEW *",
+        ));
+    expect![[r#"{"Items":[{"a":{"N":"4"}}]}"#]].assert_eq(&run(
+        "update items set a = a + 1 where pk = 'r' and sk = 1 returning modified new *",
+    ));
+    expect![[r#"{"Items":[]}"#]]
+        .assert_eq(&run("UPDATE items SET a = 5 WHERE pk = 'r' AND sk = 1"));
+    expect![[r#"{"Items":[{"a":{"N":"5"},"b":{"S":"y"},"pk":{"S":"r"},"sk":{"N":"1"}}]}"#]]
+        .assert_eq(&run(
+            "DELETE FROM items WHERE pk = 'r' AND sk = 1 RETURNING ALL OLD *",
+        ));
+    // The item is gone: nothing to return.
+    expect![[r#"{"Items":[]}"#]].assert_eq(&run(
+        "DELETE FROM items WHERE pk = 'r' AND sk = 1 RETURNING ALL OLD *",
+    ));
+    expect![[r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Statement wasn't well formed, can't be processed: DELETE can only return ALL OLD *"}"#]].assert_eq(&run(
+        "DELETE FROM items WHERE pk = 'r' AND sk = 1 RETURNING ALL NEW *",
+    ));
+    expect![[r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Statement wasn't well formed, can't be processed: expected *"}"#]].assert_eq(&run(
+        "UPDATE items SET a = 1 WHERE pk = 'r' AND sk = 1 RETURNING ALL NEW a",
+    ));
+    expect![[r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Statement wasn't well formed, can't be processed: expected ALL or MODIFIED after RETURNING"}"#]].assert_eq(&run(
+        "UPDATE items SET a = 1 WHERE pk = 'r' AND sk = 1 RETURNING *",
+    ));
+    expect![[r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Validation failed in TransactStatements[0]: RETURNING is not supported in transactions"}"#]].assert_eq(
+        &call(
+            &store,
+            "ExecuteTransaction",
+            json!({"TransactStatements": [{"Statement": "UPDATE items SET a = 1 WHERE pk = 'r' AND sk = 2 RETURNING ALL NEW *"}]}),
+        )
+        .to_string(),
+    );
+}
+
 /// `list_append`, `set_add` and `set_delete` in a PartiQL UPDATE: the set
 /// functions add and remove members as UpdateExpression's ADD and DELETE do.
 #[test]
