@@ -2,14 +2,29 @@
 //! [`serverful_store::Backend`] in one database file.
 //!
 //! Layout: one `catalog` table (table name → the engine's metadata), one
-//! `rows` table keyed by `(table_id, idx, pk, sk)` with `WITHOUT ROWID`, so a
-//! table's items and each index's entries sit clustered in key order, and one
+//! `rows` table holding every table's items and every index's entries, found
+//! through its unique index `rows_by_key` on `(table_id, idx, pk, sk)`, and one
 //! `stream_records` table whose `AUTOINCREMENT` key gives stream records
 //! increasing, never reused sequence numbers, and one `request_tokens` table
 //! of the transactions' `ClientRequestToken`s, so idempotency outlives a
 //! restart. Keys are
 //! BLOBs in the order-preserving encoding of `serverful_store::key`, and
 //! SQLite compares BLOBs with `memcmp`, so index order is DynamoDB's order.
+//!
+//! Why `rows` is a rowid table with a separate key index, not a `WITHOUT ROWID`
+//! table clustered by key: every write is paid for in whole pages of the
+//! write-ahead log, and each acknowledgement waits for the log to be synced. A
+//! `WITHOUT ROWID` table keeps entire rows in its interior pages as well as its
+//! leaves, so a new item with a ~200-byte value lands on a random leaf that
+//! fills after a dozen rows and splits, rewriting several siblings and their
+//! parent: about two 4 KiB pages a write. Here a new item is appended to the
+//! rowid table's last page (shared by every write of a commit), and only its
+//! short key entry goes to a random leaf of the index, which holds a hundred
+//! of them; an overwrite updates its row in place (an upsert keeps the rowid)
+//! and leaves the index alone. New databases use 2 KiB pages, the size at which
+//! those page writes cost the fewest bytes for DynamoDB-sized items. Databases
+//! written by the earlier `WITHOUT ROWID` layout are moved into this one when
+//! they are opened (see [`migrate_rows`]); their page size stays.
 //!
 //! Writes are group-committed: one writer thread owns the only read-write
 //! connection, takes every batch queued since its last commit, applies each in
@@ -51,6 +66,8 @@ use serverful_store::backend::{
 const MAX_GROUP: usize = 512;
 /// Read connections kept open between reads.
 const MAX_IDLE_READERS: usize = 64;
+/// The page size of new databases (see the module documentation).
+const PAGE_SIZE: i64 = 2048;
 
 /// Errors opening the database.
 #[derive(Debug, thiserror::Error)]
@@ -131,13 +148,14 @@ const SCHEMA: &str = "
         metadata BLOB NOT NULL
     ) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS rows (
+        id INTEGER PRIMARY KEY,
         table_id INTEGER NOT NULL,
         idx TEXT NOT NULL,
         pk BLOB NOT NULL,
         sk BLOB NOT NULL,
-        value BLOB NOT NULL,
-        PRIMARY KEY (table_id, idx, pk, sk)
-    ) WITHOUT ROWID;
+        value BLOB NOT NULL
+    );
+    CREATE UNIQUE INDEX IF NOT EXISTS rows_by_key ON rows (table_id, idx, pk, sk);
     CREATE TABLE IF NOT EXISTS stream_records (
         sequence INTEGER PRIMARY KEY AUTOINCREMENT,
         stream TEXT NOT NULL,
@@ -162,7 +180,11 @@ impl SqliteBackend {
             path: path.clone(),
             source,
         };
-        let connection = Connection::open(&path).map_err(sqlite)?;
+        let mut connection = Connection::open(&path).map_err(sqlite)?;
+        // Takes effect only while the file is still empty.
+        connection
+            .pragma_update(None, "page_size", PAGE_SIZE)
+            .map_err(sqlite)?;
         connection
             .pragma_update(None, "journal_mode", "WAL")
             .map_err(sqlite)?;
@@ -172,6 +194,7 @@ impl SqliteBackend {
         connection
             .busy_timeout(Duration::from_secs(30))
             .map_err(sqlite)?;
+        migrate_rows(&mut connection).map_err(sqlite)?;
         connection.execute_batch(SCHEMA).map_err(sqlite)?;
         stable_plans(&connection).map_err(sqlite)?;
         // The log exists once the schema has been written, and stays (same
@@ -275,6 +298,32 @@ impl Drop for SqliteBackend {
             let _ = writer.join();
         }
     }
+}
+
+/// Moves the items of a database written with the earlier layout, where `rows`
+/// was a `WITHOUT ROWID` table keyed by `(table_id, idx, pk, sk)`, into the
+/// current one: a rowid table and its unique key index. One transaction, so a
+/// crash part-way leaves the old table as it was, to be moved at the next open.
+fn migrate_rows(connection: &mut Connection) -> rusqlite::Result<()> {
+    let old_layout: bool = connection.query_row(
+        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'rows' \
+         AND NOT EXISTS (SELECT 1 FROM pragma_table_info('rows') WHERE name = 'id')",
+        [],
+        |row| row.get(0),
+    )?;
+    if !old_layout {
+        return Ok(());
+    }
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    transaction.execute_batch("ALTER TABLE rows RENAME TO rows_without_rowid;")?;
+    transaction.execute_batch(SCHEMA)?;
+    transaction.execute_batch(
+        "INSERT INTO rows (table_id, idx, pk, sk, value)
+             SELECT table_id, idx, pk, sk, value FROM rows_without_rowid
+             ORDER BY table_id, idx, pk, sk;
+         DROP TABLE rows_without_rowid;",
+    )?;
+    transaction.commit()
 }
 
 /// Turns on SQLite's query planner stability guarantee. The bundled SQLite
@@ -427,7 +476,7 @@ fn apply(connection: &Connection, write: &Write) -> rusqlite::Result<()> {
         } => {
             connection
                 .prepare_cached(
-                    "INSERT OR REPLACE INTO rows (table_id, idx, pk, sk, value) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO rows (table_id, idx, pk, sk, value) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (table_id, idx, pk, sk) DO UPDATE SET value = excluded.value",
                 )?
                 .execute(params![id(space.table_id)?, space.index, partition, sort, value])?;
         }
@@ -686,6 +735,106 @@ mod tests {
             sort: sort.to_vec(),
             value: value.to_vec(),
         }
+    }
+
+    #[test]
+    fn a_database_in_the_without_rowid_layout_is_moved_into_the_current_one() {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let path = directory.path().join("db.sqlite");
+        {
+            // The layout before the rowid table, with an item and an index entry.
+            let connection = Connection::open(&path).expect("open");
+            connection
+                .pragma_update(None, "journal_mode", "WAL")
+                .expect("WAL");
+            connection
+                .execute_batch(
+                    "CREATE TABLE catalog (name TEXT PRIMARY KEY, metadata BLOB NOT NULL) WITHOUT ROWID;
+                     CREATE TABLE rows (
+                         table_id INTEGER NOT NULL, idx TEXT NOT NULL, pk BLOB NOT NULL,
+                         sk BLOB NOT NULL, value BLOB NOT NULL,
+                         PRIMARY KEY (table_id, idx, pk, sk)
+                     ) WITHOUT ROWID;
+                     INSERT INTO rows VALUES (7, '', x'61', x'01', x'31');
+                     INSERT INTO rows VALUES (7, '', x'61', x'02', x'32');
+                     INSERT INTO rows VALUES (7, 'byValue', x'31', x'6101', x'');",
+                )
+                .expect("old layout");
+        }
+        let backend = SqliteBackend::open(&path).expect("open");
+        assert_eq!(
+            backend.get(&Space::table(7), b"a", b"\x02").expect("get"),
+            Some(b"2".to_vec())
+        );
+        let index = Space {
+            table_id: 7,
+            index: "byValue".to_owned(),
+        };
+        assert_eq!(
+            backend.get(&index, b"1", b"a\x01").expect("get"),
+            Some(Vec::new())
+        );
+        backend
+            .write(vec![put(b"a", b"\x01", b"one")])
+            .expect("overwrite");
+        backend
+            .write(vec![put(b"a", b"\x03", b"3")])
+            .expect("write");
+        let range = SortRange {
+            lower: Bound::Unbounded,
+            upper: Bound::Unbounded,
+            reverse: false,
+        };
+        let values: Vec<Vec<u8>> = backend
+            .query(&Space::table(7), b"a", &range, 10)
+            .expect("query")
+            .into_iter()
+            .map(|entry| entry.value)
+            .collect();
+        assert_eq!(values, vec![b"one".to_vec(), b"2".to_vec(), b"3".to_vec()]);
+        drop(backend);
+        let connection = Connection::open(&path).expect("open");
+        let tables: Vec<String> = connection
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+            .expect("prepare")
+            .query_map([], |row| row.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("names");
+        assert!(
+            !tables.contains(&"rows_without_rowid".to_owned()),
+            "{tables:?}"
+        );
+        let has_id: bool = connection
+            .query_row(
+                "SELECT count(*) FROM pragma_table_info('rows') WHERE name = 'id'",
+                [],
+                |row| row.get(0),
+            )
+            .expect("table info");
+        assert!(has_id);
+    }
+
+    #[test]
+    fn new_databases_use_small_pages_and_overwrites_keep_one_row() {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let path = directory.path().join("db.sqlite");
+        let backend = SqliteBackend::open(&path).expect("open");
+        for value in [b"1", b"2", b"3"] {
+            backend.write(vec![put(b"a", b"", value)]).expect("write");
+        }
+        drop(backend);
+        let connection = Connection::open(&path).expect("open");
+        let page_size: i64 = connection
+            .query_row("PRAGMA page_size", [], |row| row.get(0))
+            .expect("page size");
+        assert_eq!(page_size, PAGE_SIZE);
+        let (count, value): (i64, Vec<u8>) = connection
+            .query_row("SELECT count(*), max(value) FROM rows", [], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .expect("rows");
+        assert_eq!((count, value), (1, b"3".to_vec()));
     }
 
     #[test]
