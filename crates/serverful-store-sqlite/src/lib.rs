@@ -737,6 +737,16 @@ mod tests {
         }
     }
 
+    /// The values of table 7's items in `partition` within `range`, in order.
+    fn values_in(backend: &SqliteBackend, partition: &[u8], range: &SortRange) -> Vec<Vec<u8>> {
+        backend
+            .query(&Space::table(7), partition, range, 10)
+            .expect("query")
+            .into_iter()
+            .map(|entry| entry.value)
+            .collect()
+    }
+
     #[test]
     fn a_database_in_the_without_rowid_layout_is_moved_into_the_current_one() {
         let directory = tempfile::tempdir().expect("temporary directory");
@@ -785,12 +795,7 @@ mod tests {
             upper: Bound::Unbounded,
             reverse: false,
         };
-        let values: Vec<Vec<u8>> = backend
-            .query(&Space::table(7), b"a", &range, 10)
-            .expect("query")
-            .into_iter()
-            .map(|entry| entry.value)
-            .collect();
+        let values = values_in(&backend, b"a", &range);
         assert_eq!(values, vec![b"one".to_vec(), b"2".to_vec(), b"3".to_vec()]);
         drop(backend);
         let connection = Connection::open(&path).expect("open");
@@ -854,12 +859,7 @@ mod tests {
             upper: Bound::Unbounded,
             reverse: true,
         };
-        let values: Vec<Vec<u8>> = backend
-            .query(&Space::table(7), b"a", &range, 10)
-            .expect("query")
-            .into_iter()
-            .map(|entry| entry.value)
-            .collect();
+        let values = values_in(&backend, b"a", &range);
         assert_eq!(values, vec![b"3".to_vec(), b"2".to_vec()]);
         let scanned: Vec<Vec<u8>> = backend
             .scan(&Space::table(7), Some((b"a", b"\x02")), 10)
