@@ -268,18 +268,7 @@ fn the_aws_cli_writes_and_reads_items_and_a_wrong_secret_is_refused() {
     assert_eq!(listed["TableNames"], json!([NOTES_TABLE]));
 
     let item = json!({"id": {"S": "cli-1"}, "text": {"S": "from the CLI"}, "stars": {"N": "5"}});
-    let put = aws_cli(
-        &server,
-        &[
-            "put-item",
-            "--table-name",
-            NOTES_TABLE,
-            "--item",
-            &item.to_string(),
-        ],
-        &[],
-    );
-    assert_eq!(put.code, 0, "{}", put.stderr);
+    cli_put_note(&server, &item);
 
     let got = aws_cli(
         &server,
@@ -334,18 +323,7 @@ fn the_aws_cli_writes_and_reads_items_and_a_wrong_secret_is_refused() {
 fn the_aws_cli_selects_items_with_partiql() {
     let server = Server::start(&test_app(APP), &[]);
     let item = json!({"id": {"S": "sql-1"}, "text": {"S": "selected"}});
-    let put = aws_cli(
-        &server,
-        &[
-            "put-item",
-            "--table-name",
-            NOTES_TABLE,
-            "--item",
-            &item.to_string(),
-        ],
-        &[],
-    );
-    assert_eq!(put.code, 0, "{}", put.stderr);
+    cli_put_note(&server, &item);
 
     let statement = format!(r#"SELECT * FROM "{NOTES_TABLE}""#);
     let selected = aws_cli(
@@ -365,18 +343,7 @@ fn the_aws_cli_selects_items_with_partiql() {
 fn the_aws_cli_updates_and_deletes_with_partiql_returning() {
     let server = Server::start(&test_app(APP), &[]);
     let item = json!({"id": {"S": "ret-1"}, "text": {"S": "before"}});
-    let put = aws_cli(
-        &server,
-        &[
-            "put-item",
-            "--table-name",
-            NOTES_TABLE,
-            "--item",
-            &item.to_string(),
-        ],
-        &[],
-    );
-    assert_eq!(put.code, 0, "{}", put.stderr);
+    cli_put_note(&server, &item);
     let run = |statement: String| {
         let output = aws_cli(
             &server,
@@ -662,6 +629,22 @@ fn attribute(name: &str, attribute_type: ScalarAttributeType) -> AttributeDefini
         .attribute_type(attribute_type)
         .build()
         .expect("attribute definition")
+}
+
+/// `aws dynamodb put-item` of one note into the template's table, which must succeed.
+fn cli_put_note(server: &Server, item: &Value) {
+    let put = aws_cli(
+        server,
+        &[
+            "put-item",
+            "--table-name",
+            NOTES_TABLE,
+            "--item",
+            &item.to_string(),
+        ],
+        &[],
+    );
+    assert_eq!(put.code, 0, "{}", put.stderr);
 }
 
 /// `aws dynamodb get-item` of one note from the template's table.
