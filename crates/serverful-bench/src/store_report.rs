@@ -203,7 +203,7 @@ impl StoreReport {
         if self.rounds.len() > 1 {
             let _ = writeln!(
                 out,
-                "{} rounds: in each round every contender runs every workload on a fresh server, the contenders taking turns. Tables show each contender's median round (by req/s) and every round's req/s; each ratio is the median over the rounds of the ratio within a round, with the lowest and highest.\n",
+                "{} rounds: in each round every contender runs every workload on a fresh server, the contenders taking turns, in reverse order every other round. Tables show each contender's median round (by req/s) and every round's req/s; each ratio is the median over the rounds of the ratio within a round, with the lowest and highest.\n",
                 self.rounds.len()
             );
         }
