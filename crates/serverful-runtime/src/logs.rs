@@ -51,6 +51,11 @@ enum StdoutMessage {
     Flush(std::sync::mpsc::SyncSender<()>),
 }
 
+/// How long the log writer waits after a first line before it writes what has come.
+/// Log lines appear at most this much later; a wake-up per line cost more CPU than the
+/// writing itself.
+const WRITER_LINGER: Duration = Duration::from_millis(2);
+
 /// The one writer thread behind [`LogSink::stdout`], started on first use.
 fn stdout_writer() -> &'static std::sync::mpsc::Sender<StdoutMessage> {
     static WRITER: std::sync::OnceLock<std::sync::mpsc::Sender<StdoutMessage>> =
@@ -62,6 +67,12 @@ fn stdout_writer() -> &'static std::sync::mpsc::Sender<StdoutMessage> {
             .spawn(move || {
                 let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout());
                 while let Ok(first) = receiver.recv() {
+                    // Let the burst that woke us gather before writing it: lines sent
+                    // while this thread sleeps do not wake it, so under load the thread
+                    // wakes once per linger instead of once or twice per invocation.
+                    if matches!(first, StdoutMessage::Line(_)) {
+                        std::thread::sleep(WRITER_LINGER);
+                    }
                     let mut acks = Vec::new();
                     let mut message = Some(first);
                     // Take everything queued meanwhile, then write it in one go.
