@@ -105,6 +105,11 @@ pub struct UpArgs {
     /// Stop instances idle this long (scale to zero): 90s, 10m, 1h, or `never`
     #[arg(long, default_value = "10m", value_parser = parse_idle_timeout, env = "SERVERFUL_IDLE_TIMEOUT")]
     pub idle_timeout: IdleTimeout,
+
+    /// Threads serving the gateway and the functions' Runtime API (default: half the
+    /// cores, at least 1; the other half is left to the function processes)
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..), env = "SERVERFUL_GATEWAY_THREADS")]
+    pub gateway_threads: Option<u16>,
 }
 
 /// How long idle instances stay warm.

@@ -271,9 +271,12 @@ pub struct Runtime {
     /// HTTP-mode functions, which have their own kind of pool.
     http_pools: HashMap<String, Arc<http_pool::HttpPool>>,
     idle_timeout: Option<Duration>,
-    /// The idle reaper starts with the first invocation, inside the caller's tokio runtime
-    /// (`new` may run outside one).
+    /// The idle reaper starts with the first invocation (`new` may run outside a tokio
+    /// runtime).
     reaper: std::sync::Once,
+    /// The tokio runtime `new` ran in, if any: invocations and instances run there, even
+    /// when the caller is on another one (the Lambda API on the AWS endpoint's runtime).
+    tasks: Option<tokio::runtime::Handle>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -347,6 +350,7 @@ impl Runtime {
             http_pools,
             idle_timeout,
             reaper: std::sync::Once::new(),
+            tasks: tokio::runtime::Handle::try_current().ok(),
         };
         Ok((runtime, warnings))
     }
@@ -382,7 +386,7 @@ impl Runtime {
         // A cold start runs in its own task, so that a caller who stops waiting does not
         // leave a half-started process behind.
         let pool = pool.clone();
-        match tokio::spawn(async move { pool.lease().await }).await {
+        match self.spawn(async move { pool.lease().await }).await {
             Ok(result) => result.map(Some),
             Err(join_error) => {
                 tracing::error!(function, "lease task failed: {join_error}");
@@ -394,15 +398,28 @@ impl Runtime {
         }
     }
 
-    /// Starts scaling idle instances to zero, once, inside the caller's tokio runtime.
+    /// Starts scaling idle instances to zero, once.
     fn start_reaper(&self) {
         if let Some(idle_timeout) = self.idle_timeout {
             self.reaper.call_once(|| {
                 let pools = self.pools.values().map(Arc::downgrade).collect();
-                tokio::spawn(pool::reap_idle_instances(pools, idle_timeout));
+                self.spawn(pool::reap_idle_instances(pools, idle_timeout));
                 let http_pools = self.http_pools.values().map(Arc::downgrade).collect();
-                tokio::spawn(pool::reap_idle_instances(http_pools, idle_timeout));
+                self.spawn(pool::reap_idle_instances(http_pools, idle_timeout));
             });
+        }
+    }
+
+    /// Spawns `task` on the runtime the functions run on (see `tasks`), else on the
+    /// caller's.
+    fn spawn<F>(&self, task: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match &self.tasks {
+            Some(handle) => handle.spawn(task),
+            None => tokio::spawn(task),
         }
     }
 
@@ -426,7 +443,10 @@ impl Runtime {
             // Not through the gateway: the event goes to AWS_LWA_PASS_THROUGH_PATH.
             self.start_reaper();
             let http_pool = http_pool.clone();
-            return match tokio::spawn(async move { http_pool.invoke(payload).await }).await {
+            return match self
+                .spawn(async move { http_pool.invoke(payload).await })
+                .await
+            {
                 Ok(result) => result,
                 Err(join_error) => {
                     tracing::error!(function, "invocation task failed: {join_error}");
@@ -444,7 +464,7 @@ impl Runtime {
         self.start_reaper();
         // The invocation runs in its own task so that a caller who stops waiting (a client
         // that disconnects) does not kill the instance halfway through a request.
-        let task = tokio::spawn(pool.clone().invoke(payload, context));
+        let task = self.spawn(pool.clone().invoke(payload, context));
         match task.await {
             Ok(result) => result,
             Err(join_error) => {

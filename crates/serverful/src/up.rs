@@ -18,7 +18,8 @@ use crate::functions::{Functions, GatewayInvoker};
 use crate::lambda_api::{FunctionInfo, LambdaApi};
 use crate::tables;
 
-pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
+/// `aws` is the tokio runtime the AWS endpoint is served on (see `crate::main`).
+pub(crate) async fn run(args: UpArgs, aws: tokio::runtime::Handle) -> anyhow::Result<ExitCode> {
     let LoadedApp { app, data_dir } = app::load(&args.app)?;
     let versions = if args.watch {
         app::CodeVersions::Pinned
@@ -77,12 +78,20 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     // network namespace, served by the same router once it exists (below).
     let aws_router: Arc<std::sync::OnceLock<axum::Router>> = Arc::default();
     let endpoint_router = aws_router.clone();
+    let endpoint_runtime = aws.clone();
     let endpoints = vec![runtime::sandbox::PlatformEndpoint {
         port: aws_address.port(),
         serve: Arc::new(move |listener: tokio::net::TcpListener| {
             let router = endpoint_router.get().cloned().unwrap_or_default();
-            tokio::spawn(async move {
-                if let Err(error) = axum::serve(listener, router).await {
+            // The listener moves to the AWS endpoint's runtime, so that its connections
+            // are polled there too.
+            let listener = listener.into_std();
+            endpoint_runtime.spawn(async move {
+                let served = match listener.and_then(tokio::net::TcpListener::from_std) {
+                    Ok(listener) => axum::serve(listener, router).await,
+                    Err(error) => Err(error),
+                };
+                if let Err(error) = served {
                     tracing::debug!("AWS endpoint inside a sandbox stopped: {error}");
                 }
             })
@@ -216,11 +225,6 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             tracing::debug!("failed to set TCP_NODELAY on a gateway connection: {error}");
         }
     });
-    let aws_listener = aws_listener.tap_io(|stream| {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!("failed to set TCP_NODELAY on an AWS endpoint connection: {error}");
-        }
-    });
     let gateway_served = axum::serve(gateway_listener, gateway_service)
         .with_graceful_shutdown(stopped(stop_receiver.clone()));
     let aws_router = aws_router
@@ -230,9 +234,22 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     // sandboxes serve the AWS endpoint inside, so its router must exist first.
     functions.park_sandboxes().await;
     println!("Ready on {base_url} (Ctrl-C to stop)");
-    let aws_served =
-        axum::serve(aws_listener, aws_router).with_graceful_shutdown(stopped(stop_receiver));
+    // The AWS endpoint is served on its own runtime; its listener is registered there.
+    let aws_listener = aws_listener
+        .into_std()
+        .context("hand over the AWS endpoint")?;
+    let aws_served = aws.spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(aws_listener)?.tap_io(|stream| {
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!("failed to set TCP_NODELAY on an AWS endpoint connection: {error}");
+            }
+        });
+        axum::serve(listener, aws_router)
+            .with_graceful_shutdown(stopped(stop_receiver))
+            .await
+    });
     let (gateway_result, aws_result) = tokio::join!(gateway_served, aws_served);
+    let aws_result = aws_result.unwrap_or_else(|join_error| Err(std::io::Error::other(join_error)));
     // Stop the functions before reporting anything else, so no process outlives us.
     stop_functions(&functions).await;
     runtime::flush_stdout();
