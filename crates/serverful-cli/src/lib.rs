@@ -226,6 +226,24 @@ mod tests {
     }
 
     #[test]
+    fn gateway_threads_default_to_unset_and_refuse_zero() {
+        let parse = |args: &[&str]| {
+            let cli = Cli::try_parse_from(args)?;
+            let Command::Up(up) = cli.command else {
+                panic!("parsed as up")
+            };
+            Ok::<_, clap::Error>(up.gateway_threads)
+        };
+        assert_eq!(parse(&["serverful", "up"]).expect("parse"), None);
+        assert_eq!(
+            parse(&["serverful", "up", "--gateway-threads", "3"]).expect("parse"),
+            Some(3)
+        );
+        let error = parse(&["serverful", "up", "--gateway-threads", "0"]).expect_err("refused");
+        assert!(error.to_string().contains("--gateway-threads"), "{error}");
+    }
+
+    #[test]
     fn a_repeated_flag_takes_the_last_value() {
         let cli = Cli::try_parse_from(["serverful", "up", "--port", "0", "--port", "8080"])
             .expect("parse");
