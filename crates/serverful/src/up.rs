@@ -217,14 +217,7 @@ pub(crate) async fn run(args: UpArgs, aws: tokio::runtime::Handle) -> anyhow::Re
     // Connect info gives events the client's address (`sourceIp`).
     let gateway_service =
         gateway::router(gateway_state).into_make_service_with_connect_info::<SocketAddr>();
-    // Without TCP_NODELAY a response written in several pieces (headers, then streamed
-    // body chunks, as HTTP-mode responses are) waits for the client's delayed ACK:
-    // about 40 ms per request.
-    let gateway_listener = gateway_listener.tap_io(|stream| {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!("failed to set TCP_NODELAY on a gateway connection: {error}");
-        }
-    });
+    let gateway_listener = gateway_listener.tap_io(|stream| set_nodelay(stream, "gateway"));
     let gateway_served = axum::serve(gateway_listener, gateway_service)
         .with_graceful_shutdown(stopped(stop_receiver.clone()));
     let aws_router = aws_router
@@ -239,11 +232,8 @@ pub(crate) async fn run(args: UpArgs, aws: tokio::runtime::Handle) -> anyhow::Re
         .into_std()
         .context("hand over the AWS endpoint")?;
     let aws_served = aws.spawn(async move {
-        let listener = tokio::net::TcpListener::from_std(aws_listener)?.tap_io(|stream| {
-            if let Err(error) = stream.set_nodelay(true) {
-                tracing::debug!("failed to set TCP_NODELAY on an AWS endpoint connection: {error}");
-            }
-        });
+        let listener = tokio::net::TcpListener::from_std(aws_listener)?
+            .tap_io(|stream| set_nodelay(stream, "AWS endpoint"));
         axum::serve(listener, aws_router)
             .with_graceful_shutdown(stopped(stop_receiver))
             .await
@@ -256,6 +246,15 @@ pub(crate) async fn run(args: UpArgs, aws: tokio::runtime::Handle) -> anyhow::Re
     gateway_result.context("serve the gateway")?;
     aws_result.context("serve the AWS endpoint")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Sets TCP_NODELAY on a connection to the `listener` named: without it a response
+/// written in several pieces (headers, then streamed body chunks, as HTTP-mode responses
+/// are) waits for the client's delayed ACK, about 40 ms per request.
+fn set_nodelay(stream: &mut tokio::net::TcpStream, listener: &str) {
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!("failed to set TCP_NODELAY on a {listener} connection: {error}");
+    }
 }
 
 /// Binds a listener, or says why not (and what to do) and returns `None`.
