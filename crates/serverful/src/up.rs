@@ -88,7 +88,11 @@ pub(crate) async fn run(args: UpArgs, aws: tokio::runtime::Handle) -> anyhow::Re
             let listener = listener.into_std();
             endpoint_runtime.spawn(async move {
                 let served = match listener.and_then(tokio::net::TcpListener::from_std) {
-                    Ok(listener) => axum::serve(listener, router).await,
+                    Ok(listener) => {
+                        let listener =
+                            listener.tap_io(|stream| set_nodelay(stream, "sandbox's AWS endpoint"));
+                        axum::serve(listener, router).await
+                    }
                     Err(error) => Err(error),
                 };
                 if let Err(error) = served {
