@@ -87,11 +87,10 @@ pub(crate) async fn run(args: UpArgs, aws: tokio::runtime::Handle) -> anyhow::Re
             // are polled there too.
             let listener = listener.into_std();
             endpoint_runtime.spawn(async move {
-                let served = match listener.and_then(tokio::net::TcpListener::from_std) {
+                let served = match listener {
                     Ok(listener) => {
-                        let listener =
-                            listener.tap_io(|stream| set_nodelay(stream, "sandbox's AWS endpoint"));
-                        axum::serve(listener, router).await
+                        let name = "sandbox's AWS endpoint";
+                        serve_aws(listener, router, name, std::future::pending()).await
                     }
                     Err(error) => Err(error),
                 };
@@ -235,13 +234,12 @@ pub(crate) async fn run(args: UpArgs, aws: tokio::runtime::Handle) -> anyhow::Re
     let aws_listener = aws_listener
         .into_std()
         .context("hand over the AWS endpoint")?;
-    let aws_served = aws.spawn(async move {
-        let listener = tokio::net::TcpListener::from_std(aws_listener)?
-            .tap_io(|stream| set_nodelay(stream, "AWS endpoint"));
-        axum::serve(listener, aws_router)
-            .with_graceful_shutdown(stopped(stop_receiver))
-            .await
-    });
+    let aws_served = aws.spawn(serve_aws(
+        aws_listener,
+        aws_router,
+        "AWS endpoint",
+        stopped(stop_receiver),
+    ));
     let (gateway_result, aws_result) = tokio::join!(gateway_served, aws_served);
     let aws_result = aws_result.unwrap_or_else(|join_error| Err(std::io::Error::other(join_error)));
     // Stop the functions before reporting anything else, so no process outlives us.
@@ -250,6 +248,21 @@ pub(crate) async fn run(args: UpArgs, aws: tokio::runtime::Handle) -> anyhow::Re
     gateway_result.context("serve the gateway")?;
     aws_result.context("serve the AWS endpoint")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Serves the AWS endpoint's `router` on `listener` (handed over from another tokio
+/// runtime: it is registered with the caller's) until `shutdown` completes.
+async fn serve_aws(
+    listener: std::net::TcpListener,
+    router: axum::Router,
+    name: &'static str,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::from_std(listener)?
+        .tap_io(move |stream| set_nodelay(stream, name));
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Sets TCP_NODELAY on a connection to the `listener` named: without it a response
