@@ -218,11 +218,10 @@ fn run(args: &Args) -> anyhow::Result<()> {
         // Every other round runs the contenders in reverse order: on this kind of machine
         // a run tends to do better right after another one, and alternating spreads that
         // evenly over the contenders.
-        let order: Box<dyn Iterator<Item = &&Contender>> = if round % 2 == 0 {
-            Box::new(contenders.iter().rev())
-        } else {
-            Box::new(contenders.iter())
-        };
+        let mut order = contenders.clone();
+        if round % 2 == 0 {
+            order.reverse();
+        }
         for contender in order {
             if args.rounds > 1 {
                 eprintln!("round {round}/{}: {}", args.rounds, contender.name);
