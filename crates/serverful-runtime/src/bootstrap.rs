@@ -1,6 +1,7 @@
-//! Runtimes: which Lambda runtime identifiers Serverful runs, the interpreter that runs
-//! each on this host, start-up validation of handlers, and Serverful's own Node.js and
-//! Python bootstraps (embedded in the binary, written once under `data_dir/runtimes/`).
+//! Runtimes: the interpreter that runs each Lambda runtime identifier on this host (the
+//! nearest version installed; the identifiers themselves are `serverful-catalog`'s),
+//! start-up validation of handlers, and Serverful's own Node.js and Python bootstraps
+//! (embedded in the binary, written once under `data_dir/runtimes/`).
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -8,23 +9,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::{FunctionConfig, RuntimeError};
+use serverful_catalog::{Language, Version};
 
-/// Every runtime identifier Serverful accepts.
-pub const SUPPORTED_RUNTIMES: &[&str] = &[
-    "nodejs18.x",
-    "nodejs20.x",
-    "nodejs22.x",
-    "python3.9",
-    "python3.10",
-    "python3.11",
-    "python3.12",
-    "python3.13",
-    "provided",
-    "provided.al2",
-    "provided.al2023",
-    "go1.x",
-];
+use crate::{FunctionConfig, RuntimeError};
 
 /// The Node.js bootstrap, an ES module speaking the Runtime API.
 const NODE_BOOTSTRAP: &str = include_str!("bootstrap/nodejs/bootstrap.mjs");
@@ -33,40 +20,6 @@ const PYTHON_BOOTSTRAP: &str = include_str!("bootstrap/python/bootstrap.py");
 
 const NODE_BOOTSTRAP_PATH: &str = "nodejs/bootstrap.mjs";
 const PYTHON_BOOTSTRAP_PATH: &str = "python/bootstrap.py";
-
-/// The language family of a runtime identifier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Family {
-    Node {
-        major: u32,
-    },
-    Python {
-        minor: u32,
-    },
-    /// `provided*`: the app's own `bootstrap`.
-    Provided,
-    /// `go1.x`: the app's `bootstrap`, or the executable the handler names.
-    Go,
-}
-
-fn family(runtime: &str) -> Option<Family> {
-    if !SUPPORTED_RUNTIMES.contains(&runtime) {
-        return None;
-    }
-    if let Some(version) = runtime.strip_prefix("nodejs") {
-        let major = version.strip_suffix(".x")?.parse().ok()?;
-        return Some(Family::Node { major });
-    }
-    if let Some(version) = runtime.strip_prefix("python3.") {
-        return Some(Family::Python {
-            minor: version.parse().ok()?,
-        });
-    }
-    if runtime == "go1.x" {
-        return Some(Family::Go);
-    }
-    Some(Family::Provided)
-}
 
 /// How to start one function's process, decided at validation.
 #[derive(Debug, Clone)]
@@ -91,6 +44,12 @@ struct Interpreter {
     version: String,
 }
 
+impl Interpreter {
+    fn language_version(&self) -> Option<Version> {
+        Version::parse_leading(&self.version)
+    }
+}
+
 /// Results of running interpreters once each, shared across functions.
 #[derive(Debug, Default)]
 pub(crate) struct InterpreterProbes {
@@ -99,10 +58,32 @@ pub(crate) struct InterpreterProbes {
     search_path: Option<OsString>,
 }
 
+/// How to ask an interpreter for its real path and version, each on a line of its own.
+#[derive(Debug, Clone, Copy)]
+enum ProbeScript {
+    Node,
+    Python,
+}
+
+impl ProbeScript {
+    fn args(self) -> &'static [&'static str] {
+        match self {
+            ProbeScript::Node => &[
+                "-e",
+                "console.log(process.execPath); console.log(process.versions.node)",
+            ],
+            ProbeScript::Python => &[
+                "-c",
+                "import sys; print(sys.executable); print('%d.%d.%d' % sys.version_info[:3])",
+            ],
+        }
+    }
+}
+
 impl InterpreterProbes {
-    /// Runs `command` (looked up on PATH) to learn its real path and version; `None` when
-    /// it is not installed or does not run.
-    fn probe(&mut self, command: &str, script_args: &[&str]) -> Option<Interpreter> {
+    /// Runs `command` (a name looked up on PATH, or an absolute path) to learn its real
+    /// path and version; `None` when it is not installed or does not run.
+    fn probe(&mut self, command: &str, script: ProbeScript) -> Option<Interpreter> {
         if let Some(found) = self.found.get(command) {
             return found.clone();
         }
@@ -123,8 +104,13 @@ impl InterpreterProbes {
             self.found.insert(command.to_owned(), found.clone());
             return found;
         }
-        let found = find_on_path(command, &search_path).and_then(|path| {
-            let output = Command::new(&path).args(script_args).output().ok()?;
+        let executable = if Path::new(command).is_absolute() {
+            Some(PathBuf::from(command)).filter(|path| is_executable_file(path))
+        } else {
+            find_on_path(command, &search_path)
+        };
+        let found = executable.and_then(|path| {
+            let output = Command::new(&path).args(script.args()).output().ok()?;
             if !output.status.success() {
                 return None;
             }
@@ -149,24 +135,43 @@ impl InterpreterProbes {
         found
     }
 
-    fn python(&mut self, command: &str) -> Option<Interpreter> {
-        self.probe(
-            command,
-            &[
-                "-c",
-                "import sys; print(sys.executable); print('%d.%d.%d' % sys.version_info[:3])",
-            ],
-        )
-    }
-
-    fn node(&mut self, command: &str) -> Option<Interpreter> {
-        self.probe(
-            command,
-            &[
-                "-e",
-                "console.log(process.execPath); console.log(process.versions.node)",
-            ],
-        )
+    /// The interpreter for `wanted`: the first of `exact` that runs and has that version,
+    /// else the one nearest to it among `others` (on a tie the newer), among versions
+    /// `usable` accepts. The flag says whether the version is the one wanted.
+    fn nearest(
+        &mut self,
+        script: ProbeScript,
+        wanted: Version,
+        same: fn(Version, Version) -> bool,
+        exact: &[String],
+        others: &[String],
+        usable: fn(Version) -> bool,
+    ) -> Option<(Interpreter, bool)> {
+        let mut best: Option<(Interpreter, Version)> = None;
+        for command in exact.iter().chain(others) {
+            let Some(found) = self.probe(command, script) else {
+                continue;
+            };
+            let Some(version) = found.language_version().filter(|v| usable(*v)) else {
+                continue;
+            };
+            if same(version, wanted) {
+                return Some((found, true));
+            }
+            let closer = match &best {
+                None => true,
+                Some((_, best_version)) => {
+                    let (distance, best_distance) =
+                        (version.distance(wanted), best_version.distance(wanted));
+                    distance < best_distance
+                        || (distance == best_distance && version > *best_version)
+                }
+            };
+            if closer {
+                best = Some((found, version));
+            }
+        }
+        best.map(|(found, _)| (found, false))
     }
 }
 
@@ -191,8 +196,182 @@ fn is_executable_file(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// Node.js installations under nvm's folder (`$NVM_DIR`, else `~/.nvm`), newest first.
+fn nvm_nodes() -> Vec<String> {
+    let root = std::env::var_os("NVM_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".nvm")));
+    let Some(versions) = root.map(|root| root.join("versions/node")) else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir(versions) else {
+        return Vec::new();
+    };
+    let mut nodes: Vec<(Version, String)> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let version = Version::parse_leading(name.strip_prefix('v')?)?;
+            let node = entry.path().join("bin/node");
+            Some((version, node.to_str()?.to_owned()))
+        })
+        .collect();
+    nodes.sort_by_key(|node| std::cmp::Reverse(node.0));
+    nodes.into_iter().map(|(_, node)| node).collect()
+}
+
+/// The Python minor versions Lambda has had, for looking up `python3.N` commands.
+const PYTHON3_MINORS: std::ops::RangeInclusive<u32> = 6..=14;
+
+/// Which interpreter runs `function`'s runtime on this host, with the warning line for a
+/// version other than the runtime's or a runtime AWS no longer runs; the error when the
+/// runtime is unknown or its language cannot run here. This is what can be known before
+/// the function is built: [`validate`] checks the built code.
+pub(crate) fn resolve(
+    function: &str,
+    runtime_id: &str,
+    probes: &mut InterpreterProbes,
+) -> Result<Resolved, RuntimeError> {
+    let runtime = serverful_catalog::parse(runtime_id).map_err(|unknown| {
+        RuntimeError::UnsupportedRuntime {
+            function: function.to_owned(),
+            runtime: runtime_id.to_owned(),
+            reason: unknown.to_string(),
+        }
+    })?;
+    let wanted = runtime.version;
+    let missing = |detail: String| RuntimeError::MissingInterpreter {
+        function: function.to_owned(),
+        runtime: runtime_id.to_owned(),
+        language: runtime.language.name(),
+        detail,
+    };
+    let (interpreter, exact) = match runtime.language {
+        Language::NodeJs => {
+            let exact = [format!("node{}", wanted.major)];
+            let mut others = vec!["node".to_owned(), "nodejs".to_owned()];
+            others.extend(nvm_nodes());
+            let found = probes.nearest(
+                ProbeScript::Node,
+                wanted,
+                |a, b| a.major == b.major,
+                &exact,
+                &others,
+                |_| true,
+            );
+            let (interpreter, exact) = found.ok_or_else(|| {
+                missing("`node` was not found on PATH; install Node.js (https://nodejs.org)".to_owned())
+            })?;
+            (Some(interpreter), exact)
+        }
+        Language::Python => {
+            let exact = [format!("python{}.{}", wanted.major, wanted.minor)];
+            let mut others = vec!["python3".to_owned()];
+            others.extend(PYTHON3_MINORS.map(|minor| format!("python3.{minor}")));
+            // The bootstrap is Python 3: a python2.7 function runs on the nearest Python 3.
+            let found = probes.nearest(
+                ProbeScript::Python,
+                wanted,
+                |a, b| a == b,
+                &exact,
+                &others,
+                |version| version.major == 3,
+            );
+            let (interpreter, exact) = found.ok_or_else(|| {
+                missing(format!(
+                    "neither `{}` nor `python3` was found on PATH; install Python 3",
+                    exact[0]
+                ))
+            })?;
+            (Some(interpreter), exact)
+        }
+        Language::Ruby | Language::Java => {
+            return Err(RuntimeError::UnsupportedRuntime {
+                function: function.to_owned(),
+                runtime: runtime_id.to_owned(),
+                reason: format!(
+                    "{runtime_id} is a Lambda runtime, but Serverful has no {} bootstrap yet",
+                    runtime.language.name()
+                ),
+            })
+        }
+        Language::DotNet => {
+            return Err(RuntimeError::MissingInterpreter {
+                function: function.to_owned(),
+                runtime: runtime_id.to_owned(),
+                language: ".NET",
+                detail: "Serverful does not run .NET functions; publish the function as a native AOT executable named `bootstrap` and use Runtime: provided.al2023".to_owned(),
+            })
+        }
+        Language::Go | Language::OsOnly => (None, true),
+    };
+    let mut warning = None;
+    if let Some(interpreter) = &interpreter {
+        let running = format!("{} {}", runtime.language.name(), interpreter.version);
+        warning = match (runtime.is_deprecated(), exact) {
+            (false, true) => None,
+            (false, false) => Some(format!(
+                "{function}: runtime {runtime_id} wants {}, running with {running}",
+                runtime.describe()
+            )),
+            (true, true) => Some(format!(
+                "{function}: runtime {runtime_id} is deprecated: AWS Lambda no longer runs it; running with {running}"
+            )),
+            (true, false) => Some(format!(
+                "{function}: runtime {runtime_id} is deprecated: AWS Lambda no longer runs it; running with {running} instead of {}",
+                runtime.describe()
+            )),
+        };
+    } else if runtime.is_deprecated() {
+        warning = Some(format!(
+            "{function}: runtime {runtime_id} is deprecated: AWS Lambda no longer runs it; running the function's own executable"
+        ));
+    }
+    Ok(Resolved {
+        language: runtime.language,
+        interpreter: interpreter.map(|interpreter| interpreter.path),
+        warning,
+    })
+}
+
+/// What [`resolve`] decided.
+#[derive(Debug, Clone)]
+pub(crate) struct Resolved {
+    language: Language,
+    /// The interpreter for languages Serverful bootstraps; `None` for `provided*`/`go1.x`.
+    interpreter: Option<PathBuf>,
+    /// One line for the user, if the runtime does not run exactly as on Lambda.
+    pub warning: Option<String>,
+}
+
+/// Checks, before anything is built, that every function's runtime is one Lambda has and
+/// that its language can run here, so that a bad runtime fails in a second. HTTP-mode
+/// functions start their own server, so only their runtime's name is checked. Warnings
+/// come later, from [`crate::Runtime::new`].
+pub fn check_runtimes(functions: &[FunctionConfig]) -> Result<(), RuntimeError> {
+    let mut probes = InterpreterProbes::default();
+    for function in functions {
+        let http_mode = matches!(
+            crate::http_mode::FunctionMode::from_environment(&function.environment),
+            Ok(crate::http_mode::FunctionMode::Http(_))
+        );
+        if http_mode {
+            serverful_catalog::parse(&function.runtime).map_err(|unknown| {
+                RuntimeError::UnsupportedRuntime {
+                    function: function.name.clone(),
+                    runtime: function.runtime.clone(),
+                    reason: unknown.to_string(),
+                }
+            })?;
+        } else {
+            resolve(&function.name, &function.runtime, &mut probes)?;
+        }
+    }
+    Ok(())
+}
+
 /// Checks that `function` can start on this host and decides how to start it. Warnings
-/// (an interpreter of another version) are appended to `warnings`.
+/// (an interpreter of another version, a deprecated runtime) are appended to `warnings`.
 pub(crate) fn validate(
     function: &FunctionConfig,
     probes: &mut InterpreterProbes,
@@ -200,86 +379,38 @@ pub(crate) fn validate(
 ) -> Result<Launch, RuntimeError> {
     let name = &function.name;
     let runtime = &function.runtime;
-    let family = family(runtime).ok_or_else(|| RuntimeError::UnsupportedRuntime {
-        function: name.clone(),
-        runtime: runtime.clone(),
-    })?;
+    let resolved = resolve(name, runtime, probes)?;
     if !function.code_dir.is_dir() {
         return Err(RuntimeError::MissingCodeDir {
             function: name.clone(),
             path: function.code_dir.clone(),
         });
     }
-    match family {
-        Family::Node { major } => {
+    warnings.extend(resolved.warning.clone());
+    match (resolved.language, resolved.interpreter) {
+        (Language::NodeJs, Some(interpreter)) => {
             check_node_handler(function)?;
-            let versioned = format!("node{major}");
-            let interpreter = match probes.node(&versioned) {
-                Some(found) => found,
-                None => {
-                    let found =
-                        probes
-                            .node("node")
-                            .ok_or_else(|| RuntimeError::MissingInterpreter {
-                                function: name.clone(),
-                                runtime: runtime.clone(),
-                                language: "Node.js",
-                                detail: "`node` was not found on PATH".to_owned(),
-                            })?;
-                    let found_major = found.version.split('.').next().unwrap_or_default();
-                    if found_major != major.to_string() {
-                        warnings.push(format!(
-                            "{name}: runtime {runtime} wants Node.js {major}, running with the host's node ({})",
-                            found.version
-                        ));
-                    }
-                    found
-                }
-            };
             Ok(Launch {
-                program: interpreter.path,
+                program: interpreter,
                 bootstrap: Some(NODE_BOOTSTRAP_PATH),
                 interpreter_args: node_heap_args(function.memory_mb),
                 execution_env: Some(format!("AWS_Lambda_{runtime}")),
             })
         }
-        Family::Python { minor } => {
+        (Language::Python, Some(interpreter)) => {
             check_python_handler(function)?;
-            let versioned = format!("python3.{minor}");
-            let interpreter = match probes.python(&versioned) {
-                Some(found) => found,
-                None => {
-                    let found = probes.python("python3").ok_or_else(|| {
-                        RuntimeError::MissingInterpreter {
-                            function: name.clone(),
-                            runtime: runtime.clone(),
-                            language: "Python",
-                            detail: format!(
-                                "neither `{versioned}` nor `python3` was found on PATH"
-                            ),
-                        }
-                    })?;
-                    let wanted_prefix = format!("3.{minor}.");
-                    if !found.version.starts_with(&wanted_prefix) {
-                        warnings.push(format!(
-                            "{name}: runtime {runtime} wants {versioned}, running with the host's python3 ({})",
-                            found.version
-                        ));
-                    }
-                    found
-                }
-            };
             Ok(Launch {
-                program: interpreter.path,
+                program: interpreter,
                 bootstrap: Some(PYTHON_BOOTSTRAP_PATH),
                 // Unbuffered output, so that log lines appear as they are printed.
                 interpreter_args: vec!["-u".to_owned()],
                 execution_env: Some(format!("AWS_Lambda_{runtime}")),
             })
         }
-        Family::Provided | Family::Go => {
+        (language, _) => {
+            let go = language == Language::Go;
             let bootstrap = function.code_dir.join("bootstrap");
-            let program = if family == Family::Go && !bootstrap.exists() {
+            let program = if go && !bootstrap.exists() {
                 // go1.x functions name their executable in the handler.
                 function.code_dir.join(&function.handler)
             } else {
@@ -302,7 +433,7 @@ pub(crate) fn validate(
                 program,
                 bootstrap: None,
                 interpreter_args: Vec::new(),
-                execution_env: (family == Family::Go).then(|| "AWS_Lambda_go1.x".to_owned()),
+                execution_env: go.then(|| "AWS_Lambda_go1.x".to_owned()),
             })
         }
     }
@@ -456,26 +587,126 @@ mod tests {
     }
 
     #[test]
-    fn runtime_families() {
-        assert_eq!(family("nodejs20.x"), Some(Family::Node { major: 20 }));
-        assert_eq!(family("python3.12"), Some(Family::Python { minor: 12 }));
-        assert_eq!(family("provided.al2023"), Some(Family::Provided));
-        assert_eq!(family("go1.x"), Some(Family::Go));
-        assert_eq!(family("java21"), None);
-        assert_eq!(family("nodejs16.x"), None);
+    fn unknown_runtime_suggests_the_nearest_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let error = check(&function("python3.15", "app.handler", dir.path()))
+            .expect_err("validation must fail");
+        assert_eq!(
+            error,
+            "HelloFunction: runtime python3.15 is not a Lambda runtime; did you mean python3.14?"
+        );
     }
 
     #[test]
-    fn unknown_runtime_lists_the_supported_ones() {
+    fn dotnet_names_what_to_do_instead() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let error = check(&function("java21", "app.handler", dir.path()))
-            .expect_err("validation must fail");
+        let error = check(&function(
+            "dotnet8",
+            "App::App.Function::Handler",
+            dir.path(),
+        ))
+        .expect_err("validation must fail");
         assert!(
             error.starts_with(
-                "HelloFunction: runtime java21 is not supported; supported runtimes: nodejs18.x,"
+                "HelloFunction: runtime dotnet8 needs .NET: Serverful does not run .NET functions;"
             ),
             "{error}"
         );
+        assert!(error.contains("provided.al2023"), "{error}");
+    }
+
+    #[test]
+    fn deprecated_os_only_runtimes_warn() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bootstrap = dir.path().join("bootstrap");
+        std::fs::write(&bootstrap, "#!/bin/sh\n").expect("write");
+        std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        let (_, warnings) = check(&function("provided", "", dir.path())).expect("valid");
+        assert_eq!(
+            warnings,
+            ["HelloFunction: runtime provided is deprecated: AWS Lambda no longer runs it; running the function's own executable"]
+        );
+    }
+
+    /// A folder of fake interpreters: shell scripts that answer the probe with their own
+    /// path and the given version.
+    fn fake_interpreters(versions: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (command, version) in versions {
+            let path = dir.path().join(command);
+            std::fs::write(&path, format!("#!/bin/sh\necho \"$0\"\necho {version}\n"))
+                .expect("write");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        dir
+    }
+
+    fn resolve_with(bin: &Path, runtime: &str) -> Result<(PathBuf, Option<String>), String> {
+        let mut probes = InterpreterProbes {
+            search_path: Some(bin.as_os_str().to_owned()),
+            ..InterpreterProbes::default()
+        };
+        resolve("Fn", runtime, &mut probes)
+            .map(|resolved| {
+                (
+                    resolved.interpreter.expect("an interpreter"),
+                    resolved.warning,
+                )
+            })
+            .map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn the_exact_version_runs_without_a_warning() {
+        let bin = fake_interpreters(&[("node", "20.20.2"), ("node24", "24.1.0")]);
+        let (path, warning) = resolve_with(bin.path(), "nodejs24.x").expect("found");
+        assert_eq!(path, bin.path().join("node24"));
+        assert_eq!(warning, None);
+        let (path, warning) = resolve_with(bin.path(), "nodejs20.x").expect("found");
+        assert_eq!(path, bin.path().join("node"));
+        assert_eq!(warning, None);
+    }
+
+    #[test]
+    fn the_nearest_version_runs_with_a_warning_naming_both() {
+        let bin = fake_interpreters(&[
+            ("python3", "3.11.7"),
+            ("python3.9", "3.9.18"),
+            ("python3.13", "3.13.1"),
+        ]);
+        let (path, warning) = resolve_with(bin.path(), "python3.14").expect("found");
+        assert_eq!(path, bin.path().join("python3.13"));
+        assert_eq!(
+            warning.as_deref(),
+            Some("Fn: runtime python3.14 wants Python 3.14, running with Python 3.13.1")
+        );
+        let (path, warning) = resolve_with(bin.path(), "python3.12").expect("found");
+        // 3.11 and 3.13 are as near; the newer wins.
+        assert_eq!(path, bin.path().join("python3.13"));
+        assert!(warning.is_some());
+    }
+
+    #[test]
+    fn deprecated_runtimes_run_with_a_warning() {
+        let bin = fake_interpreters(&[("node", "20.20.2"), ("python3", "3.11.7")]);
+        let (_, warning) = resolve_with(bin.path(), "nodejs12.x").expect("found");
+        assert_eq!(
+            warning.as_deref(),
+            Some("Fn: runtime nodejs12.x is deprecated: AWS Lambda no longer runs it; running with Node.js 20.20.2 instead of Node.js 12")
+        );
+        let (_, warning) = resolve_with(bin.path(), "python2.7").expect("found");
+        assert_eq!(
+            warning.as_deref(),
+            Some("Fn: runtime python2.7 is deprecated: AWS Lambda no longer runs it; running with Python 3.11.7 instead of Python 2.7")
+        );
+    }
+
+    #[test]
+    fn python_2_never_runs_the_python_3_bootstrap() {
+        let bin = fake_interpreters(&[("python2.7", "2.7.18"), ("python3", "3.8.10")]);
+        let (path, _) = resolve_with(bin.path(), "python2.7").expect("found");
+        assert_eq!(path, bin.path().join("python3"));
     }
 
     #[test]
@@ -582,7 +813,7 @@ mod tests {
         .expect_err("no node");
         assert_eq!(
             node.to_string(),
-            "HelloFunction: runtime nodejs20.x needs Node.js: `node` was not found on PATH"
+            "HelloFunction: runtime nodejs20.x needs Node.js: `node` was not found on PATH; install Node.js (https://nodejs.org)"
         );
         let python = validate(
             &function("python3.12", "app.handler", dir.path()),
@@ -592,7 +823,7 @@ mod tests {
         .expect_err("no python");
         assert_eq!(
             python.to_string(),
-            "HelloFunction: runtime python3.12 needs Python: neither `python3.12` nor `python3` was found on PATH"
+            "HelloFunction: runtime python3.12 needs Python: neither `python3.12` nor `python3` was found on PATH; install Python 3"
         );
         assert!(warnings.is_empty());
     }

@@ -307,10 +307,11 @@ fn parse_bool(variable: &str, value: &str) -> Result<bool, HttpSettingError> {
 pub(crate) fn validate(function: &FunctionConfig) -> Result<Launch, RuntimeError> {
     let name = &function.name;
     let runtime = &function.runtime;
-    if !crate::bootstrap::SUPPORTED_RUNTIMES.contains(&runtime.as_str()) {
+    if let Err(unknown) = serverful_catalog::parse(runtime) {
         return Err(RuntimeError::UnsupportedRuntime {
             function: name.clone(),
             runtime: runtime.clone(),
+            reason: unknown.to_string(),
         });
     }
     if !function.code_dir.is_dir() {

@@ -52,6 +52,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+pub use bootstrap::check_runtimes;
 pub use http_pool::{HttpLease, HttpOutcome};
 pub use logs::{flush_stdout, LogSink};
 
@@ -153,11 +154,15 @@ pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 /// what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    #[error(
-        "{function}: runtime {runtime} is not supported; supported runtimes: {}",
-        bootstrap::SUPPORTED_RUNTIMES.join(", ")
-    )]
-    UnsupportedRuntime { function: String, runtime: String },
+    /// The runtime is not one Lambda has, or Serverful cannot run its language yet.
+    #[error("{function}: runtime {reason}")]
+    UnsupportedRuntime {
+        function: String,
+        runtime: String,
+        /// Starts with the runtime's name: `python3.15 is not a Lambda runtime; did you
+        /// mean python3.14?`.
+        reason: String,
+    },
     /// No interpreter for the runtime's language is installed.
     #[error("{function}: runtime {runtime} needs {language}: {detail}")]
     MissingInterpreter {

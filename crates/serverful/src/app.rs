@@ -76,6 +76,13 @@ pub(crate) async fn prepare_functions(
         .iter()
         .filter(|function| only.is_none_or(|name| function.logical_id == name))
         .collect();
+    let mut configs = selected
+        .iter()
+        .map(|function| function_config(function, data_dir))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    // A runtime name that is wrong, or a language that cannot run here, fails before a
+    // long build rather than after it.
+    runtime::check_runtimes(&configs).map_err(|error| anyhow::anyhow!("{error}"))?;
     let requests: Vec<_> = selected
         .iter()
         .filter_map(|function| crate::builds::request_for(function))
@@ -88,16 +95,13 @@ pub(crate) async fn prepare_functions(
     .await
     .context("run the build")?
     .map_err(|error| anyhow::anyhow!("{error}"))?;
-    let mut configs = Vec::with_capacity(selected.len());
-    for function in selected {
-        let mut config = function_config(function, data_dir)?;
+    for (function, config) in selected.iter().zip(&mut configs) {
         if let Some(output) = outputs
             .iter()
             .find(|output| output.logical_id == function.logical_id)
         {
-            crate::builds::apply(output, &mut config);
+            crate::builds::apply(output, config);
         }
-        configs.push(config);
     }
     Ok(configs)
 }
