@@ -218,10 +218,12 @@ pub(crate) enum Published {
     AlreadyThere,
 }
 
-/// Renames the finished `temp` folder to `target`. The rename is atomic, so `target`
-/// existing always means a complete build; when a concurrent build won the race (the
-/// rename fails on a non-empty target), its result is used and ours is dropped.
+/// Renames the finished `temp` folder to `target`, readable by every user first (see
+/// [`open_modes`]). The rename is atomic, so `target` existing always means a complete
+/// build; when a concurrent build won the race (the rename fails on a non-empty target),
+/// its result is used and ours is dropped.
 pub(crate) fn publish(temp: TempGuard, target: &Path) -> io::Result<Published> {
+    open_modes(temp.path())?;
     match fs::rename(temp.path(), target) {
         Ok(()) => {
             temp.keep();
@@ -235,6 +237,57 @@ pub(crate) fn publish(temp: TempGuard, target: &Path) -> io::Result<Published> {
             }
         }
     }
+}
+
+/// Read permission for the owner, group and others.
+const READ_ALL: u32 = 0o444;
+/// Execute (for folders: enter) permission for the owner, group and others.
+const EXECUTE_ALL: u32 = 0o111;
+
+/// Makes everything under `root` (and `root`) readable by every user, as a Lambda
+/// deployment package is readable by its function: functions run as a user of their own
+/// (inside the sandbox a host uid that owns no file, so only the "other" bits count), and
+/// a build made under a umask of 077 would otherwise be closed to them. Folders become
+/// enterable by all, files readable by all and executable by all when their owner may
+/// execute them; links are left alone. Nothing is taken away.
+pub(crate) fn open_modes(root: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let metadata = fs::symlink_metadata(root)?;
+    if metadata.file_type().is_symlink() {
+        return Ok(());
+    }
+    let mode = metadata.permissions().mode();
+    let wanted = if metadata.is_dir() || mode & 0o100 != 0 {
+        mode | READ_ALL | EXECUTE_ALL
+    } else {
+        mode | READ_ALL
+    };
+    if wanted != mode {
+        fs::set_permissions(root, fs::Permissions::from_mode(wanted))?;
+    }
+    if metadata.is_dir() {
+        for child in fs::read_dir(root)? {
+            open_modes(&child?.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether a user who is neither the owner nor in the group can enter `root` and every
+/// listed folder and read every listed file: what a function running as its own user
+/// needs of a code folder it runs from in place.
+pub(crate) fn readable_by_others(root: &Path, entries: &[Entry]) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    let open = |path: &Path, needed: u32| {
+        fs::metadata(path).is_ok_and(|metadata| metadata.permissions().mode() & needed == needed)
+    };
+    open(root, 0o005)
+        && entries.iter().all(|entry| match entry.kind {
+            EntryKind::Dir => open(&root.join(&entry.relative), 0o005),
+            EntryKind::File => open(&root.join(&entry.relative), 0o004),
+            // A link is as readable as what it points at, which is checked where it lies.
+            EntryKind::Symlink => true,
+        })
 }
 
 /// Moves `path` out of the way under a dot-name, then deletes it: an interrupted delete
@@ -313,6 +366,32 @@ pub(crate) fn prune(function_dir: &Path, current: &Path, keep: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn private_trees_are_opened_to_other_users() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |path: &Path| fs::metadata(path).expect("metadata").permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("tree");
+        fs::create_dir_all(root.join("lib")).expect("mkdir");
+        fs::write(root.join("lib/module.py"), "").expect("write");
+        fs::write(root.join("bootstrap"), "").expect("write");
+        fs::set_permissions(root.join("bootstrap"), fs::Permissions::from_mode(0o700))
+            .expect("chmod");
+        fs::set_permissions(
+            root.join("lib/module.py"),
+            fs::Permissions::from_mode(0o600),
+        )
+        .expect("chmod");
+        fs::set_permissions(root.join("lib"), fs::Permissions::from_mode(0o700)).expect("chmod");
+        let entries = list_sources(&root, &[]).expect("list");
+        assert!(!readable_by_others(&root, &entries));
+        open_modes(&root).expect("open");
+        assert_eq!(mode(&root.join("lib")), 0o755);
+        assert_eq!(mode(&root.join("lib/module.py")), 0o644);
+        assert_eq!(mode(&root.join("bootstrap")), 0o755);
+        assert!(readable_by_others(&root, &entries));
+    }
 
     fn write(root: &Path, relative: &str, contents: &str) {
         let path = root.join(relative);

@@ -195,6 +195,13 @@ impl Session<'_> {
         let mut warnings = Vec::new();
         let kind = match choose_kind(request, &mut warnings) {
             BuildKind::None if self.options.snapshot_unbuilt => BuildKind::Snapshot,
+            BuildKind::None if !self.readable_in_place(request)? => {
+                warnings.push(format!(
+                    "{} is not readable by other users, as functions are (a umask of 077 or `mktemp -d` makes folders so): running it from a readable copy; edits need a restart or `up --watch`",
+                    request.code_dir.display()
+                ));
+                BuildKind::Snapshot
+            }
             kind => kind,
         };
         for message in &warnings {
@@ -223,6 +230,22 @@ impl Session<'_> {
             cached: output.cached,
         });
         Ok(output)
+    }
+
+    /// Whether a function with nothing to build can run from its source folder: only if
+    /// a user other than its owner can read all of it.
+    fn readable_in_place(&self, request: &BuildRequest) -> Result<bool, BuildError> {
+        let excluded = [
+            self.options.build_root.clone(),
+            self.options.sdk_cache.clone(),
+        ];
+        let entries =
+            files::list_sources(&request.code_dir, &excluded).map_err(|source| BuildError::Io {
+                logical_id: request.logical_id.clone(),
+                action: format!("read the sources in {}", request.code_dir.display()),
+                source,
+            })?;
+        Ok(files::readable_by_others(&request.code_dir, &entries))
     }
 
     /// Reuses the build for the sources' content hash, or builds it.

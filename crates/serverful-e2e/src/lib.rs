@@ -148,8 +148,37 @@ impl Server {
         extra_args: &[&str],
         env: &[(&str, &str)],
     ) -> Result<Server, String> {
+        Server::try_start_under(None, app, extra_args, env)
+    }
+
+    /// Like [`Server::start`], with the server started by `sh -c "umask 077; exec …"`, as
+    /// from the shell of a user whose umask keeps every new file private.
+    pub fn start_with_private_umask(app: &Path, extra_args: &[&str]) -> Server {
+        Server::try_start_under(
+            Some("umask 077 && exec \"$0\" \"$@\""),
+            app,
+            extra_args,
+            &[],
+        )
+        .unwrap_or_else(|output| panic!("server did not start:\n{output}"))
+    }
+
+    /// Starts the server, through `sh -c SCRIPT serverful ARGS…` when a script is given.
+    fn try_start_under(
+        shell_script: Option<&str>,
+        app: &Path,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Server, String> {
         let data_dir = tempfile::tempdir().expect("data dir");
-        let mut command = Command::new(serverful_bin());
+        let mut command = match shell_script {
+            Some(script) => {
+                let mut command = Command::new("sh");
+                command.arg("-c").arg(script).arg(serverful_bin());
+                command
+            }
+            None => Command::new(serverful_bin()),
+        };
         command
             .arg("up")
             .arg(app)

@@ -536,26 +536,52 @@ pub(crate) fn install(data_dir: &Path) -> Result<PathBuf, RuntimeError> {
         (PYTHON_BOOTSTRAP_PATH, PYTHON_BOOTSTRAP),
     ] {
         let path = runtime_dir.join(relative);
-        write_if_changed(&path, content).map_err(|source| RuntimeError::WriteBootstraps {
-            path: path.clone(),
-            source,
+        write_if_changed(&runtime_dir, &path, content).map_err(|source| {
+            RuntimeError::WriteBootstraps {
+                path: path.clone(),
+                source,
+            }
         })?;
     }
     Ok(runtime_dir)
 }
 
-fn write_if_changed(path: &Path, content: &str) -> std::io::Result<()> {
-    if std::fs::read(path).is_ok_and(|existing| existing == content.as_bytes()) {
-        return Ok(());
-    }
+/// Folders functions read from: enterable and readable by every user.
+const OPEN_DIR_MODE: u32 = 0o755;
+/// Files functions read: readable by every user.
+const OPEN_FILE_MODE: u32 = 0o644;
+
+/// Writes `content` to `path` under `root` unless it is there already, with the file and
+/// the folders from `root` down readable by every user whatever the umask: functions run
+/// as a user of their own (inside the sandbox, a host uid that owns no file).
+fn write_if_changed(root: &Path, path: &Path, content: &str) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
+        for folder in parent
+            .ancestors()
+            .take_while(|folder| folder.starts_with(root))
+        {
+            set_mode(folder, OPEN_DIR_MODE)?;
+        }
+    }
+    if std::fs::read(path).is_ok_and(|existing| existing == content.as_bytes()) {
+        return set_mode(path, OPEN_FILE_MODE);
     }
     // Write beside and rename, so that a process starting meanwhile never reads half a file.
     // Unique per call: several runtimes (threads or processes) may install at once.
     let temporary = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
     std::fs::write(&temporary, content)?;
+    set_mode(&temporary, OPEN_FILE_MODE)?;
     std::fs::rename(&temporary, path)
+}
+
+/// Sets `path`'s permission bits to `mode` unless they are that already.
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    let current = std::fs::metadata(path)?.permissions().mode() & 0o7777;
+    if current == mode {
+        return Ok(());
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
 }
 
 #[cfg(test)]

@@ -240,10 +240,21 @@ fn write_inline_code(
     let path = dir.join(file_name);
     std::fs::write(&path, source)
         .with_context(|| format!("write the inline code of {}", function.logical_id))?;
-    if file_name == "bootstrap" {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-            .with_context(|| format!("make {} executable", path.display()))?;
+    // Readable (and the bootstrap executable) by every user whatever the umask: functions
+    // run as a user of their own.
+    use std::os::unix::fs::PermissionsExt as _;
+    let file_mode = if file_name == "bootstrap" {
+        0o755
+    } else {
+        0o644
+    };
+    for (target, mode) in [
+        (&data_dir.join("inline"), 0o755),
+        (&dir, 0o755),
+        (&path, file_mode),
+    ] {
+        std::fs::set_permissions(target, std::fs::Permissions::from_mode(mode))
+            .with_context(|| format!("make {} readable", target.display()))?;
     }
     Ok(dir)
 }

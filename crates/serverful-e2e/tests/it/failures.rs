@@ -135,3 +135,29 @@ fn a_folder_without_a_template_says_so() {
     assert!(error.contains("exited with exit status: 1"), "{error}");
     assert!(error.contains("template.yaml"), "{error}");
 }
+
+#[test]
+fn code_in_a_private_folder_still_runs_as_on_lambda() {
+    // `mktemp -d` and a umask of 077 make folders only their owner can read; the
+    // sandboxed function runs as a user of its own and must still read its code (a Lambda
+    // deployment package is readable by its function), and everything the server writes
+    // for functions under that umask must be readable too.
+    let app = tempfile::tempdir().expect("tempdir");
+    serverful_e2e::copy_dir(&test_app("runtime-names"), app.path());
+    let src = app.path().join("src");
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    std::fs::set_permissions(src.join("app.py"), std::fs::Permissions::from_mode(0o600))
+        .expect("chmod");
+    let server = Server::start_with_private_umask(app.path(), &[]);
+    let http = client();
+    for path in ["/python314", "/node24"] {
+        let response = http.get(server.url(path)).send().expect("GET");
+        assert_eq!(response.status(), 200, "{path}\n{}", server.stdout());
+    }
+    let stderr = server.stderr();
+    assert!(
+        stderr.contains("is not readable by other users, as functions are"),
+        "{stderr}"
+    );
+}
