@@ -22,6 +22,24 @@ pub enum Command {
     Up(UpArgs),
     /// Invoke one function once, without the gateway: result on stdout, logs on stderr
     Invoke(InvokeArgs),
+    /// Create a working app from a template in DIR, ready for `serverful up`
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Folder to write the app into (created if missing; nothing in it is overwritten)
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+
+    /// The app to write: hello (Python), hello-nodejs, hello-typescript, hello-go,
+    /// hello-rust or crud (`--list` describes them)
+    #[arg(long, short = 't', default_value = "hello")]
+    pub template: String,
+
+    /// List the templates and exit
+    #[arg(long)]
+    pub list: bool,
 }
 
 /// Which app, and how to read its template: shared by every command that loads an app.
@@ -168,6 +186,23 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn init_defaults_to_hello_in_the_current_folder() {
+        let cli = Cli::try_parse_from(["serverful", "init"]).expect("parse");
+        let Command::Init(init) = cli.command else {
+            panic!("parsed as init")
+        };
+        assert_eq!(init.dir, PathBuf::from("."));
+        assert_eq!(init.template, "hello");
+        let cli =
+            Cli::try_parse_from(["serverful", "init", "-t", "crud", "my-app"]).expect("parse");
+        let Command::Init(init) = cli.command else {
+            panic!("parsed as init")
+        };
+        assert_eq!(init.dir, PathBuf::from("my-app"));
+        assert_eq!(init.template, "crud");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 mod app;
 mod builds;
 mod functions;
+mod init;
 mod invoke;
 mod lambda_api;
 mod tables;
@@ -24,6 +25,7 @@ pub fn main() -> ExitCode {
     serverful_sandbox::run_init_if_requested();
     let cli = Cli::parse();
     init_tracing();
+
     // `up` runs two tokio runtimes. The gateway and the functions (each invocation is a
     // handful of hand-offs between the client's connection, the pool and the instance's
     // Runtime API connection) run on a few threads of their own, half the cores by
@@ -39,7 +41,7 @@ pub fn main() -> ExitCode {
                 Some(build_runtime("serverful-aws", None)),
             )
         }
-        Command::Invoke(_) => (build_runtime("serverful", None), None),
+        Command::Invoke(_) | Command::Init(_) => (build_runtime("serverful", None), None),
     };
     let (runtime, aws_runtime) = match (runtime, aws_runtime.transpose()) {
         (Ok(runtime), Ok(aws_runtime)) => (runtime, aws_runtime),
@@ -56,6 +58,7 @@ pub fn main() -> ExitCode {
                 up::run(args, aws_handle).await
             }
             Command::Invoke(args) => invoke::run(args).await,
+            Command::Init(args) => init::run(&args),
         }
     });
     // Connections still open on the AWS endpoint are not waited for.

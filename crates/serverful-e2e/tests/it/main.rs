@@ -7,6 +7,7 @@ mod clients;
 mod failures;
 mod hello;
 mod http_mode;
+mod init;
 mod invoke;
 mod lambda_api;
 mod lifecycle;
