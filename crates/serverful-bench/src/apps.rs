@@ -1,6 +1,8 @@
 //! The SAM apps the bench functions run in, written into a scratch folder at run time:
-//! one app with a Rust, a Node.js and a Python function in Lambda mode, and one with a
-//! Node.js web server in HTTP mode. Every function answers `GET` with [`HELLO_BODY`].
+//! one app with a Rust, a Node.js and a Python function in Lambda mode, one each for a
+//! Ruby and a Java function (apps of their own, so that a host without Ruby or a JDK
+//! fails only their rows), and one with a Node.js web server in HTTP mode. Every function
+//! answers `GET` with [`HELLO_BODY`].
 //!
 //! [`HELLO_BODY`]: crate::HELLO_BODY
 
@@ -72,6 +74,79 @@ const PYTHON_HANDLER: &str = r#"def handler(event, context):
     }
 "#;
 
+/// The Ruby app: `GET /ruby`.
+const RUBY_TEMPLATE: &str = r#"AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Description: Serverful invoke-path benchmark, Ruby
+
+Resources:
+  RubyFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: ruby3.3
+      Handler: app.handler
+      CodeUri: ruby/
+      Timeout: 10
+      MemorySize: 128
+      Events:
+        Hello:
+          Type: HttpApi
+          Properties:
+            Path: /ruby
+            Method: GET
+"#;
+
+const RUBY_HANDLER: &str = r#"def handler(event:, context:)
+  {
+    statusCode: 200,
+    headers: { 'content-type' => 'application/json' },
+    body: '{"message":"hello"}'
+  }
+end
+"#;
+
+/// The Java app: `GET /java`, a plain static method compiled by the function's Makefile
+/// with `javac` (no AWS library needed for a method that takes and returns a map).
+const JAVA_TEMPLATE: &str = r#"AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Description: Serverful invoke-path benchmark, Java
+
+Resources:
+  JavaFunction:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildMethod: makefile
+    Properties:
+      Runtime: java21
+      Handler: bench.Hello::handle
+      CodeUri: java/
+      Timeout: 10
+      MemorySize: 512
+      Events:
+        Hello:
+          Type: HttpApi
+          Properties:
+            Path: /java
+            Method: GET
+"#;
+
+const JAVA_MAKEFILE: &str =
+    "build-JavaFunction:\n\tjavac --release 11 -d \"$(ARTIFACTS_DIR)\" bench/Hello.java\n";
+
+const JAVA_HANDLER: &str = r#"package bench;
+
+import java.util.Map;
+
+public class Hello {
+    public static Map<String, Object> handle(Map<String, Object> event) {
+        return Map.of(
+            "statusCode", 200,
+            "headers", Map.of("content-type", "application/json"),
+            "body", "{\"message\":\"hello\"}");
+    }
+}
+"#;
+
 /// The HTTP-mode app: `GET /http`, proxied to a plain Node.js `http` server. The
 /// function follows the Lambda Web Adapter conventions: `AWS_LWA_PORT` in its
 /// environment, a `bootstrap` that starts the web server, which listens on `$PORT`.
@@ -116,6 +191,8 @@ http
 #[derive(Debug)]
 pub struct BenchApps {
     pub lambda_mode: PathBuf,
+    pub ruby: PathBuf,
+    pub java: PathBuf,
     pub http_mode: PathBuf,
 }
 
@@ -136,12 +213,23 @@ pub fn write(root: &Path, rust_function: &Path) -> anyhow::Result<BenchApps> {
         )
     })?;
 
+    let ruby = root.join("ruby");
+    write_file(&ruby.join("template.yaml"), RUBY_TEMPLATE, false)?;
+    write_file(&ruby.join("ruby/app.rb"), RUBY_HANDLER, false)?;
+
+    let java = root.join("java");
+    write_file(&java.join("template.yaml"), JAVA_TEMPLATE, false)?;
+    write_file(&java.join("java/Makefile"), JAVA_MAKEFILE, false)?;
+    write_file(&java.join("java/bench/Hello.java"), JAVA_HANDLER, false)?;
+
     let http_mode = root.join("http-mode");
     write_file(&http_mode.join("template.yaml"), HTTP_MODE_TEMPLATE, false)?;
     write_file(&http_mode.join("web/bootstrap"), HTTP_MODE_BOOTSTRAP, true)?;
     write_file(&http_mode.join("web/server.js"), HTTP_MODE_SERVER, false)?;
     Ok(BenchApps {
         lambda_mode,
+        ruby,
+        java,
         http_mode,
     })
 }

@@ -1,6 +1,6 @@
 //! The benchmark driver behind `bash bench/invoke.sh`: starts each contender in turn (the
-//! bare hyper ceiling, then `serverful up` with Rust, Node.js, Python and HTTP-mode
-//! functions), loads it with `bench-load`, then times cold starts on fresh servers, and
+//! bare hyper ceiling, then `serverful up` with Rust, Node.js, Python, Ruby, Java and
+//! HTTP-mode functions), loads it with `bench-load`, then times cold starts on fresh servers, and
 //! prints one markdown report on stdout. Progress goes to stderr.
 
 use std::path::{Path, PathBuf};
@@ -38,7 +38,8 @@ struct Args {
     /// The serverful binary (default: the one beside this program)
     #[arg(long, env = "BENCH_SERVERFUL")]
     serverful: Option<PathBuf>,
-    /// Run only these parts: ceiling, rust, node, python, http, cold (comma-separated)
+    /// Run only these parts: ceiling, rust, node, python, ruby, java, http, cold
+    /// (comma-separated)
     #[arg(long, env = "BENCH_ONLY", value_delimiter = ',')]
     only: Vec<String>,
     /// Keep the scratch folder (apps, data, server logs) and print its path
@@ -62,7 +63,7 @@ struct Contender {
     path: &'static str,
 }
 
-const CONTENDERS: [Contender; 5] = [
+const CONTENDERS: [Contender; 7] = [
     Contender {
         key: "ceiling",
         name: "bare hyper server (ceiling)",
@@ -88,6 +89,18 @@ const CONTENDERS: [Contender; 5] = [
         path: "/python",
     },
     Contender {
+        key: "ruby",
+        name: "serverful → Ruby handler (ruby3.3)",
+        kind: Kind::LambdaMode,
+        path: "/ruby",
+    },
+    Contender {
+        key: "java",
+        name: "serverful → Java static method (java21)",
+        kind: Kind::LambdaMode,
+        path: "/java",
+    },
+    Contender {
         key: "http",
         name: "serverful → Node.js `http` server (HTTP mode)",
         kind: Kind::HttpMode,
@@ -98,7 +111,7 @@ const CONTENDERS: [Contender; 5] = [
 /// The runtimes whose cold starts are timed: key, name, route, whether `provided`. Keys
 /// ending in `-unsandboxed` run with `--sandbox off`, so that the sandbox's share of a cold
 /// start shows side by side.
-const COLD_RUNTIMES: [(&str, &str, &str, bool); 4] = [
+const COLD_RUNTIMES: [(&str, &str, &str, bool); 6] = [
     (
         "rust",
         "Rust `lambda_runtime` (provided.al2023), sandboxed",
@@ -113,6 +126,8 @@ const COLD_RUNTIMES: [(&str, &str, &str, bool); 4] = [
     ),
     ("node", "Node.js (nodejs20.x)", "/node", false),
     ("python", "Python (python3.12)", "/python", false),
+    ("ruby", "Ruby (ruby3.3)", "/ruby", false),
+    ("java", "Java (java21)", "/java", false),
 ];
 
 /// The programs and folders a run uses.
@@ -239,12 +254,17 @@ async fn start_contender(setup: &Setup, key: &str) -> anyhow::Result<ServerProce
         return ServerProcess::start(&setup.ceiling, &[], &setup.scratch, &label, READY_TIMEOUT)
             .await;
     }
-    let app = if key == "http" {
-        &setup.apps.http_mode
-    } else {
-        &setup.apps.lambda_mode
-    };
-    start_serverful(setup, app, &label).await
+    start_serverful(setup, app_of(setup, key), &label).await
+}
+
+/// The app a contender or cold-start runtime runs in.
+fn app_of<'a>(setup: &'a Setup, key: &str) -> &'a Path {
+    match key {
+        "http" => &setup.apps.http_mode,
+        "ruby" => &setup.apps.ruby,
+        "java" => &setup.apps.java,
+        _ => &setup.apps.lambda_mode,
+    }
 }
 
 async fn start_serverful(setup: &Setup, app: &Path, label: &str) -> anyhow::Result<ServerProcess> {
@@ -449,7 +469,7 @@ async fn cold_start(
         )
         .await?
     } else {
-        start_serverful(setup, &setup.apps.lambda_mode, &label).await?
+        start_serverful(setup, app_of(setup, key), &label).await?
     };
     let sample = time_cold_request(&server, path).await;
     server.stop().await;
