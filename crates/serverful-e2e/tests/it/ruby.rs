@@ -1,8 +1,8 @@
 //! Ruby functions (issue #13) on Serverful's Ruby bootstrap, through the gateway: the
 //! `context` object and the event behind an HTTP API and a REST API, a handler that
 //! raises, a `Module::Class.method` handler, a gem bundled into `vendor/bundle`, code that
-//! fails to load, and a handler naming a missing file stopping the start. Needs `ruby` and
-//! `gem` (scripts/install-test-deps.sh installs Debian's `ruby`).
+//! fails to load, an oversized answer, and a handler naming a missing file stopping the
+//! start. Needs `ruby` and `gem` (scripts/install-test-deps.sh installs Debian's `ruby`).
 
 use std::path::Path;
 use std::process::Command;
@@ -199,6 +199,36 @@ fn check_ruby_functions(server: &Server, task_root: &Path) {
     ] {
         server.wait_for_line(&Regex::new(pattern).expect("regex"), Duration::from_secs(5));
     }
+
+    // An answer over Lambda's 6 MB limit is refused; the same process serves the next
+    // request on a new connection to the Runtime API.
+    let response = http
+        .get(server.url("/ruby/sized?bytes=7000000"))
+        .send()
+        .expect("GET");
+    assert_eq!(response.status(), 413);
+    assert_eq!(json_body(response), json!({"message": "Request Too Long"}));
+    let response = http
+        .get(server.url("/ruby/sized?bytes=12"))
+        .send()
+        .expect("GET");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().expect("body"), "x".repeat(12));
+    server.wait_for_line(
+        &Regex::new(
+            r"^SizedFunction \| Runtime API /runtime/invocation/\S+/response answered 413: ",
+        )
+        .expect("regex"),
+        Duration::from_secs(5),
+    );
+    let reports: Vec<String> = server
+        .stdout()
+        .lines()
+        .filter(|line| line.starts_with("SizedFunction | REPORT "))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    assert!(!reports[1].contains("Init Duration"), "{reports:?}");
 
     // The failures left the other functions serving.
     let response = http
