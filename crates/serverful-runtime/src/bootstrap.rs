@@ -254,6 +254,11 @@ fn managed_rubies() -> Vec<String> {
     roots.push(PathBuf::from("/usr/local/rvm/rubies"));
     roots.extend(home.as_ref().map(|home| home.join(".rubies")));
     roots.push(PathBuf::from("/opt/rubies"));
+    rubies_under(&roots)
+}
+
+/// The `bin/ruby` of each version folder under `roots`, newest first.
+fn rubies_under(roots: &[PathBuf]) -> Vec<String> {
     let mut rubies: Vec<(Version, String)> = Vec::new();
     for root in roots {
         let Ok(entries) = std::fs::read_dir(root) else {
@@ -900,6 +905,30 @@ mod tests {
             error,
             "Fn: runtime ruby3.3 needs Ruby: neither `ruby3.3` nor `ruby` (2.5 or later) was found on PATH, under rbenv or under rvm; install Ruby (Debian: `apt-get install ruby`)"
         );
+    }
+
+    #[test]
+    fn rubies_of_version_managers_are_listed_newest_first() {
+        let rbenv = tempfile::tempdir().expect("tempdir");
+        let rvm = tempfile::tempdir().expect("tempdir");
+        for folder in [
+            rbenv.path().join("3.2.2"),
+            rbenv.path().join("3.4.1"),
+            rvm.path().join("ruby-3.3.6"),
+        ] {
+            std::fs::create_dir_all(folder.join("bin")).expect("mkdir");
+        }
+        std::fs::create_dir_all(rvm.path().join("default")).expect("mkdir");
+        let listed = rubies_under(&[rbenv.path().to_owned(), rvm.path().to_owned()]);
+        let expected: Vec<String> = [
+            rbenv.path().join("3.4.1/bin/ruby"),
+            rvm.path().join("ruby-3.3.6/bin/ruby"),
+            rbenv.path().join("3.2.2/bin/ruby"),
+        ]
+        .iter()
+        .map(|path| path.display().to_string())
+        .collect();
+        assert_eq!(listed, expected);
     }
 
     #[test]
