@@ -6,7 +6,7 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use regex::Regex;
 use serde_json::{json, Value};
@@ -221,12 +221,20 @@ fn check_ruby_functions(server: &Server, task_root: &Path) {
         .expect("regex"),
         Duration::from_secs(5),
     );
-    let reports: Vec<String> = server
-        .stdout()
-        .lines()
-        .filter(|line| line.starts_with("SizedFunction | REPORT "))
-        .map(str::to_owned)
-        .collect();
+    // Log lines arrive a moment after the response.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let reports = loop {
+        let reports: Vec<String> = server
+            .stdout()
+            .lines()
+            .filter(|line| line.starts_with("SizedFunction | REPORT "))
+            .map(str::to_owned)
+            .collect();
+        if reports.len() >= 2 || Instant::now() > deadline {
+            break reports;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert_eq!(reports.len(), 2, "{reports:?}");
     assert!(!reports[1].contains("Init Duration"), "{reports:?}");
 
