@@ -1,7 +1,7 @@
 //! Runtimes: the interpreter that runs each Lambda runtime identifier on this host (the
 //! nearest version installed; the identifiers themselves are `serverful-catalog`'s),
-//! start-up validation of handlers, and Serverful's own Node.js and Python bootstraps
-//! (embedded in the binary, written once under `data_dir/runtimes/`).
+//! start-up validation of handlers, and Serverful's own Node.js, Python and Ruby
+//! bootstraps (embedded in the binary, written once under `data_dir/runtimes/`).
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -17,9 +17,12 @@ use crate::{FunctionConfig, RuntimeError};
 const NODE_BOOTSTRAP: &str = include_str!("bootstrap/nodejs/bootstrap.mjs");
 /// The Python bootstrap, speaking the Runtime API with `http.client`.
 const PYTHON_BOOTSTRAP: &str = include_str!("bootstrap/python/bootstrap.py");
+/// The Ruby bootstrap, speaking the Runtime API with `net/http`.
+const RUBY_BOOTSTRAP: &str = include_str!("bootstrap/ruby/bootstrap.rb");
 
 const NODE_BOOTSTRAP_PATH: &str = "nodejs/bootstrap.mjs";
 const PYTHON_BOOTSTRAP_PATH: &str = "python/bootstrap.py";
+const RUBY_BOOTSTRAP_PATH: &str = "ruby/bootstrap.rb";
 
 /// How to start one function's process, decided at validation.
 #[derive(Debug, Clone)]
@@ -63,6 +66,7 @@ pub(crate) struct InterpreterProbes {
 enum ProbeScript {
     Node,
     Python,
+    Ruby,
 }
 
 impl ProbeScript {
@@ -76,6 +80,7 @@ impl ProbeScript {
                 "-c",
                 "import sys; print(sys.executable); print('%d.%d.%d' % sys.version_info[:3])",
             ],
+            ProbeScript::Ruby => &["-e", "puts RbConfig.ruby; puts RUBY_VERSION"],
         }
     }
 }
@@ -223,6 +228,65 @@ fn nvm_nodes() -> Vec<String> {
 /// The Python minor versions Lambda has had, for looking up `python3.N` commands.
 const PYTHON3_MINORS: std::ops::RangeInclusive<u32> = 6..=14;
 
+/// Versioned Ruby commands a host may have besides `ruby`: Debian names its binary
+/// `ruby3.1`, other distributions `ruby3.3` or `ruby2.7`.
+fn versioned_ruby_commands() -> impl Iterator<Item = String> {
+    let twos = (5..=7).map(|minor| format!("ruby2.{minor}"));
+    let threes = (0..=5).map(|minor| format!("ruby3.{minor}"));
+    twos.chain(threes)
+        .chain(std::iter::once("ruby4.0".to_owned()))
+}
+
+/// Rubies installed by version managers, newest first: rbenv (`$RBENV_ROOT`, else
+/// `~/.rbenv`), rvm (`$rvm_path`, else `~/.rvm`, and its system-wide `/usr/local/rvm`) and
+/// ruby-install/chruby (`~/.rubies`, `/opt/rubies`).
+fn managed_rubies() -> Vec<String> {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let mut roots: Vec<PathBuf> = Vec::new();
+    match std::env::var_os("RBENV_ROOT") {
+        Some(root) => roots.push(PathBuf::from(root).join("versions")),
+        None => roots.extend(home.as_ref().map(|home| home.join(".rbenv/versions"))),
+    }
+    match std::env::var_os("rvm_path") {
+        Some(root) => roots.push(PathBuf::from(root).join("rubies")),
+        None => roots.extend(home.as_ref().map(|home| home.join(".rvm/rubies"))),
+    }
+    roots.push(PathBuf::from("/usr/local/rvm/rubies"));
+    roots.extend(home.as_ref().map(|home| home.join(".rubies")));
+    roots.push(PathBuf::from("/opt/rubies"));
+    rubies_under(&roots)
+}
+
+/// The `bin/ruby` of each version folder under `roots`, newest first.
+fn rubies_under(roots: &[PathBuf]) -> Vec<String> {
+    let mut rubies: Vec<(Version, String)> = Vec::new();
+    for root in roots {
+        let Ok(entries) = std::fs::read_dir(root) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // rbenv names its folders `3.3.0`; rvm and ruby-install `ruby-3.3.0`.
+            let Some(version) = Version::parse_leading(name.strip_prefix("ruby-").unwrap_or(&name))
+            else {
+                continue;
+            };
+            let ruby = entry.path().join("bin/ruby");
+            if let Some(ruby) = ruby.to_str() {
+                rubies.push((version, ruby.to_owned()));
+            }
+        }
+    }
+    rubies.sort_by_key(|ruby| std::cmp::Reverse(ruby.0));
+    rubies.into_iter().map(|(_, ruby)| ruby).collect()
+}
+
+/// Whether the bootstrap can run on a Ruby of `version`: 2.5 and later. (Ruby 1.8 and 1.9
+/// would parse as 8.0 and 9.0, Java's old numbering; they are too old anyway.)
+fn ruby_can_run_the_bootstrap(version: Version) -> bool {
+    version >= Version::new(2, 5) && version.major < 8
+}
+
 /// Which interpreter runs `function`'s runtime on this host, with the warning line for a
 /// version other than the runtime's or a runtime AWS no longer runs; the error when the
 /// runtime is unknown or its language cannot run here. This is what can be known before
@@ -285,7 +349,28 @@ pub(crate) fn resolve(
             })?;
             (Some(interpreter), exact)
         }
-        Language::Ruby | Language::Java => {
+        Language::Ruby => {
+            let exact = [format!("ruby{}.{}", wanted.major, wanted.minor)];
+            let mut others = vec!["ruby".to_owned()];
+            others.extend(versioned_ruby_commands());
+            others.extend(managed_rubies());
+            let found = probes.nearest(
+                ProbeScript::Ruby,
+                wanted,
+                |a, b| a == b,
+                &exact,
+                &others,
+                ruby_can_run_the_bootstrap,
+            );
+            let (interpreter, exact) = found.ok_or_else(|| {
+                missing(format!(
+                    "neither `{}` nor `ruby` (2.5 or later) was found on PATH, under rbenv or under rvm; install Ruby (Debian: `apt-get install ruby`)",
+                    exact[0]
+                ))
+            })?;
+            (Some(interpreter), exact)
+        }
+        Language::Java => {
             return Err(RuntimeError::UnsupportedRuntime {
                 function: function.to_owned(),
                 runtime: runtime_id.to_owned(),
@@ -394,6 +479,17 @@ pub(crate) fn validate(
                 program: interpreter,
                 bootstrap: Some(NODE_BOOTSTRAP_PATH),
                 interpreter_args: node_heap_args(function.memory_mb),
+                execution_env: Some(format!("AWS_Lambda_{runtime}")),
+            })
+        }
+        (Language::Ruby, Some(interpreter)) => {
+            check_ruby_handler(function)?;
+            Ok(Launch {
+                program: interpreter,
+                bootstrap: Some(RUBY_BOOTSTRAP_PATH),
+                // Lambda's Ruby reads and writes UTF-8 by default; a host without the
+                // `en_US.UTF-8` locale would otherwise make it US-ASCII.
+                interpreter_args: vec!["-E".to_owned(), "UTF-8".to_owned()],
                 execution_env: Some(format!("AWS_Lambda_{runtime}")),
             })
         }
@@ -525,6 +621,35 @@ fn check_python_handler(function: &FunctionConfig) -> Result<(), RuntimeError> {
     }
 }
 
+/// Ruby handlers are `file.method` or `file.Module::Class.method`, split on dots as AWS's
+/// Ruby runtime splits them; the file (`file.rb`, which may be in a subfolder: `lib/app`)
+/// lies in the code folder.
+fn check_ruby_handler(function: &FunctionConfig) -> Result<(), RuntimeError> {
+    const FORMS: &str = "a Ruby handler looks like `file.method` or `file.Module::Class.method`, e.g. `app.lambda_handler`";
+    let parts: Vec<&str> = function.handler.split('.').collect();
+    if !matches!(parts.len(), 2 | 3) || parts.iter().any(|part| part.is_empty()) {
+        return Err(bad_handler(function, FORMS.to_owned()));
+    }
+    if let [_, class, _] = parts[..] {
+        let is_constant = |name: &str| name.chars().next().is_some_and(char::is_uppercase);
+        if !class.split("::").all(is_constant) {
+            return Err(bad_handler(
+                function,
+                format!("`{class}` is not a class or module name: each part of `Module::Class` starts with a capital letter"),
+            ));
+        }
+    }
+    let file = format!("{}.rb", parts[0]);
+    if function.code_dir.join(&file).is_file() {
+        Ok(())
+    } else {
+        Err(bad_handler(
+            function,
+            format!("no file {file} in {}", function.code_dir.display()),
+        ))
+    }
+}
+
 /// Writes the embedded bootstraps under `data_dir/runtimes/` (only files whose content
 /// changed) and returns that folder, the functions' `LAMBDA_RUNTIME_DIR`.
 pub(crate) fn install(data_dir: &Path) -> Result<PathBuf, RuntimeError> {
@@ -534,6 +659,7 @@ pub(crate) fn install(data_dir: &Path) -> Result<PathBuf, RuntimeError> {
     for (relative, content) in [
         (NODE_BOOTSTRAP_PATH, NODE_BOOTSTRAP),
         (PYTHON_BOOTSTRAP_PATH, PYTHON_BOOTSTRAP),
+        (RUBY_BOOTSTRAP_PATH, RUBY_BOOTSTRAP),
     ] {
         let path = runtime_dir.join(relative);
         write_if_changed(&runtime_dir, &path, content).map_err(|source| {
@@ -765,6 +891,135 @@ mod tests {
     }
 
     #[test]
+    fn ruby_runs_on_the_nearest_ruby_with_a_warning_naming_both() {
+        // Debian's only Ruby is `ruby3.1`, with `ruby` a link to it.
+        let bin = fake_interpreters(&[("ruby", "3.1.2"), ("ruby3.1", "3.1.2")]);
+        let (_, warning) = resolve_with(bin.path(), "ruby3.3").expect("found");
+        assert_eq!(
+            warning.as_deref(),
+            Some("Fn: runtime ruby3.3 wants Ruby 3.3, running with Ruby 3.1.2")
+        );
+        let (_, warning) = resolve_with(bin.path(), "ruby2.7").expect("found");
+        assert_eq!(
+            warning.as_deref(),
+            Some("Fn: runtime ruby2.7 is deprecated: AWS Lambda no longer runs it; running with Ruby 3.1.2 instead of Ruby 2.7")
+        );
+    }
+
+    #[test]
+    fn ruby_of_the_runtimes_version_wins_without_a_warning() {
+        let bin = fake_interpreters(&[
+            ("ruby", "3.1.2"),
+            ("ruby3.4", "3.4.1"),
+            ("ruby2.7", "2.7.8"),
+        ]);
+        let (path, warning) = resolve_with(bin.path(), "ruby3.4").expect("found");
+        assert_eq!(path, bin.path().join("ruby3.4"));
+        assert_eq!(warning, None);
+        // 3.2 is nearer to 3.1 than to 3.4.
+        let (path, _) = resolve_with(bin.path(), "ruby3.2").expect("found");
+        assert_eq!(path, bin.path().join("ruby"));
+        let (path, _) = resolve_with(bin.path(), "ruby2.5").expect("found");
+        assert_eq!(path, bin.path().join("ruby2.7"));
+    }
+
+    #[test]
+    fn rubies_too_old_for_the_bootstrap_are_passed_over() {
+        let bin = fake_interpreters(&[("ruby", "2.3.8")]);
+        let error = resolve_with(bin.path(), "ruby3.3").expect_err("too old");
+        assert_eq!(
+            error,
+            "Fn: runtime ruby3.3 needs Ruby: neither `ruby3.3` nor `ruby` (2.5 or later) was found on PATH, under rbenv or under rvm; install Ruby (Debian: `apt-get install ruby`)"
+        );
+    }
+
+    #[test]
+    fn rubies_of_version_managers_are_listed_newest_first() {
+        let rbenv = tempfile::tempdir().expect("tempdir");
+        let rvm = tempfile::tempdir().expect("tempdir");
+        for folder in [
+            rbenv.path().join("3.2.2"),
+            rbenv.path().join("3.4.1"),
+            rvm.path().join("ruby-3.3.6"),
+        ] {
+            std::fs::create_dir_all(folder.join("bin")).expect("mkdir");
+        }
+        std::fs::create_dir_all(rvm.path().join("default")).expect("mkdir");
+        let listed = rubies_under(&[rbenv.path().to_owned(), rvm.path().to_owned()]);
+        let expected: Vec<String> = [
+            rbenv.path().join("3.4.1/bin/ruby"),
+            rvm.path().join("ruby-3.3.6/bin/ruby"),
+            rbenv.path().join("3.2.2/bin/ruby"),
+        ]
+        .iter()
+        .map(|path| path.display().to_string())
+        .collect();
+        assert_eq!(listed, expected);
+    }
+
+    #[test]
+    fn ruby_handlers_name_a_file_and_a_method_or_a_class_method() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("lib")).expect("mkdir");
+        std::fs::write(dir.path().join("app.rb"), "").expect("write");
+        std::fs::write(dir.path().join("lib/app.rb"), "").expect("write");
+        for handler in [
+            "app.lambda_handler",
+            "lib/app.handler",
+            "app.Handler.process",
+            "app.Billing::Handler.process",
+        ] {
+            let config = function("ruby3.3", handler, dir.path());
+            assert!(check_ruby_handler(&config).is_ok(), "{handler}");
+        }
+        let check_error = |handler: &str| {
+            check_ruby_handler(&function("ruby3.3", handler, dir.path()))
+                .expect_err("validation must fail")
+                .to_string()
+        };
+        for malformed in ["handler", "app.", ".handler", "app.A.b.c", "app..handler"] {
+            assert_eq!(
+                check_error(malformed),
+                format!("HelloFunction: handler {malformed}: a Ruby handler looks like `file.method` or `file.Module::Class.method`, e.g. `app.lambda_handler`")
+            );
+        }
+        assert_eq!(
+            check_error("app.billing::Handler.process"),
+            "HelloFunction: handler app.billing::Handler.process: `billing::Handler` is not a class or module name: each part of `Module::Class` starts with a capital letter"
+        );
+        assert_eq!(
+            check_error("function.handler"),
+            format!(
+                "HelloFunction: handler function.handler: no file function.rb in {}",
+                dir.path().display()
+            )
+        );
+    }
+
+    #[test]
+    fn ruby_launches_the_bootstrap_with_utf_8_and_its_execution_env() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("app.rb"), "").expect("write");
+        let bin = fake_interpreters(&[("ruby3.3", "3.3.6")]);
+        let mut probes = InterpreterProbes {
+            search_path: Some(bin.path().as_os_str().to_owned()),
+            ..InterpreterProbes::default()
+        };
+        let mut warnings = Vec::new();
+        let launch = validate(
+            &function("ruby3.3", "app.handler", dir.path()),
+            &mut probes,
+            &mut warnings,
+        )
+        .expect("valid");
+        assert_eq!(launch.program, bin.path().join("ruby3.3"));
+        assert_eq!(launch.bootstrap, Some(RUBY_BOOTSTRAP_PATH));
+        assert_eq!(launch.interpreter_args, ["-E", "UTF-8"]);
+        assert_eq!(launch.execution_env.as_deref(), Some("AWS_Lambda_ruby3.3"));
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    #[test]
     fn node_handlers_resolve_js_mjs_and_cjs() {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("src")).expect("mkdir");
@@ -874,6 +1129,10 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(&node).expect("read"),
             NODE_BOOTSTRAP
+        );
+        assert_eq!(
+            std::fs::read_to_string(runtime_dir.join(RUBY_BOOTSTRAP_PATH)).expect("read"),
+            RUBY_BOOTSTRAP
         );
         let modified = node.metadata().and_then(|m| m.modified()).expect("mtime");
         install(dir.path()).expect("install again");

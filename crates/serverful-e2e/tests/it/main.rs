@@ -12,6 +12,7 @@ mod invoke;
 mod lambda_api;
 mod lifecycle;
 mod payloads;
+mod ruby;
 mod runtimes;
 mod sandbox;
 mod shell_challenge;

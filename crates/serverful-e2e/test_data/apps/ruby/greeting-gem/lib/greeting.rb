@@ -1,0 +1,5 @@
+module Greeting
+  def self.hello(name)
+    "Hello, #{name}, from a vendored gem"
+  end
+end
