@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need on a fresh machine: the AWS CLI and boto3, Go,
-# and the third-party packages the test apps bundle (FastAPI + Mangum + uvicorn, awslambdaric,
+# Ruby with Bundler, and the third-party packages the test apps bundle (FastAPI + Mangum + uvicorn, awslambdaric,
 # Express + serverless-http). Idempotent: a second run only checks.
 #
 # The packages go to $SERVERFUL_TEST_DEPS (default: target/test-deps), one folder per
@@ -30,6 +30,16 @@ if ! command -v go >/dev/null 2>&1; then
   echo "install-test-deps: installing Go (golang-go)" >&2
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >/dev/null
+fi
+
+# Ruby and Bundler build and run the Bundler test functions (BuildMethod bundler; `gem
+# build` packs their gem). esbuild needs nothing here: like a `sam init` TypeScript app,
+# the test function lists it in its devDependencies, and the build installs it with npm.
+if ! command -v ruby >/dev/null 2>&1 || ! command -v bundle >/dev/null 2>&1; then
+  command -v apt-get >/dev/null 2>&1 || { echo "install-test-deps: ruby and bundle are required: install Ruby and Bundler" >&2; exit 1; }
+  echo "install-test-deps: installing Ruby and Bundler (ruby, ruby-bundler)" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ruby ruby-bundler >/dev/null
 fi
 
 # nftables loads the NAT and filter rules of the sandbox's egress networking
