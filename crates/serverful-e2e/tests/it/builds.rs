@@ -148,29 +148,30 @@ fn a_build_method_that_does_not_exist_stops_the_start_before_any_build() {
     assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
 }
 
-/// An app with only the TypeScript function of the `builds` app, its template's esbuild
-/// properties replaced by `properties`.
-fn typescript_only(properties: &str) -> tempfile::TempDir {
+/// An app with one function of the `builds` app: its code folder `folder` copied, and a
+/// template declaring it with `metadata` and `properties` (YAML flow maps).
+fn single_function(folder: &str, metadata: &str, properties: &str) -> tempfile::TempDir {
     let app = tempfile::tempdir().expect("tempdir");
-    copy_dir(
-        &test_app("builds").join("typescript"),
-        &app.path().join("typescript"),
-    );
+    copy_dir(&test_app("builds").join(folder), &app.path().join(folder));
     let template = format!(
         "Transform: AWS::Serverless-2016-10-31\n\
          Resources:\n\
-         \x20 TypeScriptFunction:\n\
+         \x20 Function:\n\
          \x20   Type: AWS::Serverless::Function\n\
-         \x20   Metadata:\n\
-         \x20     BuildMethod: esbuild\n\
-         \x20     BuildProperties: {properties}\n\
-         \x20   Properties:\n\
-         \x20     CodeUri: typescript/\n\
-         \x20     Handler: app.lambdaHandler\n\
-         \x20     Runtime: nodejs24.x\n"
+         \x20   Metadata: {metadata}\n\
+         \x20   Properties: {{CodeUri: {folder}/, {properties}}}\n"
     );
     std::fs::write(app.path().join("template.yaml"), template).expect("write template");
     app
+}
+
+/// The TypeScript function alone, with these esbuild properties.
+fn typescript_only(build_properties: &str) -> tempfile::TempDir {
+    single_function(
+        "typescript",
+        &format!("{{BuildMethod: esbuild, BuildProperties: {build_properties}}}"),
+        "Handler: app.lambdaHandler, Runtime: nodejs24.x",
+    )
 }
 
 #[test]
@@ -180,7 +181,7 @@ fn a_missing_entry_point_names_the_function_the_file_and_the_folder() {
     assert_eq!(code, 1, "{stderr}");
     let code_dir = app.path().join("typescript");
     let expected = format!(
-        "error: cannot build TypeScriptFunction: the esbuild entry point src/app.ts is not in {} (set Metadata.BuildProperties.EntryPoints to files in the code folder)",
+        "error: cannot build Function: the esbuild entry point src/app.ts is not in {} (set Metadata.BuildProperties.EntryPoints to files in the code folder)",
         code_dir.display()
     );
     assert!(
@@ -196,7 +197,7 @@ fn a_build_property_of_the_wrong_type_names_the_function_and_property() {
     assert_eq!(code, 1, "{stderr}");
     assert!(
         stderr.lines().any(|line| line
-            == "error: cannot build TypeScriptFunction: Metadata.BuildProperties.Minify must be true or false, not the list [\"yes\"]"),
+            == "error: cannot build Function: Metadata.BuildProperties.Minify must be true or false, not the list [\"yes\"]"),
         "{stderr}"
     );
 }
@@ -218,13 +219,46 @@ fn esbuild_that_is_not_installed_says_how_to_add_it() {
     let (code, stderr, _) = up_failing(app.path(), Some(bin.path().to_str().expect("utf-8")));
     assert_eq!(code, 1, "{stderr}");
     let expected = format!(
-        "error: cannot build TypeScriptFunction: `esbuild` was not found; add it to the function's dev dependencies (`npm install --save-dev esbuild` in {}) or install it on PATH (`npm install --global esbuild`)",
+        "error: cannot build Function: `esbuild` was not found; add it to the function's dev dependencies (`npm install --save-dev esbuild` in {}) or install it on PATH (`npm install --global esbuild`)",
         app.path().join("typescript").display()
     );
     assert!(
         stderr.lines().any(|line| line == expected),
         "expected `{expected}` in:\n{stderr}"
     );
+}
+
+#[test]
+fn a_compiler_or_bundler_that_is_not_installed_says_what_to_install() {
+    let empty_path = tempfile::tempdir().expect("an empty PATH");
+    let path = empty_path.path().to_str().expect("utf-8");
+    let provided = "Handler: bootstrap, Runtime: provided.al2023";
+    for (folder, method, expected) in [
+        (
+            "go",
+            "go1.x",
+            "`go` was not found; install Go (https://go.dev/dl, or `apt install golang-go`)",
+        ),
+        (
+            "rust",
+            "rust-cargolambda",
+            "`cargo` was not found; install Rust with cargo (https://rustup.rs)",
+        ),
+        (
+            "ruby",
+            "bundler",
+            "`bundle` was not found; install Ruby's Bundler (`apt install ruby-bundler`, or `gem install bundler`)",
+        ),
+    ] {
+        let app = single_function(folder, &format!("{{BuildMethod: {method}}}"), provided);
+        let (code, stderr, _) = up_failing(app.path(), Some(path));
+        assert_eq!(code, 1, "{stderr}");
+        let expected = format!("error: cannot build Function: {expected}");
+        assert!(
+            stderr.lines().any(|line| line == expected),
+            "expected `{expected}` in:\n{stderr}"
+        );
+    }
 }
 
 /// The absolute path of a program on PATH.
