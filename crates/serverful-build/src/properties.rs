@@ -212,11 +212,15 @@ fn describe(value: &Value) -> String {
         Value::Array(_) => "the list",
         Value::Object(_) => "the map",
     };
-    if text.len() <= 40 {
-        format!("{kind} {text}")
-    } else {
-        kind.trim_start_matches("the ").to_owned() + " value"
+    const SHOWN: usize = 40;
+    if text.len() <= SHOWN {
+        return format!("{kind} {text}");
     }
+    let mut end = SHOWN;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{kind} {}…", &text[..end])
 }
 
 fn string(logical_id: &str, field: &str, value: &Value) -> Result<String, BuildError> {

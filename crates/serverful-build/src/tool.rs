@@ -209,9 +209,12 @@ impl PythonFinder {
             return choice.clone();
         }
         let mut candidates = Vec::new();
-        let minor = runtime.strip_prefix("python3.").unwrap_or("");
-        if !minor.is_empty() && minor.chars().all(|c| c.is_ascii_digit()) {
-            candidates.push(runtime.to_owned());
+        if let Some(version) = serverful_catalog::lookup(runtime)
+            .filter(|runtime| runtime.language == serverful_catalog::Language::Python)
+            .map(|runtime| runtime.version)
+            .filter(|version| version.major == 3)
+        {
+            candidates.push(format!("python3.{}", version.minor));
         }
         candidates.push("python3".to_owned());
         let mut choice = PythonChoice::NoPython;
