@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need on a fresh machine: the AWS CLI and boto3, Go,
-# Ruby, and the third-party packages the test apps bundle (FastAPI + Mangum + uvicorn,
-# awslambdaric, Express + serverless-http). Idempotent: a second run only checks.
+# Ruby with Bundler, and the third-party packages the test apps bundle (FastAPI + Mangum +
+# uvicorn, awslambdaric, Express + serverless-http). Idempotent: a second run only checks.
 #
 # The packages go to $SERVERFUL_TEST_DEPS (default: target/test-deps), one folder per
 # test app, exactly as a user would bundle them next to their code.
@@ -32,11 +32,14 @@ if ! command -v go >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >/dev/null
 fi
 
-# Ruby runs the ruby* functions (tests/it/ruby.rs): Debian's `ruby` is Ruby 3.1 with `gem`;
-# `bundle` comes in the separate `bundler` package.
+# Ruby runs the ruby* functions (tests/it/ruby.rs) and Bundler builds the Bundler test
+# functions (BuildMethod bundler; `gem build` packs their gem): Debian's `ruby` is Ruby 3.1
+# with `gem`; `bundle` comes in the separate `bundler` package. esbuild needs nothing here:
+# like a `sam init` TypeScript app, the test function lists it in its devDependencies, and
+# the build installs it with npm.
 if ! command -v ruby >/dev/null 2>&1 || ! command -v gem >/dev/null 2>&1 || ! command -v bundle >/dev/null 2>&1; then
   command -v apt-get >/dev/null 2>&1 || { echo "install-test-deps: ruby, gem and bundle are required: install Ruby and Bundler" >&2; exit 1; }
-  echo "install-test-deps: installing Ruby (ruby, bundler)" >&2
+  echo "install-test-deps: installing Ruby and Bundler (ruby, bundler)" >&2
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ruby bundler >/dev/null
 fi

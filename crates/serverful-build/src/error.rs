@@ -40,6 +40,47 @@ pub enum BuildError {
         target: String,
         makefile: PathBuf,
     },
+    /// `Metadata: BuildMethod` names no build method this crate has.
+    #[error("cannot build {logical_id}: BuildMethod {method} does not exist; use one of {known}, or the runtime's own name ({runtime}) for its default build")]
+    UnknownBuildMethod {
+        logical_id: String,
+        method: String,
+        runtime: String,
+        /// The methods that exist, comma-separated.
+        known: String,
+    },
+    /// A `Metadata` value (a build property, the build method or architecture) has the
+    /// wrong type or an impossible value.
+    #[error("cannot build {logical_id}: {field} must be {expected}, not {found}")]
+    InvalidMetadata {
+        logical_id: String,
+        /// Where the value sits: `Metadata.BuildProperties.Minify`.
+        field: String,
+        /// What it must be: `true or false`.
+        expected: String,
+        /// What it is: `the string "yes"`.
+        found: String,
+    },
+    /// The build method needs a manifest the code folder does not have (a `Gemfile` for
+    /// bundler, a `Cargo.toml` for rust-cargolambda).
+    #[error("cannot build {logical_id}: BuildMethod is {method} but {} has no {manifest}", .code_dir.display())]
+    ManifestMissing {
+        logical_id: String,
+        method: String,
+        manifest: String,
+        code_dir: PathBuf,
+    },
+    /// An esbuild entry point (from `EntryPoints`, or the handler's file) does not exist.
+    #[error("cannot build {logical_id}: the esbuild entry point {entry_point} is not in {} (set Metadata.BuildProperties.EntryPoints to files in the code folder)", .code_dir.display())]
+    EntryPointMissing {
+        logical_id: String,
+        entry_point: String,
+        code_dir: PathBuf,
+    },
+    /// The Rust binary to build cannot be chosen: none, several without `Binary`, or a
+    /// `Binary` the package does not have.
+    #[error("cannot build {logical_id}: {reason}")]
+    CargoBinary { logical_id: String, reason: String },
     /// The function's code folder does not exist.
     #[error("cannot build {logical_id}: code folder {} does not exist", .code_dir.display())]
     CodeDirMissing {
@@ -68,6 +109,11 @@ impl BuildError {
             | BuildError::ToolFailed { logical_id, .. }
             | BuildError::MakefileMissing { logical_id, .. }
             | BuildError::MakeTargetMissing { logical_id, .. }
+            | BuildError::UnknownBuildMethod { logical_id, .. }
+            | BuildError::InvalidMetadata { logical_id, .. }
+            | BuildError::ManifestMissing { logical_id, .. }
+            | BuildError::EntryPointMissing { logical_id, .. }
+            | BuildError::CargoBinary { logical_id, .. }
             | BuildError::CodeDirMissing { logical_id, .. }
             | BuildError::InvalidLogicalId { logical_id }
             | BuildError::Io { logical_id, .. } => logical_id,

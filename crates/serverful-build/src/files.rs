@@ -40,37 +40,52 @@ pub(crate) struct Entry {
     pub(crate) kind: EntryKind,
 }
 
+/// What [`list_sources`] leaves out besides [`SKIPPED_NAMES`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Skip {
+    /// Folders outside the sources: the build root and the SDK cache. With `CodeUri: .`
+    /// and the data folder inside the app, the build output would otherwise be part of
+    /// its own input.
+    pub(crate) excluded: Vec<PathBuf>,
+    /// Leave out a `target` folder beside a `Cargo.toml`: cargo's own output, which can
+    /// hold gigabytes and is never an input of a Rust build.
+    pub(crate) cargo_output: bool,
+}
+
 /// Lists `root` depth-first in name order (so the listing, and the hash over it, is
-/// deterministic), skipping [`SKIPPED_NAMES`] and any folder in `excluded`. `excluded`
-/// holds the build root and SDK cache: with `CodeUri: .` and the data folder inside the
-/// app, the build output would otherwise be part of its own input.
-pub(crate) fn list_sources(root: &Path, excluded: &[PathBuf]) -> io::Result<Vec<Entry>> {
+/// deterministic), skipping [`SKIPPED_NAMES`] and what `skip` names.
+pub(crate) fn list_sources(root: &Path, skip: &Skip) -> io::Result<Vec<Entry>> {
     // Walking from the canonical root without following links keeps every visited path
     // canonical, so comparing with the canonical excluded folders is exact.
     let root = root.canonicalize()?;
-    let excluded: Vec<PathBuf> = excluded
-        .iter()
-        .filter_map(|path| path.canonicalize().ok())
-        .collect();
+    let skip = Skip {
+        excluded: skip
+            .excluded
+            .iter()
+            .filter_map(|path| path.canonicalize().ok())
+            .collect(),
+        cargo_output: skip.cargo_output,
+    };
     let mut entries = Vec::new();
-    walk(&root, Path::new(""), &excluded, &mut entries)?;
+    walk(&root, Path::new(""), &skip, &mut entries)?;
     Ok(entries)
 }
 
-fn walk(
-    root: &Path,
-    relative: &Path,
-    excluded: &[PathBuf],
-    entries: &mut Vec<Entry>,
-) -> io::Result<()> {
+fn walk(root: &Path, relative: &Path, skip: &Skip, entries: &mut Vec<Entry>) -> io::Result<()> {
+    let excluded = &skip.excluded;
+    let dir = root.join(relative);
+    let skips_cargo_target = skip.cargo_output && dir.join("Cargo.toml").is_file();
     let mut children = Vec::new();
-    for child in fs::read_dir(root.join(relative))? {
+    for child in fs::read_dir(&dir)? {
         let child = child?;
         let name = child.file_name();
         if SKIPPED_NAMES
             .iter()
             .any(|skipped| OsStr::new(skipped) == name)
         {
+            continue;
+        }
+        if skips_cargo_target && name == "target" {
             continue;
         }
         children.push((name, child.file_type()?));
@@ -93,7 +108,7 @@ fn walk(
                 relative: child_relative.clone(),
                 kind: EntryKind::Dir,
             });
-            walk(root, &child_relative, excluded, entries)?;
+            walk(root, &child_relative, skip, entries)?;
             // A folder holding nothing but an excluded one (`data/` around `data/build`)
             // is left out too: it exists only once the first build has run, and must not
             // change the hash of the second.
@@ -384,7 +399,7 @@ mod tests {
         )
         .expect("chmod");
         fs::set_permissions(root.join("lib"), fs::Permissions::from_mode(0o700)).expect("chmod");
-        let entries = list_sources(&root, &[]).expect("list");
+        let entries = list_sources(&root, &Skip::default()).expect("list");
         assert!(!readable_by_others(&root, &entries));
         open_modes(&root).expect("open");
         assert_eq!(mode(&root.join("lib")), 0o755);
@@ -419,8 +434,32 @@ mod tests {
         write(dir.path(), ".aws-sam/build/x", "");
         write(dir.path(), ".serverful/build/F/1/app.py", "");
         write(dir.path(), "data/build/F/1/app.py", "");
-        let entries = list_sources(dir.path(), &[dir.path().join("data/build")]).expect("list");
+        let skip = Skip {
+            excluded: vec![dir.path().join("data/build")],
+            cargo_output: false,
+        };
+        let entries = list_sources(dir.path(), &skip).expect("list");
         assert_eq!(names(&entries), ["app.py", "lib", "lib/a.py", "lib/b.py"]);
+    }
+
+    #[test]
+    fn cargo_output_is_skipped_only_beside_a_cargo_toml_when_asked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(dir.path(), "Cargo.toml", "");
+        write(dir.path(), "target/release/app", "");
+        write(dir.path(), "assets/target/x", "");
+        let names_with = |cargo_output| {
+            let skip = Skip {
+                excluded: Vec::new(),
+                cargo_output,
+            };
+            names(&list_sources(dir.path(), &skip).expect("list"))
+        };
+        assert_eq!(
+            names_with(true),
+            ["Cargo.toml", "assets", "assets/target", "assets/target/x"]
+        );
+        assert_eq!(names_with(false).len(), 7);
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The build cache key: a SHA-256 over what a build depends on (runtime, build method and
-//! every source file's path, mode and contents).
+//! The build cache key: a SHA-256 over what a build depends on (runtime, build method with
+//! its properties and architecture, and every source file's path, mode and contents).
 
 use std::fs;
 use std::io::{self, Read};
@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::files::{Entry, EntryKind};
 
 /// Bumped when the build steps change, so builds made by an older Serverful are redone.
-const BUILD_FORMAT: &str = "serverful-build 1";
+const BUILD_FORMAT: &str = "serverful-build 2";
 
 /// Hex characters of the hash used as the build folder's name: 64 bits, plenty to tell
 /// one function's builds apart.
@@ -95,7 +95,7 @@ mod tests {
     use crate::files::list_sources;
 
     fn hash_of(root: &Path, runtime: &str) -> String {
-        let entries = list_sources(root, &[]).expect("list sources");
+        let entries = list_sources(root, &crate::files::Skip::default()).expect("list sources");
         content_hash(root, &entries, runtime, "pip").expect("hash")
     }
 

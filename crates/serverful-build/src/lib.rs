@@ -1,24 +1,32 @@
-//! Function builds, like `sam build`: installs a function's dependencies (pip, npm) or runs
-//! its Makefile into a per-function build folder cached by content hash, and provides the
-//! AWS SDK that AWS's managed runtimes ship to functions that do not bundle it.
+//! Function builds, like `sam build`: installs a function's dependencies (pip, npm,
+//! bundler), bundles it (esbuild), compiles it (go, cargo) or runs its Makefile into a
+//! per-function build folder cached by content hash, and provides the AWS SDK that AWS's
+//! managed runtimes ship to functions that do not bundle it.
 //!
 //! The binary calls [`build_all`] before starting functions and runs each function from
 //! [`BuildOutput::code_dir`]. This crate does no terminal output: progress and warnings
 //! go through [`BuildEvent`]s and [`BuildOutput::warnings`].
 //!
 //! Codemap:
+//! - `methods`: the build methods, one module each, and the dispatch that picks one
+//!   (`BuildMethod`, else the runtime's default) and runs it.
+//! - `properties`: `Metadata` (`BuildMethod`, `BuildProperties`, `BuildArchitecture`) as
+//!   typed settings.
 //! - `files`: walking sources with the skip rules, copying, atomic publishing, pruning.
 //! - `hash`: the cache key.
-//! - `tool`: running pip, npm and make with their output captured.
-//! - `sdk`: the shared boto3 / AWS SDK v3 cache.
+//! - `tool`: running build tools with their output captured.
+//! - `sdk`: the shared boto3 / AWS SDK for JavaScript (v2 and v3) cache.
 //!
 //! Layout of [`BuildOptions::build_root`]: `<LogicalId>/<hash prefix>/` per build, the two
-//! most recently used kept; dot-named entries are temporary. A build folder exists only
-//! once complete, because it is built under a temporary name and renamed into place.
+//! most recently used kept; dot-named entries are temporary, or caches a method keeps
+//! between builds (`<LogicalId>/.cargo-target`, `.go`). A build folder exists only once
+//! complete, because it is built under a temporary name and renamed into place.
 
 mod error;
 mod files;
 mod hash;
+mod methods;
+mod properties;
 mod sdk;
 mod tool;
 
@@ -26,9 +34,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 pub use error::BuildError;
+pub use properties::{Architecture, BuildProperties};
 
 use files::TempGuard;
-use tool::{PythonChoice, PythonFinder, RunError, ToolCommand};
+use serverful_catalog::Language;
+use tool::PythonFinder;
 
 /// How many builds of one function are kept: the current one and the previous one, so a
 /// server still running the previous version (during a deploy, or a second `up`) keeps
@@ -44,8 +54,42 @@ pub struct BuildRequest {
     pub runtime: String,
     /// The function's `CodeUri` folder, absolute.
     pub code_dir: PathBuf,
-    /// The resource's `Metadata.BuildMethod`, e.g. `makefile`.
+    /// The function's `Handler` (empty when it has none): names the Go binary of a
+    /// `go1.x` function and esbuild's default entry point.
+    pub handler: String,
+    /// The resource's `Metadata.BuildMethod`, e.g. `makefile`, `esbuild`, `python3.12`.
     pub build_method: Option<String>,
+    /// `Metadata.BuildProperties`.
+    pub properties: BuildProperties,
+    /// What native code is compiled for: `Metadata.BuildArchitecture`, else the first of
+    /// `Architectures`.
+    pub architecture: Architecture,
+}
+
+impl BuildRequest {
+    /// A request with no handler, build method or properties, for x86_64.
+    pub fn new(
+        logical_id: impl Into<String>,
+        runtime: impl Into<String>,
+        code_dir: impl Into<PathBuf>,
+    ) -> BuildRequest {
+        BuildRequest {
+            logical_id: logical_id.into(),
+            runtime: runtime.into(),
+            code_dir: code_dir.into(),
+            handler: String::new(),
+            build_method: None,
+            properties: BuildProperties::default(),
+            architecture: Architecture::default(),
+        }
+    }
+
+    /// Takes the build settings from a resource's resolved `Metadata`: `BuildMethod`,
+    /// `BuildProperties` and `BuildArchitecture` (which overrides the architecture). A
+    /// value of the wrong type is an error naming the function and the property.
+    pub fn read_metadata(&mut self, metadata: &serde_json::Value) -> Result<(), BuildError> {
+        properties::read_metadata(self, metadata)
+    }
 }
 
 /// Where builds and the SDK cache live.
@@ -73,8 +117,16 @@ pub enum BuildKind {
     Pip,
     /// `package.json` installed with npm.
     Npm,
+    /// `BuildMethod: esbuild`: dependencies installed, entry points bundled.
+    Esbuild,
     /// `make build-<LogicalId>` with `ARTIFACTS_DIR`.
     Makefile,
+    /// `BuildMethod: go1.x`: `go build` for Linux.
+    GoBuild,
+    /// `BuildMethod: rust-cargolambda`: `cargo lambda build`, or `cargo build`.
+    CargoLambda,
+    /// `Gemfile` installed with Bundler into `vendor/bundle`.
+    Bundler,
 }
 
 /// A function ready to run.
@@ -95,8 +147,8 @@ pub struct BuildOutput {
     /// when the function does not bundle them.
     pub node_sdk_path: Option<PathBuf>,
     /// Things the user should know that did not stop the build (an SDK that could not be
-    /// installed, an unsupported `BuildMethod`), one sentence each, without the function
-    /// name prefix.
+    /// installed, a build property no method reads), one sentence each, without the
+    /// function name prefix.
     pub warnings: Vec<String>,
 }
 
@@ -104,7 +156,9 @@ pub struct BuildOutput {
 #[derive(Debug, Clone, Copy)]
 pub enum BuildEvent<'a> {
     /// A tool starts running for a function: `what` is `pip install`, `npm ci`,
-    /// `npm install`, `make build-X`, `installing boto3 into the shared cache`, ...
+    /// `npm install`, `esbuild app.ts`, `go build (GOOS=linux GOARCH=amd64)`,
+    /// `cargo lambda build --release`, `make build-X`,
+    /// `installing boto3 into the shared cache`, ...
     /// Never sent for a cached build.
     Started { logical_id: &'a str, what: &'a str },
     /// Something the user should know; also in [`BuildOutput::warnings`].
@@ -116,8 +170,10 @@ pub enum BuildEvent<'a> {
     Finished { logical_id: &'a str, cached: bool },
 }
 
-/// Builds every function in order and reports progress through `on_event`. Stops at the
-/// first function that fails to build.
+/// Builds every function in order and reports progress through `on_event`. Every
+/// request is checked first (its logical id, code folder and build method), so a mistake
+/// in the last function stops the start before the first one builds; then the builds run
+/// in order and stop at the first one that fails.
 pub fn build_all(
     requests: &[BuildRequest],
     options: &BuildOptions,
@@ -130,20 +186,40 @@ pub fn build_all(
         sdk_cache: absolute(&options.sdk_cache),
         snapshot_unbuilt: options.snapshot_unbuilt,
     };
+    let kinds = requests.iter().map(check).collect::<Result<Vec<_>, _>>()?;
     let mut session = Session {
         options: &options,
         pythons: PythonFinder::default(),
         python_sdk: None,
         node_sdk: None,
+        node_sdk_v2: None,
     };
     requests
         .iter()
-        .map(|request| session.build(request, on_event))
+        .zip(kinds)
+        .map(|(request, kind)| session.build(request, kind, on_event))
         .collect()
 }
 
-fn absolute(path: &Path) -> PathBuf {
+pub(crate) fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Checks what can be checked before anything builds, and picks the build.
+fn check(request: &BuildRequest) -> Result<BuildKind, BuildError> {
+    let logical_id = request.logical_id.as_str();
+    if logical_id.is_empty() || !logical_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(BuildError::InvalidLogicalId {
+            logical_id: logical_id.to_owned(),
+        });
+    }
+    if !request.code_dir.exists() {
+        return Err(BuildError::CodeDirMissing {
+            logical_id: logical_id.to_owned(),
+            code_dir: request.code_dir.clone(),
+        });
+    }
+    methods::choose(request)
 }
 
 /// State shared by the builds of one [`build_all`] call: interpreter probes and SDK
@@ -154,46 +230,19 @@ struct Session<'a> {
     pythons: PythonFinder,
     python_sdk: Option<Result<PathBuf, String>>,
     node_sdk: Option<Result<PathBuf, String>>,
-}
-
-/// The family a runtime belongs to, for the build and SDK rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Family {
-    Python,
-    Node,
-    Other,
-}
-
-fn family(runtime: &str) -> Family {
-    if runtime.starts_with("python") {
-        Family::Python
-    } else if runtime.starts_with("nodejs") {
-        Family::Node
-    } else {
-        Family::Other
-    }
+    node_sdk_v2: Option<Result<PathBuf, String>>,
 }
 
 impl Session<'_> {
     fn build(
         &mut self,
         request: &BuildRequest,
+        kind: BuildKind,
         on_event: &mut dyn FnMut(BuildEvent<'_>),
     ) -> Result<BuildOutput, BuildError> {
         let logical_id = request.logical_id.as_str();
-        if logical_id.is_empty() || !logical_id.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(BuildError::InvalidLogicalId {
-                logical_id: logical_id.to_owned(),
-            });
-        }
-        if !request.code_dir.exists() {
-            return Err(BuildError::CodeDirMissing {
-                logical_id: logical_id.to_owned(),
-                code_dir: request.code_dir.clone(),
-            });
-        }
         let mut warnings = Vec::new();
-        let kind = match choose_kind(request, &mut warnings) {
+        let kind = match kind {
             BuildKind::None if self.options.snapshot_unbuilt => BuildKind::Snapshot,
             BuildKind::None if !self.readable_in_place(request)? => {
                 warnings.push(format!(
@@ -210,9 +259,19 @@ impl Session<'_> {
                 message,
             });
         }
+        for property in &request.properties.unknown {
+            let message = format!(
+                "Metadata.BuildProperties.{property} is not a property any build method reads; it is ignored"
+            );
+            on_event(BuildEvent::Warning {
+                logical_id,
+                message: &message,
+            });
+            warnings.push(message);
+        }
         let (code_dir, cached) = match kind {
             BuildKind::None => (request.code_dir.clone(), false),
-            _ => self.build_cached(request, kind, on_event)?,
+            _ => self.build_cached(request, kind, &mut warnings, on_event)?,
         };
 
         let mut output = BuildOutput {
@@ -235,12 +294,15 @@ impl Session<'_> {
     /// Whether a function with nothing to build can run from its source folder: only if
     /// a user other than its owner can read all of it.
     fn readable_in_place(&self, request: &BuildRequest) -> Result<bool, BuildError> {
-        let excluded = [
-            self.options.build_root.clone(),
-            self.options.sdk_cache.clone(),
-        ];
+        let skip = files::Skip {
+            excluded: vec![
+                self.options.build_root.clone(),
+                self.options.sdk_cache.clone(),
+            ],
+            cargo_output: false,
+        };
         let entries =
-            files::list_sources(&request.code_dir, &excluded).map_err(|source| BuildError::Io {
+            files::list_sources(&request.code_dir, &skip).map_err(|source| BuildError::Io {
                 logical_id: request.logical_id.clone(),
                 action: format!("read the sources in {}", request.code_dir.display()),
                 source,
@@ -253,6 +315,7 @@ impl Session<'_> {
         &mut self,
         request: &BuildRequest,
         kind: BuildKind,
+        warnings: &mut Vec<String>,
         on_event: &mut dyn FnMut(BuildEvent<'_>),
     ) -> Result<(PathBuf, bool), BuildError> {
         let logical_id = request.logical_id.as_str();
@@ -263,15 +326,19 @@ impl Session<'_> {
                 source,
             }
         };
-        let excluded = [
-            self.options.build_root.clone(),
-            self.options.sdk_cache.clone(),
-        ];
-        let entries = files::list_sources(&request.code_dir, &excluded).map_err(io_error(
-            format!("read the sources in {}", request.code_dir.display()),
-        ))?;
-        let method = format!("{kind:?} {}", request.build_method.as_deref().unwrap_or(""));
-        let hash = hash::content_hash(&request.code_dir, &entries, &request.runtime, &method)
+        let skip = files::Skip {
+            excluded: vec![
+                self.options.build_root.clone(),
+                self.options.sdk_cache.clone(),
+            ],
+            cargo_output: methods::skips_cargo_output(kind),
+        };
+        let entries = files::list_sources(&request.code_dir, &skip).map_err(io_error(format!(
+            "read the sources in {}",
+            request.code_dir.display()
+        )))?;
+        let inputs = methods::cache_inputs(kind, request);
+        let hash = hash::content_hash(&request.code_dir, &entries, &request.runtime, &inputs)
             .map_err(io_error(format!(
                 "hash the sources in {}",
                 request.code_dir.display()
@@ -288,24 +355,17 @@ impl Session<'_> {
         let temp = TempGuard::new(files::temp_path(&function_dir, "build"));
         fs::create_dir(temp.path())
             .map_err(io_error(format!("create {}", temp.path().display())))?;
-        match kind {
-            BuildKind::Pip => {
-                copy_sources(request, &entries, temp.path())?;
-                self.pip_install(request, temp.path(), &function_dir, on_event)?;
-            }
-            BuildKind::Npm => {
-                copy_sources(request, &entries, temp.path())?;
-                npm_install(request, temp.path(), &function_dir, on_event)?;
-            }
-            BuildKind::Makefile => {
-                make_build(request, &entries, temp.path(), &function_dir, on_event)?
-            }
-            BuildKind::Snapshot => {
-                copy_sources(request, &entries, temp.path())?;
-                link_skipped_dependencies(request, temp.path())?;
-            }
-            BuildKind::None => {}
-        }
+        let mut step = methods::Step {
+            request,
+            entries: &entries,
+            build_dir: temp.path(),
+            function_dir: &function_dir,
+            build_root: &self.options.build_root,
+            pythons: &mut self.pythons,
+            on_event,
+            warnings,
+        };
+        methods::run(kind, &mut step)?;
         // Losing the race to a concurrent build of the same sources is fine: its folder
         // holds the same build.
         files::publish(temp, &target).map_err(io_error(format!(
@@ -317,56 +377,9 @@ impl Session<'_> {
         Ok((target, false))
     }
 
-    fn pip_install(
-        &mut self,
-        request: &BuildRequest,
-        build_dir: &Path,
-        function_dir: &Path,
-        on_event: &mut dyn FnMut(BuildEvent<'_>),
-    ) -> Result<(), BuildError> {
-        let python = match self.pythons.find(&request.runtime) {
-            PythonChoice::Found(python) => python,
-            PythonChoice::NoPip(python) => {
-                return Err(BuildError::ToolMissing {
-                    logical_id: request.logical_id.clone(),
-                    tool: "pip".to_owned(),
-                    hint: format!("install pip for `{python}` (e.g. `apt install python3-pip`)"),
-                })
-            }
-            PythonChoice::NoPython => {
-                return Err(BuildError::ToolMissing {
-                    logical_id: request.logical_id.clone(),
-                    tool: "python3".to_owned(),
-                    hint: format!("install Python 3 with pip (ideally {})", request.runtime),
-                })
-            }
-        };
-        let command = ToolCommand::new(&python, build_dir)
-            .arg("-m")
-            .arg("pip")
-            .arg("install")
-            .arg("--quiet")
-            .arg("--no-input")
-            .arg("-r")
-            .arg(build_dir.join("requirements.txt"))
-            .arg("-t")
-            .arg(build_dir)
-            // Environment variables rather than flags: an older pip ignores unknown ones
-            // but rejects unknown flags.
-            .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
-            .env("PIP_ROOT_USER_ACTION", "ignore");
-        run_tool(
-            request,
-            &command,
-            "pip install",
-            "pip",
-            "install pip for python3",
-            function_dir,
-            on_event,
-        )
-    }
-
-    /// Fills in the SDK paths for functions that do not bundle the SDK themselves.
+    /// Fills in the SDK paths for functions that do not bundle the SDK themselves: boto3
+    /// for Python, and for Node.js the SDK its Lambda runtime carried (v2 up to Node.js
+    /// 16, v3 after).
     fn provide_sdk(
         &mut self,
         request: &BuildRequest,
@@ -375,8 +388,12 @@ impl Session<'_> {
     ) {
         let logical_id = request.logical_id.as_str();
         let sdk_cache = self.options.sdk_cache.clone();
-        let result = match family(&request.runtime) {
-            Family::Python if !output.code_dir.join("boto3").is_dir() => {
+        let Some(runtime) = serverful_catalog::lookup(&request.runtime) else {
+            return;
+        };
+        let code_dir = &output.code_dir;
+        let (slot, sdk) = match runtime.language {
+            Language::Python if !code_dir.join("boto3").is_dir() => {
                 let pythons = &mut self.pythons;
                 let result = self.python_sdk.get_or_insert_with(|| {
                     if let Some(path) = sdk::installed_python(&sdk_cache) {
@@ -392,29 +409,49 @@ impl Session<'_> {
                 if let Ok(path) = result {
                     output.python_sdk_path = Some(path.clone());
                 }
-                result.clone()
+                let result = result.clone();
+                return self.warn_unless_ok(result, output, logical_id, on_event);
             }
-            Family::Node
-                if !output
-                    .code_dir
-                    .join("node_modules/@aws-sdk/client-dynamodb")
-                    .is_dir() =>
-            {
-                let result = self.node_sdk.get_or_insert_with(|| {
-                    let sdk = sdk::Sdk::Node {
-                        packages: sdk::NODE_SDK_PACKAGES,
-                    };
-                    sdk::ensure(&sdk_cache, sdk, &mut |what| {
-                        on_event(BuildEvent::Started { logical_id, what })
-                    })
-                });
-                if let Ok(path) = result {
-                    output.node_sdk_path = Some(path.clone());
+            Language::NodeJs if runtime.version.major <= sdk::LAST_NODE_WITH_SDK_V2 => {
+                if code_dir.join("node_modules/aws-sdk").is_dir() {
+                    return;
                 }
-                result.clone()
+                (&mut self.node_sdk_v2, sdk::Sdk::NodeV2)
+            }
+            Language::NodeJs => {
+                if code_dir
+                    .join("node_modules/@aws-sdk/client-dynamodb")
+                    .is_dir()
+                {
+                    return;
+                }
+                let sdk = sdk::Sdk::Node {
+                    packages: sdk::NODE_SDK_PACKAGES,
+                };
+                (&mut self.node_sdk, sdk)
             }
             _ => return,
         };
+        let result = slot
+            .get_or_insert_with(|| {
+                sdk::ensure(&sdk_cache, sdk, &mut |what| {
+                    on_event(BuildEvent::Started { logical_id, what })
+                })
+            })
+            .clone();
+        if let Ok(path) = &result {
+            output.node_sdk_path = Some(path.clone());
+        }
+        self.warn_unless_ok(result, output, logical_id, on_event);
+    }
+
+    fn warn_unless_ok(
+        &self,
+        result: Result<PathBuf, String>,
+        output: &mut BuildOutput,
+        logical_id: &str,
+        on_event: &mut dyn FnMut(BuildEvent<'_>),
+    ) {
         if let Err(warning) = result {
             on_event(BuildEvent::Warning {
                 logical_id,
@@ -422,248 +459,5 @@ impl Session<'_> {
             });
             output.warnings.push(warning);
         }
-    }
-}
-
-/// Picks the build for a request, adding a warning for a `BuildMethod` this crate does
-/// not know (the runtime's default rules apply then, which is what most such functions
-/// need locally).
-fn choose_kind(request: &BuildRequest, warnings: &mut Vec<String>) -> BuildKind {
-    if let Some(method) = &request.build_method {
-        if method.eq_ignore_ascii_case("makefile") {
-            return BuildKind::Makefile;
-        }
-        if !method.eq_ignore_ascii_case(&request.runtime) {
-            warnings.push(format!(
-                "BuildMethod {method} is not supported; building with the {} defaults",
-                request.runtime
-            ));
-        }
-    }
-    match family(&request.runtime) {
-        Family::Python if request.code_dir.join("requirements.txt").is_file() => BuildKind::Pip,
-        Family::Node if request.code_dir.join("package.json").is_file() => BuildKind::Npm,
-        _ => BuildKind::None,
-    }
-}
-
-fn copy_sources(
-    request: &BuildRequest,
-    entries: &[files::Entry],
-    dest: &Path,
-) -> Result<(), BuildError> {
-    files::copy_entries(&request.code_dir, entries, dest).map_err(|source| BuildError::Io {
-        logical_id: request.logical_id.clone(),
-        action: format!(
-            "copy {} into {}",
-            request.code_dir.display(),
-            dest.display()
-        ),
-        source,
-    })
-}
-
-/// A snapshot keeps using the dependencies the user installed next to the code: the
-/// copy skips `node_modules` (it can be huge), so the snapshot links to the source's.
-fn link_skipped_dependencies(request: &BuildRequest, dest: &Path) -> Result<(), BuildError> {
-    let node_modules = request.code_dir.join("node_modules");
-    if !node_modules.is_dir() {
-        return Ok(());
-    }
-    // The real folder, not a link to a link: the sandbox makes the link's target visible
-    // at its own path, which must not pass through the app folder's links.
-    let target = fs::canonicalize(&node_modules).unwrap_or_else(|_| absolute(&node_modules));
-    std::os::unix::fs::symlink(&target, dest.join("node_modules")).map_err(|source| {
-        BuildError::Io {
-            logical_id: request.logical_id.clone(),
-            action: format!("link {} into the snapshot", target.display()),
-            source,
-        }
-    })
-}
-
-fn npm_install(
-    request: &BuildRequest,
-    build_dir: &Path,
-    function_dir: &Path,
-    on_event: &mut dyn FnMut(BuildEvent<'_>),
-) -> Result<(), BuildError> {
-    // `npm ci` installs exactly the lock file, as a reproducible build should; without a
-    // lock file there is nothing to be exact about.
-    let subcommand = if build_dir.join("package-lock.json").is_file() {
-        "ci"
-    } else {
-        "install"
-    };
-    let command = ToolCommand::new("npm", build_dir)
-        .arg(subcommand)
-        .arg("--omit=dev")
-        .arg("--no-audit")
-        .arg("--no-fund")
-        .env("NPM_CONFIG_UPDATE_NOTIFIER", "false");
-    let what = format!("npm {subcommand}");
-    run_tool(
-        request,
-        &command,
-        &what,
-        "npm",
-        "install Node.js with npm (https://nodejs.org)",
-        function_dir,
-        on_event,
-    )
-}
-
-/// Runs `make build-<LogicalId>` in a scratch copy of the sources with `ARTIFACTS_DIR`
-/// pointing at the build folder, as `sam build` does; the scratch copy keeps the
-/// Makefile's intermediate files out of both the source and the output.
-fn make_build(
-    request: &BuildRequest,
-    entries: &[files::Entry],
-    build_dir: &Path,
-    function_dir: &Path,
-    on_event: &mut dyn FnMut(BuildEvent<'_>),
-) -> Result<(), BuildError> {
-    let makefile = ["GNUmakefile", "makefile", "Makefile"]
-        .iter()
-        .map(|name| request.code_dir.join(name))
-        .find(|path| path.is_file())
-        .ok_or_else(|| BuildError::MakefileMissing {
-            logical_id: request.logical_id.clone(),
-            code_dir: request.code_dir.clone(),
-        })?;
-    let scratch = TempGuard::new(files::temp_path(function_dir, "scratch"));
-    fs::create_dir(scratch.path()).map_err(|source| BuildError::Io {
-        logical_id: request.logical_id.clone(),
-        action: format!("create {}", scratch.path().display()),
-        source,
-    })?;
-    copy_sources(request, entries, scratch.path())?;
-    let target = format!("build-{}", request.logical_id);
-    let command = ToolCommand::new("make", scratch.path())
-        .arg(&target)
-        .env("ARTIFACTS_DIR", build_dir);
-    let result = run_tool(
-        request,
-        &command,
-        &format!("make {target}"),
-        "make",
-        "install make (e.g. `apt install make`)",
-        function_dir,
-        on_event,
-    );
-    match result {
-        Err(BuildError::ToolFailed { output, .. })
-            if output.contains("No rule to make target") && output.contains(&target) =>
-        {
-            Err(BuildError::MakeTargetMissing {
-                logical_id: request.logical_id.clone(),
-                target,
-                makefile,
-            })
-        }
-        other => other,
-    }
-}
-
-/// Runs one build tool, announcing it, and turns its failure into the matching error.
-fn run_tool(
-    request: &BuildRequest,
-    command: &ToolCommand,
-    what: &str,
-    tool_name: &str,
-    hint: &str,
-    function_dir: &Path,
-    on_event: &mut dyn FnMut(BuildEvent<'_>),
-) -> Result<(), BuildError> {
-    on_event(BuildEvent::Started {
-        logical_id: &request.logical_id,
-        what,
-    });
-    let log = files::temp_path(function_dir, "log");
-    match tool::run(command, &log) {
-        Ok(_) => Ok(()),
-        Err(RunError::NotFound) => Err(BuildError::ToolMissing {
-            logical_id: request.logical_id.clone(),
-            tool: tool_name.to_owned(),
-            hint: hint.to_owned(),
-        }),
-        Err(RunError::Io(source)) => Err(BuildError::Io {
-            logical_id: request.logical_id.clone(),
-            action: format!("run `{}`", command.display()),
-            source,
-        }),
-        Err(RunError::Failed { status, output }) => Err(BuildError::ToolFailed {
-            logical_id: request.logical_id.clone(),
-            command: command.display(),
-            status,
-            output,
-        }),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn request(runtime: &str, code_dir: &Path, build_method: Option<&str>) -> BuildRequest {
-        BuildRequest {
-            logical_id: "Function".to_owned(),
-            runtime: runtime.to_owned(),
-            code_dir: code_dir.to_path_buf(),
-            build_method: build_method.map(str::to_owned),
-        }
-    }
-
-    #[test]
-    fn kind_follows_build_method_then_manifests() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        fs::write(dir.path().join("requirements.txt"), "").expect("write");
-        let mut warnings = Vec::new();
-        let kind = |runtime, method, warnings: &mut Vec<String>| {
-            choose_kind(&request(runtime, dir.path(), method), warnings)
-        };
-        assert_eq!(kind("python3.12", None, &mut warnings), BuildKind::Pip);
-        assert_eq!(
-            kind("python3.12", Some("python3.12"), &mut warnings),
-            BuildKind::Pip
-        );
-        assert_eq!(
-            kind("python3.12", Some("Makefile"), &mut warnings),
-            BuildKind::Makefile
-        );
-        // A requirements.txt means nothing to a Node.js function.
-        assert_eq!(kind("nodejs20.x", None, &mut warnings), BuildKind::None);
-        assert!(warnings.is_empty(), "{warnings:?}");
-        assert_eq!(kind("go1.x", Some("go1.x"), &mut warnings), BuildKind::None);
-        assert_eq!(
-            kind("provided.al2", Some("rust-cargolambda"), &mut warnings),
-            BuildKind::None
-        );
-        assert_eq!(
-            warnings,
-            ["BuildMethod rust-cargolambda is not supported; building with the provided.al2 defaults"]
-        );
-    }
-
-    #[test]
-    fn a_missing_tool_names_what_to_install() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let command = ToolCommand::new("serverful-no-such-npm", dir.path()).arg("install");
-        let mut events = Vec::new();
-        let error = run_tool(
-            &request("nodejs20.x", dir.path(), None),
-            &command,
-            "npm install",
-            "npm",
-            "install Node.js with npm (https://nodejs.org)",
-            dir.path(),
-            &mut |event| events.push(format!("{event:?}")),
-        )
-        .expect_err("the tool does not exist");
-        assert_eq!(
-            error.to_string(),
-            "cannot build Function: `npm` was not found; install Node.js with npm (https://nodejs.org)"
-        );
-        assert_eq!(events.len(), 1, "the start is still announced: {events:?}");
     }
 }

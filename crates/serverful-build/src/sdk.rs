@@ -1,6 +1,6 @@
-//! The shared AWS SDK cache: boto3 and the AWS SDK for JavaScript v3, installed once per
-//! machine for every function that does not bundle its own, as AWS's managed runtimes
-//! ship them.
+//! The shared AWS SDK cache: boto3, the AWS SDK for JavaScript v3 and, for the Node.js
+//! runtimes up to 16 that shipped it, the SDK v2 (`aws-sdk`), installed once per machine
+//! for every function that does not bundle its own, as AWS's managed runtimes ship them.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -24,13 +24,22 @@ pub(crate) const NODE_SDK_PACKAGES: &[&str] = &[
     "@aws-sdk/client-s3",
 ];
 
+/// The AWS SDK for JavaScript v2, as Lambda's Node.js runtimes up to 16 carried it.
+pub(crate) const NODE_SDK_V2_PACKAGES: &[&str] = &["aws-sdk@2"];
+
+/// The newest Node.js major version whose Lambda runtime carried the SDK v2; later ones
+/// carry v3.
+pub(crate) const LAST_NODE_WITH_SDK_V2: u32 = 16;
+
 /// Which SDK to install and how.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Sdk<'a> {
     /// boto3, with this Python.
     Python { python: &'a str },
-    /// These npm packages.
+    /// The AWS SDK for JavaScript v3: these npm packages.
     Node { packages: &'a [&'a str] },
+    /// The AWS SDK for JavaScript v2 (`aws-sdk`).
+    NodeV2,
 }
 
 impl Sdk<'_> {
@@ -38,15 +47,22 @@ impl Sdk<'_> {
         match self {
             Sdk::Python { .. } => "python",
             Sdk::Node { .. } => "node",
+            Sdk::NodeV2 => "node-v2",
+        }
+    }
+
+    /// What the SDK is called in messages.
+    fn name(&self) -> &'static str {
+        match self {
+            Sdk::Python { .. } => "boto3",
+            Sdk::Node { .. } => "the AWS SDK for JavaScript v3",
+            Sdk::NodeV2 => "the AWS SDK for JavaScript v2",
         }
     }
 
     /// What the progress bar says while installing.
-    pub(crate) fn describe(&self) -> &'static str {
-        match self {
-            Sdk::Python { .. } => "installing boto3 into the shared cache",
-            Sdk::Node { .. } => "installing the AWS SDK for JavaScript v3 into the shared cache",
-        }
+    pub(crate) fn describe(&self) -> String {
+        format!("installing {} into the shared cache", self.name())
     }
 }
 
@@ -54,7 +70,7 @@ impl Sdk<'_> {
 pub(crate) fn module_path(sdk_cache: &Path, sdk: Sdk<'_>) -> PathBuf {
     match sdk {
         Sdk::Python { .. } => sdk_cache.join("python"),
-        Sdk::Node { .. } => sdk_cache.join("node").join("node_modules"),
+        Sdk::Node { .. } | Sdk::NodeV2 => sdk_cache.join(sdk.folder_name()).join("node_modules"),
     }
 }
 
@@ -81,10 +97,7 @@ pub(crate) fn ensure(
     if target.join(COMPLETE_MARKER).is_file() {
         return Ok(module_path(sdk_cache, sdk));
     }
-    let what = match sdk {
-        Sdk::Python { .. } => "boto3",
-        Sdk::Node { .. } => "the AWS SDK for JavaScript v3",
-    };
+    let what = sdk.name();
     let fail = |reason: String| {
         format!(
             "could not install {what} into {}: {reason}",
@@ -109,7 +122,11 @@ pub(crate) fn ensure(
             .arg(temp.path())
             .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
             .env("PIP_ROOT_USER_ACTION", "ignore"),
-        Sdk::Node { packages } => {
+        Sdk::Node { .. } | Sdk::NodeV2 => {
+            let packages = match sdk {
+                Sdk::Node { packages } => packages,
+                _ => NODE_SDK_V2_PACKAGES,
+            };
             // A package.json of our own keeps npm from walking up to some parent
             // project's package.json and installing there.
             fs::write(
@@ -128,7 +145,7 @@ pub(crate) fn ensure(
             )
         }
     };
-    on_started(sdk.describe());
+    on_started(&sdk.describe());
     let log = files::temp_path(sdk_cache, "log");
     match tool::run(&command, &log) {
         Ok(_) => {}

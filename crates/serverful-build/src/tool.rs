@@ -1,5 +1,5 @@
 //! Running build tools: spawning a command with its output captured, telling "not
-//! installed" from "failed", and finding a Python that has pip.
+//! installed" from "failed", probing for optional tools, and finding a Python that has pip.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -145,8 +145,35 @@ fn describe_status(status: ExitStatus) -> String {
     format!("failed ({status})")
 }
 
+/// Runs `command` for its standard output (a tool's machine-readable answer, such as
+/// `cargo metadata`), keeping standard error apart for the error when it fails.
+pub(crate) fn stdout_of(command: &ToolCommand) -> Result<String, RunError> {
+    let mut process = Command::new(&command.program);
+    process
+        .args(&command.args)
+        .current_dir(&command.cwd)
+        .stdin(Stdio::null());
+    for (key, value) in &command.envs {
+        process.env(key, value);
+    }
+    let output = match process.output() {
+        Ok(output) => output,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Err(RunError::NotFound),
+        Err(error) => return Err(RunError::Io(error)),
+    };
+    if output.status.success() {
+        return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
+    }
+    Err(RunError::Failed {
+        status: describe_status(output.status),
+        output: String::from_utf8_lossy(&output.stderr)
+            .trim_end()
+            .to_owned(),
+    })
+}
+
 /// Runs a quick probe command, discarding its output; `None` when it cannot start.
-fn probe(program: &str, args: &[&str]) -> Option<bool> {
+pub(crate) fn probe(program: &str, args: &[&str]) -> Option<bool> {
     Command::new(program)
         .args(args)
         .stdin(Stdio::null())
@@ -182,9 +209,12 @@ impl PythonFinder {
             return choice.clone();
         }
         let mut candidates = Vec::new();
-        let minor = runtime.strip_prefix("python3.").unwrap_or("");
-        if !minor.is_empty() && minor.chars().all(|c| c.is_ascii_digit()) {
-            candidates.push(runtime.to_owned());
+        if let Some(version) = serverful_catalog::lookup(runtime)
+            .filter(|runtime| runtime.language == serverful_catalog::Language::Python)
+            .map(|runtime| runtime.version)
+            .filter(|version| version.major == 3)
+        {
+            candidates.push(format!("python3.{}", version.minor));
         }
         candidates.push("python3".to_owned());
         let mut choice = PythonChoice::NoPython;

@@ -83,10 +83,11 @@ pub(crate) async fn prepare_functions(
     // A runtime name that is wrong, or a language that cannot run here, fails before a
     // long build rather than after it.
     runtime::check_runtimes(&configs).map_err(|error| anyhow::anyhow!("{error}"))?;
-    let requests: Vec<_> = selected
+    let requests = selected
         .iter()
-        .filter_map(|function| crate::builds::request_for(function))
-        .collect();
+        .filter_map(|function| crate::builds::request_for(function).transpose())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
     let build_data_dir = data_dir.to_path_buf();
     let snapshot = versions == CodeVersions::Pinned;
     let outputs = tokio::task::spawn_blocking(move || {

@@ -25,22 +25,29 @@ pub(crate) fn sdk_cache_dir(data_dir: &Path) -> PathBuf {
 }
 
 /// The build request of a template function; `None` for inline code, which has nothing
-/// to build.
-pub(crate) fn request_for(function: &template::Function) -> Option<build::BuildRequest> {
+/// to build. An error for build settings of the wrong type in its `Metadata`.
+pub(crate) fn request_for(
+    function: &template::Function,
+) -> Result<Option<build::BuildRequest>, build::BuildError> {
     let template::FunctionCode::Dir(code_dir) = &function.code else {
-        return None;
+        return Ok(None);
     };
-    let build_method = function
-        .metadata
-        .get("BuildMethod")
-        .and_then(serde_json::Value::as_str)
-        .map(str::to_string);
-    Some(build::BuildRequest {
-        logical_id: function.logical_id.clone(),
-        runtime: function.runtime.clone(),
-        code_dir: code_dir.clone(),
-        build_method,
-    })
+    let mut request = build::BuildRequest::new(
+        function.logical_id.clone(),
+        function.runtime.clone(),
+        code_dir.clone(),
+    );
+    request.handler = function.handler.clone();
+    // The template allows one architecture, x86_64 or arm64.
+    if let Some(architecture) = function
+        .architectures
+        .first()
+        .and_then(|name| build::Architecture::from_name(name))
+    {
+        request.architecture = architecture;
+    }
+    request.read_metadata(&function.metadata)?;
+    Ok(Some(request))
 }
 
 /// Builds the given functions, showing progress. Blocking: call it off the async runtime.

@@ -1,24 +1,32 @@
-//! Integration tests for `serverful-build`: real pip, npm and make runs against small
-//! functions in temporary folders. The pip and npm tests reach PyPI and the npm registry.
+//! Integration tests for `serverful-build`: real pip, npm, esbuild, go, cargo, bundler and
+//! make runs against small functions in temporary folders. The pip, npm and esbuild tests
+//! reach PyPI and the npm registry; the others work offline.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
+mod methods;
+
 use serverful_build::{
-    build_all, BuildError, BuildEvent, BuildKind, BuildOptions, BuildOutput, BuildRequest,
+    build_all, Architecture, BuildError, BuildEvent, BuildKind, BuildOptions, BuildOutput,
+    BuildRequest,
 };
 
 /// A temporary app folder with a build root and an SDK cache. The SDK cache is pre-filled
 /// with empty, complete installs so that only the tests about the SDK cache install one.
-struct App {
+pub(crate) struct App {
     dir: tempfile::TempDir,
     options: BuildOptions,
 }
 
 impl App {
-    fn new() -> App {
+    pub(crate) fn new() -> App {
         let app = App::with_empty_sdk_cache();
-        for (folder, module_dir) in [("python", "python"), ("node", "node/node_modules")] {
+        for (folder, module_dir) in [
+            ("python", "python"),
+            ("node", "node/node_modules"),
+            ("node-v2", "node-v2/node_modules"),
+        ] {
             fs::create_dir_all(app.options.sdk_cache.join(module_dir)).expect("create fake SDK");
             fs::write(
                 app.options
@@ -32,7 +40,7 @@ impl App {
         app
     }
 
-    fn with_empty_sdk_cache() -> App {
+    pub(crate) fn with_empty_sdk_cache() -> App {
         let dir = tempfile::tempdir().expect("tempdir");
         let options = BuildOptions {
             build_root: dir.path().join(".serverful/build"),
@@ -42,28 +50,45 @@ impl App {
         App { dir, options }
     }
 
-    fn path(&self, relative: &str) -> PathBuf {
+    pub(crate) fn path(&self, relative: &str) -> PathBuf {
         self.dir.path().join(relative)
     }
 
-    fn write(&self, relative: &str, contents: &str) {
+    pub(crate) fn write(&self, relative: &str, contents: &str) {
         let path = self.path(relative);
         fs::create_dir_all(path.parent().expect("test paths have a parent"))
             .expect("create folder");
         fs::write(path, contents).expect("write file");
     }
 
-    fn request(&self, logical_id: &str, runtime: &str, code_dir: &str) -> BuildRequest {
-        BuildRequest {
-            logical_id: logical_id.to_owned(),
-            runtime: runtime.to_owned(),
-            code_dir: self.path(code_dir),
-            build_method: None,
-        }
+    pub(crate) fn request(&self, logical_id: &str, runtime: &str, code_dir: &str) -> BuildRequest {
+        BuildRequest::new(logical_id, runtime, self.path(code_dir))
+    }
+
+    /// A request with a `Metadata` as a template writes it.
+    pub(crate) fn request_with(
+        &self,
+        logical_id: &str,
+        runtime: &str,
+        code_dir: &str,
+        metadata: serde_json::Value,
+    ) -> BuildRequest {
+        let mut request = self.request(logical_id, runtime, code_dir);
+        request.read_metadata(&metadata).expect("valid metadata");
+        request
+    }
+
+    pub(crate) fn makefile_request(&self, logical_id: &str, code_dir: &str) -> BuildRequest {
+        self.request_with(
+            logical_id,
+            "provided.al2023",
+            code_dir,
+            serde_json::json!({"BuildMethod": "makefile"}),
+        )
     }
 
     /// Builds and returns the result with the events as readable lines.
-    fn build(
+    pub(crate) fn build(
         &self,
         requests: &[BuildRequest],
     ) -> (Result<Vec<BuildOutput>, BuildError>, Vec<String>) {
@@ -83,7 +108,7 @@ impl App {
         (result, events)
     }
 
-    fn build_one(&self, request: BuildRequest) -> (BuildOutput, Vec<String>) {
+    pub(crate) fn build_one(&self, request: BuildRequest) -> (BuildOutput, Vec<String>) {
         let (result, events) = self.build(std::slice::from_ref(&request));
         let mut outputs = match result {
             Ok(outputs) => outputs,
@@ -92,7 +117,7 @@ impl App {
         (outputs.remove(0), events)
     }
 
-    fn build_error(&self, request: BuildRequest) -> BuildError {
+    pub(crate) fn build_error(&self, request: BuildRequest) -> BuildError {
         match self.build(&[request]).0 {
             Ok(outputs) => panic!("expected a build error, got {outputs:?}"),
             Err(error) => error,
@@ -100,7 +125,7 @@ impl App {
     }
 
     /// The build folders of one function, without temporary entries.
-    fn builds_of(&self, logical_id: &str) -> Vec<String> {
+    pub(crate) fn builds_of(&self, logical_id: &str) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(self.options.build_root.join(logical_id))
             .expect("read the function's build folder")
             .flatten()
@@ -111,7 +136,7 @@ impl App {
     }
 }
 
-fn assert_no_temporary_entries(dir: &Path) {
+pub(crate) fn assert_no_temporary_entries(dir: &Path) {
     let left: Vec<String> = fs::read_dir(dir)
         .expect("read folder")
         .flatten()
@@ -274,8 +299,7 @@ fn makefile_builds_into_artifacts_dir_from_a_scratch_copy() {
         "src/Makefile",
         "build-MakeFunction:\n\tcp bootstrap.sh intermediate\n\tcp intermediate \"$(ARTIFACTS_DIR)/bootstrap\"\n\tchmod +x \"$(ARTIFACTS_DIR)/bootstrap\"\n",
     );
-    let mut request = app.request("MakeFunction", "provided.al2023", "src");
-    request.build_method = Some("makefile".to_owned());
+    let request = app.makefile_request("MakeFunction", "src");
     let (output, events) = app.build_one(request.clone());
     assert_eq!(
         events,
@@ -302,8 +326,7 @@ fn makefile_builds_into_artifacts_dir_from_a_scratch_copy() {
 fn makefile_without_the_target_is_a_clear_error() {
     let app = App::new();
     app.write("src/Makefile", "build-Other:\n\ttrue\n");
-    let mut request = app.request("MakeFunction", "provided.al2023", "src");
-    request.build_method = Some("makefile".to_owned());
+    let request = app.makefile_request("MakeFunction", "src");
     let error = app.build_error(request);
     assert!(
         matches!(error, BuildError::MakeTargetMissing { ref target, .. } if target == "build-MakeFunction"),
@@ -325,8 +348,7 @@ fn makefile_without_the_target_is_a_clear_error() {
 fn makefile_build_method_without_a_makefile_is_an_error() {
     let app = App::new();
     app.write("src/main.go", "package main\n");
-    let mut request = app.request("GoFunction", "provided.al2023", "src");
-    request.build_method = Some("makefile".to_owned());
+    let request = app.makefile_request("GoFunction", "src");
     let error = app.build_error(request);
     assert!(
         matches!(error, BuildError::MakefileMissing { .. }),
@@ -345,8 +367,7 @@ fn failing_make_reports_command_status_and_output() {
         "src/Makefile",
         "build-Broken:\n\t@echo compiling\n\t@echo 'error: missing semicolon' >&2; exit 2\n",
     );
-    let mut request = app.request("Broken", "provided.al2", "src");
-    request.build_method = Some("makefile".to_owned());
+    let request = app.makefile_request("Broken", "src");
     match app.build_error(request) {
         BuildError::ToolFailed {
             logical_id,
@@ -635,21 +656,80 @@ fn build_root_inside_the_code_folder_is_not_part_of_the_hash() {
 }
 
 #[test]
-fn unknown_build_method_warns_and_uses_the_runtime_rules() {
+fn unknown_build_method_stops_before_anything_builds() {
+    let app = App::new();
+    app.write(
+        "ok/Makefile",
+        "build-Ok:\n\ttouch \"$(ARTIFACTS_DIR)/done\"\n",
+    );
+    app.write("js/index.js", "");
+    let first = app.request_with(
+        "Ok",
+        "provided.al2023",
+        "ok",
+        serde_json::json!({"BuildMethod": "makefile"}),
+    );
+    let second = app.request_with(
+        "Js",
+        "nodejs20.x",
+        "js",
+        serde_json::json!({"BuildMethod": "esbiuld"}),
+    );
+    let (result, events) = app.build(&[first, second]);
+    let error = result.expect_err("no such method");
+    assert!(
+        matches!(error, BuildError::UnknownBuildMethod { ref method, .. } if method == "esbiuld"),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "cannot build Js: BuildMethod esbiuld does not exist; use one of makefile, esbuild, go1.x, rust-cargolambda, bundler, or the runtime's own name (nodejs20.x) for its default build"
+    );
+    assert!(events.is_empty(), "nothing ran: {events:?}");
+    assert!(!app.options.build_root.exists());
+}
+
+#[test]
+fn unknown_build_properties_are_warned_about() {
     let app = App::new();
     app.write("js/index.js", "");
-    let mut request = app.request("Js", "nodejs20.x", "js");
-    request.build_method = Some("esbuild".to_owned());
+    let request = app.request_with(
+        "Js",
+        "nodejs20.x",
+        "js",
+        serde_json::json!({"BuildProperties": {"Minfy": true}}),
+    );
     let (output, events) = app.build_one(request);
-    assert_eq!(output.kind, BuildKind::None);
     assert_eq!(
         output.warnings,
-        ["BuildMethod esbuild is not supported; building with the nodejs20.x defaults"]
+        ["Metadata.BuildProperties.Minfy is not a property any build method reads; it is ignored"]
     );
-    assert_eq!(
-        events,
-        ["Js: warning BuildMethod esbuild is not supported; building with the nodejs20.x defaults", "Js: finished cached=false"]
+    assert_eq!(events.len(), 2, "{events:?}");
+}
+
+#[test]
+fn the_cache_key_follows_the_architecture_and_properties() {
+    let app = App::new();
+    app.write(
+        "src/Makefile",
+        "build-Fn:\n\ttouch \"$(ARTIFACTS_DIR)/done\"\n",
     );
+    let request = app.request_with(
+        "Fn",
+        "provided.al2023",
+        "src",
+        serde_json::json!({"BuildMethod": "makefile"}),
+    );
+    let (first, _) = app.build_one(request.clone());
+    assert!(app.build_one(request.clone()).0.cached);
+    let mut arm = request.clone();
+    arm.architecture = Architecture::Arm64;
+    let (second, _) = app.build_one(arm);
+    assert!(!second.cached);
+    assert_ne!(second.code_dir, first.code_dir);
+    let mut with_property = request;
+    with_property.properties.use_npm_ci = true;
+    assert!(!app.build_one(with_property).0.cached);
 }
 
 #[test]
@@ -676,21 +756,74 @@ fn bad_requests_are_errors_not_panics() {
     assert_eq!(error.logical_id(), "../escape");
 }
 
+/// Writes `package-lock.json` for the `package.json` in `dir` with npm itself.
+fn write_lock_file(dir: &Path) {
+    let status = std::process::Command::new("npm")
+        .args(["install", "--package-lock-only", "--no-audit", "--no-fund"])
+        .current_dir(dir)
+        .status()
+        .expect("run npm to write the lock file");
+    assert!(status.success());
+}
+
 #[test]
-fn lock_file_means_npm_ci() {
+fn a_lock_file_out_of_step_with_package_json_does_not_stop_the_build() {
+    // `sam build` runs `npm install` unless UseNpmCi asks for `npm ci`, so a lock file the
+    // user forgot to update after editing package.json still builds.
     let app = App::new();
     app.write("api/index.js", "");
     app.write(
         "api/package.json",
         r#"{"name":"api","version":"1.0.0","dependencies":{"is-number":"^7.0.0"}}"#,
     );
-    let status = std::process::Command::new("npm")
-        .args(["install", "--package-lock-only", "--no-audit", "--no-fund"])
-        .current_dir(app.path("api"))
-        .status()
-        .expect("run npm to write the lock file");
-    assert!(status.success());
+    write_lock_file(&app.path("api"));
+    app.write(
+        "api/package.json",
+        r#"{"name":"api","version":"1.0.0","dependencies":{"is-number":"^7.0.0","is-odd":"^3.0.1"}}"#,
+    );
     let (output, events) = app.build_one(app.request("Api", "nodejs20.x", "api"));
+    assert_eq!(
+        events,
+        ["Api: started npm install", "Api: finished cached=false"]
+    );
+    assert!(output
+        .code_dir
+        .join("node_modules/is-odd/package.json")
+        .is_file());
+
+    // `npm ci` refuses the same lock file, with npm's own explanation.
+    let request = app.request_with(
+        "Api",
+        "nodejs20.x",
+        "api",
+        serde_json::json!({"BuildProperties": {"UseNpmCi": true}}),
+    );
+    match app.build_error(request) {
+        BuildError::ToolFailed {
+            command, output, ..
+        } => {
+            assert!(command.contains("npm ci"), "{command}");
+            assert!(output.contains("is-odd"), "npm names the package: {output}");
+        }
+        other => panic!("expected ToolFailed, got {other:?}"),
+    }
+}
+
+#[test]
+fn use_npm_ci_with_a_lock_file_means_npm_ci() {
+    let app = App::new();
+    app.write("api/index.js", "");
+    app.write(
+        "api/package.json",
+        r#"{"name":"api","version":"1.0.0","dependencies":{"is-number":"^7.0.0"}}"#,
+    );
+    write_lock_file(&app.path("api"));
+    let (output, events) = app.build_one(app.request_with(
+        "Api",
+        "nodejs20.x",
+        "api",
+        serde_json::json!({"BuildProperties": {"UseNpmCi": true}}),
+    ));
     assert_eq!(
         events,
         ["Api: started npm ci", "Api: finished cached=false"]
@@ -709,8 +842,7 @@ fn concurrent_builds_of_one_function_agree() {
         "src/Makefile",
         "build-Slow:\n\tsleep 0.3\n\techo $$$$ > \"$(ARTIFACTS_DIR)/built-by\"\n",
     );
-    let mut request = app.request("Slow", "provided.al2023", "src");
-    request.build_method = Some("makefile".to_owned());
+    let request = app.makefile_request("Slow", "src");
     let outputs: Vec<BuildOutput> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..2)
             .map(|_| scope.spawn(|| app.build_one(request.clone()).0))
@@ -732,8 +864,7 @@ fn an_interrupted_build_is_not_taken_for_a_complete_one() {
         "src/Makefile",
         "build-Fn:\n\ttouch \"$(ARTIFACTS_DIR)/done\"\n",
     );
-    let mut request = app.request("Fn", "provided.al2023", "src");
-    request.build_method = Some("makefile".to_owned());
+    let request = app.makefile_request("Fn", "src");
     // What a build killed half-way leaves: a temporary folder, never the final name.
     app.write(".serverful/build/Fn/.tmp-build-1-0-0/partial", "");
     let (output, events) = app.build_one(request);
