@@ -28,7 +28,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use model::{
-    Api, ApiKind, App, Function, FunctionCode, Network, Output, PayloadFormat, Route, Table,
+    Api, ApiKind, App, Function, FunctionCode, Layer, LayerRef, Network, Output, PayloadFormat,
+    Route, Table,
 };
 
 /// What the template is loaded for: the values a deployed stack would get from AWS.

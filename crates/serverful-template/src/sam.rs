@@ -9,11 +9,13 @@
 //! - `functions`: `AWS::Serverless::Function`;
 //! - `apis`: APIs, their stages, and the `Api`/`HttpApi` events that make routes;
 //! - `tables`: DynamoDB tables;
+//! - `layers`: layer resources and the `Layers` of functions;
 //! - `outputs`: the `Outputs` section.
 
 mod apis;
 mod functions;
 mod globals;
+mod layers;
 mod outputs;
 mod parameters;
 mod properties;
@@ -30,6 +32,7 @@ use crate::{LoadOptions, Problem};
 use apis::{api, events, register_stage};
 use functions::function;
 use globals::{merge, Globals};
+use layers::{layer, LAMBDA_LAYER, SERVERLESS_LAYER};
 use outputs::outputs;
 use parameters::parameters;
 use properties::mapping;
@@ -196,6 +199,7 @@ pub(crate) fn build(
 
     let mut functions = Vec::new();
     let mut tables = Vec::new();
+    let mut layers = Vec::new();
     let mut routes: Vec<(String, Route)> = Vec::new();
     for (raw, properties) in created.iter().zip(&merged) {
         match raw.type_name.as_str() {
@@ -214,6 +218,9 @@ pub(crate) fn build(
             }
             REST_API | HTTP_API => {}
             DYNAMODB_TABLE | SIMPLE_TABLE => tables.push(table(&resolver, raw, &mut unsupported)?),
+            SERVERLESS_LAYER | LAMBDA_LAYER => {
+                layers.push(layer(&resolver, raw, base_dir, &mut unsupported)?);
+            }
             "AWS::Lambda::Permission" => {}
             other => unsupported.push(format!("{} ({other})", raw.logical_id)),
         }
@@ -236,6 +243,7 @@ pub(crate) fn build(
         apis,
         outputs,
         tables,
+        layers,
         unsupported,
     })
 }
@@ -368,6 +376,7 @@ fn resource_kind(type_name: &str) -> ResourceKind {
         HTTP_API | "AWS::ApiGatewayV2::Api" => ResourceKind::HttpApi,
         "AWS::IAM::Role" => ResourceKind::Role,
         DYNAMODB_TABLE | SIMPLE_TABLE => ResourceKind::Table,
+        SERVERLESS_LAYER | LAMBDA_LAYER => ResourceKind::Layer,
         "AWS::SQS::Queue" => ResourceKind::Queue,
         "AWS::SNS::Topic" => ResourceKind::Topic,
         _ => ResourceKind::Other,

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::layers::function_layers;
 use super::properties::{
     expect_number, expect_string, expect_string_map, expect_strings, mapping, resolved_properties,
     PropertyRules,
@@ -27,8 +28,9 @@ const FUNCTION_PROPERTIES: PropertyRules<'static> = PropertyRules {
         "PackageType",
         "EphemeralStorage",
     ],
-    // `Events` hold references (RestApiId) read as written; `FunctionName` is read by `Ref`.
-    ignored: &["Events", "FunctionName", "Description", "Tags"],
+    // `Events` hold references (RestApiId) read as written; `FunctionName` is read by
+    // `Ref`; `Layers` are read item by item, to report a wrong reference where it is.
+    ignored: &["Events", "FunctionName", "Description", "Tags", "Layers"],
 };
 
 pub(super) fn function(
@@ -50,6 +52,11 @@ pub(super) fn function(
     let mut reserved_concurrency = None;
     let mut architectures = vec!["x86_64".to_owned()];
     let mut ephemeral_storage_mb = 512;
+    let layers = function_layers(
+        resolver,
+        logical_id,
+        properties.and_then(|properties| properties.get("Layers")),
+    )?;
     let properties = resolved_properties(
         resolver,
         logical_id,
@@ -95,8 +102,8 @@ pub(super) fn function(
                 let known = given
                     .iter()
                     .all(|architecture| matches!(architecture.as_str(), "x86_64" | "arm64"));
-                // Lambda takes exactly one. Globals join lists with the function's items
-                // first, so with both set the function's own choice is the first.
+                // Lambda takes exactly one; the function's own list replaces the Globals'
+                // one rather than joining it.
                 let Some(first) = given.first().filter(|_| known) else {
                     return Err(Problem::at(
                         value.span,
@@ -204,6 +211,7 @@ pub(super) fn function(
         ephemeral_storage_mb,
         network,
         metadata,
+        layers,
     })
 }
 

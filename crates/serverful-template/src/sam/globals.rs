@@ -44,9 +44,19 @@ fn is_intrinsic(node: &Node) -> bool {
         || matches!(node.as_mapping(), Some([entry]) if entry.key == "Ref" || entry.key.starts_with("Fn::"))
 }
 
-/// SAM's globals rule: mappings merge key by key (the resource wins), lists join (the
-/// resource's items first), anything else is the resource's.
+/// Properties whose lists the resource's own value replaces instead of joining: a function
+/// runs on one architecture, so SAM's transform replaces `Architectures` (its
+/// per-property merge rules, where every other list still joins).
+const REPLACED_LISTS: &[&str] = &["Architectures"];
+
+/// SAM's globals rule: mappings merge key by key (the resource wins), lists join with the
+/// Globals' items first (so a function's `Layers` come after the global ones), anything
+/// else is the resource's.
 pub(super) fn merge(global: &Node, local: &Node) -> Node {
+    merge_at(global, local, true)
+}
+
+fn merge_at(global: &Node, local: &Node, top_level: bool) -> Node {
     if is_intrinsic(global) || is_intrinsic(local) {
         return local.clone();
     }
@@ -58,8 +68,12 @@ pub(super) fn merge(global: &Node, local: &Node) -> Node {
                     .iter_mut()
                     .find(|entry| entry.key == local_entry.key)
                 {
+                    Some(entry) if top_level && REPLACED_LISTS.contains(&entry.key.as_str()) => {
+                        entry.value = local_entry.value.clone();
+                        entry.key_span = local_entry.key_span;
+                    }
                     Some(entry) => {
-                        entry.value = merge(&entry.value, &local_entry.value);
+                        entry.value = merge_at(&entry.value, &local_entry.value, false);
                         entry.key_span = local_entry.key_span;
                     }
                     None => entries.push(local_entry.clone()),
@@ -72,7 +86,7 @@ pub(super) fn merge(global: &Node, local: &Node) -> Node {
             }
         }
         (NodeKind::Sequence(global_items), NodeKind::Sequence(local_items)) => Node::sequence(
-            local_items.iter().chain(global_items).cloned().collect(),
+            global_items.iter().chain(local_items).cloned().collect(),
             local.span,
         ),
         _ => local.clone(),
