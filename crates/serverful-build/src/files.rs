@@ -45,6 +45,16 @@ pub(crate) struct Entry {
 /// holds the build root and SDK cache: with `CodeUri: .` and the data folder inside the
 /// app, the build output would otherwise be part of its own input.
 pub(crate) fn list_sources(root: &Path, excluded: &[PathBuf]) -> io::Result<Vec<Entry>> {
+    list_skipping(root, excluded, SKIPPED_NAMES)
+}
+
+/// Like [`list_sources`], skipping the names in `skipped` instead: a layer used as it is
+/// keeps its `node_modules`, which is where its Node.js modules are.
+pub(crate) fn list_skipping(
+    root: &Path,
+    excluded: &[PathBuf],
+    skipped: &[&str],
+) -> io::Result<Vec<Entry>> {
     // Walking from the canonical root without following links keeps every visited path
     // canonical, so comparing with the canonical excluded folders is exact.
     let root = root.canonicalize()?;
@@ -53,7 +63,7 @@ pub(crate) fn list_sources(root: &Path, excluded: &[PathBuf]) -> io::Result<Vec<
         .filter_map(|path| path.canonicalize().ok())
         .collect();
     let mut entries = Vec::new();
-    walk(&root, Path::new(""), &excluded, &mut entries)?;
+    walk(&root, Path::new(""), &excluded, skipped, &mut entries)?;
     Ok(entries)
 }
 
@@ -61,16 +71,14 @@ fn walk(
     root: &Path,
     relative: &Path,
     excluded: &[PathBuf],
+    skipped: &[&str],
     entries: &mut Vec<Entry>,
 ) -> io::Result<()> {
     let mut children = Vec::new();
     for child in fs::read_dir(root.join(relative))? {
         let child = child?;
         let name = child.file_name();
-        if SKIPPED_NAMES
-            .iter()
-            .any(|skipped| OsStr::new(skipped) == name)
-        {
+        if skipped.iter().any(|skipped| OsStr::new(skipped) == name) {
             continue;
         }
         children.push((name, child.file_type()?));
@@ -93,7 +101,7 @@ fn walk(
                 relative: child_relative.clone(),
                 kind: EntryKind::Dir,
             });
-            walk(root, &child_relative, excluded, entries)?;
+            walk(root, &child_relative, excluded, skipped, entries)?;
             // A folder holding nothing but an excluded one (`data/` around `data/build`)
             // is left out too: it exists only once the first build has run, and must not
             // change the hash of the second.

@@ -11,6 +11,9 @@
 //! - `hash`: the cache key.
 //! - `tool`: running pip, npm and make with their output captured.
 //! - `sdk`: the shared boto3 / AWS SDK v3 cache.
+//! - `layers`: layer builds ([`build_layers`]), Powertools installed as a layer
+//!   ([`install_public_layer`]) and a function's layers merged into one tree
+//!   ([`merge_layers`]).
 //!
 //! Layout of [`BuildOptions::build_root`]: `<LogicalId>/<hash prefix>/` per build, the two
 //! most recently used kept; dot-named entries are temporary. A build folder exists only
@@ -19,6 +22,7 @@
 mod error;
 mod files;
 mod hash;
+mod layers;
 mod sdk;
 mod tool;
 
@@ -26,6 +30,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 pub use error::BuildError;
+pub use layers::{
+    build_layers, install_public_layer, merge_layers, LayerBuildKind, LayerOutput, LayerRequest,
+    PublicLayerInstall,
+};
 
 use files::TempGuard;
 use tool::{PythonChoice, PythonFinder, RunError, ToolCommand};

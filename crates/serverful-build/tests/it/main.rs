@@ -1,6 +1,8 @@
 //! Integration tests for `serverful-build`: real pip, npm and make runs against small
 //! functions in temporary folders. The pip and npm tests reach PyPI and the npm registry.
 
+mod layers;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
