@@ -576,6 +576,7 @@ mod tests {
             reserved_concurrency: None,
             tmp_size_mb: 512,
             network: None,
+            layers_dir: None,
         }
     }
 
