@@ -8,6 +8,7 @@ mod builds;
 mod functions;
 mod invoke;
 mod lambda_api;
+mod layers;
 mod tables;
 mod up;
 mod watch;

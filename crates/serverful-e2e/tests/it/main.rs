@@ -9,6 +9,7 @@ mod hello;
 mod http_mode;
 mod invoke;
 mod lambda_api;
+mod layers;
 mod lifecycle;
 mod payloads;
 mod runtimes;
