@@ -216,3 +216,40 @@ fn built_layers_merge_in_order() {
     assert!(merged.join("python/base_only.py").is_file());
     assert_no_temporary_entries(&root.join("Fn"));
 }
+
+#[test]
+fn powertools_typescript_installs_once_as_its_layer() {
+    let app = App::with_empty_sdk_cache();
+    let packages = [
+        "@aws-lambda-powertools/commons",
+        "@aws-lambda-powertools/logger",
+    ];
+    let install = serverful_build::PublicLayerInstall::PowertoolsTypeScript {
+        major: 2,
+        packages: &packages,
+    };
+    let mut events = Vec::new();
+    let dir = serverful_build::install_public_layer(install, &app.options, "Fn", &mut |event| {
+        events.push(describe(&event))
+    })
+    .expect("installed from npm");
+    assert_eq!(
+        events,
+        ["Fn: started installing Powertools for AWS Lambda (TypeScript) v2 into the shared cache"]
+    );
+    assert_eq!(dir, app.options.sdk_cache.join("powertools-typescript-v2"));
+    let manifest = dir.join("nodejs/node_modules/@aws-lambda-powertools/logger/package.json");
+    let manifest = fs::read_to_string(manifest).expect("installed");
+    assert!(manifest.contains("\"version\": \"2."), "{manifest}");
+    assert!(
+        !dir.join("nodejs/package.json").exists(),
+        "the layer holds the packages, not our manifest"
+    );
+
+    let mut n_started = 0;
+    let again =
+        serverful_build::install_public_layer(install, &app.options, "Fn", &mut |_| n_started += 1)
+            .expect("reused");
+    assert_eq!(again, dir);
+    assert_eq!(n_started, 0, "installed once");
+}
