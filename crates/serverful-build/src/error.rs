@@ -87,6 +87,12 @@ pub enum BuildError {
         logical_id: String,
         code_dir: PathBuf,
     },
+    /// A layer's `ContentUri` folder does not exist.
+    #[error("cannot build layer {logical_id}: its folder {} does not exist; point ContentUri (Content for AWS::Lambda::LayerVersion) at the folder that holds the layer's files", .content_dir.display())]
+    LayerContentMissing {
+        logical_id: String,
+        content_dir: PathBuf,
+    },
     /// The logical id cannot be used as a folder name (CloudFormation ids are alphanumeric).
     #[error("cannot build {logical_id:?}: a logical id must be non-empty and alphanumeric")]
     InvalidLogicalId { logical_id: String },
@@ -115,6 +121,7 @@ impl BuildError {
             | BuildError::EntryPointMissing { logical_id, .. }
             | BuildError::CargoBinary { logical_id, .. }
             | BuildError::CodeDirMissing { logical_id, .. }
+            | BuildError::LayerContentMissing { logical_id, .. }
             | BuildError::InvalidLogicalId { logical_id }
             | BuildError::Io { logical_id, .. } => logical_id,
         }

@@ -55,6 +55,24 @@ pub(crate) struct Skip {
 /// Lists `root` depth-first in name order (so the listing, and the hash over it, is
 /// deterministic), skipping [`SKIPPED_NAMES`] and what `skip` names.
 pub(crate) fn list_sources(root: &Path, skip: &Skip) -> io::Result<Vec<Entry>> {
+    walk_listing(root, skip, SKIPPED_NAMES)
+}
+
+/// Like [`list_sources`], skipping the names in `skipped` instead of [`SKIPPED_NAMES`]: a
+/// layer used as it is keeps its `node_modules`, which is where its Node.js modules are.
+pub(crate) fn list_skipping(
+    root: &Path,
+    excluded: &[PathBuf],
+    skipped: &[&str],
+) -> io::Result<Vec<Entry>> {
+    let skip = Skip {
+        excluded: excluded.to_vec(),
+        cargo_output: false,
+    };
+    walk_listing(root, &skip, skipped)
+}
+
+fn walk_listing(root: &Path, skip: &Skip, skipped: &[&str]) -> io::Result<Vec<Entry>> {
     // Walking from the canonical root without following links keeps every visited path
     // canonical, so comparing with the canonical excluded folders is exact.
     let root = root.canonicalize()?;
@@ -67,11 +85,17 @@ pub(crate) fn list_sources(root: &Path, skip: &Skip) -> io::Result<Vec<Entry>> {
         cargo_output: skip.cargo_output,
     };
     let mut entries = Vec::new();
-    walk(&root, Path::new(""), &skip, &mut entries)?;
+    walk(&root, Path::new(""), &skip, skipped, &mut entries)?;
     Ok(entries)
 }
 
-fn walk(root: &Path, relative: &Path, skip: &Skip, entries: &mut Vec<Entry>) -> io::Result<()> {
+fn walk(
+    root: &Path,
+    relative: &Path,
+    skip: &Skip,
+    skipped: &[&str],
+    entries: &mut Vec<Entry>,
+) -> io::Result<()> {
     let excluded = &skip.excluded;
     let dir = root.join(relative);
     let skips_cargo_target = skip.cargo_output && dir.join("Cargo.toml").is_file();
@@ -79,10 +103,7 @@ fn walk(root: &Path, relative: &Path, skip: &Skip, entries: &mut Vec<Entry>) -> 
     for child in fs::read_dir(&dir)? {
         let child = child?;
         let name = child.file_name();
-        if SKIPPED_NAMES
-            .iter()
-            .any(|skipped| OsStr::new(skipped) == name)
-        {
+        if skipped.iter().any(|skipped| OsStr::new(skipped) == name) {
             continue;
         }
         if skips_cargo_target && name == "target" {
@@ -108,7 +129,7 @@ fn walk(root: &Path, relative: &Path, skip: &Skip, entries: &mut Vec<Entry>) -> 
                 relative: child_relative.clone(),
                 kind: EntryKind::Dir,
             });
-            walk(root, &child_relative, skip, entries)?;
+            walk(root, &child_relative, skip, skipped, entries)?;
             // A folder holding nothing but an excluded one (`data/` around `data/build`)
             // is left out too: it exists only once the first build has run, and must not
             // change the hash of the second.

@@ -16,6 +16,9 @@
 //! - `hash`: the cache key.
 //! - `tool`: running build tools with their output captured.
 //! - `sdk`: the shared boto3 / AWS SDK for JavaScript (v2 and v3) cache.
+//! - `layers`: layer builds ([`build_layers`]), Powertools installed as a layer
+//!   ([`install_public_layer`]) and a function's layers merged into one tree
+//!   ([`merge_layers`]).
 //!
 //! Layout of [`BuildOptions::build_root`]: `<LogicalId>/<hash prefix>/` per build, the two
 //! most recently used kept; dot-named entries are temporary, or caches a method keeps
@@ -25,6 +28,7 @@
 mod error;
 mod files;
 mod hash;
+mod layers;
 mod methods;
 mod properties;
 mod sdk;
@@ -34,6 +38,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 pub use error::BuildError;
+pub use layers::{
+    build_layers, install_public_layer, merge_layers, LayerBuildKind, LayerOutput, LayerRequest,
+    PublicLayerInstall,
+};
 pub use properties::{Architecture, BuildProperties};
 
 use files::TempGuard;

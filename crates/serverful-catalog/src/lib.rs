@@ -5,8 +5,15 @@
 //! The template keeps `Runtime` as the text it was given; the binary checks it here before
 //! anything is built, the build crate picks `sam build`'s default build for its language,
 //! and the runtime crate picks the interpreter. No IO, no dependencies.
+//!
+//! `layers`: the public layers AWS publishes that Serverful recognises by ARN (the Lambda
+//! Web Adapter, Powertools for AWS Lambda).
+
+mod layers;
 
 use std::fmt;
+
+pub use layers::{powertools_typescript_packages, public_layer, LayerArn, PublicLayer};
 
 /// The language a runtime runs, which decides its bootstrap and its build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

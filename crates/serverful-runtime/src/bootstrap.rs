@@ -728,6 +728,7 @@ mod tests {
             reserved_concurrency: None,
             tmp_size_mb: 512,
             network: None,
+            layers_dir: None,
         }
     }
 

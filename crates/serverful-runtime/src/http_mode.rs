@@ -665,6 +665,7 @@ mod tests {
             reserved_concurrency: None,
             tmp_size_mb: 512,
             network: None,
+            layers_dir: None,
         };
         let error = validate(&function).expect_err("missing run.sh");
         assert!(error.to_string().contains("run.sh is missing"), "{error}");

@@ -941,6 +941,7 @@ mod tests {
             reserved_concurrency: None,
             tmp_size_mb: 512,
             network: None,
+            layers_dir: None,
         };
         let spec = FunctionSpec {
             config,

@@ -208,7 +208,82 @@ pub(crate) fn environment(
     for (key, value) in &config.environment {
         set(key, value.clone());
     }
+    if let Some(layers_dir) = &config.layers_dir {
+        // Sandboxed, the merged layers are at `/opt`, as on Lambda; without a sandbox
+        // there is no `/opt` of the function's own, so the paths name the folder itself.
+        let opt = if options.sandbox.is_some() {
+            std::path::Path::new(LAYERS_ROOT)
+        } else {
+            layers_dir.as_path()
+        };
+        add_layer_paths(&config.runtime, &config.environment, opt, &mut env);
+    }
     env
+}
+
+/// Where layers appear inside an execution environment.
+pub(crate) const LAYERS_ROOT: &str = "/opt";
+
+/// Lambda's search paths into the layers at `opt`, in Lambda's order: a layer's modules
+/// come before what the function's environment already names (the shared SDK, which
+/// stands for the runtime's own `$LAMBDA_RUNTIME_DIR` and comes after the layers there),
+/// and the function's own code comes first anyway (the bootstraps put `/var/task`
+/// first; Node.js looks in the handler's own `node_modules` before `NODE_PATH`).
+/// `PATH` and `LD_LIBRARY_PATH` end with the layers' `bin` and `lib`, unless the function
+/// sets them itself. Python's `site-packages` folder is named by the runtime's version,
+/// which is what a layer built for that runtime holds.
+pub(crate) fn add_layer_paths(
+    runtime: &str,
+    function_environment: &BTreeMap<String, String>,
+    opt: &std::path::Path,
+    env: &mut BTreeMap<String, String>,
+) {
+    use serverful_catalog::Language;
+    let opt = opt.display();
+    let language =
+        serverful_catalog::lookup(runtime).map(|runtime| (runtime.language, runtime.version));
+    let first: Vec<String> = match language {
+        Some((Language::Python, version)) => vec![
+            format!(
+                "{opt}/python/lib/python{}.{}/site-packages",
+                version.major, version.minor
+            ),
+            format!("{opt}/python"),
+        ],
+        Some((Language::NodeJs, version)) => vec![
+            format!("{opt}/nodejs/node{}/node_modules", version.major),
+            format!("{opt}/nodejs/node_modules"),
+        ],
+        _ => Vec::new(),
+    };
+    let variable = match language {
+        Some((Language::Python, _)) => "PYTHONPATH",
+        _ => "NODE_PATH",
+    };
+    if !first.is_empty() {
+        let mut value = first.join(":");
+        if let Some(rest) = env.get(variable).filter(|rest| !rest.is_empty()) {
+            value.push(':');
+            value.push_str(rest);
+        }
+        env.insert(variable.to_owned(), value);
+    }
+    for (variable, folder) in [("PATH", "bin"), ("LD_LIBRARY_PATH", "lib")] {
+        if function_environment.contains_key(variable) {
+            continue;
+        }
+        let entry = format!("{opt}/{folder}");
+        match env.get_mut(variable) {
+            Some(value) if value.split(':').any(|existing| existing == entry) => {}
+            Some(value) if !value.is_empty() => {
+                value.push(':');
+                value.push_str(&entry);
+            }
+            _ => {
+                env.insert(variable.to_owned(), entry);
+            }
+        }
+    }
 }
 
 /// Kills the whole process group `pgid` with SIGKILL, so that children the function started
@@ -663,6 +738,45 @@ mod tests {
         );
         assert!(String::from_utf8_lossy(&exit_error("r1", "exit status 0"))
             .contains("Runtime exited without providing a reason"));
+    }
+
+    #[test]
+    fn layer_paths_follow_lambdas_order() {
+        let opt = std::path::Path::new("/opt");
+        let none = BTreeMap::new();
+        let mut python = BTreeMap::from([
+            ("PYTHONPATH".to_owned(), "/sdk/python".to_owned()),
+            ("PATH".to_owned(), "/usr/bin:/bin".to_owned()),
+        ]);
+        add_layer_paths("python3.12", &none, opt, &mut python);
+        assert_eq!(
+            python["PYTHONPATH"],
+            "/opt/python/lib/python3.12/site-packages:/opt/python:/sdk/python"
+        );
+        assert_eq!(python["PATH"], "/usr/bin:/bin:/opt/bin");
+        assert_eq!(python["LD_LIBRARY_PATH"], "/opt/lib");
+
+        let mut node = BTreeMap::new();
+        add_layer_paths("nodejs20.x", &none, opt, &mut node);
+        assert_eq!(
+            node["NODE_PATH"],
+            "/opt/nodejs/node20/node_modules:/opt/nodejs/node_modules"
+        );
+
+        // Without a sandbox the merged folder stands for /opt; a PATH the function sets
+        // is its own.
+        let own = BTreeMap::from([("PATH".to_owned(), "/mine".to_owned())]);
+        let mut plain = BTreeMap::from([("PATH".to_owned(), "/mine".to_owned())]);
+        add_layer_paths(
+            "provided.al2023",
+            &own,
+            std::path::Path::new("/data/layers/Fn/abc"),
+            &mut plain,
+        );
+        assert_eq!(plain["PATH"], "/mine");
+        assert_eq!(plain["LD_LIBRARY_PATH"], "/data/layers/Fn/abc/lib");
+        assert!(!plain.contains_key("NODE_PATH"));
+        assert!(!plain.contains_key("PYTHONPATH"));
     }
 
     #[test]

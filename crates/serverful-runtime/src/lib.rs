@@ -79,6 +79,9 @@ pub struct FunctionConfig {
     /// The network the function chose (`Metadata: Serverful: Network`); the server-wide
     /// default otherwise.
     pub network: Option<serverful_sandbox::Network>,
+    /// The function's layers merged into one read-only folder, shown at `/opt` inside the
+    /// sandbox (and used at its own path without one); `None` without layers.
+    pub layers_dir: Option<PathBuf>,
 }
 
 /// Server-wide settings of the runtime.

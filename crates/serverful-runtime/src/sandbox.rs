@@ -1,6 +1,7 @@
 //! Instances inside the sandbox (`serverful-sandbox`): the instance's view of the host
-//! (its code at `/var/task`, the bootstraps at `/var/runtime`, the interpreter at its own
-//! path), its network namespace holding the platform's listeners, its cgroup.
+//! (its code at `/var/task`, the bootstraps at `/var/runtime`, its layers at `/opt`, the
+//! interpreter at its own path), its network namespace holding the platform's listeners,
+//! its cgroup.
 //!
 //! Every sandboxed instance gets a network namespace of its own in which the server binds
 //! the Runtime API on `127.0.0.1:9001` (Lambda's address) and the AWS endpoint on the port
@@ -219,7 +220,8 @@ impl Sandbox {
     }
 
     /// What an instance of `spec` that runs `program` sees: the code at `/var/task`, the
-    /// bootstraps at `/var/runtime`, the interpreter's prefix, its limits.
+    /// bootstraps at `/var/runtime`, the layers at `/opt`, the interpreter's prefix, its
+    /// limits.
     fn instance_spec(&self, spec: &FunctionSpec, program: &Path) -> Result<InstanceSpec, String> {
         let config = &spec.config;
         let view = View {
@@ -230,6 +232,11 @@ impl Sandbox {
             Mount::read_only(&config.code_dir, TASK_ROOT),
             Mount::read_only(&spec.runtime_dir, RUNTIME_ROOT),
         ];
+        // The root the sandbox builds has nothing at `/opt` (the host's is not shown), so
+        // the function's merged layers are all there is, as on Lambda.
+        if let Some(layers_dir) = &config.layers_dir {
+            mounts.push(Mount::read_only(layers_dir, crate::instance::LAYERS_ROOT));
+        }
         for path in &self.shared_read_only {
             if path.exists() {
                 mounts.push(Mount::read_only(path, path));

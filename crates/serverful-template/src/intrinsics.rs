@@ -36,6 +36,9 @@ pub(crate) enum ResourceKind {
     Table,
     Queue,
     Topic,
+    /// `AWS::Serverless::LayerVersion` and `AWS::Lambda::LayerVersion`: `Ref` gives the
+    /// version ARN.
+    Layer,
     /// Types Serverful knows nothing about; `Ref` gives the logical id.
     Other,
 }
@@ -667,6 +670,7 @@ impl<'t> Resolver<'t> {
                 self.physical_name(logical_id, "QueueName")?
             ),
             ResourceKind::Topic => self.topic_arn(logical_id)?,
+            ResourceKind::Layer => self.layer_arn(logical_id)?,
             ResourceKind::Other => logical_id.to_owned(),
         })
     }
@@ -677,6 +681,16 @@ impl<'t> Resolver<'t> {
             self.options.region,
             self.options.account_id,
             self.physical_name(logical_id, "TopicName")?
+        ))
+    }
+
+    /// A layer's first (and, locally, only) version: what its `Ref` gives.
+    pub(crate) fn layer_arn(&self, logical_id: &str) -> Result<String, Problem> {
+        Ok(format!(
+            "arn:aws:lambda:{}:{}:layer:{}:1",
+            self.options.region,
+            self.options.account_id,
+            self.physical_name(logical_id, "LayerName")?
         ))
     }
 
@@ -764,6 +778,12 @@ impl<'t> Resolver<'t> {
                 };
                 (value, &["TopicArn", "TopicName"])
             }
+            ResourceKind::Layer => (
+                (attribute == "LayerVersionArn")
+                    .then(|| self.layer_arn(logical_id))
+                    .transpose()?,
+                &["LayerVersionArn"],
+            ),
             ResourceKind::Stage { .. } | ResourceKind::Deployment => (None, &[]),
             // Serverful does not model these types; a recognisable placeholder lets the rest
             // of the template load, and the resource is already listed as unsupported.

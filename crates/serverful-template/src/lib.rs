@@ -10,7 +10,9 @@
 //! - `node`: the YAML tree with tags (`!Ref`) and line/column spans, from yaml-rust2's events;
 //! - `intrinsics`: pseudo parameters, conditions, intrinsic functions, and the `Ref`/`GetAtt`
 //!   values resources (including the ones SAM generates) have after SAM's transform on AWS;
-//! - `sam`: sections, parameters, globals, functions, events, APIs and outputs;
+//! - `sam`: SAM's semantics, one module per concern: `parameters`, `globals`, `properties`
+//!   (reading resource properties), `functions`, `apis` (APIs, stages and the events that
+//!   make routes), `tables` and `outputs`, with the resources and their order in `sam` itself;
 //! - `model`: the resolved [`App`] the rest of Serverful runs.
 //!
 //! Errors carry the file, line and column, and a message that starts with where in the
@@ -26,7 +28,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use model::{
-    Api, ApiKind, App, Function, FunctionCode, Network, Output, PayloadFormat, Route, Table,
+    Api, ApiKind, App, Function, FunctionCode, Layer, LayerRef, Network, Output, PayloadFormat,
+    Route, Table,
 };
 
 /// What the template is loaded for: the values a deployed stack would get from AWS.

@@ -21,6 +21,9 @@ pub struct App {
     pub outputs: Vec<Output>,
     /// `AWS::DynamoDB::Table` and `AWS::Serverless::SimpleTable` resources, in template order.
     pub tables: Vec<Table>,
+    /// `AWS::Serverless::LayerVersion` and `AWS::Lambda::LayerVersion` resources, in
+    /// template order.
+    pub layers: Vec<Layer>,
     /// Resources, properties and events the template uses that Serverful does not run yet,
     /// one short name each (`MyQueue (AWS::SQS::Queue)`, `HelloFunction.Policies`), to warn about.
     pub unsupported: Vec<String>,
@@ -62,6 +65,41 @@ pub struct Function {
     pub network: Option<Network>,
     /// The resource's `Metadata`, resolved; `Null` if absent.
     pub metadata: serde_json::Value,
+    /// `Layers`, in order (the Globals' first, then the function's own, as SAM joins them):
+    /// later layers' files win over earlier ones'.
+    pub layers: Vec<LayerRef>,
+}
+
+/// One entry of a function's `Layers`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LayerRef {
+    /// A layer of this template, by logical id (`!Ref MyLayer`, or its ARN).
+    Local(String),
+    /// A layer version ARN that is not in this template: a public layer, or another
+    /// account's; nothing local provides its files.
+    Arn(String),
+}
+
+/// A Lambda layer the template declares, with local content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layer {
+    pub logical_id: String,
+    /// `LayerName` if the template sets it, else the logical id.
+    pub name: String,
+    /// The layer version ARN `!Ref` gives: `arn:aws:lambda:REGION:ACCOUNT:layer:NAME:1`.
+    pub arn: String,
+    /// The layer's folder (`ContentUri`, or `Content` for `AWS::Lambda::LayerVersion`)
+    /// resolved against the template's folder; not checked here.
+    pub content_dir: PathBuf,
+    /// `CompatibleRuntimes`, as written; empty when absent.
+    pub compatible_runtimes: Vec<String>,
+    /// `CompatibleArchitectures`; empty when absent.
+    pub compatible_architectures: Vec<String>,
+    /// `Metadata.BuildMethod`: a runtime such as `python3.12` or `nodejs20.x`, or
+    /// `makefile`; `None` means the folder is used as it is, as `sam build` does.
+    pub build_method: Option<String>,
+    /// `Metadata.BuildArchitecture`.
+    pub build_architecture: Option<String>,
 }
 
 /// What a function's instances may reach on the network.

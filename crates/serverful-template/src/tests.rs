@@ -6,7 +6,7 @@ use std::path::Path;
 
 use expect_test::{expect, Expect};
 
-use crate::{load_str, ApiKind, App, FunctionCode, LoadOptions, PayloadFormat};
+use crate::{load_str, ApiKind, App, FunctionCode, LayerRef, LoadOptions, PayloadFormat};
 
 /// Loads `template` as `/app/template.yaml` and compares the rendered app or error.
 ///
@@ -77,6 +77,13 @@ fn render(app: &App) -> String {
         if !function.metadata.is_null() {
             writeln!(out, "  metadata {}", function.metadata).expect("writing to a String");
         }
+        for layer in &function.layers {
+            match layer {
+                LayerRef::Local(logical_id) => writeln!(out, "  layer {logical_id}"),
+                LayerRef::Arn(arn) => writeln!(out, "  layer arn {arn}"),
+            }
+            .expect("writing to a String");
+        }
     }
     for api in &app.apis {
         let kind = match api.kind {
@@ -124,6 +131,32 @@ fn render(app: &App) -> String {
         .expect("writing to a String");
         if let Some(attribute) = &table.time_to_live_attribute {
             writeln!(out, "  ttl {attribute}").expect("writing to a String");
+        }
+    }
+    for layer in &app.layers {
+        writeln!(
+            out,
+            "layer {} ({}) = {} dir {}",
+            layer.logical_id,
+            layer.name,
+            layer.arn,
+            layer.content_dir.display()
+        )
+        .expect("writing to a String");
+        if !layer.compatible_runtimes.is_empty() || !layer.compatible_architectures.is_empty() {
+            writeln!(
+                out,
+                "  compatible [{}] [{}]",
+                layer.compatible_runtimes.join(", "),
+                layer.compatible_architectures.join(", ")
+            )
+            .expect("writing to a String");
+        }
+        if let Some(method) = &layer.build_method {
+            writeln!(out, "  build {method}").expect("writing to a String");
+        }
+        if let Some(architecture) = &layer.build_architecture {
+            writeln!(out, "  build architecture {architecture}").expect("writing to a String");
         }
     }
     for item in &app.unsupported {
@@ -831,13 +864,13 @@ Outputs:
         expect![[r#"
             function Inline (demo-inline): python3.12 "index.handler" inline "def handler(event, context):\n    return 1\n", 900s, 10240 MB, arm64
               reserved concurrency 0
+              layer SharedLayer
             function Custom (Custom): provided.al2023 "" dir /build/custom, 3s, 128 MB, x86_64
             output InlineName = "demo-inline"
             output InlineArn = "arn:aws:lambda:eu-west-1:123456789012:function:demo-inline"
+            layer SharedLayer (SharedLayer) = arn:aws:lambda:eu-west-1:123456789012:layer:SharedLayer:1 dir /app/layer
             unsupported Transform AWS::LanguageExtensions
-            unsupported Inline.Layers
             unsupported Inline.Role
-            unsupported SharedLayer (AWS::Serverless::LayerVersion)
         "#]],
     );
 }
@@ -1734,4 +1767,194 @@ fn check_mangled_variants(template: &str) {
         }
     }
     assert!(n_loaded > 0, "some mangled variants still load");
+}
+
+// Issue #13: layers, local and public, in functions and Globals.
+
+#[test]
+fn layers_local_and_public_in_globals_and_functions() {
+    check(
+        r#"
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Stage:
+    Type: String
+    Default: dev
+Globals:
+  Function:
+    Runtime: python3.12
+    Handler: app.handler
+    Layers:
+      - !Ref SharedLayer
+      - arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:7
+Resources:
+  SharedLayer:
+    Type: AWS::Serverless::LayerVersion
+    Properties:
+      LayerName: !Sub shared-${Stage}
+      Description: Code every function uses
+      ContentUri: layers/shared/
+      CompatibleRuntimes: [python3.12, python3.13]
+      CompatibleArchitectures: [x86_64]
+      RetentionPolicy: Retain
+      LicenseInfo: MIT
+    Metadata:
+      BuildMethod: python3.12
+      BuildArchitecture: x86_64
+  ToolsLayer:
+    Type: AWS::Lambda::LayerVersion
+    Properties:
+      Content: ./layers/../tools
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Layers:
+        - !GetAtt ToolsLayer.LayerVersionArn
+        - !If [IsProd, !Ref SharedLayer, !Ref AWS::NoValue]
+  Plain:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: nodejs20.x
+      Handler: index.handler
+      Environment:
+        Variables:
+          SHARED_ARN: !Ref SharedLayer
+Conditions:
+  IsProd: !Equals [!Ref Stage, prod]
+Outputs:
+  Tools:
+    Value: !Ref ToolsLayer
+"#,
+        expect![[r#"
+            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+              layer SharedLayer
+              layer arn arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:7
+              layer ToolsLayer
+            function Plain (Plain): nodejs20.x "index.handler" dir /app, 3s, 128 MB, x86_64
+              env SHARED_ARN="arn:aws:lambda:eu-west-1:123456789012:layer:shared-dev:1"
+              layer SharedLayer
+              layer arn arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:7
+            output Tools = "arn:aws:lambda:eu-west-1:123456789012:layer:ToolsLayer:1"
+            layer SharedLayer (shared-dev) = arn:aws:lambda:eu-west-1:123456789012:layer:shared-dev:1 dir /app/layers/shared
+              compatible [python3.12, python3.13] [x86_64]
+              build python3.12
+              build architecture x86_64
+            layer ToolsLayer (ToolsLayer) = arn:aws:lambda:eu-west-1:123456789012:layer:ToolsLayer:1 dir /app/tools
+        "#]],
+    );
+}
+
+#[test]
+fn layer_arn_of_a_template_layer_is_that_layer() {
+    check(
+        &format!(
+            "{}      Layers:\n        - arn:aws:lambda:eu-west-1:123456789012:layer:Mine:1\n        - arn:aws:lambda:eu-west-1:123456789012:layer:Mine:2\n  Mine:\n    Type: AWS::Serverless::LayerVersion\n    Properties:\n      ContentUri: mine\n",
+            FUNCTION_HEAD
+        ),
+        expect![[r#"
+            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+              layer Mine
+              layer arn arn:aws:lambda:eu-west-1:123456789012:layer:Mine:2
+            layer Mine (Mine) = arn:aws:lambda:eu-west-1:123456789012:layer:Mine:1 dir /app/mine
+        "#]],
+    );
+}
+
+#[test]
+fn function_layers_replace_nothing_and_architectures_replace_globals() {
+    // Lists from Globals come first and the function's own are added after them, as SAM
+    // merges lists; Architectures alone is replaced, since a function has one.
+    check(
+        "Globals:\n  Function:\n    Architectures: [arm64]\n    Layers: [arn:aws:lambda:us-east-1:111111111111:layer:First:1]\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: python3.12\n      Handler: app.handler\n      Architectures: [x86_64]\n      Layers: [arn:aws:lambda:us-east-1:111111111111:layer:Second:3]\n",
+        expect![[r#"
+            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+              layer arn arn:aws:lambda:us-east-1:111111111111:layer:First:1
+              layer arn arn:aws:lambda:us-east-1:111111111111:layer:Second:3
+        "#]],
+    );
+}
+
+#[test]
+fn error_layer_ref_names_a_function() {
+    check(
+        &format!(
+            "{}      Layers:\n        - !Ref Other\n  Other:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: python3.12\n      Handler: app.handler\n",
+            FUNCTION_HEAD
+        ),
+        expect![[r#"
+            error: /app/template.yaml:8:16: Resources.Fn.Properties.Layers[0]: 'Other' is of type AWS::Serverless::Function, not a layer; Layers takes !Ref of an AWS::Serverless::LayerVersion or AWS::Lambda::LayerVersion, or a layer version ARN
+        "#]],
+    );
+}
+
+#[test]
+fn error_layer_logical_id_written_as_a_string() {
+    check(
+        &format!(
+            "{}      Layers: [Mine]\n  Mine:\n    Type: AWS::Serverless::LayerVersion\n    Properties:\n      ContentUri: mine\n",
+            FUNCTION_HEAD
+        ),
+        expect![[r#"
+            error: /app/template.yaml:7:16: Resources.Fn.Properties.Layers[0]: 'Mine' is not a layer version ARN (arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION); to use the layer Mine of this template, write !Ref Mine
+        "#]],
+    );
+}
+
+#[test]
+fn error_layer_ref_unknown() {
+    check(
+        &with_function("      Layers: [!Ref Missing]\n"),
+        expect![[r#"
+            error: /app/template.yaml:7:21: Resources.Fn.Properties.Layers[0]: unknown name 'Missing'; it is not a parameter, a resource or a pseudo parameter such as AWS::Region
+        "#]],
+    );
+}
+
+#[test]
+fn error_too_many_layers() {
+    let arns: Vec<String> = (1..=6)
+        .map(|n| format!("arn:aws:lambda:us-east-1:111111111111:layer:L{n}:1"))
+        .collect();
+    check(
+        &with_function(&format!("      Layers: [{}]\n", arns.join(", "))),
+        expect![[r#"
+            error: /app/template.yaml:7:15: Resources.Fn.Properties.Layers: a function can use at most 5 layers, as on Lambda; this one lists 6
+        "#]],
+    );
+}
+
+#[test]
+fn error_layer_content_in_s3() {
+    check(
+        "Resources:\n  Mine:\n    Type: AWS::Lambda::LayerVersion\n    Properties:\n      Content:\n        S3Bucket: my-bucket\n        S3Key: layer.zip\n",
+        expect![[r#"
+            error: /app/template.yaml:6:17: Resources.Mine.Properties.Content: layer content in S3 cannot be used locally; point it at the local folder that holds the layer's files, such as layers/shared/
+        "#]],
+    );
+    check(
+        "Resources:\n  Mine:\n    Type: AWS::Serverless::LayerVersion\n    Properties:\n      ContentUri: s3://bucket/layer.zip\n",
+        expect![[r#"
+            error: /app/template.yaml:5:19: Resources.Mine.Properties.ContentUri: layer content in S3 cannot be used locally; point it at the local folder that holds the layer's files, such as layers/shared/
+        "#]],
+    );
+}
+
+#[test]
+fn error_layer_without_content() {
+    check(
+        "Resources:\n  Mine:\n    Type: AWS::Serverless::LayerVersion\n    Properties:\n      LayerName: mine\n",
+        expect![[r#"
+            error: /app/template.yaml:2:3: Resources.Mine.Properties.ContentUri: missing; point ContentUri at the folder that holds the layer's files, such as ContentUri: layers/shared/
+        "#]],
+    );
+}
+
+#[test]
+fn error_layer_compatible_architecture_unknown() {
+    check(
+        "Resources:\n  Mine:\n    Type: AWS::Serverless::LayerVersion\n    Properties:\n      ContentUri: mine\n      CompatibleArchitectures: [sparc]\n",
+        expect![[r#"
+            error: /app/template.yaml:6:32: Resources.Mine.Properties.CompatibleArchitectures: `sparc` is not an architecture; use x86_64 or arm64
+        "#]],
+    );
 }

@@ -104,6 +104,23 @@ pub(crate) async fn prepare_functions(
             crate::builds::apply(output, config);
         }
     }
+    let layers = app.layers.clone();
+    let function_layers: Vec<_> = selected
+        .iter()
+        .map(|function| crate::layers::FunctionLayers::of(function))
+        .collect();
+    let layers_data_dir = data_dir.to_path_buf();
+    let mut prepared = tokio::task::spawn_blocking(move || {
+        crate::layers::prepare(&layers, &function_layers, &layers_data_dir)
+    })
+    .await
+    .context("prepare the layers")??;
+    for warning in &prepared.warnings {
+        eprintln!("warning: {warning}");
+    }
+    for config in &mut configs {
+        config.layers_dir = prepared.merged.remove(&config.name);
+    }
     Ok(configs)
 }
 
@@ -219,6 +236,8 @@ pub(crate) fn function_config(
             serverful_template::Network::None => serverful_sandbox::Network::None,
             serverful_template::Network::Egress => serverful_sandbox::Network::Egress,
         }),
+        // Set once the layers are built (`prepare_functions`).
+        layers_dir: None,
     })
 }
 

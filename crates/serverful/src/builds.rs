@@ -57,12 +57,28 @@ pub(crate) fn build_with_progress(
     data_dir: &Path,
     snapshot: bool,
 ) -> Result<Vec<build::BuildOutput>, build::BuildError> {
-    let options = build::BuildOptions {
+    let options = build_options(data_dir, snapshot);
+    with_progress(requests.len(), |on_event| {
+        build::build_all(requests, &options, on_event)
+    })
+}
+
+/// Where builds go and where the shared SDK cache is.
+pub(crate) fn build_options(data_dir: &Path, snapshot: bool) -> build::BuildOptions {
+    build::BuildOptions {
         build_root: data_dir.join("build"),
         sdk_cache: sdk_cache_dir(data_dir),
         snapshot_unbuilt: snapshot,
-    };
-    let bar = ProgressBar::new(requests.len() as u64);
+    }
+}
+
+/// Runs `work` (`n_items` builds) with its [`build::BuildEvent`]s drawn on stderr: an
+/// indicatif bar on a terminal, plain lines otherwise. Blocking.
+pub(crate) fn with_progress<T>(
+    n_items: usize,
+    work: impl FnOnce(&mut dyn FnMut(build::BuildEvent<'_>)) -> T,
+) -> T {
+    let bar = ProgressBar::new(n_items as u64);
     let interactive = !bar.is_hidden();
     if interactive {
         bar.set_style(
@@ -87,7 +103,7 @@ pub(crate) fn build_with_progress(
         }
         build::BuildEvent::Finished { .. } => bar.inc(1),
     };
-    let result = build::build_all(requests, &options, &mut on_event);
+    let result = work(&mut on_event);
     bar.finish_and_clear();
     result
 }

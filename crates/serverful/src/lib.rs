@@ -9,6 +9,7 @@ mod functions;
 mod init;
 mod invoke;
 mod lambda_api;
+mod layers;
 mod tables;
 mod up;
 mod watch;

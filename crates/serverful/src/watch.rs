@@ -1,5 +1,6 @@
-//! `up --watch`: when a function's code changes, rebuild only that function and switch it
-//! to the new version; requests in flight finish on the old one, none fails.
+//! `up --watch`: when a function's code (or a layer it uses) changes, rebuild only that
+//! function and switch it to the new version; requests in flight finish on the old one,
+//! none fails.
 
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
@@ -42,7 +43,7 @@ pub(crate) fn spawn(
         })
         .context("start watching files")?;
 
-    let sources: Vec<(String, PathBuf)> = app
+    let mut sources: Vec<(String, PathBuf)> = app
         .functions
         .iter()
         .filter_map(|function| match &function.code {
@@ -50,6 +51,20 @@ pub(crate) fn spawn(
             template::FunctionCode::Inline(_) => None,
         })
         .collect();
+    let n_functions = sources.len();
+    // A layer's folder is code of every function that uses it.
+    for function in &app.functions {
+        for used in &function.layers {
+            let template::LayerRef::Local(id) = used else {
+                continue;
+            };
+            if let Some(layer) = app.layers.iter().find(|layer| layer.logical_id == *id) {
+                if layer.content_dir.is_dir() {
+                    sources.push((function.logical_id.clone(), layer.content_dir.clone()));
+                }
+            }
+        }
+    }
     let folders: BTreeSet<&PathBuf> = sources.iter().map(|(_, dir)| dir).collect();
     for folder in folders {
         watcher
@@ -59,7 +74,7 @@ pub(crate) fn spawn(
     watcher
         .watch(&app.template_path, RecursiveMode::NonRecursive)
         .with_context(|| format!("watch {}", app.template_path.display()))?;
-    eprintln!("watching {} function folders for changes", sources.len());
+    eprintln!("watching {n_functions} function folders for changes");
 
     tokio::spawn(async move {
         // The watcher lives as long as this task.

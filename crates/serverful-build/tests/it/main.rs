@@ -2,6 +2,8 @@
 //! make runs against small functions in temporary folders. The pip, npm and esbuild tests
 //! reach PyPI and the npm registry; the others work offline.
 
+mod layers;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 

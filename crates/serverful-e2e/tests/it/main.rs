@@ -11,6 +11,7 @@ mod http_mode;
 mod init;
 mod invoke;
 mod lambda_api;
+mod layers;
 mod lifecycle;
 mod payloads;
 mod ruby;

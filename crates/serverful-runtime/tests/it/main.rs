@@ -98,6 +98,7 @@ impl App {
             reserved_concurrency: None,
             tmp_size_mb: 512,
             network: None,
+            layers_dir: None,
         }
     }
 
@@ -1394,5 +1395,42 @@ exports.handler = (event, context, callback) => {
         "answered at once"
     );
     assert_eq!(result, json!({"firedBefore": true}));
+    runtime.shutdown().await;
+}
+
+/// Issue #13: without a sandbox, a function's merged layers are found at their own path
+/// through the variables Lambda sets for `/opt`.
+#[tokio::test]
+async fn layers_are_found_without_a_sandbox() {
+    let app = App::new();
+    app.write("layers", "python/layer_module.py", "WHO = 'layer'\n", false);
+    app.write(
+        "layers",
+        "bin/layer-tool",
+        "#!/bin/sh\necho tool says hi\n",
+        true,
+    );
+    app.write(
+        "py",
+        "app.py",
+        "import os, subprocess\nimport layer_module\n\ndef handler(event, context):\n    tool = subprocess.run(['layer-tool'], capture_output=True, text=True).stdout.strip()\n    return {'who': layer_module.WHO, 'tool': tool, 'path': os.environ['PYTHONPATH']}\n",
+        false,
+    );
+    let mut function = app.function("PyLayers", "python3.11", "app.handler", "py");
+    let layers_dir = app.dir.path().join("layers");
+    function.layers_dir = Some(layers_dir.clone());
+    let (runtime, _) = app.runtime(vec![function]);
+    let answer = invoke(&runtime, "PyLayers", json!({}))
+        .await
+        .expect("answer");
+    assert_eq!(answer["who"], "layer");
+    assert_eq!(answer["tool"], "tool says hi");
+    assert_eq!(
+        answer["path"],
+        format!(
+            "{0}/python/lib/python3.11/site-packages:{0}/python",
+            layers_dir.display()
+        )
+    );
     runtime.shutdown().await;
 }

@@ -1,0 +1,320 @@
+//! APIs and their routes: `AWS::Serverless::Api` and `HttpApi` resources, the implicit
+//! APIs, the stages SAM generates for them, and the `Api`/`HttpApi` events of functions.
+
+use std::collections::BTreeMap;
+
+use super::properties::{
+    expect_string, expect_string_map, expect_strings, mapping, resolved_properties, PropertyRules,
+};
+use super::{RawResource, HTTP_API, IMPLICIT_HTTP_API, IMPLICIT_REST_API, REST_API};
+use crate::intrinsics::{derived_id, Resolver, Resource, ResourceKind};
+use crate::model::{Api, ApiKind, PayloadFormat, Route};
+use crate::node::{Node, NodeKind, Span};
+use crate::{LoadOptions, Problem};
+
+const HTTP_METHODS: &[&str] = &[
+    "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY",
+];
+
+/// The stage and deployment SAM generates for an explicit API, named as SAM names them.
+pub(super) fn register_stage(resolver: &mut Resolver<'_>, api: &Api) {
+    let (stage_id, stage_type) = match api.kind {
+        ApiKind::Http if api.stage_name == "$default" => (
+            format!("{}ApiGatewayDefaultStage", api.logical_id),
+            "AWS::ApiGatewayV2::Stage",
+        ),
+        ApiKind::Http => (
+            format!("{}{}Stage", api.logical_id, alphanumeric(&api.stage_name)),
+            "AWS::ApiGatewayV2::Stage",
+        ),
+        ApiKind::Rest => (
+            format!("{}{}Stage", api.logical_id, alphanumeric(&api.stage_name)),
+            "AWS::ApiGateway::Stage",
+        ),
+    };
+    let mut generated = vec![(
+        stage_id,
+        stage_type,
+        ResourceKind::Stage {
+            stage_name: api.stage_name.clone(),
+        },
+    )];
+    if api.kind == ApiKind::Rest {
+        generated.push((
+            format!("{}Deployment", api.logical_id),
+            "AWS::ApiGateway::Deployment",
+            ResourceKind::Deployment,
+        ));
+    }
+    for (logical_id, type_name, kind) in generated {
+        resolver.resources.entry(logical_id).or_insert(Resource {
+            type_name: type_name.to_owned(),
+            properties: None,
+            kind,
+        });
+    }
+}
+
+fn alphanumeric(text: &str) -> String {
+    text.chars().filter(char::is_ascii_alphanumeric).collect()
+}
+
+const REST_API_PROPERTIES: PropertyRules<'static> = PropertyRules {
+    supported: &["StageName", "Variables", "BinaryMediaTypes"],
+    ignored: &["Name", "Description", "Tags"],
+};
+
+const HTTP_API_PROPERTIES: PropertyRules<'static> = PropertyRules {
+    supported: &["StageName", "StageVariables"],
+    ignored: &["Name", "Description", "Tags"],
+};
+
+/// The logical id an event's `RestApiId`/`ApiId` refers to, read as written (`!Ref MyApi`).
+fn api_reference(node: &Node, location: &str) -> Result<String, Problem> {
+    let target = match (&node.kind, node.tag.as_deref()) {
+        (NodeKind::Scalar { text, .. }, Some("!Ref")) => Some(text.clone()),
+        (NodeKind::Mapping(entries), None) => match entries.as_slice() {
+            [entry] if entry.key == "Ref" => entry.value.as_scalar().map(str::to_owned),
+            _ => None,
+        },
+        _ => None,
+    };
+    target.ok_or_else(|| {
+        Problem::at(
+            node.span,
+            format!(
+                "{location}: expected !Ref of an API in this template, found {}",
+                node.describe()
+            ),
+        )
+    })
+}
+
+pub(super) fn events(
+    resolver: &Resolver<'_>,
+    raw: &RawResource<'_>,
+    unsupported: &mut Vec<String>,
+) -> Result<Vec<(String, Route)>, Problem> {
+    let logical_id = &raw.logical_id;
+    let Some(events_node) = raw
+        .properties
+        .and_then(|properties| properties.get("Events"))
+    else {
+        return Ok(Vec::new());
+    };
+    let location = format!("Resources.{logical_id}.Properties.Events");
+    let mut routes = Vec::new();
+    for event in mapping(events_node, &location)? {
+        let event_name = &event.key;
+        let event_location = format!("{location}.{event_name}");
+        mapping(&event.value, &event_location)?;
+        let Some(type_node) = event.value.get("Type") else {
+            return Err(Problem::at(
+                event.key_span,
+                format!("{event_location}.Type: missing; use Api, HttpApi, Schedule, ..."),
+            ));
+        };
+        // SAM reads event types before any intrinsic is resolved, so they are literals.
+        let Some(event_type) = type_node.as_scalar() else {
+            return Err(Problem::at(
+                type_node.span,
+                format!(
+                    "{event_location}.Type: expected a literal event type such as Api, found {}",
+                    type_node.describe()
+                ),
+            ));
+        };
+        let kind = match event_type {
+            "Api" => ApiKind::Rest,
+            "HttpApi" => ApiKind::Http,
+            other => {
+                unsupported.push(format!("{logical_id}.Events.{event_name} ({other})"));
+                continue;
+            }
+        };
+        let properties_location = format!("{event_location}.Properties");
+        let empty = Node::plain("", event.key_span);
+        let event_properties = event.value.get("Properties").unwrap_or(&empty);
+        let mut path = None;
+        let mut method = None;
+        let mut api = None;
+        let mut payload_format = match kind {
+            ApiKind::Rest => PayloadFormat::V1,
+            ApiKind::Http => PayloadFormat::V2,
+        };
+        for entry in mapping(event_properties, &properties_location)? {
+            let property_location = format!("{properties_location}.{}", entry.key);
+            match (kind, entry.key.as_str()) {
+                (ApiKind::Rest, "RestApiId") | (ApiKind::Http, "ApiId") => {
+                    api = Some((
+                        api_reference(&entry.value, &property_location)?,
+                        entry.value.span,
+                    ));
+                }
+                (_, "Path" | "Method" | "PayloadFormatVersion") => {
+                    let Some(value) = resolver.resolve(&entry.value, &property_location)? else {
+                        continue;
+                    };
+                    let text = expect_string(&value, &property_location)?;
+                    match entry.key.as_str() {
+                        "Path" => path = Some((text, value.span)),
+                        "Method" => method = Some((text, value.span)),
+                        _ if kind == ApiKind::Rest => {
+                            unsupported.push(format!("{logical_id}.Events.{event_name}.PayloadFormatVersion"));
+                        }
+                        _ => {
+                            payload_format = match text.as_str() {
+                                "1.0" => PayloadFormat::V1,
+                                "2.0" => PayloadFormat::V2,
+                                _ => {
+                                    return Err(Problem::at(
+                                        value.span,
+                                        format!("{property_location}: expected \"1.0\" or \"2.0\", found '{text}'"),
+                                    ))
+                                }
+                            }
+                        }
+                    }
+                }
+                (_, other) => unsupported.push(format!("{logical_id}.Events.{event_name}.{other}")),
+            }
+        }
+        let (path, method) = match (path, method, kind) {
+            (None, None, ApiKind::Http) => ("$default".to_owned(), "ANY".to_owned()),
+            (Some((path, path_span)), Some((method, method_span)), _) => {
+                let is_default_route = kind == ApiKind::Http && path == "$default";
+                if !(path.starts_with('/') || is_default_route) {
+                    return Err(Problem::at(
+                        path_span,
+                        format!("{properties_location}.Path: '{path}' must start with '/'"),
+                    ));
+                }
+                let method = method.to_uppercase();
+                if !HTTP_METHODS.contains(&method.as_str()) {
+                    return Err(Problem::at(
+                        method_span,
+                        format!("{properties_location}.Method: unknown method '{method}'; use one of {} (any case)", HTTP_METHODS.join(", ")),
+                    ));
+                }
+                (path, method)
+            }
+            (None, _, _) => {
+                return Err(Problem::at(
+                    event.key_span,
+                    format!("{properties_location}.Path: missing; an {event_type} event needs Path and Method"),
+                ))
+            }
+            (Some(_), None, _) => {
+                return Err(Problem::at(
+                    event.key_span,
+                    format!("{properties_location}.Method: missing; an {event_type} event needs Path and Method"),
+                ))
+            }
+        };
+        let api_logical_id = match api {
+            None => match kind {
+                ApiKind::Rest => IMPLICIT_REST_API.to_owned(),
+                ApiKind::Http => IMPLICIT_HTTP_API.to_owned(),
+            },
+            Some((target, span)) => {
+                let (expected_type, key) = match kind {
+                    ApiKind::Rest => (REST_API, "RestApiId"),
+                    ApiKind::Http => (HTTP_API, "ApiId"),
+                };
+                let target_location = format!("{properties_location}.{key}");
+                if let Some(condition) = resolver.dropped_resources.get(&target) {
+                    return Err(Problem::at(
+                        span,
+                        format!("{target_location}: '{target}' is not created because its condition '{condition}' is false"),
+                    ));
+                }
+                match resolver.resources.get(&target) {
+                    Some(resource) if resource.type_name == expected_type => target,
+                    Some(resource) => {
+                        return Err(Problem::at(
+                            span,
+                            format!("{target_location}: '{target}' is of type {}, not {expected_type}", resource.type_name),
+                        ))
+                    }
+                    None => {
+                        return Err(Problem::at(
+                            span,
+                            format!("{target_location}: unknown resource '{target}'; declare it as an {expected_type}"),
+                        ))
+                    }
+                }
+            }
+        };
+        routes.push((
+            api_logical_id,
+            Route {
+                method,
+                path,
+                function: logical_id.clone(),
+                payload_format,
+                event_name: event_name.clone(),
+            },
+        ));
+    }
+    Ok(routes)
+}
+
+pub(super) fn api(
+    resolver: &Resolver<'_>,
+    logical_id: &str,
+    key_span: Span,
+    kind: ApiKind,
+    properties: Option<&Node>,
+    options: &LoadOptions,
+    unsupported: &mut Vec<String>,
+) -> Result<Api, Problem> {
+    let location = format!("Resources.{logical_id}.Properties");
+    let mut stage_name = None;
+    let mut stage_variables = BTreeMap::new();
+    let mut binary_media_types = Vec::new();
+    let rules = match kind {
+        ApiKind::Rest => &REST_API_PROPERTIES,
+        ApiKind::Http => &HTTP_API_PROPERTIES,
+    };
+    for (key, value) in resolved_properties(resolver, logical_id, properties, rules, unsupported)? {
+        let property_location = format!("{location}.{key}");
+        match (kind, key.as_str()) {
+            (_, "StageName") => stage_name = Some(expect_string(&value, &property_location)?),
+            (ApiKind::Rest, "Variables") | (ApiKind::Http, "StageVariables") => {
+                stage_variables = expect_string_map(&value, &property_location)?;
+            }
+            (ApiKind::Rest, "BinaryMediaTypes") => {
+                // SAM escapes '/' as '~1' in media types, as in JSON pointers.
+                binary_media_types = expect_strings(&value, &property_location)?
+                    .into_iter()
+                    .map(|media_type| media_type.replace("~1", "/"))
+                    .collect();
+            }
+            // `resolved_properties` returns supported properties only.
+            _ => {}
+        }
+    }
+    let stage_name = match (stage_name, kind) {
+        (Some(stage_name), _) => stage_name,
+        (None, ApiKind::Http) => "$default".to_owned(),
+        // The implicit REST API's stage is set by the caller; SAM names it Prod.
+        (None, ApiKind::Rest) if logical_id == IMPLICIT_REST_API => "Prod".to_owned(),
+        (None, ApiKind::Rest) => {
+            return Err(Problem::at(
+                key_span,
+                format!(
+                    "{location}.StageName: missing; an {REST_API} needs a StageName, such as Prod"
+                ),
+            ))
+        }
+    };
+    Ok(Api {
+        logical_id: logical_id.to_owned(),
+        api_id: derived_id(&options.stack_name, logical_id),
+        kind,
+        stage_name,
+        stage_variables,
+        binary_media_types,
+        routes: Vec::new(),
+    })
+}
