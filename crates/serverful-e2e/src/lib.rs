@@ -11,8 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-/// How long a server may take to build and print its routes.
-const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a server may take to build and print its routes: a first release build of a
+/// Rust function with its dependencies takes minutes on a busy two-core machine.
+const START_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The folder holding the cargo-built binaries (`target/debug`).
 pub fn bin_dir() -> PathBuf {

@@ -47,6 +47,24 @@ fn the_nodejs_hello_template_answers() {
 }
 
 #[test]
+fn the_typescript_hello_template_answers() {
+    // npm installs esbuild and TypeScript's types from the template's devDependencies.
+    check_hello("hello-typescript");
+}
+
+#[test]
+fn the_go_hello_template_answers() {
+    check_hello("hello-go");
+}
+
+#[test]
+fn the_rust_hello_template_answers() {
+    // cargo fetches lambda_runtime and its dependencies from crates.io and builds them in
+    // release mode: the slowest start of all the templates.
+    check_hello("hello-rust");
+}
+
+#[test]
 fn the_crud_template_keeps_items_in_its_table() {
     let parent = tempfile::tempdir().expect("tempdir");
     let dir = parent.path().join("crud-app");
