@@ -205,6 +205,14 @@ pub enum RuntimeError {
     },
     #[error("function {0} is defined twice")]
     DuplicateFunction(String),
+    /// `javac` could not compile Serverful's Java bootstrap.
+    #[error("{function}: failed to compile Serverful's Java bootstrap with {}: {output}", javac.display())]
+    CompileBootstrap {
+        function: String,
+        javac: PathBuf,
+        /// What the compiler printed.
+        output: String,
+    },
     #[error("failed to write the runtime bootstraps into {}: {source}", path.display())]
     WriteBootstraps {
         path: PathBuf,
@@ -309,7 +317,9 @@ impl Runtime {
             }
         }
         let mut warnings = Vec::new();
-        let mut probes = bootstrap::InterpreterProbes::default();
+        // Installed first: validating a Java function compiles its bootstrap in there.
+        let runtime_dir = bootstrap::install(&options.data_dir)?;
+        let mut probes = bootstrap::InterpreterProbes::with_runtime_dir(runtime_dir.clone());
         let mut launches = Vec::with_capacity(functions.len());
         for function in &functions {
             let mode = http_mode::FunctionMode::from_environment(&function.environment).map_err(
@@ -326,7 +336,6 @@ impl Runtime {
             };
             launches.push((mode, launch));
         }
-        let runtime_dir = bootstrap::install(&options.data_dir)?;
         let idle_timeout = options.idle_timeout;
         let options = Arc::new(options);
         let mut pools = HashMap::new();
