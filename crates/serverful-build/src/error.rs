@@ -40,6 +40,23 @@ pub enum BuildError {
         target: String,
         makefile: PathBuf,
     },
+    /// `CodeUri` names a file that is not a package that can be unpacked, or a package
+    /// that is broken or reaches outside its folder.
+    #[error("cannot build {logical_id}: {}: {problem}", .path.display())]
+    BadPackage {
+        logical_id: String,
+        path: PathBuf,
+        problem: String,
+    },
+    /// A build tool succeeded but did not make what the function is built from.
+    #[error("cannot build {logical_id}: `{tool}` made no {}; {hint}", .path.display())]
+    MissingOutput {
+        logical_id: String,
+        tool: String,
+        path: PathBuf,
+        /// What to check, in a form that can follow `; `.
+        hint: String,
+    },
     /// The function's code folder does not exist.
     #[error("cannot build {logical_id}: code folder {} does not exist", .code_dir.display())]
     CodeDirMissing {
@@ -69,6 +86,8 @@ impl BuildError {
             | BuildError::MakefileMissing { logical_id, .. }
             | BuildError::MakeTargetMissing { logical_id, .. }
             | BuildError::CodeDirMissing { logical_id, .. }
+            | BuildError::BadPackage { logical_id, .. }
+            | BuildError::MissingOutput { logical_id, .. }
             | BuildError::InvalidLogicalId { logical_id }
             | BuildError::Io { logical_id, .. } => logical_id,
         }

@@ -11,14 +11,18 @@
 //! - `hash`: the cache key.
 //! - `tool`: running pip, npm and make with their output captured.
 //! - `sdk`: the shared boto3 / AWS SDK v3 cache.
+//! - `archive`: a `CodeUri` that is a `.zip` or `.jar` package, unpacked.
+//! - `java`: Maven and Gradle builds.
 //!
 //! Layout of [`BuildOptions::build_root`]: `<LogicalId>/<hash prefix>/` per build, the two
 //! most recently used kept; dot-named entries are temporary. A build folder exists only
 //! once complete, because it is built under a temporary name and renamed into place.
 
+mod archive;
 mod error;
 mod files;
 mod hash;
+mod java;
 mod sdk;
 mod tool;
 
@@ -75,6 +79,12 @@ pub enum BuildKind {
     Npm,
     /// `make build-<LogicalId>` with `ARTIFACTS_DIR`.
     Makefile,
+    /// `CodeUri` is a `.zip` or `.jar` package: unpacked, not built.
+    Package,
+    /// `mvn clean install` and the dependencies copied into `lib/`.
+    Maven,
+    /// `gradle build`, laid out with the dependencies in `lib/`.
+    Gradle,
 }
 
 /// A function ready to run.
@@ -205,6 +215,7 @@ impl Session<'_> {
         }
         let (code_dir, cached) = match kind {
             BuildKind::None => (request.code_dir.clone(), false),
+            BuildKind::Package => archive::unpack(request, &self.options.build_root, on_event)?,
             _ => self.build_cached(request, kind, on_event)?,
         };
 
@@ -277,11 +288,19 @@ impl Session<'_> {
             BuildKind::Makefile => {
                 make_build(request, &entries, temp.path(), &function_dir, on_event)?
             }
+            BuildKind::Maven | BuildKind::Gradle => java::build(
+                request,
+                kind,
+                &entries,
+                temp.path(),
+                &function_dir,
+                on_event,
+            )?,
             BuildKind::Snapshot => {
                 copy_sources(request, &entries, temp.path())?;
                 link_skipped_dependencies(request, temp.path())?;
             }
-            BuildKind::None => {}
+            BuildKind::None | BuildKind::Package => {}
         }
         // Losing the race to a concurrent build of the same sources is fine: its folder
         // holds the same build.
@@ -406,9 +425,20 @@ impl Session<'_> {
 /// not know (the runtime's default rules apply then, which is what most such functions
 /// need locally).
 fn choose_kind(request: &BuildRequest, warnings: &mut Vec<String>) -> BuildKind {
+    if request.code_dir.is_file() {
+        if let Some(method) = &request.build_method {
+            warnings.push(format!(
+                "BuildMethod {method} is not used: CodeUri is a package, which runs as it is"
+            ));
+        }
+        return BuildKind::Package;
+    }
     if let Some(method) = &request.build_method {
         if method.eq_ignore_ascii_case("makefile") {
             return BuildKind::Makefile;
+        }
+        if let Some(kind) = java::build_kind(method) {
+            return kind;
         }
         if !method.eq_ignore_ascii_case(&request.runtime) {
             warnings.push(format!(
@@ -420,7 +450,7 @@ fn choose_kind(request: &BuildRequest, warnings: &mut Vec<String>) -> BuildKind 
     match family(&request.runtime) {
         Family::Python if request.code_dir.join("requirements.txt").is_file() => BuildKind::Pip,
         Family::Node if request.code_dir.join("package.json").is_file() => BuildKind::Npm,
-        _ => BuildKind::None,
+        _ => java::default_kind(request).unwrap_or(BuildKind::None),
     }
 }
 

@@ -8,6 +8,7 @@ mod failures;
 mod hello;
 mod http_mode;
 mod invoke;
+mod java;
 mod lambda_api;
 mod lifecycle;
 mod payloads;
