@@ -221,6 +221,23 @@ fn java_handlers_answer_through_the_gateway() {
         "{text}"
     );
 
+    // A response over Lambda's 6 MB is refused, and the instance goes on serving.
+    let response = http
+        .post(server.url("/echo"))
+        .header("content-type", "text/plain")
+        .body("big")
+        .send()
+        .expect("POST /echo");
+    assert_eq!(response.status(), 413);
+    assert_eq!(json_body(response), json!({"message": "Request Too Long"}));
+    let response = http
+        .post(server.url("/echo"))
+        .header("content-type", "text/plain")
+        .body("small")
+        .send()
+        .expect("POST /echo");
+    assert_eq!(response.status(), 201);
+
     // An exception: 502 for the caller, the error as AWS's Java runtime logs it.
     let response = http.get(server.url("/fail")).send().expect("GET /fail");
     assert_eq!(response.status(), 502);

@@ -19,6 +19,15 @@ public class Echo implements RequestStreamHandler {
             event.write(buffer, 0, read);
         }
         String text = event.toString("UTF-8");
+        if (text.contains("\"body\":\"big\"")) {
+            // Over the 6 MB Lambda allows for a response: refused, and the next one still works.
+            byte[] chunk = new byte[1024 * 1024];
+            java.util.Arrays.fill(chunk, (byte) 'x');
+            for (int i = 0; i < 7; i++) {
+                output.write(chunk);
+            }
+            return;
+        }
         boolean sawRoute = text.contains("\"routeKey\":\"POST /echo\"");
         String body = "stream of " + event.size() + " bytes, route seen: " + sawRoute;
         String response = "{\"statusCode\":201,\"headers\":{\"content-type\":\"text/plain\"},\"body\":\"" + body + "\"}";
