@@ -25,7 +25,7 @@
 //!
 //! Codemap:
 //! - [`bootstrap`]: which runtimes exist, which interpreter runs them, start-up validation,
-//!   and Serverful's own Node.js and Python bootstraps.
+//!   and Serverful's own Node.js, Python and Java bootstraps.
 //! - `pool`: the instances of one function, concurrency limits, warm reuse.
 //! - `instance`: one function process with its own Runtime API listener.
 //! - `api_server`: the Lambda Runtime API one instance talks to.
