@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need on a fresh machine: the AWS CLI and boto3, Go,
-# Ruby with Bundler, and the third-party packages the test apps bundle (FastAPI + Mangum +
-# uvicorn, awslambdaric, Express + serverless-http). Idempotent: a second run only checks.
+# Ruby with Bundler, a JDK, and the third-party packages the test apps bundle (FastAPI +
+# Mangum + uvicorn, awslambdaric, Express + serverless-http). Idempotent: a second run
+# only checks.
 #
 # The packages go to $SERVERFUL_TEST_DEPS (default: target/test-deps), one folder per
 # test app, exactly as a user would bundle them next to their code.
@@ -42,6 +43,16 @@ if ! command -v ruby >/dev/null 2>&1 || ! command -v gem >/dev/null 2>&1 || ! co
   echo "install-test-deps: installing Ruby and Bundler (ruby, bundler)" >&2
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ruby bundler >/dev/null
+fi
+
+# A JDK runs the Java tests: `javac` compiles Serverful's Java bootstrap and the test apps'
+# handlers, `jar` packs them (crates/serverful-e2e/tests/it/java.rs). Debian's default JDK
+# (17 on Debian 12) is enough: a java21 function runs on it with a version warning.
+if ! command -v javac >/dev/null 2>&1 || ! command -v jar >/dev/null 2>&1; then
+  command -v apt-get >/dev/null 2>&1 || { echo "install-test-deps: javac and jar are required: install a JDK (17 or newer)" >&2; exit 1; }
+  echo "install-test-deps: installing a JDK (default-jdk-headless)" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jdk-headless >/dev/null
 fi
 
 # nftables loads the NAT and filter rules of the sandbox's egress networking

@@ -81,6 +81,23 @@ pub enum BuildError {
     /// `Binary` the package does not have.
     #[error("cannot build {logical_id}: {reason}")]
     CargoBinary { logical_id: String, reason: String },
+    /// `CodeUri` names a file that is not a package that can be unpacked, or a package
+    /// that is broken or reaches outside its folder.
+    #[error("cannot build {logical_id}: {}: {problem}", .path.display())]
+    BadPackage {
+        logical_id: String,
+        path: PathBuf,
+        problem: String,
+    },
+    /// A build tool succeeded but did not make what the function is built from.
+    #[error("cannot build {logical_id}: `{tool}` made no {}; {hint}", .path.display())]
+    MissingOutput {
+        logical_id: String,
+        tool: String,
+        path: PathBuf,
+        /// What to check, in a form that can follow `; `.
+        hint: String,
+    },
     /// The function's code folder does not exist.
     #[error("cannot build {logical_id}: code folder {} does not exist", .code_dir.display())]
     CodeDirMissing {
@@ -122,6 +139,8 @@ impl BuildError {
             | BuildError::CargoBinary { logical_id, .. }
             | BuildError::CodeDirMissing { logical_id, .. }
             | BuildError::LayerContentMissing { logical_id, .. }
+            | BuildError::BadPackage { logical_id, .. }
+            | BuildError::MissingOutput { logical_id, .. }
             | BuildError::InvalidLogicalId { logical_id }
             | BuildError::Io { logical_id, .. } => logical_id,
         }

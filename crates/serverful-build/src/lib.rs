@@ -19,12 +19,14 @@
 //! - `layers`: layer builds ([`build_layers`]), Powertools installed as a layer
 //!   ([`install_public_layer`]) and a function's layers merged into one tree
 //!   ([`merge_layers`]).
+//! - `archive`: a `CodeUri` that is a `.zip` or `.jar` package, unpacked.
 //!
 //! Layout of [`BuildOptions::build_root`]: `<LogicalId>/<hash prefix>/` per build, the two
 //! most recently used kept; dot-named entries are temporary, or caches a method keeps
 //! between builds (`<LogicalId>/.cargo-target`, `.go`). A build folder exists only once
 //! complete, because it is built under a temporary name and renamed into place.
 
+mod archive;
 mod error;
 mod files;
 mod hash;
@@ -135,6 +137,12 @@ pub enum BuildKind {
     CargoLambda,
     /// `Gemfile` installed with Bundler into `vendor/bundle`.
     Bundler,
+    /// `CodeUri` is a `.zip` or `.jar` package: unpacked, not built.
+    Package,
+    /// `mvn clean install` and the dependencies copied into `lib/`.
+    Maven,
+    /// `gradle build`, laid out with the dependencies in `lib/`.
+    Gradle,
 }
 
 /// A function ready to run.
@@ -279,6 +287,7 @@ impl Session<'_> {
         }
         let (code_dir, cached) = match kind {
             BuildKind::None => (request.code_dir.clone(), false),
+            BuildKind::Package => archive::unpack(request, &self.options.build_root, on_event)?,
             _ => self.build_cached(request, kind, &mut warnings, on_event)?,
         };
 

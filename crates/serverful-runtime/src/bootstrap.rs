@@ -1,7 +1,10 @@
 //! Runtimes: the interpreter that runs each Lambda runtime identifier on this host (the
 //! nearest version installed; the identifiers themselves are `serverful-catalog`'s),
 //! start-up validation of handlers, and Serverful's own Node.js, Python and Ruby
-//! bootstraps (embedded in the binary, written once under `data_dir/runtimes/`).
+//! bootstraps (embedded in the binary, written once under `data_dir/runtimes/`); Java's,
+//! compiled once per JDK, is in [`java`].
+
+mod java;
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -59,6 +62,13 @@ pub(crate) struct InterpreterProbes {
     found: HashMap<String, Option<Interpreter>>,
     /// Where to look instead of the server's PATH (tests).
     search_path: Option<OsString>,
+    /// Where to look for Java installations instead of the host's usual places (tests).
+    java_search: Option<java::JavaSearch>,
+    /// The Java installations found, once looked for.
+    java_installations: Option<Vec<java::Installation>>,
+    /// `data_dir/runtimes`, where Java's bootstrap is compiled while functions are
+    /// validated; without it (a check only) nothing is compiled.
+    runtime_dir: Option<PathBuf>,
 }
 
 /// How to ask an interpreter for its real path and version, each on a line of its own.
@@ -86,6 +96,15 @@ impl ProbeScript {
 }
 
 impl InterpreterProbes {
+    /// Probes whose validation also prepares the bootstraps that must be built per
+    /// interpreter (Java's) in `runtime_dir`.
+    pub(crate) fn with_runtime_dir(runtime_dir: PathBuf) -> InterpreterProbes {
+        InterpreterProbes {
+            runtime_dir: Some(runtime_dir),
+            ..InterpreterProbes::default()
+        }
+    }
+
     /// Runs `command` (a name looked up on PATH, or an absolute path) to learn its real
     /// path and version; `None` when it is not installed or does not run.
     fn probe(&mut self, command: &str, script: ProbeScript) -> Option<Interpreter> {
@@ -371,14 +390,8 @@ pub(crate) fn resolve(
             (Some(interpreter), exact)
         }
         Language::Java => {
-            return Err(RuntimeError::UnsupportedRuntime {
-                function: function.to_owned(),
-                runtime: runtime_id.to_owned(),
-                reason: format!(
-                    "{runtime_id} is a Lambda runtime, but Serverful has no {} bootstrap yet",
-                    runtime.language.name()
-                ),
-            })
+            let (interpreter, exact) = java::resolve(probes, wanted).map_err(missing)?;
+            (Some(interpreter), exact)
         }
         Language::DotNet => {
             return Err(RuntimeError::MissingInterpreter {
@@ -503,6 +516,7 @@ pub(crate) fn validate(
                 execution_env: Some(format!("AWS_Lambda_{runtime}")),
             })
         }
+        (Language::Java, Some(interpreter)) => java::launch(function, &interpreter, probes),
         (language, _) => {
             let go = language == Language::Go;
             let bootstrap = function.code_dir.join("bootstrap");

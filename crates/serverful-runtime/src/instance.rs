@@ -217,9 +217,17 @@ pub(crate) fn environment(
             layers_dir.as_path()
         };
         add_layer_paths(&config.runtime, &config.environment, opt, &mut env);
+        // The Java and Ruby bootstraps look in the layers themselves (`java/lib`,
+        // `ruby/gems`, `ruby/lib`); Lambda's are told nothing, since theirs are at `/opt`.
+        if options.sandbox.is_none() {
+            env.insert(LAYERS_VARIABLE.to_owned(), opt.display().to_string());
+        }
     }
     env
 }
+
+/// Names the layers' folder for Serverful's own bootstraps when it is not `/opt`.
+const LAYERS_VARIABLE: &str = "_SERVERFUL_LAYERS";
 
 /// Where layers appear inside an execution environment.
 pub(crate) const LAYERS_ROOT: &str = "/opt";

@@ -25,7 +25,7 @@
 //!
 //! Codemap:
 //! - [`bootstrap`]: which runtimes exist, which interpreter runs them, start-up validation,
-//!   and Serverful's own Node.js, Python and Ruby bootstraps.
+//!   and Serverful's own Node.js, Python, Ruby and Java bootstraps.
 //! - `pool`: the instances of one function, concurrency limits, warm reuse.
 //! - `instance`: one function process with its own Runtime API listener.
 //! - `api_server`: the Lambda Runtime API one instance talks to.
@@ -208,6 +208,14 @@ pub enum RuntimeError {
     },
     #[error("function {0} is defined twice")]
     DuplicateFunction(String),
+    /// `javac` could not compile Serverful's Java bootstrap.
+    #[error("{function}: failed to compile Serverful's Java bootstrap with {}: {output}", javac.display())]
+    CompileBootstrap {
+        function: String,
+        javac: PathBuf,
+        /// What the compiler printed.
+        output: String,
+    },
     #[error("failed to write the runtime bootstraps into {}: {source}", path.display())]
     WriteBootstraps {
         path: PathBuf,
@@ -312,7 +320,9 @@ impl Runtime {
             }
         }
         let mut warnings = Vec::new();
-        let mut probes = bootstrap::InterpreterProbes::default();
+        // Installed first: validating a Java function compiles its bootstrap in there.
+        let runtime_dir = bootstrap::install(&options.data_dir)?;
+        let mut probes = bootstrap::InterpreterProbes::with_runtime_dir(runtime_dir.clone());
         let mut launches = Vec::with_capacity(functions.len());
         for function in &functions {
             let mode = http_mode::FunctionMode::from_environment(&function.environment).map_err(
@@ -329,7 +339,6 @@ impl Runtime {
             };
             launches.push((mode, launch));
         }
-        let runtime_dir = bootstrap::install(&options.data_dir)?;
         let idle_timeout = options.idle_timeout;
         let options = Arc::new(options);
         let mut pools = HashMap::new();

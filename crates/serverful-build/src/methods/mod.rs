@@ -8,6 +8,7 @@ mod bundler;
 mod cargo;
 mod esbuild;
 mod go;
+mod java;
 mod makefile;
 mod npm;
 mod pip;
@@ -30,11 +31,17 @@ pub(crate) const NAMED: &[(&str, BuildKind)] = &[
     ("go1.x", BuildKind::GoBuild),
     ("rust-cargolambda", BuildKind::CargoLambda),
     ("bundler", BuildKind::Bundler),
+    ("maven", BuildKind::Maven),
+    ("gradle", BuildKind::Gradle),
 ];
 
 /// Picks the build for a request as `sam build` does: the named `BuildMethod`, else the
 /// default for the runtime's language and the manifests in the code folder.
 pub(crate) fn choose(request: &BuildRequest) -> Result<BuildKind, BuildError> {
+    // A `.zip` or `.jar` package runs as it is, unpacked: there is nothing to build.
+    if request.code_dir.is_file() {
+        return Ok(BuildKind::Package);
+    }
     let Some(method) = &request.build_method else {
         let language = serverful_catalog::lookup(&request.runtime).map(|runtime| runtime.language);
         return Ok(language.map_or(BuildKind::None, |language| {
@@ -72,16 +79,9 @@ fn default_for(language: Language, code_dir: &Path) -> BuildKind {
         Language::Python if code_dir.join("requirements.txt").is_file() => BuildKind::Pip,
         Language::NodeJs if code_dir.join("package.json").is_file() => BuildKind::Npm,
         Language::Ruby if code_dir.join("Gemfile").is_file() => BuildKind::Bundler,
-        Language::Java => java_default(code_dir),
+        Language::Java => java::default_kind(code_dir).unwrap_or(BuildKind::None),
         _ => BuildKind::None,
     }
-}
-
-/// Java's default build: `sam build` runs Maven for a `pom.xml` and Gradle for a
-/// `build.gradle` or `build.gradle.kts`. Those builds belong here; until they exist a Java
-/// function runs from its code folder (compiled classes or jars, or a makefile build).
-fn java_default(_code_dir: &Path) -> BuildKind {
-    BuildKind::None
 }
 
 /// Runs the build of `kind` into `step.build_dir`.
@@ -96,6 +96,9 @@ pub(crate) fn run(kind: BuildKind, step: &mut Step<'_>) -> Result<(), BuildError
         BuildKind::GoBuild => go::build(step),
         BuildKind::CargoLambda => cargo::build(step),
         BuildKind::Bundler => bundler::build(step),
+        BuildKind::Maven | BuildKind::Gradle => java::build(step, kind),
+        // Unpacked before any build runs (`crate::archive`).
+        BuildKind::Package => Ok(()),
     }
 }
 
@@ -357,7 +360,7 @@ mod tests {
                 .expect_err("no such method");
             assert_eq!(
                 error.to_string(),
-                format!("cannot build Function: BuildMethod {method} does not exist; use one of makefile, esbuild, go1.x, rust-cargolambda, bundler, or the runtime's own name (nodejs20.x) for its default build")
+                format!("cannot build Function: BuildMethod {method} does not exist; use one of makefile, esbuild, go1.x, rust-cargolambda, bundler, maven, gradle, or the runtime's own name (nodejs20.x) for its default build")
             );
         }
     }

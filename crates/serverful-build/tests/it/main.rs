@@ -685,7 +685,7 @@ fn unknown_build_method_stops_before_anything_builds() {
     );
     assert_eq!(
         error.to_string(),
-        "cannot build Js: BuildMethod esbiuld does not exist; use one of makefile, esbuild, go1.x, rust-cargolambda, bundler, or the runtime's own name (nodejs20.x) for its default build"
+        "cannot build Js: BuildMethod esbiuld does not exist; use one of makefile, esbuild, go1.x, rust-cargolambda, bundler, maven, gradle, or the runtime's own name (nodejs20.x) for its default build"
     );
     assert!(events.is_empty(), "nothing ran: {events:?}");
     assert!(!app.options.build_root.exists());

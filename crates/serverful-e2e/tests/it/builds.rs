@@ -138,7 +138,7 @@ fn a_build_method_that_does_not_exist_stops_the_start_before_any_build() {
     assert_eq!(code, 1, "{stderr}");
     assert_eq!(
         stderr.lines().last().unwrap_or_default(),
-        "error: cannot build GoFunction: BuildMethod golang does not exist; use one of makefile, esbuild, go1.x, rust-cargolambda, bundler, or the runtime's own name (provided.al2023) for its default build",
+        "error: cannot build GoFunction: BuildMethod golang does not exist; use one of makefile, esbuild, go1.x, rust-cargolambda, bundler, maven, gradle, or the runtime's own name (provided.al2023) for its default build",
         "{stderr}"
     );
     assert!(

@@ -10,6 +10,7 @@ mod hello;
 mod http_mode;
 mod init;
 mod invoke;
+mod java;
 mod lambda_api;
 mod layers;
 mod lifecycle;

@@ -18,13 +18,15 @@ module ServerfulRuntime
   # the processes the function starts.
   def self.set_paths(task_root)
     abi = RbConfig::CONFIG['ruby_version']
+    # Layers are at /opt, as on Lambda; without a sandbox the server names their folder.
+    opt = ENV['_SERVERFUL_LAYERS'] || '/opt'
     unless ENV['GEM_PATH']
-      gem_folders = ["#{task_root}/vendor/bundle/ruby/#{abi}", "/opt/ruby/gems/#{abi}"]
+      gem_folders = ["#{task_root}/vendor/bundle/ruby/#{abi}", "#{opt}/ruby/gems/#{abi}"]
       ENV['GEM_PATH'] = gem_folders.join(File::PATH_SEPARATOR) + File::PATH_SEPARATOR
       # RubyGems read the environment when Ruby started; make it read it again.
       Gem.clear_paths if defined?(Gem) && Gem.respond_to?(:clear_paths)
     end
-    libraries = [task_root, '/opt/ruby/lib']
+    libraries = [task_root, "#{opt}/ruby/lib"]
     existing = (ENV['RUBYLIB'] || '').split(File::PATH_SEPARATOR)
     ENV['RUBYLIB'] = (libraries + existing).uniq.join(File::PATH_SEPARATOR)
     libraries.reverse_each { |folder| $LOAD_PATH.unshift(folder) unless $LOAD_PATH.include?(folder) }
