@@ -1,6 +1,7 @@
 //! Layers (issue #13): local layers used as they are and built with `BuildMethod`, merged
 //! in order (later layers over earlier ones), found through `PYTHONPATH`, `NODE_PATH` and
-//! `PATH` at `/opt` in the sandbox and at the merged folder without one; Powertools named
+//! `PATH` (and by the Ruby and Java bootstraps) at `/opt` in the sandbox and at the merged
+//! folder without one; Powertools named
 //! by its public ARN installed from PyPI; another public layer warned about.
 
 use serde_json::Value;
@@ -65,6 +66,17 @@ fn check_answers(server: &Server, opt: &dyn Fn(&str) -> String) {
         )),
         "{node_path}"
     );
+
+    let ruby = get(server, "/ruby");
+    assert_eq!(ruby["shouted"], "LAYERS!");
+    assert_eq!(
+        ruby["shoutFile"],
+        opt("RubyFunction") + "/ruby/lib/shout.rb"
+    );
+
+    let java = get(server, "/java");
+    assert_eq!(java["greeting"], "hello java from a layer jar");
+    assert_eq!(java["jar"], opt("JavaFunction") + "/java/lib/greeter.jar");
 
     let powertools = get(server, "/powertools");
     assert_eq!(powertools["logger"], "Logger");
@@ -133,9 +145,29 @@ fn layers_are_found_at_the_merged_folder_without_a_sandbox() {
         .strip_suffix("/python/aws_lambda_powertools/__init__.py")
         .expect("Powertools is in python/")
         .to_owned();
+    let ruby = get(&server, "/ruby");
+    let merged_ruby = ruby["shoutFile"]
+        .as_str()
+        .and_then(|path| path.strip_suffix("/ruby/lib/shout.rb"))
+        .expect("the library is in ruby/lib")
+        .to_owned();
+    let java = get(&server, "/java");
+    let merged_java = java["jar"]
+        .as_str()
+        .and_then(|path| path.strip_suffix("/java/lib/greeter.jar"))
+        .expect("the jar is in java/lib")
+        .to_owned();
+    for merged in [&merged_ruby, &merged_java] {
+        assert!(
+            merged.contains("/layers/") && !merged.starts_with("/opt"),
+            "{merged}"
+        );
+    }
     check_answers(&server, &|function| match function {
         "PythonFunction" => merged_python.clone(),
         "NodeFunction" => merged_node.clone(),
+        "RubyFunction" => merged_ruby.clone(),
+        "JavaFunction" => merged_java.clone(),
         _ => merged_powertools.clone(),
     });
 }
