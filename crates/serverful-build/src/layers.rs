@@ -23,10 +23,10 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::files::{self, Entry, EntryKind, Published, TempGuard};
+use crate::files::{self, Entry, EntryKind, TempGuard};
 use crate::methods::{self, Step};
 use crate::sdk::COMPLETE_MARKER;
-use crate::tool::{self, PythonChoice, PythonFinder, RunError, ToolCommand};
+use crate::tool::{PythonChoice, PythonFinder, ToolCommand};
 use crate::{hash, BuildError, BuildEvent, BuildKind, BuildOptions, BuildRequest, BUILDS_KEPT};
 use serverful_catalog::Language;
 
@@ -358,28 +358,7 @@ pub fn install_public_layer(
         logical_id,
         what: &describe,
     });
-    let log = files::temp_path(&sdk_cache, "log");
-    match tool::run(&command, &log) {
-        Ok(_) => {}
-        Err(RunError::NotFound) => {
-            return Err(fail(format!("`{}` was not found", command.program)))
-        }
-        Err(RunError::Io(error)) => {
-            return Err(fail(format!(
-                "`{}` could not run: {error}",
-                command.display()
-            )))
-        }
-        Err(RunError::Failed { status, output }) => {
-            let last_lines: Vec<&str> = output.lines().rev().take(5).collect();
-            let last_lines: Vec<&str> = last_lines.into_iter().rev().collect();
-            return Err(fail(format!(
-                "`{}` {status}: {}",
-                command.display(),
-                last_lines.join(" | ")
-            )));
-        }
-    }
+    crate::sdk::run_install(&command, &sdk_cache).map_err(fail)?;
     // The manifest was only there for npm; the layer itself holds just the packages.
     if let PublicLayerInstall::PowertoolsTypeScript { .. } = layer {
         for name in ["package.json", "package-lock.json"] {
@@ -392,18 +371,9 @@ pub fn install_public_layer(
         .duration_since(std::time::UNIX_EPOCH)
         .map(|elapsed| elapsed.as_nanos())
         .unwrap_or_default();
-    fs::write(
-        temp.path().join(COMPLETE_MARKER),
-        format!("{installed_at} {}\n", std::process::id()),
-    )
-    .map_err(|error| fail(format!("cannot write the completion marker: {error}")))?;
-    if target.exists() && !target.join(COMPLETE_MARKER).is_file() {
-        files::trash(&target);
-    }
-    match files::publish(temp, &target) {
-        Ok(Published::Renamed | Published::AlreadyThere) => Ok(target),
-        Err(error) => Err(fail(format!("cannot move the install into place: {error}"))),
-    }
+    let marker = format!("{installed_at} {}\n", std::process::id());
+    crate::sdk::publish_install(temp, &target, &marker).map_err(fail)?;
+    Ok(target)
 }
 
 /// What a layer used as it is leaves out: version control and tools' data, never the

@@ -146,38 +146,44 @@ pub(crate) fn ensure(
         }
     };
     on_started(&sdk.describe());
+    run_install(&command, sdk_cache).map_err(fail)?;
+    publish_install(temp, &target, "").map_err(fail)?;
+    Ok(module_path(sdk_cache, sdk))
+}
+
+/// Runs an install `command` of the shared cache; `Err` is the reason, with the tail of
+/// the tool's output, to follow `could not install X into Y: `.
+pub(crate) fn run_install(command: &ToolCommand, sdk_cache: &Path) -> Result<(), String> {
     let log = files::temp_path(sdk_cache, "log");
-    match tool::run(&command, &log) {
-        Ok(_) => {}
-        Err(RunError::NotFound) => {
-            return Err(fail(format!("`{}` was not found", command.program)))
-        }
-        Err(RunError::Io(error)) => {
-            return Err(fail(format!(
-                "`{}` could not run: {error}",
-                command.display()
-            )))
-        }
+    match tool::run(command, &log) {
+        Ok(_) => Ok(()),
+        Err(RunError::NotFound) => Err(format!("`{}` was not found", command.program)),
+        Err(RunError::Io(error)) => Err(format!("`{}` could not run: {error}", command.display())),
         Err(RunError::Failed { status, output }) => {
             let last_lines: Vec<&str> = output.lines().rev().take(5).collect();
             let last_lines: Vec<&str> = last_lines.into_iter().rev().collect();
-            return Err(fail(format!(
+            Err(format!(
                 "`{}` {status}: {}",
                 command.display(),
                 last_lines.join(" | ")
-            )));
+            ))
         }
     }
-    fs::write(temp.path().join(COMPLETE_MARKER), "")
-        .map_err(|error| fail(format!("cannot write the completion marker: {error}")))?;
+}
+
+/// Marks the finished install in `temp` complete (the marker holding `marker`) and renames
+/// it to `target`; `Err` is the reason, as for [`run_install`].
+pub(crate) fn publish_install(temp: TempGuard, target: &Path, marker: &str) -> Result<(), String> {
+    fs::write(temp.path().join(COMPLETE_MARKER), marker)
+        .map_err(|error| format!("cannot write the completion marker: {error}"))?;
     // A folder under the final name without the marker was left by something else (or
     // an older layout); it must not block the rename forever.
     if target.exists() && !target.join(COMPLETE_MARKER).is_file() {
-        files::trash(&target);
+        files::trash(target);
     }
-    match files::publish(temp, &target) {
-        Ok(Published::Renamed | Published::AlreadyThere) => Ok(module_path(sdk_cache, sdk)),
-        Err(error) => Err(fail(format!("cannot move the install into place: {error}"))),
+    match files::publish(temp, target) {
+        Ok(Published::Renamed | Published::AlreadyThere) => Ok(()),
+        Err(error) => Err(format!("cannot move the install into place: {error}")),
     }
 }
 
