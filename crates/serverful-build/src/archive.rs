@@ -89,15 +89,7 @@ pub(crate) fn unpack(
 fn package_hash(package: &Path) -> io::Result<String> {
     let mut hasher = Sha256::new();
     hasher.update(UNPACK_FORMAT.as_bytes());
-    let mut file = fs::File::open(package)?;
-    let mut buffer = vec![0_u8; 64 * 1024];
-    loop {
-        let n_read = file.read(&mut buffer)?;
-        if n_read == 0 {
-            break;
-        }
-        hasher.update(&buffer[..n_read]);
-    }
+    crate::hash::feed(&mut hasher, &mut fs::File::open(package)?)?;
     let digest = hasher.finalize();
     Ok(digest[..crate::hash::PREFIX_LEN / 2]
         .iter()

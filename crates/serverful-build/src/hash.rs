@@ -54,15 +54,7 @@ pub(crate) fn content_hash(
                 let mut file = fs::File::open(&path)?;
                 let length = file.metadata()?.len();
                 hasher.update(length.to_le_bytes());
-                // Streamed, so large assets never sit in memory whole.
-                let mut buffer = vec![0_u8; 64 * 1024];
-                loop {
-                    let n_read = file.read(&mut buffer)?;
-                    if n_read == 0 {
-                        break;
-                    }
-                    hasher.update(&buffer[..n_read]);
-                }
+                feed(&mut hasher, &mut file)?;
             }
         }
     }
@@ -87,6 +79,19 @@ fn is_executable(metadata: &fs::Metadata) -> bool {
 #[cfg(not(unix))]
 fn is_executable(_metadata: &fs::Metadata) -> bool {
     false
+}
+
+/// Feeds what `reader` holds to `hasher`, streamed, so that large files never sit in
+/// memory whole.
+pub(crate) fn feed(hasher: &mut Sha256, reader: &mut impl Read) -> io::Result<()> {
+    let mut buffer = vec![0_u8; 64 * 1024];
+    loop {
+        let n_read = reader.read(&mut buffer)?;
+        if n_read == 0 {
+            return Ok(());
+        }
+        hasher.update(&buffer[..n_read]);
+    }
 }
 
 #[cfg(test)]
