@@ -455,6 +455,15 @@ fn compile(
     }
     let packed = out.join("bootstrap.jar");
     write_jar(&classes, &packed).map_err(write_error(&packed))?;
+    // Readable by functions, which run as a user of their own, whatever the umask.
+    super::set_mode(&packed, super::OPEN_FILE_MODE).map_err(write_error(&packed))?;
+    super::set_mode(&out, super::OPEN_DIR_MODE).map_err(write_error(&out))?;
+    for folder in build
+        .ancestors()
+        .take_while(|folder| folder.starts_with(runtime_dir))
+    {
+        super::set_mode(folder, super::OPEN_DIR_MODE).map_err(write_error(folder))?;
+    }
     let destination = jar.parent().unwrap_or(build);
     if let Err(error) = std::fs::rename(&out, destination) {
         // Another server built the same bootstrap meanwhile: its build is as good.
