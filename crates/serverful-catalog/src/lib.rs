@@ -4,7 +4,7 @@
 //!
 //! The template keeps `Runtime` as the text it was given; the binary checks it here before
 //! anything is built, the build crate picks `sam build`'s default build for its language,
-//! and the runtime crate picks the interpreter. No IO, no dependencies.
+//! and the runtime crate picks the interpreter. No IO.
 //!
 //! `layers`: the public layers AWS publishes that Serverful recognises by ARN (the Lambda
 //! Web Adapter, Powertools for AWS Lambda).
@@ -255,7 +255,7 @@ fn suggest(given: &str) -> Option<&'static str> {
     let (best, distance) = RUNTIMES
         .iter()
         .rev()
-        .map(|runtime| (runtime.id, edit_distance(&lowered, runtime.id)))
+        .map(|runtime| (runtime.id, strsim::levenshtein(&lowered, runtime.id)))
         .min_by_key(|(_, distance)| *distance)?;
     if distance <= 2 {
         return Some(best);
@@ -282,23 +282,6 @@ fn suggest(given: &str) -> Option<&'static str> {
                 .rfind(|runtime| runtime.language == language)
         })
         .map(|runtime| runtime.id)
-}
-
-/// Levenshtein distance over bytes (identifiers are ASCII).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b = b.as_bytes();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (a_idx, a_byte) in a.bytes().enumerate() {
-        let mut current = vec![a_idx + 1; b.len() + 1];
-        for (b_idx, b_byte) in b.iter().enumerate() {
-            let substitution = previous[b_idx] + usize::from(a_byte != *b_byte);
-            current[b_idx + 1] = substitution
-                .min(previous[b_idx + 1] + 1)
-                .min(current[b_idx] + 1);
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 #[cfg(test)]
