@@ -366,3 +366,14 @@ pub fn run_serverful(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+/// Runs `serverful up APP --port 0 --aws-port 0` with a fresh data folder to its end, for
+/// a start that is to fail before it serves: (exit code, stderr).
+pub fn up_until_it_fails(app: &Path) -> (i32, String) {
+    let data = tempfile::tempdir().expect("data dir");
+    let app = app.to_str().expect("utf-8 app path");
+    let data = data.path().to_str().expect("utf-8 data path");
+    let (code, _, stderr) =
+        run_serverful(&["up", app, "--port", "0", "--aws-port", "0", "--data", data]);
+    (code, stderr)
+}

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use regex::Regex;
 use serde_json::{json, Value};
-use serverful_e2e::{bin_dir, copy_dir, run_serverful, test_app, Server};
+use serverful_e2e::{bin_dir, copy_dir, test_app, up_until_it_fails, Server};
 
 use crate::{client, json_body};
 
@@ -342,19 +342,7 @@ fn a_handler_naming_no_class_fails_at_start() {
     let app = one_function_app("example.Missing::handleRequest", "code");
     let code = app.path().join("code");
     std::fs::create_dir_all(code.join("lib")).expect("mkdir");
-    let app_dir = app.path().to_str().expect("utf-8 path");
-    let data = tempfile::tempdir().expect("data dir");
-    let data_dir = data.path().to_str().expect("utf-8 path");
-    let (status, _, stderr) = run_serverful(&[
-        "up",
-        app_dir,
-        "--port",
-        "0",
-        "--aws-port",
-        "0",
-        "--data",
-        data_dir,
-    ]);
+    let (status, stderr) = up_until_it_fails(app.path());
     assert_eq!(status, 1, "{stderr}");
     let error = stderr
         .lines()

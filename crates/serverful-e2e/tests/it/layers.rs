@@ -5,7 +5,7 @@
 //! by its public ARN installed from PyPI; another public layer warned about.
 
 use serde_json::Value;
-use serverful_e2e::{copy_dir, run_serverful, test_app, Server};
+use serverful_e2e::{copy_dir, test_app, up_until_it_fails, Server};
 
 use crate::{client, json_body};
 
@@ -177,19 +177,7 @@ fn a_missing_layer_folder_stops_the_start_naming_the_layer_and_the_fix() {
     let app = tempfile::tempdir().expect("tempdir");
     copy_dir(&test_app("layers"), app.path());
     std::fs::remove_dir_all(app.path().join("layers/override")).expect("remove the layer");
-    let data = tempfile::tempdir().expect("data dir");
-    let app_dir = app.path().to_str().expect("utf-8 path");
-    let data_dir = data.path().to_str().expect("utf-8 path");
-    let (code, _, stderr) = run_serverful(&[
-        "up",
-        app_dir,
-        "--port",
-        "0",
-        "--aws-port",
-        "0",
-        "--data",
-        data_dir,
-    ]);
+    let (code, stderr) = up_until_it_fails(app.path());
     assert_eq!(code, 1, "{stderr}");
     let expected = format!(
         "error: cannot build layer OverrideLayer: its folder {}/layers/override does not exist; point ContentUri (Content for AWS::Lambda::LayerVersion) at the folder that holds the layer's files",
@@ -215,8 +203,7 @@ fn a_layer_reference_to_a_function_is_a_template_error_with_its_line() {
         ),
     )
     .expect("write template");
-    let app_dir = app.path().to_str().expect("utf-8 path");
-    let (code, _, stderr) = run_serverful(&["up", app_dir, "--port", "0", "--aws-port", "0"]);
+    let (code, stderr) = up_until_it_fails(app.path());
     assert_eq!(code, 1, "{stderr}");
     let line = text
         .lines()

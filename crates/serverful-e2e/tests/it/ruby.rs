@@ -304,8 +304,7 @@ fn a_ruby_handler_naming_a_missing_file_stops_the_start() {
         ),
     )
     .expect("write template");
-    let app_dir = app.path().to_str().expect("utf-8 path");
-    let (code, _, stderr) = run_serverful(&["up", app_dir, "--port", "0", "--aws-port", "0"]);
+    let (code, stderr) = serverful_e2e::up_until_it_fails(app.path());
     assert_eq!(code, 1, "{stderr}");
     let src = app.path().join("src");
     assert!(

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use serverful_e2e::{run_serverful, test_app, Server};
+use serverful_e2e::{test_app, up_until_it_fails, Server};
 
 use crate::{client, json_body};
 
@@ -68,8 +68,7 @@ fn a_runtime_lambda_never_had_fails_at_once_with_the_nearest_name() {
     )
     .expect("write");
     let started = Instant::now();
-    let app_dir = app.path().to_str().expect("utf-8 path");
-    let (code, _, stderr) = run_serverful(&["up", app_dir, "--port", "0", "--aws-port", "0"]);
+    let (code, stderr) = up_until_it_fails(app.path());
     assert_eq!(code, 1, "{stderr}");
     assert_eq!(
         stderr.trim(),
