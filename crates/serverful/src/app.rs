@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use serverful_cli::AppArgs;
@@ -52,76 +51,39 @@ pub(crate) fn load(args: &AppArgs) -> anyhow::Result<LoadedApp> {
     Ok(LoadedApp { app, data_dir })
 }
 
-/// How functions are built before they run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CodeVersions {
-    /// Functions with nothing to build run from their source folder (edits show up as
-    /// soon as an instance starts).
-    Live,
-    /// Every function runs from an immutable, content-addressed copy: a version never
-    /// changes under its instances (`up --watch`).
-    Pinned,
-}
+pub(crate) use serverful_platform::CodeVersions;
 
 /// Builds the given functions (all of them when `only` is `None`) and returns the
-/// runtime's view of each, running from its build folder.
+/// runtime's view of each, running from its build folder, with progress on stderr.
 pub(crate) async fn prepare_functions(
     app: &template::App,
     data_dir: &Path,
     only: Option<&str>,
     versions: CodeVersions,
 ) -> anyhow::Result<Vec<runtime::FunctionConfig>> {
-    let selected: Vec<&template::Function> = app
-        .functions
-        .iter()
-        .filter(|function| only.is_none_or(|name| function.logical_id == name))
-        .collect();
-    let mut configs = selected
-        .iter()
-        .map(|function| function_config(function, data_dir))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    // A runtime name that is wrong, or a language that cannot run here, fails before a
-    // long build rather than after it.
-    runtime::check_runtimes(&configs).map_err(|error| anyhow::anyhow!("{error}"))?;
-    let requests = selected
-        .iter()
-        .filter_map(|function| crate::builds::request_for(function).transpose())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| anyhow::anyhow!("{error}"))?;
-    let build_data_dir = data_dir.to_path_buf();
-    let snapshot = versions == CodeVersions::Pinned;
-    let outputs = tokio::task::spawn_blocking(move || {
-        crate::builds::build_with_progress(&requests, &build_data_dir, snapshot)
+    let app = app.clone();
+    let dirs = serverful_platform::StackDirs {
+        data_dir: data_dir.to_path_buf(),
+        build_root: data_dir.join("build"),
+        layers_root: data_dir.join("layers"),
+        inline_root: data_dir.join("inline"),
+    };
+    let only = only.map(str::to_owned);
+    tokio::task::spawn_blocking(move || {
+        let progress = crate::builds::TerminalProgress::new();
+        let prepared = serverful_platform::prepare::prepare_functions(
+            &app,
+            &dirs,
+            only.as_deref(),
+            versions,
+            &progress,
+        );
+        progress.finish();
+        prepared
     })
     .await
     .context("run the build")?
-    .map_err(|error| anyhow::anyhow!("{error}"))?;
-    for (function, config) in selected.iter().zip(&mut configs) {
-        if let Some(output) = outputs
-            .iter()
-            .find(|output| output.logical_id == function.logical_id)
-        {
-            crate::builds::apply(output, config);
-        }
-    }
-    let layers = app.layers.clone();
-    let function_layers: Vec<_> = selected
-        .iter()
-        .map(|function| crate::layers::FunctionLayers::of(function))
-        .collect();
-    let layers_data_dir = data_dir.to_path_buf();
-    let mut prepared = tokio::task::spawn_blocking(move || {
-        crate::layers::prepare(&layers, &function_layers, &layers_data_dir)
-    })
-    .await
-    .context("prepare the layers")??;
-    for warning in &prepared.warnings {
-        eprintln!("warning: {warning}");
-    }
-    for config in &mut configs {
-        config.layers_dir = prepared.merged.remove(&config.name);
-    }
-    Ok(configs)
+    .map_err(|error| anyhow::anyhow!("{error}"))
 }
 
 /// Runtime settings shared by every command that runs functions.
@@ -166,7 +128,7 @@ pub(crate) async fn sandbox(
         NetworkMode::None => serverful_sandbox::Network::None,
         NetworkMode::Egress => serverful_sandbox::Network::Egress,
     };
-    let shared = vec![crate::builds::sdk_cache_dir(data_dir)];
+    let shared = vec![serverful_platform::sdk_cache_dir(data_dir)];
     let sandbox = runtime::sandbox::Sandbox::new(host, network, endpoints, shared);
     Ok((Some(Arc::new(sandbox)), line))
 }
@@ -211,72 +173,6 @@ fn default_stack_name(app_path: &Path) -> String {
         })
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "serverful".to_string())
-}
-
-/// The runtime's view of a template function.
-pub(crate) fn function_config(
-    function: &template::Function,
-    data_dir: &Path,
-) -> anyhow::Result<runtime::FunctionConfig> {
-    let code_dir = match &function.code {
-        template::FunctionCode::Dir(dir) => dir.clone(),
-        template::FunctionCode::Inline(source) => write_inline_code(function, source, data_dir)?,
-    };
-    Ok(runtime::FunctionConfig {
-        name: function.logical_id.clone(),
-        runtime: function.runtime.clone(),
-        handler: function.handler.clone(),
-        code_dir,
-        timeout: Duration::from_secs(u64::from(function.timeout_secs)),
-        memory_mb: function.memory_mb,
-        environment: function.environment.clone(),
-        reserved_concurrency: function.reserved_concurrency,
-        tmp_size_mb: function.ephemeral_storage_mb,
-        network: function.network.map(|network| match network {
-            serverful_template::Network::None => serverful_sandbox::Network::None,
-            serverful_template::Network::Egress => serverful_sandbox::Network::Egress,
-        }),
-        // Set once the layers are built (`prepare_functions`).
-        layers_dir: None,
-    })
-}
-
-/// `InlineCode` becomes a one-file code folder in the data dir, named as SAM names it
-/// (`index.js` for Node.js, `index.py` for Python), so handlers like `index.handler` work.
-fn write_inline_code(
-    function: &template::Function,
-    source: &str,
-    data_dir: &Path,
-) -> anyhow::Result<PathBuf> {
-    let file_name = if function.runtime.starts_with("nodejs") {
-        "index.js"
-    } else if function.runtime.starts_with("python") {
-        "index.py"
-    } else {
-        "bootstrap"
-    };
-    let dir = data_dir.join("inline").join(&function.logical_id);
-    std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-    let path = dir.join(file_name);
-    std::fs::write(&path, source)
-        .with_context(|| format!("write the inline code of {}", function.logical_id))?;
-    // Readable (and the bootstrap executable) by every user whatever the umask: functions
-    // run as a user of their own.
-    use std::os::unix::fs::PermissionsExt as _;
-    let file_mode = if file_name == "bootstrap" {
-        0o755
-    } else {
-        0o644
-    };
-    for (target, mode) in [
-        (&data_dir.join("inline"), 0o755),
-        (&dir, 0o755),
-        (&path, file_mode),
-    ] {
-        std::fs::set_permissions(target, std::fs::Permissions::from_mode(mode))
-            .with_context(|| format!("make {} readable", target.display()))?;
-    }
-    Ok(dir)
 }
 
 #[cfg(test)]

@@ -9,7 +9,6 @@ mod functions;
 mod init;
 mod invoke;
 mod lambda_api;
-mod layers;
 mod tables;
 mod up;
 mod watch;

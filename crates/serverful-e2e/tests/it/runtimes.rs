@@ -2,8 +2,6 @@
 //! start and answer, each with the warning it deserves; a name Lambda never had stops the
 //! start before anything is built.
 
-use std::time::{Duration, Instant};
-
 use serverful_e2e::{test_app, up_until_it_fails, Server};
 
 use crate::{client, json_body};
@@ -61,18 +59,17 @@ fn a_runtime_lambda_never_had_fails_at_once_with_the_nearest_name() {
     let template = app.path().join("template.yaml");
     let text = std::fs::read_to_string(&template).expect("read template");
     std::fs::write(&template, text.replace("python3.7", "pyhton3.7")).expect("write");
-    // A requirements file would make a build run first if the check came after builds.
+    // A requirements file that cannot install: had the build run before the check, the
+    // error would be pip's, not the runtime's.
     std::fs::write(
         app.path().join("src/requirements.txt"),
         "no-such-package==0\n",
     )
     .expect("write");
-    let started = Instant::now();
     let (code, stderr) = up_until_it_fails(app.path());
     assert_eq!(code, 1, "{stderr}");
     assert_eq!(
         stderr.trim(),
         "error: PythonOld: runtime pyhton3.7 is not a Lambda runtime; did you mean python3.7?"
     );
-    assert!(started.elapsed() < Duration::from_secs(5));
 }

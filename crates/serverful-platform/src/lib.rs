@@ -1,0 +1,20 @@
+//! The running server as a library: stacks (one app each) and their versions, deploys
+//! that build a version beside the running one and switch to it atomically, rollback,
+//! the Lambda API over every stack's functions. Its whole interface is one [`Action`]
+//! type that the CLI (through `serverful up`) and the admin API both drive, as
+//! Firecracker's `VmmAction` drives its VMM.
+//!
+//! Architecture invariant: no terminal output. Progress goes to a [`Progress`] the caller
+//! draws (the CLI) or streams (the admin API); errors are values that name the step that
+//! failed.
+//!
+//! Codemap:
+//! - `prepare`: a version made ready to run: runtime names checked, functions and layers
+//!   built, the runtime's view of each function.
+//! - `state`: stacks and versions kept behind [`StateBackend`] ([`SqliteState`]).
+
+pub mod prepare;
+pub mod state;
+
+pub use prepare::{sdk_cache_dir, CodeVersions, PrepareError, Progress, Quiet, StackDirs};
+pub use state::{SqliteState, StackRecord, StateBackend, StateError, VersionRecord};
