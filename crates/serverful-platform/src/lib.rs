@@ -12,9 +12,11 @@
 //! - `prepare`: a version made ready to run: runtime names checked, functions and layers
 //!   built, the runtime's view of each function.
 //! - `state`: stacks and versions kept behind [`StateBackend`] ([`SqliteState`]).
+//! - `tables`: the DynamoDB store, a version's tables, the TTL sweep.
 
 pub mod prepare;
 pub mod state;
+pub mod tables;
 
 pub use prepare::{sdk_cache_dir, CodeVersions, PrepareError, Progress, Quiet, StackDirs};
 pub use state::{SqliteState, StackRecord, StateBackend, StateError, VersionRecord};

@@ -9,7 +9,7 @@ mod functions;
 mod init;
 mod invoke;
 mod lambda_api;
-mod tables;
+
 mod up;
 mod watch;
 

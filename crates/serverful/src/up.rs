@@ -16,7 +16,7 @@ use serverful_template as template;
 use crate::app::{self, LoadedApp, ACCOUNT_ID};
 use crate::functions::{Functions, GatewayInvoker};
 use crate::lambda_api::{FunctionInfo, LambdaApi};
-use crate::tables;
+use serverful_platform::tables;
 
 /// `aws` is the tokio runtime the AWS endpoint is served on (see `crate::main`).
 pub(crate) async fn run(args: UpArgs, aws: tokio::runtime::Handle) -> anyhow::Result<ExitCode> {

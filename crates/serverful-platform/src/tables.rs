@@ -1,6 +1,7 @@
-//! The app's DynamoDB store: the SQLite database in the data folder, the template's
-//! tables created at start (kept when they exist, so data survives restarts), and the
-//! periodic TTL sweep.
+//! The DynamoDB store of the server: the SQLite database in the data folder, a version's
+//! tables created before it serves (kept when they exist, so data survives restarts and
+//! deploys; a changed key schema refused, as CloudFormation would have to replace the
+//! table), tables deleted with their stack on request, and the periodic TTL sweep.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,33 +16,29 @@ use serverful_template as template;
 const TTL_SWEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// What happened to one template table at start.
-pub(crate) enum TableSetup {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableSetup {
     Created,
     Existing,
 }
 
 /// Opens (or creates) the store in `data_dir`.
-pub(crate) fn open_store(
-    data_dir: &Path,
-    region: &str,
-    account_id: &str,
-) -> anyhow::Result<Arc<Store>> {
-    use anyhow::Context as _;
+pub fn open_store(data_dir: &Path, region: &str, account_id: &str) -> Result<Arc<Store>, String> {
     let path = data_dir.join("dynamodb.sqlite");
     let backend = serverful_store_sqlite::SqliteBackend::open(&path)
-        .with_context(|| format!("open the DynamoDB store {}", path.display()))?;
+        .map_err(|error| format!("open the DynamoDB store {}: {error}", path.display()))?;
     let config = StoreConfig {
         region: region.to_string(),
         account_id: account_id.to_string(),
     };
     let store = Store::open(Arc::new(backend), config)
-        .map_err(|error| anyhow::anyhow!("open the DynamoDB store: {error}"))?;
+        .map_err(|error| format!("open the DynamoDB store: {error}"))?;
     Ok(Arc::new(store))
 }
 
 /// Creates the template's tables that do not exist yet and turns on their TTL. An error
 /// names the table and says what DynamoDB would say about its definition.
-pub(crate) fn ensure_tables(
+pub fn ensure_tables(
     store: &Store,
     tables: &[template::Table],
 ) -> Result<Vec<(String, TableSetup)>, String> {
@@ -50,7 +47,10 @@ pub(crate) fn ensure_tables(
         let name = &table.table_name;
         let describe = json!({"TableName": name}).to_string();
         let setup = match store.call("DescribeTable", describe.as_bytes()) {
-            Ok(_) => TableSetup::Existing,
+            Ok(existing) => {
+                check_key_schema(table, &existing["Table"]["KeySchema"])?;
+                TableSetup::Existing
+            }
             Err(error) if error.kind == ErrorKind::ResourceNotFound => {
                 let create = table.create_table.to_string();
                 store
@@ -81,6 +81,62 @@ pub(crate) fn ensure_tables(
     Ok(setups)
 }
 
+/// A table's key schema cannot change in place: CloudFormation replaces the table (a new
+/// one, empty) when it does. A deploy refuses rather than lose the items.
+fn check_key_schema(table: &template::Table, existing: &serde_json::Value) -> Result<(), String> {
+    let wanted = &table.create_table["KeySchema"];
+    let keys = |schema: &serde_json::Value| -> Vec<(String, String)> {
+        schema
+            .as_array()
+            .map(|elements| {
+                elements
+                    .iter()
+                    .map(|element| {
+                        (
+                            element["AttributeName"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .to_owned(),
+                            element["KeyType"].as_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (wanted, existing) = (keys(wanted), keys(existing));
+    if wanted.is_empty() || wanted == existing {
+        return Ok(());
+    }
+    let show = |keys: &[(String, String)]| {
+        keys.iter()
+            .map(|(name, kind)| format!("{name} ({kind})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Err(format!(
+        "table {} ({}): its key schema changed from {} to {}; CloudFormation would replace the table and lose its items, so the deploy is refused (give the table a new name, or delete the old one first)",
+        table.logical_id,
+        table.table_name,
+        show(&existing),
+        show(&wanted)
+    ))
+}
+
+/// Deletes `names` from the store (a stack deleted with `--delete-tables`, or tables
+/// dropped from its template); a table already gone is fine.
+pub fn delete_tables(store: &Store, names: &[String]) -> Result<(), String> {
+    for name in names {
+        let request = json!({"TableName": name}).to_string();
+        match store.call("DeleteTable", request.as_bytes()) {
+            Ok(_) => {}
+            Err(error) if error.kind == ErrorKind::ResourceNotFound => {}
+            Err(error) => return Err(format!("delete table {name}: {}", error.message)),
+        }
+    }
+    Ok(())
+}
+
 fn enable_time_to_live(store: &Store, table_name: &str, attribute: &str) -> Result<(), String> {
     let describe = json!({"TableName": table_name}).to_string();
     let current = store
@@ -108,7 +164,7 @@ fn enable_time_to_live(store: &Store, table_name: &str, attribute: &str) -> Resu
 }
 
 /// Deletes expired items every few seconds, for as long as the server runs.
-pub(crate) fn spawn_ttl_sweep(store: Arc<Store>) {
+pub fn spawn_ttl_sweep(store: Arc<Store>) {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(TTL_SWEEP_INTERVAL);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
