@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the end-to-end tests need on a fresh machine: the AWS CLI and boto3, Go,
+# Installs what the end-to-end tests need on a fresh machine: the AWS CLI and boto3, Go, git,
 # Ruby with Bundler, a JDK, and the third-party packages the test apps bundle (FastAPI +
 # Mangum + uvicorn, awslambdaric, Express + serverless-http). Idempotent: a second run
 # only checks.
@@ -63,6 +63,15 @@ if ! command -v nft >/dev/null 2>&1 || ! command -v ip >/dev/null 2>&1; then
   echo "install-test-deps: installing nftables and iproute2" >&2
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables iproute2 >/dev/null
+fi
+
+# git fetches deploy sources (crates/serverful-build/src/source.rs); its tests make
+# repositories and serve them with `git daemon`, which Debian's `git` package includes.
+if ! command -v git >/dev/null 2>&1 || [ ! -x "$(git --exec-path)/git-daemon" ]; then
+  command -v apt-get >/dev/null 2>&1 || { echo "install-test-deps: git with git daemon is required: install git" >&2; exit 1; }
+  echo "install-test-deps: installing git" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git >/dev/null
 fi
 
 # One folder per bundle; a marker file records what was asked for so edits reinstall.

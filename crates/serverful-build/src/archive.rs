@@ -1,10 +1,11 @@
 //! Code given as a package: a `CodeUri` that names a `.zip` or `.jar` file (a Lambda
 //! deployment package, or the jar a Java build made) is unpacked as Lambda unpacks it into
 //! `/var/task`, into a folder under the build root named by the package's content hash, and
-//! runs from there as it is: nothing is built.
+//! runs from there as it is: nothing is built. Its extractor, which never writes outside
+//! the folder it unpacks into, is shared with deploy sources (`crate::source`).
 
 use std::fs;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -68,13 +69,14 @@ pub(crate) fn unpack(
     });
     let temp = TempGuard::new(files::temp_path(&function_dir, "unpack"));
     fs::create_dir(temp.path()).map_err(io_error(format!("create {}", temp.path().display())))?;
-    extract(package, temp.path()).map_err(|error| match error {
+    // No size limit: the package is the app's own file, not something a client sent.
+    extract(package, temp.path(), u64::MAX).map_err(|error| match error {
         Unpack::Io(source) => BuildError::Io {
             logical_id: request.logical_id.clone(),
             action: format!("unpack {}", package.display()),
             source,
         },
-        Unpack::Bad(problem) => bad(problem),
+        problem => bad(problem.to_string()),
     })?;
     files::publish(temp, &target).map_err(io_error(format!(
         "move the unpacked package into {}",
@@ -99,10 +101,19 @@ fn package_hash(package: &Path) -> io::Result<String> {
 
 /// Why unpacking failed.
 #[derive(Debug)]
-enum Unpack {
+pub(crate) enum Unpack {
+    /// Writing the unpacked files failed (the disk, not the archive).
     Io(io::Error),
-    /// The package is not a zip file, or holds an entry that would land outside its folder.
-    Bad(String),
+    /// The file is not a zip archive. `truncated` when it starts like one: a download or
+    /// copy that stopped early.
+    NotZip { truncated: bool, detail: String },
+    /// An entry's data or name cannot be read: the archive is corrupt.
+    Damaged { entry: String, detail: String },
+    /// An entry would land outside the folder it is unpacked into, or a link would point
+    /// out of it; `reason` completes "entry NAME ...".
+    Unsafe { entry: String, reason: String },
+    /// The files unpack to more than the caller allows (a zip bomb, or the wrong file).
+    TooLarge { limit: u64 },
 }
 
 impl From<io::Error> for Unpack {
@@ -111,23 +122,90 @@ impl From<io::Error> for Unpack {
     }
 }
 
-/// Extracts every entry of `package` into `dest`. Files keep their executable bits and are
-/// made readable by all (the function runs as another user in the sandbox, and Lambda
-/// reads packages the same way); links must stay inside the package.
-fn extract(package: &Path, dest: &Path) -> Result<(), Unpack> {
+impl std::fmt::Display for Unpack {
+    /// What is wrong with the archive, as a phrase that follows its path and a colon.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unpack::Io(error) => write!(f, "{error}"),
+            Unpack::NotZip {
+                truncated: false,
+                detail,
+            } => write!(f, "not a zip file ({detail})"),
+            Unpack::NotZip {
+                truncated: true,
+                detail,
+            } => write!(
+                f,
+                "a truncated or damaged zip file: it starts like one, but {detail}; copy or download it again"
+            ),
+            Unpack::Damaged { entry, detail } => write!(
+                f,
+                "entry {entry} cannot be read ({detail}); the zip file is damaged or truncated"
+            ),
+            Unpack::Unsafe { entry, reason } => write!(f, "entry {entry} {reason}"),
+            Unpack::TooLarge { limit } => {
+                write!(f, "its files unpack to more than {limit} bytes")
+            }
+        }
+    }
+}
+
+/// The longest link target accepted: far beyond any real one, short enough to read whole.
+const MAX_LINK_TARGET: u64 = 4096;
+
+/// Extracts every entry of `package` into the existing folder `dest`, streamed (no entry
+/// is held in memory), writing at most `max_bytes` of file data. Files keep their
+/// executable bits and are made readable by all (the function runs as another user in the
+/// sandbox, and Lambda reads packages the same way).
+///
+/// Nothing is ever written outside `dest`: every name is checked before the first byte
+/// is written (an absolute name or one with a `..` component is refused, never quietly
+/// rewritten), a link must point inside by [`link_stays_inside`]'s rule, no entry is
+/// written under a path that is a link (a link `a -> ..` followed by an entry `a/x` would
+/// otherwise land beside `dest`), and files are created new, never opened through an
+/// existing link. On error, what was written stays in `dest` for the caller to remove.
+pub(crate) fn extract(package: &Path, dest: &Path, max_bytes: u64) -> Result<(), Unpack> {
     let file = fs::File::open(package)?;
-    let mut archive = zip::ZipArchive::new(io::BufReader::new(file))
-        .map_err(|error| Unpack::Bad(format!("not a zip file: {error}")))?;
+    let mut archive = match zip::ZipArchive::new(io::BufReader::new(file)) {
+        Ok(archive) => archive,
+        Err(error) => {
+            return Err(Unpack::NotZip {
+                truncated: starts_like_a_zip(package),
+                detail: error.to_string(),
+            })
+        }
+    };
+    // Every name first, so that a package with one bad name writes nothing at all.
+    let mut paths = Vec::with_capacity(archive.len());
     for index in 0..archive.len() {
-        let mut entry = archive
-            .by_index(index)
-            .map_err(|error| Unpack::Bad(format!("entry {index} cannot be read: {error}")))?;
-        let Some(relative) = entry.enclosed_name() else {
-            return Err(Unpack::Bad(format!(
-                "entry {} would land outside the package's folder",
-                entry.name().unwrap_or_default()
-            )));
+        let name = match archive.name_for_index(index) {
+            Some(Ok(name)) => name.into_owned(),
+            Some(Err(error)) => {
+                return Err(Unpack::Damaged {
+                    entry: format!("number {}", index + 1),
+                    detail: error.to_string(),
+                })
+            }
+            None => break,
         };
+        let relative = entry_path(&name).map_err(|reason| Unpack::Unsafe {
+            entry: name.clone(),
+            reason: reason.to_owned(),
+        })?;
+        paths.push((name, relative));
+    }
+    let mut written: u64 = 0;
+    for (index, (name, relative)) in paths.into_iter().enumerate() {
+        if relative.as_os_str().is_empty() {
+            // `./`: the root itself.
+            continue;
+        }
+        let damaged = |error: &dyn std::fmt::Display| Unpack::Damaged {
+            entry: name.clone(),
+            detail: error.to_string(),
+        };
+        let mut entry = archive.by_index(index).map_err(|error| damaged(&error))?;
+        check_no_link_on_the_way(dest, &relative, &name)?;
         let path = dest.join(&relative);
         if entry.is_dir() {
             fs::create_dir_all(&path)?;
@@ -138,19 +216,54 @@ fn extract(package: &Path, dest: &Path) -> Result<(), Unpack> {
             fs::create_dir_all(parent)?;
         }
         if entry.is_symlink() {
-            let mut target = String::new();
-            entry.read_to_string(&mut target)?;
-            if !stays_inside(&relative, Path::new(&target)) {
-                return Err(Unpack::Bad(format!(
-                    "link {} points outside the package ({target})",
-                    relative.display()
-                )));
+            if entry.size() > MAX_LINK_TARGET {
+                return Err(Unpack::Unsafe {
+                    entry: name,
+                    reason: "is a link with an impossibly long target".to_owned(),
+                });
             }
-            std::os::unix::fs::symlink(&target, &path)?;
+            let mut target = String::new();
+            entry
+                .read_to_string(&mut target)
+                .map_err(|error| damaged(&error))?;
+            if !link_stays_inside(&relative, Path::new(&target)) {
+                return Err(Unpack::Unsafe {
+                    entry: name,
+                    reason: format!("is a link to {target}, outside the archive"),
+                });
+            }
+            std::os::unix::fs::symlink(&target, &path).map_err(|error| {
+                if error.kind() == io::ErrorKind::AlreadyExists {
+                    twice(&name)
+                } else {
+                    Unpack::Io(error)
+                }
+            })?;
             continue;
         }
-        let mut out = fs::File::create(&path)?;
-        io::copy(&mut entry, &mut out)?;
+        // `create_new` fails on an existing name, a link included, so a file is never
+        // written through a link an earlier entry made.
+        let mut out = match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(out) => out,
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => return Err(twice(&name)),
+            Err(error) => return Err(Unpack::Io(error)),
+        };
+        let mut buffer = vec![0_u8; 64 * 1024];
+        loop {
+            let n_read = entry.read(&mut buffer).map_err(|error| damaged(&error))?;
+            if n_read == 0 {
+                break;
+            }
+            written += n_read as u64;
+            if written > max_bytes {
+                return Err(Unpack::TooLarge { limit: max_bytes });
+            }
+            out.write_all(&buffer[..n_read])?;
+        }
         let executable = entry.unix_mode().is_some_and(|mode| mode & 0o111 != 0);
         let mode = if executable { 0o755 } else { 0o644 };
         fs::set_permissions(&path, fs::Permissions::from_mode(mode))?;
@@ -158,22 +271,102 @@ fn extract(package: &Path, dest: &Path) -> Result<(), Unpack> {
     Ok(())
 }
 
-/// Whether a link at `link` (relative to the package root) pointing to `target` resolves
-/// inside the package.
-fn stays_inside(link: &Path, target: &Path) -> bool {
-    if target.is_absolute() {
+fn twice(name: &str) -> Unpack {
+    Unpack::Unsafe {
+        entry: name.to_owned(),
+        reason: "appears twice in the archive".to_owned(),
+    }
+}
+
+/// Whether the file starts with a zip entry's signature (or an empty archive's), so that a
+/// truncated zip gets a more useful message than "not a zip".
+fn starts_like_a_zip(path: &Path) -> bool {
+    let mut magic = [0_u8; 4];
+    fs::File::open(path)
+        .and_then(|mut file| file.read_exact(&mut magic))
+        .is_ok_and(|()| magic == *b"PK\x03\x04" || magic == *b"PK\x05\x06")
+}
+
+/// The path an entry named `name` is written to, relative to the destination; an empty
+/// path for the root itself. Both `/` and `\` separate components (zips made on Windows
+/// use either), and the name is refused rather than rewritten when it is absolute or
+/// climbs with `..`: an archive that tries either is broken or hostile.
+fn entry_path(name: &str) -> Result<PathBuf, &'static str> {
+    if name.contains('\0') {
+        return Err("has a NUL character in its name");
+    }
+    let has_drive =
+        name.len() >= 2 && name.as_bytes()[0].is_ascii_alphabetic() && name.as_bytes()[1] == b':';
+    if name.starts_with(['/', '\\']) || has_drive {
+        return Err(
+            "has an absolute path, which would place it outside the folder it is unpacked into",
+        );
+    }
+    let mut path = PathBuf::new();
+    for component in name.split(['/', '\\']) {
+        match component {
+            "" | "." => {}
+            ".." => return Err(
+                "has a `..` component, which would place it outside the folder it is unpacked into",
+            ),
+            normal => path.push(normal),
+        }
+    }
+    Ok(path)
+}
+
+/// Refuses an entry whose path, or any folder on the way to it, is already a link.
+fn check_no_link_on_the_way(dest: &Path, relative: &Path, name: &str) -> Result<(), Unpack> {
+    let mut path = dest.to_path_buf();
+    let mut so_far = PathBuf::new();
+    for component in relative.components() {
+        path.push(component);
+        so_far.push(component);
+        match fs::symlink_metadata(&path) {
+            Ok(metadata) if metadata.file_type().is_symlink() => {
+                return Err(if so_far == relative {
+                    twice(name)
+                } else {
+                    Unpack::Unsafe {
+                        entry: name.to_owned(),
+                        reason: format!(
+                            "lies under the link {}, and nothing is written through a link",
+                            so_far.display()
+                        ),
+                    }
+                });
+            }
+            Ok(_) => {}
+            // Nothing further down exists yet.
+            Err(_) => return Ok(()),
+        }
+    }
+    Ok(())
+}
+
+/// Whether a link at `link` (relative to the archive's or app's root) pointing to `target`
+/// resolves inside that root. The target must be relative, and may climb with `..` only
+/// at its start: then, provided no folder above the link is itself a link (which the
+/// extractor ensures, and a listing that never follows links gives), climbing is counted
+/// exactly, and every later step goes down (through links that obey the same rule). A
+/// `..` after a name (`a/../..`) could climb out of wherever a link `a` leads, so it is
+/// refused even when it looks harmless.
+pub(crate) fn link_stays_inside(link: &Path, target: &Path) -> bool {
+    if target.as_os_str().is_empty() {
         return false;
     }
     let mut depth = link.components().count().saturating_sub(1);
+    let mut descending = false;
     for component in target.components() {
         match component {
-            Component::ParentDir => {
+            Component::ParentDir if !descending => {
                 if depth == 0 {
                     return false;
                 }
                 depth -= 1;
             }
-            Component::Normal(_) => depth += 1,
+            Component::ParentDir => return false,
+            Component::Normal(_) => descending = true,
             Component::CurDir => {}
             Component::RootDir | Component::Prefix(_) => return false,
         }
@@ -265,7 +458,7 @@ mod tests {
         assert_eq!(
             error,
             format!(
-                "cannot build Function: {}: link passwd points outside the package (../../etc/passwd)",
+                "cannot build Function: {}: entry passwd is a link to ../../etc/passwd, outside the archive",
                 escaping_link.display()
             )
         );
@@ -293,10 +486,98 @@ mod tests {
 
     #[test]
     fn links_are_judged_from_where_they_lie() {
-        assert!(stays_inside(Path::new("a/b/link"), Path::new("../c")));
-        assert!(stays_inside(Path::new("a/link"), Path::new("./b/../c")));
-        assert!(!stays_inside(Path::new("link"), Path::new("../c")));
-        assert!(!stays_inside(Path::new("a/link"), Path::new("../../c")));
-        assert!(!stays_inside(Path::new("a/link"), Path::new("/etc/passwd")));
+        assert!(link_stays_inside(Path::new("a/b/link"), Path::new("../c")));
+        assert!(link_stays_inside(Path::new("a/link"), Path::new("./b/c")));
+        assert!(link_stays_inside(
+            Path::new("a/b/link"),
+            Path::new("../../c/d")
+        ));
+        assert!(!link_stays_inside(Path::new("link"), Path::new("../c")));
+        assert!(!link_stays_inside(
+            Path::new("a/link"),
+            Path::new("../../c")
+        ));
+        assert!(!link_stays_inside(
+            Path::new("a/link"),
+            Path::new("/etc/passwd")
+        ));
+        assert!(!link_stays_inside(Path::new("link"), Path::new("")));
+        // A climb after a name may climb out of wherever that name leads, if it is a link.
+        assert!(!link_stays_inside(
+            Path::new("a/link"),
+            Path::new("./b/../c")
+        ));
+    }
+
+    #[test]
+    fn entry_names_are_refused_rather_than_rewritten() {
+        assert_eq!(entry_path("a/b.py"), Ok(PathBuf::from("a/b.py")));
+        assert_eq!(entry_path("./a//b.py"), Ok(PathBuf::from("a/b.py")));
+        assert_eq!(entry_path("a\\b.py"), Ok(PathBuf::from("a/b.py")));
+        assert_eq!(entry_path("./"), Ok(PathBuf::new()));
+        for name in [
+            "/etc/passwd",
+            "\\etc\\passwd",
+            "C:/x",
+            "../x",
+            "a/../../x",
+            "a/../b",
+            "a\\..\\x",
+            "a\0b",
+        ] {
+            assert!(entry_path(name).is_err(), "{name}");
+        }
+    }
+
+    #[test]
+    fn nothing_is_written_through_a_link_an_earlier_entry_made() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let dest = dir.path().join("out/dest");
+        fs::create_dir_all(&dest).expect("mkdir");
+        // `a/up` points at `dest` itself (allowed), so `a/up/x/y` lexically sits three
+        // levels down but really one: its link `../../..` would reach beside `dest`, and
+        // a file under it, outside.
+        let package = dir.path().join("chain.zip");
+        write_zip(
+            &package,
+            &[
+                ("a/", "", 0o755),
+                ("a/up", "..", 0o120777),
+                ("a/up/x/y", "../../..", 0o120777),
+                ("a/up/x/y/escaped", "outside", 0o644),
+            ],
+        );
+        match extract(&package, &dest, u64::MAX) {
+            Err(Unpack::Unsafe { entry, reason }) => {
+                assert_eq!(entry, "a/up/x/y");
+                assert_eq!(
+                    reason,
+                    "lies under the link a/up, and nothing is written through a link"
+                );
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert!(!dir.path().join("out/escaped").exists());
+        assert!(!dest.join("x").exists());
+    }
+
+    #[test]
+    fn unpacking_stops_at_the_size_limit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let package = dir.path().join("big.zip");
+        let big = "x".repeat(100_000);
+        write_zip(
+            &package,
+            &[("a", big.as_str(), 0o644), ("b", big.as_str(), 0o644)],
+        );
+        let dest = dir.path().join("dest");
+        fs::create_dir(&dest).expect("mkdir");
+        assert!(matches!(
+            extract(&package, &dest, 150_000),
+            Err(Unpack::TooLarge { limit: 150_000 })
+        ));
+        let dest = dir.path().join("dest2");
+        fs::create_dir(&dest).expect("mkdir");
+        extract(&package, &dest, 200_000).expect("exactly at the limit");
     }
 }

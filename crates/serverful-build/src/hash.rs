@@ -28,23 +28,28 @@ pub(crate) fn content_hash(
     field(&mut hasher, BUILD_FORMAT.as_bytes());
     field(&mut hasher, runtime.as_bytes());
     field(&mut hasher, method.as_bytes());
+    hash_entries(&mut hasher, root, entries)?;
+    Ok(hex(&hasher.finalize()))
+}
+
+/// Feeds every listed entry under `root` to `hasher`: its path, its kind, and a link's
+/// target or a file's executable bit, length and contents (streamed). Modes other than
+/// the executable bit, owners and times are left out, so a copy hashes like its original.
+pub(crate) fn hash_entries(hasher: &mut Sha256, root: &Path, entries: &[Entry]) -> io::Result<()> {
     for entry in entries {
         let path = root.join(&entry.relative);
-        field(&mut hasher, entry.relative.to_string_lossy().as_bytes());
+        field(hasher, entry.relative.to_string_lossy().as_bytes());
         match entry.kind {
-            EntryKind::Dir => field(&mut hasher, b"dir"),
+            EntryKind::Dir => field(hasher, b"dir"),
             EntryKind::Symlink => {
-                field(&mut hasher, b"symlink");
-                field(
-                    &mut hasher,
-                    fs::read_link(&path)?.to_string_lossy().as_bytes(),
-                );
+                field(hasher, b"symlink");
+                field(hasher, fs::read_link(&path)?.to_string_lossy().as_bytes());
             }
             EntryKind::File => {
                 // The executable bit matters: a `bootstrap` or build script that loses it
                 // builds or runs differently.
                 field(
-                    &mut hasher,
+                    hasher,
                     if is_executable(&fs::metadata(&path)?) {
                         b"exec"
                     } else {
@@ -54,18 +59,21 @@ pub(crate) fn content_hash(
                 let mut file = fs::File::open(&path)?;
                 let length = file.metadata()?.len();
                 hasher.update(length.to_le_bytes());
-                feed(&mut hasher, &mut file)?;
+                feed(hasher, &mut file)?;
             }
         }
     }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect())
+    Ok(())
 }
 
-fn field(hasher: &mut Sha256, bytes: &[u8]) {
+/// A digest as lowercase hex.
+pub(crate) fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Feeds `bytes` to `hasher` after its length, so that no two different sequences of
+/// fields produce the same byte stream.
+pub(crate) fn field(hasher: &mut Sha256, bytes: &[u8]) {
     hasher.update((bytes.len() as u64).to_le_bytes());
     hasher.update(bytes);
 }

@@ -19,7 +19,10 @@
 //! - `layers`: layer builds ([`build_layers`]), Powertools installed as a layer
 //!   ([`install_public_layer`]) and a function's layers merged into one tree
 //!   ([`merge_layers`]).
-//! - `archive`: a `CodeUri` that is a `.zip` or `.jar` package, unpacked.
+//! - `archive`: a `CodeUri` that is a `.zip` or `.jar` package, unpacked; the safe zip
+//!   extractor deploy sources share.
+//! - `source`: deploy sources ([`SourceSpec`], [`fetch`]): a folder, a zip or a git
+//!   repository made into an immutable, content-addressed folder to build from.
 //!
 //! Layout of [`BuildOptions::build_root`]: `<LogicalId>/<hash prefix>/` per build, the two
 //! most recently used kept; dot-named entries are temporary, or caches a method keeps
@@ -34,6 +37,7 @@ mod layers;
 mod methods;
 mod properties;
 mod sdk;
+mod source;
 mod tool;
 
 use std::fs;
@@ -45,6 +49,9 @@ pub use layers::{
     PublicLayerInstall,
 };
 pub use properties::{Architecture, BuildProperties};
+pub use source::{
+    fetch, fetch_with, FetchOptions, FetchedSource, SourceError, SourceOrigin, SourceSpec,
+};
 
 use files::TempGuard;
 use serverful_catalog::Language;

@@ -1,6 +1,7 @@
 //! Integration tests for `serverful-build`: real pip, npm, esbuild, go, cargo, bundler and
-//! make runs against small functions in temporary folders. The pip, npm and esbuild tests
-//! reach PyPI and the npm registry; the others work offline.
+//! make runs against small functions in temporary folders, and deploy sources (folders,
+//! zips, git repositories over `file://` and a loopback `git daemon`). The pip, npm and
+//! esbuild tests reach PyPI and the npm registry; the others work offline.
 
 mod layers;
 
@@ -8,6 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 mod methods;
+mod source;
 
 use serverful_build::{
     build_all, Architecture, BuildError, BuildEvent, BuildKind, BuildOptions, BuildOutput,
