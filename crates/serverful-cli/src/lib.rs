@@ -24,6 +24,148 @@ pub enum Command {
     Invoke(InvokeArgs),
     /// Create a working app from a template in DIR, ready for `serverful up`
     Init(InitArgs),
+    /// Run the long-running server that hosts the stacks deployed to it
+    Serve(ServeArgs),
+    /// Deploy an app (a folder, a zip or a git repository) to a running server as a stack
+    Deploy(DeployArgs),
+    /// Switch a stack back to its previous version (or the one named), without building
+    Rollback(RollbackArgs),
+    /// Stop a stack and forget it; its tables are kept unless --delete-tables
+    Delete(DeleteArgs),
+    /// List a running server's stacks: versions, sources, URLs, functions
+    Ls(LsArgs),
+}
+
+/// How a command reaches a running server's admin API.
+#[derive(Debug, Args)]
+pub struct EndpointArgs {
+    /// The admin API of the server (`serverful up` and `serve` print it)
+    #[arg(long, default_value = "http://127.0.0.1:4599", env = "SERVERFUL_ENDPOINT")]
+    pub endpoint: String,
+
+    /// The admin token (the server prints where it keeps it)
+    #[arg(long, env = "SERVERFUL_ADMIN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Data folder: stacks, their versions, tables, keys
+    #[arg(long, default_value = "/var/lib/serverful", env = "SERVERFUL_DATA")]
+    pub data: PathBuf,
+
+    /// Address the gateway, the AWS endpoint and the admin API listen on
+    #[arg(long, default_value = "127.0.0.1", env = "SERVERFUL_HOST")]
+    pub host: IpAddr,
+
+    /// Port of the API gateway
+    #[arg(long, default_value_t = 3000, env = "SERVERFUL_PORT")]
+    pub port: u16,
+
+    /// Port of the AWS-compatible endpoint
+    #[arg(long, default_value_t = 4566, env = "SERVERFUL_AWS_PORT")]
+    pub aws_port: u16,
+
+    /// Port of the admin API (deploy, rollback, ls, ...)
+    #[arg(long, default_value_t = 4599, env = "SERVERFUL_ADMIN_PORT")]
+    pub admin_port: u16,
+
+    /// Address the admin API listens on (keep it private)
+    #[arg(long, default_value = "127.0.0.1", env = "SERVERFUL_ADMIN_HOST")]
+    pub admin_host: IpAddr,
+
+    /// API `X` answers on the host `X.execute-api.DOMAIN`
+    #[arg(long, default_value = "localhost", env = "SERVERFUL_DOMAIN")]
+    pub domain: String,
+
+    /// Region functions and ARNs report
+    #[arg(long, default_value = "us-east-1", env = "SERVERFUL_REGION")]
+    pub region: String,
+
+    /// Isolate function instances (see `serverful up --help`)
+    #[arg(long, value_enum, default_value_t = SandboxMode::Auto, env = "SERVERFUL_SANDBOX")]
+    pub sandbox: SandboxMode,
+
+    /// Network of functions that do not choose one
+    #[arg(long, value_enum, default_value_t = NetworkMode::Egress, env = "SERVERFUL_NETWORK")]
+    pub network: NetworkMode,
+
+    /// Instances per function, unless the function sets ReservedConcurrentExecutions
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..), env = "SERVERFUL_MAX_CONCURRENCY")]
+    pub max_concurrency: u32,
+
+    /// Requests per function that may wait for a busy function; past that they get 429
+    #[arg(long, default_value_t = 100, env = "SERVERFUL_MAX_QUEUED")]
+    pub max_queued: u32,
+
+    /// Stop instances idle this long (scale to zero): 90s, 10m, 1h, or `never`
+    #[arg(long, default_value = "10m", value_parser = parse_idle_timeout, env = "SERVERFUL_IDLE_TIMEOUT")]
+    pub idle_timeout: IdleTimeout,
+
+    /// Threads serving the gateway and the functions' Runtime API
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..), env = "SERVERFUL_GATEWAY_THREADS")]
+    pub gateway_threads: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The app: a folder holding template.yaml, a .zip, or a git URL with an optional
+    /// #REF (branch, tag or commit)
+    #[arg(default_value = ".")]
+    pub source: String,
+
+    /// The stack to deploy to (created on its first deploy)
+    #[arg(long)]
+    pub stack: String,
+
+    /// Template parameter values, as Key=Value (repeatable, or space-separated in one value)
+    #[arg(long, value_name = "KEY=VALUE", num_args = 1.., value_delimiter = ' ')]
+    pub parameter_overrides: Vec<String>,
+
+    /// Delete the tables the new template no longer has (kept otherwise)
+    #[arg(long)]
+    pub delete_tables: bool,
+
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The stack to roll back
+    #[arg(long)]
+    pub stack: String,
+
+    /// The version to return to [default: the one before the current]
+    #[arg(long)]
+    pub to: Option<u64>,
+
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// The stack to delete
+    #[arg(long)]
+    pub stack: String,
+
+    /// Delete the stack's tables and their items too
+    #[arg(long)]
+    pub delete_tables: bool,
+
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
 }
 
 #[derive(Debug, Args)]
@@ -107,6 +249,11 @@ pub struct UpArgs {
     /// Port of the AWS-compatible endpoint
     #[arg(long, default_value_t = 4566, env = "SERVERFUL_AWS_PORT")]
     pub aws_port: u16,
+
+    /// Port of the admin API, so that `deploy`, `rollback` and `ls` work against `up` too
+    /// (0 picks a free port)
+    #[arg(long, default_value_t = 4599, env = "SERVERFUL_ADMIN_PORT")]
+    pub admin_port: u16,
 
     /// Rebuild and reload a function when its code changes, without dropping requests
     #[arg(long, env = "SERVERFUL_WATCH")]

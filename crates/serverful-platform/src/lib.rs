@@ -9,14 +9,23 @@
 //! failed.
 //!
 //! Codemap:
+//! - `action`: [`Action`], [`Outcome`], [`ActionError`]: the interface.
+//! - `server`: [`Platform`]: the running stacks and their versions, the deploy pipeline,
+//!   the switch, rollback and delete, calls to functions by [`serverful_invoke::FunctionRef`].
+//! - `lambda_api`: the Lambda API on the AWS endpoint, over every stack's functions.
 //! - `prepare`: a version made ready to run: runtime names checked, functions and layers
 //!   built, the runtime's view of each function.
 //! - `state`: stacks and versions kept behind [`StateBackend`] ([`SqliteState`]).
 //! - `tables`: the DynamoDB store, a version's tables, the TTL sweep.
 
+pub mod action;
+pub mod lambda_api;
 pub mod prepare;
+pub mod server;
 pub mod state;
 pub mod tables;
 
+pub use action::{Action, ActionError, DeployRequest, ErrorKind, Outcome, Source, StackSummary};
+pub use server::{Layout, LiveVersion, Platform, PlatformConfig, PlatformInvoker};
 pub use prepare::{sdk_cache_dir, CodeVersions, PrepareError, Progress, Quiet, StackDirs};
 pub use state::{SqliteState, StackRecord, StateBackend, StateError, VersionRecord};

@@ -17,6 +17,9 @@ pub(crate) const ACCOUNT_ID: &str = "123456789012";
 pub(crate) struct LoadedApp {
     pub app: template::App,
     pub data_dir: PathBuf,
+    /// `--stack-name`, else the app folder's name.
+    pub stack_name: String,
+    pub overrides: BTreeMap<String, String>,
 }
 
 /// Reads the template (printing its unsupported features as one warning line) and
@@ -29,10 +32,10 @@ pub(crate) fn load(args: &AppArgs) -> anyhow::Result<LoadedApp> {
         .clone()
         .unwrap_or_else(|| default_stack_name(&args.dir));
     let options = template::LoadOptions {
-        parameter_overrides: overrides,
+        parameter_overrides: overrides.clone(),
         region: args.region.clone(),
         account_id: ACCOUNT_ID.to_string(),
-        stack_name,
+        stack_name: stack_name.clone(),
     };
     let app = template::load(&args.dir, &options).map_err(|error| anyhow::anyhow!("{error}"))?;
     if !app.unsupported.is_empty() {
@@ -48,7 +51,12 @@ pub(crate) fn load(args: &AppArgs) -> anyhow::Result<LoadedApp> {
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("create the data folder {}", data_dir.display()))?;
     let data_dir = data_dir.canonicalize().context("resolve the data folder")?;
-    Ok(LoadedApp { app, data_dir })
+    Ok(LoadedApp {
+        app,
+        data_dir,
+        stack_name,
+        overrides,
+    })
 }
 
 pub(crate) use serverful_platform::CodeVersions;
@@ -101,12 +109,13 @@ pub(crate) fn runtime_options(args: &AppArgs, data_dir: &Path) -> runtime::Runti
 /// isolation is off) and the line that says so at start-up; an error when
 /// `--sandbox required` cannot be met, naming the step that failed.
 pub(crate) async fn sandbox(
-    args: &AppArgs,
+    sandbox: serverful_cli::SandboxMode,
+    network: serverful_cli::NetworkMode,
     data_dir: &Path,
     endpoints: Vec<runtime::sandbox::PlatformEndpoint>,
 ) -> anyhow::Result<(Option<Arc<runtime::sandbox::Sandbox>>, String)> {
     use serverful_cli::{NetworkMode, SandboxMode};
-    let mode = match args.sandbox {
+    let mode = match sandbox {
         SandboxMode::Off => serverful_sandbox::Mode::Off,
         SandboxMode::Auto => serverful_sandbox::Mode::Auto,
         SandboxMode::Required => serverful_sandbox::Mode::Required,
@@ -124,7 +133,7 @@ pub(crate) async fn sandbox(
         return Ok((None, line));
     }
     let line = host.summary();
-    let network = match args.network {
+    let network = match network {
         NetworkMode::None => serverful_sandbox::Network::None,
         NetworkMode::Egress => serverful_sandbox::Network::Egress,
     };
@@ -157,27 +166,56 @@ pub(crate) fn parse_parameter_overrides(
     Ok(overrides)
 }
 
-/// The stack name defaults to the app folder's name, as `sam deploy --guided` suggests.
+/// The stack name defaults to the app folder's name, as `sam deploy --guided` suggests,
+/// made into a name CloudFormation takes (a letter, then letters, digits and hyphens).
 fn default_stack_name(app_path: &Path) -> String {
     let folder = if app_path.is_file() {
         app_path.parent()
     } else {
         Some(app_path)
     };
-    folder
+    let name = folder
         .and_then(|folder| folder.canonicalize().ok())
         .and_then(|folder| {
             folder
                 .file_name()
                 .map(|name| name.to_string_lossy().into_owned())
         })
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "serverful".to_string())
+        .unwrap_or_default();
+    stack_name_from(&name)
+}
+
+/// `name` with every character a stack name cannot hold made a hyphen, starting with a
+/// letter, at most 128 characters; `serverful` when nothing is left.
+fn stack_name_from(name: &str) -> String {
+    let mut cleaned: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect::<String>()
+        .trim_matches('-')
+        .to_owned();
+    if cleaned.is_empty() {
+        return "serverful".to_owned();
+    }
+    if !cleaned.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        cleaned.insert_str(0, "app-");
+    }
+    cleaned.truncate(128);
+    cleaned
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folder_names_become_stack_names() {
+        assert_eq!(stack_name_from("birthday"), "birthday");
+        assert_eq!(stack_name_from("my_app.v2"), "my-app-v2");
+        assert_eq!(stack_name_from("tmp.k7CRrO74rJ"), "tmp-k7CRrO74rJ");
+        assert_eq!(stack_name_from("2026-app"), "app-2026-app");
+        assert_eq!(stack_name_from("..."), "serverful");
+    }
 
     #[test]
     fn parameter_overrides_both_spellings() {

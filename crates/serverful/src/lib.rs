@@ -5,10 +5,11 @@
 
 mod app;
 mod builds;
-mod functions;
 mod init;
 mod invoke;
-mod lambda_api;
+mod remote;
+mod serve;
+mod server;
 
 mod up;
 mod watch;
@@ -33,15 +34,20 @@ pub fn main() -> ExitCode {
     // than two, which kept waking each other. The AWS endpoint, whose store reads run on
     // its threads, gets a runtime as wide as the machine.
     let (runtime, aws_runtime) = match &cli.command {
-        Command::Up(args) => {
+        Command::Up(serverful_cli::UpArgs {
+            gateway_threads, ..
+        })
+        | Command::Serve(serverful_cli::ServeArgs {
+            gateway_threads, ..
+        }) => {
             let cores = std::thread::available_parallelism().map_or(1, usize::from);
-            let gateway_threads = args.gateway_threads.map_or((cores / 2).max(1), usize::from);
+            let gateway_threads = gateway_threads.map_or((cores / 2).max(1), usize::from);
             (
                 build_runtime("serverful-gateway", Some(gateway_threads)),
                 Some(build_runtime("serverful-aws", None)),
             )
         }
-        Command::Invoke(_) | Command::Init(_) => (build_runtime("serverful", None), None),
+        _ => (build_runtime("serverful", None), None),
     };
     let (runtime, aws_runtime) = match (runtime, aws_runtime.transpose()) {
         (Ok(runtime), Ok(aws_runtime)) => (runtime, aws_runtime),
@@ -57,6 +63,14 @@ pub fn main() -> ExitCode {
                 let aws_handle = aws_handle.expect("`up` builds the AWS endpoint's runtime");
                 up::run(args, aws_handle).await
             }
+            Command::Serve(args) => {
+                let aws_handle = aws_handle.expect("`serve` builds the AWS endpoint's runtime");
+                serve::run(args, aws_handle).await
+            }
+            Command::Deploy(args) => remote::deploy(args).await,
+            Command::Rollback(args) => remote::rollback(args).await,
+            Command::Delete(args) => remote::delete(args).await,
+            Command::Ls(args) => remote::ls(args).await,
             Command::Invoke(args) => invoke::run(args).await,
             Command::Init(args) => init::run(&args),
         }

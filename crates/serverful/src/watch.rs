@@ -11,8 +11,9 @@ use anyhow::Context as _;
 use notify::{EventKind, RecursiveMode, Watcher as _};
 use serverful_template as template;
 
+use serverful_platform::Platform;
+
 use crate::app;
-use crate::functions::Functions;
 
 /// Changes closer together than this are one change (editors write files in steps).
 const DEBOUNCE: Duration = Duration::from_millis(300);
@@ -31,7 +32,8 @@ const IGNORED_FOLDERS: &[&str] = &[
 pub(crate) fn spawn(
     app: Arc<template::App>,
     data_dir: PathBuf,
-    functions: Arc<Functions>,
+    stack: String,
+    platform: Arc<Platform>,
 ) -> anyhow::Result<()> {
     let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<notify::Event>();
     let mut watcher =
@@ -104,7 +106,7 @@ pub(crate) fn spawn(
                 .map(|(logical_id, _)| logical_id.as_str())
                 .collect();
             for logical_id in affected {
-                reload(&app, &data_dir, &functions, logical_id).await;
+                reload(&app, &data_dir, &stack, &platform, logical_id).await;
             }
         }
     });
@@ -116,7 +118,8 @@ pub(crate) fn spawn(
 async fn reload(
     app: &template::App,
     data_dir: &Path,
-    functions: &Arc<Functions>,
+    stack: &str,
+    platform: &Arc<Platform>,
     logical_id: &str,
 ) {
     let config =
@@ -132,7 +135,7 @@ async fn reload(
                 return;
             }
         };
-    match functions.replace(config) {
+    match platform.replace_function(stack, config) {
         Ok(warnings) => {
             for warning in warnings {
                 eprintln!("warning: {warning}");

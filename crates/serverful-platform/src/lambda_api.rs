@@ -1,6 +1,7 @@
 //! The Lambda API on the AWS endpoint: `Invoke`, `ListFunctions`, `GetFunction` and
-//! `GetFunctionConfiguration`, over the app's functions, in Lambda's REST-JSON shapes, so
-//! the AWS SDKs and CLI (`aws lambda invoke --endpoint-url ...`) can call functions.
+//! `GetFunctionConfiguration`, over every stack's functions (their current versions),
+//! in Lambda's REST-JSON shapes, so the AWS SDKs and CLI (`aws lambda invoke
+//! --endpoint-url ...`) can call functions by name or ARN.
 
 use std::sync::Arc;
 
@@ -9,18 +10,21 @@ use futures_util::future::BoxFuture;
 use http::{HeaderValue, Method, Response, StatusCode};
 use serde_json::{json, Value};
 use serverful_aws::{AwsError, RestRequest, RestService, Route};
+use serverful_invoke::{FunctionRef, InvokeError};
 use serverful_runtime as runtime;
 use serverful_template as template;
 
-use crate::functions::Functions;
+use crate::server::Platform;
 
 /// The API version prefix every Lambda path starts with.
 const PREFIX: &str = "/2015-03-31/functions";
 
 /// What the Lambda API reports about one function.
 #[derive(Debug, Clone)]
-pub(crate) struct FunctionInfo {
-    /// The registry's key (the logical id).
+struct FunctionInfo {
+    /// The stack it belongs to.
+    pub stack: String,
+    /// Its key in the stack (the logical id).
     pub logical_id: String,
     /// `FunctionName`, or the logical id.
     pub name: String,
@@ -33,8 +37,9 @@ pub(crate) struct FunctionInfo {
 }
 
 impl FunctionInfo {
-    pub(crate) fn from_template(function: &template::Function) -> FunctionInfo {
+    fn from_template(stack: &str, function: &template::Function) -> FunctionInfo {
         FunctionInfo {
+            stack: stack.to_owned(),
             logical_id: function.logical_id.clone(),
             name: function.name.clone(),
             runtime: function.runtime.clone(),
@@ -47,10 +52,28 @@ impl FunctionInfo {
     }
 }
 
-pub(crate) struct LambdaApi {
-    pub functions: Arc<Functions>,
-    pub infos: Arc<Vec<FunctionInfo>>,
-    pub account_id: String,
+/// The Lambda API over a platform's stacks.
+#[derive(Debug, Clone)]
+pub struct LambdaApi {
+    pub platform: Arc<Platform>,
+}
+
+impl LambdaApi {
+    /// Every stack's functions, as they are now (deploys change them).
+    fn infos(&self) -> Vec<FunctionInfo> {
+        self.platform
+            .current_versions()
+            .iter()
+            .flat_map(|version| {
+                version
+                    .app
+                    .functions
+                    .iter()
+                    .map(|function| FunctionInfo::from_template(&version.record.stack, function))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
 }
 
 impl RestService for LambdaApi {
@@ -71,16 +94,16 @@ impl RestService for LambdaApi {
     }
 
     fn call(&self, request: RestRequest) -> BoxFuture<'static, Result<Response<Bytes>, AwsError>> {
-        let functions = self.functions.clone();
-        let infos = self.infos.clone();
-        let account_id = self.account_id.clone();
-        Box::pin(async move { dispatch(request, &functions, &infos, &account_id).await })
+        let platform = self.platform.clone();
+        let infos = self.infos();
+        let account_id = platform.config().account_id.clone();
+        Box::pin(async move { dispatch(request, &platform, &infos, &account_id).await })
     }
 }
 
 async fn dispatch(
     request: RestRequest,
-    functions: &Arc<Functions>,
+    platform: &Arc<Platform>,
     infos: &[FunctionInfo],
     account_id: &str,
 ) -> Result<Response<Bytes>, AwsError> {
@@ -118,7 +141,7 @@ async fn dispatch(
         }
         (&Method::POST, [name, "invocations"]) => {
             let info = find(infos, name, &request, account_id)?.clone();
-            invoke(request, functions.clone(), info).await
+            invoke(request, platform.clone(), info).await
         }
         _ => Err(AwsError::new(
             StatusCode::NOT_FOUND,
@@ -147,9 +170,15 @@ fn find<'a>(
     };
     let query_qualifier = query_parameter(&request.query, "Qualifier");
     let qualifier = qualifier.or(query_qualifier.as_deref());
-    let info = infos
-        .iter()
-        .find(|info| info.name == name || info.logical_id == name);
+    // The physical name, as on AWS; a logical id too when only one stack has it, as a
+    // convenience under `up`.
+    let info = infos.iter().find(|info| info.name == name).or_else(|| {
+        let mut by_logical_id = infos.iter().filter(|info| info.logical_id == name);
+        match (by_logical_id.next(), by_logical_id.next()) {
+            (Some(info), None) => Some(info),
+            _ => None,
+        }
+    });
     match (info, qualifier) {
         (Some(info), None | Some("$LATEST")) => Ok(info),
         _ => Err(AwsError::new(
@@ -169,9 +198,10 @@ fn find<'a>(
 
 async fn invoke(
     request: RestRequest,
-    functions: Arc<Functions>,
+    platform: Arc<Platform>,
     info: FunctionInfo,
 ) -> Result<Response<Bytes>, AwsError> {
+    let function = FunctionRef::new(info.stack.as_str(), info.logical_id.as_str());
     let invocation_type =
         header(&request, "x-amz-invocation-type").unwrap_or_else(|| "RequestResponse".to_owned());
     let payload = if request.body.is_empty() {
@@ -193,7 +223,7 @@ async fn invoke(
             // Asynchronous invocation: accepted now, run in the background; its outcome
             // shows only in the function's logs, as on Lambda without destinations.
             tokio::spawn(async move {
-                if let Err(error) = functions.invoke(&info.logical_id, payload).await {
+                if let Err(error) = platform.invoke(&function, payload).await {
                     tracing::warn!("asynchronous invocation of {} failed: {error}", info.logical_id);
                 }
             });
@@ -217,40 +247,40 @@ async fn invoke(
         );
         response
     };
-    match functions.invoke(&info.logical_id, payload).await {
+    match platform.invoke(&function, payload).await {
         Ok(result) => Ok(payload_response(StatusCode::OK, result)),
-        Err(runtime::InvokeError::FunctionError(error)) => Ok(function_error(error)),
-        Err(runtime::InvokeError::Timeout) => Ok(function_error(Bytes::from(
+        Err(InvokeError::FunctionError(error)) => Ok(function_error(error)),
+        Err(InvokeError::Timeout) => Ok(function_error(Bytes::from(
             json!({
                 "errorType": "Sandbox.Timedout",
                 "errorMessage": format!("Task timed out after {}.00 seconds", info.timeout_secs),
             })
             .to_string(),
         ))),
-        Err(runtime::InvokeError::PayloadTooLarge) => Ok(function_error(Bytes::from(
+        Err(InvokeError::PayloadTooLarge) => Ok(function_error(Bytes::from(
             json!({
                 "errorType": "Function.ResponseSizeTooLarge",
                 "errorMessage": format!("Response payload size exceeded maximum allowed payload size ({} bytes).", runtime::MAX_PAYLOAD_BYTES),
             })
             .to_string(),
         ))),
-        Err(runtime::InvokeError::Throttled) => Err(AwsError::new(
+        Err(InvokeError::Throttled) => Err(AwsError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "com.amazonaws.lambda",
             "TooManyRequestsException",
             "Rate Exceeded.",
         )),
-        Err(runtime::InvokeError::NoSuchFunction(name)) => Err(AwsError::new(
+        Err(InvokeError::NoSuchFunction(name)) => Err(AwsError::new(
             StatusCode::NOT_FOUND,
             "com.amazonaws.lambda",
             "ResourceNotFoundException",
             format!("Function not found: {name}"),
         )),
-        Err(runtime::InvokeError::ShuttingDown) => Err(AwsError::new(
+        Err(InvokeError::Unavailable(reason)) => Err(AwsError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "com.amazonaws.lambda",
             "ServiceException",
-            "The server is shutting down",
+            reason,
         )),
     }
 }

@@ -1,0 +1,26 @@
+//! The admin API: the platform's [`serverful_platform::Action`]s over HTTP + JSON on a listener of their own,
+//! every request behind `Authorization: Bearer TOKEN`, and the client the CLI commands
+//! (`deploy`, `rollback`, `delete`, `ls`) use.
+//!
+//! Actions answer with a stream of JSON lines (NDJSON): progress events as they happen,
+//! then one last line with the outcome or the error, so that a long deploy shows its
+//! progress on the client's terminal. A missing or wrong token gets 401 with a JSON error
+//! before anything runs.
+//!
+//! Architecture invariant: this crate only translates; every decision is the platform's.
+
+pub mod client;
+mod server;
+mod token;
+mod wire;
+
+pub use client::{Client, ClientError, ClientSource};
+pub use server::{router, AdminState};
+pub use token::{load_or_generate_token, TokenSource};
+pub use wire::Event;
+
+/// The default admin port: next to the AWS endpoint's 4566.
+pub const DEFAULT_ADMIN_PORT: u16 = 4599;
+
+/// The API version every path starts with.
+const PREFIX: &str = "/v1";

@@ -1,0 +1,416 @@
+//! The admin API's server side: an axum router over the platform.
+//!
+//! - `GET  /v1/stacks`: `ls`;
+//! - `POST /v1/stacks/{stack}/deploy`: a zip of the app as the body (`Content-Type:
+//!   application/zip`), or `?git=URL[&ref=REF]` with no body; `?parameter=Key=Value`
+//!   (repeated), `?delete_tables=true`, `?description=...` (what the client deployed
+//!   from, shown by `ls`);
+//! - `POST /v1/stacks/{stack}/rollback[?to=N]`;
+//! - `DELETE /v1/stacks/{stack}[?delete_tables=true]`.
+//!
+//! Every action answers 200 with NDJSON [`Event`]s ending in `done` or `failed`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::Router;
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use serverful_build as build;
+use serverful_platform::{
+    Action, ActionError, DeployRequest, Platform, Progress, Source,
+};
+
+use crate::wire::Event;
+use crate::PREFIX;
+
+/// The largest app a deploy may upload: a zip of sources, not of dependencies.
+const MAX_UPLOAD_BYTES: usize = 512 * 1024 * 1024;
+
+/// What the admin API serves.
+#[derive(Clone, Debug)]
+pub struct AdminState {
+    pub platform: Arc<Platform>,
+    pub token: Arc<str>,
+    /// Where uploads and fetched sources go: `DATA/stacks`.
+    pub stacks_root: PathBuf,
+}
+
+/// The admin API as an axum router.
+pub fn router(state: AdminState) -> Router {
+    let authorized = state.clone();
+    Router::new()
+        .route(&format!("{PREFIX}/stacks"), get(list))
+        .route(&format!("{PREFIX}/stacks/{{stack}}/deploy"), post(deploy))
+        .route(&format!("{PREFIX}/stacks/{{stack}}/rollback"), post(rollback))
+        .route(&format!("{PREFIX}/stacks/{{stack}}"), delete(delete_stack))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            check_token(authorized.token.clone(), request, next)
+        }))
+        .with_state(state)
+}
+
+/// A JSON error body: `{"error": "...", "hint": "..."}`.
+fn json_error(status: StatusCode, error: &str, hint: Option<&str>) -> Response {
+    let mut body = serde_json::json!({ "error": error });
+    if let Some(hint) = hint {
+        body["hint"] = serde_json::Value::String(hint.to_owned());
+    }
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn check_token(token: Arc<str>, request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    match presented {
+        Some(presented) if constant_time_equal(presented.as_bytes(), token.as_bytes()) => {
+            next.run(request).await
+        }
+        Some(_) => json_error(
+            StatusCode::UNAUTHORIZED,
+            "the admin token is wrong",
+            Some("use the token the server printed when it made it (DATA/admin-token), or SERVERFUL_ADMIN_TOKEN"),
+        ),
+        None => json_error(
+            StatusCode::UNAUTHORIZED,
+            "no admin token: send Authorization: Bearer TOKEN",
+            Some("pass --token or set SERVERFUL_ADMIN_TOKEN"),
+        ),
+    }
+}
+
+/// Compares without stopping at the first difference, so that timing tells nothing.
+fn constant_time_equal(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0_u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn not_found() -> Response {
+    json_error(
+        StatusCode::NOT_FOUND,
+        "no such admin API path",
+        Some("the paths are GET /v1/stacks, POST /v1/stacks/{stack}/deploy, POST /v1/stacks/{stack}/rollback, DELETE /v1/stacks/{stack}"),
+    )
+}
+
+/// Progress sent down the response as events.
+struct StreamProgress(tokio::sync::mpsc::UnboundedSender<Event>);
+
+impl Progress for StreamProgress {
+    fn phase(&self, phase: &str) {
+        let _ = self.0.send(Event::Phase {
+            phase: phase.to_owned(),
+        });
+    }
+
+    fn steps(&self, n: usize) {
+        let _ = self.0.send(Event::Steps { n });
+    }
+
+    fn build(&self, event: build::BuildEvent<'_>) {
+        let event = match event {
+            build::BuildEvent::Started { logical_id, what } => Event::Build {
+                function: logical_id.to_owned(),
+                what: what.to_owned(),
+            },
+            build::BuildEvent::Warning {
+                logical_id,
+                message,
+            } => Event::Warning {
+                message: format!("{logical_id}: {message}"),
+            },
+            build::BuildEvent::Finished { logical_id, cached } => Event::Built {
+                function: logical_id.to_owned(),
+                cached,
+            },
+        };
+        let _ = self.0.send(event);
+    }
+
+    fn warning(&self, message: &str) {
+        let _ = self.0.send(Event::Warning {
+            message: message.to_owned(),
+        });
+    }
+}
+
+/// Runs `work` (which gets the progress to report to) and streams its events, then its
+/// outcome, as NDJSON. The work goes on if the client disconnects: a deploy half-watched
+/// still finishes or fails as a whole.
+fn stream_action<F, Fut>(work: F) -> Response
+where
+    F: FnOnce(Arc<dyn Progress>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<serverful_platform::Outcome, ActionError>> + Send,
+{
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    let progress: Arc<dyn Progress> = Arc::new(StreamProgress(sender.clone()));
+    tokio::spawn(async move {
+        let last = match work(progress).await {
+            Ok(result) => Event::Done { result },
+            Err(error) => Event::Failed { error },
+        };
+        let _ = sender.send(last);
+    });
+    let lines = tokio_stream_of(receiver).map(|event| {
+        let mut line = serde_json::to_vec(&event).unwrap_or_default();
+        line.push(b'\n');
+        Ok::<_, std::convert::Infallible>(Bytes::from(line))
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/x-ndjson")
+        .body(Body::from_stream(lines))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// The receiver as a stream that ends when every sender is gone.
+fn tokio_stream_of(
+    mut receiver: tokio::sync::mpsc::UnboundedReceiver<Event>,
+) -> impl futures_util::Stream<Item = Event> {
+    futures_util::stream::poll_fn(move |context| receiver.poll_recv(context))
+}
+
+async fn list(State(state): State<AdminState>) -> Response {
+    let platform = state.platform.clone();
+    stream_action(move |progress| async move { platform.handle(Action::List, progress).await })
+}
+
+/// The query's `key=value` pairs, decoded, in order.
+fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let decode = |text: &str| {
+                percent_encoding::percent_decode_str(&text.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            (decode(key), decode(value))
+        })
+        .collect()
+}
+
+fn flag(pairs: &[(String, String)], name: &str) -> bool {
+    pairs
+        .iter()
+        .any(|(key, value)| key == name && matches!(value.as_str(), "" | "true" | "1"))
+}
+
+fn value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
+async fn deploy(
+    State(state): State<AdminState>,
+    Path(stack): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let pairs = query_pairs(query.as_deref());
+    let mut parameters = BTreeMap::new();
+    for (key, value) in &pairs {
+        if key == "parameter" {
+            match value.split_once('=') {
+                Some((name, parameter_value)) if !name.is_empty() => {
+                    parameters.insert(name.to_owned(), parameter_value.to_owned());
+                }
+                _ => {
+                    return json_error(
+                        StatusCode::BAD_REQUEST,
+                        &format!("parameter `{value}` is not Key=Value"),
+                        None,
+                    )
+                }
+            }
+        }
+    }
+    let delete_tables = flag(&pairs, "delete_tables");
+    let git = value(&pairs, "git").map(str::to_owned);
+    let git_ref = value(&pairs, "ref").map(str::to_owned);
+    let description = value(&pairs, "description").map(str::to_owned);
+    let is_zip = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/zip"));
+    if git.is_none() && (!is_zip || body.is_empty()) {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "a deploy needs the app: a zip body (Content-Type: application/zip) or ?git=URL",
+            None,
+        );
+    }
+    let platform = state.platform.clone();
+    let stacks_root = state.stacks_root.clone();
+    stream_action(move |progress| async move {
+        serverful_platform::server::check_stack_name(&stack)?;
+        progress.phase("fetching the source");
+        let staging = stacks_root.join(&stack).join("sources");
+        // The upload lives until the fetch has copied it.
+        let upload = match &git {
+            Some(_) => None,
+            None => Some(
+                save_upload(&stacks_root, &body)
+                    .await
+                    .map_err(|message| ActionError::internal("source", message))?,
+            ),
+        };
+        let spec = match (&git, &upload) {
+            // Parsed as a user would type it, so that every form the CLI takes is
+            // checked the same way here (no option-like URL, a known scheme, a sane REF).
+            (Some(url), _) => {
+                let typed = match &git_ref {
+                    Some(reference) => format!("{url}#{reference}"),
+                    None => url.clone(),
+                };
+                match build::SourceSpec::parse(&typed) {
+                    Ok(spec @ build::SourceSpec::Git { .. }) => spec,
+                    Ok(_) => {
+                        return Err(ActionError::invalid(
+                            "source",
+                            format!("{url} is not a git repository URL"),
+                        ))
+                    }
+                    Err(error) => return Err(ActionError::invalid("source", error.to_string())),
+                }
+            }
+            (None, Some(file)) => build::SourceSpec::Zip {
+                path: file.path().to_owned(),
+            },
+            (None, None) => return Err(ActionError::invalid("source", "no source")),
+        };
+        let fetched = tokio::task::spawn_blocking(move || build::fetch(&spec, &staging))
+            .await
+            .map_err(|error| ActionError::internal("source", error.to_string()))?
+            .map_err(|error| ActionError::invalid("source", error.to_string()))?;
+        drop(upload);
+        let source = Source {
+            dir: fetched.dir,
+            template_path: fetched.template_path,
+            description: match (&git, description) {
+                (None, Some(description)) => format!("{description} (zip {})", short(&fetched.digest)),
+                _ => fetched.description,
+            },
+            digest: fetched.digest,
+        };
+        let request = DeployRequest {
+            stack,
+            source,
+            parameter_overrides: parameters,
+            delete_tables,
+        };
+        platform.handle(Action::Deploy(request), progress).await
+    })
+}
+
+fn short(digest: &str) -> &str {
+    &digest[..digest.len().min(12)]
+}
+
+/// Writes an uploaded zip to a temporary file under `root`, removed when dropped.
+async fn save_upload(root: &std::path::Path, body: &Bytes) -> Result<tempfile::NamedTempFile, String> {
+    let root = root.to_owned();
+    let body = body.clone();
+    tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&root).map_err(|error| format!("create {}: {error}", root.display()))?;
+        let mut file = tempfile::Builder::new()
+            .prefix(".upload-")
+            .suffix(".zip")
+            .tempfile_in(&root)
+            .map_err(|error| format!("save the upload: {error}"))?;
+        std::io::Write::write_all(&mut file, &body).map_err(|error| format!("save the upload: {error}"))?;
+        Ok(file)
+    })
+    .await
+    .map_err(|error| error.to_string())?
+}
+
+async fn rollback(
+    State(state): State<AdminState>,
+    Path(stack): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let pairs = query_pairs(query.as_deref());
+    let to = match value(&pairs, "to").map(str::parse::<u64>) {
+        None => None,
+        Some(Ok(number)) => Some(number),
+        Some(Err(_)) => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "?to= takes a version number",
+                None,
+            )
+        }
+    };
+    let platform = state.platform.clone();
+    stream_action(move |progress| async move {
+        platform.handle(Action::Rollback { stack, to }, progress).await
+    })
+}
+
+async fn delete_stack(
+    State(state): State<AdminState>,
+    Path(stack): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let pairs = query_pairs(query.as_deref());
+    let delete_tables = flag(&pairs, "delete_tables");
+    let platform = state.platform.clone();
+    stream_action(move |progress| async move {
+        platform
+            .handle(
+                Action::Delete {
+                    stack,
+                    delete_tables,
+                },
+                progress,
+            )
+            .await
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(constant_time_equal(b"secret", b"secret"));
+        assert!(!constant_time_equal(b"secret", b"secreT"));
+        assert!(!constant_time_equal(b"secret", b"secret2"));
+    }
+
+    #[test]
+    fn query_pairs_are_decoded() {
+        let pairs = query_pairs(Some("parameter=Stage%3Dprod&delete_tables=true&description=my+app"));
+        assert_eq!(value(&pairs, "parameter"), Some("Stage=prod"));
+        assert!(flag(&pairs, "delete_tables"));
+        assert_eq!(value(&pairs, "description"), Some("my app"));
+        assert!(!flag(&pairs, "missing"));
+    }
+}

@@ -1,0 +1,154 @@
+//! The platform's whole interface: one [`Action`] in, one [`Outcome`] or [`ActionError`]
+//! out. The CLI (`serverful up` in process) and the admin API (for `serve`) both drive the
+//! platform this way, so every command works against either.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Something to do to the server's stacks.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Build a new version of a stack beside the running one, start it, switch to it
+    /// atomically and drain the old one.
+    Deploy(DeployRequest),
+    /// Make an earlier version current again, without building: `to` names it, else the
+    /// version before the current one.
+    Rollback { stack: String, to: Option<u64> },
+    /// Stop a stack's functions and forget it; its tables are kept unless asked.
+    Delete { stack: String, delete_tables: bool },
+    /// Every stack with its current version.
+    List,
+}
+
+impl Action {
+    /// The stack the action is about, if one.
+    pub fn stack(&self) -> Option<&str> {
+        match self {
+            Action::Deploy(request) => Some(&request.stack),
+            Action::Rollback { stack, .. } | Action::Delete { stack, .. } => Some(stack),
+            Action::List => None,
+        }
+    }
+}
+
+/// A deploy: which stack, from which source folder, with which parameters.
+#[derive(Debug, Clone)]
+pub struct DeployRequest {
+    pub stack: String,
+    pub source: Source,
+    pub parameter_overrides: BTreeMap<String, String>,
+    /// Delete tables the new version's template no longer has (kept otherwise).
+    pub delete_tables: bool,
+}
+
+/// An app's source, already on this machine.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// The folder to build from. Under `serve` it is an immutable copy the server owns;
+    /// under `up` it is the user's own folder.
+    pub dir: PathBuf,
+    /// The template file.
+    pub template_path: PathBuf,
+    /// What it was deployed from, for `ls`: a folder, a zip and its digest, a git commit.
+    pub description: String,
+    /// Content hash of the source; equal digests and parameters mean "no changes". Empty
+    /// for a live folder (`up`), which is always deployed.
+    pub digest: String,
+}
+
+/// What an action did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// A new version serves.
+    Deployed {
+        stack: String,
+        version: u64,
+        /// The version it replaced, if any.
+        previous: Option<u64>,
+        /// Things the user should know (warnings of the build and the runtime).
+        warnings: Vec<String>,
+        summary: StackSummary,
+    },
+    /// The source and parameters equal the current version's: nothing was deployed.
+    NoChanges { stack: String, version: u64 },
+    RolledBack {
+        stack: String,
+        from: u64,
+        to: u64,
+        summary: StackSummary,
+    },
+    Deleted {
+        stack: String,
+        /// Tables deleted with it.
+        tables_deleted: Vec<String>,
+        /// Tables kept.
+        tables_kept: Vec<String>,
+    },
+    Stacks { stacks: Vec<StackSummary> },
+}
+
+/// A stack as `ls` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StackSummary {
+    pub name: String,
+    pub version: u64,
+    /// Every version kept, oldest first.
+    pub versions: Vec<u64>,
+    pub source: String,
+    pub deployed_at: String,
+    pub status: String,
+    /// `LogicalId (physical name)` of each function.
+    pub functions: Vec<String>,
+    /// Each API's URL.
+    pub urls: Vec<String>,
+    pub tables: Vec<String>,
+    pub outputs: Vec<(String, String)>,
+}
+
+/// Why an action failed. The running stacks are untouched by any failed action.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[error("{step}: {message}")]
+pub struct ActionError {
+    /// Which step failed: `template`, `build`, `tables`, `functions`, `state`, `stack`, ...
+    pub step: String,
+    pub message: String,
+    /// The kind of failure, for the admin API's status code.
+    pub kind: ErrorKind,
+}
+
+/// How an [`ActionError`] maps to what a client did wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The request names something that does not exist (a stack, a version).
+    NotFound,
+    /// The request cannot be done as asked (a bad template, a failed build).
+    Invalid,
+    /// Another action on the same stack is under way.
+    Conflict,
+    /// The server failed (disk, state).
+    Internal,
+}
+
+impl ActionError {
+    pub fn new(step: &str, kind: ErrorKind, message: impl Into<String>) -> ActionError {
+        ActionError {
+            step: step.to_owned(),
+            message: message.into(),
+            kind,
+        }
+    }
+
+    pub fn invalid(step: &str, message: impl Into<String>) -> ActionError {
+        ActionError::new(step, ErrorKind::Invalid, message)
+    }
+
+    pub fn not_found(step: &str, message: impl Into<String>) -> ActionError {
+        ActionError::new(step, ErrorKind::NotFound, message)
+    }
+
+    pub fn internal(step: &str, message: impl Into<String>) -> ActionError {
+        ActionError::new(step, ErrorKind::Internal, message)
+    }
+}

@@ -1,0 +1,82 @@
+//! `serverful serve`: the long-running server. It comes back with every stack the data
+//! folder records, at its current version, and takes deploys through the admin API.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use serverful_cli::ServeArgs;
+use serverful_platform::Layout;
+
+use crate::server::{self, ServerSettings};
+
+/// `aws` is the tokio runtime the AWS endpoint is served on (see `crate::main`).
+pub(crate) async fn run(args: ServeArgs, aws: tokio::runtime::Handle) -> anyhow::Result<ExitCode> {
+    let started = server::start(ServerSettings {
+        data_dir: args.data.clone(),
+        host: args.host,
+        port: args.port,
+        aws_port: args.aws_port,
+        admin_host: args.admin_host,
+        admin_port: args.admin_port,
+        domain: args.domain.clone(),
+        region: args.region.clone(),
+        layout: Layout::Serve,
+        code_versions: serverful_platform::CodeVersions::Pinned,
+        sandbox: args.sandbox,
+        network: args.network,
+        max_concurrency: args.max_concurrency,
+        max_queued: args.max_queued,
+        idle_timeout: args.idle_timeout,
+        aws,
+    })
+    .await;
+    let server = match started {
+        Ok(server) => server,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    println!(
+        "serverful {} serving {}",
+        env!("CARGO_PKG_VERSION"),
+        args.data.display()
+    );
+    println!("{}", server.sandbox_line);
+    server.print_endpoints();
+    let progress = Arc::new(crate::builds::TerminalProgress::new());
+    let failures = server.platform.restore(progress.clone()).await;
+    progress.finish();
+    for failure in &failures {
+        eprintln!("error: {}", failure.message);
+    }
+    let versions = server.platform.current_versions();
+    if versions.is_empty() {
+        println!("No stacks yet: deploy one with `serverful deploy DIR --stack NAME --endpoint {}`", server.admin_url);
+    } else {
+        println!("Stacks:");
+        for version in &versions {
+            println!(
+                "  {} version {} ({})",
+                version.record.stack, version.record.number, version.record.source
+            );
+            for api in &version.app.apis {
+                let port = server
+                    .base_url
+                    .rsplit_once(':')
+                    .map(|(_, port)| port)
+                    .unwrap_or_default();
+                println!(
+                    "    {} http://{}.execute-api.{}:{port}",
+                    api.logical_id, api.api_id, args.domain
+                );
+            }
+        }
+    }
+    println!("Ready on {} (Ctrl-C to stop)", server.base_url);
+    if let Err(error) = server.serve().await {
+        eprintln!("error: {error:#}");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}

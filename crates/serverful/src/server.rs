@@ -1,0 +1,386 @@
+//! What `up` and `serve` share: the three listeners (gateway, AWS endpoint, admin API),
+//! the endpoint's keys and the admin token, the store, the sandbox, the platform with its
+//! gateway and AWS services, and serving until Ctrl-C or SIGTERM.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::serve::ListenerExt as _;
+use serverful_cli::{IdleTimeout, NetworkMode, SandboxMode};
+use serverful_gateway as gateway;
+use serverful_platform::{Layout, Platform, PlatformConfig, PlatformInvoker};
+use serverful_runtime as runtime;
+
+use crate::app::ACCOUNT_ID;
+
+/// Everything a server is started with.
+pub(crate) struct ServerSettings {
+    pub data_dir: PathBuf,
+    pub host: IpAddr,
+    pub port: u16,
+    pub aws_port: u16,
+    pub admin_host: IpAddr,
+    pub admin_port: u16,
+    pub domain: String,
+    pub region: String,
+    pub layout: Layout,
+    pub code_versions: serverful_platform::CodeVersions,
+    pub sandbox: SandboxMode,
+    pub network: NetworkMode,
+    pub max_concurrency: u32,
+    pub max_queued: u32,
+    pub idle_timeout: IdleTimeout,
+    /// The tokio runtime the AWS endpoint is served on (see `crate::main`).
+    pub aws: tokio::runtime::Handle,
+}
+
+/// A started server, not yet serving: what the banner prints, and the listeners.
+pub(crate) struct Server {
+    pub platform: Arc<Platform>,
+    pub base_url: String,
+    pub aws_url: String,
+    pub admin_url: String,
+    pub sandbox_line: String,
+    pub credentials: serverful_aws::Credentials,
+    pub key_source: serverful_aws::KeySource,
+    pub token_source: serverful_admin::TokenSource,
+    pub token: String,
+    gateway_listener: tokio::net::TcpListener,
+    aws_listener: tokio::net::TcpListener,
+    admin_listener: tokio::net::TcpListener,
+    aws_router: Arc<std::sync::OnceLock<axum::Router>>,
+    gateway_state: gateway::GatewayState,
+    admin_state: serverful_admin::AdminState,
+    aws: tokio::runtime::Handle,
+}
+
+/// Binds the listeners, opens the store and the stack state, and makes the platform.
+/// Errors say what to do (`--port` in use, bad keys).
+pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("create the data folder {}", settings.data_dir.display()))?;
+    let data_dir = settings
+        .data_dir
+        .canonicalize()
+        .context("resolve the data folder")?;
+    // Every listener first: a port in use stops start-up before anything runs, and
+    // functions need the endpoint's address in their environment.
+    let gateway_listener = bind(settings.host, settings.port, "the gateway", "--port").await?;
+    let aws_listener =
+        bind(settings.host, settings.aws_port, "the AWS endpoint", "--aws-port").await?;
+    let admin_listener = bind(
+        settings.admin_host,
+        settings.admin_port,
+        "the admin API",
+        "--admin-port",
+    )
+    .await?;
+    let gateway_address = gateway_listener
+        .local_addr()
+        .context("read the gateway's address")?;
+    let aws_address = aws_listener
+        .local_addr()
+        .context("read the AWS endpoint's address")?;
+    let admin_address = admin_listener
+        .local_addr()
+        .context("read the admin API's address")?;
+    let base_url = format!("http://{gateway_address}");
+    let aws_url = format!("http://{}", reachable(aws_address));
+    let admin_url = format!("http://{}", reachable(admin_address));
+
+    let (credentials, key_source) = serverful_aws::load_or_generate_credentials(&data_dir)
+        .map_err(|error| {
+            anyhow::anyhow!("{error}\nhint: set both SERVERFUL_ACCESS_KEY_ID and SERVERFUL_SECRET_ACCESS_KEY, or neither")
+        })?;
+    let (token, token_source) = serverful_admin::load_or_generate_token(
+        &data_dir,
+        std::env::var("SERVERFUL_ADMIN_TOKEN").ok(),
+    )
+    .context("make the admin token")?;
+
+    let store = serverful_platform::tables::open_store(&data_dir, &settings.region, ACCOUNT_ID)
+        .map_err(anyhow::Error::msg)?;
+    serverful_platform::tables::spawn_ttl_sweep(store.clone());
+    let state = serverful_platform::SqliteState::open(&data_dir.join("platform.sqlite"))
+        .map_err(anyhow::Error::msg)?;
+
+    // Sandboxed functions reach the AWS endpoint through a listener inside their own
+    // network namespace, served by the same router once it exists (below).
+    let aws_router: Arc<std::sync::OnceLock<axum::Router>> = Arc::default();
+    let endpoint_router = aws_router.clone();
+    let aws_handle = settings.aws.clone();
+    let endpoints = vec![runtime::sandbox::PlatformEndpoint {
+        port: aws_address.port(),
+        serve: Arc::new(move |listener: tokio::net::TcpListener| {
+            let router = endpoint_router.get().cloned().unwrap_or_default();
+            // The listener moves to the AWS endpoint's runtime, so that its connections
+            // are polled there too.
+            let listener = listener.into_std();
+            aws_handle.spawn(async move {
+                let served = match listener {
+                    Ok(listener) => {
+                        serve_aws(listener, router, "sandbox's AWS endpoint", std::future::pending())
+                            .await
+                    }
+                    Err(error) => Err(error),
+                };
+                if let Err(error) = served {
+                    tracing::debug!("AWS endpoint inside a sandbox stopped: {error}");
+                }
+            })
+        }),
+    }];
+    let (sandbox, sandbox_line) = crate::app::sandbox(
+        settings.sandbox,
+        settings.network,
+        &data_dir,
+        endpoints,
+    )
+    .await?;
+    let runtime_options = runtime::RuntimeOptions {
+        region: settings.region.clone(),
+        account_id: ACCOUNT_ID.to_owned(),
+        data_dir: data_dir.clone(),
+        sandbox,
+        max_concurrency: settings.max_concurrency,
+        max_queued: settings.max_queued,
+        idle_timeout: match settings.idle_timeout {
+            IdleTimeout::After(duration) => Some(duration),
+            IdleTimeout::Never => None,
+        },
+        aws_endpoint_url: Some(aws_url.clone()),
+        access_key_id: credentials.access_key_id.clone(),
+        secret_access_key: credentials.secret_access_key.clone(),
+        ..runtime::RuntimeOptions::default()
+    };
+    let routes = gateway::Routes::new(gateway::RoutesSpec {
+        apis: Vec::new(),
+        domain: settings.domain.clone(),
+        custom_domains: Vec::new(),
+        bare_host: settings.layout == Layout::Up,
+    });
+    let platform = Platform::new(
+        PlatformConfig {
+            data_dir: data_dir.clone(),
+            region: settings.region.clone(),
+            account_id: ACCOUNT_ID.to_owned(),
+            layout: settings.layout,
+            domain: settings.domain.clone(),
+            gateway_port: gateway_address.port(),
+            runtime: runtime_options,
+            code_versions: settings.code_versions,
+        },
+        store.clone(),
+        Arc::new(state),
+        routes.clone(),
+    );
+    let gateway_state = gateway::GatewayState {
+        routes,
+        invoker: Arc::new(PlatformInvoker(platform.clone())),
+        domain_name: gateway_address.to_string(),
+        account_id: ACCOUNT_ID.to_owned(),
+    };
+    let aws_state = serverful_aws::AwsState::new(credentials.clone())
+        .with_json_service(Arc::new(serverful_aws::DynamoDbService::new(store.clone())))
+        .with_json_service(Arc::new(serverful_aws::DynamoDbStreamsService::new(store)))
+        .with_rest_service(Arc::new(serverful_platform::lambda_api::LambdaApi {
+            platform: platform.clone(),
+        }));
+    aws_router.get_or_init(|| serverful_aws::router(aws_state));
+    let admin_state = serverful_admin::AdminState {
+        platform: platform.clone(),
+        token: Arc::from(token.as_str()),
+        stacks_root: data_dir.join("stacks"),
+    };
+    Ok(Server {
+        platform,
+        base_url,
+        aws_url,
+        admin_url,
+        sandbox_line,
+        credentials,
+        key_source,
+        token_source,
+        token,
+        gateway_listener,
+        aws_listener,
+        admin_listener,
+        aws_router,
+        gateway_state,
+        admin_state,
+        aws: settings.aws,
+    })
+}
+
+impl Server {
+    /// The lines about the AWS endpoint's keys and the admin token, as `up` and `serve`
+    /// print them.
+    pub(crate) fn print_endpoints(&self) {
+        match &self.key_source {
+            serverful_aws::KeySource::Environment => {
+                println!(
+                    "AWS endpoint {} (keys from SERVERFUL_ACCESS_KEY_ID / SERVERFUL_SECRET_ACCESS_KEY)",
+                    self.aws_url
+                );
+            }
+            serverful_aws::KeySource::DataDir(path) | serverful_aws::KeySource::Generated(path) => {
+                println!("AWS endpoint {} (keys in {})", self.aws_url, path.display());
+                println!("  AWS_ACCESS_KEY_ID={}", self.credentials.access_key_id);
+                println!(
+                    "  AWS_SECRET_ACCESS_KEY={}",
+                    self.credentials.secret_access_key
+                );
+            }
+        }
+        match &self.token_source {
+            serverful_admin::TokenSource::Environment => {
+                println!("Admin API {} (token from SERVERFUL_ADMIN_TOKEN)", self.admin_url);
+            }
+            serverful_admin::TokenSource::DataDir(path) => {
+                println!("Admin API {} (token in {})", self.admin_url, path.display());
+            }
+            serverful_admin::TokenSource::Generated(path) => {
+                println!("Admin API {} (token in {})", self.admin_url, path.display());
+                println!("  SERVERFUL_ADMIN_TOKEN={}", self.token);
+            }
+        }
+    }
+
+    /// Serves every listener until Ctrl-C or SIGTERM, then stops every function.
+    pub(crate) async fn serve(self) -> anyhow::Result<()> {
+        let (stop_sender, stop_receiver) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop_sender.send(true);
+        });
+        let stopped = |mut receiver: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = receiver.wait_for(|stop| *stop).await;
+        };
+        // Connect info gives events the client's address (`sourceIp`).
+        let gateway_service = gateway::router(self.gateway_state)
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let gateway_listener = self
+            .gateway_listener
+            .tap_io(|stream| set_nodelay(stream, "gateway"));
+        let gateway_served = axum::serve(gateway_listener, gateway_service)
+            .with_graceful_shutdown(stopped(stop_receiver.clone()));
+        let admin_served = axum::serve(
+            self.admin_listener,
+            serverful_admin::router(self.admin_state),
+        )
+        .with_graceful_shutdown(stopped(stop_receiver.clone()));
+        let aws_router = self
+            .aws_router
+            .get()
+            .cloned()
+            .context("the AWS endpoint's router")?;
+        // The AWS endpoint is served on its own runtime; its listener is registered there.
+        let aws_listener = self
+            .aws_listener
+            .into_std()
+            .context("hand over the AWS endpoint")?;
+        let aws_served = self.aws.spawn(serve_aws(
+            aws_listener,
+            aws_router,
+            "AWS endpoint",
+            stopped(stop_receiver),
+        ));
+        let (gateway_result, admin_result, aws_result) =
+            tokio::join!(gateway_served, admin_served, aws_served);
+        let aws_result =
+            aws_result.unwrap_or_else(|join_error| Err(std::io::Error::other(join_error)));
+        // Stop the functions before reporting anything else, so no process outlives us.
+        if tokio::time::timeout(Duration::from_secs(10), self.platform.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::error!("function processes did not stop within 10 s");
+        }
+        runtime::flush_stdout();
+        gateway_result.context("serve the gateway")?;
+        admin_result.context("serve the admin API")?;
+        aws_result.context("serve the AWS endpoint")?;
+        Ok(())
+    }
+}
+
+/// Serves the AWS endpoint's `router` on `listener` (handed over from another tokio
+/// runtime: it is registered with the caller's) until `shutdown` completes.
+async fn serve_aws(
+    listener: std::net::TcpListener,
+    router: axum::Router,
+    name: &'static str,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::from_std(listener)?
+        .tap_io(move |stream| set_nodelay(stream, name));
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Sets TCP_NODELAY on a connection to the `listener` named: without it a response
+/// written in several pieces (headers, then streamed body chunks, as HTTP-mode responses
+/// are) waits for the client's delayed ACK, about 40 ms per request.
+fn set_nodelay(stream: &mut tokio::net::TcpStream, listener: &str) {
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!("failed to set TCP_NODELAY on a {listener} connection: {error}");
+    }
+}
+
+/// Binds a listener, or says why not and what to do.
+async fn bind(
+    host: IpAddr,
+    port: u16,
+    what: &str,
+    flag: &str,
+) -> anyhow::Result<tokio::net::TcpListener> {
+    let address = SocketAddr::new(host, port);
+    tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|error| {
+            let hint = if error.kind() == std::io::ErrorKind::AddrInUse {
+                format!("\nhint: another program uses port {port}: stop it or pass {flag}")
+            } else {
+                String::new()
+            };
+            anyhow::anyhow!("cannot listen on {address} for {what}: {error}{hint}")
+        })
+}
+
+/// The address functions and tools use to reach a listener: a wildcard bind is reached
+/// over loopback.
+fn reachable(address: SocketAddr) -> SocketAddr {
+    if address.ip().is_unspecified() {
+        let loopback: IpAddr = if address.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        };
+        SocketAddr::new(loopback, address.port())
+    } else {
+        address
+    }
+}
+
+/// Waits for Ctrl-C (SIGINT) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!("failed to listen for SIGTERM: {error}");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate.recv() => {}
+    }
+    eprintln!("stopping: killing function processes");
+}
