@@ -124,7 +124,14 @@ pub struct Server {
     /// The endpoint's keys, as the server printed them.
     pub access_key_id: String,
     pub secret_access_key: String,
-    _data_dir: tempfile::TempDir,
+    /// `http://127.0.0.1:PORT` of the admin API.
+    pub admin_url: String,
+    /// The admin token, as the server printed it when it made it (empty when it was
+    /// made by an earlier server on the same data folder).
+    pub admin_token: String,
+    /// The data folder.
+    pub data_dir: PathBuf,
+    _data_dir: Option<tempfile::TempDir>,
 }
 
 impl Server {
@@ -172,6 +179,44 @@ impl Server {
         env: &[(&str, &str)],
     ) -> Result<Server, String> {
         let data_dir = tempfile::tempdir().expect("data dir");
+        let mut args: Vec<std::ffi::OsString> = vec!["up".into(), app.into()];
+        args.extend(
+            [
+                "--port",
+                "0",
+                "--aws-port",
+                "0",
+                "--admin-port",
+                "0",
+                "--data",
+            ]
+            .map(Into::into),
+        );
+        args.push(data_dir.path().into());
+        args.extend(extra_args.iter().map(Into::into));
+        let path = data_dir.path().to_owned();
+        Server::launch(shell_script, &args, env, path, Some(data_dir))
+    }
+
+    /// Starts `serverful serve --data DATA` on free ports and waits for it to be ready.
+    /// The data folder is the caller's, so that a test can restart a server on it.
+    pub fn start_serve(data_dir: &Path, extra_args: &[&str]) -> Server {
+        let mut args: Vec<std::ffi::OsString> = vec!["serve".into(), "--data".into(), data_dir.into()];
+        args.extend(
+            ["--port", "0", "--aws-port", "0", "--admin-port", "0"].map(Into::into),
+        );
+        args.extend(extra_args.iter().map(Into::into));
+        Server::launch(None, &args, &[], data_dir.to_owned(), None)
+            .unwrap_or_else(|output| panic!("server did not start:\n{output}"))
+    }
+
+    fn launch(
+        shell_script: Option<&str>,
+        args: &[std::ffi::OsString],
+        env: &[(&str, &str)],
+        data_path: PathBuf,
+        data_dir: Option<tempfile::TempDir>,
+    ) -> Result<Server, String> {
         let mut command = match shell_script {
             Some(script) => {
                 let mut command = Command::new("sh");
@@ -181,11 +226,7 @@ impl Server {
             None => Command::new(serverful_bin()),
         };
         command
-            .arg("up")
-            .arg(app)
-            .args(["--port", "0", "--aws-port", "0", "--data"])
-            .arg(data_dir.path())
-            .args(extra_args)
+            .args(args)
             .env("NO_COLOR", "1")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
@@ -206,6 +247,9 @@ impl Server {
             aws_url: String::new(),
             access_key_id: String::new(),
             secret_access_key: String::new(),
+            admin_url: String::new(),
+            admin_token: String::new(),
+            data_dir: data_path,
             _data_dir: data_dir,
         };
         loop {
@@ -231,6 +275,13 @@ impl Server {
                 server.aws_url = after("AWS endpoint ");
                 server.access_key_id = after("AWS_ACCESS_KEY_ID=");
                 server.secret_access_key = after("AWS_SECRET_ACCESS_KEY=");
+                server.admin_url = after("Admin API ");
+                server.admin_token = after("SERVERFUL_ADMIN_TOKEN=");
+                if server.admin_token.is_empty() {
+                    server.admin_token = std::fs::read_to_string(server.data_dir.join("admin-token"))
+                        .map(|token| token.trim().to_owned())
+                        .unwrap_or_default();
+                }
                 return Ok(server);
             }
             if let Ok(Some(status)) = server.child.try_wait() {

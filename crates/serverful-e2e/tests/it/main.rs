@@ -5,6 +5,7 @@
 mod birthday;
 mod builds;
 mod clients;
+mod deploys;
 mod failures;
 mod hello;
 mod http_mode;
