@@ -100,15 +100,15 @@ impl Functions {
         }
     }
 
-    /// For an HTTP-mode function, a ready instance to proxy one request to; `None` for a
-    /// Lambda-mode function. Like [`Functions::invoke`], a request that picked a version
-    /// retiring under it goes to the version that replaced it.
     /// Whether `function` runs as a web server (HTTP mode) rather than over the Runtime API.
     pub(crate) fn is_http_mode(&self, function: &str) -> bool {
         self.runtime_of(function)
             .is_some_and(|function_runtime| function_runtime.is_http_mode(function))
     }
 
+    /// For an HTTP-mode function, a ready instance to proxy one request to; `None` for a
+    /// Lambda-mode function. Like [`Functions::invoke`], a request that picked a version
+    /// retiring under it goes to the version that replaced it.
     pub(crate) async fn http_lease(
         &self,
         function: &str,
@@ -191,20 +191,32 @@ impl Functions {
     }
 }
 
-/// The gateway invokes functions through the registry.
+/// The gateway invokes functions through the registry. `up` runs one stack, so the stack
+/// a [`gateway::FunctionRef`] names is not checked; it has no versions, so a qualified
+/// reference names no function.
 pub(crate) struct GatewayInvoker(pub(crate) Arc<Functions>);
+
+impl GatewayInvoker {
+    /// The function's logical id, when the reference can name a function here.
+    fn logical_id(function: &gateway::FunctionRef) -> Result<String, gateway::InvokeError> {
+        match function.qualifier {
+            None => Ok(function.function.to_string()),
+            Some(_) => Err(gateway::InvokeError::NoSuchFunction(function.to_string())),
+        }
+    }
+}
 
 impl gateway::Invoke for GatewayInvoker {
     fn invoke(
         &self,
-        function: &str,
+        function: &gateway::FunctionRef,
         event: Bytes,
     ) -> BoxFuture<'static, Result<Bytes, gateway::InvokeError>> {
         let functions = self.0.clone();
-        let function = function.to_string();
+        let logical_id = GatewayInvoker::logical_id(function);
         Box::pin(async move {
             functions
-                .invoke(&function, event)
+                .invoke(&logical_id?, event)
                 .await
                 .map_err(gateway_error)
         })
@@ -212,25 +224,28 @@ impl gateway::Invoke for GatewayInvoker {
 
     fn http_target(
         &self,
-        function: &str,
-    ) -> BoxFuture<'static, Result<Option<gateway::HttpTarget>, gateway::InvokeError>> {
+        function: &gateway::FunctionRef,
+    ) -> BoxFuture<'static, Result<gateway::HttpTarget, gateway::InvokeError>> {
         let functions = self.0.clone();
-        let function = function.to_string();
+        let logical_id = GatewayInvoker::logical_id(function);
+        let name = function.to_string();
         Box::pin(async move {
             let Some(lease) = functions
-                .http_lease(&function)
+                .http_lease(&logical_id?)
                 .await
                 .map_err(gateway_error)?
             else {
-                return Ok(None);
+                return Err(gateway::InvokeError::Unavailable(format!(
+                    "{name} takes events over the Runtime API, not proxied requests"
+                )));
             };
-            Ok(Some(gateway::HttpTarget {
+            Ok(gateway::HttpTarget {
                 address: lease.address(),
                 remove_base_path: lease.remove_base_path().map(str::to_owned),
                 timeout: lease.timeout(),
                 lambda_context: Some(lease.lambda_context().to_owned()),
                 guard: Box::new(LeaseGuard(lease)),
-            }))
+            })
         })
     }
 }
@@ -244,9 +259,7 @@ fn gateway_error(error: runtime::InvokeError) -> gateway::InvokeError {
         runtime::InvokeError::Timeout => gateway::InvokeError::Timeout,
         runtime::InvokeError::Throttled => gateway::InvokeError::Throttled,
         runtime::InvokeError::PayloadTooLarge => gateway::InvokeError::PayloadTooLarge,
-        runtime::InvokeError::NoSuchFunction(name) => {
-            gateway::InvokeError::Unavailable(format!("no function named {name}"))
-        }
+        runtime::InvokeError::NoSuchFunction(name) => gateway::InvokeError::NoSuchFunction(name),
         runtime::InvokeError::ShuttingDown => {
             gateway::InvokeError::Unavailable("the server is shutting down".to_string())
         }

@@ -139,7 +139,12 @@ pub(crate) async fn run(args: UpArgs, aws: tokio::runtime::Handle) -> anyhow::Re
         }
     }
 
-    let apis: Vec<gateway::ApiSpec> = app.apis.iter().map(api_spec).collect();
+    let stack = app::stack_name(&args.app);
+    let apis: Vec<gateway::ApiSpec> = app
+        .apis
+        .iter()
+        .map(|api| api_spec(api, &stack, &functions))
+        .collect();
     println!(
         "serverful {} running {}",
         env!("CARGO_PKG_VERSION"),
@@ -173,22 +178,28 @@ pub(crate) async fn run(args: UpArgs, aws: tokio::runtime::Handle) -> anyhow::Re
         }
     }
     let route_lines = gateway::route_lines(&apis, &base_url);
+    // The one stack answers on the bare host, as `sam local start-api` does, and each API
+    // on its own host too, as on AWS.
+    let routes = gateway::Routes::new(gateway::RoutesSpec {
+        apis,
+        domain: args.domain.clone(),
+        custom_domains: Vec::new(),
+        bare_host: true,
+    });
     if route_lines.is_empty() {
         println!("No routes: the template has no Api or HttpApi events");
     } else {
         println!("Routes:");
         for line in route_lines {
-            // HTTP-mode functions are proxied to, not sent events: say so.
-            let http_mode = line
-                .rsplit_once(" -> ")
-                .is_some_and(|(_, function)| functions.is_http_mode(function));
-            let marker = if http_mode { " (http mode)" } else { "" };
-            println!("  {line}{marker}");
+            println!("  {line}");
+        }
+        for api_url in routes.current().urls(gateway_address.port()) {
+            println!("  (also {})", api_url.url);
         }
     }
 
     let gateway_state = gateway::GatewayState {
-        apis: Arc::new(apis),
+        routes,
         invoker: Arc::new(GatewayInvoker(functions.clone())),
         domain_name: gateway_address.to_string(),
         account_id: ACCOUNT_ID.to_string(),
@@ -337,8 +348,11 @@ async fn stop_functions(functions: &Functions) {
     }
 }
 
-fn api_spec(api: &template::Api) -> gateway::ApiSpec {
+/// The gateway's view of one API of the app: its routes name the stack's functions and
+/// say which ones are web servers (HTTP mode).
+fn api_spec(api: &template::Api, stack: &str, functions: &Functions) -> gateway::ApiSpec {
     gateway::ApiSpec {
+        stack: stack.to_owned(),
         logical_id: api.logical_id.clone(),
         api_id: api.api_id.clone(),
         kind: match api.kind {
@@ -354,7 +368,12 @@ fn api_spec(api: &template::Api) -> gateway::ApiSpec {
             .map(|route| gateway::RouteSpec {
                 method: route.method.clone(),
                 path: route.path.clone(),
-                function: route.function.clone(),
+                target: gateway::FunctionRef::new(stack, route.function.as_str()),
+                mode: if functions.is_http_mode(&route.function) {
+                    gateway::FunctionMode::Http
+                } else {
+                    gateway::FunctionMode::Events
+                },
                 payload_format: match route.payload_format {
                     template::PayloadFormat::V1 => gateway::PayloadFormat::V1,
                     template::PayloadFormat::V2 => gateway::PayloadFormat::V2,
