@@ -10,7 +10,8 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use libfuzzer_sys::fuzz_target;
 use serverful_gateway::{
-    router, ApiKind, ApiSpec, GatewayState, Invoke, InvokeError, PayloadFormat, RouteSpec,
+    router, ApiKind, ApiSpec, CustomDomain, FunctionMode, FunctionRef, GatewayState, HttpTarget,
+    Invoke, InvokeError, PayloadFormat, RouteSpec, Routes, RoutesSpec,
 };
 use tower::ServiceExt as _;
 
@@ -18,9 +19,14 @@ use tower::ServiceExt as _;
 struct Canned(Bytes);
 
 impl Invoke for Canned {
-    fn invoke(&self, _function: &str, _event: Bytes) -> BoxFuture<'static, Result<Bytes, InvokeError>> {
+    fn invoke(&self, _function: &FunctionRef, _event: Bytes) -> BoxFuture<'static, Result<Bytes, InvokeError>> {
         let result = self.0.clone();
         Box::pin(async move { Ok(result) })
+    }
+
+    fn http_target(&self, function: &FunctionRef) -> BoxFuture<'static, Result<HttpTarget, InvokeError>> {
+        let error = InvokeError::Unavailable(format!("{function} takes events"));
+        Box::pin(async move { Err(error) })
     }
 }
 
@@ -28,12 +34,14 @@ fn api(kind: ApiKind, format: PayloadFormat, prefix: &str) -> ApiSpec {
     let route = |method: &str, path: &str| RouteSpec {
         method: method.to_string(),
         path: format!("{prefix}{path}"),
-        function: "F".to_string(),
+        target: FunctionRef::new("fuzz", "F"),
+        mode: FunctionMode::Events,
         payload_format: format,
     };
     ApiSpec {
+        stack: "fuzz".to_string(),
         logical_id: format!("Api{prefix}").replace('/', ""),
-        api_id: "abcdefghij".to_string(),
+        api_id: format!("api{prefix}").replace('/', ""),
         kind,
         stage_name: "Prod".to_string(),
         stage_variables: BTreeMap::new(),
@@ -61,8 +69,20 @@ fuzz_target!(|data: &[u8]| {
     }
     let Ok(request) = builder.body(axum::body::Body::from(body)) else { return };
 
+    // Hosts from the input reach the bare host, an API's own host or a custom domain.
+    let spec = RoutesSpec {
+        apis: vec![api(ApiKind::Rest, PayloadFormat::V1, "/v1"), api(ApiKind::Http, PayloadFormat::V2, "/v2")],
+        domain: "localhost".to_string(),
+        custom_domains: vec![CustomDomain {
+            domain_name: "api.example.com".to_string(),
+            base_path: Some("base".to_string()),
+            api_id: "apiv1".to_string(),
+            stage: None,
+        }],
+        bare_host: true,
+    };
     let state = GatewayState {
-        apis: Arc::new(vec![api(ApiKind::Rest, PayloadFormat::V1, "/v1"), api(ApiKind::Http, PayloadFormat::V2, "/v2")]),
+        routes: Routes::new(spec),
         invoker: Arc::new(Canned(result)),
         domain_name: "127.0.0.1:3000".to_string(),
         account_id: "123456789012".to_string(),

@@ -44,7 +44,10 @@ pub enum ClientSource {
     /// A zip on this machine: uploaded as it is.
     Zip(PathBuf),
     /// A git repository the server clones.
-    Git { url: String, reference: Option<String> },
+    Git {
+        url: String,
+        reference: Option<String>,
+    },
 }
 
 /// A client of one server's admin API.
@@ -67,8 +70,13 @@ impl Client {
 
     /// `ls`.
     pub async fn list(&self, on_event: &mut dyn FnMut(&Event)) -> Result<Outcome, ClientError> {
-        self.call(http::Method::GET, &format!("{PREFIX}/stacks"), None, on_event)
-            .await
+        self.call(
+            http::Method::GET,
+            &format!("{PREFIX}/stacks"),
+            None,
+            on_event,
+        )
+        .await
     }
 
     /// `deploy`.
@@ -96,7 +104,10 @@ impl Client {
                 None
             }
             ClientSource::Zip(path) => {
-                query.push(format!("description={}", encode(&path.display().to_string())));
+                query.push(format!(
+                    "description={}",
+                    encode(&path.display().to_string())
+                ));
                 let bytes = std::fs::read(path).map_err(|error| {
                     ClientError::Source(format!("cannot read {}: {error}", path.display()))
                 })?;
@@ -104,7 +115,10 @@ impl Client {
             }
             ClientSource::Folder(dir) => {
                 let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
-                query.push(format!("description={}", encode(&absolute.display().to_string())));
+                query.push(format!(
+                    "description={}",
+                    encode(&absolute.display().to_string())
+                ));
                 let dir = dir.clone();
                 let bytes = tokio::task::spawn_blocking(move || zip_folder(&dir))
                     .await
@@ -157,10 +171,10 @@ impl Client {
         on_event: &mut dyn FnMut(&Event),
     ) -> Result<Outcome, ClientError> {
         let uri = format!("{}{path}", self.endpoint);
-        let mut builder = http::Request::builder()
-            .method(method)
-            .uri(&uri)
-            .header(http::header::AUTHORIZATION, format!("Bearer {}", self.token));
+        let mut builder = http::Request::builder().method(method).uri(&uri).header(
+            http::header::AUTHORIZATION,
+            format!("Bearer {}", self.token),
+        );
         if body.is_some() {
             builder = builder.header(http::header::CONTENT_TYPE, "application/zip");
         }
@@ -169,14 +183,14 @@ impl Client {
             .map_err(|error| ClientError::Refused {
                 message: format!("bad request to {uri}: {error}"),
             })?;
-        let response = self
-            .http
-            .request(request)
-            .await
-            .map_err(|error| ClientError::Unreachable {
-                endpoint: self.endpoint.clone(),
-                reason: describe(&error),
-            })?;
+        let response =
+            self.http
+                .request(request)
+                .await
+                .map_err(|error| ClientError::Unreachable {
+                    endpoint: self.endpoint.clone(),
+                    reason: describe(&error),
+                })?;
         let status = response.status();
         let mut body = response.into_body();
         if !status.is_success() {
@@ -212,10 +226,13 @@ impl Client {
                 let event: Event =
                     serde_json::from_slice(&line).map_err(|error| ClientError::Protocol {
                         endpoint: self.endpoint.clone(),
-                        reason: format!("not an admin API event ({error}): {}", String::from_utf8_lossy(&line)),
+                        reason: format!(
+                            "not an admin API event ({error}): {}",
+                            String::from_utf8_lossy(&line)
+                        ),
                     })?;
                 match event {
-                    Event::Done { result } => return Ok(result),
+                    Event::Done { result } => return Ok(*result),
                     Event::Failed { error } => return Err(ClientError::Action(error)),
                     other => on_event(&other),
                 }
@@ -223,7 +240,8 @@ impl Client {
         }
         Err(ClientError::Protocol {
             endpoint: self.endpoint.clone(),
-            reason: "the answer ended before the action's outcome (did the server stop?)".to_owned(),
+            reason: "the answer ended before the action's outcome (did the server stop?)"
+                .to_owned(),
         })
     }
 }
@@ -246,7 +264,14 @@ fn encode(text: &str) -> String {
 
 /// Names never uploaded: the data folder, dependencies the server installs itself, VCS
 /// data and other tools' output, as the build skips them.
-const NOT_UPLOADED: &[&str] = &[".serverful", "node_modules", ".git", ".aws-sam", "__pycache__", "target"];
+const NOT_UPLOADED: &[&str] = &[
+    ".serverful",
+    "node_modules",
+    ".git",
+    ".aws-sam",
+    "__pycache__",
+    "target",
+];
 
 /// Zips an app folder in memory for upload, links kept as links.
 fn zip_folder(dir: &Path) -> Result<Vec<u8>, String> {

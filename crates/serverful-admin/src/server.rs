@@ -24,9 +24,7 @@ use axum::Router;
 use bytes::Bytes;
 use futures_util::StreamExt as _;
 use serverful_build as build;
-use serverful_platform::{
-    Action, ActionError, DeployRequest, Platform, Progress, Source,
-};
+use serverful_platform::{Action, ActionError, DeployRequest, Platform, Progress, Source};
 
 use crate::wire::Event;
 use crate::PREFIX;
@@ -49,7 +47,10 @@ pub fn router(state: AdminState) -> Router {
     Router::new()
         .route(&format!("{PREFIX}/stacks"), get(list))
         .route(&format!("{PREFIX}/stacks/{{stack}}/deploy"), post(deploy))
-        .route(&format!("{PREFIX}/stacks/{{stack}}/rollback"), post(rollback))
+        .route(
+            &format!("{PREFIX}/stacks/{{stack}}/rollback"),
+            post(rollback),
+        )
         .route(&format!("{PREFIX}/stacks/{{stack}}"), delete(delete_stack))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
@@ -165,7 +166,9 @@ where
     let progress: Arc<dyn Progress> = Arc::new(StreamProgress(sender.clone()));
     tokio::spawn(async move {
         let last = match work(progress).await {
-            Ok(result) => Event::Done { result },
+            Ok(result) => Event::Done {
+                result: Box::new(result),
+            },
             Err(error) => Event::Failed { error },
         };
         let _ = sender.send(last);
@@ -313,7 +316,9 @@ async fn deploy(
             dir: fetched.dir,
             template_path: fetched.template_path,
             description: match (&git, description) {
-                (None, Some(description)) => format!("{description} (zip {})", short(&fetched.digest)),
+                (None, Some(description)) => {
+                    format!("{description} (zip {})", short(&fetched.digest))
+                }
                 _ => fetched.description,
             },
             digest: fetched.digest,
@@ -333,17 +338,22 @@ fn short(digest: &str) -> &str {
 }
 
 /// Writes an uploaded zip to a temporary file under `root`, removed when dropped.
-async fn save_upload(root: &std::path::Path, body: &Bytes) -> Result<tempfile::NamedTempFile, String> {
+async fn save_upload(
+    root: &std::path::Path,
+    body: &Bytes,
+) -> Result<tempfile::NamedTempFile, String> {
     let root = root.to_owned();
     let body = body.clone();
     tokio::task::spawn_blocking(move || {
-        std::fs::create_dir_all(&root).map_err(|error| format!("create {}: {error}", root.display()))?;
+        std::fs::create_dir_all(&root)
+            .map_err(|error| format!("create {}: {error}", root.display()))?;
         let mut file = tempfile::Builder::new()
             .prefix(".upload-")
             .suffix(".zip")
             .tempfile_in(&root)
             .map_err(|error| format!("save the upload: {error}"))?;
-        std::io::Write::write_all(&mut file, &body).map_err(|error| format!("save the upload: {error}"))?;
+        std::io::Write::write_all(&mut file, &body)
+            .map_err(|error| format!("save the upload: {error}"))?;
         Ok(file)
     })
     .await
@@ -360,16 +370,14 @@ async fn rollback(
         None => None,
         Some(Ok(number)) => Some(number),
         Some(Err(_)) => {
-            return json_error(
-                StatusCode::BAD_REQUEST,
-                "?to= takes a version number",
-                None,
-            )
+            return json_error(StatusCode::BAD_REQUEST, "?to= takes a version number", None)
         }
     };
     let platform = state.platform.clone();
     stream_action(move |progress| async move {
-        platform.handle(Action::Rollback { stack, to }, progress).await
+        platform
+            .handle(Action::Rollback { stack, to }, progress)
+            .await
     })
 }
 
@@ -407,7 +415,9 @@ mod tests {
 
     #[test]
     fn query_pairs_are_decoded() {
-        let pairs = query_pairs(Some("parameter=Stage%3Dprod&delete_tables=true&description=my+app"));
+        let pairs = query_pairs(Some(
+            "parameter=Stage%3Dprod&delete_tables=true&description=my+app",
+        ));
         assert_eq!(value(&pairs, "parameter"), Some("Stage=prod"));
         assert!(flag(&pairs, "delete_tables"));
         assert_eq!(value(&pairs, "description"), Some("my app"));

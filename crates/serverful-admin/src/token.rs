@@ -62,13 +62,20 @@ mod tests {
         assert!(token.starts_with("sft_") && token.len() > 60, "{token}");
         let path = dir.path().join("admin-token");
         assert_eq!(source, TokenSource::Generated(path.clone()));
-        let mode = std::fs::metadata(&path).expect("metadata").permissions().mode() & 0o777;
+        let mode = std::fs::metadata(&path)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600);
         let (again, source) = load_or_generate_token(dir.path(), None).expect("token");
         assert_eq!(again, token);
         assert_eq!(source, TokenSource::DataDir(path));
         let (from_env, source) =
             load_or_generate_token(dir.path(), Some("mine".to_owned())).expect("token");
-        assert_eq!((from_env.as_str(), source), ("mine", TokenSource::Environment));
+        assert_eq!(
+            (from_env.as_str(), source),
+            ("mine", TokenSource::Environment)
+        );
     }
 }

@@ -18,7 +18,7 @@ pub enum Event {
     /// Something the user should know.
     Warning { message: String },
     /// The last line: what the action did.
-    Done { result: Outcome },
+    Done { result: Box<Outcome> },
     /// The last line: why the action failed.
     Failed { error: ActionError },
 }

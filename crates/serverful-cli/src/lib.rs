@@ -40,7 +40,11 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct EndpointArgs {
     /// The admin API of the server (`serverful up` and `serve` print it)
-    #[arg(long, default_value = "http://127.0.0.1:4599", env = "SERVERFUL_ENDPOINT")]
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:4599",
+        env = "SERVERFUL_ENDPOINT"
+    )]
     pub endpoint: String,
 
     /// The admin token (the server prints where it keeps it)
@@ -255,6 +259,11 @@ pub struct UpArgs {
     #[arg(long, default_value_t = 4599, env = "SERVERFUL_ADMIN_PORT")]
     pub admin_port: u16,
 
+    /// Domain of the APIs' own host names: each API also answers on
+    /// `{api-id}.execute-api.DOMAIN`
+    #[arg(long, default_value = "localhost", value_parser = parse_domain, env = "SERVERFUL_DOMAIN")]
+    pub domain: String,
+
     /// Rebuild and reload a function when its code changes, without dropping requests
     #[arg(long, env = "SERVERFUL_WATCH")]
     pub watch: bool,
@@ -282,6 +291,26 @@ pub struct UpArgs {
 pub enum IdleTimeout {
     After(Duration),
     Never,
+}
+
+/// A DNS name such as `localhost` or `api.example.com`: no scheme, port or path.
+pub fn parse_domain(text: &str) -> Result<String, String> {
+    let domain = text.trim_end_matches('.');
+    let is_label = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    if domain.is_empty() || !domain.split('.').all(is_label) {
+        return Err(format!(
+            "`{text}` is not a domain name: write it like localhost or api.example.com (no scheme, port or path)"
+        ));
+    }
+    Ok(domain.to_ascii_lowercase())
 }
 
 /// `90s`, `10m`, `1h`, `500ms`, a bare number of seconds, or `never`.
@@ -361,7 +390,17 @@ mod tests {
         assert_eq!(up.port, 3000);
         assert_eq!(up.aws_port, 4566);
         assert_eq!(up.host.to_string(), "127.0.0.1");
+        assert_eq!(up.domain, "localhost");
         assert_eq!(up.app.dir, PathBuf::from("."));
+    }
+
+    #[test]
+    fn domains_are_host_names() {
+        assert_eq!(parse_domain("Example.COM."), Ok("example.com".to_owned()));
+        assert_eq!(parse_domain("my-box.lan"), Ok("my-box.lan".to_owned()));
+        for bad in ["", "localhost:3000", "http://x", "a..b", "-a.b", "a/b"] {
+            assert!(parse_domain(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

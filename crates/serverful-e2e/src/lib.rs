@@ -201,10 +201,9 @@ impl Server {
     /// Starts `serverful serve --data DATA` on free ports and waits for it to be ready.
     /// The data folder is the caller's, so that a test can restart a server on it.
     pub fn start_serve(data_dir: &Path, extra_args: &[&str]) -> Server {
-        let mut args: Vec<std::ffi::OsString> = vec!["serve".into(), "--data".into(), data_dir.into()];
-        args.extend(
-            ["--port", "0", "--aws-port", "0", "--admin-port", "0"].map(Into::into),
-        );
+        let mut args: Vec<std::ffi::OsString> =
+            vec!["serve".into(), "--data".into(), data_dir.into()];
+        args.extend(["--port", "0", "--aws-port", "0", "--admin-port", "0"].map(Into::into));
         args.extend(extra_args.iter().map(Into::into));
         Server::launch(None, &args, &[], data_dir.to_owned(), None)
             .unwrap_or_else(|output| panic!("server did not start:\n{output}"))
@@ -278,9 +277,10 @@ impl Server {
                 server.admin_url = after("Admin API ");
                 server.admin_token = after("SERVERFUL_ADMIN_TOKEN=");
                 if server.admin_token.is_empty() {
-                    server.admin_token = std::fs::read_to_string(server.data_dir.join("admin-token"))
-                        .map(|token| token.trim().to_owned())
-                        .unwrap_or_default();
+                    server.admin_token =
+                        std::fs::read_to_string(server.data_dir.join("admin-token"))
+                            .map(|token| token.trim().to_owned())
+                            .unwrap_or_default();
                 }
                 return Ok(server);
             }

@@ -96,12 +96,17 @@ fn v1_event(
     };
     let (body, is_base64_encoded) = v1_body(api, request);
     let domain_name = domain_name(site, request);
+    let stage = found.stage.as_deref().unwrap_or(&api.stage_name);
     // REST APIs pass the path still percent-encoded and report it under the stage
-    // (`/Prod/hello`) in the request context; HTTP APIs decode it.
+    // (`/Prod/hello`) in the request context; on a custom domain both are the path as the
+    // client sent it, base path included. HTTP APIs decode it.
     let (path, stage_path) = match api.kind {
+        ApiKind::Rest if found.via_custom_domain => {
+            (request.raw_path.clone(), request.raw_path.clone())
+        }
         ApiKind::Rest => (
             found.api_path.clone(),
-            format!("/{}{}", api.stage_name, found.api_path),
+            format!("/{stage}{}", found.api_path),
         ),
         ApiKind::Http => {
             let decoded = percent_decode(request.raw_path.as_bytes())
@@ -141,7 +146,7 @@ fn v1_event(
         "requestTimeEpoch": epoch_millis(request.time),
         "resourceId": resource_id(&api.api_id, &route.method, &route.path),
         "resourcePath": resource,
-        "stage": api.stage_name,
+        "stage": stage,
     });
     if api.kind == ApiKind::Http {
         // HTTP APIs have no resources: API Gateway sends `null` there.
@@ -258,7 +263,7 @@ fn v2_event(
             },
             "requestId": request.request_id,
             "routeKey": route_key,
-            "stage": api.stage_name,
+            "stage": found.stage.as_deref().unwrap_or(&api.stage_name),
             "time": format_request_time(request.time),
             "timeEpoch": epoch_millis(request.time),
         }),

@@ -1,19 +1,24 @@
 //! The API Gateway emulation: HTTP requests in, API Gateway proxy events out to functions,
 //! function results back to HTTP responses, with API Gateway's routing and error shapes.
 //!
-//! The gateway knows nothing about how functions run: it calls an [`Invoke`] implementation
-//! with the event's JSON and gets the function's result JSON back. A function in HTTP mode
-//! (a web server) instead gives the gateway an [`HttpTarget`], and the gateway proxies the
-//! request to it, streaming both ways.
+//! The gateway knows nothing about how functions run: each route names a [`FunctionRef`]
+//! and its [`FunctionMode`], and a request makes one call to an [`Invoke`] implementation
+//! (the vocabulary of `serverful-invoke`, re-exported here): an event's JSON in and the
+//! function's result JSON out, or, for a function in HTTP mode (a web server), an
+//! [`HttpTarget`] the gateway proxies the request to, streaming both ways.
 //!
-//! Entry points: [`router`] serves every API of the app on one listener, the way
-//! `sam local start-api` does, and [`route_lines`] lists the routes for the start-up banner.
+//! Entry points: [`router`] serves every API of every stack on one listener; [`Routes`] is
+//! the swappable set of routes it serves, each API on its own host name
+//! (`{api_id}.execute-api.{domain}`), on custom domains, and (under `serverful up`) on any
+//! other host the way `sam local start-api` does; [`route_lines`] and [`RouteSet::urls`]
+//! list routes and URLs for banners.
 //!
 //! Architecture invariant: this crate is the only one that knows API Gateway's wire formats
 //! (events, proxy responses, error bodies); it knows nothing of templates, processes or the
 //! store. It never panics on client input: every failure is a response.
 //!
 //! Codemap:
+//! - `route_set`: which API a request's host (and base path) selects; the swappable handle;
 //! - `routes`: the route table and API Gateway's route precedence;
 //! - `event`: HTTP request -> payload format 1.0 / 2.0 event;
 //! - `response`: function result -> HTTP response, with the 2.0 inference rules;
@@ -25,13 +30,11 @@ mod errors;
 mod event;
 mod proxy;
 mod response;
+mod route_set;
 mod routes;
 mod service;
 
 use std::sync::Arc;
-
-use bytes::Bytes;
-use futures_util::future::BoxFuture;
 
 /// Which API Gateway flavour an API emulates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +57,8 @@ pub enum PayloadFormat {
 /// One API with its routes, as the gateway serves it.
 #[derive(Debug, Clone)]
 pub struct ApiSpec {
+    /// The stack (deployed app) the API belongs to.
+    pub stack: String,
     /// Logical id of the API resource (`ServerlessRestApi`, `ServerlessHttpApi`, or explicit).
     pub logical_id: String,
     /// The API's 10-character id, reported as `requestContext.apiId`.
@@ -78,99 +83,51 @@ pub struct RouteSpec {
     pub method: String,
     /// Path template such as `/hello/{user}` or `/{proxy+}`, or `$default` (HTTP APIs).
     pub path: String,
-    /// Logical id of the function to invoke.
-    pub function: String,
+    /// The function the route calls.
+    pub target: FunctionRef,
+    /// How the function takes requests: the gateway sends it an event or proxies to it.
+    pub mode: FunctionMode,
     pub payload_format: PayloadFormat,
 }
 
-/// Why an invocation produced no normal result.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum InvokeError {
-    /// The function ran and failed (handler threw, process crashed, init failed).
-    /// Holds Lambda's error JSON (`errorMessage`, `errorType`, ...).
-    #[error("function error")]
-    FunctionError(Bytes),
-    /// The function ran past its `Timeout`.
-    #[error("function timed out")]
-    Timeout,
-    /// Concurrency limit reached and the queue is full.
-    #[error("too many requests")]
-    Throttled,
-    /// The request or response payload is over Lambda's limit.
-    #[error("payload too large")]
-    PayloadTooLarge,
-    /// No such function, or it cannot be started.
-    #[error("{0}")]
-    Unavailable(String),
+/// Everything the gateway serves, and on which host names.
+#[derive(Debug, Clone)]
+pub struct RoutesSpec {
+    /// Every API of every stack.
+    pub apis: Vec<ApiSpec>,
+    /// API `X` answers on the host `{X}.execute-api.{domain}` (any port, compared without
+    /// it and case-insensitively), as on AWS. `localhost` by default (`--domain`).
+    pub domain: String,
+    /// Host names (and base paths on them) mapped to APIs.
+    pub custom_domains: Vec<CustomDomain>,
+    /// `true` under `serverful up`: a request on any other host (`127.0.0.1:3000`,
+    /// `localhost`) is routed over all APIs together, stage prefixes included, the way
+    /// `sam local start-api` does. `false`: such a request gets a 404.
+    pub bare_host: bool,
 }
 
-/// Runs a function with an event and returns its result payload.
-pub trait Invoke: Send + Sync + 'static {
-    fn invoke(
-        &self,
-        function: &str,
-        event: Bytes,
-    ) -> BoxFuture<'static, Result<Bytes, InvokeError>>;
-
-    /// For a function in HTTP mode: where to proxy one request, ready to take it. `None`
-    /// for a function that takes events through [`Invoke::invoke`] (the default).
-    fn http_target(
-        &self,
-        function: &str,
-    ) -> BoxFuture<'static, Result<Option<HttpTarget>, InvokeError>> {
-        let _ = function;
-        Box::pin(async { Ok(None) })
-    }
-}
-
-/// A web server ready to take one proxied request.
-pub struct HttpTarget {
-    /// Where the server listens.
-    pub address: std::net::SocketAddr,
-    /// A prefix to take off the request path (`AWS_LWA_REMOVE_BASE_PATH`), no trailing `/`.
-    pub remove_base_path: Option<String>,
-    /// The function's timeout: the whole exchange must finish within it, or the client
-    /// gets a 504.
-    pub timeout: std::time::Duration,
-    /// The invocation's context as JSON (request id, deadline, function name, ...), sent
-    /// to the app as `x-amzn-lambda-context`.
-    pub lambda_context: Option<String>,
-    /// Told how the request ended, once the response has been streamed (or failed).
-    pub guard: Box<dyn ProxyGuard>,
-}
-
-impl std::fmt::Debug for HttpTarget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpTarget")
-            .field("address", &self.address)
-            .field("remove_base_path", &self.remove_base_path)
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
-    }
-}
-
-/// How a proxied request ended.
+/// A custom domain's mapping of a base path to an API (SAM's `Domain`,
+/// `AWS::ApiGateway::BasePathMapping`, `AWS::ApiGatewayV2::ApiMapping`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProxyOutcome {
-    /// The server answered with this status and the whole response went out.
-    Responded { status: u16 },
-    /// The function's timeout passed first.
-    TimedOut,
-    /// The exchange with the server failed (the connection broke, the server crashed).
-    Failed(String),
-}
-
-/// Held while a proxied request runs; dropping it without [`ProxyGuard::finish`] means the
-/// client went away.
-pub trait ProxyGuard: Send + 'static {
-    /// Reports how the request ended; the gateway answers the client once this is done.
-    fn finish(self: Box<Self>, outcome: ProxyOutcome) -> BoxFuture<'static, ()>;
+pub struct CustomDomain {
+    /// The host name, `api.example.com`.
+    pub domain_name: String,
+    /// The first path segments that select the API (`v1`, `orders/v2`); `None` or empty
+    /// maps the whole domain. They are taken off the path before routing; the longest
+    /// matching base path of a domain wins.
+    pub base_path: Option<String>,
+    /// The API's id ([`ApiSpec::api_id`]).
+    pub api_id: String,
+    /// The stage events report; `None` is the API's own stage, which a request path may
+    /// then start with.
+    pub stage: Option<String>,
 }
 
 /// Everything the gateway router needs.
 #[derive(Clone)]
 pub struct GatewayState {
-    pub apis: Arc<Vec<ApiSpec>>,
+    /// The routes, swappable while the gateway serves.
+    pub routes: Routes,
     pub invoker: Arc<dyn Invoke>,
     /// `host:port` the gateway is reachable at, reported as `domainName`/`Host` defaults.
     pub domain_name: String,
@@ -178,5 +135,9 @@ pub struct GatewayState {
     pub account_id: String,
 }
 
+pub use route_set::{ApiUrl, RouteSet, Routes};
 pub use routes::route_lines;
+pub use serverful_invoke::{
+    FunctionMode, FunctionRef, HttpTarget, Invoke, InvokeError, ProxyGuard, ProxyOutcome,
+};
 pub use service::{router, MAX_REQUEST_BODY_BYTES};

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use percent_encoding::percent_decode_str;
 
-use crate::{ApiKind, ApiSpec};
+use crate::{ApiKind, ApiSpec, FunctionMode};
 
 /// The route key of an HTTP API's catch-all route.
 pub(crate) const DEFAULT_ROUTE: &str = "$default";
@@ -20,23 +20,26 @@ pub(crate) const DEFAULT_ROUTE: &str = "$default";
 const ANY_METHODS: [&str; 7] = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"];
 
 /// The start-up listing: one line per route, e.g.
-/// `GET http://127.0.0.1:3000/hello/{user} -> HelloFunction`.
+/// `GET http://127.0.0.1:3000/hello/{user} -> HelloFunction`, with ` (http mode)` after a
+/// function the gateway proxies to.
 ///
 /// `base_url` has no trailing slash. An HTTP API's `$default` route is shown as the greedy
-/// path it acts as, marked `($default)`.
+/// path it acts as, marked `($default)`. Functions are named by logical id: a listing is
+/// of one stack's APIs, or of one API (`route_lines(std::slice::from_ref(api), url)`).
 pub fn route_lines(apis: &[ApiSpec], base_url: &str) -> Vec<String> {
     let base_url = base_url.trim_end_matches('/');
     let mut lines = Vec::new();
     for api in apis {
         for route in &api.routes {
-            let line = if route.path == DEFAULT_ROUTE {
-                format!("ANY {base_url}/{{proxy+}} ($default) -> {}", route.function)
+            let function = &route.target.function;
+            let mut line = if route.path == DEFAULT_ROUTE {
+                format!("ANY {base_url}/{{proxy+}} ($default) -> {function}")
             } else {
-                format!(
-                    "{} {base_url}{} -> {}",
-                    route.method, route.path, route.function
-                )
+                format!("{} {base_url}{} -> {function}", route.method, route.path)
             };
+            if route.mode == FunctionMode::Http {
+                line.push_str(" (http mode)");
+            }
             lines.push(line);
         }
     }
@@ -65,7 +68,8 @@ impl Segment {
 
 #[derive(Debug)]
 struct CompiledRoute {
-    api_idx: usize,
+    /// Index of the route's API in [`RouteTable::apis`].
+    member_idx: usize,
     route_idx: usize,
     /// `None` for `ANY`.
     method: Option<String>,
@@ -76,21 +80,45 @@ struct CompiledRoute {
 /// Where a request goes, with what the route extracted from its path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RouteMatch {
+    /// Index of the API in the list the table was built from.
     pub(crate) api_idx: usize,
     pub(crate) route_idx: usize,
     /// Percent-decoded path parameters (`proxy` holds `a/b` for `/{proxy+}`).
     pub(crate) path_parameters: BTreeMap<String, String>,
-    /// The request path as the API sees it: without the stage prefix, still percent-encoded.
+    /// The request path as the API sees it: without the stage prefix or a custom domain's
+    /// base path, still percent-encoded.
     pub(crate) api_path: String,
+    /// The stage events report when it is not the API's own (a custom domain's mapping).
+    pub(crate) stage: Option<String>,
+    /// The request came on a custom domain: API Gateway then reports the path as the
+    /// client sent it, base path included, in REST events (and proxies it so to web
+    /// servers).
+    pub(crate) via_custom_domain: bool,
 }
 
-/// All routes of all APIs, compiled for matching.
+/// One API of a table.
+#[derive(Debug)]
+struct TableApi {
+    api_idx: usize,
+    kind: ApiKind,
+    /// The stage a path may start with (`/Prod/hello`), if the API has a named stage.
+    stage_prefix: Option<String>,
+}
+
+/// Routes of one or more APIs, compiled for matching.
 #[derive(Debug)]
 pub(crate) struct RouteTable {
     routes: Vec<CompiledRoute>,
-    api_kinds: Vec<ApiKind>,
-    /// Per API, the stage a path may start with (`/Prod/hello`), if the API has a named stage.
-    stage_prefixes: Vec<Option<String>>,
+    apis: Vec<TableApi>,
+}
+
+/// Whether a request path may start with the API's stage name (`/Prod/hello`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StagePrefix {
+    /// Tried without the stage first, then as it is: the execute-api host and the bare host.
+    Allowed,
+    /// The path is the resource path: a custom domain mapped to a stage.
+    None,
 }
 
 /// How well a route matched, ordered so that the better match is greater.
@@ -102,55 +130,76 @@ struct Specificity {
 }
 
 impl RouteTable {
+    /// A table of every API in `apis`, in order (the first wins a tie).
     pub(crate) fn new(apis: &[ApiSpec]) -> RouteTable {
+        RouteTable::of(apis.iter().enumerate())
+    }
+
+    /// A table of the APIs given with their indices, in order (the first wins a tie).
+    pub(crate) fn of<'a>(apis: impl IntoIterator<Item = (usize, &'a ApiSpec)>) -> RouteTable {
         let mut routes = Vec::new();
-        for (api_idx, api) in apis.iter().enumerate() {
+        let mut members = Vec::new();
+        for (member_idx, (api_idx, api)) in apis.into_iter().enumerate() {
             for (route_idx, route) in api.routes.iter().enumerate() {
                 let method = route.method.to_ascii_uppercase();
                 let is_default = api.kind == ApiKind::Http && route.path == DEFAULT_ROUTE;
                 routes.push(CompiledRoute {
-                    api_idx,
+                    member_idx,
                     route_idx,
                     method: (method != "ANY" && !is_default).then_some(method),
                     segments: (!is_default).then(|| parse_template(&route.path)),
                 });
             }
+            let named = !api.stage_name.is_empty() && api.stage_name != "$default";
+            members.push(TableApi {
+                api_idx,
+                kind: api.kind,
+                stage_prefix: named.then(|| api.stage_name.clone()),
+            });
         }
-        let stage_prefixes = apis
-            .iter()
-            .map(|api| {
-                let named = !api.stage_name.is_empty() && api.stage_name != "$default";
-                named.then(|| api.stage_name.clone())
-            })
-            .collect();
-        let api_kinds = apis.iter().map(|api| api.kind).collect();
         RouteTable {
             routes,
-            api_kinds,
-            stage_prefixes,
+            apis: members,
         }
     }
 
-    /// The best route for `method` and the raw (percent-encoded, query-less) `path`.
+    /// The best route for `method` and the raw (percent-encoded, query-less) `path`, which
+    /// may start with the API's stage.
     pub(crate) fn find(&self, method: &str, path: &str) -> Option<RouteMatch> {
+        self.find_with(method, path, StagePrefix::Allowed)
+    }
+
+    /// The best route for `method` and `path`.
+    pub(crate) fn find_with(
+        &self,
+        method: &str,
+        path: &str,
+        stage_prefix: StagePrefix,
+    ) -> Option<RouteMatch> {
         if !path.starts_with('/') {
             // `OPTIONS *` and absolute-form targets name no resource.
             return None;
         }
         let mut best: Option<(Specificity, RouteMatch)> = None;
-        for (api_idx, kind) in self.api_kinds.iter().enumerate() {
+        for (member_idx, member) in self.apis.iter().enumerate() {
             // A path that starts with the stage name is tried without it first; if that finds
             // nothing, the whole path is tried, for a resource that happens to begin with a
             // segment named like the stage.
-            let stripped = self.api_path(api_idx, path);
+            let stripped = match stage_prefix {
+                StagePrefix::Allowed => strip_stage(member, path),
+                StagePrefix::None => path,
+            };
             let attempts = if stripped.len() == path.len() {
                 vec![path]
             } else {
                 vec![stripped, path]
             };
             let candidate = attempts.into_iter().find_map(|api_path| {
-                let routes = self.routes.iter().filter(|route| route.api_idx == api_idx);
-                let found = match kind {
+                let routes = self
+                    .routes
+                    .iter()
+                    .filter(|route| route.member_idx == member_idx);
+                let found = match member.kind {
                     ApiKind::Rest => find_rest(routes, method, api_path),
                     ApiKind::Http => find_http(routes, method, api_path),
                 };
@@ -167,27 +216,29 @@ impl RouteTable {
                 .is_none_or(|(best_specificity, _)| specificity > *best_specificity)
             {
                 let found = RouteMatch {
-                    api_idx,
+                    api_idx: member.api_idx,
                     route_idx: route.route_idx,
                     path_parameters,
                     api_path: api_path.to_owned(),
+                    stage: None,
+                    via_custom_domain: false,
                 };
                 best = Some((specificity, found));
             }
         }
         best.map(|(_, found)| found)
     }
+}
 
-    /// `path` without the API's stage prefix, when it has one.
-    fn api_path<'p>(&self, api_idx: usize, path: &'p str) -> &'p str {
-        let Some(Some(stage)) = self.stage_prefixes.get(api_idx) else {
-            return path;
-        };
-        match path[1..].strip_prefix(stage.as_str()) {
-            Some("") => "/",
-            Some(rest) if rest.starts_with('/') => rest,
-            _ => path,
-        }
+/// `path` without the API's stage prefix, when it has one.
+fn strip_stage<'p>(member: &TableApi, path: &'p str) -> &'p str {
+    let Some(stage) = &member.stage_prefix else {
+        return path;
+    };
+    match path[1..].strip_prefix(stage.as_str()) {
+        Some("") => "/",
+        Some(rest) if rest.starts_with('/') => rest,
+        _ => path,
     }
 }
 
@@ -344,10 +395,11 @@ mod tests {
     use expect_test::{expect, Expect};
 
     use super::*;
-    use crate::{PayloadFormat, RouteSpec};
+    use crate::{FunctionRef, PayloadFormat, RouteSpec};
 
     fn api(kind: ApiKind, stage: &str, routes: &[(&str, &str)]) -> ApiSpec {
         ApiSpec {
+            stack: "app".to_owned(),
             logical_id: "Api".to_owned(),
             api_id: "abcdefghij".to_owned(),
             kind,
@@ -359,7 +411,12 @@ mod tests {
                 .map(|(method, path)| RouteSpec {
                     method: (*method).to_owned(),
                     path: (*path).to_owned(),
-                    function: format!("{method} {path}"),
+                    target: FunctionRef::new("app", format!("{method} {path}")),
+                    mode: if path.starts_with("/web") {
+                        FunctionMode::Http
+                    } else {
+                        FunctionMode::Events
+                    },
                     payload_format: PayloadFormat::V1,
                 })
                 .collect(),
@@ -586,13 +643,14 @@ mod tests {
             api(
                 ApiKind::Http,
                 "$default",
-                &[("ANY", "/items"), ("ANY", "$default")],
+                &[("ANY", "/items"), ("ANY", "/web"), ("ANY", "$default")],
             ),
         ];
         let lines = route_lines(&apis, "http://127.0.0.1:3000/");
         expect![[r#"
             GET http://127.0.0.1:3000/hello/{user} -> GET /hello/{user}
             ANY http://127.0.0.1:3000/items -> ANY /items
+            ANY http://127.0.0.1:3000/web -> ANY /web (http mode)
             ANY http://127.0.0.1:3000/{proxy+} ($default) -> ANY $default"#]]
         .assert_eq(&lines.join("\n"));
     }

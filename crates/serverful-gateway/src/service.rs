@@ -16,8 +16,8 @@ use crate::errors::GatewayError;
 use crate::event::{build_event, RequestData, Site};
 use crate::proxy;
 use crate::response::{v1_response, v2_response, V1Context};
-use crate::routes::RouteTable;
-use crate::{ApiKind, GatewayState, InvokeError, PayloadFormat};
+use crate::route_set::Routed;
+use crate::{ApiKind, FunctionMode, FunctionRef, GatewayState, InvokeError, PayloadFormat};
 
 /// API Gateway's payload limit for a request: 10 MB. Larger bodies get a 413 and never reach
 /// a function.
@@ -29,20 +29,18 @@ const HTTP_REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("apigw-reques
 
 struct Shared {
     state: GatewayState,
-    table: RouteTable,
     /// Connections to HTTP-mode functions' web servers.
     client: proxy::ProxyClient,
 }
 
-/// The gateway as an axum router serving every API in `state` on one listener.
+/// The gateway as an axum router serving every API in `state` on one listener, routed by
+/// the host each request came on; `state.routes` can be replaced while it serves.
 ///
 /// Serve it with `into_make_service_with_connect_info::<SocketAddr>()` so events report the
 /// client's address as `sourceIp`; without it they report `127.0.0.1`.
 pub fn router(state: GatewayState) -> Router {
-    let table = RouteTable::new(&state.apis);
     let shared = Arc::new(Shared {
         state,
-        table,
         client: proxy::client(),
     });
     Router::new()
@@ -99,25 +97,17 @@ impl RequestIds {
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let ids = RequestIds::new();
     let time = OffsetDateTime::now_utc();
+    // The routes as they are now: this request keeps them to its end, whatever is swapped in.
+    let routes = shared.state.routes.current();
     let method = request.method().as_str().to_owned();
     let raw_path = request.uri().path().to_owned();
+    let host = request_host(&request);
 
-    let Some(found) = shared.table.find(&method, &raw_path) else {
-        // No API claimed the request: answer in the REST style unless every API is an HTTP API.
-        let only_http = !shared.state.apis.is_empty()
-            && shared
-                .state
-                .apis
-                .iter()
-                .all(|api| api.kind == ApiKind::Http);
-        let kind = if only_http {
-            ApiKind::Http
-        } else {
-            ApiKind::Rest
-        };
-        return ids.stamp(kind, GatewayError::NotFound.into_response());
+    let found = match routes.route(host.as_deref(), &method, &raw_path) {
+        Routed::Found(found) => found,
+        Routed::NotFound(kind) => return ids.stamp(kind, GatewayError::NotFound.into_response()),
     };
-    let api = &shared.state.apis[found.api_idx];
+    let api = routes.api(found.api_idx);
     let route = &api.routes[found.route_idx];
 
     let raw_query = request.uri().query().unwrap_or_default().to_owned();
@@ -139,42 +129,50 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         discard_body(request).await;
         return ids.stamp(api.kind, GatewayError::RequestTooLarge.into_response());
     }
-    // An HTTP-mode function gets the request itself, streamed, instead of an event.
-    match shared.state.invoker.http_target(&route.function).await {
-        Ok(Some(target)) => {
-            // The request context the event would carry reaches the app as a header, as
-            // behind the Lambda Web Adapter (`x-amzn-request-context`).
-            let context_data = RequestData {
-                method,
-                raw_path,
-                raw_query,
-                headers,
-                body: Bytes::new(),
-                protocol,
-                source_ip,
-                request_id: ids.request_id(api.kind).to_owned(),
-                extended_request_id: ids.short.clone(),
-                time,
-            };
-            let site = Site {
-                default_domain_name: &shared.state.domain_name,
-                account_id: &shared.state.account_id,
-            };
-            let event = build_event(site, api, route, &found, &context_data);
-            let request_context = event.get("requestContext").map(|value| value.to_string());
-            let forwarding = proxy::Forwarding {
-                api_path: &found.api_path,
-                source_ip: &context_data.source_ip,
-                gateway_host: &shared.state.domain_name,
-                request_context,
-            };
-            let response = proxy::forward(&shared.client, target, request, forwarding).await;
-            return ids.stamp(api.kind, response);
-        }
-        Ok(None) => {}
-        Err(error) => {
-            return ids.stamp(api.kind, invoke_error_response(&route.function, error));
-        }
+    let site = Site {
+        default_domain_name: &shared.state.domain_name,
+        account_id: &shared.state.account_id,
+    };
+
+    if route.mode == FunctionMode::Http {
+        // An HTTP-mode function gets the request itself, streamed, instead of an event.
+        let target = match shared.state.invoker.http_target(&route.target).await {
+            Ok(target) => target,
+            Err(error) => {
+                return ids.stamp(api.kind, invoke_error_response(&route.target, error));
+            }
+        };
+        // The request context the event would carry reaches the app as a header, as
+        // behind the Lambda Web Adapter (`x-amzn-request-context`).
+        let context_data = RequestData {
+            method,
+            raw_path,
+            raw_query,
+            headers,
+            body: Bytes::new(),
+            protocol,
+            source_ip,
+            request_id: ids.request_id(api.kind).to_owned(),
+            extended_request_id: ids.short.clone(),
+            time,
+        };
+        let event = build_event(site, api, route, &found, &context_data);
+        let request_context = event.get("requestContext").map(|value| value.to_string());
+        // The server sees the path its event would report: on a custom domain with the base
+        // path (`AWS_LWA_REMOVE_BASE_PATH` takes it off), else without the stage.
+        let path = if found.via_custom_domain {
+            &context_data.raw_path
+        } else {
+            &found.api_path
+        };
+        let forwarding = proxy::Forwarding {
+            api_path: path,
+            source_ip: &context_data.source_ip,
+            gateway_host: &shared.state.domain_name,
+            request_context,
+        };
+        let response = proxy::forward(&shared.client, target, request, forwarding).await;
+        return ids.stamp(api.kind, response);
     }
 
     let body = match Bytes::from_request(request, &()).await {
@@ -201,15 +199,11 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         extended_request_id: ids.short.clone(),
         time,
     };
-    let site = Site {
-        default_domain_name: &shared.state.domain_name,
-        account_id: &shared.state.account_id,
-    };
     let event = build_event(site, api, route, &found, &request_data);
     let payload =
         Bytes::from(serde_json::to_vec(&event).expect("a serde_json::Value always serializes"));
 
-    let result = shared.state.invoker.invoke(&route.function, payload).await;
+    let result = shared.state.invoker.invoke(&route.target, payload).await;
     let response = match result {
         Ok(result) => {
             let converted =
@@ -228,13 +222,25 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
                     v1_response(&result, context)
                 };
             converted.unwrap_or_else(|malformed| {
-                tracing::error!(function = %route.function, "Execution failed due to configuration error: {malformed}");
+                tracing::error!(function = %route.target, "Execution failed due to configuration error: {malformed}");
                 GatewayError::InternalServerError.into_response()
             })
         }
-        Err(error) => invoke_error_response(&route.function, error),
+        Err(error) => invoke_error_response(&route.target, error),
     };
     ids.stamp(api.kind, response)
+}
+
+/// The host the client addressed: the `Host` header, or the authority of an absolute-form
+/// request target.
+fn request_host(request: &Request) -> Option<String> {
+    match request.headers().get(http::header::HOST) {
+        Some(host) => host.to_str().ok().map(str::to_owned),
+        None => request
+            .uri()
+            .authority()
+            .map(|authority| authority.to_string()),
+    }
 }
 
 /// Most clients send the whole body before they read the answer; one that is cut off
@@ -261,30 +267,34 @@ const MAX_DISCARDED_BODY_BYTES: usize = 4 * MAX_REQUEST_BODY_BYTES;
 /// How long the gateway reads a too-large body before answering 413 anyway.
 const DISCARD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-fn invoke_error_response(function: &str, error: InvokeError) -> Response {
+fn invoke_error_response(function: &FunctionRef, error: InvokeError) -> Response {
     let gateway_error = match error {
         InvokeError::FunctionError(details) => {
             tracing::error!(
-                function,
+                %function,
                 "function failed: {}",
                 String::from_utf8_lossy(&details)
             );
             GatewayError::InternalServerError
         }
         InvokeError::Timeout => {
-            tracing::error!(function, "function timed out");
+            tracing::error!(%function, "function timed out");
             GatewayError::Timeout
         }
         InvokeError::Throttled => {
-            tracing::warn!(function, "function throttled");
+            tracing::warn!(%function, "function throttled");
             GatewayError::Throttled
         }
         InvokeError::PayloadTooLarge => {
-            tracing::error!(function, "invocation payload over Lambda's limit");
+            tracing::error!(%function, "invocation payload over Lambda's limit");
             GatewayError::PayloadTooLarge
         }
+        InvokeError::NoSuchFunction(name) => {
+            tracing::error!(%function, "failed to invoke function: no function named {name}");
+            GatewayError::InternalServerError
+        }
         InvokeError::Unavailable(reason) => {
-            tracing::error!(function, "failed to invoke function: {reason}");
+            tracing::error!(%function, "failed to invoke function: {reason}");
             GatewayError::InternalServerError
         }
     };

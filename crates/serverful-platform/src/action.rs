@@ -71,7 +71,10 @@ pub enum Outcome {
         summary: StackSummary,
     },
     /// The source and parameters equal the current version's: nothing was deployed.
-    NoChanges { stack: String, version: u64 },
+    NoChanges {
+        stack: String,
+        version: u64,
+    },
     RolledBack {
         stack: String,
         from: u64,
@@ -85,7 +88,9 @@ pub enum Outcome {
         /// Tables kept.
         tables_kept: Vec<String>,
     },
-    Stacks { stacks: Vec<StackSummary> },
+    Stacks {
+        stacks: Vec<StackSummary>,
+    },
 }
 
 /// A stack as `ls` shows it.
@@ -101,9 +106,18 @@ pub struct StackSummary {
     /// `LogicalId (physical name)` of each function.
     pub functions: Vec<String>,
     /// Each API's URL.
-    pub urls: Vec<String>,
+    pub urls: Vec<ApiUrl>,
     pub tables: Vec<String>,
     pub outputs: Vec<(String, String)>,
+}
+
+/// Where one API of a stack answers.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ApiUrl {
+    /// The API's logical id (`ServerlessHttpApi`, `MyApi`).
+    pub api: String,
+    /// `http://{api_id}.execute-api.{domain}:{port}[/{stage}]`.
+    pub url: String,
 }
 
 /// Why an action failed. The running stacks are untouched by any failed action.

@@ -25,7 +25,9 @@ pub mod server;
 pub mod state;
 pub mod tables;
 
-pub use action::{Action, ActionError, DeployRequest, ErrorKind, Outcome, Source, StackSummary};
-pub use server::{Layout, LiveVersion, Platform, PlatformConfig, PlatformInvoker};
+pub use action::{
+    Action, ActionError, ApiUrl, DeployRequest, ErrorKind, Outcome, Source, StackSummary,
+};
 pub use prepare::{sdk_cache_dir, CodeVersions, PrepareError, Progress, Quiet, StackDirs};
+pub use server::{Layout, LiveVersion, Platform, PlatformConfig, PlatformInvoker};
 pub use state::{SqliteState, StackRecord, StateBackend, StateError, VersionRecord};

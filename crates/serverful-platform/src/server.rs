@@ -19,7 +19,7 @@ use serverful_runtime as runtime;
 use serverful_store::Store;
 use serverful_template as template;
 
-use crate::action::{Action, ActionError, DeployRequest, ErrorKind, Outcome, Source, StackSummary};
+use crate::action::{Action, ActionError, ApiUrl, DeployRequest, ErrorKind, Outcome, StackSummary};
 use crate::prepare::{self, CodeVersions, Progress, StackDirs};
 use crate::state::{StateBackend, VersionRecord};
 use crate::tables;
@@ -174,9 +174,14 @@ impl Platform {
             let Some(record) = stack.current_version().cloned() else {
                 continue;
             };
-            progress.phase(&format!("starting stack {} version {}", stack.name, record.number));
+            progress.phase(&format!(
+                "starting stack {} version {}",
+                stack.name, record.number
+            ));
             match self.start_version(record, progress.clone()).await {
-                Ok((version, _warnings)) => self.switch(&stack.name, version),
+                Ok((version, _warnings)) => {
+                    self.switch(&stack.name, version);
+                }
                 Err(error) => failures.push(ActionError {
                     message: format!("stack {}: {}", stack.name, error.message),
                     ..error
@@ -262,7 +267,9 @@ impl Platform {
             .map_err(|error| ActionError::internal("state", error.to_string()))?
             .into_iter()
             .find(|record| record.name == stack);
-        let current = recorded.as_ref().and_then(|record| record.current_version().cloned());
+        let current = recorded
+            .as_ref()
+            .and_then(|record| record.current_version().cloned());
         if let Some(current) = &current {
             let unchanged = !request.source.digest.is_empty()
                 && current.digest == request.source.digest
@@ -298,7 +305,13 @@ impl Platform {
                     .tables
                     .iter()
                     .map(|table| table.table_name.clone())
-                    .filter(|name| !version.app.tables.iter().any(|table| table.table_name == *name))
+                    .filter(|name| {
+                        !version
+                            .app
+                            .tables
+                            .iter()
+                            .any(|table| table.table_name == *name)
+                    })
                     .collect();
                 tables::delete_tables(&self.store, &dropped)
                     .map_err(|message| ActionError::internal("tables", message))?;
@@ -392,7 +405,9 @@ impl Platform {
         let parking: Vec<_> = version
             .runtimes()
             .into_iter()
-            .map(|function_runtime| tokio::spawn(async move { function_runtime.park_sandboxes().await }))
+            .map(|function_runtime| {
+                tokio::spawn(async move { function_runtime.park_sandboxes().await })
+            })
             .collect();
         for task in parking {
             let _ = task.await;
@@ -407,7 +422,10 @@ impl Platform {
     /// the version it replaces in the background. Returns the replaced version's number.
     fn switch(self: &Arc<Self>, stack: &str, version: Arc<LiveVersion>) -> Option<u64> {
         let old = {
-            let mut stacks = self.stacks.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut stacks = self
+                .stacks
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             let live = stacks.entry(stack.to_owned()).or_default();
             let old = live.current.replace(version);
             if let Some(old) = &old {
@@ -451,7 +469,10 @@ impl Platform {
             }
             function_runtime.shutdown().await;
         }
-        let mut stacks = self.stacks.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut stacks = self
+            .stacks
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(live) = stacks.get_mut(stack) {
             live.draining.retain(|version| !Arc::ptr_eq(version, &old));
         }
@@ -519,7 +540,11 @@ impl Platform {
         })
     }
 
-    async fn delete(self: &Arc<Self>, stack: &str, delete_tables: bool) -> Result<Outcome, ActionError> {
+    async fn delete(
+        self: &Arc<Self>,
+        stack: &str,
+        delete_tables: bool,
+    ) -> Result<Outcome, ActionError> {
         let known = self
             .state
             .stacks()
@@ -527,7 +552,10 @@ impl Platform {
             .iter()
             .any(|record| record.name == stack);
         let live = {
-            let mut stacks = self.stacks.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut stacks = self
+                .stacks
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             stacks.remove(stack)
         };
         if !known && live.is_none() {
@@ -577,7 +605,10 @@ impl Platform {
             Ok(pruned) => {
                 if self.config.layout == Layout::Serve {
                     for version in pruned {
-                        if version.source_dir.starts_with(stack_root(&self.config.data_dir, stack)) {
+                        if version
+                            .source_dir
+                            .starts_with(stack_root(&self.config.data_dir, stack))
+                        {
                             let _ = std::fs::remove_dir_all(&version.source_dir);
                         }
                     }
@@ -618,9 +649,16 @@ impl Platform {
     /// The version a call is for: the qualifier's version number (a route names the
     /// version it belongs to; it may be draining), else the current one.
     fn version_for(&self, function: &FunctionRef) -> Option<Arc<LiveVersion>> {
-        let stacks = self.stacks.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let stacks = self
+            .stacks
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let live = stacks.get(&*function.stack)?;
-        match function.qualifier.as_deref().and_then(|qualifier| qualifier.parse::<u64>().ok()) {
+        match function
+            .qualifier
+            .as_deref()
+            .and_then(|qualifier| qualifier.parse::<u64>().ok())
+        {
             Some(number) => live
                 .current
                 .iter()
@@ -641,7 +679,10 @@ impl Platform {
     /// version as it stopped goes to the stack's current version instead.
     pub async fn invoke(&self, function: &FunctionRef, event: Bytes) -> Result<Bytes, InvokeError> {
         let function_runtime = self.runtime_for(function)?;
-        match function_runtime.invoke(&function.function, event.clone()).await {
+        match function_runtime
+            .invoke(&function.function, event.clone())
+            .await
+        {
             Err(runtime::InvokeError::ShuttingDown) => {
                 let current = FunctionRef {
                     qualifier: None,
@@ -756,7 +797,11 @@ impl Platform {
             .map(|version| {
                 let mut summary = self.summary(version);
                 if let Some(record) = records.iter().find(|record| record.name == summary.name) {
-                    summary.versions = record.versions.iter().map(|version| version.number).collect();
+                    summary.versions = record
+                        .versions
+                        .iter()
+                        .map(|version| version.number)
+                        .collect();
                 }
                 summary
             })
@@ -770,9 +815,17 @@ impl Platform {
             summaries.push(StackSummary {
                 name: record.name.clone(),
                 version: record.current,
-                versions: record.versions.iter().map(|version| version.number).collect(),
-                source: current.map(|version| version.source.clone()).unwrap_or_default(),
-                deployed_at: current.map(|version| version.deployed_at.clone()).unwrap_or_default(),
+                versions: record
+                    .versions
+                    .iter()
+                    .map(|version| version.number)
+                    .collect(),
+                source: current
+                    .map(|version| version.source.clone())
+                    .unwrap_or_default(),
+                deployed_at: current
+                    .map(|version| version.deployed_at.clone())
+                    .unwrap_or_default(),
                 status: "stopped: it failed to start (see the server's log)".to_owned(),
                 functions: Vec::new(),
                 urls: Vec::new(),
@@ -812,7 +865,10 @@ impl Platform {
                         }
                         template::ApiKind::Http => String::new(),
                     };
-                    format!("http://{}.execute-api.{domain}:{port}{stage}", api.api_id)
+                    ApiUrl {
+                        api: api.logical_id.clone(),
+                        url: format!("http://{}.execute-api.{domain}:{port}{stage}", api.api_id),
+                    }
                 })
                 .collect(),
             tables: version
@@ -833,7 +889,10 @@ impl Platform {
     /// Stops every function of every stack.
     pub async fn shutdown(&self) {
         let versions: Vec<Arc<LiveVersion>> = {
-            let stacks = self.stacks.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let stacks = self
+                .stacks
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             stacks
                 .values()
                 .flat_map(|live| live.current.iter().chain(&live.draining).cloned())
@@ -863,7 +922,10 @@ pub fn stack_root(data_dir: &Path, stack: &str) -> PathBuf {
 /// at most 128 characters. They name folders too, so nothing else is allowed.
 pub fn check_stack_name(stack: &str) -> Result<(), ActionError> {
     let valid = stack.len() <= 128
-        && stack.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && stack
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
         && stack.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
     if valid {
         Ok(())

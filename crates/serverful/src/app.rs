@@ -27,10 +27,7 @@ pub(crate) struct LoadedApp {
 /// `error: …` with exit status 1.
 pub(crate) fn load(args: &AppArgs) -> anyhow::Result<LoadedApp> {
     let overrides = parse_parameter_overrides(&args.parameter_overrides)?;
-    let stack_name = args
-        .stack_name
-        .clone()
-        .unwrap_or_else(|| default_stack_name(&args.dir));
+    let stack_name = stack_name(args);
     let options = template::LoadOptions {
         parameter_overrides: overrides.clone(),
         region: args.region.clone(),
@@ -164,6 +161,13 @@ pub(crate) fn parse_parameter_overrides(
         }
     }
     Ok(overrides)
+}
+
+/// The app's stack name: `--stack-name`, else the app folder's name.
+pub(crate) fn stack_name(args: &AppArgs) -> String {
+    args.stack_name
+        .clone()
+        .unwrap_or_else(|| default_stack_name(&args.dir))
 }
 
 /// The stack name defaults to the app folder's name, as `sam deploy --guided` suggests,

@@ -59,7 +59,13 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
         function.logical_id
     );
     let config = configs.remove(0);
-    let (sandbox, sandbox_line) = app::sandbox(args.app.sandbox, args.app.network, &loaded.data_dir, Vec::new()).await?;
+    let (sandbox, sandbox_line) = app::sandbox(
+        args.app.sandbox,
+        args.app.network,
+        &loaded.data_dir,
+        Vec::new(),
+    )
+    .await?;
     eprintln!("{sandbox_line}");
     let options = runtime::RuntimeOptions {
         sandbox,

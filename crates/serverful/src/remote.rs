@@ -122,7 +122,13 @@ pub(crate) async fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
     let stack = args.stack.clone();
     run_call(args.endpoint.json, |mut on_event| async move {
         client
-            .deploy(&stack, &source, &parameters, args.delete_tables, &mut *on_event)
+            .deploy(
+                &stack,
+                &source,
+                &parameters,
+                args.delete_tables,
+                &mut *on_event,
+            )
             .await
     })
     .await
@@ -141,7 +147,9 @@ pub(crate) async fn delete(args: DeleteArgs) -> anyhow::Result<ExitCode> {
     let client = client(&args.endpoint)?;
     let stack = args.stack.clone();
     run_call(args.endpoint.json, |mut on_event| async move {
-        client.delete(&stack, args.delete_tables, &mut *on_event).await
+        client
+            .delete(&stack, args.delete_tables, &mut *on_event)
+            .await
     })
     .await
 }
@@ -218,7 +226,7 @@ fn print_summary(summary: &StackSummary) {
         println!("  versions: {}", versions.join(", "));
     }
     for url in &summary.urls {
-        println!("  url: {url}");
+        println!("  {}: {}", url.api, url.url);
     }
     for function in &summary.functions {
         println!("  function: {function}");

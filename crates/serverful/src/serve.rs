@@ -52,7 +52,10 @@ pub(crate) async fn run(args: ServeArgs, aws: tokio::runtime::Handle) -> anyhow:
     }
     let versions = server.platform.current_versions();
     if versions.is_empty() {
-        println!("No stacks yet: deploy one with `serverful deploy DIR --stack NAME --endpoint {}`", server.admin_url);
+        println!(
+            "No stacks yet: deploy one with `serverful deploy DIR --stack NAME --endpoint {}`",
+            server.admin_url
+        );
     } else {
         println!("Stacks:");
         for version in &versions {

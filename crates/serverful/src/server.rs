@@ -69,8 +69,13 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
     // Every listener first: a port in use stops start-up before anything runs, and
     // functions need the endpoint's address in their environment.
     let gateway_listener = bind(settings.host, settings.port, "the gateway", "--port").await?;
-    let aws_listener =
-        bind(settings.host, settings.aws_port, "the AWS endpoint", "--aws-port").await?;
+    let aws_listener = bind(
+        settings.host,
+        settings.aws_port,
+        "the AWS endpoint",
+        "--aws-port",
+    )
+    .await?;
     let admin_listener = bind(
         settings.admin_host,
         settings.admin_port,
@@ -122,8 +127,13 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             aws_handle.spawn(async move {
                 let served = match listener {
                     Ok(listener) => {
-                        serve_aws(listener, router, "sandbox's AWS endpoint", std::future::pending())
-                            .await
+                        serve_aws(
+                            listener,
+                            router,
+                            "sandbox's AWS endpoint",
+                            std::future::pending(),
+                        )
+                        .await
                     }
                     Err(error) => Err(error),
                 };
@@ -133,13 +143,8 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             })
         }),
     }];
-    let (sandbox, sandbox_line) = crate::app::sandbox(
-        settings.sandbox,
-        settings.network,
-        &data_dir,
-        endpoints,
-    )
-    .await?;
+    let (sandbox, sandbox_line) =
+        crate::app::sandbox(settings.sandbox, settings.network, &data_dir, endpoints).await?;
     let runtime_options = runtime::RuntimeOptions {
         region: settings.region.clone(),
         account_id: ACCOUNT_ID.to_owned(),
@@ -237,7 +242,10 @@ impl Server {
         }
         match &self.token_source {
             serverful_admin::TokenSource::Environment => {
-                println!("Admin API {} (token from SERVERFUL_ADMIN_TOKEN)", self.admin_url);
+                println!(
+                    "Admin API {} (token from SERVERFUL_ADMIN_TOKEN)",
+                    self.admin_url
+                );
             }
             serverful_admin::TokenSource::DataDir(path) => {
                 println!("Admin API {} (token in {})", self.admin_url, path.display());
@@ -260,8 +268,8 @@ impl Server {
             let _ = receiver.wait_for(|stop| *stop).await;
         };
         // Connect info gives events the client's address (`sourceIp`).
-        let gateway_service = gateway::router(self.gateway_state)
-            .into_make_service_with_connect_info::<SocketAddr>();
+        let gateway_service =
+            gateway::router(self.gateway_state).into_make_service_with_connect_info::<SocketAddr>();
         let gateway_listener = self
             .gateway_listener
             .tap_io(|stream| set_nodelay(stream, "gateway"));

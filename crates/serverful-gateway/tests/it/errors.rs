@@ -155,7 +155,7 @@ async fn request_bodies_over_10_mb_are_413_without_invoking() {
         .expect("a valid request");
     let response = crate::run(api(), request, Ok(OK.as_bytes())).await;
     assert!(
-        response.starts_with("invoked Upload"),
+        response.starts_with("invoked app/Upload"),
         "{}",
         response.chars().take(200).collect::<String>()
     );

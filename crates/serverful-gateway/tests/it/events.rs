@@ -21,7 +21,7 @@ async fn rest_api_gets_format_1_0() {
         request,
         Ok(OK.as_bytes()),
         expect![[r#"
-            invoked Hello with
+            invoked app/Hello with
               body = null
               headers.host = "localhost:3000"
               headers.user-agent = "curl/8.0"
@@ -95,7 +95,7 @@ async fn rest_api_without_stage_prefix_query_or_parameters_sends_nulls() {
         get("/items"),
         Ok(OK.as_bytes()),
         expect![[r#"
-            invoked Items with
+            invoked app/Items with
               body = null
               headers.x-forwarded-for = "127.0.0.1"
               headers.x-forwarded-port = "3000"
@@ -159,7 +159,7 @@ async fn rest_api_greedy_path_keeps_encoding_in_path_and_decodes_parameter() {
             .expect("a valid request"),
         Ok(OK.as_bytes()),
         expect![[r#"
-            invoked Proxy with
+            invoked app/Proxy with
               body = "text body"
               headers.x-forwarded-for = "127.0.0.1"
               headers.x-forwarded-port = "3000"
@@ -231,7 +231,7 @@ async fn http_api_gets_format_2_0() {
         request,
         Ok(OK.as_bytes()),
         expect![[r#"
-            invoked Hello with
+            invoked app/Hello with
               cookies = ["c1=v1","c2=v2","c3=v3"]
               headers.host = "abc.example.com"
               headers.user-agent = "curl/8.0"
@@ -281,7 +281,7 @@ async fn http_api_default_route_omits_absent_fields() {
             .expect("a valid request"),
         Ok(OK.as_bytes()),
         expect![[r#"
-            invoked CatchAll with
+            invoked app/CatchAll with
               headers.x-forwarded-for = "127.0.0.1"
               headers.x-forwarded-port = "3000"
               headers.x-forwarded-proto = "http"
@@ -323,7 +323,7 @@ async fn http_api_route_with_payload_format_1_0() {
         get("/things/lamp%20one?on=yes&on=no"),
         Ok(OK.as_bytes()),
         expect![[r#"
-            invoked Things with
+            invoked app/Things with
               body = null
               headers.x-forwarded-for = "127.0.0.1"
               headers.x-forwarded-port = "3000"
@@ -393,7 +393,7 @@ async fn http_api_bodies_are_text_for_text_types_and_base64_otherwise() {
         post(Some("application/json; charset=utf-8"), br#"{"a":1}"#),
         Ok(OK.as_bytes()),
         expect![[r#"
-            invoked Upload with
+            invoked app/Upload with
               body = "{\"a\":1}"
               headers.content-type = "application/json; charset=utf-8"
               headers.x-forwarded-for = "127.0.0.1"
@@ -431,7 +431,7 @@ async fn http_api_bodies_are_text_for_text_types_and_base64_otherwise() {
         post(Some("application/octet-stream"), b"\x00\xff\xfe"),
         Ok(OK.as_bytes()),
         expect![[r#"
-            invoked Upload with
+            invoked app/Upload with
               body = "AP/+"
               headers.content-type = "application/octet-stream"
               headers.x-forwarded-for = "127.0.0.1"
@@ -469,7 +469,7 @@ async fn http_api_bodies_are_text_for_text_types_and_base64_otherwise() {
         post(Some("text/plain"), b"caf\xe9"),
         Ok(OK.as_bytes()),
         expect![[r#"
-            invoked Upload with
+            invoked app/Upload with
               body = "Y2Fm6Q=="
               headers.content-type = "text/plain"
               headers.x-forwarded-for = "127.0.0.1"
@@ -507,7 +507,7 @@ async fn http_api_bodies_are_text_for_text_types_and_base64_otherwise() {
         post(None, b"no type"),
         Ok(OK.as_bytes()),
         expect![[r#"
-            invoked Upload with
+            invoked app/Upload with
               body = "bm8gdHlwZQ=="
               headers.x-forwarded-for = "127.0.0.1"
               headers.x-forwarded-port = "3000"
@@ -555,7 +555,7 @@ async fn rest_api_bodies_follow_binary_media_types() {
         post("text/plain", b"plain text"),
         Ok(OK.as_bytes()),
         expect![[r#"
-            invoked Upload with
+            invoked app/Upload with
               body = "plain text"
               headers.content-type = "text/plain"
               headers.x-forwarded-for = "127.0.0.1"
@@ -615,7 +615,7 @@ async fn rest_api_bodies_follow_binary_media_types() {
         post("image/png", b"PNG but valid UTF-8"),
         Ok(OK.as_bytes()),
         expect![[r#"
-            invoked Upload with
+            invoked app/Upload with
               body = "UE5HIGJ1dCB2YWxpZCBVVEYtOA=="
               headers.content-type = "image/png"
               headers.x-forwarded-for = "127.0.0.1"
@@ -675,7 +675,7 @@ async fn rest_api_bodies_follow_binary_media_types() {
         post("text/plain", b"\x89PNG\xff"),
         Ok(OK.as_bytes()),
         expect![[r#"
-            invoked Upload with
+            invoked app/Upload with
               body = "iVBOR/8="
               headers.content-type = "text/plain"
               headers.x-forwarded-for = "127.0.0.1"

@@ -9,6 +9,7 @@ mod events;
 mod proxy;
 mod request_ids;
 mod responses;
+mod routing;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -21,7 +22,8 @@ use http::Request;
 use http_body_util::BodyExt as _;
 use serde_json::Value;
 use serverful_gateway::{
-    router, ApiKind, ApiSpec, GatewayState, Invoke, InvokeError, PayloadFormat, RouteSpec,
+    router, ApiKind, ApiSpec, FunctionMode, FunctionRef, GatewayState, HttpTarget, Invoke,
+    InvokeError, PayloadFormat, RouteSpec, Routes, RoutesSpec,
 };
 use tower::ServiceExt as _;
 
@@ -34,15 +36,40 @@ struct FakeFunction {
 impl Invoke for FakeFunction {
     fn invoke(
         &self,
-        function: &str,
+        function: &FunctionRef,
         event: Bytes,
     ) -> BoxFuture<'static, Result<Bytes, InvokeError>> {
         self.events
             .lock()
             .expect("no test thread panics while holding the lock")
-            .push((function.to_owned(), event));
+            .push((function.to_string(), event));
         let result = self.result.clone();
         Box::pin(async move { result })
+    }
+
+    fn http_target(
+        &self,
+        function: &FunctionRef,
+    ) -> BoxFuture<'static, Result<HttpTarget, InvokeError>> {
+        let error = InvokeError::Unavailable(format!("{function} takes events"));
+        Box::pin(async move { Err(error) })
+    }
+}
+
+/// The gateway's state for `apis` of the stack `app`, served on every host as under
+/// `serverful up`.
+fn state(apis: Vec<ApiSpec>, invoker: Arc<dyn Invoke>) -> GatewayState {
+    let spec = RoutesSpec {
+        apis,
+        domain: "localhost".to_owned(),
+        custom_domains: Vec::new(),
+        bare_host: true,
+    };
+    GatewayState {
+        routes: Routes::new(spec),
+        invoker,
+        domain_name: "127.0.0.1:3000".to_owned(),
+        account_id: "123456789012".to_owned(),
     }
 }
 
@@ -53,7 +80,8 @@ fn route(method: &str, path: &str, function: &str) -> RouteSpec {
     RouteSpec {
         method: method.to_owned(),
         path: path.to_owned(),
-        function: function.to_owned(),
+        target: FunctionRef::new("app", function),
+        mode: FunctionMode::Events,
         payload_format: PayloadFormat::V2,
     }
 }
@@ -61,6 +89,7 @@ fn route(method: &str, path: &str, function: &str) -> RouteSpec {
 /// A REST API with stage `Prod`, stage variables and binary media types.
 fn rest_api(routes: Vec<RouteSpec>) -> ApiSpec {
     ApiSpec {
+        stack: "app".to_owned(),
         logical_id: "ServerlessRestApi".to_owned(),
         api_id: "restapi123".to_owned(),
         kind: ApiKind::Rest,
@@ -77,6 +106,7 @@ fn rest_api(routes: Vec<RouteSpec>) -> ApiSpec {
 /// An HTTP API on the `$default` stage.
 fn http_api(routes: Vec<RouteSpec>) -> ApiSpec {
     ApiSpec {
+        stack: "app".to_owned(),
         logical_id: "ServerlessHttpApi".to_owned(),
         api_id: "httpapi123".to_owned(),
         kind: ApiKind::Http,
@@ -114,12 +144,7 @@ async fn run(
         result: result.map(Bytes::copy_from_slice),
         events: Mutex::new(Vec::new()),
     });
-    let state = GatewayState {
-        apis: Arc::new(apis),
-        invoker: function.clone(),
-        domain_name: "127.0.0.1:3000".to_owned(),
-        account_id: "123456789012".to_owned(),
-    };
+    let state = crate::state(apis, function.clone());
     let response = router(state)
         .oneshot(request)
         .await

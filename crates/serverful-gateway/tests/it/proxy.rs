@@ -12,11 +12,20 @@ use expect_test::{expect, Expect};
 use futures_util::future::BoxFuture;
 use http_body_util::BodyExt as _;
 use serverful_gateway::{
-    router, ApiSpec, GatewayState, HttpTarget, Invoke, InvokeError, ProxyGuard, ProxyOutcome,
+    router, ApiSpec, FunctionMode, FunctionRef, HttpTarget, Invoke, InvokeError, ProxyGuard,
+    ProxyOutcome, RouteSpec,
 };
 use tower::ServiceExt as _;
 
-use crate::{http_api, rest_api, route};
+use crate::{http_api, rest_api};
+
+/// A route to a function in HTTP mode.
+fn route(method: &str, path: &str, function: &str) -> RouteSpec {
+    RouteSpec {
+        mode: FunctionMode::Http,
+        ..crate::route(method, path, function)
+    }
+}
 
 /// A web server that answers every request with what it received, after `?sleep=ms`.
 async fn echo_server() -> SocketAddr {
@@ -96,14 +105,14 @@ struct WebFunction {
 }
 
 impl Invoke for WebFunction {
-    fn invoke(&self, _: &str, _: Bytes) -> BoxFuture<'static, Result<Bytes, InvokeError>> {
+    fn invoke(&self, _: &FunctionRef, _: Bytes) -> BoxFuture<'static, Result<Bytes, InvokeError>> {
         Box::pin(async { Err(InvokeError::Unavailable("events go nowhere".to_owned())) })
     }
 
     fn http_target(
         &self,
-        _function: &str,
-    ) -> BoxFuture<'static, Result<Option<HttpTarget>, InvokeError>> {
+        _function: &FunctionRef,
+    ) -> BoxFuture<'static, Result<HttpTarget, InvokeError>> {
         let target = HttpTarget {
             address: self.address,
             remove_base_path: self.remove_base_path.clone(),
@@ -111,7 +120,7 @@ impl Invoke for WebFunction {
             lambda_context: Some(r#"{"request_id":"r1"}"#.to_owned()),
             guard: Box::new(Recorder(self.outcomes.clone())),
         };
-        Box::pin(async move { Ok(Some(target)) })
+        Box::pin(async move { Ok(target) })
     }
 }
 
@@ -130,12 +139,7 @@ async fn check_proxy(
         timeout,
         outcomes: outcomes.clone(),
     };
-    let state = GatewayState {
-        apis: Arc::new(apis),
-        invoker: Arc::new(function),
-        domain_name: "127.0.0.1:3000".to_owned(),
-        account_id: "123456789012".to_owned(),
-    };
+    let state = crate::state(apis, Arc::new(function));
     let response = router(state)
         .oneshot(request)
         .await
@@ -244,12 +248,10 @@ async fn an_unreachable_server_is_502() {
             timeout: Duration::from_secs(5),
             outcomes: outcomes.clone(),
         };
-        let state = GatewayState {
-            apis: Arc::new(vec![http_api(vec![route("GET", "/down", "Web")])]),
-            invoker: Arc::new(function),
-            domain_name: "127.0.0.1:3000".to_owned(),
-            account_id: "123456789012".to_owned(),
-        };
+        let state = crate::state(
+            vec![http_api(vec![route("GET", "/down", "Web")])],
+            Arc::new(function),
+        );
         let response = router(state)
             .oneshot(crate::get("/down"))
             .await
@@ -324,12 +326,10 @@ async fn send(address: SocketAddr, request: http::Request<Body>) -> axum::respon
         timeout: Duration::from_secs(5),
         outcomes: Arc::new(Mutex::new(Vec::new())),
     };
-    let state = GatewayState {
-        apis: Arc::new(vec![http_api(vec![route("ANY", "/{proxy+}", "Web")])]),
-        invoker: Arc::new(function),
-        domain_name: "127.0.0.1:3000".to_owned(),
-        account_id: "123456789012".to_owned(),
-    };
+    let state = crate::state(
+        vec![http_api(vec![route("ANY", "/{proxy+}", "Web")])],
+        Arc::new(function),
+    );
     router(state)
         .oneshot(request)
         .await

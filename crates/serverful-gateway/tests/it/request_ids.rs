@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
-use serverful_gateway::{router, GatewayState};
+use serverful_gateway::router;
 use tower::ServiceExt as _;
 
 use crate::{get, http_api, rest_api, route, FakeFunction, OK};
@@ -14,12 +14,7 @@ async fn ids(api: serverful_gateway::ApiSpec, uri: &str) -> (http::HeaderMap, Va
         result: Ok(bytes::Bytes::from_static(OK.as_bytes())),
         events: Mutex::new(Vec::new()),
     });
-    let state = GatewayState {
-        apis: Arc::new(vec![api]),
-        invoker: function.clone(),
-        domain_name: "127.0.0.1:3000".to_owned(),
-        account_id: "123456789012".to_owned(),
-    };
+    let state = crate::state(vec![api], function.clone());
     let response = router(state)
         .oneshot(get(uri))
         .await

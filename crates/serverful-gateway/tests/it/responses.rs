@@ -21,7 +21,7 @@ async fn v1_headers_merge_with_multi_value_headers() {
         get("/Prod/"),
         Ok(result),
         expect![[r#"
-            invoked Root with
+            invoked app/Root with
               body = null
               headers.x-forwarded-for = "127.0.0.1"
               headers.x-forwarded-port = "3000"
@@ -89,7 +89,7 @@ async fn v1_without_content_type_defaults_to_json() {
         get("/"),
         Ok(result),
         expect![[r#"
-            invoked Root with
+            invoked app/Root with
               body = null
               headers.x-forwarded-for = "127.0.0.1"
               headers.x-forwarded-port = "3000"
@@ -154,7 +154,7 @@ async fn v1_base64_bodies_decode_for_binary_media_types_only() {
         get("/image"),
         Ok(image),
         expect![[r#"
-            invoked Image with
+            invoked app/Image with
               body = null
               headers.x-forwarded-for = "127.0.0.1"
               headers.x-forwarded-port = "3000"
@@ -216,7 +216,7 @@ async fn v1_base64_bodies_decode_for_binary_media_types_only() {
         accepting.expect("a valid request"),
         Ok(unknown),
         expect![[r#"
-            invoked Image with
+            invoked app/Image with
               body = null
               headers.accept = "application/octet-stream"
               headers.x-forwarded-for = "127.0.0.1"
@@ -276,7 +276,7 @@ async fn v1_base64_bodies_decode_for_binary_media_types_only() {
         get("/image"),
         Ok(unknown),
         expect![[r#"
-            invoked Image with
+            invoked app/Image with
               body = null
               headers.x-forwarded-for = "127.0.0.1"
               headers.x-forwarded-port = "3000"
@@ -343,7 +343,7 @@ async fn v1_results_on_http_api_routes() {
         get("/v1"),
         Ok(result),
         expect![[r#"
-            invoked V1 with
+            invoked app/V1 with
               body = null
               headers.x-forwarded-for = "127.0.0.1"
               headers.x-forwarded-port = "3000"
@@ -402,7 +402,7 @@ async fn v1_results_on_http_api_routes() {
         get("/v1"),
         Ok(br#"{"body": "hi"}"#),
         expect![[r#"
-            invoked V1 with
+            invoked app/V1 with
               body = null
               headers.x-forwarded-for = "127.0.0.1"
               headers.x-forwarded-port = "3000"
@@ -471,7 +471,7 @@ async fn v2_structured_response_with_cookies_and_binary_body() {
         get("/file"),
         Ok(result),
         expect![[r#"
-            invoked File with
+            invoked app/File with
               headers.x-forwarded-for = "127.0.0.1"
               headers.x-forwarded-port = "3000"
               headers.x-forwarded-proto = "http"
@@ -515,7 +515,7 @@ async fn v2_infers_responses_from_plain_values() {
         get("/infer"),
         Ok(br#""Hello from Lambda!""#),
         expect![[r#"
-            invoked Infer with
+            invoked app/Infer with
               headers.x-forwarded-for = "127.0.0.1"
               headers.x-forwarded-port = "3000"
               headers.x-forwarded-proto = "http"
@@ -551,7 +551,7 @@ async fn v2_infers_responses_from_plain_values() {
         get("/infer"),
         Ok(b"42"),
         expect![[r#"
-            invoked Infer with
+            invoked app/Infer with
               headers.x-forwarded-for = "127.0.0.1"
               headers.x-forwarded-port = "3000"
               headers.x-forwarded-proto = "http"
@@ -587,7 +587,7 @@ async fn v2_infers_responses_from_plain_values() {
         get("/infer"),
         Ok(br#"{ "message": "Hello from Lambda!" }"#),
         expect![[r#"
-            invoked Infer with
+            invoked app/Infer with
               headers.x-forwarded-for = "127.0.0.1"
               headers.x-forwarded-port = "3000"
               headers.x-forwarded-proto = "http"
@@ -623,7 +623,7 @@ async fn v2_infers_responses_from_plain_values() {
         get("/infer"),
         Ok(br#"[1, 2]"#),
         expect![[r#"
-            invoked Infer with
+            invoked app/Infer with
               headers.x-forwarded-for = "127.0.0.1"
               headers.x-forwarded-port = "3000"
               headers.x-forwarded-proto = "http"
@@ -659,7 +659,7 @@ async fn v2_infers_responses_from_plain_values() {
         get("/infer"),
         Ok(br#"{"statusCode": 404, "body": "nope"}"#),
         expect![[r#"
-            invoked Infer with
+            invoked app/Infer with
               headers.x-forwarded-for = "127.0.0.1"
               headers.x-forwarded-port = "3000"
               headers.x-forwarded-proto = "http"
@@ -696,7 +696,7 @@ async fn v2_infers_responses_from_plain_values() {
         get("/infer"),
         Ok(b"Hello"),
         expect![[r#"
-            invoked Infer with
+            invoked app/Infer with
               headers.x-forwarded-for = "127.0.0.1"
               headers.x-forwarded-port = "3000"
               headers.x-forwarded-proto = "http"
@@ -794,9 +794,9 @@ async fn most_specific_route_wins_through_the_router() {
         functions.push(format!("{method} {path}: {invoked}"));
     }
     expect![[r#"
-        GET /pets/dog: invoked Dog with
-        GET /pets/cat: invoked Pet with
-        POST /pets/dog: invoked Proxy with
-        GET /: invoked Default with"#]]
+        GET /pets/dog: invoked app/Dog with
+        GET /pets/cat: invoked app/Pet with
+        POST /pets/dog: invoked app/Proxy with
+        GET /: invoked app/Default with"#]]
     .assert_eq(&functions.join("\n"));
 }

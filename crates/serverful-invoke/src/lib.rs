@@ -1,0 +1,170 @@
+//! The vocabulary every caller of functions shares: how a function of a stack is named
+//! ([`FunctionRef`]), how it takes requests ([`FunctionMode`]), the one call that runs it
+//! ([`Invoke`]) and the ways that call fails ([`InvokeError`]).
+//!
+//! The gateway calls functions through it today; the Lambda API and the event sources
+//! will too. Whoever runs functions (the platform, or a test's fake) implements [`Invoke`].
+//!
+//! Architecture invariant: no IO and no knowledge of processes, HTTP APIs or templates:
+//! only names, bytes and futures, so that every caller and every implementation can depend
+//! on this crate without pulling in the others.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+
+/// A function of a stack, as callers name it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FunctionRef {
+    /// The stack (one deployed app) the function belongs to.
+    pub stack: Arc<str>,
+    /// The function's logical id in the stack's template.
+    pub function: Arc<str>,
+    /// A version number or an alias name; `None` is the stack's current version.
+    pub qualifier: Option<Arc<str>>,
+}
+
+impl FunctionRef {
+    /// The function `function` of `stack`, at the stack's current version.
+    pub fn new(stack: impl Into<Arc<str>>, function: impl Into<Arc<str>>) -> FunctionRef {
+        FunctionRef {
+            stack: stack.into(),
+            function: function.into(),
+            qualifier: None,
+        }
+    }
+
+    /// The same function at a version number or alias.
+    pub fn with_qualifier(self, qualifier: impl Into<Arc<str>>) -> FunctionRef {
+        FunctionRef {
+            qualifier: Some(qualifier.into()),
+            ..self
+        }
+    }
+}
+
+/// `stack/function`, or `stack/function:qualifier`.
+impl fmt::Display for FunctionRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.stack, self.function)?;
+        if let Some(qualifier) = &self.qualifier {
+            write!(f, ":{qualifier}")?;
+        }
+        Ok(())
+    }
+}
+
+/// How a function takes requests. Known when routes (or event sources) are set up, so that
+/// a request needs one call: [`Invoke::invoke`] or [`Invoke::http_target`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FunctionMode {
+    /// Over the Lambda Runtime API: an event in, a result out.
+    Events,
+    /// A web server (the Lambda Web Adapter's convention) that callers proxy requests to.
+    Http,
+}
+
+/// Why an invocation produced no normal result.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum InvokeError {
+    /// The function ran and failed (handler threw, process crashed, init failed).
+    /// Holds Lambda's error JSON (`errorMessage`, `errorType`, ...).
+    #[error("function error")]
+    FunctionError(Bytes),
+    /// The function ran past its `Timeout`.
+    #[error("function timed out")]
+    Timeout,
+    /// Concurrency limit reached and the queue is full.
+    #[error("too many requests")]
+    Throttled,
+    /// The request or response payload is over Lambda's limit.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// No function by that name (stack, function or qualifier unknown); holds the name as
+    /// the caller gave it.
+    #[error("no function named {0}")]
+    NoSuchFunction(String),
+    /// The function exists but cannot run now (it cannot be started, the server is
+    /// stopping); holds the reason.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// Runs functions. One call per request: [`Invoke::invoke`] for a function in
+/// [`FunctionMode::Events`], [`Invoke::http_target`] for one in [`FunctionMode::Http`].
+pub trait Invoke: Send + Sync + 'static {
+    /// Runs the function with an event and returns its result payload.
+    fn invoke(
+        &self,
+        function: &FunctionRef,
+        event: Bytes,
+    ) -> BoxFuture<'static, Result<Bytes, InvokeError>>;
+
+    /// For an HTTP-mode function: a server ready to take one proxied request.
+    fn http_target(
+        &self,
+        function: &FunctionRef,
+    ) -> BoxFuture<'static, Result<HttpTarget, InvokeError>>;
+}
+
+/// A web server ready to take one proxied request.
+pub struct HttpTarget {
+    /// Where the server listens.
+    pub address: SocketAddr,
+    /// A prefix to take off the request path (`AWS_LWA_REMOVE_BASE_PATH`), no trailing `/`.
+    pub remove_base_path: Option<String>,
+    /// The function's timeout: the whole exchange must finish within it, or the client
+    /// gets a 504.
+    pub timeout: Duration,
+    /// The invocation's context as JSON (request id, deadline, function name, ...), sent
+    /// to the app as `x-amzn-lambda-context`.
+    pub lambda_context: Option<String>,
+    /// Told how the request ended, once the response has been streamed (or failed).
+    pub guard: Box<dyn ProxyGuard>,
+}
+
+impl fmt::Debug for HttpTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpTarget")
+            .field("address", &self.address)
+            .field("remove_base_path", &self.remove_base_path)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a proxied request ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyOutcome {
+    /// The server answered with this status and the whole response went out.
+    Responded { status: u16 },
+    /// The function's timeout passed first.
+    TimedOut,
+    /// The exchange with the server failed (the connection broke, the server crashed).
+    Failed(String),
+}
+
+/// Held while a proxied request runs; dropping it without [`ProxyGuard::finish`] means the
+/// client went away.
+pub trait ProxyGuard: Send + 'static {
+    /// Reports how the request ended; the caller answers its client once this is done.
+    fn finish(self: Box<Self>, outcome: ProxyOutcome) -> BoxFuture<'static, ()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_stack_function_and_qualifier() {
+        let current = FunctionRef::new("shop", "OrdersFunction");
+        assert_eq!(current.to_string(), "shop/OrdersFunction");
+        let pinned = current.clone().with_qualifier("live");
+        assert_eq!(pinned.to_string(), "shop/OrdersFunction:live");
+        assert_ne!(current, pinned);
+    }
+}
