@@ -315,6 +315,79 @@ fn http_api_methods_fall_through_to_a_greedy_any_route() {
     assert_eq!(event["pathParameters"], json!({"proxy": "items/1"}));
 }
 
+#[test]
+fn each_api_answers_on_its_own_host_name() {
+    // Issue #14: under `up` every API also answers on `{api_id}.execute-api.localhost`, as
+    // on AWS, with only its own routes; the bare host still serves them all.
+    let server = Server::start(&test_app("payloads"), &[]);
+    let stdout = server.stdout();
+    let port = server
+        .base_url
+        .rsplit_once(':')
+        .and_then(|(_, port)| port.parse::<u16>().ok())
+        .expect("the gateway's port");
+    // `(also http://ID.execute-api.localhost:PORT/STAGE)`, one per API; the stage names it.
+    let also =
+        regex::Regex::new(r"\(also http://([a-z0-9]+)\.execute-api\.localhost:(\d+)(/\w+)?\)")
+            .expect("regex");
+    let mut api_ids = std::collections::BTreeMap::new();
+    for found in also.captures_iter(&stdout) {
+        assert_eq!(found[2].parse::<u16>().ok(), Some(port), "{stdout}");
+        let stage = found.get(3).map_or("", |stage| stage.as_str()).to_owned();
+        api_ids.insert(stage, found[1].to_owned());
+    }
+    let keys: Vec<&str> = api_ids.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["", "/Prod", "/test"], "{stdout}");
+    let (http_api, rest_api) = (&api_ids[""], &api_ids["/test"]);
+
+    // No DNS is involved: the client connects to the gateway and names the API's host.
+    let gateway: std::net::SocketAddr = server
+        .base_url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("the gateway's address");
+    let mut builder = reqwest::blocking::Client::builder();
+    for api_id in api_ids.values() {
+        builder = builder.resolve(&format!("{api_id}.execute-api.localhost"), gateway);
+    }
+    let http = builder.build().expect("http client");
+
+    let rest_host = format!("{rest_api}.execute-api.localhost:{port}");
+    let event = echoed_event(
+        http.get(format!("http://{rest_host}/test/v1/items/7"))
+            .send()
+            .expect("GET on the REST API's host"),
+    );
+    assert_eq!(event["resource"], "/v1/items/{id}");
+    assert_eq!(event["requestContext"]["apiId"], rest_api.as_str());
+    assert_eq!(event["requestContext"]["domainName"], rest_host.as_str());
+    assert_eq!(event["requestContext"]["domainPrefix"], rest_api.as_str());
+    assert_eq!(header(&event["headers"], "host"), rest_host.as_str());
+
+    let http_host = format!("{http_api}.execute-api.localhost:{port}");
+    let event = echoed_event(
+        http.get(format!("http://{http_host}/v2/items/7"))
+            .send()
+            .expect("GET on the HTTP API's host"),
+    );
+    assert_eq!(event["routeKey"], "GET /v2/items/{id}");
+    assert_eq!(event["requestContext"]["domainName"], http_host.as_str());
+    assert_eq!(event["requestContext"]["domainPrefix"], http_api.as_str());
+
+    // An API's host serves only that API: the HTTP API's route is not on the REST API's.
+    let elsewhere = http
+        .get(format!("http://{rest_host}/v2/items/7"))
+        .send()
+        .expect("GET");
+    assert_eq!(elsewhere.status(), 404);
+    assert_eq!(json_body(elsewhere), json!({"message": "Not Found"}));
+    let bare = client()
+        .get(server.url("/v2/items/7"))
+        .send()
+        .expect("GET on the bare host");
+    assert_eq!(bare.status(), 200);
+}
+
 /// A header from a v1 header map, whatever case the client sent its name in.
 fn header(headers: &Value, name: &str) -> Value {
     headers
