@@ -63,6 +63,8 @@ pub struct PlatformConfig {
 pub struct LiveVersion {
     pub record: VersionRecord,
     pub app: template::App,
+    /// What starting the version did to each of its tables.
+    pub tables: Vec<(String, tables::TableSetup)>,
     /// By logical id; replaced in place by `up --watch`.
     functions: RwLock<BTreeMap<String, Arc<runtime::Runtime>>>,
 }
@@ -159,6 +161,11 @@ impl Platform {
 
     pub fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+
+    /// The gateway's routes, as the last switch left them.
+    pub fn routes(&self) -> &gateway::Routes {
+        &self.routes
     }
 
     /// Starts the current version of every stack the state records (a restart of `serve`),
@@ -378,10 +385,11 @@ impl Platform {
         progress.phase("creating tables");
         let store = self.store.clone();
         let table_list = app.tables.clone();
-        tokio::task::spawn_blocking(move || tables::ensure_tables(&store, &table_list))
-            .await
-            .map_err(|error| ActionError::internal("tables", error.to_string()))?
-            .map_err(|message| ActionError::invalid("tables", message))?;
+        let table_setups =
+            tokio::task::spawn_blocking(move || tables::ensure_tables(&store, &table_list))
+                .await
+                .map_err(|error| ActionError::internal("tables", error.to_string()))?
+                .map_err(|message| ActionError::invalid("tables", message))?;
 
         progress.phase("starting functions");
         let mut functions = BTreeMap::new();
@@ -399,6 +407,7 @@ impl Platform {
         let version = Arc::new(LiveVersion {
             record,
             app,
+            tables: table_setups,
             functions: RwLock::new(functions),
         });
         // Cold starts then find their sandbox set up.

@@ -35,10 +35,10 @@ impl TerminalProgress {
 
 impl Progress for TerminalProgress {
     fn phase(&self, phase: &str) {
+        // Phases are the bar's message on a terminal; in a log they would only repeat
+        // what the lines that follow say.
         if self.interactive {
             self.bar.set_message(phase.to_owned());
-        } else {
-            eprintln!("{phase}");
         }
     }
 

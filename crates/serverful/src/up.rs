@@ -88,10 +88,14 @@ pub(crate) async fn run(args: UpArgs, aws: tokio::runtime::Handle) -> anyhow::Re
     );
     println!("{}", server.sandbox_line);
     server.print_endpoints();
-    if !version.app.tables.is_empty() {
+    if !version.tables.is_empty() {
         println!("Tables:");
-        for table in &version.app.tables {
-            println!("  {}", table.table_name);
+        for (name, setup) in &version.tables {
+            let how = match setup {
+                serverful_platform::tables::TableSetup::Created => "created",
+                serverful_platform::tables::TableSetup::Existing => "existing, kept",
+            };
+            println!("  {name} ({how})");
         }
     }
     if !version.app.outputs.is_empty() {
@@ -144,7 +148,11 @@ fn print_routes(server: &server::Server, stack: &str, app: &template::App) {
                     method: route.method.clone(),
                     path: route.path.clone(),
                     target: serverful_invoke::FunctionRef::new(stack, route.function.as_str()),
-                    mode: serverful_invoke::FunctionMode::Events,
+                    mode: if server.platform.is_http_mode(stack, &route.function) {
+                        serverful_invoke::FunctionMode::Http
+                    } else {
+                        serverful_invoke::FunctionMode::Events
+                    },
                     payload_format: gateway::PayloadFormat::V2,
                 })
                 .collect(),
@@ -157,24 +165,14 @@ fn print_routes(server: &server::Server, stack: &str, app: &template::App) {
     }
     println!("Routes:");
     for line in route_lines {
-        // HTTP-mode functions are proxied to, not sent events: say so.
-        let http_mode = line
-            .rsplit_once(" -> ")
-            .is_some_and(|(_, function)| server.platform.is_http_mode(stack, function));
-        let marker = if http_mode { " (http mode)" } else { "" };
-        println!("  {line}{marker}");
+        println!("  {line}");
     }
     let port = server
         .base_url
         .rsplit_once(':')
-        .map(|(_, port)| port)
-        .unwrap_or_default();
-    for api in &app.apis {
-        println!(
-            "  {} also answers on http://{}.execute-api.{}:{port}",
-            api.logical_id,
-            api.api_id,
-            server.platform.config().domain
-        );
+        .and_then(|(_, port)| port.parse().ok())
+        .unwrap_or(0);
+    for api_url in server.platform.routes().current().urls(port) {
+        println!("  (also {})", api_url.url);
     }
 }
