@@ -15,7 +15,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-target/release/serverful up examples/hello --port 0 --aws-port 0 --data "$scratch/data" > "$scratch/out" 2>&1 &
+target/release/serverful up examples/hello --port 0 --aws-port 0 --admin-port 0 --data "$scratch/data" > "$scratch/out" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 300); do
   grep -q '^Ready on ' "$scratch/out" && break

@@ -291,9 +291,12 @@ fn zip_folder(dir: &Path) -> Result<Vec<u8>, String> {
             .flatten()
             .collect();
         entries.sort_by_key(|entry| entry.file_name());
+        let cargo_project = absolute.join("Cargo.toml").is_file();
         for entry in entries {
             let name = entry.file_name();
-            if NOT_UPLOADED.iter().any(|skipped| name == *skipped) {
+            if NOT_UPLOADED.iter().any(|skipped| name == *skipped)
+                || (cargo_project && name == "target")
+            {
                 continue;
             }
             let child = relative.join(&name);

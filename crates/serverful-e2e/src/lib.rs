@@ -425,6 +425,6 @@ pub fn up_until_it_fails(app: &Path) -> (i32, String) {
     let app = app.to_str().expect("utf-8 app path");
     let data = data.path().to_str().expect("utf-8 data path");
     let (code, _, stderr) =
-        run_serverful(&["up", app, "--port", "0", "--aws-port", "0", "--data", data]);
+        run_serverful(&["up", app, "--port", "0", "--aws-port", "0", "--admin-port", "0", "--data", data]);
     (code, stderr)
 }

@@ -287,6 +287,8 @@ async fn start_serverful_with(
         "0",
         "--aws-port",
         "0",
+        "--admin-port",
+        "0",
         "--data",
         &data,
     ];

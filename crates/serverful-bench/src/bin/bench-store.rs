@@ -622,6 +622,8 @@ fn start_serverful(setup: &Setup, data: &Path) -> anyhow::Result<Started> {
             "0".into(),
             "--aws-port".into(),
             "0".into(),
+            "--admin-port".into(),
+            "0".into(),
             "--data".into(),
             data.display().to_string(),
         ],

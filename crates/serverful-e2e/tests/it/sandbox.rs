@@ -704,6 +704,8 @@ impl Unprivileged {
                 "0",
                 "--aws-port",
                 "0",
+                "--admin-port",
+                "0",
                 "--sandbox",
                 sandbox,
                 "--data",
