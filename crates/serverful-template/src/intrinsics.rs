@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 
+use crate::names::{fnv1a, generated_name, NameRule};
 use crate::node::{Entry, Node, NodeKind, Span};
 use crate::{LoadOptions, Problem};
 
@@ -805,7 +806,9 @@ impl<'t> Resolver<'t> {
         })
     }
 
-    /// A resource's name: its name property (`TableName`, ...) resolved, else its logical id.
+    /// A resource's name: its name property (`TableName`, ...) resolved; else, for the
+    /// types CloudFormation names itself (functions and tables so far), the name it would
+    /// generate ([`generated_name`]); else the logical id.
     pub(crate) fn physical_name(
         &self,
         logical_id: &str,
@@ -819,8 +822,21 @@ impl<'t> Resolver<'t> {
             .get(logical_id)
             .and_then(|resource| resource.properties)
             .and_then(|properties| properties.get(property));
+        let generated = || match self
+            .resources
+            .get(logical_id)
+            .map(|resource| &resource.kind)
+        {
+            Some(ResourceKind::Function) => {
+                generated_name(&self.options.stack_name, logical_id, NameRule::FUNCTION)
+            }
+            Some(ResourceKind::Table) => {
+                generated_name(&self.options.stack_name, logical_id, NameRule::TABLE)
+            }
+            _ => logical_id.to_owned(),
+        };
         let name = match node {
-            None => logical_id.to_owned(),
+            None => generated(),
             Some(node) => {
                 let location = format!("Resources.{logical_id}.Properties.{property}");
                 if self
@@ -842,7 +858,7 @@ impl<'t> Resolver<'t> {
                 let resolved = self.resolve(node, &location);
                 self.names_in_progress.borrow_mut().pop();
                 match resolved? {
-                    None => logical_id.to_owned(),
+                    None => generated(),
                     Some(resolved) => match resolved.as_scalar() {
                         Some(text) => text.to_owned(),
                         None => {
@@ -973,16 +989,6 @@ fn same_value(left: &Node, right: &Node) -> bool {
         }
         _ => false,
     }
-}
-
-/// 64-bit FNV-1a: stable across Rust versions and platforms, unlike `DefaultHasher`.
-fn fnv1a(text: &str) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in text.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
 }
 
 /// A 10-character lowercase alphanumeric id, like API Gateway's, stable for a stack and name.

@@ -10,6 +10,8 @@
 //! - `node`: the YAML tree with tags (`!Ref`) and line/column spans, from yaml-rust2's events;
 //! - `intrinsics`: pseudo parameters, conditions, intrinsic functions, and the `Ref`/`GetAtt`
 //!   values resources (including the ones SAM generates) have after SAM's transform on AWS;
+//! - `names`: the physical names CloudFormation gives resources the template does not name
+//!   ([`generated_name`]);
 //! - `sam`: SAM's semantics, one module per concern: `parameters`, `globals`, `properties`
 //!   (reading resource properties), `functions`, `apis` (APIs, stages and the events that
 //!   make routes), `tables` and `outputs`, with the resources and their order in `sam` itself;
@@ -20,6 +22,7 @@
 
 mod intrinsics;
 mod model;
+mod names;
 mod node;
 mod sam;
 
@@ -31,6 +34,7 @@ pub use model::{
     Api, ApiKind, App, Function, FunctionCode, Layer, LayerRef, Network, Output, PayloadFormat,
     Route, Table,
 };
+pub use names::{generated_name, NameRule};
 
 /// What the template is loaded for: the values a deployed stack would get from AWS.
 #[derive(Clone, Debug, PartialEq, Eq)]

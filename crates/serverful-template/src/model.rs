@@ -33,7 +33,9 @@ pub struct App {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Table {
     pub logical_id: String,
-    /// `TableName` if the template sets it, else the logical id; what `!Ref` gives.
+    /// `TableName` if the template sets it, else the name CloudFormation would generate
+    /// (`{stack}-{LogicalId}-{SUFFIX}`, see [`crate::generated_name`]); what `!Ref` gives
+    /// and what the table is called on the AWS endpoint.
     pub table_name: String,
     /// A DynamoDB `CreateTable` request body (`TableName`, `KeySchema`,
     /// `AttributeDefinitions`, `BillingMode`, `ProvisionedThroughput`, indexes,
@@ -47,7 +49,9 @@ pub struct Table {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Function {
     pub logical_id: String,
-    /// `FunctionName` if the template sets it, else the logical id; what `!Ref` gives.
+    /// `FunctionName` if the template sets it, else the name CloudFormation would generate
+    /// (`{stack}-{LogicalId}-{SUFFIX}`, see [`crate::generated_name`]); what `!Ref` gives,
+    /// what the Lambda API lists and `AWS_LAMBDA_FUNCTION_NAME`.
     pub name: String,
     pub runtime: String,
     /// Empty only for `provided*` runtimes that do not set one.

@@ -214,8 +214,8 @@ Outputs:
             output Name = "users-dev"
             table Users (users-dev) = {"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"},{"AttributeName":"sk","AttributeType":"N"},{"AttributeName":"email","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST","GlobalSecondaryIndexes":[{"IndexName":"byEmail","KeySchema":[{"AttributeName":"email","KeyType":"HASH"}],"Projection":{"ProjectionType":"ALL"}}],"KeySchema":[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}],"StreamSpecification":{"StreamEnabled":true,"StreamViewType":"NEW_AND_OLD_IMAGES"},"TableName":"users-dev"}
               ttl expiresAt
-            table Simple (Simple) = {"AttributeDefinitions":[{"AttributeName":"userId","AttributeType":"N"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"userId","KeyType":"HASH"}],"TableName":"Simple","Tags":[{"Key":"team","Value":"core"}]}
-            table Bare (Bare) = {"AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"TableName":"Bare"}
+            table Simple (demo-Simple-AT16T855YJ2RP) = {"AttributeDefinitions":[{"AttributeName":"userId","AttributeType":"N"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"userId","KeyType":"HASH"}],"TableName":"demo-Simple-AT16T855YJ2RP","Tags":[{"Key":"team","Value":"core"}]}
+            table Bare (demo-Bare-KOZVCIN14B1M3) = {"AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"TableName":"demo-Bare-KOZVCIN14B1M3"}
             unsupported Users.KinesisStreamSpecification
         "#]],
     );
@@ -227,7 +227,7 @@ fn hello_world_fixture() {
         include_str!("../test_data/hello.yaml"),
         expect![[r#"
             description: "hello-world\nSample SAM Template for hello-world\n"
-            function HelloWorldFunction (HelloWorldFunction): python3.12 "app.lambda_handler" dir /app/hello_world, 10s, 256 MB, x86_64
+            function HelloWorldFunction (demo-HelloWorldFunction-0WJ5ZLZVHO9M): python3.12 "app.lambda_handler" dir /app/hello_world, 10s, 256 MB, x86_64
               env DEBUG="true"
               env STAGE="local"
               env TABLE_NAME="demo-items"
@@ -241,7 +241,7 @@ fn hello_world_fixture() {
               ANY $default -> HelloWorldFunction (2.0, event Http)
             output HelloWorldApi = "https://t9deqls5s9.execute-api.eu-west-1.amazonaws.com/Prod/hello/"
               "API Gateway endpoint URL for Prod stage for Hello World function"
-            output HelloWorldFunction = "arn:aws:lambda:eu-west-1:123456789012:function:HelloWorldFunction"
+            output HelloWorldFunction = "arn:aws:lambda:eu-west-1:123456789012:function:demo-HelloWorldFunction-0WJ5ZLZVHO9M"
               "Hello World Lambda Function ARN"
             output HelloWorldFunctionIamRole = "arn:aws:iam::123456789012:role/HelloWorldFunctionRole"
               "Implicit IAM Role created for Hello World function"
@@ -300,11 +300,11 @@ Outputs:
   FindInMap: {Value: {"Fn::FindInMap": [Sizes, prod, Memory]}}
 "#,
         expect![[r#"
-            function Fn (Fn): nodejs20.x "index.handler" dir /app, 3s, 512 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): nodejs20.x "index.handler" dir /app, 3s, 512 MB, x86_64
             output Ref = "prod"
-            output GetAttString = "arn:aws:lambda:eu-west-1:123456789012:function:Fn"
-            output GetAttList = "arn:aws:lambda:eu-west-1:123456789012:function:Fn"
-            output Sub = "prod-Fn-arn:aws:lambda:eu-west-1:123456789012:function:Fn-eu-west-1-${Literal}"
+            output GetAttString = "arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ"
+            output GetAttList = "arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ"
+            output Sub = "prod-demo-Fn-WKFMDCWE0HSJ-arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ-eu-west-1-${Literal}"
             output SubMap = "demo, prod"
             output Join = "a/prod/c"
             output JoinList = "alpha+beta+gamma"
@@ -368,11 +368,11 @@ Outputs:
   FindInMap: {Value: !FindInMap [Sizes, prod, Memory]}
 "#,
         expect![[r#"
-            function Fn (Fn): nodejs20.x "index.handler" dir /app, 3s, 512 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): nodejs20.x "index.handler" dir /app, 3s, 512 MB, x86_64
             output Ref = "prod"
-            output GetAttString = "arn:aws:lambda:eu-west-1:123456789012:function:Fn"
-            output GetAttList = "arn:aws:lambda:eu-west-1:123456789012:function:Fn"
-            output Sub = "prod-Fn-arn:aws:lambda:eu-west-1:123456789012:function:Fn-eu-west-1-${Literal}"
+            output GetAttString = "arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ"
+            output GetAttList = "arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ"
+            output Sub = "prod-demo-Fn-WKFMDCWE0HSJ-arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ-eu-west-1-${Literal}"
             output SubMap = "demo, prod"
             output Join = "a/prod/c"
             output JoinList = "alpha+beta+gamma"
@@ -415,7 +415,7 @@ Outputs:
   RoleArn: {Value: !GetAtt FnRole.Arn}
 "#,
         expect![[r#"
-            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
               env SCRIPT="region=eu-west-1\naccount=123456789012\nliteral=${NotReplaced}\n"
             output Region = "eu-west-1"
             output Account = "123456789012"
@@ -453,7 +453,7 @@ Outputs:
   Joined: {Value: !Join [",", [a, !If [IsProd, b, !Ref AWS::NoValue], c]]}
 "#,
         expect![[r#"
-            function Fn (Fn): python3.12 "app.handler" dir /app, 30s, 128 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 30s, 128 MB, x86_64
               env ALWAYS="here"
             output Joined = "a,c"
         "#]],
@@ -490,9 +490,9 @@ Outputs:
     Value: !If [IsDev, !Ref DevFunction, !Ref ProdFunction]
 "#,
         expect![[r#"
-            function ProdFunction (ProdFunction): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
-            output Prod = "ProdFunction"
-            output Which = "ProdFunction"
+            function ProdFunction (demo-ProdFunction-9POM9J7CX2BP): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            output Prod = "demo-ProdFunction-9POM9J7CX2BP"
+            output Which = "demo-ProdFunction-9POM9J7CX2BP"
         "#]],
     );
 }
@@ -526,7 +526,7 @@ Outputs:
   Ssm: {Value: !Ref Ssm}
 "#,
         expect![[r#"
-            function Fn (Fn): python3.12 "app.handler" dir /app, 7s, 1024 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 7s, 1024 MB, x86_64
               metadata {"Memory":1024,"Name":"plain","Ports":["80","443"]}
             output Ports = "80:443"
             output Ssm = "/config/name"
@@ -577,11 +577,11 @@ Resources:
       CodeUri: ./second/../second_code
 "#,
         expect![[r#"
-            function First (First): python3.12 "app.handler" dir /app, 5s, 256 MB, arm64
+            function First (demo-First-QMG7TQBLUDGN): python3.12 "app.handler" dir /app, 5s, 256 MB, arm64
               env OVERRIDDEN="first"
               env OWN="1"
               env SHARED="global"
-            function Second (Second): nodejs20.x "index.handler" dir /app/second_code, 20s, 256 MB, arm64
+            function Second (demo-Second-SBAV1HKFZVBL): nodejs20.x "index.handler" dir /app/second_code, 20s, 256 MB, arm64
               env OVERRIDDEN="global"
               env SHARED="global"
             api ServerlessHttpApi (http, id ffhayohrny, stage $default)
@@ -659,7 +659,7 @@ Outputs:
   Url: {Value: !Sub "https://${MyApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}/"}
 "#,
         expect![[r#"
-            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
             api MyApi (rest, id ndxfmxp4qe, stage v1)
               stage variable FromGlobals="yes"
               stage variable Version="2"
@@ -711,7 +711,7 @@ Outputs:
   HttpUrl: {Value: !Sub "${ServerlessHttpApi.ApiEndpoint}/b"}
 "#,
         expect![[r#"
-            function Fn (Fn): go1.x "main" dir /app, 3s, 128 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): go1.x "main" dir /app, 3s, 128 MB, x86_64
             api ServerlessRestApi (rest, id t9deqls5s9, stage Prod)
               GET /a -> Fn (1.0, event Get)
               POST /a -> Fn (1.0, event Post)
@@ -747,7 +747,7 @@ Outputs:
   Stage: {Value: !Ref ServerlessHttpApiv2Stage}
 "#,
         expect![[r#"
-            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
             api ServerlessHttpApi (http, id ffhayohrny, stage v2)
               ANY $default -> Fn (2.0, event All)
             output Stage = "v2"
@@ -803,25 +803,92 @@ Resources:
     Properties: {FunctionName: !Ref Fn, Action: lambda:InvokeFunction, Principal: s3.amazonaws.com}
 "#,
         expect![[r#"
-            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
               env BUCKET="Bucket"
               env BUCKET_ARN="Bucket.Arn"
               env QUEUE_ARN="arn:aws:sqs:eu-west-1:123456789012:jobs"
               env QUEUE_NAME="jobs"
               env QUEUE_URL="https://sqs.eu-west-1.amazonaws.com/123456789012/jobs"
-              env SIMPLE="Simple"
+              env SIMPLE="demo-Simple-AT16T855YJ2RP"
               env STREAM="arn:aws:dynamodb:eu-west-1:123456789012:table/demo-table/stream/1970-01-01T00:00:00.000"
               env TABLE="demo-table"
               env TABLE_ARN="arn:aws:dynamodb:eu-west-1:123456789012:table/demo-table"
               env TOPIC="arn:aws:sns:eu-west-1:123456789012:Topic"
               env TOPIC_NAME="Topic"
             table Table (demo-table) = {"BillingMode":"PAY_PER_REQUEST","TableName":"demo-table"}
-            table Simple (Simple) = {"AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"TableName":"Simple"}
+            table Simple (demo-Simple-AT16T855YJ2RP) = {"AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"TableName":"demo-Simple-AT16T855YJ2RP"}
             unsupported Fn.Events.Stream (DynamoDB)
             unsupported Fn.Events.Queue (SQS)
             unsupported Queue (AWS::SQS::Queue)
             unsupported Topic (AWS::SNS::Topic)
             unsupported Bucket (AWS::S3::Bucket)
+        "#]],
+    );
+}
+
+/// Issue 14: a function or table the template does not name gets the name CloudFormation
+/// would give it (`{stack}-{LogicalId}-{SUFFIX}`), seen by `!Ref`, `!GetAtt` and the
+/// functions' environment; explicit names are kept, and a name that `AWS::NoValue`
+/// removes counts as none.
+#[test]
+fn unnamed_functions_and_tables_get_cloudformation_names() {
+    check(
+        r#"
+Conditions:
+  Never: !Equals [a, b]
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      Environment:
+        Variables:
+          TABLE: !Ref UsersTable
+          TABLE_ARN: !GetAtt UsersTable.Arn
+          SHORT: !Ref T
+          NAMED: !Ref Named
+          SELF: !Sub "${Fn}"
+  Named:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: kept-as-written
+      Runtime: python3.12
+      Handler: app.handler
+  NoValueName:
+    Type: AWS::Lambda::Function
+    Properties:
+      FunctionName: !If [Never, never, !Ref AWS::NoValue]
+  UsersTable:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      KeySchema: [{AttributeName: id, KeyType: HASH}]
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+  T:
+    Type: AWS::Serverless::SimpleTable
+  NamedTable:
+    Type: AWS::Serverless::SimpleTable
+    Properties: {TableName: plain}
+Outputs:
+  Fn: {Value: !Ref Fn}
+  FnArn: {Value: !GetAtt Fn.Arn}
+  NoValueName: {Value: !Ref NoValueName}
+"#,
+        expect![[r#"
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+              env NAMED="kept-as-written"
+              env SELF="demo-Fn-WKFMDCWE0HSJ"
+              env SHORT="demo-T-C3WD7NGVZQ64H"
+              env TABLE="demo-UsersTable-497U0Z31UBBXF"
+              env TABLE_ARN="arn:aws:dynamodb:eu-west-1:123456789012:table/demo-UsersTable-497U0Z31UBBXF"
+            function Named (kept-as-written): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            output Fn = "demo-Fn-WKFMDCWE0HSJ"
+            output FnArn = "arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ"
+            output NoValueName = "demo-NoValueName-VFGD2B0X441Q"
+            table UsersTable (demo-UsersTable-497U0Z31UBBXF) = {"AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"TableName":"demo-UsersTable-497U0Z31UBBXF"}
+            table T (demo-T-C3WD7NGVZQ64H) = {"AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"TableName":"demo-T-C3WD7NGVZQ64H"}
+            table NamedTable (plain) = {"AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"TableName":"plain"}
+            unsupported NoValueName (AWS::Lambda::Function)
         "#]],
     );
 }
@@ -865,7 +932,7 @@ Outputs:
             function Inline (demo-inline): python3.12 "index.handler" inline "def handler(event, context):\n    return 1\n", 900s, 10240 MB, arm64
               reserved concurrency 0
               layer SharedLayer
-            function Custom (Custom): provided.al2023 "" dir /build/custom, 3s, 128 MB, x86_64
+            function Custom (demo-Custom-J92Z6ERPTZ7D): provided.al2023 "" dir /build/custom, 3s, 128 MB, x86_64
             output InlineName = "demo-inline"
             output InlineArn = "arn:aws:lambda:eu-west-1:123456789012:function:demo-inline"
             layer SharedLayer (SharedLayer) = arn:aws:lambda:eu-west-1:123456789012:layer:SharedLayer:1 dir /app/layer
@@ -897,7 +964,7 @@ fn json_template_without_transform() {
   "Outputs": {"Url": {"Value": {"Fn::Sub": "${ServerlessHttpApi.ApiEndpoint}/x"}}}
 }"#,
         expect![[r#"
-            function Fn (Fn): nodejs18.x "index.handler" dir /app/src, 12s, 128 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): nodejs18.x "index.handler" dir /app/src, 12s, 128 MB, x86_64
               env COUNT="3"
               env FLAG="false"
               env NAME="a-b"
@@ -935,7 +1002,7 @@ Conditions:
   Always: !Equals [1, 1]
 "#,
         expect![[r#"
-            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
             unsupported Transform AWS::Include
             unsupported Rules (template section)
         "#]],
@@ -1195,7 +1262,7 @@ fn function_architecture_wins_over_globals() {
             with_function("      Architectures: [x86_64]\n")
         ),
         expect![[r#"
-            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
         "#]],
     );
 }
@@ -1237,7 +1304,7 @@ fn ephemeral_storage_and_network() {
             "      EphemeralStorage:\n        Size: 1024\n    Metadata:\n      Serverful:\n        Network: none\n",
         ),
         expect![[r#"
-            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
               /tmp 1024 MB
               network None
               metadata {"Serverful":{"Network":"none"}}
@@ -1270,7 +1337,7 @@ fn unknown_serverful_setting_is_listed() {
     check(
         &with_function("    Metadata:\n      Serverful: {Netwrok: none}\n"),
         expect![[r#"
-            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
               metadata {"Serverful":{"Netwrok":"none"}}
             unsupported Fn.Metadata.Serverful.Netwrok
         "#]],
@@ -1552,8 +1619,8 @@ fn yaml_anchors_and_aliases() {
     check(
         "Resources:\n  A:\n    Type: AWS::Serverless::Function\n    Properties: &common\n      Runtime: python3.12\n      Handler: app.handler\n  B:\n    Type: AWS::Serverless::Function\n    Properties: *common\n",
         expect![[r#"
-            function A (A): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
-            function B (B): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            function A (demo-A-FE2XCX328R64): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            function B (demo-B-YE4R915G8R64): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
         "#]],
     );
 }
@@ -1588,7 +1655,7 @@ fn crud_fixture() {
     check(
         include_str!("../test_data/crud.yaml"),
         expect![[r#"
-            function Crud (Crud): nodejs20.x "index.handler" dir /app/src, 10s, 128 MB, x86_64
+            function Crud (demo-Crud-KWLMYJCP24N3): nodejs20.x "index.handler" dir /app/src, 10s, 128 MB, x86_64
               env ARN="arn:aws:dynamodb:eu-west-1:123456789012:table/demo-dev-items"
               env JOINED="x|y"
               env TABLE="demo-dev-items"
@@ -1629,7 +1696,7 @@ Resources:
               Condition: {StringEquals: {"aws:SourceAccount": !Ref AWS::AccountId}}
 "#,
         expect![[r#"
-            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
             api MyApi (rest, id ndxfmxp4qe, stage Prod)
             unsupported MyApi.DefinitionBody
             unsupported Fn.Policies
@@ -1826,11 +1893,11 @@ Outputs:
     Value: !Ref ToolsLayer
 "#,
         expect![[r#"
-            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
               layer SharedLayer
               layer arn arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:7
               layer ToolsLayer
-            function Plain (Plain): nodejs20.x "index.handler" dir /app, 3s, 128 MB, x86_64
+            function Plain (demo-Plain-4LF9ZG5J4HUQ): nodejs20.x "index.handler" dir /app, 3s, 128 MB, x86_64
               env SHARED_ARN="arn:aws:lambda:eu-west-1:123456789012:layer:shared-dev:1"
               layer SharedLayer
               layer arn arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:7
@@ -1852,7 +1919,7 @@ fn layer_arn_of_a_template_layer_is_that_layer() {
             FUNCTION_HEAD
         ),
         expect![[r#"
-            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
               layer Mine
               layer arn arn:aws:lambda:eu-west-1:123456789012:layer:Mine:2
             layer Mine (Mine) = arn:aws:lambda:eu-west-1:123456789012:layer:Mine:1 dir /app/mine
@@ -1867,7 +1934,7 @@ fn function_layers_replace_nothing_and_architectures_replace_globals() {
     check(
         "Globals:\n  Function:\n    Architectures: [arm64]\n    Layers: [arn:aws:lambda:us-east-1:111111111111:layer:First:1]\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: python3.12\n      Handler: app.handler\n      Architectures: [x86_64]\n      Layers: [arn:aws:lambda:us-east-1:111111111111:layer:Second:3]\n",
         expect![[r#"
-            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
               layer arn arn:aws:lambda:us-east-1:111111111111:layer:First:1
               layer arn arn:aws:lambda:us-east-1:111111111111:layer:Second:3
         "#]],

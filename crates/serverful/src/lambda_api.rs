@@ -22,7 +22,7 @@ const PREFIX: &str = "/2015-03-31/functions";
 pub(crate) struct FunctionInfo {
     /// The registry's key (the logical id).
     pub logical_id: String,
-    /// `FunctionName`, or the logical id.
+    /// `FunctionName`, or the name CloudFormation would generate.
     pub name: String,
     pub runtime: String,
     pub handler: String,
@@ -147,9 +147,8 @@ fn find<'a>(
     };
     let query_qualifier = query_parameter(&request.query, "Qualifier");
     let qualifier = qualifier.or(query_qualifier.as_deref());
-    let info = infos
-        .iter()
-        .find(|info| info.name == name || info.logical_id == name);
+    // By the function's name only, as on AWS: a logical id means nothing to Lambda.
+    let info = infos.iter().find(|info| info.name == name);
     match (info, qualifier) {
         (Some(info), None | Some("$LATEST")) => Ok(info),
         _ => Err(AwsError::new(
