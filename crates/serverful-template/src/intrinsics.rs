@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 
-use crate::names::{fnv1a, generated_name, NameRule};
+use crate::names::{fnv1a, generated_name, hashed_chars, Case, NameRule};
 use crate::node::{Entry, Node, NodeKind, Span};
 use crate::{LoadOptions, Problem};
 
@@ -40,6 +40,17 @@ pub(crate) enum ResourceKind {
     /// `AWS::Serverless::LayerVersion` and `AWS::Lambda::LayerVersion`: `Ref` gives the
     /// version ARN.
     Layer,
+    /// `AWS::ApiGateway::DomainName`, declared or made by SAM for a REST API's `Domain`:
+    /// `Ref` gives the domain name.
+    RestDomainName,
+    /// `AWS::ApiGatewayV2::DomainName`, declared or made by SAM for an HTTP API's `Domain`:
+    /// `Ref` gives the domain name.
+    HttpDomainName,
+    /// `AWS::ApiGateway::BasePathMapping`: `Ref` gives an id (CloudFormation documents no
+    /// value; nothing in a template needs one).
+    BasePathMapping,
+    /// `AWS::ApiGatewayV2::ApiMapping`: `Ref` gives the mapping's id.
+    ApiMapping,
     /// Types Serverful knows nothing about; `Ref` gives the logical id.
     Other,
 }
@@ -64,7 +75,14 @@ pub(crate) struct Resolver<'t> {
     pub(crate) dropped_resources: BTreeMap<String, String>,
     physical_names: RefCell<BTreeMap<String, String>>,
     names_in_progress: RefCell<Vec<String>>,
+    /// SAM's referenceable properties (`MyApi.DomainName`, `MyFunction.Alias`): the name
+    /// `Ref` and `Fn::Sub` take, and the logical id of the generated resource it stands for.
+    pub(crate) referenceable: BTreeMap<String, String>,
 }
+
+/// The hosted zone of every CloudFront distribution, which edge-optimized custom domains
+/// report as their `DistributionHostedZoneId`.
+const CLOUDFRONT_HOSTED_ZONE_ID: &str = "Z2FDTNDATAQYW2";
 
 /// The intrinsic functions [`Resolver::call`] evaluates.
 const SUPPORTED: &[&str] = &[
@@ -114,6 +132,7 @@ impl<'t> Resolver<'t> {
             dropped_resources: BTreeMap::new(),
             physical_names: RefCell::new(BTreeMap::new()),
             names_in_progress: RefCell::new(Vec::new()),
+            referenceable: BTreeMap::new(),
         }
     }
 
@@ -553,6 +572,8 @@ impl<'t> Resolver<'t> {
                     span,
                     format!("{location}: Fn::Sub: empty variable '${{}}'"),
                 ));
+            } else if let Some(target) = self.referenceable.get(name) {
+                self.resource_ref(target, span, location)?
             } else if let (false, Some((resource, attribute))) =
                 (name.starts_with("AWS::"), name.split_once('.'))
             {
@@ -621,7 +642,10 @@ impl<'t> Resolver<'t> {
                         ),
                     }));
                 }
-                self.resource_ref(name, span, location)?
+                match self.referenceable.get(name) {
+                    Some(target) => self.resource_ref(target, span, location)?,
+                    None => self.resource_ref(name, span, location)?,
+                }
             }
         };
         Ok(Some(Node::string(text, span)))
@@ -672,8 +696,51 @@ impl<'t> Resolver<'t> {
             ),
             ResourceKind::Topic => self.topic_arn(logical_id)?,
             ResourceKind::Layer => self.layer_arn(logical_id)?,
+            ResourceKind::RestDomainName | ResourceKind::HttpDomainName => {
+                self.physical_name(logical_id, "DomainName")?
+            }
+            ResourceKind::BasePathMapping | ResourceKind::ApiMapping => {
+                derived_id(&options.stack_name, logical_id)
+            }
             ResourceKind::Other => logical_id.to_owned(),
         })
+    }
+
+    /// Records the name of a resource SAM generates, which has no properties to read it
+    /// from (the `AWS::ApiGateway::DomainName` of an API's `Domain`).
+    pub(crate) fn set_physical_name(&self, logical_id: &str, name: &str) {
+        self.physical_names
+            .borrow_mut()
+            .insert(logical_id.to_owned(), name.to_owned());
+    }
+
+    /// The `RegionalDomainName` of a custom domain: the API Gateway host name its DNS
+    /// record points at, `d-xxxxxxxxxx.execute-api.REGION.amazonaws.com`.
+    fn regional_domain_name(&self, domain_name: &str) -> String {
+        let options = self.options;
+        let id = hashed_chars(
+            |round| {
+                format!(
+                    "regional-domain/{round}/{}/{domain_name}",
+                    options.stack_name
+                )
+            },
+            10,
+            Case::Lower,
+        );
+        format!("d-{id}.execute-api.{}.amazonaws.com", options.region)
+    }
+
+    /// The `RegionalHostedZoneId` of custom domains in the region: a stand-in of AWS's
+    /// shape (`Z` and 13 characters), stable for the region.
+    fn regional_hosted_zone_id(&self) -> String {
+        let region = &self.options.region;
+        let id = hashed_chars(
+            |round| format!("hosted-zone/{round}/{region}"),
+            13,
+            Case::Upper,
+        );
+        format!("Z{id}")
     }
 
     fn topic_arn(&self, logical_id: &str) -> Result<String, Problem> {
@@ -785,7 +852,50 @@ impl<'t> Resolver<'t> {
                     .transpose()?,
                 &["LayerVersionArn"],
             ),
-            ResourceKind::Stage { .. } | ResourceKind::Deployment => (None, &[]),
+            ResourceKind::RestDomainName | ResourceKind::HttpDomainName => {
+                let domain_name = self.physical_name(logical_id, "DomainName")?;
+                let rest = resource.kind == ResourceKind::RestDomainName;
+                let value = match attribute {
+                    "RegionalDomainName" => Some(self.regional_domain_name(&domain_name)),
+                    "RegionalHostedZoneId" => Some(self.regional_hosted_zone_id()),
+                    "DistributionDomainName" if rest => {
+                        let id = hashed_chars(
+                            |round| {
+                                format!("distribution/{round}/{}/{domain_name}", options.stack_name)
+                            },
+                            13,
+                            Case::Lower,
+                        );
+                        Some(format!("d{id}.cloudfront.net"))
+                    }
+                    "DistributionHostedZoneId" if rest => {
+                        Some(CLOUDFRONT_HOSTED_ZONE_ID.to_owned())
+                    }
+                    "DomainNameArn" if rest => Some(format!(
+                        "arn:aws:apigateway:{region}::/domainnames/{domain_name}"
+                    )),
+                    _ => None,
+                };
+                let known: &[&str] = if rest {
+                    &[
+                        "DistributionDomainName",
+                        "DistributionHostedZoneId",
+                        "DomainNameArn",
+                        "RegionalDomainName",
+                        "RegionalHostedZoneId",
+                    ]
+                } else {
+                    &["RegionalDomainName", "RegionalHostedZoneId"]
+                };
+                (value, known)
+            }
+            ResourceKind::ApiMapping => (
+                (attribute == "ApiMappingId").then(|| derived_id(&options.stack_name, logical_id)),
+                &["ApiMappingId"],
+            ),
+            ResourceKind::Stage { .. }
+            | ResourceKind::Deployment
+            | ResourceKind::BasePathMapping => (None, &[]),
             // Serverful does not model these types; a recognisable placeholder lets the rest
             // of the template load, and the resource is already listed as unsupported.
             ResourceKind::Other => (Some(format!("{logical_id}.{attribute}")), &[]),

@@ -14,7 +14,8 @@
 //!   ([`generated_name`]);
 //! - `sam`: SAM's semantics, one module per concern: `parameters`, `globals`, `properties`
 //!   (reading resource properties), `functions`, `apis` (APIs, stages and the events that
-//!   make routes), `tables` and `outputs`, with the resources and their order in `sam` itself;
+//!   make routes), `domains` (custom domains and their mappings to APIs), `tables` and
+//!   `outputs`, with the resources and their order in `sam` itself;
 //! - `model`: the resolved [`App`] the rest of Serverful runs.
 //!
 //! Errors carry the file, line and column, and a message that starts with where in the
@@ -31,8 +32,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use model::{
-    Api, ApiKind, App, Function, FunctionCode, Layer, LayerRef, Network, Output, PayloadFormat,
-    Route, Table,
+    Api, ApiKind, App, DomainMapping, Function, FunctionCode, Layer, LayerRef, Network, Output,
+    PayloadFormat, Route, Table,
 };
 pub use names::{generated_name, NameRule};
 

@@ -17,6 +17,12 @@ pub struct App {
     pub functions: Vec<Function>,
     /// Explicit APIs in template order, then the implicit `ServerlessRestApi` and `ServerlessHttpApi`.
     pub apis: Vec<Api>,
+    /// Custom domains' base paths and the APIs they lead to: first those of the APIs'
+    /// `Domain` properties (in the order of `apis`), then the template's
+    /// `AWS::ApiGateway::BasePathMapping` and `AWS::ApiGatewayV2::ApiMapping` resources.
+    /// Every mapping's API is in `apis`, its domain is declared in the template, and no
+    /// two mappings share a domain and base path.
+    pub domain_mappings: Vec<DomainMapping>,
     /// In template order, those whose condition holds.
     pub outputs: Vec<Output>,
     /// `AWS::DynamoDB::Table` and `AWS::Serverless::SimpleTable` resources, in template order.
@@ -150,6 +156,29 @@ pub struct Api {
     pub binary_media_types: Vec<String>,
     /// In template order of functions, then of their events.
     pub routes: Vec<Route>,
+}
+
+/// A custom domain name's base path and the API stage requests under it go to, as API
+/// Gateway maps them: `https://{domain_name}/{base_path}/rest/of/path` reaches the API's
+/// routes with `/rest/of/path`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DomainMapping {
+    /// The mapping resource: declared, or the one SAM generates for an API's `Domain`
+    /// (`MyApiv1BasePathMapping`, `MyHttpApiApiMapping`).
+    pub logical_id: String,
+    /// The host name clients call, lower-case (`api.example.com`, or a wildcard such as
+    /// `*.example.com`).
+    pub domain_name: String,
+    /// The leading path segments that select the API, without slashes (`v1`,
+    /// `orders/v2`); `None` maps the whole domain (SAM's `/`, an empty `ApiMappingKey`,
+    /// API Gateway's `(none)`).
+    pub base_path: Option<String>,
+    /// The logical id of the API, one of [`App::apis`].
+    pub api_logical_id: String,
+    /// The API's stage the mapping leads to (always that API's own stage). `None` only for
+    /// a `BasePathMapping` without `Stage`, where API Gateway takes the stage from the
+    /// first path segment after the base path.
+    pub stage: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -91,21 +91,42 @@ fn name_characters(text: &str) -> String {
 
 /// `len` upper-case letters and digits from hashes of the stack name and logical id.
 fn suffix(stack_name: &str, logical_id: &str, len: usize) -> String {
-    const ALPHABET: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-    // Twelve base-36 digits use 62 of a hash's 64 bits; longer suffixes draw on further
+    hashed_chars(
+        |round| format!("physical-name/{round}/{stack_name}/{logical_id}"),
+        len,
+        Case::Upper,
+    )
+}
+
+/// The letters of [`hashed_chars`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Case {
+    Upper,
+    Lower,
+}
+
+/// `len` letters and digits that depend only on the seeds (one for each twelve
+/// characters, from `seed(round)`): the stand-in for the random parts of AWS's names and
+/// ids, stable from one run and release to the next.
+pub(crate) fn hashed_chars(seed: impl Fn(usize) -> String, len: usize, case: Case) -> String {
+    let alphabet: &[u8; 36] = match case {
+        Case::Upper => b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        Case::Lower => b"0123456789abcdefghijklmnopqrstuvwxyz",
+    };
+    // Twelve base-36 digits use 62 of a hash's 64 bits; longer strings draw on further
     // hashes, each of its own seed.
     const DIGITS_PER_HASH: usize = 12;
-    let mut suffix = String::with_capacity(len);
+    let mut chars = String::with_capacity(len);
     let mut hash = 0;
     for digit_idx in 0..len {
         if digit_idx % DIGITS_PER_HASH == 0 {
             let round = digit_idx / DIGITS_PER_HASH;
-            hash = fnv1a(&format!("physical-name/{round}/{stack_name}/{logical_id}"));
+            hash = fnv1a(&seed(round));
         }
-        suffix.push(char::from(ALPHABET[(hash % 36) as usize]));
+        chars.push(char::from(alphabet[(hash % 36) as usize]));
         hash /= 36;
     }
-    suffix
+    chars
 }
 
 /// 64-bit FNV-1a: stable across Rust versions and platforms, unlike `DefaultHasher`, so

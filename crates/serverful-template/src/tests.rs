@@ -116,6 +116,18 @@ fn render(app: &App) -> String {
             .expect("writing to a String");
         }
     }
+    for mapping in &app.domain_mappings {
+        writeln!(
+            out,
+            "domain {}/{} -> {} stage {} ({})",
+            mapping.domain_name,
+            mapping.base_path.as_deref().unwrap_or_default(),
+            mapping.api_logical_id,
+            mapping.stage.as_deref().unwrap_or("from the path"),
+            mapping.logical_id,
+        )
+        .expect("writing to a String");
+    }
     for output in &app.outputs {
         writeln!(out, "output {} = {:?}", output.name, output.value).expect("writing to a String");
         if let Some(description) = &output.description {
@@ -651,6 +663,9 @@ Outputs:
   RestId: {Value: !Ref MyApi}
   RestRoot: {Value: !GetAtt MyApi.RootResourceId}
   RestStage: {Value: !Ref MyApiv1Stage}
+  RestStageProperty: {Value: !Ref MyApi.Stage}
+  HttpStageProperty: {Value: !Sub "${MyHttpApi.Stage}"}
+  RestDeploymentProperty: {Value: !Ref MyApi.Deployment}
   RestDeployment: {Value: !Ref MyApiDeployment}
   HttpEndpoint: {Value: !GetAtt MyHttpApi.ApiEndpoint}
   HttpId: {Value: !GetAtt MyHttpApi.ApiId}
@@ -673,6 +688,9 @@ Outputs:
             output RestId = "ndxfmxp4qe"
             output RestRoot = "cwivtme2m8"
             output RestStage = "v1"
+            output RestStageProperty = "v1"
+            output HttpStageProperty = "live"
+            output RestDeploymentProperty = "8btbq85zqy"
             output RestDeployment = "8btbq85zqy"
             output HttpEndpoint = "https://japf6eyh01.execute-api.eu-west-1.amazonaws.com"
             output HttpId = "japf6eyh01"
@@ -2024,4 +2042,266 @@ fn error_layer_compatible_architecture_unknown() {
             error: /app/template.yaml:6:32: Resources.Mine.Properties.CompatibleArchitectures: `sparc` is not an architecture; use x86_64 or arm64
         "#]],
     );
+}
+
+/// Issue 14: SAM's `Domain` on REST and HTTP APIs (and under Globals) becomes the domain
+/// names and base path mappings SAM's transform generates, referenceable as
+/// `MyApi.DomainName`, with the attributes CloudFormation gives them; certificates, DNS
+/// and TLS settings are accepted and ignored.
+#[test]
+fn sam_domains_on_apis() {
+    check(
+        r#"
+Parameters:
+  Zone: {Type: String, Default: example.com}
+Globals:
+  HttpApi:
+    Domain:
+      CertificateArn: arn:aws:acm:eu-west-1:123456789012:certificate/abc
+      EndpointConfiguration: REGIONAL
+Resources:
+  RestApi:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: prod
+      Domain:
+        DomainName: !Sub Api.${Zone}
+        CertificateArn: arn:aws:acm:us-east-1:123456789012:certificate/abc
+        EndpointConfiguration: EDGE
+        BasePath: [/v1, "orders/v2/"]
+        Route53: {HostedZoneId: Z123}
+        SecurityPolicy: TLS_1_2
+        MutualTlsAuthentication: {TruststoreUri: s3://bucket/key}
+  WholeDomainApi:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: live
+      Domain:
+        DomainName: rest.example.com
+        BasePath: /
+  HttpApi:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Domain:
+        DomainName: http.example.com
+        Surprise: true
+Outputs:
+  Domain: {Value: !Ref RestApi.DomainName}
+  Regional: {Value: !GetAtt ApiGatewayDomainName3b5f1edaa4.RegionalDomainName}
+  Sub: {Value: !Sub "https://${HttpApi.DomainName}/"}
+"#,
+        expect![[r#"
+            api RestApi (rest, id v4fs0lluxk, stage prod)
+            api WholeDomainApi (rest, id 6u5xge86h5, stage live)
+            api HttpApi (http, id tfd17lmn5o, stage $default)
+            domain api.example.com/v1 -> RestApi stage prod (RestApiv1BasePathMapping)
+            domain api.example.com/orders/v2 -> RestApi stage prod (RestApiordersv2BasePathMapping)
+            domain rest.example.com/ -> WholeDomainApi stage live (WholeDomainApiBasePathMapping)
+            domain http.example.com/ -> HttpApi stage $default (HttpApiApiMapping)
+            output Domain = "api.example.com"
+            output Regional = "d-2saaemb9yi.execute-api.eu-west-1.amazonaws.com"
+            output Sub = "https://http.example.com/"
+            unsupported HttpApi.Domain.Surprise
+        "#]],
+    );
+}
+
+/// Issue 14: custom domains as CloudFormation resources, mapped to SAM's APIs by
+/// `BasePathMapping` and `ApiMapping`, in any order, with the values `Ref` and
+/// `Fn::GetAtt` give.
+#[test]
+fn domain_name_resources_and_mappings() {
+    check(
+        r#"
+Resources:
+  V1Mapping:
+    Type: AWS::ApiGateway::BasePathMapping
+    Properties:
+      DomainName: !Ref RestDomain
+      RestApiId: !Ref RestApi
+      BasePath: v1
+      Stage: !Ref RestApiprodStage
+  RootMapping:
+    Type: AWS::ApiGateway::BasePathMapping
+    Properties:
+      DomainName: api.example.com
+      RestApiId: !Ref RestApi
+  RestDomain:
+    Type: AWS::ApiGateway::DomainName
+    Properties:
+      DomainName: API.example.com
+      RegionalCertificateArn: arn:aws:acm:eu-west-1:123456789012:certificate/abc
+      EndpointConfiguration: {Types: [REGIONAL]}
+  HttpDomain:
+    Type: AWS::ApiGatewayV2::DomainName
+    Properties:
+      DomainName: http.example.com
+      DomainNameConfigurations: [{CertificateArn: arn:aws:acm:eu-west-1:123456789012:certificate/abc}]
+  HttpMapping:
+    Type: AWS::ApiGatewayV2::ApiMapping
+    Properties:
+      DomainName: !Ref HttpDomain
+      ApiId: !Ref ServerlessHttpApi
+      ApiMappingKey: orders/v2
+      Stage: !Ref ServerlessHttpApi.Stage
+  RestToHttpDomain:
+    Type: AWS::ApiGatewayV2::ApiMapping
+    Properties:
+      DomainName: !Ref HttpDomain
+      ApiId: !Ref RestApi
+      Stage: prod
+  RestApi:
+    Type: AWS::Serverless::Api
+    Properties: {StageName: prod}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      Events:
+        Http: {Type: HttpApi}
+Outputs:
+  RestDomain: {Value: !Ref RestDomain}
+  Distribution: {Value: !GetAtt RestDomain.DistributionDomainName}
+  DistributionZone: {Value: !GetAtt RestDomain.DistributionHostedZoneId}
+  Regional: {Value: !GetAtt RestDomain.RegionalDomainName}
+  RegionalZone: {Value: !GetAtt RestDomain.RegionalHostedZoneId}
+  Arn: {Value: !GetAtt RestDomain.DomainNameArn}
+  HttpRegional: {Value: !GetAtt HttpDomain.RegionalDomainName}
+  HttpZone: {Value: !GetAtt HttpDomain.RegionalHostedZoneId}
+  MappingId: {Value: !Ref HttpMapping}
+  MappingAttribute: {Value: !GetAtt HttpMapping.ApiMappingId}
+"#,
+        expect![[r#"
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            api RestApi (rest, id v4fs0lluxk, stage prod)
+            api ServerlessHttpApi (http, id ffhayohrny, stage $default)
+              ANY $default -> Fn (2.0, event Http)
+            domain api.example.com/v1 -> RestApi stage prod (V1Mapping)
+            domain api.example.com/ -> RestApi stage from the path (RootMapping)
+            domain http.example.com/orders/v2 -> ServerlessHttpApi stage $default (HttpMapping)
+            domain http.example.com/ -> RestApi stage prod (RestToHttpDomain)
+            output RestDomain = "API.example.com"
+            output Distribution = "duvuqnwkm4rvhf.cloudfront.net"
+            output DistributionZone = "Z2FDTNDATAQYW2"
+            output Regional = "d-exwu5yz5sd.execute-api.eu-west-1.amazonaws.com"
+            output RegionalZone = "ZR5DYCWZKNU63O"
+            output Arn = "arn:aws:apigateway:eu-west-1::/domainnames/API.example.com"
+            output HttpRegional = "d-89j8cgguzo.execute-api.eu-west-1.amazonaws.com"
+            output HttpZone = "ZR5DYCWZKNU63O"
+            output MappingId = "b17l1zkw40"
+            output MappingAttribute = "b17l1zkw40"
+        "#]],
+    );
+}
+
+/// A mapping must name an API and a domain of the template, and its API's stage.
+#[test]
+fn error_domain_mappings() {
+    let mapping = |properties: &str| {
+        format!(
+            "{FUNCTION_HEAD}      Events:
+        Get: {{Type: Api, Properties: {{Path: /, Method: get}}}}
+  Domain:
+    Type: AWS::ApiGateway::DomainName
+    Properties: {{DomainName: api.example.com}}
+  Mapping:
+    Type: AWS::ApiGateway::BasePathMapping
+    Properties: {properties}
+"
+        )
+    };
+    let cases = [
+        mapping("{DomainName: other.example.com, RestApiId: !Ref ServerlessRestApi}"),
+        mapping("{DomainName: !Ref Domain, RestApiId: !Ref NoSuchApi}"),
+        mapping("{DomainName: !Ref Domain, RestApiId: !Ref Fn}"),
+        mapping("{DomainName: !Ref Domain, RestApiId: !Ref ServerlessRestApi, Stage: Dev}"),
+        mapping("{DomainName: !Ref Domain, RestApiId: abc123}"),
+        mapping("{RestApiId: !Ref ServerlessRestApi}"),
+        mapping("{DomainName: !Ref Domain}"),
+        mapping("{DomainName: !Ref Domain, RestApiId: !Ref ServerlessRestApi, BasePath: 'a b'}"),
+        format!(
+            "{FUNCTION_HEAD}      Events:
+        Get: {{Type: HttpApi}}
+  Domain:
+    Type: AWS::ApiGatewayV2::DomainName
+    Properties: {{DomainName: api.example.com}}
+  Mapping:
+    Type: AWS::ApiGateway::BasePathMapping
+    Properties: {{DomainName: !Ref Domain, RestApiId: !Ref ServerlessHttpApi}}
+"
+        ),
+        format!(
+            "{FUNCTION_HEAD}      Events:
+        Get: {{Type: HttpApi}}
+  Domain:
+    Type: AWS::ApiGatewayV2::DomainName
+    Properties: {{DomainName: api.example.com}}
+  Missing:
+    Type: AWS::ApiGatewayV2::ApiMapping
+    Properties: {{DomainName: !Ref Domain, ApiId: !Ref ServerlessHttpApi}}
+"
+        ),
+        format!(
+            "{FUNCTION_HEAD}  Domain:
+    Type: AWS::ApiGateway::DomainName
+    Properties: {{CertificateArn: arn}}
+"
+        ),
+        format!(
+            "{FUNCTION_HEAD}  Domain:
+    Type: AWS::ApiGatewayV2::DomainName
+    Properties: {{DomainName: 'https://api.example.com/'}}
+"
+        ),
+        format!(
+            "{FUNCTION_HEAD}  First:
+    Type: AWS::ApiGateway::DomainName
+    Properties: {{DomainName: api.example.com}}
+  Second:
+    Type: AWS::ApiGatewayV2::DomainName
+    Properties: {{DomainName: API.example.com}}
+"
+        ),
+        "Resources:
+  Api:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: prod
+      Domain: {BasePath: [v1]}
+"
+        .to_owned(),
+        "Resources:
+  One:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: prod
+      Domain: {DomainName: api.example.com, BasePath: [v1]}
+  Two:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: prod
+      Domain: {DomainName: api.example.com, BasePath: [/v1/]}
+"
+        .to_owned(),
+    ];
+    let rendered: Vec<String> = cases.iter().map(|case| render_result(case)).collect();
+    expect![[r#"
+        error: /app/template.yaml:14:30: Resources.Mapping.Properties.DomainName: 'other.example.com' is not a custom domain of this template; its domains are api.example.com
+        error: /app/template.yaml:14:59: Resources.Mapping.Properties.RestApiId: unknown API 'NoSuchApi'; declare it as an AWS::Serverless::Api or AWS::Serverless::HttpApi
+        error: /app/template.yaml:14:59: Resources.Mapping.Properties.RestApiId: 'Fn' is of type AWS::Serverless::Function; Serverful maps custom domains to AWS::Serverless::Api and AWS::Serverless::HttpApi APIs
+        error: /app/template.yaml:14:85: Resources.Mapping.Properties.Stage: 'Dev' is not a stage of ServerlessRestApi, whose stage is 'Prod'
+        error: /app/template.yaml:14:54: Resources.Mapping.Properties.RestApiId: expected !Ref of an API in this template, found 'abc123'
+        error: /app/template.yaml:12:3: Resources.Mapping.Properties.DomainName: missing; an AWS::ApiGateway::BasePathMapping needs the custom domain it maps, such as !Ref MyDomain
+        error: /app/template.yaml:12:3: Resources.Mapping.Properties.RestApiId: missing; an AWS::ApiGateway::BasePathMapping needs the API it maps to, such as !Ref MyApi
+        error: /app/template.yaml:14:88: Resources.Mapping.Properties.BasePath: 'a b' is not a base path; use path segments of letters, digits and $-_.+!*'(), such as v1 or orders/v2
+        error: /app/template.yaml:14:59: Resources.Mapping.Properties.RestApiId: 'ServerlessHttpApi' is an HTTP API; map it with an AWS::ApiGatewayV2::ApiMapping
+        error: /app/template.yaml:12:3: Resources.Missing.Properties.Stage: missing; an AWS::ApiGatewayV2::ApiMapping needs the stage it maps to, such as !Ref MyApi.Stage
+        error: /app/template.yaml:7:3: Resources.Domain.Properties.DomainName: missing; an AWS::ApiGateway::DomainName needs the host name clients call, such as api.example.com
+        error: /app/template.yaml:9:30: Resources.Domain.Properties.DomainName: 'https://api.example.com/' is not a domain name; use a host name such as api.example.com
+        error: /app/template.yaml:12:30: Resources.Second.Properties.DomainName: the domain 'api.example.com' is already declared by First; a domain name can be created once, then mapped to several APIs by base path
+        error: /app/template.yaml:6:15: Resources.Api.Properties.Domain.DomainName: missing; a Domain needs the host name clients call, such as api.example.com
+        error: /app/template.yaml:11:15: Resources.Twov1BasePathMapping: the base path 'v1' of api.example.com is already mapped by Onev1BasePathMapping; give each API its own base path
+    "#]]
+    .assert_eq(&rendered.concat());
 }
