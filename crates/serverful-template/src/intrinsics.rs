@@ -51,6 +51,21 @@ pub(crate) enum ResourceKind {
     BasePathMapping,
     /// `AWS::ApiGatewayV2::ApiMapping`: `Ref` gives the mapping's id.
     ApiMapping,
+    /// `AWS::Lambda::Version`, declared or made by SAM for `AutoPublishAlias`: `Ref` gives
+    /// the version's ARN (`...:function:NAME:3`). The function and number are set once
+    /// every version is known (`sam::versions`); until then the function is empty.
+    Version {
+        /// The logical id of the function.
+        function: String,
+        number: u32,
+    },
+    /// `AWS::Lambda::Alias`, declared or made by SAM for `AutoPublishAlias`: `Ref` gives
+    /// the alias's ARN (`...:function:NAME:live`).
+    Alias {
+        /// The logical id of the function.
+        function: String,
+        name: String,
+    },
     /// Types Serverful knows nothing about; `Ref` gives the logical id.
     Other,
 }
@@ -664,9 +679,14 @@ impl<'t> Resolver<'t> {
             Some(condition) => format!(
                 "{location}: '{logical_id}' is not created because its condition '{condition}' is false; guard this reference with Fn::If [{condition}, ...]"
             ),
-            None => format!(
-                "{location}: unknown name '{logical_id}'; it is not a parameter, a resource or a pseudo parameter such as AWS::Region"
-            ),
+            None => match logical_id.split_once('.') {
+                Some((resource, _)) if self.resources.contains_key(resource) => format!(
+                    "{location}: '{logical_id}' is not a property SAM makes referenceable here; MyFunction.Alias and MyFunction.Version need AutoPublishAlias on the function, MyApi.DomainName needs Domain on the API"
+                ),
+                _ => format!(
+                    "{location}: unknown name '{logical_id}'; it is not a parameter, a resource or a pseudo parameter such as AWS::Region"
+                ),
+            },
         };
         Err(Problem::at(span, message))
     }
@@ -702,8 +722,25 @@ impl<'t> Resolver<'t> {
             ResourceKind::BasePathMapping | ResourceKind::ApiMapping => {
                 derived_id(&options.stack_name, logical_id)
             }
+            ResourceKind::Version { function, number } => {
+                self.qualified_function_arn(function, &number.to_string())?
+            }
+            ResourceKind::Alias { function, name } => {
+                self.qualified_function_arn(function, name)?
+            }
             ResourceKind::Other => logical_id.to_owned(),
         })
+    }
+
+    /// `arn:aws:lambda:REGION:ACCOUNT:function:NAME:QUALIFIER` of the template's function
+    /// `function` (a logical id), for a version number or an alias name.
+    fn qualified_function_arn(&self, function: &str, qualifier: &str) -> Result<String, Problem> {
+        Ok(format!(
+            "arn:aws:lambda:{}:{}:function:{}:{qualifier}",
+            self.options.region,
+            self.options.account_id,
+            self.physical_name(function, "FunctionName")?
+        ))
     }
 
     /// Records the name of a resource SAM generates, which has no properties to read it
@@ -889,6 +926,16 @@ impl<'t> Resolver<'t> {
                 };
                 (value, known)
             }
+            ResourceKind::Version { number, .. } => (
+                (attribute == "Version").then(|| number.to_string()),
+                &["Version"],
+            ),
+            ResourceKind::Alias { .. } => (
+                (attribute == "AliasArn")
+                    .then(|| self.resource_ref(logical_id, span, location))
+                    .transpose()?,
+                &["AliasArn"],
+            ),
             ResourceKind::ApiMapping => (
                 (attribute == "ApiMappingId").then(|| derived_id(&options.stack_name, logical_id)),
                 &["ApiMappingId"],

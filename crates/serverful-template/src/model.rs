@@ -30,6 +30,14 @@ pub struct App {
     /// `AWS::Serverless::LayerVersion` and `AWS::Lambda::LayerVersion` resources, in
     /// template order.
     pub layers: Vec<Layer>,
+    /// Published function versions: the one SAM makes for each function with
+    /// `AutoPublishAlias` (in the order of `functions`), then the `AWS::Lambda::Version`
+    /// resources in template order.
+    pub versions: Vec<Version>,
+    /// Function aliases: SAM's for each function with `AutoPublishAlias` (in the order of
+    /// `functions`), then the `AWS::Lambda::Alias` resources in template order. Each
+    /// points at versions of its own function only, with valid weights.
+    pub aliases: Vec<Alias>,
     /// Resources, properties and events the template uses that Serverful does not run yet,
     /// one short name each (`MyQueue (AWS::SQS::Queue)`, `HelloFunction.Policies`), to warn about.
     pub unsupported: Vec<String>,
@@ -78,6 +86,72 @@ pub struct Function {
     /// `Layers`, in order (the Globals' first, then the function's own, as SAM joins them):
     /// later layers' files win over earlier ones'.
     pub layers: Vec<LayerRef>,
+    /// `AutoPublishAlias` (also under `Globals.Function`): on AWS, each deploy that changes
+    /// the function publishes a version of it and points this alias at that version, and
+    /// the function's events invoke the alias. Its [`Version`] and [`Alias`] are in
+    /// [`App::versions`] and [`App::aliases`].
+    pub auto_publish_alias: Option<String>,
+    /// `AutoPublishCodeSha256`: a value whose change alone makes SAM publish a new version
+    /// (for code that changes without its `CodeUri` changing).
+    pub auto_publish_code_sha256: Option<String>,
+}
+
+/// A published version of a function: an `AWS::Lambda::Version`, or the one SAM makes for
+/// a function's `AutoPublishAlias` (`<Function>Version<hash>`, referenceable as
+/// `MyFunction.Version`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Version {
+    pub logical_id: String,
+    /// The logical id of the function it publishes, one of [`App::functions`].
+    pub function: String,
+    /// The version number `Ref` (`...:function:NAME:N`) and `Fn::GetAtt ... .Version` gave
+    /// while loading: the number [`crate::LoadOptions::version_numbers`] gives it, else the
+    /// next after its function's highest, counting the function's versions in template
+    /// order from 1, as a new stack's first deploy numbers them.
+    pub number: u32,
+    /// `Description`, or the function's `VersionDescription` for SAM's version.
+    pub description: Option<String>,
+    /// `CodeSha256` (publish only if the code has this hash), or the function's
+    /// `AutoPublishCodeSha256` for SAM's version.
+    pub code_sha256: Option<String>,
+    /// Made by SAM for the function's `AutoPublishAlias`.
+    pub auto_published: bool,
+}
+
+/// A function alias: an `AWS::Lambda::Alias`, or the one SAM makes for a function's
+/// `AutoPublishAlias` (`<Function>Alias<Name>`, referenceable as `MyFunction.Alias`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Alias {
+    pub logical_id: String,
+    /// The logical id of the function, one of [`App::functions`].
+    pub function: String,
+    /// `Name`: what callers add to the function's name or ARN (`...:live`).
+    pub name: String,
+    /// `FunctionVersion`: where the alias points.
+    pub version: AliasVersion,
+    /// `RoutingConfig.AdditionalVersionWeights`: another version and the share of
+    /// invocations (0.0 to 1.0) it takes from `version`. Lambda allows one.
+    pub additional_versions: Vec<VersionWeight>,
+    pub description: Option<String>,
+}
+
+/// The version an alias points to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AliasVersion {
+    /// `$LATEST`: the function's unpublished code and configuration.
+    Latest,
+    /// One of [`App::versions`], by logical id (`!GetAtt MyVersion.Version`, or its number).
+    Version(String),
+    /// A version number the template does not publish (one published before, outside it).
+    Number(u32),
+}
+
+/// One entry of an alias's `AdditionalVersionWeights`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VersionWeight {
+    pub version: AliasVersion,
+    /// The share of invocations, from 0.0 to 1.0.
+    pub weight: f64,
 }
 
 /// One entry of a function's `Layers`.

@@ -9,6 +9,7 @@
 //! - `functions`: `AWS::Serverless::Function`;
 //! - `apis`: APIs, their stages, and the `Api`/`HttpApi` events that make routes;
 //! - `domains`: custom domain names and their base path mappings to APIs;
+//! - `versions`: function versions and aliases, and SAM's `AutoPublishAlias`;
 //! - `tables`: DynamoDB tables;
 //! - `layers`: layer resources and the `Layers` of functions;
 //! - `outputs`: the `Outputs` section.
@@ -22,6 +23,7 @@ mod outputs;
 mod parameters;
 mod properties;
 mod tables;
+mod versions;
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -43,6 +45,7 @@ use outputs::outputs;
 use parameters::parameters;
 use properties::mapping;
 use tables::{table, DYNAMODB_TABLE, SIMPLE_TABLE};
+use versions::{versions_and_aliases, LAMBDA_ALIAS, LAMBDA_VERSION};
 
 const SAM_TRANSFORM: &str = "AWS::Serverless-2016-10-31";
 const FUNCTION: &str = "AWS::Serverless::Function";
@@ -155,6 +158,11 @@ pub(crate) fn build(
         })
         .collect();
 
+    // Versions and aliases before anything else resolves, so that `MyFunction.Alias` and
+    // `MyVersion.Version` resolve everywhere.
+    let (versions, aliases) =
+        versions_and_aliases(&mut resolver, &created, &merged, options, &mut unsupported)?;
+
     let mut apis = Vec::new();
     let mut sam_domains = Vec::new();
     for (raw, properties) in created.iter().zip(&merged) {
@@ -249,8 +257,8 @@ pub(crate) fn build(
             SERVERLESS_LAYER | LAMBDA_LAYER => {
                 layers.push(layer(&resolver, raw, base_dir, &mut unsupported)?);
             }
-            // Read above, before any mapping.
-            REST_DOMAIN_NAME | HTTP_DOMAIN_NAME => {}
+            // Read above, before any mapping or any other resource.
+            REST_DOMAIN_NAME | HTTP_DOMAIN_NAME | LAMBDA_VERSION | LAMBDA_ALIAS => {}
             BASE_PATH_MAPPING | API_MAPPING => domain_mappings.push(mapping_resource(
                 &resolver,
                 raw,
@@ -287,6 +295,8 @@ pub(crate) fn build(
         outputs,
         tables,
         layers,
+        versions,
+        aliases,
         unsupported,
     })
 }
@@ -426,6 +436,15 @@ fn resource_kind(type_name: &str) -> ResourceKind {
         HTTP_DOMAIN_NAME => ResourceKind::HttpDomainName,
         BASE_PATH_MAPPING => ResourceKind::BasePathMapping,
         API_MAPPING => ResourceKind::ApiMapping,
+        // Their function and number or name are set by `versions`.
+        LAMBDA_VERSION => ResourceKind::Version {
+            function: String::new(),
+            number: 0,
+        },
+        LAMBDA_ALIAS => ResourceKind::Alias {
+            function: String::new(),
+            name: String::new(),
+        },
         _ => ResourceKind::Other,
     }
 }

@@ -6,11 +6,14 @@ use std::path::Path;
 
 use expect_test::{expect, Expect};
 
-use crate::{load_str, ApiKind, App, FunctionCode, LayerRef, LoadOptions, PayloadFormat};
+use crate::{
+    load_str, AliasVersion, ApiKind, App, FunctionCode, LayerRef, LoadOptions, PayloadFormat,
+};
 
 /// Loads `template` as `/app/template.yaml` and compares the rendered app or error.
 ///
-/// Leading lines `# override Name=Value` become `--parameter-overrides`.
+/// Leading lines `# override Name=Value` become `--parameter-overrides`, and lines
+/// `# version LogicalId=Number` the numbers of versions already published.
 fn check(template: &str, expect: Expect) {
     expect.assert_eq(&render_result(template));
 }
@@ -21,17 +24,27 @@ fn render_result(template: &str) -> String {
         region: "eu-west-1".to_owned(),
         account_id: "123456789012".to_owned(),
         stack_name: "demo".to_owned(),
+        version_numbers: BTreeMap::new(),
     };
     for line in template.trim_start().lines() {
-        let Some(assignment) = line.strip_prefix("# override ") else {
+        if let Some(assignment) = line.strip_prefix("# override ") {
+            let (name, value) = assignment
+                .split_once('=')
+                .expect("test override lines look like Name=Value");
+            options
+                .parameter_overrides
+                .insert(name.to_owned(), value.to_owned());
+        } else if let Some(assignment) = line.strip_prefix("# version ") {
+            let (logical_id, number) = assignment
+                .split_once('=')
+                .expect("test version lines look like LogicalId=Number");
+            let number = number.parse().expect("test version numbers are numbers");
+            options
+                .version_numbers
+                .insert(logical_id.to_owned(), number);
+        } else {
             break;
-        };
-        let (name, value) = assignment
-            .split_once('=')
-            .expect("test override lines look like Name=Value");
-        options
-            .parameter_overrides
-            .insert(name.to_owned(), value.to_owned());
+        }
     }
     match load_str(template, Path::new("/app/template.yaml"), &options) {
         Ok(app) => render(&app),
@@ -83,6 +96,12 @@ fn render(app: &App) -> String {
                 LayerRef::Arn(arn) => writeln!(out, "  layer arn {arn}"),
             }
             .expect("writing to a String");
+        }
+        if let Some(alias) = &function.auto_publish_alias {
+            writeln!(out, "  auto-publish alias {alias}").expect("writing to a String");
+        }
+        if let Some(sha) = &function.auto_publish_code_sha256 {
+            writeln!(out, "  auto-publish code sha256 {sha}").expect("writing to a String");
         }
     }
     for api in &app.apis {
@@ -169,6 +188,55 @@ fn render(app: &App) -> String {
         }
         if let Some(architecture) = &layer.build_architecture {
             writeln!(out, "  build architecture {architecture}").expect("writing to a String");
+        }
+    }
+    for version in &app.versions {
+        writeln!(
+            out,
+            "version {} of {}: {}{}",
+            version.logical_id,
+            version.function,
+            version.number,
+            if version.auto_published {
+                " (auto-published)"
+            } else {
+                ""
+            }
+        )
+        .expect("writing to a String");
+        if let Some(description) = &version.description {
+            writeln!(out, "  description {description:?}").expect("writing to a String");
+        }
+        if let Some(sha) = &version.code_sha256 {
+            writeln!(out, "  code sha256 {sha}").expect("writing to a String");
+        }
+    }
+    let alias_version = |version: &AliasVersion| match version {
+        AliasVersion::Latest => "$LATEST".to_owned(),
+        AliasVersion::Version(logical_id) => logical_id.clone(),
+        AliasVersion::Number(number) => format!("number {number}"),
+    };
+    for alias in &app.aliases {
+        writeln!(
+            out,
+            "alias {} of {}: {} -> {}",
+            alias.logical_id,
+            alias.function,
+            alias.name,
+            alias_version(&alias.version)
+        )
+        .expect("writing to a String");
+        for weight in &alias.additional_versions {
+            writeln!(
+                out,
+                "  and {} weight {}",
+                alias_version(&weight.version),
+                weight.weight
+            )
+            .expect("writing to a String");
+        }
+        if let Some(description) = &alias.description {
+            writeln!(out, "  description {description:?}").expect("writing to a String");
         }
     }
     for item in &app.unsupported {
@@ -2302,6 +2370,224 @@ fn error_domain_mappings() {
         error: /app/template.yaml:12:30: Resources.Second.Properties.DomainName: the domain 'api.example.com' is already declared by First; a domain name can be created once, then mapped to several APIs by base path
         error: /app/template.yaml:6:15: Resources.Api.Properties.Domain.DomainName: missing; a Domain needs the host name clients call, such as api.example.com
         error: /app/template.yaml:11:15: Resources.Twov1BasePathMapping: the base path 'v1' of api.example.com is already mapped by Onev1BasePathMapping; give each API its own base path
+    "#]]
+    .assert_eq(&rendered.concat());
+}
+
+/// Issue 14: `AutoPublishAlias` (also under Globals) makes the version and alias SAM's
+/// transform makes, referenceable as `MyFunction.Version` and `MyFunction.Alias`; `Ref`
+/// gives their ARNs with the version number or alias name.
+#[test]
+fn auto_publish_alias_makes_a_version_and_an_alias() {
+    check(
+        r#"
+Globals:
+  Function:
+    Runtime: python3.12
+    Handler: app.handler
+    AutoPublishAlias: live
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      AutoPublishCodeSha256: 0123abcd
+      VersionDescription: the first one
+      DeploymentPreference: {Type: Canary10Percent5Minutes}
+      Environment:
+        Variables:
+          SELF_ALIAS: !Ref Fn.Alias
+          SELF_VERSION: !Sub "${Fn.Version}"
+  Other:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: other-function
+      AutoPublishAlias: prod-2
+  Plain:
+    Type: AWS::Serverless::Function
+    Properties:
+      AutoPublishAlias: !Ref AWS::NoValue
+Outputs:
+  Alias: {Value: !Ref Fn.Alias}
+  AliasByLogicalId: {Value: !GetAtt FnAliaslive.AliasArn}
+  Version: {Value: !Ref Fn.Version}
+  OtherAlias: {Value: !Ref Other.Alias}
+"#,
+        expect![[r#"
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app/src, 3s, 128 MB, x86_64
+              env SELF_ALIAS="arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ:live"
+              env SELF_VERSION="arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ:1"
+              auto-publish alias live
+              auto-publish code sha256 0123abcd
+            function Other (other-function): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+              auto-publish alias prod-2
+            function Plain (demo-Plain-4LF9ZG5J4HUQ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            output Alias = "arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ:live"
+            output AliasByLogicalId = "arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ:live"
+            output Version = "arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ:1"
+            output OtherAlias = "arn:aws:lambda:eu-west-1:123456789012:function:other-function:prod-2"
+            version FnVersiona7631eed40 of Fn: 1 (auto-published)
+              description "the first one"
+              code sha256 0123abcd
+            version OtherVersionf398a7ecfd of Other: 1 (auto-published)
+            alias FnAliaslive of Fn: live -> FnVersiona7631eed40
+            alias OtherAliasprod2 of Other: prod-2 -> OtherVersionf398a7ecfd
+            unsupported Fn.DeploymentPreference
+        "#]],
+    );
+}
+
+/// Issue 14: `AWS::Lambda::Version` and `AWS::Lambda::Alias` resources: versions are
+/// numbered in template order per function (or as the platform says), and an alias points
+/// at a version by `!GetAtt`, by number or at `$LATEST`, with a weighted second version.
+#[test]
+fn version_and_alias_resources() {
+    check(
+        r#"
+# version SecondVersion=7
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties: {Runtime: python3.12, Handler: app.handler}
+  FirstVersion:
+    Type: AWS::Lambda::Version
+    Properties:
+      FunctionName: !Ref Fn
+      Description: first
+      CodeSha256: abc=
+  SecondVersion:
+    Type: AWS::Lambda::Version
+    Properties:
+      FunctionName: !GetAtt Fn.Arn
+      ProvisionedConcurrencyConfig: {ProvisionedConcurrentExecutions: 2}
+  ThirdVersion:
+    Type: AWS::Lambda::Version
+    Properties: {FunctionName: !Sub "arn:aws:lambda:${AWS::Region}:${AWS::AccountId}:function:${Fn}:$LATEST"}
+  Live:
+    Type: AWS::Lambda::Alias
+    Properties:
+      FunctionName: !Ref Fn
+      Name: live
+      Description: most traffic on the second version
+      FunctionVersion: !GetAtt SecondVersion.Version
+      RoutingConfig:
+        AdditionalVersionWeights:
+          - FunctionVersion: {"Fn::GetAtt": [FirstVersion, Version]}
+            FunctionWeight: 0.25
+  Latest:
+    Type: AWS::Lambda::Alias
+    Properties: {FunctionName: !Ref Fn, Name: dev, FunctionVersion: $LATEST}
+  ByNumber:
+    Type: AWS::Lambda::Alias
+    Properties: {FunctionName: !Ref Fn, Name: eight, FunctionVersion: "8"}
+  Old:
+    Type: AWS::Lambda::Alias
+    Properties: {FunctionName: !Ref Fn, Name: old, FunctionVersion: 3}
+Outputs:
+  First: {Value: !Ref FirstVersion}
+  SecondNumber: {Value: !GetAtt SecondVersion.Version}
+  Third: {Value: !Ref ThirdVersion}
+  Live: {Value: !Ref Live}
+  LiveArn: {Value: !GetAtt Live.AliasArn}
+"#,
+        expect![[r#"
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            output First = "arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ:8"
+            output SecondNumber = "7"
+            output Third = "arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ:9"
+            output Live = "arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ:live"
+            output LiveArn = "arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ:live"
+            version FirstVersion of Fn: 8
+              description "first"
+              code sha256 abc=
+            version SecondVersion of Fn: 7
+            version ThirdVersion of Fn: 9
+            alias Live of Fn: live -> SecondVersion
+              and FirstVersion weight 0.25
+              description "most traffic on the second version"
+            alias Latest of Fn: dev -> $LATEST
+            alias ByNumber of Fn: eight -> FirstVersion
+            alias Old of Fn: old -> number 3
+            unsupported SecondVersion.ProvisionedConcurrencyConfig (provisioned capacity)
+        "#]],
+    );
+}
+
+/// Aliases that Lambda would refuse, and versions of functions the template does not have.
+#[test]
+fn error_versions_and_aliases() {
+    let with_versions = |alias: &str| {
+        format!(
+            "{FUNCTION_HEAD}  Other:
+    Type: AWS::Serverless::Function
+    Properties: {{Runtime: python3.12, Handler: app.handler}}
+  V1:
+    Type: AWS::Lambda::Version
+    Properties: {{FunctionName: !Ref Fn}}
+  V2:
+    Type: AWS::Lambda::Version
+    Properties: {{FunctionName: !Ref Fn}}
+  OtherVersion:
+    Type: AWS::Lambda::Version
+    Properties: {{FunctionName: !Ref Other}}
+  Alias:
+    Type: AWS::Lambda::Alias
+    Properties:
+      FunctionName: !Ref Fn
+      Name: live
+{alias}"
+        )
+    };
+    let routed = |entries: &str| {
+        with_versions(&format!(
+            "      FunctionVersion: !GetAtt V1.Version
+      RoutingConfig:
+        AdditionalVersionWeights: {entries}
+"
+        ))
+    };
+    let cases = [
+        with_versions("      FunctionVersion: !GetAtt OtherVersion.Version\n"),
+        routed("[{FunctionVersion: !GetAtt OtherVersion.Version, FunctionWeight: 0.5}]"),
+        routed("[{FunctionVersion: !GetAtt V2.Version, FunctionWeight: 1.5}]"),
+        routed("[{FunctionVersion: !GetAtt V2.Version, FunctionWeight: -0.1}]"),
+        routed("[{FunctionVersion: !GetAtt V2.Version, FunctionWeight: lots}]"),
+        routed("[{FunctionVersion: !GetAtt V2.Version, FunctionWeight: 0.5}, {FunctionVersion: 3, FunctionWeight: 0.6}]"),
+        routed("[{FunctionVersion: !GetAtt V1.Version, FunctionWeight: 0.5}]"),
+        routed("[{FunctionVersion: $LATEST, FunctionWeight: 0.5}]"),
+        routed("[{FunctionVersion: !GetAtt V2.Version}]"),
+        with_versions("      FunctionVersion: !Ref V1\n"),
+        with_versions(""),
+        with_versions("      FunctionVersion: $LATEST\n  Again:\n    Type: AWS::Lambda::Alias\n    Properties: {FunctionName: !Ref Fn, Name: live, FunctionVersion: $LATEST}\n"),
+        with_function(
+            "  V:\n    Type: AWS::Lambda::Version\n    Properties: {FunctionName: not-a-function}\n",
+        ),
+        with_function("  V:\n    Type: AWS::Lambda::Version\n    Properties: {Description: no function}\n"),
+        with_function(
+            "  A:\n    Type: AWS::Lambda::Alias\n    Properties: {FunctionName: !Ref Fn, Name: '123', FunctionVersion: $LATEST}\n",
+        ),
+        with_function("      AutoPublishAlias: live now\n"),
+        with_function("      Environment: {Variables: {A: !Ref Fn.Alias}}\n"),
+    ];
+    let rendered: Vec<String> = cases.iter().map(|case| render_result(case)).collect();
+    expect![[r#"
+        error: /app/template.yaml:24:32: Resources.Alias.Properties.FunctionVersion: OtherVersion is a version of Other, not of Fn; an alias points at versions of its own function
+        error: /app/template.yaml:26:62: Resources.Alias.Properties.RoutingConfig.AdditionalVersionWeights[0].FunctionVersion: OtherVersion is a version of Other, not of Fn; an alias points at versions of its own function
+        error: /app/template.yaml:26:90: Resources.Alias.Properties.RoutingConfig.AdditionalVersionWeights[0].FunctionWeight: '1.5' is not a weight; use a number from 0.0 to 1.0, the share of invocations this version takes
+        error: /app/template.yaml:26:90: Resources.Alias.Properties.RoutingConfig.AdditionalVersionWeights[0].FunctionWeight: '-0.1' is not a weight; use a number from 0.0 to 1.0, the share of invocations this version takes
+        error: /app/template.yaml:26:90: Resources.Alias.Properties.RoutingConfig.AdditionalVersionWeights[0].FunctionWeight: 'lots' is not a weight; use a number from 0.0 to 1.0, the share of invocations this version takes
+        error: /app/template.yaml:26:96: Resources.Alias.Properties.RoutingConfig.AdditionalVersionWeights: Lambda routes an alias to at most one additional version, found 2
+        error: /app/template.yaml:26:36: Resources.Alias.Properties.RoutingConfig: the additional version is the alias's own FunctionVersion; name another version of Fn
+        error: /app/template.yaml:26:36: Resources.Alias.Properties: an alias that splits invocations between versions points at published versions only, not $LATEST
+        error: /app/template.yaml:26:36: Resources.Alias.Properties.RoutingConfig.AdditionalVersionWeights[0]: an entry needs both FunctionVersion and FunctionWeight
+        error: /app/template.yaml:24:29: Resources.Alias.Properties.FunctionVersion: expected a version number, $LATEST or !GetAtt MyVersion.Version, found 'arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ:1'
+        error: /app/template.yaml:19:3: Resources.Alias.Properties.FunctionVersion: missing; an AWS::Lambda::Alias needs the version it points to, such as !GetAtt MyVersion.Version or $LATEST
+        error: /app/template.yaml:27:47: Resources.Again: Fn already has an alias named 'live' (Alias); alias names are unique per function
+        error: /app/template.yaml:9:32: Resources.V.Properties.FunctionName: 'not-a-function' is not a function of this template; name an AWS::Serverless::Function, such as !Ref MyFunction
+        error: /app/template.yaml:7:3: Resources.V.Properties.FunctionName: missing; an AWS::Lambda::Version needs the function it belongs to, such as !Ref MyFunction
+        error: /app/template.yaml:9:47: Resources.A.Properties.Name: '123' is not an alias name; use letters, digits, - and _ (not only digits, which name versions), such as live
+        error: /app/template.yaml:7:25: Resources.Fn.Properties.AutoPublishAlias: 'live now' is not an alias name; use letters, digits, - and _ (not only digits, which name versions), such as live
+        error: /app/template.yaml:7:41: Resources.Fn.Properties.Environment.Variables.A: 'Fn.Alias' is not a property SAM makes referenceable here; MyFunction.Alias and MyFunction.Version need AutoPublishAlias on the function, MyApi.DomainName needs Domain on the API
     "#]]
     .assert_eq(&rendered.concat());
 }
