@@ -13,6 +13,7 @@ fuzz_target!(|source: &str| {
         region: "us-east-1".to_string(),
         account_id: "123456789012".to_string(),
         stack_name: "fuzz".to_string(),
+        version_numbers: Default::default(),
     };
     let _ = load_str(source, Path::new("/fuzz/template.yaml"), &options);
 });

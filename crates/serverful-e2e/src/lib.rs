@@ -11,6 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use regex::Regex;
+
 /// How long a server may take to build and print its routes: a first release build of a
 /// Rust function with its dependencies takes minutes on a busy two-core machine.
 const START_TIMEOUT: Duration = Duration::from_secs(300);
@@ -362,6 +364,51 @@ impl Server {
         }
     }
 
+    /// The value of the template output `name`, as the start-up `Outputs:` lines print it
+    /// (`  Name = value`): how a user learns the names CloudFormation-style naming gave
+    /// the app's tables and functions.
+    pub fn output(&self, name: &str) -> String {
+        let stdout = self.stdout();
+        let prefix = format!("  {name} = ");
+        stdout
+            .lines()
+            .skip_while(|line| *line != "Outputs:")
+            .find_map(|line| line.strip_prefix(&prefix))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no output {name} at start-up\n{}", self.all_output()))
+    }
+
+    /// The name of the function of logical id `logical_id`, found as a user finds it:
+    /// `aws lambda list-functions` on the server's endpoint, where CloudFormation-style
+    /// naming calls it `{stack}-{LogicalId}-{SUFFIX}`.
+    pub fn function_name(&self, logical_id: &str) -> String {
+        let output = Command::new("aws")
+            .args(["lambda", "list-functions", "--output", "json"])
+            .envs(self.aws_env())
+            .env_remove("AWS_PROFILE")
+            .output()
+            .unwrap_or_else(|error| {
+                panic!("run aws: {error} (scripts/install-test-deps.sh installs it)")
+            });
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "aws lambda list-functions failed: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let listed: serde_json::Value = serde_json::from_str(&stdout)
+            .unwrap_or_else(|error| panic!("not JSON ({error}): {stdout}"));
+        let shape = Regex::new(&format!(r"-{logical_id}-[0-9A-Z]{{12}}$")).expect("regex");
+        listed["Functions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|function| function["FunctionName"].as_str())
+            .find(|name| shape.is_match(name))
+            .unwrap_or_else(|| panic!("no function named like {shape} in {stdout}"))
+            .to_owned()
+    }
+
     /// Sends SIGINT (Ctrl-C) and waits for the exit status.
     pub fn interrupt(mut self) -> (std::process::ExitStatus, String) {
         let pid = self.child.id().to_string();
@@ -424,7 +471,17 @@ pub fn up_until_it_fails(app: &Path) -> (i32, String) {
     let data = tempfile::tempdir().expect("data dir");
     let app = app.to_str().expect("utf-8 app path");
     let data = data.path().to_str().expect("utf-8 data path");
-    let (code, _, stderr) =
-        run_serverful(&["up", app, "--port", "0", "--aws-port", "0", "--admin-port", "0", "--data", data]);
+    let (code, _, stderr) = run_serverful(&[
+        "up",
+        app,
+        "--port",
+        "0",
+        "--aws-port",
+        "0",
+        "--admin-port",
+        "0",
+        "--data",
+        data,
+    ]);
     (code, stderr)
 }

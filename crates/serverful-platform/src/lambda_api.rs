@@ -26,7 +26,7 @@ struct FunctionInfo {
     pub stack: String,
     /// Its key in the stack (the logical id).
     pub logical_id: String,
-    /// `FunctionName`, or the logical id.
+    /// `FunctionName`, or the name CloudFormation would generate.
     pub name: String,
     pub runtime: String,
     pub handler: String,
@@ -170,15 +170,8 @@ fn find<'a>(
     };
     let query_qualifier = query_parameter(&request.query, "Qualifier");
     let qualifier = qualifier.or(query_qualifier.as_deref());
-    // The physical name, as on AWS; a logical id too when only one stack has it, as a
-    // convenience under `up`.
-    let info = infos.iter().find(|info| info.name == name).or_else(|| {
-        let mut by_logical_id = infos.iter().filter(|info| info.logical_id == name);
-        match (by_logical_id.next(), by_logical_id.next()) {
-            (Some(info), None) => Some(info),
-            _ => None,
-        }
-    });
+    // By the function's name only, as on AWS: a logical id means nothing to Lambda.
+    let info = infos.iter().find(|info| info.name == name);
     match (info, qualifier) {
         (Some(info), None | Some("$LATEST")) => Ok(info),
         _ => Err(AwsError::new(

@@ -154,6 +154,7 @@ pub(crate) fn function_config(
     };
     Ok(runtime::FunctionConfig {
         name: function.logical_id.clone(),
+        function_name: function.name.clone(),
         runtime: function.runtime.clone(),
         handler: function.handler.clone(),
         code_dir,

@@ -354,6 +354,7 @@ impl Platform {
             region: self.config.region.clone(),
             account_id: self.config.account_id.clone(),
             stack_name: stack.clone(),
+            version_numbers: BTreeMap::new(),
         };
         let app = template::load(&record.template_path, &options)
             .map_err(|error| ActionError::invalid("template", error.to_string()))?;
@@ -785,15 +786,34 @@ impl Platform {
     fn publish_routes(&self) {
         let versions = self.current_versions();
         let mut apis = Vec::new();
+        let mut custom_domains = Vec::new();
         for version in &versions {
             for api in &version.app.apis {
                 apis.push(api_spec(version, api));
+            }
+            // The template's custom domains (SAM `Domain`, base path and API mappings):
+            // a host and base path that lead to one of the stack's APIs.
+            for mapping in &version.app.domain_mappings {
+                let Some(api) = version
+                    .app
+                    .apis
+                    .iter()
+                    .find(|api| api.logical_id == mapping.api_logical_id)
+                else {
+                    continue;
+                };
+                custom_domains.push(gateway::CustomDomain {
+                    domain_name: mapping.domain_name.clone(),
+                    base_path: mapping.base_path.clone(),
+                    api_id: api.api_id.clone(),
+                    stage: mapping.stage.clone(),
+                });
             }
         }
         self.routes.replace(gateway::RoutesSpec {
             apis,
             domain: self.config.domain.clone(),
-            custom_domains: Vec::new(),
+            custom_domains,
             bare_host: self.config.layout == Layout::Up,
         });
     }

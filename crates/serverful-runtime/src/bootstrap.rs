@@ -733,6 +733,7 @@ mod tests {
     fn function(runtime: &str, handler: &str, code_dir: &Path) -> FunctionConfig {
         FunctionConfig {
             name: "HelloFunction".to_owned(),
+            function_name: "HelloFunction".to_owned(),
             runtime: runtime.to_owned(),
             handler: handler.to_owned(),
             code_dir: code_dir.to_owned(),

@@ -656,6 +656,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let function = FunctionConfig {
             name: "Web".to_owned(),
+            function_name: "Web".to_owned(),
             runtime: "nodejs20.x".to_owned(),
             handler: "run.sh".to_owned(),
             code_dir: dir.path().to_owned(),

@@ -394,7 +394,7 @@ impl HttpPool {
             .unwrap_or(options.max_concurrency.max(1));
         let function_arn = format!(
             "arn:aws:lambda:{}:{}:function:{}",
-            options.region, options.account_id, config.name
+            options.region, options.account_id, config.function_name
         );
         HttpPool {
             spec: FunctionSpec {
@@ -456,11 +456,11 @@ impl HttpPool {
             "client_context": null,
             "identity": null,
             "env_config": {
-                "function_name": config.name,
+                "function_name": config.function_name,
                 "memory": config.memory_mb,
                 "version": "$LATEST",
                 "log_stream": instance.log_stream,
-                "log_group": format!("/aws/lambda/{}", config.name),
+                "log_group": format!("/aws/lambda/{}", config.function_name),
             },
         })
         .to_string();
@@ -932,6 +932,7 @@ mod tests {
             .expect("HTTP mode");
         let config = FunctionConfig {
             name: "Web".to_owned(),
+            function_name: "Web".to_owned(),
             runtime: "nodejs20.x".to_owned(),
             handler: "run.sh".to_owned(),
             code_dir: PathBuf::from("/code"),

@@ -172,7 +172,7 @@ pub(crate) fn environment(
             set(key, value);
         }
     }
-    set("AWS_LAMBDA_FUNCTION_NAME", config.name.clone());
+    set("AWS_LAMBDA_FUNCTION_NAME", config.function_name.clone());
     set("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned());
     set(
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
@@ -180,7 +180,7 @@ pub(crate) fn environment(
     );
     set(
         "AWS_LAMBDA_LOG_GROUP_NAME",
-        format!("/aws/lambda/{}", config.name),
+        format!("/aws/lambda/{}", config.function_name),
     );
     set("AWS_LAMBDA_LOG_STREAM_NAME", log_stream.to_owned());
     set("AWS_LAMBDA_RUNTIME_API", api_address.to_owned());

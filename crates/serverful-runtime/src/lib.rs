@@ -59,8 +59,11 @@ pub use logs::{flush_stdout, LogSink};
 /// One function as the runtime runs it.
 #[derive(Debug, Clone)]
 pub struct FunctionConfig {
-    /// Logical id; also `AWS_LAMBDA_FUNCTION_NAME` and the log prefix.
+    /// Logical id: the runtime's key for the function and the prefix of its log lines.
     pub name: String,
+    /// The name the function has on AWS (its `FunctionName`, or the one CloudFormation
+    /// generates): `AWS_LAMBDA_FUNCTION_NAME`, the log group and the invoked function ARN.
+    pub function_name: String,
     /// Lambda runtime identifier: `python3.12`, `nodejs20.x`, `provided.al2023`, `go1.x`, ...
     pub runtime: String,
     /// `_HANDLER`: `app.handler`, `src/index.handler`, or the bootstrap's own notion.

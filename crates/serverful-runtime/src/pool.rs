@@ -98,7 +98,7 @@ impl Pool {
         let max_queued = u64::from(options.max_queued);
         let function_arn = format!(
             "arn:aws:lambda:{}:{}:function:{}",
-            options.region, options.account_id, config.name
+            options.region, options.account_id, config.function_name
         );
         Pool {
             spec: FunctionSpec {

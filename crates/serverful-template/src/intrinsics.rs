@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 
+use crate::names::{fnv1a, generated_name, hashed_chars, Case, NameRule};
 use crate::node::{Entry, Node, NodeKind, Span};
 use crate::{LoadOptions, Problem};
 
@@ -39,6 +40,32 @@ pub(crate) enum ResourceKind {
     /// `AWS::Serverless::LayerVersion` and `AWS::Lambda::LayerVersion`: `Ref` gives the
     /// version ARN.
     Layer,
+    /// `AWS::ApiGateway::DomainName`, declared or made by SAM for a REST API's `Domain`:
+    /// `Ref` gives the domain name.
+    RestDomainName,
+    /// `AWS::ApiGatewayV2::DomainName`, declared or made by SAM for an HTTP API's `Domain`:
+    /// `Ref` gives the domain name.
+    HttpDomainName,
+    /// `AWS::ApiGateway::BasePathMapping`: `Ref` gives an id (CloudFormation documents no
+    /// value; nothing in a template needs one).
+    BasePathMapping,
+    /// `AWS::ApiGatewayV2::ApiMapping`: `Ref` gives the mapping's id.
+    ApiMapping,
+    /// `AWS::Lambda::Version`, declared or made by SAM for `AutoPublishAlias`: `Ref` gives
+    /// the version's ARN (`...:function:NAME:3`). The function and number are set once
+    /// every version is known (`sam::versions`); until then the function is empty.
+    Version {
+        /// The logical id of the function.
+        function: String,
+        number: u32,
+    },
+    /// `AWS::Lambda::Alias`, declared or made by SAM for `AutoPublishAlias`: `Ref` gives
+    /// the alias's ARN (`...:function:NAME:live`).
+    Alias {
+        /// The logical id of the function.
+        function: String,
+        name: String,
+    },
     /// Types Serverful knows nothing about; `Ref` gives the logical id.
     Other,
 }
@@ -63,7 +90,14 @@ pub(crate) struct Resolver<'t> {
     pub(crate) dropped_resources: BTreeMap<String, String>,
     physical_names: RefCell<BTreeMap<String, String>>,
     names_in_progress: RefCell<Vec<String>>,
+    /// SAM's referenceable properties (`MyApi.DomainName`, `MyFunction.Alias`): the name
+    /// `Ref` and `Fn::Sub` take, and the logical id of the generated resource it stands for.
+    pub(crate) referenceable: BTreeMap<String, String>,
 }
+
+/// The hosted zone of every CloudFront distribution, which edge-optimized custom domains
+/// report as their `DistributionHostedZoneId`.
+const CLOUDFRONT_HOSTED_ZONE_ID: &str = "Z2FDTNDATAQYW2";
 
 /// The intrinsic functions [`Resolver::call`] evaluates.
 const SUPPORTED: &[&str] = &[
@@ -113,6 +147,7 @@ impl<'t> Resolver<'t> {
             dropped_resources: BTreeMap::new(),
             physical_names: RefCell::new(BTreeMap::new()),
             names_in_progress: RefCell::new(Vec::new()),
+            referenceable: BTreeMap::new(),
         }
     }
 
@@ -552,6 +587,8 @@ impl<'t> Resolver<'t> {
                     span,
                     format!("{location}: Fn::Sub: empty variable '${{}}'"),
                 ));
+            } else if let Some(target) = self.referenceable.get(name) {
+                self.resource_ref(target, span, location)?
             } else if let (false, Some((resource, attribute))) =
                 (name.starts_with("AWS::"), name.split_once('.'))
             {
@@ -620,7 +657,10 @@ impl<'t> Resolver<'t> {
                         ),
                     }));
                 }
-                self.resource_ref(name, span, location)?
+                match self.referenceable.get(name) {
+                    Some(target) => self.resource_ref(target, span, location)?,
+                    None => self.resource_ref(name, span, location)?,
+                }
             }
         };
         Ok(Some(Node::string(text, span)))
@@ -639,9 +679,14 @@ impl<'t> Resolver<'t> {
             Some(condition) => format!(
                 "{location}: '{logical_id}' is not created because its condition '{condition}' is false; guard this reference with Fn::If [{condition}, ...]"
             ),
-            None => format!(
-                "{location}: unknown name '{logical_id}'; it is not a parameter, a resource or a pseudo parameter such as AWS::Region"
-            ),
+            None => match logical_id.split_once('.') {
+                Some((resource, _)) if self.resources.contains_key(resource) => format!(
+                    "{location}: '{logical_id}' is not a property SAM makes referenceable here; MyFunction.Alias and MyFunction.Version need AutoPublishAlias on the function, MyApi.DomainName needs Domain on the API"
+                ),
+                _ => format!(
+                    "{location}: unknown name '{logical_id}'; it is not a parameter, a resource or a pseudo parameter such as AWS::Region"
+                ),
+            },
         };
         Err(Problem::at(span, message))
     }
@@ -671,8 +716,68 @@ impl<'t> Resolver<'t> {
             ),
             ResourceKind::Topic => self.topic_arn(logical_id)?,
             ResourceKind::Layer => self.layer_arn(logical_id)?,
+            ResourceKind::RestDomainName | ResourceKind::HttpDomainName => {
+                self.physical_name(logical_id, "DomainName")?
+            }
+            ResourceKind::BasePathMapping | ResourceKind::ApiMapping => {
+                derived_id(&options.stack_name, logical_id)
+            }
+            ResourceKind::Version { function, number } => {
+                self.qualified_function_arn(function, &number.to_string())?
+            }
+            ResourceKind::Alias { function, name } => {
+                self.qualified_function_arn(function, name)?
+            }
             ResourceKind::Other => logical_id.to_owned(),
         })
+    }
+
+    /// `arn:aws:lambda:REGION:ACCOUNT:function:NAME:QUALIFIER` of the template's function
+    /// `function` (a logical id), for a version number or an alias name.
+    fn qualified_function_arn(&self, function: &str, qualifier: &str) -> Result<String, Problem> {
+        Ok(format!(
+            "arn:aws:lambda:{}:{}:function:{}:{qualifier}",
+            self.options.region,
+            self.options.account_id,
+            self.physical_name(function, "FunctionName")?
+        ))
+    }
+
+    /// Records the name of a resource SAM generates, which has no properties to read it
+    /// from (the `AWS::ApiGateway::DomainName` of an API's `Domain`).
+    pub(crate) fn set_physical_name(&self, logical_id: &str, name: &str) {
+        self.physical_names
+            .borrow_mut()
+            .insert(logical_id.to_owned(), name.to_owned());
+    }
+
+    /// The `RegionalDomainName` of a custom domain: the API Gateway host name its DNS
+    /// record points at, `d-xxxxxxxxxx.execute-api.REGION.amazonaws.com`.
+    fn regional_domain_name(&self, domain_name: &str) -> String {
+        let options = self.options;
+        let id = hashed_chars(
+            |round| {
+                format!(
+                    "regional-domain/{round}/{}/{domain_name}",
+                    options.stack_name
+                )
+            },
+            10,
+            Case::Lower,
+        );
+        format!("d-{id}.execute-api.{}.amazonaws.com", options.region)
+    }
+
+    /// The `RegionalHostedZoneId` of custom domains in the region: a stand-in of AWS's
+    /// shape (`Z` and 13 characters), stable for the region.
+    fn regional_hosted_zone_id(&self) -> String {
+        let region = &self.options.region;
+        let id = hashed_chars(
+            |round| format!("hosted-zone/{round}/{region}"),
+            13,
+            Case::Upper,
+        );
+        format!("Z{id}")
     }
 
     fn topic_arn(&self, logical_id: &str) -> Result<String, Problem> {
@@ -784,7 +889,60 @@ impl<'t> Resolver<'t> {
                     .transpose()?,
                 &["LayerVersionArn"],
             ),
-            ResourceKind::Stage { .. } | ResourceKind::Deployment => (None, &[]),
+            ResourceKind::RestDomainName | ResourceKind::HttpDomainName => {
+                let domain_name = self.physical_name(logical_id, "DomainName")?;
+                let rest = resource.kind == ResourceKind::RestDomainName;
+                let value = match attribute {
+                    "RegionalDomainName" => Some(self.regional_domain_name(&domain_name)),
+                    "RegionalHostedZoneId" => Some(self.regional_hosted_zone_id()),
+                    "DistributionDomainName" if rest => {
+                        let id = hashed_chars(
+                            |round| {
+                                format!("distribution/{round}/{}/{domain_name}", options.stack_name)
+                            },
+                            13,
+                            Case::Lower,
+                        );
+                        Some(format!("d{id}.cloudfront.net"))
+                    }
+                    "DistributionHostedZoneId" if rest => {
+                        Some(CLOUDFRONT_HOSTED_ZONE_ID.to_owned())
+                    }
+                    "DomainNameArn" if rest => Some(format!(
+                        "arn:aws:apigateway:{region}::/domainnames/{domain_name}"
+                    )),
+                    _ => None,
+                };
+                let known: &[&str] = if rest {
+                    &[
+                        "DistributionDomainName",
+                        "DistributionHostedZoneId",
+                        "DomainNameArn",
+                        "RegionalDomainName",
+                        "RegionalHostedZoneId",
+                    ]
+                } else {
+                    &["RegionalDomainName", "RegionalHostedZoneId"]
+                };
+                (value, known)
+            }
+            ResourceKind::Version { number, .. } => (
+                (attribute == "Version").then(|| number.to_string()),
+                &["Version"],
+            ),
+            ResourceKind::Alias { .. } => (
+                (attribute == "AliasArn")
+                    .then(|| self.resource_ref(logical_id, span, location))
+                    .transpose()?,
+                &["AliasArn"],
+            ),
+            ResourceKind::ApiMapping => (
+                (attribute == "ApiMappingId").then(|| derived_id(&options.stack_name, logical_id)),
+                &["ApiMappingId"],
+            ),
+            ResourceKind::Stage { .. }
+            | ResourceKind::Deployment
+            | ResourceKind::BasePathMapping => (None, &[]),
             // Serverful does not model these types; a recognisable placeholder lets the rest
             // of the template load, and the resource is already listed as unsupported.
             ResourceKind::Other => (Some(format!("{logical_id}.{attribute}")), &[]),
@@ -805,7 +963,9 @@ impl<'t> Resolver<'t> {
         })
     }
 
-    /// A resource's name: its name property (`TableName`, ...) resolved, else its logical id.
+    /// A resource's name: its name property (`TableName`, ...) resolved; else, for the
+    /// types CloudFormation names itself (functions and tables so far), the name it would
+    /// generate ([`generated_name`]); else the logical id.
     pub(crate) fn physical_name(
         &self,
         logical_id: &str,
@@ -819,8 +979,21 @@ impl<'t> Resolver<'t> {
             .get(logical_id)
             .and_then(|resource| resource.properties)
             .and_then(|properties| properties.get(property));
+        let generated = || match self
+            .resources
+            .get(logical_id)
+            .map(|resource| &resource.kind)
+        {
+            Some(ResourceKind::Function) => {
+                generated_name(&self.options.stack_name, logical_id, NameRule::FUNCTION)
+            }
+            Some(ResourceKind::Table) => {
+                generated_name(&self.options.stack_name, logical_id, NameRule::TABLE)
+            }
+            _ => logical_id.to_owned(),
+        };
         let name = match node {
-            None => logical_id.to_owned(),
+            None => generated(),
             Some(node) => {
                 let location = format!("Resources.{logical_id}.Properties.{property}");
                 if self
@@ -842,7 +1015,7 @@ impl<'t> Resolver<'t> {
                 let resolved = self.resolve(node, &location);
                 self.names_in_progress.borrow_mut().pop();
                 match resolved? {
-                    None => logical_id.to_owned(),
+                    None => generated(),
                     Some(resolved) => match resolved.as_scalar() {
                         Some(text) => text.to_owned(),
                         None => {
@@ -973,16 +1146,6 @@ fn same_value(left: &Node, right: &Node) -> bool {
         }
         _ => false,
     }
-}
-
-/// 64-bit FNV-1a: stable across Rust versions and platforms, unlike `DefaultHasher`.
-fn fnv1a(text: &str) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in text.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
 }
 
 /// A 10-character lowercase alphanumeric id, like API Gateway's, stable for a stack and name.

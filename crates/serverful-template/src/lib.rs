@@ -10,9 +10,13 @@
 //! - `node`: the YAML tree with tags (`!Ref`) and line/column spans, from yaml-rust2's events;
 //! - `intrinsics`: pseudo parameters, conditions, intrinsic functions, and the `Ref`/`GetAtt`
 //!   values resources (including the ones SAM generates) have after SAM's transform on AWS;
+//! - `names`: the physical names CloudFormation gives resources the template does not name
+//!   ([`generated_name`]);
 //! - `sam`: SAM's semantics, one module per concern: `parameters`, `globals`, `properties`
 //!   (reading resource properties), `functions`, `apis` (APIs, stages and the events that
-//!   make routes), `tables` and `outputs`, with the resources and their order in `sam` itself;
+//!   make routes), `domains` (custom domains and their mappings to APIs), `versions`
+//!   (function versions and aliases, `AutoPublishAlias`), `tables` and `outputs`, with the
+//!   resources and their order in `sam` itself;
 //! - `model`: the resolved [`App`] the rest of Serverful runs.
 //!
 //! Errors carry the file, line and column, and a message that starts with where in the
@@ -20,6 +24,7 @@
 
 mod intrinsics;
 mod model;
+mod names;
 mod node;
 mod sam;
 
@@ -28,9 +33,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use model::{
-    Api, ApiKind, App, Function, FunctionCode, Layer, LayerRef, Network, Output, PayloadFormat,
-    Route, Table,
+    Alias, AliasVersion, Api, ApiKind, App, DomainMapping, Function, FunctionCode, Layer, LayerRef,
+    Network, Output, PayloadFormat, Route, Table, Version, VersionWeight,
 };
+pub use names::{generated_name, NameRule};
 
 /// What the template is loaded for: the values a deployed stack would get from AWS.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,6 +46,12 @@ pub struct LoadOptions {
     pub region: String,
     pub account_id: String,
     pub stack_name: String,
+    /// The numbers the platform published the template's function versions under, by the
+    /// version's logical id (`MyFunctionVersion0a1b2c3d4e`, `MyVersion`), so that `Ref` and
+    /// `Fn::GetAtt ... .Version` give them. A version not listed gets the next number after
+    /// the highest its function has, as a deploy publishing it would; with none listed, a
+    /// function's versions are 1, 2, ... in template order.
+    pub version_numbers: BTreeMap<String, u32>,
 }
 
 impl Default for LoadOptions {
@@ -49,6 +61,7 @@ impl Default for LoadOptions {
             region: "us-east-1".to_owned(),
             account_id: "123456789012".to_owned(),
             stack_name: "serverful".to_owned(),
+            version_numbers: BTreeMap::new(),
         }
     }
 }

@@ -17,6 +17,12 @@ pub struct App {
     pub functions: Vec<Function>,
     /// Explicit APIs in template order, then the implicit `ServerlessRestApi` and `ServerlessHttpApi`.
     pub apis: Vec<Api>,
+    /// Custom domains' base paths and the APIs they lead to: first those of the APIs'
+    /// `Domain` properties (in the order of `apis`), then the template's
+    /// `AWS::ApiGateway::BasePathMapping` and `AWS::ApiGatewayV2::ApiMapping` resources.
+    /// Every mapping's API is in `apis`, its domain is declared in the template, and no
+    /// two mappings share a domain and base path.
+    pub domain_mappings: Vec<DomainMapping>,
     /// In template order, those whose condition holds.
     pub outputs: Vec<Output>,
     /// `AWS::DynamoDB::Table` and `AWS::Serverless::SimpleTable` resources, in template order.
@@ -24,6 +30,14 @@ pub struct App {
     /// `AWS::Serverless::LayerVersion` and `AWS::Lambda::LayerVersion` resources, in
     /// template order.
     pub layers: Vec<Layer>,
+    /// Published function versions: the one SAM makes for each function with
+    /// `AutoPublishAlias` (in the order of `functions`), then the `AWS::Lambda::Version`
+    /// resources in template order.
+    pub versions: Vec<Version>,
+    /// Function aliases: SAM's for each function with `AutoPublishAlias` (in the order of
+    /// `functions`), then the `AWS::Lambda::Alias` resources in template order. Each
+    /// points at versions of its own function only, with valid weights.
+    pub aliases: Vec<Alias>,
     /// Resources, properties and events the template uses that Serverful does not run yet,
     /// one short name each (`MyQueue (AWS::SQS::Queue)`, `HelloFunction.Policies`), to warn about.
     pub unsupported: Vec<String>,
@@ -33,7 +47,9 @@ pub struct App {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Table {
     pub logical_id: String,
-    /// `TableName` if the template sets it, else the logical id; what `!Ref` gives.
+    /// `TableName` if the template sets it, else the name CloudFormation would generate
+    /// (`{stack}-{LogicalId}-{SUFFIX}`, see [`crate::generated_name`]); what `!Ref` gives
+    /// and what the table is called on the AWS endpoint.
     pub table_name: String,
     /// A DynamoDB `CreateTable` request body (`TableName`, `KeySchema`,
     /// `AttributeDefinitions`, `BillingMode`, `ProvisionedThroughput`, indexes,
@@ -47,7 +63,9 @@ pub struct Table {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Function {
     pub logical_id: String,
-    /// `FunctionName` if the template sets it, else the logical id; what `!Ref` gives.
+    /// `FunctionName` if the template sets it, else the name CloudFormation would generate
+    /// (`{stack}-{LogicalId}-{SUFFIX}`, see [`crate::generated_name`]); what `!Ref` gives,
+    /// what the Lambda API lists and `AWS_LAMBDA_FUNCTION_NAME`.
     pub name: String,
     pub runtime: String,
     /// Empty only for `provided*` runtimes that do not set one.
@@ -68,6 +86,72 @@ pub struct Function {
     /// `Layers`, in order (the Globals' first, then the function's own, as SAM joins them):
     /// later layers' files win over earlier ones'.
     pub layers: Vec<LayerRef>,
+    /// `AutoPublishAlias` (also under `Globals.Function`): on AWS, each deploy that changes
+    /// the function publishes a version of it and points this alias at that version, and
+    /// the function's events invoke the alias. Its [`Version`] and [`Alias`] are in
+    /// [`App::versions`] and [`App::aliases`].
+    pub auto_publish_alias: Option<String>,
+    /// `AutoPublishCodeSha256`: a value whose change alone makes SAM publish a new version
+    /// (for code that changes without its `CodeUri` changing).
+    pub auto_publish_code_sha256: Option<String>,
+}
+
+/// A published version of a function: an `AWS::Lambda::Version`, or the one SAM makes for
+/// a function's `AutoPublishAlias` (`<Function>Version<hash>`, referenceable as
+/// `MyFunction.Version`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Version {
+    pub logical_id: String,
+    /// The logical id of the function it publishes, one of [`App::functions`].
+    pub function: String,
+    /// The version number `Ref` (`...:function:NAME:N`) and `Fn::GetAtt ... .Version` gave
+    /// while loading: the number [`crate::LoadOptions::version_numbers`] gives it, else the
+    /// next after its function's highest, counting the function's versions in template
+    /// order from 1, as a new stack's first deploy numbers them.
+    pub number: u32,
+    /// `Description`, or the function's `VersionDescription` for SAM's version.
+    pub description: Option<String>,
+    /// `CodeSha256` (publish only if the code has this hash), or the function's
+    /// `AutoPublishCodeSha256` for SAM's version.
+    pub code_sha256: Option<String>,
+    /// Made by SAM for the function's `AutoPublishAlias`.
+    pub auto_published: bool,
+}
+
+/// A function alias: an `AWS::Lambda::Alias`, or the one SAM makes for a function's
+/// `AutoPublishAlias` (`<Function>Alias<Name>`, referenceable as `MyFunction.Alias`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Alias {
+    pub logical_id: String,
+    /// The logical id of the function, one of [`App::functions`].
+    pub function: String,
+    /// `Name`: what callers add to the function's name or ARN (`...:live`).
+    pub name: String,
+    /// `FunctionVersion`: where the alias points.
+    pub version: AliasVersion,
+    /// `RoutingConfig.AdditionalVersionWeights`: another version and the share of
+    /// invocations (0.0 to 1.0) it takes from `version`. Lambda allows one.
+    pub additional_versions: Vec<VersionWeight>,
+    pub description: Option<String>,
+}
+
+/// The version an alias points to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AliasVersion {
+    /// `$LATEST`: the function's unpublished code and configuration.
+    Latest,
+    /// One of [`App::versions`], by logical id (`!GetAtt MyVersion.Version`, or its number).
+    Version(String),
+    /// A version number the template does not publish (one published before, outside it).
+    Number(u32),
+}
+
+/// One entry of an alias's `AdditionalVersionWeights`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VersionWeight {
+    pub version: AliasVersion,
+    /// The share of invocations, from 0.0 to 1.0.
+    pub weight: f64,
 }
 
 /// One entry of a function's `Layers`.
@@ -146,6 +230,29 @@ pub struct Api {
     pub binary_media_types: Vec<String>,
     /// In template order of functions, then of their events.
     pub routes: Vec<Route>,
+}
+
+/// A custom domain name's base path and the API stage requests under it go to, as API
+/// Gateway maps them: `https://{domain_name}/{base_path}/rest/of/path` reaches the API's
+/// routes with `/rest/of/path`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DomainMapping {
+    /// The mapping resource: declared, or the one SAM generates for an API's `Domain`
+    /// (`MyApiv1BasePathMapping`, `MyHttpApiApiMapping`).
+    pub logical_id: String,
+    /// The host name clients call, lower-case (`api.example.com`, or a wildcard such as
+    /// `*.example.com`).
+    pub domain_name: String,
+    /// The leading path segments that select the API, without slashes (`v1`,
+    /// `orders/v2`); `None` maps the whole domain (SAM's `/`, an empty `ApiMappingKey`,
+    /// API Gateway's `(none)`).
+    pub base_path: Option<String>,
+    /// The logical id of the API, one of [`App::apis`].
+    pub api_logical_id: String,
+    /// The API's stage the mapping leads to (always that API's own stage). `None` only for
+    /// a `BasePathMapping` without `Stage`, where API Gateway takes the stage from the
+    /// first path segment after the base path.
+    pub stage: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -8,11 +8,14 @@
 //! - `properties`: reading and checking resource properties;
 //! - `functions`: `AWS::Serverless::Function`;
 //! - `apis`: APIs, their stages, and the `Api`/`HttpApi` events that make routes;
+//! - `domains`: custom domain names and their base path mappings to APIs;
+//! - `versions`: function versions and aliases, and SAM's `AutoPublishAlias`;
 //! - `tables`: DynamoDB tables;
 //! - `layers`: layer resources and the `Layers` of functions;
 //! - `outputs`: the `Outputs` section.
 
 mod apis;
+mod domains;
 mod functions;
 mod globals;
 mod layers;
@@ -20,6 +23,7 @@ mod outputs;
 mod parameters;
 mod properties;
 mod tables;
+mod versions;
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -30,6 +34,10 @@ use crate::node::{Node, NodeKind, Span};
 use crate::{LoadOptions, Problem};
 
 use apis::{api, events, register_stage};
+use domains::{
+    check_unique, domain_name_resource, mapping_resource, register_sam_domain, DeclaredDomains,
+    API_MAPPING, BASE_PATH_MAPPING, HTTP_DOMAIN_NAME, REST_DOMAIN_NAME,
+};
 use functions::function;
 use globals::{merge, Globals};
 use layers::{layer, LAMBDA_LAYER, SERVERLESS_LAYER};
@@ -37,6 +45,7 @@ use outputs::outputs;
 use parameters::parameters;
 use properties::mapping;
 use tables::{table, DYNAMODB_TABLE, SIMPLE_TABLE};
+use versions::{versions_and_aliases, LAMBDA_ALIAS, LAMBDA_VERSION};
 
 const SAM_TRANSFORM: &str = "AWS::Serverless-2016-10-31";
 const FUNCTION: &str = "AWS::Serverless::Function";
@@ -149,14 +158,20 @@ pub(crate) fn build(
         })
         .collect();
 
+    // Versions and aliases before anything else resolves, so that `MyFunction.Alias` and
+    // `MyVersion.Version` resolve everywhere.
+    let (versions, aliases) =
+        versions_and_aliases(&mut resolver, &created, &merged, options, &mut unsupported)?;
+
     let mut apis = Vec::new();
+    let mut sam_domains = Vec::new();
     for (raw, properties) in created.iter().zip(&merged) {
         let kind = match raw.type_name.as_str() {
             REST_API => ApiKind::Rest,
             HTTP_API => ApiKind::Http,
             _ => continue,
         };
-        apis.push(api(
+        let (api, domain) = api(
             &resolver,
             &raw.logical_id,
             raw.key_span,
@@ -164,7 +179,9 @@ pub(crate) fn build(
             properties.as_ref(),
             options,
             &mut unsupported,
-        )?);
+        )?;
+        sam_domains.extend(domain.map(|domain| (apis.len(), domain)));
+        apis.push(api);
     }
     let implicit_apis = [
         (needs_rest, IMPLICIT_REST_API, ApiKind::Rest, globals.api),
@@ -178,7 +195,7 @@ pub(crate) fn build(
     for (needed, logical_id, kind, global_properties) in implicit_apis {
         // A template may declare the implicit API itself; SAM then uses that one.
         if needed && !apis.iter().any(|api| api.logical_id == logical_id) {
-            let mut api = api(
+            let (mut api, domain) = api(
                 &resolver,
                 logical_id,
                 Span::default(),
@@ -190,11 +207,30 @@ pub(crate) fn build(
             if kind == ApiKind::Rest {
                 api.stage_name = "Prod".to_owned();
             }
+            sam_domains.extend(domain.map(|domain| (apis.len(), domain)));
             apis.push(api);
         }
     }
     for api in &apis {
         register_stage(&mut resolver, api);
+    }
+
+    // Custom domains: every declared domain is known before any mapping is read, whatever
+    // the order of the resources.
+    let mut declared_domains = DeclaredDomains::default();
+    let mut domain_mappings = Vec::new();
+    for (api_idx, domain) in &sam_domains {
+        domain_mappings.extend(register_sam_domain(
+            &mut resolver,
+            &mut declared_domains,
+            &apis[*api_idx],
+            domain,
+        )?);
+    }
+    for raw in &created {
+        if matches!(raw.type_name.as_str(), REST_DOMAIN_NAME | HTTP_DOMAIN_NAME) {
+            domain_name_resource(&resolver, raw, &mut declared_domains, &mut unsupported)?;
+        }
     }
 
     let mut functions = Vec::new();
@@ -221,6 +257,15 @@ pub(crate) fn build(
             SERVERLESS_LAYER | LAMBDA_LAYER => {
                 layers.push(layer(&resolver, raw, base_dir, &mut unsupported)?);
             }
+            // Read above, before any mapping or any other resource.
+            REST_DOMAIN_NAME | HTTP_DOMAIN_NAME | LAMBDA_VERSION | LAMBDA_ALIAS => {}
+            BASE_PATH_MAPPING | API_MAPPING => domain_mappings.push(mapping_resource(
+                &resolver,
+                raw,
+                &apis,
+                &declared_domains,
+                &mut unsupported,
+            )?),
             "AWS::Lambda::Permission" => {}
             other => unsupported.push(format!("{} ({other})", raw.logical_id)),
         }
@@ -234,6 +279,8 @@ pub(crate) fn build(
         api.routes.push(route);
     }
 
+    check_unique(&domain_mappings)?;
+
     let outputs = outputs(&resolver, sections.outputs, &mut unsupported)?;
     Ok(App {
         template_path: template_path.to_owned(),
@@ -241,9 +288,15 @@ pub(crate) fn build(
         description: sections.description,
         functions,
         apis,
+        domain_mappings: domain_mappings
+            .into_iter()
+            .map(|(mapping, _)| mapping)
+            .collect(),
         outputs,
         tables,
         layers,
+        versions,
+        aliases,
         unsupported,
     })
 }
@@ -379,6 +432,19 @@ fn resource_kind(type_name: &str) -> ResourceKind {
         SERVERLESS_LAYER | LAMBDA_LAYER => ResourceKind::Layer,
         "AWS::SQS::Queue" => ResourceKind::Queue,
         "AWS::SNS::Topic" => ResourceKind::Topic,
+        REST_DOMAIN_NAME => ResourceKind::RestDomainName,
+        HTTP_DOMAIN_NAME => ResourceKind::HttpDomainName,
+        BASE_PATH_MAPPING => ResourceKind::BasePathMapping,
+        API_MAPPING => ResourceKind::ApiMapping,
+        // Their function and number or name are set by `versions`.
+        LAMBDA_VERSION => ResourceKind::Version {
+            function: String::new(),
+            number: 0,
+        },
+        LAMBDA_ALIAS => ResourceKind::Alias {
+            function: String::new(),
+            name: String::new(),
+        },
         _ => ResourceKind::Other,
     }
 }

@@ -6,11 +6,14 @@ use std::path::Path;
 
 use expect_test::{expect, Expect};
 
-use crate::{load_str, ApiKind, App, FunctionCode, LayerRef, LoadOptions, PayloadFormat};
+use crate::{
+    load_str, AliasVersion, ApiKind, App, FunctionCode, LayerRef, LoadOptions, PayloadFormat,
+};
 
 /// Loads `template` as `/app/template.yaml` and compares the rendered app or error.
 ///
-/// Leading lines `# override Name=Value` become `--parameter-overrides`.
+/// Leading lines `# override Name=Value` become `--parameter-overrides`, and lines
+/// `# version LogicalId=Number` the numbers of versions already published.
 fn check(template: &str, expect: Expect) {
     expect.assert_eq(&render_result(template));
 }
@@ -21,17 +24,27 @@ fn render_result(template: &str) -> String {
         region: "eu-west-1".to_owned(),
         account_id: "123456789012".to_owned(),
         stack_name: "demo".to_owned(),
+        version_numbers: BTreeMap::new(),
     };
     for line in template.trim_start().lines() {
-        let Some(assignment) = line.strip_prefix("# override ") else {
+        if let Some(assignment) = line.strip_prefix("# override ") {
+            let (name, value) = assignment
+                .split_once('=')
+                .expect("test override lines look like Name=Value");
+            options
+                .parameter_overrides
+                .insert(name.to_owned(), value.to_owned());
+        } else if let Some(assignment) = line.strip_prefix("# version ") {
+            let (logical_id, number) = assignment
+                .split_once('=')
+                .expect("test version lines look like LogicalId=Number");
+            let number = number.parse().expect("test version numbers are numbers");
+            options
+                .version_numbers
+                .insert(logical_id.to_owned(), number);
+        } else {
             break;
-        };
-        let (name, value) = assignment
-            .split_once('=')
-            .expect("test override lines look like Name=Value");
-        options
-            .parameter_overrides
-            .insert(name.to_owned(), value.to_owned());
+        }
     }
     match load_str(template, Path::new("/app/template.yaml"), &options) {
         Ok(app) => render(&app),
@@ -84,6 +97,12 @@ fn render(app: &App) -> String {
             }
             .expect("writing to a String");
         }
+        if let Some(alias) = &function.auto_publish_alias {
+            writeln!(out, "  auto-publish alias {alias}").expect("writing to a String");
+        }
+        if let Some(sha) = &function.auto_publish_code_sha256 {
+            writeln!(out, "  auto-publish code sha256 {sha}").expect("writing to a String");
+        }
     }
     for api in &app.apis {
         let kind = match api.kind {
@@ -115,6 +134,18 @@ fn render(app: &App) -> String {
             )
             .expect("writing to a String");
         }
+    }
+    for mapping in &app.domain_mappings {
+        writeln!(
+            out,
+            "domain {}/{} -> {} stage {} ({})",
+            mapping.domain_name,
+            mapping.base_path.as_deref().unwrap_or_default(),
+            mapping.api_logical_id,
+            mapping.stage.as_deref().unwrap_or("from the path"),
+            mapping.logical_id,
+        )
+        .expect("writing to a String");
     }
     for output in &app.outputs {
         writeln!(out, "output {} = {:?}", output.name, output.value).expect("writing to a String");
@@ -157,6 +188,55 @@ fn render(app: &App) -> String {
         }
         if let Some(architecture) = &layer.build_architecture {
             writeln!(out, "  build architecture {architecture}").expect("writing to a String");
+        }
+    }
+    for version in &app.versions {
+        writeln!(
+            out,
+            "version {} of {}: {}{}",
+            version.logical_id,
+            version.function,
+            version.number,
+            if version.auto_published {
+                " (auto-published)"
+            } else {
+                ""
+            }
+        )
+        .expect("writing to a String");
+        if let Some(description) = &version.description {
+            writeln!(out, "  description {description:?}").expect("writing to a String");
+        }
+        if let Some(sha) = &version.code_sha256 {
+            writeln!(out, "  code sha256 {sha}").expect("writing to a String");
+        }
+    }
+    let alias_version = |version: &AliasVersion| match version {
+        AliasVersion::Latest => "$LATEST".to_owned(),
+        AliasVersion::Version(logical_id) => logical_id.clone(),
+        AliasVersion::Number(number) => format!("number {number}"),
+    };
+    for alias in &app.aliases {
+        writeln!(
+            out,
+            "alias {} of {}: {} -> {}",
+            alias.logical_id,
+            alias.function,
+            alias.name,
+            alias_version(&alias.version)
+        )
+        .expect("writing to a String");
+        for weight in &alias.additional_versions {
+            writeln!(
+                out,
+                "  and {} weight {}",
+                alias_version(&weight.version),
+                weight.weight
+            )
+            .expect("writing to a String");
+        }
+        if let Some(description) = &alias.description {
+            writeln!(out, "  description {description:?}").expect("writing to a String");
         }
     }
     for item in &app.unsupported {
@@ -214,8 +294,8 @@ Outputs:
             output Name = "users-dev"
             table Users (users-dev) = {"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"},{"AttributeName":"sk","AttributeType":"N"},{"AttributeName":"email","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST","GlobalSecondaryIndexes":[{"IndexName":"byEmail","KeySchema":[{"AttributeName":"email","KeyType":"HASH"}],"Projection":{"ProjectionType":"ALL"}}],"KeySchema":[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}],"StreamSpecification":{"StreamEnabled":true,"StreamViewType":"NEW_AND_OLD_IMAGES"},"TableName":"users-dev"}
               ttl expiresAt
-            table Simple (Simple) = {"AttributeDefinitions":[{"AttributeName":"userId","AttributeType":"N"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"userId","KeyType":"HASH"}],"TableName":"Simple","Tags":[{"Key":"team","Value":"core"}]}
-            table Bare (Bare) = {"AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"TableName":"Bare"}
+            table Simple (demo-Simple-AT16T855YJ2RP) = {"AttributeDefinitions":[{"AttributeName":"userId","AttributeType":"N"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"userId","KeyType":"HASH"}],"TableName":"demo-Simple-AT16T855YJ2RP","Tags":[{"Key":"team","Value":"core"}]}
+            table Bare (demo-Bare-KOZVCIN14B1M3) = {"AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"TableName":"demo-Bare-KOZVCIN14B1M3"}
             unsupported Users.KinesisStreamSpecification
         "#]],
     );
@@ -227,7 +307,7 @@ fn hello_world_fixture() {
         include_str!("../test_data/hello.yaml"),
         expect![[r#"
             description: "hello-world\nSample SAM Template for hello-world\n"
-            function HelloWorldFunction (HelloWorldFunction): python3.12 "app.lambda_handler" dir /app/hello_world, 10s, 256 MB, x86_64
+            function HelloWorldFunction (demo-HelloWorldFunction-0WJ5ZLZVHO9M): python3.12 "app.lambda_handler" dir /app/hello_world, 10s, 256 MB, x86_64
               env DEBUG="true"
               env STAGE="local"
               env TABLE_NAME="demo-items"
@@ -241,7 +321,7 @@ fn hello_world_fixture() {
               ANY $default -> HelloWorldFunction (2.0, event Http)
             output HelloWorldApi = "https://t9deqls5s9.execute-api.eu-west-1.amazonaws.com/Prod/hello/"
               "API Gateway endpoint URL for Prod stage for Hello World function"
-            output HelloWorldFunction = "arn:aws:lambda:eu-west-1:123456789012:function:HelloWorldFunction"
+            output HelloWorldFunction = "arn:aws:lambda:eu-west-1:123456789012:function:demo-HelloWorldFunction-0WJ5ZLZVHO9M"
               "Hello World Lambda Function ARN"
             output HelloWorldFunctionIamRole = "arn:aws:iam::123456789012:role/HelloWorldFunctionRole"
               "Implicit IAM Role created for Hello World function"
@@ -300,11 +380,11 @@ Outputs:
   FindInMap: {Value: {"Fn::FindInMap": [Sizes, prod, Memory]}}
 "#,
         expect![[r#"
-            function Fn (Fn): nodejs20.x "index.handler" dir /app, 3s, 512 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): nodejs20.x "index.handler" dir /app, 3s, 512 MB, x86_64
             output Ref = "prod"
-            output GetAttString = "arn:aws:lambda:eu-west-1:123456789012:function:Fn"
-            output GetAttList = "arn:aws:lambda:eu-west-1:123456789012:function:Fn"
-            output Sub = "prod-Fn-arn:aws:lambda:eu-west-1:123456789012:function:Fn-eu-west-1-${Literal}"
+            output GetAttString = "arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ"
+            output GetAttList = "arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ"
+            output Sub = "prod-demo-Fn-WKFMDCWE0HSJ-arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ-eu-west-1-${Literal}"
             output SubMap = "demo, prod"
             output Join = "a/prod/c"
             output JoinList = "alpha+beta+gamma"
@@ -368,11 +448,11 @@ Outputs:
   FindInMap: {Value: !FindInMap [Sizes, prod, Memory]}
 "#,
         expect![[r#"
-            function Fn (Fn): nodejs20.x "index.handler" dir /app, 3s, 512 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): nodejs20.x "index.handler" dir /app, 3s, 512 MB, x86_64
             output Ref = "prod"
-            output GetAttString = "arn:aws:lambda:eu-west-1:123456789012:function:Fn"
-            output GetAttList = "arn:aws:lambda:eu-west-1:123456789012:function:Fn"
-            output Sub = "prod-Fn-arn:aws:lambda:eu-west-1:123456789012:function:Fn-eu-west-1-${Literal}"
+            output GetAttString = "arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ"
+            output GetAttList = "arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ"
+            output Sub = "prod-demo-Fn-WKFMDCWE0HSJ-arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ-eu-west-1-${Literal}"
             output SubMap = "demo, prod"
             output Join = "a/prod/c"
             output JoinList = "alpha+beta+gamma"
@@ -415,7 +495,7 @@ Outputs:
   RoleArn: {Value: !GetAtt FnRole.Arn}
 "#,
         expect![[r#"
-            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
               env SCRIPT="region=eu-west-1\naccount=123456789012\nliteral=${NotReplaced}\n"
             output Region = "eu-west-1"
             output Account = "123456789012"
@@ -453,7 +533,7 @@ Outputs:
   Joined: {Value: !Join [",", [a, !If [IsProd, b, !Ref AWS::NoValue], c]]}
 "#,
         expect![[r#"
-            function Fn (Fn): python3.12 "app.handler" dir /app, 30s, 128 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 30s, 128 MB, x86_64
               env ALWAYS="here"
             output Joined = "a,c"
         "#]],
@@ -490,9 +570,9 @@ Outputs:
     Value: !If [IsDev, !Ref DevFunction, !Ref ProdFunction]
 "#,
         expect![[r#"
-            function ProdFunction (ProdFunction): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
-            output Prod = "ProdFunction"
-            output Which = "ProdFunction"
+            function ProdFunction (demo-ProdFunction-9POM9J7CX2BP): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            output Prod = "demo-ProdFunction-9POM9J7CX2BP"
+            output Which = "demo-ProdFunction-9POM9J7CX2BP"
         "#]],
     );
 }
@@ -526,7 +606,7 @@ Outputs:
   Ssm: {Value: !Ref Ssm}
 "#,
         expect![[r#"
-            function Fn (Fn): python3.12 "app.handler" dir /app, 7s, 1024 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 7s, 1024 MB, x86_64
               metadata {"Memory":1024,"Name":"plain","Ports":["80","443"]}
             output Ports = "80:443"
             output Ssm = "/config/name"
@@ -577,11 +657,11 @@ Resources:
       CodeUri: ./second/../second_code
 "#,
         expect![[r#"
-            function First (First): python3.12 "app.handler" dir /app, 5s, 256 MB, arm64
+            function First (demo-First-QMG7TQBLUDGN): python3.12 "app.handler" dir /app, 5s, 256 MB, arm64
               env OVERRIDDEN="first"
               env OWN="1"
               env SHARED="global"
-            function Second (Second): nodejs20.x "index.handler" dir /app/second_code, 20s, 256 MB, arm64
+            function Second (demo-Second-SBAV1HKFZVBL): nodejs20.x "index.handler" dir /app/second_code, 20s, 256 MB, arm64
               env OVERRIDDEN="global"
               env SHARED="global"
             api ServerlessHttpApi (http, id ffhayohrny, stage $default)
@@ -651,6 +731,9 @@ Outputs:
   RestId: {Value: !Ref MyApi}
   RestRoot: {Value: !GetAtt MyApi.RootResourceId}
   RestStage: {Value: !Ref MyApiv1Stage}
+  RestStageProperty: {Value: !Ref MyApi.Stage}
+  HttpStageProperty: {Value: !Sub "${MyHttpApi.Stage}"}
+  RestDeploymentProperty: {Value: !Ref MyApi.Deployment}
   RestDeployment: {Value: !Ref MyApiDeployment}
   HttpEndpoint: {Value: !GetAtt MyHttpApi.ApiEndpoint}
   HttpId: {Value: !GetAtt MyHttpApi.ApiId}
@@ -659,7 +742,7 @@ Outputs:
   Url: {Value: !Sub "https://${MyApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}/"}
 "#,
         expect![[r#"
-            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
             api MyApi (rest, id ndxfmxp4qe, stage v1)
               stage variable FromGlobals="yes"
               stage variable Version="2"
@@ -673,6 +756,9 @@ Outputs:
             output RestId = "ndxfmxp4qe"
             output RestRoot = "cwivtme2m8"
             output RestStage = "v1"
+            output RestStageProperty = "v1"
+            output HttpStageProperty = "live"
+            output RestDeploymentProperty = "8btbq85zqy"
             output RestDeployment = "8btbq85zqy"
             output HttpEndpoint = "https://japf6eyh01.execute-api.eu-west-1.amazonaws.com"
             output HttpId = "japf6eyh01"
@@ -711,7 +797,7 @@ Outputs:
   HttpUrl: {Value: !Sub "${ServerlessHttpApi.ApiEndpoint}/b"}
 "#,
         expect![[r#"
-            function Fn (Fn): go1.x "main" dir /app, 3s, 128 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): go1.x "main" dir /app, 3s, 128 MB, x86_64
             api ServerlessRestApi (rest, id t9deqls5s9, stage Prod)
               GET /a -> Fn (1.0, event Get)
               POST /a -> Fn (1.0, event Post)
@@ -747,7 +833,7 @@ Outputs:
   Stage: {Value: !Ref ServerlessHttpApiv2Stage}
 "#,
         expect![[r#"
-            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
             api ServerlessHttpApi (http, id ffhayohrny, stage v2)
               ANY $default -> Fn (2.0, event All)
             output Stage = "v2"
@@ -803,25 +889,92 @@ Resources:
     Properties: {FunctionName: !Ref Fn, Action: lambda:InvokeFunction, Principal: s3.amazonaws.com}
 "#,
         expect![[r#"
-            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
               env BUCKET="Bucket"
               env BUCKET_ARN="Bucket.Arn"
               env QUEUE_ARN="arn:aws:sqs:eu-west-1:123456789012:jobs"
               env QUEUE_NAME="jobs"
               env QUEUE_URL="https://sqs.eu-west-1.amazonaws.com/123456789012/jobs"
-              env SIMPLE="Simple"
+              env SIMPLE="demo-Simple-AT16T855YJ2RP"
               env STREAM="arn:aws:dynamodb:eu-west-1:123456789012:table/demo-table/stream/1970-01-01T00:00:00.000"
               env TABLE="demo-table"
               env TABLE_ARN="arn:aws:dynamodb:eu-west-1:123456789012:table/demo-table"
               env TOPIC="arn:aws:sns:eu-west-1:123456789012:Topic"
               env TOPIC_NAME="Topic"
             table Table (demo-table) = {"BillingMode":"PAY_PER_REQUEST","TableName":"demo-table"}
-            table Simple (Simple) = {"AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"TableName":"Simple"}
+            table Simple (demo-Simple-AT16T855YJ2RP) = {"AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"TableName":"demo-Simple-AT16T855YJ2RP"}
             unsupported Fn.Events.Stream (DynamoDB)
             unsupported Fn.Events.Queue (SQS)
             unsupported Queue (AWS::SQS::Queue)
             unsupported Topic (AWS::SNS::Topic)
             unsupported Bucket (AWS::S3::Bucket)
+        "#]],
+    );
+}
+
+/// Issue 14: a function or table the template does not name gets the name CloudFormation
+/// would give it (`{stack}-{LogicalId}-{SUFFIX}`), seen by `!Ref`, `!GetAtt` and the
+/// functions' environment; explicit names are kept, and a name that `AWS::NoValue`
+/// removes counts as none.
+#[test]
+fn unnamed_functions_and_tables_get_cloudformation_names() {
+    check(
+        r#"
+Conditions:
+  Never: !Equals [a, b]
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      Environment:
+        Variables:
+          TABLE: !Ref UsersTable
+          TABLE_ARN: !GetAtt UsersTable.Arn
+          SHORT: !Ref T
+          NAMED: !Ref Named
+          SELF: !Sub "${Fn}"
+  Named:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: kept-as-written
+      Runtime: python3.12
+      Handler: app.handler
+  NoValueName:
+    Type: AWS::Lambda::Function
+    Properties:
+      FunctionName: !If [Never, never, !Ref AWS::NoValue]
+  UsersTable:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      KeySchema: [{AttributeName: id, KeyType: HASH}]
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+  T:
+    Type: AWS::Serverless::SimpleTable
+  NamedTable:
+    Type: AWS::Serverless::SimpleTable
+    Properties: {TableName: plain}
+Outputs:
+  Fn: {Value: !Ref Fn}
+  FnArn: {Value: !GetAtt Fn.Arn}
+  NoValueName: {Value: !Ref NoValueName}
+"#,
+        expect![[r#"
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+              env NAMED="kept-as-written"
+              env SELF="demo-Fn-WKFMDCWE0HSJ"
+              env SHORT="demo-T-C3WD7NGVZQ64H"
+              env TABLE="demo-UsersTable-497U0Z31UBBXF"
+              env TABLE_ARN="arn:aws:dynamodb:eu-west-1:123456789012:table/demo-UsersTable-497U0Z31UBBXF"
+            function Named (kept-as-written): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            output Fn = "demo-Fn-WKFMDCWE0HSJ"
+            output FnArn = "arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ"
+            output NoValueName = "demo-NoValueName-VFGD2B0X441Q"
+            table UsersTable (demo-UsersTable-497U0Z31UBBXF) = {"AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"TableName":"demo-UsersTable-497U0Z31UBBXF"}
+            table T (demo-T-C3WD7NGVZQ64H) = {"AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"TableName":"demo-T-C3WD7NGVZQ64H"}
+            table NamedTable (plain) = {"AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"TableName":"plain"}
+            unsupported NoValueName (AWS::Lambda::Function)
         "#]],
     );
 }
@@ -865,7 +1018,7 @@ Outputs:
             function Inline (demo-inline): python3.12 "index.handler" inline "def handler(event, context):\n    return 1\n", 900s, 10240 MB, arm64
               reserved concurrency 0
               layer SharedLayer
-            function Custom (Custom): provided.al2023 "" dir /build/custom, 3s, 128 MB, x86_64
+            function Custom (demo-Custom-J92Z6ERPTZ7D): provided.al2023 "" dir /build/custom, 3s, 128 MB, x86_64
             output InlineName = "demo-inline"
             output InlineArn = "arn:aws:lambda:eu-west-1:123456789012:function:demo-inline"
             layer SharedLayer (SharedLayer) = arn:aws:lambda:eu-west-1:123456789012:layer:SharedLayer:1 dir /app/layer
@@ -897,7 +1050,7 @@ fn json_template_without_transform() {
   "Outputs": {"Url": {"Value": {"Fn::Sub": "${ServerlessHttpApi.ApiEndpoint}/x"}}}
 }"#,
         expect![[r#"
-            function Fn (Fn): nodejs18.x "index.handler" dir /app/src, 12s, 128 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): nodejs18.x "index.handler" dir /app/src, 12s, 128 MB, x86_64
               env COUNT="3"
               env FLAG="false"
               env NAME="a-b"
@@ -935,7 +1088,7 @@ Conditions:
   Always: !Equals [1, 1]
 "#,
         expect![[r#"
-            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
             unsupported Transform AWS::Include
             unsupported Rules (template section)
         "#]],
@@ -1195,7 +1348,7 @@ fn function_architecture_wins_over_globals() {
             with_function("      Architectures: [x86_64]\n")
         ),
         expect![[r#"
-            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
         "#]],
     );
 }
@@ -1237,7 +1390,7 @@ fn ephemeral_storage_and_network() {
             "      EphemeralStorage:\n        Size: 1024\n    Metadata:\n      Serverful:\n        Network: none\n",
         ),
         expect![[r#"
-            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
               /tmp 1024 MB
               network None
               metadata {"Serverful":{"Network":"none"}}
@@ -1270,7 +1423,7 @@ fn unknown_serverful_setting_is_listed() {
     check(
         &with_function("    Metadata:\n      Serverful: {Netwrok: none}\n"),
         expect![[r#"
-            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
               metadata {"Serverful":{"Netwrok":"none"}}
             unsupported Fn.Metadata.Serverful.Netwrok
         "#]],
@@ -1552,8 +1705,8 @@ fn yaml_anchors_and_aliases() {
     check(
         "Resources:\n  A:\n    Type: AWS::Serverless::Function\n    Properties: &common\n      Runtime: python3.12\n      Handler: app.handler\n  B:\n    Type: AWS::Serverless::Function\n    Properties: *common\n",
         expect![[r#"
-            function A (A): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
-            function B (B): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            function A (demo-A-FE2XCX328R64): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            function B (demo-B-YE4R915G8R64): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
         "#]],
     );
 }
@@ -1588,7 +1741,7 @@ fn crud_fixture() {
     check(
         include_str!("../test_data/crud.yaml"),
         expect![[r#"
-            function Crud (Crud): nodejs20.x "index.handler" dir /app/src, 10s, 128 MB, x86_64
+            function Crud (demo-Crud-KWLMYJCP24N3): nodejs20.x "index.handler" dir /app/src, 10s, 128 MB, x86_64
               env ARN="arn:aws:dynamodb:eu-west-1:123456789012:table/demo-dev-items"
               env JOINED="x|y"
               env TABLE="demo-dev-items"
@@ -1629,7 +1782,7 @@ Resources:
               Condition: {StringEquals: {"aws:SourceAccount": !Ref AWS::AccountId}}
 "#,
         expect![[r#"
-            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
             api MyApi (rest, id ndxfmxp4qe, stage Prod)
             unsupported MyApi.DefinitionBody
             unsupported Fn.Policies
@@ -1826,11 +1979,11 @@ Outputs:
     Value: !Ref ToolsLayer
 "#,
         expect![[r#"
-            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
               layer SharedLayer
               layer arn arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:7
               layer ToolsLayer
-            function Plain (Plain): nodejs20.x "index.handler" dir /app, 3s, 128 MB, x86_64
+            function Plain (demo-Plain-4LF9ZG5J4HUQ): nodejs20.x "index.handler" dir /app, 3s, 128 MB, x86_64
               env SHARED_ARN="arn:aws:lambda:eu-west-1:123456789012:layer:shared-dev:1"
               layer SharedLayer
               layer arn arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:7
@@ -1852,7 +2005,7 @@ fn layer_arn_of_a_template_layer_is_that_layer() {
             FUNCTION_HEAD
         ),
         expect![[r#"
-            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
               layer Mine
               layer arn arn:aws:lambda:eu-west-1:123456789012:layer:Mine:2
             layer Mine (Mine) = arn:aws:lambda:eu-west-1:123456789012:layer:Mine:1 dir /app/mine
@@ -1867,7 +2020,7 @@ fn function_layers_replace_nothing_and_architectures_replace_globals() {
     check(
         "Globals:\n  Function:\n    Architectures: [arm64]\n    Layers: [arn:aws:lambda:us-east-1:111111111111:layer:First:1]\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: python3.12\n      Handler: app.handler\n      Architectures: [x86_64]\n      Layers: [arn:aws:lambda:us-east-1:111111111111:layer:Second:3]\n",
         expect![[r#"
-            function Fn (Fn): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
               layer arn arn:aws:lambda:us-east-1:111111111111:layer:First:1
               layer arn arn:aws:lambda:us-east-1:111111111111:layer:Second:3
         "#]],
@@ -1957,4 +2110,484 @@ fn error_layer_compatible_architecture_unknown() {
             error: /app/template.yaml:6:32: Resources.Mine.Properties.CompatibleArchitectures: `sparc` is not an architecture; use x86_64 or arm64
         "#]],
     );
+}
+
+/// Issue 14: SAM's `Domain` on REST and HTTP APIs (and under Globals) becomes the domain
+/// names and base path mappings SAM's transform generates, referenceable as
+/// `MyApi.DomainName`, with the attributes CloudFormation gives them; certificates, DNS
+/// and TLS settings are accepted and ignored.
+#[test]
+fn sam_domains_on_apis() {
+    check(
+        r#"
+Parameters:
+  Zone: {Type: String, Default: example.com}
+Globals:
+  HttpApi:
+    Domain:
+      CertificateArn: arn:aws:acm:eu-west-1:123456789012:certificate/abc
+      EndpointConfiguration: REGIONAL
+Resources:
+  RestApi:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: prod
+      Domain:
+        DomainName: !Sub Api.${Zone}
+        CertificateArn: arn:aws:acm:us-east-1:123456789012:certificate/abc
+        EndpointConfiguration: EDGE
+        BasePath: [/v1, "orders/v2/"]
+        Route53: {HostedZoneId: Z123}
+        SecurityPolicy: TLS_1_2
+        MutualTlsAuthentication: {TruststoreUri: s3://bucket/key}
+  WholeDomainApi:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: live
+      Domain:
+        DomainName: rest.example.com
+        BasePath: /
+  HttpApi:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Domain:
+        DomainName: http.example.com
+        Surprise: true
+Outputs:
+  Domain: {Value: !Ref RestApi.DomainName}
+  Regional: {Value: !GetAtt ApiGatewayDomainName3b5f1edaa4.RegionalDomainName}
+  Sub: {Value: !Sub "https://${HttpApi.DomainName}/"}
+"#,
+        expect![[r#"
+            api RestApi (rest, id v4fs0lluxk, stage prod)
+            api WholeDomainApi (rest, id 6u5xge86h5, stage live)
+            api HttpApi (http, id tfd17lmn5o, stage $default)
+            domain api.example.com/v1 -> RestApi stage prod (RestApiv1BasePathMapping)
+            domain api.example.com/orders/v2 -> RestApi stage prod (RestApiordersv2BasePathMapping)
+            domain rest.example.com/ -> WholeDomainApi stage live (WholeDomainApiBasePathMapping)
+            domain http.example.com/ -> HttpApi stage $default (HttpApiApiMapping)
+            output Domain = "api.example.com"
+            output Regional = "d-2saaemb9yi.execute-api.eu-west-1.amazonaws.com"
+            output Sub = "https://http.example.com/"
+            unsupported HttpApi.Domain.Surprise
+        "#]],
+    );
+}
+
+/// Issue 14: custom domains as CloudFormation resources, mapped to SAM's APIs by
+/// `BasePathMapping` and `ApiMapping`, in any order, with the values `Ref` and
+/// `Fn::GetAtt` give.
+#[test]
+fn domain_name_resources_and_mappings() {
+    check(
+        r#"
+Resources:
+  V1Mapping:
+    Type: AWS::ApiGateway::BasePathMapping
+    Properties:
+      DomainName: !Ref RestDomain
+      RestApiId: !Ref RestApi
+      BasePath: v1
+      Stage: !Ref RestApiprodStage
+  RootMapping:
+    Type: AWS::ApiGateway::BasePathMapping
+    Properties:
+      DomainName: api.example.com
+      RestApiId: !Ref RestApi
+  RestDomain:
+    Type: AWS::ApiGateway::DomainName
+    Properties:
+      DomainName: API.example.com
+      RegionalCertificateArn: arn:aws:acm:eu-west-1:123456789012:certificate/abc
+      EndpointConfiguration: {Types: [REGIONAL]}
+  HttpDomain:
+    Type: AWS::ApiGatewayV2::DomainName
+    Properties:
+      DomainName: http.example.com
+      DomainNameConfigurations: [{CertificateArn: arn:aws:acm:eu-west-1:123456789012:certificate/abc}]
+  HttpMapping:
+    Type: AWS::ApiGatewayV2::ApiMapping
+    Properties:
+      DomainName: !Ref HttpDomain
+      ApiId: !Ref ServerlessHttpApi
+      ApiMappingKey: orders/v2
+      Stage: !Ref ServerlessHttpApi.Stage
+  RestToHttpDomain:
+    Type: AWS::ApiGatewayV2::ApiMapping
+    Properties:
+      DomainName: !Ref HttpDomain
+      ApiId: !Ref RestApi
+      Stage: prod
+  RestApi:
+    Type: AWS::Serverless::Api
+    Properties: {StageName: prod}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      Events:
+        Http: {Type: HttpApi}
+Outputs:
+  RestDomain: {Value: !Ref RestDomain}
+  Distribution: {Value: !GetAtt RestDomain.DistributionDomainName}
+  DistributionZone: {Value: !GetAtt RestDomain.DistributionHostedZoneId}
+  Regional: {Value: !GetAtt RestDomain.RegionalDomainName}
+  RegionalZone: {Value: !GetAtt RestDomain.RegionalHostedZoneId}
+  Arn: {Value: !GetAtt RestDomain.DomainNameArn}
+  HttpRegional: {Value: !GetAtt HttpDomain.RegionalDomainName}
+  HttpZone: {Value: !GetAtt HttpDomain.RegionalHostedZoneId}
+  MappingId: {Value: !Ref HttpMapping}
+  MappingAttribute: {Value: !GetAtt HttpMapping.ApiMappingId}
+"#,
+        expect![[r#"
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            api RestApi (rest, id v4fs0lluxk, stage prod)
+            api ServerlessHttpApi (http, id ffhayohrny, stage $default)
+              ANY $default -> Fn (2.0, event Http)
+            domain api.example.com/v1 -> RestApi stage prod (V1Mapping)
+            domain api.example.com/ -> RestApi stage from the path (RootMapping)
+            domain http.example.com/orders/v2 -> ServerlessHttpApi stage $default (HttpMapping)
+            domain http.example.com/ -> RestApi stage prod (RestToHttpDomain)
+            output RestDomain = "API.example.com"
+            output Distribution = "duvuqnwkm4rvhf.cloudfront.net"
+            output DistributionZone = "Z2FDTNDATAQYW2"
+            output Regional = "d-exwu5yz5sd.execute-api.eu-west-1.amazonaws.com"
+            output RegionalZone = "ZR5DYCWZKNU63O"
+            output Arn = "arn:aws:apigateway:eu-west-1::/domainnames/API.example.com"
+            output HttpRegional = "d-89j8cgguzo.execute-api.eu-west-1.amazonaws.com"
+            output HttpZone = "ZR5DYCWZKNU63O"
+            output MappingId = "b17l1zkw40"
+            output MappingAttribute = "b17l1zkw40"
+        "#]],
+    );
+}
+
+/// A mapping must name an API and a domain of the template, and its API's stage.
+#[test]
+fn error_domain_mappings() {
+    let mapping = |properties: &str| {
+        format!(
+            "{FUNCTION_HEAD}      Events:
+        Get: {{Type: Api, Properties: {{Path: /, Method: get}}}}
+  Domain:
+    Type: AWS::ApiGateway::DomainName
+    Properties: {{DomainName: api.example.com}}
+  Mapping:
+    Type: AWS::ApiGateway::BasePathMapping
+    Properties: {properties}
+"
+        )
+    };
+    let cases = [
+        mapping("{DomainName: other.example.com, RestApiId: !Ref ServerlessRestApi}"),
+        mapping("{DomainName: !Ref Domain, RestApiId: !Ref NoSuchApi}"),
+        mapping("{DomainName: !Ref Domain, RestApiId: !Ref Fn}"),
+        mapping("{DomainName: !Ref Domain, RestApiId: !Ref ServerlessRestApi, Stage: Dev}"),
+        mapping("{DomainName: !Ref Domain, RestApiId: abc123}"),
+        mapping("{RestApiId: !Ref ServerlessRestApi}"),
+        mapping("{DomainName: !Ref Domain}"),
+        mapping("{DomainName: !Ref Domain, RestApiId: !Ref ServerlessRestApi, BasePath: 'a b'}"),
+        format!(
+            "{FUNCTION_HEAD}      Events:
+        Get: {{Type: HttpApi}}
+  Domain:
+    Type: AWS::ApiGatewayV2::DomainName
+    Properties: {{DomainName: api.example.com}}
+  Mapping:
+    Type: AWS::ApiGateway::BasePathMapping
+    Properties: {{DomainName: !Ref Domain, RestApiId: !Ref ServerlessHttpApi}}
+"
+        ),
+        format!(
+            "{FUNCTION_HEAD}      Events:
+        Get: {{Type: HttpApi}}
+  Domain:
+    Type: AWS::ApiGatewayV2::DomainName
+    Properties: {{DomainName: api.example.com}}
+  Missing:
+    Type: AWS::ApiGatewayV2::ApiMapping
+    Properties: {{DomainName: !Ref Domain, ApiId: !Ref ServerlessHttpApi}}
+"
+        ),
+        format!(
+            "{FUNCTION_HEAD}  Domain:
+    Type: AWS::ApiGateway::DomainName
+    Properties: {{CertificateArn: arn}}
+"
+        ),
+        format!(
+            "{FUNCTION_HEAD}  Domain:
+    Type: AWS::ApiGatewayV2::DomainName
+    Properties: {{DomainName: 'https://api.example.com/'}}
+"
+        ),
+        format!(
+            "{FUNCTION_HEAD}  First:
+    Type: AWS::ApiGateway::DomainName
+    Properties: {{DomainName: api.example.com}}
+  Second:
+    Type: AWS::ApiGatewayV2::DomainName
+    Properties: {{DomainName: API.example.com}}
+"
+        ),
+        "Resources:
+  Api:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: prod
+      Domain: {BasePath: [v1]}
+"
+        .to_owned(),
+        "Resources:
+  One:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: prod
+      Domain: {DomainName: api.example.com, BasePath: [v1]}
+  Two:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: prod
+      Domain: {DomainName: api.example.com, BasePath: [/v1/]}
+"
+        .to_owned(),
+    ];
+    let rendered: Vec<String> = cases.iter().map(|case| render_result(case)).collect();
+    expect![[r#"
+        error: /app/template.yaml:14:30: Resources.Mapping.Properties.DomainName: 'other.example.com' is not a custom domain of this template; its domains are api.example.com
+        error: /app/template.yaml:14:59: Resources.Mapping.Properties.RestApiId: unknown API 'NoSuchApi'; declare it as an AWS::Serverless::Api or AWS::Serverless::HttpApi
+        error: /app/template.yaml:14:59: Resources.Mapping.Properties.RestApiId: 'Fn' is of type AWS::Serverless::Function; Serverful maps custom domains to AWS::Serverless::Api and AWS::Serverless::HttpApi APIs
+        error: /app/template.yaml:14:85: Resources.Mapping.Properties.Stage: 'Dev' is not a stage of ServerlessRestApi, whose stage is 'Prod'
+        error: /app/template.yaml:14:54: Resources.Mapping.Properties.RestApiId: expected !Ref of an API in this template, found 'abc123'
+        error: /app/template.yaml:12:3: Resources.Mapping.Properties.DomainName: missing; an AWS::ApiGateway::BasePathMapping needs the custom domain it maps, such as !Ref MyDomain
+        error: /app/template.yaml:12:3: Resources.Mapping.Properties.RestApiId: missing; an AWS::ApiGateway::BasePathMapping needs the API it maps to, such as !Ref MyApi
+        error: /app/template.yaml:14:88: Resources.Mapping.Properties.BasePath: 'a b' is not a base path; use path segments of letters, digits and $-_.+!*'(), such as v1 or orders/v2
+        error: /app/template.yaml:14:59: Resources.Mapping.Properties.RestApiId: 'ServerlessHttpApi' is an HTTP API; map it with an AWS::ApiGatewayV2::ApiMapping
+        error: /app/template.yaml:12:3: Resources.Missing.Properties.Stage: missing; an AWS::ApiGatewayV2::ApiMapping needs the stage it maps to, such as !Ref MyApi.Stage
+        error: /app/template.yaml:7:3: Resources.Domain.Properties.DomainName: missing; an AWS::ApiGateway::DomainName needs the host name clients call, such as api.example.com
+        error: /app/template.yaml:9:30: Resources.Domain.Properties.DomainName: 'https://api.example.com/' is not a domain name; use a host name such as api.example.com
+        error: /app/template.yaml:12:30: Resources.Second.Properties.DomainName: the domain 'api.example.com' is already declared by First; a domain name can be created once, then mapped to several APIs by base path
+        error: /app/template.yaml:6:15: Resources.Api.Properties.Domain.DomainName: missing; a Domain needs the host name clients call, such as api.example.com
+        error: /app/template.yaml:11:15: Resources.Twov1BasePathMapping: the base path 'v1' of api.example.com is already mapped by Onev1BasePathMapping; give each API its own base path
+    "#]]
+    .assert_eq(&rendered.concat());
+}
+
+/// Issue 14: `AutoPublishAlias` (also under Globals) makes the version and alias SAM's
+/// transform makes, referenceable as `MyFunction.Version` and `MyFunction.Alias`; `Ref`
+/// gives their ARNs with the version number or alias name.
+#[test]
+fn auto_publish_alias_makes_a_version_and_an_alias() {
+    check(
+        r#"
+Globals:
+  Function:
+    Runtime: python3.12
+    Handler: app.handler
+    AutoPublishAlias: live
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      AutoPublishCodeSha256: 0123abcd
+      VersionDescription: the first one
+      DeploymentPreference: {Type: Canary10Percent5Minutes}
+      Environment:
+        Variables:
+          SELF_ALIAS: !Ref Fn.Alias
+          SELF_VERSION: !Sub "${Fn.Version}"
+  Other:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: other-function
+      AutoPublishAlias: prod-2
+  Plain:
+    Type: AWS::Serverless::Function
+    Properties:
+      AutoPublishAlias: !Ref AWS::NoValue
+Outputs:
+  Alias: {Value: !Ref Fn.Alias}
+  AliasByLogicalId: {Value: !GetAtt FnAliaslive.AliasArn}
+  Version: {Value: !Ref Fn.Version}
+  OtherAlias: {Value: !Ref Other.Alias}
+"#,
+        expect![[r#"
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app/src, 3s, 128 MB, x86_64
+              env SELF_ALIAS="arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ:live"
+              env SELF_VERSION="arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ:1"
+              auto-publish alias live
+              auto-publish code sha256 0123abcd
+            function Other (other-function): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+              auto-publish alias prod-2
+            function Plain (demo-Plain-4LF9ZG5J4HUQ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            output Alias = "arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ:live"
+            output AliasByLogicalId = "arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ:live"
+            output Version = "arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ:1"
+            output OtherAlias = "arn:aws:lambda:eu-west-1:123456789012:function:other-function:prod-2"
+            version FnVersiona7631eed40 of Fn: 1 (auto-published)
+              description "the first one"
+              code sha256 0123abcd
+            version OtherVersionf398a7ecfd of Other: 1 (auto-published)
+            alias FnAliaslive of Fn: live -> FnVersiona7631eed40
+            alias OtherAliasprod2 of Other: prod-2 -> OtherVersionf398a7ecfd
+            unsupported Fn.DeploymentPreference
+        "#]],
+    );
+}
+
+/// Issue 14: `AWS::Lambda::Version` and `AWS::Lambda::Alias` resources: versions are
+/// numbered in template order per function (or as the platform says), and an alias points
+/// at a version by `!GetAtt`, by number or at `$LATEST`, with a weighted second version.
+#[test]
+fn version_and_alias_resources() {
+    check(
+        r#"
+# version SecondVersion=7
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties: {Runtime: python3.12, Handler: app.handler}
+  FirstVersion:
+    Type: AWS::Lambda::Version
+    Properties:
+      FunctionName: !Ref Fn
+      Description: first
+      CodeSha256: abc=
+  SecondVersion:
+    Type: AWS::Lambda::Version
+    Properties:
+      FunctionName: !GetAtt Fn.Arn
+      ProvisionedConcurrencyConfig: {ProvisionedConcurrentExecutions: 2}
+  ThirdVersion:
+    Type: AWS::Lambda::Version
+    Properties: {FunctionName: !Sub "arn:aws:lambda:${AWS::Region}:${AWS::AccountId}:function:${Fn}:$LATEST"}
+  Live:
+    Type: AWS::Lambda::Alias
+    Properties:
+      FunctionName: !Ref Fn
+      Name: live
+      Description: most traffic on the second version
+      FunctionVersion: !GetAtt SecondVersion.Version
+      RoutingConfig:
+        AdditionalVersionWeights:
+          - FunctionVersion: {"Fn::GetAtt": [FirstVersion, Version]}
+            FunctionWeight: 0.25
+  Latest:
+    Type: AWS::Lambda::Alias
+    Properties: {FunctionName: !Ref Fn, Name: dev, FunctionVersion: $LATEST}
+  ByNumber:
+    Type: AWS::Lambda::Alias
+    Properties: {FunctionName: !Ref Fn, Name: eight, FunctionVersion: "8"}
+  Old:
+    Type: AWS::Lambda::Alias
+    Properties: {FunctionName: !Ref Fn, Name: old, FunctionVersion: 3}
+Outputs:
+  First: {Value: !Ref FirstVersion}
+  SecondNumber: {Value: !GetAtt SecondVersion.Version}
+  Third: {Value: !Ref ThirdVersion}
+  Live: {Value: !Ref Live}
+  LiveArn: {Value: !GetAtt Live.AliasArn}
+"#,
+        expect![[r#"
+            function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
+            output First = "arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ:8"
+            output SecondNumber = "7"
+            output Third = "arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ:9"
+            output Live = "arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ:live"
+            output LiveArn = "arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ:live"
+            version FirstVersion of Fn: 8
+              description "first"
+              code sha256 abc=
+            version SecondVersion of Fn: 7
+            version ThirdVersion of Fn: 9
+            alias Live of Fn: live -> SecondVersion
+              and FirstVersion weight 0.25
+              description "most traffic on the second version"
+            alias Latest of Fn: dev -> $LATEST
+            alias ByNumber of Fn: eight -> FirstVersion
+            alias Old of Fn: old -> number 3
+            unsupported SecondVersion.ProvisionedConcurrencyConfig (provisioned capacity)
+        "#]],
+    );
+}
+
+/// Aliases that Lambda would refuse, and versions of functions the template does not have.
+#[test]
+fn error_versions_and_aliases() {
+    let with_versions = |alias: &str| {
+        format!(
+            "{FUNCTION_HEAD}  Other:
+    Type: AWS::Serverless::Function
+    Properties: {{Runtime: python3.12, Handler: app.handler}}
+  V1:
+    Type: AWS::Lambda::Version
+    Properties: {{FunctionName: !Ref Fn}}
+  V2:
+    Type: AWS::Lambda::Version
+    Properties: {{FunctionName: !Ref Fn}}
+  OtherVersion:
+    Type: AWS::Lambda::Version
+    Properties: {{FunctionName: !Ref Other}}
+  Alias:
+    Type: AWS::Lambda::Alias
+    Properties:
+      FunctionName: !Ref Fn
+      Name: live
+{alias}"
+        )
+    };
+    let routed = |entries: &str| {
+        with_versions(&format!(
+            "      FunctionVersion: !GetAtt V1.Version
+      RoutingConfig:
+        AdditionalVersionWeights: {entries}
+"
+        ))
+    };
+    let cases = [
+        with_versions("      FunctionVersion: !GetAtt OtherVersion.Version\n"),
+        routed("[{FunctionVersion: !GetAtt OtherVersion.Version, FunctionWeight: 0.5}]"),
+        routed("[{FunctionVersion: !GetAtt V2.Version, FunctionWeight: 1.5}]"),
+        routed("[{FunctionVersion: !GetAtt V2.Version, FunctionWeight: -0.1}]"),
+        routed("[{FunctionVersion: !GetAtt V2.Version, FunctionWeight: lots}]"),
+        routed("[{FunctionVersion: !GetAtt V2.Version, FunctionWeight: 0.5}, {FunctionVersion: 3, FunctionWeight: 0.6}]"),
+        routed("[{FunctionVersion: !GetAtt V1.Version, FunctionWeight: 0.5}]"),
+        routed("[{FunctionVersion: $LATEST, FunctionWeight: 0.5}]"),
+        routed("[{FunctionVersion: !GetAtt V2.Version}]"),
+        with_versions("      FunctionVersion: !Ref V1\n"),
+        with_versions(""),
+        with_versions("      FunctionVersion: $LATEST\n  Again:\n    Type: AWS::Lambda::Alias\n    Properties: {FunctionName: !Ref Fn, Name: live, FunctionVersion: $LATEST}\n"),
+        with_function(
+            "  V:\n    Type: AWS::Lambda::Version\n    Properties: {FunctionName: not-a-function}\n",
+        ),
+        with_function("  V:\n    Type: AWS::Lambda::Version\n    Properties: {Description: no function}\n"),
+        with_function(
+            "  A:\n    Type: AWS::Lambda::Alias\n    Properties: {FunctionName: !Ref Fn, Name: '123', FunctionVersion: $LATEST}\n",
+        ),
+        with_function("      AutoPublishAlias: live now\n"),
+        with_function("      Environment: {Variables: {A: !Ref Fn.Alias}}\n"),
+    ];
+    let rendered: Vec<String> = cases.iter().map(|case| render_result(case)).collect();
+    expect![[r#"
+        error: /app/template.yaml:24:32: Resources.Alias.Properties.FunctionVersion: OtherVersion is a version of Other, not of Fn; an alias points at versions of its own function
+        error: /app/template.yaml:26:62: Resources.Alias.Properties.RoutingConfig.AdditionalVersionWeights[0].FunctionVersion: OtherVersion is a version of Other, not of Fn; an alias points at versions of its own function
+        error: /app/template.yaml:26:90: Resources.Alias.Properties.RoutingConfig.AdditionalVersionWeights[0].FunctionWeight: '1.5' is not a weight; use a number from 0.0 to 1.0, the share of invocations this version takes
+        error: /app/template.yaml:26:90: Resources.Alias.Properties.RoutingConfig.AdditionalVersionWeights[0].FunctionWeight: '-0.1' is not a weight; use a number from 0.0 to 1.0, the share of invocations this version takes
+        error: /app/template.yaml:26:90: Resources.Alias.Properties.RoutingConfig.AdditionalVersionWeights[0].FunctionWeight: 'lots' is not a weight; use a number from 0.0 to 1.0, the share of invocations this version takes
+        error: /app/template.yaml:26:96: Resources.Alias.Properties.RoutingConfig.AdditionalVersionWeights: Lambda routes an alias to at most one additional version, found 2
+        error: /app/template.yaml:26:36: Resources.Alias.Properties.RoutingConfig: the additional version is the alias's own FunctionVersion; name another version of Fn
+        error: /app/template.yaml:26:36: Resources.Alias.Properties: an alias that splits invocations between versions points at published versions only, not $LATEST
+        error: /app/template.yaml:26:36: Resources.Alias.Properties.RoutingConfig.AdditionalVersionWeights[0]: an entry needs both FunctionVersion and FunctionWeight
+        error: /app/template.yaml:24:29: Resources.Alias.Properties.FunctionVersion: expected a version number, $LATEST or !GetAtt MyVersion.Version, found 'arn:aws:lambda:eu-west-1:123456789012:function:demo-Fn-WKFMDCWE0HSJ:1'
+        error: /app/template.yaml:19:3: Resources.Alias.Properties.FunctionVersion: missing; an AWS::Lambda::Alias needs the version it points to, such as !GetAtt MyVersion.Version or $LATEST
+        error: /app/template.yaml:27:47: Resources.Again: Fn already has an alias named 'live' (Alias); alias names are unique per function
+        error: /app/template.yaml:9:32: Resources.V.Properties.FunctionName: 'not-a-function' is not a function of this template; name an AWS::Serverless::Function, such as !Ref MyFunction
+        error: /app/template.yaml:7:3: Resources.V.Properties.FunctionName: missing; an AWS::Lambda::Version needs the function it belongs to, such as !Ref MyFunction
+        error: /app/template.yaml:9:47: Resources.A.Properties.Name: '123' is not an alias name; use letters, digits, - and _ (not only digits, which name versions), such as live
+        error: /app/template.yaml:7:25: Resources.Fn.Properties.AutoPublishAlias: 'live now' is not an alias name; use letters, digits, - and _ (not only digits, which name versions), such as live
+        error: /app/template.yaml:7:41: Resources.Fn.Properties.Environment.Variables.A: 'Fn.Alias' is not a property SAM makes referenceable here; MyFunction.Alias and MyFunction.Version need AutoPublishAlias on the function, MyApi.DomainName needs Domain on the API
+    "#]]
+    .assert_eq(&rendered.concat());
 }

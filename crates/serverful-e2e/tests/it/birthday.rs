@@ -152,16 +152,19 @@ fn the_birthday_app_saves_greets_and_validates_users() {
         )
     );
 
-    // The users are in the template's table, as the AWS CLI sees it.
+    // The users are in the template's table, as the AWS CLI sees it, under the name the
+    // template's output gives (CloudFormation's `{stack}-{LogicalId}-{SUFFIX}`).
+    let table = server.output("UsersTableName");
+    assert!(table.starts_with("birthday-UsersTable-"), "{table}");
     let listed = aws_json(&server, &["dynamodb", "list-tables"]);
-    assert_eq!(listed["TableNames"], json!(["UsersTable"]));
+    assert_eq!(listed["TableNames"], json!([table]));
     let item = aws_json(
         &server,
         &[
             "dynamodb",
             "get-item",
             "--table-name",
-            "UsersTable",
+            &table,
             "--key",
             r#"{"username": {"S": "Ann"}}"#,
         ],
@@ -183,14 +186,10 @@ fn the_aws_cli_selects_the_saved_users_with_partiql() {
     assert_eq!(put(&server, "Ann", &ann), (204, String::new()));
     assert_eq!(put(&server, "Bob", &bob), (204, String::new()));
 
+    let statement = format!(r#"SELECT * FROM "{}""#, server.output("UsersTableName"));
     let selected = aws_json(
         &server,
-        &[
-            "dynamodb",
-            "execute-statement",
-            "--statement",
-            r#"SELECT * FROM "UsersTable""#,
-        ],
+        &["dynamodb", "execute-statement", "--statement", &statement],
     );
     let mut items = selected["Items"]
         .as_array()

@@ -104,7 +104,15 @@ fn up_failing(app: &Path, path_env: Option<&str>) -> (i32, String, Duration) {
     command
         .arg("up")
         .arg(app)
-        .args(["--port", "0", "--aws-port", "0", "--admin-port", "0", "--data"])
+        .args([
+            "--port",
+            "0",
+            "--aws-port",
+            "0",
+            "--admin-port",
+            "0",
+            "--data",
+        ])
         .arg(data.path())
         .env("NO_COLOR", "1")
         .stdin(Stdio::null());

@@ -38,7 +38,10 @@ fn rust_lambda_runtime_function_on_provided_al2023() {
     assert_eq!(body["pathParameters"], json!({"name": "ferris"}));
     assert_eq!(
         body["functionArn"],
-        "arn:aws:lambda:us-east-1:123456789012:function:RustFunction"
+        format!(
+            "arn:aws:lambda:us-east-1:123456789012:function:{}",
+            server.function_name("RustFunction")
+        )
     );
     assert_eq!(body["deadlineInFuture"], true);
 
@@ -64,7 +67,10 @@ fn python_awslambdaric_from_pypi() {
     let body = json_body(response);
     assert_eq!(body["client"], "awslambdaric");
     assert_eq!(body["name"], "guido");
-    assert_eq!(body["functionName"], "RicFunction");
+    assert_eq!(
+        body["functionName"],
+        server.function_name("RicFunction").as_str()
+    );
 
     let failed = http.get(server.url("/ric/fail")).send().expect("GET fail");
     assert_eq!(failed.status(), 502);

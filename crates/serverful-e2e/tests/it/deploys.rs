@@ -453,3 +453,54 @@ fn deploys_come_from_a_zip_and_a_git_repository() {
     assert_eq!(code, 1);
     assert!(stderr.contains("error: source failed: "), "{stderr}");
 }
+
+#[test]
+fn two_stacks_answer_side_by_side_by_host_name_and_by_custom_domain() {
+    let data = tempfile::tempdir().expect("data dir");
+    let server = Server::start_serve(data.path(), &[]);
+    let app = serverful_e2e::test_app("domains");
+    let app = app.to_str().expect("utf-8 path");
+    for name in ["one", "two"] {
+        let parameter = format!("Name={name}");
+        let (code, stdout, stderr) =
+            deploy(&server, app, name, &["--parameter-overrides", &parameter]);
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+    }
+    let port = server
+        .base_url
+        .rsplit_once(':')
+        .map(|(_, port)| port)
+        .unwrap_or_default();
+    for name in ["one", "two"] {
+        // By the custom domain and its base path.
+        let response = get_on(&server, &format!("{name}.example.test:{port}"), "/v1/who");
+        assert_eq!(response.status(), 200);
+        let body: Value = serde_json::from_str(&response.text().expect("body")).expect("JSON");
+        assert_eq!(body["name"], name);
+        assert!(
+            body["function"]
+                .as_str()
+                .is_some_and(|function| function.starts_with(&format!("{name}-WhoFunction-"))),
+            "CloudFormation-style names keep the stacks apart: {body}"
+        );
+        // By the API's own host name.
+        let stacks = stacks(&server);
+        let summary = stacks
+            .iter()
+            .find(|summary| summary["name"] == name)
+            .expect("stack");
+        let url = summary["urls"][0]["url"].as_str().expect("url");
+        let host = url
+            .strip_prefix("http://")
+            .expect("http")
+            .split('/')
+            .next()
+            .expect("host");
+        let response = get_on(&server, host, "/who");
+        let body: Value = serde_json::from_str(&response.text().expect("body")).expect("JSON");
+        assert_eq!(body["name"], name, "{host}");
+    }
+    // Without the base path, the custom domain has no route.
+    let response = get_on(&server, &format!("one.example.test:{port}"), "/who");
+    assert_eq!(response.status(), 404);
+}

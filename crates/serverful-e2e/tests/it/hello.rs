@@ -28,13 +28,17 @@ fn example_app_serves_both_functions_and_logs_like_lambda() {
         )),
         "{stdout}"
     );
-    // Outputs resolve with the local account and region.
-    assert!(
-        stdout.contains(
-            "CounterFunctionArn = arn:aws:lambda:us-east-1:123456789012:function:CounterFunction"
-        ),
-        "{stdout}"
-    );
+    // Outputs resolve with the local account and region, and the function's name as
+    // CloudFormation makes it: `{stack}-{LogicalId}-{SUFFIX}`, the stack named after the
+    // app's folder.
+    let counter_arn = server.output("CounterFunctionArn");
+    let counter_name = Regex::new(
+        r"^arn:aws:lambda:us-east-1:123456789012:function:(hello-CounterFunction-[0-9A-Z]{12})$",
+    )
+    .expect("regex")
+    .captures(&counter_arn)
+    .unwrap_or_else(|| panic!("CounterFunctionArn = {counter_arn}"))[1]
+        .to_owned();
 
     let http = client();
     let greeting = json_body(
@@ -51,7 +55,10 @@ fn example_app_serves_both_functions_and_logs_like_lambda() {
             .expect("POST /count"),
     );
     assert_eq!(first["words"], 3);
-    assert_eq!(first["function"], "CounterFunction");
+    assert_eq!(
+        first["function"], counter_name,
+        "the context names the function as AWS does"
+    );
     let second = json_body(
         http.post(server.url("/count"))
             .body("four")

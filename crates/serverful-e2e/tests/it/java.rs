@@ -135,12 +135,13 @@ fn java_handlers_answer_through_the_gateway() {
     assert_eq!(response.headers()["x-handler"], "Hello");
     let hello = json_body(response);
     assert_eq!(hello["greeting"], "Hello, ada!", "{hello}");
-    assert_eq!(hello["functionName"], "HelloFunction");
+    let name = server.function_name("HelloFunction");
+    assert_eq!(hello["functionName"], name.as_str());
     assert_eq!(hello["functionVersion"], "$LATEST");
-    assert_eq!(hello["logGroupName"], "/aws/lambda/HelloFunction");
+    assert_eq!(hello["logGroupName"], format!("/aws/lambda/{name}"));
     assert_eq!(
         hello["invokedFunctionArn"],
-        "arn:aws:lambda:us-east-1:123456789012:function:HelloFunction"
+        format!("arn:aws:lambda:us-east-1:123456789012:function:{name}")
     );
     assert_eq!(hello["memoryLimitInMB"], 256);
     let remaining = hello["remainingTimeInMillis"].as_i64().expect("a number");

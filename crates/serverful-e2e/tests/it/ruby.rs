@@ -89,16 +89,17 @@ fn check_ruby_functions(server: &Server, task_root: &Path) {
     let seen = answered(server, response, 200);
     let request_id = seen["requestId"].as_str().expect("request id").to_owned();
     assert_eq!(request_id.len(), 36, "{seen}");
-    assert_eq!(seen["functionName"], "ContextFunction");
+    let name = server.function_name("ContextFunction");
+    assert_eq!(seen["functionName"], name.as_str());
     assert_eq!(seen["functionVersion"], "$LATEST");
     assert_eq!(seen["memoryLimitInMb"], "256");
-    assert_eq!(seen["logGroupName"], "/aws/lambda/ContextFunction");
+    assert_eq!(seen["logGroupName"], format!("/aws/lambda/{name}"));
     assert!(seen["logStreamName"]
         .as_str()
         .is_some_and(|stream| stream.contains("[$LATEST]")));
     assert_eq!(
         seen["invokedFunctionArn"],
-        "arn:aws:lambda:us-east-1:123456789012:function:ContextFunction"
+        format!("arn:aws:lambda:us-east-1:123456789012:function:{name}")
     );
     let remaining = seen["remainingMs"].as_u64().expect("remaining time");
     assert!(remaining > 0 && remaining <= 10_000, "{seen}");

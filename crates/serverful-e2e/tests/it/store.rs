@@ -24,8 +24,12 @@ use crate::client;
 /// The app every test here runs.
 const APP: &str = "store-notes";
 
-/// The template's table (a `SimpleTable` keyed by `id`).
-const NOTES_TABLE: &str = "NotesTable";
+/// The template's table (a `SimpleTable` keyed by `id`), by the name its `NotesTableName`
+/// output gives: without a `TableName`, it is named as CloudFormation would name it
+/// (`store-notes-NotesTable-…`).
+fn notes_table(server: &Server) -> String {
+    server.output("NotesTableName")
+}
 
 /// A client script from the app's `clients/` folder.
 fn client_script(name: &str) -> PathBuf {
@@ -68,14 +72,15 @@ fn run_client(server: &Server, program: &str, args: &[&str], overrides: &[(&str,
     }
 }
 
-/// Runs a Python client script (boto3/botocore) and returns the JSON it printed.
+/// Runs a Python client script (boto3/botocore) with `NOTES_TABLE` set to the template
+/// table's name, and returns the JSON it printed.
 fn python_client(server: &Server, script: &str) -> Value {
     let path = client_script(script);
     run_client(
         server,
         "python3",
         &[path.to_str().expect("utf-8 path")],
-        &[],
+        &[("NOTES_TABLE", &notes_table(server))],
     )
     .json()
 }
@@ -263,9 +268,14 @@ fn boto3_runs_tables_items_queries_batches_and_transactions() {
 #[test]
 fn the_aws_cli_writes_and_reads_items_and_a_wrong_secret_is_refused() {
     let server = Server::start(&test_app(APP), &[]);
+    let table = notes_table(&server);
+    assert!(
+        table.starts_with("store-notes-NotesTable-"),
+        "named {{stack}}-{{LogicalId}}-{{SUFFIX}}: {table}"
+    );
 
     let listed = aws_cli(&server, &["list-tables"], &[]).json();
-    assert_eq!(listed["TableNames"], json!([NOTES_TABLE]));
+    assert_eq!(listed["TableNames"], json!([table]));
 
     let item = json!({"id": {"S": "cli-1"}, "text": {"S": "from the CLI"}, "stars": {"N": "5"}});
     cli_put_note(&server, &item);
@@ -275,7 +285,7 @@ fn the_aws_cli_writes_and_reads_items_and_a_wrong_secret_is_refused() {
         &[
             "get-item",
             "--table-name",
-            NOTES_TABLE,
+            &table,
             "--key",
             r#"{"id": {"S": "cli-1"}}"#,
         ],
@@ -289,7 +299,7 @@ fn the_aws_cli_writes_and_reads_items_and_a_wrong_secret_is_refused() {
         &[
             "query",
             "--table-name",
-            NOTES_TABLE,
+            &table,
             "--key-condition-expression",
             "id = :id",
             "--expression-attribute-values",
@@ -301,7 +311,7 @@ fn the_aws_cli_writes_and_reads_items_and_a_wrong_secret_is_refused() {
     assert_eq!(queried["Count"], 1);
     assert_eq!(queried["Items"], json!([item]));
 
-    let scanned = aws_cli(&server, &["scan", "--table-name", NOTES_TABLE], &[]).json();
+    let scanned = aws_cli(&server, &["scan", "--table-name", &table], &[]).json();
     assert_eq!(scanned["Count"], 1);
     assert_eq!(scanned["ScannedCount"], 1);
     assert_eq!(scanned["Items"], json!([item]));
@@ -325,7 +335,8 @@ fn the_aws_cli_selects_items_with_partiql() {
     let item = json!({"id": {"S": "sql-1"}, "text": {"S": "selected"}});
     cli_put_note(&server, &item);
 
-    let statement = format!(r#"SELECT * FROM "{NOTES_TABLE}""#);
+    let table = notes_table(&server);
+    let statement = format!(r#"SELECT * FROM "{table}""#);
     let selected = aws_cli(
         &server,
         &["execute-statement", "--statement", &statement],
@@ -344,6 +355,7 @@ fn the_aws_cli_updates_and_deletes_with_partiql_returning() {
     let server = Server::start(&test_app(APP), &[]);
     let item = json!({"id": {"S": "ret-1"}, "text": {"S": "before"}});
     cli_put_note(&server, &item);
+    let table = notes_table(&server);
     let run = |statement: String| {
         let output = aws_cli(
             &server,
@@ -359,20 +371,18 @@ fn the_aws_cli_updates_and_deletes_with_partiql_returning() {
     };
 
     let updated = run(format!(
-        r#"UPDATE "{NOTES_TABLE}" SET "text" = 'after' WHERE id = 'ret-1' RETURNING MODIFIED OLD *"#
+        r#"UPDATE "{table}" SET "text" = 'after' WHERE id = 'ret-1' RETURNING MODIFIED OLD *"#
     ));
     assert_eq!(updated, json!([{"text": {"S": "before"}}]));
     let deleted = run(format!(
-        r#"DELETE FROM "{NOTES_TABLE}" WHERE id = 'ret-1' RETURNING ALL OLD *"#
+        r#"DELETE FROM "{table}" WHERE id = 'ret-1' RETURNING ALL OLD *"#
     ));
     assert_eq!(
         deleted,
         json!([{"id": {"S": "ret-1"}, "text": {"S": "after"}}])
     );
     assert_eq!(
-        run(format!(
-            r#"SELECT * FROM "{NOTES_TABLE}" WHERE id = 'ret-1'"#
-        )),
+        run(format!(r#"SELECT * FROM "{table}" WHERE id = 'ret-1'"#)),
         json!([])
     );
 
@@ -382,7 +392,7 @@ fn the_aws_cli_updates_and_deletes_with_partiql_returning() {
         &[
             "execute-statement",
             "--statement",
-            &format!(r#"DELETE FROM "{NOTES_TABLE}" WHERE id = 'ret-1' RETURNING ALL NEW *"#),
+            &format!(r#"DELETE FROM "{table}" WHERE id = 'ret-1' RETURNING ALL NEW *"#),
         ],
         &[],
     );
@@ -539,6 +549,7 @@ fn concurrent_rust_sdk_writers_lose_no_update_and_one_conditional_create_wins() 
     const WRITERS: usize = 8;
     const ADDS_PER_WRITER: usize = 25;
     let server = Server::start(&test_app(APP), &[]);
+    let table = notes_table(&server);
     tokio_runtime().block_on(async {
         let dynamodb = rust_client(&server).await;
 
@@ -546,11 +557,12 @@ fn concurrent_rust_sdk_writers_lose_no_update_and_one_conditional_create_wins() 
         let mut adders = Vec::new();
         for _ in 0..WRITERS {
             let dynamodb = dynamodb.clone();
+            let table = table.clone();
             adders.push(tokio::spawn(async move {
                 for _ in 0..ADDS_PER_WRITER {
                     dynamodb
                         .update_item()
-                        .table_name(NOTES_TABLE)
+                        .table_name(&table)
                         .key("id", AttributeValue::S("counter".into()))
                         .update_expression("ADD hits :one")
                         .expression_attribute_values(":one", AttributeValue::N("1".into()))
@@ -565,7 +577,7 @@ fn concurrent_rust_sdk_writers_lose_no_update_and_one_conditional_create_wins() 
         }
         let counter = dynamodb
             .get_item()
-            .table_name(NOTES_TABLE)
+            .table_name(&table)
             .key("id", AttributeValue::S("counter".into()))
             .consistent_read(true)
             .send()
@@ -581,10 +593,11 @@ fn concurrent_rust_sdk_writers_lose_no_update_and_one_conditional_create_wins() 
         let mut racers = Vec::new();
         for racer in 0..WRITERS {
             let dynamodb = dynamodb.clone();
+            let table = table.clone();
             racers.push(tokio::spawn(async move {
                 dynamodb
                     .put_item()
-                    .table_name(NOTES_TABLE)
+                    .table_name(&table)
                     .item("id", AttributeValue::S("claimed".into()))
                     .item("owner", AttributeValue::N(racer.to_string()))
                     .condition_expression("attribute_not_exists(id)")
@@ -604,7 +617,7 @@ fn concurrent_rust_sdk_writers_lose_no_update_and_one_conditional_create_wins() 
         assert_eq!(winners.len(), 1, "winners: {winners:?}");
         let claimed = dynamodb
             .get_item()
-            .table_name(NOTES_TABLE)
+            .table_name(&table)
             .key("id", AttributeValue::S("claimed".into()))
             .consistent_read(true)
             .send()
@@ -638,7 +651,7 @@ fn cli_put_note(server: &Server, item: &Value) {
         &[
             "put-item",
             "--table-name",
-            NOTES_TABLE,
+            &notes_table(server),
             "--item",
             &item.to_string(),
         ],
@@ -652,7 +665,13 @@ fn cli_get_note(server: &Server, id: &str) -> Value {
     let key = json!({"id": {"S": id}}).to_string();
     aws_cli(
         server,
-        &["get-item", "--table-name", NOTES_TABLE, "--key", &key],
+        &[
+            "get-item",
+            "--table-name",
+            &notes_table(server),
+            "--key",
+            &key,
+        ],
         &[],
     )
     .json()
@@ -663,8 +682,9 @@ fn a_function_writes_through_the_endpoint_and_the_data_survives_a_restart() {
     let data = tempfile::tempdir().expect("data dir");
     let data_arg = data.path().to_str().expect("utf-8 path");
     let server = Server::start(&test_app(APP), &["--data", data_arg]);
+    let table = notes_table(&server);
     assert!(
-        server.stdout().contains("  NotesTable (created)"),
+        server.stdout().contains(&format!("  {table} (created)")),
         "{}",
         server.stdout()
     );
@@ -677,12 +697,14 @@ fn a_function_writes_through_the_endpoint_and_the_data_survives_a_restart() {
         .expect("POST /notes/n1");
     assert_eq!(response.status(), 201, "{}", server.stdout());
     let body: Value = serde_json::from_str(&response.text().expect("body")).expect("JSON body");
-    assert_eq!(body["table"], NOTES_TABLE, "!Ref gives the table's name");
+    assert_eq!(body["table"], table, "!Ref gives the table's name");
 
+    // The context's function name is the function's own name, as on AWS, not its
+    // logical id.
     let expected = json!({
         "id": {"S": "n1"},
         "text": {"S": "written by the function"},
-        "writtenBy": {"S": "NoteWriterFunction"},
+        "writtenBy": {"S": server.output("NoteWriterFunctionName")},
     });
     assert_eq!(cli_get_note(&server, "n1")["Item"], expected);
 
@@ -691,7 +713,9 @@ fn a_function_writes_through_the_endpoint_and_the_data_survives_a_restart() {
 
     let restarted = Server::start(&test_app(APP), &["--data", data_arg]);
     assert!(
-        restarted.stdout().contains("  NotesTable (existing, kept)"),
+        restarted
+            .stdout()
+            .contains(&format!("  {table} (existing, kept)")),
         "{}",
         restarted.stdout()
     );
@@ -733,7 +757,10 @@ fn bad_requests_get_dynamodb_errors_with_request_ids_and_checksums() {
         );
     }
 
-    assert_eq!(seen["describe"]["body"]["Table"]["TableName"], NOTES_TABLE);
+    assert_eq!(
+        seen["describe"]["body"]["Table"]["TableName"],
+        notes_table(&server)
+    );
     assert_eq!(
         seen["unsigned"]["body"]["message"],
         "Request is missing Authentication Token"
@@ -776,7 +803,9 @@ fn every_acknowledged_write_survives_sigkill() {
 
         server = Server::start(&test_app(APP), &["--data", data_arg]);
         assert!(
-            server.stdout().contains("  NotesTable (existing, kept)"),
+            server
+                .stdout()
+                .contains(&format!("  {} (existing, kept)", notes_table(&server))),
             "{}",
             server.stdout()
         );
@@ -804,11 +833,13 @@ fn every_acknowledged_write_survives_sigkill() {
 /// after `kill_after`, and returns the ids whose PutItem was acknowledged.
 async fn write_until_killed(server: &Server, round: usize, kill_after: Duration) -> Vec<String> {
     let dynamodb = rust_client(server).await;
+    let table = notes_table(server);
     let next_seq = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
     let mut writers = Vec::new();
     for _ in 0..CRASH_WRITERS {
         let dynamodb = dynamodb.clone();
+        let table = table.clone();
         let next_seq = next_seq.clone();
         let acknowledged = acknowledged.clone();
         writers.push(tokio::spawn(async move {
@@ -818,7 +849,7 @@ async fn write_until_killed(server: &Server, round: usize, kill_after: Duration)
                 let id = format!("crash-{round}-{seq:07}");
                 let put = dynamodb
                     .put_item()
-                    .table_name(NOTES_TABLE)
+                    .table_name(&table)
                     .item("id", AttributeValue::S(id.clone()))
                     .item("round", AttributeValue::N(round.to_string()))
                     .send()
@@ -843,12 +874,13 @@ async fn write_until_killed(server: &Server, round: usize, kill_after: Duration)
 /// Every `id` in the notes table, read with a paginated scan.
 async fn scan_ids(server: &Server) -> HashSet<String> {
     let dynamodb = rust_client(server).await;
+    let table = notes_table(server);
     let mut ids = HashSet::new();
     let mut start_key = None;
     loop {
         let page = dynamodb
             .scan()
-            .table_name(NOTES_TABLE)
+            .table_name(&table)
             .set_exclusive_start_key(start_key)
             .consistent_read(true)
             .send()
@@ -986,7 +1018,7 @@ fn batch_and_transaction_writes_report_item_collection_metrics() {
         let batch = dynamodb
             .batch_write_item()
             .request_items("Threads", vec![put("rust", "a"), put("go", "b")])
-            .request_items(NOTES_TABLE, vec![note("icm-1")])
+            .request_items(notes_table(&server), vec![note("icm-1")])
             .return_item_collection_metrics(ReturnItemCollectionMetrics::Size)
             .send()
             .await
@@ -1054,11 +1086,12 @@ fn batch_and_transaction_writes_report_item_collection_metrics() {
 fn partiql_size_attribute_type_and_exists_through_the_rust_sdk() {
     use aws_sdk_dynamodb::types::ParameterizedStatement;
     let server = Server::start(&test_app(APP), &[]);
+    let table = notes_table(&server);
     tokio_runtime().block_on(async {
         let dynamodb = rust_client(&server).await;
         dynamodb
             .put_item()
-            .table_name(NOTES_TABLE)
+            .table_name(&table)
             .item("id", AttributeValue::S("pq-1".into()))
             .item("text", AttributeValue::S("four".into()))
             .send()
@@ -1077,7 +1110,7 @@ fn partiql_size_attribute_type_and_exists_through_the_rust_sdk() {
             }
         };
         let where_ = |condition: &str| {
-            format!(r#"SELECT * FROM "{NOTES_TABLE}" WHERE id = 'pq-1' AND {condition}"#)
+            format!(r#"SELECT * FROM "{table}" WHERE id = 'pq-1' AND {condition}"#)
         };
         assert_eq!(select(where_("size(text) = 4")).await, 1);
         assert_eq!(select(where_("size(text) > 4")).await, 0);
@@ -1086,7 +1119,7 @@ fn partiql_size_attribute_type_and_exists_through_the_rust_sdk() {
         dynamodb
             .execute_statement()
             .statement(format!(
-                r#"UPDATE "{NOTES_TABLE}" SET tags = set_add(tags, <<'b', 'a'>>) WHERE id = 'pq-1'"#
+                r#"UPDATE "{table}" SET tags = set_add(tags, <<'b', 'a'>>) WHERE id = 'pq-1'"#
             ))
             .send()
             .await
@@ -1099,12 +1132,12 @@ fn partiql_size_attribute_type_and_exists_through_the_rust_sdk() {
         let statement = |text: String| ParameterizedStatement::builder().statement(text).build();
         let exists = |condition: &str| {
             statement(format!(
-                r#"EXISTS(SELECT * FROM "{NOTES_TABLE}" WHERE id = 'pq-1' AND {condition})"#
+                r#"EXISTS(SELECT * FROM "{table}" WHERE id = 'pq-1' AND {condition})"#
             ))
         };
         let insert = |id: &str| {
             statement(format!(
-                r#"INSERT INTO "{NOTES_TABLE}" VALUE {{'id': '{id}'}}"#
+                r#"INSERT INTO "{table}" VALUE {{'id': '{id}'}}"#
             ))
         };
         dynamodb
@@ -1141,7 +1174,7 @@ fn partiql_size_attribute_type_and_exists_through_the_rust_sdk() {
         let outside = dynamodb
             .execute_statement()
             .statement(format!(
-                r#"EXISTS(SELECT * FROM "{NOTES_TABLE}" WHERE id = 'pq-1' AND size(text) = 4)"#
+                r#"EXISTS(SELECT * FROM "{table}" WHERE id = 'pq-1' AND size(text) = 4)"#
             ))
             .send()
             .await
@@ -1159,6 +1192,7 @@ fn partiql_size_attribute_type_and_exists_through_the_rust_sdk() {
 #[test]
 fn partiql_is_null_tells_null_from_missing_through_the_rust_sdk() {
     let server = Server::start(&test_app(APP), &[]);
+    let table = notes_table(&server);
     tokio_runtime().block_on(async {
         let dynamodb = rust_client(&server).await;
         for (id, text) in [
@@ -1168,7 +1202,7 @@ fn partiql_is_null_tells_null_from_missing_through_the_rust_sdk() {
         ] {
             let mut put = dynamodb
                 .put_item()
-                .table_name(NOTES_TABLE)
+                .table_name(&table)
                 .item("id", AttributeValue::S(id.into()));
             if let Some(text) = text {
                 put = put.item("text", text);
@@ -1177,12 +1211,13 @@ fn partiql_is_null_tells_null_from_missing_through_the_rust_sdk() {
         }
         let ids = |condition: &'static str| {
             let dynamodb = dynamodb.clone();
+            let statement = format!(
+                r#"SELECT id FROM "{table}" WHERE begins_with(id, 'null-') AND {condition}"#
+            );
             async move {
                 let output = dynamodb
                     .execute_statement()
-                    .statement(format!(
-                        r#"SELECT id FROM "{NOTES_TABLE}" WHERE begins_with(id, 'null-') AND {condition}"#
-                    ))
+                    .statement(statement)
                     .send()
                     .await
                     .expect("ExecuteStatement");
@@ -1206,16 +1241,17 @@ fn partiql_is_null_tells_null_from_missing_through_the_rust_sdk() {
 #[test]
 fn partiql_set_literals_with_repeated_members_are_refused_through_the_rust_sdk() {
     let server = Server::start(&test_app(APP), &[]);
+    let table = notes_table(&server);
     tokio_runtime().block_on(async {
         let dynamodb = rust_client(&server).await;
         let refusal = |set: &'static str| {
             let dynamodb = dynamodb.clone();
+            let statement =
+                format!(r#"INSERT INTO "{table}" VALUE {{'id': 'dup-1', 'tags': {set}}}"#);
             async move {
                 let error = dynamodb
                     .execute_statement()
-                    .statement(format!(
-                        r#"INSERT INTO "{NOTES_TABLE}" VALUE {{'id': 'dup-1', 'tags': {set}}}"#
-                    ))
+                    .statement(statement)
                     .send()
                     .await
                     .expect_err("a set with a repeated member");
@@ -1254,7 +1290,7 @@ fn transaction_tokens_survive_a_server_restart() {
     use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
     let data = tempfile::tempdir().expect("data dir");
     let data_arg = data.path().to_str().expect("utf-8 path");
-    let increment = |dynamodb: &aws_sdk_dynamodb::Client, by: &str| {
+    let increment = |dynamodb: &aws_sdk_dynamodb::Client, table: &str, by: &str| {
         dynamodb
             .transact_write_items()
             .client_request_token("restart-token-1")
@@ -1262,7 +1298,7 @@ fn transaction_tokens_survive_a_server_restart() {
                 TransactWriteItem::builder()
                     .update(
                         Update::builder()
-                            .table_name(NOTES_TABLE)
+                            .table_name(table)
                             .key("id", AttributeValue::S("counter".into()))
                             .update_expression("ADD hits :by")
                             .expression_attribute_values(":by", AttributeValue::N(by.into()))
@@ -1276,7 +1312,9 @@ fn transaction_tokens_survive_a_server_restart() {
     let server = Server::start(&test_app(APP), &["--data", data_arg]);
     tokio_runtime().block_on(async {
         let dynamodb = rust_client(&server).await;
-        increment(&dynamodb, "1").await.expect("first transaction");
+        increment(&dynamodb, &notes_table(&server), "1")
+            .await
+            .expect("first transaction");
     });
     let (status, output) = server.interrupt();
     assert!(status.success(), "{output}");
@@ -1284,10 +1322,10 @@ fn transaction_tokens_survive_a_server_restart() {
     let restarted = Server::start(&test_app(APP), &["--data", data_arg]);
     tokio_runtime().block_on(async {
         let dynamodb = rust_client(&restarted).await;
-        increment(&dynamodb, "1")
+        increment(&dynamodb, &notes_table(&restarted), "1")
             .await
             .expect("the retry after the restart");
-        let mismatch = increment(&dynamodb, "2")
+        let mismatch = increment(&dynamodb, &notes_table(&restarted), "2")
             .await
             .expect_err("the token with other parameters");
         assert_eq!(

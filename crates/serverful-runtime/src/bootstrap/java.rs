@@ -855,6 +855,7 @@ mod tests {
     fn function(handler: &str, code_dir: &Path) -> FunctionConfig {
         FunctionConfig {
             name: "JavaFunction".to_owned(),
+            function_name: "JavaFunction".to_owned(),
             runtime: "java21".to_owned(),
             handler: handler.to_owned(),
             code_dir: code_dir.to_owned(),

@@ -103,18 +103,24 @@ async fn a_lease_is_a_ready_server_on_its_own_port() {
     assert_eq!(seen["port"], lease.address().port().to_string());
     assert_eq!(seen["lwaPort"], seen["port"]);
     assert_eq!(seen["runtimeApi"], serde_json::Value::Null);
-    assert_eq!(seen["name"], "Web");
+    assert_eq!(seen["name"], "app-Web-0123456789AB");
     let request_id = lease.request_id().to_owned();
     let context: serde_json::Value =
         serde_json::from_str(lease.lambda_context()).expect("context JSON");
     assert_eq!(context["request_id"], request_id.as_str());
     assert_eq!(
         context["invoked_function_arn"],
-        "arn:aws:lambda:eu-west-1:111122223333:function:Web"
+        "arn:aws:lambda:eu-west-1:111122223333:function:app-Web-0123456789AB"
     );
-    assert_eq!(context["env_config"]["function_name"], "Web");
+    assert_eq!(
+        context["env_config"]["function_name"],
+        "app-Web-0123456789AB"
+    );
     assert_eq!(context["env_config"]["memory"], 128);
-    assert_eq!(context["env_config"]["log_group"], "/aws/lambda/Web");
+    assert_eq!(
+        context["env_config"]["log_group"],
+        "/aws/lambda/app-Web-0123456789AB"
+    );
     assert!(context["deadline"].as_u64().expect("deadline") > 1_700_000_000_000);
     assert!(context["xray_trace_id"]
         .as_str()

@@ -89,6 +89,9 @@ impl App {
         std::fs::create_dir_all(&code_dir).expect("mkdir");
         FunctionConfig {
             name: name.to_owned(),
+            // Distinct from the logical id, as CloudFormation's names are, so tests see
+            // which of the two each place uses.
+            function_name: format!("app-{name}-0123456789AB"),
             runtime: runtime.to_owned(),
             handler: handler.to_owned(),
             code_dir,
@@ -187,14 +190,17 @@ async fn node_async_handler_reuses_its_warm_instance() {
     assert_eq!(second["invocations"], 2);
 
     let context = &first["context"];
-    assert_eq!(context["functionName"], "Hello");
+    assert_eq!(context["functionName"], "app-Hello-0123456789AB");
     assert_eq!(context["functionVersion"], "$LATEST");
     assert_eq!(
         context["invokedFunctionArn"],
-        "arn:aws:lambda:eu-west-1:111122223333:function:Hello"
+        "arn:aws:lambda:eu-west-1:111122223333:function:app-Hello-0123456789AB"
     );
     assert_eq!(context["memoryLimitInMB"], "128");
-    assert_eq!(context["logGroupName"], "/aws/lambda/Hello");
+    assert_eq!(
+        context["logGroupName"],
+        "/aws/lambda/app-Hello-0123456789AB"
+    );
     assert!(context["logStreamName"]
         .as_str()
         .expect("stream")
@@ -488,24 +494,30 @@ async fn python_handler_context_environment_and_logs() {
     assert_eq!(first["cwd"], function.code_dir.display().to_string());
 
     let context = &first["context"];
-    assert_eq!(context["function_name"], "PyHello");
+    assert_eq!(context["function_name"], "app-PyHello-0123456789AB");
     assert_eq!(context["function_version"], "$LATEST");
     assert_eq!(
         context["invoked_function_arn"],
-        "arn:aws:lambda:eu-west-1:111122223333:function:PyHello"
+        "arn:aws:lambda:eu-west-1:111122223333:function:app-PyHello-0123456789AB"
     );
     assert_eq!(context["memory_limit_in_mb"], "128");
-    assert_eq!(context["log_group_name"], "/aws/lambda/PyHello");
+    assert_eq!(
+        context["log_group_name"],
+        "/aws/lambda/app-PyHello-0123456789AB"
+    );
     assert_eq!(context["client_context"], Value::Null);
     let remaining = context["remaining"].as_i64().expect("remaining");
     assert!(remaining > 1000 && remaining <= 3000, "{remaining}");
 
     let env = &first["env"];
     let request_id = context["aws_request_id"].as_str().expect("request id");
-    assert_eq!(env["AWS_LAMBDA_FUNCTION_NAME"], "PyHello");
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_NAME"], "app-PyHello-0123456789AB");
     assert_eq!(env["AWS_LAMBDA_FUNCTION_VERSION"], "$LATEST");
     assert_eq!(env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "128");
-    assert_eq!(env["AWS_LAMBDA_LOG_GROUP_NAME"], "/aws/lambda/PyHello");
+    assert_eq!(
+        env["AWS_LAMBDA_LOG_GROUP_NAME"],
+        "/aws/lambda/app-PyHello-0123456789AB"
+    );
     assert_eq!(
         env["AWS_LAMBDA_LOG_STREAM_NAME"],
         context["log_stream_name"]
@@ -808,7 +820,7 @@ async fn provided_bootstrap_with_curl() {
         result,
         json!({
             "echo": {"x": [1, 2]},
-            "arn": "arn:aws:lambda:eu-west-1:111122223333:function:Shell",
+            "arn": "arn:aws:lambda:eu-west-1:111122223333:function:app-Shell-0123456789AB",
             "wrong_id_status": 400,
             "bad_path_status": 404,
             "handler": "whatever.handler",

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::domains::{sam_domain, SamDomain};
 use super::properties::{
     expect_string, expect_string_map, expect_strings, mapping, resolved_properties, PropertyRules,
 };
@@ -16,7 +17,8 @@ const HTTP_METHODS: &[&str] = &[
     "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY",
 ];
 
-/// The stage and deployment SAM generates for an explicit API, named as SAM names them.
+/// The stage and deployment SAM generates for an explicit API, named as SAM names them and
+/// referenceable as `MyApi.Stage` and `MyApi.Deployment`.
 pub(super) fn register_stage(resolver: &mut Resolver<'_>, api: &Api) {
     let (stage_id, stage_type) = match api.kind {
         ApiKind::Http if api.stage_name == "$default" => (
@@ -47,6 +49,14 @@ pub(super) fn register_stage(resolver: &mut Resolver<'_>, api: &Api) {
         ));
     }
     for (logical_id, type_name, kind) in generated {
+        // SAM's referenceable properties: `!Ref MyApi.Stage`, `!Ref MyApi.Deployment`.
+        let property = match kind {
+            ResourceKind::Stage { .. } => "Stage",
+            _ => "Deployment",
+        };
+        resolver
+            .referenceable
+            .insert(format!("{}.{property}", api.logical_id), logical_id.clone());
         resolver.resources.entry(logical_id).or_insert(Resource {
             type_name: type_name.to_owned(),
             properties: None,
@@ -60,17 +70,18 @@ fn alphanumeric(text: &str) -> String {
 }
 
 const REST_API_PROPERTIES: PropertyRules<'static> = PropertyRules {
-    supported: &["StageName", "Variables", "BinaryMediaTypes"],
+    supported: &["StageName", "Variables", "BinaryMediaTypes", "Domain"],
     ignored: &["Name", "Description", "Tags"],
 };
 
 const HTTP_API_PROPERTIES: PropertyRules<'static> = PropertyRules {
-    supported: &["StageName", "StageVariables"],
+    supported: &["StageName", "StageVariables", "Domain"],
     ignored: &["Name", "Description", "Tags"],
 };
 
-/// The logical id an event's `RestApiId`/`ApiId` refers to, read as written (`!Ref MyApi`).
-fn api_reference(node: &Node, location: &str) -> Result<String, Problem> {
+/// The logical id an event's or a mapping's `RestApiId`/`ApiId` refers to, read as written
+/// (`!Ref MyApi`).
+pub(super) fn api_reference(node: &Node, location: &str) -> Result<String, Problem> {
     let target = match (&node.kind, node.tag.as_deref()) {
         (NodeKind::Scalar { text, .. }, Some("!Ref")) => Some(text.clone()),
         (NodeKind::Mapping(entries), None) => match entries.as_slice() {
@@ -259,6 +270,7 @@ pub(super) fn events(
     Ok(routes)
 }
 
+/// An API resource (after globals), and its `Domain` when it has one.
 pub(super) fn api(
     resolver: &Resolver<'_>,
     logical_id: &str,
@@ -267,8 +279,9 @@ pub(super) fn api(
     properties: Option<&Node>,
     options: &LoadOptions,
     unsupported: &mut Vec<String>,
-) -> Result<Api, Problem> {
+) -> Result<(Api, Option<SamDomain>), Problem> {
     let location = format!("Resources.{logical_id}.Properties");
+    let mut domain = None;
     let mut stage_name = None;
     let mut stage_variables = BTreeMap::new();
     let mut binary_media_types = Vec::new();
@@ -280,6 +293,14 @@ pub(super) fn api(
         let property_location = format!("{location}.{key}");
         match (kind, key.as_str()) {
             (_, "StageName") => stage_name = Some(expect_string(&value, &property_location)?),
+            (_, "Domain") => {
+                domain = Some(sam_domain(
+                    &value,
+                    &property_location,
+                    logical_id,
+                    unsupported,
+                )?);
+            }
             (ApiKind::Rest, "Variables") | (ApiKind::Http, "StageVariables") => {
                 stage_variables = expect_string_map(&value, &property_location)?;
             }
@@ -308,7 +329,7 @@ pub(super) fn api(
             ))
         }
     };
-    Ok(Api {
+    let api = Api {
         logical_id: logical_id.to_owned(),
         api_id: derived_id(&options.stack_name, logical_id),
         kind,
@@ -316,5 +337,6 @@ pub(super) fn api(
         stage_variables,
         binary_media_types,
         routes: Vec::new(),
-    })
+    };
+    Ok((api, domain))
 }

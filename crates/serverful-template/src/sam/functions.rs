@@ -27,10 +27,22 @@ const FUNCTION_PROPERTIES: PropertyRules<'static> = PropertyRules {
         "Environment",
         "PackageType",
         "EphemeralStorage",
+        "AutoPublishAlias",
+        "AutoPublishCodeSha256",
     ],
     // `Events` hold references (RestApiId) read as written; `FunctionName` is read by
-    // `Ref`; `Layers` are read item by item, to report a wrong reference where it is.
-    ignored: &["Events", "FunctionName", "Description", "Tags", "Layers"],
+    // `Ref`; `Layers` are read item by item, to report a wrong reference where it is;
+    // `VersionDescription` and `AutoPublishAliasAllProperties` shape the version
+    // `versions` makes for `AutoPublishAlias`.
+    ignored: &[
+        "Events",
+        "FunctionName",
+        "Description",
+        "Tags",
+        "Layers",
+        "VersionDescription",
+        "AutoPublishAliasAllProperties",
+    ],
 };
 
 pub(super) fn function(
@@ -52,6 +64,8 @@ pub(super) fn function(
     let mut reserved_concurrency = None;
     let mut architectures = vec!["x86_64".to_owned()];
     let mut ephemeral_storage_mb = 512;
+    let mut auto_publish_alias = None;
+    let mut auto_publish_code_sha256 = None;
     let layers = function_layers(
         resolver,
         logical_id,
@@ -140,6 +154,13 @@ pub(super) fn function(
                     }
                 }
             }
+            // Checked when `versions` made the alias.
+            "AutoPublishAlias" => {
+                auto_publish_alias = Some(expect_string(&value, &property_location)?);
+            }
+            "AutoPublishCodeSha256" => {
+                auto_publish_code_sha256 = Some(expect_string(&value, &property_location)?);
+            }
             "PackageType" => {
                 let package_type = expect_string(&value, &property_location)?;
                 if package_type != "Zip" {
@@ -212,6 +233,8 @@ pub(super) fn function(
         network,
         metadata,
         layers,
+        auto_publish_alias,
+        auto_publish_code_sha256,
     })
 }
 

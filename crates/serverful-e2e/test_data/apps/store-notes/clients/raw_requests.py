@@ -3,6 +3,7 @@ but with bodies and targets no SDK would send, plus one without any signature.
 
 Prints one JSON object: for each case the status, the parsed error body, the request ID
 header and whether `x-amz-crc32` matches the body; tests/it/store.rs asserts on it.
+The notes table's name comes in `NOTES_TABLE`, as the app's `NotesTableName` output gives it.
 """
 
 import json
@@ -17,6 +18,7 @@ from botocore.awsrequest import AWSRequest
 
 endpoint = os.environ["AWS_ENDPOINT_URL"]
 region = os.environ["AWS_REGION"]
+notes_table = os.environ["NOTES_TABLE"]
 credentials = botocore.session.get_session().get_credentials()
 
 
@@ -52,19 +54,20 @@ def send(operation, body, sign=True):
 
 
 seen = {}
-table = json.dumps({"TableName": "NotesTable"}).encode()
+table = json.dumps({"TableName": notes_table}).encode()
 seen["describe"] = send("DescribeTable", table)
-seen["malformed_json"] = send("PutItem", b'{"TableName": "NotesTable", "Item": {')
+malformed = '{"TableName": "%s", "Item": {' % notes_table
+seen["malformed_json"] = send("PutItem", malformed.encode())
 seen["unknown_operation"] = send("Nope", b"{}")
 seen["unsigned"] = send("ListTables", b"{}", sign=False)
 
 # One string attribute of 410 KB: over DynamoDB's 400 KB item limit.
 too_big = {
-    "TableName": "NotesTable",
+    "TableName": notes_table,
     "Item": {"id": {"S": "too-big"}, "text": {"S": "x" * (410 * 1024)}},
 }
 seen["too_big"] = send("PutItem", json.dumps(too_big).encode())
-key = {"TableName": "NotesTable", "Key": {"id": {"S": "too-big"}}, "ConsistentRead": True}
+key = {"TableName": notes_table, "Key": {"id": {"S": "too-big"}}, "ConsistentRead": True}
 seen["too_big_after"] = send("GetItem", json.dumps(key).encode())
 
 print(json.dumps(seen))
