@@ -234,7 +234,12 @@ fn read_backup(
         }
         Some(Err(error)) => {
             return Err(
-                match explain(&underneath, input_path, String::new(), error) {
+                match explain(
+                    &underneath,
+                    input_path,
+                    "read the manifest".to_owned(),
+                    error,
+                ) {
                     RestoreError::Corrupt { .. } if !underneath.frame_invalid.get() => {
                         RestoreError::NotABackup {
                             reason: "it is a zstd file, but what it holds is not a tar archive"

@@ -4,6 +4,7 @@
 //! crate; it converts the template's app model into the runtime's and the gateway's views.
 
 mod app;
+mod backup;
 mod builds;
 mod functions;
 mod init;
@@ -42,7 +43,9 @@ pub fn main() -> ExitCode {
                 Some(build_runtime("serverful-aws", None)),
             )
         }
-        Command::Invoke(_) | Command::Init(_) => (build_runtime("serverful", None), None),
+        Command::Invoke(_) | Command::Init(_) | Command::Backup(_) | Command::Restore(_) => {
+            (build_runtime("serverful", None), None)
+        }
     };
     let (runtime, aws_runtime) = match (runtime, aws_runtime.transpose()) {
         (Ok(runtime), Ok(aws_runtime)) => (runtime, aws_runtime),
@@ -60,6 +63,8 @@ pub fn main() -> ExitCode {
             }
             Command::Invoke(args) => invoke::run(args).await,
             Command::Init(args) => init::run(&args),
+            Command::Backup(args) => backup::backup(&args),
+            Command::Restore(args) => backup::restore(&args),
         }
     });
     // Connections still open on the AWS endpoint are not waited for.
