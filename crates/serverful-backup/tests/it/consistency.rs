@@ -13,6 +13,8 @@ use serverful_store_sqlite::SqliteBackend;
 
 const TABLE: &str = "Items";
 const WRITERS: u64 = 4;
+/// Items written before the writers start.
+const PRELOADED: u64 = 20_000;
 
 fn open(path: &std::path::Path) -> Arc<Store> {
     let backend = SqliteBackend::open(path).expect("open the database");
@@ -39,14 +41,15 @@ fn call(store: &Arc<Store>, operation: &str, request: &Value) -> Result<Value, S
     }
 }
 
+fn item(writer: u64, sequence: u64) -> Value {
+    json!({
+        "id": {"S": format!("{writer}-{sequence}")},
+        "payload": {"S": "x".repeat(200)},
+    })
+}
+
 fn put(store: &Arc<Store>, writer: u64, sequence: u64) {
-    let request = json!({
-        "TableName": TABLE,
-        "Item": {
-            "id": {"S": format!("{writer}-{sequence}")},
-            "payload": {"S": "x".repeat(200)},
-        },
-    });
+    let request = json!({"TableName": TABLE, "Item": item(writer, sequence)});
     call(store, "PutItem", &request).expect("put");
 }
 
@@ -67,8 +70,16 @@ fn every_write_acknowledged_before_the_backup_is_in_it() {
     )
     .expect("create table");
     // Enough items that the copy takes a while, with writes landing during it.
-    for sequence in 0..20_000 {
-        put(&store, WRITERS, sequence);
+    for first in (0..PRELOADED).step_by(25) {
+        let requests: Vec<Value> = (first..first + 25)
+            .map(|sequence| json!({"PutRequest": {"Item": item(WRITERS, sequence)}}))
+            .collect();
+        call(
+            &store,
+            "BatchWriteItem",
+            &json!({"RequestItems": {TABLE: requests}}),
+        )
+        .expect("preload");
     }
 
     // Each writer counts the puts acknowledged so far; the count is raised only after
@@ -164,8 +175,8 @@ fn every_write_acknowledged_before_the_backup_is_in_it() {
             None => break,
         }
     }
-    let floor_total: u64 = floor.iter().sum::<u64>() + 20_000;
-    let after_total: u64 = after.iter().sum::<u64>() + 20_000 + WRITERS;
+    let floor_total: u64 = floor.iter().sum::<u64>() + PRELOADED;
+    let after_total: u64 = after.iter().sum::<u64>() + PRELOADED + WRITERS;
     assert!(
         (floor_total..=after_total).contains(&held),
         "{held} items, expected between {floor_total} and {after_total}"

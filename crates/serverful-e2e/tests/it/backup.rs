@@ -36,9 +36,11 @@ struct Writer {
 }
 
 impl Writer {
-    fn start(server: &Server) -> Writer {
+    /// Starts the writer after it has batch-written `preload` filler items of 4 KiB.
+    fn start(server: &Server, preload: u32) -> Writer {
         let mut child = Command::new("python3")
             .arg(client_script("put_items.py"))
+            .arg(preload.to_string())
             .envs(server.aws_env())
             .env_remove("AWS_PROFILE")
             .stdout(Stdio::piped())
@@ -68,7 +70,7 @@ impl Writer {
 
     /// Waits until at least `count` puts were answered.
     fn wait_for(&mut self, count: u64) {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_secs(120);
         while self.acknowledged() < count {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("put_items.py exited with {status}");
@@ -128,7 +130,8 @@ fn a_backup_taken_while_clients_write_restores_every_write_acknowledged_before_i
     let server = Server::start(&test_app(APP), &["--data", path_arg(&data)]);
     post_note(&server, "through-the-function");
 
-    let mut writer = Writer::start(&server);
+    // 12 MiB of items, so that the backup takes long enough for puts to land during it.
+    let mut writer = Writer::start(&server, 3_000);
     writer.wait_for(20);
     let backup = scratch.path().join("backup.tar.zst");
     // Every put answered by now was acknowledged before the backup began.
@@ -137,6 +140,7 @@ fn a_backup_taken_while_clients_write_restores_every_write_acknowledged_before_i
         run_serverful(&["backup", "--data", path_arg(&data), "-o", path_arg(&backup)]);
     let during = writer.acknowledged() - floor;
     drop(writer);
+    eprintln!("{floor} puts acknowledged before the backup began, {during} while it ran");
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(
         stdout
