@@ -34,6 +34,10 @@ pub enum Command {
     Delete(DeleteArgs),
     /// List a running server's stacks: versions, sources, URLs, functions
     Ls(LsArgs),
+    /// Write a consistent backup of a data folder to one file, while a server runs on it
+    Backup(BackupArgs),
+    /// Restore a backup file into a new data folder
+    Restore(RestoreArgs),
 }
 
 /// How a command reaches a running server's admin API.
@@ -170,6 +174,27 @@ pub struct DeleteArgs {
 pub struct LsArgs {
     #[command(flatten)]
     pub endpoint: EndpointArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Data folder to back up (a server may be running on it)
+    #[arg(long, env = "SERVERFUL_DATA")]
+    pub data: PathBuf,
+
+    /// File to write the backup to (a .tar.zst), or `-` for standard output
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup file `serverful backup` wrote, or `-` for standard input
+    pub file: PathBuf,
+
+    /// Data folder to create from it (must not exist yet, or be empty)
+    #[arg(long, env = "SERVERFUL_DATA")]
+    pub data: PathBuf,
 }
 
 #[derive(Debug, Args)]

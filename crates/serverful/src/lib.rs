@@ -4,6 +4,7 @@
 //! crate; it converts the template's app model into the runtime's and the gateway's views.
 
 mod app;
+mod backup;
 mod builds;
 mod init;
 mod invoke;
@@ -73,6 +74,8 @@ pub fn main() -> ExitCode {
             Command::Ls(args) => remote::ls(args).await,
             Command::Invoke(args) => invoke::run(args).await,
             Command::Init(args) => init::run(&args),
+            Command::Backup(args) => backup::backup(&args),
+            Command::Restore(args) => backup::restore(&args),
         }
     });
     // Connections still open on the AWS endpoint are not waited for.
