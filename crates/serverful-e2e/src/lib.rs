@@ -124,7 +124,7 @@ pub struct Server {
     /// The endpoint's keys, as the server printed them.
     pub access_key_id: String,
     pub secret_access_key: String,
-    _data_dir: tempfile::TempDir,
+    data_dir: tempfile::TempDir,
 }
 
 impl Server {
@@ -206,7 +206,7 @@ impl Server {
             aws_url: String::new(),
             access_key_id: String::new(),
             secret_access_key: String::new(),
-            _data_dir: data_dir,
+            data_dir,
         };
         loop {
             let stdout = server.stdout();
@@ -333,6 +333,11 @@ impl Server {
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The server's data folder (`--data`).
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
     }
 }
 

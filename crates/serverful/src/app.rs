@@ -25,10 +25,7 @@ pub(crate) struct LoadedApp {
 /// `error: …` with exit status 1.
 pub(crate) fn load(args: &AppArgs) -> anyhow::Result<LoadedApp> {
     let overrides = parse_parameter_overrides(&args.parameter_overrides)?;
-    let stack_name = args
-        .stack_name
-        .clone()
-        .unwrap_or_else(|| default_stack_name(&args.dir));
+    let stack_name = stack_name(args);
     let options = template::LoadOptions {
         parameter_overrides: overrides,
         region: args.region.clone(),
@@ -124,14 +121,24 @@ pub(crate) async fn prepare_functions(
     Ok(configs)
 }
 
-/// Runtime settings shared by every command that runs functions.
+/// Runtime settings shared by every command that runs functions: their log lines are
+/// kept in the data folder's log store, under the app's stack name.
 pub(crate) fn runtime_options(args: &AppArgs, data_dir: &Path) -> runtime::RuntimeOptions {
     runtime::RuntimeOptions {
         region: args.region.clone(),
         account_id: ACCOUNT_ID.to_string(),
         data_dir: data_dir.to_path_buf(),
+        stack: stack_name(args),
+        log_store: crate::logs::open_store(data_dir, crate::logs::retention(args)),
         ..runtime::RuntimeOptions::default()
     }
+}
+
+/// `--stack-name`, else the app folder's name.
+fn stack_name(args: &AppArgs) -> String {
+    args.stack_name
+        .clone()
+        .unwrap_or_else(|| default_stack_name(&args.dir))
 }
 
 /// Isolation for the app's functions as `--sandbox` and `--network` ask, serving
@@ -196,7 +203,7 @@ pub(crate) fn parse_parameter_overrides(
 }
 
 /// The stack name defaults to the app folder's name, as `sam deploy --guided` suggests.
-fn default_stack_name(app_path: &Path) -> String {
+pub(crate) fn default_stack_name(app_path: &Path) -> String {
     let folder = if app_path.is_file() {
         app_path.parent()
     } else {

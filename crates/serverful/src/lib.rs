@@ -10,6 +10,7 @@ mod init;
 mod invoke;
 mod lambda_api;
 mod layers;
+mod logs;
 mod tables;
 mod up;
 mod watch;
@@ -42,7 +43,9 @@ pub fn main() -> ExitCode {
                 Some(build_runtime("serverful-aws", None)),
             )
         }
-        Command::Invoke(_) | Command::Init(_) => (build_runtime("serverful", None), None),
+        Command::Invoke(_) | Command::Init(_) | Command::Logs(_) => {
+            (build_runtime("serverful", None), None)
+        }
     };
     let (runtime, aws_runtime) = match (runtime, aws_runtime.transpose()) {
         (Ok(runtime), Ok(aws_runtime)) => (runtime, aws_runtime),
@@ -60,6 +63,7 @@ pub fn main() -> ExitCode {
             }
             Command::Invoke(args) => invoke::run(args).await,
             Command::Init(args) => init::run(&args),
+            Command::Logs(args) => logs::run(&args),
         }
     });
     // Connections still open on the AWS endpoint are not waited for.
