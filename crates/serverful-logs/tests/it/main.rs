@@ -68,6 +68,28 @@ fn lines_come_back_in_the_order_they_were_written_even_within_one_millisecond() 
 }
 
 #[test]
+fn a_large_batch_of_interleaved_functions_keeps_every_line_in_order() {
+    let (_dir, store) = store();
+    // More lines than one multi-row insert takes, and a remainder after the full chunks.
+    let lines: Vec<NewLine> = (0..150)
+        .map(|n| {
+            let function = ["A", "B", "C"][n % 3];
+            line("app", function, 1, &format!("{function}{n}"))
+        })
+        .collect();
+    store.append(&lines).expect("append");
+    for (offset, function) in ["A", "B", "C"].into_iter().enumerate() {
+        let expected: Vec<String> = (0..150)
+            .filter(|n| n % 3 == offset)
+            .map(|n| format!("{function}{n}"))
+            .collect();
+        assert_eq!(texts(&read_all(&store, "app", function)), expected);
+    }
+    let listed = store.functions(Some("app")).expect("list");
+    assert!(listed.iter().all(|function| function.n_lines == 50));
+}
+
+#[test]
 fn request_ids_are_kept_with_their_lines() {
     let (_dir, store) = store();
     let mut start = line("app", "F", 5, "START RequestId: r1 Version: $LATEST");
