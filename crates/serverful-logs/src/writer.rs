@@ -3,7 +3,7 @@
 //! batch and rotates the store in the background.
 //!
 //! [`LogWriter::push`] takes a lock, pushes onto a vector and returns; only the first line
-//! into an empty queue wakes the thread, which then lingers a few milliseconds so that a
+//! into an empty queue wakes the thread, which then lingers (50 ms by default) so that a
 //! burst of lines (an invocation's `START`, output, `END` and `REPORT`, or many
 //! invocations under load) is written in one transaction. When the queue holds more than
 //! [`WriterOptions::max_queued_bytes`] (the store fell behind, e.g. a slow disk), new lines
@@ -25,7 +25,8 @@ pub struct WriterOptions {
     /// counted. 32 MiB by default.
     pub max_queued_bytes: usize,
     /// How long the writer waits after the first line of a burst before writing it all.
-    /// 10 ms by default: followers poll far less often than that.
+    /// 50 ms by default: followers poll less often than that, and under load a longer
+    /// batch fills its pages, so each line costs the log fewer page writes.
     pub linger: Duration,
     /// What rotation keeps.
     pub retention: Retention,
@@ -39,7 +40,7 @@ impl Default for WriterOptions {
     fn default() -> WriterOptions {
         WriterOptions {
             max_queued_bytes: 32 * 1024 * 1024,
-            linger: Duration::from_millis(10),
+            linger: Duration::from_millis(50),
             retention: Retention::default(),
             rotate_every: Duration::from_secs(60),
         }
