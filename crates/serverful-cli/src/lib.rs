@@ -38,6 +38,9 @@ pub enum Command {
     Backup(BackupArgs),
     /// Restore a backup file into a new data folder
     Restore(RestoreArgs),
+    /// Print a function's logs, kept in the app's data folder: its own lines and the
+    /// START/END/REPORT lines of each invocation
+    Logs(LogsArgs),
 }
 
 /// How a command reaches a running server's admin API.
@@ -117,6 +120,9 @@ pub struct ServeArgs {
     /// Threads serving the gateway and the functions' Runtime API
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..), env = "SERVERFUL_GATEWAY_THREADS")]
     pub gateway_threads: Option<u16>,
+
+    #[command(flatten)]
+    pub logs: LogLimitArgs,
 }
 
 #[derive(Debug, Args)]
@@ -245,6 +251,29 @@ pub struct AppArgs {
     /// `egress` (outbound allowed, like Lambda) or `none` (only the platform's endpoints)
     #[arg(long, value_enum, default_value_t = NetworkMode::Egress, env = "SERVERFUL_NETWORK")]
     pub network: NetworkMode,
+
+    #[command(flatten)]
+    pub logs: LogLimitArgs,
+}
+
+/// How much of each function's log the data folder keeps (`up`, `invoke` and `serve`).
+#[derive(Debug, Args)]
+pub struct LogLimitArgs {
+    /// Function logs kept per function in the data folder (`serverful logs`): past this
+    /// size the oldest lines are deleted (KB, MB, GB; 0 keeps any amount)
+    #[arg(long, default_value = "10MB", value_parser = parse_bytes, env = "SERVERFUL_LOG_MAX_BYTES")]
+    pub log_max_bytes: u64,
+
+    /// Function log lines older than this are deleted: 12h, 7d, or `never`
+    #[arg(long, default_value = "7d", value_parser = parse_log_max_age, env = "SERVERFUL_LOG_MAX_AGE")]
+    pub log_max_age: LogMaxAge,
+}
+
+/// `--log-max-age`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogMaxAge {
+    After(Duration),
+    Never,
 }
 
 /// `--sandbox`.
@@ -377,6 +406,119 @@ pub struct InvokeArgs {
     /// JSON event file, or - for standard input [default: {}]
     #[arg(long, short = 'e', value_name = "FILE")]
     pub event: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Logical id (or FunctionName) of the function
+    pub function: String,
+
+    /// The app's folder (or its template file): where its data folder is, and what its
+    /// stack is called
+    #[arg(default_value = ".", env = "SERVERFUL_DIR")]
+    pub dir: PathBuf,
+
+    /// Data folder [default: DIR/.serverful]
+    #[arg(long, env = "SERVERFUL_DATA")]
+    pub data: Option<PathBuf>,
+
+    /// The stack whose function it is [default: the app folder's name, as `up` names it]
+    #[arg(long, visible_alias = "stack-name", env = "SERVERFUL_STACK")]
+    pub stack: Option<String>,
+
+    /// Only lines written since then: 90s, 10m, 2h, 1d ago, or an RFC 3339 time
+    /// (2026-12-07T01:02:03Z) [default: every line kept]
+    #[arg(long, value_name = "WHEN", value_parser = parse_since)]
+    pub since: Option<Since>,
+
+    /// Keep printing new lines as they are written, until Ctrl-C
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+
+    /// One JSON object per line: timestamp, stack, function, requestId, message, cursor
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--since`: a time, or how long ago.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Since {
+    Ago(Duration),
+    /// Milliseconds since the Unix epoch.
+    At {
+        unix_ms: i64,
+    },
+}
+
+/// `90s`, `10m`, `2h`, `1d`, or an RFC 3339 time.
+fn parse_since(text: &str) -> Result<Since, String> {
+    if let Ok(duration) = parse_duration(text) {
+        return Ok(Since::Ago(duration));
+    }
+    let at = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| {
+            format!(
+                "`{text}` is neither a duration nor a time: write 90s, 10m, 2h, 1d, or an RFC 3339 time such as 2026-12-07T01:02:03Z"
+            )
+        })?;
+    let unix_ms = i64::try_from(at.unix_timestamp_nanos() / 1_000_000)
+        .map_err(|_| format!("`{text}` is out of range"))?;
+    Ok(Since::At { unix_ms })
+}
+
+/// `12h`, `7d`, or `never`.
+fn parse_log_max_age(text: &str) -> Result<LogMaxAge, String> {
+    if text == "never" {
+        return Ok(LogMaxAge::Never);
+    }
+    let duration = parse_duration(text)?;
+    if duration.is_zero() {
+        return Err(
+            "the log age limit must be longer than 0: use `never` to keep lines whatever their age"
+                .to_owned(),
+        );
+    }
+    Ok(LogMaxAge::After(duration))
+}
+
+/// A number and a unit: `s`, `m`, `h` or `d`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration: write 90s, 10m, 2h or 1d"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{text}` needs a unit: s, m, h or d")),
+    };
+    Ok(Duration::from_secs(number.saturating_mul(seconds)))
+}
+
+/// `500KB`, `10MB`, `1GB` (powers of 1024), or a number of bytes.
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size: write 500KB, 10MB or 1GB"))?;
+    let multiplier: u64 = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        _ => return Err(format!("`{text}` has an unknown unit: use KB, MB or GB")),
+    };
+    number
+        .checked_mul(multiplier)
+        .ok_or_else(|| format!("`{text}` is too large"))
 }
 
 #[cfg(test)]
@@ -517,5 +659,89 @@ mod tests {
             up.app.parameter_overrides,
             ["Stage=dev", "Name=x", "Other=y"]
         );
+    }
+
+    #[test]
+    fn logs_takes_the_function_then_the_folder() {
+        let cli = Cli::try_parse_from([
+            "serverful",
+            "logs",
+            "HelloFunction",
+            "app",
+            "--data",
+            "d",
+            "--stack",
+            "prod",
+            "--since",
+            "10m",
+            "-f",
+            "--json",
+        ])
+        .expect("parse");
+        let Command::Logs(logs) = cli.command else {
+            panic!("parsed as logs")
+        };
+        assert_eq!(logs.function, "HelloFunction");
+        assert_eq!(logs.dir, PathBuf::from("app"));
+        assert_eq!(logs.data, Some(PathBuf::from("d")));
+        assert_eq!(logs.stack.as_deref(), Some("prod"));
+        assert_eq!(logs.since, Some(Since::Ago(Duration::from_secs(600))));
+        assert!(logs.follow && logs.json);
+        let cli = Cli::try_parse_from(["serverful", "logs", "F"]).expect("parse");
+        let Command::Logs(logs) = cli.command else {
+            panic!("parsed as logs")
+        };
+        assert_eq!(logs.dir, PathBuf::from("."));
+        assert_eq!((logs.since, logs.follow, logs.json), (None, false, false));
+    }
+
+    #[test]
+    fn since_takes_durations_and_rfc_3339_times() {
+        assert_eq!(parse_since("90s"), Ok(Since::Ago(Duration::from_secs(90))));
+        assert_eq!(parse_since("2h"), Ok(Since::Ago(Duration::from_secs(7200))));
+        assert_eq!(
+            parse_since("1d"),
+            Ok(Since::Ago(Duration::from_secs(86_400)))
+        );
+        assert_eq!(
+            parse_since("2026-12-07T01:02:03.456Z"),
+            Ok(Since::At {
+                unix_ms: 1_796_605_323_456
+            })
+        );
+        assert_eq!(
+            parse_since("2026-12-07T02:02:03+01:00"),
+            Ok(Since::At {
+                unix_ms: 1_796_605_323_000
+            })
+        );
+        for bad in ["yesterday", "10", "10 m", "2026-12-07", ""] {
+            let error = parse_since(bad).expect_err(bad);
+            assert!(error.contains("RFC 3339"), "{error}");
+        }
+    }
+
+    #[test]
+    fn log_retention_flags() {
+        let cli = Cli::try_parse_from(["serverful", "up"]).expect("parse");
+        let Command::Up(up) = cli.command else {
+            panic!("parsed as up")
+        };
+        assert_eq!(up.app.logs.log_max_bytes, 10 * 1024 * 1024);
+        assert_eq!(
+            up.app.logs.log_max_age,
+            LogMaxAge::After(Duration::from_secs(7 * 86_400))
+        );
+        assert_eq!(parse_bytes("500KB"), Ok(500 * 1024));
+        assert_eq!(parse_bytes("1gb"), Ok(1 << 30));
+        assert_eq!(parse_bytes("0"), Ok(0));
+        assert!(parse_bytes("ten").is_err());
+        assert!(parse_bytes("10TB").is_err());
+        assert_eq!(parse_log_max_age("never"), Ok(LogMaxAge::Never));
+        assert_eq!(
+            parse_log_max_age("12h"),
+            Ok(LogMaxAge::After(Duration::from_secs(43_200)))
+        );
+        assert!(parse_log_max_age("0d").is_err());
     }
 }

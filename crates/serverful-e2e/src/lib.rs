@@ -432,6 +432,11 @@ impl Server {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// The server's data folder (`--data`).
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
 }
 
 impl Drop for Server {

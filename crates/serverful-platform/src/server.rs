@@ -240,6 +240,15 @@ impl Platform {
     }
 
     /// Where a stack's files go.
+    /// The runtime settings of `stack`'s functions: the server's, with the stack named (log
+    /// lines are kept under it).
+    fn runtime_options(&self, stack: &str) -> runtime::RuntimeOptions {
+        runtime::RuntimeOptions {
+            stack: stack.to_owned(),
+            ..self.config.runtime.clone()
+        }
+    }
+
     fn dirs(&self, stack: &str) -> StackDirs {
         let data_dir = &self.config.data_dir;
         match self.config.layout {
@@ -397,7 +406,7 @@ impl Platform {
         for config in configs {
             let name = config.name.clone();
             let (function_runtime, function_warnings) =
-                runtime::Runtime::new(vec![config], self.config.runtime.clone())
+                runtime::Runtime::new(vec![config], self.runtime_options(&stack))
                     .map_err(|error| ActionError::invalid("functions", error.to_string()))?;
             for warning in function_warnings {
                 progress.warning(&warning);
@@ -752,7 +761,7 @@ impl Platform {
         let name = config.name.clone();
         let grace = config.timeout + DRAIN_MARGIN;
         let (function_runtime, warnings) =
-            runtime::Runtime::new(vec![config], self.config.runtime.clone())
+            runtime::Runtime::new(vec![config], self.runtime_options(stack))
                 .map_err(|error| ActionError::invalid("functions", error.to_string()))?;
         let function_runtime = Arc::new(function_runtime);
         let parking = function_runtime.clone();

@@ -239,9 +239,11 @@ async fn next_invocation(State(state): State<Arc<ApiState>>) -> Response {
         set("lambda-runtime-cognito-identity", identity);
     }
     set("content-type", "application/json");
-    state
-        .sink
-        .emit(&state.function, &start_line(&invocation.request_id));
+    state.sink.emit_request(
+        &state.function,
+        &invocation.request_id,
+        &start_line(&invocation.request_id),
+    );
     // The invoker may have given up meanwhile (timeout); the answer will then find no one.
     let _ = invocation.delivered.send(());
     state.progress().in_flight = Some(InFlight {

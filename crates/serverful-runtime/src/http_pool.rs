@@ -284,8 +284,9 @@ async fn finish_request(state: LeaseState, outcome: HttpOutcome) {
         HttpOutcome::TimedOut => {
             pool.counters.timeouts.fetch_add(1, Ordering::Relaxed);
             instance.retired.store(true, Ordering::SeqCst);
-            sink.emit(
+            sink.emit_request(
                 name,
+                request_id,
                 &logs::timeout_line(request_id, pool.spec.config.timeout),
             );
         }
@@ -307,17 +308,18 @@ async fn finish_request(state: LeaseState, outcome: HttpOutcome) {
                     } else {
                         format!("RequestId: {request_id} Error: Runtime exited with error: {how}")
                     };
-                    sink.emit(name, &message);
+                    sink.emit_request(name, request_id, &message);
                     // Killed by the kernel for going past MemorySize, as Lambda says it.
                     let error_type = if instance.oom_killed() {
                         "Runtime.OutOfMemory"
                     } else {
                         "Runtime.ExitError"
                     };
-                    sink.emit(name, error_type);
+                    sink.emit_request(name, request_id, error_type);
                 }
-                None => sink.emit(
+                None => sink.emit_request(
                     name,
+                    request_id,
                     &format!(
                         "{} {request_id} ERROR the web server's answer failed: {reason}",
                         logs::timestamp(OffsetDateTime::now_utc())
@@ -333,14 +335,14 @@ async fn finish_request(state: LeaseState, outcome: HttpOutcome) {
         // Killed at the limit, as Lambda reports it.
         memory = memory.max(u64::from(pool.spec.config.memory_mb));
     }
-    sink.emit(name, &logs::end_line(request_id));
+    sink.emit_request(name, request_id, &logs::end_line(request_id));
     let report = logs::Report {
         duration,
         memory_size_mb: pool.spec.config.memory_mb,
         max_memory_used_mb: memory,
         init_duration: state.init_duration,
     };
-    sink.emit(name, &logs::report_line(request_id, &report));
+    sink.emit_request(name, request_id, &logs::report_line(request_id, &report));
     release(&state);
 }
 
@@ -439,10 +441,11 @@ impl HttpPool {
             }
         };
         let request_id = uuid::Uuid::new_v4().to_string();
-        self.spec
-            .options
-            .log_sink
-            .emit(&self.spec.config.name, &logs::start_line(&request_id));
+        self.spec.options.log_sink.emit_request(
+            &self.spec.config.name,
+            &request_id,
+            &logs::start_line(&request_id),
+        );
         let config = &self.spec.config;
         let deadline_ms = std::time::SystemTime::now()
             .checked_add(config.timeout)

@@ -608,6 +608,8 @@ impl Instance {
             outcome: outcome_sender,
         };
         let mut exit = self.exit.clone();
+        // What the process writes from now on belongs to this invocation.
+        self.output.set_request(Some(request_id));
         if self.invocations.send(invocation).await.is_err() {
             return InvokeOutcome::NotDelivered;
         }
@@ -620,7 +622,7 @@ impl Instance {
             _ = tokio::time::sleep(timeout) => {
                 // The process never asked for the event; the request times out below, and
                 // its log lines still need their START.
-                sink.emit(name, &logs::start_line(request_id));
+                sink.emit_request(name, request_id, &logs::start_line(request_id));
                 true
             }
         };
@@ -654,6 +656,7 @@ impl Instance {
         let duration = started.elapsed();
         // Every line the function wrote before it answered (or died) belongs before END.
         self.output.flush().await;
+        self.output.set_request(None);
         // VmHWM is a peak since start; a process that is gone keeps its last reading. A
         // failed invocation is always measured: memory may be why it failed.
         let sample_due = self
@@ -694,24 +697,24 @@ impl Instance {
         };
         match &outcome {
             InvokeOutcome::Timeout => {
-                sink.emit(name, &logs::timeout_line(request_id, timeout));
+                sink.emit_request(name, request_id, &logs::timeout_line(request_id, timeout));
                 self.kill();
             }
             InvokeOutcome::Exited(error) => {
                 let (error_type, message) = error_fields(error);
-                sink.emit(name, &message);
-                sink.emit(name, &error_type);
+                sink.emit_request(name, request_id, &message);
+                sink.emit_request(name, request_id, &error_type);
             }
             _ => {}
         }
-        sink.emit(name, &logs::end_line(request_id));
+        sink.emit_request(name, request_id, &logs::end_line(request_id));
         let report = logs::Report {
             duration,
             memory_size_mb: spec.config.memory_mb,
             max_memory_used_mb: self.max_memory_used_mb,
             init_duration: self.init_duration.take(),
         };
-        sink.emit(name, &logs::report_line(request_id, &report));
+        sink.emit_request(name, request_id, &logs::report_line(request_id, &report));
         outcome
     }
 

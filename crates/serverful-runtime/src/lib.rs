@@ -54,7 +54,7 @@ use bytes::Bytes;
 
 pub use bootstrap::check_runtimes;
 pub use http_pool::{HttpLease, HttpOutcome};
-pub use logs::{flush_stdout, LogSink};
+pub use logs::{flush_stdout, LogRecord, LogSink, LogStore};
 
 /// One function as the runtime runs it.
 #[derive(Debug, Clone)]
@@ -111,6 +111,12 @@ pub struct RuntimeOptions {
     /// Where function output and `START`/`END`/`REPORT` lines go; by default the server's
     /// stdout, each line prefixed with the function name.
     pub log_sink: LogSink,
+    /// Where those lines are also kept, as lines of [`RuntimeOptions::stack`], with their
+    /// time and request id (`serverful logs` reads them back); `None` keeps nothing.
+    pub log_store: Option<Arc<dyn LogStore>>,
+    /// The stack (deployed app) these functions belong to, under which their lines are
+    /// kept.
+    pub stack: String,
     /// Instances idle this long are stopped (scale to zero); `None` keeps them warm until
     /// shutdown.
     pub idle_timeout: Option<Duration>,
@@ -134,11 +140,19 @@ impl Default for RuntimeOptions {
             max_concurrency: 10,
             max_queued: DEFAULT_MAX_QUEUED,
             log_sink: LogSink::default(),
+            log_store: None,
+            stack: DEFAULT_STACK.to_owned(),
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
             sandbox: None,
         }
     }
 }
+
+/// The stack name when none is given, as the template loader's default.
+pub const DEFAULT_STACK: &str = "serverful";
+
+/// How long [`Runtime::shutdown`] waits for the log store to take the last lines.
+const LOG_STORE_FLUSH: Duration = Duration::from_secs(5);
 
 /// Requests per function that may wait for an instance by default.
 pub const DEFAULT_MAX_QUEUED: u32 = 100;
@@ -296,6 +310,8 @@ pub struct Runtime {
     /// The tokio runtime `new` ran in, if any: invocations and instances run there, even
     /// when the caller is on another one (the Lambda API on the AWS endpoint's runtime).
     tasks: Option<tokio::runtime::Handle>,
+    /// Flushed on shutdown, so that a command's last lines are kept before it exits.
+    log_store: Option<Arc<dyn LogStore>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -343,6 +359,14 @@ impl Runtime {
             launches.push((mode, launch));
         }
         let idle_timeout = options.idle_timeout;
+        let mut options = options;
+        let log_store = options.log_store.clone();
+        if let Some(store) = &log_store {
+            options.log_sink = options
+                .log_sink
+                .clone()
+                .keeping(store.clone(), options.stack.clone());
+        }
         let options = Arc::new(options);
         let mut pools = HashMap::new();
         let mut http_pools = HashMap::new();
@@ -371,6 +395,7 @@ impl Runtime {
             idle_timeout,
             reaper: std::sync::Once::new(),
             tasks: tokio::runtime::Handle::try_current().ok(),
+            log_store,
         };
         Ok((runtime, warnings))
     }
@@ -541,13 +566,20 @@ impl Runtime {
         }
     }
 
-    /// Kills every function process (and its children) and waits for them.
+    /// Kills every function process (and its children) and waits for them, then for the
+    /// log store to take their last lines.
     pub async fn shutdown(&self) {
         for pool in self.pools.values() {
             pool.shutdown().await;
         }
         for pool in self.http_pools.values() {
             pool.shutdown().await;
+        }
+        if let Some(store) = self.log_store.clone() {
+            let flushed = tokio::task::spawn_blocking(move || store.flush(LOG_STORE_FLUSH)).await;
+            if let Err(error) = flushed {
+                tracing::warn!("failed to flush the log store: {error}");
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
-//! Log output of functions: the sink every line goes to, and the platform lines Lambda
-//! writes around each invocation (`START`, `END`, `REPORT`, timeouts, exits).
+//! Log output of functions: the sink every line goes to, the store lines are also kept in
+//! (for `serverful logs`), and the platform lines Lambda writes around each invocation
+//! (`START`, `END`, `REPORT`, timeouts, exits).
 
 use std::fmt;
 use std::io::Write;
@@ -12,14 +13,64 @@ use time::OffsetDateTime;
 /// The shape of a log sink: called with the function name and one line (no newline).
 pub type LogFn = dyn Fn(&str, &str) + Send + Sync;
 
+/// One log line handed to a [`LogStore`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    /// [`crate::RuntimeOptions::stack`].
+    pub stack: String,
+    pub function: String,
+    /// The invocation the line belongs to: set on `START`, `END`, `REPORT` and the
+    /// platform's error lines, and on a Lambda-mode function's own output while it runs an
+    /// invocation; unset on init lines and on an HTTP-mode server's output (it serves many
+    /// requests at once).
+    pub request_id: Option<String>,
+    /// When the line reached the runtime, in milliseconds since the Unix epoch.
+    pub timestamp_ms: i64,
+    /// The line, without its newline.
+    pub text: String,
+}
+
+/// Where log lines are kept for reading later (`serverful logs`), besides being printed.
+/// The runtime only defines it: the binary plugs in a store, so this crate depends on no
+/// storage.
+pub trait LogStore: Send + Sync + fmt::Debug {
+    /// Takes one line. Called on the invocation path, so it must return at once: queue
+    /// the line, or drop it when the store cannot keep up, but never wait for storage.
+    fn append(&self, record: LogRecord);
+
+    /// Waits until every line appended so far is stored, at most `timeout`.
+    fn flush(&self, timeout: Duration);
+}
+
 /// Where the runtime sends every log line of every function. Cheap to clone.
 #[derive(Clone)]
-pub struct LogSink(Arc<LogFn>);
+pub struct LogSink {
+    print: Arc<LogFn>,
+    kept: Option<Arc<KeptIn>>,
+}
+
+/// The store a sink also hands lines to, and the stack they belong to.
+struct KeptIn {
+    store: Arc<dyn LogStore>,
+    stack: String,
+}
 
 impl LogSink {
     /// A sink calling `f(function, line)` for each line.
     pub fn new(f: impl Fn(&str, &str) + Send + Sync + 'static) -> LogSink {
-        LogSink(Arc::new(f))
+        LogSink {
+            print: Arc::new(f),
+            kept: None,
+        }
+    }
+
+    /// This sink, also handing every line to `store` as a line of `stack` (what
+    /// `Runtime::new` does with [`crate::RuntimeOptions::log_store`]).
+    pub(crate) fn keeping(self, store: Arc<dyn LogStore>, stack: String) -> LogSink {
+        LogSink {
+            print: self.print,
+            kept: Some(Arc::new(KeptIn { store, stack })),
+        }
     }
 
     /// The default sink: `HelloFunction | line` on the server's stdout, written by one
@@ -39,10 +90,36 @@ impl LogSink {
         })
     }
 
-    /// Sends one line.
+    /// Sends one line that belongs to no invocation in particular.
     pub fn emit(&self, function: &str, line: &str) {
-        (self.0)(function, line);
+        self.emit_line(function, None, line);
     }
+
+    /// Sends one line of the invocation `request_id`.
+    pub fn emit_request(&self, function: &str, request_id: &str, line: &str) {
+        self.emit_line(function, Some(request_id), line);
+    }
+
+    pub(crate) fn emit_line(&self, function: &str, request_id: Option<&str>, line: &str) {
+        (self.print)(function, line);
+        if let Some(kept) = &self.kept {
+            kept.store.append(LogRecord {
+                stack: kept.stack.clone(),
+                function: function.to_owned(),
+                request_id: request_id.map(str::to_owned),
+                timestamp_ms: unix_millis(),
+                text: line.to_owned(),
+            });
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch now.
+fn unix_millis() -> i64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
 }
 
 enum StdoutMessage {
@@ -205,8 +282,60 @@ pub(crate) fn error_json(error_type: &str, message: &str) -> Bytes {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use std::sync::Mutex;
+
+    /// A store that remembers what it was handed.
+    #[derive(Debug, Default)]
+    pub(crate) struct Recorded(Mutex<Vec<LogRecord>>);
+
+    impl Recorded {
+        pub(crate) fn records(&self) -> Vec<LogRecord> {
+            self.0.lock().expect("records lock").clone()
+        }
+    }
+
+    impl LogStore for Recorded {
+        fn append(&self, record: LogRecord) {
+            self.0.lock().expect("records lock").push(record);
+        }
+        fn flush(&self, _timeout: Duration) {}
+    }
+
+    #[test]
+    fn a_sink_with_a_store_prints_and_keeps_every_line() {
+        let printed = Arc::new(Mutex::new(Vec::new()));
+        let printed_by_sink = printed.clone();
+        let store = Arc::new(Recorded::default());
+        let sink = LogSink::new(move |function, line| {
+            printed_by_sink
+                .lock()
+                .expect("printed lock")
+                .push(format!("{function} | {line}"));
+        })
+        .keeping(store.clone(), "my-app".to_owned());
+        let before = unix_millis();
+        sink.emit("F", "init line");
+        sink.emit_request("F", "r1", &start_line("r1"));
+        let after = unix_millis();
+        assert_eq!(
+            *printed.lock().expect("printed lock"),
+            ["F | init line", "F | START RequestId: r1 Version: $LATEST"]
+        );
+        let records = store.records();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0].request_id, None);
+        assert_eq!(records[1].request_id.as_deref(), Some("r1"));
+        assert_eq!(records[1].text, "START RequestId: r1 Version: $LATEST");
+        for record in &records {
+            assert_eq!(
+                (record.stack.as_str(), record.function.as_str()),
+                ("my-app", "F")
+            );
+            assert!((before..=after).contains(&record.timestamp_ms));
+        }
+    }
 
     #[test]
     fn report_line_of_a_warm_invocation() {

@@ -1,5 +1,6 @@
-//! A function process's stdout and stderr: each line goes to the log sink, and a flush
-//! lets the runtime print `END` only after every line written before the answer.
+//! A function process's stdout and stderr: each line goes to the log sink (with the
+//! request id of the invocation the instance is running, if any), and a flush lets the
+//! runtime print `END` only after every line written before the answer.
 //!
 //! The answer arrives over a socket while the output travels through a pipe, so without
 //! a flush the last lines of an invocation could show after its `END`. A flush reads the
@@ -9,6 +10,7 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::OwnedFd;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::net::unix::pipe;
@@ -26,10 +28,29 @@ const FLUSH_WAIT: Duration = Duration::from_millis(200);
 /// Asks a pipe reader to forward everything written so far, then answer.
 type FlushRequest = oneshot::Sender<()>;
 
+/// The invocation whose request id a process's output lines carry: a Lambda-mode
+/// instance runs one at a time, so what it writes meanwhile belongs to it.
+#[derive(Debug, Default, Clone)]
+struct CurrentRequest(Arc<Mutex<Option<Arc<str>>>>);
+
+impl CurrentRequest {
+    fn get(&self) -> Option<Arc<str>> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set(&self, request_id: Option<&str>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = request_id.map(Arc::from);
+    }
+}
+
 /// The readers of one process's output pipes.
 #[derive(Debug, Default)]
 pub(crate) struct OutputPipes {
     readers: Vec<mpsc::UnboundedSender<FlushRequest>>,
+    request: CurrentRequest,
 }
 
 impl OutputPipes {
@@ -41,9 +62,21 @@ impl OutputPipes {
         let direct = File::from(fd.try_clone()?);
         let receiver = pipe::Receiver::from_owned_fd(fd)?;
         let (flush_sender, flush_requests) = mpsc::unbounded_channel();
-        tokio::spawn(pump(receiver, direct, flush_requests, function, sink));
+        let output = Output {
+            function,
+            sink,
+            request: self.request.clone(),
+        };
+        tokio::spawn(pump(receiver, direct, flush_requests, output));
         self.readers.push(flush_sender);
         Ok(())
+    }
+
+    /// Lines read from now on belong to the invocation `request_id` (to none for `None`).
+    /// Call [`OutputPipes::flush`] first when the previous invocation ends, so that its
+    /// lines keep its id.
+    pub fn set_request(&self, request_id: Option<&str>) {
+        self.request.set(request_id);
     }
 
     /// Returns once every line written before the call has gone to the sink.
@@ -76,31 +109,42 @@ fn read_available(mut pipe: &File, pending: &mut Vec<u8>) -> io::Result<bool> {
     }
 }
 
+/// Where one pipe's lines go.
+struct Output {
+    function: String,
+    sink: LogSink,
+    request: CurrentRequest,
+}
+
 /// Sends the complete lines of `pending` (all of it at end of file) to the sink.
-fn emit_lines(pending: &mut Vec<u8>, at_end: bool, function: &str, sink: &LogSink) {
+fn emit_lines(pending: &mut Vec<u8>, at_end: bool, output: &Output) {
     let mut start = 0;
+    let mut request = None;
     while let Some(offset) = pending[start..].iter().position(|&byte| byte == b'\n') {
-        emit(&pending[start..start + offset], function, sink);
+        let request = request.get_or_insert_with(|| output.request.get());
+        emit(&pending[start..start + offset], output, request.as_deref());
         start += offset + 1;
     }
     pending.drain(..start);
     if (at_end && !pending.is_empty()) || pending.len() > MAX_LINE_BYTES {
-        emit(pending, function, sink);
+        let request = request.get_or_insert_with(|| output.request.get());
+        emit(pending, output, request.as_deref());
         pending.clear();
     }
 }
 
-fn emit(line: &[u8], function: &str, sink: &LogSink) {
+fn emit(line: &[u8], output: &Output, request_id: Option<&str>) {
     let text = String::from_utf8_lossy(line);
-    sink.emit(function, text.trim_end_matches('\r'));
+    output
+        .sink
+        .emit_line(&output.function, request_id, text.trim_end_matches('\r'));
 }
 
 async fn pump(
     receiver: pipe::Receiver,
     direct: File,
     mut flush_requests: mpsc::UnboundedReceiver<FlushRequest>,
-    function: String,
-    sink: LogSink,
+    output: Output,
 ) {
     let mut pending = Vec::new();
     loop {
@@ -121,14 +165,14 @@ async fn pump(
                     Err(error) => Err(error),
                 });
                 let failed = matches!(&result, Err(error) if error.kind() != io::ErrorKind::WouldBlock);
-                emit_lines(&mut pending, at_end || failed, &function, &sink);
+                emit_lines(&mut pending, at_end || failed, &output);
                 if at_end || failed {
                     break;
                 }
             }
             request = flush_requests.recv() => {
                 let at_end = read_available(&direct, &mut pending).unwrap_or(true);
-                emit_lines(&mut pending, at_end, &function, &sink);
+                emit_lines(&mut pending, at_end, &output);
                 if let Some(ack) = request {
                     let _ = ack.send(());
                 }
@@ -154,17 +198,58 @@ mod tests {
         (sink, lines)
     }
 
+    fn output(sink: LogSink) -> Output {
+        Output {
+            function: "F".to_owned(),
+            sink,
+            request: CurrentRequest::default(),
+        }
+    }
+
     #[test]
     fn lines_are_split_and_partial_lines_wait() {
         let (sink, lines) = capture();
+        let output = output(sink);
         let mut pending = b"one\r\ntwo\nthr".to_vec();
-        emit_lines(&mut pending, false, "F", &sink);
+        emit_lines(&mut pending, false, &output);
         assert_eq!(*lines.lock().expect("lock"), ["one", "two"]);
         assert_eq!(pending, b"thr");
         pending.extend_from_slice(b"ee");
-        emit_lines(&mut pending, true, "F", &sink);
+        emit_lines(&mut pending, true, &output);
         assert_eq!(*lines.lock().expect("lock"), ["one", "two", "three"]);
         assert!(pending.is_empty());
+    }
+
+    #[test]
+    fn lines_carry_the_request_id_of_the_invocation_running() {
+        let store = Arc::new(crate::logs::tests::Recorded::default());
+        let sink = LogSink::new(|_, _| {}).keeping(store.clone(), "app".to_owned());
+        let output = output(sink);
+        let mut pending = b"before\n".to_vec();
+        emit_lines(&mut pending, false, &output);
+        output.request.set(Some("r1"));
+        pending.extend_from_slice(b"during\nalso during\n");
+        emit_lines(&mut pending, false, &output);
+        output.request.set(None);
+        pending.extend_from_slice(b"after");
+        emit_lines(&mut pending, true, &output);
+        let records = store.records();
+        let seen: Vec<(&str, Option<&str>)> = records
+            .iter()
+            .map(|record| (record.text.as_str(), record.request_id.as_deref()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("before", None),
+                ("during", Some("r1")),
+                ("also during", Some("r1")),
+                ("after", None)
+            ]
+        );
+        assert!(records
+            .iter()
+            .all(|record| record.stack == "app" && record.function == "F"));
     }
 
     #[tokio::test]

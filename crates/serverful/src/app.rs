@@ -92,12 +92,15 @@ pub(crate) async fn prepare_functions(
     .map_err(|error| anyhow::anyhow!("{error}"))
 }
 
-/// Runtime settings shared by every command that runs functions.
+/// Runtime settings shared by every command that runs functions: their log lines are
+/// kept in the data folder's log store, under the app's stack name.
 pub(crate) fn runtime_options(args: &AppArgs, data_dir: &Path) -> runtime::RuntimeOptions {
     runtime::RuntimeOptions {
         region: args.region.clone(),
         account_id: ACCOUNT_ID.to_string(),
         data_dir: data_dir.to_path_buf(),
+        stack: stack_name(args),
+        log_store: crate::logs::open_store(data_dir, crate::logs::retention(&args.logs)),
         ..runtime::RuntimeOptions::default()
     }
 }
@@ -173,7 +176,7 @@ pub(crate) fn stack_name(args: &AppArgs) -> String {
 
 /// The stack name defaults to the app folder's name, as `sam deploy --guided` suggests,
 /// made into a name CloudFormation takes (a letter, then letters, digits and hyphens).
-fn default_stack_name(app_path: &Path) -> String {
+pub(crate) fn default_stack_name(app_path: &Path) -> String {
     let folder = if app_path.is_file() {
         app_path.parent()
     } else {

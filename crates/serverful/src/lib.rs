@@ -8,10 +8,10 @@ mod backup;
 mod builds;
 mod init;
 mod invoke;
+mod logs;
 mod remote;
 mod serve;
 mod server;
-
 mod up;
 mod watch;
 
@@ -76,6 +76,7 @@ pub fn main() -> ExitCode {
             Command::Init(args) => init::run(&args),
             Command::Backup(args) => backup::backup(&args),
             Command::Restore(args) => backup::restore(&args),
+            Command::Logs(args) => logs::run(&args),
         }
     });
     // Connections still open on the AWS endpoint are not waited for.

@@ -27,6 +27,7 @@ pub(crate) async fn run(args: ServeArgs, aws: tokio::runtime::Handle) -> anyhow:
         max_concurrency: args.max_concurrency,
         max_queued: args.max_queued,
         idle_timeout: args.idle_timeout,
+        log_retention: crate::logs::retention(&args.logs),
         aws,
     })
     .await;

@@ -33,6 +33,8 @@ pub(crate) struct ServerSettings {
     pub max_concurrency: u32,
     pub max_queued: u32,
     pub idle_timeout: IdleTimeout,
+    /// How much of each function's log `DATA/logs.sqlite` keeps.
+    pub log_retention: serverful_logs::Retention,
     /// The tokio runtime the AWS endpoint is served on (see `crate::main`).
     pub aws: tokio::runtime::Handle,
 }
@@ -159,6 +161,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         aws_endpoint_url: Some(aws_url.clone()),
         access_key_id: credentials.access_key_id.clone(),
         secret_access_key: credentials.secret_access_key.clone(),
+        log_store: crate::logs::open_store(&data_dir, settings.log_retention),
         ..runtime::RuntimeOptions::default()
     };
     let routes = gateway::Routes::new(gateway::RoutesSpec {

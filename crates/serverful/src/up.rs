@@ -42,6 +42,7 @@ pub(crate) async fn run(args: UpArgs, aws: tokio::runtime::Handle) -> anyhow::Re
         max_concurrency: args.max_concurrency,
         max_queued: args.max_queued,
         idle_timeout: args.idle_timeout,
+        log_retention: crate::logs::retention(&args.app.logs),
         aws,
     })
     .await;

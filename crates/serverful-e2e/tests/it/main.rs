@@ -16,6 +16,7 @@ mod java;
 mod lambda_api;
 mod layers;
 mod lifecycle;
+mod logs;
 mod payloads;
 mod ruby;
 mod runtimes;

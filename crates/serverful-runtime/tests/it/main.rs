@@ -2,6 +2,7 @@
 //! by the host's `node`, `python3` and `sh`, invoked through [`Runtime`].
 
 mod http_mode;
+mod log_store;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -11,7 +12,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use serde_json::{json, Value};
 use serverful_runtime::{
-    FunctionConfig, InvokeContext, InvokeError, LogSink, Runtime, RuntimeError, RuntimeOptions,
+    FunctionConfig, InvokeContext, InvokeError, LogSink, LogStore, Runtime, RuntimeError,
+    RuntimeOptions,
 };
 
 /// Log lines captured from the runtime's sink, as `(function, line)`.
@@ -55,6 +57,7 @@ struct App {
     max_concurrency: u32,
     max_queued: u32,
     idle_timeout: Option<Duration>,
+    log_store: Option<Arc<dyn LogStore>>,
 }
 
 impl App {
@@ -65,6 +68,7 @@ impl App {
             max_concurrency: 4,
             max_queued: 100,
             idle_timeout: None,
+            log_store: None,
         }
     }
 
@@ -117,6 +121,8 @@ impl App {
             max_concurrency: self.max_concurrency,
             max_queued: self.max_queued,
             log_sink: self.logs.sink(),
+            log_store: self.log_store.clone(),
+            stack: "test-stack".to_owned(),
             idle_timeout: self.idle_timeout,
             sandbox: None,
         }
