@@ -8,10 +8,25 @@ use http_body_util::{BodyExt as _, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
-use serverful_platform::{ActionError, LogsRequest, Outcome};
+use serverful_platform::{ActionError, InvokeRequest, LogsRequest, Outcome};
 
 use crate::wire::Event;
 use crate::PREFIX;
+
+/// A request's body and what it is.
+struct Body {
+    bytes: Bytes,
+    content_type: &'static str,
+}
+
+impl Body {
+    fn zip(bytes: Vec<u8>) -> Body {
+        Body {
+            bytes: Bytes::from(bytes),
+            content_type: "application/zip",
+        }
+    }
+}
 
 /// Why a call to the admin API did not give an outcome.
 #[derive(Debug, thiserror::Error)]
@@ -111,7 +126,7 @@ impl Client {
                 let bytes = std::fs::read(path).map_err(|error| {
                     ClientError::Source(format!("cannot read {}: {error}", path.display()))
                 })?;
-                Some(Bytes::from(bytes))
+                Some(Body::zip(bytes))
             }
             ClientSource::Folder(dir) => {
                 let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
@@ -124,7 +139,7 @@ impl Client {
                     .await
                     .map_err(|error| ClientError::Source(error.to_string()))?
                     .map_err(ClientError::Source)?;
-                Some(Bytes::from(bytes))
+                Some(Body::zip(bytes))
             }
         };
         let path = format!(
@@ -183,6 +198,24 @@ impl Client {
         self.call(http::Method::GET, &path, None, &mut |_| {}).await
     }
 
+    /// Calls a running function with an event (`Outcome::Invoked`).
+    pub async fn invoke(&self, request: &InvokeRequest) -> Result<Outcome, ClientError> {
+        let mut query = vec![format!("function={}", encode(&request.function))];
+        if let Some(stack) = &request.stack {
+            query.push(format!("stack={}", encode(stack)));
+        }
+        if let Some(qualifier) = &request.qualifier {
+            query.push(format!("qualifier={}", encode(qualifier)));
+        }
+        let path = format!("{PREFIX}/invoke?{}", query.join("&"));
+        let body = Body {
+            bytes: Bytes::from(request.event.clone()),
+            content_type: "application/json",
+        };
+        self.call(http::Method::POST, &path, Some(body), &mut |_| {})
+            .await
+    }
+
     /// Streams a backup of the server's whole state into `out`, chunk by chunk, and
     /// returns the bytes received. The caller checks the file (its closing checksum says
     /// whether it is whole: a backup that failed on the server arrives cut short).
@@ -216,7 +249,7 @@ impl Client {
         &self,
         method: http::Method,
         path: &str,
-        body: Option<Bytes>,
+        body: Option<Body>,
         on_event: &mut dyn FnMut(&Event),
     ) -> Result<Outcome, ClientError> {
         let mut body = self.send(method, path, body).await?;
@@ -260,18 +293,18 @@ impl Client {
         &self,
         method: http::Method,
         path: &str,
-        body: Option<Bytes>,
+        body: Option<Body>,
     ) -> Result<hyper::body::Incoming, ClientError> {
         let uri = format!("{}{path}", self.endpoint);
         let mut builder = http::Request::builder().method(method).uri(&uri).header(
             http::header::AUTHORIZATION,
             format!("Bearer {}", self.token),
         );
-        if body.is_some() {
-            builder = builder.header(http::header::CONTENT_TYPE, "application/zip");
+        if let Some(body) = &body {
+            builder = builder.header(http::header::CONTENT_TYPE, body.content_type);
         }
         let request = builder
-            .body(Full::new(body.unwrap_or_default()))
+            .body(Full::new(body.map(|body| body.bytes).unwrap_or_default()))
             .map_err(|error| ClientError::Refused {
                 message: format!("bad request to {uri}: {error}"),
             })?;

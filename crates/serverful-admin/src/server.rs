@@ -9,6 +9,8 @@
 //! - `DELETE /v1/stacks/{stack}[?delete_tables=true]`;
 //! - `GET  /v1/logs?function=F[&stack=S][&since_ms=T][&after=CURSOR][&limit=N]`: a page
 //!   of a function's log lines (the client pages and follows with the returned cursor);
+//! - `POST /v1/invoke?function=F[&stack=S][&qualifier=Q]`: the body is the event (JSON);
+//!   the outcome is the function's result or error;
 //! - `GET  /v1/backup`: the body is a backup file (`.tar.zst`) written as it streams.
 //!
 //! Every action but the backup answers 200 with NDJSON [`Event`]s ending in `done` or
@@ -30,7 +32,8 @@ use bytes::Bytes;
 use futures_util::StreamExt as _;
 use serverful_build as build;
 use serverful_platform::{
-    Action, ActionError, BackupSink, DeployRequest, LogsRequest, Platform, Progress, Source,
+    Action, ActionError, BackupSink, DeployRequest, InvokeRequest, LogsRequest, Platform, Progress,
+    Source,
 };
 
 use crate::wire::Event;
@@ -61,6 +64,7 @@ pub fn router(state: AdminState) -> Router {
         .route(&format!("{PREFIX}/stacks/{{stack}}"), delete(delete_stack))
         .route(&format!("{PREFIX}/logs"), get(logs))
         .route(&format!("{PREFIX}/backup"), get(backup))
+        .route(&format!("{PREFIX}/invoke"), post(invoke))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
         .layer(axum::middleware::from_fn(move |request, next| {
@@ -454,6 +458,35 @@ async fn logs(State(state): State<AdminState>, RawQuery(query): RawQuery) -> Res
     stream_action(
         move |progress| async move { platform.handle(Action::Logs(request), progress).await },
     )
+}
+
+async fn invoke(
+    State(state): State<AdminState>,
+    RawQuery(query): RawQuery,
+    event: Bytes,
+) -> Response {
+    let pairs = query_pairs(query.as_deref());
+    let Some(function) = value(&pairs, "function").filter(|name| !name.is_empty()) else {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "?function= names the function to invoke",
+            None,
+        );
+    };
+    let request = InvokeRequest {
+        function: function.to_owned(),
+        stack: value(&pairs, "stack").map(str::to_owned),
+        qualifier: value(&pairs, "qualifier").map(str::to_owned),
+        event: if event.is_empty() {
+            b"{}".to_vec()
+        } else {
+            event.to_vec()
+        },
+    };
+    let platform = state.platform.clone();
+    stream_action(move |progress| async move {
+        platform.handle(Action::Invoke(request), progress).await
+    })
 }
 
 /// A writer that hands what is written to the response body, chunk by chunk; the

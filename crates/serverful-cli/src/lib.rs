@@ -20,7 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Build and run the SAM app in DIR: the API gateway and its functions
     Up(UpArgs),
-    /// Invoke one function once, without the gateway: result on stdout, logs on stderr
+    /// Invoke one function once, without the gateway (or a running server's with
+    /// --endpoint): result on stdout, logs on stderr
     Invoke(InvokeArgs),
     /// Create a working app from a template in DIR, ready for `serverful up`
     Init(InitArgs),
@@ -414,6 +415,14 @@ pub struct InvokeArgs {
     /// JSON event file, or - for standard input [default: {}]
     #[arg(long, short = 'e', value_name = "FILE")]
     pub event: Option<PathBuf>,
+
+    /// With --endpoint: a version number of the stack, or $LATEST [default: the current
+    /// version]
+    #[arg(long, requires = "endpoint")]
+    pub qualifier: Option<String>,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 #[derive(Debug, Args)]

@@ -23,6 +23,8 @@ pub enum Action {
     /// A consistent snapshot of the whole state (tables, stacks and their versions' code,
     /// keys, logs), written to the sink while the server goes on serving.
     Backup(BackupSink),
+    /// One call of a running function with an event (`serverful invoke --endpoint`).
+    Invoke(InvokeRequest),
 }
 
 impl Action {
@@ -31,7 +33,7 @@ impl Action {
         match self {
             Action::Deploy(request) => Some(&request.stack),
             Action::Rollback { stack, .. } | Action::Delete { stack, .. } => Some(stack),
-            Action::List | Action::Logs(_) | Action::Backup(_) => None,
+            Action::List | Action::Logs(_) | Action::Backup(_) | Action::Invoke(_) => None,
         }
     }
 }
@@ -50,6 +52,19 @@ pub struct LogsRequest {
     pub after: Option<String>,
     /// At most this many lines.
     pub limit: usize,
+}
+
+/// Which function to call, with what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvokeRequest {
+    /// The function: its logical id, its physical name or its ARN (qualified or not).
+    pub function: String,
+    /// The stack; unneeded when only one running stack has a function of that name.
+    pub stack: Option<String>,
+    /// A version number of the stack, or `$LATEST` (the current version).
+    pub qualifier: Option<String>,
+    /// The event, a JSON document.
+    pub event: Vec<u8>,
 }
 
 /// Where a backup goes: a writer the platform writes the backup file into, from a thread
@@ -131,6 +146,17 @@ pub enum Outcome {
         /// Pass it back as `after` to read the lines written since; the request's own
         /// `after` when the page is empty.
         cursor: Option<String>,
+    },
+    /// A function ran: its result, or its error (Lambda's error JSON) when `failed`.
+    Invoked {
+        stack: String,
+        /// The function's logical id.
+        function: String,
+        payload: String,
+        failed: bool,
+        /// When the call began (milliseconds since the Unix epoch): the function's log
+        /// lines of the call are those since.
+        started_ms: i64,
     },
     /// A backup was written in full.
     BackedUp {

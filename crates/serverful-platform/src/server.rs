@@ -243,6 +243,7 @@ impl Platform {
                     .await
                     .map_err(|error| ActionError::internal("backup", error.to_string()))?
             }
+            Action::Invoke(request) => crate::invocation::invoke(self, request).await,
         }
     }
 

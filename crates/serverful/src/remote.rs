@@ -219,8 +219,8 @@ fn print_outcome(outcome: &Outcome) {
                 print_summary(summary);
             }
         }
-        // Printed by `serverful logs` and `serverful backup`, which ask for them.
-        Outcome::Logs { .. } | Outcome::BackedUp { .. } => {}
+        // Printed by `serverful logs`, `backup` and `invoke`, which ask for them.
+        Outcome::Logs { .. } | Outcome::BackedUp { .. } | Outcome::Invoked { .. } => {}
     }
 }
 
