@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,6 +39,14 @@ pub struct LoadConfig {
     pub request_timeout: Duration,
     /// When set, a response whose body differs is an error.
     pub expect_body: Option<Bytes>,
+    /// The `Host` header [default: the address], for a server that routes by host name.
+    pub host: Option<String>,
+    /// When not empty, every body must be one of these (two versions of an app whose
+    /// answers differ): each is counted, and so is each change from one to another on a
+    /// connection.
+    pub accept_bodies: Vec<Bytes>,
+    /// Ends the run early when set (the recorded part then lasts until it is set).
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 /// Everything one run measured.
@@ -56,6 +65,10 @@ pub struct LoadResult {
     /// Successful requests of the whole run, warm-up included: what the servers' CPU time
     /// over the whole run is divided by.
     pub completed: u64,
+    /// With `accept_bodies`: how many answers had each body, in their order.
+    pub body_counts: Vec<u64>,
+    /// With `accept_bodies`: the most changes of body one connection saw.
+    pub most_switches: u64,
 }
 
 impl LoadResult {
@@ -145,6 +158,9 @@ struct Tally {
     warmup_errors: u64,
     first_error: Option<String>,
     completed: u64,
+    body_counts: Vec<u64>,
+    last_body: Option<usize>,
+    switches: u64,
 }
 
 impl Tally {
@@ -155,6 +171,9 @@ impl Tally {
             warmup_errors: 0,
             first_error: None,
             completed: 0,
+            body_counts: Vec::new(),
+            last_body: None,
+            switches: 0,
         }
     }
 
@@ -199,9 +218,20 @@ pub async fn run(config: LoadConfig) -> Result<LoadResult, ConfigError> {
         first_error: None,
         measured: config.duration,
         completed: 0,
+        body_counts: vec![0; config.accept_bodies.len()],
+        most_switches: 0,
     };
+    let mut tallies = Vec::new();
     for task in tasks {
-        let tally = match task.await {
+        tallies.push(task.await);
+    }
+    if config.stop.is_some() {
+        result.measured = Instant::now()
+            .saturating_duration_since(record_from)
+            .min(config.duration);
+    }
+    for tally in tallies {
+        let tally = match tally {
             Ok(tally) => tally,
             Err(error) => {
                 *result.errors.entry("task failed".to_owned()).or_default() += 1;
@@ -216,6 +246,10 @@ pub async fn run(config: LoadConfig) -> Result<LoadResult, ConfigError> {
         }
         result.warmup_errors += tally.warmup_errors;
         result.completed += tally.completed;
+        for (total, count) in result.body_counts.iter_mut().zip(&tally.body_counts) {
+            *total += count;
+        }
+        result.most_switches = result.most_switches.max(tally.switches);
         if result.first_error.is_none() {
             result.first_error = tally.first_error;
         }
@@ -230,9 +264,19 @@ async fn drive_connection(
     stop_at: Instant,
 ) -> Tally {
     let mut tally = Tally::new();
+    tally.body_counts = vec![0; config.accept_bodies.len()];
     let mut connection: Option<SendRequest<Empty<Bytes>>> = None;
-    let host = config.address.to_string();
-    while Instant::now() < stop_at {
+    let host = config
+        .host
+        .clone()
+        .unwrap_or_else(|| config.address.to_string());
+    let stopped = || {
+        config
+            .stop
+            .as_ref()
+            .is_some_and(|stop| stop.load(Ordering::Relaxed))
+    };
+    while Instant::now() < stop_at && !stopped() {
         let recorded = Instant::now() >= record_from;
         let sender = match connection.as_mut() {
             Some(sender) => sender,
@@ -263,14 +307,26 @@ async fn drive_connection(
         let sent = Instant::now();
         let exchanged = tokio::time::timeout(
             config.request_timeout,
-            exchange(sender, request, config.expect_body.as_ref()),
+            exchange(
+                sender,
+                request,
+                config.expect_body.as_ref(),
+                &config.accept_bodies,
+            ),
         )
         .await;
         let answered = Instant::now();
         let recorded = sent >= record_from && answered <= stop_at;
         match exchanged {
-            Ok(Ok(())) => {
+            Ok(Ok(body)) => {
                 tally.completed += 1;
+                if let Some(index) = body {
+                    tally.body_counts[index] += 1;
+                    if tally.last_body.is_some_and(|last| last != index) {
+                        tally.switches += 1;
+                    }
+                    tally.last_body = Some(index);
+                }
                 if recorded {
                     let nanos = u64::try_from((answered - sent).as_nanos()).unwrap_or(u64::MAX);
                     tally.latencies_ns.saturating_record(nanos.max(1));
@@ -326,12 +382,14 @@ async fn connect(address: SocketAddr) -> std::io::Result<SendRequest<Empty<Bytes
     Ok(sender)
 }
 
-/// Sends one request and reads the whole answer.
+/// Sends one request and reads the whole answer; with `accept_bodies`, returns which
+/// of them it was.
 async fn exchange(
     sender: &mut SendRequest<Empty<Bytes>>,
     request: Request<Empty<Bytes>>,
     expect_body: Option<&Bytes>,
-) -> Result<(), Failure> {
+    accept_bodies: &[Bytes],
+) -> Result<Option<usize>, Failure> {
     sender.ready().await.map_err(Failure::transport)?;
     let response = sender
         .send_request(request)
@@ -366,7 +424,20 @@ async fn exchange(
             });
         }
     }
-    Ok(())
+    if accept_bodies.is_empty() {
+        return Ok(None);
+    }
+    match accept_bodies.iter().position(|accepted| *accepted == body) {
+        Some(index) => Ok(Some(index)),
+        None => Err(Failure {
+            kind: "unexpected body".to_owned(),
+            message: format!(
+                "a body of neither version: {}",
+                String::from_utf8_lossy(&body[..body.len().min(200)])
+            ),
+            drop_connection: false,
+        }),
+    }
 }
 
 /// One request on a connection opened beforehand, timed from sending it to the last byte

@@ -143,6 +143,8 @@ fn merge(tallies: Vec<Tally>, failed_clients: Vec<String>, measured: Duration) -
         first_error: None,
         measured,
         completed: 0,
+        body_counts: Vec::new(),
+        most_switches: 0,
     };
     for failure in failed_clients {
         *result.errors.entry("client failed".to_owned()).or_default() += 1;

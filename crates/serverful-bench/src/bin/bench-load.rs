@@ -61,6 +61,9 @@ fn run(args: Args) -> Result<(), String> {
         duration: seconds(args.duration, "--duration")?,
         request_timeout: seconds(args.timeout, "--timeout")?,
         expect_body: args.expect_body.map(Bytes::from),
+        host: None,
+        accept_bodies: Vec::new(),
+        stop: None,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.threads.max(1))
