@@ -422,13 +422,26 @@ impl Platform {
             // changes a function (its environment names a version), it is prepared again
             // (its build is cached).
             let numbered = self.load_template(&record, publication.numbers())?;
+            published = publication.published;
             if numbered.functions != app.functions {
                 configs = self.prepare(&stack, &numbered, progress.clone()).await?;
                 digests = self.digests(&stack, &configs).await?;
+                // What the new versions run is the function as numbered.
+                for version in &mut published {
+                    let digest = digests.get(&version.function);
+                    let function = numbered
+                        .functions
+                        .iter()
+                        .find(|function| function.logical_id == version.function);
+                    if let (Some(digest), Some(function)) = (digest, function) {
+                        version.code_sha256 = digest.code_sha256.clone();
+                        version.config_sha256 = digest.config_sha256.clone();
+                        version.settings = lambda_versions::settings(function, digest.code_size);
+                    }
+                }
             }
             app = numbered;
             record.lambda_versions = Some(publication.lambda_versions);
-            published = publication.published;
         }
 
         progress.phase("creating tables");
