@@ -258,23 +258,10 @@ fn find<'a>(
     request: &RestRequest,
     arns: &Arns<'_>,
 ) -> Result<(&'a FunctionInfo, Option<String>), AwsError> {
-    let decoded = percent_decode(raw_name);
-    let without_arn = decoded
-        .rsplit_once(":function:")
-        .map_or(decoded.as_str(), |(_, rest)| rest);
-    let (name, in_name) = match without_arn.split_once(':') {
-        Some((name, qualifier)) => (name, Some(qualifier.to_owned())),
-        None => (without_arn, None),
-    };
-    let in_query = query_parameter(&request.query, "Qualifier");
-    let qualifier = match (in_name, in_query) {
-        (Some(in_name), Some(in_query)) if in_name != in_query => {
-            return Err(invalid_parameter(format!(
-                "The function name names qualifier {in_name} and the Qualifier parameter {in_query}; give one, or the same in both"
-            )))
-        }
-        (in_name, in_query) => in_name.or(in_query),
-    };
+    let (name, qualifier) = name_and_qualifier(
+        &percent_decode(raw_name),
+        query_parameter(&request.query, "Qualifier"),
+    )?;
     // By the function's name only, as on AWS: a logical id means nothing to Lambda.
     match infos.iter().find(|info| info.latest.name == name) {
         Some(info) => Ok((info, qualifier)),
@@ -287,6 +274,31 @@ fn find<'a>(
                 .unwrap_or_default()
         ))),
     }
+}
+
+/// The function name and the qualifier in `FunctionName` (a name, a partial or full ARN,
+/// each with an optional `:qualifier`) and the `Qualifier` parameter, which must agree
+/// when both are given.
+fn name_and_qualifier(
+    function_name: &str,
+    in_query: Option<String>,
+) -> Result<(String, Option<String>), AwsError> {
+    let without_arn = function_name
+        .rsplit_once(":function:")
+        .map_or(function_name, |(_, rest)| rest);
+    let (name, in_name) = match without_arn.split_once(':') {
+        Some((name, qualifier)) => (name, Some(qualifier.to_owned())),
+        None => (without_arn, None),
+    };
+    let qualifier = match (in_name, in_query) {
+        // Lambda's own words for it.
+        (Some(in_name), Some(in_query)) if in_name != in_query => return Err(invalid_parameter(
+            "The derived qualifier from the function name does not match the specified qualifier."
+                .to_owned(),
+        )),
+        (in_name, in_query) => in_name.or(in_query),
+    };
+    Ok((name.to_owned(), qualifier))
 }
 
 /// A function's configuration as `GetFunctionConfiguration` returns it: `$LATEST` for
@@ -650,4 +662,110 @@ fn empty_response(status: StatusCode) -> Response<Bytes> {
     let mut response = Response::new(Bytes::new());
     *response.status_mut() = status;
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(function_name: &str, query: Option<&str>) -> Result<(String, Option<String>), String> {
+        name_and_qualifier(function_name, query.map(str::to_owned)).map_err(|error| {
+            format!(
+                "{} {}: {}",
+                error.status.as_u16(),
+                error.type_name,
+                error.message.unwrap_or_default()
+            )
+        })
+    }
+
+    fn named(name: &str, qualifier: Option<&str>) -> Result<(String, Option<String>), String> {
+        Ok((name.to_owned(), qualifier.map(str::to_owned)))
+    }
+
+    #[test]
+    fn the_qualifier_comes_from_the_name_the_arn_or_the_parameter() {
+        assert_eq!(split("greeter", None), named("greeter", None));
+        assert_eq!(split("greeter:7", None), named("greeter", Some("7")));
+        assert_eq!(
+            split("greeter", Some("live")),
+            named("greeter", Some("live"))
+        );
+        let arn = "arn:aws:lambda:us-east-1:123456789012:function:greeter";
+        assert_eq!(split(arn, None), named("greeter", None));
+        assert_eq!(
+            split(&format!("{arn}:$LATEST"), None),
+            named("greeter", Some("$LATEST"))
+        );
+        assert_eq!(
+            split("123456789012:function:greeter:live", None),
+            named("greeter", Some("live"))
+        );
+        // Both, agreeing: fine; disagreeing: refused in Lambda's words.
+        assert_eq!(
+            split(&format!("{arn}:live"), Some("live")),
+            named("greeter", Some("live"))
+        );
+        assert_eq!(
+            split("greeter:1", Some("2")),
+            Err("400 InvalidParameterValueException: The derived qualifier from the function name does not match the specified qualifier.".to_owned())
+        );
+    }
+
+    fn request(query: &str) -> RestRequest {
+        RestRequest {
+            method: Method::GET,
+            path: format!("{PREFIX}/greeter/versions"),
+            query: query.to_owned(),
+            headers: http::HeaderMap::new(),
+            body: Bytes::new(),
+            region: "us-east-1".to_owned(),
+            access_key_id: "AKIDEXAMPLE".to_owned(),
+            request_id: "test".to_owned(),
+        }
+    }
+
+    #[test]
+    fn listings_page_by_marker_and_max_items() {
+        let items = || -> Vec<(String, u32)> {
+            ["$LATEST", "1", "2", "3"]
+                .iter()
+                .zip(0..)
+                .map(|(marker, item)| ((*marker).to_owned(), item))
+                .collect()
+        };
+        assert_eq!(
+            page(items(), &request(""), PAGE_MAX).expect("page"),
+            (vec![0, 1, 2, 3], None)
+        );
+        assert_eq!(
+            page(items(), &request("MaxItems=2"), PAGE_MAX).expect("page"),
+            (vec![0, 1], Some("2".to_owned()))
+        );
+        assert_eq!(
+            page(items(), &request("Marker=2&MaxItems=2"), PAGE_MAX).expect("page"),
+            (vec![2, 3], None)
+        );
+        // Never more than the operation's own page, whatever MaxItems asks.
+        assert_eq!(
+            page(items(), &request("MaxItems=100"), 3).expect("page"),
+            (vec![0, 1, 2], Some("3".to_owned()))
+        );
+        for bad in ["MaxItems=0", "MaxItems=x", "Marker=9"] {
+            let error = page(items(), &request(bad), PAGE_MAX).expect_err(bad);
+            assert_eq!(error.type_name, "InvalidParameterValueException", "{bad}");
+        }
+    }
+
+    #[test]
+    fn last_modified_is_written_as_lambda_writes_it() {
+        assert_eq!(
+            lambda_time("2026-12-07T02:52:50.123456Z"),
+            "2026-12-07T02:52:50.123+0000"
+        );
+        assert_eq!(
+            lambda_time("2026-12-07T04:52:50+02:00"),
+            "2026-12-07T02:52:50.000+0000"
+        );
+    }
 }

@@ -313,6 +313,62 @@ pub(crate) fn publish(
     Ok(publication)
 }
 
+/// `serverful up --watch` reloaded `function_id` of the running `deploy` with new code
+/// (`digest`): as `sam sync` does for `AutoPublishAlias`, SAM's version of it is
+/// published anew with its function's next number after `highest`, and its alias follows
+/// (aliases name the version resource). The template's own `AWS::Lambda::Version`s keep
+/// their numbers; their code, from the live folder, is gone. Changes `app` and the
+/// deploy's `record` in place and returns the new versions.
+pub(crate) fn republish(
+    app: &mut template::App,
+    record: &mut VersionRecord,
+    function_id: &str,
+    digest: &FunctionDigest,
+    highest: &BTreeMap<String, u32>,
+    now: &str,
+) -> Vec<FunctionVersionRecord> {
+    let Some(function) = app
+        .functions
+        .iter()
+        .find(|function| function.logical_id == function_id)
+        .cloned()
+    else {
+        return Vec::new();
+    };
+    let mut next = highest.get(function_id).copied().unwrap_or_default();
+    let mut published = Vec::new();
+    for version in &mut app.versions {
+        if version.function != function_id || !version.auto_published {
+            continue;
+        }
+        next += 1;
+        version.number = next;
+        let identity = identity(version, &function, digest, record.digest.is_empty());
+        if let Some(deployed) = record
+            .lambda_versions
+            .get_or_insert_with(Vec::new)
+            .iter_mut()
+            .find(|deployed| deployed.logical_id == version.logical_id)
+        {
+            deployed.number = next;
+            deployed.identity = identity;
+        }
+        published.push(FunctionVersionRecord {
+            stack: record.stack.clone(),
+            function: function_id.to_owned(),
+            number: next,
+            logical_id: version.logical_id.clone(),
+            deploy: record.number,
+            description: version.description.clone().unwrap_or_default(),
+            code_sha256: digest.code_sha256.clone(),
+            config_sha256: digest.config_sha256.clone(),
+            published_at: now.to_owned(),
+            settings: settings(&function, digest.code_size),
+        });
+    }
+    published
+}
+
 /// What CloudFormation compares to decide that a version resource is unchanged: its
 /// properties (`Description`, `CodeSha256`), and for SAM's version what SAM names it
 /// after (the code, `AutoPublishCodeSha256`, the environment, the memory size, the layers).
@@ -637,6 +693,74 @@ Resources:
             new_numbers(&second),
             [("Split".to_owned(), 3), ("Split".to_owned(), 4)]
         );
+    }
+
+    #[test]
+    fn a_watch_reload_publishes_sams_version_anew_and_its_alias_follows() {
+        let mut app = app(TEMPLATE, &BTreeMap::new());
+        let digests = BTreeMap::from([
+            ("Greeter".to_owned(), digest("greeter-1")),
+            ("Split".to_owned(), digest("split-1")),
+        ]);
+        let deploy = Deploy {
+            app: &app,
+            stack: "shop",
+            number: 1,
+            digests: &digests,
+            live_source: true,
+            now: "now",
+        };
+        let first = publish(&deploy, None, &BTreeMap::new()).expect("publish");
+        let mut record = record(1, &first);
+        let highest = BTreeMap::from([("Greeter".to_owned(), 4), ("Split".to_owned(), 2)]);
+
+        let published = republish(
+            &mut app,
+            &mut record,
+            "Greeter",
+            &digest("greeter-2"),
+            &highest,
+            "later",
+        );
+        assert_eq!(
+            published
+                .iter()
+                .map(|version| (version.function.as_str(), version.number, version.deploy))
+                .collect::<Vec<_>>(),
+            [("Greeter", 5, 1)]
+        );
+        assert_eq!(published[0].code_sha256, "greeter-2");
+        let live = app
+            .aliases
+            .iter()
+            .find(|alias| alias.name == "live")
+            .expect("alias");
+        assert_eq!(number_of(&app, &live.version), Some(5));
+        let recorded: Vec<(String, u32)> = record
+            .lambda_versions
+            .iter()
+            .flatten()
+            .map(|version| (version.function.clone(), version.number))
+            .collect();
+        assert_eq!(
+            recorded,
+            [
+                ("Greeter".to_owned(), 5),
+                ("Split".to_owned(), 1),
+                ("Split".to_owned(), 2)
+            ]
+        );
+
+        // The template's own version resources are not republished by a reload.
+        let published = republish(
+            &mut app,
+            &mut record,
+            "Split",
+            &digest("split-2"),
+            &highest,
+            "later",
+        );
+        assert!(published.is_empty(), "{published:?}");
     }
 
     #[test]

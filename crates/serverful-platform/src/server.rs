@@ -928,11 +928,12 @@ impl Platform {
             .iter()
             .find(|record| *record.function == *function.function && record.number == number)
             .ok_or_else(unknown)?;
-        let own_build = record.deploy == version.record.number
-            || version
-                .digests
-                .get(&*function.function)
-                .is_some_and(|digest| digest.runs(record));
+        // By what it runs, not by the deploy that published it: `up --watch` reloads a
+        // function of the running deploy with other code.
+        let own_build = version
+            .digests
+            .get(&*function.function)
+            .is_some_and(|digest| digest.runs(record));
         if own_build {
             return Ok((own, number.to_string()));
         }
@@ -1087,7 +1088,9 @@ impl Platform {
     }
 
     /// Replaces one function of a stack's current version in place (`up --watch`): new
-    /// requests go to the new runtime at once; the old one drains and stops.
+    /// requests go to the new runtime at once; the old one drains and stops. A function
+    /// with `AutoPublishAlias` whose code changed gets a new Lambda version, and its
+    /// alias moves to it, as `sam sync` does.
     pub fn replace_function(
         self: &Arc<Self>,
         stack: &str,
@@ -1098,17 +1101,70 @@ impl Platform {
             .ok_or_else(|| unknown_stack(stack, &self.stack_names()))?;
         let name = config.name.clone();
         let grace = config.timeout + DRAIN_MARGIN;
+        // The live folder changes under it: hashed afresh, never remembered.
+        let digest = self
+            .code_hashes
+            .digests(std::slice::from_ref(&config), &[])
+            .map_err(|error| ActionError::internal("build", format!("failed to {error}")))?
+            .remove(&name);
         let (function_runtime, warnings) =
             runtime::Runtime::new(vec![config], self.runtime_options(stack))
                 .map_err(|error| ActionError::invalid("functions", error.to_string()))?;
         let function_runtime = Arc::new(function_runtime);
         let parking = function_runtime.clone();
         tokio::spawn(async move { parking.park_sandboxes().await });
-        let old = version
+
+        // The deploy as it is now: this function's new runtime and digest, and SAM's
+        // version of it published anew when its code or configuration changed.
+        let mut record = version.record.clone();
+        let mut app = version.app.clone();
+        let mut digests = version.digests.clone();
+        let mut published = Vec::new();
+        if let Some(digest) = digest {
+            if digests.get(&name) != Some(&digest) {
+                let highest = self
+                    .state
+                    .highest_function_versions(stack)
+                    .map_err(|error| ActionError::internal("state", error.to_string()))?;
+                published = lambda_versions::republish(
+                    &mut app,
+                    &mut record,
+                    &name,
+                    &digest,
+                    &highest,
+                    &now_rfc3339(),
+                );
+            }
+            digests.insert(name.clone(), digest);
+        }
+        let mut functions = version
             .functions
-            .write()
+            .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(name.clone(), function_runtime);
+            .clone();
+        let old = functions.insert(name.clone(), function_runtime);
+        let reloaded = Arc::new(LiveVersion {
+            record,
+            app,
+            tables: version.tables.clone(),
+            functions: RwLock::new(functions),
+            digests,
+        });
+        if !published.is_empty() {
+            self.record_lambda_versions(&reloaded, &published);
+        }
+        {
+            let mut stacks = self
+                .stacks
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(live) = stacks.get_mut(stack) {
+                // The other functions' runtimes are shared with the version replaced,
+                // which is dropped, not drained.
+                live.current = Some(reloaded);
+            }
+        }
+        self.refresh_published(stack);
         self.publish_routes();
         if let Some(old) = old {
             tokio::spawn(async move {

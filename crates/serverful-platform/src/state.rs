@@ -153,7 +153,8 @@ pub trait StateBackend: Send + Sync {
         published: &[FunctionVersionRecord],
     ) -> Result<(), StateError>;
     /// Records the Lambda versions of a deploy recorded before they existed (its
-    /// `lambda_versions` was `None`), with those it published.
+    /// `lambda_versions` was `None`), or as `up --watch` published more, with those it
+    /// published.
     fn record_lambda_versions(
         &self,
         stack: &str,

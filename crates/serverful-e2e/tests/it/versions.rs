@@ -114,6 +114,10 @@ elif mode == "invoke":
         name = names[args[0]]
         if qualifier.startswith("name:"):
             out[qualifier] = invoke(name + ":" + qualifier[5:])
+        elif qualifier.startswith("both:"):
+            # `both:A:B`: A in the name and B as Qualifier.
+            in_name, in_query = qualifier[5:].split(":")
+            out[qualifier] = invoke(name + ":" + in_name, in_query)
         elif qualifier.startswith("arn:"):
             arn = client.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
             out[qualifier] = invoke(arn + ":" + qualifier[4:])
@@ -203,7 +207,10 @@ fn deploys_publish_versions_that_boto3_lists_invokes_and_splits() {
     assert!(out.starts_with("Deployed versions version 2"), "{out}");
 
     let names = boto3(&server, "names", &[]);
-    let greeter = names["GreeterFunction"].as_str().expect("greeter").to_owned();
+    let greeter = names["GreeterFunction"]
+        .as_str()
+        .expect("greeter")
+        .to_owned();
     let greeter_arn = format!("arn:aws:lambda:us-east-1:123456789012:function:{greeter}");
     let listed = boto3(&server, "versions", &[]);
     // SAM publishes the changed greeter anew; SplitVersionA is unchanged, so it keeps
@@ -218,7 +225,10 @@ fn deploys_publish_versions_that_boto3_lists_invokes_and_splits() {
         greeter_versions[0]["FunctionArn"],
         format!("{greeter_arn}:$LATEST")
     );
-    assert_eq!(greeter_versions[1]["FunctionArn"], format!("{greeter_arn}:1"));
+    assert_eq!(
+        greeter_versions[1]["FunctionArn"],
+        format!("{greeter_arn}:1")
+    );
     assert_eq!(greeter_versions[1]["Description"], "the greeter");
     let code_hash = |version: &Value| version["CodeSha256"].as_str().expect("hash").to_owned();
     assert_eq!(code_hash(&greeter_versions[1]).len(), 44, "{listed}");
@@ -289,7 +299,10 @@ fn deploys_publish_versions_that_boto3_lists_invokes_and_splits() {
     let configuration = boto3(&server, "configuration", &["GreeterFunction", "1"]);
     assert_eq!(configuration["Version"], "1");
     assert_eq!(configuration["FunctionArn"], format!("{greeter_arn}:1"));
-    assert_eq!(configuration["CodeSha256"], greeter_versions[1]["CodeSha256"]);
+    assert_eq!(
+        configuration["CodeSha256"],
+        greeter_versions[1]["CodeSha256"]
+    );
     let configuration = boto3(&server, "configuration", &["GreeterFunction", "live"]);
     assert_eq!(configuration["Version"], "2");
     assert_eq!(configuration["FunctionArn"], format!("{greeter_arn}:live"));
@@ -364,8 +377,113 @@ fn deploys_publish_versions_that_boto3_lists_invokes_and_splits() {
         versions_of(&listed, "GreeterFunction"),
         ["$LATEST", "1", "2", "3"]
     );
-    let invoked = boto3(&server, "invoke", &["GreeterFunction", "1", "2", "3", "live"]);
+    // The split function's code did not change, but deploy 1 (current after the
+    // rollback) had no SplitVersionB: CloudFormation creates it again, as number 3.
+    assert_eq!(
+        versions_of(&listed, "SplitFunction"),
+        ["$LATEST", "1", "2", "3"]
+    );
+    let invoked = boto3(
+        &server,
+        "invoke",
+        &["GreeterFunction", "1", "2", "3", "live"],
+    );
     for (qualifier, code) in [("1", "v1"), ("2", "v2"), ("3", "v3"), ("live", "v3")] {
         assert_eq!(invoked[qualifier]["Payload"]["code"], code, "{invoked}");
     }
+
+    // Deploy 4 changes only the split function's code: the greeter's unchanged code
+    // publishes nothing new (SAM's version of it is the same), and the split function's
+    // version resources are unchanged too (they keep the code they were published
+    // with), so only its `$LATEST` runs the new code.
+    rewrite(&work.path().join("split/app.py"), "\"B\"", "\"C\"");
+    let out = deploy(&server, work.path());
+    assert!(out.starts_with("Deployed versions version 4"), "{out}");
+    let listed = boto3(&server, "versions", &[]);
+    assert_eq!(
+        versions_of(&listed, "GreeterFunction"),
+        ["$LATEST", "1", "2", "3"]
+    );
+    assert_eq!(
+        versions_of(&listed, "SplitFunction"),
+        ["$LATEST", "1", "2", "3"]
+    );
+    let invoked = boto3(&server, "invoke", &["GreeterFunction", "live"]);
+    assert_eq!(invoked["live"]["ExecutedVersion"], "3", "{invoked}");
+    let invoked = boto3(&server, "invoke", &["SplitFunction", "-", "3", "2", "1"]);
+    for (qualifier, answer) in [("-", "C"), ("3", "B"), ("2", "B"), ("1", "A")] {
+        assert_eq!(invoked[qualifier]["Payload"]["answer"], answer, "{invoked}");
+    }
+}
+
+/// `serverful up --watch` publishes versions too: its app folder's first load is version
+/// 1 of each function, and an edit that changes a function's code publishes the next one
+/// (and moves SAM's alias to it), while an unchanged function keeps its versions. The old
+/// code of a live folder is gone, so its old version says so when invoked.
+#[test]
+fn up_publishes_versions_of_the_live_folder() {
+    let work = tempfile::tempdir().expect("app dir");
+    // The folder's name is the stack's: `versions-GreeterFunction-...` as under serve.
+    let app = work.path().join("versions");
+    copy_dir(&test_app("versions"), &app);
+    let server = Server::start(&app, &["--watch"]);
+
+    let listed = boto3(&server, "versions", &[]);
+    assert_eq!(versions_of(&listed, "GreeterFunction"), ["$LATEST", "1"]);
+    assert_eq!(versions_of(&listed, "SplitFunction"), ["$LATEST", "1"]);
+    let invoked = boto3(&server, "invoke", &["GreeterFunction", "live", "1", "-"]);
+    assert_eq!(invoked["live"]["ExecutedVersion"], "1", "{invoked}");
+    assert_eq!(invoked["1"]["Payload"]["code"], "v1", "{invoked}");
+    assert_eq!(invoked["-"]["ExecutedVersion"], "$LATEST", "{invoked}");
+    let aliases = boto3(&server, "aliases", &[]);
+    assert_eq!(aliases["live"]["FunctionVersion"], "1", "{aliases}");
+    assert_eq!(aliases["split"][0]["Name"], "canary", "{aliases}");
+    assert_eq!(aliases["split"][0]["FunctionVersion"], "1", "{aliases}");
+    // A qualifier in the name and another as the parameter, as Lambda refuses it.
+    let invoked = boto3(&server, "invoke", &["GreeterFunction", "both:1:live"]);
+    assert_eq!(
+        invoked["both:1:live"]["Error"], "InvalidParameterValueException",
+        "{invoked}"
+    );
+    assert_eq!(
+        invoked["both:1:live"]["Message"],
+        "The derived qualifier from the function name does not match the specified qualifier."
+    );
+    // The bare host answers for the one stack; its route goes through the alias.
+    let greet = || {
+        crate::json_body(
+            client()
+                .get(server.url("/greet"))
+                .send()
+                .expect("GET /greet"),
+        )
+    };
+    assert_eq!(greet()["code"], "v1");
+
+    rewrite(&app.join("greeter/app.py"), "\"v1\"", "\"v2\"");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while greet()["code"] != "v2" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the edit was not picked up in 30 s\n{}",
+            server.all_output()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let listed = boto3(&server, "versions", &[]);
+    assert_eq!(
+        versions_of(&listed, "GreeterFunction"),
+        ["$LATEST", "1", "2"]
+    );
+    assert_eq!(versions_of(&listed, "SplitFunction"), ["$LATEST", "1"]);
+    let invoked = boto3(&server, "invoke", &["GreeterFunction", "live", "2", "1"]);
+    assert_eq!(invoked["live"]["ExecutedVersion"], "2", "{invoked}");
+    assert_eq!(invoked["2"]["Payload"]["code"], "v2", "{invoked}");
+    let old = &invoked["1"];
+    assert_eq!(old["Status"], 503, "{invoked}");
+    let message = old["Message"].as_str().expect("message");
+    assert!(
+        message.contains("version 1 of GreeterFunction") && message.contains("serverful up"),
+        "{message}"
+    );
 }
