@@ -12,13 +12,17 @@
 //! - `action`: [`Action`], [`Outcome`], [`ActionError`]: the interface.
 //! - `server`: [`Platform`]: the running stacks and their versions, the deploy pipeline,
 //!   the switch, rollback and delete, calls to functions by [`serverful_invoke::FunctionRef`].
-//! - `lambda_api`: the Lambda API on the AWS endpoint, over every stack's functions.
+//! - `keys`: each stack's own access keys for its functions, and the scope the platform
+//!   publishes for them in the AWS endpoint's key ring (what the stack owns).
+//! - `lambda_api`: the Lambda API on the AWS endpoint, over every stack's functions, each
+//!   call authorized for its caller.
 //! - `prepare`: a version made ready to run: runtime names checked, functions and layers
 //!   built, the runtime's view of each function.
 //! - `state`: stacks and versions kept behind [`StateBackend`] ([`SqliteState`]).
 //! - `tables`: the DynamoDB store, a version's tables, the TTL sweep.
 
 pub mod action;
+mod keys;
 pub mod lambda_api;
 pub mod prepare;
 pub mod server;

@@ -20,6 +20,7 @@ use serverful_store::Store;
 use serverful_template as template;
 
 use crate::action::{Action, ActionError, ApiUrl, DeployRequest, ErrorKind, Outcome, StackSummary};
+use crate::keys::{Owned, StackKeys};
 use crate::prepare::{self, CodeVersions, Progress, StackDirs};
 use crate::state::{StateBackend, VersionRecord};
 use crate::tables;
@@ -53,8 +54,12 @@ pub struct PlatformConfig {
     pub domain: String,
     /// The gateway's port, for the URLs `ls` prints.
     pub gateway_port: u16,
-    /// Settings every function's runtime gets.
+    /// Settings every function's runtime gets (each stack's own keys replace its
+    /// credentials).
     pub runtime: runtime::RuntimeOptions,
+    /// The AWS endpoint's keys, where the platform publishes each stack's own and what
+    /// they may reach.
+    pub keys: Arc<serverful_aws::KeyRing>,
     /// How functions run from their folders.
     pub code_versions: CodeVersions,
 }
@@ -126,6 +131,8 @@ pub struct Platform {
     /// One action at a time per stack.
     locks: Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
     routes: gateway::Routes,
+    /// Each stack's access keys and their scope on the AWS endpoint.
+    keys: StackKeys,
 }
 
 impl std::fmt::Debug for Platform {
@@ -146,6 +153,7 @@ impl Platform {
         routes: gateway::Routes,
     ) -> Arc<Platform> {
         Arc::new(Platform {
+            keys: StackKeys::new(config.keys.clone(), &config.account_id),
             config,
             store,
             state,
@@ -189,10 +197,13 @@ impl Platform {
                 Ok((version, _warnings)) => {
                     self.switch(&stack.name, version);
                 }
-                Err(error) => failures.push(ActionError {
-                    message: format!("stack {}: {}", stack.name, error.message),
-                    ..error
-                }),
+                Err(error) => {
+                    self.settle_keys(&stack.name);
+                    failures.push(ActionError {
+                        message: format!("stack {}: {}", stack.name, error.message),
+                        ..error
+                    });
+                }
             }
         }
         failures
@@ -204,10 +215,23 @@ impl Platform {
         action: Action,
         progress: Arc<dyn Progress>,
     ) -> Result<Outcome, ActionError> {
-        let _guard = match action.stack() {
+        let stack = action.stack().map(str::to_owned);
+        let _guard = match &stack {
             Some(stack) => Some(self.lock(stack)?),
             None => None,
         };
+        let outcome = self.run(action, progress).await;
+        if let Some(stack) = &stack {
+            self.settle_keys(stack);
+        }
+        outcome
+    }
+
+    async fn run(
+        self: &Arc<Self>,
+        action: Action,
+        progress: Arc<dyn Progress>,
+    ) -> Result<Outcome, ActionError> {
         match action {
             Action::Deploy(request) => self.deploy(request, progress).await,
             Action::Rollback { stack, to } => self.rollback(&stack, to, progress).await,
@@ -239,15 +263,67 @@ impl Platform {
         })
     }
 
-    /// Where a stack's files go.
     /// The runtime settings of `stack`'s functions: the server's, with the stack named (log
-    /// lines are kept under it).
+    /// lines are kept under it) and the stack's own keys as their credentials (none before
+    /// the stack has keys: `start_version` makes them first).
     fn runtime_options(&self, stack: &str) -> runtime::RuntimeOptions {
+        let (access_key_id, secret_access_key) = self
+            .keys
+            .credentials(stack)
+            .map(|keys| (keys.access_key_id, keys.secret_access_key))
+            .unwrap_or_default();
         runtime::RuntimeOptions {
             stack: stack.to_owned(),
+            access_key_id,
+            secret_access_key,
+            session_token: None,
             ..self.config.runtime.clone()
         }
     }
+
+    /// Lets the stack's keys reach what its live versions and a version being started own.
+    fn publish_scope(&self, stack: &str) {
+        let live: Vec<Owned> = self
+            .stacks
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(stack)
+            .map(|live| {
+                live.current
+                    .iter()
+                    .chain(&live.draining)
+                    .map(|version| Owned::of(&version.app))
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.keys.publish(stack, live);
+    }
+
+    /// After an action on `stack`: a version it started is live or gone, so the keys'
+    /// scope is the live versions'; a stack that is neither recorded nor running (deleted,
+    /// or whose first deploy failed) loses its keys.
+    fn settle_keys(&self, stack: &str) {
+        self.keys.started(stack);
+        let recorded = self
+            .state
+            .stacks()
+            .map(|stacks| stacks.iter().any(|record| record.name == stack));
+        let running = self
+            .stacks
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .contains_key(stack);
+        if recorded.is_ok_and(|recorded| !recorded) && !running {
+            if let Err(error) = self.state.delete_stack(stack) {
+                tracing::warn!("failed to forget the keys of stack {stack}: {error}");
+            }
+            self.keys.forget(stack);
+        } else {
+            self.publish_scope(stack);
+        }
+    }
+
+    /// Where a stack's files go.
 
     fn dirs(&self, stack: &str) -> StackDirs {
         let data_dir = &self.config.data_dir;
@@ -367,6 +443,13 @@ impl Platform {
         };
         let app = template::load(&record.template_path, &options)
             .map_err(|error| ActionError::invalid("template", error.to_string()))?;
+        // The functions get the stack's own keys, which may reach the new version's
+        // tables and functions from now on (its functions may use them before the switch).
+        self.keys
+            .ensure(&*self.state, &stack)
+            .map_err(|error| ActionError::internal("keys", error.to_string()))?;
+        self.keys.starting(&stack, Owned::of(&app));
+        self.publish_scope(&stack);
         let mut warnings = Vec::new();
         if !app.unsupported.is_empty() {
             let warning = format!("not supported yet, ignored: {}", app.unsupported.join(", "));
@@ -452,6 +535,8 @@ impl Platform {
             }
             old
         };
+        self.keys.started(stack);
+        self.publish_scope(stack);
         self.publish_routes();
         let old = old?;
         let number = old.record.number;
@@ -495,6 +580,8 @@ impl Platform {
         if let Some(live) = stacks.get_mut(stack) {
             live.draining.retain(|version| !Arc::ptr_eq(version, &old));
         }
+        drop(stacks);
+        self.publish_scope(stack);
     }
 
     async fn rollback(

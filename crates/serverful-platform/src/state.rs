@@ -4,13 +4,20 @@
 //!
 //! A version is recorded with everything needed to run it again without the user's
 //! source: the folder its source was copied to (immutable), its parameters, and what it
-//! was deployed from, so that a restart or a rollback starts exactly that version.
+//! was deployed from, so that a restart or a rollback starts exactly that version. Each
+//! stack's access keys (what its functions sign AWS requests with) are kept beside it,
+//! made on its first deploy and forgotten with it.
+//!
+//! The database carries its schema version (`PRAGMA user_version`); opening it applies the
+//! migrations it has not had yet, so a data folder written by an older Serverful keeps
+//! working.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension};
+use serverful_aws::Credentials;
 
 /// One deployed version of a stack.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -72,8 +79,11 @@ pub trait StateBackend: Send + Sync {
     fn add_version(&self, version: &VersionRecord) -> Result<(), StateError>;
     /// Makes `number` the current version of `stack` (a rollback).
     fn set_current(&self, stack: &str, number: u64) -> Result<(), StateError>;
-    /// Forgets a stack and its versions.
+    /// Forgets a stack, its versions and its access keys.
     fn delete_stack(&self, stack: &str) -> Result<(), StateError>;
+    /// The access keys of `stack`'s functions: those recorded, or else `fresh`, recorded
+    /// now. Each stack has one pair for its whole life, across deploys and restarts.
+    fn stack_keys(&self, stack: &str, fresh: Credentials) -> Result<Credentials, StateError>;
     /// Forgets the versions of `stack` older than the newest `keep` (never the current one),
     /// returning those forgotten so their folders can be removed.
     fn prune_versions(&self, stack: &str, keep: usize) -> Result<Vec<VersionRecord>, StateError>;
@@ -93,18 +103,49 @@ impl std::fmt::Debug for SqliteState {
     }
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS stacks (
-    name TEXT PRIMARY KEY,
-    current INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS versions (
-    stack TEXT NOT NULL,
-    number INTEGER NOT NULL,
-    record TEXT NOT NULL,
-    PRIMARY KEY (stack, number)
-);
-";
+/// The schema's migrations, oldest first: a database at `user_version` N has had the
+/// first N. The first is the schema of data folders from before versioning, which had
+/// these tables (hence `IF NOT EXISTS`) and `user_version` 0.
+const MIGRATIONS: &[&str] = &[
+    "
+    CREATE TABLE IF NOT EXISTS stacks (
+        name TEXT PRIMARY KEY,
+        current INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS versions (
+        stack TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (stack, number)
+    );
+    ",
+    // Each stack's access keys. A stack deployed before keys existed gets its pair when
+    // it next starts.
+    "
+    CREATE TABLE stack_keys (
+        stack TEXT PRIMARY KEY,
+        access_key_id TEXT NOT NULL UNIQUE,
+        secret_access_key TEXT NOT NULL
+    );
+    ",
+];
+
+/// Brings the database's schema up to date, one transaction per migration.
+fn migrate(connection: &mut Connection) -> Result<(), rusqlite::Error> {
+    let applied: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    for (number, migration) in MIGRATIONS.iter().enumerate() {
+        let version = i64::try_from(number).unwrap_or(i64::MAX) + 1;
+        if version <= applied {
+            continue;
+        }
+        let transaction = connection.transaction()?;
+        transaction.execute_batch(migration)?;
+        // PRAGMA takes no parameters; the number is ours.
+        transaction.execute_batch(&format!("PRAGMA user_version = {version}"))?;
+        transaction.commit()?;
+    }
+    Ok(())
+}
 
 impl SqliteState {
     /// Opens (or creates) the state database at `path`.
@@ -114,13 +155,11 @@ impl SqliteState {
             action: action.to_owned(),
             message: error.to_string(),
         };
-        let connection = Connection::open(path).map_err(|error| fail("open", error))?;
+        let mut connection = Connection::open(path).map_err(|error| fail("open", error))?;
         connection
             .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
             .map_err(|error| fail("set the journal mode", error))?;
-        connection
-            .execute_batch(SCHEMA)
-            .map_err(|error| fail("create the tables", error))?;
+        migrate(&mut connection).map_err(|error| fail("update the schema", error))?;
         Ok(SqliteState {
             path: path.to_owned(),
             connection: Mutex::new(connection),
@@ -212,7 +251,31 @@ impl StateBackend for SqliteState {
             let transaction = connection.transaction()?;
             transaction.execute("DELETE FROM versions WHERE stack = ?1", [stack])?;
             transaction.execute("DELETE FROM stacks WHERE name = ?1", [stack])?;
+            transaction.execute("DELETE FROM stack_keys WHERE stack = ?1", [stack])?;
             transaction.commit()
+        })
+    }
+
+    fn stack_keys(&self, stack: &str, fresh: Credentials) -> Result<Credentials, StateError> {
+        self.with("record the stack's keys", |connection| {
+            let transaction = connection.transaction()?;
+            transaction.execute(
+                "INSERT INTO stack_keys (stack, access_key_id, secret_access_key)
+                 VALUES (?1, ?2, ?3) ON CONFLICT(stack) DO NOTHING",
+                params![stack, fresh.access_key_id, fresh.secret_access_key],
+            )?;
+            let keys = transaction.query_row(
+                "SELECT access_key_id, secret_access_key FROM stack_keys WHERE stack = ?1",
+                [stack],
+                |row| {
+                    Ok(Credentials {
+                        access_key_id: row.get(0)?,
+                        secret_access_key: row.get(1)?,
+                    })
+                },
+            )?;
+            transaction.commit()?;
+            Ok(keys)
         })
     }
 
@@ -301,6 +364,70 @@ mod tests {
             .map(|stack| stack.name)
             .collect();
         assert_eq!(names, ["other"]);
+    }
+
+    #[test]
+    fn a_stacks_keys_are_made_once_and_forgotten_with_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("platform.sqlite");
+        let first = serverful_aws::credentials::generate_credentials();
+        {
+            let state = SqliteState::open(&path).expect("open");
+            assert_eq!(state.stack_keys("hello", first.clone()).expect("keys"), first);
+        }
+        let state = SqliteState::open(&path).expect("reopen");
+        let again = serverful_aws::credentials::generate_credentials();
+        assert_eq!(state.stack_keys("hello", again.clone()).expect("keys"), first);
+        let other = state.stack_keys("other", again.clone()).expect("keys");
+        assert_eq!(other, again);
+        state.delete_stack("hello").expect("delete");
+        let fresh = serverful_aws::credentials::generate_credentials();
+        assert_eq!(state.stack_keys("hello", fresh.clone()).expect("keys"), fresh);
+        assert_eq!(state.stack_keys("other", fresh).expect("keys"), again);
+    }
+
+    /// A data folder from before the schema had versions: its stacks are kept, and its
+    /// stacks get keys.
+    #[test]
+    fn an_unversioned_database_is_migrated() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("platform.sqlite");
+        {
+            let connection = Connection::open(&path).expect("open");
+            connection
+                .execute_batch(
+                    "CREATE TABLE stacks (name TEXT PRIMARY KEY, current INTEGER NOT NULL);
+                     CREATE TABLE versions (stack TEXT NOT NULL, number INTEGER NOT NULL,
+                         record TEXT NOT NULL, PRIMARY KEY (stack, number));",
+                )
+                .expect("the old schema");
+            let record = encode(&version("hello", 1)).expect("encode");
+            connection
+                .execute(
+                    "INSERT INTO versions (stack, number, record) VALUES ('hello', 1, ?1)",
+                    [record],
+                )
+                .expect("a version");
+            connection
+                .execute("INSERT INTO stacks (name, current) VALUES ('hello', 1)", [])
+                .expect("a stack");
+        }
+        let state = SqliteState::open(&path).expect("migrate");
+        assert_eq!(
+            state.stacks().expect("stacks")[0].current_version(),
+            Some(&version("hello", 1))
+        );
+        let keys = serverful_aws::credentials::generate_credentials();
+        assert_eq!(state.stack_keys("hello", keys.clone()).expect("keys"), keys);
+        drop(state);
+        // Opening it again applies nothing twice.
+        let state = SqliteState::open(&path).expect("reopen");
+        let user_version: i64 = state
+            .with("read the schema version", |connection| {
+                connection.query_row("PRAGMA user_version", [], |row| row.get(0))
+            })
+            .expect("user_version");
+        assert_eq!(user_version, MIGRATIONS.len() as i64);
     }
 
     #[test]

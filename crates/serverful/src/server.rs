@@ -159,11 +159,17 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             IdleTimeout::Never => None,
         },
         aws_endpoint_url: Some(aws_url.clone()),
-        access_key_id: credentials.access_key_id.clone(),
-        secret_access_key: credentials.secret_access_key.clone(),
+        // No function gets the master keys: the platform gives each stack's functions
+        // the stack's own (`Platform::runtime_options`).
         log_store: crate::logs::open_store(&data_dir, settings.log_retention),
         ..runtime::RuntimeOptions::default()
     };
+    // The master keys may do everything, as the account's root user; the platform adds
+    // each stack's keys, limited to what the stack owns.
+    let keys = Arc::new(serverful_aws::KeyRing::new(
+        credentials.clone(),
+        serverful_aws::Principal::root(ACCOUNT_ID),
+    ));
     let routes = gateway::Routes::new(gateway::RoutesSpec {
         apis: Vec::new(),
         domain: settings.domain.clone(),
@@ -179,6 +185,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             domain: settings.domain.clone(),
             gateway_port: gateway_address.port(),
             runtime: runtime_options,
+            keys: keys.clone(),
             code_versions: settings.code_versions,
         },
         store.clone(),
@@ -191,7 +198,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         domain_name: gateway_address.to_string(),
         account_id: ACCOUNT_ID.to_owned(),
     };
-    let aws_state = serverful_aws::AwsState::new(credentials.clone())
+    let aws_state = serverful_aws::AwsState::with_keys(keys)
         .with_json_service(Arc::new(serverful_aws::DynamoDbService::new(store.clone())))
         .with_json_service(Arc::new(serverful_aws::DynamoDbStreamsService::new(store)))
         .with_rest_service(Arc::new(serverful_platform::lambda_api::LambdaApi {
