@@ -74,9 +74,9 @@ pub fn main() -> ExitCode {
             Command::Ls(args) => remote::ls(args).await,
             Command::Invoke(args) => invoke::run(args).await,
             Command::Init(args) => init::run(&args),
-            Command::Backup(args) => backup::backup(&args),
+            Command::Backup(args) => backup::backup(&args).await,
             Command::Restore(args) => backup::restore(&args),
-            Command::Logs(args) => logs::run(&args),
+            Command::Logs(args) => logs::run(&args).await,
         }
     });
     // Connections still open on the AWS endpoint are not waited for.

@@ -147,6 +147,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
     }];
     let (sandbox, sandbox_line) =
         crate::app::sandbox(settings.sandbox, settings.network, &data_dir, endpoints).await?;
+    let logs = crate::logs::open_store(&data_dir, settings.log_retention);
     let runtime_options = runtime::RuntimeOptions {
         region: settings.region.clone(),
         account_id: ACCOUNT_ID.to_owned(),
@@ -161,7 +162,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         aws_endpoint_url: Some(aws_url.clone()),
         // No function gets the master keys: the platform gives each stack's functions
         // the stack's own (`Platform::runtime_options`).
-        log_store: crate::logs::open_store(&data_dir, settings.log_retention),
+        log_store: logs.as_ref().map(|opened| opened.store.clone()),
         ..runtime::RuntimeOptions::default()
     };
     // The master keys may do everything, as the account's root user; the platform adds
@@ -187,6 +188,8 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             runtime: runtime_options,
             keys: keys.clone(),
             code_versions: settings.code_versions,
+            logs: logs.map(|opened| serverful_platform::logs::LogReader(opened.backend)),
+            serverful_version: env!("CARGO_PKG_VERSION").to_owned(),
         },
         store.clone(),
         Arc::new(state),
