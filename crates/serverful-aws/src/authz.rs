@@ -241,9 +241,11 @@ pub struct AccessDenied {
 
 impl AccessDenied {
     /// As the JSON-protocol services (DynamoDB, DynamoDB Streams) send it: a 400 from
-    /// AWS's front end, `com.amazon.coral.service#AccessDeniedException`.
+    /// AWS's front end, `com.amazon.coral.service#AccessDeniedException`, whose message
+    /// member is `Message` (capital M), unlike the front end's signature errors.
     pub fn to_json_error(&self) -> AwsError {
         AwsError::coral("AccessDeniedException", self.message.clone())
+            .with_message_field(MessageField::Upper)
     }
 
     /// As Lambda sends it: 403, `x-amzn-ErrorType: AccessDeniedException`, and the
@@ -259,11 +261,42 @@ impl AccessDenied {
     }
 }
 
-/// An access key's owner: the pair that verifies its signatures, and who it acts as.
+/// An access key's owner: the pair that verifies its signatures, the session token its
+/// requests must carry (temporary keys, as a Lambda function's role session has), and
+/// who it acts as.
 #[derive(Debug, Clone)]
 pub struct Identity {
     pub credentials: Credentials,
+    pub session_token: Option<String>,
     pub principal: Arc<Principal>,
+}
+
+impl Identity {
+    /// Whether a request carries the session token the key needs: none needed, or the
+    /// same in `X-Amz-Security-Token` (a header, or a presigned URL's query).
+    pub fn accepts_token(&self, headers: &http::HeaderMap, raw_query: &str) -> bool {
+        let Some(expected) = &self.session_token else {
+            return true;
+        };
+        let given = headers
+            .get("x-amz-security-token")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| {
+                crate::sigv4::query_pairs(raw_query)
+                    .find(|(key, _)| key == "X-Amz-Security-Token")
+                    .map(|(_, value)| value)
+            });
+        // Compared in constant time, as the signature is.
+        given.is_some_and(|given| {
+            given.len() == expected.len()
+                && given
+                    .bytes()
+                    .zip(expected.bytes())
+                    .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+                    == 0
+        })
+    }
 }
 
 /// Every identity by access key id, as one immutable snapshot.
@@ -313,11 +346,32 @@ impl KeyRing {
 
     /// Adds an identity, or replaces the one with the same access key id.
     pub fn insert(&self, credentials: Credentials, principal: Principal) {
+        self.insert_identity(credentials, None, principal);
+    }
+
+    /// Adds temporary keys, whose requests must also carry `session_token`, or replaces
+    /// the identity with the same access key id.
+    pub fn insert_session(
+        &self,
+        credentials: Credentials,
+        session_token: String,
+        principal: Principal,
+    ) {
+        self.insert_identity(credentials, Some(session_token), principal);
+    }
+
+    fn insert_identity(
+        &self,
+        credentials: Credentials,
+        session_token: Option<String>,
+        principal: Principal,
+    ) {
         self.update(|identities| {
             identities.0.insert(
                 credentials.access_key_id.clone(),
                 Identity {
                     credentials,
+                    session_token,
                     principal: Arc::new(principal),
                 },
             );
@@ -416,7 +470,7 @@ mod tests {
             std::str::from_utf8(&denied.to_json_error().to_json_body()).ok(),
             Some(
                 format!(
-                    r#"{{"__type":"com.amazon.coral.service#AccessDeniedException","message":"{}"}}"#,
+                    r#"{{"__type":"com.amazon.coral.service#AccessDeniedException","Message":"{}"}}"#,
                     denied.message
                 )
                 .as_str()

@@ -154,7 +154,8 @@ async fn handle_json(state: &AwsState, request: Request, request_id: &str) -> Re
             required_signed_headers: &["x-amz-target"],
             now: (state.clock)(),
         };
-        sigv4::verify(&signed, &expectations).and_then(|verified| signer(&identities, verified))
+        sigv4::verify(&signed, &expectations)
+            .and_then(|verified| signer(&identities, verified, &signed))
     };
     let (verified, principal) = match signed_by {
         Ok(signed_by) => signed_by,
@@ -213,7 +214,8 @@ async fn handle_rest(
             required_signed_headers: &[],
             now: (state.clock)(),
         };
-        sigv4::verify(&signed, &expectations).and_then(|verified| signer(&identities, verified))
+        sigv4::verify(&signed, &expectations)
+            .and_then(|verified| signer(&identities, verified, &signed))
     };
     let (verified, principal) = match signed_by {
         Ok(signed_by) => signed_by,
@@ -250,13 +252,16 @@ async fn handle_rest(
 }
 
 /// Who signed a verified request: the principal of its access key, in the snapshot its
-/// secret came from.
+/// secret came from. Temporary keys without their session token are refused as AWS
+/// refuses them, as unrecognized.
 fn signer(
     identities: &Identities,
     verified: Verified,
+    signed: &SignedRequest<'_>,
 ) -> Result<(Verified, Arc<Principal>), AuthError> {
     let principal = identities
         .get(&verified.access_key_id)
+        .filter(|identity| identity.accepts_token(signed.headers, signed.query))
         .map(|identity| identity.principal.clone())
         .ok_or(AuthError::UnrecognizedClient)?;
     Ok((verified, principal))

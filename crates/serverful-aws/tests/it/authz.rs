@@ -96,6 +96,19 @@ impl Endpoint {
 
     /// Sends `operation` with `body`, signed with `credentials`: `status body`.
     async fn call(&self, credentials: &Credentials, operation: &str, body: Value) -> String {
+        self.call_in_session(credentials, None, operation, body)
+            .await
+    }
+
+    /// As [`Endpoint::call`], with `X-Amz-Security-Token: session_token` (signed) when
+    /// given, as an SDK sends temporary keys.
+    async fn call_in_session(
+        &self,
+        credentials: &Credentials,
+        session_token: Option<&str>,
+        operation: &str,
+        body: Value,
+    ) -> String {
         let target = if [
             "ListStreams",
             "DescribeStream",
@@ -121,8 +134,17 @@ impl Endpoint {
             "x-amz-target",
             HeaderValue::from_str(&target).expect("target"),
         );
-        let signed_headers =
-            ["content-type", "host", "x-amz-date", "x-amz-target"].map(String::from);
+        let mut signed_headers: Vec<String> = ["content-type", "host", "x-amz-date"]
+            .map(String::from)
+            .to_vec();
+        if let Some(token) = session_token {
+            headers.insert(
+                "x-amz-security-token",
+                HeaderValue::from_str(token).expect("token"),
+            );
+            signed_headers.push("x-amz-security-token".to_owned());
+        }
+        signed_headers.push("x-amz-target".to_owned());
         let canonical = sigv4::canonical_request(
             &SignedRequest {
                 method: "POST",
@@ -202,7 +224,7 @@ async fn a_stack_reads_its_own_table_and_is_denied_another_stacks() {
             &shop,
             "GetItem",
             json!({"TableName": "blog-Posts", "Key": key("1")}),
-            expect![[r#"400 {"__type":"com.amazon.coral.service#AccessDeniedException","message":"User: arn:aws:sts::123456789012:assumed-role/shop-FunctionRole/shop is not authorized to perform: dynamodb:GetItem on resource: arn:aws:dynamodb:us-east-1:123456789012:table/blog-Posts because no identity-based policy allows the dynamodb:GetItem action"}"#]],
+            expect![[r#"400 {"__type":"com.amazon.coral.service#AccessDeniedException","Message":"User: arn:aws:sts::123456789012:assumed-role/shop-FunctionRole/shop is not authorized to perform: dynamodb:GetItem on resource: arn:aws:dynamodb:us-east-1:123456789012:table/blog-Posts because no identity-based policy allows the dynamodb:GetItem action"}"#]],
         )
         .await;
     // A table nobody owns is not the stack's either, and a missing one neither.
@@ -401,7 +423,7 @@ async fn listings_show_a_stack_only_its_own_and_tables_are_the_templates_to_defi
             &shop,
             "DescribeTable",
             json!({"TableName": "blog-Posts"}),
-            expect![[r#"400 {"__type":"com.amazon.coral.service#AccessDeniedException","message":"User: arn:aws:sts::123456789012:assumed-role/shop-FunctionRole/shop is not authorized to perform: dynamodb:DescribeTable on resource: arn:aws:dynamodb:us-east-1:123456789012:table/blog-Posts because no identity-based policy allows the dynamodb:DescribeTable action"}"#]],
+            expect![[r#"400 {"__type":"com.amazon.coral.service#AccessDeniedException","Message":"User: arn:aws:sts::123456789012:assumed-role/shop-FunctionRole/shop is not authorized to perform: dynamodb:DescribeTable on resource: arn:aws:dynamodb:us-east-1:123456789012:table/blog-Posts because no identity-based policy allows the dynamodb:DescribeTable action"}"#]],
         )
         .await;
 }
@@ -430,4 +452,27 @@ async fn a_forgotten_key_is_an_unknown_client_and_a_changed_scope_applies_at_onc
             expect![[r#"400 {"__type":"com.amazon.coral.service#UnrecognizedClientException","message":"The security token included in the request is invalid."}"#]],
         )
         .await;
+}
+
+#[tokio::test]
+async fn temporary_keys_need_their_session_token() {
+    let endpoint = Endpoint::new();
+    let session = keys("ASIASESSION");
+    endpoint.ring.insert_session(
+        session.clone(),
+        "the-token".to_owned(),
+        Principal::stack(ACCOUNT, scope("shop", &["shop-Orders"])),
+    );
+    let get = json!({"TableName": "shop-Orders", "Key": key("1")});
+    let answer = endpoint
+        .call_in_session(&session, Some("the-token"), "GetItem", get.clone())
+        .await;
+    assert!(answer.starts_with("200 "), "{answer}");
+    let unrecognized = r#"400 {"__type":"com.amazon.coral.service#UnrecognizedClientException","message":"The security token included in the request is invalid."}"#;
+    for token in [None, Some("another-token"), Some("the-toke")] {
+        let answer = endpoint
+            .call_in_session(&session, token, "GetItem", get.clone())
+            .await;
+        assert_eq!(answer, unrecognized, "token {token:?}");
+    }
 }
