@@ -13,10 +13,10 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-use serverful_aws::{Credentials, KeyRing, Principal, StackScope};
+use serverful_aws::{KeyRing, Principal, StackScope};
 use serverful_template as template;
 
-use crate::state::{StateBackend, StateError};
+use crate::state::{StackCredentials, StateBackend, StateError};
 
 /// What a version owns, by physical name.
 #[derive(Debug, Clone, Default)]
@@ -48,7 +48,7 @@ pub(crate) struct StackKeys {
     ring: Arc<KeyRing>,
     account_id: String,
     /// By stack, for the functions' environment.
-    credentials: RwLock<BTreeMap<String, Credentials>>,
+    credentials: RwLock<BTreeMap<String, StackCredentials>>,
     /// What a version being started owns, by stack, until it is switched to or fails.
     starting: Mutex<BTreeMap<String, Owned>>,
 }
@@ -68,12 +68,11 @@ impl StackKeys {
         &self,
         state: &dyn StateBackend,
         stack: &str,
-    ) -> Result<Credentials, StateError> {
+    ) -> Result<StackCredentials, StateError> {
         if let Some(credentials) = self.credentials(stack) {
             return Ok(credentials);
         }
-        let credentials =
-            state.stack_keys(stack, serverful_aws::credentials::generate_credentials())?;
+        let credentials = state.stack_keys(stack, StackCredentials::generate())?;
         self.credentials
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -82,7 +81,7 @@ impl StackKeys {
     }
 
     /// The keys handed to the stack's functions, once [`StackKeys::ensure`] made them.
-    pub(crate) fn credentials(&self, stack: &str) -> Option<Credentials> {
+    pub(crate) fn credentials(&self, stack: &str) -> Option<StackCredentials> {
         self.credentials
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -127,8 +126,11 @@ impl StackKeys {
             scope.tables.extend(owned.tables);
             scope.functions.extend(owned.functions);
         }
-        self.ring
-            .insert(credentials, Principal::stack(&self.account_id, scope));
+        self.ring.insert_session(
+            credentials.credentials,
+            credentials.session_token,
+            Principal::stack(&self.account_id, scope),
+        );
     }
 
     /// Forgets a stack's keys, here and in the ring: a request signed with them is then
@@ -141,7 +143,7 @@ impl StackKeys {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .remove(stack);
         if let Some(credentials) = credentials {
-            self.ring.remove(&credentials.access_key_id);
+            self.ring.remove(&credentials.credentials.access_key_id);
         }
     }
 }

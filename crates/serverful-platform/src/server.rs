@@ -292,16 +292,19 @@ impl Platform {
     /// lines are kept under it) and the stack's own keys as their credentials (none before
     /// the stack has keys: `start_version` makes them first).
     fn runtime_options(&self, stack: &str) -> runtime::RuntimeOptions {
-        let (access_key_id, secret_access_key) = self
-            .keys
-            .credentials(stack)
-            .map(|keys| (keys.access_key_id, keys.secret_access_key))
-            .unwrap_or_default();
+        let (access_key_id, secret_access_key, session_token) = match self.keys.credentials(stack) {
+            Some(keys) => (
+                keys.credentials.access_key_id,
+                keys.credentials.secret_access_key,
+                Some(keys.session_token),
+            ),
+            None => Default::default(),
+        };
         runtime::RuntimeOptions {
             stack: stack.to_owned(),
             access_key_id,
             secret_access_key,
-            session_token: None,
+            session_token,
             ..self.config.runtime.clone()
         }
     }
@@ -349,7 +352,6 @@ impl Platform {
     }
 
     /// Where a stack's files go.
-
     fn dirs(&self, stack: &str) -> StackDirs {
         let data_dir = &self.config.data_dir;
         match self.config.layout {

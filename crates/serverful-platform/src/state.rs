@@ -19,6 +19,24 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection, OptionalExtension};
 use serverful_aws::Credentials;
 
+/// The keys a stack's functions sign AWS requests with: a key pair and the session token
+/// that goes with it, as a Lambda function's role session gives it (`AWS_SESSION_TOKEN`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackCredentials {
+    pub credentials: Credentials,
+    pub session_token: String,
+}
+
+impl StackCredentials {
+    /// A fresh pair and token.
+    pub fn generate() -> StackCredentials {
+        StackCredentials {
+            credentials: serverful_aws::credentials::generate_credentials(),
+            session_token: serverful_aws::credentials::generate_session_token(),
+        }
+    }
+}
+
 /// One deployed version of a stack.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VersionRecord {
@@ -83,7 +101,11 @@ pub trait StateBackend: Send + Sync {
     fn delete_stack(&self, stack: &str) -> Result<(), StateError>;
     /// The access keys of `stack`'s functions: those recorded, or else `fresh`, recorded
     /// now. Each stack has one pair for its whole life, across deploys and restarts.
-    fn stack_keys(&self, stack: &str, fresh: Credentials) -> Result<Credentials, StateError>;
+    fn stack_keys(
+        &self,
+        stack: &str,
+        fresh: StackCredentials,
+    ) -> Result<StackCredentials, StateError>;
     /// Forgets the versions of `stack` older than the newest `keep` (never the current one),
     /// returning those forgotten so their folders can be removed.
     fn prune_versions(&self, stack: &str, keep: usize) -> Result<Vec<VersionRecord>, StateError>;
@@ -125,7 +147,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE stack_keys (
         stack TEXT PRIMARY KEY,
         access_key_id TEXT NOT NULL UNIQUE,
-        secret_access_key TEXT NOT NULL
+        secret_access_key TEXT NOT NULL,
+        session_token TEXT NOT NULL
     );
     ",
 ];
@@ -256,21 +279,34 @@ impl StateBackend for SqliteState {
         })
     }
 
-    fn stack_keys(&self, stack: &str, fresh: Credentials) -> Result<Credentials, StateError> {
+    fn stack_keys(
+        &self,
+        stack: &str,
+        fresh: StackCredentials,
+    ) -> Result<StackCredentials, StateError> {
         self.with("record the stack's keys", |connection| {
             let transaction = connection.transaction()?;
             transaction.execute(
-                "INSERT INTO stack_keys (stack, access_key_id, secret_access_key)
-                 VALUES (?1, ?2, ?3) ON CONFLICT(stack) DO NOTHING",
-                params![stack, fresh.access_key_id, fresh.secret_access_key],
+                "INSERT INTO stack_keys (stack, access_key_id, secret_access_key, session_token)
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT(stack) DO NOTHING",
+                params![
+                    stack,
+                    fresh.credentials.access_key_id,
+                    fresh.credentials.secret_access_key,
+                    fresh.session_token
+                ],
             )?;
             let keys = transaction.query_row(
-                "SELECT access_key_id, secret_access_key FROM stack_keys WHERE stack = ?1",
+                "SELECT access_key_id, secret_access_key, session_token
+                 FROM stack_keys WHERE stack = ?1",
                 [stack],
                 |row| {
-                    Ok(Credentials {
-                        access_key_id: row.get(0)?,
-                        secret_access_key: row.get(1)?,
+                    Ok(StackCredentials {
+                        credentials: Credentials {
+                            access_key_id: row.get(0)?,
+                            secret_access_key: row.get(1)?,
+                        },
+                        session_token: row.get(2)?,
                     })
                 },
             )?;
@@ -370,19 +406,28 @@ mod tests {
     fn a_stacks_keys_are_made_once_and_forgotten_with_it() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("platform.sqlite");
-        let first = serverful_aws::credentials::generate_credentials();
+        let first = StackCredentials::generate();
         {
             let state = SqliteState::open(&path).expect("open");
-            assert_eq!(state.stack_keys("hello", first.clone()).expect("keys"), first);
+            assert_eq!(
+                state.stack_keys("hello", first.clone()).expect("keys"),
+                first
+            );
         }
         let state = SqliteState::open(&path).expect("reopen");
-        let again = serverful_aws::credentials::generate_credentials();
-        assert_eq!(state.stack_keys("hello", again.clone()).expect("keys"), first);
+        let again = StackCredentials::generate();
+        assert_eq!(
+            state.stack_keys("hello", again.clone()).expect("keys"),
+            first
+        );
         let other = state.stack_keys("other", again.clone()).expect("keys");
         assert_eq!(other, again);
         state.delete_stack("hello").expect("delete");
-        let fresh = serverful_aws::credentials::generate_credentials();
-        assert_eq!(state.stack_keys("hello", fresh.clone()).expect("keys"), fresh);
+        let fresh = StackCredentials::generate();
+        assert_eq!(
+            state.stack_keys("hello", fresh.clone()).expect("keys"),
+            fresh
+        );
         assert_eq!(state.stack_keys("other", fresh).expect("keys"), again);
     }
 
@@ -417,7 +462,7 @@ mod tests {
             state.stacks().expect("stacks")[0].current_version(),
             Some(&version("hello", 1))
         );
-        let keys = serverful_aws::credentials::generate_credentials();
+        let keys = StackCredentials::generate();
         assert_eq!(state.stack_keys("hello", keys.clone()).expect("keys"), keys);
         drop(state);
         // Opening it again applies nothing twice.
