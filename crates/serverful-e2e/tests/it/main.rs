@@ -24,6 +24,7 @@ mod sandbox;
 mod shell_challenge;
 mod store;
 mod streams;
+mod walls;
 mod watch;
 
 use std::time::Duration;
