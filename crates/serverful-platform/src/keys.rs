@@ -147,3 +147,78 @@ impl StackKeys {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serverful_aws::{Action, Credentials, Resource};
+
+    use super::*;
+    use crate::state::SqliteState;
+
+    fn owned(tables: &[&str], functions: &[&str]) -> Owned {
+        Owned {
+            tables: tables.iter().map(|name| (*name).to_owned()).collect(),
+            functions: functions.iter().map(|name| (*name).to_owned()).collect(),
+        }
+    }
+
+    /// Whether the stack's keys, as the ring holds them now, may read `table`.
+    fn reads(ring: &KeyRing, keys: &StackCredentials, table: &str) -> bool {
+        ring.snapshot()
+            .get(&keys.credentials.access_key_id)
+            .is_some_and(|identity| {
+                identity.principal.allows(
+                    Action::dynamodb("GetItem"),
+                    Resource::Table {
+                        name: table,
+                        index: None,
+                    },
+                )
+            })
+    }
+
+    #[test]
+    fn a_stacks_scope_follows_its_versions_and_its_keys_leave_with_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = SqliteState::open(&dir.path().join("platform.sqlite")).expect("state");
+        let master = Credentials {
+            access_key_id: "AKSFMASTER".to_owned(),
+            secret_access_key: "secret".to_owned(),
+        };
+        let ring = Arc::new(KeyRing::new(master, Principal::root("123456789012")));
+        let keys = StackKeys::new(ring.clone(), "123456789012");
+        let shop = keys.ensure(&state, "shop").expect("keys");
+        assert_eq!(keys.ensure(&state, "shop").expect("again"), shop);
+        let blog = keys.ensure(&state, "blog").expect("keys");
+        assert_ne!(
+            shop.credentials.access_key_id,
+            blog.credentials.access_key_id
+        );
+
+        // Version 1 runs; version 2, with a new table, is being started.
+        keys.starting("shop", owned(&["shop-Orders", "shop-New"], &["shop-Api"]));
+        keys.publish("shop", [owned(&["shop-Orders"], &["shop-Api"])]);
+        assert!(reads(&ring, &shop, "shop-Orders") && reads(&ring, &shop, "shop-New"));
+        // Version 2 failed to start: only version 1's tables are left.
+        keys.started("shop");
+        keys.publish("shop", [owned(&["shop-Orders"], &["shop-Api"])]);
+        assert!(reads(&ring, &shop, "shop-Orders") && !reads(&ring, &shop, "shop-New"));
+        keys.publish("blog", [owned(&["blog-Posts"], &[])]);
+        assert!(!reads(&ring, &shop, "blog-Posts") && reads(&ring, &blog, "blog-Posts"));
+
+        // The identity carries the token the functions get.
+        let snapshot = ring.snapshot();
+        let identity = snapshot
+            .get(&shop.credentials.access_key_id)
+            .expect("in the ring");
+        assert_eq!(identity.session_token.as_ref(), Some(&shop.session_token));
+
+        keys.forget("shop");
+        assert!(ring
+            .snapshot()
+            .get(&shop.credentials.access_key_id)
+            .is_none());
+        assert!(keys.credentials("shop").is_none());
+        assert!(reads(&ring, &blog, "blog-Posts"));
+    }
+}

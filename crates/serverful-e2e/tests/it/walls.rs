@@ -8,7 +8,7 @@
 use std::process::Command;
 
 use serde_json::Value;
-use serverful_e2e::{test_app, Server};
+use serverful_e2e::{run_serverful, test_app, Server};
 
 use crate::{client, json_body};
 
@@ -213,7 +213,8 @@ fn a_stacks_function_reaches_only_its_own_stack_and_never_the_admin_api() {
     assert_eq!(read["Item"]["by"]["S"], a.function.as_str(), "{read}");
 
     // The stacks' keys are kept in the data folder: after a restart each stack's
-    // functions hold the same keys, and the walls stand.
+    // functions hold the same keys, and the walls stand; a backup carries them to a new
+    // data folder.
     drop(server);
     let server = Server::start_serve(data.path(), &["--sandbox", "required"]);
     let (a, b) = (stack(&server, "a"), stack(&server, "b"));
@@ -225,9 +226,26 @@ fn a_stacks_function_reaches_only_its_own_stack_and_never_the_admin_api() {
         &b_arn,
         400,
     );
+    assert_eq!(probe(&server, &a, "get", "")["ok"], true);
+    let scratch = tempfile::tempdir().expect("scratch dir");
+    let backup = scratch.path().join("backup.tar.zst");
+    let restored = scratch.path().join("restored");
+    let (code, stdout, stderr) =
+        server.admin(&["backup", "-o", backup.to_str().expect("utf-8 path")]);
+    assert_eq!(code, 0, "backup: {stdout}\n{stderr}");
+    drop(server);
+    let (code, stdout, stderr) = run_serverful(&[
+        "restore",
+        backup.to_str().expect("utf-8 path"),
+        "--data",
+        restored.to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(code, 0, "restore: {stdout}\n{stderr}");
+    let server = Server::start_serve(&restored, &["--sandbox", "required"]);
+    let (a, b) = (stack(&server, "a"), stack(&server, "b"));
+    assert_eq!(probe(&server, &b, "whoami", ""), b_keys);
     assert_eq!(
         probe(&server, &b, "get", &format!("table={}", a.table))["code"],
         "AccessDeniedException"
     );
-    assert_eq!(probe(&server, &a, "get", "")["ok"], true);
 }
