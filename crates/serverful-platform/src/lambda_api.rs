@@ -3,6 +3,8 @@
 //! over every stack's functions (as their current deploys have them), in Lambda's
 //! REST-JSON shapes, so the AWS SDKs and CLI (`aws lambda invoke --endpoint-url ...`) can
 //! call functions by name or ARN, qualified by `$LATEST`, a version number or an alias.
+//! A caller reaches only the functions its principal may (a stack's keys: the stack's
+//! own), and lists only those.
 
 use std::sync::Arc;
 
@@ -10,7 +12,7 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use http::{HeaderValue, Method, Response, StatusCode};
 use serde_json::{json, Value};
-use serverful_aws::{AwsError, RestRequest, RestService, Route};
+use serverful_aws::{Action, AwsError, Principal, Resource, RestRequest, RestService, Route};
 use serverful_invoke::{FunctionRef, InvokeError};
 use serverful_runtime as runtime;
 use serverful_template as template;
@@ -146,6 +148,7 @@ async fn dispatch(
         .split('/')
         .filter(|segment| !segment.is_empty())
         .collect();
+    authorize(&request, &segments)?;
     let arns = Arns {
         region: &request.region,
         account_id,
@@ -154,6 +157,7 @@ async fn dispatch(
         (&Method::GET, []) => {
             let list: Vec<Value> = infos
                 .iter()
+                .filter(|info| visible(&request.principal, info))
                 .map(|info| configuration(info, &arns, None).unwrap_or(Value::Null))
                 .collect();
             json_response(StatusCode::OK, &json!({"Functions": list}))
@@ -246,6 +250,67 @@ fn invalid_parameter(message: String) -> AwsError {
         "com.amazonaws.lambda",
         "InvalidParameterValueException",
         message,
+    )
+}
+
+/// Checks that the caller may act on the function a call names, by the name it gives,
+/// before the function is looked up: as on AWS, a caller refused a function cannot tell
+/// whether it exists. The name is read exactly as [`find`] reads it (a name, or a full or
+/// partial ARN, then `:qualifier` or `?Qualifier=`). A listing is filtered instead
+/// ([`visible`]).
+fn authorize(request: &RestRequest, segments: &[&str]) -> Result<(), AwsError> {
+    let principal = &request.principal;
+    if principal.is_unrestricted() {
+        return Ok(());
+    }
+    let Some((raw_name, rest)) = segments.split_first() else {
+        return principal
+            .authorize(
+                Action::lambda("ListFunctions"),
+                Resource::Listing,
+                &request.region,
+            )
+            .map_err(|denied| denied.to_lambda_error());
+    };
+    let action = match (&request.method, rest) {
+        (&Method::POST, ["invocations"]) => "InvokeFunction",
+        (&Method::GET, ["configuration"]) => "GetFunctionConfiguration",
+        (&Method::GET, ["versions"]) => "ListVersionsByFunction",
+        (&Method::GET, ["aliases"]) => "ListAliases",
+        (&Method::GET, ["aliases", _]) => "GetAlias",
+        (&Method::GET, _) => "GetFunction",
+        (&Method::DELETE, []) => "DeleteFunction",
+        // Every other call on a function changes it.
+        _ => "UpdateFunctionConfiguration",
+    };
+    let decoded = percent_decode(raw_name);
+    let without_arn = decoded
+        .rsplit_once(":function:")
+        .map_or(decoded.as_str(), |(_, rest)| rest);
+    let (name, qualifier) = match without_arn.split_once(':') {
+        Some((name, qualifier)) => (name, Some(qualifier.to_owned())),
+        None => (without_arn, query_parameter(&request.query, "Qualifier")),
+    };
+    principal
+        .authorize(
+            Action::lambda(action),
+            Resource::Function {
+                name,
+                qualifier: qualifier.as_deref(),
+            },
+            &request.region,
+        )
+        .map_err(|denied| denied.to_lambda_error())
+}
+
+/// Whether a listing shows the function to the caller.
+fn visible(principal: &Principal, info: &FunctionInfo) -> bool {
+    principal.allows(
+        Action::lambda("GetFunction"),
+        Resource::Function {
+            name: &info.latest.name,
+            qualifier: None,
+        },
     )
 }
 
@@ -721,6 +786,7 @@ mod tests {
             body: Bytes::new(),
             region: "us-east-1".to_owned(),
             access_key_id: "AKIDEXAMPLE".to_owned(),
+            principal: Arc::new(Principal::root("123456789012")),
             request_id: "test".to_owned(),
         }
     }

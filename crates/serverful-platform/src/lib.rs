@@ -13,7 +13,9 @@
 //! - `server`: [`Platform`]: the running stacks and their versions, the deploy pipeline,
 //!   the switch, rollback and delete, calls to functions by [`serverful_invoke::FunctionRef`].
 //! - `lambda_api`: the Lambda API on the AWS endpoint, over every stack's functions, their
-//!   versions and aliases.
+//!   versions and aliases, each call authorized for its caller.
+//! - `keys`: each stack's own access keys for its functions, and the scope the platform
+//!   publishes for them in the AWS endpoint's key ring (what the stack owns).
 //! - `lambda_versions`: Lambda versions as a deploy publishes them (`CodeSha256`, which
 //!   versions are new and their numbers) and where an alias sends an invocation.
 //! - `older`: Lambda versions running from their own deploy's build, started on demand
@@ -29,6 +31,7 @@
 pub mod action;
 pub mod backup;
 mod invocation;
+mod keys;
 pub mod lambda_api;
 mod lambda_versions;
 pub mod logs;

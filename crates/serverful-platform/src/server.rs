@@ -25,6 +25,7 @@ use serverful_store::Store;
 use serverful_template as template;
 
 use crate::action::{Action, ActionError, ApiUrl, DeployRequest, ErrorKind, Outcome, StackSummary};
+use crate::keys::{Owned, StackKeys};
 use crate::lambda_versions::{self, CodeHashes, FunctionDigest};
 use crate::older::OlderRuntimes;
 use crate::prepare::{self, CodeVersions, Progress, StackDirs};
@@ -60,8 +61,12 @@ pub struct PlatformConfig {
     pub domain: String,
     /// The gateway's port, for the URLs `ls` prints.
     pub gateway_port: u16,
-    /// Settings every function's runtime gets.
+    /// Settings every function's runtime gets (each stack's own keys replace its
+    /// credentials).
     pub runtime: runtime::RuntimeOptions,
+    /// The AWS endpoint's keys, where the platform publishes each stack's own and what
+    /// they may reach.
+    pub keys: Arc<serverful_aws::KeyRing>,
     /// How functions run from their folders.
     pub code_versions: CodeVersions,
     /// Where functions' log lines are kept (`Action::Logs` reads them); `None` when the
@@ -145,6 +150,8 @@ pub struct Platform {
     code_hashes: CodeHashes,
     /// Lambda versions running from a build other than their stack's deploys'.
     older: OlderRuntimes,
+    /// Each stack's access keys and their scope on the AWS endpoint.
+    keys: StackKeys,
 }
 
 impl std::fmt::Debug for Platform {
@@ -165,6 +172,7 @@ impl Platform {
         routes: gateway::Routes,
     ) -> Arc<Platform> {
         Arc::new(Platform {
+            keys: StackKeys::new(config.keys.clone(), &config.account_id),
             config,
             store,
             state,
@@ -215,10 +223,13 @@ impl Platform {
                     self.switch(&stack.name, version);
                     self.refresh_published(&stack.name);
                 }
-                Err(error) => failures.push(ActionError {
-                    message: format!("stack {}: {}", stack.name, error.message),
-                    ..error
-                }),
+                Err(error) => {
+                    self.settle_keys(&stack.name);
+                    failures.push(ActionError {
+                        message: format!("stack {}: {}", stack.name, error.message),
+                        ..error
+                    });
+                }
             }
         }
         failures
@@ -230,10 +241,23 @@ impl Platform {
         action: Action,
         progress: Arc<dyn Progress>,
     ) -> Result<Outcome, ActionError> {
-        let _guard = match action.stack() {
+        let stack = action.stack().map(str::to_owned);
+        let _guard = match &stack {
             Some(stack) => Some(self.lock(stack)?),
             None => None,
         };
+        let outcome = self.run(action, progress).await;
+        if let Some(stack) = &stack {
+            self.settle_keys(stack);
+        }
+        outcome
+    }
+
+    async fn run(
+        self: &Arc<Self>,
+        action: Action,
+        progress: Arc<dyn Progress>,
+    ) -> Result<Outcome, ActionError> {
         match action {
             Action::Deploy(request) => self.deploy(request, progress).await,
             Action::Rollback { stack, to } => self.rollback(&stack, to, progress).await,
@@ -286,16 +310,70 @@ impl Platform {
         })
     }
 
-    /// Where a stack's files go.
     /// The runtime settings of `stack`'s functions: the server's, with the stack named (log
-    /// lines are kept under it).
+    /// lines are kept under it) and the stack's own keys as their credentials (none before
+    /// the stack has keys: `start_version` makes them first).
     fn runtime_options(&self, stack: &str) -> runtime::RuntimeOptions {
+        let (access_key_id, secret_access_key, session_token) = match self.keys.credentials(stack) {
+            Some(keys) => (
+                keys.credentials.access_key_id,
+                keys.credentials.secret_access_key,
+                Some(keys.session_token),
+            ),
+            None => Default::default(),
+        };
         runtime::RuntimeOptions {
             stack: stack.to_owned(),
+            access_key_id,
+            secret_access_key,
+            session_token,
             ..self.config.runtime.clone()
         }
     }
 
+    /// Lets the stack's keys reach what its live versions and a version being started own.
+    fn publish_scope(&self, stack: &str) {
+        let live: Vec<Owned> = self
+            .stacks
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(stack)
+            .map(|live| {
+                live.current
+                    .iter()
+                    .chain(&live.draining)
+                    .map(|version| Owned::of(&version.app))
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.keys.publish(stack, live);
+    }
+
+    /// After an action on `stack`: a version it started is live or gone, so the keys'
+    /// scope is the live versions'; a stack that is neither recorded nor running (deleted,
+    /// or whose first deploy failed) loses its keys.
+    fn settle_keys(&self, stack: &str) {
+        self.keys.started(stack);
+        let recorded = self
+            .state
+            .stacks()
+            .map(|stacks| stacks.iter().any(|record| record.name == stack));
+        let running = self
+            .stacks
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .contains_key(stack);
+        if recorded.is_ok_and(|recorded| !recorded) && !running {
+            if let Err(error) = self.state.delete_stack(stack) {
+                tracing::warn!("failed to forget the keys of stack {stack}: {error}");
+            }
+            self.keys.forget(stack);
+        } else {
+            self.publish_scope(stack);
+        }
+    }
+
+    /// Where a stack's files go.
     fn dirs(&self, stack: &str) -> StackDirs {
         let data_dir = &self.config.data_dir;
         match self.config.layout {
@@ -417,6 +495,13 @@ impl Platform {
         let stack = record.stack.clone();
         progress.phase("loading the template");
         let mut app = self.load_template(&record, record.version_numbers())?;
+        // The functions get the stack's own keys, which may reach the new version's
+        // tables and functions from now on (its functions may use them before the switch).
+        self.keys
+            .ensure(&*self.state, &stack)
+            .map_err(|error| ActionError::internal("keys", error.to_string()))?;
+        self.keys.starting(&stack, Owned::of(&app));
+        self.publish_scope(&stack);
         let mut warnings = Vec::new();
         if !app.unsupported.is_empty() {
             let warning = format!("not supported yet, ignored: {}", app.unsupported.join(", "));
@@ -637,6 +722,8 @@ impl Platform {
             }
             old
         };
+        self.keys.started(stack);
+        self.publish_scope(stack);
         self.publish_routes();
         let old = old?;
         let number = old.record.number;
@@ -680,6 +767,8 @@ impl Platform {
         if let Some(live) = stacks.get_mut(stack) {
             live.draining.retain(|version| !Arc::ptr_eq(version, &old));
         }
+        drop(stacks);
+        self.publish_scope(stack);
     }
 
     async fn rollback(
@@ -832,10 +921,25 @@ impl Platform {
                     })
                     .await;
                 if self.config.layout == Layout::Serve {
+                    // Sources are kept by content: a kept version deployed from the same
+                    // source (a redeploy of an earlier commit) shares the folder.
+                    let still_used: Vec<PathBuf> = match self.state.stacks() {
+                        Ok(records) => records
+                            .into_iter()
+                            .filter(|record| record.name == stack)
+                            .flat_map(|record| record.versions)
+                            .map(|version| version.source_dir)
+                            .collect(),
+                        Err(error) => {
+                            tracing::warn!("kept every source of {stack}: {error}");
+                            return;
+                        }
+                    };
                     for version in pruned {
                         if version
                             .source_dir
                             .starts_with(stack_root(&self.config.data_dir, stack))
+                            && !still_used.contains(&version.source_dir)
                         {
                             let _ = std::fs::remove_dir_all(&version.source_dir);
                         }

@@ -9,13 +9,38 @@
 //!
 //! Beside the stack's own versions (deploys) are the Lambda versions its deploys
 //! published, per function ([`FunctionVersionRecord`]), and the highest number each
-//! function has had, so that numbers are never reused.
+//! function has had, so that numbers are never reused; and each stack's access keys
+//! (what its functions sign AWS requests with), made on its first deploy and forgotten
+//! with it.
+//!
+//! The database carries its schema version (`PRAGMA user_version`); opening it applies the
+//! migrations it has not had yet, so a data folder written by an older Serverful keeps
+//! working.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension};
+use serverful_aws::Credentials;
+
+/// The keys a stack's functions sign AWS requests with: a key pair and the session token
+/// that goes with it, as a Lambda function's role session gives it (`AWS_SESSION_TOKEN`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackCredentials {
+    pub credentials: Credentials,
+    pub session_token: String,
+}
+
+impl StackCredentials {
+    /// A fresh pair and token.
+    pub fn generate() -> StackCredentials {
+        StackCredentials {
+            credentials: serverful_aws::credentials::generate_credentials(),
+            session_token: serverful_aws::credentials::generate_session_token(),
+        }
+    }
+}
 
 /// One deployed version of a stack.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -169,9 +194,17 @@ pub trait StateBackend: Send + Sync {
     fn highest_function_versions(&self, stack: &str) -> Result<BTreeMap<String, u32>, StateError>;
     /// Makes `number` the current version of `stack` (a rollback).
     fn set_current(&self, stack: &str, number: u64) -> Result<(), StateError>;
-    /// Forgets a stack, its versions and its functions' Lambda versions (a new stack of the
-    /// same name starts again at 1, as a new CloudFormation stack would).
+    /// Forgets a stack, its versions, its functions' Lambda versions (a new stack of the
+    /// same name starts again at 1, as a new CloudFormation stack would) and its access
+    /// keys.
     fn delete_stack(&self, stack: &str) -> Result<(), StateError>;
+    /// The access keys of `stack`'s functions: those recorded, or else `fresh`, recorded
+    /// now. Each stack has one pair for its whole life, across deploys and restarts.
+    fn stack_keys(
+        &self,
+        stack: &str,
+        fresh: StackCredentials,
+    ) -> Result<StackCredentials, StateError>;
     /// Forgets the versions of `stack` older than the newest `keep`, returning those
     /// forgotten so their folders can be removed, and with them the Lambda versions they
     /// published. Never the current one, nor one whose build runs a Lambda version that a
@@ -225,6 +258,16 @@ CREATE TABLE function_version_counters (
     function TEXT NOT NULL,
     highest INTEGER NOT NULL,
     PRIMARY KEY (stack, function)
+);
+",
+    // 2: each stack's access keys. A stack deployed before keys existed gets its pair
+    // when it next starts.
+    "
+CREATE TABLE stack_keys (
+    stack TEXT PRIMARY KEY,
+    access_key_id TEXT NOT NULL UNIQUE,
+    secret_access_key TEXT NOT NULL,
+    session_token TEXT NOT NULL
 );
 ",
 ];
@@ -481,7 +524,44 @@ impl StateBackend for SqliteState {
                 "DELETE FROM function_version_counters WHERE stack = ?1",
                 [stack],
             )?;
+            transaction.execute("DELETE FROM stack_keys WHERE stack = ?1", [stack])?;
             transaction.commit()
+        })
+    }
+
+    fn stack_keys(
+        &self,
+        stack: &str,
+        fresh: StackCredentials,
+    ) -> Result<StackCredentials, StateError> {
+        self.with("record the stack's keys", |connection| {
+            let transaction = connection.transaction()?;
+            transaction.execute(
+                "INSERT INTO stack_keys (stack, access_key_id, secret_access_key, session_token)
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT(stack) DO NOTHING",
+                params![
+                    stack,
+                    fresh.credentials.access_key_id,
+                    fresh.credentials.secret_access_key,
+                    fresh.session_token
+                ],
+            )?;
+            let keys = transaction.query_row(
+                "SELECT access_key_id, secret_access_key, session_token
+                 FROM stack_keys WHERE stack = ?1",
+                [stack],
+                |row| {
+                    Ok(StackCredentials {
+                        credentials: Credentials {
+                            access_key_id: row.get(0)?,
+                            secret_access_key: row.get(1)?,
+                        },
+                        session_token: row.get(2)?,
+                    })
+                },
+            )?;
+            transaction.commit()?;
+            Ok(keys)
         })
     }
 
@@ -611,6 +691,79 @@ mod tests {
             .map(|stack| stack.name)
             .collect();
         assert_eq!(names, ["other"]);
+    }
+
+    #[test]
+    fn a_stacks_keys_are_made_once_and_forgotten_with_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("platform.sqlite");
+        let first = StackCredentials::generate();
+        {
+            let state = SqliteState::open(&path).expect("open");
+            assert_eq!(
+                state.stack_keys("hello", first.clone()).expect("keys"),
+                first
+            );
+        }
+        let state = SqliteState::open(&path).expect("reopen");
+        let again = StackCredentials::generate();
+        assert_eq!(
+            state.stack_keys("hello", again.clone()).expect("keys"),
+            first
+        );
+        let other = state.stack_keys("other", again.clone()).expect("keys");
+        assert_eq!(other, again);
+        state.delete_stack("hello").expect("delete");
+        let fresh = StackCredentials::generate();
+        assert_eq!(
+            state.stack_keys("hello", fresh.clone()).expect("keys"),
+            fresh
+        );
+        assert_eq!(state.stack_keys("other", fresh).expect("keys"), again);
+    }
+
+    /// A data folder from before the schema had versions: its stacks are kept, and its
+    /// stacks get keys.
+    #[test]
+    fn an_unversioned_database_is_migrated() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("platform.sqlite");
+        {
+            let connection = Connection::open(&path).expect("open");
+            connection
+                .execute_batch(
+                    "CREATE TABLE stacks (name TEXT PRIMARY KEY, current INTEGER NOT NULL);
+                     CREATE TABLE versions (stack TEXT NOT NULL, number INTEGER NOT NULL,
+                         record TEXT NOT NULL, PRIMARY KEY (stack, number));",
+                )
+                .expect("the old schema");
+            let record = encode(&version("hello", 1)).expect("encode");
+            connection
+                .execute(
+                    "INSERT INTO versions (stack, number, record) VALUES ('hello', 1, ?1)",
+                    [record],
+                )
+                .expect("a version");
+            connection
+                .execute("INSERT INTO stacks (name, current) VALUES ('hello', 1)", [])
+                .expect("a stack");
+        }
+        let state = SqliteState::open(&path).expect("migrate");
+        assert_eq!(
+            state.stacks().expect("stacks")[0].current_version(),
+            Some(&version("hello", 1))
+        );
+        let keys = StackCredentials::generate();
+        assert_eq!(state.stack_keys("hello", keys.clone()).expect("keys"), keys);
+        drop(state);
+        // Opening it again applies nothing twice.
+        let state = SqliteState::open(&path).expect("reopen");
+        let user_version: i64 = state
+            .with("read the schema version", |connection| {
+                connection.query_row("PRAGMA user_version", [], |row| row.get(0))
+            })
+            .expect("user_version");
+        assert_eq!(user_version, MIGRATIONS.len() as i64);
     }
 
     #[test]

@@ -25,6 +25,7 @@ mod shell_challenge;
 mod store;
 mod streams;
 mod versions;
+mod walls;
 mod watch;
 
 use std::time::Duration;
