@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
     let credentials = Credentials { access_key_id: "AKIDEXAMPLE".to_string(), secret_access_key: "secret".to_string() };
     let request = SignedRequest { method, path, query, headers: &headers, body };
     let expect = Expectations {
-        credentials: &credentials,
+        keys: &credentials,
         service: "dynamodb",
         required_signed_headers: &["x-amz-target"],
         now: time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000),

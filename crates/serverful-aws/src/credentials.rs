@@ -202,6 +202,16 @@ pub fn generate_credentials() -> Credentials {
     }
 }
 
+/// A fresh session token for temporary keys: 48 random bytes, base64 (longer than a key,
+/// as STS's are; SDKs send it as `X-Amz-Security-Token`).
+pub fn generate_session_token() -> String {
+    let mut bytes = Vec::with_capacity(48);
+    for _ in 0..3 {
+        bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+    }
+    base64::engine::general_purpose::STANDARD.encode(&bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,11 @@
 //! DynamoDB (`DynamoDB_20120810`) and DynamoDB Streams (`DynamoDBStreams_20120810`) on
 //! the endpoint: the JSON protocol over the store's engine. The store does the semantics
-//! and speaks DynamoDB's request and response shapes; this module only decides where a
-//! call runs (what the store can start without waiting inline, the rest off the async
-//! threads) and renders the store's errors as DynamoDB sends them.
+//! and speaks DynamoDB's request and response shapes; this module authorizes each call
+//! before the store runs it (the tables it names, read by the store as the operation reads
+//! them, against the caller's [`crate::authz::Principal`]; listings show only what the
+//! caller may see), decides where a call runs (what the store can start without waiting
+//! inline, the rest off the async threads) and renders the store's errors as DynamoDB
+//! sends them.
 
 use std::sync::Arc;
 
@@ -10,8 +13,10 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use http::StatusCode;
 use serde_json::{json, Value};
-use serverful_store::{value::item_to_json, ErrorKind, Store, StoreError};
+use serverful_store::api::{from_slice, ListStreamsInput, ListTablesInput};
+use serverful_store::{value::item_to_json, ErrorKind, RequestTargets, Store, StoreError};
 
+use crate::authz::{Action, Resource};
 use crate::error::AwsError;
 use crate::service::{JsonRequest, JsonService};
 
@@ -84,6 +89,14 @@ fn call_store(
         if !operations.contains(&request.operation.as_str()) {
             return Err(AwsError::unknown_operation());
         }
+        // The master keys may do anything: only restricted callers pay for reading what a
+        // request names.
+        if !request.principal.is_unrestricted() {
+            match authorize(&store, &request)? {
+                Authorized::Call => {}
+                Authorized::Listing => return visible_listing(&store, &request),
+            }
+        }
         let (sender, answer) = tokio::sync::oneshot::channel();
         let blocking = store.start_call(
             &request.operation,
@@ -102,6 +115,99 @@ fn call_store(
             Err(_) => Err(AwsError::internal("the store call ended without an answer")),
         }
     })
+}
+
+/// How an authorized call goes on.
+enum Authorized {
+    /// To the store as it came.
+    Call,
+    /// A listing, answered with only what the caller may see.
+    Listing,
+}
+
+/// Checks every table `request` would act on against its principal, before the store
+/// runs it: the first refused one answers `AccessDeniedException`.
+fn authorize(store: &Store, request: &JsonRequest) -> Result<Authorized, AwsError> {
+    let targets = store
+        .request_targets(&request.operation, &request.body)
+        .map_err(aws_error)?;
+    let principal = &request.principal;
+    let accesses = match targets {
+        RequestTargets::Listing => {
+            principal
+                .authorize(
+                    Action::dynamodb(&request.operation),
+                    Resource::Listing,
+                    &request.region,
+                )
+                .map_err(|denied| denied.to_json_error())?;
+            return Ok(Authorized::Listing);
+        }
+        RequestTargets::Tables(accesses) => accesses,
+    };
+    for access in &accesses {
+        let resource = if access.stream {
+            Resource::Stream {
+                table: &access.table,
+            }
+        } else {
+            Resource::Table {
+                name: &access.table,
+                index: access.index.as_deref(),
+            }
+        };
+        principal
+            .authorize(Action::dynamodb(access.action), resource, &request.region)
+            .map_err(|denied| denied.to_json_error())?;
+    }
+    Ok(Authorized::Call)
+}
+
+/// `ListTables`, or `ListStreams` of every table, counting only the tables the caller may
+/// describe: pages and their last evaluated name never mention another's.
+fn visible_listing(store: &Store, request: &JsonRequest) -> Result<Bytes, AwsError> {
+    let body: &[u8] = if request.body.is_empty() {
+        b"{}"
+    } else {
+        &request.body
+    };
+    let principal = &request.principal;
+    let response = match request.operation.as_str() {
+        "ListTables" => {
+            let input: ListTablesInput = from_slice(body).map_err(aws_error)?;
+            let visible = |name: &str| {
+                principal.allows(
+                    Action::dynamodb("DescribeTable"),
+                    Resource::Table { name, index: None },
+                )
+            };
+            let output = store
+                .list_tables_where(input, &visible)
+                .map_err(aws_error)?;
+            serde_json::to_vec(&output)
+        }
+        "ListStreams" => {
+            let input: ListStreamsInput = from_slice(body).map_err(aws_error)?;
+            let visible = |table: &str| {
+                principal.allows(
+                    Action::dynamodb("DescribeStream"),
+                    Resource::Stream { table },
+                )
+            };
+            let output = store
+                .list_streams_where(input, &visible)
+                .map_err(aws_error)?;
+            serde_json::to_vec(&output)
+        }
+        other => {
+            return Err(AwsError::internal(format!(
+                "{other} is not a listing the endpoint can filter"
+            )))
+        }
+    };
+    response
+        .map(Bytes::from)
+        .map_err(|error| AwsError::internal(format!("failed to encode the response: {error}")))
 }
 
 /// A store error as DynamoDB's endpoint renders it: the namespace DynamoDB uses for each

@@ -3,9 +3,11 @@
 //!
 //! This crate is the framework those APIs plug into: SigV4 verification
 //! ([`sigv4`]), routing by `X-Amz-Target`, path or credential scope ([`router()`]), the service traits
-//! ([`JsonService`], [`RestService`]), AWS's error shapes ([`AwsError`]) and the
-//! endpoint's key pair ([`load_or_generate_credentials`]). It knows HTTP and AWS wire
-//! formats, and nothing of how a service stores anything.
+//! ([`JsonService`], [`RestService`]), AWS's error shapes ([`AwsError`]), the
+//! endpoint's key pair ([`load_or_generate_credentials`]) and who may do what with which
+//! keys ([`authz`]: the [`KeyRing`], each key's [`Principal`] and its [`Policy`]). It knows
+//! HTTP and AWS wire formats, and nothing of how a service stores anything, nor of stacks
+//! beyond the names a [`StackScope`] lists.
 //!
 //! ```no_run
 //! # async fn run(service: std::sync::Arc<dyn serverful_aws::JsonService>) -> std::io::Result<()> {
@@ -17,6 +19,7 @@
 //! # }
 //! ```
 
+pub mod authz;
 pub mod credentials;
 pub mod dynamodb;
 pub mod error;
@@ -24,6 +27,9 @@ pub mod router;
 pub mod service;
 pub mod sigv4;
 
+pub use authz::{
+    AccessDenied, Action, Identities, Identity, KeyRing, Policy, Principal, Resource, StackScope,
+};
 pub use credentials::{
     load_or_generate_credentials, resolve_credentials, Credentials, CredentialsError, KeySource,
 };

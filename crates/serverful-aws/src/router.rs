@@ -1,6 +1,7 @@
 //! The endpoint's axum router: picks the service (`X-Amz-Target` prefix, else a REST
-//! service's path), bounds the body, verifies SigV4, calls the service and shapes the
-//! response as AWS does (`x-amzn-RequestId`, `x-amz-crc32`, error JSON).
+//! service's path), bounds the body, verifies SigV4 against the [`KeyRing`], resolves
+//! who signed the request, calls the service and shapes the response as AWS does
+//! (`x-amzn-RequestId`, `x-amz-crc32`, error JSON).
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -16,10 +17,11 @@ use http::{HeaderValue, Method, StatusCode};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use time::OffsetDateTime;
 
+use crate::authz::{Identities, KeyRing, Principal};
 use crate::credentials::Credentials;
 use crate::error::AwsError;
 use crate::service::{JsonRequest, JsonService, RestRequest, RestService, Route};
-use crate::sigv4::{self, Expectations, SignedRequest};
+use crate::sigv4::{self, AuthError, Expectations, SignedRequest, Verified};
 
 /// The JSON protocol's content type, 1.0 (DynamoDB, Streams, SQS).
 pub const AMZ_JSON_1_0: &str = "application/x-amz-json-1.0";
@@ -29,12 +31,14 @@ pub const AMZ_JSON_1_1: &str = "application/x-amz-json-1.1";
 pub const REQUEST_ID_HEADER: &str = "x-amzn-requestid";
 /// The header with the CRC32 of the response body, which DynamoDB clients check.
 pub const CRC32_HEADER: &str = "x-amz-crc32";
+/// The account [`AwsState::new`] names its root user in.
+pub const DEFAULT_ACCOUNT_ID: &str = "123456789012";
 
-/// Everything the router needs: the key pair and the services it serves.
+/// Everything the router needs: the keys it accepts and the services it serves.
 #[derive(Clone)]
 pub struct AwsState {
-    /// The key pair requests must be signed with.
-    pub credentials: Credentials,
+    /// The access keys requests may be signed with, and whose they are.
+    pub keys: Arc<KeyRing>,
     /// Services selected by `X-Amz-Target`.
     pub json_services: Vec<Arc<dyn JsonService>>,
     /// Services selected by method and path, tried in order.
@@ -46,7 +50,6 @@ pub struct AwsState {
 impl std::fmt::Debug for AwsState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AwsState")
-            .field("credentials", &self.credentials)
             .field(
                 "json_services",
                 &self
@@ -61,10 +64,19 @@ impl std::fmt::Debug for AwsState {
 }
 
 impl AwsState {
-    /// A state with no services yet and the system clock.
+    /// A state that accepts only `credentials`, as the account's root user (allowed
+    /// everything), with no services yet and the system clock.
     pub fn new(credentials: Credentials) -> Self {
-        Self {
+        Self::with_keys(Arc::new(KeyRing::new(
             credentials,
+            Principal::root(DEFAULT_ACCOUNT_ID),
+        )))
+    }
+
+    /// A state that accepts the keys of `keys`, with no services yet and the system clock.
+    pub fn with_keys(keys: Arc<KeyRing>) -> Self {
+        Self {
+            keys,
             json_services: Vec::new(),
             rest_services: Vec::new(),
             clock: OffsetDateTime::now_utc,
@@ -134,14 +146,19 @@ async fn handle_json(state: &AwsState, request: Request, request_id: &str) -> Re
         headers: &parts.headers,
         body: &body,
     };
-    let expectations = Expectations {
-        credentials: &state.credentials,
-        service: service.signing_name(),
-        required_signed_headers: &["x-amz-target"],
-        now: (state.clock)(),
+    let signed_by = {
+        let identities = state.keys.snapshot();
+        let expectations = Expectations {
+            keys: &*identities,
+            service: service.signing_name(),
+            required_signed_headers: &["x-amz-target"],
+            now: (state.clock)(),
+        };
+        sigv4::verify(&signed, &expectations)
+            .and_then(|verified| signer(&identities, verified, &signed))
     };
-    let verified = match sigv4::verify(&signed, &expectations) {
-        Ok(verified) => verified,
+    let (verified, principal) = match signed_by {
+        Ok(signed_by) => signed_by,
         Err(error) => {
             tracing::debug!(%error, target = service.target_prefix(), "rejected unauthenticated AWS request");
             return json_error(&error.to_aws_error(), content_type, request_id);
@@ -152,6 +169,7 @@ async fn handle_json(state: &AwsState, request: Request, request_id: &str) -> Re
         body,
         region: verified.region,
         access_key_id: verified.access_key_id,
+        principal,
         request_id: request_id.to_owned(),
     });
     match AssertUnwindSafe(call).catch_unwind().await {
@@ -188,14 +206,19 @@ async fn handle_rest(
         headers: &parts.headers,
         body: &body,
     };
-    let expectations = Expectations {
-        credentials: &state.credentials,
-        service: service.signing_name(),
-        required_signed_headers: &[],
-        now: (state.clock)(),
+    let signed_by = {
+        let identities = state.keys.snapshot();
+        let expectations = Expectations {
+            keys: &*identities,
+            service: service.signing_name(),
+            required_signed_headers: &[],
+            now: (state.clock)(),
+        };
+        sigv4::verify(&signed, &expectations)
+            .and_then(|verified| signer(&identities, verified, &signed))
     };
-    let verified = match sigv4::verify(&signed, &expectations) {
-        Ok(verified) => verified,
+    let (verified, principal) = match signed_by {
+        Ok(signed_by) => signed_by,
         Err(error) => {
             tracing::debug!(%error, service = service.signing_name(), "rejected unauthenticated AWS request");
             return rest_response(service.error_response(&error.to_aws_error()), request_id);
@@ -209,6 +232,7 @@ async fn handle_rest(
         body,
         region: verified.region,
         access_key_id: verified.access_key_id,
+        principal,
         request_id: request_id.to_owned(),
     });
     let response = match AssertUnwindSafe(call).catch_unwind().await {
@@ -225,6 +249,22 @@ async fn handle_rest(
         }
     };
     rest_response(response, request_id)
+}
+
+/// Who signed a verified request: the principal of its access key, in the snapshot its
+/// secret came from. Temporary keys without their session token are refused as AWS
+/// refuses them, as unrecognized.
+fn signer(
+    identities: &Identities,
+    verified: Verified,
+    signed: &SignedRequest<'_>,
+) -> Result<(Verified, Arc<Principal>), AuthError> {
+    let principal = identities
+        .get(&verified.access_key_id)
+        .filter(|identity| identity.accepts_token(signed.headers, signed.query))
+        .map(|identity| identity.principal.clone())
+        .ok_or(AuthError::UnrecognizedClient)?;
+    Ok((verified, principal))
 }
 
 /// The service named by `X-Amz-Target: Prefix.Operation`, and the operation.

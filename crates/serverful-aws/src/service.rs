@@ -3,12 +3,17 @@
 //! selected by path (Lambda `Invoke`, API Gateway Management).
 //!
 //! Services see only authenticated requests, and only their own: the router has checked
-//! the signature and that its credential scope names the service's signing name.
+//! the signature and that its credential scope names the service's signing name, and
+//! tells who signed it ([`Principal`]). Each service authorizes what a call acts on
+//! before it runs it (see [`crate::authz`]).
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use http::{HeaderMap, HeaderValue, Method, Response};
 
+use crate::authz::Principal;
 use crate::error::{AwsError, MessageField};
 
 /// DynamoDB's request limit, the default for every service.
@@ -26,6 +31,8 @@ pub struct JsonRequest {
     pub region: String,
     /// The access key the request was signed with.
     pub access_key_id: String,
+    /// Who signed it, and what they may do.
+    pub principal: Arc<Principal>,
     /// The `x-amzn-RequestId` the response will carry.
     pub request_id: String,
 }
@@ -63,6 +70,8 @@ pub struct RestRequest {
     pub region: String,
     /// The access key the request was signed with.
     pub access_key_id: String,
+    /// Who signed it, and what they may do.
+    pub principal: Arc<Principal>,
     /// The `x-amzn-RequestId` the response will carry.
     pub request_id: String,
 }

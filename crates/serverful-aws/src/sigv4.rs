@@ -84,11 +84,34 @@ pub struct SignedRequest<'a> {
     pub body: &'a [u8],
 }
 
+/// The secrets of the access keys a server accepts.
+pub trait SigningKeys {
+    /// The secret of `access_key_id`, if the key is known.
+    fn secret_access_key(&self, access_key_id: &str) -> Option<&str>;
+}
+
+/// One key pair accepts only itself.
+impl SigningKeys for Credentials {
+    fn secret_access_key(&self, access_key_id: &str) -> Option<&str> {
+        (access_key_id == self.access_key_id).then_some(self.secret_access_key.as_str())
+    }
+}
+
+impl std::fmt::Debug for Expectations<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Expectations")
+            .field("service", &self.service)
+            .field("required_signed_headers", &self.required_signed_headers)
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What the server expects of a request's signature.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Expectations<'a> {
-    /// The key pair requests must be signed with.
-    pub credentials: &'a Credentials,
+    /// The key pairs requests may be signed with.
+    pub keys: &'a dyn SigningKeys,
     /// The signing name of the service the request is for, e.g. `dynamodb`.
     pub service: &'a str,
     /// Headers that must be among the signed ones besides `host` (lowercase), e.g.
@@ -202,9 +225,10 @@ pub fn verify(
     let scope = parse_credential(&parameters.credential)?;
     check_scope(&scope, &parameters.date, expect.service)?;
 
-    if scope.access_key_id != expect.credentials.access_key_id {
-        return Err(AuthError::UnrecognizedClient);
-    }
+    let secret_access_key = expect
+        .keys
+        .secret_access_key(scope.access_key_id)
+        .ok_or(AuthError::UnrecognizedClient)?;
 
     let provided = decode_hex(&parameters.signature).ok_or_else(AuthError::mismatch)?;
     let body_hash = hex_sha256(request.body);
@@ -218,12 +242,7 @@ pub fn verify(
         None if presigned => vec![UNSIGNED_PAYLOAD, body_hash.as_str()],
         None => vec![body_hash.as_str()],
     };
-    let key = cached_signing_key(
-        &expect.credentials.secret_access_key,
-        scope.date,
-        scope.region,
-        scope.service,
-    );
+    let key = cached_signing_key(secret_access_key, scope.date, scope.region, scope.service);
     let scope_string = format!(
         "{}/{}/{}/{}",
         scope.date, scope.region, scope.service, scope.terminator
@@ -630,40 +649,55 @@ struct CachedSigningKey {
     key: [u8; 32],
 }
 
+/// How many signing keys each thread remembers: one per key pair signing to it at once
+/// (the master keys and each stack's, for each service), more than a busy server sees.
+const CACHED_SIGNING_KEYS: usize = 8;
+
 thread_local! {
-    /// The signing key this thread derived last. A client signs a whole day's requests
-    /// to one region and service with the same key, so the four HMACs that derive it
-    /// are paid once per thread and day rather than once per request.
-    static LAST_SIGNING_KEY: std::cell::RefCell<Option<CachedSigningKey>> =
-        const { std::cell::RefCell::new(None) };
+    /// The signing keys this thread derived last, the most recent first. A client signs a
+    /// whole day's requests to one region and service with the same key, so the four
+    /// HMACs that derive it are paid once per thread, key pair and day rather than once
+    /// per request.
+    static SIGNING_KEYS: std::cell::RefCell<Vec<CachedSigningKey>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// [`signing_key`], remembered per thread for the last date, region and service.
+/// [`signing_key`], remembered per thread for the last few secrets, dates, regions and
+/// services.
 fn cached_signing_key(
     secret_access_key: &str,
     date: &str,
     region: &str,
     service: &str,
 ) -> [u8; 32] {
-    LAST_SIGNING_KEY.with(|last| {
-        let mut last = last.borrow_mut();
-        if let Some(cached) = last.as_ref() {
-            if cached.date == date
+    SIGNING_KEYS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let hit = cache.iter().position(|cached| {
+            cached.date == date
                 && cached.region == region
                 && cached.service == service
                 && cached.secret_access_key == secret_access_key
-            {
-                return cached.key;
+        });
+        if let Some(position) = hit {
+            let key = cache[position].key;
+            if position > 0 {
+                let cached = cache.remove(position);
+                cache.insert(0, cached);
             }
+            return key;
         }
         let key = signing_key(secret_access_key, date, region, service);
-        *last = Some(CachedSigningKey {
-            secret_access_key: secret_access_key.to_owned(),
-            date: date.to_owned(),
-            region: region.to_owned(),
-            service: service.to_owned(),
-            key,
-        });
+        cache.truncate(CACHED_SIGNING_KEYS - 1);
+        cache.insert(
+            0,
+            CachedSigningKey {
+                secret_access_key: secret_access_key.to_owned(),
+                date: date.to_owned(),
+                region: region.to_owned(),
+                service: service.to_owned(),
+                key,
+            },
+        );
         key
     })
 }

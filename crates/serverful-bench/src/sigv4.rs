@@ -186,7 +186,7 @@ mod tests {
             body,
         };
         let expectations = serverful_aws::sigv4::Expectations {
-            credentials: &credentials,
+            keys: &credentials,
             service: "dynamodb",
             required_signed_headers: &["x-amz-target"],
             now,

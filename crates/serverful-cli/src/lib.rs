@@ -416,8 +416,8 @@ pub struct InvokeArgs {
     #[arg(long, short = 'e', value_name = "FILE")]
     pub event: Option<PathBuf>,
 
-    /// With --endpoint: a version number of the stack, or $LATEST [default: the current
-    /// version]
+    /// With --endpoint: a Lambda version number or alias of the function [default:
+    /// $LATEST]
     #[arg(long, requires = "endpoint")]
     pub qualifier: Option<String>,
 

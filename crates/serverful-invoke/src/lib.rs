@@ -2,8 +2,8 @@
 //! ([`FunctionRef`]), how it takes requests ([`FunctionMode`]), the one call that runs it
 //! ([`Invoke`]) and the ways that call fails ([`InvokeError`]).
 //!
-//! The gateway calls functions through it today; the Lambda API and the event sources
-//! will too. Whoever runs functions (the platform, or a test's fake) implements [`Invoke`].
+//! The gateway and the Lambda API call functions through it; the event sources will too.
+//! Whoever runs functions (the platform, or a test's fake) implements [`Invoke`].
 //!
 //! Architecture invariant: no IO and no knowledge of processes, HTTP APIs or templates:
 //! only names, bytes and futures, so that every caller and every implementation can depend
@@ -18,36 +18,56 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 
 /// A function of a stack, as callers name it.
+///
+/// Two things choose which code runs, and they are kept apart: `deploy` is the stack's own
+/// version (one deploy of the whole app), `qualifier` is Lambda's version or alias of the
+/// one function within it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct FunctionRef {
     /// The stack (one deployed app) the function belongs to.
     pub stack: Arc<str>,
     /// The function's logical id in the stack's template.
     pub function: Arc<str>,
-    /// A version number or an alias name; `None` is the stack's current version.
+    /// The deploy of the stack the caller found the function in (the platform's version
+    /// number): a gateway route names the deploy it belongs to, so that a request that
+    /// took the old routes finishes on the old deploy while the stack switches. `None` is
+    /// the stack's current deploy.
+    pub deploy: Option<u64>,
+    /// Lambda's qualifier: `$LATEST`, a published version number (`3`) or an alias name
+    /// (`live`), resolved in that deploy; `None` is `$LATEST`, as on Lambda.
     pub qualifier: Option<Arc<str>>,
 }
 
 impl FunctionRef {
-    /// The function `function` of `stack`, at the stack's current version.
+    /// The function `function` of `stack`, at the stack's current deploy, unqualified.
     pub fn new(stack: impl Into<Arc<str>>, function: impl Into<Arc<str>>) -> FunctionRef {
         FunctionRef {
             stack: stack.into(),
             function: function.into(),
+            deploy: None,
             qualifier: None,
         }
     }
 
-    /// The same function at a version number or alias.
+    /// The same function at a Lambda version number or alias (or `$LATEST`).
     pub fn with_qualifier(self, qualifier: impl Into<Arc<str>>) -> FunctionRef {
         FunctionRef {
             qualifier: Some(qualifier.into()),
             ..self
         }
     }
+
+    /// The same function as the stack's deploy `deploy` has it.
+    pub fn in_deploy(self, deploy: u64) -> FunctionRef {
+        FunctionRef {
+            deploy: Some(deploy),
+            ..self
+        }
+    }
 }
 
-/// `stack/function`, or `stack/function:qualifier`.
+/// `stack/function`, or `stack/function:qualifier` (the deploy is the platform's business,
+/// not the caller's, and is left out).
 impl fmt::Display for FunctionRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.stack, self.function)?;
@@ -166,5 +186,8 @@ mod tests {
         let pinned = current.clone().with_qualifier("live");
         assert_eq!(pinned.to_string(), "shop/OrdersFunction:live");
         assert_ne!(current, pinned);
+        let routed = pinned.clone().in_deploy(4);
+        assert_eq!(routed.to_string(), "shop/OrdersFunction:live");
+        assert_ne!(routed, pinned);
     }
 }

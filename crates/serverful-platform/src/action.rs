@@ -61,7 +61,8 @@ pub struct InvokeRequest {
     pub function: String,
     /// The stack; unneeded when only one running stack has a function of that name.
     pub stack: Option<String>,
-    /// A version number of the stack, or `$LATEST` (the current version).
+    /// Lambda's qualifier: `$LATEST` (the default), a published version number or an
+    /// alias.
     pub qualifier: Option<String>,
     /// The event, a JSON document.
     pub event: Vec<u8>,
@@ -154,6 +155,8 @@ pub enum Outcome {
         function: String,
         payload: String,
         failed: bool,
+        /// The Lambda version that ran (`$LATEST` or a number), when one did.
+        executed_version: Option<String>,
         /// When the call began (milliseconds since the Unix epoch): the function's log
         /// lines of the call are those since.
         started_ms: i64,

@@ -13,7 +13,7 @@ use crate::server::{LiveVersion, Platform};
 
 /// Calls the function `request` names and returns its result or its error payload.
 pub(crate) async fn invoke(
-    platform: &Platform,
+    platform: &Arc<Platform>,
     request: InvokeRequest,
 ) -> Result<Outcome, ActionError> {
     if serde_json::from_slice::<serde_json::Value>(&request.event).is_err() {
@@ -26,11 +26,14 @@ pub(crate) async fn invoke(
     let (stack, function) = resolve(&platform.current_versions(), name, &request)?;
     let qualifier = request.qualifier.as_deref().or(arn_qualifier);
     let mut target = FunctionRef::new(stack.as_str(), function.as_str());
-    if let Some(qualifier) = qualifier.filter(|qualifier| *qualifier != "$LATEST") {
+    if let Some(qualifier) = qualifier {
         target = target.with_qualifier(qualifier);
     }
     let started_ms = now_ms();
-    let (payload, failed) = match platform.invoke(&target, Bytes::from(request.event)).await {
+    let (executed_version, outcome) = platform
+        .invoke_version(&target, Bytes::from(request.event))
+        .await;
+    let (payload, failed) = match outcome {
         Ok(result) => (result, false),
         Err(InvokeError::FunctionError(error)) => (error, true),
         Err(InvokeError::Timeout) => {
@@ -54,7 +57,7 @@ pub(crate) async fn invoke(
         Err(InvokeError::NoSuchFunction(name)) => {
             return Err(ActionError::not_found(
                 "invoke",
-                format!("{name} does not exist (is the qualifier a version of it?)"),
+                format!("{name} does not exist (is the qualifier a version or alias of it?)"),
             ))
         }
         Err(InvokeError::Throttled) => {
@@ -71,6 +74,7 @@ pub(crate) async fn invoke(
         function,
         payload: String::from_utf8_lossy(&payload).into_owned(),
         failed,
+        executed_version,
         started_ms,
     })
 }

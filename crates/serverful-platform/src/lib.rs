@@ -12,7 +12,14 @@
 //! - `action`: [`Action`], [`Outcome`], [`ActionError`]: the interface.
 //! - `server`: [`Platform`]: the running stacks and their versions, the deploy pipeline,
 //!   the switch, rollback and delete, calls to functions by [`serverful_invoke::FunctionRef`].
-//! - `lambda_api`: the Lambda API on the AWS endpoint, over every stack's functions.
+//! - `lambda_api`: the Lambda API on the AWS endpoint, over every stack's functions, their
+//!   versions and aliases, each call authorized for its caller.
+//! - `keys`: each stack's own access keys for its functions, and the scope the platform
+//!   publishes for them in the AWS endpoint's key ring (what the stack owns).
+//! - `lambda_versions`: Lambda versions as a deploy publishes them (`CodeSha256`, which
+//!   versions are new and their numbers) and where an alias sends an invocation.
+//! - `older`: Lambda versions running from their own deploy's build, started on demand
+//!   and stopped when idle.
 //! - `prepare`: a version made ready to run: runtime names checked, functions and layers
 //!   built, the runtime's view of each function.
 //! - `state`: stacks and versions kept behind [`StateBackend`] ([`SqliteState`]).
@@ -24,8 +31,11 @@
 pub mod action;
 pub mod backup;
 mod invocation;
+mod keys;
 pub mod lambda_api;
+mod lambda_versions;
 pub mod logs;
+mod older;
 pub mod prepare;
 pub mod server;
 pub mod state;
@@ -37,4 +47,7 @@ pub use action::{
 };
 pub use prepare::{sdk_cache_dir, CodeVersions, PrepareError, Progress, Quiet, StackDirs};
 pub use server::{Layout, LiveVersion, Platform, PlatformConfig, PlatformInvoker};
-pub use state::{SqliteState, StackRecord, StateBackend, StateError, VersionRecord};
+pub use state::{
+    DeployedVersion, FunctionSettings, FunctionVersionRecord, SqliteState, StackRecord,
+    StateBackend, StateError, VersionRecord,
+};

@@ -174,6 +174,9 @@ pub(crate) fn function_config(
 
 /// `InlineCode` becomes a one-file code folder in the data dir, named as SAM names it
 /// (`index.js` for Node.js, `index.py` for Python), so handlers like `index.handler` work.
+/// The folder is named by a hash of the code (`inline/<LogicalId>/<hash>/`) and never
+/// rewritten with other code: a running version's instances, or an older Lambda version
+/// started beside it, keep the code they were started with.
 fn write_inline_code(
     function: &template::Function,
     source: &str,
@@ -186,9 +189,21 @@ fn write_inline_code(
     } else {
         "bootstrap"
     };
-    let dir = inline_root.join(&function.logical_id);
-    std::fs::create_dir_all(&dir).map_err(io_error(format!("create {}", dir.display())))?;
+    use sha2::Digest as _;
+    let hash = sha2::Sha256::new()
+        .chain_update(file_name.as_bytes())
+        .chain_update([0])
+        .chain_update(source.as_bytes())
+        .finalize();
+    let hash: String = hash[..8].iter().map(|byte| format!("{byte:02x}")).collect();
+    let function_dir = inline_root.join(&function.logical_id);
+    let dir = function_dir.join(hash);
     let path = dir.join(file_name);
+    // Written once: an existing folder already holds this very code.
+    if std::fs::read(&path).is_ok_and(|written| written == source.as_bytes()) {
+        return Ok(dir);
+    }
+    std::fs::create_dir_all(&dir).map_err(io_error(format!("create {}", dir.display())))?;
     std::fs::write(&path, source).map_err(io_error(format!(
         "write the inline code of {}",
         function.logical_id
@@ -201,7 +216,12 @@ fn write_inline_code(
     } else {
         0o644
     };
-    for (target, mode) in [(inline_root, 0o755), (&dir, 0o755), (&path, file_mode)] {
+    for (target, mode) in [
+        (inline_root, 0o755),
+        (function_dir.as_path(), 0o755),
+        (&dir, 0o755),
+        (&path, file_mode),
+    ] {
         std::fs::set_permissions(target, std::fs::Permissions::from_mode(mode))
             .map_err(io_error(format!("make {} readable", target.display())))?;
     }

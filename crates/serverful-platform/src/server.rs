@@ -4,8 +4,13 @@
 //! [`FunctionRef`].
 //!
 //! A switch replaces the gateway's routes in one step. Routes name the version they
-//! belong to (`FunctionRef::qualifier`), so a request that took the old routes finishes on
+//! belong to (`FunctionRef::deploy`), so a request that took the old routes finishes on
 //! the old version, which stays alive until its requests are done.
+//!
+//! A deploy also publishes Lambda versions (`lambda_versions`): a call qualified by a
+//! version number or an alias (`FunctionRef::qualifier`) runs on the deploy's own runtime
+//! when that version is the deploy's build, else on the version's own build, started on
+//! demand (`older`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,8 +25,11 @@ use serverful_store::Store;
 use serverful_template as template;
 
 use crate::action::{Action, ActionError, ApiUrl, DeployRequest, ErrorKind, Outcome, StackSummary};
+use crate::keys::{Owned, StackKeys};
+use crate::lambda_versions::{self, CodeHashes, FunctionDigest};
+use crate::older::OlderRuntimes;
 use crate::prepare::{self, CodeVersions, Progress, StackDirs};
-use crate::state::{StateBackend, VersionRecord};
+use crate::state::{FunctionVersionRecord, StateBackend, VersionRecord};
 use crate::tables;
 
 /// Extra time an old version gets, past its functions' longest timeout, to finish in-flight
@@ -53,8 +61,12 @@ pub struct PlatformConfig {
     pub domain: String,
     /// The gateway's port, for the URLs `ls` prints.
     pub gateway_port: u16,
-    /// Settings every function's runtime gets.
+    /// Settings every function's runtime gets (each stack's own keys replace its
+    /// credentials).
     pub runtime: runtime::RuntimeOptions,
+    /// The AWS endpoint's keys, where the platform publishes each stack's own and what
+    /// they may reach.
+    pub keys: Arc<serverful_aws::KeyRing>,
     /// How functions run from their folders.
     pub code_versions: CodeVersions,
     /// Where functions' log lines are kept (`Action::Logs` reads them); `None` when the
@@ -72,6 +84,8 @@ pub struct LiveVersion {
     pub tables: Vec<(String, tables::TableSetup)>,
     /// By logical id; replaced in place by `up --watch`.
     functions: RwLock<BTreeMap<String, Arc<runtime::Runtime>>>,
+    /// Each function's code and configuration hashes, by logical id, as it started.
+    pub(crate) digests: BTreeMap<String, FunctionDigest>,
 }
 
 impl std::fmt::Debug for LiveVersion {
@@ -120,6 +134,8 @@ struct StackLive {
     current: Option<Arc<LiveVersion>>,
     /// Versions switched away from and still finishing their requests.
     draining: Vec<Arc<LiveVersion>>,
+    /// The Lambda versions the stack's deploys published, as the state keeps them.
+    published: Arc<Vec<FunctionVersionRecord>>,
 }
 
 /// The running server.
@@ -131,6 +147,11 @@ pub struct Platform {
     /// One action at a time per stack.
     locks: Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
     routes: gateway::Routes,
+    code_hashes: CodeHashes,
+    /// Lambda versions running from a build other than their stack's deploys'.
+    older: OlderRuntimes,
+    /// Each stack's access keys and their scope on the AWS endpoint.
+    keys: StackKeys,
 }
 
 impl std::fmt::Debug for Platform {
@@ -151,12 +172,15 @@ impl Platform {
         routes: gateway::Routes,
     ) -> Arc<Platform> {
         Arc::new(Platform {
+            keys: StackKeys::new(config.keys.clone(), &config.account_id),
             config,
             store,
             state,
             stacks: RwLock::new(BTreeMap::new()),
             locks: Mutex::new(BTreeMap::new()),
             routes,
+            code_hashes: CodeHashes::default(),
+            older: OlderRuntimes::default(),
         })
     }
 
@@ -190,14 +214,22 @@ impl Platform {
                 "starting stack {} version {}",
                 stack.name, record.number
             ));
-            match self.start_version(record, progress.clone()).await {
-                Ok((version, _warnings)) => {
+            let legacy = record.lambda_versions.is_none();
+            match self.start_version(record, None, progress.clone()).await {
+                Ok((version, _warnings, published)) => {
+                    if legacy {
+                        self.record_lambda_versions(&version, &published);
+                    }
                     self.switch(&stack.name, version);
+                    self.refresh_published(&stack.name);
                 }
-                Err(error) => failures.push(ActionError {
-                    message: format!("stack {}: {}", stack.name, error.message),
-                    ..error
-                }),
+                Err(error) => {
+                    self.settle_keys(&stack.name);
+                    failures.push(ActionError {
+                        message: format!("stack {}: {}", stack.name, error.message),
+                        ..error
+                    });
+                }
             }
         }
         failures
@@ -209,10 +241,23 @@ impl Platform {
         action: Action,
         progress: Arc<dyn Progress>,
     ) -> Result<Outcome, ActionError> {
-        let _guard = match action.stack() {
+        let stack = action.stack().map(str::to_owned);
+        let _guard = match &stack {
             Some(stack) => Some(self.lock(stack)?),
             None => None,
         };
+        let outcome = self.run(action, progress).await;
+        if let Some(stack) = &stack {
+            self.settle_keys(stack);
+        }
+        outcome
+    }
+
+    async fn run(
+        self: &Arc<Self>,
+        action: Action,
+        progress: Arc<dyn Progress>,
+    ) -> Result<Outcome, ActionError> {
         match action {
             Action::Deploy(request) => self.deploy(request, progress).await,
             Action::Rollback { stack, to } => self.rollback(&stack, to, progress).await,
@@ -265,16 +310,70 @@ impl Platform {
         })
     }
 
-    /// Where a stack's files go.
     /// The runtime settings of `stack`'s functions: the server's, with the stack named (log
-    /// lines are kept under it).
+    /// lines are kept under it) and the stack's own keys as their credentials (none before
+    /// the stack has keys: `start_version` makes them first).
     fn runtime_options(&self, stack: &str) -> runtime::RuntimeOptions {
+        let (access_key_id, secret_access_key, session_token) = match self.keys.credentials(stack) {
+            Some(keys) => (
+                keys.credentials.access_key_id,
+                keys.credentials.secret_access_key,
+                Some(keys.session_token),
+            ),
+            None => Default::default(),
+        };
         runtime::RuntimeOptions {
             stack: stack.to_owned(),
+            access_key_id,
+            secret_access_key,
+            session_token,
             ..self.config.runtime.clone()
         }
     }
 
+    /// Lets the stack's keys reach what its live versions and a version being started own.
+    fn publish_scope(&self, stack: &str) {
+        let live: Vec<Owned> = self
+            .stacks
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(stack)
+            .map(|live| {
+                live.current
+                    .iter()
+                    .chain(&live.draining)
+                    .map(|version| Owned::of(&version.app))
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.keys.publish(stack, live);
+    }
+
+    /// After an action on `stack`: a version it started is live or gone, so the keys'
+    /// scope is the live versions'; a stack that is neither recorded nor running (deleted,
+    /// or whose first deploy failed) loses its keys.
+    fn settle_keys(&self, stack: &str) {
+        self.keys.started(stack);
+        let recorded = self
+            .state
+            .stacks()
+            .map(|stacks| stacks.iter().any(|record| record.name == stack));
+        let running = self
+            .stacks
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .contains_key(stack);
+        if recorded.is_ok_and(|recorded| !recorded) && !running {
+            if let Err(error) = self.state.delete_stack(stack) {
+                tracing::warn!("failed to forget the keys of stack {stack}: {error}");
+            }
+            self.keys.forget(stack);
+        } else {
+            self.publish_scope(stack);
+        }
+    }
+
+    /// Where a stack's files go.
     fn dirs(&self, stack: &str) -> StackDirs {
         let data_dir = &self.config.data_dir;
         match self.config.layout {
@@ -337,9 +436,13 @@ impl Platform {
             source_dir: request.source.dir.clone(),
             template_path: request.source.template_path.clone(),
             parameters: request.parameter_overrides.clone(),
+            // Published as the version starts.
+            lambda_versions: None,
         };
         let old_app = self.current(&stack).map(|version| version.app.clone());
-        let (version, warnings) = self.start_version(record.clone(), progress.clone()).await?;
+        let (version, warnings, published) = self
+            .start_version(record, current.as_ref(), progress.clone())
+            .await?;
         // Tables the new template dropped are kept unless asked.
         if request.delete_tables {
             if let Some(old_app) = &old_app {
@@ -360,12 +463,13 @@ impl Platform {
             }
         }
         progress.phase("switching");
-        if let Err(error) = self.state.add_version(&record) {
+        if let Err(error) = self.state.add_version(&version.record, &published) {
             shut_down(version).await;
             return Err(ActionError::internal("state", error.to_string()));
         }
         let previous = self.switch(&stack, version.clone());
-        self.prune(&stack);
+        self.prune(&stack).await;
+        self.refresh_published(&stack);
         Ok(Outcome::Deployed {
             stack: stack.clone(),
             version: number,
@@ -377,22 +481,27 @@ impl Platform {
 
     /// Loads, builds and starts `record` beside whatever runs: the version is ready to
     /// take requests (sandboxes parked, tables created) but nothing routes to it yet.
+    ///
+    /// A record without Lambda version numbers (a new deploy, or one recorded before
+    /// Serverful published versions) publishes them over `previous` (the deploy it
+    /// replaces), and comes back with them in its record, with the versions it published
+    /// for the caller to record.
     async fn start_version(
         self: &Arc<Self>,
-        record: VersionRecord,
+        mut record: VersionRecord,
+        previous: Option<&VersionRecord>,
         progress: Arc<dyn Progress>,
-    ) -> Result<(Arc<LiveVersion>, Vec<String>), ActionError> {
+    ) -> Result<(Arc<LiveVersion>, Vec<String>, Vec<FunctionVersionRecord>), ActionError> {
         let stack = record.stack.clone();
         progress.phase("loading the template");
-        let options = template::LoadOptions {
-            parameter_overrides: record.parameters.clone(),
-            region: self.config.region.clone(),
-            account_id: self.config.account_id.clone(),
-            stack_name: stack.clone(),
-            version_numbers: BTreeMap::new(),
-        };
-        let app = template::load(&record.template_path, &options)
-            .map_err(|error| ActionError::invalid("template", error.to_string()))?;
+        let mut app = self.load_template(&record, record.version_numbers())?;
+        // The functions get the stack's own keys, which may reach the new version's
+        // tables and functions from now on (its functions may use them before the switch).
+        self.keys
+            .ensure(&*self.state, &stack)
+            .map_err(|error| ActionError::internal("keys", error.to_string()))?;
+        self.keys.starting(&stack, Owned::of(&app));
+        self.publish_scope(&stack);
         let mut warnings = Vec::new();
         if !app.unsupported.is_empty() {
             let warning = format!("not supported yet, ignored: {}", app.unsupported.join(", "));
@@ -401,22 +510,50 @@ impl Platform {
         }
 
         progress.phase("building");
-        let dirs = self.dirs(&stack);
-        let versions = self.config.code_versions;
-        let build_app = app.clone();
-        let build_progress = progress.clone();
-        let configs = tokio::task::spawn_blocking(move || {
-            prepare::prepare_functions(&build_app, &dirs, None, versions, &*build_progress)
-        })
-        .await
-        .map_err(|error| ActionError::internal("build", error.to_string()))?
-        .map_err(|error| {
-            let step = match error {
-                prepare::PrepareError::Runtime(_) => "functions",
-                _ => "build",
+        let mut configs = self.prepare(&stack, &app, progress.clone()).await?;
+        let mut digests = self.digests(&stack, &configs).await?;
+        let mut published = Vec::new();
+        if record.lambda_versions.is_none() {
+            let highest = self
+                .state
+                .highest_function_versions(&stack)
+                .map_err(|error| ActionError::internal("state", error.to_string()))?;
+            let now = now_rfc3339();
+            let deploy = lambda_versions::Deploy {
+                app: &app,
+                stack: &stack,
+                number: record.number,
+                digests: &digests,
+                live_source: record.digest.is_empty(),
+                now: &now,
             };
-            ActionError::invalid(step, error.to_string())
-        })?;
+            let publication = lambda_versions::publish(&deploy, previous, &highest)
+                .map_err(|message| ActionError::invalid("versions", message))?;
+            // `Ref` and `GetAtt` of the versions now give their real numbers; when that
+            // changes a function (its environment names a version), it is prepared again
+            // (its build is cached).
+            let numbered = self.load_template(&record, publication.numbers())?;
+            published = publication.published;
+            if numbered.functions != app.functions {
+                configs = self.prepare(&stack, &numbered, progress.clone()).await?;
+                digests = self.digests(&stack, &configs).await?;
+                // What the new versions run is the function as numbered.
+                for version in &mut published {
+                    let digest = digests.get(&version.function);
+                    let function = numbered
+                        .functions
+                        .iter()
+                        .find(|function| function.logical_id == version.function);
+                    if let (Some(digest), Some(function)) = (digest, function) {
+                        version.code_sha256 = digest.code_sha256.clone();
+                        version.config_sha256 = digest.config_sha256.clone();
+                        version.settings = lambda_versions::settings(function, digest.code_size);
+                    }
+                }
+            }
+            app = numbered;
+            record.lambda_versions = Some(publication.lambda_versions);
+        }
 
         progress.phase("creating tables");
         let store = self.store.clone();
@@ -445,6 +582,7 @@ impl Platform {
             app,
             tables: table_setups,
             functions: RwLock::new(functions),
+            digests,
         });
         // Cold starts then find their sandbox set up.
         let parking: Vec<_> = version
@@ -460,7 +598,113 @@ impl Platform {
         if let Some(sandbox) = &self.config.runtime.sandbox {
             sandbox.settle().await;
         }
-        Ok((version, warnings))
+        Ok((version, warnings, published))
+    }
+
+    /// Loads `record`'s template with its Lambda versions numbered `version_numbers`.
+    fn load_template(
+        &self,
+        record: &VersionRecord,
+        version_numbers: BTreeMap<String, u32>,
+    ) -> Result<template::App, ActionError> {
+        let options = template::LoadOptions {
+            parameter_overrides: record.parameters.clone(),
+            region: self.config.region.clone(),
+            account_id: self.config.account_id.clone(),
+            stack_name: record.stack.clone(),
+            version_numbers,
+        };
+        template::load(&record.template_path, &options)
+            .map_err(|error| ActionError::invalid("template", error.to_string()))
+    }
+
+    /// Builds every function of `app` (cached builds are not redone): the runtime's view
+    /// of each.
+    async fn prepare(
+        &self,
+        stack: &str,
+        app: &template::App,
+        progress: Arc<dyn Progress>,
+    ) -> Result<Vec<runtime::FunctionConfig>, ActionError> {
+        let dirs = self.dirs(stack);
+        let versions = self.config.code_versions;
+        let build_app = app.clone();
+        tokio::task::spawn_blocking(move || {
+            prepare::prepare_functions(&build_app, &dirs, None, versions, &*progress)
+        })
+        .await
+        .map_err(|error| ActionError::internal("build", error.to_string()))?
+        .map_err(|error| {
+            let step = match error {
+                prepare::PrepareError::Runtime(_) => "functions",
+                _ => "build",
+            };
+            ActionError::invalid(step, error.to_string())
+        })
+    }
+
+    /// The code and configuration hashes of built functions.
+    async fn digests(
+        self: &Arc<Self>,
+        stack: &str,
+        configs: &[runtime::FunctionConfig],
+    ) -> Result<BTreeMap<String, FunctionDigest>, ActionError> {
+        let dirs = self.dirs(stack);
+        // Builds and inline code are content-addressed: a folder there never changes.
+        let immutable = vec![dirs.build_root, dirs.inline_root];
+        let platform = self.clone();
+        let configs = configs.to_vec();
+        tokio::task::spawn_blocking(move || platform.code_hashes.digests(&configs, &immutable))
+            .await
+            .map_err(|error| ActionError::internal("build", error.to_string()))?
+            .map_err(|error| ActionError::internal("build", format!("failed to {error}")))
+    }
+
+    /// Records the Lambda versions a deploy recorded before they existed has published.
+    fn record_lambda_versions(&self, version: &LiveVersion, published: &[FunctionVersionRecord]) {
+        let record = &version.record;
+        let lambda_versions = record.lambda_versions.clone().unwrap_or_default();
+        if let Err(error) = self.state.record_lambda_versions(
+            &record.stack,
+            record.number,
+            &lambda_versions,
+            published,
+        ) {
+            tracing::warn!(
+                "failed to record the Lambda versions of {} version {}: {error}",
+                record.stack,
+                record.number
+            );
+        }
+    }
+
+    /// Reads the stack's Lambda versions from the state again (after a deploy, a
+    /// rollback, a prune).
+    fn refresh_published(&self, stack: &str) {
+        let published = match self.state.function_versions(stack) {
+            Ok(published) => Arc::new(published),
+            Err(error) => {
+                tracing::warn!("failed to read the Lambda versions of {stack}: {error}");
+                return;
+            }
+        };
+        let mut stacks = self
+            .stacks
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(live) = stacks.get_mut(stack) {
+            live.published = published;
+        }
+    }
+
+    /// The Lambda versions of `stack`'s functions.
+    pub fn published(&self, stack: &str) -> Arc<Vec<FunctionVersionRecord>> {
+        self.stacks
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(stack)
+            .map(|live| live.published.clone())
+            .unwrap_or_default()
     }
 
     /// Makes `version` its stack's current one, routes switched in one step, and drains
@@ -478,6 +722,8 @@ impl Platform {
             }
             old
         };
+        self.keys.started(stack);
+        self.publish_scope(stack);
         self.publish_routes();
         let old = old?;
         let number = old.record.number;
@@ -521,6 +767,8 @@ impl Platform {
         if let Some(live) = stacks.get_mut(stack) {
             live.draining.retain(|version| !Arc::ptr_eq(version, &old));
         }
+        drop(stacks);
+        self.publish_scope(stack);
     }
 
     async fn rollback(
@@ -571,12 +819,19 @@ impl Platform {
                 format!("version {from} of stack {stack} is already the current one"),
             ));
         }
-        let (version, _warnings) = self.start_version(target.clone(), progress.clone()).await?;
+        let legacy = target.lambda_versions.is_none();
+        let (version, _warnings, published) = self
+            .start_version(target.clone(), record.current_version(), progress.clone())
+            .await?;
         progress.phase("switching");
         self.state
             .set_current(stack, target.number)
             .map_err(|error| ActionError::internal("state", error.to_string()))?;
+        if legacy {
+            self.record_lambda_versions(&version, &published);
+        }
         self.switch(stack, version.clone());
+        self.refresh_published(stack);
         Ok(Outcome::RolledBack {
             stack: stack.to_owned(),
             from,
@@ -624,6 +879,7 @@ impl Platform {
                 shut_down(version).await;
             }
         }
+        self.older.stop_where(stack, |_, _| false).await;
         self.state
             .delete_stack(stack)
             .map_err(|error| ActionError::internal("state", error.to_string()))?;
@@ -644,15 +900,46 @@ impl Platform {
         })
     }
 
-    /// Forgets old versions beyond [`VERSIONS_KEPT`] and removes their source copies.
-    fn prune(&self, stack: &str) {
+    /// Forgets old versions beyond [`VERSIONS_KEPT`] and removes their source copies, and
+    /// stops the Lambda versions they published that still ran.
+    async fn prune(&self, stack: &str) {
         match self.state.prune_versions(stack, VERSIONS_KEPT) {
             Ok(pruned) => {
+                let pruned_deploys: Vec<u64> =
+                    pruned.iter().map(|version| version.number).collect();
+                let forgotten: Vec<(String, u32)> = self
+                    .published(stack)
+                    .iter()
+                    .filter(|version| pruned_deploys.contains(&version.deploy))
+                    .map(|version| (version.function.clone(), version.number))
+                    .collect();
+                self.older
+                    .stop_where(stack, |function, number| {
+                        !forgotten
+                            .iter()
+                            .any(|(gone, gone_number)| gone == function && *gone_number == number)
+                    })
+                    .await;
                 if self.config.layout == Layout::Serve {
+                    // Sources are kept by content: a kept version deployed from the same
+                    // source (a redeploy of an earlier commit) shares the folder.
+                    let still_used: Vec<PathBuf> = match self.state.stacks() {
+                        Ok(records) => records
+                            .into_iter()
+                            .filter(|record| record.name == stack)
+                            .flat_map(|record| record.versions)
+                            .map(|version| version.source_dir)
+                            .collect(),
+                        Err(error) => {
+                            tracing::warn!("kept every source of {stack}: {error}");
+                            return;
+                        }
+                    };
                     for version in pruned {
                         if version
                             .source_dir
                             .starts_with(stack_root(&self.config.data_dir, stack))
+                            && !still_used.contains(&version.source_dir)
                         {
                             let _ = std::fs::remove_dir_all(&version.source_dir);
                         }
@@ -691,19 +978,15 @@ impl Platform {
             .collect()
     }
 
-    /// The version a call is for: the qualifier's version number (a route names the
-    /// version it belongs to; it may be draining), else the current one.
+    /// The deploy a call is for: the one its route belongs to (it may be draining), else
+    /// the current one.
     fn version_for(&self, function: &FunctionRef) -> Option<Arc<LiveVersion>> {
         let stacks = self
             .stacks
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let live = stacks.get(&*function.stack)?;
-        match function
-            .qualifier
-            .as_deref()
-            .and_then(|qualifier| qualifier.parse::<u64>().ok())
-        {
+        match function.deploy {
             Some(number) => live
                 .current
                 .iter()
@@ -714,48 +997,183 @@ impl Platform {
         }
     }
 
-    fn runtime_for(&self, function: &FunctionRef) -> Result<Arc<runtime::Runtime>, InvokeError> {
-        self.version_for(function)
-            .and_then(|version| version.runtime_of(&function.function))
-            .ok_or_else(|| InvokeError::NoSuchFunction(function.to_string()))
+    /// The runtime a call runs on, and the Lambda version it runs (`$LATEST` or a
+    /// number, as `X-Amz-Executed-Version` says): the deploy's own runtime for `$LATEST`
+    /// and for a version that is the deploy's build, else the version's own build,
+    /// started if it is not running. An alias picks its version (by weight, if it splits).
+    async fn resolve(
+        self: &Arc<Self>,
+        function: &FunctionRef,
+    ) -> Result<(Arc<runtime::Runtime>, String), InvokeError> {
+        let unknown = || InvokeError::NoSuchFunction(function.to_string());
+        let version = self.version_for(function).ok_or_else(unknown)?;
+        let own = version.runtime_of(&function.function).ok_or_else(unknown)?;
+        let number = match function.qualifier.as_deref() {
+            None | Some("$LATEST") => return Ok((own, "$LATEST".to_owned())),
+            Some(number) if number.bytes().all(|byte| byte.is_ascii_digit()) => {
+                number.parse::<u32>().map_err(|_| unknown())?
+            }
+            Some(alias) => {
+                let alias = version
+                    .app
+                    .aliases
+                    .iter()
+                    .find(|candidate| {
+                        *candidate.function == *function.function && candidate.name == alias
+                    })
+                    .ok_or_else(unknown)?;
+                match lambda_versions::pick(&version.app, alias, lambda_versions::roll) {
+                    Some(number) => number,
+                    None => return Ok((own, "$LATEST".to_owned())),
+                }
+            }
+        };
+        let published = self.published(&function.stack);
+        let record = published
+            .iter()
+            .find(|record| *record.function == *function.function && record.number == number)
+            .ok_or_else(unknown)?;
+        // By what it runs, not by the deploy that published it: `up --watch` reloads a
+        // function of the running deploy with other code.
+        let own_build = version
+            .digests
+            .get(&*function.function)
+            .is_some_and(|digest| digest.runs(record));
+        if own_build {
+            return Ok((own, number.to_string()));
+        }
+        let key = (record.stack.clone(), record.function.clone(), record.number);
+        let platform = self.clone();
+        let record = record.clone();
+        let older = self
+            .older
+            .get_or_start(key, self.config.runtime.idle_timeout, move || async move {
+                platform.start_older(&record).await
+            })
+            .await?;
+        Ok((older, number.to_string()))
+    }
+
+    /// Starts Lambda version `version` of its function from its own deploy's build (a
+    /// cached build; rebuilt from the deploy's kept source if it was pruned), as a
+    /// runtime of that one function.
+    async fn start_older(
+        self: &Arc<Self>,
+        version: &FunctionVersionRecord,
+    ) -> Result<runtime::Runtime, InvokeError> {
+        let stack = &version.stack;
+        let name = format!("version {} of {}", version.number, version.function);
+        let unavailable = |reason: String| InvokeError::Unavailable(format!("{name}: {reason}"));
+        let deploy = self
+            .state
+            .stacks()
+            .map_err(|error| unavailable(error.to_string()))?
+            .into_iter()
+            .find(|record| record.name == *stack)
+            .and_then(|record| record.version(version.deploy).cloned())
+            .ok_or_else(|| {
+                unavailable(format!("its deploy {} is no longer kept", version.deploy))
+            })?;
+        if deploy.digest.is_empty() {
+            return Err(unavailable(format!(
+                "it was published from {}, the folder `serverful up` runs live, whose code has changed since; only the versions of the code running now can be invoked",
+                deploy.source
+            )));
+        }
+        let app = self
+            .load_template(&deploy, deploy.version_numbers())
+            .map_err(|error| unavailable(error.to_string()))?;
+        let dirs = self.dirs(stack);
+        let code_versions = self.config.code_versions;
+        let function = version.function.clone();
+        let configs = tokio::task::spawn_blocking(move || {
+            prepare::prepare_functions(&app, &dirs, Some(&function), code_versions, &prepare::Quiet)
+        })
+        .await
+        .map_err(|error| unavailable(error.to_string()))?
+        .map_err(|error| unavailable(format!("failed to build it: {error}")))?;
+        let mut config = configs
+            .into_iter()
+            .next()
+            .ok_or_else(|| unavailable("its deploy's template has no such function".to_owned()))?;
+        // As on Lambda, the process knows which version it is.
+        config.environment.insert(
+            "AWS_LAMBDA_FUNCTION_VERSION".to_owned(),
+            version.number.to_string(),
+        );
+        let (function_runtime, warnings) =
+            runtime::Runtime::new(vec![config], self.runtime_options(stack))
+                .map_err(|error| unavailable(error.to_string()))?;
+        for warning in warnings {
+            tracing::warn!("{stack}: {name}: {warning}");
+        }
+        Ok(function_runtime)
     }
 
     /// Calls a function with an event and returns its result. A call that reached a
     /// version as it stopped goes to the stack's current version instead.
-    pub async fn invoke(&self, function: &FunctionRef, event: Bytes) -> Result<Bytes, InvokeError> {
-        let function_runtime = self.runtime_for(function)?;
+    pub async fn invoke(
+        self: &Arc<Self>,
+        function: &FunctionRef,
+        event: Bytes,
+    ) -> Result<Bytes, InvokeError> {
+        self.invoke_version(function, event).await.1
+    }
+
+    /// [`Platform::invoke`], also saying which Lambda version ran (`$LATEST` or a
+    /// number), when one did (the function may have failed or timed out).
+    pub async fn invoke_version(
+        self: &Arc<Self>,
+        function: &FunctionRef,
+        event: Bytes,
+    ) -> (Option<String>, Result<Bytes, InvokeError>) {
+        let (function_runtime, executed) = match self.resolve(function).await {
+            Ok(resolved) => resolved,
+            Err(error) => return (None, Err(error)),
+        };
         match function_runtime
             .invoke(&function.function, event.clone())
             .await
         {
             Err(runtime::InvokeError::ShuttingDown) => {
+                // The deploy it reached was drained, or the older version was stopped
+                // as idle: the stack's current deploy resolves it again.
                 let current = FunctionRef {
-                    qualifier: None,
+                    deploy: None,
                     ..function.clone()
                 };
-                let newer = self.runtime_for(&current)?;
+                let (newer, executed) = match self.resolve(&current).await {
+                    Ok(resolved) => resolved,
+                    Err(error) => return (None, Err(error)),
+                };
                 if Arc::ptr_eq(&newer, &function_runtime) {
-                    return Err(invoke_error(runtime::InvokeError::ShuttingDown));
+                    return (None, Err(invoke_error(runtime::InvokeError::ShuttingDown)));
                 }
-                newer
+                let result = newer
                     .invoke(&function.function, event)
                     .await
-                    .map_err(invoke_error)
+                    .map_err(invoke_error);
+                (Some(executed), result)
             }
-            outcome => outcome.map_err(invoke_error),
+            outcome => (Some(executed), outcome.map_err(invoke_error)),
         }
     }
 
     /// For an HTTP-mode function: a server ready to take one proxied request.
-    pub async fn http_target(&self, function: &FunctionRef) -> Result<HttpTarget, InvokeError> {
-        let function_runtime = self.runtime_for(function)?;
+    pub async fn http_target(
+        self: &Arc<Self>,
+        function: &FunctionRef,
+    ) -> Result<HttpTarget, InvokeError> {
+        let (function_runtime, _) = self.resolve(function).await?;
         let lease = match function_runtime.http_lease(&function.function).await {
             Err(runtime::InvokeError::ShuttingDown) => {
                 let current = FunctionRef {
-                    qualifier: None,
+                    deploy: None,
                     ..function.clone()
                 };
-                self.runtime_for(&current)?
+                self.resolve(&current)
+                    .await?
+                    .0
                     .http_lease(&function.function)
                     .await
             }
@@ -775,7 +1193,9 @@ impl Platform {
     }
 
     /// Replaces one function of a stack's current version in place (`up --watch`): new
-    /// requests go to the new runtime at once; the old one drains and stops.
+    /// requests go to the new runtime at once; the old one drains and stops. A function
+    /// with `AutoPublishAlias` whose code changed gets a new Lambda version, and its
+    /// alias moves to it, as `sam sync` does.
     pub fn replace_function(
         self: &Arc<Self>,
         stack: &str,
@@ -786,17 +1206,70 @@ impl Platform {
             .ok_or_else(|| unknown_stack(stack, &self.stack_names()))?;
         let name = config.name.clone();
         let grace = config.timeout + DRAIN_MARGIN;
+        // The live folder changes under it: hashed afresh, never remembered.
+        let digest = self
+            .code_hashes
+            .digests(std::slice::from_ref(&config), &[])
+            .map_err(|error| ActionError::internal("build", format!("failed to {error}")))?
+            .remove(&name);
         let (function_runtime, warnings) =
             runtime::Runtime::new(vec![config], self.runtime_options(stack))
                 .map_err(|error| ActionError::invalid("functions", error.to_string()))?;
         let function_runtime = Arc::new(function_runtime);
         let parking = function_runtime.clone();
         tokio::spawn(async move { parking.park_sandboxes().await });
-        let old = version
+
+        // The deploy as it is now: this function's new runtime and digest, and SAM's
+        // version of it published anew when its code or configuration changed.
+        let mut record = version.record.clone();
+        let mut app = version.app.clone();
+        let mut digests = version.digests.clone();
+        let mut published = Vec::new();
+        if let Some(digest) = digest {
+            if digests.get(&name) != Some(&digest) {
+                let highest = self
+                    .state
+                    .highest_function_versions(stack)
+                    .map_err(|error| ActionError::internal("state", error.to_string()))?;
+                published = lambda_versions::republish(
+                    &mut app,
+                    &mut record,
+                    &name,
+                    &digest,
+                    &highest,
+                    &now_rfc3339(),
+                );
+            }
+            digests.insert(name.clone(), digest);
+        }
+        let mut functions = version
             .functions
-            .write()
+            .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(name.clone(), function_runtime);
+            .clone();
+        let old = functions.insert(name.clone(), function_runtime);
+        let reloaded = Arc::new(LiveVersion {
+            record,
+            app,
+            tables: version.tables.clone(),
+            functions: RwLock::new(functions),
+            digests,
+        });
+        if !published.is_empty() {
+            self.record_lambda_versions(&reloaded, &published);
+        }
+        {
+            let mut stacks = self
+                .stacks
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(live) = stacks.get_mut(stack) {
+                // The other functions' runtimes are shared with the version replaced,
+                // which is dropped, not drained.
+                live.current = Some(reloaded);
+            }
+        }
+        self.refresh_published(stack);
         self.publish_routes();
         if let Some(old) = old {
             tokio::spawn(async move {
@@ -967,6 +1440,7 @@ impl Platform {
                 function_runtime.shutdown().await;
             }
         }
+        self.older.stop_all().await;
     }
 }
 
@@ -1016,10 +1490,11 @@ fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
-/// The gateway's view of one API of a live version: its routes name the version.
+/// The gateway's view of one API of a live version: its routes name the version, and a
+/// function with `AutoPublishAlias` by its alias, since SAM points the function's events
+/// at the alias (its weights apply to them too).
 fn api_spec(version: &LiveVersion, api: &template::Api) -> gateway::ApiSpec {
     let stack: Arc<str> = Arc::from(version.record.stack.as_str());
-    let qualifier: Arc<str> = Arc::from(version.record.number.to_string().as_str());
     gateway::ApiSpec {
         stack: version.record.stack.clone(),
         logical_id: api.logical_id.clone(),
@@ -1044,7 +1519,14 @@ fn api_spec(version: &LiveVersion, api: &template::Api) -> gateway::ApiSpec {
                     target: FunctionRef {
                         stack: stack.clone(),
                         function: Arc::from(route.function.as_str()),
-                        qualifier: Some(qualifier.clone()),
+                        deploy: Some(version.record.number),
+                        qualifier: version
+                            .app
+                            .functions
+                            .iter()
+                            .find(|function| function.logical_id == route.function)
+                            .and_then(|function| function.auto_publish_alias.as_deref())
+                            .map(Arc::from),
                     },
                     mode: if http_mode {
                         FunctionMode::Http

@@ -165,7 +165,9 @@ impl AwsEndpoint {
         let address = listener
             .local_addr()
             .context("read the AWS endpoint's address")?;
-        let router = server::aws_endpoint(credentials.clone(), store, None);
+        // The function gets the endpoint's own keys: there is no stack here to scope them to.
+        let state = serverful_aws::AwsState::new(credentials.clone());
+        let router = server::aws_endpoint(state, store, None);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let served = router.clone();
         tokio::spawn(async move {
@@ -228,12 +230,16 @@ async fn run_remote(args: &InvokeArgs, endpoint: &str) -> anyhow::Result<ExitCod
         function,
         payload,
         failed,
+        executed_version,
         started_ms,
     } = outcome
     else {
         anyhow::bail!("the server answered the invocation with {outcome:?}");
     };
     print_call_logs(&client, &stack, &function, started_ms).await;
+    if let Some(version) = executed_version {
+        eprintln!("executed version: {version}");
+    }
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{payload}").context("write the result")?;
     Ok(if failed {

@@ -137,11 +137,17 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             IdleTimeout::Never => None,
         },
         aws_endpoint_url: Some(aws_url.clone()),
-        access_key_id: credentials.access_key_id.clone(),
-        secret_access_key: credentials.secret_access_key.clone(),
+        // No function gets the master keys: the platform gives each stack's functions
+        // the stack's own (`Platform::runtime_options`).
         log_store: logs.as_ref().map(|opened| opened.store.clone()),
         ..runtime::RuntimeOptions::default()
     };
+    // The master keys may do everything, as the account's root user; the platform adds
+    // each stack's keys, limited to what the stack owns.
+    let keys = Arc::new(serverful_aws::KeyRing::new(
+        credentials.clone(),
+        serverful_aws::Principal::root(ACCOUNT_ID),
+    ));
     let routes = gateway::Routes::new(gateway::RoutesSpec {
         apis: Vec::new(),
         domain: settings.domain.clone(),
@@ -157,6 +163,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             domain: settings.domain.clone(),
             gateway_port: gateway_address.port(),
             runtime: runtime_options,
+            keys: keys.clone(),
             code_versions: settings.code_versions,
             logs: logs.map(|opened| serverful_platform::logs::LogReader(opened.backend)),
             serverful_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -171,7 +178,13 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         domain_name: gateway_address.to_string(),
         account_id: ACCOUNT_ID.to_owned(),
     };
-    aws_router.get_or_init(|| aws_endpoint(credentials.clone(), store, Some(platform.clone())));
+    aws_router.get_or_init(|| {
+        aws_endpoint(
+            serverful_aws::AwsState::with_keys(keys),
+            store,
+            Some(platform.clone()),
+        )
+    });
     let admin_state = serverful_admin::AdminState {
         platform: platform.clone(),
         token: Arc::from(token.as_str()),
@@ -292,14 +305,14 @@ impl Server {
     }
 }
 
-/// The AWS endpoint's router: DynamoDB and DynamoDB Streams on `store`, and with a
-/// platform, the Lambda API over its functions.
+/// The AWS endpoint's router over `state` (its keys): DynamoDB and DynamoDB Streams on
+/// `store`, and with a platform, the Lambda API over its functions.
 pub(crate) fn aws_endpoint(
-    credentials: serverful_aws::Credentials,
+    state: serverful_aws::AwsState,
     store: Arc<serverful_store::Store>,
     platform: Option<Arc<Platform>>,
 ) -> axum::Router {
-    let mut state = serverful_aws::AwsState::new(credentials)
+    let mut state = state
         .with_json_service(Arc::new(serverful_aws::DynamoDbService::new(store.clone())))
         .with_json_service(Arc::new(serverful_aws::DynamoDbStreamsService::new(store)));
     if let Some(platform) = platform {

@@ -99,7 +99,7 @@ fn aws_test_suite() {
         assert_eq!(to_sign, text(test, "sts"), "string to sign of {name}");
 
         let expect = Expectations {
-            credentials: &credentials,
+            keys: &credentials,
             service: "service",
             required_signed_headers: &[],
             now,
@@ -114,7 +114,7 @@ fn aws_test_suite() {
         let error = verify(
             &request,
             &Expectations {
-                credentials: &wrong,
+                keys: &wrong,
                 ..expect
             },
         )
@@ -162,7 +162,7 @@ fn botocore_signatures() {
             body,
         };
         let expect = Expectations {
-            credentials: &credentials,
+            keys: &credentials,
             service: text(test, "service"),
             required_signed_headers: &["x-amz-target"],
             now,
@@ -286,7 +286,7 @@ fn run(case: Case) -> Result<Verified, AuthError> {
     verify(
         &request,
         &Expectations {
-            credentials: &credentials,
+            keys: &credentials,
             service: "dynamodb",
             required_signed_headers: &["x-amz-target"],
             now: parse_basic_date(NOW).expect("now"),
@@ -692,7 +692,7 @@ fn random_requests_never_panic() {
         let _ = verify(
             &request,
             &Expectations {
-                credentials: &credentials,
+                keys: &credentials,
                 service: "dynamodb",
                 required_signed_headers: &["x-amz-target"],
                 now: parse_basic_date(NOW).expect("now"),

@@ -1,6 +1,7 @@
 //! Integration tests of the AWS endpoint: the router driven with `oneshot` (no socket),
 //! and real AWS clients (boto3, the AWS CLI) against the router on a local port.
 
+mod authz;
 mod clients;
 mod router;
 

@@ -331,6 +331,24 @@ fn ten_deploys_under_load_fail_no_request_and_every_answer_comes_from_one_versio
         "both versions answered"
     );
     assert_eq!(stacks(&server)[0]["version"], 11);
+
+    // Eleven versions from one source: the oldest was forgotten, and the source folder
+    // every kept version shares stays, so each can be rolled back to.
+    for (to, word) in [(None, "Howdy"), (Some("3"), "Hello"), (Some("2"), "Howdy")] {
+        let mut args = vec!["rollback", "--stack", "hello"];
+        args.extend(to.iter().flat_map(|to| ["--to", *to]));
+        let (code, stdout, stderr) = admin(&server, &args);
+        assert_eq!(code, 0, "rollback to {to:?}: {stdout}\n{stderr}");
+        let (status, body) = greeting(&server, &host, &prefix);
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body["message"],
+            format!("{word}, you!"),
+            "after rollback to {to:?}"
+        );
+    }
+    let (code, _, stderr) = admin(&server, &["rollback", "--stack", "hello", "--to", "1"]);
+    assert_eq!(code, 1, "version 1 was forgotten: {stderr}");
 }
 
 #[test]

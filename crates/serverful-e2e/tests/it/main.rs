@@ -24,6 +24,8 @@ mod sandbox;
 mod shell_challenge;
 mod store;
 mod streams;
+mod versions;
+mod walls;
 mod watch;
 
 use std::time::Duration;

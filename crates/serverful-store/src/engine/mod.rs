@@ -18,6 +18,7 @@ mod read;
 mod start;
 mod streams;
 mod tables;
+mod targets;
 mod transact;
 mod validate;
 
@@ -39,6 +40,7 @@ use crate::value::Item;
 pub use dispatch::{NON_WAITING_OPERATIONS, OPERATIONS, STREAMS_OPERATIONS};
 pub use start::{Answer, BlockingCall};
 pub use tables::table_arn;
+pub use targets::{RequestTargets, TableAccess};
 
 /// How many lock stripes keys hash into.
 const KEY_STRIPES: usize = 1024;

@@ -173,6 +173,16 @@ impl Store {
 
     /// `ListStreams` (DynamoDB Streams): the latest stream of each table.
     pub fn list_streams(&self, input: ListStreamsInput) -> StoreResult<ListStreamsOutput> {
+        self.list_streams_where(input, &|_| true)
+    }
+
+    /// `ListStreams` over the streams of the tables `visible` keeps: pages, limits and
+    /// `LastEvaluatedStreamArn` count only those.
+    pub fn list_streams_where(
+        &self,
+        input: ListStreamsInput,
+        visible: &dyn Fn(&str) -> bool,
+    ) -> StoreResult<ListStreamsOutput> {
         let mut violations = Violations::new();
         if let Some(name) = &input.table_name {
             violations.name_pattern(name, "tableName");
@@ -184,6 +194,7 @@ impl Store {
         let tables = self.tables.read().unwrap_or_else(PoisonError::into_inner);
         let mut streams: Vec<StreamSummary> = tables
             .values()
+            .filter(|table| visible(&table.meta.name))
             .filter(|table| {
                 input
                     .table_name

@@ -673,6 +673,16 @@ impl Store {
 
     /// `ListTables`, in name order, paginated.
     pub fn list_tables(&self, input: ListTablesInput) -> StoreResult<ListTablesOutput> {
+        self.list_tables_where(input, &|_| true)
+    }
+
+    /// `ListTables` over the tables `visible` keeps: pages, limits and
+    /// `LastEvaluatedTableName` count only those, so a listing names no other table.
+    pub fn list_tables_where(
+        &self,
+        input: ListTablesInput,
+        visible: &dyn Fn(&str) -> bool,
+    ) -> StoreResult<ListTablesOutput> {
         let mut violations = Violations::new();
         if let Some(start) = &input.exclusive_start_table_name {
             violations.name_pattern(start, "exclusiveStartTableName");
@@ -684,6 +694,7 @@ impl Store {
         let tables = self.tables.read().unwrap_or_else(PoisonError::into_inner);
         let names: Vec<String> = tables
             .keys()
+            .filter(|name| visible(name))
             .filter(|name| {
                 input
                     .exclusive_start_table_name

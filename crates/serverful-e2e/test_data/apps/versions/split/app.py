@@ -1,0 +1,6 @@
+# The end-to-end test rewrites this line between deploys.
+ANSWER = "A"
+
+
+def handler(event, context):
+    return {"answer": ANSWER}
