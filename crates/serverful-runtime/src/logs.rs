@@ -73,6 +73,19 @@ impl LogSink {
         }
     }
 
+    /// This sink, also keeping the last lines it sends in `tail` while the tail is open
+    /// (a warm-up reports them when the init fails).
+    pub(crate) fn tailing(self, tail: Arc<LineTail>) -> LogSink {
+        let print = self.print;
+        LogSink {
+            print: Arc::new(move |function: &str, line: &str| {
+                print(function, line);
+                tail.push(line);
+            }),
+            kept: self.kept,
+        }
+    }
+
     /// The default sink: `HelloFunction | line` on the server's stdout, written by one
     /// thread that takes lines in order and writes each burst with one system call (under
     /// load, a write per line was a noticeable share of the server's CPU). Call
@@ -111,6 +124,54 @@ impl LogSink {
                 text: line.to_owned(),
             });
         }
+    }
+}
+
+/// The last lines a sink sent, at most a given number, while it is open.
+#[derive(Debug)]
+pub(crate) struct LineTail {
+    capacity: usize,
+    open: std::sync::atomic::AtomicBool,
+    lines: std::sync::Mutex<std::collections::VecDeque<String>>,
+}
+
+impl LineTail {
+    pub fn new(capacity: usize) -> LineTail {
+        LineTail {
+            capacity,
+            open: std::sync::atomic::AtomicBool::new(true),
+            lines: std::sync::Mutex::new(std::collections::VecDeque::with_capacity(capacity)),
+        }
+    }
+
+    fn push(&self, line: &str) {
+        // Once closed, a line costs one load: the sink may live as long as its instance.
+        if !self.open.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let mut lines = self
+            .lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if lines.len() == self.capacity {
+            lines.pop_front();
+        }
+        lines.push_back(line.to_owned());
+    }
+
+    /// Keeps no more lines.
+    pub fn close(&self) {
+        self.open.store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The lines kept, oldest first.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect()
     }
 }
 
