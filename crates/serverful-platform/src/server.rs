@@ -67,6 +67,9 @@ pub struct LiveVersion {
     pub tables: Vec<(String, tables::TableSetup)>,
     /// By logical id; replaced in place by `up --watch`.
     functions: RwLock<BTreeMap<String, Arc<runtime::Runtime>>>,
+    /// The functions as the version was started with them, by logical id: a deploy
+    /// compares its own with these to find the functions it changes.
+    configs: BTreeMap<String, runtime::FunctionConfig>,
 }
 
 impl std::fmt::Debug for LiveVersion {
@@ -185,7 +188,10 @@ impl Platform {
                 "starting stack {} version {}",
                 stack.name, record.number
             ));
-            match self.start_version(record, progress.clone()).await {
+            match self
+                .start_version(record, Warm::Nothing, progress.clone())
+                .await
+            {
                 Ok((version, _warnings)) => {
                     self.switch(&stack.name, version);
                 }
@@ -312,8 +318,14 @@ impl Platform {
             template_path: request.source.template_path.clone(),
             parameters: request.parameter_overrides.clone(),
         };
-        let old_app = self.current(&stack).map(|version| version.app.clone());
-        let (version, warnings) = self.start_version(record.clone(), progress.clone()).await?;
+        let current = self.current(&stack);
+        let old_app = current.as_ref().map(|version| version.app.clone());
+        // Every function the deploy changes is warmed before the switch: one that fails its
+        // init fails the deploy, while the running version keeps serving.
+        let warm = Warm::ChangedSince(current.map(|version| version.configs.clone()));
+        let (version, warnings) = self
+            .start_version(record.clone(), warm, progress.clone())
+            .await?;
         // Tables the new template dropped are kept unless asked.
         if request.delete_tables {
             if let Some(old_app) = &old_app {
@@ -354,6 +366,7 @@ impl Platform {
     async fn start_version(
         self: &Arc<Self>,
         record: VersionRecord,
+        warm: Warm,
         progress: Arc<dyn Progress>,
     ) -> Result<(Arc<LiveVersion>, Vec<String>), ActionError> {
         let stack = record.stack.clone();
@@ -403,8 +416,10 @@ impl Platform {
 
         progress.phase("starting functions");
         let mut functions = BTreeMap::new();
+        let mut started_configs = BTreeMap::new();
         for config in configs {
             let name = config.name.clone();
+            started_configs.insert(name.clone(), config.clone());
             let (function_runtime, function_warnings) =
                 runtime::Runtime::new(vec![config], self.runtime_options(&stack))
                     .map_err(|error| ActionError::invalid("functions", error.to_string()))?;
@@ -419,7 +434,28 @@ impl Platform {
             app,
             tables: table_setups,
             functions: RwLock::new(functions),
+            configs: started_configs,
         });
+        if let Warm::ChangedSince(previous) = warm {
+            let changed: Vec<(String, Arc<runtime::Runtime>)> = version
+                .functions
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .iter()
+                .filter(|(name, _)| {
+                    previous.as_ref().and_then(|previous| previous.get(*name))
+                        != version.configs.get(*name)
+                })
+                .map(|(name, function_runtime)| (name.clone(), function_runtime.clone()))
+                .collect();
+            if !changed.is_empty() {
+                progress.phase("warming functions");
+            }
+            if let Err(error) = warm_functions(changed).await {
+                shut_down(version).await;
+                return Err(error);
+            }
+        }
         // Cold starts then find their sandbox set up.
         let parking: Vec<_> = version
             .runtimes()
@@ -545,7 +581,10 @@ impl Platform {
                 format!("version {from} of stack {stack} is already the current one"),
             ));
         }
-        let (version, _warnings) = self.start_version(target.clone(), progress.clone()).await?;
+        // The version served before: its functions passed their init then.
+        let (version, _warnings) = self
+            .start_version(target.clone(), Warm::Nothing, progress.clone())
+            .await?;
         progress.phase("switching");
         self.state
             .set_current(stack, target.number)
@@ -942,6 +981,45 @@ impl Platform {
             }
         }
     }
+}
+
+/// Which functions of a version are warmed before anything routes to it.
+enum Warm {
+    /// None: the version served before (a rollback, a restart).
+    Nothing,
+    /// Those whose configuration differs from these (the running version's, `None` for
+    /// a first deploy): code, runtime, handler, environment, limits.
+    ChangedSince(Option<BTreeMap<String, runtime::FunctionConfig>>),
+}
+
+/// Starts one instance of each function at once and waits for their inits; the failures,
+/// each naming its function and why, are the step's error.
+async fn warm_functions(
+    functions: Vec<(String, Arc<runtime::Runtime>)>,
+) -> Result<(), ActionError> {
+    let tasks: Vec<_> = functions
+        .into_iter()
+        .map(|(name, function_runtime)| {
+            tokio::spawn(async move {
+                let result = function_runtime.warm(&name).await;
+                (name, result)
+            })
+        })
+        .collect();
+    let mut failures = Vec::new();
+    for task in tasks {
+        match task.await {
+            Ok((_, Ok(()))) => {}
+            Ok((name, Err(error))) => failures.push((name, error.to_string())),
+            Err(join_error) => failures.push((String::new(), join_error.to_string())),
+        }
+    }
+    if failures.is_empty() {
+        return Ok(());
+    }
+    failures.sort();
+    let messages: Vec<String> = failures.into_iter().map(|(_, message)| message).collect();
+    Err(ActionError::invalid("init", messages.join("\n")))
 }
 
 /// Stops every function of a version that never served or no longer does.
