@@ -328,6 +328,7 @@ async fn deploy(
             source,
             parameter_overrides: parameters,
             delete_tables,
+            warm_changed_functions: true,
         };
         platform.handle(Action::Deploy(request), progress).await
     })

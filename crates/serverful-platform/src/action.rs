@@ -39,6 +39,11 @@ pub struct DeployRequest {
     pub parameter_overrides: BTreeMap<String, String>,
     /// Delete tables the new version's template no longer has (kept otherwise).
     pub delete_tables: bool,
+    /// Start one instance of each function the deploy changes before the switch, so that
+    /// one failing its init fails the deploy while the running version keeps serving
+    /// (`serve`). Without it (`up`, a development server) every function starts on its
+    /// first request, which gets a failing init as its error.
+    pub warm_changed_functions: bool,
 }
 
 /// An app's source, already on this machine.

@@ -320,9 +320,13 @@ impl Platform {
         };
         let current = self.current(&stack);
         let old_app = current.as_ref().map(|version| version.app.clone());
-        // Every function the deploy changes is warmed before the switch: one that fails its
-        // init fails the deploy, while the running version keeps serving.
-        let warm = Warm::ChangedSince(current.map(|version| version.configs.clone()));
+        // Under `serve`, every function the deploy changes is warmed before the switch: one
+        // that fails its init fails the deploy, while the running version keeps serving.
+        let warm = if request.warm_changed_functions {
+            Warm::ChangedSince(current.map(|version| version.configs.clone()))
+        } else {
+            Warm::Nothing
+        };
         let (version, warnings) = self
             .start_version(record.clone(), warm, progress.clone())
             .await?;
@@ -985,7 +989,7 @@ impl Platform {
 
 /// Which functions of a version are warmed before anything routes to it.
 enum Warm {
-    /// None: the version served before (a rollback, a restart).
+    /// None: the version served before (a rollback, a restart), or `up` starts it.
     Nothing,
     /// Those whose configuration differs from these (the running version's, `None` for
     /// a first deploy): code, runtime, handler, environment, limits.
