@@ -347,6 +347,31 @@ pub(crate) mod tests {
     use super::*;
     use std::sync::Mutex;
 
+    #[test]
+    fn a_tailing_sink_keeps_the_last_lines_until_closed() {
+        let printed = Arc::new(Mutex::new(Vec::new()));
+        let printed_by_sink = printed.clone();
+        let tail = Arc::new(LineTail::new(2));
+        let sink = LogSink::new(move |_, line| {
+            printed_by_sink
+                .lock()
+                .expect("printed lock")
+                .push(line.to_owned())
+        })
+        .tailing(tail.clone());
+        for line in ["one", "two", "three"] {
+            sink.emit("F", line);
+        }
+        assert_eq!(tail.lines(), ["two", "three"]);
+        tail.close();
+        sink.emit("F", "four");
+        assert_eq!(tail.lines(), ["two", "three"]);
+        assert_eq!(
+            *printed.lock().expect("printed lock"),
+            ["one", "two", "three", "four"]
+        );
+    }
+
     /// A store that remembers what it was handed.
     #[derive(Debug, Default)]
     pub(crate) struct Recorded(Mutex<Vec<LogRecord>>);

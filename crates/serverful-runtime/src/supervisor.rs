@@ -454,9 +454,9 @@ impl<K: InstanceKind> Supervisor<K> {
         self.failed_starts.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// Gives back an instance of a one-request kind after its request, when it can serve
-    /// another; it is dropped (and its process killed) otherwise, or once shutdown has
-    /// begun.
+    /// Puts an instance into the warm set: one of a one-request kind after its request,
+    /// when it can serve another, or one just warmed. It is dropped (and its process
+    /// killed) otherwise, or once shutdown has begun.
     pub fn checkin(&self, instance: K::Instance, keep: bool) {
         if keep && !self.is_closed() {
             self.warm().push((instance, Instant::now()));
