@@ -8,10 +8,25 @@ use http_body_util::{BodyExt as _, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
-use serverful_platform::{ActionError, Outcome};
+use serverful_platform::{ActionError, InvokeRequest, LogsRequest, Outcome};
 
 use crate::wire::Event;
 use crate::PREFIX;
+
+/// A request's body and what it is.
+struct Body {
+    bytes: Bytes,
+    content_type: &'static str,
+}
+
+impl Body {
+    fn zip(bytes: Vec<u8>) -> Body {
+        Body {
+            bytes: Bytes::from(bytes),
+            content_type: "application/zip",
+        }
+    }
+}
 
 /// Why a call to the admin API did not give an outcome.
 #[derive(Debug, thiserror::Error)]
@@ -111,7 +126,7 @@ impl Client {
                 let bytes = std::fs::read(path).map_err(|error| {
                     ClientError::Source(format!("cannot read {}: {error}", path.display()))
                 })?;
-                Some(Bytes::from(bytes))
+                Some(Body::zip(bytes))
             }
             ClientSource::Folder(dir) => {
                 let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
@@ -124,7 +139,7 @@ impl Client {
                     .await
                     .map_err(|error| ClientError::Source(error.to_string()))?
                     .map_err(ClientError::Source)?;
-                Some(Bytes::from(bytes))
+                Some(Body::zip(bytes))
             }
         };
         let path = format!(
@@ -163,54 +178,81 @@ impl Client {
         self.call(http::Method::DELETE, &path, None, on_event).await
     }
 
+    /// A page of a function's log lines (`Outcome::Logs`): `serverful logs` pages and
+    /// follows by passing the returned cursor back as `after`.
+    pub async fn logs(&self, request: &LogsRequest) -> Result<Outcome, ClientError> {
+        let mut query = vec![
+            format!("function={}", encode(&request.function)),
+            format!("limit={}", request.limit),
+        ];
+        if let Some(stack) = &request.stack {
+            query.push(format!("stack={}", encode(stack)));
+        }
+        if let Some(since_ms) = request.since_ms {
+            query.push(format!("since_ms={since_ms}"));
+        }
+        if let Some(after) = &request.after {
+            query.push(format!("after={}", encode(after)));
+        }
+        let path = format!("{PREFIX}/logs?{}", query.join("&"));
+        self.call(http::Method::GET, &path, None, &mut |_| {}).await
+    }
+
+    /// Calls a running function with an event (`Outcome::Invoked`).
+    pub async fn invoke(&self, request: &InvokeRequest) -> Result<Outcome, ClientError> {
+        let mut query = vec![format!("function={}", encode(&request.function))];
+        if let Some(stack) = &request.stack {
+            query.push(format!("stack={}", encode(stack)));
+        }
+        if let Some(qualifier) = &request.qualifier {
+            query.push(format!("qualifier={}", encode(qualifier)));
+        }
+        let path = format!("{PREFIX}/invoke?{}", query.join("&"));
+        let body = Body {
+            bytes: Bytes::from(request.event.clone()),
+            content_type: "application/json",
+        };
+        self.call(http::Method::POST, &path, Some(body), &mut |_| {})
+            .await
+    }
+
+    /// Streams a backup of the server's whole state into `out`, chunk by chunk, and
+    /// returns the bytes received. The caller checks the file (its closing checksum says
+    /// whether it is whole: a backup that failed on the server arrives cut short).
+    pub async fn backup(
+        &self,
+        out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> Result<u64, ClientError> {
+        let mut body = self
+            .send(http::Method::GET, &format!("{PREFIX}/backup"), None)
+            .await?;
+        let mut received = 0_u64;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|error| ClientError::Protocol {
+                endpoint: self.endpoint.clone(),
+                reason: format!(
+                    "the backup broke off after {received} bytes (the server's log says why): {}",
+                    describe(&error)
+                ),
+            })?;
+            if let Some(data) = frame.data_ref() {
+                out(data).map_err(|error| {
+                    ClientError::Source(format!("cannot write the backup: {error}"))
+                })?;
+                received += data.len() as u64;
+            }
+        }
+        Ok(received)
+    }
+
     async fn call(
         &self,
         method: http::Method,
         path: &str,
-        body: Option<Bytes>,
+        body: Option<Body>,
         on_event: &mut dyn FnMut(&Event),
     ) -> Result<Outcome, ClientError> {
-        let uri = format!("{}{path}", self.endpoint);
-        let mut builder = http::Request::builder().method(method).uri(&uri).header(
-            http::header::AUTHORIZATION,
-            format!("Bearer {}", self.token),
-        );
-        if body.is_some() {
-            builder = builder.header(http::header::CONTENT_TYPE, "application/zip");
-        }
-        let request = builder
-            .body(Full::new(body.unwrap_or_default()))
-            .map_err(|error| ClientError::Refused {
-                message: format!("bad request to {uri}: {error}"),
-            })?;
-        let response =
-            self.http
-                .request(request)
-                .await
-                .map_err(|error| ClientError::Unreachable {
-                    endpoint: self.endpoint.clone(),
-                    reason: describe(&error),
-                })?;
-        let status = response.status();
-        let mut body = response.into_body();
-        if !status.is_success() {
-            let bytes = body
-                .collect()
-                .await
-                .map(|collected| collected.to_bytes())
-                .unwrap_or_default();
-            let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-            let message = match (json["error"].as_str(), json["hint"].as_str()) {
-                (Some(error), Some(hint)) => format!("{error}\nhint: {hint}"),
-                (Some(error), None) => error.to_owned(),
-                _ => format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes)),
-            };
-            return Err(if status == http::StatusCode::UNAUTHORIZED {
-                ClientError::Unauthorized { message }
-            } else {
-                ClientError::Refused { message }
-            });
-        }
+        let mut body = self.send(method, path, body).await?;
         let mut pending = Vec::new();
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|error| ClientError::Protocol {
@@ -243,6 +285,58 @@ impl Client {
             reason: "the answer ended before the action's outcome (did the server stop?)"
                 .to_owned(),
         })
+    }
+
+    /// Sends a request and returns the body of a successful answer; a refusal becomes
+    /// the error it says.
+    async fn send(
+        &self,
+        method: http::Method,
+        path: &str,
+        body: Option<Body>,
+    ) -> Result<hyper::body::Incoming, ClientError> {
+        let uri = format!("{}{path}", self.endpoint);
+        let mut builder = http::Request::builder().method(method).uri(&uri).header(
+            http::header::AUTHORIZATION,
+            format!("Bearer {}", self.token),
+        );
+        if let Some(body) = &body {
+            builder = builder.header(http::header::CONTENT_TYPE, body.content_type);
+        }
+        let request = builder
+            .body(Full::new(body.map(|body| body.bytes).unwrap_or_default()))
+            .map_err(|error| ClientError::Refused {
+                message: format!("bad request to {uri}: {error}"),
+            })?;
+        let response =
+            self.http
+                .request(request)
+                .await
+                .map_err(|error| ClientError::Unreachable {
+                    endpoint: self.endpoint.clone(),
+                    reason: describe(&error),
+                })?;
+        let status = response.status();
+        let body = response.into_body();
+        if !status.is_success() {
+            let bytes = body
+                .collect()
+                .await
+                .map(|collected| collected.to_bytes())
+                .unwrap_or_default();
+            let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            let message = match (json["error"].as_str(), json["hint"].as_str()) {
+                (Some(error), Some(hint)) => format!("{error}\nhint: {hint}"),
+                (Some(error), None) => error.to_owned(),
+                _ => format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes)),
+            };
+            return Err(if status == http::StatusCode::UNAUTHORIZED {
+                ClientError::Unauthorized { message }
+            } else {
+                ClientError::Refused { message }
+            });
+        }
+        Ok(body)
     }
 }
 

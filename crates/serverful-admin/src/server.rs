@@ -6,9 +6,16 @@
 //!   (repeated), `?delete_tables=true`, `?description=...` (what the client deployed
 //!   from, shown by `ls`);
 //! - `POST /v1/stacks/{stack}/rollback[?to=N]`;
-//! - `DELETE /v1/stacks/{stack}[?delete_tables=true]`.
+//! - `DELETE /v1/stacks/{stack}[?delete_tables=true]`;
+//! - `GET  /v1/logs?function=F[&stack=S][&since_ms=T][&after=CURSOR][&limit=N]`: a page
+//!   of a function's log lines (the client pages and follows with the returned cursor);
+//! - `POST /v1/invoke?function=F[&stack=S][&qualifier=Q]`: the body is the event (JSON);
+//!   the outcome is the function's result or error;
+//! - `GET  /v1/backup`: the body is a backup file (`.tar.zst`) written as it streams.
 //!
-//! Every action answers 200 with NDJSON [`Event`]s ending in `done` or `failed`.
+//! Every action but the backup answers 200 with NDJSON [`Event`]s ending in `done` or
+//! `failed`; the backup's body is the file itself, cut short if the backup fails (the
+//! file's closing checksum then tells the client).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -24,7 +31,10 @@ use axum::Router;
 use bytes::Bytes;
 use futures_util::StreamExt as _;
 use serverful_build as build;
-use serverful_platform::{Action, ActionError, DeployRequest, Platform, Progress, Source};
+use serverful_platform::{
+    Action, ActionError, BackupSink, DeployRequest, InvokeRequest, LogsRequest, Platform, Progress,
+    Source,
+};
 
 use crate::wire::Event;
 use crate::PREFIX;
@@ -52,6 +62,9 @@ pub fn router(state: AdminState) -> Router {
             post(rollback),
         )
         .route(&format!("{PREFIX}/stacks/{{stack}}"), delete(delete_stack))
+        .route(&format!("{PREFIX}/logs"), get(logs))
+        .route(&format!("{PREFIX}/backup"), get(backup))
+        .route(&format!("{PREFIX}/invoke"), post(invoke))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
         .layer(axum::middleware::from_fn(move |request, next| {
@@ -109,7 +122,7 @@ async fn not_found() -> Response {
     json_error(
         StatusCode::NOT_FOUND,
         "no such admin API path",
-        Some("the paths are GET /v1/stacks, POST /v1/stacks/{stack}/deploy, POST /v1/stacks/{stack}/rollback, DELETE /v1/stacks/{stack}"),
+        Some("the paths are GET /v1/stacks, POST /v1/stacks/{stack}/deploy, POST /v1/stacks/{stack}/rollback, DELETE /v1/stacks/{stack}, GET /v1/logs?function=F, GET /v1/backup"),
     )
 }
 
@@ -401,6 +414,125 @@ async fn delete_stack(
             )
             .await
     })
+}
+
+async fn logs(State(state): State<AdminState>, RawQuery(query): RawQuery) -> Response {
+    let pairs = query_pairs(query.as_deref());
+    let Some(function) = value(&pairs, "function").filter(|name| !name.is_empty()) else {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "?function= names the function whose logs to read",
+            None,
+        );
+    };
+    let number = |name: &str| value(&pairs, name).map(str::parse::<i64>);
+    let since_ms = match number("since_ms") {
+        None => None,
+        Some(Ok(ms)) => Some(ms),
+        Some(Err(_)) => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "?since_ms= takes milliseconds since the Unix epoch",
+                None,
+            )
+        }
+    };
+    let limit = match number("limit") {
+        None => 1000,
+        Some(Ok(limit)) if limit > 0 => usize::try_from(limit).unwrap_or(usize::MAX),
+        Some(_) => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "?limit= takes a number of lines above 0",
+                None,
+            )
+        }
+    };
+    let request = LogsRequest {
+        function: function.to_owned(),
+        stack: value(&pairs, "stack").map(str::to_owned),
+        since_ms,
+        after: value(&pairs, "after").map(str::to_owned),
+        limit,
+    };
+    let platform = state.platform.clone();
+    stream_action(
+        move |progress| async move { platform.handle(Action::Logs(request), progress).await },
+    )
+}
+
+async fn invoke(
+    State(state): State<AdminState>,
+    RawQuery(query): RawQuery,
+    event: Bytes,
+) -> Response {
+    let pairs = query_pairs(query.as_deref());
+    let Some(function) = value(&pairs, "function").filter(|name| !name.is_empty()) else {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "?function= names the function to invoke",
+            None,
+        );
+    };
+    let request = InvokeRequest {
+        function: function.to_owned(),
+        stack: value(&pairs, "stack").map(str::to_owned),
+        qualifier: value(&pairs, "qualifier").map(str::to_owned),
+        event: if event.is_empty() {
+            b"{}".to_vec()
+        } else {
+            event.to_vec()
+        },
+    };
+    let platform = state.platform.clone();
+    stream_action(move |progress| async move {
+        platform.handle(Action::Invoke(request), progress).await
+    })
+}
+
+/// A writer that hands what is written to the response body, chunk by chunk; the
+/// platform writes the backup into it from a blocking thread.
+struct ChannelWriter(tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>);
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .blocking_send(Ok(Bytes::copy_from_slice(buf)))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client left"))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+async fn backup(State(state): State<AdminState>) -> Response {
+    let (sender, mut receiver) = tokio::sync::mpsc::channel(16);
+    let platform = state.platform.clone();
+    let failure = sender.clone();
+    tokio::spawn(async move {
+        let sink = BackupSink(Box::new(ChannelWriter(sender)));
+        let outcome = platform
+            .handle(Action::Backup(sink), Arc::new(serverful_platform::Quiet))
+            .await;
+        match outcome {
+            Ok(_) => tracing::info!("backup sent"),
+            Err(error) => {
+                tracing::error!("backup failed: {error}");
+                // Breaks the response off: the client sees the file end early.
+                let _ = failure
+                    .send(Err(std::io::Error::other(error.to_string())))
+                    .await;
+            }
+        }
+    });
+    let chunks = futures_util::stream::poll_fn(move |context| receiver.poll_recv(context));
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/zstd")
+        .body(Body::from_stream(chunks))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 #[cfg(test)]

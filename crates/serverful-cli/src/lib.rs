@@ -20,7 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Build and run the SAM app in DIR: the API gateway and its functions
     Up(UpArgs),
-    /// Invoke one function once, without the gateway: result on stdout, logs on stderr
+    /// Invoke one function once, without the gateway (or a running server's with
+    /// --endpoint): result on stdout, logs on stderr
     Invoke(InvokeArgs),
     /// Create a working app from a template in DIR, ready for `serverful up`
     Init(InitArgs),
@@ -123,6 +124,11 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub logs: LogLimitArgs,
+
+    /// Start from a backup: restore FILE (`serverful backup` wrote it) into --data, which
+    /// must not exist yet or be empty, then serve it
+    #[arg(long, value_name = "FILE")]
+    pub restore: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -184,9 +190,12 @@ pub struct LsArgs {
 
 #[derive(Debug, Args)]
 pub struct BackupArgs {
-    /// Data folder to back up (a server may be running on it)
-    #[arg(long, env = "SERVERFUL_DATA")]
-    pub data: PathBuf,
+    /// Data folder to back up, on this machine (a server may be running on it)
+    #[arg(long, env = "SERVERFUL_DATA", conflicts_with = "endpoint")]
+    pub data: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 
     /// File to write the backup to (a .tar.zst), or `-` for standard output
     #[arg(long, short = 'o', value_name = "FILE")]
@@ -406,6 +415,14 @@ pub struct InvokeArgs {
     /// JSON event file, or - for standard input [default: {}]
     #[arg(long, short = 'e', value_name = "FILE")]
     pub event: Option<PathBuf>,
+
+    /// With --endpoint: a version number of the stack, or $LATEST [default: the current
+    /// version]
+    #[arg(long, requires = "endpoint")]
+    pub qualifier: Option<String>,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 #[derive(Debug, Args)]
@@ -438,6 +455,22 @@ pub struct LogsArgs {
     /// One JSON object per line: timestamp, stack, function, requestId, message, cursor
     #[arg(long)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+/// A running server to ask instead of a data folder on this machine.
+#[derive(Debug, Args)]
+pub struct RemoteArgs {
+    /// Ask the running server at this admin API (`http://127.0.0.1:4599`) instead of
+    /// reading a data folder
+    #[arg(long, env = "SERVERFUL_ENDPOINT")]
+    pub endpoint: Option<String>,
+
+    /// The admin token (the server prints where it keeps it)
+    #[arg(long, env = "SERVERFUL_ADMIN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 /// `--since`: a time, or how long ago.

@@ -312,6 +312,14 @@ impl Server {
         ]
     }
 
+    /// Runs `serverful ARGS --endpoint ADMIN --token TOKEN` against this server's admin
+    /// API: (exit code, stdout, stderr).
+    pub fn admin(&self, args: &[&str]) -> (i32, String, String) {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--endpoint", &self.admin_url, "--token", &self.admin_token]);
+        run_serverful(&all)
+    }
+
     /// The gateway URL of `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
@@ -335,7 +343,7 @@ impl Server {
             .clone()
     }
 
-    fn all_output(&self) -> String {
+    pub fn all_output(&self) -> String {
         format!("--- stdout\n{}--- stderr\n{}", self.stdout(), self.stderr())
     }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// Something to do to the server's stacks.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Action {
     /// Build a new version of a stack beside the running one, start it, switch to it
     /// atomically and drain the old one.
@@ -18,16 +18,62 @@ pub enum Action {
     Delete { stack: String, delete_tables: bool },
     /// Every stack with its current version.
     List,
+    /// A page of one function's kept log lines.
+    Logs(LogsRequest),
+    /// A consistent snapshot of the whole state (tables, stacks and their versions' code,
+    /// keys, logs), written to the sink while the server goes on serving.
+    Backup(BackupSink),
+    /// One call of a running function with an event (`serverful invoke --endpoint`).
+    Invoke(InvokeRequest),
 }
 
 impl Action {
-    /// The stack the action is about, if one.
+    /// The stack the action changes, whose lock it holds while it runs.
     pub fn stack(&self) -> Option<&str> {
         match self {
             Action::Deploy(request) => Some(&request.stack),
             Action::Rollback { stack, .. } | Action::Delete { stack, .. } => Some(stack),
-            Action::List => None,
+            Action::List | Action::Logs(_) | Action::Backup(_) | Action::Invoke(_) => None,
         }
+    }
+}
+
+/// Which log lines to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogsRequest {
+    /// The function: its logical id, its physical name or its ARN.
+    pub function: String,
+    /// The stack; unneeded when the function's name says it (a physical name, or a logical
+    /// id only one stack has).
+    pub stack: Option<String>,
+    /// Only lines written at or after this time (milliseconds since the Unix epoch).
+    pub since_ms: Option<i64>,
+    /// Only lines after this cursor (the `cursor` of a previous page).
+    pub after: Option<String>,
+    /// At most this many lines.
+    pub limit: usize,
+}
+
+/// Which function to call, with what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvokeRequest {
+    /// The function: its logical id, its physical name or its ARN (qualified or not).
+    pub function: String,
+    /// The stack; unneeded when only one running stack has a function of that name.
+    pub stack: Option<String>,
+    /// A version number of the stack, or `$LATEST` (the current version).
+    pub qualifier: Option<String>,
+    /// The event, a JSON document.
+    pub event: Vec<u8>,
+}
+
+/// Where a backup goes: a writer the platform writes the backup file into, from a thread
+/// of its own (the admin API streams it to the client as it is written).
+pub struct BackupSink(pub Box<dyn std::io::Write + Send>);
+
+impl std::fmt::Debug for BackupSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BackupSink")
     }
 }
 
@@ -96,6 +142,48 @@ pub enum Outcome {
     Stacks {
         stacks: Vec<StackSummary>,
     },
+    /// A page of log lines, oldest first.
+    Logs {
+        stack: String,
+        /// The function's logical id (lines are kept under it).
+        function: String,
+        lines: Vec<LogEntry>,
+        /// Pass it back as `after` to read the lines written since; the request's own
+        /// `after` when the page is empty.
+        cursor: Option<String>,
+    },
+    /// A function ran: its result, or its error (Lambda's error JSON) when `failed`.
+    Invoked {
+        stack: String,
+        /// The function's logical id.
+        function: String,
+        payload: String,
+        failed: bool,
+        /// When the call began (milliseconds since the Unix epoch): the function's log
+        /// lines of the call are those since.
+        started_ms: i64,
+    },
+    /// A backup was written in full.
+    BackedUp {
+        /// The backup's point in time (RFC 3339).
+        created_at: String,
+        files: usize,
+        content_bytes: u64,
+        written_bytes: u64,
+    },
+}
+
+/// One kept log line, as `serverful logs --json` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogEntry {
+    /// RFC 3339 in UTC with milliseconds.
+    pub timestamp: String,
+    pub stack: String,
+    pub function: String,
+    pub request_id: Option<String>,
+    pub message: String,
+    pub cursor: String,
 }
 
 /// A stack as `ls` shows it.

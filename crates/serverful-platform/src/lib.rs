@@ -17,16 +17,23 @@
 //!   built, the runtime's view of each function.
 //! - `state`: stacks and versions kept behind [`StateBackend`] ([`SqliteState`]).
 //! - `tables`: the DynamoDB store, a version's tables, the TTL sweep.
+//! - `logs`: a page of one function's kept lines, the function found by any of its names.
+//! - `backup`: which parts of a data folder are its state, and a backup of them.
+//! - `invocation`: the `Invoke` action, a running function found by any of its names.
 
 pub mod action;
+pub mod backup;
+mod invocation;
 pub mod lambda_api;
+pub mod logs;
 pub mod prepare;
 pub mod server;
 pub mod state;
 pub mod tables;
 
 pub use action::{
-    Action, ActionError, ApiUrl, DeployRequest, ErrorKind, Outcome, Source, StackSummary,
+    Action, ActionError, ApiUrl, BackupSink, DeployRequest, ErrorKind, InvokeRequest, LogEntry,
+    LogsRequest, Outcome, Source, StackSummary,
 };
 pub use prepare::{sdk_cache_dir, CodeVersions, PrepareError, Progress, Quiet, StackDirs};
 pub use server::{Layout, LiveVersion, Platform, PlatformConfig, PlatformInvoker};

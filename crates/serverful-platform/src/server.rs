@@ -57,6 +57,11 @@ pub struct PlatformConfig {
     pub runtime: runtime::RuntimeOptions,
     /// How functions run from their folders.
     pub code_versions: CodeVersions,
+    /// Where functions' log lines are kept (`Action::Logs` reads them); `None` when the
+    /// store could not be opened.
+    pub logs: Option<crate::logs::LogReader>,
+    /// The server's version, recorded in backups.
+    pub serverful_version: String,
 }
 
 /// One version of a stack, running (or draining).
@@ -224,6 +229,27 @@ impl Platform {
             Action::List => Ok(Outcome::Stacks {
                 stacks: self.summaries(),
             }),
+            Action::Logs(request) => {
+                let Some(backend) = self.config.logs.clone() else {
+                    return Err(ActionError::internal(
+                        "logs",
+                        "this server keeps no function logs: its log store failed to open (see its output at start)",
+                    ));
+                };
+                let live = self.current_versions();
+                tokio::task::spawn_blocking(move || crate::logs::read(&*backend.0, &live, &request))
+                    .await
+                    .map_err(|error| ActionError::internal("logs", error.to_string()))?
+            }
+            Action::Backup(sink) => {
+                let data_dir = self.config.data_dir.clone();
+                let version = self.config.serverful_version.clone();
+                progress.phase("backing up");
+                tokio::task::spawn_blocking(move || crate::backup::write(&data_dir, &version, sink))
+                    .await
+                    .map_err(|error| ActionError::internal("backup", error.to_string()))?
+            }
+            Action::Invoke(request) => crate::invocation::invoke(self, request).await,
         }
     }
 

@@ -1,120 +1,107 @@
-//! `serverful backup --data DIR -o FILE` and `serverful restore FILE --data NEWDIR`: which
-//! parts of a data folder are its state, and the commands over `serverful-backup`.
-//!
-//! Every `*.sqlite` file at the top of the data folder is a database and is copied
-//! consistently while the server writes to it; every other file and folder is copied as
-//! it is, except what the server makes again at start (below). [`data_folder_sources`] is
-//! the one place that knows this, so a server can back itself up through it too.
+//! `serverful backup` and `serverful restore FILE --data NEWDIR`: the commands over
+//! `serverful-backup`. Which parts of a data folder are its state is the platform's
+//! `backup::data_folder_sources`, which a running server backs itself up with too.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use serverful_backup::{BackupOptions, BackupSource, BackupSummary, RestoreSummary, SourceKind};
+use serverful_backup::{BackupOptions, BackupSummary, RestoreSummary, SourceKind};
 use serverful_cli::{BackupArgs, RestoreArgs};
 
-/// Top-level entries of a data folder that are not state, and why they are left out.
-const NOT_STATE: &[(&str, &str)] = &[
-    (
-        "sandbox",
-        "the roots and mount points of running function instances, made at start",
-    ),
-    (
-        "runtimes",
-        "the bootstraps, written from the binary at each start (Java's compiled by the local javac)",
-    ),
-    (
-        "sdk",
-        "the AWS SDK download cache, filled again on the first build that needs it",
-    ),
-];
-
-/// Names inside folders that are work in progress: `serverful-build` builds into
-/// `.tmp-*` and renames into place, and moves what it removes to `.trash-*` first.
-const WORK_IN_PROGRESS: &[&str] = &[".tmp-", ".trash-"];
-
-/// A database's side files, which the database's snapshot already covers.
-const SQLITE_SIDE_FILES: &[&str] = &["-wal", "-shm", "-journal"];
-
-/// Prefix of the staging folder `serverful-backup` makes beside the backup file.
-const STAGING_PREFIX: &str = ".serverful-backup-staging-";
-
-/// The sources that make up the state of the data folder `data`. `output` is the backup
-/// file being written, left out (with its temporary name) if it lies in the folder.
-pub(crate) fn data_folder_sources(
-    data: &Path,
-    output: Option<&Path>,
-) -> anyhow::Result<Vec<BackupSource>> {
-    let listing = std::fs::read_dir(data)
-        .with_context(|| format!("list the data folder {}", data.display()))?;
-    let mut names = Vec::new();
-    for entry in listing {
-        let entry = entry.with_context(|| format!("list the data folder {}", data.display()))?;
-        names.push(entry.file_name());
+/// `serverful backup`: of a data folder on this machine (`--data`), or of a running server
+/// through its admin API (`--endpoint`).
+pub(crate) async fn backup(args: &BackupArgs) -> anyhow::Result<ExitCode> {
+    match (&args.data, &args.remote.endpoint) {
+        (Some(data), _) => backup_folder(data, &args.output),
+        (None, Some(endpoint)) => backup_remote(endpoint, args).await,
+        (None, None) => anyhow::bail!(
+            "say what to back up: --data DIR for a data folder on this machine, or --endpoint URL for a running server (its admin API, e.g. http://127.0.0.1:4599)"
+        ),
     }
-    names.sort();
-    let own_output = output.and_then(|output| {
-        let parent = match output.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
-        let in_data = parent.canonicalize().ok()? == data;
-        in_data
-            .then(|| output.file_name())
-            .flatten()
-            .map(|name| name.to_string_lossy().into_owned())
-    });
-    let mut sources = Vec::new();
-    for name in names {
-        let path = data.join(&name);
-        let Some(name) = name.to_str().map(str::to_owned) else {
-            anyhow::bail!(
-                "{} has a name that is not UTF-8; move it out of the data folder",
-                path.display()
-            );
-        };
-        if NOT_STATE.iter().any(|(left_out, _)| *left_out == name)
-            || name.starts_with(STAGING_PREFIX)
-            || SQLITE_SIDE_FILES
-                .iter()
-                .any(|suffix| name.ends_with(&format!(".sqlite{suffix}")))
-        {
-            continue;
-        }
-        if let Some(own) = &own_output {
-            if name == *own || name.starts_with(&format!(".{own}.partial-")) {
-                continue;
-            }
-        }
-        // Followed: a data folder's entry may be a link to another disk.
-        let metadata =
-            std::fs::metadata(&path).with_context(|| format!("inspect {}", path.display()))?;
-        if metadata.is_dir() {
-            let mut source = BackupSource::folder(name, path);
-            for prefix in WORK_IN_PROGRESS {
-                source = source.excluding_names_starting_with(*prefix);
-            }
-            sources.push(source);
-        } else if metadata.is_file() && name.ends_with(".sqlite") {
-            sources.push(BackupSource::sqlite(name, path));
-        } else if metadata.is_file() {
-            sources.push(BackupSource::file(name, path));
-        }
-        // Sockets and pipes at the top are endpoints of a running process, not state.
+}
+
+/// `serverful backup --endpoint URL -o FILE`: the server writes the backup and streams
+/// it; it lands under a temporary name and is checked whole before it takes FILE's name.
+async fn backup_remote(endpoint: &str, args: &BackupArgs) -> anyhow::Result<ExitCode> {
+    let client = crate::remote::client_for(endpoint, args.remote.token.as_deref())?;
+    let started = std::time::Instant::now();
+    if args.output.as_os_str() == "-" {
+        let stdout = std::io::stdout();
+        let mut stdout = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+        let received = client
+            .backup(&mut |chunk| stdout.write_all(chunk))
+            .await
+            .map_err(|error| anyhow::anyhow!("{error}"))?;
+        stdout
+            .flush()
+            .context("write the backup to standard output")?;
+        eprintln!(
+            "Backed up the server at {endpoint} to standard output in {:.1?}: {} written",
+            started.elapsed(),
+            human_bytes(received)
+        );
+        return Ok(ExitCode::SUCCESS);
     }
-    Ok(sources)
+    let output = &args.output;
+    let parent = match output.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let name = output
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .with_context(|| format!("{} is not a file name", output.display()))?;
+    let mut partial = tempfile::Builder::new()
+        .prefix(&format!(".{name}.partial-"))
+        .tempfile_in(&parent)
+        .with_context(|| format!("create a file in {}", parent.display()))?;
+    let received = {
+        let mut writer = std::io::BufWriter::with_capacity(1 << 20, partial.as_file_mut());
+        let received = client
+            .backup(&mut |chunk| writer.write_all(chunk))
+            .await
+            .map_err(|error| anyhow::anyhow!("{error}"))?;
+        writer.flush().context("write the backup")?;
+        received
+    };
+    partial.as_file().sync_all().context("write the backup")?;
+    let path = partial.path().to_owned();
+    let summary = tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::open(&path)?;
+        serverful_backup::verify(std::io::BufReader::new(file))
+            .map_err(|error| std::io::Error::other(error.to_string()))
+    })
+    .await
+    .context("check the backup")?
+    .with_context(|| format!("the backup the server at {endpoint} sent is not whole"))?;
+    partial
+        .persist(output)
+        .with_context(|| format!("move the backup into place as {}", output.display()))?;
+    let manifest = &summary.manifest;
+    print!(
+        "Backed up the server at {endpoint} to {} in {:.1?}\n  point in time {}: {} entries, {} of content, {} written\n",
+        output.display(),
+        started.elapsed(),
+        manifest.created_at,
+        manifest.entries.len(),
+        human_bytes(summary.content_bytes),
+        human_bytes(received),
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `serverful backup --data DIR -o FILE`.
-pub(crate) fn backup(args: &BackupArgs) -> anyhow::Result<ExitCode> {
-    let data = args
-        .data
+fn backup_folder(data: &Path, output: &Path) -> anyhow::Result<ExitCode> {
+    let data = data
         .canonicalize()
-        .with_context(|| format!("open the data folder {}", args.data.display()))?;
+        .with_context(|| format!("open the data folder {}", data.display()))?;
     anyhow::ensure!(data.is_dir(), "{} is not a folder", data.display());
-    let to_stdout = args.output.as_os_str() == "-";
-    let sources = data_folder_sources(&data, (!to_stdout).then_some(args.output.as_path()))?;
+    let to_stdout = output.as_os_str() == "-";
+    let sources =
+        serverful_platform::backup::data_folder_sources(&data, (!to_stdout).then_some(output))
+            .map_err(anyhow::Error::msg)?;
     anyhow::ensure!(
         !sources.is_empty(),
         "the data folder {} holds nothing to back up",
@@ -138,11 +125,11 @@ pub(crate) fn backup(args: &BackupArgs) -> anyhow::Result<ExitCode> {
             .context("write the backup to standard output")?;
         summary
     } else {
-        serverful_backup::write_backup_file(&sources, &options, &args.output)
-            .with_context(|| format!("write the backup {}", args.output.display()))?
+        serverful_backup::write_backup_file(&sources, &options, output)
+            .with_context(|| format!("write the backup {}", output.display()))?
     };
     // With the backup on stdout, the report goes to stderr.
-    let report = backup_report(&data, &args.output, &summary, started.elapsed());
+    let report = backup_report(&data, output, &summary, started.elapsed());
     if to_stdout {
         eprint!("{report}");
     } else {
@@ -194,27 +181,32 @@ fn backup_report(
     report
 }
 
-/// `serverful restore FILE --data NEWDIR`.
-pub(crate) fn restore(args: &RestoreArgs) -> anyhow::Result<ExitCode> {
-    let from_stdin = args.file.as_os_str() == "-";
+/// Restores the backup `file` (`-`: standard input) into the new data folder `data`.
+pub(crate) fn restore_into(file: &Path, data: &Path) -> anyhow::Result<RestoreSummary> {
+    let from_stdin = file.as_os_str() == "-";
     let outcome: Result<RestoreSummary, _> = if from_stdin {
         let stdin = std::io::stdin();
-        serverful_backup::restore(stdin.lock(), &args.data)
+        serverful_backup::restore(stdin.lock(), data)
     } else {
-        serverful_backup::restore_file(&args.file, &args.data)
+        serverful_backup::restore_file(file, data)
     };
-    let summary = outcome.with_context(|| {
+    outcome.with_context(|| {
         format!(
             "restore {} into {}",
             if from_stdin {
                 PathBuf::from("standard input")
             } else {
-                args.file.clone()
+                file.to_owned()
             }
             .display(),
-            args.data.display()
+            data.display()
         )
-    })?;
+    })
+}
+
+/// `serverful restore FILE --data NEWDIR`.
+pub(crate) fn restore(args: &RestoreArgs) -> anyhow::Result<ExitCode> {
+    let summary = restore_into(&args.file, &args.data)?;
     let manifest = &summary.manifest;
     println!(
         "Restored {} into {}\n  point in time {} (Serverful {}): {} entries, {} of content",
@@ -226,7 +218,8 @@ pub(crate) fn restore(args: &RestoreArgs) -> anyhow::Result<ExitCode> {
         human_bytes(summary.content_bytes),
     );
     println!(
-        "  start it with: serverful up APP --data {}",
+        "  start it with: serverful serve --data {} (or serverful up APP --data {})",
+        args.data.display(),
         args.data.display()
     );
     Ok(ExitCode::SUCCESS)
@@ -249,49 +242,6 @@ fn human_bytes(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_data_folder_is_its_databases_keys_and_builds_without_what_start_remakes() {
-        let dir = tempfile::tempdir().expect("temporary folder");
-        let data = dir.path().canonicalize().expect("canonical");
-        for folder in [
-            "build/Fn/abc",
-            "build/Fn/.tmp-Fn-1",
-            "layers",
-            "inline/Fn",
-            "sandbox/root",
-            "runtimes/java",
-        ] {
-            std::fs::create_dir_all(data.join(folder)).expect("mkdir");
-        }
-        for file in [
-            "dynamodb.sqlite",
-            "dynamodb.sqlite-wal",
-            "dynamodb.sqlite-shm",
-            "aws-keys.json",
-            "backup.tar.zst",
-            ".backup.tar.zst.partial-abc",
-        ] {
-            std::fs::write(data.join(file), "").expect("write");
-        }
-        std::fs::create_dir(data.join(".serverful-backup-staging-x")).expect("mkdir");
-        let sources =
-            data_folder_sources(&data, Some(&data.join("backup.tar.zst"))).expect("sources");
-        let described: Vec<String> = sources
-            .iter()
-            .map(|source| format!("{} {:?}", source.name(), source.kind()))
-            .collect();
-        assert_eq!(
-            described,
-            [
-                "aws-keys.json File",
-                "build Folder",
-                "dynamodb.sqlite Sqlite",
-                "inline Folder",
-                "layers Folder",
-            ]
-        );
-    }
 
     #[test]
     fn sizes_read_like_people_write_them() {

@@ -1,18 +1,29 @@
 //! `serverful invoke FUNCTION [DIR] --event FILE|-`: one invocation without the gateway,
 //! like `sam local invoke -e`. The result goes to stdout, the function's logs to stderr;
 //! a function error prints Lambda's error JSON and exits 1.
+//!
+//! The function gets the environment `up` gives it: an AWS endpoint on loopback over the
+//! app data folder's store (its tables created as `up` creates them) and its keys. With
+//! `--endpoint`, the running server at that admin API runs the function instead, among its
+//! stacks, with its store.
 
 use std::io::{Read as _, Write as _};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use bytes::Bytes;
 use serverful_cli::InvokeArgs;
+use serverful_platform::{InvokeRequest, LogsRequest, Outcome};
 use serverful_runtime as runtime;
 
-use crate::app;
+use crate::app::{self, ACCOUNT_ID};
+use crate::server;
 
 pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
+    if let Some(endpoint) = &args.remote.endpoint {
+        return run_remote(&args, endpoint).await;
+    }
     let loaded = app::load(&args.app)?;
     let functions = &loaded.app.functions;
     let Some(function) = functions
@@ -59,16 +70,20 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
         function.logical_id
     );
     let config = configs.remove(0);
+    let endpoint = AwsEndpoint::start(&loaded, &args.app.region).await?;
     let (sandbox, sandbox_line) = app::sandbox(
         args.app.sandbox,
         args.app.network,
         &loaded.data_dir,
-        Vec::new(),
+        vec![endpoint.for_sandbox()],
     )
     .await?;
     eprintln!("{sandbox_line}");
     let options = runtime::RuntimeOptions {
         sandbox,
+        aws_endpoint_url: Some(endpoint.url.clone()),
+        access_key_id: endpoint.credentials.access_key_id.clone(),
+        secret_access_key: endpoint.credentials.secret_access_key.clone(),
         // Logs go to stderr so stdout carries only the result.
         log_sink: runtime::LogSink::new(|function, line| {
             let mut err = std::io::stderr().lock();
@@ -88,6 +103,7 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
     }
     let outcome = function_runtime.invoke(&function.logical_id, event).await;
     function_runtime.shutdown().await;
+    endpoint.stop();
 
     let mut stdout = std::io::stdout().lock();
     match outcome {
@@ -113,6 +129,149 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
             eprintln!("error: {error}");
             Ok(ExitCode::FAILURE)
         }
+    }
+}
+
+/// The AWS endpoint a locally invoked function reaches, as under `up`: DynamoDB over the
+/// app data folder's store, on a loopback port of its own.
+struct AwsEndpoint {
+    url: String,
+    port: u16,
+    credentials: serverful_aws::Credentials,
+    router: axum::Router,
+    stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl AwsEndpoint {
+    async fn start(loaded: &app::LoadedApp, region: &str) -> anyhow::Result<AwsEndpoint> {
+        let data_dir = &loaded.data_dir;
+        let (credentials, _) = serverful_aws::load_or_generate_credentials(data_dir)
+            .map_err(|error| {
+                anyhow::anyhow!("{error}\nhint: set both SERVERFUL_ACCESS_KEY_ID and SERVERFUL_SECRET_ACCESS_KEY, or neither")
+            })?;
+        let store = serverful_platform::tables::open_store(data_dir, region, ACCOUNT_ID)
+            .map_err(anyhow::Error::msg)?;
+        let tables = loaded.app.tables.clone();
+        let tables_store = store.clone();
+        tokio::task::spawn_blocking(move || {
+            serverful_platform::tables::ensure_tables(&tables_store, &tables)
+        })
+        .await
+        .context("create the app's tables")?
+        .map_err(anyhow::Error::msg)?;
+        let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+            .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
+            .context("listen on a loopback port for the AWS endpoint")?;
+        let address = listener
+            .local_addr()
+            .context("read the AWS endpoint's address")?;
+        let router = server::aws_endpoint(credentials.clone(), store, None);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = router.clone();
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            if let Err(error) =
+                server::serve_aws(listener, served, "the AWS endpoint", shutdown).await
+            {
+                tracing::warn!("the AWS endpoint stopped: {error}");
+            }
+        });
+        Ok(AwsEndpoint {
+            url: format!("http://{address}"),
+            port: address.port(),
+            credentials,
+            router,
+            stop,
+        })
+    }
+
+    /// The same endpoint inside a sandboxed function's own network namespace.
+    fn for_sandbox(&self) -> runtime::sandbox::PlatformEndpoint {
+        let router = Arc::new(std::sync::OnceLock::new());
+        let _ = router.set(self.router.clone());
+        server::sandbox_endpoint(self.port, router, tokio::runtime::Handle::current())
+    }
+
+    fn stop(self) {
+        let _ = self.stop.send(());
+    }
+}
+
+/// `invoke --endpoint`: the running server calls its function; its log lines of the call
+/// follow the result on stderr.
+async fn run_remote(args: &InvokeArgs, endpoint: &str) -> anyhow::Result<ExitCode> {
+    let event = match read_event(args.event.as_deref()) {
+        Ok(event) => event,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let client = crate::remote::client_for(endpoint, args.remote.token.as_deref())?;
+    let request = InvokeRequest {
+        function: args.function.clone(),
+        stack: args.app.stack_name.clone(),
+        qualifier: args.qualifier.clone(),
+        event: event.to_vec(),
+    };
+    let outcome = match client.invoke(&request).await {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let Outcome::Invoked {
+        stack,
+        function,
+        payload,
+        failed,
+        started_ms,
+    } = outcome
+    else {
+        anyhow::bail!("the server answered the invocation with {outcome:?}");
+    };
+    print_call_logs(&client, &stack, &function, started_ms).await;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{payload}").context("write the result")?;
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The function's log lines since the call began, on stderr as a local invoke prints
+/// them. The server writes lines in batches a few tens of milliseconds apart, so the
+/// lines are read once the call's last batch is in.
+async fn print_call_logs(
+    client: &serverful_admin::Client,
+    stack: &str,
+    function: &str,
+    started_ms: i64,
+) {
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    let mut request = LogsRequest {
+        function: function.to_owned(),
+        stack: Some(stack.to_owned()),
+        since_ms: Some(started_ms),
+        after: None,
+        limit: 1000,
+    };
+    loop {
+        let Ok(Outcome::Logs { lines, cursor, .. }) = client.logs(&request).await else {
+            return;
+        };
+        let mut err = std::io::stderr().lock();
+        for line in &lines {
+            let _ = writeln!(err, "{function} | {}", line.message);
+        }
+        if lines.len() < request.limit || cursor.is_none() {
+            return;
+        }
+        request.after = cursor;
     }
 }
 

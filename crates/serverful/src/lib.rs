@@ -17,7 +17,7 @@ mod watch;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory as _, FromArgMatches as _};
 use serverful_cli::{Cli, Command};
 
 /// Runs the command line and returns the process's exit status.
@@ -25,7 +25,12 @@ pub fn main() -> ExitCode {
     // A sandbox init (this binary re-executed to start a function instance) never gets
     // past this line.
     serverful_sandbox::run_init_if_requested();
-    let cli = Cli::parse();
+    // `--version` is the binary's version, the one the start-up banner prints (the
+    // parser's own crate has another).
+    let matches = Cli::command()
+        .version(env!("CARGO_PKG_VERSION"))
+        .get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     init_tracing();
 
     // `up` runs two tokio runtimes. The gateway and the functions (each invocation is a
@@ -74,9 +79,9 @@ pub fn main() -> ExitCode {
             Command::Ls(args) => remote::ls(args).await,
             Command::Invoke(args) => invoke::run(args).await,
             Command::Init(args) => init::run(&args),
-            Command::Backup(args) => backup::backup(&args),
+            Command::Backup(args) => backup::backup(&args).await,
             Command::Restore(args) => backup::restore(&args),
-            Command::Logs(args) => logs::run(&args),
+            Command::Logs(args) => logs::run(&args).await,
         }
     });
     // Connections still open on the AWS endpoint are not waited for.

@@ -57,24 +57,36 @@ pub(crate) fn retention(args: &LogLimitArgs) -> serverful_logs::Retention {
     }
 }
 
+/// A data folder's log store, opened: the runtime's side (lines queued to the writer
+/// thread) and the readers' side (the platform's `Action::Logs`).
+pub(crate) struct OpenedLogs {
+    pub store: Arc<dyn runtime::LogStore>,
+    pub backend: Arc<dyn serverful_logs::LogBackend>,
+}
+
 /// The log store of `data_dir`, started; `None` (with a warning) when it cannot be
 /// opened: functions still run and their lines are still printed.
 pub(crate) fn open_store(
     data_dir: &Path,
     retention: serverful_logs::Retention,
-) -> Option<Arc<dyn runtime::LogStore>> {
+) -> Option<OpenedLogs> {
     let started = SqliteLogs::open_in(data_dir)
         .map_err(|error| error.to_string())
         .and_then(|store| {
+            let backend: Arc<dyn serverful_logs::LogBackend> = Arc::new(store);
             let options = serverful_logs::WriterOptions {
                 retention,
                 ..serverful_logs::WriterOptions::default()
             };
-            LogWriter::start(Arc::new(store), options)
+            LogWriter::start(backend.clone(), options)
+                .map(|writer| (writer, backend))
                 .map_err(|error| format!("failed to start the log writer thread: {error}"))
         });
     match started {
-        Ok(writer) => Some(Arc::new(KeptLogs(writer))),
+        Ok((writer, backend)) => Some(OpenedLogs {
+            store: Arc::new(KeptLogs(writer)),
+            backend,
+        }),
         Err(error) => {
             eprintln!("warning: function logs are not kept for `serverful logs`: {error}");
             None
@@ -82,8 +94,63 @@ pub(crate) fn open_store(
     }
 }
 
-/// `serverful logs`.
-pub(crate) fn run(args: &LogsArgs) -> anyhow::Result<ExitCode> {
+/// `serverful logs`: from a running server's admin API with `--endpoint`, else from a
+/// data folder on this machine.
+pub(crate) async fn run(args: &LogsArgs) -> anyhow::Result<ExitCode> {
+    match &args.remote.endpoint {
+        Some(endpoint) => run_remote(endpoint, args).await,
+        None => run_local(args),
+    }
+}
+
+/// Lines asked of a running server a page at a time; following polls for new ones.
+async fn run_remote(endpoint: &str, args: &LogsArgs) -> anyhow::Result<ExitCode> {
+    let client = crate::remote::client_for(endpoint, args.remote.token.as_deref())?;
+    let mut request = serverful_platform::LogsRequest {
+        function: args.function.clone(),
+        stack: args.stack.clone(),
+        since_ms: args.since.map(since_ms),
+        after: None,
+        limit: 1000,
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout());
+    loop {
+        let outcome = match client.logs(&request).await {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return Ok(ExitCode::FAILURE);
+            }
+        };
+        let serverful_platform::Outcome::Logs { lines, cursor, .. } = outcome else {
+            anyhow::bail!("the server answered a logs request with something else");
+        };
+        let printed = lines.iter().try_for_each(|line| {
+            if args.json {
+                writeln!(out, "{}", serde_json::to_string(line).unwrap_or_default())
+            } else {
+                writeln!(
+                    out,
+                    "{} {} | {}",
+                    line.timestamp, line.function, line.message
+                )
+            }
+        });
+        if let Err(error) = printed.and_then(|()| out.flush()) {
+            return stdout_closed(error);
+        }
+        let full_page = lines.len() >= request.limit;
+        request.after = cursor;
+        if !full_page {
+            if !args.follow {
+                return Ok(ExitCode::SUCCESS);
+            }
+            tokio::time::sleep(FOLLOW_POLL).await;
+        }
+    }
+}
+
+fn run_local(args: &LogsArgs) -> anyhow::Result<ExitCode> {
     let app_dir = app_folder(&args.dir);
     let data_dir = args
         .data
@@ -273,7 +340,7 @@ fn since_ms(since: Since) -> i64 {
 fn text_line(line: &LogLine) -> String {
     format!(
         "{} {} | {}",
-        timestamp(line.at_ms),
+        serverful_platform::logs::timestamp(line.at_ms),
         line.function,
         line.text
     )
@@ -283,24 +350,13 @@ fn text_line(line: &LogLine) -> String {
 /// "cursor": …}`; the cursor resumes a read after this line.
 fn json_line(line: &LogLine) -> serde_json::Value {
     serde_json::json!({
-        "timestamp": timestamp(line.at_ms),
+        "timestamp": serverful_platform::logs::timestamp(line.at_ms),
         "stack": line.stack,
         "function": line.function,
         "requestId": line.request_id,
         "message": line.text,
         "cursor": line.cursor.to_string(),
     })
-}
-
-/// RFC 3339 in UTC with milliseconds, as Lambda's own log lines.
-fn timestamp(unix_ms: i64) -> String {
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000)
-        .ok()
-        .and_then(|at| at.format(&format).ok())
-        .unwrap_or_else(|| unix_ms.to_string())
 }
 
 #[cfg(test)]

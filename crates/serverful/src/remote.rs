@@ -12,12 +12,18 @@ use serverful_platform::{Outcome, StackSummary};
 
 /// The client for `--endpoint` and `--token`, or the message saying what is missing.
 fn client(endpoint: &EndpointArgs) -> anyhow::Result<Client> {
-    let Some(token) = endpoint.token.as_deref().filter(|token| !token.is_empty()) else {
+    client_for(&endpoint.endpoint, endpoint.token.as_deref())
+}
+
+/// The client of the admin API at `endpoint` with `token`, or the message saying what is
+/// missing.
+pub(crate) fn client_for(endpoint: &str, token: Option<&str>) -> anyhow::Result<Client> {
+    let Some(token) = token.filter(|token| !token.is_empty()) else {
         anyhow::bail!(
             "no admin token\nhint: pass --token or set SERVERFUL_ADMIN_TOKEN; the server printed where it keeps its token (DATA/admin-token)"
         );
     };
-    Ok(Client::new(&endpoint.endpoint, token))
+    Ok(Client::new(endpoint, token))
 }
 
 /// Draws progress events on stderr.
@@ -213,6 +219,8 @@ fn print_outcome(outcome: &Outcome) {
                 print_summary(summary);
             }
         }
+        // Printed by `serverful logs`, `backup` and `invoke`, which ask for them.
+        Outcome::Logs { .. } | Outcome::BackedUp { .. } | Outcome::Invoked { .. } => {}
     }
 }
 

@@ -5,12 +5,23 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use serverful_cli::ServeArgs;
-use serverful_platform::Layout;
+use serverful_platform::{Action, Layout, Outcome};
 
 use crate::server::{self, ServerSettings};
 
 /// `aws` is the tokio runtime the AWS endpoint is served on (see `crate::main`).
 pub(crate) async fn run(args: ServeArgs, aws: tokio::runtime::Handle) -> anyhow::Result<ExitCode> {
+    if let Some(backup) = &args.restore {
+        // A fresh data folder from the backup, before anything opens it.
+        let summary = crate::backup::restore_into(backup, &args.data)?;
+        println!(
+            "Restored {} into {} (point in time {}, Serverful {})",
+            backup.display(),
+            args.data.display(),
+            summary.manifest.created_at,
+            summary.manifest.serverful_version
+        );
+    }
     let started = server::start(ServerSettings {
         data_dir: args.data.clone(),
         host: args.host,
@@ -51,31 +62,27 @@ pub(crate) async fn run(args: ServeArgs, aws: tokio::runtime::Handle) -> anyhow:
     for failure in &failures {
         eprintln!("error: {}", failure.message);
     }
-    let versions = server.platform.current_versions();
-    if versions.is_empty() {
-        println!(
-            "No stacks yet: deploy one with `serverful deploy DIR --stack NAME --endpoint {}`",
-            server.admin_url
-        );
-    } else {
-        println!("Stacks:");
-        for version in &versions {
-            println!(
-                "  {} version {} ({})",
-                version.record.stack, version.record.number, version.record.source
-            );
-            for api in &version.app.apis {
-                let port = server
-                    .base_url
-                    .rsplit_once(':')
-                    .map(|(_, port)| port)
-                    .unwrap_or_default();
+    let listed = server
+        .platform
+        .handle(Action::List, Arc::new(serverful_platform::Quiet))
+        .await;
+    match listed {
+        Ok(Outcome::Stacks { stacks }) if !stacks.is_empty() => {
+            println!("Stacks:");
+            for stack in &stacks {
                 println!(
-                    "    {} http://{}.execute-api.{}:{port}",
-                    api.logical_id, api.api_id, args.domain
+                    "  {} version {} ({})",
+                    stack.name, stack.version, stack.source
                 );
+                for url in &stack.urls {
+                    println!("    {} {}", url.api, url.url);
+                }
             }
         }
+        _ => println!(
+            "No stacks yet: deploy one with `serverful deploy DIR --stack NAME --endpoint {}`",
+            server.admin_url
+        ),
     }
     println!("Ready on {} (Ctrl-C to stop)", server.base_url);
     if let Err(error) = server.serve().await {

@@ -117,36 +117,14 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
     // Sandboxed functions reach the AWS endpoint through a listener inside their own
     // network namespace, served by the same router once it exists (below).
     let aws_router: Arc<std::sync::OnceLock<axum::Router>> = Arc::default();
-    let endpoint_router = aws_router.clone();
-    let aws_handle = settings.aws.clone();
-    let endpoints = vec![runtime::sandbox::PlatformEndpoint {
-        port: aws_address.port(),
-        serve: Arc::new(move |listener: tokio::net::TcpListener| {
-            let router = endpoint_router.get().cloned().unwrap_or_default();
-            // The listener moves to the AWS endpoint's runtime, so that its connections
-            // are polled there too.
-            let listener = listener.into_std();
-            aws_handle.spawn(async move {
-                let served = match listener {
-                    Ok(listener) => {
-                        serve_aws(
-                            listener,
-                            router,
-                            "sandbox's AWS endpoint",
-                            std::future::pending(),
-                        )
-                        .await
-                    }
-                    Err(error) => Err(error),
-                };
-                if let Err(error) = served {
-                    tracing::debug!("AWS endpoint inside a sandbox stopped: {error}");
-                }
-            })
-        }),
-    }];
+    let endpoints = vec![sandbox_endpoint(
+        aws_address.port(),
+        aws_router.clone(),
+        settings.aws.clone(),
+    )];
     let (sandbox, sandbox_line) =
         crate::app::sandbox(settings.sandbox, settings.network, &data_dir, endpoints).await?;
+    let logs = crate::logs::open_store(&data_dir, settings.log_retention);
     let runtime_options = runtime::RuntimeOptions {
         region: settings.region.clone(),
         account_id: ACCOUNT_ID.to_owned(),
@@ -161,7 +139,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         aws_endpoint_url: Some(aws_url.clone()),
         access_key_id: credentials.access_key_id.clone(),
         secret_access_key: credentials.secret_access_key.clone(),
-        log_store: crate::logs::open_store(&data_dir, settings.log_retention),
+        log_store: logs.as_ref().map(|opened| opened.store.clone()),
         ..runtime::RuntimeOptions::default()
     };
     let routes = gateway::Routes::new(gateway::RoutesSpec {
@@ -180,6 +158,8 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             gateway_port: gateway_address.port(),
             runtime: runtime_options,
             code_versions: settings.code_versions,
+            logs: logs.map(|opened| serverful_platform::logs::LogReader(opened.backend)),
+            serverful_version: env!("CARGO_PKG_VERSION").to_owned(),
         },
         store.clone(),
         Arc::new(state),
@@ -191,13 +171,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         domain_name: gateway_address.to_string(),
         account_id: ACCOUNT_ID.to_owned(),
     };
-    let aws_state = serverful_aws::AwsState::new(credentials.clone())
-        .with_json_service(Arc::new(serverful_aws::DynamoDbService::new(store.clone())))
-        .with_json_service(Arc::new(serverful_aws::DynamoDbStreamsService::new(store)))
-        .with_rest_service(Arc::new(serverful_platform::lambda_api::LambdaApi {
-            platform: platform.clone(),
-        }));
-    aws_router.get_or_init(|| serverful_aws::router(aws_state));
+    aws_router.get_or_init(|| aws_endpoint(credentials.clone(), store, Some(platform.clone())));
     let admin_state = serverful_admin::AdminState {
         platform: platform.clone(),
         token: Arc::from(token.as_str()),
@@ -318,9 +292,63 @@ impl Server {
     }
 }
 
+/// The AWS endpoint's router: DynamoDB and DynamoDB Streams on `store`, and with a
+/// platform, the Lambda API over its functions.
+pub(crate) fn aws_endpoint(
+    credentials: serverful_aws::Credentials,
+    store: Arc<serverful_store::Store>,
+    platform: Option<Arc<Platform>>,
+) -> axum::Router {
+    let mut state = serverful_aws::AwsState::new(credentials)
+        .with_json_service(Arc::new(serverful_aws::DynamoDbService::new(store.clone())))
+        .with_json_service(Arc::new(serverful_aws::DynamoDbStreamsService::new(store)));
+    if let Some(platform) = platform {
+        state = state.with_rest_service(Arc::new(serverful_platform::lambda_api::LambdaApi {
+            platform,
+        }));
+    }
+    serverful_aws::router(state)
+}
+
+/// How sandboxed functions reach the AWS endpoint on `port`: a listener inside their own
+/// network namespace, served on the tokio runtime `handle` by the router `router` holds
+/// by then.
+pub(crate) fn sandbox_endpoint(
+    port: u16,
+    router: Arc<std::sync::OnceLock<axum::Router>>,
+    handle: tokio::runtime::Handle,
+) -> runtime::sandbox::PlatformEndpoint {
+    runtime::sandbox::PlatformEndpoint {
+        port,
+        serve: Arc::new(move |listener: tokio::net::TcpListener| {
+            let router = router.get().cloned().unwrap_or_default();
+            // The listener moves to the AWS endpoint's runtime, so that its connections
+            // are polled there too.
+            let listener = listener.into_std();
+            handle.spawn(async move {
+                let served = match listener {
+                    Ok(listener) => {
+                        serve_aws(
+                            listener,
+                            router,
+                            "sandbox's AWS endpoint",
+                            std::future::pending(),
+                        )
+                        .await
+                    }
+                    Err(error) => Err(error),
+                };
+                if let Err(error) = served {
+                    tracing::debug!("AWS endpoint inside a sandbox stopped: {error}");
+                }
+            })
+        }),
+    }
+}
+
 /// Serves the AWS endpoint's `router` on `listener` (handed over from another tokio
 /// runtime: it is registered with the caller's) until `shutdown` completes.
-async fn serve_aws(
+pub(crate) async fn serve_aws(
     listener: std::net::TcpListener,
     router: axum::Router,
     name: &'static str,

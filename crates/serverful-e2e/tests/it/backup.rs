@@ -36,13 +36,19 @@ struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer after it has batch-written `preload` filler items of 4 KiB.
+    /// Starts the writer after it has batch-written `preload` filler items of 4 KiB into
+    /// the app's table (named by the app's outputs, as `up` prints them).
     fn start(server: &Server, preload: u32) -> Writer {
+        Writer::start_on(server, &server.output("NotesTableName"), preload)
+    }
+
+    /// Starts the writer on the table `table`.
+    fn start_on(server: &Server, table: &str, preload: u32) -> Writer {
         let mut child = Command::new("python3")
             .arg(client_script("put_items.py"))
             .arg(preload.to_string())
             .envs(server.aws_env())
-            .env("NOTES_TABLE", server.output("NotesTableName"))
+            .env("NOTES_TABLE", table)
             .env_remove("AWS_PROFILE")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -91,10 +97,15 @@ impl Drop for Writer {
 
 /// The ids of every item in the server's `NotesTable`.
 fn item_ids(server: &Server) -> Vec<String> {
+    item_ids_of(server, &server.output("NotesTableName"))
+}
+
+/// The ids of every item in the table `table`.
+fn item_ids_of(server: &Server, table: &str) -> Vec<String> {
     let output = Command::new("python3")
         .arg(client_script("list_ids.py"))
         .envs(server.aws_env())
-        .env("NOTES_TABLE", server.output("NotesTableName"))
+        .env("NOTES_TABLE", table)
         .env_remove("AWS_PROFILE")
         .output()
         .expect("run python3");
@@ -108,8 +119,16 @@ fn item_ids(server: &Server) -> Vec<String> {
 
 /// Writes a note through the app's function (its own write path, through the gateway).
 fn post_note(server: &Server, id: &str) {
-    let response = client()
-        .post(server.url(&format!("/notes/{id}")))
+    post_note_on(server, None, id);
+}
+
+/// Writes a note through the app's function, on the API host `host` when given.
+fn post_note_on(server: &Server, host: Option<&str>, id: &str) {
+    let mut request = client().post(server.url(&format!("/notes/{id}")));
+    if let Some(host) = host {
+        request = request.header("Host", host);
+    }
+    let response = request
         .body(format!("note {id}"))
         .send()
         .expect("POST a note");
@@ -278,5 +297,133 @@ fn a_backup_streams_through_a_pipe_into_a_restore() {
     assert_eq!(
         std::fs::read_to_string(restored.join("inline/Fn/index.py")).expect("restored"),
         "x = 1\n"
+    );
+}
+
+/// A stack's output `name` and the host of its HTTP API, from `ls --json`.
+fn served_stack(server: &Server, stack: &str, output: &str) -> (String, String) {
+    let (code, stdout, stderr) = server.admin(&["ls", "--json"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let listed: serde_json::Value = serde_json::from_str(&stdout).expect("ls --json");
+    let summary = listed["stacks"]
+        .as_array()
+        .and_then(|stacks| stacks.iter().find(|summary| summary["name"] == stack))
+        .unwrap_or_else(|| panic!("no stack {stack}: {stdout}"))
+        .clone();
+    let value = summary["outputs"]
+        .as_array()
+        .and_then(|outputs| outputs.iter().find(|pair| pair[0] == output))
+        .and_then(|pair| pair[1].as_str())
+        .unwrap_or_else(|| panic!("no output {output}: {summary}"))
+        .to_owned();
+    let url = summary["urls"][0]["url"].as_str().expect("an API URL");
+    let host = url
+        .trim_start_matches("http://")
+        .split(['/', ':'])
+        .next()
+        .expect("a host")
+        .to_owned();
+    (value, host)
+}
+
+#[test]
+fn a_served_server_backs_up_through_its_admin_api_and_serve_restore_brings_its_stacks_back() {
+    let scratch = tempfile::tempdir().expect("scratch folder");
+    let data = scratch.path().join("data");
+    let server = Server::start_serve(&data, &[]);
+    let app = test_app(APP);
+    let (code, stdout, stderr) = server.admin(&["deploy", path_arg(&app), "--stack", "notes"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (table, host) = served_stack(&server, "notes", "NotesTableName");
+    assert!(table.starts_with("notes-NotesTable-"), "{table}");
+    post_note_on(&server, Some(&host), "through-the-function");
+
+    let mut writer = Writer::start_on(&server, &table, 3_000);
+    writer.wait_for(20);
+    let backup = scratch.path().join("served.tar.zst");
+    let floor = writer.acknowledged();
+    let (code, stdout, stderr) = server.admin(&["backup", "-o", path_arg(&backup)]);
+    let during = writer.acknowledged() - floor;
+    drop(writer);
+    eprintln!("{floor} puts acknowledged before the backup began, {during} while it ran");
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with(&format!("Backed up the server at {} to ", server.admin_url)),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::metadata(&backup)
+            .expect("backup file")
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600,
+        "a backup holds the keys"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(scratch.path())
+        .expect("list")
+        .flatten()
+        .map(|entry| entry.file_name())
+        .filter(|name| name.to_string_lossy().contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // A wrong token gets nothing, and writes no file.
+    let refused = scratch.path().join("refused.tar.zst");
+    let (code, _, stderr) = run_serverful(&[
+        "backup",
+        "--endpoint",
+        &server.admin_url,
+        "--token",
+        "wrong",
+        "-o",
+        path_arg(&refused),
+    ]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("refused the token"), "{stderr}");
+    assert!(!refused.exists());
+    drop(server);
+
+    // A new machine: a fresh data folder made from the backup, serving the same stack.
+    let restored = scratch.path().join("restored");
+    let second = Server::start_serve(&restored, &["--restore", path_arg(&backup)]);
+    assert!(
+        second.stdout().starts_with("Restored "),
+        "{}",
+        second.all_output()
+    );
+    let (same_table, same_host) = served_stack(&second, "notes", "NotesTableName");
+    assert_eq!((&same_table, &same_host), (&table, &host));
+    let ids = item_ids_of(&second, &table);
+    let missing: Vec<String> = (0..floor)
+        .map(|number| format!("w-{number}"))
+        .filter(|id| ids.binary_search(id).is_err())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged before the backup began, missing after the restore: {missing:?}"
+    );
+    assert!(ids.contains(&"through-the-function".to_owned()));
+    post_note_on(&second, Some(&host), "after-the-restore");
+    assert!(item_ids_of(&second, &table).contains(&"after-the-restore".to_owned()));
+
+    // --restore never overwrites: the folder now holds a server's state.
+    drop(second);
+    let (code, _, stderr) = run_serverful(&[
+        "serve",
+        "--data",
+        path_arg(&restored),
+        "--restore",
+        path_arg(&backup),
+        "--port",
+        "0",
+        "--aws-port",
+        "0",
+        "--admin-port",
+        "0",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("exists and is not empty: restore into a new or empty folder"),
+        "{stderr}"
     );
 }

@@ -14,14 +14,7 @@ use crate::client;
 
 /// Runs `serverful ARGS --endpoint ADMIN --token TOKEN`: (exit code, stdout, stderr).
 fn admin(server: &Server, args: &[&str]) -> (i32, String, String) {
-    let mut all: Vec<&str> = args.to_vec();
-    all.extend([
-        "--endpoint",
-        &server.admin_url,
-        "--token",
-        &server.admin_token,
-    ]);
-    run_serverful(&all)
+    server.admin(args)
 }
 
 /// `ls --json`: the stacks.

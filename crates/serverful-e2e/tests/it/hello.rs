@@ -14,6 +14,13 @@ fn example_app_serves_both_functions_and_logs_like_lambda() {
         &["--parameter-overrides", "Greeting=Howdy"],
     );
     let stdout = server.stdout();
+    // The banner and `serverful --version` name the same version.
+    let (code, version, _) = serverful_e2e::run_serverful(&["--version"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.starts_with(&format!("{} running ", version.trim())),
+        "{version}\n{stdout}"
+    );
     assert!(
         stdout.contains(&format!(
             "GET {}/hello/{{name}} -> GreeterFunction",

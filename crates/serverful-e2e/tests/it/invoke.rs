@@ -3,8 +3,9 @@
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
+use regex::Regex;
 use serde_json::{json, Value};
-use serverful_e2e::{repo_root, run_serverful, serverful_bin, test_app};
+use serverful_e2e::{repo_root, run_serverful, serverful_bin, test_app, Server};
 
 /// Runs `serverful invoke ARGS` with `stdin` as standard input: (exit code, stdout, stderr).
 fn invoke_with_stdin(args: &[&str], stdin: &str) -> (i32, String, String) {
@@ -133,6 +134,151 @@ fn bad_invocations_say_what_to_fix() {
     assert_eq!(code, 1);
     assert!(
         stderr.contains("cannot read the event file /nonexistent/event.json"),
+        "{stderr}"
+    );
+}
+
+/// The ids in the `store-notes` app's table, read with boto3 through `server`'s AWS
+/// endpoint.
+fn note_ids(server: &Server) -> Vec<String> {
+    let script = test_app("store-notes").join("clients/list_ids.py");
+    let output = Command::new("python3")
+        .arg(&script)
+        .envs(server.aws_env())
+        .env("NOTES_TABLE", server.output("NotesTableName"))
+        .output()
+        .expect("run list_ids.py");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("a JSON list of ids")
+}
+
+/// An event file for the `store-notes` writer: a note `id` with `text`.
+fn note_event(id: &str, text: &str) -> tempfile::NamedTempFile {
+    let event = tempfile::NamedTempFile::new().expect("event file");
+    let body = json!({"pathParameters": {"id": id}, "body": text});
+    std::fs::write(event.path(), body.to_string()).expect("write event");
+    event
+}
+
+#[test]
+fn an_invoked_function_writes_to_the_app_data_folders_table_as_under_up() {
+    let data = tempfile::tempdir().expect("data dir");
+    let app = test_app("store-notes");
+    let event = note_event("from-invoke", "written by serverful invoke");
+    let (code, stdout, stderr) = run_serverful(&[
+        "invoke",
+        "NoteWriterFunction",
+        app.to_str().expect("utf-8"),
+        "--event",
+        event.path().to_str().expect("utf-8"),
+        "--data",
+        data.path().to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let result: Value = serde_json::from_str(&stdout).expect("stdout is the JSON result");
+    assert_eq!(result["statusCode"], 201, "{stdout}");
+    let body: Value = serde_json::from_str(result["body"].as_str().expect("body")).expect("body");
+    assert!(
+        body["table"]
+            .as_str()
+            .is_some_and(|table| table.starts_with("store-notes-NotesTable-")),
+        "the function saw the table's CloudFormation-style name: {body}"
+    );
+
+    // `up` on the same data folder finds the note in the same table.
+    let server = Server::start(&app, &["--data", data.path().to_str().expect("utf-8")]);
+    assert_eq!(server.output("NotesTableName"), body["table"]);
+    assert_eq!(note_ids(&server), vec!["from-invoke".to_owned()]);
+}
+
+#[test]
+fn invoke_with_an_endpoint_runs_the_function_of_a_running_server() {
+    let data = tempfile::tempdir().expect("data dir");
+    let server = Server::start_serve(data.path(), &[]);
+    let app = test_app("store-notes");
+    let (code, stdout, stderr) = server.admin(&[
+        "deploy",
+        app.to_str().expect("utf-8"),
+        "--stack",
+        "store-notes",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    // By logical id: the server's function writes into the server's table; its log
+    // lines of the call follow on stderr.
+    let event = note_event("remote-1", "through the admin API");
+    let (code, stdout, stderr) = server.admin(&[
+        "invoke",
+        "NoteWriterFunction",
+        "--event",
+        event.path().to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let result: Value = serde_json::from_str(&stdout).expect("stdout is the JSON result");
+    assert_eq!(result["statusCode"], 201, "{stdout}");
+    assert!(
+        stderr.contains("NoteWriterFunction | START RequestId:"),
+        "the call's log lines: {stderr}"
+    );
+
+    // By physical name, in a named stack, at the current version by qualifier.
+    let physical =
+        Regex::new(r"function: NoteWriterFunction \((store-notes-NoteWriterFunction-[A-Z0-9]+)\)")
+            .expect("regex")
+            .captures(&server.admin(&["ls"]).1)
+            .map(|captures| captures[1].to_owned());
+    let name = physical.unwrap_or_else(|| "NoteWriterFunction".to_owned());
+    let event = note_event("remote-2", "by its physical name");
+    let (code, stdout, stderr) = server.admin(&[
+        "invoke",
+        &name,
+        "--stack-name",
+        "store-notes",
+        "--qualifier",
+        "$LATEST",
+        "--event",
+        event.path().to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    let (_, outputs, _) = server.admin(&["ls", "--json"]);
+    let table = Regex::new(r"store-notes-NotesTable-[A-Z0-9]+")
+        .expect("regex")
+        .find(&outputs)
+        .map(|found| found.as_str().to_owned());
+    let table = table.unwrap_or_else(|| panic!("ls names the table:\n{outputs}"));
+    let output = Command::new("python3")
+        .arg(test_app("store-notes").join("clients/list_ids.py"))
+        .envs(server.aws_env())
+        .env("NOTES_TABLE", &table)
+        .output()
+        .expect("run list_ids.py");
+    let ids: Vec<String> = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&output.stderr)));
+    assert_eq!(ids, vec!["remote-1".to_owned(), "remote-2".to_owned()]);
+
+    // A function error prints Lambda's error JSON and exits 1; an unknown function says
+    // which functions there are.
+    let bad = tempfile::NamedTempFile::new().expect("event file");
+    std::fs::write(bad.path(), "{}").expect("write event");
+    let (code, stdout, _) = server.admin(&[
+        "invoke",
+        "NoteWriterFunction",
+        "--event",
+        bad.path().to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, 1, "{stdout}");
+    let error: Value = serde_json::from_str(&stdout).expect("Lambda's error JSON");
+    assert_eq!(error["errorType"], "KeyError", "{stdout}");
+    let (code, _, stderr) = server.admin(&["invoke", "NoSuchFunction"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("has no function named NoSuchFunction")
+            && stderr.contains("NoteWriterFunction (store-notes)"),
         "{stderr}"
     );
 }

@@ -298,3 +298,107 @@ fn logs_name_the_functions_that_have_logs_and_say_when_there_are_none() {
     assert_eq!(code, 2);
     assert!(stderr.contains("RFC 3339"), "{stderr}");
 }
+
+#[test]
+fn logs_of_a_served_stack_come_through_the_admin_api_by_any_name_and_followed() {
+    let data = tempfile::tempdir().expect("data dir");
+    let server = Server::start_serve(data.path(), &[]);
+    let app = repo_root().join("examples/hello");
+    let (code, stdout, stderr) = server.admin(&[
+        "deploy",
+        app.to_str().expect("utf-8 app path"),
+        "--stack",
+        "greeter",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let physical = Regex::new(r"function: GreeterFunction \((greeter-GreeterFunction-[A-Z0-9]+)\)")
+        .expect("regex")
+        .captures(&stdout)
+        .unwrap_or_else(|| panic!("the deploy lists the function's name:\n{stdout}"))[1]
+        .to_owned();
+    let host = Regex::new(r"ServerlessHttpApi: http://([a-z0-9]+\.execute-api\.localhost)")
+        .expect("regex")
+        .captures(&stdout)
+        .unwrap_or_else(|| panic!("the deploy lists the API's URL:\n{stdout}"))[1]
+        .to_owned();
+    let http = client();
+    let greet = |name: &str| {
+        let response = http
+            .get(server.url(&format!("/hello/{name}")))
+            .header("Host", &host)
+            .send()
+            .expect("GET /hello");
+        assert_eq!(response.status(), 200);
+    };
+    greet("erin");
+
+    // By logical id (one stack has it, so no --stack) and by physical name; the store
+    // writes a moment after the function prints.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for name in ["GreeterFunction", physical.as_str()] {
+        loop {
+            let (code, stdout, stderr) = server.admin(&["logs", name, "--json"]);
+            assert_eq!(code, 0, "{stderr}");
+            let lines: Vec<Value> = stdout
+                .lines()
+                .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+                .collect();
+            if has_report_for(&lines, "erin") {
+                assert!(lines.iter().all(|line| line["stack"] == "greeter"));
+                break;
+            }
+            assert!(Instant::now() < deadline, "not there yet:\n{stdout}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    // An unknown function: one line naming those that have logs, exit 1.
+    let (code, stdout, stderr) = server.admin(&["logs", "NoSuchFunction"]);
+    assert_eq!((code, stdout.as_str()), (1, ""));
+    assert!(
+        stderr.contains("no function NoSuchFunction has logs; functions with logs: GreeterFunction (stack greeter)"),
+        "{stderr}"
+    );
+
+    // -f: follows through the admin API.
+    let mut follower = Command::new(serverful_bin())
+        .args(["logs", "GreeterFunction", "--stack", "greeter", "-f"])
+        .args([
+            "--endpoint",
+            &server.admin_url,
+            "--token",
+            &server.admin_token,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn serverful logs -f");
+    let (sender, followed) = mpsc::channel();
+    let stdout = follower.stdout.take().expect("piped stdout");
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_for = |wanted: &str| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match followed.recv_timeout(left) {
+                Ok(line) if line.ends_with(wanted) => return,
+                Ok(_) => {}
+                Err(_) => panic!("`serverful logs -f` never printed `{wanted}`"),
+            }
+        }
+    };
+    wait_for("| greeting erin");
+    greet("frank");
+    wait_for("| greeting frank");
+    follower.kill().expect("stop the follower");
+    let _ = follower.wait();
+    reader.join().expect("reader thread");
+}
