@@ -341,6 +341,7 @@ async fn deploy(
             source,
             parameter_overrides: parameters,
             delete_tables,
+            warm_before_switch: true,
         };
         platform.handle(Action::Deploy(request), progress).await
     })

@@ -86,6 +86,13 @@ pub struct DeployRequest {
     pub parameter_overrides: BTreeMap<String, String>,
     /// Delete tables the new version's template no longer has (kept otherwise).
     pub delete_tables: bool,
+    /// Warm the new version before the switch (`serve`): one instance of each function
+    /// the deploy changes, so that one failing its init fails the deploy while the running
+    /// version keeps serving, and as many instances of each function as the running
+    /// version has, so that the requests after the switch find them warm. Without it
+    /// (`up`, a development server) every function starts on its first request, which
+    /// gets a failing init as its error.
+    pub warm_before_switch: bool,
 }
 
 /// An app's source, already on this machine.

@@ -86,6 +86,9 @@ pub struct LiveVersion {
     functions: RwLock<BTreeMap<String, Arc<runtime::Runtime>>>,
     /// Each function's code and configuration hashes, by logical id, as it started.
     pub(crate) digests: BTreeMap<String, FunctionDigest>,
+    /// The functions as the version was started with them, by logical id: a deploy
+    /// compares its own with these to find the functions it changes.
+    configs: BTreeMap<String, runtime::FunctionConfig>,
 }
 
 impl std::fmt::Debug for LiveVersion {
@@ -215,7 +218,10 @@ impl Platform {
                 stack.name, record.number
             ));
             let legacy = record.lambda_versions.is_none();
-            match self.start_version(record, None, progress.clone()).await {
+            match self
+                .start_version(record, None, Warm::Nothing, progress.clone())
+                .await
+            {
                 Ok((version, _warnings, published)) => {
                     if legacy {
                         self.record_lambda_versions(&version, &published);
@@ -439,9 +445,17 @@ impl Platform {
             // Published as the version starts.
             lambda_versions: None,
         };
-        let old_app = self.current(&stack).map(|version| version.app.clone());
+        let live = self.current(&stack);
+        let old_app = live.as_ref().map(|version| version.app.clone());
+        // Under `serve`, every function the deploy changes is warmed before the switch: one
+        // that fails its init fails the deploy, while the running version keeps serving.
+        let warm = if request.warm_before_switch {
+            Warm::Replacing(live)
+        } else {
+            Warm::Nothing
+        };
         let (version, warnings, published) = self
-            .start_version(record, current.as_ref(), progress.clone())
+            .start_version(record, current.as_ref(), warm, progress.clone())
             .await?;
         // Tables the new template dropped are kept unless asked.
         if request.delete_tables {
@@ -490,6 +504,7 @@ impl Platform {
         self: &Arc<Self>,
         mut record: VersionRecord,
         previous: Option<&VersionRecord>,
+        warm: Warm,
         progress: Arc<dyn Progress>,
     ) -> Result<(Arc<LiveVersion>, Vec<String>, Vec<FunctionVersionRecord>), ActionError> {
         let stack = record.stack.clone();
@@ -566,8 +581,10 @@ impl Platform {
 
         progress.phase("starting functions");
         let mut functions = BTreeMap::new();
+        let mut started_configs = BTreeMap::new();
         for config in configs {
             let name = config.name.clone();
+            started_configs.insert(name.clone(), config.clone());
             let (function_runtime, function_warnings) =
                 runtime::Runtime::new(vec![config], self.runtime_options(&stack))
                     .map_err(|error| ActionError::invalid("functions", error.to_string()))?;
@@ -583,7 +600,18 @@ impl Platform {
             tables: table_setups,
             functions: RwLock::new(functions),
             digests,
+            configs: started_configs,
         });
+        if let Warm::Replacing(previous) = warm {
+            let plan = warm_plan(&version, previous.as_deref());
+            if !plan.is_empty() {
+                progress.phase("warming functions");
+            }
+            if let Err(error) = warm_functions(plan).await {
+                shut_down(version).await;
+                return Err(error);
+            }
+        }
         // Cold starts then find their sandbox set up.
         let parking: Vec<_> = version
             .runtimes()
@@ -819,9 +847,15 @@ impl Platform {
                 format!("version {from} of stack {stack} is already the current one"),
             ));
         }
+        // The version served before: its functions passed their init then.
         let legacy = target.lambda_versions.is_none();
         let (version, _warnings, published) = self
-            .start_version(target.clone(), record.current_version(), progress.clone())
+            .start_version(
+                target.clone(),
+                record.current_version(),
+                Warm::Nothing,
+                progress.clone(),
+            )
             .await?;
         progress.phase("switching");
         self.state
@@ -1212,6 +1246,8 @@ impl Platform {
             .digests(std::slice::from_ref(&config), &[])
             .map_err(|error| ActionError::internal("build", format!("failed to {error}")))?
             .remove(&name);
+        let mut configs = version.configs.clone();
+        configs.insert(name.clone(), config.clone());
         let (function_runtime, warnings) =
             runtime::Runtime::new(vec![config], self.runtime_options(stack))
                 .map_err(|error| ActionError::invalid("functions", error.to_string()))?;
@@ -1254,6 +1290,7 @@ impl Platform {
             tables: version.tables.clone(),
             functions: RwLock::new(functions),
             digests,
+            configs,
         });
         if !published.is_empty() {
             self.record_lambda_versions(&reloaded, &published);
@@ -1442,6 +1479,88 @@ impl Platform {
         }
         self.older.stop_all().await;
     }
+}
+
+/// Which functions of a version are warmed before anything routes to it.
+enum Warm {
+    /// None: the version served before (a rollback, a restart), or `up` starts it.
+    Nothing,
+    /// Before a switch from the running version (`None` for a first deploy): see
+    /// [`warm_plan`].
+    Replacing(Option<Arc<LiveVersion>>),
+}
+
+/// The most instances of one function a deploy starts ahead of its switch.
+const WARM_MOST: u64 = 8;
+
+/// Which functions of a new `version` to warm before it replaces `previous`, and how
+/// many instances of each. Every function whose configuration changed (code, runtime,
+/// handler, environment, limits) gets at least one, so that a function that fails its
+/// init fails the deploy. And every function gets as many as `previous` runs of it now
+/// (up to [`WARM_MOST`]): the requests after the switch then find warm instances, as
+/// they did before it, instead of a cold start each.
+fn warm_plan(
+    version: &LiveVersion,
+    previous: Option<&LiveVersion>,
+) -> Vec<(String, Arc<runtime::Runtime>, u64)> {
+    let functions = version
+        .functions
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
+    functions
+        .into_iter()
+        .filter_map(|(name, function_runtime)| {
+            let changed = previous.and_then(|previous| previous.configs.get(&name))
+                != version.configs.get(&name);
+            let running = previous
+                .and_then(|previous| previous.runtime_of(&name))
+                .map_or(0, |old| {
+                    old.stats()
+                        .iter()
+                        .filter(|stats| stats.function == name)
+                        .map(|stats| stats.instances)
+                        .sum()
+                });
+            let count = running.max(u64::from(changed)).min(WARM_MOST);
+            (count > 0).then_some((name, function_runtime, count))
+        })
+        .collect()
+}
+
+/// Starts the planned instances of each function at once and waits for their inits; the
+/// failures, each naming its function and why, are the step's error.
+async fn warm_functions(
+    plan: Vec<(String, Arc<runtime::Runtime>, u64)>,
+) -> Result<(), ActionError> {
+    let tasks: Vec<_> = plan
+        .into_iter()
+        .flat_map(|(name, function_runtime, count)| {
+            (0..count).map(move |_| {
+                let (name, function_runtime) = (name.clone(), function_runtime.clone());
+                tokio::spawn(async move {
+                    let result = function_runtime.warm(&name).await;
+                    (name, result)
+                })
+            })
+        })
+        .collect();
+    let mut failures = Vec::new();
+    for task in tasks {
+        match task.await {
+            Ok((_, Ok(()))) => {}
+            Ok((name, Err(error))) => failures.push((name, error.to_string())),
+            Err(join_error) => failures.push((String::new(), join_error.to_string())),
+        }
+    }
+    if failures.is_empty() {
+        return Ok(());
+    }
+    failures.sort();
+    // Several instances of one function fail alike: each failure once.
+    failures.dedup_by(|a, b| a.0 == b.0);
+    let messages: Vec<String> = failures.into_iter().map(|(_, message)| message).collect();
+    Err(ActionError::invalid("init", messages.join("\n")))
 }
 
 /// Stops every function of a version that never served or no longer does.

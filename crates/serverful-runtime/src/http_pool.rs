@@ -1,15 +1,13 @@
-//! The instances of one HTTP-mode function: a web-server process on its own loopback port,
-//! started on the first request and shared by every request after it (many at once), and
-//! the lease a caller holds while it proxies one request to it.
+//! HTTP-mode functions under the supervisor: an instance is a web-server process on its own
+//! loopback port, started on the first request and shared by every request after it (many
+//! at once), and the lease a caller holds while it proxies one request to it.
 //!
 //! The runtime never sees the proxied requests themselves: the caller (the gateway) talks
 //! HTTP to the lease's address and reports back how the request ended, so that the runtime
 //! can log `START`/`END`/`REPORT`, count the request while it runs (drain, scale to zero),
 //! and replace an instance that crashed or timed out.
 
-use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,15 +19,16 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use time::OffsetDateTime;
-use tokio::sync::watch;
 
-use crate::bootstrap::Launch;
 use crate::http_mode::{self, HttpModeConfig};
-use crate::instance::{self, kill_process_group, ExitWatch, FunctionSpec};
+use crate::instance::{self, kill_process_group, FunctionSpec};
 use crate::logs;
 use crate::output::OutputPipes;
 use crate::sandbox::{Sandbox, SandboxedInstance};
-use crate::{FunctionConfig, FunctionStats, InvokeError, RuntimeOptions, MAX_PAYLOAD_BYTES};
+use crate::supervisor::{
+    watch_process, ExitWatch, InstanceKind, StartContext, StartFailure, Supervisor, Watched,
+};
+use crate::{InvokeError, MAX_PAYLOAD_BYTES};
 
 /// How long a failed request waits for its process to exit, to tell a crash (the instance
 /// is replaced) from a broken connection (the instance stays).
@@ -56,9 +55,6 @@ if [ "$status" -gt 128 ]; then kill -$((status - 128)) $$; fi
 exit "$status"
 "#;
 
-/// How long shutdown waits for one killed process to be reaped.
-const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
-
 /// How one proxied request ended, as the caller saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HttpOutcome {
@@ -72,21 +68,9 @@ pub enum HttpOutcome {
     Failed(String),
 }
 
-/// Every live process of the function, so that shutdown can reach them all.
-#[derive(Debug, Clone, Default)]
-struct Processes(Arc<Mutex<HashMap<u32, ExitWatch>>>);
-
-impl Processes {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, ExitWatch>> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
 /// One running web-server process.
 #[derive(Debug)]
-struct HttpInstance {
+pub(crate) struct HttpInstance {
     pid: u32,
     /// Where the app listens.
     address: SocketAddr,
@@ -139,6 +123,18 @@ impl HttpInstance {
     }
 }
 
+impl HttpInstance {
+    /// This instance's failed start with `error`: the process is killed once the failure
+    /// is dropped.
+    fn failed(self, error: Bytes) -> StartFailure<Arc<HttpInstance>> {
+        StartFailure {
+            error,
+            exit: Some(self.exit.clone()),
+            instance: Some(Arc::new(self)),
+        }
+    }
+}
+
 impl Drop for HttpInstance {
     fn drop(&mut self) {
         // The group outlives its leader when children linger (`run.sh` without `exec`).
@@ -146,38 +142,16 @@ impl Drop for HttpInstance {
     }
 }
 
-/// The counters behind [`FunctionStats`].
-#[derive(Debug, Default)]
-struct Counters {
-    successes: AtomicU64,
-    errors: AtomicU64,
-    timeouts: AtomicU64,
-    throttles: AtomicU64,
-    rejections: AtomicU64,
-    cold_starts: AtomicU64,
-    in_flight: AtomicU64,
-}
-
-/// One HTTP-mode function's instances.
+/// The web-server kind of instance: what every instance of one HTTP-mode function shares.
 #[derive(Debug)]
-pub(crate) struct HttpPool {
-    spec: FunctionSpec,
+pub(crate) struct HttpKind {
     settings: HttpModeConfig,
-    /// 0 means throttled (reserved concurrency 0); otherwise requests are not limited,
-    /// since one web server takes many at once.
-    limit: u32,
-    /// The instance new requests go to. Held across a cold start, so that requests
-    /// arriving meanwhile wait for that instance rather than start their own.
-    current: tokio::sync::Mutex<Option<Arc<HttpInstance>>>,
-    processes: Processes,
-    /// Failed starts so far, and the error of the last one.
-    failed_starts: AtomicU64,
-    last_start_error: Mutex<Option<Bytes>>,
-    closed: AtomicBool,
-    counters: Counters,
     /// For direct invocations (`AWS_LWA_PASS_THROUGH_PATH`).
     client: Client<HttpConnector, Full<Bytes>>,
 }
+
+/// One HTTP-mode function's instances.
+pub(crate) type HttpPool = Supervisor<HttpKind>;
 
 /// A ready instance, leased for one request. Report how the request ended with
 /// [`HttpLease::finish`]; a lease dropped without it counts as answered (the caller went
@@ -383,64 +357,66 @@ fn max_memory(instance: &HttpInstance, always: bool) -> u64 {
 /// How often a busy instance's peak memory is read.
 const MEMORY_SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 
-impl HttpPool {
-    pub fn new(
-        config: FunctionConfig,
-        settings: HttpModeConfig,
-        launch: Launch,
-        runtime_dir: PathBuf,
-        options: Arc<RuntimeOptions>,
-    ) -> HttpPool {
-        let limit = config
-            .reserved_concurrency
-            .unwrap_or(options.max_concurrency.max(1));
-        let function_arn = format!(
-            "arn:aws:lambda:{}:{}:function:{}",
-            options.region, options.account_id, config.function_name
-        );
-        HttpPool {
-            spec: FunctionSpec {
-                config,
-                launch,
-                runtime_dir,
-                options,
-                function_arn,
-                parked: Default::default(),
-            },
+impl HttpKind {
+    pub fn new(settings: HttpModeConfig) -> HttpKind {
+        HttpKind {
             settings,
-            limit,
-            current: tokio::sync::Mutex::new(None),
-            processes: Processes::default(),
-            failed_starts: AtomicU64::new(0),
-            last_start_error: Mutex::new(None),
-            closed: AtomicBool::new(false),
-            counters: Counters::default(),
             client: Client::builder(TokioExecutor::new()).build_http(),
         }
     }
+}
 
+impl InstanceKind for HttpKind {
+    type Instance = Arc<HttpInstance>;
+
+    const SHARED: bool = true;
+
+    fn start<'a>(
+        &'a self,
+        spec: &'a FunctionSpec,
+        context: StartContext<'a>,
+    ) -> impl std::future::Future<Output = Result<Arc<HttpInstance>, StartFailure<Arc<HttpInstance>>>>
+           + Send
+           + 'a {
+        self.start_server(spec, context)
+    }
+
+    fn usable(instance: &Arc<HttpInstance>) -> bool {
+        instance.usable()
+    }
+
+    fn share(instance: &Arc<HttpInstance>) -> Option<Arc<HttpInstance>> {
+        instance.in_flight.fetch_add(1, Ordering::SeqCst);
+        Some(instance.clone())
+    }
+
+    fn idle_for(instance: &Arc<HttpInstance>, _warm_since: Instant) -> Option<Duration> {
+        (instance.in_flight.load(Ordering::SeqCst) == 0).then(|| instance.idle_for())
+    }
+}
+
+impl Supervisor<HttpKind> {
     /// A ready instance for one request, started if there is none (a cold start, whose
     /// failure is the request's function error).
     pub async fn lease(self: &Arc<Self>) -> Result<HttpLease, InvokeError> {
-        if self.limit == 0 {
+        if self.is_throttled() {
             self.counters.throttles.fetch_add(1, Ordering::Relaxed);
             return Err(InvokeError::Throttled);
         }
         self.counters.in_flight.fetch_add(1, Ordering::SeqCst);
-        let leased = self.lease_instance().await;
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let leased = match self.admit().await {
+            Ok(_unlimited) => self.checkout(&request_id).await,
+            Err(error) => Err(error),
+        };
         let (instance, init_duration) = match leased {
-            Ok(leased) => leased,
+            Ok(checkout) => (checkout.instance, checkout.cold_start),
             Err(error) => {
-                let counter = match &error {
-                    InvokeError::ShuttingDown => &self.counters.rejections,
-                    _ => &self.counters.errors,
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
+                self.counters.count::<()>(&Err(error.clone()));
                 self.counters.in_flight.fetch_sub(1, Ordering::SeqCst);
                 return Err(error);
             }
         };
-        let request_id = uuid::Uuid::new_v4().to_string();
         self.spec.options.log_sink.emit_request(
             &self.spec.config.name,
             &request_id,
@@ -470,7 +446,7 @@ impl HttpPool {
         Ok(HttpLease {
             address: instance.address,
             timeout: self.spec.config.timeout,
-            remove_base_path: self.settings.remove_base_path.clone(),
+            remove_base_path: self.kind.settings.remove_base_path.clone(),
             request_id: request_id.clone(),
             lambda_context,
             state: Some(LeaseState {
@@ -482,62 +458,18 @@ impl HttpPool {
             }),
         })
     }
+}
 
-    async fn lease_instance(&self) -> Result<(Arc<HttpInstance>, Option<Duration>), InvokeError> {
-        if self.closed.load(Ordering::SeqCst) {
-            return Err(InvokeError::ShuttingDown);
-        }
-        let failures_before = self.failed_starts.load(Ordering::SeqCst);
-        let mut current = self.current.lock().await;
-        if self.closed.load(Ordering::SeqCst) {
-            return Err(InvokeError::ShuttingDown);
-        }
-        if let Some(instance) = current.as_ref().filter(|instance| instance.usable()) {
-            instance.in_flight.fetch_add(1, Ordering::SeqCst);
-            return Ok((instance.clone(), None));
-        }
-        // Requests that waited for a start that failed share its error rather than each
-        // waiting out another init limit in turn.
-        if self.failed_starts.load(Ordering::SeqCst) != failures_before {
-            let error = self
-                .last_start_error
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .clone();
-            if let Some(error) = error {
-                return Err(InvokeError::FunctionError(error));
-            }
-        }
-        // A crashed or retired instance is let go; its last request stops it.
-        *current = None;
-        self.counters.cold_starts.fetch_add(1, Ordering::Relaxed);
-        let started = Instant::now();
-        let instance = match self.start().await {
-            Ok(instance) => instance,
-            Err(error) => {
-                *self
-                    .last_start_error
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(error.clone());
-                self.failed_starts.fetch_add(1, Ordering::SeqCst);
-                return Err(InvokeError::FunctionError(error));
-            }
-        };
-        if self.closed.load(Ordering::SeqCst) {
-            return Err(InvokeError::ShuttingDown);
-        }
-        let instance = Arc::new(instance);
-        instance.in_flight.fetch_add(1, Ordering::SeqCst);
-        *current = Some(instance.clone());
-        Ok((instance, Some(started.elapsed())))
-    }
-
+impl HttpKind {
     /// Starts a web-server process on a free port and waits until it is ready. On failure
     /// returns Lambda error JSON, already logged.
-    async fn start(&self) -> Result<HttpInstance, Bytes> {
-        let spec = &self.spec;
+    async fn start_server(
+        &self,
+        spec: &FunctionSpec,
+        context: StartContext<'_>,
+    ) -> Result<Arc<HttpInstance>, StartFailure<Arc<HttpInstance>>> {
         let name = &spec.config.name;
-        let sink = &spec.options.log_sink;
+        let sink = context.sink;
         let started = Instant::now();
         let fail = |error_type: &str, message: String| {
             sink.emit(
@@ -552,6 +484,9 @@ impl HttpPool {
                 &logs::init_failure_line(started.elapsed(), error_type),
             );
             logs::error_json(error_type, &message)
+        };
+        let fail_early = |error_type: &str, message: String| {
+            StartFailure::before_process(fail(error_type, message))
         };
 
         let log_stream = logs::log_stream_name(OffsetDateTime::now_utc());
@@ -568,13 +503,13 @@ impl HttpPool {
         let (mut command, port, address, readiness_address, sandboxed) = match &spec.options.sandbox
         {
             Some(sandbox) => {
-                let (mut instance, _runtime_api) = match sandbox
-                    .open_network(spec.config.network)
-                    .await
-                {
-                    Ok(opened) => opened,
-                    Err(error) => return Err(fail("Runtime.Unknown", format!("sandbox: {error}"))),
-                };
+                let (mut instance, _runtime_api) =
+                    match sandbox.open_network(spec.config.network).await {
+                        Ok(opened) => opened,
+                        Err(error) => {
+                            return Err(fail_early("Runtime.Unknown", format!("sandbox: {error}")))
+                        }
+                    };
                 let port = self.settings.configured_port;
                 // The readiness check connects inside the namespace itself.
                 let readiness_address = SocketAddr::from((
@@ -584,7 +519,7 @@ impl HttpPool {
                 let address = match Sandbox::relay(&mut instance, port).await {
                     Ok(address) => address,
                     Err(error) => {
-                        return Err(fail(
+                        return Err(fail_early(
                             "Runtime.Unknown",
                             format!("sandbox: relay to the web server: {error}"),
                         ))
@@ -599,7 +534,9 @@ impl HttpPool {
                     environment,
                 ) {
                     Ok(command) => command,
-                    Err(error) => return Err(fail("Runtime.Unknown", format!("sandbox: {error}"))),
+                    Err(error) => {
+                        return Err(fail_early("Runtime.Unknown", format!("sandbox: {error}")))
+                    }
                 };
                 (command, port, address, readiness_address, Some(instance))
             }
@@ -607,7 +544,7 @@ impl HttpPool {
                 let port = match free_port() {
                     Ok(port) => port,
                     Err(error) => {
-                        return Err(fail(
+                        return Err(fail_early(
                             "Runtime.Unknown",
                             format!("failed to find a free port for the web server: {error}"),
                         ))
@@ -638,42 +575,21 @@ impl HttpPool {
         let mut child = match command.spawn() {
             Ok(child) => child,
             Err(error) => {
-                return Err(fail(
+                return Err(fail_early(
                     "Runtime.InvalidEntrypoint",
                     format!("failed to start {}: {error}", spec.launch.program.display()),
                 ))
             }
         };
-        let Some(pid) = child.id() else {
-            return Err(fail(
+        let lifeline = child.stdin.take();
+        let Some(Watched { pid, exit, output }) =
+            watch_process(child, context.registry, name, sink)
+        else {
+            return Err(fail_early(
                 "Runtime.ExitError",
                 "the process exited before it could be watched".to_owned(),
             ));
         };
-        let lifeline = child.stdin.take();
-        let mut output = OutputPipes::default();
-        let stdout = child.stdout.take().map(|pipe| pipe.into_owned_fd());
-        let stderr = child.stderr.take().map(|pipe| pipe.into_owned_fd());
-        for fd in [stdout, stderr].into_iter().flatten() {
-            let forwarded = fd.and_then(|fd| output.forward(fd, name.clone(), sink.clone()));
-            if let Err(error) = forwarded {
-                sink.emit(
-                    name,
-                    &format!("failed to read the function's output: {error}"),
-                );
-            }
-        }
-        let (exit_sender, exit) = watch::channel(None);
-        self.processes.lock().insert(pid, exit.clone());
-        let processes = self.processes.clone();
-        tokio::spawn(async move {
-            let how = match child.wait().await {
-                Ok(status) => instance::describe_exit(status),
-                Err(error) => format!("wait failed: {error}"),
-            };
-            processes.lock().remove(&pid);
-            let _ = exit_sender.send(Some(how));
-        });
         let inside = sandboxed.as_ref().map(|instance| instance.net().clone());
         let instance = HttpInstance {
             pid,
@@ -695,7 +611,7 @@ impl HttpPool {
         let mut exit = instance.exit.clone();
         loop {
             if http_mode::check_ready(&self.settings, readiness_address, inside.as_ref()).await {
-                return Ok(instance);
+                return Ok(Arc::new(instance));
             }
             let waited = tokio::select! {
                 status = exit.wait_for(Option::is_some) => Waited::Exited(
@@ -711,10 +627,11 @@ impl HttpPool {
                 Waited::NotYet => {}
                 Waited::Exited(how) => {
                     instance.output.flush().await;
-                    return Err(fail(
+                    let error = fail(
                         "Runtime.ExitError",
                         format!("the web server exited before it was ready: {how}"),
-                    ));
+                    );
+                    return Err(instance.failed(error));
                 }
                 Waited::OutOfTime => {
                     instance.output.flush().await;
@@ -727,19 +644,22 @@ impl HttpPool {
                             format!("nothing accepted connections on {readiness_address}")
                         }
                     };
-                    return Err(fail(
+                    let error = fail(
                         "Sandbox.Timedout",
                         format!(
                             "the web server was not ready after {:.2} seconds: {check} \
                              (the app must listen on $PORT, {port} for this instance)",
                             limit.as_secs_f64()
                         ),
-                    ));
+                    );
+                    return Err(instance.failed(error));
                 }
             }
         }
     }
+}
 
+impl Supervisor<HttpKind> {
     /// A direct invocation (not through the gateway): the event is posted to the
     /// pass-through path, and the app's answer is the result.
     pub async fn invoke(self: &Arc<Self>, payload: Bytes) -> Result<Bytes, InvokeError> {
@@ -747,7 +667,7 @@ impl HttpPool {
         let uri = format!(
             "http://{}{}",
             lease.address(),
-            self.settings.pass_through_path
+            self.kind.settings.pass_through_path
         );
         let request = http::Request::post(uri)
             .header(http::header::CONTENT_TYPE, "application/json")
@@ -764,7 +684,7 @@ impl HttpPool {
             }
         };
         let exchange = async {
-            let response = self.client.request(request).await?;
+            let response = self.kind.client.request(request).await?;
             let status = response.status().as_u16();
             let body = Limited::new(response.into_body(), MAX_PAYLOAD_BYTES)
                 .collect()
@@ -802,85 +722,6 @@ impl HttpPool {
                 Ok(body)
             }
         }
-    }
-
-    pub fn stats(&self) -> FunctionStats {
-        let counters = &self.counters;
-        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        let idle_instances = self
-            .current
-            .try_lock()
-            .ok()
-            .and_then(|current| {
-                current
-                    .as_ref()
-                    .map(|instance| instance.in_flight.load(Ordering::SeqCst) == 0)
-            })
-            .map_or(0, u64::from);
-        FunctionStats {
-            function: self.spec.config.name.clone(),
-            successes: load(&counters.successes),
-            errors: load(&counters.errors),
-            timeouts: load(&counters.timeouts),
-            throttles: load(&counters.throttles),
-            rejections: load(&counters.rejections),
-            cold_starts: load(&counters.cold_starts),
-            in_flight: load(&counters.in_flight),
-            instances: self.processes.lock().len() as u64,
-            idle_instances,
-        }
-    }
-
-    pub fn in_flight(&self) -> u64 {
-        self.counters.in_flight.load(Ordering::SeqCst)
-    }
-
-    /// Refuses new requests, kills every process of this function and waits for them.
-    pub async fn shutdown(&self) {
-        self.closed.store(true, Ordering::SeqCst);
-        let all: Vec<(u32, ExitWatch)> = self
-            .processes
-            .lock()
-            .iter()
-            .map(|(pid, exit)| (*pid, exit.clone()))
-            .collect();
-        for (pid, mut exit) in all {
-            kill_process_group(pid);
-            let waited = tokio::time::timeout(SHUTDOWN_WAIT, exit.wait_for(Option::is_some)).await;
-            if waited.is_err() {
-                tracing::warn!(
-                    function = self.spec.config.name,
-                    "process {pid} did not exit within {SHUTDOWN_WAIT:?} of SIGKILL"
-                );
-            }
-        }
-        if let Ok(mut current) = self.current.try_lock() {
-            current.take();
-        }
-    }
-
-    /// Stops the instance when it has had no request for `idle_timeout`.
-    fn reap_idle(&self, idle_timeout: Duration) {
-        // A pool busy starting an instance is not idle.
-        let Ok(mut current) = self.current.try_lock() else {
-            return;
-        };
-        let expired = current.as_ref().is_some_and(|instance| {
-            !instance.usable()
-                || (instance.in_flight.load(Ordering::SeqCst) == 0
-                    && instance.idle_for() >= idle_timeout)
-        });
-        if expired {
-            // Dropping the last reference kills the process group; a request still
-            // holding a lease keeps it alive until it ends.
-            current.take();
-        }
-    }
-}
-
-impl crate::pool::ReapIdle for HttpPool {
-    fn reap_idle(&self, idle_timeout: Duration) {
-        HttpPool::reap_idle(self, idle_timeout);
     }
 }
 
@@ -923,7 +764,10 @@ fn http_environment(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bootstrap::Launch;
+    use crate::{FunctionConfig, RuntimeOptions};
     use std::collections::BTreeMap;
+    use std::path::PathBuf;
 
     fn spec(environment: &[(&str, &str)]) -> (FunctionSpec, HttpModeConfig) {
         let environment: BTreeMap<String, String> = environment
@@ -947,19 +791,18 @@ mod tests {
             network: None,
             layers_dir: None,
         };
-        let spec = FunctionSpec {
-            config,
-            launch: Launch {
-                program: PathBuf::from("/code/run.sh"),
-                bootstrap: None,
-                interpreter_args: Vec::new(),
-                execution_env: Some("AWS_Lambda_nodejs20.x".to_owned()),
-            },
-            runtime_dir: PathBuf::from("/runtimes"),
-            options: Arc::new(RuntimeOptions::default()),
-            function_arn: "arn".to_owned(),
-            parked: Default::default(),
+        let launch = Launch {
+            program: PathBuf::from("/code/run.sh"),
+            bootstrap: None,
+            interpreter_args: Vec::new(),
+            execution_env: Some("AWS_Lambda_nodejs20.x".to_owned()),
         };
+        let spec = FunctionSpec::new(
+            config,
+            launch,
+            PathBuf::from("/runtimes"),
+            Arc::new(RuntimeOptions::default()),
+        );
         (spec, settings)
     }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use time::OffsetDateTime;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::api_server::{self, ApiState, InitSignal, Invocation, Outcome};
@@ -17,6 +17,7 @@ use crate::bootstrap::Launch;
 use crate::logs;
 use crate::output::OutputPipes;
 use crate::sandbox::{ParkSlot, ParkedSandbox, SandboxedInstance};
+use crate::supervisor::{watch_process, ExitWatch, StartContext, StartFailure, Watched};
 use crate::{FunctionConfig, InvokeContext, RuntimeOptions, INIT_TIMEOUT};
 
 /// Everything an instance needs to start, shared by all instances of a function.
@@ -30,9 +31,6 @@ pub(crate) struct FunctionSpec {
     /// The sandbox set up ahead of this function's next cold start (Lambda mode, sandboxed).
     pub parked: ParkSlot,
 }
-
-/// How a process ended: `exit status 1`, `signal: killed`, as Lambda words it.
-pub(crate) type ExitWatch = watch::Receiver<Option<String>>;
 
 /// A running function process.
 #[derive(Debug)]
@@ -51,6 +49,28 @@ pub(crate) struct Instance {
     /// The instance's namespace and cgroup, when it runs sandboxed; dropped after the
     /// process is killed.
     sandboxed: Option<SandboxedInstance>,
+}
+
+impl FunctionSpec {
+    pub fn new(
+        config: FunctionConfig,
+        launch: Launch,
+        runtime_dir: std::path::PathBuf,
+        options: Arc<RuntimeOptions>,
+    ) -> FunctionSpec {
+        let function_arn = format!(
+            "arn:aws:lambda:{}:{}:function:{}",
+            options.region, options.account_id, config.function_name
+        );
+        FunctionSpec {
+            config,
+            launch,
+            runtime_dir,
+            options,
+            function_arn,
+            parked: ParkSlot::default(),
+        }
+    }
 }
 
 /// How often a busy instance's peak memory is read. Reading /proc costs about a tenth of
@@ -132,7 +152,7 @@ fn exit_error(request_id: &str, how: &str) -> Bytes {
 }
 
 /// The error type and message inside Lambda error JSON, for log lines.
-fn error_fields(error: &[u8]) -> (String, String) {
+pub(crate) fn error_fields(error: &[u8]) -> (String, String) {
     let value = serde_json::from_slice::<serde_json::Value>(error).unwrap_or_default();
     let field = |name: &str| value.get(name)?.as_str().map(str::to_owned);
     (
@@ -347,11 +367,14 @@ impl Instance {
     /// invocation `request_id` that triggered the cold start.
     pub async fn start(
         spec: &FunctionSpec,
-        request_id: &str,
-        registry: &crate::pool::Registry,
-    ) -> Result<Instance, Bytes> {
+        context: StartContext<'_>,
+    ) -> Result<Instance, StartFailure<Instance>> {
+        let StartContext {
+            request_id,
+            registry,
+            sink,
+        } = context;
         let name = &spec.config.name;
-        let sink = &spec.options.log_sink;
         let started = Instant::now();
         let fail = |error_type: &str, message: String| {
             sink.emit(
@@ -365,7 +388,7 @@ impl Instance {
                 name,
                 &logs::init_failure_line(started.elapsed(), error_type),
             );
-            logs::error_json(error_type, &message)
+            StartFailure::before_process(logs::error_json(error_type, &message))
         };
 
         // A sandboxed instance finds its Runtime API at Lambda's 127.0.0.1:9001 inside its
@@ -434,7 +457,7 @@ impl Instance {
             args.push(spec.runtime_dir.join(bootstrap).into_os_string());
         }
         let env = environment(spec, &api_address, &log_stream);
-        let (mut child, sandboxed) = match (parked, &spec.options.sandbox) {
+        let (child, sandboxed) = match (parked, &spec.options.sandbox) {
             (Some((instance, mut child)), Some(sandbox)) => {
                 let launch = sandbox.launch(spec, &spec.launch.program, &args, env);
                 if let Err(error) = crate::sandbox::launch_parked(&mut child, &launch).await {
@@ -473,39 +496,13 @@ impl Instance {
                 }
             }
         };
-        let Some(pid) = child.id() else {
+        let Some(Watched { pid, exit, output }) = watch_process(child, registry, name, sink) else {
             server.abort();
             return Err(fail(
                 "Runtime.ExitError",
                 "the process exited before it could be watched".to_owned(),
             ));
         };
-        let mut output = OutputPipes::default();
-        let stdout = child.stdout.take().map(|pipe| pipe.into_owned_fd());
-        let stderr = child.stderr.take().map(|pipe| pipe.into_owned_fd());
-        for fd in [stdout, stderr].into_iter().flatten() {
-            let forwarded = fd.and_then(|fd| output.forward(fd, name.clone(), sink.clone()));
-            if let Err(error) = forwarded {
-                // The function still runs; only its output is lost, which the log says.
-                sink.emit(
-                    name,
-                    &format!("failed to read the function's output: {error}"),
-                );
-            }
-        }
-        let (exit_sender, exit) = watch::channel(None);
-        registry.add(pid, exit.clone());
-        let registry_for_waiter = registry.clone();
-        tokio::spawn(async move {
-            let how = match child.wait().await {
-                Ok(status) => describe_exit(status),
-                Err(error) => format!("wait failed: {error}"),
-            };
-            // Out of the registry first, so that whoever sees the exit sees it gone too.
-            registry_for_waiter.remove(pid);
-            let _ = exit_sender.send(Some(how));
-        });
-
         let mut instance = Instance {
             pid,
             invocations,
@@ -522,10 +519,11 @@ impl Instance {
             signal = init_receiver => signal.ok(),
             _ = exit.wait_for(Option::is_some) => None,
             _ = tokio::time::sleep(INIT_TIMEOUT) => {
-                return Err(fail(
+                let error = fail(
                     "Sandbox.Timedout",
                     format!("Init timed out after {:.2} seconds", INIT_TIMEOUT.as_secs_f64()),
-                ));
+                );
+                return Err(instance.failed(error.error));
             }
         };
         match init {
@@ -545,7 +543,7 @@ impl Instance {
                     name,
                     &logs::init_failure_line(started.elapsed(), &error_type),
                 );
-                Err(error)
+                Err(instance.failed(error))
             }
             None => {
                 // Give the waiter a moment to record the status; it is already on its way.
@@ -561,7 +559,8 @@ impl Instance {
                     .as_ref()
                     .and_then(SandboxedInstance::setup_error)
                 {
-                    return Err(fail("Runtime.Unknown", format!("sandbox: {step}")));
+                    let error = fail("Runtime.Unknown", format!("sandbox: {step}"));
+                    return Err(instance.failed(error.error));
                 }
                 let error = exit_error(request_id, &how);
                 let (error_type, message) = error_fields(&error);
@@ -571,8 +570,18 @@ impl Instance {
                     name,
                     &logs::init_failure_line(started.elapsed(), &error_type),
                 );
-                Err(error)
+                Err(instance.failed(error))
             }
+        }
+    }
+
+    /// This instance's failed start with `error`: the process is killed once the failure
+    /// is dropped.
+    fn failed(self, error: Bytes) -> StartFailure<Instance> {
+        StartFailure {
+            error,
+            exit: Some(self.exit.clone()),
+            instance: Some(self),
         }
     }
 

@@ -26,13 +26,17 @@
 //! Codemap:
 //! - [`bootstrap`]: which runtimes exist, which interpreter runs them, start-up validation,
 //!   and Serverful's own Node.js, Python, Ruby and Java bootstraps.
-//! - `pool`: the instances of one function, concurrency limits, warm reuse.
+//! - `supervisor`: the instances of one function, whatever their kind: admission and
+//!   concurrency limits, warm reuse, cold starts and their failures, idle reaping,
+//!   warming ahead of traffic, shutdown; `InstanceKind` is what differs between kinds.
+//! - `pool`: Lambda-mode functions under the supervisor, invoked through the Runtime API.
 //! - `instance`: one function process with its own Runtime API listener.
 //! - `api_server`: the Lambda Runtime API one instance talks to.
 //! - [`logs`]: the log sink and Lambda's `START`/`END`/`REPORT` lines.
 //! - `output`: a process's stdout and stderr, line by line into the sink.
 //! - [`http_mode`]: HTTP-mode functions (web servers, the Lambda Web Adapter's settings)
-//!   and their readiness check; `http_pool`: their instances and [`HttpLease`]s.
+//!   and their readiness check; `http_pool`: their kind of instance under the supervisor,
+//!   and [`HttpLease`]s.
 
 mod api_server;
 pub mod bootstrap;
@@ -43,6 +47,7 @@ pub mod logs;
 mod output;
 mod pool;
 pub mod sandbox;
+mod supervisor;
 
 use std::collections::BTreeMap;
 use std::collections::HashMap;
@@ -57,7 +62,7 @@ pub use http_pool::{HttpLease, HttpOutcome};
 pub use logs::{flush_stdout, LogRecord, LogSink, LogStore};
 
 /// One function as the runtime runs it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionConfig {
     /// Logical id: the runtime's key for the function and the prefix of its log lines.
     pub name: String,
@@ -264,6 +269,55 @@ pub enum InvokeError {
     ShuttingDown,
 }
 
+/// Why a function could not be warmed ([`Runtime::warm`]).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WarmError {
+    #[error("function {0} does not exist")]
+    NoSuchFunction(String),
+    /// The instance's init failed: it crashed, reported an init error, or was not ready
+    /// within its init limit.
+    #[error("function {function} failed its init: {failure}")]
+    Init {
+        function: String,
+        failure: InitFailure,
+    },
+    /// [`Runtime::shutdown`] has begun.
+    #[error("the runtime is shutting down")]
+    ShuttingDown,
+}
+
+/// How an instance's init failed, as Lambda reports it and as the process showed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitFailure {
+    /// Lambda's `errorType`: the function's own (`Error`, `ImportModuleError`) or the
+    /// runtime's (`Runtime.ExitError`, `Sandbox.Timedout`).
+    pub error_type: String,
+    pub error_message: String,
+    /// How the process ended (`exit status 1`), when it ended on its own.
+    pub exit: Option<String>,
+    /// The last lines the instance logged during its init, oldest first.
+    pub last_lines: Vec<String>,
+}
+
+impl std::fmt::Display for InitFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.error_type)?;
+        if !self.error_message.is_empty() {
+            write!(f, ": {}", self.error_message)?;
+        }
+        if let Some(exit) = &self.exit {
+            write!(f, " (the process ended with {exit})")?;
+        }
+        if !self.last_lines.is_empty() {
+            write!(f, "\nlast log lines:")?;
+            for line in &self.last_lines {
+                write!(f, "\n  {line}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Optional invocation metadata that reaches the function as `Lambda-Runtime-*` headers.
 #[derive(Debug, Clone, Default)]
 pub struct InvokeContext {
@@ -298,11 +352,57 @@ pub struct FunctionStats {
     pub idle_instances: u64,
 }
 
-/// All functions of an app, each with its pool of instances.
+/// One function under the supervisor, by the kind of its instances.
+#[derive(Debug, Clone)]
+enum Function {
+    Lambda(Arc<pool::Pool>),
+    Http(Arc<http_pool::HttpPool>),
+}
+
+impl Function {
+    fn stats(&self) -> FunctionStats {
+        match self {
+            Function::Lambda(pool) => pool.stats(),
+            Function::Http(pool) => pool.stats(),
+        }
+    }
+
+    fn in_flight(&self) -> u64 {
+        match self {
+            Function::Lambda(pool) => pool.in_flight(),
+            Function::Http(pool) => pool.in_flight(),
+        }
+    }
+
+    async fn shutdown(&self) {
+        match self {
+            Function::Lambda(pool) => pool.shutdown().await,
+            Function::Http(pool) => pool.shutdown().await,
+        }
+    }
+
+    async fn warm_up(&self) -> Result<(), WarmError> {
+        match self {
+            Function::Lambda(pool) => pool.warm_up().await,
+            Function::Http(pool) => pool.warm_up().await,
+        }
+    }
+
+    fn reaper(&self) -> std::sync::Weak<dyn supervisor::ReapIdle> {
+        match self {
+            Function::Lambda(pool) => {
+                Arc::downgrade(pool) as std::sync::Weak<dyn supervisor::ReapIdle>
+            }
+            Function::Http(pool) => {
+                Arc::downgrade(pool) as std::sync::Weak<dyn supervisor::ReapIdle>
+            }
+        }
+    }
+}
+
+/// All functions of an app, each with its supervised instances.
 pub struct Runtime {
-    pools: HashMap<String, Arc<pool::Pool>>,
-    /// HTTP-mode functions, which have their own kind of pool.
-    http_pools: HashMap<String, Arc<http_pool::HttpPool>>,
+    functions: HashMap<String, Function>,
     idle_timeout: Option<Duration>,
     /// The idle reaper starts with the first invocation (`new` may run outside a tokio
     /// runtime).
@@ -316,7 +416,7 @@ pub struct Runtime {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut names: Vec<&String> = self.pools.keys().chain(self.http_pools.keys()).collect();
+        let mut names: Vec<&String> = self.functions.keys().collect();
         names.sort();
         f.debug_struct("Runtime")
             .field("functions", &names)
@@ -368,30 +468,30 @@ impl Runtime {
                 .keeping(store.clone(), options.stack.clone());
         }
         let options = Arc::new(options);
-        let mut pools = HashMap::new();
-        let mut http_pools = HashMap::new();
+        let mut supervised = HashMap::new();
         for (function, (mode, launch)) in functions.into_iter().zip(launches) {
             let name = function.name.clone();
-            if pools.contains_key(&name) || http_pools.contains_key(&name) {
+            if supervised.contains_key(&name) {
                 return Err(RuntimeError::DuplicateFunction(name));
             }
-            if let http_mode::FunctionMode::Http(settings) = mode {
-                let pool = http_pool::HttpPool::new(
-                    function,
-                    settings,
-                    launch,
-                    runtime_dir.clone(),
-                    options.clone(),
-                );
-                http_pools.insert(name, Arc::new(pool));
-                continue;
-            }
-            let pool = pool::Pool::new(function, launch, runtime_dir.clone(), options.clone());
-            pools.insert(name, Arc::new(pool));
+            let max_queued = options.max_queued;
+            let spec =
+                instance::FunctionSpec::new(function, launch, runtime_dir.clone(), options.clone());
+            let function = match mode {
+                http_mode::FunctionMode::Http(settings) => {
+                    let kind = http_pool::HttpKind::new(settings);
+                    Function::Http(Arc::new(supervisor::Supervisor::new(
+                        spec, kind, max_queued,
+                    )))
+                }
+                http_mode::FunctionMode::Lambda => Function::Lambda(Arc::new(
+                    supervisor::Supervisor::new(spec, pool::LambdaKind, max_queued),
+                )),
+            };
+            supervised.insert(name, function);
         }
         let runtime = Runtime {
-            pools,
-            http_pools,
+            functions: supervised,
             idle_timeout,
             reaper: std::sync::Once::new(),
             tasks: tokio::runtime::Handle::try_current().ok(),
@@ -402,30 +502,24 @@ impl Runtime {
 
     /// Names of the functions this runtime runs, sorted.
     pub fn function_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .pools
-            .keys()
-            .chain(self.http_pools.keys())
-            .cloned()
-            .collect();
+        let mut names: Vec<String> = self.functions.keys().cloned().collect();
         names.sort();
         names
     }
 
     /// Whether `function` runs in HTTP mode (a web server the caller proxies to).
     pub fn is_http_mode(&self, function: &str) -> bool {
-        self.http_pools.contains_key(function)
+        matches!(self.functions.get(function), Some(Function::Http(_)))
     }
 
     /// For an HTTP-mode function: a ready instance to proxy one request to, started if
     /// needed. `Ok(None)` for a Lambda-mode function, which takes events through
     /// [`Runtime::invoke`] instead.
     pub async fn http_lease(&self, function: &str) -> Result<Option<HttpLease>, InvokeError> {
-        let Some(pool) = self.http_pools.get(function) else {
-            if self.pools.contains_key(function) {
-                return Ok(None);
-            }
-            return Err(InvokeError::NoSuchFunction(function.to_owned()));
+        let pool = match self.functions.get(function) {
+            Some(Function::Http(pool)) => pool,
+            Some(Function::Lambda(_)) => return Ok(None),
+            None => return Err(InvokeError::NoSuchFunction(function.to_owned())),
         };
         self.start_reaper();
         // A cold start runs in its own task, so that a caller who stops waiting does not
@@ -447,10 +541,8 @@ impl Runtime {
     fn start_reaper(&self) {
         if let Some(idle_timeout) = self.idle_timeout {
             self.reaper.call_once(|| {
-                let pools = self.pools.values().map(Arc::downgrade).collect();
-                self.spawn(pool::reap_idle_instances(pools, idle_timeout));
-                let http_pools = self.http_pools.values().map(Arc::downgrade).collect();
-                self.spawn(pool::reap_idle_instances(http_pools, idle_timeout));
+                let supervisors = self.functions.values().map(Function::reaper).collect();
+                self.spawn(supervisor::reap_idle_instances(supervisors, idle_timeout));
             });
         }
     }
@@ -484,28 +576,28 @@ impl Runtime {
         if payload.len() > MAX_PAYLOAD_BYTES {
             return Err(InvokeError::PayloadTooLarge);
         }
-        if let Some(http_pool) = self.http_pools.get(function) {
-            // Not through the gateway: the event goes to AWS_LWA_PASS_THROUGH_PATH.
-            self.start_reaper();
-            let http_pool = http_pool.clone();
-            return match self
-                .spawn(async move { http_pool.invoke(payload).await })
-                .await
-            {
-                Ok(result) => result,
-                Err(join_error) => {
-                    tracing::error!(function, "invocation task failed: {join_error}");
-                    Err(InvokeError::FunctionError(logs::error_json(
-                        "Runtime.Unknown",
-                        "The invocation failed inside Serverful",
-                    )))
-                }
-            };
-        }
-        let pool = self
-            .pools
-            .get(function)
-            .ok_or_else(|| InvokeError::NoSuchFunction(function.to_owned()))?;
+        let pool = match self.functions.get(function) {
+            Some(Function::Lambda(pool)) => pool,
+            Some(Function::Http(http_pool)) => {
+                // Not through the gateway: the event goes to AWS_LWA_PASS_THROUGH_PATH.
+                self.start_reaper();
+                let http_pool = http_pool.clone();
+                return match self
+                    .spawn(async move { http_pool.invoke(payload).await })
+                    .await
+                {
+                    Ok(result) => result,
+                    Err(join_error) => {
+                        tracing::error!(function, "invocation task failed: {join_error}");
+                        Err(InvokeError::FunctionError(logs::error_json(
+                            "Runtime.Unknown",
+                            "The invocation failed inside Serverful",
+                        )))
+                    }
+                };
+            }
+            None => return Err(InvokeError::NoSuchFunction(function.to_owned())),
+        };
         self.start_reaper();
         // The invocation runs in its own task so that a caller who stops waiting (a client
         // that disconnects) does not kill the instance halfway through a request.
@@ -524,12 +616,7 @@ impl Runtime {
 
     /// Counters of every function, sorted by name.
     pub fn stats(&self) -> Vec<FunctionStats> {
-        let mut stats: Vec<FunctionStats> = self
-            .pools
-            .values()
-            .map(|pool| pool.stats())
-            .chain(self.http_pools.values().map(|pool| pool.stats()))
-            .collect();
+        let mut stats: Vec<FunctionStats> = self.functions.values().map(Function::stats).collect();
         stats.sort_by(|a, b| a.function.cmp(&b.function));
         stats
     }
@@ -540,9 +627,10 @@ impl Runtime {
     pub async fn drain(&self, grace: Duration) -> u64 {
         let deadline = tokio::time::Instant::now() + grace;
         let in_flight = || {
-            let lambda: u64 = self.pools.values().map(|pool| pool.in_flight()).sum();
-            let http: u64 = self.http_pools.values().map(|pool| pool.in_flight()).sum();
-            lambda + http
+            self.functions
+                .values()
+                .map(Function::in_flight)
+                .sum::<u64>()
         };
         while in_flight() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(DRAIN_POLL).await;
@@ -557,23 +645,58 @@ impl Runtime {
     /// start of each function sets up its own sandbox.
     pub async fn park_sandboxes(&self) {
         let tasks: Vec<_> = self
-            .pools
+            .functions
             .values()
-            .filter_map(pool::Pool::park_ahead)
+            .filter_map(|function| match function {
+                Function::Lambda(pool) => pool.park_ahead(),
+                Function::Http(_) => None,
+            })
             .collect();
         for task in tasks {
             let _ = task.await;
         }
     }
 
+    /// Starts one instance of `function` ahead of traffic and keeps it warm for the first
+    /// request: Ok once its init succeeded (a web server: once it is ready), or when it
+    /// has a usable instance already or may never run (reserved concurrency 0); the init
+    /// error otherwise, with how the process ended and its last log lines. A deploy warms
+    /// a new version's functions this way before switching to it, so that a function that
+    /// crashes at init fails the deploy instead of the requests after it.
+    pub async fn warm(&self, function: &str) -> Result<(), WarmError> {
+        let function_ref = self
+            .functions
+            .get(function)
+            .ok_or_else(|| WarmError::NoSuchFunction(function.to_owned()))?
+            .clone();
+        self.start_reaper();
+        // In its own task, like a cold start: a caller who stops waiting leaves no
+        // half-started process behind.
+        match self
+            .spawn(async move { function_ref.warm_up().await })
+            .await
+        {
+            Ok(result) => result,
+            Err(join_error) => {
+                tracing::error!(function, "warm-up task failed: {join_error}");
+                Err(WarmError::Init {
+                    function: function.to_owned(),
+                    failure: InitFailure {
+                        error_type: "Runtime.Unknown".to_owned(),
+                        error_message: "The warm-up failed inside Serverful".to_owned(),
+                        exit: None,
+                        last_lines: Vec::new(),
+                    },
+                })
+            }
+        }
+    }
+
     /// Kills every function process (and its children) and waits for them, then for the
     /// log store to take their last lines.
     pub async fn shutdown(&self) {
-        for pool in self.pools.values() {
-            pool.shutdown().await;
-        }
-        for pool in self.http_pools.values() {
-            pool.shutdown().await;
+        for function in self.functions.values() {
+            function.shutdown().await;
         }
         if let Some(store) = self.log_store.clone() {
             let flushed = tokio::task::spawn_blocking(move || store.flush(LOG_STORE_FLUSH)).await;

@@ -73,6 +73,19 @@ impl LogSink {
         }
     }
 
+    /// This sink, also keeping the last lines it sends in `tail` while the tail is open
+    /// (a warm-up reports them when the init fails).
+    pub(crate) fn tailing(self, tail: Arc<LineTail>) -> LogSink {
+        let print = self.print;
+        LogSink {
+            print: Arc::new(move |function: &str, line: &str| {
+                print(function, line);
+                tail.push(line);
+            }),
+            kept: self.kept,
+        }
+    }
+
     /// The default sink: `HelloFunction | line` on the server's stdout, written by one
     /// thread that takes lines in order and writes each burst with one system call (under
     /// load, a write per line was a noticeable share of the server's CPU). Call
@@ -111,6 +124,54 @@ impl LogSink {
                 text: line.to_owned(),
             });
         }
+    }
+}
+
+/// The last lines a sink sent, at most a given number, while it is open.
+#[derive(Debug)]
+pub(crate) struct LineTail {
+    capacity: usize,
+    open: std::sync::atomic::AtomicBool,
+    lines: std::sync::Mutex<std::collections::VecDeque<String>>,
+}
+
+impl LineTail {
+    pub fn new(capacity: usize) -> LineTail {
+        LineTail {
+            capacity,
+            open: std::sync::atomic::AtomicBool::new(true),
+            lines: std::sync::Mutex::new(std::collections::VecDeque::with_capacity(capacity)),
+        }
+    }
+
+    fn push(&self, line: &str) {
+        // Once closed, a line costs one load: the sink may live as long as its instance.
+        if !self.open.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let mut lines = self
+            .lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if lines.len() == self.capacity {
+            lines.pop_front();
+        }
+        lines.push_back(line.to_owned());
+    }
+
+    /// Keeps no more lines.
+    pub fn close(&self) {
+        self.open.store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The lines kept, oldest first.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect()
     }
 }
 
@@ -285,6 +346,31 @@ pub(crate) fn error_json(error_type: &str, message: &str) -> Bytes {
 pub(crate) mod tests {
     use super::*;
     use std::sync::Mutex;
+
+    #[test]
+    fn a_tailing_sink_keeps_the_last_lines_until_closed() {
+        let printed = Arc::new(Mutex::new(Vec::new()));
+        let printed_by_sink = printed.clone();
+        let tail = Arc::new(LineTail::new(2));
+        let sink = LogSink::new(move |_, line| {
+            printed_by_sink
+                .lock()
+                .expect("printed lock")
+                .push(line.to_owned())
+        })
+        .tailing(tail.clone());
+        for line in ["one", "two", "three"] {
+            sink.emit("F", line);
+        }
+        assert_eq!(tail.lines(), ["two", "three"]);
+        tail.close();
+        sink.emit("F", "four");
+        assert_eq!(tail.lines(), ["two", "three"]);
+        assert_eq!(
+            *printed.lock().expect("printed lock"),
+            ["one", "two", "three", "four"]
+        );
+    }
 
     /// A store that remembers what it was handed.
     #[derive(Debug, Default)]

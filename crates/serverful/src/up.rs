@@ -66,6 +66,9 @@ pub(crate) async fn run(args: UpArgs, aws: tokio::runtime::Handle) -> anyhow::Re
         },
         parameter_overrides: overrides,
         delete_tables: false,
+        // A development server starts even with a function that fails its init: that
+        // function's requests show the error.
+        warm_before_switch: false,
     };
     let progress = Arc::new(crate::builds::TerminalProgress::new());
     let outcome = server

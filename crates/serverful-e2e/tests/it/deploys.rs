@@ -251,6 +251,90 @@ fn failed_deploys_leave_the_running_version_serving() {
     assert_eq!(summary["version"], 1);
 }
 
+/// A new version whose function throws at init is warmed before the switch, so the deploy
+/// fails naming the function and its error, and every request made meanwhile is answered
+/// by the running version (issue #14: "a function that crashes at init").
+#[test]
+fn a_deploy_whose_function_fails_its_init_is_refused_under_load() {
+    let data = tempfile::tempdir().expect("data dir");
+    let server = Arc::new(Server::start_serve(data.path(), &[]));
+    let work = tempfile::tempdir().expect("app dir");
+    copy_dir(&hello_app(), work.path());
+    let app = work.path().to_str().expect("utf-8 path").to_owned();
+    let (code, stdout, stderr) = deploy(&server, &app, "hello", &[]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let (host, prefix) = api_host(&server, "hello");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let loaders: Vec<_> = (0..4)
+        .map(|_| {
+            let (server, stop, host, prefix) =
+                (server.clone(), stop.clone(), host.clone(), prefix.clone());
+            let (ok, failed) = (ok.clone(), failed.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    match greeting(&server, &host, &prefix) {
+                        (200, body) if body["message"] == "Hello, you!" => {
+                            ok.fetch_add(1, Ordering::Relaxed);
+                        }
+                        (status, body) => {
+                            eprintln!("failed request: {status} {body}");
+                            failed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+
+    let handler = work.path().join("greeter/app.py");
+    let code_before = std::fs::read_to_string(&handler).expect("read");
+    std::fs::write(
+        &handler,
+        format!("print('reading settings')\nraise RuntimeError('GREETING_TABLE is not set')\n{code_before}"),
+    )
+    .expect("write");
+    for attempt in 0..2 {
+        let (code, stdout, stderr) = deploy(&server, &app, "hello", &[]);
+        assert_eq!(code, 1, "attempt {attempt}: {stdout}\n{stderr}");
+        assert!(
+            stderr.contains(
+                "error: init failed: function GreeterFunction failed its init: RuntimeError: GREETING_TABLE is not set"
+            ),
+            "attempt {attempt}: {stderr}"
+        );
+        // The process's exit and its last lines say what happened.
+        assert!(stderr.contains("exit status 1"), "{stderr}");
+        assert!(stderr.contains("reading settings"), "{stderr}");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    for loader in loaders {
+        loader.join().expect("loader");
+    }
+    let (ok, failed) = (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    assert_eq!(failed, 0, "{ok} answered, {failed} failed");
+    assert!(ok >= 10, "the load ran: {ok} requests");
+    let summary = &stacks(&server)[0];
+    assert_eq!(summary["version"], 1);
+
+    // Fixed, the app deploys and its new version answers.
+    std::fs::write(&handler, &code_before).expect("write");
+    let (code, stdout, stderr) = deploy(
+        &server,
+        &app,
+        "hello",
+        &["--parameter-overrides", "Greeting=Howdy"],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(
+        greeting(&server, &host, &prefix).1["message"],
+        "Howdy, you!"
+    );
+}
+
 #[test]
 fn ten_deploys_under_load_fail_no_request_and_every_answer_comes_from_one_version() {
     let data = tempfile::tempdir().expect("data dir");

@@ -357,3 +357,55 @@ async fn requests_waiting_for_a_failed_start_share_its_error() {
     assert_eq!(runtime.stats()[0].cold_starts, 2);
     runtime.shutdown().await;
 }
+
+/// Warming an HTTP-mode function starts its web server and waits until it is ready; the
+/// first lease then shares that server. A server that exits at start fails the warm-up
+/// with its exit and last lines.
+#[tokio::test]
+async fn warm_starts_the_server_or_reports_why_it_did_not() {
+    let app = App::new();
+    app.write(
+        "broken",
+        "run.sh",
+        "#!/bin/sh\necho 'no config' >&2\nexit 1\n",
+        true,
+    );
+    let mut broken = app.function("Broken", "nodejs20.x", "run.sh", "broken");
+    broken
+        .environment
+        .insert("AWS_LWA_PORT".to_owned(), "3000".to_owned());
+    let (runtime, _) = app.runtime(vec![web_app(&app, &[]), broken]);
+
+    runtime.warm("Web").await.expect("the server starts");
+    // Warm already: a second warm-up starts nothing.
+    runtime.warm("Web").await.expect("still warm");
+    let lease = runtime
+        .http_lease("Web")
+        .await
+        .expect("lease")
+        .expect("HTTP mode");
+    let answer = get(lease.address(), "/hello").await;
+    assert_eq!(answer["path"], "/hello");
+    lease.finish(HttpOutcome::Responded { status: 200 }).await;
+    let stats = runtime.stats();
+    let web = stats.iter().find(|s| s.function == "Web").expect("Web");
+    assert_eq!((web.cold_starts, web.instances), (1, 1));
+
+    let Err(serverful_runtime::WarmError::Init { function, failure }) =
+        runtime.warm("Broken").await
+    else {
+        panic!("a server that exits at start fails its warm-up");
+    };
+    assert_eq!(function, "Broken");
+    assert_eq!(failure.error_type, "Runtime.ExitError");
+    assert_eq!(
+        failure.error_message,
+        "the web server exited before it was ready: exit status 1"
+    );
+    assert_eq!(failure.exit.as_deref(), Some("exit status 1"));
+    assert!(
+        failure.last_lines.iter().any(|line| line == "no config"),
+        "{failure:#?}"
+    );
+    runtime.shutdown().await;
+}

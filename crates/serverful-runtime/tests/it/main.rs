@@ -13,7 +13,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use serverful_runtime::{
     FunctionConfig, InvokeContext, InvokeError, LogSink, LogStore, Runtime, RuntimeError,
-    RuntimeOptions,
+    RuntimeOptions, WarmError,
 };
 
 /// Log lines captured from the runtime's sink, as `(function, line)`.
@@ -1451,4 +1451,94 @@ async fn layers_are_found_without_a_sandbox() {
         )
     );
     runtime.shutdown().await;
+}
+
+/// A deploy warms a new version's functions before it switches to it: a function that
+/// throws at init fails the warm-up with its error, how its process ended and its last
+/// lines; one that starts is kept warm, so its first request is no cold start.
+#[tokio::test]
+async fn warm_reports_init_failures_and_keeps_a_started_instance() {
+    let app = App::new();
+    app.write(
+        "good",
+        "index.mjs",
+        "console.log('loading config');\nexport const handler = async () => ({ ok: true });\n",
+        false,
+    );
+    app.write(
+        "throws",
+        "index.mjs",
+        "console.log('loading config');\nthrow new Error('DATABASE_URL is not set');\nexport const handler = async () => ({});\n",
+        false,
+    );
+    app.write(
+        "exits",
+        "bootstrap",
+        "#!/bin/sh\necho 'cannot open /etc/app.conf' >&2\nexit 7\n",
+        true,
+    );
+    let (runtime, _) = app.runtime(vec![
+        app.function("Good", "nodejs20.x", "index.handler", "good"),
+        app.function("Throws", "nodejs20.x", "index.handler", "throws"),
+        app.function("Exits", "provided.al2023", "h", "exits"),
+    ]);
+
+    runtime.warm("Good").await.expect("Good starts");
+    let stats = runtime.stats();
+    let good = stats.iter().find(|s| s.function == "Good").expect("Good");
+    assert_eq!((good.cold_starts, good.idle_instances), (1, 1));
+    let result = invoke(&runtime, "Good", json!({})).await.expect("answer");
+    assert_eq!(result, json!({"ok": true}));
+    let stats = runtime.stats();
+    let good = stats.iter().find(|s| s.function == "Good").expect("Good");
+    assert_eq!(good.cold_starts, 1, "the request took the warmed instance");
+
+    let Err(WarmError::Init { function, failure }) = runtime.warm("Throws").await else {
+        panic!("a function that throws at init fails its warm-up");
+    };
+    assert_eq!(function, "Throws");
+    assert_eq!(failure.error_type, "Error");
+    assert_eq!(failure.error_message, "DATABASE_URL is not set");
+    assert_eq!(failure.exit.as_deref(), Some("exit status 1"));
+    assert!(
+        failure
+            .last_lines
+            .iter()
+            .any(|line| line.ends_with("\tINFO\tloading config")),
+        "{failure:#?}"
+    );
+    let shown = WarmError::Init {
+        function: "Throws".to_owned(),
+        failure: failure.clone(),
+    }
+    .to_string();
+    assert!(
+        shown.starts_with(
+            "function Throws failed its init: Error: DATABASE_URL is not set (the process ended with exit status 1)\nlast log lines:\n"
+        ),
+        "{shown}"
+    );
+
+    let Err(WarmError::Init { failure, .. }) = runtime.warm("Exits").await else {
+        panic!("a bootstrap that exits at init fails its warm-up");
+    };
+    assert_eq!(failure.error_type, "Runtime.ExitError");
+    assert_eq!(failure.exit.as_deref(), Some("exit status 7"));
+    assert!(
+        failure
+            .last_lines
+            .iter()
+            .any(|line| line == "cannot open /etc/app.conf"),
+        "{failure:#?}"
+    );
+
+    assert!(matches!(
+        runtime.warm("Nope").await,
+        Err(WarmError::NoSuchFunction(name)) if name == "Nope"
+    ));
+    runtime.shutdown().await;
+    assert!(matches!(
+        runtime.warm("Good").await,
+        Err(WarmError::ShuttingDown)
+    ));
 }
