@@ -316,13 +316,18 @@ impl Parser<'_> {
                     format!("`{text}`: `*` already means every value and cannot be part of a list"),
                 ));
             }
-            if let Some(wildcard) = item.chars().find(|c| matches!(c, '?' | 'L' | 'W' | '#')) {
-                return Err(self.error(
-                    Some(spec.field),
-                    special_wildcard_reason(spec.field, text, wildcard),
-                ));
-            }
-            items.push(self.item(spec, item)?);
+            // Names such as JUL and WED hold the letters of wildcards, so a wildcard is
+            // blamed only for an item that does not parse.
+            let parsed = self.item(spec, item).map_err(|error| {
+                match item.chars().find(|c| matches!(c, '?' | 'L' | 'W' | '#')) {
+                    Some(wildcard) => self.error(
+                        Some(spec.field),
+                        special_wildcard_reason(spec.field, text, wildcard),
+                    ),
+                    None => error,
+                }
+            })?;
+            items.push(parsed);
         }
         Ok(Set::Items(items))
     }

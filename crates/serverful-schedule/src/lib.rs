@@ -277,3 +277,6 @@ fn next_cron(cron: &Cron, after: DateTime<Utc>, time_zone: Tz) -> Option<DateTim
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
