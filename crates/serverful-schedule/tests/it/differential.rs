@@ -321,6 +321,8 @@ fn explain(expression: &str, ours: &Answer, theirs: &Answer) -> Option<&'static 
         (Answer::Fires(_), Answer::Refused(error)) => {
             if dom == "LW" {
                 Some("last-weekday")
+            } else if dow == "L" {
+                Some("dow-last")
             } else if error.contains("iter > 10") {
                 Some("oracle-gives-up")
             } else if dom.ends_with('W') {
