@@ -102,4 +102,8 @@ bundle_node express "express@5" "serverless-http@4"
 # The AWS SDK for JavaScript v3 for the store tests' Node.js client (tests/it/store.rs).
 bundle_node dynamodb "@aws-sdk/client-dynamodb@3" "@aws-sdk/lib-dynamodb@3" "@aws-sdk/client-lambda@3"
 
+# An independent implementation of AWS's cron dialect for serverful-schedule's differential
+# test (crates/serverful-schedule/tests/it/differential.rs), pinned so its answers stay put.
+bundle_node aws-cron-parser "aws-cron-parser@1.1.12"
+
 echo "install-test-deps: ready in $deps" >&2
