@@ -3,6 +3,7 @@
 //! `PutEvents` entry becomes the event that rules see. No IO, no clock of its own: the
 //! service that routes events calls it.
 
+pub mod input;
 mod json;
 pub mod pattern;
 
