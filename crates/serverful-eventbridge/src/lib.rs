@@ -6,5 +6,6 @@
 pub mod input;
 mod json;
 pub mod pattern;
+pub mod put_events;
 
 pub use pattern::{EventPattern, PatternError};
