@@ -99,6 +99,10 @@ bundle_node() {
 bundle_python fastapi "fastapi==0.*" "mangum==0.*" "uvicorn==0.*"
 bundle_python awslambdaric "awslambdaric==4.*"
 bundle_node express "express@5" "serverless-http@4"
+# LocalStack's EventBridge pattern matcher, the oracle of serverful-eventbridge's
+# differential test (tests/it/differential.rs). Without its dependencies: the test loads
+# only the matcher module, which needs nothing beyond the standard library.
+bundle_python localstack-events --no-deps "localstack-core==2026.3.0"
 # The AWS SDK for JavaScript v3 for the store tests' Node.js client (tests/it/store.rs).
 bundle_node dynamodb "@aws-sdk/client-dynamodb@3" "@aws-sdk/lib-dynamodb@3" "@aws-sdk/client-lambda@3"
 
