@@ -35,6 +35,6 @@ pub use credentials::{
 };
 pub use dynamodb::{DynamoDbService, DynamoDbStreamsService};
 pub use error::{AwsError, MessageField};
-pub use router::{router, AwsState};
+pub use router::{router, AwsState, DEFAULT_ACCOUNT_ID};
 pub use service::{JsonRequest, JsonService, RestRequest, RestService, Route};
 pub use sigv4::AuthError;

@@ -10,8 +10,8 @@ use serverful_cli::AppArgs;
 use serverful_runtime as runtime;
 use serverful_template as template;
 
-/// The account id functions, ARNs and events report.
-pub(crate) const ACCOUNT_ID: &str = "123456789012";
+/// The account id functions, ARNs and events report: the AWS endpoint's, spelled once.
+pub(crate) const ACCOUNT_ID: &str = serverful_aws::DEFAULT_ACCOUNT_ID;
 
 /// An app whose template loaded, with its data folder created.
 pub(crate) struct LoadedApp {
