@@ -35,7 +35,7 @@ pub enum BackendError {
 
 /// Durable schedule state. Implementations must make `claim` atomic: of two callers
 /// claiming the same tick, one wins.
-pub trait ScheduleBackend: Send + Sync + 'static {
+pub trait ScheduleBackend: std::fmt::Debug + Send + Sync + 'static {
     /// The schedule's record. A schedule seen for the first time, or whose expression
     /// changed, gets `anchor`; its last tick is kept either way.
     fn register(
