@@ -211,6 +211,15 @@ impl Server {
             .unwrap_or_else(|output| panic!("server did not start:\n{output}"))
     }
 
+    /// Like [`Server::start_serve`], with extra environment variables for the server.
+    pub fn start_serve_with_env(data_dir: &Path, env: &[(&str, &str)]) -> Server {
+        let mut args: Vec<std::ffi::OsString> =
+            vec!["serve".into(), "--data".into(), data_dir.into()];
+        args.extend(["--port", "0", "--aws-port", "0", "--admin-port", "0"].map(Into::into));
+        Server::launch(None, &args, env, data_dir.to_owned(), None)
+            .unwrap_or_else(|output| panic!("server did not start:\n{output}"))
+    }
+
     fn launch(
         shell_script: Option<&str>,
         args: &[std::ffi::OsString],

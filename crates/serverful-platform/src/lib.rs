@@ -27,6 +27,8 @@
 //! - `logs`: a page of one function's kept lines, the function found by any of its names.
 //! - `backup`: which parts of a data folder are its state, and a backup of them.
 //! - `invocation`: the `Invoke` action, a running function found by any of its names.
+//! - `schedules`: each stack version's schedules handed to `serverful-scheduler` at the
+//!   switch and stopped with the stack.
 
 pub mod action;
 pub mod backup;
@@ -37,6 +39,7 @@ mod lambda_versions;
 pub mod logs;
 mod older;
 pub mod prepare;
+mod schedules;
 pub mod server;
 pub mod state;
 pub mod tables;

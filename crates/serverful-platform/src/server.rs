@@ -74,6 +74,10 @@ pub struct PlatformConfig {
     pub logs: Option<crate::logs::LogReader>,
     /// The server's version, recorded in backups.
     pub serverful_version: String,
+    /// Where schedules keep their state (`DATA/schedules.sqlite`); `None` runs no schedule.
+    pub schedules: Option<Arc<dyn serverful_scheduler::ScheduleBackend>>,
+    /// How long a schedule minute lasts: 60 s, shorter only for tests.
+    pub schedule_minute: Duration,
 }
 
 /// One version of a stack, running (or draining).
@@ -155,6 +159,8 @@ pub struct Platform {
     older: OlderRuntimes,
     /// Each stack's access keys and their scope on the AWS endpoint.
     keys: StackKeys,
+    /// Every stack's schedules, switched with its versions.
+    scheduler: Option<serverful_scheduler::Scheduler>,
 }
 
 impl std::fmt::Debug for Platform {
@@ -174,7 +180,14 @@ impl Platform {
         state: Arc<dyn StateBackend>,
         routes: gateway::Routes,
     ) -> Arc<Platform> {
-        Arc::new(Platform {
+        Arc::new_cyclic(|platform| Platform {
+            scheduler: crate::schedules::scheduler(
+                config.schedules.clone(),
+                platform.clone(),
+                &config.region,
+                &config.account_id,
+                config.schedule_minute,
+            ),
             keys: StackKeys::new(config.keys.clone(), &config.account_id),
             config,
             store,
@@ -738,6 +751,12 @@ impl Platform {
     /// Makes `version` its stack's current one, routes switched in one step, and drains
     /// the version it replaces in the background. Returns the replaced version's number.
     fn switch(self: &Arc<Self>, stack: &str, version: Arc<LiveVersion>) -> Option<u64> {
+        // The version's schedules replace the old version's timers as its routes do.
+        if let Some(scheduler) = &self.scheduler {
+            for error in scheduler.replace_stack(stack, crate::schedules::specs(stack, &version)) {
+                tracing::warn!("failed to start a schedule: {error}");
+            }
+        }
         let old = {
             let mut stacks = self
                 .stacks
@@ -896,6 +915,11 @@ impl Platform {
             return Err(unknown_stack(stack, &self.stack_names()));
         }
         self.publish_routes();
+        if let Some(scheduler) = &self.scheduler {
+            if let Err(error) = scheduler.remove_stack(stack) {
+                tracing::warn!("failed to forget the schedules of {stack}: {error}");
+            }
+        }
         let table_names: Vec<String> = live
             .as_ref()
             .and_then(|live| live.current.as_ref())
@@ -982,6 +1006,14 @@ impl Platform {
             }
             Err(error) => tracing::warn!("failed to prune old versions of {stack}: {error}"),
         }
+    }
+
+    /// The stack's schedules with their next fire times (on the schedule clock).
+    pub fn upcoming_schedules(&self, stack: &str) -> Vec<serverful_scheduler::Upcoming> {
+        self.scheduler
+            .as_ref()
+            .map(|scheduler| scheduler.upcoming(stack))
+            .unwrap_or_default()
     }
 
     /// The stack's current version.
@@ -1462,6 +1494,9 @@ impl Platform {
 
     /// Stops every function of every stack.
     pub async fn shutdown(&self) {
+        if let Some(scheduler) = &self.scheduler {
+            scheduler.stop();
+        }
         let versions: Vec<Arc<LiveVersion>> = {
             let stacks = self
                 .stacks

@@ -27,6 +27,7 @@ mod model;
 mod names;
 mod node;
 mod sam;
+mod schedules;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -37,6 +38,7 @@ pub use model::{
     Network, Output, PayloadFormat, Route, Table, Version, VersionWeight,
 };
 pub use names::{generated_name, NameRule};
+pub use schedules::{RetryPolicy, ScheduleKind, ScheduleSource, ScheduleTarget};
 
 /// What the template is loaded for: the values a deployed stack would get from AWS.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -38,6 +38,11 @@ pub struct App {
     /// `functions`), then the `AWS::Lambda::Alias` resources in template order. Each
     /// points at versions of its own function only, with valid weights.
     pub aliases: Vec<Alias>,
+    /// Schedules that invoke the app's functions: SAM `Schedule` and `ScheduleV2` events
+    /// (in the order of `functions`, then of their events), then `AWS::Events::Rule`
+    /// resources with a `ScheduleExpression` and `AWS::Scheduler::Schedule` resources, in
+    /// template order. Every expression, time zone and date here is valid.
+    pub schedules: Vec<crate::ScheduleSource>,
     /// Resources, properties and events the template uses that Serverful does not run yet,
     /// one short name each (`MyQueue (AWS::SQS::Queue)`, `HelloFunction.Policies`), to warn about.
     pub unsupported: Vec<String>,

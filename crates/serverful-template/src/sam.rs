@@ -12,6 +12,7 @@
 //! - `versions`: function versions and aliases, and SAM's `AutoPublishAlias`;
 //! - `tables`: DynamoDB tables;
 //! - `layers`: layer resources and the `Layers` of functions;
+//! - `schedules`: `Schedule`/`ScheduleV2` events, scheduled rules and Scheduler schedules;
 //! - `outputs`: the `Outputs` section.
 
 mod apis;
@@ -22,6 +23,7 @@ mod layers;
 mod outputs;
 mod parameters;
 mod properties;
+mod schedules;
 mod tables;
 mod versions;
 
@@ -44,6 +46,9 @@ use layers::{layer, LAMBDA_LAYER, SERVERLESS_LAYER};
 use outputs::outputs;
 use parameters::parameters;
 use properties::mapping;
+use schedules::{
+    events_rule, schedule_events, scheduler_schedule, EVENTS_RULE, SCHEDULER_SCHEDULE,
+};
 use tables::{table, DYNAMODB_TABLE, SIMPLE_TABLE};
 use versions::{versions_and_aliases, LAMBDA_ALIAS, LAMBDA_VERSION};
 
@@ -237,6 +242,7 @@ pub(crate) fn build(
     let mut tables = Vec::new();
     let mut layers = Vec::new();
     let mut routes: Vec<(String, Route)> = Vec::new();
+    let mut schedules = Vec::new();
     for (raw, properties) in created.iter().zip(&merged) {
         match raw.type_name.as_str() {
             FUNCTION => {
@@ -247,6 +253,13 @@ pub(crate) fn build(
                     base_dir,
                     &mut unsupported,
                 )?;
+                schedules.extend(schedule_events(
+                    &resolver,
+                    raw,
+                    &function,
+                    options,
+                    &mut unsupported,
+                )?);
                 functions.push(function);
                 // Events are not a globals property: they are read as written, which is
                 // also what decided above whether the implicit APIs exist.
@@ -267,7 +280,28 @@ pub(crate) fn build(
                 &mut unsupported,
             )?),
             "AWS::Lambda::Permission" => {}
+            // Read below, once every function is known.
+            EVENTS_RULE | SCHEDULER_SCHEDULE => {}
             other => unsupported.push(format!("{} ({other})", raw.logical_id)),
+        }
+    }
+
+    for raw in &created {
+        match raw.type_name.as_str() {
+            EVENTS_RULE => {
+                match events_rule(&resolver, raw, &functions, options, &mut unsupported)? {
+                    Some(schedule) => schedules.push(schedule),
+                    None => unsupported.push(format!("{} ({EVENTS_RULE})", raw.logical_id)),
+                }
+            }
+            SCHEDULER_SCHEDULE => schedules.push(scheduler_schedule(
+                &resolver,
+                raw,
+                &functions,
+                options,
+                &mut unsupported,
+            )?),
+            _ => {}
         }
     }
 
@@ -297,6 +331,7 @@ pub(crate) fn build(
         layers,
         versions,
         aliases,
+        schedules,
         unsupported,
     })
 }

@@ -239,6 +239,9 @@ fn render(app: &App) -> String {
             writeln!(out, "  description {description:?}").expect("writing to a String");
         }
     }
+    for schedule in &app.schedules {
+        schedules::render_schedule(&mut out, schedule);
+    }
     for item in &app.unsupported {
         writeln!(out, "unsupported {item}").expect("writing to a String");
     }
@@ -327,10 +330,12 @@ fn hello_world_fixture() {
               "Implicit IAM Role created for Hello World function"
             output HttpEndpoint = "https://ffhayohrny.execute-api.eu-west-1.amazonaws.com"
             table ItemsTable (demo-items) = {"AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"TableName":"demo-items"}
+            schedule HelloWorldFunctionNightly rule demo-HelloWorldFunctionNightly-XXXX rate(1 day) enabled
+              arn arn:aws:events:eu-west-1:123456789012:rule/NAME
+              -> HelloWorldFunction
             unsupported HelloWorldFunction.Policies
             unsupported HelloWorldFunction.Metadata.Serverful.Retries
             unsupported HelloWorldFunction.Metadata.Serverful.Region
-            unsupported HelloWorldFunction.Events.Nightly (Schedule)
         "#]],
     );
 }
@@ -2591,3 +2596,5 @@ fn error_versions_and_aliases() {
     "#]]
     .assert_eq(&rendered.concat());
 }
+
+mod schedules;

@@ -10,6 +10,7 @@ mod init;
 mod invoke;
 mod logs;
 mod remote;
+mod schedules;
 mod serve;
 mod server;
 mod up;

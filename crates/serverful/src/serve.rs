@@ -77,6 +77,10 @@ pub(crate) async fn run(args: ServeArgs, aws: tokio::runtime::Handle) -> anyhow:
                 for url in &stack.urls {
                     println!("    {} {}", url.api, url.url);
                 }
+                for line in crate::schedules::lines(&server.platform, &stack.name, "    schedule ")
+                {
+                    println!("{line}");
+                }
             }
         }
         _ => println!(

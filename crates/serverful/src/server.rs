@@ -167,6 +167,11 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             code_versions: settings.code_versions,
             logs: logs.map(|opened| serverful_platform::logs::LogReader(opened.backend)),
             serverful_version: env!("CARGO_PKG_VERSION").to_owned(),
+            schedules: Some(Arc::new(
+                serverful_scheduler::SqliteSchedules::open_in(&data_dir)
+                    .context("open the schedule state")?,
+            )),
+            schedule_minute: schedule_minute()?,
         },
         store.clone(),
         Arc::new(state),
@@ -435,4 +440,18 @@ async fn shutdown_signal() {
         _ = terminate.recv() => {}
     }
     eprintln!("stopping: killing function processes");
+}
+
+/// How long a schedule minute lasts: `SERVERFUL_SCHEDULE_MINUTE_MS` (milliseconds), so
+/// tests and demos see `rate(1 minute)` and `cron(...)` schedules fire in seconds.
+fn schedule_minute() -> anyhow::Result<std::time::Duration> {
+    match std::env::var("SERVERFUL_SCHEDULE_MINUTE_MS") {
+        Err(_) => Ok(std::time::Duration::from_secs(60)),
+        Ok(text) => match text.trim().parse::<u64>() {
+            Ok(ms) if ms >= 10 => Ok(std::time::Duration::from_millis(ms)),
+            _ => anyhow::bail!(
+                "SERVERFUL_SCHEDULE_MINUTE_MS is '{text}'\nhint: give how long a schedule minute lasts in milliseconds, 10 or more (60000 is real time)"
+            ),
+        },
+    }
 }

@@ -109,6 +109,13 @@ pub(crate) async fn run(args: UpArgs, aws: tokio::runtime::Handle) -> anyhow::Re
         }
     }
     print_routes(&server, &stack_name, &version.app);
+    let schedules = crate::schedules::lines(&server.platform, &stack_name, "  ");
+    if !schedules.is_empty() {
+        println!("Schedules:");
+        for line in schedules {
+            println!("{line}");
+        }
+    }
     if args.watch {
         let platform = server.platform.clone();
         if let Err(error) = crate::watch::spawn(

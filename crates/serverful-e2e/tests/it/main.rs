@@ -21,6 +21,7 @@ mod payloads;
 mod ruby;
 mod runtimes;
 mod sandbox;
+mod schedules;
 mod shell_challenge;
 mod store;
 mod streams;
