@@ -229,3 +229,55 @@ fn an_invalid_expression_stops_the_start_with_the_line_and_aws_words() {
     assert!(output.contains("template.yaml:13:"), "{output}");
     assert!(output.contains("Resources.Ticker.Properties.Events.Nightly.Properties.Schedule: Parameter ScheduleExpression is not valid."), "{output}");
 }
+
+#[test]
+fn the_cron_http_example_records_each_tick_and_serves_the_last_ones() {
+    let app = serverful_e2e::repo_root().join("examples/cron-http");
+    let data = tempfile::tempdir().expect("data dir");
+    let server = Server::try_start_with_env(
+        &app,
+        &["--data", data.path().to_str().expect("utf-8")],
+        &FAST,
+    )
+    .unwrap_or_else(|output| panic!("server did not start:\n{output}"));
+    assert!(server
+        .stdout()
+        .contains("rate(1 minute) -> TickerFunction (next "));
+    std::thread::sleep(Duration::from_millis(4_500));
+    let response = crate::client()
+        .get(server.url("/ticks?limit=100"))
+        .send()
+        .expect("GET /ticks");
+    assert_eq!(response.status(), 200);
+    let body: Value = serde_json::from_str(&response.text().expect("body")).expect("JSON");
+    let ticks = body["ticks"].as_array().expect("a list of ticks");
+    assert!(
+        (3..=6).contains(&ticks.len()),
+        "about one tick a (one-second) schedule minute: {body}"
+    );
+    // Newest first, each a minute of the schedule's clock after the one before, from the
+    // function's rule.
+    let times: Vec<chrono::DateTime<chrono::Utc>> = ticks
+        .iter()
+        .map(|tick| {
+            tick["at"]
+                .as_str()
+                .and_then(|at| at.parse().ok())
+                .unwrap_or_else(|| panic!("a tick time: {tick}"))
+        })
+        .collect();
+    for pair in times.windows(2) {
+        assert_eq!((pair[0] - pair[1]).num_seconds(), 60, "{body}");
+    }
+    assert!(
+        ticks.iter().all(|tick| tick["rule"]
+            .as_str()
+            .is_some_and(|rule| rule.contains(":rule/"))),
+        "{body}"
+    );
+    let bad = crate::client()
+        .get(server.url("/ticks?limit=0"))
+        .send()
+        .expect("GET /ticks?limit=0");
+    assert_eq!(bad.status(), 400);
+}
