@@ -15,6 +15,7 @@
 //! - `outputs`: the `Outputs` section.
 
 mod apis;
+mod async_config;
 mod domains;
 mod functions;
 mod globals;
@@ -34,6 +35,9 @@ use crate::node::{Node, NodeKind, Span};
 use crate::{LoadOptions, Problem};
 
 use apis::{api, events, register_stage};
+use async_config::{
+    event_invoke_config_resource, function_event_invoke_config, LAMBDA_EVENT_INVOKE_CONFIG,
+};
 use domains::{
     check_unique, domain_name_resource, mapping_resource, register_sam_domain, DeclaredDomains,
     API_MAPPING, BASE_PATH_MAPPING, HTTP_DOMAIN_NAME, REST_DOMAIN_NAME,
@@ -237,6 +241,7 @@ pub(crate) fn build(
     let mut tables = Vec::new();
     let mut layers = Vec::new();
     let mut routes: Vec<(String, Route)> = Vec::new();
+    let mut event_invoke_configs = Vec::new();
     for (raw, properties) in created.iter().zip(&merged) {
         match raw.type_name.as_str() {
             FUNCTION => {
@@ -247,6 +252,11 @@ pub(crate) fn build(
                     base_dir,
                     &mut unsupported,
                 )?;
+                event_invoke_configs.extend(function_event_invoke_config(
+                    &resolver,
+                    &function,
+                    properties.as_ref(),
+                )?);
                 functions.push(function);
                 // Events are not a globals property: they are read as written, which is
                 // also what decided above whether the implicit APIs exist.
@@ -267,7 +277,20 @@ pub(crate) fn build(
                 &mut unsupported,
             )?),
             "AWS::Lambda::Permission" => {}
+            // Read below, once every function is known.
+            LAMBDA_EVENT_INVOKE_CONFIG => {}
             other => unsupported.push(format!("{} ({other})", raw.logical_id)),
+        }
+    }
+
+    for raw in &created {
+        if raw.type_name == LAMBDA_EVENT_INVOKE_CONFIG {
+            event_invoke_configs.push(event_invoke_config_resource(
+                &resolver,
+                raw,
+                &functions,
+                &mut unsupported,
+            )?);
         }
     }
 
@@ -297,6 +320,7 @@ pub(crate) fn build(
         layers,
         versions,
         aliases,
+        event_invoke_configs,
         unsupported,
     })
 }
