@@ -131,17 +131,18 @@ impl AsyncInvocations {
         })
     }
 
-    /// Queues an event for `stack`'s `function` with a new request id, returned once the
-    /// event is durable.
+    /// Queues an event for `stack`'s `function` under the request id `id` (the `Invoke`
+    /// call's), returned once the event is durable.
     pub async fn submit(
         &self,
+        id: String,
         stack: &str,
         function: &str,
         qualifier: Option<&str>,
         payload: Bytes,
     ) -> Result<String, QueueError> {
         let event = NewEvent {
-            id: uuid::Uuid::new_v4().to_string(),
+            id,
             stack: stack.to_owned(),
             function: function.to_owned(),
             qualifier: qualifier.map(str::to_owned),
@@ -419,7 +420,13 @@ impl Delivery {
             DestinationKind::Lambda => match self.directory.function_by_arn(&destination.arn) {
                 Some((stack, function, qualifier)) => self
                     .service
-                    .submit(&stack, &function, qualifier.as_deref(), body)
+                    .submit(
+                        uuid::Uuid::new_v4().to_string(),
+                        &stack,
+                        &function,
+                        qualifier.as_deref(),
+                        body,
+                    )
                     .await
                     .map(|_| ())
                     .map_err(|error| error.to_string()),

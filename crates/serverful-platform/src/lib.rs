@@ -29,6 +29,7 @@
 //! - `invocation`: the `Invoke` action, a running function found by any of its names.
 
 pub mod action;
+pub mod async_invoke;
 pub mod backup;
 mod invocation;
 mod keys;

@@ -74,6 +74,9 @@ pub struct PlatformConfig {
     pub logs: Option<crate::logs::LogReader>,
     /// The server's version, recorded in backups.
     pub serverful_version: String,
+    /// The queue of asynchronous invocations (`Invoke` with `InvocationType: Event`);
+    /// `None` runs them in the background without a queue (`serverful invoke`).
+    pub async_invocations: Option<Arc<serverful_async::AsyncInvocations>>,
 }
 
 /// One version of a stack, running (or draining).
@@ -914,6 +917,7 @@ impl Platform {
             }
         }
         self.older.stop_where(stack, |_, _| false).await;
+        crate::async_invoke::forget_stack(self.config.async_invocations.as_ref(), stack).await;
         self.state
             .delete_stack(stack)
             .map_err(|error| ActionError::internal("state", error.to_string()))?;

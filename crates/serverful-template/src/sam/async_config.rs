@@ -162,12 +162,14 @@ fn apply(
                     "OnFailure" => {
                         settings.on_failure = destination(&destination_entry.value, &place, sam)?
                     }
-                    other => return Err(Problem::at(
-                        destination_entry.key_span,
-                        format!(
+                    other => {
+                        return Err(Problem::at(
+                            destination_entry.key_span,
+                            format!(
                             "{entry_location}: unknown member {other}; use OnSuccess or OnFailure"
                         ),
-                    )),
+                        ))
+                    }
                 }
             }
         }
