@@ -602,14 +602,41 @@ async fn invoke(
     match invocation_type.as_str() {
         "RequestResponse" => {}
         "Event" => {
-            // Asynchronous invocation: accepted now, run in the background; its outcome
-            // shows only in the function's logs, as on Lambda without destinations.
-            tokio::spawn(async move {
-                if let Err(error) = platform.invoke(&function, payload).await {
-                    tracing::warn!("asynchronous invocation of {function} failed: {error}");
-                }
-            });
-            return Ok(empty_response(StatusCode::ACCEPTED));
+            let Some(queue) = platform.config().async_invocations.clone() else {
+                // No queue (`serverful invoke`): run in the background, unretried.
+                tokio::spawn(async move {
+                    if let Err(error) = platform.invoke(&function, payload).await {
+                        tracing::warn!("asynchronous invocation of {function} failed: {error}");
+                    }
+                });
+                return Ok(empty_response(StatusCode::ACCEPTED));
+            };
+            // Answered only once the event is durable: a restart loses nothing accepted.
+            queue
+                .submit(
+                    request.request_id.clone(),
+                    &info.stack,
+                    &info.logical_id,
+                    qualifier.as_deref(),
+                    payload,
+                )
+                .await
+                .map_err(|error| {
+                    tracing::error!("failed to queue an asynchronous invocation of {function}: {error}");
+                    AwsError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "com.amazonaws.lambda",
+                        "ServiceException",
+                        format!("the event could not be queued: {error}"),
+                    )
+                })?;
+            let mut response = empty_response(StatusCode::ACCEPTED);
+            // As Lambda answers an Event invocation: no body, the request id (added by
+            // the router) and a trace id.
+            if let Ok(trace) = HeaderValue::from_str(&trace_id()) {
+                response.headers_mut().insert("x-amzn-trace-id", trace);
+            }
+            return Ok(response);
         }
         "DryRun" => return Ok(empty_response(StatusCode::NO_CONTENT)),
         other => {
@@ -679,6 +706,17 @@ async fn invoke(
             reason,
         )),
     }
+}
+
+/// An X-Ray trace id as Lambda gives an asynchronous invocation:
+/// `root=1-{epoch seconds, hex}-{24 hex digits};sampled=0`.
+fn trace_id() -> String {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|since| since.as_secs())
+        .unwrap_or_default();
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("root=1-{seconds:08x}-{};sampled=0", &random[..24])
 }
 
 fn header(request: &RestRequest, name: &str) -> Option<String> {

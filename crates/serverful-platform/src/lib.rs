@@ -31,6 +31,7 @@
 //!   switch and stopped with the stack.
 
 pub mod action;
+pub mod async_invoke;
 pub mod backup;
 mod invocation;
 mod keys;

@@ -78,6 +78,9 @@ pub struct PlatformConfig {
     pub schedules: Option<Arc<dyn serverful_scheduler::ScheduleBackend>>,
     /// How long a schedule minute lasts: 60 s, shorter only for tests.
     pub schedule_minute: Duration,
+    /// The queue of asynchronous invocations (`Invoke` with `InvocationType: Event`);
+    /// `None` runs them in the background without a queue (`serverful invoke`).
+    pub async_invocations: Option<Arc<serverful_async::AsyncInvocations>>,
 }
 
 /// One version of a stack, running (or draining).
@@ -938,6 +941,7 @@ impl Platform {
             }
         }
         self.older.stop_where(stack, |_, _| false).await;
+        crate::async_invoke::forget_stack(self.config.async_invocations.as_ref(), stack).await;
         self.state
             .delete_stack(stack)
             .map_err(|error| ActionError::internal("state", error.to_string()))?;

@@ -34,8 +34,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use model::{
-    Alias, AliasVersion, Api, ApiKind, App, DomainMapping, Function, FunctionCode, Layer, LayerRef,
-    Network, Output, PayloadFormat, Route, Table, Version, VersionWeight,
+    Alias, AliasVersion, Api, ApiKind, App, AsyncDestination, DomainMapping, EventInvokeConfig,
+    Function, FunctionCode, Layer, LayerRef, Network, Output, PayloadFormat, Route, Table, Version,
+    VersionWeight,
 };
 pub use names::{generated_name, NameRule};
 pub use schedules::{RetryPolicy, ScheduleKind, ScheduleSource, ScheduleTarget};

@@ -43,6 +43,10 @@ pub struct App {
     /// resources with a `ScheduleExpression` and `AWS::Scheduler::Schedule` resources, in
     /// template order. Every expression, time zone and date here is valid.
     pub schedules: Vec<crate::ScheduleSource>,
+    /// Asynchronous invocation settings: each function's `EventInvokeConfig` property (in
+    /// the order of `functions`), then the `AWS::Lambda::EventInvokeConfig` resources in
+    /// template order.
+    pub event_invoke_configs: Vec<EventInvokeConfig>,
     /// Resources, properties and events the template uses that Serverful does not run yet,
     /// one short name each (`MyQueue (AWS::SQS::Queue)`, `HelloFunction.Policies`), to warn about.
     pub unsupported: Vec<String>,
@@ -278,4 +282,31 @@ pub struct Output {
     pub name: String,
     pub value: String,
     pub description: Option<String>,
+}
+
+/// How Lambda handles asynchronous events of one function version or alias: SAM's
+/// `EventInvokeConfig` property or an `AWS::Lambda::EventInvokeConfig`. Values are checked
+/// against Lambda's bounds; unset ones take Lambda's defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventInvokeConfig {
+    /// The logical id of the function, one of [`App::functions`].
+    pub function: String,
+    /// `$LATEST`, a version number or an alias name (SAM's property: the function's
+    /// `AutoPublishAlias`, else `$LATEST`).
+    pub qualifier: String,
+    /// 0 to 2.
+    pub maximum_retry_attempts: Option<u32>,
+    /// 60 to 21600.
+    pub maximum_event_age_secs: Option<u32>,
+    pub on_success: Option<AsyncDestination>,
+    pub on_failure: Option<AsyncDestination>,
+}
+
+/// An `OnSuccess` or `OnFailure` destination.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AsyncDestination {
+    /// SAM's `Type` (`Lambda`, `EventBridge`, `SQS`, `SNS`, `S3Bucket`), or the one the
+    /// ARN names for an `AWS::Lambda::EventInvokeConfig`.
+    pub kind: String,
+    pub arn: String,
 }

@@ -16,6 +16,7 @@
 //! - `outputs`: the `Outputs` section.
 
 mod apis;
+mod async_config;
 mod domains;
 mod functions;
 mod globals;
@@ -36,6 +37,9 @@ use crate::node::{Node, NodeKind, Span};
 use crate::{LoadOptions, Problem};
 
 use apis::{api, events, register_stage};
+use async_config::{
+    event_invoke_config_resource, function_event_invoke_config, LAMBDA_EVENT_INVOKE_CONFIG,
+};
 use domains::{
     check_unique, domain_name_resource, mapping_resource, register_sam_domain, DeclaredDomains,
     API_MAPPING, BASE_PATH_MAPPING, HTTP_DOMAIN_NAME, REST_DOMAIN_NAME,
@@ -243,6 +247,7 @@ pub(crate) fn build(
     let mut layers = Vec::new();
     let mut routes: Vec<(String, Route)> = Vec::new();
     let mut schedules = Vec::new();
+    let mut event_invoke_configs = Vec::new();
     for (raw, properties) in created.iter().zip(&merged) {
         match raw.type_name.as_str() {
             FUNCTION => {
@@ -259,6 +264,11 @@ pub(crate) fn build(
                     &function,
                     options,
                     &mut unsupported,
+                )?);
+                event_invoke_configs.extend(function_event_invoke_config(
+                    &resolver,
+                    &function,
+                    properties.as_ref(),
                 )?);
                 functions.push(function);
                 // Events are not a globals property: they are read as written, which is
@@ -281,7 +291,7 @@ pub(crate) fn build(
             )?),
             "AWS::Lambda::Permission" => {}
             // Read below, once every function is known.
-            EVENTS_RULE | SCHEDULER_SCHEDULE => {}
+            EVENTS_RULE | SCHEDULER_SCHEDULE | LAMBDA_EVENT_INVOKE_CONFIG => {}
             other => unsupported.push(format!("{} ({other})", raw.logical_id)),
         }
     }
@@ -301,6 +311,14 @@ pub(crate) fn build(
                 options,
                 &mut unsupported,
             )?),
+            LAMBDA_EVENT_INVOKE_CONFIG => {
+                event_invoke_configs.push(event_invoke_config_resource(
+                    &resolver,
+                    raw,
+                    &functions,
+                    &mut unsupported,
+                )?);
+            }
             _ => {}
         }
     }
@@ -332,6 +350,7 @@ pub(crate) fn build(
         versions,
         aliases,
         schedules,
+        event_invoke_configs,
         unsupported,
     })
 }

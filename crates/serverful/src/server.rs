@@ -172,11 +172,13 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
                     .context("open the schedule state")?,
             )),
             schedule_minute: schedule_minute()?,
+            async_invocations: Some(open_async_queue(&data_dir)?),
         },
         store.clone(),
         Arc::new(state),
         routes.clone(),
     );
+    serverful_platform::async_invoke::start(&platform);
     let gateway_state = gateway::GatewayState {
         routes,
         invoker: Arc::new(PlatformInvoker(platform.clone())),
@@ -454,4 +456,27 @@ fn schedule_minute() -> anyhow::Result<std::time::Duration> {
             ),
         },
     }
+}
+
+/// Opens the queue of asynchronous invocations (`DATA/async.sqlite`), with the retry
+/// delays `SERVERFUL_ASYNC_RETRY_DELAY_MS` sets (Lambda's by default: one minute, then
+/// two).
+fn open_async_queue(
+    data_dir: &std::path::Path,
+) -> anyhow::Result<Arc<serverful_async::AsyncInvocations>> {
+    let queue = serverful_async::SqliteQueue::open(&data_dir.join("async.sqlite"))
+        .context("open the asynchronous invocation queue")?;
+    let retry = match std::env::var("SERVERFUL_ASYNC_RETRY_DELAY_MS") {
+        Ok(text) => {
+            let millis: u64 = text.trim().parse().map_err(|_| {
+                anyhow::anyhow!("SERVERFUL_ASYNC_RETRY_DELAY_MS is '{text}', not a number of milliseconds\nhint: unset it for Lambda's delays (60000)")
+            })?;
+            serverful_async::RetrySchedule::scaled(std::time::Duration::from_millis(millis))
+        }
+        Err(_) => serverful_async::RetrySchedule::aws(),
+    };
+    Ok(serverful_async::AsyncInvocations::new(
+        Arc::new(queue),
+        retry,
+    ))
 }

@@ -42,6 +42,8 @@ const FUNCTION_PROPERTIES: PropertyRules<'static> = PropertyRules {
         "Layers",
         "VersionDescription",
         "AutoPublishAliasAllProperties",
+        // Read by `async_config`.
+        "EventInvokeConfig",
     ],
 };
 
