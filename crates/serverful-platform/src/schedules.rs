@@ -14,8 +14,9 @@ use serverful_template as template;
 
 use crate::server::{LiveVersion, Platform};
 
-/// Calls functions for the scheduler without keeping the platform alive (the platform
-/// owns the scheduler).
+/// Hands the scheduler's events to functions without keeping the platform alive (the
+/// platform owns the scheduler): through the asynchronous invocation queue when the
+/// server has one, else by calling the function.
 pub(crate) struct WeakInvoker(pub(crate) Weak<Platform>);
 
 impl Invoke for WeakInvoker {
@@ -27,11 +28,29 @@ impl Invoke for WeakInvoker {
         let platform = self.0.upgrade();
         let function = function.clone();
         Box::pin(async move {
-            match platform {
-                Some(platform) => platform.invoke(&function, event).await,
-                None => Err(InvokeError::Unavailable(
+            let Some(platform) = platform else {
+                return Err(InvokeError::Unavailable(
                     "the server is stopping".to_owned(),
-                )),
+                ));
+            };
+            // EventBridge and Scheduler invoke Lambda asynchronously: the event goes to
+            // the durable queue of asynchronous invocations, which runs it with Lambda's
+            // retries, event age and the function's destinations. The call succeeds once
+            // the event is queued, as Lambda's `Invoke` with `InvocationType: Event`
+            // answers 202; a failure to queue is the scheduler's to retry.
+            match platform.config().async_invocations.clone() {
+                Some(queue) => queue
+                    .submit(
+                        uuid::Uuid::new_v4().to_string(),
+                        &function.stack,
+                        &function.function,
+                        function.qualifier.as_deref(),
+                        event,
+                    )
+                    .await
+                    .map(|_| Bytes::new())
+                    .map_err(|error| InvokeError::Unavailable(error.to_string())),
+                None => platform.invoke(&function, event).await,
             }
         })
     }
