@@ -281,3 +281,46 @@ fn the_cron_http_example_records_each_tick_and_serves_the_last_ones() {
         .expect("GET /ticks?limit=0");
     assert_eq!(bad.status(), 400);
 }
+
+#[test]
+fn a_scheduled_function_that_fails_is_retried_and_reported_as_an_asynchronous_event() {
+    let server = Server::try_start_with_env(
+        &test_app("schedules-failing"),
+        &[],
+        &[
+            ("SERVERFUL_SCHEDULE_MINUTE_MS", "1000"),
+            ("SERVERFUL_ASYNC_RETRY_DELAY_MS", "100"),
+        ],
+    )
+    .unwrap_or_else(|output| panic!("server did not start:\n{output}"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let records = loop {
+        let records: Vec<Value> = server
+            .all_output()
+            .lines()
+            .filter_map(|line| line.split_once("RECORD ").map(|(_, json)| json))
+            .map(|json| serde_json::from_str(json).expect("the recorder logs JSON"))
+            .collect();
+        if records.len() >= 2 || std::time::Instant::now() > deadline {
+            break records;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(records.len() >= 2, "{}", server.all_output());
+    let output = server.all_output();
+    for record in &records {
+        assert_eq!(record["requestContext"]["condition"], "RetriesExhausted");
+        // One retry (MaximumRetryAttempts: 1): two attempts in all.
+        assert_eq!(record["requestContext"]["approximateInvokeCount"], 2);
+        assert_eq!(record["responseContext"]["functionError"], "Unhandled");
+        let payload = &record["requestPayload"];
+        assert_eq!(payload["detail-type"], "Scheduled Event", "{record}");
+        assert_eq!(payload["source"], "aws.events");
+        let time = payload["time"].as_str().expect("the tick's time");
+        let attempts = output
+            .lines()
+            .filter(|line| line.ends_with(&format!("ATTEMPT {time}")))
+            .count();
+        assert_eq!(attempts, 2, "the tick of {time} ran twice:\n{output}");
+    }
+}
