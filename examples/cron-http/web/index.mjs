@@ -1,4 +1,5 @@
-// GET /ticks?limit=N: the last N ticks (10 by default), newest first.
+// GET /ticks?limit=N&ticker=node|go: the last N ticks of a ticker (10 by default, the
+// Node.js one by default), newest first.
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 
@@ -13,7 +14,7 @@ export const handler = async (event) => {
     new QueryCommand({
       TableName: process.env.TICKS_TABLE,
       KeyConditionExpression: "ticker = :ticker",
-      ExpressionAttributeValues: { ":ticker": "node" },
+      ExpressionAttributeValues: { ":ticker": event.queryStringParameters?.ticker ?? "node" },
       ScanIndexForward: false,
       Limit: limit,
     }),

@@ -275,6 +275,17 @@ fn the_cron_http_example_records_each_tick_and_serves_the_last_ones() {
             .is_some_and(|rule| rule.contains(":rule/"))),
         "{body}"
     );
+    // The Go ticker records the same ticks.
+    let response = crate::client()
+        .get(server.url("/ticks?limit=100&ticker=go"))
+        .send()
+        .expect("GET /ticks?ticker=go");
+    let go: Value = serde_json::from_str(&response.text().expect("body")).expect("JSON");
+    let go_ticks = go["ticks"].as_array().expect("a list of ticks");
+    assert!(
+        go_ticks.len() >= 2 && go_ticks.iter().all(|tick| tick["ticker"] == "go"),
+        "{go}"
+    );
     let bad = crate::client()
         .get(server.url("/ticks?limit=0"))
         .send()
