@@ -76,6 +76,51 @@ impl Signer {
         }
     }
 
+    /// Signs a REST request (`method` `path` to `host`, no query string) with the
+    /// `x-amz-*` headers in `amz_headers` (lower-case names, sorted) and `body`, at `now`:
+    /// the `Authorization` header, and the `x-amz-date` to send with it.
+    pub fn sign_rest(
+        &mut self,
+        method: &str,
+        host: &str,
+        path: &str,
+        amz_headers: &[(&str, &str)],
+        body: &[u8],
+        now: OffsetDateTime,
+    ) -> Signature {
+        let amz_date = amz_date(now);
+        let day = amz_date[..8].to_owned();
+        let payload_hash = hex(&Sha256::digest(body));
+        let mut headers = vec![("host", host), ("x-amz-date", amz_date.as_str())];
+        headers.extend_from_slice(amz_headers);
+        headers.sort_unstable();
+        let canonical_headers: String = headers
+            .iter()
+            .map(|(name, value)| format!("{name}:{}\n", value.trim()))
+            .collect();
+        let signed_headers = headers
+            .iter()
+            .map(|(name, _)| *name)
+            .collect::<Vec<_>>()
+            .join(";");
+        let canonical_request =
+            format!("{method}\n{path}\n\n{canonical_headers}\n{signed_headers}\n{payload_hash}");
+        let scope = format!("{day}/{}/{}/aws4_request", self.region, self.service);
+        let string_to_sign = format!(
+            "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+            hex(&Sha256::digest(canonical_request.as_bytes()))
+        );
+        let key = self.signing_key(&day);
+        let signature = hex(&hmac(&key, string_to_sign.as_bytes()));
+        Signature {
+            authorization: format!(
+                "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
+                self.access_key_id
+            ),
+            amz_date,
+        }
+    }
+
     fn signing_key(&mut self, day: &str) -> [u8; 32] {
         if let Some((cached_day, key)) = &self.cached_key {
             if cached_day == day {
