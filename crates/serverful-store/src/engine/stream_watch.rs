@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use serde_json::Value;
 
-use super::streams::{render_record, stream_key};
+use super::streams::{render_record, shard_id, stream_key};
 use super::Store;
 use crate::backend::{
     Backend, BackendError, Entry, SortRange, Space, StreamRecord, TokenRecord, Write, WriteDone,
@@ -185,6 +185,8 @@ impl Drop for StreamWatch {
 pub struct StreamInfo {
     /// The stream's ARN (with its real label), the records' `eventSourceARN`.
     pub stream_arn: String,
+    /// The id of its one shard (as `DescribeStream` shows it).
+    pub shard_id: String,
     /// `KEYS_ONLY`, `NEW_IMAGE`, `OLD_IMAGE` or `NEW_AND_OLD_IMAGES`.
     pub view_type: String,
 }
@@ -212,6 +214,7 @@ impl Store {
         };
         Ok(Some(StreamInfo {
             stream_arn: self.stream_arn(&table, label),
+            shard_id: shard_id(&table, label),
             view_type: view_type.clone(),
         }))
     }

@@ -53,7 +53,7 @@ fn stable_hash(bytes: &[u8]) -> u64 {
     })
 }
 
-fn shard_id(table: &Table, label: &str) -> String {
+pub(super) fn shard_id(table: &Table, label: &str) -> String {
     format!(
         "shardId-{:020}-{:08x}",
         (table.meta.created * 1000.0) as u64,
