@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 
 pub use model::{
     Alias, AliasVersion, Api, ApiKind, App, DomainMapping, Function, FunctionCode, Layer, LayerRef,
-    Network, Output, PayloadFormat, Route, Table, Version, VersionWeight,
+    Network, Output, PayloadFormat, Route, StreamMapping, Table, Version, VersionWeight,
 };
 pub use names::{generated_name, NameRule};
 

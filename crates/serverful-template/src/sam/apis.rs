@@ -138,6 +138,8 @@ pub(super) fn events(
         let kind = match event_type {
             "Api" => ApiKind::Rest,
             "HttpApi" => ApiKind::Http,
+            // Read by `streams`.
+            "DynamoDB" => continue,
             other => {
                 unsupported.push(format!("{logical_id}.Events.{event_name} ({other})"));
                 continue;
