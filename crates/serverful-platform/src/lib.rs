@@ -26,6 +26,8 @@
 //! - `tables`: the DynamoDB store, a version's tables, the TTL sweep.
 //! - `logs`: a page of one function's kept lines, the function found by any of its names.
 //! - `backup`: which parts of a data folder are its state, and a backup of them.
+//! - `streams`: each stack's DynamoDB stream mappings, checked at start, switched with the
+//!   version, stopped with the stack (the consumers live in `serverful-streams`).
 //! - `invocation`: the `Invoke` action, a running function found by any of its names.
 
 pub mod action;
@@ -39,6 +41,7 @@ mod older;
 pub mod prepare;
 pub mod server;
 pub mod state;
+pub mod streams;
 pub mod tables;
 
 pub use action::{

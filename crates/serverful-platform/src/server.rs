@@ -74,6 +74,8 @@ pub struct PlatformConfig {
     pub logs: Option<crate::logs::LogReader>,
     /// The server's version, recorded in backups.
     pub serverful_version: String,
+    /// Checkpoints and timing of the DynamoDB stream mappings.
+    pub streams: crate::streams::StreamsConfig,
 }
 
 /// One version of a stack, running (or draining).
@@ -155,6 +157,8 @@ pub struct Platform {
     older: OlderRuntimes,
     /// Each stack's access keys and their scope on the AWS endpoint.
     keys: StackKeys,
+    /// Each stack's DynamoDB stream mappings (`crate::streams`).
+    stream_mappings: Arc<serverful_streams::StreamMappings>,
 }
 
 impl std::fmt::Debug for Platform {
@@ -174,8 +178,16 @@ impl Platform {
         state: Arc<dyn StateBackend>,
         routes: gateway::Routes,
     ) -> Arc<Platform> {
-        Arc::new(Platform {
+        Arc::new_cyclic(|platform| Platform {
             keys: StackKeys::new(config.keys.clone(), &config.account_id),
+            stream_mappings: Arc::new(serverful_streams::StreamMappings::new(
+                store.clone(),
+                Arc::new(crate::streams::WeakInvoker(platform.clone())),
+                config.streams.checkpoints.clone(),
+                // SQS queues and SNS topics plug in here with their issue.
+                Arc::new(serverful_streams::NoDestinations),
+                config.streams.settings.clone(),
+            )),
             config,
             store,
             state,
@@ -193,6 +205,11 @@ impl Platform {
 
     pub fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+
+    /// Every stack's DynamoDB stream mappings.
+    pub fn stream_mappings(&self) -> &Arc<serverful_streams::StreamMappings> {
+        &self.stream_mappings
     }
 
     /// The gateway's routes, as the last switch left them.
@@ -578,6 +595,7 @@ impl Platform {
                 .await
                 .map_err(|error| ActionError::internal("tables", error.to_string()))?
                 .map_err(|message| ActionError::invalid("tables", message))?;
+        crate::streams::check(&self.store, &app)?;
 
         progress.phase("starting functions");
         let mut functions = BTreeMap::new();
@@ -738,6 +756,7 @@ impl Platform {
     /// Makes `version` its stack's current one, routes switched in one step, and drains
     /// the version it replaces in the background. Returns the replaced version's number.
     fn switch(self: &Arc<Self>, stack: &str, version: Arc<LiveVersion>) -> Option<u64> {
+        self.switch_streams(stack, &version);
         let old = {
             let mut stacks = self
                 .stacks
@@ -895,6 +914,7 @@ impl Platform {
         if !known && live.is_none() {
             return Err(unknown_stack(stack, &self.stack_names()));
         }
+        self.stream_mappings.remove_stack(stack, true).await;
         self.publish_routes();
         let table_names: Vec<String> = live
             .as_ref()
@@ -1462,6 +1482,7 @@ impl Platform {
 
     /// Stops every function of every stack.
     pub async fn shutdown(&self) {
+        self.stream_mappings.shutdown().await;
         let versions: Vec<Arc<LiveVersion>> = {
             let stacks = self
                 .stacks

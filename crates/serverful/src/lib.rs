@@ -12,6 +12,7 @@ mod logs;
 mod remote;
 mod serve;
 mod server;
+mod streams;
 mod up;
 mod watch;
 

@@ -113,6 +113,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
     serverful_platform::tables::spawn_ttl_sweep(store.clone());
     let state = serverful_platform::SqliteState::open(&data_dir.join("platform.sqlite"))
         .map_err(anyhow::Error::msg)?;
+    let streams = crate::streams::config(&data_dir)?;
 
     // Sandboxed functions reach the AWS endpoint through a listener inside their own
     // network namespace, served by the same router once it exists (below).
@@ -167,6 +168,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             code_versions: settings.code_versions,
             logs: logs.map(|opened| serverful_platform::logs::LogReader(opened.backend)),
             serverful_version: env!("CARGO_PKG_VERSION").to_owned(),
+            streams,
         },
         store.clone(),
         Arc::new(state),

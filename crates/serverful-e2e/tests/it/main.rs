@@ -23,6 +23,7 @@ mod runtimes;
 mod sandbox;
 mod shell_challenge;
 mod store;
+mod stream_mappings;
 mod streams;
 mod versions;
 mod walls;
