@@ -171,7 +171,7 @@ impl Platform {
         };
         let streams = self.stream_mappings().clone();
         let stack = stack.to_owned();
-        let deploy = version.record.number;
-        tokio::spawn(async move { streams.set_stack(&stack, deploy, mappings).await });
+        let switch = streams.next_switch();
+        tokio::spawn(async move { streams.set_stack(&stack, switch, mappings).await });
     }
 }

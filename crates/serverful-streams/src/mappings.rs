@@ -2,6 +2,7 @@
 //! one (which continues from the same checkpoints), stopped when the stack goes.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,9 +46,9 @@ struct Running {
 
 #[derive(Default)]
 struct StackMappings {
-    /// The stack version the running mappings belong to: an older version's call that
-    /// arrives late changes nothing.
-    deploy: u64,
+    /// The [`StreamMappings::next_switch`] number of the call that set the running
+    /// mappings: an earlier switch whose call arrives late changes nothing.
+    switch: u64,
     running: Vec<Running>,
 }
 
@@ -55,6 +56,7 @@ struct StackMappings {
 pub struct StreamMappings {
     services: Arc<Services>,
     stacks: Mutex<HashMap<String, StackMappings>>,
+    switches: AtomicU64,
 }
 
 impl std::fmt::Debug for StreamMappings {
@@ -80,21 +82,30 @@ impl StreamMappings {
                 settings,
             }),
             stacks: Mutex::new(HashMap::new()),
+            switches: AtomicU64::new(1),
         }
     }
 
-    /// Makes `mappings` the stack's mappings as of its version `deploy`: the previous
-    /// version's consumers finish the batch they are delivering and stop, then the new
-    /// ones start from the checkpoints (a mapping with the same key continues where the
-    /// old one stopped). Ignored when a later version was set already.
-    pub async fn set_stack(&self, stack: &str, deploy: u64, mappings: Vec<Mapping>) {
+    /// A number for the next [`StreamMappings::set_stack`], taken when a stack switches
+    /// versions (in order), so that switches applied in the background keep that order
+    /// (a rollback goes to a lower version number, so those cannot serve).
+    pub fn next_switch(&self) -> u64 {
+        self.switches.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Makes `mappings` the stack's mappings as of switch number `switch`
+    /// ([`StreamMappings::next_switch`]): the previous version's consumers finish the
+    /// batch they are delivering and stop, then the new ones start from the checkpoints
+    /// (a mapping with the same key continues where the old one stopped). Ignored when a
+    /// later switch was applied already.
+    pub async fn set_stack(&self, stack: &str, switch: u64, mappings: Vec<Mapping>) {
         let mut stacks = self.stacks.lock().await;
         let entry = stacks.entry(stack.to_owned()).or_default();
-        if deploy < entry.deploy {
+        if switch < entry.switch {
             return;
         }
         stop_all(std::mem::take(&mut entry.running)).await;
-        entry.deploy = deploy;
+        entry.switch = switch;
         entry.running = mappings
             .into_iter()
             .map(|mapping| self.start(mapping))

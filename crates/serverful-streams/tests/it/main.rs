@@ -400,9 +400,13 @@ async fn filters_drop_records_and_a_new_version_continues_from_the_checkpoint() 
     }
     until("records 1 and 3", || all_records(&function) == vec![1, 3]).await;
     // The next version of the stack has the same mapping: nothing is delivered twice.
-    mappings.set_stack("app", 2, vec![filtered.clone()]).await;
-    // An older version's late call changes nothing.
-    mappings.set_stack("app", 1, Vec::new()).await;
+    let first = mappings.next_switch();
+    let second = mappings.next_switch();
+    mappings
+        .set_stack("app", second, vec![filtered.clone()])
+        .await;
+    // An earlier switch applied late changes nothing.
+    mappings.set_stack("app", first, Vec::new()).await;
     setup.put("a", 4);
     until("record 4", || all_records(&function) == vec![1, 3, 4]).await;
     mappings.shutdown().await;
