@@ -26,6 +26,8 @@
 //! - `tables`: the DynamoDB store, a version's tables, the TTL sweep.
 //! - `logs`: a page of one function's kept lines, the function found by any of its names.
 //! - `backup`: which parts of a data folder are its state, and a backup of them.
+//! - `mappings_api`: `ListEventSourceMappings` and `GetEventSourceMapping` on the AWS
+//!   endpoint, over the running stream mappings.
 //! - `streams`: each stack's DynamoDB stream mappings, checked at start, switched with the
 //!   version, stopped with the stack (the consumers live in `serverful-streams`).
 //! - `invocation`: the `Invoke` action, a running function found by any of its names.
@@ -37,6 +39,7 @@ mod keys;
 pub mod lambda_api;
 mod lambda_versions;
 pub mod logs;
+pub mod mappings_api;
 mod older;
 pub mod prepare;
 pub mod server;

@@ -151,6 +151,7 @@ fn mappings(
                 .map(|pattern| serverful_eventbridge::EventPattern::parse(pattern))
                 .collect::<Result<_, _>>()
                 .map_err(|error| format!("{}: filter pattern: {error}", source.id))?;
+            mapping.filter_patterns = source.filter_patterns.clone();
             mapping.on_failure = source.on_failure.clone();
             mapping.enabled = source.enabled;
             Ok(mapping)

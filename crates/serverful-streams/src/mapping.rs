@@ -35,7 +35,8 @@ pub struct Mapping {
     /// the template's `stack/Function/Event` (or `stack/MappingLogicalId`), so that the
     /// same mapping in the next deploy of the stack continues where this one stopped.
     pub key: String,
-    /// Lambda's `UUID` of the mapping.
+    /// Lambda's `UUID` of the mapping, derived from `key` so that it stays the same
+    /// across restarts and deploys.
     pub uuid: String,
     /// The function called with each batch.
     pub function: FunctionRef,
@@ -64,6 +65,8 @@ pub struct Mapping {
     /// `FilterCriteria.Filters`: a record is delivered when any pattern matches it; no
     /// patterns delivers every record.
     pub filters: Vec<EventPattern>,
+    /// The same patterns as written, for the Lambda API.
+    pub filter_patterns: Vec<String>,
     /// `DestinationConfig.OnFailure.Destination`: an SQS queue or SNS topic ARN.
     pub on_failure: Option<String>,
     /// `Enabled`: a disabled mapping keeps its checkpoint and reads nothing.
@@ -80,9 +83,10 @@ impl Mapping {
         table_name: impl Into<String>,
         starting_position: StartingPosition,
     ) -> Mapping {
+        let key = key.into();
         Mapping {
-            key: key.into(),
-            uuid: uuid::Uuid::new_v4().to_string(),
+            uuid: uuid_of(&key),
+            key,
             function,
             function_arn: function_arn.into(),
             table_name: table_name.into(),
@@ -95,10 +99,23 @@ impl Mapping {
             parallelization_factor: 1,
             report_batch_item_failures: false,
             filters: Vec::new(),
+            filter_patterns: Vec::new(),
             on_failure: None,
             enabled: true,
         }
     }
+}
+
+/// A UUID-shaped name that depends only on `key` (FNV-1a, twice with different seeds).
+fn uuid_of(key: &str) -> String {
+    let hash = |seed: u64| {
+        key.bytes().fold(seed, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    };
+    let bits =
+        (u128::from(hash(0xcbf2_9ce4_8422_2325)) << 64) | u128::from(hash(0x6c62_272e_07bb_0142));
+    uuid::Uuid::from_u128(bits).to_string()
 }
 
 /// Why a stream ARN names no table.
@@ -137,6 +154,13 @@ pub fn table_of_stream_arn(arn: &str) -> Result<&str, MappingError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uuids_follow_the_key() {
+        assert_eq!(uuid_of("app/F/E"), uuid_of("app/F/E"));
+        assert_ne!(uuid_of("app/F/E"), uuid_of("app/F/F"));
+        assert_eq!(uuid_of("app/F/E").len(), 36);
+    }
 
     #[test]
     fn stream_arns_name_their_table() {

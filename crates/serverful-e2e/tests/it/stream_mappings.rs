@@ -158,6 +158,49 @@ fn a_stream_triggered_function_copies_records_in_order_and_a_failing_one_blocks_
         "the failures are logged:\n{}",
         server.all_output()
     );
+
+    // The AWS CLI lists the mapping and gets it by its UUID.
+    let function = server.function_name("ProjectorFunction");
+    let aws = |args: &[&str]| -> Value {
+        let output = Command::new("aws")
+            .args(args)
+            .args(["--output", "json"])
+            .envs(server.aws_env())
+            .output()
+            .expect("run the AWS CLI");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("JSON")
+    };
+    let listed = aws(&[
+        "lambda",
+        "list-event-source-mappings",
+        "--function-name",
+        &function,
+    ]);
+    let mappings = listed["EventSourceMappings"]
+        .as_array()
+        .expect("EventSourceMappings");
+    assert_eq!(mappings.len(), 1, "{listed}");
+    let mapping = &mappings[0];
+    assert_eq!(mapping["BatchSize"], 5);
+    assert_eq!(mapping["StartingPosition"], "TRIM_HORIZON");
+    assert_eq!(mapping["State"], "Enabled");
+    assert_eq!(
+        mapping["FilterCriteria"]["Filters"][0]["Pattern"],
+        r#"{"eventName": ["INSERT", "MODIFY"]}"#
+    );
+    assert!(mapping["FunctionArn"]
+        .as_str()
+        .expect("FunctionArn")
+        .ends_with(&format!(":function:{function}")));
+    assert_eq!(mapping["EventSourceArn"], record["eventSourceARN"]);
+    let uuid = mapping["UUID"].as_str().expect("UUID");
+    let got = aws(&["lambda", "get-event-source-mapping", "--uuid", uuid]);
+    assert_eq!(&got["UUID"], &mapping["UUID"]);
 }
 
 #[test]
