@@ -2717,3 +2717,24 @@ fn bad_dynamodb_stream_mappings() {
     "#]]
     .assert_eq(&outcomes.concat());
 }
+
+#[test]
+fn an_event_source_mapping_names_a_function_of_the_template() {
+    check(
+        r#"
+Resources:
+  Mapping:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties:
+      FunctionName: nowhere
+      EventSourceArn: !GetAtt T.StreamArn
+      StartingPosition: LATEST
+  T:
+    Type: AWS::DynamoDB::Table
+    Properties: {TableName: t}
+"#,
+        expect![[r#"
+            error: /app/template.yaml:6:21: Resources.Mapping.Properties.FunctionName: Function not found: 'nowhere' is not a function of this template
+        "#]],
+    );
+}

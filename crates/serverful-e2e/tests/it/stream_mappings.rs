@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use serverful_e2e::{test_app, Server};
+use serverful_e2e::{copy_dir, test_app, Server};
 
 /// A boto3 client of the test app's tables: `write FIRST LAST KEYS` puts items `n` =
 /// FIRST..=LAST under keys `k{n % KEYS}`; `copies` prints what the projector copied;
@@ -244,4 +244,26 @@ fn after_kill_9_every_record_is_processed_at_least_once_in_order_per_key() {
     let server = Server::start_serve(data.path(), &[]);
     let copied = wait_for_copies(&server, 119, 4);
     assert_in_order(&copied);
+}
+
+#[test]
+fn a_mapping_to_a_table_without_a_stream_stops_the_start_with_what_to_fix() {
+    let work = tempfile::tempdir().expect("work dir");
+    let app = work.path().join("app");
+    copy_dir(&test_app("stream-projector"), &app);
+    let template = std::fs::read_to_string(app.join("template.yaml")).expect("template");
+    let without_stream = template.replace(
+        "      StreamSpecification:\n        StreamViewType: NEW_AND_OLD_IMAGES\n",
+        "",
+    );
+    assert_ne!(template, without_stream);
+    std::fs::write(app.join("template.yaml"), without_stream).expect("write template");
+    let output = match Server::try_start(&app, &[]) {
+        Ok(server) => panic!("started without a stream:\n{}", server.all_output()),
+        Err(output) => output,
+    };
+    assert!(
+        output.contains("ProjectorFunction/Changes of function ProjectorFunction: table projector-events has no stream; add StreamSpecification"),
+        "{output}"
+    );
 }
