@@ -26,6 +26,10 @@
 //! - `tables`: the DynamoDB store, a version's tables, the TTL sweep.
 //! - `logs`: a page of one function's kept lines, the function found by any of its names.
 //! - `backup`: which parts of a data folder are its state, and a backup of them.
+//! - `mappings_api`: `ListEventSourceMappings` and `GetEventSourceMapping` on the AWS
+//!   endpoint, over the running stream mappings.
+//! - `streams`: each stack's DynamoDB stream mappings, checked at start, switched with the
+//!   version, stopped with the stack (the consumers live in `serverful-streams`).
 //! - `invocation`: the `Invoke` action, a running function found by any of its names.
 //! - `schedules`: each stack version's schedules handed to `serverful-scheduler` at the
 //!   switch and stopped with the stack.
@@ -38,11 +42,13 @@ mod keys;
 pub mod lambda_api;
 mod lambda_versions;
 pub mod logs;
+pub mod mappings_api;
 mod older;
 pub mod prepare;
 mod schedules;
 pub mod server;
 pub mod state;
+pub mod streams;
 pub mod tables;
 
 pub use action::{

@@ -81,6 +81,8 @@ pub struct PlatformConfig {
     /// The queue of asynchronous invocations (`Invoke` with `InvocationType: Event`);
     /// `None` runs them in the background without a queue (`serverful invoke`).
     pub async_invocations: Option<Arc<serverful_async::AsyncInvocations>>,
+    /// Checkpoints and timing of the DynamoDB stream mappings.
+    pub streams: crate::streams::StreamsConfig,
 }
 
 /// One version of a stack, running (or draining).
@@ -164,6 +166,8 @@ pub struct Platform {
     keys: StackKeys,
     /// Every stack's schedules, switched with its versions.
     scheduler: Option<serverful_scheduler::Scheduler>,
+    /// Each stack's DynamoDB stream mappings (`crate::streams`).
+    stream_mappings: Arc<serverful_streams::StreamMappings>,
 }
 
 impl std::fmt::Debug for Platform {
@@ -192,6 +196,14 @@ impl Platform {
                 config.schedule_minute,
             ),
             keys: StackKeys::new(config.keys.clone(), &config.account_id),
+            stream_mappings: Arc::new(serverful_streams::StreamMappings::new(
+                store.clone(),
+                Arc::new(crate::streams::WeakInvoker(platform.clone())),
+                config.streams.checkpoints.clone(),
+                // SQS queues and SNS topics plug in here with their issue.
+                Arc::new(serverful_streams::NoDestinations),
+                config.streams.settings.clone(),
+            )),
             config,
             store,
             state,
@@ -209,6 +221,11 @@ impl Platform {
 
     pub fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+
+    /// Every stack's DynamoDB stream mappings.
+    pub fn stream_mappings(&self) -> &Arc<serverful_streams::StreamMappings> {
+        &self.stream_mappings
     }
 
     /// The gateway's routes, as the last switch left them.
@@ -594,6 +611,7 @@ impl Platform {
                 .await
                 .map_err(|error| ActionError::internal("tables", error.to_string()))?
                 .map_err(|message| ActionError::invalid("tables", message))?;
+        crate::streams::check(&self.store, &app)?;
 
         progress.phase("starting functions");
         let mut functions = BTreeMap::new();
@@ -760,6 +778,7 @@ impl Platform {
                 tracing::warn!("failed to start a schedule: {error}");
             }
         }
+        self.switch_streams(stack, &version);
         let old = {
             let mut stacks = self
                 .stacks
@@ -917,6 +936,7 @@ impl Platform {
         if !known && live.is_none() {
             return Err(unknown_stack(stack, &self.stack_names()));
         }
+        self.stream_mappings.remove_stack(stack, true).await;
         self.publish_routes();
         if let Some(scheduler) = &self.scheduler {
             if let Err(error) = scheduler.remove_stack(stack) {
@@ -1501,6 +1521,7 @@ impl Platform {
         if let Some(scheduler) = &self.scheduler {
             scheduler.stop();
         }
+        self.stream_mappings.shutdown().await;
         let versions: Vec<Arc<LiveVersion>> = {
             let stacks = self
                 .stacks

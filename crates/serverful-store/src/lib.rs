@@ -66,8 +66,8 @@ pub mod value;
 
 pub use backend::{Backend, BackendError, MemoryBackend};
 pub use engine::{
-    table_arn, Answer, BlockingCall, RequestTargets, Store, StoreConfig, TableAccess,
-    NON_WAITING_OPERATIONS, OPERATIONS, STREAMS_OPERATIONS,
+    table_arn, Answer, BlockingCall, RequestTargets, ShardRecord, Store, StoreConfig, StreamInfo,
+    StreamWatch, TableAccess, NON_WAITING_OPERATIONS, OPERATIONS, STREAMS_OPERATIONS,
 };
 pub use error::{CancellationReason, ErrorDetails, ErrorKind, StoreError, StoreResult};
 pub use value::{AttributeType, AttributeValue, Item, Number};

@@ -35,8 +35,8 @@ use std::path::{Path, PathBuf};
 
 pub use model::{
     Alias, AliasVersion, Api, ApiKind, App, AsyncDestination, DomainMapping, EventInvokeConfig,
-    Function, FunctionCode, Layer, LayerRef, Network, Output, PayloadFormat, Route, Table, Version,
-    VersionWeight,
+    Function, FunctionCode, Layer, LayerRef, Network, Output, PayloadFormat, Route, StreamMapping,
+    Table, Version, VersionWeight,
 };
 pub use names::{generated_name, NameRule};
 pub use schedules::{RetryPolicy, ScheduleKind, ScheduleSource, ScheduleTarget};

@@ -50,6 +50,8 @@ pub struct App {
     /// Resources, properties and events the template uses that Serverful does not run yet,
     /// one short name each (`MyQueue (AWS::SQS::Queue)`, `HelloFunction.Policies`), to warn about.
     pub unsupported: Vec<String>,
+    /// DynamoDB stream → function mappings.
+    pub stream_mappings: Vec<StreamMapping>,
 }
 
 /// A DynamoDB table the app declares, as the request that creates it.
@@ -309,4 +311,41 @@ pub struct AsyncDestination {
     /// ARN names for an `AWS::Lambda::EventInvokeConfig`.
     pub kind: String,
     pub arn: String,
+}
+
+/// A DynamoDB stream → function mapping: a SAM `DynamoDB` event or an
+/// `AWS::Lambda::EventSourceMapping` whose `EventSourceArn` is a table's stream. Values are
+/// checked against Lambda's limits; defaults are Lambda's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamMapping {
+    /// Names the mapping across deploys: `Function/Event` for a SAM event, the resource's
+    /// logical id for an `AWS::Lambda::EventSourceMapping`.
+    pub id: String,
+    /// The function's logical id.
+    pub function: String,
+    /// A Lambda version number or alias the mapping calls (from a qualified `FunctionName`).
+    pub qualifier: Option<String>,
+    /// The stream ARN as the template resolves it (`!GetAtt Table.StreamArn`).
+    pub stream_arn: String,
+    /// The table the stream belongs to (its physical name).
+    pub table_name: String,
+    /// `TRIM_HORIZON`, `LATEST` or `AT_TIMESTAMP`.
+    pub starting_position: String,
+    /// With `AT_TIMESTAMP`: seconds since the epoch.
+    pub starting_position_timestamp: Option<f64>,
+    pub batch_size: u32,
+    pub maximum_batching_window_secs: u32,
+    /// -1: retry until the records expire.
+    pub maximum_retry_attempts: i64,
+    /// -1: records never expire.
+    pub maximum_record_age_secs: i64,
+    pub bisect_batch_on_function_error: bool,
+    pub parallelization_factor: u32,
+    /// `FunctionResponseTypes: [ReportBatchItemFailures]`.
+    pub report_batch_item_failures: bool,
+    /// `FilterCriteria.Filters[].Pattern`, each a JSON event pattern (checked).
+    pub filter_patterns: Vec<String>,
+    /// `DestinationConfig.OnFailure.Destination`: an SQS queue or SNS topic ARN.
+    pub on_failure: Option<String>,
+    pub enabled: bool,
 }

@@ -25,6 +25,7 @@ mod outputs;
 mod parameters;
 mod properties;
 mod schedules;
+mod streams;
 mod tables;
 mod versions;
 
@@ -248,6 +249,8 @@ pub(crate) fn build(
     let mut routes: Vec<(String, Route)> = Vec::new();
     let mut schedules = Vec::new();
     let mut event_invoke_configs = Vec::new();
+    let mut stream_mappings = Vec::new();
+    let mut event_source_mappings = Vec::new();
     for (raw, properties) in created.iter().zip(&merged) {
         match raw.type_name.as_str() {
             FUNCTION => {
@@ -274,7 +277,10 @@ pub(crate) fn build(
                 // Events are not a globals property: they are read as written, which is
                 // also what decided above whether the implicit APIs exist.
                 routes.extend(events(&resolver, raw, &mut unsupported)?);
+                stream_mappings.extend(streams::dynamodb_events(&resolver, raw, &mut unsupported)?);
             }
+            // Read once every function is known: they name one.
+            streams::EVENT_SOURCE_MAPPING => event_source_mappings.push(raw),
             REST_API | HTTP_API => {}
             DYNAMODB_TABLE | SIMPLE_TABLE => tables.push(table(&resolver, raw, &mut unsupported)?),
             SERVERLESS_LAYER | LAMBDA_LAYER => {
@@ -322,6 +328,12 @@ pub(crate) fn build(
             _ => {}
         }
     }
+    stream_mappings.extend(streams::event_source_mappings(
+        &resolver,
+        &event_source_mappings,
+        &functions,
+        &mut unsupported,
+    )?);
 
     for (api_logical_id, route) in routes {
         let api = apis
@@ -352,6 +364,7 @@ pub(crate) fn build(
         schedules,
         event_invoke_configs,
         unsupported,
+        stream_mappings,
     })
 }
 

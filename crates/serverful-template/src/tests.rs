@@ -242,6 +242,30 @@ fn render(app: &App) -> String {
     for schedule in &app.schedules {
         schedules::render_schedule(&mut out, schedule);
     }
+    for mapping in &app.stream_mappings {
+        writeln!(
+            out,
+            "stream mapping {} -> {}{} from table {} ({}) at {}{}: batch {}, window {}s, retries {}, age {}s, bisect {}, parallel {}, item failures {}, filters {:?}, on failure {:?}, enabled {}",
+            mapping.id,
+            mapping.function,
+            mapping.qualifier.as_ref().map(|qualifier| format!(":{qualifier}")).unwrap_or_default(),
+            mapping.table_name,
+            mapping.stream_arn,
+            mapping.starting_position,
+            mapping.starting_position_timestamp.map(|at| format!(" {at}")).unwrap_or_default(),
+            mapping.batch_size,
+            mapping.maximum_batching_window_secs,
+            mapping.maximum_retry_attempts,
+            mapping.maximum_record_age_secs,
+            mapping.bisect_batch_on_function_error,
+            mapping.parallelization_factor,
+            mapping.report_batch_item_failures,
+            mapping.filter_patterns,
+            mapping.on_failure,
+            mapping.enabled,
+        )
+        .expect("writing to a String");
+    }
     for item in &app.unsupported {
         writeln!(out, "unsupported {item}").expect("writing to a String");
     }
@@ -908,7 +932,7 @@ Resources:
               env TOPIC_NAME="Topic"
             table Table (demo-table) = {"BillingMode":"PAY_PER_REQUEST","TableName":"demo-table"}
             table Simple (demo-Simple-AT16T855YJ2RP) = {"AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"TableName":"demo-Simple-AT16T855YJ2RP"}
-            unsupported Fn.Events.Stream (DynamoDB)
+            stream mapping Fn/Stream -> Fn from table demo-table (arn:aws:dynamodb:eu-west-1:123456789012:table/demo-table/stream/1970-01-01T00:00:00.000) at LATEST: batch 100, window 0s, retries -1, age -1s, bisect false, parallel 1, item failures false, filters [], on failure None, enabled true
             unsupported Fn.Events.Queue (SQS)
             unsupported Queue (AWS::SQS::Queue)
             unsupported Topic (AWS::SNS::Topic)
@@ -2598,3 +2622,125 @@ fn error_versions_and_aliases() {
 }
 
 mod schedules;
+/// Issue 15: DynamoDB stream mappings from SAM events and `AWS::Lambda::EventSourceMapping`,
+/// with Lambda's defaults and limits.
+#[test]
+fn dynamodb_stream_mappings() {
+    check(
+        r#"
+Resources:
+  Projector:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: nodejs20.x
+      Handler: index.handler
+      Events:
+        Changes:
+          Type: DynamoDB
+          Properties:
+            Stream: !GetAtt Events.StreamArn
+            StartingPosition: TRIM_HORIZON
+            BatchSize: 10
+            MaximumBatchingWindowInSeconds: 1
+            MaximumRetryAttempts: 3
+            MaximumRecordAgeInSeconds: 60
+            BisectBatchOnFunctionError: true
+            ParallelizationFactor: 2
+            FunctionResponseTypes: [ReportBatchItemFailures]
+            FilterCriteria:
+              Filters:
+                - Pattern: '{"eventName": ["INSERT"]}'
+            DestinationConfig:
+              OnFailure:
+                Type: SQS
+                Destination: !GetAtt Failures.Arn
+            TumblingWindowInSeconds: 30
+  Mapping:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties:
+      FunctionName: !Ref Projector
+      EventSourceArn: !GetAtt Events.StreamArn
+      StartingPosition: AT_TIMESTAMP
+      StartingPositionTimestamp: 1700000000
+      Enabled: false
+  QueueMapping:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties:
+      FunctionName: !Ref Projector
+      EventSourceArn: !GetAtt Failures.Arn
+  Events:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: events
+      StreamSpecification: {StreamViewType: NEW_IMAGE}
+  Failures:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: failures}
+"#,
+        expect![[r#"
+            function Projector (demo-Projector-GA4B9YTXUH5N): nodejs20.x "index.handler" dir /app, 3s, 128 MB, x86_64
+            table Events (events) = {"BillingMode":"PAY_PER_REQUEST","StreamSpecification":{"StreamEnabled":true,"StreamViewType":"NEW_IMAGE"},"TableName":"events"}
+            stream mapping Projector/Changes -> Projector from table events (arn:aws:dynamodb:eu-west-1:123456789012:table/events/stream/1970-01-01T00:00:00.000) at TRIM_HORIZON: batch 10, window 1s, retries 3, age 60s, bisect true, parallel 2, item failures true, filters ["{\"eventName\": [\"INSERT\"]}"], on failure Some("arn:aws:sqs:eu-west-1:123456789012:failures"), enabled true
+            stream mapping Mapping -> Projector from table events (arn:aws:dynamodb:eu-west-1:123456789012:table/events/stream/1970-01-01T00:00:00.000) at AT_TIMESTAMP 1700000000: batch 100, window 0s, retries -1, age -1s, bisect false, parallel 1, item failures false, filters [], on failure None, enabled false
+            unsupported Projector.Events.Changes.TumblingWindowInSeconds
+            unsupported Failures (AWS::SQS::Queue)
+            unsupported QueueMapping (AWS::Lambda::EventSourceMapping from arn:aws:sqs:eu-west-1:123456789012:failures)
+        "#]],
+    );
+}
+
+#[test]
+fn bad_dynamodb_stream_mappings() {
+    let template = |properties: &str| {
+        format!(
+            "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: nodejs20.x\n      Handler: index.handler\n      Events:\n        S:\n          Type: DynamoDB\n          Properties: {properties}\n  T:\n    Type: AWS::DynamoDB::Table\n    Properties: {{TableName: t}}\n"
+        )
+    };
+    let outcomes: Vec<String> = [
+        "{StartingPosition: LATEST}",
+        "{Stream: !GetAtt T.StreamArn}",
+        "{Stream: !GetAtt T.StreamArn, StartingPosition: AT_SEQUENCE_NUMBER}",
+        "{Stream: !GetAtt T.StreamArn, StartingPosition: AT_TIMESTAMP}",
+        "{Stream: !GetAtt T.StreamArn, StartingPosition: LATEST, BatchSize: 0}",
+        "{Stream: !GetAtt T.StreamArn, StartingPosition: LATEST, MaximumRecordAgeInSeconds: 30}",
+        "{Stream: !GetAtt T.StreamArn, StartingPosition: LATEST, FilterCriteria: {Filters: [{Pattern: '{\"eventName\": \"INSERT\"}'}]}}",
+        "{Stream: !GetAtt T.StreamArn, StartingPosition: LATEST, DestinationConfig: {OnFailure: {Destination: !GetAtt F.Arn}}}",
+        "{Stream: arn:aws:sqs:eu-west-1:123456789012:q, StartingPosition: LATEST}",
+    ]
+    .iter()
+    .map(|properties| render_result(&template(properties)))
+    .collect();
+    expect![[r#"
+        error: /app/template.yaml:10:23: Resources.F.Properties.Events.S.Properties.Stream: missing; name the table's stream, such as !GetAtt MyTable.StreamArn
+        error: /app/template.yaml:10:23: Resources.F.Properties.Events.S.Properties.StartingPosition: missing; a DynamoDB stream mapping needs TRIM_HORIZON, LATEST or AT_TIMESTAMP
+        error: /app/template.yaml:10:71: Resources.F.Properties.Events.S.Properties.StartingPosition: 'AT_SEQUENCE_NUMBER' is not a starting position of a DynamoDB stream; use TRIM_HORIZON, LATEST or AT_TIMESTAMP
+        error: /app/template.yaml:10:71: Resources.F.Properties.Events.S.Properties.StartingPositionTimestamp: missing; AT_TIMESTAMP needs the time to start from
+        error: /app/template.yaml:10:90: Resources.F.Properties.Events.S.Properties.BatchSize: 0 is out of range; use a whole number from 1 to 10000
+        error: /app/template.yaml:10:106: Resources.F.Properties.Events.S.Properties.MaximumRecordAgeInSeconds: 30 is out of range; use -1 (records never expire) or 60 to 604800
+        error: /app/template.yaml:10:116: Resources.F.Properties.Events.S.Properties.FilterCriteria.Filters[0].Pattern: Invalid filter pattern definition. Event pattern is not valid. Reason: "eventName" must be an object or an array
+        error: /app/template.yaml:10:132: Resources.F.Properties.Events.S.Properties.DestinationConfig.OnFailure.Destination: 'arn:aws:lambda:eu-west-1:123456789012:function:demo-F-UCWEML0W6R64' is not a valid destination for a DynamoDB stream; use an Amazon SQS queue, Amazon SNS topic or Amazon S3 bucket ARN (Lambda functions are not stream failure destinations)
+        error: /app/template.yaml:10:32: Resources.F.Properties.Events.S.Properties.Stream: 'arn:aws:sqs:eu-west-1:123456789012:q' is not a DynamoDB stream ARN; use !GetAtt MyTable.StreamArn
+    "#]]
+    .assert_eq(&outcomes.concat());
+}
+
+#[test]
+fn an_event_source_mapping_names_a_function_of_the_template() {
+    check(
+        r#"
+Resources:
+  Mapping:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties:
+      FunctionName: nowhere
+      EventSourceArn: !GetAtt T.StreamArn
+      StartingPosition: LATEST
+  T:
+    Type: AWS::DynamoDB::Table
+    Properties: {TableName: t}
+"#,
+        expect![[r#"
+            error: /app/template.yaml:6:21: Resources.Mapping.Properties.FunctionName: Function not found: 'nowhere' is not a function of this template
+        "#]],
+    );
+}

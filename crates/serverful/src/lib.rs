@@ -13,6 +13,7 @@ mod remote;
 mod schedules;
 mod serve;
 mod server;
+mod streams;
 mod up;
 mod watch;
 

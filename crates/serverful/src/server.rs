@@ -113,6 +113,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
     serverful_platform::tables::spawn_ttl_sweep(store.clone());
     let state = serverful_platform::SqliteState::open(&data_dir.join("platform.sqlite"))
         .map_err(anyhow::Error::msg)?;
+    let streams = crate::streams::config(&data_dir)?;
 
     // Sandboxed functions reach the AWS endpoint through a listener inside their own
     // network namespace, served by the same router once it exists (below).
@@ -173,6 +174,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             )),
             schedule_minute: schedule_minute()?,
             async_invocations: Some(open_async_queue(&data_dir)?),
+            streams,
         },
         store.clone(),
         Arc::new(state),
@@ -323,6 +325,11 @@ pub(crate) fn aws_endpoint(
         .with_json_service(Arc::new(serverful_aws::DynamoDbService::new(store.clone())))
         .with_json_service(Arc::new(serverful_aws::DynamoDbStreamsService::new(store)));
     if let Some(platform) = platform {
+        state = state.with_rest_service(Arc::new(
+            serverful_platform::mappings_api::EventSourceMappingsApi {
+                platform: platform.clone(),
+            },
+        ));
         state = state.with_rest_service(Arc::new(serverful_platform::lambda_api::LambdaApi {
             platform,
         }));

@@ -25,6 +25,7 @@ mod sandbox;
 mod schedules;
 mod shell_challenge;
 mod store;
+mod stream_mappings;
 mod streams;
 mod versions;
 mod walls;

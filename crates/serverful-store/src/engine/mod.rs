@@ -16,6 +16,7 @@ mod items;
 mod partiql;
 mod read;
 mod start;
+mod stream_watch;
 mod streams;
 mod tables;
 mod targets;
@@ -39,6 +40,7 @@ use crate::value::Item;
 
 pub use dispatch::{NON_WAITING_OPERATIONS, OPERATIONS, STREAMS_OPERATIONS};
 pub use start::{Answer, BlockingCall};
+pub use stream_watch::{ShardRecord, StreamInfo, StreamWatch};
 pub use tables::table_arn;
 pub use targets::{RequestTargets, TableAccess};
 
@@ -310,6 +312,8 @@ pub struct Store {
     /// which the backend's writer thread must never be the last to drop).
     pending: Arc<PendingWrites>,
     clock: Box<dyn Fn() -> f64 + Send + Sync>,
+    /// Who is woken when records are appended to a stream (see `stream_watch`).
+    stream_listeners: Arc<stream_watch::StreamListeners>,
 }
 
 impl std::fmt::Debug for Store {
@@ -362,6 +366,11 @@ impl Store {
             })?;
             tables.insert(name, Arc::new(Table::new(meta)?));
         }
+        let stream_listeners = Arc::new(stream_watch::StreamListeners::default());
+        let backend: Arc<dyn Backend> = Arc::new(stream_watch::NotifyingBackend {
+            inner: backend,
+            listeners: stream_listeners.clone(),
+        });
         Ok(Store {
             backend,
             config,
@@ -372,6 +381,7 @@ impl Store {
             token_locks: (0..TOKEN_STRIPES).map(|_| Mutex::new(())).collect(),
             pending: Arc::new(PendingWrites::new()),
             clock,
+            stream_listeners,
         })
     }
 

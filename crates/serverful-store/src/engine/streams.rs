@@ -14,7 +14,7 @@ use crate::api::{
     GetShardIteratorInput, GetShardIteratorOutput, KeySchemaElement, ListStreamsInput,
     ListStreamsOutput, SequenceNumberRange, Shard, StreamDescription, StreamSummary,
 };
-use crate::backend::Write;
+use crate::backend::{StreamRecord, Write};
 use crate::error::{ErrorKind, StoreError, StoreResult};
 use crate::stream::{stream_change, StreamViewType};
 use crate::value::{item_size, item_to_json, Item};
@@ -35,7 +35,7 @@ fn view_type(name: &str) -> Option<StreamViewType> {
 }
 
 /// The backend's key for a table's stream with a given label.
-fn stream_key(table: &Table, label: &str) -> String {
+pub(super) fn stream_key(table: &Table, label: &str) -> String {
     format!("{}/{label}", table.meta.id)
 }
 
@@ -53,7 +53,7 @@ fn stable_hash(bytes: &[u8]) -> u64 {
     })
 }
 
-fn shard_id(table: &Table, label: &str) -> String {
+pub(super) fn shard_id(table: &Table, label: &str) -> String {
     format!(
         "shardId-{:020}-{:08x}",
         (table.meta.created * 1000.0) as u64,
@@ -70,6 +70,20 @@ fn not_found(arn: &str) -> StoreError {
 
 fn invalid_iterator() -> StoreError {
     StoreError::validation("Invalid ShardIterator")
+}
+
+/// A stored record as `GetRecords` shows it: with its `eventID` and `SequenceNumber`.
+pub(super) fn render_record(table: &Table, record: &StreamRecord) -> StoreResult<Value> {
+    let mut value: Value = serde_json::from_slice(&record.record)
+        .map_err(|error| StoreError::internal(format!("corrupt stream record: {error}")))?;
+    let seed = format!("{}/{}", table.meta.id, record.sequence);
+    value["eventID"] = Value::String(format!(
+        "{:016x}{:016x}",
+        stable_hash(seed.as_bytes()),
+        record.sequence
+    ));
+    value["dynamodb"]["SequenceNumber"] = Value::String(sequence_text(record.sequence));
+    Ok(value)
 }
 
 impl Store {
@@ -146,7 +160,7 @@ impl Store {
         Ok(())
     }
 
-    fn stream_arn(&self, table: &Table, label: &str) -> String {
+    pub(super) fn stream_arn(&self, table: &Table, label: &str) -> String {
         format!(
             "{}/stream/{label}",
             super::table_arn(
@@ -373,19 +387,10 @@ impl Store {
         let stored = self
             .backend
             .stream_records(&stream_key(&table, label), after, limit)?;
-        let mut records = Vec::with_capacity(stored.len());
-        for record in &stored {
-            let mut value: Value = serde_json::from_slice(&record.record)
-                .map_err(|error| StoreError::internal(format!("corrupt stream record: {error}")))?;
-            let seed = format!("{}/{}", table.meta.id, record.sequence);
-            value["eventID"] = Value::String(format!(
-                "{:016x}{:016x}",
-                stable_hash(seed.as_bytes()),
-                record.sequence
-            ));
-            value["dynamodb"]["SequenceNumber"] = Value::String(sequence_text(record.sequence));
-            records.push(value);
-        }
+        let records = stored
+            .iter()
+            .map(|record| render_record(&table, record))
+            .collect::<StoreResult<Vec<Value>>>()?;
         let position = stored.last().map_or(after, |record| record.sequence);
         let closed = table.meta.stream_view_type.is_none();
         Ok(GetRecordsOutput {

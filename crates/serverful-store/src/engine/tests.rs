@@ -1388,3 +1388,69 @@ fn partiql_select_nested_path() {
         expect![[r#"{"Responses":[{"Item":{"nested":{"S":"deep"}}}]}"#]],
     );
 }
+
+#[test]
+fn in_process_stream_readers_are_woken_and_read_from_a_sequence_number() {
+    let store = store();
+    create(&store, "items", "N");
+    ok(
+        &store,
+        "UpdateTable",
+        json!({"TableName": "items", "StreamSpecification": {"StreamEnabled": true, "StreamViewType": "NEW_IMAGE"}}),
+    );
+    let woken = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = woken.clone();
+    let watch = store
+        .watch_stream(
+            "items",
+            Arc::new(move || {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }),
+        )
+        .expect("the table has a stream");
+    for n in 1..=3 {
+        ok(
+            &store,
+            "PutItem",
+            json!({"TableName": "items", "Item": {"pk": {"S": "p"}, "sk": {"N": n.to_string()}}}),
+        );
+    }
+    assert_eq!(woken.load(std::sync::atomic::Ordering::SeqCst), 3);
+    let info = store
+        .stream_info("items")
+        .expect("table exists")
+        .expect("stream on");
+    assert_eq!(info.view_type, "NEW_IMAGE");
+    assert!(info
+        .stream_arn
+        .ends_with("table/items/stream/2023-11-14T22:13:20.000"));
+    let all = store.read_stream("items", 0, 10).expect("read");
+    assert_eq!(all.len(), 3);
+    assert_eq!(
+        store.stream_latest("items").expect("latest"),
+        all[2].sequence
+    );
+    let rest = store
+        .read_stream("items", all[0].sequence, 10)
+        .expect("read");
+    assert_eq!(rest, all[1..].to_vec());
+    assert_eq!(
+        all[1].record["dynamodb"]["NewImage"]["sk"],
+        json!({"N": "2"})
+    );
+    assert!(all[1].record["eventID"].is_string());
+    drop(watch);
+    ok(
+        &store,
+        "PutItem",
+        json!({"TableName": "items", "Item": {"pk": {"S": "p"}, "sk": {"N": "9"}}}),
+    );
+    assert_eq!(
+        woken.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "dropped watches are not called"
+    );
+    // A table without a stream cannot be watched.
+    create(&store, "plain", "N");
+    assert!(store.watch_stream("plain", Arc::new(|| {})).is_err());
+}

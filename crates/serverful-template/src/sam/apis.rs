@@ -140,6 +140,8 @@ pub(super) fn events(
             "HttpApi" => ApiKind::Http,
             // Read by `schedules`.
             "Schedule" | "ScheduleV2" => continue,
+            // Read by `streams`.
+            "DynamoDB" => continue,
             other => {
                 unsupported.push(format!("{logical_id}.Events.{event_name} ({other})"));
                 continue;
