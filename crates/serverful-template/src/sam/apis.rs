@@ -140,6 +140,8 @@ pub(super) fn events(
             "HttpApi" => ApiKind::Http,
             // Read by `schedules`.
             "Schedule" | "ScheduleV2" => continue,
+            // Read by `event_rules`.
+            "EventBridgeRule" | "CloudWatchEvent" => continue,
             other => {
                 unsupported.push(format!("{logical_id}.Events.{event_name} ({other})"));
                 continue;
