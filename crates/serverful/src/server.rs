@@ -323,6 +323,9 @@ pub(crate) fn aws_endpoint(
         .with_json_service(Arc::new(serverful_aws::DynamoDbService::new(store.clone())))
         .with_json_service(Arc::new(serverful_aws::DynamoDbStreamsService::new(store)));
     if let Some(platform) = platform {
+        state = state.with_json_service(Arc::new(serverful_platform::events_api::EventsApi {
+            platform: platform.clone(),
+        }));
         state = state.with_rest_service(Arc::new(serverful_platform::lambda_api::LambdaApi {
             platform,
         }));
