@@ -33,10 +33,14 @@
 //! - `invocation`: the `Invoke` action, a running function found by any of its names.
 //! - `schedules`: each stack version's schedules handed to `serverful-scheduler` at the
 //!   switch and stopped with the stack.
+//! - `events_api`: EventBridge on the AWS endpoint: `PutEvents` matched against the rules
+//!   of the stacks' current versions, each match queued as an asynchronous invocation;
+//!   `TestEventPattern`, `ListRules`, `DescribeRule`.
 
 pub mod action;
 pub mod async_invoke;
 pub mod backup;
+pub mod events_api;
 mod invocation;
 mod keys;
 pub mod lambda_api;

@@ -37,6 +37,10 @@ pub(crate) enum ResourceKind {
     Table,
     Queue,
     Topic,
+    /// `AWS::Events::EventBus`: `Ref` gives the bus's name.
+    EventBus,
+    /// `AWS::Events::Rule`: `Ref` gives the rule's name.
+    EventRule,
     /// `AWS::Serverless::LayerVersion` and `AWS::Lambda::LayerVersion`: `Ref` gives the
     /// version ARN.
     Layer,
@@ -715,6 +719,9 @@ impl<'t> Resolver<'t> {
                 self.physical_name(logical_id, "QueueName")?
             ),
             ResourceKind::Topic => self.topic_arn(logical_id)?,
+            ResourceKind::EventBus | ResourceKind::EventRule => {
+                self.physical_name(logical_id, "Name")?
+            }
             ResourceKind::Layer => self.layer_arn(logical_id)?,
             ResourceKind::RestDomainName | ResourceKind::HttpDomainName => {
                 self.physical_name(logical_id, "DomainName")?
@@ -883,6 +890,24 @@ impl<'t> Resolver<'t> {
                 };
                 (value, &["TopicArn", "TopicName"])
             }
+            ResourceKind::EventBus => {
+                let name = self.physical_name(logical_id, "Name")?;
+                let value = match attribute {
+                    "Arn" => Some(format!(
+                        "arn:aws:events:{region}:{account}:event-bus/{name}"
+                    )),
+                    "Name" => Some(name),
+                    _ => None,
+                };
+                (value, &["Arn", "Name"])
+            }
+            ResourceKind::EventRule => (
+                (attribute == "Arn")
+                    .then(|| self.physical_name(logical_id, "Name"))
+                    .transpose()?
+                    .map(|name| format!("arn:aws:events:{region}:{account}:rule/{name}")),
+                &["Arn"],
+            ),
             ResourceKind::Layer => (
                 (attribute == "LayerVersionArn")
                     .then(|| self.layer_arn(logical_id))
@@ -990,6 +1015,15 @@ impl<'t> Resolver<'t> {
             Some(ResourceKind::Table) => {
                 generated_name(&self.options.stack_name, logical_id, NameRule::TABLE)
             }
+            // As `sam::schedules` and `sam::event_rules` name rules.
+            Some(ResourceKind::EventRule) => generated_name(
+                &self.options.stack_name,
+                logical_id,
+                NameRule {
+                    max_len: 64,
+                    suffix_len: 12,
+                },
+            ),
             _ => logical_id.to_owned(),
         };
         let name = match node {

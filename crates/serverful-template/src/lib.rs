@@ -22,6 +22,7 @@
 //! Errors carry the file, line and column, and a message that starts with where in the
 //! template the problem is (`Resources.Fn.Properties.Runtime: expected a string, found a list`).
 
+mod event_rules;
 mod intrinsics;
 mod model;
 mod names;
@@ -33,6 +34,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use event_rules::{EventBus, EventRule, EventRuleTarget, EventTargetInput, DEFAULT_BUS};
 pub use model::{
     Alias, AliasVersion, Api, ApiKind, App, AsyncDestination, DomainMapping, EventInvokeConfig,
     Function, FunctionCode, Layer, LayerRef, Network, Output, PayloadFormat, Route, StreamMapping,

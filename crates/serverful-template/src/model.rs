@@ -47,6 +47,13 @@ pub struct App {
     /// the order of `functions`), then the `AWS::Lambda::EventInvokeConfig` resources in
     /// template order.
     pub event_invoke_configs: Vec<EventInvokeConfig>,
+    /// EventBridge rules with an event pattern: SAM `EventBridgeRule` and `CloudWatchEvent`
+    /// events (in the order of `functions`, then of their events), then `AWS::Events::Rule`
+    /// resources with an `EventPattern`, in template order. Every pattern and target input
+    /// here is valid.
+    pub event_rules: Vec<crate::EventRule>,
+    /// `AWS::Events::EventBus` resources, in template order.
+    pub event_buses: Vec<crate::EventBus>,
     /// Resources, properties and events the template uses that Serverful does not run yet,
     /// one short name each (`MyQueue (AWS::SQS::Queue)`, `HelloFunction.Policies`), to warn about.
     pub unsupported: Vec<String>,

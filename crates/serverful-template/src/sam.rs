@@ -13,11 +13,13 @@
 //! - `tables`: DynamoDB tables;
 //! - `layers`: layer resources and the `Layers` of functions;
 //! - `schedules`: `Schedule`/`ScheduleV2` events, scheduled rules and Scheduler schedules;
+//! - `event_rules`: `EventBridgeRule`/`CloudWatchEvent` events, event-pattern rules and buses;
 //! - `outputs`: the `Outputs` section.
 
 mod apis;
 mod async_config;
 mod domains;
+mod event_rules;
 mod functions;
 mod globals;
 mod layers;
@@ -45,6 +47,7 @@ use domains::{
     check_unique, domain_name_resource, mapping_resource, register_sam_domain, DeclaredDomains,
     API_MAPPING, BASE_PATH_MAPPING, HTTP_DOMAIN_NAME, REST_DOMAIN_NAME,
 };
+use event_rules::{event_bus, event_rule_events, is_pattern_rule, pattern_rule, EVENT_BUS};
 use functions::function;
 use globals::{merge, Globals};
 use layers::{layer, LAMBDA_LAYER, SERVERLESS_LAYER};
@@ -251,6 +254,8 @@ pub(crate) fn build(
     let mut event_invoke_configs = Vec::new();
     let mut stream_mappings = Vec::new();
     let mut event_source_mappings = Vec::new();
+    let mut event_rules = Vec::new();
+    let mut event_buses = Vec::new();
     for (raw, properties) in created.iter().zip(&merged) {
         match raw.type_name.as_str() {
             FUNCTION => {
@@ -262,6 +267,13 @@ pub(crate) fn build(
                     &mut unsupported,
                 )?;
                 schedules.extend(schedule_events(
+                    &resolver,
+                    raw,
+                    &function,
+                    options,
+                    &mut unsupported,
+                )?);
+                event_rules.extend(event_rule_events(
                     &resolver,
                     raw,
                     &function,
@@ -296,6 +308,7 @@ pub(crate) fn build(
                 &mut unsupported,
             )?),
             "AWS::Lambda::Permission" => {}
+            EVENT_BUS => event_buses.push(event_bus(&resolver, raw, options, &mut unsupported)?),
             // Read below, once every function is known.
             EVENTS_RULE | SCHEDULER_SCHEDULE | LAMBDA_EVENT_INVOKE_CONFIG => {}
             other => unsupported.push(format!("{} ({other})", raw.logical_id)),
@@ -304,6 +317,15 @@ pub(crate) fn build(
 
     for raw in &created {
         match raw.type_name.as_str() {
+            EVENTS_RULE if is_pattern_rule(raw) => {
+                event_rules.push(pattern_rule(
+                    &resolver,
+                    raw,
+                    &functions,
+                    options,
+                    &mut unsupported,
+                )?);
+            }
             EVENTS_RULE => {
                 match events_rule(&resolver, raw, &functions, options, &mut unsupported)? {
                     Some(schedule) => schedules.push(schedule),
@@ -363,6 +385,8 @@ pub(crate) fn build(
         aliases,
         schedules,
         event_invoke_configs,
+        event_rules,
+        event_buses,
         unsupported,
         stream_mappings,
     })
@@ -499,6 +523,8 @@ fn resource_kind(type_name: &str) -> ResourceKind {
         SERVERLESS_LAYER | LAMBDA_LAYER => ResourceKind::Layer,
         "AWS::SQS::Queue" => ResourceKind::Queue,
         "AWS::SNS::Topic" => ResourceKind::Topic,
+        "AWS::Events::EventBus" => ResourceKind::EventBus,
+        EVENTS_RULE => ResourceKind::EventRule,
         REST_DOMAIN_NAME => ResourceKind::RestDomainName,
         HTTP_DOMAIN_NAME => ResourceKind::HttpDomainName,
         BASE_PATH_MAPPING => ResourceKind::BasePathMapping,

@@ -330,6 +330,9 @@ pub(crate) fn aws_endpoint(
                 platform: platform.clone(),
             },
         ));
+        state = state.with_json_service(Arc::new(serverful_platform::events_api::EventsApi {
+            platform: platform.clone(),
+        }));
         state = state.with_rest_service(Arc::new(serverful_platform::lambda_api::LambdaApi {
             platform,
         }));

@@ -8,6 +8,7 @@ mod birthday;
 mod builds;
 mod clients;
 mod deploys;
+mod eventbridge;
 mod failures;
 mod hello;
 mod http_mode;

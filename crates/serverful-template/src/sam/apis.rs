@@ -142,6 +142,8 @@ pub(super) fn events(
             "Schedule" | "ScheduleV2" => continue,
             // Read by `streams`.
             "DynamoDB" => continue,
+            // Read by `event_rules`.
+            "EventBridgeRule" | "CloudWatchEvent" => continue,
             other => {
                 unsupported.push(format!("{logical_id}.Events.{event_name} ({other})"));
                 continue;

@@ -201,7 +201,6 @@ Resources:{FUNCTION}
               arn arn:aws:scheduler:eu-west-1:123456789012:schedule/default/NAME
               -> Ticker input {"from": "scheduler"}
             unsupported TickRule.Targets[2] (arn:aws:sqs:eu-west-1:123456789012:q)
-            unsupported PatternRule (AWS::Events::Rule)
         "#]],
     );
 }
