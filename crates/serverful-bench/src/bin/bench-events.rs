@@ -22,7 +22,8 @@ use serverful_bench::report::{load_average, quantile, Machine};
 use serverful_bench::server::ServerProcess;
 use serverful_bench::sigv4::Signer;
 
-/// Invoke a function synchronously and asynchronously and let a schedule fire; report
+/// Invoke a function synchronously and asynchronously, trigger it from a table's stream and
+/// from PutEvents, and let a schedule fire; report
 #[derive(Debug, Parser)]
 #[command(name = "bench-events")]
 struct Args {
@@ -32,6 +33,9 @@ struct Args {
     /// Concurrent callers
     #[arg(long, short = 'c', default_value_t = 8)]
     connections: usize,
+    /// Table writes and PutEvents calls, one at a time, whose triggered start is timed
+    #[arg(long, default_value_t = 300)]
+    triggers: usize,
     /// Schedule ticks to wait for (each a real minute; 0 skips the schedule)
     #[arg(long, default_value_t = 2)]
     ticks: usize,
@@ -55,6 +59,32 @@ Globals:
 Resources:
   Echo:
     Type: AWS::Serverless::Function
+  Items:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: bench-items
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: pk, AttributeType: S}]
+      KeySchema: [{AttributeName: pk, KeyType: HASH}]
+      StreamSpecification: {StreamViewType: KEYS_ONLY}
+  StreamEcho:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        Changes:
+          Type: DynamoDB
+          Properties:
+            Stream: !GetAtt Items.StreamArn
+            StartingPosition: LATEST
+            BatchSize: 100
+  RuleEcho:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        Bench:
+          Type: EventBridgeRule
+          Properties:
+            Pattern: {source: [bench]}
   Ticker:
     Type: AWS::Serverless::Function
     Properties:
@@ -77,7 +107,15 @@ const report = (body) => new Promise((resolve, reject) => {
   request.end(body);
 });
 exports.handler = async (event) => {
-  await report(event.id !== undefined ? `id ${event.id}` : `tick ${event.time}`);
+  if (Array.isArray(event.Records)) {
+    for (const record of event.Records) await report(`id ${record.dynamodb.Keys.pk.S}`);
+  } else if (event['detail-type'] === 'Scheduled Event') {
+    await report(`tick ${event.time}`);
+  } else if (event.detail !== undefined) {
+    await report(`id ${event.detail.id}`);
+  } else {
+    await report(`id ${event.id}`);
+  }
   return { ok: true };
 };
 ";
@@ -207,6 +245,90 @@ impl Lambda {
         let body = response.into_body().collect().await?.to_bytes();
         Ok((status, body))
     }
+}
+
+/// One signed JSON-protocol call (`x-amz-target`) on its own connection.
+fn json_call(
+    address: SocketAddr,
+    signer: &mut Signer,
+    target: &'static str,
+    body: String,
+) -> impl std::future::Future<Output = anyhow::Result<(u16, Bytes)>> {
+    // Signed now, sent by the future: the signer is not held across the call.
+    let host = address.to_string();
+    let signature = signer.sign(
+        &host,
+        target,
+        body.as_bytes(),
+        time::OffsetDateTime::now_utc(),
+    );
+    send_json(address, host, signature, target, body)
+}
+
+async fn send_json(
+    address: SocketAddr,
+    host: String,
+    signature: serverful_bench::sigv4::Signature,
+    target: &'static str,
+    body: String,
+) -> anyhow::Result<(u16, Bytes)> {
+    let stream = tokio::net::TcpStream::connect(address).await?;
+    stream.set_nodelay(true)?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let request = hyper::Request::post("/")
+        .header(hyper::header::HOST, host)
+        .header(
+            hyper::header::CONTENT_TYPE,
+            serverful_bench::sigv4::CONTENT_TYPE,
+        )
+        .header("x-amz-date", signature.amz_date)
+        .header("x-amz-target", target)
+        .header(hyper::header::AUTHORIZATION, signature.authorization)
+        .body(Full::new(Bytes::from(body)))?;
+    let response = sender.send_request(request).await?;
+    let status = response.status().as_u16();
+    Ok((status, response.into_body().collect().await?.to_bytes()))
+}
+
+/// Sends `count` triggers one at a time (`send(id)`), each once the previous one's
+/// function has started, and returns the time from each send to its function's start.
+async fn time_triggers<F, Fut>(
+    arrivals: &Arc<Mutex<Arrivals>>,
+    first_id: u64,
+    count: usize,
+    mut send: F,
+) -> anyhow::Result<Vec<f64>>
+where
+    F: FnMut(u64) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let mut times = Vec::new();
+    for id in first_id..first_id + count as u64 {
+        let sent = Instant::now();
+        send(id).await?;
+        let deadline = sent + Duration::from_secs(30);
+        loop {
+            let arrived = arrivals
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .ids
+                .get(&id)
+                .copied();
+            if let Some(at) = arrived {
+                times.push(ms(at - sent));
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("trigger {id} started no function within 30 s");
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+    Ok(times)
 }
 
 /// Runs `invocations` calls on `connections` callers: each returns the call's start and
@@ -435,6 +557,41 @@ async fn run(args: Args) -> anyhow::Result<String> {
             .collect()
     };
 
+    eprintln!("{} table writes, one at a time", args.triggers);
+    let mut dynamodb = Signer::new(&keys.0, &keys.1, "us-east-1", "dynamodb");
+    let stream_starts = time_triggers(&arrivals, 1 << 50, args.triggers, |id| {
+        let body = format!(r#"{{"TableName":"bench-items","Item":{{"pk":{{"S":"{id}"}}}}}}"#);
+        let call = json_call(aws, &mut dynamodb, "DynamoDB_20120810.PutItem", body);
+        async move {
+            let (status, answer) = call.await?;
+            if status != 200 {
+                bail!("PutItem: {status}: {}", String::from_utf8_lossy(&answer));
+            }
+            Ok(())
+        }
+    })
+    .await?;
+
+    eprintln!("{} PutEvents calls, one at a time", args.triggers);
+    let mut events = Signer::new(&keys.0, &keys.1, "us-east-1", "events");
+    let rule_starts = time_triggers(&arrivals, 1 << 51, args.triggers, |id| {
+        let body = format!(
+            r#"{{"Entries":[{{"Source":"bench","DetailType":"bench","Detail":"{{\"id\":{id}}}"}}]}}"#
+        );
+        let call = json_call(aws, &mut events, "AWSEvents.PutEvents", body);
+        async move {
+            let (status, answer) = call.await?;
+            let failed = serde_json::from_slice::<serde_json::Value>(&answer)
+                .ok()
+                .and_then(|answer| answer["FailedEntryCount"].as_u64());
+            if status != 200 || failed != Some(0) {
+                bail!("PutEvents: {status}: {}", String::from_utf8_lossy(&answer));
+            }
+            Ok(())
+        }
+    })
+    .await?;
+
     let mut lateness = Vec::new();
     if args.ticks > 0 {
         eprintln!("waiting for {} schedule ticks", args.ticks);
@@ -491,6 +648,14 @@ async fn run(args: Args) -> anyhow::Result<String> {
     out.push_str(&format!(
         "| asynchronous `Invoke` (run) | {async_rate:.0} | {} | the call, to the function's start |\n",
         spread(&starts)
+    ));
+    out.push_str(&format!(
+        "| table write → stream-triggered function start | | {} | `PutItem` sent, to the function's start (one write at a time) |\n",
+        spread(&stream_starts)
+    ));
+    out.push_str(&format!(
+        "| `PutEvents` → rule-triggered function start | | {} | `PutEvents` sent, to the function's start (one call at a time) |\n",
+        spread(&rule_starts)
     ));
     out.push_str(&format!(
         "\n- asynchronous ÷ synchronous throughput: **{:.2}** (target ≥ 0.5)\n",
