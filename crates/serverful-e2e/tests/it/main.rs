@@ -9,6 +9,7 @@ mod builds;
 mod clients;
 mod deploys;
 mod eventbridge;
+mod examples;
 mod failures;
 mod hello;
 mod http_mode;
