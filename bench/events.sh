@@ -2,7 +2,7 @@
 # The event benchmark: through `serverful up`, synchronous against asynchronous Invoke of
 # one Node.js function (throughput, time to 202 and to the function's start), a table
 # write to its stream-triggered function's start, PutEvents to its rule-triggered
-# function's start, and how late a rate(1 minute) schedule fires. Prints a markdown
+# function's start, and how late a cron(* * * * ? *) schedule fires. Prints a markdown
 # report on stdout; progress on stderr.
 #
 #   bash bench/events.sh                       # about 3 minutes (two schedule ticks)
