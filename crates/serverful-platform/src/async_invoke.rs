@@ -1,13 +1,16 @@
 //! Asynchronous invocation wired to the platform: which functions exist and how their
 //! `EventInvokeConfig` reads (`serverful_async::Directory`, from each stack's current
-//! deploy), and the workers started over [`PlatformInvoker`].
+//! deploy), the workers started over [`PlatformInvoker`], and EventBridge destinations
+//! (`PlatformDestinations`).
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
 use serverful_async::{
-    AsyncInvocations, Destination, DestinationKind, Directory, EventInvokeConfig, FunctionTarget,
-    UnsupportedDestinations,
+    AsyncInvocations, Destination, DestinationKind, DestinationSink, Directory, EventInvokeConfig,
+    FunctionTarget, UnsupportedDestinations,
 };
 use serverful_invoke::FunctionRef;
 use serverful_template as template;
@@ -23,8 +26,32 @@ pub fn start(platform: &Arc<Platform>) {
     queue.start(
         Arc::new(PlatformInvoker(platform.clone())),
         Arc::new(PlatformDirectory(Arc::downgrade(platform))),
-        Arc::new(UnsupportedDestinations),
+        Arc::new(PlatformDestinations(Arc::downgrade(platform))),
     );
+}
+
+/// Destinations other than functions: EventBridge buses here (the record goes through
+/// the bus's rules); queues and topics are not served yet.
+struct PlatformDestinations(Weak<Platform>);
+
+impl DestinationSink for PlatformDestinations {
+    fn send(
+        &self,
+        destination: &Destination,
+        record: Bytes,
+    ) -> BoxFuture<'static, Result<(), String>> {
+        if destination.kind != DestinationKind::EventBridge {
+            return UnsupportedDestinations.send(destination, record);
+        }
+        let platform = self.0.upgrade();
+        let bus_arn = destination.arn.clone();
+        Box::pin(async move {
+            let Some(platform) = platform else {
+                return Err("the server is stopping".to_owned());
+            };
+            crate::events_api::put_destination_record(&platform, &bus_arn, &record).await
+        })
+    }
 }
 
 /// Forgets a deleted stack's queued events.

@@ -422,3 +422,69 @@ fn describe_rule(
             )
         })
 }
+
+/// Puts an asynchronous invocation's record on an EventBridge bus, as Lambda does for an
+/// `EventBridge` destination: source `lambda`, detail-type `Lambda Function Invocation
+/// Result - Success` (or `- Failure`), the bus's and the function version's ARNs as
+/// resources, the record as the detail. The bus's rules then route it like any event.
+pub(crate) async fn put_destination_record(
+    platform: &Arc<Platform>,
+    bus_arn: &str,
+    record: &[u8],
+) -> Result<(), String> {
+    let bus = bus_arn
+        .rsplit_once(":event-bus/")
+        .map(|(_, name)| name.to_owned())
+        .ok_or_else(|| format!("{bus_arn} is not an event bus ARN"))?;
+    let detail: Map<String, Value> = serde_json::from_slice(record)
+        .map_err(|error| format!("the invocation record is not a JSON object: {error}"))?;
+    let succeeded = detail
+        .get("requestContext")
+        .and_then(|context| context.get("condition"))
+        .and_then(Value::as_str)
+        == Some("Success");
+    let function_arn = detail
+        .get("requestContext")
+        .and_then(|context| context.get("functionArn"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let entry = PutEventsEntry {
+        source: Some("lambda".to_owned()),
+        detail_type: Some(
+            if succeeded {
+                "Lambda Function Invocation Result - Success"
+            } else {
+                "Lambda Function Invocation Result - Failure"
+            }
+            .to_owned(),
+        ),
+        detail: Some(Value::Object(detail.clone()).to_string()),
+        resources: vec![bus_arn.to_owned(), function_arn],
+        time: None,
+        event_bus_name: Some(bus.clone()),
+        trace_header: None,
+    };
+    let config = platform.config();
+    let now = OffsetDateTime::now_utc();
+    let id = uuid::Uuid::new_v4().to_string();
+    let event = Event::from_entry(
+        &entry,
+        detail,
+        &EnvelopeContext {
+            id: &id,
+            account: &config.account_id,
+            region: &config.region,
+            now,
+        },
+    );
+    let versions = platform.current_versions();
+    route(
+        platform,
+        &versions,
+        &bus,
+        &event,
+        &put_events::format_time(now),
+    )
+    .await
+}

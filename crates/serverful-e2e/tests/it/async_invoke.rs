@@ -223,3 +223,66 @@ fn a_killed_server_delivers_every_queued_event_after_restart() {
     let found: Vec<String> = found.into_iter().map(|(id, _)| id).collect();
     assert_eq!(found, ids);
 }
+
+#[test]
+fn eventbridge_destinations_put_the_record_on_the_bus_for_its_rules() {
+    let server = Server::try_start_with_env(&test_app("async-eventbridge"), &[], &[])
+        .unwrap_or_else(|output| panic!("server did not start:\n{output}"));
+    let worker = server.function_name("Worker");
+    for (name, fail) in [("fine", false), ("broken", true)] {
+        let payload = format!(r#"{{"name":"{name}","fail":{fail}}}"#);
+        let result = invoke(&server, &worker, "Event", &payload);
+        assert_eq!(result["StatusCode"], 202, "{result}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let results = loop {
+        let results: Vec<Value> = server
+            .all_output()
+            .lines()
+            .filter_map(|line| line.split_once("RESULT ").map(|(_, json)| json))
+            .map(|json| serde_json::from_str(json).expect("the recorder logs JSON"))
+            .collect();
+        if results.len() >= 2 || Instant::now() > deadline {
+            break results;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(results.len(), 2, "{}", server.all_output());
+    let by_name = |name: &str| {
+        results
+            .iter()
+            .find(|event| event["detail"]["requestPayload"]["name"] == name)
+            .unwrap_or_else(|| panic!("no result for {name}: {results:?}"))
+    };
+    let fine = by_name("fine");
+    assert_eq!(fine["source"], "lambda");
+    assert_eq!(
+        fine["detail-type"],
+        "Lambda Function Invocation Result - Success"
+    );
+    assert_eq!(fine["detail"]["requestContext"]["condition"], "Success");
+    assert_eq!(fine["detail"]["responsePayload"]["worked"], "fine");
+    let resources = fine["resources"].as_array().expect("resources");
+    assert!(
+        resources[0]
+            .as_str()
+            .is_some_and(|arn| arn.ends_with(":event-bus/default"))
+            && resources[1]
+                .as_str()
+                .is_some_and(|arn| arn.contains(&format!(":function:{worker}"))),
+        "{fine}"
+    );
+    let broken = by_name("broken");
+    assert_eq!(
+        broken["detail-type"],
+        "Lambda Function Invocation Result - Failure"
+    );
+    assert_eq!(
+        broken["detail"]["requestContext"]["condition"],
+        "RetriesExhausted"
+    );
+    assert_eq!(
+        broken["detail"]["responseContext"]["functionError"],
+        "Unhandled"
+    );
+}
