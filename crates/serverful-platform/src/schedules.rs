@@ -12,46 +12,44 @@ use serverful_schedule::chrono_tz::Tz;
 use serverful_scheduler as scheduler;
 use serverful_template as template;
 
-use crate::server::{LiveVersion, Platform};
+use crate::server::{LiveVersion, Platform, WeakInvoker};
 
 /// Hands the scheduler's events to functions without keeping the platform alive (the
 /// platform owns the scheduler): through the asynchronous invocation queue when the
 /// server has one, else by calling the function.
-pub(crate) struct WeakInvoker(pub(crate) Weak<Platform>);
+pub(crate) struct AsyncHandoff(pub(crate) Weak<Platform>);
 
-impl Invoke for WeakInvoker {
+impl Invoke for AsyncHandoff {
     fn invoke(
         &self,
         function: &FunctionRef,
         event: Bytes,
     ) -> BoxFuture<'static, Result<Bytes, InvokeError>> {
-        let platform = self.0.upgrade();
+        let queue = self
+            .0
+            .upgrade()
+            .and_then(|platform| platform.config().async_invocations.clone());
+        let Some(queue) = queue else {
+            return WeakInvoker(self.0.clone()).invoke(function, event);
+        };
         let function = function.clone();
+        // EventBridge and Scheduler invoke Lambda asynchronously: the event goes to the
+        // durable queue of asynchronous invocations, which runs it with Lambda's retries,
+        // event age and the function's destinations. The call succeeds once the event is
+        // queued, as Lambda's `Invoke` with `InvocationType: Event` answers 202; a failure
+        // to queue is the scheduler's to retry.
         Box::pin(async move {
-            let Some(platform) = platform else {
-                return Err(InvokeError::Unavailable(
-                    "the server is stopping".to_owned(),
-                ));
-            };
-            // EventBridge and Scheduler invoke Lambda asynchronously: the event goes to
-            // the durable queue of asynchronous invocations, which runs it with Lambda's
-            // retries, event age and the function's destinations. The call succeeds once
-            // the event is queued, as Lambda's `Invoke` with `InvocationType: Event`
-            // answers 202; a failure to queue is the scheduler's to retry.
-            match platform.config().async_invocations.clone() {
-                Some(queue) => queue
-                    .submit(
-                        uuid::Uuid::new_v4().to_string(),
-                        &function.stack,
-                        &function.function,
-                        function.qualifier.as_deref(),
-                        event,
-                    )
-                    .await
-                    .map(|_| Bytes::new())
-                    .map_err(|error| InvokeError::Unavailable(error.to_string())),
-                None => platform.invoke(&function, event).await,
-            }
+            queue
+                .submit(
+                    uuid::Uuid::new_v4().to_string(),
+                    &function.stack,
+                    &function.function,
+                    function.qualifier.as_deref(),
+                    event,
+                )
+                .await
+                .map(|_| Bytes::new())
+                .map_err(|error| InvokeError::Unavailable(error.to_string()))
         })
     }
 
@@ -59,16 +57,7 @@ impl Invoke for WeakInvoker {
         &self,
         function: &FunctionRef,
     ) -> BoxFuture<'static, Result<HttpTarget, InvokeError>> {
-        let platform = self.0.upgrade();
-        let function = function.clone();
-        Box::pin(async move {
-            match platform {
-                Some(platform) => platform.http_target(&function).await,
-                None => Err(InvokeError::Unavailable(
-                    "the server is stopping".to_owned(),
-                )),
-            }
-        })
+        WeakInvoker(self.0.clone()).http_target(function)
     }
 }
 
@@ -82,7 +71,7 @@ pub(crate) fn scheduler(
 ) -> Option<scheduler::Scheduler> {
     Some(scheduler::Scheduler::new(
         backend?,
-        Arc::new(WeakInvoker(platform)),
+        Arc::new(AsyncHandoff(platform)),
         scheduler::SchedulerOptions {
             region: region.to_owned(),
             account_id: account_id.to_owned(),

@@ -198,7 +198,7 @@ impl Platform {
             keys: StackKeys::new(config.keys.clone(), &config.account_id),
             stream_mappings: Arc::new(serverful_streams::StreamMappings::new(
                 store.clone(),
-                Arc::new(crate::streams::WeakInvoker(platform.clone())),
+                Arc::new(WeakInvoker(platform.clone())),
                 config.streams.checkpoints.clone(),
                 // SQS queues and SNS topics plug in here with their issue.
                 Arc::new(serverful_streams::NoDestinations),
@@ -1733,6 +1733,46 @@ fn invoke_error(error: runtime::InvokeError) -> InvokeError {
         runtime::InvokeError::ShuttingDown => {
             InvokeError::Unavailable("the server is shutting down".to_owned())
         }
+    }
+}
+
+/// Calls functions through the platform without keeping it alive: for the event sources
+/// the platform owns (stream mappings, schedules), which must not keep it alive in turn.
+pub(crate) struct WeakInvoker(pub(crate) std::sync::Weak<Platform>);
+
+impl serverful_invoke::Invoke for WeakInvoker {
+    fn invoke(
+        &self,
+        function: &FunctionRef,
+        event: Bytes,
+    ) -> futures_util::future::BoxFuture<'static, Result<Bytes, InvokeError>> {
+        let platform = self.0.upgrade();
+        let function = function.clone();
+        Box::pin(async move {
+            match platform {
+                Some(platform) => platform.invoke_version(&function, event).await.1,
+                None => Err(InvokeError::Unavailable(
+                    "the server is stopping".to_owned(),
+                )),
+            }
+        })
+    }
+
+    fn http_target(
+        &self,
+        function: &FunctionRef,
+    ) -> futures_util::future::BoxFuture<'static, Result<serverful_invoke::HttpTarget, InvokeError>>
+    {
+        let platform = self.0.upgrade();
+        let function = function.clone();
+        Box::pin(async move {
+            match platform {
+                Some(platform) => platform.http_target(&function).await,
+                None => Err(InvokeError::Unavailable(
+                    "the server is stopping".to_owned(),
+                )),
+            }
+        })
     }
 }
 

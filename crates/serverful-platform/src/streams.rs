@@ -3,12 +3,10 @@
 //! (the same mapping in the next version continues from its checkpoint) and stopped, their
 //! checkpoints forgotten, when the stack is deleted.
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use futures_util::future::BoxFuture;
-use serverful_invoke::{FunctionRef, HttpTarget, Invoke, InvokeError};
+use serverful_invoke::FunctionRef;
 use serverful_store::Store;
 use serverful_streams::{CheckpointStore, Mapping, StartingPosition, StreamsSettings};
 use serverful_template as template;
@@ -30,45 +28,6 @@ impl std::fmt::Debug for StreamsConfig {
         f.debug_struct("StreamsConfig")
             .field("settings", &self.settings)
             .finish_non_exhaustive()
-    }
-}
-
-/// Calls functions through the platform without keeping it alive (the platform owns the
-/// mappings that own this).
-pub(crate) struct WeakInvoker(pub(crate) Weak<Platform>);
-
-impl Invoke for WeakInvoker {
-    fn invoke(
-        &self,
-        function: &FunctionRef,
-        event: Bytes,
-    ) -> BoxFuture<'static, Result<Bytes, InvokeError>> {
-        let platform = self.0.upgrade();
-        let function = function.clone();
-        Box::pin(async move {
-            match platform {
-                Some(platform) => platform.invoke_version(&function, event).await.1,
-                None => Err(InvokeError::Unavailable(
-                    "the server is stopping".to_owned(),
-                )),
-            }
-        })
-    }
-
-    fn http_target(
-        &self,
-        function: &FunctionRef,
-    ) -> BoxFuture<'static, Result<HttpTarget, InvokeError>> {
-        let platform = self.0.upgrade();
-        let function = function.clone();
-        Box::pin(async move {
-            match platform {
-                Some(platform) => platform.http_target(&function).await,
-                None => Err(InvokeError::Unavailable(
-                    "the server is stopping".to_owned(),
-                )),
-            }
-        })
     }
 }
 
