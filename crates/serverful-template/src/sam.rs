@@ -36,7 +36,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::intrinsics::{Resolver, Resource, ResourceKind};
 use crate::model::{ApiKind, App, Route};
-use crate::node::{Node, NodeKind, Span};
+use crate::node::{self, Node, NodeKind, Span};
 use crate::{LoadOptions, Problem};
 
 use apis::{api, events, register_stage};
@@ -439,6 +439,34 @@ fn sections<'t>(root: &'t Node, unsupported: &mut Vec<String>) -> Result<Section
         }
     }
     Ok(sections)
+}
+
+/// A function's events of some SAM types, each with its type.
+type TypedEvents<'t> = Vec<(&'t node::Entry, &'t str)>;
+
+/// A function's SAM events whose `Type` is one of `types`, each with that type, and where
+/// the function's `Events` are (`Resources.F.Properties.Events`, for messages): what each
+/// event-source reader (schedules, rules, streams) starts from.
+fn function_events<'t>(
+    raw: &RawResource<'t>,
+    types: &[&str],
+) -> Result<(String, TypedEvents<'t>), Problem> {
+    let location = format!("Resources.{}.Properties.Events", raw.logical_id);
+    let Some(events) = raw
+        .properties
+        .and_then(|properties| properties.get("Events"))
+    else {
+        return Ok((location, Vec::new()));
+    };
+    let mut found = Vec::new();
+    for event in mapping(events, &location)? {
+        if let Some(sam_type) = event.value.get("Type").and_then(Node::as_scalar) {
+            if types.contains(&sam_type) {
+                found.push((event, sam_type));
+            }
+        }
+    }
+    Ok((location, found))
 }
 
 fn raw_resources(node: &Node) -> Result<Vec<RawResource<'_>>, Problem> {

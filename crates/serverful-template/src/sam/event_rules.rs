@@ -9,7 +9,7 @@ use serverful_eventbridge::input::TargetInput;
 use serverful_eventbridge::EventPattern;
 
 use super::properties::{expect_string, mapping};
-use super::RawResource;
+use super::{function_events, RawResource};
 use crate::event_rules::{EventBus, EventRule, EventRuleTarget, EventTargetInput, DEFAULT_BUS};
 use crate::intrinsics::Resolver;
 use crate::model::Function;
@@ -42,19 +42,9 @@ pub(super) fn event_rule_events(
     unsupported: &mut Vec<String>,
 ) -> Result<Vec<EventRule>, Problem> {
     let logical_id = &raw.logical_id;
-    let Some(events_node) = raw
-        .properties
-        .and_then(|properties| properties.get("Events"))
-    else {
-        return Ok(Vec::new());
-    };
-    let location = format!("Resources.{logical_id}.Properties.Events");
+    let (location, events) = function_events(raw, &["EventBridgeRule", "CloudWatchEvent"])?;
     let mut rules = Vec::new();
-    for event in mapping(events_node, &location)? {
-        let sam_type = match event.value.get("Type").and_then(Node::as_scalar) {
-            Some(sam_type @ ("EventBridgeRule" | "CloudWatchEvent")) => sam_type,
-            _ => continue,
-        };
+    for (event, sam_type) in events {
         let event_name = &event.key;
         let event_location = format!("{location}.{event_name}.Properties");
         let owner = format!("{logical_id}.Events.{event_name}");

@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use serverful_schedule::{parse_time_zone, Schedule};
 
 use super::properties::{expect_number, expect_string, mapping};
-use super::RawResource;
+use super::{function_events, RawResource};
 use crate::intrinsics::Resolver;
 use crate::model::Function;
 use crate::names::{generated_name, NameRule};
@@ -54,19 +54,13 @@ pub(super) fn schedule_events(
     unsupported: &mut Vec<String>,
 ) -> Result<Vec<ScheduleSource>, Problem> {
     let logical_id = &raw.logical_id;
-    let Some(events_node) = raw
-        .properties
-        .and_then(|properties| properties.get("Events"))
-    else {
-        return Ok(Vec::new());
-    };
-    let location = format!("Resources.{logical_id}.Properties.Events");
+    let (location, events) = function_events(raw, &["Schedule", "ScheduleV2"])?;
     let mut schedules = Vec::new();
-    for event in mapping(events_node, &location)? {
-        let kind = match event.value.get("Type").and_then(Node::as_scalar) {
-            Some("Schedule") => ScheduleKind::Rule,
-            Some("ScheduleV2") => ScheduleKind::Scheduler,
-            _ => continue,
+    for (event, sam_type) in events {
+        let kind = if sam_type == "Schedule" {
+            ScheduleKind::Rule
+        } else {
+            ScheduleKind::Scheduler
         };
         let event_name = &event.key;
         let event_location = format!("{location}.{event_name}.Properties");

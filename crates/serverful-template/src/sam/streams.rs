@@ -9,7 +9,7 @@ use crate::node::{Node, NodeKind};
 use crate::Problem;
 
 use super::properties::{expect_string, expect_strings, mapping};
-use super::RawResource;
+use super::{function_events, RawResource};
 
 pub(super) const EVENT_SOURCE_MAPPING: &str = "AWS::Lambda::EventSourceMapping";
 
@@ -20,18 +20,9 @@ pub(super) fn dynamodb_events(
     unsupported: &mut Vec<String>,
 ) -> Result<Vec<StreamMapping>, Problem> {
     let logical_id = &raw.logical_id;
-    let Some(events) = raw
-        .properties
-        .and_then(|properties| properties.get("Events"))
-    else {
-        return Ok(Vec::new());
-    };
-    let location = format!("Resources.{logical_id}.Properties.Events");
+    let (location, events) = function_events(raw, &["DynamoDB"])?;
     let mut mappings = Vec::new();
-    for event in mapping(events, &location)? {
-        if event.value.get("Type").and_then(Node::as_scalar) != Some("DynamoDB") {
-            continue;
-        }
+    for (event, _) in events {
         let event_location = format!("{location}.{}.Properties", event.key);
         let Some(properties) = event.value.get("Properties") else {
             return Err(Problem::at(
