@@ -574,6 +574,35 @@ fn write_cold_row(out: &mut String, row: &ColdRow) -> std::fmt::Result {
     )
 }
 
+/// Runs a driver's `run` on a one-thread tokio runtime (the machine is shared with the
+/// server under test) and prints its markdown report on stdout, or its error on stderr.
+pub fn print_report<F>(run: F) -> std::process::ExitCode
+where
+    F: std::future::Future<Output = anyhow::Result<String>>,
+{
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run) {
+        Ok(report) => {
+            print!("{report}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
