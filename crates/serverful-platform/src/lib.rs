@@ -49,6 +49,7 @@ pub mod logs;
 pub mod mappings_api;
 mod older;
 pub mod prepare;
+pub mod runtime_mappings;
 mod schedules;
 pub mod server;
 pub mod state;

@@ -168,6 +168,8 @@ pub struct Platform {
     scheduler: Option<serverful_scheduler::Scheduler>,
     /// Each stack's DynamoDB stream mappings (`crate::streams`).
     stream_mappings: Arc<serverful_streams::StreamMappings>,
+    /// The event-source mappings made at run time (`crate::runtime_mappings`).
+    runtime_mappings: crate::runtime_mappings::RuntimeMappings,
 }
 
 impl std::fmt::Debug for Platform {
@@ -212,6 +214,7 @@ impl Platform {
             routes,
             code_hashes: CodeHashes::default(),
             older: OlderRuntimes::default(),
+            runtime_mappings: Default::default(),
         })
     }
 
@@ -226,6 +229,14 @@ impl Platform {
     /// Every stack's DynamoDB stream mappings.
     pub fn stream_mappings(&self) -> &Arc<serverful_streams::StreamMappings> {
         &self.stream_mappings
+    }
+
+    pub(crate) fn runtime_mappings(&self) -> &crate::runtime_mappings::RuntimeMappings {
+        &self.runtime_mappings
+    }
+
+    pub(crate) fn state(&self) -> &Arc<dyn StateBackend> {
+        &self.state
     }
 
     /// The gateway's routes, as the last switch left them.

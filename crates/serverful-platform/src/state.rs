@@ -11,7 +11,8 @@
 //! published, per function ([`FunctionVersionRecord`]), and the highest number each
 //! function has had, so that numbers are never reused; and each stack's access keys
 //! (what its functions sign AWS requests with), made on its first deploy and forgotten
-//! with it.
+//! with it. And the event-source mappings made at run time through the Lambda API
+//! ([`EventSourceMappingRecord`]); those a template declares live in its versions.
 //!
 //! The database carries its schema version (`PRAGMA user_version`); opening it applies the
 //! migrations it has not had yet, so a data folder written by an older Serverful keeps
@@ -165,6 +166,47 @@ pub struct StateError {
     pub message: String,
 }
 
+/// An event-source mapping made at run time (`CreateEventSourceMapping`), with its
+/// settings as checked against Lambda's limits; defaults are Lambda's.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EventSourceMappingRecord {
+    /// Lambda's `UUID`.
+    pub uuid: String,
+    /// The stack of the function it calls, and the function's logical id there.
+    pub stack: String,
+    pub function: String,
+    /// The function's name (its ARN's last part), and the version or alias called.
+    pub function_name: String,
+    pub qualifier: Option<String>,
+    /// `EventSourceArn` as given.
+    pub event_source_arn: String,
+    /// `TRIM_HORIZON`, `LATEST` or `AT_TIMESTAMP` (streams only).
+    pub starting_position: Option<String>,
+    pub starting_position_timestamp: Option<f64>,
+    pub batch_size: u32,
+    pub maximum_batching_window_secs: u32,
+    /// -1: retry until the records expire.
+    pub maximum_retry_attempts: i64,
+    /// -1: records never expire.
+    pub maximum_record_age_secs: i64,
+    pub bisect_batch_on_function_error: bool,
+    pub parallelization_factor: u32,
+    /// 0: no tumbling window.
+    #[serde(default)]
+    pub tumbling_window_secs: u32,
+    pub report_batch_item_failures: bool,
+    /// `FilterCriteria.Filters[].Pattern`, each checked.
+    pub filter_patterns: Vec<String>,
+    /// `DestinationConfig.OnFailure.Destination`.
+    pub on_failure: Option<String>,
+    /// `ScalingConfig.MaximumConcurrency` (queues only).
+    #[serde(default)]
+    pub maximum_concurrency: Option<u32>,
+    pub enabled: bool,
+    /// When it was last created or changed, in seconds since the epoch.
+    pub last_modified: f64,
+}
+
 /// Where stacks and versions are kept. Every method is one transaction: a crash leaves
 /// either the old state or the new one.
 pub trait StateBackend: Send + Sync {
@@ -210,6 +252,15 @@ pub trait StateBackend: Send + Sync {
     /// published. Never the current one, nor one whose build runs a Lambda version that a
     /// kept one names (its aliases would point at nothing).
     fn prune_versions(&self, stack: &str, keep: usize) -> Result<Vec<VersionRecord>, StateError>;
+    /// The event-source mappings made at run time.
+    fn event_source_mappings(&self) -> Result<Vec<EventSourceMappingRecord>, StateError>;
+    /// Records a mapping made or changed at run time (by its UUID).
+    fn put_event_source_mapping(
+        &self,
+        mapping: &EventSourceMappingRecord,
+    ) -> Result<(), StateError>;
+    /// Forgets a mapping made at run time.
+    fn delete_event_source_mapping(&self, uuid: &str) -> Result<(), StateError>;
 }
 
 /// [`StateBackend`] in a SQLite database.
@@ -268,6 +319,13 @@ CREATE TABLE stack_keys (
     access_key_id TEXT NOT NULL UNIQUE,
     secret_access_key TEXT NOT NULL,
     session_token TEXT NOT NULL
+);
+",
+    // 3: event-source mappings made at run time through the Lambda API.
+    "
+CREATE TABLE event_source_mappings (
+    uuid TEXT PRIMARY KEY,
+    record TEXT NOT NULL
 );
 ",
 ];
@@ -562,6 +620,38 @@ impl StateBackend for SqliteState {
             )?;
             transaction.commit()?;
             Ok(keys)
+        })
+    }
+
+    fn event_source_mappings(&self) -> Result<Vec<EventSourceMappingRecord>, StateError> {
+        self.with("read the event source mappings", |connection| {
+            let mut statement =
+                connection.prepare("SELECT record FROM event_source_mappings ORDER BY uuid")?;
+            let records = statement
+                .query_map([], |row| row.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            records.iter().map(|record| decode(record)).collect()
+        })
+    }
+
+    fn put_event_source_mapping(
+        &self,
+        mapping: &EventSourceMappingRecord,
+    ) -> Result<(), StateError> {
+        self.with("record the event source mapping", |connection| {
+            connection.execute(
+                "INSERT INTO event_source_mappings (uuid, record) VALUES (?1, ?2)
+                 ON CONFLICT (uuid) DO UPDATE SET record = excluded.record",
+                params![mapping.uuid, encode(mapping)?],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn delete_event_source_mapping(&self, uuid: &str) -> Result<(), StateError> {
+        self.with("delete the event source mapping", |connection| {
+            connection.execute("DELETE FROM event_source_mappings WHERE uuid = ?1", [uuid])?;
+            Ok(())
         })
     }
 

@@ -60,7 +60,6 @@ fn mappings(
     stack: &str,
     version: &LiveVersion,
 ) -> Result<Vec<Mapping>, String> {
-    let config = platform.config();
     version
         .app
         .stream_mappings
@@ -72,50 +71,71 @@ fn mappings(
                 .iter()
                 .find(|function| function.logical_id == source.function)
                 .map_or(source.function.as_str(), |function| function.name.as_str());
-            let mut function =
+            let function =
                 FunctionRef::new(stack, source.function.as_str()).in_deploy(version.record.number);
-            if let Some(qualifier) = &source.qualifier {
-                function = function.with_qualifier(qualifier.as_str());
-            }
-            let position = match source.starting_position.as_str() {
-                "LATEST" => StartingPosition::Latest,
-                "AT_TIMESTAMP" => {
-                    StartingPosition::AtTimestamp(source.starting_position_timestamp.unwrap_or(0.0))
-                }
-                _ => StartingPosition::TrimHorizon,
-            };
-            let mut mapping = Mapping::new(
+            to_mapping(
+                platform,
                 format!("{stack}/{}", source.id),
                 function,
-                format!(
-                    "arn:aws:lambda:{}:{}:function:{function_name}",
-                    config.region, config.account_id
-                ),
-                source.table_name.as_str(),
-                position,
-            );
-            mapping.batch_size = source.batch_size as usize;
-            mapping.batching_window =
-                Duration::from_secs(u64::from(source.maximum_batching_window_secs));
-            mapping.maximum_retry_attempts = u32::try_from(source.maximum_retry_attempts).ok();
-            mapping.maximum_record_age = u64::try_from(source.maximum_record_age_secs)
-                .ok()
-                .map(Duration::from_secs);
-            mapping.bisect_batch_on_function_error = source.bisect_batch_on_function_error;
-            mapping.parallelization_factor = source.parallelization_factor as usize;
-            mapping.report_batch_item_failures = source.report_batch_item_failures;
-            mapping.filters = source
-                .filter_patterns
-                .iter()
-                .map(|pattern| serverful_eventbridge::EventPattern::parse(pattern))
-                .collect::<Result<_, _>>()
-                .map_err(|error| format!("{}: filter pattern: {error}", source.id))?;
-            mapping.filter_patterns = source.filter_patterns.clone();
-            mapping.on_failure = source.on_failure.clone();
-            mapping.enabled = source.enabled;
-            Ok(mapping)
+                function_name,
+                source,
+            )
         })
         .collect()
+}
+
+/// One mapping as [`serverful_streams`] runs it: `key` names its checkpoint, `function`
+/// is what it calls (unqualified; the source's qualifier is added) and `function_name`
+/// goes into its ARN.
+pub(crate) fn to_mapping(
+    platform: &Platform,
+    key: String,
+    mut function: FunctionRef,
+    function_name: &str,
+    source: &template::StreamMapping,
+) -> Result<Mapping, String> {
+    let config = platform.config();
+    if let Some(qualifier) = &source.qualifier {
+        function = function.with_qualifier(qualifier.as_str());
+    }
+    let position = match source.starting_position.as_str() {
+        "LATEST" => StartingPosition::Latest,
+        "AT_TIMESTAMP" => {
+            StartingPosition::AtTimestamp(source.starting_position_timestamp.unwrap_or(0.0))
+        }
+        _ => StartingPosition::TrimHorizon,
+    };
+    let mut mapping = Mapping::new(
+        key,
+        function,
+        format!(
+            "arn:aws:lambda:{}:{}:function:{function_name}",
+            config.region, config.account_id
+        ),
+        source.table_name.as_str(),
+        position,
+    );
+    mapping.batch_size = source.batch_size as usize;
+    mapping.batching_window = Duration::from_secs(u64::from(source.maximum_batching_window_secs));
+    mapping.maximum_retry_attempts = u32::try_from(source.maximum_retry_attempts).ok();
+    mapping.maximum_record_age = u64::try_from(source.maximum_record_age_secs)
+        .ok()
+        .map(Duration::from_secs);
+    mapping.bisect_batch_on_function_error = source.bisect_batch_on_function_error;
+    mapping.parallelization_factor = source.parallelization_factor as usize;
+    mapping.tumbling_window = (source.tumbling_window_secs > 0)
+        .then(|| Duration::from_secs(u64::from(source.tumbling_window_secs)));
+    mapping.report_batch_item_failures = source.report_batch_item_failures;
+    mapping.filters = source
+        .filter_patterns
+        .iter()
+        .map(|pattern| serverful_eventbridge::EventPattern::parse(pattern))
+        .collect::<Result<_, _>>()
+        .map_err(|error| format!("{}: filter pattern: {error}", source.id))?;
+    mapping.filter_patterns = source.filter_patterns.clone();
+    mapping.on_failure = source.on_failure.clone();
+    mapping.enabled = source.enabled;
+    Ok(mapping)
 }
 
 impl Platform {

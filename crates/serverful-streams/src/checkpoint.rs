@@ -14,7 +14,21 @@ pub struct Checkpoint {
     pub stream_arn: String,
     /// Every record up to and including this sequence number is done.
     pub sequence: u64,
+    /// With a tumbling window: the window open at that point and the state the function
+    /// returned so far, so that a restart continues the window where it was.
+    pub window: Option<WindowState>,
 }
+
+/// An open tumbling window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowState {
+    /// Its start, seconds since the epoch (a multiple of the window's length).
+    pub start: i64,
+    /// The `state` the function returned last (a JSON object).
+    pub state: serde_json::Value,
+}
+
+impl Eq for WindowState {}
 
 /// A checkpoint could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +122,23 @@ impl SqliteCheckpoints {
                  );",
             )
             .map_err(|error| CheckpointError::new(action, error))?;
+        // Files from before tumbling windows lack the window's columns.
+        let has_window: bool = connection
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('stream_checkpoints') WHERE name = 'window_start'",
+                [],
+                |row| row.get::<_, i64>(0),
+            )
+            .map(|count| count > 0)
+            .map_err(|error| CheckpointError::new(action, error))?;
+        if !has_window {
+            connection
+                .execute_batch(
+                    "ALTER TABLE stream_checkpoints ADD COLUMN window_start INTEGER;
+                     ALTER TABLE stream_checkpoints ADD COLUMN window_state TEXT;",
+                )
+                .map_err(|error| CheckpointError::new(action, error))?;
+        }
         Ok(SqliteCheckpoints {
             connection: Mutex::new(connection),
         })
@@ -133,7 +164,7 @@ impl CheckpointStore for SqliteCheckpoints {
         let connection = self.connection();
         let mut statement = connection
             .prepare_cached(
-                "SELECT stream_arn, sequence FROM stream_checkpoints WHERE mapping = ?1",
+                "SELECT stream_arn, sequence, window_start, window_state FROM stream_checkpoints WHERE mapping = ?1",
             )
             .map_err(|error| CheckpointError::new(action, error))?;
         let mut rows = statement
@@ -151,9 +182,24 @@ impl CheckpointStore for SqliteCheckpoints {
         let sequence: i64 = row
             .get(1)
             .map_err(|error| CheckpointError::new(action, error))?;
+        let window_start: Option<i64> = row
+            .get(2)
+            .map_err(|error| CheckpointError::new(action, error))?;
+        let window_state: Option<String> = row
+            .get(3)
+            .map_err(|error| CheckpointError::new(action, error))?;
+        let window = match (window_start, window_state) {
+            (Some(start), Some(state)) => Some(WindowState {
+                start,
+                state: serde_json::from_str(&state)
+                    .map_err(|error| CheckpointError::new(action, error))?,
+            }),
+            _ => None,
+        };
         Ok(Some(Checkpoint {
             stream_arn,
             sequence: u64::try_from(sequence).unwrap_or(0),
+            window,
         }))
     }
 
@@ -162,19 +208,27 @@ impl CheckpointStore for SqliteCheckpoints {
             .map_err(|error| CheckpointError::new("save a stream checkpoint", error))?;
         self.connection()
             .prepare_cached(
-                "INSERT INTO stream_checkpoints (mapping, stream_arn, sequence, updated_millis)
-                 VALUES (?1, ?2, ?3, ?4)
+                "INSERT INTO stream_checkpoints
+                     (mapping, stream_arn, sequence, updated_millis, window_start, window_state)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (mapping) DO UPDATE SET
                      stream_arn = excluded.stream_arn,
                      sequence = excluded.sequence,
-                     updated_millis = excluded.updated_millis",
+                     updated_millis = excluded.updated_millis,
+                     window_start = excluded.window_start,
+                     window_state = excluded.window_state",
             )
             .and_then(|mut statement| {
                 statement.execute(rusqlite::params![
                     mapping,
                     checkpoint.stream_arn,
                     sequence,
-                    now_millis()
+                    now_millis(),
+                    checkpoint.window.as_ref().map(|window| window.start),
+                    checkpoint
+                        .window
+                        .as_ref()
+                        .map(|window| window.state.to_string()),
                 ])
             })
             .map_err(|error| CheckpointError::new("save a stream checkpoint", error))?;
@@ -205,6 +259,7 @@ mod tests {
         let checkpoint = Checkpoint {
             stream_arn: "arn:aws:dynamodb:us-east-1:000000000000:table/t/stream/x".to_owned(),
             sequence: 42,
+            window: None,
         };
         checkpoints.save("app/F/E", &checkpoint).expect("save");
         checkpoints
@@ -212,6 +267,10 @@ mod tests {
                 "app/F/E",
                 &Checkpoint {
                     sequence: 43,
+                    window: Some(WindowState {
+                        start: 60,
+                        state: serde_json::json!({"count": 2}),
+                    }),
                     ..checkpoint.clone()
                 },
             )
@@ -222,6 +281,10 @@ mod tests {
             checkpoints.load("app/F/E").expect("load"),
             Some(Checkpoint {
                 sequence: 43,
+                window: Some(WindowState {
+                    start: 60,
+                    state: serde_json::json!({"count": 2}),
+                }),
                 ..checkpoint
             })
         );

@@ -12,9 +12,11 @@ use serverful_invoke::{Invoke, InvokeError};
 use serverful_store::{ShardRecord, Store, StreamInfo};
 use tokio::sync::{watch, Notify};
 
-use crate::checkpoint::{Checkpoint, CheckpointStore};
+use crate::checkpoint::{Checkpoint, CheckpointStore, WindowState};
 use crate::destination::FailureDestination;
-use crate::event::{batch_event, failure_record, FailureCondition, LastInvocation};
+use crate::event::{
+    batch_event, failure_record, window_properties, FailureCondition, LastInvocation,
+};
 use crate::mapping::{Mapping, StartingPosition};
 use crate::mappings::StreamsSettings;
 
@@ -34,6 +36,8 @@ pub(crate) struct Consumer {
     pub mapping: Mapping,
     pub services: Arc<Services>,
     pub stop: watch::Receiver<bool>,
+    /// The open tumbling window, when the mapping has them.
+    pub window: Option<WindowState>,
 }
 
 /// How one invocation of a batch ended.
@@ -132,7 +136,7 @@ impl Consumer {
         }
     }
 
-    async fn initial_position(&self, stream: &StreamInfo) -> Result<u64, String> {
+    async fn initial_position(&mut self, stream: &StreamInfo) -> Result<u64, String> {
         let checkpoints = self.services.checkpoints.clone();
         let key = self.mapping.key.clone();
         let loaded = tokio::task::spawn_blocking(move || checkpoints.load(&key))
@@ -141,6 +145,9 @@ impl Consumer {
             .map_err(|error| error.to_string())?;
         if let Some(checkpoint) = loaded {
             if checkpoint.stream_arn == stream.stream_arn {
+                if self.mapping.tumbling_window.is_some() {
+                    self.window = checkpoint.window;
+                }
                 return Ok(checkpoint.sequence);
             }
         }
@@ -180,6 +187,7 @@ impl Consumer {
         let checkpoint = Checkpoint {
             stream_arn: stream.stream_arn.clone(),
             sequence,
+            window: self.window.clone(),
         };
         tokio::task::spawn_blocking(move || checkpoints.save(&key, &checkpoint))
             .await
@@ -207,9 +215,18 @@ impl Consumer {
             };
             if records.is_empty() {
                 // The store wakes us when records arrive; the timeout also notices a
-                // stream that was replaced (turned off and on again).
-                self.wait_for_records(&wake, self.services.settings.idle_poll)
-                    .await?;
+                // stream that was replaced (turned off and on again), and the end of an
+                // open tumbling window.
+                let mut timeout = self.services.settings.idle_poll;
+                if let Some(until_end) = self.until_window_end() {
+                    if until_end.is_zero() {
+                        self.close_window(&stream, false).await?;
+                        self.save_until_done(&stream, position).await?;
+                        continue;
+                    }
+                    timeout = timeout.min(until_end);
+                }
+                self.wait_for_records(&wake, timeout).await?;
                 continue;
             }
             if !self.mapping.batching_window.is_zero() && records.len() < read_size {
@@ -230,13 +247,125 @@ impl Consumer {
                 .into_iter()
                 .filter(|record| self.passes_filters(&record.record, &stream))
                 .collect();
-            self.deliver(&stream, delivered).await?;
+            if self.mapping.tumbling_window.is_some() {
+                self.deliver_windowed(&stream, delivered).await?;
+            } else {
+                self.deliver(&stream, delivered).await?;
+            }
             position = last;
-            while let Err(message) = self.save(&stream, position).await {
-                tracing::error!(mapping = %self.mapping.key, "failed to {message}");
-                self.sleep(Duration::from_secs(1)).await?;
+            self.save_until_done(&stream, position).await?;
+        }
+    }
+
+    async fn save_until_done(&mut self, stream: &StreamInfo, position: u64) -> Result<(), Stopped> {
+        while let Err(message) = self.save(stream, position).await {
+            tracing::error!(mapping = %self.mapping.key, "failed to {message}");
+            self.sleep(Duration::from_secs(1)).await?;
+        }
+        Ok(())
+    }
+
+    /// How long until the open tumbling window ends (zero once it has).
+    fn until_window_end(&self) -> Option<Duration> {
+        let length = self.mapping.tumbling_window?;
+        let window = self.window.as_ref()?;
+        let end = window.start as f64 + length.as_secs_f64();
+        Some(Duration::from_secs_f64((end - now_seconds()).max(0.0)))
+    }
+
+    /// Closes the open window: the function gets its state once more with
+    /// `isFinalInvokeForWindow` (and `isWindowTerminatedEarly` when the state outgrew
+    /// Lambda's 1 MB), retried until it succeeds, as Lambda holds the shard until then.
+    async fn close_window(&mut self, stream: &StreamInfo, early: bool) -> Result<(), Stopped> {
+        let (Some(length), Some(window)) = (self.mapping.tumbling_window, self.window.take())
+        else {
+            return Ok(());
+        };
+        let mut event = batch_event(stream, &[]);
+        window_properties(&mut event, stream, length, &window, true, early);
+        let body = Bytes::from(serde_json::to_vec(&event).expect("JSON values serialize"));
+        let mut attempts = 0u32;
+        loop {
+            match self
+                .services
+                .invoker
+                .invoke(&self.mapping.function, body.clone())
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(error) => {
+                    attempts += 1;
+                    tracing::warn!(
+                        mapping = %self.mapping.key,
+                        function = %self.mapping.function,
+                        attempts,
+                        "the final invocation of a tumbling window failed: {error}"
+                    );
+                    let delay = retry_delay(&self.services.settings, attempts);
+                    self.sleep(delay).await?;
+                }
             }
         }
+    }
+
+    /// Delivers records with a tumbling window: one lane, records grouped by the window
+    /// their creation time falls in, the state carried from batch to batch of a window,
+    /// and a window closed when a record of a later one arrives.
+    async fn deliver_windowed(
+        &mut self,
+        stream: &StreamInfo,
+        records: Vec<ShardRecord>,
+    ) -> Result<(), Stopped> {
+        let Some(length) = self.mapping.tumbling_window else {
+            return self.deliver(stream, records).await;
+        };
+        let length_secs = length.as_secs().max(1) as i64;
+        let start_of =
+            |record: &ShardRecord| record.created - record.created.rem_euclid(length_secs);
+        let batch_size = self.mapping.batch_size.max(1);
+        let mut index = 0;
+        while index < records.len() {
+            let start = start_of(&records[index]);
+            let end = records[index..]
+                .iter()
+                .position(|record| start_of(record) != start)
+                .map_or(records.len(), |offset| index + offset);
+            if self
+                .window
+                .as_ref()
+                .is_some_and(|window| window.start != start)
+            {
+                self.close_window(stream, false).await?;
+            }
+            for batch in records[index..end].chunks(batch_size) {
+                let window = self.window.take().unwrap_or(WindowState {
+                    start,
+                    state: Value::Object(serde_json::Map::new()),
+                });
+                let mut runner = LaneRunner {
+                    mapping: &self.mapping,
+                    services: &self.services,
+                    stop: self.stop.clone(),
+                    stream,
+                    window: Some(window),
+                };
+                runner.process(batch.to_vec()).await?;
+                self.window = runner.window;
+                let too_big = self
+                    .window
+                    .as_ref()
+                    .is_some_and(|window| window.state.to_string().len() > WINDOW_STATE_MAX);
+                if too_big {
+                    self.close_window(stream, true).await?;
+                    self.window = Some(WindowState {
+                        start,
+                        state: Value::Object(serde_json::Map::new()),
+                    });
+                }
+            }
+            index = end;
+        }
+        Ok(())
     }
 
     /// Lambda matches filters against the record as the function would get it.
@@ -279,6 +408,7 @@ impl Consumer {
                     services: &self.services,
                     stop: self.stop.clone(),
                     stream,
+                    window: None,
                 };
                 async move {
                     for batch in lane.chunks(batch_size) {
@@ -302,12 +432,26 @@ fn lane_of(record: &ShardRecord, lanes: usize) -> usize {
     (hash % lanes as u64) as usize
 }
 
+/// Lambda ends a tumbling window early when its state grows past 1 MB.
+const WINDOW_STATE_MAX: usize = 1024 * 1024;
+
+fn retry_delay(settings: &crate::mappings::StreamsSettings, attempt: u32) -> Duration {
+    let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
+    settings
+        .retry_base
+        .saturating_mul(factor)
+        .min(settings.retry_max)
+}
+
 /// Runs batches of one lane.
 struct LaneRunner<'a> {
     mapping: &'a Mapping,
     services: &'a Services,
     stop: watch::Receiver<bool>,
     stream: &'a StreamInfo,
+    /// With a tumbling window: the window the batches belong to, its state updated by
+    /// each invocation.
+    window: Option<WindowState>,
 }
 
 impl LaneRunner<'_> {
@@ -319,12 +463,7 @@ impl LaneRunner<'_> {
     }
 
     fn retry_delay(&self, attempt: u32) -> Duration {
-        let settings = &self.services.settings;
-        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
-        settings
-            .retry_base
-            .saturating_mul(factor)
-            .min(settings.retry_max)
+        retry_delay(&self.services.settings, attempt)
     }
 
     /// Processes one batch until every record is done: delivered, or given up on (expired,
@@ -460,8 +599,11 @@ impl LaneRunner<'_> {
         }
     }
 
-    async fn invoke(&self, records: &[ShardRecord]) -> Outcome {
-        let event = batch_event(self.stream, records);
+    async fn invoke(&mut self, records: &[ShardRecord]) -> Outcome {
+        let mut event = batch_event(self.stream, records);
+        if let (Some(length), Some(window)) = (self.mapping.tumbling_window, &self.window) {
+            window_properties(&mut event, self.stream, length, window, false, false);
+        }
         let body = Bytes::from(serde_json::to_vec(&event).expect("JSON values serialize"));
         match self
             .services
@@ -469,6 +611,26 @@ impl LaneRunner<'_> {
             .invoke(&self.mapping.function, body)
             .await
         {
+            Ok(response) if self.window.is_some() => {
+                // A windowed function must answer with its `state`; without it the
+                // invocation failed.
+                let Some(state) = serde_json::from_slice::<Value>(response.trim_ascii())
+                    .ok()
+                    .and_then(|answer| answer.get("state").cloned())
+                    .filter(Value::is_object)
+                else {
+                    return Outcome::Failed(None);
+                };
+                let outcome = if self.mapping.report_batch_item_failures {
+                    batch_item_failures(&response, records)
+                } else {
+                    Outcome::Success
+                };
+                if let Some(window) = &mut self.window {
+                    window.state = state;
+                }
+                outcome
+            }
             Ok(response) if self.mapping.report_batch_item_failures => {
                 batch_item_failures(&response, records)
             }

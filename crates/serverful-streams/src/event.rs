@@ -19,6 +19,28 @@ pub(crate) fn batch_event(stream: &StreamInfo, records: &[ShardRecord]) -> Value
     json!({ "Records": records })
 }
 
+/// Adds a tumbling window's properties to a batch event: `window` (`start`, `end`),
+/// `state`, `shardId`, `eventSourceARN`, `isFinalInvokeForWindow` and
+/// `isWindowTerminatedEarly`.
+pub(crate) fn window_properties(
+    event: &mut Value,
+    stream: &StreamInfo,
+    length: std::time::Duration,
+    window: &crate::checkpoint::WindowState,
+    last: bool,
+    early: bool,
+) {
+    event["window"] = json!({
+        "start": seconds_text(window.start),
+        "end": seconds_text(window.start + length.as_secs() as i64),
+    });
+    event["state"] = window.state.clone();
+    event["shardId"] = Value::String(stream.shard_id.clone());
+    event["eventSourceARN"] = Value::String(stream.stream_arn.clone());
+    event["isFinalInvokeForWindow"] = Value::Bool(last);
+    event["isWindowTerminatedEarly"] = Value::Bool(early);
+}
+
 /// Why a batch was given up on (`requestContext.condition`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FailureCondition {

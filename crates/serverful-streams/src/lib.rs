@@ -25,7 +25,7 @@ mod mapping;
 mod mappings;
 
 pub use checkpoint::{
-    Checkpoint, CheckpointError, CheckpointStore, MemoryCheckpoints, SqliteCheckpoints,
+    Checkpoint, CheckpointError, CheckpointStore, MemoryCheckpoints, SqliteCheckpoints, WindowState,
 };
 pub use destination::{DestinationError, FailureDestination, NoDestinations};
 pub use mapping::{table_of_stream_arn, Mapping, MappingError, StartingPosition};

@@ -60,6 +60,10 @@ pub struct Mapping {
     /// `ParallelizationFactor` (1–10): how many batches of the shard may run at once,
     /// records of one partition key always in the same lane and in order.
     pub parallelization_factor: usize,
+    /// `TumblingWindowInSeconds`: records are grouped into windows of this length (by
+    /// their creation time), and the function carries a `state` from one batch of a window
+    /// to the next, with a final call when the window closes.
+    pub tumbling_window: Option<Duration>,
     /// `FunctionResponseTypes: [ReportBatchItemFailures]`.
     pub report_batch_item_failures: bool,
     /// `FilterCriteria.Filters`: a record is delivered when any pattern matches it; no
@@ -97,6 +101,7 @@ impl Mapping {
             maximum_record_age: None,
             bisect_batch_on_function_error: false,
             parallelization_factor: 1,
+            tumbling_window: None,
             report_batch_item_failures: false,
             filters: Vec::new(),
             filter_patterns: Vec::new(),

@@ -160,6 +160,7 @@ impl StreamMappings {
                 mapping: mapping.clone(),
                 services: self.services.clone(),
                 stop: stop_receiver,
+                window: None,
             };
             tokio::spawn(consumer.run())
         });

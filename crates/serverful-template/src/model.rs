@@ -348,6 +348,8 @@ pub struct StreamMapping {
     pub maximum_record_age_secs: i64,
     pub bisect_batch_on_function_error: bool,
     pub parallelization_factor: u32,
+    /// `TumblingWindowInSeconds`: 0 is no window.
+    pub tumbling_window_secs: u32,
     /// `FunctionResponseTypes: [ReportBatchItemFailures]`.
     pub report_batch_item_failures: bool,
     /// `FilterCriteria.Filters[].Pattern`, each a JSON event pattern (checked).

@@ -245,7 +245,7 @@ fn render(app: &App) -> String {
     for mapping in &app.stream_mappings {
         writeln!(
             out,
-            "stream mapping {} -> {}{} from table {} ({}) at {}{}: batch {}, window {}s, retries {}, age {}s, bisect {}, parallel {}, item failures {}, filters {:?}, on failure {:?}, enabled {}",
+            "stream mapping {} -> {}{} from table {} ({}) at {}{}: batch {}, window {}s, retries {}, age {}s, bisect {}, parallel {}, tumbling {}s, item failures {}, filters {:?}, on failure {:?}, enabled {}",
             mapping.id,
             mapping.function,
             mapping.qualifier.as_ref().map(|qualifier| format!(":{qualifier}")).unwrap_or_default(),
@@ -259,6 +259,7 @@ fn render(app: &App) -> String {
             mapping.maximum_record_age_secs,
             mapping.bisect_batch_on_function_error,
             mapping.parallelization_factor,
+            mapping.tumbling_window_secs,
             mapping.report_batch_item_failures,
             mapping.filter_patterns,
             mapping.on_failure,
@@ -932,7 +933,7 @@ Resources:
               env TOPIC_NAME="Topic"
             table Table (demo-table) = {"BillingMode":"PAY_PER_REQUEST","TableName":"demo-table"}
             table Simple (demo-Simple-AT16T855YJ2RP) = {"AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"TableName":"demo-Simple-AT16T855YJ2RP"}
-            stream mapping Fn/Stream -> Fn from table demo-table (arn:aws:dynamodb:eu-west-1:123456789012:table/demo-table/stream/1970-01-01T00:00:00.000) at LATEST: batch 100, window 0s, retries -1, age -1s, bisect false, parallel 1, item failures false, filters [], on failure None, enabled true
+            stream mapping Fn/Stream -> Fn from table demo-table (arn:aws:dynamodb:eu-west-1:123456789012:table/demo-table/stream/1970-01-01T00:00:00.000) at LATEST: batch 100, window 0s, retries -1, age -1s, bisect false, parallel 1, tumbling 0s, item failures false, filters [], on failure None, enabled true
             unsupported Fn.Events.Queue (SQS)
             unsupported Queue (AWS::SQS::Queue)
             unsupported Topic (AWS::SNS::Topic)
@@ -2680,9 +2681,8 @@ Resources:
         expect![[r#"
             function Projector (demo-Projector-GA4B9YTXUH5N): nodejs20.x "index.handler" dir /app, 3s, 128 MB, x86_64
             table Events (events) = {"BillingMode":"PAY_PER_REQUEST","StreamSpecification":{"StreamEnabled":true,"StreamViewType":"NEW_IMAGE"},"TableName":"events"}
-            stream mapping Projector/Changes -> Projector from table events (arn:aws:dynamodb:eu-west-1:123456789012:table/events/stream/1970-01-01T00:00:00.000) at TRIM_HORIZON: batch 10, window 1s, retries 3, age 60s, bisect true, parallel 2, item failures true, filters ["{\"eventName\": [\"INSERT\"]}"], on failure Some("arn:aws:sqs:eu-west-1:123456789012:failures"), enabled true
-            stream mapping Mapping -> Projector from table events (arn:aws:dynamodb:eu-west-1:123456789012:table/events/stream/1970-01-01T00:00:00.000) at AT_TIMESTAMP 1700000000: batch 100, window 0s, retries -1, age -1s, bisect false, parallel 1, item failures false, filters [], on failure None, enabled false
-            unsupported Projector.Events.Changes.TumblingWindowInSeconds
+            stream mapping Projector/Changes -> Projector from table events (arn:aws:dynamodb:eu-west-1:123456789012:table/events/stream/1970-01-01T00:00:00.000) at TRIM_HORIZON: batch 10, window 1s, retries 3, age 60s, bisect true, parallel 2, tumbling 30s, item failures true, filters ["{\"eventName\": [\"INSERT\"]}"], on failure Some("arn:aws:sqs:eu-west-1:123456789012:failures"), enabled true
+            stream mapping Mapping -> Projector from table events (arn:aws:dynamodb:eu-west-1:123456789012:table/events/stream/1970-01-01T00:00:00.000) at AT_TIMESTAMP 1700000000: batch 100, window 0s, retries -1, age -1s, bisect false, parallel 1, tumbling 0s, item failures false, filters [], on failure None, enabled false
             unsupported Failures (AWS::SQS::Queue)
             unsupported QueueMapping (AWS::Lambda::EventSourceMapping from arn:aws:sqs:eu-west-1:123456789012:failures)
         "#]],

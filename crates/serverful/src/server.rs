@@ -181,6 +181,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         routes.clone(),
     );
     serverful_platform::async_invoke::start(&platform);
+    serverful_platform::runtime_mappings::start(&platform);
     let gateway_state = gateway::GatewayState {
         routes,
         invoker: Arc::new(PlatformInvoker(platform.clone())),

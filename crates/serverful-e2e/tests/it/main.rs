@@ -22,6 +22,7 @@ mod lifecycle;
 mod logs;
 mod payloads;
 mod ruby;
+mod runtime_mappings;
 mod runtimes;
 mod sandbox;
 mod schedules;

@@ -134,6 +134,7 @@ struct Settings {
     maximum_record_age_secs: i64,
     bisect_batch_on_function_error: bool,
     parallelization_factor: u32,
+    tumbling_window_secs: u32,
     report_batch_item_failures: bool,
     filter_patterns: Vec<String>,
     on_failure: Option<String>,
@@ -161,6 +162,7 @@ impl Settings {
             maximum_record_age_secs: self.maximum_record_age_secs,
             bisect_batch_on_function_error: self.bisect_batch_on_function_error,
             parallelization_factor: self.parallelization_factor,
+            tumbling_window_secs: self.tumbling_window_secs,
             report_batch_item_failures: self.report_batch_item_failures,
             filter_patterns: self.filter_patterns,
             on_failure: self.on_failure,
@@ -227,6 +229,7 @@ fn read_settings(
         maximum_record_age_secs: -1,
         bisect_batch_on_function_error: false,
         parallelization_factor: 1,
+        tumbling_window_secs: 0,
         report_batch_item_failures: false,
         filter_patterns: Vec::new(),
         on_failure: None,
@@ -333,8 +336,7 @@ fn read_settings(
                 settings.on_failure = on_failure(&value, &property_location, owner, unsupported)?
             }
             "TumblingWindowInSeconds" => {
-                integer(&value, &property_location, 0, 900)?;
-                unsupported.push(format!("{owner}.TumblingWindowInSeconds"));
+                settings.tumbling_window_secs = integer(&value, &property_location, 0, 900)? as u32;
             }
             _ => unsupported.push(format!("{owner}.{key}")),
         }
