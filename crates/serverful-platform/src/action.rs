@@ -207,6 +207,9 @@ pub struct StackSummary {
     pub urls: Vec<ApiUrl>,
     pub tables: Vec<String>,
     pub outputs: Vec<(String, String)>,
+    /// Each schedule with its next fire time ([`crate::Platform::schedule_lines`]).
+    #[serde(default)]
+    pub schedules: Vec<String>,
 }
 
 /// Where one API of a stack answers.

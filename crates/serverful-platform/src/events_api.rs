@@ -204,20 +204,12 @@ async fn route(
     let value = event.to_value();
     for version in versions {
         let stack = &version.record.stack;
-        for rule in &version.app.event_rules {
+        for (index, rule) in version.app.event_rules.iter().enumerate() {
             if !rule.enabled || rule.event_bus_name != bus {
                 continue;
             }
-            let pattern = match EventPattern::parse(&rule.event_pattern) {
-                Ok(pattern) => pattern,
-                Err(error) => {
-                    // Checked when the template was loaded; kept from panicking all the same.
-                    tracing::warn!(
-                        "rule {} of {stack} has an invalid pattern: {error}",
-                        rule.name
-                    );
-                    continue;
-                }
+            let Some(pattern) = version.rule_pattern(index) else {
+                continue;
             };
             if !pattern.matches(&value) {
                 continue;

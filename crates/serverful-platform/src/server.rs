@@ -98,6 +98,8 @@ pub struct LiveVersion {
     /// The functions as the version was started with them, by logical id: a deploy
     /// compares its own with these to find the functions it changes.
     configs: BTreeMap<String, runtime::FunctionConfig>,
+    /// Its EventBridge rules' patterns, parsed on first use (index by `app.event_rules`).
+    rule_patterns: std::sync::OnceLock<Vec<Option<Arc<serverful_eventbridge::EventPattern>>>>,
 }
 
 impl std::fmt::Debug for LiveVersion {
@@ -110,6 +112,34 @@ impl std::fmt::Debug for LiveVersion {
 }
 
 impl LiveVersion {
+    /// The pattern of its `index`th EventBridge rule, parsed once per version (`None`
+    /// for a pattern that does not parse: the template check refused those already).
+    pub(crate) fn rule_pattern(
+        &self,
+        index: usize,
+    ) -> Option<Arc<serverful_eventbridge::EventPattern>> {
+        let patterns = self.rule_patterns.get_or_init(|| {
+            self.app
+                .event_rules
+                .iter()
+                .map(
+                    |rule| match serverful_eventbridge::EventPattern::parse(&rule.event_pattern) {
+                        Ok(pattern) => Some(Arc::new(pattern)),
+                        Err(error) => {
+                            tracing::warn!(
+                                "rule {} of {} has an invalid pattern: {error}",
+                                rule.name,
+                                self.record.stack
+                            );
+                            None
+                        }
+                    },
+                )
+                .collect()
+        });
+        patterns.get(index).cloned().flatten()
+    }
+
     fn runtime_of(&self, function: &str) -> Option<Arc<runtime::Runtime>> {
         self.functions
             .read()
@@ -646,6 +676,7 @@ impl Platform {
             functions: RwLock::new(functions),
             digests,
             configs: started_configs,
+            rule_patterns: std::sync::OnceLock::new(),
         });
         if let Warm::Replacing(previous) = warm {
             let plan = warm_plan(&version, previous.as_deref());
@@ -1051,6 +1082,30 @@ impl Platform {
             .unwrap_or_default()
     }
 
+    /// One line per schedule of the stack: its name, expression, functions and next fire
+    /// time (`Name rate(1 minute) -> Fn (next 2026-12-07T06:00:00Z)`).
+    pub fn schedule_lines(&self, stack: &str) -> Vec<String> {
+        self.upcoming_schedules(stack)
+            .into_iter()
+            .map(|schedule| {
+                let next = match (schedule.enabled, schedule.next) {
+                    (false, _) => "disabled".to_owned(),
+                    (true, Some(next)) => format!(
+                        "next {}",
+                        next.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    ),
+                    (true, None) => "no fire time left".to_owned(),
+                };
+                format!(
+                    "{} {} -> {} ({next})",
+                    schedule.name,
+                    schedule.expression,
+                    schedule.targets.join(", ")
+                )
+            })
+            .collect()
+    }
+
     /// The stack's current version.
     pub fn current(&self, stack: &str) -> Option<Arc<LiveVersion>> {
         self.stacks
@@ -1358,6 +1413,7 @@ impl Platform {
             functions: RwLock::new(functions),
             digests,
             configs,
+            rule_patterns: std::sync::OnceLock::new(),
         });
         if !published.is_empty() {
             self.record_lambda_versions(&reloaded, &published);
@@ -1472,6 +1528,7 @@ impl Platform {
                 urls: Vec::new(),
                 tables: Vec::new(),
                 outputs: Vec::new(),
+                schedules: Vec::new(),
             });
         }
         summaries.sort_by(|a, b| a.name.cmp(&b.name));
@@ -1524,6 +1581,7 @@ impl Platform {
                 .iter()
                 .map(|output| (output.name.clone(), output.value.clone()))
                 .collect(),
+            schedules: self.schedule_lines(&version.record.stack),
         }
     }
 

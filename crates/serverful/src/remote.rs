@@ -245,4 +245,7 @@ fn print_summary(summary: &StackSummary) {
     for (name, value) in &summary.outputs {
         println!("  output: {name} = {value}");
     }
+    for schedule in &summary.schedules {
+        println!("  schedule: {schedule}");
+    }
 }

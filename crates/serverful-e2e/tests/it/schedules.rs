@@ -188,6 +188,12 @@ fn a_deploy_switches_the_schedule_and_a_delete_stops_it() {
         "ticks",
     ]);
     assert_eq!(code, 0, "{out}{err}");
+    // The deploy's report lists the schedule with its next fire time, as `up` does.
+    assert!(
+        out.lines().any(|line| line.starts_with("  schedule: ")
+            && line.contains("rate(2 minutes) -> Ticker (next 20")),
+        "{out}"
+    );
     let switched = ticks(&server).len();
     std::thread::sleep(Duration::from_millis(4_500));
     let all = ticks(&server);
