@@ -717,6 +717,7 @@ impl Platform {
             account_id: self.config.account_id.clone(),
             stack_name: record.stack.clone(),
             version_numbers,
+            queue_url_base: self.config.runtime.aws_endpoint_url.clone(),
         };
         template::load(&record.template_path, &options)
             .map_err(|error| ActionError::invalid("template", error.to_string()))

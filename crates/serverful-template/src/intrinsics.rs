@@ -713,8 +713,12 @@ impl<'t> Resolver<'t> {
             ResourceKind::Deployment => derived_id(&options.stack_name, logical_id),
             ResourceKind::Table => self.physical_name(logical_id, "TableName")?,
             ResourceKind::Queue => format!(
-                "https://sqs.{}.amazonaws.com/{}/{}",
-                options.region,
+                "{}/{}/{}",
+                options
+                    .queue_url_base
+                    .as_deref()
+                    .map(|base| base.trim_end_matches('/').to_owned())
+                    .unwrap_or_else(|| format!("https://sqs.{}.amazonaws.com", options.region)),
                 options.account_id,
                 self.physical_name(logical_id, "QueueName")?
             ),
@@ -1015,6 +1019,35 @@ impl<'t> Resolver<'t> {
             Some(ResourceKind::Table) => {
                 generated_name(&self.options.stack_name, logical_id, NameRule::TABLE)
             }
+            // A FIFO queue's or topic's name must end in `.fifo`; CloudFormation adds it.
+            Some(ResourceKind::Queue) if self.declares_fifo(logical_id, "FifoQueue") => format!(
+                "{}.fifo",
+                generated_name(
+                    &self.options.stack_name,
+                    logical_id,
+                    NameRule {
+                        max_len: 75,
+                        ..NameRule::QUEUE
+                    }
+                )
+            ),
+            Some(ResourceKind::Queue) => {
+                generated_name(&self.options.stack_name, logical_id, NameRule::QUEUE)
+            }
+            Some(ResourceKind::Topic) if self.declares_fifo(logical_id, "FifoTopic") => format!(
+                "{}.fifo",
+                generated_name(
+                    &self.options.stack_name,
+                    logical_id,
+                    NameRule {
+                        max_len: 251,
+                        ..NameRule::TOPIC
+                    }
+                )
+            ),
+            Some(ResourceKind::Topic) => {
+                generated_name(&self.options.stack_name, logical_id, NameRule::TOPIC)
+            }
             // As `sam::schedules` and `sam::event_rules` name rules.
             Some(ResourceKind::EventRule) => generated_name(
                 &self.options.stack_name,
@@ -1069,6 +1102,16 @@ impl<'t> Resolver<'t> {
             .borrow_mut()
             .insert(logical_id.to_owned(), name.clone());
         Ok(name)
+    }
+
+    /// Whether the resource sets `property` (`FifoQueue`, `FifoTopic`) to true.
+    fn declares_fifo(&self, logical_id: &str, property: &str) -> bool {
+        self.resources
+            .get(logical_id)
+            .and_then(|resource| resource.properties)
+            .and_then(|properties| properties.get(property))
+            .and_then(|node| node.as_scalar())
+            .is_some_and(|text| text.trim().eq_ignore_ascii_case("true"))
     }
 
     /// The value of the named condition under `Conditions`.

@@ -57,6 +57,10 @@ pub struct LoadOptions {
     /// the highest its function has, as a deploy publishing it would; with none listed, a
     /// function's versions are 1, 2, ... in template order.
     pub version_numbers: BTreeMap<String, u32>,
+    /// Where queue URLs point (`{base}/{account}/{name}`): the server's AWS endpoint, so
+    /// that a queue's `Ref` is a URL SDKs can send to. `None` gives AWS's own
+    /// (`https://sqs.{region}.amazonaws.com`).
+    pub queue_url_base: Option<String>,
 }
 
 impl Default for LoadOptions {
@@ -67,6 +71,7 @@ impl Default for LoadOptions {
             account_id: "123456789012".to_owned(),
             stack_name: "serverful".to_owned(),
             version_numbers: BTreeMap::new(),
+            queue_url_base: None,
         }
     }
 }

@@ -59,6 +59,79 @@ pub struct App {
     pub unsupported: Vec<String>,
     /// DynamoDB stream → function mappings.
     pub stream_mappings: Vec<StreamMapping>,
+    /// `AWS::SQS::Queue` resources in template order, then the queues SAM makes for `SNS`
+    /// events with `SqsSubscription: true`.
+    pub queues: Vec<Queue>,
+    /// `AWS::SNS::Topic` resources, in template order.
+    pub topics: Vec<Topic>,
+    /// Topic subscriptions: each topic's inline `Subscription` list, SAM `SNS` events and
+    /// `AWS::SNS::Subscription` resources.
+    pub subscriptions: Vec<Subscription>,
+    /// SQS queue → function mappings: SAM `SQS` events (and those `SNS` events with
+    /// `SqsSubscription` make), then `AWS::Lambda::EventSourceMapping` resources of queues.
+    pub queue_mappings: Vec<QueueMapping>,
+}
+
+/// An SQS queue the app declares, as the `CreateQueue` that makes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Queue {
+    pub logical_id: String,
+    /// `QueueName`, or the name CloudFormation would generate (with `.fifo` for a FIFO
+    /// queue).
+    pub name: String,
+    /// `CreateQueue`'s attributes (`VisibilityTimeout`, `RedrivePolicy` as JSON, ...).
+    pub attributes: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// An SNS topic the app declares, as the `CreateTopic` that makes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Topic {
+    pub logical_id: String,
+    /// `TopicName`, or the name CloudFormation would generate.
+    pub name: String,
+    /// `CreateTopic`'s attributes (`DisplayName`, `FifoTopic`, ...).
+    pub attributes: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A subscription of an endpoint to a topic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subscription {
+    /// Names it across deploys: the resource's logical id, `Topic/Subscription[N]` for a
+    /// topic's inline list, `Function/Event` for a SAM event.
+    pub id: String,
+    pub topic_arn: String,
+    /// `lambda`, `sqs`, `http`, `https`, ...
+    pub protocol: String,
+    /// The function or queue ARN, or the URL.
+    pub endpoint: String,
+    /// `FilterPolicy` and `RedrivePolicy` as JSON, `FilterPolicyScope`,
+    /// `RawMessageDelivery`, `DeliveryPolicy`.
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// An SQS queue → function mapping, checked against Lambda's limits; defaults are
+/// Lambda's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueMapping {
+    /// `Function/Event` for a SAM event, the resource's logical id otherwise.
+    pub id: String,
+    /// The function's logical id.
+    pub function: String,
+    pub qualifier: Option<String>,
+    pub queue_arn: String,
+    /// 1–10,000 (default 10).
+    pub batch_size: u32,
+    /// 0–300.
+    pub maximum_batching_window_secs: u32,
+    /// `FunctionResponseTypes: [ReportBatchItemFailures]`.
+    pub report_batch_item_failures: bool,
+    /// `ScalingConfig.MaximumConcurrency` (2–1000).
+    pub maximum_concurrency: Option<u32>,
+    /// `FilterCriteria.Filters[].Pattern`, each checked.
+    pub filter_patterns: Vec<String>,
+    pub enabled: bool,
 }
 
 /// A DynamoDB table the app declares, as the request that creates it.

@@ -30,6 +30,17 @@ impl NameRule {
         max_len: 255,
         suffix_len: 13,
     };
+    /// `AWS::SQS::Queue`: names up to 80 characters, such as `my-stack-Jobs-1T3R8ZKQ2M4N`
+    /// (FIFO queues keep 5 of them for `.fifo`).
+    pub const QUEUE: NameRule = NameRule {
+        max_len: 80,
+        suffix_len: 12,
+    };
+    /// `AWS::SNS::Topic`: names up to 256 characters, such as `my-stack-Orders-9XK2P4LQ7ZRA`.
+    pub const TOPIC: NameRule = NameRule {
+        max_len: 256,
+        suffix_len: 12,
+    };
 }
 
 /// The name CloudFormation would give the resource `logical_id` of stack `stack_name` when

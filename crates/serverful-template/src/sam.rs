@@ -26,6 +26,7 @@ mod layers;
 mod outputs;
 mod parameters;
 mod properties;
+mod queues;
 mod schedules;
 mod streams;
 mod tables;
@@ -256,6 +257,10 @@ pub(crate) fn build(
     let mut event_source_mappings = Vec::new();
     let mut event_rules = Vec::new();
     let mut event_buses = Vec::new();
+    let mut queues = Vec::new();
+    let mut topics = Vec::new();
+    let mut subscriptions = Vec::new();
+    let mut queue_mappings = Vec::new();
     for (raw, properties) in created.iter().zip(&merged) {
         match raw.type_name.as_str() {
             FUNCTION => {
@@ -285,6 +290,11 @@ pub(crate) fn build(
                     &function,
                     properties.as_ref(),
                 )?);
+                let made =
+                    queues::queue_events(&resolver, raw, &function, options, &mut unsupported)?;
+                queues.extend(made.queues);
+                subscriptions.extend(made.subscriptions);
+                queue_mappings.extend(made.mappings);
                 functions.push(function);
                 // Events are not a globals property: they are read as written, which is
                 // also what decided above whether the implicit APIs exist.
@@ -308,6 +318,16 @@ pub(crate) fn build(
                 &mut unsupported,
             )?),
             "AWS::Lambda::Permission" => {}
+            queues::QUEUE => queues.push(queues::queue(&resolver, raw)?),
+            queues::TOPIC => {
+                let (topic, inline) = queues::topic(&resolver, raw, options, &mut unsupported)?;
+                topics.push(topic);
+                subscriptions.extend(inline);
+            }
+            queues::SUBSCRIPTION => {
+                subscriptions.push(queues::subscription(&resolver, raw, &mut unsupported)?);
+            }
+            policy if queues::POLICIES.contains(&policy) => {}
             EVENT_BUS => event_buses.push(event_bus(&resolver, raw, options, &mut unsupported)?),
             // Read below, once every function is known.
             EVENTS_RULE | SCHEDULER_SCHEDULE | LAMBDA_EVENT_INVOKE_CONFIG => {}
@@ -356,6 +376,12 @@ pub(crate) fn build(
         &functions,
         &mut unsupported,
     )?);
+    queue_mappings.extend(queues::queue_event_source_mappings(
+        &resolver,
+        &event_source_mappings,
+        &functions,
+        &mut unsupported,
+    )?);
 
     for (api_logical_id, route) in routes {
         let api = apis
@@ -389,6 +415,10 @@ pub(crate) fn build(
         event_buses,
         unsupported,
         stream_mappings,
+        queues,
+        topics,
+        subscriptions,
+        queue_mappings,
     })
 }
 

@@ -25,6 +25,7 @@ fn render_result(template: &str) -> String {
         account_id: "123456789012".to_owned(),
         stack_name: "demo".to_owned(),
         version_numbers: BTreeMap::new(),
+        queue_url_base: None,
     };
     for line in template.trim_start().lines() {
         if let Some(assignment) = line.strip_prefix("# override ") {
@@ -263,6 +264,51 @@ fn render(app: &App) -> String {
             mapping.report_batch_item_failures,
             mapping.filter_patterns,
             mapping.on_failure,
+            mapping.enabled,
+        )
+        .expect("writing to a String");
+    }
+    for queue in &app.queues {
+        writeln!(
+            out,
+            "queue {} ({}) attributes {:?} tags {:?}",
+            queue.logical_id, queue.name, queue.attributes, queue.tags
+        )
+        .expect("writing to a String");
+    }
+    for topic in &app.topics {
+        writeln!(
+            out,
+            "topic {} ({}) attributes {:?} tags {:?}",
+            topic.logical_id, topic.name, topic.attributes, topic.tags
+        )
+        .expect("writing to a String");
+    }
+    for subscription in &app.subscriptions {
+        writeln!(
+            out,
+            "subscription {}: {} -> {} {} {:?}",
+            subscription.id,
+            subscription.topic_arn,
+            subscription.protocol,
+            subscription.endpoint,
+            subscription.attributes
+        )
+        .expect("writing to a String");
+    }
+    for mapping in &app.queue_mappings {
+        writeln!(
+            out,
+            "queue mapping {} -> {}{} from {}: batch {}, window {}s, item failures {}, concurrency {:?}, filters {:?}, enabled {}",
+            mapping.id,
+            mapping.function,
+            mapping.qualifier.as_ref().map(|qualifier| format!(":{qualifier}")).unwrap_or_default(),
+            mapping.queue_arn,
+            mapping.batch_size,
+            mapping.maximum_batching_window_secs,
+            mapping.report_batch_item_failures,
+            mapping.maximum_concurrency,
+            mapping.filter_patterns,
             mapping.enabled,
         )
         .expect("writing to a String");
@@ -929,14 +975,14 @@ Resources:
               env STREAM="arn:aws:dynamodb:eu-west-1:123456789012:table/demo-table/stream/1970-01-01T00:00:00.000"
               env TABLE="demo-table"
               env TABLE_ARN="arn:aws:dynamodb:eu-west-1:123456789012:table/demo-table"
-              env TOPIC="arn:aws:sns:eu-west-1:123456789012:Topic"
-              env TOPIC_NAME="Topic"
+              env TOPIC="arn:aws:sns:eu-west-1:123456789012:demo-Topic-NRNJBOE0KN7I"
+              env TOPIC_NAME="demo-Topic-NRNJBOE0KN7I"
             table Table (demo-table) = {"BillingMode":"PAY_PER_REQUEST","TableName":"demo-table"}
             table Simple (demo-Simple-AT16T855YJ2RP) = {"AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"TableName":"demo-Simple-AT16T855YJ2RP"}
             stream mapping Fn/Stream -> Fn from table demo-table (arn:aws:dynamodb:eu-west-1:123456789012:table/demo-table/stream/1970-01-01T00:00:00.000) at LATEST: batch 100, window 0s, retries -1, age -1s, bisect false, parallel 1, tumbling 0s, item failures false, filters [], on failure None, enabled true
-            unsupported Fn.Events.Queue (SQS)
-            unsupported Queue (AWS::SQS::Queue)
-            unsupported Topic (AWS::SNS::Topic)
+            queue Queue (jobs) attributes {} tags {}
+            topic Topic (demo-Topic-NRNJBOE0KN7I) attributes {} tags {}
+            queue mapping Fn/Queue -> Fn from arn:aws:sqs:eu-west-1:123456789012:jobs: batch 10, window 0s, item failures false, concurrency None, filters [], enabled true
             unsupported Bucket (AWS::S3::Bucket)
         "#]],
     );
@@ -2683,8 +2729,8 @@ Resources:
             table Events (events) = {"BillingMode":"PAY_PER_REQUEST","StreamSpecification":{"StreamEnabled":true,"StreamViewType":"NEW_IMAGE"},"TableName":"events"}
             stream mapping Projector/Changes -> Projector from table events (arn:aws:dynamodb:eu-west-1:123456789012:table/events/stream/1970-01-01T00:00:00.000) at TRIM_HORIZON: batch 10, window 1s, retries 3, age 60s, bisect true, parallel 2, tumbling 30s, item failures true, filters ["{\"eventName\": [\"INSERT\"]}"], on failure Some("arn:aws:sqs:eu-west-1:123456789012:failures"), enabled true
             stream mapping Mapping -> Projector from table events (arn:aws:dynamodb:eu-west-1:123456789012:table/events/stream/1970-01-01T00:00:00.000) at AT_TIMESTAMP 1700000000: batch 100, window 0s, retries -1, age -1s, bisect false, parallel 1, tumbling 0s, item failures false, filters [], on failure None, enabled false
-            unsupported Failures (AWS::SQS::Queue)
-            unsupported QueueMapping (AWS::Lambda::EventSourceMapping from arn:aws:sqs:eu-west-1:123456789012:failures)
+            queue Failures (failures) attributes {} tags {}
+            queue mapping QueueMapping -> Projector from arn:aws:sqs:eu-west-1:123456789012:failures: batch 10, window 0s, item failures false, concurrency None, filters [], enabled true
         "#]],
     );
 }
@@ -2743,4 +2789,117 @@ Resources:
             error: /app/template.yaml:6:21: Resources.Mapping.Properties.FunctionName: Function not found: 'nowhere' is not a function of this template
         "#]],
     );
+}
+
+#[test]
+fn queues_topics_subscriptions_and_queue_mappings() {
+    check(
+        r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: nodejs20.x
+      Handler: index.handler
+      Events:
+        Jobs:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Jobs.Arn
+            BatchSize: 50
+            MaximumBatchingWindowInSeconds: 2
+            FunctionResponseTypes: [ReportBatchItemFailures]
+            ScalingConfig: {MaximumConcurrency: 5}
+            FilterCriteria:
+              Filters:
+                - Pattern: '{"body": {"kind": ["order"]}}'
+        Direct:
+          Type: SNS
+          Properties:
+            Topic: !Ref Orders
+            FilterPolicy: {kind: [big]}
+            FilterPolicyScope: MessageAttributes
+        Buffered:
+          Type: SNS
+          Properties:
+            Topic: !Ref Orders
+            SqsSubscription: {BatchSize: 3}
+  Jobs:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: 60
+      RedrivePolicy:
+        deadLetterTargetArn: !GetAtt Dead.Arn
+        maxReceiveCount: 3
+      Tags: [{Key: team, Value: shop}]
+  Dead:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: dead.fifo
+      FifoQueue: true
+      ContentBasedDeduplication: true
+  Orders:
+    Type: AWS::SNS::Topic
+    Properties:
+      DisplayName: Orders
+      Subscription:
+        - {Protocol: sqs, Endpoint: !GetAtt Jobs.Arn}
+  Audit:
+    Type: AWS::SNS::Subscription
+    Properties:
+      TopicArn: !Ref Orders
+      Protocol: https
+      Endpoint: https://example.com/hook
+      RawMessageDelivery: true
+  Policy:
+    Type: AWS::SQS::QueuePolicy
+    Properties: {Queues: [!Ref Jobs], PolicyDocument: {}}
+  Mapping:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties:
+      FunctionName: !Ref Worker
+      EventSourceArn: !GetAtt Dead.Arn
+      Enabled: false
+"#,
+        expect![[r#"
+            function Worker (demo-Worker-UPAGFNTBMWTP): nodejs20.x "index.handler" dir /app, 3s, 128 MB, x86_64
+            queue WorkerBufferedQueue (demo-WorkerBufferedQueue-C959PRONAWYS) attributes {} tags {}
+            queue Jobs (demo-Jobs-4G5U9OYEZRXW) attributes {"RedrivePolicy": "{\"deadLetterTargetArn\":\"arn:aws:sqs:eu-west-1:123456789012:dead.fifo\",\"maxReceiveCount\":3}", "VisibilityTimeout": "60"} tags {"team": "shop"}
+            queue Dead (dead.fifo) attributes {"ContentBasedDeduplication": "true", "FifoQueue": "true"} tags {}
+            topic Orders (demo-Orders-TIAY1GQMNVSJ) attributes {"DisplayName": "Orders"} tags {}
+            subscription Worker/Direct: arn:aws:sns:eu-west-1:123456789012:demo-Orders-TIAY1GQMNVSJ -> lambda arn:aws:lambda:eu-west-1:123456789012:function:demo-Worker-UPAGFNTBMWTP {"FilterPolicy": "{\"kind\":[\"big\"]}", "FilterPolicyScope": "MessageAttributes"}
+            subscription Worker/Buffered: arn:aws:sns:eu-west-1:123456789012:demo-Orders-TIAY1GQMNVSJ -> sqs arn:aws:sqs:eu-west-1:123456789012:demo-WorkerBufferedQueue-C959PRONAWYS {}
+            subscription Orders/Subscription[0]: arn:aws:sns:eu-west-1:123456789012:demo-Orders-TIAY1GQMNVSJ -> sqs arn:aws:sqs:eu-west-1:123456789012:demo-Jobs-4G5U9OYEZRXW {}
+            subscription Audit: arn:aws:sns:eu-west-1:123456789012:demo-Orders-TIAY1GQMNVSJ -> https https://example.com/hook {"RawMessageDelivery": "true"}
+            queue mapping Worker/Jobs -> Worker from arn:aws:sqs:eu-west-1:123456789012:demo-Jobs-4G5U9OYEZRXW: batch 50, window 2s, item failures true, concurrency Some(5), filters ["{\"body\": {\"kind\": [\"order\"]}}"], enabled true
+            queue mapping Worker/Buffered -> Worker from arn:aws:sqs:eu-west-1:123456789012:demo-WorkerBufferedQueue-C959PRONAWYS: batch 3, window 0s, item failures false, concurrency None, filters [], enabled true
+            queue mapping Mapping -> Worker from arn:aws:sqs:eu-west-1:123456789012:dead.fifo: batch 10, window 0s, item failures false, concurrency None, filters [], enabled false
+        "#]],
+    );
+}
+
+#[test]
+fn bad_queues_and_queue_mappings() {
+    let outcomes: Vec<String> = [
+        "  Q:\n    Type: AWS::SQS::Queue\n    Properties: {QueueName: plain, FifoQueue: true}\n",
+        "  Q:\n    Type: AWS::SQS::Queue\n    Properties: {Colour: blue}\n",
+        "  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: nodejs20.x\n      Handler: index.handler\n      Events:\n        E: {Type: SQS, Properties: {Queue: arn:aws:sqs:us-east-1:123456789012:q, BatchSize: 50}}\n",
+        "  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: nodejs20.x\n      Handler: index.handler\n      Events:\n        E: {Type: SQS, Properties: {Queue: not-an-arn}}\n",
+        "  T:\n    Type: AWS::SNS::Subscription\n    Properties: {TopicArn: arn:aws:sns:us-east-1:123456789012:t, Protocol: pigeon, Endpoint: x}\n",
+    ]
+    .iter()
+    .map(|resources| {
+        render_result(&format!(
+            "Transform: AWS::Serverless-2016-10-31\nResources:\n{resources}"
+        ))
+    })
+    .collect();
+    expect![[r#"
+        error: /app/template.yaml:5:17: Resources.Q.Properties: a FIFO queue's name must end with .fifo, and only a FIFO queue's may (QueueName plain, FifoQueue true)
+        error: /app/template.yaml:5:18: Resources.Q.Properties.Colour: not a property of AWS::SQS::Queue; the properties are QueueName, Tags and ContentBasedDeduplication, DeduplicationScope, DelaySeconds, FifoQueue, FifoThroughputLimit, KmsDataKeyReusePeriodSeconds, KmsMasterKeyId, MaximumMessageSize, MessageRetentionPeriod, ReceiveMessageWaitTimeSeconds, RedriveAllowPolicy, RedrivePolicy, SqsManagedSseEnabled, VisibilityTimeout
+        error: /app/template.yaml:9:93: Resources.F.Properties.Events.E.Properties.BatchSize: Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10
+        error: /app/template.yaml:9:44: Resources.F.Properties.Events.E.Properties.Queue: 'not-an-arn' is not an SQS queue ARN; use !GetAtt MyQueue.Arn
+        error: /app/template.yaml:5:76: Resources.T.Properties.Protocol: Invalid parameter: Protocol 'pigeon'; use lambda, sqs, http or https
+    "#]].assert_eq(&outcomes.concat());
 }

@@ -34,6 +34,7 @@ pub(crate) fn load(args: &AppArgs) -> anyhow::Result<LoadedApp> {
         account_id: ACCOUNT_ID.to_string(),
         stack_name: stack_name.clone(),
         version_numbers: BTreeMap::new(),
+        queue_url_base: None,
     };
     let app = template::load(&args.dir, &options).map_err(|error| anyhow::anyhow!("{error}"))?;
     if !app.unsupported.is_empty() {

@@ -142,6 +142,8 @@ pub(super) fn events(
             "Schedule" | "ScheduleV2" => continue,
             // Read by `streams`.
             "DynamoDB" => continue,
+            // Read by `queues`.
+            "SQS" | "SNS" => continue,
             // Read by `event_rules`.
             "EventBridgeRule" | "CloudWatchEvent" => continue,
             other => {

@@ -301,6 +301,7 @@ mod tests {
             account_id: "123456789012".to_owned(),
             stack_name: "demo".to_owned(),
             version_numbers: BTreeMap::new(),
+            queue_url_base: None,
         };
         load_str(template, Path::new("/app/template.yaml"), &options)
             .map(|app| (app.event_invoke_configs, app.unsupported))

@@ -73,6 +73,10 @@ pub(super) fn event_source_mappings(
             ));
         };
         let source = resolver.resolve_string(source, &format!("{location}.EventSourceArn"))?;
+        if source.starts_with("arn:aws:sqs:") {
+            // `sam::queues` reads those.
+            continue;
+        }
         if !source.starts_with("arn:aws:dynamodb:") {
             unsupported.push(format!(
                 "{logical_id} ({EVENT_SOURCE_MAPPING} from {source})"
@@ -110,7 +114,10 @@ pub(super) fn event_source_mappings(
 
 /// The logical id and qualifier of a function named by name, ARN or partial ARN, each
 /// optionally qualified (`name:alias`), as Lambda accepts in `FunctionName`.
-fn function_of_name(name: &str, functions: &[Function]) -> Option<(String, Option<String>)> {
+pub(super) fn function_of_name(
+    name: &str,
+    functions: &[Function],
+) -> Option<(String, Option<String>)> {
     let unprefixed = name.split_once(":function:").map_or(name, |(_, rest)| rest);
     let (bare, qualifier) = match unprefixed.split_once(':') {
         Some((bare, qualifier)) => (bare, Some(qualifier.to_owned())),
@@ -171,7 +178,7 @@ impl Settings {
     }
 }
 
-fn integer(node: &Node, location: &str, min: i64, max: i64) -> Result<i64, Problem> {
+pub(super) fn integer(node: &Node, location: &str, min: i64, max: i64) -> Result<i64, Problem> {
     let text = node.as_scalar().unwrap_or_default().trim();
     match text.parse::<i64>() {
         Ok(number) if (min..=max).contains(&number) => Ok(number),
@@ -189,7 +196,7 @@ fn integer(node: &Node, location: &str, min: i64, max: i64) -> Result<i64, Probl
     }
 }
 
-fn boolean(node: &Node, location: &str) -> Result<bool, Problem> {
+pub(super) fn boolean(node: &Node, location: &str) -> Result<bool, Problem> {
     match node.as_scalar().map(str::trim) {
         Some("true" | "True" | "TRUE") => Ok(true),
         Some("false" | "False" | "FALSE") => Ok(false),
@@ -365,7 +372,7 @@ fn read_settings(
     Ok(settings)
 }
 
-fn filter_patterns(value: &Node, location: &str) -> Result<Vec<String>, Problem> {
+pub(super) fn filter_patterns(value: &Node, location: &str) -> Result<Vec<String>, Problem> {
     let filters_location = format!("{location}.Filters");
     let Some(filters) = value.get("Filters") else {
         return Ok(Vec::new());
