@@ -15,6 +15,9 @@ pub struct EventInvokeConfig {
     pub on_success: Option<Destination>,
     /// Where the record of an event that failed every attempt, or grew too old, goes.
     pub on_failure: Option<Destination>,
+    /// The function's dead-letter queue (an SQS queue or SNS topic): it gets the event
+    /// itself when it failed every attempt or grew too old.
+    pub dead_letter: Option<Destination>,
 }
 
 impl EventInvokeConfig {
@@ -35,6 +38,7 @@ impl Default for EventInvokeConfig {
             )),
             on_success: None,
             on_failure: None,
+            dead_letter: None,
         }
     }
 }

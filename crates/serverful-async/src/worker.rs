@@ -395,6 +395,18 @@ impl Delivery {
         condition: Condition,
         response: Option<Response>,
     ) {
+        if condition != Condition::Success {
+            if let Some(dead_letter) = &target.config.dead_letter {
+                let payload = Bytes::from(queued.event.payload.clone());
+                if let Err(error) = self.sink.send(dead_letter, payload).await {
+                    tracing::warn!(
+                        "asynchronous event {}: not sent to the dead-letter queue {}: {error}",
+                        queued.event.id,
+                        dead_letter.arn
+                    );
+                }
+            }
+        }
         let destination = match condition {
             Condition::Success => target.config.on_success.as_ref(),
             Condition::RetriesExhausted | Condition::EventAgeExceeded => {

@@ -40,16 +40,27 @@ impl DestinationSink for PlatformDestinations {
         destination: &Destination,
         record: Bytes,
     ) -> BoxFuture<'static, Result<(), String>> {
-        if destination.kind != DestinationKind::EventBridge {
+        let kind = destination.kind;
+        if !matches!(
+            kind,
+            DestinationKind::EventBridge | DestinationKind::Sqs | DestinationKind::Sns
+        ) {
             return UnsupportedDestinations.send(destination, record);
         }
         let platform = self.0.upgrade();
-        let bus_arn = destination.arn.clone();
+        let arn = destination.arn.clone();
         Box::pin(async move {
             let Some(platform) = platform else {
                 return Err("the server is stopping".to_owned());
             };
-            crate::events_api::put_destination_record(&platform, &bus_arn, &record).await
+            if kind == DestinationKind::EventBridge {
+                return crate::events_api::put_destination_record(&platform, &arn, &record).await;
+            }
+            let message = crate::messaging::Message {
+                body: String::from_utf8_lossy(&record).into_owned(),
+                ..crate::messaging::Message::default()
+            };
+            platform.send_to(&arn, message).await
         })
     }
 }
@@ -99,6 +110,7 @@ fn config(settings: Option<&template::EventInvokeConfig>) -> EventInvokeConfig {
             }),
         on_success: destination(settings.on_success.as_ref()),
         on_failure: destination(settings.on_failure.as_ref()),
+        dead_letter: None,
     }
 }
 
@@ -144,7 +156,15 @@ impl Directory for PlatformDirectory {
                 config_of.region, config_of.account_id, found.name
             ),
             executed_version,
-            config: config(settings),
+            config: EventInvokeConfig {
+                dead_letter: found.dead_letter_arn.as_ref().and_then(|arn| {
+                    Some(Destination {
+                        kind: DestinationKind::of_arn(arn)?,
+                        arn: arn.clone(),
+                    })
+                }),
+                ..config(settings)
+            },
         })
     }
 

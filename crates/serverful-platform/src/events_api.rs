@@ -234,6 +234,30 @@ async fn route(
                 };
                 deliver(platform, stack, target, payload).await?;
             }
+            for target in &rule.message_targets {
+                let context = RuleContext {
+                    rule_name: &rule.name,
+                    rule_arn: &rule.arn,
+                    ingestion_time,
+                };
+                let payload = match input_of(&target.id, &target.input) {
+                    Ok(input) => input.render(&value, &context),
+                    Err(error) => {
+                        tracing::warn!(
+                            "target {} of rule {} of {stack}: {error}",
+                            target.id,
+                            rule.name
+                        );
+                        continue;
+                    }
+                };
+                let message = crate::messaging::Message {
+                    body: payload,
+                    group_id: target.message_group_id.clone(),
+                    subject: None,
+                };
+                platform.send_to(&target.arn, message).await?;
+            }
         }
     }
     Ok(())
@@ -242,16 +266,19 @@ async fn route(
 fn target_input(
     target: &template::EventRuleTarget,
 ) -> Result<TargetInput, serverful_eventbridge::input::InputError> {
-    match &target.input {
+    input_of(&target.id, &target.input)
+}
+
+fn input_of(
+    id: &str,
+    input: &template::EventTargetInput,
+) -> Result<TargetInput, serverful_eventbridge::input::InputError> {
+    match input {
         template::EventTargetInput::Event => Ok(TargetInput::Event),
-        template::EventTargetInput::Constant(text) => {
-            TargetInput::new(&target.id, Some(text), None, None)
-        }
-        template::EventTargetInput::Path(path) => {
-            TargetInput::new(&target.id, None, Some(path), None)
-        }
+        template::EventTargetInput::Constant(text) => TargetInput::new(id, Some(text), None, None),
+        template::EventTargetInput::Path(path) => TargetInput::new(id, None, Some(path), None),
         template::EventTargetInput::Transformer { paths, template } => {
-            TargetInput::new(&target.id, None, None, Some((paths.as_slice(), template)))
+            TargetInput::new(id, None, None, Some((paths.as_slice(), template)))
         }
     }
 }

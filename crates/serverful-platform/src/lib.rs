@@ -47,6 +47,7 @@ pub mod lambda_api;
 mod lambda_versions;
 pub mod logs;
 pub mod mappings_api;
+mod messaging;
 mod older;
 pub mod prepare;
 pub mod runtime_mappings;

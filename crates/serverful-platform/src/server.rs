@@ -232,8 +232,9 @@ impl Platform {
                 store.clone(),
                 Arc::new(WeakInvoker(platform.clone())),
                 config.streams.checkpoints.clone(),
-                // SQS queues and SNS topics plug in here with their issue.
-                Arc::new(serverful_streams::NoDestinations),
+                Arc::new(crate::messaging::PlatformFailureDestination(
+                    platform.clone(),
+                )),
                 config.streams.settings.clone(),
             )),
             config,

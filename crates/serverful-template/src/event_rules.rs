@@ -36,6 +36,8 @@ pub struct EventRule {
     pub enabled: bool,
     /// The functions it invokes, in the order of the targets.
     pub targets: Vec<EventRuleTarget>,
+    /// The SQS queues and SNS topics it sends matched events to.
+    pub message_targets: Vec<EventRuleMessageTarget>,
     /// The line of the pattern in the template, for messages.
     pub line: usize,
 }
@@ -50,6 +52,17 @@ pub struct EventRuleTarget {
     /// The alias or version the target's ARN names, or SAM's `AutoPublishAlias`.
     pub qualifier: Option<String>,
     pub input: EventTargetInput,
+}
+
+/// A queue or topic a rule sends matched events to, and what it sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventRuleMessageTarget {
+    pub id: String,
+    /// `arn:aws:sqs:...` or `arn:aws:sns:...`.
+    pub arn: String,
+    pub input: EventTargetInput,
+    /// `SqsParameters.MessageGroupId`, which a FIFO queue needs.
+    pub message_group_id: Option<String>,
 }
 
 /// A target's input setting, as written (checked with `serverful_eventbridge::input`).

@@ -34,7 +34,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use event_rules::{EventBus, EventRule, EventRuleTarget, EventTargetInput, DEFAULT_BUS};
+pub use event_rules::{
+    EventBus, EventRule, EventRuleMessageTarget, EventRuleTarget, EventTargetInput, DEFAULT_BUS,
+};
 pub use model::{
     Alias, AliasVersion, Api, ApiKind, App, AsyncDestination, DomainMapping, EventInvokeConfig,
     Function, FunctionCode, Layer, LayerRef, Network, Output, PayloadFormat, Route, StreamMapping,

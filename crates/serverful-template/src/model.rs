@@ -185,6 +185,9 @@ pub struct Function {
     /// `AutoPublishCodeSha256`: a value whose change alone makes SAM publish a new version
     /// (for code that changes without its `CodeUri` changing).
     pub auto_publish_code_sha256: Option<String>,
+    /// `DeadLetterQueue.TargetArn` (SAM) or `DeadLetterConfig.TargetArn`: the SQS queue or
+    /// SNS topic that gets an asynchronous event that failed every attempt.
+    pub dead_letter_arn: Option<String>,
 }
 
 /// A published version of a function: an `AWS::Lambda::Version`, or the one SAM makes for

@@ -10,7 +10,9 @@ use serverful_eventbridge::EventPattern;
 
 use super::properties::{expect_string, mapping};
 use super::{function_events, RawResource};
-use crate::event_rules::{EventBus, EventRule, EventRuleTarget, EventTargetInput, DEFAULT_BUS};
+use crate::event_rules::{
+    EventBus, EventRule, EventRuleMessageTarget, EventRuleTarget, EventTargetInput, DEFAULT_BUS,
+};
 use crate::intrinsics::Resolver;
 use crate::model::Function;
 use crate::names::{generated_name, NameRule};
@@ -101,12 +103,15 @@ pub(super) fn event_rule_events(
             None,
             (pattern, span),
             enabled,
-            vec![EventRuleTarget {
-                id: target_id,
-                function: logical_id.clone(),
-                qualifier: function.auto_publish_alias.clone(),
-                input,
-            }],
+            (
+                vec![EventRuleTarget {
+                    id: target_id,
+                    function: logical_id.clone(),
+                    qualifier: function.auto_publish_alias.clone(),
+                    input,
+                }],
+                Vec::new(),
+            ),
             options,
         ));
     }
@@ -128,7 +133,7 @@ pub(super) fn pattern_rule(
     let mut name = None;
     let mut description = None;
     let mut enabled = true;
-    let mut targets = Vec::new();
+    let mut targets = (Vec::new(), Vec::new());
     if let Some(properties) = raw.properties {
         for entry in mapping(properties, &location)? {
             let key = entry.key.as_str();
@@ -242,7 +247,7 @@ fn rule(
     description: Option<String>,
     (event_pattern, span): (String, Span),
     enabled: bool,
-    targets: Vec<EventRuleTarget>,
+    (targets, message_targets): (Vec<EventRuleTarget>, Vec<EventRuleMessageTarget>),
     options: &LoadOptions,
 ) -> EventRule {
     let event_bus_name = bus.unwrap_or_else(|| DEFAULT_BUS.to_owned());
@@ -263,6 +268,7 @@ fn rule(
         event_pattern,
         enabled,
         targets,
+        message_targets,
         line: span.line,
     }
 }
@@ -377,15 +383,15 @@ impl InputFields {
     }
 }
 
-/// `Targets`: each function target with its input; other services' targets are
-/// unsupported.
+/// `Targets`: each function, queue or topic target with its input; other services'
+/// targets are unsupported.
 fn read_targets(
     node: &Node,
     location: &str,
     logical_id: &str,
     functions: &[Function],
     unsupported: &mut Vec<String>,
-) -> Result<Vec<EventRuleTarget>, Problem> {
+) -> Result<(Vec<EventRuleTarget>, Vec<EventRuleMessageTarget>), Problem> {
     let NodeKind::Sequence(items) = &node.kind else {
         return Err(Problem::at(
             node.span,
@@ -396,10 +402,12 @@ fn read_targets(
         ));
     };
     let mut targets = Vec::new();
+    let mut message_targets = Vec::new();
     for (index, item) in items.iter().enumerate() {
         let target_location = format!("{location}[{index}]");
         let mut arn = None;
         let mut id = None;
+        let mut message_group_id = None;
         let mut input_fields = InputFields::default();
         for entry in mapping(item, &target_location)? {
             let key = entry.key.as_str();
@@ -416,6 +424,14 @@ fn read_targets(
                     input_fields.read(key, entry.value.clone(), &property_location)?
                 }
                 "RoleArn" => {}
+                "SqsParameters" => {
+                    if let Some(group) = entry.value.get("MessageGroupId") {
+                        message_group_id = Some(expect_string(
+                            group,
+                            &format!("{property_location}.MessageGroupId"),
+                        )?);
+                    }
+                }
                 other => unsupported.push(format!("{logical_id}.Targets[{index}].{other}")),
             }
         }
@@ -436,7 +452,17 @@ fn read_targets(
         let Some((function, qualifier)) =
             lambda_function(&arn, span, functions, &format!("{target_location}.Arn"))?
         else {
-            unsupported.push(format!("{logical_id}.Targets[{index}] ({arn})"));
+            if arn.starts_with("arn:aws:sqs:") || arn.starts_with("arn:aws:sns:") {
+                let input = input_fields.check(&id, &target_location)?;
+                message_targets.push(EventRuleMessageTarget {
+                    id,
+                    arn,
+                    input,
+                    message_group_id,
+                });
+            } else {
+                unsupported.push(format!("{logical_id}.Targets[{index}] ({arn})"));
+            }
             continue;
         };
         let input = input_fields.check(&id, &target_location)?;
@@ -447,7 +473,7 @@ fn read_targets(
             input,
         });
     }
-    Ok(targets)
+    Ok((targets, message_targets))
 }
 
 /// The function a Lambda ARN names and its qualifier; `None` for another service's ARN.
@@ -541,10 +567,13 @@ mod tests {
             EventTargetInput::Constant("{\"fixed\": true}".to_owned())
         );
         assert_eq!(rule.event_pattern, r#"{"detail-type":["Created"]}"#);
+        assert_eq!(rule.message_targets.len(), 1);
         assert_eq!(
-            app.unsupported,
-            vec!["Rule.Targets[1] (arn:aws:sqs:us-east-1:123456789012:q)"]
+            rule.message_targets[0].arn,
+            "arn:aws:sqs:us-east-1:123456789012:q"
         );
+        assert_eq!(rule.message_targets[0].input, EventTargetInput::Event);
+        assert!(app.unsupported.is_empty(), "{:?}", app.unsupported);
         assert!(app.schedules.is_empty());
     }
 

@@ -29,6 +29,8 @@ const FUNCTION_PROPERTIES: PropertyRules<'static> = PropertyRules {
         "EphemeralStorage",
         "AutoPublishAlias",
         "AutoPublishCodeSha256",
+        "DeadLetterQueue",
+        "DeadLetterConfig",
     ],
     // `Events` hold references (RestApiId) read as written; `FunctionName` is read by
     // `Ref`; `Layers` are read item by item, to report a wrong reference where it is;
@@ -68,6 +70,7 @@ pub(super) fn function(
     let mut ephemeral_storage_mb = 512;
     let mut auto_publish_alias = None;
     let mut auto_publish_code_sha256 = None;
+    let mut dead_letter_arn = None;
     let layers = function_layers(
         resolver,
         logical_id,
@@ -103,6 +106,22 @@ pub(super) fn function(
                     }
                 };
                 code_uri = Some((uri, value.span));
+            }
+            "DeadLetterQueue" | "DeadLetterConfig" => {
+                let target = value.get("TargetArn").ok_or_else(|| {
+                    Problem::at(
+                        value.span,
+                        format!("{property_location}.TargetArn: missing; name an SQS queue or SNS topic ARN"),
+                    )
+                })?;
+                let arn = expect_string(target, &format!("{property_location}.TargetArn"))?;
+                if !arn.starts_with("arn:aws:sqs:") && !arn.starts_with("arn:aws:sns:") {
+                    return Err(Problem::at(
+                        target.span,
+                        format!("{property_location}.TargetArn: '{arn}' is not an SQS queue or SNS topic ARN; use !GetAtt MyQueue.Arn or !Ref MyTopic"),
+                    ));
+                }
+                dead_letter_arn = Some(arn);
             }
             "InlineCode" => {
                 inline_code = Some((expect_string(&value, &property_location)?, value.span))
@@ -237,6 +256,7 @@ pub(super) fn function(
         layers,
         auto_publish_alias,
         auto_publish_code_sha256,
+        dead_letter_arn,
     })
 }
 
