@@ -329,6 +329,23 @@ impl Queues {
         (!name.is_empty()).then(|| name.to_owned())
     }
 
+    /// The queue a name, URL or ARN refers to: for the calls that take any of them
+    /// (sends, receives, deletes: what pollers, topics and destinations use).
+    fn resolve<'a>(&self, reference: &'a str) -> Result<std::borrow::Cow<'a, str>, SqsError> {
+        if !reference.contains(':') && !reference.contains('/') {
+            return Ok(std::borrow::Cow::Borrowed(reference));
+        }
+        if reference.starts_with("arn:") {
+            return self
+                .queue_of_arn(reference)
+                .map(std::borrow::Cow::Owned)
+                .ok_or(SqsError::QueueDoesNotExist);
+        }
+        Self::queue_name(reference)
+            .map(std::borrow::Cow::Owned)
+            .ok_or(SqsError::QueueDoesNotExist)
+    }
+
     /// The name of the queue an ARN names, if it exists.
     pub fn queue_of_arn(&self, arn: &str) -> Option<String> {
         let name = Self::queue_name(arn)?;
@@ -741,7 +758,7 @@ impl Queues {
         self.backend.purge(name)
     }
 
-    /// `SendMessage`.
+    /// `SendMessage` to the queue `name` (or its URL or ARN, as for every message call).
     pub fn send(
         &self,
         name: &str,
@@ -762,6 +779,7 @@ impl Queues {
         messages: Vec<SendMessage>,
         sender_id: &str,
     ) -> Result<Vec<Result<SendOutcome, SqsError>>, SqsError> {
+        let name: &str = &self.resolve(name)?;
         let state = self.state(name)?;
         let settings = state.settings();
         let now = now_ms();
@@ -798,6 +816,7 @@ impl Queues {
         name: &str,
         options: &ReceiveOptions,
     ) -> Result<Vec<ReceivedMessage>, SqsError> {
+        let name: &str = &self.resolve(name)?;
         let state = self.state(name)?;
         let settings = state.settings();
         let max_messages = options.max_messages.unwrap_or(1);
@@ -876,6 +895,7 @@ impl Queues {
         name: &str,
         options: ReceiveOptions,
     ) -> Result<Vec<ReceivedMessage>, SqsError> {
+        let name: &str = &self.resolve(name)?;
         let state = self.state(name)?;
         let wait = options
             .wait_seconds
@@ -930,6 +950,7 @@ impl Queues {
     /// `DeleteMessage`. A handle from an earlier receive of a message received again
     /// since succeeds without deleting it, as on SQS.
     pub fn delete_message(&self, name: &str, receipt_handle: &str) -> Result<(), SqsError> {
+        let name: &str = &self.resolve(name)?;
         let state = self.state(name)?;
         let receipt = decode_receipt(receipt_handle)?;
         match self.backend.delete(name, &receipt, now_ms())? {
@@ -954,6 +975,7 @@ impl Queues {
         receipt_handle: &str,
         timeout: u32,
     ) -> Result<(), SqsError> {
+        let name: &str = &self.resolve(name)?;
         let state = self.state(name)?;
         let receipt = decode_receipt(receipt_handle)?;
         if timeout > 43_200 {
@@ -1468,6 +1490,30 @@ mod tests {
                 "{reference}"
             );
         }
+        // Sends, receives and deletes take a name, a URL or an ARN.
+        queues
+            .create_queue("q", &BTreeMap::new(), &BTreeMap::new())
+            .expect("create");
+        queues
+            .send(
+                "arn:aws:sqs:us-east-1:123456789012:q",
+                SendMessage::body("by arn"),
+                "me",
+            )
+            .expect("send by ARN");
+        let got = receive(&queues, "http://localhost:4566/000000000000/q", 1, 30);
+        assert_eq!(got[0].body, "by arn");
+        queues
+            .delete_message("q", &got[0].receipt_handle)
+            .expect("delete by name");
+        assert_eq!(
+            queues.send(
+                "arn:aws:sqs:eu-west-1:123456789012:q",
+                SendMessage::body("x"),
+                "me"
+            ),
+            Err(SqsError::QueueDoesNotExist)
+        );
     }
 
     #[test]
@@ -1771,5 +1817,93 @@ mod tests {
             check_batch_ids(eleven.iter().map(String::as_str), "X"),
             Err(SqsError::TooManyEntriesInBatchRequest(11))
         );
+    }
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Send,
+        Receive { max: u32, hide: bool },
+        Delete(usize),
+        Release(usize),
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(Step::Send),
+            (1u32..=10, any::<bool>()).prop_map(|(max, hide)| Step::Receive { max, hide }),
+            (0usize..20).prop_map(Step::Delete),
+            (0usize..20).prop_map(Step::Release),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Whatever clients do, a message is never lost and never comes back once
+        /// deleted by its latest receipt: every sent message is deleted or still counted.
+        #[test]
+        fn no_message_is_lost_or_resurrected(steps in proptest::collection::vec(step(), 1..60)) {
+            let queues = engine();
+            queues.create_queue("q", &BTreeMap::new(), &BTreeMap::new()).expect("create");
+            let mut sent = std::collections::HashSet::new();
+            let mut deleted = std::collections::HashSet::new();
+            let mut latest: HashMap<String, String> = HashMap::new();
+            let mut held: Vec<ReceivedMessage> = Vec::new();
+            let total = |queues: &Queues| -> usize {
+                let counts = queues.get_attributes("q", &["All".to_owned()]).expect("attributes");
+                ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"]
+                    .iter()
+                    .map(|key| counts[*key].parse::<usize>().expect("count"))
+                    .sum()
+            };
+            for (index, step) in steps.into_iter().enumerate() {
+                match step {
+                    Step::Send => {
+                        let outcome = queues.send("q", SendMessage::body(format!("m{index}")), "me").expect("send");
+                        sent.insert(outcome.message_id);
+                    }
+                    Step::Receive { max, hide } => {
+                        for message in receive(&queues, "q", max, if hide { 30 } else { 0 }) {
+                            proptest::prop_assert!(!deleted.contains(&message.message_id));
+                            proptest::prop_assert!(sent.contains(&message.message_id));
+                            latest.insert(message.message_id.clone(), message.receipt_handle.clone());
+                            held.push(message);
+                        }
+                    }
+                    Step::Delete(pick) if !held.is_empty() => {
+                        let message = held.remove(pick % held.len());
+                        queues.delete_message("q", &message.receipt_handle).expect("delete");
+                        if latest.get(&message.message_id) == Some(&message.receipt_handle) {
+                            deleted.insert(message.message_id.clone());
+                        }
+                    }
+                    Step::Release(pick) if !held.is_empty() => {
+                        let message = &held[pick % held.len()];
+                        let _ = queues.change_visibility("q", &message.receipt_handle, 0);
+                    }
+                    Step::Delete(_) | Step::Release(_) => {}
+                }
+                proptest::prop_assert_eq!(total(&queues) + deleted.len(), sent.len());
+            }
+            // Release what is in flight, then drain: everything not deleted comes back.
+            for handle in latest.values() {
+                let _ = queues.change_visibility("q", handle, 0);
+            }
+            let mut remaining = std::collections::HashSet::new();
+            loop {
+                let got = receive(&queues, "q", 10, 30);
+                if got.is_empty() {
+                    break;
+                }
+                for message in got {
+                    proptest::prop_assert!(!deleted.contains(&message.message_id));
+                    remaining.insert(message.message_id.clone());
+                    queues.delete_message("q", &message.receipt_handle).expect("delete");
+                }
+            }
+            let accounted: std::collections::HashSet<_> = remaining.union(&deleted).cloned().collect();
+            proptest::prop_assert_eq!(accounted, sent);
+        }
     }
 }
