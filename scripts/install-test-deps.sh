@@ -106,6 +106,12 @@ bundle_python localstack-events --no-deps "localstack-core==2026.3.0"
 # The AWS SDK for JavaScript v3 for the store tests' Node.js client (tests/it/store.rs).
 bundle_node dynamodb "@aws-sdk/client-dynamodb@3" "@aws-sdk/lib-dynamodb@3" "@aws-sdk/client-lambda@3"
 
+# SQS's query protocol (XML) as older SDKs speak it: botocore moved SQS to the JSON
+# protocol in late 2023, so this one still sends `Action=...` forms (tests/it/sqs.rs).
+bundle_python sqs-query "boto3==1.28.57" "botocore==1.31.57"
+# The AWS SDK for JavaScript v3's SQS client, for the SQS tests (tests/it/sqs.rs).
+bundle_node sqs "@aws-sdk/client-sqs@3"
+
 # An independent implementation of AWS's cron dialect for serverful-schedule's differential
 # test (crates/serverful-schedule/tests/it/differential.rs), pinned so its answers stay put.
 bundle_node aws-cron-parser "aws-cron-parser@1.1.12"

@@ -48,6 +48,14 @@ impl<'a> Action<'a> {
             name,
         }
     }
+
+    /// An SQS action.
+    pub fn sqs(name: &'a str) -> Action<'a> {
+        Action {
+            service: "sqs",
+            name,
+        }
+    }
 }
 
 impl fmt::Display for Action<'_> {
@@ -71,6 +79,8 @@ pub enum Resource<'a> {
         name: &'a str,
         qualifier: Option<&'a str>,
     },
+    /// An SQS queue by its name.
+    Queue { name: &'a str },
     /// No one resource: an account-wide listing (`ListTables`, `ListFunctions`), whose
     /// answer the service filters with [`Principal::allows`].
     Listing,
@@ -98,6 +108,7 @@ impl Resource<'_> {
                 name,
                 qualifier: Some(qualifier),
             } => format!("arn:aws:lambda:{region}:{account_id}:function:{name}:{qualifier}"),
+            Resource::Queue { name } => format!("arn:aws:sqs:{region}:{account_id}:{name}"),
             Resource::Listing => "*".to_owned(),
         }
     }
@@ -115,11 +126,24 @@ const TABLE_DEFINITION_ACTIONS: &[&str] = &[
     "UntagResource",
 ];
 
+/// The SQS actions that define a queue rather than use it: a stack's queues come from
+/// its template, as its tables do.
+const QUEUE_DEFINITION_ACTIONS: &[&str] = &[
+    "CreateQueue",
+    "DeleteQueue",
+    "SetQueueAttributes",
+    "TagQueue",
+    "UntagQueue",
+    "AddPermission",
+    "RemovePermission",
+];
+
 /// The account-wide actions a stack may take; their answers list only what it may see.
 const LISTING_ACTIONS: &[(&str, &str)] = &[
     ("dynamodb", "ListTables"),
     ("dynamodb", "ListStreams"),
     ("lambda", "ListFunctions"),
+    ("sqs", "ListQueues"),
 ];
 
 /// What a stack owns: the physical names of its live versions' tables and functions.
@@ -131,6 +155,8 @@ pub struct StackScope {
     pub tables: BTreeSet<String>,
     /// Its functions' names.
     pub functions: BTreeSet<String>,
+    /// Its SQS queues' names.
+    pub queues: BTreeSet<String>,
 }
 
 /// What a principal may do.
@@ -159,6 +185,11 @@ impl Policy {
             }
             Resource::Function { name, .. } => {
                 action.service == "lambda" && scope.functions.contains(name)
+            }
+            Resource::Queue { name } => {
+                action.service == "sqs"
+                    && !QUEUE_DEFINITION_ACTIONS.contains(&action.name)
+                    && scope.queues.contains(name)
             }
             Resource::Listing => LISTING_ACTIONS.contains(&(action.service, action.name)),
         }
@@ -407,6 +438,7 @@ mod tests {
                 stack: "shop".to_owned(),
                 tables: tables.iter().map(|name| (*name).to_owned()).collect(),
                 functions: functions.iter().map(|name| (*name).to_owned()).collect(),
+                queues: BTreeSet::from(["shop-Jobs".to_owned()]),
             },
         )
     }
@@ -448,6 +480,14 @@ mod tests {
         assert!(!shop.allows(get, table("shop-Api-1")));
         assert!(shop.allows(Action::dynamodb("ListTables"), Resource::Listing));
         assert!(!shop.allows(Action::dynamodb("DescribeEndpoints"), Resource::Listing));
+        let jobs = Resource::Queue { name: "shop-Jobs" };
+        assert!(shop.allows(Action::sqs("SendMessage"), jobs));
+        assert!(!shop.allows(Action::sqs("DeleteQueue"), jobs));
+        assert!(!shop.allows(
+            Action::sqs("SendMessage"),
+            Resource::Queue { name: "blog-Jobs" }
+        ));
+        assert!(!shop.allows(Action::dynamodb("GetItem"), table("shop-Jobs")));
         let root = Principal::root("123456789012");
         assert!(root.allows(Action::dynamodb("DeleteTable"), table("blog-Posts-1")));
     }

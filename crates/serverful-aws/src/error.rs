@@ -49,6 +49,10 @@ pub struct AwsError {
     /// Further members of the error body after the message, as some errors carry them
     /// (DynamoDB's `CancellationReasons`, or the `Item` of a failed condition).
     pub extra_fields: serde_json::Map<String, serde_json::Value>,
+    /// The query protocol's code, sent as `x-amzn-query-error: Code;Sender` (`Receiver`
+    /// for a 5xx) by services moved from the query protocol to JSON (SQS), so that SDKs
+    /// can match the old codes.
+    pub query_error: Option<&'static str>,
 }
 
 impl AwsError {
@@ -66,6 +70,7 @@ impl AwsError {
             message: Some(message.into()),
             message_field: MessageField::Lower,
             extra_fields: serde_json::Map::new(),
+            query_error: None,
         }
     }
 
@@ -108,6 +113,7 @@ impl AwsError {
             message: None,
             message_field: MessageField::Lower,
             extra_fields: serde_json::Map::new(),
+            query_error: None,
         }
     }
 
@@ -121,6 +127,7 @@ impl AwsError {
             message,
             message_field: MessageField::Upper,
             extra_fields: serde_json::Map::new(),
+            query_error: None,
         }
     }
 
@@ -138,6 +145,23 @@ impl AwsError {
     pub fn with_field(mut self, name: impl Into<String>, value: serde_json::Value) -> Self {
         self.extra_fields.insert(name.into(), value);
         self
+    }
+
+    /// The same error with an `x-amzn-query-error` header naming the query protocol's
+    /// `code`.
+    pub fn with_query_error(mut self, code: &'static str) -> Self {
+        self.query_error = Some(code);
+        self
+    }
+
+    /// The `x-amzn-query-error` header's value: the code, and whose fault it is.
+    pub fn query_error_header(&self) -> Option<String> {
+        let fault = if self.status.is_server_error() {
+            "Receiver"
+        } else {
+            "Sender"
+        };
+        self.query_error.map(|code| format!("{code};{fault}"))
     }
 
     /// The same error with its message sent as `Message` or `message`.

@@ -31,6 +31,9 @@ pub const AMZ_JSON_1_1: &str = "application/x-amz-json-1.1";
 pub const REQUEST_ID_HEADER: &str = "x-amzn-requestid";
 /// The header with the CRC32 of the response body, which DynamoDB clients check.
 pub const CRC32_HEADER: &str = "x-amz-crc32";
+/// The header with the query protocol's error code, on JSON errors of services that moved
+/// from the query protocol (SQS).
+pub const QUERY_ERROR_HEADER: &str = "x-amzn-query-error";
 /// The account [`AwsState::new`] names its root user in.
 pub const DEFAULT_ACCOUNT_ID: &str = "123456789012";
 
@@ -320,7 +323,15 @@ async fn read_body(headers: &http::HeaderMap, body: Body, limit: usize) -> Resul
 }
 
 fn json_error(error: &AwsError, content_type: &'static str, request_id: &str) -> Response {
-    aws_json_response(error.status, error.to_json_body(), content_type, request_id)
+    let mut response =
+        aws_json_response(error.status, error.to_json_body(), content_type, request_id);
+    if let Some(value) = error
+        .query_error_header()
+        .and_then(|value| HeaderValue::from_str(&value).ok())
+    {
+        response.headers_mut().insert(QUERY_ERROR_HEADER, value);
+    }
+    response
 }
 
 fn aws_json_response(

@@ -83,6 +83,8 @@ pub struct PlatformConfig {
     pub async_invocations: Option<Arc<serverful_async::AsyncInvocations>>,
     /// Checkpoints and timing of the DynamoDB stream mappings.
     pub streams: crate::streams::StreamsConfig,
+    /// SQS's queues (`DATA/queues.sqlite`), also served on the AWS endpoint.
+    pub queues: Option<Arc<serverful_sqs::Queues>>,
 }
 
 /// One version of a stack, running (or draining).

@@ -114,6 +114,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
     let state = serverful_platform::SqliteState::open(&data_dir.join("platform.sqlite"))
         .map_err(anyhow::Error::msg)?;
     let streams = crate::streams::config(&data_dir)?;
+    let queues = open_queues(&data_dir, &settings.region, &aws_url)?;
 
     // Sandboxed functions reach the AWS endpoint through a listener inside their own
     // network namespace, served by the same router once it exists (below).
@@ -175,6 +176,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             schedule_minute: schedule_minute()?,
             async_invocations: Some(open_async_queue(&data_dir)?),
             streams,
+            queues: Some(queues.clone()),
         },
         store.clone(),
         Arc::new(state),
@@ -192,6 +194,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         aws_endpoint(
             serverful_aws::AwsState::with_keys(keys),
             store,
+            Some(queues),
             Some(platform.clone()),
         )
     });
@@ -316,15 +319,21 @@ impl Server {
 }
 
 /// The AWS endpoint's router over `state` (its keys): DynamoDB and DynamoDB Streams on
-/// `store`, and with a platform, the Lambda API over its functions.
+/// `store`, SQS (both protocols) on `queues`, and with a platform, the Lambda API over its
+/// functions.
 pub(crate) fn aws_endpoint(
     state: serverful_aws::AwsState,
     store: Arc<serverful_store::Store>,
+    queues: Option<Arc<serverful_sqs::Queues>>,
     platform: Option<Arc<Platform>>,
 ) -> axum::Router {
     let mut state = state
         .with_json_service(Arc::new(serverful_aws::DynamoDbService::new(store.clone())))
         .with_json_service(Arc::new(serverful_aws::DynamoDbStreamsService::new(store)));
+    if let Some(queues) = queues {
+        let sqs = Arc::new(serverful_sqs::SqsService::new(queues));
+        state = state.with_json_service(sqs.clone()).with_rest_service(sqs);
+    }
     if let Some(platform) = platform {
         state = state.with_rest_service(Arc::new(
             serverful_platform::mappings_api::EventSourceMappingsApi {
@@ -467,6 +476,24 @@ fn schedule_minute() -> anyhow::Result<std::time::Duration> {
             ),
         },
     }
+}
+
+/// Opens SQS's queues (`DATA/queues.sqlite`), whose URLs name the AWS endpoint at `aws_url`.
+pub(crate) fn open_queues(
+    data_dir: &std::path::Path,
+    region: &str,
+    aws_url: &str,
+) -> anyhow::Result<Arc<serverful_sqs::Queues>> {
+    let queues = serverful_sqs::Queues::open_in(
+        data_dir,
+        serverful_sqs::QueuesConfig {
+            region: region.to_owned(),
+            account_id: ACCOUNT_ID.to_owned(),
+            endpoint_url: aws_url.to_owned(),
+        },
+    )
+    .context("open the SQS queues")?;
+    Ok(Arc::new(queues))
 }
 
 /// Opens the queue of asynchronous invocations (`DATA/async.sqlite`), with the retry

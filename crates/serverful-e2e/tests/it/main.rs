@@ -27,6 +27,7 @@ mod runtimes;
 mod sandbox;
 mod schedules;
 mod shell_challenge;
+mod sqs;
 mod store;
 mod stream_mappings;
 mod streams;

@@ -1,0 +1,167 @@
+//! The durable state of queues, as a trait the engine uses: SQLite now
+//! ([`crate::SqliteQueues`]), PostgreSQL later. Each method is one atomic step of SQS's
+//! semantics (a send with its deduplication, a receive with its redrive), so that a
+//! backend can run it as one transaction. Nothing above it knows SQL.
+
+use std::collections::BTreeMap;
+
+use crate::error::SqsError;
+use crate::message::MessageAttributes;
+
+/// A queue as stored: its name, attributes (already checked) and tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueRecord {
+    pub name: String,
+    pub attributes: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+    pub created_at_ms: i64,
+    pub modified_at_ms: i64,
+}
+
+/// A message as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    pub message_id: String,
+    pub body: String,
+    pub attributes: MessageAttributes,
+    pub system_attributes: MessageAttributes,
+    /// When it was sent, in milliseconds since the Unix epoch.
+    pub sent_at_ms: i64,
+    /// When it is next visible (after its delay, or its visibility timeout).
+    pub available_at_ms: i64,
+    pub receive_count: u32,
+    pub first_received_at_ms: Option<i64>,
+    /// The token of the latest receive (part of its receipt handle).
+    pub receipt_token: Option<String>,
+    pub group_id: Option<String>,
+    pub deduplication_id: Option<String>,
+    /// FIFO queues' sequence number (the message's position in the store).
+    pub sequence_number: Option<String>,
+    /// The account id (or principal) that sent it.
+    pub sender_id: String,
+    /// The ARN of the queue it was dead-lettered from, if it was.
+    pub dead_letter_source_arn: Option<String>,
+}
+
+/// A FIFO send's deduplication: the id, and the scope it is unique in (the group under
+/// `DeduplicationScope=messageGroup`, else empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deduplication {
+    pub scope: String,
+    pub id: String,
+    /// Until when a send with the same id is a duplicate.
+    pub until_ms: i64,
+}
+
+/// What a send stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    /// The id of the message stored, or of the earlier one this send duplicated.
+    pub message_id: String,
+    pub sequence_number: Option<String>,
+    /// Whether the send was a duplicate within the deduplication interval.
+    pub duplicate: bool,
+}
+
+/// How to claim messages for one receive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub now_ms: i64,
+    pub max_messages: usize,
+    /// When the claimed messages become visible again.
+    pub visible_until_ms: i64,
+    /// FIFO: in order, at most one group's batch in flight at a time per group.
+    pub fifo: bool,
+    /// The queue's redrive: messages already received this many times move to the
+    /// dead-letter queue named instead of being claimed again.
+    pub redrive: Option<(u32, String, String)>,
+    /// Messages sent before this are past their retention and are dropped.
+    pub retention_cutoff_ms: i64,
+}
+
+/// What a receive claimed, and how many messages it moved to the dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Claimed {
+    pub messages: Vec<StoredMessage>,
+    pub dead_lettered: usize,
+}
+
+/// Which message a receipt handle refers to, and which receive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub message_id: String,
+    pub token: String,
+}
+
+/// What became of a delete or visibility change by receipt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptOutcome {
+    /// Done.
+    Done,
+    /// The message was received again since: the handle is no longer its latest.
+    Stale,
+    /// The message is not in flight (its visibility timeout passed).
+    NotInFlight,
+    /// No such message (deleted, or never existed).
+    Gone,
+}
+
+/// The approximate counts of `GetQueueAttributes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    pub visible: u64,
+    pub not_visible: u64,
+    pub delayed: u64,
+}
+
+/// The durable state of every queue. Every method blocks on storage: call it off the
+/// async threads. Methods that change messages return once the change is durable.
+pub trait QueueBackend: Send + Sync + 'static {
+    /// Every queue.
+    fn queues(&self) -> Result<Vec<QueueRecord>, SqsError>;
+    /// Creates or replaces a queue's record (its messages stay).
+    fn put_queue(&self, queue: &QueueRecord) -> Result<(), SqsError>;
+    /// Deletes a queue and its messages.
+    fn delete_queue(&self, name: &str) -> Result<(), SqsError>;
+    /// Stores messages in `queue`, skipping those whose deduplication id was seen within
+    /// its interval. Returns one outcome per message, in order.
+    fn send(
+        &self,
+        queue: &str,
+        messages: &[(StoredMessage, Option<Deduplication>)],
+    ) -> Result<Vec<Sent>, SqsError>;
+    /// Claims visible messages (see [`Claim`]), giving each a new receipt token.
+    fn receive(&self, queue: &str, claim: &Claim) -> Result<Claimed, SqsError>;
+    /// Deletes a message by its latest receipt.
+    fn delete(
+        &self,
+        queue: &str,
+        receipt: &Receipt,
+        now_ms: i64,
+    ) -> Result<ReceiptOutcome, SqsError>;
+    /// Makes an in-flight message visible at `visible_at_ms` instead.
+    fn change_visibility(
+        &self,
+        queue: &str,
+        receipt: &Receipt,
+        now_ms: i64,
+        visible_at_ms: i64,
+    ) -> Result<ReceiptOutcome, SqsError>;
+    /// Deletes every message of a queue. Returns how many.
+    fn purge(&self, queue: &str) -> Result<u64, SqsError>;
+    /// The approximate counts at `now_ms`.
+    fn counts(&self, queue: &str, now_ms: i64) -> Result<Counts, SqsError>;
+    /// When the earliest message that is not visible at `now_ms` becomes visible.
+    fn next_visible_at(&self, queue: &str, now_ms: i64) -> Result<Option<i64>, SqsError>;
+    /// Moves up to `limit` visible messages of `from` to `to`, or, with `to` `None`, each
+    /// back to the queue it was dead-lettered from (messages without one stay). Returns
+    /// the queues that received messages, with how many each.
+    fn move_messages(
+        &self,
+        from: &str,
+        to: Option<&str>,
+        limit: usize,
+        now_ms: i64,
+        queue_of_arn: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<BTreeMap<String, u64>, SqsError>;
+}

@@ -1,0 +1,1909 @@
+//! The queue engine: SQS's semantics over a [`QueueBackend`]. Queues' settings live in
+//! memory (read at open, written through); messages live in the backend. Long polls wait
+//! on a per-queue [`Notify`] that every send wakes, and on a timer for the earliest
+//! delayed or in-flight message, never by polling the store.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use base64::Engine as _;
+use sha2::{Digest as _, Sha256};
+use tokio::sync::Notify;
+
+use crate::attributes::{self, QueueSettings, MAX_MESSAGE_BYTES};
+use crate::backend::{
+    Claim, Deduplication, QueueBackend, QueueRecord, Receipt, ReceiptOutcome, StoredMessage,
+};
+use crate::error::SqsError;
+use crate::message::{self, MessageAttributes};
+
+/// How long a FIFO deduplication id (and a receive request attempt id) is remembered.
+const DEDUPLICATION_INTERVAL_MS: i64 = 5 * 60 * 1000;
+/// How long after a delete a queue of the same name may not be created.
+const DELETED_RECENTLY_MS: i64 = 60 * 1000;
+/// How long after a purge another purge is refused.
+const PURGE_INTERVAL_MS: i64 = 60 * 1000;
+/// The longest long poll.
+pub const MAX_WAIT_SECONDS: u32 = 20;
+
+/// Where queues live: the account, region and endpoint their ARNs and URLs name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuesConfig {
+    pub region: String,
+    pub account_id: String,
+    /// The AWS endpoint's URL without a trailing slash: queue URLs are
+    /// `{endpoint_url}/{account_id}/{name}`.
+    pub endpoint_url: String,
+}
+
+/// A message to send.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SendMessage {
+    pub body: String,
+    /// Overrides the queue's `DelaySeconds` (standard queues only).
+    pub delay_seconds: Option<u32>,
+    pub attributes: MessageAttributes,
+    /// Message system attributes (`AWSTraceHeader`).
+    pub system_attributes: MessageAttributes,
+    /// FIFO queues: the message group (required).
+    pub group_id: Option<String>,
+    /// FIFO queues: the deduplication id (required without content-based deduplication).
+    pub deduplication_id: Option<String>,
+}
+
+impl SendMessage {
+    /// A message with only a body.
+    pub fn body(body: impl Into<String>) -> Self {
+        SendMessage {
+            body: body.into(),
+            ..SendMessage::default()
+        }
+    }
+}
+
+/// What a send answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendOutcome {
+    pub message_id: String,
+    pub md5_of_body: String,
+    pub md5_of_message_attributes: Option<String>,
+    pub md5_of_system_attributes: Option<String>,
+    pub sequence_number: Option<String>,
+}
+
+/// How to receive.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReceiveOptions {
+    /// 1 to 10; `None` is 1.
+    pub max_messages: Option<u32>,
+    /// Overrides the queue's `VisibilityTimeout` for the messages received.
+    pub visibility_timeout: Option<u32>,
+    /// How long to wait for a message, 0 to 20 s; `None` uses the queue's
+    /// `ReceiveMessageWaitTimeSeconds`.
+    pub wait_seconds: Option<u32>,
+    /// System attributes to return (`All`, `SentTimestamp`, ...).
+    pub attribute_names: Vec<String>,
+    /// Message attributes to return (`All`, `.*`, names, `prefix.*`).
+    pub message_attribute_names: Vec<String>,
+    /// FIFO: a retried receive with the same id within 5 minutes answers the same messages.
+    pub request_attempt_id: Option<String>,
+}
+
+/// A received message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedMessage {
+    pub message_id: String,
+    pub receipt_handle: String,
+    pub body: String,
+    pub md5_of_body: String,
+    /// The system attributes asked for, as SQS names them.
+    pub attributes: BTreeMap<String, String>,
+    /// The message attributes asked for.
+    pub message_attributes: MessageAttributes,
+    /// The digest of the message attributes returned.
+    pub md5_of_message_attributes: Option<String>,
+}
+
+/// The system attributes a message can carry.
+pub const MESSAGE_SYSTEM_ATTRIBUTES: &[&str] = &[
+    "SenderId",
+    "SentTimestamp",
+    "ApproximateReceiveCount",
+    "ApproximateFirstReceiveTimestamp",
+    "SequenceNumber",
+    "MessageDeduplicationId",
+    "MessageGroupId",
+    "AWSTraceHeader",
+    "DeadLetterQueueSourceArn",
+];
+
+/// A message move task's state, as `ListMessageMoveTasks` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoveTask {
+    pub task_handle: String,
+    /// `RUNNING`, `COMPLETED`, `CANCELLING`, `CANCELLED` or `FAILED`.
+    pub status: String,
+    pub source_arn: String,
+    pub destination_arn: Option<String>,
+    pub max_messages_per_second: Option<u32>,
+    pub moved: u64,
+    pub to_move: u64,
+    pub failure_reason: Option<String>,
+    pub started_at_ms: i64,
+}
+
+struct QueueState {
+    record: RwLock<(QueueRecord, QueueSettings)>,
+    /// Woken by every send (and by moves into the queue), for long polls.
+    arrivals: Notify,
+    last_purge_ms: Mutex<Option<i64>>,
+    /// FIFO receive attempts: id → when it expires, and what it answered.
+    attempts: Mutex<HashMap<String, (i64, Vec<ReceivedMessage>)>>,
+}
+
+impl QueueState {
+    fn settings(&self) -> QueueSettings {
+        self.record
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .1
+            .clone()
+    }
+}
+
+/// SQS: every queue of the account.
+pub struct Queues {
+    backend: Arc<dyn QueueBackend>,
+    config: QueuesConfig,
+    queues: RwLock<HashMap<String, Arc<QueueState>>>,
+    deleted: Mutex<HashMap<String, i64>>,
+    tasks: Arc<Mutex<Vec<MoveTask>>>,
+    /// Serializes changes to the set of queues (create, delete), so that checks and
+    /// writes cannot interleave.
+    changes: Mutex<()>,
+}
+
+impl std::fmt::Debug for Queues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queues")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A receipt handle: the message and the receive, opaque to clients.
+fn encode_receipt(message_id: &str, token: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("sf1:{message_id}:{token}"))
+}
+
+fn decode_receipt(handle: &str) -> Result<Receipt, SqsError> {
+    let invalid = || SqsError::ReceiptHandleIsInvalid(handle.to_owned());
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(handle.trim())
+        .map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let rest = text.strip_prefix("sf1:").ok_or_else(invalid)?;
+    let (message_id, token) = rest.split_once(':').ok_or_else(invalid)?;
+    if message_id.is_empty() || token.is_empty() {
+        return Err(invalid());
+    }
+    Ok(Receipt {
+        message_id: message_id.to_owned(),
+        token: token.to_owned(),
+    })
+}
+
+/// A FIFO group or deduplication id: 1 to 128 alphanumerics and punctuation.
+fn check_fifo_id(parameter: &str, value: &str) -> Result<(), SqsError> {
+    let valid = !value.is_empty()
+        && value.len() <= 128
+        && value.bytes().all(|byte| byte.is_ascii_graphic());
+    if valid {
+        Ok(())
+    } else {
+        Err(SqsError::invalid_value(
+            parameter,
+            value,
+            &format!("{parameter} can only include alphanumeric and punctuation characters. 1 to 128 in length."),
+        ))
+    }
+}
+
+/// A batch entry id: 1 to 80 alphanumerics, `-` and `_`.
+pub fn check_batch_ids<'a>(
+    ids: impl IntoIterator<Item = &'a str>,
+    entry_shape: &'static str,
+) -> Result<(), SqsError> {
+    let ids: Vec<&str> = ids.into_iter().collect();
+    if ids.is_empty() {
+        return Err(SqsError::EmptyBatchRequest(entry_shape));
+    }
+    if ids.len() > 10 {
+        return Err(SqsError::TooManyEntriesInBatchRequest(ids.len()));
+    }
+    for (index, id) in ids.iter().enumerate() {
+        let valid = !id.is_empty()
+            && id.len() <= 80
+            && id
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_');
+        if !valid {
+            return Err(SqsError::InvalidBatchEntryId);
+        }
+        if ids[..index].contains(id) {
+            return Err(SqsError::BatchEntryIdsNotDistinct((*id).to_owned()));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a message attribute `name` is asked for by `names` (`All`, `.*`, exact names,
+/// `prefix.*`).
+fn attribute_wanted(names: &[String], name: &str) -> bool {
+    names.iter().any(|wanted| {
+        wanted == "All"
+            || wanted == ".*"
+            || wanted == name
+            || wanted.strip_suffix(".*").is_some_and(|prefix| {
+                name.starts_with(prefix) && name[prefix.len()..].starts_with('.')
+            })
+    })
+}
+
+impl Queues {
+    /// The engine over `backend`, with the queues it holds.
+    pub fn open(backend: Arc<dyn QueueBackend>, config: QueuesConfig) -> Result<Queues, SqsError> {
+        let mut queues = HashMap::new();
+        for record in backend.queues()? {
+            let settings = QueueSettings::from_attributes(record.attributes.clone())?;
+            queues.insert(record.name.clone(), Arc::new(new_state(record, settings)));
+        }
+        Ok(Queues {
+            backend,
+            config: QueuesConfig {
+                endpoint_url: config.endpoint_url.trim_end_matches('/').to_owned(),
+                ..config
+            },
+            queues: RwLock::new(queues),
+            deleted: Mutex::default(),
+            tasks: Arc::default(),
+            changes: Mutex::new(()),
+        })
+    }
+
+    /// The engine over `DATA/queues.sqlite`.
+    pub fn open_in(data_dir: &std::path::Path, config: QueuesConfig) -> Result<Queues, SqsError> {
+        let backend = crate::SqliteQueues::open(&data_dir.join("queues.sqlite"))?;
+        Queues::open(Arc::new(backend), config)
+    }
+
+    /// Where the queues live.
+    pub fn config(&self) -> &QueuesConfig {
+        &self.config
+    }
+
+    /// A queue's URL.
+    pub fn queue_url(&self, name: &str) -> String {
+        format!(
+            "{}/{}/{name}",
+            self.config.endpoint_url, self.config.account_id
+        )
+    }
+
+    /// A queue's ARN.
+    pub fn queue_arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:sqs:{}:{}:{name}",
+            self.config.region, self.config.account_id
+        )
+    }
+
+    /// The queue name in a queue URL (any host: only the account and name path counts),
+    /// a queue ARN, or a bare name.
+    pub fn queue_name(reference: &str) -> Option<String> {
+        if let Some(rest) = reference.strip_prefix("arn:") {
+            let name = rest.rsplit(':').next()?;
+            return (!name.is_empty() && rest.starts_with("aws:sqs:")).then(|| name.to_owned());
+        }
+        let path = match reference.split_once("://") {
+            Some((_, rest)) => rest.split_once('/').map_or("", |(_, path)| path),
+            None => reference,
+        };
+        let path = path.split(['?', '#']).next().unwrap_or("");
+        let name = path.trim_end_matches('/').rsplit('/').next()?;
+        (!name.is_empty()).then(|| name.to_owned())
+    }
+
+    /// The queue a name, URL or ARN refers to: for the calls that take any of them
+    /// (sends, receives, deletes: what pollers, topics and destinations use).
+    fn resolve<'a>(&self, reference: &'a str) -> Result<std::borrow::Cow<'a, str>, SqsError> {
+        if !reference.contains(':') && !reference.contains('/') {
+            return Ok(std::borrow::Cow::Borrowed(reference));
+        }
+        if reference.starts_with("arn:") {
+            return self
+                .queue_of_arn(reference)
+                .map(std::borrow::Cow::Owned)
+                .ok_or(SqsError::QueueDoesNotExist);
+        }
+        Self::queue_name(reference)
+            .map(std::borrow::Cow::Owned)
+            .ok_or(SqsError::QueueDoesNotExist)
+    }
+
+    /// The name of the queue an ARN names, if it exists.
+    pub fn queue_of_arn(&self, arn: &str) -> Option<String> {
+        let name = Self::queue_name(arn)?;
+        (self.queue_arn(&name) == arn && self.exists(&name)).then_some(name)
+    }
+
+    /// Whether a queue exists.
+    pub fn exists(&self, name: &str) -> bool {
+        self.queues
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .contains_key(name)
+    }
+
+    fn state(&self, name: &str) -> Result<Arc<QueueState>, SqsError> {
+        self.queues
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(name)
+            .cloned()
+            .ok_or(SqsError::QueueDoesNotExist)
+    }
+
+    /// A queue's settings.
+    pub fn settings(&self, name: &str) -> Result<QueueSettings, SqsError> {
+        Ok(self.state(name)?.settings())
+    }
+
+    /// `CreateQueue`: creates a queue, or answers the URL of an existing one whose
+    /// attributes match those given.
+    pub fn create_queue(
+        &self,
+        name: &str,
+        attributes: &BTreeMap<String, String>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String, SqsError> {
+        let _changes = lock(&self.changes);
+        let given_fifo = attributes
+            .get("FifoQueue")
+            .is_some_and(|value| value.eq_ignore_ascii_case("true"));
+        if let Ok(state) = self.state(name) {
+            let settings = state.settings();
+            if let Some(attribute) = settings.first_difference(attributes) {
+                return Err(SqsError::QueueAlreadyExists { attribute });
+            }
+            if settings.fifo != given_fifo && attributes.contains_key("FifoQueue") {
+                return Err(SqsError::QueueAlreadyExists {
+                    attribute: "FifoQueue".to_owned(),
+                });
+            }
+            return Ok(self.queue_url(name));
+        }
+        let settings = QueueSettings::new(name, attributes)?;
+        if let Some(deleted_at) = lock(&self.deleted).get(name) {
+            if now_ms() - deleted_at < DELETED_RECENTLY_MS {
+                return Err(SqsError::QueueDeletedRecently);
+            }
+        }
+        self.check_redrive(name, &settings)?;
+        check_tags(name, tags)?;
+        let now = now_ms();
+        let record = QueueRecord {
+            name: name.to_owned(),
+            attributes: settings.attributes.clone(),
+            tags: tags.clone(),
+            created_at_ms: now,
+            modified_at_ms: now,
+        };
+        self.backend.put_queue(&record)?;
+        self.queues
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(name.to_owned(), Arc::new(new_state(record, settings)));
+        Ok(self.queue_url(name))
+    }
+
+    /// Creates a queue, or brings an existing one's attributes and tags to those given
+    /// (a template's declared queue, on every deploy). Answers its URL.
+    pub fn ensure_queue(
+        &self,
+        name: &str,
+        attributes: &BTreeMap<String, String>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String, SqsError> {
+        if !self.exists(name) {
+            // A template's queue is not held back by a recent delete of its name.
+            lock(&self.deleted).remove(name);
+            return self.create_queue(name, attributes, tags);
+        }
+        let mut changes = attributes.clone();
+        changes.remove("FifoQueue");
+        self.set_attributes(name, &changes)?;
+        let state = self.state(name)?;
+        let record = {
+            let mut guard = state
+                .record
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            guard.0.tags = tags.clone();
+            guard.0.clone()
+        };
+        self.backend.put_queue(&record)?;
+        Ok(self.queue_url(name))
+    }
+
+    /// `DeleteQueue`: the queue and its messages go; its name is held for 60 s.
+    pub fn delete_queue(&self, name: &str) -> Result<(), SqsError> {
+        let _changes = lock(&self.changes);
+        let state = self.state(name)?;
+        self.backend.delete_queue(name)?;
+        self.queues
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(name);
+        lock(&self.deleted).insert(name.to_owned(), now_ms());
+        // Long polls on it end.
+        state.arrivals.notify_waiters();
+        Ok(())
+    }
+
+    /// Queue names in order, starting with `prefix`.
+    pub fn list_queues(&self, prefix: Option<&str>) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .queues
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .keys()
+            .filter(|name| prefix.is_none_or(|prefix| name.starts_with(prefix)))
+            .cloned()
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The queues whose redrive policy names `name` as their dead-letter queue.
+    pub fn dead_letter_sources(&self, name: &str) -> Result<Vec<String>, SqsError> {
+        self.state(name)?;
+        let arn = self.queue_arn(name);
+        let queues = self
+            .queues
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut sources: Vec<String> = queues
+            .iter()
+            .filter(|(_, state)| {
+                state
+                    .settings()
+                    .redrive_policy
+                    .is_some_and(|policy| policy.dead_letter_target_arn == arn)
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        sources.sort();
+        Ok(sources)
+    }
+
+    /// `GetQueueAttributes`: the attributes named (`All` for every one).
+    pub fn get_attributes(
+        &self,
+        name: &str,
+        names: &[String],
+    ) -> Result<BTreeMap<String, String>, SqsError> {
+        let state = self.state(name)?;
+        for wanted in names {
+            if wanted != "All"
+                && !attributes::SETTABLE_ATTRIBUTES.contains(&wanted.as_str())
+                && !attributes::COMPUTED_ATTRIBUTES.contains(&wanted.as_str())
+            {
+                return Err(SqsError::InvalidAttributeName(format!(
+                    "Unknown Attribute {wanted}."
+                )));
+            }
+        }
+        let all = names.iter().any(|wanted| wanted == "All");
+        let wanted = |key: &str| all || names.iter().any(|name| name == key);
+        let (record, settings) = state
+            .record
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        let mut answer: BTreeMap<String, String> = settings
+            .attributes
+            .iter()
+            .filter(|(key, _)| wanted(key))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        if names
+            .iter()
+            .any(|name| name.starts_with("ApproximateNumberOfMessages"))
+            || all
+        {
+            let counts = self.backend.counts(name, now_ms())?;
+            for (key, value) in [
+                ("ApproximateNumberOfMessages", counts.visible),
+                ("ApproximateNumberOfMessagesNotVisible", counts.not_visible),
+                ("ApproximateNumberOfMessagesDelayed", counts.delayed),
+            ] {
+                if wanted(key) {
+                    answer.insert(key.to_owned(), value.to_string());
+                }
+            }
+        }
+        for (key, value) in [
+            (
+                "CreatedTimestamp",
+                (record.created_at_ms / 1000).to_string(),
+            ),
+            (
+                "LastModifiedTimestamp",
+                (record.modified_at_ms / 1000).to_string(),
+            ),
+            ("QueueArn", self.queue_arn(name)),
+        ] {
+            if wanted(key) {
+                answer.insert(key.to_owned(), value);
+            }
+        }
+        Ok(answer)
+    }
+
+    /// `SetQueueAttributes`.
+    pub fn set_attributes(
+        &self,
+        name: &str,
+        changes: &BTreeMap<String, String>,
+    ) -> Result<(), SqsError> {
+        let state = self.state(name)?;
+        let settings = state.settings().changed(changes)?;
+        self.check_redrive(name, &settings)?;
+        let record = {
+            let mut guard = state
+                .record
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            guard.0.attributes = settings.attributes.clone();
+            guard.0.modified_at_ms = now_ms();
+            guard.1 = settings;
+            guard.0.clone()
+        };
+        self.backend.put_queue(&record)
+    }
+
+    /// A redrive policy's dead-letter queue must exist, be of the same type, and allow it.
+    fn check_redrive(&self, name: &str, settings: &QueueSettings) -> Result<(), SqsError> {
+        let Some(policy) = &settings.redrive_policy else {
+            return Ok(());
+        };
+        let invalid = |reason: &str| {
+            SqsError::InvalidParameterValue(format!(
+                "Value {} for parameter RedrivePolicy is invalid. Reason: {reason}",
+                settings
+                    .attributes
+                    .get("RedrivePolicy")
+                    .map_or("", String::as_str)
+            ))
+        };
+        let Some(target) = self.queue_of_arn(&policy.dead_letter_target_arn) else {
+            return Err(invalid("Dead letter target does not exist."));
+        };
+        let target_settings = self.settings(&target)?;
+        if target_settings.fifo != settings.fifo {
+            return Err(invalid(if settings.fifo {
+                "Dead-letter queue of a FIFO queue must be a FIFO queue."
+            } else {
+                "Dead-letter queue of a standard queue must be a standard queue."
+            }));
+        }
+        if !attributes::redrive_allowed(
+            target_settings
+                .attributes
+                .get("RedriveAllowPolicy")
+                .map(String::as_str),
+            &self.queue_arn(name),
+        ) {
+            return Err(invalid(
+                "Queue is not allowed to use the dead letter queue.",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `TagQueue`.
+    pub fn tag_queue(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<(), SqsError> {
+        let state = self.state(name)?;
+        let record = {
+            let mut guard = state
+                .record
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut merged = guard.0.tags.clone();
+            merged.extend(tags.iter().map(|(key, value)| (key.clone(), value.clone())));
+            check_tags(name, &merged)?;
+            guard.0.tags = merged;
+            guard.0.clone()
+        };
+        self.backend.put_queue(&record)
+    }
+
+    /// `UntagQueue`.
+    pub fn untag_queue(&self, name: &str, keys: &[String]) -> Result<(), SqsError> {
+        let state = self.state(name)?;
+        let record = {
+            let mut guard = state
+                .record
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            for key in keys {
+                guard.0.tags.remove(key);
+            }
+            guard.0.clone()
+        };
+        self.backend.put_queue(&record)
+    }
+
+    /// `ListQueueTags`.
+    pub fn tags(&self, name: &str) -> Result<BTreeMap<String, String>, SqsError> {
+        let state = self.state(name)?;
+        let guard = state
+            .record
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(guard.0.tags.clone())
+    }
+
+    /// `AddPermission`: a statement labelled `label` in the queue's `Policy`.
+    pub fn add_permission(
+        &self,
+        name: &str,
+        label: &str,
+        account_ids: &[String],
+        actions: &[String],
+    ) -> Result<(), SqsError> {
+        if account_ids.is_empty() {
+            return Err(SqsError::MissingParameter("AWSAccountId".to_owned()));
+        }
+        if actions.is_empty() {
+            return Err(SqsError::MissingParameter("ActionName".to_owned()));
+        }
+        let arn = self.queue_arn(name);
+        let mut policy = self.policy(name)?;
+        let statements = policy_statements(&mut policy, &arn);
+        if statements
+            .iter()
+            .any(|statement| statement.get("Sid").and_then(|sid| sid.as_str()) == Some(label))
+        {
+            return Err(SqsError::invalid_value("Label", label, "Already exists."));
+        }
+        let principals: Vec<serde_json::Value> = account_ids
+            .iter()
+            .map(|account| format!("arn:aws:iam::{account}:root").into())
+            .collect();
+        let actions: Vec<serde_json::Value> = actions
+            .iter()
+            .map(|action| format!("SQS:{action}").into())
+            .collect();
+        statements.push(serde_json::json!({
+            "Sid": label,
+            "Effect": "Allow",
+            "Principal": {"AWS": if principals.len() == 1 { principals[0].clone() } else { principals.into() }},
+            "Action": if actions.len() == 1 { actions[0].clone() } else { actions.into() },
+            "Resource": arn,
+        }));
+        self.set_policy(name, Some(policy))
+    }
+
+    /// `RemovePermission`.
+    pub fn remove_permission(&self, name: &str, label: &str) -> Result<(), SqsError> {
+        let arn = self.queue_arn(name);
+        let mut policy = self.policy(name)?;
+        let statements = policy_statements(&mut policy, &arn);
+        let before = statements.len();
+        statements
+            .retain(|statement| statement.get("Sid").and_then(|sid| sid.as_str()) != Some(label));
+        if statements.len() == before {
+            return Err(SqsError::invalid_value(
+                "Label",
+                label,
+                "can't find label on existing policy.",
+            ));
+        }
+        let empty = statements.is_empty();
+        self.set_policy(name, (!empty).then_some(policy))
+    }
+
+    fn policy(&self, name: &str) -> Result<serde_json::Value, SqsError> {
+        let settings = self.settings(name)?;
+        Ok(settings
+            .attributes
+            .get("Policy")
+            .and_then(|text| serde_json::from_str(text).ok())
+            .unwrap_or(serde_json::Value::Null))
+    }
+
+    fn set_policy(&self, name: &str, policy: Option<serde_json::Value>) -> Result<(), SqsError> {
+        let text = policy.map_or_else(String::new, |policy| policy.to_string());
+        self.set_attributes(name, &BTreeMap::from([("Policy".to_owned(), text)]))
+    }
+
+    /// `PurgeQueue`: drops every message; refused within 60 s of the last purge.
+    pub fn purge(&self, name: &str) -> Result<u64, SqsError> {
+        let state = self.state(name)?;
+        {
+            let mut last = lock(&state.last_purge_ms);
+            let now = now_ms();
+            if last.is_some_and(|last| now - last < PURGE_INTERVAL_MS) {
+                return Err(SqsError::PurgeQueueInProgress(self.queue_url(name)));
+            }
+            *last = Some(now);
+        }
+        self.backend.purge(name)
+    }
+
+    /// `SendMessage` to the queue `name` (or its URL or ARN, as for every message call).
+    pub fn send(
+        &self,
+        name: &str,
+        message: SendMessage,
+        sender_id: &str,
+    ) -> Result<SendOutcome, SqsError> {
+        let mut results = self.send_batch(name, vec![message], sender_id)?;
+        results.pop().unwrap_or(Err(SqsError::EmptyBatchRequest(
+            "SendMessageBatchRequestEntry",
+        )))
+    }
+
+    /// Sends messages in one durable write; each entry gets its own outcome (a bad entry
+    /// does not stop the others).
+    pub fn send_batch(
+        &self,
+        name: &str,
+        messages: Vec<SendMessage>,
+        sender_id: &str,
+    ) -> Result<Vec<Result<SendOutcome, SqsError>>, SqsError> {
+        let name: &str = &self.resolve(name)?;
+        let state = self.state(name)?;
+        let settings = state.settings();
+        let now = now_ms();
+        let mut results: Vec<Option<Result<SendOutcome, SqsError>>> =
+            Vec::with_capacity(messages.len());
+        let mut to_store = Vec::new();
+        let mut stored_index = Vec::new();
+        for (index, message) in messages.into_iter().enumerate() {
+            match prepare(&settings, message, now, sender_id) {
+                Ok((stored, deduplication, outcome)) => {
+                    to_store.push((stored, deduplication));
+                    stored_index.push(index);
+                    results.push(Some(Ok(outcome)));
+                }
+                Err(error) => results.push(Some(Err(error))),
+            }
+        }
+        if !to_store.is_empty() {
+            let sent = self.backend.send(name, &to_store)?;
+            for (index, sent) in stored_index.into_iter().zip(sent) {
+                if let Some(Ok(outcome)) = &mut results[index] {
+                    outcome.message_id = sent.message_id;
+                    outcome.sequence_number = sent.sequence_number;
+                }
+            }
+            state.arrivals.notify_waiters();
+        }
+        Ok(results.into_iter().flatten().collect())
+    }
+
+    /// `ReceiveMessage` without waiting: what is visible now.
+    pub fn receive_now(
+        &self,
+        name: &str,
+        options: &ReceiveOptions,
+    ) -> Result<Vec<ReceivedMessage>, SqsError> {
+        let name: &str = &self.resolve(name)?;
+        let state = self.state(name)?;
+        let settings = state.settings();
+        let max_messages = options.max_messages.unwrap_or(1);
+        if !(1..=10).contains(&max_messages) {
+            return Err(SqsError::invalid_value(
+                "MaxNumberOfMessages",
+                max_messages,
+                "Must be between 1 and 10, if provided.",
+            ));
+        }
+        let visibility = options
+            .visibility_timeout
+            .unwrap_or(settings.visibility_timeout);
+        if visibility > 43_200 {
+            return Err(SqsError::invalid_value(
+                "VisibilityTimeout",
+                visibility,
+                "Must be >= 0 and <= 43200, if provided.",
+            ));
+        }
+        let now = now_ms();
+        if let Some(attempt) = options
+            .request_attempt_id
+            .as_deref()
+            .filter(|_| settings.fifo)
+        {
+            let attempts = lock(&state.attempts);
+            if let Some((until, answer)) = attempts.get(attempt) {
+                if *until > now {
+                    return Ok(answer.clone());
+                }
+            }
+        }
+        let redrive = settings.redrive_policy.as_ref().and_then(|policy| {
+            self.queue_of_arn(&policy.dead_letter_target_arn)
+                .map(|target| (policy.max_receive_count, target, self.queue_arn(name)))
+        });
+        let claim = Claim {
+            now_ms: now,
+            max_messages: max_messages as usize,
+            visible_until_ms: now + i64::from(visibility) * 1000,
+            fifo: settings.fifo,
+            redrive: redrive.clone(),
+            retention_cutoff_ms: now - i64::from(settings.message_retention_period) * 1000,
+        };
+        let claimed = self.backend.receive(name, &claim)?;
+        if claimed.dead_lettered > 0 {
+            if let Some((_, target, _)) = &redrive {
+                if let Ok(target) = self.state(target) {
+                    target.arrivals.notify_waiters();
+                }
+            }
+        }
+        let answer: Vec<ReceivedMessage> = claimed
+            .messages
+            .into_iter()
+            .map(|message| received(message, options))
+            .collect();
+        if let Some(attempt) = options
+            .request_attempt_id
+            .as_deref()
+            .filter(|_| settings.fifo)
+        {
+            let mut attempts = lock(&state.attempts);
+            attempts.retain(|_, (until, _)| *until > now);
+            let until = now + DEDUPLICATION_INTERVAL_MS.min(i64::from(visibility) * 1000);
+            attempts.insert(attempt.to_owned(), (until, answer.clone()));
+        }
+        Ok(answer)
+    }
+
+    /// `ReceiveMessage`: what is visible, waiting up to the wait time for a first message
+    /// (woken at once by a send, or when a delayed or in-flight message becomes visible).
+    pub async fn receive(
+        self: &Arc<Self>,
+        name: &str,
+        options: ReceiveOptions,
+    ) -> Result<Vec<ReceivedMessage>, SqsError> {
+        let name: &str = &self.resolve(name)?;
+        let state = self.state(name)?;
+        let wait = options
+            .wait_seconds
+            .unwrap_or(state.settings().receive_message_wait_time_seconds);
+        if wait > MAX_WAIT_SECONDS {
+            return Err(SqsError::invalid_value(
+                "WaitTimeSeconds",
+                wait,
+                "Must be >= 0 and <= 20, if provided.",
+            ));
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(wait));
+        let options = Arc::new(options);
+        loop {
+            let notified = state.arrivals.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let queues = Arc::clone(self);
+            let queue = name.to_owned();
+            let receive_options = Arc::clone(&options);
+            let (messages, next_visible) = tokio::task::spawn_blocking(move || {
+                let messages = queues.receive_now(&queue, &receive_options)?;
+                let next = if messages.is_empty() {
+                    queues.backend.next_visible_at(&queue, now_ms())?
+                } else {
+                    None
+                };
+                Ok::<_, SqsError>((messages, next))
+            })
+            .await
+            .map_err(|error| SqsError::Storage {
+                action: "receive messages",
+                message: error.to_string(),
+            })??;
+            if !messages.is_empty() || tokio::time::Instant::now() >= deadline {
+                return Ok(messages);
+            }
+            let mut wake_at = deadline;
+            if let Some(next) = next_visible {
+                let in_ms = u64::try_from(next - now_ms()).unwrap_or(0);
+                wake_at = wake_at.min(tokio::time::Instant::now() + Duration::from_millis(in_ms));
+            }
+            tokio::select! {
+                () = &mut notified => {}
+                () = tokio::time::sleep_until(wake_at) => {}
+            }
+            // A deleted queue ends the poll with its error.
+            self.state(name)?;
+        }
+    }
+
+    /// `DeleteMessage`. A handle from an earlier receive of a message received again
+    /// since succeeds without deleting it, as on SQS.
+    pub fn delete_message(&self, name: &str, receipt_handle: &str) -> Result<(), SqsError> {
+        let name: &str = &self.resolve(name)?;
+        let state = self.state(name)?;
+        let receipt = decode_receipt(receipt_handle)?;
+        match self.backend.delete(name, &receipt, now_ms())? {
+            ReceiptOutcome::Done => {
+                lock(&state.attempts).clear();
+                Ok(())
+            }
+            ReceiptOutcome::Stale | ReceiptOutcome::Gone => Ok(()),
+            ReceiptOutcome::NotInFlight => Err(SqsError::invalid_value(
+                "ReceiptHandle",
+                receipt_handle,
+                "The receipt handle has expired.",
+            )),
+        }
+    }
+
+    /// `ChangeMessageVisibility`: the in-flight message becomes visible `timeout` seconds
+    /// from now.
+    pub fn change_visibility(
+        &self,
+        name: &str,
+        receipt_handle: &str,
+        timeout: u32,
+    ) -> Result<(), SqsError> {
+        let name: &str = &self.resolve(name)?;
+        let state = self.state(name)?;
+        let receipt = decode_receipt(receipt_handle)?;
+        if timeout > 43_200 {
+            return Err(SqsError::invalid_value(
+                "VisibilityTimeout",
+                timeout,
+                "VisibilityTimeout must be an integer between 0 and 43200",
+            ));
+        }
+        let now = now_ms();
+        match self.backend.change_visibility(
+            name,
+            &receipt,
+            now,
+            now + i64::from(timeout) * 1000,
+        )? {
+            ReceiptOutcome::Done => {
+                lock(&state.attempts).clear();
+                if timeout == 0 {
+                    state.arrivals.notify_waiters();
+                }
+                Ok(())
+            }
+            ReceiptOutcome::NotInFlight => {
+                Err(SqsError::MessageNotInflight(receipt_handle.to_owned()))
+            }
+            ReceiptOutcome::Stale | ReceiptOutcome::Gone => Err(SqsError::invalid_value(
+                "ReceiptHandle",
+                receipt_handle,
+                "Message does not exist or is not available for visibility timeout change.",
+            )),
+        }
+    }
+
+    /// `StartMessageMoveTask`: moves a dead-letter queue's messages back to the queues
+    /// they came from, or to `destination_arn`, at most `max_per_second` a second.
+    pub fn start_move_task(
+        self: &Arc<Self>,
+        source_arn: &str,
+        destination_arn: Option<&str>,
+        max_per_second: Option<u32>,
+    ) -> Result<String, SqsError> {
+        let Some(source) = self.queue_of_arn(source_arn) else {
+            return Err(SqsError::ResourceNotFound(
+                "The resource that you specified for the SourceArn parameter doesn't exist."
+                    .to_owned(),
+            ));
+        };
+        if self.dead_letter_sources(&source)?.is_empty() {
+            return Err(SqsError::InvalidParameterValue(
+                "Source queue must be configured as a Dead Letter Queue.".to_owned(),
+            ));
+        }
+        let destination = match destination_arn {
+            None => None,
+            Some(arn) => Some(self.queue_of_arn(arn).ok_or_else(|| {
+                SqsError::ResourceNotFound(
+                    "The resource that you specified for the DestinationArn parameter doesn't exist."
+                        .to_owned(),
+                )
+            })?),
+        };
+        if let Some(rate) = max_per_second {
+            if !(1..=500).contains(&rate) {
+                return Err(SqsError::invalid_value(
+                    "MaxNumberOfMessagesPerSecond",
+                    rate,
+                    "Must be between 1 and 500.",
+                ));
+            }
+        }
+        let to_move = {
+            let counts = self.backend.counts(&source, now_ms())?;
+            counts.visible + counts.not_visible + counts.delayed
+        };
+        let task_handle = base64::engine::general_purpose::STANDARD.encode(
+            serde_json::json!({"taskId": uuid::Uuid::new_v4().to_string(), "sourceArn": source_arn})
+                .to_string(),
+        );
+        {
+            let mut tasks = lock(&self.tasks);
+            if tasks
+                .iter()
+                .any(|task| task.source_arn == source_arn && task.status == "RUNNING")
+            {
+                return Err(SqsError::UnsupportedOperation(
+                    "There is already a task running. Only one active task is allowed for a source queue arn at a given time.".to_owned(),
+                ));
+            }
+            tasks.push(MoveTask {
+                task_handle: task_handle.clone(),
+                status: "RUNNING".to_owned(),
+                source_arn: source_arn.to_owned(),
+                destination_arn: destination_arn.map(str::to_owned),
+                max_messages_per_second: max_per_second,
+                moved: 0,
+                to_move,
+                failure_reason: None,
+                started_at_ms: now_ms(),
+            });
+        }
+        let queues = Arc::clone(self);
+        let handle = task_handle.clone();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Err(SqsError::UnsupportedOperation(
+                "message move tasks need the server's runtime".to_owned(),
+            ));
+        };
+        runtime.spawn(async move {
+            queues
+                .run_move_task(&handle, &source, destination.as_deref(), max_per_second)
+                .await;
+        });
+        Ok(task_handle)
+    }
+
+    async fn run_move_task(
+        self: Arc<Self>,
+        handle: &str,
+        source: &str,
+        destination: Option<&str>,
+        max_per_second: Option<u32>,
+    ) {
+        let batch = max_per_second.unwrap_or(500) as usize;
+        loop {
+            let cancelled = lock(&self.tasks)
+                .iter()
+                .any(|task| task.task_handle == handle && task.status == "CANCELLING");
+            if cancelled {
+                self.finish_task(handle, "CANCELLED", None);
+                return;
+            }
+            let queues = Arc::clone(&self);
+            let (from, to) = (source.to_owned(), destination.map(str::to_owned));
+            let moved = tokio::task::spawn_blocking(move || {
+                let lookup = |arn: &str| queues.queue_of_arn(arn);
+                let moved =
+                    queues
+                        .backend
+                        .move_messages(&from, to.as_deref(), batch, now_ms(), &lookup)?;
+                for queue in moved.keys() {
+                    if let Ok(state) = queues.state(queue) {
+                        state.arrivals.notify_waiters();
+                    }
+                }
+                Ok::<u64, SqsError>(moved.values().sum())
+            })
+            .await;
+            match moved {
+                Ok(Ok(0)) => {
+                    self.finish_task(handle, "COMPLETED", None);
+                    return;
+                }
+                Ok(Ok(count)) => {
+                    if let Some(task) = lock(&self.tasks)
+                        .iter_mut()
+                        .find(|task| task.task_handle == handle)
+                    {
+                        task.moved += count;
+                    }
+                }
+                Ok(Err(error)) => {
+                    self.finish_task(handle, "FAILED", Some(error.to_string()));
+                    return;
+                }
+                Err(error) => {
+                    self.finish_task(handle, "FAILED", Some(error.to_string()));
+                    return;
+                }
+            }
+            if max_per_second.is_some() {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+
+    fn finish_task(&self, handle: &str, status: &str, failure_reason: Option<String>) {
+        if let Some(task) = lock(&self.tasks)
+            .iter_mut()
+            .find(|task| task.task_handle == handle)
+        {
+            task.status = status.to_owned();
+            task.failure_reason = failure_reason;
+        }
+    }
+
+    /// `ListMessageMoveTasks`: the latest `max_results` tasks of a source, newest first.
+    pub fn list_move_tasks(
+        &self,
+        source_arn: &str,
+        max_results: Option<u32>,
+    ) -> Result<Vec<MoveTask>, SqsError> {
+        if self.queue_of_arn(source_arn).is_none() {
+            return Err(SqsError::ResourceNotFound(
+                "The resource that you specified for the SourceArn parameter doesn't exist."
+                    .to_owned(),
+            ));
+        }
+        let max_results = max_results.unwrap_or(1);
+        if !(1..=10).contains(&max_results) {
+            return Err(SqsError::invalid_value(
+                "MaxResults",
+                max_results,
+                "Must be between 1 and 10, if provided.",
+            ));
+        }
+        let tasks = lock(&self.tasks);
+        Ok(tasks
+            .iter()
+            .rev()
+            .filter(|task| task.source_arn == source_arn)
+            .take(max_results as usize)
+            .cloned()
+            .collect())
+    }
+
+    /// `CancelMessageMoveTask`: answers how many messages the task moved.
+    pub fn cancel_move_task(&self, task_handle: &str) -> Result<u64, SqsError> {
+        let mut tasks = lock(&self.tasks);
+        let Some(task) = tasks
+            .iter_mut()
+            .find(|task| task.task_handle == task_handle)
+        else {
+            return Err(SqsError::ResourceNotFound(
+                "Task does not exist.".to_owned(),
+            ));
+        };
+        if task.status != "RUNNING" {
+            return Err(SqsError::UnsupportedOperation(
+                "Only active tasks can be cancelled.".to_owned(),
+            ));
+        }
+        task.status = "CANCELLING".to_owned();
+        Ok(task.moved)
+    }
+}
+
+fn new_state(record: QueueRecord, settings: QueueSettings) -> QueueState {
+    QueueState {
+        record: RwLock::new((record, settings)),
+        arrivals: Notify::new(),
+        last_purge_ms: Mutex::new(None),
+        attempts: Mutex::default(),
+    }
+}
+
+fn check_tags(name: &str, tags: &BTreeMap<String, String>) -> Result<(), SqsError> {
+    if tags.len() > 50 {
+        return Err(SqsError::InvalidParameterValue(format!(
+            "Too many tags added for queue {name}."
+        )));
+    }
+    for (key, value) in tags {
+        if key.is_empty() || key.len() > 128 || value.len() > 256 {
+            return Err(SqsError::InvalidParameterValue(format!(
+                "Tag key or value for queue {name} is not valid: keys are 1 to 128 characters, values up to 256."
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The statements of a policy document, making it one if it is not.
+fn policy_statements<'a>(
+    policy: &'a mut serde_json::Value,
+    arn: &str,
+) -> &'a mut Vec<serde_json::Value> {
+    if !policy.is_object() {
+        *policy = serde_json::json!({
+            "Version": "2012-10-17",
+            "Id": format!("{arn}/SQSDefaultPolicy"),
+            "Statement": [],
+        });
+    }
+    let object = policy.as_object_mut().expect("made an object above");
+    let statements = object
+        .entry("Statement")
+        .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+    if !statements.is_array() {
+        let single = statements.take();
+        *statements = serde_json::Value::Array(vec![single]);
+    }
+    statements.as_array_mut().expect("made an array above")
+}
+
+/// Checks a message against its queue and makes what is stored and answered.
+fn prepare(
+    settings: &QueueSettings,
+    message: SendMessage,
+    now: i64,
+    sender_id: &str,
+) -> Result<(StoredMessage, Option<Deduplication>, SendOutcome), SqsError> {
+    message::check_message(
+        &message.body,
+        &message.attributes,
+        &message.system_attributes,
+        settings.maximum_message_size.min(MAX_MESSAGE_BYTES),
+    )?;
+    if let Some(delay) = message.delay_seconds {
+        if settings.fifo {
+            return Err(SqsError::invalid_value(
+                "DelaySeconds",
+                delay,
+                "The request include parameter that is not valid for this queue type.",
+            ));
+        }
+        if delay > 900 {
+            return Err(SqsError::invalid_value(
+                "DelaySeconds",
+                delay,
+                "DelaySeconds must be >= 0 and <= 900.",
+            ));
+        }
+    }
+    let (group_id, deduplication) = if settings.fifo {
+        let Some(group_id) = message.group_id.clone() else {
+            return Err(SqsError::MissingParameter("MessageGroupId".to_owned()));
+        };
+        check_fifo_id("MessageGroupId", &group_id)?;
+        let id = match &message.deduplication_id {
+            Some(id) => {
+                check_fifo_id("MessageDeduplicationId", id)?;
+                id.clone()
+            }
+            None if settings.content_based_deduplication => {
+                let digest = Sha256::digest(message.body.as_bytes());
+                digest.iter().map(|byte| format!("{byte:02x}")).collect()
+            }
+            None => {
+                return Err(SqsError::InvalidParameterValue(
+                    "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly".to_owned(),
+                ))
+            }
+        };
+        let scope = match settings.deduplication_scope {
+            attributes::DeduplicationScope::MessageGroup => group_id.clone(),
+            attributes::DeduplicationScope::Queue => String::new(),
+        };
+        (
+            Some(group_id),
+            Some(Deduplication {
+                scope,
+                id,
+                until_ms: now + DEDUPLICATION_INTERVAL_MS,
+            }),
+        )
+    } else {
+        if let Some(id) = &message.deduplication_id {
+            return Err(SqsError::invalid_value(
+                "MessageDeduplicationId",
+                id,
+                "The request include parameter that is not valid for this queue type.",
+            ));
+        }
+        // Standard queues take a group id for fair queueing; order is not kept by it.
+        (None, None)
+    };
+    let delay = message.delay_seconds.unwrap_or(settings.delay_seconds);
+    let message_id = uuid::Uuid::new_v4().to_string();
+    let outcome = SendOutcome {
+        message_id: message_id.clone(),
+        md5_of_body: message::md5_hex(message.body.as_bytes()),
+        md5_of_message_attributes: message::md5_of_attributes(&message.attributes),
+        md5_of_system_attributes: message::md5_of_attributes(&message.system_attributes),
+        sequence_number: None,
+    };
+    let stored = StoredMessage {
+        message_id,
+        body: message.body,
+        attributes: message.attributes,
+        system_attributes: message.system_attributes,
+        sent_at_ms: now,
+        available_at_ms: now + i64::from(delay) * 1000,
+        receive_count: 0,
+        first_received_at_ms: None,
+        receipt_token: None,
+        deduplication_id: deduplication.as_ref().map(|d| d.id.clone()),
+        group_id,
+        sequence_number: None,
+        sender_id: sender_id.to_owned(),
+        dead_letter_source_arn: None,
+    };
+    Ok((stored, deduplication, outcome))
+}
+
+/// A claimed message as a receive answers it, with the attributes asked for.
+fn received(message: StoredMessage, options: &ReceiveOptions) -> ReceivedMessage {
+    let wanted_system = |name: &str| {
+        options
+            .attribute_names
+            .iter()
+            .any(|wanted| wanted == "All" || wanted == name)
+    };
+    let mut attributes = BTreeMap::new();
+    let mut put = |name: &str, value: Option<String>| {
+        if let Some(value) = value {
+            if wanted_system(name) {
+                attributes.insert(name.to_owned(), value);
+            }
+        }
+    };
+    put("SenderId", Some(message.sender_id.clone()));
+    put("SentTimestamp", Some(message.sent_at_ms.to_string()));
+    put(
+        "ApproximateReceiveCount",
+        Some(message.receive_count.to_string()),
+    );
+    put(
+        "ApproximateFirstReceiveTimestamp",
+        message.first_received_at_ms.map(|at| at.to_string()),
+    );
+    put("SequenceNumber", message.sequence_number.clone());
+    put("MessageDeduplicationId", message.deduplication_id.clone());
+    put("MessageGroupId", message.group_id.clone());
+    put(
+        "AWSTraceHeader",
+        message
+            .system_attributes
+            .get("AWSTraceHeader")
+            .and_then(|value| value.string_value.clone()),
+    );
+    put(
+        "DeadLetterQueueSourceArn",
+        message.dead_letter_source_arn.clone(),
+    );
+    let message_attributes: MessageAttributes = message
+        .attributes
+        .into_iter()
+        .filter(|(name, _)| attribute_wanted(&options.message_attribute_names, name))
+        .collect();
+    ReceivedMessage {
+        receipt_handle: encode_receipt(
+            &message.message_id,
+            message.receipt_token.as_deref().unwrap_or(""),
+        ),
+        md5_of_body: message::md5_hex(message.body.as_bytes()),
+        md5_of_message_attributes: message::md5_of_attributes(&message_attributes),
+        message_id: message.message_id,
+        body: message.body,
+        attributes,
+        message_attributes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine() -> Arc<Queues> {
+        let backend = crate::SqliteQueues::in_memory().expect("in-memory queues");
+        Arc::new(
+            Queues::open(
+                Arc::new(backend),
+                QueuesConfig {
+                    region: "us-east-1".to_owned(),
+                    account_id: "123456789012".to_owned(),
+                    endpoint_url: "http://127.0.0.1:4566/".to_owned(),
+                },
+            )
+            .expect("engine"),
+        )
+    }
+
+    fn attributes(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect()
+    }
+
+    fn receive(queues: &Queues, name: &str, max: u32, visibility: u32) -> Vec<ReceivedMessage> {
+        queues
+            .receive_now(
+                name,
+                &ReceiveOptions {
+                    max_messages: Some(max),
+                    visibility_timeout: Some(visibility),
+                    attribute_names: vec!["All".to_owned()],
+                    ..ReceiveOptions::default()
+                },
+            )
+            .expect("receive")
+    }
+
+    fn fifo_message(body: &str, group: &str) -> SendMessage {
+        SendMessage {
+            group_id: Some(group.to_owned()),
+            ..SendMessage::body(body)
+        }
+    }
+
+    #[test]
+    fn names_urls_and_arns() {
+        let queues = engine();
+        assert_eq!(
+            queues.queue_url("q"),
+            "http://127.0.0.1:4566/123456789012/q"
+        );
+        assert_eq!(
+            queues.queue_arn("q"),
+            "arn:aws:sqs:us-east-1:123456789012:q"
+        );
+        for reference in [
+            "http://localhost:4566/000000000000/q",
+            "https://sqs.us-east-1.amazonaws.com/123456789012/q",
+            "arn:aws:sqs:us-east-1:123456789012:q",
+            "q",
+        ] {
+            assert_eq!(
+                Queues::queue_name(reference).as_deref(),
+                Some("q"),
+                "{reference}"
+            );
+        }
+        // Sends, receives and deletes take a name, a URL or an ARN.
+        queues
+            .create_queue("q", &BTreeMap::new(), &BTreeMap::new())
+            .expect("create");
+        queues
+            .send(
+                "arn:aws:sqs:us-east-1:123456789012:q",
+                SendMessage::body("by arn"),
+                "me",
+            )
+            .expect("send by ARN");
+        let got = receive(&queues, "http://localhost:4566/000000000000/q", 1, 30);
+        assert_eq!(got[0].body, "by arn");
+        queues
+            .delete_message("q", &got[0].receipt_handle)
+            .expect("delete by name");
+        assert_eq!(
+            queues.send(
+                "arn:aws:sqs:eu-west-1:123456789012:q",
+                SendMessage::body("x"),
+                "me"
+            ),
+            Err(SqsError::QueueDoesNotExist)
+        );
+    }
+
+    #[test]
+    fn create_is_idempotent_with_the_same_attributes() {
+        let queues = engine();
+        let given = attributes(&[("VisibilityTimeout", "60")]);
+        let url = queues
+            .create_queue("q", &given, &BTreeMap::new())
+            .expect("create");
+        assert_eq!(queues.create_queue("q", &given, &BTreeMap::new()), Ok(url));
+        assert_eq!(
+            queues.create_queue(
+                "q",
+                &attributes(&[("VisibilityTimeout", "61")]),
+                &BTreeMap::new()
+            ),
+            Err(SqsError::QueueAlreadyExists {
+                attribute: "VisibilityTimeout".to_owned()
+            })
+        );
+        queues.delete_queue("q").expect("delete");
+        assert_eq!(
+            queues.create_queue("q", &given, &BTreeMap::new()),
+            Err(SqsError::QueueDeletedRecently)
+        );
+    }
+
+    #[test]
+    fn visibility_timeouts_and_receipts_behave_as_sqs() {
+        let queues = engine();
+        queues
+            .create_queue("q", &BTreeMap::new(), &BTreeMap::new())
+            .expect("create");
+        let sent = queues
+            .send("q", SendMessage::body("hello"), "me")
+            .expect("send");
+        assert_eq!(sent.md5_of_body, "5d41402abc4b2a76b9719d911017c592");
+        let first = receive(&queues, "q", 10, 0);
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].attributes["ApproximateReceiveCount"], "1");
+        // Visibility 0: visible again at once, with a new handle.
+        let second = receive(&queues, "q", 10, 30);
+        assert_eq!(second.len(), 1);
+        assert_ne!(first[0].receipt_handle, second[0].receipt_handle);
+        assert_eq!(second[0].attributes["ApproximateReceiveCount"], "2");
+        assert!(receive(&queues, "q", 10, 30).is_empty());
+        let counts = queues
+            .get_attributes("q", &["All".to_owned()])
+            .expect("attributes");
+        assert_eq!(counts["ApproximateNumberOfMessagesNotVisible"], "1");
+        // The old handle succeeds but deletes nothing; the latest deletes.
+        queues
+            .delete_message("q", &first[0].receipt_handle)
+            .expect("stale delete");
+        let counts = queues
+            .get_attributes("q", &["ApproximateNumberOfMessagesNotVisible".to_owned()])
+            .expect("attributes");
+        assert_eq!(counts["ApproximateNumberOfMessagesNotVisible"], "1");
+        assert!(matches!(
+            queues.change_visibility("q", &first[0].receipt_handle, 0),
+            Err(SqsError::InvalidParameterValue(_))
+        ));
+        queues
+            .change_visibility("q", &second[0].receipt_handle, 0)
+            .expect("change");
+        let third = receive(&queues, "q", 1, 30);
+        queues
+            .delete_message("q", &third[0].receipt_handle)
+            .expect("delete");
+        assert!(receive(&queues, "q", 10, 0).is_empty());
+        assert_eq!(
+            queues.delete_message("q", "garbage"),
+            Err(SqsError::ReceiptHandleIsInvalid("garbage".to_owned()))
+        );
+    }
+
+    #[test]
+    fn delays_hold_messages_back() {
+        let queues = engine();
+        queues
+            .create_queue("q", &attributes(&[("DelaySeconds", "5")]), &BTreeMap::new())
+            .expect("create");
+        queues
+            .send("q", SendMessage::body("later"), "me")
+            .expect("send");
+        queues
+            .send(
+                "q",
+                SendMessage {
+                    delay_seconds: Some(0),
+                    ..SendMessage::body("now")
+                },
+                "me",
+            )
+            .expect("send");
+        let got = receive(&queues, "q", 10, 30);
+        assert_eq!(
+            got.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+            ["now"]
+        );
+        let counts = queues
+            .get_attributes("q", &["All".to_owned()])
+            .expect("attributes");
+        assert_eq!(counts["ApproximateNumberOfMessagesDelayed"], "1");
+    }
+
+    #[test]
+    fn fifo_keeps_group_order_and_deduplicates() {
+        let queues = engine();
+        queues
+            .create_queue(
+                "q.fifo",
+                &attributes(&[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")]),
+                &BTreeMap::new(),
+            )
+            .expect("create");
+        assert_eq!(
+            queues.send("q.fifo", SendMessage::body("x"), "me"),
+            Err(SqsError::MissingParameter("MessageGroupId".to_owned()))
+        );
+        let a1 = queues
+            .send("q.fifo", fifo_message("a1", "a"), "me")
+            .expect("send");
+        queues
+            .send("q.fifo", fifo_message("b1", "b"), "me")
+            .expect("send");
+        queues
+            .send("q.fifo", fifo_message("a2", "a"), "me")
+            .expect("send");
+        let duplicate = queues
+            .send("q.fifo", fifo_message("a1", "a"), "me")
+            .expect("duplicate");
+        assert_eq!(duplicate.message_id, a1.message_id);
+        assert!(a1.sequence_number.is_some());
+        let first = receive(&queues, "q.fifo", 1, 30);
+        assert_eq!(first[0].body, "a1");
+        // Group a is in flight: only b is available.
+        let second = receive(&queues, "q.fifo", 10, 30);
+        assert_eq!(
+            second.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+            ["b1"]
+        );
+        queues
+            .delete_message("q.fifo", &first[0].receipt_handle)
+            .expect("delete");
+        let third = receive(&queues, "q.fifo", 10, 30);
+        assert_eq!(
+            third.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+            ["a2"]
+        );
+        assert_eq!(third[0].attributes["MessageGroupId"], "a");
+    }
+
+    #[test]
+    fn redrive_moves_messages_after_max_receives_and_back() {
+        let queues = engine();
+        queues
+            .create_queue("dlq", &BTreeMap::new(), &BTreeMap::new())
+            .expect("dlq");
+        let policy = r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:123456789012:dlq","maxReceiveCount":2}"#;
+        queues
+            .create_queue(
+                "src",
+                &attributes(&[("RedrivePolicy", policy)]),
+                &BTreeMap::new(),
+            )
+            .expect("source");
+        assert!(matches!(
+            queues.create_queue(
+                "bad",
+                &attributes(&[(
+                    "RedrivePolicy",
+                    r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:123456789012:nope","maxReceiveCount":2}"#
+                )]),
+                &BTreeMap::new()
+            ),
+            Err(SqsError::InvalidParameterValue(_))
+        ));
+        queues
+            .send("src", SendMessage::body("poison"), "me")
+            .expect("send");
+        assert_eq!(receive(&queues, "src", 1, 0).len(), 1);
+        assert_eq!(receive(&queues, "src", 1, 0).len(), 1);
+        assert!(receive(&queues, "src", 1, 0).is_empty());
+        let dead = receive(&queues, "dlq", 1, 0);
+        assert_eq!(dead[0].body, "poison");
+        assert_eq!(
+            dead[0].attributes["DeadLetterQueueSourceArn"],
+            "arn:aws:sqs:us-east-1:123456789012:src"
+        );
+        assert_eq!(
+            queues.dead_letter_sources("dlq"),
+            Ok(vec!["src".to_owned()])
+        );
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            queues
+                .start_move_task("arn:aws:sqs:us-east-1:123456789012:dlq", None, None)
+                .expect("start");
+            for _ in 0..100 {
+                let tasks = queues
+                    .list_move_tasks("arn:aws:sqs:us-east-1:123456789012:dlq", None)
+                    .expect("tasks");
+                if tasks[0].status == "COMPLETED" {
+                    assert_eq!(tasks[0].moved, 1);
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+        assert_eq!(receive(&queues, "src", 1, 30)[0].body, "poison");
+    }
+
+    #[test]
+    fn long_polls_wake_at_once_on_a_send() {
+        let queues = engine();
+        queues
+            .create_queue("q", &BTreeMap::new(), &BTreeMap::new())
+            .expect("create");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let waiter = {
+                let queues = Arc::clone(&queues);
+                tokio::spawn(async move {
+                    let started = std::time::Instant::now();
+                    let got = queues
+                        .receive(
+                            "q",
+                            ReceiveOptions {
+                                wait_seconds: Some(10),
+                                ..ReceiveOptions::default()
+                            },
+                        )
+                        .await
+                        .expect("receive");
+                    (got, started.elapsed())
+                })
+            };
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            queues
+                .send("q", SendMessage::body("ping"), "me")
+                .expect("send");
+            let (got, waited) = waiter.await.expect("waiter");
+            assert_eq!(got[0].body, "ping");
+            assert!(waited < Duration::from_secs(2), "waited {waited:?}");
+        });
+    }
+
+    #[test]
+    fn sends_survive_reopening() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = QueuesConfig {
+            region: "us-east-1".to_owned(),
+            account_id: "123456789012".to_owned(),
+            endpoint_url: "http://x".to_owned(),
+        };
+        {
+            let queues = Queues::open_in(dir.path(), config.clone()).expect("open");
+            queues
+                .create_queue(
+                    "q",
+                    &attributes(&[("VisibilityTimeout", "7")]),
+                    &BTreeMap::new(),
+                )
+                .expect("create");
+            queues
+                .send("q", SendMessage::body("kept"), "me")
+                .expect("send");
+        }
+        let queues = Queues::open_in(dir.path(), config).expect("reopen");
+        assert_eq!(
+            queues.settings("q").expect("settings").visibility_timeout,
+            7
+        );
+        assert_eq!(receive(&queues, "q", 1, 30)[0].body, "kept");
+    }
+
+    #[test]
+    fn batches_are_checked_before_they_run() {
+        assert_eq!(
+            check_batch_ids([], "X"),
+            Err(SqsError::EmptyBatchRequest("X"))
+        );
+        assert_eq!(
+            check_batch_ids(["a", "a"], "X"),
+            Err(SqsError::BatchEntryIdsNotDistinct("a".to_owned()))
+        );
+        assert_eq!(
+            check_batch_ids(["a b"], "X"),
+            Err(SqsError::InvalidBatchEntryId)
+        );
+        let eleven: Vec<String> = (0..11).map(|i| i.to_string()).collect();
+        assert_eq!(
+            check_batch_ids(eleven.iter().map(String::as_str), "X"),
+            Err(SqsError::TooManyEntriesInBatchRequest(11))
+        );
+    }
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Send,
+        Receive { max: u32, hide: bool },
+        Delete(usize),
+        Release(usize),
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(Step::Send),
+            (1u32..=10, any::<bool>()).prop_map(|(max, hide)| Step::Receive { max, hide }),
+            (0usize..20).prop_map(Step::Delete),
+            (0usize..20).prop_map(Step::Release),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Whatever clients do, a message is never lost and never comes back once
+        /// deleted by its latest receipt: every sent message is deleted or still counted.
+        #[test]
+        fn no_message_is_lost_or_resurrected(steps in proptest::collection::vec(step(), 1..60)) {
+            let queues = engine();
+            queues.create_queue("q", &BTreeMap::new(), &BTreeMap::new()).expect("create");
+            let mut sent = std::collections::HashSet::new();
+            let mut deleted = std::collections::HashSet::new();
+            let mut latest: HashMap<String, String> = HashMap::new();
+            let mut held: Vec<ReceivedMessage> = Vec::new();
+            let total = |queues: &Queues| -> usize {
+                let counts = queues.get_attributes("q", &["All".to_owned()]).expect("attributes");
+                ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"]
+                    .iter()
+                    .map(|key| counts[*key].parse::<usize>().expect("count"))
+                    .sum()
+            };
+            for (index, step) in steps.into_iter().enumerate() {
+                match step {
+                    Step::Send => {
+                        let outcome = queues.send("q", SendMessage::body(format!("m{index}")), "me").expect("send");
+                        sent.insert(outcome.message_id);
+                    }
+                    Step::Receive { max, hide } => {
+                        for message in receive(&queues, "q", max, if hide { 30 } else { 0 }) {
+                            proptest::prop_assert!(!deleted.contains(&message.message_id));
+                            proptest::prop_assert!(sent.contains(&message.message_id));
+                            latest.insert(message.message_id.clone(), message.receipt_handle.clone());
+                            held.push(message);
+                        }
+                    }
+                    Step::Delete(pick) if !held.is_empty() => {
+                        let message = held.remove(pick % held.len());
+                        queues.delete_message("q", &message.receipt_handle).expect("delete");
+                        if latest.get(&message.message_id) == Some(&message.receipt_handle) {
+                            deleted.insert(message.message_id.clone());
+                        }
+                    }
+                    Step::Release(pick) if !held.is_empty() => {
+                        let message = &held[pick % held.len()];
+                        let _ = queues.change_visibility("q", &message.receipt_handle, 0);
+                    }
+                    Step::Delete(_) | Step::Release(_) => {}
+                }
+                proptest::prop_assert_eq!(total(&queues) + deleted.len(), sent.len());
+            }
+            // Release what is in flight, then drain: everything not deleted comes back.
+            for handle in latest.values() {
+                let _ = queues.change_visibility("q", handle, 0);
+            }
+            let mut remaining = std::collections::HashSet::new();
+            loop {
+                let got = receive(&queues, "q", 10, 30);
+                if got.is_empty() {
+                    break;
+                }
+                for message in got {
+                    proptest::prop_assert!(!deleted.contains(&message.message_id));
+                    remaining.insert(message.message_id.clone());
+                    queues.delete_message("q", &message.receipt_handle).expect("delete");
+                }
+            }
+            let accounted: std::collections::HashSet<_> = remaining.union(&deleted).cloned().collect();
+            proptest::prop_assert_eq!(accounted, sent);
+        }
+    }
+}

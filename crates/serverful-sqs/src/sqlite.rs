@@ -1,0 +1,666 @@
+//! The queues in SQLite (`DATA/queues.sqlite`): one row per queue and per message, WAL
+//! with `synchronous=FULL`, so a message is on disk before its send is answered.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use base64::Engine as _;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use crate::backend::{
+    Claim, Claimed, Counts, Deduplication, QueueBackend, QueueRecord, Receipt, ReceiptOutcome,
+    Sent, StoredMessage,
+};
+use crate::error::{storage, SqsError};
+use crate::message::{MessageAttributeValue, MessageAttributes};
+
+/// The schema's version in `PRAGMA user_version`.
+const SCHEMA_VERSION: i64 = 1;
+
+/// The columns of a message, in the order [`message_from_row`] reads them.
+const MESSAGE_COLUMNS: &str = "seq, message_id, body, attributes, system_attributes, sent_at_ms,
+    available_at_ms, receive_count, first_received_at_ms, receipt_token, group_id, dedup_id,
+    sender_id, dead_letter_source";
+
+/// Queues kept in one SQLite file.
+#[derive(Debug)]
+pub struct SqliteQueues {
+    connection: Mutex<Connection>,
+}
+
+impl SqliteQueues {
+    /// Opens (or creates) the queues at `path`.
+    pub fn open(path: &Path) -> Result<SqliteQueues, SqsError> {
+        let connection = Connection::open(path).map_err(storage("open the queues"))?;
+        Self::set_up(connection)
+    }
+
+    /// Queues in memory, for tests.
+    pub fn in_memory() -> Result<SqliteQueues, SqsError> {
+        let connection = Connection::open_in_memory().map_err(storage("open the queues"))?;
+        Self::set_up(connection)
+    }
+
+    fn set_up(connection: Connection) -> Result<SqliteQueues, SqsError> {
+        connection
+            .execute_batch(
+                "PRAGMA journal_mode=WAL;
+                 PRAGMA synchronous=FULL;
+                 PRAGMA busy_timeout=5000;",
+            )
+            .map_err(storage("set up the queues"))?;
+        let version: i64 = connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(storage("read the queues' schema version"))?;
+        if version == 0 {
+            connection
+                .execute_batch(&format!(
+                    "CREATE TABLE IF NOT EXISTS queues (
+                        name TEXT PRIMARY KEY,
+                        attributes TEXT NOT NULL,
+                        tags TEXT NOT NULL,
+                        created_at_ms INTEGER NOT NULL,
+                        modified_at_ms INTEGER NOT NULL
+                    );
+                    CREATE TABLE IF NOT EXISTS messages (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                        queue TEXT NOT NULL,
+                        message_id TEXT NOT NULL UNIQUE,
+                        body TEXT NOT NULL,
+                        attributes TEXT,
+                        system_attributes TEXT,
+                        sent_at_ms INTEGER NOT NULL,
+                        available_at_ms INTEGER NOT NULL,
+                        receive_count INTEGER NOT NULL DEFAULT 0,
+                        first_received_at_ms INTEGER,
+                        receipt_token TEXT,
+                        group_id TEXT,
+                        dedup_id TEXT,
+                        sender_id TEXT NOT NULL,
+                        dead_letter_source TEXT
+                    );
+                    CREATE INDEX IF NOT EXISTS messages_available
+                        ON messages (queue, available_at_ms, seq);
+                    CREATE TABLE IF NOT EXISTS deduplication (
+                        queue TEXT NOT NULL,
+                        scope TEXT NOT NULL,
+                        dedup_id TEXT NOT NULL,
+                        message_id TEXT NOT NULL,
+                        sequence_number TEXT,
+                        until_ms INTEGER NOT NULL,
+                        PRIMARY KEY (queue, scope, dedup_id)
+                    );
+                    PRAGMA user_version = {SCHEMA_VERSION};"
+                ))
+                .map_err(storage("create the queues"))?;
+        } else if version != SCHEMA_VERSION {
+            return Err(SqsError::Storage {
+                action: "open the queues",
+                message: format!(
+                    "its schema version is {version}, newer than this server's {SCHEMA_VERSION}; run a newer serverful"
+                ),
+            });
+        }
+        Ok(SqliteQueues {
+            connection: Mutex::new(connection),
+        })
+    }
+
+    fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.connection
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn map_to_json(map: &BTreeMap<String, String>) -> String {
+    serde_json::Value::Object(
+        map.iter()
+            .map(|(key, value)| (key.clone(), serde_json::Value::String(value.clone())))
+            .collect(),
+    )
+    .to_string()
+}
+
+fn map_from_json(text: &str) -> BTreeMap<String, String> {
+    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text)
+        .map(|object| {
+            object
+                .into_iter()
+                .filter_map(|(key, value)| value.as_str().map(|value| (key, value.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn attributes_to_json(attributes: &MessageAttributes) -> Option<String> {
+    if attributes.is_empty() {
+        return None;
+    }
+    let object: serde_json::Map<String, serde_json::Value> = attributes
+        .iter()
+        .map(|(name, value)| {
+            let mut entry = serde_json::Map::new();
+            entry.insert("t".into(), value.data_type.clone().into());
+            if let Some(string) = &value.string_value {
+                entry.insert("s".into(), string.clone().into());
+            }
+            if let Some(binary) = &value.binary_value {
+                entry.insert(
+                    "b".into(),
+                    base64::engine::general_purpose::STANDARD
+                        .encode(binary)
+                        .into(),
+                );
+            }
+            (name.clone(), serde_json::Value::Object(entry))
+        })
+        .collect();
+    Some(serde_json::Value::Object(object).to_string())
+}
+
+fn attributes_from_json(text: Option<String>) -> MessageAttributes {
+    let Some(text) = text else {
+        return MessageAttributes::new();
+    };
+    let Ok(object) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text)
+    else {
+        return MessageAttributes::new();
+    };
+    object
+        .into_iter()
+        .map(|(name, entry)| {
+            let text = |key: &str| entry.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+            let value = MessageAttributeValue {
+                data_type: text("t").unwrap_or_default(),
+                string_value: text("s"),
+                binary_value: text("b")
+                    .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok()),
+            };
+            (name, value)
+        })
+        .collect()
+}
+
+fn message_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, StoredMessage)> {
+    let seq: i64 = row.get(0)?;
+    let group_id: Option<String> = row.get(10)?;
+    Ok((
+        seq,
+        StoredMessage {
+            message_id: row.get(1)?,
+            body: row.get(2)?,
+            attributes: attributes_from_json(row.get(3)?),
+            system_attributes: attributes_from_json(row.get(4)?),
+            sent_at_ms: row.get(5)?,
+            available_at_ms: row.get(6)?,
+            receive_count: row.get(7)?,
+            first_received_at_ms: row.get(8)?,
+            receipt_token: row.get(9)?,
+            sequence_number: group_id.as_ref().map(|_| sequence_number(seq)),
+            group_id,
+            deduplication_id: row.get(11)?,
+            sender_id: row.get(12)?,
+            dead_letter_source_arn: row.get(13)?,
+        },
+    ))
+}
+
+/// A FIFO message's sequence number: its position in the store, as the 20-digit decimal
+/// SQS's numbers look like.
+fn sequence_number(seq: i64) -> String {
+    format!("{:020}", seq + 10_000_000_000_000_000)
+}
+
+fn new_token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+impl QueueBackend for SqliteQueues {
+    fn queues(&self) -> Result<Vec<QueueRecord>, SqsError> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare("SELECT name, attributes, tags, created_at_ms, modified_at_ms FROM queues")
+            .map_err(storage("list the queues"))?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok(QueueRecord {
+                    name: row.get(0)?,
+                    attributes: map_from_json(&row.get::<_, String>(1)?),
+                    tags: map_from_json(&row.get::<_, String>(2)?),
+                    created_at_ms: row.get(3)?,
+                    modified_at_ms: row.get(4)?,
+                })
+            })
+            .map_err(storage("list the queues"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(storage("list the queues"))
+    }
+
+    fn put_queue(&self, queue: &QueueRecord) -> Result<(), SqsError> {
+        self.connection()
+            .execute(
+                "INSERT INTO queues (name, attributes, tags, created_at_ms, modified_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (name) DO UPDATE SET attributes = ?2, tags = ?3,
+                    created_at_ms = ?4, modified_at_ms = ?5",
+                params![
+                    queue.name,
+                    map_to_json(&queue.attributes),
+                    map_to_json(&queue.tags),
+                    queue.created_at_ms,
+                    queue.modified_at_ms
+                ],
+            )
+            .map_err(storage("store a queue"))?;
+        Ok(())
+    }
+
+    fn delete_queue(&self, name: &str) -> Result<(), SqsError> {
+        let mut connection = self.connection();
+        let transaction = connection
+            .transaction()
+            .map_err(storage("delete a queue"))?;
+        for statement in [
+            "DELETE FROM messages WHERE queue = ?1",
+            "DELETE FROM deduplication WHERE queue = ?1",
+            "DELETE FROM queues WHERE name = ?1",
+        ] {
+            transaction
+                .execute(statement, [name])
+                .map_err(storage("delete a queue"))?;
+        }
+        transaction.commit().map_err(storage("delete a queue"))
+    }
+
+    fn send(
+        &self,
+        queue: &str,
+        messages: &[(StoredMessage, Option<Deduplication>)],
+    ) -> Result<Vec<Sent>, SqsError> {
+        let mut connection = self.connection();
+        let transaction = connection
+            .transaction()
+            .map_err(storage("store a message"))?;
+        let mut outcomes = Vec::with_capacity(messages.len());
+        {
+            let mut insert = transaction
+                .prepare_cached(
+                    "INSERT INTO messages (queue, message_id, body, attributes, system_attributes,
+                        sent_at_ms, available_at_ms, group_id, dedup_id, sender_id, dead_letter_source)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )
+                .map_err(storage("store a message"))?;
+            for (message, deduplication) in messages {
+                if let Some(deduplication) = deduplication {
+                    let earlier: Option<(String, Option<String>)> = transaction
+                        .query_row(
+                            "SELECT message_id, sequence_number FROM deduplication
+                             WHERE queue = ?1 AND scope = ?2 AND dedup_id = ?3 AND until_ms > ?4",
+                            params![
+                                queue,
+                                deduplication.scope,
+                                deduplication.id,
+                                message.sent_at_ms
+                            ],
+                            |row| Ok((row.get(0)?, row.get(1)?)),
+                        )
+                        .optional()
+                        .map_err(storage("check a message's deduplication id"))?;
+                    if let Some((message_id, sequence_number)) = earlier {
+                        outcomes.push(Sent {
+                            message_id,
+                            sequence_number,
+                            duplicate: true,
+                        });
+                        continue;
+                    }
+                }
+                insert
+                    .execute(params![
+                        queue,
+                        message.message_id,
+                        message.body,
+                        attributes_to_json(&message.attributes),
+                        attributes_to_json(&message.system_attributes),
+                        message.sent_at_ms,
+                        message.available_at_ms,
+                        message.group_id,
+                        message.deduplication_id,
+                        message.sender_id,
+                        message.dead_letter_source_arn,
+                    ])
+                    .map_err(storage("store a message"))?;
+                let seq = transaction.last_insert_rowid();
+                let sequence = message.group_id.as_ref().map(|_| sequence_number(seq));
+                if let Some(deduplication) = deduplication {
+                    transaction
+                        .execute(
+                            "INSERT OR REPLACE INTO deduplication
+                                (queue, scope, dedup_id, message_id, sequence_number, until_ms)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                            params![
+                                queue,
+                                deduplication.scope,
+                                deduplication.id,
+                                message.message_id,
+                                sequence,
+                                deduplication.until_ms
+                            ],
+                        )
+                        .map_err(storage("record a message's deduplication id"))?;
+                }
+                outcomes.push(Sent {
+                    message_id: message.message_id.clone(),
+                    sequence_number: sequence,
+                    duplicate: false,
+                });
+            }
+        }
+        if messages
+            .iter()
+            .any(|(_, deduplication)| deduplication.is_some())
+        {
+            let now = messages
+                .first()
+                .map_or(0, |(message, _)| message.sent_at_ms);
+            transaction
+                .execute(
+                    "DELETE FROM deduplication WHERE queue = ?1 AND until_ms <= ?2",
+                    params![queue, now],
+                )
+                .map_err(storage("forget expired deduplication ids"))?;
+        }
+        transaction.commit().map_err(storage("store a message"))?;
+        Ok(outcomes)
+    }
+
+    fn receive(&self, queue: &str, claim: &Claim) -> Result<Claimed, SqsError> {
+        let mut connection = self.connection();
+        let transaction = connection
+            .transaction()
+            .map_err(storage("receive messages"))?;
+        transaction
+            .execute(
+                "DELETE FROM messages WHERE queue = ?1 AND sent_at_ms < ?2",
+                params![queue, claim.retention_cutoff_ms],
+            )
+            .map_err(storage("drop expired messages"))?;
+        let mut claimed = Claimed::default();
+        // Redrive and claiming repeat until enough messages are claimed or none are left:
+        // dead-lettered messages free places in the batch.
+        let mut skipped_groups: std::collections::HashSet<String> =
+            std::collections::HashSet::new();
+        loop {
+            let wanted = claim.max_messages - claimed.messages.len();
+            if wanted == 0 {
+                break;
+            }
+            let candidates: Vec<(i64, StoredMessage)> = if claim.fifo {
+                // Every message, in order: a group whose earliest message is in flight or
+                // delayed blocks its later ones.
+                let mut statement = transaction
+                    .prepare_cached(&format!(
+                        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE queue = ?1 ORDER BY seq"
+                    ))
+                    .map_err(storage("receive messages"))?;
+                let rows = statement
+                    .query_map([queue], message_from_row)
+                    .map_err(storage("receive messages"))?;
+                let mut blocked = skipped_groups.clone();
+                let mut taken = Vec::new();
+                for row in rows {
+                    let (seq, message) = row.map_err(storage("receive messages"))?;
+                    let group = message.group_id.clone().unwrap_or_default();
+                    if blocked.contains(&group) {
+                        continue;
+                    }
+                    if message.available_at_ms > claim.now_ms {
+                        blocked.insert(group);
+                        continue;
+                    }
+                    // One batch holds messages of the groups it started with only while
+                    // they are consecutive in the group; other groups stay available.
+                    taken.push((seq, message));
+                    if taken.len() == wanted {
+                        break;
+                    }
+                }
+                taken
+            } else {
+                let mut statement = transaction
+                    .prepare_cached(&format!(
+                        "SELECT {MESSAGE_COLUMNS} FROM messages
+                         WHERE queue = ?1 AND available_at_ms <= ?2
+                         ORDER BY available_at_ms, seq LIMIT ?3"
+                    ))
+                    .map_err(storage("receive messages"))?;
+                let rows = statement
+                    .query_map(
+                        params![queue, claim.now_ms, wanted as i64],
+                        message_from_row,
+                    )
+                    .map_err(storage("receive messages"))?;
+                rows.collect::<Result<_, _>>()
+                    .map_err(storage("receive messages"))?
+            };
+            if candidates.is_empty() {
+                break;
+            }
+            let mut moved_any = false;
+            for (seq, mut message) in candidates {
+                if let Some((max_receives, dead_letter_queue, source_arn)) = &claim.redrive {
+                    if message.receive_count >= *max_receives {
+                        // Received as often as allowed: to the dead-letter queue, as a
+                        // new, never-received message there.
+                        transaction
+                            .execute(
+                                "UPDATE messages SET queue = ?2, available_at_ms = ?3, receive_count = 0,
+                                    first_received_at_ms = NULL, receipt_token = NULL,
+                                    dead_letter_source = ?4
+                                 WHERE seq = ?1",
+                                params![seq, dead_letter_queue, claim.now_ms, source_arn],
+                            )
+                            .map_err(storage("move a message to its dead-letter queue"))?;
+                        claimed.dead_lettered += 1;
+                        moved_any = true;
+                        if let Some(group) = &message.group_id {
+                            // Its group's later messages wait for the next receive, so
+                            // that order within the group holds.
+                            skipped_groups.insert(group.clone());
+                        }
+                        continue;
+                    }
+                }
+                if let Some(group) = &message.group_id {
+                    if skipped_groups.contains(group) {
+                        continue;
+                    }
+                }
+                let token = new_token();
+                message.receive_count += 1;
+                message.available_at_ms = claim.visible_until_ms;
+                message.first_received_at_ms.get_or_insert(claim.now_ms);
+                message.receipt_token = Some(token.clone());
+                transaction
+                    .execute(
+                        "UPDATE messages SET available_at_ms = ?2, receive_count = ?3,
+                            first_received_at_ms = ?4, receipt_token = ?5
+                         WHERE seq = ?1",
+                        params![
+                            seq,
+                            message.available_at_ms,
+                            message.receive_count,
+                            message.first_received_at_ms,
+                            token
+                        ],
+                    )
+                    .map_err(storage("claim a message"))?;
+                claimed.messages.push(message);
+            }
+            if !moved_any {
+                break;
+            }
+        }
+        transaction.commit().map_err(storage("receive messages"))?;
+        Ok(claimed)
+    }
+
+    fn delete(
+        &self,
+        queue: &str,
+        receipt: &Receipt,
+        now_ms: i64,
+    ) -> Result<ReceiptOutcome, SqsError> {
+        let connection = self.connection();
+        let current: Option<(Option<String>, i64, Option<String>)> = connection
+            .query_row(
+                "SELECT receipt_token, available_at_ms, group_id FROM messages
+                 WHERE message_id = ?1 AND queue = ?2",
+                params![receipt.message_id, queue],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()
+            .map_err(storage("delete a message"))?;
+        let Some((token, available_at_ms, group_id)) = current else {
+            return Ok(ReceiptOutcome::Gone);
+        };
+        if token.as_deref() != Some(receipt.token.as_str()) {
+            return Ok(ReceiptOutcome::Stale);
+        }
+        if group_id.is_some() && available_at_ms <= now_ms {
+            // A FIFO message whose visibility timeout passed may go to another consumer
+            // in order; the old receipt may no longer delete it.
+            return Ok(ReceiptOutcome::NotInFlight);
+        }
+        connection
+            .execute(
+                "DELETE FROM messages WHERE message_id = ?1",
+                [&receipt.message_id],
+            )
+            .map_err(storage("delete a message"))?;
+        Ok(ReceiptOutcome::Done)
+    }
+
+    fn change_visibility(
+        &self,
+        queue: &str,
+        receipt: &Receipt,
+        now_ms: i64,
+        visible_at_ms: i64,
+    ) -> Result<ReceiptOutcome, SqsError> {
+        let connection = self.connection();
+        let current: Option<(Option<String>, i64)> = connection
+            .query_row(
+                "SELECT receipt_token, available_at_ms FROM messages
+                 WHERE message_id = ?1 AND queue = ?2",
+                params![receipt.message_id, queue],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(storage("change a message's visibility"))?;
+        let Some((token, available_at_ms)) = current else {
+            return Ok(ReceiptOutcome::Gone);
+        };
+        if token.as_deref() != Some(receipt.token.as_str()) {
+            return Ok(ReceiptOutcome::Stale);
+        }
+        if available_at_ms <= now_ms {
+            return Ok(ReceiptOutcome::NotInFlight);
+        }
+        connection
+            .execute(
+                "UPDATE messages SET available_at_ms = ?2 WHERE message_id = ?1",
+                params![receipt.message_id, visible_at_ms],
+            )
+            .map_err(storage("change a message's visibility"))?;
+        Ok(ReceiptOutcome::Done)
+    }
+
+    fn purge(&self, queue: &str) -> Result<u64, SqsError> {
+        let removed = self
+            .connection()
+            .execute("DELETE FROM messages WHERE queue = ?1", [queue])
+            .map_err(storage("purge a queue"))?;
+        Ok(removed as u64)
+    }
+
+    fn counts(&self, queue: &str, now_ms: i64) -> Result<Counts, SqsError> {
+        self.connection()
+            .query_row(
+                "SELECT
+                    COALESCE(SUM(available_at_ms <= ?2), 0),
+                    COALESCE(SUM(available_at_ms > ?2 AND receive_count > 0), 0),
+                    COALESCE(SUM(available_at_ms > ?2 AND receive_count = 0), 0)
+                 FROM messages WHERE queue = ?1",
+                params![queue, now_ms],
+                |row| {
+                    Ok(Counts {
+                        visible: row.get::<_, i64>(0)? as u64,
+                        not_visible: row.get::<_, i64>(1)? as u64,
+                        delayed: row.get::<_, i64>(2)? as u64,
+                    })
+                },
+            )
+            .map_err(storage("count a queue's messages"))
+    }
+
+    fn next_visible_at(&self, queue: &str, now_ms: i64) -> Result<Option<i64>, SqsError> {
+        self.connection()
+            .query_row(
+                "SELECT MIN(available_at_ms) FROM messages WHERE queue = ?1 AND available_at_ms > ?2",
+                params![queue, now_ms],
+                |row| row.get(0),
+            )
+            .map_err(storage("find a queue's next visible message"))
+    }
+
+    fn move_messages(
+        &self,
+        from: &str,
+        to: Option<&str>,
+        limit: usize,
+        now_ms: i64,
+        queue_of_arn: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<BTreeMap<String, u64>, SqsError> {
+        let mut connection = self.connection();
+        let transaction = connection.transaction().map_err(storage("move messages"))?;
+        let candidates: Vec<(i64, Option<String>)> = {
+            let mut statement = transaction
+                .prepare_cached(
+                    "SELECT seq, dead_letter_source FROM messages
+                     WHERE queue = ?1 AND available_at_ms <= ?2 ORDER BY seq LIMIT ?3",
+                )
+                .map_err(storage("move messages"))?;
+            let rows = statement
+                .query_map(params![from, now_ms, limit as i64], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .map_err(storage("move messages"))?;
+            rows.collect::<Result<_, _>>()
+                .map_err(storage("move messages"))?
+        };
+        let mut moved = BTreeMap::new();
+        for (seq, source) in candidates {
+            let destination = match to {
+                Some(to) => Some(to.to_owned()),
+                None => source.as_deref().and_then(queue_of_arn),
+            };
+            let Some(destination) = destination else {
+                continue;
+            };
+            transaction
+                .execute(
+                    "UPDATE messages SET queue = ?2, available_at_ms = ?3, receive_count = 0,
+                        first_received_at_ms = NULL, receipt_token = NULL, dead_letter_source = NULL
+                     WHERE seq = ?1",
+                    params![seq, destination, now_ms],
+                )
+                .map_err(storage("move a message"))?;
+            *moved.entry(destination).or_insert(0) += 1;
+        }
+        transaction.commit().map_err(storage("move messages"))?;
+        Ok(moved)
+    }
+}
