@@ -48,6 +48,14 @@ impl<'a> Action<'a> {
             name,
         }
     }
+
+    /// An SNS action.
+    pub fn sns(name: &'a str) -> Action<'a> {
+        Action {
+            service: "sns",
+            name,
+        }
+    }
 }
 
 impl fmt::Display for Action<'_> {
@@ -71,6 +79,8 @@ pub enum Resource<'a> {
         name: &'a str,
         qualifier: Option<&'a str>,
     },
+    /// An SNS topic by name (its subscriptions act on it too).
+    Topic { name: &'a str },
     /// No one resource: an account-wide listing (`ListTables`, `ListFunctions`), whose
     /// answer the service filters with [`Principal::allows`].
     Listing,
@@ -98,6 +108,7 @@ impl Resource<'_> {
                 name,
                 qualifier: Some(qualifier),
             } => format!("arn:aws:lambda:{region}:{account_id}:function:{name}:{qualifier}"),
+            Resource::Topic { name } => format!("arn:aws:sns:{region}:{account_id}:{name}"),
             Resource::Listing => "*".to_owned(),
         }
     }
@@ -115,11 +126,22 @@ const TABLE_DEFINITION_ACTIONS: &[&str] = &[
     "UntagResource",
 ];
 
+/// The SNS actions that define a topic rather than use it, made by deploys as tables are.
+const TOPIC_DEFINITION_ACTIONS: &[&str] = &[
+    "CreateTopic",
+    "DeleteTopic",
+    "SetTopicAttributes",
+    "TagResource",
+    "UntagResource",
+];
+
 /// The account-wide actions a stack may take; their answers list only what it may see.
 const LISTING_ACTIONS: &[(&str, &str)] = &[
     ("dynamodb", "ListTables"),
     ("dynamodb", "ListStreams"),
     ("lambda", "ListFunctions"),
+    ("sns", "ListTopics"),
+    ("sns", "ListSubscriptions"),
 ];
 
 /// What a stack owns: the physical names of its live versions' tables and functions.
@@ -131,6 +153,8 @@ pub struct StackScope {
     pub tables: BTreeSet<String>,
     /// Its functions' names.
     pub functions: BTreeSet<String>,
+    /// Its SNS topics' names.
+    pub topics: BTreeSet<String>,
 }
 
 /// What a principal may do.
@@ -159,6 +183,11 @@ impl Policy {
             }
             Resource::Function { name, .. } => {
                 action.service == "lambda" && scope.functions.contains(name)
+            }
+            Resource::Topic { name } => {
+                action.service == "sns"
+                    && !TOPIC_DEFINITION_ACTIONS.contains(&action.name)
+                    && scope.topics.contains(name)
             }
             Resource::Listing => LISTING_ACTIONS.contains(&(action.service, action.name)),
         }
@@ -196,6 +225,15 @@ impl Principal {
             ),
             account_id: account_id.to_owned(),
             policy: Policy::Stack(scope),
+        }
+    }
+
+    /// Who sends an unsigned request a service serves to anyone: allowed nothing.
+    pub fn anonymous() -> Principal {
+        Principal {
+            arn: "anonymous".to_owned(),
+            account_id: String::new(),
+            policy: Policy::Stack(StackScope::default()),
         }
     }
 
@@ -407,6 +445,7 @@ mod tests {
                 stack: "shop".to_owned(),
                 tables: tables.iter().map(|name| (*name).to_owned()).collect(),
                 functions: functions.iter().map(|name| (*name).to_owned()).collect(),
+                ..StackScope::default()
             },
         )
     }

@@ -33,6 +33,7 @@ fn scope(stack: &str, tables: &[&str]) -> StackScope {
         stack: stack.to_owned(),
         tables: tables.iter().map(|table| (*table).to_owned()).collect(),
         functions: BTreeSet::new(),
+        ..StackScope::default()
     }
 }
 
