@@ -106,6 +106,9 @@ bundle_python localstack-events --no-deps "localstack-core==2026.3.0"
 # The AWS SDK for JavaScript v3 for the store tests' Node.js client (tests/it/store.rs).
 bundle_node dynamodb "@aws-sdk/client-dynamodb@3" "@aws-sdk/lib-dynamodb@3" "@aws-sdk/client-lambda@3"
 
+# The AWS SDK for JavaScript v3's SNS client for the SNS tests (tests/it/sns.rs).
+bundle_node sns "@aws-sdk/client-sns@3"
+
 # An independent implementation of AWS's cron dialect for serverful-schedule's differential
 # test (crates/serverful-schedule/tests/it/differential.rs), pinned so its answers stay put.
 bundle_node aws-cron-parser "aws-cron-parser@1.1.12"

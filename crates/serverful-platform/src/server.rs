@@ -83,6 +83,8 @@ pub struct PlatformConfig {
     pub async_invocations: Option<Arc<serverful_async::AsyncInvocations>>,
     /// Checkpoints and timing of the DynamoDB stream mappings.
     pub streams: crate::streams::StreamsConfig,
+    /// SNS topics (`DATA/topics.sqlite`), when the server runs them.
+    pub topics: Option<Arc<serverful_sns::Topics>>,
 }
 
 /// One version of a stack, running (or draining).

@@ -167,7 +167,8 @@ impl AwsEndpoint {
             .context("read the AWS endpoint's address")?;
         // The function gets the endpoint's own keys: there is no stack here to scope them to.
         let state = serverful_aws::AwsState::new(credentials.clone());
-        let router = server::aws_endpoint(state, store, None);
+        let topics = server::open_topics(data_dir, region, &format!("http://{address}"))?;
+        let router = server::aws_endpoint(state, store, None, Some(topics));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let served = router.clone();
         tokio::spawn(async move {

@@ -114,6 +114,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
     let state = serverful_platform::SqliteState::open(&data_dir.join("platform.sqlite"))
         .map_err(anyhow::Error::msg)?;
     let streams = crate::streams::config(&data_dir)?;
+    let topics = open_topics(&data_dir, &settings.region, &aws_url)?;
 
     // Sandboxed functions reach the AWS endpoint through a listener inside their own
     // network namespace, served by the same router once it exists (below).
@@ -175,12 +176,14 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             schedule_minute: schedule_minute()?,
             async_invocations: Some(open_async_queue(&data_dir)?),
             streams,
+            topics: Some(topics.clone()),
         },
         store.clone(),
         Arc::new(state),
         routes.clone(),
     );
     serverful_platform::async_invoke::start(&platform);
+    serverful_platform::sns_deliveries::start(&platform);
     let gateway_state = gateway::GatewayState {
         routes,
         invoker: Arc::new(PlatformInvoker(platform.clone())),
@@ -192,6 +195,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             serverful_aws::AwsState::with_keys(keys),
             store,
             Some(platform.clone()),
+            Some(topics),
         )
     });
     let admin_state = serverful_admin::AdminState {
@@ -315,15 +319,19 @@ impl Server {
 }
 
 /// The AWS endpoint's router over `state` (its keys): DynamoDB and DynamoDB Streams on
-/// `store`, and with a platform, the Lambda API over its functions.
+/// `store`, SNS over `topics`, and with a platform, the Lambda API over its functions.
 pub(crate) fn aws_endpoint(
     state: serverful_aws::AwsState,
     store: Arc<serverful_store::Store>,
     platform: Option<Arc<Platform>>,
+    topics: Option<Arc<serverful_sns::Topics>>,
 ) -> axum::Router {
     let mut state = state
         .with_json_service(Arc::new(serverful_aws::DynamoDbService::new(store.clone())))
         .with_json_service(Arc::new(serverful_aws::DynamoDbStreamsService::new(store)));
+    if let Some(topics) = topics {
+        state = state.with_rest_service(Arc::new(serverful_sns::SnsService { topics }));
+    }
     if let Some(platform) = platform {
         state = state.with_rest_service(Arc::new(
             serverful_platform::mappings_api::EventSourceMappingsApi {
@@ -488,5 +496,38 @@ fn open_async_queue(
     Ok(serverful_async::AsyncInvocations::new(
         Arc::new(queue),
         retry,
+    ))
+}
+
+/// Opens SNS's topics (`DATA/topics.sqlite`) and its signing key pair (`DATA/sns/`), with
+/// links to the AWS endpoint at `endpoint_url` and the retry delays
+/// `SERVERFUL_SNS_RETRY_DELAY_MS` sets (one policy second by default).
+pub(crate) fn open_topics(
+    data_dir: &std::path::Path,
+    region: &str,
+    endpoint_url: &str,
+) -> anyhow::Result<Arc<serverful_sns::Topics>> {
+    let backend = serverful_sns::SqliteTopics::open(&data_dir.join("topics.sqlite"))
+        .context("open the SNS topics")?;
+    let signer = serverful_sns::Signer::load_or_generate(&data_dir.join("sns"))
+        .context("open the SNS signing key")?;
+    let retry_unit = match std::env::var("SERVERFUL_SNS_RETRY_DELAY_MS") {
+        Ok(text) => {
+            let millis: u64 = text.trim().parse().map_err(|_| {
+                anyhow::anyhow!("SERVERFUL_SNS_RETRY_DELAY_MS is '{text}', not a number of milliseconds\nhint: unset it for SNS's delays (1000 per policy second)")
+            })?;
+            Duration::from_millis(millis)
+        }
+        Err(_) => Duration::from_secs(1),
+    };
+    Ok(serverful_sns::Topics::new(
+        Arc::new(backend),
+        signer,
+        serverful_sns::TopicsConfig {
+            region: region.to_owned(),
+            account_id: ACCOUNT_ID.to_owned(),
+            endpoint_url: endpoint_url.to_owned(),
+            retry_unit,
+        },
     ))
 }
