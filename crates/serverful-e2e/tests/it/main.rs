@@ -26,6 +26,7 @@ mod runtimes;
 mod sandbox;
 mod schedules;
 mod shell_challenge;
+mod sns;
 mod store;
 mod stream_mappings;
 mod streams;
