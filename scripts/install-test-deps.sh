@@ -111,6 +111,8 @@ bundle_node dynamodb "@aws-sdk/client-dynamodb@3" "@aws-sdk/lib-dynamodb@3" "@aw
 bundle_python sqs-query "boto3==1.28.57" "botocore==1.31.57"
 # The AWS SDK for JavaScript v3's SQS client, for the SQS tests (tests/it/sqs.rs).
 bundle_node sqs "@aws-sdk/client-sqs@3"
+# The AWS SDK for JavaScript v3's SNS client for the SNS tests (tests/it/sns.rs).
+bundle_node sns "@aws-sdk/client-sns@3"
 
 # An independent implementation of AWS's cron dialect for serverful-schedule's differential
 # test (crates/serverful-schedule/tests/it/differential.rs), pinned so its answers stay put.

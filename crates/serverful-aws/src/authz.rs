@@ -56,6 +56,14 @@ impl<'a> Action<'a> {
             name,
         }
     }
+
+    /// An SNS action.
+    pub fn sns(name: &'a str) -> Action<'a> {
+        Action {
+            service: "sns",
+            name,
+        }
+    }
 }
 
 impl fmt::Display for Action<'_> {
@@ -81,6 +89,8 @@ pub enum Resource<'a> {
     },
     /// An SQS queue by its name.
     Queue { name: &'a str },
+    /// An SNS topic by name (its subscriptions act on it too).
+    Topic { name: &'a str },
     /// No one resource: an account-wide listing (`ListTables`, `ListFunctions`), whose
     /// answer the service filters with [`Principal::allows`].
     Listing,
@@ -109,6 +119,7 @@ impl Resource<'_> {
                 qualifier: Some(qualifier),
             } => format!("arn:aws:lambda:{region}:{account_id}:function:{name}:{qualifier}"),
             Resource::Queue { name } => format!("arn:aws:sqs:{region}:{account_id}:{name}"),
+            Resource::Topic { name } => format!("arn:aws:sns:{region}:{account_id}:{name}"),
             Resource::Listing => "*".to_owned(),
         }
     }
@@ -138,12 +149,23 @@ const QUEUE_DEFINITION_ACTIONS: &[&str] = &[
     "RemovePermission",
 ];
 
+/// The SNS actions that define a topic rather than use it, made by deploys as tables are.
+const TOPIC_DEFINITION_ACTIONS: &[&str] = &[
+    "CreateTopic",
+    "DeleteTopic",
+    "SetTopicAttributes",
+    "TagResource",
+    "UntagResource",
+];
+
 /// The account-wide actions a stack may take; their answers list only what it may see.
 const LISTING_ACTIONS: &[(&str, &str)] = &[
     ("dynamodb", "ListTables"),
     ("dynamodb", "ListStreams"),
     ("lambda", "ListFunctions"),
     ("sqs", "ListQueues"),
+    ("sns", "ListTopics"),
+    ("sns", "ListSubscriptions"),
 ];
 
 /// What a stack owns: the physical names of its live versions' tables and functions.
@@ -157,6 +179,8 @@ pub struct StackScope {
     pub functions: BTreeSet<String>,
     /// Its SQS queues' names.
     pub queues: BTreeSet<String>,
+    /// Its SNS topics' names.
+    pub topics: BTreeSet<String>,
 }
 
 /// What a principal may do.
@@ -190,6 +214,11 @@ impl Policy {
                 action.service == "sqs"
                     && !QUEUE_DEFINITION_ACTIONS.contains(&action.name)
                     && scope.queues.contains(name)
+            }
+            Resource::Topic { name } => {
+                action.service == "sns"
+                    && !TOPIC_DEFINITION_ACTIONS.contains(&action.name)
+                    && scope.topics.contains(name)
             }
             Resource::Listing => LISTING_ACTIONS.contains(&(action.service, action.name)),
         }
@@ -227,6 +256,15 @@ impl Principal {
             ),
             account_id: account_id.to_owned(),
             policy: Policy::Stack(scope),
+        }
+    }
+
+    /// Who sends an unsigned request a service serves to anyone: allowed nothing.
+    pub fn anonymous() -> Principal {
+        Principal {
+            arn: "anonymous".to_owned(),
+            account_id: String::new(),
+            policy: Policy::Stack(StackScope::default()),
         }
     }
 
@@ -439,6 +477,7 @@ mod tests {
                 tables: tables.iter().map(|name| (*name).to_owned()).collect(),
                 functions: functions.iter().map(|name| (*name).to_owned()).collect(),
                 queues: BTreeSet::from(["shop-Jobs".to_owned()]),
+                ..StackScope::default()
             },
         )
     }

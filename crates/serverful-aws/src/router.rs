@@ -122,7 +122,13 @@ async fn handle(State(state): State<Arc<AwsState>>, request: Request) -> Respons
         .find(|service| service.handles(&route))
         .cloned();
     match rest_service {
-        Some(service) => handle_rest(&state, service, request, &request_id).await,
+        Some(service) => {
+            // An unsigned request the service serves to anyone (SNS's signing certificate
+            // and the confirmation links it mails out) skips verification.
+            let anonymous =
+                route.credential_service.is_none() && service.serves_anonymously(&route);
+            handle_rest(&state, service, request, &request_id, anonymous).await
+        }
         None => json_error(&AwsError::unknown_operation(), AMZ_JSON_1_0, &request_id),
     }
 }
@@ -196,12 +202,37 @@ async fn handle_rest(
     service: Arc<dyn RestService>,
     request: Request,
     request_id: &str,
+    anonymous: bool,
 ) -> Response {
     let (parts, body) = request.into_parts();
     let body = match read_body(&parts.headers, body, service.max_request_bytes()).await {
         Ok(body) => body,
         Err(error) => return rest_response(service.error_response(&error), request_id),
     };
+    if anonymous {
+        let call = service.call(RestRequest {
+            method: parts.method.clone(),
+            path: parts.uri.path().to_owned(),
+            query: parts.uri.query().unwrap_or("").to_owned(),
+            headers: parts.headers.clone(),
+            body,
+            region: String::new(),
+            access_key_id: String::new(),
+            principal: Arc::new(Principal::anonymous()),
+            request_id: request_id.to_owned(),
+        });
+        let response = match AssertUnwindSafe(call).catch_unwind().await {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => service.error_response(&error),
+            Err(_) => {
+                tracing::error!(service = service.signing_name(), "AWS service panicked");
+                service.error_response(&AwsError::internal(
+                    "The server encountered an internal error trying to fulfill the request.",
+                ))
+            }
+        };
+        return rest_response(response, request_id);
+    }
     let signed = SignedRequest {
         method: parts.method.as_str(),
         path: parts.uri.path(),

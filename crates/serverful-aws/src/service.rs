@@ -102,6 +102,12 @@ pub trait RestService: Send + Sync + 'static {
     fn max_request_bytes(&self) -> usize {
         DEFAULT_MAX_REQUEST_BYTES
     }
+    /// Whether an unsigned request it handles is served without a signature (with
+    /// [`Principal::anonymous`], allowed nothing): what AWS serves to anyone, such as
+    /// SNS's signing certificate and the confirmation links it sends to endpoints.
+    fn serves_anonymously(&self, _route: &Route<'_>) -> bool {
+        false
+    }
     /// Runs the call. The router adds `x-amzn-RequestId` to the response.
     fn call(&self, request: RestRequest) -> BoxFuture<'static, Result<Response<Bytes>, AwsError>>;
     /// How this API shapes errors, including authentication errors. The default is the

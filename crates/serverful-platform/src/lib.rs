@@ -36,6 +36,7 @@
 //! - `events_api`: EventBridge on the AWS endpoint: `PutEvents` matched against the rules
 //!   of the stacks' current versions, each match queued as an asynchronous invocation;
 //!   `TestEventPattern`, `ListRules`, `DescribeRule`.
+//! - `sns_deliveries`: SNS's deliveries to functions (asynchronous invocations) and queues.
 
 pub mod action;
 pub mod async_invoke;
@@ -53,6 +54,7 @@ pub mod prepare;
 pub mod runtime_mappings;
 mod schedules;
 pub mod server;
+pub mod sns_deliveries;
 pub mod state;
 pub mod streams;
 pub mod tables;

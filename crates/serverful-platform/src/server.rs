@@ -85,6 +85,8 @@ pub struct PlatformConfig {
     pub streams: crate::streams::StreamsConfig,
     /// SQS's queues (`DATA/queues.sqlite`), also served on the AWS endpoint.
     pub queues: Option<Arc<serverful_sqs::Queues>>,
+    /// SNS topics (`DATA/topics.sqlite`), when the server runs them.
+    pub topics: Option<Arc<serverful_sns::Topics>>,
 }
 
 /// One version of a stack, running (or draining).

@@ -168,7 +168,8 @@ impl AwsEndpoint {
         // The function gets the endpoint's own keys: there is no stack here to scope them to.
         let state = serverful_aws::AwsState::new(credentials.clone());
         let queues = server::open_queues(data_dir, region, &format!("http://{address}"))?;
-        let router = server::aws_endpoint(state, store, Some(queues), None);
+        let topics = server::open_topics(data_dir, region, &format!("http://{address}"))?;
+        let router = server::aws_endpoint(state, store, Some(queues), None, Some(topics));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let served = router.clone();
         tokio::spawn(async move {

@@ -115,6 +115,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         .map_err(anyhow::Error::msg)?;
     let streams = crate::streams::config(&data_dir)?;
     let queues = open_queues(&data_dir, &settings.region, &aws_url)?;
+    let topics = open_topics(&data_dir, &settings.region, &aws_url)?;
 
     // Sandboxed functions reach the AWS endpoint through a listener inside their own
     // network namespace, served by the same router once it exists (below).
@@ -177,6 +178,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             async_invocations: Some(open_async_queue(&data_dir)?),
             streams,
             queues: Some(queues.clone()),
+            topics: Some(topics.clone()),
         },
         store.clone(),
         Arc::new(state),
@@ -184,6 +186,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
     );
     serverful_platform::async_invoke::start(&platform);
     serverful_platform::runtime_mappings::start(&platform);
+    serverful_platform::sns_deliveries::start(&platform);
     let gateway_state = gateway::GatewayState {
         routes,
         invoker: Arc::new(PlatformInvoker(platform.clone())),
@@ -196,6 +199,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             store,
             Some(queues),
             Some(platform.clone()),
+            Some(topics),
         )
     });
     let admin_state = serverful_admin::AdminState {
@@ -321,11 +325,13 @@ impl Server {
 /// The AWS endpoint's router over `state` (its keys): DynamoDB and DynamoDB Streams on
 /// `store`, SQS (both protocols) on `queues`, and with a platform, the Lambda API over its
 /// functions.
+/// `store`, SNS over `topics`, and with a platform, the Lambda API over its functions.
 pub(crate) fn aws_endpoint(
     state: serverful_aws::AwsState,
     store: Arc<serverful_store::Store>,
     queues: Option<Arc<serverful_sqs::Queues>>,
     platform: Option<Arc<Platform>>,
+    topics: Option<Arc<serverful_sns::Topics>>,
 ) -> axum::Router {
     let mut state = state
         .with_json_service(Arc::new(serverful_aws::DynamoDbService::new(store.clone())))
@@ -333,6 +339,9 @@ pub(crate) fn aws_endpoint(
     if let Some(queues) = queues {
         let sqs = Arc::new(serverful_sqs::SqsService::new(queues));
         state = state.with_json_service(sqs.clone()).with_rest_service(sqs);
+    }
+    if let Some(topics) = topics {
+        state = state.with_rest_service(Arc::new(serverful_sns::SnsService { topics }));
     }
     if let Some(platform) = platform {
         state = state.with_rest_service(Arc::new(
@@ -516,5 +525,38 @@ fn open_async_queue(
     Ok(serverful_async::AsyncInvocations::new(
         Arc::new(queue),
         retry,
+    ))
+}
+
+/// Opens SNS's topics (`DATA/topics.sqlite`) and its signing key pair (`DATA/sns/`), with
+/// links to the AWS endpoint at `endpoint_url` and the retry delays
+/// `SERVERFUL_SNS_RETRY_DELAY_MS` sets (one policy second by default).
+pub(crate) fn open_topics(
+    data_dir: &std::path::Path,
+    region: &str,
+    endpoint_url: &str,
+) -> anyhow::Result<Arc<serverful_sns::Topics>> {
+    let backend = serverful_sns::SqliteTopics::open(&data_dir.join("topics.sqlite"))
+        .context("open the SNS topics")?;
+    let signer = serverful_sns::Signer::load_or_generate(&data_dir.join("sns"))
+        .context("open the SNS signing key")?;
+    let retry_unit = match std::env::var("SERVERFUL_SNS_RETRY_DELAY_MS") {
+        Ok(text) => {
+            let millis: u64 = text.trim().parse().map_err(|_| {
+                anyhow::anyhow!("SERVERFUL_SNS_RETRY_DELAY_MS is '{text}', not a number of milliseconds\nhint: unset it for SNS's delays (1000 per policy second)")
+            })?;
+            Duration::from_millis(millis)
+        }
+        Err(_) => Duration::from_secs(1),
+    };
+    Ok(serverful_sns::Topics::new(
+        Arc::new(backend),
+        signer,
+        serverful_sns::TopicsConfig {
+            region: region.to_owned(),
+            account_id: ACCOUNT_ID.to_owned(),
+            endpoint_url: endpoint_url.to_owned(),
+            retry_unit,
+        },
     ))
 }

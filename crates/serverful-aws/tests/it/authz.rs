@@ -34,6 +34,7 @@ fn scope(stack: &str, tables: &[&str]) -> StackScope {
         tables: tables.iter().map(|table| (*table).to_owned()).collect(),
         functions: BTreeSet::new(),
         queues: BTreeSet::new(),
+        ..StackScope::default()
     }
 }
 

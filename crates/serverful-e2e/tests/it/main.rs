@@ -28,6 +28,7 @@ mod sandbox;
 mod schedules;
 mod shell_challenge;
 mod sqs;
+mod sns;
 mod store;
 mod stream_mappings;
 mod streams;

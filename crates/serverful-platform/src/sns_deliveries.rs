@@ -1,0 +1,104 @@
+//! SNS deliveries wired to the platform: a Lambda subscriber's ARN resolved to the
+//! function of a stack's current version and its event queued as an asynchronous
+//! invocation (SNS invokes Lambda asynchronously), and the seam for SQS subscribers.
+
+use std::sync::{Arc, Weak};
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use serverful_sns::{Deliveries, QueueMessage};
+
+use crate::server::Platform;
+
+/// Starts the SNS delivery worker when the platform has topics.
+pub fn start(platform: &Arc<Platform>) {
+    let Some(topics) = platform.config().topics.clone() else {
+        return;
+    };
+    topics.start(Arc::new(PlatformDeliveries(Arc::downgrade(platform))));
+}
+
+/// The platform as SNS's worker sees it. Weak: the worker must not keep a stopped
+/// platform alive.
+struct PlatformDeliveries(Weak<Platform>);
+
+/// The stack, logical id and qualifier of the function `arn` names
+/// (`arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`) among the stacks'
+/// current versions.
+fn resolve_function(platform: &Platform, arn: &str) -> Option<(String, String, Option<String>)> {
+    let config = platform.config();
+    let prefix = format!(
+        "arn:aws:lambda:{}:{}:function:",
+        config.region, config.account_id
+    );
+    let rest = arn.strip_prefix(&prefix)?;
+    let (name, qualifier) = match rest.split_once(':') {
+        Some((name, qualifier)) => (name, Some(qualifier.to_owned())),
+        None => (rest, None),
+    };
+    platform.current_versions().iter().find_map(|version| {
+        version
+            .app
+            .functions
+            .iter()
+            .find(|function| function.name == name)
+            .map(|function| {
+                (
+                    version.record.stack.clone(),
+                    function.logical_id.clone(),
+                    qualifier.clone(),
+                )
+            })
+    })
+}
+
+impl Deliveries for PlatformDeliveries {
+    fn to_queue(
+        &self,
+        queue_arn: &str,
+        _message: QueueMessage,
+    ) -> BoxFuture<'static, Result<(), String>> {
+        let queue_arn = queue_arn.to_owned();
+        Box::pin(async move {
+            Err(format!(
+                "SQS delivery not wired yet: cannot send to {queue_arn}"
+            ))
+        })
+    }
+
+    fn to_function(
+        &self,
+        function_arn: &str,
+        event: String,
+    ) -> BoxFuture<'static, Result<(), String>> {
+        let platform = self.0.upgrade();
+        let function_arn = function_arn.to_owned();
+        Box::pin(async move {
+            let Some(platform) = platform else {
+                return Err("the server is stopping".to_owned());
+            };
+            let Some(queue) = platform.config().async_invocations.clone() else {
+                return Err("this server has no queue of asynchronous invocations".to_owned());
+            };
+            let Some((stack, function, qualifier)) = resolve_function(&platform, &function_arn)
+            else {
+                return Err(format!(
+                    "no running stack has the function {function_arn}; deploy it or unsubscribe it"
+                ));
+            };
+            queue
+                .submit(
+                    uuid::Uuid::new_v4().to_string(),
+                    &stack,
+                    &function,
+                    qualifier.as_deref(),
+                    Bytes::from(event),
+                )
+                .await
+                .map(|_| ())
+                .map_err(|error| {
+                    format!("failed to queue the invocation of {function_arn}: {error}")
+                })
+        })
+    }
+}
