@@ -519,6 +519,18 @@ async fn a_throttled_function_gets_its_messages_back_soon() {
 }
 
 #[tokio::test]
+async fn an_idle_mapping_parks_in_one_long_poll() {
+    let function = Function::new(ok);
+    let (queues, mappings) = setup(&function);
+    queues.create(QUEUE, false, Duration::from_secs(30));
+    mappings.set_stack("app", 1, vec![mapping(QUEUE)]).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // One receive, parked; the fake counts each look at the queue, and nothing woke it.
+    assert_eq!(queues.receive_calls(), 1);
+    mappings.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_mapping_waits_for_its_queue() {
     let function = Function::new(ok);
     let (queues, mappings) = setup(&function);
@@ -529,6 +541,23 @@ async fn a_mapping_waits_for_its_queue() {
     queues.send(QUEUE, "late");
     until("the call", || function.calls() == 1).await;
     until("the delete", || queues.bodies(QUEUE).is_empty()).await;
+    mappings.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_mapping_whose_queue_goes_waits_for_it_again() {
+    let function = Function::new(ok);
+    let (queues, mappings) = setup(&function);
+    queues.create(QUEUE, false, Duration::from_secs(30));
+    mappings.set_stack("app", 1, vec![mapping(QUEUE)]).await;
+    queues.send(QUEUE, "before");
+    until("the first call", || function.calls() == 1).await;
+    queues.delete_queue(QUEUE);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    queues.create(QUEUE, false, Duration::from_secs(30));
+    queues.send(QUEUE, "after");
+    until("the second call", || function.calls() == 2).await;
+    assert_eq!(function.bodies(), [["before"], ["after"]]);
     mappings.shutdown().await;
 }
 

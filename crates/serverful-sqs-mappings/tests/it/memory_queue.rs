@@ -94,6 +94,11 @@ impl Queues {
         self.wake();
     }
 
+    pub fn delete_queue(&self, arn: &str) {
+        self.state().queues.remove(arn);
+        self.wake();
+    }
+
     pub fn send(&self, arn: &str, body: &str) -> String {
         self.send_with(arn, body, None, BTreeMap::new())
     }
