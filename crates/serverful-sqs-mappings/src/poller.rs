@@ -14,7 +14,7 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::client::{QueueClient, QueueError, QueueInfo, ReceivedMessage};
-use crate::event::{batch_event, filter_view, record_of, PAYLOAD_LIMIT};
+use crate::event::{filter_view, record_of, PAYLOAD_LIMIT};
 use crate::mapping::{QueueArn, QueueMapping};
 use crate::mappings::QueueSettings;
 
@@ -31,9 +31,9 @@ struct Stopped;
 /// A received message with its record, ready for a batch.
 struct Pending {
     message: ReceivedMessage,
-    record: Value,
-    /// The record's share of the event's payload.
-    size: usize,
+    /// The record as JSON, serialized once: it sizes the batch and goes into the event as
+    /// it is.
+    record: Vec<u8>,
 }
 
 /// How gathering a batch ended without one.
@@ -221,7 +221,7 @@ impl Poller {
         let mut deadline = None;
         while !carried.is_empty() && batch.len() < batch_size {
             let pending = carried.remove(0);
-            size += pending.size;
+            size += pending.record.len() + 1;
             batch.push(pending);
         }
         if !batch.is_empty() {
@@ -266,10 +266,10 @@ impl Poller {
             let had_messages = !messages.is_empty();
             let delivered = self.filter(messages).await;
             for pending in delivered {
-                if !batch.is_empty() && size + 1 + pending.size > PAYLOAD_LIMIT {
+                if !batch.is_empty() && size + 1 + pending.record.len() > PAYLOAD_LIMIT {
                     carried.push(pending);
                 } else {
-                    size += pending.size + 1;
+                    size += pending.record.len() + 1;
                     batch.push(pending);
                 }
             }
@@ -295,12 +295,8 @@ impl Poller {
                 mapping.filters.iter().any(|filter| filter.matches(&view))
             };
             if matches {
-                let size = serde_json::to_vec(&record).map_or(0, |bytes| bytes.len());
-                delivered.push(Pending {
-                    message,
-                    record,
-                    size,
-                });
+                let record = serde_json::to_vec(&record).expect("JSON values serialize");
+                delivered.push(Pending { message, record });
             } else {
                 unmatched.push(message.receipt_handle);
             }
@@ -371,12 +367,11 @@ async fn run_batch(
     let mapping = &shared.mapping;
     let client = &shared.services.client;
     let settings = &shared.services.settings;
-    let (messages, records): (Vec<ReceivedMessage>, Vec<Value>) = batch
+    let (messages, records): (Vec<ReceivedMessage>, Vec<Vec<u8>>) = batch
         .into_iter()
         .map(|pending| (pending.message, pending.record))
         .unzip();
-    let event = batch_event(records);
-    let body = Bytes::from(serde_json::to_vec(&event).expect("JSON values serialize"));
+    let body = Bytes::from(event_of_records(&records));
     let outcome = match shared
         .services
         .invoker
@@ -480,6 +475,22 @@ async fn run_batch(
     drop(permit);
 }
 
+/// `{"Records":[...]}` from records already serialized (what [`crate::batch_event`] makes,
+/// without serializing the records again).
+fn event_of_records(records: &[Vec<u8>]) -> Vec<u8> {
+    let size = records.iter().map(|record| record.len() + 1).sum::<usize>() + 14;
+    let mut event = Vec::with_capacity(size);
+    event.extend_from_slice(b"{\"Records\":[");
+    for (index, record) in records.iter().enumerate() {
+        if index > 0 {
+            event.push(b',');
+        }
+        event.extend_from_slice(record);
+    }
+    event.extend_from_slice(b"]}");
+    event
+}
+
 /// The indexes of the messages that stay on the queue after a partial batch response: the
 /// failed ones, and on a FIFO queue also every later message of a failed one's group, so
 /// that the group is delivered again in order.
@@ -557,6 +568,8 @@ fn batch_item_failures(response: &[u8], messages: &[ReceivedMessage]) -> Outcome
 mod tests {
     use std::collections::BTreeMap;
 
+    use serde_json::json;
+
     use super::*;
 
     fn message(id: &str, group: Option<&str>) -> ReceivedMessage {
@@ -607,6 +620,22 @@ mod tests {
         ] {
             assert_eq!(check(malformed), "whole batch failed", "{malformed}");
         }
+    }
+
+    #[test]
+    fn events_join_serialized_records_as_batch_event_would() {
+        let records = [json!({"messageId": "a"}), json!({"messageId": "b"})];
+        let serialized: Vec<Vec<u8>> = records
+            .iter()
+            .map(|record| serde_json::to_vec(record).expect("serializes"))
+            .collect();
+        let joined: Value =
+            serde_json::from_slice(&event_of_records(&serialized)).expect("valid JSON");
+        assert_eq!(joined, crate::batch_event(records.to_vec()));
+        let empty: Value = serde_json::from_slice(&event_of_records(&[])).expect("valid JSON");
+        assert_eq!(empty, json!({"Records": []}));
+        // The size the gathering counts: `{"Records":[`, `]}`, the records and a comma between.
+        assert_eq!(event_of_records(&serialized).len(), 14 + 17 + 1 + 17);
     }
 
     #[test]
