@@ -24,11 +24,13 @@ pub struct QueueSettings {
     /// The long poll of an idle mapping (SQS's longest, 20 seconds): the queue answers as
     /// soon as a message arrives, so this only bounds how long a poll is parked.
     pub long_poll: Duration,
-    /// How long the messages of a batch whose function could not run (throttled,
-    /// unavailable) stay hidden before they are tried again; it doubles with each such
-    /// batch in a row, up to `retry_max` (and never past the queue's visibility timeout).
+    /// The back-off after a batch that failed as a whole or whose function could not run
+    /// (throttled, unavailable): the batch keeps its concurrency slot that long, and the
+    /// messages of one that could not run are hidden that long (never longer than the
+    /// queue's visibility timeout) rather than for the whole timeout. It doubles with each
+    /// such batch in a row, up to `retry_max`; a batch that ran resets it.
     pub retry_base: Duration,
-    /// The longest such wait.
+    /// The longest back-off.
     pub retry_max: Duration,
     /// How often a mapping whose queue does not exist looks for it again.
     pub missing_queue_poll: Duration,

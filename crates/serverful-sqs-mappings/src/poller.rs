@@ -47,9 +47,9 @@ enum GatherEnd {
 struct Shared {
     mapping: QueueMapping,
     services: Arc<Services>,
-    /// Batches in a row whose function could not run: the wait before their messages are
-    /// tried again grows with it.
-    not_run_in_a_row: AtomicU32,
+    /// Batches in a row that failed as a whole or could not run: the mapping's back-off
+    /// grows with it.
+    failures_in_a_row: AtomicU32,
 }
 
 pub(crate) struct Poller {
@@ -72,7 +72,7 @@ impl Poller {
             shared: Arc::new(Shared {
                 mapping,
                 services,
-                not_run_in_a_row: AtomicU32::new(0),
+                failures_in_a_row: AtomicU32::new(0),
             }),
             region,
             stop,
@@ -394,9 +394,20 @@ async fn run_batch(
             | InvokeError::NoSuchFunction(_)),
         ) => Outcome::NotRun(error.to_string()),
     };
-    if !matches!(outcome, Outcome::NotRun(_)) {
-        shared.not_run_in_a_row.store(0, Ordering::Relaxed);
-    }
+    // How long this batch keeps its permit after it is settled: batches that failed as a
+    // whole, or could not run, make the mapping back off (fewer batches at once, as
+    // Lambda scales its pollers down), which also keeps a queue with a short visibility
+    // timeout from spinning on a failing function.
+    let mut hold = Duration::ZERO;
+    let mut back_off = || {
+        let in_a_row = shared.failures_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
+        let factor = 2u32.saturating_pow(in_a_row.saturating_sub(1).min(16));
+        hold = settings
+            .retry_base
+            .saturating_mul(factor)
+            .min(settings.retry_max);
+        hold
+    };
     let done: Vec<String> = match &outcome {
         Outcome::Success => messages
             .iter()
@@ -419,6 +430,7 @@ async fn run_batch(
                 .collect()
         }
         Outcome::WholeBatch(reason) => {
+            back_off();
             tracing::warn!(
                 mapping = %mapping.key,
                 function = %mapping.function,
@@ -428,13 +440,8 @@ async fn run_batch(
             Vec::new()
         }
         Outcome::NotRun(reason) => {
-            let in_a_row = shared.not_run_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
-            let factor = 2u32.saturating_pow(in_a_row.saturating_sub(1).min(16));
-            let delay = settings
-                .retry_base
-                .saturating_mul(factor)
-                .min(settings.retry_max)
-                .min(info.visibility_timeout);
+            // Back soon, but never later than a failure would have brought them back.
+            let delay = back_off().min(info.visibility_timeout);
             tracing::warn!(
                 mapping = %mapping.key,
                 function = %mapping.function,
@@ -454,15 +461,12 @@ async fn run_batch(
                     "failed to make the batch visible again: {error}; it reappears after the visibility timeout"
                 );
             }
-            // Hold the permit meanwhile: a function that cannot take batches gets fewer
-            // of them, as Lambda backs off its pollers.
-            tokio::select! {
-                () = tokio::time::sleep(delay) => {}
-                _ = stop.wait_for(|stop| *stop) => {}
-            }
             Vec::new()
         }
     };
+    if hold.is_zero() {
+        shared.failures_in_a_row.store(0, Ordering::Relaxed);
+    }
     if !done.is_empty() {
         let count = done.len();
         if let Err(error) = client.delete(&mapping.queue_arn, done).await {
@@ -470,6 +474,12 @@ async fn run_batch(
                 mapping = %mapping.key,
                 "failed to delete {count} processed messages: {error}; they will be delivered again"
             );
+        }
+    }
+    if !hold.is_zero() {
+        tokio::select! {
+            () = tokio::time::sleep(hold) => {}
+            _ = stop.wait_for(|stop| *stop) => {}
         }
     }
     drop(permit);

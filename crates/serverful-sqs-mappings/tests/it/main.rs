@@ -241,6 +241,23 @@ async fn a_failed_batch_reappears_after_the_visibility_timeout_and_is_never_dele
 }
 
 #[tokio::test]
+async fn a_failing_function_makes_the_mapping_back_off() {
+    let function = Function::new(|_, _| Err(failure()));
+    let (queues, mappings) = setup(&function);
+    // With no visibility timeout, the message is back at once after each failure.
+    queues.create(QUEUE, false, Duration::ZERO);
+    queues.send(QUEUE, "poison");
+    mappings.set_stack("app", 1, vec![mapping(QUEUE)]).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    mappings.shutdown().await;
+    // Five slots, each held 50, 100, 200, 200... ms after a failure: a few dozen calls
+    // at most, not the thousands of a spinning poller.
+    let calls = function.calls();
+    assert!((3..40).contains(&calls), "{calls} calls");
+    assert_eq!(queues.bodies(QUEUE), ["poison"]);
+}
+
+#[tokio::test]
 async fn timeouts_leave_the_messages_too() {
     let function = Function::new(|_, _| Err(InvokeError::Timeout));
     let (queues, mappings) = setup(&function);
