@@ -141,6 +141,12 @@ pub enum Outcome {
         tables_deleted: Vec<String>,
         /// Tables kept.
         tables_kept: Vec<String>,
+        /// Queues deleted with it (with their messages), as tables are.
+        #[serde(default)]
+        queues_deleted: Vec<String>,
+        /// Queues kept.
+        #[serde(default)]
+        queues_kept: Vec<String>,
     },
     Stacks {
         stacks: Vec<StackSummary>,

@@ -23,6 +23,8 @@ use crate::state::{StackCredentials, StateBackend, StateError};
 pub(crate) struct Owned {
     tables: Vec<String>,
     functions: Vec<String>,
+    queues: Vec<String>,
+    topics: Vec<String>,
 }
 
 impl Owned {
@@ -38,6 +40,8 @@ impl Owned {
                 .iter()
                 .map(|function| function.name.clone())
                 .collect(),
+            queues: app.queues.iter().map(|queue| queue.name.clone()).collect(),
+            topics: app.topics.iter().map(|topic| topic.name.clone()).collect(),
         }
     }
 }
@@ -125,6 +129,8 @@ impl StackKeys {
         for owned in live.into_iter().chain(starting) {
             scope.tables.extend(owned.tables);
             scope.functions.extend(owned.functions);
+            scope.queues.extend(owned.queues);
+            scope.topics.extend(owned.topics);
         }
         self.ring.insert_session(
             credentials.credentials,
@@ -159,6 +165,7 @@ mod tests {
         Owned {
             tables: tables.iter().map(|name| (*name).to_owned()).collect(),
             functions: functions.iter().map(|name| (*name).to_owned()).collect(),
+            ..Owned::default()
         }
     }
 

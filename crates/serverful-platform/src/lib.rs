@@ -51,6 +51,7 @@ pub mod mappings_api;
 mod messaging;
 mod older;
 pub mod prepare;
+mod queues;
 pub mod runtime_mappings;
 mod schedules;
 pub mod server;

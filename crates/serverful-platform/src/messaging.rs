@@ -30,12 +30,53 @@ impl Platform {
         }
     }
 
-    async fn send_to_queue(&self, arn: &str, _message: Message) -> Result<(), String> {
-        Err(format!("send to {arn}: this server has no queues"))
+    async fn send_to_queue(&self, arn: &str, message: Message) -> Result<(), String> {
+        let Some(queues) = self.config().queues.clone() else {
+            return Err(format!("send to {arn}: this server runs no queues"));
+        };
+        let Some(name) = queues.queue_of_arn(arn) else {
+            return Err(format!("send to {arn}: not a queue of this server"));
+        };
+        let sender = self.config().account_id.clone();
+        // A FIFO queue needs a group and, without content-based deduplication, an id.
+        let deduplication_id = message
+            .group_id
+            .as_ref()
+            .map(|_| uuid::Uuid::new_v4().to_string());
+        let send = serverful_sqs::SendMessage {
+            body: message.body,
+            group_id: message.group_id,
+            deduplication_id,
+            ..serverful_sqs::SendMessage::default()
+        };
+        tokio::task::spawn_blocking(move || queues.send(&name, send, &sender))
+            .await
+            .map_err(|error| format!("send to {arn}: {error}"))?
+            .map(|_| ())
+            .map_err(|error| format!("send to {arn}: {error}"))
     }
 
-    async fn publish_to_topic(&self, arn: &str, _message: Message) -> Result<(), String> {
-        Err(format!("publish to {arn}: this server has no topics"))
+    async fn publish_to_topic(&self, arn: &str, message: Message) -> Result<(), String> {
+        let Some(topics) = self.config().topics.clone() else {
+            return Err(format!("publish to {arn}: this server runs no topics"));
+        };
+        let deduplication_id = message
+            .group_id
+            .as_ref()
+            .map(|_| uuid::Uuid::new_v4().to_string());
+        topics
+            .publish(serverful_sns::PublishInput {
+                topic_arn: arn.to_owned(),
+                message: message.body,
+                subject: message.subject,
+                message_structure: None,
+                attributes: Default::default(),
+                group_id: message.group_id,
+                deduplication_id,
+            })
+            .await
+            .map(|_| ())
+            .map_err(|error| format!("publish to {arn}: {error}"))
     }
 }
 

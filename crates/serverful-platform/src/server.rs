@@ -204,6 +204,8 @@ pub struct Platform {
     stream_mappings: Arc<serverful_streams::StreamMappings>,
     /// The event-source mappings made at run time (`crate::runtime_mappings`).
     runtime_mappings: crate::runtime_mappings::RuntimeMappings,
+    /// Each stack's SQS queue → function mappings, when the server runs queues.
+    queue_mappings: Option<Arc<serverful_sqs_mappings::QueueMappings>>,
 }
 
 impl std::fmt::Debug for Platform {
@@ -223,33 +225,47 @@ impl Platform {
         state: Arc<dyn StateBackend>,
         routes: gateway::Routes,
     ) -> Arc<Platform> {
-        Arc::new_cyclic(|platform| Platform {
-            scheduler: crate::schedules::scheduler(
-                config.schedules.clone(),
-                platform.clone(),
-                &config.region,
-                &config.account_id,
-                config.schedule_minute,
-            ),
-            keys: StackKeys::new(config.keys.clone(), &config.account_id),
-            stream_mappings: Arc::new(serverful_streams::StreamMappings::new(
-                store.clone(),
-                Arc::new(WeakInvoker(platform.clone())),
-                config.streams.checkpoints.clone(),
-                Arc::new(crate::messaging::PlatformFailureDestination(
+        Arc::new_cyclic(|platform| {
+            let queue_mappings = config.queues.clone().map(|queues| {
+                let settings = serverful_sqs_mappings::QueueSettings {
+                    retry_base: config.streams.settings.retry_base,
+                    ..serverful_sqs_mappings::QueueSettings::default()
+                };
+                Arc::new(serverful_sqs_mappings::QueueMappings::new(
+                    Arc::new(crate::queues::SqsClient(queues)),
+                    Arc::new(WeakInvoker(platform.clone())),
+                    settings,
+                ))
+            });
+            Platform {
+                scheduler: crate::schedules::scheduler(
+                    config.schedules.clone(),
                     platform.clone(),
+                    &config.region,
+                    &config.account_id,
+                    config.schedule_minute,
+                ),
+                keys: StackKeys::new(config.keys.clone(), &config.account_id),
+                stream_mappings: Arc::new(serverful_streams::StreamMappings::new(
+                    store.clone(),
+                    Arc::new(WeakInvoker(platform.clone())),
+                    config.streams.checkpoints.clone(),
+                    Arc::new(crate::messaging::PlatformFailureDestination(
+                        platform.clone(),
+                    )),
+                    config.streams.settings.clone(),
                 )),
-                config.streams.settings.clone(),
-            )),
-            config,
-            store,
-            state,
-            stacks: RwLock::new(BTreeMap::new()),
-            locks: Mutex::new(BTreeMap::new()),
-            routes,
-            code_hashes: CodeHashes::default(),
-            older: OlderRuntimes::default(),
-            runtime_mappings: Default::default(),
+                config,
+                store,
+                state,
+                stacks: RwLock::new(BTreeMap::new()),
+                locks: Mutex::new(BTreeMap::new()),
+                routes,
+                code_hashes: CodeHashes::default(),
+                older: OlderRuntimes::default(),
+                runtime_mappings: Default::default(),
+                queue_mappings,
+            }
         })
     }
 
@@ -268,6 +284,10 @@ impl Platform {
 
     pub(crate) fn runtime_mappings(&self) -> &crate::runtime_mappings::RuntimeMappings {
         &self.runtime_mappings
+    }
+
+    pub(crate) fn queue_mappings(&self) -> Option<&Arc<serverful_sqs_mappings::QueueMappings>> {
+        self.queue_mappings.as_ref()
     }
 
     pub(crate) fn state(&self) -> &Arc<dyn StateBackend> {
@@ -658,6 +678,8 @@ impl Platform {
                 .map_err(|error| ActionError::internal("tables", error.to_string()))?
                 .map_err(|message| ActionError::invalid("tables", message))?;
         crate::streams::check(&self.store, &app)?;
+        progress.phase("creating queues and topics");
+        crate::queues::ensure(self, &app).await?;
 
         progress.phase("starting functions");
         let mut functions = BTreeMap::new();
@@ -827,6 +849,7 @@ impl Platform {
             }
         }
         self.switch_streams(stack, &version);
+        self.switch_queue_mappings(stack, &version);
         let old = {
             let mut stacks = self
                 .stacks
@@ -847,6 +870,9 @@ impl Platform {
         let platform = self.clone();
         let stack = stack.to_owned();
         tokio::spawn(async move {
+            if let Some(current) = platform.current(&stack) {
+                crate::queues::retire_subscriptions(&platform, &old.app, Some(&current.app)).await;
+            }
             platform.drain(&stack, old).await;
         });
         Some(number)
@@ -985,6 +1011,9 @@ impl Platform {
             return Err(unknown_stack(stack, &self.stack_names()));
         }
         self.stream_mappings.remove_stack(stack, true).await;
+        if let Some(queue_mappings) = &self.queue_mappings {
+            queue_mappings.remove_stack(stack).await;
+        }
         self.publish_routes();
         if let Some(scheduler) = &self.scheduler {
             if let Err(error) = scheduler.remove_stack(stack) {
@@ -1003,6 +1032,13 @@ impl Platform {
                     .collect()
             })
             .unwrap_or_default();
+        let (queues_deleted, queues_kept) = match live
+            .as_ref()
+            .and_then(|live| live.current.as_ref())
+        {
+            Some(version) => crate::queues::delete_stack(self, &version.app, delete_tables).await,
+            None => (Vec::new(), Vec::new()),
+        };
         if let Some(live) = live {
             for version in live.current.into_iter().chain(live.draining) {
                 shut_down(version).await;
@@ -1027,6 +1063,8 @@ impl Platform {
             stack: stack.to_owned(),
             tables_deleted,
             tables_kept,
+            queues_deleted,
+            queues_kept,
         })
     }
 
@@ -1597,6 +1635,9 @@ impl Platform {
             scheduler.stop();
         }
         self.stream_mappings.shutdown().await;
+        if let Some(queue_mappings) = &self.queue_mappings {
+            queue_mappings.shutdown().await;
+        }
         let versions: Vec<Arc<LiveVersion>> = {
             let stacks = self
                 .stacks

@@ -56,13 +56,60 @@ impl Deliveries for PlatformDeliveries {
     fn to_queue(
         &self,
         queue_arn: &str,
-        _message: QueueMessage,
+        message: QueueMessage,
     ) -> BoxFuture<'static, Result<(), String>> {
+        let platform = self.0.upgrade();
         let queue_arn = queue_arn.to_owned();
         Box::pin(async move {
-            Err(format!(
-                "SQS delivery not wired yet: cannot send to {queue_arn}"
-            ))
+            let Some(platform) = platform else {
+                return Err("the server is stopping".to_owned());
+            };
+            let Some(queues) = platform.config().queues.clone() else {
+                return Err(format!(
+                    "this server runs no queues: cannot send to {queue_arn}"
+                ));
+            };
+            let Some(name) = queues.queue_of_arn(&queue_arn) else {
+                return Err(format!("{queue_arn} is not a queue of this server"));
+            };
+            // Raw delivery turns the message's attributes into the queue message's.
+            let attributes = message
+                .attributes
+                .into_iter()
+                .map(|(name, attribute)| {
+                    let value = match attribute.value {
+                        serverful_sns::message::AttributeValue::String(text) => {
+                            serverful_sqs::MessageAttributeValue {
+                                data_type: attribute.data_type,
+                                string_value: Some(text),
+                                binary_value: None,
+                            }
+                        }
+                        serverful_sns::message::AttributeValue::Binary(bytes) => {
+                            serverful_sqs::MessageAttributeValue {
+                                data_type: attribute.data_type,
+                                string_value: None,
+                                binary_value: Some(bytes),
+                            }
+                        }
+                    };
+                    (name, value)
+                })
+                .collect();
+            let send = serverful_sqs::SendMessage {
+                body: message.body,
+                attributes,
+                group_id: message.group_id,
+                deduplication_id: message.deduplication_id,
+                ..serverful_sqs::SendMessage::default()
+            };
+            // SNS's own principal sends to subscribed queues.
+            let sender = "AIDAIT2UOQQY3AUEKVGXU".to_owned();
+            tokio::task::spawn_blocking(move || queues.send(&name, send, &sender))
+                .await
+                .map_err(|error| error.to_string())?
+                .map(|_| ())
+                .map_err(|error| format!("send to {queue_arn}: {error}"))
         })
     }
 

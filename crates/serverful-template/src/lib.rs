@@ -39,8 +39,8 @@ pub use event_rules::{
 };
 pub use model::{
     Alias, AliasVersion, Api, ApiKind, App, AsyncDestination, DomainMapping, EventInvokeConfig,
-    Function, FunctionCode, Layer, LayerRef, Network, Output, PayloadFormat, Route, StreamMapping,
-    Table, Version, VersionWeight,
+    Function, FunctionCode, Layer, LayerRef, Network, Output, PayloadFormat, Queue, QueueMapping,
+    Route, StreamMapping, Subscription, Table, Topic, Version, VersionWeight,
 };
 pub use names::{generated_name, NameRule};
 pub use schedules::{RetryPolicy, ScheduleKind, ScheduleSource, ScheduleTarget};

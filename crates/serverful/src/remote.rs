@@ -199,6 +199,8 @@ fn print_outcome(outcome: &Outcome) {
             stack,
             tables_deleted,
             tables_kept,
+            queues_deleted,
+            queues_kept,
         } => {
             println!("Deleted {stack}");
             if !tables_deleted.is_empty() {
@@ -208,6 +210,15 @@ fn print_outcome(outcome: &Outcome) {
                 println!(
                     "  tables kept: {} (delete them with --delete-tables)",
                     tables_kept.join(", ")
+                );
+            }
+            if !queues_deleted.is_empty() {
+                println!("  queues deleted: {}", queues_deleted.join(", "));
+            }
+            if !queues_kept.is_empty() {
+                println!(
+                    "  queues kept: {} (delete them with --delete-tables)",
+                    queues_kept.join(", ")
                 );
             }
         }

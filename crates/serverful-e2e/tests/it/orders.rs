@@ -76,7 +76,12 @@ print(json.dumps(messages))
         .clone()
 }
 
-fn wait_until<T>(server: &Server, what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+fn wait_until<T>(
+    server: &Server,
+    what: &str,
+    timeout: Duration,
+    mut probe: impl FnMut() -> Option<T>,
+) -> T {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(found) = probe() {
@@ -99,34 +104,66 @@ fn orders_flow_through_the_queue_the_worker_the_dead_letter_queue_and_the_topic(
     let poison = post_order(&server, &json!({"item": "", "quantity": -1}));
 
     // The worker stores the good orders; the notifier hears only of the big one.
-    let stored = wait_until(&server, "both good orders, the big one notified", Duration::from_secs(30), || {
-        let orders = orders(&server);
-        let notified = orders
-            .iter()
-            .any(|order| order["orderId"] == chairs.as_str() && order["notified"].is_string());
-        (orders.len() == 2 && notified).then_some(orders)
-    });
+    let stored = wait_until(
+        &server,
+        "both good orders, the big one notified",
+        Duration::from_secs(30),
+        || {
+            let orders = orders(&server);
+            let notified = orders
+                .iter()
+                .any(|order| order["orderId"] == chairs.as_str() && order["notified"].is_string());
+            (orders.len() == 2 && notified).then_some(orders)
+        },
+    );
     let tea_order = stored
         .iter()
         .find(|order| order["orderId"] == tea.as_str())
         .expect("tea is stored");
     assert_eq!(tea_order["status"], "stored");
-    assert!(tea_order.get("notified").is_none(), "small orders are filtered out: {tea_order}");
-    assert!(!stored.iter().any(|order| order["orderId"] == poison.as_str()));
+    assert!(
+        tea_order.get("notified").is_none(),
+        "small orders are filtered out: {tea_order}"
+    );
+    assert!(!stored
+        .iter()
+        .any(|order| order["orderId"] == poison.as_str()));
 
     // The poison order is tried three times, then the queue moves it to the DLQ.
     let dead_letter_url = server.output("DeadLetterQueueUrl");
-    let dead = wait_until(&server, "the poison order in the dead-letter queue", Duration::from_secs(40), || {
-        let messages = drain(&server, &dead_letter_url);
-        (!messages.is_empty()).then_some(messages)
-    });
+    let dead = wait_until(
+        &server,
+        "the poison order in the dead-letter queue",
+        Duration::from_secs(40),
+        || {
+            let messages = drain(&server, &dead_letter_url);
+            (!messages.is_empty()).then_some(messages)
+        },
+    );
     assert_eq!(dead.len(), 1, "{dead:?}");
-    let body: Value = serde_json::from_str(dead[0]["Body"].as_str().expect("Body")).expect("JSON body");
+    let body: Value =
+        serde_json::from_str(dead[0]["Body"].as_str().expect("Body")).expect("JSON body");
     assert_eq!(body["orderId"], poison.as_str());
-    assert_eq!(dead[0]["Attributes"]["ApproximateReceiveCount"], "3", "{:?}", dead[0]);
+    assert!(
+        dead[0]["Attributes"]["DeadLetterQueueSourceArn"]
+            .as_str()
+            .is_some_and(|arn| arn.starts_with("arn:aws:sqs:") && arn.contains("OrdersQueue")),
+        "{:?}",
+        dead[0]
+    );
     assert_eq!(dead[0]["MessageAttributes"]["source"]["StringValue"], "api");
+    // The worker saw it three times (maxReceiveCount: 3) before the queue gave up on it.
     let output = server.all_output();
-    assert!(output.contains("bad order in message"), "{output}");
+    let message_id = dead[0]["MessageId"].as_str().expect("MessageId");
+    for attempt in 1..=3 {
+        assert!(
+            output.contains(&format!(
+                "bad order in message {message_id} (try {attempt})"
+            )),
+            "try {attempt}: {output}"
+        );
+    }
+    assert!(!output.contains(&format!("bad order in message {message_id} (try 4)")));
 
     // The audit queue got every stored order in SNS's envelope.
     let audit = drain(&server, &server.output("AuditQueueUrl"));
@@ -136,12 +173,21 @@ fn orders_flow_through_the_queue_the_worker_the_dead_letter_queue_and_the_topic(
             serde_json::from_str(message["Body"].as_str().expect("Body")).expect("an SNS envelope");
         assert_eq!(envelope["Type"], "Notification", "{envelope}");
         assert_eq!(envelope["Subject"], "order stored");
-        assert!(envelope["TopicArn"].as_str().is_some_and(|arn| arn.starts_with("arn:aws:sns:")));
-        assert!(envelope["Signature"].as_str().is_some_and(|signature| !signature.is_empty()));
+        assert!(envelope["TopicArn"]
+            .as_str()
+            .is_some_and(|arn| arn.starts_with("arn:aws:sns:")));
+        assert!(envelope["Signature"]
+            .as_str()
+            .is_some_and(|signature| !signature.is_empty()));
         let size = &envelope["MessageAttributes"]["size"];
         assert_eq!(size["Type"], "String");
-        let order: Value = serde_json::from_str(envelope["Message"].as_str().expect("Message")).expect("JSON");
-        let expected = if order["orderId"] == chairs.as_str() { "big" } else { "small" };
+        let order: Value =
+            serde_json::from_str(envelope["Message"].as_str().expect("Message")).expect("JSON");
+        let expected = if order["orderId"] == chairs.as_str() {
+            "big"
+        } else {
+            "small"
+        };
         assert_eq!(size["Value"], expected);
     }
 
