@@ -95,6 +95,19 @@ async fn all_mappings(platform: &Platform) -> Vec<Listed> {
             from_template: Some(mapping.function.stack.to_string()),
         })
         .collect();
+    if let Some(queue_mappings) = platform.queue_mappings() {
+        listed.extend(
+            queue_mappings
+                .list()
+                .await
+                .iter()
+                .filter(|mapping| !mapping.key.starts_with(GROUP_PREFIX))
+                .map(|mapping| Listed {
+                    record: template_queue_record(mapping),
+                    from_template: Some(mapping.function.stack.to_string()),
+                }),
+        );
+    }
     listed.extend(
         platform
             .runtime_mappings()
@@ -107,6 +120,40 @@ async fn all_mappings(platform: &Platform) -> Vec<Listed> {
     );
     listed.sort_by(|left, right| left.record.uuid.cmp(&right.record.uuid));
     listed
+}
+
+/// A template's running queue mapping in the shape of a recorded one.
+fn template_queue_record(
+    mapping: &serverful_sqs_mappings::QueueMapping,
+) -> EventSourceMappingRecord {
+    EventSourceMappingRecord {
+        uuid: mapping.uuid.clone(),
+        stack: mapping.function.stack.to_string(),
+        function: mapping.function.function.to_string(),
+        function_name: function_name(&mapping.function_arn).to_owned(),
+        qualifier: mapping.function.qualifier.as_deref().map(str::to_owned),
+        event_source_arn: mapping.queue_arn.clone(),
+        starting_position: None,
+        starting_position_timestamp: None,
+        batch_size: mapping.batch_size as u32,
+        maximum_batching_window_secs: mapping.batching_window.as_secs() as u32,
+        maximum_retry_attempts: -1,
+        maximum_record_age_secs: -1,
+        bisect_batch_on_function_error: false,
+        parallelization_factor: 1,
+        tumbling_window_secs: 0,
+        report_batch_item_failures: mapping.report_batch_item_failures,
+        filter_patterns: mapping.filter_patterns.clone(),
+        on_failure: None,
+        maximum_concurrency: mapping.maximum_concurrency.map(|limit| limit as u32),
+        enabled: mapping.enabled,
+        last_modified: 0.0,
+    }
+}
+
+/// Whether an event source ARN names an SQS queue.
+fn is_queue(arn: &str) -> bool {
+    arn.starts_with("arn:aws:sqs:")
 }
 
 /// A template's running mapping in the shape of a recorded one.
@@ -594,6 +641,20 @@ fn now_seconds() -> f64 {
 
 /// Checks that the event source exists and Serverful can read it.
 fn check_source(platform: &Platform, arn: &str) -> Result<(), AwsError> {
+    if is_queue(arn) {
+        let exists = platform.config().queues.as_ref().is_some_and(|queues| {
+            queues
+                .queue_of_arn(arn)
+                .is_some_and(|name| queues.exists(&name))
+        });
+        return if exists {
+            Ok(())
+        } else {
+            Err(invalid_parameter(format!(
+                "Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified queue does not exist ({arn})."
+            )))
+        };
+    }
     match serverful_streams::table_of_stream_arn(arn) {
         Ok(table) => match platform.store().stream_info(table) {
             Ok(Some(_)) => Ok(()),
@@ -603,7 +664,7 @@ fn check_source(platform: &Platform, arn: &str) -> Result<(), AwsError> {
             "'{arn}' is not a DynamoDB stream ARN (arn:aws:dynamodb:REGION:ACCOUNT:table/NAME/stream/LABEL)"
         ))),
         Err(_) => Err(invalid_parameter(format!(
-            "Serverful does not read the event source {arn}: it maps DynamoDB streams to functions"
+            "Unrecognized event source, must be kinesis, dynamodb stream or sqs: Serverful maps DynamoDB streams and SQS queues to functions, not {arn}"
         ))),
     }
 }
@@ -640,7 +701,7 @@ async fn create(
         event_source_arn: source.clone(),
         starting_position: None,
         starting_position_timestamp: None,
-        batch_size: 100,
+        batch_size: if is_queue(&source) { 10 } else { 100 },
         maximum_batching_window_secs: 0,
         maximum_retry_attempts: -1,
         maximum_record_age_secs: -1,
@@ -657,7 +718,9 @@ async fn create(
     authorize(request, "CreateEventSourceMapping", &record)?;
     apply_settings(&body, &mut record, true)?;
     check_source(platform, &source)?;
-    if record.starting_position.is_none() {
+    if is_queue(&source) {
+        check_queue_settings(&record)?;
+    } else if record.starting_position.is_none() {
         return Err(invalid_parameter(
             "1 validation error detected: Value null at 'startingPosition' failed to satisfy constraint: StartingPosition is required for a DynamoDB stream (TRIM_HORIZON, LATEST or AT_TIMESTAMP)".to_owned(),
         ));
@@ -666,13 +729,21 @@ async fn create(
         listed.record.function_name == record.function_name
             && same_source(&listed.record.event_source_arn, &source)
     }) {
-        return Err(lambda_error(
-            StatusCode::CONFLICT,
-            "ResourceConflictException",
+        let message = if is_queue(&source) {
+            format!(
+                "An event source mapping with SQS arn (\" {source} \") and function (\" {} \") already exists. Please update or delete the existing mapping with UUID {}",
+                record.function_name, existing.record.uuid
+            )
+        } else {
             format!(
                 "The event source arn (\" {source} \") and function (\" {} \") provided mapping already exists. Please update or delete the existing mapping with UUID {}",
                 record.function_name, existing.record.uuid
-            ),
+            )
+        };
+        return Err(lambda_error(
+            StatusCode::CONFLICT,
+            "ResourceConflictException",
+            message,
         ));
     }
     platform
@@ -683,6 +754,26 @@ async fn create(
         StatusCode::ACCEPTED,
         &configuration(platform, &record, Some("Creating")),
     ))
+}
+
+/// What Lambda refuses of a queue mapping's settings.
+fn check_queue_settings(record: &EventSourceMappingRecord) -> Result<(), AwsError> {
+    if record.starting_position.is_some() {
+        return Err(invalid_parameter(
+            "StartingPosition is not valid for SQS event sources.".to_owned(),
+        ));
+    }
+    if record.batch_size > 10 && record.maximum_batching_window_secs == 0 {
+        return Err(invalid_parameter(
+            "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10".to_owned(),
+        ));
+    }
+    if record.tumbling_window_secs > 0 || record.parallelization_factor > 1 {
+        return Err(invalid_parameter(
+            "TumblingWindowInSeconds and ParallelizationFactor apply to streams, not SQS event sources.".to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 /// A template's mapping cannot be changed here: the next deploy would undo it.
@@ -718,6 +809,9 @@ async fn update(
         authorize(request, "UpdateEventSourceMapping", &record)?;
     }
     apply_settings(&body, &mut record, false)?;
+    if is_queue(&record.event_source_arn) {
+        check_queue_settings(&record)?;
+    }
     record.last_modified = now_seconds();
     platform
         .put_runtime_mapping(record.clone())
@@ -778,6 +872,29 @@ fn configuration(
     } else {
         "Disabled"
     };
+    if is_queue(&record.event_source_arn) {
+        let mut body = json!({
+            "UUID": record.uuid,
+            "EventSourceMappingArn": format!("arn:aws:lambda:{}:{}:event-source-mapping:{}", config.region, config.account_id, record.uuid),
+            "BatchSize": record.batch_size,
+            "MaximumBatchingWindowInSeconds": record.maximum_batching_window_secs,
+            "EventSourceArn": record.event_source_arn,
+            "FunctionArn": function_arn,
+            "LastModified": record.last_modified,
+            "State": state.unwrap_or(settled),
+            "StateTransitionReason": "USER_INITIATED",
+            "FunctionResponseTypes": if record.report_batch_item_failures { json!(["ReportBatchItemFailures"]) } else { json!([]) },
+        });
+        if !record.filter_patterns.is_empty() {
+            body["FilterCriteria"] = json!({
+                "Filters": record.filter_patterns.iter().map(|pattern| json!({"Pattern": pattern})).collect::<Vec<_>>(),
+            });
+        }
+        if let Some(concurrency) = record.maximum_concurrency {
+            body["ScalingConfig"] = json!({ "MaximumConcurrency": concurrency });
+        }
+        return body;
+    }
     let mut body = json!({
         "UUID": record.uuid,
         "EventSourceMappingArn": format!("arn:aws:lambda:{}:{}:event-source-mapping:{}", config.region, config.account_id, record.uuid),

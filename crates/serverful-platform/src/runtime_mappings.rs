@@ -119,14 +119,63 @@ impl Platform {
         self.runtime_mappings().remove(uuid);
         let streams = self.stream_mappings().clone();
         let group = format!("{GROUP_PREFIX}{uuid}");
+        if let Some(queue_mappings) = self.queue_mappings().cloned() {
+            let group = group.clone();
+            tokio::spawn(async move { queue_mappings.remove_stack(&group).await });
+        }
         tokio::spawn(async move { streams.remove_stack(&group, true).await });
         Ok(())
+    }
+
+    /// Starts (or restarts) the poller of a queue mapping made at run time.
+    fn run_queue_mapping(self: &Arc<Self>, group: String, record: &EventSourceMappingRecord) {
+        let Some(queue_mappings) = self.queue_mappings().cloned() else {
+            tracing::error!(mapping = %record.uuid, "this server runs no queues: {} is not read", record.event_source_arn);
+            return;
+        };
+        let source = template::QueueMapping {
+            id: record.uuid.clone(),
+            function: record.function.clone(),
+            qualifier: record.qualifier.clone(),
+            queue_arn: record.event_source_arn.clone(),
+            batch_size: record.batch_size,
+            maximum_batching_window_secs: record.maximum_batching_window_secs,
+            report_batch_item_failures: record.report_batch_item_failures,
+            maximum_concurrency: record.maximum_concurrency,
+            filter_patterns: record.filter_patterns.clone(),
+            enabled: record.enabled,
+        };
+        let mapping = crate::queues::to_mapping(
+            self,
+            group.clone(),
+            FunctionRef::new(record.stack.as_str(), record.function.as_str()),
+            &record.function_name,
+            &source,
+        );
+        let mut mapping = match mapping {
+            Ok(mapping) => mapping,
+            Err(message) => {
+                tracing::error!(mapping = %record.uuid, "event source mapping does not run: {message}");
+                return;
+            }
+        };
+        mapping.uuid = record.uuid.clone();
+        let switch = queue_mappings.next_switch();
+        tokio::spawn(async move {
+            queue_mappings
+                .set_stack(&group, switch, vec![mapping])
+                .await
+        });
     }
 
     /// Starts (or restarts with its new settings) the consumer of a mapping made at run
     /// time.
     fn run_mapping(self: &Arc<Self>, record: &EventSourceMappingRecord) {
         let group = format!("{GROUP_PREFIX}{}", record.uuid);
+        if record.event_source_arn.starts_with("arn:aws:sqs:") {
+            self.run_queue_mapping(group, record);
+            return;
+        }
         let Ok(table) = serverful_streams::table_of_stream_arn(&record.event_source_arn) else {
             tracing::error!(
                 mapping = %record.uuid,

@@ -22,6 +22,7 @@ mod lifecycle;
 mod logs;
 mod orders;
 mod payloads;
+mod queue_destinations;
 mod ruby;
 mod runtime_mappings;
 mod runtimes;
