@@ -426,6 +426,48 @@ impl Server {
             .to_owned()
     }
 
+    /// Runs the AWS CLI against this server (`--output json`): whether it succeeded, its
+    /// stdout as JSON (`null` when it printed none), and its stderr.
+    pub fn aws_cli(&self, args: &[&str]) -> (bool, serde_json::Value, String) {
+        let output = Command::new("aws")
+            .args(args)
+            .args(["--output", "json"])
+            .envs(self.aws_env())
+            .env_remove("AWS_PROFILE")
+            .output()
+            .unwrap_or_else(|error| {
+                panic!("run aws: {error} (scripts/install-test-deps.sh installs it)")
+            });
+        (
+            output.status.success(),
+            serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// Runs a Python script (with boto3) against this server; the JSON it prints. Fails
+    /// the test, with the server's output, when the script fails.
+    pub fn python(&self, script: &str, args: &[&str]) -> serde_json::Value {
+        let output = Command::new("python3")
+            .args(["-c", script])
+            .args(args)
+            .envs(self.aws_env())
+            .output()
+            .expect("run python3 (scripts/install-test-deps.sh installs boto3)");
+        assert!(
+            output.status.success(),
+            "python {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&output.stderr),
+            self.all_output()
+        );
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+            panic!(
+                "python {args:?} printed no JSON ({error}): {}",
+                String::from_utf8_lossy(&output.stdout)
+            )
+        })
+    }
+
     /// Sends SIGINT (Ctrl-C) and waits for the exit status.
     pub fn interrupt(mut self) -> (std::process::ExitStatus, String) {
         let pid = self.child.id().to_string();

@@ -170,24 +170,7 @@ impl Directory for PlatformDirectory {
 
     fn function_by_arn(&self, arn: &str) -> Option<(String, String, Option<String>)> {
         let platform = self.0.upgrade()?;
-        let rest = arn.rsplit_once(":function:").map_or(arn, |(_, rest)| rest);
-        let (name, qualifier) = match rest.split_once(':') {
-            Some((name, qualifier)) => (name, Some(qualifier.to_owned())),
-            None => (rest, None),
-        };
-        platform.current_versions().iter().find_map(|version| {
-            version
-                .app
-                .functions
-                .iter()
-                .find(|function| function.name == name)
-                .map(|function| {
-                    (
-                        version.record.stack.clone(),
-                        function.logical_id.clone(),
-                        qualifier.clone(),
-                    )
-                })
-        })
+        let (stack, function, _, qualifier) = platform.function_by_name(arn)?;
+        Some((stack, function, qualifier))
     }
 }

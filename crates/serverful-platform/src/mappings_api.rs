@@ -361,37 +361,18 @@ fn resolve_function(
     platform: &Platform,
     raw: &str,
 ) -> Result<(String, String, String, Option<String>), AwsError> {
-    let without_arn = raw.rsplit_once(":function:").map_or(raw, |(_, rest)| rest);
-    let (name, qualifier) = match without_arn.split_once(':') {
-        Some((name, qualifier)) => (name, Some(qualifier.to_owned())),
-        None => (without_arn, None),
-    };
-    let config = platform.config();
-    for version in platform.current_versions() {
-        if let Some(function) = version
-            .app
-            .functions
-            .iter()
-            .find(|function| function.name == name)
-        {
-            return Ok((
-                version.record.stack.clone(),
-                function.logical_id.clone(),
-                function.name.clone(),
-                qualifier,
-            ));
-        }
-    }
-    Err(lambda_error(
-        StatusCode::NOT_FOUND,
-        "ResourceNotFoundException",
-        format!(
-            "Function not found: arn:aws:lambda:{}:{}:function:{name}{}",
-            config.region,
-            config.account_id,
-            qualifier.map(|q| format!(":{q}")).unwrap_or_default()
-        ),
-    ))
+    platform.function_by_name(raw).ok_or_else(|| {
+        let config = platform.config();
+        let without_arn = raw.rsplit_once(":function:").map_or(raw, |(_, rest)| rest);
+        lambda_error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            format!(
+                "Function not found: arn:aws:lambda:{}:{}:function:{without_arn}",
+                config.region, config.account_id
+            ),
+        )
+    })
 }
 
 /// Lambda's modeled limits, checked before anything else; every failed one is listed.

@@ -1150,6 +1150,34 @@ impl Platform {
             .collect()
     }
 
+    /// The function a name, partial ARN or ARN names (each optionally with `:qualifier`,
+    /// as Lambda accepts a `FunctionName`) among the stacks' current versions: (stack,
+    /// logical id, name, qualifier).
+    pub fn function_by_name(&self, name: &str) -> Option<(String, String, String, Option<String>)> {
+        let without_arn = name
+            .rsplit_once(":function:")
+            .map_or(name, |(_, rest)| rest);
+        let (bare, qualifier) = match without_arn.split_once(':') {
+            Some((bare, qualifier)) => (bare, Some(qualifier.to_owned())),
+            None => (without_arn, None),
+        };
+        self.current_versions().iter().find_map(|version| {
+            version
+                .app
+                .functions
+                .iter()
+                .find(|function| function.name == bare)
+                .map(|function| {
+                    (
+                        version.record.stack.clone(),
+                        function.logical_id.clone(),
+                        function.name.clone(),
+                        qualifier.clone(),
+                    )
+                })
+        })
+    }
+
     /// The stack's current version.
     pub fn current(&self, stack: &str) -> Option<Arc<LiveVersion>> {
         self.stacks

@@ -22,36 +22,6 @@ pub fn start(platform: &Arc<Platform>) {
 /// platform alive.
 struct PlatformDeliveries(Weak<Platform>);
 
-/// The stack, logical id and qualifier of the function `arn` names
-/// (`arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`) among the stacks'
-/// current versions.
-fn resolve_function(platform: &Platform, arn: &str) -> Option<(String, String, Option<String>)> {
-    let config = platform.config();
-    let prefix = format!(
-        "arn:aws:lambda:{}:{}:function:",
-        config.region, config.account_id
-    );
-    let rest = arn.strip_prefix(&prefix)?;
-    let (name, qualifier) = match rest.split_once(':') {
-        Some((name, qualifier)) => (name, Some(qualifier.to_owned())),
-        None => (rest, None),
-    };
-    platform.current_versions().iter().find_map(|version| {
-        version
-            .app
-            .functions
-            .iter()
-            .find(|function| function.name == name)
-            .map(|function| {
-                (
-                    version.record.stack.clone(),
-                    function.logical_id.clone(),
-                    qualifier.clone(),
-                )
-            })
-    })
-}
-
 impl Deliveries for PlatformDeliveries {
     fn to_queue(
         &self,
@@ -127,7 +97,7 @@ impl Deliveries for PlatformDeliveries {
             let Some(queue) = platform.config().async_invocations.clone() else {
                 return Err("this server has no queue of asynchronous invocations".to_owned());
             };
-            let Some((stack, function, qualifier)) = resolve_function(&platform, &function_arn)
+            let Some((stack, function, _, qualifier)) = platform.function_by_name(&function_arn)
             else {
                 return Err(format!(
                     "no running stack has the function {function_arn}; deploy it or unsubscribe it"

@@ -3,7 +3,6 @@
 //! event source) to the table, the dead-letter queue for the poison order, and the SNS
 //! fan-out to the audit queue and, through a filter policy, to the notifier.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -34,23 +33,6 @@ fn orders(server: &Server) -> Vec<Value> {
         .clone()
 }
 
-/// Runs a boto3 snippet with the server's keys; its stdout as JSON.
-fn boto3(server: &Server, script: &str, args: &[&str]) -> Value {
-    let output = Command::new("python3")
-        .args(["-c", script])
-        .args(args)
-        .envs(server.aws_env())
-        .output()
-        .expect("run python3 (scripts/install-test-deps.sh installs boto3)");
-    assert!(
-        output.status.success(),
-        "boto3 failed: {}\n{}",
-        String::from_utf8_lossy(&output.stderr),
-        server.all_output()
-    );
-    serde_json::from_slice(&output.stdout).expect("JSON on stdout")
-}
-
 /// Every message waiting in the queue at `url` (received and deleted).
 fn drain(server: &Server, url: &str) -> Vec<Value> {
     let script = r#"
@@ -70,7 +52,8 @@ while True:
         {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)])
 print(json.dumps(messages))
 "#;
-    boto3(server, script, &[url])
+    server
+        .python(script, &[url])
         .as_array()
         .expect("messages")
         .clone()

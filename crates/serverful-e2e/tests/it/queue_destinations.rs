@@ -4,28 +4,10 @@
 //! in its `OnFailure` queue, and an SQS → function mapping made at run time with the AWS
 //! CLI (AWS's errors for a missing queue and a second mapping).
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use serverful_e2e::{test_app, Server};
-
-/// Runs a boto3 snippet with the server's keys; its stdout as JSON.
-fn boto3(server: &Server, script: &str, args: &[&str]) -> Value {
-    let output = Command::new("python3")
-        .args(["-c", script])
-        .args(args)
-        .envs(server.aws_env())
-        .output()
-        .expect("run python3 (scripts/install-test-deps.sh installs boto3)");
-    assert!(
-        output.status.success(),
-        "boto3 failed: {}\n{}",
-        String::from_utf8_lossy(&output.stderr),
-        server.all_output()
-    );
-    serde_json::from_slice(&output.stdout).expect("JSON on stdout")
-}
 
 /// Waits for the first message of the queue named `name` and deletes it: its body.
 fn next_body(server: &Server, name: &str) -> Value {
@@ -44,27 +26,13 @@ while time.time() < deadline:
 else:
     print("null")
 "#;
-    let body = boto3(server, script, &[name]);
+    let body = server.python(script, &[name]);
     assert!(
         !body.is_null(),
         "nothing arrived in {name}\n{}",
         server.all_output()
     );
     body
-}
-
-fn aws(server: &Server, args: &[&str]) -> (bool, Value, String) {
-    let output = Command::new("aws")
-        .args(args)
-        .args(["--output", "json"])
-        .envs(server.aws_env())
-        .output()
-        .expect("run the AWS CLI");
-    (
-        output.status.success(),
-        serde_json::from_slice(&output.stdout).unwrap_or(Value::Null),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
 }
 
 #[test]
@@ -81,8 +49,7 @@ fn rules_failures_and_mappings_reach_queues_and_topics() {
 
     // An EventBridge rule's targets: the event itself to the queue, its detail (InputPath)
     // to the topic, whose subscription copies it to a queue in SNS's envelope.
-    let put = boto3(
-        &server,
+    let put = server.python(
         r#"
 import json, boto3
 events = boto3.client("events")
@@ -104,20 +71,17 @@ print(json.dumps(events.put_events(Entries=[{
 
     // A failed asynchronous invocation: the event itself in the dead-letter queue, the
     // invocation record through the OnFailure topic.
-    let (ok, _, stderr) = aws(
-        &server,
-        &[
-            "lambda",
-            "invoke",
-            "--function-name",
-            "dest-flaky",
-            "--invocation-type",
-            "Event",
-            "--payload",
-            r#"{"job": 7}"#,
-            "/dev/null",
-        ],
-    );
+    let (ok, _, stderr) = server.aws_cli(&[
+        "lambda",
+        "invoke",
+        "--function-name",
+        "dest-flaky",
+        "--invocation-type",
+        "Event",
+        "--payload",
+        r#"{"job": 7}"#,
+        "/dev/null",
+    ]);
     assert!(ok, "{stderr}");
     let dead = next_body(&server, "dest-failures");
     assert_eq!(dead, serde_json::json!({"job": 7}), "the event itself");
@@ -132,8 +96,7 @@ print(json.dumps(events.put_events(Entries=[{
     assert_eq!(record["responseContext"]["functionError"], "Unhandled");
 
     // A stream batch given up on: AWS's record in the OnFailure queue.
-    boto3(
-        &server,
+    server.python(
         r#"
 import boto3
 boto3.client("dynamodb").put_item(TableName="dest-changes", Item={"id": {"S": "c-1"}})
@@ -151,52 +114,43 @@ print("null")
         .is_some_and(|arn| arn.contains(":table/dest-changes/stream/")));
 
     // An SQS mapping made at run time with the AWS CLI.
-    let missing = aws(
-        &server,
-        &[
-            "lambda",
-            "create-event-source-mapping",
-            "--function-name",
-            "dest-reader",
-            "--event-source-arn",
-            "arn:aws:sqs:us-east-1:123456789012:no-such-queue",
-        ],
-    );
+    let missing = server.aws_cli(&[
+        "lambda",
+        "create-event-source-mapping",
+        "--function-name",
+        "dest-reader",
+        "--event-source-arn",
+        "arn:aws:sqs:us-east-1:123456789012:no-such-queue",
+    ]);
     assert!(
         !missing.0 && missing.2.contains("NonExistentQueue"),
         "{}",
         missing.2
     );
     let inbox_arn = "arn:aws:sqs:us-east-1:123456789012:dest-inbox";
-    let (ok, created, stderr) = aws(
-        &server,
-        &[
-            "lambda",
-            "create-event-source-mapping",
-            "--function-name",
-            "dest-reader",
-            "--event-source-arn",
-            inbox_arn,
-            "--batch-size",
-            "5",
-        ],
-    );
+    let (ok, created, stderr) = server.aws_cli(&[
+        "lambda",
+        "create-event-source-mapping",
+        "--function-name",
+        "dest-reader",
+        "--event-source-arn",
+        inbox_arn,
+        "--batch-size",
+        "5",
+    ]);
     assert!(ok, "{stderr}");
     assert_eq!(created["State"], "Creating");
     assert_eq!(created["BatchSize"], 5);
     assert!(created.get("StartingPosition").is_none(), "{created}");
     let uuid = created["UUID"].as_str().expect("UUID").to_owned();
-    let again = aws(
-        &server,
-        &[
-            "lambda",
-            "create-event-source-mapping",
-            "--function-name",
-            "dest-reader",
-            "--event-source-arn",
-            inbox_arn,
-        ],
-    );
+    let again = server.aws_cli(&[
+        "lambda",
+        "create-event-source-mapping",
+        "--function-name",
+        "dest-reader",
+        "--event-source-arn",
+        inbox_arn,
+    ]);
     assert!(
         !again.0
             && again.2.contains("ResourceConflictException")
@@ -205,8 +159,7 @@ print("null")
         "{}",
         again.2
     );
-    let sent = boto3(
-        &server,
+    let sent = server.python(
         r#"
 import json, boto3
 sqs = boto3.client("sqs")
@@ -219,8 +172,7 @@ print(json.dumps(sqs.send_message(QueueUrl=url, MessageBody="hello reader",
     let message_id = sent["MessageId"].as_str().expect("MessageId").to_owned();
     let deadline = Instant::now() + Duration::from_secs(30);
     let record = loop {
-        let seen = boto3(
-            &server,
+        let seen = server.python(
             r#"
 import json, sys, boto3
 item = boto3.client("dynamodb").get_item(TableName="dest-seen", Key={"id": {"S": sys.argv[1]}},
@@ -247,24 +199,19 @@ print(item["record"]["S"] if item else "null")
         "greeting"
     );
     assert_eq!(record["attributes"]["ApproximateReceiveCount"], "1");
-    let listed = aws(
-        &server,
-        &[
-            "lambda",
-            "list-event-source-mappings",
-            "--event-source-arn",
-            inbox_arn,
-        ],
-    );
+    let listed = server.aws_cli(&[
+        "lambda",
+        "list-event-source-mappings",
+        "--event-source-arn",
+        inbox_arn,
+    ]);
     assert_eq!(
         listed.1["EventSourceMappings"][0]["UUID"],
         uuid.as_str(),
         "{}",
         listed.1
     );
-    let (ok, _, stderr) = aws(
-        &server,
-        &["lambda", "delete-event-source-mapping", "--uuid", &uuid],
-    );
+    let (ok, _, stderr) =
+        server.aws_cli(&["lambda", "delete-event-source-mapping", "--uuid", &uuid]);
     assert!(ok, "{stderr}");
 }

@@ -4,7 +4,6 @@
 //! list, update, a conflicting second mapping, bad input with Lambda's errors; the mapping
 //! survives a restart; delete stops it.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -24,51 +23,24 @@ if command == "write":
     first, last = int(sys.argv[2]), int(sys.argv[3])
     for n in range(first, last + 1):
         db.put_item(TableName="windows-events", Item={"id": {"S": f"e{n}"}})
+    print("null")
 elif command == "results":
     items = db.scan(TableName="windows-results", ConsistentRead=True)["Items"]
     print(json.dumps(items))
 "#;
 
 fn client(server: &Server, args: &[&str]) -> String {
-    let output = Command::new("python3")
-        .args(["-c", CLIENT])
-        .args(args)
-        .envs(server.aws_env())
-        .output()
-        .expect("run python3 (scripts/install-test-deps.sh installs boto3)");
-    assert!(
-        output.status.success(),
-        "client {args:?} failed: {}\n{}",
-        String::from_utf8_lossy(&output.stderr),
-        server.all_output()
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// Runs the AWS CLI: (success, stdout as JSON or null, stderr).
-fn aws(server: &Server, args: &[&str]) -> (bool, Value, String) {
-    let output = Command::new("aws")
-        .args(args)
-        .args(["--output", "json"])
-        .envs(server.aws_env())
-        .output()
-        .expect("run the AWS CLI");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    (
-        output.status.success(),
-        serde_json::from_str(&stdout).unwrap_or(Value::Null),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    server.python(CLIENT, args).to_string()
 }
 
 fn aws_ok(server: &Server, args: &[&str]) -> Value {
-    let (ok, stdout, stderr) = aws(server, args);
+    let (ok, stdout, stderr) = server.aws_cli(args);
     assert!(ok, "aws {args:?}: {stderr}\n{}", server.all_output());
     stdout
 }
 
 fn aws_error(server: &Server, args: &[&str]) -> String {
-    let (ok, stdout, stderr) = aws(server, args);
+    let (ok, stdout, stderr) = server.aws_cli(args);
     assert!(!ok, "aws {args:?} should fail: {stdout}");
     stderr
 }
