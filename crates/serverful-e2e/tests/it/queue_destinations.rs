@@ -113,6 +113,47 @@ print("null")
         .as_str()
         .is_some_and(|arn| arn.contains(":table/dest-changes/stream/")));
 
+    // A consumer whose process dies in the middle of a batch: nothing of the batch was
+    // deleted, so every message comes back after the queue's visibility timeout and is
+    // handled again, the ones before the crash twice.
+    server.python(
+        r#"
+import boto3
+sqs = boto3.client("sqs")
+url = sqs.get_queue_url(QueueName="dest-work")["QueueUrl"]
+sqs.send_message_batch(QueueUrl=url, Entries=[
+    {"Id": str(i), "MessageBody": body} for i, body in enumerate(["before", "crash", "after"])])
+print("null")
+"#,
+        &[],
+    );
+    let handled = |body: &str| -> i64 {
+        let item = server.python(
+            r#"
+import json, sys, boto3
+item = boto3.client("dynamodb").get_item(TableName="dest-seen",
+    Key={"id": {"S": "work-" + sys.argv[1]}}, ConsistentRead=True).get("Item")
+print(item["handled"]["N"] if item else "0")
+"#,
+            &[body],
+        );
+        item.as_i64().unwrap_or_default()
+    };
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while handled("after") < 1 || handled("crash") < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the crashed batch did not come back\n{}",
+            server.all_output()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(handled("before") >= 1);
+    assert!(
+        handled("crash") >= 2,
+        "handled once before the crash, once after"
+    );
+
     // An SQS mapping made at run time with the AWS CLI.
     let missing = server.aws_cli(&[
         "lambda",
