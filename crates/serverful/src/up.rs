@@ -102,6 +102,22 @@ pub(crate) async fn run(args: UpArgs, aws: tokio::runtime::Handle) -> anyhow::Re
             println!("  {name} ({how})");
         }
     }
+    if let Some(queues) = &server.platform.config().queues {
+        if !version.app.queues.is_empty() {
+            println!("Queues:");
+            for queue in &version.app.queues {
+                println!("  {} {}", queue.logical_id, queues.queue_url(&queue.name));
+            }
+        }
+    }
+    if let Some(topics) = &server.platform.config().topics {
+        if !version.app.topics.is_empty() {
+            println!("Topics:");
+            for topic in &version.app.topics {
+                println!("  {} {}", topic.logical_id, topics.topic_arn(&topic.name));
+            }
+        }
+    }
     if !version.app.outputs.is_empty() {
         println!("Outputs:");
         for output in &version.app.outputs {

@@ -82,6 +82,22 @@ fn wait_until<T>(
 #[test]
 fn orders_flow_through_the_queue_the_worker_the_dead_letter_queue_and_the_topic() {
     let server = Server::start(&repo_root().join("examples/orders"), &[]);
+    // The start-up lists each queue's URL and the topic's ARN.
+    let stdout = server.stdout();
+    let audit_line = stdout
+        .lines()
+        .find(|line| line.starts_with("  AuditQueue http://"))
+        .unwrap_or_else(|| panic!("no AuditQueue line:\n{stdout}"));
+    assert!(
+        audit_line.ends_with(&server.output("AuditQueueUrl")),
+        "{audit_line}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|line| line.starts_with("  OrderEvents arn:aws:sns:us-east-1:")),
+        "{stdout}"
+    );
     let tea = post_order(&server, &json!({"item": "tea", "quantity": 2}));
     let chairs = post_order(&server, &json!({"item": "chairs", "quantity": 120}));
     let poison = post_order(&server, &json!({"item": "", "quantity": -1}));
