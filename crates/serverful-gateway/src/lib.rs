@@ -23,9 +23,11 @@
 //! - `event`: HTTP request -> payload format 1.0 / 2.0 event;
 //! - `response`: function result -> HTTP response, with the 2.0 inference rules;
 //! - `errors`: the error responses API Gateway shows;
+//! - `cors`: an API's CORS: preflights answered, headers on responses;
 //! - `proxy`: HTTP-mode functions: the request proxied to a web server, streamed both ways;
 //! - `service`: the axum router that ties them together.
 
+mod cors;
 mod errors;
 mod event;
 mod proxy;
@@ -73,6 +75,8 @@ pub struct ApiSpec {
     /// base64-encoded, and base64 response bodies are decoded for them. Ignored by HTTP APIs,
     /// which decide from the content type alone.
     pub binary_media_types: Vec<String>,
+    /// CORS, as API Gateway applies the API's configuration ([`CorsConfig`]).
+    pub cors: Option<CorsConfig>,
     pub routes: Vec<RouteSpec>,
 }
 
@@ -135,6 +139,7 @@ pub struct GatewayState {
     pub account_id: String,
 }
 
+pub use cors::CorsConfig;
 pub use route_set::{ApiUrl, RouteSet, Routes};
 pub use routes::route_lines;
 pub use serverful_invoke::{

@@ -247,6 +247,27 @@ impl RouteSet {
         }
     }
 
+    /// The API a request on `host` for `path` reaches whatever its method, and the methods
+    /// its routes for that path take (a CORS preflight's question).
+    pub(crate) fn resource(
+        &self,
+        host: Option<&str>,
+        path: &str,
+    ) -> Option<(&ApiSpec, Vec<String>)> {
+        const METHODS: [&str; 6] = ["DELETE", "GET", "HEAD", "PATCH", "POST", "PUT"];
+        let mut api_idx = None;
+        let mut methods = Vec::new();
+        for method in METHODS {
+            if let Routed::Found(found) = self.route(host, method, path) {
+                if api_idx.is_none_or(|first| first == found.api_idx) {
+                    api_idx = Some(found.api_idx);
+                    methods.push(method.to_owned());
+                }
+            }
+        }
+        Some((&self.spec.apis[api_idx?], methods))
+    }
+
     /// Routes a request that came on `host` (the `Host` header: a name or address, with or
     /// without a port) for `method` and the raw `path`.
     pub(crate) fn route(&self, host: Option<&str>, method: &str, path: &str) -> Routed {

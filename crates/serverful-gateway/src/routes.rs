@@ -406,6 +406,7 @@ mod tests {
             stage_name: stage.to_owned(),
             stage_variables: BTreeMap::new(),
             binary_media_types: Vec::new(),
+            cors: None,
             routes: routes
                 .iter()
                 .map(|(method, path)| RouteSpec {

@@ -12,6 +12,7 @@ use base64::Engine as _;
 use http::{HeaderName, HeaderValue, StatusCode};
 use time::OffsetDateTime;
 
+use crate::cors;
 use crate::errors::GatewayError;
 use crate::event::{build_event, RequestData, Site};
 use crate::proxy;
@@ -103,12 +104,30 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let raw_path = request.uri().path().to_owned();
     let host = request_host(&request);
 
-    let found = match routes.route(host.as_deref(), &method, &raw_path) {
+    let routed = routes.route(host.as_deref(), &method, &raw_path);
+    if method == "OPTIONS" {
+        let explicit_options = matches!(&routed, Routed::Found(found)
+            if routes.api(found.api_idx).routes[found.route_idx].method == "OPTIONS");
+        if let Some((kind, answer)) = cors::preflight(
+            &routes,
+            host.as_deref(),
+            &raw_path,
+            request.headers(),
+            explicit_options,
+        ) {
+            return ids.stamp(kind, answer);
+        }
+    }
+    let found = match routed {
         Routed::Found(found) => found,
         Routed::NotFound(kind) => return ids.stamp(kind, GatewayError::NotFound.into_response()),
     };
     let api = routes.api(found.api_idx);
     let route = &api.routes[found.route_idx];
+    let origin = request.headers().get(http::header::ORIGIN).cloned();
+    // Every answer from here on is the API's: stamped with its ids, with its CORS headers.
+    let finish =
+        |response: Response| cors::decorate(api, origin.as_ref(), ids.stamp(api.kind, response));
 
     let raw_query = request.uri().query().unwrap_or_default().to_owned();
     let headers = request.headers().clone();
@@ -127,7 +146,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         .and_then(|value| value.parse::<u64>().ok());
     if declared_length.is_some_and(|length| length > MAX_REQUEST_BODY_BYTES as u64) {
         discard_body(request).await;
-        return ids.stamp(api.kind, GatewayError::RequestTooLarge.into_response());
+        return finish(GatewayError::RequestTooLarge.into_response());
     }
     let site = Site {
         default_domain_name: &shared.state.domain_name,
@@ -139,7 +158,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         let target = match shared.state.invoker.http_target(&route.target).await {
             Ok(target) => target,
             Err(error) => {
-                return ids.stamp(api.kind, invoke_error_response(&route.target, error));
+                return finish(invoke_error_response(&route.target, error));
             }
         };
         // The request context the event would carry reaches the app as a header, as
@@ -172,18 +191,18 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             request_context,
         };
         let response = proxy::forward(&shared.client, target, request, forwarding).await;
-        return ids.stamp(api.kind, response);
+        return finish(response);
     }
 
     let body = match Bytes::from_request(request, &()).await {
         Ok(body) => body,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return ids.stamp(api.kind, GatewayError::RequestTooLarge.into_response());
+            return finish(GatewayError::RequestTooLarge.into_response());
         }
         Err(rejection) => {
             // The client went away or sent a broken body; there is nobody to answer properly.
             tracing::debug!("failed to read request body: {rejection}");
-            return ids.stamp(api.kind, rejection.into_response());
+            return finish(rejection.into_response());
         }
     };
 
@@ -228,7 +247,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         }
         Err(error) => invoke_error_response(&route.target, error),
     };
-    ids.stamp(api.kind, response)
+    finish(response)
 }
 
 /// The host the client addressed: the `Host` header, or the authority of an absolute-form

@@ -1829,6 +1829,14 @@ fn api_spec(version: &LiveVersion, api: &template::Api) -> gateway::ApiSpec {
         stage_name: api.stage_name.clone(),
         stage_variables: api.stage_variables.clone(),
         binary_media_types: api.binary_media_types.clone(),
+        cors: api.cors.as_ref().map(|cors| gateway::CorsConfig {
+            allow_origins: cors.allow_origins.clone(),
+            allow_methods: cors.allow_methods.clone(),
+            allow_headers: cors.allow_headers.clone(),
+            expose_headers: cors.expose_headers.clone(),
+            max_age: cors.max_age,
+            allow_credentials: cors.allow_credentials,
+        }),
         routes: api
             .routes
             .iter()

@@ -38,9 +38,9 @@ pub use event_rules::{
     EventBus, EventRule, EventRuleMessageTarget, EventRuleTarget, EventTargetInput, DEFAULT_BUS,
 };
 pub use model::{
-    Alias, AliasVersion, Api, ApiKind, App, AsyncDestination, DomainMapping, EventInvokeConfig,
-    Function, FunctionCode, Layer, LayerRef, Network, Output, PayloadFormat, Queue, QueueMapping,
-    Route, StreamMapping, Subscription, Table, Topic, Version, VersionWeight,
+    Alias, AliasVersion, Api, ApiKind, App, AsyncDestination, Cors, DomainMapping,
+    EventInvokeConfig, Function, FunctionCode, Layer, LayerRef, Network, Output, PayloadFormat,
+    Queue, QueueMapping, Route, StreamMapping, Subscription, Table, Topic, Version, VersionWeight,
 };
 pub use names::{generated_name, NameRule};
 pub use schedules::{RetryPolicy, ScheduleKind, ScheduleSource, ScheduleTarget};

@@ -322,8 +322,26 @@ pub struct Api {
     pub stage_name: String,
     pub stage_variables: BTreeMap<String, String>,
     pub binary_media_types: Vec<String>,
+    /// SAM's `Cors` (REST) or `CorsConfiguration` (HTTP).
+    pub cors: Option<Cors>,
     /// In template order of functions, then of their events.
     pub routes: Vec<Route>,
+}
+
+/// An API's CORS settings, as API Gateway applies them: an HTTP API answers preflights
+/// itself and adds the headers to every response; a REST API answers the `OPTIONS` method
+/// SAM adds to each path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cors {
+    /// `*` or origins (`https://example.com`).
+    pub allow_origins: Vec<String>,
+    /// Empty: a REST API allows each path's own methods and `OPTIONS`.
+    pub allow_methods: Vec<String>,
+    pub allow_headers: Vec<String>,
+    /// HTTP APIs only.
+    pub expose_headers: Vec<String>,
+    pub max_age: Option<u32>,
+    pub allow_credentials: bool,
 }
 
 /// A custom domain name's base path and the API stage requests under it go to, as API

@@ -119,6 +119,9 @@ fn render(app: &App) -> String {
         for (name, value) in &api.stage_variables {
             writeln!(out, "  stage variable {name}={value:?}").expect("writing to a String");
         }
+        if let Some(cors) = &api.cors {
+            writeln!(out, "  cors {cors:?}").expect("writing to a String");
+        }
         if !api.binary_media_types.is_empty() {
             writeln!(out, "  binary {}", api.binary_media_types.join(", "))
                 .expect("writing to a String");
@@ -822,10 +825,12 @@ Outputs:
             api MyApi (rest, id ndxfmxp4qe, stage v1)
               stage variable FromGlobals="yes"
               stage variable Version="2"
+              cors Cors { allow_origins: ["*"], allow_methods: [], allow_headers: [], expose_headers: [], max_age: None, allow_credentials: false }
               binary image/png, */*
               DELETE /items/{id} -> Fn (1.0, event Rest)
             api MyHttpApi (http, id japf6eyh01, stage live)
               stage variable Mode="fast"
+              cors Cors { allow_origins: ["*"], allow_methods: [], allow_headers: [], expose_headers: [], max_age: None, allow_credentials: false }
               ANY /{proxy+} -> Fn (1.0, event Http)
             api DefaultHttpApi (http, id 09oqgpcc9t, stage $default)
               ANY $default -> Fn (2.0, event HttpDefault)
@@ -841,9 +846,7 @@ Outputs:
             output HttpStage = "live"
             output DefaultStage = "$default"
             output Url = "https://ndxfmxp4qe.execute-api.eu-west-1.amazonaws.com/v1/"
-            unsupported MyApi.Cors
             unsupported MyApi.Auth
-            unsupported MyHttpApi.CorsConfiguration
             unsupported Fn.Events.Rest.RequestParameters
         "#]],
     );
@@ -2902,4 +2905,65 @@ fn bad_queues_and_queue_mappings() {
         error: /app/template.yaml:9:44: Resources.F.Properties.Events.E.Properties.Queue: 'not-an-arn' is not an SQS queue ARN; use !GetAtt MyQueue.Arn
         error: /app/template.yaml:5:76: Resources.T.Properties.Protocol: Invalid parameter: Protocol 'pigeon'; use lambda, sqs, http or https
     "#]].assert_eq(&outcomes.concat());
+}
+
+#[test]
+fn cors_settings_of_rest_and_http_apis() {
+    check(
+        r#"
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  HttpApi:
+    CorsConfiguration: true
+Resources:
+  Shop:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: v1
+      Cors:
+        AllowOrigin: "'https://shop.example'"
+        AllowMethods: "'GET,POST'"
+        AllowHeaders: "'content-type,x-api-key'"
+        MaxAge: "'600'"
+        AllowCredentials: true
+  Strict:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      CorsConfiguration:
+        AllowOrigins: [https://app.example]
+        AllowMethods: [GET, PUT]
+        ExposeHeaders: [x-total]
+        MaxAge: 300
+        AllowCredentials: true
+  Open:
+    Type: AWS::Serverless::HttpApi
+"#,
+        expect![[r#"
+            api Shop (rest, id z12mz9hcts, stage v1)
+              cors Cors { allow_origins: ["https://shop.example"], allow_methods: ["GET", "POST"], allow_headers: ["content-type", "x-api-key"], expose_headers: [], max_age: Some(600), allow_credentials: true }
+            api Strict (http, id eyp2bovyk4, stage $default)
+              cors Cors { allow_origins: ["https://app.example"], allow_methods: ["GET", "PUT"], allow_headers: [], expose_headers: ["x-total"], max_age: Some(300), allow_credentials: true }
+            api Open (http, id 3powl6i7h7, stage $default)
+              cors Cors { allow_origins: ["*"], allow_methods: ["*"], allow_headers: ["*"], expose_headers: [], max_age: None, allow_credentials: false }
+        "#]],
+    );
+    let bad: Vec<String> = [
+        "  A:\n    Type: AWS::Serverless::Api\n    Properties: {StageName: v1, Cors: '*'}\n",
+        "  A:\n    Type: AWS::Serverless::Api\n    Properties: {StageName: v1, Cors: {AllowMethods: \"'GET'\"}}\n",
+        "  H:\n    Type: AWS::Serverless::HttpApi\n    Properties: {CorsConfiguration: {AllowOrigins: ['*'], AllowCredentials: true}}\n",
+        "  H:\n    Type: AWS::Serverless::HttpApi\n    Properties: {CorsConfiguration: {AllowOrigin: ['*']}}\n",
+    ]
+    .iter()
+    .map(|resources| {
+        render_result(&format!(
+            "Transform: AWS::Serverless-2016-10-31\nResources:\n{resources}"
+        ))
+    })
+    .collect();
+    expect![[r#"
+        error: /app/template.yaml:5:39: Resources.A.Properties.Cors: '*' must be quoted in single quotes inside the string, as SAM passes it to API Gateway: "'*'"
+        error: /app/template.yaml:5:39: Resources.A.Properties.Cors.AllowOrigin: missing; name the allowed origin, such as "'*'"
+        error: /app/template.yaml:5:37: Resources.H.Properties.CorsConfiguration: AllowCredentials cannot be true with AllowOrigins "*" (API Gateway refuses it); list the origins
+        error: /app/template.yaml:5:38: Resources.H.Properties.CorsConfiguration.AllowOrigin: not a CorsConfiguration setting; use AllowOrigins, AllowHeaders, AllowMethods, ExposeHeaders, MaxAge or AllowCredentials
+    "#]].assert_eq(&bad.concat());
 }

@@ -168,6 +168,7 @@ fn print_routes(server: &server::Server, stack: &str, app: &template::App) {
             stage_name: api.stage_name.clone(),
             stage_variables: api.stage_variables.clone(),
             binary_media_types: api.binary_media_types.clone(),
+            cors: None,
             routes: api
                 .routes
                 .iter()

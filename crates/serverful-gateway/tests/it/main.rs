@@ -4,6 +4,7 @@
 //! Every test goes through [`check`], which snapshots the event the function received (with
 //! request ids and times masked) and the HTTP response the client got.
 
+mod cors;
 mod errors;
 mod events;
 mod proxy;
@@ -99,6 +100,7 @@ fn rest_api(routes: Vec<RouteSpec>) -> ApiSpec {
             "image~1png".to_owned(),
             "application/octet-stream".to_owned(),
         ],
+        cors: None,
         routes,
     }
 }
@@ -113,6 +115,7 @@ fn http_api(routes: Vec<RouteSpec>) -> ApiSpec {
         stage_name: "$default".to_owned(),
         stage_variables: BTreeMap::new(),
         binary_media_types: Vec::new(),
+        cors: None,
         routes,
     }
 }

@@ -114,6 +114,7 @@ fn two_stacks() -> Vec<ApiSpec> {
             stage_name: "Prod".to_owned(),
             stage_variables: BTreeMap::new(),
             binary_media_types: Vec::new(),
+            cors: None,
             routes: vec![
                 route("GET", "/items", "shop", "ListItems"),
                 route("GET", "/items/{id}", "shop", "GetItem"),
@@ -127,6 +128,7 @@ fn two_stacks() -> Vec<ApiSpec> {
             stage_name: "$default".to_owned(),
             stage_variables: BTreeMap::new(),
             binary_media_types: Vec::new(),
+            cors: None,
             routes: vec![
                 route("GET", "/posts", "blog", "ListPosts"),
                 route("GET", "/items", "blog", "BlogItems"),

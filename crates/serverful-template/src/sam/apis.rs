@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 
 use super::domains::{sam_domain, SamDomain};
 use super::properties::{
-    expect_string, expect_string_map, expect_strings, mapping, resolved_properties, PropertyRules,
+    expect_number, expect_string, expect_string_map, expect_strings, mapping, resolved_properties,
+    PropertyRules,
 };
 use super::{RawResource, HTTP_API, IMPLICIT_HTTP_API, IMPLICIT_REST_API, REST_API};
 use crate::intrinsics::{derived_id, Resolver, Resource, ResourceKind};
-use crate::model::{Api, ApiKind, PayloadFormat, Route};
+use crate::model::{Api, ApiKind, Cors, PayloadFormat, Route};
 use crate::node::{Node, NodeKind, Span};
 use crate::{LoadOptions, Problem};
 
@@ -70,12 +71,18 @@ fn alphanumeric(text: &str) -> String {
 }
 
 const REST_API_PROPERTIES: PropertyRules<'static> = PropertyRules {
-    supported: &["StageName", "Variables", "BinaryMediaTypes", "Domain"],
+    supported: &[
+        "StageName",
+        "Variables",
+        "BinaryMediaTypes",
+        "Domain",
+        "Cors",
+    ],
     ignored: &["Name", "Description", "Tags"],
 };
 
 const HTTP_API_PROPERTIES: PropertyRules<'static> = PropertyRules {
-    supported: &["StageName", "StageVariables", "Domain"],
+    supported: &["StageName", "StageVariables", "Domain", "CorsConfiguration"],
     ignored: &["Name", "Description", "Tags"],
 };
 
@@ -293,6 +300,7 @@ pub(super) fn api(
     let mut stage_name = None;
     let mut stage_variables = BTreeMap::new();
     let mut binary_media_types = Vec::new();
+    let mut cors = None;
     let rules = match kind {
         ApiKind::Rest => &REST_API_PROPERTIES,
         ApiKind::Http => &HTTP_API_PROPERTIES,
@@ -319,6 +327,10 @@ pub(super) fn api(
                     .map(|media_type| media_type.replace("~1", "/"))
                     .collect();
             }
+            (ApiKind::Rest, "Cors") => cors = Some(rest_cors(&value, &property_location)?),
+            (ApiKind::Http, "CorsConfiguration") => {
+                cors = http_cors(&value, &property_location)?;
+            }
             // `resolved_properties` returns supported properties only.
             _ => {}
         }
@@ -344,7 +356,150 @@ pub(super) fn api(
         stage_name,
         stage_variables,
         binary_media_types,
+        cors,
         routes: Vec::new(),
     };
     Ok((api, domain))
+}
+
+/// A REST API's `Cors`: a quoted origin (`"'*'"`), or `AllowOrigin`, `AllowMethods`,
+/// `AllowHeaders`, `MaxAge` (each a quoted string, as SAM puts them into the `OPTIONS`
+/// method's response headers) and `AllowCredentials`.
+fn rest_cors(value: &Node, location: &str) -> Result<Cors, Problem> {
+    let unquote = |node: &Node, location: &str| -> Result<String, Problem> {
+        let text = expect_string(node, location)?;
+        let trimmed = text.trim();
+        match trimmed
+            .strip_prefix('\'')
+            .and_then(|rest| rest.strip_suffix('\''))
+        {
+            Some(inner) => Ok(inner.to_owned()),
+            None => Err(Problem::at(
+                node.span,
+                format!("{location}: '{text}' must be quoted in single quotes inside the string, as SAM passes it to API Gateway: \"'{text}'\""),
+            )),
+        }
+    };
+    let list = |text: String| -> Vec<String> {
+        text.split(',')
+            .map(|item| item.trim().to_owned())
+            .filter(|item| !item.is_empty())
+            .collect()
+    };
+    if value.as_scalar().is_some() {
+        return Ok(Cors {
+            allow_origins: vec![unquote(value, location)?],
+            allow_methods: Vec::new(),
+            allow_headers: Vec::new(),
+            expose_headers: Vec::new(),
+            max_age: None,
+            allow_credentials: false,
+        });
+    }
+    let mut cors = Cors {
+        allow_origins: Vec::new(),
+        allow_methods: Vec::new(),
+        allow_headers: Vec::new(),
+        expose_headers: Vec::new(),
+        max_age: None,
+        allow_credentials: false,
+    };
+    for entry in mapping(value, location)? {
+        let entry_location = format!("{location}.{}", entry.key);
+        match entry.key.as_str() {
+            "AllowOrigin" => cors.allow_origins = vec![unquote(&entry.value, &entry_location)?],
+            "AllowMethods" => cors.allow_methods = list(unquote(&entry.value, &entry_location)?),
+            "AllowHeaders" => cors.allow_headers = list(unquote(&entry.value, &entry_location)?),
+            "MaxAge" => {
+                let text = unquote(&entry.value, &entry_location)?;
+                cors.max_age = Some(text.parse().map_err(|_| {
+                    Problem::at(
+                        entry.value.span,
+                        format!("{entry_location}: expected a number of seconds, such as \"'600'\""),
+                    )
+                })?);
+            }
+            "AllowCredentials" => {
+                cors.allow_credentials = matches!(
+                    entry.value.as_scalar().map(str::trim),
+                    Some("true" | "True" | "TRUE")
+                );
+            }
+            other => {
+                return Err(Problem::at(
+                    entry.key_span,
+                    format!("{location}.{other}: not a Cors setting; use AllowOrigin, AllowMethods, AllowHeaders, MaxAge or AllowCredentials"),
+                ))
+            }
+        }
+    }
+    if cors.allow_origins.is_empty() {
+        return Err(Problem::at(
+            value.span,
+            format!("{location}.AllowOrigin: missing; name the allowed origin, such as \"'*'\""),
+        ));
+    }
+    Ok(cors)
+}
+
+/// An HTTP API's `CorsConfiguration`: `true` (every origin, header and method) or
+/// `AllowOrigins`, `AllowHeaders`, `AllowMethods`, `ExposeHeaders`, `MaxAge` and
+/// `AllowCredentials`.
+fn http_cors(value: &Node, location: &str) -> Result<Option<Cors>, Problem> {
+    if let Some(text) = value.as_scalar() {
+        return match text.trim() {
+            "true" | "True" | "TRUE" => Ok(Some(Cors {
+                allow_origins: vec!["*".to_owned()],
+                allow_methods: vec!["*".to_owned()],
+                allow_headers: vec!["*".to_owned()],
+                expose_headers: Vec::new(),
+                max_age: None,
+                allow_credentials: false,
+            })),
+            "false" | "False" | "FALSE" => Ok(None),
+            _ => Err(Problem::at(
+                value.span,
+                format!("{location}: expected true, false or a mapping of AllowOrigins, AllowHeaders, AllowMethods, ExposeHeaders, MaxAge and AllowCredentials"),
+            )),
+        };
+    }
+    let mut cors = Cors {
+        allow_origins: Vec::new(),
+        allow_methods: Vec::new(),
+        allow_headers: Vec::new(),
+        expose_headers: Vec::new(),
+        max_age: None,
+        allow_credentials: false,
+    };
+    for entry in mapping(value, location)? {
+        let entry_location = format!("{location}.{}", entry.key);
+        match entry.key.as_str() {
+            "AllowOrigins" => cors.allow_origins = expect_strings(&entry.value, &entry_location)?,
+            "AllowMethods" => cors.allow_methods = expect_strings(&entry.value, &entry_location)?,
+            "AllowHeaders" => cors.allow_headers = expect_strings(&entry.value, &entry_location)?,
+            "ExposeHeaders" => {
+                cors.expose_headers = expect_strings(&entry.value, &entry_location)?
+            }
+            "MaxAge" => cors.max_age = Some(expect_number(&entry.value, &entry_location, 0..=86_400)?),
+            "AllowCredentials" => {
+                cors.allow_credentials = matches!(
+                    entry.value.as_scalar().map(str::trim),
+                    Some("true" | "True" | "TRUE")
+                );
+            }
+            other => {
+                return Err(Problem::at(
+                    entry.key_span,
+                    format!("{location}.{other}: not a CorsConfiguration setting; use AllowOrigins, AllowHeaders, AllowMethods, ExposeHeaders, MaxAge or AllowCredentials"),
+                ))
+            }
+        }
+    }
+    if cors.allow_credentials && cors.allow_origins.iter().any(|origin| origin == "*") {
+        return Err(Problem::at(
+            value.span,
+            format!("{location}: AllowCredentials cannot be true with AllowOrigins \"*\" (API Gateway refuses it); list the origins"),
+        ));
+    }
+    Ok(Some(cors))
 }
