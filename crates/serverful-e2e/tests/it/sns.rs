@@ -716,6 +716,27 @@ fn topics_are_created_listed_changed_tagged_and_deleted_with_aws_errors() {
         "TooManyEntriesInBatchRequest",
         "more entries than permissible",
     );
+    let long_batch = data.path().join("long-batch.json");
+    let half = "y".repeat(140_000);
+    std::fs::write(
+        &long_batch,
+        json!([{"Id": "a", "Message": half}, {"Id": "b", "Message": half}]).to_string(),
+    )
+    .expect("write a long batch");
+    let long_batch_url = format!("file://{}", long_batch.display());
+    aws_error(
+        &server,
+        &[
+            "sns",
+            "publish-batch",
+            "--topic-arn",
+            &topic,
+            "--publish-batch-request-entries",
+            &long_batch_url,
+        ],
+        "BatchRequestTooLong",
+        "more than the limit",
+    );
     let mixed = json!([
         {"Id": "good", "Message": "fine"},
         {"Id": "bad", "Message": "x", "MessageAttributes": {"n": {"DataType": "Number", "StringValue": "abc"}}},
