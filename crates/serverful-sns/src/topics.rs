@@ -1008,6 +1008,10 @@ impl Topics {
                     .as_str()
                     .map(str::to_owned)
             });
+        let confirmation = serde_json::from_slice::<StoredMessage>(&delivery.payload)
+            .is_ok_and(|stored| stored.kind != MessageKind::Notification);
+        // A confirmation nobody received stays pending; only notifications are redriven.
+        let dead_letter_queue = dead_letter_queue.filter(|_| !confirmation);
         let Some(queue_arn) = dead_letter_queue else {
             tracing::warn!(
                 "SNS gave up delivering message {} to {} ({}): {reason}",
