@@ -1083,14 +1083,19 @@ while time.time() < deadline:
     time.sleep(0.2)
 time.sleep(1)
 items = ddb.scan(TableName=table)["Items"]
+# A function publishing with its stack's own keys to a topic its stack does not own.
+denied = json.loads(boto3.client("lambda").invoke(
+    FunctionName=sys.argv[3], Payload=json.dumps({"TopicArn": topic}))["Payload"].read())
 print(json.dumps({"topic": topic, "subscription": subscription, "matching": matching,
-                  "ignored": ignored, "items": [{"id": i["id"]["S"], "event": json.loads(i["body"]["S"])} for i in items]}))
+                  "ignored": ignored, "denied": denied,
+                  "items": [{"id": i["id"]["S"], "event": json.loads(i["body"]["S"])} for i in items]}))
 "#;
     let output = Command::new("python3")
         .arg("-c")
         .arg(script)
         .arg(&table)
         .arg(&function_arn)
+        .arg(server.output("PublisherName"))
         .envs(server.aws_env())
         .output()
         .expect("run python3");
@@ -1134,6 +1139,15 @@ print(json.dumps({"topic": topic, "subscription": subscription, "matching": matc
     assert!(
         signature_verifies(sns),
         "the Lambda record's signature verifies: {sns:#}"
+    );
+
+    let denied = &result["denied"];
+    assert_eq!(denied["Code"], "AuthorizationError", "{denied}");
+    assert_eq!(denied["Status"], 403);
+    let message = denied["Message"].as_str().expect("Message");
+    assert!(
+        message.contains("is not authorized to perform: sns:Publish on resource: arn:aws:sns:us-east-1:123456789012:notices"),
+        "{message}"
     );
 }
 
