@@ -550,11 +550,16 @@ impl Topics {
                     "Invalid parameter: Attributes Reason: Subscription already exists with different attributes",
                 ));
             }
-            return Ok(if existing.pending_token.is_some() && !return_arn {
-                "pending confirmation".to_owned()
-            } else {
-                existing.arn
-            });
+            // Subscribing a pending endpoint again sends its confirmation again, as SNS
+            // does, with the same token.
+            if let Some(token) = existing.pending_token.clone() {
+                self.send_confirmation(&topic, token, existing.arn.clone())
+                    .await?;
+                if !return_arn {
+                    return Ok("pending confirmation".to_owned());
+                }
+            }
+            return Ok(existing.arn);
         }
         let needs_confirmation = protocol == "http" || protocol == "https";
         let token = needs_confirmation.then(new_token);
@@ -570,29 +575,42 @@ impl Topics {
         let saved = record.clone();
         blocking(move || backend.put_subscription(&saved)).await?;
         if let Some(token) = token {
-            let stored = StoredMessage {
-                kind: MessageKind::SubscriptionConfirmation { token },
-                topic_arn: topic_arn.clone(),
-                subject: None,
-                message: envelope::confirmation_text(&topic_arn),
-                per_protocol: None,
-                attributes: MessageAttributes::new(),
-                timestamp: timestamp_now(),
-                signature_version: topic
-                    .attributes
-                    .get("SignatureVersion")
-                    .cloned()
-                    .unwrap_or_else(|| "1".to_owned()),
-                group_id: None,
-                deduplication_id: None,
-            };
-            self.queue(&topic.name, stored, vec![record.arn.clone()], false)
+            self.send_confirmation(&topic, token, record.arn.clone())
                 .await?;
             if !return_arn {
                 return Ok("pending confirmation".to_owned());
             }
         }
         Ok(record.arn)
+    }
+
+    /// Queues the `SubscriptionConfirmation` of a pending HTTP/S subscription.
+    async fn send_confirmation(
+        &self,
+        topic: &TopicRecord,
+        token: String,
+        subscription_arn: String,
+    ) -> Result<(), SnsError> {
+        let topic_arn = self.topic_arn(&topic.name);
+        let stored = StoredMessage {
+            kind: MessageKind::SubscriptionConfirmation { token },
+            topic_arn: topic_arn.clone(),
+            subject: None,
+            message: envelope::confirmation_text(&topic_arn),
+            per_protocol: None,
+            attributes: MessageAttributes::new(),
+            timestamp: timestamp_now(),
+            signature_version: topic
+                .attributes
+                .get("SignatureVersion")
+                .cloned()
+                .unwrap_or_else(|| "1".to_owned()),
+            group_id: None,
+            deduplication_id: None,
+        };
+        self.queue(&topic.name, stored, vec![subscription_arn], false)
+            .await
+            .map(|_| ())
     }
 
     /// `ConfirmSubscription`: confirms the pending subscription the token was sent to.

@@ -1039,6 +1039,37 @@ fn http_subscribers_confirm_filter_and_verify_signed_notifications() {
         .collect();
     assert_eq!(arns.len(), 2, "{listed}");
     assert!(!arns.contains(&all_arn.as_str()));
+    // Subscribing a pending endpoint again sends its confirmation again, same token.
+    let late = Receiver::start();
+    let late_endpoint = late.url("/late");
+    for _ in 0..2 {
+        let answer = json_out(
+            &server,
+            &[
+                "sns",
+                "subscribe",
+                "--topic-arn",
+                &topic,
+                "--protocol",
+                "http",
+                "--notification-endpoint",
+                &late_endpoint,
+            ],
+        );
+        assert_eq!(answer["SubscriptionArn"], "pending confirmation");
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while late.all().len() < 2 {
+        assert!(Instant::now() < deadline, "{:#?}", late.all());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let tokens: Vec<Value> = late
+        .all()
+        .iter()
+        .map(|request| request.json()["Token"].clone())
+        .collect();
+    assert_eq!(tokens[0], tokens[1]);
+    assert!(tokens[0].is_string());
     // Anything else unsigned is refused.
     let unsigned = super::client()
         .get(format!("{}/?Action=ListTopics", server.aws_url))
