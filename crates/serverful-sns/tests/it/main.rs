@@ -95,6 +95,16 @@ async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Waits until no delivery is queued: each leaves once its outcome is recorded, just
+/// after the subscriber got it.
+async fn wait_until_delivered(topics: &Topics) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while topics.queued_deliveries().await.expect("count") != 0 {
+        assert!(Instant::now() < deadline, "a delivery stays queued");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 fn attributes(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
         .iter()
@@ -174,7 +184,7 @@ async fn sqs_subscribers_get_the_envelope_or_the_raw_message() {
         .expect("the raw queue got it");
     assert_eq!(raw_message.body, "hello");
     assert_eq!(raw_message.attributes, message_attributes);
-    assert_eq!(fixture.topics.queued_deliveries().await.expect("count"), 0);
+    wait_until_delivered(&fixture.topics).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -332,9 +342,5 @@ async fn exhausted_http_deliveries_go_to_the_dead_letter_queue() {
     let body: Value = serde_json::from_str(&message.body).expect("JSON envelope");
     assert_eq!(body["MessageId"], published.message_id.as_str());
     assert_eq!(body["Message"], "disk full");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while fixture.topics.queued_deliveries().await.expect("count") != 0 {
-        assert!(Instant::now() < deadline, "the delivery stays queued");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until_delivered(&fixture.topics).await;
 }
