@@ -532,6 +532,32 @@ mod tests {
     }
 
     #[test]
+    fn a_stack_publishes_to_its_own_topics_only() {
+        let shop = Principal::stack(
+            "123456789012",
+            StackScope {
+                stack: "shop".to_owned(),
+                topics: ["shop-Orders".to_owned()].into(),
+                ..StackScope::default()
+            },
+        );
+        let topic = |name| Resource::Topic { name };
+        assert!(shop.allows(Action::sns("Publish"), topic("shop-Orders")));
+        assert!(shop.allows(Action::sns("Subscribe"), topic("shop-Orders")));
+        assert!(!shop.allows(Action::sns("Publish"), topic("blog-Posts")));
+        assert!(!shop.allows(Action::sns("DeleteTopic"), topic("shop-Orders")));
+        assert!(!shop.allows(Action::sns("CreateTopic"), topic("shop-New")));
+        assert!(!shop.allows(Action::dynamodb("GetItem"), topic("shop-Orders")));
+        assert!(shop.allows(Action::sns("ListTopics"), Resource::Listing));
+        assert_eq!(
+            topic("t").arn("us-east-1", "123456789012"),
+            "arn:aws:sns:us-east-1:123456789012:t"
+        );
+        let anonymous = Principal::anonymous();
+        assert!(!anonymous.allows(Action::sns("Publish"), topic("shop-Orders")));
+    }
+
+    #[test]
     fn denials_are_worded_as_aws_words_them() {
         let shop = stack(&[], &[]);
         let denied = shop

@@ -704,6 +704,28 @@ async fn publish_batch(
         )
         .into());
     }
+    let total: usize = entries
+        .iter()
+        .map(|(_, base)| {
+            let message = parameters
+                .get(&format!("{base}.Message"))
+                .map_or(0, str::len);
+            let attributes = parameters
+                .0
+                .iter()
+                .filter(|(key, _)| key.starts_with(&format!("{base}.MessageAttributes.")))
+                .map(|(_, value)| value.len())
+                .sum::<usize>();
+            message + attributes
+        })
+        .sum();
+    if total > crate::message::MAX_MESSAGE_BYTES {
+        return Err(SnsError::new(
+            ErrorCode::BatchRequestTooLong,
+            "The length of all the messages put together is more than the limit.",
+        )
+        .into());
+    }
     let mut successful = String::new();
     let mut failed = String::new();
     for (entry_id, base) in entries {

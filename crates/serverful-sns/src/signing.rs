@@ -35,7 +35,8 @@ pub enum SigningError {
 
 /// The key that signs deliveries, and its certificate.
 pub struct Signer {
-    key: RsaPrivateKey,
+    sha1: SigningKey<sha1::Sha1>,
+    sha256: SigningKey<sha2::Sha256>,
     certificate_pem: String,
     certificate_file: String,
 }
@@ -150,7 +151,8 @@ impl Signer {
             .map(|byte| format!("{byte:02x}"))
             .collect();
         Signer {
-            key,
+            sha1: SigningKey::new(key.clone()),
+            sha256: SigningKey::new(key),
             certificate_pem,
             certificate_file: format!("SimpleNotificationService-{hex}.pem"),
         }
@@ -170,13 +172,9 @@ impl Signer {
     /// base64 as SNS sends it.
     pub fn sign(&self, version: &str, canonical: &str) -> String {
         let signature = if version == "2" {
-            SigningKey::<sha2::Sha256>::new(self.key.clone())
-                .sign(canonical.as_bytes())
-                .to_vec()
+            self.sha256.sign(canonical.as_bytes()).to_vec()
         } else {
-            SigningKey::<sha1::Sha1>::new(self.key.clone())
-                .sign(canonical.as_bytes())
-                .to_vec()
+            self.sha1.sign(canonical.as_bytes()).to_vec()
         };
         base64::engine::general_purpose::STANDARD.encode(signature)
     }

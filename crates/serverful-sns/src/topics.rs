@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -55,7 +56,7 @@ pub struct Topics {
     signer: Arc<Signer>,
     urls: Urls,
     wake: Notify,
-    http: Client<HttpConnector, Full<Bytes>>,
+    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     deliveries: OnceLock<Arc<dyn Deliveries>>,
 }
 
@@ -294,16 +295,13 @@ impl Topics {
             endpoint: config.endpoint_url.trim_end_matches('/').to_owned(),
             certificate_file: signer.certificate_file().to_owned(),
         };
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_secs(5)));
-        connector.enforce_http(false);
         Arc::new(Topics {
             backend,
             config,
             signer: Arc::new(signer),
             urls,
             wake: Notify::new(),
-            http: Client::builder(TokioExecutor::new()).build(connector),
+            http: http_client(),
             deliveries: OnceLock::new(),
         })
     }
@@ -552,11 +550,16 @@ impl Topics {
                     "Invalid parameter: Attributes Reason: Subscription already exists with different attributes",
                 ));
             }
-            return Ok(if existing.pending_token.is_some() && !return_arn {
-                "pending confirmation".to_owned()
-            } else {
-                existing.arn
-            });
+            // Subscribing a pending endpoint again sends its confirmation again, as SNS
+            // does, with the same token.
+            if let Some(token) = existing.pending_token.clone() {
+                self.send_confirmation(&topic, token, existing.arn.clone())
+                    .await?;
+                if !return_arn {
+                    return Ok("pending confirmation".to_owned());
+                }
+            }
+            return Ok(existing.arn);
         }
         let needs_confirmation = protocol == "http" || protocol == "https";
         let token = needs_confirmation.then(new_token);
@@ -572,29 +575,42 @@ impl Topics {
         let saved = record.clone();
         blocking(move || backend.put_subscription(&saved)).await?;
         if let Some(token) = token {
-            let stored = StoredMessage {
-                kind: MessageKind::SubscriptionConfirmation { token },
-                topic_arn: topic_arn.clone(),
-                subject: None,
-                message: envelope::confirmation_text(&topic_arn),
-                per_protocol: None,
-                attributes: MessageAttributes::new(),
-                timestamp: timestamp_now(),
-                signature_version: topic
-                    .attributes
-                    .get("SignatureVersion")
-                    .cloned()
-                    .unwrap_or_else(|| "1".to_owned()),
-                group_id: None,
-                deduplication_id: None,
-            };
-            self.queue(&topic.name, stored, vec![record.arn.clone()], false)
+            self.send_confirmation(&topic, token, record.arn.clone())
                 .await?;
             if !return_arn {
                 return Ok("pending confirmation".to_owned());
             }
         }
         Ok(record.arn)
+    }
+
+    /// Queues the `SubscriptionConfirmation` of a pending HTTP/S subscription.
+    async fn send_confirmation(
+        &self,
+        topic: &TopicRecord,
+        token: String,
+        subscription_arn: String,
+    ) -> Result<(), SnsError> {
+        let topic_arn = self.topic_arn(&topic.name);
+        let stored = StoredMessage {
+            kind: MessageKind::SubscriptionConfirmation { token },
+            topic_arn: topic_arn.clone(),
+            subject: None,
+            message: envelope::confirmation_text(&topic_arn),
+            per_protocol: None,
+            attributes: MessageAttributes::new(),
+            timestamp: timestamp_now(),
+            signature_version: topic
+                .attributes
+                .get("SignatureVersion")
+                .cloned()
+                .unwrap_or_else(|| "1".to_owned()),
+            group_id: None,
+            deduplication_id: None,
+        };
+        self.queue(&topic.name, stored, vec![subscription_arn], false)
+            .await
+            .map(|_| ())
     }
 
     /// `ConfirmSubscription`: confirms the pending subscription the token was sent to.
@@ -1010,6 +1026,10 @@ impl Topics {
                     .as_str()
                     .map(str::to_owned)
             });
+        let confirmation = serde_json::from_slice::<StoredMessage>(&delivery.payload)
+            .is_ok_and(|stored| stored.kind != MessageKind::Notification);
+        // A confirmation nobody received stays pending; only notifications are redriven.
+        let dead_letter_queue = dead_letter_queue.filter(|_| !confirmation);
         let Some(queue_arn) = dead_letter_queue else {
             tracing::warn!(
                 "SNS gave up delivering message {} to {} ({}): {reason}",
@@ -1165,12 +1185,6 @@ impl Topics {
         stored: &StoredMessage,
         delivery: &ClaimedDelivery,
     ) -> Result<(), String> {
-        if subscription.protocol == "https" {
-            return Err(format!(
-                "cannot deliver to {}: this server has no TLS client for https endpoints yet; subscribe an http:// endpoint",
-                subscription.endpoint
-            ));
-        }
         let confirmation = matches!(stored.kind, MessageKind::SubscriptionConfirmation { .. });
         let raw = !confirmation && is_true(&subscription.attributes, "RawMessageDelivery");
         let body = if raw {
@@ -1210,7 +1224,13 @@ impl Topics {
                     HTTP_TIMEOUT.as_secs()
                 )
             })?
-            .map_err(|error| format!("POST to {} failed: {error}", subscription.endpoint))?;
+            .map_err(|error| {
+                format!(
+                    "POST to {} failed: {}",
+                    subscription.endpoint,
+                    error_chain(&error)
+                )
+            })?;
         let status = response.status();
         if status.is_success() {
             Ok(())
@@ -1218,6 +1238,70 @@ impl Topics {
             Err(format!("{} answered {status}", subscription.endpoint))
         }
     }
+}
+
+/// An error and its causes, `outer: inner: ...` (hyper's own message is only "client
+/// error (Connect)"; the cause says which, such as an untrusted certificate).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The client HTTP/S subscribers are posted with: HTTPS verified against the system's
+/// trusted roots (`SSL_CERT_FILE` and `SSL_CERT_DIR` override them, as OpenSSL's do).
+/// rustls runs on ring, which rustls now marks deprecated for lacking post-quantum key
+/// exchange; its other provider (aws-lc-rs) needs CMake and a long C build, and classic
+/// key exchange is what most subscribers' servers offer anyway.
+#[expect(
+    deprecated,
+    reason = "ring's provider, chosen over aws-lc-rs's C build"
+)]
+fn http_client() -> Client<HttpsConnector<HttpConnector>, Full<Bytes>> {
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(Duration::from_secs(5)));
+    connector.enforce_http(false);
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = match hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_native_roots(provider.clone())
+    {
+        Ok(builder) => builder,
+        Err(error) => {
+            // Without trusted roots every HTTPS delivery fails its certificate check (and
+            // says so), while HTTP deliveries still work.
+            tracing::warn!(
+                "failed to load the system's trusted certificates for SNS's https subscribers: {error}"
+            );
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map(|config| {
+                    config
+                        .with_root_certificates(rustls::RootCertStore::empty())
+                        .with_no_client_auth()
+                });
+            match config {
+                Ok(config) => hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config),
+                Err(error) => {
+                    tracing::error!("failed to set up TLS for SNS's https subscribers: {error}");
+                    hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(
+                        rustls::ClientConfig::builder()
+                            .with_root_certificates(rustls::RootCertStore::empty())
+                            .with_no_client_auth(),
+                    )
+                }
+            }
+        }
+    };
+    let connector = builder
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(connector);
+    Client::builder(TokioExecutor::new()).build(connector)
 }
 
 enum Attempt {

@@ -6,8 +6,8 @@
 //! delivered after the server was killed with SIGKILL and restarted.
 
 use std::collections::HashMap;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::net::TcpListener;
 use std::process::Command;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
@@ -81,6 +81,7 @@ impl Received {
 /// A small HTTP endpoint on loopback that records every POST and answers with the
 /// status it is set to.
 struct Receiver {
+    scheme: &'static str,
     port: u16,
     received: Arc<Mutex<Vec<Received>>>,
     status: Arc<AtomicU16>,
@@ -88,18 +89,37 @@ struct Receiver {
 
 impl Receiver {
     fn start() -> Receiver {
+        Receiver::start_with(None)
+    }
+
+    /// An HTTPS endpoint with the certificate and key of `tls`.
+    fn start_tls(tls: Arc<rustls::ServerConfig>) -> Receiver {
+        Receiver::start_with(Some(tls))
+    }
+
+    fn start_with(tls: Option<Arc<rustls::ServerConfig>>) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let port = listener.local_addr().expect("address").port();
         let received: Arc<Mutex<Vec<Received>>> = Arc::default();
         let status = Arc::new(AtomicU16::new(200));
         let (sink, answer) = (received.clone(), status.clone());
+        let scheme = if tls.is_some() { "https" } else { "http" };
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (sink, answer) = (sink.clone(), answer.clone());
-                std::thread::spawn(move || serve_one(stream, &sink, &answer));
+                let (sink, answer, tls) = (sink.clone(), answer.clone(), tls.clone());
+                std::thread::spawn(move || match tls {
+                    Some(tls) => {
+                        let Ok(connection) = rustls::ServerConnection::new(tls) else {
+                            return;
+                        };
+                        serve_one(rustls::StreamOwned::new(connection, stream), &sink, &answer);
+                    }
+                    None => serve_one(stream, &sink, &answer),
+                });
             }
         });
         Receiver {
+            scheme,
             port,
             received,
             status,
@@ -107,7 +127,7 @@ impl Receiver {
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        format!("{}://127.0.0.1:{}{path}", self.scheme, self.port)
     }
 
     fn all(&self) -> Vec<Received> {
@@ -145,7 +165,11 @@ impl Receiver {
     }
 }
 
-fn serve_one(stream: TcpStream, sink: &Mutex<Vec<Received>>, status: &AtomicU16) {
+fn serve_one(
+    stream: impl std::io::Read + std::io::Write,
+    sink: &Mutex<Vec<Received>>,
+    status: &AtomicU16,
+) {
     let mut reader = BufReader::new(stream);
     let mut headers = HashMap::new();
     let mut line = String::new();
@@ -279,7 +303,7 @@ fn subscribe_http(
         "--topic-arn",
         topic,
         "--protocol",
-        "http",
+        receiver.scheme,
         "--notification-endpoint",
         &endpoint,
     ];
@@ -692,6 +716,27 @@ fn topics_are_created_listed_changed_tagged_and_deleted_with_aws_errors() {
         "TooManyEntriesInBatchRequest",
         "more entries than permissible",
     );
+    let long_batch = data.path().join("long-batch.json");
+    let half = "y".repeat(140_000);
+    std::fs::write(
+        &long_batch,
+        json!([{"Id": "a", "Message": half}, {"Id": "b", "Message": half}]).to_string(),
+    )
+    .expect("write a long batch");
+    let long_batch_url = format!("file://{}", long_batch.display());
+    aws_error(
+        &server,
+        &[
+            "sns",
+            "publish-batch",
+            "--topic-arn",
+            &topic,
+            "--publish-batch-request-entries",
+            &long_batch_url,
+        ],
+        "BatchRequestTooLong",
+        "more than the limit",
+    );
     let mixed = json!([
         {"Id": "good", "Message": "fine"},
         {"Id": "bad", "Message": "x", "MessageAttributes": {"n": {"DataType": "Number", "StringValue": "abc"}}},
@@ -994,6 +1039,37 @@ fn http_subscribers_confirm_filter_and_verify_signed_notifications() {
         .collect();
     assert_eq!(arns.len(), 2, "{listed}");
     assert!(!arns.contains(&all_arn.as_str()));
+    // Subscribing a pending endpoint again sends its confirmation again, same token.
+    let late = Receiver::start();
+    let late_endpoint = late.url("/late");
+    for _ in 0..2 {
+        let answer = json_out(
+            &server,
+            &[
+                "sns",
+                "subscribe",
+                "--topic-arn",
+                &topic,
+                "--protocol",
+                "http",
+                "--notification-endpoint",
+                &late_endpoint,
+            ],
+        );
+        assert_eq!(answer["SubscriptionArn"], "pending confirmation");
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while late.all().len() < 2 {
+        assert!(Instant::now() < deadline, "{:#?}", late.all());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let tokens: Vec<Value> = late
+        .all()
+        .iter()
+        .map(|request| request.json()["Token"].clone())
+        .collect();
+    assert_eq!(tokens[0], tokens[1]);
+    assert!(tokens[0].is_string());
     // Anything else unsigned is refused.
     let unsigned = super::client()
         .get(format!("{}/?Action=ListTopics", server.aws_url))
@@ -1038,14 +1114,19 @@ while time.time() < deadline:
     time.sleep(0.2)
 time.sleep(1)
 items = ddb.scan(TableName=table)["Items"]
+# A function publishing with its stack's own keys to a topic its stack does not own.
+denied = json.loads(boto3.client("lambda").invoke(
+    FunctionName=sys.argv[3], Payload=json.dumps({"TopicArn": topic}))["Payload"].read())
 print(json.dumps({"topic": topic, "subscription": subscription, "matching": matching,
-                  "ignored": ignored, "items": [{"id": i["id"]["S"], "event": json.loads(i["body"]["S"])} for i in items]}))
+                  "ignored": ignored, "denied": denied,
+                  "items": [{"id": i["id"]["S"], "event": json.loads(i["body"]["S"])} for i in items]}))
 "#;
     let output = Command::new("python3")
         .arg("-c")
         .arg(script)
         .arg(&table)
         .arg(&function_arn)
+        .arg(server.output("PublisherName"))
         .envs(server.aws_env())
         .output()
         .expect("run python3");
@@ -1089,6 +1170,15 @@ print(json.dumps({"topic": topic, "subscription": subscription, "matching": matc
     assert!(
         signature_verifies(sns),
         "the Lambda record's signature verifies: {sns:#}"
+    );
+
+    let denied = &result["denied"];
+    assert_eq!(denied["Code"], "AuthorizationError", "{denied}");
+    assert_eq!(denied["Status"], 403);
+    let message = denied["Message"].as_str().expect("Message");
+    assert!(
+        message.contains("is not authorized to perform: sns:Publish on resource: arn:aws:sns:us-east-1:123456789012:notices"),
+        "{message}"
     );
 }
 
@@ -1199,4 +1289,92 @@ fn an_acknowledged_publish_is_delivered_after_kill_9_and_restart() {
     let delivered = receiver.notification(&second).json();
     assert_eq!(delivered["Message"], "queued before the crash");
     drop(restarted);
+}
+
+#[test]
+fn https_subscribers_are_reached_over_verified_tls() {
+    let data = tempfile::tempdir().expect("data dir");
+    // A certificate for 127.0.0.1, trusted by the server through SSL_CERT_FILE as a
+    // private CA would be.
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).expect("a certificate");
+    let trusted = data.path().join("trusted.pem");
+    std::fs::write(&trusted, certified.cert.pem()).expect("write the certificate");
+    let tls = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![certified.cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(certified.key_pair.serialize_der().into()),
+        )
+        .expect("a TLS server configuration");
+    let receiver = Receiver::start_tls(Arc::new(tls));
+    let trusted = trusted.display().to_string();
+    let server = Server::start_serve_with_env(
+        data.path(),
+        &[
+            ("SSL_CERT_FILE", trusted.as_str()),
+            ("SERVERFUL_SNS_RETRY_DELAY_MS", "20"),
+        ],
+    );
+    let topic = json_out(&server, &["sns", "create-topic", "--name", "secure"])["TopicArn"]
+        .as_str()
+        .expect("TopicArn")
+        .to_owned();
+    let subscription = subscribe_http(&server, &topic, &receiver, "/secure", "");
+    let published = publish(&server, &topic, "over TLS", &[]);
+    let notification = receiver.notification(&published);
+    assert_eq!(
+        notification.header("x-amz-sns-subscription-arn"),
+        subscription
+    );
+    let message = notification.json();
+    assert_eq!(message["Message"], "over TLS");
+    assert_signed(&message);
+    drop(server);
+
+    // A server that does not trust the certificate never completes a TLS handshake with
+    // the endpoint, so nothing reaches it.
+    let untrusting_data = tempfile::tempdir().expect("data dir");
+    let untrusting = Server::start_serve_with_env(
+        untrusting_data.path(),
+        &[
+            ("SSL_CERT_FILE", "/nonexistent/trusted.pem"),
+            ("SERVERFUL_SNS_RETRY_DELAY_MS", "20"),
+        ],
+    );
+    let before = receiver.all().len();
+    let topic = json_out(&untrusting, &["sns", "create-topic", "--name", "untrusted"])["TopicArn"]
+        .as_str()
+        .expect("TopicArn")
+        .to_owned();
+    let endpoint = receiver.url("/untrusted");
+    json_out(
+        &untrusting,
+        &[
+            "sns",
+            "subscribe",
+            "--topic-arn",
+            &topic,
+            "--protocol",
+            "https",
+            "--notification-endpoint",
+            &endpoint,
+        ],
+    );
+    // The confirmation is tried four times (the default policy), then given up on.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !untrusting.all_output().contains("SNS gave up delivering") {
+        assert!(
+            Instant::now() < deadline,
+            "the server never gave up:\n{}",
+            untrusting.all_output()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(receiver.all().len(), before, "{:#?}", receiver.all());
+    let output = untrusting.all_output();
+    assert!(
+        output.contains("certificate"),
+        "the server says why it gave up:\n{output}"
+    );
 }
