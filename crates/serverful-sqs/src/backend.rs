@@ -154,14 +154,15 @@ pub trait QueueBackend: Send + Sync + 'static {
     /// When the earliest message that is not visible at `now_ms` becomes visible.
     fn next_visible_at(&self, queue: &str, now_ms: i64) -> Result<Option<i64>, SqsError>;
     /// Moves up to `limit` visible messages of `from` to `to`, or, with `to` `None`, each
-    /// back to the queue it was dead-lettered from (messages without one stay). Returns
-    /// the queues that received messages, with how many each.
+    /// back to the queue it was dead-lettered from, found by its ARN in `queue_of_arn`
+    /// (messages without one stay). Returns the queues that received messages, with how
+    /// many each.
     fn move_messages(
         &self,
         from: &str,
         to: Option<&str>,
         limit: usize,
         now_ms: i64,
-        queue_of_arn: &dyn Fn(&str) -> Option<String>,
+        queue_of_arn: &BTreeMap<String, String>,
     ) -> Result<BTreeMap<String, u64>, SqsError>;
 }

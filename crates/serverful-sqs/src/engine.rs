@@ -1111,7 +1111,11 @@ impl Queues {
             let queues = Arc::clone(&self);
             let (from, to) = (source.to_owned(), destination.map(str::to_owned));
             let moved = tokio::task::spawn_blocking(move || {
-                let lookup = |arn: &str| queues.queue_of_arn(arn);
+                let lookup: BTreeMap<String, String> = queues
+                    .list_queues(None)
+                    .into_iter()
+                    .map(|name| (queues.queue_arn(&name), name))
+                    .collect();
                 let moved =
                     queues
                         .backend

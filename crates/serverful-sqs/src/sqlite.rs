@@ -1,9 +1,14 @@
 //! The queues in SQLite (`DATA/queues.sqlite`): one row per queue and per message, WAL
 //! with `synchronous=FULL`, so a message is on disk before its send is answered.
+//!
+//! Changes are group-committed: one writer thread owns the connection and runs every
+//! call that arrives while the previous group's commit (its fsync) is under way in the
+//! next group, one transaction with a savepoint per call, and answers each call once the
+//! group is committed. Concurrent sends share one fsync instead of paying one each.
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::mpsc;
 
 use base64::Engine as _;
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -23,10 +28,20 @@ const MESSAGE_COLUMNS: &str = "seq, message_id, body, attributes, system_attribu
     available_at_ms, receive_count, first_received_at_ms, receipt_token, group_id, dedup_id,
     sender_id, dead_letter_source";
 
+/// The most calls one group commits.
+const MAX_GROUP: usize = 256;
+
+/// What a call leaves to do once its group is committed: answer its caller with its
+/// result, or with the commit's failure.
+type Answer = Box<dyn FnOnce(Option<SqsError>) + Send>;
+/// A call for the writer thread: runs on the connection inside the group's transaction,
+/// says whether it succeeded (else its savepoint is rolled back), and how to answer.
+type Job = Box<dyn FnOnce(&Connection) -> (bool, Answer) + Send>;
+
 /// Queues kept in one SQLite file.
 #[derive(Debug)]
 pub struct SqliteQueues {
-    connection: Mutex<Connection>,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl SqliteQueues {
@@ -102,15 +117,91 @@ impl SqliteQueues {
                 ),
             });
         }
-        Ok(SqliteQueues {
-            connection: Mutex::new(connection),
-        })
+        let (jobs, queued) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("sqs-writer".to_owned())
+            .spawn(move || write_groups(connection, &queued))
+            .map_err(|error| SqsError::Storage {
+                action: "start the queues' writer",
+                message: error.to_string(),
+            })?;
+        Ok(SqliteQueues { jobs })
     }
 
-    fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.connection
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Runs `work` on the writer thread in the next group, and answers once the group is
+    /// committed (durable).
+    fn run<R: Send + 'static>(
+        &self,
+        action: &'static str,
+        work: impl FnOnce(&Connection) -> Result<R, SqsError> + Send + 'static,
+    ) -> Result<R, SqsError> {
+        let (reply, answer) = mpsc::sync_channel::<Result<R, SqsError>>(1);
+        let job: Job = Box::new(move |connection| {
+            let result = work(connection);
+            let succeeded = result.is_ok();
+            let answer: Answer = Box::new(move |commit_failure| {
+                let _ = reply.send(match commit_failure {
+                    Some(error) if succeeded => Err(error),
+                    _ => result,
+                });
+            });
+            (succeeded, answer)
+        });
+        let stopped = || SqsError::Storage {
+            action,
+            message: "the queues' writer thread stopped".to_owned(),
+        };
+        self.jobs.send(job).map_err(|_| stopped())?;
+        answer.recv().map_err(|_| stopped())?
+    }
+}
+
+/// The writer thread: takes the calls waiting, runs them as one transaction, commits,
+/// answers them, and goes again until every handle is gone.
+fn write_groups(connection: Connection, queued: &mpsc::Receiver<Job>) {
+    while let Ok(first) = queued.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queued.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(error) = connection.execute_batch("BEGIN IMMEDIATE") {
+            tracing::error!("failed to begin a transaction of queue changes: {error}");
+            for job in group {
+                // Without a transaction each statement commits (durably) on its own.
+                let (_, answer) = job(&connection);
+                answer(None);
+            }
+            continue;
+        }
+        let mut answers = Vec::with_capacity(group.len());
+        for job in group {
+            let savepoint = connection.execute_batch("SAVEPOINT call");
+            let (succeeded, answer) = job(&connection);
+            if savepoint.is_ok() {
+                let end = if succeeded {
+                    "RELEASE call"
+                } else {
+                    "ROLLBACK TO call; RELEASE call"
+                };
+                if let Err(error) = connection.execute_batch(end) {
+                    tracing::error!("failed to end a queue call's savepoint: {error}");
+                }
+            }
+            answers.push(answer);
+        }
+        let failure = connection
+            .execute_batch("COMMIT")
+            .err()
+            .map(storage("commit queue changes"));
+        if failure.is_some() {
+            let _ = connection.execute_batch("ROLLBACK");
+        }
+        for answer in answers {
+            answer(failure.clone());
+        }
     }
 }
 
@@ -217,9 +308,11 @@ fn new_token() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-impl QueueBackend for SqliteQueues {
-    fn queues(&self) -> Result<Vec<QueueRecord>, SqsError> {
-        let connection = self.connection();
+/// The calls, each run by the writer thread inside its group's transaction.
+mod calls {
+    use super::*;
+
+    pub(super) fn queues(connection: &Connection) -> Result<Vec<QueueRecord>, SqsError> {
         let mut statement = connection
             .prepare("SELECT name, attributes, tags, created_at_ms, modified_at_ms FROM queues")
             .map_err(storage("list the queues"))?;
@@ -238,8 +331,8 @@ impl QueueBackend for SqliteQueues {
             .map_err(storage("list the queues"))
     }
 
-    fn put_queue(&self, queue: &QueueRecord) -> Result<(), SqsError> {
-        self.connection()
+    pub(super) fn put_queue(connection: &Connection, queue: &QueueRecord) -> Result<(), SqsError> {
+        connection
             .execute(
                 "INSERT INTO queues (name, attributes, tags, created_at_ms, modified_at_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5)
@@ -257,11 +350,8 @@ impl QueueBackend for SqliteQueues {
         Ok(())
     }
 
-    fn delete_queue(&self, name: &str) -> Result<(), SqsError> {
-        let mut connection = self.connection();
-        let transaction = connection
-            .transaction()
-            .map_err(storage("delete a queue"))?;
+    pub(super) fn delete_queue(connection: &Connection, name: &str) -> Result<(), SqsError> {
+        let transaction = connection;
         for statement in [
             "DELETE FROM messages WHERE queue = ?1",
             "DELETE FROM deduplication WHERE queue = ?1",
@@ -271,18 +361,15 @@ impl QueueBackend for SqliteQueues {
                 .execute(statement, [name])
                 .map_err(storage("delete a queue"))?;
         }
-        transaction.commit().map_err(storage("delete a queue"))
+        Ok(())
     }
 
-    fn send(
-        &self,
+    pub(super) fn send(
+        connection: &Connection,
         queue: &str,
         messages: &[(StoredMessage, Option<Deduplication>)],
     ) -> Result<Vec<Sent>, SqsError> {
-        let mut connection = self.connection();
-        let transaction = connection
-            .transaction()
-            .map_err(storage("store a message"))?;
+        let transaction = connection;
         let mut outcomes = Vec::with_capacity(messages.len());
         {
             let mut insert = transaction
@@ -372,15 +459,15 @@ impl QueueBackend for SqliteQueues {
                 )
                 .map_err(storage("forget expired deduplication ids"))?;
         }
-        transaction.commit().map_err(storage("store a message"))?;
         Ok(outcomes)
     }
 
-    fn receive(&self, queue: &str, claim: &Claim) -> Result<Claimed, SqsError> {
-        let mut connection = self.connection();
-        let transaction = connection
-            .transaction()
-            .map_err(storage("receive messages"))?;
+    pub(super) fn receive(
+        connection: &Connection,
+        queue: &str,
+        claim: &Claim,
+    ) -> Result<Claimed, SqsError> {
+        let transaction = connection;
         transaction
             .execute(
                 "DELETE FROM messages WHERE queue = ?1 AND sent_at_ms < ?2",
@@ -503,17 +590,15 @@ impl QueueBackend for SqliteQueues {
                 break;
             }
         }
-        transaction.commit().map_err(storage("receive messages"))?;
         Ok(claimed)
     }
 
-    fn delete(
-        &self,
+    pub(super) fn delete(
+        connection: &Connection,
         queue: &str,
         receipt: &Receipt,
         now_ms: i64,
     ) -> Result<ReceiptOutcome, SqsError> {
-        let connection = self.connection();
         let current: Option<(Option<String>, i64, Option<String>)> = connection
             .query_row(
                 "SELECT receipt_token, available_at_ms, group_id FROM messages
@@ -543,14 +628,13 @@ impl QueueBackend for SqliteQueues {
         Ok(ReceiptOutcome::Done)
     }
 
-    fn change_visibility(
-        &self,
+    pub(super) fn change_visibility(
+        connection: &Connection,
         queue: &str,
         receipt: &Receipt,
         now_ms: i64,
         visible_at_ms: i64,
     ) -> Result<ReceiptOutcome, SqsError> {
-        let connection = self.connection();
         let current: Option<(Option<String>, i64)> = connection
             .query_row(
                 "SELECT receipt_token, available_at_ms FROM messages
@@ -578,16 +662,19 @@ impl QueueBackend for SqliteQueues {
         Ok(ReceiptOutcome::Done)
     }
 
-    fn purge(&self, queue: &str) -> Result<u64, SqsError> {
-        let removed = self
-            .connection()
+    pub(super) fn purge(connection: &Connection, queue: &str) -> Result<u64, SqsError> {
+        let removed = connection
             .execute("DELETE FROM messages WHERE queue = ?1", [queue])
             .map_err(storage("purge a queue"))?;
         Ok(removed as u64)
     }
 
-    fn counts(&self, queue: &str, now_ms: i64) -> Result<Counts, SqsError> {
-        self.connection()
+    pub(super) fn counts(
+        connection: &Connection,
+        queue: &str,
+        now_ms: i64,
+    ) -> Result<Counts, SqsError> {
+        connection
             .query_row(
                 "SELECT
                     COALESCE(SUM(available_at_ms <= ?2), 0),
@@ -606,8 +693,12 @@ impl QueueBackend for SqliteQueues {
             .map_err(storage("count a queue's messages"))
     }
 
-    fn next_visible_at(&self, queue: &str, now_ms: i64) -> Result<Option<i64>, SqsError> {
-        self.connection()
+    pub(super) fn next_visible_at(
+        connection: &Connection,
+        queue: &str,
+        now_ms: i64,
+    ) -> Result<Option<i64>, SqsError> {
+        connection
             .query_row(
                 "SELECT MIN(available_at_ms) FROM messages WHERE queue = ?1 AND available_at_ms > ?2",
                 params![queue, now_ms],
@@ -616,16 +707,15 @@ impl QueueBackend for SqliteQueues {
             .map_err(storage("find a queue's next visible message"))
     }
 
-    fn move_messages(
-        &self,
+    pub(super) fn move_messages(
+        connection: &Connection,
         from: &str,
         to: Option<&str>,
         limit: usize,
         now_ms: i64,
-        queue_of_arn: &dyn Fn(&str) -> Option<String>,
+        queue_of_arn: &BTreeMap<String, String>,
     ) -> Result<BTreeMap<String, u64>, SqsError> {
-        let mut connection = self.connection();
-        let transaction = connection.transaction().map_err(storage("move messages"))?;
+        let transaction = connection;
         let candidates: Vec<(i64, Option<String>)> = {
             let mut statement = transaction
                 .prepare_cached(
@@ -645,7 +735,7 @@ impl QueueBackend for SqliteQueues {
         for (seq, source) in candidates {
             let destination = match to {
                 Some(to) => Some(to.to_owned()),
-                None => source.as_deref().and_then(queue_of_arn),
+                None => source.and_then(|arn| queue_of_arn.get(&arn).cloned()),
             };
             let Some(destination) = destination else {
                 continue;
@@ -660,7 +750,112 @@ impl QueueBackend for SqliteQueues {
                 .map_err(storage("move a message"))?;
             *moved.entry(destination).or_insert(0) += 1;
         }
-        transaction.commit().map_err(storage("move messages"))?;
         Ok(moved)
+    }
+}
+
+impl QueueBackend for SqliteQueues {
+    fn queues(&self) -> Result<Vec<QueueRecord>, SqsError> {
+        self.run("list the queues", calls::queues)
+    }
+
+    fn put_queue(&self, queue: &QueueRecord) -> Result<(), SqsError> {
+        let queue = queue.clone();
+        self.run("store a queue", move |connection| {
+            calls::put_queue(connection, &queue)
+        })
+    }
+
+    fn delete_queue(&self, name: &str) -> Result<(), SqsError> {
+        let name = name.to_owned();
+        self.run("delete a queue", move |connection| {
+            calls::delete_queue(connection, &name)
+        })
+    }
+
+    fn send(
+        &self,
+        queue: &str,
+        messages: &[(StoredMessage, Option<Deduplication>)],
+    ) -> Result<Vec<Sent>, SqsError> {
+        let (queue, messages) = (queue.to_owned(), messages.to_vec());
+        self.run("store a message", move |connection| {
+            calls::send(connection, &queue, &messages)
+        })
+    }
+
+    fn receive(&self, queue: &str, claim: &Claim) -> Result<Claimed, SqsError> {
+        let (queue, claim) = (queue.to_owned(), claim.clone());
+        self.run("receive messages", move |connection| {
+            calls::receive(connection, &queue, &claim)
+        })
+    }
+
+    fn delete(
+        &self,
+        queue: &str,
+        receipt: &Receipt,
+        now_ms: i64,
+    ) -> Result<ReceiptOutcome, SqsError> {
+        let (queue, receipt) = (queue.to_owned(), receipt.clone());
+        self.run("delete a message", move |connection| {
+            calls::delete(connection, &queue, &receipt, now_ms)
+        })
+    }
+
+    fn change_visibility(
+        &self,
+        queue: &str,
+        receipt: &Receipt,
+        now_ms: i64,
+        visible_at_ms: i64,
+    ) -> Result<ReceiptOutcome, SqsError> {
+        let (queue, receipt) = (queue.to_owned(), receipt.clone());
+        self.run("change a message's visibility", move |connection| {
+            calls::change_visibility(connection, &queue, &receipt, now_ms, visible_at_ms)
+        })
+    }
+
+    fn purge(&self, queue: &str) -> Result<u64, SqsError> {
+        let queue = queue.to_owned();
+        self.run("purge a queue", move |connection| {
+            calls::purge(connection, &queue)
+        })
+    }
+
+    fn counts(&self, queue: &str, now_ms: i64) -> Result<Counts, SqsError> {
+        let queue = queue.to_owned();
+        self.run("count a queue's messages", move |connection| {
+            calls::counts(connection, &queue, now_ms)
+        })
+    }
+
+    fn next_visible_at(&self, queue: &str, now_ms: i64) -> Result<Option<i64>, SqsError> {
+        let queue = queue.to_owned();
+        self.run("find a queue's next visible message", move |connection| {
+            calls::next_visible_at(connection, &queue, now_ms)
+        })
+    }
+
+    fn move_messages(
+        &self,
+        from: &str,
+        to: Option<&str>,
+        limit: usize,
+        now_ms: i64,
+        queue_of_arn: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, u64>, SqsError> {
+        let (from, to, queue_of_arn) =
+            (from.to_owned(), to.map(str::to_owned), queue_of_arn.clone());
+        self.run("move messages", move |connection| {
+            calls::move_messages(
+                connection,
+                &from,
+                to.as_deref(),
+                limit,
+                now_ms,
+                &queue_of_arn,
+            )
+        })
     }
 }
