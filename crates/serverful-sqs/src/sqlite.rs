@@ -468,12 +468,14 @@ mod calls {
         claim: &Claim,
     ) -> Result<Claimed, SqsError> {
         let transaction = connection;
-        transaction
-            .execute(
-                "DELETE FROM messages WHERE queue = ?1 AND sent_at_ms < ?2",
-                params![queue, claim.retention_cutoff_ms],
-            )
-            .map_err(storage("drop expired messages"))?;
+        if claim.sweep_expired {
+            transaction
+                .execute(
+                    "DELETE FROM messages WHERE queue = ?1 AND sent_at_ms < ?2",
+                    params![queue, claim.retention_cutoff_ms],
+                )
+                .map_err(storage("drop expired messages"))?;
+        }
         let mut claimed = Claimed::default();
         // Redrive and claiming repeat until enough messages are claimed or none are left:
         // dead-lettered messages free places in the batch.
@@ -500,7 +502,7 @@ mod calls {
                 for row in rows {
                     let (seq, message) = row.map_err(storage("receive messages"))?;
                     let group = message.group_id.clone().unwrap_or_default();
-                    if blocked.contains(&group) {
+                    if blocked.contains(&group) || message.sent_at_ms < claim.retention_cutoff_ms {
                         continue;
                     }
                     if message.available_at_ms > claim.now_ms {
@@ -519,13 +521,18 @@ mod calls {
                 let mut statement = transaction
                     .prepare_cached(&format!(
                         "SELECT {MESSAGE_COLUMNS} FROM messages
-                         WHERE queue = ?1 AND available_at_ms <= ?2
+                         WHERE queue = ?1 AND available_at_ms <= ?2 AND sent_at_ms >= ?4
                          ORDER BY available_at_ms, seq LIMIT ?3"
                     ))
                     .map_err(storage("receive messages"))?;
                 let rows = statement
                     .query_map(
-                        params![queue, claim.now_ms, wanted as i64],
+                        params![
+                            queue,
+                            claim.now_ms,
+                            wanted as i64,
+                            claim.retention_cutoff_ms
+                        ],
                         message_from_row,
                     )
                     .map_err(storage("receive messages"))?;
@@ -596,17 +603,33 @@ mod calls {
     pub(super) fn delete(
         connection: &Connection,
         queue: &str,
+        receipts: &[Receipt],
+        now_ms: i64,
+    ) -> Result<Vec<ReceiptOutcome>, SqsError> {
+        receipts
+            .iter()
+            .map(|receipt| delete_one(connection, queue, receipt, now_ms))
+            .collect()
+    }
+
+    fn delete_one(
+        connection: &Connection,
+        queue: &str,
         receipt: &Receipt,
         now_ms: i64,
     ) -> Result<ReceiptOutcome, SqsError> {
         let current: Option<(Option<String>, i64, Option<String>)> = connection
-            .query_row(
+            .prepare_cached(
                 "SELECT receipt_token, available_at_ms, group_id FROM messages
                  WHERE message_id = ?1 AND queue = ?2",
-                params![receipt.message_id, queue],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
             )
-            .optional()
+            .and_then(|mut statement| {
+                statement
+                    .query_row(params![receipt.message_id, queue], |row| {
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                    })
+                    .optional()
+            })
             .map_err(storage("delete a message"))?;
         let Some((token, available_at_ms, group_id)) = current else {
             return Ok(ReceiptOutcome::Gone);
@@ -620,10 +643,8 @@ mod calls {
             return Ok(ReceiptOutcome::NotInFlight);
         }
         connection
-            .execute(
-                "DELETE FROM messages WHERE message_id = ?1",
-                [&receipt.message_id],
-            )
+            .prepare_cached("DELETE FROM messages WHERE message_id = ?1")
+            .and_then(|mut statement| statement.execute([&receipt.message_id]))
             .map_err(storage("delete a message"))?;
         Ok(ReceiptOutcome::Done)
     }
@@ -794,12 +815,12 @@ impl QueueBackend for SqliteQueues {
     fn delete(
         &self,
         queue: &str,
-        receipt: &Receipt,
+        receipts: &[Receipt],
         now_ms: i64,
-    ) -> Result<ReceiptOutcome, SqsError> {
-        let (queue, receipt) = (queue.to_owned(), receipt.clone());
-        self.run("delete a message", move |connection| {
-            calls::delete(connection, &queue, &receipt, now_ms)
+    ) -> Result<Vec<ReceiptOutcome>, SqsError> {
+        let (queue, receipts) = (queue.to_owned(), receipts.to_vec());
+        self.run("delete messages", move |connection| {
+            calls::delete(connection, &queue, &receipts, now_ms)
         })
     }
 

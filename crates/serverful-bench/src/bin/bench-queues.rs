@@ -244,7 +244,7 @@ async fn measure_serverful(args: &Args) -> anyhow::Result<(Phase, Phase)> {
     )
     .context("parse serverful's keys")?;
     let key = |name: &str| keys[name].as_str().unwrap_or_default().to_owned();
-    let keys = (key("access_key_id"), key("secret_access_key"));
+    let keys = (key("accessKeyId"), key("secretAccessKey"));
     let measured = measure(args, address, &keys).await;
     let _ = child.start_kill();
     let _ = child.wait().await;
