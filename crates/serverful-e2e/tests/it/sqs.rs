@@ -329,6 +329,7 @@ fn raw_query_and_json_requests_get_aws_answers_never_a_500() {
             "unknown_action": [400, true],
             "missing_queue_xml": [400, true, true],
             "missing_parameter": [400, true],
+            "bad_signature_xml": [403, true],
             "json_missing_queue": [400, "com.amazonaws.sqs#QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue;Sender"],
             "json_malformed": [400, "com.amazon.coral.service#SerializationException"],
             "json_unknown": [400, "com.amazon.coral.service#UnknownOperationException"],
