@@ -5,6 +5,12 @@
 //! call that arrives while the previous group's commit (its fsync) is under way in the
 //! next group, one transaction with a savepoint per call, and answers each call once the
 //! group is committed. Concurrent sends share one fsync instead of paying one each.
+//!
+//! What must survive a power loss (sends, queue changes, deletes, purges, moves) commits
+//! with `synchronous=FULL`; a group of only receives, visibility changes and reads commits
+//! with `synchronous=NORMAL`, which in WAL mode still survives the process being killed
+//! (`kill -9`) and loses at most a receive's claim to a power loss: the message is then
+//! visible again early, which at-least-once delivery allows.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -36,7 +42,13 @@ const MAX_GROUP: usize = 256;
 type Answer = Box<dyn FnOnce(Option<SqsError>) + Send>;
 /// A call for the writer thread: runs on the connection inside the group's transaction,
 /// says whether it succeeded (else its savepoint is rolled back), and how to answer.
-type Job = Box<dyn FnOnce(&Connection) -> (bool, Answer) + Send>;
+type Work = Box<dyn FnOnce(&Connection) -> (bool, Answer) + Send>;
+
+/// A call, and whether its group must be synced to disk before it is answered.
+struct Job {
+    durable: bool,
+    work: Work,
+}
 
 /// Queues kept in one SQLite file.
 #[derive(Debug)]
@@ -132,11 +144,12 @@ impl SqliteQueues {
     /// committed (durable).
     fn run<R: Send + 'static>(
         &self,
+        durable: bool,
         action: &'static str,
         work: impl FnOnce(&Connection) -> Result<R, SqsError> + Send + 'static,
     ) -> Result<R, SqsError> {
         let (reply, answer) = mpsc::sync_channel::<Result<R, SqsError>>(1);
-        let job: Job = Box::new(move |connection| {
+        let work: Work = Box::new(move |connection| {
             let result = work(connection);
             let succeeded = result.is_ok();
             let answer: Answer = Box::new(move |commit_failure| {
@@ -151,7 +164,9 @@ impl SqliteQueues {
             action,
             message: "the queues' writer thread stopped".to_owned(),
         };
-        self.jobs.send(job).map_err(|_| stopped())?;
+        self.jobs
+            .send(Job { durable, work })
+            .map_err(|_| stopped())?;
         answer.recv().map_err(|_| stopped())?
     }
 }
@@ -167,11 +182,20 @@ fn write_groups(connection: Connection, queued: &mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        let durable = group.iter().any(|job| job.durable);
+        let pragma = if durable {
+            "PRAGMA synchronous=FULL"
+        } else {
+            "PRAGMA synchronous=NORMAL"
+        };
+        if let Err(error) = connection.execute_batch(pragma) {
+            tracing::error!("failed to set the queues' sync mode: {error}");
+        }
         if let Err(error) = connection.execute_batch("BEGIN IMMEDIATE") {
             tracing::error!("failed to begin a transaction of queue changes: {error}");
             for job in group {
                 // Without a transaction each statement commits (durably) on its own.
-                let (_, answer) = job(&connection);
+                let (_, answer) = (job.work)(&connection);
                 answer(None);
             }
             continue;
@@ -179,7 +203,7 @@ fn write_groups(connection: Connection, queued: &mpsc::Receiver<Job>) {
         let mut answers = Vec::with_capacity(group.len());
         for job in group {
             let savepoint = connection.execute_batch("SAVEPOINT call");
-            let (succeeded, answer) = job(&connection);
+            let (succeeded, answer) = (job.work)(&connection);
             if savepoint.is_ok() {
                 let end = if succeeded {
                     "RELEASE call"
@@ -777,19 +801,19 @@ mod calls {
 
 impl QueueBackend for SqliteQueues {
     fn queues(&self) -> Result<Vec<QueueRecord>, SqsError> {
-        self.run("list the queues", calls::queues)
+        self.run(false, "list the queues", calls::queues)
     }
 
     fn put_queue(&self, queue: &QueueRecord) -> Result<(), SqsError> {
         let queue = queue.clone();
-        self.run("store a queue", move |connection| {
+        self.run(true, "store a queue", move |connection| {
             calls::put_queue(connection, &queue)
         })
     }
 
     fn delete_queue(&self, name: &str) -> Result<(), SqsError> {
         let name = name.to_owned();
-        self.run("delete a queue", move |connection| {
+        self.run(true, "delete a queue", move |connection| {
             calls::delete_queue(connection, &name)
         })
     }
@@ -800,14 +824,14 @@ impl QueueBackend for SqliteQueues {
         messages: &[(StoredMessage, Option<Deduplication>)],
     ) -> Result<Vec<Sent>, SqsError> {
         let (queue, messages) = (queue.to_owned(), messages.to_vec());
-        self.run("store a message", move |connection| {
+        self.run(true, "store a message", move |connection| {
             calls::send(connection, &queue, &messages)
         })
     }
 
     fn receive(&self, queue: &str, claim: &Claim) -> Result<Claimed, SqsError> {
         let (queue, claim) = (queue.to_owned(), claim.clone());
-        self.run("receive messages", move |connection| {
+        self.run(false, "receive messages", move |connection| {
             calls::receive(connection, &queue, &claim)
         })
     }
@@ -819,7 +843,7 @@ impl QueueBackend for SqliteQueues {
         now_ms: i64,
     ) -> Result<Vec<ReceiptOutcome>, SqsError> {
         let (queue, receipts) = (queue.to_owned(), receipts.to_vec());
-        self.run("delete messages", move |connection| {
+        self.run(true, "delete messages", move |connection| {
             calls::delete(connection, &queue, &receipts, now_ms)
         })
     }
@@ -832,30 +856,32 @@ impl QueueBackend for SqliteQueues {
         visible_at_ms: i64,
     ) -> Result<ReceiptOutcome, SqsError> {
         let (queue, receipt) = (queue.to_owned(), receipt.clone());
-        self.run("change a message's visibility", move |connection| {
+        self.run(false, "change a message's visibility", move |connection| {
             calls::change_visibility(connection, &queue, &receipt, now_ms, visible_at_ms)
         })
     }
 
     fn purge(&self, queue: &str) -> Result<u64, SqsError> {
         let queue = queue.to_owned();
-        self.run("purge a queue", move |connection| {
+        self.run(true, "purge a queue", move |connection| {
             calls::purge(connection, &queue)
         })
     }
 
     fn counts(&self, queue: &str, now_ms: i64) -> Result<Counts, SqsError> {
         let queue = queue.to_owned();
-        self.run("count a queue's messages", move |connection| {
+        self.run(false, "count a queue's messages", move |connection| {
             calls::counts(connection, &queue, now_ms)
         })
     }
 
     fn next_visible_at(&self, queue: &str, now_ms: i64) -> Result<Option<i64>, SqsError> {
         let queue = queue.to_owned();
-        self.run("find a queue's next visible message", move |connection| {
-            calls::next_visible_at(connection, &queue, now_ms)
-        })
+        self.run(
+            false,
+            "find a queue's next visible message",
+            move |connection| calls::next_visible_at(connection, &queue, now_ms),
+        )
     }
 
     fn move_messages(
@@ -868,7 +894,7 @@ impl QueueBackend for SqliteQueues {
     ) -> Result<BTreeMap<String, u64>, SqsError> {
         let (from, to, queue_of_arn) =
             (from.to_owned(), to.map(str::to_owned), queue_of_arn.clone());
-        self.run("move messages", move |connection| {
+        self.run(true, "move messages", move |connection| {
             calls::move_messages(
                 connection,
                 &from,
