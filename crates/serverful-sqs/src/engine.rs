@@ -1719,6 +1719,52 @@ mod tests {
     }
 
     #[test]
+    fn deduplication_scope_and_receive_attempts() {
+        let queues = engine();
+        queues
+            .create_queue(
+                "g.fifo",
+                &attributes(&[
+                    ("FifoQueue", "true"),
+                    ("DeduplicationScope", "messageGroup"),
+                ]),
+                &BTreeMap::new(),
+            )
+            .expect("create");
+        let with_id = |body: &str, group: &str| SendMessage {
+            deduplication_id: Some("same".to_owned()),
+            ..fifo_message(body, group)
+        };
+        let first = queues
+            .send("g.fifo", with_id("a", "a"), "me")
+            .expect("send");
+        // The same id in another group is another message; in the same group a duplicate.
+        let other = queues
+            .send("g.fifo", with_id("b", "b"), "me")
+            .expect("send");
+        assert_ne!(first.message_id, other.message_id);
+        let again = queues
+            .send("g.fifo", with_id("a again", "a"), "me")
+            .expect("send");
+        assert_eq!(again.message_id, first.message_id);
+        assert_eq!(
+            queues.send("g.fifo", fifo_message("no id", "a"), "me"),
+            Err(SqsError::InvalidParameterValue(
+                "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly".to_owned()
+            ))
+        );
+        // A retried receive with the same attempt id answers the same messages.
+        let options = ReceiveOptions {
+            max_messages: Some(10),
+            request_attempt_id: Some("try-1".to_owned()),
+            ..ReceiveOptions::default()
+        };
+        let got = queues.receive_now("g.fifo", &options).expect("receive");
+        assert_eq!(got.len(), 2);
+        assert_eq!(queues.receive_now("g.fifo", &options).expect("retry"), got);
+    }
+
+    #[test]
     fn redrive_moves_messages_after_max_receives_and_back() {
         let queues = engine();
         queues
