@@ -109,6 +109,8 @@ impl SqliteQueues {
                     );
                     CREATE INDEX IF NOT EXISTS messages_available
                         ON messages (queue, available_at_ms, seq);
+                    CREATE INDEX IF NOT EXISTS messages_group
+                        ON messages (queue, group_id, seq) WHERE group_id IS NOT NULL;
                     CREATE TABLE IF NOT EXISTS deduplication (
                         queue TEXT NOT NULL,
                         scope TEXT NOT NULL,
@@ -511,30 +513,39 @@ mod calls {
                 break;
             }
             let candidates: Vec<(i64, StoredMessage)> = if claim.fifo {
-                // Every message, in order: a group whose earliest message is in flight or
-                // delayed blocks its later ones.
+                // Visible messages in order, but none behind a message of its group that
+                // is in flight or delayed: a group's order holds, one batch at a time.
                 let mut statement = transaction
                     .prepare_cached(&format!(
-                        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE queue = ?1 ORDER BY seq"
+                        "SELECT {MESSAGE_COLUMNS} FROM messages AS m
+                         WHERE m.queue = ?1 AND m.group_id IS NOT NULL
+                           AND m.available_at_ms <= ?2 AND m.sent_at_ms >= ?4
+                           AND NOT EXISTS (
+                               SELECT 1 FROM messages AS b
+                               WHERE b.queue = ?1 AND b.group_id = m.group_id
+                                 AND b.seq < m.seq AND b.available_at_ms > ?2)
+                         ORDER BY m.seq LIMIT ?3"
                     ))
                     .map_err(storage("receive messages"))?;
                 let rows = statement
-                    .query_map([queue], message_from_row)
+                    .query_map(
+                        params![
+                            queue,
+                            claim.now_ms,
+                            (wanted + skipped_groups.len() * 10) as i64,
+                            claim.retention_cutoff_ms
+                        ],
+                        message_from_row,
+                    )
                     .map_err(storage("receive messages"))?;
-                let mut blocked = skipped_groups.clone();
                 let mut taken = Vec::new();
                 for row in rows {
                     let (seq, message) = row.map_err(storage("receive messages"))?;
-                    let group = message.group_id.clone().unwrap_or_default();
-                    if blocked.contains(&group) || message.sent_at_ms < claim.retention_cutoff_ms {
+                    // Groups whose head went to the dead-letter queue in this receive wait
+                    // for the next one.
+                    if skipped_groups.contains(message.group_id.as_deref().unwrap_or("")) {
                         continue;
                     }
-                    if message.available_at_ms > claim.now_ms {
-                        blocked.insert(group);
-                        continue;
-                    }
-                    // One batch holds messages of the groups it started with only while
-                    // they are consecutive in the group; other groups stay available.
                     taken.push((seq, message));
                     if taken.len() == wanted {
                         break;
