@@ -497,7 +497,7 @@ async fn receive_delete(client: &mut Client, url: &str) -> Result<u64, String> {
     let received = client
         .call(
             "ReceiveMessage",
-            serde_json::json!({"QueueUrl": url, "MaxNumberOfMessages": 10, "VisibilityTimeout": 60}).to_string(),
+            serde_json::json!({"QueueUrl": url, "MaxNumberOfMessages": 10, "VisibilityTimeout": 60, "WaitTimeSeconds": 0}).to_string(),
         )
         .await?;
     let handles: Vec<serde_json::Value> = received["Messages"]
