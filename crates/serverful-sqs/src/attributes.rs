@@ -77,13 +77,14 @@ impl QueueSettings {
             None => false,
             Some(value) => parse_bool("FifoQueue", value)?,
         };
-        if given.get("FifoQueue").is_some() && !fifo {
-            // AWS refuses `FifoQueue=false` outright, as a FIFO-only attribute.
-            return Err(invalid_attribute_value("FifoQueue"));
-        }
         check_queue_name(name, fifo)?;
         let mut attributes = default_attributes(fifo);
         for (key, value) in given {
+            if key == "FifoQueue" && !fifo {
+                // `FifoQueue: false` (as CloudFormation templates write it) is a standard
+                // queue, which has no such attribute.
+                continue;
+            }
             check_settable(key, value, fifo)?;
             attributes.insert(key.clone(), normalize(key, value));
         }
@@ -149,7 +150,11 @@ impl QueueSettings {
     /// `CreateQueue` on an existing queue.
     pub fn first_difference(&self, given: &BTreeMap<String, String>) -> Option<String> {
         given.iter().find_map(|(key, value)| {
-            let current = self.attributes.get(key).map(String::as_str).unwrap_or("");
+            let current = match self.attributes.get(key) {
+                Some(current) => current.as_str(),
+                None if key == "FifoQueue" => "false",
+                None => "",
+            };
             (normalize(key, value) != current).then(|| key.clone())
         })
     }
@@ -437,6 +442,13 @@ mod tests {
         )
         .expect("fifo");
         assert!(fifo.fifo);
+        let standard =
+            QueueSettings::new("q", &given(&[("FifoQueue", "false")])).expect("standard");
+        assert!(!standard.fifo && !standard.attributes.contains_key("FifoQueue"));
+        assert_eq!(
+            standard.first_difference(&given(&[("FifoQueue", "false")])),
+            None
+        );
         assert_eq!(fifo.deduplication_scope, DeduplicationScope::MessageGroup);
         assert_eq!(
             fifo.first_difference(&given(&[("FifoQueue", "TRUE")])),

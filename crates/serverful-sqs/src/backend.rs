@@ -75,8 +75,11 @@ pub struct Claim {
     /// The queue's redrive: messages already received this many times move to the
     /// dead-letter queue named instead of being claimed again.
     pub redrive: Option<(u32, String, String)>,
-    /// Messages sent before this are past their retention and are dropped.
+    /// Messages sent before this are past their retention: never claimed.
     pub retention_cutoff_ms: i64,
+    /// Whether to also drop them from the store now (the engine asks at most once a
+    /// second per queue, since finding them reads the whole queue).
+    pub sweep_expired: bool,
 }
 
 /// What a receive claimed, and how many messages it moved to the dead-letter queue.
@@ -132,13 +135,14 @@ pub trait QueueBackend: Send + Sync + 'static {
     ) -> Result<Vec<Sent>, SqsError>;
     /// Claims visible messages (see [`Claim`]), giving each a new receipt token.
     fn receive(&self, queue: &str, claim: &Claim) -> Result<Claimed, SqsError>;
-    /// Deletes a message by its latest receipt.
+    /// Deletes messages by their latest receipts, in one durable write; one outcome per
+    /// receipt, in order.
     fn delete(
         &self,
         queue: &str,
-        receipt: &Receipt,
+        receipts: &[Receipt],
         now_ms: i64,
-    ) -> Result<ReceiptOutcome, SqsError>;
+    ) -> Result<Vec<ReceiptOutcome>, SqsError>;
     /// Makes an in-flight message visible at `visible_at_ms` instead.
     fn change_visibility(
         &self,
@@ -154,14 +158,15 @@ pub trait QueueBackend: Send + Sync + 'static {
     /// When the earliest message that is not visible at `now_ms` becomes visible.
     fn next_visible_at(&self, queue: &str, now_ms: i64) -> Result<Option<i64>, SqsError>;
     /// Moves up to `limit` visible messages of `from` to `to`, or, with `to` `None`, each
-    /// back to the queue it was dead-lettered from (messages without one stay). Returns
-    /// the queues that received messages, with how many each.
+    /// back to the queue it was dead-lettered from, found by its ARN in `queue_of_arn`
+    /// (messages without one stay). Returns the queues that received messages, with how
+    /// many each.
     fn move_messages(
         &self,
         from: &str,
         to: Option<&str>,
         limit: usize,
         now_ms: i64,
-        queue_of_arn: &dyn Fn(&str) -> Option<String>,
+        queue_of_arn: &BTreeMap<String, String>,
     ) -> Result<BTreeMap<String, u64>, SqsError>;
 }

@@ -138,6 +138,8 @@ struct QueueState {
     /// Woken by every send (and by moves into the queue), for long polls.
     arrivals: Notify,
     last_purge_ms: Mutex<Option<i64>>,
+    /// When messages past their retention were last dropped from the store.
+    last_sweep_ms: Mutex<i64>,
     /// FIFO receive attempts: id → when it expires, and what it answered.
     attempts: Mutex<HashMap<String, (i64, Vec<ReceivedMessage>)>>,
 }
@@ -861,6 +863,14 @@ impl Queues {
             fifo: settings.fifo,
             redrive: redrive.clone(),
             retention_cutoff_ms: now - i64::from(settings.message_retention_period) * 1000,
+            sweep_expired: {
+                let mut last = lock(&state.last_sweep_ms);
+                let due = now - *last >= 1000;
+                if due {
+                    *last = now;
+                }
+                due
+            },
         };
         let claimed = self.backend.receive(name, &claim)?;
         if claimed.dead_lettered > 0 {
@@ -950,21 +960,57 @@ impl Queues {
     /// `DeleteMessage`. A handle from an earlier receive of a message received again
     /// since succeeds without deleting it, as on SQS.
     pub fn delete_message(&self, name: &str, receipt_handle: &str) -> Result<(), SqsError> {
+        let mut results = self.delete_messages(name, &[receipt_handle.to_owned()])?;
+        results.pop().unwrap_or(Ok(()))
+    }
+
+    /// Deletes messages by receipt handle in one durable write (`DeleteMessageBatch`):
+    /// one result per handle, in order.
+    pub fn delete_messages(
+        &self,
+        name: &str,
+        receipt_handles: &[String],
+    ) -> Result<Vec<Result<(), SqsError>>, SqsError> {
         let name: &str = &self.resolve(name)?;
         let state = self.state(name)?;
-        let receipt = decode_receipt(receipt_handle)?;
-        match self.backend.delete(name, &receipt, now_ms())? {
-            ReceiptOutcome::Done => {
-                lock(&state.attempts).clear();
-                Ok(())
-            }
-            ReceiptOutcome::Stale | ReceiptOutcome::Gone => Ok(()),
-            ReceiptOutcome::NotInFlight => Err(SqsError::invalid_value(
-                "ReceiptHandle",
-                receipt_handle,
-                "The receipt handle has expired.",
-            )),
+        let decoded: Vec<Result<Receipt, SqsError>> = receipt_handles
+            .iter()
+            .map(|handle| decode_receipt(handle))
+            .collect();
+        let receipts: Vec<Receipt> = decoded
+            .iter()
+            .filter_map(|r| r.as_ref().ok().cloned())
+            .collect();
+        let mut outcomes = if receipts.is_empty() {
+            Vec::new()
+        } else {
+            self.backend.delete(name, &receipts, now_ms())?
         }
+        .into_iter();
+        let mut deleted_any = false;
+        let results = decoded
+            .into_iter()
+            .zip(receipt_handles)
+            .map(|(receipt, handle)| {
+                receipt?;
+                match outcomes.next() {
+                    Some(ReceiptOutcome::Done) => {
+                        deleted_any = true;
+                        Ok(())
+                    }
+                    Some(ReceiptOutcome::Stale | ReceiptOutcome::Gone) | None => Ok(()),
+                    Some(ReceiptOutcome::NotInFlight) => Err(SqsError::invalid_value(
+                        "ReceiptHandle",
+                        handle,
+                        "The receipt handle has expired.",
+                    )),
+                }
+            })
+            .collect();
+        if deleted_any {
+            lock(&state.attempts).clear();
+        }
+        Ok(results)
     }
 
     /// `ChangeMessageVisibility`: the in-flight message becomes visible `timeout` seconds
@@ -1111,7 +1157,11 @@ impl Queues {
             let queues = Arc::clone(&self);
             let (from, to) = (source.to_owned(), destination.map(str::to_owned));
             let moved = tokio::task::spawn_blocking(move || {
-                let lookup = |arn: &str| queues.queue_of_arn(arn);
+                let lookup: BTreeMap<String, String> = queues
+                    .list_queues(None)
+                    .into_iter()
+                    .map(|name| (queues.queue_arn(&name), name))
+                    .collect();
                 let moved =
                     queues
                         .backend
@@ -1218,6 +1268,7 @@ fn new_state(record: QueueRecord, settings: QueueSettings) -> QueueState {
         record: RwLock::new((record, settings)),
         arrivals: Notify::new(),
         last_purge_ms: Mutex::new(None),
+        last_sweep_ms: Mutex::new(0),
         attempts: Mutex::default(),
     }
 }
@@ -1665,6 +1716,52 @@ mod tests {
             ["a2"]
         );
         assert_eq!(third[0].attributes["MessageGroupId"], "a");
+    }
+
+    #[test]
+    fn deduplication_scope_and_receive_attempts() {
+        let queues = engine();
+        queues
+            .create_queue(
+                "g.fifo",
+                &attributes(&[
+                    ("FifoQueue", "true"),
+                    ("DeduplicationScope", "messageGroup"),
+                ]),
+                &BTreeMap::new(),
+            )
+            .expect("create");
+        let with_id = |body: &str, group: &str| SendMessage {
+            deduplication_id: Some("same".to_owned()),
+            ..fifo_message(body, group)
+        };
+        let first = queues
+            .send("g.fifo", with_id("a", "a"), "me")
+            .expect("send");
+        // The same id in another group is another message; in the same group a duplicate.
+        let other = queues
+            .send("g.fifo", with_id("b", "b"), "me")
+            .expect("send");
+        assert_ne!(first.message_id, other.message_id);
+        let again = queues
+            .send("g.fifo", with_id("a again", "a"), "me")
+            .expect("send");
+        assert_eq!(again.message_id, first.message_id);
+        assert_eq!(
+            queues.send("g.fifo", fifo_message("no id", "a"), "me"),
+            Err(SqsError::InvalidParameterValue(
+                "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly".to_owned()
+            ))
+        );
+        // A retried receive with the same attempt id answers the same messages.
+        let options = ReceiveOptions {
+            max_messages: Some(10),
+            request_attempt_id: Some("try-1".to_owned()),
+            ..ReceiveOptions::default()
+        };
+        let got = queues.receive_now("g.fifo", &options).expect("receive");
+        assert_eq!(got.len(), 2);
+        assert_eq!(queues.receive_now("g.fifo", &options).expect("retry"), got);
     }
 
     #[test]

@@ -360,12 +360,21 @@ fn queue_operation(
             let entries = entries(input, "DeleteMessageBatchRequestEntry")?;
             let mut successful = Vec::new();
             let mut failures = Vec::new();
+            let mut ids = Vec::new();
+            let mut handles = Vec::new();
             for (id, entry) in entries {
-                let result = required_text(&entry, "ReceiptHandle")
-                    .and_then(|handle| queues.delete_message(name, &handle));
+                match required_text(&entry, "ReceiptHandle") {
+                    Ok(handle) => {
+                        ids.push(id);
+                        handles.push(handle);
+                    }
+                    Err(error) => failures.push((id, error)),
+                }
+            }
+            let results = queues.delete_messages(name, &handles)?;
+            for (id, result) in ids.into_iter().zip(results) {
                 match result {
                     Ok(()) => successful.push(Out::Struct(vec![Field::new("Id", Out::Text(id))])),
-                    Err(SqsError::QueueDoesNotExist) => return Err(SqsError::QueueDoesNotExist),
                     Err(error) => failures.push((id, error)),
                 }
             }

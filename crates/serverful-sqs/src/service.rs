@@ -198,12 +198,22 @@ impl RestService for SqsService {
     }
 
     fn error_response(&self, error: &AwsError) -> Response<Bytes> {
-        // The router's own errors (signature, body size) in the query protocol's shape.
+        // The router's own errors (signature, body size) in the query protocol's shape,
+        // with the codes and statuses AWS's query front end uses for them.
+        let (status, code) = match error.type_name.as_ref() {
+            "UnrecognizedClientException" => (StatusCode::FORBIDDEN, "InvalidClientTokenId"),
+            "InvalidSignatureException" => (StatusCode::FORBIDDEN, "SignatureDoesNotMatch"),
+            "MissingAuthenticationTokenException" => {
+                (StatusCode::FORBIDDEN, "MissingAuthenticationToken")
+            }
+            "IncompleteSignatureException" => (StatusCode::BAD_REQUEST, "IncompleteSignature"),
+            other => (error.status, other),
+        };
         xml_response(
-            error.status,
+            status,
             wire::xml_error(
-                error.status.is_client_error(),
-                &error.type_name,
+                !status.is_server_error(),
+                code,
                 error.message.as_deref().unwrap_or(""),
                 "",
             ),

@@ -1,9 +1,20 @@
 //! The queues in SQLite (`DATA/queues.sqlite`): one row per queue and per message, WAL
 //! with `synchronous=FULL`, so a message is on disk before its send is answered.
+//!
+//! Changes are group-committed: one writer thread owns the connection and runs every
+//! call that arrives while the previous group's commit (its fsync) is under way in the
+//! next group, one transaction with a savepoint per call, and answers each call once the
+//! group is committed. Concurrent sends share one fsync instead of paying one each.
+//!
+//! What must survive a power loss (sends, queue changes, deletes, purges, moves) commits
+//! with `synchronous=FULL`; a group of only receives, visibility changes and reads commits
+//! with `synchronous=NORMAL`, which in WAL mode still survives the process being killed
+//! (`kill -9`) and loses at most a receive's claim to a power loss: the message is then
+//! visible again early, which at-least-once delivery allows.
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::mpsc;
 
 use base64::Engine as _;
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -23,10 +34,26 @@ const MESSAGE_COLUMNS: &str = "seq, message_id, body, attributes, system_attribu
     available_at_ms, receive_count, first_received_at_ms, receipt_token, group_id, dedup_id,
     sender_id, dead_letter_source";
 
+/// The most calls one group commits.
+const MAX_GROUP: usize = 256;
+
+/// What a call leaves to do once its group is committed: answer its caller with its
+/// result, or with the commit's failure.
+type Answer = Box<dyn FnOnce(Option<SqsError>) + Send>;
+/// A call for the writer thread: runs on the connection inside the group's transaction,
+/// says whether it succeeded (else its savepoint is rolled back), and how to answer.
+type Work = Box<dyn FnOnce(&Connection) -> (bool, Answer) + Send>;
+
+/// A call, and whether its group must be synced to disk before it is answered.
+struct Job {
+    durable: bool,
+    work: Work,
+}
+
 /// Queues kept in one SQLite file.
 #[derive(Debug)]
 pub struct SqliteQueues {
-    connection: Mutex<Connection>,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl SqliteQueues {
@@ -82,6 +109,8 @@ impl SqliteQueues {
                     );
                     CREATE INDEX IF NOT EXISTS messages_available
                         ON messages (queue, available_at_ms, seq);
+                    CREATE INDEX IF NOT EXISTS messages_group
+                        ON messages (queue, group_id, seq) WHERE group_id IS NOT NULL;
                     CREATE TABLE IF NOT EXISTS deduplication (
                         queue TEXT NOT NULL,
                         scope TEXT NOT NULL,
@@ -102,15 +131,103 @@ impl SqliteQueues {
                 ),
             });
         }
-        Ok(SqliteQueues {
-            connection: Mutex::new(connection),
-        })
+        let (jobs, queued) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("sqs-writer".to_owned())
+            .spawn(move || write_groups(connection, &queued))
+            .map_err(|error| SqsError::Storage {
+                action: "start the queues' writer",
+                message: error.to_string(),
+            })?;
+        Ok(SqliteQueues { jobs })
     }
 
-    fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.connection
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Runs `work` on the writer thread in the next group, and answers once the group is
+    /// committed (durable).
+    fn run<R: Send + 'static>(
+        &self,
+        durable: bool,
+        action: &'static str,
+        work: impl FnOnce(&Connection) -> Result<R, SqsError> + Send + 'static,
+    ) -> Result<R, SqsError> {
+        let (reply, answer) = mpsc::sync_channel::<Result<R, SqsError>>(1);
+        let work: Work = Box::new(move |connection| {
+            let result = work(connection);
+            let succeeded = result.is_ok();
+            let answer: Answer = Box::new(move |commit_failure| {
+                let _ = reply.send(match commit_failure {
+                    Some(error) if succeeded => Err(error),
+                    _ => result,
+                });
+            });
+            (succeeded, answer)
+        });
+        let stopped = || SqsError::Storage {
+            action,
+            message: "the queues' writer thread stopped".to_owned(),
+        };
+        self.jobs
+            .send(Job { durable, work })
+            .map_err(|_| stopped())?;
+        answer.recv().map_err(|_| stopped())?
+    }
+}
+
+/// The writer thread: takes the calls waiting, runs them as one transaction, commits,
+/// answers them, and goes again until every handle is gone.
+fn write_groups(connection: Connection, queued: &mpsc::Receiver<Job>) {
+    while let Ok(first) = queued.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queued.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let durable = group.iter().any(|job| job.durable);
+        let pragma = if durable {
+            "PRAGMA synchronous=FULL"
+        } else {
+            "PRAGMA synchronous=NORMAL"
+        };
+        if let Err(error) = connection.execute_batch(pragma) {
+            tracing::error!("failed to set the queues' sync mode: {error}");
+        }
+        if let Err(error) = connection.execute_batch("BEGIN IMMEDIATE") {
+            tracing::error!("failed to begin a transaction of queue changes: {error}");
+            for job in group {
+                // Without a transaction each statement commits (durably) on its own.
+                let (_, answer) = (job.work)(&connection);
+                answer(None);
+            }
+            continue;
+        }
+        let mut answers = Vec::with_capacity(group.len());
+        for job in group {
+            let savepoint = connection.execute_batch("SAVEPOINT call");
+            let (succeeded, answer) = (job.work)(&connection);
+            if savepoint.is_ok() {
+                let end = if succeeded {
+                    "RELEASE call"
+                } else {
+                    "ROLLBACK TO call; RELEASE call"
+                };
+                if let Err(error) = connection.execute_batch(end) {
+                    tracing::error!("failed to end a queue call's savepoint: {error}");
+                }
+            }
+            answers.push(answer);
+        }
+        let failure = connection
+            .execute_batch("COMMIT")
+            .err()
+            .map(storage("commit queue changes"));
+        if failure.is_some() {
+            let _ = connection.execute_batch("ROLLBACK");
+        }
+        for answer in answers {
+            answer(failure.clone());
+        }
     }
 }
 
@@ -217,9 +334,11 @@ fn new_token() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-impl QueueBackend for SqliteQueues {
-    fn queues(&self) -> Result<Vec<QueueRecord>, SqsError> {
-        let connection = self.connection();
+/// The calls, each run by the writer thread inside its group's transaction.
+mod calls {
+    use super::*;
+
+    pub(super) fn queues(connection: &Connection) -> Result<Vec<QueueRecord>, SqsError> {
         let mut statement = connection
             .prepare("SELECT name, attributes, tags, created_at_ms, modified_at_ms FROM queues")
             .map_err(storage("list the queues"))?;
@@ -238,8 +357,8 @@ impl QueueBackend for SqliteQueues {
             .map_err(storage("list the queues"))
     }
 
-    fn put_queue(&self, queue: &QueueRecord) -> Result<(), SqsError> {
-        self.connection()
+    pub(super) fn put_queue(connection: &Connection, queue: &QueueRecord) -> Result<(), SqsError> {
+        connection
             .execute(
                 "INSERT INTO queues (name, attributes, tags, created_at_ms, modified_at_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5)
@@ -257,11 +376,8 @@ impl QueueBackend for SqliteQueues {
         Ok(())
     }
 
-    fn delete_queue(&self, name: &str) -> Result<(), SqsError> {
-        let mut connection = self.connection();
-        let transaction = connection
-            .transaction()
-            .map_err(storage("delete a queue"))?;
+    pub(super) fn delete_queue(connection: &Connection, name: &str) -> Result<(), SqsError> {
+        let transaction = connection;
         for statement in [
             "DELETE FROM messages WHERE queue = ?1",
             "DELETE FROM deduplication WHERE queue = ?1",
@@ -271,18 +387,15 @@ impl QueueBackend for SqliteQueues {
                 .execute(statement, [name])
                 .map_err(storage("delete a queue"))?;
         }
-        transaction.commit().map_err(storage("delete a queue"))
+        Ok(())
     }
 
-    fn send(
-        &self,
+    pub(super) fn send(
+        connection: &Connection,
         queue: &str,
         messages: &[(StoredMessage, Option<Deduplication>)],
     ) -> Result<Vec<Sent>, SqsError> {
-        let mut connection = self.connection();
-        let transaction = connection
-            .transaction()
-            .map_err(storage("store a message"))?;
+        let transaction = connection;
         let mut outcomes = Vec::with_capacity(messages.len());
         {
             let mut insert = transaction
@@ -372,21 +485,23 @@ impl QueueBackend for SqliteQueues {
                 )
                 .map_err(storage("forget expired deduplication ids"))?;
         }
-        transaction.commit().map_err(storage("store a message"))?;
         Ok(outcomes)
     }
 
-    fn receive(&self, queue: &str, claim: &Claim) -> Result<Claimed, SqsError> {
-        let mut connection = self.connection();
-        let transaction = connection
-            .transaction()
-            .map_err(storage("receive messages"))?;
-        transaction
-            .execute(
-                "DELETE FROM messages WHERE queue = ?1 AND sent_at_ms < ?2",
-                params![queue, claim.retention_cutoff_ms],
-            )
-            .map_err(storage("drop expired messages"))?;
+    pub(super) fn receive(
+        connection: &Connection,
+        queue: &str,
+        claim: &Claim,
+    ) -> Result<Claimed, SqsError> {
+        let transaction = connection;
+        if claim.sweep_expired {
+            transaction
+                .execute(
+                    "DELETE FROM messages WHERE queue = ?1 AND sent_at_ms < ?2",
+                    params![queue, claim.retention_cutoff_ms],
+                )
+                .map_err(storage("drop expired messages"))?;
+        }
         let mut claimed = Claimed::default();
         // Redrive and claiming repeat until enough messages are claimed or none are left:
         // dead-lettered messages free places in the batch.
@@ -398,30 +513,39 @@ impl QueueBackend for SqliteQueues {
                 break;
             }
             let candidates: Vec<(i64, StoredMessage)> = if claim.fifo {
-                // Every message, in order: a group whose earliest message is in flight or
-                // delayed blocks its later ones.
+                // Visible messages in order, but none behind a message of its group that
+                // is in flight or delayed: a group's order holds, one batch at a time.
                 let mut statement = transaction
                     .prepare_cached(&format!(
-                        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE queue = ?1 ORDER BY seq"
+                        "SELECT {MESSAGE_COLUMNS} FROM messages AS m
+                         WHERE m.queue = ?1 AND m.group_id IS NOT NULL
+                           AND m.available_at_ms <= ?2 AND m.sent_at_ms >= ?4
+                           AND NOT EXISTS (
+                               SELECT 1 FROM messages AS b
+                               WHERE b.queue = ?1 AND b.group_id = m.group_id
+                                 AND b.seq < m.seq AND b.available_at_ms > ?2)
+                         ORDER BY m.seq LIMIT ?3"
                     ))
                     .map_err(storage("receive messages"))?;
                 let rows = statement
-                    .query_map([queue], message_from_row)
+                    .query_map(
+                        params![
+                            queue,
+                            claim.now_ms,
+                            (wanted + skipped_groups.len() * 10) as i64,
+                            claim.retention_cutoff_ms
+                        ],
+                        message_from_row,
+                    )
                     .map_err(storage("receive messages"))?;
-                let mut blocked = skipped_groups.clone();
                 let mut taken = Vec::new();
                 for row in rows {
                     let (seq, message) = row.map_err(storage("receive messages"))?;
-                    let group = message.group_id.clone().unwrap_or_default();
-                    if blocked.contains(&group) {
+                    // Groups whose head went to the dead-letter queue in this receive wait
+                    // for the next one.
+                    if skipped_groups.contains(message.group_id.as_deref().unwrap_or("")) {
                         continue;
                     }
-                    if message.available_at_ms > claim.now_ms {
-                        blocked.insert(group);
-                        continue;
-                    }
-                    // One batch holds messages of the groups it started with only while
-                    // they are consecutive in the group; other groups stay available.
                     taken.push((seq, message));
                     if taken.len() == wanted {
                         break;
@@ -432,13 +556,18 @@ impl QueueBackend for SqliteQueues {
                 let mut statement = transaction
                     .prepare_cached(&format!(
                         "SELECT {MESSAGE_COLUMNS} FROM messages
-                         WHERE queue = ?1 AND available_at_ms <= ?2
+                         WHERE queue = ?1 AND available_at_ms <= ?2 AND sent_at_ms >= ?4
                          ORDER BY available_at_ms, seq LIMIT ?3"
                     ))
                     .map_err(storage("receive messages"))?;
                 let rows = statement
                     .query_map(
-                        params![queue, claim.now_ms, wanted as i64],
+                        params![
+                            queue,
+                            claim.now_ms,
+                            wanted as i64,
+                            claim.retention_cutoff_ms
+                        ],
                         message_from_row,
                     )
                     .map_err(storage("receive messages"))?;
@@ -503,25 +632,39 @@ impl QueueBackend for SqliteQueues {
                 break;
             }
         }
-        transaction.commit().map_err(storage("receive messages"))?;
         Ok(claimed)
     }
 
-    fn delete(
-        &self,
+    pub(super) fn delete(
+        connection: &Connection,
+        queue: &str,
+        receipts: &[Receipt],
+        now_ms: i64,
+    ) -> Result<Vec<ReceiptOutcome>, SqsError> {
+        receipts
+            .iter()
+            .map(|receipt| delete_one(connection, queue, receipt, now_ms))
+            .collect()
+    }
+
+    fn delete_one(
+        connection: &Connection,
         queue: &str,
         receipt: &Receipt,
         now_ms: i64,
     ) -> Result<ReceiptOutcome, SqsError> {
-        let connection = self.connection();
         let current: Option<(Option<String>, i64, Option<String>)> = connection
-            .query_row(
+            .prepare_cached(
                 "SELECT receipt_token, available_at_ms, group_id FROM messages
                  WHERE message_id = ?1 AND queue = ?2",
-                params![receipt.message_id, queue],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
             )
-            .optional()
+            .and_then(|mut statement| {
+                statement
+                    .query_row(params![receipt.message_id, queue], |row| {
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                    })
+                    .optional()
+            })
             .map_err(storage("delete a message"))?;
         let Some((token, available_at_ms, group_id)) = current else {
             return Ok(ReceiptOutcome::Gone);
@@ -535,22 +678,19 @@ impl QueueBackend for SqliteQueues {
             return Ok(ReceiptOutcome::NotInFlight);
         }
         connection
-            .execute(
-                "DELETE FROM messages WHERE message_id = ?1",
-                [&receipt.message_id],
-            )
+            .prepare_cached("DELETE FROM messages WHERE message_id = ?1")
+            .and_then(|mut statement| statement.execute([&receipt.message_id]))
             .map_err(storage("delete a message"))?;
         Ok(ReceiptOutcome::Done)
     }
 
-    fn change_visibility(
-        &self,
+    pub(super) fn change_visibility(
+        connection: &Connection,
         queue: &str,
         receipt: &Receipt,
         now_ms: i64,
         visible_at_ms: i64,
     ) -> Result<ReceiptOutcome, SqsError> {
-        let connection = self.connection();
         let current: Option<(Option<String>, i64)> = connection
             .query_row(
                 "SELECT receipt_token, available_at_ms FROM messages
@@ -578,16 +718,19 @@ impl QueueBackend for SqliteQueues {
         Ok(ReceiptOutcome::Done)
     }
 
-    fn purge(&self, queue: &str) -> Result<u64, SqsError> {
-        let removed = self
-            .connection()
+    pub(super) fn purge(connection: &Connection, queue: &str) -> Result<u64, SqsError> {
+        let removed = connection
             .execute("DELETE FROM messages WHERE queue = ?1", [queue])
             .map_err(storage("purge a queue"))?;
         Ok(removed as u64)
     }
 
-    fn counts(&self, queue: &str, now_ms: i64) -> Result<Counts, SqsError> {
-        self.connection()
+    pub(super) fn counts(
+        connection: &Connection,
+        queue: &str,
+        now_ms: i64,
+    ) -> Result<Counts, SqsError> {
+        connection
             .query_row(
                 "SELECT
                     COALESCE(SUM(available_at_ms <= ?2), 0),
@@ -606,8 +749,12 @@ impl QueueBackend for SqliteQueues {
             .map_err(storage("count a queue's messages"))
     }
 
-    fn next_visible_at(&self, queue: &str, now_ms: i64) -> Result<Option<i64>, SqsError> {
-        self.connection()
+    pub(super) fn next_visible_at(
+        connection: &Connection,
+        queue: &str,
+        now_ms: i64,
+    ) -> Result<Option<i64>, SqsError> {
+        connection
             .query_row(
                 "SELECT MIN(available_at_ms) FROM messages WHERE queue = ?1 AND available_at_ms > ?2",
                 params![queue, now_ms],
@@ -616,16 +763,15 @@ impl QueueBackend for SqliteQueues {
             .map_err(storage("find a queue's next visible message"))
     }
 
-    fn move_messages(
-        &self,
+    pub(super) fn move_messages(
+        connection: &Connection,
         from: &str,
         to: Option<&str>,
         limit: usize,
         now_ms: i64,
-        queue_of_arn: &dyn Fn(&str) -> Option<String>,
+        queue_of_arn: &BTreeMap<String, String>,
     ) -> Result<BTreeMap<String, u64>, SqsError> {
-        let mut connection = self.connection();
-        let transaction = connection.transaction().map_err(storage("move messages"))?;
+        let transaction = connection;
         let candidates: Vec<(i64, Option<String>)> = {
             let mut statement = transaction
                 .prepare_cached(
@@ -645,7 +791,7 @@ impl QueueBackend for SqliteQueues {
         for (seq, source) in candidates {
             let destination = match to {
                 Some(to) => Some(to.to_owned()),
-                None => source.as_deref().and_then(queue_of_arn),
+                None => source.and_then(|arn| queue_of_arn.get(&arn).cloned()),
             };
             let Some(destination) = destination else {
                 continue;
@@ -660,7 +806,114 @@ impl QueueBackend for SqliteQueues {
                 .map_err(storage("move a message"))?;
             *moved.entry(destination).or_insert(0) += 1;
         }
-        transaction.commit().map_err(storage("move messages"))?;
         Ok(moved)
+    }
+}
+
+impl QueueBackend for SqliteQueues {
+    fn queues(&self) -> Result<Vec<QueueRecord>, SqsError> {
+        self.run(false, "list the queues", calls::queues)
+    }
+
+    fn put_queue(&self, queue: &QueueRecord) -> Result<(), SqsError> {
+        let queue = queue.clone();
+        self.run(true, "store a queue", move |connection| {
+            calls::put_queue(connection, &queue)
+        })
+    }
+
+    fn delete_queue(&self, name: &str) -> Result<(), SqsError> {
+        let name = name.to_owned();
+        self.run(true, "delete a queue", move |connection| {
+            calls::delete_queue(connection, &name)
+        })
+    }
+
+    fn send(
+        &self,
+        queue: &str,
+        messages: &[(StoredMessage, Option<Deduplication>)],
+    ) -> Result<Vec<Sent>, SqsError> {
+        let (queue, messages) = (queue.to_owned(), messages.to_vec());
+        self.run(true, "store a message", move |connection| {
+            calls::send(connection, &queue, &messages)
+        })
+    }
+
+    fn receive(&self, queue: &str, claim: &Claim) -> Result<Claimed, SqsError> {
+        let (queue, claim) = (queue.to_owned(), claim.clone());
+        self.run(false, "receive messages", move |connection| {
+            calls::receive(connection, &queue, &claim)
+        })
+    }
+
+    fn delete(
+        &self,
+        queue: &str,
+        receipts: &[Receipt],
+        now_ms: i64,
+    ) -> Result<Vec<ReceiptOutcome>, SqsError> {
+        let (queue, receipts) = (queue.to_owned(), receipts.to_vec());
+        self.run(true, "delete messages", move |connection| {
+            calls::delete(connection, &queue, &receipts, now_ms)
+        })
+    }
+
+    fn change_visibility(
+        &self,
+        queue: &str,
+        receipt: &Receipt,
+        now_ms: i64,
+        visible_at_ms: i64,
+    ) -> Result<ReceiptOutcome, SqsError> {
+        let (queue, receipt) = (queue.to_owned(), receipt.clone());
+        self.run(false, "change a message's visibility", move |connection| {
+            calls::change_visibility(connection, &queue, &receipt, now_ms, visible_at_ms)
+        })
+    }
+
+    fn purge(&self, queue: &str) -> Result<u64, SqsError> {
+        let queue = queue.to_owned();
+        self.run(true, "purge a queue", move |connection| {
+            calls::purge(connection, &queue)
+        })
+    }
+
+    fn counts(&self, queue: &str, now_ms: i64) -> Result<Counts, SqsError> {
+        let queue = queue.to_owned();
+        self.run(false, "count a queue's messages", move |connection| {
+            calls::counts(connection, &queue, now_ms)
+        })
+    }
+
+    fn next_visible_at(&self, queue: &str, now_ms: i64) -> Result<Option<i64>, SqsError> {
+        let queue = queue.to_owned();
+        self.run(
+            false,
+            "find a queue's next visible message",
+            move |connection| calls::next_visible_at(connection, &queue, now_ms),
+        )
+    }
+
+    fn move_messages(
+        &self,
+        from: &str,
+        to: Option<&str>,
+        limit: usize,
+        now_ms: i64,
+        queue_of_arn: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, u64>, SqsError> {
+        let (from, to, queue_of_arn) =
+            (from.to_owned(), to.map(str::to_owned), queue_of_arn.clone());
+        self.run(true, "move messages", move |connection| {
+            calls::move_messages(
+                connection,
+                &from,
+                to.as_deref(),
+                limit,
+                now_ms,
+                &queue_of_arn,
+            )
+        })
     }
 }

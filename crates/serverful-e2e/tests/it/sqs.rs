@@ -104,6 +104,8 @@ fn check_tour(seen: &Value, prefix: &str, server: &Server) {
         "batch_bad_id": "AWS.SimpleQueueService.InvalidBatchEntryId",
         "batch_too_long": "AWS.SimpleQueueService.BatchRequestTooLong",
         "delete_batch": [["m"], [["bogus", "ReceiptHandleIsInvalid"]]],
+        "not_in_flight": "AWS.SimpleQueueService.MessageNotInflight",
+        "change_batch": [["held"], [["junk", "ReceiptHandleIsInvalid"]]],
         "counts": {"ApproximateNumberOfMessagesDelayed": "1"},
     });
     let rest = json!({
@@ -128,6 +130,7 @@ fn check_tour(seen: &Value, prefix: &str, server: &Server) {
         "task_handle": true,
         "moved": 1,
         "task_status": "COMPLETED",
+        "cancel_finished": "AWS.SimpleQueueService.UnsupportedOperation",
         "moved_back": ["poison"],
         "move_from_non_dlq": "InvalidParameterValue",
         "deleted_queue": "AWS.SimpleQueueService.NonExistentQueue",
@@ -329,6 +332,7 @@ fn raw_query_and_json_requests_get_aws_answers_never_a_500() {
             "unknown_action": [400, true],
             "missing_queue_xml": [400, true, true],
             "missing_parameter": [400, true],
+            "bad_signature_xml": [403, true],
             "json_missing_queue": [400, "com.amazonaws.sqs#QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue;Sender"],
             "json_malformed": [400, "com.amazon.coral.service#SerializationException"],
             "json_unknown": [400, "com.amazon.coral.service#UnknownOperationException"],

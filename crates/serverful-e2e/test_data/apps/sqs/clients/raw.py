@@ -5,6 +5,7 @@ malformed JSON. Prints status, headers and bodies as JSON for tests/it/sqs.rs.""
 import json
 import os
 
+import botocore.credentials
 import botocore.session
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -16,9 +17,9 @@ credentials = botocore.session.get_session().get_credentials()
 seen = {}
 
 
-def send(method, path, body=b"", headers=None):
+def send(method, path, body=b"", headers=None, signed_with=None):
     request = AWSRequest(method=method, url=endpoint + path, data=body, headers=headers or {})
-    SigV4Auth(credentials, "sqs", "us-east-1").add_auth(request)
+    SigV4Auth(signed_with or credentials, "sqs", "us-east-1").add_auth(request)
     prepared = urllib.request.Request(endpoint + path, data=body or None, method=method, headers=dict(request.headers))
     try:
         with urllib.request.urlopen(prepared) as response:
@@ -42,6 +43,9 @@ status, _, body = send("POST", "/", b"Action=GetQueueUrl&QueueName=nope&Version=
 seen["missing_queue_xml"] = [status, "<Code>AWS.SimpleQueueService.NonExistentQueue</Code>" in body, "<RequestId>" in body]
 status, _, body = send("POST", "/", b"Action=SendMessage&Version=2012-11-05", form)
 seen["missing_parameter"] = [status, "<Code>MissingParameter</Code>" in body]
+wrong = botocore.credentials.Credentials(credentials.access_key, "not-the-secret")
+status, _, body = send("POST", "/", b"Action=ListQueues&Version=2012-11-05", form, signed_with=wrong)
+seen["bad_signature_xml"] = [status, "<Code>SignatureDoesNotMatch</Code>" in body]
 
 amz = {"Content-Type": "application/x-amz-json-1.0"}
 status, headers, body = send("POST", "/", b'{"QueueName":"nope"}', {**amz, "X-Amz-Target": "AmazonSQS.GetQueueUrl"})

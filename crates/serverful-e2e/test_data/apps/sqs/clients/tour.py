@@ -111,6 +111,18 @@ deleted = sqs.delete_message_batch(
     Entries=[{"Id": "m", "ReceiptHandle": received[0]["ReceiptHandle"]}, {"Id": "bogus", "ReceiptHandle": "bogus"}],
 )
 seen["delete_batch"] = [[e["Id"] for e in deleted["Successful"]], [(e["Id"], e["Code"]) for e in deleted["Failed"]]]
+sqs.send_message(QueueUrl=url, MessageBody="again")
+visible_again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)["Messages"]
+seen["not_in_flight"] = code(sqs.change_message_visibility, QueueUrl=url, ReceiptHandle=visible_again[0]["ReceiptHandle"], VisibilityTimeout=30)
+held = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30)["Messages"]
+changed = sqs.change_message_visibility_batch(
+    QueueUrl=url,
+    Entries=[
+        {"Id": "held", "ReceiptHandle": held[0]["ReceiptHandle"], "VisibilityTimeout": 600},
+        {"Id": "junk", "ReceiptHandle": "junk", "VisibilityTimeout": 0},
+    ],
+)
+seen["change_batch"] = [[e["Id"] for e in changed["Successful"]], [(e["Id"], e["Code"]) for e in changed["Failed"]]]
 seen["counts"] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesDelayed"])["Attributes"]
 
 # Long polling: a send wakes a waiting receive at once; an empty poll waits its time.
@@ -186,6 +198,7 @@ for _ in range(100):
         break
     time.sleep(0.05)
 seen["task_status"] = status
+seen["cancel_finished"] = code(sqs.cancel_message_move_task, TaskHandle=task["TaskHandle"])
 back = sqs.receive_message(QueueUrl=source).get("Messages", [])
 seen["moved_back"] = [m["Body"] for m in back]
 seen["move_from_non_dlq"] = code(sqs.start_message_move_task, SourceArn=dlq_arn.replace("-dlq", "-work"))
