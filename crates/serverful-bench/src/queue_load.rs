@@ -79,6 +79,9 @@ pub struct QueueRun {
     pub measured_s: f64,
     /// Set when a receive found the queue empty: seconds into the recorded part.
     pub drained_at_s: Option<f64>,
+    /// Set when no call was answered within the recorded part (each took longer): the
+    /// rates are then the whole run's, start to last answer.
+    pub whole_run: bool,
     /// Messages in the queue when the run started (receive+delete).
     pub depth_at_start: Option<u64>,
     /// What the queue's counts said after the run, against what was acknowledged.
@@ -217,7 +220,7 @@ where
 
 /// Merges the clients' tallies: the recorded part ends at `stop_at`, or where the first
 /// client found the queue empty.
-fn merge(tallies: Vec<Tally>, record_from: Instant, stop_at: Instant) -> QueueRun {
+fn merge(tallies: Vec<Tally>, start: Instant, record_from: Instant, stop_at: Instant) -> QueueRun {
     let drained = tallies.iter().filter_map(|tally| tally.drained_at).min();
     let end = drained.map_or(stop_at, |at| at.clamp(record_from, stop_at));
     let mut latencies = new_histogram();
@@ -227,13 +230,26 @@ fn merge(tallies: Vec<Tally>, record_from: Instant, stop_at: Instant) -> QueueRu
     let mut messages_total = 0;
     let mut calls_total = 0;
     let mut calls_recorded = 0;
+    let mut last_answer = None;
     for mut tally in tallies {
+        last_answer = last_answer.max(
+            tally
+                .answered
+                .iter()
+                .map(|(_, answered, _)| *answered)
+                .max(),
+        );
         for (sent, answered, messages) in tally.answered.drain(..) {
-            if sent >= record_from && answered <= end {
-                let nanos = u64::try_from((answered - sent).as_nanos()).unwrap_or(u64::MAX);
-                latencies.saturating_record(nanos.max(1));
+            // Throughput counts what was answered within the recorded part, so that a
+            // server whose calls take longer than the warm-up still gets a rate; latency
+            // only the calls that lie wholly within it.
+            if answered > record_from && answered <= end {
                 messages_recorded += messages;
                 calls_recorded += 1;
+                if sent >= record_from {
+                    let nanos = u64::try_from((answered - sent).as_nanos()).unwrap_or(u64::MAX);
+                    latencies.saturating_record(nanos.max(1));
+                }
             }
         }
         errors += tally.errors.values().sum::<u64>();
@@ -243,7 +259,13 @@ fn merge(tallies: Vec<Tally>, record_from: Instant, stop_at: Instant) -> QueueRu
             first_error = tally.first_error;
         }
     }
-    let measured_s = (end - record_from).as_secs_f64();
+    let mut measured_s = (end - record_from).as_secs_f64();
+    let whole_run = calls_recorded == 0 && calls_total > 0;
+    if whole_run {
+        measured_s = last_answer.map_or(0.0, |last: Instant| (last - start).as_secs_f64());
+        messages_recorded = messages_total;
+        calls_recorded = calls_total;
+    }
     let per_second = |count: u64| {
         if measured_s > 0.0 {
             count as f64 / measured_s
@@ -269,6 +291,7 @@ fn merge(tallies: Vec<Tally>, record_from: Instant, stop_at: Instant) -> QueueRu
         calls_total,
         measured_s,
         drained_at_s: drained.map(|at| at.saturating_duration_since(record_from).as_secs_f64()),
+        whole_run,
         depth_at_start: None,
         check: Check::Unknown("not checked".to_owned()),
         client_cpu_s: None,
@@ -313,7 +336,7 @@ where
         );
     }
     let timeouts = tallies.iter().map(|tally| tally.timeouts).sum();
-    Ok((merge(tallies, record_from, stop_at), timeouts))
+    Ok((merge(tallies, start, record_from, stop_at), timeouts))
 }
 
 /// The send workload: `SendMessage` in a closed loop on every client. The queue must be
@@ -519,7 +542,7 @@ mod tests {
         first.calls_total = 4;
         let mut second = Tally::new();
         second.drained_at = Some(at(3_001));
-        let run = merge(vec![first, second], record_from, stop_at);
+        let run = merge(vec![first, second], start, record_from, stop_at);
         assert_eq!(run.messages_total, 40);
         assert!((run.measured_s - 2.001).abs() < 1e-6, "{}", run.measured_s);
         assert!((run.messages_per_second - 20.0 / 2.001).abs() < 1e-6);
@@ -534,5 +557,21 @@ mod tests {
             "{}",
             run.p99_us
         );
+        assert!(!run.whole_run);
+    }
+
+    #[test]
+    fn calls_longer_than_the_recorded_part_give_the_whole_run_rate() {
+        let start = Instant::now();
+        let record_from = start + Duration::from_secs(2);
+        let stop_at = record_from + Duration::from_secs(10);
+        let mut slow = Tally::new();
+        slow.answered = vec![(start, start + Duration::from_secs(16), 10)];
+        slow.messages_total = 10;
+        slow.calls_total = 1;
+        let run = merge(vec![slow], start, record_from, stop_at);
+        assert!(run.whole_run);
+        assert!((run.messages_per_second - 10.0 / 16.0).abs() < 1e-9);
+        assert_eq!(run.p50_us, 0.0);
     }
 }

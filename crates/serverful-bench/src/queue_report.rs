@@ -69,9 +69,6 @@ impl ContenderRow {
             .iter()
             .find(|(run_workload, _)| *run_workload == workload)
             .and_then(|(_, outcome)| outcome.as_ref().ok())
-            // A run whose queue check failed lost or kept messages: its rate is not one a
-            // ratio can be taken against.
-            .filter(|run| !matches!(run.check, Check::Wrong { .. }))
     }
 }
 
@@ -259,9 +256,14 @@ impl QueueReport {
                     } else {
                         String::new()
                     };
+                    let whole_run = if run.whole_run {
+                        " (whole run: no call ended within the recorded part)"
+                    } else {
+                        ""
+                    };
                     let _ = writeln!(
                         out,
-                        "| {} | {} | {} | {} | {} | {} | {} | {} | {} |{receive_cells}{per_round}",
+                        "| {} | {}{whole_run} | {} | {} | {} | {} | {} | {} | {} |{receive_cells}{per_round}",
                         row.name,
                         format_rate(run.messages_per_second),
                         format_rate(run.calls_per_second),
@@ -436,7 +438,7 @@ impl QueueReport {
         }
         let _ = writeln!(
             out,
-            "\nA contender whose run failed its queue check (messages lost, or deleted ones still there) gets no ratio.\n"
+            "\nA **WRONG** check (in the tables above) means the queue's counts after the run do not add up: fewer messages than acknowledged sends left (lost), or more than the deletes left (a message handed to two receivers and deleted twice, or a delete that did not delete).\n"
         );
     }
 
@@ -527,6 +529,8 @@ impl QueueReport {
                 workload.key(),
                 if self.ratios(Some("serverful"), workload).is_none() {
                     "not measured".to_owned()
+                } else if measured == 0 {
+                    "not measured (no other contender completed it)".to_owned()
                 } else if behind.is_empty() {
                     format!(
                         "met ({measured} contender{} measured)",
@@ -614,6 +618,7 @@ mod tests {
             calls_total: 1000,
             measured_s: 10.0,
             drained_at_s: None,
+            whole_run: false,
             depth_at_start: Some(5000),
             check,
             client_cpu_s: Some(0.5),
@@ -692,7 +697,7 @@ mod tests {
     }
 
     #[test]
-    fn a_wrong_queue_gets_no_ratio() {
+    fn a_wrong_queue_is_flagged() {
         let markdown = report(
             vec![vec![
                 row("serverful", 30_000.0, 30_000.0, Check::Held { messages: 0 }),
@@ -708,7 +713,10 @@ mod tests {
             ]],
             Trigger::Failed("no poller".to_owned()),
         );
-        assert!(markdown.contains("| send | — | 12× met |"), "{markdown}");
+        assert!(
+            markdown.contains("| send | 30× met | 12× met |"),
+            "{markdown}"
+        );
         assert!(
             markdown.contains("**WRONG**: holds 0, expected 10"),
             "{markdown}"

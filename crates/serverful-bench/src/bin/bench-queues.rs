@@ -174,7 +174,7 @@ const CONTENDERS: [Contender; 5] = [
     Contender {
         key: "serverful",
         name: "serverful up",
-        durability: "on disk (DATA/queues.sqlite: SQLite WAL, synchronous=FULL; a send is acknowledged once it is on disk)",
+        durability: "on disk (DATA/queues.sqlite, SQLite in WAL mode: a send or a delete is answered once it is on disk)",
     },
     Contender {
         key: "moto",
