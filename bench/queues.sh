@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# The queue benchmark: SQS SendMessage and ReceiveMessage + DeleteMessageBatch through
-# `serverful serve`'s AWS endpoint (durable queues), side by side in one run with moto's
-# server (PyPI) and fakecloud (crates.io) when they install here, all loaded by the same
-# SigV4 client. Prints a markdown report on stdout; progress on stderr.
+# The queue benchmark: SQS SendMessage and ReceiveMessage+DeleteMessageBatch throughput
+# and latency through `serverful up`'s AWS endpoint, side by side in one run with moto's
+# server, fakecloud (in memory and on disk) and sqslite, all loaded by the same SigV4
+# client; then send → SQS-triggered function start through serverful. Prints a markdown
+# report on stdout; progress on stderr.
 #
-#   bash bench/queues.sh                        # 16 clients, 5 s per phase
-#   bash bench/queues.sh --clients 32 --duration 10
+#   bash bench/queues.sh                          # everything, default settings
+#   bash bench/queues.sh --duration 5 --clients 32
+#   bash bench/queues.sh --rounds 2               # ratios as medians over 2 rounds
 #   BENCH_ONLY=serverful,moto bash bench/queues.sh
+#   BENCH_SKIP_FAKECLOUD=1 bash bench/queues.sh   # do not build fakecloud
 #
 # The emulators are installed once into $BENCH_TOOLS (default target/bench-queues-tools):
-# moto[server] into a Python venv, fakecloud with `cargo install`. One that fails to
-# install gets a "did not run" row (its log is in $BENCH_TOOLS).
+# moto[server] into a Python venv, fakecloud with `cargo install`, sqslite with npm. One
+# that fails to install gets a "did not run" row. Flags and BENCH_* variables are listed
+# by `target/release/bench-queues --help` and in bench/README.md.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -22,26 +26,65 @@ tools="$(cd "$tools" && pwd)"
 
 cargo build --release --quiet -p serverful -p serverful-bench >&2
 
+# Each install step is bounded in time, logs to $tools, and may fail without ending the run.
 install_step() {
-    local name="$1" log="$tools/$1-install.log"
-    shift
+    local name="$1" limit="$2" log="$tools/$1-install.log"
+    shift 2
     echo "installing $name (log: $log)" >&2
-    if ! timeout 1800 "$@" >"$log" 2>&1; then
-        echo "  failed to install $name; its row will say so (see $log)" >&2
+    if ! timeout "$limit" "$@" >"$log" 2>&1; then
+        echo "  failed to install $name; its rows will say so (see $log)" >&2
     fi
 }
 
-only="${BENCH_ONLY:-serverful,moto,fakecloud}"
-if [[ ",$only," == *",moto,"* && ! -x "$tools/moto-venv/bin/moto_server" ]]; then
-    install_step moto bash -c "python3 -m venv '$tools/moto-venv' && '$tools/moto-venv/bin/pip' install 'moto[server]'"
+if [[ ! -x "$tools/moto-venv/bin/moto_server" ]]; then
+    install_step moto 900 bash -c "python3 -m venv '$tools/moto-venv' && '$tools/moto-venv/bin/pip' install 'moto[server]'"
 fi
-if [[ ",$only," == *",fakecloud,"* && ! -x "$tools/fakecloud/bin/fakecloud" ]]; then
-    install_step fakecloud cargo install fakecloud --locked --root "$tools/fakecloud" \
+if [[ ! -f "$tools/sqslite/node_modules/sqslite/bin/cli.js" ]]; then
+    # Installed from inside its folder: from $tools, `npm install sqslite` would take the
+    # folder of that name for the package.
+    mkdir -p "$tools/sqslite"
+    [[ -f "$tools/sqslite/package.json" ]] || echo '{"private": true}' >"$tools/sqslite/package.json"
+    install_step sqslite 900 bash -c "cd '$tools/sqslite' && npm install --no-audit --no-fund sqslite"
+fi
+if [[ -z "${BENCH_SKIP_FAKECLOUD:-}" && ! -x "$tools/fakecloud/bin/fakecloud" ]]; then
+    # A large crate (every AWS service it emulates): up to half an hour on two cores.
+    install_step fakecloud 2400 cargo install fakecloud --locked --root "$tools/fakecloud" \
         --target-dir "$tools/fakecloud-build"
 fi
 
-# The data goes on the same disk as the build (not a tmpfs), so that an fsync costs what
-# it costs there.
-scratch="$(mktemp -d "$target_dir/bench-queues.XXXXXX")"
-trap 'rm -rf "$scratch"' EXIT
-"$target_dir/release/bench-queues" --tools "$tools" --scratch "$scratch" "$@"
+# Every server the driver starts is listed here, and killed on the way out whatever
+# happened (the driver also stops each one itself). The data goes on the same disk as the
+# build (not a tmpfs), so that an fsync costs what it costs there.
+scratch_parent="${BENCH_SCRATCH:-$target_dir}"
+mkdir -p "$scratch_parent"
+scratch="$(mktemp -d "$scratch_parent/bench-queues.XXXXXX")"
+pid_file="$scratch/pids"
+touch "$pid_file"
+keep="${BENCH_KEEP:-}"
+for arg in "$@"; do
+    if [[ "$arg" == "--keep" ]]; then
+        keep=1
+    fi
+done
+driver_pid=""
+cleanup() {
+    if [[ -n "$driver_pid" ]]; then
+        kill "$driver_pid" 2>/dev/null || true
+    fi
+    while read -r pid; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done <"$pid_file"
+    if [[ -z "$keep" ]]; then
+        rm -rf "$scratch"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+BENCH_SCRATCH="$scratch" BENCH_TOOLS="$tools" BENCH_PID_FILE="$pid_file" \
+    "$target_dir/release/bench-queues" "$@" &
+driver_pid=$!
+status=0
+wait "$driver_pid" || status=$?
+driver_pid=""
+exit "$status"

@@ -21,10 +21,20 @@
 //! - [`store_load`]: the closed-loop client over HTTP, and over SQLite for the ceiling.
 //! - [`sqlite_ceiling`]: raw SQLite with serverful's durability settings.
 //! - [`store_report`]: the store benchmark's markdown report.
+//!
+//! The queues: SQS `SendMessage` and receive+delete throughput of `serverful up`'s AWS
+//! endpoint against moto, fakecloud and sqslite, and send → SQS-triggered function start.
+//! `bench-queues` is its driver:
+//! - [`queue_client`]: a signed SQS client in the JSON and query protocols.
+//! - [`queue_load`]: the closed-loop workloads and the queue checks after them.
+//! - [`queue_report`]: the queue benchmark's markdown report.
 
 pub mod apps;
 pub mod cpu;
 pub mod load;
+pub mod queue_client;
+pub mod queue_load;
+pub mod queue_report;
 pub mod report;
 pub mod server;
 pub mod sigv4;

@@ -124,7 +124,7 @@ pub struct StoreReport {
 }
 
 /// The median of some values (the mean of the middle two for an even count).
-fn median(values: &mut [f64]) -> Option<f64> {
+pub(crate) fn median(values: &mut [f64]) -> Option<f64> {
     values.sort_by(f64::total_cmp);
     let middle = values.len() / 2;
     match values.len() {
@@ -134,7 +134,7 @@ fn median(values: &mut [f64]) -> Option<f64> {
     }
 }
 
-fn format_ratio(ratio: f64) -> String {
+pub(crate) fn format_ratio(ratio: f64) -> String {
     if ratio >= 10.0 {
         format!("{ratio:.0}×")
     } else {
@@ -142,7 +142,7 @@ fn format_ratio(ratio: f64) -> String {
     }
 }
 
-fn format_us(us: f64) -> String {
+pub(crate) fn format_us(us: f64) -> String {
     if us >= 10_000.0 {
         format!("{:.1} ms", us / 1000.0)
     } else if us >= 1000.0 {
@@ -152,7 +152,7 @@ fn format_us(us: f64) -> String {
     }
 }
 
-fn format_rate(rate: f64) -> String {
+pub(crate) fn format_rate(rate: f64) -> String {
     let whole = rate.round() as u64;
     let digits = whole.to_string();
     let groups: Vec<&str> = digits

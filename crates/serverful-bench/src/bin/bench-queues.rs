@@ -1,535 +1,943 @@
-//! The queue benchmark: SQS `SendMessage`, and `ReceiveMessage` + `DeleteMessageBatch`,
-//! through `serverful serve`'s AWS endpoint (durable: `DATA/queues.sqlite`), moto's server
-//! and fakecloud when bench/queues.sh could install them, loaded side by side in one run
-//! by the same closed-loop client sending SigV4-signed JSON-protocol requests. Prints a
-//! markdown report on stdout, progress on stderr.
+//! The queue benchmark's driver behind `bash bench/queues.sh`: for each contender
+//! (`serverful up`, moto, fakecloud in memory and on disk, sqslite) it starts a fresh
+//! server on a loopback port, finds the SQS protocol it speaks, runs the send and the
+//! receive+delete workloads through the same signed client, checks the queues, and stops
+//! it; then, for serverful alone, times send → SQS-triggered function start with a Node.js
+//! function that reports to a loopback listener here. Prints one markdown report on
+//! stdout; progress goes to stderr. A contender that is not installed or fails to start
+//! gets a row saying so, and the run goes on.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use bytes::Bytes;
 use clap::Parser;
-use hdrhistogram::Histogram;
 use http_body_util::{BodyExt as _, Full};
-use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use serverful_bench::report::{load_average, print_report, Machine};
-use serverful_bench::sigv4::{Signer, CONTENT_TYPE};
+use serverful_bench::cpu;
+use serverful_bench::queue_client::{Keys, Protocol, SqsClient};
+use serverful_bench::queue_load::{self, QueueRun, RunConfig, Target};
+use serverful_bench::queue_report::{ContenderRow, QueueReport, QueueSettings, Trigger, Workload};
+use serverful_bench::report::{self, Machine};
 
-/// Send to and receive from an SQS queue on serverful, moto and fakecloud; report
+/// Measure serverful's SQS against moto, fakecloud and sqslite, and send → function start
 #[derive(Debug, Parser)]
 #[command(name = "bench-queues")]
 struct Args {
-    /// Seconds each phase runs
-    #[arg(long, default_value_t = 5)]
-    duration: u64,
-    /// Concurrent clients, each with one keep-alive connection
-    #[arg(long, short = 'c', default_value_t = 16)]
+    /// Concurrent clients, each with one call in flight
+    #[arg(long, env = "BENCH_CLIENTS", default_value_t = 16)]
     clients: usize,
-    /// Bytes in each message body
-    #[arg(long, default_value_t = 100)]
-    body_bytes: usize,
-    /// Where bench/queues.sh installed moto (moto-venv/) and fakecloud (fakecloud/bin/)
-    #[arg(long)]
-    tools: PathBuf,
-    /// Scratch folder for data and logs
-    #[arg(long)]
-    scratch: PathBuf,
-    /// Run only these contenders (comma-separated: serverful, moto, fakecloud)
-    #[arg(long, env = "BENCH_ONLY")]
-    only: Option<String>,
+    /// Seconds recorded per workload and contender
+    #[arg(long, env = "BENCH_DURATION", default_value_t = 10.0)]
+    duration: f64,
+    /// Seconds of unrecorded warm-up per workload and contender
+    #[arg(long, env = "BENCH_WARMUP", default_value_t = 2.0)]
+    warmup: f64,
+    /// Seconds spent filling the queue before receive+delete [default: warm-up + duration]
+    #[arg(long, env = "BENCH_PREFILL_SECONDS")]
+    prefill_seconds: Option<f64>,
+    /// The most messages put in the queue before receive+delete
+    #[arg(long, env = "BENCH_MAX_PREFILL", default_value_t = 2_000_000)]
+    max_prefill: u64,
+    /// Rounds: every contender runs both workloads once per round, the contenders taking
+    /// turns, so slow drifts in the machine's load fall on all of them; the report gives
+    /// each ratio's median over the rounds
+    #[arg(long, env = "BENCH_ROUNDS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: u32,
+    /// Sends, one at a time, whose SQS-triggered function start is timed (serverful)
+    #[arg(long, env = "BENCH_TRIGGERS", default_value_t = 300)]
+    triggers: usize,
+    /// Seconds a call may take before it counts as a timeout (moto's receive+delete takes
+    /// seconds under load; the SDKs wait 60)
+    #[arg(long, env = "BENCH_REQUEST_TIMEOUT", default_value_t = 30.0)]
+    request_timeout: f64,
+    /// The SQS protocol to speak: `json`, `query`, or `auto` (JSON, and the query
+    /// protocol for a server that does not answer JSON as SQS does)
+    #[arg(long, env = "BENCH_PROTOCOL", default_value = "auto", value_parser = ["auto", "json", "query"])]
+    protocol: String,
+    /// Worker threads of the load generator (this program)
+    #[arg(long, env = "BENCH_LOAD_THREADS", default_value_t = 1)]
+    load_threads: usize,
+    /// Where bench/queues.sh installed moto (moto-venv/), fakecloud (fakecloud/bin/) and
+    /// sqslite (sqslite/)
+    #[arg(long, env = "BENCH_TOOLS")]
+    tools: Option<PathBuf>,
+    /// The serverful binary (default: the one beside this program)
+    #[arg(long, env = "BENCH_SERVERFUL")]
+    serverful: Option<PathBuf>,
+    /// Run only these parts: serverful, moto, fakecloud, fakecloud-disk, sqslite, trigger
+    /// (comma-separated)
+    #[arg(long, env = "BENCH_ONLY", value_delimiter = ',')]
+    only: Vec<String>,
+    /// Append the process id of every server started to this file (bench/queues.sh kills
+    /// them on exit, whatever happens to this program)
+    #[arg(long, env = "BENCH_PID_FILE")]
+    pid_file: Option<PathBuf>,
+    /// Keep the scratch folder (data, server logs) and print its path
+    #[arg(long, env = "BENCH_KEEP")]
+    keep: bool,
 }
 
-const REGION: &str = "us-east-1";
-/// How long a contender gets to start listening.
-const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a server gets to accept connections (moto and sqslite start interpreters;
+/// serverful installs the trigger function's dependencies on its first start).
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a stopped server gets to exit before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+/// How long a trigger's function may take to start (the first one starts the instance).
+const TRIGGER_TIMEOUT: Duration = Duration::from_secs(60);
+/// Unrecorded triggers before the timed ones.
+const TRIGGER_WARMUP: usize = 5;
+/// How often a child is polled while waiting.
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+/// The queues of the throughput workloads.
+const SEND_QUEUE: &str = "bench-send";
+const RECEIVE_QUEUE: &str = "bench-receive";
+/// The queue whose messages start the trigger app's function.
+const TRIGGER_QUEUE: &str = "bench-trigger";
+
+/// serverful's throughput app: only the queues (the driver also creates them, as it does
+/// on every contender; CreateQueue finds an existing queue of the same attributes).
+const QUEUES_TEMPLATE: &str = "\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  SendQueue:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: bench-send
+  ReceiveQueue:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: bench-receive
+";
+
+/// The trigger app: a queue and a Node.js function that its SAM `SQS` event runs with one
+/// message a batch.
+const TRIGGER_TEMPLATE: &str = "\
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Callback: {Type: String}
+Resources:
+  Triggers:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: bench-trigger
+  Started:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: nodejs20.x
+      CodeUri: src/
+      Handler: index.handler
+      MemorySize: 256
+      Environment:
+        Variables:
+          CALLBACK: !Ref Callback
+      Events:
+        Queue:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Triggers.Arn
+            BatchSize: 1
+";
+
+/// Reports each record's body (the trigger's id) to the driver's listener, then answers.
+const TRIGGER_HANDLER: &str = "const http = require('node:http');
+const agent = new http.Agent({ keepAlive: true });
+const report = (body) => new Promise((resolve, reject) => {
+  const request = http.request(process.env.CALLBACK, { method: 'POST', agent }, (response) => {
+    response.resume();
+    response.on('end', resolve);
+  });
+  request.on('error', reject);
+  request.end(body);
+});
+exports.handler = async (event) => {
+  for (const record of event.Records) await report(record.body);
+  return {};
+};
+";
+
+/// One contender.
+struct Contender {
+    key: &'static str,
+    name: &'static str,
+    durability: &'static str,
+}
+
+const CONTENDERS: [Contender; 5] = [
+    Contender {
+        key: "serverful",
+        name: "serverful up",
+        durability: "on disk (DATA/queues.sqlite, SQLite in WAL mode: a send or a delete is answered once it is on disk)",
+    },
+    Contender {
+        key: "moto",
+        name: "moto_server",
+        durability: "in memory (moto has no on-disk store); HTTP/1.0, a new connection per call",
+    },
+    Contender {
+        key: "fakecloud",
+        name: "fakecloud (in memory)",
+        durability: "in memory (`--storage-mode memory`, its default)",
+    },
+    Contender {
+        key: "fakecloud-disk",
+        name: "fakecloud --storage-mode persistent",
+        durability: "on disk (`--storage-mode persistent --data-path`): after every change the whole SQS state is serialized to JSON and written to a fsync'd temporary file renamed over the last",
+    },
+    Contender {
+        key: "sqslite",
+        name: "sqslite (npm)",
+        durability: "in memory; query protocol only; logs every request (its default)",
+    },
+];
+
+/// Programs and folders of a run.
+struct Setup {
+    serverful: PathBuf,
+    tools: Option<PathBuf>,
+    scratch: PathBuf,
+    pid_file: Option<PathBuf>,
+}
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    print_report(run(args))
-}
-
-/// One phase's figures.
-#[derive(Debug, Default)]
-struct Phase {
-    messages: u64,
-    requests: u64,
-    errors: u64,
-    first_error: Option<String>,
-    elapsed: Duration,
-    latencies_us: Option<Histogram<u64>>,
-}
-
-impl Phase {
-    fn per_second(&self) -> f64 {
-        self.messages as f64 / self.elapsed.as_secs_f64().max(1e-9)
-    }
-
-    fn quantile_ms(&self, quantile: f64) -> f64 {
-        self.latencies_us.as_ref().map_or(f64::NAN, |histogram| {
-            histogram.value_at_quantile(quantile) as f64 / 1000.0
-        })
-    }
-}
-
-/// A contender's row.
-struct Row {
-    name: String,
-    storage: &'static str,
-    outcome: Result<(Phase, Phase), String>,
-}
-
-async fn run(args: Args) -> anyhow::Result<String> {
-    std::fs::create_dir_all(&args.scratch).context("create the scratch folder")?;
-    let wanted = |key: &str| {
-        args.only
-            .as_deref()
-            .is_none_or(|only| only.split(',').any(|item| item.trim() == key))
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.load_threads.max(1))
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
     };
-    let mut rows = Vec::new();
-    if wanted("serverful") {
-        eprintln!("serverful: starting");
-        rows.push(Row {
-            name: "serverful serve".to_owned(),
-            storage: "SQLite on disk (WAL, synchronous=FULL: every acknowledged send durable)",
-            outcome: measure_serverful(&args)
-                .await
-                .map_err(|error| format!("{error:#}")),
-        });
-    }
-    if wanted("moto") {
-        let program = args.tools.join("moto-venv/bin/moto_server");
-        rows.push(Row {
-            name: "moto_server".to_owned(),
-            storage: "in memory",
-            outcome: if program.exists() {
-                eprintln!("moto: starting");
-                let port = free_port()?;
-                measure_process(
-                    &args,
-                    "moto",
-                    &program,
-                    &["-p".to_owned(), port.to_string()],
-                    port,
-                )
-                .await
-                .map_err(|error| format!("{error:#}"))
-            } else {
-                Err("did not run: moto did not install (see the install log)".to_owned())
-            },
-        });
-    }
-    if wanted("fakecloud") {
-        let program = args.tools.join("fakecloud/bin/fakecloud");
-        rows.push(Row {
-            name: "fakecloud".to_owned(),
-            storage: "in memory (its default)",
-            outcome: if program.exists() {
-                eprintln!("fakecloud: starting");
-                let port = free_port()?;
-                measure_process(
-                    &args,
-                    "fakecloud",
-                    &program,
-                    &["--addr".to_owned(), format!("127.0.0.1:{port}")],
-                    port,
-                )
-                .await
-                .map_err(|error| format!("{error:#}"))
-            } else {
-                Err(
-                    "did not run: fakecloud did not install from crates.io (see the install log)"
-                        .to_owned(),
-                )
-            },
-        });
-    }
-    Ok(report(&args, &rows))
-}
-
-fn report(args: &Args, rows: &[Row]) -> String {
-    let machine = Machine::describe();
-    let mut out = String::new();
-    out.push_str("## Queues (SQS)\n\n");
-    out.push_str(&format!(
-        "{} clients in a closed loop for {} s per phase, {}-byte bodies, SigV4-signed JSON-protocol requests over keep-alive HTTP/1.1. Machine: {} cores ({}), {} memory, kernel {}; load average before: {}.\n\n",
-        args.clients,
-        args.duration,
-        args.body_bytes,
-        machine.cores,
-        machine.cpu_model,
-        machine.memory,
-        machine.kernel,
-        load_average()
-    ));
-    out.push_str("| contender | storage | SendMessage msg/s | send p50 ms | send p99 ms | receive+delete msg/s | receive+delete p50 ms | p99 ms | errors |\n");
-    out.push_str("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
-    for row in rows {
-        match &row.outcome {
-            Ok((send, receive)) => {
-                let errors = send.errors + receive.errors;
-                let first = send
-                    .first_error
-                    .as_ref()
-                    .or(receive.first_error.as_ref())
-                    .map(|error| format!(" (first: {})", error.replace('|', "/")))
-                    .unwrap_or_default();
-                out.push_str(&format!(
-                    "| {} | {} | {:.0} | {:.2} | {:.2} | {:.0} | {:.2} | {:.2} | {errors}{first} |\n",
-                    row.name,
-                    row.storage,
-                    send.per_second(),
-                    send.quantile_ms(0.5),
-                    send.quantile_ms(0.99),
-                    receive.per_second(),
-                    receive.quantile_ms(0.5),
-                    receive.quantile_ms(0.99),
-                ));
-            }
-            Err(reason) => out.push_str(&format!(
-                "| {} | {} | {} | | | | | | |\n",
-                row.name,
-                row.storage,
-                reason.replace('|', "/")
-            )),
+    match runtime.block_on(run(&args)) {
+        Ok(report) => {
+            print!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
         }
     }
-    out.push_str("\nreceive+delete: each request pair is `ReceiveMessage` (up to 10 messages) and `DeleteMessageBatch` of what it got; its rate counts messages, its latency the pair.\n");
-    out
 }
 
+fn sibling(name: &str) -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("find this program's path")?;
+    let path = exe
+        .parent()
+        .context("find this program's folder")?
+        .join(name);
+    if !path.is_file() {
+        bail!(
+            "{} is missing\nhint: build with `cargo build --release -p serverful -p serverful-bench`",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+async fn run(args: &Args) -> anyhow::Result<String> {
+    let wanted = |key: &str| args.only.is_empty() || args.only.iter().any(|only| only == key);
+    for only in &args.only {
+        if only != "trigger" && !CONTENDERS.iter().any(|contender| contender.key == only) {
+            bail!(
+                "unknown part `{only}` in --only\nhint: choose among serverful, moto, fakecloud, fakecloud-disk, sqslite, trigger"
+            );
+        }
+    }
+    let scratch = tempfile::Builder::new()
+        .prefix("serverful-bench-queues-")
+        .tempdir_in(
+            std::env::var_os("BENCH_SCRATCH").map_or_else(std::env::temp_dir, PathBuf::from),
+        )
+        .context("create a scratch folder")?;
+    let setup = Setup {
+        serverful: match &args.serverful {
+            Some(path) => path.clone(),
+            None => sibling("serverful")?,
+        },
+        tools: args.tools.clone(),
+        scratch: scratch.path().to_owned(),
+        pid_file: args.pid_file.clone(),
+    };
+    let load_before = report::load_average();
+    eprintln!("load average before the run: {load_before}");
+    let contenders: Vec<&Contender> = CONTENDERS.iter().filter(|c| wanted(c.key)).collect();
+    let mut rounds = Vec::new();
+    for round in 1..=args.rounds {
+        if contenders.is_empty() {
+            break;
+        }
+        let mut rows = Vec::new();
+        // Every other round runs the contenders in reverse order: on this kind of machine
+        // a run tends to do better right after another one, and alternating spreads that
+        // evenly over the contenders.
+        let mut order = contenders.clone();
+        if round % 2 == 0 {
+            order.reverse();
+        }
+        for contender in order {
+            if args.rounds > 1 {
+                eprintln!("round {round}/{}: {}", args.rounds, contender.name);
+            } else {
+                eprintln!("{}", contender.name);
+            }
+            let row = measure(args, &setup, contender).await;
+            if let Some(failure) = &row.failure {
+                eprintln!("  did not run: {failure}");
+            }
+            rows.push(row);
+        }
+        // The same order in every round's rows, for the report.
+        rows.sort_by_key(|row| {
+            CONTENDERS
+                .iter()
+                .position(|contender| contender.key == row.key)
+        });
+        rounds.push(rows);
+    }
+    let trigger = if wanted("trigger") && args.triggers > 0 {
+        eprintln!(
+            "send → SQS-triggered function start, {} sends",
+            args.triggers
+        );
+        match measure_trigger(args, &setup).await {
+            Ok(times) => Trigger::Measured(times),
+            Err(error) => {
+                eprintln!("  failed: {error:#}");
+                Trigger::Failed(format!("{error:#}"))
+            }
+        }
+    } else {
+        Trigger::NotRun
+    };
+    let report = QueueReport {
+        machine: Machine::describe(),
+        settings: QueueSettings {
+            clients: args.clients,
+            warmup_s: args.warmup,
+            duration_s: args.duration,
+            prefill_s: prefill_seconds(args),
+            max_prefill: args.max_prefill,
+            load_threads: args.load_threads,
+            request_timeout_s: args.request_timeout,
+        },
+        load_before,
+        load_after: report::load_average(),
+        versions: versions(&setup),
+        rounds,
+        trigger,
+    };
+    if args.keep {
+        let kept = scratch.keep();
+        eprintln!("scratch folder kept: {}", kept.display());
+    }
+    Ok(report.to_markdown())
+}
+
+fn prefill_seconds(args: &Args) -> f64 {
+    args.prefill_seconds.unwrap_or(args.warmup + args.duration)
+}
+
+/// What the emulators are, as installed.
+fn versions(setup: &Setup) -> Vec<String> {
+    let mut versions = Vec::new();
+    let Some(tools) = &setup.tools else {
+        return versions;
+    };
+    if let Ok(output) = std::process::Command::new(tools.join("moto-venv/bin/python"))
+        .args(["-c", "import moto; print(moto.__version__)"])
+        .output()
+    {
+        let version = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        if !version.is_empty() {
+            versions.push(format!("moto {version}"));
+        }
+    }
+    if let Ok(output) = std::process::Command::new(tools.join("fakecloud/bin/fakecloud"))
+        .arg("--version")
+        .output()
+    {
+        let version = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        if !version.is_empty() {
+            versions.push(version);
+        }
+    }
+    let package = tools.join("sqslite/node_modules/sqslite/package.json");
+    if let Some(version) = std::fs::read_to_string(package)
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|json| json.get("version")?.as_str().map(str::to_owned))
+    {
+        versions.push(format!("sqslite {version}"));
+    }
+    versions
+}
+
+/// Starts the contender, runs both workloads, stops it.
+async fn measure(args: &Args, setup: &Setup, contender: &Contender) -> ContenderRow {
+    let mut row = ContenderRow {
+        key: contender.key.to_owned(),
+        name: contender.name.to_owned(),
+        durability: contender.durability.to_owned(),
+        protocol: None,
+        runs: Vec::new(),
+        failure: None,
+    };
+    let data = setup.scratch.join(format!("data-{}", contender.key));
+    // A fresh data folder in every round.
+    let _ = std::fs::remove_dir_all(&data);
+    let started = match start_server(setup, contender.key, &data).await {
+        Ok(started) => started,
+        Err(error) => {
+            row.failure = Some(format!("{error:#}"));
+            return row;
+        }
+    };
+    let outcome = run_workloads(args, &started, &mut row).await;
+    if let Err(error) = outcome {
+        row.failure = Some(error);
+    }
+    started.server.stop().await;
+    row
+}
+
+async fn run_workloads(
+    args: &Args,
+    started: &Started,
+    row: &mut ContenderRow,
+) -> Result<(), String> {
+    let only = match args.protocol.as_str() {
+        "json" => Some(Protocol::Json),
+        "query" => Some(Protocol::Query),
+        _ => None,
+    };
+    let (mut client, send_url) = SqsClient::detect(
+        started.address,
+        &started.host,
+        &started.keys,
+        SEND_QUEUE,
+        only,
+    )
+    .await?;
+    row.protocol = Some(client.protocol().name());
+    eprintln!("  {} protocol", client.protocol().name());
+    let receive_url = client
+        .create_queue(RECEIVE_QUEUE)
+        .await
+        .map_err(|failure| failure.message)?;
+    let config = RunConfig {
+        clients: args.clients,
+        warmup: Duration::from_secs_f64(args.warmup),
+        duration: Duration::from_secs_f64(args.duration),
+        request_timeout: Duration::from_secs_f64(args.request_timeout),
+    };
+    let protocol = client.protocol();
+    let target = |queue_url: String| Target {
+        address: started.address,
+        host: started.host.clone(),
+        keys: started.keys.clone(),
+        protocol,
+        queue_url,
+    };
+
+    eprintln!("  send");
+    let send_target = target(send_url);
+    let before = Usage::now(&started.server);
+    let outcome = queue_load::run_send(&send_target, config).await;
+    row.runs.push((
+        Workload::Send,
+        outcome.map(|run| before.charge(run, &started.server)),
+    ));
+    log_run(&row.runs);
+
+    let receive_target = target(receive_url);
+    let prefill = Duration::from_secs_f64(prefill_seconds(args));
+    eprintln!("  filling the queue (up to {} s)", prefill.as_secs_f64());
+    let outcome = match queue_load::prefill(
+        &receive_target,
+        args.clients,
+        prefill,
+        args.max_prefill,
+        config.request_timeout,
+    )
+    .await
+    {
+        Ok((depth, took)) => {
+            eprintln!(
+                "  {depth} messages in {:.1} s; receive+delete",
+                took.as_secs_f64()
+            );
+            let before = Usage::now(&started.server);
+            queue_load::run_receive_delete(&receive_target, config, depth)
+                .await
+                .map(|run| before.charge(run, &started.server))
+        }
+        Err(error) => Err(error),
+    };
+    row.runs.push((Workload::ReceiveDelete, outcome));
+    log_run(&row.runs);
+    Ok(())
+}
+
+fn log_run(runs: &[(Workload, Result<QueueRun, String>)]) {
+    if let Some((_, outcome)) = runs.last() {
+        match outcome {
+            Ok(run) => eprintln!(
+                "    {:.0} messages/s, p50 {:.0} µs, p99 {:.0} µs, {} errors, check {:?}",
+                run.messages_per_second, run.p50_us, run.p99_us, run.errors, run.check
+            ),
+            Err(error) => eprintln!("    failed: {error}"),
+        }
+    }
+}
+
+/// CPU time of the server and of this process at the start of a run.
+struct Usage {
+    server: Option<Duration>,
+    client: Option<Duration>,
+}
+
+impl Usage {
+    fn now(server: &Server) -> Usage {
+        Usage {
+            server: server.cpu(),
+            client: cpu::process_cpu(std::process::id()),
+        }
+    }
+
+    /// Puts the CPU time used since `self` into the run's figures.
+    fn charge(self, mut run: QueueRun, server: &Server) -> QueueRun {
+        let after = Usage::now(server);
+        let spent = |before: Option<Duration>, after: Option<Duration>| {
+            before
+                .zip(after)
+                .map(|(before, after)| after.saturating_sub(before).as_secs_f64())
+        };
+        run.server_cpu_s = spent(self.server, after.server);
+        run.client_cpu_s = spent(self.client, after.client);
+        run
+    }
+}
+
+/// A server process, killed when dropped.
+struct Server {
+    label: String,
+    child: tokio::process::Child,
+    stdout_path: PathBuf,
+    stderr_path: PathBuf,
+}
+
+impl Server {
+    fn cpu(&self) -> Option<Duration> {
+        let pid = self.child.id()?;
+        let own = cpu::process_cpu(pid)?;
+        let children: Duration = cpu::descendants_cpu(pid).values().copied().sum();
+        Some(own + children)
+    }
+
+    fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.stdout_path).unwrap_or_default()
+    }
+
+    fn stderr_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.stderr_path).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(5)..].join(" | ")
+    }
+
+    /// SIGTERM, then SIGKILL if it has not exited within a few seconds.
+    async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            // `kill(1)` rather than libc: this crate has no unsafe code.
+            let _ = tokio::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await;
+            if tokio::time::timeout(STOP_GRACE, self.child.wait())
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            eprintln!(
+                "  {} did not stop within {STOP_GRACE:?}: killed",
+                self.label
+            );
+        }
+        let _ = self.child.kill().await;
+    }
+}
+
+/// A started server: where to send requests and the keys to sign them with.
+struct Started {
+    server: Server,
+    address: SocketAddr,
+    /// The `Host` header to send.
+    host: String,
+    keys: Keys,
+}
+
+/// A free loopback port, for servers that cannot be asked to pick one.
 fn free_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).context("find a free port")?;
+    let listener = TcpListener::bind("127.0.0.1:0").context("find a free port")?;
     Ok(listener.local_addr().context("read the free port")?.port())
 }
 
-async fn measure_serverful(args: &Args) -> anyhow::Result<(Phase, Phase)> {
-    let binary = std::env::current_exe()
-        .context("find this program")?
-        .with_file_name("serverful");
-    let data = args.scratch.join("serverful-data");
-    let _ = std::fs::remove_dir_all(&data);
-    std::fs::create_dir_all(&data).context("create serverful's data folder")?;
-    let port = free_port()?;
-    let stdout =
-        std::fs::File::create(args.scratch.join("serverful.stdout")).context("create the log")?;
-    let stderr =
-        std::fs::File::create(args.scratch.join("serverful.stderr")).context("create the log")?;
-    let mut child = tokio::process::Command::new(&binary)
-        .args(["serve", "--data"])
-        .arg(&data)
-        .args([
-            "--port",
-            "0",
-            "--admin-port",
-            "0",
-            "--aws-port",
-            &port.to_string(),
-        ])
+fn spawn(setup: &Setup, label: &str, program: &Path, args: &[String]) -> anyhow::Result<Server> {
+    let stdout_path = setup.scratch.join(format!("{label}.stdout"));
+    let stderr_path = setup.scratch.join(format!("{label}.stderr"));
+    let stdout = std::fs::File::create(&stdout_path).context("create a log file")?;
+    let stderr = std::fs::File::create(&stderr_path).context("create a log file")?;
+    let child = tokio::process::Command::new(program)
+        .args(args)
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(stderr)
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("start {}", binary.display()))?;
-    let address = SocketAddr::from(([127, 0, 0, 1], port));
-    wait_listening(address).await?;
-    let keys: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(data.join("aws-keys.json")).context("read serverful's keys")?,
-    )
-    .context("parse serverful's keys")?;
-    let key = |name: &str| keys[name].as_str().unwrap_or_default().to_owned();
-    let keys = (key("accessKeyId"), key("secretAccessKey"));
-    let measured = measure(args, address, &keys).await;
-    let _ = child.start_kill();
-    let _ = child.wait().await;
-    measured
-}
-
-async fn measure_process(
-    args: &Args,
-    label: &str,
-    program: &Path,
-    program_args: &[String],
-    port: u16,
-) -> anyhow::Result<(Phase, Phase)> {
-    let stdout = std::fs::File::create(args.scratch.join(format!("{label}.stdout")))
-        .context("create the log")?;
-    let stderr = std::fs::File::create(args.scratch.join(format!("{label}.stderr")))
-        .context("create the log")?;
-    let mut child = tokio::process::Command::new(program)
-        .args(program_args)
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
+        // A driver that dies mid-run must not leave servers behind.
         .kill_on_drop(true)
         .spawn()
         .with_context(|| format!("start {}", program.display()))?;
-    let address = SocketAddr::from(([127, 0, 0, 1], port));
-    wait_listening(address).await?;
-    let keys = ("AKIDBENCHMARK".to_owned(), "benchmark-secret".to_owned());
-    let measured = measure(args, address, &keys).await;
-    let _ = child.start_kill();
-    let _ = child.wait().await;
-    measured
+    if let (Some(pid_file), Some(pid)) = (&setup.pid_file, child.id()) {
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(pid_file)
+        {
+            let _ = writeln!(file, "{pid}");
+        }
+    }
+    Ok(Server {
+        label: label.to_owned(),
+        child,
+        stdout_path,
+        stderr_path,
+    })
 }
 
-async fn wait_listening(address: SocketAddr) -> anyhow::Result<()> {
-    let deadline = Instant::now() + START_TIMEOUT;
-    while Instant::now() < deadline {
+fn tool(setup: &Setup, relative: &str) -> anyhow::Result<PathBuf> {
+    let tools = setup.tools.as_ref().context(
+        "no --tools folder\nhint: run it through `bash bench/queues.sh`, which installs the emulators",
+    )?;
+    let path = tools.join(relative);
+    if !path.exists() {
+        bail!("{} is not installed", path.display());
+    }
+    Ok(path)
+}
+
+async fn start_server(setup: &Setup, key: &str, data: &Path) -> anyhow::Result<Started> {
+    if key == "serverful" {
+        let app = setup.scratch.join("app-queues");
+        std::fs::create_dir_all(&app).context("create the app folder")?;
+        std::fs::write(app.join("template.yaml"), QUEUES_TEMPLATE)
+            .context("write template.yaml")?;
+        return start_serverful(setup, "serverful", &app, data, &[]).await;
+    }
+    let port = free_port()?;
+    let port_text = port.to_string();
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut server = match key {
+        "moto" => spawn(
+            setup,
+            key,
+            &tool(setup, "moto-venv/bin/moto_server")?,
+            &["-H".into(), "127.0.0.1".into(), "-p".into(), port_text],
+        )?,
+        "fakecloud" | "fakecloud-disk" => {
+            let mut args = vec!["--addr".into(), address.to_string()];
+            if key == "fakecloud-disk" {
+                std::fs::create_dir_all(data).context("create fakecloud's data folder")?;
+                args.extend([
+                    "--storage-mode".into(),
+                    "persistent".into(),
+                    "--data-path".into(),
+                    data.display().to_string(),
+                ]);
+            }
+            spawn(setup, key, &tool(setup, "fakecloud/bin/fakecloud")?, &args)?
+        }
+        "sqslite" => spawn(
+            setup,
+            key,
+            Path::new("node"),
+            &[
+                tool(setup, "sqslite/node_modules/sqslite/bin/cli.js")?
+                    .display()
+                    .to_string(),
+                "--host".into(),
+                "127.0.0.1".into(),
+                "--port".into(),
+                port_text,
+            ],
+        )?,
+        other => bail!("unknown contender {other}"),
+    };
+    wait_until_listening(&mut server, address).await?;
+    // sqslite only recognizes queue URLs on `localhost`, and builds them from the `Host`
+    // header: its clients use `http://localhost:PORT`.
+    let host = if key == "sqslite" {
+        format!("localhost:{port}")
+    } else {
+        address.to_string()
+    };
+    Ok(Started {
+        server,
+        address,
+        host,
+        keys: Keys::any(),
+    })
+}
+
+async fn wait_until_listening(server: &mut Server, address: SocketAddr) -> anyhow::Result<()> {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
         if tokio::net::TcpStream::connect(address).await.is_ok() {
             return Ok(());
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    bail!("nothing listened on {address} within {START_TIMEOUT:?}")
-}
-
-/// A keep-alive connection to one SQS endpoint, dialled again when the server closes it.
-struct Client {
-    address: SocketAddr,
-    host: String,
-    signer: Signer,
-    sender: Option<SendRequest<Full<Bytes>>>,
-}
-
-impl Client {
-    fn new(address: SocketAddr, keys: &(String, String)) -> Client {
-        Client {
-            address,
-            host: address.to_string(),
-            signer: Signer::new(&keys.0, &keys.1, REGION, "sqs"),
-            sender: None,
+        if let Ok(Some(status)) = server.child.try_wait() {
+            bail!(
+                "{} exited ({status}) before listening: {}",
+                server.label,
+                server.stderr_tail()
+            );
         }
-    }
-
-    /// Sends one operation; answers its JSON, or why it failed.
-    async fn call(&mut self, operation: &str, body: String) -> Result<serde_json::Value, String> {
-        if self.sender.as_ref().is_some_and(SendRequest::is_closed) {
-            self.sender = None;
+        if Instant::now() >= deadline {
+            bail!(
+                "{} was not listening within {READY_TIMEOUT:?}: {}",
+                server.label,
+                server.stderr_tail()
+            );
         }
-        let sender = match self.sender.as_mut() {
-            Some(sender) => sender,
-            None => {
-                let stream = tokio::net::TcpStream::connect(self.address)
-                    .await
-                    .map_err(|error| format!("connect: {error}"))?;
-                let _ = stream.set_nodelay(true);
-                let (sender, connection) =
-                    hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                        .await
-                        .map_err(|error| format!("handshake: {error}"))?;
-                tokio::spawn(async move {
-                    let _ = connection.await;
-                });
-                self.sender.insert(sender)
-            }
-        };
-        let target = format!("AmazonSQS.{operation}");
-        let signature = self.signer.sign(
-            &self.host,
-            &target,
-            body.as_bytes(),
-            time::OffsetDateTime::now_utc(),
-        );
-        let request = hyper::Request::post("/")
-            .header(hyper::header::HOST, self.host.as_str())
-            .header(hyper::header::CONTENT_TYPE, CONTENT_TYPE)
-            .header("x-amz-date", signature.amz_date)
-            .header("x-amz-target", target)
-            .header(hyper::header::AUTHORIZATION, signature.authorization)
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|error| format!("build the request: {error}"))?;
-        let exchanged = async {
-            sender.ready().await?;
-            let response = sender.send_request(request).await?;
-            let status = response.status().as_u16();
-            let closes = response.version() < hyper::Version::HTTP_11
-                || response
-                    .headers()
-                    .get(hyper::header::CONNECTION)
-                    .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"close"));
-            let body = response.into_body().collect().await?.to_bytes();
-            Ok::<_, hyper::Error>((status, body, closes))
-        }
-        .await;
-        let (status, body, closes) = match exchanged {
-            Ok(exchanged) => exchanged,
-            Err(error) => {
-                self.sender = None;
-                return Err(format!("transport: {error}"));
-            }
-        };
-        if closes {
-            self.sender = None;
-        }
-        if status != 200 {
-            return Err(format!(
-                "{operation}: status {status}: {}",
-                String::from_utf8_lossy(&body[..body.len().min(200)])
-            ));
-        }
-        serde_json::from_slice(&body).map_err(|error| format!("{operation}: not JSON: {error}"))
+        tokio::time::sleep(POLL_INTERVAL).await;
     }
 }
 
-/// Creates the queue, then runs the send phase and the receive+delete phase.
-async fn measure(
-    args: &Args,
-    address: SocketAddr,
-    keys: &(String, String),
-) -> anyhow::Result<(Phase, Phase)> {
-    let mut setup = Client::new(address, keys);
-    let created = setup
-        .call(
-            "CreateQueue",
-            serde_json::json!({"QueueName": "bench"}).to_string(),
-        )
-        .await
-        .map_err(anyhow::Error::msg)
-        .context("create the queue")?;
-    let url = created["QueueUrl"]
-        .as_str()
-        .context("CreateQueue answered no QueueUrl")?
-        .to_owned();
-    eprintln!("  sending for {} s", args.duration);
-    let send = phase(args, address, keys, &url, Work::Send).await;
-    eprintln!("  sent {} messages; receiving and deleting", send.messages);
-    let receive = phase(args, address, keys, &url, Work::ReceiveDelete).await;
-    eprintln!("  received and deleted {} messages", receive.messages);
-    Ok((send, receive))
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Work {
-    Send,
-    ReceiveDelete,
-}
-
-async fn phase(
-    args: &Args,
-    address: SocketAddr,
-    keys: &(String, String),
-    url: &str,
-    work: Work,
-) -> Phase {
-    let stop = Arc::new(AtomicBool::new(false));
-    let emptied = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(args.duration);
-    let body = "m".repeat(args.body_bytes);
-    let mut tasks = Vec::new();
-    for _ in 0..args.clients {
-        let mut client = Client::new(address, keys);
-        let (url, body, stop, emptied) =
-            (url.to_owned(), body.clone(), stop.clone(), emptied.clone());
-        let clients = args.clients as u64;
-        tasks.push(tokio::spawn(async move {
-            let mut phase = Phase {
-                latencies_us: Histogram::new_with_bounds(1, 120_000_000, 3).ok(),
-                ..Phase::default()
-            };
-            while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
-                let began = Instant::now();
-                let outcome = match work {
-                    Work::Send => client
-                        .call(
-                            "SendMessage",
-                            serde_json::json!({"QueueUrl": url, "MessageBody": body}).to_string(),
-                        )
-                        .await
-                        .map(|_| 1),
-                    Work::ReceiveDelete => receive_delete(&mut client, &url).await,
-                };
-                phase.requests += 1;
-                match outcome {
-                    Ok(0) => {
-                        // Every client found the queue empty: the phase is over.
-                        if emptied.fetch_add(1, Ordering::Relaxed) + 1 >= clients * 2 {
-                            stop.store(true, Ordering::Relaxed);
-                        }
-                    }
-                    Ok(count) => {
-                        phase.messages += count;
-                        if let Some(histogram) = phase.latencies_us.as_mut() {
-                            let _ = histogram.record(began.elapsed().as_micros().max(1) as u64);
-                        }
-                    }
-                    Err(error) => {
-                        phase.errors += 1;
-                        phase.first_error.get_or_insert(error);
-                    }
-                }
-            }
-            phase
-        }));
-    }
-    let mut total = Phase {
-        latencies_us: Histogram::new_with_bounds(1, 120_000_000, 3).ok(),
-        ..Phase::default()
+/// `serverful up APP` with every port picked free and `--data DATA`; waits for its
+/// `Ready on` line and reads the AWS endpoint and its keys from what it printed.
+async fn start_serverful(
+    setup: &Setup,
+    label: &str,
+    app: &Path,
+    data: &Path,
+    extra: &[String],
+) -> anyhow::Result<Started> {
+    let mut args: Vec<String> = vec![
+        "up".into(),
+        app.display().to_string(),
+        "--port".into(),
+        "0".into(),
+        "--aws-port".into(),
+        "0".into(),
+        "--admin-port".into(),
+        "0".into(),
+        "--data".into(),
+        data.display().to_string(),
+    ];
+    args.extend(extra.iter().cloned());
+    let mut server = spawn(setup, label, &setup.serverful, &args)?;
+    let deadline = Instant::now() + READY_TIMEOUT;
+    let stdout = loop {
+        let text = server.stdout();
+        if text.contains("Ready on ") {
+            break text;
+        }
+        if let Ok(Some(status)) = server.child.try_wait() {
+            bail!(
+                "serverful exited ({status}) before it was ready: {}",
+                server.stderr_tail()
+            );
+        }
+        if Instant::now() >= deadline {
+            bail!(
+                "serverful was not ready within {READY_TIMEOUT:?}: {}",
+                server.stderr_tail()
+            );
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
     };
-    for task in tasks {
-        if let Ok(phase) = task.await {
-            total.messages += phase.messages;
-            total.requests += phase.requests;
-            total.errors += phase.errors;
-            if total.first_error.is_none() {
-                total.first_error = phase.first_error;
-            }
-            if let (Some(all), Some(one)) =
-                (total.latencies_us.as_mut(), phase.latencies_us.as_ref())
-            {
-                let _ = all.add(one);
+    let address = stdout
+        .lines()
+        .find_map(|line| {
+            let rest = line.split("AWS endpoint http://").nth(1)?;
+            rest.split(|c: char| c == '/' || c.is_whitespace())
+                .next()?
+                .parse::<SocketAddr>()
+                .ok()
+        })
+        .context("serverful printed no `AWS endpoint http://ADDR` line")?;
+    let value_of = |name: &str| {
+        stdout.lines().find_map(|line| {
+            line.trim()
+                .strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix('='))
+                .map(str::to_owned)
+        })
+    };
+    let keys = match value_of("AWS_ACCESS_KEY_ID").zip(value_of("AWS_SECRET_ACCESS_KEY")) {
+        Some((access_key_id, secret_access_key)) => Keys {
+            access_key_id,
+            secret_access_key,
+        },
+        // Keys kept from an earlier start are not printed again: they are in the file.
+        None => {
+            let keys: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(data.join("aws-keys.json"))
+                    .context("read the AWS endpoint's keys")?,
+            )
+            .context("read the AWS endpoint's keys")?;
+            Keys {
+                access_key_id: keys["accessKeyId"].as_str().unwrap_or_default().to_owned(),
+                secret_access_key: keys["secretAccessKey"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
             }
         }
-    }
-    total.elapsed = started.elapsed();
-    total
+    };
+    Ok(Started {
+        server,
+        address,
+        host: address.to_string(),
+        keys,
+    })
 }
 
-/// One `ReceiveMessage` and the `DeleteMessageBatch` of what it got: how many.
-async fn receive_delete(client: &mut Client, url: &str) -> Result<u64, String> {
-    let received = client
-        .call(
-            "ReceiveMessage",
-            serde_json::json!({"QueueUrl": url, "MaxNumberOfMessages": 10, "VisibilityTimeout": 60, "WaitTimeSeconds": 0}).to_string(),
-        )
-        .await?;
-    let handles: Vec<serde_json::Value> = received["Messages"]
-        .as_array()
-        .map(|messages| {
-            messages
-                .iter()
-                .enumerate()
-                .map(|(index, message)| {
-                    serde_json::json!({"Id": index.to_string(), "ReceiptHandle": message["ReceiptHandle"]})
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    if handles.is_empty() {
-        return Ok(0);
+/// When each trigger's function reported its start, by id, and a wake-up for the sender
+/// waiting for it (rather than a busy loop that would take a core from the server).
+#[derive(Default)]
+struct Starts {
+    at: Mutex<HashMap<u64, Instant>>,
+    arrived: tokio::sync::Notify,
+}
+
+type Arrivals = Arc<Starts>;
+
+/// The loopback listener the trigger function reports to.
+async fn listen(arrivals: Arrivals) -> anyhow::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let arrivals = arrivals.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    move |request: hyper::Request<hyper::body::Incoming>| {
+                        let arrivals = arrivals.clone();
+                        async move {
+                            let at = Instant::now();
+                            let body = request.into_body().collect().await?.to_bytes();
+                            if let Ok(id) = String::from_utf8_lossy(&body).trim().parse() {
+                                arrivals
+                                    .at
+                                    .lock()
+                                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                                    .entry(id)
+                                    .or_insert(at);
+                                arrivals.arrived.notify_waiters();
+                            }
+                            Ok::<_, hyper::Error>(hyper::Response::new(Full::new(Bytes::new())))
+                        }
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok(address)
+}
+
+/// Starts serverful on the trigger app and times each send to its function's start.
+async fn measure_trigger(args: &Args, setup: &Setup) -> anyhow::Result<Vec<f64>> {
+    let app = setup.scratch.join("app-trigger");
+    std::fs::create_dir_all(app.join("src")).context("create the trigger app")?;
+    std::fs::write(app.join("template.yaml"), TRIGGER_TEMPLATE).context("write template.yaml")?;
+    std::fs::write(app.join("src/index.js"), TRIGGER_HANDLER).context("write index.js")?;
+    let data = setup.scratch.join("data-trigger");
+    let _ = std::fs::remove_dir_all(&data);
+    let arrivals: Arrivals = Arc::default();
+    let callback = listen(arrivals.clone()).await?;
+    let started = start_serverful(
+        setup,
+        "serverful-trigger",
+        &app,
+        &data,
+        &[
+            // The function reports to this program's loopback listener.
+            "--sandbox".into(),
+            "off".into(),
+            "--parameter-overrides".into(),
+            format!("Callback=http://{callback}/"),
+        ],
+    )
+    .await?;
+    let outcome = time_triggers(args, &started, &arrivals).await;
+    started.server.stop().await;
+    outcome
+}
+
+async fn time_triggers(
+    args: &Args,
+    started: &Started,
+    arrivals: &Arrivals,
+) -> anyhow::Result<Vec<f64>> {
+    let mut client = SqsClient::new(
+        started.address,
+        &started.host,
+        &started.keys,
+        Protocol::Json,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let queue_url = client
+        .queue_url(TRIGGER_QUEUE)
+        .await
+        .map_err(|failure| anyhow::anyhow!("find the app's queue: {}", failure.message))?;
+    let mut times = Vec::with_capacity(args.triggers);
+    for id in 0..(TRIGGER_WARMUP + args.triggers) as u64 {
+        let sent = Instant::now();
+        client
+            .send(&queue_url, &id.to_string())
+            .await
+            .map_err(|failure| anyhow::anyhow!("send trigger {id}: {}", failure.message))?;
+        let deadline = sent + TRIGGER_TIMEOUT;
+        let at = loop {
+            // Created before the look-up, so that an arrival in between still wakes it.
+            let notified = arrivals.arrived.notified();
+            let arrived = arrivals
+                .at
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .get(&id)
+                .copied();
+            if let Some(at) = arrived {
+                break at;
+            }
+            let now = Instant::now();
+            if now > deadline {
+                let log = started.server.stdout();
+                let lines: Vec<&str> = log.lines().collect();
+                bail!(
+                    "trigger {id} started no function within {TRIGGER_TIMEOUT:?}; serverful's last lines: {}",
+                    lines[lines.len().saturating_sub(5)..].join(" | ")
+                );
+            }
+            let _ = tokio::time::timeout(deadline - now, notified).await;
+        };
+        if id as usize >= TRIGGER_WARMUP {
+            times.push((at - sent).as_secs_f64() * 1000.0);
+        }
     }
-    let count = handles.len() as u64;
-    let deleted = client
-        .call(
-            "DeleteMessageBatch",
-            serde_json::json!({"QueueUrl": url, "Entries": handles}).to_string(),
-        )
-        .await?;
-    if deleted["Failed"]
-        .as_array()
-        .is_some_and(|failed| !failed.is_empty())
-    {
-        return Err(format!(
-            "DeleteMessageBatch failed entries: {}",
-            deleted["Failed"]
-        ));
-    }
-    Ok(count)
+    Ok(times)
 }
