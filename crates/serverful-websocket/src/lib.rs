@@ -77,6 +77,15 @@ pub struct WebSockets {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for WebSockets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSockets")
+            .field("apis", &self.apis().len())
+            .field("connections", &self.inner.registry.len())
+            .finish()
+    }
+}
+
 struct Inner {
     apis: RwLock<Arc<Vec<ApiSpec>>>,
     /// API `X` answers on `{X}.execute-api.{domain}`.
