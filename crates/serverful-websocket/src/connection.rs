@@ -173,9 +173,11 @@ async fn run(
             incoming = socket.recv() => match incoming {
                 None => break (1006, "Connection closed abnormally".to_owned()),
                 Some(Err(error)) => {
-                    let (code, reason) = read_error_close(&error.to_string());
+                    let (code, reason, send) = read_error_close(&error.to_string());
                     tracing::debug!(connection = %connection.id, "closing: {error}");
-                    let _ = socket.send(close(code, reason)).await;
+                    if send {
+                        let _ = socket.send(close(code, reason)).await;
+                    }
                     break (code, reason.to_owned());
                 }
                 Some(Ok(Message::Close(frame))) => {
@@ -247,16 +249,25 @@ fn close(code: u16, reason: &str) -> Message {
     }))
 }
 
-/// The close code and reason for a read that failed: a message or frame over the limits
-/// is 1009, text that is not UTF-8 is 1007, anything else a protocol error (1002).
-fn read_error_close(error: &str) -> (u16, &'static str) {
+/// The close code and reason for a read that failed, and whether to send them: a message
+/// or frame over the limits is 1009, text that is not UTF-8 1007, a connection that went
+/// away without a close frame 1006 (nothing to send it to), anything else a protocol
+/// error (1002).
+fn read_error_close(error: &str) -> (u16, &'static str, bool) {
     let lower = error.to_ascii_lowercase();
     if lower.contains("too long") || lower.contains("too big") || lower.contains("space limit") {
-        (1009, "Message too big")
+        (1009, "Message too big", true)
     } else if lower.contains("utf") {
-        (1007, "Invalid frame payload data")
+        (1007, "Invalid frame payload data", true)
+    } else if lower.contains("closing handshake")
+        || lower.contains("reset")
+        || lower.contains("broken pipe")
+        || lower.contains("io error")
+        || lower.contains("already closed")
+    {
+        (1006, "Connection closed abnormally", false)
     } else {
-        (1002, "Protocol error")
+        (1002, "Protocol error", true)
     }
 }
 

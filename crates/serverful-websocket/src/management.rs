@@ -117,14 +117,15 @@ fn dispatch(websockets: &WebSockets, request: RestRequest) -> Result<Response<By
                     .unwrap_or_default()
             };
             let mut identity = serde_json::Map::new();
-            identity.insert("SourceIp".to_owned(), json!(connection.source_ip));
+            // The wire names are lower camel case; SDKs show them as `ConnectedAt`, ...
+            identity.insert("sourceIp".to_owned(), json!(connection.source_ip));
             if let Some(agent) = &connection.user_agent {
-                identity.insert("UserAgent".to_owned(), json!(agent));
+                identity.insert("userAgent".to_owned(), json!(agent));
             }
             let body = json!({
-                "ConnectedAt": format(connection.connected_at_ms),
-                "Identity": identity,
-                "LastActiveAt": format(connection.last_active_ms()),
+                "connectedAt": format(connection.connected_at_ms),
+                "identity": identity,
+                "lastActiveAt": format(connection.last_active_ms()),
             });
             let mut response = Response::new(Bytes::from(body.to_string()));
             response.headers_mut().insert(

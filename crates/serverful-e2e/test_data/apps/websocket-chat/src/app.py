@@ -8,6 +8,8 @@ import boto3
 dynamodb = boto3.client("dynamodb")
 CONNECTIONS = os.environ["CONNECTIONS_TABLE"]
 EVENTS = os.environ["EVENTS_TABLE"]
+# The deploy test deploys a copy with another number, and sees which version answers.
+VERSION = "1"
 
 
 def on_connect(event, context):
@@ -75,6 +77,7 @@ def echo(event, context):
                 "echo": event["body"],
                 "routeKey": event["requestContext"]["routeKey"],
                 "eventType": event["requestContext"]["eventType"],
+                "version": VERSION,
             }
         ),
     }
