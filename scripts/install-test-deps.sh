@@ -114,6 +114,10 @@ bundle_node sqs "@aws-sdk/client-sqs@3"
 # The AWS SDK for JavaScript v3's SNS client for the SNS tests (tests/it/sns.rs).
 bundle_node sns "@aws-sdk/client-sns@3"
 
+# WebSocket clients for the WebSocket API tests (tests/it/websocket.rs).
+bundle_python websockets "websockets==15.*"
+bundle_node ws "ws@8"
+
 # An independent implementation of AWS's cron dialect for serverful-schedule's differential
 # test (crates/serverful-schedule/tests/it/differential.rs), pinned so its answers stay put.
 bundle_node aws-cron-parser "aws-cron-parser@1.1.12"

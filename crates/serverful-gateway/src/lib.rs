@@ -137,6 +137,8 @@ pub struct GatewayState {
     pub domain_name: String,
     /// Account id reported in `requestContext.accountId`.
     pub account_id: String,
+    /// WebSocket APIs: requests that reach one of their stages are handed over whole.
+    pub websockets: Option<serverful_websocket::WebSockets>,
 }
 
 pub use cors::CorsConfig;

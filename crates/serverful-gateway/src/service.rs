@@ -104,6 +104,16 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let raw_path = request.uri().path().to_owned();
     let host = request_host(&request);
 
+    if let Some(websockets) = &shared.state.websockets {
+        let is_upgrade = request
+            .headers()
+            .get(http::header::UPGRADE)
+            .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"websocket"));
+        if let Some(selected) = websockets.select(host.as_deref(), &raw_path, is_upgrade) {
+            let source_ip = source_ip(&request);
+            return serverful_websocket::serve(websockets, selected, request, source_ip).await;
+        }
+    }
     let routed = routes.route(host.as_deref(), &method, &raw_path);
     if method == "OPTIONS" {
         let explicit_options = matches!(&routed, Routed::Found(found)
@@ -132,13 +142,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let raw_query = request.uri().query().unwrap_or_default().to_owned();
     let headers = request.headers().clone();
     let protocol = format!("{:?}", request.version());
-    let source_ip = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(
-            || "127.0.0.1".to_owned(),
-            |ConnectInfo(address)| address.ip().to_string(),
-        );
+    let source_ip = source_ip(&request);
 
     let declared_length = headers
         .get(http::header::CONTENT_LENGTH)
@@ -248,6 +252,17 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         Err(error) => invoke_error_response(&route.target, error),
     };
     finish(response)
+}
+
+/// The client's address, or `127.0.0.1` when the router is served without connect info.
+fn source_ip(request: &Request) -> String {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(
+            || "127.0.0.1".to_owned(),
+            |ConnectInfo(address)| address.ip().to_string(),
+        )
 }
 
 /// The host the client addressed: the `Host` header, or the authority of an absolute-form

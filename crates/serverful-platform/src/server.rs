@@ -87,6 +87,8 @@ pub struct PlatformConfig {
     pub queues: Option<Arc<serverful_sqs::Queues>>,
     /// SNS topics (`DATA/topics.sqlite`), when the server runs them.
     pub topics: Option<Arc<serverful_sns::Topics>>,
+    /// WebSocket APIs and their connections, when the gateway serves them.
+    pub websockets: Option<serverful_websocket::WebSockets>,
 }
 
 /// One version of a stack, running (or draining).
@@ -1556,6 +1558,20 @@ impl Platform {
             custom_domains,
             bare_host: self.config.layout == Layout::Up,
         });
+        if let Some(websockets) = &self.config.websockets {
+            websockets.replace(
+                versions
+                    .iter()
+                    .flat_map(|version| {
+                        version
+                            .app
+                            .websocket_apis
+                            .iter()
+                            .map(|api| websocket_api_spec(version, api))
+                    })
+                    .collect(),
+            );
+        }
     }
 
     fn summaries(&self) -> Vec<StackSummary> {
@@ -1816,6 +1832,43 @@ fn now_rfc3339() -> String {
 /// The gateway's view of one API of a live version: its routes name the version, and a
 /// function with `AutoPublishAlias` by its alias, since SAM points the function's events
 /// at the alias (its weights apply to them too).
+/// A WebSocket API as served. Its routes call the stack's current deploy (not this
+/// version's), so that connections opened before a deploy reach the new functions.
+fn websocket_api_spec(
+    version: &LiveVersion,
+    api: &template::WebSocketApi,
+) -> serverful_websocket::ApiSpec {
+    let stack: Arc<str> = Arc::from(version.record.stack.as_str());
+    serverful_websocket::ApiSpec {
+        stack: version.record.stack.clone(),
+        logical_id: api.logical_id.clone(),
+        api_id: api.api_id.clone(),
+        stage_name: api.stage_name.clone(),
+        route_selection_expression: api.route_selection_expression.clone(),
+        routes: api
+            .routes
+            .iter()
+            .map(|route| {
+                let alias = version
+                    .app
+                    .functions
+                    .iter()
+                    .find(|function| function.logical_id == route.function)
+                    .and_then(|function| function.auto_publish_alias.as_deref());
+                let target = FunctionRef::new(stack.clone(), route.function.as_str());
+                serverful_websocket::RouteSpec {
+                    route_key: route.route_key.clone(),
+                    target: match alias {
+                        Some(alias) => target.with_qualifier(alias),
+                        None => target,
+                    },
+                    two_way: route.two_way,
+                }
+            })
+            .collect(),
+    }
+}
+
 fn api_spec(version: &LiveVersion, api: &template::Api) -> gateway::ApiSpec {
     let stack: Arc<str> = Arc::from(version.record.stack.as_str());
     gateway::ApiSpec {

@@ -30,6 +30,9 @@ pub(crate) enum ResourceKind {
     Role,
     RestApi,
     HttpApi,
+    /// `AWS::ApiGatewayV2::Api` with `ProtocolType: WEBSOCKET`: `Ref` gives its id,
+    /// `ApiEndpoint` its `wss://` URL.
+    WebSocketApi,
     Stage {
         stage_name: String,
     },
@@ -706,7 +709,7 @@ impl<'t> Resolver<'t> {
         Ok(match &resource.kind {
             ResourceKind::Function => self.physical_name(logical_id, "FunctionName")?,
             ResourceKind::Role => self.physical_name(logical_id, "RoleName")?,
-            ResourceKind::RestApi | ResourceKind::HttpApi => {
+            ResourceKind::RestApi | ResourceKind::HttpApi | ResourceKind::WebSocketApi => {
                 derived_id(&options.stack_name, logical_id)
             }
             ResourceKind::Stage { stage_name } => stage_name.clone(),
@@ -858,6 +861,17 @@ impl<'t> Resolver<'t> {
                     "ApiEndpoint" => Some(format!(
                         "https://{api_id}.execute-api.{region}.amazonaws.com"
                     )),
+                    "ApiId" => Some(api_id),
+                    _ => None,
+                };
+                (value, &["ApiEndpoint", "ApiId"])
+            }
+            ResourceKind::WebSocketApi => {
+                let api_id = derived_id(&options.stack_name, logical_id);
+                let value = match attribute {
+                    "ApiEndpoint" => {
+                        Some(format!("wss://{api_id}.execute-api.{region}.amazonaws.com"))
+                    }
                     "ApiId" => Some(api_id),
                     _ => None,
                 };

@@ -41,6 +41,7 @@ pub use model::{
     Alias, AliasVersion, Api, ApiKind, App, AsyncDestination, Cors, DomainMapping,
     EventInvokeConfig, Function, FunctionCode, Layer, LayerRef, Network, Output, PayloadFormat,
     Queue, QueueMapping, Route, StreamMapping, Subscription, Table, Topic, Version, VersionWeight,
+    WebSocketApi, WebSocketRoute,
 };
 pub use names::{generated_name, NameRule};
 pub use schedules::{RetryPolicy, ScheduleKind, ScheduleSource, ScheduleTarget};

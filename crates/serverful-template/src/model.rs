@@ -17,6 +17,8 @@ pub struct App {
     pub functions: Vec<Function>,
     /// Explicit APIs in template order, then the implicit `ServerlessRestApi` and `ServerlessHttpApi`.
     pub apis: Vec<Api>,
+    /// `AWS::ApiGatewayV2::Api`s with `ProtocolType: WEBSOCKET`, in template order.
+    pub websocket_apis: Vec<WebSocketApi>,
     /// Custom domains' base paths and the APIs they lead to: first those of the APIs'
     /// `Domain` properties (in the order of `apis`), then the template's
     /// `AWS::ApiGateway::BasePathMapping` and `AWS::ApiGatewayV2::ApiMapping` resources.
@@ -365,6 +367,37 @@ pub struct DomainMapping {
     /// a `BasePathMapping` without `Stage`, where API Gateway takes the stage from the
     /// first path segment after the base path.
     pub stage: Option<String>,
+}
+
+/// A WebSocket API: `AWS::ApiGatewayV2::Api` with `ProtocolType: WEBSOCKET`, its stage and
+/// its routes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebSocketApi {
+    pub logical_id: String,
+    /// Deterministic 10-character id, as for [`Api::api_id`]; what `!Ref` gives.
+    pub api_id: String,
+    /// `Name`.
+    pub name: Option<String>,
+    /// `RouteSelectionExpression`: `$request.body.action` or another JSON path of the
+    /// message.
+    pub route_selection_expression: String,
+    /// The `StageName` of its `AWS::ApiGatewayV2::Stage`.
+    pub stage_name: String,
+    /// In template order.
+    pub routes: Vec<WebSocketRoute>,
+}
+
+/// One route of a WebSocket API: a route key and the function its `AWS_PROXY` integration
+/// calls.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebSocketRoute {
+    /// `$connect`, `$disconnect`, `$default` or a custom key such as `sendmessage`.
+    pub route_key: String,
+    /// The logical id of the function, one of [`App::functions`].
+    pub function: String,
+    /// Whether an `AWS::ApiGatewayV2::RouteResponse` makes it two-way: the function's
+    /// `body` is sent back to the client.
+    pub two_way: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -14,6 +14,7 @@
 //! - `layers`: layer resources and the `Layers` of functions;
 //! - `schedules`: `Schedule`/`ScheduleV2` events, scheduled rules and Scheduler schedules;
 //! - `event_rules`: `EventBridgeRule`/`CloudWatchEvent` events, event-pattern rules and buses;
+//! - `websockets`: WebSocket APIs (`AWS::ApiGatewayV2::*` with `ProtocolType: WEBSOCKET`);
 //! - `outputs`: the `Outputs` section.
 
 mod apis;
@@ -31,6 +32,7 @@ mod schedules;
 mod streams;
 mod tables;
 mod versions;
+mod websockets;
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -177,6 +179,11 @@ pub(crate) fn build(
     let (versions, aliases) =
         versions_and_aliases(&mut resolver, &created, &merged, options, &mut unsupported)?;
 
+    let websocket_ids: Vec<String> = created
+        .iter()
+        .filter(|raw| websockets::is_websocket_api(&raw.type_name, raw.properties))
+        .map(|raw| raw.logical_id.clone())
+        .collect();
     let mut apis = Vec::new();
     let mut sam_domains = Vec::new();
     for (raw, properties) in created.iter().zip(&merged) {
@@ -318,6 +325,8 @@ pub(crate) fn build(
                 &mut unsupported,
             )?),
             "AWS::Lambda::Permission" => {}
+            // Read below, once every function is known.
+            _ if websockets::belongs(raw, &websocket_ids) => {}
             queues::QUEUE => queues.push(queues::queue(&resolver, raw)?),
             queues::TOPIC => {
                 let (topic, inline) = queues::topic(&resolver, raw, options, &mut unsupported)?;
@@ -383,6 +392,9 @@ pub(crate) fn build(
         &mut unsupported,
     )?);
 
+    let websocket_apis =
+        websockets::websocket_apis(&resolver, &created, &functions, options, &mut unsupported)?;
+
     for (api_logical_id, route) in routes {
         let api = apis
             .iter_mut()
@@ -400,6 +412,7 @@ pub(crate) fn build(
         description: sections.description,
         functions,
         apis,
+        websocket_apis,
         domain_mappings: domain_mappings
             .into_iter()
             .map(|(mapping, _)| mapping)
@@ -610,12 +623,17 @@ fn register_resources<'t>(
     let mut needs_rest = false;
     let mut needs_http = false;
     for raw in created {
+        let kind = if websockets::is_websocket_api(&raw.type_name, raw.properties) {
+            ResourceKind::WebSocketApi
+        } else {
+            resource_kind(&raw.type_name)
+        };
         resolver.resources.insert(
             raw.logical_id.clone(),
             Resource {
                 type_name: raw.type_name.clone(),
                 properties: raw.properties,
-                kind: resource_kind(&raw.type_name),
+                kind,
             },
         );
         if raw.type_name != FUNCTION {

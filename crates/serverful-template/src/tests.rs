@@ -2672,6 +2672,7 @@ fn error_versions_and_aliases() {
 }
 
 mod schedules;
+mod websockets;
 /// Issue 15: DynamoDB stream mappings from SAM events and `AWS::Lambda::EventSourceMapping`,
 /// with Lambda's defaults and limits.
 #[test]

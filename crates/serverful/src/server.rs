@@ -157,6 +157,11 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         custom_domains: Vec::new(),
         bare_host: settings.layout == Layout::Up,
     });
+    let websockets = serverful_websocket::WebSockets::new(
+        &settings.domain,
+        settings.layout == Layout::Up,
+        Arc::new(serverful_websocket::InProcessRegistry::default()),
+    );
     let platform = Platform::new(
         PlatformConfig {
             data_dir: data_dir.clone(),
@@ -179,6 +184,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             streams,
             queues: Some(queues.clone()),
             topics: Some(topics.clone()),
+            websockets: Some(websockets.clone()),
         },
         store.clone(),
         Arc::new(state),
@@ -192,16 +198,20 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         invoker: Arc::new(PlatformInvoker(platform.clone())),
         domain_name: gateway_address.to_string(),
         account_id: ACCOUNT_ID.to_owned(),
+        websockets: Some(websockets.clone()),
     };
-    aws_router.get_or_init(|| {
+    websockets.set_invoker(gateway_state.invoker.clone());
+    let aws = aws_router.get_or_init(|| {
         aws_endpoint(
             serverful_aws::AwsState::with_keys(keys),
             store,
             Some(queues),
             Some(platform.clone()),
             Some(topics),
+            Some(websockets.clone()),
         )
     });
+    websockets.set_management(aws.clone());
     let admin_state = serverful_admin::AdminState {
         platform: platform.clone(),
         token: Arc::from(token.as_str()),
@@ -332,6 +342,7 @@ pub(crate) fn aws_endpoint(
     queues: Option<Arc<serverful_sqs::Queues>>,
     platform: Option<Arc<Platform>>,
     topics: Option<Arc<serverful_sns::Topics>>,
+    websockets: Option<serverful_websocket::WebSockets>,
 ) -> axum::Router {
     let mut state = state
         .with_json_service(Arc::new(serverful_aws::DynamoDbService::new(store.clone())))
@@ -342,6 +353,10 @@ pub(crate) fn aws_endpoint(
     }
     if let Some(topics) = topics {
         state = state.with_rest_service(Arc::new(serverful_sns::SnsService { topics }));
+    }
+    if let Some(websockets) = websockets {
+        state =
+            state.with_rest_service(Arc::new(serverful_websocket::ManagementApi { websockets }));
     }
     if let Some(platform) = platform {
         state = state.with_rest_service(Arc::new(

@@ -187,20 +187,42 @@ fn print_routes(server: &server::Server, stack: &str, app: &template::App) {
         })
         .collect();
     let route_lines = gateway::route_lines(&apis, &server.base_url);
+    let port: u16 = server
+        .base_url
+        .rsplit_once(':')
+        .and_then(|(_, port)| port.parse().ok())
+        .unwrap_or(0);
+    print_websocket_apis(server, app, port);
     if route_lines.is_empty() {
-        println!("No routes: the template has no Api or HttpApi events");
+        if app.websocket_apis.is_empty() {
+            println!("No routes: the template has no Api or HttpApi events");
+        }
         return;
     }
     println!("Routes:");
     for line in route_lines {
         println!("  {line}");
     }
-    let port = server
-        .base_url
-        .rsplit_once(':')
-        .and_then(|(_, port)| port.parse().ok())
-        .unwrap_or(0);
     for api_url in server.platform.routes().current().urls(port) {
         println!("  (also {})", api_url.url);
+    }
+}
+
+/// `WebSocket APIs:` with each API's URL on its own host and on the bare host.
+fn print_websocket_apis(server: &server::Server, app: &template::App, port: u16) {
+    if app.websocket_apis.is_empty() {
+        return;
+    }
+    let bare = server.base_url.replacen("http://", "ws://", 1);
+    println!("WebSocket APIs:");
+    for api in &app.websocket_apis {
+        println!(
+            "  {}: ws://{}.execute-api.{}:{port}/{} (also {bare}/{})",
+            api.logical_id,
+            api.api_id,
+            server.platform.config().domain,
+            api.stage_name,
+            api.stage_name
+        );
     }
 }

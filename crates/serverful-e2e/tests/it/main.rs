@@ -37,6 +37,7 @@ mod streams;
 mod versions;
 mod walls;
 mod watch;
+mod websocket;
 
 use std::time::Duration;
 

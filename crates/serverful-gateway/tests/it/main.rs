@@ -71,6 +71,7 @@ fn state(apis: Vec<ApiSpec>, invoker: Arc<dyn Invoke>) -> GatewayState {
         invoker,
         domain_name: "127.0.0.1:3000".to_owned(),
         account_id: "123456789012".to_owned(),
+        websockets: None,
     }
 }
 
