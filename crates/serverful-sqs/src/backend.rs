@@ -117,6 +117,24 @@ pub struct Counts {
     pub delayed: u64,
 }
 
+/// A message move task's state, as `ListMessageMoveTasks` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoveTask {
+    pub task_handle: String,
+    /// `RUNNING`, `COMPLETED`, `CANCELLING`, `CANCELLED` or `FAILED`.
+    pub status: String,
+    pub source_arn: String,
+    pub destination_arn: Option<String>,
+    pub max_messages_per_second: Option<u32>,
+    pub moved: u64,
+    pub to_move: u64,
+    pub failure_reason: Option<String>,
+    pub started_at_ms: i64,
+}
+
+/// How many tasks of one source queue are kept (`ListMessageMoveTasks` shows ten at most).
+pub const MOVE_TASKS_KEPT: usize = 10;
+
 /// The durable state of every queue. Every method blocks on storage: call it off the
 /// async threads. Methods that change messages return once the change is durable.
 pub trait QueueBackend: Send + Sync + 'static {
@@ -169,4 +187,9 @@ pub trait QueueBackend: Send + Sync + 'static {
         now_ms: i64,
         queue_of_arn: &BTreeMap<String, String>,
     ) -> Result<BTreeMap<String, u64>, SqsError>;
+    /// Every message move task kept, oldest first.
+    fn move_tasks(&self) -> Result<Vec<MoveTask>, SqsError>;
+    /// Creates or updates a move task, and forgets its source's tasks beyond the latest
+    /// [`MOVE_TASKS_KEPT`].
+    fn put_move_task(&self, task: &MoveTask) -> Result<(), SqsError>;
 }

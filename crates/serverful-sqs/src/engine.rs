@@ -13,7 +13,8 @@ use tokio::sync::Notify;
 
 use crate::attributes::{self, QueueSettings, MAX_MESSAGE_BYTES};
 use crate::backend::{
-    Claim, Deduplication, QueueBackend, QueueRecord, Receipt, ReceiptOutcome, StoredMessage,
+    Claim, Deduplication, MoveTask, QueueBackend, QueueRecord, Receipt, ReceiptOutcome,
+    StoredMessage,
 };
 use crate::error::SqsError;
 use crate::message::{self, MessageAttributes};
@@ -117,21 +118,6 @@ pub const MESSAGE_SYSTEM_ATTRIBUTES: &[&str] = &[
     "AWSTraceHeader",
     "DeadLetterQueueSourceArn",
 ];
-
-/// A message move task's state, as `ListMessageMoveTasks` shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MoveTask {
-    pub task_handle: String,
-    /// `RUNNING`, `COMPLETED`, `CANCELLING`, `CANCELLED` or `FAILED`.
-    pub status: String,
-    pub source_arn: String,
-    pub destination_arn: Option<String>,
-    pub max_messages_per_second: Option<u32>,
-    pub moved: u64,
-    pub to_move: u64,
-    pub failure_reason: Option<String>,
-    pub started_at_ms: i64,
-}
 
 struct QueueState {
     record: RwLock<(QueueRecord, QueueSettings)>,
@@ -275,6 +261,7 @@ impl Queues {
             let settings = QueueSettings::from_attributes(record.attributes.clone())?;
             queues.insert(record.name.clone(), Arc::new(new_state(record, settings)));
         }
+        let tasks = backend.move_tasks()?;
         Ok(Queues {
             backend,
             config: QueuesConfig {
@@ -283,7 +270,7 @@ impl Queues {
             },
             queues: RwLock::new(queues),
             deleted: Mutex::default(),
-            tasks: Arc::default(),
+            tasks: Arc::new(Mutex::new(tasks)),
             changes: Mutex::new(()),
         })
     }
@@ -1111,7 +1098,7 @@ impl Queues {
                     "There is already a task running. Only one active task is allowed for a source queue arn at a given time.".to_owned(),
                 ));
             }
-            tasks.push(MoveTask {
+            let task = MoveTask {
                 task_handle: task_handle.clone(),
                 status: "RUNNING".to_owned(),
                 source_arn: source_arn.to_owned(),
@@ -1121,21 +1108,68 @@ impl Queues {
                 to_move,
                 failure_reason: None,
                 started_at_ms: now_ms(),
-            });
+            };
+            self.backend.put_move_task(&task)?;
+            tasks.push(task);
+            forget_old_tasks(&mut tasks, source_arn);
         }
-        let queues = Arc::clone(self);
-        let handle = task_handle.clone();
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return Err(SqsError::UnsupportedOperation(
                 "message move tasks need the server's runtime".to_owned(),
             ));
         };
+        let queues = Arc::clone(self);
+        let handle = task_handle.clone();
         runtime.spawn(async move {
             queues
                 .run_move_task(&handle, &source, destination.as_deref(), max_per_second)
                 .await;
         });
         Ok(task_handle)
+    }
+
+    /// Carries on the move tasks that were running (or being cancelled) when the server
+    /// stopped, on the current runtime: they are durable, as on SQS. A task whose source or
+    /// destination queue has gone since fails with the reason.
+    pub fn resume_move_tasks(self: &Arc<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let unfinished: Vec<MoveTask> = lock(&self.tasks)
+            .iter()
+            .filter(|task| task.status == "RUNNING" || task.status == "CANCELLING")
+            .cloned()
+            .collect();
+        for task in unfinished {
+            let source = self.queue_of_arn(&task.source_arn);
+            let destination = task
+                .destination_arn
+                .as_deref()
+                .map(|arn| self.queue_of_arn(arn).ok_or(arn));
+            let (source, destination) = match (source, destination) {
+                (Some(source), None) => (source, None),
+                (Some(source), Some(Ok(destination))) => (source, Some(destination)),
+                (None, _) | (Some(_), Some(Err(_))) => {
+                    self.finish_task(
+                        &task.task_handle,
+                        "FAILED",
+                        Some("The queue of the task no longer exists.".to_owned()),
+                    );
+                    continue;
+                }
+            };
+            let queues = Arc::clone(self);
+            runtime.spawn(async move {
+                queues
+                    .run_move_task(
+                        &task.task_handle,
+                        &source,
+                        destination.as_deref(),
+                        task.max_messages_per_second,
+                    )
+                    .await;
+            });
+        }
     }
 
     async fn run_move_task(
@@ -1151,11 +1185,13 @@ impl Queues {
                 .iter()
                 .any(|task| task.task_handle == handle && task.status == "CANCELLING");
             if cancelled {
-                self.finish_task(handle, "CANCELLED", None);
+                self.finish_task_off_runtime(handle, "CANCELLED", None)
+                    .await;
                 return;
             }
             let queues = Arc::clone(&self);
             let (from, to) = (source.to_owned(), destination.map(str::to_owned));
+            let task_handle = handle.to_owned();
             let moved = tokio::task::spawn_blocking(move || {
                 let lookup: BTreeMap<String, String> = queues
                     .list_queues(None)
@@ -1171,30 +1207,27 @@ impl Queues {
                         state.arrivals.notify_waiters();
                     }
                 }
-                Ok::<u64, SqsError>(moved.values().sum())
+                let count: u64 = moved.values().sum();
+                if count > 0 {
+                    queues.update_task(&task_handle, |task| task.moved += count);
+                }
+                Ok::<u64, SqsError>(count)
             })
             .await;
-            match moved {
+            let failure = match moved {
                 Ok(Ok(0)) => {
-                    self.finish_task(handle, "COMPLETED", None);
+                    self.finish_task_off_runtime(handle, "COMPLETED", None)
+                        .await;
                     return;
                 }
-                Ok(Ok(count)) => {
-                    if let Some(task) = lock(&self.tasks)
-                        .iter_mut()
-                        .find(|task| task.task_handle == handle)
-                    {
-                        task.moved += count;
-                    }
-                }
-                Ok(Err(error)) => {
-                    self.finish_task(handle, "FAILED", Some(error.to_string()));
-                    return;
-                }
-                Err(error) => {
-                    self.finish_task(handle, "FAILED", Some(error.to_string()));
-                    return;
-                }
+                Ok(Ok(_)) => None,
+                Ok(Err(error)) => Some(error.to_string()),
+                Err(error) => Some(error.to_string()),
+            };
+            if let Some(reason) = failure {
+                self.finish_task_off_runtime(handle, "FAILED", Some(reason))
+                    .await;
+                return;
             }
             if max_per_second.is_some() {
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -1202,13 +1235,42 @@ impl Queues {
         }
     }
 
+    /// Changes a task and saves it (blocks on storage). A task that cannot be saved keeps
+    /// its change in memory, and the failure is logged: its messages are safe either way.
+    fn update_task(&self, handle: &str, change: impl FnOnce(&mut MoveTask)) {
+        let changed = {
+            let mut tasks = lock(&self.tasks);
+            let Some(task) = tasks.iter_mut().find(|task| task.task_handle == handle) else {
+                return;
+            };
+            change(task);
+            task.clone()
+        };
+        if let Err(error) = self.backend.put_move_task(&changed) {
+            tracing::error!(task = handle, "cannot save a message move task: {error}");
+        }
+    }
+
     fn finish_task(&self, handle: &str, status: &str, failure_reason: Option<String>) {
-        if let Some(task) = lock(&self.tasks)
-            .iter_mut()
-            .find(|task| task.task_handle == handle)
-        {
+        self.update_task(handle, |task| {
             task.status = status.to_owned();
             task.failure_reason = failure_reason;
+        });
+    }
+
+    async fn finish_task_off_runtime(
+        self: &Arc<Self>,
+        handle: &str,
+        status: &'static str,
+        failure_reason: Option<String>,
+    ) {
+        let (queues, handle) = (Arc::clone(self), handle.to_owned());
+        let finished = tokio::task::spawn_blocking(move || {
+            queues.finish_task(&handle, status, failure_reason)
+        })
+        .await;
+        if let Err(error) = finished {
+            tracing::error!("cannot finish a message move task: {error}");
         }
     }
 
@@ -1259,8 +1321,28 @@ impl Queues {
             ));
         }
         task.status = "CANCELLING".to_owned();
-        Ok(task.moved)
+        let (moved, saved) = (task.moved, task.clone());
+        drop(tasks);
+        self.backend.put_move_task(&saved)?;
+        Ok(moved)
     }
+}
+
+/// Forgets a source's tasks beyond the latest [`crate::MOVE_TASKS_KEPT`] (the backend does
+/// the same with its copies).
+fn forget_old_tasks(tasks: &mut Vec<MoveTask>, source_arn: &str) {
+    let of_source = tasks
+        .iter()
+        .filter(|task| task.source_arn == source_arn)
+        .count();
+    let mut excess = of_source.saturating_sub(crate::MOVE_TASKS_KEPT);
+    tasks.retain(|task| {
+        if excess > 0 && task.source_arn == source_arn && task.status != "RUNNING" {
+            excess -= 1;
+            return false;
+        }
+        true
+    });
 }
 
 fn new_state(record: QueueRecord, settings: QueueSettings) -> QueueState {
@@ -1893,6 +1975,68 @@ mod tests {
             7
         );
         assert_eq!(receive(&queues, "q", 1, 30)[0].body, "kept");
+    }
+
+    #[test]
+    fn move_tasks_survive_reopening_and_a_running_one_carries_on() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = QueuesConfig {
+            region: "us-east-1".to_owned(),
+            account_id: "123456789012".to_owned(),
+            endpoint_url: "http://x".to_owned(),
+        };
+        let dlq = "arn:aws:sqs:us-east-1:123456789012:dlq";
+        {
+            let queues = Queues::open_in(dir.path(), config.clone()).expect("open");
+            for name in ["dlq", "back"] {
+                queues
+                    .create_queue(name, &BTreeMap::new(), &BTreeMap::new())
+                    .expect("create");
+            }
+            for body in ["a", "b", "c"] {
+                queues
+                    .send("dlq", SendMessage::body(body), "me")
+                    .expect("send");
+            }
+            // What the store holds when the server stops while a task runs.
+            let running = MoveTask {
+                task_handle: "task-1".to_owned(),
+                status: "RUNNING".to_owned(),
+                source_arn: dlq.to_owned(),
+                destination_arn: Some("arn:aws:sqs:us-east-1:123456789012:back".to_owned()),
+                max_messages_per_second: Some(2),
+                moved: 1,
+                to_move: 4,
+                failure_reason: None,
+                started_at_ms: now_ms(),
+            };
+            queues.backend.put_move_task(&running).expect("save");
+        }
+        let queues = Arc::new(Queues::open_in(dir.path(), config.clone()).expect("reopen"));
+        assert_eq!(
+            queues.list_move_tasks(dlq, None).expect("tasks")[0].moved,
+            1
+        );
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            queues.resume_move_tasks();
+            for _ in 0..500 {
+                if queues.list_move_tasks(dlq, None).expect("tasks")[0].status == "COMPLETED" {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+        let task = &queues.list_move_tasks(dlq, None).expect("tasks")[0];
+        assert_eq!((task.status.as_str(), task.moved), ("COMPLETED", 4));
+        assert_eq!(receive(&queues, "back", 10, 30).len(), 3);
+        drop(queues);
+        let reopened = Queues::open_in(dir.path(), config).expect("reopen again");
+        let task = &reopened.list_move_tasks(dlq, None).expect("tasks")[0];
+        assert_eq!((task.status.as_str(), task.moved), ("COMPLETED", 4));
     }
 
     #[test]

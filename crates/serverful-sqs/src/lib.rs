@@ -22,12 +22,12 @@ mod sqlite;
 pub mod wire;
 
 pub use backend::{
-    Claim, Claimed, Counts, Deduplication, QueueBackend, QueueRecord, Receipt, ReceiptOutcome,
-    Sent, StoredMessage,
+    Claim, Claimed, Counts, Deduplication, MoveTask, QueueBackend, QueueRecord, Receipt,
+    ReceiptOutcome, Sent, StoredMessage, MOVE_TASKS_KEPT,
 };
 pub use engine::{
-    check_batch_ids, now_ms, MoveTask, Queues, QueuesConfig, ReceiveOptions, ReceivedMessage,
-    SendMessage, SendOutcome, MAX_WAIT_SECONDS, MESSAGE_SYSTEM_ATTRIBUTES,
+    check_batch_ids, now_ms, Queues, QueuesConfig, ReceiveOptions, ReceivedMessage, SendMessage,
+    SendOutcome, MAX_WAIT_SECONDS, MESSAGE_SYSTEM_ATTRIBUTES,
 };
 pub use error::SqsError;
 pub use message::{MessageAttributeValue, MessageAttributes};

@@ -20,19 +20,32 @@ use base64::Engine as _;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::backend::{
-    Claim, Claimed, Counts, Deduplication, QueueBackend, QueueRecord, Receipt, ReceiptOutcome,
-    Sent, StoredMessage,
+    Claim, Claimed, Counts, Deduplication, MoveTask, QueueBackend, QueueRecord, Receipt,
+    ReceiptOutcome, Sent, StoredMessage, MOVE_TASKS_KEPT,
 };
 use crate::error::{storage, SqsError};
 use crate::message::{MessageAttributeValue, MessageAttributes};
 
 /// The schema's version in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// The columns of a message, in the order [`message_from_row`] reads them.
 const MESSAGE_COLUMNS: &str = "seq, message_id, body, attributes, system_attributes, sent_at_ms,
     available_at_ms, receive_count, first_received_at_ms, receipt_token, group_id, dedup_id,
     sender_id, dead_letter_source";
+
+/// Message move tasks (schema version 2).
+const MOVE_TASKS_TABLE: &str = "CREATE TABLE IF NOT EXISTS move_tasks (
+        handle TEXT PRIMARY KEY,
+        source_arn TEXT NOT NULL,
+        destination_arn TEXT,
+        max_per_second INTEGER,
+        status TEXT NOT NULL,
+        moved INTEGER NOT NULL,
+        to_move INTEGER NOT NULL,
+        failure_reason TEXT,
+        started_at_ms INTEGER NOT NULL
+    );";
 
 /// The most calls one group commits.
 const MAX_GROUP: usize = 256;
@@ -120,9 +133,18 @@ impl SqliteQueues {
                         until_ms INTEGER NOT NULL,
                         PRIMARY KEY (queue, scope, dedup_id)
                     );
+                    {MOVE_TASKS_TABLE}
                     PRAGMA user_version = {SCHEMA_VERSION};"
                 ))
                 .map_err(storage("create the queues"))?;
+        } else if version == 1 {
+            // Version 1 kept move tasks in memory only.
+            connection
+                .execute_batch(&format!(
+                    "{MOVE_TASKS_TABLE}
+                    PRAGMA user_version = {SCHEMA_VERSION};"
+                ))
+                .map_err(storage("add move tasks to the queues"))?;
         } else if version != SCHEMA_VERSION {
             return Err(SqsError::Storage {
                 action: "open the queues",
@@ -915,5 +937,80 @@ impl QueueBackend for SqliteQueues {
                 &queue_of_arn,
             )
         })
+    }
+
+    fn move_tasks(&self) -> Result<Vec<MoveTask>, SqsError> {
+        self.run(false, "read the message move tasks", tasks::all)
+    }
+
+    fn put_move_task(&self, task: &MoveTask) -> Result<(), SqsError> {
+        let task = task.clone();
+        self.run(true, "save a message move task", move |connection| {
+            tasks::put(connection, &task)
+        })
+    }
+}
+
+/// Message move tasks in `move_tasks`.
+mod tasks {
+    use super::*;
+
+    pub(super) fn all(connection: &Connection) -> Result<Vec<MoveTask>, SqsError> {
+        let mut statement = connection
+            .prepare(
+                "SELECT handle, source_arn, destination_arn, max_per_second, status, moved,
+                        to_move, failure_reason, started_at_ms
+                 FROM move_tasks ORDER BY started_at_ms, rowid",
+            )
+            .map_err(storage("read the message move tasks"))?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok(MoveTask {
+                    task_handle: row.get(0)?,
+                    source_arn: row.get(1)?,
+                    destination_arn: row.get(2)?,
+                    max_messages_per_second: row.get(3)?,
+                    status: row.get(4)?,
+                    moved: row.get(5)?,
+                    to_move: row.get(6)?,
+                    failure_reason: row.get(7)?,
+                    started_at_ms: row.get(8)?,
+                })
+            })
+            .map_err(storage("read the message move tasks"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(storage("read the message move tasks"))
+    }
+
+    pub(super) fn put(connection: &Connection, task: &MoveTask) -> Result<(), SqsError> {
+        connection
+            .execute(
+                "INSERT INTO move_tasks (handle, source_arn, destination_arn, max_per_second,
+                        status, moved, to_move, failure_reason, started_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (handle) DO UPDATE SET status = excluded.status,
+                        moved = excluded.moved, failure_reason = excluded.failure_reason",
+                params![
+                    task.task_handle,
+                    task.source_arn,
+                    task.destination_arn,
+                    task.max_messages_per_second,
+                    task.status,
+                    task.moved,
+                    task.to_move,
+                    task.failure_reason,
+                    task.started_at_ms,
+                ],
+            )
+            .map_err(storage("save a message move task"))?;
+        connection
+            .execute(
+                "DELETE FROM move_tasks WHERE source_arn = ?1 AND status != 'RUNNING'
+                   AND handle NOT IN (SELECT handle FROM move_tasks WHERE source_arn = ?1
+                                      ORDER BY started_at_ms DESC, rowid DESC LIMIT ?2)",
+                params![task.source_arn, MOVE_TASKS_KEPT],
+            )
+            .map_err(storage("forget old message move tasks"))?;
+        Ok(())
     }
 }

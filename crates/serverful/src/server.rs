@@ -115,6 +115,8 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         .map_err(anyhow::Error::msg)?;
     let streams = crate::streams::config(&data_dir)?;
     let queues = open_queues(&data_dir, &settings.region, &aws_url)?;
+    // Move tasks are the server's to carry on (a local `serverful invoke` leaves them).
+    queues.resume_move_tasks();
     let topics = open_topics(&data_dir, &settings.region, &aws_url)?;
 
     // Sandboxed functions reach the AWS endpoint through a listener inside their own
