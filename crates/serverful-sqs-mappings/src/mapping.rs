@@ -130,6 +130,12 @@ pub fn queue_name_of_arn(arn: &str) -> Result<&str, MappingError> {
     QueueArn::parse(arn).map(|parsed| parsed.name)
 }
 
+impl serverful_switched::Keyed for QueueMapping {
+    fn key(&self) -> &str {
+        &self.key
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,14 +1,11 @@
 //! The running queue mappings of every stack: started with a stack version, replaced by the
 //! next one, stopped when the stack goes.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serverful_invoke::Invoke;
-use tokio::sync::{watch, Mutex};
-use tokio::task::JoinHandle;
+use serverful_switched::Switched;
 
 use crate::client::QueueClient;
 use crate::mapping::QueueMapping;
@@ -48,25 +45,10 @@ impl Default for QueueSettings {
     }
 }
 
-struct Running {
-    mapping: QueueMapping,
-    stop: watch::Sender<bool>,
-    task: Option<JoinHandle<()>>,
-}
-
-#[derive(Default)]
-struct StackMappings {
-    /// The [`QueueMappings::next_switch`] number of the call that set the running
-    /// mappings: an earlier switch whose call arrives late changes nothing.
-    switch: u64,
-    running: Vec<Running>,
-}
-
 /// Every stack's queue mappings.
 pub struct QueueMappings {
     services: Arc<Services>,
-    stacks: Mutex<HashMap<String, StackMappings>>,
-    switches: AtomicU64,
+    running: Switched<QueueMapping>,
 }
 
 impl std::fmt::Debug for QueueMappings {
@@ -87,15 +69,14 @@ impl QueueMappings {
                 invoker,
                 settings,
             }),
-            stacks: Mutex::new(HashMap::new()),
-            switches: AtomicU64::new(1),
+            running: Switched::new("queue poller"),
         }
     }
 
     /// A number for the next [`QueueMappings::set_stack`], taken when a stack switches
     /// versions (in order), so that switches applied in the background keep that order.
     pub fn next_switch(&self) -> u64 {
-        self.switches.fetch_add(1, Ordering::Relaxed)
+        self.running.next_switch()
     }
 
     /// Makes `mappings` the stack's mappings as of switch number `switch`
@@ -104,68 +85,28 @@ impl QueueMappings {
     /// delivered visible again), then the new ones start. Ignored when a later switch was
     /// applied already.
     pub async fn set_stack(&self, stack: &str, switch: u64, mappings: Vec<QueueMapping>) {
-        let mut stacks = self.stacks.lock().await;
-        let entry = stacks.entry(stack.to_owned()).or_default();
-        if switch < entry.switch {
-            return;
-        }
-        stop_all(std::mem::take(&mut entry.running)).await;
-        entry.switch = switch;
-        entry.running = mappings
-            .into_iter()
-            .map(|mapping| self.start(mapping))
-            .collect();
+        self.running
+            .set_stack(stack, switch, mappings, |mapping, stop| {
+                mapping.enabled.then(|| {
+                    let poller = Poller::new(mapping.clone(), self.services.clone(), stop);
+                    tokio::spawn(poller.run())
+                })
+            })
+            .await;
     }
 
     /// Stops the stack's mappings (the stack was deleted or stopped).
     pub async fn remove_stack(&self, stack: &str) {
-        let removed = self.stacks.lock().await.remove(stack);
-        if let Some(removed) = removed {
-            stop_all(removed.running).await;
-        }
+        self.running.remove_stack(stack).await;
     }
 
     /// The mappings of every stack, enabled or not.
     pub async fn list(&self) -> Vec<QueueMapping> {
-        let stacks = self.stacks.lock().await;
-        stacks
-            .values()
-            .flat_map(|stack| stack.running.iter().map(|running| running.mapping.clone()))
-            .collect()
+        self.running.list().await
     }
 
     /// Stops every poller (the server stops), letting batches under way finish.
     pub async fn shutdown(&self) {
-        let mut stacks = self.stacks.lock().await;
-        for (_, stack) in stacks.drain() {
-            stop_all(stack.running).await;
-        }
-    }
-
-    fn start(&self, mapping: QueueMapping) -> Running {
-        let (stop, stop_receiver) = watch::channel(false);
-        let task = mapping.enabled.then(|| {
-            let poller = Poller::new(mapping.clone(), self.services.clone(), stop_receiver);
-            tokio::spawn(poller.run())
-        });
-        Running {
-            mapping,
-            stop,
-            task,
-        }
-    }
-}
-
-async fn stop_all(running: Vec<Running>) {
-    for running in &running {
-        // Receivers may be gone already (the task ended): nothing to tell.
-        let _ = running.stop.send(true);
-    }
-    for running in running {
-        if let Some(task) = running.task {
-            if let Err(error) = task.await {
-                tracing::error!(mapping = %running.mapping.key, "queue poller ended badly: {error}");
-            }
-        }
+        self.running.shutdown().await;
     }
 }

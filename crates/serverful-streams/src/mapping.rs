@@ -156,6 +156,12 @@ pub fn table_of_stream_arn(arn: &str) -> Result<&str, MappingError> {
     Ok(table)
 }
 
+impl serverful_switched::Keyed for Mapping {
+    fn key(&self) -> &str {
+        &self.key
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
