@@ -127,11 +127,15 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
     )];
     // AWS's host names answer over TLS inside the sandboxes (`crate::tls`).
     let tls = crate::tls::set_up(&data_dir, &settings.region, &settings.domain)?;
+    let tls_routers = crate::tls::Routers {
+        aws: aws_router.clone(),
+        gateway: Arc::default(),
+    };
     endpoints.extend(crate::tls::sandbox_endpoints(
         &tls,
         aws_address.port(),
         gateway_address.port(),
-        aws_router.clone(),
+        tls_routers.clone(),
         settings.aws.clone(),
     ));
     let (sandbox, sandbox_line) =
@@ -212,6 +216,9 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         websockets: Some(websockets.clone()),
     };
     websockets.set_invoker(gateway_state.invoker.clone());
+    let _ = tls_routers
+        .gateway
+        .set(gateway::router(gateway_state.clone()));
     let aws = aws_router.get_or_init(|| {
         aws_endpoint(
             serverful_aws::AwsState::with_keys(keys),

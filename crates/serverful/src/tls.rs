@@ -1,13 +1,19 @@
 //! AWS's host names for functions: the data folder's certificate authority, the bundle
 //! functions trust, and the TLS listeners inside each sandbox (`127.0.0.1:443`, and the
 //! gateway's port, where `https://{domainName}/{stage}/@connections/{id}` lands when the
-//! client reached the gateway by address) serving the AWS endpoint's router.
+//! client reached the gateway by address). They dispatch on the host as the plain
+//! listeners do: an API's host goes to the gateway, everything else (and every management
+//! call) to the AWS endpoint.
 
+use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Context as _;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse as _, Response};
 use serverful_runtime as runtime;
+use tower::ServiceExt as _;
 
 /// The HTTPS port AWS's host names are reached on.
 const HTTPS_PORT: u16 = 443;
@@ -17,6 +23,8 @@ const HTTPS_PORT: u16 = 443;
 pub(crate) struct Tls {
     pub ca_bundle: std::path::PathBuf,
     pub config: Arc<serverful_tls::ServerConfig>,
+    region: String,
+    domain: String,
 }
 
 /// Loads (or makes, the first time) the authority of `data_dir`, writes the bundle and
@@ -30,7 +38,31 @@ pub(crate) fn set_up(data_dir: &Path, region: &str, domain: &str) -> anyhow::Res
     let config = authority
         .server_config(&serverful_tls::served_names(region, domain))
         .context("issue the certificate of AWS's host names")?;
-    Ok(Tls { ca_bundle, config })
+    Ok(Tls {
+        ca_bundle,
+        config,
+        region: region.to_owned(),
+        domain: domain.to_owned(),
+    })
+}
+
+/// The routers the TLS listeners hand requests to, set once the server has made them.
+#[derive(Clone, Default)]
+pub(crate) struct Routers {
+    pub aws: Arc<OnceLock<axum::Router>>,
+    pub gateway: Arc<OnceLock<axum::Router>>,
+}
+
+/// How one TLS listener picks a router for a request.
+struct Dispatch {
+    routers: Routers,
+    /// `.execute-api.{region}.amazonaws.com`: AWS's name for an API.
+    aws_api_suffix: String,
+    /// `.execute-api.{domain}`: Serverful's.
+    own_api_suffix: String,
+    /// Whether this listener is on the gateway's port, where a bare address means the
+    /// gateway, as on the plain listener.
+    on_gateway_port: bool,
 }
 
 /// The TLS listeners inside every sandbox: port 443 and the gateway's port, unless the
@@ -39,7 +71,7 @@ pub(crate) fn sandbox_endpoints(
     tls: &Tls,
     aws_port: u16,
     gateway_port: u16,
-    router: Arc<std::sync::OnceLock<axum::Router>>,
+    routers: Routers,
     handle: tokio::runtime::Handle,
 ) -> Vec<runtime::sandbox::PlatformEndpoint> {
     let mut ports = vec![HTTPS_PORT, gateway_port];
@@ -48,13 +80,20 @@ pub(crate) fn sandbox_endpoints(
     ports
         .into_iter()
         .map(|port| {
-            let router = router.clone();
+            let dispatch = Arc::new(Dispatch {
+                routers: routers.clone(),
+                aws_api_suffix: format!(".execute-api.{}.amazonaws.com", tls.region),
+                own_api_suffix: format!(".execute-api.{}", tls.domain),
+                on_gateway_port: port == gateway_port,
+            });
             let handle = handle.clone();
             let config = tls.config.clone();
             runtime::sandbox::PlatformEndpoint {
                 port,
                 serve: Arc::new(move |listener: tokio::net::TcpListener| {
-                    let router = router.get().cloned().unwrap_or_default();
+                    let router = axum::Router::new()
+                        .fallback(dispatch_request)
+                        .with_state(dispatch.clone());
                     let config = config.clone();
                     // As the plain listener: served on the AWS endpoint's runtime.
                     let listener = listener.into_std();
@@ -80,7 +119,82 @@ async fn serve(
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let listener = serverful_tls::TlsListener::new(listener, config, "sandbox's TLS endpoint")?;
-    axum::serve(listener, router).await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<Peer>(),
+    )
+    .await
+}
+
+/// The caller's address on a TLS connection, which [`dispatch_request`] hands on to the
+/// gateway as the `ConnectInfo<SocketAddr>` its events take `sourceIp` from (axum provides
+/// that one for plain TCP listeners only).
+#[derive(Clone, Copy)]
+struct Peer(SocketAddr);
+
+impl
+    axum::extract::connect_info::Connected<
+        axum::serve::IncomingStream<'_, serverful_tls::TlsListener>,
+    > for Peer
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, serverful_tls::TlsListener>) -> Peer {
+        Peer(*stream.remote_addr())
+    }
+}
+
+/// Hands `request` to the gateway when its host names an API (AWS's name rewritten to
+/// Serverful's, `{id}.execute-api.{domain}`, which the gateway routes under `up` and
+/// `serve` alike) or when it reached the gateway's port by address; management calls and
+/// everything else go to the AWS endpoint.
+async fn dispatch_request(
+    State(dispatch): State<Arc<Dispatch>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<Peer>,
+    mut request: Request,
+) -> Response {
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer.0));
+    let host = request
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|byte| byte.is_ascii_digit()) => {
+            (name.to_owned(), Some(port.to_owned()))
+        }
+        _ => (host.clone(), None),
+    };
+    let management = request.uri().path().contains("/@connections/");
+    let api_id = name
+        .strip_suffix(&dispatch.aws_api_suffix)
+        .or_else(|| name.strip_suffix(&dispatch.own_api_suffix))
+        .filter(|id| !id.is_empty() && !id.contains('.'));
+    let to_gateway = !management && (api_id.is_some() || dispatch.on_gateway_port);
+    let routers = &dispatch.routers;
+    let router = if to_gateway {
+        if let Some(api_id) = api_id {
+            let own = match port {
+                Some(port) => format!("{api_id}{}:{port}", dispatch.own_api_suffix),
+                None => format!("{api_id}{}", dispatch.own_api_suffix),
+            };
+            if let Ok(value) = http::HeaderValue::from_str(&own) {
+                request.headers_mut().insert(http::header::HOST, value);
+            }
+        }
+        routers.gateway.get()
+    } else {
+        routers.aws.get()
+    };
+    match router {
+        Some(router) => match router.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        },
+        // Only before start-up finished, when no function runs yet.
+        None => http::StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
 }
 
 /// What functions get: the bundle, and sandboxed, the names that resolve to Serverful

@@ -76,6 +76,20 @@ fn node_verifies_serverful_on_aws_host_names_and_posts_to_connections_at_domain_
     assert_eq!(body["extraCerts"], "/var/serverful/ca-bundle.pem");
     assert_eq!(body["authorized"], true, "{body:#}");
     assert!(body["status"].is_u64(), "{body:#}");
+    // The app's HTTP API by its AWS name: the gateway answers (the host it sees is
+    // Serverful's name of the API).
+    let api = &body["api"];
+    assert_eq!(api["status"], 200, "{body:#}");
+    assert_eq!(api["authorized"], true, "{body:#}");
+    let hello: Value = serde_json::from_str(api["body"].as_str().unwrap_or_default())
+        .unwrap_or_else(|error| panic!("{error}: {body:#}"));
+    assert_eq!(hello["hello"], "from the gateway");
+    assert!(
+        hello["host"]
+            .as_str()
+            .is_some_and(|host| host.ends_with(".execute-api.localhost")),
+        "{hello:#}"
+    );
 
     // A WebSocket client reaching the API by its AWS host name, and another by the
     // gateway's address: the function posts back to each at `https://{domainName}/{stage}`.

@@ -9,11 +9,10 @@ const {
 
 delete process.env.AWS_ENDPOINT_URL;
 
-exports.get = async () => {
-  const host = `sqs.${process.env.AWS_REGION}.amazonaws.com`;
-  const result = await new Promise((resolve) => {
+const get = (host, path) =>
+  new Promise((resolve) => {
     https
-      .get({ host, path: "/", timeout: 5000 }, (response) => {
+      .get({ host, path, timeout: 5000 }, (response) => {
         const authorized = response.socket.authorized;
         let body = "";
         response.on("data", (chunk) => (body += chunk));
@@ -21,11 +20,20 @@ exports.get = async () => {
           resolve({ status: response.statusCode, authorized, body }),
         );
       })
+      .on("timeout", function () {
+        this.destroy(new Error("timed out"));
+      })
       .on("error", (error) => resolve({ error: error.code || error.message }));
   });
+
+exports.get = async () => {
+  const region = process.env.AWS_REGION;
+  const host = `sqs.${region}.amazonaws.com`;
+  const result = await get(host, "/");
+  const api = await get(`${process.env.HTTP_API_ID}.execute-api.${region}.amazonaws.com`, "/hello");
   return {
     statusCode: 200,
-    body: JSON.stringify({ host, extraCerts: process.env.NODE_EXTRA_CA_CERTS, ...result }),
+    body: JSON.stringify({ host, extraCerts: process.env.NODE_EXTRA_CA_CERTS, ...result, api }),
   };
 };
 
