@@ -4,9 +4,11 @@
 //! its cgroup.
 //!
 //! Every sandboxed instance gets a network namespace of its own in which the server binds
-//! the Runtime API on `127.0.0.1:9001` (Lambda's address) and the AWS endpoint on the port
-//! functions are told about; those listeners are the only way out of a `none` namespace,
-//! and each instance's Runtime API exists only in its own namespace.
+//! the Runtime API on `127.0.0.1:9001` (Lambda's address), the AWS endpoint on the port
+//! functions are told about and whatever other [`PlatformEndpoint`]s the server gives (the
+//! TLS listeners of AWS's host names, see `crate::aws_hosts`); those listeners are the
+//! only way out of a `none` namespace, and each instance's Runtime API exists only in its
+//! own namespace.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;

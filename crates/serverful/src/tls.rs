@@ -209,3 +209,93 @@ pub(crate) fn aws_hosts(tls: &Tls, region: &str, sandboxed: bool) -> runtime::aw
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Which router `host` and `path` reach on a listener (`on_gateway_port` or 443), and
+    /// the host the gateway saw.
+    async fn check(host: &str, path: &str, on_gateway_port: bool) -> String {
+        let routers = Routers::default();
+        let _ = routers
+            .aws
+            .set(axum::Router::new().fallback(|| async { "aws".to_owned() }));
+        let _ = routers
+            .gateway
+            .set(axum::Router::new().fallback(|request: Request| async move {
+                let host = request
+                    .headers()
+                    .get(http::header::HOST)
+                    .and_then(|host| host.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                let peer = request
+                    .extensions()
+                    .get::<axum::extract::ConnectInfo<SocketAddr>>()
+                    .map(|info| info.0.to_string())
+                    .unwrap_or_default();
+                format!("gateway {host} from {peer}")
+            }));
+        let dispatch = Arc::new(Dispatch {
+            routers,
+            aws_api_suffix: ".execute-api.eu-west-1.amazonaws.com".to_owned(),
+            own_api_suffix: ".execute-api.localhost".to_owned(),
+            on_gateway_port,
+        });
+        let router = axum::Router::new()
+            .fallback(dispatch_request)
+            .with_state(dispatch);
+        let mut request = Request::builder()
+            .uri(path)
+            .header(http::header::HOST, host)
+            .body(axum::body::Body::empty())
+            .expect("a request");
+        let peer: SocketAddr = "127.0.0.1:5555".parse().expect("an address");
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(Peer(peer)));
+        let response = router.oneshot(request).await.expect("infallible");
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .expect("a body");
+        String::from_utf8_lossy(&body).into_owned()
+    }
+
+    #[tokio::test]
+    async fn requests_go_where_their_host_says() {
+        let api = "abc123defg.execute-api.eu-west-1.amazonaws.com";
+        assert_eq!(
+            check(api, "/prod/hello", false).await,
+            "gateway abc123defg.execute-api.localhost from 127.0.0.1:5555"
+        );
+        assert_eq!(
+            check("abc123defg.execute-api.localhost:3000", "/prod/hello", true).await,
+            "gateway abc123defg.execute-api.localhost:3000 from 127.0.0.1:5555"
+        );
+        assert_eq!(
+            check("127.0.0.1:3000", "/prod/hello", true).await,
+            "gateway 127.0.0.1:3000 from 127.0.0.1:5555"
+        );
+        // Management calls and the services go to the AWS endpoint.
+        assert_eq!(check(api, "/prod/@connections/abc=", false).await, "aws");
+        assert_eq!(
+            check("127.0.0.1:3000", "/prod/@connections/abc=", true).await,
+            "aws"
+        );
+        assert_eq!(
+            check("dynamodb.eu-west-1.amazonaws.com", "/", false).await,
+            "aws"
+        );
+        assert_eq!(
+            check("execute-api.eu-west-1.amazonaws.com", "/", false).await,
+            "aws"
+        );
+        assert_eq!(check("localhost", "/", false).await, "aws");
+        // A name with more labels before the suffix is no API's.
+        assert_eq!(
+            check("a.b.execute-api.eu-west-1.amazonaws.com", "/", false).await,
+            "aws"
+        );
+    }
+}
