@@ -420,7 +420,7 @@ impl Platform {
     /// The runtime settings of `stack`'s functions: the server's, with the stack named (log
     /// lines are kept under it) and the stack's own keys as their credentials (none before
     /// the stack has keys: `start_version` makes them first).
-    fn runtime_options(&self, stack: &str) -> runtime::RuntimeOptions {
+    fn runtime_options(&self, stack: &str, app: &template::App) -> runtime::RuntimeOptions {
         let (access_key_id, secret_access_key, session_token) = match self.keys.credentials(stack) {
             Some(keys) => (
                 keys.credentials.access_key_id,
@@ -429,13 +429,32 @@ impl Platform {
             ),
             None => Default::default(),
         };
-        runtime::RuntimeOptions {
+        let mut options = runtime::RuntimeOptions {
             stack: stack.to_owned(),
             access_key_id,
             secret_access_key,
             session_token,
             ..self.config.runtime.clone()
+        };
+        // Inside the sandbox, the stack's APIs answer on their AWS host names too (the
+        // management API of its WebSocket APIs on `https://{domainName}/{stage}`).
+        if let Some(hosts) = &mut options.aws_hosts {
+            let api_ids = app
+                .apis
+                .iter()
+                .map(|api| api.api_id.as_str())
+                .chain(app.websocket_apis.iter().map(|api| api.api_id.as_str()));
+            for api_id in api_ids {
+                hosts.names.push(format!(
+                    "{api_id}.execute-api.{}.amazonaws.com",
+                    self.config.region
+                ));
+                hosts
+                    .names
+                    .push(format!("{api_id}.execute-api.{}", self.config.domain));
+            }
         }
+        options
     }
 
     /// Lets the stack's keys reach what its live versions and a version being started own.
@@ -690,7 +709,7 @@ impl Platform {
             let name = config.name.clone();
             started_configs.insert(name.clone(), config.clone());
             let (function_runtime, function_warnings) =
-                runtime::Runtime::new(vec![config], self.runtime_options(&stack))
+                runtime::Runtime::new(vec![config], self.runtime_options(&stack, &app))
                     .map_err(|error| ActionError::invalid("functions", error.to_string()))?;
             for warning in function_warnings {
                 progress.warning(&warning);
@@ -1313,6 +1332,7 @@ impl Platform {
         let app = self
             .load_template(&deploy, deploy.version_numbers())
             .map_err(|error| unavailable(error.to_string()))?;
+        let options = self.runtime_options(stack, &app);
         let dirs = self.dirs(stack);
         let code_versions = self.config.code_versions;
         let function = version.function.clone();
@@ -1331,9 +1351,8 @@ impl Platform {
             "AWS_LAMBDA_FUNCTION_VERSION".to_owned(),
             version.number.to_string(),
         );
-        let (function_runtime, warnings) =
-            runtime::Runtime::new(vec![config], self.runtime_options(stack))
-                .map_err(|error| unavailable(error.to_string()))?;
+        let (function_runtime, warnings) = runtime::Runtime::new(vec![config], options)
+            .map_err(|error| unavailable(error.to_string()))?;
         for warning in warnings {
             tracing::warn!("{stack}: {name}: {warning}");
         }
@@ -1445,7 +1464,7 @@ impl Platform {
         let mut configs = version.configs.clone();
         configs.insert(name.clone(), config.clone());
         let (function_runtime, warnings) =
-            runtime::Runtime::new(vec![config], self.runtime_options(stack))
+            runtime::Runtime::new(vec![config], self.runtime_options(stack, &version.app))
                 .map_err(|error| ActionError::invalid("functions", error.to_string()))?;
         let function_runtime = Arc::new(function_runtime);
         let parking = function_runtime.clone();

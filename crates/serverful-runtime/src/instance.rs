@@ -218,6 +218,12 @@ pub(crate) fn environment(
     if let Some(url) = &options.aws_endpoint_url {
         set("AWS_ENDPOINT_URL", url.clone());
     }
+    if let Some(hosts) = &options.aws_hosts {
+        // Sandboxed, `Sandbox::launch` points them at the bundle's path inside.
+        for key in crate::aws_hosts::CA_BUNDLE_VARIABLES {
+            set(key, hosts.ca_bundle.display().to_string());
+        }
+    }
     if !options.access_key_id.is_empty() {
         set("AWS_ACCESS_KEY_ID", options.access_key_id.clone());
         set("AWS_SECRET_ACCESS_KEY", options.secret_access_key.clone());

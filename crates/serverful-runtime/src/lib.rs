@@ -39,6 +39,7 @@
 //!   and [`HttpLease`]s.
 
 mod api_server;
+pub mod aws_hosts;
 pub mod bootstrap;
 pub mod http_mode;
 mod http_pool;
@@ -127,6 +128,9 @@ pub struct RuntimeOptions {
     pub idle_timeout: Option<Duration>,
     /// Isolation for instances; `None` runs them as plain processes.
     pub sandbox: Option<Arc<sandbox::Sandbox>>,
+    /// The CA bundle functions trust and, sandboxed, the AWS host names that resolve to
+    /// Serverful; `None` sets neither.
+    pub aws_hosts: Option<aws_hosts::AwsHosts>,
 }
 
 impl Default for RuntimeOptions {
@@ -149,6 +153,7 @@ impl Default for RuntimeOptions {
             stack: DEFAULT_STACK.to_owned(),
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
             sandbox: None,
+            aws_hosts: None,
         }
     }
 }

@@ -4,9 +4,11 @@
 //! its cgroup.
 //!
 //! Every sandboxed instance gets a network namespace of its own in which the server binds
-//! the Runtime API on `127.0.0.1:9001` (Lambda's address) and the AWS endpoint on the port
-//! functions are told about; those listeners are the only way out of a `none` namespace,
-//! and each instance's Runtime API exists only in its own namespace.
+//! the Runtime API on `127.0.0.1:9001` (Lambda's address), the AWS endpoint on the port
+//! functions are told about and whatever other [`PlatformEndpoint`]s the server gives (the
+//! TLS listeners of AWS's host names, see `crate::aws_hosts`); those listeners are the
+//! only way out of a `none` namespace, and each instance's Runtime API exists only in its
+//! own namespace.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -245,6 +247,9 @@ impl Sandbox {
         let data_dir = std::fs::canonicalize(&spec.options.data_dir)
             .unwrap_or_else(|_| spec.options.data_dir.clone());
         mounts.extend(linked_folders(&config.code_dir, &data_dir));
+        if let Some(hosts) = &spec.options.aws_hosts {
+            mounts.extend(hosts.mounts(&data_dir)?);
+        }
         // With `CodeUri: ./` the data folder (the store, the keys, builds) lies inside the
         // code folder: an empty folder hides it.
         if let Ok(inside) = data_dir.strip_prefix(&config.code_dir) {
@@ -305,6 +310,16 @@ impl Sandbox {
                     "AWS_ENDPOINT_URL".to_owned(),
                     format!("http://127.0.0.1:{port}"),
                 );
+            }
+        }
+        if spec.options.aws_hosts.is_some() {
+            for key in crate::aws_hosts::CA_BUNDLE_VARIABLES {
+                if !config.environment.contains_key(key) {
+                    env.insert(
+                        key.to_owned(),
+                        crate::aws_hosts::CA_BUNDLE_INSIDE.to_owned(),
+                    );
+                }
             }
         }
         Launch {

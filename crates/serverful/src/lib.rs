@@ -14,6 +14,7 @@ mod schedules;
 mod serve;
 mod server;
 mod streams;
+mod tls;
 mod up;
 mod watch;
 

@@ -122,13 +122,27 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
     // Sandboxed functions reach the AWS endpoint through a listener inside their own
     // network namespace, served by the same router once it exists (below).
     let aws_router: Arc<std::sync::OnceLock<axum::Router>> = Arc::default();
-    let endpoints = vec![sandbox_endpoint(
+    let mut endpoints = vec![sandbox_endpoint(
         aws_address.port(),
         aws_router.clone(),
         settings.aws.clone(),
     )];
+    // AWS's host names answer over TLS inside the sandboxes (`crate::tls`).
+    let tls = crate::tls::set_up(&data_dir, &settings.region, &settings.domain)?;
+    let tls_routers = crate::tls::Routers {
+        aws: aws_router.clone(),
+        gateway: Arc::default(),
+    };
+    endpoints.extend(crate::tls::sandbox_endpoints(
+        &tls,
+        aws_address.port(),
+        gateway_address.port(),
+        tls_routers.clone(),
+        settings.aws.clone(),
+    ));
     let (sandbox, sandbox_line) =
         crate::app::sandbox(settings.sandbox, settings.network, &data_dir, endpoints).await?;
+    let aws_hosts = crate::tls::aws_hosts(&tls, &settings.region, sandbox.is_some());
     let logs = crate::logs::open_store(&data_dir, settings.log_retention);
     let runtime_options = runtime::RuntimeOptions {
         region: settings.region.clone(),
@@ -145,6 +159,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         // No function gets the master keys: the platform gives each stack's functions
         // the stack's own (`Platform::runtime_options`).
         log_store: logs.as_ref().map(|opened| opened.store.clone()),
+        aws_hosts: Some(aws_hosts),
         ..runtime::RuntimeOptions::default()
     };
     // The master keys may do everything, as the account's root user; the platform adds
@@ -203,6 +218,9 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         websockets: Some(websockets.clone()),
     };
     websockets.set_invoker(gateway_state.invoker.clone());
+    let _ = tls_routers
+        .gateway
+        .set(gateway::router(gateway_state.clone()));
     let aws = aws_router.get_or_init(|| {
         aws_endpoint(
             serverful_aws::AwsState::with_keys(keys),

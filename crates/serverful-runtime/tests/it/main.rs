@@ -125,6 +125,7 @@ impl App {
             stack: "test-stack".to_owned(),
             idle_timeout: self.idle_timeout,
             sandbox: None,
+            aws_hosts: None,
         }
     }
 
