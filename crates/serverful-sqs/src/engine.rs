@@ -2009,6 +2009,82 @@ mod tests {
     }
 
     #[test]
+    fn async_sends_receives_and_deletes_match_the_blocking_ones() {
+        let queues = engine();
+        queues
+            .create_queue("q", &BTreeMap::new(), &BTreeMap::new())
+            .expect("create");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let sent = queues
+                .send_batch_async(
+                    "q",
+                    vec![
+                        SendMessage::body("a"),
+                        SendMessage::body(""),
+                        SendMessage::body("b"),
+                    ],
+                    "me",
+                )
+                .await
+                .expect("send");
+            assert!(sent[0].is_ok() && sent[1].is_err() && sent[2].is_ok());
+            let one = queues
+                .send_async("q", SendMessage::body("c"), "me")
+                .await
+                .expect("send one");
+            assert_eq!(one.md5_of_body, message::md5_hex(b"c"));
+            let options = ReceiveOptions {
+                max_messages: Some(10),
+                visibility_timeout: Some(0),
+                ..ReceiveOptions::default()
+            };
+            let first = queues.receive("q", options.clone()).await.expect("receive");
+            assert_eq!(first.len(), 3);
+            // Received again (visibility 0): the first handles are stale and delete
+            // nothing, the new ones delete.
+            let second = queues.receive("q", options).await.expect("receive again");
+            assert_eq!(second.len(), 3);
+            let stale: Vec<String> = first.iter().map(|m| m.receipt_handle.clone()).collect();
+            let results = queues
+                .delete_messages_async("q", &stale)
+                .await
+                .expect("delete stale");
+            assert!(results.iter().all(Result::is_ok));
+            assert_eq!(
+                queues
+                    .backend
+                    .counts("q", now_ms())
+                    .expect("counts")
+                    .visible,
+                3
+            );
+            for message in &second {
+                queues
+                    .delete_message_async("q", &message.receipt_handle)
+                    .await
+                    .expect("delete");
+            }
+            let counts = queues.backend.counts("q", now_ms()).expect("counts");
+            assert_eq!(counts.visible + counts.not_visible, 0);
+        });
+    }
+
+    #[test]
+    fn message_ids_are_uuids_ordered_by_time() {
+        let earlier = new_message_id(1_700_000_000_000);
+        let later = new_message_id(1_700_000_000_001);
+        assert!(earlier < later);
+        assert_ne!(new_message_id(5), new_message_id(5));
+        let parsed = uuid::Uuid::parse_str(&later).expect("a UUID");
+        assert_eq!(parsed.get_version_num(), 7);
+        assert_eq!(later.len(), 36);
+    }
+
+    #[test]
     fn long_polls_wake_at_once_on_a_send() {
         let queues = engine();
         queues
