@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use futures_util::future::BoxFuture;
+
 use crate::error::SqsError;
 use crate::message::MessageAttributes;
 
@@ -136,7 +138,9 @@ pub struct MoveTask {
 pub const MOVE_TASKS_KEPT: usize = 10;
 
 /// The durable state of every queue. Every method blocks on storage: call it off the
-/// async threads. Methods that change messages return once the change is durable.
+/// async threads; the `_async` ones (the hot paths: send, receive, delete) return a future
+/// instead, for async callers. Methods that change messages return (or their futures end)
+/// once the change is durable.
 pub trait QueueBackend: Send + Sync + 'static {
     /// Every queue.
     fn queues(&self) -> Result<Vec<QueueRecord>, SqsError>;
@@ -161,6 +165,28 @@ pub trait QueueBackend: Send + Sync + 'static {
         receipts: &[Receipt],
         now_ms: i64,
     ) -> Result<Vec<ReceiptOutcome>, SqsError>;
+    /// [`QueueBackend::send`] for async callers: no thread waits while the write
+    /// becomes durable.
+    fn send_async(
+        &self,
+        queue: &str,
+        messages: Vec<(StoredMessage, Option<Deduplication>)>,
+    ) -> BoxFuture<'static, Result<Vec<Sent>, SqsError>>;
+    /// [`QueueBackend::receive`] for async callers; when nothing was claimed, also when
+    /// the earliest message not visible at the claim's time becomes visible
+    /// ([`QueueBackend::next_visible_at`]), read in the same step.
+    fn receive_async(
+        &self,
+        queue: &str,
+        claim: Claim,
+    ) -> BoxFuture<'static, Result<(Claimed, Option<i64>), SqsError>>;
+    /// [`QueueBackend::delete`] for async callers.
+    fn delete_async(
+        &self,
+        queue: &str,
+        receipts: Vec<Receipt>,
+        now_ms: i64,
+    ) -> BoxFuture<'static, Result<Vec<ReceiptOutcome>, SqsError>>;
     /// Makes an in-flight message visible at `visible_at_ms` instead.
     fn change_visibility(
         &self,

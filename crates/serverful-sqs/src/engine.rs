@@ -13,8 +13,8 @@ use tokio::sync::Notify;
 
 use crate::attributes::{self, QueueSettings, MAX_MESSAGE_BYTES};
 use crate::backend::{
-    Claim, Deduplication, MoveTask, QueueBackend, QueueRecord, Receipt, ReceiptOutcome,
-    StoredMessage,
+    Claim, Claimed, Deduplication, MoveTask, QueueBackend, QueueRecord, Receipt,
+    ReceiptOutcome, Sent, StoredMessage,
 };
 use crate::error::SqsError;
 use crate::message::{self, MessageAttributes};
@@ -768,35 +768,77 @@ impl Queues {
         messages: Vec<SendMessage>,
         sender_id: &str,
     ) -> Result<Vec<Result<SendOutcome, SqsError>>, SqsError> {
-        let name: &str = &self.resolve(name)?;
-        let state = self.state(name)?;
+        let plan = self.plan_send(name, messages, sender_id)?;
+        let sent = if plan.to_store.is_empty() {
+            Vec::new()
+        } else {
+            self.backend.send(&plan.name, &plan.to_store)?
+        };
+        Ok(plan.finish(sent))
+    }
+
+    /// [`Queues::send_batch`] for async callers: no thread waits while the messages
+    /// become durable.
+    pub async fn send_batch_async(
+        &self,
+        name: &str,
+        messages: Vec<SendMessage>,
+        sender_id: &str,
+    ) -> Result<Vec<Result<SendOutcome, SqsError>>, SqsError> {
+        let mut plan = self.plan_send(name, messages, sender_id)?;
+        let sent = if plan.to_store.is_empty() {
+            Vec::new()
+        } else {
+            let to_store = std::mem::take(&mut plan.to_store);
+            self.backend.send_async(&plan.name, to_store).await?
+        };
+        Ok(plan.finish(sent))
+    }
+
+    /// [`Queues::send`] for async callers.
+    pub async fn send_async(
+        &self,
+        name: &str,
+        message: SendMessage,
+        sender_id: &str,
+    ) -> Result<SendOutcome, SqsError> {
+        let mut results = self
+            .send_batch_async(name, vec![message], sender_id)
+            .await?;
+        results.pop().unwrap_or(Err(SqsError::EmptyBatchRequest(
+            "SendMessageBatchRequestEntry",
+        )))
+    }
+
+    /// Checks a batch's messages against their queue and makes what to store.
+    fn plan_send(
+        &self,
+        name: &str,
+        messages: Vec<SendMessage>,
+        sender_id: &str,
+    ) -> Result<SendPlan, SqsError> {
+        let name = self.resolve(name)?.into_owned();
+        let state = self.state(&name)?;
         let settings = state.settings();
         let now = now_ms();
-        let mut results: Vec<Option<Result<SendOutcome, SqsError>>> =
-            Vec::with_capacity(messages.len());
-        let mut to_store = Vec::new();
-        let mut stored_index = Vec::new();
+        let mut plan = SendPlan {
+            name,
+            state,
+            results: Vec::with_capacity(messages.len()),
+            to_store: Vec::new(),
+            stored_index: Vec::new(),
+        };
         for (index, message) in messages.into_iter().enumerate() {
             match prepare(&settings, message, now, sender_id) {
                 Ok((stored, deduplication, outcome)) => {
-                    to_store.push((stored, deduplication));
-                    stored_index.push(index);
-                    results.push(Some(Ok(outcome)));
+                    plan.to_store.push((stored, deduplication));
+                    plan.stored_index.push(index);
+                    plan.results.push(Ok(outcome));
                 }
-                Err(error) => results.push(Some(Err(error))),
+                Err(error) => plan.results.push(Err(error)),
             }
         }
-        if !to_store.is_empty() {
-            let sent = self.backend.send(name, &to_store)?;
-            for (index, sent) in stored_index.into_iter().zip(sent) {
-                if let Some(Ok(outcome)) = &mut results[index] {
-                    outcome.message_id = sent.message_id;
-                    outcome.sequence_number = sent.sequence_number;
-                }
-            }
-            state.arrivals.notify_waiters();
-        }
-        Ok(results.into_iter().flatten().collect())
+        Ok(plan)
     }
 
     /// `ReceiveMessage` without waiting: what is visible now.
@@ -805,8 +847,37 @@ impl Queues {
         name: &str,
         options: &ReceiveOptions,
     ) -> Result<Vec<ReceivedMessage>, SqsError> {
-        let name: &str = &self.resolve(name)?;
-        let state = self.state(name)?;
+        let plan = match self.plan_receive(name, options)? {
+            ReceivePlan::Answered(answer) => return Ok(answer),
+            ReceivePlan::Claim(plan) => plan,
+        };
+        let claimed = self.backend.receive(&plan.name, &plan.claim)?;
+        Ok(self.finish_receive(&plan, claimed, options))
+    }
+
+    /// [`Queues::receive_now`] for async callers; when nothing is visible, also when the
+    /// earliest message not visible now becomes visible.
+    async fn receive_now_async(
+        &self,
+        name: &str,
+        options: &ReceiveOptions,
+    ) -> Result<(Vec<ReceivedMessage>, Option<i64>), SqsError> {
+        let plan = match self.plan_receive(name, options)? {
+            ReceivePlan::Answered(answer) => return Ok((answer, None)),
+            ReceivePlan::Claim(plan) => plan,
+        };
+        let (claimed, next_visible) = self
+            .backend
+            .receive_async(&plan.name, plan.claim.clone())
+            .await?;
+        Ok((self.finish_receive(&plan, claimed, options), next_visible))
+    }
+
+    /// Checks a receive's options and makes its claim (or finds the answer of an earlier
+    /// attempt with the same id).
+    fn plan_receive(&self, name: &str, options: &ReceiveOptions) -> Result<ReceivePlan, SqsError> {
+        let name = self.resolve(name)?.into_owned();
+        let state = self.state(&name)?;
         let settings = state.settings();
         let max_messages = options.max_messages.unwrap_or(1);
         if !(1..=10).contains(&max_messages) {
@@ -835,20 +906,20 @@ impl Queues {
             let attempts = lock(&state.attempts);
             if let Some((until, answer)) = attempts.get(attempt) {
                 if *until > now {
-                    return Ok(answer.clone());
+                    return Ok(ReceivePlan::Answered(answer.clone()));
                 }
             }
         }
         let redrive = settings.redrive_policy.as_ref().and_then(|policy| {
             self.queue_of_arn(&policy.dead_letter_target_arn)
-                .map(|target| (policy.max_receive_count, target, self.queue_arn(name)))
+                .map(|target| (policy.max_receive_count, target, self.queue_arn(&name)))
         });
         let claim = Claim {
             now_ms: now,
             max_messages: max_messages as usize,
             visible_until_ms: now + i64::from(visibility) * 1000,
             fifo: settings.fifo,
-            redrive: redrive.clone(),
+            redrive,
             retention_cutoff_ms: now - i64::from(settings.message_retention_period) * 1000,
             sweep_expired: {
                 let mut last = lock(&state.last_sweep_ms);
@@ -859,9 +930,24 @@ impl Queues {
                 due
             },
         };
-        let claimed = self.backend.receive(name, &claim)?;
+        Ok(ReceivePlan::Claim(ClaimPlan {
+            name,
+            state,
+            fifo: settings.fifo,
+            visibility,
+            claim,
+        }))
+    }
+
+    /// What a receive answers for what its claim got.
+    fn finish_receive(
+        &self,
+        plan: &ClaimPlan,
+        claimed: Claimed,
+        options: &ReceiveOptions,
+    ) -> Vec<ReceivedMessage> {
         if claimed.dead_lettered > 0 {
-            if let Some((_, target, _)) = &redrive {
+            if let Some((_, target, _)) = &plan.claim.redrive {
                 if let Ok(target) = self.state(target) {
                     target.arrivals.notify_waiters();
                 }
@@ -872,17 +958,14 @@ impl Queues {
             .into_iter()
             .map(|message| received(message, options))
             .collect();
-        if let Some(attempt) = options
-            .request_attempt_id
-            .as_deref()
-            .filter(|_| settings.fifo)
-        {
-            let mut attempts = lock(&state.attempts);
+        if let Some(attempt) = options.request_attempt_id.as_deref().filter(|_| plan.fifo) {
+            let now = plan.claim.now_ms;
+            let mut attempts = lock(&plan.state.attempts);
             attempts.retain(|_, (until, _)| *until > now);
-            let until = now + DEDUPLICATION_INTERVAL_MS.min(i64::from(visibility) * 1000);
+            let until = now + DEDUPLICATION_INTERVAL_MS.min(i64::from(plan.visibility) * 1000);
             attempts.insert(attempt.to_owned(), (until, answer.clone()));
         }
-        Ok(answer)
+        answer
     }
 
     /// `ReceiveMessage`: what is visible, waiting up to the wait time for a first message
@@ -905,28 +988,12 @@ impl Queues {
             ));
         }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(wait));
-        let options = Arc::new(options);
         loop {
             let notified = state.arrivals.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let queues = Arc::clone(self);
-            let queue = name.to_owned();
-            let receive_options = Arc::clone(&options);
-            let (messages, next_visible) = tokio::task::spawn_blocking(move || {
-                let messages = queues.receive_now(&queue, &receive_options)?;
-                let next = if messages.is_empty() {
-                    queues.backend.next_visible_at(&queue, now_ms())?
-                } else {
-                    None
-                };
-                Ok::<_, SqsError>((messages, next))
-            })
-            .await
-            .map_err(|error| SqsError::Storage {
-                action: "receive messages",
-                message: error.to_string(),
-            })??;
+            // No thread waits on the store: the writer thread wakes this task.
+            let (messages, next_visible) = self.receive_now_async(name, &options).await?;
             if !messages.is_empty() || tokio::time::Instant::now() >= deadline {
                 return Ok(messages);
             }
@@ -958,8 +1025,60 @@ impl Queues {
         name: &str,
         receipt_handles: &[String],
     ) -> Result<Vec<Result<(), SqsError>>, SqsError> {
-        let name: &str = &self.resolve(name)?;
-        let state = self.state(name)?;
+        let (name, state, decoded, receipts) = self.plan_delete(name, receipt_handles)?;
+        let outcomes = if receipts.is_empty() {
+            Vec::new()
+        } else {
+            self.backend.delete(&name, &receipts, now_ms())?
+        };
+        Ok(finish_delete(&state, decoded, receipt_handles, outcomes))
+    }
+
+    /// [`Queues::delete_messages`] for async callers: no thread waits while the deletes
+    /// become durable.
+    pub async fn delete_messages_async(
+        &self,
+        name: &str,
+        receipt_handles: &[String],
+    ) -> Result<Vec<Result<(), SqsError>>, SqsError> {
+        let (name, state, decoded, receipts) = self.plan_delete(name, receipt_handles)?;
+        let outcomes = if receipts.is_empty() {
+            Vec::new()
+        } else {
+            self.backend.delete_async(&name, receipts, now_ms()).await?
+        };
+        Ok(finish_delete(&state, decoded, receipt_handles, outcomes))
+    }
+
+    /// [`Queues::delete_message`] for async callers.
+    pub async fn delete_message_async(
+        &self,
+        name: &str,
+        receipt_handle: &str,
+    ) -> Result<(), SqsError> {
+        let mut results = self
+            .delete_messages_async(name, &[receipt_handle.to_owned()])
+            .await?;
+        results.pop().unwrap_or(Ok(()))
+    }
+
+    /// The queue of a delete, and its handles decoded.
+    #[allow(clippy::type_complexity)]
+    fn plan_delete(
+        &self,
+        name: &str,
+        receipt_handles: &[String],
+    ) -> Result<
+        (
+            String,
+            Arc<QueueState>,
+            Vec<Result<Receipt, SqsError>>,
+            Vec<Receipt>,
+        ),
+        SqsError,
+    > {
+        let name = self.resolve(name)?.into_owned();
+        let state = self.state(&name)?;
         let decoded: Vec<Result<Receipt, SqsError>> = receipt_handles
             .iter()
             .map(|handle| decode_receipt(handle))
@@ -968,36 +1087,7 @@ impl Queues {
             .iter()
             .filter_map(|r| r.as_ref().ok().cloned())
             .collect();
-        let mut outcomes = if receipts.is_empty() {
-            Vec::new()
-        } else {
-            self.backend.delete(name, &receipts, now_ms())?
-        }
-        .into_iter();
-        let mut deleted_any = false;
-        let results = decoded
-            .into_iter()
-            .zip(receipt_handles)
-            .map(|(receipt, handle)| {
-                receipt?;
-                match outcomes.next() {
-                    Some(ReceiptOutcome::Done) => {
-                        deleted_any = true;
-                        Ok(())
-                    }
-                    Some(ReceiptOutcome::Stale | ReceiptOutcome::Gone) | None => Ok(()),
-                    Some(ReceiptOutcome::NotInFlight) => Err(SqsError::invalid_value(
-                        "ReceiptHandle",
-                        handle,
-                        "The receipt handle has expired.",
-                    )),
-                }
-            })
-            .collect();
-        if deleted_any {
-            lock(&state.attempts).clear();
-        }
-        Ok(results)
+        Ok((name, state, decoded, receipts))
     }
 
     /// `ChangeMessageVisibility`: the in-flight message becomes visible `timeout` seconds
@@ -1345,6 +1435,82 @@ fn forget_old_tasks(tasks: &mut Vec<MoveTask>, source_arn: &str) {
     });
 }
 
+/// A send checked and ready to store: one result per message (errors for those that
+/// failed their checks), and the messages to store with their places in the results.
+struct SendPlan {
+    name: String,
+    state: Arc<QueueState>,
+    results: Vec<Result<SendOutcome, SqsError>>,
+    to_store: Vec<(StoredMessage, Option<Deduplication>)>,
+    stored_index: Vec<usize>,
+}
+
+impl SendPlan {
+    /// The results once the store has `sent` the messages; wakes the queue's long polls.
+    fn finish(mut self, sent: Vec<Sent>) -> Vec<Result<SendOutcome, SqsError>> {
+        if !self.stored_index.is_empty() {
+            for (index, sent) in self.stored_index.iter().zip(sent) {
+                if let Some(Ok(outcome)) = self.results.get_mut(*index) {
+                    outcome.message_id = sent.message_id;
+                    outcome.sequence_number = sent.sequence_number;
+                }
+            }
+            self.state.arrivals.notify_waiters();
+        }
+        self.results
+    }
+}
+
+/// A receive's claim, or the answer of an earlier attempt with the same id.
+enum ReceivePlan {
+    Answered(Vec<ReceivedMessage>),
+    Claim(ClaimPlan),
+}
+
+/// A receive ready to claim messages.
+struct ClaimPlan {
+    name: String,
+    state: Arc<QueueState>,
+    fifo: bool,
+    visibility: u32,
+    claim: Claim,
+}
+
+/// A delete's results, one per handle, from the store's outcomes for the handles that
+/// decoded.
+fn finish_delete(
+    state: &QueueState,
+    decoded: Vec<Result<Receipt, SqsError>>,
+    receipt_handles: &[String],
+    outcomes: Vec<ReceiptOutcome>,
+) -> Vec<Result<(), SqsError>> {
+    let mut outcomes = outcomes.into_iter();
+    let mut deleted_any = false;
+    let results = decoded
+        .into_iter()
+        .zip(receipt_handles)
+        .map(|(receipt, handle)| {
+            receipt?;
+            match outcomes.next() {
+                Some(ReceiptOutcome::Done) => {
+                    deleted_any = true;
+                    Ok(())
+                }
+                Some(ReceiptOutcome::Stale | ReceiptOutcome::Gone) | None => Ok(()),
+                Some(ReceiptOutcome::NotInFlight) => Err(SqsError::invalid_value(
+                    "ReceiptHandle",
+                    handle,
+                    "The receipt handle has expired.",
+                )),
+            }
+        })
+        .collect();
+    if deleted_any {
+        lock(&state.attempts).clear();
+    }
+    results
+}
+
 fn new_state(record: QueueRecord, settings: QueueSettings) -> QueueState {
     QueueState {
         record: RwLock::new((record, settings)),
@@ -1467,7 +1633,7 @@ fn prepare(
         (None, None)
     };
     let delay = message.delay_seconds.unwrap_or(settings.delay_seconds);
-    let message_id = uuid::Uuid::new_v4().to_string();
+    let message_id = new_message_id(now);
     let outcome = SendOutcome {
         message_id: message_id.clone(),
         md5_of_body: message::md5_hex(message.body.as_bytes()),
@@ -1492,6 +1658,20 @@ fn prepare(
         dead_letter_source_arn: None,
     };
     Ok((stored, deduplication, outcome))
+}
+
+/// A new message id: a UUID whose first 48 bits are the send's time in milliseconds
+/// (RFC 9562's version 7), the rest random. It looks like any other SQS message id, and
+/// ids sent close together sort together, so the store's index of ids grows at its end
+/// instead of taking each insert on a random page (which wrote one more page to disk per
+/// message in a group commit).
+fn new_message_id(now_ms: i64) -> String {
+    let random = uuid::Uuid::new_v4();
+    let mut tail = [0u8; 10];
+    tail.copy_from_slice(&random.as_bytes()[..10]);
+    uuid::Builder::from_unix_timestamp_millis(u64::try_from(now_ms).unwrap_or(0), &tail)
+        .into_uuid()
+        .to_string()
 }
 
 /// A claimed message as a receive answers it, with the attributes asked for.
@@ -1907,6 +2087,82 @@ mod tests {
             }
         });
         assert_eq!(receive(&queues, "src", 1, 30)[0].body, "poison");
+    }
+
+    #[test]
+    fn async_sends_receives_and_deletes_match_the_blocking_ones() {
+        let queues = engine();
+        queues
+            .create_queue("q", &BTreeMap::new(), &BTreeMap::new())
+            .expect("create");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let sent = queues
+                .send_batch_async(
+                    "q",
+                    vec![
+                        SendMessage::body("a"),
+                        SendMessage::body(""),
+                        SendMessage::body("b"),
+                    ],
+                    "me",
+                )
+                .await
+                .expect("send");
+            assert!(sent[0].is_ok() && sent[1].is_err() && sent[2].is_ok());
+            let one = queues
+                .send_async("q", SendMessage::body("c"), "me")
+                .await
+                .expect("send one");
+            assert_eq!(one.md5_of_body, message::md5_hex(b"c"));
+            let options = ReceiveOptions {
+                max_messages: Some(10),
+                visibility_timeout: Some(0),
+                ..ReceiveOptions::default()
+            };
+            let first = queues.receive("q", options.clone()).await.expect("receive");
+            assert_eq!(first.len(), 3);
+            // Received again (visibility 0): the first handles are stale and delete
+            // nothing, the new ones delete.
+            let second = queues.receive("q", options).await.expect("receive again");
+            assert_eq!(second.len(), 3);
+            let stale: Vec<String> = first.iter().map(|m| m.receipt_handle.clone()).collect();
+            let results = queues
+                .delete_messages_async("q", &stale)
+                .await
+                .expect("delete stale");
+            assert!(results.iter().all(Result::is_ok));
+            assert_eq!(
+                queues
+                    .backend
+                    .counts("q", now_ms())
+                    .expect("counts")
+                    .visible,
+                3
+            );
+            for message in &second {
+                queues
+                    .delete_message_async("q", &message.receipt_handle)
+                    .await
+                    .expect("delete");
+            }
+            let counts = queues.backend.counts("q", now_ms()).expect("counts");
+            assert_eq!(counts.visible + counts.not_visible, 0);
+        });
+    }
+
+    #[test]
+    fn message_ids_are_uuids_ordered_by_time() {
+        let earlier = new_message_id(1_700_000_000_000);
+        let later = new_message_id(1_700_000_000_001);
+        assert!(earlier < later);
+        assert_ne!(new_message_id(5), new_message_id(5));
+        let parsed = uuid::Uuid::parse_str(&later).expect("a UUID");
+        assert_eq!(parsed.get_version_num(), 7);
+        assert_eq!(later.len(), 36);
     }
 
     #[test]

@@ -82,6 +82,13 @@ pub async fn call(
             Out::Text(handle),
         )])));
     }
+    if MESSAGE_OPERATIONS.contains(&operation) {
+        // The hot paths run on this task: they wait for the store without a thread.
+        let name = queue(&input, &context)?;
+        authorize(&context, operation, &name)?;
+        let sender_id = context.principal.account_id.clone();
+        return message_operation(queues, operation, &name, &input, &sender_id).await;
+    }
     let queues = Arc::clone(queues);
     let operation = operation.to_owned();
     tokio::task::spawn_blocking(move || call_blocking(&queues, &operation, &input, &context))
@@ -113,7 +120,6 @@ fn call_blocking(
     input: &Map<String, Value>,
     context: &CallContext,
 ) -> Result<Option<Out>, SqsError> {
-    let sender_id = context.principal.account_id.clone();
     match operation {
         "CreateQueue" => {
             let name = required_text(input, "QueueName")?;
@@ -268,13 +274,22 @@ fn call_blocking(
             }
             let name = queue(input, context)?;
             authorize(context, operation, &name)?;
-            queue_operation(queues, operation, &name, input, &sender_id)
+            queue_operation(queues, operation, &name, input)
         }
     }
 }
 
-/// The operations on one queue named by `QueueUrl`.
-fn queue_operation(
+/// The operations that send and delete messages: run on the request's task, since the
+/// engine's async calls wait for the store without holding a thread.
+const MESSAGE_OPERATIONS: &[&str] = &[
+    "SendMessage",
+    "SendMessageBatch",
+    "DeleteMessage",
+    "DeleteMessageBatch",
+];
+
+/// [`MESSAGE_OPERATIONS`] on the queue `name`.
+async fn message_operation(
     queues: &Queues,
     operation: &str,
     name: &str,
@@ -282,28 +297,9 @@ fn queue_operation(
     sender_id: &str,
 ) -> Result<Option<Out>, SqsError> {
     match operation {
-        "DeleteQueue" => queues.delete_queue(name).map(|()| None),
-        "PurgeQueue" => queues.purge(name).map(|_| None),
-        "GetQueueAttributes" => {
-            let names = string_list(input, "AttributeNames")?;
-            let attributes = queues.get_attributes(name, &names)?;
-            let mut fields = Vec::new();
-            if !attributes.is_empty() {
-                fields.push(Field {
-                    json: "Attributes",
-                    xml: "Attribute",
-                    value: Out::string_map("Name", &attributes),
-                });
-            }
-            Ok(Some(Out::Struct(fields)))
-        }
-        "SetQueueAttributes" => {
-            let attributes = string_map(input, "Attributes")?;
-            queues.set_attributes(name, &attributes).map(|()| None)
-        }
         "SendMessage" => {
             let message = send_message(input)?;
-            let outcome = queues.send(name, message, sender_id)?;
+            let outcome = queues.send_async(name, message, sender_id).await?;
             Ok(Some(Out::Struct(send_fields(None, outcome))))
         }
         "SendMessageBatch" => {
@@ -338,7 +334,7 @@ fn queue_operation(
                     sent: size,
                 });
             }
-            let results = queues.send_batch(name, messages, sender_id)?;
+            let results = queues.send_batch_async(name, messages, sender_id).await?;
             let mut successful = Vec::new();
             for (id, result) in ids.into_iter().zip(results) {
                 match result {
@@ -354,7 +350,10 @@ fn queue_operation(
         }
         "DeleteMessage" => {
             let handle = required_text(input, "ReceiptHandle")?;
-            queues.delete_message(name, &handle).map(|()| None)
+            queues
+                .delete_message_async(name, &handle)
+                .await
+                .map(|()| None)
         }
         "DeleteMessageBatch" => {
             let entries = entries(input, "DeleteMessageBatchRequestEntry")?;
@@ -371,7 +370,7 @@ fn queue_operation(
                     Err(error) => failures.push((id, error)),
                 }
             }
-            let results = queues.delete_messages(name, &handles)?;
+            let results = queues.delete_messages_async(name, &handles).await?;
             for (id, result) in ids.into_iter().zip(results) {
                 match result {
                     Ok(()) => successful.push(Out::Struct(vec![Field::new("Id", Out::Text(id))])),
@@ -383,6 +382,37 @@ fn queue_operation(
                 successful,
                 failures,
             )))
+        }
+        _ => Err(SqsError::InvalidAction(operation.to_owned())),
+    }
+}
+
+/// The operations on one queue named by `QueueUrl`.
+fn queue_operation(
+    queues: &Queues,
+    operation: &str,
+    name: &str,
+    input: &Map<String, Value>,
+) -> Result<Option<Out>, SqsError> {
+    match operation {
+        "DeleteQueue" => queues.delete_queue(name).map(|()| None),
+        "PurgeQueue" => queues.purge(name).map(|_| None),
+        "GetQueueAttributes" => {
+            let names = string_list(input, "AttributeNames")?;
+            let attributes = queues.get_attributes(name, &names)?;
+            let mut fields = Vec::new();
+            if !attributes.is_empty() {
+                fields.push(Field {
+                    json: "Attributes",
+                    xml: "Attribute",
+                    value: Out::string_map("Name", &attributes),
+                });
+            }
+            Ok(Some(Out::Struct(fields)))
+        }
+        "SetQueueAttributes" => {
+            let attributes = string_map(input, "Attributes")?;
+            queues.set_attributes(name, &attributes).map(|()| None)
         }
         "ChangeMessageVisibility" => {
             let handle = required_text(input, "ReceiptHandle")?;

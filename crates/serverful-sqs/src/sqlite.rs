@@ -17,6 +17,7 @@ use std::path::Path;
 use std::sync::mpsc;
 
 use base64::Engine as _;
+use futures_util::future::BoxFuture;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::backend::{
@@ -90,6 +91,8 @@ impl SqliteQueues {
                  PRAGMA busy_timeout=5000;",
             )
             .map_err(storage("set up the queues"))?;
+        // Every statement of the hot paths stays prepared (rusqlite keeps 16 by default).
+        connection.set_prepared_statement_cache_capacity(64);
         let version: i64 = connection
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .map_err(storage("read the queues' schema version"))?;
@@ -173,31 +176,69 @@ impl SqliteQueues {
         work: impl FnOnce(&Connection) -> Result<R, SqsError> + Send + 'static,
     ) -> Result<R, SqsError> {
         let (reply, answer) = mpsc::sync_channel::<Result<R, SqsError>>(1);
+        self.submit(durable, action, work, move |result| {
+            let _ = reply.send(result);
+        })?;
+        answer.recv().map_err(|_| stopped(action))?
+    }
+
+    /// [`SqliteQueues::run`] for async callers: the future ends once the group is
+    /// committed, and no thread blocks while it waits (the writer wakes the task).
+    fn run_async<R: Send + 'static>(
+        &self,
+        durable: bool,
+        action: &'static str,
+        work: impl FnOnce(&Connection) -> Result<R, SqsError> + Send + 'static,
+    ) -> BoxFuture<'static, Result<R, SqsError>> {
+        let (reply, answer) = tokio::sync::oneshot::channel::<Result<R, SqsError>>();
+        let submitted = self.submit(durable, action, work, move |result| {
+            let _ = reply.send(result);
+        });
+        Box::pin(async move {
+            submitted?;
+            answer.await.map_err(|_| stopped(action))?
+        })
+    }
+
+    /// Queues `work` for the writer thread; `reply` gets its result once its group is
+    /// committed (or the commit's failure).
+    fn submit<R: Send + 'static>(
+        &self,
+        durable: bool,
+        action: &'static str,
+        work: impl FnOnce(&Connection) -> Result<R, SqsError> + Send + 'static,
+        reply: impl FnOnce(Result<R, SqsError>) + Send + 'static,
+    ) -> Result<(), SqsError> {
         let work: Work = Box::new(move |connection| {
             let result = work(connection);
             let succeeded = result.is_ok();
             let answer: Answer = Box::new(move |commit_failure| {
-                let _ = reply.send(match commit_failure {
+                reply(match commit_failure {
                     Some(error) if succeeded => Err(error),
                     _ => result,
                 });
             });
             (succeeded, answer)
         });
-        let stopped = || SqsError::Storage {
-            action,
-            message: "the queues' writer thread stopped".to_owned(),
-        };
         self.jobs
             .send(Job { durable, work })
-            .map_err(|_| stopped())?;
-        answer.recv().map_err(|_| stopped())?
+            .map_err(|_| stopped(action))
+    }
+}
+
+/// The error of a call whose writer thread is gone.
+fn stopped(action: &'static str) -> SqsError {
+    SqsError::Storage {
+        action,
+        message: "the queues' writer thread stopped".to_owned(),
     }
 }
 
 /// The writer thread: takes the calls waiting, runs them as one transaction, commits,
 /// answers them, and goes again until every handle is gone.
 fn write_groups(connection: Connection, queued: &mpsc::Receiver<Job>) {
+    // The sync mode set last (`true`: FULL), so that it is only set when it changes.
+    let mut synced: Option<bool> = None;
     while let Ok(first) = queued.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -207,15 +248,21 @@ fn write_groups(connection: Connection, queued: &mpsc::Receiver<Job>) {
             }
         }
         let durable = group.iter().any(|job| job.durable);
-        let pragma = if durable {
-            "PRAGMA synchronous=FULL"
-        } else {
-            "PRAGMA synchronous=NORMAL"
-        };
-        if let Err(error) = connection.execute_batch(pragma) {
-            tracing::error!("failed to set the queues' sync mode: {error}");
+        if synced != Some(durable) {
+            let pragma = if durable {
+                "PRAGMA synchronous=FULL"
+            } else {
+                "PRAGMA synchronous=NORMAL"
+            };
+            match connection.execute_batch(pragma) {
+                Ok(()) => synced = Some(durable),
+                Err(error) => {
+                    synced = None;
+                    tracing::error!("failed to set the queues' sync mode: {error}");
+                }
+            }
         }
-        if let Err(error) = connection.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(error) = run_cached(&connection, "BEGIN IMMEDIATE") {
             tracing::error!("failed to begin a transaction of queue changes: {error}");
             for job in group {
                 // Without a transaction each statement commits (durably) on its own.
@@ -226,22 +273,22 @@ fn write_groups(connection: Connection, queued: &mpsc::Receiver<Job>) {
         }
         let mut answers = Vec::with_capacity(group.len());
         for job in group {
-            let savepoint = connection.execute_batch("SAVEPOINT call");
+            let savepoint = run_cached(&connection, "SAVEPOINT call");
             let (succeeded, answer) = (job.work)(&connection);
             if savepoint.is_ok() {
-                let end = if succeeded {
-                    "RELEASE call"
+                let ended = if succeeded {
+                    run_cached(&connection, "RELEASE call")
                 } else {
-                    "ROLLBACK TO call; RELEASE call"
+                    run_cached(&connection, "ROLLBACK TO call")
+                        .and_then(|()| run_cached(&connection, "RELEASE call"))
                 };
-                if let Err(error) = connection.execute_batch(end) {
+                if let Err(error) = ended {
                     tracing::error!("failed to end a queue call's savepoint: {error}");
                 }
             }
             answers.push(answer);
         }
-        let failure = connection
-            .execute_batch("COMMIT")
+        let failure = run_cached(&connection, "COMMIT")
             .err()
             .map(storage("commit queue changes"));
         if failure.is_some() {
@@ -251,6 +298,13 @@ fn write_groups(connection: Connection, queued: &mpsc::Receiver<Job>) {
             answer(failure.clone());
         }
     }
+}
+
+/// Runs a statement without parameters or rows (the transaction control of every group
+/// and call), prepared once: `execute_batch` would parse it again each time.
+fn run_cached(connection: &Connection, sql: &str) -> rusqlite::Result<()> {
+    connection.prepare_cached(sql)?.execute([])?;
+    Ok(())
 }
 
 fn map_to_json(map: &BTreeMap<String, String>) -> String {
@@ -635,18 +689,20 @@ mod calls {
                 message.first_received_at_ms.get_or_insert(claim.now_ms);
                 message.receipt_token = Some(token.clone());
                 transaction
-                    .execute(
+                    .prepare_cached(
                         "UPDATE messages SET available_at_ms = ?2, receive_count = ?3,
                             first_received_at_ms = ?4, receipt_token = ?5
                          WHERE seq = ?1",
-                        params![
+                    )
+                    .and_then(|mut update| {
+                        update.execute(params![
                             seq,
                             message.available_at_ms,
                             message.receive_count,
                             message.first_received_at_ms,
                             token
-                        ],
-                    )
+                        ])
+                    })
                     .map_err(storage("claim a message"))?;
                 claimed.messages.push(message);
             }
@@ -675,6 +731,22 @@ mod calls {
         receipt: &Receipt,
         now_ms: i64,
     ) -> Result<ReceiptOutcome, SqsError> {
+        // The usual case in one statement: the handle is the message's latest and, for a
+        // FIFO message, still in flight. Only when nothing was deleted is the message
+        // looked at, to tell why.
+        let deleted = connection
+            .prepare_cached(
+                "DELETE FROM messages
+                 WHERE message_id = ?1 AND queue = ?2 AND receipt_token = ?3
+                   AND (group_id IS NULL OR available_at_ms > ?4)",
+            )
+            .and_then(|mut statement| {
+                statement.execute(params![receipt.message_id, queue, receipt.token, now_ms])
+            })
+            .map_err(storage("delete a message"))?;
+        if deleted > 0 {
+            return Ok(ReceiptOutcome::Done);
+        }
         let current: Option<(Option<String>, i64, Option<String>)> = connection
             .prepare_cached(
                 "SELECT receipt_token, available_at_ms, group_id FROM messages
@@ -699,6 +771,8 @@ mod calls {
             // in order; the old receipt may no longer delete it.
             return Ok(ReceiptOutcome::NotInFlight);
         }
+        // Not reached while this call holds the writer (the DELETE above would have
+        // matched); kept so that the outcome follows from what was read.
         connection
             .prepare_cached("DELETE FROM messages WHERE message_id = ?1")
             .and_then(|mut statement| statement.execute([&receipt.message_id]))
@@ -877,6 +951,46 @@ impl QueueBackend for SqliteQueues {
     ) -> Result<Vec<ReceiptOutcome>, SqsError> {
         let (queue, receipts) = (queue.to_owned(), receipts.to_vec());
         self.run(true, "delete messages", move |connection| {
+            calls::delete(connection, &queue, &receipts, now_ms)
+        })
+    }
+
+    fn send_async(
+        &self,
+        queue: &str,
+        messages: Vec<(StoredMessage, Option<Deduplication>)>,
+    ) -> BoxFuture<'static, Result<Vec<Sent>, SqsError>> {
+        let queue = queue.to_owned();
+        self.run_async(true, "store a message", move |connection| {
+            calls::send(connection, &queue, &messages)
+        })
+    }
+
+    fn receive_async(
+        &self,
+        queue: &str,
+        claim: Claim,
+    ) -> BoxFuture<'static, Result<(Claimed, Option<i64>), SqsError>> {
+        let queue = queue.to_owned();
+        self.run_async(false, "receive messages", move |connection| {
+            let claimed = calls::receive(connection, &queue, &claim)?;
+            let next = if claimed.messages.is_empty() {
+                calls::next_visible_at(connection, &queue, claim.now_ms)?
+            } else {
+                None
+            };
+            Ok((claimed, next))
+        })
+    }
+
+    fn delete_async(
+        &self,
+        queue: &str,
+        receipts: Vec<Receipt>,
+        now_ms: i64,
+    ) -> BoxFuture<'static, Result<Vec<ReceiptOutcome>, SqsError>> {
+        let queue = queue.to_owned();
+        self.run_async(true, "delete messages", move |connection| {
             calls::delete(connection, &queue, &receipts, now_ms)
         })
     }
