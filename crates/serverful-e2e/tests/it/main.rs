@@ -21,6 +21,7 @@ mod layers;
 mod lifecycle;
 mod logs;
 mod orders;
+mod pajthy;
 mod payloads;
 mod queue_destinations;
 mod ruby;
