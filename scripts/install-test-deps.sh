@@ -67,12 +67,13 @@ fi
 
 # Headless Chromium drives examples/pajthy's single-page app (tests/it/pajthy.rs) through
 # Selenium, pointed at Debian's chromium and chromedriver: no browser can be downloaded
-# from elsewhere. Installed without the recommended desktop packages.
+# from elsewhere. Installed without the recommended desktop packages, with one font family
+# for the page's text.
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   command -v apt-get >/dev/null 2>&1 || { echo "install-test-deps: chromium and chromedriver are required at /usr/bin: install Chromium" >&2; exit 1; }
   echo "install-test-deps: installing Chromium (chromium, chromium-driver)" >&2
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-liberation >/dev/null
 fi
 
 # git fetches deploy sources (crates/serverful-build/src/source.rs); its tests make

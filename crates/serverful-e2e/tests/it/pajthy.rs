@@ -3,7 +3,7 @@
 //! clients (one of which drops: its `$disconnect` runs, and a push that meets its dead
 //! connection answers 410 and removes the subscription), votes refused while the vote is
 //! closed, a kicked voter, a browser's CORS preflight, and the single-page app in headless
-//! Chromium showing the pushed changes.
+//! Chromium showing the pushed changes; the pure core under Node.js's test runner.
 
 use std::process::Command;
 
@@ -321,4 +321,24 @@ fn headless_chromium_shows_the_pushed_changes_in_the_single_page_app() {
     assert_eq!(seen["console"], json!([]), "{seen:#}");
     let png = std::fs::read(screenshot.path()).expect("screenshot");
     assert!(png.starts_with(b"\x89PNG"), "the screenshot is a PNG");
+}
+
+#[test]
+fn the_core_rules_run_on_their_own_without_aws() {
+    // The core is pure: Node.js's own test runner runs it with no server, SDK or table.
+    let output = Command::new("node")
+        .args(["--test", "examples/pajthy/test/"])
+        .current_dir(repo_root())
+        .output()
+        .expect("run node --test");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("# pass 4") && stdout.contains("# fail 0"),
+        "{stdout}"
+    );
 }
