@@ -65,6 +65,17 @@ if ! command -v nft >/dev/null 2>&1 || ! command -v ip >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables iproute2 >/dev/null
 fi
 
+# Headless Chromium drives examples/pajthy's single-page app (tests/it/pajthy.rs) through
+# Selenium, pointed at Debian's chromium and chromedriver: no browser can be downloaded
+# from elsewhere. Installed without the recommended desktop packages, with one font family
+# for the page's text.
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  command -v apt-get >/dev/null 2>&1 || { echo "install-test-deps: chromium and chromedriver are required at /usr/bin: install Chromium" >&2; exit 1; }
+  echo "install-test-deps: installing Chromium (chromium, chromium-driver)" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-liberation >/dev/null
+fi
+
 # git fetches deploy sources (crates/serverful-build/src/source.rs); its tests make
 # repositories and serve them with `git daemon`, which Debian's `git` package includes.
 if ! command -v git >/dev/null 2>&1 || [ ! -x "$(git --exec-path)/git-daemon" ]; then
@@ -117,6 +128,8 @@ bundle_node sns "@aws-sdk/client-sns@3"
 # WebSocket clients for the WebSocket API tests (tests/it/websocket.rs).
 bundle_python websockets "websockets==15.*"
 bundle_node ws "ws@8"
+# Selenium for the browser test of examples/pajthy (tests/it/pajthy.rs).
+bundle_python selenium "selenium==4.*"
 
 # An independent implementation of AWS's cron dialect for serverful-schedule's differential
 # test (crates/serverful-schedule/tests/it/differential.rs), pinned so its answers stay put.

@@ -17,9 +17,7 @@ use tower_service_shim::oneshot;
 use crate::event::{build_event, short_id, EventKind, EventSite, MessageBody};
 use crate::registry::{now_ms, Connection, Outgoing};
 use crate::selection::select_route;
-use crate::{
-    Selected, WebSockets, IDLE_TIMEOUT, MAX_CONNECTION_DURATION, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES,
-};
+use crate::{Selected, WebSockets, MAX_CONNECTION_DURATION, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES};
 
 mod tower_service_shim {
     //! Calls a router once, as a service.
@@ -118,11 +116,10 @@ pub async fn serve(
                 }
             }
             Err(error) => {
+                // API Gateway refuses the handshake with 502 when the `$connect` function
+                // fails (throws, times out or cannot start).
                 tracing::error!(function = %route.target, "$connect failed: {error}");
-                return message_response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Internal server error",
-                );
+                return message_response(StatusCode::BAD_GATEWAY, "Internal server error");
             }
         }
     }
@@ -163,12 +160,16 @@ async fn run(
     mut socket: WebSocket,
     mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
 ) {
+    // The connection exists from the completed handshake on: the idle clock starts here,
+    // not before `$connect` ran.
+    connection.touch();
     websockets.registry().insert(connection.clone());
     let deadline = tokio::time::sleep(MAX_CONNECTION_DURATION);
     tokio::pin!(deadline);
     let (status_code, reason) = loop {
+        let idle_timeout = websockets.idle_timeout();
         let idle_for = Duration::from_millis(now_ms().saturating_sub(connection.last_active_ms()));
-        let idle = tokio::time::sleep(IDLE_TIMEOUT.saturating_sub(idle_for));
+        let idle = tokio::time::sleep(idle_timeout.saturating_sub(idle_for));
         tokio::select! {
             incoming = socket.recv() => match incoming {
                 None => break (1006, "Connection closed abnormally".to_owned()),
@@ -217,7 +218,7 @@ async fn run(
                 None => break (1001, "Going away".to_owned()),
             },
             () = idle => {
-                if Duration::from_millis(now_ms().saturating_sub(connection.last_active_ms())) >= IDLE_TIMEOUT {
+                if Duration::from_millis(now_ms().saturating_sub(connection.last_active_ms())) >= idle_timeout {
                     let _ = socket.send(close(1001, "Going away")).await;
                     break (1001, "Idle timeout".to_owned());
                 }
@@ -335,14 +336,7 @@ async fn on_message(
             .map(|route| route.route_key.as_str())
             .filter(|key| *key != "$connect" && *key != "$disconnect"),
     );
-    let error_frame = |message: &str| {
-        json!({
-            "message": message,
-            "connectionId": connection.id,
-            "requestId": request_id,
-        })
-        .to_string()
-    };
+    let error_frame = |message: &str| error_frame(message, &connection.id, &request_id);
     let Some(route) = route_key.and_then(|key| api.route(key)) else {
         connection.send(Outgoing::Text(error_frame("Forbidden")));
         return;
@@ -380,6 +374,18 @@ async fn on_message(
     }
 }
 
+/// The frame API Gateway sends back for a message it could not deliver, spaced as it
+/// spaces it: `{"message": "Forbidden", "connectionId":"…", "requestId":"…"}`.
+fn error_frame(message: &str, connection_id: &str, request_id: &str) -> String {
+    let quoted = |text: &str| Value::from(text).to_string();
+    format!(
+        "{{\"message\": {}, \"connectionId\":{}, \"requestId\":{}}}",
+        quoted(message),
+        quoted(connection_id),
+        quoted(request_id)
+    )
+}
+
 /// What a two-way route sends back: the proxy result's `body`, or a result that is not a
 /// proxy result as it is.
 fn result_body(result: &Bytes) -> Option<String> {
@@ -407,4 +413,20 @@ async fn management(websockets: &WebSockets, request: Request) -> Response {
         return message_response(StatusCode::NOT_FOUND, "Not Found");
     };
     oneshot(router, request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_frames_are_spaced_as_api_gateway_sends_them_and_parse_as_json() {
+        let frame = error_frame("Forbidden", "Qyi07eCbtjMCJKw=", "Qyi3UG41tjMFlUg=");
+        assert_eq!(
+            frame,
+            r#"{"message": "Forbidden", "connectionId":"Qyi07eCbtjMCJKw=", "requestId":"Qyi3UG41tjMFlUg="}"#
+        );
+        let parsed: Value = serde_json::from_str(&error_frame("a \"b\"", "c", "d")).expect("JSON");
+        assert_eq!(parsed["message"], "a \"b\"");
+    }
 }

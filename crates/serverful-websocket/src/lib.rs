@@ -21,7 +21,9 @@ mod management;
 mod registry;
 mod selection;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Duration;
 
 pub use event::{build_event, EventKind, EventSite, MessageBody};
 pub use management::ManagementApi;
@@ -33,7 +35,8 @@ pub use serverful_invoke::{FunctionRef, Invoke, InvokeError};
 pub const MAX_FRAME_BYTES: usize = 32 * 1024;
 /// The largest message (frames joined): 128 KB; larger ones close the connection (1009).
 pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
-/// A connection without messages either way for this long is closed.
+/// A connection without messages either way for this long is closed (1001), unless
+/// [`WebSockets::set_idle_timeout`] says otherwise.
 pub const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 /// No connection lives longer than this.
 pub const MAX_CONNECTION_DURATION: std::time::Duration =
@@ -96,6 +99,8 @@ struct Inner {
     invoker: OnceLock<Arc<dyn Invoke>>,
     /// The AWS endpoint, which serves `@connections` posted on an API's own host.
     management: OnceLock<axum::Router>,
+    /// How long a connection may go without a message either way, in milliseconds.
+    idle_timeout_ms: AtomicU64,
 }
 
 /// A request that reaches a WebSocket API.
@@ -116,6 +121,7 @@ impl WebSockets {
                 registry,
                 invoker: OnceLock::new(),
                 management: OnceLock::new(),
+                idle_timeout_ms: AtomicU64::new(duration_ms(IDLE_TIMEOUT)),
             }),
         }
     }
@@ -123,6 +129,19 @@ impl WebSockets {
     /// How functions are called; set once, before the gateway serves.
     pub fn set_invoker(&self, invoker: Arc<dyn Invoke>) {
         let _ = self.inner.invoker.set(invoker);
+    }
+
+    /// Closes connections idle this long instead of API Gateway's 10 minutes (for tests
+    /// and demos); applies to the next wait of every connection.
+    pub fn set_idle_timeout(&self, timeout: Duration) {
+        self.inner
+            .idle_timeout_ms
+            .store(duration_ms(timeout).max(1), Ordering::Relaxed);
+    }
+
+    /// How long a connection may go without a message either way.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.inner.idle_timeout_ms.load(Ordering::Relaxed))
     }
 
     /// The AWS endpoint's router, for `@connections` requests on an API's own host.
@@ -202,6 +221,10 @@ impl WebSockets {
     fn invoker(&self) -> Option<&Arc<dyn Invoke>> {
         self.inner.invoker.get()
     }
+}
+
+fn duration_ms(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 pub use connection::serve;

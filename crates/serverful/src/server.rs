@@ -179,6 +179,9 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         settings.layout == Layout::Up,
         Arc::new(serverful_websocket::InProcessRegistry::default()),
     );
+    if let Some(idle) = websocket_idle_timeout()? {
+        websockets.set_idle_timeout(idle);
+    }
     let platform = Platform::new(
         PlatformConfig {
             data_dir: data_dir.clone(),
@@ -517,6 +520,20 @@ fn schedule_minute() -> anyhow::Result<std::time::Duration> {
             Ok(ms) if ms >= 10 => Ok(std::time::Duration::from_millis(ms)),
             _ => anyhow::bail!(
                 "SERVERFUL_SCHEDULE_MINUTE_MS is '{text}'\nhint: give how long a schedule minute lasts in milliseconds, 10 or more (60000 is real time)"
+            ),
+        },
+    }
+}
+
+/// How long a WebSocket connection may stay idle: `SERVERFUL_WEBSOCKET_IDLE_MS`
+/// (milliseconds), so tests and demos see API Gateway's 10-minute idle close in seconds.
+fn websocket_idle_timeout() -> anyhow::Result<Option<std::time::Duration>> {
+    match std::env::var("SERVERFUL_WEBSOCKET_IDLE_MS") {
+        Err(_) => Ok(None),
+        Ok(text) => match text.trim().parse::<u64>() {
+            Ok(ms) if ms >= 100 => Ok(Some(std::time::Duration::from_millis(ms))),
+            _ => anyhow::bail!(
+                "SERVERFUL_WEBSOCKET_IDLE_MS is '{text}'\nhint: give how long a WebSocket connection may stay idle in milliseconds, 100 or more (600000 is API Gateway's)"
             ),
         },
     }

@@ -22,6 +22,7 @@ mod layers;
 mod lifecycle;
 mod logs;
 mod orders;
+mod pajthy;
 mod payloads;
 mod queue_destinations;
 mod ruby;

@@ -6,6 +6,12 @@
 //! reads, posts to and deletes connections; a dropped connection gets its `$disconnect`
 //! and posts to it answer 410; a message over 128 KB closes with 1009; a connection
 //! outlives a deploy of its stack and reaches the new version's function.
+//!
+//! The edge cases, on the `websocket-edges` app: `$connect` refusing with its own status
+//! or failing (502), a message no route takes without `$default` (API Gateway's Forbidden
+//! frame), text that is not UTF-8 (1007), messages and frames over the limits (1009), each
+//! while another connection carries on; a stack posting to another stack's connection
+//! (403); idle connections closed after the idle timeout (`SERVERFUL_WEBSOCKET_IDLE_MS`).
 
 use std::process::Command;
 
@@ -16,8 +22,13 @@ use serverful_e2e::{copy_dir, test_app, test_deps_dir, up_until_it_fails, Server
 /// URL of the stage as `sys.argv[1]` and the gateway's HTTP URL as `sys.argv[2]`; the JSON
 /// it prints.
 fn python_client(server: &Server, script: &str) -> Value {
+    python_on_stage(server, "production", script)
+}
+
+/// Like [`python_client`], for the WebSocket API of stage `stage`.
+fn python_on_stage(server: &Server, stage: &str, script: &str) -> Value {
     let http = server.url("");
-    let ws = format!("{}/production", http.replacen("http://", "ws://", 1));
+    let ws = format!("{}/{stage}", http.replacen("http://", "ws://", 1));
     let output = Command::new("python3")
         .args(["-c", script, &ws, &http])
         .env("PYTHONPATH", test_deps_dir().join("python-websockets"))
@@ -383,5 +394,219 @@ fn a_route_naming_an_unknown_integration_fails_at_start() {
             && stderr.contains("Resources.SendRoute.Properties.Target")
             && stderr.contains("MissingInteg"),
         "{stderr}"
+    );
+}
+
+const EDGES: &str = r#"
+import asyncio, json, sys
+import websockets
+
+URL = sys.argv[1]
+result = {}
+
+async def handshake(query):
+    try:
+        async with websockets.connect(URL + query):
+            return "accepted"
+    except websockets.exceptions.InvalidStatus as error:
+        return error.response.status_code
+
+async def ping(ws, data="x"):
+    await ws.send(json.dumps({"action": "ping", "data": data}))
+    return json.loads(await asyncio.wait_for(ws.recv(), 15))
+
+async def closed_by_server(ws):
+    try:
+        while True:
+            await asyncio.wait_for(ws.recv(), 15)
+    except websockets.exceptions.ConnectionClosed as closed:
+        return [closed.rcvd.code, closed.rcvd.reason] if closed.rcvd else None
+
+async def main():
+    result["handshakes"] = {q: await handshake(q) for q in ["", "?status=201", "?status=301", "?status=403", "?status=501", "?fail"]}
+
+    async with websockets.connect(URL, max_size=None) as steady:
+        result["steady_first"] = await ping(steady)
+
+        # No route for the message and no $default: the Forbidden frame, and the
+        # connection stays.
+        await steady.send(json.dumps({"action": "nothing-here"}))
+        result["forbidden_raw"] = await asyncio.wait_for(steady.recv(), 15)
+        await steady.send("not json at all")
+        result["forbidden_not_json"] = json.loads(await asyncio.wait_for(steady.recv(), 15))
+        result["after_forbidden"] = await ping(steady)
+
+        # A text frame that is not UTF-8 closes that connection with 1007.
+        async with websockets.connect(URL) as bad:
+            await bad.send(b"\xff\xfe{", text=True)
+            result["not_utf8"] = await closed_by_server(bad)
+        result["steady_after_not_utf8"] = await ping(steady)
+
+        # A message over 128 KB, in frames of 30 KB, closes with 1009; so does one frame
+        # over 32 KB. 100 KB in frames of 25 KB goes through.
+        async with websockets.connect(URL, max_size=None) as big:
+            await big.send(["x" * (30 * 1024)] * 5)
+            result["message_over_128k"] = await closed_by_server(big)
+        async with websockets.connect(URL, max_size=None) as big:
+            await big.send("x" * (40 * 1024))
+            result["frame_over_32k"] = await closed_by_server(big)
+        async with websockets.connect(URL, max_size=None) as fits:
+            body = json.dumps({"action": "ping", "data": "y" * (100 * 1024)})
+            await fits.send([body[i:i + 25 * 1024] for i in range(0, len(body), 25 * 1024)])
+            result["fragmented_100k"] = json.loads(await asyncio.wait_for(fits.recv(), 15))
+            result["fragmented_100k_length"] = len(body)
+        result["steady_last"] = await ping(steady)
+
+asyncio.run(main())
+print(json.dumps(result))
+"#;
+
+#[test]
+fn edge_cases_get_api_gateways_answers_and_leave_other_connections_alone() {
+    let server = Server::start(&test_app("websocket-edges"), &[]);
+    let result = python_on_stage(&server, "edge", EDGES);
+
+    // $connect decides the handshake with its own status; a failing one is a 502.
+    assert_eq!(
+        result["handshakes"],
+        serde_json::json!({
+            "": "accepted", "?status=201": "accepted", "?status=301": 301,
+            "?status=403": 403, "?status=501": 501, "?fail": 502,
+        }),
+        "{}",
+        server.all_output()
+    );
+
+    // The Forbidden frame, byte for byte as API Gateway spaces it.
+    let raw = result["forbidden_raw"].as_str().expect("a text frame");
+    assert!(
+        raw.starts_with(r#"{"message": "Forbidden", "connectionId":""#),
+        "{raw}"
+    );
+    let frame: Value = serde_json::from_str(raw).expect("JSON");
+    assert_eq!(frame["connectionId"].as_str().map(str::len), Some(16));
+    assert!(frame["requestId"].is_string(), "{frame}");
+    assert_eq!(result["forbidden_not_json"]["message"], "Forbidden");
+    assert_eq!(
+        result["forbidden_not_json"]["connectionId"],
+        frame["connectionId"]
+    );
+
+    assert_eq!(result["not_utf8"][0], 1007, "{result:#}");
+    assert_eq!(result["message_over_128k"][0], 1009, "{result:#}");
+    assert_eq!(result["frame_over_32k"][0], 1009, "{result:#}");
+    assert_eq!(
+        result["fragmented_100k"]["pong"], result["fragmented_100k_length"],
+        "{result:#}"
+    );
+    // The steady connection answered before, between and after all of it.
+    for step in [
+        "steady_first",
+        "after_forbidden",
+        "steady_after_not_utf8",
+        "steady_last",
+    ] {
+        assert_eq!(result[step]["pong"], 31, "{step}: {result:#}");
+    }
+}
+
+#[test]
+fn a_stack_cannot_post_to_another_stacks_connection() {
+    let server = Server::start(&test_app("websocket-chat"), &[]);
+    let (code, stdout, stderr) = server.admin(&[
+        "deploy",
+        test_app("websocket-edges").to_str().expect("utf-8 path"),
+        "--stack",
+        "edges",
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}\n{}", server.all_output());
+    let result = python_client(
+        &server,
+        r#"
+import asyncio, json, sys
+import websockets
+
+CHAT, EDGES = sys.argv[1], sys.argv[1].rsplit("/", 1)[0] + "/edge"
+
+async def main():
+    async with websockets.connect(CHAT + "?token=letmein") as chat, websockets.connect(EDGES) as edge:
+        await chat.send(json.dumps({"action": "sendmessage", "data": "me"}))
+        chat_id = json.loads(await asyncio.wait_for(chat.recv(), 15))["from"]
+        await edge.send(json.dumps({"action": "poke", "target": chat_id}))
+        other_stack = json.loads(await asyncio.wait_for(edge.recv(), 15))
+        await edge.send(json.dumps({"action": "nothing-here"}))
+        edge_id = json.loads(await asyncio.wait_for(edge.recv(), 15))["connectionId"]
+        await edge.send(json.dumps({"action": "poke", "target": edge_id}))
+        own = [await asyncio.wait_for(edge.recv(), 15) for _ in range(2)]
+        print(json.dumps({"other_stack": other_stack, "own": sorted(own), "chat_id": chat_id}))
+
+asyncio.run(main())
+"#,
+    );
+    assert_eq!(result["other_stack"]["status"], 403, "{result:#}");
+    assert_eq!(result["other_stack"]["code"], "ForbiddenException");
+    let message = result["other_stack"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.contains("is not authorized to perform: execute-api:ManageConnections")
+            && message.contains(result["chat_id"].as_str().expect("id")),
+        "{message}"
+    );
+    // Its own connections it may post to.
+    assert_eq!(
+        result["own"],
+        serde_json::json!(["poked", r#"{"status": 200}"#])
+    );
+}
+
+#[test]
+fn idle_connections_close_after_the_idle_timeout() {
+    let server = Server::try_start_with_env(
+        &test_app("websocket-edges"),
+        &[],
+        &[("SERVERFUL_WEBSOCKET_IDLE_MS", "1500")],
+    )
+    .unwrap_or_else(|output| panic!("server did not start:\n{output}"));
+    let result = python_on_stage(
+        &server,
+        "edge",
+        r#"
+import asyncio, json, sys, time
+import websockets
+
+URL = sys.argv[1]
+
+async def idle():
+    async with websockets.connect(URL) as ws:
+        started = time.time()
+        try:
+            await asyncio.wait_for(ws.recv(), 15)
+            return {"closed": None}
+        except websockets.exceptions.ConnectionClosed as closed:
+            return {"closed": closed.rcvd.code if closed.rcvd else None, "after": time.time() - started}
+
+async def busy():
+    async with websockets.connect(URL) as ws:
+        started = time.time()
+        while time.time() - started < 3.5:
+            await ws.send(json.dumps({"action": "ping"}))
+            await asyncio.wait_for(ws.recv(), 15)
+            await asyncio.sleep(0.4)
+        return {"open_after": time.time() - started}
+
+async def main():
+    idle_result, busy_result = await asyncio.gather(idle(), busy())
+    print(json.dumps({"idle": idle_result, "busy": busy_result}))
+
+asyncio.run(main())
+"#,
+    );
+    assert_eq!(result["idle"]["closed"], 1001, "{result:#}");
+    let after = result["idle"]["after"].as_f64().expect("seconds");
+    assert!((1.4..5.0).contains(&after), "closed after {after} s");
+    assert!(
+        result["busy"]["open_after"].as_f64().expect("seconds") >= 3.5,
+        "{result:#}"
     );
 }
