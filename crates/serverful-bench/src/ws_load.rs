@@ -109,7 +109,8 @@ impl Drop for Fleet {
 struct Tally {
     /// Latency of the frames whose post was sent in the recorded window.
     latency: Histogram<u64>,
-    in_window: u64,
+    /// Frames that arrived within the recorded window, whenever their post was sent.
+    arrived_in_window: u64,
     delivered: u64,
     sequence_sum: u128,
     unexpected: u64,
@@ -120,7 +121,7 @@ impl Tally {
     fn new() -> Tally {
         Tally {
             latency: histogram(),
-            in_window: 0,
+            arrived_in_window: 0,
             delivered: 0,
             sequence_sum: 0,
             unexpected: 0,
@@ -171,8 +172,10 @@ impl Deliveries {
         tally.sequence_sum += u128::from(sequence);
         let start = self.window_start_ns.load(Ordering::Relaxed);
         let end = self.window_end_ns.load(Ordering::Relaxed);
+        if (start..end).contains(&now) {
+            tally.arrived_in_window += 1;
+        }
         if (start..end).contains(&sent) {
-            tally.in_window += 1;
             let _ = tally.latency.record(now.saturating_sub(sent).max(1));
         }
     }
@@ -379,8 +382,11 @@ pub enum Check {
 pub struct FanoutRun {
     pub posters: usize,
     pub targets: usize,
-    /// Frames delivered per second, of the posts sent in the recorded window.
+    /// Frames that arrived per second of the recorded window.
     pub delivered_per_second: f64,
+    /// Posts sent in the recorded window and answered 2xx, per second: above the
+    /// delivered rate when the server accepts posts faster than it writes their frames.
+    pub acknowledged_per_second: f64,
     /// Post sent to frame read by the client, of the posts sent in the recorded window.
     pub delivery_p50_us: f64,
     pub delivery_p99_us: f64,
@@ -404,6 +410,7 @@ pub struct FanoutRun {
 #[derive(Default)]
 struct PosterTally {
     acknowledged: u64,
+    acknowledged_in_window: u64,
     sequence_sum: u128,
     errors: u64,
     first_error: Option<String>,
@@ -473,6 +480,7 @@ pub async fn fanout(
                             tally.acknowledged += 1;
                             tally.sequence_sum += u128::from(sequence);
                             if sent >= window_start {
+                                tally.acknowledged_in_window += 1;
                                 let took = deliveries.now_ns().saturating_sub(sent).max(1);
                                 let _ = post_latency.record(took);
                             }
@@ -491,6 +499,7 @@ pub async fn fanout(
         })
         .collect();
     let mut acknowledged = 0;
+    let mut acknowledged_in_window = 0;
     let mut sequence_sum = 0u128;
     let mut errors = 0;
     let mut first_error = None;
@@ -500,6 +509,7 @@ pub async fn fanout(
             .await
             .map_err(|error| format!("a poster panicked: {error}"))?;
         acknowledged += tally.acknowledged;
+        acknowledged_in_window += tally.acknowledged_in_window;
         sequence_sum += tally.sequence_sum;
         errors += tally.errors;
         first_error = first_error.or(tally.first_error);
@@ -539,7 +549,8 @@ pub async fn fanout(
     Ok(FanoutRun {
         posters: config.posters.max(1),
         targets: targets.len(),
-        delivered_per_second: tally.in_window as f64 / config.duration.as_secs_f64(),
+        delivered_per_second: tally.arrived_in_window as f64 / config.duration.as_secs_f64(),
+        acknowledged_per_second: acknowledged_in_window as f64 / config.duration.as_secs_f64(),
         delivery_p50_us: quantile(&tally.latency, 0.5),
         delivery_p99_us: quantile(&tally.latency, 0.99),
         delivery_max_us: if tally.latency.is_empty() {
@@ -672,7 +683,8 @@ mod tests {
         let tally = deliveries.tally();
         assert_eq!(tally.delivered, 2);
         assert_eq!(tally.sequence_sum, 15);
-        assert_eq!(tally.in_window, 2);
+        assert_eq!(tally.arrived_in_window, 2);
+        assert_eq!(tally.latency.len(), 2);
         assert_eq!(tally.unexpected, 1);
         assert_eq!(tally.first_unexpected.as_deref(), Some("garbage"));
     }
