@@ -28,10 +28,18 @@
 //! - [`queue_client`]: a signed SQS client in the JSON and query protocols.
 //! - [`queue_load`]: the closed-loop workloads and the queue checks after them.
 //! - [`queue_report`]: the queue benchmark's markdown report.
+//!
+//! The WebSocket APIs: connections held per node with the server's memory, and fan-out
+//! through the management API (PostToConnection) against serverless-offline.
+//! `bench-websocket` is its driver:
+//! - [`ws_load`]: the client connections (spread over loopback source addresses) and the
+//!   fan-out posters, every delivery timed from its post.
+//! - [`memory`]: resident memory of processes.
 
 pub mod apps;
 pub mod cpu;
 pub mod load;
+pub mod memory;
 pub mod queue_client;
 pub mod queue_load;
 pub mod queue_report;
@@ -42,6 +50,7 @@ pub mod sqlite_ceiling;
 pub mod store_load;
 pub mod store_report;
 pub mod store_workload;
+pub mod ws_load;
 
 /// The body every contender answers with, and that the load generator checks.
 pub const HELLO_BODY: &str = r#"{"message":"hello"}"#;

@@ -33,6 +33,13 @@ mod tower_service_shim {
     }
 }
 
+/// The read buffer of each connection. tungstenite's default, 128 KiB, is allocated per
+/// connection and zero-filled up to its capacity before every socket read: 128 KiB
+/// resident for each open connection (1.3 GB for 10,000) and a 128 KiB `memset` each time
+/// a connection's task wakes (BENCHMARKS.md, WebSocket APIs). Frames are small; a larger
+/// frame grows the buffer to its announced length, so the limits are unchanged.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+
 fn message_response(status: StatusCode, message: &str) -> Response {
     (
         status,
@@ -126,6 +133,7 @@ pub async fn serve(
 
     let websockets = websockets.clone();
     upgrade
+        .read_buffer_size(READ_BUFFER_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .max_message_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
