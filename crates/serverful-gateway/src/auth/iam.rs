@@ -2,11 +2,10 @@
 //! one of the keys the server's AWS endpoint accepts. The verification is the endpoint's
 //! own (`serverful_aws::sigv4`); the refusals are API Gateway's 403s.
 
-use axum::response::Response;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use super::{responses, AuthRequest};
+use super::AuthRequest;
 
 /// Who signed an `AWS_IAM` request, as events report it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,14 +50,12 @@ impl Caller {
     }
 }
 
-pub(super) fn authorize(request: &AuthRequest<'_>) -> Result<Caller, Response> {
+/// The signer, or the message of API Gateway's 403.
+pub(super) fn authorize(request: &AuthRequest<'_>) -> Result<Caller, String> {
     use serverful_aws::sigv4::{verify, AuthError, Expectations, SignedRequest};
-    let kind = request.api.kind;
+    const INVALID_TOKEN: &str = "The security token included in the request is invalid.";
     let Some(keys) = &request.state.auth.keys else {
-        return Err(responses::iam_refusal(
-            kind,
-            "The security token included in the request is invalid.",
-        ));
+        return Err(INVALID_TOKEN.to_owned());
     };
     let identities = keys.snapshot();
     let signed = SignedRequest {
@@ -82,10 +79,7 @@ pub(super) fn authorize(request: &AuthRequest<'_>) -> Result<Caller, Response> {
                     identity.accepts_token(&request.data.headers, &request.data.raw_query)
                 });
             if !accepts_token {
-                return Err(responses::iam_refusal(
-                    kind,
-                    "The security token included in the request is invalid.",
-                ));
+                return Err(INVALID_TOKEN.to_owned());
             }
             Ok(Caller {
                 access_key: verified.access_key_id,
@@ -93,8 +87,8 @@ pub(super) fn authorize(request: &AuthRequest<'_>) -> Result<Caller, Response> {
             })
         }
         Err(AuthError::MissingAuthenticationToken) => {
-            Err(responses::iam_refusal(kind, "Missing Authentication Token"))
+            Err("Missing Authentication Token".to_owned())
         }
-        Err(error) => Err(responses::iam_refusal(kind, &error.to_string())),
+        Err(error) => Err(error.to_string()),
     }
 }

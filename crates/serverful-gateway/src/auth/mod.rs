@@ -182,7 +182,9 @@ pub(crate) async fn authorize(
     let kind = request.api.kind;
     match &request.route.auth {
         RouteAuth::None => Ok(Grant::Open),
-        RouteAuth::AwsIam => iam::authorize(request).map(Grant::Iam),
+        RouteAuth::AwsIam => iam::authorize(request)
+            .map(Grant::Iam)
+            .map_err(|message| responses::iam_refusal(kind, &message)),
         RouteAuth::Authorizer { name, scopes } => {
             let Some(authorizer) = request
                 .api

@@ -4,6 +4,7 @@
 //! Every test goes through [`check`], which snapshots the event the function received (with
 //! request ids and times masked) and the HTTP response the client got.
 
+mod authorizers;
 mod cors;
 mod errors;
 mod events;

@@ -190,18 +190,20 @@ fn rest_authorizer(
     let function = authorizer_function(resolver, value, location)?;
     let token = match value.get("FunctionPayloadType") {
         None => true,
-        Some(node) => match expect_string(node, &format!("{location}.FunctionPayloadType"))?
-            .as_str()
-        {
-            "TOKEN" => true,
-            "REQUEST" => false,
-            other => return Err(Problem::at(
-                node.span,
-                format!(
+        Some(node) => {
+            match expect_string(node, &format!("{location}.FunctionPayloadType"))?.as_str() {
+                "TOKEN" => true,
+                "REQUEST" => false,
+                other => {
+                    return Err(Problem::at(
+                        node.span,
+                        format!(
                     "{location}.FunctionPayloadType: expected TOKEN or REQUEST, found '{other}'"
                 ),
-            )),
-        },
+                    ))
+                }
+            }
+        }
     };
     let identity_location = format!("{location}.Identity");
     let empty = Node::plain("", value.span);
