@@ -98,6 +98,7 @@ async fn check(user: Option<&str>, expect: Expect) {
         mask_event(&mut event);
         out.push_str(&format!("invoked {name} with\n"));
         let keep = |line: &str| {
+            let line = line.trim_start();
             line.starts_with("type")
                 || line.starts_with("routeArn")
                 || line.starts_with("identitySource")
@@ -128,15 +129,47 @@ async fn check(user: Option<&str>, expect: Expect) {
 
 #[tokio::test]
 async fn simple_response_allows_with_context() {
-    check(Some("alice"), expect![[r#""#]]).await;
+    check(
+        Some("alice"),
+        expect![[r#"
+        invoked app/Auth with
+          identitySource = ["alice"]
+          routeArn = "arn:aws:execute-api:us-east-1:123456789012:httpapi123/$default/GET/items"
+          routeKey = "GET /items"
+          type = "REQUEST"
+        invoked app/Fn with
+          requestContext.authorizer.lambda.level = 3
+          requestContext.authorizer.lambda.user = "alice"
+          routeKey = "GET /items"
+        response 200: ok
+    "#]],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn simple_response_refuses() {
-    check(Some("bob"), expect![[r#""#]]).await;
+    check(
+        Some("bob"),
+        expect![[r#"
+        invoked app/Auth with
+          identitySource = ["bob"]
+          routeArn = "arn:aws:execute-api:us-east-1:123456789012:httpapi123/$default/GET/items"
+          routeKey = "GET /items"
+          type = "REQUEST"
+        response 403: {"message":"Forbidden"}
+    "#]],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn missing_identity_source_is_401_without_a_call() {
-    check(None, expect![[r#""#]]).await;
+    check(
+        None,
+        expect![[r#"
+        response 401: {"message":"Unauthorized"}
+    "#]],
+    )
+    .await;
 }
