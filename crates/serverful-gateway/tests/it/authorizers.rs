@@ -11,12 +11,12 @@ use http::Request;
 use http_body_util::BodyExt as _;
 use serde_json::Value;
 use serverful_gateway::{
-    router, AuthorizerKind, AuthorizerSpec, FunctionRef, HttpTarget, Invoke, InvokeError,
+    router, ApiKind, AuthorizerKind, AuthorizerSpec, FunctionRef, HttpTarget, Invoke, InvokeError,
     LambdaConfig, PayloadFormat, RouteAuth,
 };
 use tower::ServiceExt as _;
 
-use crate::{flatten, http_api, mask_event, route};
+use crate::{flatten, http_api, mask_event, rest_api, route};
 
 /// The authorizer (`Auth`) answers `isAuthorized` from the `x-user` header; every other
 /// function answers 200. Records every event.
@@ -41,10 +41,22 @@ impl Invoke for Functions {
             }
             let event: Value = serde_json::from_slice(&event).expect("JSON event");
             let user = event["headers"]["x-user"].as_str().unwrap_or_default();
-            let answer = serde_json::json!({
-                "isAuthorized": user == "alice",
-                "context": { "user": user, "level": 3 },
-            });
+            let answer = match event["methodArn"].as_str() {
+                // A REST API's authorizer answers with a policy for the API.
+                Some(method_arn) => serde_json::json!({
+                    "principalId": user,
+                    "policyDocument": { "Statement": [{
+                        "Effect": if user == "alice" { "Allow" } else { "Deny" },
+                        "Action": "execute-api:Invoke",
+                        "Resource": format!("{}/*", method_arn.split('/').next().unwrap_or_default()),
+                    }]},
+                    "context": { "user": user, "level": 3, "admin": true },
+                }),
+                None => serde_json::json!({
+                    "isAuthorized": user == "alice",
+                    "context": { "user": user, "level": 3 },
+                }),
+            };
             Ok(Bytes::from(answer.to_string()))
         })
     }
@@ -59,22 +71,40 @@ impl Invoke for Functions {
 }
 
 async fn check(user: Option<&str>, expect: Expect) {
+    check_api(ApiKind::Http, user, expect).await;
+}
+
+async fn check_api(kind: ApiKind, user: Option<&str>, expect: Expect) {
     let mut guarded = route("GET", "/items", "Fn");
     guarded.auth = RouteAuth::Authorizer {
         name: "Simple".to_owned(),
         scopes: Vec::new(),
     };
-    let mut api = http_api(vec![guarded]);
+    let (mut api, identity_source, payload_format) = match kind {
+        ApiKind::Http => (
+            http_api(vec![guarded]),
+            "$request.header.x-user",
+            PayloadFormat::V2,
+        ),
+        ApiKind::Rest => {
+            guarded.payload_format = PayloadFormat::V1;
+            (
+                rest_api(vec![guarded]),
+                "method.request.header.x-user",
+                PayloadFormat::V1,
+            )
+        }
+    };
     api.authorizers.push(AuthorizerSpec {
         name: "Simple".to_owned(),
         kind: AuthorizerKind::Lambda(LambdaConfig {
             target: FunctionRef::new("app", "Auth"),
             token: false,
-            identity_sources: vec!["$request.header.x-user".to_owned()],
+            identity_sources: vec![identity_source.to_owned()],
             validation_expression: None,
             ttl: Duration::ZERO,
-            payload_format: PayloadFormat::V2,
-            simple_responses: true,
+            payload_format,
+            simple_responses: kind == ApiKind::Http,
         }),
     });
     let functions = Arc::new(Functions {
@@ -101,6 +131,9 @@ async fn check(user: Option<&str>, expect: Expect) {
             let line = line.trim_start();
             line.starts_with("type")
                 || line.starts_with("routeArn")
+                || line.starts_with("methodArn")
+                || line.starts_with("resource ")
+                || line.starts_with("headers.x-user")
                 || line.starts_with("identitySource")
                 || line.starts_with("routeKey")
                 || line.starts_with("requestContext.authorizer")
@@ -132,17 +165,19 @@ async fn simple_response_allows_with_context() {
     check(
         Some("alice"),
         expect![[r#"
-        invoked app/Auth with
-          identitySource = ["alice"]
-          routeArn = "arn:aws:execute-api:us-east-1:123456789012:httpapi123/$default/GET/items"
-          routeKey = "GET /items"
-          type = "REQUEST"
-        invoked app/Fn with
-          requestContext.authorizer.lambda.level = 3
-          requestContext.authorizer.lambda.user = "alice"
-          routeKey = "GET /items"
-        response 200: ok
-    "#]],
+            invoked app/Auth with
+              headers.x-user = "alice"
+              identitySource = ["alice"]
+              routeArn = "arn:aws:execute-api:us-east-1:123456789012:httpapi123/$default/GET/items"
+              routeKey = "GET /items"
+              type = "REQUEST"
+            invoked app/Fn with
+              headers.x-user = "alice"
+              requestContext.authorizer.lambda.level = 3
+              requestContext.authorizer.lambda.user = "alice"
+              routeKey = "GET /items"
+            response 200: ok
+        "#]],
     )
     .await;
 }
@@ -152,13 +187,14 @@ async fn simple_response_refuses() {
     check(
         Some("bob"),
         expect![[r#"
-        invoked app/Auth with
-          identitySource = ["bob"]
-          routeArn = "arn:aws:execute-api:us-east-1:123456789012:httpapi123/$default/GET/items"
-          routeKey = "GET /items"
-          type = "REQUEST"
-        response 403: {"message":"Forbidden"}
-    "#]],
+            invoked app/Auth with
+              headers.x-user = "bob"
+              identitySource = ["bob"]
+              routeArn = "arn:aws:execute-api:us-east-1:123456789012:httpapi123/$default/GET/items"
+              routeKey = "GET /items"
+              type = "REQUEST"
+            response 403: {"message":"Forbidden"}
+        "#]],
     )
     .await;
 }
@@ -172,4 +208,42 @@ async fn missing_identity_source_is_401_without_a_call() {
     "#]],
     )
     .await;
+}
+
+#[tokio::test]
+async fn rest_request_authorizer_policy_and_context() {
+    check_api(
+        ApiKind::Rest,
+        Some("alice"),
+        expect![[r#"
+        invoked app/Auth with
+          headers.x-user = "alice"
+          methodArn = "arn:aws:execute-api:us-east-1:123456789012:restapi123/Prod/GET/items"
+          resource = "/items"
+          type = "REQUEST"
+        invoked app/Fn with
+          body = null
+          headers.x-user = "alice"
+          requestContext.authorizer.admin = "true"
+          requestContext.authorizer.integrationLatency = 0
+          requestContext.authorizer.level = "3"
+          requestContext.authorizer.principalId = "alice"
+          requestContext.authorizer.user = "alice"
+          resource = "/items"
+        response 200: ok
+    "#]],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn rest_request_authorizer_explicit_deny() {
+    check_api(ApiKind::Rest, Some("bob"), expect![[r#"
+        invoked app/Auth with
+          headers.x-user = "bob"
+          methodArn = "arn:aws:execute-api:us-east-1:123456789012:restapi123/Prod/GET/items"
+          resource = "/items"
+          type = "REQUEST"
+        response 403: {"Message":"User is not authorized to access this resource with an explicit deny"}
+    "#]]).await;
 }
