@@ -24,9 +24,12 @@
 //! - `response`: function result -> HTTP response, with the 2.0 inference rules;
 //! - `errors`: the error responses API Gateway shows;
 //! - `cors`: an API's CORS: preflights answered, headers on responses;
+//! - `auth`: authorizers (JWT, Lambda, `AWS_IAM`): who may call a route, and what the
+//!   function hears of it;
 //! - `proxy`: HTTP-mode functions: the request proxied to a web server, streamed both ways;
 //! - `service`: the axum router that ties them together.
 
+mod auth;
 mod cors;
 mod errors;
 mod event;
@@ -78,6 +81,8 @@ pub struct ApiSpec {
     /// CORS, as API Gateway applies the API's configuration ([`CorsConfig`]).
     pub cors: Option<CorsConfig>,
     pub routes: Vec<RouteSpec>,
+    /// The API's authorizers, which routes name in [`RouteSpec::auth`].
+    pub authorizers: Vec<AuthorizerSpec>,
 }
 
 /// One route: method + path template -> function.
@@ -92,6 +97,8 @@ pub struct RouteSpec {
     /// How the function takes requests: the gateway sends it an event or proxies to it.
     pub mode: FunctionMode,
     pub payload_format: PayloadFormat,
+    /// Who may call it.
+    pub auth: RouteAuth,
 }
 
 /// Everything the gateway serves, and on which host names.
@@ -139,8 +146,11 @@ pub struct GatewayState {
     pub account_id: String,
     /// WebSocket APIs: requests that reach one of their stages are handed over whole.
     pub websockets: Option<serverful_websocket::WebSockets>,
+    /// What authorizers need: the region of `methodArn`s, the keys of `AWS_IAM` routes.
+    pub auth: AuthSettings,
 }
 
+pub use auth::{AuthSettings, AuthorizerKind, AuthorizerSpec, JwtConfig, LambdaConfig, RouteAuth};
 pub use cors::CorsConfig;
 pub use route_set::{ApiUrl, RouteSet, Routes};
 pub use routes::route_lines;

@@ -407,6 +407,7 @@ mod tests {
             stage_variables: BTreeMap::new(),
             binary_media_types: Vec::new(),
             cors: None,
+            authorizers: Vec::new(),
             routes: routes
                 .iter()
                 .map(|(method, path)| RouteSpec {
@@ -419,6 +420,7 @@ mod tests {
                         FunctionMode::Events
                     },
                     payload_format: PayloadFormat::V1,
+                    auth: crate::RouteAuth::None,
                 })
                 .collect(),
         }

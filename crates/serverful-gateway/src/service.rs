@@ -12,13 +12,16 @@ use base64::Engine as _;
 use http::{HeaderName, HeaderValue, StatusCode};
 use time::OffsetDateTime;
 
+use crate::auth::{self, AuthRequest, Grant};
 use crate::cors;
 use crate::errors::GatewayError;
 use crate::event::{build_event, RequestData, Site};
 use crate::proxy;
 use crate::response::{v1_response, v2_response, V1Context};
 use crate::route_set::Routed;
-use crate::{ApiKind, FunctionMode, FunctionRef, GatewayState, InvokeError, PayloadFormat};
+use crate::{
+    ApiKind, FunctionMode, FunctionRef, GatewayState, InvokeError, PayloadFormat, RouteAuth,
+};
 
 /// API Gateway's payload limit for a request: 10 MB. Larger bodies get a 413 and never reach
 /// a function.
@@ -32,6 +35,8 @@ struct Shared {
     state: GatewayState,
     /// Connections to HTTP-mode functions' web servers.
     client: proxy::ProxyClient,
+    /// Authorizers' caches (issuers' keys, Lambda authorizers' answers).
+    authorizers: auth::Authorizers,
 }
 
 /// The gateway as an axum router serving every API in `state` on one listener, routed by
@@ -43,6 +48,7 @@ pub fn router(state: GatewayState) -> Router {
     let shared = Arc::new(Shared {
         state,
         client: proxy::client(),
+        authorizers: auth::Authorizers::new(),
     });
     Router::new()
         .fallback(handle)
@@ -157,6 +163,49 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         account_id: &shared.state.account_id,
     };
 
+    // The route's authorizer decides before the function runs. `AWS_IAM` signatures cover
+    // the body, so those routes read it first (and hand it on).
+    let (request, grant) = if route.auth == RouteAuth::None {
+        (request, Grant::Open)
+    } else {
+        let (request, signed_body) = if route.auth == RouteAuth::AwsIam {
+            let (parts, body) = request.into_parts();
+            match axum::body::to_bytes(body, MAX_REQUEST_BODY_BYTES).await {
+                Ok(bytes) => (
+                    Request::from_parts(parts, axum::body::Body::from(bytes.clone())),
+                    bytes,
+                ),
+                Err(_) => return finish(GatewayError::RequestTooLarge.into_response()),
+            }
+        } else {
+            (request, Bytes::new())
+        };
+        let auth_data = RequestData {
+            method: method.clone(),
+            raw_path: raw_path.clone(),
+            raw_query: raw_query.clone(),
+            headers: headers.clone(),
+            body: signed_body,
+            protocol: protocol.clone(),
+            source_ip: source_ip.clone(),
+            request_id: ids.request_id(api.kind).to_owned(),
+            extended_request_id: ids.short.clone(),
+            time,
+        };
+        let auth_request = AuthRequest {
+            state: &shared.state,
+            site,
+            api,
+            route,
+            found: &found,
+            data: &auth_data,
+        };
+        match auth::authorize(&shared.authorizers, &auth_request).await {
+            Ok(grant) => (request, grant),
+            Err(refusal) => return finish(refusal),
+        }
+    };
+
     if route.mode == FunctionMode::Http {
         // An HTTP-mode function gets the request itself, streamed, instead of an event.
         let target = match shared.state.invoker.http_target(&route.target).await {
@@ -179,7 +228,8 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             extended_request_id: ids.short.clone(),
             time,
         };
-        let event = build_event(site, api, route, &found, &context_data);
+        let mut event = build_event(site, api, route, &found, &context_data);
+        grant.apply(api, route, &mut event);
         let request_context = event.get("requestContext").map(|value| value.to_string());
         // The server sees the path its event would report: on a custom domain with the base
         // path (`AWS_LWA_REMOVE_BASE_PATH` takes it off), else without the stage.
@@ -222,7 +272,8 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         extended_request_id: ids.short.clone(),
         time,
     };
-    let event = build_event(site, api, route, &found, &request_data);
+    let mut event = build_event(site, api, route, &found, &request_data);
+    grant.apply(api, route, &mut event);
     let payload =
         Bytes::from(serde_json::to_vec(&event).expect("a serde_json::Value always serializes"));
 

@@ -40,6 +40,7 @@
 
 pub mod action;
 pub mod async_invoke;
+mod authorizers;
 pub mod backup;
 pub mod events_api;
 mod invocation;

@@ -1940,9 +1940,11 @@ fn api_spec(version: &LiveVersion, api: &template::Api) -> gateway::ApiSpec {
                         template::PayloadFormat::V1 => gateway::PayloadFormat::V1,
                         template::PayloadFormat::V2 => gateway::PayloadFormat::V2,
                     },
+                    auth: crate::authorizers::route_auth(&route.auth),
                 }
             })
             .collect(),
+        authorizers: crate::authorizers::authorizer_specs(version, api),
     }
 }
 

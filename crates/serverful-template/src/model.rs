@@ -328,6 +328,9 @@ pub struct Api {
     pub cors: Option<Cors>,
     /// In template order of functions, then of their events.
     pub routes: Vec<Route>,
+    /// SAM's `Auth.Authorizers`, in template order; every route's [`RouteAuth::Authorizer`]
+    /// names one of them.
+    pub authorizers: Vec<crate::Authorizer>,
 }
 
 /// An API's CORS settings, as API Gateway applies them: an HTTP API answers preflights
@@ -411,6 +414,9 @@ pub struct Route {
     pub payload_format: PayloadFormat,
     /// The key of the event under the function's `Events`.
     pub event_name: String,
+    /// Who may call the route: the event's `Auth.Authorizer`, else the API's
+    /// `Auth.DefaultAuthorizer`.
+    pub auth: crate::RouteAuth,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

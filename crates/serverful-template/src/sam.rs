@@ -8,6 +8,7 @@
 //! - `properties`: reading and checking resource properties;
 //! - `functions`: `AWS::Serverless::Function`;
 //! - `apis`: APIs, their stages, and the `Api`/`HttpApi` events that make routes;
+//! - `auth`: APIs' and events' `Auth`: authorizers and each route's protection;
 //! - `domains`: custom domain names and their base path mappings to APIs;
 //! - `versions`: function versions and aliases, and SAM's `AutoPublishAlias`;
 //! - `tables`: DynamoDB tables;
@@ -19,6 +20,7 @@
 
 mod apis;
 mod async_config;
+mod auth;
 mod domains;
 mod event_rules;
 mod functions;
@@ -185,6 +187,7 @@ pub(crate) fn build(
         .map(|raw| raw.logical_id.clone())
         .collect();
     let mut apis = Vec::new();
+    let mut api_auths = BTreeMap::new();
     let mut sam_domains = Vec::new();
     for (raw, properties) in created.iter().zip(&merged) {
         let kind = match raw.type_name.as_str() {
@@ -192,7 +195,7 @@ pub(crate) fn build(
             HTTP_API => ApiKind::Http,
             _ => continue,
         };
-        let (api, domain) = api(
+        let (api, domain, auth) = api(
             &resolver,
             &raw.logical_id,
             raw.key_span,
@@ -202,6 +205,7 @@ pub(crate) fn build(
             &mut unsupported,
         )?;
         sam_domains.extend(domain.map(|domain| (apis.len(), domain)));
+        api_auths.insert(api.logical_id.clone(), auth);
         apis.push(api);
     }
     let implicit_apis = [
@@ -216,7 +220,7 @@ pub(crate) fn build(
     for (needed, logical_id, kind, global_properties) in implicit_apis {
         // A template may declare the implicit API itself; SAM then uses that one.
         if needed && !apis.iter().any(|api| api.logical_id == logical_id) {
-            let (mut api, domain) = api(
+            let (mut api, domain, auth) = api(
                 &resolver,
                 logical_id,
                 Span::default(),
@@ -229,6 +233,7 @@ pub(crate) fn build(
                 api.stage_name = "Prod".to_owned();
             }
             sam_domains.extend(domain.map(|domain| (apis.len(), domain)));
+            api_auths.insert(api.logical_id.clone(), auth);
             apis.push(api);
         }
     }
@@ -305,7 +310,7 @@ pub(crate) fn build(
                 functions.push(function);
                 // Events are not a globals property: they are read as written, which is
                 // also what decided above whether the implicit APIs exist.
-                routes.extend(events(&resolver, raw, &mut unsupported)?);
+                routes.extend(events(&resolver, raw, &api_auths, &mut unsupported)?);
                 stream_mappings.extend(streams::dynamodb_events(&resolver, raw, &mut unsupported)?);
             }
             // Read once every function is known: they name one.

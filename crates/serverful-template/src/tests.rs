@@ -772,8 +772,8 @@ Resources:
         Version: 2
       BinaryMediaTypes: ["image~1png", "*~1*"]
       Cors: "'*'"
-      Auth:
-        DefaultAuthorizer: MyAuthorizer
+      AccessLogSetting:
+        Format: $context.requestId
   MyHttpApi:
     Type: AWS::Serverless::HttpApi
     Properties:
@@ -846,7 +846,7 @@ Outputs:
             output HttpStage = "live"
             output DefaultStage = "$default"
             output Url = "https://ndxfmxp4qe.execute-api.eu-west-1.amazonaws.com/v1/"
-            unsupported MyApi.Auth
+            unsupported MyApi.AccessLogSetting
             unsupported Fn.Events.Rest.RequestParameters
         "#]],
     );
@@ -2671,6 +2671,7 @@ fn error_versions_and_aliases() {
     .assert_eq(&rendered.concat());
 }
 
+mod auth;
 mod schedules;
 mod websockets;
 /// Issue 15: DynamoDB stream mappings from SAM events and `AWS::Lambda::EventSourceMapping`,

@@ -219,6 +219,10 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         domain_name: gateway_address.to_string(),
         account_id: ACCOUNT_ID.to_owned(),
         websockets: Some(websockets.clone()),
+        auth: gateway::AuthSettings {
+            region: settings.region.clone(),
+            keys: Some(keys.clone()),
+        },
     };
     websockets.set_invoker(gateway_state.invoker.clone());
     let _ = tls_routers

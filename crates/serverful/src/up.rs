@@ -182,8 +182,10 @@ fn print_routes(server: &server::Server, stack: &str, app: &template::App) {
                         serverful_invoke::FunctionMode::Events
                     },
                     payload_format: gateway::PayloadFormat::V2,
+                    auth: gateway::RouteAuth::None,
                 })
                 .collect(),
+            authorizers: Vec::new(),
         })
         .collect();
     let route_lines = gateway::route_lines(&apis, &server.base_url);

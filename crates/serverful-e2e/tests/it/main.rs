@@ -3,6 +3,7 @@
 //! Issue #2 (`serverful up` runs a SAM app's HTTP APIs on Lambda-mode functions).
 
 mod async_invoke;
+mod authorizers;
 mod aws_hosts;
 mod backup;
 mod birthday;

@@ -4,6 +4,7 @@
 //! Every test goes through [`check`], which snapshots the event the function received (with
 //! request ids and times masked) and the HTTP response the client got.
 
+mod authorizers;
 mod cors;
 mod errors;
 mod events;
@@ -72,6 +73,7 @@ fn state(apis: Vec<ApiSpec>, invoker: Arc<dyn Invoke>) -> GatewayState {
         domain_name: "127.0.0.1:3000".to_owned(),
         account_id: "123456789012".to_owned(),
         websockets: None,
+        auth: serverful_gateway::AuthSettings::default(),
     }
 }
 
@@ -85,6 +87,7 @@ fn route(method: &str, path: &str, function: &str) -> RouteSpec {
         target: FunctionRef::new("app", function),
         mode: FunctionMode::Events,
         payload_format: PayloadFormat::V2,
+        auth: serverful_gateway::RouteAuth::None,
     }
 }
 
@@ -103,6 +106,7 @@ fn rest_api(routes: Vec<RouteSpec>) -> ApiSpec {
         ],
         cors: None,
         routes,
+        authorizers: Vec::new(),
     }
 }
 
@@ -118,6 +122,7 @@ fn http_api(routes: Vec<RouteSpec>) -> ApiSpec {
         binary_media_types: Vec::new(),
         cors: None,
         routes,
+        authorizers: Vec::new(),
     }
 }
 

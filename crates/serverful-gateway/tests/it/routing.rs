@@ -100,6 +100,7 @@ fn route(method: &str, path: &str, stack: &str, function: &str) -> RouteSpec {
         target: FunctionRef::new(stack, function),
         mode: FunctionMode::Events,
         payload_format: PayloadFormat::V2,
+        auth: serverful_gateway::RouteAuth::None,
     }
 }
 
@@ -115,6 +116,7 @@ fn two_stacks() -> Vec<ApiSpec> {
             stage_variables: BTreeMap::new(),
             binary_media_types: Vec::new(),
             cors: None,
+            authorizers: Vec::new(),
             routes: vec![
                 route("GET", "/items", "shop", "ListItems"),
                 route("GET", "/items/{id}", "shop", "GetItem"),
@@ -129,6 +131,7 @@ fn two_stacks() -> Vec<ApiSpec> {
             stage_variables: BTreeMap::new(),
             binary_media_types: Vec::new(),
             cors: None,
+            authorizers: Vec::new(),
             routes: vec![
                 route("GET", "/posts", "blog", "ListPosts"),
                 route("GET", "/items", "blog", "BlogItems"),
@@ -177,6 +180,7 @@ fn gateway_state(routes: Routes, invoker: Arc<dyn Invoke>) -> GatewayState {
         domain_name: "127.0.0.1:3000".to_owned(),
         account_id: "123456789012".to_owned(),
         websockets: None,
+        auth: serverful_gateway::AuthSettings::default(),
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::auth::{api_auth, event_auth, ApiAuth};
 use super::domains::{sam_domain, SamDomain};
 use super::properties::{
     expect_number, expect_string, expect_string_map, expect_strings, mapping, resolved_properties,
@@ -77,12 +78,19 @@ const REST_API_PROPERTIES: PropertyRules<'static> = PropertyRules {
         "BinaryMediaTypes",
         "Domain",
         "Cors",
+        "Auth",
     ],
     ignored: &["Name", "Description", "Tags"],
 };
 
 const HTTP_API_PROPERTIES: PropertyRules<'static> = PropertyRules {
-    supported: &["StageName", "StageVariables", "Domain", "CorsConfiguration"],
+    supported: &[
+        "StageName",
+        "StageVariables",
+        "Domain",
+        "CorsConfiguration",
+        "Auth",
+    ],
     ignored: &["Name", "Description", "Tags"],
 };
 
@@ -111,6 +119,7 @@ pub(super) fn api_reference(node: &Node, location: &str) -> Result<String, Probl
 pub(super) fn events(
     resolver: &Resolver<'_>,
     raw: &RawResource<'_>,
+    api_auths: &BTreeMap<String, ApiAuth>,
     unsupported: &mut Vec<String>,
 ) -> Result<Vec<(String, Route)>, Problem> {
     let logical_id = &raw.logical_id;
@@ -164,6 +173,7 @@ pub(super) fn events(
         let mut path = None;
         let mut method = None;
         let mut api = None;
+        let mut auth_node = None;
         let mut payload_format = match kind {
             ApiKind::Rest => PayloadFormat::V1,
             ApiKind::Http => PayloadFormat::V2,
@@ -177,6 +187,7 @@ pub(super) fn events(
                         entry.value.span,
                     ));
                 }
+                (_, "Auth") => auth_node = Some((&entry.value, property_location)),
                 (_, "Path" | "Method" | "PayloadFormatVersion") => {
                     let Some(value) = resolver.resolve(&entry.value, &property_location)? else {
                         continue;
@@ -271,6 +282,22 @@ pub(super) fn events(
                 }
             }
         };
+        let none = ApiAuth::none();
+        let api_auth = api_auths.get(&api_logical_id).unwrap_or(&none);
+        let auth = match auth_node {
+            None => api_auth.default_auth.clone(),
+            Some((node, auth_location)) => match resolver.resolve(node, &auth_location)? {
+                Some(resolved) => event_auth(
+                    &api_logical_id,
+                    api_auth,
+                    &resolved,
+                    &auth_location,
+                    unsupported,
+                    &format!("{logical_id}.Events.{event_name}"),
+                )?,
+                None => api_auth.default_auth.clone(),
+            },
+        };
         routes.push((
             api_logical_id,
             Route {
@@ -279,6 +306,7 @@ pub(super) fn events(
                 function: logical_id.clone(),
                 payload_format,
                 event_name: event_name.clone(),
+                auth,
             },
         ));
     }
@@ -294,9 +322,10 @@ pub(super) fn api(
     properties: Option<&Node>,
     options: &LoadOptions,
     unsupported: &mut Vec<String>,
-) -> Result<(Api, Option<SamDomain>), Problem> {
+) -> Result<(Api, Option<SamDomain>, ApiAuth), Problem> {
     let location = format!("Resources.{logical_id}.Properties");
     let mut domain = None;
+    let mut auth = ApiAuth::none();
     let mut stage_name = None;
     let mut stage_variables = BTreeMap::new();
     let mut binary_media_types = Vec::new();
@@ -328,6 +357,16 @@ pub(super) fn api(
                     .collect();
             }
             (ApiKind::Rest, "Cors") => cors = Some(rest_cors(&value, &property_location)?),
+            (_, "Auth") => {
+                auth = api_auth(
+                    resolver,
+                    logical_id,
+                    kind,
+                    &value,
+                    &property_location,
+                    unsupported,
+                )?;
+            }
             (ApiKind::Http, "CorsConfiguration") => {
                 cors = http_cors(&value, &property_location)?;
             }
@@ -358,8 +397,9 @@ pub(super) fn api(
         binary_media_types,
         cors,
         routes: Vec::new(),
+        authorizers: auth.authorizers.clone(),
     };
-    Ok((api, domain))
+    Ok((api, domain, auth))
 }
 
 /// A REST API's `Cors`: a quoted origin (`"'*'"`), or `AllowOrigin`, `AllowMethods`,
