@@ -24,17 +24,21 @@
 //! - `response`: function result -> HTTP response, with the 2.0 inference rules;
 //! - `errors`: the error responses API Gateway shows;
 //! - `cors`: an API's CORS: preflights answered, headers on responses;
+//! - `mock`: REST APIs' `MOCK` integrations, answered by the gateway itself;
+//! - `validation`: REST APIs' request validators (required parameters, body models);
 //! - `proxy`: HTTP-mode functions: the request proxied to a web server, streamed both ways;
 //! - `service`: the axum router that ties them together.
 
 mod cors;
 mod errors;
 mod event;
+mod mock;
 mod proxy;
 mod response;
 mod route_set;
 mod routes;
 mod service;
+mod validation;
 
 use std::sync::Arc;
 
@@ -92,6 +96,11 @@ pub struct RouteSpec {
     /// How the function takes requests: the gateway sends it an event or proxies to it.
     pub mode: FunctionMode,
     pub payload_format: PayloadFormat,
+    /// A REST API `MOCK` integration: the gateway answers with this and `target` is not
+    /// called.
+    pub mock: Option<MockAnswer>,
+    /// What a REST API's request validator checks before `target` is called.
+    pub validation: Option<RequestChecks>,
 }
 
 /// Everything the gateway serves, and on which host names.
@@ -142,9 +151,11 @@ pub struct GatewayState {
 }
 
 pub use cors::CorsConfig;
+pub use mock::MockAnswer;
 pub use route_set::{ApiUrl, RouteSet, Routes};
 pub use routes::route_lines;
 pub use serverful_invoke::{
     FunctionMode, FunctionRef, HttpTarget, Invoke, InvokeError, ProxyGuard, ProxyOutcome,
 };
 pub use service::{router, MAX_REQUEST_BODY_BYTES};
+pub use validation::RequestChecks;

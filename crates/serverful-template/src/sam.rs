@@ -14,6 +14,9 @@
 //! - `layers`: layer resources and the `Layers` of functions;
 //! - `schedules`: `Schedule`/`ScheduleV2` events, scheduled rules and Scheduler schedules;
 //! - `event_rules`: `EventBridgeRule`/`CloudWatchEvent` events, event-pattern rules and buses;
+//! - `rest_resources`: REST APIs written as `AWS::ApiGateway::*` resources (`RestApi`,
+//!   `Resource`, `Method`, `Stage`), with `MOCK` integrations;
+//! - `validators`: REST request validators and models (`RequestValidator`, `Model`);
 //! - `websockets`: WebSocket APIs (`AWS::ApiGatewayV2::*` with `ProtocolType: WEBSOCKET`);
 //! - `outputs`: the `Outputs` section.
 
@@ -28,9 +31,11 @@ mod outputs;
 mod parameters;
 mod properties;
 mod queues;
+mod rest_resources;
 mod schedules;
 mod streams;
 mod tables;
+mod validators;
 mod versions;
 mod websockets;
 
@@ -235,6 +240,13 @@ pub(crate) fn build(
     for api in &apis {
         register_stage(&mut resolver, api);
     }
+    // Written as resources, they declare their own stages and deployments.
+    apis.extend(rest_resources::rest_apis(
+        &resolver,
+        &created,
+        options,
+        &mut unsupported,
+    )?);
 
     // Custom domains: every declared domain is known before any mapping is read, whatever
     // the order of the resources.
@@ -327,6 +339,7 @@ pub(crate) fn build(
             "AWS::Lambda::Permission" => {}
             // Read below, once every function is known.
             _ if websockets::belongs(raw, &websocket_ids) => {}
+            rest_type if rest_resources::TYPES.contains(&rest_type) => {}
             queues::QUEUE => queues.push(queues::queue(&resolver, raw)?),
             queues::TOPIC => {
                 let (topic, inline) = queues::topic(&resolver, raw, options, &mut unsupported)?;
@@ -394,6 +407,15 @@ pub(crate) fn build(
 
     let websocket_apis =
         websockets::websocket_apis(&resolver, &created, &functions, options, &mut unsupported)?;
+
+    rest_resources::rest_routes(
+        &resolver,
+        &created,
+        &functions,
+        &mut apis,
+        options,
+        &mut unsupported,
+    )?;
 
     for (api_logical_id, route) in routes {
         let api = apis

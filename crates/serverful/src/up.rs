@@ -182,6 +182,13 @@ fn print_routes(server: &server::Server, stack: &str, app: &template::App) {
                         serverful_invoke::FunctionMode::Events
                     },
                     payload_format: gateway::PayloadFormat::V2,
+                    mock: route.mock.as_ref().map(|mock| gateway::MockAnswer {
+                        status_code: mock.status_code,
+                        content_type: mock.content_type.clone(),
+                        body: mock.body.clone(),
+                        headers: mock.headers.clone(),
+                    }),
+                    validation: None,
                 })
                 .collect(),
         })

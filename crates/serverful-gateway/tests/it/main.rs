@@ -85,6 +85,8 @@ fn route(method: &str, path: &str, function: &str) -> RouteSpec {
         target: FunctionRef::new("app", function),
         mode: FunctionMode::Events,
         payload_format: PayloadFormat::V2,
+        mock: None,
+        validation: None,
     }
 }
 

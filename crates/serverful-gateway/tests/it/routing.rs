@@ -100,6 +100,8 @@ fn route(method: &str, path: &str, stack: &str, function: &str) -> RouteSpec {
         target: FunctionRef::new(stack, function),
         mode: FunctionMode::Events,
         payload_format: PayloadFormat::V2,
+        mock: None,
+        validation: None,
     }
 }
 

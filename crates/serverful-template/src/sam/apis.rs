@@ -279,6 +279,8 @@ pub(super) fn events(
                 function: logical_id.clone(),
                 payload_format,
                 event_name: event_name.clone(),
+                mock: None,
+                validation: None,
             },
         ));
     }

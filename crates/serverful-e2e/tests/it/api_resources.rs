@@ -1,0 +1,113 @@
+//! APIs written without SAM's shorthand (issue 17): REST APIs as `AWS::ApiGateway::*`
+//! resources with `MOCK` integrations and request validators, served through
+//! `serverful up` and called over HTTP, checking the events the function gets, the mock's
+//! answers and API Gateway's 400s.
+
+use serde_json::Value;
+use serverful_e2e::{test_app, Server};
+
+use crate::{client, json_body};
+
+/// The event the echo function received, from its answer.
+fn echoed(response: reqwest::blocking::Response) -> Value {
+    let status = response.status();
+    let body = json_body(response);
+    assert_eq!(status, 200, "{body:#}");
+    body["event"].clone()
+}
+
+#[test]
+fn rest_api_resources_route_to_the_function_and_answer_mocks() {
+    let server = Server::start(&test_app("api-rest-resources"), &[]);
+    let stdout = server.stdout();
+    assert!(
+        stdout.contains(&format!("GET {}/items/{{id}} -> Echo", server.base_url)),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("GET {}/ -> MOCK", server.base_url)),
+        "{stdout}"
+    );
+    let http = client();
+
+    let event = echoed(
+        http.get(server.url("/prod/items/42?color=red"))
+            .send()
+            .expect("GET /prod/items/42"),
+    );
+    assert_eq!(event["resource"], "/items/{id}");
+    assert_eq!(event["path"], "/items/42");
+    assert_eq!(event["httpMethod"], "GET");
+    assert_eq!(event["pathParameters"]["id"], "42");
+    assert_eq!(event["queryStringParameters"]["color"], "red");
+    assert_eq!(event["stageVariables"]["table"], "items");
+    assert_eq!(event["requestContext"]["stage"], "prod");
+    assert_eq!(event["requestContext"]["resourcePath"], "/items/{id}");
+
+    let event = echoed(
+        http.delete(server.url("/prod/files/a/b.txt"))
+            .send()
+            .expect("DELETE /prod/files/a/b.txt"),
+    );
+    assert_eq!(event["resource"], "/files/{proxy+}");
+    assert_eq!(event["httpMethod"], "DELETE");
+    assert_eq!(event["pathParameters"]["proxy"], "a/b.txt");
+
+    let mock = http.get(server.url("/prod/")).send().expect("GET /prod/");
+    assert_eq!(mock.status(), 200);
+    assert_eq!(mock.headers()["x-served-by"], "mock");
+    assert_eq!(mock.headers()["content-type"], "application/json");
+    assert_eq!(mock.text().expect("body"), r#"{"status": "ok"}"#);
+}
+
+#[test]
+fn rest_api_request_validator_answers_400_before_the_function() {
+    let server = Server::start(&test_app("api-rest-resources"), &[]);
+    let http = client();
+    let post = |query: &str, client_header: Option<&str>, body: &str| {
+        let mut request = http
+            .post(server.url(&format!("/prod/items{query}")))
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        if let Some(value) = client_header {
+            request = request.header("x-client", value);
+        }
+        request.send().expect("POST /prod/items")
+    };
+
+    let missing_both = post("", None, r#"{"name": "pen"}"#);
+    assert_eq!(missing_both.status(), 400);
+    assert_eq!(
+        json_body(missing_both),
+        serde_json::json!({"message": "Missing required request parameters: [X-Client, list]"})
+    );
+    let blank_query = post("?list=", Some("cli"), r#"{"name": "pen"}"#);
+    assert_eq!(
+        json_body(blank_query),
+        serde_json::json!({"message": "Missing required request parameters: [list]"})
+    );
+    for bad_body in [
+        r#"{"count": 2}"#,
+        r#"{"name": "pen", "count": 0}"#,
+        "not json",
+    ] {
+        let invalid = post("?list=a", Some("cli"), bad_body);
+        assert_eq!(invalid.status(), 400, "{bad_body}");
+        assert_eq!(
+            json_body(invalid),
+            serde_json::json!({"message": "Invalid request body"}),
+            "{bad_body}"
+        );
+    }
+    let valid = json_body(post(
+        "?list=a",
+        Some("cli"),
+        r#"{"name": "pen", "count": 2}"#,
+    ));
+    assert_eq!(valid["event"]["body"], r#"{"name": "pen", "count": 2}"#);
+    assert_eq!(valid["event"]["resource"], "/items");
+    assert_eq!(
+        valid["calls"], 1,
+        "the function ran for the valid request only"
+    );
+}

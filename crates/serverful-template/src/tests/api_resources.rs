@@ -1,0 +1,357 @@
+//! Snapshot tests of APIs written without SAM's shorthand: `AWS::ApiGateway::*` REST APIs
+//! (resources, methods, `MOCK` integrations, stages, validators and models) read into
+//! routes, and the errors of bad ones.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use expect_test::{expect, Expect};
+
+use crate::{load_str, ApiKind, LoadOptions, PayloadFormat};
+
+/// Loads `resources` (indented under `Resources:`, after an `Items` function named
+/// `items-fn`) from `/app/template.yaml` and renders the APIs, their routes and the
+/// unsupported list, or the error.
+fn check(resources: &str, expect: Expect) {
+    expect.assert_eq(&render(resources, Path::new("/app/template.yaml")));
+}
+
+pub(super) fn render(resources: &str, template_path: &Path) -> String {
+    let template = format!(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  Items:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: python3.12\n      Handler: app.handler\n      FunctionName: items-fn\n{resources}"
+    );
+    let options = LoadOptions {
+        parameter_overrides: BTreeMap::new(),
+        region: "eu-west-1".to_owned(),
+        account_id: "123456789012".to_owned(),
+        stack_name: "demo".to_owned(),
+        version_numbers: BTreeMap::new(),
+        queue_url_base: None,
+    };
+    let app = match load_str(&template, template_path, &options) {
+        Err(error) => return format!("error: {error}\n"),
+        Ok(app) => app,
+    };
+    let mut out = String::new();
+    for api in &app.apis {
+        let kind = match api.kind {
+            ApiKind::Rest => "rest",
+            ApiKind::Http => "http",
+        };
+        writeln!(
+            out,
+            "api {} ({kind}, id {}, stage {})",
+            api.logical_id, api.api_id, api.stage_name
+        )
+        .expect("writing to a String");
+        for (name, value) in &api.stage_variables {
+            writeln!(out, "  stage variable {name}={value:?}").expect("writing to a String");
+        }
+        for route in &api.routes {
+            let format = match route.payload_format {
+                PayloadFormat::V1 => "1.0",
+                PayloadFormat::V2 => "2.0",
+            };
+            let target = match &route.mock {
+                Some(mock) => format!(
+                    "MOCK {} {} {:?} headers {:?}",
+                    mock.status_code, mock.content_type, mock.body, mock.headers
+                ),
+                None => format!("{} ({format})", route.function),
+            };
+            writeln!(
+                out,
+                "  {} {} -> {target} [{}]",
+                route.method, route.path, route.event_name
+            )
+            .expect("writing to a String");
+            if let Some(validation) = &route.validation {
+                writeln!(
+                    out,
+                    "    validate body {} query {:?} headers {:?}",
+                    validation
+                        .body_model
+                        .as_ref()
+                        .map_or("-".to_owned(), |(name, schema)| format!("{name} {schema}")),
+                    validation.required_query,
+                    validation.required_headers
+                )
+                .expect("writing to a String");
+            }
+        }
+    }
+    for item in &app.unsupported {
+        writeln!(out, "unsupported {item}").expect("writing to a String");
+    }
+    out
+}
+
+const REST_API: &str = r#"
+  Api:
+    Type: AWS::ApiGateway::RestApi
+    Properties:
+      Name: items
+  ItemsResource:
+    Type: AWS::ApiGateway::Resource
+    Properties:
+      RestApiId: !Ref Api
+      ParentId: !GetAtt Api.RootResourceId
+      PathPart: items
+  ItemResource:
+    Type: AWS::ApiGateway::Resource
+    Properties:
+      RestApiId: !Ref Api
+      ParentId: !Ref ItemsResource
+      PathPart: "{id}"
+  ProxyResource:
+    Type: AWS::ApiGateway::Resource
+    Properties:
+      RestApiId: !Ref Api
+      ParentId: !GetAtt Api.RootResourceId
+      PathPart: "{proxy+}"
+  GetItem:
+    Type: AWS::ApiGateway::Method
+    Properties:
+      RestApiId: !Ref Api
+      ResourceId: !Ref ItemResource
+      HttpMethod: get
+      AuthorizationType: NONE
+      Integration:
+        Type: AWS_PROXY
+        IntegrationHttpMethod: POST
+        Uri: !Sub arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Items.Arn}/invocations
+  AnyProxy:
+    Type: AWS::ApiGateway::Method
+    Properties:
+      RestApiId: !Ref Api
+      ResourceId: !Ref ProxyResource
+      HttpMethod: ANY
+      AuthorizationType: NONE
+      Integration:
+        Type: AWS_PROXY
+        IntegrationHttpMethod: POST
+        Uri: !Join ["", ["arn:aws:apigateway:", !Ref "AWS::Region", ":lambda:path/2015-03-31/functions/", !GetAtt Items.Arn, "/invocations"]]
+  Health:
+    Type: AWS::ApiGateway::Method
+    Properties:
+      RestApiId: !Ref Api
+      ResourceId: !GetAtt Api.RootResourceId
+      HttpMethod: GET
+      AuthorizationType: NONE
+      Integration:
+        Type: MOCK
+        RequestTemplates:
+          application/json: '{"statusCode": 200}'
+        IntegrationResponses:
+          - StatusCode: "500"
+            SelectionPattern: "5\\d{2}"
+          - StatusCode: "200"
+            ResponseTemplates:
+              application/json: '{"status": "ok"}'
+            ResponseParameters:
+              method.response.header.X-Served-By: "'mock'"
+      MethodResponses:
+        - StatusCode: "200"
+          ResponseParameters:
+            method.response.header.X-Served-By: true
+        - StatusCode: "500"
+  Deployment:
+    Type: AWS::ApiGateway::Deployment
+    DependsOn: [GetItem, AnyProxy, Health]
+    Properties:
+      RestApiId: !Ref Api
+  Stage:
+    Type: AWS::ApiGateway::Stage
+    Properties:
+      RestApiId: !Ref Api
+      DeploymentId: !Ref Deployment
+      StageName: prod
+      Variables:
+        table: items
+"#;
+
+#[test]
+fn rest_api_resources_methods_and_stage() {
+    check(
+        REST_API,
+        expect![[r#"
+            api Api (rest, id he4pqhwbqw, stage prod)
+              stage variable table="items"
+              GET /items/{id} -> Items (1.0) [GetItem]
+              ANY /{proxy+} -> Items (1.0) [AnyProxy]
+              GET / -> MOCK 200 application/json "{\"status\": \"ok\"}" headers {"X-Served-By": "mock"} [Health]
+        "#]],
+    );
+}
+
+#[test]
+fn rest_api_mock_selects_by_status_and_falls_back_to_500() {
+    let mock = |template: &str, responses: &str| {
+        format!(
+            r#"
+  Api:
+    Type: AWS::ApiGateway::RestApi
+  Mock:
+    Type: AWS::ApiGateway::Method
+    Properties:
+      RestApiId: !Ref Api
+      ResourceId: !GetAtt Api.RootResourceId
+      HttpMethod: POST
+      Integration:
+        Type: MOCK
+        RequestTemplates:
+          application/json: '{template}'
+        IntegrationResponses:
+{responses}
+      MethodResponses:
+        - StatusCode: "201"
+        - StatusCode: "404"
+  Deployment:
+    Type: AWS::ApiGateway::Deployment
+    Properties:
+      RestApiId: !Ref Api
+      StageName: v1
+"#
+        )
+    };
+    let responses = "          - StatusCode: \"201\"\n          - StatusCode: \"404\"\n            SelectionPattern: \"404\"\n            ResponseTemplates:\n              text/plain: nothing here";
+    check(
+        &mock(r#"{"statusCode": 404}"#, responses),
+        expect![[r#"
+            api Api (rest, id he4pqhwbqw, stage v1)
+              POST / -> MOCK 404 text/plain "nothing here" headers {} [Mock]
+        "#]],
+    );
+    check(
+        &mock(r#"{"statusCode": 200}"#, responses),
+        expect![[r#"
+            api Api (rest, id he4pqhwbqw, stage v1)
+              POST / -> MOCK 201 application/json "" headers {} [Mock]
+        "#]],
+    );
+    check(
+        &mock(
+            r#"{"statusCode": 200}"#,
+            "          - StatusCode: \"404\"\n            SelectionPattern: \"404\"",
+        ),
+        expect![[r#"
+            api Api (rest, id he4pqhwbqw, stage v1)
+              POST / -> MOCK 500 application/json "{\"message\": \"Internal server error\"}" headers {} [Mock]
+        "#]],
+    );
+    check(
+        &mock(r#"#if(1)"#, responses),
+        expect![[r#"
+            error: /app/template.yaml:21:29: Resources.Mock.Properties.Integration.RequestTemplates.application/json: '#if(1)' is not a mock request template Serverful can run; write the status the mock answers as JSON, such as '{"statusCode": 200}'
+        "#]],
+    );
+}
+
+#[test]
+fn rest_api_errors_name_what_to_fix() {
+    check(
+        &REST_API.replace("ParentId: !Ref ItemsResource", "ParentId: !Ref Nowhere"),
+        expect![[r#"
+            error: /app/template.yaml:24:22: Resources.ItemResource.Properties.ParentId: unknown name 'Nowhere'; it is not a parameter, a resource or a pseudo parameter such as AWS::Region
+        "#]],
+    );
+    check(
+        &REST_API.replace(
+            "ResourceId: !Ref ItemResource",
+            "ResourceId: !Ref ItemsResourse",
+        ),
+        expect![[r#"
+            error: /app/template.yaml:36:24: Resources.GetItem.Properties.ResourceId: unknown name 'ItemsResourse'; it is not a parameter, a resource or a pseudo parameter such as AWS::Region
+        "#]],
+    );
+    check(
+        &REST_API.replace(
+            "${Items.Arn}",
+            "arn:aws:lambda:eu-west-1:123456789012:function:other",
+        ),
+        expect![[r#"
+            error: /app/template.yaml:42:19: Resources.GetItem.Properties.Integration.Uri: 'arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:other/invocations' names no function of this template; use arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/FUNCTION_ARN/invocations with !GetAtt MyFunction.Arn
+        "#]],
+    );
+    check(
+        &REST_API.replace("StageName: prod", ""),
+        expect![[r#"
+            error: /app/template.yaml:83:3: Resources.Stage.Properties.StageName: missing; name the stage, such as prod
+        "#]],
+    );
+    check(
+        &REST_API.replace(
+            "method.response.header.X-Served-By: true",
+            "method.response.header.X-Other: true",
+        ),
+        expect![[r#"
+            error: /app/template.yaml:72:15: Resources.Health.Properties.Integration.IntegrationResponses[1].ResponseParameters.method.response.header.X-Served-By: the method response 200 does not declare this header; add method.response.header.X-Served-By: true to its ResponseParameters
+        "#]],
+    );
+}
+
+#[test]
+fn rest_api_without_stage_is_an_error() {
+    check(
+        "  Api:\n    Type: AWS::ApiGateway::RestApi\n",
+        expect![[r#"
+            error: /app/template.yaml:9:3: Resources.Api: a REST API is reachable only through a stage; add an AWS::ApiGateway::Stage (StageName, RestApiId: !Ref Api, DeploymentId: !Ref MyDeployment) or give its AWS::ApiGateway::Deployment a StageName
+        "#]],
+    );
+}
+
+#[test]
+fn rest_api_validators_and_models() {
+    check(
+        r#"
+  Api:
+    Type: AWS::ApiGateway::RestApi
+  ItemModel:
+    Type: AWS::ApiGateway::Model
+    Properties:
+      RestApiId: !Ref Api
+      Name: Item
+      ContentType: application/json
+      Schema:
+        $schema: "http://json-schema.org/draft-04/schema#"
+        type: object
+        required: [name]
+        properties:
+          name: {type: string}
+  Validator:
+    Type: AWS::ApiGateway::RequestValidator
+    Properties:
+      RestApiId: !Ref Api
+      ValidateRequestBody: true
+      ValidateRequestParameters: true
+  Post:
+    Type: AWS::ApiGateway::Method
+    Properties:
+      RestApiId: !Ref Api
+      ResourceId: !GetAtt Api.RootResourceId
+      HttpMethod: POST
+      RequestValidatorId: !Ref Validator
+      RequestModels:
+        application/json: !Ref ItemModel
+      RequestParameters:
+        method.request.querystring.tag: true
+        method.request.querystring.page: false
+        method.request.header.X-Client: true
+      Integration:
+        Type: AWS_PROXY
+        IntegrationHttpMethod: POST
+        Uri: !Sub arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Items.Arn}/invocations
+  Deployment:
+    Type: AWS::ApiGateway::Deployment
+    Properties:
+      RestApiId: !Ref Api
+      StageName: v1
+"#,
+        expect![[r#"
+            api Api (rest, id he4pqhwbqw, stage v1)
+              POST / -> Items (1.0) [Post]
+                validate body ItemModel {"$schema":"http://json-schema.org/draft-04/schema#","properties":{"name":{"type":"string"}},"required":["name"],"type":"object"} query ["tag"] headers ["X-Client"]
+        "#]],
+    );
+}
