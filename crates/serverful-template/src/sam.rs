@@ -16,6 +16,8 @@
 //! - `event_rules`: `EventBridgeRule`/`CloudWatchEvent` events, event-pattern rules and buses;
 //! - `rest_resources`: REST APIs written as `AWS::ApiGateway::*` resources (`RestApi`,
 //!   `Resource`, `Method`, `Stage`), with `MOCK` integrations;
+//! - `http_resources`: HTTP APIs written as `AWS::ApiGatewayV2::*` resources, and their
+//!   quick-create form;
 //! - `validators`: REST request validators and models (`RequestValidator`, `Model`);
 //! - `websockets`: WebSocket APIs (`AWS::ApiGatewayV2::*` with `ProtocolType: WEBSOCKET`);
 //! - `outputs`: the `Outputs` section.
@@ -26,6 +28,7 @@ mod domains;
 mod event_rules;
 mod functions;
 mod globals;
+mod http_resources;
 mod layers;
 mod outputs;
 mod parameters;
@@ -247,6 +250,17 @@ pub(crate) fn build(
         options,
         &mut unsupported,
     )?);
+    apis.extend(http_resources::http_apis(
+        &resolver,
+        &created,
+        options,
+        &mut unsupported,
+    )?);
+    let http_ids: Vec<String> = created
+        .iter()
+        .filter(|raw| http_resources::is_http_api(&raw.type_name, raw.properties))
+        .map(|raw| raw.logical_id.clone())
+        .collect();
 
     // Custom domains: every declared domain is known before any mapping is read, whatever
     // the order of the resources.
@@ -340,6 +354,7 @@ pub(crate) fn build(
             // Read below, once every function is known.
             _ if websockets::belongs(raw, &websocket_ids) => {}
             rest_type if rest_resources::TYPES.contains(&rest_type) => {}
+            _ if http_resources::belongs(raw, &http_ids) => {}
             queues::QUEUE => queues.push(queues::queue(&resolver, raw)?),
             queues::TOPIC => {
                 let (topic, inline) = queues::topic(&resolver, raw, options, &mut unsupported)?;
@@ -416,6 +431,7 @@ pub(crate) fn build(
         options,
         &mut unsupported,
     )?;
+    http_resources::http_routes(&resolver, &created, &functions, &mut apis)?;
 
     for (api_logical_id, route) in routes {
         let api = apis

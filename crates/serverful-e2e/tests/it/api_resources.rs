@@ -111,3 +111,54 @@ fn rest_api_request_validator_answers_400_before_the_function() {
         "the function ran for the valid request only"
     );
 }
+
+#[test]
+fn http_api_resources_and_quick_create_send_their_payload_formats() {
+    let server = Server::start(&test_app("api-http-resources"), &[]);
+    let http = client();
+    let port = server.base_url.rsplit(':').next().expect("port").to_owned();
+    // Each API on its own host name, as on AWS: `{api_id}.execute-api.localhost`.
+    let call = |method: reqwest::Method, api_id: &str, path: &str| {
+        http.request(method, server.url(path))
+            .header("host", format!("{api_id}.execute-api.localhost:{port}"))
+    };
+    let api_id = server.output("ApiId");
+
+    let event = echoed(
+        call(reqwest::Method::GET, &api_id, "/v1/items/7?x=1")
+            .send()
+            .expect("GET /v1/items/7"),
+    );
+    assert_eq!(event["version"], "2.0");
+    assert_eq!(event["routeKey"], "GET /items/{id}");
+    assert_eq!(event["pathParameters"]["id"], "7");
+    assert_eq!(event["rawQueryString"], "x=1");
+    assert_eq!(event["stageVariables"]["mode"], "test");
+    assert_eq!(event["requestContext"]["stage"], "v1");
+
+    // `$default` goes to the 1.0 integration.
+    let event = echoed(
+        call(reqwest::Method::POST, &api_id, "/v1/anything/else")
+            .body("hello")
+            .send()
+            .expect("POST /v1/anything/else"),
+    );
+    assert_eq!(event["version"], "1.0");
+    assert_eq!(event["httpMethod"], "POST");
+    assert_eq!(event["body"], "hello");
+
+    // Quick create: the API's Target and RouteKey on a `$default` stage.
+    let quick_id = server.output("QuickApiId");
+    let event = echoed(
+        call(reqwest::Method::POST, &quick_id, "/quick")
+            .body("{}")
+            .send()
+            .expect("POST /quick"),
+    );
+    assert_eq!(event["version"], "2.0");
+    assert_eq!(event["routeKey"], "POST /quick");
+    let missing = call(reqwest::Method::GET, &quick_id, "/quick")
+        .send()
+        .expect("GET /quick");
+    assert_eq!(missing.status(), 404);
+}

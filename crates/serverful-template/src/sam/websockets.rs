@@ -15,7 +15,7 @@ use crate::node::Node;
 use crate::{LoadOptions, Problem};
 
 pub(super) const V2_API: &str = "AWS::ApiGatewayV2::Api";
-const V2_ROUTE: &str = "AWS::ApiGatewayV2::Route";
+pub(super) const V2_ROUTE: &str = "AWS::ApiGatewayV2::Route";
 const V2_INTEGRATION: &str = "AWS::ApiGatewayV2::Integration";
 const V2_STAGE: &str = "AWS::ApiGatewayV2::Stage";
 const V2_DEPLOYMENT: &str = "AWS::ApiGatewayV2::Deployment";

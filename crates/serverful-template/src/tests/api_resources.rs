@@ -355,3 +355,104 @@ fn rest_api_validators_and_models() {
         "#]],
     );
 }
+
+const HTTP_API: &str = r#"
+  Api:
+    Type: AWS::ApiGatewayV2::Api
+    Properties:
+      Name: items
+      ProtocolType: HTTP
+  ItemsIntegration:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties:
+      ApiId: !Ref Api
+      IntegrationType: AWS_PROXY
+      IntegrationUri: !GetAtt Items.Arn
+      PayloadFormatVersion: "2.0"
+  LegacyIntegration:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties:
+      ApiId: !Ref Api
+      IntegrationType: AWS_PROXY
+      IntegrationUri: !Sub arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Items.Arn}/invocations
+      PayloadFormatVersion: "1.0"
+  GetItem:
+    Type: AWS::ApiGatewayV2::Route
+    Properties:
+      ApiId: !Ref Api
+      RouteKey: GET /items/{id}
+      Target: !Join ["/", ["integrations", !Ref ItemsIntegration]]
+  Default:
+    Type: AWS::ApiGatewayV2::Route
+    Properties:
+      ApiId: !Ref Api
+      RouteKey: $default
+      Target: !Sub integrations/${LegacyIntegration}
+  Stage:
+    Type: AWS::ApiGatewayV2::Stage
+    Properties:
+      ApiId: !Ref Api
+      StageName: v1
+      AutoDeploy: true
+      StageVariables:
+        mode: test
+  QuickApi:
+    Type: AWS::ApiGatewayV2::Api
+    Properties:
+      Name: quick
+      ProtocolType: HTTP
+      Target: !GetAtt Items.Arn
+      RouteKey: POST /quick
+"#;
+
+#[test]
+fn http_api_routes_integrations_stage_and_quick_create() {
+    check(
+        HTTP_API,
+        expect![[r#"
+        api Api (http, id he4pqhwbqw, stage v1)
+          stage variable mode="test"
+          GET /items/{id} -> Items (2.0) [GetItem]
+          ANY $default -> Items (1.0) [Default]
+        api QuickApi (http, id uvibnn8ewp, stage $default)
+          POST /quick -> Items (2.0) [QuickApi]
+    "#]],
+    );
+}
+
+#[test]
+fn http_api_errors_name_what_to_fix() {
+    check(
+        &HTTP_API.replace(
+            "IntegrationUri: !GetAtt Items.Arn",
+            "IntegrationUri: arn:aws:lambda:eu-west-1:123456789012:function:gone",
+        ),
+        expect![[r#"
+            error: /app/template.yaml:20:23: Resources.ItemsIntegration.Properties.IntegrationUri: 'arn:aws:lambda:eu-west-1:123456789012:function:gone' names no function of this template; use !GetAtt MyFunction.Arn or the invocation URI arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/FUNCTION_ARN/invocations
+        "#]],
+    );
+    check(
+        &HTTP_API.replace("RouteKey: GET /items/{id}", "RouteKey: FETCH items"),
+        expect![[r#"
+            error: /app/template.yaml:33:17: Resources.GetItem.Properties.RouteKey: 'FETCH items' is not a route key; use $default or METHOD /path, such as 'GET /items/{id}' or 'ANY /{proxy+}'
+        "#]],
+    );
+    check(
+        &HTTP_API.replace("!Ref ItemsIntegration]]", "!Ref GetItem]]"),
+        expect![[r#"
+            error: /app/template.yaml:34:21: Resources.GetItem.Properties.Target: 'integrations/GetItem' names no AWS::ApiGatewayV2::Integration of this template; use !Join ['/', ['integrations', !Ref MyIntegration]]
+        "#]],
+    );
+    check(
+        &HTTP_API.replace("      PayloadFormatVersion: \"2.0\"\n", ""),
+        expect![[r#"
+            error: /app/template.yaml:15:3: Resources.ItemsIntegration.Properties.PayloadFormatVersion: missing; an HTTP API's Lambda integration needs "2.0" (or "1.0" for the REST event)
+        "#]],
+    );
+    check(
+        "  Api:\n    Type: AWS::ApiGatewayV2::Api\n    Properties:\n      ProtocolType: HTTP\n",
+        expect![[r#"
+            error: /app/template.yaml:9:3: Resources.Api: an HTTP API is reachable only through a stage; add an AWS::ApiGatewayV2::Stage (ApiId: !Ref Api, StageName: $default, AutoDeploy: true)
+        "#]],
+    );
+}
