@@ -18,6 +18,7 @@
 //!   `Resource`, `Method`, `Stage`), with `MOCK` integrations;
 //! - `http_resources`: HTTP APIs written as `AWS::ApiGatewayV2::*` resources, and their
 //!   quick-create form;
+//! - `openapi`: OpenAPI definitions (`DefinitionBody`/`DefinitionUri`, `Body`) into routes;
 //! - `validators`: REST request validators and models (`RequestValidator`, `Model`);
 //! - `websockets`: WebSocket APIs (`AWS::ApiGatewayV2::*` with `ProtocolType: WEBSOCKET`);
 //! - `outputs`: the `Outputs` section.
@@ -30,6 +31,7 @@ mod functions;
 mod globals;
 mod http_resources;
 mod layers;
+mod openapi;
 mod outputs;
 mod parameters;
 mod properties;
@@ -432,6 +434,26 @@ pub(crate) fn build(
         &mut unsupported,
     )?;
     http_resources::http_routes(&resolver, &created, &functions, &mut apis)?;
+    for raw in &created {
+        let kind = match raw.type_name.as_str() {
+            REST_API | rest_resources::REST_API => ApiKind::Rest,
+            HTTP_API => ApiKind::Http,
+            _ if http_resources::is_http_api(&raw.type_name, raw.properties) => ApiKind::Http,
+            _ => continue,
+        };
+        // SAM adds each event's route to the definition, replacing the same operation.
+        let from_events: Vec<(&str, &str)> = routes
+            .iter()
+            .filter(|(api_logical_id, _)| *api_logical_id == raw.logical_id)
+            .map(|(_, route)| (route.method.as_str(), route.path.as_str()))
+            .collect();
+        let defined =
+            openapi::definition_routes(&resolver, raw, base_dir, kind, &functions, &from_events)?;
+        let Some(api) = apis.iter_mut().find(|api| api.logical_id == raw.logical_id) else {
+            continue;
+        };
+        api.routes.splice(0..0, defined);
+    }
 
     for (api_logical_id, route) in routes {
         let api = apis

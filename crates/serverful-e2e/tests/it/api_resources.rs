@@ -162,3 +162,69 @@ fn http_api_resources_and_quick_create_send_their_payload_formats() {
         .expect("GET /quick");
     assert_eq!(missing.status(), 404);
 }
+
+#[test]
+fn openapi_definitions_route_with_sam_events_merged() {
+    let server = Server::start(&test_app("api-openapi"), &[]);
+    let http = client();
+    let port = server.base_url.rsplit(':').next().expect("port").to_owned();
+    let call = |method: reqwest::Method, api_id: &str, path: &str| {
+        http.request(method, server.url(path))
+            .header("host", format!("{api_id}.execute-api.localhost:{port}"))
+    };
+    let http_api = server.output("HttpApiId");
+    let event = echoed(
+        call(reqwest::Method::GET, &http_api, "/items/9")
+            .send()
+            .expect("GET /items/9"),
+    );
+    assert_eq!(event["version"], "2.0");
+    assert_eq!(event["routeKey"], "GET /items/{id}");
+    assert_eq!(event["pathParameters"]["id"], "9");
+    let event = echoed(
+        call(reqwest::Method::POST, &http_api, "/legacy")
+            .send()
+            .expect("POST /legacy"),
+    );
+    assert_eq!(event["version"], "1.0");
+    // The function's HttpApi event is added to the file's paths.
+    let event = echoed(
+        call(reqwest::Method::GET, &http_api, "/extra")
+            .send()
+            .expect("GET /extra"),
+    );
+    assert_eq!(event["routeKey"], "GET /extra");
+
+    let rest_api = server.output("RestApiId");
+    let event = echoed(
+        call(reqwest::Method::PATCH, &rest_api, "/live/things/3")
+            .send()
+            .expect("PATCH /live/things/3"),
+    );
+    assert_eq!(event["resource"], "/things/{id}");
+    assert_eq!(event["httpMethod"], "PATCH");
+    let pong = call(reqwest::Method::GET, &rest_api, "/live/ping")
+        .send()
+        .expect("GET /live/ping");
+    assert_eq!(pong.status(), 200);
+    assert_eq!(pong.text().expect("body"), r#"{"pong": true}"#);
+}
+
+#[test]
+fn a_bad_openapi_reference_fails_at_start_with_the_place() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let app = work.path().join("api-openapi");
+    serverful_e2e::copy_dir(&test_app("api-openapi"), &app);
+    let definition = app.join("openapi.yaml");
+    let source = std::fs::read_to_string(&definition).expect("read openapi.yaml");
+    std::fs::write(
+        &definition,
+        source.replace("Fn::GetAtt: [Echo, Arn]", "Fn::GetAtt: [Nobody, Arn]"),
+    )
+    .expect("write openapi.yaml");
+    let (code, stderr) = serverful_e2e::up_until_it_fails(&app);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("template.yaml:23:"), "{stderr}");
+    assert!(stderr.contains("openapi.yaml:21:"), "{stderr}");
+    assert!(stderr.contains("Nobody"), "{stderr}");
+}

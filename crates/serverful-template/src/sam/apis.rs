@@ -78,12 +78,25 @@ const REST_API_PROPERTIES: PropertyRules<'static> = PropertyRules {
         "Domain",
         "Cors",
     ],
-    ignored: &["Name", "Description", "Tags"],
+    // `DefinitionBody` and `DefinitionUri` are read by `openapi`.
+    ignored: &[
+        "Name",
+        "Description",
+        "Tags",
+        "DefinitionBody",
+        "DefinitionUri",
+    ],
 };
 
 const HTTP_API_PROPERTIES: PropertyRules<'static> = PropertyRules {
     supported: &["StageName", "StageVariables", "Domain", "CorsConfiguration"],
-    ignored: &["Name", "Description", "Tags"],
+    ignored: &[
+        "Name",
+        "Description",
+        "Tags",
+        "DefinitionBody",
+        "DefinitionUri",
+    ],
 };
 
 /// The logical id an event's or a mapping's `RestApiId`/`ApiId` refers to, read as written

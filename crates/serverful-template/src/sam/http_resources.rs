@@ -82,7 +82,9 @@ pub(super) fn http_apis(
                 | "DisableExecuteApiEndpoint"
                 | "DisableSchemaValidation"
                 | "FailOnWarnings"
-                | "CredentialsArn" => {}
+                | "CredentialsArn"
+                | "Body"
+                | "BodyS3Location" => {}
                 other => unsupported.push(format!("{}.{other}", raw.logical_id)),
             }
         }

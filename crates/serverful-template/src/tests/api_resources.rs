@@ -456,3 +456,135 @@ fn http_api_errors_name_what_to_fix() {
         "#]],
     );
 }
+
+#[test]
+fn openapi_definitions_inline_and_merged_with_events() {
+    check(
+        r#"
+  Api:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: prod
+      DefinitionBody:
+        openapi: "3.0.1"
+        paths:
+          /items/{id}:
+            get:
+              x-amazon-apigateway-integration:
+                type: aws_proxy
+                httpMethod: POST
+                uri: !Sub arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Items.Arn}/invocations
+          /health:
+            x-amazon-apigateway-any-method:
+              x-amazon-apigateway-integration:
+                type: mock
+                requestTemplates:
+                  application/json: '{"statusCode": 200}'
+                responses:
+                  default:
+                    statusCode: "200"
+                    responseTemplates:
+                      application/json: '{"ok": true}'
+                    responseParameters:
+                      method.response.header.X-Mock: "'yes'"
+          /events:
+            post:
+              x-amazon-apigateway-integration:
+                type: aws_proxy
+                httpMethod: POST
+                uri: !Sub arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Items.Arn}/invocations
+  Events:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      Events:
+        Post:
+          Type: Api
+          Properties:
+            RestApiId: !Ref Api
+            Path: /events
+            Method: post
+  Http:
+    Type: AWS::ApiGatewayV2::Api
+    Properties:
+      ProtocolType: HTTP
+      Body:
+        openapi: "3.0.1"
+        paths:
+          /v2:
+            get:
+              x-amazon-apigateway-integration:
+                type: aws_proxy
+                httpMethod: POST
+                payloadFormatVersion: "1.0"
+                uri: !GetAtt Items.Arn
+  HttpStage:
+    Type: AWS::ApiGatewayV2::Stage
+    Properties:
+      ApiId: !Ref Http
+      StageName: $default
+"#
+        .replace(
+            "      FunctionName: items-fn\n",
+            "",
+        )
+        .as_str(),
+        expect![[r#"
+            api Api (rest, id he4pqhwbqw, stage prod)
+              GET /items/{id} -> Items (1.0) [paths./items/{id}.get]
+              ANY /health -> MOCK 200 application/json "{\"ok\": true}" headers {"X-Mock": "yes"} [paths./health.x-amazon-apigateway-any-method]
+              POST /events -> Events (1.0) [Post]
+            api Http (http, id f3ie8schoi, stage $default)
+              GET /v2 -> Items (1.0) [paths./v2.get]
+        "#]],
+    );
+}
+
+#[test]
+fn openapi_bad_uri_and_missing_file_are_errors() {
+    check(
+        r#"
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      DefinitionUri: missing-openapi.yaml
+"#,
+        expect![[r#"
+            error: /app/template.yaml:13:22: Resources.Api.Properties.DefinitionUri: cannot read /app/missing-openapi.yaml: No such file or directory (os error 2)
+        "#]],
+    );
+    check(
+        r#"
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      DefinitionBody:
+        paths:
+          /x:
+            get:
+              x-amazon-apigateway-integration:
+                type: aws_proxy
+                uri: arn:aws:lambda:eu-west-1:123456789012:function:nobody
+"#,
+        expect![[r#"
+            error: /app/template.yaml:19:22: Resources.Api.Properties.DefinitionBody.paths./x.get.x-amazon-apigateway-integration.uri: 'arn:aws:lambda:eu-west-1:123456789012:function:nobody' names no function of this template; use arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/FUNCTION_ARN/invocations with ${MyFunction.Arn}
+        "#]],
+    );
+}
+
+#[test]
+fn openapi_include_reads_a_local_file_and_reports_its_lines() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("openapi.yaml"),
+        "paths:\n  /included:\n    get:\n      x-amazon-apigateway-integration:\n        type: aws_proxy\n        uri: !GetAtt Items.Arn\n  /bad:\n    get:\n      x-amazon-apigateway-integration:\n        type: aws_proxy\n        uri: !GetAtt Missing.Arn\n",
+    )
+    .expect("write openapi.yaml");
+    let resources = "  Api:\n    Type: AWS::Serverless::HttpApi\n    Properties:\n      DefinitionBody:\n        Fn::Transform:\n          Name: AWS::Include\n          Parameters:\n            Location: openapi.yaml\n";
+    let rendered = render(resources, &dir.path().join("template.yaml"));
+    let rendered = rendered.replace(&dir.path().display().to_string(), "DIR");
+    expect![[r#"
+        error: DIR/template.yaml:16:23: Resources.Api.Properties.DefinitionBody.Fn::Transform.Parameters.Location: DIR/openapi.yaml:11:22: definition.paths./bad.get.x-amazon-apigateway-integration.uri: unknown name 'Missing'; it is not a parameter, a resource or a pseudo parameter such as AWS::Region
+    "#]].assert_eq(&rendered);
+}
