@@ -26,6 +26,8 @@
 //! - `cors`: an API's CORS: preflights answered, headers on responses;
 //! - `auth`: authorizers (JWT, Lambda, `AWS_IAM`): who may call a route, and what the
 //!   function hears of it;
+//! - `mock`: REST APIs' `MOCK` integrations, answered by the gateway itself;
+//! - `validation`: REST APIs' request validators (required parameters, body models);
 //! - `proxy`: HTTP-mode functions: the request proxied to a web server, streamed both ways;
 //! - `service`: the axum router that ties them together.
 
@@ -33,11 +35,13 @@ mod auth;
 mod cors;
 mod errors;
 mod event;
+mod mock;
 mod proxy;
 mod response;
 mod route_set;
 mod routes;
 mod service;
+mod validation;
 
 use std::sync::Arc;
 
@@ -99,6 +103,11 @@ pub struct RouteSpec {
     pub payload_format: PayloadFormat,
     /// Who may call it.
     pub auth: RouteAuth,
+    /// A REST API `MOCK` integration: the gateway answers with this and `target` is not
+    /// called.
+    pub mock: Option<MockAnswer>,
+    /// What a REST API's request validator checks before `target` is called.
+    pub validation: Option<RequestChecks>,
 }
 
 /// Everything the gateway serves, and on which host names.
@@ -152,9 +161,11 @@ pub struct GatewayState {
 
 pub use auth::{AuthSettings, AuthorizerKind, AuthorizerSpec, JwtConfig, LambdaConfig, RouteAuth};
 pub use cors::CorsConfig;
+pub use mock::MockAnswer;
 pub use route_set::{ApiUrl, RouteSet, Routes};
 pub use routes::route_lines;
 pub use serverful_invoke::{
     FunctionMode, FunctionRef, HttpTarget, Invoke, InvokeError, ProxyGuard, ProxyOutcome,
 };
 pub use service::{router, MAX_REQUEST_BODY_BYTES};
+pub use validation::RequestChecks;

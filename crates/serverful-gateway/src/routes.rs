@@ -31,7 +31,11 @@ pub fn route_lines(apis: &[ApiSpec], base_url: &str) -> Vec<String> {
     let mut lines = Vec::new();
     for api in apis {
         for route in &api.routes {
-            let function = &route.target.function;
+            let function: &str = if route.mock.is_some() {
+                "MOCK"
+            } else {
+                &route.target.function
+            };
             let mut line = if route.path == DEFAULT_ROUTE {
                 format!("ANY {base_url}/{{proxy+}} ($default) -> {function}")
             } else {
@@ -421,6 +425,8 @@ mod tests {
                     },
                     payload_format: PayloadFormat::V1,
                     auth: crate::RouteAuth::None,
+                    mock: None,
+                    validation: None,
                 })
                 .collect(),
         }

@@ -144,6 +144,9 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     // Every answer from here on is the API's: stamped with its ids, with its CORS headers.
     let finish =
         |response: Response| cors::decorate(api, origin.as_ref(), ids.stamp(api.kind, response));
+    if let Some(mock) = &route.mock {
+        return finish(mock.response());
+    }
 
     let raw_query = request.uri().query().unwrap_or_default().to_owned();
     let headers = request.headers().clone();
@@ -157,6 +160,13 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     if declared_length.is_some_and(|length| length > MAX_REQUEST_BODY_BYTES as u64) {
         discard_body(request).await;
         return finish(GatewayError::RequestTooLarge.into_response());
+    }
+    if let Some(checks) = &route.validation {
+        if let Some(answer) =
+            checks.check_parameters(request.uri().query().unwrap_or_default(), &headers)
+        {
+            return finish(answer);
+        }
     }
     let site = Site {
         default_domain_name: &shared.state.domain_name,
@@ -260,6 +270,11 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         }
     };
 
+    if let Some(checks) = &route.validation {
+        if let Some(answer) = checks.check_body(&body) {
+            return finish(answer);
+        }
+    }
     let request_data = RequestData {
         method,
         raw_path,

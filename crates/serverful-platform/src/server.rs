@@ -1941,6 +1941,22 @@ fn api_spec(version: &LiveVersion, api: &template::Api) -> gateway::ApiSpec {
                         template::PayloadFormat::V2 => gateway::PayloadFormat::V2,
                     },
                     auth: crate::authorizers::route_auth(&route.auth),
+                    mock: route.mock.as_ref().map(|mock| gateway::MockAnswer {
+                        status_code: mock.status_code,
+                        content_type: mock.content_type.clone(),
+                        body: mock.body.clone(),
+                        headers: mock.headers.clone(),
+                    }),
+                    validation: route.validation.as_ref().map(|validation| {
+                        gateway::RequestChecks {
+                            body_schema: validation
+                                .body_model
+                                .as_ref()
+                                .map(|(_, schema)| schema.clone()),
+                            required_query: validation.required_query.clone(),
+                            required_headers: validation.required_headers.clone(),
+                        }
+                    }),
                 }
             })
             .collect(),

@@ -13,8 +13,8 @@ use tokio::sync::Notify;
 
 use crate::attributes::{self, QueueSettings, MAX_MESSAGE_BYTES};
 use crate::backend::{
-    Claim, Claimed, Deduplication, MoveTask, QueueBackend, QueueRecord, Receipt,
-    ReceiptOutcome, Sent, StoredMessage,
+    Claim, Claimed, Deduplication, MoveTask, QueueBackend, QueueRecord, Receipt, ReceiptOutcome,
+    Sent, StoredMessage,
 };
 use crate::error::SqsError;
 use crate::message::{self, MessageAttributes};

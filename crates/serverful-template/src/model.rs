@@ -412,11 +412,45 @@ pub struct Route {
     /// The logical id of the function the route invokes.
     pub function: String,
     pub payload_format: PayloadFormat,
-    /// The key of the event under the function's `Events`.
+    /// The key of the event under the function's `Events`; for routes of resources
+    /// written without SAM's shorthand, the logical id of the resource that made the route
+    /// (`AWS::ApiGateway::Method`, `AWS::ApiGatewayV2::Route`) or `paths./x.get` of an
+    /// OpenAPI definition.
     pub event_name: String,
     /// Who may call the route: the event's `Auth.Authorizer`, else the API's
     /// `Auth.DefaultAuthorizer`.
     pub auth: crate::RouteAuth,
+    /// A `MOCK` integration: API Gateway answers with this itself and `function` is empty.
+    pub mock: Option<MockResponse>,
+    /// What API Gateway checks before the function is called (REST APIs' request
+    /// validators); `None` checks nothing.
+    pub validation: Option<RequestValidation>,
+}
+
+/// The answer of a REST API's `MOCK` integration, chosen when the template is loaded: the
+/// `statusCode` its request template gives selects an integration response (by
+/// `SelectionPattern`, else the default one), whose status, template and static headers
+/// make the answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MockResponse {
+    pub status_code: u16,
+    /// The `ResponseTemplates` content type the body comes from (`application/json`).
+    pub content_type: String,
+    pub body: String,
+    /// `method.response.header.X: "'value'"` parameters: header name to value.
+    pub headers: BTreeMap<String, String>,
+}
+
+/// A REST API request validator's checks for one method, as API Gateway applies them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestValidation {
+    /// The JSON Schema (draft 4) the body must match, with the model's name; `None` when
+    /// the validator does not check bodies or the method names no model.
+    pub body_model: Option<(String, serde_json::Value)>,
+    /// Query string parameters that must be present (`method.request.querystring.x: true`).
+    pub required_query: Vec<String>,
+    /// Headers that must be present (`method.request.header.x: true`).
+    pub required_headers: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

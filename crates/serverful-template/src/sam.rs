@@ -15,6 +15,12 @@
 //! - `layers`: layer resources and the `Layers` of functions;
 //! - `schedules`: `Schedule`/`ScheduleV2` events, scheduled rules and Scheduler schedules;
 //! - `event_rules`: `EventBridgeRule`/`CloudWatchEvent` events, event-pattern rules and buses;
+//! - `rest_resources`: REST APIs written as `AWS::ApiGateway::*` resources (`RestApi`,
+//!   `Resource`, `Method`, `Stage`), with `MOCK` integrations;
+//! - `http_resources`: HTTP APIs written as `AWS::ApiGatewayV2::*` resources, and their
+//!   quick-create form;
+//! - `openapi`: OpenAPI definitions (`DefinitionBody`/`DefinitionUri`, `Body`) into routes;
+//! - `validators`: REST request validators and models (`RequestValidator`, `Model`);
 //! - `websockets`: WebSocket APIs (`AWS::ApiGatewayV2::*` with `ProtocolType: WEBSOCKET`);
 //! - `outputs`: the `Outputs` section.
 
@@ -25,14 +31,18 @@ mod domains;
 mod event_rules;
 mod functions;
 mod globals;
+mod http_resources;
 mod layers;
+mod openapi;
 mod outputs;
 mod parameters;
 mod properties;
 mod queues;
+mod rest_resources;
 mod schedules;
 mod streams;
 mod tables;
+mod validators;
 mod versions;
 mod websockets;
 
@@ -240,6 +250,24 @@ pub(crate) fn build(
     for api in &apis {
         register_stage(&mut resolver, api);
     }
+    // Written as resources, they declare their own stages and deployments.
+    apis.extend(rest_resources::rest_apis(
+        &resolver,
+        &created,
+        options,
+        &mut unsupported,
+    )?);
+    apis.extend(http_resources::http_apis(
+        &resolver,
+        &created,
+        options,
+        &mut unsupported,
+    )?);
+    let http_ids: Vec<String> = created
+        .iter()
+        .filter(|raw| http_resources::is_http_api(&raw.type_name, raw.properties))
+        .map(|raw| raw.logical_id.clone())
+        .collect();
 
     // Custom domains: every declared domain is known before any mapping is read, whatever
     // the order of the resources.
@@ -332,6 +360,8 @@ pub(crate) fn build(
             "AWS::Lambda::Permission" => {}
             // Read below, once every function is known.
             _ if websockets::belongs(raw, &websocket_ids) => {}
+            rest_type if rest_resources::TYPES.contains(&rest_type) => {}
+            _ if http_resources::belongs(raw, &http_ids) => {}
             queues::QUEUE => queues.push(queues::queue(&resolver, raw)?),
             queues::TOPIC => {
                 let (topic, inline) = queues::topic(&resolver, raw, options, &mut unsupported)?;
@@ -399,6 +429,36 @@ pub(crate) fn build(
 
     let websocket_apis =
         websockets::websocket_apis(&resolver, &created, &functions, options, &mut unsupported)?;
+
+    rest_resources::rest_routes(
+        &resolver,
+        &created,
+        &functions,
+        &mut apis,
+        options,
+        &mut unsupported,
+    )?;
+    http_resources::http_routes(&resolver, &created, &functions, &mut apis)?;
+    for raw in &created {
+        let kind = match raw.type_name.as_str() {
+            REST_API | rest_resources::REST_API => ApiKind::Rest,
+            HTTP_API => ApiKind::Http,
+            _ if http_resources::is_http_api(&raw.type_name, raw.properties) => ApiKind::Http,
+            _ => continue,
+        };
+        // SAM adds each event's route to the definition, replacing the same operation.
+        let from_events: Vec<(&str, &str)> = routes
+            .iter()
+            .filter(|(api_logical_id, _)| *api_logical_id == raw.logical_id)
+            .map(|(_, route)| (route.method.as_str(), route.path.as_str()))
+            .collect();
+        let defined =
+            openapi::definition_routes(&resolver, raw, base_dir, kind, &functions, &from_events)?;
+        let Some(api) = apis.iter_mut().find(|api| api.logical_id == raw.logical_id) else {
+            continue;
+        };
+        api.routes.splice(0..0, defined);
+    }
 
     for (api_logical_id, route) in routes {
         let api = apis

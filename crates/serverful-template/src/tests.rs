@@ -1844,7 +1844,7 @@ Resources:
     Type: AWS::Serverless::Api
     Properties:
       StageName: Prod
-      DefinitionBody:
+      AccessLogSetting:
         Fn::Transform:
           Name: AWS::Include
           Parameters: {Location: openapi.yaml}
@@ -1863,7 +1863,7 @@ Resources:
         expect![[r#"
             function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
             api MyApi (rest, id ndxfmxp4qe, stage Prod)
-            unsupported MyApi.DefinitionBody
+            unsupported MyApi.AccessLogSetting
             unsupported Fn.Policies
         "#]],
     );
@@ -2671,6 +2671,7 @@ fn error_versions_and_aliases() {
     .assert_eq(&rendered.concat());
 }
 
+mod api_resources;
 mod auth;
 mod schedules;
 mod websockets;

@@ -183,6 +183,13 @@ fn print_routes(server: &server::Server, stack: &str, app: &template::App) {
                     },
                     payload_format: gateway::PayloadFormat::V2,
                     auth: gateway::RouteAuth::None,
+                    mock: route.mock.as_ref().map(|mock| gateway::MockAnswer {
+                        status_code: mock.status_code,
+                        content_type: mock.content_type.clone(),
+                        body: mock.body.clone(),
+                        headers: mock.headers.clone(),
+                    }),
+                    validation: None,
                 })
                 .collect(),
             authorizers: Vec::new(),

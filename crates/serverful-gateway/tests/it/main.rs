@@ -88,6 +88,8 @@ fn route(method: &str, path: &str, function: &str) -> RouteSpec {
         mode: FunctionMode::Events,
         payload_format: PayloadFormat::V2,
         auth: serverful_gateway::RouteAuth::None,
+        mock: None,
+        validation: None,
     }
 }
 

@@ -101,6 +101,8 @@ fn route(method: &str, path: &str, stack: &str, function: &str) -> RouteSpec {
         mode: FunctionMode::Events,
         payload_format: PayloadFormat::V2,
         auth: serverful_gateway::RouteAuth::None,
+        mock: None,
+        validation: None,
     }
 }
 

@@ -80,7 +80,14 @@ const REST_API_PROPERTIES: PropertyRules<'static> = PropertyRules {
         "Cors",
         "Auth",
     ],
-    ignored: &["Name", "Description", "Tags"],
+    // `DefinitionBody` and `DefinitionUri` are read by `openapi`.
+    ignored: &[
+        "Name",
+        "Description",
+        "Tags",
+        "DefinitionBody",
+        "DefinitionUri",
+    ],
 };
 
 const HTTP_API_PROPERTIES: PropertyRules<'static> = PropertyRules {
@@ -91,7 +98,13 @@ const HTTP_API_PROPERTIES: PropertyRules<'static> = PropertyRules {
         "CorsConfiguration",
         "Auth",
     ],
-    ignored: &["Name", "Description", "Tags"],
+    ignored: &[
+        "Name",
+        "Description",
+        "Tags",
+        "DefinitionBody",
+        "DefinitionUri",
+    ],
 };
 
 /// The logical id an event's or a mapping's `RestApiId`/`ApiId` refers to, read as written
@@ -307,6 +320,8 @@ pub(super) fn events(
                 payload_format,
                 event_name: event_name.clone(),
                 auth,
+                mock: None,
+                validation: None,
             },
         ));
     }

@@ -15,7 +15,7 @@ use crate::node::Node;
 use crate::{LoadOptions, Problem};
 
 pub(super) const V2_API: &str = "AWS::ApiGatewayV2::Api";
-const V2_ROUTE: &str = "AWS::ApiGatewayV2::Route";
+pub(super) const V2_ROUTE: &str = "AWS::ApiGatewayV2::Route";
 const V2_INTEGRATION: &str = "AWS::ApiGatewayV2::Integration";
 const V2_STAGE: &str = "AWS::ApiGatewayV2::Stage";
 const V2_DEPLOYMENT: &str = "AWS::ApiGatewayV2::Deployment";
@@ -336,7 +336,7 @@ pub(super) fn websocket_apis(
 /// The logical id of the template's function a Lambda invocation URI names
 /// (`arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/ARN/invocations`), by its
 /// ARN or name.
-fn function_of_uri(uri: &str, functions: &[Function]) -> Option<String> {
+pub(super) fn function_of_uri(uri: &str, functions: &[Function]) -> Option<String> {
     let rest = uri.split_once("/functions/").map_or(uri, |(_, rest)| rest);
     let target = rest.strip_suffix("/invocations").unwrap_or(rest);
     let name = match target.split_once(":function:") {

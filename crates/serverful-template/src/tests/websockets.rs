@@ -217,7 +217,7 @@ fn a_websocket_api_needs_a_stage() {
 }
 
 #[test]
-fn http_protocol_v2_apis_are_left_as_they_were() {
+fn http_protocol_v2_apis_are_http_apis_not_websocket_ones() {
     check(
         "  HttpOne:
     Type: AWS::ApiGatewayV2::Api
@@ -225,7 +225,7 @@ fn http_protocol_v2_apis_are_left_as_they_were() {
       ProtocolType: HTTP
 ",
         expect![[r#"
-            unsupported HttpOne (AWS::ApiGatewayV2::Api)
+            error: /app/template.yaml:9:3: Resources.HttpOne: an HTTP API is reachable only through a stage; add an AWS::ApiGatewayV2::Stage (ApiId: !Ref HttpOne, StageName: $default, AutoDeploy: true)
         "#]],
     );
 }
