@@ -39,9 +39,9 @@ pub use event_rules::{
 };
 pub use model::{
     Alias, AliasVersion, Api, ApiKind, App, AsyncDestination, Cors, DomainMapping,
-    EventInvokeConfig, Function, FunctionCode, Layer, LayerRef, Network, Output, PayloadFormat,
-    Queue, QueueMapping, Route, StreamMapping, Subscription, Table, Topic, Version, VersionWeight,
-    WebSocketApi, WebSocketRoute,
+    EventInvokeConfig, Function, FunctionCode, FunctionUrl, FunctionUrlAuthType, InvokeMode, Layer,
+    LayerRef, Network, Output, PayloadFormat, Queue, QueueMapping, Route, StreamMapping,
+    Subscription, Table, Topic, Version, VersionWeight, WebSocketApi, WebSocketRoute,
 };
 pub use names::{generated_name, NameRule};
 pub use schedules::{RetryPolicy, ScheduleKind, ScheduleSource, ScheduleTarget};

@@ -2671,6 +2671,7 @@ fn error_versions_and_aliases() {
     .assert_eq(&rendered.concat());
 }
 
+mod function_urls;
 mod schedules;
 mod websockets;
 /// Issue 15: DynamoDB stream mappings from SAM events and `AWS::Lambda::EventSourceMapping`,
