@@ -24,12 +24,14 @@
 //! - `response`: function result -> HTTP response, with the 2.0 inference rules;
 //! - `errors`: the error responses API Gateway shows;
 //! - `cors`: an API's CORS: preflights answered, headers on responses;
+//! - `function_url`: Lambda function URLs on their own hosts: event, IAM check, CORS;
 //! - `proxy`: HTTP-mode functions: the request proxied to a web server, streamed both ways;
 //! - `service`: the axum router that ties them together.
 
 mod cors;
 mod errors;
 mod event;
+mod function_url;
 mod proxy;
 mod response;
 mod route_set;
@@ -108,6 +110,8 @@ pub struct RoutesSpec {
     /// `localhost`) is routed over all APIs together, stage prefixes included, the way
     /// `sam local start-api` does. `false`: such a request gets a 404.
     pub bare_host: bool,
+    /// Lambda function URLs, each on its host `{url_id}.lambda-url.{region}.{domain}`.
+    pub function_urls: Vec<FunctionUrlSpec>,
 }
 
 /// A custom domain's mapping of a base path to an API (SAM's `Domain`,
@@ -139,10 +143,17 @@ pub struct GatewayState {
     pub account_id: String,
     /// WebSocket APIs: requests that reach one of their stages are handed over whole.
     pub websockets: Option<serverful_websocket::WebSockets>,
+    /// Checks the signatures of requests to `AWS_IAM` function URLs; without it they are
+    /// all refused.
+    pub iam: Option<Arc<dyn IamVerifier>>,
 }
 
 pub use cors::CorsConfig;
-pub use route_set::{ApiUrl, RouteSet, Routes};
+pub use function_url::{
+    FunctionUrlAuthType, FunctionUrlInvokeMode, FunctionUrlSpec, IamCaller, IamVerifier,
+    SignedHttpRequest,
+};
+pub use route_set::{ApiUrl, FunctionUrlListing, RouteSet, Routes};
 pub use routes::route_lines;
 pub use serverful_invoke::{
     FunctionMode, FunctionRef, HttpTarget, Invoke, InvokeError, ProxyGuard, ProxyOutcome,

@@ -156,6 +156,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         domain: settings.domain.clone(),
         custom_domains: Vec::new(),
         bare_host: settings.layout == Layout::Up,
+        function_urls: Vec::new(),
     });
     let websockets = serverful_websocket::WebSockets::new(
         &settings.domain,
@@ -199,6 +200,9 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         domain_name: gateway_address.to_string(),
         account_id: ACCOUNT_ID.to_owned(),
         websockets: Some(websockets.clone()),
+        iam: Some(Arc::new(crate::function_url_iam::KeyRingVerifier {
+            keys: keys.clone(),
+        })),
     };
     websockets.set_invoker(gateway_state.invoker.clone());
     let aws = aws_router.get_or_init(|| {

@@ -65,6 +65,7 @@ fn state(apis: Vec<ApiSpec>, invoker: Arc<dyn Invoke>) -> GatewayState {
         domain: "localhost".to_owned(),
         custom_domains: Vec::new(),
         bare_host: true,
+        function_urls: Vec::new(),
     };
     GatewayState {
         routes: Routes::new(spec),
@@ -72,6 +73,7 @@ fn state(apis: Vec<ApiSpec>, invoker: Arc<dyn Invoke>) -> GatewayState {
         domain_name: "127.0.0.1:3000".to_owned(),
         account_id: "123456789012".to_owned(),
         websockets: None,
+        iam: None,
     }
 }
 

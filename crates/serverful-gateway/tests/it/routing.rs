@@ -167,6 +167,7 @@ fn spec(bare_host: bool) -> RoutesSpec {
             mapping("Shop.Example.com", Some(""), "shopapi001", Some("live")),
         ],
         bare_host,
+        function_urls: Vec::new(),
     }
 }
 
@@ -177,6 +178,7 @@ fn gateway_state(routes: Routes, invoker: Arc<dyn Invoke>) -> GatewayState {
         domain_name: "127.0.0.1:3000".to_owned(),
         account_id: "123456789012".to_owned(),
         websockets: None,
+        iam: None,
     }
 }
 
@@ -460,6 +462,7 @@ fn one_route(stack: &str, function: &str) -> RoutesSpec {
         domain: "localhost".to_owned(),
         custom_domains: Vec::new(),
         bare_host: true,
+        function_urls: Vec::new(),
     }
 }
 
