@@ -129,10 +129,14 @@ pub(crate) async fn serve(
 ) -> Response {
     let origin = request.headers().get(http::header::ORIGIN).cloned();
     let request_id = data.request_id.clone();
-    let finish = |mut response: Response| {
+    let stamp = |mut response: Response| {
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert(REQUEST_ID, value);
         }
+        response
+    };
+    let finish = |response: Response| {
+        let response = stamp(response);
         match &url.cors {
             Some(cors) => cors::decorate_with(cors, origin.as_ref(), response),
             None => response,
@@ -141,7 +145,8 @@ pub(crate) async fn serve(
     if data.method == "OPTIONS" {
         if let Some(cors) = &url.cors {
             if let Some(answer) = cors::http_preflight(cors, request.headers(), StatusCode::OK) {
-                return finish(answer);
+                // The preflight's own headers, not those of an ordinary response.
+                return stamp(answer);
             }
         }
     }

@@ -11,6 +11,7 @@ mod deploys;
 mod eventbridge;
 mod examples;
 mod failures;
+mod function_urls;
 mod hello;
 mod http_mode;
 mod init;
