@@ -72,34 +72,9 @@ pub(crate) fn preflight(
 ) -> Option<(ApiKind, Response)> {
     let (api, methods) = routes.resource(host, path)?;
     let cors = api.cors.as_ref()?;
-    let origin = headers
-        .get(http::header::ORIGIN)
-        .and_then(|value| value.to_str().ok());
     match api.kind {
-        ApiKind::Http => {
-            if origin.is_none() || !headers.contains_key(REQUEST_METHOD) {
-                return None;
-            }
-            let mut response = Response::new(axum::body::Body::empty());
-            *response.status_mut() = StatusCode::NO_CONTENT;
-            if let Some(allowed) = origin.and_then(|origin| cors.allowed_origin(origin)) {
-                let headers_out = response.headers_mut();
-                set(headers_out, ALLOW_ORIGIN, &allowed);
-                if !cors.allow_methods.is_empty() {
-                    set(headers_out, ALLOW_METHODS, &cors.allow_methods.join(","));
-                }
-                if !cors.allow_headers.is_empty() {
-                    set(headers_out, ALLOW_HEADERS, &cors.allow_headers.join(","));
-                }
-                if let Some(max_age) = cors.max_age {
-                    set(headers_out, MAX_AGE, &max_age.to_string());
-                }
-                if cors.allow_credentials {
-                    set(headers_out, ALLOW_CREDENTIALS, "true");
-                }
-            }
-            Some((ApiKind::Http, response))
-        }
+        ApiKind::Http => http_preflight(cors, headers, StatusCode::NO_CONTENT)
+            .map(|response| (ApiKind::Http, response)),
         ApiKind::Rest => {
             if explicit_options {
                 return None;
@@ -140,16 +115,62 @@ pub(crate) fn preflight(
     }
 }
 
+/// The answer to a preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`)
+/// as HTTP APIs and function URLs give it, with `status`: the allowed origin, methods,
+/// headers, max age and credentials when the origin is allowed, none of them otherwise.
+/// `None` when the request is not a preflight.
+pub(crate) fn http_preflight(
+    cors: &CorsConfig,
+    headers: &HeaderMap,
+    status: StatusCode,
+) -> Option<Response> {
+    let origin = headers
+        .get(http::header::ORIGIN)
+        .and_then(|value| value.to_str().ok());
+    if origin.is_none() || !headers.contains_key(REQUEST_METHOD) {
+        return None;
+    }
+    let mut response = Response::new(axum::body::Body::empty());
+    *response.status_mut() = status;
+    if let Some(allowed) = origin.and_then(|origin| cors.allowed_origin(origin)) {
+        let headers_out = response.headers_mut();
+        set(headers_out, ALLOW_ORIGIN, &allowed);
+        if !cors.allow_methods.is_empty() {
+            set(headers_out, ALLOW_METHODS, &cors.allow_methods.join(","));
+        }
+        if !cors.allow_headers.is_empty() {
+            set(headers_out, ALLOW_HEADERS, &cors.allow_headers.join(","));
+        }
+        if let Some(max_age) = cors.max_age {
+            set(headers_out, MAX_AGE, &max_age.to_string());
+        }
+        if cors.allow_credentials {
+            set(headers_out, ALLOW_CREDENTIALS, "true");
+        }
+    }
+    Some(response)
+}
+
 /// An HTTP API's headers on a response to a request from an allowed origin, in place of
 /// any the function set.
 pub(crate) fn decorate(
     api: &ApiSpec,
     origin: Option<&HeaderValue>,
+    response: Response,
+) -> Response {
+    match (api.kind, api.cors.as_ref()) {
+        (ApiKind::Http, Some(cors)) => decorate_with(cors, origin, response),
+        _ => response,
+    }
+}
+
+/// `cors`'s headers on a response to a request from an allowed origin, in place of any the
+/// function set (HTTP APIs and function URLs).
+pub(crate) fn decorate_with(
+    cors: &CorsConfig,
+    origin: Option<&HeaderValue>,
     mut response: Response,
 ) -> Response {
-    let (ApiKind::Http, Some(cors)) = (api.kind, api.cors.as_ref()) else {
-        return response;
-    };
     let Some(allowed) = origin
         .and_then(|origin| origin.to_str().ok())
         .and_then(|origin| cors.allowed_origin(origin))

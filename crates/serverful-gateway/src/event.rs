@@ -284,7 +284,7 @@ fn v2_event(
 
 /// The request's headers plus the `X-Forwarded-*` headers API Gateway adds, so functions
 /// can rebuild the URL the client used and see the client's address.
-fn forwarded_headers(site: Site<'_>, request: &RequestData) -> HeaderMap {
+pub(crate) fn forwarded_headers(site: Site<'_>, request: &RequestData) -> HeaderMap {
     let mut headers = request.headers.clone();
     let forwarded_for = match headers.get(X_FORWARDED_FOR) {
         // API Gateway appends the address it saw to the chain the client sent.
@@ -330,7 +330,7 @@ fn v1_body(api: &ApiSpec, request: &RequestData) -> (Value, bool) {
 }
 
 /// Format 2.0 body: HTTP APIs pass text content types as text and base64-encode the rest.
-fn v2_body(request: &RequestData) -> (Option<String>, bool) {
+pub(crate) fn v2_body(request: &RequestData) -> (Option<String>, bool) {
     if request.body.is_empty() {
         return (None, false);
     }
@@ -416,7 +416,7 @@ fn decode_query_part(raw: &str) -> String {
 }
 
 /// Header values may hold any byte but `\r\n\0`; functions get them as (lossy) UTF-8.
-fn header_text(bytes: &[u8]) -> String {
+pub(crate) fn header_text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
@@ -445,14 +445,14 @@ fn string_map_or_null(map: &BTreeMap<String, String>) -> Value {
     }
 }
 
-fn user_agent(request: &RequestData) -> Option<String> {
+pub(crate) fn user_agent(request: &RequestData) -> Option<String> {
     request
         .headers
         .get(http::header::USER_AGENT)
         .map(|v| header_text(v.as_bytes()))
 }
 
-fn domain_name(site: Site<'_>, request: &RequestData) -> String {
+pub(crate) fn domain_name(site: Site<'_>, request: &RequestData) -> String {
     match request.headers.get(http::header::HOST) {
         Some(host) if !host.is_empty() => header_text(host.as_bytes()),
         _ => site.default_domain_name.to_owned(),
@@ -461,7 +461,7 @@ fn domain_name(site: Site<'_>, request: &RequestData) -> String {
 
 /// The first DNS label of the domain (`abc` of `abc.execute-api...`); an IP address or a
 /// one-label name is its own prefix.
-fn domain_prefix(domain_name: &str) -> String {
+pub(crate) fn domain_prefix(domain_name: &str) -> String {
     let host = match domain_name.rsplit_once(':') {
         Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
         _ => domain_name,
@@ -489,7 +489,7 @@ pub(crate) fn format_request_time(time: OffsetDateTime) -> String {
     )
 }
 
-fn epoch_millis(time: OffsetDateTime) -> i64 {
+pub(crate) fn epoch_millis(time: OffsetDateTime) -> i64 {
     i64::try_from(time.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 

@@ -28,6 +28,7 @@
 //!   function hears of it;
 //! - `mock`: REST APIs' `MOCK` integrations, answered by the gateway itself;
 //! - `validation`: REST APIs' request validators (required parameters, body models);
+//! - `function_url`: Lambda function URLs on their own hosts: event, IAM check, CORS;
 //! - `proxy`: HTTP-mode functions: the request proxied to a web server, streamed both ways;
 //! - `service`: the axum router that ties them together.
 
@@ -35,6 +36,7 @@ mod auth;
 mod cors;
 mod errors;
 mod event;
+mod function_url;
 mod mock;
 mod proxy;
 mod response;
@@ -124,6 +126,8 @@ pub struct RoutesSpec {
     /// `localhost`) is routed over all APIs together, stage prefixes included, the way
     /// `sam local start-api` does. `false`: such a request gets a 404.
     pub bare_host: bool,
+    /// Lambda function URLs, each on its host `{url_id}.lambda-url.{region}.{domain}`.
+    pub function_urls: Vec<FunctionUrlSpec>,
 }
 
 /// A custom domain's mapping of a base path to an API (SAM's `Domain`,
@@ -157,12 +161,19 @@ pub struct GatewayState {
     pub websockets: Option<serverful_websocket::WebSockets>,
     /// What authorizers need: the region of `methodArn`s, the keys of `AWS_IAM` routes.
     pub auth: AuthSettings,
+    /// Checks the signatures of requests to `AWS_IAM` function URLs; without it they are
+    /// all refused.
+    pub iam: Option<Arc<dyn IamVerifier>>,
 }
 
 pub use auth::{AuthSettings, AuthorizerKind, AuthorizerSpec, JwtConfig, LambdaConfig, RouteAuth};
 pub use cors::CorsConfig;
+pub use function_url::{
+    FunctionUrlAuthType, FunctionUrlInvokeMode, FunctionUrlSpec, IamCaller, IamVerifier,
+    SignedHttpRequest,
+};
 pub use mock::MockAnswer;
-pub use route_set::{ApiUrl, RouteSet, Routes};
+pub use route_set::{ApiUrl, FunctionUrlListing, RouteSet, Routes};
 pub use routes::route_lines;
 pub use serverful_invoke::{
     FunctionMode, FunctionRef, HttpTarget, Invoke, InvokeError, ProxyGuard, ProxyOutcome,

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use crate::routes::{RouteMatch, RouteTable, StagePrefix};
-use crate::{ApiKind, ApiSpec, RoutesSpec};
+use crate::{ApiKind, ApiSpec, FunctionUrlSpec, RoutesSpec};
 
 /// The routes the gateway serves: a cheap handle (clones share the set) whose set can be
 /// replaced at once while requests run.
@@ -68,6 +68,20 @@ pub struct RouteSet {
     api_hosts: HashMap<String, usize>,
     /// Custom domain name, lower case -> its mappings, longest base path first.
     custom_domains: HashMap<String, Vec<Mapping>>,
+    /// `{url_id}.lambda-url.{region}.{domain}`, lower case -> index in `spec.function_urls`.
+    function_url_hosts: HashMap<String, usize>,
+}
+
+/// A function URL, for listings (`serverful up`'s banner).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionUrlListing {
+    pub stack: String,
+    /// The URL's logical id.
+    pub logical_id: String,
+    /// The function's logical id.
+    pub function: String,
+    /// `http://{url_id}.lambda-url.{region}.{domain}:{port}/`.
+    pub url: String,
 }
 
 /// One base path of a custom domain.
@@ -169,12 +183,19 @@ impl RouteSet {
             .map(|(api_idx, api)| RouteTable::of([(api_idx, api)]))
             .collect();
         let bare = spec.bare_host.then(|| RouteTable::new(&spec.apis));
+        let mut function_url_hosts = HashMap::new();
+        for (url_idx, url) in spec.function_urls.iter().enumerate() {
+            function_url_hosts
+                .entry(function_url_host(&url.url_id, &url.region, &domain))
+                .or_insert(url_idx);
+        }
         RouteSet {
             spec,
             bare,
             api_tables,
             api_hosts,
             custom_domains,
+            function_url_hosts,
         }
     }
 
@@ -230,6 +251,36 @@ impl RouteSet {
             }
         }
         urls
+    }
+
+    /// Every function URL, for a gateway listening on `port` over plain HTTP.
+    pub fn function_urls(&self, port: u16) -> Vec<FunctionUrlListing> {
+        let port = if port == 80 {
+            String::new()
+        } else {
+            format!(":{port}")
+        };
+        let domain = normalize_host(&self.spec.domain);
+        self.spec
+            .function_urls
+            .iter()
+            .map(|url| FunctionUrlListing {
+                stack: url.stack.clone(),
+                logical_id: url.logical_id.clone(),
+                function: url.target.function.to_string(),
+                url: format!(
+                    "http://{}{port}/",
+                    function_url_host(&url.url_id, &url.region, &domain)
+                ),
+            })
+            .collect()
+    }
+
+    /// The function URL a request on `host` reaches, if any.
+    pub(crate) fn function_url(&self, host: Option<&str>) -> Option<&FunctionUrlSpec> {
+        let host = normalize_host(host?);
+        let url_idx = *self.function_url_hosts.get(&host)?;
+        Some(&self.spec.function_urls[url_idx])
     }
 
     pub(crate) fn api(&self, api_idx: usize) -> &ApiSpec {
@@ -313,6 +364,15 @@ impl RouteSet {
 /// The host an API answers on.
 fn api_host(api_id: &str, domain: &str) -> String {
     format!("{}.execute-api.{domain}", api_id.to_ascii_lowercase())
+}
+
+/// The host a function URL answers on.
+fn function_url_host(url_id: &str, region: &str, domain: &str) -> String {
+    format!(
+        "{}.lambda-url.{}.{domain}",
+        url_id.to_ascii_lowercase(),
+        region.to_ascii_lowercase()
+    )
 }
 
 /// A host as compared: lower case, without its port or a trailing dot.

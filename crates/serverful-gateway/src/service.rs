@@ -16,6 +16,7 @@ use crate::auth::{self, AuthRequest, Grant};
 use crate::cors;
 use crate::errors::GatewayError;
 use crate::event::{build_event, RequestData, Site};
+use crate::function_url;
 use crate::proxy;
 use crate::response::{v1_response, v2_response, V1Context};
 use crate::route_set::Routed;
@@ -109,6 +110,34 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let method = request.method().as_str().to_owned();
     let raw_path = request.uri().path().to_owned();
     let host = request_host(&request);
+
+    if let Some(url) = routes.function_url(host.as_deref()) {
+        let data = RequestData {
+            method,
+            raw_path,
+            raw_query: request.uri().query().unwrap_or_default().to_owned(),
+            headers: request.headers().clone(),
+            body: Bytes::new(),
+            protocol: format!("{:?}", request.version()),
+            source_ip: source_ip(&request),
+            request_id: ids.uuid.clone(),
+            extended_request_id: ids.short.clone(),
+            time,
+        };
+        let site = Site {
+            default_domain_name: &shared.state.domain_name,
+            account_id: &shared.state.account_id,
+        };
+        return function_url::serve(
+            url,
+            &shared.state.invoker,
+            shared.state.iam.as_ref(),
+            site,
+            data,
+            request,
+        )
+        .await;
+    }
 
     if let Some(websockets) = &shared.state.websockets {
         let is_upgrade = request

@@ -1548,10 +1548,18 @@ impl Platform {
         let versions = self.current_versions();
         let mut apis = Vec::new();
         let mut custom_domains = Vec::new();
+        let mut function_urls = Vec::new();
         for version in &versions {
             for api in &version.app.apis {
                 apis.push(api_spec(version, api));
             }
+            function_urls.extend(
+                version
+                    .app
+                    .function_urls
+                    .iter()
+                    .filter_map(|url| function_url_spec(version, url, &self.config.region)),
+            );
             // The template's custom domains (SAM `Domain`, base path and API mappings):
             // a host and base path that lead to one of the stack's APIs.
             for mapping in &version.app.domain_mappings {
@@ -1576,6 +1584,7 @@ impl Platform {
             domain: self.config.domain.clone(),
             custom_domains,
             bare_host: self.config.layout == Layout::Up,
+            function_urls,
         });
         if let Some(websockets) = &self.config.websockets {
             websockets.replace(
@@ -1962,6 +1971,49 @@ fn api_spec(version: &LiveVersion, api: &template::Api) -> gateway::ApiSpec {
             .collect(),
         authorizers: crate::authorizers::authorizer_specs(version, api),
     }
+}
+
+/// A template's function URL as the gateway serves it; `None` if its function is not in
+/// the version (the template checked it is).
+fn function_url_spec(
+    version: &LiveVersion,
+    url: &template::FunctionUrl,
+    region: &str,
+) -> Option<gateway::FunctionUrlSpec> {
+    let function = version
+        .app
+        .functions
+        .iter()
+        .find(|function| function.logical_id == url.function)?;
+    Some(gateway::FunctionUrlSpec {
+        stack: version.record.stack.clone(),
+        logical_id: url.logical_id.clone(),
+        url_id: url.url_id.clone(),
+        region: region.to_owned(),
+        target: FunctionRef {
+            stack: Arc::from(version.record.stack.as_str()),
+            function: Arc::from(url.function.as_str()),
+            deploy: Some(version.record.number),
+            qualifier: url.qualifier.as_deref().map(Arc::from),
+        },
+        function_name: function.name.clone(),
+        auth_type: match url.auth_type {
+            template::FunctionUrlAuthType::None => gateway::FunctionUrlAuthType::None,
+            template::FunctionUrlAuthType::AwsIam => gateway::FunctionUrlAuthType::AwsIam,
+        },
+        cors: url.cors.as_ref().map(|cors| gateway::CorsConfig {
+            allow_origins: cors.allow_origins.clone(),
+            allow_methods: cors.allow_methods.clone(),
+            allow_headers: cors.allow_headers.clone(),
+            expose_headers: cors.expose_headers.clone(),
+            max_age: cors.max_age,
+            allow_credentials: cors.allow_credentials,
+        }),
+        invoke_mode: match url.invoke_mode {
+            template::InvokeMode::Buffered => gateway::FunctionUrlInvokeMode::Buffered,
+            template::InvokeMode::ResponseStream => gateway::FunctionUrlInvokeMode::ResponseStream,
+        },
+    })
 }
 
 /// The runtime's failure as callers of functions see it.

@@ -73,6 +73,13 @@ pub(crate) enum ResourceKind {
         function: String,
         name: String,
     },
+    /// `AWS::Lambda::Url`, declared or made by SAM for a function's `FunctionUrlConfig`:
+    /// `Ref` gives the function's ARN (qualified when the URL is), `FunctionUrl` the URL.
+    FunctionUrl {
+        /// The logical id of the function, for SAM's URL; `None` for a declared one, whose
+        /// `TargetFunctionArn` (and `Qualifier`) say.
+        function: Option<String>,
+    },
     /// Types Serverful knows nothing about; `Ref` gives the logical id.
     Other,
 }
@@ -742,7 +749,68 @@ impl<'t> Resolver<'t> {
             ResourceKind::Alias { function, name } => {
                 self.qualified_function_arn(function, name)?
             }
+            ResourceKind::FunctionUrl { function } => {
+                self.function_url_target(logical_id, function.as_deref(), location)?
+            }
             ResourceKind::Other => logical_id.to_owned(),
+        })
+    }
+
+    /// The 32-character id of a function URL's host, stable for a stack and logical id.
+    pub(crate) fn function_url_id(&self, logical_id: &str) -> String {
+        let stack = &self.options.stack_name;
+        hashed_chars(
+            |round| format!("function-url/{round}/{stack}/{logical_id}"),
+            32,
+            Case::Lower,
+        )
+    }
+
+    /// The ARN of the function a URL invokes, with its qualifier when it has one: SAM's
+    /// URL of `function` goes to its `AutoPublishAlias`; a declared one to its
+    /// `TargetFunctionArn` and `Qualifier`.
+    fn function_url_target(
+        &self,
+        logical_id: &str,
+        function: Option<&str>,
+        location: &str,
+    ) -> Result<String, Problem> {
+        if let Some(function) = function {
+            let alias = self
+                .referenceable
+                .get(&format!("{function}.Alias"))
+                .and_then(|alias| self.resources.get(alias))
+                .and_then(|alias| match &alias.kind {
+                    ResourceKind::Alias { name, .. } => Some(name.clone()),
+                    _ => None,
+                });
+            return match alias {
+                Some(alias) => self.qualified_function_arn(function, &alias),
+                None => Ok(format!(
+                    "arn:aws:lambda:{}:{}:function:{}",
+                    self.options.region,
+                    self.options.account_id,
+                    self.physical_name(function, "FunctionName")?
+                )),
+            };
+        }
+        let properties = self
+            .resources
+            .get(logical_id)
+            .and_then(|resource| resource.properties);
+        let resolved = |key: &str| -> Result<Option<String>, Problem> {
+            let Some(node) = properties.and_then(|properties| properties.get(key)) else {
+                return Ok(None);
+            };
+            let location = format!("{location} (Resources.{logical_id}.Properties.{key})");
+            Ok(self
+                .resolve(node, &location)?
+                .and_then(|value| value.as_scalar().map(str::to_owned)))
+        };
+        let target = resolved("TargetFunctionArn")?.unwrap_or_default();
+        Ok(match resolved("Qualifier")? {
+            Some(qualifier) if !qualifier.is_empty() => format!("{target}:{qualifier}"),
+            _ => target,
         })
     }
 
@@ -983,6 +1051,19 @@ impl<'t> Resolver<'t> {
                 (attribute == "ApiMappingId").then(|| derived_id(&options.stack_name, logical_id)),
                 &["ApiMappingId"],
             ),
+            ResourceKind::FunctionUrl { function } => {
+                let value = match attribute {
+                    "FunctionUrl" => Some(format!(
+                        "https://{}.lambda-url.{region}.on.aws/",
+                        self.function_url_id(logical_id)
+                    )),
+                    "FunctionArn" => {
+                        Some(self.function_url_target(logical_id, function.as_deref(), location)?)
+                    }
+                    _ => None,
+                };
+                (value, &["FunctionArn", "FunctionUrl"])
+            }
             ResourceKind::Stage { .. }
             | ResourceKind::Deployment
             | ResourceKind::BasePathMapping => (None, &[]),

@@ -41,9 +41,10 @@ pub use event_rules::{
 };
 pub use model::{
     Alias, AliasVersion, Api, ApiKind, App, AsyncDestination, Cors, DomainMapping,
-    EventInvokeConfig, Function, FunctionCode, Layer, LayerRef, MockResponse, Network, Output,
-    PayloadFormat, Queue, QueueMapping, RequestValidation, Route, StreamMapping, Subscription,
-    Table, Topic, Version, VersionWeight, WebSocketApi, WebSocketRoute,
+    EventInvokeConfig, Function, FunctionCode, FunctionUrl, FunctionUrlAuthType, InvokeMode, Layer,
+    LayerRef, MockResponse, Network, Output, PayloadFormat, Queue, QueueMapping, RequestValidation,
+    Route, StreamMapping, Subscription, Table, Topic, Version, VersionWeight, WebSocketApi,
+    WebSocketRoute,
 };
 pub use names::{generated_name, NameRule};
 pub use schedules::{RetryPolicy, ScheduleKind, ScheduleSource, ScheduleTarget};

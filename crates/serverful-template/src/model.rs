@@ -72,6 +72,47 @@ pub struct App {
     /// SQS queue → function mappings: SAM `SQS` events (and those `SNS` events with
     /// `SqsSubscription` make), then `AWS::Lambda::EventSourceMapping` resources of queues.
     pub queue_mappings: Vec<QueueMapping>,
+    /// Lambda function URLs: each function's `FunctionUrlConfig` (in the order of
+    /// `functions`), then the `AWS::Lambda::Url` resources in template order. Every
+    /// setting here is valid and every URL's function is in `functions`.
+    pub function_urls: Vec<FunctionUrl>,
+}
+
+/// A Lambda function URL: SAM's `FunctionUrlConfig` (the `{Function}Url` resource SAM
+/// makes) or an `AWS::Lambda::Url`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionUrl {
+    /// `{Function}Url` for SAM's, else the resource's logical id.
+    pub logical_id: String,
+    /// The 32-character lowercase id of the URL's host, `{url_id}.lambda-url.{region}...`,
+    /// stable for a stack and logical id.
+    pub url_id: String,
+    /// The function's logical id.
+    pub function: String,
+    /// The alias (or version) the URL invokes: `Qualifier`, the qualifier of
+    /// `TargetFunctionArn`, or the function's `AutoPublishAlias` for SAM's.
+    pub qualifier: Option<String>,
+    pub auth_type: FunctionUrlAuthType,
+    pub cors: Option<Cors>,
+    pub invoke_mode: InvokeMode,
+}
+
+/// `AuthType` of a function URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FunctionUrlAuthType {
+    /// `NONE`: anyone may call it.
+    None,
+    /// `AWS_IAM`: requests must be signed with SigV4 (service `lambda`).
+    AwsIam,
+}
+
+/// `InvokeMode` of a function URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InvokeMode {
+    /// `BUFFERED` (the default): the whole response at once.
+    Buffered,
+    /// `RESPONSE_STREAM`: the response as the function writes it.
+    ResponseStream,
 }
 
 /// An SQS queue the app declares, as the `CreateQueue` that makes it.
@@ -336,7 +377,7 @@ pub struct Api {
 /// An API's CORS settings, as API Gateway applies them: an HTTP API answers preflights
 /// itself and adds the headers to every response; a REST API answers the `OPTIONS` method
 /// SAM adds to each path.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Cors {
     /// `*` or origins (`https://example.com`).
     pub allow_origins: Vec<String>,

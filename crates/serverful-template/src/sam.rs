@@ -7,6 +7,7 @@
 //! - `globals`: the `Globals` section and how it merges into resources;
 //! - `properties`: reading and checking resource properties;
 //! - `functions`: `AWS::Serverless::Function`;
+//! - `function_urls`: `FunctionUrlConfig` and `AWS::Lambda::Url`;
 //! - `apis`: APIs, their stages, and the `Api`/`HttpApi` events that make routes;
 //! - `auth`: APIs' and events' `Auth`: authorizers and each route's protection;
 //! - `domains`: custom domain names and their base path mappings to APIs;
@@ -29,6 +30,7 @@ mod async_config;
 mod auth;
 mod domains;
 mod event_rules;
+mod function_urls;
 mod functions;
 mod globals;
 mod http_resources;
@@ -167,6 +169,27 @@ pub(crate) fn build(
         created.push(raw);
     }
     let (needs_rest, needs_http) = register_resources(&mut resolver, &created);
+    // SAM makes `{Function}Url` for a `FunctionUrlConfig`, the function's own or the
+    // Globals'.
+    for raw in &created {
+        let has_url_config = |properties: Option<&Node>| {
+            properties.is_some_and(|properties| properties.get("FunctionUrlConfig").is_some())
+        };
+        if raw.type_name == FUNCTION
+            && (has_url_config(raw.properties) || has_url_config(globals.function))
+        {
+            resolver
+                .resources
+                .entry(function_urls::sam_url_id(&raw.logical_id))
+                .or_insert(Resource {
+                    type_name: function_urls::LAMBDA_URL.to_owned(),
+                    properties: None,
+                    kind: ResourceKind::FunctionUrl {
+                        function: Some(raw.logical_id.clone()),
+                    },
+                });
+        }
+    }
 
     // Globals apply before intrinsics, as in SAM's transform.
     let merged: Vec<Option<Node>> = created
@@ -301,6 +324,7 @@ pub(crate) fn build(
     let mut topics = Vec::new();
     let mut subscriptions = Vec::new();
     let mut queue_mappings = Vec::new();
+    let mut function_urls = Vec::new();
     for (raw, properties) in created.iter().zip(&merged) {
         match raw.type_name.as_str() {
             FUNCTION => {
@@ -335,6 +359,11 @@ pub(crate) fn build(
                 queues.extend(made.queues);
                 subscriptions.extend(made.subscriptions);
                 queue_mappings.extend(made.mappings);
+                function_urls.extend(function_urls::function_url_config(
+                    &resolver,
+                    &function,
+                    properties.as_ref(),
+                )?);
                 functions.push(function);
                 // Events are not a globals property: they are read as written, which is
                 // also what decided above whether the implicit APIs exist.
@@ -374,7 +403,10 @@ pub(crate) fn build(
             policy if queues::POLICIES.contains(&policy) => {}
             EVENT_BUS => event_buses.push(event_bus(&resolver, raw, options, &mut unsupported)?),
             // Read below, once every function is known.
-            EVENTS_RULE | SCHEDULER_SCHEDULE | LAMBDA_EVENT_INVOKE_CONFIG => {}
+            EVENTS_RULE
+            | SCHEDULER_SCHEDULE
+            | LAMBDA_EVENT_INVOKE_CONFIG
+            | function_urls::LAMBDA_URL => {}
             other => unsupported.push(format!("{} ({other})", raw.logical_id)),
         }
     }
@@ -403,6 +435,9 @@ pub(crate) fn build(
                 options,
                 &mut unsupported,
             )?),
+            function_urls::LAMBDA_URL => {
+                function_urls.push(function_urls::url_resource(&resolver, raw, &functions)?);
+            }
             LAMBDA_EVENT_INVOKE_CONFIG => {
                 event_invoke_configs.push(event_invoke_config_resource(
                     &resolver,
@@ -497,6 +532,7 @@ pub(crate) fn build(
         topics,
         subscriptions,
         queue_mappings,
+        function_urls,
     })
 }
 
@@ -674,6 +710,7 @@ fn resource_kind(type_name: &str) -> ResourceKind {
             function: String::new(),
             name: String::new(),
         },
+        function_urls::LAMBDA_URL => ResourceKind::FunctionUrl { function: None },
         _ => ResourceKind::Other,
     }
 }

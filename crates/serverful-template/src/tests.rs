@@ -2673,6 +2673,7 @@ fn error_versions_and_aliases() {
 
 mod api_resources;
 mod auth;
+mod function_urls;
 mod schedules;
 mod websockets;
 /// Issue 15: DynamoDB stream mappings from SAM events and `AWS::Lambda::EventSourceMapping`,

@@ -173,6 +173,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         domain: settings.domain.clone(),
         custom_domains: Vec::new(),
         bare_host: settings.layout == Layout::Up,
+        function_urls: Vec::new(),
     });
     let websockets = serverful_websocket::WebSockets::new(
         &settings.domain,
@@ -223,6 +224,9 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             region: settings.region.clone(),
             keys: Some(keys.clone()),
         },
+        iam: Some(Arc::new(crate::function_url_iam::KeyRingVerifier {
+            keys: keys.clone(),
+        })),
     };
     websockets.set_invoker(gateway_state.invoker.clone());
     let _ = tls_routers

@@ -202,8 +202,9 @@ fn print_routes(server: &server::Server, stack: &str, app: &template::App) {
         .and_then(|(_, port)| port.parse().ok())
         .unwrap_or(0);
     print_websocket_apis(server, app, port);
+    print_function_urls(server, port);
     if route_lines.is_empty() {
-        if app.websocket_apis.is_empty() {
+        if app.websocket_apis.is_empty() && app.function_urls.is_empty() {
             println!("No routes: the template has no Api or HttpApi events");
         }
         return;
@@ -214,6 +215,18 @@ fn print_routes(server: &server::Server, stack: &str, app: &template::App) {
     }
     for api_url in server.platform.routes().current().urls(port) {
         println!("  (also {})", api_url.url);
+    }
+}
+
+/// `Function URLs:` with each URL on its own host.
+fn print_function_urls(server: &server::Server, port: u16) {
+    let urls = server.platform.routes().current().function_urls(port);
+    if urls.is_empty() {
+        return;
+    }
+    println!("Function URLs:");
+    for url in urls {
+        println!("  {} ({}): {}", url.logical_id, url.function, url.url);
     }
 }
 

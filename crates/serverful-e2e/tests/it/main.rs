@@ -14,6 +14,7 @@ mod deploys;
 mod eventbridge;
 mod examples;
 mod failures;
+mod function_urls;
 mod hello;
 mod http_mode;
 mod init;

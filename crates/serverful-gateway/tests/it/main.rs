@@ -66,6 +66,7 @@ fn state(apis: Vec<ApiSpec>, invoker: Arc<dyn Invoke>) -> GatewayState {
         domain: "localhost".to_owned(),
         custom_domains: Vec::new(),
         bare_host: true,
+        function_urls: Vec::new(),
     };
     GatewayState {
         routes: Routes::new(spec),
@@ -74,6 +75,7 @@ fn state(apis: Vec<ApiSpec>, invoker: Arc<dyn Invoke>) -> GatewayState {
         account_id: "123456789012".to_owned(),
         websockets: None,
         auth: serverful_gateway::AuthSettings::default(),
+        iam: None,
     }
 }
 

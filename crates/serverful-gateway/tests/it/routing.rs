@@ -172,6 +172,7 @@ fn spec(bare_host: bool) -> RoutesSpec {
             mapping("Shop.Example.com", Some(""), "shopapi001", Some("live")),
         ],
         bare_host,
+        function_urls: Vec::new(),
     }
 }
 
@@ -183,6 +184,7 @@ fn gateway_state(routes: Routes, invoker: Arc<dyn Invoke>) -> GatewayState {
         account_id: "123456789012".to_owned(),
         websockets: None,
         auth: serverful_gateway::AuthSettings::default(),
+        iam: None,
     }
 }
 
@@ -466,6 +468,7 @@ fn one_route(stack: &str, function: &str) -> RoutesSpec {
         domain: "localhost".to_owned(),
         custom_domains: Vec::new(),
         bare_host: true,
+        function_urls: Vec::new(),
     }
 }
 

@@ -46,6 +46,8 @@ const FUNCTION_PROPERTIES: PropertyRules<'static> = PropertyRules {
         "AutoPublishAliasAllProperties",
         // Read by `async_config`.
         "EventInvokeConfig",
+        // Read by `function_urls`.
+        "FunctionUrlConfig",
     ],
 };
 

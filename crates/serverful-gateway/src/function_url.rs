@@ -1,0 +1,348 @@
+//! Lambda function URLs: each URL answers on its own host,
+//! `{url_id}.lambda-url.{region}.{domain}`, with Lambda's function URL event (payload 2.0
+//! with `routeKey` and `stage` `$default`), its response rules, its CORS and, for
+//! `AWS_IAM` URLs, a SigV4 check (signing name `lambda`) before the function runs.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Request};
+use axum::response::Response;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use serde_json::{json, Map, Value};
+
+use crate::cors::{self, CorsConfig};
+use crate::event::{self, RequestData, Site};
+use crate::response::v2_response;
+use crate::{FunctionRef, InvokeError};
+
+/// One function URL, as the gateway serves it.
+#[derive(Debug, Clone)]
+pub struct FunctionUrlSpec {
+    /// The stack (deployed app) the URL belongs to.
+    pub stack: String,
+    /// The URL's logical id (`{Function}Url` for SAM's `FunctionUrlConfig`).
+    pub logical_id: String,
+    /// The 32-character id its host starts with, reported as `requestContext.apiId`.
+    pub url_id: String,
+    /// The region in its host name.
+    pub region: String,
+    /// The function (and qualifier) it invokes.
+    pub target: FunctionRef,
+    /// The function's name, as IAM policies name it.
+    pub function_name: String,
+    pub auth_type: FunctionUrlAuthType,
+    pub cors: Option<CorsConfig>,
+    pub invoke_mode: FunctionUrlInvokeMode,
+}
+
+/// Who may call a function URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FunctionUrlAuthType {
+    /// `NONE`: anyone.
+    None,
+    /// `AWS_IAM`: requests signed with SigV4 for the service `lambda` by keys the
+    /// [`IamVerifier`] accepts.
+    AwsIam,
+}
+
+/// How a function URL sends the function's response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FunctionUrlInvokeMode {
+    /// `BUFFERED`: the whole response once the function returns.
+    Buffered,
+    /// `RESPONSE_STREAM`: the response as the function writes it. Served buffered for now:
+    /// the client gets the same bytes once the function returns.
+    ResponseStream,
+}
+
+/// The parts of a request a SigV4 signature covers, exactly as received.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedHttpRequest<'a> {
+    pub method: &'a str,
+    /// Still percent-encoded.
+    pub path: &'a str,
+    /// Without `?`, still percent-encoded; empty when absent.
+    pub query: &'a str,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
+/// Who signed a request, as `requestContext.authorizer.iam` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IamCaller {
+    pub access_key: String,
+    pub account_id: String,
+    pub caller_id: String,
+    pub user_arn: String,
+    pub user_id: String,
+}
+
+/// Checks the SigV4 signature of a request to an `AWS_IAM` function URL (signing name
+/// `lambda`) and whether its signer may invoke the URL's function. The binary plugs in
+/// the AWS endpoint's keys; the gateway knows no keys.
+pub trait IamVerifier: Send + Sync {
+    /// The signer, or `Err` with the reason (logged) when the request is refused.
+    fn verify(
+        &self,
+        request: &SignedHttpRequest<'_>,
+        function_name: &str,
+        qualifier: Option<&str>,
+    ) -> Result<IamCaller, String>;
+}
+
+const ERROR_TYPE: HeaderName = HeaderName::from_static("x-amzn-errortype");
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
+
+/// Lambda's own answer to a request to a function URL, not the function's.
+fn lambda_error(status: StatusCode, error_type: Option<&str>, message: &str) -> Response {
+    let mut response = Response::new(Body::from(json!({ "Message": message }).to_string()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Some(error_type) = error_type.and_then(|value| HeaderValue::from_str(value).ok()) {
+        headers.insert(ERROR_TYPE, error_type);
+    }
+    response
+}
+
+/// The request a URL's function gets, and the context the gateway gathered about it.
+pub(crate) struct UrlRequest<'a> {
+    pub(crate) site: Site<'a>,
+    pub(crate) data: RequestData,
+    pub(crate) caller: Option<IamCaller>,
+}
+
+/// Serves `request` on `url`: checks its signature when the URL wants one, answers CORS
+/// preflights, invokes the function with the URL's event and turns its result into the
+/// response.
+pub(crate) async fn serve(
+    url: &FunctionUrlSpec,
+    invoker: &Arc<dyn crate::Invoke>,
+    iam: Option<&Arc<dyn IamVerifier>>,
+    site: Site<'_>,
+    mut data: RequestData,
+    request: Request,
+) -> Response {
+    let origin = request.headers().get(http::header::ORIGIN).cloned();
+    let request_id = data.request_id.clone();
+    let stamp = |mut response: Response| {
+        if let Ok(value) = HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert(REQUEST_ID, value);
+        }
+        response
+    };
+    let finish = |response: Response| {
+        let response = stamp(response);
+        match &url.cors {
+            Some(cors) => cors::decorate_with(cors, origin.as_ref(), response),
+            None => response,
+        }
+    };
+    if data.method == "OPTIONS" {
+        if let Some(cors) = &url.cors {
+            if let Some(answer) = cors::http_preflight(cors, request.headers(), StatusCode::OK) {
+                // The preflight's own headers, not those of an ordinary response.
+                return stamp(answer);
+            }
+        }
+    }
+    let body = match Bytes::from_request(request, &()).await {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return finish(payload_too_large());
+        }
+        Err(rejection) => {
+            tracing::debug!("failed to read request body: {rejection}");
+            return finish(axum::response::IntoResponse::into_response(rejection));
+        }
+    };
+    data.body = body;
+    let caller = match url.auth_type {
+        FunctionUrlAuthType::None => None,
+        FunctionUrlAuthType::AwsIam => {
+            let signed = SignedHttpRequest {
+                method: &data.method,
+                path: &data.raw_path,
+                query: &data.raw_query,
+                headers: &data.headers,
+                body: &data.body,
+            };
+            let verified = match iam {
+                Some(iam) => {
+                    iam.verify(&signed, &url.function_name, url.target.qualifier.as_deref())
+                }
+                None => Err("no keys are configured to check signatures".to_owned()),
+            };
+            match verified {
+                Ok(caller) => Some(caller),
+                Err(reason) => {
+                    tracing::debug!(url = %url.logical_id, "function URL request refused: {reason}");
+                    return finish(lambda_error(
+                        StatusCode::FORBIDDEN,
+                        Some("AccessDeniedException"),
+                        "Forbidden",
+                    ));
+                }
+            }
+        }
+    };
+    let request = UrlRequest { site, data, caller };
+    let event = url_event(url, &request);
+    let payload =
+        Bytes::from(serde_json::to_vec(&event).expect("a serde_json::Value always serializes"));
+    let response = match invoker.invoke(&url.target, payload).await {
+        Ok(result) => v2_response(&result).unwrap_or_else(|malformed| {
+            tracing::error!(function = %url.target, "function URL response is malformed: {malformed}");
+            internal_server_error()
+        }),
+        Err(error) => invoke_error_response(&url.target, error),
+    };
+    finish(response)
+}
+
+/// Over Lambda's 6 MB limit for a synchronous invocation.
+fn payload_too_large() -> Response {
+    lambda_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        Some("RequestEntityTooLargeException"),
+        "Request must be smaller than 6291456 bytes for the InvokeFunction operation",
+    )
+}
+
+/// What a client of a function URL sees when the function fails: a bare 502.
+fn internal_server_error() -> Response {
+    let mut response = Response::new(Body::from("Internal Server Error"));
+    *response.status_mut() = StatusCode::BAD_GATEWAY;
+    response
+}
+
+fn invoke_error_response(function: &FunctionRef, error: InvokeError) -> Response {
+    match error {
+        InvokeError::FunctionError(details) => {
+            tracing::error!(%function, "function failed: {}", String::from_utf8_lossy(&details));
+            internal_server_error()
+        }
+        InvokeError::Timeout => {
+            tracing::error!(%function, "function timed out");
+            internal_server_error()
+        }
+        InvokeError::Throttled => {
+            tracing::warn!(%function, "function throttled");
+            lambda_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                Some("TooManyRequestsException"),
+                "Rate Exceeded.",
+            )
+        }
+        InvokeError::PayloadTooLarge => payload_too_large(),
+        InvokeError::NoSuchFunction(name) => {
+            tracing::error!(%function, "failed to invoke function: no function named {name}");
+            internal_server_error()
+        }
+        InvokeError::Unavailable(reason) => {
+            tracing::error!(%function, "failed to invoke function: {reason}");
+            internal_server_error()
+        }
+    }
+}
+
+/// The function URL event: payload format 2.0 with `routeKey` and `stage` `$default`, the
+/// URL's id as `apiId`, and the signer under `authorizer.iam` for `AWS_IAM` URLs.
+pub(crate) fn url_event(url: &FunctionUrlSpec, request: &UrlRequest<'_>) -> Value {
+    let data = &request.data;
+    let mut cookies = Vec::new();
+    let mut headers: Map<String, Value> = Map::new();
+    for (name, value) in &event::forwarded_headers(request.site, data) {
+        let value = event::header_text(value.as_bytes());
+        if name == http::header::COOKIE {
+            cookies.extend(
+                value
+                    .split(';')
+                    .map(str::trim)
+                    .filter(|cookie| !cookie.is_empty())
+                    .map(str::to_owned),
+            );
+            continue;
+        }
+        match headers.get_mut(name.as_str()) {
+            Some(Value::String(joined)) => {
+                joined.push(',');
+                joined.push_str(&value);
+            }
+            _ => {
+                headers.insert(name.as_str().to_owned(), Value::String(value));
+            }
+        }
+    }
+    let mut query: Map<String, Value> = Map::new();
+    for (key, value) in event::parse_query(&data.raw_query) {
+        match query.get_mut(&key) {
+            Some(Value::String(joined)) => {
+                joined.push(',');
+                joined.push_str(&value);
+            }
+            _ => {
+                query.insert(key, Value::String(value));
+            }
+        }
+    }
+    let domain_name = event::domain_name(request.site, data);
+    let raw_path = percent_encoding::percent_decode(data.raw_path.as_bytes())
+        .decode_utf8_lossy()
+        .into_owned();
+    let mut context = json!({
+        "accountId": "anonymous",
+        "apiId": url.url_id,
+        "domainName": domain_name,
+        "domainPrefix": event::domain_prefix(&domain_name),
+        "http": {
+            "method": data.method,
+            "path": raw_path,
+            "protocol": data.protocol,
+            "sourceIp": data.source_ip,
+            "userAgent": event::user_agent(data).unwrap_or_default(),
+        },
+        "requestId": data.request_id,
+        "routeKey": "$default",
+        "stage": "$default",
+        "time": event::format_request_time(data.time),
+        "timeEpoch": event::epoch_millis(data.time),
+    });
+    if let Some(caller) = &request.caller {
+        context["accountId"] = json!(caller.account_id);
+        context["authorizer"] = json!({
+            "iam": {
+                "accessKey": caller.access_key,
+                "accountId": caller.account_id,
+                "callerId": caller.caller_id,
+                "cognitoIdentity": null,
+                "principalOrgId": null,
+                "userArn": caller.user_arn,
+                "userId": caller.user_id,
+            }
+        });
+    }
+    let mut event = Map::new();
+    event.insert("version".to_owned(), json!("2.0"));
+    event.insert("routeKey".to_owned(), json!("$default"));
+    event.insert("rawPath".to_owned(), json!(raw_path));
+    event.insert("rawQueryString".to_owned(), json!(data.raw_query));
+    if !cookies.is_empty() {
+        event.insert("cookies".to_owned(), json!(cookies));
+    }
+    event.insert("headers".to_owned(), Value::Object(headers));
+    if !query.is_empty() {
+        event.insert("queryStringParameters".to_owned(), Value::Object(query));
+    }
+    event.insert("requestContext".to_owned(), context);
+    let (body, is_base64_encoded) = event::v2_body(data);
+    if let Some(body) = body {
+        event.insert("body".to_owned(), Value::String(body));
+    }
+    event.insert("isBase64Encoded".to_owned(), json!(is_base64_encoded));
+    Value::Object(event)
+}
