@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tower_service_shim::oneshot;
 
 use crate::event::{build_event, short_id, EventKind, EventSite, MessageBody};
-use crate::registry::{now_ms, Connection, Outgoing};
+use crate::registry::{now_ms, Connection, Outgoing, Queued};
 use crate::selection::select_route;
 use crate::{Selected, WebSockets, MAX_CONNECTION_DURATION, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES};
 
@@ -166,7 +166,7 @@ async fn run(
     connection: Arc<Connection>,
     domain_name: String,
     mut socket: WebSocket,
-    mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
+    mut outgoing: mpsc::UnboundedReceiver<Queued>,
 ) {
     // The connection exists from the completed handshake on: the idle clock starts here,
     // not before `$connect` ran.
@@ -206,22 +206,27 @@ async fn run(
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
             },
-            message = outgoing.recv() => match message {
-                Some(Outgoing::Text(text)) => {
+            queued = outgoing.recv() => match queued {
+                Some(Queued { message, written }) => {
+                    let frame = match message {
+                        Outgoing::Text(text) => Message::Text(text.into()),
+                        Outgoing::Binary(bytes) => Message::Binary(bytes.into()),
+                        Outgoing::Close(code, reason) => {
+                            let _ = socket.send(close(code, &reason)).await;
+                            if let Some(written) = written {
+                                let _ = written.send(());
+                            }
+                            break (code, reason);
+                        }
+                    };
                     connection.touch();
-                    if socket.send(Message::Text(text.into())).await.is_err() {
+                    if socket.send(frame).await.is_err() {
                         break (1006, "Connection closed abnormally".to_owned());
                     }
-                }
-                Some(Outgoing::Binary(bytes)) => {
-                    connection.touch();
-                    if socket.send(Message::Binary(bytes.into())).await.is_err() {
-                        break (1006, "Connection closed abnormally".to_owned());
+                    if let Some(written) = written {
+                        // The poster may have stopped waiting: nothing to tell then.
+                        let _ = written.send(());
                     }
-                }
-                Some(Outgoing::Close(code, reason)) => {
-                    let _ = socket.send(close(code, &reason)).await;
-                    break (code, reason);
                 }
                 None => break (1001, "Going away".to_owned()),
             },

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 pub use event::{build_event, EventKind, EventSite, MessageBody};
 pub use management::ManagementApi;
-pub use registry::{Connection, ConnectionRegistry, InProcessRegistry, Outgoing};
+pub use registry::{Connection, ConnectionRegistry, InProcessRegistry, Outgoing, Queued};
 pub use selection::{select_route, selection_key};
 pub use serverful_invoke::{FunctionRef, Invoke, InvokeError};
 

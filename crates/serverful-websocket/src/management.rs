@@ -55,11 +55,14 @@ impl RestService for ManagementApi {
 
     fn call(&self, request: RestRequest) -> BoxFuture<'static, Result<Response<Bytes>, AwsError>> {
         let websockets = self.websockets.clone();
-        Box::pin(async move { dispatch(&websockets, request) })
+        Box::pin(async move { dispatch(&websockets, request).await })
     }
 }
 
-fn dispatch(websockets: &WebSockets, request: RestRequest) -> Result<Response<Bytes>, AwsError> {
+async fn dispatch(
+    websockets: &WebSockets,
+    request: RestRequest,
+) -> Result<Response<Bytes>, AwsError> {
     let raw_id = connection_id(&request.path).unwrap_or_default();
     let id = percent_encoding::percent_decode_str(raw_id)
         .decode_utf8_lossy()
@@ -104,7 +107,9 @@ fn dispatch(websockets: &WebSockets, request: RestRequest) -> Result<Response<By
                 Ok(text) => Outgoing::Text(text),
                 Err(error) => Outgoing::Binary(error.into_bytes()),
             };
-            if !connection.send(message) {
+            // Answered once the frame is written, as API Gateway answers once it has sent
+            // it: a poster faster than the connection waits instead of queueing.
+            if !connection.deliver(message).await {
                 return Err(gone());
             }
             Ok(empty(StatusCode::OK))

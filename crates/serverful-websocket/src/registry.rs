@@ -11,7 +11,19 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
+
+/// How long a `PostToConnection` waits for its frame to be written to the socket before it
+/// is answered anyway (a client that stops reading would otherwise hold the post).
+pub const WRITE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A message on its way to the socket, with whoever waits to hear it was written.
+#[derive(Debug)]
+pub struct Queued {
+    pub message: Outgoing,
+    /// Told once the frame is written; dropped unsaid if the connection ends first.
+    pub written: Option<oneshot::Sender<()>>,
+}
 
 /// Something to send down a connection's socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +49,7 @@ pub struct Connection {
     pub user_agent: Option<String>,
     /// Milliseconds since the epoch of the last message either way.
     last_active_ms: AtomicU64,
-    sender: mpsc::UnboundedSender<Outgoing>,
+    sender: mpsc::UnboundedSender<Queued>,
 }
 
 impl Connection {
@@ -47,7 +59,7 @@ impl Connection {
         stack: &str,
         source_ip: &str,
         user_agent: Option<String>,
-        sender: mpsc::UnboundedSender<Outgoing>,
+        sender: mpsc::UnboundedSender<Queued>,
     ) -> Connection {
         let now = now_ms();
         Connection {
@@ -74,7 +86,32 @@ impl Connection {
 
     /// Queues `message` for the socket; `false` if the connection has already ended.
     pub fn send(&self, message: Outgoing) -> bool {
-        self.sender.send(message).is_ok()
+        self.sender
+            .send(Queued {
+                message,
+                written: None,
+            })
+            .is_ok()
+    }
+
+    /// Queues `message` and waits until the socket has taken it (at most [`WRITE_WAIT`]):
+    /// what `PostToConnection` answers after, so that posters are held back by the
+    /// connections they write to instead of queueing without bound. `false` if the
+    /// connection ended before the frame was written.
+    pub async fn deliver(&self, message: Outgoing) -> bool {
+        let (written, heard) = oneshot::channel();
+        let queued = Queued {
+            message,
+            written: Some(written),
+        };
+        if self.sender.send(queued).is_err() {
+            return false;
+        }
+        match tokio::time::timeout(WRITE_WAIT, heard).await {
+            Ok(outcome) => outcome.is_ok(),
+            // Still queued behind a slow reader: it will be written if the socket moves.
+            Err(_) => true,
+        }
     }
 }
 
