@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
 use axum::response::Response;
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use http::{HeaderName, HeaderValue, StatusCode};
 use serde_json::{json, Map, Value};
 
 use crate::cors::{self, CorsConfig};
@@ -41,8 +41,8 @@ pub struct FunctionUrlSpec {
 pub enum FunctionUrlAuthType {
     /// `NONE`: anyone.
     None,
-    /// `AWS_IAM`: requests signed with SigV4 for the service `lambda` by keys the
-    /// [`IamVerifier`] accepts.
+    /// `AWS_IAM`: requests signed with SigV4 for the service `lambda` by keys the AWS
+    /// endpoint accepts (`GatewayState::auth`'s), allowed `lambda:InvokeFunctionUrl`.
     AwsIam,
 }
 
@@ -56,39 +56,54 @@ pub enum FunctionUrlInvokeMode {
     ResponseStream,
 }
 
-/// The parts of a request a SigV4 signature covers, exactly as received.
-#[derive(Debug, Clone, Copy)]
-pub struct SignedHttpRequest<'a> {
-    pub method: &'a str,
-    /// Still percent-encoded.
-    pub path: &'a str,
-    /// Without `?`, still percent-encoded; empty when absent.
-    pub query: &'a str,
-    pub headers: &'a HeaderMap,
-    pub body: &'a [u8],
-}
-
 /// Who signed a request, as `requestContext.authorizer.iam` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IamCaller {
-    pub access_key: String,
-    pub account_id: String,
-    pub caller_id: String,
-    pub user_arn: String,
-    pub user_id: String,
+pub(crate) struct IamCaller {
+    pub(crate) access_key: String,
+    pub(crate) account_id: String,
+    pub(crate) caller_id: String,
+    pub(crate) user_arn: String,
+    pub(crate) user_id: String,
 }
 
 /// Checks the SigV4 signature of a request to an `AWS_IAM` function URL (signing name
-/// `lambda`) and whether its signer may invoke the URL's function. The binary plugs in
-/// the AWS endpoint's keys; the gateway knows no keys.
-pub trait IamVerifier: Send + Sync {
-    /// The signer, or `Err` with the reason (logged) when the request is refused.
-    fn verify(
-        &self,
-        request: &SignedHttpRequest<'_>,
-        function_name: &str,
-        qualifier: Option<&str>,
-    ) -> Result<IamCaller, String>;
+/// `lambda`) against the AWS endpoint's keys, and whether its signer may take
+/// `lambda:InvokeFunctionUrl` on the URL's function.
+fn check_iam(
+    keys: Option<&serverful_aws::KeyRing>,
+    data: &RequestData,
+    url: &FunctionUrlSpec,
+) -> Result<IamCaller, String> {
+    use crate::auth::iam::{check_signature, SignatureRefusal};
+    use serverful_aws::authz::{Action, Resource};
+    let signer = check_signature(keys, data, "lambda").map_err(|refusal| match refusal {
+        SignatureRefusal::Missing => "the request is not signed".to_owned(),
+        SignatureRefusal::Invalid(reason) => reason,
+    })?;
+    let principal = &signer.principal;
+    let resource = Resource::Function {
+        name: &url.function_name,
+        qualifier: url.target.qualifier.as_deref(),
+    };
+    principal
+        .authorize(
+            Action::lambda("InvokeFunctionUrl"),
+            resource,
+            &signer.region,
+        )
+        .map_err(|denied| denied.to_string())?;
+    Ok(IamCaller {
+        account_id: principal.account_id.clone(),
+        caller_id: signer.access_key.clone(),
+        user_arn: principal.arn.clone(),
+        user_id: principal
+            .arn
+            .rsplit(['/', ':'])
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+        access_key: signer.access_key,
+    })
 }
 
 const ERROR_TYPE: HeaderName = HeaderName::from_static("x-amzn-errortype");
@@ -122,7 +137,7 @@ pub(crate) struct UrlRequest<'a> {
 pub(crate) async fn serve(
     url: &FunctionUrlSpec,
     invoker: &Arc<dyn crate::Invoke>,
-    iam: Option<&Arc<dyn IamVerifier>>,
+    keys: Option<&serverful_aws::KeyRing>,
     site: Site<'_>,
     mut data: RequestData,
     request: Request,
@@ -164,19 +179,7 @@ pub(crate) async fn serve(
     let caller = match url.auth_type {
         FunctionUrlAuthType::None => None,
         FunctionUrlAuthType::AwsIam => {
-            let signed = SignedHttpRequest {
-                method: &data.method,
-                path: &data.raw_path,
-                query: &data.raw_query,
-                headers: &data.headers,
-                body: &data.body,
-            };
-            let verified = match iam {
-                Some(iam) => {
-                    iam.verify(&signed, &url.function_name, url.target.qualifier.as_deref())
-                }
-                None => Err("no keys are configured to check signatures".to_owned()),
-            };
+            let verified = check_iam(keys, &data, url);
             match verified {
                 Ok(caller) => Some(caller),
                 Err(reason) => {

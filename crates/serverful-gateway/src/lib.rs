@@ -161,17 +161,11 @@ pub struct GatewayState {
     pub websockets: Option<serverful_websocket::WebSockets>,
     /// What authorizers need: the region of `methodArn`s, the keys of `AWS_IAM` routes.
     pub auth: AuthSettings,
-    /// Checks the signatures of requests to `AWS_IAM` function URLs; without it they are
-    /// all refused.
-    pub iam: Option<Arc<dyn IamVerifier>>,
 }
 
 pub use auth::{AuthSettings, AuthorizerKind, AuthorizerSpec, JwtConfig, LambdaConfig, RouteAuth};
 pub use cors::CorsConfig;
-pub use function_url::{
-    FunctionUrlAuthType, FunctionUrlInvokeMode, FunctionUrlSpec, IamCaller, IamVerifier,
-    SignedHttpRequest,
-};
+pub use function_url::{FunctionUrlAuthType, FunctionUrlInvokeMode, FunctionUrlSpec};
 pub use mock::MockAnswer;
 pub use route_set::{ApiUrl, FunctionUrlListing, RouteSet, Routes};
 pub use routes::route_lines;

@@ -131,7 +131,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         return function_url::serve(
             url,
             &shared.state.invoker,
-            shared.state.iam.as_ref(),
+            shared.state.auth.keys.as_deref(),
             site,
             data,
             request,

@@ -6,7 +6,6 @@
 mod app;
 mod backup;
 mod builds;
-mod function_url_iam;
 mod init;
 mod invoke;
 mod logs;

@@ -224,9 +224,6 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             region: settings.region.clone(),
             keys: Some(keys.clone()),
         },
-        iam: Some(Arc::new(crate::function_url_iam::KeyRingVerifier {
-            keys: keys.clone(),
-        })),
     };
     websockets.set_invoker(gateway_state.invoker.clone());
     let _ = tls_routers

@@ -50,45 +50,78 @@ impl Caller {
     }
 }
 
-/// The signer, or the message of API Gateway's 403.
-pub(super) fn authorize(request: &AuthRequest<'_>) -> Result<Caller, String> {
+/// A request whose SigV4 signature checked out against the endpoint's keys.
+pub(crate) struct Signer {
+    pub(crate) access_key: String,
+    /// The region of the signature's credential scope.
+    pub(crate) region: String,
+    pub(crate) principal: std::sync::Arc<serverful_aws::authz::Principal>,
+}
+
+/// Why a signature was refused.
+pub(crate) enum SignatureRefusal {
+    /// No signature at all.
+    Missing,
+    /// A signature that does not check out, with the reason.
+    Invalid(String),
+}
+
+const INVALID_TOKEN: &str = "The security token included in the request is invalid.";
+
+/// Checks a request's SigV4 signature for `service` against `keys` (the AWS endpoint's),
+/// and its session token: the one check of `AWS_IAM` routes and function URLs.
+pub(crate) fn check_signature(
+    keys: Option<&serverful_aws::KeyRing>,
+    data: &crate::event::RequestData,
+    service: &str,
+) -> Result<Signer, SignatureRefusal> {
     use serverful_aws::sigv4::{verify, AuthError, Expectations, SignedRequest};
-    const INVALID_TOKEN: &str = "The security token included in the request is invalid.";
-    let Some(keys) = &request.state.auth.keys else {
-        return Err(INVALID_TOKEN.to_owned());
+    let Some(keys) = keys else {
+        return Err(SignatureRefusal::Invalid(INVALID_TOKEN.to_owned()));
     };
     let identities = keys.snapshot();
     let signed = SignedRequest {
-        method: &request.data.method,
-        path: &request.data.raw_path,
-        query: &request.data.raw_query,
-        headers: &request.data.headers,
-        body: &request.data.body,
+        method: &data.method,
+        path: &data.raw_path,
+        query: &data.raw_query,
+        headers: &data.headers,
+        body: &data.body,
     };
     let expect = Expectations {
         keys: identities.as_ref(),
-        service: "execute-api",
+        service,
         required_signed_headers: &[],
         now: OffsetDateTime::now_utc(),
     };
     match verify(&signed, &expect) {
         Ok(verified) => {
-            let accepts_token = identities
+            let identity = identities
                 .get(&verified.access_key_id)
-                .is_some_and(|identity| {
-                    identity.accepts_token(&request.data.headers, &request.data.raw_query)
-                });
-            if !accepts_token {
-                return Err(INVALID_TOKEN.to_owned());
-            }
-            Ok(Caller {
+                .filter(|identity| identity.accepts_token(&data.headers, &data.raw_query))
+                .ok_or_else(|| SignatureRefusal::Invalid(INVALID_TOKEN.to_owned()))?;
+            Ok(Signer {
+                principal: identity.principal.clone(),
                 access_key: verified.access_key_id,
-                account_id: request.site.account_id.to_owned(),
+                region: verified.region,
             })
         }
-        Err(AuthError::MissingAuthenticationToken) => {
-            Err("Missing Authentication Token".to_owned())
-        }
-        Err(error) => Err(error.to_string()),
+        Err(AuthError::MissingAuthenticationToken) => Err(SignatureRefusal::Missing),
+        Err(error) => Err(SignatureRefusal::Invalid(error.to_string())),
+    }
+}
+
+/// The signer, or the message of API Gateway's 403.
+pub(super) fn authorize(request: &AuthRequest<'_>) -> Result<Caller, String> {
+    match check_signature(
+        request.state.auth.keys.as_deref(),
+        request.data,
+        "execute-api",
+    ) {
+        Ok(signer) => Ok(Caller {
+            access_key: signer.access_key,
+            account_id: request.site.account_id.to_owned(),
+        }),
+        Err(SignatureRefusal::Missing) => Err("Missing Authentication Token".to_owned()),
+        Err(SignatureRefusal::Invalid(reason)) => Err(reason),
     }
 }

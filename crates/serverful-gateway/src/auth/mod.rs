@@ -8,7 +8,7 @@
 //! - `iam`: `AWS_IAM` routes: SigV4 for `execute-api`, checked against the server's keys;
 //! - `responses`: the refusals API Gateway sends, per API flavour.
 
-mod iam;
+pub(crate) mod iam;
 mod identity;
 mod jwt;
 mod lambda;

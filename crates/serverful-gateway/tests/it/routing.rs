@@ -184,7 +184,6 @@ fn gateway_state(routes: Routes, invoker: Arc<dyn Invoke>) -> GatewayState {
         account_id: "123456789012".to_owned(),
         websockets: None,
         auth: serverful_gateway::AuthSettings::default(),
-        iam: None,
     }
 }
 
