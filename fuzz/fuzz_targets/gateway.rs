@@ -10,8 +10,8 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use libfuzzer_sys::fuzz_target;
 use serverful_gateway::{
-    router, ApiKind, ApiSpec, CustomDomain, FunctionMode, FunctionRef, GatewayState, HttpTarget,
-    Invoke, InvokeError, PayloadFormat, RouteSpec, Routes, RoutesSpec,
+    router, ApiKind, ApiSpec, AuthSettings, CustomDomain, FunctionMode, FunctionRef, GatewayState,
+    HttpTarget, Invoke, InvokeError, PayloadFormat, RouteAuth, RouteSpec, Routes, RoutesSpec,
 };
 use tower::ServiceExt as _;
 
@@ -37,6 +37,9 @@ fn api(kind: ApiKind, format: PayloadFormat, prefix: &str) -> ApiSpec {
         target: FunctionRef::new("fuzz", "F"),
         mode: FunctionMode::Events,
         payload_format: format,
+        auth: RouteAuth::None,
+        mock: None,
+        validation: None,
     };
     ApiSpec {
         stack: "fuzz".to_string(),
@@ -46,7 +49,9 @@ fn api(kind: ApiKind, format: PayloadFormat, prefix: &str) -> ApiSpec {
         stage_name: "Prod".to_string(),
         stage_variables: BTreeMap::new(),
         binary_media_types: vec!["image/*".to_string()],
+        cors: None,
         routes: vec![route("GET", "/items/{id}"), route("ANY", "/{proxy+}"), route("POST", "/exact")],
+        authorizers: Vec::new(),
     }
 }
 
@@ -80,12 +85,15 @@ fuzz_target!(|data: &[u8]| {
             stage: None,
         }],
         bare_host: true,
+        function_urls: Vec::new(),
     };
     let state = GatewayState {
         routes: Routes::new(spec),
         invoker: Arc::new(Canned(result)),
         domain_name: "127.0.0.1:3000".to_string(),
         account_id: "123456789012".to_string(),
+        websockets: None,
+        auth: AuthSettings::default(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
     let _ = runtime.block_on(router(state).oneshot(request));

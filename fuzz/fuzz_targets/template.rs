@@ -14,6 +14,7 @@ fuzz_target!(|source: &str| {
         account_id: "123456789012".to_string(),
         stack_name: "fuzz".to_string(),
         version_numbers: Default::default(),
+        queue_url_base: None,
     };
     let _ = load_str(source, Path::new("/fuzz/template.yaml"), &options);
 });
