@@ -159,6 +159,65 @@ fn last_lines(text: &str, count: usize) -> String {
     lines[lines.len().saturating_sub(count)..].join(" | ")
 }
 
+/// A contender's server started by a driver that decides for itself when it is ready
+/// (each emulator says so its own way): its output files, its CPU with its children's,
+/// and a stop that lets it stop its own children first.
+pub struct Spawned {
+    /// The contender's name, in messages.
+    pub label: String,
+    pub child: tokio::process::Child,
+    pub stdout_path: PathBuf,
+    pub stderr_path: PathBuf,
+}
+
+impl Spawned {
+    /// The CPU time it and its descendants have used so far.
+    pub fn cpu(&self) -> Option<Duration> {
+        let pid = self.child.id()?;
+        let own = crate::cpu::process_cpu(pid)?;
+        let children: Duration = crate::cpu::descendants_cpu(pid).values().copied().sum();
+        Some(own + children)
+    }
+
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.stdout_path).unwrap_or_default()
+    }
+
+    /// Everything it has written to stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// Its last five lines on stderr, joined.
+    pub fn stderr_tail(&self) -> String {
+        let text = self.stderr();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(5)..].join(" | ")
+    }
+
+    /// SIGTERM, then SIGKILL if it has not exited within [`STOP_GRACE`].
+    pub async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            // `kill(1)` rather than libc: this crate has no unsafe code.
+            let _ = tokio::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await;
+            if tokio::time::timeout(STOP_GRACE, self.child.wait())
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            eprintln!(
+                "  {} did not stop within {STOP_GRACE:?}: killed",
+                self.label
+            );
+        }
+        let _ = self.child.kill().await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

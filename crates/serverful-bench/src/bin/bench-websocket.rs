@@ -78,8 +78,6 @@ struct Args {
 
 /// How long a server may take to start listening.
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
-/// How long a stopped server gets to exit before it is killed.
-const STOP_GRACE: Duration = Duration::from_secs(5);
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
 /// Time given to a server before its memory is read, idle and with its connections.
 const SETTLE: Duration = Duration::from_secs(2);
@@ -456,59 +454,8 @@ fn log_run(run: &Result<FanoutRun, String>) {
     }
 }
 
-/// A server process, killed when dropped.
-struct Server {
-    label: String,
-    child: tokio::process::Child,
-    stdout_path: PathBuf,
-    stderr_path: PathBuf,
-}
-
-impl Server {
-    fn cpu(&self) -> Option<Duration> {
-        let pid = self.child.id()?;
-        let own = cpu::process_cpu(pid)?;
-        let children: Duration = cpu::descendants_cpu(pid).values().copied().sum();
-        Some(own + children)
-    }
-
-    fn stdout(&self) -> String {
-        std::fs::read_to_string(&self.stdout_path).unwrap_or_default()
-    }
-
-    /// Everything it has written to stderr so far.
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
-    }
-
-    fn stderr_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.stderr_path).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(5)..].join(" | ")
-    }
-
-    /// SIGTERM, then SIGKILL if it has not exited within a few seconds.
-    async fn stop(mut self) {
-        if let Some(pid) = self.child.id() {
-            // `kill(1)` rather than libc: this crate has no unsafe code.
-            let _ = tokio::process::Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status()
-                .await;
-            if tokio::time::timeout(STOP_GRACE, self.child.wait())
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            eprintln!(
-                "  {} did not stop within {STOP_GRACE:?}: killed",
-                self.label
-            );
-        }
-        let _ = self.child.kill().await;
-    }
-}
+/// A contender's server process.
+type Server = serverful_bench::server::Spawned;
 
 /// A started contender: where its WebSocket stage and management API are.
 struct Started {
