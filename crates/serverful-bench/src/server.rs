@@ -128,20 +128,7 @@ impl ServerProcess {
 
     /// SIGTERM, then SIGKILL if it has not exited within a few seconds.
     pub async fn stop(mut self) {
-        if let Some(pid) = self.child.id() {
-            // `kill(1)` rather than libc: this crate has no unsafe code.
-            let _ = tokio::process::Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status()
-                .await;
-            if tokio::time::timeout(STOP_GRACE, self.child.wait())
-                .await
-                .is_ok()
-            {
-                return;
-            }
-        }
-        let _ = self.child.kill().await;
+        terminate(&mut self.child).await;
     }
 }
 
@@ -152,6 +139,24 @@ pub fn ready_address(stdout: &str) -> Option<SocketAddr> {
         let authority = rest.split(|c: char| c == '/' || c.is_whitespace()).next()?;
         authority.parse().ok()
     })
+}
+
+/// SIGTERM, so that a server can stop its own children, then SIGKILL if it has not exited
+/// within [`STOP_GRACE`]. Whether it exited on its own (or had already).
+async fn terminate(child: &mut tokio::process::Child) -> bool {
+    let Some(pid) = child.id() else {
+        return true;
+    };
+    // `kill(1)` rather than libc: this crate has no unsafe code.
+    let _ = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .await;
+    if tokio::time::timeout(STOP_GRACE, child.wait()).await.is_ok() {
+        return true;
+    }
+    let _ = child.kill().await;
+    false
 }
 
 fn last_lines(text: &str, count: usize) -> String {
@@ -190,31 +195,17 @@ impl Spawned {
 
     /// Its last five lines on stderr, joined.
     pub fn stderr_tail(&self) -> String {
-        let text = self.stderr();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(5)..].join(" | ")
+        last_lines(&self.stderr(), 5)
     }
 
     /// SIGTERM, then SIGKILL if it has not exited within [`STOP_GRACE`].
     pub async fn stop(mut self) {
-        if let Some(pid) = self.child.id() {
-            // `kill(1)` rather than libc: this crate has no unsafe code.
-            let _ = tokio::process::Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status()
-                .await;
-            if tokio::time::timeout(STOP_GRACE, self.child.wait())
-                .await
-                .is_ok()
-            {
-                return;
-            }
+        if !terminate(&mut self.child).await {
             eprintln!(
                 "  {} did not stop within {STOP_GRACE:?}: killed",
                 self.label
             );
         }
-        let _ = self.child.kill().await;
     }
 }
 
