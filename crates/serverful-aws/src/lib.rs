@@ -23,6 +23,7 @@ pub mod authz;
 pub mod credentials;
 pub mod dynamodb;
 pub mod error;
+pub mod execute_api;
 pub mod router;
 pub mod service;
 pub mod sigv4;

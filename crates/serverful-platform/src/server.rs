@@ -1876,24 +1876,39 @@ fn websocket_api_spec(
         routes: api
             .routes
             .iter()
-            .map(|route| {
-                let alias = version
-                    .app
-                    .functions
-                    .iter()
-                    .find(|function| function.logical_id == route.function)
-                    .and_then(|function| function.auto_publish_alias.as_deref());
-                let target = FunctionRef::new(stack.clone(), route.function.as_str());
-                serverful_websocket::RouteSpec {
-                    route_key: route.route_key.clone(),
-                    target: match alias {
-                        Some(alias) => target.with_qualifier(alias),
-                        None => target,
-                    },
-                    two_way: route.two_way,
-                }
+            .map(|route| serverful_websocket::RouteSpec {
+                route_key: route.route_key.clone(),
+                target: current_target(version, &stack, &route.function),
+                two_way: route.two_way,
             })
             .collect(),
+        connect_auth: match &api.connect_auth {
+            template::WebSocketAuth::None => serverful_websocket::ConnectAuth::None,
+            template::WebSocketAuth::AwsIam => serverful_websocket::ConnectAuth::AwsIam,
+            template::WebSocketAuth::Lambda(authorizer) => {
+                serverful_websocket::ConnectAuth::Lambda(serverful_websocket::ConnectAuthorizer {
+                    name: authorizer.name.clone(),
+                    target: current_target(version, &stack, &authorizer.function),
+                    identity_sources: authorizer.identity_sources.clone(),
+                })
+            }
+        },
+    }
+}
+
+/// A function of the stack at its current deploy, by its alias when SAM's
+/// `AutoPublishAlias` gives it one.
+fn current_target(version: &LiveVersion, stack: &Arc<str>, function: &str) -> FunctionRef {
+    let alias = version
+        .app
+        .functions
+        .iter()
+        .find(|candidate| candidate.logical_id == function)
+        .and_then(|candidate| candidate.auto_publish_alias.as_deref());
+    let target = FunctionRef::new(stack.clone(), function);
+    match alias {
+        Some(alias) => target.with_qualifier(alias),
+        None => target,
     }
 }
 

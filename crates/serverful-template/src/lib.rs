@@ -44,7 +44,7 @@ pub use model::{
     EventInvokeConfig, Function, FunctionCode, FunctionUrl, FunctionUrlAuthType, InvokeMode, Layer,
     LayerRef, MockResponse, Network, Output, PayloadFormat, Queue, QueueMapping, RequestValidation,
     Route, StreamMapping, Subscription, Table, Topic, Version, VersionWeight, WebSocketApi,
-    WebSocketRoute,
+    WebSocketAuth, WebSocketAuthorizer, WebSocketRoute,
 };
 pub use names::{generated_name, NameRule};
 pub use schedules::{RetryPolicy, ScheduleKind, ScheduleSource, ScheduleTarget};

@@ -429,6 +429,34 @@ pub struct WebSocketApi {
     pub stage_name: String,
     /// In template order.
     pub routes: Vec<WebSocketRoute>,
+    /// How `$connect` is authorized: its route's `AuthorizationType` (API Gateway
+    /// authorizes only `$connect`).
+    pub connect_auth: WebSocketAuth,
+}
+
+/// How a WebSocket API's `$connect` is authorized.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum WebSocketAuth {
+    /// `AuthorizationType: NONE` (or none given).
+    #[default]
+    None,
+    /// `AWS_IAM`: the handshake must be signed with SigV4.
+    AwsIam,
+    /// `CUSTOM`: an `AWS::ApiGatewayV2::Authorizer` of type `REQUEST`.
+    Lambda(WebSocketAuthorizer),
+}
+
+/// A WebSocket API's Lambda authorizer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebSocketAuthorizer {
+    /// The authorizer resource's logical id.
+    pub logical_id: String,
+    /// Its `Name`.
+    pub name: String,
+    /// The logical id of the authorizer function, one of [`App::functions`].
+    pub function: String,
+    /// `IdentitySource`: `route.request.header.X`, `route.request.querystring.X`.
+    pub identity_sources: Vec<String>,
 }
 
 /// One route of a WebSocket API: a route key and the function its `AWS_PROXY` integration

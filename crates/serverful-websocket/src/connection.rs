@@ -40,7 +40,7 @@ mod tower_service_shim {
 /// frame grows the buffer to its announced length, so the limits are unchanged.
 const READ_BUFFER_BYTES: usize = 4 * 1024;
 
-fn message_response(status: StatusCode, message: &str) -> Response {
+pub(crate) fn message_response(status: StatusCode, message: &str) -> Response {
     (
         status,
         [(http::header::CONTENT_TYPE, "application/json")],
@@ -97,6 +97,15 @@ pub async fn serve(
         connection: &connection,
         domain_name: &domain_name,
     };
+
+    match crate::authorizer::authorize(websockets, &invoker, &api, &parts, &site).await {
+        Ok(granted) => {
+            if granted != crate::Granted::default() {
+                let _ = connection.granted.set(granted);
+            }
+        }
+        Err(refusal) => return refusal,
+    }
 
     if let Some(route) = api.route("$connect") {
         let request_id = short_id();

@@ -102,6 +102,9 @@ pub fn build_event(site: &EventSite<'_>, kind: &EventKind<'_>, request_id: &str)
     context.insert("domainName".to_owned(), json!(site.domain_name));
     context.insert("connectionId".to_owned(), json!(connection.id));
     context.insert("apiId".to_owned(), json!(connection.api_id));
+    if let Some(granted) = connection.granted.get() {
+        granted.apply(&mut context);
+    }
 
     let mut event = Map::new();
     match kind {

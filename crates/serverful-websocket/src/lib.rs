@@ -9,12 +9,14 @@
 //! stack, and each message reaches the functions of the version serving when it arrives.
 //!
 //! Codemap:
+//! - `authorizer`: `$connect` authorization (a Lambda `REQUEST` authorizer or `AWS_IAM`);
 //! - `registry`: open connections by id, behind the [`ConnectionRegistry`] seam;
 //! - `selection`: route selection by `RouteSelectionExpression`;
 //! - `event`: the `$connect`, message and `$disconnect` events;
 //! - `connection`: the handshake and the socket's life (limits, two-way routes, close);
 //! - `management`: `PostToConnection`, `GetConnection`, `DeleteConnection`.
 
+mod authorizer;
 mod connection;
 mod event;
 mod management;
@@ -25,6 +27,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
+pub use authorizer::{AuthSettings, ConnectAuth, ConnectAuthorizer, Granted};
+pub(crate) use connection::message_response;
 pub use event::{build_event, EventKind, EventSite, MessageBody};
 pub use management::ManagementApi;
 pub use registry::{Connection, ConnectionRegistry, InProcessRegistry, Outgoing, Queued};
@@ -53,6 +57,8 @@ pub struct ApiSpec {
     /// `$request.body.action` or another JSON path.
     pub route_selection_expression: String,
     pub routes: Vec<RouteSpec>,
+    /// How `$connect` is authorized.
+    pub connect_auth: ConnectAuth,
 }
 
 /// One route: a route key and the function it calls.
@@ -101,6 +107,8 @@ struct Inner {
     management: OnceLock<axum::Router>,
     /// How long a connection may go without a message either way, in milliseconds.
     idle_timeout_ms: AtomicU64,
+    /// The region, account and keys `$connect` authorization uses.
+    auth: OnceLock<AuthSettings>,
 }
 
 /// A request that reaches a WebSocket API.
@@ -122,6 +130,7 @@ impl WebSockets {
                 invoker: OnceLock::new(),
                 management: OnceLock::new(),
                 idle_timeout_ms: AtomicU64::new(duration_ms(IDLE_TIMEOUT)),
+                auth: OnceLock::new(),
             }),
         }
     }
@@ -142,6 +151,16 @@ impl WebSockets {
     /// How long a connection may go without a message either way.
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_millis(self.inner.idle_timeout_ms.load(Ordering::Relaxed))
+    }
+
+    /// The region, account and keys of `$connect` authorization; set once, before the
+    /// gateway serves. Without them `AWS_IAM` refuses every handshake.
+    pub fn set_auth(&self, settings: AuthSettings) {
+        let _ = self.inner.auth.set(settings);
+    }
+
+    pub(crate) fn auth_settings(&self) -> Option<&AuthSettings> {
+        self.inner.auth.get()
     }
 
     /// The AWS endpoint's router, for `@connections` requests on an API's own host.

@@ -50,6 +50,8 @@ pub struct Connection {
     /// Milliseconds since the epoch of the last message either way.
     last_active_ms: AtomicU64,
     sender: mpsc::UnboundedSender<Queued>,
+    /// What `$connect` authorization granted, added to each event of the connection.
+    pub granted: std::sync::OnceLock<crate::Granted>,
 }
 
 impl Connection {
@@ -72,6 +74,7 @@ impl Connection {
             user_agent,
             last_active_ms: AtomicU64::new(now),
             sender,
+            granted: std::sync::OnceLock::new(),
         }
     }
 

@@ -226,6 +226,11 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         },
     };
     websockets.set_invoker(gateway_state.invoker.clone());
+    websockets.set_auth(serverful_websocket::AuthSettings {
+        region: settings.region.clone(),
+        account_id: ACCOUNT_ID.to_owned(),
+        keys: keys.clone(),
+    });
     let _ = tls_routers
         .gateway
         .set(gateway::router(gateway_state.clone()));

@@ -610,3 +610,102 @@ asyncio.run(main())
         "{result:#}"
     );
 }
+
+const AUTH: &str = r#"
+import asyncio, json, os, sys
+import websockets
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+BASE = sys.argv[1].rsplit("/", 1)[0]
+HTTP = sys.argv[2]
+result = {}
+
+async def handshake(path, headers):
+    try:
+        async with websockets.connect(BASE + path, additional_headers=headers) as ws:
+            await ws.send(json.dumps({"action": "whoami"}))
+            return json.loads(await asyncio.wait_for(ws.recv(), 15))
+    except websockets.exceptions.InvalidStatus as error:
+        return error.response.status_code
+
+def signed(path, secret=None):
+    credentials = Credentials(os.environ["AWS_ACCESS_KEY_ID"], secret or os.environ["AWS_SECRET_ACCESS_KEY"])
+    request = AWSRequest(method="GET", url=HTTP + path)
+    SigV4Auth(credentials, "execute-api", "us-east-1").add_auth(request)
+    return dict(request.headers.items())
+
+async def main():
+    guarded = {}
+    for auth in ["alice", "deny", "elsewhere", "throw", "boom", "slow", "malformed"]:
+        guarded[auth] = await handshake("/guarded?room=blue", {"Auth": auth})
+    guarded["no_header"] = await handshake("/guarded?room=blue", {})
+    guarded["no_room"] = await handshake("/guarded", {"Auth": "alice"})
+    result["guarded"] = guarded
+    result["iam_signed"] = await handshake("/iam", signed("/iam"))
+    result["iam_unsigned"] = await handshake("/iam", {})
+    result["iam_bad_signature"] = await handshake("/iam", signed("/iam", secret="not-the-secret"))
+
+asyncio.run(main())
+print(json.dumps(result))
+"#;
+
+#[test]
+fn connect_authorizers_and_aws_iam_decide_the_handshake() {
+    let server = Server::start(&test_app("websocket-auth"), &[]);
+    let result = python_on_stage(&server, "guarded", AUTH);
+    let guarded = &result["guarded"];
+    let output = server.all_output();
+
+    // Allowed: the authorizer's principal and context reach the connection's events.
+    let alice = &guarded["alice"];
+    let authorizer = &alice["authorizer"];
+    assert_eq!(
+        authorizer["principalId"], "user-alice",
+        "{result:#}\n{output}"
+    );
+    assert_eq!(authorizer["room"], "blue", "{result:#}");
+    assert_eq!(authorizer["level"], 3, "{result:#}");
+    assert_eq!(authorizer["admin"], false, "{result:#}");
+    // The authorizer got API Gateway's REQUEST event for $connect.
+    let seen: Value =
+        serde_json::from_str(authorizer["seen"].as_str().expect("a string")).expect("JSON");
+    let api_id = server.output("GuardedApiId");
+    assert_eq!(seen["type"], "REQUEST");
+    assert_eq!(
+        seen["methodArn"],
+        format!("arn:aws:execute-api:us-east-1:123456789012:{api_id}/guarded/$connect"),
+        "{seen:#}"
+    );
+    assert_eq!(seen["routeKey"], "$connect");
+    assert_eq!(seen["eventType"], "CONNECT");
+    assert_eq!(seen["connectionId"], alice["connectionId"]);
+    assert_eq!(seen["hasBody"], false);
+
+    // Refusals, as API Gateway answers the handshake.
+    for (case, status) in [
+        ("deny", 403),
+        ("elsewhere", 403),
+        ("throw", 401),
+        ("boom", 500),
+        ("slow", 500),
+        ("malformed", 500),
+        ("no_header", 401),
+        ("no_room", 401),
+    ] {
+        assert_eq!(guarded[case], status, "{case}: {result:#}");
+    }
+
+    // AWS_IAM: a signed handshake connects and its events name the signer.
+    let identity = &result["iam_signed"]["identity"];
+    let access_key = &server.aws_env()[1].1;
+    assert_eq!(
+        identity["accessKey"],
+        access_key.as_str(),
+        "{result:#}\n{output}"
+    );
+    assert_eq!(identity["accountId"], "123456789012", "{result:#}");
+    assert_eq!(result["iam_unsigned"], 403, "{result:#}");
+    assert_eq!(result["iam_bad_signature"], 403, "{result:#}");
+}

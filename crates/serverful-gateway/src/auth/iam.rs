@@ -3,7 +3,7 @@
 //! own (`serverful_aws::sigv4`); the refusals are API Gateway's 403s.
 
 use serde_json::{json, Value};
-use time::OffsetDateTime;
+pub(crate) use serverful_aws::execute_api::{SignatureRefusal, Signer};
 
 use super::AuthRequest;
 
@@ -50,64 +50,20 @@ impl Caller {
     }
 }
 
-/// A request whose SigV4 signature checked out against the endpoint's keys.
-pub(crate) struct Signer {
-    pub(crate) access_key: String,
-    /// The region of the signature's credential scope.
-    pub(crate) region: String,
-    pub(crate) principal: std::sync::Arc<serverful_aws::authz::Principal>,
-}
-
-/// Why a signature was refused.
-pub(crate) enum SignatureRefusal {
-    /// No signature at all.
-    Missing,
-    /// A signature that does not check out, with the reason.
-    Invalid(String),
-}
-
-const INVALID_TOKEN: &str = "The security token included in the request is invalid.";
-
-/// Checks a request's SigV4 signature for `service` against `keys` (the AWS endpoint's),
-/// and its session token: the one check of `AWS_IAM` routes and function URLs.
+/// Checks a request's SigV4 signature for `service` against `keys` (the AWS endpoint's).
 pub(crate) fn check_signature(
     keys: Option<&serverful_aws::KeyRing>,
     data: &crate::event::RequestData,
     service: &str,
 ) -> Result<Signer, SignatureRefusal> {
-    use serverful_aws::sigv4::{verify, AuthError, Expectations, SignedRequest};
-    let Some(keys) = keys else {
-        return Err(SignatureRefusal::Invalid(INVALID_TOKEN.to_owned()));
-    };
-    let identities = keys.snapshot();
-    let signed = SignedRequest {
+    let signed = serverful_aws::sigv4::SignedRequest {
         method: &data.method,
         path: &data.raw_path,
         query: &data.raw_query,
         headers: &data.headers,
         body: &data.body,
     };
-    let expect = Expectations {
-        keys: identities.as_ref(),
-        service,
-        required_signed_headers: &[],
-        now: OffsetDateTime::now_utc(),
-    };
-    match verify(&signed, &expect) {
-        Ok(verified) => {
-            let identity = identities
-                .get(&verified.access_key_id)
-                .filter(|identity| identity.accepts_token(&data.headers, &data.raw_query))
-                .ok_or_else(|| SignatureRefusal::Invalid(INVALID_TOKEN.to_owned()))?;
-            Ok(Signer {
-                principal: identity.principal.clone(),
-                access_key: verified.access_key_id,
-                region: verified.region,
-            })
-        }
-        Err(AuthError::MissingAuthenticationToken) => Err(SignatureRefusal::Missing),
-        Err(error) => Err(SignatureRefusal::Invalid(error.to_string())),
-    }
+    serverful_aws::execute_api::check_signature(keys, &signed, service)
 }
 
 /// The signer, or the message of API Gateway's 403.

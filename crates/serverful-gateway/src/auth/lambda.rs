@@ -15,10 +15,10 @@ use axum::body::Bytes;
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 
-use super::policy::{self, Decision, Policy};
 use super::{identity, responses, AuthRequest, AuthorizerSpec, Grant, LambdaConfig};
 use crate::event::build_event;
 use crate::{ApiKind, InvokeError, PayloadFormat};
+use serverful_aws::execute_api::{self, AnswerRules, Decision, Policy};
 
 /// How long API Gateway waits for an authorizer before it answers 500: HTTP APIs give
 /// authorizers 10 seconds; REST APIs the integration limit of 29.
@@ -265,23 +265,12 @@ async fn call(
 fn parse_answer(config: &LambdaConfig, kind: ApiKind, output: &[u8]) -> Result<Answer, String> {
     let answer: Value =
         serde_json::from_slice(output).map_err(|error| format!("not JSON ({error})"))?;
-    let context = match answer.get("context") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(context)) => {
-            if kind == ApiKind::Rest {
-                // REST APIs take strings, numbers and booleans only.
-                if let Some((key, _)) = context
-                    .iter()
-                    .find(|(_, value)| value.is_object() || value.is_array() || value.is_null())
-                {
-                    return Err(format!("context.{key} is not a string, number or boolean"));
-                }
-            }
-            context.clone()
-        }
-        Some(_) => return Err("context is not an object".to_owned()),
+    let rules = match kind {
+        ApiKind::Rest => AnswerRules::Strict,
+        ApiKind::Http => AnswerRules::Lenient,
     };
     if config.simple_responses {
+        let context = execute_api::answer_context(&answer, rules)?;
         let authorized = answer
             .get("isAuthorized")
             .and_then(Value::as_bool)
@@ -291,19 +280,11 @@ fn parse_answer(config: &LambdaConfig, kind: ApiKind, output: &[u8]) -> Result<A
             context,
         });
     }
-    let principal_id = match answer.get("principalId") {
-        Some(Value::String(principal_id)) => Some(principal_id.clone()),
-        None if kind == ApiKind::Http => None,
-        _ => return Err("principalId is missing or not a string".to_owned()),
-    };
-    let document = answer
-        .get("policyDocument")
-        .ok_or("policyDocument is missing")?;
-    let policy = policy::parse(document)?;
+    let parsed = execute_api::parse_answer(&answer, rules)?;
     Ok(Answer::Policy {
-        principal_id,
-        policy,
-        context,
+        principal_id: parsed.principal_id,
+        policy: parsed.policy,
+        context: parsed.context,
     })
 }
 

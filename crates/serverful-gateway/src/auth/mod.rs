@@ -4,15 +4,16 @@
 //! - `identity`: identity sources (`method.request.header.X`, `$request.querystring.X`, ...);
 //! - `jwt`: HTTP APIs' JWT authorizers, with the issuers' keys fetched and cached;
 //! - `lambda`: Lambda authorizers of REST and HTTP APIs: their events, answers and cache;
-//! - `policy`: the IAM policies Lambda authorizers answer with, matched to `methodArn`s;
 //! - `iam`: `AWS_IAM` routes: SigV4 for `execute-api`, checked against the server's keys;
+//!
+//! The policy documents and SigV4 checks themselves are `serverful_aws::execute_api`'s,
+//! shared with WebSocket APIs' `$connect`.
 //! - `responses`: the refusals API Gateway sends, per API flavour.
 
 pub(crate) mod iam;
 mod identity;
 mod jwt;
 mod lambda;
-mod policy;
 mod responses;
 
 use std::sync::Arc;

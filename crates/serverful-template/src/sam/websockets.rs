@@ -1,6 +1,6 @@
 //! WebSocket APIs: `AWS::ApiGatewayV2::Api` with `ProtocolType: WEBSOCKET` and the
 //! `Route`, `Integration`, `Stage`, `Deployment`, `RouteResponse`, `IntegrationResponse`
-//! resources that name it, read into [`WebSocketApi`]s.
+//! and `Authorizer` resources that name it, read into [`WebSocketApi`]s.
 //!
 //! Templates write these without SAM's shorthand, as AWS's samples do: a route's `Target`
 //! is `integrations/{IntegrationId}` (`!Join ['/', ['integrations', !Ref Integ]]`), an
@@ -10,7 +10,7 @@
 use super::properties::{expect_string, mapping};
 use super::RawResource;
 use crate::intrinsics::Resolver;
-use crate::model::{Function, WebSocketApi, WebSocketRoute};
+use crate::model::{Function, WebSocketApi, WebSocketAuth, WebSocketAuthorizer, WebSocketRoute};
 use crate::node::Node;
 use crate::{LoadOptions, Problem};
 
@@ -21,6 +21,7 @@ const V2_STAGE: &str = "AWS::ApiGatewayV2::Stage";
 const V2_DEPLOYMENT: &str = "AWS::ApiGatewayV2::Deployment";
 const V2_ROUTE_RESPONSE: &str = "AWS::ApiGatewayV2::RouteResponse";
 const V2_INTEGRATION_RESPONSE: &str = "AWS::ApiGatewayV2::IntegrationResponse";
+const V2_AUTHORIZER: &str = "AWS::ApiGatewayV2::Authorizer";
 
 /// The resource types a WebSocket API is made of (besides `AWS::Lambda::Permission`).
 pub(super) const TYPES: &[&str] = &[
@@ -31,6 +32,7 @@ pub(super) const TYPES: &[&str] = &[
     V2_DEPLOYMENT,
     V2_ROUTE_RESPONSE,
     V2_INTEGRATION_RESPONSE,
+    V2_AUTHORIZER,
 ];
 
 /// Whether an `AWS::ApiGatewayV2::Api`'s `ProtocolType` is literally `WEBSOCKET`.
@@ -149,6 +151,7 @@ pub(super) fn websocket_apis(
             route_selection_expression: expression,
             stage_name: String::new(),
             routes: Vec::new(),
+            connect_auth: WebSocketAuth::None,
         });
     }
     if apis.is_empty() {
@@ -215,6 +218,13 @@ pub(super) fn websocket_apis(
         });
     }
 
+    let mut authorizers = Vec::new();
+    for raw in created.iter().filter(|raw| raw.type_name == V2_AUTHORIZER) {
+        if belongs(raw, &websocket_ids) {
+            authorizers.push(authorizer(resolver, raw, &api_id_of(raw)?, functions)?);
+        }
+    }
+
     let mut two_way = Vec::new();
     for raw in created
         .iter()
@@ -240,14 +250,7 @@ pub(super) fn websocket_apis(
             "RouteKey",
             "such as $connect, $disconnect, $default or an action name",
         )?;
-        if let Some((authorization, span)) = string_property(resolver, raw, "AuthorizationType")? {
-            if authorization != "NONE" {
-                return Err(Problem::at(
-                    span,
-                    format!("{location}.AuthorizationType: '{authorization}' is not supported yet; use NONE"),
-                ));
-            }
-        }
+        let auth = route_auth(resolver, raw, &route_key, &api_logical_id, &authorizers)?;
         let (target, target_span) = required(
             resolver,
             raw,
@@ -281,6 +284,9 @@ pub(super) fn websocket_apis(
                     "{location}.RouteKey: API '{api_logical_id}' already has a route '{route_key}'"
                 ),
             ));
+        }
+        if route_key == "$connect" {
+            api.connect_auth = auth;
         }
         api.routes.push(WebSocketRoute {
             route_key,
@@ -331,6 +337,132 @@ pub(super) fn websocket_apis(
         }
     }
     Ok(apis)
+}
+
+/// A Lambda authorizer of a WebSocket API, with the API's logical id.
+fn authorizer(
+    resolver: &Resolver<'_>,
+    raw: &RawResource<'_>,
+    api: &str,
+    functions: &[Function],
+) -> Result<(String, WebSocketAuthorizer), Problem> {
+    let location = format!("Resources.{}.Properties", raw.logical_id);
+    let (kind, kind_span) = required(
+        resolver,
+        raw,
+        "AuthorizerType",
+        "WebSocket APIs take REQUEST authorizers",
+    )?;
+    if kind != "REQUEST" {
+        return Err(Problem::at(
+            kind_span,
+            format!("{location}.AuthorizerType: '{kind}' is not available for WebSocket APIs; use REQUEST with a Lambda function"),
+        ));
+    }
+    let (uri, uri_span) = required(
+        resolver,
+        raw,
+        "AuthorizerUri",
+        "use !Sub arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${MyAuthorizer.Arn}/invocations",
+    )?;
+    let function = function_of_uri(&uri, functions).ok_or_else(|| {
+        Problem::at(
+            uri_span,
+            format!("{location}.AuthorizerUri: '{uri}' names no function of this template; use arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/FUNCTION_ARN/invocations with !GetAtt MyAuthorizer.Arn"),
+        )
+    })?;
+    let name = string_property(resolver, raw, "Name")?
+        .map_or_else(|| raw.logical_id.clone(), |(name, _)| name);
+    let mut identity_sources = Vec::new();
+    if let Some(node) = raw
+        .properties
+        .and_then(|properties| properties.get("IdentitySource"))
+    {
+        let source_location = format!("{location}.IdentitySource");
+        if let Some(value) = resolver.resolve(node, &source_location)? {
+            let items = match &value.kind {
+                crate::node::NodeKind::Sequence(items) => items.clone(),
+                _ => vec![value.clone()],
+            };
+            for item in items {
+                let source = expect_string(&item, &source_location)?;
+                // `route.request.header.X` and `route.request.querystring.X`; stage and
+                // context variables are not served.
+                let known = ["route.request.header.", "route.request.querystring."]
+                    .iter()
+                    .any(|prefix| source.len() > prefix.len() && source.starts_with(prefix));
+                if !known {
+                    return Err(Problem::at(
+                        item.span,
+                        format!("{source_location}: '{source}' is not supported; use route.request.header.NAME or route.request.querystring.NAME"),
+                    ));
+                }
+                identity_sources.push(source);
+            }
+        }
+    }
+    Ok((
+        api.to_owned(),
+        WebSocketAuthorizer {
+            logical_id: raw.logical_id.clone(),
+            name,
+            function,
+            identity_sources,
+        },
+    ))
+}
+
+/// A route's `AuthorizationType` (with `AuthorizerId`); API Gateway authorizes
+/// `$connect` alone.
+fn route_auth(
+    resolver: &Resolver<'_>,
+    raw: &RawResource<'_>,
+    route_key: &str,
+    api: &str,
+    authorizers: &[(String, WebSocketAuthorizer)],
+) -> Result<WebSocketAuth, Problem> {
+    let location = format!("Resources.{}.Properties", raw.logical_id);
+    let Some((authorization, span)) = string_property(resolver, raw, "AuthorizationType")? else {
+        return Ok(WebSocketAuth::None);
+    };
+    if authorization != "NONE" && route_key != "$connect" {
+        return Err(Problem::at(
+            span,
+            format!("{location}.AuthorizationType: '{authorization}' on route '{route_key}': API Gateway authorizes only the $connect route; use NONE"),
+        ));
+    }
+    match authorization.as_str() {
+        "NONE" => Ok(WebSocketAuth::None),
+        "AWS_IAM" => Ok(WebSocketAuth::AwsIam),
+        "CUSTOM" => {
+            let (id, id_span) = required(
+                resolver,
+                raw,
+                "AuthorizerId",
+                "CUSTOM authorization names its AWS::ApiGatewayV2::Authorizer with !Ref",
+            )?;
+            let (owner, authorizer) = authorizers
+                .iter()
+                .find(|(_, authorizer)| authorizer.logical_id == id)
+                .ok_or_else(|| {
+                    Problem::at(
+                        id_span,
+                        format!("{location}.AuthorizerId: '{id}' names no AWS::ApiGatewayV2::Authorizer of this template"),
+                    )
+                })?;
+            if owner != api {
+                return Err(Problem::at(
+                    id_span,
+                    format!("{location}.AuthorizerId: authorizer '{id}' belongs to API '{owner}', not '{api}'"),
+                ));
+            }
+            Ok(WebSocketAuth::Lambda(authorizer.clone()))
+        }
+        other => Err(Problem::at(
+            span,
+            format!("{location}.AuthorizationType: '{other}' is not a WebSocket authorization type; use NONE, AWS_IAM or CUSTOM"),
+        )),
+    }
 }
 
 /// The logical id of the template's function a Lambda invocation URI names

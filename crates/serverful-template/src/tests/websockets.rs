@@ -48,6 +48,10 @@ fn check(resources: &str, expect: Expect) {
                     )
                     .expect("writing to a String");
                 }
+                if api.connect_auth != crate::WebSocketAuth::None {
+                    writeln!(out, "  $connect auth {:?}", api.connect_auth)
+                        .expect("writing to a String");
+                }
             }
             for output in &app.outputs {
                 writeln!(out, "output {} = {}", output.name, output.value)
@@ -227,5 +231,110 @@ fn http_protocol_v2_apis_are_http_apis_not_websocket_ones() {
         expect![[r#"
             error: /app/template.yaml:9:3: Resources.HttpOne: an HTTP API is reachable only through a stage; add an AWS::ApiGatewayV2::Stage (ApiId: !Ref HttpOne, StageName: $default, AutoDeploy: true)
         "#]],
+    );
+}
+
+const AUTHORIZED: &str = "  Integ:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties:
+      ApiId: !Ref ChatApi
+      IntegrationType: AWS_PROXY
+      IntegrationUri: !Sub arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Chat.Arn}/invocations
+  Auth:
+    Type: AWS::ApiGatewayV2::Authorizer
+    Properties:
+      Name: TokenCheck
+      ApiId: !Ref ChatApi
+      AuthorizerType: REQUEST
+      AuthorizerUri: !Join ['', ['arn:aws:apigateway:', !Ref 'AWS::Region', ':lambda:path/2015-03-31/functions/', !GetAtt Chat.Arn, '/invocations']]
+      IdentitySource: [route.request.header.Auth, route.request.querystring.token]
+";
+
+fn route(key: &str, authorization: &str) -> String {
+    format!(
+        "  Route{n}:
+    Type: AWS::ApiGatewayV2::Route
+    Properties:
+      ApiId: !Ref ChatApi
+      RouteKey: {key}
+{authorization}      Target: !Join ['/', ['integrations', !Ref Integ]]
+",
+        n = key.trim_start_matches('$')
+    )
+}
+
+#[test]
+fn connect_takes_a_lambda_authorizer_or_aws_iam() {
+    let custom = route(
+        "$connect",
+        "      AuthorizationType: CUSTOM\n      AuthorizerId: !Ref Auth\n",
+    );
+    check(
+        &format!("{API}{AUTHORIZED}{custom}"),
+        expect![[r#"
+            api ChatApi id=3t1jvoptj4 name=Some("chat") stage=production selection=$request.body.action
+              route $connect -> Chat
+              $connect auth Lambda(WebSocketAuthorizer { logical_id: "Auth", name: "TokenCheck", function: "Chat", identity_sources: ["route.request.header.Auth", "route.request.querystring.token"] })
+        "#]],
+    );
+    let iam = route("$connect", "      AuthorizationType: AWS_IAM\n");
+    check(
+        &format!("{API}{AUTHORIZED}{iam}"),
+        expect![[r#"
+        api ChatApi id=3t1jvoptj4 name=Some("chat") stage=production selection=$request.body.action
+          route $connect -> Chat
+          $connect auth AwsIam
+    "#]],
+    );
+}
+
+#[test]
+fn bad_authorization_is_an_error_naming_the_resource() {
+    let on_message = route(
+        "sendmessage",
+        "      AuthorizationType: CUSTOM\n      AuthorizerId: !Ref Auth\n",
+    );
+    check(
+        &format!("{API}{AUTHORIZED}{on_message}"),
+        expect![[r#"
+        error: /app/template.yaml:40:26: Resources.Routesendmessage.Properties.AuthorizationType: 'CUSTOM' on route 'sendmessage': API Gateway authorizes only the $connect route; use NONE
+    "#]],
+    );
+    let unknown = route(
+        "$connect",
+        "      AuthorizationType: CUSTOM\n      AuthorizerId: Missing\n",
+    );
+    check(
+        &format!("{API}{AUTHORIZED}{unknown}"),
+        expect![[r#"
+        error: /app/template.yaml:41:21: Resources.Routeconnect.Properties.AuthorizerId: 'Missing' names no AWS::ApiGatewayV2::Authorizer of this template
+    "#]],
+    );
+    let jwt = format!(
+        "{API}{}",
+        AUTHORIZED.replace("AuthorizerType: REQUEST", "AuthorizerType: JWT")
+    );
+    check(
+        &jwt,
+        expect![[r#"
+        error: /app/template.yaml:32:23: Resources.Auth.Properties.AuthorizerType: 'JWT' is not available for WebSocket APIs; use REQUEST with a Lambda function
+    "#]],
+    );
+    let source = format!(
+        "{API}{}",
+        AUTHORIZED.replace("route.request.querystring.token", "stageVariables.token")
+    );
+    check(
+        &source,
+        expect![[r#"
+        error: /app/template.yaml:34:51: Resources.Auth.Properties.IdentitySource: 'stageVariables.token' is not supported; use route.request.header.NAME or route.request.querystring.NAME
+    "#]],
+    );
+    let cognito = route("$connect", "      AuthorizationType: JWT\n");
+    check(
+        &format!("{API}{AUTHORIZED}{cognito}"),
+        expect![[r#"
+        error: /app/template.yaml:40:26: Resources.Routeconnect.Properties.AuthorizationType: 'JWT' is not a WebSocket authorization type; use NONE, AWS_IAM or CUSTOM
+    "#]],
     );
 }

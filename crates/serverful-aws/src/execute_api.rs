@@ -1,13 +1,26 @@
-//! The IAM policy documents Lambda authorizers answer with, and how API Gateway matches
-//! them to a request's `methodArn`: a `Deny` that matches wins, else an `Allow` that
-//! matches lets the request through, else it is refused. `Action` and `Resource` take IAM's
-//! wildcards (`*` any run of characters, `?` one character).
+//! What API Gateway checks before a request reaches an API's function, shared by the
+//! gateway (REST and HTTP APIs, function URLs) and WebSocket APIs' `$connect`:
+//!
+//! - the IAM policy documents Lambda authorizers answer with, and how API Gateway matches
+//!   them to a request's `methodArn`: a `Deny` that matches wins, else an `Allow` that
+//!   matches lets the request through, else it is refused. `Action` and `Resource` take
+//!   IAM's wildcards (`*` any run of characters, `?` one character);
+//! - the answer of a Lambda authorizer in the policy form (`principalId`,
+//!   `policyDocument`, `context`);
+//! - `AWS_IAM` authorization: a request's SigV4 signature checked against the endpoint's
+//!   keys ([`check_signature`]).
 
-use serde_json::Value;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use crate::authz::{KeyRing, Principal};
+use crate::sigv4::{verify, AuthError, Expectations, SignedRequest};
 
 /// A parsed policy document.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Policy {
+pub struct Policy {
     statements: Vec<Statement>,
 }
 
@@ -20,7 +33,7 @@ struct Statement {
 
 /// What a policy says about one method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Decision {
+pub enum Decision {
     Allow,
     ExplicitDeny,
     /// No statement covers the method.
@@ -28,7 +41,7 @@ pub(super) enum Decision {
 }
 
 /// Reads `policyDocument`; `Err` says what is malformed (API Gateway then answers 500).
-pub(super) fn parse(document: &Value) -> Result<Policy, String> {
+pub fn parse(document: &Value) -> Result<Policy, String> {
     let statements = match document.get("Statement") {
         Some(Value::Array(statements)) => statements.clone(),
         Some(statement @ Value::Object(_)) => vec![statement.clone()],
@@ -66,7 +79,7 @@ fn strings(value: Option<&Value>, field: &str) -> Result<Vec<String>, String> {
 }
 
 impl Policy {
-    pub(super) fn decide(&self, method_arn: &str) -> Decision {
+    pub fn decide(&self, method_arn: &str) -> Decision {
         let mut allowed = false;
         for statement in &self.statements {
             let action = statement
@@ -92,8 +105,120 @@ impl Policy {
     }
 }
 
+/// A Lambda authorizer's answer in the policy form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyAnswer {
+    /// `principalId`; only HTTP APIs let it be left out.
+    pub principal_id: Option<String>,
+    pub policy: Policy,
+    /// `context`, passed on to the integration.
+    pub context: Map<String, Value>,
+}
+
+/// How strictly an authorizer's answer is read: REST and WebSocket APIs want a
+/// `principalId` and a flat `context` (strings, numbers, booleans); HTTP APIs take both
+/// more loosely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerRules {
+    Strict,
+    Lenient,
+}
+
+/// Reads an authorizer's `context`; `Err` says what is malformed.
+pub fn answer_context(answer: &Value, rules: AnswerRules) -> Result<Map<String, Value>, String> {
+    match answer.get("context") {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(context)) => {
+            if rules == AnswerRules::Strict {
+                if let Some((key, _)) = context
+                    .iter()
+                    .find(|(_, value)| value.is_object() || value.is_array() || value.is_null())
+                {
+                    return Err(format!("context.{key} is not a string, number or boolean"));
+                }
+            }
+            Ok(context.clone())
+        }
+        Some(_) => Err("context is not an object".to_owned()),
+    }
+}
+
+/// Reads an authorizer's answer in the policy form; `Err` says what is malformed (API
+/// Gateway then answers 500).
+pub fn parse_answer(answer: &Value, rules: AnswerRules) -> Result<PolicyAnswer, String> {
+    let context = answer_context(answer, rules)?;
+    let principal_id = match answer.get("principalId") {
+        Some(Value::String(principal_id)) => Some(principal_id.clone()),
+        None if rules == AnswerRules::Lenient => None,
+        _ => return Err("principalId is missing or not a string".to_owned()),
+    };
+    let document = answer
+        .get("policyDocument")
+        .ok_or("policyDocument is missing")?;
+    Ok(PolicyAnswer {
+        principal_id,
+        policy: parse(document)?,
+        context,
+    })
+}
+
+/// A request whose SigV4 signature checked out against the endpoint's keys.
+#[derive(Debug, Clone)]
+pub struct Signer {
+    pub access_key: String,
+    /// The region of the signature's credential scope.
+    pub region: String,
+    pub principal: Arc<Principal>,
+}
+
+/// Why a signature was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignatureRefusal {
+    /// No signature at all.
+    Missing,
+    /// A signature that does not check out, with the reason.
+    Invalid(String),
+}
+
+const INVALID_TOKEN: &str = "The security token included in the request is invalid.";
+
+/// Checks a request's SigV4 signature for `service` (`execute-api`, `lambda`) against
+/// `keys` (the AWS endpoint's), and its session token: the one check of `AWS_IAM` routes,
+/// function URLs and WebSocket `$connect`s.
+pub fn check_signature(
+    keys: Option<&KeyRing>,
+    request: &SignedRequest<'_>,
+    service: &str,
+) -> Result<Signer, SignatureRefusal> {
+    let Some(keys) = keys else {
+        return Err(SignatureRefusal::Invalid(INVALID_TOKEN.to_owned()));
+    };
+    let identities = keys.snapshot();
+    let expect = Expectations {
+        keys: identities.as_ref(),
+        service,
+        required_signed_headers: &[],
+        now: OffsetDateTime::now_utc(),
+    };
+    match verify(request, &expect) {
+        Ok(verified) => {
+            let identity = identities
+                .get(&verified.access_key_id)
+                .filter(|identity| identity.accepts_token(request.headers, request.query))
+                .ok_or_else(|| SignatureRefusal::Invalid(INVALID_TOKEN.to_owned()))?;
+            Ok(Signer {
+                principal: identity.principal.clone(),
+                access_key: verified.access_key_id,
+                region: verified.region,
+            })
+        }
+        Err(AuthError::MissingAuthenticationToken) => Err(SignatureRefusal::Missing),
+        Err(error) => Err(SignatureRefusal::Invalid(error.to_string())),
+    }
+}
+
 /// IAM's wildcard match: `*` matches any run of characters (`/` included), `?` one.
-pub(super) fn wildcard_match(pattern: &str, text: &str) -> bool {
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
     let pattern: Vec<char> = pattern.chars().collect();
     let text: Vec<char> = text.chars().collect();
     let (mut p, mut t) = (0, 0);
