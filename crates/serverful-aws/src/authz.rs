@@ -41,6 +41,14 @@ impl<'a> Action<'a> {
         }
     }
 
+    /// An API Gateway action on APIs (`Invoke`, `ManageConnections`).
+    pub fn execute_api(name: &'a str) -> Action<'a> {
+        Action {
+            service: "execute-api",
+            name,
+        }
+    }
+
     /// A Lambda action.
     pub fn lambda(name: &'a str) -> Action<'a> {
         Action {
@@ -91,6 +99,16 @@ pub enum Resource<'a> {
     Queue { name: &'a str },
     /// An SNS topic by name (its subscriptions act on it too).
     Topic { name: &'a str },
+    /// A route of an API Gateway API (`execute-api:Invoke`) or its connections
+    /// (`execute-api:ManageConnections`), with the stack that owns the API.
+    Api {
+        stack: &'a str,
+        api_id: &'a str,
+        stage: &'a str,
+        /// What follows the stage in the ARN: `GET/pets/7`, `$connect`,
+        /// `POST/@connections/{id}`.
+        route: &'a str,
+    },
     /// No one resource: an account-wide listing (`ListTables`, `ListFunctions`), whose
     /// answer the service filters with [`Principal::allows`].
     Listing,
@@ -120,6 +138,12 @@ impl Resource<'_> {
             } => format!("arn:aws:lambda:{region}:{account_id}:function:{name}:{qualifier}"),
             Resource::Queue { name } => format!("arn:aws:sqs:{region}:{account_id}:{name}"),
             Resource::Topic { name } => format!("arn:aws:sns:{region}:{account_id}:{name}"),
+            Resource::Api {
+                api_id,
+                stage,
+                route,
+                ..
+            } => format!("arn:aws:execute-api:{region}:{account_id}:{api_id}/{stage}/{route}"),
             Resource::Listing => "*".to_owned(),
         }
     }
@@ -190,7 +214,8 @@ pub enum Policy {
     Unrestricted,
     /// A stack's keys: every use of its own tables, their indexes and streams (not
     /// their definition: [`TABLE_DEFINITION_ACTIONS`]), every Lambda action on its own
-    /// functions, and listings that show only those.
+    /// functions, calls to its own APIs' `AWS_IAM` routes and their connections, and
+    /// listings that show only those.
     Stack(StackScope),
 }
 
@@ -220,6 +245,7 @@ impl Policy {
                     && !TOPIC_DEFINITION_ACTIONS.contains(&action.name)
                     && scope.topics.contains(name)
             }
+            Resource::Api { stack, .. } => action.service == "execute-api" && scope.stack == stack,
             Resource::Listing => LISTING_ACTIONS.contains(&(action.service, action.name)),
         }
     }
@@ -529,6 +555,31 @@ mod tests {
         assert!(!shop.allows(Action::dynamodb("GetItem"), table("shop-Jobs")));
         let root = Principal::root("123456789012");
         assert!(root.allows(Action::dynamodb("DeleteTable"), table("blog-Posts-1")));
+    }
+
+    #[test]
+    fn a_stack_calls_its_own_apis_only() {
+        let shop = stack(&[], &[]);
+        let api = |stack| Resource::Api {
+            stack,
+            api_id: "abc123",
+            stage: "Prod",
+            route: "GET/orders",
+        };
+        let invoke = Action::execute_api("Invoke");
+        assert!(shop.allows(invoke, api("shop")));
+        assert!(!shop.allows(invoke, api("blog")));
+        assert!(!shop.allows(Action::lambda("InvokeFunction"), api("shop")));
+        let denied = shop
+            .authorize(invoke, api("blog"), "eu-west-1")
+            .expect_err("another stack's API");
+        assert!(
+            denied.message.contains(
+                "execute-api:Invoke on resource: arn:aws:execute-api:eu-west-1:123456789012:abc123/Prod/GET/orders"
+            ),
+            "{denied}"
+        );
+        assert!(Principal::root("123456789012").allows(invoke, api("blog")));
     }
 
     #[test]

@@ -112,7 +112,27 @@ pub(crate) async fn authorize(
                 body: &[],
             };
             let keys = settings.map(|settings| settings.keys.as_ref());
-            match execute_api::check_signature(keys, &signed, "execute-api") {
+            let checked =
+                execute_api::check_signature(keys, &signed, "execute-api").and_then(|signer| {
+                    // The master keys may connect to any API, a stack's keys to its own.
+                    let resource = serverful_aws::authz::Resource::Api {
+                        stack: &api.stack,
+                        api_id: &api.api_id,
+                        stage: &api.stage_name,
+                        route: "$connect",
+                    };
+                    let region = settings.map_or("us-east-1", |settings| &settings.region);
+                    signer
+                        .principal
+                        .authorize(
+                            serverful_aws::authz::Action::execute_api("Invoke"),
+                            resource,
+                            region,
+                        )
+                        .map_err(|denied| SignatureRefusal::Invalid(denied.message))?;
+                    Ok(signer)
+                });
+            match checked {
                 Ok(signer) => {
                     let account_id = settings
                         .map_or(serverful_aws::DEFAULT_ACCOUNT_ID, |settings| {

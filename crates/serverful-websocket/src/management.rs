@@ -7,7 +7,8 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use http::{Method, Response, StatusCode};
 use serde_json::json;
-use serverful_aws::{AwsError, Policy, RestRequest, RestService, Route};
+use serverful_aws::authz::{Action, Resource};
+use serverful_aws::{AwsError, RestRequest, RestService, Route};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -72,18 +73,24 @@ async fn dispatch(
     };
     // A stack's keys reach only its own APIs' connections; on AWS its role would need
     // `execute-api:ManageConnections` on them.
-    if let Policy::Stack(scope) = &request.principal.policy {
-        if scope.stack != connection.stack {
-            return Err(AwsError::new(
-                StatusCode::FORBIDDEN,
-                NAMESPACE,
-                "ForbiddenException",
-                format!(
-                    "User: {} is not authorized to perform: execute-api:ManageConnections on resource: arn:aws:execute-api:{}:{}:{}/{}/POST/@connections/{id}",
-                    request.principal.arn, request.region, request.principal.account_id, connection.api_id, connection.stage
-                ),
-            ));
-        }
+    let route = format!("{}/@connections/{id}", request.method);
+    let resource = Resource::Api {
+        stack: &connection.stack,
+        api_id: &connection.api_id,
+        stage: &connection.stage,
+        route: &route,
+    };
+    if let Err(denied) = request.principal.authorize(
+        Action::execute_api("ManageConnections"),
+        resource,
+        &request.region,
+    ) {
+        return Err(AwsError::new(
+            StatusCode::FORBIDDEN,
+            NAMESPACE,
+            "ForbiddenException",
+            denied.message,
+        ));
     }
     let empty = |status: StatusCode| {
         let mut response = Response::new(Bytes::new());

@@ -66,18 +66,55 @@ pub(crate) fn check_signature(
     serverful_aws::execute_api::check_signature(keys, &signed, service)
 }
 
-/// The signer, or the message of API Gateway's 403.
-pub(super) fn authorize(request: &AuthRequest<'_>) -> Result<Caller, String> {
-    match check_signature(
+/// Why an `AWS_IAM` request is refused.
+pub(super) enum IamRefusal {
+    /// The signature is missing or does not check out: the message of API Gateway's 403.
+    Signature(String),
+    /// The signer may not call this route (`execute-api:Invoke`): the denial's message.
+    Denied(String),
+}
+
+/// The signer, if it may call the route: the master keys may call any, a stack's keys
+/// the routes of its own APIs.
+pub(super) fn authorize(request: &AuthRequest<'_>) -> Result<Caller, IamRefusal> {
+    use serverful_aws::authz::{Action, Resource};
+    let signer = match check_signature(
         request.state.auth.keys.as_deref(),
         request.data,
         "execute-api",
     ) {
-        Ok(signer) => Ok(Caller {
-            access_key: signer.access_key,
-            account_id: request.site.account_id.to_owned(),
-        }),
-        Err(SignatureRefusal::Missing) => Err("Missing Authentication Token".to_owned()),
-        Err(SignatureRefusal::Invalid(reason)) => Err(reason),
-    }
+        Ok(signer) => signer,
+        Err(SignatureRefusal::Missing) => {
+            return Err(IamRefusal::Signature(
+                "Missing Authentication Token".to_owned(),
+            ))
+        }
+        Err(SignatureRefusal::Invalid(reason)) => return Err(IamRefusal::Signature(reason)),
+    };
+    let method_arn = request.method_arn();
+    let stage = request
+        .found
+        .stage
+        .as_deref()
+        .unwrap_or(&request.api.stage_name);
+    let route = method_arn
+        .split_once(&format!("/{stage}/"))
+        .map_or("", |(_, route)| route);
+    signer
+        .principal
+        .authorize(
+            Action::execute_api("Invoke"),
+            Resource::Api {
+                stack: &request.api.stack,
+                api_id: &request.api.api_id,
+                stage,
+                route,
+            },
+            request.state.auth.region(),
+        )
+        .map_err(|denied| IamRefusal::Denied(denied.message))?;
+    Ok(Caller {
+        access_key: signer.access_key,
+        account_id: request.site.account_id.to_owned(),
+    })
 }

@@ -183,9 +183,14 @@ pub(crate) async fn authorize(
     let kind = request.api.kind;
     match &request.route.auth {
         RouteAuth::None => Ok(Grant::Open),
-        RouteAuth::AwsIam => iam::authorize(request)
-            .map(Grant::Iam)
-            .map_err(|message| responses::iam_refusal(kind, &message)),
+        RouteAuth::AwsIam => {
+            iam::authorize(request)
+                .map(Grant::Iam)
+                .map_err(|refusal| match refusal {
+                    iam::IamRefusal::Signature(message) => responses::iam_refusal(kind, &message),
+                    iam::IamRefusal::Denied(message) => responses::iam_denied(kind, &message),
+                })
+        }
         RouteAuth::Authorizer { name, scopes } => {
             let Some(authorizer) = request
                 .api

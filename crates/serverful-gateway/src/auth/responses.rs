@@ -105,6 +105,18 @@ pub(super) fn jwt_refusal(status: StatusCode, www_authenticate: &str) -> Respons
 }
 
 /// An `AWS_IAM` refusal: 403 with the signature problem, as API Gateway words it.
+/// A signed request whose signer may not call the route (`execute-api:Invoke`).
+pub(super) fn iam_denied(kind: ApiKind, message: &str) -> Response {
+    match kind {
+        ApiKind::Rest => response(
+            StatusCode::FORBIDDEN,
+            json!({ "Message": message }),
+            Some("AccessDeniedException"),
+        ),
+        ApiKind::Http => forbidden(),
+    }
+}
+
 pub(super) fn iam_refusal(kind: ApiKind, message: &str) -> Response {
     match kind {
         ApiKind::Rest => response(
