@@ -33,6 +33,7 @@ mod event_rules;
 mod function_urls;
 mod functions;
 mod globals;
+mod http_authorizers;
 mod http_resources;
 mod layers;
 mod openapi;

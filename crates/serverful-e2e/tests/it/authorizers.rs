@@ -53,6 +53,77 @@ Resources:
               issuer: !Ref Issuer
               audience:
                 - my-app
+  RawApi:
+    Type: AWS::ApiGatewayV2::Api
+    Properties:
+      Name: raw
+      ProtocolType: HTTP
+  RawJwt:
+    Type: AWS::ApiGatewayV2::Authorizer
+    Properties:
+      ApiId: !Ref RawApi
+      Name: raw-jwt
+      AuthorizerType: JWT
+      IdentitySource: [$request.header.Authorization]
+      JwtConfiguration:
+        Issuer: !Ref Issuer
+        Audience: [my-app]
+  RawKey:
+    Type: AWS::ApiGatewayV2::Authorizer
+    Properties:
+      ApiId: !Ref RawApi
+      Name: raw-key
+      AuthorizerType: REQUEST
+      AuthorizerUri: !Sub arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${KeyAuthorizerFunction.Arn}/invocations
+      AuthorizerPayloadFormatVersion: '2.0'
+      EnableSimpleResponses: true
+      IdentitySource: [$request.header.X-Key]
+  RawIntegration:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties:
+      ApiId: !Ref RawApi
+      IntegrationType: AWS_PROXY
+      IntegrationUri: !GetAtt EchoFunction.Arn
+      PayloadFormatVersion: '2.0'
+  RawJwtRoute:
+    Type: AWS::ApiGatewayV2::Route
+    Properties:
+      ApiId: !Ref RawApi
+      RouteKey: GET /jwt
+      AuthorizationType: JWT
+      AuthorizerId: !Ref RawJwt
+      AuthorizationScopes: [admin]
+      Target: !Join ['/', ['integrations', !Ref RawIntegration]]
+  RawKeyRoute:
+    Type: AWS::ApiGatewayV2::Route
+    Properties:
+      ApiId: !Ref RawApi
+      RouteKey: GET /key
+      AuthorizationType: CUSTOM
+      AuthorizerId: !Ref RawKey
+      Target: !Join ['/', ['integrations', !Ref RawIntegration]]
+  RawIamRoute:
+    Type: AWS::ApiGatewayV2::Route
+    Properties:
+      ApiId: !Ref RawApi
+      RouteKey: GET /iam
+      AuthorizationType: AWS_IAM
+      Target: !Join ['/', ['integrations', !Ref RawIntegration]]
+  RawOpenRoute:
+    Type: AWS::ApiGatewayV2::Route
+    Properties:
+      ApiId: !Ref RawApi
+      RouteKey: GET /open
+      Target: !Join ['/', ['integrations', !Ref RawIntegration]]
+  RawStage:
+    Type: AWS::ApiGatewayV2::Stage
+    Properties:
+      ApiId: !Ref RawApi
+      StageName: $default
+  KeyAuthorizerFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: key_authorizer.handler
   AuthorizerFunction:
     Type: AWS::Serverless::Function
     Properties:
@@ -100,6 +171,9 @@ Resources:
               Authorizer: Jwt
               AuthorizationScopes:
                 - admin
+Outputs:
+  RawApiId:
+    Value: !Ref RawApi
 "#;
 
 /// Allows tokens starting with `allow` (for the `/guarded/*` resources only), denies
@@ -135,6 +209,13 @@ def handler(event, context):
     }
 "#;
 
+/// A simple-response authorizer of the raw HTTP API: `X-Key: open-sesame` passes.
+const KEY_AUTHORIZER: &str = r#"
+def handler(event, context):
+    key = event["identitySource"][0]
+    return {"isAuthorized": key == "open-sesame", "context": {"key": key, "route": event["routeKey"]}}
+"#;
+
 const ECHO: &str = r#"
 import json
 
@@ -151,6 +232,8 @@ fn write_app(dir: &Path) {
     std::fs::write(dir.join("template.yaml"), TEMPLATE).expect("write template");
     std::fs::write(dir.join("src/authorizer.py"), AUTHORIZER).expect("write authorizer");
     std::fs::write(dir.join("src/echo.py"), ECHO).expect("write echo");
+    std::fs::write(dir.join("src/key_authorizer.py"), KEY_AUTHORIZER)
+        .expect("write key authorizer");
 }
 
 /// An OpenID issuer on loopback: its configuration and JWKS, with a count of fetches.
@@ -469,4 +552,60 @@ fn an_unknown_authorizer_fails_at_start_with_its_line() {
             && stderr.contains("unknown authorizer 'Missing'"),
         "{stderr}"
     );
+}
+
+/// GET `path` on the raw HTTP API's own host with `headers`: (status, body as JSON).
+fn get_raw(server: &Server, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+    let port = server.base_url.rsplit(':').next().expect("port").to_owned();
+    let host = format!("{}.execute-api.localhost:{port}", server.output("RawApiId"));
+    let mut request = client().get(server.url(path)).header("host", host);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().expect("GET");
+    let status = response.status().as_u16();
+    let text = response.text().expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[test]
+fn authorizers_written_as_v2_resources_guard_their_routes() {
+    let issuer = Issuer::start();
+    let (_work, server) = start(&issuer);
+
+    let (status, body) = get_raw(&server, "/open", &[]);
+    assert_eq!(status, 200, "{body}\n{}", server.all_output());
+
+    // JWT, with the route's scope.
+    let admin = issuer.token(json!({
+        "iss": issuer.url, "aud": "my-app", "sub": "alice", "exp": now() + 600, "scope": "admin",
+    }));
+    let bearer = format!("Bearer {admin}");
+    let (status, body) = get_raw(&server, "/jwt", &[("authorization", &bearer)]);
+    assert_eq!(status, 200, "{body}\n{}", server.all_output());
+    assert_eq!(body["authorizer"]["jwt"]["claims"]["sub"], "alice");
+    let reader = issuer.token(json!({
+        "iss": issuer.url, "aud": "my-app", "sub": "bob", "exp": now() + 600, "scope": "read",
+    }));
+    let (status, body) = get_raw(&server, "/jwt", &[("authorization", &reader)]);
+    assert_eq!((status, body), (403, json!({ "message": "Forbidden" })));
+    let (status, body) = get_raw(&server, "/jwt", &[]);
+    assert_eq!((status, body), (401, json!({ "message": "Unauthorized" })));
+
+    // A REQUEST authorizer with simple responses.
+    let (status, body) = get_raw(&server, "/key", &[("x-key", "open-sesame")]);
+    assert_eq!(status, 200, "{body}\n{}", server.all_output());
+    assert_eq!(body["authorizer"]["lambda"]["key"], "open-sesame");
+    assert_eq!(body["authorizer"]["lambda"]["route"], "GET /key");
+    let (status, body) = get_raw(&server, "/key", &[("x-key", "wrong")]);
+    assert_eq!((status, body), (403, json!({ "message": "Forbidden" })));
+    let (status, body) = get_raw(&server, "/key", &[]);
+    assert_eq!((status, body), (401, json!({ "message": "Unauthorized" })));
+
+    // AWS_IAM: unsigned is refused.
+    let (status, body) = get_raw(&server, "/iam", &[]);
+    assert_eq!((status, body), (403, json!({ "message": "Forbidden" })));
 }

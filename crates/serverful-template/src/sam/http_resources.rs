@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use super::http_authorizers;
 use super::properties::{expect_string_map, mapping};
 use super::rest_resources::{property, string_property};
 use super::websockets::{function_of_uri, TYPES, V2_API};
@@ -258,6 +259,22 @@ pub(super) fn http_routes(
         });
     }
 
+    for raw in created
+        .iter()
+        .filter(|raw| raw.type_name == http_authorizers::V2_AUTHORIZER)
+    {
+        if !belongs(raw, &http_ids) {
+            continue;
+        }
+        let api_logical_id = api_of(raw).expect("belongs read the ApiId");
+        let authorizer = http_authorizers::authorizer(resolver, raw, functions)?;
+        apis.iter_mut()
+            .find(|api| api.logical_id == api_logical_id)
+            .expect("http_apis made every HTTP API")
+            .authorizers
+            .push(authorizer);
+    }
+
     let mut integrations = Vec::new();
     for raw in created.iter().filter(|raw| raw.type_name == V2_INTEGRATION) {
         if !belongs(raw, &http_ids) {
@@ -345,6 +362,7 @@ pub(super) fn http_routes(
             .iter_mut()
             .find(|api| api.logical_id == api_logical_id)
             .expect("http_apis made every HTTP API");
+        let auth = http_authorizers::route_auth(resolver, raw, &api_logical_id, &api.authorizers)?;
         if api
             .routes
             .iter()
@@ -361,7 +379,7 @@ pub(super) fn http_routes(
             function: integration.function.clone(),
             payload_format: integration.payload_format,
             event_name: raw.logical_id.clone(),
-            auth: crate::RouteAuth::None,
+            auth,
             mock: None,
             validation: None,
         });

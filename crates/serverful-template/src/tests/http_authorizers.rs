@@ -1,0 +1,203 @@
+//! Snapshot tests of HTTP APIs' authorizers written as `AWS::ApiGatewayV2::Authorizer`
+//! resources, the routes that name them, and the errors of bad ones.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use expect_test::{expect, Expect};
+
+use crate::{load_str, LoadOptions};
+
+/// Loads an HTTP API with `authorizers` and a route with `route_auth`, and renders the
+/// API's authorizers and the route's auth, or the error.
+fn check(authorizers: &str, route_auth: &str, expect: Expect) {
+    let template = format!(
+        r#"Transform: AWS::Serverless-2016-10-31
+Resources:
+  Items:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+  Api:
+    Type: AWS::ApiGatewayV2::Api
+    Properties:
+      ProtocolType: HTTP
+  Integration:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties:
+      ApiId: !Ref Api
+      IntegrationType: AWS_PROXY
+      IntegrationUri: !GetAtt Items.Arn
+      PayloadFormatVersion: "2.0"
+  Stage:
+    Type: AWS::ApiGatewayV2::Stage
+    Properties:
+      ApiId: !Ref Api
+      StageName: $default
+{authorizers}  Route:
+    Type: AWS::ApiGatewayV2::Route
+    Properties:
+      ApiId: !Ref Api
+      RouteKey: GET /items
+      Target: !Join ['/', ['integrations', !Ref Integration]]
+{route_auth}"#
+    );
+    let options = LoadOptions {
+        parameter_overrides: BTreeMap::new(),
+        region: "eu-west-1".to_owned(),
+        account_id: "123456789012".to_owned(),
+        stack_name: "demo".to_owned(),
+        version_numbers: BTreeMap::new(),
+        queue_url_base: None,
+    };
+    let rendered = match load_str(&template, Path::new("/app/template.yaml"), &options) {
+        Err(error) => format!("error: {error}\n"),
+        Ok(app) => {
+            let mut out = String::new();
+            for api in &app.apis {
+                for authorizer in &api.authorizers {
+                    writeln!(out, "authorizer {authorizer:?}").expect("writing to a String");
+                }
+                for route in &api.routes {
+                    writeln!(
+                        out,
+                        "route {} {} {:?}",
+                        route.method, route.path, route.auth
+                    )
+                    .expect("writing to a String");
+                }
+            }
+            out
+        }
+    };
+    expect.assert_eq(&rendered);
+}
+
+const JWT: &str = "  Jwt:
+    Type: AWS::ApiGatewayV2::Authorizer
+    Properties:
+      ApiId: !Ref Api
+      Name: jwt
+      AuthorizerType: JWT
+      IdentitySource: [$request.header.Authorization]
+      JwtConfiguration:
+        Issuer: https://issuer.example
+        Audience: [app]
+";
+
+const REQUEST: &str = "  Custom:
+    Type: AWS::ApiGatewayV2::Authorizer
+    Properties:
+      ApiId: !Ref Api
+      AuthorizerType: REQUEST
+      AuthorizerUri: !Sub arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Items.Arn}/invocations
+      AuthorizerPayloadFormatVersion: '2.0'
+      EnableSimpleResponses: true
+      AuthorizerResultTtlInSeconds: 60
+      IdentitySource: [$request.header.X-Key, $request.querystring.k]
+";
+
+#[test]
+fn routes_name_jwt_and_request_authorizers_or_aws_iam() {
+    check(
+        &format!("{JWT}{REQUEST}"),
+        "      AuthorizationType: JWT\n      AuthorizerId: !Ref Jwt\n      AuthorizationScopes: [admin]\n",
+        expect![[r#"
+            authorizer Authorizer { name: "Jwt", kind: Jwt(JwtAuthorizer { issuer: "https://issuer.example", audience: ["app"], identity_source: "$request.header.Authorization", scopes: [] }) }
+            authorizer Authorizer { name: "Custom", kind: Lambda(LambdaAuthorizer { function: "Items", token: false, identity_sources: ["$request.header.X-Key", "$request.querystring.k"], validation_expression: None, ttl_secs: 60, payload_format: V2, simple_responses: true }) }
+            route GET /items Authorizer { name: "Jwt", scopes: ["admin"] }
+        "#]],
+    );
+    check(
+        &format!("{JWT}{REQUEST}"),
+        "      AuthorizationType: CUSTOM\n      AuthorizerId: !Ref Custom\n",
+        expect![[r#"
+            authorizer Authorizer { name: "Jwt", kind: Jwt(JwtAuthorizer { issuer: "https://issuer.example", audience: ["app"], identity_source: "$request.header.Authorization", scopes: [] }) }
+            authorizer Authorizer { name: "Custom", kind: Lambda(LambdaAuthorizer { function: "Items", token: false, identity_sources: ["$request.header.X-Key", "$request.querystring.k"], validation_expression: None, ttl_secs: 60, payload_format: V2, simple_responses: true }) }
+            route GET /items Authorizer { name: "Custom", scopes: [] }
+        "#]],
+    );
+    check(
+        "",
+        "      AuthorizationType: AWS_IAM\n",
+        expect![[r#"
+        route GET /items AwsIam
+    "#]],
+    );
+}
+
+#[test]
+fn bad_authorizers_and_routes_are_errors_naming_what_to_fix() {
+    check(
+        JWT,
+        "      AuthorizationType: CUSTOM\n      AuthorizerId: !Ref Jwt\n",
+        expect![[r#"
+            error: /app/template.yaml:40:26: Resources.Route.Properties.AuthorizationType: 'CUSTOM' does not match authorizer 'Jwt'; use JWT for a JWT authorizer and CUSTOM for a REQUEST one
+        "#]],
+    );
+    check(
+        JWT,
+        "      AuthorizationType: JWT\n      AuthorizerId: Missing\n",
+        expect![[r#"
+            error: /app/template.yaml:41:21: Resources.Route.Properties.AuthorizerId: 'Missing' names no AWS::ApiGatewayV2::Authorizer of API 'Api'
+        "#]],
+    );
+    check(
+        JWT,
+        "      AuthorizationType: JWT\n",
+        expect![[r#"
+        error: /app/template.yaml:40:26: Resources.Route.Properties.AuthorizerId: missing; JWT authorization names its AWS::ApiGatewayV2::Authorizer with !Ref
+    "#]],
+    );
+    check(
+        JWT,
+        "      AuthorizationType: COGNITO\n",
+        expect![[r#"
+        error: /app/template.yaml:40:26: Resources.Route.Properties.AuthorizationType: 'COGNITO' is not an HTTP API authorization type; use NONE, AWS_IAM, JWT or CUSTOM
+    "#]],
+    );
+    check(
+        REQUEST,
+        "      AuthorizationType: CUSTOM\n      AuthorizerId: !Ref Custom\n      AuthorizationScopes: [a]\n",
+        expect![[r#"
+            error: /app/template.yaml:40:26: Resources.Route.Properties.AuthorizationScopes: only JWT authorization takes scopes
+        "#]],
+    );
+    check(
+        &REQUEST.replace("      AuthorizerPayloadFormatVersion: '2.0'\n", ""),
+        "",
+        expect![[r#"
+            error: /app/template.yaml:24:3: Resources.Custom.Properties.AuthorizerPayloadFormatVersion: missing; a Lambda authorizer of an HTTP API needs "1.0" or "2.0"
+        "#]],
+    );
+    check(
+        &REQUEST.replace("'2.0'", "'1.0'"),
+        "",
+        expect![[r#"
+            error: /app/template.yaml:24:3: Resources.Custom.Properties.EnableSimpleResponses: needs AuthorizerPayloadFormatVersion "2.0"
+        "#]],
+    );
+    check(
+        &REQUEST.replace("$request.querystring.k", "query.k"),
+        "",
+        expect![[r#"
+            error: /app/template.yaml:24:3: Resources.Custom.Properties.IdentitySource: 'query.k' is not an identity source; use $request.header.NAME, $request.querystring.NAME, $context.NAME or $stageVariables.NAME
+        "#]],
+    );
+    check(
+        &REQUEST.replace("${Items.Arn}", "arn:aws:lambda:eu-west-1:1:function:gone"),
+        "",
+        expect![[r#"
+            error: /app/template.yaml:29:27: Resources.Custom.Properties.AuthorizerUri: 'arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:1:function:gone/invocations' names no function of this template; use arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/FUNCTION_ARN/invocations with !GetAtt MyAuthorizer.Arn
+        "#]],
+    );
+    check(
+        &JWT.replace("        Issuer: https://issuer.example\n", ""),
+        "",
+        expect![[r#"
+            error: /app/template.yaml:32:17: Resources.Jwt.Properties.JwtConfiguration.Issuer: missing; name the token issuer, such as https://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc
+        "#]],
+    );
+}
