@@ -1,6 +1,7 @@
 //! Java runtimes (issue #13): `java21` handlers built by a Makefile with `javac`
 //! (`test_data/apps/java`) answer through the gateway on Serverful's Java bootstrap, in the
-//! sandbox and with `--sandbox off`; a handler naming no class stops the start; a function
+//! sandbox and with `--sandbox off`; in the sandbox the JDK's HTTPS client trusts
+//! Serverful's certificate authority on DynamoDB's AWS host name; a handler naming no class stops the start; a function
 //! whose `CodeUri` is a jar runs from it, unpacked.
 //!
 //! The handlers compile against the Lambda core library (`aws-lambda-java-core`). AWS's jar
@@ -122,8 +123,19 @@ fn log_line(server: &Server, function: &str, pattern: &str) -> String {
 #[test]
 fn java_handlers_answer_through_the_gateway() {
     let data = tempfile::tempdir().expect("data dir");
-    let server = start(data.path(), &[]);
+    let server = start(data.path(), &["--sandbox", "required"]);
     let http = client();
+
+    // The JDK's HTTPS client reaches DynamoDB's AWS host name, answered by Serverful with a
+    // certificate of its own authority, which the JVM trusts.
+    let https = json_body(http.get(server.url("/https")).send().expect("GET /https"));
+    assert!(https["status"].is_u64(), "{https}\n{}", server.all_output());
+    assert!(
+        https["issuer"]
+            .as_str()
+            .is_some_and(|issuer| issuer.contains("Serverful")),
+        "{https}"
+    );
 
     // A RequestHandler<Map<String, Object>, Map<String, Object>> with the Context and a
     // class from lib/greeting.jar.

@@ -97,6 +97,10 @@ const SOURCES: &[(&str, &str)] = &[
         include_str!("java/src/serverful/bootstrap/TextLogger.java"),
     ),
     (
+        "serverful/bootstrap/TrustStore.java",
+        include_str!("java/src/serverful/bootstrap/TrustStore.java"),
+    ),
+    (
         "serverful/bootstrap/UserFault.java",
         include_str!("java/src/serverful/bootstrap/UserFault.java"),
     ),

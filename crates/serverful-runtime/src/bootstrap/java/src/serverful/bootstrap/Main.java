@@ -40,6 +40,7 @@ public final class Main {
         System.setErr(new PrintStream(new FileOutputStream(FileDescriptor.err), true, "UTF-8"));
         TextLogger logger = new TextLogger(System.out, TextLogger.levelFromEnvironment());
         installLogger(logger);
+        TrustStore.trustCaBundle();
 
         RuntimeApiClient client = new RuntimeApiClient(environment("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"));
         String taskRoot = environment("LAMBDA_TASK_ROOT", System.getProperty("user.dir"));
