@@ -2971,3 +2971,5 @@ Resources:
         error: /app/template.yaml:5:38: Resources.H.Properties.CorsConfiguration.AllowOrigin: not a CorsConfiguration setting; use AllowOrigins, AllowHeaders, AllowMethods, ExposeHeaders, MaxAge or AllowCredentials
     "#]].assert_eq(&bad.concat());
 }
+
+mod api_keys;

@@ -79,6 +79,7 @@ const REST_API_PROPERTIES: PropertyRules<'static> = PropertyRules {
         "Domain",
         "Cors",
         "Auth",
+        "ApiKeySourceType",
     ],
     // `DefinitionBody` and `DefinitionUri` are read by `openapi`.
     ignored: &[
@@ -297,6 +298,24 @@ pub(super) fn events(
         };
         let none = ApiAuth::none();
         let api_auth = api_auths.get(&api_logical_id).unwrap_or(&none);
+        let api_key_required = match auth_node
+            .as_ref()
+            .and_then(|(node, _)| node.get("ApiKeyRequired"))
+        {
+            None => api_auth.api_key_required,
+            Some(node) => {
+                let key_location = format!("{properties_location}.Auth.ApiKeyRequired");
+                let required = resolver
+                    .resolve(node, &key_location)?
+                    .is_some_and(|value| super::validators::is_true(&value));
+                if kind == ApiKind::Http {
+                    unsupported.push(format!(
+                        "{logical_id}.Events.{event_name}.Auth.ApiKeyRequired (HTTP APIs have no API keys)"
+                    ));
+                }
+                required && kind == ApiKind::Rest
+            }
+        };
         let auth = match auth_node {
             None => api_auth.default_auth.clone(),
             Some((node, auth_location)) => match resolver.resolve(node, &auth_location)? {
@@ -322,6 +341,7 @@ pub(super) fn events(
                 auth,
                 mock: None,
                 validation: None,
+                api_key_required,
             },
         ));
     }
@@ -345,6 +365,7 @@ pub(super) fn api(
     let mut stage_variables = BTreeMap::new();
     let mut binary_media_types = Vec::new();
     let mut cors = None;
+    let mut api_key_source = crate::ApiKeySource::Header;
     let rules = match kind {
         ApiKind::Rest => &REST_API_PROPERTIES,
         ApiKind::Http => &HTTP_API_PROPERTIES,
@@ -385,6 +406,9 @@ pub(super) fn api(
             (ApiKind::Http, "CorsConfiguration") => {
                 cors = http_cors(&value, &property_location)?;
             }
+            (ApiKind::Rest, "ApiKeySourceType") => {
+                api_key_source = super::api_keys::api_key_source(&value, &property_location)?;
+            }
             // `resolved_properties` returns supported properties only.
             _ => {}
         }
@@ -413,6 +437,7 @@ pub(super) fn api(
         cors,
         routes: Vec::new(),
         authorizers: auth.authorizers.clone(),
+        api_key_source,
     };
     Ok((api, domain, auth))
 }
