@@ -2,6 +2,7 @@
 //!
 //! Issue #2 (`serverful up` runs a SAM app's HTTP APIs on Lambda-mode functions).
 
+mod api_keys;
 mod api_resources;
 mod async_invoke;
 mod authorizers;

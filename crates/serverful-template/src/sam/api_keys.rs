@@ -165,12 +165,14 @@ pub(super) fn quota(value: &Node, location: &str) -> Result<Quota, Problem> {
                         "DAY" => QuotaPeriod::Day,
                         "WEEK" => QuotaPeriod::Week,
                         "MONTH" => QuotaPeriod::Month,
-                        other => return Err(Problem::at(
-                            entry.value.span,
-                            format!(
+                        other => {
+                            return Err(Problem::at(
+                                entry.value.span,
+                                format!(
                                 "{entry_location}: expected DAY, WEEK or MONTH, found '{other}'"
                             ),
-                        )),
+                            ))
+                        }
                     },
                 )
             }
