@@ -22,6 +22,8 @@
 //!   quick-create form;
 //! - `openapi`: OpenAPI definitions (`DefinitionBody`/`DefinitionUri`, `Body`) into routes;
 //! - `validators`: REST request validators and models (`RequestValidator`, `Model`);
+//! - `request_models`: SAM's `Models`, `RequestModel` and `RequestParameters`, and
+//!   OpenAPI's request validators, into the same checks;
 //! - `api_keys`: API keys and usage plans (`ApiKey`, `UsagePlan`, `UsagePlanKey`, SAM's
 //!   `Auth.UsagePlan`);
 //! - `websockets`: WebSocket APIs (`AWS::ApiGatewayV2::*` with `ProtocolType: WEBSOCKET`);
@@ -43,6 +45,7 @@ mod outputs;
 mod parameters;
 mod properties;
 mod queues;
+mod request_models;
 mod rest_resources;
 mod schedules;
 mod streams;
@@ -224,6 +227,7 @@ pub(crate) fn build(
         .collect();
     let mut apis = Vec::new();
     let mut api_auths = BTreeMap::new();
+    let mut api_models = BTreeMap::new();
     let mut sam_domains = Vec::new();
     for (raw, properties) in created.iter().zip(&merged) {
         let kind = match raw.type_name.as_str() {
@@ -242,6 +246,12 @@ pub(crate) fn build(
         )?;
         sam_domains.extend(domain.map(|domain| (apis.len(), domain)));
         api_auths.insert(api.logical_id.clone(), auth);
+        if kind == ApiKind::Rest {
+            api_models.insert(
+                api.logical_id.clone(),
+                request_models::sam_models(&resolver, &raw.logical_id, properties.as_ref())?,
+            );
+        }
         apis.push(api);
     }
     let implicit_apis = [
@@ -270,6 +280,12 @@ pub(crate) fn build(
             }
             sam_domains.extend(domain.map(|domain| (apis.len(), domain)));
             api_auths.insert(api.logical_id.clone(), auth);
+            if kind == ApiKind::Rest {
+                api_models.insert(
+                    api.logical_id.clone(),
+                    request_models::sam_models(&resolver, logical_id, global_properties)?,
+                );
+            }
             apis.push(api);
         }
     }
@@ -379,7 +395,13 @@ pub(crate) fn build(
                 functions.push(function);
                 // Events are not a globals property: they are read as written, which is
                 // also what decided above whether the implicit APIs exist.
-                routes.extend(events(&resolver, raw, &api_auths, &mut unsupported)?);
+                routes.extend(events(
+                    &resolver,
+                    raw,
+                    &api_auths,
+                    &api_models,
+                    &mut unsupported,
+                )?);
                 stream_mappings.extend(streams::dynamodb_events(&resolver, raw, &mut unsupported)?);
             }
             // Read once every function is known: they name one.

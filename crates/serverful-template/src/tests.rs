@@ -847,7 +847,6 @@ Outputs:
             output DefaultStage = "$default"
             output Url = "https://ndxfmxp4qe.execute-api.eu-west-1.amazonaws.com/v1/"
             unsupported MyApi.AccessLogSetting
-            unsupported Fn.Events.Rest.RequestParameters
         "#]],
     );
 }
@@ -2973,3 +2972,4 @@ Resources:
 }
 
 mod api_keys;
+mod request_models;

@@ -81,13 +81,15 @@ const REST_API_PROPERTIES: PropertyRules<'static> = PropertyRules {
         "Auth",
         "ApiKeySourceType",
     ],
-    // `DefinitionBody` and `DefinitionUri` are read by `openapi`.
+    // `DefinitionBody` and `DefinitionUri` are read by `openapi`, `Models` by
+    // `request_models`.
     ignored: &[
         "Name",
         "Description",
         "Tags",
         "DefinitionBody",
         "DefinitionUri",
+        "Models",
     ],
 };
 
@@ -134,6 +136,7 @@ pub(super) fn events(
     resolver: &Resolver<'_>,
     raw: &RawResource<'_>,
     api_auths: &BTreeMap<String, ApiAuth>,
+    api_models: &BTreeMap<String, super::request_models::Models>,
     unsupported: &mut Vec<String>,
 ) -> Result<Vec<(String, Route)>, Problem> {
     let logical_id = &raw.logical_id;
@@ -188,6 +191,8 @@ pub(super) fn events(
         let mut method = None;
         let mut api = None;
         let mut auth_node = None;
+        let mut request_model = None;
+        let mut request_parameters = None;
         let mut payload_format = match kind {
             ApiKind::Rest => PayloadFormat::V1,
             ApiKind::Http => PayloadFormat::V2,
@@ -202,6 +207,16 @@ pub(super) fn events(
                     ));
                 }
                 (_, "Auth") => auth_node = Some((&entry.value, property_location)),
+                (ApiKind::Rest, "RequestModel" | "RequestParameters") => {
+                    let Some(value) = resolver.resolve(&entry.value, &property_location)? else {
+                        continue;
+                    };
+                    if entry.key == "RequestModel" {
+                        request_model = Some((value, property_location));
+                    } else {
+                        request_parameters = Some((value, property_location));
+                    }
+                }
                 (_, "Path" | "Method" | "PayloadFormatVersion") => {
                     let Some(value) = resolver.resolve(&entry.value, &property_location)? else {
                         continue;
@@ -296,6 +311,16 @@ pub(super) fn events(
                 }
             }
         };
+        let validation = super::request_models::event_validation(
+            api_models.get(&api_logical_id),
+            &api_logical_id,
+            request_model
+                .as_ref()
+                .map(|(node, location)| (node, location.as_str())),
+            request_parameters
+                .as_ref()
+                .map(|(node, location)| (node, location.as_str())),
+        )?;
         let none = ApiAuth::none();
         let api_auth = api_auths.get(&api_logical_id).unwrap_or(&none);
         let api_key_required = match auth_node
@@ -340,7 +365,7 @@ pub(super) fn events(
                 event_name: event_name.clone(),
                 auth,
                 mock: None,
-                validation: None,
+                validation,
                 api_key_required,
             },
         ));

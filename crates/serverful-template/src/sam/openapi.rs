@@ -273,6 +273,16 @@ pub(super) fn definition_routes(
             } else {
                 path.clone()
             };
+            let validation = match kind {
+                ApiKind::Rest => super::request_models::openapi_validation(
+                    &definition,
+                    &path_entry.value,
+                    &operation.value,
+                    &location,
+                    &operation_location,
+                )?,
+                ApiKind::Http => None,
+            };
             routes.push(Route {
                 method: (*method).to_owned(),
                 path: route_path,
@@ -281,7 +291,7 @@ pub(super) fn definition_routes(
                 event_name: format!("paths.{path}.{}", operation.key),
                 auth: crate::RouteAuth::None,
                 mock,
-                validation: None,
+                validation,
                 api_key_required: kind == ApiKind::Rest
                     && requires_api_key(operation.value.get("security"), &key_schemes)
                         .or(api_requires_key)
