@@ -4,6 +4,7 @@
 
 mod api_keys;
 mod api_resources;
+mod api_validation;
 mod async_invoke;
 mod authorizers;
 mod aws_hosts;
