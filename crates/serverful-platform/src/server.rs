@@ -1703,6 +1703,7 @@ impl Platform {
                 tables: Vec::new(),
                 outputs: Vec::new(),
                 schedules: Vec::new(),
+                api_keys: Vec::new(),
             });
         }
         summaries.sort_by(|a, b| a.name.cmp(&b.name));
@@ -1756,6 +1757,7 @@ impl Platform {
                 .map(|output| (output.name.clone(), output.value.clone()))
                 .collect(),
             schedules: self.schedule_lines(&version.record.stack),
+            api_keys: self.api_key_listings(version),
         }
     }
 

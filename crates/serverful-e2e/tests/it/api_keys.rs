@@ -100,6 +100,43 @@ fn keys_are_checked_and_reported_to_the_function() {
     assert_eq!(get(&server, "/spec", None), (403, forbidden()));
     assert_eq!(get(&server, "/spec", Some(&spec)).0, 200);
     assert_eq!(get(&server, "/spec-open", None).0, 200);
+
+    // `serverful ls` lists the keys with their values.
+    let (code, stdout, stderr) = server.admin(&["ls"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("api key: PerApiApiKey ") && stdout.contains(&per_api),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn an_api_can_take_its_keys_from_its_authorizer() {
+    let server = Server::start(&test_app(APP), &[]);
+    let with_token = |token: Option<&str>| {
+        let mut request = client().get(server.url("/via-authorizer"));
+        if let Some(token) = token {
+            request = request.header("authorization", token);
+        }
+        let response = request.send().expect("GET /via-authorizer");
+        let status = response.status().as_u16();
+        (status, json_body(response))
+    };
+    // No token: the authorizer refuses before the key is looked at.
+    assert_eq!(
+        with_token(None),
+        (401, serde_json::json!({"message": "Unauthorized"}))
+    );
+    // Allowed, but the authorizer named no key (an x-api-key header does not count here).
+    assert_eq!(with_token(Some("just-me")), (403, forbidden()));
+    let (status, body) = with_token(Some("let-me-in"));
+    assert_eq!(status, 200, "{body:#}");
+    let context = &body["event"]["requestContext"];
+    assert_eq!(
+        context["identity"]["apiKey"],
+        "authorizer-key-0123456789abcdef"
+    );
+    assert_eq!(context["authorizer"]["principalId"], "caller");
 }
 
 #[test]
