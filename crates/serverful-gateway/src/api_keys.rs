@@ -432,6 +432,28 @@ mod tests {
     }
 
     #[test]
+    fn an_authorizer_source_takes_the_authorizers_key_not_the_header() {
+        let mut keys = keys(None, None);
+        keys.source = ApiKeySource::Authorizer;
+        let buckets = Buckets::default();
+        let good = "a".repeat(20);
+        assert_eq!(
+            status(admit(&buckets, &keys, "/x/GET", &with_key(&good), None)),
+            (403, "ForbiddenException".to_owned())
+        );
+        assert_eq!(
+            status(admit(
+                &buckets,
+                &keys,
+                "/x/GET",
+                &HeaderMap::new(),
+                Some(&good)
+            )),
+            (200, "k1".to_owned())
+        );
+    }
+
+    #[test]
     fn throttles_per_method_and_quotas() {
         let throttle = Throttle {
             rate_limit: 0.0,

@@ -193,3 +193,79 @@ fn a_shared_quota_is_counted_across_apis_and_survives_a_restart() {
     );
     assert_eq!(get(&restarted, "/counted", Some(&shared)), limit_exceeded);
 }
+
+/// `ls --json`'s summary of `stack` on a served server.
+fn summary(server: &Server, stack: &str) -> Value {
+    let (code, stdout, stderr) = server.admin(&["ls", "--json"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let listed: Value = serde_json::from_str(&stdout).expect("ls --json");
+    listed["stacks"]
+        .as_array()
+        .and_then(|stacks| stacks.iter().find(|summary| summary["name"] == stack))
+        .unwrap_or_else(|| panic!("no stack {stack}: {stdout}"))
+        .clone()
+}
+
+#[test]
+fn quota_counts_and_key_values_survive_a_deploy() {
+    let scratch = tempfile::tempdir().expect("scratch dir");
+    let app = scratch.path().join("app");
+    serverful_e2e::copy_dir(&test_app(APP), &app);
+    let app_arg = app.to_str().expect("utf-8 path");
+    let server = Server::start_serve(&scratch.path().join("data"), &[]);
+    let (code, stdout, stderr) = server.admin(&["deploy", app_arg, "--stack", "keys"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("api key: ServerlessApiKey "), "{stdout}");
+
+    let before = summary(&server, "keys");
+    let shared_key = |summary: &Value| -> String {
+        summary["api_keys"]
+            .as_array()
+            .and_then(|keys| {
+                keys.iter()
+                    .find(|key| key["logical_id"] == "ServerlessApiKey")
+            })
+            .and_then(|key| key["value"].as_str())
+            .unwrap_or_else(|| panic!("no ServerlessApiKey: {summary}"))
+            .to_owned()
+    };
+    let shared = shared_key(&before);
+    let host = before["urls"]
+        .as_array()
+        .and_then(|urls| urls.iter().find(|url| url["api"] == "SharedA"))
+        .and_then(|url| url["url"].as_str())
+        .and_then(|url| url.trim_start_matches("http://").split(['/', ':']).next())
+        .expect("SharedA's URL")
+        .to_owned();
+    let counted = || {
+        let response = client()
+            .get(server.url("/sharedA/counted"))
+            .header("host", &host)
+            .header("x-api-key", &shared)
+            .send()
+            .expect("GET /sharedA/counted");
+        let status = response.status().as_u16();
+        (status, json_body(response))
+    };
+    for _ in 0..5 {
+        let (status, body) = counted();
+        assert_eq!(status, 200, "{body:#}");
+    }
+
+    // A new version of the stack (its description changed) keeps the key and the count.
+    let template = app.join("template.yaml");
+    let text = std::fs::read_to_string(&template).expect("read template");
+    std::fs::write(
+        &template,
+        text.replace("API keys and usage plans", "Version 2 of API keys"),
+    )
+    .expect("write template");
+    let (code, stdout, stderr) = server.admin(&["deploy", app_arg, "--stack", "keys"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("version 2"), "{stdout}");
+    assert_eq!(shared_key(&summary(&server, "keys")), shared);
+    assert_eq!(
+        counted(),
+        (429, serde_json::json!({"message": "Limit Exceeded"}))
+    );
+}
