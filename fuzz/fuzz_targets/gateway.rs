@@ -40,6 +40,7 @@ fn api(kind: ApiKind, format: PayloadFormat, prefix: &str) -> ApiSpec {
         auth: RouteAuth::None,
         mock: None,
         validation: None,
+        api_key_required: false,
     };
     ApiSpec {
         stack: "fuzz".to_string(),
@@ -52,6 +53,7 @@ fn api(kind: ApiKind, format: PayloadFormat, prefix: &str) -> ApiSpec {
         cors: None,
         routes: vec![route("GET", "/items/{id}"), route("ANY", "/{proxy+}"), route("POST", "/exact")],
         authorizers: Vec::new(),
+        api_keys: Default::default(),
     }
 }
 

@@ -28,10 +28,12 @@
 //!   function hears of it;
 //! - `mock`: REST APIs' `MOCK` integrations, answered by the gateway itself;
 //! - `validation`: REST APIs' request validators (required parameters, body models);
+//! - `api_keys`: REST APIs' API keys and usage plans (throttles, quotas);
 //! - `function_url`: Lambda function URLs on their own hosts: event, IAM check, CORS;
 //! - `proxy`: HTTP-mode functions: the request proxied to a web server, streamed both ways;
 //! - `service`: the axum router that ties them together.
 
+mod api_keys;
 mod auth;
 mod cors;
 mod errors;
@@ -89,6 +91,9 @@ pub struct ApiSpec {
     pub routes: Vec<RouteSpec>,
     /// The API's authorizers, which routes name in [`RouteSpec::auth`].
     pub authorizers: Vec<AuthorizerSpec>,
+    /// REST APIs: the keys of the usage plans of the API's stage, for routes that require
+    /// one ([`RouteSpec::api_key_required`]).
+    pub api_keys: ApiKeys,
 }
 
 /// One route: method + path template -> function.
@@ -110,6 +115,8 @@ pub struct RouteSpec {
     pub mock: Option<MockAnswer>,
     /// What a REST API's request validator checks before `target` is called.
     pub validation: Option<RequestChecks>,
+    /// REST APIs: callers need a key of [`ApiSpec::api_keys`], within its plan's limits.
+    pub api_key_required: bool,
 }
 
 /// Everything the gateway serves, and on which host names.
@@ -163,6 +170,10 @@ pub struct GatewayState {
     pub auth: AuthSettings,
 }
 
+pub use api_keys::{
+    ApiKeySource, ApiKeys, KeyGrant, MemoryQuotas, PlanLimits, Quota, QuotaPeriod, QuotaStore,
+    Throttle,
+};
 pub use auth::{AuthSettings, AuthorizerKind, AuthorizerSpec, JwtConfig, LambdaConfig, RouteAuth};
 pub use cors::CorsConfig;
 pub use function_url::{FunctionUrlAuthType, FunctionUrlInvokeMode, FunctionUrlSpec};

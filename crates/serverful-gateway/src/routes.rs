@@ -412,6 +412,7 @@ mod tests {
             binary_media_types: Vec::new(),
             cors: None,
             authorizers: Vec::new(),
+            api_keys: Default::default(),
             routes: routes
                 .iter()
                 .map(|(method, path)| RouteSpec {
@@ -427,6 +428,7 @@ mod tests {
                     auth: crate::RouteAuth::None,
                     mock: None,
                     validation: None,
+                    api_key_required: false,
                 })
                 .collect(),
         }

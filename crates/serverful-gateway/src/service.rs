@@ -12,6 +12,7 @@ use base64::Engine as _;
 use http::{HeaderName, HeaderValue, StatusCode};
 use time::OffsetDateTime;
 
+use crate::api_keys;
 use crate::auth::{self, AuthRequest, Grant};
 use crate::cors;
 use crate::errors::GatewayError;
@@ -38,6 +39,8 @@ struct Shared {
     client: proxy::ProxyClient,
     /// Authorizers' caches (issuers' keys, Lambda authorizers' answers).
     authorizers: auth::Authorizers,
+    /// Usage plans' throttles.
+    buckets: api_keys::Buckets,
 }
 
 /// The gateway as an axum router serving every API in `state` on one listener, routed by
@@ -50,6 +53,7 @@ pub fn router(state: GatewayState) -> Router {
         state,
         client: proxy::client(),
         authorizers: auth::Authorizers::new(),
+        buckets: api_keys::Buckets::default(),
     });
     Router::new()
         .fallback(handle)
@@ -245,6 +249,23 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         }
     };
 
+    // The API key is checked after the authorizer, which may be where it comes from.
+    let key_use = if route.api_key_required && api.kind == ApiKind::Rest {
+        let route_key = format!("{}/{}", route.path, route.method);
+        match api_keys::admit(
+            &shared.buckets,
+            &api.api_keys,
+            &route_key,
+            &headers,
+            grant.usage_identifier_key(),
+        ) {
+            Ok(key_use) => Some(key_use),
+            Err(refusal) => return finish(refusal.into_response()),
+        }
+    } else {
+        None
+    };
+
     if route.mode == FunctionMode::Http {
         // An HTTP-mode function gets the request itself, streamed, instead of an event.
         let target = match shared.state.invoker.http_target(&route.target).await {
@@ -269,6 +290,9 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         };
         let mut event = build_event(site, api, route, &found, &context_data);
         grant.apply(api, route, &mut event);
+        if let Some(key_use) = &key_use {
+            key_use.apply(&mut event);
+        }
         let request_context = event.get("requestContext").map(|value| value.to_string());
         // The server sees the path its event would report: on a custom domain with the base
         // path (`AWS_LWA_REMOVE_BASE_PATH` takes it off), else without the stage.
@@ -318,6 +342,9 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     };
     let mut event = build_event(site, api, route, &found, &request_data);
     grant.apply(api, route, &mut event);
+    if let Some(key_use) = &key_use {
+        key_use.apply(&mut event);
+    }
     let payload =
         Bytes::from(serde_json::to_vec(&event).expect("a serde_json::Value always serializes"));
 

@@ -216,6 +216,9 @@ pub struct StackSummary {
     /// Each schedule with its next fire time ([`crate::Platform::schedule_lines`]).
     #[serde(default)]
     pub schedules: Vec<String>,
+    /// Each API key with its value, what callers send in `x-api-key`.
+    #[serde(default)]
+    pub api_keys: Vec<crate::api_keys::KeyListing>,
 }
 
 /// Where one API of a stack answers.

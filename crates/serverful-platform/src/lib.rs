@@ -39,6 +39,7 @@
 //! - `sns_deliveries`: SNS's deliveries to functions (asynchronous invocations) and queues.
 
 pub mod action;
+pub mod api_keys;
 pub mod async_invoke;
 mod authorizers;
 pub mod backup;

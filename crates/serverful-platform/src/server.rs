@@ -87,6 +87,9 @@ pub struct PlatformConfig {
     pub queues: Option<Arc<serverful_sqs::Queues>>,
     /// SNS topics (`DATA/topics.sqlite`), when the server runs them.
     pub topics: Option<Arc<serverful_sns::Topics>>,
+    /// API keys' values and usage plans' quota counts (`DATA/api-keys.sqlite`); `None`
+    /// refuses every method that requires a key.
+    pub api_keys: Option<Arc<dyn crate::api_keys::ApiKeyBackend>>,
     /// WebSocket APIs and their connections, when the gateway serves them.
     pub websockets: Option<serverful_websocket::WebSockets>,
 }
@@ -1070,6 +1073,11 @@ impl Platform {
         self.state
             .delete_stack(stack)
             .map_err(|error| ActionError::internal("state", error.to_string()))?;
+        if let Some(api_keys) = &self.config.api_keys {
+            if let Err(error) = api_keys.delete_stack(stack) {
+                tracing::warn!("failed to forget the API keys of {stack}: {error}");
+            }
+        }
         let (tables_deleted, tables_kept) = if delete_tables {
             tables::delete_tables(&self.store, &table_names)
                 .map_err(|message| ActionError::internal("tables", message))?;
@@ -1536,6 +1544,53 @@ impl Platform {
         Ok(warnings)
     }
 
+    /// The API keys of a stack's current version, with their values; empty when it has
+    /// none or the key store failed (logged).
+    pub fn api_keys(&self, stack: &str) -> Vec<crate::api_keys::KeyListing> {
+        self.current(stack)
+            .map(|version| self.api_key_listings(&version))
+            .unwrap_or_default()
+    }
+
+    fn api_key_listings(&self, version: &LiveVersion) -> Vec<crate::api_keys::KeyListing> {
+        let Some(backend) = &self.config.api_keys else {
+            return Vec::new();
+        };
+        if version.app.api_keys.is_empty() {
+            return Vec::new();
+        }
+        crate::api_keys::key_listings(backend.as_ref(), &version.record.stack, &version.app)
+            .unwrap_or_else(|error| {
+                tracing::error!(
+                    "{error}; the API keys of {} refuse every request",
+                    version.record.stack
+                );
+                Vec::new()
+            })
+    }
+
+    fn gateway_keys(
+        &self,
+        version: &LiveVersion,
+        api: &template::Api,
+        listings: &[crate::api_keys::KeyListing],
+    ) -> gateway::ApiKeys {
+        let Some(backend) = &self.config.api_keys else {
+            return gateway::ApiKeys::default();
+        };
+        if version.app.usage_plans.is_empty() {
+            return gateway::ApiKeys::default();
+        }
+        crate::api_keys::gateway_keys(backend, &version.record.stack, &version.app, api, listings)
+            .unwrap_or_else(|error| {
+                tracing::error!(
+                    "{error}; the API keys of {} refuse every request",
+                    version.record.stack
+                );
+                gateway::ApiKeys::default()
+            })
+    }
+
     /// Whether a function of a stack's current version runs in HTTP mode.
     pub fn is_http_mode(&self, stack: &str, function: &str) -> bool {
         self.current(stack)
@@ -1550,8 +1605,11 @@ impl Platform {
         let mut custom_domains = Vec::new();
         let mut function_urls = Vec::new();
         for version in &versions {
+            let listings = self.api_key_listings(version);
             for api in &version.app.apis {
-                apis.push(api_spec(version, api));
+                let mut spec = api_spec(version, api);
+                spec.api_keys = self.gateway_keys(version, api, &listings);
+                apis.push(spec);
             }
             function_urls.extend(
                 version
@@ -1645,6 +1703,7 @@ impl Platform {
                 tables: Vec::new(),
                 outputs: Vec::new(),
                 schedules: Vec::new(),
+                api_keys: Vec::new(),
             });
         }
         summaries.sort_by(|a, b| a.name.cmp(&b.name));
@@ -1698,6 +1757,7 @@ impl Platform {
                 .map(|output| (output.name.clone(), output.value.clone()))
                 .collect(),
             schedules: self.schedule_lines(&version.record.stack),
+            api_keys: self.api_key_listings(version),
         }
     }
 
@@ -1971,6 +2031,7 @@ fn api_spec(version: &LiveVersion, api: &template::Api) -> gateway::ApiSpec {
                         body: mock.body.clone(),
                         headers: mock.headers.clone(),
                     }),
+                    api_key_required: route.api_key_required,
                     validation: route.validation.as_ref().map(|validation| {
                         gateway::RequestChecks {
                             body_schema: validation
@@ -1985,6 +2046,8 @@ fn api_spec(version: &LiveVersion, api: &template::Api) -> gateway::ApiSpec {
             })
             .collect(),
         authorizers: crate::authorizers::authorizer_specs(version, api),
+        // Filled by `Platform::publish_routes`, which holds the key store.
+        api_keys: gateway::ApiKeys::default(),
     }
 }
 

@@ -80,6 +80,12 @@ pub(crate) enum ResourceKind {
         /// `TargetFunctionArn` (and `Qualifier`) say.
         function: Option<String>,
     },
+    /// `AWS::ApiGateway::ApiKey`, declared or made by SAM for `Auth.UsagePlan`: `Ref` gives
+    /// the key's id, as does `APIKeyId`.
+    ApiKey,
+    /// `AWS::ApiGateway::UsagePlan`, declared or made by SAM: `Ref` gives the plan's id, as
+    /// does `Id`.
+    UsagePlan,
     /// Types Serverful knows nothing about; `Ref` gives the logical id.
     Other,
 }
@@ -740,9 +746,10 @@ impl<'t> Resolver<'t> {
             ResourceKind::RestDomainName | ResourceKind::HttpDomainName => {
                 self.physical_name(logical_id, "DomainName")?
             }
-            ResourceKind::BasePathMapping | ResourceKind::ApiMapping => {
-                derived_id(&options.stack_name, logical_id)
-            }
+            ResourceKind::BasePathMapping
+            | ResourceKind::ApiMapping
+            | ResourceKind::ApiKey
+            | ResourceKind::UsagePlan => derived_id(&options.stack_name, logical_id),
             ResourceKind::Version { function, number } => {
                 self.qualified_function_arn(function, &number.to_string())?
             }
@@ -1050,6 +1057,14 @@ impl<'t> Resolver<'t> {
             ResourceKind::ApiMapping => (
                 (attribute == "ApiMappingId").then(|| derived_id(&options.stack_name, logical_id)),
                 &["ApiMappingId"],
+            ),
+            ResourceKind::ApiKey => (
+                (attribute == "APIKeyId").then(|| derived_id(&options.stack_name, logical_id)),
+                &["APIKeyId"],
+            ),
+            ResourceKind::UsagePlan => (
+                (attribute == "Id").then(|| derived_id(&options.stack_name, logical_id)),
+                &["Id"],
             ),
             ResourceKind::FunctionUrl { function } => {
                 let value = match attribute {

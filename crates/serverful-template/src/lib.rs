@@ -22,6 +22,7 @@
 //! Errors carry the file, line and column, and a message that starts with where in the
 //! template the problem is (`Resources.Fn.Properties.Runtime: expected a string, found a list`).
 
+mod api_keys;
 mod auth;
 mod event_rules;
 mod intrinsics;
@@ -35,6 +36,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use api_keys::{ApiKey, ApiKeySource, Quota, QuotaPeriod, Throttle, UsagePlan, UsagePlanStage};
 pub use auth::{Authorizer, AuthorizerKind, JwtAuthorizer, LambdaAuthorizer, RouteAuth};
 pub use event_rules::{
     EventBus, EventRule, EventRuleMessageTarget, EventRuleTarget, EventTargetInput, DEFAULT_BUS,

@@ -72,6 +72,13 @@ pub struct App {
     /// SQS queue → function mappings: SAM `SQS` events (and those `SNS` events with
     /// `SqsSubscription` make), then `AWS::Lambda::EventSourceMapping` resources of queues.
     pub queue_mappings: Vec<QueueMapping>,
+    /// `AWS::ApiGateway::ApiKey` resources in template order, then those SAM makes for
+    /// APIs' `Auth.UsagePlan` (in the order of `apis`).
+    pub api_keys: Vec<crate::ApiKey>,
+    /// `AWS::ApiGateway::UsagePlan` resources in template order, then SAM's; every stage
+    /// and key they name is in `apis` and `api_keys`, and no key is in two plans of one
+    /// stage.
+    pub usage_plans: Vec<crate::UsagePlan>,
     /// Lambda function URLs: each function's `FunctionUrlConfig` (in the order of
     /// `functions`), then the `AWS::Lambda::Url` resources in template order. Every
     /// setting here is valid and every URL's function is in `functions`.
@@ -372,6 +379,8 @@ pub struct Api {
     /// SAM's `Auth.Authorizers`, in template order; every route's [`RouteAuth::Authorizer`]
     /// names one of them.
     pub authorizers: Vec<crate::Authorizer>,
+    /// Where the API reads API keys (REST APIs; `ApiKeySourceType`).
+    pub api_key_source: crate::ApiKeySource,
 }
 
 /// An API's CORS settings, as API Gateway applies them: an HTTP API answers preflights
@@ -494,6 +503,8 @@ pub struct Route {
     /// What API Gateway checks before the function is called (REST APIs' request
     /// validators); `None` checks nothing.
     pub validation: Option<RequestValidation>,
+    /// `ApiKeyRequired` (REST APIs): callers need a key of a usage plan of the API's stage.
+    pub api_key_required: bool,
 }
 
 /// The answer of a REST API's `MOCK` integration, chosen when the template is loaded: the

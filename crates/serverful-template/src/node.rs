@@ -99,6 +99,14 @@ impl Node {
         }
     }
 
+    /// The items of an untagged sequence.
+    pub(crate) fn as_sequence(&self) -> Option<&[Node]> {
+        match (&self.kind, &self.tag) {
+            (NodeKind::Sequence(items), None) => Some(items),
+            _ => None,
+        }
+    }
+
     /// YAML's empty value (`Key:` with nothing after it), `~` or `null`.
     pub(crate) fn is_null(&self) -> bool {
         matches!(

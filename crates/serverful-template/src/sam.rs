@@ -22,9 +22,14 @@
 //!   quick-create form;
 //! - `openapi`: OpenAPI definitions (`DefinitionBody`/`DefinitionUri`, `Body`) into routes;
 //! - `validators`: REST request validators and models (`RequestValidator`, `Model`);
+//! - `request_models`: SAM's `Models`, `RequestModel` and `RequestParameters`, and
+//!   OpenAPI's request validators, into the same checks;
+//! - `api_keys`: API keys and usage plans (`ApiKey`, `UsagePlan`, `UsagePlanKey`, SAM's
+//!   `Auth.UsagePlan`);
 //! - `websockets`: WebSocket APIs (`AWS::ApiGatewayV2::*` with `ProtocolType: WEBSOCKET`);
 //! - `outputs`: the `Outputs` section.
 
+mod api_keys;
 mod apis;
 mod async_config;
 mod auth;
@@ -41,6 +46,7 @@ mod outputs;
 mod parameters;
 mod properties;
 mod queues;
+mod request_models;
 mod rest_resources;
 mod schedules;
 mod streams;
@@ -222,6 +228,7 @@ pub(crate) fn build(
         .collect();
     let mut apis = Vec::new();
     let mut api_auths = BTreeMap::new();
+    let mut api_models = BTreeMap::new();
     let mut sam_domains = Vec::new();
     for (raw, properties) in created.iter().zip(&merged) {
         let kind = match raw.type_name.as_str() {
@@ -240,6 +247,12 @@ pub(crate) fn build(
         )?;
         sam_domains.extend(domain.map(|domain| (apis.len(), domain)));
         api_auths.insert(api.logical_id.clone(), auth);
+        if kind == ApiKind::Rest {
+            api_models.insert(
+                api.logical_id.clone(),
+                request_models::sam_models(&resolver, &raw.logical_id, properties.as_ref())?,
+            );
+        }
         apis.push(api);
     }
     let implicit_apis = [
@@ -268,12 +281,27 @@ pub(crate) fn build(
             }
             sam_domains.extend(domain.map(|domain| (apis.len(), domain)));
             api_auths.insert(api.logical_id.clone(), auth);
+            if kind == ApiKind::Rest {
+                api_models.insert(
+                    api.logical_id.clone(),
+                    request_models::sam_models(&resolver, logical_id, global_properties)?,
+                );
+            }
             apis.push(api);
         }
     }
     for api in &apis {
         register_stage(&mut resolver, api);
     }
+    // SAM's usage plans, in the order of the APIs; their keys and plans resolve anywhere.
+    let sam_usage_plans: Vec<(String, api_keys::SamUsagePlan)> = apis
+        .iter()
+        .filter_map(|api| {
+            let plan = api_auths.get(&api.logical_id)?.usage_plan.clone()?;
+            Some((api.logical_id.clone(), plan))
+        })
+        .collect();
+    api_keys::register_sam_usage_plans(&mut resolver, &sam_usage_plans);
     // Written as resources, they declare their own stages and deployments.
     apis.extend(rest_resources::rest_apis(
         &resolver,
@@ -368,7 +396,13 @@ pub(crate) fn build(
                 functions.push(function);
                 // Events are not a globals property: they are read as written, which is
                 // also what decided above whether the implicit APIs exist.
-                routes.extend(events(&resolver, raw, &api_auths, &mut unsupported)?);
+                routes.extend(events(
+                    &resolver,
+                    raw,
+                    &api_auths,
+                    &api_models,
+                    &mut unsupported,
+                )?);
                 stream_mappings.extend(streams::dynamodb_events(&resolver, raw, &mut unsupported)?);
             }
             // Read once every function is known: they name one.
@@ -388,6 +422,8 @@ pub(crate) fn build(
                 &mut unsupported,
             )?),
             "AWS::Lambda::Permission" => {}
+            // Read below, once every API has its routes.
+            key_type if api_keys::TYPES.contains(&key_type) => {}
             // Read below, once every function is known.
             _ if websockets::belongs(raw, &websocket_ids) => {}
             rest_type if rest_resources::TYPES.contains(&rest_type) => {}
@@ -488,12 +524,15 @@ pub(crate) fn build(
             .filter(|(api_logical_id, _)| *api_logical_id == raw.logical_id)
             .map(|(_, route)| (route.method.as_str(), route.path.as_str()))
             .collect();
-        let defined =
+        let (defined, api_key_source) =
             openapi::definition_routes(&resolver, raw, base_dir, kind, &functions, &from_events)?;
         let Some(api) = apis.iter_mut().find(|api| api.logical_id == raw.logical_id) else {
             continue;
         };
         api.routes.splice(0..0, defined);
+        if let Some(api_key_source) = api_key_source {
+            api.api_key_source = api_key_source;
+        }
     }
 
     for (api_logical_id, route) in routes {
@@ -505,6 +544,14 @@ pub(crate) fn build(
     }
 
     check_unique(&domain_mappings)?;
+    let (api_keys, usage_plans) = api_keys::api_keys_and_plans(
+        &resolver,
+        &created,
+        &apis,
+        &sam_usage_plans,
+        options,
+        &mut unsupported,
+    )?;
 
     let outputs = outputs(&resolver, sections.outputs, &mut unsupported)?;
     Ok(App {
@@ -534,6 +581,8 @@ pub(crate) fn build(
         subscriptions,
         queue_mappings,
         function_urls,
+        api_keys,
+        usage_plans,
     })
 }
 
@@ -712,6 +761,8 @@ fn resource_kind(type_name: &str) -> ResourceKind {
             name: String::new(),
         },
         function_urls::LAMBDA_URL => ResourceKind::FunctionUrl { function: None },
+        api_keys::API_KEY => ResourceKind::ApiKey,
+        api_keys::USAGE_PLAN => ResourceKind::UsagePlan,
         _ => ResourceKind::Other,
     }
 }

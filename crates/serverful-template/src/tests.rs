@@ -847,7 +847,6 @@ Outputs:
             output DefaultStage = "$default"
             output Url = "https://ndxfmxp4qe.execute-api.eu-west-1.amazonaws.com/v1/"
             unsupported MyApi.AccessLogSetting
-            unsupported Fn.Events.Rest.RequestParameters
         "#]],
     );
 }
@@ -2972,3 +2971,6 @@ Resources:
         error: /app/template.yaml:5:38: Resources.H.Properties.CorsConfiguration.AllowOrigin: not a CorsConfiguration setting; use AllowOrigins, AllowHeaders, AllowMethods, ExposeHeaders, MaxAge or AllowCredentials
     "#]].assert_eq(&bad.concat());
 }
+
+mod api_keys;
+mod request_models;

@@ -259,4 +259,11 @@ fn print_summary(summary: &StackSummary) {
     for schedule in &summary.schedules {
         println!("  schedule: {schedule}");
     }
+    for key in &summary.api_keys {
+        let disabled = if key.enabled { "" } else { " (disabled)" };
+        println!(
+            "  api key: {} {} (id {}): {}{disabled}",
+            key.logical_id, key.name, key.id, key.value
+        );
+    }
 }

@@ -206,6 +206,10 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             queues: Some(queues.clone()),
             topics: Some(topics.clone()),
             websockets: Some(websockets.clone()),
+            api_keys: Some(Arc::new(
+                serverful_platform::api_keys::SqliteApiKeys::open_in(&data_dir)
+                    .context("open the API keys' state")?,
+            )),
         },
         store.clone(),
         Arc::new(state),

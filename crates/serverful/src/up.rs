@@ -125,6 +125,7 @@ pub(crate) async fn run(args: UpArgs, aws: tokio::runtime::Handle) -> anyhow::Re
         }
     }
     print_routes(&server, &stack_name, &version.app);
+    print_api_keys(&server, &stack_name);
     let schedules = crate::schedules::lines(&server.platform, &stack_name, "  ");
     if !schedules.is_empty() {
         println!("Schedules:");
@@ -150,6 +151,22 @@ pub(crate) async fn run(args: UpArgs, aws: tokio::runtime::Handle) -> anyhow::Re
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `API keys:`, each with its name, id and the value callers send in `x-api-key`.
+fn print_api_keys(server: &server::Server, stack: &str) {
+    let keys = server.platform.api_keys(stack);
+    if keys.is_empty() {
+        return;
+    }
+    println!("API keys:");
+    for key in keys {
+        let disabled = if key.enabled { "" } else { " (disabled)" };
+        println!(
+            "  {} {} (id {}): {}{disabled}",
+            key.logical_id, key.name, key.id, key.value
+        );
+    }
 }
 
 /// `Routes:` with each route on the bare host, then each API's own host name.
@@ -190,9 +207,11 @@ fn print_routes(server: &server::Server, stack: &str, app: &template::App) {
                         headers: mock.headers.clone(),
                     }),
                     validation: None,
+                    api_key_required: false,
                 })
                 .collect(),
             authorizers: Vec::new(),
+            api_keys: Default::default(),
         })
         .collect();
     let route_lines = gateway::route_lines(&apis, &server.base_url);

@@ -2,7 +2,9 @@
 //!
 //! Issue #2 (`serverful up` runs a SAM app's HTTP APIs on Lambda-mode functions).
 
+mod api_keys;
 mod api_resources;
+mod api_validation;
 mod async_invoke;
 mod authorizers;
 mod aws_hosts;

@@ -70,6 +70,8 @@ enum Answer {
         principal_id: Option<String>,
         policy: Policy,
         context: Map<String, Value>,
+        /// `usageIdentifierKey`: the API key of APIs whose keys come from the authorizer.
+        usage_identifier_key: Option<String>,
     },
     Simple {
         authorized: bool,
@@ -143,10 +145,12 @@ pub(super) async fn authorize(
             principal_id,
             policy,
             context,
+            usage_identifier_key,
         } => match policy.decide(&method_arn) {
             Decision::Allow => Ok(Grant::Lambda {
                 principal_id,
                 context,
+                usage_identifier_key,
             }),
             Decision::ExplicitDeny => Err(responses::explicit_deny(kind)),
             Decision::NotAllowed => Err(responses::not_allowed(kind)),
@@ -157,6 +161,7 @@ pub(super) async fn authorize(
         } => Ok(Grant::Lambda {
             principal_id: None,
             context,
+            usage_identifier_key: None,
         }),
         Answer::Simple {
             authorized: false, ..
@@ -280,11 +285,16 @@ fn parse_answer(config: &LambdaConfig, kind: ApiKind, output: &[u8]) -> Result<A
             context,
         });
     }
+    let usage_identifier_key = answer
+        .get("usageIdentifierKey")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     let parsed = execute_api::parse_answer(&answer, rules)?;
     Ok(Answer::Policy {
         principal_id: parsed.principal_id,
         policy: parsed.policy,
         context: parsed.context,
+        usage_identifier_key,
     })
 }
 

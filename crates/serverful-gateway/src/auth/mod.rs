@@ -142,6 +142,9 @@ pub(crate) enum Grant {
     Lambda {
         principal_id: Option<String>,
         context: Map<String, Value>,
+        /// The answer's `usageIdentifierKey`: the API key, where the API takes keys from
+        /// its authorizer.
+        usage_identifier_key: Option<String>,
     },
     Iam(iam::Caller),
 }
@@ -214,6 +217,17 @@ pub(crate) async fn authorize(
 }
 
 impl Grant {
+    /// The API key a Lambda authorizer answered with (`usageIdentifierKey`).
+    pub(crate) fn usage_identifier_key(&self) -> Option<&str> {
+        match self {
+            Grant::Lambda {
+                usage_identifier_key,
+                ..
+            } => usage_identifier_key.as_deref(),
+            _ => None,
+        }
+    }
+
     /// Puts what the authorizer decided into the function's event, where API Gateway puts it.
     pub(crate) fn apply(&self, api: &ApiSpec, route: &RouteSpec, event: &mut Value) {
         let v2 = api.kind == ApiKind::Http && route.payload_format == PayloadFormat::V2;
@@ -233,6 +247,7 @@ impl Grant {
             Grant::Lambda {
                 principal_id,
                 context,
+                ..
             } => {
                 if v2 {
                     json!({ "lambda": context })

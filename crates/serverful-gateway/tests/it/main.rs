@@ -91,6 +91,7 @@ fn route(method: &str, path: &str, function: &str) -> RouteSpec {
         auth: serverful_gateway::RouteAuth::None,
         mock: None,
         validation: None,
+        api_key_required: false,
     }
 }
 
@@ -110,6 +111,7 @@ fn rest_api(routes: Vec<RouteSpec>) -> ApiSpec {
         cors: None,
         routes,
         authorizers: Vec::new(),
+        api_keys: Default::default(),
     }
 }
 
@@ -126,6 +128,7 @@ fn http_api(routes: Vec<RouteSpec>) -> ApiSpec {
         cors: None,
         routes,
         authorizers: Vec::new(),
+        api_keys: Default::default(),
     }
 }
 

@@ -103,6 +103,7 @@ fn route(method: &str, path: &str, stack: &str, function: &str) -> RouteSpec {
         auth: serverful_gateway::RouteAuth::None,
         mock: None,
         validation: None,
+        api_key_required: false,
     }
 }
 
@@ -119,6 +120,7 @@ fn two_stacks() -> Vec<ApiSpec> {
             binary_media_types: Vec::new(),
             cors: None,
             authorizers: Vec::new(),
+            api_keys: Default::default(),
             routes: vec![
                 route("GET", "/items", "shop", "ListItems"),
                 route("GET", "/items/{id}", "shop", "GetItem"),
@@ -134,6 +136,7 @@ fn two_stacks() -> Vec<ApiSpec> {
             binary_media_types: Vec::new(),
             cors: None,
             authorizers: Vec::new(),
+            api_keys: Default::default(),
             routes: vec![
                 route("GET", "/posts", "blog", "ListPosts"),
                 route("GET", "/items", "blog", "BlogItems"),

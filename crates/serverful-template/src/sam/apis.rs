@@ -79,14 +79,17 @@ const REST_API_PROPERTIES: PropertyRules<'static> = PropertyRules {
         "Domain",
         "Cors",
         "Auth",
+        "ApiKeySourceType",
     ],
-    // `DefinitionBody` and `DefinitionUri` are read by `openapi`.
+    // `DefinitionBody` and `DefinitionUri` are read by `openapi`, `Models` by
+    // `request_models`.
     ignored: &[
         "Name",
         "Description",
         "Tags",
         "DefinitionBody",
         "DefinitionUri",
+        "Models",
     ],
 };
 
@@ -133,6 +136,7 @@ pub(super) fn events(
     resolver: &Resolver<'_>,
     raw: &RawResource<'_>,
     api_auths: &BTreeMap<String, ApiAuth>,
+    api_models: &BTreeMap<String, super::request_models::Models>,
     unsupported: &mut Vec<String>,
 ) -> Result<Vec<(String, Route)>, Problem> {
     let logical_id = &raw.logical_id;
@@ -187,6 +191,8 @@ pub(super) fn events(
         let mut method = None;
         let mut api = None;
         let mut auth_node = None;
+        let mut request_model = None;
+        let mut request_parameters = None;
         let mut payload_format = match kind {
             ApiKind::Rest => PayloadFormat::V1,
             ApiKind::Http => PayloadFormat::V2,
@@ -201,6 +207,16 @@ pub(super) fn events(
                     ));
                 }
                 (_, "Auth") => auth_node = Some((&entry.value, property_location)),
+                (ApiKind::Rest, "RequestModel" | "RequestParameters") => {
+                    let Some(value) = resolver.resolve(&entry.value, &property_location)? else {
+                        continue;
+                    };
+                    if entry.key == "RequestModel" {
+                        request_model = Some((value, property_location));
+                    } else {
+                        request_parameters = Some((value, property_location));
+                    }
+                }
                 (_, "Path" | "Method" | "PayloadFormatVersion") => {
                     let Some(value) = resolver.resolve(&entry.value, &property_location)? else {
                         continue;
@@ -295,8 +311,36 @@ pub(super) fn events(
                 }
             }
         };
+        let validation = super::request_models::event_validation(
+            api_models.get(&api_logical_id),
+            &api_logical_id,
+            request_model
+                .as_ref()
+                .map(|(node, location)| (node, location.as_str())),
+            request_parameters
+                .as_ref()
+                .map(|(node, location)| (node, location.as_str())),
+        )?;
         let none = ApiAuth::none();
         let api_auth = api_auths.get(&api_logical_id).unwrap_or(&none);
+        let api_key_required = match auth_node
+            .as_ref()
+            .and_then(|(node, _)| node.get("ApiKeyRequired"))
+        {
+            None => api_auth.api_key_required,
+            Some(node) => {
+                let key_location = format!("{properties_location}.Auth.ApiKeyRequired");
+                let required = resolver
+                    .resolve(node, &key_location)?
+                    .is_some_and(|value| super::validators::is_true(&value));
+                if kind == ApiKind::Http {
+                    unsupported.push(format!(
+                        "{logical_id}.Events.{event_name}.Auth.ApiKeyRequired (HTTP APIs have no API keys)"
+                    ));
+                }
+                required && kind == ApiKind::Rest
+            }
+        };
         let auth = match auth_node {
             None => api_auth.default_auth.clone(),
             Some((node, auth_location)) => match resolver.resolve(node, &auth_location)? {
@@ -321,7 +365,8 @@ pub(super) fn events(
                 event_name: event_name.clone(),
                 auth,
                 mock: None,
-                validation: None,
+                validation,
+                api_key_required,
             },
         ));
     }
@@ -345,6 +390,7 @@ pub(super) fn api(
     let mut stage_variables = BTreeMap::new();
     let mut binary_media_types = Vec::new();
     let mut cors = None;
+    let mut api_key_source = crate::ApiKeySource::Header;
     let rules = match kind {
         ApiKind::Rest => &REST_API_PROPERTIES,
         ApiKind::Http => &HTTP_API_PROPERTIES,
@@ -385,6 +431,9 @@ pub(super) fn api(
             (ApiKind::Http, "CorsConfiguration") => {
                 cors = http_cors(&value, &property_location)?;
             }
+            (ApiKind::Rest, "ApiKeySourceType") => {
+                api_key_source = super::api_keys::api_key_source(&value, &property_location)?;
+            }
             // `resolved_properties` returns supported properties only.
             _ => {}
         }
@@ -413,6 +462,7 @@ pub(super) fn api(
         cors,
         routes: Vec::new(),
         authorizers: auth.authorizers.clone(),
+        api_key_source,
     };
     Ok((api, domain, auth))
 }

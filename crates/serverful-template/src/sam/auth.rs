@@ -16,6 +16,10 @@ pub(super) struct ApiAuth {
     /// Authorizers Serverful does not run (Cognito user pools): routes naming them stay
     /// open, and the template's warning says so.
     pub(super) unsupported_authorizers: Vec<String>,
+    /// `ApiKeyRequired` (REST APIs): the default of routes whose event does not say.
+    pub(super) api_key_required: bool,
+    /// `UsagePlan` (REST APIs).
+    pub(super) usage_plan: Option<super::api_keys::SamUsagePlan>,
 }
 
 impl ApiAuth {
@@ -24,6 +28,8 @@ impl ApiAuth {
             authorizers: Vec::new(),
             default_auth: RouteAuth::None,
             unsupported_authorizers: Vec::new(),
+            api_key_required: false,
+            usage_plan: None,
         }
     }
 }
@@ -71,8 +77,20 @@ pub(super) fn api_auth(
                     entry.value.span,
                 ));
             }
+            "ApiKeyRequired" if kind == ApiKind::Rest => {
+                auth.api_key_required = super::validators::is_true(&entry.value);
+            }
+            "UsagePlan" if kind == ApiKind::Rest => {
+                auth.usage_plan = Some(super::api_keys::sam_usage_plan(
+                    &entry.value,
+                    &entry_location,
+                )?);
+            }
             // Preflights stay open, as they are unless this is set.
-            "AddDefaultAuthorizerToCorsPreflight" | "EnableIamAuthorizer" | "InvokeRole" => {}
+            "AddDefaultAuthorizerToCorsPreflight"
+            | "AddApiKeyRequiredToCorsPreflight"
+            | "EnableIamAuthorizer"
+            | "InvokeRole" => {}
             other => unsupported.push(format!("{logical_id}.Auth.{other}")),
         }
     }
@@ -151,7 +169,8 @@ pub(super) fn event_auth(
                 ))
             }
             "AuthorizationScopes" => scopes = expect_strings(&entry.value, &entry_location)?,
-            "InvokeRole" => {}
+            // Read by `apis`, beside the authorizer.
+            "InvokeRole" | "ApiKeyRequired" => {}
             other => unsupported.push(format!("{event_id}.Auth.{other}")),
         }
     }

@@ -96,6 +96,7 @@ pub(super) fn http_apis(
         apis.push(Api {
             logical_id: raw.logical_id.clone(),
             authorizers: Vec::new(),
+            api_key_source: crate::ApiKeySource::Header,
             api_id: derived_id(&options.stack_name, &raw.logical_id),
             kind: ApiKind::Http,
             // Quick create makes a `$default` stage that deploys automatically.
@@ -256,6 +257,7 @@ pub(super) fn http_routes(
             auth: crate::RouteAuth::None,
             mock: None,
             validation: None,
+            api_key_required: false,
         });
     }
 
@@ -382,6 +384,7 @@ pub(super) fn http_routes(
             auth,
             mock: None,
             validation: None,
+            api_key_required: false,
         });
     }
     Ok(())

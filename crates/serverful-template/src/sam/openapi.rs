@@ -130,8 +130,45 @@ fn load_file(
     Ok((resolved, format!("{uri_location} ({})", path.display())))
 }
 
+/// The names of a definition's security schemes that are API Gateway's API keys: type
+/// `apiKey`, named `x-api-key`, in the header (`securityDefinitions` of Swagger 2.0,
+/// `components.securitySchemes` of OpenAPI 3).
+fn api_key_schemes(definition: &Node) -> Vec<String> {
+    let schemes = definition.get("securityDefinitions").or_else(|| {
+        definition
+            .get("components")
+            .and_then(|components| components.get("securitySchemes"))
+    });
+    schemes
+        .and_then(Node::as_mapping)
+        .unwrap_or_default()
+        .iter()
+        .filter(|entry| {
+            let field = |key: &str| entry.value.get(key).and_then(Node::as_scalar);
+            field("type") == Some("apiKey")
+                && field("name").is_some_and(|name| name.eq_ignore_ascii_case("x-api-key"))
+                && field("in") == Some("header")
+        })
+        .map(|entry| entry.key.clone())
+        .collect()
+}
+
+/// Whether a `security` requirement list names one of the API key schemes; `None` when
+/// there is no list.
+fn requires_api_key(security: Option<&Node>, schemes: &[String]) -> Option<bool> {
+    let requirements = security?.as_sequence()?;
+    Some(requirements.iter().any(|requirement| {
+        requirement
+            .as_mapping()
+            .unwrap_or_default()
+            .iter()
+            .any(|entry| schemes.contains(&entry.key))
+    }))
+}
+
 /// The routes an API's OpenAPI definition makes, in the definition's order, but for the
-/// operations (method, path) in `from_events`, which the functions' events replace.
+/// operations (method, path) in `from_events`, which the functions' events replace; and
+/// the definition's `x-amazon-apigateway-api-key-source`.
 pub(super) fn definition_routes(
     resolver: &Resolver<'_>,
     raw: &RawResource<'_>,
@@ -139,9 +176,18 @@ pub(super) fn definition_routes(
     kind: ApiKind,
     functions: &[Function],
     from_events: &[(&str, &str)],
-) -> Result<Vec<Route>, Problem> {
+) -> Result<(Vec<Route>, Option<crate::ApiKeySource>), Problem> {
     let Some((definition, location)) = definition(resolver, raw, base_dir)? else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
+    };
+    let key_schemes = api_key_schemes(&definition);
+    let api_requires_key = requires_api_key(definition.get("security"), &key_schemes);
+    let api_key_source = match definition.get("x-amazon-apigateway-api-key-source") {
+        None => None,
+        Some(node) => Some(super::api_keys::api_key_source(
+            node,
+            &format!("{location}.x-amazon-apigateway-api-key-source"),
+        )?),
     };
     let Some(paths) = definition.get("paths") else {
         return Err(Problem::at(
@@ -227,6 +273,16 @@ pub(super) fn definition_routes(
             } else {
                 path.clone()
             };
+            let validation = match kind {
+                ApiKind::Rest => super::request_models::openapi_validation(
+                    &definition,
+                    &path_entry.value,
+                    &operation.value,
+                    &location,
+                    &operation_location,
+                )?,
+                ApiKind::Http => None,
+            };
             routes.push(Route {
                 method: (*method).to_owned(),
                 path: route_path,
@@ -235,11 +291,15 @@ pub(super) fn definition_routes(
                 event_name: format!("paths.{path}.{}", operation.key),
                 auth: crate::RouteAuth::None,
                 mock,
-                validation: None,
+                validation,
+                api_key_required: kind == ApiKind::Rest
+                    && requires_api_key(operation.value.get("security"), &key_schemes)
+                        .or(api_requires_key)
+                        .unwrap_or(false),
             });
         }
     }
-    Ok(routes)
+    Ok((routes, api_key_source))
 }
 
 /// A `mock` integration's `default` response (or the one matching its request template's

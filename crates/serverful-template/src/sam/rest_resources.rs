@@ -23,7 +23,7 @@ pub(super) const REST_API: &str = "AWS::ApiGateway::RestApi";
 const RESOURCE: &str = "AWS::ApiGateway::Resource";
 pub(super) const METHOD: &str = "AWS::ApiGateway::Method";
 const DEPLOYMENT: &str = "AWS::ApiGateway::Deployment";
-const STAGE: &str = "AWS::ApiGateway::Stage";
+pub(super) const STAGE: &str = "AWS::ApiGateway::Stage";
 pub(super) const MODEL: &str = "AWS::ApiGateway::Model";
 pub(super) const REQUEST_VALIDATOR: &str = "AWS::ApiGateway::RequestValidator";
 
@@ -49,7 +49,6 @@ const IGNORED_API_PROPERTIES: &[&str] = &[
     "EndpointConfiguration",
     "FailOnWarnings",
     "Policy",
-    "ApiKeySourceType",
     "MinimumCompressionSize",
     "DisableExecuteApiEndpoint",
     "Tags",
@@ -60,6 +59,8 @@ const IGNORED_API_PROPERTIES: &[&str] = &[
     // Read by `openapi`.
     "Body",
     "BodyS3Location",
+    // Read by `rest_apis`.
+    "ApiKeySourceType",
 ];
 
 /// A property resolved, or `None` when absent or `AWS::NoValue`.
@@ -136,9 +137,14 @@ pub(super) fn rest_apis(
                 .map(|media_type| media_type.replace("~1", "/"))
                 .collect(),
         };
+        let api_key_source = match property(resolver, raw, "ApiKeySourceType")? {
+            None => crate::ApiKeySource::Header,
+            Some((value, location)) => super::api_keys::api_key_source(&value, &location)?,
+        };
         apis.push(Api {
             logical_id: raw.logical_id.clone(),
             authorizers: Vec::new(),
+            api_key_source,
             api_id: derived_id(&options.stack_name, &raw.logical_id),
             kind: ApiKind::Rest,
             stage_name: String::new(),
@@ -401,12 +407,14 @@ pub(super) fn rest_routes(
             ));
         }
         let mut auth = crate::RouteAuth::None;
+        let api_key_required = property(resolver, raw, "ApiKeyRequired")?
+            .is_some_and(|(value, _)| super::validators::is_true(&value));
         if let Some(properties) = raw.properties {
             for entry in mapping(properties, &location)? {
                 match entry.key.as_str() {
                     "RestApiId" | "ResourceId" | "HttpMethod" | "Integration"
                     | "MethodResponses" | "OperationName" | "RequestValidatorId"
-                    | "RequestModels" | "RequestParameters" => {}
+                    | "RequestModels" | "RequestParameters" | "ApiKeyRequired" => {}
                     "AuthorizationType" => {
                         if let Some((kind, _)) =
                             string_property(resolver, raw, "AuthorizationType")?
@@ -469,6 +477,7 @@ pub(super) fn rest_routes(
             auth,
             mock,
             validation,
+            api_key_required,
         });
     }
     Ok(())
