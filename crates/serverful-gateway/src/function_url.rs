@@ -208,10 +208,21 @@ pub(crate) async fn serve(
         })
     };
     let response = match url.invoke_mode {
-        FunctionUrlInvokeMode::Buffered => match invoker.invoke(&url.target, payload).await {
-            Ok(result) => buffered(result),
-            Err(error) => invoke_error_response(&url.target, error),
-        },
+        FunctionUrlInvokeMode::Buffered => {
+            match invoker.invoke_streaming(&url.target, payload).await {
+                Ok(InvokeResponse::Buffered(result)) => buffered(result),
+                // A function that streams behind a buffered URL: what it wrote, whole, as
+                // the body of a 200 (its prelude, if any, is not read).
+                Ok(InvokeResponse::Streamed(stream)) => {
+                    let content_type = stream.content_type.clone();
+                    match stream.collect(MAX_PAYLOAD_BYTES).await {
+                        Ok(body) => collected_response(content_type, body),
+                        Err(error) => invoke_error_response(&url.target, error),
+                    }
+                }
+                Err(error) => invoke_error_response(&url.target, error),
+            }
+        }
         FunctionUrlInvokeMode::ResponseStream => {
             match invoker.invoke_streaming(&url.target, payload).await {
                 Ok(InvokeResponse::Buffered(result)) => buffered(result),
@@ -232,6 +243,21 @@ pub(crate) async fn serve(
         }
     };
     finish(response)
+}
+
+/// The most a buffered URL takes from a function that streams: Lambda's synchronous limit.
+const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
+
+/// A streamed response collected for a buffered URL: a 200 of the stream's content type.
+fn collected_response(content_type: Option<String>, body: Bytes) -> Response {
+    let mut response = Response::new(Body::from(body));
+    let content_type = content_type
+        .and_then(|value| HeaderValue::from_str(&value).ok())
+        .unwrap_or_else(|| HeaderValue::from_static("application/octet-stream"));
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, content_type);
+    response
 }
 
 /// Over Lambda's 6 MB limit for a synchronous invocation.
