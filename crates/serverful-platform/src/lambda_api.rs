@@ -188,9 +188,9 @@ async fn dispatch_streaming(
     let (info, qualifier) = find(infos, name, &request, &arns)?;
     // An unknown qualifier is refused before anything runs, a dry run included.
     configuration(info, &arns, qualifier.as_deref())?;
-    let dry_run = lambda_stream::check_request(&request)?;
+    let asked = lambda_stream::check_request(&request)?;
     let payload = invocation_payload(&request)?;
-    if dry_run {
+    if asked.dry_run {
         return Ok(empty_response(StatusCode::NO_CONTENT).map(axum::body::Body::from));
     }
     let mut function = FunctionRef::new(info.stack.as_str(), info.logical_id.as_str());
@@ -203,6 +203,7 @@ async fn dispatch_streaming(
             function,
             payload,
             timeout_secs: u64::from(info.latest.timeout_secs),
+            log_tail: asked.log_tail.then(runtime::LogTail::new),
         },
     )
     .await
@@ -742,15 +743,30 @@ async fn invoke(
             ))
         }
     }
-    let (executed, outcome) = platform.invoke_version(&function, payload).await;
+    let log_tail = lambda_stream::log_type(&request)?.then(runtime::LogTail::new);
+    let context = runtime::InvokeContext {
+        log_tail: log_tail.clone(),
+        ..Default::default()
+    };
+    let (executed, outcome) = platform
+        .invoke_version_with(&function, payload, context)
+        .await;
     let executed_header = executed
         .and_then(|executed| HeaderValue::from_str(&executed).ok())
         .unwrap_or_else(|| HeaderValue::from_static("$LATEST"));
+    let log_result = log_tail
+        .as_ref()
+        .and_then(|tail| HeaderValue::from_str(&lambda_stream::log_result(tail)).ok());
     let respond = |body: Bytes| {
         let mut response = payload_response(StatusCode::OK, body);
         response
             .headers_mut()
             .insert("x-amz-executed-version", executed_header.clone());
+        if let Some(log_result) = &log_result {
+            response
+                .headers_mut()
+                .insert("x-amz-log-result", log_result.clone());
+        }
         response
     };
     let function_error = |body: Bytes| {

@@ -19,6 +19,7 @@ use http::{HeaderValue, Response, StatusCode};
 use serde_json::{Map, Value};
 use serverful_aws::{AwsError, RestRequest};
 use serverful_invoke::{FunctionRef, InvokeError, InvokeResponse};
+use serverful_runtime::LogTail;
 
 use crate::server::Platform;
 
@@ -132,11 +133,26 @@ pub(crate) struct StreamCall {
     pub payload: Bytes,
     /// The function's timeout, for `Sandbox.Timedout`'s message.
     pub timeout_secs: u64,
+    /// Set when the caller asked for the log's tail (`X-Amz-Log-Type: Tail`).
+    pub log_tail: Option<LogTail>,
 }
 
-/// Checks the invocation type and log type of an `InvokeWithResponseStream` call: `Ok(true)`
-/// for a dry run, which is answered 204 without running anything.
-pub(crate) fn check_request(request: &RestRequest) -> Result<bool, AwsError> {
+/// The log's tail as `LogResult` and `X-Amz-Log-Result` carry it: base64.
+pub(crate) fn log_result(tail: &LogTail) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(tail.text())
+}
+
+/// What an `InvokeWithResponseStream` call asks for, once checked.
+pub(crate) struct Asked {
+    /// `DryRun`: answered 204 without running anything.
+    pub dry_run: bool,
+    /// `X-Amz-Log-Type: Tail`.
+    pub log_tail: bool,
+}
+
+/// Checks the invocation type and log type of an `InvokeWithResponseStream` call.
+pub(crate) fn check_request(request: &RestRequest) -> Result<Asked, AwsError> {
     let header = |name: &str| {
         request
             .headers
@@ -161,15 +177,28 @@ pub(crate) fn check_request(request: &RestRequest) -> Result<bool, AwsError> {
             )))
         }
     };
-    match header("x-amz-log-type").as_deref() {
-        None | Some("None" | "Tail") => {}
-        Some(other) => {
-            return Err(invalid(format!(
+    let log_tail = log_type(request)?;
+    Ok(Asked { dry_run, log_tail })
+}
+
+/// Whether `X-Amz-Log-Type` asks for the log's tail (`Tail`; `None` or no header does not).
+pub(crate) fn log_type(request: &RestRequest) -> Result<bool, AwsError> {
+    match request
+        .headers
+        .get("x-amz-log-type")
+        .map(|value| value.to_str().unwrap_or_default())
+    {
+        None | Some("None") => Ok(false),
+        Some("Tail") => Ok(true),
+        Some(other) => Err(AwsError::new(
+            StatusCode::BAD_REQUEST,
+            "com.amazonaws.lambda",
+            "InvalidParameterValueException",
+            format!(
                 "1 validation error detected: Value '{other}' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [Tail, None]"
-            )))
-        }
+            ),
+        )),
     }
-    Ok(dry_run)
 }
 
 /// Runs the call and answers with its event stream. Refusals that happen before the
@@ -183,8 +212,22 @@ pub(crate) async fn invoke(
         function,
         payload,
         timeout_secs,
+        log_tail,
     } = call;
-    let (executed, outcome) = platform.invoke_streaming_version(&function, payload).await;
+    let context = serverful_runtime::InvokeContext {
+        log_tail: log_tail.clone(),
+        ..Default::default()
+    };
+    let (executed, outcome) = platform
+        .invoke_streaming_version(&function, payload, context)
+        .await;
+    // `InvokeComplete` is written once the invocation is over, so the tail is whole.
+    let complete = move |completion: Completion| {
+        invoke_complete(&Completion {
+            log_result: log_tail.as_ref().map(log_result),
+            ..completion
+        })
+    };
     let frames = match outcome {
         Err(InvokeError::Throttled) => {
             return Err(AwsError::new(
@@ -211,26 +254,28 @@ pub(crate) async fn invoke(
             ))
         }
         Err(error) => {
-            futures_util::stream::iter([invoke_complete(&completion_of(&error, timeout_secs))])
-                .boxed()
+            futures_util::stream::iter([complete(completion_of(&error, timeout_secs))]).boxed()
         }
         Ok(InvokeResponse::Buffered(body)) => {
             let mut frames = payload_chunks(body);
-            frames.push(invoke_complete(&Completion::default()));
+            frames.push(complete(Completion::default()));
             futures_util::stream::iter(frames).boxed()
         }
         Ok(InvokeResponse::Streamed(stream)) => {
             // Each chunk goes out as it comes; the end (or the error that cut the stream
             // short) becomes the last event.
-            futures_util::stream::unfold(Some(stream.body), move |body| async move {
-                let mut body = body?;
-                match body.next().await {
-                    Some(Ok(chunk)) => Some((payload_chunks(chunk), Some(body))),
-                    Some(Err(error)) => Some((
-                        vec![invoke_complete(&completion_of(&error, timeout_secs))],
-                        None,
-                    )),
-                    None => Some((vec![invoke_complete(&Completion::default())], None)),
+            let complete = Arc::new(complete);
+            futures_util::stream::unfold(Some(stream.body), move |body| {
+                let complete = complete.clone();
+                async move {
+                    let mut body = body?;
+                    match body.next().await {
+                        Some(Ok(chunk)) => Some((payload_chunks(chunk), Some(body))),
+                        Some(Err(error)) => {
+                            Some((vec![complete(completion_of(&error, timeout_secs))], None))
+                        }
+                        None => Some((vec![complete(Completion::default())], None)),
+                    }
                 }
             })
             .flat_map(futures_util::stream::iter)

@@ -1379,7 +1379,21 @@ impl Platform {
         function: &FunctionRef,
         event: Bytes,
     ) -> (Option<String>, Result<Bytes, InvokeError>) {
-        let (executed, response) = self.invoke_streaming_version(function, event).await;
+        self.invoke_version_with(function, event, runtime::InvokeContext::default())
+            .await
+    }
+
+    /// [`Platform::invoke_version`] with the invocation's context (a tail of its log for
+    /// the caller, ...).
+    pub async fn invoke_version_with(
+        self: &Arc<Self>,
+        function: &FunctionRef,
+        event: Bytes,
+        context: runtime::InvokeContext,
+    ) -> (Option<String>, Result<Bytes, InvokeError>) {
+        let (executed, response) = self
+            .invoke_streaming_version(function, event, context)
+            .await;
         let result = match response {
             Ok(response) => response.into_bytes(runtime::MAX_PAYLOAD_BYTES).await,
             Err(error) => Err(error),
@@ -1394,14 +1408,14 @@ impl Platform {
         self: &Arc<Self>,
         function: &FunctionRef,
         event: Bytes,
+        context: runtime::InvokeContext,
     ) -> (Option<String>, Result<InvokeResponse, InvokeError>) {
         let (function_runtime, executed) = match self.resolve(function).await {
             Ok(resolved) => resolved,
             Err(error) => return (None, Err(error)),
         };
-        let context = runtime::InvokeContext::default;
         match function_runtime
-            .invoke_streaming(&function.function, event.clone(), context())
+            .invoke_streaming(&function.function, event.clone(), context.clone())
             .await
         {
             Err(runtime::InvokeError::ShuttingDown) => {
@@ -1419,7 +1433,7 @@ impl Platform {
                     return (None, Err(invoke_error(runtime::InvokeError::ShuttingDown)));
                 }
                 let result = newer
-                    .invoke_streaming(&function.function, event, context())
+                    .invoke_streaming(&function.function, event, context)
                     .await
                     .map(invoke_response)
                     .map_err(invoke_error);
@@ -2084,7 +2098,12 @@ impl serverful_invoke::Invoke for WeakInvoker {
         let function = function.clone();
         Box::pin(async move {
             match platform {
-                Some(platform) => platform.invoke_streaming_version(&function, event).await.1,
+                Some(platform) => {
+                    platform
+                        .invoke_streaming_version(&function, event, Default::default())
+                        .await
+                        .1
+                }
                 None => Err(InvokeError::Unavailable(
                     "the server is stopping".to_owned(),
                 )),
@@ -2158,7 +2177,12 @@ impl serverful_invoke::Invoke for PlatformInvoker {
     ) -> futures_util::future::BoxFuture<'static, Result<InvokeResponse, InvokeError>> {
         let platform = self.0.clone();
         let function = function.clone();
-        Box::pin(async move { platform.invoke_streaming_version(&function, event).await.1 })
+        Box::pin(async move {
+            platform
+                .invoke_streaming_version(&function, event, Default::default())
+                .await
+                .1
+        })
     }
 
     fn invoke(

@@ -646,6 +646,15 @@ impl Instance {
     ) -> InvokeOutcome {
         let name = &spec.config.name;
         let sink = &spec.options.log_sink;
+        let log_tail = context.log_tail.clone();
+        // The runtime's own lines of the invocation, also kept for a caller who asked for
+        // its log's tail.
+        let emit = |line: &str| {
+            sink.emit_request(name, request_id, line);
+            if let Some(tail) = &log_tail {
+                tail.push(line);
+            }
+        };
         let timeout = spec.config.timeout;
         let sent = Instant::now();
         let (outcome_sender, outcome_receiver) = oneshot::channel();
@@ -663,7 +672,8 @@ impl Instance {
         };
         let mut exit = self.exit.clone();
         // What the process writes from now on belongs to this invocation.
-        self.output.set_request(Some(request_id));
+        self.output
+            .set_request(Some(request_id), context.log_tail.clone());
         if self.invocations.send(invocation).await.is_err() {
             return InvokeOutcome::NotDelivered;
         }
@@ -684,6 +694,9 @@ impl Instance {
             return InvokeOutcome::NotDelivered;
         }
         // The Runtime API has logged START as it handed the event over.
+        if let Some(tail) = &log_tail {
+            tail.push(&logs::start_line(request_id));
+        }
         let started = Instant::now();
         let remaining = timeout.saturating_sub(sent.elapsed());
         let deadline = tokio::time::Instant::now() + remaining;
@@ -744,7 +757,7 @@ impl Instance {
         let duration = started.elapsed();
         // Every line the function wrote before it answered (or died) belongs before END.
         self.output.flush().await;
-        self.output.set_request(None);
+        self.output.set_request(None, None);
         // VmHWM is a peak since start; a process that is gone keeps its last reading. A
         // failed invocation is always measured: memory may be why it failed.
         let sample_due = self
@@ -788,30 +801,31 @@ impl Instance {
             }
             outcome => outcome,
         };
-        if let Some(stream_end) = stream_end {
-            // The stream's caller may be gone (a client that went away).
-            let _ = stream_end.send(outcome.to_result(request_id).map(|_| ()));
-        }
         match &outcome {
             InvokeOutcome::Timeout => {
-                sink.emit_request(name, request_id, &logs::timeout_line(request_id, timeout));
+                emit(&logs::timeout_line(request_id, timeout));
                 self.kill();
             }
             InvokeOutcome::Exited(error) => {
                 let (error_type, message) = error_fields(error);
-                sink.emit_request(name, request_id, &message);
-                sink.emit_request(name, request_id, &error_type);
+                emit(&message);
+                emit(&error_type);
             }
             _ => {}
         }
-        sink.emit_request(name, request_id, &logs::end_line(request_id));
+        emit(&logs::end_line(request_id));
         let report = logs::Report {
             duration,
             memory_size_mb: spec.config.memory_mb,
             max_memory_used_mb: self.max_memory_used_mb,
             init_duration: self.init_duration.take(),
         };
-        sink.emit_request(name, request_id, &logs::report_line(request_id, &report));
+        emit(&logs::report_line(request_id, &report));
+        if let Some(stream_end) = stream_end {
+            // Told after REPORT, so that a caller that asked for the log's tail has it
+            // whole. The stream's caller may be gone (a client that went away).
+            let _ = stream_end.send(outcome.to_result(request_id).map(|_| ()));
+        }
         outcome
     }
 

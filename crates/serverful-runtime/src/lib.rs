@@ -63,7 +63,7 @@ use bytes::Bytes;
 
 pub use bootstrap::check_runtimes;
 pub use http_pool::{HttpLease, HttpOutcome};
-pub use logs::{flush_stdout, LogRecord, LogSink, LogStore};
+pub use logs::{flush_stdout, LogRecord, LogSink, LogStore, LogTail};
 pub use streaming::{Response, ResponseStream};
 
 /// One function as the runtime runs it.
@@ -340,6 +340,8 @@ pub struct InvokeContext {
     pub cognito_identity: Option<String>,
     /// `Lambda-Runtime-Trace-Id`; generated when unset.
     pub trace_id: Option<String>,
+    /// Where the invocation's log lines also go, for a caller that asked for their tail.
+    pub log_tail: Option<LogTail>,
 }
 
 /// What one function has done since the runtime started, for metrics. Every finished

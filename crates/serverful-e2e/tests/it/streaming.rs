@@ -59,6 +59,7 @@ const STREAM_CODE: &str = r#"
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 exports.handler = awslambda.streamifyResponse(async (event, responseStream, context) => {
   const mode = (event.rawPath || '').slice(1) || event.mode || 'slow';
+  console.log('streaming', mode);
   if (mode === 'early') {
     throw new TypeError('refused before writing');
   }
@@ -344,15 +345,30 @@ fn a_custom_runtime_streams_through_the_runtime_api_with_error_trailers() {
     assert_eq!(streamed["complete"]["ErrorDetails"], "custom failure");
 }
 
-/// `Invoke` from boto3: argv[1] the function, argv[2] the payload.
+/// `Invoke` from boto3: argv[1] the function, argv[2] the payload, argv[3] optional
+/// extra parameters as JSON.
 const INVOKE: &str = r#"
 import boto3, json, sys
-answer = boto3.client("lambda").invoke(FunctionName=sys.argv[1], Payload=sys.argv[2].encode())
+extra = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
+answer = boto3.client("lambda").invoke(FunctionName=sys.argv[1], Payload=sys.argv[2].encode(), **extra)
 out = {"payload": answer["Payload"].read().decode()}
-if "FunctionError" in answer:
-    out["functionError"] = answer["FunctionError"]
+for key in ["FunctionError", "LogResult"]:
+    if key in answer:
+        out[key[0].lower() + key[1:]] = answer[key]
 print(json.dumps(out))
 "#;
+
+/// A `LogResult`, decoded.
+fn decode_log(log_result: &Value) -> String {
+    use base64::Engine as _;
+    let encoded = log_result
+        .as_str()
+        .unwrap_or_else(|| panic!("no LogResult: {log_result}"));
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .expect("base64");
+    String::from_utf8(bytes).expect("utf-8")
+}
 
 /// `InvokeWithResponseStream` from boto3: argv[1] the function, argv[2] the payload,
 /// argv[3] optional extra parameters as JSON. Prints the response's fields, each chunk
@@ -406,6 +422,32 @@ fn invoke_with_response_stream_from_boto3() {
         .collect();
     assert!(at[2] - at[0] >= 0.4, "chunks came together: {at:?}");
 
+    // `LogType: Tail`: InvokeComplete carries the invocation's log, base64.
+    let tailed: Value = server.python(
+        STREAM_INVOKE,
+        &[&streamer, r#"{"mode":"chunks"}"#, r#"{"LogType":"Tail"}"#],
+    );
+    let log = decode_log(&tailed["complete"]["LogResult"]);
+    for expected in [
+        "START RequestId: ",
+        "INFO\tstreaming chunks",
+        "END RequestId: ",
+        "REPORT RequestId: ",
+    ] {
+        assert!(
+            log.contains(expected),
+            "{expected:?} not in the log tail:\n{log}"
+        );
+    }
+    let bad_log_type: Value = server.python(
+        STREAM_INVOKE,
+        &[&streamer, "{}", r#"{"LogType":"Everything"}"#],
+    );
+    assert_eq!(
+        bad_log_type["error"], "InvalidParameterValueException",
+        "{bad_log_type}"
+    );
+
     // A throw midway: the chunks written, then InvokeComplete with the error.
     let midway: Value = server.python(STREAM_INVOKE, &[&streamer, r#"{"mode":"midway"}"#]);
     assert_eq!(
@@ -439,8 +481,12 @@ fn invoke_with_response_stream_from_boto3() {
 
     // Plain Invoke of a streaming function gets the whole body; over 6 MB it is refused as
     // Lambda refuses an oversized response.
-    let whole: Value = server.python(INVOKE, &[&streamer, r#"{"mode":"chunks"}"#]);
+    let whole: Value = server.python(
+        INVOKE,
+        &[&streamer, r#"{"mode":"chunks"}"#, r#"{"LogType":"Tail"}"#],
+    );
     assert_eq!(whole["payload"], "one two three");
+    assert!(decode_log(&whole["logResult"]).contains("INFO\tstreaming chunks"));
     let big: Value = server.python(INVOKE, &[&streamer, r#"{"mode":"big"}"#]);
     assert_eq!(big["functionError"], "Unhandled", "{big}");
     assert!(
