@@ -32,10 +32,13 @@ type FlushRequest = oneshot::Sender<()>;
 /// instance runs one at a time, so what it writes meanwhile belongs to it. Its lines also
 /// go to its caller's [`LogTail`], if it asked for one.
 #[derive(Debug, Default, Clone)]
-struct CurrentRequest(Arc<Mutex<Option<(Arc<str>, Option<LogTail>)>>>);
+struct CurrentRequest(Arc<Mutex<Option<Tag>>>);
+
+/// A line's request id, and the tail its caller keeps of its log.
+type Tag = (Arc<str>, Option<LogTail>);
 
 impl CurrentRequest {
-    fn get(&self) -> Option<(Arc<str>, Option<LogTail>)> {
+    fn get(&self) -> Option<Tag> {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -135,7 +138,7 @@ fn emit_lines(pending: &mut Vec<u8>, at_end: bool, output: &Output) {
     }
 }
 
-fn emit(line: &[u8], output: &Output, request: Option<&(Arc<str>, Option<LogTail>)>) {
+fn emit(line: &[u8], output: &Output, request: Option<&Tag>) {
     let text = String::from_utf8_lossy(line);
     let text = text.trim_end_matches('\r');
     let request_id = request.map(|(request_id, _)| &**request_id);
