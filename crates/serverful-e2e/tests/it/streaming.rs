@@ -255,8 +255,9 @@ fn response_stream_urls_send_chunks_as_the_function_writes_them() {
     assert_eq!(received.body(), "first second");
     assert!(!received.ended_in_error);
     let gap = received.arrival_of("second") - received.arrival_of("first");
+    // The function writes them a second apart; a buffered answer would bring both at once.
     assert!(
-        gap >= Duration::from_millis(800),
+        gap >= Duration::from_millis(500),
         "the first chunk came only {gap:?} before the last"
     );
 
@@ -313,7 +314,7 @@ fn a_custom_runtime_streams_through_the_runtime_api_with_error_trailers() {
     assert_eq!(received.body(), "custom-1 custom-2");
     assert!(
         received.arrival_of("custom-2") - received.arrival_of("custom-1")
-            >= Duration::from_millis(800)
+            >= Duration::from_millis(500)
     );
     let received = get_streamed(&server, &host, "/fail");
     assert_eq!(received.body(), "custom-1 ");
@@ -420,7 +421,7 @@ fn invoke_with_response_stream_from_boto3() {
         .iter()
         .map(|at| at.as_f64().expect("seconds"))
         .collect();
-    assert!(at[2] - at[0] >= 0.4, "chunks came together: {at:?}");
+    assert!(at[2] - at[0] >= 0.3, "chunks came together: {at:?}");
 
     // `LogType: Tail`: InvokeComplete carries the invocation's log, base64.
     let tailed: Value = server.python(
