@@ -296,6 +296,28 @@ fn response_stream_urls_send_chunks_as_the_function_writes_them() {
         Duration::from_secs(10),
     );
 
+    // A client that goes away midway stops nothing: the function runs to its end (its
+    // REPORT is logged) and the next request is served.
+    let reports = || server.stdout().matches("REPORT RequestId").count();
+    // The timed-out invocation's REPORT follows its timeout line closely.
+    std::thread::sleep(Duration::from_millis(300));
+    let reports_before = reports();
+    let mut response = client()
+        .get(server.url("/slow"))
+        .header("Host", &host)
+        .send()
+        .expect("GET");
+    let mut buffer = [0u8; 64];
+    let read = response.read(&mut buffer).expect("the first chunk");
+    assert_eq!(&buffer[..read], b"first ");
+    drop(response);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while reports() == reports_before {
+        assert!(Instant::now() < deadline, "{}", server.all_output());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(get_streamed(&server, &host, "/slow").body(), "first second");
+
     // The same function behind a BUFFERED URL: the client gets everything at the end.
     let buffered_host = url_host(&server, "BufferedStreamerUrl");
     let received = get_streamed(&server, &buffered_host, "/chunks");
