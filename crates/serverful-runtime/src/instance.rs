@@ -17,7 +17,7 @@ use crate::bootstrap::Launch;
 use crate::logs;
 use crate::output::OutputPipes;
 use crate::sandbox::{ParkSlot, ParkedSandbox, SandboxedInstance};
-use crate::streaming::ResponseStream;
+use crate::streaming::{Response, ResponseStream};
 use crate::supervisor::{watch_process, ExitWatch, StartContext, StartFailure, Watched};
 use crate::{FunctionConfig, InvokeContext, InvokeError, RuntimeOptions, INIT_TIMEOUT};
 
@@ -127,9 +127,10 @@ impl InvokeOutcome {
     }
 }
 
-/// Where a streamed response goes: its start is handed over once, and how it ended is sent
-/// after its last chunk.
-pub(crate) type StreamHead = Option<oneshot::Sender<ResponseStream>>;
+/// Where the caller's answer goes: a streamed response as it starts (taken by the
+/// instance, which tells the stream how it ended after its last chunk), else the result
+/// once the invocation is over.
+pub(crate) type StreamHead = Option<oneshot::Sender<Result<Response, InvokeError>>>;
 
 /// The error JSON of a streamed response over [`crate::MAX_STREAMED_RESPONSE_BYTES`].
 fn stream_too_large() -> Bytes {
@@ -731,7 +732,8 @@ impl Instance {
                 let (end_sender, end_receiver) = oneshot::channel();
                 if let Some(head) = head.take() {
                     // A caller that went away leaves the stream to be read and dropped.
-                    let _ = head.send(ResponseStream::new(content_type, chunks, end_receiver));
+                    let stream = ResponseStream::new(content_type, chunks, end_receiver);
+                    let _ = head.send(Ok(Response::Streamed(stream)));
                 }
                 stream_end = Some(end_sender);
                 // The stream runs within the function's timeout, like any response.

@@ -632,17 +632,23 @@ impl Runtime {
         };
         self.start_reaper();
         // The invocation runs in its own task so that a caller who stops waiting (a client
-        // that disconnects) does not kill the instance halfway through a request; a stream
-        // is handed over as it starts while the task runs on until it ends.
-        let (head, streamed) = tokio::sync::oneshot::channel();
-        let task = self.spawn(pool.clone().invoke(payload, context, Some(head)));
-        if let Ok(stream) = streamed.await {
-            return Ok(Response::Streamed(stream));
-        }
-        match task.await {
-            Ok(result) => result.map(|body| Response::Buffered(body.unwrap_or_default())),
-            Err(join_error) => {
-                tracing::error!(function, "invocation task failed: {join_error}");
+        // that disconnects) does not kill the instance halfway through a request. The task
+        // answers once: a stream as it starts (and runs on until it ends), else the result.
+        let (head, answer) = tokio::sync::oneshot::channel();
+        let pool = pool.clone();
+        self.spawn(async move {
+            let mut head = Some(head);
+            let result = pool.invoke(payload, context, &mut head).await;
+            if let Some(head) = head {
+                // The caller may have stopped waiting.
+                let _ = head.send(result.map(|body| Response::Buffered(body.unwrap_or_default())));
+            }
+        });
+        match answer.await {
+            Ok(answer) => answer,
+            Err(_) => {
+                // The task ends without answering only if it panicked.
+                tracing::error!(function, "invocation task failed");
                 Err(InvokeError::FunctionError(logs::error_json(
                     "Runtime.Unknown",
                     "The invocation failed inside Serverful",

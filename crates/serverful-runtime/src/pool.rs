@@ -69,13 +69,13 @@ impl Supervisor<LambdaKind> {
         self: Arc<Self>,
         payload: Bytes,
         context: InvokeContext,
-        mut head: StreamHead,
+        head: &mut StreamHead,
     ) -> Result<Option<Bytes>, InvokeError> {
         let counters = &self.counters;
         counters
             .in_flight
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let result = self.run(payload, context, &mut head).await;
+        let result = self.run(payload, context, head).await;
         // After a cold start the next one finds a sandbox ready. It is set up now, with
         // this invocation done, so as not to slow that down.
         self.park_ahead();
