@@ -114,7 +114,9 @@ bundle_node express "express@5" "serverless-http@4"
 # differential test (tests/it/differential.rs). Without its dependencies: the test loads
 # only the matcher module, which needs nothing beyond the standard library.
 bundle_python localstack-events --no-deps "localstack-core==2026.3.0"
-# The AWS SDK for JavaScript v3 for the store tests' Node.js client (tests/it/store.rs).
+# The AWS SDK for JavaScript v3 for the store tests' Node.js client (tests/it/store.rs);
+# its Lambda client is the response streaming tests' (InvokeWithResponseStreamCommand,
+# tests/it/streaming.rs).
 bundle_node dynamodb "@aws-sdk/client-dynamodb@3" "@aws-sdk/lib-dynamodb@3" "@aws-sdk/client-lambda@3"
 
 # SQS's query protocol (XML) as older SDKs speak it: botocore moved SQS to the JSON

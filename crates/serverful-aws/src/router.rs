@@ -258,7 +258,7 @@ async fn handle_rest(
             return rest_response(service.error_response(&error.to_aws_error()), request_id);
         }
     };
-    let call = service.call(RestRequest {
+    let call = service.call_streaming(RestRequest {
         method: parts.method.clone(),
         path: parts.uri.path().to_owned(),
         query: parts.uri.query().unwrap_or("").to_owned(),
@@ -270,7 +270,7 @@ async fn handle_rest(
         request_id: request_id.to_owned(),
     });
     let response = match AssertUnwindSafe(call).catch_unwind().await {
-        Ok(Ok(response)) => response,
+        Ok(Ok(response)) => return streamed_rest_response(response, request_id),
         Ok(Err(error)) => service.error_response(&error),
         Err(_) => {
             tracing::error!(service = service.signing_name(), "AWS service panicked");
@@ -377,6 +377,11 @@ fn aws_json_response(
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(CRC32_HEADER, HeaderValue::from(crc));
     insert_request_id(headers, request_id);
+    response
+}
+
+fn streamed_rest_response(mut response: Response, request_id: &str) -> Response {
+    insert_request_id(response.headers_mut(), request_id);
     response
 }
 

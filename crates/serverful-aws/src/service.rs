@@ -110,6 +110,19 @@ pub trait RestService: Send + Sync + 'static {
     }
     /// Runs the call. The router adds `x-amzn-RequestId` to the response.
     fn call(&self, request: RestRequest) -> BoxFuture<'static, Result<Response<Bytes>, AwsError>>;
+    /// Runs the call for a response whose body may go out as it is produced (Lambda's
+    /// `InvokeWithResponseStream`); what the router calls. The default is
+    /// [`RestService::call`]'s whole body.
+    fn call_streaming(
+        &self,
+        request: RestRequest,
+    ) -> BoxFuture<'static, Result<Response<axum::body::Body>, AwsError>> {
+        let call = self.call(request);
+        Box::pin(async move {
+            call.await
+                .map(|response| response.map(axum::body::Body::from))
+        })
+    }
     /// How this API shapes errors, including authentication errors. The default is the
     /// restJson1 shape: an `x-amzn-ErrorType` header and `{"message": "..."}`.
     fn error_response(&self, error: &AwsError) -> Response<Bytes> {

@@ -1,7 +1,9 @@
 //! Lambda function URLs: each URL answers on its own host,
 //! `{url_id}.lambda-url.{region}.{domain}`, with Lambda's function URL event (payload 2.0
 //! with `routeKey` and `stage` `$default`), its response rules, its CORS and, for
-//! `AWS_IAM` URLs, a SigV4 check (signing name `lambda`) before the function runs.
+//! `AWS_IAM` URLs, a SigV4 check (signing name `lambda`) before the function runs. A
+//! `RESPONSE_STREAM` URL sends a streamed response on as the function writes it
+//! (`stream_response`).
 
 use std::sync::Arc;
 
@@ -14,7 +16,8 @@ use serde_json::{json, Map, Value};
 use crate::cors::{self, CorsConfig};
 use crate::event::{self, RequestData, Site};
 use crate::response::v2_response;
-use crate::{FunctionRef, InvokeError};
+use crate::stream_response::{streamed_response, StreamFailure};
+use crate::{FunctionRef, InvokeError, InvokeResponse};
 
 /// One function URL, as the gateway serves it.
 #[derive(Debug, Clone)]
@@ -51,8 +54,9 @@ pub enum FunctionUrlAuthType {
 pub enum FunctionUrlInvokeMode {
     /// `BUFFERED`: the whole response once the function returns.
     Buffered,
-    /// `RESPONSE_STREAM`: the response as the function writes it. Served buffered for now:
-    /// the client gets the same bytes once the function returns.
+    /// `RESPONSE_STREAM`: the response as the function writes it, when it streams (the
+    /// Runtime API's streaming response mode); a function that returns a whole response
+    /// gets the buffered rules.
     ResponseStream,
 }
 
@@ -197,14 +201,63 @@ pub(crate) async fn serve(
     let event = url_event(url, &request);
     let payload =
         Bytes::from(serde_json::to_vec(&event).expect("a serde_json::Value always serializes"));
-    let response = match invoker.invoke(&url.target, payload).await {
-        Ok(result) => v2_response(&result).unwrap_or_else(|malformed| {
+    let buffered = |result: Bytes| {
+        v2_response(&result).unwrap_or_else(|malformed| {
             tracing::error!(function = %url.target, "function URL response is malformed: {malformed}");
             internal_server_error()
-        }),
-        Err(error) => invoke_error_response(&url.target, error),
+        })
+    };
+    let response = match url.invoke_mode {
+        FunctionUrlInvokeMode::Buffered => {
+            match invoker.invoke_streaming(&url.target, payload).await {
+                Ok(InvokeResponse::Buffered(result)) => buffered(result),
+                // A function that streams behind a buffered URL: what it wrote, whole, as
+                // the body of a 200 (its prelude, if any, is not read).
+                Ok(InvokeResponse::Streamed(stream)) => {
+                    let content_type = stream.content_type.clone();
+                    match stream.collect(MAX_PAYLOAD_BYTES).await {
+                        Ok(body) => collected_response(content_type, body),
+                        Err(error) => invoke_error_response(&url.target, error),
+                    }
+                }
+                Err(error) => invoke_error_response(&url.target, error),
+            }
+        }
+        FunctionUrlInvokeMode::ResponseStream => {
+            match invoker.invoke_streaming(&url.target, payload).await {
+                Ok(InvokeResponse::Buffered(result)) => buffered(result),
+                Ok(InvokeResponse::Streamed(stream)) => {
+                    match streamed_response(&url.target, stream).await {
+                        Ok(response) => response,
+                        Err(StreamFailure::Invoke(error)) => {
+                            invoke_error_response(&url.target, error)
+                        }
+                        Err(StreamFailure::Malformed(malformed)) => {
+                            tracing::error!(function = %url.target, "function URL response is malformed: {malformed}");
+                            internal_server_error()
+                        }
+                    }
+                }
+                Err(error) => invoke_error_response(&url.target, error),
+            }
+        }
     };
     finish(response)
+}
+
+/// The most a buffered URL takes from a function that streams: Lambda's synchronous limit.
+const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
+
+/// A streamed response collected for a buffered URL: a 200 of the stream's content type.
+fn collected_response(content_type: Option<String>, body: Bytes) -> Response {
+    let mut response = Response::new(Body::from(body));
+    let content_type = content_type
+        .and_then(|value| HeaderValue::from_str(&value).ok())
+        .unwrap_or_else(|| HeaderValue::from_static("application/octet-stream"));
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, content_type);
+    response
 }
 
 /// Over Lambda's 6 MB limit for a synchronous invocation.

@@ -45,6 +45,7 @@ mod response;
 mod route_set;
 mod routes;
 mod service;
+mod stream_response;
 mod validation;
 
 use std::sync::Arc;
@@ -181,7 +182,8 @@ pub use mock::MockAnswer;
 pub use route_set::{ApiUrl, FunctionUrlListing, RouteSet, Routes};
 pub use routes::route_lines;
 pub use serverful_invoke::{
-    FunctionMode, FunctionRef, HttpTarget, Invoke, InvokeError, ProxyGuard, ProxyOutcome,
+    FunctionMode, FunctionRef, HttpTarget, Invoke, InvokeError, InvokeResponse, ProxyGuard,
+    ProxyOutcome, ResponseStream,
 };
 pub use service::{router, MAX_REQUEST_BODY_BYTES};
 pub use validation::RequestChecks;

@@ -126,6 +126,34 @@ pub(crate) fn v2_response(result: &[u8]) -> Result<Response, MalformedResponse> 
     Ok(build(status, headers, body))
 }
 
+/// The status and headers of a streamed response's HTTP prelude (the JSON before the eight
+/// NUL bytes of `application/vnd.awslambda.http-integration-response`): `statusCode`
+/// (200 when absent), `headers` and `cookies`, read with the 2.0 rules.
+pub(crate) fn prelude_head(prelude: &[u8]) -> Result<(StatusCode, HeaderMap), MalformedResponse> {
+    let value: Value = serde_json::from_slice(prelude)
+        .map_err(|e| malformed(format!("the stream's prelude is not JSON: {e}")))?;
+    let Value::Object(object) = value else {
+        return Err(malformed("the stream's prelude is not a JSON object"));
+    };
+    let status = status_code(&object)?.unwrap_or(StatusCode::OK);
+    let mut headers = HeaderMap::new();
+    add_multi_value_headers(&mut headers, object.get("multiValueHeaders"))?;
+    add_single_value_headers(&mut headers, object.get("headers"), false)?;
+    if let Some(cookies) = object.get("cookies") {
+        let Value::Array(cookies) = cookies else {
+            return Err(malformed("`cookies` is not an array"));
+        };
+        for cookie in cookies {
+            let value = cookie
+                .as_str()
+                .and_then(|cookie| HeaderValue::from_str(cookie).ok())
+                .ok_or_else(|| malformed("a cookie is not a valid header value"))?;
+            headers.append(header::SET_COOKIE, value);
+        }
+    }
+    Ok((status, headers))
+}
+
 fn inferred(body: Bytes) -> Response {
     let mut headers = HeaderMap::new();
     set_default_content_type(&mut headers);

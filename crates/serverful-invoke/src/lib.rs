@@ -1,6 +1,7 @@
 //! The vocabulary every caller of functions shares: how a function of a stack is named
 //! ([`FunctionRef`]), how it takes requests ([`FunctionMode`]), the one call that runs it
-//! ([`Invoke`]) and the ways that call fails ([`InvokeError`]).
+//! ([`Invoke`]), what a function answers when it streams ([`InvokeResponse`]) and the ways
+//! that call fails ([`InvokeError`]).
 //!
 //! The gateway and the Lambda API call functions through it; the event sources will too.
 //! Whoever runs functions (the platform, or a test's fake) implements [`Invoke`].
@@ -16,6 +17,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt as _;
 
 /// A function of a stack, as callers name it.
 ///
@@ -129,6 +132,77 @@ pub trait Invoke: Send + Sync + 'static {
         &self,
         function: &FunctionRef,
     ) -> BoxFuture<'static, Result<HttpTarget, InvokeError>>;
+
+    /// Runs the function with an event, for a caller that can pass a streamed response
+    /// on as it is written (a `RESPONSE_STREAM` function URL, `InvokeWithResponseStream`):
+    /// the answer comes as soon as the function starts streaming. [`Invoke::invoke`]
+    /// collects a streamed response instead. The default answers
+    /// [`InvokeResponse::Buffered`] with what [`Invoke::invoke`] returns, for
+    /// implementations whose functions never stream.
+    fn invoke_streaming(
+        &self,
+        function: &FunctionRef,
+        event: Bytes,
+    ) -> BoxFuture<'static, Result<InvokeResponse, InvokeError>> {
+        let call = self.invoke(function, event);
+        Box::pin(async move { call.await.map(InvokeResponse::Buffered) })
+    }
+}
+
+/// What a function answered to [`Invoke::invoke_streaming`].
+#[derive(Debug)]
+pub enum InvokeResponse {
+    /// The whole result, once the function returned.
+    Buffered(Bytes),
+    /// The result as the function writes it (the Runtime API's streaming response mode).
+    Streamed(ResponseStream),
+}
+
+impl InvokeResponse {
+    /// The whole result: a streamed one is collected, at most `limit` bytes
+    /// ([`InvokeError::PayloadTooLarge`] past that), as Lambda answers a caller that does
+    /// not stream.
+    pub async fn into_bytes(self, limit: usize) -> Result<Bytes, InvokeError> {
+        match self {
+            InvokeResponse::Buffered(bytes) => Ok(bytes),
+            InvokeResponse::Streamed(stream) => stream.collect(limit).await,
+        }
+    }
+}
+
+/// A response the function streams.
+pub struct ResponseStream {
+    /// The `Content-Type` the function declared for its stream, if any
+    /// (`application/vnd.awslambda.http-integration-response` when it starts with an HTTP
+    /// prelude).
+    pub content_type: Option<String>,
+    /// The chunks in the order the function wrote them. An `Err` is the last item: the
+    /// function failed midway ([`InvokeError::FunctionError`] with Lambda's error JSON),
+    /// ran past its timeout, or streamed more than Lambda allows.
+    pub body: BoxStream<'static, Result<Bytes, InvokeError>>,
+}
+
+impl fmt::Debug for ResponseStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseStream")
+            .field("content_type", &self.content_type)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResponseStream {
+    /// Every chunk in one buffer, at most `limit` bytes.
+    pub async fn collect(mut self, limit: usize) -> Result<Bytes, InvokeError> {
+        let mut collected = bytes::BytesMut::new();
+        while let Some(chunk) = self.body.next().await {
+            let chunk = chunk?;
+            if collected.len() + chunk.len() > limit {
+                return Err(InvokeError::PayloadTooLarge);
+            }
+            collected.extend_from_slice(&chunk);
+        }
+        Ok(collected.freeze())
+    }
 }
 
 /// A web server ready to take one proxied request.
@@ -178,6 +252,38 @@ pub trait ProxyGuard: Send + 'static {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn streamed(items: Vec<Result<&'static str, InvokeError>>) -> InvokeResponse {
+        InvokeResponse::Streamed(ResponseStream {
+            content_type: None,
+            body: futures_util::stream::iter(
+                items
+                    .into_iter()
+                    .map(|item| item.map(|text| Bytes::from_static(text.as_bytes()))),
+            )
+            .boxed(),
+        })
+    }
+
+    #[test]
+    fn a_streamed_response_is_collected_within_the_limit() {
+        let collect = |response: InvokeResponse, limit| {
+            futures_util::FutureExt::now_or_never(response.into_bytes(limit))
+                .expect("ready streams")
+        };
+        let whole = collect(streamed(vec![Ok("ab"), Ok("cd")]), 4).expect("fits");
+        assert_eq!(whole, Bytes::from_static(b"abcd"));
+        assert!(matches!(
+            collect(streamed(vec![Ok("ab"), Ok("cde")]), 4),
+            Err(InvokeError::PayloadTooLarge)
+        ));
+        assert!(matches!(
+            collect(streamed(vec![Ok("ab"), Err(InvokeError::Timeout)]), 4),
+            Err(InvokeError::Timeout)
+        ));
+        let buffered = collect(InvokeResponse::Buffered(Bytes::from_static(b"x")), 0);
+        assert_eq!(buffered.expect("buffered"), Bytes::from_static(b"x"));
+    }
 
     #[test]
     fn display_names_stack_function_and_qualifier() {

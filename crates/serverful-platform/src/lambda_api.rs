@@ -1,4 +1,5 @@
-//! The Lambda API on the AWS endpoint: `Invoke`, `ListFunctions`, `GetFunction`,
+//! The Lambda API on the AWS endpoint: `Invoke`, `InvokeWithResponseStream` (answered in
+//! `lambda_stream`), `ListFunctions`, `GetFunction`,
 //! `GetFunctionConfiguration`, `ListVersionsByFunction`, `ListAliases` and `GetAlias`,
 //! over every stack's functions (as their current deploys have them), in Lambda's
 //! REST-JSON shapes, so the AWS SDKs and CLI (`aws lambda invoke --endpoint-url ...`) can
@@ -17,12 +18,16 @@ use serverful_invoke::{FunctionRef, InvokeError};
 use serverful_runtime as runtime;
 use serverful_template as template;
 
+use crate::lambda_stream;
 use crate::lambda_versions;
 use crate::server::{LiveVersion, Platform};
 use crate::state::{FunctionSettings, FunctionVersionRecord};
 
 /// The API version prefix every Lambda path starts with.
 const PREFIX: &str = "/2015-03-31/functions";
+
+/// The prefix of `InvokeWithResponseStream`, which has an API version of its own.
+const STREAMING_PREFIX: &str = "/2021-11-15/functions";
 
 /// The most versions `ListVersionsByFunction` returns at once, as on Lambda; also the
 /// default page of `ListAliases`.
@@ -117,7 +122,7 @@ impl RestService for LambdaApi {
     }
 
     fn handles(&self, route: &Route<'_>) -> bool {
-        route.path.starts_with(PREFIX)
+        (route.path.starts_with(PREFIX) || route.path.starts_with(STREAMING_PREFIX))
             && route
                 .credential_service
                 .is_none_or(|service| service == "lambda")
@@ -134,6 +139,113 @@ impl RestService for LambdaApi {
         let account_id = platform.config().account_id.clone();
         Box::pin(async move { dispatch(request, &platform, &infos, &account_id).await })
     }
+
+    fn call_streaming(
+        &self,
+        request: RestRequest,
+    ) -> BoxFuture<'static, Result<Response<axum::body::Body>, AwsError>> {
+        if !request.path.starts_with(STREAMING_PREFIX) {
+            let call = self.call(request);
+            return Box::pin(async move {
+                call.await
+                    .map(|response| response.map(axum::body::Body::from))
+            });
+        }
+        let platform = self.platform.clone();
+        let infos = self.infos();
+        let account_id = platform.config().account_id.clone();
+        Box::pin(async move { dispatch_streaming(request, platform, &infos, &account_id).await })
+    }
+}
+
+/// `InvokeWithResponseStream`, the one operation under [`STREAMING_PREFIX`].
+async fn dispatch_streaming(
+    request: RestRequest,
+    platform: Arc<Platform>,
+    infos: &[FunctionInfo],
+    account_id: &str,
+) -> Result<Response<axum::body::Body>, AwsError> {
+    let rest = request
+        .path
+        .strip_prefix(STREAMING_PREFIX)
+        .unwrap_or_default();
+    let segments: Vec<&str> = rest
+        .trim_matches('/')
+        .split('/')
+        .filter(|segment| !segment.is_empty())
+        .collect();
+    let [name, "response-streaming-invocations"] = segments.as_slice() else {
+        return Err(unknown_operation());
+    };
+    if request.method != Method::POST {
+        return Err(unknown_operation());
+    }
+    authorize(&request, &segments)?;
+    let arns = Arns {
+        region: &request.region,
+        account_id,
+    };
+    let (info, qualifier) = find(infos, name, &request, &arns)?;
+    // An unknown qualifier is refused before anything runs, a dry run included.
+    configuration(info, &arns, qualifier.as_deref())?;
+    let asked = lambda_stream::check_request(&request)?;
+    let payload = invocation_payload(&request)?;
+    if asked.dry_run {
+        return Ok(empty_response(StatusCode::NO_CONTENT).map(axum::body::Body::from));
+    }
+    let mut function = FunctionRef::new(info.stack.as_str(), info.logical_id.as_str());
+    if let Some(qualifier) = &qualifier {
+        function = function.with_qualifier(qualifier.as_str());
+    }
+    lambda_stream::invoke(
+        platform,
+        lambda_stream::StreamCall {
+            function,
+            payload,
+            timeout_secs: u64::from(info.latest.timeout_secs),
+            log_tail: asked.log_tail.then(runtime::LogTail::new),
+        },
+    )
+    .await
+}
+
+fn unknown_operation() -> AwsError {
+    AwsError::new(
+        StatusCode::NOT_FOUND,
+        "com.amazonaws.lambda",
+        "UnknownOperationException",
+        "Unknown operation",
+    )
+}
+
+/// The event of an invocation: the body, `{}` when empty; a body over Lambda's 6 MB or
+/// that is not JSON is refused as Lambda refuses it.
+fn invocation_payload(request: &RestRequest) -> Result<Bytes, AwsError> {
+    let payload = if request.body.is_empty() {
+        Bytes::from_static(b"{}")
+    } else {
+        request.body.clone()
+    };
+    if payload.len() > runtime::MAX_PAYLOAD_BYTES {
+        return Err(AwsError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "com.amazonaws.lambda",
+            "RequestTooLargeException",
+            format!(
+                "Request must be smaller than {} bytes for the InvokeFunction operation",
+                runtime::MAX_PAYLOAD_BYTES
+            ),
+        ));
+    }
+    if serde_json::from_slice::<Value>(&payload).is_err() {
+        return Err(AwsError::new(
+            StatusCode::BAD_REQUEST,
+            "com.amazonaws.lambda",
+            "InvalidRequestContentException",
+            "Could not parse request body into json: the payload is not valid JSON",
+        ));
+    }
+    Ok(payload)
 }
 
 async fn dispatch(
@@ -207,12 +319,7 @@ async fn dispatch(
             configuration(info, &arns, qualifier.as_deref())?;
             invoke(request, platform.clone(), info.clone(), qualifier).await
         }
-        _ => Err(AwsError::new(
-            StatusCode::NOT_FOUND,
-            "com.amazonaws.lambda",
-            "UnknownOperationException",
-            "Unknown operation",
-        )),
+        _ => Err(unknown_operation()),
     }
 }
 
@@ -273,7 +380,7 @@ fn authorize(request: &RestRequest, segments: &[&str]) -> Result<(), AwsError> {
             .map_err(|denied| denied.to_lambda_error());
     };
     let action = match (&request.method, rest) {
-        (&Method::POST, ["invocations"]) => "InvokeFunction",
+        (&Method::POST, ["invocations" | "response-streaming-invocations"]) => "InvokeFunction",
         (&Method::GET, ["configuration"]) => "GetFunctionConfiguration",
         (&Method::GET, ["versions"]) => "ListVersionsByFunction",
         (&Method::GET, ["aliases"]) => "ListAliases",
@@ -586,19 +693,7 @@ async fn invoke(
     }
     let invocation_type =
         header(&request, "x-amz-invocation-type").unwrap_or_else(|| "RequestResponse".to_owned());
-    let payload = if request.body.is_empty() {
-        Bytes::from_static(b"{}")
-    } else {
-        request.body.clone()
-    };
-    if serde_json::from_slice::<Value>(&payload).is_err() {
-        return Err(AwsError::new(
-            StatusCode::BAD_REQUEST,
-            "com.amazonaws.lambda",
-            "InvalidRequestContentException",
-            "Could not parse request body into json: the payload is not valid JSON",
-        ));
-    }
+    let payload = invocation_payload(&request)?;
     match invocation_type.as_str() {
         "RequestResponse" => {}
         "Event" => {
@@ -648,15 +743,30 @@ async fn invoke(
             ))
         }
     }
-    let (executed, outcome) = platform.invoke_version(&function, payload).await;
+    let log_tail = lambda_stream::log_type(&request)?.then(runtime::LogTail::new);
+    let context = runtime::InvokeContext {
+        log_tail: log_tail.clone(),
+        ..Default::default()
+    };
+    let (executed, outcome) = platform
+        .invoke_version_with(&function, payload, context)
+        .await;
     let executed_header = executed
         .and_then(|executed| HeaderValue::from_str(&executed).ok())
         .unwrap_or_else(|| HeaderValue::from_static("$LATEST"));
+    let log_result = log_tail
+        .as_ref()
+        .and_then(|tail| HeaderValue::from_str(&lambda_stream::log_result(tail)).ok());
     let respond = |body: Bytes| {
         let mut response = payload_response(StatusCode::OK, body);
         response
             .headers_mut()
             .insert("x-amz-executed-version", executed_header.clone());
+        if let Some(log_result) = &log_result {
+            response
+                .headers_mut()
+                .insert("x-amz-log-result", log_result.clone());
+        }
         response
     };
     let function_error = |body: Bytes| {

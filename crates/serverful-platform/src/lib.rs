@@ -47,6 +47,7 @@ pub mod events_api;
 mod invocation;
 mod keys;
 pub mod lambda_api;
+mod lambda_stream;
 mod lambda_versions;
 pub mod logs;
 pub mod mappings_api;

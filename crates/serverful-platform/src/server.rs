@@ -19,7 +19,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serverful_gateway as gateway;
-use serverful_invoke::{FunctionMode, FunctionRef, HttpTarget, InvokeError};
+use serverful_invoke::{
+    FunctionMode, FunctionRef, HttpTarget, InvokeError, InvokeResponse, ResponseStream,
+};
 use serverful_runtime as runtime;
 use serverful_store::Store;
 use serverful_template as template;
@@ -1378,18 +1380,50 @@ impl Platform {
     }
 
     /// [`Platform::invoke`], also saying which Lambda version ran (`$LATEST` or a
-    /// number), when one did (the function may have failed or timed out).
+    /// number), when one did (the function may have failed or timed out). A response the
+    /// function streams is collected, as Lambda answers callers that do not stream.
     pub async fn invoke_version(
         self: &Arc<Self>,
         function: &FunctionRef,
         event: Bytes,
     ) -> (Option<String>, Result<Bytes, InvokeError>) {
+        self.invoke_version_with(function, event, runtime::InvokeContext::default())
+            .await
+    }
+
+    /// [`Platform::invoke_version`] with the invocation's context (a tail of its log for
+    /// the caller, ...).
+    pub async fn invoke_version_with(
+        self: &Arc<Self>,
+        function: &FunctionRef,
+        event: Bytes,
+        context: runtime::InvokeContext,
+    ) -> (Option<String>, Result<Bytes, InvokeError>) {
+        let (executed, response) = self
+            .invoke_streaming_version(function, event, context)
+            .await;
+        let result = match response {
+            Ok(response) => response.into_bytes(runtime::MAX_PAYLOAD_BYTES).await,
+            Err(error) => Err(error),
+        };
+        (executed, result)
+    }
+
+    /// Calls a function for a caller that passes a streamed response on as it comes
+    /// (function URLs in `RESPONSE_STREAM` mode, `InvokeWithResponseStream`), saying which
+    /// Lambda version ran as [`Platform::invoke_version`] does.
+    pub async fn invoke_streaming_version(
+        self: &Arc<Self>,
+        function: &FunctionRef,
+        event: Bytes,
+        context: runtime::InvokeContext,
+    ) -> (Option<String>, Result<InvokeResponse, InvokeError>) {
         let (function_runtime, executed) = match self.resolve(function).await {
             Ok(resolved) => resolved,
             Err(error) => return (None, Err(error)),
         };
         match function_runtime
-            .invoke(&function.function, event.clone())
+            .invoke_streaming(&function.function, event.clone(), context.clone())
             .await
         {
             Err(runtime::InvokeError::ShuttingDown) => {
@@ -1407,12 +1441,16 @@ impl Platform {
                     return (None, Err(invoke_error(runtime::InvokeError::ShuttingDown)));
                 }
                 let result = newer
-                    .invoke(&function.function, event)
+                    .invoke_streaming(&function.function, event, context)
                     .await
+                    .map(invoke_response)
                     .map_err(invoke_error);
                 (Some(executed), result)
             }
-            outcome => (Some(executed), outcome.map_err(invoke_error)),
+            outcome => (
+                Some(executed),
+                outcome.map(invoke_response).map_err(invoke_error),
+            ),
         }
     }
 
@@ -2095,6 +2133,22 @@ fn function_url_spec(
 }
 
 /// The runtime's failure as callers of functions see it.
+/// The runtime's answer as callers of [`serverful_invoke::Invoke`] take it.
+fn invoke_response(response: runtime::Response) -> InvokeResponse {
+    use futures_util::StreamExt as _;
+    match response {
+        runtime::Response::Buffered(body) => InvokeResponse::Buffered(body),
+        runtime::Response::Streamed(stream) => InvokeResponse::Streamed(ResponseStream {
+            content_type: stream.content_type.clone(),
+            body: futures_util::stream::unfold(stream, |mut stream| async move {
+                let item = stream.next().await?;
+                Some((item.map_err(invoke_error), stream))
+            })
+            .boxed(),
+        }),
+    }
+}
+
 fn invoke_error(error: runtime::InvokeError) -> InvokeError {
     match error {
         runtime::InvokeError::FunctionError(payload) => InvokeError::FunctionError(payload),
@@ -2113,6 +2167,28 @@ fn invoke_error(error: runtime::InvokeError) -> InvokeError {
 pub(crate) struct WeakInvoker(pub(crate) std::sync::Weak<Platform>);
 
 impl serverful_invoke::Invoke for WeakInvoker {
+    fn invoke_streaming(
+        &self,
+        function: &FunctionRef,
+        event: Bytes,
+    ) -> futures_util::future::BoxFuture<'static, Result<InvokeResponse, InvokeError>> {
+        let platform = self.0.upgrade();
+        let function = function.clone();
+        Box::pin(async move {
+            match platform {
+                Some(platform) => {
+                    platform
+                        .invoke_streaming_version(&function, event, Default::default())
+                        .await
+                        .1
+                }
+                None => Err(InvokeError::Unavailable(
+                    "the server is stopping".to_owned(),
+                )),
+            }
+        })
+    }
+
     fn invoke(
         &self,
         function: &FunctionRef,
@@ -2172,6 +2248,21 @@ impl serverful_invoke::ProxyGuard for LeaseGuard {
 pub struct PlatformInvoker(pub Arc<Platform>);
 
 impl serverful_invoke::Invoke for PlatformInvoker {
+    fn invoke_streaming(
+        &self,
+        function: &FunctionRef,
+        event: Bytes,
+    ) -> futures_util::future::BoxFuture<'static, Result<InvokeResponse, InvokeError>> {
+        let platform = self.0.clone();
+        let function = function.clone();
+        Box::pin(async move {
+            platform
+                .invoke_streaming_version(&function, event, Default::default())
+                .await
+                .1
+        })
+    }
+
     fn invoke(
         &self,
         function: &FunctionRef,

@@ -3,6 +3,11 @@
 //! Every instance gets its own listener, so a process can only ever see its own
 //! invocations. Errors are the Runtime API's documented responses
 //! (`{"errorMessage": …, "errorType": …}` with 400, 403, 404, 413 or 500), never a panic.
+//!
+//! A response posted with `Lambda-Runtime-Function-Response-Mode: streaming` is passed on
+//! chunk by chunk as it arrives ([`Outcome::Streaming`]), never collected here; an error
+//! midway comes as the trailers `Lambda-Runtime-Function-Error-Type` and
+//! `Lambda-Runtime-Function-Error-Body` (the error JSON in base64).
 
 use std::sync::{Arc, Mutex};
 
@@ -17,7 +22,7 @@ use http_body_util::BodyExt;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::logs::{start_line, LogSink};
-use crate::MAX_PAYLOAD_BYTES;
+use crate::{MAX_PAYLOAD_BYTES, MAX_STREAMED_RESPONSE_BYTES};
 
 /// One invocation waiting for the process's `/next`.
 #[derive(Debug)]
@@ -44,7 +49,36 @@ pub(crate) enum Outcome {
     Error(Bytes),
     /// The response exceeded [`MAX_PAYLOAD_BYTES`].
     ResponseTooLarge,
+    /// The process began a streamed response; its chunks follow as they arrive.
+    Streaming(StreamStart),
 }
+
+/// A streamed response as it begins.
+#[derive(Debug)]
+pub(crate) struct StreamStart {
+    /// The `Content-Type` the process declared for its stream.
+    pub content_type: Option<String>,
+    /// The body's chunks, in order; closed when the body ends.
+    pub chunks: mpsc::Receiver<Bytes>,
+    /// How the body ended, sent once the last chunk is in `chunks`.
+    pub end: oneshot::Receiver<StreamEnd>,
+}
+
+/// How a streamed response ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum StreamEnd {
+    /// The body ended normally.
+    Complete,
+    /// The error trailers came: Lambda error JSON.
+    Error(Bytes),
+    /// The body passed the streamed response limit; what was over it was not passed on.
+    TooLarge,
+    /// The body broke off (the process died or dropped its connection).
+    Broken,
+}
+
+/// How many chunks may wait for a slow caller before the process's writes wait too.
+const STREAM_BUFFER: usize = 16;
 
 /// How the process's init phase ended.
 #[derive(Debug)]
@@ -79,6 +113,8 @@ pub(crate) struct ApiState {
     /// the function prints for the invocation.
     sink: LogSink,
     function: String,
+    /// The most a streamed response may carry ([`MAX_STREAMED_RESPONSE_BYTES`]).
+    stream_limit: usize,
 }
 
 impl ApiState {
@@ -94,6 +130,7 @@ impl ApiState {
             init: Mutex::new(Some(init)),
             sink,
             function,
+            stream_limit: MAX_STREAMED_RESPONSE_BYTES,
         })
     }
 
@@ -180,11 +217,11 @@ fn invalid_state(from: &str, to: &str) -> Response {
     )
 }
 
-fn too_large() -> Response {
+fn too_large(limit: usize) -> Response {
     let mut response = error_response(
         StatusCode::PAYLOAD_TOO_LARGE,
         "RequestEntityTooLarge",
-        &format!("Exceeded maximum allowed payload size ({MAX_PAYLOAD_BYTES} bytes)."),
+        &format!("Exceeded maximum allowed payload size ({limit} bytes)."),
     );
     // The rest of the body is never read, so this connection cannot carry another request;
     // saying so spares the runtime a write into a closed socket.
@@ -305,10 +342,18 @@ async fn read_body(body: Body) -> Result<Bytes, BodyError> {
 async fn invocation_response(
     State(state): State<Arc<ApiState>>,
     Path(request_id): Path<String>,
+    headers: HeaderMap,
     body: Body,
 ) -> Response {
     if let Some(response) = request_id_problem(&state, &request_id, "InvocationResponse") {
         return response;
+    }
+    let streaming = headers
+        .get("lambda-runtime-function-response-mode")
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|mode| mode.trim().eq_ignore_ascii_case("streaming"));
+    if streaming {
+        return streamed_response(&state, &request_id, &headers, body).await;
     }
     match read_body(body).await {
         Ok(bytes) => {
@@ -320,7 +365,7 @@ async fn invocation_response(
         }
         Err(BodyError::TooLarge) => {
             finish(&state, &request_id, Outcome::ResponseTooLarge);
-            too_large()
+            too_large(MAX_PAYLOAD_BYTES)
         }
         Err(BodyError::Unreadable) => error_response(
             StatusCode::BAD_REQUEST,
@@ -328,6 +373,93 @@ async fn invocation_response(
             "The response body could not be read",
         ),
     }
+}
+
+/// Passes a streamed response on chunk by chunk, as the process writes it, then how it
+/// ended. A caller that went away stops nothing: the rest is read and dropped, and the
+/// function runs to its end, as on Lambda.
+async fn streamed_response(
+    state: &ApiState,
+    request_id: &str,
+    headers: &HeaderMap,
+    mut body: Body,
+) -> Response {
+    let (chunk_sender, chunks) = mpsc::channel(STREAM_BUFFER);
+    let (end_sender, end) = oneshot::channel();
+    let content_type = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let start = StreamStart {
+        content_type,
+        chunks,
+        end,
+    };
+    if !finish(state, request_id, Outcome::Streaming(start)) {
+        return invalid_state("InvocationResponse", "InvocationResponse");
+    }
+    let mut chunk_sender = Some(chunk_sender);
+    let mut streamed = 0usize;
+    let ending = loop {
+        let frame = match body.frame().await {
+            None => break StreamEnd::Complete,
+            Some(Err(_)) => break StreamEnd::Broken,
+            Some(Ok(frame)) => frame,
+        };
+        match frame.into_data() {
+            Ok(data) => {
+                streamed += data.len();
+                if streamed > state.stream_limit {
+                    break StreamEnd::TooLarge;
+                }
+                if data.is_empty() {
+                    continue;
+                }
+                if let Some(sender) = &chunk_sender {
+                    if sender.send(data).await.is_err() {
+                        chunk_sender = None;
+                    }
+                }
+            }
+            Err(frame) => {
+                if let Some(error) = frame
+                    .into_trailers()
+                    .ok()
+                    .and_then(|trailers| trailer_error(&trailers))
+                {
+                    break StreamEnd::Error(error);
+                }
+            }
+        }
+    };
+    // Closing the chunks first: the caller reads every chunk before the end.
+    drop(chunk_sender);
+    let over_limit = ending == StreamEnd::TooLarge;
+    // The invoker is gone only when it already gave up (timeout).
+    let _ = end_sender.send(ending);
+    if over_limit {
+        too_large(state.stream_limit)
+    } else {
+        accepted()
+    }
+}
+
+/// Lambda error JSON from a streamed response's error trailers, if it has them: the
+/// decoded `Lambda-Runtime-Function-Error-Body` when it is a JSON object, else an error of
+/// the `Lambda-Runtime-Function-Error-Type` with the body as its message.
+fn trailer_error(trailers: &HeaderMap) -> Option<Bytes> {
+    use base64::Engine as _;
+    let error_type = trailers.get("lambda-runtime-function-error-type");
+    let encoded = trailers.get("lambda-runtime-function-error-body");
+    if error_type.is_none() && encoded.is_none() {
+        return None;
+    }
+    let body = encoded.and_then(|value| {
+        base64::engine::general_purpose::STANDARD
+            .decode(value.as_bytes().trim_ascii())
+            .ok()
+    });
+    Some(error_payload(trailers, body.as_deref()))
 }
 
 /// Lambda error JSON from what a runtime posted: the body when it is a JSON object,
@@ -574,6 +706,154 @@ mod tests {
         assert_eq!(status, 413);
         assert!(body.contains("RequestEntityTooLarge"), "{body}");
         assert!(matches!(outcome.await, Ok(Outcome::ResponseTooLarge)));
+    }
+
+    /// A streamed POST of `chunks`, then `trailers` if any.
+    fn streamed_request(
+        request_id: &str,
+        chunks: &[&'static str],
+        trailers: Option<HeaderMap>,
+    ) -> Request<Body> {
+        use hyper::body::Frame;
+        let mut frames: Vec<Result<Frame<Bytes>, std::convert::Infallible>> = chunks
+            .iter()
+            .map(|chunk| Ok(Frame::data(Bytes::from_static(chunk.as_bytes()))))
+            .collect();
+        if let Some(trailers) = trailers {
+            frames.push(Ok(Frame::trailers(trailers)));
+        }
+        let body = http_body_util::StreamBody::new(futures_util::stream::iter(frames));
+        Request::post(format!(
+            "/2018-06-01/runtime/invocation/{request_id}/response"
+        ))
+        .header("lambda-runtime-function-response-mode", "streaming")
+        .header("content-type", "text/plain")
+        .body(Body::new(body))
+        .expect("valid request")
+    }
+
+    async fn start_streaming(
+        harness: &Harness,
+        request: Request<Body>,
+        outcome: oneshot::Receiver<Outcome>,
+    ) -> (u16, Vec<Bytes>, StreamEnd, Option<String>) {
+        let response = tokio::spawn(harness.router.clone().oneshot(request));
+        let Ok(Outcome::Streaming(mut start)) = outcome.await else {
+            panic!("expected a streamed response");
+        };
+        let mut chunks = Vec::new();
+        while let Some(chunk) = start.chunks.recv().await {
+            chunks.push(chunk);
+        }
+        let end = start.end.await.expect("an end");
+        let status = response
+            .await
+            .expect("handler")
+            .expect("infallible router")
+            .status()
+            .as_u16();
+        (status, chunks, end, start.content_type)
+    }
+
+    #[tokio::test]
+    async fn streamed_responses_pass_chunks_then_the_error_trailers() {
+        use base64::Engine as _;
+        let harness = harness();
+        let (invocation, outcome) = invocation("req-s");
+        harness.invocations.send(invocation).await.expect("send");
+        send(
+            &harness.router,
+            "GET",
+            "/2018-06-01/runtime/invocation/next",
+            Vec::new(),
+        )
+        .await;
+        let mut trailers = HeaderMap::new();
+        trailers.insert(
+            "lambda-runtime-function-error-type",
+            HeaderValue::from_static("Error"),
+        );
+        let body = base64::engine::general_purpose::STANDARD
+            .encode(br#"{"errorMessage":"midway","errorType":"Error"}"#);
+        trailers.insert(
+            "lambda-runtime-function-error-body",
+            HeaderValue::from_str(&body).expect("base64 is a header value"),
+        );
+        let request = streamed_request("req-s", &["one", "two"], Some(trailers));
+        let (status, chunks, end, content_type) = start_streaming(&harness, request, outcome).await;
+        assert_eq!(status, 202);
+        assert_eq!(chunks, ["one", "two"]);
+        assert_eq!(
+            end,
+            StreamEnd::Error(Bytes::from_static(
+                br#"{"errorMessage":"midway","errorType":"Error"}"#
+            ))
+        );
+        assert_eq!(content_type.as_deref(), Some("text/plain"));
+        // The invocation is answered: a second answer is refused.
+        let again = send(
+            &harness.router,
+            "POST",
+            "/2018-06-01/runtime/invocation/req-s/response",
+            b"{}".to_vec(),
+        )
+        .await;
+        assert_eq!(again.0, 403);
+    }
+
+    #[tokio::test]
+    async fn streamed_responses_end_complete_or_over_the_limit() {
+        let harness = harness();
+        let (first, outcome) = invocation("req-t");
+        harness.invocations.send(first).await.expect("send");
+        send(
+            &harness.router,
+            "GET",
+            "/2018-06-01/runtime/invocation/next",
+            Vec::new(),
+        )
+        .await;
+        let request = streamed_request("req-t", &["a", "", "b"], None);
+        let (status, chunks, end, _) = start_streaming(&harness, request, outcome).await;
+        assert_eq!(
+            (status, chunks, end),
+            (
+                202,
+                vec![Bytes::from("a"), Bytes::from("b")],
+                StreamEnd::Complete
+            )
+        );
+
+        let (invocations, receiver) = mpsc::channel(1);
+        let (init_sender, _init) = oneshot::channel();
+        let state = Arc::new(ApiState {
+            invocations: tokio::sync::Mutex::new(receiver),
+            progress: Mutex::new(Progress::default()),
+            init: Mutex::new(Some(init_sender)),
+            sink: LogSink::new(|_, _| {}),
+            function: "F".to_owned(),
+            stream_limit: 4,
+        });
+        let limited = Harness {
+            router: router(state),
+            invocations,
+            init: None,
+        };
+        let (second, outcome) = invocation("req-u");
+        limited.invocations.send(second).await.expect("send");
+        send(
+            &limited.router,
+            "GET",
+            "/2018-06-01/runtime/invocation/next",
+            Vec::new(),
+        )
+        .await;
+        let request = streamed_request("req-u", &["abc", "de", "f"], None);
+        let (status, chunks, end, _) = start_streaming(&limited, request, outcome).await;
+        assert_eq!(
+            (status, chunks, end),
+            (413, vec![Bytes::from("abc")], StreamEnd::TooLarge)
+        );
     }
 
     #[tokio::test]

@@ -12,13 +12,14 @@ use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::api_server::{self, ApiState, InitSignal, Invocation, Outcome};
+use crate::api_server::{self, ApiState, InitSignal, Invocation, Outcome, StreamEnd, StreamStart};
 use crate::bootstrap::Launch;
 use crate::logs;
 use crate::output::OutputPipes;
 use crate::sandbox::{ParkSlot, ParkedSandbox, SandboxedInstance};
+use crate::streaming::{Response, ResponseStream};
 use crate::supervisor::{watch_process, ExitWatch, StartContext, StartFailure, Watched};
-use crate::{FunctionConfig, InvokeContext, RuntimeOptions, INIT_TIMEOUT};
+use crate::{FunctionConfig, InvokeContext, InvokeError, RuntimeOptions, INIT_TIMEOUT};
 
 /// Everything an instance needs to start, shared by all instances of a function.
 #[derive(Debug)]
@@ -82,6 +83,8 @@ const MEMORY_SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 #[derive(Debug)]
 pub(crate) enum InvokeOutcome {
     Response(Bytes),
+    /// A streamed response ended well; its chunks went to the caller as they came.
+    Streamed,
     /// Lambda error JSON; the instance stays usable.
     FunctionError(Bytes),
     ResponseTooLarge,
@@ -100,10 +103,44 @@ impl InvokeOutcome {
         matches!(
             self,
             InvokeOutcome::Response(_)
+                | InvokeOutcome::Streamed
                 | InvokeOutcome::FunctionError(_)
                 | InvokeOutcome::ResponseTooLarge
         )
     }
+
+    /// What the caller gets: the response (`None` when it was streamed) or the error.
+    pub fn to_result(&self, request_id: &str) -> Result<Option<Bytes>, InvokeError> {
+        match self {
+            InvokeOutcome::Response(body) => Ok(Some(body.clone())),
+            InvokeOutcome::Streamed => Ok(None),
+            InvokeOutcome::FunctionError(error) | InvokeOutcome::Exited(error) => {
+                Err(InvokeError::FunctionError(error.clone()))
+            }
+            InvokeOutcome::ResponseTooLarge => Err(InvokeError::PayloadTooLarge),
+            InvokeOutcome::Timeout => Err(InvokeError::Timeout),
+            InvokeOutcome::NotDelivered => Err(InvokeError::FunctionError(logs::error_json(
+                "Runtime.ExitError",
+                &format!("RequestId: {request_id} Error: Runtime exited before taking the request"),
+            ))),
+        }
+    }
+}
+
+/// Where the caller's answer goes: a streamed response as it starts (taken by the
+/// instance, which tells the stream how it ended after its last chunk), else the result
+/// once the invocation is over.
+pub(crate) type StreamHead = Option<oneshot::Sender<Result<Response, InvokeError>>>;
+
+/// The error JSON of a streamed response over [`crate::MAX_STREAMED_RESPONSE_BYTES`].
+fn stream_too_large() -> Bytes {
+    logs::error_json(
+        "Function.ResponseSizeTooLarge",
+        &format!(
+            "Response payload size exceeded maximum allowed payload size ({} bytes).",
+            crate::MAX_STREAMED_RESPONSE_BYTES
+        ),
+    )
 }
 
 fn epoch_millis(at: SystemTime) -> u128 {
@@ -597,16 +634,28 @@ impl Instance {
     }
 
     /// Runs one invocation, logging `START`, `END` and `REPORT` around the function's own
-    /// lines.
+    /// lines. A streamed response is handed to `head` as it starts, and the invocation
+    /// (with its timeout) runs on until the stream ends; the stream then learns how it
+    /// ended.
     pub async fn invoke(
         &mut self,
         spec: &FunctionSpec,
         request_id: &str,
         payload: Bytes,
         context: InvokeContext,
+        head: &mut StreamHead,
     ) -> InvokeOutcome {
         let name = &spec.config.name;
         let sink = &spec.options.log_sink;
+        let log_tail = context.log_tail.clone();
+        // The runtime's own lines of the invocation, also kept for a caller who asked for
+        // its log's tail.
+        let emit = |line: &str| {
+            sink.emit_request(name, request_id, line);
+            if let Some(tail) = &log_tail {
+                tail.push(line);
+            }
+        };
         let timeout = spec.config.timeout;
         let sent = Instant::now();
         let (outcome_sender, outcome_receiver) = oneshot::channel();
@@ -624,7 +673,8 @@ impl Instance {
         };
         let mut exit = self.exit.clone();
         // What the process writes from now on belongs to this invocation.
-        self.output.set_request(Some(request_id));
+        self.output
+            .set_request(Some(request_id), context.log_tail.clone());
         if self.invocations.send(invocation).await.is_err() {
             return InvokeOutcome::NotDelivered;
         }
@@ -645,39 +695,82 @@ impl Instance {
             return InvokeOutcome::NotDelivered;
         }
         // The Runtime API has logged START as it handed the event over.
+        if let Some(tail) = &log_tail {
+            tail.push(&logs::start_line(request_id));
+        }
         let started = Instant::now();
         let remaining = timeout.saturating_sub(sent.elapsed());
-        let outcome = tokio::select! {
+        let deadline = tokio::time::Instant::now() + remaining;
+        let exited = |how: Option<String>| {
+            let how = how.unwrap_or_else(|| "signal: killed".to_owned());
+            InvokeOutcome::Exited(exit_error(request_id, &how))
+        };
+        let answer = tokio::select! {
             // An answer wins over an exit seen at the same moment: the process may answer
             // and then exit.
             biased;
             outcome = outcome_receiver => match outcome {
-                Ok(Outcome::Response(body)) => InvokeOutcome::Response(body),
-                Ok(Outcome::Error(error)) => InvokeOutcome::FunctionError(error),
-                Ok(Outcome::ResponseTooLarge) => InvokeOutcome::ResponseTooLarge,
+                Ok(Outcome::Response(body)) => Ok(InvokeOutcome::Response(body)),
+                Ok(Outcome::Error(error)) => Ok(InvokeOutcome::FunctionError(error)),
+                Ok(Outcome::ResponseTooLarge) => Ok(InvokeOutcome::ResponseTooLarge),
+                Ok(Outcome::Streaming(start)) => Err(start),
                 // The sender only goes away without an answer when the timeout below has
                 // already fired or the instance is torn down.
-                Err(_) => InvokeOutcome::Exited(exit_error(request_id, "signal: killed")),
+                Err(_) => Ok(InvokeOutcome::Exited(exit_error(request_id, "signal: killed"))),
             },
-            status = exit.wait_for(Option::is_some) => {
-                let how = status
-                    .ok()
-                    .and_then(|how| how.clone())
-                    .unwrap_or_else(|| "signal: killed".to_owned());
-                InvokeOutcome::Exited(exit_error(request_id, &how))
+            status = exit.wait_for(Option::is_some) => Ok(exited(status.ok().and_then(|how| how.clone()))),
+            _ = tokio::time::sleep_until(deadline) => Ok(InvokeOutcome::Timeout),
+        };
+        let mut stream_end = None;
+        let outcome = match answer {
+            Ok(outcome) => outcome,
+            Err(StreamStart {
+                content_type,
+                chunks,
+                end,
+            }) => {
+                let (end_sender, end_receiver) = oneshot::channel();
+                if let Some(head) = head.take() {
+                    // A caller that went away leaves the stream to be read and dropped.
+                    let stream = ResponseStream::new(content_type, chunks, end_receiver);
+                    let _ = head.send(Ok(Response::Streamed(stream)));
+                }
+                stream_end = Some(end_sender);
+                // The stream runs within the function's timeout, like any response.
+                let ending = tokio::select! {
+                    biased;
+                    ending = end => Ok(ending),
+                    status = exit.wait_for(Option::is_some) => Err(exited(status.ok().and_then(|how| how.clone()))),
+                    _ = tokio::time::sleep_until(deadline) => Err(InvokeOutcome::Timeout),
+                };
+                match ending {
+                    Ok(Ok(StreamEnd::Complete)) => InvokeOutcome::Streamed,
+                    Ok(Ok(StreamEnd::Error(error))) => InvokeOutcome::FunctionError(error),
+                    Ok(Ok(StreamEnd::TooLarge)) => InvokeOutcome::FunctionError(stream_too_large()),
+                    // A body that broke off: the process died, which its exit tells.
+                    Ok(Ok(StreamEnd::Broken) | Err(_)) => tokio::select! {
+                        status = exit.wait_for(Option::is_some) => exited(status.ok().and_then(|how| how.clone())),
+                        _ = tokio::time::sleep_until(deadline) => InvokeOutcome::Timeout,
+                    },
+                    Err(outcome) => outcome,
+                }
             }
-            _ = tokio::time::sleep(remaining) => InvokeOutcome::Timeout,
         };
         let duration = started.elapsed();
         // Every line the function wrote before it answered (or died) belongs before END.
         self.output.flush().await;
-        self.output.set_request(None);
+        self.output.set_request(None, None);
         // VmHWM is a peak since start; a process that is gone keeps its last reading. A
         // failed invocation is always measured: memory may be why it failed.
         let sample_due = self
             .memory_sampled_at
             .is_none_or(|at| at.elapsed() >= MEMORY_SAMPLE_INTERVAL);
-        if sample_due || !matches!(outcome, InvokeOutcome::Response(_)) {
+        if sample_due
+            || !matches!(
+                outcome,
+                InvokeOutcome::Response(_) | InvokeOutcome::Streamed
+            )
+        {
             let used = match self
                 .sandboxed
                 .as_ref()
@@ -712,24 +805,29 @@ impl Instance {
         };
         match &outcome {
             InvokeOutcome::Timeout => {
-                sink.emit_request(name, request_id, &logs::timeout_line(request_id, timeout));
+                emit(&logs::timeout_line(request_id, timeout));
                 self.kill();
             }
             InvokeOutcome::Exited(error) => {
                 let (error_type, message) = error_fields(error);
-                sink.emit_request(name, request_id, &message);
-                sink.emit_request(name, request_id, &error_type);
+                emit(&message);
+                emit(&error_type);
             }
             _ => {}
         }
-        sink.emit_request(name, request_id, &logs::end_line(request_id));
+        emit(&logs::end_line(request_id));
         let report = logs::Report {
             duration,
             memory_size_mb: spec.config.memory_mb,
             max_memory_used_mb: self.max_memory_used_mb,
             init_duration: self.init_duration.take(),
         };
-        sink.emit_request(name, request_id, &logs::report_line(request_id, &report));
+        emit(&logs::report_line(request_id, &report));
+        if let Some(stream_end) = stream_end {
+            // Told after REPORT, so that a caller that asked for the log's tail has it
+            // whole. The stream's caller may be gone (a client that went away).
+            let _ = stream_end.send(outcome.to_result(request_id).map(|_| ()));
+        }
         outcome
     }
 

@@ -31,7 +31,9 @@
 //!   warming ahead of traffic, shutdown; `InstanceKind` is what differs between kinds.
 //! - `pool`: Lambda-mode functions under the supervisor, invoked through the Runtime API.
 //! - `instance`: one function process with its own Runtime API listener.
-//! - `api_server`: the Lambda Runtime API one instance talks to.
+//! - `api_server`: the Lambda Runtime API one instance talks to, buffered and streamed
+//!   responses.
+//! - [`streaming`]: streamed responses as callers receive them.
 //! - [`logs`]: the log sink and Lambda's `START`/`END`/`REPORT` lines.
 //! - `output`: a process's stdout and stderr, line by line into the sink.
 //! - [`http_mode`]: HTTP-mode functions (web servers, the Lambda Web Adapter's settings)
@@ -48,6 +50,7 @@ pub mod logs;
 mod output;
 mod pool;
 pub mod sandbox;
+pub mod streaming;
 mod supervisor;
 
 use std::collections::BTreeMap;
@@ -60,7 +63,8 @@ use bytes::Bytes;
 
 pub use bootstrap::check_runtimes;
 pub use http_pool::{HttpLease, HttpOutcome};
-pub use logs::{flush_stdout, LogRecord, LogSink, LogStore};
+pub use logs::{flush_stdout, LogRecord, LogSink, LogStore, LogTail};
+pub use streaming::{Response, ResponseStream};
 
 /// One function as the runtime runs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,6 +183,10 @@ const DRAIN_POLL: Duration = Duration::from_millis(10);
 
 /// Largest synchronous invocation payload, request or response, as on Lambda (6 MB).
 pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
+
+/// Largest streamed response, as on Lambda (200 MB, the limit Lambda's documentation
+/// gives for response streaming).
+pub const MAX_STREAMED_RESPONSE_BYTES: usize = 200 * 1024 * 1024;
 
 /// A function configuration that cannot run; every message names the function and says
 /// what to fix.
@@ -332,6 +340,8 @@ pub struct InvokeContext {
     pub cognito_identity: Option<String>,
     /// `Lambda-Runtime-Trace-Id`; generated when unset.
     pub trace_id: Option<String>,
+    /// Where the invocation's log lines also go, for a caller that asked for their tail.
+    pub log_tail: Option<LogTail>,
 }
 
 /// What one function has done since the runtime started, for metrics. Every finished
@@ -571,13 +581,30 @@ impl Runtime {
             .await
     }
 
-    /// [`Runtime::invoke`] with client context, Cognito identity or trace id.
+    /// [`Runtime::invoke`] with client context, Cognito identity or trace id. A response
+    /// the function streams is collected (at most [`MAX_PAYLOAD_BYTES`]), as Lambda
+    /// answers callers that do not stream.
     pub async fn invoke_with(
         &self,
         function: &str,
         payload: Bytes,
         context: InvokeContext,
     ) -> Result<Bytes, InvokeError> {
+        match self.invoke_streaming(function, payload, context).await? {
+            Response::Buffered(body) => Ok(body),
+            Response::Streamed(stream) => stream.collect(MAX_PAYLOAD_BYTES).await,
+        }
+    }
+
+    /// Invokes `function` for a caller that passes a streamed response on as it comes: a
+    /// function that streams (the Runtime API's streaming response mode) is answered as
+    /// soon as it starts, with its chunks to follow; any other with its whole response.
+    pub async fn invoke_streaming(
+        &self,
+        function: &str,
+        payload: Bytes,
+        context: InvokeContext,
+    ) -> Result<Response, InvokeError> {
         if payload.len() > MAX_PAYLOAD_BYTES {
             return Err(InvokeError::PayloadTooLarge);
         }
@@ -591,7 +618,7 @@ impl Runtime {
                     .spawn(async move { http_pool.invoke(payload).await })
                     .await
                 {
-                    Ok(result) => result,
+                    Ok(result) => result.map(Response::Buffered),
                     Err(join_error) => {
                         tracing::error!(function, "invocation task failed: {join_error}");
                         Err(InvokeError::FunctionError(logs::error_json(
@@ -605,12 +632,23 @@ impl Runtime {
         };
         self.start_reaper();
         // The invocation runs in its own task so that a caller who stops waiting (a client
-        // that disconnects) does not kill the instance halfway through a request.
-        let task = self.spawn(pool.clone().invoke(payload, context));
-        match task.await {
-            Ok(result) => result,
-            Err(join_error) => {
-                tracing::error!(function, "invocation task failed: {join_error}");
+        // that disconnects) does not kill the instance halfway through a request. The task
+        // answers once: a stream as it starts (and runs on until it ends), else the result.
+        let (head, answer) = tokio::sync::oneshot::channel();
+        let pool = pool.clone();
+        self.spawn(async move {
+            let mut head = Some(head);
+            let result = pool.invoke(payload, context, &mut head).await;
+            if let Some(head) = head {
+                // The caller may have stopped waiting.
+                let _ = head.send(result.map(|body| Response::Buffered(body.unwrap_or_default())));
+            }
+        });
+        match answer.await {
+            Ok(answer) => answer,
+            Err(_) => {
+                // The task ends without answering only if it panicked.
+                tracing::error!(function, "invocation task failed");
                 Err(InvokeError::FunctionError(logs::error_json(
                     "Runtime.Unknown",
                     "The invocation failed inside Serverful",

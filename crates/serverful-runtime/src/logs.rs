@@ -42,6 +42,54 @@ pub trait LogStore: Send + Sync + fmt::Debug {
     fn flush(&self, timeout: Duration);
 }
 
+/// One invocation's log lines as its caller gets them back (Lambda's `LogType: Tail`:
+/// `START`, the function's output, `END` and `REPORT`), of which the last
+/// [`LOG_TAIL_BYTES`] are kept. Cheap to clone: clones share the lines.
+#[derive(Debug, Clone, Default)]
+pub struct LogTail(Arc<std::sync::Mutex<String>>);
+
+/// How much of an invocation's log Lambda returns to a caller who asks for its tail.
+pub const LOG_TAIL_BYTES: usize = 4 * 1024;
+
+impl LogTail {
+    pub fn new() -> LogTail {
+        LogTail::default()
+    }
+
+    /// Adds one line.
+    pub(crate) fn push(&self, line: &str) {
+        let mut text = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        text.push_str(line);
+        text.push('\n');
+        // Trimmed now and then rather than at every line: only the end is ever read.
+        if text.len() > 4 * LOG_TAIL_BYTES {
+            let cut = tail_start(&text);
+            text.drain(..cut);
+        }
+    }
+
+    /// The last [`LOG_TAIL_BYTES`] of the log (fewer when a character straddles the cut).
+    pub fn text(&self) -> String {
+        let text = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        text[tail_start(&text)..].to_owned()
+    }
+}
+
+/// Where the last [`LOG_TAIL_BYTES`] of `text` begin, on a character boundary.
+fn tail_start(text: &str) -> usize {
+    let mut start = text.len().saturating_sub(LOG_TAIL_BYTES);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    start
+}
+
 /// Where the runtime sends every log line of every function. Cheap to clone.
 #[derive(Clone)]
 pub struct LogSink {
@@ -346,6 +394,21 @@ pub(crate) fn error_json(error_type: &str, message: &str) -> Bytes {
 pub(crate) mod tests {
     use super::*;
     use std::sync::Mutex;
+
+    #[test]
+    fn a_log_tail_keeps_the_last_4_kb_on_character_boundaries() {
+        let tail = LogTail::new();
+        tail.push("START");
+        assert_eq!(tail.text(), "START\n");
+        for _ in 0..5000 {
+            tail.push("é");
+        }
+        tail.push("END");
+        let text = tail.text();
+        assert!(text.len() <= LOG_TAIL_BYTES, "{}", text.len());
+        assert!(text.len() >= LOG_TAIL_BYTES - 1);
+        assert!(text.ends_with("é\nEND\n"));
+    }
 
     #[test]
     fn a_tailing_sink_keeps_the_last_lines_until_closed() {

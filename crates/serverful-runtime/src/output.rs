@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::net::unix::pipe;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::logs::LogSink;
+use crate::logs::{LogSink, LogTail};
 
 /// A line longer than this is emitted in pieces rather than buffered without bound.
 const MAX_LINE_BYTES: usize = 256 * 1024;
@@ -29,20 +29,25 @@ const FLUSH_WAIT: Duration = Duration::from_millis(200);
 type FlushRequest = oneshot::Sender<()>;
 
 /// The invocation whose request id a process's output lines carry: a Lambda-mode
-/// instance runs one at a time, so what it writes meanwhile belongs to it.
+/// instance runs one at a time, so what it writes meanwhile belongs to it. Its lines also
+/// go to its caller's [`LogTail`], if it asked for one.
 #[derive(Debug, Default, Clone)]
-struct CurrentRequest(Arc<Mutex<Option<Arc<str>>>>);
+struct CurrentRequest(Arc<Mutex<Option<Tag>>>);
+
+/// A line's request id, and the tail its caller keeps of its log.
+type Tag = (Arc<str>, Option<LogTail>);
 
 impl CurrentRequest {
-    fn get(&self) -> Option<Arc<str>> {
+    fn get(&self) -> Option<Tag> {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
 
-    fn set(&self, request_id: Option<&str>) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = request_id.map(Arc::from);
+    fn set(&self, request_id: Option<&str>, tail: Option<LogTail>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) =
+            request_id.map(|request_id| (Arc::from(request_id), tail));
     }
 }
 
@@ -72,11 +77,11 @@ impl OutputPipes {
         Ok(())
     }
 
-    /// Lines read from now on belong to the invocation `request_id` (to none for `None`).
-    /// Call [`OutputPipes::flush`] first when the previous invocation ends, so that its
-    /// lines keep its id.
-    pub fn set_request(&self, request_id: Option<&str>) {
-        self.request.set(request_id);
+    /// Lines read from now on belong to the invocation `request_id` (to none for `None`),
+    /// and are also kept in `tail` when given. Call [`OutputPipes::flush`] first when the
+    /// previous invocation ends, so that its lines keep its id.
+    pub fn set_request(&self, request_id: Option<&str>, tail: Option<LogTail>) {
+        self.request.set(request_id, tail);
     }
 
     /// Returns once every line written before the call has gone to the sink.
@@ -122,22 +127,25 @@ fn emit_lines(pending: &mut Vec<u8>, at_end: bool, output: &Output) {
     let mut request = None;
     while let Some(offset) = pending[start..].iter().position(|&byte| byte == b'\n') {
         let request = request.get_or_insert_with(|| output.request.get());
-        emit(&pending[start..start + offset], output, request.as_deref());
+        emit(&pending[start..start + offset], output, request.as_ref());
         start += offset + 1;
     }
     pending.drain(..start);
     if (at_end && !pending.is_empty()) || pending.len() > MAX_LINE_BYTES {
         let request = request.get_or_insert_with(|| output.request.get());
-        emit(pending, output, request.as_deref());
+        emit(pending, output, request.as_ref());
         pending.clear();
     }
 }
 
-fn emit(line: &[u8], output: &Output, request_id: Option<&str>) {
+fn emit(line: &[u8], output: &Output, request: Option<&Tag>) {
     let text = String::from_utf8_lossy(line);
-    output
-        .sink
-        .emit_line(&output.function, request_id, text.trim_end_matches('\r'));
+    let text = text.trim_end_matches('\r');
+    let request_id = request.map(|(request_id, _)| &**request_id);
+    output.sink.emit_line(&output.function, request_id, text);
+    if let Some((_, Some(tail))) = request {
+        tail.push(text);
+    }
 }
 
 async fn pump(
@@ -227,10 +235,10 @@ mod tests {
         let output = output(sink);
         let mut pending = b"before\n".to_vec();
         emit_lines(&mut pending, false, &output);
-        output.request.set(Some("r1"));
+        output.request.set(Some("r1"), None);
         pending.extend_from_slice(b"during\nalso during\n");
         emit_lines(&mut pending, false, &output);
-        output.request.set(None);
+        output.request.set(None, None);
         pending.extend_from_slice(b"after");
         emit_lines(&mut pending, true, &output);
         let records = store.records();

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::instance::{FunctionSpec, Instance, InvokeOutcome};
+use crate::instance::{FunctionSpec, Instance, InvokeOutcome, StreamHead};
 use crate::supervisor::{InstanceKind, StartContext, StartFailure, Supervisor};
 use crate::{InvokeContext, InvokeError};
 
@@ -61,17 +61,21 @@ impl InstanceKind for LambdaKind {
 }
 
 impl Supervisor<LambdaKind> {
-    /// Runs one invocation on a warm instance, or a new one, once a permit is free.
+    /// Runs one invocation on a warm instance, or a new one, once a permit is free. A
+    /// streamed response goes to `head` as it starts (then the result is `Ok(None)` or the
+    /// error that ended the stream, which the stream reports too), and this returns once
+    /// the stream has ended.
     pub async fn invoke(
         self: Arc<Self>,
         payload: Bytes,
         context: InvokeContext,
-    ) -> Result<Bytes, InvokeError> {
+        head: &mut StreamHead,
+    ) -> Result<Option<Bytes>, InvokeError> {
         let counters = &self.counters;
         counters
             .in_flight
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let result = self.run(payload, context).await;
+        let result = self.run(payload, context, head).await;
         // After a cold start the next one finds a sandbox ready. It is set up now, with
         // this invocation done, so as not to slow that down.
         self.park_ahead();
@@ -86,7 +90,8 @@ impl Supervisor<LambdaKind> {
         self: &Arc<Self>,
         payload: Bytes,
         context: InvokeContext,
-    ) -> Result<Bytes, InvokeError> {
+        head: &mut StreamHead,
+    ) -> Result<Option<Bytes>, InvokeError> {
         let _permit = self.admit().await?;
         let request_id = uuid::Uuid::new_v4().to_string();
         let mut attempts = 0;
@@ -94,7 +99,13 @@ impl Supervisor<LambdaKind> {
             attempts += 1;
             let mut instance = self.checkout(&request_id).await?.instance;
             let outcome = instance
-                .invoke(&self.spec, &request_id, payload.clone(), context.clone())
+                .invoke(
+                    &self.spec,
+                    &request_id,
+                    payload.clone(),
+                    context.clone(),
+                    head,
+                )
                 .await;
             if let InvokeOutcome::NotDelivered = outcome {
                 // The instance died while idle; another one takes the request, a bounded
@@ -108,22 +119,7 @@ impl Supervisor<LambdaKind> {
             self.checkin(instance, keep);
             break outcome;
         };
-        match outcome {
-            InvokeOutcome::Response(body) => Ok(body),
-            InvokeOutcome::FunctionError(error) | InvokeOutcome::Exited(error) => {
-                Err(InvokeError::FunctionError(error))
-            }
-            InvokeOutcome::ResponseTooLarge => Err(InvokeError::PayloadTooLarge),
-            InvokeOutcome::Timeout => Err(InvokeError::Timeout),
-            InvokeOutcome::NotDelivered => {
-                Err(InvokeError::FunctionError(crate::logs::error_json(
-                    "Runtime.ExitError",
-                    &format!(
-                        "RequestId: {request_id} Error: Runtime exited before taking the request"
-                    ),
-                )))
-            }
-        }
+        outcome.to_result(&request_id)
     }
 
     /// Sets up a sandbox for the next cold start in the background, unless the function

@@ -40,6 +40,7 @@ mod sns;
 mod sqs;
 mod store;
 mod stream_mappings;
+mod streaming;
 mod streams;
 mod versions;
 mod walls;

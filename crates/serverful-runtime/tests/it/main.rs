@@ -219,6 +219,71 @@ async fn node_async_handler_reuses_its_warm_instance() {
     runtime.shutdown().await;
 }
 
+const NODE_STREAMING: &str = r#"
+exports.handler = awslambda.streamifyResponse(async (event, stream) => {
+  console.log('writing');
+  stream.setContentType('text/plain');
+  stream.write('a');
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  if (event.fail) throw new Error('midway');
+  stream.end('b');
+});
+"#;
+
+#[tokio::test]
+async fn node_streams_chunks_as_written_and_plain_callers_get_them_collected() {
+    let app = App::new();
+    app.write("node", "index.js", NODE_STREAMING, false);
+    let (runtime, _) = app.runtime(vec![app.function(
+        "Streamer",
+        "nodejs20.x",
+        "index.handler",
+        "node",
+    )]);
+    let tail = serverful_runtime::LogTail::new();
+    let context = InvokeContext {
+        log_tail: Some(tail.clone()),
+        ..InvokeContext::default()
+    };
+    let response = runtime
+        .invoke_streaming("Streamer", Bytes::from_static(b"{}"), context)
+        .await
+        .expect("invoke");
+    let serverful_runtime::Response::Streamed(mut stream) = response else {
+        panic!("expected a streamed response");
+    };
+    assert_eq!(stream.content_type.as_deref(), Some("text/plain"));
+    let first = stream.next().await.expect("a chunk").expect("ok");
+    let first_at = std::time::Instant::now();
+    assert_eq!(first, "a");
+    let second = stream.next().await.expect("a chunk").expect("ok");
+    assert_eq!(second, "b");
+    assert!(first_at.elapsed() >= std::time::Duration::from_millis(400));
+    assert!(stream.next().await.is_none());
+    let log = tail.text();
+    assert!(log.starts_with("START RequestId: "), "{log}");
+    assert!(log.contains("\tINFO\twriting\n"), "{log}");
+    assert!(log.contains("\nREPORT RequestId: "), "{log}");
+
+    let collected = runtime
+        .invoke("Streamer", Bytes::from_static(b"{}"))
+        .await
+        .expect("invoke");
+    assert_eq!(collected, "ab");
+    let failed = runtime
+        .invoke("Streamer", Bytes::from_static(br#"{"fail":true}"#))
+        .await;
+    match failed {
+        Err(serverful_runtime::InvokeError::FunctionError(error)) => {
+            let error: Value = serde_json::from_slice(&error).expect("error JSON");
+            assert_eq!(error["errorMessage"], "midway");
+            assert_eq!(error["errorType"], "Error");
+        }
+        other => panic!("expected the trailers' error, got {other:?}"),
+    }
+    runtime.shutdown().await;
+}
+
 #[tokio::test]
 async fn node_context_carries_identity_and_client_context() {
     let app = App::new();
@@ -235,6 +300,7 @@ async fn node_context_carries_identity_and_client_context() {
             r#"{"cognitoIdentityId":"id-1","cognitoIdentityPoolId":"pool-1"}"#.to_owned(),
         ),
         trace_id: None,
+        log_tail: None,
     };
     let bytes = runtime
         .invoke_with("Hello", Bytes::from_static(b"{}"), context)

@@ -1,11 +1,14 @@
 // Serverful's Node.js bootstrap: loads the handler named by _HANDLER from LAMBDA_TASK_ROOT
 // and serves invocations from the Lambda Runtime API at AWS_LAMBDA_RUNTIME_API, one at a
 // time, like AWS's Node.js runtime (async and callback handlers, the context object, error
-// objects and console log lines in AWS's format).
+// objects and console log lines in AWS's format, and the global `awslambda` with
+// `streamifyResponse` and `HttpResponseStream` for response streaming).
 
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
+import { Writable } from "node:stream";
+import { finished } from "node:stream/promises";
 import util from "node:util";
 import { register } from "node:module";
 import { pathToFileURL } from "node:url";
@@ -68,6 +71,169 @@ for (const [method, level] of [
   console[method] = (...args) => {
     write(`${new Date().toISOString()}\t${currentRequestId}\t${level}\t${util.format(...args)}\n`);
   };
+}
+
+// Response streaming, as AWS's Node.js runtime offers it through the global `awslambda`:
+// a handler wrapped with `awslambda.streamifyResponse` gets `(event, responseStream,
+// context)`, and what it writes goes to the Runtime API as it is written (the streaming
+// response mode: a chunked POST whose error, if the handler fails midway, comes as
+// trailers).
+const STREAMING = Symbol.for("aws.lambda.runtime.handler.streaming");
+const HIGH_WATER_MARK = Symbol.for("aws.lambda.runtime.handler.streaming.highWaterMark");
+const STREAM_RESPONSE = "response";
+const HTTP_INTEGRATION_RESPONSE = "application/vnd.awslambda.http-integration-response";
+// HttpResponseStream's prelude ends with this many NUL bytes.
+const PRELUDE_DELIMITER_LENGTH = 8;
+
+function streamifyResponse(handler, options) {
+  if (typeof handler !== "function") throw new TypeError("streamifyResponse expects a handler function");
+  handler[STREAMING] = STREAM_RESPONSE;
+  if (options && Number.isInteger(options.highWaterMark) && options.highWaterMark > 0) {
+    handler[HIGH_WATER_MARK] = options.highWaterMark;
+  }
+  return handler;
+}
+
+// The stream a streaming handler writes to. The POST to the Runtime API starts with the
+// first write (or at the end, for an empty response), so that a handler that fails before
+// writing anything reports an ordinary invocation error.
+class ResponseStream extends Writable {
+  constructor(requestId, highWaterMark) {
+    super(highWaterMark ? { highWaterMark } : {});
+    this.requestId = requestId;
+    this.contentType = "application/octet-stream";
+    this.request = undefined;
+    this.answered = undefined;
+    this.beforeFirstWrite = undefined;
+    this.failure = undefined;
+  }
+
+  setContentType(contentType) {
+    if (this.request) throw new Error("Cannot set content-type, too late.");
+    this.contentType = String(contentType);
+  }
+
+  get started() {
+    return this.request !== undefined;
+  }
+
+  start() {
+    if (this.request) return;
+    this.answered = new Promise((resolve, reject) => {
+      this.request = http.request(
+        {
+          host: apiHost,
+          port: apiPort,
+          path: `/2018-06-01/runtime/invocation/${this.requestId}/response`,
+          method: "POST",
+          agent,
+          headers: {
+            "Content-Type": this.contentType,
+            "Lambda-Runtime-Function-Response-Mode": "streaming",
+            "Transfer-Encoding": "chunked",
+            Trailer: "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body",
+          },
+        },
+        (res) => {
+          const chunks = [];
+          res.on("data", (chunk) => chunks.push(chunk));
+          res.on("end", () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
+          res.on("error", reject);
+        },
+      );
+      this.request.on("error", reject);
+    });
+    // Whoever waits for the answer sees its failure; nobody else must.
+    this.answered.catch(() => {});
+    const prelude = this.beforeFirstWrite;
+    this.beforeFirstWrite = undefined;
+    if (prelude) prelude((chunk) => this.request.write(chunk));
+  }
+
+  _write(chunk, encoding, callback) {
+    this.start();
+    this.request.write(chunk, encoding, (error) => callback(error || null));
+  }
+
+  _final(callback) {
+    this.start();
+    if (this.failure) {
+      this.request.addTrailers({
+        "Lambda-Runtime-Function-Error-Type": this.failure.errorType,
+        "Lambda-Runtime-Function-Error-Body": Buffer.from(JSON.stringify(this.failure)).toString("base64"),
+      });
+    }
+    this.request.end();
+    this.answered.then((answer) => {
+      if (answer.status !== 202) {
+        process.stderr.write(`Runtime API streamed response answered ${answer.status}: ${answer.body}\n`);
+      }
+      callback();
+    }, (error) => callback(error));
+  }
+
+  // Ends a stream that has started with Lambda error JSON `body`, sent as trailers after
+  // every chunk written so far.
+  async fail(body) {
+    if (this.writableEnded) return;
+    this.failure = body;
+    this.end();
+    try {
+      await finished(this);
+    } catch (error) {
+      process.stderr.write(`Runtime API streamed response failed: ${error && error.message}\n`);
+    }
+  }
+}
+
+// Writes the HTTP prelude (status, headers, cookies) that function URLs read from a
+// stream of content type application/vnd.awslambda.http-integration-response: its JSON,
+// then eight NUL bytes, ahead of the first chunk of the body.
+class HttpResponseStream {
+  static from(underlyingStream, prelude) {
+    underlyingStream.setContentType(HTTP_INTEGRATION_RESPONSE);
+    const metadata = JSON.stringify(prelude === undefined ? {} : prelude);
+    underlyingStream.beforeFirstWrite = (write) => {
+      write(metadata);
+      write(new Uint8Array(PRELUDE_DELIMITER_LENGTH));
+    };
+    return underlyingStream;
+  }
+}
+
+globalThis.awslambda = { streamifyResponse, HttpResponseStream };
+
+// Runs a streaming handler for one invocation and answers it: the stream ends when the
+// handler's promise settles (if the handler has not ended it); an error before the first
+// write is an ordinary invocation error, one after it goes out as trailers.
+async function runStreamingHandler(handler, event, context, requestId) {
+  const stream = new ResponseStream(requestId, handler[HIGH_WATER_MARK]);
+  stream.on("error", () => {});
+  let failure;
+  try {
+    await handler(event, stream, context);
+  } catch (error) {
+    failure = error === undefined || error === null ? new Error("Promise rejected") : error;
+  }
+  if (failure === undefined) {
+    if (!stream.writableEnded) stream.end();
+    try {
+      await finished(stream);
+      return;
+    } catch (error) {
+      failure = error;
+    }
+  }
+  const body = toLambdaError(failure);
+  console.error("Invoke Error", "\t" + JSON.stringify(body));
+  if (!stream.started) {
+    await postAnswer(`/runtime/invocation/${requestId}/error`, JSON.stringify(body), {
+      "Content-Type": "application/json",
+      "Lambda-Runtime-Function-Error-Type": body.errorType,
+    });
+  } else {
+    await stream.fail(body);
+  }
 }
 
 class RuntimeError extends Error {
@@ -329,6 +495,11 @@ async function main() {
     const context = makeContext(headers);
     let result;
     inFlightRequestId = requestId;
+    if (handler[STREAMING] === STREAM_RESPONSE) {
+      await runStreamingHandler(handler, event, context, requestId);
+      inFlightRequestId = undefined;
+      continue;
+    }
     try {
       result = await runHandler(handler, event, context);
     } catch (error) {
