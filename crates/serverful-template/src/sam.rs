@@ -42,6 +42,7 @@ mod http_authorizers;
 mod http_resources;
 mod layers;
 mod openapi;
+mod openapi_auth;
 mod outputs;
 mod parameters;
 mod properties;
@@ -524,14 +525,39 @@ pub(crate) fn build(
             .filter(|(api_logical_id, _)| *api_logical_id == raw.logical_id)
             .map(|(_, route)| (route.method.as_str(), route.path.as_str()))
             .collect();
-        let (defined, api_key_source) =
-            openapi::definition_routes(&resolver, raw, base_dir, kind, &functions, &from_events)?;
         let Some(api) = apis.iter_mut().find(|api| api.logical_id == raw.logical_id) else {
             continue;
         };
-        api.routes.splice(0..0, defined);
-        if let Some(api_key_source) = api_key_source {
+        let default_auth = api_auths
+            .get(&raw.logical_id)
+            .map_or(crate::RouteAuth::None, |auth| auth.default_auth.clone());
+        let side = openapi::ApiSide {
+            kind,
+            authorizers: &api.authorizers,
+            default_auth: &default_auth,
+        };
+        let defined = openapi::definition_routes(
+            &resolver,
+            raw,
+            base_dir,
+            &side,
+            &functions,
+            &from_events,
+            &mut unsupported,
+        )?;
+        api.routes.splice(0..0, defined.routes);
+        if let Some(api_key_source) = defined.api_key_source {
             api.api_key_source = api_key_source;
+        }
+        // SAM writes its own authorizers into the definition under the same names.
+        for authorizer in defined.authorizers {
+            if !api
+                .authorizers
+                .iter()
+                .any(|known| known.name == authorizer.name)
+            {
+                api.authorizers.push(authorizer);
+            }
         }
     }
 

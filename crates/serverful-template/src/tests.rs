@@ -2674,6 +2674,7 @@ mod api_resources;
 mod auth;
 mod function_urls;
 mod http_authorizers;
+mod openapi_auth;
 mod schedules;
 mod websockets;
 /// Issue 15: DynamoDB stream mappings from SAM events and `AWS::Lambda::EventSourceMapping`,

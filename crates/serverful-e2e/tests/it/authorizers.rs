@@ -120,6 +120,52 @@ Resources:
     Properties:
       ApiId: !Ref RawApi
       StageName: $default
+  OpenApi:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: v1
+      DefinitionBody:
+        swagger: '2.0'
+        info: {title: openapi, version: '1'}
+        securityDefinitions:
+          KeyCheck:
+            type: apiKey
+            name: X-Token
+            in: header
+            x-amazon-apigateway-authtype: custom
+            x-amazon-apigateway-authorizer:
+              type: token
+              authorizerUri: !Sub arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${AuthorizerFunction.Arn}/invocations
+              authorizerResultTtlInSeconds: 0
+          sigv4:
+            type: apiKey
+            name: Authorization
+            in: header
+            x-amazon-apigateway-authtype: awsSigv4
+        security:
+          - KeyCheck: []
+        paths:
+          /guarded/{item}:
+            get:
+              x-amazon-apigateway-integration:
+                type: aws_proxy
+                httpMethod: POST
+                uri: !Sub arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${EchoFunction.Arn}/invocations
+          /open:
+            get:
+              security: []
+              x-amazon-apigateway-integration:
+                type: aws_proxy
+                httpMethod: POST
+                uri: !Sub arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${EchoFunction.Arn}/invocations
+          /signed:
+            get:
+              security:
+                - sigv4: []
+              x-amazon-apigateway-integration:
+                type: aws_proxy
+                httpMethod: POST
+                uri: !Sub arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${EchoFunction.Arn}/invocations
   KeyAuthorizerFunction:
     Type: AWS::Serverless::Function
     Properties:
@@ -174,6 +220,8 @@ Resources:
 Outputs:
   RawApiId:
     Value: !Ref RawApi
+  OpenApiId:
+    Value: !Ref OpenApi
 "#;
 
 /// Allows tokens starting with `allow` (for the `/guarded/*` resources only), denies
@@ -556,8 +604,13 @@ fn an_unknown_authorizer_fails_at_start_with_its_line() {
 
 /// GET `path` on the raw HTTP API's own host with `headers`: (status, body as JSON).
 fn get_raw(server: &Server, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+    get_on(server, "RawApiId", path, headers)
+}
+
+/// GET `path` on the host of the API whose id is the output `api_output`.
+fn get_on(server: &Server, api_output: &str, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
     let port = server.base_url.rsplit(':').next().expect("port").to_owned();
-    let host = format!("{}.execute-api.localhost:{port}", server.output("RawApiId"));
+    let host = format!("{}.execute-api.localhost:{port}", server.output(api_output));
     let mut request = client().get(server.url(path)).header("host", host);
     for (name, value) in headers {
         request = request.header(*name, *value);
@@ -608,4 +661,31 @@ fn authorizers_written_as_v2_resources_guard_their_routes() {
     // AWS_IAM: unsigned is refused.
     let (status, body) = get_raw(&server, "/iam", &[]);
     assert_eq!((status, body), (403, json!({ "message": "Forbidden" })));
+}
+
+#[test]
+fn openapi_security_schemes_guard_the_definitions_operations() {
+    let issuer = Issuer::start();
+    let (_work, server) = start(&issuer);
+
+    // The definition's `security` names the token authorizer of its securityDefinitions.
+    let allow = [("x-token", "allow-o")];
+    let (status, body) = get_on(&server, "OpenApiId", "/v1/guarded/1", &allow);
+    assert_eq!(status, 200, "{body}\n{}", server.all_output());
+    assert_eq!(body["authorizer"]["principalId"], "user-allow-o");
+    let (status, body) = get_on(&server, "OpenApiId", "/v1/guarded/1", &[]);
+    assert_eq!((status, body), (401, json!({ "message": "Unauthorized" })));
+    let deny = [("x-token", "deny")];
+    let (status, body) = get_on(&server, "OpenApiId", "/v1/guarded/1", &deny);
+    assert_eq!(status, 403, "{body}");
+
+    // `security: []` opens an operation; an awsSigv4 scheme makes it AWS_IAM.
+    let (status, body) = get_on(&server, "OpenApiId", "/v1/open", &[]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["authorizer"], Value::Null);
+    let (status, body) = get_on(&server, "OpenApiId", "/v1/signed", &[]);
+    assert_eq!(
+        (status, body),
+        (403, json!({ "message": "Missing Authentication Token" }))
+    );
 }

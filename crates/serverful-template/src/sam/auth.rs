@@ -433,7 +433,11 @@ fn authorizer_function(
 }
 
 /// Checks a `ValidationExpression` compiles, as API Gateway does on deploy.
-fn check_expression(expression: &str, node: &Node, location: &str) -> Result<(), Problem> {
+pub(super) fn check_expression(
+    expression: &str,
+    node: &Node,
+    location: &str,
+) -> Result<(), Problem> {
     match regex::Regex::new(&format!("^(?:{expression})$")) {
         Ok(_) => Ok(()),
         Err(error) => Err(Problem::at(

@@ -166,20 +166,42 @@ fn requires_api_key(security: Option<&Node>, schemes: &[String]) -> Option<bool>
     }))
 }
 
-/// The routes an API's OpenAPI definition makes, in the definition's order, but for the
-/// operations (method, path) in `from_events`, which the functions' events replace; and
-/// the definition's `x-amazon-apigateway-api-key-source`.
+/// What an API's OpenAPI definition makes.
+#[derive(Default)]
+pub(super) struct Defined {
+    /// In the definition's order, but for the operations the functions' events replace.
+    pub(super) routes: Vec<Route>,
+    /// `x-amazon-apigateway-api-key-source`.
+    pub(super) api_key_source: Option<crate::ApiKeySource>,
+    /// The authorizers of its security schemes (`x-amazon-apigateway-authorizer`).
+    pub(super) authorizers: Vec<crate::Authorizer>,
+}
+
+/// The API's side of a definition: its SAM `Auth` authorizers (which `security` may
+/// name) and the protection of operations that name none (SAM's `DefaultAuthorizer`).
+pub(super) struct ApiSide<'a> {
+    pub(super) kind: ApiKind,
+    pub(super) authorizers: &'a [crate::Authorizer],
+    pub(super) default_auth: &'a crate::RouteAuth,
+}
+
+/// What an API's OpenAPI definition makes, but for the operations (method, path) in
+/// `from_events`, which the functions' events replace.
 pub(super) fn definition_routes(
     resolver: &Resolver<'_>,
     raw: &RawResource<'_>,
     base_dir: &Path,
-    kind: ApiKind,
+    api: &ApiSide<'_>,
     functions: &[Function],
     from_events: &[(&str, &str)],
-) -> Result<(Vec<Route>, Option<crate::ApiKeySource>), Problem> {
+    unsupported: &mut Vec<String>,
+) -> Result<Defined, Problem> {
+    let kind = api.kind;
     let Some((definition, location)) = definition(resolver, raw, base_dir)? else {
-        return Ok((Vec::new(), None));
+        return Ok(Defined::default());
     };
+    let definition_auth =
+        super::openapi_auth::definition_auth(&definition, &location, kind, functions, unsupported)?;
     let key_schemes = api_key_schemes(&definition);
     let api_requires_key = requires_api_key(definition.get("security"), &key_schemes);
     let api_key_source = match definition.get("x-amazon-apigateway-api-key-source") {
@@ -289,7 +311,12 @@ pub(super) fn definition_routes(
                 function,
                 payload_format,
                 event_name: format!("paths.{path}.{}", operation.key),
-                auth: crate::RouteAuth::None,
+                auth: definition_auth.operation_auth(
+                    operation.value.get("security"),
+                    definition.get("security"),
+                    api.authorizers,
+                    api.default_auth,
+                ),
                 mock,
                 validation,
                 api_key_required: kind == ApiKind::Rest
@@ -299,7 +326,11 @@ pub(super) fn definition_routes(
             });
         }
     }
-    Ok((routes, api_key_source))
+    Ok(Defined {
+        routes,
+        api_key_source,
+        authorizers: definition_auth.authorizers,
+    })
 }
 
 /// A `mock` integration's `default` response (or the one matching its request template's
