@@ -2673,8 +2673,8 @@ fn error_versions_and_aliases() {
 mod api_resources;
 mod auth;
 mod function_urls;
-mod http_authorizers;
 mod openapi_auth;
+mod resource_authorizers;
 mod schedules;
 mod websockets;
 /// Issue 15: DynamoDB stream mappings from SAM events and `AWS::Lambda::EventSourceMapping`,

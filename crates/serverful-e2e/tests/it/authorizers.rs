@@ -166,6 +166,49 @@ Resources:
                 type: aws_proxy
                 httpMethod: POST
                 uri: !Sub arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${EchoFunction.Arn}/invocations
+  RawRest:
+    Type: AWS::ApiGateway::RestApi
+    Properties:
+      Name: raw-rest
+  RawRestTokens:
+    Type: AWS::ApiGateway::Authorizer
+    Properties:
+      RestApiId: !Ref RawRest
+      Name: tokens
+      Type: TOKEN
+      AuthorizerUri: !Sub arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${AuthorizerFunction.Arn}/invocations
+      IdentitySource: method.request.header.X-Token
+      AuthorizerResultTtlInSeconds: 0
+  RawRestGuarded:
+    Type: AWS::ApiGateway::Resource
+    Properties:
+      RestApiId: !Ref RawRest
+      ParentId: !GetAtt RawRest.RootResourceId
+      PathPart: guarded
+  RawRestItem:
+    Type: AWS::ApiGateway::Resource
+    Properties:
+      RestApiId: !Ref RawRest
+      ParentId: !Ref RawRestGuarded
+      PathPart: '{item}'
+  RawRestGet:
+    Type: AWS::ApiGateway::Method
+    Properties:
+      RestApiId: !Ref RawRest
+      ResourceId: !Ref RawRestItem
+      HttpMethod: GET
+      AuthorizationType: CUSTOM
+      AuthorizerId: !Ref RawRestTokens
+      Integration:
+        Type: AWS_PROXY
+        IntegrationHttpMethod: POST
+        Uri: !Sub arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${EchoFunction.Arn}/invocations
+  RawRestDeployment:
+    Type: AWS::ApiGateway::Deployment
+    DependsOn: [RawRestGet]
+    Properties:
+      RestApiId: !Ref RawRest
+      StageName: live
   KeyAuthorizerFunction:
     Type: AWS::Serverless::Function
     Properties:
@@ -222,6 +265,8 @@ Outputs:
     Value: !Ref RawApi
   OpenApiId:
     Value: !Ref OpenApi
+  RawRestId:
+    Value: !Ref RawRest
 "#;
 
 /// Allows tokens starting with `allow` (for the `/guarded/*` resources only), denies
@@ -687,5 +732,27 @@ fn openapi_security_schemes_guard_the_definitions_operations() {
     assert_eq!(
         (status, body),
         (403, json!({ "message": "Missing Authentication Token" }))
+    );
+}
+
+#[test]
+fn rest_authorizers_written_as_resources_guard_their_methods() {
+    let issuer = Issuer::start();
+    let (_work, server) = start(&issuer);
+
+    let allow = [("x-token", "allow-r")];
+    let (status, body) = get_on(&server, "RawRestId", "/live/guarded/9", &allow);
+    assert_eq!(status, 200, "{body}\n{}", server.all_output());
+    assert_eq!(body["authorizer"]["principalId"], "user-allow-r");
+    let (status, body) = get_on(&server, "RawRestId", "/live/guarded/9", &[]);
+    assert_eq!((status, body), (401, json!({ "message": "Unauthorized" })));
+    let deny = [("x-token", "deny")];
+    let (status, body) = get_on(&server, "RawRestId", "/live/guarded/9", &deny);
+    assert_eq!(
+        (status, body),
+        (
+            403,
+            json!({ "Message": "User is not authorized to access this resource with an explicit deny" })
+        )
     );
 }

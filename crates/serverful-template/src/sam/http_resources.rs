@@ -11,8 +11,8 @@
 
 use std::collections::BTreeMap;
 
-use super::http_authorizers;
 use super::properties::{expect_string_map, mapping};
+use super::resource_authorizers;
 use super::rest_resources::{property, string_property};
 use super::websockets::{function_of_uri, TYPES, V2_API};
 use super::RawResource;
@@ -263,13 +263,13 @@ pub(super) fn http_routes(
 
     for raw in created
         .iter()
-        .filter(|raw| raw.type_name == http_authorizers::V2_AUTHORIZER)
+        .filter(|raw| raw.type_name == resource_authorizers::V2_AUTHORIZER)
     {
         if !belongs(raw, &http_ids) {
             continue;
         }
         let api_logical_id = api_of(raw).expect("belongs read the ApiId");
-        let authorizer = http_authorizers::authorizer(resolver, raw, functions)?;
+        let authorizer = resource_authorizers::authorizer(resolver, raw, functions)?;
         apis.iter_mut()
             .find(|api| api.logical_id == api_logical_id)
             .expect("http_apis made every HTTP API")
@@ -364,7 +364,8 @@ pub(super) fn http_routes(
             .iter_mut()
             .find(|api| api.logical_id == api_logical_id)
             .expect("http_apis made every HTTP API");
-        let auth = http_authorizers::route_auth(resolver, raw, &api_logical_id, &api.authorizers)?;
+        let auth =
+            resource_authorizers::route_auth(resolver, raw, &api_logical_id, &api.authorizers)?;
         if api
             .routes
             .iter()

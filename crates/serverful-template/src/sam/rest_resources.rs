@@ -30,6 +30,7 @@ pub(super) const REQUEST_VALIDATOR: &str = "AWS::ApiGateway::RequestValidator";
 /// The resource types a REST API is made of; `sam` leaves them to this module.
 pub(super) const TYPES: &[&str] = &[
     REST_API,
+    super::resource_authorizers::REST_AUTHORIZER,
     RESOURCE,
     METHOD,
     DEPLOYMENT,
@@ -358,6 +359,22 @@ pub(super) fn rest_routes(
         paths.insert(logical_id.clone(), format!("/{}", parts.join("/")));
     }
 
+    for raw in created
+        .iter()
+        .filter(|raw| raw.type_name == super::resource_authorizers::REST_AUTHORIZER)
+    {
+        let api_logical_id = rest_api_of(raw, &api_ids)?;
+        if let Some(authorizer) =
+            super::resource_authorizers::rest_authorizer(resolver, raw, functions, unsupported)?
+        {
+            apis.iter_mut()
+                .find(|api| api.logical_id == api_logical_id)
+                .expect("rest_apis made every REST API")
+                .authorizers
+                .push(authorizer);
+        }
+    }
+
     for raw in created.iter().filter(|raw| raw.type_name == METHOD) {
         let api_logical_id = rest_api_of(raw, &api_ids)?;
         let location = format!("Resources.{}.Properties", raw.logical_id);
@@ -416,17 +433,21 @@ pub(super) fn rest_routes(
                     | "MethodResponses" | "OperationName" | "RequestValidatorId"
                     | "RequestModels" | "RequestParameters" | "ApiKeyRequired" => {}
                     "AuthorizationType" => {
-                        if let Some((kind, _)) =
-                            string_property(resolver, raw, "AuthorizationType")?
-                        {
-                            if kind == "AWS_IAM" {
-                                auth = crate::RouteAuth::AwsIam;
-                            } else if kind != "NONE" {
-                                unsupported
-                                    .push(format!("{}.AuthorizationType ({kind})", raw.logical_id));
-                            }
-                        }
+                        let authorizers = &apis
+                            .iter()
+                            .find(|api| api.logical_id == api_logical_id)
+                            .expect("rest_apis made every REST API")
+                            .authorizers;
+                        auth = super::resource_authorizers::method_auth(
+                            resolver,
+                            raw,
+                            &api_logical_id,
+                            authorizers,
+                            unsupported,
+                        )?;
                     }
+                    // Read with `AuthorizationType`; scopes are Cognito's.
+                    "AuthorizerId" | "AuthorizationScopes" => {}
                     other => unsupported.push(format!("{}.{other}", raw.logical_id)),
                 }
             }

@@ -1,4 +1,5 @@
-//! Snapshot tests of HTTP APIs' authorizers written as `AWS::ApiGatewayV2::Authorizer`
+//! Snapshot tests of authorizers written as resources (`AWS::ApiGatewayV2::Authorizer`,
+//! `AWS::ApiGateway::Authorizer`)
 //! resources, the routes that name them, and the errors of bad ones.
 
 use std::collections::BTreeMap;
@@ -199,5 +200,152 @@ fn bad_authorizers_and_routes_are_errors_naming_what_to_fix() {
         expect![[r#"
             error: /app/template.yaml:32:17: Resources.Jwt.Properties.JwtConfiguration.Issuer: missing; name the token issuer, such as https://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc
         "#]],
+    );
+}
+
+/// Loads a REST API with `authorizer` and a GET method on its root with `method_auth`.
+fn check_rest(authorizer: &str, method_auth: &str, expect: Expect) {
+    let template = format!(
+        r#"Transform: AWS::Serverless-2016-10-31
+Resources:
+  Items:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+  Api:
+    Type: AWS::ApiGateway::RestApi
+    Properties:
+      Name: api
+{authorizer}  Get:
+    Type: AWS::ApiGateway::Method
+    Properties:
+      RestApiId: !Ref Api
+      ResourceId: !GetAtt Api.RootResourceId
+      HttpMethod: GET
+{method_auth}      Integration:
+        Type: AWS_PROXY
+        Uri: !Sub arn:aws:apigateway:${{AWS::Region}}:lambda:path/2015-03-31/functions/${{Items.Arn}}/invocations
+  Deployment:
+    Type: AWS::ApiGateway::Deployment
+    Properties:
+      RestApiId: !Ref Api
+      StageName: prod
+"#
+    );
+    let options = LoadOptions {
+        parameter_overrides: BTreeMap::new(),
+        region: "eu-west-1".to_owned(),
+        account_id: "123456789012".to_owned(),
+        stack_name: "demo".to_owned(),
+        version_numbers: BTreeMap::new(),
+        queue_url_base: None,
+    };
+    let rendered = match load_str(&template, Path::new("/app/template.yaml"), &options) {
+        Err(error) => format!("error: {error}\n"),
+        Ok(app) => {
+            let mut out = String::new();
+            for api in &app.apis {
+                for authorizer in &api.authorizers {
+                    writeln!(out, "authorizer {authorizer:?}").expect("writing to a String");
+                }
+                for route in &api.routes {
+                    writeln!(
+                        out,
+                        "route {} {} {:?}",
+                        route.method, route.path, route.auth
+                    )
+                    .expect("writing to a String");
+                }
+            }
+            for item in &app.unsupported {
+                writeln!(out, "unsupported {item}").expect("writing to a String");
+            }
+            out
+        }
+    };
+    expect.assert_eq(&rendered);
+}
+
+const REST_TOKEN: &str = "  Tokens:
+    Type: AWS::ApiGateway::Authorizer
+    Properties:
+      RestApiId: !Ref Api
+      Type: TOKEN
+      AuthorizerUri: !Sub arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Items.Arn}/invocations
+      IdentitySource: method.request.header.Authorization
+      IdentityValidationExpression: '[a-z]+'
+";
+
+#[test]
+fn rest_methods_name_token_and_request_authorizers() {
+    check_rest(
+        REST_TOKEN,
+        "      AuthorizationType: CUSTOM\n      AuthorizerId: !Ref Tokens\n",
+        expect![[r#"
+            authorizer Authorizer { name: "Tokens", kind: Lambda(LambdaAuthorizer { function: "Items", token: true, identity_sources: ["method.request.header.Authorization"], validation_expression: Some("[a-z]+"), ttl_secs: 300, payload_format: V1, simple_responses: false }) }
+            route GET / Authorizer { name: "Tokens", scopes: [] }
+        "#]],
+    );
+    check_rest(
+        &REST_TOKEN
+            .replace("Type: TOKEN", "Type: REQUEST")
+            .replace(
+                "method.request.header.Authorization",
+                "method.request.header.A, method.request.querystring.b",
+            )
+            .replace("      IdentityValidationExpression: '[a-z]+'\n", ""),
+        "      AuthorizationType: CUSTOM\n      AuthorizerId: !Ref Tokens\n",
+        expect![[r#"
+            authorizer Authorizer { name: "Tokens", kind: Lambda(LambdaAuthorizer { function: "Items", token: false, identity_sources: ["method.request.header.A", "method.request.querystring.b"], validation_expression: None, ttl_secs: 300, payload_format: V1, simple_responses: false }) }
+            route GET / Authorizer { name: "Tokens", scopes: [] }
+        "#]],
+    );
+    check_rest(
+        "  Pool:\n    Type: AWS::ApiGateway::Authorizer\n    Properties:\n      RestApiId: !Ref Api\n      Type: COGNITO_USER_POOLS\n      ProviderARNs: [arn]\n",
+        "      AuthorizationType: COGNITO_USER_POOLS\n      AuthorizerId: !Ref Pool\n",
+        expect![[r#"
+            route GET / None
+            unsupported Pool (Cognito user pool authorizers are not run: the methods naming it stay open)
+            unsupported Get.AuthorizationType (COGNITO_USER_POOLS: not run, the method stays open)
+        "#]],
+    );
+}
+
+#[test]
+fn bad_rest_authorizers_are_errors() {
+    check_rest(
+        REST_TOKEN,
+        "      AuthorizationType: CUSTOM\n      AuthorizerId: Missing\n",
+        expect![[r#"
+            error: /app/template.yaml:27:21: Resources.Get.Properties.AuthorizerId: 'Missing' names no TOKEN or REQUEST AWS::ApiGateway::Authorizer of API 'Api'
+        "#]],
+    );
+    check_rest(
+        &REST_TOKEN.replace(
+            "method.request.header.Authorization",
+            "method.request.querystring.t",
+        ),
+        "",
+        expect![[r#"
+            error: /app/template.yaml:12:3: Resources.Tokens.Properties.IdentitySource: 'method.request.querystring.t' is not supported; a TOKEN authorizer reads one header: method.request.header.NAME
+        "#]],
+    );
+    check_rest(
+        &REST_TOKEN.replace("'[a-z]+'", "'(open'"),
+        "",
+        expect![[r#"
+        error: /app/template.yaml:19:37: Resources.Tokens.Properties.IdentityValidationExpression: not a regular expression (regex parse error:
+            ^(?:(open)$
+             ^
+        error: unclosed group)
+    "#]],
+    );
+    check_rest(
+        &REST_TOKEN.replace("Type: TOKEN", "Type: JWT"),
+        "",
+        expect![[r#"
+        error: /app/template.yaml:16:13: Resources.Tokens.Properties.Type: 'JWT' is not a REST API authorizer type; use TOKEN, REQUEST or COGNITO_USER_POOLS
+    "#]],
     );
 }

@@ -1,7 +1,9 @@
-//! HTTP APIs' authorizers written as resources: `AWS::ApiGatewayV2::Authorizer` of an
+//! Authorizers written as resources: `AWS::ApiGatewayV2::Authorizer` of an
 //! `AWS::ApiGatewayV2::Api` with `ProtocolType: HTTP` (`JWT` with `JwtConfiguration`, or a
-//! Lambda `REQUEST` authorizer), and each `AWS::ApiGatewayV2::Route`'s
-//! `AuthorizationType`, `AuthorizerId` and `AuthorizationScopes`. They become the same
+//! Lambda `REQUEST` authorizer) with each `AWS::ApiGatewayV2::Route`'s
+//! `AuthorizationType`, `AuthorizerId` and `AuthorizationScopes`; and
+//! `AWS::ApiGateway::Authorizer` of a REST API (`TOKEN`, `REQUEST`) with each
+//! `AWS::ApiGateway::Method`'s `AuthorizationType` and `AuthorizerId`. They become the same
 //! [`Authorizer`]s and [`RouteAuth`]s as SAM's `Auth`, named by the authorizer's logical
 //! id (what `AuthorizerId: !Ref` gives).
 
@@ -16,6 +18,7 @@ use crate::node::NodeKind;
 use crate::Problem;
 
 pub(super) const V2_AUTHORIZER: &str = "AWS::ApiGatewayV2::Authorizer";
+pub(super) const REST_AUTHORIZER: &str = "AWS::ApiGateway::Authorizer";
 
 /// The longest an HTTP API caches a Lambda authorizer's answer.
 const MAX_TTL_SECS: u32 = 3600;
@@ -244,4 +247,176 @@ pub(super) fn route_auth(
         ));
     }
     Ok(RouteAuth::Authorizer { name: id, scopes })
+}
+
+/// An `AWS::ApiGateway::Authorizer` of a REST API; `None` for a Cognito user pool one,
+/// which Serverful does not run (recorded in `unsupported`).
+pub(super) fn rest_authorizer(
+    resolver: &Resolver<'_>,
+    raw: &RawResource<'_>,
+    functions: &[Function],
+    unsupported: &mut Vec<String>,
+) -> Result<Option<Authorizer>, Problem> {
+    let location = format!("Resources.{}.Properties", raw.logical_id);
+    let Some((kind, kind_span)) = string_property(resolver, raw, "Type")? else {
+        return Err(Problem::at(
+            raw.key_span,
+            format!("{location}.Type: missing; use TOKEN or REQUEST"),
+        ));
+    };
+    let token = match kind.as_str() {
+        "TOKEN" => true,
+        "REQUEST" => false,
+        "COGNITO_USER_POOLS" => {
+            unsupported.push(format!(
+                "{} (Cognito user pool authorizers are not run: the methods naming it stay open)",
+                raw.logical_id
+            ));
+            return Ok(None);
+        }
+        other => {
+            return Err(Problem::at(
+                kind_span,
+                format!("{location}.Type: '{other}' is not a REST API authorizer type; use TOKEN, REQUEST or COGNITO_USER_POOLS"),
+            ))
+        }
+    };
+    let Some((uri, uri_span)) = string_property(resolver, raw, "AuthorizerUri")? else {
+        return Err(Problem::at(
+            raw.key_span,
+            format!("{location}.AuthorizerUri: missing; use !Sub arn:aws:apigateway:${{AWS::Region}}:lambda:path/2015-03-31/functions/${{MyAuthorizer.Arn}}/invocations"),
+        ));
+    };
+    let function = function_of_uri(&uri, functions).ok_or_else(|| {
+        Problem::at(
+            uri_span,
+            format!("{location}.AuthorizerUri: '{uri}' names no function of this template; use arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/FUNCTION_ARN/invocations with !GetAtt MyAuthorizer.Arn"),
+        )
+    })?;
+    let identity_sources: Vec<String> = string_property(resolver, raw, "IdentitySource")?
+        .map(|(sources, _)| {
+            sources
+                .split(',')
+                .map(str::trim)
+                .filter(|source| !source.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    for source in &identity_sources {
+        let known = [
+            "method.request.header.",
+            "method.request.querystring.",
+            "stageVariables.",
+            "context.",
+        ]
+        .iter()
+        .any(|prefix| source.len() > prefix.len() && source.starts_with(prefix));
+        if !known || (token && !source.starts_with("method.request.header.")) {
+            let expected = if token {
+                "a TOKEN authorizer reads one header: method.request.header.NAME"
+            } else {
+                "use method.request.header.NAME, method.request.querystring.NAME, stageVariables.NAME or context.NAME, separated by commas"
+            };
+            return Err(Problem::at(
+                raw.key_span,
+                format!("{location}.IdentitySource: '{source}' is not supported; {expected}"),
+            ));
+        }
+    }
+    if token && identity_sources.len() != 1 {
+        return Err(Problem::at(
+            raw.key_span,
+            format!("{location}.IdentitySource: a TOKEN authorizer needs one, such as method.request.header.Authorization"),
+        ));
+    }
+    let validation_expression =
+        match string_property(resolver, raw, "IdentityValidationExpression")? {
+            None => None,
+            Some((expression, _)) => {
+                let node = raw
+                    .properties
+                    .and_then(|properties| properties.get("IdentityValidationExpression"))
+                    .expect("the property was just read");
+                super::auth::check_expression(
+                    &expression,
+                    node,
+                    &format!("{location}.IdentityValidationExpression"),
+                )?;
+                Some(expression)
+            }
+        };
+    let ttl_secs = match property(resolver, raw, "AuthorizerResultTtlInSeconds")? {
+        None => 300,
+        Some((value, ttl_location)) => {
+            super::properties::expect_number(&value, &ttl_location, 0..=MAX_TTL_SECS)?
+        }
+    };
+    if ttl_secs > 0 && identity_sources.is_empty() {
+        return Err(Problem::at(
+            raw.key_span,
+            format!("{location}.IdentitySource: a cached authorizer (AuthorizerResultTtlInSeconds above 0, 300 by default) needs at least one identity source"),
+        ));
+    }
+    Ok(Some(Authorizer {
+        name: raw.logical_id.clone(),
+        kind: AuthorizerKind::Lambda(LambdaAuthorizer {
+            function,
+            token,
+            identity_sources,
+            validation_expression,
+            ttl_secs,
+            payload_format: PayloadFormat::V1,
+            simple_responses: false,
+        }),
+    }))
+}
+
+/// A REST method's `AuthorizationType` (`NONE`, `AWS_IAM`, `CUSTOM` with `AuthorizerId`,
+/// `COGNITO_USER_POOLS`), checked against the API's `authorizers`; `cognito` lists the
+/// Cognito authorizers left open.
+pub(super) fn method_auth(
+    resolver: &Resolver<'_>,
+    raw: &RawResource<'_>,
+    api: &str,
+    authorizers: &[Authorizer],
+    unsupported: &mut Vec<String>,
+) -> Result<RouteAuth, Problem> {
+    let location = format!("Resources.{}.Properties", raw.logical_id);
+    let Some((kind, kind_span)) = string_property(resolver, raw, "AuthorizationType")? else {
+        return Ok(RouteAuth::None);
+    };
+    match kind.as_str() {
+        "NONE" => Ok(RouteAuth::None),
+        "AWS_IAM" => Ok(RouteAuth::AwsIam),
+        "COGNITO_USER_POOLS" => {
+            unsupported.push(format!(
+                "{}.AuthorizationType (COGNITO_USER_POOLS: not run, the method stays open)",
+                raw.logical_id
+            ));
+            Ok(RouteAuth::None)
+        }
+        "CUSTOM" => {
+            let Some((id, id_span)) = string_property(resolver, raw, "AuthorizerId")? else {
+                return Err(Problem::at(
+                    kind_span,
+                    format!("{location}.AuthorizerId: missing; CUSTOM authorization names its AWS::ApiGateway::Authorizer with !Ref"),
+                ));
+            };
+            if !authorizers.iter().any(|authorizer| authorizer.name == id) {
+                return Err(Problem::at(
+                    id_span,
+                    format!("{location}.AuthorizerId: '{id}' names no TOKEN or REQUEST AWS::ApiGateway::Authorizer of API '{api}'"),
+                ));
+            }
+            Ok(RouteAuth::Authorizer {
+                name: id,
+                scopes: Vec::new(),
+            })
+        }
+        other => Err(Problem::at(
+            kind_span,
+            format!("{location}.AuthorizationType: '{other}' is not a REST authorization type; use NONE, AWS_IAM, CUSTOM or COGNITO_USER_POOLS"),
+        )),
+    }
 }
