@@ -1,6 +1,6 @@
 //! Snapshot tests of authorizers written as resources (`AWS::ApiGatewayV2::Authorizer`,
-//! `AWS::ApiGateway::Authorizer`)
-//! resources, the routes that name them, and the errors of bad ones.
+//! `AWS::ApiGateway::Authorizer`), the routes and methods that name them, and the errors
+//! of bad ones.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
