@@ -64,8 +64,9 @@ pub struct RouteSet {
     bare: Option<RouteTable>,
     /// One table per API, by index in `spec.apis`.
     api_tables: Vec<RouteTable>,
-    /// `{api_id}.execute-api.{domain}`, lower case -> index in `spec.apis`.
-    api_hosts: HashMap<String, usize>,
+    /// `{api_id}.execute-api.{domain}`, lower case -> the table of every stage of that API
+    /// (one `ApiSpec` each), and the index of its first in `spec.apis`.
+    api_hosts: HashMap<String, (RouteTable, usize)>,
     /// Custom domain name, lower case -> its mappings, longest base path first.
     custom_domains: HashMap<String, Vec<Mapping>>,
     /// `{url_id}.lambda-url.{region}.{domain}`, lower case -> index in `spec.function_urls`.
@@ -119,27 +120,50 @@ impl RouteSet {
     /// domain mapping that names no API, or repeats a base path, is left out (each logged).
     pub fn new(spec: RoutesSpec) -> RouteSet {
         let domain = normalize_host(&spec.domain);
-        let mut api_hosts = HashMap::new();
+        // Each stage of an API is an `ApiSpec` of its own with the API's id: they share
+        // the host, and the path's first segment picks the stage.
+        let mut host_members: HashMap<String, Vec<usize>> = HashMap::new();
         for (api_idx, api) in spec.apis.iter().enumerate() {
             let host = api_host(&api.api_id, &domain);
-            if let Some(&first_idx) = api_hosts.get(&host) {
+            let members = host_members.entry(host.clone()).or_default();
+            if let Some(&first_idx) = members.first() {
                 let first: &ApiSpec = &spec.apis[first_idx];
-                tracing::warn!(
-                    "API {} of stack {} has the same id ({}) as API {} of stack {}; {host} reaches the latter",
-                    api.logical_id,
-                    api.stack,
-                    api.api_id,
-                    first.logical_id,
-                    first.stack
-                );
-                continue;
+                if first.stack != api.stack || first.logical_id != api.logical_id {
+                    tracing::warn!(
+                        "API {} of stack {} has the same id ({}) as API {} of stack {}; {host} reaches the latter",
+                        api.logical_id,
+                        api.stack,
+                        api.api_id,
+                        first.logical_id,
+                        first.stack
+                    );
+                    continue;
+                }
             }
-            api_hosts.insert(host, api_idx);
+            members.push(api_idx);
         }
+        let api_hosts: HashMap<String, (RouteTable, usize)> = host_members
+            .into_iter()
+            .map(|(host, members)| {
+                let first = members[0];
+                let table = RouteTable::of(members.into_iter().map(|idx| (idx, &spec.apis[idx])));
+                (host, (table, first))
+            })
+            .collect();
 
         let mut custom_domains: HashMap<String, Vec<Mapping>> = HashMap::new();
         for custom in &spec.custom_domains {
-            let Some(api_idx) = spec.apis.iter().position(|api| api.api_id == custom.api_id) else {
+            // The mapping's stage, when it names one of the API's stages.
+            let stage_of = |api: &ApiSpec| match &custom.stage {
+                Some(stage) if !stage.is_empty() => api.stage_name == *stage,
+                _ => true,
+            };
+            let api_idx = spec
+                .apis
+                .iter()
+                .position(|api| api.api_id == custom.api_id && stage_of(api))
+                .or_else(|| spec.apis.iter().position(|api| api.api_id == custom.api_id));
+            let Some(api_idx) = api_idx else {
                 tracing::warn!(
                     "custom domain {} maps to API id {}, which no stack has; left out",
                     custom.domain_name,
@@ -323,10 +347,10 @@ impl RouteSet {
     /// without a port) for `method` and the raw `path`.
     pub(crate) fn route(&self, host: Option<&str>, method: &str, path: &str) -> Routed {
         let host = host.map(normalize_host).unwrap_or_default();
-        if let Some(&api_idx) = self.api_hosts.get(&host) {
-            return match self.api_tables[api_idx].find(method, path) {
+        if let Some((table, first_idx)) = self.api_hosts.get(&host) {
+            return match table.find(method, path) {
                 Some(found) => Routed::Found(found),
-                None => Routed::NotFound(self.spec.apis[api_idx].kind),
+                None => Routed::NotFound(self.spec.apis[*first_idx].kind),
             };
         }
         if let Some(mappings) = self.custom_domains.get(&host) {

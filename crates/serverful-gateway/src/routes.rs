@@ -184,7 +184,10 @@ impl RouteTable {
             // `OPTIONS *` and absolute-form targets name no resource.
             return None;
         }
-        let mut best: Option<(Specificity, RouteMatch)> = None;
+        // A match on a path that began with the member's stage ranks above any match on
+        // the whole path: `/dev/items` reaches the `dev` stage's `/items`, not another
+        // stage's `/{proxy+}`.
+        let mut best: Option<((bool, Specificity), RouteMatch)> = None;
         for (member_idx, member) in self.apis.iter().enumerate() {
             // A path that starts with the stage name is tried without it first; if that finds
             // nothing, the whole path is tried, for a resource that happens to begin with a
@@ -214,6 +217,7 @@ impl RouteTable {
             let Some((specificity, route, path_parameters, api_path)) = candidate else {
                 continue;
             };
+            let specificity = (api_path.len() != path.len(), specificity);
             // Strictly greater: on a tie the API listed first keeps the request.
             if best
                 .as_ref()
@@ -546,6 +550,27 @@ mod tests {
                 GET /files/ => api 0 ANY /{proxy+} {"proxy": "files/"} (api path /files/)
                 GET /files/a/ => api 0 GET /files/{proxy+} {"proxy": "a/"} (api path /files/a/)
                 GET /a//b => api 0 ANY /{proxy+} {"proxy": "a//b"} (api path /a//b)
+            "#]],
+        );
+    }
+
+    #[test]
+    fn each_stage_of_an_api_takes_the_paths_under_its_name() {
+        let apis = [
+            api(ApiKind::Rest, "prod", &[("ANY", "/{proxy+}")]),
+            api(ApiKind::Rest, "dev", &[("ANY", "/{proxy+}")]),
+        ];
+        check(
+            &apis,
+            &[
+                ("GET", "/prod/items"),
+                ("GET", "/dev/items"),
+                ("GET", "/items"),
+            ],
+            expect![[r#"
+                GET /prod/items => api 0 ANY /{proxy+} {"proxy": "items"} (api path /items)
+                GET /dev/items => api 1 ANY /{proxy+} {"proxy": "items"} (api path /items)
+                GET /items => api 0 ANY /{proxy+} {"proxy": "items"} (api path /items)
             "#]],
         );
     }

@@ -1644,9 +1644,10 @@ impl Platform {
         let mut function_urls = Vec::new();
         for version in &versions {
             let listings = self.api_key_listings(version);
-            for api in &version.app.apis {
-                let mut spec = api_spec(version, api);
-                spec.api_keys = self.gateway_keys(version, api, &listings);
+            // Each stage of an API is served as an API of its own with the same id.
+            for api in version.app.apis.iter().flat_map(template::Api::per_stage) {
+                let mut spec = api_spec(version, &api);
+                spec.api_keys = self.gateway_keys(version, &api, &listings);
                 apis.push(spec);
             }
             function_urls.extend(
@@ -1768,6 +1769,7 @@ impl Platform {
                 .app
                 .apis
                 .iter()
+                .flat_map(template::Api::per_stage)
                 .map(|api| {
                     let stage = match api.kind {
                         template::ApiKind::Rest => format!("/{}", api.stage_name),

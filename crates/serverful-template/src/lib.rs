@@ -42,7 +42,7 @@ pub use event_rules::{
     EventBus, EventRule, EventRuleMessageTarget, EventRuleTarget, EventTargetInput, DEFAULT_BUS,
 };
 pub use model::{
-    Alias, AliasVersion, Api, ApiKind, App, AsyncDestination, Cors, DomainMapping,
+    Alias, AliasVersion, Api, ApiKind, ApiStage, App, AsyncDestination, Cors, DomainMapping,
     EventInvokeConfig, Function, FunctionCode, FunctionUrl, FunctionUrlAuthType, InvokeMode, Layer,
     LayerRef, MockResponse, Network, Output, PayloadFormat, Queue, QueueMapping, RequestValidation,
     Route, StreamMapping, Subscription, Table, Topic, Version, VersionWeight, WebSocketApi,

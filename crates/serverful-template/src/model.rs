@@ -369,8 +369,13 @@ pub struct Api {
     /// Deterministic 10-character lowercase alphanumeric id from the logical id and stack name.
     pub api_id: String,
     pub kind: ApiKind,
+    /// The first stage (SAM's `StageName`, the first `Stage` resource of one written
+    /// without SAM's shorthand).
     pub stage_name: String,
     pub stage_variables: BTreeMap<String, String>,
+    /// Further stages of an API written as resources (a second `AWS::ApiGateway::Stage`
+    /// or `AWS::ApiGatewayV2::Stage`), each serving the same routes with its own variables.
+    pub other_stages: Vec<ApiStage>,
     pub binary_media_types: Vec<String>,
     /// SAM's `Cors` (REST) or `CorsConfiguration` (HTTP).
     pub cors: Option<Cors>,
@@ -381,6 +386,36 @@ pub struct Api {
     pub authorizers: Vec<crate::Authorizer>,
     /// Where the API reads API keys (REST APIs; `ApiKeySourceType`).
     pub api_key_source: crate::ApiKeySource,
+}
+
+/// A stage of an API beyond its first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiStage {
+    pub name: String,
+    pub variables: BTreeMap<String, String>,
+}
+
+impl Api {
+    /// The names of all its stages, the first first.
+    pub fn stage_names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.stage_name.as_str())
+            .chain(self.other_stages.iter().map(|stage| stage.name.as_str()))
+    }
+
+    /// The API as each of its stages serves it: itself, then a copy per other stage with
+    /// that stage's name and variables (and no other stages).
+    pub fn per_stage(&self) -> Vec<Api> {
+        let mut first = self.clone();
+        first.other_stages = Vec::new();
+        let mut views = vec![first];
+        for stage in &self.other_stages {
+            let mut view = views[0].clone();
+            view.stage_name = stage.name.clone();
+            view.stage_variables = stage.variables.clone();
+            views.push(view);
+        }
+        views
+    }
 }
 
 /// An API's CORS settings, as API Gateway applies them: an HTTP API answers preflights

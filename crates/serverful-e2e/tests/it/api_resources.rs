@@ -44,6 +44,33 @@ fn rest_api_resources_route_to_the_function_and_answer_mocks() {
     assert_eq!(event["requestContext"]["stage"], "prod");
     assert_eq!(event["requestContext"]["resourcePath"], "/items/{id}");
 
+    // The second stage serves the same routes with its own variables, on the bare host
+    // and on the API's own host.
+    let event = echoed(
+        http.get(server.url("/dev/items/7"))
+            .send()
+            .expect("GET /dev/items/7"),
+    );
+    assert_eq!(event["stageVariables"]["table"], "items-dev");
+    assert_eq!(event["requestContext"]["stage"], "dev");
+    let api_url = server.output("ApiUrl");
+    let api_id = api_url
+        .trim_start_matches("https://")
+        .split('.')
+        .next()
+        .expect("an API id");
+    let port = server.base_url.rsplit(':').next().expect("port");
+    for (stage, table) in [("prod", "items"), ("dev", "items-dev")] {
+        let event = echoed(
+            http.get(server.url(&format!("/{stage}/items/1")))
+                .header("host", format!("{api_id}.execute-api.localhost:{port}"))
+                .send()
+                .expect("GET on the API's host"),
+        );
+        assert_eq!(event["stageVariables"]["table"], table, "{stage}");
+        assert_eq!(event["requestContext"]["stage"], stage);
+    }
+
     let event = echoed(
         http.delete(server.url("/prod/files/a/b.txt"))
             .send()

@@ -390,8 +390,7 @@ fn api_by_id<'a>(
         })
 }
 
-/// The API's stage that `stage` (a name, or a stage resource's logical id) names
-/// (Serverful serves one stage per API).
+/// The API's stage that `stage` (a name, or a stage resource's logical id) names.
 fn check_stage(
     api: &Api,
     stages: &Stages,
@@ -403,14 +402,18 @@ fn check_stage(
         .iter()
         .find(|(logical_id, _)| logical_id == stage)
         .map_or(stage, |(_, name)| name.as_str());
-    if name == api.stage_name {
+    if api.stage_names().any(|known| known == name) {
         return Ok(name.to_owned());
     }
     Err(Problem::at(
         span,
         format!(
-            "{location}: '{stage}' is not a stage of {}; its stage is '{}'",
-            api.logical_id, api.stage_name
+            "{location}: '{stage}' is not a stage of {}; its stages are {}",
+            api.logical_id,
+            api.stage_names()
+                .map(|known| format!("'{known}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     ))
 }

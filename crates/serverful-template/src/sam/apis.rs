@@ -458,6 +458,7 @@ pub(super) fn api(
         kind,
         stage_name,
         stage_variables,
+        other_stages: Vec::new(),
         binary_media_types,
         cors,
         routes: Vec::new(),

@@ -361,7 +361,7 @@ pub(super) fn mapping_resource(
         ));
     }
     if let Some((stage_name, stage_span)) = &stage {
-        if *stage_name != target.stage_name {
+        if !target.stage_names().any(|known| known == stage_name) {
             return Err(Problem::at(
                 *stage_span,
                 format!(

@@ -106,6 +106,7 @@ pub(super) fn http_apis(
                 String::new()
             },
             stage_variables: BTreeMap::new(),
+            other_stages: Vec::new(),
             binary_media_types: Vec::new(),
             cors: None,
             routes: Vec::new(),
@@ -135,16 +136,7 @@ pub(super) fn http_apis(
             .iter_mut()
             .find(|api| api.logical_id == api_logical_id)
             .expect("belongs checked the API");
-        if api.stage_name.is_empty() {
-            api.stage_name = stage_name;
-            api.stage_variables = variables;
-        } else {
-            // One stage per API is served; a second is recorded, not silently dropped.
-            unsupported.push(format!(
-                "{} (a second stage '{stage_name}' of {api_logical_id})",
-                raw.logical_id
-            ));
-        }
+        super::rest_resources::add_stage(api, stage_name, variables, raw, &location)?;
     }
     for api in &apis {
         if api.stage_name.is_empty() {

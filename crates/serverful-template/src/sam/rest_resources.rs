@@ -150,6 +150,7 @@ pub(super) fn rest_apis(
             kind: ApiKind::Rest,
             stage_name: String::new(),
             stage_variables: BTreeMap::new(),
+            other_stages: Vec::new(),
             binary_media_types,
             cors: None,
             routes: Vec::new(),
@@ -196,31 +197,25 @@ pub(super) fn rest_apis(
             }
         }
         let api = find_api(&mut apis, &api_logical_id);
-        if api.stage_name.is_empty() {
-            api.stage_name = stage_name;
-            api.stage_variables = variables;
-        } else {
-            // One stage per API is served; a second is recorded, not silently dropped.
-            unsupported.push(format!(
-                "{} (a second stage '{stage_name}' of {api_logical_id})",
-                raw.logical_id
-            ));
-        }
+        add_stage(api, stage_name, variables, raw, &location)?;
     }
     for raw in created.iter().filter(|raw| raw.type_name == DEPLOYMENT) {
         let api_logical_id = rest_api_of(raw, &api_ids)?;
         let Some((stage_name, _)) = string_property(resolver, raw, "StageName")? else {
             continue;
         };
+        let variables = match property(resolver, raw, "StageDescription")? {
+            Some((value, location)) => match value.get("Variables") {
+                Some(variables) => expect_string_map(variables, &format!("{location}.Variables"))?,
+                None => BTreeMap::new(),
+            },
+            None => BTreeMap::new(),
+        };
         let api = find_api(&mut apis, &api_logical_id);
-        if api.stage_name.is_empty() {
-            api.stage_name = stage_name;
-            if let Some((value, location)) = property(resolver, raw, "StageDescription")? {
-                if let Some(variables) = value.get("Variables") {
-                    api.stage_variables =
-                        expect_string_map(variables, &format!("{location}.Variables"))?;
-                }
-            }
+        // A Deployment's StageName makes that stage, unless a Stage resource made it.
+        if !api.stage_names().any(|name| name == stage_name) {
+            let location = format!("Resources.{}.Properties", raw.logical_id);
+            add_stage(api, stage_name, variables, raw, &location)?;
         }
     }
     for api in &apis {
@@ -236,6 +231,33 @@ pub(super) fn rest_apis(
         }
     }
     Ok(apis)
+}
+
+/// Adds a stage to `api`: its first, or one more (a stage named twice is an error).
+pub(super) fn add_stage(
+    api: &mut Api,
+    name: String,
+    variables: BTreeMap<String, String>,
+    raw: &RawResource<'_>,
+    location: &str,
+) -> Result<(), Problem> {
+    if api.stage_name.is_empty() {
+        api.stage_name = name;
+        api.stage_variables = variables;
+        return Ok(());
+    }
+    if api.stage_names().any(|known| known == name) {
+        return Err(Problem::at(
+            raw.key_span,
+            format!(
+                "{location}.StageName: API '{}' already has a stage '{name}'",
+                api.logical_id
+            ),
+        ));
+    }
+    api.other_stages
+        .push(crate::model::ApiStage { name, variables });
+    Ok(())
 }
 
 fn find_api<'a>(apis: &'a mut [Api], logical_id: &str) -> &'a mut Api {

@@ -366,7 +366,7 @@ Resources:{FUNCTION}{RAW_API}
     check(
         &template("      ApiStages: [{ApiId: !Ref Api, Stage: prod}]"),
         expect![[r#"
-            error: /app/template.yaml:51:44: Resources.Plan.Properties.ApiStages[0].Stage: 'prod' is not a stage of Api; its stage is 'v1'
+            error: /app/template.yaml:51:44: Resources.Plan.Properties.ApiStages[0].Stage: 'prod' is not a stage of Api; its stages are 'v1'
         "#]],
     );
     check(

@@ -48,6 +48,10 @@ pub(super) fn render(resources: &str, template_path: &Path) -> String {
         for (name, value) in &api.stage_variables {
             writeln!(out, "  stage variable {name}={value:?}").expect("writing to a String");
         }
+        for stage in &api.other_stages {
+            writeln!(out, "  other stage {} {:?}", stage.name, stage.variables)
+                .expect("writing to a String");
+        }
         for route in &api.routes {
             let format = match route.payload_format {
                 PayloadFormat::V1 => "1.0",
@@ -587,4 +591,62 @@ fn openapi_include_reads_a_local_file_and_reports_its_lines() {
     expect![[r#"
         error: DIR/template.yaml:16:23: Resources.Api.Properties.DefinitionBody.Fn::Transform.Parameters.Location: DIR/openapi.yaml:11:22: definition.paths./bad.get.x-amazon-apigateway-integration.uri: unknown name 'Missing'; it is not a parameter, a resource or a pseudo parameter such as AWS::Region
     "#]].assert_eq(&rendered);
+}
+
+#[test]
+fn apis_serve_every_stage_their_resources_declare() {
+    check(
+        &format!(
+            "{REST_API}  DevStage:
+    Type: AWS::ApiGateway::Stage
+    Properties:
+      RestApiId: !Ref Api
+      DeploymentId: !Ref Deployment
+      StageName: dev
+      Variables:
+        table: items-dev
+"
+        ),
+        expect![[r#"
+            api Api (rest, id he4pqhwbqw, stage prod)
+              stage variable table="items"
+              other stage dev {"table": "items-dev"}
+              GET /items/{id} -> Items (1.0) [GetItem]
+              ANY /{proxy+} -> Items (1.0) [AnyProxy]
+              GET / -> MOCK 200 application/json "{\"status\": \"ok\"}" headers {"X-Served-By": "mock"} [Health]
+        "#]],
+    );
+    check(
+        &format!(
+            "{HTTP_API}  BetaStage:
+    Type: AWS::ApiGatewayV2::Stage
+    Properties:
+      ApiId: !Ref Api
+      StageName: beta
+"
+        ),
+        expect![[r#"
+            api Api (http, id he4pqhwbqw, stage v1)
+              stage variable mode="test"
+              other stage beta {}
+              GET /items/{id} -> Items (2.0) [GetItem]
+              ANY $default -> Items (1.0) [Default]
+            api QuickApi (http, id uvibnn8ewp, stage $default)
+              POST /quick -> Items (2.0) [QuickApi]
+        "#]],
+    );
+    check(
+        &format!(
+            "{REST_API}  AgainStage:
+    Type: AWS::ApiGateway::Stage
+    Properties:
+      RestApiId: !Ref Api
+      DeploymentId: !Ref Deployment
+      StageName: prod
+"
+        ),
+        expect![[r#"
+            error: /app/template.yaml:91:3: Resources.AgainStage.Properties.StageName: API 'Api' already has a stage 'prod'
+        "#]],
+    );
 }
