@@ -1688,11 +1688,19 @@ impl Platform {
                 versions
                     .iter()
                     .flat_map(|version| {
-                        version
-                            .app
-                            .websocket_apis
-                            .iter()
-                            .map(|api| websocket_api_spec(version, api))
+                        version.app.websocket_apis.iter().flat_map(|api| {
+                            // Each stage is served as an API of its own with the same id.
+                            let first = websocket_api_spec(version, api);
+                            let others: Vec<_> = api
+                                .other_stages
+                                .iter()
+                                .map(|stage| serverful_websocket::ApiSpec {
+                                    stage_name: stage.clone(),
+                                    ..first.clone()
+                                })
+                                .collect();
+                            std::iter::once(first).chain(others)
+                        })
                     })
                     .collect(),
             );

@@ -469,8 +469,10 @@ pub struct WebSocketApi {
     /// `RouteSelectionExpression`: `$request.body.action` or another JSON path of the
     /// message.
     pub route_selection_expression: String,
-    /// The `StageName` of its `AWS::ApiGatewayV2::Stage`.
+    /// The `StageName` of its first `AWS::ApiGatewayV2::Stage`.
     pub stage_name: String,
+    /// The names of its further stages, each serving the same routes.
+    pub other_stages: Vec<String>,
     /// In template order.
     pub routes: Vec<WebSocketRoute>,
     /// How `$connect` is authorized: its route's `AuthorizationType` (API Gateway

@@ -302,7 +302,7 @@ async fn disconnect(
     status_code: u16,
     reason: &str,
 ) {
-    let Some(api) = websockets.api(&connection.api_id) else {
+    let Some(api) = websockets.api(&connection.api_id, &connection.stage) else {
         return;
     };
     let Some(route) = api.route("$disconnect") else {
@@ -341,7 +341,7 @@ async fn on_message(
     incoming: Incoming,
 ) {
     let request_id = short_id();
-    let Some(api) = websockets.api(&connection.api_id) else {
+    let Some(api) = websockets.api(&connection.api_id, &connection.stage) else {
         // The stack was deleted while the connection was open.
         connection.send(Outgoing::Close(1001, "Going away".to_owned()));
         return;

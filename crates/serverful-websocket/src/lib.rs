@@ -187,9 +187,12 @@ impl WebSockets {
             .clone()
     }
 
-    /// The API served now with this id.
-    pub fn api(&self, api_id: &str) -> Option<ApiSpec> {
-        self.apis().iter().find(|api| api.api_id == api_id).cloned()
+    /// The API served now with this id, at this stage.
+    pub fn api(&self, api_id: &str, stage: &str) -> Option<ApiSpec> {
+        self.apis()
+            .iter()
+            .find(|api| api.api_id == api_id && api.stage_name == stage)
+            .cloned()
     }
 
     pub fn registry(&self) -> &Arc<dyn ConnectionRegistry> {
@@ -217,11 +220,16 @@ impl WebSockets {
         };
         let suffix = format!(".execute-api.{}", self.inner.domain);
         if let Some(api_id) = host.strip_suffix(&suffix) {
-            let api = apis.iter().find(|api| api.api_id == api_id)?;
-            return Some(Selected {
-                api: api.clone(),
-                rest: under_stage(api)?,
-            });
+            // Each stage of an API is an `ApiSpec` of its own: the path names the stage.
+            return apis
+                .iter()
+                .filter(|api| api.api_id == api_id)
+                .find_map(|api| {
+                    Some(Selected {
+                        api: api.clone(),
+                        rest: under_stage(api)?,
+                    })
+                });
         }
         if !self.inner.bare_host {
             return None;

@@ -644,6 +644,7 @@ async def main():
     guarded["no_room"] = await handshake("/guarded", {"Auth": "alice"})
     result["guarded"] = guarded
     result["iam_signed"] = await handshake("/iam", signed("/iam"))
+    result["iam_next"] = await handshake("/iam-next", signed("/iam-next"))
     result["iam_unsigned"] = await handshake("/iam", {})
     result["iam_bad_signature"] = await handshake("/iam", signed("/iam", secret="not-the-secret"))
 
@@ -706,6 +707,9 @@ fn connect_authorizers_and_aws_iam_decide_the_handshake() {
         "{result:#}\n{output}"
     );
     assert_eq!(identity["accountId"], "123456789012", "{result:#}");
+    assert_eq!(result["iam_signed"]["stage"], "iam", "{result:#}");
+    // The API's second stage takes handshakes too, and its events name it.
+    assert_eq!(result["iam_next"]["stage"], "iam-next", "{result:#}");
     assert_eq!(result["iam_unsigned"], 403, "{result:#}");
     assert_eq!(result["iam_bad_signature"], 403, "{result:#}");
 }

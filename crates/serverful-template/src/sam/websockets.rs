@@ -150,6 +150,7 @@ pub(super) fn websocket_apis(
             name,
             route_selection_expression: expression,
             stage_name: String::new(),
+            other_stages: Vec::new(),
             routes: Vec::new(),
             connect_auth: WebSocketAuth::None,
         });
@@ -305,16 +306,16 @@ pub(super) fn websocket_apis(
             .iter_mut()
             .find(|api| api.logical_id == api_logical_id)
             .expect("api_id_of checked that the API is one of these");
-        if !api.stage_name.is_empty() {
-            // One stage per API is served; a second is recorded, not silently dropped.
-            unsupported.push(format!(
-                "{} (a second stage '{stage_name}' of {api_logical_id})",
-                raw.logical_id
+        if api.stage_name.is_empty() {
+            api.stage_name = stage_name;
+        } else if api.stage_name == stage_name || api.other_stages.contains(&stage_name) {
+            return Err(Problem::at(
+                span,
+                format!("Resources.{}.Properties.StageName: API '{api_logical_id}' already has a stage '{stage_name}'", raw.logical_id),
             ));
-            let _ = span;
-            continue;
+        } else {
+            api.other_stages.push(stage_name);
         }
-        api.stage_name = stage_name;
     }
     for raw in created
         .iter()

@@ -52,6 +52,7 @@ def whoami(event, context):
         "body": json.dumps(
             {
                 "connectionId": request_context["connectionId"],
+                "stage": request_context["stage"],
                 "authorizer": request_context.get("authorizer"),
                 "identity": request_context.get("identity"),
             }
