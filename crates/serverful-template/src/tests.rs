@@ -18,15 +18,21 @@ fn check(template: &str, expect: Expect) {
     expect.assert_eq(&render_result(template));
 }
 
-fn render_result(template: &str) -> String {
-    let mut options = LoadOptions {
+/// The options every snapshot test loads with: stack `demo` in `eu-west-1`, account
+/// `123456789012`, no overrides or published versions.
+pub(crate) fn demo_options() -> LoadOptions {
+    LoadOptions {
         parameter_overrides: BTreeMap::new(),
         region: "eu-west-1".to_owned(),
         account_id: "123456789012".to_owned(),
         stack_name: "demo".to_owned(),
         version_numbers: BTreeMap::new(),
         queue_url_base: None,
-    };
+    }
+}
+
+fn render_result(template: &str) -> String {
+    let mut options = demo_options();
     for line in template.trim_start().lines() {
         if let Some(assignment) = line.strip_prefix("# override ") {
             let (name, value) = assignment

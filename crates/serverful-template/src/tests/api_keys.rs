@@ -8,14 +8,7 @@ use expect_test::{expect, Expect};
 use crate::{load_str, App};
 
 fn check(template: &str, expect: Expect) {
-    let options = crate::LoadOptions {
-        parameter_overrides: Default::default(),
-        region: "eu-west-1".to_owned(),
-        account_id: "123456789012".to_owned(),
-        stack_name: "demo".to_owned(),
-        version_numbers: Default::default(),
-        queue_url_base: None,
-    };
+    let options = super::demo_options();
     let rendered = match load_str(template, Path::new("/app/template.yaml"), &options) {
         Ok(app) => render(&app),
         Err(error) => format!("error: {error}\n"),

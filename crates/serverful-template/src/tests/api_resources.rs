@@ -2,13 +2,12 @@
 //! (resources, methods, `MOCK` integrations, stages, validators and models) read into
 //! routes, and the errors of bad ones.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
 use expect_test::{expect, Expect};
 
-use crate::{load_str, ApiKind, LoadOptions, PayloadFormat};
+use crate::{load_str, ApiKind, PayloadFormat};
 
 /// Loads `resources` (indented under `Resources:`, after an `Items` function named
 /// `items-fn`) from `/app/template.yaml` and renders the APIs, their routes and the
@@ -21,14 +20,7 @@ pub(super) fn render(resources: &str, template_path: &Path) -> String {
     let template = format!(
         "Transform: AWS::Serverless-2016-10-31\nResources:\n  Items:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: python3.12\n      Handler: app.handler\n      FunctionName: items-fn\n{resources}"
     );
-    let options = LoadOptions {
-        parameter_overrides: BTreeMap::new(),
-        region: "eu-west-1".to_owned(),
-        account_id: "123456789012".to_owned(),
-        stack_name: "demo".to_owned(),
-        version_numbers: BTreeMap::new(),
-        queue_url_base: None,
-    };
+    let options = super::demo_options();
     let app = match load_str(&template, template_path, &options) {
         Err(error) => return format!("error: {error}\n"),
         Ok(app) => app,

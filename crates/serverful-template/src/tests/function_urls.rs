@@ -1,13 +1,12 @@
 //! Snapshot tests of Lambda function URLs: SAM's `FunctionUrlConfig` (and in `Globals`),
 //! `AWS::Lambda::Url`, their `Ref`/`GetAtt` in Outputs, and the errors of bad settings.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
 use expect_test::{expect, Expect};
 
-use crate::{load_str, LoadOptions};
+use crate::load_str;
 
 /// Loads a template of `globals` (indented under `Globals:`, may be empty) and `resources`
 /// (indented under `Resources:`, after an `Echo` function with `echo_properties`) and
@@ -21,14 +20,7 @@ fn check(globals: &str, echo_properties: &str, resources: &str, expect: Expect) 
     let template = format!(
         "Transform: AWS::Serverless-2016-10-31\n{globals}Resources:\n  Echo:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: nodejs20.x\n      Handler: app.handler\n      FunctionName: echo-fn\n{echo_properties}{resources}"
     );
-    let options = LoadOptions {
-        parameter_overrides: BTreeMap::new(),
-        region: "eu-west-1".to_owned(),
-        account_id: "123456789012".to_owned(),
-        stack_name: "demo".to_owned(),
-        version_numbers: BTreeMap::new(),
-        queue_url_base: None,
-    };
+    let options = super::demo_options();
     let rendered = match load_str(&template, Path::new("/app/template.yaml"), &options) {
         Err(error) => format!("error: {error}\n"),
         Ok(app) => {

@@ -2,13 +2,12 @@
 //! `components.securitySchemes` with `x-amazon-apigateway-authorizer`) and the `security`
 //! that applies them, beside SAM's `DefaultAuthorizer`.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
 use expect_test::{expect, Expect};
 
-use crate::{load_str, LoadOptions};
+use crate::load_str;
 
 /// Loads `resources` after an `Items` function and renders each API's authorizers and its
 /// routes' auth, or the error.
@@ -16,14 +15,7 @@ fn check(resources: &str, expect: Expect) {
     let template = format!(
         "Transform: AWS::Serverless-2016-10-31\nResources:\n  Items:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: python3.12\n      Handler: app.handler\n{resources}"
     );
-    let options = LoadOptions {
-        parameter_overrides: BTreeMap::new(),
-        region: "eu-west-1".to_owned(),
-        account_id: "123456789012".to_owned(),
-        stack_name: "demo".to_owned(),
-        version_numbers: BTreeMap::new(),
-        queue_url_base: None,
-    };
+    let options = super::demo_options();
     let rendered = match load_str(&template, Path::new("/app/template.yaml"), &options) {
         Err(error) => format!("error: {error}\n"),
         Ok(app) => {

@@ -2,13 +2,12 @@
 //! `AWS::ApiGateway::Authorizer`), the routes and methods that name them, and the errors
 //! of bad ones.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
 use expect_test::{expect, Expect};
 
-use crate::{load_str, LoadOptions};
+use crate::load_str;
 
 /// Loads an HTTP API with `authorizers` and a route with `route_auth`, and renders the
 /// API's authorizers and the route's auth, or the error.
@@ -45,14 +44,7 @@ Resources:
       Target: !Join ['/', ['integrations', !Ref Integration]]
 {route_auth}"#
     );
-    let options = LoadOptions {
-        parameter_overrides: BTreeMap::new(),
-        region: "eu-west-1".to_owned(),
-        account_id: "123456789012".to_owned(),
-        stack_name: "demo".to_owned(),
-        version_numbers: BTreeMap::new(),
-        queue_url_base: None,
-    };
+    let options = super::demo_options();
     let rendered = match load_str(&template, Path::new("/app/template.yaml"), &options) {
         Err(error) => format!("error: {error}\n"),
         Ok(app) => {
@@ -233,14 +225,7 @@ Resources:
       StageName: prod
 "#
     );
-    let options = LoadOptions {
-        parameter_overrides: BTreeMap::new(),
-        region: "eu-west-1".to_owned(),
-        account_id: "123456789012".to_owned(),
-        stack_name: "demo".to_owned(),
-        version_numbers: BTreeMap::new(),
-        queue_url_base: None,
-    };
+    let options = super::demo_options();
     let rendered = match load_str(&template, Path::new("/app/template.yaml"), &options) {
         Err(error) => format!("error: {error}\n"),
         Ok(app) => {

@@ -1,13 +1,12 @@
 //! Snapshot tests of WebSocket APIs: the `AWS::ApiGatewayV2::*` resources of a
 //! `ProtocolType: WEBSOCKET` API read into routes, and the errors of bad ones.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
 use expect_test::{expect, Expect};
 
-use crate::{load_str, LoadOptions};
+use crate::load_str;
 
 /// Loads `resources` (indented under `Resources:`, after a `Chat` function) and renders the
 /// WebSocket APIs, the Outputs and the unsupported list, or the error.
@@ -15,14 +14,7 @@ fn check(resources: &str, expect: Expect) {
     let template = format!(
         "Transform: AWS::Serverless-2016-10-31\nResources:\n  Chat:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: python3.12\n      Handler: app.handler\n      FunctionName: chat-fn\n{resources}"
     );
-    let options = LoadOptions {
-        parameter_overrides: BTreeMap::new(),
-        region: "eu-west-1".to_owned(),
-        account_id: "123456789012".to_owned(),
-        stack_name: "demo".to_owned(),
-        version_numbers: BTreeMap::new(),
-        queue_url_base: None,
-    };
+    let options = super::demo_options();
     let rendered = match load_str(&template, Path::new("/app/template.yaml"), &options) {
         Err(error) => format!("error: {error}\n"),
         Ok(app) => {
