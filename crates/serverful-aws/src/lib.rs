@@ -37,5 +37,5 @@ pub use credentials::{
 pub use dynamodb::{DynamoDbService, DynamoDbStreamsService};
 pub use error::{AwsError, MessageField};
 pub use router::{router, AwsState, DEFAULT_ACCOUNT_ID};
-pub use service::{JsonRequest, JsonService, RestRequest, RestService, Route};
+pub use service::{JsonRequest, JsonService, RestRequest, RestService, Route, StreamingService};
 pub use sigv4::AuthError;
