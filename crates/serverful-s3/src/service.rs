@@ -706,8 +706,10 @@ impl S3 for S3Store {
                 .response_expires
                 .or_else(|| expires_of(headers.expires.as_ref())),
             metadata: output_metadata(&headers),
-            parts_count: object
-                .parts_count
+            // S3 tells a multipart object's part count only when a part is asked for.
+            parts_count: input
+                .part_number
+                .and(object.parts_count)
                 .and_then(|count| i32::try_from(count).ok()),
             tag_count: (!object.tags.is_empty())
                 .then(|| i32::try_from(object.tags.len()).unwrap_or(0)),
@@ -800,8 +802,10 @@ impl S3 for S3Store {
                 .response_expires
                 .or_else(|| expires_of(headers.expires.as_ref())),
             metadata: output_metadata(headers),
-            parts_count: object
-                .parts_count
+            // S3 tells a multipart object's part count only when a part is asked for.
+            parts_count: input
+                .part_number
+                .and(object.parts_count)
                 .and_then(|count| i32::try_from(count).ok()),
             checksum_type: checksum_type(&checksums),
             checksum_crc32,

@@ -377,7 +377,6 @@ impl Server {
 /// functions.
 /// `store`, SNS over `topics`, S3 over `s3`, and with a platform, the Lambda API over its
 /// functions.
-#[expect(clippy::too_many_arguments, reason = "one optional service each")]
 pub(crate) fn aws_endpoint(
     mut state: serverful_aws::AwsState,
     store: Arc<serverful_store::Store>,

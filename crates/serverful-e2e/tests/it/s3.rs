@@ -1,0 +1,355 @@
+//! S3 on the AWS endpoint (issue #18), driven by the clients people use: boto3 (objects,
+//! ranges, conditions, checksums, its transfer manager's multipart uploads, paginated
+//! listings, copies, tagging, presigned URLs), the AWS CLI (`aws s3` and `aws s3api`)
+//! and `curl` on presigned URLs, with S3's exact errors for bad input, and objects that
+//! survive a `kill -9` and a restart.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::{json, Value};
+use serverful_e2e::{test_app, Server};
+
+/// The boto3 scripts live in the `s3` test app's `clients/` folder.
+fn client_script(name: &str) -> String {
+    let path = test_app("s3").join("clients").join(name);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("read {}: {error}", path.display()))
+}
+
+fn aws(server: &Server, args: &[&str], cwd: &Path) -> Output {
+    Command::new("aws")
+        .args(args)
+        .current_dir(cwd)
+        .envs(server.aws_env())
+        .env_remove("AWS_PROFILE")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .output()
+        .expect("run aws (scripts/install-test-deps.sh installs it)")
+}
+
+fn succeeded(output: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "aws failed:\n{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn boto3_reads_writes_lists_copies_tags_and_gets_s3_errors() {
+    let data = tempfile::tempdir().expect("data dir");
+    let server = Server::start_serve(data.path(), &[]);
+    let seen = server.python(&client_script("tour.py"), &["tour"]);
+    let etag = "\"5eb63bbbe01eeed093cb22bb8f5acdc3\"";
+    let expected = json!({
+        "create_again": ["BucketAlreadyOwnedByYou", 409],
+        "bad_name": ["InvalidBucketName", 400],
+        "missing_bucket": ["NoSuchBucket", 404],
+        "etag": etag,
+        "get": {
+            "body": "hello world", "type": "text/plain", "metadata": {"owner": "me"},
+            "cache": "max-age=60", "disposition": "inline", "encoding": "identity",
+            "tags": 2, "etag": etag,
+        },
+        "range": ["hello", "bytes 0-4/11", 206],
+        "suffix_range": "world",
+        "bad_range": ["InvalidRange", 416],
+        "if_none_match": ["304", 304],
+        "if_match": ["PreconditionFailed", 412],
+        "if_match_ok": true,
+        "unmodified_since": ["PreconditionFailed", 412],
+        "override": ["application/json", "attachment"],
+        "missing_key": ["NoSuchKey", 404],
+        "head_missing": ["404", 404],
+        // SHA-256 of "abc", as S3 prints it, from the upload's answer and from a GET.
+        "sha256": [
+            "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=",
+            "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=",
+            "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=",
+        ],
+        // The CRC32 current botocore sends by default, checked and echoed.
+        "crc32_default": "NSRBwg==",
+        "bad_md5": ["BadDigest", 400],
+        "bad_md5_left": ["404", 404],
+        "long_key": ["KeyTooLongError", 400],
+    });
+    let multipart = json!({
+        "multipart": [true, 6 * 1024 * 1024 + 123, true],
+        "missing_part": ["InvalidPart", 400],
+        "misordered": ["InvalidPartOrder", 400],
+        "not_completed": ["404", 404],
+        "list_parts": [1, 2],
+        "uploads": [true],
+        "completed": [true, 5 * 1024 * 1024 + 4],
+        "aborted": ["NoSuchUpload", 404],
+        "pages": [
+            [[], ["list/a/", "list/b/"]],
+            [["list/c", "list/d"], []],
+            [["list/e"], []],
+        ],
+        "start_after": ["list/d", "list/e"],
+        "v1": [["list/c", "list/d"], true],
+    });
+    let rest = json!({
+        "copy": [true, "text/plain", {"owner": "me"}, "text/markdown", {"fresh": "yes"}, "hello world"],
+        "copy_onto_itself": ["InvalidRequest", 400],
+        "tags": [["env", "b"], ["team", "a"]],
+        "tags_put": [{"Key": "k", "Value": "v"}],
+        "tags_deleted": [],
+        "presigned_v2": [200, "hello world"],
+        "presigned": [200, "hello world"],
+        "tampered": [403, "SignatureDoesNotMatch"],
+        "expired": [403, "AccessDenied"],
+        "presigned_put": 200,
+        "presigned_put_back": "from a url",
+        "delete_objects": ["list/d", "list/e", "never-there"],
+        "deleted_gone": ["404", 404],
+        "not_empty": ["BucketNotEmpty", 409],
+        "buckets": true,
+    });
+    for part in [expected, multipart, rest] {
+        for (key, value) in part.as_object().expect("object") {
+            assert_eq!(&seen[key], value, "{key} in {seen:#}");
+        }
+    }
+}
+
+#[test]
+fn aws_cli_copies_syncs_lists_presigns_and_removes() {
+    let data = tempfile::tempdir().expect("data dir");
+    let work = tempfile::tempdir().expect("work dir");
+    let dir = work.path();
+    let server = Server::start_serve(data.path(), &[]);
+    succeeded(&aws(&server, &["s3", "mb", "s3://cli-bucket"], dir));
+    let bad = aws(&server, &["s3", "mb", "s3://Bad_Bucket"], dir);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("InvalidBucketName"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+
+    // Over 8 MB, so the CLI uploads and downloads it in parts.
+    let big: Vec<u8> = (0..9 * 1024 * 1024u32)
+        .map(|index| (index % 251) as u8)
+        .collect();
+    std::fs::write(dir.join("big.bin"), &big).expect("write big");
+    std::fs::write(dir.join("small.txt"), "small file\n").expect("write small");
+    succeeded(&aws(
+        &server,
+        &["s3", "cp", "big.bin", "s3://cli-bucket/big.bin"],
+        dir,
+    ));
+    succeeded(&aws(
+        &server,
+        &["s3", "cp", "small.txt", "s3://cli-bucket/docs/small.txt"],
+        dir,
+    ));
+    succeeded(&aws(
+        &server,
+        &["s3", "cp", "s3://cli-bucket/big.bin", "back.bin"],
+        dir,
+    ));
+    assert!(
+        std::fs::read(dir.join("back.bin")).expect("read back") == big,
+        "the big file came back changed"
+    );
+    let head: Value = serde_json::from_str(&succeeded(&aws(
+        &server,
+        &[
+            "s3api",
+            "head-object",
+            "--bucket",
+            "cli-bucket",
+            "--key",
+            "big.bin",
+            "--output",
+            "json",
+        ],
+        dir,
+    )))
+    .expect("JSON");
+    assert_eq!(head["ContentLength"], 9 * 1024 * 1024);
+    assert!(
+        head["ETag"]
+            .as_str()
+            .is_some_and(|etag| etag.ends_with("-2\"")),
+        "a multipart ETag: {head}"
+    );
+    let ranged = succeeded(&aws(
+        &server,
+        &[
+            "s3api",
+            "get-object",
+            "--bucket",
+            "cli-bucket",
+            "--key",
+            "docs/small.txt",
+            "--range",
+            "bytes=0-4",
+            "part.txt",
+            "--output",
+            "json",
+        ],
+        dir,
+    ));
+    let ranged: Value = serde_json::from_str(&ranged).expect("JSON");
+    assert_eq!(ranged["ContentRange"], "bytes 0-4/11");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("part.txt")).expect("part"),
+        "small"
+    );
+
+    let listed = succeeded(&aws(&server, &["s3", "ls", "s3://cli-bucket"], dir));
+    assert!(listed.contains("PRE docs/"), "{listed}");
+    assert!(listed.contains("9437184 big.bin"), "{listed}");
+    let buckets = succeeded(&aws(&server, &["s3", "ls"], dir));
+    assert!(buckets.contains("cli-bucket"), "{buckets}");
+
+    std::fs::create_dir_all(dir.join("site/css")).expect("site");
+    std::fs::write(dir.join("site/index.html"), "<h1>hi</h1>").expect("index");
+    std::fs::write(dir.join("site/css/main.css"), "h1{}").expect("css");
+    let synced = succeeded(&aws(
+        &server,
+        &["s3", "sync", "site", "s3://cli-bucket/site"],
+        dir,
+    ));
+    assert!(synced.contains("upload: site/css/main.css"), "{synced}");
+    // A second sync finds nothing to do.
+    assert_eq!(
+        succeeded(&aws(
+            &server,
+            &["s3", "sync", "site", "s3://cli-bucket/site"],
+            dir
+        )),
+        ""
+    );
+    succeeded(&aws(
+        &server,
+        &["s3", "sync", "s3://cli-bucket/site", "copy"],
+        dir,
+    ));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("copy/css/main.css")).expect("synced"),
+        "h1{}"
+    );
+
+    let url = succeeded(&aws(
+        &server,
+        &[
+            "s3",
+            "presign",
+            "s3://cli-bucket/docs/small.txt",
+            "--expires-in",
+            "60",
+        ],
+        dir,
+    ));
+    let fetched = Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}", url.trim()])
+        .output()
+        .expect("curl");
+    assert_eq!(
+        String::from_utf8_lossy(&fetched.stdout),
+        "small file\n\n200"
+    );
+    let anonymous = Command::new("curl")
+        .args([
+            "-s",
+            "-w",
+            "\n%{http_code}",
+            &format!("{}/cli-bucket/docs/small.txt", server.aws_url),
+        ])
+        .output()
+        .expect("curl");
+    let anonymous = String::from_utf8_lossy(&anonymous.stdout);
+    assert!(
+        anonymous.contains("<Code>AccessDenied</Code>") && anonymous.ends_with("403"),
+        "{anonymous}"
+    );
+
+    let not_empty = aws(&server, &["s3", "rb", "s3://cli-bucket"], dir);
+    assert!(String::from_utf8_lossy(&not_empty.stderr).contains("BucketNotEmpty"));
+    succeeded(&aws(
+        &server,
+        &["s3", "rm", "s3://cli-bucket/docs/small.txt"],
+        dir,
+    ));
+    succeeded(&aws(
+        &server,
+        &["s3", "rm", "s3://cli-bucket", "--recursive"],
+        dir,
+    ));
+    assert_eq!(
+        succeeded(&aws(&server, &["s3", "ls", "s3://cli-bucket"], dir)),
+        ""
+    );
+    succeeded(&aws(&server, &["s3", "rb", "s3://cli-bucket"], dir));
+    assert!(!succeeded(&aws(&server, &["s3", "ls"], dir)).contains("cli-bucket"));
+}
+
+const WRITE_OBJECTS: &str = r#"
+import json, os, sys
+import boto3
+from boto3.s3.transfer import TransferConfig
+s3 = boto3.client("s3")
+s3.create_bucket(Bucket="durable")
+etags = {}
+for index in range(20):
+    etags[f"obj/{index}"] = s3.put_object(Bucket="durable", Key=f"obj/{index}", Body=os.urandom(1000 + index))["ETag"]
+path = sys.argv[1]
+with open(path, "wb") as file:
+    file.write(os.urandom(6 * 1024 * 1024))
+s3.upload_file(path, "durable", "multi", Config=TransferConfig(multipart_threshold=1024 * 1024, multipart_chunksize=5 * 1024 * 1024))
+etags["multi"] = s3.head_object(Bucket="durable", Key="multi")["ETag"]
+print(json.dumps(etags))
+"#;
+
+const READ_OBJECTS: &str = r#"
+import hashlib, json
+import boto3
+s3 = boto3.client("s3")
+etags = {}
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket="durable"):
+    for item in page.get("Contents", []):
+        body = s3.get_object(Bucket="durable", Key=item["Key"])["Body"].read()
+        etags[item["Key"]] = item["ETag"]
+        if "-" not in item["ETag"]:
+            assert item["ETag"] == '"%s"' % hashlib.md5(body).hexdigest(), item
+print(json.dumps(etags))
+"#;
+
+#[test]
+fn objects_survive_kill_9_and_a_restart_with_their_etags() {
+    let data = tempfile::tempdir().expect("data dir");
+    let work = tempfile::tempdir().expect("work dir");
+    let source = work.path().join("six.bin");
+    let server = Server::start_serve(data.path(), &[]);
+    let written = server.python(WRITE_OBJECTS, &[source.to_str().expect("utf-8")]);
+    let pid = server.pid().to_string();
+    let killed = Command::new("kill")
+        .args(["-9", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    drop(server);
+    let server = Server::start_serve(data.path(), &[]);
+    let read = server.python(READ_OBJECTS, &[]);
+    assert_eq!(read, written);
+    assert_eq!(written.as_object().map(|objects| objects.len()), Some(21));
+    // No temporary body is left behind, and no body without its record.
+    let leftovers: Vec<String> = std::fs::read_dir(data.path().join("s3"))
+        .expect("s3 folder")
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name != "bodies")
+        .collect();
+    assert_eq!(leftovers, Vec::<String>::new());
+    let bodies = std::fs::read_dir(data.path().join("s3/bodies"))
+        .expect("bodies")
+        .count();
+    assert_eq!(bodies, 21);
+}
