@@ -2672,6 +2672,7 @@ fn error_versions_and_aliases() {
 
 mod api_resources;
 mod auth;
+mod buckets;
 mod function_urls;
 mod http_authorizers;
 mod schedules;
