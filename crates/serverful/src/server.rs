@@ -207,6 +207,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             streams,
             queues: Some(queues.clone()),
             topics: Some(topics.clone()),
+            buckets: Some(s3.clone()),
             websockets: Some(websockets.clone()),
             api_keys: Some(Arc::new(
                 serverful_platform::api_keys::SqliteApiKeys::open_in(&data_dir)

@@ -353,3 +353,49 @@ fn objects_survive_kill_9_and_a_restart_with_their_etags() {
         .count();
     assert_eq!(bodies, 21);
 }
+
+const INVOKE_WRITER: &str = r#"
+import json, sys
+import boto3
+bucket, writer = sys.argv[1], sys.argv[2]
+s3 = boto3.client("s3")
+s3.create_bucket(Bucket="not-the-stacks")
+answer = boto3.client("lambda").invoke(
+    FunctionName=writer,
+    Payload=json.dumps({"Key": "from/function.txt", "Body": "written inside", "Other": "not-the-stacks"}),
+)
+result = json.loads(answer["Payload"].read())
+got = s3.get_object(Bucket=bucket, Key="from/function.txt")
+print(json.dumps({"result": result, "body": got["Body"].read().decode(), "type": got["ContentType"],
+                  "etag": got["ETag"]}))
+"#;
+
+#[test]
+fn a_function_writes_to_its_stacks_bucket_with_boto3() {
+    let server = Server::start(&test_app("s3"), &[]);
+    let bucket = server.output("BucketName");
+    assert!(
+        bucket.starts_with('s') && bucket == bucket.to_lowercase() && bucket.len() <= 63,
+        "a generated lowercase bucket name: {bucket}"
+    );
+    assert_eq!(server.output("BucketArn"), format!("arn:aws:s3:::{bucket}"));
+    let output = server.all_output();
+    assert!(
+        output.contains("Uploads.VersioningConfiguration (kept, not yet applied)"),
+        "the deploy warns about what it does not apply yet:\n{output}"
+    );
+    let seen = server.python(INVOKE_WRITER, &[&bucket, &server.output("WriterName")]);
+    assert_eq!(
+        seen["body"],
+        "written inside",
+        "{seen:#}\n{}",
+        server.all_output()
+    );
+    assert_eq!(seen["type"], "text/plain");
+    assert_eq!(seen["result"]["ETag"], seen["etag"]);
+    assert_eq!(seen["result"]["Listed"], json!(["from/function.txt"]));
+    // The stack's keys see and use only the stack's own bucket.
+    assert_eq!(seen["result"]["Buckets"], json!([bucket]));
+    assert_eq!(seen["result"]["OtherBucket"], "AccessDenied");
+    assert_eq!(seen["result"]["DeleteOwn"], "AccessDenied");
+}
