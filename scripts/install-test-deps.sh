@@ -16,6 +16,7 @@ need() { command -v "$1" >/dev/null 2>&1 || { echo "install-test-deps: $1 is req
 need python3 "install Python 3"
 need node "install Node.js"
 need npm "install npm"
+need curl "install curl (the S3 tests fetch presigned URLs and sign virtual-hosted-style requests with it)"
 
 pip_quiet=(python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore)
 

@@ -399,3 +399,117 @@ fn a_function_writes_to_its_stacks_bucket_with_boto3() {
     assert_eq!(seen["result"]["OtherBucket"], "AccessDenied");
     assert_eq!(seen["result"]["DeleteOwn"], "AccessDenied");
 }
+
+/// Runs `curl ARGS` signing with SigV4 as the server's master keys; returns its output
+/// and the HTTP status on the last line.
+fn signed_curl(server: &Server, args: &[&str]) -> String {
+    let user = format!("{}:{}", server.access_key_id, server.secret_access_key);
+    let output = Command::new("curl")
+        .args([
+            "-s",
+            "-w",
+            "\n%{http_code}",
+            "--aws-sigv4",
+            "aws:amz:us-east-1:s3",
+            "--user",
+        ])
+        .arg(&user)
+        // S3 requires the payload's hash header on header-signed requests.
+        .args(["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"])
+        .args(args)
+        .output()
+        .expect("curl (scripts/install-test-deps.sh checks for it)");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn virtual_hosted_style_requests_name_the_bucket_in_the_host() {
+    let data = tempfile::tempdir().expect("data dir");
+    let work = tempfile::tempdir().expect("work dir");
+    let server = Server::start_serve(data.path(), &[]);
+    let port = server.aws_url.rsplit(':').next().expect("port").to_owned();
+    // curl resolves every `*.localhost` name to the loopback address.
+    let base = format!("http://vhost-bucket.s3.localhost:{port}");
+    assert_eq!(
+        signed_curl(&server, &["-X", "PUT", &format!("{base}/")]),
+        "\n200"
+    );
+    let file = work.path().join("hello.txt");
+    std::fs::write(&file, "by host").expect("write");
+    let file = file.to_str().expect("utf-8");
+    assert_eq!(
+        signed_curl(&server, &["-T", file, &format!("{base}/hello.txt")]),
+        "\n200"
+    );
+    assert_eq!(
+        signed_curl(&server, &[&format!("{base}/hello.txt")]),
+        "by host\n200"
+    );
+    let listed = signed_curl(&server, &[&format!("{base}/?list-type=2")]);
+    assert!(
+        listed.contains("<Key>hello.txt</Key>") && listed.ends_with("200"),
+        "{listed}"
+    );
+    // The same object, path style.
+    let path_style = signed_curl(
+        &server,
+        &[&format!("{}/vhost-bucket/hello.txt", server.aws_url)],
+    );
+    assert_eq!(path_style, "by host\n200");
+    let missing = signed_curl(
+        &server,
+        &[&format!("http://absent-bucket.s3.localhost:{port}/k")],
+    );
+    assert!(
+        missing.contains("<Code>NoSuchBucket</Code>") && missing.ends_with("404"),
+        "{missing}"
+    );
+}
+
+const CUT_OFF_UPLOAD: &str = r#"
+import json, socket, time, urllib.parse
+import boto3, botocore.config, botocore.exceptions
+s3 = boto3.client("s3", config=botocore.config.Config(signature_version="s3v4"))
+s3.create_bucket(Bucket="cut")
+s3.put_object(Bucket="cut", Key="kept", Body=b"whole")
+url = urllib.parse.urlsplit(s3.generate_presigned_url("put_object", Params={"Bucket": "cut", "Key": "torn"}, ExpiresIn=60))
+connection = socket.create_connection((url.hostname, url.port))
+connection.sendall(
+    f"PUT {url.path}?{url.query} HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Length: 10000000\r\n\r\n".encode()
+    + b"x" * 100000
+)
+time.sleep(0.5)
+connection.close()
+time.sleep(1)
+try:
+    s3.head_object(Bucket="cut", Key="torn")
+    torn = "visible"
+except botocore.exceptions.ClientError as error:
+    torn = error.response["Error"]["Code"]
+keys = [item["Key"] for item in s3.list_objects_v2(Bucket="cut")["Contents"]]
+print(json.dumps({"torn": torn, "keys": keys, "kept": s3.get_object(Bucket="cut", Key="kept")["Body"].read().decode()}))
+"#;
+
+#[test]
+fn an_upload_cut_off_mid_stream_leaves_nothing() {
+    let data = tempfile::tempdir().expect("data dir");
+    let server = Server::start_serve(data.path(), &[]);
+    let seen = server.python(CUT_OFF_UPLOAD, &[]);
+    assert_eq!(
+        seen,
+        json!({"torn": "404", "keys": ["kept"], "kept": "whole"})
+    );
+    let leftovers: Vec<String> = std::fs::read_dir(data.path().join("s3"))
+        .expect("s3 folder")
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name != "bodies")
+        .collect();
+    assert_eq!(leftovers, Vec::<String>::new(), "no temporary body is left");
+    assert_eq!(
+        std::fs::read_dir(data.path().join("s3/bodies"))
+            .expect("bodies")
+            .count(),
+        1
+    );
+}
