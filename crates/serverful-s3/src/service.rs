@@ -470,7 +470,9 @@ impl S3 for S3Store {
                 stack: None,
             })
             .map_err(storage)?;
-        if !created {
+        // For legacy compatibility, S3 answers 200 to its owner re-creating a bucket in
+        // us-east-1, and BucketAlreadyOwnedByYou in every other region.
+        if !created && self.region != "us-east-1" {
             return Err(s3_error!(
                 BucketAlreadyOwnedByYou,
                 "Your previous request to create the named bucket succeeded and you already own it."
