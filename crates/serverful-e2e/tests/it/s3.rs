@@ -565,3 +565,82 @@ fn js_sdk_v3_puts_gets_and_uploads_a_stream_in_parts() {
         })
     );
 }
+
+/// Sends `body` as an `aws-chunked` upload with an unsigned payload and a CRC32
+/// trailer whose value is `crc32`, as current SDKs send uploads; returns the status line,
+/// checksum headers and body.
+fn trailer_upload(server: &Server, key: &str, crc32: &str) -> String {
+    let user = format!("{}:{}", server.access_key_id, server.secret_access_key);
+    let body = format!("d\r\nhello trailer\r\n0\r\nx-amz-checksum-crc32:{crc32}\r\n\r\n");
+    let output = Command::new("curl")
+        .args([
+            "-s",
+            "-D",
+            "-",
+            "-X",
+            "PUT",
+            "--aws-sigv4",
+            "aws:amz:eu-west-1:s3",
+            "--user",
+        ])
+        .arg(&user)
+        .args([
+            "-H",
+            "x-amz-content-sha256: STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+            "-H",
+            "Content-Encoding: aws-chunked",
+            "-H",
+            "x-amz-decoded-content-length: 13",
+            "-H",
+            "x-amz-trailer: x-amz-checksum-crc32",
+            "--data-binary",
+            &body,
+        ])
+        .arg(format!("{}/trailers/{key}", server.aws_url))
+        .output()
+        .expect("curl");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|line| {
+            line.starts_with("HTTP/") || line.contains("checksum") || line.contains("<Code>")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn a_checksum_in_a_trailer_is_checked_before_anything_is_written() {
+    let data = tempfile::tempdir().expect("data dir");
+    let server = Server::start_serve(data.path(), &["--region", "eu-west-1"]);
+    assert_eq!(
+        signed_curl(
+            &server,
+            &["-X", "PUT", &format!("{}/trailers", server.aws_url)]
+        ),
+        "\n200"
+    );
+    // CRC32 of "hello trailer", from Python's zlib.
+    let good = trailer_upload(&server, "good", "WzGbuw==");
+    assert!(
+        good.starts_with("HTTP/1.1 200") && good.contains("x-amz-checksum-crc32: WzGbuw=="),
+        "{good}"
+    );
+    let bad = trailer_upload(&server, "bad", "AAAAAA==");
+    assert!(
+        bad.starts_with("HTTP/1.1 400")
+            && bad.contains("<Code>BadDigest</Code><Message>The CRC32 you specified did not match the calculated checksum.</Message>"),
+        "{bad}"
+    );
+    let listed = signed_curl(
+        &server,
+        &[&format!("{}/trailers?list-type=2", server.aws_url)],
+    );
+    assert!(
+        listed.contains("<Key>good</Key>") && !listed.contains("<Key>bad</Key>"),
+        "{listed}"
+    );
+    assert_eq!(
+        signed_curl(&server, &[&format!("{}/trailers/good", server.aws_url)]),
+        "hello trailer\n200"
+    );
+}
