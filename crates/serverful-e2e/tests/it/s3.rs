@@ -644,3 +644,60 @@ fn a_checksum_in_a_trailer_is_checked_before_anything_is_written() {
         "hello trailer\n200"
     );
 }
+
+const BUCKET_STATE: &str = r#"
+import json, sys
+import boto3
+s3 = boto3.client("s3")
+names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+if sys.argv[1] == "put":
+    s3.put_object(Bucket=names[0], Key="kept.txt", Body=b"still here")
+objects = {}
+for name in names:
+    objects[name] = [item["Key"] for item in s3.list_objects_v2(Bucket=name).get("Contents", [])]
+print(json.dumps(objects))
+"#;
+
+#[test]
+fn a_stacks_bucket_is_kept_across_deploys_and_deleted_with_its_data() {
+    let data = tempfile::tempdir().expect("data dir");
+    let server = Server::start_serve(data.path(), &[]);
+    let source = test_app("s3");
+    let source = source.to_str().expect("utf-8");
+    let deploy = || {
+        let (code, out, err) = server.admin(&["deploy", source, "--stack", "photos"]);
+        assert_eq!(code, 0, "{out}{err}");
+    };
+    deploy();
+    let first = server.python(BUCKET_STATE, &["put"]);
+    let bucket = first
+        .as_object()
+        .and_then(|buckets| buckets.keys().next().cloned())
+        .expect("the stack's bucket");
+    assert!(bucket.starts_with("photos-uploads-"), "{first}");
+    assert_eq!(first, json!({&bucket: ["kept.txt"]}));
+    deploy();
+    assert_eq!(
+        server.python(BUCKET_STATE, &["list"]),
+        first,
+        "kept across deploys"
+    );
+    let (code, out, err) = server.admin(&["delete", "--stack", "photos"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        server.python(BUCKET_STATE, &["list"]),
+        first,
+        "kept when the stack's data is"
+    );
+    deploy();
+    let (code, out, err) = server.admin(&["delete", "--stack", "photos", "--delete-tables"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(server.python(BUCKET_STATE, &["list"]), json!({}));
+    assert_eq!(
+        std::fs::read_dir(data.path().join("s3/bodies"))
+            .expect("bodies")
+            .count(),
+        0,
+        "the objects' bodies went with the bucket"
+    );
+}
