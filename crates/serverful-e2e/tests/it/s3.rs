@@ -701,3 +701,33 @@ fn a_stacks_bucket_is_kept_across_deploys_and_deleted_with_its_data() {
         "the objects' bodies went with the bucket"
     );
 }
+
+#[test]
+fn a_backup_taken_while_serving_restores_buckets_and_objects() {
+    let data = tempfile::tempdir().expect("data dir");
+    let work = tempfile::tempdir().expect("work dir");
+    let source = work.path().join("six.bin");
+    let server = Server::start_serve(data.path(), &[]);
+    let written = server.python(WRITE_OBJECTS, &[source.to_str().expect("utf-8")]);
+    let backup = work.path().join("backup.tar");
+    let backup_arg = backup.to_str().expect("utf-8");
+    let (code, stdout, stderr) = serverful_e2e::run_serverful(&[
+        "backup",
+        "--data",
+        data.path().to_str().expect("utf-8"),
+        "-o",
+        backup_arg,
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    drop(server);
+    let restored = work.path().join("restored");
+    let (code, stdout, stderr) = serverful_e2e::run_serverful(&[
+        "restore",
+        backup_arg,
+        "--data",
+        restored.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let server = Server::start_serve(&restored, &[]);
+    assert_eq!(server.python(READ_OBJECTS, &[]), written);
+}
