@@ -334,14 +334,25 @@ impl S3Backend for SqliteBackend {
         self.with("list objects", |connection| {
             // Keys compare as bytes (SQLite's BINARY collation on UTF-8), as S3 orders them.
             let start = if after >= prefix { after } else { prefix };
+            // The keys with the prefix are one range; its end bounds the index scan, so
+            // a listing does not read the keys after it. (A key with the prefix followed
+            // by four U+10FFFF characters would be left out: no real key looks so.)
+            let end = format!("{prefix}{}", "\u{10FFFF}".repeat(4));
             let inclusive = after < prefix;
             let mut statement = connection.prepare(&format!(
                 "SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = ?1 AND (key > ?2 OR (?3 AND key = ?2)) \
-                 AND substr(key, 1, length(?4)) = ?4 ORDER BY key LIMIT ?5"
+                 AND substr(key, 1, length(?4)) = ?4 AND (?4 = '' OR key < ?6) ORDER BY key LIMIT ?5"
             ))?;
             let objects = statement
                 .query_map(
-                    params![bucket, start, inclusive, prefix, i64::try_from(limit).unwrap_or(i64::MAX)],
+                    params![
+                        bucket,
+                        start,
+                        inclusive,
+                        prefix,
+                        i64::try_from(limit).unwrap_or(i64::MAX),
+                        end
+                    ],
                     object_row,
                 )?
                 .collect();
@@ -491,5 +502,105 @@ impl S3Backend for SqliteBackend {
             }
             Ok(files)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(key: &str, body: &str) -> ObjectRecord {
+        ObjectRecord {
+            bucket: "b".to_owned(),
+            key: key.to_owned(),
+            size: 1,
+            etag: "e".to_owned(),
+            last_modified: OffsetDateTime::UNIX_EPOCH,
+            headers: ObjectHeaders::default(),
+            checksums: BTreeMap::new(),
+            parts_count: None,
+            tags: Vec::new(),
+            body: body.to_owned(),
+        }
+    }
+
+    fn part(number: u32, body: &str) -> Part {
+        Part {
+            number,
+            size: 1,
+            etag: "p".to_owned(),
+            last_modified: OffsetDateTime::UNIX_EPOCH,
+            checksums: BTreeMap::new(),
+            body: body.to_owned(),
+        }
+    }
+
+    #[test]
+    fn records_name_the_bodies_they_replace_and_release() {
+        let backend = SqliteBackend::in_memory().expect("database");
+        let bucket = Bucket {
+            name: "b".to_owned(),
+            created: OffsetDateTime::UNIX_EPOCH,
+            stack: Some("shop".to_owned()),
+        };
+        assert!(backend.create_bucket(&bucket).expect("create"));
+        assert!(!backend.create_bucket(&bucket).expect("create again"));
+        assert_eq!(backend.bucket("b").expect("read"), Some(bucket));
+        assert_eq!(backend.put_object(&object("k", "one")).expect("put"), None);
+        assert_eq!(
+            backend.put_object(&object("k", "two")).expect("replace"),
+            Some("one".to_owned())
+        );
+        assert_eq!(
+            backend.delete_bucket("b", false).expect("delete"),
+            BucketDeletion::NotEmpty
+        );
+        let upload = Upload {
+            id: "u".to_owned(),
+            bucket: "b".to_owned(),
+            key: "big".to_owned(),
+            initiated: OffsetDateTime::UNIX_EPOCH,
+            headers: ObjectHeaders::default(),
+            tags: Vec::new(),
+            checksum_algorithm: None,
+        };
+        backend.create_upload(&upload).expect("upload");
+        assert_eq!(backend.put_part("u", &part(1, "p1")).expect("part"), None);
+        assert_eq!(
+            backend.put_part("u", &part(1, "p1b")).expect("part again"),
+            Some("p1".to_owned())
+        );
+        backend.put_part("u", &part(2, "p2")).expect("part 2");
+        assert_eq!(
+            backend.body_files().expect("files"),
+            ["two", "p1b", "p2"]
+                .map(str::to_owned)
+                .into_iter()
+                .collect()
+        );
+        let (replaced, parts) = backend
+            .complete_upload("u", &object("big", "whole"))
+            .expect("complete");
+        assert_eq!(replaced, None);
+        assert_eq!(parts, vec!["p1b".to_owned(), "p2".to_owned()]);
+        assert_eq!(backend.upload("u").expect("read upload"), None);
+        let listed: Vec<String> = backend
+            .list_objects("b", "", "", 10)
+            .expect("list")
+            .into_iter()
+            .map(|object| object.key)
+            .collect();
+        assert_eq!(listed, vec!["big".to_owned(), "k".to_owned()]);
+        match backend.delete_bucket("b", true).expect("force") {
+            BucketDeletion::Deleted { mut bodies } => {
+                bodies.sort();
+                assert_eq!(bodies, vec!["two".to_owned(), "whole".to_owned()]);
+            }
+            other => panic!("expected the bucket deleted, got {other:?}"),
+        }
+        assert_eq!(
+            backend.delete_bucket("b", false).expect("gone"),
+            BucketDeletion::NotFound
+        );
     }
 }
