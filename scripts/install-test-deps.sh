@@ -16,6 +16,7 @@ need() { command -v "$1" >/dev/null 2>&1 || { echo "install-test-deps: $1 is req
 need python3 "install Python 3"
 need node "install Node.js"
 need npm "install npm"
+need curl "install curl (the S3 tests fetch presigned URLs and sign virtual-hosted-style requests with it)"
 
 pip_quiet=(python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore)
 
@@ -126,6 +127,9 @@ bundle_python sqs-query "boto3==1.28.57" "botocore==1.31.57"
 bundle_node sqs "@aws-sdk/client-sqs@3"
 # The AWS SDK for JavaScript v3's SNS client for the SNS tests (tests/it/sns.rs).
 bundle_node sns "@aws-sdk/client-sns@3"
+# The AWS SDK for JavaScript v3's S3 client and its multipart `Upload`, for the S3 tests
+# (tests/it/s3.rs): it sends checksums in aws-chunked trailers.
+bundle_node s3 "@aws-sdk/client-s3@3" "@aws-sdk/lib-storage@3"
 
 # WebSocket clients for the WebSocket API tests (tests/it/websocket.rs).
 bundle_python websockets "websockets==15.*"

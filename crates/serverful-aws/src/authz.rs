@@ -65,6 +65,14 @@ impl<'a> Action<'a> {
         }
     }
 
+    /// An S3 action (`s3:PutObject`; s3s names operations as IAM names them).
+    pub fn s3(name: &'a str) -> Action<'a> {
+        Action {
+            service: "s3",
+            name,
+        }
+    }
+
     /// An SNS action.
     pub fn sns(name: &'a str) -> Action<'a> {
         Action {
@@ -99,6 +107,8 @@ pub enum Resource<'a> {
     Queue { name: &'a str },
     /// An SNS topic by name (its subscriptions act on it too).
     Topic { name: &'a str },
+    /// An S3 bucket, or an object in it.
+    Bucket { name: &'a str },
     /// A route of an API Gateway API (`execute-api:Invoke`) or its connections
     /// (`execute-api:ManageConnections`), with the stack that owns the API.
     Api {
@@ -138,6 +148,7 @@ impl Resource<'_> {
             } => format!("arn:aws:lambda:{region}:{account_id}:function:{name}:{qualifier}"),
             Resource::Queue { name } => format!("arn:aws:sqs:{region}:{account_id}:{name}"),
             Resource::Topic { name } => format!("arn:aws:sns:{region}:{account_id}:{name}"),
+            Resource::Bucket { name } => format!("arn:aws:s3:::{name}"),
             Resource::Api {
                 api_id,
                 stage,
@@ -182,6 +193,28 @@ const TOPIC_DEFINITION_ACTIONS: &[&str] = &[
     "UntagResource",
 ];
 
+/// The S3 actions that define a bucket rather than use it: a stack's buckets and their
+/// configuration come from its template, as its tables do.
+const BUCKET_DEFINITION_ACTIONS: &[&str] = &[
+    "CreateBucket",
+    "DeleteBucket",
+    "PutBucketPolicy",
+    "DeleteBucketPolicy",
+    "PutBucketCors",
+    "DeleteBucketCors",
+    "PutBucketVersioning",
+    "PutBucketLifecycleConfiguration",
+    "DeleteBucketLifecycle",
+    "PutBucketNotificationConfiguration",
+    "PutBucketWebsite",
+    "DeleteBucketWebsite",
+    "PutBucketTagging",
+    "DeleteBucketTagging",
+    "PutBucketAcl",
+    "PutPublicAccessBlock",
+    "DeletePublicAccessBlock",
+];
+
 /// The account-wide actions a stack may take; their answers list only what it may see.
 const LISTING_ACTIONS: &[(&str, &str)] = &[
     ("dynamodb", "ListTables"),
@@ -190,6 +223,7 @@ const LISTING_ACTIONS: &[(&str, &str)] = &[
     ("sqs", "ListQueues"),
     ("sns", "ListTopics"),
     ("sns", "ListSubscriptions"),
+    ("s3", "ListBuckets"),
 ];
 
 /// What a stack owns: the physical names of its live versions' tables and functions.
@@ -205,6 +239,8 @@ pub struct StackScope {
     pub queues: BTreeSet<String>,
     /// Its SNS topics' names.
     pub topics: BTreeSet<String>,
+    /// Its S3 buckets' names.
+    pub buckets: BTreeSet<String>,
 }
 
 /// What a principal may do.
@@ -244,6 +280,11 @@ impl Policy {
                 action.service == "sns"
                     && !TOPIC_DEFINITION_ACTIONS.contains(&action.name)
                     && scope.topics.contains(name)
+            }
+            Resource::Bucket { name } => {
+                action.service == "s3"
+                    && !BUCKET_DEFINITION_ACTIONS.contains(&action.name)
+                    && scope.buckets.contains(name)
             }
             Resource::Api { stack, .. } => action.service == "execute-api" && scope.stack == stack,
             Resource::Listing => LISTING_ACTIONS.contains(&(action.service, action.name)),
@@ -606,6 +647,30 @@ mod tests {
         );
         let anonymous = Principal::anonymous();
         assert!(!anonymous.allows(Action::sns("Publish"), topic("shop-Orders")));
+    }
+
+    #[test]
+    fn a_stack_uses_its_own_buckets_only() {
+        let shop = Principal::stack(
+            "123456789012",
+            StackScope {
+                stack: "shop".to_owned(),
+                buckets: ["shop-uploads-1".to_owned()].into(),
+                ..StackScope::default()
+            },
+        );
+        let bucket = |name| Resource::Bucket { name };
+        assert!(shop.allows(Action::s3("PutObject"), bucket("shop-uploads-1")));
+        assert!(shop.allows(Action::s3("ListObjectsV2"), bucket("shop-uploads-1")));
+        assert!(!shop.allows(Action::s3("GetObject"), bucket("blog-uploads-1")));
+        assert!(!shop.allows(Action::s3("DeleteBucket"), bucket("shop-uploads-1")));
+        assert!(!shop.allows(Action::s3("CreateBucket"), bucket("shop-new")));
+        assert!(shop.allows(Action::s3("ListBuckets"), Resource::Listing));
+        assert_eq!(
+            bucket("b").arn("us-east-1", "123456789012"),
+            "arn:aws:s3:::b"
+        );
+        assert!(Principal::root("123456789012").allows(Action::s3("DeleteBucket"), bucket("b")));
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! This crate is the framework those APIs plug into: SigV4 verification
 //! ([`sigv4`]), routing by `X-Amz-Target`, path or credential scope ([`router()`]), the service traits
-//! ([`JsonService`], [`RestService`]), AWS's error shapes ([`AwsError`]), the
+//! ([`JsonService`], [`RestService`], and [`StreamingService`] for S3, whose bodies are not
+//! buffered), AWS's error shapes ([`AwsError`]), the
 //! endpoint's key pair ([`load_or_generate_credentials`]) and who may do what with which
 //! keys ([`authz`]: the [`KeyRing`], each key's [`Principal`] and its [`Policy`]). It knows
 //! HTTP and AWS wire formats, and nothing of how a service stores anything, nor of stacks
@@ -37,5 +38,5 @@ pub use credentials::{
 pub use dynamodb::{DynamoDbService, DynamoDbStreamsService};
 pub use error::{AwsError, MessageField};
 pub use router::{router, AwsState, DEFAULT_ACCOUNT_ID};
-pub use service::{JsonRequest, JsonService, RestRequest, RestService, Route};
+pub use service::{JsonRequest, JsonService, RestRequest, RestService, Route, StreamingService};
 pub use sigv4::AuthError;

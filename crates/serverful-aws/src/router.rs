@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 use crate::authz::{Identities, KeyRing, Principal};
 use crate::credentials::Credentials;
 use crate::error::AwsError;
-use crate::service::{JsonRequest, JsonService, RestRequest, RestService, Route};
+use crate::service::{JsonRequest, JsonService, RestRequest, RestService, Route, StreamingService};
 use crate::sigv4::{self, AuthError, Expectations, SignedRequest, Verified};
 
 /// The JSON protocol's content type, 1.0 (DynamoDB, Streams, SQS).
@@ -46,6 +46,8 @@ pub struct AwsState {
     pub json_services: Vec<Arc<dyn JsonService>>,
     /// Services selected by method and path, tried in order.
     pub rest_services: Vec<Arc<dyn RestService>>,
+    /// Services that take requests unbuffered (S3), offered each request first.
+    pub streaming_services: Vec<Arc<dyn StreamingService>>,
     /// The clock signatures are checked against (tests pin it).
     pub clock: fn() -> OffsetDateTime,
 }
@@ -82,6 +84,7 @@ impl AwsState {
             keys,
             json_services: Vec::new(),
             rest_services: Vec::new(),
+            streaming_services: Vec::new(),
             clock: OffsetDateTime::now_utc,
         }
     }
@@ -89,6 +92,12 @@ impl AwsState {
     /// Adds a JSON-protocol service.
     pub fn with_json_service(mut self, service: Arc<dyn JsonService>) -> Self {
         self.json_services.push(service);
+        self
+    }
+
+    /// Adds a service that takes requests unbuffered.
+    pub fn with_streaming_service(mut self, service: Arc<dyn StreamingService>) -> Self {
+        self.streaming_services.push(service);
         self
     }
 
@@ -106,11 +115,18 @@ pub fn router(state: AwsState) -> Router {
 
 async fn handle(State(state): State<Arc<AwsState>>, request: Request) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
+    let query = request.uri().query().unwrap_or("");
+    let credential_service = sigv4::credential_service(request.headers(), query);
+    if let Some(service) = state
+        .streaming_services
+        .iter()
+        .find(|service| service.claims(&request, credential_service.as_deref()))
+    {
+        return service.call(request).await;
+    }
     if request.headers().contains_key("x-amz-target") {
         return handle_json(&state, request, &request_id).await;
     }
-    let query = request.uri().query().unwrap_or("");
-    let credential_service = sigv4::credential_service(request.headers(), query);
     let route = Route {
         method: request.method(),
         path: request.uri().path(),
@@ -129,7 +145,18 @@ async fn handle(State(state): State<Arc<AwsState>>, request: Request) -> Respons
                 route.credential_service.is_none() && service.serves_anonymously(&route);
             handle_rest(&state, service, request, &request_id, anonymous).await
         }
-        None => json_error(&AwsError::unknown_operation(), AMZ_JSON_1_0, &request_id),
+        None => {
+            let unclaimed = route.credential_service.is_none().then(|| {
+                state
+                    .streaming_services
+                    .iter()
+                    .find(|service| service.takes_unclaimed_unsigned())
+            });
+            match unclaimed.flatten() {
+                Some(service) => service.call(request).await,
+                None => json_error(&AwsError::unknown_operation(), AMZ_JSON_1_0, &request_id),
+            }
+        }
     }
 }
 

@@ -152,3 +152,24 @@ pub fn rest_json_error_response(error: &AwsError) -> Response<Bytes> {
     }
     response
 }
+
+/// A service that takes whole requests with their bodies still streaming, and answers
+/// with a streamed body (S3, whose objects may be gigabytes). The router offers each
+/// request to these before it buffers anything.
+pub trait StreamingService: Send + Sync {
+    /// Whether `request` is this service's, by its host or by the service its SigV4
+    /// credential scope names (`credential_service`).
+    fn claims(&self, request: &axum::extract::Request, credential_service: Option<&str>) -> bool;
+
+    /// Whether an unsigned request no other service takes is answered by this one (S3
+    /// answers those with its own `AccessDenied`, as AWS does).
+    fn takes_unclaimed_unsigned(&self) -> bool {
+        false
+    }
+
+    /// Serves the request; errors are responses in the service's own shape.
+    fn call(
+        &self,
+        request: axum::extract::Request,
+    ) -> futures_util::future::BoxFuture<'static, axum::response::Response>;
+}

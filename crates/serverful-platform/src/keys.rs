@@ -25,6 +25,7 @@ pub(crate) struct Owned {
     functions: Vec<String>,
     queues: Vec<String>,
     topics: Vec<String>,
+    buckets: Vec<String>,
 }
 
 impl Owned {
@@ -42,6 +43,11 @@ impl Owned {
                 .collect(),
             queues: app.queues.iter().map(|queue| queue.name.clone()).collect(),
             topics: app.topics.iter().map(|topic| topic.name.clone()).collect(),
+            buckets: app
+                .buckets
+                .iter()
+                .map(|bucket| bucket.name.clone())
+                .collect(),
         }
     }
 }
@@ -131,6 +137,7 @@ impl StackKeys {
             scope.functions.extend(owned.functions);
             scope.queues.extend(owned.queues);
             scope.topics.extend(owned.topics);
+            scope.buckets.extend(owned.buckets);
         }
         self.ring.insert_session(
             credentials.credentials,

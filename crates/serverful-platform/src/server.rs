@@ -89,6 +89,8 @@ pub struct PlatformConfig {
     pub queues: Option<Arc<serverful_sqs::Queues>>,
     /// SNS topics (`DATA/topics.sqlite`), when the server runs them.
     pub topics: Option<Arc<serverful_sns::Topics>>,
+    /// S3's buckets (`DATA/s3.sqlite`, `DATA/s3/`), also served on the AWS endpoint.
+    pub buckets: Option<serverful_s3::S3Store>,
     /// API keys' values and usage plans' quota counts (`DATA/api-keys.sqlite`); `None`
     /// refuses every method that requires a key.
     pub api_keys: Option<Arc<dyn crate::api_keys::ApiKeyBackend>>,
@@ -706,6 +708,8 @@ impl Platform {
         crate::streams::check(&self.store, &app)?;
         progress.phase("creating queues and topics");
         crate::queues::ensure(self, &app).await?;
+        progress.phase("creating buckets");
+        crate::buckets::ensure(self, &stack, &app).await?;
 
         progress.phase("starting functions");
         let mut functions = BTreeMap::new();
@@ -1065,6 +1069,9 @@ impl Platform {
             Some(version) => crate::queues::delete_stack(self, &version.app, delete_tables).await,
             None => (Vec::new(), Vec::new()),
         };
+        if let Some(version) = live.as_ref().and_then(|live| live.current.as_ref()) {
+            crate::buckets::delete_stack(self, &version.app, delete_tables).await;
+        }
         if let Some(live) = live {
             for version in live.current.into_iter().chain(live.draining) {
                 shut_down(version).await;

@@ -40,6 +40,8 @@ pub(crate) enum ResourceKind {
     Table,
     Queue,
     Topic,
+    /// `AWS::S3::Bucket`: `Ref` gives the bucket's name.
+    Bucket,
     /// `AWS::Events::EventBus`: `Ref` gives the bus's name.
     EventBus,
     /// `AWS::Events::Rule`: `Ref` gives the rule's name.
@@ -739,6 +741,7 @@ impl<'t> Resolver<'t> {
                 self.physical_name(logical_id, "QueueName")?
             ),
             ResourceKind::Topic => self.topic_arn(logical_id)?,
+            ResourceKind::Bucket => self.physical_name(logical_id, "BucketName")?,
             ResourceKind::EventBus | ResourceKind::EventRule => {
                 self.physical_name(logical_id, "Name")?
             }
@@ -975,6 +978,31 @@ impl<'t> Resolver<'t> {
                 };
                 (value, &["Arn", "QueueName", "QueueUrl"])
             }
+            ResourceKind::Bucket => {
+                let name = self.physical_name(logical_id, "BucketName")?;
+                let value = match attribute {
+                    "Arn" => Some(format!("arn:aws:s3:::{name}")),
+                    "DomainName" => Some(format!("{name}.s3.amazonaws.com")),
+                    "RegionalDomainName" => Some(format!("{name}.s3.{region}.amazonaws.com")),
+                    "DualStackDomainName" => {
+                        Some(format!("{name}.s3.dualstack.{region}.amazonaws.com"))
+                    }
+                    "WebsiteURL" => {
+                        Some(format!("http://{name}.s3-website-{region}.amazonaws.com"))
+                    }
+                    _ => None,
+                };
+                (
+                    value,
+                    &[
+                        "Arn",
+                        "DomainName",
+                        "RegionalDomainName",
+                        "DualStackDomainName",
+                        "WebsiteURL",
+                    ],
+                )
+            }
             ResourceKind::Topic => {
                 let value = match attribute {
                     "TopicArn" => Some(self.topic_arn(logical_id)?),
@@ -1157,6 +1185,9 @@ impl<'t> Resolver<'t> {
             ),
             Some(ResourceKind::Topic) => {
                 generated_name(&self.options.stack_name, logical_id, NameRule::TOPIC)
+            }
+            Some(ResourceKind::Bucket) => {
+                crate::names::bucket_name(&self.options.stack_name, logical_id)
             }
             // As `sam::schedules` and `sam::event_rules` name rules.
             Some(ResourceKind::EventRule) => generated_name(

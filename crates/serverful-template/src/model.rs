@@ -66,6 +66,10 @@ pub struct App {
     pub queues: Vec<Queue>,
     /// `AWS::SNS::Topic` resources, in template order.
     pub topics: Vec<Topic>,
+    /// `AWS::S3::Bucket` resources, in template order.
+    pub buckets: Vec<Bucket>,
+    /// `AWS::S3::BucketPolicy` resources, in template order (kept, not yet enforced).
+    pub bucket_policies: Vec<BucketPolicy>,
     /// Topic subscriptions: each topic's inline `Subscription` list, SAM `SNS` events and
     /// `AWS::SNS::Subscription` resources.
     pub subscriptions: Vec<Subscription>,
@@ -641,4 +645,25 @@ pub struct StreamMapping {
     /// `DestinationConfig.OnFailure.Destination`: an SQS queue or SNS topic ARN.
     pub on_failure: Option<String>,
     pub enabled: bool,
+}
+
+/// An S3 bucket the stack owns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bucket {
+    pub logical_id: String,
+    /// `BucketName`, or the name CloudFormation would generate (lowercase).
+    pub name: String,
+    /// The configurations the template gives (`CorsConfiguration`,
+    /// `VersioningConfiguration`, `LifecycleConfiguration`, `NotificationConfiguration`,
+    /// `WebsiteConfiguration`), resolved, by property name: kept, not yet applied.
+    pub configurations: BTreeMap<String, serde_json::Value>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A bucket policy: the bucket's name and the policy document.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BucketPolicy {
+    pub logical_id: String,
+    pub bucket: String,
+    pub policy_document: serde_json::Value,
 }

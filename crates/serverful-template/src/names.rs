@@ -36,6 +36,12 @@ impl NameRule {
         max_len: 80,
         suffix_len: 12,
     };
+    /// `AWS::S3::Bucket`: names up to 63 characters, such as `my-stack-uploads-1x2y3z4w5v6u`,
+    /// lowercase (see [`bucket_name`]).
+    pub const BUCKET: NameRule = NameRule {
+        max_len: 63,
+        suffix_len: 12,
+    };
     /// `AWS::SNS::Topic`: names up to 256 characters, such as `my-stack-Orders-9XK2P4LQ7ZRA`.
     pub const TOPIC: NameRule = NameRule {
         max_len: 256,
@@ -69,6 +75,31 @@ pub fn generated_name(stack_name: &str, logical_id: &str, rule: NameRule) -> Str
         &stack[..stack_len],
         &logical[..logical_len]
     )
+}
+
+/// The name CloudFormation gives a bucket whose template sets none: as
+/// [`generated_name`] with [`NameRule::BUCKET`], lowercase, with `_` (which bucket names
+/// cannot hold) as `-`.
+pub fn bucket_name(stack_name: &str, logical_id: &str) -> String {
+    generated_name(stack_name, logical_id, NameRule::BUCKET)
+        .to_ascii_lowercase()
+        .replace('_', "-")
+}
+
+/// Whether `name` is a valid bucket name: 3 to 63 lowercase letters, digits, dots and
+/// hyphens, starting and ending with a letter or digit, with no `..` and not shaped like
+/// an IP address.
+pub fn is_valid_bucket_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let edge = |byte: &u8| byte.is_ascii_lowercase() || byte.is_ascii_digit();
+    (3..=63).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|byte| edge(byte) || *byte == b'.' || *byte == b'-')
+        && bytes.first().is_some_and(edge)
+        && bytes.last().is_some_and(edge)
+        && !name.contains("..")
+        && name.parse::<std::net::Ipv4Addr>().is_err()
 }
 
 /// The lengths the stack name and the logical id keep in `room` characters.

@@ -33,6 +33,7 @@ mod api_keys;
 mod apis;
 mod async_config;
 mod auth;
+mod buckets;
 mod domains;
 mod event_rules;
 mod function_urls;
@@ -352,6 +353,8 @@ pub(crate) fn build(
     let mut event_buses = Vec::new();
     let mut queues = Vec::new();
     let mut topics = Vec::new();
+    let mut buckets = Vec::new();
+    let mut bucket_policies = Vec::new();
     let mut subscriptions = Vec::new();
     let mut queue_mappings = Vec::new();
     let mut function_urls = Vec::new();
@@ -439,6 +442,10 @@ pub(crate) fn build(
                 subscriptions.push(queues::subscription(&resolver, raw, &mut unsupported)?);
             }
             policy if queues::POLICIES.contains(&policy) => {}
+            buckets::BUCKET => buckets.push(buckets::bucket(&resolver, raw, &mut unsupported)?),
+            buckets::BUCKET_POLICY => {
+                bucket_policies.push(buckets::bucket_policy(&resolver, raw)?);
+            }
             EVENT_BUS => event_buses.push(event_bus(&resolver, raw, options, &mut unsupported)?),
             // Read below, once every function is known.
             EVENTS_RULE
@@ -604,6 +611,8 @@ pub(crate) fn build(
         stream_mappings,
         queues,
         topics,
+        buckets,
+        bucket_policies,
         subscriptions,
         queue_mappings,
         function_urls,
@@ -771,6 +780,7 @@ fn resource_kind(type_name: &str) -> ResourceKind {
         SERVERLESS_LAYER | LAMBDA_LAYER => ResourceKind::Layer,
         "AWS::SQS::Queue" => ResourceKind::Queue,
         "AWS::SNS::Topic" => ResourceKind::Topic,
+        buckets::BUCKET => ResourceKind::Bucket,
         "AWS::Events::EventBus" => ResourceKind::EventBus,
         EVENTS_RULE => ResourceKind::EventRule,
         REST_DOMAIN_NAME => ResourceKind::RestDomainName,

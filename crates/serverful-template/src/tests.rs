@@ -974,8 +974,8 @@ Resources:
 "#,
         expect![[r#"
             function Fn (demo-Fn-WKFMDCWE0HSJ): python3.12 "app.handler" dir /app, 3s, 128 MB, x86_64
-              env BUCKET="Bucket"
-              env BUCKET_ARN="Bucket.Arn"
+              env BUCKET="demo-bucket-6r0l7568lsnn"
+              env BUCKET_ARN="arn:aws:s3:::demo-bucket-6r0l7568lsnn"
               env QUEUE_ARN="arn:aws:sqs:eu-west-1:123456789012:jobs"
               env QUEUE_NAME="jobs"
               env QUEUE_URL="https://sqs.eu-west-1.amazonaws.com/123456789012/jobs"
@@ -991,7 +991,6 @@ Resources:
             queue Queue (jobs) attributes {} tags {}
             topic Topic (demo-Topic-NRNJBOE0KN7I) attributes {} tags {}
             queue mapping Fn/Queue -> Fn from arn:aws:sqs:eu-west-1:123456789012:jobs: batch 10, window 0s, item failures false, concurrency None, filters [], enabled true
-            unsupported Bucket (AWS::S3::Bucket)
         "#]],
     );
 }
@@ -2678,6 +2677,7 @@ fn error_versions_and_aliases() {
 
 mod api_resources;
 mod auth;
+mod buckets;
 mod function_urls;
 mod openapi_auth;
 mod resource_authorizers;

@@ -169,7 +169,17 @@ impl AwsEndpoint {
         let state = serverful_aws::AwsState::new(credentials.clone());
         let queues = server::open_queues(data_dir, region, &format!("http://{address}"))?;
         let topics = server::open_topics(data_dir, region, &format!("http://{address}"))?;
-        let router = server::aws_endpoint(state, store, Some(queues), None, Some(topics), None);
+        let s3 = serverful_s3::open_in(data_dir, state.keys.clone(), region)
+            .context("open the S3 buckets")?;
+        let router = server::aws_endpoint(
+            state,
+            store,
+            Some(queues),
+            None,
+            Some(topics),
+            None,
+            Some(s3),
+        );
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let served = router.clone();
         tokio::spawn(async move {

@@ -183,6 +183,8 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
     if let Some(idle) = websocket_idle_timeout()? {
         websockets.set_idle_timeout(idle);
     }
+    let s3 = serverful_s3::open_in(&data_dir, keys.clone(), &settings.region)
+        .context("open the S3 buckets")?;
     let platform = Platform::new(
         PlatformConfig {
             data_dir: data_dir.clone(),
@@ -205,6 +207,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             streams,
             queues: Some(queues.clone()),
             topics: Some(topics.clone()),
+            buckets: Some(s3.clone()),
             websockets: Some(websockets.clone()),
             api_keys: Some(Arc::new(
                 serverful_platform::api_keys::SqliteApiKeys::open_in(&data_dir)
@@ -246,6 +249,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             Some(platform.clone()),
             Some(topics),
             Some(websockets.clone()),
+            Some(s3),
         )
     });
     websockets.set_management(aws.clone());
@@ -372,15 +376,22 @@ impl Server {
 /// The AWS endpoint's router over `state` (its keys): DynamoDB and DynamoDB Streams on
 /// `store`, SQS (both protocols) on `queues`, and with a platform, the Lambda API over its
 /// functions.
-/// `store`, SNS over `topics`, and with a platform, the Lambda API over its functions.
+/// `store`, SNS over `topics`, S3 over `s3`, and with a platform, the Lambda API over its
+/// functions.
 pub(crate) fn aws_endpoint(
-    state: serverful_aws::AwsState,
+    mut state: serverful_aws::AwsState,
     store: Arc<serverful_store::Store>,
     queues: Option<Arc<serverful_sqs::Queues>>,
     platform: Option<Arc<Platform>>,
     topics: Option<Arc<serverful_sns::Topics>>,
     websockets: Option<serverful_websocket::WebSockets>,
+    s3: Option<serverful_s3::S3Store>,
 ) -> axum::Router {
+    if let Some(s3) = s3 {
+        let region = s3.region().to_owned();
+        let endpoint = serverful_s3::S3Endpoint::new(s3, state.keys.clone(), &region);
+        state = state.with_streaming_service(Arc::new(endpoint));
+    }
     let mut state = state
         .with_json_service(Arc::new(serverful_aws::DynamoDbService::new(store.clone())))
         .with_json_service(Arc::new(serverful_aws::DynamoDbStreamsService::new(store)));

@@ -33,6 +33,7 @@ mod queue_destinations;
 mod ruby;
 mod runtime_mappings;
 mod runtimes;
+mod s3;
 mod sandbox;
 mod schedules;
 mod shell_challenge;

@@ -1,0 +1,733 @@
+//! S3 on the AWS endpoint (issue #18), driven by the clients people use: boto3 (objects,
+//! ranges, conditions, checksums, its transfer manager's multipart uploads, paginated
+//! listings, copies, tagging, presigned URLs), the AWS CLI (`aws s3` and `aws s3api`)
+//! and `curl` on presigned URLs, with S3's exact errors for bad input, and objects that
+//! survive a `kill -9` and a restart.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::{json, Value};
+use serverful_e2e::{test_app, Server};
+
+/// The boto3 scripts live in the `s3` test app's `clients/` folder.
+fn client_script(name: &str) -> String {
+    let path = test_app("s3").join("clients").join(name);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("read {}: {error}", path.display()))
+}
+
+fn aws(server: &Server, args: &[&str], cwd: &Path) -> Output {
+    Command::new("aws")
+        .args(args)
+        .current_dir(cwd)
+        .envs(server.aws_env())
+        .env_remove("AWS_PROFILE")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .output()
+        .expect("run aws (scripts/install-test-deps.sh installs it)")
+}
+
+fn succeeded(output: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "aws failed:\n{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn boto3_reads_writes_lists_copies_tags_and_gets_s3_errors() {
+    let data = tempfile::tempdir().expect("data dir");
+    let server = Server::start_serve(data.path(), &[]);
+    let seen = server.python(&client_script("tour.py"), &["tour"]);
+    let etag = "\"5eb63bbbe01eeed093cb22bb8f5acdc3\"";
+    let expected = json!({
+        // S3 answers 200 to its owner re-creating a bucket in us-east-1 (the
+        // virtual-hosted-style test sees BucketAlreadyOwnedByYou in another region).
+        "create_again": null,
+        "bad_name": ["InvalidBucketName", 400],
+        "missing_bucket": ["NoSuchBucket", 404],
+        "etag": etag,
+        "get": {
+            "body": "hello world", "type": "text/plain", "metadata": {"owner": "me"},
+            "cache": "max-age=60", "disposition": "inline", "encoding": "identity",
+            "tags": 2, "etag": etag,
+        },
+        "range": ["hello", "bytes 0-4/11", 206],
+        "suffix_range": "world",
+        "bad_range": ["InvalidRange", 416],
+        "if_none_match": ["304", 304],
+        "if_match": ["PreconditionFailed", 412],
+        "if_match_ok": true,
+        "unmodified_since": ["PreconditionFailed", 412],
+        "override": ["application/json", "attachment"],
+        "missing_key": ["NoSuchKey", 404],
+        "head_missing": ["404", 404],
+        // SHA-256 of "abc", as S3 prints it, from the upload's answer and from a GET.
+        "sha256": [
+            "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=",
+            "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=",
+            "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=",
+        ],
+        // The CRC32 current botocore sends by default, checked and echoed.
+        "crc32_default": "NSRBwg==",
+        "bad_md5": ["BadDigest", 400],
+        "bad_md5_left": ["404", 404],
+        "long_key": ["KeyTooLongError", 400],
+    });
+    let multipart = json!({
+        "multipart": [true, 6 * 1024 * 1024 + 123, true],
+        "missing_part": ["InvalidPart", 400],
+        "misordered": ["InvalidPartOrder", 400],
+        "not_completed": ["404", 404],
+        "list_parts": [1, 2],
+        "uploads": [true],
+        "completed": [true, 5 * 1024 * 1024 + 4],
+        "aborted": ["NoSuchUpload", 404],
+        "pages": [
+            [[], ["list/a/", "list/b/"]],
+            [["list/c", "list/d"], []],
+            [["list/e"], []],
+        ],
+        "start_after": ["list/d", "list/e"],
+        "v1": [["list/c", "list/d"], true],
+    });
+    let rest = json!({
+        "copy": [true, "text/plain", {"owner": "me"}, "text/markdown", {"fresh": "yes"}, "hello world"],
+        "copy_onto_itself": ["InvalidRequest", 400],
+        "tags": [["env", "b"], ["team", "a"]],
+        "tags_put": [{"Key": "k", "Value": "v"}],
+        "tags_deleted": [],
+        "presigned_v2": [200, "hello world"],
+        "presigned": [200, "hello world"],
+        "tampered": [403, "SignatureDoesNotMatch"],
+        "expired": [403, "AccessDenied"],
+        "presigned_put": 200,
+        "presigned_put_back": "from a url",
+        "delete_objects": ["list/d", "list/e", "never-there"],
+        "deleted_gone": ["404", 404],
+        "not_empty": ["BucketNotEmpty", 409],
+        "buckets": true,
+    });
+    for part in [expected, multipart, rest] {
+        for (key, value) in part.as_object().expect("object") {
+            assert_eq!(&seen[key], value, "{key} in {seen:#}");
+        }
+    }
+}
+
+#[test]
+fn aws_cli_copies_syncs_lists_presigns_and_removes() {
+    let data = tempfile::tempdir().expect("data dir");
+    let work = tempfile::tempdir().expect("work dir");
+    let dir = work.path();
+    let server = Server::start_serve(data.path(), &[]);
+    succeeded(&aws(&server, &["s3", "mb", "s3://cli-bucket"], dir));
+    let bad = aws(&server, &["s3", "mb", "s3://Bad_Bucket"], dir);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("InvalidBucketName"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+
+    // Over 8 MB, so the CLI uploads and downloads it in parts.
+    let big: Vec<u8> = (0..9 * 1024 * 1024u32)
+        .map(|index| (index % 251) as u8)
+        .collect();
+    std::fs::write(dir.join("big.bin"), &big).expect("write big");
+    std::fs::write(dir.join("small.txt"), "small file\n").expect("write small");
+    succeeded(&aws(
+        &server,
+        &["s3", "cp", "big.bin", "s3://cli-bucket/big.bin"],
+        dir,
+    ));
+    succeeded(&aws(
+        &server,
+        &["s3", "cp", "small.txt", "s3://cli-bucket/docs/small.txt"],
+        dir,
+    ));
+    succeeded(&aws(
+        &server,
+        &["s3", "cp", "s3://cli-bucket/big.bin", "back.bin"],
+        dir,
+    ));
+    assert!(
+        std::fs::read(dir.join("back.bin")).expect("read back") == big,
+        "the big file came back changed"
+    );
+    let head: Value = serde_json::from_str(&succeeded(&aws(
+        &server,
+        &[
+            "s3api",
+            "head-object",
+            "--bucket",
+            "cli-bucket",
+            "--key",
+            "big.bin",
+            "--output",
+            "json",
+        ],
+        dir,
+    )))
+    .expect("JSON");
+    assert_eq!(head["ContentLength"], 9 * 1024 * 1024);
+    assert!(
+        head["ETag"]
+            .as_str()
+            .is_some_and(|etag| etag.ends_with("-2\"")),
+        "a multipart ETag: {head}"
+    );
+    let ranged = succeeded(&aws(
+        &server,
+        &[
+            "s3api",
+            "get-object",
+            "--bucket",
+            "cli-bucket",
+            "--key",
+            "docs/small.txt",
+            "--range",
+            "bytes=0-4",
+            "part.txt",
+            "--output",
+            "json",
+        ],
+        dir,
+    ));
+    let ranged: Value = serde_json::from_str(&ranged).expect("JSON");
+    assert_eq!(ranged["ContentRange"], "bytes 0-4/11");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("part.txt")).expect("part"),
+        "small"
+    );
+
+    let listed = succeeded(&aws(&server, &["s3", "ls", "s3://cli-bucket"], dir));
+    assert!(listed.contains("PRE docs/"), "{listed}");
+    assert!(listed.contains("9437184 big.bin"), "{listed}");
+    let buckets = succeeded(&aws(&server, &["s3", "ls"], dir));
+    assert!(buckets.contains("cli-bucket"), "{buckets}");
+
+    std::fs::create_dir_all(dir.join("site/css")).expect("site");
+    std::fs::write(dir.join("site/index.html"), "<h1>hi</h1>").expect("index");
+    std::fs::write(dir.join("site/css/main.css"), "h1{}").expect("css");
+    let synced = succeeded(&aws(
+        &server,
+        &["s3", "sync", "site", "s3://cli-bucket/site"],
+        dir,
+    ));
+    assert!(synced.contains("upload: site/css/main.css"), "{synced}");
+    // A second sync finds nothing to do.
+    assert_eq!(
+        succeeded(&aws(
+            &server,
+            &["s3", "sync", "site", "s3://cli-bucket/site"],
+            dir
+        )),
+        ""
+    );
+    succeeded(&aws(
+        &server,
+        &["s3", "sync", "s3://cli-bucket/site", "copy"],
+        dir,
+    ));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("copy/css/main.css")).expect("synced"),
+        "h1{}"
+    );
+
+    let url = succeeded(&aws(
+        &server,
+        &[
+            "s3",
+            "presign",
+            "s3://cli-bucket/docs/small.txt",
+            "--expires-in",
+            "60",
+        ],
+        dir,
+    ));
+    let fetched = Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}", url.trim()])
+        .output()
+        .expect("curl");
+    assert_eq!(
+        String::from_utf8_lossy(&fetched.stdout),
+        "small file\n\n200"
+    );
+    let anonymous = Command::new("curl")
+        .args([
+            "-s",
+            "-w",
+            "\n%{http_code}",
+            &format!("{}/cli-bucket/docs/small.txt", server.aws_url),
+        ])
+        .output()
+        .expect("curl");
+    let anonymous = String::from_utf8_lossy(&anonymous.stdout);
+    assert!(
+        anonymous.contains("<Code>AccessDenied</Code>") && anonymous.ends_with("403"),
+        "{anonymous}"
+    );
+
+    let not_empty = aws(&server, &["s3", "rb", "s3://cli-bucket"], dir);
+    assert!(String::from_utf8_lossy(&not_empty.stderr).contains("BucketNotEmpty"));
+    succeeded(&aws(
+        &server,
+        &["s3", "rm", "s3://cli-bucket/docs/small.txt"],
+        dir,
+    ));
+    succeeded(&aws(
+        &server,
+        &["s3", "rm", "s3://cli-bucket", "--recursive"],
+        dir,
+    ));
+    assert_eq!(
+        succeeded(&aws(&server, &["s3", "ls", "s3://cli-bucket"], dir)),
+        ""
+    );
+    succeeded(&aws(&server, &["s3", "rb", "s3://cli-bucket"], dir));
+    assert!(!succeeded(&aws(&server, &["s3", "ls"], dir)).contains("cli-bucket"));
+}
+
+const WRITE_OBJECTS: &str = r#"
+import json, os, sys
+import boto3
+from boto3.s3.transfer import TransferConfig
+s3 = boto3.client("s3")
+s3.create_bucket(Bucket="durable")
+etags = {}
+for index in range(20):
+    etags[f"obj/{index}"] = s3.put_object(Bucket="durable", Key=f"obj/{index}", Body=os.urandom(1000 + index))["ETag"]
+path = sys.argv[1]
+with open(path, "wb") as file:
+    file.write(os.urandom(6 * 1024 * 1024))
+s3.upload_file(path, "durable", "multi", Config=TransferConfig(multipart_threshold=1024 * 1024, multipart_chunksize=5 * 1024 * 1024))
+etags["multi"] = s3.head_object(Bucket="durable", Key="multi")["ETag"]
+print(json.dumps(etags))
+"#;
+
+const READ_OBJECTS: &str = r#"
+import hashlib, json
+import boto3
+s3 = boto3.client("s3")
+etags = {}
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket="durable"):
+    for item in page.get("Contents", []):
+        body = s3.get_object(Bucket="durable", Key=item["Key"])["Body"].read()
+        etags[item["Key"]] = item["ETag"]
+        if "-" not in item["ETag"]:
+            assert item["ETag"] == '"%s"' % hashlib.md5(body).hexdigest(), item
+print(json.dumps(etags))
+"#;
+
+#[test]
+fn objects_survive_kill_9_and_a_restart_with_their_etags() {
+    let data = tempfile::tempdir().expect("data dir");
+    let work = tempfile::tempdir().expect("work dir");
+    let source = work.path().join("six.bin");
+    let server = Server::start_serve(data.path(), &[]);
+    let written = server.python(WRITE_OBJECTS, &[source.to_str().expect("utf-8")]);
+    let pid = server.pid().to_string();
+    let killed = Command::new("kill")
+        .args(["-9", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    drop(server);
+    let server = Server::start_serve(data.path(), &[]);
+    let read = server.python(READ_OBJECTS, &[]);
+    assert_eq!(read, written);
+    assert_eq!(written.as_object().map(|objects| objects.len()), Some(21));
+    // No temporary body is left behind, and no body without its record.
+    let leftovers: Vec<String> = std::fs::read_dir(data.path().join("s3"))
+        .expect("s3 folder")
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name != "bodies")
+        .collect();
+    assert_eq!(leftovers, Vec::<String>::new());
+    let bodies = std::fs::read_dir(data.path().join("s3/bodies"))
+        .expect("bodies")
+        .count();
+    assert_eq!(bodies, 21);
+}
+
+const INVOKE_WRITER: &str = r#"
+import json, sys
+import boto3
+bucket, writer = sys.argv[1], sys.argv[2]
+s3 = boto3.client("s3")
+s3.create_bucket(Bucket="not-the-stacks")
+answer = boto3.client("lambda").invoke(
+    FunctionName=writer,
+    Payload=json.dumps({"Key": "from/function.txt", "Body": "written inside", "Other": "not-the-stacks"}),
+)
+result = json.loads(answer["Payload"].read())
+got = s3.get_object(Bucket=bucket, Key="from/function.txt")
+print(json.dumps({"result": result, "body": got["Body"].read().decode(), "type": got["ContentType"],
+                  "etag": got["ETag"]}))
+"#;
+
+#[test]
+fn a_function_writes_to_its_stacks_bucket_with_boto3() {
+    let server = Server::start(&test_app("s3"), &[]);
+    let bucket = server.output("BucketName");
+    assert!(
+        bucket.starts_with('s') && bucket == bucket.to_lowercase() && bucket.len() <= 63,
+        "a generated lowercase bucket name: {bucket}"
+    );
+    assert_eq!(server.output("BucketArn"), format!("arn:aws:s3:::{bucket}"));
+    let output = server.all_output();
+    assert!(
+        output.contains("Uploads.VersioningConfiguration (kept, not yet applied)"),
+        "the deploy warns about what it does not apply yet:\n{output}"
+    );
+    let seen = server.python(INVOKE_WRITER, &[&bucket, &server.output("WriterName")]);
+    assert_eq!(
+        seen["body"],
+        "written inside",
+        "{seen:#}\n{}",
+        server.all_output()
+    );
+    assert_eq!(seen["type"], "text/plain");
+    assert_eq!(seen["result"]["ETag"], seen["etag"]);
+    assert_eq!(seen["result"]["Listed"], json!(["from/function.txt"]));
+    // The stack's keys see and use only the stack's own bucket.
+    assert_eq!(seen["result"]["Buckets"], json!([bucket]));
+    assert_eq!(seen["result"]["OtherBucket"], "AccessDenied");
+    assert_eq!(seen["result"]["DeleteOwn"], "AccessDenied");
+}
+
+/// Runs `curl ARGS` signing with SigV4 as the server's master keys; returns its output
+/// and the HTTP status on the last line.
+fn signed_curl(server: &Server, args: &[&str]) -> String {
+    let user = format!("{}:{}", server.access_key_id, server.secret_access_key);
+    let output = Command::new("curl")
+        .args([
+            "-s",
+            "-w",
+            "\n%{http_code}",
+            "--aws-sigv4",
+            "aws:amz:eu-west-1:s3",
+            "--user",
+        ])
+        .arg(&user)
+        // S3 requires the payload's hash header on header-signed requests.
+        .args(["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"])
+        .args(args)
+        .output()
+        .expect("curl (scripts/install-test-deps.sh checks for it)");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn virtual_hosted_style_requests_name_the_bucket_in_the_host() {
+    let data = tempfile::tempdir().expect("data dir");
+    let work = tempfile::tempdir().expect("work dir");
+    let server = Server::start_serve(data.path(), &["--region", "eu-west-1"]);
+    let port = server.aws_url.rsplit(':').next().expect("port").to_owned();
+    // curl resolves every `*.localhost` name to the loopback address.
+    let base = format!("http://vhost-bucket.s3.localhost:{port}");
+    assert_eq!(
+        signed_curl(&server, &["-X", "PUT", &format!("{base}/")]),
+        "\n200"
+    );
+    let again = signed_curl(&server, &["-X", "PUT", &format!("{base}/")]);
+    assert!(
+        again.contains("<Code>BucketAlreadyOwnedByYou</Code>") && again.ends_with("409"),
+        "{again}"
+    );
+    let location = signed_curl(&server, &[&format!("{base}/?location=")]);
+    assert!(
+        location.contains(">eu-west-1</LocationConstraint>"),
+        "{location}"
+    );
+    let file = work.path().join("hello.txt");
+    std::fs::write(&file, "by host").expect("write");
+    let file = file.to_str().expect("utf-8");
+    assert_eq!(
+        signed_curl(&server, &["-T", file, &format!("{base}/hello.txt")]),
+        "\n200"
+    );
+    assert_eq!(
+        signed_curl(&server, &[&format!("{base}/hello.txt")]),
+        "by host\n200"
+    );
+    let listed = signed_curl(&server, &[&format!("{base}/?list-type=2")]);
+    assert!(
+        listed.contains("<Key>hello.txt</Key>") && listed.ends_with("200"),
+        "{listed}"
+    );
+    // The same object, path style.
+    let path_style = signed_curl(
+        &server,
+        &[&format!("{}/vhost-bucket/hello.txt", server.aws_url)],
+    );
+    assert_eq!(path_style, "by host\n200");
+    let missing = signed_curl(
+        &server,
+        &[&format!("http://absent-bucket.s3.localhost:{port}/k")],
+    );
+    assert!(
+        missing.contains("<Code>NoSuchBucket</Code>") && missing.ends_with("404"),
+        "{missing}"
+    );
+}
+
+const CUT_OFF_UPLOAD: &str = r#"
+import json, socket, time, urllib.parse
+import boto3, botocore.config, botocore.exceptions
+s3 = boto3.client("s3", config=botocore.config.Config(signature_version="s3v4"))
+s3.create_bucket(Bucket="cut")
+s3.put_object(Bucket="cut", Key="kept", Body=b"whole")
+url = urllib.parse.urlsplit(s3.generate_presigned_url("put_object", Params={"Bucket": "cut", "Key": "torn"}, ExpiresIn=60))
+connection = socket.create_connection((url.hostname, url.port))
+connection.sendall(
+    f"PUT {url.path}?{url.query} HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Length: 10000000\r\n\r\n".encode()
+    + b"x" * 100000
+)
+time.sleep(0.5)
+connection.close()
+time.sleep(1)
+try:
+    s3.head_object(Bucket="cut", Key="torn")
+    torn = "visible"
+except botocore.exceptions.ClientError as error:
+    torn = error.response["Error"]["Code"]
+keys = [item["Key"] for item in s3.list_objects_v2(Bucket="cut")["Contents"]]
+print(json.dumps({"torn": torn, "keys": keys, "kept": s3.get_object(Bucket="cut", Key="kept")["Body"].read().decode()}))
+"#;
+
+#[test]
+fn an_upload_cut_off_mid_stream_leaves_nothing() {
+    let data = tempfile::tempdir().expect("data dir");
+    let server = Server::start_serve(data.path(), &[]);
+    let seen = server.python(CUT_OFF_UPLOAD, &[]);
+    assert_eq!(
+        seen,
+        json!({"torn": "404", "keys": ["kept"], "kept": "whole"})
+    );
+    let leftovers: Vec<String> = std::fs::read_dir(data.path().join("s3"))
+        .expect("s3 folder")
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name != "bodies")
+        .collect();
+    assert_eq!(leftovers, Vec::<String>::new(), "no temporary body is left");
+    assert_eq!(
+        std::fs::read_dir(data.path().join("s3/bodies"))
+            .expect("bodies")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn js_sdk_v3_puts_gets_and_uploads_a_stream_in_parts() {
+    let data = tempfile::tempdir().expect("data dir");
+    let server = Server::start_serve(data.path(), &[]);
+    let node_modules = serverful_e2e::test_deps_dir().join("node-s3/node_modules");
+    assert!(
+        node_modules.exists(),
+        "{} is missing: run `bash scripts/install-test-deps.sh`",
+        node_modules.display()
+    );
+    let script = test_app("s3").join("clients").join("js_sdk.mjs");
+    let output = Command::new("node")
+        .arg(&script)
+        .envs(server.aws_env())
+        .env("NODE_PATH", &node_modules)
+        .output()
+        .expect("run node");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stderr),
+        server.all_output()
+    );
+    let seen: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(
+        seen,
+        json!({
+            // CRC32 of "hello from js" (Python's zlib agrees), checked on the way in.
+            "putChecksum": "Ej1nlw==",
+            "body": "hello from js",
+            "getChecksum": "Ej1nlw==",
+            "uploadETag": true,
+            "uploadSize": 11 * 1024 * 1024,
+            "missing": ["NoSuchKey", 404],
+            "badRange": ["InvalidRange", 416],
+            "keys": ["hello.txt", "streamed.bin"],
+        })
+    );
+}
+
+/// Sends `body` as an `aws-chunked` upload with an unsigned payload and a CRC32
+/// trailer whose value is `crc32`, as current SDKs send uploads; returns the status line,
+/// checksum headers and body.
+fn trailer_upload(server: &Server, key: &str, crc32: &str) -> String {
+    let user = format!("{}:{}", server.access_key_id, server.secret_access_key);
+    let body = format!("d\r\nhello trailer\r\n0\r\nx-amz-checksum-crc32:{crc32}\r\n\r\n");
+    let output = Command::new("curl")
+        .args([
+            "-s",
+            "-D",
+            "-",
+            "-X",
+            "PUT",
+            "--aws-sigv4",
+            "aws:amz:eu-west-1:s3",
+            "--user",
+        ])
+        .arg(&user)
+        .args([
+            "-H",
+            "x-amz-content-sha256: STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+            "-H",
+            "Content-Encoding: aws-chunked",
+            "-H",
+            "x-amz-decoded-content-length: 13",
+            "-H",
+            "x-amz-trailer: x-amz-checksum-crc32",
+            "--data-binary",
+            &body,
+        ])
+        .arg(format!("{}/trailers/{key}", server.aws_url))
+        .output()
+        .expect("curl");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|line| {
+            line.starts_with("HTTP/") || line.contains("checksum") || line.contains("<Code>")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn a_checksum_in_a_trailer_is_checked_before_anything_is_written() {
+    let data = tempfile::tempdir().expect("data dir");
+    let server = Server::start_serve(data.path(), &["--region", "eu-west-1"]);
+    assert_eq!(
+        signed_curl(
+            &server,
+            &["-X", "PUT", &format!("{}/trailers", server.aws_url)]
+        ),
+        "\n200"
+    );
+    // CRC32 of "hello trailer", from Python's zlib.
+    let good = trailer_upload(&server, "good", "WzGbuw==");
+    assert!(
+        good.starts_with("HTTP/1.1 200") && good.contains("x-amz-checksum-crc32: WzGbuw=="),
+        "{good}"
+    );
+    let bad = trailer_upload(&server, "bad", "AAAAAA==");
+    assert!(
+        bad.starts_with("HTTP/1.1 400")
+            && bad.contains("<Code>BadDigest</Code><Message>The CRC32 you specified did not match the calculated checksum.</Message>"),
+        "{bad}"
+    );
+    let listed = signed_curl(
+        &server,
+        &[&format!("{}/trailers?list-type=2", server.aws_url)],
+    );
+    assert!(
+        listed.contains("<Key>good</Key>") && !listed.contains("<Key>bad</Key>"),
+        "{listed}"
+    );
+    assert_eq!(
+        signed_curl(&server, &[&format!("{}/trailers/good", server.aws_url)]),
+        "hello trailer\n200"
+    );
+}
+
+const BUCKET_STATE: &str = r#"
+import json, sys
+import boto3
+s3 = boto3.client("s3")
+names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+if sys.argv[1] == "put":
+    s3.put_object(Bucket=names[0], Key="kept.txt", Body=b"still here")
+objects = {}
+for name in names:
+    objects[name] = [item["Key"] for item in s3.list_objects_v2(Bucket=name).get("Contents", [])]
+print(json.dumps(objects))
+"#;
+
+#[test]
+fn a_stacks_bucket_is_kept_across_deploys_and_deleted_with_its_data() {
+    let data = tempfile::tempdir().expect("data dir");
+    let server = Server::start_serve(data.path(), &[]);
+    let source = test_app("s3");
+    let source = source.to_str().expect("utf-8");
+    let deploy = || {
+        let (code, out, err) = server.admin(&["deploy", source, "--stack", "photos"]);
+        assert_eq!(code, 0, "{out}{err}");
+    };
+    deploy();
+    let first = server.python(BUCKET_STATE, &["put"]);
+    let bucket = first
+        .as_object()
+        .and_then(|buckets| buckets.keys().next().cloned())
+        .expect("the stack's bucket");
+    assert!(bucket.starts_with("photos-uploads-"), "{first}");
+    assert_eq!(first, json!({&bucket: ["kept.txt"]}));
+    deploy();
+    assert_eq!(
+        server.python(BUCKET_STATE, &["list"]),
+        first,
+        "kept across deploys"
+    );
+    let (code, out, err) = server.admin(&["delete", "--stack", "photos"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        server.python(BUCKET_STATE, &["list"]),
+        first,
+        "kept when the stack's data is"
+    );
+    deploy();
+    let (code, out, err) = server.admin(&["delete", "--stack", "photos", "--delete-tables"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(server.python(BUCKET_STATE, &["list"]), json!({}));
+    assert_eq!(
+        std::fs::read_dir(data.path().join("s3/bodies"))
+            .expect("bodies")
+            .count(),
+        0,
+        "the objects' bodies went with the bucket"
+    );
+}
+
+#[test]
+fn a_backup_taken_while_serving_restores_buckets_and_objects() {
+    let data = tempfile::tempdir().expect("data dir");
+    let work = tempfile::tempdir().expect("work dir");
+    let source = work.path().join("six.bin");
+    let server = Server::start_serve(data.path(), &[]);
+    let written = server.python(WRITE_OBJECTS, &[source.to_str().expect("utf-8")]);
+    let backup = work.path().join("backup.tar");
+    let backup_arg = backup.to_str().expect("utf-8");
+    let (code, stdout, stderr) = serverful_e2e::run_serverful(&[
+        "backup",
+        "--data",
+        data.path().to_str().expect("utf-8"),
+        "-o",
+        backup_arg,
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    drop(server);
+    let restored = work.path().join("restored");
+    let (code, stdout, stderr) = serverful_e2e::run_serverful(&[
+        "restore",
+        backup_arg,
+        "--data",
+        restored.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let server = Server::start_serve(&restored, &[]);
+    assert_eq!(server.python(READ_OBJECTS, &[]), written);
+}

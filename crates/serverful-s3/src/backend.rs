@@ -1,0 +1,149 @@
+//! What S3 keeps besides the bodies: buckets, objects' metadata, multipart uploads and
+//! their parts, behind [`S3Backend`] so that another store can hold them.
+//!
+//! A record names its body by the file the [`crate::bodies::Bodies`] store wrote; the
+//! backend never reads or writes bodies.
+
+use std::collections::{BTreeMap, HashSet};
+
+use time::OffsetDateTime;
+
+/// A bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bucket {
+    pub name: String,
+    pub created: OffsetDateTime,
+    /// The stack whose template declares it; `None` for a bucket made through the API.
+    pub stack: Option<String>,
+}
+
+/// The headers S3 keeps with an object and answers on GET and HEAD.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ObjectHeaders {
+    pub content_type: Option<String>,
+    pub content_encoding: Option<String>,
+    pub content_disposition: Option<String>,
+    pub content_language: Option<String>,
+    pub cache_control: Option<String>,
+    pub expires: Option<String>,
+    /// User metadata (`x-amz-meta-*`), names lowercased.
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// An object's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRecord {
+    pub bucket: String,
+    pub key: String,
+    pub size: u64,
+    /// The ETag without its quotes: an MD5 in hex, or `hex-N` for a multipart upload.
+    pub etag: String,
+    pub last_modified: OffsetDateTime,
+    pub headers: ObjectHeaders,
+    /// Checksums by algorithm (`CRC32`, `SHA256`, ...), base64 as S3 prints them.
+    pub checksums: BTreeMap<String, String>,
+    /// How many parts a multipart upload made it of.
+    pub parts_count: Option<u32>,
+    pub tags: Vec<(String, String)>,
+    /// The body's file name in the body store.
+    pub body: String,
+}
+
+/// A multipart upload in progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    pub id: String,
+    pub bucket: String,
+    pub key: String,
+    pub initiated: OffsetDateTime,
+    pub headers: ObjectHeaders,
+    pub tags: Vec<(String, String)>,
+    /// The checksum algorithm the upload was created with, if any.
+    pub checksum_algorithm: Option<String>,
+}
+
+/// An uploaded part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    pub number: u32,
+    pub size: u64,
+    pub etag: String,
+    pub last_modified: OffsetDateTime,
+    pub checksums: BTreeMap<String, String>,
+    pub body: String,
+}
+
+/// What deleting a bucket did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BucketDeletion {
+    /// Deleted; these body files are no longer referenced.
+    Deleted {
+        bodies: Vec<String>,
+    },
+    NotFound,
+    NotEmpty,
+}
+
+/// Why the backend failed.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to {action}: {source}")]
+pub struct StorageError {
+    pub action: &'static str,
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// The metadata store. Calls are short and synchronous; each is atomic.
+pub trait S3Backend: Send + Sync {
+    /// Creates a bucket; `false` if one by that name exists.
+    fn create_bucket(&self, bucket: &Bucket) -> Result<bool, StorageError>;
+    fn bucket(&self, name: &str) -> Result<Option<Bucket>, StorageError>;
+    /// Every bucket, by name.
+    fn buckets(&self) -> Result<Vec<Bucket>, StorageError>;
+    /// Deletes a bucket: only an empty one unless `force`, which deletes its objects and
+    /// uploads too (a stack's deletion).
+    fn delete_bucket(&self, name: &str, force: bool) -> Result<BucketDeletion, StorageError>;
+
+    /// Writes an object's record, replacing the key's; returns the replaced body file.
+    fn put_object(&self, object: &ObjectRecord) -> Result<Option<String>, StorageError>;
+    fn object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, StorageError>;
+    /// Deletes an object's record; returns its body file.
+    fn delete_object(&self, bucket: &str, key: &str) -> Result<Option<String>, StorageError>;
+    /// Up to `limit` objects whose keys start with `prefix` and sort after `after`, in
+    /// key order (bytes of UTF-8).
+    fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<ObjectRecord>, StorageError>;
+    /// Replaces an object's tags; `false` if there is no such object.
+    fn set_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        tags: &[(String, String)],
+    ) -> Result<bool, StorageError>;
+
+    fn create_upload(&self, upload: &Upload) -> Result<(), StorageError>;
+    fn upload(&self, id: &str) -> Result<Option<Upload>, StorageError>;
+    /// The bucket's uploads in progress, by key then initiation.
+    fn uploads(&self, bucket: &str) -> Result<Vec<Upload>, StorageError>;
+    /// Records a part, replacing one of the same number; returns the replaced body file.
+    fn put_part(&self, upload_id: &str, part: &Part) -> Result<Option<String>, StorageError>;
+    /// The upload's parts by number.
+    fn parts(&self, upload_id: &str) -> Result<Vec<Part>, StorageError>;
+    /// Forgets an upload; returns its parts' body files.
+    fn abort_upload(&self, upload_id: &str) -> Result<Vec<String>, StorageError>;
+    /// In one transaction: writes the completed object and forgets its upload. Returns
+    /// the replaced object's body file and the parts' body files.
+    fn complete_upload(
+        &self,
+        upload_id: &str,
+        object: &ObjectRecord,
+    ) -> Result<(Option<String>, Vec<String>), StorageError>;
+
+    /// Every body file a record names (objects and parts), to sweep away the rest at start.
+    fn body_files(&self) -> Result<HashSet<String>, StorageError>;
+}

@@ -1,0 +1,606 @@
+//! The SQLite [`S3Backend`]: `DATA/s3.sqlite`, in WAL mode with `synchronous=FULL`, so a
+//! record is on disk before its request is answered.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension as _, Row};
+use time::OffsetDateTime;
+
+use crate::backend::{
+    Bucket, BucketDeletion, ObjectHeaders, ObjectRecord, Part, S3Backend, StorageError, Upload,
+};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS buckets (
+    name TEXT PRIMARY KEY,
+    created INTEGER NOT NULL,
+    stack TEXT
+);
+CREATE TABLE IF NOT EXISTS objects (
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    last_modified INTEGER NOT NULL,
+    headers TEXT NOT NULL,
+    checksums TEXT NOT NULL,
+    parts_count INTEGER,
+    tags TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (bucket, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS uploads (
+    id TEXT PRIMARY KEY,
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    initiated INTEGER NOT NULL,
+    headers TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    checksum_algorithm TEXT
+);
+CREATE INDEX IF NOT EXISTS uploads_by_bucket ON uploads (bucket, key, initiated);
+CREATE TABLE IF NOT EXISTS parts (
+    upload_id TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    last_modified INTEGER NOT NULL,
+    checksums TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (upload_id, number)
+) WITHOUT ROWID;
+";
+
+/// The SQLite backend.
+#[derive(Debug)]
+pub struct SqliteBackend {
+    connection: Mutex<Connection>,
+}
+
+fn storage<E: std::error::Error + Send + Sync + 'static>(
+    action: &'static str,
+) -> impl FnOnce(E) -> StorageError {
+    move |error| StorageError {
+        action,
+        source: Box::new(error),
+    }
+}
+
+fn nanos(time: OffsetDateTime) -> i64 {
+    i64::try_from(time.unix_timestamp_nanos()).unwrap_or(i64::MAX)
+}
+
+fn from_nanos(value: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(value))
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+fn parse<T: serde::de::DeserializeOwned + Default>(text: &str) -> T {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+const OBJECT_COLUMNS: &str =
+    "bucket, key, size, etag, last_modified, headers, checksums, parts_count, tags, body";
+
+fn object_row(row: &Row<'_>) -> rusqlite::Result<ObjectRecord> {
+    let headers: String = row.get(5)?;
+    let checksums: String = row.get(6)?;
+    let tags: String = row.get(8)?;
+    Ok(ObjectRecord {
+        bucket: row.get(0)?,
+        key: row.get(1)?,
+        size: row.get::<_, i64>(2)?.try_into().unwrap_or(0),
+        etag: row.get(3)?,
+        last_modified: from_nanos(row.get(4)?),
+        headers: parse(&headers),
+        checksums: parse::<BTreeMap<String, String>>(&checksums),
+        parts_count: row.get(7)?,
+        tags: parse(&tags),
+        body: row.get(9)?,
+    })
+}
+
+const UPLOAD_COLUMNS: &str = "id, bucket, key, initiated, headers, tags, checksum_algorithm";
+
+fn upload_row(row: &Row<'_>) -> rusqlite::Result<Upload> {
+    let headers: String = row.get(4)?;
+    let tags: String = row.get(5)?;
+    Ok(Upload {
+        id: row.get(0)?,
+        bucket: row.get(1)?,
+        key: row.get(2)?,
+        initiated: from_nanos(row.get(3)?),
+        headers: parse::<ObjectHeaders>(&headers),
+        tags: parse(&tags),
+        checksum_algorithm: row.get(6)?,
+    })
+}
+
+fn insert_object(
+    connection: &Connection,
+    object: &ObjectRecord,
+) -> rusqlite::Result<Option<String>> {
+    let replaced: Option<String> = connection
+        .query_row(
+            "SELECT body FROM objects WHERE bucket = ?1 AND key = ?2",
+            params![object.bucket, object.key],
+            |row| row.get(0),
+        )
+        .optional()?;
+    connection.execute(
+        &format!("INSERT OR REPLACE INTO objects ({OBJECT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+        params![
+            object.bucket,
+            object.key,
+            i64::try_from(object.size).unwrap_or(i64::MAX),
+            object.etag,
+            nanos(object.last_modified),
+            json(&object.headers),
+            json(&object.checksums),
+            object.parts_count,
+            json(&object.tags),
+            object.body,
+        ],
+    )?;
+    Ok(replaced.filter(|body| *body != object.body))
+}
+
+fn delete_upload(connection: &Connection, upload_id: &str) -> rusqlite::Result<Vec<String>> {
+    let mut statement = connection.prepare("SELECT body FROM parts WHERE upload_id = ?1")?;
+    let bodies = statement
+        .query_map([upload_id], |row| row.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    connection.execute("DELETE FROM parts WHERE upload_id = ?1", [upload_id])?;
+    connection.execute("DELETE FROM uploads WHERE id = ?1", [upload_id])?;
+    Ok(bodies)
+}
+
+impl SqliteBackend {
+    /// Opens (creating) the database at `path`.
+    pub fn open(path: &Path) -> Result<SqliteBackend, StorageError> {
+        let connection = Connection::open(path).map_err(storage("open the S3 metadata"))?;
+        Self::with_connection(connection)
+    }
+
+    /// A database in memory, for tests.
+    pub fn in_memory() -> Result<SqliteBackend, StorageError> {
+        let connection = Connection::open_in_memory().map_err(storage("open the S3 metadata"))?;
+        Self::with_connection(connection)
+    }
+
+    fn with_connection(connection: Connection) -> Result<SqliteBackend, StorageError> {
+        connection
+            .execute_batch(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;",
+            )
+            .map_err(storage("set up the S3 metadata"))?;
+        connection
+            .execute_batch(SCHEMA)
+            .map_err(storage("create the S3 metadata tables"))?;
+        Ok(SqliteBackend {
+            connection: Mutex::new(connection),
+        })
+    }
+
+    fn with<T>(
+        &self,
+        action: &'static str,
+        work: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StorageError> {
+        let mut connection = self
+            .connection
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        work(&mut connection).map_err(storage(action))
+    }
+}
+
+impl S3Backend for SqliteBackend {
+    fn create_bucket(&self, bucket: &Bucket) -> Result<bool, StorageError> {
+        self.with("create a bucket", |connection| {
+            let inserted = connection.execute(
+                "INSERT OR IGNORE INTO buckets (name, created, stack) VALUES (?1, ?2, ?3)",
+                params![bucket.name, nanos(bucket.created), bucket.stack],
+            )?;
+            Ok(inserted == 1)
+        })
+    }
+
+    fn bucket(&self, name: &str) -> Result<Option<Bucket>, StorageError> {
+        self.with("read a bucket", |connection| {
+            connection
+                .query_row(
+                    "SELECT name, created, stack FROM buckets WHERE name = ?1",
+                    [name],
+                    |row| {
+                        Ok(Bucket {
+                            name: row.get(0)?,
+                            created: from_nanos(row.get(1)?),
+                            stack: row.get(2)?,
+                        })
+                    },
+                )
+                .optional()
+        })
+    }
+
+    fn buckets(&self) -> Result<Vec<Bucket>, StorageError> {
+        self.with("list the buckets", |connection| {
+            let mut statement =
+                connection.prepare("SELECT name, created, stack FROM buckets ORDER BY name")?;
+            let buckets = statement
+                .query_map([], |row| {
+                    Ok(Bucket {
+                        name: row.get(0)?,
+                        created: from_nanos(row.get(1)?),
+                        stack: row.get(2)?,
+                    })
+                })?
+                .collect();
+            buckets
+        })
+    }
+
+    fn delete_bucket(&self, name: &str, force: bool) -> Result<BucketDeletion, StorageError> {
+        self.with("delete a bucket", |connection| {
+            let transaction = connection.transaction()?;
+            let exists = transaction
+                .query_row("SELECT 1 FROM buckets WHERE name = ?1", [name], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if !exists {
+                return Ok(BucketDeletion::NotFound);
+            }
+            let has_objects = transaction
+                .query_row(
+                    "SELECT 1 FROM objects WHERE bucket = ?1 LIMIT 1",
+                    [name],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            if has_objects && !force {
+                return Ok(BucketDeletion::NotEmpty);
+            }
+            let mut bodies = Vec::new();
+            {
+                let mut statement =
+                    transaction.prepare("SELECT body FROM objects WHERE bucket = ?1")?;
+                for body in statement.query_map([name], |row| row.get::<_, String>(0))? {
+                    bodies.push(body?);
+                }
+                let mut statement =
+                    transaction.prepare("SELECT id FROM uploads WHERE bucket = ?1")?;
+                let uploads = statement
+                    .query_map([name], |row| row.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                for upload in uploads {
+                    bodies.extend(delete_upload(&transaction, &upload)?);
+                }
+            }
+            transaction.execute("DELETE FROM objects WHERE bucket = ?1", [name])?;
+            transaction.execute("DELETE FROM buckets WHERE name = ?1", [name])?;
+            transaction.commit()?;
+            Ok(BucketDeletion::Deleted { bodies })
+        })
+    }
+
+    fn put_object(&self, object: &ObjectRecord) -> Result<Option<String>, StorageError> {
+        self.with("write an object's record", |connection| {
+            let transaction = connection.transaction()?;
+            let replaced = insert_object(&transaction, object)?;
+            transaction.commit()?;
+            Ok(replaced)
+        })
+    }
+
+    fn object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, StorageError> {
+        self.with("read an object's record", |connection| {
+            connection
+                .query_row(
+                    &format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = ?1 AND key = ?2"),
+                    params![bucket, key],
+                    object_row,
+                )
+                .optional()
+        })
+    }
+
+    fn delete_object(&self, bucket: &str, key: &str) -> Result<Option<String>, StorageError> {
+        self.with("delete an object", |connection| {
+            connection
+                .query_row(
+                    "DELETE FROM objects WHERE bucket = ?1 AND key = ?2 RETURNING body",
+                    params![bucket, key],
+                    |row| row.get(0),
+                )
+                .optional()
+        })
+    }
+
+    fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<ObjectRecord>, StorageError> {
+        self.with("list objects", |connection| {
+            // Keys compare as bytes (SQLite's BINARY collation on UTF-8), as S3 orders them.
+            let start = if after >= prefix { after } else { prefix };
+            // The keys with the prefix are one range; its end bounds the index scan, so
+            // a listing does not read the keys after it. (A key with the prefix followed
+            // by four U+10FFFF characters would be left out: no real key looks so.)
+            let end = format!("{prefix}{}", "\u{10FFFF}".repeat(4));
+            let inclusive = after < prefix;
+            let mut statement = connection.prepare(&format!(
+                "SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = ?1 AND (key > ?2 OR (?3 AND key = ?2)) \
+                 AND substr(key, 1, length(?4)) = ?4 AND (?4 = '' OR key < ?6) ORDER BY key LIMIT ?5"
+            ))?;
+            let objects = statement
+                .query_map(
+                    params![
+                        bucket,
+                        start,
+                        inclusive,
+                        prefix,
+                        i64::try_from(limit).unwrap_or(i64::MAX),
+                        end
+                    ],
+                    object_row,
+                )?
+                .collect();
+            objects
+        })
+    }
+
+    fn set_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        tags: &[(String, String)],
+    ) -> Result<bool, StorageError> {
+        self.with("tag an object", |connection| {
+            let changed = connection.execute(
+                "UPDATE objects SET tags = ?3 WHERE bucket = ?1 AND key = ?2",
+                params![bucket, key, json(&tags)],
+            )?;
+            Ok(changed == 1)
+        })
+    }
+
+    fn create_upload(&self, upload: &Upload) -> Result<(), StorageError> {
+        self.with("create a multipart upload", |connection| {
+            connection.execute(
+                &format!(
+                    "INSERT INTO uploads ({UPLOAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                ),
+                params![
+                    upload.id,
+                    upload.bucket,
+                    upload.key,
+                    nanos(upload.initiated),
+                    json(&upload.headers),
+                    json(&upload.tags),
+                    upload.checksum_algorithm,
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn upload(&self, id: &str) -> Result<Option<Upload>, StorageError> {
+        self.with("read a multipart upload", |connection| {
+            connection
+                .query_row(
+                    &format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = ?1"),
+                    [id],
+                    upload_row,
+                )
+                .optional()
+        })
+    }
+
+    fn uploads(&self, bucket: &str) -> Result<Vec<Upload>, StorageError> {
+        self.with("list multipart uploads", |connection| {
+            let mut statement = connection.prepare(&format!(
+                "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE bucket = ?1 ORDER BY key, initiated"
+            ))?;
+            let uploads = statement.query_map([bucket], upload_row)?.collect();
+            uploads
+        })
+    }
+
+    fn put_part(&self, upload_id: &str, part: &Part) -> Result<Option<String>, StorageError> {
+        self.with("record a part", |connection| {
+            let transaction = connection.transaction()?;
+            let replaced: Option<String> = transaction
+                .query_row(
+                    "SELECT body FROM parts WHERE upload_id = ?1 AND number = ?2",
+                    params![upload_id, part.number],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            transaction.execute(
+                "INSERT OR REPLACE INTO parts (upload_id, number, size, etag, last_modified, checksums, body) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    upload_id,
+                    part.number,
+                    i64::try_from(part.size).unwrap_or(i64::MAX),
+                    part.etag,
+                    nanos(part.last_modified),
+                    json(&part.checksums),
+                    part.body,
+                ],
+            )?;
+            transaction.commit()?;
+            Ok(replaced)
+        })
+    }
+
+    fn parts(&self, upload_id: &str) -> Result<Vec<Part>, StorageError> {
+        self.with("list parts", |connection| {
+            let mut statement = connection.prepare(
+                "SELECT number, size, etag, last_modified, checksums, body FROM parts \
+                 WHERE upload_id = ?1 ORDER BY number",
+            )?;
+            let parts = statement
+                .query_map([upload_id], |row| {
+                    let checksums: String = row.get(4)?;
+                    Ok(Part {
+                        number: row.get(0)?,
+                        size: row.get::<_, i64>(1)?.try_into().unwrap_or(0),
+                        etag: row.get(2)?,
+                        last_modified: from_nanos(row.get(3)?),
+                        checksums: parse(&checksums),
+                        body: row.get(5)?,
+                    })
+                })?
+                .collect();
+            parts
+        })
+    }
+
+    fn abort_upload(&self, upload_id: &str) -> Result<Vec<String>, StorageError> {
+        self.with("abort a multipart upload", |connection| {
+            let transaction = connection.transaction()?;
+            let bodies = delete_upload(&transaction, upload_id)?;
+            transaction.commit()?;
+            Ok(bodies)
+        })
+    }
+
+    fn complete_upload(
+        &self,
+        upload_id: &str,
+        object: &ObjectRecord,
+    ) -> Result<(Option<String>, Vec<String>), StorageError> {
+        self.with("complete a multipart upload", |connection| {
+            let transaction = connection.transaction()?;
+            let replaced = insert_object(&transaction, object)?;
+            let parts = delete_upload(&transaction, upload_id)?;
+            transaction.commit()?;
+            Ok((replaced, parts))
+        })
+    }
+
+    fn body_files(&self) -> Result<HashSet<String>, StorageError> {
+        self.with("list the body files", |connection| {
+            let mut files = HashSet::new();
+            for table in ["objects", "parts"] {
+                let mut statement = connection.prepare(&format!("SELECT body FROM {table}"))?;
+                for body in statement.query_map([], |row| row.get::<_, String>(0))? {
+                    files.insert(body?);
+                }
+            }
+            Ok(files)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(key: &str, body: &str) -> ObjectRecord {
+        ObjectRecord {
+            bucket: "b".to_owned(),
+            key: key.to_owned(),
+            size: 1,
+            etag: "e".to_owned(),
+            last_modified: OffsetDateTime::UNIX_EPOCH,
+            headers: ObjectHeaders::default(),
+            checksums: BTreeMap::new(),
+            parts_count: None,
+            tags: Vec::new(),
+            body: body.to_owned(),
+        }
+    }
+
+    fn part(number: u32, body: &str) -> Part {
+        Part {
+            number,
+            size: 1,
+            etag: "p".to_owned(),
+            last_modified: OffsetDateTime::UNIX_EPOCH,
+            checksums: BTreeMap::new(),
+            body: body.to_owned(),
+        }
+    }
+
+    #[test]
+    fn records_name_the_bodies_they_replace_and_release() {
+        let backend = SqliteBackend::in_memory().expect("database");
+        let bucket = Bucket {
+            name: "b".to_owned(),
+            created: OffsetDateTime::UNIX_EPOCH,
+            stack: Some("shop".to_owned()),
+        };
+        assert!(backend.create_bucket(&bucket).expect("create"));
+        assert!(!backend.create_bucket(&bucket).expect("create again"));
+        assert_eq!(backend.bucket("b").expect("read"), Some(bucket));
+        assert_eq!(backend.put_object(&object("k", "one")).expect("put"), None);
+        assert_eq!(
+            backend.put_object(&object("k", "two")).expect("replace"),
+            Some("one".to_owned())
+        );
+        assert_eq!(
+            backend.delete_bucket("b", false).expect("delete"),
+            BucketDeletion::NotEmpty
+        );
+        let upload = Upload {
+            id: "u".to_owned(),
+            bucket: "b".to_owned(),
+            key: "big".to_owned(),
+            initiated: OffsetDateTime::UNIX_EPOCH,
+            headers: ObjectHeaders::default(),
+            tags: Vec::new(),
+            checksum_algorithm: None,
+        };
+        backend.create_upload(&upload).expect("upload");
+        assert_eq!(backend.put_part("u", &part(1, "p1")).expect("part"), None);
+        assert_eq!(
+            backend.put_part("u", &part(1, "p1b")).expect("part again"),
+            Some("p1".to_owned())
+        );
+        backend.put_part("u", &part(2, "p2")).expect("part 2");
+        assert_eq!(
+            backend.body_files().expect("files"),
+            ["two", "p1b", "p2"]
+                .map(str::to_owned)
+                .into_iter()
+                .collect()
+        );
+        let (replaced, parts) = backend
+            .complete_upload("u", &object("big", "whole"))
+            .expect("complete");
+        assert_eq!(replaced, None);
+        assert_eq!(parts, vec!["p1b".to_owned(), "p2".to_owned()]);
+        assert_eq!(backend.upload("u").expect("read upload"), None);
+        let listed: Vec<String> = backend
+            .list_objects("b", "", "", 10)
+            .expect("list")
+            .into_iter()
+            .map(|object| object.key)
+            .collect();
+        assert_eq!(listed, vec!["big".to_owned(), "k".to_owned()]);
+        match backend.delete_bucket("b", true).expect("force") {
+            BucketDeletion::Deleted { mut bodies } => {
+                bodies.sort();
+                assert_eq!(bodies, vec!["two".to_owned(), "whole".to_owned()]);
+            }
+            other => panic!("expected the bucket deleted, got {other:?}"),
+        }
+        assert_eq!(
+            backend.delete_bucket("b", false).expect("gone"),
+            BucketDeletion::NotFound
+        );
+    }
+}
