@@ -460,6 +460,16 @@ impl Platform {
                     .names
                     .push(format!("{api_id}.execute-api.{}", self.config.domain));
             }
+            // And its buckets on S3's virtual-hosted names.
+            for bucket in &app.buckets {
+                hosts.names.push(format!(
+                    "{}.s3.{}.amazonaws.com",
+                    bucket.name, self.config.region
+                ));
+                hosts
+                    .names
+                    .push(format!("{}.s3.amazonaws.com", bucket.name));
+            }
         }
         options
     }

@@ -313,6 +313,10 @@ mod tests {
             "lambda.eu-west-1.amazonaws.com",
             "abc123defg.execute-api.eu-west-1.amazonaws.com",
             "abc123defg.execute-api.example.com",
+            "s3.eu-west-1.amazonaws.com",
+            "my-bucket.s3.eu-west-1.amazonaws.com",
+            "s3.amazonaws.com",
+            "my-bucket.s3.amazonaws.com",
             "localhost",
             "127.0.0.1",
         ] {
@@ -322,7 +326,7 @@ mod tests {
             "dynamodb.us-east-1.amazonaws.com",
             "example.com",
             "www.google.com",
-            "s3.amazonaws.com",
+            "sqs.amazonaws.com",
         ] {
             assert!(!verifies(ca, &leaf, name), "{name} is not covered");
         }

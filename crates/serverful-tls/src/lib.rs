@@ -25,7 +25,9 @@ mod names;
 
 pub use authority::{Authority, CA_FILE, CA_KEY_FILE, TLS_DIR};
 pub use listener::TlsListener;
-pub use names::{api_host_names, served_names, service_host_names, AWS_SERVICES};
+pub use names::{
+    api_host_names, served_names, service_host_names, AWS_SERVICES, GLOBAL_HOST_NAMES,
+};
 /// The TLS configuration a [`TlsListener`] serves with.
 pub use rustls::ServerConfig;
 

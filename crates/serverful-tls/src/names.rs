@@ -12,7 +12,12 @@ pub const AWS_SERVICES: &[&str] = &[
     "events",
     "lambda",
     "execute-api",
+    "s3",
 ];
+
+/// Names of the services that also answer without a region: S3's global endpoint, which
+/// older SDKs use for `us-east-1`.
+pub const GLOBAL_HOST_NAMES: &[&str] = &["s3.amazonaws.com"];
 
 /// The regional host names of [`AWS_SERVICES`] in `region`, e.g.
 /// `dynamodb.us-east-1.amazonaws.com`.
@@ -20,6 +25,7 @@ pub fn service_host_names(region: &str) -> Vec<String> {
     AWS_SERVICES
         .iter()
         .map(|service| format!("{service}.{region}.amazonaws.com"))
+        .chain(GLOBAL_HOST_NAMES.iter().map(|name| (*name).to_owned()))
         .collect()
 }
 
@@ -53,6 +59,10 @@ pub fn served_names(region: &str, domain: &str) -> Vec<String> {
             .map(|service| format!("{service}.{region}.amazonaws.com")),
     );
     names.push(format!("*.execute-api.{region}.amazonaws.com"));
+    // S3's buckets by virtual host, regional and global.
+    names.push(format!("*.s3.{region}.amazonaws.com"));
+    names.extend(GLOBAL_HOST_NAMES.iter().map(|name| (*name).to_owned()));
+    names.push("*.s3.amazonaws.com".to_owned());
     let own_apis = format!("*.execute-api.{domain}");
     if !names.contains(&own_apis) {
         names.push(own_apis);
@@ -79,6 +89,8 @@ mod tests {
                 "events.eu-west-1.amazonaws.com",
                 "lambda.eu-west-1.amazonaws.com",
                 "execute-api.eu-west-1.amazonaws.com",
+                "s3.eu-west-1.amazonaws.com",
+                "s3.amazonaws.com",
             ]
         "#]]
         .assert_debug_eq(&service_host_names("eu-west-1"));
@@ -94,6 +106,9 @@ mod tests {
                 "*.eu-west-1.amazonaws.com",
                 "streams.dynamodb.eu-west-1.amazonaws.com",
                 "*.execute-api.eu-west-1.amazonaws.com",
+                "*.s3.eu-west-1.amazonaws.com",
+                "s3.amazonaws.com",
+                "*.s3.amazonaws.com",
                 "*.execute-api.example.com",
                 "localhost",
                 "127.0.0.1",

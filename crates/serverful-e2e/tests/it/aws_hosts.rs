@@ -154,3 +154,23 @@ fn without_the_sandbox_functions_get_the_bundle_on_the_host() {
         std::fs::read_to_string(server.data_dir().join("tls/ca.pem")).expect("the authority");
     assert!(text.ends_with(&authority));
 }
+
+#[test]
+fn boto3_without_an_endpoint_reaches_its_bucket_on_s3s_host_names() {
+    let server = Server::start(&test_app("aws-hosts"), &["--sandbox", "required"]);
+    let body = get(&server, "/s3");
+    assert_eq!(body["body"], "hello over https", "{body:#}");
+    assert_eq!(body["bucket_host"], serde_json::json!(["127.0.0.1"]));
+    // The object is in the server's bucket, as seen from outside.
+    let bucket = server.output("FilesBucketName");
+    let (ok, head, stderr) = server.aws_cli(&[
+        "s3api",
+        "head-object",
+        "--bucket",
+        &bucket,
+        "--key",
+        "by-host-name.txt",
+    ]);
+    assert!(ok, "{stderr}");
+    assert_eq!(head["ContentLength"], 16);
+}

@@ -40,3 +40,22 @@ def handler(event, context):
             }
         ),
     }
+
+
+def s3_handler(event, context):
+    """Writes and reads an object through S3's AWS host names (virtual-hosted style, as
+    boto3 addresses buckets by default)."""
+    client = boto3.client("s3")
+    bucket = os.environ["BUCKET"]
+    client.put_object(Bucket=bucket, Key="by-host-name.txt", Body=b"hello over https")
+    body = client.get_object(Bucket=bucket, Key="by-host-name.txt")["Body"].read().decode()
+    return {
+        "statusCode": 200,
+        "body": json.dumps(
+            {
+                "endpoint": client.meta.endpoint_url,
+                "body": body,
+                "bucket_host": resolve(f"{bucket}.s3.amazonaws.com"),
+            }
+        ),
+    }
