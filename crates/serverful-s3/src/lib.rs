@@ -15,6 +15,7 @@ pub mod backend;
 pub mod bodies;
 pub mod checksum;
 pub mod endpoint;
+pub mod events;
 pub mod listing;
 pub mod service;
 pub mod sqlite;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 
 pub use backend::{Bucket, S3Backend, StorageError};
 pub use endpoint::S3Endpoint;
+pub use events::{ObjectEvent, ObjectEventSink};
 pub use service::S3Store;
 pub use sqlite::SqliteBackend;
 

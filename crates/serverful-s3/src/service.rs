@@ -24,6 +24,12 @@ const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 /// The most tags an object may have.
 const MAX_TAGS: usize = 10;
 
+/// Who made a request, as object events report it.
+struct Origin {
+    principal: Option<String>,
+    source_ip: String,
+}
+
 /// S3's buckets and objects, as the AWS endpoint serves them. Clones share everything.
 #[derive(Clone)]
 pub struct S3Store {
@@ -31,6 +37,8 @@ pub struct S3Store {
     bodies: Bodies,
     keys: Arc<KeyRing>,
     region: String,
+    /// Where object events go; set once by the server.
+    events: Arc<std::sync::OnceLock<Arc<dyn crate::ObjectEventSink>>>,
 }
 
 impl std::fmt::Debug for S3Store {
@@ -335,7 +343,57 @@ impl S3Store {
             bodies,
             keys,
             region: region.into(),
+            events: Arc::default(),
         }
+    }
+
+    /// Where object events go from now on (set once, before requests are served).
+    pub fn set_event_sink(&self, sink: Arc<dyn crate::ObjectEventSink>) {
+        let _ = self.events.set(sink);
+    }
+
+    /// Who made a request, for its object events.
+    fn origin<T>(&self, request: &S3Request<T>) -> Origin {
+        Origin {
+            principal: request
+                .credentials
+                .as_ref()
+                .map(|credentials| credentials.access_key.clone()),
+            source_ip: request
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.split(',').next())
+                .map_or_else(|| "127.0.0.1".to_owned(), |ip| ip.trim().to_owned()),
+        }
+    }
+
+    /// Tells the event sink (if any) that `key` of `bucket` was created (`size` and `etag`
+    /// given) or removed, and waits until it has taken the event.
+    async fn notify(
+        &self,
+        origin: &Origin,
+        name: &'static str,
+        bucket: &str,
+        key: &str,
+        created: Option<(u64, &str)>,
+    ) {
+        let Some(sink) = self.events.get() else {
+            return;
+        };
+        let event = crate::ObjectEvent {
+            name,
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            size: created.map(|(size, _)| size),
+            etag: created.map(|(_, etag)| etag.to_owned()),
+            sequencer: crate::events::sequencer(),
+            principal: origin.principal.clone(),
+            source_ip: origin.source_ip.clone(),
+            request_id: uuid::Uuid::new_v4().simple().to_string()[..16].to_uppercase(),
+            time: OffsetDateTime::now_utc(),
+        };
+        sink.deliver(event).await;
     }
 
     /// The region buckets are reported in.
@@ -562,6 +620,7 @@ impl S3 for S3Store {
     ) -> S3Result<S3Response<dto::PutObjectOutput>> {
         let bucket = request.input.bucket.clone();
         let key = request.input.key.clone();
+        let origin = self.origin(&request);
         self.require_bucket(&bucket)?;
         if let Some(condition) = &request.input.if_none_match {
             if matches!(condition, ETagCondition::Any)
@@ -613,7 +672,16 @@ impl S3 for S3Store {
         };
         let etag_value = record.etag.clone();
         let size = record.size;
+        let (bucket, key) = (record.bucket.clone(), record.key.clone());
         self.commit_object(staged, record).await?;
+        self.notify(
+            &origin,
+            "ObjectCreated:Put",
+            &bucket,
+            &key,
+            Some((size, &etag_value)),
+        )
+        .await;
         let (checksum_crc32, checksum_crc32c, checksum_crc64nvme, checksum_sha1, checksum_sha256) =
             put_checksums(&checksums);
         Ok(S3Response::new(dto::PutObjectOutput {
@@ -827,6 +895,7 @@ impl S3 for S3Store {
         &self,
         request: S3Request<dto::DeleteObjectInput>,
     ) -> S3Result<S3Response<dto::DeleteObjectOutput>> {
+        let origin = self.origin(&request);
         let input = request.input;
         self.require_bucket(&input.bucket)?;
         // Deleting a key that does not exist succeeds, as on S3.
@@ -836,6 +905,14 @@ impl S3 for S3Store {
             .map_err(storage)?
         {
             self.bodies.remove([body]).await;
+            self.notify(
+                &origin,
+                "ObjectRemoved:Delete",
+                &input.bucket,
+                &input.key,
+                None,
+            )
+            .await;
         }
         Ok(S3Response::with_status(
             dto::DeleteObjectOutput::default(),
@@ -847,6 +924,7 @@ impl S3 for S3Store {
         &self,
         request: S3Request<dto::DeleteObjectsInput>,
     ) -> S3Result<S3Response<dto::DeleteObjectsOutput>> {
+        let origin = self.origin(&request);
         let input = request.input;
         self.require_bucket(&input.bucket)?;
         if input.delete.objects.len() > 1000 {
@@ -861,6 +939,16 @@ impl S3 for S3Store {
         for identifier in input.delete.objects {
             match self.backend.delete_object(&input.bucket, &identifier.key) {
                 Ok(body) => {
+                    if body.is_some() {
+                        self.notify(
+                            &origin,
+                            "ObjectRemoved:Delete",
+                            &input.bucket,
+                            &identifier.key,
+                            None,
+                        )
+                        .await;
+                    }
                     self.bodies.remove(body).await;
                     if !quiet {
                         deleted.push(dto::DeletedObject {
@@ -894,6 +982,7 @@ impl S3 for S3Store {
         request: S3Request<dto::CopyObjectInput>,
     ) -> S3Result<S3Response<dto::CopyObjectOutput>> {
         let principal = self.principal(&request);
+        let origin = self.origin(&request);
         let input = request.input;
         let (source_bucket, source_key) = match &input.copy_source {
             dto::CopySource::Bucket { bucket, key, .. } => (bucket.to_string(), key.to_string()),
@@ -980,6 +1069,14 @@ impl S3 for S3Store {
         };
         let replaced = self.backend.put_object(&record).map_err(storage)?;
         self.bodies.remove(replaced).await;
+        self.notify(
+            &origin,
+            "ObjectCreated:Copy",
+            &record.bucket,
+            &record.key,
+            Some((record.size, &record.etag)),
+        )
+        .await;
         let (checksum_crc32, checksum_crc32c, checksum_crc64nvme, checksum_sha1, checksum_sha256) =
             put_checksums(&source.checksums);
         Ok(S3Response::new(dto::CopyObjectOutput {
@@ -1309,6 +1406,7 @@ impl S3 for S3Store {
         &self,
         request: S3Request<dto::CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<dto::CompleteMultipartUploadOutput>> {
+        let origin = self.origin(&request);
         let input = request.input;
         let upload = self.require_upload(&input.bucket, &input.key, &input.upload_id)?;
         let requested = input
@@ -1402,6 +1500,14 @@ impl S3 for S3Store {
             .complete_upload(&upload.id, &record)
             .map_err(storage)?;
         self.bodies.remove(replaced.into_iter().chain(parts)).await;
+        self.notify(
+            &origin,
+            "ObjectCreated:CompleteMultipartUpload",
+            &input.bucket,
+            &input.key,
+            Some((size, &object_etag)),
+        )
+        .await;
         let (checksum_crc32, checksum_crc32c, checksum_crc64nvme, checksum_sha1, checksum_sha256) =
             put_checksums(&checksums);
         Ok(S3Response::new(dto::CompleteMultipartUploadOutput {

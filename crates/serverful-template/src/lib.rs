@@ -42,11 +42,12 @@ pub use event_rules::{
     EventBus, EventRule, EventRuleMessageTarget, EventRuleTarget, EventTargetInput, DEFAULT_BUS,
 };
 pub use model::{
-    Alias, AliasVersion, Api, ApiKind, ApiStage, App, AsyncDestination, Bucket, BucketPolicy, Cors,
-    DomainMapping, EventInvokeConfig, Function, FunctionCode, FunctionUrl, FunctionUrlAuthType,
-    InvokeMode, Layer, LayerRef, MockResponse, Network, Output, PayloadFormat, Queue, QueueMapping,
-    RequestValidation, Route, StreamMapping, Subscription, Table, Topic, Version, VersionWeight,
-    WebSocketApi, WebSocketAuth, WebSocketAuthorizer, WebSocketRoute,
+    Alias, AliasVersion, Api, ApiKind, ApiStage, App, AsyncDestination, Bucket, BucketNotification,
+    BucketPolicy, Cors, DomainMapping, EventInvokeConfig, Function, FunctionCode, FunctionUrl,
+    FunctionUrlAuthType, InvokeMode, Layer, LayerRef, MockResponse, Network, NotificationTarget,
+    Output, PayloadFormat, Queue, QueueMapping, RequestValidation, Route, StreamMapping,
+    Subscription, Table, Topic, Version, VersionWeight, WebSocketApi, WebSocketAuth,
+    WebSocketAuthorizer, WebSocketRoute,
 };
 pub use names::{bucket_name, generated_name, is_valid_bucket_name, NameRule};
 pub use schedules::{RetryPolicy, ScheduleKind, ScheduleSource, ScheduleTarget};

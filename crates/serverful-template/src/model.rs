@@ -70,6 +70,8 @@ pub struct App {
     pub buckets: Vec<Bucket>,
     /// `AWS::S3::BucketPolicy` resources, in template order (kept, not yet enforced).
     pub bucket_policies: Vec<BucketPolicy>,
+    /// S3 event notifications: SAM `S3` events, then the buckets' own configurations.
+    pub bucket_notifications: Vec<BucketNotification>,
     /// Topic subscriptions: each topic's inline `Subscription` list, SAM `SNS` events and
     /// `AWS::SNS::Subscription` resources.
     pub subscriptions: Vec<Subscription>,
@@ -658,6 +660,56 @@ pub struct Bucket {
     /// `WebsiteConfiguration`), resolved, by property name: kept, not yet applied.
     pub configurations: BTreeMap<String, serde_json::Value>,
     pub tags: BTreeMap<String, String>,
+}
+
+/// An S3 event notification: which changes to a bucket's objects go where (a SAM `S3`
+/// event, or an entry of the bucket's `NotificationConfiguration`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BucketNotification {
+    /// `Function/Event` for a SAM event, the configuration's `Id` (or
+    /// `Bucket/LambdaConfigurations[N]`) otherwise: the record's `configurationId`.
+    pub id: String,
+    /// The bucket's name.
+    pub bucket: String,
+    pub target: NotificationTarget,
+    /// Event types such as `s3:ObjectCreated:*` and `s3:ObjectRemoved:Delete`.
+    pub events: Vec<String>,
+    /// `Filter.S3Key.Rules`: the key must start with `prefix` and end with `suffix`.
+    pub prefix: Option<String>,
+    pub suffix: Option<String>,
+}
+
+/// Where a notification goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotificationTarget {
+    /// A function of the template, by logical id (invoked asynchronously).
+    Function(String),
+    /// An SQS queue by ARN.
+    Queue(String),
+    /// An SNS topic by ARN.
+    Topic(String),
+}
+
+impl BucketNotification {
+    /// Whether it takes the event S3 names `event` (`ObjectCreated:Put`) on `key`.
+    pub fn takes(&self, event: &str, key: &str) -> bool {
+        let named = self.events.iter().any(|pattern| {
+            let pattern = pattern.strip_prefix("s3:").unwrap_or(pattern);
+            match pattern.strip_suffix('*') {
+                Some(prefix) => event.starts_with(prefix),
+                None => pattern == event,
+            }
+        });
+        named
+            && self
+                .prefix
+                .as_deref()
+                .is_none_or(|prefix| key.starts_with(prefix))
+            && self
+                .suffix
+                .as_deref()
+                .is_none_or(|suffix| key.ends_with(suffix))
+    }
 }
 
 /// A bucket policy: the bucket's name and the policy document.

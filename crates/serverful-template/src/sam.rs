@@ -33,6 +33,7 @@ mod api_keys;
 mod apis;
 mod async_config;
 mod auth;
+mod bucket_notifications;
 mod buckets;
 mod domains;
 mod event_rules;
@@ -576,6 +577,23 @@ pub(crate) fn build(
         api.routes.push(route);
     }
 
+    // S3 notifications: SAM's `S3` events, then the buckets' own configurations.
+    let mut bucket_notifications = Vec::new();
+    for raw in created.iter().filter(|raw| raw.type_name == FUNCTION) {
+        bucket_notifications.extend(bucket_notifications::function_s3_events(
+            &resolver,
+            raw,
+            &buckets,
+            &mut unsupported,
+        )?);
+    }
+    bucket_notifications.extend(bucket_notifications::configured(
+        &buckets,
+        &created,
+        &functions,
+        &mut unsupported,
+    )?);
+
     check_unique(&domain_mappings)?;
     let (api_keys, usage_plans) = api_keys::api_keys_and_plans(
         &resolver,
@@ -613,6 +631,7 @@ pub(crate) fn build(
         topics,
         buckets,
         bucket_policies,
+        bucket_notifications,
         subscriptions,
         queue_mappings,
         function_urls,

@@ -2677,6 +2677,7 @@ fn error_versions_and_aliases() {
 
 mod api_resources;
 mod auth;
+mod bucket_notifications;
 mod buckets;
 mod function_urls;
 mod openapi_auth;

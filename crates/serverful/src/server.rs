@@ -221,6 +221,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
     serverful_platform::async_invoke::start(&platform);
     serverful_platform::runtime_mappings::start(&platform);
     serverful_platform::sns_deliveries::start(&platform);
+    serverful_platform::bucket_events::start(&platform);
     let gateway_state = gateway::GatewayState {
         routes,
         invoker: Arc::new(PlatformInvoker(platform.clone())),

@@ -731,3 +731,96 @@ fn a_backup_taken_while_serving_restores_buckets_and_objects() {
     let server = Server::start_serve(&restored, &[]);
     assert_eq!(server.python(READ_OBJECTS, &[]), written);
 }
+
+const EVENTS_CLIENT: &str = r#"
+import json, sys, time
+import boto3
+
+inbox, processed, removals = sys.argv[1], sys.argv[2], sys.argv[3]
+s3 = boto3.client("s3")
+sqs = boto3.client("sqs")
+result = {}
+
+def seen(key, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            body = s3.get_object(Bucket=processed, Key="seen/" + key)["Body"].read()
+            return json.loads(body)
+        except s3.exceptions.NoSuchKey:
+            time.sleep(0.2)
+    return None
+
+# Filtered out: neither under uploads/ nor .txt.
+s3.put_object(Bucket=inbox, Key="elsewhere/a.txt", Body=b"x")
+s3.put_object(Bucket=inbox, Key="uploads/a.png", Body=b"x")
+put = s3.put_object(Bucket=inbox, Key="uploads/hello world.txt", Body=b"hello")
+result["put_etag"] = put["ETag"].strip('"')
+result["put"] = seen("uploads/hello world.txt")
+config = boto3.s3.transfer.TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024)
+with open("big.txt", "wb") as out:
+    out.write(b"y" * (6 * 1024 * 1024))
+s3.upload_file("big.txt", inbox, "uploads/big.txt", Config=config)
+result["multipart"] = seen("uploads/big.txt")
+s3.copy_object(Bucket=inbox, Key="uploads/copy.txt", CopySource={"Bucket": inbox, "Key": "uploads/hello world.txt"})
+result["copy"] = seen("uploads/copy.txt")
+result["filtered"] = [seen(key, timeout=1) for key in ["elsewhere/a.txt", "uploads/a.png"]]
+
+s3.delete_object(Bucket=inbox, Key="uploads/hello world.txt")
+messages = sqs.receive_message(QueueUrl=removals, WaitTimeSeconds=10).get("Messages", [])
+result["removal"] = json.loads(messages[0]["Body"]) if messages else None
+print(json.dumps(result))
+"#;
+
+#[test]
+fn object_events_reach_functions_and_queues_as_s3_records() {
+    let server = Server::start(&test_app("s3-events"), &[]);
+    let inbox = server.output("InboxName");
+    let work = tempfile::tempdir().expect("temp dir");
+    let output = Command::new("python3")
+        .args([
+            "-c",
+            EVENTS_CLIENT,
+            &inbox,
+            &server.output("ProcessedName"),
+            &server.output("RemovalsUrl"),
+        ])
+        .current_dir(work.path())
+        .envs(server.aws_env())
+        .output()
+        .expect("run python3");
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        server.all_output()
+    );
+    let result: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let put = &result["put"];
+    assert_eq!(
+        put["eventSource"],
+        "aws:s3",
+        "{result:#}\n{}",
+        server.all_output()
+    );
+    assert_eq!(put["eventName"], "ObjectCreated:Put");
+    assert_eq!(put["awsRegion"], "us-east-1");
+    assert_eq!(put["s3"]["configurationId"], "OnUpload/Upload");
+    assert_eq!(put["s3"]["bucket"]["name"], inbox.as_str());
+    assert_eq!(put["s3"]["bucket"]["arn"], format!("arn:aws:s3:::{inbox}"));
+    assert_eq!(put["s3"]["object"]["key"], "uploads/hello+world.txt");
+    assert_eq!(put["s3"]["object"]["size"], 5);
+    assert_eq!(put["s3"]["object"]["eTag"], result["put_etag"]);
+    assert!(put["s3"]["object"]["sequencer"].is_string(), "{put:#}");
+    assert_eq!(
+        result["multipart"]["eventName"],
+        "ObjectCreated:CompleteMultipartUpload"
+    );
+    assert_eq!(result["multipart"]["s3"]["object"]["size"], 6 * 1024 * 1024);
+    assert_eq!(result["copy"]["eventName"], "ObjectCreated:Copy");
+    assert_eq!(result["filtered"], json!([null, null]));
+    let removal = &result["removal"]["Records"][0];
+    assert_eq!(removal["eventName"], "ObjectRemoved:Delete", "{result:#}");
+    assert_eq!(removal["s3"]["configurationId"], "removals");
+    assert_eq!(removal["s3"]["object"]["key"], "uploads/hello+world.txt");
+}

@@ -179,6 +179,8 @@ pub(super) fn events(
             "SQS" | "SNS" => continue,
             // Read by `event_rules`.
             "EventBridgeRule" | "CloudWatchEvent" => continue,
+            // Read by `bucket_notifications`.
+            "S3" => continue,
             other => {
                 unsupported.push(format!("{logical_id}.Events.{event_name} ({other})"));
                 continue;

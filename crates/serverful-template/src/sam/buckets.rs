@@ -22,9 +22,11 @@ const KEPT_NOT_APPLIED: &[&str] = &[
     "CorsConfiguration",
     "VersioningConfiguration",
     "LifecycleConfiguration",
-    "NotificationConfiguration",
     "WebsiteConfiguration",
 ];
+
+/// Configurations kept with the bucket and applied (`bucket_notifications` reads it).
+const APPLIED: &[&str] = &["NotificationConfiguration"];
 
 /// Properties that mean nothing on one machine (encryption, ownership, access blocks,
 /// ...): accepted without a warning.
@@ -98,6 +100,9 @@ pub(super) fn bucket(
                         bucket.tags.insert(key.to_owned(), value.to_owned());
                     }
                 }
+            }
+            applied if APPLIED.contains(&applied) => {
+                bucket.configurations.insert(key, value);
             }
             kept if KEPT_NOT_APPLIED.contains(&kept) => {
                 unsupported.push(format!("{logical_id}.{key} (kept, not yet applied)"));

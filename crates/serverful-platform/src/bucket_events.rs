@@ -1,0 +1,218 @@
+//! S3 event notifications: an object event of a stack's bucket goes to each function,
+//! queue and topic that one of the stack's current notifications names (SAM `S3` events,
+//! the bucket's `NotificationConfiguration`), as S3's event record (`Records[].s3`).
+//! Functions are invoked asynchronously through the durable queue, queues and topics get
+//! the record as their message; each is handed over before the S3 request is answered.
+
+use std::sync::{Arc, Weak};
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde_json::{json, Value};
+use serverful_s3::{ObjectEvent, ObjectEventSink};
+use serverful_template as template;
+use time::format_description::well_known::Rfc3339;
+
+use crate::server::Platform;
+
+/// Starts delivering the S3 store's object events, when the platform has buckets.
+pub fn start(platform: &Arc<Platform>) {
+    if let Some(s3) = &platform.config().buckets {
+        s3.set_event_sink(Arc::new(PlatformObjectEvents(Arc::downgrade(platform))));
+    }
+}
+
+struct PlatformObjectEvents(Weak<Platform>);
+
+impl ObjectEventSink for PlatformObjectEvents {
+    fn deliver(&self, event: ObjectEvent) -> BoxFuture<'static, ()> {
+        let platform = self.0.upgrade();
+        Box::pin(async move {
+            if let Some(platform) = platform {
+                deliver(&platform, &event).await;
+            }
+        })
+    }
+}
+
+/// What S3 encodes in an event's object key: as a form (`+` for a space), `/` kept.
+const KEY_ENCODING: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'*')
+    .remove(b'/')
+    .remove(b' ');
+
+/// The object key as event records carry it: URL-encoded, a space as `+`.
+fn encoded_key(key: &str) -> String {
+    utf8_percent_encode(key, KEY_ENCODING)
+        .to_string()
+        .replace(' ', "+")
+}
+
+/// S3's event record (`{"Records": [...]}`) for `event` under the notification
+/// `configuration_id`.
+fn record(event: &ObjectEvent, configuration_id: &str, region: &str) -> Value {
+    let time = event
+        .time
+        .replace_nanosecond(event.time.millisecond() as u32 * 1_000_000)
+        .unwrap_or(event.time)
+        .format(&Rfc3339)
+        .unwrap_or_default();
+    let mut object = json!({
+        "key": encoded_key(&event.key),
+        "sequencer": event.sequencer,
+    });
+    if let Some(size) = event.size {
+        object["size"] = json!(size);
+    }
+    if let Some(etag) = &event.etag {
+        object["eTag"] = json!(etag);
+    }
+    let principal = event
+        .principal
+        .clone()
+        .unwrap_or_else(|| "anonymous".to_owned());
+    json!({
+        "Records": [{
+            "eventVersion": "2.1",
+            "eventSource": "aws:s3",
+            "awsRegion": region,
+            "eventTime": time,
+            "eventName": event.name,
+            "userIdentity": { "principalId": principal },
+            "requestParameters": { "sourceIPAddress": event.source_ip },
+            "responseElements": {
+                "x-amz-request-id": event.request_id,
+                "x-amz-id-2": format!("{}/serverful", event.request_id),
+            },
+            "s3": {
+                "s3SchemaVersion": "1.0",
+                "configurationId": configuration_id,
+                "bucket": {
+                    "name": event.bucket,
+                    "ownerIdentity": { "principalId": principal },
+                    "arn": format!("arn:aws:s3:::{}", event.bucket),
+                },
+                "object": object,
+            },
+        }]
+    })
+}
+
+async fn deliver(platform: &Platform, event: &ObjectEvent) {
+    let region = platform.config().region.clone();
+    for version in platform.current_versions() {
+        let app = &version.app;
+        if !app.buckets.iter().any(|bucket| bucket.name == event.bucket) {
+            continue;
+        }
+        let stack = version.record.stack.clone();
+        for notification in &app.bucket_notifications {
+            if notification.bucket != event.bucket || !notification.takes(event.name, &event.key) {
+                continue;
+            }
+            let body = record(event, &notification.id, &region).to_string();
+            let delivered = match &notification.target {
+                template::NotificationTarget::Function(function) => {
+                    invoke(platform, &stack, app, function, body).await
+                }
+                template::NotificationTarget::Queue(arn) => {
+                    let message = crate::messaging::Message {
+                        body,
+                        ..crate::messaging::Message::default()
+                    };
+                    platform.send_to(arn, message).await
+                }
+                template::NotificationTarget::Topic(arn) => {
+                    let message = crate::messaging::Message {
+                        body,
+                        subject: Some("Amazon S3 Notification".to_owned()),
+                        ..crate::messaging::Message::default()
+                    };
+                    platform.send_to(arn, message).await
+                }
+            };
+            if let Err(error) = delivered {
+                tracing::error!(
+                    bucket = %event.bucket,
+                    key = %event.key,
+                    notification = %notification.id,
+                    "S3 event notification not delivered: {error}"
+                );
+            }
+        }
+    }
+}
+
+/// Queues the asynchronous invocation of the stack's `function` (at its SAM alias, as
+/// SAM points the event at it).
+async fn invoke(
+    platform: &Platform,
+    stack: &str,
+    app: &template::App,
+    function: &str,
+    body: String,
+) -> Result<(), String> {
+    let Some(queue) = platform.config().async_invocations.clone() else {
+        return Err("this server has no queue of asynchronous invocations".to_owned());
+    };
+    let qualifier = app
+        .functions
+        .iter()
+        .find(|candidate| candidate.logical_id == function)
+        .and_then(|candidate| candidate.auto_publish_alias.as_deref());
+    queue
+        .submit(
+            uuid::Uuid::new_v4().to_string(),
+            stack,
+            function,
+            qualifier,
+            Bytes::from(body),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|error| format!("failed to queue the invocation of {function}: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_encoded_as_s3_encodes_them() {
+        assert_eq!(encoded_key("red flower.jpg"), "red+flower.jpg");
+        assert_eq!(
+            encoded_key("uploads/a b/c&d=é.png"),
+            "uploads/a+b/c%26d%3D%C3%A9.png"
+        );
+    }
+
+    #[test]
+    fn records_have_s3s_shape() {
+        let event = ObjectEvent {
+            name: "ObjectCreated:Put",
+            bucket: "photos".to_owned(),
+            key: "in/cat 1.jpg".to_owned(),
+            size: Some(12),
+            etag: Some("abc".to_owned()),
+            sequencer: "0000000000000001".to_owned(),
+            principal: Some("AKID".to_owned()),
+            source_ip: "127.0.0.1".to_owned(),
+            request_id: "REQ".to_owned(),
+            time: time::macros::datetime!(2026-12-07 12:00:00.123456 UTC),
+        };
+        let record = record(&event, "Thumbnails/Upload", "eu-west-1");
+        let first = &record["Records"][0];
+        assert_eq!(first["eventTime"], "2026-12-07T12:00:00.123Z");
+        assert_eq!(first["eventName"], "ObjectCreated:Put");
+        assert_eq!(first["awsRegion"], "eu-west-1");
+        assert_eq!(first["s3"]["configurationId"], "Thumbnails/Upload");
+        assert_eq!(first["s3"]["bucket"]["arn"], "arn:aws:s3:::photos");
+        assert_eq!(first["s3"]["object"]["key"], "in/cat+1.jpg");
+        assert_eq!(first["s3"]["object"]["size"], 12);
+        assert_eq!(first["s3"]["object"]["eTag"], "abc");
+    }
+}
