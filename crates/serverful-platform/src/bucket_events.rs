@@ -1,6 +1,7 @@
 //! S3 event notifications: an object event of a stack's bucket goes to each function,
 //! queue and topic that one of the stack's current notifications names (SAM `S3` events,
-//! the bucket's `NotificationConfiguration`), as S3's event record (`Records[].s3`).
+//! the bucket's `NotificationConfiguration`), as S3's event record (`Records[].s3`), and to
+//! the default event bus as an `aws.s3` event when the bucket turns EventBridge on.
 //! Functions are invoked asynchronously through the durable queue, queues and topics get
 //! the record as their message; each is handed over before the S3 request is answered.
 
@@ -9,7 +10,7 @@ use std::sync::{Arc, Weak};
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use serverful_s3::{ObjectEvent, ObjectEventSink};
 use serverful_template as template;
 use time::format_description::well_known::Rfc3339;
@@ -102,7 +103,44 @@ fn record(event: &ObjectEvent, configuration_id: &str, region: &str) -> Value {
     })
 }
 
-async fn deliver(platform: &Platform, event: &ObjectEvent) {
+/// The detail-type and detail of the EventBridge event S3 sends for `event`.
+fn bus_event(event: &ObjectEvent, account_id: &str) -> (&'static str, Map<String, Value>) {
+    let created = event.name.starts_with("ObjectCreated");
+    let mut object = Map::new();
+    object.insert("key".to_owned(), json!(event.key));
+    if let Some(size) = event.size {
+        object.insert("size".to_owned(), json!(size));
+    }
+    if let Some(etag) = &event.etag {
+        object.insert("etag".to_owned(), json!(etag));
+    }
+    object.insert("sequencer".to_owned(), json!(event.sequencer));
+    let reason = match event.name {
+        "ObjectCreated:Copy" => "CopyObject",
+        "ObjectCreated:CompleteMultipartUpload" => "CompleteMultipartUpload",
+        "ObjectRemoved:Delete" => "DeleteObject",
+        _ => "PutObject",
+    };
+    let mut detail = Map::new();
+    detail.insert("version".to_owned(), json!("0"));
+    detail.insert("bucket".to_owned(), json!({ "name": event.bucket }));
+    detail.insert("object".to_owned(), Value::Object(object));
+    detail.insert("request-id".to_owned(), json!(event.request_id));
+    detail.insert("requester".to_owned(), json!(account_id));
+    detail.insert("source-ip-address".to_owned(), json!(event.source_ip));
+    detail.insert("reason".to_owned(), json!(reason));
+    if !created {
+        detail.insert("deletion-type".to_owned(), json!("Permanently Deleted"));
+    }
+    let detail_type = if created {
+        "Object Created"
+    } else {
+        "Object Deleted"
+    };
+    (detail_type, detail)
+}
+
+async fn deliver(platform: &Arc<Platform>, event: &ObjectEvent) {
     let region = platform.config().region.clone();
     for version in platform.current_versions() {
         let app = &version.app;
@@ -110,6 +148,26 @@ async fn deliver(platform: &Platform, event: &ObjectEvent) {
             continue;
         }
         let stack = version.record.stack.clone();
+        let to_bus = app
+            .buckets
+            .iter()
+            .any(|bucket| bucket.name == event.bucket && bucket.event_bridge);
+        if to_bus {
+            let (detail_type, detail) = bus_event(event, &platform.config().account_id);
+            let resources = vec![format!("arn:aws:s3:::{}", event.bucket)];
+            let put = crate::events_api::put_service_event(
+                platform,
+                template::DEFAULT_BUS,
+                "aws.s3",
+                detail_type,
+                detail,
+                resources,
+            )
+            .await;
+            if let Err(error) = put {
+                tracing::error!(bucket = %event.bucket, key = %event.key, "S3 event not put on the default bus: {error}");
+            }
+        }
         for notification in &app.bucket_notifications {
             if notification.bucket != event.bucket || !notification.takes(event.name, &event.key) {
                 continue;

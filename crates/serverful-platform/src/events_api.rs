@@ -468,20 +468,39 @@ pub(crate) async fn put_destination_record(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
+    let detail_type = if succeeded {
+        "Lambda Function Invocation Result - Success"
+    } else {
+        "Lambda Function Invocation Result - Failure"
+    };
+    put_service_event(
+        platform,
+        &bus,
+        "lambda",
+        detail_type,
+        detail,
+        vec![bus_arn.to_owned(), function_arn],
+    )
+    .await
+}
+
+/// Puts an event an AWS service sends (`source` such as `lambda` or `aws.s3`) on the bus
+/// `bus`, whose rules then route it like any event.
+pub(crate) async fn put_service_event(
+    platform: &Arc<Platform>,
+    bus: &str,
+    source: &str,
+    detail_type: &str,
+    detail: Map<String, Value>,
+    resources: Vec<String>,
+) -> Result<(), String> {
     let entry = PutEventsEntry {
-        source: Some("lambda".to_owned()),
-        detail_type: Some(
-            if succeeded {
-                "Lambda Function Invocation Result - Success"
-            } else {
-                "Lambda Function Invocation Result - Failure"
-            }
-            .to_owned(),
-        ),
+        source: Some(source.to_owned()),
+        detail_type: Some(detail_type.to_owned()),
         detail: Some(Value::Object(detail.clone()).to_string()),
-        resources: vec![bus_arn.to_owned(), function_arn],
+        resources,
         time: None,
-        event_bus_name: Some(bus.clone()),
+        event_bus_name: Some(bus.to_owned()),
         trace_header: None,
     };
     let config = platform.config();
@@ -501,7 +520,7 @@ pub(crate) async fn put_destination_record(
     route(
         platform,
         &versions,
-        &bus,
+        bus,
         &event,
         &put_events::format_time(now),
     )

@@ -660,6 +660,9 @@ pub struct Bucket {
     /// `WebsiteConfiguration`), resolved, by property name: kept, not yet applied.
     pub configurations: BTreeMap<String, serde_json::Value>,
     pub tags: BTreeMap<String, String>,
+    /// `NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled`: its
+    /// objects' changes go to the default event bus as `aws.s3` events.
+    pub event_bridge: bool,
 }
 
 /// An S3 event notification: which changes to a bucket's objects go where (a SAM `S3`

@@ -736,7 +736,7 @@ const EVENTS_CLIENT: &str = r#"
 import json, sys, time
 import boto3
 
-inbox, processed, removals = sys.argv[1], sys.argv[2], sys.argv[3]
+inbox, processed, removals, bus_events = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 s3 = boto3.client("s3")
 sqs = boto3.client("sqs")
 result = {}
@@ -769,6 +769,13 @@ result["filtered"] = [seen(key, timeout=1) for key in ["elsewhere/a.txt", "uploa
 s3.delete_object(Bucket=inbox, Key="uploads/hello world.txt")
 messages = sqs.receive_message(QueueUrl=removals, WaitTimeSeconds=10).get("Messages", [])
 result["removal"] = json.loads(messages[0]["Body"]) if messages else None
+
+bus = []
+deadline = time.time() + 20
+while time.time() < deadline and len(bus) < 4:
+    for message in sqs.receive_message(QueueUrl=bus_events, WaitTimeSeconds=2, MaxNumberOfMessages=10).get("Messages", []):
+        bus.append(json.loads(message["Body"]))
+result["bus"] = sorted(bus, key=lambda event: event["detail"]["object"]["key"])
 print(json.dumps(result))
 "#;
 
@@ -784,6 +791,7 @@ fn object_events_reach_functions_and_queues_as_s3_records() {
             &inbox,
             &server.output("ProcessedName"),
             &server.output("RemovalsUrl"),
+            &server.output("BusEventsUrl"),
         ])
         .current_dir(work.path())
         .envs(server.aws_env())
@@ -823,4 +831,31 @@ fn object_events_reach_functions_and_queues_as_s3_records() {
     assert_eq!(removal["eventName"], "ObjectRemoved:Delete", "{result:#}");
     assert_eq!(removal["s3"]["configurationId"], "removals");
     assert_eq!(removal["s3"]["object"]["key"], "uploads/hello+world.txt");
+
+    // With EventBridge on, the creations under uploads/ reach the rule's queue.
+    let bus = result["bus"].as_array().expect("bus events");
+    let keys: Vec<&str> = bus
+        .iter()
+        .map(|event| {
+            event["detail"]["object"]["key"]
+                .as_str()
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "uploads/a.png",
+            "uploads/big.txt",
+            "uploads/copy.txt",
+            "uploads/hello world.txt"
+        ],
+        "{result:#}"
+    );
+    let first = &bus[0];
+    assert_eq!(first["source"], "aws.s3");
+    assert_eq!(first["detail-type"], "Object Created");
+    assert_eq!(first["detail"]["bucket"]["name"], inbox.as_str());
+    assert_eq!(first["detail"]["reason"], "PutObject");
+    assert_eq!(first["resources"], json!([format!("arn:aws:s3:::{inbox}")]));
 }

@@ -131,13 +131,8 @@ pub(super) fn configured(
                 "LambdaConfigurations" => "Function",
                 "QueueConfigurations" => "Queue",
                 "TopicConfigurations" => "Topic",
-                "EventBridgeConfiguration" => {
-                    unsupported.push(format!(
-                        "{}.NotificationConfiguration.EventBridgeConfiguration (not yet applied)",
-                        bucket.logical_id
-                    ));
-                    continue;
-                }
+                // Read with the bucket (`Bucket::event_bridge`).
+                "EventBridgeConfiguration" => continue,
                 other => {
                     unsupported.push(format!(
                         "{}.NotificationConfiguration.{other}",

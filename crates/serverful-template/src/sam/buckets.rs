@@ -87,6 +87,7 @@ pub(super) fn bucket(
         name,
         configurations: BTreeMap::new(),
         tags: BTreeMap::new(),
+        event_bridge: false,
     };
     for (key, value) in properties {
         match key.as_str() {
@@ -102,6 +103,11 @@ pub(super) fn bucket(
                 }
             }
             applied if APPLIED.contains(&applied) => {
+                bucket.event_bridge = value
+                    .pointer("/EventBridgeConfiguration/EventBridgeEnabled")
+                    .is_some_and(|enabled| {
+                        enabled.as_bool() == Some(true) || enabled.as_str() == Some("true")
+                    });
                 bucket.configurations.insert(key, value);
             }
             kept if KEPT_NOT_APPLIED.contains(&kept) => {

@@ -81,7 +81,6 @@ fn sam_events_and_bucket_configurations() {
         expect![[r#"
             BucketNotification { id: "gone", bucket: "inbox", target: Function("Handler"), events: ["s3:ObjectRemoved:*"], prefix: None, suffix: None }
             BucketNotification { id: "Inbox/QueueConfigurations[0]", bucket: "inbox", target: Queue("arn:aws:sqs:eu-west-1:123456789012:demo-Jobs-4G5U9OYEZRXW"), events: ["s3:ObjectCreated:Put"], prefix: None, suffix: None }
-            unsupported Inbox.NotificationConfiguration.EventBridgeConfiguration (not yet applied)
         "#]],
     );
 }
