@@ -96,6 +96,7 @@ fuzz_target!(|data: &[u8]| {
         account_id: "123456789012".to_string(),
         websockets: None,
         auth: AuthSettings::default(),
+        hosts: Vec::new(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
     let _ = runtime.block_on(router(state).oneshot(request));

@@ -169,6 +169,22 @@ pub struct GatewayState {
     pub websockets: Option<serverful_websocket::WebSockets>,
     /// What authorizers need: the region of `methodArn`s, the keys of `AWS_IAM` routes.
     pub auth: AuthSettings,
+    /// Other services on the gateway's listener, chosen by host (S3's website
+    /// endpoints), asked before any API.
+    pub hosts: Vec<Arc<dyn HostService>>,
+}
+
+/// A service that answers the requests of some host names on the gateway's listener.
+pub trait HostService: Send + Sync + 'static {
+    /// Whether `host` (lower case, without its port) is one of its names.
+    fn claims(&self, host: &str) -> bool;
+
+    /// Answers a request on one of its names.
+    fn serve(
+        &self,
+        host: &str,
+        request: axum::extract::Request,
+    ) -> futures_util::future::BoxFuture<'static, axum::response::Response>;
 }
 
 pub use api_keys::{

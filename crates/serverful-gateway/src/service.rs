@@ -115,6 +115,22 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let raw_path = request.uri().path().to_owned();
     let host = request_host(&request);
 
+    if !shared.state.hosts.is_empty() {
+        let name = host
+            .as_deref()
+            .map(|host| host.rsplit_once(':').map_or(host, |(name, _)| name))
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if let Some(service) = shared
+            .state
+            .hosts
+            .iter()
+            .find(|service| service.claims(&name))
+        {
+            return service.serve(&name, request).await;
+        }
+    }
+
     if let Some(url) = routes.function_url(host.as_deref()) {
         let data = RequestData {
             method,

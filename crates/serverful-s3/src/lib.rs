@@ -19,6 +19,7 @@ pub mod events;
 pub mod listing;
 pub mod service;
 pub mod sqlite;
+pub mod website;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -28,6 +29,7 @@ pub use endpoint::S3Endpoint;
 pub use events::{ObjectEvent, ObjectEventSink};
 pub use service::S3Store;
 pub use sqlite::SqliteBackend;
+pub use website::{PublicRead, Website, WebsiteConfig, Websites};
 
 /// Why S3's state could not be opened.
 #[derive(Debug, thiserror::Error)]

@@ -33,12 +33,14 @@ struct Origin {
 /// S3's buckets and objects, as the AWS endpoint serves them. Clones share everything.
 #[derive(Clone)]
 pub struct S3Store {
-    backend: Arc<dyn S3Backend>,
-    bodies: Bodies,
+    pub(crate) backend: Arc<dyn S3Backend>,
+    pub(crate) bodies: Bodies,
     keys: Arc<KeyRing>,
     region: String,
     /// Where object events go; set once by the server.
     events: Arc<std::sync::OnceLock<Arc<dyn crate::ObjectEventSink>>>,
+    /// The buckets served as websites.
+    pub(crate) websites: crate::Websites,
 }
 
 impl std::fmt::Debug for S3Store {
@@ -344,6 +346,7 @@ impl S3Store {
             keys,
             region: region.into(),
             events: Arc::default(),
+            websites: crate::Websites::default(),
         }
     }
 

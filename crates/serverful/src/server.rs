@@ -232,6 +232,10 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             region: settings.region.clone(),
             keys: Some(keys.clone()),
         },
+        hosts: vec![Arc::new(S3Websites {
+            s3: s3.clone(),
+            domain: settings.domain.to_ascii_lowercase(),
+        })],
     };
     websockets.set_invoker(gateway_state.invoker.clone());
     websockets.set_auth(serverful_websocket::AuthSettings {
@@ -637,4 +641,29 @@ pub(crate) fn open_topics(
             retry_unit,
         },
     ))
+}
+
+/// S3's website endpoints on the gateway's listener: `{bucket}.s3-website.{domain}` and
+/// AWS's `{bucket}.s3-website-{region}.amazonaws.com`.
+struct S3Websites {
+    s3: serverful_s3::S3Store,
+    domain: String,
+}
+
+impl gateway::HostService for S3Websites {
+    fn claims(&self, host: &str) -> bool {
+        serverful_s3::website::bucket_of_host(host, &self.domain).is_some()
+    }
+
+    fn serve(
+        &self,
+        host: &str,
+        request: axum::extract::Request,
+    ) -> futures_util::future::BoxFuture<'static, axum::response::Response> {
+        let s3 = self.s3.clone();
+        let bucket = serverful_s3::website::bucket_of_host(host, &self.domain)
+            .unwrap_or_default()
+            .to_owned();
+        Box::pin(async move { s3.serve_website(&bucket, request).await })
+    }
 }

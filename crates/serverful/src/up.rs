@@ -222,6 +222,7 @@ fn print_routes(server: &server::Server, stack: &str, app: &template::App) {
         .unwrap_or(0);
     print_websocket_apis(server, app, port);
     print_function_urls(server, port);
+    print_websites(server, app, port);
     if route_lines.is_empty() {
         if app.websocket_apis.is_empty() && app.function_urls.is_empty() {
             println!("No routes: the template has no Api or HttpApi events");
@@ -234,6 +235,26 @@ fn print_routes(server: &server::Server, stack: &str, app: &template::App) {
     }
     for api_url in server.platform.routes().current().urls(port) {
         println!("  (also {})", api_url.url);
+    }
+}
+
+/// `Websites:` with each bucket that has a website configuration, on its website host.
+fn print_websites(server: &server::Server, app: &template::App, port: u16) {
+    let sites: Vec<&template::Bucket> = app
+        .buckets
+        .iter()
+        .filter(|bucket| bucket.configurations.contains_key("WebsiteConfiguration"))
+        .collect();
+    if sites.is_empty() {
+        return;
+    }
+    println!("Websites:");
+    let domain = &server.platform.config().domain;
+    for bucket in sites {
+        println!(
+            "  {}: http://{}.s3-website.{domain}:{port}/",
+            bucket.logical_id, bucket.name
+        );
     }
 }
 

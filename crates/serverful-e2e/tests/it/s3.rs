@@ -859,3 +859,103 @@ fn object_events_reach_functions_and_queues_as_s3_records() {
     assert_eq!(first["detail"]["reason"], "PutObject");
     assert_eq!(first["resources"], json!([format!("arn:aws:s3:::{inbox}")]));
 }
+
+const WEBSITE_UPLOADS: &str = r#"
+import sys
+import boto3
+
+site, private = sys.argv[1], sys.argv[2]
+s3 = boto3.client("s3")
+for key, body in [("index.html", "<h1>home</h1>"), ("docs/index.html", "<h1>docs</h1>"),
+                  ("error.html", "<h1>oops</h1>"), ("private/secret.html", "secret")]:
+    s3.put_object(Bucket=site, Key=key, Body=body.encode(), ContentType="text/html")
+s3.put_object(Bucket=private, Key="index.html", Body=b"hidden", ContentType="text/html")
+"#;
+
+#[test]
+fn buckets_with_a_website_configuration_serve_it_on_their_website_host() {
+    let server = Server::start(&test_app("s3-website"), &[]);
+    let site = server.output("SiteName");
+    let private = server.output("PrivateName");
+    let output = Command::new("python3")
+        .args(["-c", WEBSITE_UPLOADS, &site, &private])
+        .envs(server.aws_env())
+        .output()
+        .expect("run python3");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let port = server.base_url.rsplit(':').next().expect("port").to_owned();
+    // `up` prints each website's URL.
+    let stdout = server.stdout();
+    assert!(
+        stdout.contains(&format!("Site: http://{site}.s3-website.localhost:{port}/")),
+        "{stdout}"
+    );
+    let http = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let request = |method: reqwest::Method, bucket: &str, path: &str| {
+        let response = http
+            .request(method, server.url(path))
+            .header("host", format!("{bucket}.s3-website.localhost:{port}"))
+            .send()
+            .expect("request");
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .map(|value| value.to_str().expect("ASCII").to_owned());
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|value| value.to_str().expect("ASCII").to_owned());
+        (
+            status,
+            location,
+            content_type,
+            response.text().expect("body"),
+        )
+    };
+    let get = |bucket: &str, path: &str| request(reqwest::Method::GET, bucket, path);
+
+    let (status, _, content_type, body) = get(&site, "/");
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "<h1>home</h1>"),
+        "{}",
+        server.all_output()
+    );
+    assert_eq!(content_type.as_deref(), Some("text/html"));
+    let (status, location, _, _) = get(&site, "/docs");
+    assert_eq!((status, location.as_deref()), (302, Some("/docs/")));
+    let (status, _, _, body) = get(&site, "/docs/");
+    assert_eq!((status, body.as_str()), (200, "<h1>docs</h1>"));
+    let (status, _, _, body) = get(&site, "/missing.html");
+    assert_eq!((status, body.as_str()), (404, "<h1>oops</h1>"));
+    let (status, _, _, body) = get(&site, "/private/secret.html");
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("AccessDenied"), "{body}");
+    let (status, _, _, body) = request(reqwest::Method::HEAD, &site, "/");
+    assert_eq!((status, body.as_str()), (200, ""));
+    let (status, _, _, body) = request(reqwest::Method::POST, &site, "/");
+    assert_eq!(status, 405, "{body}");
+
+    // A website whose bucket policy lets nobody read: 403 for everything.
+    let (status, _, _, body) = get(&private, "/");
+    assert_eq!(status, 403, "{body}");
+    // RedirectAllRequestsTo.
+    let (status, location, _, _) = get(&server.output("MovedName"), "/a/b?x=1");
+    assert_eq!(
+        (status, location.as_deref()),
+        (301, Some("https://example.com/a/b?x=1"))
+    );
+    // The WebsiteURL AWS would give.
+    assert_eq!(
+        server.output("SiteUrl"),
+        format!("http://{site}.s3-website-us-east-1.amazonaws.com")
+    );
+}

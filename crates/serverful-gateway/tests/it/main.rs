@@ -75,6 +75,7 @@ fn state(apis: Vec<ApiSpec>, invoker: Arc<dyn Invoke>) -> GatewayState {
         account_id: "123456789012".to_owned(),
         websockets: None,
         auth: serverful_gateway::AuthSettings::default(),
+        hosts: Vec::new(),
     }
 }
 

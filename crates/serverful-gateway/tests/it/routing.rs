@@ -187,6 +187,7 @@ fn gateway_state(routes: Routes, invoker: Arc<dyn Invoke>) -> GatewayState {
         account_id: "123456789012".to_owned(),
         websockets: None,
         auth: serverful_gateway::AuthSettings::default(),
+        hosts: Vec::new(),
     }
 }
 

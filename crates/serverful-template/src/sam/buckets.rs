@@ -22,11 +22,11 @@ const KEPT_NOT_APPLIED: &[&str] = &[
     "CorsConfiguration",
     "VersioningConfiguration",
     "LifecycleConfiguration",
-    "WebsiteConfiguration",
 ];
 
-/// Configurations kept with the bucket and applied (`bucket_notifications` reads it).
-const APPLIED: &[&str] = &["NotificationConfiguration"];
+/// Configurations kept with the bucket and applied (`bucket_notifications` reads the
+/// notifications; the platform serves the website).
+const APPLIED: &[&str] = &["NotificationConfiguration", "WebsiteConfiguration"];
 
 /// Properties that mean nothing on one machine (encryption, ownership, access blocks,
 /// ...): accepted without a warning.
@@ -101,6 +101,18 @@ pub(super) fn bucket(
                         bucket.tags.insert(key.to_owned(), value.to_owned());
                     }
                 }
+            }
+            "WebsiteConfiguration" => {
+                for (setting, _) in value.as_object().into_iter().flatten() {
+                    if !["IndexDocument", "ErrorDocument", "RedirectAllRequestsTo"]
+                        .contains(&setting.as_str())
+                    {
+                        unsupported.push(format!(
+                            "{logical_id}.WebsiteConfiguration.{setting} (not yet applied)"
+                        ));
+                    }
+                }
+                bucket.configurations.insert(key, value);
             }
             applied if APPLIED.contains(&applied) => {
                 bucket.event_bridge = value

@@ -86,7 +86,6 @@ fn a_named_bucket_keeps_configurations_and_its_policy() {
             output Regional = my-uploads.s3.eu-west-1.amazonaws.com
             output Website = http://my-uploads.s3-website-eu-west-1.amazonaws.com
             unsupported Uploads.VersioningConfiguration (kept, not yet applied)
-            unsupported Uploads.WebsiteConfiguration (kept, not yet applied)
         "#]],
     );
 }
