@@ -91,15 +91,13 @@ pub(super) fn authorize(request: &AuthRequest<'_>) -> Result<Caller, IamRefusal>
         }
         Err(SignatureRefusal::Invalid(reason)) => return Err(IamRefusal::Signature(reason)),
     };
-    let method_arn = request.method_arn();
     let stage = request
         .found
         .stage
         .as_deref()
         .unwrap_or(&request.api.stage_name);
-    let route = method_arn
-        .split_once(&format!("/{stage}/"))
-        .map_or("", |(_, route)| route);
+    // What follows the stage in the `methodArn`: `GET/pets/7`.
+    let route = format!("{}{}", request.data.method, request.found.api_path);
     signer
         .principal
         .authorize(
@@ -108,7 +106,7 @@ pub(super) fn authorize(request: &AuthRequest<'_>) -> Result<Caller, IamRefusal>
                 stack: &request.api.stack,
                 api_id: &request.api.api_id,
                 stage,
-                route,
+                route: &route,
             },
             request.state.auth.region(),
         )

@@ -7,11 +7,10 @@
 use serde_json::Value;
 
 use super::function_events;
-use super::properties::{expect_string, mapping};
+use super::properties::{expect_string, mapping, one_or_many};
 use super::RawResource;
 use crate::intrinsics::Resolver;
 use crate::model::{Bucket, BucketNotification, Function, NotificationTarget};
-use crate::node::NodeKind;
 use crate::Problem;
 
 /// The event types a notification may name (`s3:` and a pattern of S3's event names).
@@ -235,12 +234,8 @@ pub(super) fn function_s3_events(
                     let Some(value) = resolver.resolve(&entry.value, &property_location)? else {
                         continue;
                     };
-                    let items = match &value.kind {
-                        NodeKind::Sequence(items) => items.clone(),
-                        _ => vec![value.clone()],
-                    };
-                    for item in items {
-                        let name = expect_string(&item, &property_location)?;
+                    for item in one_or_many(&value) {
+                        let name = expect_string(item, &property_location)?;
                         check_event(&name, item.span, &property_location)?;
                         types.push(name);
                     }

@@ -7,12 +7,12 @@
 use std::collections::BTreeMap;
 
 use super::apis::api_reference;
-use super::properties::{expect_string, expect_strings, mapping};
+use super::properties::{expect_string, expect_string_or_strings, mapping};
 use super::RawResource;
 use crate::intrinsics::{Resolver, Resource, ResourceKind};
 use crate::model::{Api, ApiKind, DomainMapping};
 use crate::names::fnv1a;
-use crate::node::{Node, NodeKind, Span};
+use crate::node::{Node, Span};
 use crate::Problem;
 
 pub(super) const REST_DOMAIN_NAME: &str = "AWS::ApiGateway::DomainName";
@@ -106,10 +106,7 @@ pub(super) fn sam_domain(
                 )?);
             }
             "BasePath" => {
-                let paths = match &entry.value.kind {
-                    NodeKind::Sequence(_) => expect_strings(&entry.value, &entry_location)?,
-                    _ => vec![expect_string(&entry.value, &entry_location)?],
-                };
+                let paths = expect_string_or_strings(&entry.value, &entry_location)?;
                 base_paths = Vec::with_capacity(paths.len().max(1));
                 for path in &paths {
                     base_paths.push(checked_base_path(path, entry.value.span, &entry_location)?);

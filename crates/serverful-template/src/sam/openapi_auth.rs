@@ -5,7 +5,7 @@
 //! wins over the definition's; with neither, the API's SAM `DefaultAuthorizer` applies, as
 //! SAM sets it on every path of the definition.
 
-use super::properties::{expect_number, expect_string, expect_strings, mapping};
+use super::properties::{expect_number, expect_string, expect_string_or_strings, mapping};
 use super::websockets::function_of_uri;
 use crate::auth::{AuthorizerKind, JwtAuthorizer, LambdaAuthorizer};
 use crate::model::{ApiKind, Function, PayloadFormat};
@@ -95,7 +95,10 @@ pub(super) fn definition_auth(
                 };
                 let audience = match configuration.get("audience") {
                     None => Vec::new(),
-                    Some(node) => strings(node, &format!("{configuration_location}.audience"))?,
+                    Some(node) => expect_string_or_strings(
+                        node,
+                        &format!("{configuration_location}.audience"),
+                    )?,
                 };
                 AuthorizerKind::Jwt(JwtAuthorizer {
                     issuer: expect_string(issuer, &format!("{configuration_location}.issuer"))?,
@@ -206,14 +209,6 @@ pub(super) fn definition_auth(
         });
     }
     Ok(auth)
-}
-
-/// A string or a list of strings.
-fn strings(node: &Node, location: &str) -> Result<Vec<String>, Problem> {
-    match &node.kind {
-        NodeKind::Sequence(_) => expect_strings(node, location),
-        _ => Ok(vec![expect_string(node, location)?]),
-    }
 }
 
 impl DefinitionAuth {

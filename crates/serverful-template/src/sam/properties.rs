@@ -102,6 +102,25 @@ pub(super) fn expect_number(
     }
 }
 
+/// A node that is one item or a list of them, as its items.
+pub(super) fn one_or_many(node: &Node) -> Vec<&Node> {
+    match &node.kind {
+        NodeKind::Sequence(items) => items.iter().collect(),
+        _ => vec![node],
+    }
+}
+
+/// A string or a list of strings.
+pub(super) fn expect_string_or_strings(
+    node: &Node,
+    location: &str,
+) -> Result<Vec<String>, Problem> {
+    match &node.kind {
+        NodeKind::Sequence(_) => expect_strings(node, location),
+        _ => Ok(vec![expect_string(node, location)?]),
+    }
+}
+
 pub(super) fn expect_strings(node: &Node, location: &str) -> Result<Vec<String>, Problem> {
     match &node.kind {
         NodeKind::Sequence(items) => items

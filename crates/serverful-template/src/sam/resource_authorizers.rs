@@ -7,14 +7,13 @@
 //! [`Authorizer`]s and [`RouteAuth`]s as SAM's `Auth`, named by the authorizer's logical
 //! id (what `AuthorizerId: !Ref` gives).
 
-use super::properties::{expect_string, expect_strings, mapping};
+use super::properties::{expect_string, expect_string_or_strings, expect_strings, mapping};
 use super::rest_resources::{property, string_property};
 use super::websockets::function_of_uri;
 use super::RawResource;
 use crate::auth::{Authorizer, AuthorizerKind, JwtAuthorizer, LambdaAuthorizer, RouteAuth};
 use crate::intrinsics::Resolver;
 use crate::model::{Function, PayloadFormat};
-use crate::node::NodeKind;
 use crate::Problem;
 
 pub(super) const V2_AUTHORIZER: &str = "AWS::ApiGatewayV2::Authorizer";
@@ -38,10 +37,7 @@ pub(super) fn authorizer(
     };
     let identity_sources = match property(resolver, raw, "IdentitySource")? {
         None => Vec::new(),
-        Some((value, source_location)) => match &value.kind {
-            NodeKind::Sequence(_) => expect_strings(&value, &source_location)?,
-            _ => vec![expect_string(&value, &source_location)?],
-        },
+        Some((value, source_location)) => expect_string_or_strings(&value, &source_location)?,
     };
     for source in &identity_sources {
         let known = [

@@ -381,12 +381,8 @@ fn authorizer(
     {
         let source_location = format!("{location}.IdentitySource");
         if let Some(value) = resolver.resolve(node, &source_location)? {
-            let items = match &value.kind {
-                crate::node::NodeKind::Sequence(items) => items.clone(),
-                _ => vec![value.clone()],
-            };
-            for item in items {
-                let source = expect_string(&item, &source_location)?;
+            for item in super::properties::one_or_many(&value) {
+                let source = expect_string(item, &source_location)?;
                 // `route.request.header.X` and `route.request.querystring.X`; stage and
                 // context variables are not served.
                 let known = ["route.request.header.", "route.request.querystring."]
