@@ -19,7 +19,7 @@ use serde_json::{json, Map, Value};
 use serverful_aws::execute_api::{self, AnswerRules, Decision, SignatureRefusal};
 use serverful_aws::sigv4::SignedRequest;
 
-use crate::event::{build_event, short_id, EventKind, EventSite};
+use crate::event::{build_event, decode_query_part, short_id, EventKind, EventSite};
 use crate::{message_response, ApiSpec, Invoke, InvokeError, WebSockets};
 
 /// How an API's `$connect` is authorized.
@@ -281,12 +281,7 @@ fn identity_value(source: &str, headers: &http::HeaderMap, raw_query: &str) -> O
     if let Some(name) = source.strip_prefix("route.request.querystring.") {
         return raw_query.split('&').rev().find_map(|pair| {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let decode = |text: &str| {
-                percent_encoding::percent_decode_str(&text.replace('+', " "))
-                    .decode_utf8_lossy()
-                    .into_owned()
-            };
-            (decode(key) == name).then(|| decode(value))
+            (decode_query_part(key) == name).then(|| decode_query_part(value))
         });
     }
     None

@@ -178,6 +178,13 @@ fn canonical_header_name(name: &str) -> String {
         .join("-")
 }
 
+/// A query string's name or value, decoded (`+` is a space).
+pub(crate) fn decode_query_part(text: &str) -> String {
+    percent_encoding::percent_decode_str(&text.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
 fn query_maps(raw_query: &str) -> (Option<Value>, Option<Value>) {
     if raw_query.is_empty() {
         return (None, None);
@@ -185,12 +192,10 @@ fn query_maps(raw_query: &str) -> (Option<Value>, Option<Value>) {
     let mut multi: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for pair in raw_query.split('&').filter(|pair| !pair.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let decode = |text: &str| {
-            percent_encoding::percent_decode_str(&text.replace('+', " "))
-                .decode_utf8_lossy()
-                .into_owned()
-        };
-        multi.entry(decode(name)).or_default().push(decode(value));
+        multi
+            .entry(decode_query_part(name))
+            .or_default()
+            .push(decode_query_part(value));
     }
     let single: Map<String, Value> = multi
         .iter()
