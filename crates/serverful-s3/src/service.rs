@@ -331,6 +331,27 @@ fn check_conditions(
     Ok(())
 }
 
+/// The part of an object of `size` bytes a `Range` asks for: its start, its length and
+/// the `Content-Range` to answer with; the whole object without one. A range past the end
+/// is S3's 416 `InvalidRange`.
+fn requested_range(range: Option<&dto::Range>, size: u64) -> S3Result<(u64, u64, Option<String>)> {
+    let Some(range) = range else {
+        return Ok((0, size, None));
+    };
+    let range = range.check(size).map_err(|_| {
+        let mut error = s3_error!(InvalidRange, "The requested range is not satisfiable");
+        error.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+        error
+    })?;
+    let content_range = format!(
+        "bytes {}-{}/{}",
+        range.start,
+        range.end.saturating_sub(1),
+        size
+    );
+    Ok((range.start, range.end - range.start, Some(content_range)))
+}
+
 impl S3Store {
     /// The store over `backend` and `bodies`, whose callers sign with the keys of `keys`;
     /// `region` is the one it reports buckets in.
@@ -715,24 +736,7 @@ impl S3 for S3Store {
             S3ErrorCode::PreconditionFailed,
             S3ErrorCode::NotModified,
         )?;
-        let (start, length, content_range) = match &input.range {
-            Some(range) => {
-                let range = range.check(object.size).map_err(|_| {
-                    let mut error =
-                        s3_error!(InvalidRange, "The requested range is not satisfiable");
-                    error.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
-                    error
-                })?;
-                let content_range = format!(
-                    "bytes {}-{}/{}",
-                    range.start,
-                    range.end.saturating_sub(1),
-                    object.size
-                );
-                (range.start, range.end - range.start, Some(content_range))
-            }
-            None => (0, object.size, None),
-        };
+        let (start, length, content_range) = requested_range(input.range.as_ref(), object.size)?;
         let stream = self
             .bodies
             .read(&object.body, start, length)
@@ -816,27 +820,8 @@ impl S3 for S3Store {
             S3ErrorCode::PreconditionFailed,
             S3ErrorCode::NotModified,
         )?;
-        let (length, content_range, partial) = match &input.range {
-            Some(range) => {
-                let range = range.check(object.size).map_err(|_| {
-                    let mut error =
-                        s3_error!(InvalidRange, "The requested range is not satisfiable");
-                    error.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
-                    error
-                })?;
-                (
-                    range.end - range.start,
-                    Some(format!(
-                        "bytes {}-{}/{}",
-                        range.start,
-                        range.end.saturating_sub(1),
-                        object.size
-                    )),
-                    true,
-                )
-            }
-            None => (object.size, None, false),
-        };
+        let (_, length, content_range) = requested_range(input.range.as_ref(), object.size)?;
+        let partial = content_range.is_some();
         let with_checksums = input
             .checksum_mode
             .as_ref()
