@@ -29,6 +29,14 @@
 //! - [`queue_load`]: the closed-loop workloads and the queue checks after them.
 //! - [`queue_report`]: the queue benchmark's markdown report.
 //!
+//! S3: PUT and GET of 4 KB and 1 MB objects and a large multipart upload through
+//! `serverful up`'s AWS endpoint against moto, fakecloud, s3rver and s3s-fs, beside the
+//! disk's durable ceiling. `bench-s3` is its driver:
+//! - [`contender`]: starting emulators and `serverful up` (shared with `bench-queues`).
+//! - [`s3_client`]: a signed path-style S3 client that checks ETags and bodies.
+//! - [`s3_load`]: the closed-loop PUT and GET, the multipart upload, the ceiling.
+//! - [`s3_report`]: the S3 benchmark's markdown report.
+//!
 //! The WebSocket APIs: connections held per node with the server's memory, and fan-out
 //! through the management API (PostToConnection) against serverless-offline.
 //! `bench-websocket` is its driver:
@@ -37,6 +45,7 @@
 //! - [`memory`]: resident memory of processes.
 
 pub mod apps;
+pub mod contender;
 pub mod cpu;
 pub mod load;
 pub mod memory;
@@ -44,6 +53,9 @@ pub mod queue_client;
 pub mod queue_load;
 pub mod queue_report;
 pub mod report;
+pub mod s3_client;
+pub mod s3_load;
+pub mod s3_report;
 pub mod server;
 pub mod sigv4;
 pub mod sqlite_ceiling;

@@ -81,7 +81,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn transport(error: hyper::Error) -> Failure {
+    pub(crate) fn transport(error: hyper::Error) -> Failure {
         Failure {
             kind: "transport".to_owned(),
             message: format!("transport: {error}"),
@@ -98,7 +98,7 @@ impl Failure {
         }
     }
 
-    fn status(operation: &str, status: u16, body: &[u8]) -> Failure {
+    pub(crate) fn status(operation: &str, status: u16, body: &[u8]) -> Failure {
         Failure {
             kind: format!("status {status}"),
             message: format!(
@@ -635,7 +635,7 @@ impl SqsClient {
     }
 }
 
-async fn connect(address: SocketAddr) -> std::io::Result<SendRequest<Full<Bytes>>> {
+pub(crate) async fn connect(address: SocketAddr) -> std::io::Result<SendRequest<Full<Bytes>>> {
     let stream = tokio::net::TcpStream::connect(address).await?;
     stream.set_nodelay(true)?;
     let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))

@@ -88,9 +88,27 @@ impl Signer {
         body: &[u8],
         now: OffsetDateTime,
     ) -> Signature {
+        let payload_hash = hex(&Sha256::digest(body));
+        self.sign_request(method, host, path, "", amz_headers, &payload_hash, now)
+    }
+
+    /// Signs a REST request with a query string (its canonical form: names and values
+    /// URI-encoded, sorted) and the payload hash the request declares (its
+    /// `x-amz-content-sha256`, such as `UNSIGNED-PAYLOAD`, which S3 takes; that header
+    /// is then to be among `amz_headers`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn sign_request(
+        &mut self,
+        method: &str,
+        host: &str,
+        path: &str,
+        canonical_query: &str,
+        amz_headers: &[(&str, &str)],
+        payload_hash: &str,
+        now: OffsetDateTime,
+    ) -> Signature {
         let amz_date = amz_date(now);
         let day = amz_date[..8].to_owned();
-        let payload_hash = hex(&Sha256::digest(body));
         let mut headers = vec![("host", host), ("x-amz-date", amz_date.as_str())];
         headers.extend_from_slice(amz_headers);
         headers.sort_unstable();
@@ -104,7 +122,7 @@ impl Signer {
             .collect::<Vec<_>>()
             .join(";");
         let canonical_request =
-            format!("{method}\n{path}\n\n{canonical_headers}\n{signed_headers}\n{payload_hash}");
+            format!("{method}\n{path}\n{canonical_query}\n{canonical_headers}\n{signed_headers}\n{payload_hash}");
         let scope = format!("{day}/{}/{}/aws4_request", self.region, self.service);
         let string_to_sign = format!(
             "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",

@@ -8,10 +8,9 @@
 //! gets a row saying so, and the run goes on.
 
 use std::collections::HashMap;
-use std::io::Write as _;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,6 +19,7 @@ use bytes::Bytes;
 use clap::Parser;
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::rt::TokioIo;
+use serverful_bench::contender::{free_port, Launcher, Started};
 use serverful_bench::cpu;
 use serverful_bench::queue_client::{Keys, Protocol, SqsClient};
 use serverful_bench::queue_load::{self, QueueRun, RunConfig, Target};
@@ -91,8 +91,6 @@ const READY_TIMEOUT: Duration = Duration::from_secs(120);
 const TRIGGER_TIMEOUT: Duration = Duration::from_secs(60);
 /// Unrecorded triggers before the timed ones.
 const TRIGGER_WARMUP: usize = 5;
-/// How often a child is polled while waiting.
-const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
 /// The queues of the throughput workloads.
 const SEND_QUEUE: &str = "bench-send";
@@ -197,12 +195,7 @@ const CONTENDERS: [Contender; 5] = [
 ];
 
 /// Programs and folders of a run.
-struct Setup {
-    serverful: PathBuf,
-    tools: Option<PathBuf>,
-    scratch: PathBuf,
-    pid_file: Option<PathBuf>,
-}
+type Setup = Launcher;
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -267,6 +260,7 @@ async fn run(args: &Args) -> anyhow::Result<String> {
         tools: args.tools.clone(),
         scratch: scratch.path().to_owned(),
         pid_file: args.pid_file.clone(),
+        ready_timeout: READY_TIMEOUT,
     };
     let load_before = report::load_average();
     eprintln!("load average before the run: {load_before}");
@@ -531,79 +525,21 @@ impl Usage {
 /// A contender's server process.
 type Server = serverful_bench::server::Spawned;
 
-/// A started server: where to send requests and the keys to sign them with.
-struct Started {
-    server: Server,
-    address: SocketAddr,
-    /// The `Host` header to send.
-    host: String,
-    keys: Keys,
-}
-
-/// A free loopback port, for servers that cannot be asked to pick one.
-fn free_port() -> anyhow::Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("find a free port")?;
-    Ok(listener.local_addr().context("read the free port")?.port())
-}
-
-fn spawn(setup: &Setup, label: &str, program: &Path, args: &[String]) -> anyhow::Result<Server> {
-    let stdout_path = setup.scratch.join(format!("{label}.stdout"));
-    let stderr_path = setup.scratch.join(format!("{label}.stderr"));
-    let stdout = std::fs::File::create(&stdout_path).context("create a log file")?;
-    let stderr = std::fs::File::create(&stderr_path).context("create a log file")?;
-    let child = tokio::process::Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
-        // A driver that dies mid-run must not leave servers behind.
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("start {}", program.display()))?;
-    if let (Some(pid_file), Some(pid)) = (&setup.pid_file, child.id()) {
-        if let Ok(mut file) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(pid_file)
-        {
-            let _ = writeln!(file, "{pid}");
-        }
-    }
-    Ok(Server {
-        label: label.to_owned(),
-        child,
-        stdout_path,
-        stderr_path,
-    })
-}
-
-fn tool(setup: &Setup, relative: &str) -> anyhow::Result<PathBuf> {
-    let tools = setup.tools.as_ref().context(
-        "no --tools folder\nhint: run it through `bash bench/queues.sh`, which installs the emulators",
-    )?;
-    let path = tools.join(relative);
-    if !path.exists() {
-        bail!("{} is not installed", path.display());
-    }
-    Ok(path)
-}
-
 async fn start_server(setup: &Setup, key: &str, data: &Path) -> anyhow::Result<Started> {
     if key == "serverful" {
         let app = setup.scratch.join("app-queues");
         std::fs::create_dir_all(&app).context("create the app folder")?;
         std::fs::write(app.join("template.yaml"), QUEUES_TEMPLATE)
             .context("write template.yaml")?;
-        return start_serverful(setup, "serverful", &app, data, &[]).await;
+        return setup.start_serverful("serverful", &app, data, &[]).await;
     }
     let port = free_port()?;
     let port_text = port.to_string();
     let address = SocketAddr::from(([127, 0, 0, 1], port));
     let mut server = match key {
-        "moto" => spawn(
-            setup,
+        "moto" => setup.spawn(
             key,
-            &tool(setup, "moto-venv/bin/moto_server")?,
+            &setup.tool("moto-venv/bin/moto_server")?,
             &["-H".into(), "127.0.0.1".into(), "-p".into(), port_text],
         )?,
         "fakecloud" | "fakecloud-disk" => {
@@ -617,14 +553,14 @@ async fn start_server(setup: &Setup, key: &str, data: &Path) -> anyhow::Result<S
                     data.display().to_string(),
                 ]);
             }
-            spawn(setup, key, &tool(setup, "fakecloud/bin/fakecloud")?, &args)?
+            setup.spawn(key, &setup.tool("fakecloud/bin/fakecloud")?, &args)?
         }
-        "sqslite" => spawn(
-            setup,
+        "sqslite" => setup.spawn(
             key,
             Path::new("node"),
             &[
-                tool(setup, "sqslite/node_modules/sqslite/bin/cli.js")?
+                setup
+                    .tool("sqslite/node_modules/sqslite/bin/cli.js")?
                     .display()
                     .to_string(),
                 "--host".into(),
@@ -635,7 +571,7 @@ async fn start_server(setup: &Setup, key: &str, data: &Path) -> anyhow::Result<S
         )?,
         other => bail!("unknown contender {other}"),
     };
-    wait_until_listening(&mut server, address).await?;
+    setup.wait_until_listening(&mut server, address).await?;
     // sqslite only recognizes queue URLs on `localhost`, and builds them from the `Host`
     // header: its clients use `http://localhost:PORT`.
     let host = if key == "sqslite" {
@@ -648,120 +584,6 @@ async fn start_server(setup: &Setup, key: &str, data: &Path) -> anyhow::Result<S
         address,
         host,
         keys: Keys::any(),
-    })
-}
-
-async fn wait_until_listening(server: &mut Server, address: SocketAddr) -> anyhow::Result<()> {
-    let deadline = Instant::now() + READY_TIMEOUT;
-    loop {
-        if tokio::net::TcpStream::connect(address).await.is_ok() {
-            return Ok(());
-        }
-        if let Ok(Some(status)) = server.child.try_wait() {
-            bail!(
-                "{} exited ({status}) before listening: {}",
-                server.label,
-                server.stderr_tail()
-            );
-        }
-        if Instant::now() >= deadline {
-            bail!(
-                "{} was not listening within {READY_TIMEOUT:?}: {}",
-                server.label,
-                server.stderr_tail()
-            );
-        }
-        tokio::time::sleep(POLL_INTERVAL).await;
-    }
-}
-
-/// `serverful up APP` with every port picked free and `--data DATA`; waits for its
-/// `Ready on` line and reads the AWS endpoint and its keys from what it printed.
-async fn start_serverful(
-    setup: &Setup,
-    label: &str,
-    app: &Path,
-    data: &Path,
-    extra: &[String],
-) -> anyhow::Result<Started> {
-    let mut args: Vec<String> = vec![
-        "up".into(),
-        app.display().to_string(),
-        "--port".into(),
-        "0".into(),
-        "--aws-port".into(),
-        "0".into(),
-        "--admin-port".into(),
-        "0".into(),
-        "--data".into(),
-        data.display().to_string(),
-    ];
-    args.extend(extra.iter().cloned());
-    let mut server = spawn(setup, label, &setup.serverful, &args)?;
-    let deadline = Instant::now() + READY_TIMEOUT;
-    let stdout = loop {
-        let text = server.stdout();
-        if text.contains("Ready on ") {
-            break text;
-        }
-        if let Ok(Some(status)) = server.child.try_wait() {
-            bail!(
-                "serverful exited ({status}) before it was ready: {}",
-                server.stderr_tail()
-            );
-        }
-        if Instant::now() >= deadline {
-            bail!(
-                "serverful was not ready within {READY_TIMEOUT:?}: {}",
-                server.stderr_tail()
-            );
-        }
-        tokio::time::sleep(POLL_INTERVAL).await;
-    };
-    let address = stdout
-        .lines()
-        .find_map(|line| {
-            let rest = line.split("AWS endpoint http://").nth(1)?;
-            rest.split(|c: char| c == '/' || c.is_whitespace())
-                .next()?
-                .parse::<SocketAddr>()
-                .ok()
-        })
-        .context("serverful printed no `AWS endpoint http://ADDR` line")?;
-    let value_of = |name: &str| {
-        stdout.lines().find_map(|line| {
-            line.trim()
-                .strip_prefix(name)
-                .and_then(|rest| rest.strip_prefix('='))
-                .map(str::to_owned)
-        })
-    };
-    let keys = match value_of("AWS_ACCESS_KEY_ID").zip(value_of("AWS_SECRET_ACCESS_KEY")) {
-        Some((access_key_id, secret_access_key)) => Keys {
-            access_key_id,
-            secret_access_key,
-        },
-        // Keys kept from an earlier start are not printed again: they are in the file.
-        None => {
-            let keys: serde_json::Value = serde_json::from_slice(
-                &std::fs::read(data.join("aws-keys.json"))
-                    .context("read the AWS endpoint's keys")?,
-            )
-            .context("read the AWS endpoint's keys")?;
-            Keys {
-                access_key_id: keys["accessKeyId"].as_str().unwrap_or_default().to_owned(),
-                secret_access_key: keys["secretAccessKey"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-            }
-        }
-    };
-    Ok(Started {
-        server,
-        address,
-        host: address.to_string(),
-        keys,
     })
 }
 
@@ -821,20 +643,20 @@ async fn measure_trigger(args: &Args, setup: &Setup) -> anyhow::Result<Vec<f64>>
     let _ = std::fs::remove_dir_all(&data);
     let arrivals: Arrivals = Arc::default();
     let callback = listen(arrivals.clone()).await?;
-    let started = start_serverful(
-        setup,
-        "serverful-trigger",
-        &app,
-        &data,
-        &[
-            // The function reports to this program's loopback listener.
-            "--sandbox".into(),
-            "off".into(),
-            "--parameter-overrides".into(),
-            format!("Callback=http://{callback}/"),
-        ],
-    )
-    .await?;
+    let started = setup
+        .start_serverful(
+            "serverful-trigger",
+            &app,
+            &data,
+            &[
+                // The function reports to this program's loopback listener.
+                "--sandbox".into(),
+                "off".into(),
+                "--parameter-overrides".into(),
+                format!("Callback=http://{callback}/"),
+            ],
+        )
+        .await?;
     let outcome = time_triggers(args, &started, &arrivals).await;
     started.server.stop().await;
     outcome

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The S3 benchmark: PUT and GET of 4 KB and 1 MB objects (throughput, p50/p99) and a
+# 1 GiB multipart upload (time, and the server's memory throughout) through `serverful
+# up`'s AWS endpoint, side by side in one run with moto's server, fakecloud (in memory and
+# on disk), s3rver and s3s-fs, all loaded by the same SigV4 client; beside them the disk's
+# own speed for the same bytes written with the same durability (the ceiling). Prints a
+# markdown report on stdout; progress on stderr.
+#
+#   bash bench/s3.sh                              # everything, default settings
+#   bash bench/s3.sh --duration 5 --clients 8
+#   BENCH_ONLY=ceiling,serverful,moto bash bench/s3.sh
+#   BENCH_ONLY=serverful,multipart bash bench/s3.sh   # one contender, one workload
+#   BENCH_SKIP_BUILDS=1 bash bench/s3.sh          # do not build fakecloud or s3s-fs
+#
+# The contenders are installed once into $BENCH_TOOLS (default target/bench-queues-tools,
+# shared with bench/queues.sh): moto[server] into a Python venv, fakecloud and s3s-fs
+# with `cargo install`, s3rver with npm. One that fails to install gets a "did not run"
+# row. MinIO's server is not installable here. Flags and BENCH_* variables are listed by
+# `target/release/bench-s3 --help` and in bench/README.md.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+target_dir="${CARGO_TARGET_DIR:-target}"
+tools="${BENCH_TOOLS:-$target_dir/bench-queues-tools}"
+mkdir -p "$tools"
+tools="$(cd "$tools" && pwd)"
+
+cargo build --release --quiet -p serverful -p serverful-bench >&2
+
+# Each install step is bounded in time, logs to $tools, and may fail without ending the run.
+install_step() {
+    local name="$1" limit="$2" log="$tools/$1-install.log"
+    shift 2
+    echo "installing $name (log: $log)" >&2
+    if ! timeout "$limit" "$@" >"$log" 2>&1; then
+        echo "  failed to install $name; its rows will say so (see $log)" >&2
+    fi
+}
+
+if [[ ! -x "$tools/moto-venv/bin/moto_server" ]]; then
+    install_step moto 900 bash -c "python3 -m venv '$tools/moto-venv' && '$tools/moto-venv/bin/pip' install 'moto[server]'"
+fi
+if [[ ! -f "$tools/s3rver/node_modules/s3rver/bin/s3rver.js" ]]; then
+    # Installed from inside its folder, so that npm does not take the folder of that
+    # name for the package.
+    mkdir -p "$tools/s3rver"
+    [[ -f "$tools/s3rver/package.json" ]] || echo '{"private": true}' >"$tools/s3rver/package.json"
+    install_step s3rver 900 bash -c "cd '$tools/s3rver' && npm install --no-audit --no-fund s3rver"
+fi
+if [[ -z "${BENCH_SKIP_BUILDS:-}" && ! -x "$tools/fakecloud/bin/fakecloud" ]]; then
+    # A large crate (every AWS service it emulates): up to half an hour on two cores.
+    install_step fakecloud 2400 cargo install fakecloud --locked --root "$tools/fakecloud" \
+        --target-dir "$tools/fakecloud-build"
+fi
+if [[ -z "${BENCH_SKIP_BUILDS:-}" && ! -x "$tools/s3s-fs/bin/s3s-fs" ]]; then
+    # 0.14 is the last release that builds with the Rust of this machine's image.
+    install_step s3s-fs 1800 cargo install s3s-fs --version "${BENCH_S3S_FS_VERSION:-0.14.1}" \
+        --locked --root "$tools/s3s-fs" --target-dir "$tools/s3s-fs-build"
+fi
+
+# Every server the driver starts is listed here, and killed on the way out whatever
+# happened (the driver also stops each one itself). The data goes on the same disk as the
+# build (not a tmpfs), so that an fsync costs what it costs there.
+scratch_parent="${BENCH_SCRATCH:-$target_dir}"
+mkdir -p "$scratch_parent"
+scratch="$(mktemp -d "$scratch_parent/bench-s3.XXXXXX")"
+pid_file="$scratch/pids"
+touch "$pid_file"
+keep="${BENCH_KEEP:-}"
+for arg in "$@"; do
+    if [[ "$arg" == "--keep" ]]; then
+        keep=1
+    fi
+done
+driver_pid=""
+cleanup() {
+    if [[ -n "$driver_pid" ]]; then
+        kill "$driver_pid" 2>/dev/null || true
+    fi
+    while read -r pid; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done <"$pid_file"
+    if [[ -z "$keep" ]]; then
+        rm -rf "$scratch"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+BENCH_SCRATCH="$scratch" BENCH_TOOLS="$tools" BENCH_PID_FILE="$pid_file" \
+    "$target_dir/release/bench-s3" "$@" &
+driver_pid=$!
+status=0
+wait "$driver_pid" || status=$?
+driver_pid=""
+exit "$status"
