@@ -85,6 +85,10 @@ pub struct S3Report {
     pub rows: Vec<ContenderRow>,
 }
 
+/// How much a server may grow during the large upload and still count as flat (buffers
+/// of the parts in flight), or a sixteenth of the upload if that is more.
+const FLAT_GROWTH: u64 = 128 * 1000 * 1000;
+
 fn mib(bytes: u64) -> String {
     format!("{:.0} MiB", bytes as f64 / f64::from(1u32 << 20))
 }
@@ -368,7 +372,7 @@ impl S3Report {
                     "- {} upload with flat memory: the server grew by {:.0} MB at most ({}).",
                     mib(self.settings.multipart_bytes),
                     grew as f64 / 1e6,
-                    if grew < self.settings.multipart_bytes / 8 {
+                    if grew < FLAT_GROWTH.max(self.settings.multipart_bytes / 16) {
                         "flat: a small fraction of the upload"
                     } else {
                         "**not flat**"
