@@ -7,6 +7,13 @@
 //! fsync'd ([`Staged::keep`]); its record is written after that. A body cut off
 //! mid-stream, or refused, is deleted with its [`Staged`] and never shows. Files no record
 //! names (a crash between the rename and the record) are swept at start.
+//!
+//! A multipart upload's object is not copied out of its parts: its body is a *composite*,
+//! a small manifest `bodies/c-{uuid}` listing the part bodies and their sizes in order
+//! (written, fsync'd and renamed in like any body), so completing a 5 GB upload writes a
+//! few hundred bytes, not 5 GB again. Reads run through the parts; a copy links every
+//! part; removing a composite removes its manifest, then its parts; the sweep at start
+//! keeps the parts of every composite a record names.
 
 use std::collections::HashSet;
 use std::io;
@@ -23,6 +30,52 @@ use crate::checksum::{Algorithm, Hasher};
 const TEMPORARY_PREFIX: &str = ".tmp-";
 /// How much of a body is read at a time when answering.
 const READ_CHUNK: usize = 256 * 1024;
+/// Prefix of composite bodies (manifests of parts).
+const COMPOSITE_PREFIX: &str = "c-";
+/// The first line of a composite's manifest.
+const MANIFEST_HEADER: &str = "serverful-s3-composite 1";
+
+/// Whether the body `name` is a composite of parts.
+fn is_composite(name: &str) -> bool {
+    name.starts_with(COMPOSITE_PREFIX)
+}
+
+/// A manifest's text: the header, then `name size` per part.
+fn manifest_text(parts: &[(String, u64)]) -> String {
+    let mut text = format!("{MANIFEST_HEADER}\n");
+    for (name, size) in parts {
+        text.push_str(&format!("{name} {size}\n"));
+    }
+    text
+}
+
+/// The parts a manifest lists, in order.
+fn parse_manifest(text: &str) -> io::Result<Vec<(String, u64)>> {
+    let invalid = |why: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("a composite body's manifest {why}"),
+        )
+    };
+    let mut lines = text.lines();
+    if lines.next() != Some(MANIFEST_HEADER) {
+        return Err(invalid("has no header"));
+    }
+    lines
+        .map(|line| {
+            let (name, size) = line
+                .split_once(' ')
+                .ok_or_else(|| invalid("has a line without a size"))?;
+            if name.is_empty() || name.contains('/') || is_composite(name) {
+                return Err(invalid("names a part it cannot have"));
+            }
+            let size = size
+                .parse()
+                .map_err(|_| invalid("has a size that is not a number"))?;
+            Ok((name.to_owned(), size))
+        })
+        .collect()
+}
 
 /// The body store.
 #[derive(Debug, Clone)]
@@ -111,8 +164,21 @@ impl Bodies {
         self.root.join("bodies")
     }
 
-    /// Deletes the body files no record names.
+    /// Deletes the body files no record names, directly or as a part of a composite a
+    /// record names.
     pub fn sweep(&self, referenced: &HashSet<String>) -> io::Result<usize> {
+        let mut referenced = referenced.clone();
+        for name in referenced.clone() {
+            if is_composite(&name) {
+                match std::fs::read_to_string(self.bodies().join(&name)) {
+                    Ok(text) => {
+                        referenced.extend(parse_manifest(&text)?.into_iter().map(|(part, _)| part))
+                    }
+                    Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                    Err(error) => return Err(error),
+                }
+            }
+        }
         let mut removed = 0;
         for entry in std::fs::read_dir(self.bodies())? {
             let entry = entry?;
@@ -168,21 +234,41 @@ impl Bodies {
         Ok(staged)
     }
 
-    /// Writes the bodies `names` one after the other into one new staged body (a
-    /// multipart upload's completion, or a copy).
-    pub async fn concatenate(&self, names: &[String]) -> Result<Staged, WriteError> {
-        let bodies = self.bodies();
-        let files = futures_util::stream::iter(names.to_vec())
-            .then(move |name| {
-                let path = bodies.join(name);
-                async move { tokio::fs::File::open(path).await }
-            })
-            .map(|file| file.map(|file| file_stream(file, u64::MAX)))
-            .flat_map(|opened| match opened {
-                Ok(stream) => stream.left_stream(),
-                Err(error) => futures_util::stream::once(async { Err(error) }).right_stream(),
-            });
-        self.write(files, None).await
+    /// A composite body of `parts` (names and sizes, in order), which are already in
+    /// place and from now on belong to it: its manifest is written, fsync'd and renamed
+    /// in. Returns its name.
+    pub async fn compose(&self, parts: &[(String, u64)]) -> io::Result<String> {
+        let name = format!("{COMPOSITE_PREFIX}{}", uuid::Uuid::new_v4().simple());
+        self.place(&name, manifest_text(parts)).await?;
+        Ok(name)
+    }
+
+    /// Writes a small body `text` as `name` durably: a temporary file fsync'd, renamed
+    /// in, the folder fsync'd.
+    async fn place(&self, name: &str, text: String) -> io::Result<()> {
+        let temporary = self.root.join(format!("{TEMPORARY_PREFIX}{name}"));
+        let target = self.bodies().join(name);
+        let folder = self.bodies();
+        tokio::task::spawn_blocking(move || {
+            let written = (|| {
+                let mut file = std::fs::File::create(&temporary)?;
+                std::io::Write::write_all(&mut file, text.as_bytes())?;
+                file.sync_all()?;
+                std::fs::rename(&temporary, &target)?;
+                std::fs::File::open(&folder)?.sync_all()
+            })();
+            if written.is_err() {
+                let _ = std::fs::remove_file(&temporary);
+            }
+            written
+        })
+        .await
+        .map_err(io::Error::other)?
+    }
+
+    /// The parts of the composite `name`.
+    async fn manifest(&self, name: &str) -> io::Result<Vec<(String, u64)>> {
+        parse_manifest(&tokio::fs::read_to_string(self.bodies().join(name)).await?)
     }
 
     /// The body `name`'s bytes from `start`, `length` of them, as a stream.
@@ -192,17 +278,72 @@ impl Bodies {
         start: u64,
         length: u64,
     ) -> io::Result<impl Stream<Item = io::Result<Bytes>> + Send + Sync + 'static> {
-        let mut file = tokio::fs::File::open(self.bodies().join(name)).await?;
-        if start > 0 {
-            file.seek(io::SeekFrom::Start(start)).await?;
+        // A plain body is one segment as long as its record says.
+        let segments = if is_composite(name) {
+            self.manifest(name).await?
+        } else {
+            vec![(name.to_owned(), u64::MAX)]
+        };
+        let mut plan = Vec::new();
+        let (mut skip, mut remaining) = (start, length);
+        for (segment, size) in segments {
+            if remaining == 0 {
+                break;
+            }
+            if skip >= size {
+                skip -= size;
+                continue;
+            }
+            let take = (size - skip).min(remaining);
+            plan.push((self.bodies().join(segment), skip, take));
+            remaining -= take;
+            skip = 0;
         }
-        Ok(file_stream(file, length))
+        if remaining > 0 && is_composite(name) {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the composite body is shorter than its record",
+            ));
+        }
+        // The first segment is opened now, so that a missing body fails the request
+        // rather than its stream; the others as the stream reaches them.
+        let mut plan = plan.into_iter();
+        let first = match plan.next() {
+            Some((path, offset, take)) => Some(file_stream(open_at(&path, offset).await?, take)),
+            None => None,
+        };
+        let rest = futures_util::stream::iter(plan)
+            .then(|(path, offset, take)| async move {
+                Ok::<_, io::Error>(file_stream(open_at(&path, offset).await?, take))
+            })
+            .flat_map(|opened| match opened {
+                Ok(stream) => stream.left_stream(),
+                Err(error) => futures_util::stream::once(async { Err(error) }).right_stream(),
+            });
+        Ok(futures_util::stream::iter(first).flatten().chain(rest))
     }
 
-    /// Deletes bodies no record names any more; a failure is only logged, as the next
-    /// start sweeps what is left.
+    /// Deletes bodies no record names any more (a composite's manifest first, then its
+    /// parts); a failure is only logged, as the next start sweeps what is left.
     pub async fn remove(&self, names: impl IntoIterator<Item = String>) {
+        let mut files = Vec::new();
         for name in names {
+            if is_composite(&name) {
+                match self.manifest(&name).await {
+                    Ok(parts) => {
+                        files.push(name);
+                        files.extend(parts.into_iter().map(|(part, _)| part));
+                    }
+                    Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                    Err(error) => {
+                        tracing::warn!("failed to read the composite body {name}: {error}");
+                    }
+                }
+            } else {
+                files.push(name);
+            }
+        }
+        for name in files {
             let path = self.bodies().join(&name);
             if let Err(error) = tokio::fs::remove_file(&path).await {
                 if error.kind() != io::ErrorKind::NotFound {
@@ -211,6 +352,15 @@ impl Bodies {
             }
         }
     }
+}
+
+/// `path` opened and positioned at `offset`.
+async fn open_at(path: &Path, offset: u64) -> io::Result<tokio::fs::File> {
+    let mut file = tokio::fs::File::open(path).await?;
+    if offset > 0 {
+        file.seek(io::SeekFrom::Start(offset)).await?;
+    }
+    Ok(file)
 }
 
 /// Up to `length` bytes of `file` from where it stands.
@@ -247,11 +397,112 @@ fn file_stream(
 impl Bodies {
     /// A second name for the body `name` (a copy): bodies never change once in place,
     /// so the copy shares the bytes, and deleting either name leaves the other whole.
+    /// A composite's copy links each of its parts and lists the links.
     pub async fn link(&self, name: &str) -> io::Result<String> {
-        let copy = uuid::Uuid::new_v4().simple().to_string();
         let bodies = self.bodies();
+        if is_composite(name) {
+            let mut linked = Vec::new();
+            for (part, size) in self.manifest(name).await? {
+                let copy = uuid::Uuid::new_v4().simple().to_string();
+                if let Err(error) =
+                    tokio::fs::hard_link(bodies.join(&part), bodies.join(&copy)).await
+                {
+                    self.remove(linked.into_iter().map(|(copy, _)| copy)).await;
+                    return Err(error);
+                }
+                linked.push((copy, size));
+            }
+            sync_folder(&bodies).await?;
+            return self.compose(&linked).await;
+        }
+        let copy = uuid::Uuid::new_v4().simple().to_string();
         tokio::fs::hard_link(bodies.join(name), bodies.join(&copy)).await?;
         sync_folder(&bodies).await?;
         Ok(copy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn put(bodies: &Bodies, bytes: &'static [u8]) -> (String, u64) {
+        let stream = futures_util::stream::iter([Ok::<_, io::Error>(Bytes::from_static(bytes))]);
+        let staged = bodies.write(stream, None).await.expect("written");
+        let size = staged.size;
+        (staged.keep().await.expect("kept"), size)
+    }
+
+    async fn read(bodies: &Bodies, name: &str, start: u64, length: u64) -> io::Result<Vec<u8>> {
+        let mut stream = std::pin::pin!(bodies.read(name, start, length).await?);
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk?);
+        }
+        Ok(out)
+    }
+
+    fn files(bodies: &Bodies) -> HashSet<String> {
+        std::fs::read_dir(bodies.bodies())
+            .expect("listed")
+            .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_composite_reads_through_its_parts_and_owns_them() {
+        let folder = tempfile::tempdir().expect("a temporary folder");
+        let bodies = Bodies::open(folder.path()).expect("opened");
+        let parts = vec![
+            put(&bodies, b"hello ").await,
+            put(&bodies, b"composite ").await,
+            put(&bodies, b"world").await,
+        ];
+        let composite = bodies.compose(&parts).await.expect("composed");
+        assert!(is_composite(&composite));
+        assert_eq!(
+            read(&bodies, &composite, 0, 21).await.expect("read"),
+            b"hello composite world"
+        );
+        // Ranges that start, end and run across part boundaries.
+        assert_eq!(read(&bodies, &composite, 4, 8).await.expect("read"), b"o compos");
+        assert_eq!(read(&bodies, &composite, 6, 10).await.expect("read"), b"composite ");
+        assert_eq!(read(&bodies, &composite, 20, 1).await.expect("read"), b"d");
+        assert_eq!(read(&bodies, &composite, 21, 0).await.expect("read"), b"");
+        // Longer than the parts: an error, not a short body.
+        assert!(bodies.read(&composite, 0, 22).await.is_err());
+
+        // A copy shares the bytes through links of its own.
+        let copy = bodies.link(&composite).await.expect("linked");
+        assert_ne!(copy, composite);
+        assert_eq!(files(&bodies).len(), 8);
+        bodies.remove([composite.clone()]).await;
+        assert_eq!(files(&bodies).len(), 4);
+        assert_eq!(
+            read(&bodies, &copy, 0, 21).await.expect("read"),
+            b"hello composite world"
+        );
+
+        // The sweep keeps the parts of a composite a record names, and nothing else.
+        let stray = put(&bodies, b"stray").await.0;
+        let referenced: HashSet<String> = [copy.clone()].into();
+        assert_eq!(bodies.sweep(&referenced).expect("swept"), 1);
+        assert!(!files(&bodies).contains(&stray));
+        assert_eq!(files(&bodies).len(), 4);
+        bodies.remove([copy]).await;
+        assert!(files(&bodies).is_empty());
+    }
+
+    #[test]
+    fn refuses_manifests_it_did_not_write() {
+        assert!(parse_manifest("not a manifest\n").is_err());
+        assert!(parse_manifest(&format!("{MANIFEST_HEADER}\nx\n")).is_err());
+        assert!(parse_manifest(&format!("{MANIFEST_HEADER}\n../x 1\n")).is_err());
+        assert!(parse_manifest(&format!("{MANIFEST_HEADER}\nc-x 1\n")).is_err());
+        assert_eq!(
+            parse_manifest(&manifest_text(&[("a".to_owned(), 1), ("b".to_owned(), 2)]))
+                .expect("parsed"),
+            vec![("a".to_owned(), 1), ("b".to_owned(), 2)]
+        );
     }
 }

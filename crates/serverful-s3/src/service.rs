@@ -41,6 +41,41 @@ pub struct S3Store {
     events: Arc<std::sync::OnceLock<Arc<dyn crate::ObjectEventSink>>>,
     /// The buckets served as websites.
     pub(crate) websites: crate::Websites,
+    /// Multipart uploads being completed: their parts are the object's from the moment
+    /// the parts are chosen, so no part may be replaced then.
+    completing: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+}
+
+/// An upload marked as being completed, until dropped.
+struct Completing {
+    uploads: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    id: String,
+}
+
+impl Completing {
+    /// Marks `id`; `None` if another request is completing it.
+    fn enter(
+        uploads: &Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+        id: &str,
+    ) -> Option<Completing> {
+        let fresh = uploads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id.to_owned());
+        fresh.then(|| Completing {
+            uploads: uploads.clone(),
+            id: id.to_owned(),
+        })
+    }
+}
+
+impl Drop for Completing {
+    fn drop(&mut self) {
+        self.uploads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.id);
+    }
 }
 
 impl std::fmt::Debug for S3Store {
@@ -368,6 +403,7 @@ impl S3Store {
             region: region.into(),
             events: Arc::default(),
             websites: crate::Websites::default(),
+            completing: Arc::default(),
         }
     }
 
@@ -1370,12 +1406,34 @@ impl S3 for S3Store {
             checksums: checksums.clone(),
             body: body.clone(),
         };
-        // The upload may have been aborted or completed while the part streamed in.
-        if self.backend.upload(&upload_id).map_err(storage)?.is_none() {
-            self.bodies.remove([body]).await;
-            return Err(no_such_upload());
-        }
-        let replaced = self.backend.put_part(&upload_id, &part).map_err(storage)?;
+        // The upload may have been aborted or completed while the part streamed in, or
+        // be being completed now: then the part is refused.
+        let stored = {
+            let completing = self
+                .completing
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if completing.contains(&upload_id) {
+                Ok(None)
+            } else {
+                match self.backend.upload(&upload_id) {
+                    Ok(Some(_)) => self.backend.put_part(&upload_id, &part).map(Some),
+                    Ok(None) => Ok(None),
+                    Err(error) => Err(error),
+                }
+            }
+        };
+        let replaced = match stored {
+            Ok(Some(replaced)) => replaced,
+            Ok(None) => {
+                self.bodies.remove([body]).await;
+                return Err(no_such_upload());
+            }
+            Err(error) => {
+                self.bodies.remove([body]).await;
+                return Err(storage(error));
+            }
+        };
         self.bodies.remove(replaced).await;
         let (checksum_crc32, checksum_crc32c, checksum_crc64nvme, checksum_sha1, checksum_sha256) =
             put_checksums(&checksums);
@@ -1397,6 +1455,12 @@ impl S3 for S3Store {
         let origin = self.origin(&request);
         let input = request.input;
         let upload = self.require_upload(&input.bucket, &input.key, &input.upload_id)?;
+        let Some(_completing) = Completing::enter(&self.completing, &upload.id) else {
+            return Err(s3_error!(
+                InternalError,
+                "We encountered an internal error. Please try again."
+            ));
+        };
         let requested = input
             .multipart_upload
             .and_then(|upload| upload.parts)
@@ -1467,10 +1531,13 @@ impl S3 for S3Store {
                 checksums.insert(algorithm.name().to_owned(), composite);
             }
         }
-        let names: Vec<String> = chosen.iter().map(|part| part.body.clone()).collect();
-        let staged = self.bodies.concatenate(&names).await.map_err(write_error)?;
-        let size = staged.size;
-        let body = staged.keep().await.map_err(internal)?;
+        // The object's body is its parts, listed (not copied).
+        let segments: Vec<(String, u64)> = chosen
+            .iter()
+            .map(|part| (part.body.clone(), part.size))
+            .collect();
+        let size = segments.iter().map(|(_, size)| size).sum();
+        let body = self.bodies.compose(&segments).await.map_err(internal)?;
         let record = ObjectRecord {
             bucket: input.bucket.clone(),
             key: input.key.clone(),
@@ -1487,7 +1554,14 @@ impl S3 for S3Store {
             .backend
             .complete_upload(&upload.id, &record)
             .map_err(storage)?;
-        self.bodies.remove(replaced.into_iter().chain(parts)).await;
+        // The chosen parts now belong to the object; the others go.
+        let kept: std::collections::HashSet<&str> =
+            segments.iter().map(|(name, _)| name.as_str()).collect();
+        let unused: Vec<String> = parts
+            .into_iter()
+            .filter(|part| !kept.contains(part.as_str()))
+            .collect();
+        self.bodies.remove(replaced.into_iter().chain(unused)).await;
         self.notify(
             &origin,
             "ObjectCreated:CompleteMultipartUpload",
