@@ -445,7 +445,13 @@ mod tests {
     fn files(bodies: &Bodies) -> HashSet<String> {
         std::fs::read_dir(bodies.bodies())
             .expect("listed")
-            .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
+            .map(|entry| {
+                entry
+                    .expect("entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
             .collect()
     }
 
@@ -465,8 +471,14 @@ mod tests {
             b"hello composite world"
         );
         // Ranges that start, end and run across part boundaries.
-        assert_eq!(read(&bodies, &composite, 4, 8).await.expect("read"), b"o compos");
-        assert_eq!(read(&bodies, &composite, 6, 10).await.expect("read"), b"composite ");
+        assert_eq!(
+            read(&bodies, &composite, 4, 8).await.expect("read"),
+            b"o compos"
+        );
+        assert_eq!(
+            read(&bodies, &composite, 6, 10).await.expect("read"),
+            b"composite "
+        );
         assert_eq!(read(&bodies, &composite, 20, 1).await.expect("read"), b"d");
         assert_eq!(read(&bodies, &composite, 21, 0).await.expect("read"), b"");
         // Longer than the parts: an error, not a short body.

@@ -113,23 +113,74 @@ impl StreamingService for S3Endpoint {
     fn call(&self, request: Request) -> BoxFuture<'static, Response> {
         let mut service = self.service.clone();
         Box::pin(async move {
-            let request_id = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
+            let request_id = uuid::Uuid::new_v4().simple().to_string()[..16].to_uppercase();
             let response = tower::Service::call(&mut service, request).await;
             let mut response = match response {
                 Ok(response) => response.map(axum::body::Body::new),
                 Err(error) => {
                     tracing::error!("failed to serve an S3 request: {:?}", error);
-                    let mut response = Response::new(axum::body::Body::empty());
+                    let mut response = Response::new(axum::body::Body::from(
+                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>",
+                    ));
                     *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                    response.headers_mut().insert(
+                        http::header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/xml"),
+                    );
                     response
                 }
             };
+            if response.status().is_client_error() || response.status().is_server_error() {
+                response = with_request_id_in_error(response, &request_id).await;
+            }
             if let Ok(value) = HeaderValue::from_str(&request_id) {
-                response.headers_mut().insert("x-amz-request-id", value);
+                response
+                    .headers_mut()
+                    .insert("x-amz-request-id", value.clone());
+                response.headers_mut().insert("x-amz-id-2", value);
             }
             response
         })
     }
+}
+
+/// The most an error's body may be for its XML to be given a request id.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// An error answer with `<RequestId>` and `<HostId>` in its XML, as S3 writes them (the
+/// SDKs show them with the error); other answers, and HEAD's empty ones, unchanged.
+async fn with_request_id_in_error(response: Response, request_id: &str) -> Response {
+    let xml = response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.contains("xml"));
+    if !xml {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, ERROR_BODY_LIMIT).await {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            tracing::warn!("failed to read an S3 error's body: {error}");
+            return Response::from_parts(parts, axum::body::Body::empty());
+        }
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let body = match text.rfind("</Error>") {
+        Some(end) if !text.contains("<RequestId>") => {
+            let mut with_id = String::with_capacity(text.len() + 96);
+            with_id.push_str(&text[..end]);
+            with_id.push_str(&format!(
+                "<RequestId>{request_id}</RequestId><HostId>{request_id}</HostId>"
+            ));
+            with_id.push_str(&text[end..]);
+            parts.headers.remove(http::header::CONTENT_LENGTH);
+            axum::body::Body::from(with_id)
+        }
+        _ => axum::body::Body::from(bytes),
+    };
+    Response::from_parts(parts, body)
 }
 
 #[cfg(test)]
@@ -150,5 +201,42 @@ mod tests {
         assert!(is_s3_host("b.s3.localhost:9000"));
         assert!(!is_s3_host("localhost:4566"));
         assert!(!is_s3_host("[::1]:4566"));
+    }
+
+    #[tokio::test]
+    async fn errors_carry_their_request_id_in_the_xml() {
+        let error = |body: &'static str, content_type: &'static str| {
+            let mut response = Response::new(axum::body::Body::from(body));
+            *response.status_mut() = http::StatusCode::NOT_FOUND;
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static(content_type),
+            );
+            response
+        };
+        let text = |response: Response| async move {
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .expect("body");
+            String::from_utf8(bytes.to_vec()).expect("utf-8")
+        };
+        let answered = with_request_id_in_error(
+            error(
+                "<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><Message>m</Message></Error>",
+                "application/xml",
+            ),
+            "ABC",
+        )
+        .await;
+        assert_eq!(
+            text(answered).await,
+            "<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><Message>m</Message><RequestId>ABC</RequestId><HostId>ABC</HostId></Error>"
+        );
+        // Not XML, or already carrying one: as it was.
+        let plain = with_request_id_in_error(error("gone", "text/plain"), "ABC").await;
+        assert_eq!(text(plain).await, "gone");
+        let had = "<Error><Code>X</Code><RequestId>Z</RequestId></Error>";
+        let kept = with_request_id_in_error(error(had, "application/xml"), "ABC").await;
+        assert_eq!(text(kept).await, had);
     }
 }

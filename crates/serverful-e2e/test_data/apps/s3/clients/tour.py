@@ -73,6 +73,12 @@ overridden = s3.get_object(
 )
 seen["override"] = [overridden["ContentType"], overridden["ContentDisposition"]]
 seen["missing_key"] = error_of(lambda: s3.get_object(Bucket=bucket, Key="absent"))
+# The error's XML names the request, as its x-amz-request-id header does.
+try:
+    urllib.request.urlopen(s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "absent"}))
+    seen["missing_key_request_id"] = None
+except urllib.error.HTTPError as error:
+    seen["missing_key_request_id"] = "<RequestId>%s</RequestId>" % error.headers["x-amz-request-id"] in error.read().decode()
 seen["head_missing"] = error_of(lambda: s3.head_object(Bucket=bucket, Key="absent"))
 
 # Checksums: the SDK's own (CRC32 by default in current botocore) and one asked for.
