@@ -55,7 +55,7 @@ if [[ -z "${BENCH_SKIP_BUILDS:-}" && ! -x "$tools/fakecloud/bin/fakecloud" ]]; t
 fi
 if [[ -z "${BENCH_SKIP_BUILDS:-}" && ! -x "$tools/s3s-fs/bin/s3s-fs" ]]; then
     # 0.14 is the last release that builds with the Rust of this machine's image.
-    install_step s3s-fs 1800 cargo install s3s-fs --version "${BENCH_S3S_FS_VERSION:-0.14.1}" \
+    install_step s3s-fs 1800 cargo install s3s-fs --version "${BENCH_S3S_FS_VERSION:-0.14.1}" --features binary \
         --locked --root "$tools/s3s-fs" --target-dir "$tools/s3s-fs-build"
 fi
 
