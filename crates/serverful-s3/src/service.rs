@@ -19,6 +19,8 @@ use crate::bodies::{Bodies, Staged, WriteError};
 use crate::checksum::{self, Algorithm};
 use crate::listing::{self, Listing};
 
+mod part_copy;
+
 /// The smallest part but the last of a multipart upload.
 const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 /// The most tags an object may have.
@@ -125,6 +127,19 @@ fn no_such_bucket(_name: &str) -> S3Error {
 
 fn no_such_key() -> S3Error {
     s3_error!(NoSuchKey, "The specified key does not exist.")
+}
+
+/// A part number, which must be 1 to 10,000.
+fn part_number(number: i32) -> S3Result<u32> {
+    u32::try_from(number)
+        .ok()
+        .filter(|number| (1..=10_000).contains(number))
+        .ok_or_else(|| {
+            s3_error!(
+                InvalidArgument,
+                "Part number must be an integer between 1 and 10000, inclusive"
+            )
+        })
 }
 
 fn no_such_upload() -> S3Error {
@@ -533,6 +548,41 @@ impl S3Store {
             }
         }
         .map_err(write_error)
+    }
+
+    /// Records an uploaded part whose body is in place, unless the upload was aborted
+    /// or completed while the part streamed in, or is being completed now: then the
+    /// part's body goes and the answer is `NoSuchUpload`. Removes the body it replaced.
+    async fn keep_part(&self, upload_id: &str, part: Part) -> S3Result<()> {
+        let stored = {
+            let completing = self
+                .completing
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if completing.contains(upload_id) {
+                Ok(None)
+            } else {
+                match self.backend.upload(upload_id) {
+                    Ok(Some(_)) => self.backend.put_part(upload_id, &part).map(Some),
+                    Ok(None) => Ok(None),
+                    Err(error) => Err(error),
+                }
+            }
+        };
+        match stored {
+            Ok(Some(replaced)) => {
+                self.bodies.remove(replaced).await;
+                Ok(())
+            }
+            Ok(None) => {
+                self.bodies.remove([part.body]).await;
+                Err(no_such_upload())
+            }
+            Err(error) => {
+                self.bodies.remove([part.body]).await;
+                Err(storage(error))
+            }
+        }
     }
 
     /// Commits an object: the body into place, then its record; then removes the body it
@@ -1008,28 +1058,9 @@ impl S3 for S3Store {
         let principal = self.principal(&request);
         let origin = self.origin(&request);
         let input = request.input;
-        let (source_bucket, source_key) = match &input.copy_source {
-            dto::CopySource::Bucket { bucket, key, .. } => (bucket.to_string(), key.to_string()),
-            _ => {
-                return Err(s3_error!(
-                    NotImplemented,
-                    "Copying from an access point is not implemented"
-                ))
-            }
-        };
-        // Reading the source is an action of its own on its bucket.
-        let principal = principal.ok_or_else(|| s3_error!(AccessDenied, "Access Denied"))?;
-        principal
-            .authorize(
-                Action::s3("GetObject"),
-                Resource::Bucket {
-                    name: &source_bucket,
-                },
-                &self.region,
-            )
-            .map_err(|denied| S3Error::with_message(S3ErrorCode::AccessDenied, denied.message))?;
+        let source = self.copy_source(principal, &input.copy_source)?;
         self.require_bucket(&input.bucket)?;
-        let source = self.require_object(&source_bucket, &source_key)?;
+        let (source_bucket, source_key) = (source.bucket.clone(), source.key.clone());
         check_conditions(
             &source,
             input.copy_source_if_match.as_ref(),
@@ -1374,15 +1405,7 @@ impl S3 for S3Store {
             request.input.part_number,
         );
         let upload = self.require_upload(&bucket, &key, &upload_id)?;
-        let number = u32::try_from(number)
-            .ok()
-            .filter(|number| (1..=10_000).contains(number))
-            .ok_or_else(|| {
-                s3_error!(
-                    InvalidArgument,
-                    "Part number must be an integer between 1 and 10000, inclusive"
-                )
-            })?;
+        let number = part_number(number)?;
         let algorithm =
             requested_checksum(&request.headers, request.input.checksum_algorithm.as_ref())?
                 .or_else(|| {
@@ -1404,37 +1427,9 @@ impl S3 for S3Store {
             etag: part_etag.clone(),
             last_modified: OffsetDateTime::now_utc(),
             checksums: checksums.clone(),
-            body: body.clone(),
+            body,
         };
-        // The upload may have been aborted or completed while the part streamed in, or
-        // be being completed now: then the part is refused.
-        let stored = {
-            let completing = self
-                .completing
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if completing.contains(&upload_id) {
-                Ok(None)
-            } else {
-                match self.backend.upload(&upload_id) {
-                    Ok(Some(_)) => self.backend.put_part(&upload_id, &part).map(Some),
-                    Ok(None) => Ok(None),
-                    Err(error) => Err(error),
-                }
-            }
-        };
-        let replaced = match stored {
-            Ok(Some(replaced)) => replaced,
-            Ok(None) => {
-                self.bodies.remove([body]).await;
-                return Err(no_such_upload());
-            }
-            Err(error) => {
-                self.bodies.remove([body]).await;
-                return Err(storage(error));
-            }
-        };
-        self.bodies.remove(replaced).await;
+        self.keep_part(&upload_id, part).await?;
         let (checksum_crc32, checksum_crc32c, checksum_crc64nvme, checksum_sha1, checksum_sha256) =
             put_checksums(&checksums);
         Ok(S3Response::new(dto::UploadPartOutput {
@@ -1446,6 +1441,13 @@ impl S3 for S3Store {
             checksum_sha256,
             ..Default::default()
         }))
+    }
+
+    async fn upload_part_copy(
+        &self,
+        request: S3Request<dto::UploadPartCopyInput>,
+    ) -> S3Result<S3Response<dto::UploadPartCopyOutput>> {
+        self.upload_part_copy_of(request).await
     }
 
     async fn complete_multipart_upload(

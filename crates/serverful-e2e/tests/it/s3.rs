@@ -81,6 +81,9 @@ fn boto3_reads_writes_lists_copies_tags_and_gets_s3_errors() {
     });
     let multipart = json!({
         "multipart": [true, 6 * 1024 * 1024 + 123, true],
+        "part_copy": [true, true],
+        "part_copy_range": ["InvalidArgument", 400],
+        "part_copy_missing": ["NoSuchKey", 404],
         "missing_part": ["InvalidPart", 400],
         "misordered": ["InvalidPartOrder", 400],
         "not_completed": ["404", 404],

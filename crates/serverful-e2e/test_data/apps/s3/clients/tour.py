@@ -112,6 +112,19 @@ with tempfile.TemporaryDirectory() as folder:
     with open(target, "rb") as file:
         same = file.read() == data
     seen["multipart"] = [head["ETag"].endswith('-2"'), head["ContentLength"], same]
+    # A managed copy of a large object copies it in parts (UploadPartCopy), with ranges.
+    s3.copy({"Bucket": bucket, "Key": "big/six.bin"}, bucket, "big/copied.bin", Config=config)
+    copied = s3.get_object(Bucket=bucket, Key="big/copied.bin")
+    seen["part_copy"] = [copied["ETag"].endswith('-2"'), copied["Body"].read() == data]
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="big/ranged")["UploadId"]
+    seen["part_copy_range"] = error_of(
+        lambda: s3.upload_part_copy(Bucket=bucket, Key="big/ranged", UploadId=upload, PartNumber=1,
+                                    CopySource={"Bucket": bucket, "Key": "big/six.bin"},
+                                    CopySourceRange="bytes=0-%d" % len(data)))
+    seen["part_copy_missing"] = error_of(
+        lambda: s3.upload_part_copy(Bucket=bucket, Key="big/ranged", UploadId=upload, PartNumber=1,
+                                    CopySource={"Bucket": bucket, "Key": "big/absent"}))
+    s3.abort_multipart_upload(Bucket=bucket, Key="big/ranged", UploadId=upload)
 
 # Completing with a part that was never uploaded, or out of order, or too small.
 upload = s3.create_multipart_upload(Bucket=bucket, Key="parts")["UploadId"]
