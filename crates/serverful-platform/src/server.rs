@@ -398,9 +398,14 @@ impl Platform {
                 let data_dir = self.config.data_dir.clone();
                 let version = self.config.serverful_version.clone();
                 progress.phase("backing up");
-                tokio::task::spawn_blocking(move || crate::backup::write(&data_dir, &version, sink))
-                    .await
-                    .map_err(|error| ActionError::internal("backup", error.to_string()))?
+                // S3 bodies that lose their record while the backup runs stay until it ends.
+                let hold = self.config.buckets.as_ref().map(|s3| s3.hold_removals());
+                let written = tokio::task::spawn_blocking(move || {
+                    crate::backup::write(&data_dir, &version, sink)
+                })
+                .await;
+                drop(hold);
+                written.map_err(|error| ActionError::internal("backup", error.to_string()))?
             }
             Action::Invoke(request) => crate::invocation::invoke(self, request).await,
         }

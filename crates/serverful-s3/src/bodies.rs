@@ -18,6 +18,7 @@
 use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt as _};
@@ -81,6 +82,43 @@ fn parse_manifest(text: &str) -> io::Result<Vec<(String, u64)>> {
 #[derive(Debug, Clone)]
 pub struct Bodies {
     root: PathBuf,
+    /// Removals held back while a backup copies the folder.
+    holds: Arc<Mutex<Holds>>,
+}
+
+/// How many backups hold removals back, and the files waiting for them to finish.
+#[derive(Debug, Default)]
+struct Holds {
+    count: usize,
+    deferred: Vec<PathBuf>,
+}
+
+/// While it lives, bodies that lose their record stay on disk (removed when the last
+/// hold goes): a backup that snapshots the records and then copies the bodies finds
+/// every body its snapshot names.
+#[derive(Debug)]
+pub struct RemovalHold {
+    holds: Arc<Mutex<Holds>>,
+}
+
+impl Drop for RemovalHold {
+    fn drop(&mut self) {
+        let deferred = {
+            let mut holds = self.holds.lock().unwrap_or_else(PoisonError::into_inner);
+            holds.count -= 1;
+            if holds.count > 0 {
+                return;
+            }
+            std::mem::take(&mut holds.deferred)
+        };
+        for path in deferred {
+            if let Err(error) = std::fs::remove_file(&path) {
+                if error.kind() != io::ErrorKind::NotFound {
+                    tracing::warn!("failed to remove the body {}: {error}", path.display());
+                }
+            }
+        }
+    }
 }
 
 /// Why a body could not be written.
@@ -157,11 +195,23 @@ impl Bodies {
         }
         Ok(Bodies {
             root: root.to_owned(),
+            holds: Arc::default(),
         })
     }
 
     fn bodies(&self) -> PathBuf {
         self.root.join("bodies")
+    }
+
+    /// Holds removals back until the hold is dropped (a backup is copying the folder).
+    pub fn hold_removals(&self) -> RemovalHold {
+        self.holds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .count += 1;
+        RemovalHold {
+            holds: self.holds.clone(),
+        }
     }
 
     /// Deletes the body files no record names, directly or as a part of a composite a
@@ -343,6 +393,16 @@ impl Bodies {
                 files.push(name);
             }
         }
+        {
+            let mut holds = self.holds.lock().unwrap_or_else(PoisonError::into_inner);
+            if holds.count > 0 {
+                let bodies = self.bodies();
+                holds
+                    .deferred
+                    .extend(files.iter().map(|name| bodies.join(name)));
+                return;
+            }
+        }
         for name in files {
             let path = self.bodies().join(&name);
             if let Err(error) = tokio::fs::remove_file(&path).await {
@@ -502,6 +562,23 @@ mod tests {
         assert!(!files(&bodies).contains(&stray));
         assert_eq!(files(&bodies).len(), 4);
         bodies.remove([copy]).await;
+        assert!(files(&bodies).is_empty());
+    }
+
+    #[tokio::test]
+    async fn removals_wait_for_the_last_hold() {
+        let folder = tempfile::tempdir().expect("a temporary folder");
+        let bodies = Bodies::open(folder.path()).expect("opened");
+        let (plain, _) = put(&bodies, b"plain").await;
+        let part = put(&bodies, b"part").await;
+        let composite = bodies.compose(&[part]).await.expect("composed");
+        let first = bodies.hold_removals();
+        let second = bodies.hold_removals();
+        bodies.remove([plain, composite]).await;
+        assert_eq!(files(&bodies).len(), 3);
+        drop(first);
+        assert_eq!(files(&bodies).len(), 3);
+        drop(second);
         assert!(files(&bodies).is_empty());
     }
 

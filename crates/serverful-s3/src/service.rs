@@ -471,6 +471,13 @@ impl S3Store {
         sink.deliver(event).await;
     }
 
+    /// Keeps the bodies of deleted or replaced objects on disk until the hold is dropped:
+    /// taken by a backup for as long as it copies the data folder, so that every record
+    /// its snapshot holds finds its body.
+    pub fn hold_removals(&self) -> crate::bodies::RemovalHold {
+        self.bodies.hold_removals()
+    }
+
     /// The region buckets are reported in.
     pub fn region(&self) -> &str {
         &self.region
