@@ -977,6 +977,12 @@ result["rest_body"] = s3.get_object(Bucket=routed, Key="away.html")["Body"].read
 # A copy never takes its source's redirect, only one given with it.
 s3.copy_object(Bucket=routed, Key="copy.html", CopySource={"Bucket": routed, "Key": "away.html"})
 result["copy"] = s3.head_object(Bucket=routed, Key="copy.html").get("WebsiteRedirectLocation")
+# A multipart upload takes it when it starts.
+upload = s3.create_multipart_upload(Bucket=routed, Key="parts.html", WebsiteRedirectLocation="/index.html")
+part = s3.upload_part(Bucket=routed, Key="parts.html", UploadId=upload["UploadId"], PartNumber=1, Body=b"one part")
+s3.complete_multipart_upload(Bucket=routed, Key="parts.html", UploadId=upload["UploadId"],
+                             MultipartUpload={"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]})
+result["multipart"] = s3.head_object(Bucket=routed, Key="parts.html").get("WebsiteRedirectLocation")
 try:
     s3.put_object(Bucket=routed, Key="bad.html", Body=b"x", WebsiteRedirectLocation="documents/")
     result["bad"] = "accepted"
@@ -994,6 +1000,7 @@ fn website_routing_rules_and_object_redirects_send_browsers_elsewhere() {
     assert_eq!(written["head"], "/documents/a%20b.html");
     assert_eq!(written["rest_body"], "kept");
     assert_eq!(written["copy"], Value::Null);
+    assert_eq!(written["multipart"], "/index.html");
     assert_eq!(
         written["bad"],
         json!([
@@ -1061,6 +1068,7 @@ fn website_routing_rules_and_object_redirects_send_browsers_elsewhere() {
     // Objects written with a redirect location are 301s to it, HEAD too.
     assert_eq!(get("/old.html"), (301, "/documents/a%20b.html".to_owned()));
     assert_eq!(get("/away.html"), (301, "https://example.org/".to_owned()));
+    assert_eq!(get("/parts.html"), (301, "/index.html".to_owned()));
     let (status, location, _) = visit(reqwest::Method::HEAD, "/old.html");
     assert_eq!(
         (status, location.as_deref()),
