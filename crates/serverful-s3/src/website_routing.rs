@@ -15,6 +15,7 @@
 
 use http::StatusCode;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde_json::Value;
 
 /// S3 keeps at most this many rules in a website configuration.
 pub const MAX_ROUTING_RULES: usize = 50;
@@ -180,6 +181,68 @@ pub fn check_rule_count(count: usize) -> Result<(), InvalidRoutingRule> {
         )));
     }
     Ok(())
+}
+
+/// Why a website document's `RoutingRules` were refused: the rule (none when the list as
+/// a whole is) and S3's reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct InvalidRoutingRules {
+    pub rule_idx: Option<usize>,
+    pub error: InvalidRoutingRule,
+}
+
+impl std::fmt::Display for InvalidRoutingRules {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.rule_idx {
+            Some(rule_idx) => write!(f, "RoutingRules[{rule_idx}]: {}", self.error),
+            None => write!(f, "RoutingRules: {}", self.error),
+        }
+    }
+}
+
+/// The `RoutingRules` of a website configuration document in CloudFormation's shape (a
+/// template's `WebsiteConfiguration`: each rule's `RoutingRuleCondition` and
+/// `RedirectRule`), checked; none when the document has none.
+pub fn rules_of_document(document: &Value) -> Result<Vec<RoutingRule>, InvalidRoutingRules> {
+    let whole = |message: &str| InvalidRoutingRules {
+        rule_idx: None,
+        error: InvalidRoutingRule(message.to_owned()),
+    };
+    let rules = match document.get("RoutingRules") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(rules)) => rules,
+        Some(_) => return Err(whole("expected a list of routing rules")),
+    };
+    check_rule_count(rules.len()).map_err(|error| InvalidRoutingRules {
+        rule_idx: None,
+        error,
+    })?;
+    rules
+        .iter()
+        .enumerate()
+        .map(|(rule_idx, rule)| {
+            let field = |pointer: &str| rule.pointer(pointer).and_then(Value::as_str);
+            RoutingRuleFields {
+                has_condition: rule
+                    .get("RoutingRuleCondition")
+                    .is_some_and(|condition| !condition.is_null()),
+                key_prefix_equals: field("/RoutingRuleCondition/KeyPrefixEquals"),
+                http_error_code_returned_equals: field(
+                    "/RoutingRuleCondition/HttpErrorCodeReturnedEquals",
+                ),
+                host_name: field("/RedirectRule/HostName"),
+                protocol: field("/RedirectRule/Protocol"),
+                http_redirect_code: field("/RedirectRule/HttpRedirectCode"),
+                replace_key_prefix_with: field("/RedirectRule/ReplaceKeyPrefixWith"),
+                replace_key_with: field("/RedirectRule/ReplaceKeyWith"),
+            }
+            .check()
+            .map_err(|error| InvalidRoutingRules {
+                rule_idx: Some(rule_idx),
+                error,
+            })
+        })
+        .collect()
 }
 
 impl RoutingRule {
@@ -469,6 +532,61 @@ mod tests {
         assert_eq!(check_redirect_location("https://example.com/x"), Ok(()));
         assert!(check_redirect_location("about/").is_err());
         assert!(check_redirect_location("ftp://example.com").is_err());
+    }
+
+    #[test]
+    fn rules_read_from_a_document_in_cloudformations_shape() {
+        let rules = rules_of_document(&serde_json::json!({
+            "IndexDocument": "index.html",
+            "RoutingRules": [
+                {"RoutingRuleCondition": {"KeyPrefixEquals": "docs/"},
+                 "RedirectRule": {"ReplaceKeyPrefixWith": "documents/"}},
+                {"RoutingRuleCondition": {"HttpErrorCodeReturnedEquals": "404"},
+                 "RedirectRule": {"HostName": "example.com", "Protocol": "https",
+                                  "HttpRedirectCode": "302", "ReplaceKeyWith": "lost.html"}}
+            ]
+        }))
+        .expect("valid");
+        assert_eq!(
+            rules,
+            [
+                RoutingRule {
+                    condition: Some(Condition {
+                        key_prefix_equals: Some("docs/".to_owned()),
+                        http_error_code_returned_equals: None,
+                    }),
+                    redirect: Redirect {
+                        replace: Some(ReplaceKey::PrefixWith("documents/".to_owned())),
+                        ..Default::default()
+                    },
+                },
+                RoutingRule {
+                    condition: Some(Condition {
+                        key_prefix_equals: None,
+                        http_error_code_returned_equals: Some(404),
+                    }),
+                    redirect: Redirect {
+                        host_name: Some("example.com".to_owned()),
+                        protocol: Some("https".to_owned()),
+                        http_redirect_code: Some(302),
+                        replace: Some(ReplaceKey::With("lost.html".to_owned())),
+                    },
+                },
+            ]
+        );
+        let refused = rules_of_document(&serde_json::json!({
+            "RoutingRules": [
+                {"RedirectRule": {"HostName": "example.com"}},
+                {"RedirectRule": {"HttpRedirectCode": "200"}}
+            ]
+        }))
+        .expect_err("refused");
+        assert_eq!(
+            refused.to_string(),
+            "RoutingRules[1]: The provided HTTP redirect code (200) is not valid. Valid codes \
+             are 3XX except 300."
+        );
+        assert_eq!(rules_of_document(&serde_json::json!({})), Ok(Vec::new()));
     }
 
     #[test]
