@@ -136,6 +136,8 @@ bundle_python websockets "websockets==15.*"
 bundle_node ws "ws@8"
 # Selenium for the browser test of examples/pajthy (tests/it/pajthy.rs).
 bundle_python selenium "selenium==4.*"
+# Pillow makes and checks the images of the thumbnails example's test (tests/it/thumbnails.rs).
+bundle_python pillow "pillow==11.3.0"
 
 # An independent implementation of AWS's cron dialect for serverful-schedule's differential
 # test (crates/serverful-schedule/tests/it/differential.rs), pinned so its answers stay put.

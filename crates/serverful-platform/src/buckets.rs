@@ -23,6 +23,17 @@ pub(crate) async fn ensure(
             "this server runs no S3 buckets".to_owned(),
         ));
     };
+    // A website configuration S3 would refuse fails the deploy before anything is made.
+    for bucket in &app.buckets {
+        if let Some(website) = bucket.configurations.get("WebsiteConfiguration") {
+            crate::websites::website_config(website).map_err(|error| {
+                ActionError::invalid(
+                    "buckets",
+                    format!("{}.WebsiteConfiguration.{error}", bucket.logical_id),
+                )
+            })?;
+        }
+    }
     let buckets = app.buckets.clone();
     let stack = stack.to_owned();
     let ensured = tokio::task::spawn_blocking(move || {

@@ -64,6 +64,7 @@ pub mod sns_deliveries;
 pub mod state;
 pub mod streams;
 pub mod tables;
+mod websites;
 
 pub use action::{
     Action, ActionError, ApiUrl, BackupSink, DeployRequest, ErrorKind, InvokeRequest, LogEntry,

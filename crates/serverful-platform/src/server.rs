@@ -1671,17 +1671,13 @@ impl Platform {
                 let Some(website) = bucket.configurations.get("WebsiteConfiguration") else {
                     continue;
                 };
-                let text = |pointer: &str| {
-                    website
-                        .pointer(pointer)
-                        .and_then(serde_json::Value::as_str)
-                        .map(str::to_owned)
-                };
-                let config = serverful_s3::WebsiteConfig {
-                    index: text("/IndexDocument"),
-                    error: text("/ErrorDocument"),
-                    redirect_all: text("/RedirectAllRequestsTo/HostName")
-                        .map(|host| (host, text("/RedirectAllRequestsTo/Protocol"))),
+                // Checked when the version's buckets were made (`buckets::ensure`).
+                let config = match crate::websites::website_config(website) {
+                    Ok(config) => config,
+                    Err(error) => {
+                        tracing::error!("{}.WebsiteConfiguration.{error}", bucket.logical_id);
+                        continue;
+                    }
                 };
                 let public = version
                     .app

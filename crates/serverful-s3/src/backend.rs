@@ -28,6 +28,10 @@ pub struct ObjectHeaders {
     pub expires: Option<String>,
     /// User metadata (`x-amz-meta-*`), names lowercased.
     pub metadata: BTreeMap<String, String>,
+    /// `x-amz-website-redirect-location`: where the bucket's website sends a request for
+    /// the object (a 301), a key starting with `/` or an absolute URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website_redirect_location: Option<String>,
 }
 
 /// An object's record.

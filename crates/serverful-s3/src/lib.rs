@@ -20,6 +20,7 @@ pub mod listing;
 pub mod service;
 pub mod sqlite;
 pub mod website;
+pub mod website_routing;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -30,6 +31,7 @@ pub use events::{ObjectEvent, ObjectEventSink};
 pub use service::S3Store;
 pub use sqlite::SqliteBackend;
 pub use website::{PublicRead, Website, WebsiteConfig, Websites};
+pub use website_routing::RoutingRule;
 
 /// Why S3's state could not be opened.
 #[derive(Debug, thiserror::Error)]

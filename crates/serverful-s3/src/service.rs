@@ -18,6 +18,7 @@ use crate::backend::{
 use crate::bodies::{Bodies, Staged, WriteError};
 use crate::checksum::{self, Algorithm};
 use crate::listing::{self, Listing};
+use crate::website_routing::check_written_redirect_location;
 
 mod part_copy;
 
@@ -760,6 +761,7 @@ impl S3 for S3Store {
             .map(parse_tagging_header)
             .unwrap_or_default();
         check_tags(&tags)?;
+        check_written_redirect_location(request.input.website_redirect_location.as_deref())?;
         let algorithm =
             requested_checksum(&request.headers, request.input.checksum_algorithm.as_ref())?;
         let staged = self
@@ -781,6 +783,7 @@ impl S3 for S3Store {
                 cache_control: input.cache_control,
                 expires: expires_text(input.expires),
                 metadata: metadata_of(input.metadata),
+                website_redirect_location: input.website_redirect_location,
             },
             checksums: checksums.clone(),
             parts_count: None,
@@ -876,6 +879,7 @@ impl S3 for S3Store {
                 .response_expires
                 .or_else(|| expires_of(headers.expires.as_ref())),
             metadata: output_metadata(&headers),
+            website_redirect_location: headers.website_redirect_location.clone(),
             // S3 tells a multipart object's part count only when a part is asked for.
             parts_count: input
                 .part_number
@@ -953,6 +957,7 @@ impl S3 for S3Store {
                 .response_expires
                 .or_else(|| expires_of(headers.expires.as_ref())),
             metadata: output_metadata(headers),
+            website_redirect_location: headers.website_redirect_location.clone(),
             // S3 tells a multipart object's part count only when a part is asked for.
             parts_count: input
                 .part_number
@@ -1085,7 +1090,13 @@ impl S3 for S3Store {
             .tagging_directive
             .as_ref()
             .is_some_and(|directive| directive.as_str().eq_ignore_ascii_case("REPLACE"));
-        if source_bucket == input.bucket && source_key == input.key && !replace && !replace_tags {
+        check_written_redirect_location(input.website_redirect_location.as_deref())?;
+        if source_bucket == input.bucket
+            && source_key == input.key
+            && !replace
+            && !replace_tags
+            && input.website_redirect_location.is_none()
+        {
             return Err(s3_error!(
                 InvalidRequest,
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
@@ -1100,9 +1111,15 @@ impl S3 for S3Store {
                 cache_control: input.cache_control,
                 expires: expires_text(input.expires),
                 metadata: metadata_of(input.metadata),
+                website_redirect_location: input.website_redirect_location,
             }
         } else {
-            source.headers.clone()
+            // The copy keeps the source's headers but its redirect location, which S3 never
+            // copies: only the one given with the copy applies.
+            ObjectHeaders {
+                website_redirect_location: input.website_redirect_location,
+                ..source.headers.clone()
+            }
         };
         let tags = if replace_tags {
             let tags = input
@@ -1356,6 +1373,7 @@ impl S3 for S3Store {
             .map(parse_tagging_header)
             .unwrap_or_default();
         check_tags(&tags)?;
+        check_written_redirect_location(input.website_redirect_location.as_deref())?;
         let checksum_algorithm = match &input.checksum_algorithm {
             Some(algorithm) => Some(
                 Algorithm::parse(algorithm.as_str())
@@ -1383,6 +1401,7 @@ impl S3 for S3Store {
                 cache_control: input.cache_control,
                 expires: expires_text(input.expires),
                 metadata: metadata_of(input.metadata),
+                website_redirect_location: input.website_redirect_location,
             },
             tags,
             checksum_algorithm: checksum_algorithm.clone(),

@@ -3,8 +3,8 @@
 //! `{bucket}.s3-website-{region}.amazonaws.com` and `{bucket}.s3-website.{region}...`),
 //! as S3's website endpoint does: the index document for a folder, a redirect to add the
 //! missing `/`, the error document for a 404, `RedirectAllRequestsTo`, and only objects
-//! the bucket policy lets anyone read (`s3:GetObject` for the principal `*`). Errors are
-//! S3's HTML pages.
+//! the bucket policy lets anyone read (`s3:GetObject` for the principal `*`), and the
+//! conditional redirects of [`crate::website_routing`]. Errors are S3's HTML pages.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -15,6 +15,7 @@ use http::{header, HeaderValue, Method, StatusCode};
 use serde_json::Value;
 
 use crate::backend::ObjectRecord;
+use crate::website_routing::{self, RoutingRule};
 use crate::S3Store;
 
 /// A bucket's website configuration.
@@ -26,6 +27,8 @@ pub struct WebsiteConfig {
     pub error: Option<String>,
     /// `RedirectAllRequestsTo`: host name and protocol (`http` when not given).
     pub redirect_all: Option<(String, Option<String>)>,
+    /// `RoutingRules`, in order.
+    pub routing_rules: Vec<RoutingRule>,
 }
 
 /// A website: its configuration and who may read it.
@@ -228,6 +231,20 @@ impl S3Store {
         let decoded = percent_encoding::percent_decode_str(path.trim_start_matches('/'))
             .decode_utf8_lossy()
             .into_owned();
+        // The website's own host, where a rule's redirect goes unless it names another.
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|host| host.to_str().ok())
+            .unwrap_or(bucket)
+            .to_owned();
+        let routed = |rule: &RoutingRule| {
+            let (status, location) = rule.location(&decoded, &host, "http");
+            redirect(status, &location)
+        };
+        if let Some(rule) = website_routing::before_reading(&site.config.routing_rules, &decoded) {
+            return routed(rule);
+        }
         let index = site.config.index.as_deref().unwrap_or("index.html");
         let key = if decoded.is_empty() || decoded.ends_with('/') {
             format!("{decoded}{index}")
@@ -237,7 +254,13 @@ impl S3Store {
         match self.readable(bucket, &key, &site) {
             Ok(Some(object)) => return self.object_response(&object, StatusCode::OK, head).await,
             Ok(None) => {}
-            Err(status) => return refusal(status),
+            Err(status) => {
+                return match website_routing::on_error(&site.config.routing_rules, &decoded, status)
+                {
+                    Some(rule) => routed(rule),
+                    None => refusal(status),
+                }
+            }
         }
         // `/docs` with `docs/index.html` present: S3 redirects to add the slash.
         if !decoded.is_empty() && !decoded.ends_with('/') {
@@ -245,6 +268,11 @@ impl S3Store {
             if let Ok(Some(_)) = self.readable(bucket, &folder_index, &site) {
                 return redirect(StatusCode::FOUND, &format!("{path}/"));
             }
+        }
+        if let Some(rule) =
+            website_routing::on_error(&site.config.routing_rules, &decoded, StatusCode::NOT_FOUND)
+        {
+            return routed(rule);
         }
         if let Some(error_key) = &site.config.error {
             if let Ok(Some(object)) = self.readable(bucket, error_key, &site) {
@@ -286,6 +314,10 @@ impl S3Store {
         status: StatusCode,
         head: bool,
     ) -> Response {
+        // An object written with `x-amz-website-redirect-location` is a 301 on the website.
+        if let Some(location) = &object.headers.website_redirect_location {
+            return redirect(StatusCode::MOVED_PERMANENTLY, location);
+        }
         let mut response = if head {
             Response::new(Body::empty())
         } else {

@@ -1,5 +1,5 @@
 # Drives examples/pajthy's single-page app in headless Chromium (Debian's `chromium` and
-# `chromedriver`, through Selenium): the page comes from the app's HTTP API host and calls
+# `chromedriver`, through Selenium): the page comes from the site bucket's website host and calls
 # the REST API on another host (CORS), follows the session over the WebSocket API, and
 # must show each change pushed to it. Prints what it saw as JSON.
 #

@@ -43,6 +43,7 @@ mod store;
 mod stream_mappings;
 mod streaming;
 mod streams;
+mod thumbnails;
 mod versions;
 mod walls;
 mod watch;

@@ -2,8 +2,9 @@
 //! voters on the REST API, every change pushed over the WebSocket API to real `websockets`
 //! clients (one of which drops: its `$disconnect` runs, and a push that meets its dead
 //! connection answers 410 and removes the subscription), votes refused while the vote is
-//! closed, a kicked voter, a browser's CORS preflight, and the single-page app in headless
-//! Chromium showing the pushed changes; the pure core under Node.js's test runner.
+//! closed, a kicked voter, a browser's CORS preflight, and the single-page app, published to
+//! its bucket with `web/publish.sh` and loaded by headless Chromium from the bucket's website
+//! endpoint, showing the pushed changes; the pure core under Node.js's test runner.
 
 use std::process::Command;
 
@@ -51,17 +52,65 @@ fn run_python(server: &Server, name: &str, bundles: &[&str], args: &[&str]) -> V
     })
 }
 
-/// `http://{api-id}.execute-api.localhost:PORT`, the host an API answers on by itself.
-fn api_host(server: &Server, output: &str) -> String {
-    let port = server
+/// The gateway's port.
+fn port(server: &Server) -> String {
+    server
         .base_url
         .rsplit_once(':')
         .map(|(_, port)| port.to_owned())
-        .expect("a port");
+        .expect("a port")
+}
+
+/// `http://{api-id}.execute-api.localhost:PORT`, the host an API answers on by itself.
+fn api_host(server: &Server, output: &str) -> String {
     format!(
-        "http://{}.execute-api.localhost:{port}",
-        server.output(output)
+        "http://{}.execute-api.localhost:{}",
+        server.output(output),
+        port(server)
     )
+}
+
+/// The WebSocket API's URL as `up` prints it.
+fn websocket_url(server: &Server) -> String {
+    format!(
+        "ws://{}.execute-api.localhost:{}/live",
+        server.output("WebSocketApiId"),
+        port(server)
+    )
+}
+
+/// Publishes the single-page app as the example's README says: `web/publish.sh` (the AWS
+/// CLI's `s3 sync` and `s3 cp`) with the site bucket and the APIs' URLs as `up` prints
+/// them. Returns the site's origin, `http://{bucket}.s3-website.localhost:PORT`.
+fn publish_site(server: &Server) -> String {
+    let bucket = server.output("SiteBucketName");
+    let api = format!("{}/api", api_host(server, "RestApiId"));
+    let websocket = websocket_url(server);
+    let stdout = server.stdout();
+    assert!(
+        stdout.contains(&websocket),
+        "up prints the WebSocket API's URL\n{stdout}"
+    );
+    let output = Command::new("sh")
+        .arg(repo_root().join("examples/pajthy/web/publish.sh"))
+        .args([&bucket, &api, &websocket])
+        .envs(server.aws_env())
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("run sh");
+    assert!(
+        output.status.success(),
+        "publish.sh failed: {}{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+        server.all_output()
+    );
+    let origin = format!("http://{bucket}.s3-website.localhost:{}", port(server));
+    assert!(
+        stdout.contains(&format!("  SiteBucket: {origin}/")),
+        "up prints the website's URL\n{stdout}"
+    );
+    origin
 }
 
 fn names(view: &Value) -> Vec<&str> {
@@ -194,9 +243,9 @@ fn a_session_with_several_voters_pushes_every_change_and_forgets_dead_connection
 }
 
 #[test]
-fn the_rest_api_answers_a_browsers_cors_preflight_from_the_apps_origin() {
+fn the_site_bucket_serves_the_app_and_the_rest_api_answers_its_cors_preflight() {
     let server = Server::start(&repo_root().join("examples/pajthy"), &[]);
-    let page_origin = api_host(&server, "WebApiId");
+    let page_origin = publish_site(&server);
     let rest_host = format!("{}.execute-api.localhost", server.output("RestApiId"));
     let client = crate::client();
 
@@ -254,21 +303,45 @@ fn the_rest_api_answers_a_browsers_cors_preflight_from_the_apps_origin() {
         json!(["0", "1", "2", "3", "5", "8", "13", "21", "?"])
     );
 
-    // Without the WebSocket's upgrade, the page host serves the app itself.
-    let page = client
-        .get(server.url("/"))
-        .header(
-            "Host",
-            format!("{}.execute-api.localhost", server.output("WebApiId")),
-        )
-        .send()
-        .expect("GET /");
-    assert_eq!(page.status(), 200);
-    let html = page.text().expect("page");
-    assert!(
-        html.contains(&format!("\"restApiId\":\"{}\"", server.output("RestApiId"))),
-        "{html}"
+    // The website host serves the published files to anyone, the config included.
+    let site_host = page_origin.trim_start_matches("http://");
+    let site_get = |path: &str| {
+        client
+            .get(server.url(path))
+            .header("Host", site_host)
+            .send()
+            .expect("GET from the website host")
+    };
+    let page = site_get("/");
+    assert_eq!(page.status(), 200, "{}", server.all_output());
+    assert_eq!(page.headers()["content-type"], "text/html");
+    assert!(page
+        .text()
+        .expect("page")
+        .contains("<script src=\"app.js\""));
+    let script = site_get("/app.js");
+    assert_eq!(script.status(), 200);
+    // As the AWS CLI guesses it from the suffix (the machine's MIME table says which).
+    let script_type = script.headers()["content-type"].to_str().expect("ASCII");
+    assert!(script_type.ends_with("/javascript"), "{script_type}");
+    let config = site_get("/config.json");
+    assert_eq!(config.headers()["content-type"], "application/json");
+    assert_eq!(config.headers()["cache-control"], "no-cache");
+    assert_eq!(
+        crate::json_body(config),
+        json!({
+            "api": format!("{}/api", api_host(&server, "RestApiId")),
+            "webSocket": websocket_url(&server),
+        })
     );
+    // Only reading is public: the website endpoint takes no writes.
+    let put = client
+        .put(server.url("/index.html"))
+        .header("Host", site_host)
+        .body("defaced")
+        .send()
+        .expect("PUT");
+    assert_eq!(put.status(), 405);
 }
 
 #[test]
@@ -279,7 +352,8 @@ fn headless_chromium_shows_the_pushed_changes_in_the_single_page_app() {
         "Chromium and chromedriver are missing: run `bash scripts/install-test-deps.sh`"
     );
     let server = Server::start(&repo_root().join("examples/pajthy"), &[]);
-    let page = format!("{}/", api_host(&server, "WebApiId"));
+    let origin = publish_site(&server);
+    let page = format!("{origin}/");
     let screenshot = tempfile::NamedTempFile::new().expect("temp file");
     let screenshot_path = screenshot.path().display().to_string();
     let seen = run_python(
@@ -289,12 +363,8 @@ fn headless_chromium_shows_the_pushed_changes_in_the_single_page_app() {
         &[&page, &server.url("/api"), &screenshot_path],
     );
 
-    // The page came from the app's host and called the REST API on another one.
-    assert_eq!(seen["origin"], api_host(&server, "WebApiId"), "{seen:#}");
-    assert_ne!(
-        api_host(&server, "WebApiId"),
-        api_host(&server, "RestApiId")
-    );
+    // The page came from the bucket's website host and called the REST API on another one.
+    assert_eq!(seen["origin"], origin, "{seen:#}");
     assert_eq!(seen["live"]["connection"], "live");
     assert_eq!(names(&seen["joined"]), ["dave", "carol"]);
     assert_eq!(seen["open"]["status"], "Voting is open");

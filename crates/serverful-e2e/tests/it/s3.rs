@@ -1112,3 +1112,139 @@ fn buckets_with_a_website_configuration_serve_it_on_their_website_host() {
         format!("http://{site}.s3-website-us-east-1.amazonaws.com")
     );
 }
+
+const ROUTED_UPLOADS: &str = r#"
+import json, sys
+import boto3
+
+routed = sys.argv[1]
+s3 = boto3.client("s3")
+for key in ["index.html", "documents/a b.html", "members/secret.html", "error.html"]:
+    s3.put_object(Bucket=routed, Key=key, Body=key.encode(), ContentType="text/html")
+# Objects that are redirects: to another key of the site, and to another site.
+s3.put_object(Bucket=routed, Key="old.html", Body=b"moved", WebsiteRedirectLocation="/documents/a%20b.html")
+s3.put_object(Bucket=routed, Key="away.html", Body=b"kept", WebsiteRedirectLocation="https://example.org/")
+result = {"head": s3.head_object(Bucket=routed, Key="old.html").get("WebsiteRedirectLocation")}
+# The REST endpoint answers the object itself.
+result["rest_body"] = s3.get_object(Bucket=routed, Key="away.html")["Body"].read().decode()
+# A copy never takes its source's redirect, only one given with it.
+s3.copy_object(Bucket=routed, Key="copy.html", CopySource={"Bucket": routed, "Key": "away.html"})
+result["copy"] = s3.head_object(Bucket=routed, Key="copy.html").get("WebsiteRedirectLocation")
+# A multipart upload takes it when it starts.
+upload = s3.create_multipart_upload(Bucket=routed, Key="parts.html", WebsiteRedirectLocation="/index.html")
+part = s3.upload_part(Bucket=routed, Key="parts.html", UploadId=upload["UploadId"], PartNumber=1, Body=b"one part")
+s3.complete_multipart_upload(Bucket=routed, Key="parts.html", UploadId=upload["UploadId"],
+                             MultipartUpload={"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]})
+result["multipart"] = s3.head_object(Bucket=routed, Key="parts.html").get("WebsiteRedirectLocation")
+try:
+    s3.put_object(Bucket=routed, Key="bad.html", Body=b"x", WebsiteRedirectLocation="documents/")
+    result["bad"] = "accepted"
+except s3.exceptions.ClientError as error:
+    result["bad"] = [error.response["Error"]["Code"], error.response["ResponseMetadata"]["HTTPStatusCode"],
+                     error.response["Error"]["Message"]]
+print(json.dumps(result))
+"#;
+
+#[test]
+fn website_routing_rules_and_object_redirects_send_browsers_elsewhere() {
+    let server = Server::start(&test_app("s3-website"), &[]);
+    let routed = server.output("RoutedName");
+    let written = server.python(ROUTED_UPLOADS, &[&routed]);
+    assert_eq!(written["head"], "/documents/a%20b.html");
+    assert_eq!(written["rest_body"], "kept");
+    assert_eq!(written["copy"], Value::Null);
+    assert_eq!(written["multipart"], "/index.html");
+    assert_eq!(
+        written["bad"],
+        json!([
+            "InvalidRedirectLocation",
+            400,
+            "The website redirect location must have a prefix of 'http://' or 'https://' or '/'."
+        ])
+    );
+    let port = server.base_url.rsplit(':').next().expect("port").to_owned();
+    let host = format!("{routed}.s3-website.localhost:{port}");
+    let http = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let visit = |method: reqwest::Method, path: &str| {
+        let response = http
+            .request(method, server.url(path))
+            .header("host", &host)
+            .send()
+            .expect("request");
+        let location = response
+            .headers()
+            .get("location")
+            .map(|value| value.to_str().expect("ASCII").to_owned());
+        (
+            response.status().as_u16(),
+            location,
+            response.text().expect("body"),
+        )
+    };
+    let get = |path: &str| {
+        let (status, location, _) = visit(reqwest::Method::GET, path);
+        (status, location.unwrap_or_default())
+    };
+
+    // A prefix rule redirects before the key is read, whether it exists or not.
+    assert_eq!(
+        get("/docs/a%20b.html"),
+        (301, format!("http://{host}/documents/a%20b.html")),
+        "{}",
+        server.all_output()
+    );
+    assert_eq!(
+        get("/images/cat.png"),
+        (302, format!("http://{host}/folderdeleted.html"))
+    );
+    // What the rules do not send away is served.
+    let (status, _, body) = visit(reqwest::Method::GET, "/documents/a%20b.html");
+    assert_eq!((status, body.as_str()), (200, "documents/a b.html"));
+    let (status, _, body) = visit(reqwest::Method::GET, "/");
+    assert_eq!((status, body.as_str()), (200, "index.html"));
+    // Error rules: a refused key under members/ (403) goes to the login page; any missing
+    // key (404) to another host with the key under report-404/, not to the error document.
+    assert_eq!(
+        get("/members/secret.html"),
+        (307, format!("http://{host}/login.html"))
+    );
+    assert_eq!(
+        get("/nothing/here.html"),
+        (
+            301,
+            "https://archive.example.com/report-404/nothing/here.html".to_owned()
+        )
+    );
+    // Objects written with a redirect location are 301s to it, HEAD too.
+    assert_eq!(get("/old.html"), (301, "/documents/a%20b.html".to_owned()));
+    assert_eq!(get("/away.html"), (301, "https://example.org/".to_owned()));
+    assert_eq!(get("/parts.html"), (301, "/index.html".to_owned()));
+    let (status, location, _) = visit(reqwest::Method::HEAD, "/old.html");
+    assert_eq!(
+        (status, location.as_deref()),
+        (301, Some("/documents/a%20b.html"))
+    );
+    let (status, _, body) = visit(reqwest::Method::GET, "/copy.html");
+    assert_eq!((status, body.as_str()), (200, "kept"));
+}
+
+#[test]
+fn a_routing_rule_s3_would_refuse_fails_the_start() {
+    let app = tempfile::tempdir().expect("app dir");
+    std::fs::write(
+        app.path().join("template.yaml"),
+        "Resources:\n  Site:\n    Type: AWS::S3::Bucket\n    Properties:\n      WebsiteConfiguration:\n        IndexDocument: index.html\n        RoutingRules:\n          - RedirectRule:\n              ReplaceKeyWith: a.html\n              ReplaceKeyPrefixWith: b/\n",
+    )
+    .expect("write template");
+    let (code, stderr) = serverful_e2e::up_until_it_fails(app.path());
+    assert_ne!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains(
+            "Site.WebsiteConfiguration.RoutingRules[0]: You can only define ReplaceKeyPrefix or ReplaceKey but not both."
+        ),
+        "{stderr}"
+    );
+}

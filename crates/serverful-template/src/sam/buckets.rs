@@ -104,8 +104,13 @@ pub(super) fn bucket(
             }
             "WebsiteConfiguration" => {
                 for (setting, _) in value.as_object().into_iter().flatten() {
-                    if !["IndexDocument", "ErrorDocument", "RedirectAllRequestsTo"]
-                        .contains(&setting.as_str())
+                    if ![
+                        "IndexDocument",
+                        "ErrorDocument",
+                        "RedirectAllRequestsTo",
+                        "RoutingRules",
+                    ]
+                    .contains(&setting.as_str())
                     {
                         unsupported.push(format!(
                             "{logical_id}.WebsiteConfiguration.{setting} (not yet applied)"

@@ -1,29 +1,13 @@
-// pajthy's single-page app: plain JavaScript, no build step. It calls the REST API on its
-// own origin (so the browser applies CORS) and follows the session over the WebSocket API.
+// pajthy's single-page app: plain JavaScript, no build step, served from a bucket's website
+// endpoint. It calls the REST API on the API's own origin (so the browser applies CORS) and
+// follows the session over the WebSocket API.
 "use strict";
 
-const config = window.PAJTHY_CONFIG || {};
 const $ = (id) => document.getElementById(id);
 
-/** The APIs' base URLs: next to this page's host name, or on the same host when the page
- * is served from a host that carries every API (`serverful up`'s 127.0.0.1:3000). */
-function endpoints() {
-  const { protocol, host, hostname } = window.location;
-  const wsProtocol = protocol === "https:" ? "wss:" : "ws:";
-  const own = `${config.webApiId}.`;
-  if (config.webApiId && hostname.startsWith(own)) {
-    const beside = (apiId) => apiId + host.slice(config.webApiId.length);
-    return {
-      rest: `${protocol}//${beside(config.restApiId)}/${config.restStage}`,
-      webSocket: `${wsProtocol}//${beside(config.webSocketApiId)}/${config.webSocketStage}`,
-    };
-  }
-  return {
-    rest: `${protocol}//${host}/${config.restStage}`,
-    webSocket: `${wsProtocol}//${host}/${config.webSocketStage}`,
-  };
-}
-const urls = endpoints();
+/** Where the APIs are: `config.json`, written beside the page when it is published
+ * (`web/publish.sh`): `{"api": "https://…/api", "webSocket": "wss://…/live"}`. */
+let urls = null;
 
 const state = { sessionId: null, view: null, socket: null, retry: 0 };
 const secretKey = (id) => `pajthy:secret:${id}`;
@@ -36,7 +20,7 @@ function showError(message) {
 }
 
 async function api(method, path, body, headers = {}) {
-  const response = await fetch(`${urls.rest}${path}`, {
+  const response = await fetch(`${urls.api}${path}`, {
     method,
     headers: { "Content-Type": "application/json", ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -202,5 +186,16 @@ for (const action of ["start", "stop", "reset"]) {
   $(action).addEventListener("click", () => control(action).catch((error) => showError(error.message)));
 }
 
-window.addEventListener("hashchange", route);
-route();
+async function start() {
+  try {
+    const response = await fetch("config.json", { cache: "no-cache" });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    urls = await response.json();
+  } catch (error) {
+    showError(`config.json could not be read (${error.message}): publish the app with web/publish.sh`);
+    return;
+  }
+  window.addEventListener("hashchange", route);
+  route();
+}
+start();
