@@ -43,6 +43,7 @@ pub mod api_keys;
 pub mod async_invoke;
 mod authorizers;
 pub mod backup;
+mod bucket_configurations;
 pub mod bucket_events;
 mod buckets;
 pub mod events_api;

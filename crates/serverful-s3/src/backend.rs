@@ -146,4 +146,83 @@ pub trait S3Backend: Send + Sync {
 
     /// Every body file a record names (objects and parts), to sweep away the rest at start.
     fn body_files(&self) -> Result<HashSet<String>, StorageError>;
+
+    /// A bucket's configuration of one kind (its document as stored), if it has one.
+    fn configuration(
+        &self,
+        bucket: &str,
+        kind: ConfigurationKind,
+    ) -> Result<Option<StoredConfiguration>, StorageError>;
+    /// Sets a bucket's configuration of one kind, replacing the one it had.
+    fn put_configuration(
+        &self,
+        bucket: &str,
+        kind: ConfigurationKind,
+        configuration: &StoredConfiguration,
+    ) -> Result<(), StorageError>;
+    /// Removes a bucket's configuration of one kind; `false` if it had none.
+    fn delete_configuration(
+        &self,
+        bucket: &str,
+        kind: ConfigurationKind,
+    ) -> Result<bool, StorageError>;
+    /// Every bucket that has a configuration of this kind, with it (the lifecycle sweep
+    /// reads them).
+    fn configurations_of_kind(
+        &self,
+        kind: ConfigurationKind,
+    ) -> Result<Vec<(String, StoredConfiguration)>, StorageError>;
+}
+
+/// The kinds of bucket configuration, named as the `AWS::S3::Bucket` properties that
+/// declare them (the bucket policy and tags are kinds too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ConfigurationKind {
+    Cors,
+    Policy,
+    Website,
+    Tagging,
+    Versioning,
+    Lifecycle,
+    Notification,
+}
+
+impl ConfigurationKind {
+    pub const ALL: [ConfigurationKind; 7] = [
+        ConfigurationKind::Cors,
+        ConfigurationKind::Policy,
+        ConfigurationKind::Website,
+        ConfigurationKind::Tagging,
+        ConfigurationKind::Versioning,
+        ConfigurationKind::Lifecycle,
+        ConfigurationKind::Notification,
+    ];
+
+    /// The name it is stored under: the CloudFormation property's.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigurationKind::Cors => "CorsConfiguration",
+            ConfigurationKind::Policy => "PolicyDocument",
+            ConfigurationKind::Website => "WebsiteConfiguration",
+            ConfigurationKind::Tagging => "Tags",
+            ConfigurationKind::Versioning => "VersioningConfiguration",
+            ConfigurationKind::Lifecycle => "LifecycleConfiguration",
+            ConfigurationKind::Notification => "NotificationConfiguration",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<ConfigurationKind> {
+        ConfigurationKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+    }
+}
+
+/// A stored bucket configuration: its document, in the shape of the CloudFormation
+/// property of its kind (JSON), and whether the bucket's stack template set it (a
+/// redeploy replaces or removes those, and leaves alone what the API set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredConfiguration {
+    pub document: serde_json::Value,
+    pub from_template: bool,
 }

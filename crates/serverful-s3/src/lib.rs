@@ -14,8 +14,10 @@ pub mod auth;
 pub mod backend;
 pub mod bodies;
 pub mod checksum;
+pub mod configuration;
 pub mod endpoint;
 pub mod events;
+pub mod lifecycle;
 pub mod listing;
 pub mod service;
 pub mod sqlite;
@@ -24,12 +26,12 @@ pub mod website;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use backend::{Bucket, S3Backend, StorageError};
+pub use backend::{Bucket, ConfigurationKind, S3Backend, StorageError, StoredConfiguration};
 pub use endpoint::S3Endpoint;
 pub use events::{ObjectEvent, ObjectEventSink};
 pub use service::S3Store;
 pub use sqlite::SqliteBackend;
-pub use website::{PublicRead, Website, WebsiteConfig, Websites};
+pub use website::{PublicRead, Website, WebsiteConfig};
 
 /// Why S3's state could not be opened.
 #[derive(Debug, thiserror::Error)]

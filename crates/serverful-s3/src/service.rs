@@ -39,8 +39,6 @@ pub struct S3Store {
     region: String,
     /// Where object events go; set once by the server.
     events: Arc<std::sync::OnceLock<Arc<dyn crate::ObjectEventSink>>>,
-    /// The buckets served as websites.
-    pub(crate) websites: crate::Websites,
 }
 
 impl std::fmt::Debug for S3Store {
@@ -57,7 +55,7 @@ fn internal(error: impl std::error::Error + Send + Sync + 'static) -> S3Error {
     S3Error::internal_error(error)
 }
 
-fn storage(error: StorageError) -> S3Error {
+pub(crate) fn storage(error: StorageError) -> S3Error {
     internal(error)
 }
 
@@ -367,7 +365,6 @@ impl S3Store {
             keys,
             region: region.into(),
             events: Arc::default(),
-            websites: crate::Websites::default(),
         }
     }
 
@@ -456,7 +453,7 @@ impl S3Store {
             .map(|identity| identity.principal.clone())
     }
 
-    fn require_bucket(&self, name: &str) -> S3Result<Bucket> {
+    pub(crate) fn require_bucket(&self, name: &str) -> S3Result<Bucket> {
         self.backend
             .bucket(name)
             .map_err(storage)?
@@ -1637,6 +1634,170 @@ impl S3 for S3Store {
             ),
             ..Default::default()
         }))
+    }
+
+    async fn put_bucket_cors(
+        &self,
+        request: S3Request<dto::PutBucketCorsInput>,
+    ) -> S3Result<S3Response<dto::PutBucketCorsOutput>> {
+        self.put_cors(request.input)?;
+        Ok(S3Response::new(dto::PutBucketCorsOutput::default()))
+    }
+
+    async fn get_bucket_cors(
+        &self,
+        request: S3Request<dto::GetBucketCorsInput>,
+    ) -> S3Result<S3Response<dto::GetBucketCorsOutput>> {
+        Ok(S3Response::new(self.get_cors(&request.input.bucket)?))
+    }
+
+    async fn delete_bucket_cors(
+        &self,
+        request: S3Request<dto::DeleteBucketCorsInput>,
+    ) -> S3Result<S3Response<dto::DeleteBucketCorsOutput>> {
+        self.delete_cors(&request.input.bucket)?;
+        Ok(S3Response::with_status(
+            dto::DeleteBucketCorsOutput::default(),
+            http::StatusCode::NO_CONTENT,
+        ))
+    }
+
+    async fn put_bucket_policy(
+        &self,
+        request: S3Request<dto::PutBucketPolicyInput>,
+    ) -> S3Result<S3Response<dto::PutBucketPolicyOutput>> {
+        self.put_policy(&request.input)?;
+        Ok(S3Response::with_status(
+            dto::PutBucketPolicyOutput::default(),
+            http::StatusCode::NO_CONTENT,
+        ))
+    }
+
+    async fn get_bucket_policy(
+        &self,
+        request: S3Request<dto::GetBucketPolicyInput>,
+    ) -> S3Result<S3Response<dto::GetBucketPolicyOutput>> {
+        Ok(S3Response::new(self.get_policy(&request.input.bucket)?))
+    }
+
+    async fn delete_bucket_policy(
+        &self,
+        request: S3Request<dto::DeleteBucketPolicyInput>,
+    ) -> S3Result<S3Response<dto::DeleteBucketPolicyOutput>> {
+        self.delete_policy(&request.input.bucket)?;
+        Ok(S3Response::with_status(
+            dto::DeleteBucketPolicyOutput::default(),
+            http::StatusCode::NO_CONTENT,
+        ))
+    }
+
+    async fn put_bucket_website(
+        &self,
+        request: S3Request<dto::PutBucketWebsiteInput>,
+    ) -> S3Result<S3Response<dto::PutBucketWebsiteOutput>> {
+        self.put_website(&request.input)?;
+        Ok(S3Response::new(dto::PutBucketWebsiteOutput::default()))
+    }
+
+    async fn get_bucket_website(
+        &self,
+        request: S3Request<dto::GetBucketWebsiteInput>,
+    ) -> S3Result<S3Response<dto::GetBucketWebsiteOutput>> {
+        Ok(S3Response::new(self.get_website(&request.input.bucket)?))
+    }
+
+    async fn delete_bucket_website(
+        &self,
+        request: S3Request<dto::DeleteBucketWebsiteInput>,
+    ) -> S3Result<S3Response<dto::DeleteBucketWebsiteOutput>> {
+        self.delete_website(&request.input.bucket)?;
+        Ok(S3Response::with_status(
+            dto::DeleteBucketWebsiteOutput::default(),
+            http::StatusCode::NO_CONTENT,
+        ))
+    }
+
+    async fn put_bucket_tagging(
+        &self,
+        request: S3Request<dto::PutBucketTaggingInput>,
+    ) -> S3Result<S3Response<dto::PutBucketTaggingOutput>> {
+        self.put_bucket_tags(&request.input)?;
+        Ok(S3Response::with_status(
+            dto::PutBucketTaggingOutput::default(),
+            http::StatusCode::NO_CONTENT,
+        ))
+    }
+
+    async fn get_bucket_tagging(
+        &self,
+        request: S3Request<dto::GetBucketTaggingInput>,
+    ) -> S3Result<S3Response<dto::GetBucketTaggingOutput>> {
+        Ok(S3Response::new(
+            self.get_bucket_tags(&request.input.bucket)?,
+        ))
+    }
+
+    async fn delete_bucket_tagging(
+        &self,
+        request: S3Request<dto::DeleteBucketTaggingInput>,
+    ) -> S3Result<S3Response<dto::DeleteBucketTaggingOutput>> {
+        self.delete_bucket_tags(&request.input.bucket)?;
+        Ok(S3Response::with_status(
+            dto::DeleteBucketTaggingOutput::default(),
+            http::StatusCode::NO_CONTENT,
+        ))
+    }
+
+    async fn put_bucket_versioning(
+        &self,
+        request: S3Request<dto::PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<dto::PutBucketVersioningOutput>> {
+        self.put_versioning(&request.input)?;
+        Ok(S3Response::new(dto::PutBucketVersioningOutput::default()))
+    }
+
+    async fn get_bucket_versioning(
+        &self,
+        request: S3Request<dto::GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<dto::GetBucketVersioningOutput>> {
+        Ok(S3Response::new(self.get_versioning(&request.input.bucket)?))
+    }
+
+    async fn put_bucket_lifecycle_configuration(
+        &self,
+        request: S3Request<dto::PutBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<dto::PutBucketLifecycleConfigurationOutput>> {
+        self.put_lifecycle(&request.input)?;
+        Ok(S3Response::new(
+            dto::PutBucketLifecycleConfigurationOutput::default(),
+        ))
+    }
+
+    async fn get_bucket_lifecycle_configuration(
+        &self,
+        request: S3Request<dto::GetBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<dto::GetBucketLifecycleConfigurationOutput>> {
+        Ok(S3Response::new(self.get_lifecycle(&request.input.bucket)?))
+    }
+
+    async fn delete_bucket_lifecycle(
+        &self,
+        request: S3Request<dto::DeleteBucketLifecycleInput>,
+    ) -> S3Result<S3Response<dto::DeleteBucketLifecycleOutput>> {
+        self.delete_lifecycle(&request.input.bucket)?;
+        Ok(S3Response::with_status(
+            dto::DeleteBucketLifecycleOutput::default(),
+            http::StatusCode::NO_CONTENT,
+        ))
+    }
+
+    async fn get_bucket_notification_configuration(
+        &self,
+        request: S3Request<dto::GetBucketNotificationConfigurationInput>,
+    ) -> S3Result<S3Response<dto::GetBucketNotificationConfigurationOutput>> {
+        Ok(S3Response::new(
+            self.get_notifications(&request.input.bucket)?,
+        ))
     }
 }
 

@@ -9,7 +9,8 @@ use rusqlite::{params, Connection, OptionalExtension as _, Row};
 use time::OffsetDateTime;
 
 use crate::backend::{
-    Bucket, BucketDeletion, ObjectHeaders, ObjectRecord, Part, S3Backend, StorageError, Upload,
+    Bucket, BucketDeletion, ConfigurationKind, ObjectHeaders, ObjectRecord, Part, S3Backend,
+    StorageError, StoredConfiguration, Upload,
 };
 
 const SCHEMA: &str = "
@@ -50,6 +51,13 @@ CREATE TABLE IF NOT EXISTS parts (
     checksums TEXT NOT NULL,
     body TEXT NOT NULL,
     PRIMARY KEY (upload_id, number)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bucket_configurations (
+    bucket TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    document TEXT NOT NULL,
+    from_template INTEGER NOT NULL,
+    PRIMARY KEY (bucket, kind)
 ) WITHOUT ROWID;
 ";
 
@@ -285,6 +293,10 @@ impl S3Backend for SqliteBackend {
                 }
             }
             transaction.execute("DELETE FROM objects WHERE bucket = ?1", [name])?;
+            transaction.execute(
+                "DELETE FROM bucket_configurations WHERE bucket = ?1",
+                [name],
+            )?;
             transaction.execute("DELETE FROM buckets WHERE name = ?1", [name])?;
             transaction.commit()?;
             Ok(BucketDeletion::Deleted { bodies })
@@ -503,6 +515,84 @@ impl S3Backend for SqliteBackend {
             Ok(files)
         })
     }
+
+    fn configuration(
+        &self,
+        bucket: &str,
+        kind: ConfigurationKind,
+    ) -> Result<Option<StoredConfiguration>, StorageError> {
+        self.with("read a bucket configuration", |connection| {
+            connection
+                .query_row(
+                    "SELECT document, from_template FROM bucket_configurations \
+                     WHERE bucket = ?1 AND kind = ?2",
+                    params![bucket, kind.as_str()],
+                    configuration_row,
+                )
+                .optional()
+        })
+    }
+
+    fn put_configuration(
+        &self,
+        bucket: &str,
+        kind: ConfigurationKind,
+        configuration: &StoredConfiguration,
+    ) -> Result<(), StorageError> {
+        self.with("write a bucket configuration", |connection| {
+            connection.execute(
+                "INSERT OR REPLACE INTO bucket_configurations (bucket, kind, document, from_template) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    bucket,
+                    kind.as_str(),
+                    configuration.document.to_string(),
+                    configuration.from_template
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn delete_configuration(
+        &self,
+        bucket: &str,
+        kind: ConfigurationKind,
+    ) -> Result<bool, StorageError> {
+        self.with("delete a bucket configuration", |connection| {
+            let deleted = connection.execute(
+                "DELETE FROM bucket_configurations WHERE bucket = ?1 AND kind = ?2",
+                params![bucket, kind.as_str()],
+            )?;
+            Ok(deleted == 1)
+        })
+    }
+
+    fn configurations_of_kind(
+        &self,
+        kind: ConfigurationKind,
+    ) -> Result<Vec<(String, StoredConfiguration)>, StorageError> {
+        self.with("list bucket configurations", |connection| {
+            let mut statement = connection.prepare(
+                "SELECT document, from_template, bucket FROM bucket_configurations \
+                 WHERE kind = ?1 ORDER BY bucket",
+            )?;
+            let configurations = statement
+                .query_map([kind.as_str()], |row| {
+                    Ok((row.get(2)?, configuration_row(row)?))
+                })?
+                .collect();
+            configurations
+        })
+    }
+}
+
+fn configuration_row(row: &Row<'_>) -> rusqlite::Result<StoredConfiguration> {
+    let document: String = row.get(0)?;
+    Ok(StoredConfiguration {
+        document: serde_json::from_str(&document).unwrap_or(serde_json::Value::Null),
+        from_template: row.get(1)?,
+    })
 }
 
 #[cfg(test)]
