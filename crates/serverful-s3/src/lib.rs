@@ -15,6 +15,7 @@ pub mod backend;
 pub mod bodies;
 pub mod checksum;
 pub mod configuration;
+pub mod cors;
 pub mod endpoint;
 pub mod events;
 pub mod lifecycle;

@@ -191,3 +191,191 @@ fn a_website_configured_with_the_aws_cli_is_served() {
     assert_eq!(status, 404);
     assert!(body.contains("NoSuchWebsiteConfiguration"), "{body}");
 }
+
+/// Runs curl with `args`; its headers and body (`-i`), with the status on the last line.
+fn curl(args: &[&str]) -> (u16, String) {
+    let output = Command::new("curl")
+        .args(["-s", "-i", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("curl (scripts/install-test-deps.sh checks for it)");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (head, status) = text.rsplit_once('\n').expect("a status line");
+    (status.trim().parse().expect("a status"), head.to_owned())
+}
+
+/// The value of a header in curl's `-i` output.
+fn header<'t>(text: &'t str, name: &str) -> Option<&'t str> {
+    text.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.eq_ignore_ascii_case(name).then(|| value.trim())
+    })
+}
+
+const PRESIGN: &str = r#"
+import boto3, json, sys
+s3 = boto3.client("s3")
+print(json.dumps(s3.generate_presigned_url(
+    "put_object", Params={"Bucket": sys.argv[1], "Key": sys.argv[2], "ContentType": "text/plain"},
+    ExpiresIn=300)))
+"#;
+
+#[test]
+fn cors_preflights_and_browser_requests_follow_the_buckets_rules() {
+    let data = tempfile::tempdir().expect("data dir");
+    let work = tempfile::tempdir().expect("work dir");
+    let server = Server::start_serve(data.path(), &[]);
+    aws(&server, &["s3", "mb", "s3://uploads"]);
+    let object_url = format!("{}/uploads/photo.txt", server.aws_url);
+    let preflight = |origin: Option<&str>, method: &str, headers: &str| {
+        let mut args = vec!["-X", "OPTIONS", object_url.as_str()];
+        let origin_header = origin.map(|origin| format!("Origin: {origin}"));
+        if let Some(origin_header) = &origin_header {
+            args.extend(["-H", origin_header.as_str()]);
+        }
+        let method_header = format!("Access-Control-Request-Method: {method}");
+        let headers_header = format!("Access-Control-Request-Headers: {headers}");
+        args.extend(["-H", method_header.as_str()]);
+        if !headers.is_empty() {
+            args.extend(["-H", headers_header.as_str()]);
+        }
+        curl(&args)
+    };
+
+    // No CORS configuration yet: refused, as S3 refuses it.
+    let (status, text) = preflight(Some("https://app.example.com"), "PUT", "");
+    assert_eq!(status, 403, "{text}");
+    assert!(text.contains("<Code>AccessForbidden</Code>"), "{text}");
+    assert!(
+        text.contains("CORS is not enabled for this bucket"),
+        "{text}"
+    );
+
+    let cors = json!({"CORSRules": [
+        {"AllowedOrigins": ["https://*.example.com"], "AllowedMethods": ["PUT", "GET"],
+         "AllowedHeaders": ["content-type", "x-amz-*"], "ExposeHeaders": ["ETag"],
+         "MaxAgeSeconds": 3000},
+        {"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}
+    ]});
+    let cors_file = work.path().join("cors.json");
+    std::fs::write(&cors_file, cors.to_string()).expect("write");
+    aws(
+        &server,
+        &[
+            "s3api",
+            "put-bucket-cors",
+            "--bucket",
+            "uploads",
+            "--cors-configuration",
+            &format!("file://{}", cors_file.display()),
+        ],
+    );
+
+    let (status, text) = preflight(Some("https://app.example.com"), "PUT", "Content-Type");
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(
+        header(&text, "access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert_eq!(
+        header(&text, "access-control-allow-methods"),
+        Some("PUT, GET")
+    );
+    assert_eq!(
+        header(&text, "access-control-allow-headers"),
+        Some("content-type")
+    );
+    assert_eq!(header(&text, "access-control-expose-headers"), Some("ETag"));
+    assert_eq!(header(&text, "access-control-max-age"), Some("3000"));
+    assert_eq!(
+        header(&text, "access-control-allow-credentials"),
+        Some("true")
+    );
+    assert_eq!(
+        header(&text, "vary"),
+        Some("Origin, Access-Control-Request-Headers, Access-Control-Request-Method")
+    );
+    // Any origin may GET, through the wildcard rule.
+    let (status, text) = preflight(Some("https://elsewhere.test"), "GET", "");
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(header(&text, "access-control-allow-origin"), Some("*"));
+    // But not PUT, nor with a header no rule allows.
+    for (origin, method, headers) in [
+        ("https://elsewhere.test", "PUT", ""),
+        ("https://app.example.com", "PUT", "authorization"),
+        ("https://app.example.com", "DELETE", ""),
+    ] {
+        let (status, text) = preflight(Some(origin), method, headers);
+        assert_eq!(status, 403, "{origin} {method} {headers}: {text}");
+        assert!(
+            text.contains("CORSResponse: This CORS request is not allowed."),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("<Method>{method}</Method>")),
+            "{text}"
+        );
+        assert!(
+            text.contains("<ResourceType>OBJECT</ResourceType>"),
+            "{text}"
+        );
+    }
+    let (status, text) = preflight(None, "PUT", "");
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("Origin request header needed"), "{text}");
+    // Virtual-hosted style names the bucket in the host.
+    let port = server.aws_url.rsplit(':').next().expect("port").to_owned();
+    let (status, text) = curl(&[
+        "-X",
+        "OPTIONS",
+        &format!("{}/photo.txt", server.aws_url),
+        "-H",
+        &format!("Host: uploads.s3.localhost:{port}"),
+        "-H",
+        "Origin: https://app.example.com",
+        "-H",
+        "Access-Control-Request-Method: PUT",
+    ]);
+    assert_eq!(status, 200, "{text}");
+
+    // The browser's presigned PUT and what it may read of the answer.
+    let url: String =
+        serde_json::from_value(server.python(PRESIGN, &["uploads", "photo.txt"])).expect("a URL");
+    let (status, text) = curl(&[
+        "-X",
+        "PUT",
+        &url,
+        "-H",
+        "Origin: https://app.example.com",
+        "-H",
+        "Content-Type: text/plain",
+        "--data-binary",
+        "from the browser",
+    ]);
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(
+        header(&text, "access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert_eq!(header(&text, "access-control-expose-headers"), Some("ETag"));
+    assert!(header(&text, "etag").is_some(), "{text}");
+    let (ok, object, stderr) = server.aws_cli(&[
+        "s3api",
+        "head-object",
+        "--bucket",
+        "uploads",
+        "--key",
+        "photo.txt",
+    ]);
+    assert!(ok, "{stderr}");
+    assert_eq!(object["ContentLength"], 16);
+    // An error answer gets the matching rule's headers too (here the wildcard GET rule:
+    // the anonymous read is refused, and the browser may read why).
+    let (status, text) = curl(&[
+        &format!("{}/uploads/missing.txt", server.aws_url),
+        "-H",
+        "Origin: https://elsewhere.test",
+    ]);
+    assert_eq!(status, 403, "{text}");
+    assert_eq!(header(&text, "access-control-allow-origin"), Some("*"));
+}
