@@ -47,6 +47,19 @@ pub struct ObjectRecord {
     pub tags: Vec<(String, String)>,
     /// The body's file name in the body store.
     pub body: String,
+    /// Its version in a versioned bucket; `None` is the `null` version (every object of a
+    /// bucket that was never versioned, and those written while versioning is suspended).
+    pub version_id: Option<String>,
+}
+
+/// One version of a key in a versioned bucket: an object, or a delete marker (whose
+/// record has no body, size or ETag).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectVersion {
+    pub record: ObjectRecord,
+    pub delete_marker: bool,
+    /// Whether it is the key's latest version.
+    pub latest: bool,
 }
 
 /// A multipart upload in progress.
@@ -104,7 +117,10 @@ pub trait S3Backend: Send + Sync {
     /// uploads too (a stack's deletion).
     fn delete_bucket(&self, name: &str, force: bool) -> Result<BucketDeletion, StorageError>;
 
-    /// Writes an object's record, replacing the key's; returns the replaced body file.
+    /// Writes an object's record as the key's latest version; returns the body file it
+    /// replaced. In a bucket whose versioning was ever set, the key's current version is
+    /// kept as a noncurrent one unless it is the version written (the `null` version
+    /// while suspended, which also replaces a noncurrent `null` version).
     fn put_object(&self, object: &ObjectRecord) -> Result<Option<String>, StorageError>;
     fn object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, StorageError>;
     /// Deletes an object's record; returns its body file.
@@ -144,8 +160,47 @@ pub trait S3Backend: Send + Sync {
         object: &ObjectRecord,
     ) -> Result<(Option<String>, Vec<String>), StorageError>;
 
-    /// Every body file a record names (objects and parts), to sweep away the rest at start.
+    /// Every body file a record names (objects, their noncurrent versions and parts), to
+    /// sweep away the rest at start.
     fn body_files(&self) -> Result<HashSet<String>, StorageError>;
+
+    /// One version of a key (`None`: the `null` version), current or not, or a marker.
+    fn object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Option<ObjectVersion>, StorageError>;
+    /// The key's latest version: its current object or a delete marker.
+    fn latest_version(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<ObjectVersion>, StorageError>;
+    /// Makes a delete marker (a record without a body) the key's latest version; the
+    /// current object becomes noncurrent, or is replaced when it has the marker's version
+    /// (`null`). Returns the body file it replaced.
+    fn put_delete_marker(&self, marker: &ObjectRecord) -> Result<Option<String>, StorageError>;
+    /// Deletes one version (or marker) for good; the next newest becomes the latest.
+    /// Returns what was deleted.
+    fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Option<ObjectVersion>, StorageError>;
+    /// Up to `limit` keys that have versions or markers, starting with `prefix`, after
+    /// `after` (or from it when `inclusive`), in key order.
+    fn versioned_keys(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: &str,
+        inclusive: bool,
+        limit: usize,
+    ) -> Result<Vec<String>, StorageError>;
+    /// Every version and marker of a key, latest first.
+    fn versions_of(&self, bucket: &str, key: &str) -> Result<Vec<ObjectVersion>, StorageError>;
 
     /// A bucket's configuration of one kind (its document as stored), if it has one.
     fn configuration(

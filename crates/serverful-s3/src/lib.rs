@@ -22,12 +22,15 @@ pub mod lifecycle;
 pub mod listing;
 pub mod service;
 pub mod sqlite;
+pub mod versions;
 pub mod website;
 
 use std::path::Path;
 use std::sync::Arc;
 
-pub use backend::{Bucket, ConfigurationKind, S3Backend, StorageError, StoredConfiguration};
+pub use backend::{
+    Bucket, ConfigurationKind, ObjectVersion, S3Backend, StorageError, StoredConfiguration,
+};
 pub use endpoint::S3Endpoint;
 pub use events::{ObjectEvent, ObjectEventSink};
 pub use service::S3Store;

@@ -398,6 +398,7 @@ impl S3Store {
         bucket: &str,
         key: &str,
         created: Option<(u64, &str)>,
+        version_id: Option<String>,
     ) {
         let Some(sink) = self.events.get() else {
             return;
@@ -408,6 +409,7 @@ impl S3Store {
             key: key.to_owned(),
             size: created.map(|(size, _)| size),
             etag: created.map(|(_, etag)| etag.to_owned()),
+            version_id,
             sequencer: crate::events::sequencer(),
             principal: origin.principal.clone(),
             source_ip: origin.source_ip.clone(),
@@ -671,12 +673,13 @@ impl S3 for S3Store {
             .await?;
         let checksums = verify_body(&request, &staged, request.input.content_md5.as_deref())?;
         let input = request.input;
+        let (versioning, version_id) = self.next_version(&bucket)?;
         let record = ObjectRecord {
             bucket,
             key,
             size: staged.size,
             etag: staged.md5.clone(),
-            last_modified: OffsetDateTime::now_utc(),
+            last_modified: crate::versions::now(),
             headers: ObjectHeaders {
                 content_type: input.content_type,
                 content_encoding: input.content_encoding,
@@ -690,6 +693,7 @@ impl S3 for S3Store {
             parts_count: None,
             tags,
             body: String::new(),
+            version_id: version_id.clone(),
         };
         let etag_value = record.etag.clone();
         let size = record.size;
@@ -701,6 +705,7 @@ impl S3 for S3Store {
             &bucket,
             &key,
             Some((size, &etag_value)),
+            version_id.clone(),
         )
         .await;
         let (checksum_crc32, checksum_crc32c, checksum_crc64nvme, checksum_sha1, checksum_sha256) =
@@ -714,6 +719,7 @@ impl S3 for S3Store {
             checksum_sha256,
             checksum_type: checksum_type(&checksums),
             size: i64::try_from(size).ok(),
+            version_id: crate::versions::version_header(versioning, version_id.as_deref()),
             ..Default::default()
         }))
     }
@@ -723,7 +729,12 @@ impl S3 for S3Store {
         request: S3Request<dto::GetObjectInput>,
     ) -> S3Result<S3Response<dto::GetObjectOutput>> {
         let input = request.input;
-        let object = self.require_object(&input.bucket, &input.key)?;
+        let object =
+            self.readable_version(&input.bucket, &input.key, input.version_id.as_deref())?;
+        let version_id = crate::versions::version_header(
+            self.versioning(&input.bucket)?,
+            object.version_id.as_deref(),
+        );
         check_conditions(
             &object,
             input.if_match.as_ref(),
@@ -787,6 +798,7 @@ impl S3 for S3Store {
                 .and_then(|count| i32::try_from(count).ok()),
             tag_count: (!object.tags.is_empty())
                 .then(|| i32::try_from(object.tags.len()).unwrap_or(0)),
+            version_id,
             checksum_type: checksum_type(&checksums),
             checksum_crc32,
             checksum_crc32c,
@@ -807,7 +819,12 @@ impl S3 for S3Store {
         request: S3Request<dto::HeadObjectInput>,
     ) -> S3Result<S3Response<dto::HeadObjectOutput>> {
         let input = request.input;
-        let object = self.require_object(&input.bucket, &input.key)?;
+        let object =
+            self.readable_version(&input.bucket, &input.key, input.version_id.as_deref())?;
+        let version_id = crate::versions::version_header(
+            self.versioning(&input.bucket)?,
+            object.version_id.as_deref(),
+        );
         check_conditions(
             &object,
             input.if_match.as_ref(),
@@ -832,6 +849,7 @@ impl S3 for S3Store {
             put_checksums(&checksums);
         let headers = &object.headers;
         let mut response = S3Response::new(dto::HeadObjectOutput {
+            version_id,
             accept_ranges: Some("bytes".to_owned()),
             content_length: i64::try_from(length).ok(),
             content_range,
@@ -884,23 +902,26 @@ impl S3 for S3Store {
         let input = request.input;
         self.require_bucket(&input.bucket)?;
         // Deleting a key that does not exist succeeds, as on S3.
-        if let Some(body) = self
-            .backend
-            .delete_object(&input.bucket, &input.key)
-            .map_err(storage)?
-        {
-            self.bodies.remove([body]).await;
+        let deletion = self
+            .delete_key(&input.bucket, &input.key, input.version_id.as_deref())
+            .await?;
+        if let Some(event) = deletion.event {
             self.notify(
                 &origin,
-                "ObjectRemoved:Delete",
+                event,
                 &input.bucket,
                 &input.key,
                 None,
+                deletion.version_id.clone(),
             )
             .await;
         }
         Ok(S3Response::with_status(
-            dto::DeleteObjectOutput::default(),
+            dto::DeleteObjectOutput {
+                delete_marker: deletion.delete_marker.then_some(true),
+                version_id: deletion.version_id,
+                ..Default::default()
+            },
             http::StatusCode::NO_CONTENT,
         ))
     }
@@ -922,35 +943,45 @@ impl S3 for S3Store {
         let mut deleted = Vec::new();
         let mut errors = Vec::new();
         for identifier in input.delete.objects {
-            match self.backend.delete_object(&input.bucket, &identifier.key) {
-                Ok(body) => {
-                    if body.is_some() {
+            let asked_version = identifier.version_id.clone();
+            match self
+                .delete_key(&input.bucket, &identifier.key, asked_version.as_deref())
+                .await
+            {
+                Ok(deletion) => {
+                    if let Some(event) = deletion.event {
                         self.notify(
                             &origin,
-                            "ObjectRemoved:Delete",
+                            event,
                             &input.bucket,
                             &identifier.key,
                             None,
+                            deletion.version_id.clone(),
                         )
                         .await;
                     }
-                    self.bodies.remove(body).await;
                     if !quiet {
                         deleted.push(dto::DeletedObject {
                             key: Some(identifier.key),
-                            ..Default::default()
+                            version_id: asked_version.clone(),
+                            delete_marker: deletion.delete_marker.then_some(true),
+                            delete_marker_version_id: deletion
+                                .delete_marker
+                                .then_some(deletion.version_id)
+                                .flatten(),
                         });
                     }
                 }
                 Err(error) => {
-                    tracing::error!("failed to {error}");
+                    let code = error.code().as_str().to_owned();
+                    if code == "InternalError" {
+                        tracing::error!("failed to delete an object: {error}");
+                    }
                     errors.push(dto::Error {
-                        code: Some("InternalError".to_owned()),
+                        code: Some(code),
                         key: Some(identifier.key),
-                        message: Some(
-                            "We encountered an internal error. Please try again.".to_owned(),
-                        ),
-                        version_id: None,
+                        message: error.message().map(str::to_owned),
+                        version_id: asked_version,
                     });
                 }
             }
@@ -969,8 +1000,16 @@ impl S3 for S3Store {
         let principal = self.principal(&request);
         let origin = self.origin(&request);
         let input = request.input;
-        let (source_bucket, source_key) = match &input.copy_source {
-            dto::CopySource::Bucket { bucket, key, .. } => (bucket.to_string(), key.to_string()),
+        let (source_bucket, source_key, source_version) = match &input.copy_source {
+            dto::CopySource::Bucket {
+                bucket,
+                key,
+                version_id,
+            } => (
+                bucket.to_string(),
+                key.to_string(),
+                version_id.as_deref().map(str::to_owned),
+            ),
             _ => {
                 return Err(s3_error!(
                     NotImplemented,
@@ -990,7 +1029,9 @@ impl S3 for S3Store {
             )
             .map_err(|denied| S3Error::with_message(S3ErrorCode::AccessDenied, denied.message))?;
         self.require_bucket(&input.bucket)?;
-        let source = self.require_object(&source_bucket, &source_key)?;
+        let source =
+            self.readable_version(&source_bucket, &source_key, source_version.as_deref())?;
+        let source_versioning = self.versioning(&source_bucket)?;
         check_conditions(
             &source,
             input.copy_source_if_match.as_ref(),
@@ -1008,7 +1049,12 @@ impl S3 for S3Store {
             .tagging_directive
             .as_ref()
             .is_some_and(|directive| directive.as_str().eq_ignore_ascii_case("REPLACE"));
-        if source_bucket == input.bucket && source_key == input.key && !replace && !replace_tags {
+        if source_bucket == input.bucket
+            && source_key == input.key
+            && source_version.is_none()
+            && !replace
+            && !replace_tags
+        {
             return Err(s3_error!(
                 InvalidRequest,
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
@@ -1039,7 +1085,8 @@ impl S3 for S3Store {
             source.tags.clone()
         };
         let body = self.bodies.link(&source.body).await.map_err(internal)?;
-        let now = OffsetDateTime::now_utc();
+        let now = crate::versions::now();
+        let (versioning, version_id) = self.next_version(&input.bucket)?;
         let record = ObjectRecord {
             bucket: input.bucket,
             key: input.key,
@@ -1051,6 +1098,7 @@ impl S3 for S3Store {
             parts_count: source.parts_count,
             tags,
             body,
+            version_id: version_id.clone(),
         };
         let replaced = self.backend.put_object(&record).map_err(storage)?;
         self.bodies.remove(replaced).await;
@@ -1060,6 +1108,7 @@ impl S3 for S3Store {
             &record.bucket,
             &record.key,
             Some((record.size, &record.etag)),
+            version_id.clone(),
         )
         .await;
         let (checksum_crc32, checksum_crc32c, checksum_crc64nvme, checksum_sha1, checksum_sha256) =
@@ -1075,6 +1124,11 @@ impl S3 for S3Store {
                 checksum_sha256,
                 checksum_type: checksum_type(&source.checksums),
             }),
+            version_id: crate::versions::version_header(versioning, version_id.as_deref()),
+            copy_source_version_id: crate::versions::version_header(
+                source_versioning,
+                source.version_id.as_deref(),
+            ),
             ..Default::default()
         }))
     }
@@ -1468,17 +1522,19 @@ impl S3 for S3Store {
         let staged = self.bodies.concatenate(&names).await.map_err(write_error)?;
         let size = staged.size;
         let body = staged.keep().await.map_err(internal)?;
+        let (versioning, version_id) = self.next_version(&input.bucket)?;
         let record = ObjectRecord {
             bucket: input.bucket.clone(),
             key: input.key.clone(),
             size,
             etag: object_etag.clone(),
-            last_modified: OffsetDateTime::now_utc(),
+            last_modified: crate::versions::now(),
             headers: upload.headers.clone(),
             checksums: checksums.clone(),
             parts_count: u32::try_from(chosen.len()).ok(),
             tags: upload.tags.clone(),
             body,
+            version_id: version_id.clone(),
         };
         let (replaced, parts) = self
             .backend
@@ -1491,6 +1547,7 @@ impl S3 for S3Store {
             &input.bucket,
             &input.key,
             Some((size, &object_etag)),
+            version_id.clone(),
         )
         .await;
         let (checksum_crc32, checksum_crc32c, checksum_crc64nvme, checksum_sha1, checksum_sha256) =
@@ -1506,6 +1563,7 @@ impl S3 for S3Store {
             checksum_sha1,
             checksum_sha256,
             checksum_type: checksum_type(&checksums),
+            version_id: crate::versions::version_header(versioning, version_id.as_deref()),
             ..Default::default()
         }))
     }
@@ -1789,6 +1847,13 @@ impl S3 for S3Store {
             dto::DeleteBucketLifecycleOutput::default(),
             http::StatusCode::NO_CONTENT,
         ))
+    }
+
+    async fn list_object_versions(
+        &self,
+        request: S3Request<dto::ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<dto::ListObjectVersionsOutput>> {
+        Ok(S3Response::new(self.list_versions(request.input)?))
     }
 
     async fn get_bucket_notification_configuration(

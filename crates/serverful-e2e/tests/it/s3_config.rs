@@ -379,3 +379,81 @@ fn cors_preflights_and_browser_requests_follow_the_buckets_rules() {
     assert_eq!(status, 403, "{text}");
     assert_eq!(header(&text, "access-control-allow-origin"), Some("*"));
 }
+
+#[test]
+fn versioned_buckets_keep_versions_and_delete_markers() {
+    let data = tempfile::tempdir().expect("data dir");
+    let server = Server::start_serve(data.path(), &[]);
+    let seen = server.python(&client_script("versions.py"), &["versioned"]);
+    let expected = json!({
+        "unversioned_put": null,
+        "ids_differ": true,
+        "get": ["two", true],
+        "get_v1": "one",
+        // The object written before versioning is the null version, kept.
+        "get_null": "zero",
+        "head_v1": 3,
+        "copy": ["one", true, 32],
+        "delete": [true, true],
+        "get_deleted": ["NoSuchKey", 404, "true"],
+        "get_marker": ["MethodNotAllowed", 405, "true"],
+        "bad_version": ["InvalidArgument", 400, null],
+        "missing_version": ["NoSuchVersion", 404, null],
+        "listed": {
+            "versions": [["k", true, false, false, 3], ["k", false, true, false, 3], ["k", false, false, false, 4]],
+            "markers": [["k", true, true]],
+        },
+        "delete_marker_version": [true, true],
+        "after_marker_deleted": "two",
+        "after_version_deleted": "one",
+        "deleted_version": ["NoSuchVersion", 404, null],
+        "pages": [
+            [["p/a", true], ["p/a", false]],
+            [["p/a", false], ["p/b", true]],
+            [["p/b", false]],
+        ],
+        "delimited": [["p/"], ["copy", "k", "q"]],
+        "delete_objects": {
+            "deleted": [["p/a", true, false], ["p/b", false, true]],
+            "errors": [["q", "InvalidArgument"]],
+        },
+        "p_a_versions": 2,
+        "multipart_version": 32,
+        "suspended_put": "null",
+        "suspended_versions": [["null", true]],
+        "suspended_body": "y",
+        "suspended_delete": [true, "null"],
+        "bucket_not_empty": ["BucketNotEmpty", 409, null],
+    });
+    assert_eq!(seen, expected, "{}", server.all_output());
+
+    // The AWS CLI sees the same versions.
+    let (ok, listed, stderr) = server.aws_cli(&[
+        "s3api",
+        "list-object-versions",
+        "--bucket",
+        "versioned",
+        "--prefix",
+        "p/b",
+    ]);
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        listed["Versions"].as_array().map(Vec::len),
+        Some(2),
+        "{listed}"
+    );
+    assert_eq!(listed["DeleteMarkers"][0]["IsLatest"], true, "{listed}");
+    let (ok, _, stderr) = server.aws_cli(&[
+        "s3api",
+        "put-bucket-versioning",
+        "--bucket",
+        "versioned",
+        "--versioning-configuration",
+        "Status=Enabled",
+    ]);
+    assert!(ok, "{stderr}");
+    let (ok, versioning, _) =
+        server.aws_cli(&["s3api", "get-bucket-versioning", "--bucket", "versioned"]);
+    assert!(ok);
+    assert_eq!(versioning["Status"], "Enabled");
+}
