@@ -4,10 +4,17 @@
 //! `NoncurrentVersionExpiration.NoncurrentDays`, ...) or, when the API set it, the API's
 //! `Filter` (`Prefix`, `Tag`, `And`) beside those.
 
+use std::time::Duration;
+
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::backend::{ConfigurationKind, StorageError};
 use crate::configuration::{flag, number};
+use crate::S3Store;
+
+/// A real lifecycle day.
+pub const DAY_SECS: u64 = 86_400;
 
 /// Which objects a rule applies to: all conditions must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -180,6 +187,238 @@ pub fn expires_at(created: OffsetDateTime, days: i64, day_secs: u64) -> OffsetDa
     }
 }
 
+/// What one sweep did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Sweep {
+    /// Current objects expired (deleted, or hidden behind a delete marker).
+    pub expired: usize,
+    /// Noncurrent versions deleted.
+    pub noncurrent_deleted: usize,
+    /// Delete markers left alone by every version, removed.
+    pub markers_removed: usize,
+    /// Incomplete multipart uploads aborted.
+    pub uploads_aborted: usize,
+}
+
+impl S3Store {
+    /// Starts the background sweep: every `day_secs` (at most every hour) it applies each
+    /// bucket's lifecycle rules, with a lifecycle day lasting `day_secs` seconds.
+    pub fn spawn_lifecycle_sweep(&self, day_secs: u64) -> tokio::task::JoinHandle<()> {
+        let store = self.clone();
+        let day_secs = day_secs.max(1);
+        let period = Duration::from_secs(day_secs.min(3600));
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(period);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                match store
+                    .sweep_lifecycle(OffsetDateTime::now_utc(), day_secs)
+                    .await
+                {
+                    Ok(sweep) if sweep != Sweep::default() => {
+                        tracing::info!(?sweep, "S3 lifecycle rules expired objects");
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::error!("failed to sweep S3 lifecycle rules: {error}"),
+                }
+            }
+        })
+    }
+
+    /// Applies every bucket's enabled lifecycle rules as of `now`.
+    pub async fn sweep_lifecycle(
+        &self,
+        now: OffsetDateTime,
+        day_secs: u64,
+    ) -> Result<Sweep, StorageError> {
+        let mut sweep = Sweep::default();
+        let configured = self
+            .backend
+            .configurations_of_kind(ConfigurationKind::Lifecycle)?;
+        for (bucket, stored) in configured {
+            let rules: Vec<LifecycleRule> = rules_of(&stored.document)
+                .into_iter()
+                .filter(|rule| rule.enabled)
+                .collect();
+            if rules.is_empty() {
+                continue;
+            }
+            for rule in &rules {
+                self.expire_current(&bucket, rule, now, day_secs, &mut sweep)
+                    .await?;
+                self.expire_versions(&bucket, rule, now, day_secs, &mut sweep)
+                    .await?;
+                self.abort_uploads(&bucket, rule, now, day_secs, &mut sweep)
+                    .await?;
+            }
+        }
+        Ok(sweep)
+    }
+
+    /// Expiration of current objects: deleted, or behind a delete marker when versioned.
+    async fn expire_current(
+        &self,
+        bucket: &str,
+        rule: &LifecycleRule,
+        now: OffsetDateTime,
+        day_secs: u64,
+        sweep: &mut Sweep,
+    ) -> Result<(), StorageError> {
+        if rule.expiration_days.is_none() && rule.expiration_date.is_none() {
+            return Ok(());
+        }
+        let due = |created: OffsetDateTime| match (rule.expiration_days, rule.expiration_date) {
+            (Some(days), _) => now >= expires_at(created, days, day_secs),
+            (None, Some(date)) => now >= date,
+            (None, None) => false,
+        };
+        let mut expired = Vec::new();
+        let mut after = String::new();
+        loop {
+            let batch = self
+                .backend
+                .list_objects(bucket, &rule.filter.prefix, &after, 1000)?;
+            let full = batch.len() == 1000;
+            for object in batch {
+                after.clone_from(&object.key);
+                if rule.filter.matches(&object.key, object.size, &object.tags)
+                    && due(object.last_modified)
+                {
+                    expired.push(object.key);
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        for key in expired {
+            let deletion = match self.delete_key(bucket, &key, None).await {
+                Ok(deletion) => deletion,
+                Err(error) => {
+                    tracing::error!(bucket, key, "failed to expire an object: {error}");
+                    continue;
+                }
+            };
+            if deletion.event.is_none() {
+                continue;
+            }
+            sweep.expired += 1;
+            let name = if deletion.delete_marker {
+                "LifecycleExpiration:DeleteMarkerCreated"
+            } else {
+                "LifecycleExpiration:Delete"
+            };
+            let version = deletion
+                .delete_marker
+                .then_some(deletion.version_id)
+                .flatten();
+            self.notify_lifecycle(name, bucket, &key, version).await;
+        }
+        Ok(())
+    }
+
+    /// Noncurrent versions past their days (keeping the newest `NewerNoncurrentVersions`),
+    /// and delete markers no version is left behind.
+    async fn expire_versions(
+        &self,
+        bucket: &str,
+        rule: &LifecycleRule,
+        now: OffsetDateTime,
+        day_secs: u64,
+        sweep: &mut Sweep,
+    ) -> Result<(), StorageError> {
+        if rule.noncurrent_days.is_none() && !rule.expired_object_delete_marker {
+            return Ok(());
+        }
+        let mut after = String::new();
+        let mut doomed: Vec<(String, Option<String>, bool)> = Vec::new();
+        loop {
+            let keys =
+                self.backend
+                    .versioned_keys(bucket, &rule.filter.prefix, &after, false, 1000)?;
+            let full = keys.len() == 1000;
+            for key in keys {
+                after.clone_from(&key);
+                let versions = self.backend.versions_of(bucket, &key)?;
+                if let Some(days) = rule.noncurrent_days {
+                    let keep =
+                        usize::try_from(rule.newer_noncurrent_versions.unwrap_or(0)).unwrap_or(0);
+                    let mut n_noncurrent = 0usize;
+                    // A version became noncurrent when the next newer one was written.
+                    for pair in versions.windows(2) {
+                        let (newer, version) = (&pair[0], &pair[1]);
+                        if version.delete_marker {
+                            continue;
+                        }
+                        n_noncurrent += 1;
+                        if n_noncurrent <= keep
+                            || !rule
+                                .filter
+                                .matches(&key, version.record.size, &version.record.tags)
+                        {
+                            continue;
+                        }
+                        if now >= expires_at(newer.record.last_modified, days, day_secs) {
+                            doomed.push((key.clone(), version.record.version_id.clone(), false));
+                        }
+                    }
+                }
+                let lone_marker = versions.len() == 1 && versions[0].delete_marker;
+                if rule.expired_object_delete_marker && lone_marker {
+                    doomed.push((key.clone(), versions[0].record.version_id.clone(), true));
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        for (key, version_id, marker) in doomed {
+            let text = version_id.clone().unwrap_or_else(|| "null".to_owned());
+            match self.delete_key(bucket, &key, Some(&text)).await {
+                Ok(deletion) if deletion.event.is_some() => {
+                    if marker {
+                        sweep.markers_removed += 1;
+                    } else {
+                        sweep.noncurrent_deleted += 1;
+                    }
+                    self.notify_lifecycle("LifecycleExpiration:Delete", bucket, &key, Some(text))
+                        .await;
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::error!(bucket, key, "failed to expire a version: {error}");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Multipart uploads started more than `DaysAfterInitiation` days ago.
+    async fn abort_uploads(
+        &self,
+        bucket: &str,
+        rule: &LifecycleRule,
+        now: OffsetDateTime,
+        day_secs: u64,
+        sweep: &mut Sweep,
+    ) -> Result<(), StorageError> {
+        let Some(days) = rule.abort_after_days else {
+            return Ok(());
+        };
+        for upload in self.backend.uploads(bucket)? {
+            if upload.key.starts_with(&rule.filter.prefix)
+                && now >= expires_at(upload.initiated, days, day_secs)
+            {
+                let bodies = self.backend.abort_upload(&upload.id)?;
+                self.bodies.remove(bodies).await;
+                sweep.uploads_aborted += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -228,5 +467,101 @@ mod tests {
             "2026-03-03T00:00:00Z"
         );
         assert_eq!(date_text(expires_at(created, 2, 5)), "2026-03-01T10:30:10Z");
+    }
+
+    fn store(dir: &std::path::Path) -> S3Store {
+        let keys = serverful_aws::KeyRing::new(
+            serverful_aws::Credentials {
+                access_key_id: "AKIDTEST".to_owned(),
+                secret_access_key: "secret".to_owned(),
+            },
+            serverful_aws::Principal::root("123456789012"),
+        );
+        crate::open_in(dir, std::sync::Arc::new(keys), "us-east-1").expect("open")
+    }
+
+    fn put(store: &S3Store, key: &str, version: Option<&str>, at: OffsetDateTime) {
+        store
+            .backend
+            .put_object(&crate::backend::ObjectRecord {
+                bucket: "b".to_owned(),
+                key: key.to_owned(),
+                size: 1,
+                etag: "e".to_owned(),
+                last_modified: at,
+                headers: Default::default(),
+                checksums: Default::default(),
+                parts_count: None,
+                tags: Vec::new(),
+                body: format!("{key}-{}", version.unwrap_or("null")),
+                version_id: version.map(str::to_owned),
+            })
+            .expect("put");
+    }
+
+    #[tokio::test]
+    async fn the_sweep_expires_what_is_due() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = store(dir.path());
+        store.ensure_stack_bucket("b", "stack").expect("bucket");
+        let start = parse_date("2026-01-01T00:00:00Z").expect("date");
+        let lifecycle = json!({"Rules": [
+            {"Status": "Enabled", "Prefix": "tmp/", "ExpirationInDays": 2},
+            {"Status": "Enabled", "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+             "ExpiredObjectDeleteMarker": true}
+        ]});
+        store
+            .set_template_configuration("b", ConfigurationKind::Lifecycle, Some(lifecycle))
+            .expect("lifecycle");
+        put(&store, "tmp/a", None, start);
+        put(&store, "keep/a", None, start);
+        let day = 10;
+        let at = |secs: i64| start + time::Duration::seconds(secs);
+        // One short day in: nothing is due.
+        let sweep = store.sweep_lifecycle(at(15), day).await.expect("sweep");
+        assert_eq!(sweep, Sweep::default());
+        let sweep = store.sweep_lifecycle(at(20), day).await.expect("sweep");
+        assert_eq!(sweep.expired, 1);
+        assert!(store.backend.object("b", "tmp/a").expect("read").is_none());
+        assert!(store.backend.object("b", "keep/a").expect("read").is_some());
+
+        // Versioned: a noncurrent version goes one day after it was replaced, and the
+        // marker left alone goes with its last version.
+        store
+            .set_template_configuration(
+                "b",
+                ConfigurationKind::Versioning,
+                Some(json!({"Status": "Enabled"})),
+            )
+            .expect("versioning");
+        put(
+            &store,
+            "v",
+            Some("11111111111111111111111111111111"),
+            at(100),
+        );
+        put(
+            &store,
+            "v",
+            Some("22222222222222222222222222222222"),
+            at(105),
+        );
+        store.delete_key("b", "v", None).await.expect("marker");
+        let sweep = store.sweep_lifecycle(at(110), day).await.expect("sweep");
+        assert_eq!(sweep.noncurrent_deleted, 0);
+        let versions = store.backend.versions_of("b", "v").expect("versions");
+        assert_eq!(versions.len(), 3);
+        // The marker was written now (wall clock), so the second version's day counts
+        // from now; sweep far enough ahead for both.
+        let later = OffsetDateTime::now_utc() + time::Duration::seconds(30);
+        let sweep = store.sweep_lifecycle(later, day).await.expect("sweep");
+        assert_eq!(sweep.noncurrent_deleted, 2);
+        let sweep = store.sweep_lifecycle(later, day).await.expect("sweep");
+        assert_eq!(sweep.markers_removed, 1);
+        assert!(store
+            .backend
+            .versions_of("b", "v")
+            .expect("versions")
+            .is_empty());
     }
 }

@@ -389,6 +389,23 @@ impl S3Store {
         }
     }
 
+    /// Tells the event sink (if any) that S3 itself (a lifecycle rule) removed `key`'s
+    /// `version_id` or gave it a delete marker.
+    pub(crate) async fn notify_lifecycle(
+        &self,
+        name: &'static str,
+        bucket: &str,
+        key: &str,
+        version_id: Option<String>,
+    ) {
+        let origin = Origin {
+            principal: Some("s3.amazonaws.com".to_owned()),
+            source_ip: "s3.amazonaws.com".to_owned(),
+        };
+        self.notify(&origin, name, bucket, key, None, version_id)
+            .await;
+    }
+
     /// Tells the event sink (if any) that `key` of `bucket` was created (`size` and `etag`
     /// given) or removed, and waits until it has taken the event.
     async fn notify(

@@ -457,3 +457,140 @@ fn versioned_buckets_keep_versions_and_delete_markers() {
     assert!(ok);
     assert_eq!(versioning["Status"], "Enabled");
 }
+
+const DRAIN_QUEUE: &str = r#"
+import boto3, json, sys
+sqs = boto3.client("sqs")
+records = []
+while True:
+    got = sqs.receive_message(QueueUrl=sys.argv[1], MaxNumberOfMessages=10, WaitTimeSeconds=1)
+    messages = got.get("Messages", [])
+    if not messages:
+        break
+    for message in messages:
+        for record in json.loads(message["Body"]).get("Records", []):
+            records.append([record["eventName"], record["s3"]["object"]["key"],
+                            "versionId" in record["s3"]["object"]])
+        sqs.delete_message(QueueUrl=sys.argv[1], ReceiptHandle=message["ReceiptHandle"])
+print(json.dumps(sorted(records)))
+"#;
+
+#[test]
+fn a_templates_bucket_configuration_is_applied_and_lifecycle_rules_expire_objects() {
+    let server = Server::try_start_with_env(
+        &test_app("s3-lifecycle"),
+        &[],
+        &[("SERVERFUL_S3_LIFECYCLE_DAY_SECS", "2")],
+    )
+    .unwrap_or_else(|output| panic!("server did not start:\n{output}"));
+    let bucket = server.output("DataName");
+    let output = server.all_output();
+    assert!(!output.contains("not yet applied"), "{output}");
+    let cli = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--bucket", bucket.as_str()]);
+        let (ok, value, stderr) = server.aws_cli(&all);
+        assert!(ok, "{args:?}: {stderr}");
+        value
+    };
+    assert_eq!(
+        cli(&["s3api", "get-bucket-versioning"])["Status"],
+        "Enabled"
+    );
+    assert_eq!(
+        cli(&["s3api", "get-bucket-cors"])["CORSRules"][0],
+        json!({"AllowedOrigins": ["http://localhost:*"], "AllowedMethods": ["GET", "PUT"],
+               "AllowedHeaders": ["*"], "ExposeHeaders": ["ETag", "x-amz-version-id"],
+               "MaxAgeSeconds": 60})
+    );
+    assert_eq!(
+        cli(&["s3api", "get-bucket-tagging"])["TagSet"],
+        json!([{"Key": "team", "Value": "data"}])
+    );
+    let rules = cli(&["s3api", "get-bucket-lifecycle-configuration"])["Rules"].clone();
+    assert_eq!(
+        rules[0],
+        json!({"ID": "tmp", "Status": "Enabled", "Prefix": "tmp/", "Expiration": {"Days": 1},
+               "NoncurrentVersionExpiration": {"NoncurrentDays": 1}})
+    );
+    assert_eq!(rules[2]["Status"], "Disabled");
+    let notifications = cli(&["s3api", "get-bucket-notification-configuration"]);
+    let queues = notifications["QueueConfigurations"]
+        .as_array()
+        .expect("queues");
+    assert_eq!(queues.len(), 2, "{notifications}");
+    assert_eq!(queues[0]["Events"], json!(["s3:LifecycleExpiration:*"]));
+    assert_eq!(
+        queues[1]["Filter"]["Key"]["FilterRules"],
+        json!([{"Name": "prefix", "Value": "api/"}])
+    );
+    // The template's CORS answers a browser's preflight.
+    let (status, text) = curl(&[
+        "-X",
+        "OPTIONS",
+        &format!("{}/{bucket}/tmp/x", server.aws_url),
+        "-H",
+        "Origin: http://localhost:5173",
+        "-H",
+        "Access-Control-Request-Method: PUT",
+    ]);
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(
+        header(&text, "access-control-allow-origin"),
+        Some("http://localhost:5173")
+    );
+
+    let work = tempfile::tempdir().expect("work dir");
+    let file = work.path().join("f.txt");
+    std::fs::write(&file, "data").expect("write");
+    let file = file.to_str().expect("UTF-8");
+    for key in ["tmp/x", "tmp/x", "keep/y", "api/z"] {
+        aws(
+            &server,
+            &["s3", "cp", file, &format!("s3://{bucket}/{key}")],
+        );
+    }
+    // A delete in the versioned bucket makes a marker, notified with its version.
+    aws(&server, &["s3", "rm", &format!("s3://{bucket}/api/z")]);
+
+    // Lifecycle days last 2 seconds: tmp/x expires behind a marker, its noncurrent
+    // versions go a day after they were replaced, then the marker left alone.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    loop {
+        let listed = cli(&["s3api", "list-object-versions", "--prefix", "tmp/"]);
+        if listed.get("Versions").is_none() && listed.get("DeleteMarkers").is_none() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tmp/ still has {listed}\n{}",
+            server.all_output()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let kept = cli(&["s3api", "list-object-versions", "--prefix", "keep/"]);
+    assert_eq!(kept["Versions"].as_array().map(Vec::len), Some(1), "{kept}");
+    let (ok, _, stderr) = server.aws_cli(&[
+        "s3api",
+        "head-object",
+        "--bucket",
+        &bucket,
+        "--key",
+        "keep/y",
+    ]);
+    assert!(ok, "{stderr}");
+
+    let records = server.python(DRAIN_QUEUE, &[&server.output("EventsUrl")]);
+    assert_eq!(
+        records,
+        json!([
+            ["LifecycleExpiration:Delete", "tmp/x", true],
+            ["LifecycleExpiration:Delete", "tmp/x", true],
+            ["LifecycleExpiration:Delete", "tmp/x", true],
+            ["LifecycleExpiration:DeleteMarkerCreated", "tmp/x", true],
+            ["ObjectRemoved:DeleteMarkerCreated", "api/z", true],
+        ]),
+        "{}",
+        server.all_output()
+    );
+}
