@@ -83,6 +83,12 @@ fn with_headers(mut error: S3Error, pairs: &[(&'static str, String)]) -> S3Error
     error
 }
 
+fn http_date(time: OffsetDateTime) -> String {
+    let mut text = Vec::new();
+    let _ = dto::Timestamp::from(time).format(dto::TimestampFormat::HttpDate, &mut text);
+    String::from_utf8_lossy(&text).into_owned()
+}
+
 fn no_such_version() -> S3Error {
     s3_error!(NoSuchVersion, "The specified version does not exist.")
 }
@@ -147,6 +153,7 @@ impl S3Store {
                             ("x-amz-delete-marker", "true".to_owned()),
                             ("x-amz-version-id", text.to_owned()),
                             ("allow", "DELETE".to_owned()),
+                            ("last-modified", http_date(version.record.last_modified)),
                         ],
                     ));
                 }
@@ -433,6 +440,12 @@ mod tests {
                 &S3ErrorCode::InvalidArgument
             );
         }
+    }
+
+    #[test]
+    fn http_dates_are_rfc_7231() {
+        let time = crate::lifecycle::parse_date("2026-12-07T15:04:05Z").expect("date");
+        assert_eq!(http_date(time), "Mon, 07 Dec 2026 15:04:05 GMT");
     }
 
     #[test]

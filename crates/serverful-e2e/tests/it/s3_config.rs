@@ -456,6 +456,54 @@ fn versioned_buckets_keep_versions_and_delete_markers() {
         server.aws_cli(&["s3api", "get-bucket-versioning", "--bucket", "versioned"]);
     assert!(ok);
     assert_eq!(versioning["Status"], "Enabled");
+
+    // A backup taken while serving keeps the versions, their bodies and the bucket's
+    // configuration.
+    let work = tempfile::tempdir().expect("work dir");
+    let backup = work.path().join("backup.tar");
+    let backup_arg = backup.to_str().expect("UTF-8");
+    let data_arg = data.path().to_str().expect("UTF-8");
+    let (code, stdout, stderr) =
+        serverful_e2e::run_serverful(&["backup", "--data", data_arg, "-o", backup_arg]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    drop(server);
+    let restored = work.path().join("restored");
+    let restored_arg = restored.to_str().expect("UTF-8");
+    let (code, stdout, stderr) =
+        serverful_e2e::run_serverful(&["restore", backup_arg, "--data", restored_arg]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let server = Server::start_serve(&restored, &[]);
+    let (ok, again, stderr) = server.aws_cli(&[
+        "s3api",
+        "list-object-versions",
+        "--bucket",
+        "versioned",
+        "--prefix",
+        "p/b",
+    ]);
+    assert!(ok, "{stderr}");
+    assert_eq!(again, listed);
+    let oldest = listed["Versions"][1]["VersionId"]
+        .as_str()
+        .expect("a version id");
+    let out = work.path().join("oldest");
+    let (ok, _, stderr) = server.aws_cli(&[
+        "s3api",
+        "get-object",
+        "--bucket",
+        "versioned",
+        "--key",
+        "p/b",
+        "--version-id",
+        oldest,
+        out.to_str().expect("UTF-8"),
+    ]);
+    assert!(ok, "{stderr}");
+    assert_eq!(std::fs::read_to_string(&out).expect("read"), "p/b0");
+    let (ok, versioning, _) =
+        server.aws_cli(&["s3api", "get-bucket-versioning", "--bucket", "versioned"]);
+    assert!(ok);
+    assert_eq!(versioning["Status"], "Enabled");
 }
 
 const DRAIN_QUEUE: &str = r#"
