@@ -642,3 +642,86 @@ fn a_templates_bucket_configuration_is_applied_and_lifecycle_rules_expire_object
         server.all_output()
     );
 }
+
+#[test]
+fn a_redeploy_replaces_the_templates_configurations_and_keeps_the_apis() {
+    let data = tempfile::tempdir().expect("data dir");
+    let work = tempfile::tempdir().expect("work dir");
+    let app = work.path().join("app");
+    serverful_e2e::copy_dir(&test_app("s3-lifecycle"), &app);
+    let server = Server::start_serve(data.path(), &[]);
+    let app_arg = app.to_str().expect("UTF-8");
+    let deploy = || {
+        let (code, out, err) = server.admin(&["deploy", app_arg, "--stack", "cfg"]);
+        assert_eq!(code, 0, "{out}{err}");
+    };
+    deploy();
+    let (ok, buckets, stderr) = server.aws_cli(&["s3api", "list-buckets"]);
+    assert!(ok, "{stderr}");
+    let bucket = buckets["Buckets"][0]["Name"]
+        .as_str()
+        .expect("the stack's bucket")
+        .to_owned();
+    assert!(bucket.starts_with("cfg-data-"), "{buckets}");
+    // The API adds a website the template does not have.
+    aws(
+        &server,
+        &[
+            "s3",
+            "website",
+            &format!("s3://{bucket}"),
+            "--index-document",
+            "index.html",
+        ],
+    );
+
+    // The next version changes its CORS and drops versioning, lifecycle and tags.
+    let template_path = app.join("template.yaml");
+    let template = std::fs::read_to_string(&template_path).expect("read");
+    let lifecycle_at = template
+        .find("      LifecycleConfiguration:")
+        .expect("lifecycle");
+    let notifications_at = template
+        .find("      NotificationConfiguration:")
+        .expect("notifications");
+    let mut changed = format!(
+        "{}{}",
+        &template[..lifecycle_at],
+        &template[notifications_at..]
+    );
+    changed = changed
+        .replace("['http://localhost:*']", "['https://new.example']")
+        .replace(
+            "      VersioningConfiguration:\n        Status: Enabled\n",
+            "",
+        )
+        .replace(
+            "      Tags:\n        - Key: team\n          Value: data\n",
+            "",
+        );
+    assert_ne!(changed, template);
+    std::fs::write(&template_path, changed).expect("write");
+    deploy();
+
+    let get = |operation: &str| server.aws_cli(&["s3api", operation, "--bucket", &bucket]);
+    let (ok, cors, stderr) = get("get-bucket-cors");
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        cors["CORSRules"][0]["AllowedOrigins"],
+        json!(["https://new.example"])
+    );
+    let (ok, _, stderr) = get("get-bucket-lifecycle-configuration");
+    assert!(
+        !ok && stderr.contains("NoSuchLifecycleConfiguration"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = get("get-bucket-tagging");
+    assert!(!ok && stderr.contains("NoSuchTagSet"), "{stderr}");
+    // Versioning once enabled can only be suspended.
+    let (ok, versioning, _) = get("get-bucket-versioning");
+    assert!(ok);
+    assert_eq!(versioning["Status"], "Suspended");
+    let (ok, website, stderr) = get("get-bucket-website");
+    assert!(ok, "the API's website is kept: {stderr}");
+    assert_eq!(website["IndexDocument"]["Suffix"], "index.html");
+}
