@@ -1097,6 +1097,78 @@ mod tests {
     }
 
     #[test]
+    fn lifecycle_rules_round_trip_the_api() {
+        let tag = |key: &str, value: &str| dto::Tag {
+            key: Some(key.to_owned()),
+            value: Some(value.to_owned()),
+        };
+        let rule = |id: &str, status: &str| dto::LifecycleRule {
+            id: Some(id.to_owned()),
+            status: dto::ExpirationStatus::from(status.to_owned()),
+            abort_incomplete_multipart_upload: None,
+            expiration: None,
+            filter: None,
+            noncurrent_version_expiration: None,
+            noncurrent_version_transitions: None,
+            prefix: None,
+            transitions: None,
+        };
+        let rules = vec![
+            dto::LifecycleRule {
+                filter: Some(dto::LifecycleRuleFilter {
+                    and: Some(dto::LifecycleRuleAndOperator {
+                        prefix: Some("logs/".to_owned()),
+                        tags: Some(vec![tag("a", "1"), tag("b", "2")]),
+                        object_size_greater_than: Some(100),
+                        object_size_less_than: None,
+                    }),
+                    ..Default::default()
+                }),
+                expiration: Some(dto::LifecycleExpiration {
+                    days: Some(30),
+                    ..Default::default()
+                }),
+                noncurrent_version_expiration: Some(dto::NoncurrentVersionExpiration {
+                    noncurrent_days: Some(7),
+                    newer_noncurrent_versions: Some(2),
+                }),
+                abort_incomplete_multipart_upload: Some(dto::AbortIncompleteMultipartUpload {
+                    days_after_initiation: Some(1),
+                }),
+                ..rule("and", "Enabled")
+            },
+            dto::LifecycleRule {
+                filter: Some(dto::LifecycleRuleFilter {
+                    tag: Some(tag("tmp", "yes")),
+                    ..Default::default()
+                }),
+                expiration: Some(dto::LifecycleExpiration {
+                    expired_object_delete_marker: Some(true),
+                    ..Default::default()
+                }),
+                ..rule("tag", "Disabled")
+            },
+            dto::LifecycleRule {
+                prefix: Some("old/".to_owned()),
+                expiration: Some(dto::LifecycleExpiration {
+                    date: Some(dto::Timestamp::from(
+                        crate::lifecycle::parse_date("2030-01-01").expect("date"),
+                    )),
+                    ..Default::default()
+                }),
+                ..rule("legacy", "Enabled")
+            },
+        ];
+        assert!(check_lifecycle(&rules).is_ok());
+        let document = lifecycle_document(&rules);
+        let back: Vec<dto::LifecycleRule> = crate::lifecycle::rules_of(&document)
+            .iter()
+            .map(lifecycle_dto)
+            .collect();
+        assert_eq!(back, rules);
+    }
+
+    #[test]
     fn websites_round_trip() {
         let config = dto::WebsiteConfiguration {
             index_document: Some(dto::IndexDocument {
