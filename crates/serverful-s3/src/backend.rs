@@ -199,6 +199,15 @@ pub trait S3Backend: Send + Sync {
         inclusive: bool,
         limit: usize,
     ) -> Result<Vec<String>, StorageError>;
+    /// Replaces one version's tags (`None`: the `null` version); `false` if there is no
+    /// such version.
+    fn set_version_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        tags: &[(String, String)],
+    ) -> Result<bool, StorageError>;
     /// Every version and marker of a key, latest first.
     fn versions_of(&self, bucket: &str, key: &str) -> Result<Vec<ObjectVersion>, StorageError>;
 

@@ -86,7 +86,7 @@ fn no_such_bucket(_name: &str) -> S3Error {
     s3_error!(NoSuchBucket, "The specified bucket does not exist")
 }
 
-fn no_such_key() -> S3Error {
+pub(crate) fn no_such_key() -> S3Error {
     s3_error!(NoSuchKey, "The specified key does not exist.")
 }
 
@@ -477,14 +477,6 @@ impl S3Store {
             .bucket(name)
             .map_err(storage)?
             .ok_or_else(|| no_such_bucket(name))
-    }
-
-    fn require_object(&self, bucket: &str, key: &str) -> S3Result<ObjectRecord> {
-        self.require_bucket(bucket)?;
-        self.backend
-            .object(bucket, key)
-            .map_err(storage)?
-            .ok_or_else(no_such_key)
     }
 
     fn require_upload(&self, bucket: &str, key: &str, upload_id: &str) -> S3Result<Upload> {
@@ -1290,14 +1282,13 @@ impl S3 for S3Store {
             .map(|tag| (tag.key.unwrap_or_default(), tag.value.unwrap_or_default()))
             .collect();
         check_tags(&tags)?;
-        if !self
-            .backend
-            .set_tags(&input.bucket, &input.key, &tags)
-            .map_err(storage)?
-        {
-            return Err(no_such_key());
-        }
-        Ok(S3Response::new(dto::PutObjectTaggingOutput::default()))
+        let version_id = self.tag_version(
+            &input.bucket,
+            &input.key,
+            input.version_id.as_deref(),
+            &tags,
+        )?;
+        Ok(S3Response::new(dto::PutObjectTaggingOutput { version_id }))
     }
 
     async fn get_object_tagging(
@@ -1305,7 +1296,12 @@ impl S3 for S3Store {
         request: S3Request<dto::GetObjectTaggingInput>,
     ) -> S3Result<S3Response<dto::GetObjectTaggingOutput>> {
         let input = request.input;
-        let object = self.require_object(&input.bucket, &input.key)?;
+        let object =
+            self.readable_version(&input.bucket, &input.key, input.version_id.as_deref())?;
+        let version_id = crate::versions::version_header(
+            self.versioning(&input.bucket)?,
+            object.version_id.as_deref(),
+        );
         Ok(S3Response::new(dto::GetObjectTaggingOutput {
             tag_set: object
                 .tags
@@ -1315,7 +1311,7 @@ impl S3 for S3Store {
                     value: Some(value),
                 })
                 .collect(),
-            version_id: None,
+            version_id,
         }))
     }
 
@@ -1324,16 +1320,10 @@ impl S3 for S3Store {
         request: S3Request<dto::DeleteObjectTaggingInput>,
     ) -> S3Result<S3Response<dto::DeleteObjectTaggingOutput>> {
         let input = request.input;
-        self.require_bucket(&input.bucket)?;
-        if !self
-            .backend
-            .set_tags(&input.bucket, &input.key, &[])
-            .map_err(storage)?
-        {
-            return Err(no_such_key());
-        }
+        let version_id =
+            self.tag_version(&input.bucket, &input.key, input.version_id.as_deref(), &[])?;
         Ok(S3Response::with_status(
-            dto::DeleteObjectTaggingOutput::default(),
+            dto::DeleteObjectTaggingOutput { version_id },
             http::StatusCode::NO_CONTENT,
         ))
     }

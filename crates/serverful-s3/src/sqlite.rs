@@ -806,6 +806,30 @@ impl S3Backend for SqliteBackend {
         })
     }
 
+    fn set_version_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        tags: &[(String, String)],
+    ) -> Result<bool, StorageError> {
+        self.with("tag an object version", |connection| {
+            let changed = connection.execute(
+                "UPDATE objects SET tags = ?4 WHERE bucket = ?1 AND key = ?2 AND version_id IS ?3",
+                params![bucket, key, version_id, json(&tags)],
+            )?;
+            if changed == 1 {
+                return Ok(true);
+            }
+            let changed = connection.execute(
+                "UPDATE object_versions SET tags = ?4 WHERE bucket = ?1 AND key = ?2 \
+                 AND version_id = ?3 AND NOT delete_marker",
+                params![bucket, key, version_id.unwrap_or(NULL_VERSION), json(&tags)],
+            )?;
+            Ok(changed == 1)
+        })
+    }
+
     fn versions_of(&self, bucket: &str, key: &str) -> Result<Vec<ObjectVersion>, StorageError> {
         self.with("list an object's versions", |connection| {
             let mut versions: Vec<ObjectVersion> = connection

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 
 use crate::backend::{ObjectHeaders, ObjectRecord, ObjectVersion};
 use crate::configuration::Versioning;
-use crate::service::{storage, S3Store};
+use crate::service::{no_such_key, storage, S3Store};
 
 /// The time now, strictly later than any time this process gave before: versions of one
 /// key are ordered by it.
@@ -168,7 +168,7 @@ impl S3Store {
                     .latest_version(bucket, key)
                     .map_err(storage)?
                     .filter(|latest| latest.delete_marker);
-                let error = s3_error!(NoSuchKey, "The specified key does not exist.");
+                let error = no_such_key();
                 Err(match marker {
                     Some(marker) => with_headers(
                         error,
@@ -249,6 +249,30 @@ impl S3Store {
             delete_marker: true,
             event: Some("ObjectRemoved:DeleteMarkerCreated"),
         })
+    }
+
+    /// Replaces the tags of the current version of a key, or of the version named;
+    /// returns the version's `x-amz-version-id`.
+    pub(crate) fn tag_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        tags: &[(String, String)],
+    ) -> S3Result<Option<String>> {
+        let object = self.readable_version(bucket, key, version_id)?;
+        let tagged = self
+            .backend
+            .set_version_tags(bucket, key, object.version_id.as_deref(), tags)
+            .map_err(storage)?;
+        if !tagged {
+            // Deleted between the read and the write.
+            return Err(no_such_key());
+        }
+        Ok(version_header(
+            self.versioning(bucket)?,
+            object.version_id.as_deref(),
+        ))
     }
 
     pub(crate) fn list_versions(

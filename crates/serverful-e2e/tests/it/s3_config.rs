@@ -394,6 +394,7 @@ fn versioned_buckets_keep_versions_and_delete_markers() {
         "get_null": "zero",
         "head_v1": 3,
         "copy": ["one", true, 32],
+        "tags": [[{"Key": "old", "Value": "yes"}], [], true],
         "delete": [true, true],
         "get_deleted": ["NoSuchKey", 404, "true"],
         "get_marker": ["MethodNotAllowed", 405, "true"],

@@ -44,6 +44,14 @@ seen["head_v1"] = s3.head_object(Bucket=bucket, Key="k", VersionId=v1)["ContentL
 copied = s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "k", "VersionId": v1})
 seen["copy"] = [body(Key="copy"), copied["CopySourceVersionId"] == v1, len(copied["VersionId"])]
 
+# Tags belong to one version.
+s3.put_object_tagging(Bucket=bucket, Key="k", VersionId=v1, Tagging={"TagSet": [{"Key": "old", "Value": "yes"}]})
+seen["tags"] = [
+    s3.get_object_tagging(Bucket=bucket, Key="k", VersionId=v1)["TagSet"],
+    s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"],
+    s3.get_object_tagging(Bucket=bucket, Key="k")["VersionId"] == v2,
+]
+
 deleted = s3.delete_object(Bucket=bucket, Key="k")
 marker = deleted["VersionId"]
 seen["delete"] = [deleted["DeleteMarker"], marker not in (v1, v2)]
