@@ -506,7 +506,8 @@ mod tests {
         store.ensure_stack_bucket("b", "stack").expect("bucket");
         let start = parse_date("2026-01-01T00:00:00Z").expect("date");
         let lifecycle = json!({"Rules": [
-            {"Status": "Enabled", "Prefix": "tmp/", "ExpirationInDays": 2},
+            {"Status": "Enabled", "Prefix": "tmp/", "ExpirationInDays": 2,
+             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}},
             {"Status": "Enabled", "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
              "ExpiredObjectDeleteMarker": true}
         ]});
@@ -517,11 +518,25 @@ mod tests {
         put(&store, "keep/a", None, start);
         let day = 10;
         let at = |secs: i64| start + time::Duration::seconds(secs);
+        store
+            .backend
+            .create_upload(&crate::backend::Upload {
+                id: "upload".to_owned(),
+                bucket: "b".to_owned(),
+                key: "tmp/big".to_owned(),
+                initiated: at(10),
+                headers: Default::default(),
+                tags: Vec::new(),
+                checksum_algorithm: None,
+            })
+            .expect("upload");
         // One short day in: nothing is due.
         let sweep = store.sweep_lifecycle(at(15), day).await.expect("sweep");
         assert_eq!(sweep, Sweep::default());
         let sweep = store.sweep_lifecycle(at(20), day).await.expect("sweep");
         assert_eq!(sweep.expired, 1);
+        assert_eq!(sweep.uploads_aborted, 1);
+        assert!(store.backend.upload("upload").expect("read").is_none());
         assert!(store.backend.object("b", "tmp/a").expect("read").is_none());
         assert!(store.backend.object("b", "keep/a").expect("read").is_some());
 
