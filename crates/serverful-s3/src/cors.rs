@@ -125,9 +125,13 @@ fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|value| value.to_str().ok())
 }
 
+fn new_request_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..16].to_uppercase()
+}
+
 /// S3's XML error for a refused preflight.
 fn forbidden(message: &str, method: &str, resource_type: &str) -> Response {
-    let request_id = uuid::Uuid::new_v4().simple().to_string()[..16].to_uppercase();
+    let request_id = new_request_id();
     let escape = |text: &str| {
         text.replace('&', "&amp;")
             .replace('<', "&lt;")
@@ -138,7 +142,11 @@ fn forbidden(message: &str, method: &str, resource_type: &str) -> Response {
         escape(message),
         escape(method),
     );
-    xml_response(StatusCode::FORBIDDEN, body)
+    let mut response = xml_response(StatusCode::FORBIDDEN, body);
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-amz-request-id", value);
+    }
+    response
 }
 
 fn xml_response(status: StatusCode, body: String) -> Response {
@@ -180,6 +188,16 @@ impl S3Store {
 
     /// Answers an `OPTIONS` preflight from the bucket's CORS rules.
     pub(crate) fn preflight(&self, request: &axum::extract::Request) -> Response {
+        let mut response = self.answer_preflight(request);
+        if !response.headers().contains_key("x-amz-request-id") {
+            if let Ok(value) = HeaderValue::from_str(&new_request_id()) {
+                response.headers_mut().insert("x-amz-request-id", value);
+            }
+        }
+        response
+    }
+
+    fn answer_preflight(&self, request: &axum::extract::Request) -> Response {
         let headers = request.headers();
         let Some(origin) = header_text(headers, "origin") else {
             let mut response = xml_response(

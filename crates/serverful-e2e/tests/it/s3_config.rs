@@ -291,6 +291,7 @@ fn cors_preflights_and_browser_requests_follow_the_buckets_rules() {
         header(&text, "access-control-allow-credentials"),
         Some("true")
     );
+    assert!(header(&text, "x-amz-request-id").is_some(), "{text}");
     assert_eq!(
         header(&text, "vary"),
         Some("Origin, Access-Control-Request-Headers, Access-Control-Request-Method")
