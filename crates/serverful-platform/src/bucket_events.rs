@@ -72,6 +72,9 @@ fn record(event: &ObjectEvent, configuration_id: &str, region: &str) -> Value {
     if let Some(etag) = &event.etag {
         object["eTag"] = json!(etag);
     }
+    if let Some(version_id) = &event.version_id {
+        object["versionId"] = json!(version_id);
+    }
     let principal = event
         .principal
         .clone()
@@ -114,11 +117,15 @@ fn bus_event(event: &ObjectEvent, account_id: &str) -> (&'static str, Map<String
     if let Some(etag) = &event.etag {
         object.insert("etag".to_owned(), json!(etag));
     }
+    if let Some(version_id) = &event.version_id {
+        object.insert("version-id".to_owned(), json!(version_id));
+    }
     object.insert("sequencer".to_owned(), json!(event.sequencer));
     let reason = match event.name {
         "ObjectCreated:Copy" => "CopyObject",
         "ObjectCreated:CompleteMultipartUpload" => "CompleteMultipartUpload",
-        "ObjectRemoved:Delete" => "DeleteObject",
+        "ObjectRemoved:Delete" | "ObjectRemoved:DeleteMarkerCreated" => "DeleteObject",
+        name if name.starts_with("LifecycleExpiration:") => "Lifecycle Expiration",
         _ => "PutObject",
     };
     let mut detail = Map::new();
@@ -130,7 +137,15 @@ fn bus_event(event: &ObjectEvent, account_id: &str) -> (&'static str, Map<String
     detail.insert("source-ip-address".to_owned(), json!(event.source_ip));
     detail.insert("reason".to_owned(), json!(reason));
     if !created {
-        detail.insert("deletion-type".to_owned(), json!("Permanently Deleted"));
+        let marker = event.name.ends_with("DeleteMarkerCreated");
+        detail.insert(
+            "deletion-type".to_owned(),
+            json!(if marker {
+                "Delete Marker Created"
+            } else {
+                "Permanently Deleted"
+            }),
+        );
     }
     let detail_type = if created {
         "Object Created"
@@ -256,6 +271,7 @@ mod tests {
             key: "in/cat 1.jpg".to_owned(),
             size: Some(12),
             etag: Some("abc".to_owned()),
+            version_id: None,
             sequencer: "0000000000000001".to_owned(),
             principal: Some("AKID".to_owned()),
             source_ip: "127.0.0.1".to_owned(),

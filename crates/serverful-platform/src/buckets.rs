@@ -1,6 +1,7 @@
-//! Each stack's S3 buckets, as its template declares them: made when a version starts,
-//! kept across deploys (and their objects with them) as tables are, and deleted with the
-//! stack when its data goes too.
+//! Each stack's S3 buckets, as its template declares them: made when a version starts
+//! (with their configurations written, `bucket_configurations.rs`), kept across deploys
+//! (and their objects with them) as tables are, and deleted with the stack when its data
+//! goes too.
 
 use serverful_template as template;
 
@@ -26,7 +27,7 @@ pub(crate) async fn ensure(
     // A website configuration S3 would refuse fails the deploy before anything is made.
     for bucket in &app.buckets {
         if let Some(website) = bucket.configurations.get("WebsiteConfiguration") {
-            crate::websites::website_config(website).map_err(|error| {
+            serverful_s3::website_routing::rules_of_document(website).map_err(|error| {
                 ActionError::invalid(
                     "buckets",
                     format!("{}.WebsiteConfiguration.{error}", bucket.logical_id),
@@ -36,6 +37,11 @@ pub(crate) async fn ensure(
     }
     let buckets = app.buckets.clone();
     let stack = stack.to_owned();
+    let app = app.clone();
+    let (region, account_id) = (
+        platform.config().region.clone(),
+        platform.config().account_id.clone(),
+    );
     let ensured = tokio::task::spawn_blocking(move || {
         for bucket in &buckets {
             let existing = s3
@@ -59,6 +65,7 @@ pub(crate) async fn ensure(
                     .map_err(|error| format!("{} ({}): {error}", bucket.logical_id, bucket.name))?,
             }
         }
+        crate::bucket_configurations::write(&s3, &app, &region, &account_id)?;
         Ok::<(), String>(())
     })
     .await

@@ -43,6 +43,7 @@ pub mod api_keys;
 pub mod async_invoke;
 mod authorizers;
 pub mod backup;
+mod bucket_configurations;
 pub mod bucket_events;
 mod buckets;
 pub mod events_api;
@@ -64,7 +65,6 @@ pub mod sns_deliveries;
 pub mod state;
 pub mod streams;
 pub mod tables;
-mod websites;
 
 pub use action::{
     Action, ActionError, ApiUrl, BackupSink, DeployRequest, ErrorKind, InvokeRequest, LogEntry,

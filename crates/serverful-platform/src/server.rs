@@ -1659,45 +1659,7 @@ impl Platform {
     }
 
     /// Replaces the gateway's routes with those of every stack's current version.
-    /// Replaces the S3 websites served with those of every stack's current version: each
-    /// bucket with a `WebsiteConfiguration`, readable as its bucket policy allows.
-    fn publish_websites(&self) {
-        let Some(s3) = &self.config.buckets else {
-            return;
-        };
-        let mut sites = std::collections::HashMap::new();
-        for version in self.current_versions() {
-            for bucket in &version.app.buckets {
-                let Some(website) = bucket.configurations.get("WebsiteConfiguration") else {
-                    continue;
-                };
-                // Checked when the version's buckets were made (`buckets::ensure`).
-                let config = match crate::websites::website_config(website) {
-                    Ok(config) => config,
-                    Err(error) => {
-                        tracing::error!("{}.WebsiteConfiguration.{error}", bucket.logical_id);
-                        continue;
-                    }
-                };
-                let public = version
-                    .app
-                    .bucket_policies
-                    .iter()
-                    .filter(|policy| policy.bucket == bucket.name)
-                    .map(|policy| serverful_s3::PublicRead::of_policy(&policy.policy_document))
-                    .next()
-                    .unwrap_or_default();
-                sites.insert(
-                    bucket.name.clone(),
-                    serverful_s3::Website { config, public },
-                );
-            }
-        }
-        s3.websites().replace(sites);
-    }
-
     fn publish_routes(&self) {
-        self.publish_websites();
         let versions = self.current_versions();
         let mut apis = Vec::new();
         let mut custom_domains = Vec::new();

@@ -51,6 +51,19 @@ pub struct ObjectRecord {
     pub tags: Vec<(String, String)>,
     /// The body's file name in the body store.
     pub body: String,
+    /// Its version in a versioned bucket; `None` is the `null` version (every object of a
+    /// bucket that was never versioned, and those written while versioning is suspended).
+    pub version_id: Option<String>,
+}
+
+/// One version of a key in a versioned bucket: an object, or a delete marker (whose
+/// record has no body, size or ETag).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectVersion {
+    pub record: ObjectRecord,
+    pub delete_marker: bool,
+    /// Whether it is the key's latest version.
+    pub latest: bool,
 }
 
 /// A multipart upload in progress.
@@ -108,7 +121,10 @@ pub trait S3Backend: Send + Sync {
     /// uploads too (a stack's deletion).
     fn delete_bucket(&self, name: &str, force: bool) -> Result<BucketDeletion, StorageError>;
 
-    /// Writes an object's record, replacing the key's; returns the replaced body file.
+    /// Writes an object's record as the key's latest version; returns the body file it
+    /// replaced. In a bucket whose versioning was ever set, the key's current version is
+    /// kept as a noncurrent one unless it is the version written (the `null` version
+    /// while suspended, which also replaces a noncurrent `null` version).
     fn put_object(&self, object: &ObjectRecord) -> Result<Option<String>, StorageError>;
     fn object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, StorageError>;
     /// Deletes an object's record; returns its body file.
@@ -148,6 +164,133 @@ pub trait S3Backend: Send + Sync {
         object: &ObjectRecord,
     ) -> Result<(Option<String>, Vec<String>), StorageError>;
 
-    /// Every body file a record names (objects and parts), to sweep away the rest at start.
+    /// Every body file a record names (objects, their noncurrent versions and parts), to
+    /// sweep away the rest at start.
     fn body_files(&self) -> Result<HashSet<String>, StorageError>;
+
+    /// One version of a key (`None`: the `null` version), current or not, or a marker.
+    fn object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Option<ObjectVersion>, StorageError>;
+    /// The key's latest version: its current object or a delete marker.
+    fn latest_version(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<ObjectVersion>, StorageError>;
+    /// Makes a delete marker (a record without a body) the key's latest version; the
+    /// current object becomes noncurrent, or is replaced when it has the marker's version
+    /// (`null`). Returns the body file it replaced.
+    fn put_delete_marker(&self, marker: &ObjectRecord) -> Result<Option<String>, StorageError>;
+    /// Deletes one version (or marker) for good; the next newest becomes the latest.
+    /// Returns what was deleted.
+    fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Option<ObjectVersion>, StorageError>;
+    /// Up to `limit` keys that have versions or markers, starting with `prefix`, after
+    /// `after` (or from it when `inclusive`), in key order.
+    fn versioned_keys(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: &str,
+        inclusive: bool,
+        limit: usize,
+    ) -> Result<Vec<String>, StorageError>;
+    /// Replaces one version's tags (`None`: the `null` version); `false` if there is no
+    /// such version.
+    fn set_version_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        tags: &[(String, String)],
+    ) -> Result<bool, StorageError>;
+    /// Every version and marker of a key, latest first.
+    fn versions_of(&self, bucket: &str, key: &str) -> Result<Vec<ObjectVersion>, StorageError>;
+
+    /// A bucket's configuration of one kind (its document as stored), if it has one.
+    fn configuration(
+        &self,
+        bucket: &str,
+        kind: ConfigurationKind,
+    ) -> Result<Option<StoredConfiguration>, StorageError>;
+    /// Sets a bucket's configuration of one kind, replacing the one it had.
+    fn put_configuration(
+        &self,
+        bucket: &str,
+        kind: ConfigurationKind,
+        configuration: &StoredConfiguration,
+    ) -> Result<(), StorageError>;
+    /// Removes a bucket's configuration of one kind; `false` if it had none.
+    fn delete_configuration(
+        &self,
+        bucket: &str,
+        kind: ConfigurationKind,
+    ) -> Result<bool, StorageError>;
+    /// Every bucket that has a configuration of this kind, with it (the lifecycle sweep
+    /// reads them).
+    fn configurations_of_kind(
+        &self,
+        kind: ConfigurationKind,
+    ) -> Result<Vec<(String, StoredConfiguration)>, StorageError>;
+}
+
+/// The kinds of bucket configuration, named as the `AWS::S3::Bucket` properties that
+/// declare them (the bucket policy and tags are kinds too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ConfigurationKind {
+    Cors,
+    Policy,
+    Website,
+    Tagging,
+    Versioning,
+    Lifecycle,
+    Notification,
+}
+
+impl ConfigurationKind {
+    pub const ALL: [ConfigurationKind; 7] = [
+        ConfigurationKind::Cors,
+        ConfigurationKind::Policy,
+        ConfigurationKind::Website,
+        ConfigurationKind::Tagging,
+        ConfigurationKind::Versioning,
+        ConfigurationKind::Lifecycle,
+        ConfigurationKind::Notification,
+    ];
+
+    /// The name it is stored under: the CloudFormation property's.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigurationKind::Cors => "CorsConfiguration",
+            ConfigurationKind::Policy => "PolicyDocument",
+            ConfigurationKind::Website => "WebsiteConfiguration",
+            ConfigurationKind::Tagging => "Tags",
+            ConfigurationKind::Versioning => "VersioningConfiguration",
+            ConfigurationKind::Lifecycle => "LifecycleConfiguration",
+            ConfigurationKind::Notification => "NotificationConfiguration",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<ConfigurationKind> {
+        ConfigurationKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+    }
+}
+
+/// A stored bucket configuration: its document, in the shape of the CloudFormation
+/// property of its kind (JSON), and whether the bucket's stack template set it (a
+/// redeploy replaces or removes those, and leaves alone what the API set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredConfiguration {
+    pub document: serde_json::Value,
+    pub from_template: bool,
 }

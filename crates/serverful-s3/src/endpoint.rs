@@ -64,6 +64,8 @@ impl S3Host for EndpointHost {
 #[derive(Clone)]
 pub struct S3Endpoint {
     service: S3Service,
+    /// The store again, for what s3s does not route: CORS (`cors.rs`).
+    store: S3Store,
 }
 
 impl std::fmt::Debug for S3Endpoint {
@@ -75,7 +77,7 @@ impl std::fmt::Debug for S3Endpoint {
 impl S3Endpoint {
     /// The endpoint over `store`, accepting the keys of `keys`.
     pub fn new(store: S3Store, keys: Arc<KeyRing>, region: &str) -> S3Endpoint {
-        let mut builder = S3ServiceBuilder::new(store);
+        let mut builder = S3ServiceBuilder::new(store.clone());
         builder.set_auth(KeyRingAuth { keys: keys.clone() });
         builder.set_access(KeyRingAccess {
             keys,
@@ -84,6 +86,7 @@ impl S3Endpoint {
         builder.set_host(EndpointHost);
         S3Endpoint {
             service: builder.build(),
+            store,
         }
     }
 }
@@ -112,6 +115,13 @@ impl StreamingService for S3Endpoint {
 
     fn call(&self, request: Request) -> BoxFuture<'static, Response> {
         let mut service = self.service.clone();
+        // CORS: a preflight is answered from the bucket's rules; an actual request from
+        // a browser gets the matching rule's headers on its answer.
+        if S3Store::is_preflight(&request) {
+            let response = self.store.preflight(&request);
+            return Box::pin(async move { response });
+        }
+        let cors = self.store.cors_for(&request);
         Box::pin(async move {
             let request_id = uuid::Uuid::new_v4().simple().to_string()[..16].to_uppercase();
             let response = tower::Service::call(&mut service, request).await;
@@ -138,6 +148,9 @@ impl StreamingService for S3Endpoint {
                     .headers_mut()
                     .insert("x-amz-request-id", value.clone());
                 response.headers_mut().insert("x-amz-id-2", value);
+            }
+            if let Some(cors) = cors {
+                cors.apply(response.headers_mut());
             }
             response
         })

@@ -13,7 +13,8 @@ use time::OffsetDateTime;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectEvent {
     /// As S3 names it in `eventName`: `ObjectCreated:Put`, `ObjectCreated:Copy`,
-    /// `ObjectCreated:CompleteMultipartUpload`, `ObjectRemoved:Delete`.
+    /// `ObjectCreated:CompleteMultipartUpload`, `ObjectRemoved:Delete`,
+    /// `ObjectRemoved:DeleteMarkerCreated`, `LifecycleExpiration:Delete`, ...
     pub name: &'static str,
     pub bucket: String,
     pub key: String,
@@ -21,6 +22,8 @@ pub struct ObjectEvent {
     pub size: Option<u64>,
     /// Created objects only, without quotes.
     pub etag: Option<String>,
+    /// The version created or removed (or the delete marker made), in a versioned bucket.
+    pub version_id: Option<String>,
     /// Orders the events of one key: later events have greater sequencers.
     pub sequencer: String,
     /// The access key that signed the request, if any.

@@ -14,23 +14,29 @@ pub mod auth;
 pub mod backend;
 pub mod bodies;
 pub mod checksum;
+pub mod configuration;
+pub mod cors;
 pub mod endpoint;
 pub mod events;
+pub mod lifecycle;
 pub mod listing;
 pub mod service;
 pub mod sqlite;
+pub mod versions;
 pub mod website;
 pub mod website_routing;
 
 use std::path::Path;
 use std::sync::Arc;
 
-pub use backend::{Bucket, S3Backend, StorageError};
+pub use backend::{
+    Bucket, ConfigurationKind, ObjectVersion, S3Backend, StorageError, StoredConfiguration,
+};
 pub use endpoint::S3Endpoint;
 pub use events::{ObjectEvent, ObjectEventSink};
 pub use service::S3Store;
 pub use sqlite::SqliteBackend;
-pub use website::{PublicRead, Website, WebsiteConfig, Websites};
+pub use website::{PublicRead, Website, WebsiteConfig};
 pub use website_routing::RoutingRule;
 
 /// Why S3's state could not be opened.

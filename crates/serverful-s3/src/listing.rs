@@ -144,6 +144,7 @@ mod tests {
                     parts_count: None,
                     tags: Vec::new(),
                     body: format!("body-{key}"),
+                    version_id: None,
                 })
                 .expect("object");
         }

@@ -42,8 +42,6 @@ pub struct S3Store {
     region: String,
     /// Where object events go; set once by the server.
     events: Arc<std::sync::OnceLock<Arc<dyn crate::ObjectEventSink>>>,
-    /// The buckets served as websites.
-    pub(crate) websites: crate::Websites,
     /// Multipart uploads being completed: their parts are the object's from the moment
     /// the parts are chosen, so no part may be replaced then.
     completing: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
@@ -95,7 +93,7 @@ fn internal(error: impl std::error::Error + Send + Sync + 'static) -> S3Error {
     S3Error::internal_error(error)
 }
 
-fn storage(error: StorageError) -> S3Error {
+pub(crate) fn storage(error: StorageError) -> S3Error {
     internal(error)
 }
 
@@ -126,7 +124,7 @@ fn no_such_bucket(_name: &str) -> S3Error {
     s3_error!(NoSuchBucket, "The specified bucket does not exist")
 }
 
-fn no_such_key() -> S3Error {
+pub(crate) fn no_such_key() -> S3Error {
     s3_error!(NoSuchKey, "The specified key does not exist.")
 }
 
@@ -418,7 +416,6 @@ impl S3Store {
             keys,
             region: region.into(),
             events: Arc::default(),
-            websites: crate::Websites::default(),
             completing: Arc::default(),
         }
     }
@@ -444,6 +441,23 @@ impl S3Store {
         }
     }
 
+    /// Tells the event sink (if any) that S3 itself (a lifecycle rule) removed `key`'s
+    /// `version_id` or gave it a delete marker.
+    pub(crate) async fn notify_lifecycle(
+        &self,
+        name: &'static str,
+        bucket: &str,
+        key: &str,
+        version_id: Option<String>,
+    ) {
+        let origin = Origin {
+            principal: Some("s3.amazonaws.com".to_owned()),
+            source_ip: "s3.amazonaws.com".to_owned(),
+        };
+        self.notify(&origin, name, bucket, key, None, version_id)
+            .await;
+    }
+
     /// Tells the event sink (if any) that `key` of `bucket` was created (`size` and `etag`
     /// given) or removed, and waits until it has taken the event.
     async fn notify(
@@ -453,6 +467,7 @@ impl S3Store {
         bucket: &str,
         key: &str,
         created: Option<(u64, &str)>,
+        version_id: Option<String>,
     ) {
         let Some(sink) = self.events.get() else {
             return;
@@ -463,6 +478,7 @@ impl S3Store {
             key: key.to_owned(),
             size: created.map(|(size, _)| size),
             etag: created.map(|(_, etag)| etag.to_owned()),
+            version_id,
             sequencer: crate::events::sequencer(),
             principal: origin.principal.clone(),
             source_ip: origin.source_ip.clone(),
@@ -515,19 +531,11 @@ impl S3Store {
             .map(|identity| identity.principal.clone())
     }
 
-    fn require_bucket(&self, name: &str) -> S3Result<Bucket> {
+    pub(crate) fn require_bucket(&self, name: &str) -> S3Result<Bucket> {
         self.backend
             .bucket(name)
             .map_err(storage)?
             .ok_or_else(|| no_such_bucket(name))
-    }
-
-    fn require_object(&self, bucket: &str, key: &str) -> S3Result<ObjectRecord> {
-        self.require_bucket(bucket)?;
-        self.backend
-            .object(bucket, key)
-            .map_err(storage)?
-            .ok_or_else(no_such_key)
     }
 
     fn require_upload(&self, bucket: &str, key: &str, upload_id: &str) -> S3Result<Upload> {
@@ -769,12 +777,13 @@ impl S3 for S3Store {
             .await?;
         let checksums = verify_body(&request, &staged, request.input.content_md5.as_deref())?;
         let input = request.input;
+        let (versioning, version_id) = self.next_version(&bucket)?;
         let record = ObjectRecord {
             bucket,
             key,
             size: staged.size,
             etag: staged.md5.clone(),
-            last_modified: OffsetDateTime::now_utc(),
+            last_modified: crate::versions::now(),
             headers: ObjectHeaders {
                 content_type: input.content_type,
                 content_encoding: input.content_encoding,
@@ -789,6 +798,7 @@ impl S3 for S3Store {
             parts_count: None,
             tags,
             body: String::new(),
+            version_id: version_id.clone(),
         };
         let etag_value = record.etag.clone();
         let size = record.size;
@@ -800,6 +810,7 @@ impl S3 for S3Store {
             &bucket,
             &key,
             Some((size, &etag_value)),
+            version_id.clone(),
         )
         .await;
         let (checksum_crc32, checksum_crc32c, checksum_crc64nvme, checksum_sha1, checksum_sha256) =
@@ -813,6 +824,7 @@ impl S3 for S3Store {
             checksum_sha256,
             checksum_type: checksum_type(&checksums),
             size: i64::try_from(size).ok(),
+            version_id: crate::versions::version_header(versioning, version_id.as_deref()),
             ..Default::default()
         }))
     }
@@ -822,7 +834,12 @@ impl S3 for S3Store {
         request: S3Request<dto::GetObjectInput>,
     ) -> S3Result<S3Response<dto::GetObjectOutput>> {
         let input = request.input;
-        let object = self.require_object(&input.bucket, &input.key)?;
+        let object =
+            self.readable_version(&input.bucket, &input.key, input.version_id.as_deref())?;
+        let version_id = crate::versions::version_header(
+            self.versioning(&input.bucket)?,
+            object.version_id.as_deref(),
+        );
         check_conditions(
             &object,
             input.if_match.as_ref(),
@@ -887,6 +904,7 @@ impl S3 for S3Store {
                 .and_then(|count| i32::try_from(count).ok()),
             tag_count: (!object.tags.is_empty())
                 .then(|| i32::try_from(object.tags.len()).unwrap_or(0)),
+            version_id,
             checksum_type: checksum_type(&checksums),
             checksum_crc32,
             checksum_crc32c,
@@ -907,7 +925,12 @@ impl S3 for S3Store {
         request: S3Request<dto::HeadObjectInput>,
     ) -> S3Result<S3Response<dto::HeadObjectOutput>> {
         let input = request.input;
-        let object = self.require_object(&input.bucket, &input.key)?;
+        let object =
+            self.readable_version(&input.bucket, &input.key, input.version_id.as_deref())?;
+        let version_id = crate::versions::version_header(
+            self.versioning(&input.bucket)?,
+            object.version_id.as_deref(),
+        );
         check_conditions(
             &object,
             input.if_match.as_ref(),
@@ -932,6 +955,7 @@ impl S3 for S3Store {
             put_checksums(&checksums);
         let headers = &object.headers;
         let mut response = S3Response::new(dto::HeadObjectOutput {
+            version_id,
             accept_ranges: Some("bytes".to_owned()),
             content_length: i64::try_from(length).ok(),
             content_range,
@@ -985,23 +1009,26 @@ impl S3 for S3Store {
         let input = request.input;
         self.require_bucket(&input.bucket)?;
         // Deleting a key that does not exist succeeds, as on S3.
-        if let Some(body) = self
-            .backend
-            .delete_object(&input.bucket, &input.key)
-            .map_err(storage)?
-        {
-            self.bodies.remove([body]).await;
+        let deletion = self
+            .delete_key(&input.bucket, &input.key, input.version_id.as_deref())
+            .await?;
+        if let Some(event) = deletion.event {
             self.notify(
                 &origin,
-                "ObjectRemoved:Delete",
+                event,
                 &input.bucket,
                 &input.key,
                 None,
+                deletion.version_id.clone(),
             )
             .await;
         }
         Ok(S3Response::with_status(
-            dto::DeleteObjectOutput::default(),
+            dto::DeleteObjectOutput {
+                delete_marker: deletion.delete_marker.then_some(true),
+                version_id: deletion.version_id,
+                ..Default::default()
+            },
             http::StatusCode::NO_CONTENT,
         ))
     }
@@ -1023,35 +1050,45 @@ impl S3 for S3Store {
         let mut deleted = Vec::new();
         let mut errors = Vec::new();
         for identifier in input.delete.objects {
-            match self.backend.delete_object(&input.bucket, &identifier.key) {
-                Ok(body) => {
-                    if body.is_some() {
+            let asked_version = identifier.version_id.clone();
+            match self
+                .delete_key(&input.bucket, &identifier.key, asked_version.as_deref())
+                .await
+            {
+                Ok(deletion) => {
+                    if let Some(event) = deletion.event {
                         self.notify(
                             &origin,
-                            "ObjectRemoved:Delete",
+                            event,
                             &input.bucket,
                             &identifier.key,
                             None,
+                            deletion.version_id.clone(),
                         )
                         .await;
                     }
-                    self.bodies.remove(body).await;
                     if !quiet {
                         deleted.push(dto::DeletedObject {
                             key: Some(identifier.key),
-                            ..Default::default()
+                            version_id: asked_version.clone(),
+                            delete_marker: deletion.delete_marker.then_some(true),
+                            delete_marker_version_id: deletion
+                                .delete_marker
+                                .then_some(deletion.version_id)
+                                .flatten(),
                         });
                     }
                 }
                 Err(error) => {
-                    tracing::error!("failed to {error}");
+                    let code = error.code().as_str().to_owned();
+                    if code == "InternalError" {
+                        tracing::error!("failed to delete an object: {error}");
+                    }
                     errors.push(dto::Error {
-                        code: Some("InternalError".to_owned()),
+                        code: Some(code),
                         key: Some(identifier.key),
-                        message: Some(
-                            "We encountered an internal error. Please try again.".to_owned(),
-                        ),
-                        version_id: None,
+                        message: error.message().map(str::to_owned),
+                        version_id: asked_version,
                     });
                 }
             }
@@ -1070,9 +1107,10 @@ impl S3 for S3Store {
         let principal = self.principal(&request);
         let origin = self.origin(&request);
         let input = request.input;
-        let source = self.copy_source(principal, &input.copy_source)?;
         self.require_bucket(&input.bucket)?;
+        let (source, source_version) = self.copy_source(principal, &input.copy_source)?;
         let (source_bucket, source_key) = (source.bucket.clone(), source.key.clone());
+        let source_versioning = self.versioning(&source_bucket)?;
         check_conditions(
             &source,
             input.copy_source_if_match.as_ref(),
@@ -1093,6 +1131,7 @@ impl S3 for S3Store {
         check_written_redirect_location(input.website_redirect_location.as_deref())?;
         if source_bucket == input.bucket
             && source_key == input.key
+            && source_version.is_none()
             && !replace
             && !replace_tags
             && input.website_redirect_location.is_none()
@@ -1133,7 +1172,8 @@ impl S3 for S3Store {
             source.tags.clone()
         };
         let body = self.bodies.link(&source.body).await.map_err(internal)?;
-        let now = OffsetDateTime::now_utc();
+        let now = crate::versions::now();
+        let (versioning, version_id) = self.next_version(&input.bucket)?;
         let record = ObjectRecord {
             bucket: input.bucket,
             key: input.key,
@@ -1145,6 +1185,7 @@ impl S3 for S3Store {
             parts_count: source.parts_count,
             tags,
             body,
+            version_id: version_id.clone(),
         };
         let replaced = self.backend.put_object(&record).map_err(storage)?;
         self.bodies.remove(replaced).await;
@@ -1154,6 +1195,7 @@ impl S3 for S3Store {
             &record.bucket,
             &record.key,
             Some((record.size, &record.etag)),
+            version_id.clone(),
         )
         .await;
         let (checksum_crc32, checksum_crc32c, checksum_crc64nvme, checksum_sha1, checksum_sha256) =
@@ -1169,6 +1211,11 @@ impl S3 for S3Store {
                 checksum_sha256,
                 checksum_type: checksum_type(&source.checksums),
             }),
+            version_id: crate::versions::version_header(versioning, version_id.as_deref()),
+            copy_source_version_id: crate::versions::version_header(
+                source_versioning,
+                source.version_id.as_deref(),
+            ),
             ..Default::default()
         }))
     }
@@ -1313,14 +1360,13 @@ impl S3 for S3Store {
             .map(|tag| (tag.key.unwrap_or_default(), tag.value.unwrap_or_default()))
             .collect();
         check_tags(&tags)?;
-        if !self
-            .backend
-            .set_tags(&input.bucket, &input.key, &tags)
-            .map_err(storage)?
-        {
-            return Err(no_such_key());
-        }
-        Ok(S3Response::new(dto::PutObjectTaggingOutput::default()))
+        let version_id = self.tag_version(
+            &input.bucket,
+            &input.key,
+            input.version_id.as_deref(),
+            &tags,
+        )?;
+        Ok(S3Response::new(dto::PutObjectTaggingOutput { version_id }))
     }
 
     async fn get_object_tagging(
@@ -1328,7 +1374,12 @@ impl S3 for S3Store {
         request: S3Request<dto::GetObjectTaggingInput>,
     ) -> S3Result<S3Response<dto::GetObjectTaggingOutput>> {
         let input = request.input;
-        let object = self.require_object(&input.bucket, &input.key)?;
+        let object =
+            self.readable_version(&input.bucket, &input.key, input.version_id.as_deref())?;
+        let version_id = crate::versions::version_header(
+            self.versioning(&input.bucket)?,
+            object.version_id.as_deref(),
+        );
         Ok(S3Response::new(dto::GetObjectTaggingOutput {
             tag_set: object
                 .tags
@@ -1338,7 +1389,7 @@ impl S3 for S3Store {
                     value: Some(value),
                 })
                 .collect(),
-            version_id: None,
+            version_id,
         }))
     }
 
@@ -1347,16 +1398,10 @@ impl S3 for S3Store {
         request: S3Request<dto::DeleteObjectTaggingInput>,
     ) -> S3Result<S3Response<dto::DeleteObjectTaggingOutput>> {
         let input = request.input;
-        self.require_bucket(&input.bucket)?;
-        if !self
-            .backend
-            .set_tags(&input.bucket, &input.key, &[])
-            .map_err(storage)?
-        {
-            return Err(no_such_key());
-        }
+        let version_id =
+            self.tag_version(&input.bucket, &input.key, input.version_id.as_deref(), &[])?;
         Ok(S3Response::with_status(
-            dto::DeleteObjectTaggingOutput::default(),
+            dto::DeleteObjectTaggingOutput { version_id },
             http::StatusCode::NO_CONTENT,
         ))
     }
@@ -1565,18 +1610,20 @@ impl S3 for S3Store {
             .map(|part| (part.body.clone(), part.size))
             .collect();
         let size = segments.iter().map(|(_, size)| size).sum();
+        let (versioning, version_id) = self.next_version(&input.bucket)?;
         let body = self.bodies.compose(&segments).await.map_err(internal)?;
         let record = ObjectRecord {
             bucket: input.bucket.clone(),
             key: input.key.clone(),
             size,
             etag: object_etag.clone(),
-            last_modified: OffsetDateTime::now_utc(),
+            last_modified: crate::versions::now(),
             headers: upload.headers.clone(),
             checksums: checksums.clone(),
             parts_count: u32::try_from(chosen.len()).ok(),
             tags: upload.tags.clone(),
             body,
+            version_id: version_id.clone(),
         };
         let (replaced, parts) = self
             .backend
@@ -1596,6 +1643,7 @@ impl S3 for S3Store {
             &input.bucket,
             &input.key,
             Some((size, &object_etag)),
+            version_id.clone(),
         )
         .await;
         let (checksum_crc32, checksum_crc32c, checksum_crc64nvme, checksum_sha1, checksum_sha256) =
@@ -1611,6 +1659,7 @@ impl S3 for S3Store {
             checksum_sha1,
             checksum_sha256,
             checksum_type: checksum_type(&checksums),
+            version_id: crate::versions::version_header(versioning, version_id.as_deref()),
             ..Default::default()
         }))
     }
@@ -1739,6 +1788,177 @@ impl S3 for S3Store {
             ),
             ..Default::default()
         }))
+    }
+
+    async fn put_bucket_cors(
+        &self,
+        request: S3Request<dto::PutBucketCorsInput>,
+    ) -> S3Result<S3Response<dto::PutBucketCorsOutput>> {
+        self.put_cors(request.input)?;
+        Ok(S3Response::new(dto::PutBucketCorsOutput::default()))
+    }
+
+    async fn get_bucket_cors(
+        &self,
+        request: S3Request<dto::GetBucketCorsInput>,
+    ) -> S3Result<S3Response<dto::GetBucketCorsOutput>> {
+        Ok(S3Response::new(self.get_cors(&request.input.bucket)?))
+    }
+
+    async fn delete_bucket_cors(
+        &self,
+        request: S3Request<dto::DeleteBucketCorsInput>,
+    ) -> S3Result<S3Response<dto::DeleteBucketCorsOutput>> {
+        self.delete_cors(&request.input.bucket)?;
+        Ok(S3Response::with_status(
+            dto::DeleteBucketCorsOutput::default(),
+            http::StatusCode::NO_CONTENT,
+        ))
+    }
+
+    async fn put_bucket_policy(
+        &self,
+        request: S3Request<dto::PutBucketPolicyInput>,
+    ) -> S3Result<S3Response<dto::PutBucketPolicyOutput>> {
+        self.put_policy(&request.input)?;
+        Ok(S3Response::with_status(
+            dto::PutBucketPolicyOutput::default(),
+            http::StatusCode::NO_CONTENT,
+        ))
+    }
+
+    async fn get_bucket_policy(
+        &self,
+        request: S3Request<dto::GetBucketPolicyInput>,
+    ) -> S3Result<S3Response<dto::GetBucketPolicyOutput>> {
+        Ok(S3Response::new(self.get_policy(&request.input.bucket)?))
+    }
+
+    async fn delete_bucket_policy(
+        &self,
+        request: S3Request<dto::DeleteBucketPolicyInput>,
+    ) -> S3Result<S3Response<dto::DeleteBucketPolicyOutput>> {
+        self.delete_policy(&request.input.bucket)?;
+        Ok(S3Response::with_status(
+            dto::DeleteBucketPolicyOutput::default(),
+            http::StatusCode::NO_CONTENT,
+        ))
+    }
+
+    async fn put_bucket_website(
+        &self,
+        request: S3Request<dto::PutBucketWebsiteInput>,
+    ) -> S3Result<S3Response<dto::PutBucketWebsiteOutput>> {
+        self.put_website(&request.input)?;
+        Ok(S3Response::new(dto::PutBucketWebsiteOutput::default()))
+    }
+
+    async fn get_bucket_website(
+        &self,
+        request: S3Request<dto::GetBucketWebsiteInput>,
+    ) -> S3Result<S3Response<dto::GetBucketWebsiteOutput>> {
+        Ok(S3Response::new(self.get_website(&request.input.bucket)?))
+    }
+
+    async fn delete_bucket_website(
+        &self,
+        request: S3Request<dto::DeleteBucketWebsiteInput>,
+    ) -> S3Result<S3Response<dto::DeleteBucketWebsiteOutput>> {
+        self.delete_website(&request.input.bucket)?;
+        Ok(S3Response::with_status(
+            dto::DeleteBucketWebsiteOutput::default(),
+            http::StatusCode::NO_CONTENT,
+        ))
+    }
+
+    async fn put_bucket_tagging(
+        &self,
+        request: S3Request<dto::PutBucketTaggingInput>,
+    ) -> S3Result<S3Response<dto::PutBucketTaggingOutput>> {
+        self.put_bucket_tags(&request.input)?;
+        Ok(S3Response::with_status(
+            dto::PutBucketTaggingOutput::default(),
+            http::StatusCode::NO_CONTENT,
+        ))
+    }
+
+    async fn get_bucket_tagging(
+        &self,
+        request: S3Request<dto::GetBucketTaggingInput>,
+    ) -> S3Result<S3Response<dto::GetBucketTaggingOutput>> {
+        Ok(S3Response::new(
+            self.get_bucket_tags(&request.input.bucket)?,
+        ))
+    }
+
+    async fn delete_bucket_tagging(
+        &self,
+        request: S3Request<dto::DeleteBucketTaggingInput>,
+    ) -> S3Result<S3Response<dto::DeleteBucketTaggingOutput>> {
+        self.delete_bucket_tags(&request.input.bucket)?;
+        Ok(S3Response::with_status(
+            dto::DeleteBucketTaggingOutput::default(),
+            http::StatusCode::NO_CONTENT,
+        ))
+    }
+
+    async fn put_bucket_versioning(
+        &self,
+        request: S3Request<dto::PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<dto::PutBucketVersioningOutput>> {
+        self.put_versioning(&request.input)?;
+        Ok(S3Response::new(dto::PutBucketVersioningOutput::default()))
+    }
+
+    async fn get_bucket_versioning(
+        &self,
+        request: S3Request<dto::GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<dto::GetBucketVersioningOutput>> {
+        Ok(S3Response::new(self.get_versioning(&request.input.bucket)?))
+    }
+
+    async fn put_bucket_lifecycle_configuration(
+        &self,
+        request: S3Request<dto::PutBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<dto::PutBucketLifecycleConfigurationOutput>> {
+        self.put_lifecycle(&request.input)?;
+        Ok(S3Response::new(
+            dto::PutBucketLifecycleConfigurationOutput::default(),
+        ))
+    }
+
+    async fn get_bucket_lifecycle_configuration(
+        &self,
+        request: S3Request<dto::GetBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<dto::GetBucketLifecycleConfigurationOutput>> {
+        Ok(S3Response::new(self.get_lifecycle(&request.input.bucket)?))
+    }
+
+    async fn delete_bucket_lifecycle(
+        &self,
+        request: S3Request<dto::DeleteBucketLifecycleInput>,
+    ) -> S3Result<S3Response<dto::DeleteBucketLifecycleOutput>> {
+        self.delete_lifecycle(&request.input.bucket)?;
+        Ok(S3Response::with_status(
+            dto::DeleteBucketLifecycleOutput::default(),
+            http::StatusCode::NO_CONTENT,
+        ))
+    }
+
+    async fn list_object_versions(
+        &self,
+        request: S3Request<dto::ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<dto::ListObjectVersionsOutput>> {
+        Ok(S3Response::new(self.list_versions(request.input)?))
+    }
+
+    async fn get_bucket_notification_configuration(
+        &self,
+        request: S3Request<dto::GetBucketNotificationConfigurationInput>,
+    ) -> S3Result<S3Response<dto::GetBucketNotificationConfigurationOutput>> {
+        Ok(S3Response::new(
+            self.get_notifications(&request.input.bucket)?,
+        ))
     }
 }
 

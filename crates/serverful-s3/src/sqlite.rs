@@ -9,7 +9,8 @@ use rusqlite::{params, Connection, OptionalExtension as _, Row};
 use time::OffsetDateTime;
 
 use crate::backend::{
-    Bucket, BucketDeletion, ObjectHeaders, ObjectRecord, Part, S3Backend, StorageError, Upload,
+    Bucket, BucketDeletion, ConfigurationKind, ObjectHeaders, ObjectRecord, ObjectVersion, Part,
+    S3Backend, StorageError, StoredConfiguration, Upload,
 };
 
 const SCHEMA: &str = "
@@ -51,6 +52,28 @@ CREATE TABLE IF NOT EXISTS parts (
     body TEXT NOT NULL,
     PRIMARY KEY (upload_id, number)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS object_versions (
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    version_id TEXT NOT NULL,
+    delete_marker INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    last_modified INTEGER NOT NULL,
+    headers TEXT NOT NULL,
+    checksums TEXT NOT NULL,
+    parts_count INTEGER,
+    tags TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (bucket, key, version_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bucket_configurations (
+    bucket TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    document TEXT NOT NULL,
+    from_template INTEGER NOT NULL,
+    PRIMARY KEY (bucket, kind)
+) WITHOUT ROWID;
 ";
 
 /// The SQLite backend.
@@ -86,7 +109,10 @@ fn parse<T: serde::de::DeserializeOwned + Default>(text: &str) -> T {
 }
 
 const OBJECT_COLUMNS: &str =
-    "bucket, key, size, etag, last_modified, headers, checksums, parts_count, tags, body";
+    "bucket, key, size, etag, last_modified, headers, checksums, parts_count, tags, body, version_id";
+
+/// The `null` version's id where a column cannot be NULL (the key of `object_versions`).
+const NULL_VERSION: &str = "null";
 
 fn object_row(row: &Row<'_>) -> rusqlite::Result<ObjectRecord> {
     let headers: String = row.get(5)?;
@@ -103,7 +129,143 @@ fn object_row(row: &Row<'_>) -> rusqlite::Result<ObjectRecord> {
         parts_count: row.get(7)?,
         tags: parse(&tags),
         body: row.get(9)?,
+        version_id: row
+            .get::<_, Option<String>>(10)?
+            .filter(|version| version != NULL_VERSION),
     })
+}
+
+/// A row of `object_versions` (the object columns, then `delete_marker`).
+fn version_row(row: &Row<'_>) -> rusqlite::Result<ObjectVersion> {
+    Ok(ObjectVersion {
+        record: object_row(row)?,
+        delete_marker: row.get(11)?,
+        latest: false,
+    })
+}
+
+/// Whether the bucket's versioning was ever set (then replaced versions are kept).
+fn versioning_set(connection: &Connection, bucket: &str) -> rusqlite::Result<bool> {
+    Ok(connection
+        .query_row(
+            "SELECT 1 FROM bucket_configurations WHERE bucket = ?1 AND kind = ?2",
+            params![bucket, ConfigurationKind::Versioning.as_str()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+fn insert_version(
+    connection: &Connection,
+    object: &ObjectRecord,
+    delete_marker: bool,
+) -> rusqlite::Result<()> {
+    connection.execute(
+        &format!(
+            "INSERT OR REPLACE INTO object_versions ({OBJECT_COLUMNS}, delete_marker) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+        ),
+        params![
+            object.bucket,
+            object.key,
+            i64::try_from(object.size).unwrap_or(i64::MAX),
+            object.etag,
+            nanos(object.last_modified),
+            json(&object.headers),
+            json(&object.checksums),
+            object.parts_count,
+            json(&object.tags),
+            object.body,
+            object.version_id.as_deref().unwrap_or(NULL_VERSION),
+            delete_marker,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Makes room for a new latest version `version_id` of a key: the current object
+/// becomes noncurrent in a versioned bucket, unless it is that version; the replaced
+/// `null` version (current or not) goes. Returns the body file that is no longer named.
+fn retire_current(
+    connection: &Connection,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+) -> rusqlite::Result<Option<String>> {
+    let current = connection
+        .query_row(
+            &format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = ?1 AND key = ?2"),
+            params![bucket, key],
+            object_row,
+        )
+        .optional()?;
+    let mut released = None;
+    if let Some(current) = current {
+        let keep =
+            versioning_set(connection, bucket)? && current.version_id.as_deref() != version_id;
+        if keep {
+            insert_version(connection, &current, false)?;
+        } else {
+            released = Some(current.body.clone());
+        }
+        connection.execute(
+            "DELETE FROM objects WHERE bucket = ?1 AND key = ?2",
+            params![bucket, key],
+        )?;
+    }
+    let version = version_id.unwrap_or(NULL_VERSION);
+    let replaced: Option<(String, bool)> = connection
+        .query_row(
+            "DELETE FROM object_versions WHERE bucket = ?1 AND key = ?2 AND version_id = ?3 \
+             RETURNING body, delete_marker",
+            params![bucket, key, version],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    if let Some((body, false)) = replaced {
+        released = released.or(Some(body));
+    }
+    Ok(released)
+}
+
+/// After the latest version of a key went, the next newest noncurrent version becomes
+/// current (a delete marker stays where it is, latest).
+fn promote_newest(connection: &Connection, bucket: &str, key: &str) -> rusqlite::Result<()> {
+    let has_current = connection
+        .query_row(
+            "SELECT 1 FROM objects WHERE bucket = ?1 AND key = ?2",
+            params![bucket, key],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some();
+    if has_current {
+        return Ok(());
+    }
+    let newest = connection
+        .query_row(
+            &format!(
+                "SELECT {OBJECT_COLUMNS}, delete_marker FROM object_versions \
+                 WHERE bucket = ?1 AND key = ?2 ORDER BY last_modified DESC LIMIT 1"
+            ),
+            params![bucket, key],
+            version_row,
+        )
+        .optional()?;
+    if let Some(newest) = newest.filter(|newest| !newest.delete_marker) {
+        let version = newest
+            .record
+            .version_id
+            .clone()
+            .unwrap_or_else(|| NULL_VERSION.to_owned());
+        connection.execute(
+            "DELETE FROM object_versions WHERE bucket = ?1 AND key = ?2 AND version_id = ?3",
+            params![bucket, key, version],
+        )?;
+        write_current(connection, &newest.record)?;
+    }
+    Ok(())
 }
 
 const UPLOAD_COLUMNS: &str = "id, bucket, key, initiated, headers, tags, checksum_algorithm";
@@ -126,15 +288,19 @@ fn insert_object(
     connection: &Connection,
     object: &ObjectRecord,
 ) -> rusqlite::Result<Option<String>> {
-    let replaced: Option<String> = connection
-        .query_row(
-            "SELECT body FROM objects WHERE bucket = ?1 AND key = ?2",
-            params![object.bucket, object.key],
-            |row| row.get(0),
-        )
-        .optional()?;
+    let replaced = retire_current(
+        connection,
+        &object.bucket,
+        &object.key,
+        object.version_id.as_deref(),
+    )?;
+    write_current(connection, object)?;
+    Ok(replaced.filter(|body| *body != object.body))
+}
+
+fn write_current(connection: &Connection, object: &ObjectRecord) -> rusqlite::Result<()> {
     connection.execute(
-        &format!("INSERT OR REPLACE INTO objects ({OBJECT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+        &format!("INSERT OR REPLACE INTO objects ({OBJECT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
         params![
             object.bucket,
             object.key,
@@ -146,9 +312,10 @@ fn insert_object(
             object.parts_count,
             json(&object.tags),
             object.body,
+            object.version_id,
         ],
     )?;
-    Ok(replaced.filter(|body| *body != object.body))
+    Ok(())
 }
 
 fn delete_upload(connection: &Connection, upload_id: &str) -> rusqlite::Result<Vec<String>> {
@@ -183,6 +350,16 @@ impl SqliteBackend {
         connection
             .execute_batch(SCHEMA)
             .map_err(storage("create the S3 metadata tables"))?;
+        // Data folders from before versioning have objects without a version column.
+        let has_version_column = connection
+            .prepare("SELECT 1 FROM pragma_table_info('objects') WHERE name = 'version_id'")
+            .and_then(|mut statement| statement.exists([]))
+            .map_err(storage("read the S3 metadata tables"))?;
+        if !has_version_column {
+            connection
+                .execute_batch("ALTER TABLE objects ADD COLUMN version_id TEXT")
+                .map_err(storage("add object versions to the S3 metadata"))?;
+        }
         Ok(SqliteBackend {
             connection: Mutex::new(connection),
         })
@@ -259,7 +436,8 @@ impl S3Backend for SqliteBackend {
             }
             let has_objects = transaction
                 .query_row(
-                    "SELECT 1 FROM objects WHERE bucket = ?1 LIMIT 1",
+                    "SELECT 1 FROM objects WHERE bucket = ?1 \
+                     UNION ALL SELECT 1 FROM object_versions WHERE bucket = ?1 LIMIT 1",
                     [name],
                     |_| Ok(()),
                 )
@@ -275,6 +453,12 @@ impl S3Backend for SqliteBackend {
                 for body in statement.query_map([name], |row| row.get::<_, String>(0))? {
                     bodies.push(body?);
                 }
+                let mut statement = transaction.prepare(
+                    "SELECT body FROM object_versions WHERE bucket = ?1 AND NOT delete_marker",
+                )?;
+                for body in statement.query_map([name], |row| row.get::<_, String>(0))? {
+                    bodies.push(body?);
+                }
                 let mut statement =
                     transaction.prepare("SELECT id FROM uploads WHERE bucket = ?1")?;
                 let uploads = statement
@@ -285,6 +469,11 @@ impl S3Backend for SqliteBackend {
                 }
             }
             transaction.execute("DELETE FROM objects WHERE bucket = ?1", [name])?;
+            transaction.execute("DELETE FROM object_versions WHERE bucket = ?1", [name])?;
+            transaction.execute(
+                "DELETE FROM bucket_configurations WHERE bucket = ?1",
+                [name],
+            )?;
             transaction.execute("DELETE FROM buckets WHERE name = ?1", [name])?;
             transaction.commit()?;
             Ok(BucketDeletion::Deleted { bodies })
@@ -494,7 +683,7 @@ impl S3Backend for SqliteBackend {
     fn body_files(&self) -> Result<HashSet<String>, StorageError> {
         self.with("list the body files", |connection| {
             let mut files = HashSet::new();
-            for table in ["objects", "parts"] {
+            for table in ["objects", "parts", "object_versions"] {
                 let mut statement = connection.prepare(&format!("SELECT body FROM {table}"))?;
                 for body in statement.query_map([], |row| row.get::<_, String>(0))? {
                     files.insert(body?);
@@ -503,6 +692,251 @@ impl S3Backend for SqliteBackend {
             Ok(files)
         })
     }
+
+    fn object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Option<ObjectVersion>, StorageError> {
+        let versions = self.versions_of(bucket, key)?;
+        Ok(versions
+            .into_iter()
+            .find(|version| version.record.version_id.as_deref() == version_id))
+    }
+
+    fn latest_version(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<ObjectVersion>, StorageError> {
+        Ok(self.versions_of(bucket, key)?.into_iter().next())
+    }
+
+    fn put_delete_marker(&self, marker: &ObjectRecord) -> Result<Option<String>, StorageError> {
+        self.with("write a delete marker", |connection| {
+            let transaction = connection.transaction()?;
+            let released = retire_current(
+                &transaction,
+                &marker.bucket,
+                &marker.key,
+                marker.version_id.as_deref(),
+            )?;
+            insert_version(&transaction, marker, true)?;
+            transaction.commit()?;
+            Ok(released)
+        })
+    }
+
+    fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Option<ObjectVersion>, StorageError> {
+        self.with("delete an object version", |connection| {
+            let transaction = connection.transaction()?;
+            let current = transaction
+                .query_row(
+                    &format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = ?1 AND key = ?2"),
+                    params![bucket, key],
+                    object_row,
+                )
+                .optional()?
+                .filter(|current| current.version_id.as_deref() == version_id);
+            let deleted = match current {
+                Some(record) => {
+                    transaction.execute(
+                        "DELETE FROM objects WHERE bucket = ?1 AND key = ?2",
+                        params![bucket, key],
+                    )?;
+                    Some(ObjectVersion {
+                        record,
+                        delete_marker: false,
+                        latest: true,
+                    })
+                }
+                None => transaction
+                    .query_row(
+                        &format!(
+                            "DELETE FROM object_versions WHERE bucket = ?1 AND key = ?2 \
+                             AND version_id = ?3 RETURNING {OBJECT_COLUMNS}, delete_marker"
+                        ),
+                        params![bucket, key, version_id.unwrap_or(NULL_VERSION)],
+                        version_row,
+                    )
+                    .optional()?,
+            };
+            if deleted.is_some() {
+                promote_newest(&transaction, bucket, key)?;
+            }
+            transaction.commit()?;
+            Ok(deleted)
+        })
+    }
+
+    fn versioned_keys(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: &str,
+        inclusive: bool,
+        limit: usize,
+    ) -> Result<Vec<String>, StorageError> {
+        self.with("list versioned keys", |connection| {
+            let mut statement = connection.prepare(
+                "SELECT key FROM (SELECT key FROM objects WHERE bucket = ?1 \
+                 UNION SELECT key FROM object_versions WHERE bucket = ?1) \
+                 WHERE (key > ?2 OR (?3 AND key = ?2)) AND substr(key, 1, length(?4)) = ?4 \
+                 ORDER BY key LIMIT ?5",
+            )?;
+            let keys = statement
+                .query_map(
+                    params![
+                        bucket,
+                        after,
+                        inclusive,
+                        prefix,
+                        i64::try_from(limit).unwrap_or(i64::MAX)
+                    ],
+                    |row| row.get(0),
+                )?
+                .collect();
+            keys
+        })
+    }
+
+    fn set_version_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        tags: &[(String, String)],
+    ) -> Result<bool, StorageError> {
+        self.with("tag an object version", |connection| {
+            let changed = connection.execute(
+                "UPDATE objects SET tags = ?4 WHERE bucket = ?1 AND key = ?2 AND version_id IS ?3",
+                params![bucket, key, version_id, json(&tags)],
+            )?;
+            if changed == 1 {
+                return Ok(true);
+            }
+            let changed = connection.execute(
+                "UPDATE object_versions SET tags = ?4 WHERE bucket = ?1 AND key = ?2 \
+                 AND version_id = ?3 AND NOT delete_marker",
+                params![bucket, key, version_id.unwrap_or(NULL_VERSION), json(&tags)],
+            )?;
+            Ok(changed == 1)
+        })
+    }
+
+    fn versions_of(&self, bucket: &str, key: &str) -> Result<Vec<ObjectVersion>, StorageError> {
+        self.with("list an object's versions", |connection| {
+            let mut versions: Vec<ObjectVersion> = connection
+                .query_row(
+                    &format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = ?1 AND key = ?2"),
+                    params![bucket, key],
+                    object_row,
+                )
+                .optional()?
+                .map(|record| ObjectVersion {
+                    record,
+                    delete_marker: false,
+                    latest: false,
+                })
+                .into_iter()
+                .collect();
+            let mut statement = connection.prepare(&format!(
+                "SELECT {OBJECT_COLUMNS}, delete_marker FROM object_versions \
+                 WHERE bucket = ?1 AND key = ?2 ORDER BY last_modified DESC, version_id DESC"
+            ))?;
+            for version in statement.query_map(params![bucket, key], version_row)? {
+                versions.push(version?);
+            }
+            if let Some(first) = versions.first_mut() {
+                first.latest = true;
+            }
+            Ok(versions)
+        })
+    }
+
+    fn configuration(
+        &self,
+        bucket: &str,
+        kind: ConfigurationKind,
+    ) -> Result<Option<StoredConfiguration>, StorageError> {
+        self.with("read a bucket configuration", |connection| {
+            connection
+                .query_row(
+                    "SELECT document, from_template FROM bucket_configurations \
+                     WHERE bucket = ?1 AND kind = ?2",
+                    params![bucket, kind.as_str()],
+                    configuration_row,
+                )
+                .optional()
+        })
+    }
+
+    fn put_configuration(
+        &self,
+        bucket: &str,
+        kind: ConfigurationKind,
+        configuration: &StoredConfiguration,
+    ) -> Result<(), StorageError> {
+        self.with("write a bucket configuration", |connection| {
+            connection.execute(
+                "INSERT OR REPLACE INTO bucket_configurations (bucket, kind, document, from_template) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    bucket,
+                    kind.as_str(),
+                    configuration.document.to_string(),
+                    configuration.from_template
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn delete_configuration(
+        &self,
+        bucket: &str,
+        kind: ConfigurationKind,
+    ) -> Result<bool, StorageError> {
+        self.with("delete a bucket configuration", |connection| {
+            let deleted = connection.execute(
+                "DELETE FROM bucket_configurations WHERE bucket = ?1 AND kind = ?2",
+                params![bucket, kind.as_str()],
+            )?;
+            Ok(deleted == 1)
+        })
+    }
+
+    fn configurations_of_kind(
+        &self,
+        kind: ConfigurationKind,
+    ) -> Result<Vec<(String, StoredConfiguration)>, StorageError> {
+        self.with("list bucket configurations", |connection| {
+            let mut statement = connection.prepare(
+                "SELECT document, from_template, bucket FROM bucket_configurations \
+                 WHERE kind = ?1 ORDER BY bucket",
+            )?;
+            let configurations = statement
+                .query_map([kind.as_str()], |row| {
+                    Ok((row.get(2)?, configuration_row(row)?))
+                })?
+                .collect();
+            configurations
+        })
+    }
+}
+
+fn configuration_row(row: &Row<'_>) -> rusqlite::Result<StoredConfiguration> {
+    let document: String = row.get(0)?;
+    Ok(StoredConfiguration {
+        document: serde_json::from_str(&document).unwrap_or(serde_json::Value::Null),
+        from_template: row.get(1)?,
+    })
 }
 
 #[cfg(test)]
@@ -521,6 +955,7 @@ mod tests {
             parts_count: None,
             tags: Vec::new(),
             body: body.to_owned(),
+            version_id: None,
         }
     }
 
@@ -601,6 +1036,145 @@ mod tests {
         assert_eq!(
             backend.delete_bucket("b", false).expect("gone"),
             BucketDeletion::NotFound
+        );
+    }
+
+    fn version(key: &str, body: &str, id: Option<&str>, nanos: i64) -> ObjectRecord {
+        ObjectRecord {
+            version_id: id.map(str::to_owned),
+            last_modified: from_nanos(nanos),
+            ..object(key, body)
+        }
+    }
+
+    fn ids(backend: &SqliteBackend, key: &str) -> Vec<(Option<String>, bool, bool)> {
+        backend
+            .versions_of("b", key)
+            .expect("versions")
+            .into_iter()
+            .map(|version| {
+                (
+                    version.record.version_id,
+                    version.delete_marker,
+                    version.latest,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn versions_are_kept_marked_deleted_and_promoted() {
+        let backend = SqliteBackend::in_memory().expect("database");
+        backend
+            .create_bucket(&Bucket {
+                name: "b".to_owned(),
+                created: OffsetDateTime::UNIX_EPOCH,
+                stack: None,
+            })
+            .expect("bucket");
+        // Before versioning: the null version, replaced in place.
+        assert_eq!(
+            backend
+                .put_object(&version("k", "n1", None, 1))
+                .expect("put"),
+            None
+        );
+        assert_eq!(
+            backend
+                .put_object(&version("k", "n2", None, 2))
+                .expect("put"),
+            Some("n1".to_owned())
+        );
+        backend
+            .put_configuration(
+                "b",
+                ConfigurationKind::Versioning,
+                &StoredConfiguration {
+                    document: serde_json::json!({"Status": "Enabled"}),
+                    from_template: false,
+                },
+            )
+            .expect("versioning");
+        // Enabled: the null version is kept as a noncurrent one.
+        assert_eq!(
+            backend
+                .put_object(&version("k", "v1", Some("v1"), 3))
+                .expect("put"),
+            None
+        );
+        assert_eq!(
+            backend
+                .put_object(&version("k", "v2", Some("v2"), 4))
+                .expect("put"),
+            None
+        );
+        let s = |text: &str| Some(text.to_owned());
+        assert_eq!(
+            ids(&backend, "k"),
+            vec![
+                (s("v2"), false, true),
+                (s("v1"), false, false),
+                (None, false, false)
+            ]
+        );
+        // A marker hides the key; the listing of current objects no longer has it.
+        let marker = ObjectRecord {
+            body: String::new(),
+            ..version("k", "", Some("m1"), 5)
+        };
+        assert_eq!(backend.put_delete_marker(&marker).expect("marker"), None);
+        assert_eq!(backend.object("b", "k").expect("read"), None);
+        assert!(backend
+            .list_objects("b", "", "", 10)
+            .expect("list")
+            .is_empty());
+        assert!(
+            backend
+                .latest_version("b", "k")
+                .expect("latest")
+                .expect("some")
+                .delete_marker
+        );
+        // Deleting the marker brings v2 back; deleting v2 brings v1 back.
+        let deleted = backend
+            .delete_version("b", "k", Some("m1"))
+            .expect("delete");
+        assert!(deleted.expect("marker deleted").delete_marker);
+        assert_eq!(
+            backend
+                .object("b", "k")
+                .expect("read")
+                .map(|object| object.body),
+            s("v2")
+        );
+        backend
+            .delete_version("b", "k", Some("v2"))
+            .expect("delete v2");
+        assert_eq!(
+            backend
+                .object("b", "k")
+                .expect("read")
+                .map(|object| object.body),
+            s("v1")
+        );
+        assert_eq!(
+            backend
+                .delete_version("b", "k", Some("nope"))
+                .expect("none"),
+            None
+        );
+        // Every kept version's body is still named.
+        let files = backend.body_files().expect("files");
+        assert!(files.contains("v1") && files.contains("n2") && !files.contains("v2"));
+        assert_eq!(
+            backend
+                .versioned_keys("b", "", "", false, 10)
+                .expect("keys"),
+            vec!["k".to_owned()]
+        );
+        assert_eq!(
+            backend.delete_bucket("b", false).expect("not empty"),
+            BucketDeletion::NotEmpty
         );
     }
 }

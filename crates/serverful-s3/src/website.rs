@@ -6,15 +6,12 @@
 //! the bucket policy lets anyone read (`s3:GetObject` for the principal `*`), and the
 //! conditional redirects of [`crate::website_routing`]. Errors are S3's HTML pages.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-
 use axum::body::Body;
 use axum::response::Response;
 use http::{header, HeaderValue, Method, StatusCode};
 use serde_json::Value;
 
-use crate::backend::ObjectRecord;
+use crate::backend::{ConfigurationKind, ObjectRecord};
 use crate::website_routing::{self, RoutingRule};
 use crate::S3Store;
 
@@ -29,6 +26,27 @@ pub struct WebsiteConfig {
     pub redirect_all: Option<(String, Option<String>)>,
     /// `RoutingRules`, in order.
     pub routing_rules: Vec<RoutingRule>,
+}
+
+impl WebsiteConfig {
+    /// The configuration of a stored `WebsiteConfiguration` document (CloudFormation's
+    /// shape: `IndexDocument: index.html`; the API's `IndexDocument.Suffix` is read too).
+    pub fn from_document(document: &Value) -> WebsiteConfig {
+        let text = |pointer: &str| {
+            document
+                .pointer(pointer)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        WebsiteConfig {
+            index: text("/IndexDocument").or_else(|| text("/IndexDocument/Suffix")),
+            error: text("/ErrorDocument").or_else(|| text("/ErrorDocument/Key")),
+            redirect_all: text("/RedirectAllRequestsTo/HostName")
+                .map(|host| (host, text("/RedirectAllRequestsTo/Protocol"))),
+            // Checked when stored (deploy or PutBucketWebsite).
+            routing_rules: website_routing::rules_of_document(document).unwrap_or_default(),
+        }
+    }
 }
 
 /// A website: its configuration and who may read it.
@@ -107,27 +125,6 @@ fn strings(value: Option<&Value>) -> Vec<String> {
     }
 }
 
-/// The websites served now, by bucket name; replaced whole by the platform.
-#[derive(Debug, Clone, Default)]
-pub struct Websites(Arc<RwLock<Arc<HashMap<String, Website>>>>);
-
-impl Websites {
-    pub fn replace(&self, sites: HashMap<String, Website>) {
-        *self
-            .0
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(sites);
-    }
-
-    fn get(&self, bucket: &str) -> Option<Website> {
-        self.0
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .get(bucket)
-            .cloned()
-    }
-}
-
 /// The bucket a website host names: `{bucket}.s3-website.{domain}`,
 /// `{bucket}.s3-website-{region}.amazonaws.com`, `{bucket}.s3-website.{region}.amazonaws.com`
 /// (the host lower case, without its port).
@@ -191,14 +188,26 @@ fn redirect(status: StatusCode, location: &str) -> Response {
 }
 
 impl S3Store {
-    /// The websites this store serves (the platform replaces them as stacks change).
-    pub fn websites(&self) -> &Websites {
-        &self.websites
+    /// The bucket's website, from its stored website configuration and bucket policy;
+    /// `None` without a website configuration (or when they could not be read).
+    pub fn website(&self, bucket: &str) -> Option<Website> {
+        let read = |kind| {
+            self.backend
+                .configuration(bucket, kind)
+                .map_err(|error| tracing::error!(bucket, "website read failed: {error}"))
+                .ok()
+                .flatten()
+        };
+        let config = WebsiteConfig::from_document(&read(ConfigurationKind::Website)?.document);
+        let public = read(ConfigurationKind::Policy)
+            .map(|policy| PublicRead::of_policy(&policy.document))
+            .unwrap_or_default();
+        Some(Website { config, public })
     }
 
     /// Answers a request on `bucket`'s website host.
     pub async fn serve_website(&self, bucket: &str, request: axum::extract::Request) -> Response {
-        let Some(site) = self.websites.get(bucket) else {
+        let Some(site) = self.website(bucket) else {
             return html(
                 StatusCode::NOT_FOUND,
                 "NoSuchWebsiteConfiguration",

@@ -68,7 +68,7 @@ pub struct App {
     pub topics: Vec<Topic>,
     /// `AWS::S3::Bucket` resources, in template order.
     pub buckets: Vec<Bucket>,
-    /// `AWS::S3::BucketPolicy` resources, in template order (kept, not yet enforced).
+    /// `AWS::S3::BucketPolicy` resources, in template order (stored as their buckets' policies).
     pub bucket_policies: Vec<BucketPolicy>,
     /// S3 event notifications: SAM `S3` events, then the buckets' own configurations.
     pub bucket_notifications: Vec<BucketNotification>,
@@ -657,7 +657,8 @@ pub struct Bucket {
     pub name: String,
     /// The configurations the template gives (`CorsConfiguration`,
     /// `VersioningConfiguration`, `LifecycleConfiguration`, `NotificationConfiguration`,
-    /// `WebsiteConfiguration`), resolved, by property name: kept, not yet applied.
+    /// `WebsiteConfiguration`), resolved, by property name: written into S3's
+    /// configuration store by the platform when the stack's version starts.
     pub configurations: BTreeMap<String, serde_json::Value>,
     pub tags: BTreeMap<String, String>,
     /// `NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled`: its

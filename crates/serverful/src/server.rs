@@ -222,6 +222,8 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
     serverful_platform::runtime_mappings::start(&platform);
     serverful_platform::sns_deliveries::start(&platform);
     serverful_platform::bucket_events::start(&platform);
+    // After the event sink, so that expirations are notified.
+    s3.spawn_lifecycle_sweep(s3_lifecycle_day_secs()?);
     let gateway_state = gateway::GatewayState {
         routes,
         invoker: Arc::new(PlatformInvoker(platform.clone())),
@@ -557,6 +559,21 @@ fn schedule_minute() -> anyhow::Result<std::time::Duration> {
 
 /// How long a WebSocket connection may stay idle: `SERVERFUL_WEBSOCKET_IDLE_MS`
 /// (milliseconds), so tests and demos see API Gateway's 10-minute idle close in seconds.
+/// How many seconds an S3 lifecycle day lasts (`SERVERFUL_S3_LIFECYCLE_DAY_SECS`, a real
+/// day by default): tests shorten it to see rules expire objects. The sweep runs once a
+/// day, at most every hour.
+fn s3_lifecycle_day_secs() -> anyhow::Result<u64> {
+    match std::env::var("SERVERFUL_S3_LIFECYCLE_DAY_SECS") {
+        Err(_) => Ok(serverful_s3::lifecycle::DAY_SECS),
+        Ok(text) => match text.trim().parse::<u64>() {
+            Ok(secs) if secs >= 1 => Ok(secs),
+            _ => anyhow::bail!(
+                "SERVERFUL_S3_LIFECYCLE_DAY_SECS is '{text}'\nhint: give how many seconds an S3 lifecycle day lasts, 1 or more (86400 is a real day)"
+            ),
+        },
+    }
+}
+
 fn websocket_idle_timeout() -> anyhow::Result<Option<std::time::Duration>> {
     match std::env::var("SERVERFUL_WEBSOCKET_IDLE_MS") {
         Err(_) => Ok(None),

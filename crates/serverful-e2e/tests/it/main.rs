@@ -34,6 +34,7 @@ mod ruby;
 mod runtime_mappings;
 mod runtimes;
 mod s3;
+mod s3_config;
 mod sandbox;
 mod schedules;
 mod shell_challenge;

@@ -534,11 +534,13 @@ fn a_function_writes_to_its_stacks_bucket_with_boto3() {
         "a generated lowercase bucket name: {bucket}"
     );
     assert_eq!(server.output("BucketArn"), format!("arn:aws:s3:::{bucket}"));
+    // The template's versioning is the bucket's (issue #18), with no warning.
     let output = server.all_output();
-    assert!(
-        output.contains("Uploads.VersioningConfiguration (kept, not yet applied)"),
-        "the deploy warns about what it does not apply yet:\n{output}"
-    );
+    assert!(!output.contains("VersioningConfiguration"), "{output}");
+    let (ok, versioning, stderr) =
+        server.aws_cli(&["s3api", "get-bucket-versioning", "--bucket", &bucket]);
+    assert!(ok, "{stderr}");
+    assert_eq!(versioning["Status"], "Enabled");
     let seen = server.python(INVOKE_WRITER, &[&bucket, &server.output("WriterName")]);
     assert_eq!(
         seen["body"],

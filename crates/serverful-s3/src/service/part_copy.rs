@@ -15,15 +15,24 @@ use crate::backend::{ObjectRecord, Part};
 use crate::checksum::Algorithm;
 
 impl S3Store {
-    /// The object a copy reads (`x-amz-copy-source`), once the signer may read it: reading
-    /// the source is an action of its own on its bucket.
+    /// The object a copy reads (`x-amz-copy-source`, with its `versionId` if it names
+    /// one), once the signer may read it: reading the source is an action of its own on
+    /// its bucket. Also the version asked for.
     pub(super) fn copy_source(
         &self,
         principal: Option<Arc<Principal>>,
         source: &dto::CopySource,
-    ) -> S3Result<ObjectRecord> {
-        let (bucket, key) = match source {
-            dto::CopySource::Bucket { bucket, key, .. } => (bucket.to_string(), key.to_string()),
+    ) -> S3Result<(ObjectRecord, Option<String>)> {
+        let (bucket, key, version) = match source {
+            dto::CopySource::Bucket {
+                bucket,
+                key,
+                version_id,
+            } => (
+                bucket.to_string(),
+                key.to_string(),
+                version_id.as_deref().map(str::to_owned),
+            ),
             _ => {
                 return Err(s3_error!(
                     NotImplemented,
@@ -39,7 +48,8 @@ impl S3Store {
                 &self.region,
             )
             .map_err(|denied| S3Error::with_message(S3ErrorCode::AccessDenied, denied.message))?;
-        self.require_object(&bucket, &key)
+        let record = self.readable_version(&bucket, &key, version.as_deref())?;
+        Ok((record, version))
     }
 
     pub(super) async fn upload_part_copy_of(
@@ -50,7 +60,7 @@ impl S3Store {
         let input = request.input;
         let upload = self.require_upload(&input.bucket, &input.key, &input.upload_id)?;
         let number = super::part_number(input.part_number)?;
-        let source = self.copy_source(principal, &input.copy_source)?;
+        let (source, source_version) = self.copy_source(principal, &input.copy_source)?;
         check_conditions(
             &source,
             input.copy_source_if_match.as_ref(),
@@ -112,6 +122,7 @@ impl S3Store {
                 checksum_sha1,
                 checksum_sha256,
             }),
+            copy_source_version_id: source_version,
             ..Default::default()
         }))
     }

@@ -1,6 +1,7 @@
 //! S3 buckets: `AWS::S3::Bucket` (its name, or CloudFormation's generated one, and the
-//! configurations it declares, kept for the S3 features that will apply them) and
-//! `AWS::S3::BucketPolicy` (kept, not yet enforced).
+//! configurations it declares, which the platform writes into S3's configuration store)
+//! and `AWS::S3::BucketPolicy` (stored with them; the website host reads public access
+//! from it).
 
 use std::collections::BTreeMap;
 
@@ -16,17 +17,16 @@ use super::RawResource;
 pub(super) const BUCKET: &str = "AWS::S3::Bucket";
 pub(super) const BUCKET_POLICY: &str = "AWS::S3::BucketPolicy";
 
-/// Configurations kept with the bucket but not applied yet: each is listed as unsupported
-/// (`Site.WebsiteConfiguration`) so that the deploy warns about it.
-const KEPT_NOT_APPLIED: &[&str] = &[
+/// Configurations kept with the bucket and applied (`bucket_notifications` reads the
+/// notifications; the platform writes them all into S3's configuration store, which
+/// serves the website, answers CORS, versions objects and expires them).
+const APPLIED: &[&str] = &[
+    "NotificationConfiguration",
+    "WebsiteConfiguration",
     "CorsConfiguration",
     "VersioningConfiguration",
     "LifecycleConfiguration",
 ];
-
-/// Configurations kept with the bucket and applied (`bucket_notifications` reads the
-/// notifications; the platform serves the website).
-const APPLIED: &[&str] = &["NotificationConfiguration", "WebsiteConfiguration"];
 
 /// Properties that mean nothing on one machine (encryption, ownership, access blocks,
 /// ...): accepted without a warning.
@@ -119,7 +119,7 @@ pub(super) fn bucket(
                 }
                 bucket.configurations.insert(key, value);
             }
-            applied if APPLIED.contains(&applied) => {
+            "NotificationConfiguration" => {
                 bucket.event_bridge = value
                     .pointer("/EventBridgeConfiguration/EventBridgeEnabled")
                     .is_some_and(|enabled| {
@@ -127,8 +127,7 @@ pub(super) fn bucket(
                     });
                 bucket.configurations.insert(key, value);
             }
-            kept if KEPT_NOT_APPLIED.contains(&kept) => {
-                unsupported.push(format!("{logical_id}.{key} (kept, not yet applied)"));
+            applied if APPLIED.contains(&applied) => {
                 bucket.configurations.insert(key, value);
             }
             ignored if IGNORED.contains(&ignored) => {}

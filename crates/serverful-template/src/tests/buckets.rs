@@ -85,7 +85,6 @@ fn a_named_bucket_keeps_configurations_and_its_policy() {
             output Domain = my-uploads.s3.amazonaws.com
             output Regional = my-uploads.s3.eu-west-1.amazonaws.com
             output Website = http://my-uploads.s3-website-eu-west-1.amazonaws.com
-            unsupported Uploads.VersioningConfiguration (kept, not yet applied)
         "#]],
     );
 }
