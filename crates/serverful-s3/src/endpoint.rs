@@ -122,6 +122,7 @@ impl StreamingService for S3Endpoint {
             return Box::pin(async move { response });
         }
         let cors = self.store.cors_for(&request);
+        let unanswered_expect = expects_continue_without_a_body(&request);
         Box::pin(async move {
             let request_id = uuid::Uuid::new_v4().simple().to_string()[..16].to_uppercase();
             let response = tower::Service::call(&mut service, request).await;
@@ -143,6 +144,14 @@ impl StreamingService for S3Endpoint {
             if response.status().is_client_error() || response.status().is_server_error() {
                 response = with_request_id_in_error(response, &request_id).await;
             }
+            if unanswered_expect {
+                // The empty body is never read, so no `100 Continue` goes out; botocore
+                // then misreads the next answer on the connection (it waits 60 s for
+                // it). A fresh connection for its next request avoids that.
+                response
+                    .headers_mut()
+                    .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+            }
             if let Ok(value) = HeaderValue::from_str(&request_id) {
                 response
                     .headers_mut()
@@ -155,6 +164,20 @@ impl StreamingService for S3Endpoint {
             response
         })
     }
+}
+
+/// Whether a request asks for `100 Continue` (`Expect: 100-continue`) but has an empty
+/// body (`Content-Length: 0`), which the server answers without one.
+fn expects_continue_without_a_body(request: &Request) -> bool {
+    let header = |name| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim)
+    };
+    header(http::header::EXPECT).is_some_and(|value| value.eq_ignore_ascii_case("100-continue"))
+        && header(http::header::CONTENT_LENGTH) == Some("0")
 }
 
 /// The most an error's body may be for its XML to be given a request id.

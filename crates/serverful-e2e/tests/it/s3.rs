@@ -66,6 +66,7 @@ fn boto3_reads_writes_lists_copies_tags_and_gets_s3_errors() {
         "override": ["application/json", "attachment"],
         "missing_key": ["NoSuchKey", 404],
         "missing_key_request_id": true,
+        "after_empty": [0, "x"],
         "head_missing": ["404", 404],
         // SHA-256 of "abc", as S3 prints it, from the upload's answer and from a GET.
         "sha256": [

@@ -73,6 +73,14 @@ overridden = s3.get_object(
 )
 seen["override"] = [overridden["ContentType"], overridden["ContentDisposition"]]
 seen["missing_key"] = error_of(lambda: s3.get_object(Bucket=bucket, Key="absent"))
+# An empty PutObject (Expect: 100-continue, no body) leaves the connection fit for the
+# next call: without a retry, a stalled answer would fail within the 5 s.
+quick = boto3.client("s3", config=botocore.config.Config(read_timeout=5, retries={"total_max_attempts": 1}))
+quick.put_object(Bucket=bucket, Key="empty", Body=b"")
+quick.put_object(Bucket=bucket, Key="after-empty", Body=b"x")
+seen["after_empty"] = [quick.get_object(Bucket=bucket, Key="empty")["ContentLength"],
+                       quick.get_object(Bucket=bucket, Key="after-empty")["Body"].read().decode()]
+quick.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "empty"}, {"Key": "after-empty"}]})
 # The error's XML names the request, as its x-amz-request-id header does.
 try:
     urllib.request.urlopen(s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "absent"}))
