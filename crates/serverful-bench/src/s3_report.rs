@@ -120,7 +120,7 @@ impl S3Report {
         );
         let _ = writeln!(
             out,
-            "Each workload: {} clients, each with one call in flight (closed loop) on its own keep-alive HTTP/1.1 connection, {} s warm-up then {} s recorded, path-style, SigV4-signed with a `{}` payload. **PUT** writes new keys; an answer counts when its ETag is the MD5 of the bytes sent. **GET** reads {} objects written first, round-robin; an answer counts when its body is the bytes written. Errors count failed connections, timeouts, other statuses and wrong answers. The **ceiling** is the same PUT done by this program straight on the same disk with the durability serverful gives an acknowledged upload (a new file written, fsync'd, renamed, its folder fsync'd), with the same number of writers. CPU is the server's (with its children) per object, over warm-up and recorded part.\n",
+            "Each workload: {} clients, each with one call in flight (closed loop) on its own keep-alive HTTP/1.1 connection, {} s warm-up then {} s recorded, path-style, SigV4-signed with a {} payload. **PUT** writes new keys; an answer counts when its ETag is the MD5 of the bytes sent. **GET** reads {} objects written first, round-robin; an answer counts when its body is the bytes written. Errors count failed connections, timeouts, other statuses and wrong answers. The **ceiling** is the same PUT done by this program straight on the same disk with the durability serverful gives an acknowledged upload (a new file written, fsync'd, renamed, its folder fsync'd), with the same number of writers. CPU is the server's (with its children) per object, over warm-up and recorded part.\n",
             settings.clients,
             settings.warmup_s,
             settings.duration_s,

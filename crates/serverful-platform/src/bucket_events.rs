@@ -24,6 +24,26 @@ pub fn start(platform: &Arc<Platform>) {
     }
 }
 
+/// Delivers the object events a crash left in S3's journal (at least once); run once the
+/// stacks' versions are current, so that their notifications are known.
+pub fn redeliver(platform: &Arc<Platform>) {
+    let Some(s3) = platform.config().buckets.clone() else {
+        return;
+    };
+    tokio::spawn(async move {
+        match s3.deliver_journaled_events().await {
+            Ok(0) => {}
+            Ok(delivered) => {
+                tracing::info!(
+                    delivered,
+                    "delivered S3 events a previous run left undelivered"
+                );
+            }
+            Err(error) => tracing::error!("failed to deliver S3's journaled events: {error}"),
+        }
+    });
+}
+
 struct PlatformObjectEvents(Weak<Platform>);
 
 impl ObjectEventSink for PlatformObjectEvents {
@@ -33,6 +53,22 @@ impl ObjectEventSink for PlatformObjectEvents {
             if let Some(platform) = platform {
                 deliver(&platform, &event).await;
             }
+        })
+    }
+
+    fn wants(&self, bucket: &str) -> bool {
+        let Some(platform) = self.0.upgrade() else {
+            return false;
+        };
+        platform.current_versions().iter().any(|version| {
+            let app = &version.app;
+            app.buckets
+                .iter()
+                .any(|candidate| candidate.name == bucket && candidate.event_bridge)
+                || app
+                    .bucket_notifications
+                    .iter()
+                    .any(|notification| notification.bucket == bucket)
         })
     }
 }

@@ -234,6 +234,13 @@ pub trait S3Backend: Send + Sync {
         bucket: &str,
         kind: ConfigurationKind,
     ) -> Result<bool, StorageError>;
+    /// Writes an object event (as [`crate::ObjectEvent`] journals itself) before the
+    /// change it tells of is committed; its id.
+    fn journal_event(&self, event: &str) -> Result<i64, StorageError>;
+    /// The journal's events, oldest first: those a crash left undelivered.
+    fn journaled_events(&self) -> Result<Vec<(i64, String)>, StorageError>;
+    /// Removes a delivered (or dropped) event from the journal.
+    fn forget_event(&self, id: i64) -> Result<(), StorageError>;
     /// Every bucket that has a configuration of this kind, with it (the lifecycle sweep
     /// reads them).
     fn configurations_of_kind(

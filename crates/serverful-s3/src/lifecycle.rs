@@ -292,28 +292,21 @@ impl S3Store {
                 break;
             }
         }
+        let origin = S3Store::lifecycle_origin();
         for key in expired {
-            let deletion = match self.delete_key(bucket, &key, None).await {
+            let deletion = match self
+                .delete_and_tell(&origin, bucket, &key, None, true)
+                .await
+            {
                 Ok(deletion) => deletion,
                 Err(error) => {
                     tracing::error!(bucket, key, "failed to expire an object: {error}");
                     continue;
                 }
             };
-            if deletion.event.is_none() {
-                continue;
+            if deletion.event.is_some() {
+                sweep.expired += 1;
             }
-            sweep.expired += 1;
-            let name = if deletion.delete_marker {
-                "LifecycleExpiration:DeleteMarkerCreated"
-            } else {
-                "LifecycleExpiration:Delete"
-            };
-            let version = deletion
-                .delete_marker
-                .then_some(deletion.version_id)
-                .flatten();
-            self.notify_lifecycle(name, bucket, &key, version).await;
         }
         Ok(())
     }
@@ -373,17 +366,19 @@ impl S3Store {
                 break;
             }
         }
+        let origin = S3Store::lifecycle_origin();
         for (key, version_id, marker) in doomed {
             let text = version_id.clone().unwrap_or_else(|| "null".to_owned());
-            match self.delete_key(bucket, &key, Some(&text)).await {
+            match self
+                .delete_and_tell(&origin, bucket, &key, Some(&text), true)
+                .await
+            {
                 Ok(deletion) if deletion.event.is_some() => {
                     if marker {
                         sweep.markers_removed += 1;
                     } else {
                         sweep.noncurrent_deleted += 1;
                     }
-                    self.notify_lifecycle("LifecycleExpiration:Delete", bucket, &key, Some(text))
-                        .await;
                 }
                 Ok(_) => {}
                 Err(error) => {

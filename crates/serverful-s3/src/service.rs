@@ -28,7 +28,7 @@ const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 const MAX_TAGS: usize = 10;
 
 /// Who made a request, as object events report it.
-struct Origin {
+pub(crate) struct Origin {
     principal: Option<String>,
     source_ip: String,
 }
@@ -45,6 +45,37 @@ pub struct S3Store {
     /// Multipart uploads being completed: their parts are the object's from the moment
     /// the parts are chosen, so no part may be replaced then.
     completing: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+}
+
+/// An event journaled before its change: delivered once the change is made, dropped
+/// from the journal if it fails. Empty when no sink wants the bucket's events.
+#[must_use]
+pub(crate) struct Pending(Option<(i64, crate::ObjectEvent)>);
+
+impl Pending {
+    /// Delivers the event (what the change reports may rename it: a delete that made a
+    /// marker, the version it made).
+    pub(crate) async fn deliver(self, store: &S3Store) {
+        if let Some((id, event)) = self.0 {
+            store.deliver(id, event).await;
+        }
+    }
+
+    /// The change told of a different event than the one journaled (a delete's marker).
+    pub(crate) fn retold(mut self, name: &'static str, version_id: Option<String>) -> Pending {
+        if let Some((_, event)) = &mut self.0 {
+            event.name = name;
+            event.version_id = version_id;
+        }
+        self
+    }
+
+    /// The change did not happen: its event goes from the journal.
+    pub(crate) fn drop_from(self, store: &S3Store) {
+        if let Some((id, _)) = self.0 {
+            store.forget(id);
+        }
+    }
 }
 
 /// An upload marked as being completed, until dropped.
@@ -441,26 +472,19 @@ impl S3Store {
         }
     }
 
-    /// Tells the event sink (if any) that S3 itself (a lifecycle rule) removed `key`'s
-    /// `version_id` or gave it a delete marker.
-    pub(crate) async fn notify_lifecycle(
-        &self,
-        name: &'static str,
-        bucket: &str,
-        key: &str,
-        version_id: Option<String>,
-    ) {
-        let origin = Origin {
+    /// Who S3 itself is in the events it makes (a lifecycle rule's expirations).
+    pub(crate) fn lifecycle_origin() -> Origin {
+        Origin {
             principal: Some("s3.amazonaws.com".to_owned()),
             source_ip: "s3.amazonaws.com".to_owned(),
-        };
-        self.notify(&origin, name, bucket, key, None, version_id)
-            .await;
+        }
     }
 
-    /// Tells the event sink (if any) that `key` of `bucket` was created (`size` and `etag`
-    /// given) or removed, and waits until it has taken the event.
-    async fn notify(
+    /// The event `name` of `key` of `bucket` (created: `size` and `etag` given; removed),
+    /// written to the journal before its change is committed when the event sink wants
+    /// the bucket's events. [`Pending::deliver`] it once the change is made,
+    /// [`Pending::drop_from`] the journal if the change fails.
+    pub(crate) fn journal(
         &self,
         origin: &Origin,
         name: &'static str,
@@ -468,10 +492,13 @@ impl S3Store {
         key: &str,
         created: Option<(u64, &str)>,
         version_id: Option<String>,
-    ) {
+    ) -> S3Result<Pending> {
         let Some(sink) = self.events.get() else {
-            return;
+            return Ok(Pending(None));
         };
+        if !sink.wants(bucket) {
+            return Ok(Pending(None));
+        }
         let event = crate::ObjectEvent {
             name,
             bucket: bucket.to_owned(),
@@ -485,7 +512,79 @@ impl S3Store {
             request_id: uuid::Uuid::new_v4().simple().to_string()[..16].to_uppercase(),
             time: OffsetDateTime::now_utc(),
         };
-        sink.deliver(event).await;
+        let id = self
+            .backend
+            .journal_event(&event.to_journal())
+            .map_err(storage)?;
+        Ok(Pending(Some((id, event))))
+    }
+
+    /// Hands `event` to the sink, then forgets its journal entry `id`.
+    async fn deliver(&self, id: i64, event: crate::ObjectEvent) {
+        if let Some(sink) = self.events.get() {
+            sink.deliver(event).await;
+        }
+        self.forget(id);
+    }
+
+    fn forget(&self, id: i64) {
+        if let Err(error) = self.backend.forget_event(id) {
+            // Delivered again at the next start: at least once.
+            tracing::warn!("failed to forget a delivered S3 event: {error}");
+        }
+    }
+
+    /// Delivers the events a crash left in the journal whose changes were made: the
+    /// object (or the version named) is there with the event's ETag for a creation; the
+    /// version named, or the key, is gone (or behind a delete marker) for a removal.
+    /// The others are forgotten.
+    pub async fn deliver_journaled_events(&self) -> Result<usize, StorageError> {
+        let mut delivered = 0;
+        for (id, text) in self.backend.journaled_events()? {
+            let Some(mut event) = crate::ObjectEvent::from_journal(&text) else {
+                tracing::warn!(id, "dropped an S3 event this build cannot read");
+                self.forget(id);
+                continue;
+            };
+            let happened = match &event.etag {
+                Some(etag) => {
+                    let found = match event.version_id.as_deref() {
+                        Some(version) => self
+                            .backend
+                            .object_version(&event.bucket, &event.key, Some(version))?
+                            .map(|version| version.record),
+                        None => self.backend.object(&event.bucket, &event.key)?,
+                    };
+                    found.is_some_and(|record| record.etag == *etag)
+                }
+                None => match event.version_id.as_deref() {
+                    Some(version) => self
+                        .backend
+                        .object_version(&event.bucket, &event.key, Some(version))?
+                        .is_none(),
+                    None => match self.backend.latest_version(&event.bucket, &event.key)? {
+                        None => true,
+                        Some(latest) if latest.delete_marker => {
+                            event.name = if event.name.starts_with("Lifecycle") {
+                                "LifecycleExpiration:DeleteMarkerCreated"
+                            } else {
+                                "ObjectRemoved:DeleteMarkerCreated"
+                            };
+                            event.version_id = latest.record.version_id;
+                            true
+                        }
+                        Some(_) => false,
+                    },
+                },
+            };
+            if happened {
+                self.deliver(id, event).await;
+                delivered += 1;
+            } else {
+                self.forget(id);
+            }
+        }
+        Ok(delivered)
     }
 
     /// Keeps the bodies of deleted or replaced objects on disk until the hold is dropped:
@@ -564,6 +663,54 @@ impl S3Store {
             }
         }
         .map_err(write_error)
+    }
+
+    /// Deletes `key` (or its `version_id`) as [`S3Store::delete_key`] does, its event
+    /// journaled first and delivered after: `ObjectRemoved:*` for a request, or
+    /// `LifecycleExpiration:*` for a `lifecycle` rule's expiration.
+    pub(crate) async fn delete_and_tell(
+        &self,
+        origin: &Origin,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        lifecycle: bool,
+    ) -> S3Result<crate::versions::Deletion> {
+        let intent = if lifecycle {
+            "LifecycleExpiration:Delete"
+        } else {
+            "ObjectRemoved:Delete"
+        };
+        let pending = self.journal(
+            origin,
+            intent,
+            bucket,
+            key,
+            None,
+            version_id.map(str::to_owned),
+        )?;
+        let deletion = match self.delete_key(bucket, key, version_id).await {
+            Ok(deletion) => deletion,
+            Err(error) => {
+                pending.drop_from(self);
+                return Err(error);
+            }
+        };
+        match deletion.event {
+            Some(name) => {
+                let name = match (lifecycle, deletion.delete_marker && version_id.is_none()) {
+                    (false, _) => name,
+                    (true, true) => "LifecycleExpiration:DeleteMarkerCreated",
+                    (true, false) => "LifecycleExpiration:Delete",
+                };
+                pending
+                    .retold(name, deletion.version_id.clone())
+                    .deliver(self)
+                    .await;
+            }
+            None => pending.drop_from(self),
+        }
+        Ok(deletion)
     }
 
     /// Records an uploaded part whose body is in place, unless the upload was aborted
@@ -803,16 +950,19 @@ impl S3 for S3Store {
         let etag_value = record.etag.clone();
         let size = record.size;
         let (bucket, key) = (record.bucket.clone(), record.key.clone());
-        self.commit_object(staged, record).await?;
-        self.notify(
+        let pending = self.journal(
             &origin,
             "ObjectCreated:Put",
             &bucket,
             &key,
             Some((size, &etag_value)),
             version_id.clone(),
-        )
-        .await;
+        )?;
+        if let Err(error) = self.commit_object(staged, record).await {
+            pending.drop_from(self);
+            return Err(error);
+        }
+        pending.deliver(self).await;
         let (checksum_crc32, checksum_crc32c, checksum_crc64nvme, checksum_sha1, checksum_sha256) =
             put_checksums(&checksums);
         Ok(S3Response::new(dto::PutObjectOutput {
@@ -1010,19 +1160,14 @@ impl S3 for S3Store {
         self.require_bucket(&input.bucket)?;
         // Deleting a key that does not exist succeeds, as on S3.
         let deletion = self
-            .delete_key(&input.bucket, &input.key, input.version_id.as_deref())
-            .await?;
-        if let Some(event) = deletion.event {
-            self.notify(
+            .delete_and_tell(
                 &origin,
-                event,
                 &input.bucket,
                 &input.key,
-                None,
-                deletion.version_id.clone(),
+                input.version_id.as_deref(),
+                false,
             )
-            .await;
-        }
+            .await?;
         Ok(S3Response::with_status(
             dto::DeleteObjectOutput {
                 delete_marker: deletion.delete_marker.then_some(true),
@@ -1052,21 +1197,16 @@ impl S3 for S3Store {
         for identifier in input.delete.objects {
             let asked_version = identifier.version_id.clone();
             match self
-                .delete_key(&input.bucket, &identifier.key, asked_version.as_deref())
+                .delete_and_tell(
+                    &origin,
+                    &input.bucket,
+                    &identifier.key,
+                    asked_version.as_deref(),
+                    false,
+                )
                 .await
             {
                 Ok(deletion) => {
-                    if let Some(event) = deletion.event {
-                        self.notify(
-                            &origin,
-                            event,
-                            &input.bucket,
-                            &identifier.key,
-                            None,
-                            deletion.version_id.clone(),
-                        )
-                        .await;
-                    }
                     if !quiet {
                         deleted.push(dto::DeletedObject {
                             key: Some(identifier.key),
@@ -1187,17 +1327,24 @@ impl S3 for S3Store {
             body,
             version_id: version_id.clone(),
         };
-        let replaced = self.backend.put_object(&record).map_err(storage)?;
-        self.bodies.remove(replaced).await;
-        self.notify(
+        let pending = self.journal(
             &origin,
             "ObjectCreated:Copy",
             &record.bucket,
             &record.key,
             Some((record.size, &record.etag)),
             version_id.clone(),
-        )
-        .await;
+        )?;
+        let replaced = match self.backend.put_object(&record) {
+            Ok(replaced) => replaced,
+            Err(error) => {
+                pending.drop_from(self);
+                self.bodies.remove([record.body.clone()]).await;
+                return Err(storage(error));
+            }
+        };
+        self.bodies.remove(replaced).await;
+        pending.deliver(self).await;
         let (checksum_crc32, checksum_crc32c, checksum_crc64nvme, checksum_sha1, checksum_sha256) =
             put_checksums(&source.checksums);
         Ok(S3Response::new(dto::CopyObjectOutput {
@@ -1625,10 +1772,22 @@ impl S3 for S3Store {
             body,
             version_id: version_id.clone(),
         };
-        let (replaced, parts) = self
-            .backend
-            .complete_upload(&upload.id, &record)
-            .map_err(storage)?;
+        let pending = self.journal(
+            &origin,
+            "ObjectCreated:CompleteMultipartUpload",
+            &input.bucket,
+            &input.key,
+            Some((size, &object_etag)),
+            version_id.clone(),
+        )?;
+        let (replaced, parts) = match self.backend.complete_upload(&upload.id, &record) {
+            Ok(completed) => completed,
+            Err(error) => {
+                // The parts stay the upload's; the manifest goes at the next start.
+                pending.drop_from(self);
+                return Err(storage(error));
+            }
+        };
         // The chosen parts now belong to the object; the others go.
         let kept: std::collections::HashSet<&str> =
             segments.iter().map(|(name, _)| name.as_str()).collect();
@@ -1637,15 +1796,7 @@ impl S3 for S3Store {
             .filter(|part| !kept.contains(part.as_str()))
             .collect();
         self.bodies.remove(replaced.into_iter().chain(unused)).await;
-        self.notify(
-            &origin,
-            "ObjectCreated:CompleteMultipartUpload",
-            &input.bucket,
-            &input.key,
-            Some((size, &object_etag)),
-            version_id.clone(),
-        )
-        .await;
+        pending.deliver(self).await;
         let (checksum_crc32, checksum_crc32c, checksum_crc64nvme, checksum_sha1, checksum_sha256) =
             put_checksums(&checksums);
         Ok(S3Response::new(dto::CompleteMultipartUploadOutput {

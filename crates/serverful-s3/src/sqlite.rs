@@ -67,6 +67,10 @@ CREATE TABLE IF NOT EXISTS object_versions (
     body TEXT NOT NULL,
     PRIMARY KEY (bucket, key, version_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS event_journal (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS bucket_configurations (
     bucket TEXT NOT NULL,
     kind TEXT NOT NULL,
@@ -909,6 +913,31 @@ impl S3Backend for SqliteBackend {
                 params![bucket, kind.as_str()],
             )?;
             Ok(deleted == 1)
+        })
+    }
+
+    fn journal_event(&self, event: &str) -> Result<i64, StorageError> {
+        self.with("journal an object event", |connection| {
+            connection.execute("INSERT INTO event_journal (event) VALUES (?1)", [event])?;
+            Ok(connection.last_insert_rowid())
+        })
+    }
+
+    fn journaled_events(&self) -> Result<Vec<(i64, String)>, StorageError> {
+        self.with("read the object event journal", |connection| {
+            let mut statement =
+                connection.prepare("SELECT id, event FROM event_journal ORDER BY id")?;
+            let events = statement
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect();
+            events
+        })
+    }
+
+    fn forget_event(&self, id: i64) -> Result<(), StorageError> {
+        self.with("forget an object event", |connection| {
+            connection.execute("DELETE FROM event_journal WHERE id = ?1", [id])?;
+            Ok(())
         })
     }
 

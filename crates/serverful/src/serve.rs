@@ -59,6 +59,7 @@ pub(crate) async fn run(args: ServeArgs, aws: tokio::runtime::Handle) -> anyhow:
     let progress = Arc::new(crate::builds::TerminalProgress::new());
     let failures = server.platform.restore(progress.clone()).await;
     progress.finish();
+    serverful_platform::bucket_events::redeliver(&server.platform);
     for failure in &failures {
         eprintln!("error: {}", failure.message);
     }

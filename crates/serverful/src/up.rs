@@ -84,6 +84,7 @@ pub(crate) async fn run(args: UpArgs, aws: tokio::runtime::Handle) -> anyhow::Re
         eprintln!("error: the stack {stack_name} did not start");
         return Ok(ExitCode::FAILURE);
     };
+    serverful_platform::bucket_events::redeliver(&server.platform);
 
     println!(
         "serverful {} running {}",
