@@ -390,7 +390,7 @@ pub async fn run_multipart(
 
 /// The disk's ceiling for PUTs of `size` bytes with `clients` writers: each write is a
 /// new file in `folder`, fsync'd, renamed and the folder fsync'd (what serverful does
-/// before it answers an upload).
+/// before it answers an upload). The files stay; the caller removes `folder`.
 pub fn ceiling_put(folder: &Path, size: usize, config: RunConfig) -> std::io::Result<S3Run> {
     std::fs::create_dir_all(folder.join("objects"))?;
     let body = body_of(size, size as u64);
@@ -441,13 +441,11 @@ pub fn ceiling_put(folder: &Path, size: usize, config: RunConfig) -> std::io::Re
         let _ = thread.join();
     }
     let shared = Arc::try_unwrap(shared).unwrap_or_else(|_| unreachable!("every thread ended"));
-    let run = shared.into_run(size, config.duration);
-    std::fs::remove_dir_all(folder)?;
-    Ok(run)
+    Ok(shared.into_run(size, config.duration))
 }
 
 /// The disk's ceiling for one large object: `bytes` written to one file in 1 MiB
-/// writes and fsync'd; seconds taken.
+/// writes and fsync'd; seconds taken. The file stays; the caller removes `folder`.
 pub fn ceiling_large(folder: &Path, bytes: u64) -> std::io::Result<f64> {
     std::fs::create_dir_all(folder)?;
     let chunk = body_of(1 << 20, 7);
@@ -461,9 +459,7 @@ pub fn ceiling_large(folder: &Path, bytes: u64) -> std::io::Result<f64> {
         written += take as u64;
     }
     file.sync_all()?;
-    let seconds = started.elapsed().as_secs_f64();
-    std::fs::remove_dir_all(folder)?;
-    Ok(seconds)
+    Ok(started.elapsed().as_secs_f64())
 }
 
 #[cfg(test)]
@@ -478,7 +474,7 @@ mod tests {
     }
 
     #[test]
-    fn the_ceiling_writes_durably_and_cleans_up() {
+    fn the_ceiling_writes_every_object_it_counts() {
         let folder = tempfile::tempdir().expect("a temporary folder");
         let config = RunConfig {
             clients: 2,
@@ -489,6 +485,9 @@ mod tests {
         let run = ceiling_put(&folder.path().join("ceiling"), 4096, config).expect("runs");
         assert!(run.objects_per_second > 0.0);
         assert_eq!(run.errors, 0);
-        assert!(!folder.path().join("ceiling").exists());
+        let written = std::fs::read_dir(folder.path().join("ceiling/objects"))
+            .expect("the objects")
+            .count();
+        assert_eq!(written as u64, run.calls_total);
     }
 }

@@ -73,10 +73,29 @@ struct Args {
     /// Keep the scratch folder (data, server logs) and print its path
     #[arg(long, env = "BENCH_KEEP")]
     keep: bool,
+    /// Do not wait for the disk to settle after removing a contender's files (quicker,
+    /// but whoever runs next creates files slower)
+    #[arg(long, env = "BENCH_NO_SETTLE")]
+    no_settle: bool,
+}
+
+/// Removes `folder`, then lets the disk settle (see [`SETTLE`]) unless told not to.
+async fn remove_and_settle(args: &Args, folder: &Path) {
+    let _ = std::fs::remove_dir_all(folder);
+    if args.no_settle {
+        return;
+    }
+    eprintln!("  letting the disk settle for {} s", SETTLE.as_secs());
+    let _ = tokio::process::Command::new("sync").status().await;
+    tokio::time::sleep(SETTLE).await;
 }
 
 /// How long a server gets to accept connections.
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long the disk settles after files are removed, before the next measurement: ext4
+/// avoids reusing inodes freed in the last 60 s (`recently_deleted`), which makes file
+/// creation right after a mass removal several times slower for whoever runs next.
+const SETTLE: Duration = Duration::from_secs(65);
 /// How often the server's memory is sampled during the multipart upload.
 const MEMORY_SAMPLE: Duration = Duration::from_millis(50);
 /// The bucket every workload writes to.
@@ -230,6 +249,7 @@ async fn run(args: &Args) -> anyhow::Result<String> {
             .context("the ceiling's writers")??;
             log_run(&run);
             ceiling.push((*workload, run));
+            remove_and_settle(args, &scratch.path().join("ceiling")).await;
         }
         if multipart {
             let bytes = args.multipart_mib << 20;
@@ -241,6 +261,7 @@ async fn run(args: &Args) -> anyhow::Result<String> {
                     .context("the ceiling's writer")??;
             eprintln!("    {:.1} s", seconds);
             ceiling_large = Some(seconds);
+            let _ = std::fs::remove_dir_all(scratch.path().join("ceiling-large"));
         }
     }
 
@@ -280,7 +301,7 @@ async fn run(args: &Args) -> anyhow::Result<String> {
             Err(error) => row.failure = Some(format!("{error:#}")),
         }
         // Each contender's data goes before the next starts: the disk is shared.
-        let _ = std::fs::remove_dir_all(&data);
+        remove_and_settle(args, &data).await;
         rows.push(row);
     }
 
