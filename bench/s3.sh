@@ -28,15 +28,8 @@ tools="$(cd "$tools" && pwd)"
 
 cargo build --release --quiet -p serverful -p serverful-bench >&2
 
-# Each install step is bounded in time, logs to $tools, and may fail without ending the run.
-install_step() {
-    local name="$1" limit="$2" log="$tools/$1-install.log"
-    shift 2
-    echo "installing $name (log: $log)" >&2
-    if ! timeout "$limit" "$@" >"$log" 2>&1; then
-        echo "  failed to install $name; its rows will say so (see $log)" >&2
-    fi
-}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 if [[ ! -x "$tools/moto-venv/bin/moto_server" ]]; then
     install_step moto 900 bash -c "python3 -m venv '$tools/moto-venv' && '$tools/moto-venv/bin/pip' install 'moto[server]'"
@@ -59,39 +52,4 @@ if [[ -z "${BENCH_SKIP_BUILDS:-}" && ! -x "$tools/s3s-fs/bin/s3s-fs" ]]; then
         --locked --root "$tools/s3s-fs" --target-dir "$tools/s3s-fs-build"
 fi
 
-# Every server the driver starts is listed here, and killed on the way out whatever
-# happened (the driver also stops each one itself). The data goes on the same disk as the
-# build (not a tmpfs), so that an fsync costs what it costs there.
-scratch_parent="${BENCH_SCRATCH:-$target_dir}"
-mkdir -p "$scratch_parent"
-scratch="$(mktemp -d "$scratch_parent/bench-s3.XXXXXX")"
-pid_file="$scratch/pids"
-touch "$pid_file"
-keep="${BENCH_KEEP:-}"
-for arg in "$@"; do
-    if [[ "$arg" == "--keep" ]]; then
-        keep=1
-    fi
-done
-driver_pid=""
-cleanup() {
-    if [[ -n "$driver_pid" ]]; then
-        kill "$driver_pid" 2>/dev/null || true
-    fi
-    while read -r pid; do
-        kill -KILL "$pid" 2>/dev/null || true
-    done <"$pid_file"
-    if [[ -z "$keep" ]]; then
-        rm -rf "$scratch"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-BENCH_SCRATCH="$scratch" BENCH_TOOLS="$tools" BENCH_PID_FILE="$pid_file" \
-    "$target_dir/release/bench-s3" "$@" &
-driver_pid=$!
-status=0
-wait "$driver_pid" || status=$?
-driver_pid=""
-exit "$status"
+run_driver bench-s3 -- "$@"

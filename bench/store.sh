@@ -25,63 +25,21 @@ tools="$(cd "$tools" && pwd)"
 
 cargo build --release --quiet -p serverful -p serverful-bench >&2
 
-# Each install step is bounded in time, logs to $tools, and may fail without ending the run.
-install_step() {
-    local name="$1" log="$tools/$1-install.log"
-    shift
-    echo "installing $name (log: $log)" >&2
-    if ! timeout 900 "$@" >"$log" 2>&1; then
-        echo "  failed to install $name; its rows will say so (see $log)" >&2
-    fi
-}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 if [[ ! -x "$tools/moto-venv/bin/moto_server" ]]; then
-    install_step moto bash -c "python3 -m venv '$tools/moto-venv' && '$tools/moto-venv/bin/pip' install 'moto[server]'"
+    install_step moto 900 bash -c "python3 -m venv '$tools/moto-venv' && '$tools/moto-venv/bin/pip' install 'moto[server]'"
 fi
 if [[ ! -f "$tools/dynalite/node_modules/dynalite/cli.js" ]]; then
     mkdir -p "$tools/dynalite"
-    install_step dynalite npm install --prefix "$tools/dynalite" --no-audit --no-fund dynalite
+    install_step dynalite 900 npm install --prefix "$tools/dynalite" --no-audit --no-fund dynalite
 fi
 if [[ -z "${BENCH_SKIP_DYNOXIDE:-}" && ! -x "$tools/dynoxide/bin/dynoxide" ]]; then
     # Only the HTTP server: the MCP server and import tooling are not needed.
-    install_step dynoxide cargo install dynoxide-rs --locked --no-default-features \
+    install_step dynoxide 900 cargo install dynoxide-rs --locked --no-default-features \
         --features cli,http-server,native-sqlite --root "$tools/dynoxide" \
         --target-dir "$tools/dynoxide-build"
 fi
 
-# Every server and load generator the driver starts is listed here, and killed on the way
-# out whatever happened (the driver also stops each one itself). The data goes on the same
-# disk as the build (not a tmpfs), so that an fsync costs what it costs there.
-scratch_parent="${BENCH_SCRATCH:-$target_dir}"
-mkdir -p "$scratch_parent"
-scratch="$(mktemp -d "$scratch_parent/bench-store.XXXXXX")"
-pid_file="$scratch/pids"
-touch "$pid_file"
-keep="${BENCH_KEEP:-}"
-for arg in "$@"; do
-    if [[ "$arg" == "--keep" ]]; then
-        keep=1
-    fi
-done
-driver_pid=""
-cleanup() {
-    if [[ -n "$driver_pid" ]]; then
-        kill "$driver_pid" 2>/dev/null || true
-    fi
-    while read -r pid; do
-        kill -KILL "$pid" 2>/dev/null || true
-    done <"$pid_file"
-    if [[ -z "$keep" ]]; then
-        rm -rf "$scratch"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-BENCH_SCRATCH="$scratch" BENCH_TOOLS="$tools" BENCH_PID_FILE="$pid_file" \
-    "$target_dir/release/bench-store" "$@" &
-driver_pid=$!
-status=0
-wait "$driver_pid" || status=$?
-driver_pid=""
-exit "$status"
+run_driver bench-store -- "$@"

@@ -55,40 +55,7 @@ if [[ ! -f "$tools/serverless/node_modules/serverless/bin/serverless.js" || ! -d
     fi
 fi
 
-# Every server the driver starts is listed here, and killed on the way out whatever
-# happened (the driver also stops each one itself).
-scratch_parent="${BENCH_SCRATCH:-$target_dir}"
-mkdir -p "$scratch_parent"
-scratch="$(mktemp -d "$scratch_parent/bench-websocket.XXXXXX")"
-pid_file="$scratch/pids"
-touch "$pid_file"
-keep="${BENCH_KEEP:-}"
-for arg in "$@"; do
-    if [[ "$arg" == "--keep" ]]; then
-        keep=1
-    fi
-done
-driver_pid=""
-cleanup() {
-    if [[ -n "$driver_pid" ]]; then
-        kill "$driver_pid" 2>/dev/null || true
-    fi
-    while read -r pid; do
-        kill -KILL "$pid" 2>/dev/null || true
-    done <"$pid_file"
-    if [[ -z "$keep" ]]; then
-        rm -rf "$scratch"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 # serverless v3 asks nothing and sends nothing with these set.
-SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off \
-    BENCH_SCRATCH="$scratch" BENCH_TOOLS="$tools" BENCH_PID_FILE="$pid_file" \
-    "$target_dir/release/bench-websocket" "$@" &
-driver_pid=$!
-status=0
-wait "$driver_pid" || status=$?
-driver_pid=""
-exit "$status"
+run_driver bench-websocket SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off -- "$@"
