@@ -148,7 +148,7 @@ const CONTENDERS: [Contender; 6] = [
     Contender {
         key: "s3s-fs",
         name: "s3s-fs (the s3s crate's file-system server)",
-        storage: "files in its `--root`",
+        storage: "files in its `--root`, each written to a temporary file and renamed, not fsync'd",
     },
 ];
 
