@@ -2,9 +2,10 @@
 //! than by key, so that no key can name a path and a replaced object's readers keep
 //! reading the body they opened.
 //!
-//! A body is streamed into `DATA/s3/.tmp-{uuid}` while its digests are computed, fsync'd,
-//! and only then, once the request's checks pass, renamed into `bodies/` and the folder
-//! fsync'd ([`Staged::keep`]); its record is written after that. A body cut off
+//! A body is streamed into an unnamed file in `bodies/` (`O_TMPFILE`; on file systems
+//! without them, into `DATA/s3/.tmp-{uuid}`) while its digests are computed, fsync'd, and
+//! only then, once the request's checks pass, linked (or renamed) into `bodies/` and the
+//! folder fsync'd ([`Staged::keep`]); its record is written after that. A body cut off
 //! mid-stream, or refused, is deleted with its [`Staged`] and never shows. Files no record
 //! names (a crash between the rename and the record) are swept at start.
 //!
@@ -131,9 +132,12 @@ pub enum WriteError {
     Io(#[from] io::Error),
 }
 
-/// A body written and fsync'd under its temporary name, with its digests.
+/// A body written and fsync'd, not yet in place, with its digests: an unnamed file
+/// (`O_TMPFILE` in `bodies/`, which vanishes if it is never linked) or, where the file
+/// system has no unnamed files, a temporary name.
 #[derive(Debug)]
 pub struct Staged {
+    unnamed: Option<std::fs::File>,
     temporary: Option<PathBuf>,
     bodies: PathBuf,
     /// The name it will have.
@@ -148,11 +152,18 @@ pub struct Staged {
 impl Staged {
     /// Moves the body into place and makes the move durable; returns its name.
     pub async fn keep(mut self) -> io::Result<String> {
-        let Some(temporary) = self.temporary.take() else {
-            return Ok(self.name.clone());
-        };
         let target = self.bodies.join(&self.name);
-        tokio::fs::rename(&temporary, &target).await?;
+        if let Some(file) = self.unnamed.take() {
+            // One directory entry made, in one folder: no temporary name to create and
+            // rename away (each takes the folder's lock).
+            tokio::task::spawn_blocking(move || link_unnamed(&file, &target))
+                .await
+                .map_err(io::Error::other)??;
+        } else if let Some(temporary) = self.temporary.take() {
+            tokio::fs::rename(&temporary, &target).await?;
+        } else {
+            return Ok(self.name.clone());
+        }
         sync_folder(&self.bodies).await?;
         Ok(self.name.clone())
     }
@@ -169,6 +180,43 @@ impl Drop for Staged {
             }
         }
     }
+}
+
+/// An unnamed file in `folder` (`O_TMPFILE`), or `None` where the file system makes none.
+fn open_unnamed(folder: &Path) -> io::Result<Option<std::fs::File>> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .mode(0o600)
+        .custom_flags(nix::fcntl::OFlag::O_TMPFILE.bits())
+        .open(folder)
+    {
+        Ok(file) => Ok(Some(file)),
+        // Kernels and file systems without unnamed files answer these.
+        Err(error)
+            if matches!(
+                error.raw_os_error(),
+                Some(code) if code == nix::libc::EOPNOTSUPP || code == nix::libc::EISDIR || code == nix::libc::EINVAL
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Gives the unnamed `file` the name `target` (`linkat` of its `/proc/self/fd` entry).
+fn link_unnamed(file: &std::fs::File, target: &Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd as _;
+    let source = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+    nix::unistd::linkat(
+        nix::fcntl::AT_FDCWD,
+        &source,
+        nix::fcntl::AT_FDCWD,
+        target,
+        nix::fcntl::AtFlags::AT_SYMLINK_FOLLOW,
+    )
+    .map_err(io::Error::from)
 }
 
 async fn sync_folder(folder: &Path) -> io::Result<()> {
@@ -253,10 +301,20 @@ impl Bodies {
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let name = uuid::Uuid::new_v4().simple().to_string();
-        let temporary = self.root.join(format!("{TEMPORARY_PREFIX}{name}"));
-        let file = tokio::fs::File::create(&temporary).await?;
+        let bodies = self.bodies();
+        let unnamed = tokio::task::spawn_blocking(move || open_unnamed(&bodies))
+            .await
+            .map_err(io::Error::other)??;
+        let (file, temporary) = match unnamed {
+            Some(file) => (tokio::fs::File::from_std(file), None),
+            None => {
+                let temporary = self.root.join(format!("{TEMPORARY_PREFIX}{name}"));
+                (tokio::fs::File::create(&temporary).await?, Some(temporary))
+            }
+        };
         let mut staged = Staged {
-            temporary: Some(temporary),
+            unnamed: None,
+            temporary,
             bodies: self.bodies(),
             name,
             size: 0,
@@ -279,6 +337,9 @@ impl Bodies {
         writer.flush().await?;
         let file = writer.into_inner();
         file.sync_all().await?;
+        if staged.temporary.is_none() {
+            staged.unnamed = Some(file.into_std().await);
+        }
         staged.md5 = hex::encode(md5.finalize());
         staged.checksum = checksum.map(|(algorithm, hasher)| (algorithm, hasher.finish()));
         Ok(staged)
