@@ -123,7 +123,7 @@ const CONTENDERS: [Contender; 6] = [
     Contender {
         key: "serverful",
         name: "serverful up",
-        storage: "files under DATA/s3, each body fsync'd and renamed into place (and the folder fsync'd) before the answer; metadata in SQLite (WAL)",
+        storage: "files under DATA/s3, each body fsync'd and linked into place (and the folder fsync'd) before the answer; metadata in SQLite (WAL)",
     },
     Contender {
         key: "moto",
