@@ -182,9 +182,14 @@ impl Drop for Staged {
     }
 }
 
-/// An unnamed file in `folder` (`O_TMPFILE`), or `None` where the file system makes none.
+/// An unnamed file in `folder` (`O_TMPFILE`), or `None` where the file system makes none,
+/// or where `/proc` is not mounted (the file could not be linked into place then).
 fn open_unnamed(folder: &Path) -> io::Result<Option<std::fs::File>> {
     use std::os::unix::fs::OpenOptionsExt as _;
+    static PROC_MOUNTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if !*PROC_MOUNTED.get_or_init(|| Path::new("/proc/self/fd").is_dir()) {
+        return Ok(None);
+    }
     match std::fs::OpenOptions::new()
         .write(true)
         .mode(0o600)
