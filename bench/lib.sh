@@ -13,6 +13,33 @@ install_step() {
     fi
 }
 
+# moto's server, into a venv under $tools (the queue, store and S3 benchmarks run it).
+install_moto() {
+    if [[ ! -x "$tools/moto-venv/bin/moto_server" ]]; then
+        install_step moto 900 bash -c "python3 -m venv '$tools/moto-venv' && '$tools/moto-venv/bin/pip' install 'moto[server]'"
+    fi
+}
+
+# An npm package installed from inside its own folder under $tools (from $tools itself,
+# npm would take the folder of the package's name for the package).
+#   install_npm_package NAME
+install_npm_package() {
+    local name="$1"
+    mkdir -p "$tools/$name"
+    [[ -f "$tools/$name/package.json" ]] || echo '{"private": true}' >"$tools/$name/package.json"
+    install_step "$name" 900 bash -c "cd '$tools/$name' && npm install --no-audit --no-fund $name"
+}
+
+# fakecloud, built with `cargo install` (every AWS service it emulates: up to half an
+# hour on two cores), unless SKIP is set.
+#   install_fakecloud SKIP
+install_fakecloud() {
+    if [[ -z "${1:-}" && ! -x "$tools/fakecloud/bin/fakecloud" ]]; then
+        install_step fakecloud 2400 cargo install fakecloud --locked --root "$tools/fakecloud" \
+            --target-dir "$tools/fakecloud-build"
+    fi
+}
+
 # Runs the release driver NAME with the script's arguments in a scratch folder of its
 # own, on the same disk as the build (not a tmpfs, so that an fsync costs what it costs
 # there), and exits with its status. Every process the driver lists in the pid file is

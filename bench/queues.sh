@@ -29,20 +29,8 @@ cargo build --release --quiet -p serverful -p serverful-bench >&2
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 
-if [[ ! -x "$tools/moto-venv/bin/moto_server" ]]; then
-    install_step moto 900 bash -c "python3 -m venv '$tools/moto-venv' && '$tools/moto-venv/bin/pip' install 'moto[server]'"
-fi
-if [[ ! -f "$tools/sqslite/node_modules/sqslite/bin/cli.js" ]]; then
-    # Installed from inside its folder: from $tools, `npm install sqslite` would take the
-    # folder of that name for the package.
-    mkdir -p "$tools/sqslite"
-    [[ -f "$tools/sqslite/package.json" ]] || echo '{"private": true}' >"$tools/sqslite/package.json"
-    install_step sqslite 900 bash -c "cd '$tools/sqslite' && npm install --no-audit --no-fund sqslite"
-fi
-if [[ -z "${BENCH_SKIP_FAKECLOUD:-}" && ! -x "$tools/fakecloud/bin/fakecloud" ]]; then
-    # A large crate (every AWS service it emulates): up to half an hour on two cores.
-    install_step fakecloud 2400 cargo install fakecloud --locked --root "$tools/fakecloud" \
-        --target-dir "$tools/fakecloud-build"
-fi
+install_moto
+[[ -f "$tools/sqslite/node_modules/sqslite/bin/cli.js" ]] || install_npm_package sqslite
+install_fakecloud "${BENCH_SKIP_FAKECLOUD:-}"
 
 run_driver bench-queues -- "$@"

@@ -31,21 +31,9 @@ cargo build --release --quiet -p serverful -p serverful-bench >&2
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 
-if [[ ! -x "$tools/moto-venv/bin/moto_server" ]]; then
-    install_step moto 900 bash -c "python3 -m venv '$tools/moto-venv' && '$tools/moto-venv/bin/pip' install 'moto[server]'"
-fi
-if [[ ! -f "$tools/s3rver/node_modules/s3rver/bin/s3rver.js" ]]; then
-    # Installed from inside its folder, so that npm does not take the folder of that
-    # name for the package.
-    mkdir -p "$tools/s3rver"
-    [[ -f "$tools/s3rver/package.json" ]] || echo '{"private": true}' >"$tools/s3rver/package.json"
-    install_step s3rver 900 bash -c "cd '$tools/s3rver' && npm install --no-audit --no-fund s3rver"
-fi
-if [[ -z "${BENCH_SKIP_BUILDS:-}" && ! -x "$tools/fakecloud/bin/fakecloud" ]]; then
-    # A large crate (every AWS service it emulates): up to half an hour on two cores.
-    install_step fakecloud 2400 cargo install fakecloud --locked --root "$tools/fakecloud" \
-        --target-dir "$tools/fakecloud-build"
-fi
+install_moto
+[[ -f "$tools/s3rver/node_modules/s3rver/bin/s3rver.js" ]] || install_npm_package s3rver
+install_fakecloud "${BENCH_SKIP_BUILDS:-}"
 if [[ -z "${BENCH_SKIP_BUILDS:-}" && ! -x "$tools/s3s-fs/bin/s3s-fs" ]]; then
     # 0.14 is the last release that builds with the Rust of this machine's image.
     install_step s3s-fs 1800 cargo install s3s-fs --version "${BENCH_S3S_FS_VERSION:-0.14.1}" --features binary \

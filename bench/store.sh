@@ -28,9 +28,7 @@ cargo build --release --quiet -p serverful -p serverful-bench >&2
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 
-if [[ ! -x "$tools/moto-venv/bin/moto_server" ]]; then
-    install_step moto 900 bash -c "python3 -m venv '$tools/moto-venv' && '$tools/moto-venv/bin/pip' install 'moto[server]'"
-fi
+install_moto
 if [[ ! -f "$tools/dynalite/node_modules/dynalite/cli.js" ]]; then
     mkdir -p "$tools/dynalite"
     install_step dynalite 900 npm install --prefix "$tools/dynalite" --no-audit --no-fund dynalite
