@@ -213,23 +213,7 @@ impl SqsClient {
         json: &Value,
         form: &[(String, String)],
     ) -> Result<(u16, Bytes), Failure> {
-        if self.sender.as_ref().is_some_and(SendRequest::is_closed) {
-            self.sender = None;
-        }
-        let sender = match self.sender.as_mut() {
-            Some(sender) => sender,
-            None => match connect(self.address).await {
-                Ok(sender) => self.sender.insert(sender),
-                Err(error) => {
-                    tokio::time::sleep(RECONNECT_PAUSE).await;
-                    return Err(Failure {
-                        kind: "connect".to_owned(),
-                        message: format!("connect: {error}"),
-                        drop_connection: true,
-                    });
-                }
-            },
-        };
+        let sender = open_sender(&mut self.sender, self.address).await?;
         let now = time::OffsetDateTime::now_utc();
         let request = match self.protocol {
             Protocol::Json => {
@@ -632,6 +616,31 @@ impl SqsClient {
             }
             Protocol::Query => xml_value(&lossy(answer), name),
         }
+    }
+}
+
+/// The connection's sender, dialled again if there is none or it was closed; a failed
+/// dial is a `connect` failure, after a short pause.
+pub(crate) async fn open_sender(
+    slot: &mut Option<SendRequest<Full<Bytes>>>,
+    address: SocketAddr,
+) -> Result<&mut SendRequest<Full<Bytes>>, Failure> {
+    if slot.as_ref().is_some_and(SendRequest::is_closed) {
+        *slot = None;
+    }
+    match slot {
+        Some(sender) => Ok(sender),
+        None => match connect(address).await {
+            Ok(sender) => Ok(slot.insert(sender)),
+            Err(error) => {
+                tokio::time::sleep(RECONNECT_PAUSE).await;
+                Err(Failure {
+                    kind: "connect".to_owned(),
+                    message: format!("connect: {error}"),
+                    drop_connection: true,
+                })
+            }
+        },
     }
 }
 

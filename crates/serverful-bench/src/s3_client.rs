@@ -5,7 +5,6 @@
 //! the bytes sent, a read must give back exactly the bytes written.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
@@ -14,11 +13,8 @@ use hyper::{Method, Request};
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
 
-use crate::queue_client::{connect, Failure, Keys};
+use crate::queue_client::{open_sender, Failure, Keys};
 use crate::sigv4::Signer;
-
-/// How long to wait before dialling again after a failed connect.
-const RECONNECT_PAUSE: Duration = Duration::from_millis(10);
 
 /// How request bodies are signed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,23 +97,7 @@ impl S3Client {
         query: &[(&str, &str)],
         body: Bytes,
     ) -> Result<hyper::Response<hyper::body::Incoming>, Failure> {
-        if self.sender.as_ref().is_some_and(SendRequest::is_closed) {
-            self.sender = None;
-        }
-        let sender = match self.sender.as_mut() {
-            Some(sender) => sender,
-            None => match connect(self.address).await {
-                Ok(sender) => self.sender.insert(sender),
-                Err(error) => {
-                    tokio::time::sleep(RECONNECT_PAUSE).await;
-                    return Err(Failure {
-                        kind: "connect".to_owned(),
-                        message: format!("connect: {error}"),
-                        drop_connection: true,
-                    });
-                }
-            },
-        };
+        let sender = open_sender(&mut self.sender, self.address).await?;
         let payload_hash = match self.payload {
             Payload::Unsigned => "UNSIGNED-PAYLOAD".to_owned(),
             Payload::Signed => hex(&Sha256::digest(&body)),
