@@ -14,6 +14,25 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// How the server writes its own diagnostics to stderr: `text` lines, or `json`, one
+    /// object per line (`timestamp`, `level`, `fields`) for a log collector. Which of them
+    /// are written is `SERVERFUL_LOG` (or `RUST_LOG`): `warn` unless set.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "SERVERFUL_LOG_FORMAT"
+    )]
+    pub log_format: LogFormat,
+}
+
+/// The format of the server's own log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

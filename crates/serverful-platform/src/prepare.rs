@@ -169,7 +169,25 @@ pub(crate) fn function_config(
         }),
         // Set once the layers are built (`prepare_functions`).
         layers_dir: None,
+        logging: logging_config(&function.logging),
     })
+}
+
+/// The template's `LoggingConfig` as the runtime takes it (checked when it was read).
+fn logging_config(logging: &serverful_template::Logging) -> runtime::LoggingConfig {
+    runtime::LoggingConfig {
+        format: if logging.json {
+            runtime::LogFormat::Json
+        } else {
+            runtime::LogFormat::Text
+        },
+        application_level: logging.application_level.clone(),
+        system_level: logging
+            .system_level
+            .as_deref()
+            .and_then(runtime::SystemLogLevel::parse),
+        log_group: logging.log_group.clone(),
+    }
 }
 
 /// `InlineCode` becomes a one-file code folder in the data dir, named as SAM names it

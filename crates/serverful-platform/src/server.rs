@@ -364,6 +364,7 @@ impl Platform {
         if let Some(stack) = &stack {
             self.settle_keys(stack);
         }
+        log_outcome(stack.as_deref(), &outcome);
         outcome
     }
 
@@ -2312,6 +2313,30 @@ impl serverful_invoke::Invoke for PlatformInvoker {
         let platform = self.0.clone();
         let function = function.clone();
         Box::pin(async move { platform.http_target(&function).await })
+    }
+}
+
+/// The server's own log line for an action that changed a stack (`--log-format json`
+/// makes it a record a collector can alert on).
+fn log_outcome(stack: Option<&str>, outcome: &Result<Outcome, ActionError>) {
+    match outcome {
+        Ok(Outcome::Deployed {
+            stack,
+            version,
+            previous,
+            ..
+        }) => tracing::info!(stack, version, previous, "deployed"),
+        Ok(Outcome::RolledBack {
+            stack, from, to, ..
+        }) => {
+            tracing::info!(stack, from, to, "rolled back")
+        }
+        Ok(Outcome::Deleted { stack, .. }) => tracing::info!(stack, "deleted"),
+        Ok(_) => {}
+        Err(error) => match stack {
+            Some(stack) => tracing::warn!(stack, %error, "action failed"),
+            None => tracing::debug!(%error, "action failed"),
+        },
     }
 }
 

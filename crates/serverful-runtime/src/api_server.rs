@@ -21,7 +21,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::logs::{start_line, LogSink};
+use crate::logs::LogSink;
 use crate::{MAX_PAYLOAD_BYTES, MAX_STREAMED_RESPONSE_BYTES};
 
 /// One invocation waiting for the process's `/next`.
@@ -35,6 +35,10 @@ pub(crate) struct Invocation {
     pub trace_id: String,
     pub client_context: Option<String>,
     pub cognito_identity: Option<String>,
+    /// The system line that starts the invocation's log (`START RequestId: …` or
+    /// `platform.start`), written as the event is handed over; `None` when the function's
+    /// `SystemLogLevel` leaves it out.
+    pub start_line: Option<String>,
     /// Told when the process has taken the invocation from `/next`.
     pub delivered: oneshot::Sender<()>,
     /// Where the process's answer goes.
@@ -276,11 +280,11 @@ async fn next_invocation(State(state): State<Arc<ApiState>>) -> Response {
         set("lambda-runtime-cognito-identity", identity);
     }
     set("content-type", "application/json");
-    state.sink.emit_request(
-        &state.function,
-        &invocation.request_id,
-        &start_line(&invocation.request_id),
-    );
+    if let Some(line) = &invocation.start_line {
+        state
+            .sink
+            .emit_request(&state.function, &invocation.request_id, line);
+    }
     // The invoker may have given up meanwhile (timeout); the answer will then find no one.
     let _ = invocation.delivered.send(());
     state.progress().in_flight = Some(InFlight {
@@ -576,6 +580,7 @@ mod tests {
             trace_id: "Root=1-0-0".to_owned(),
             client_context: None,
             cognito_identity: Some("{\"cognitoIdentityId\":\"x\"}".to_owned()),
+            start_line: Some(crate::logs::start_line(request_id)),
             delivered,
             outcome,
         };

@@ -667,6 +667,7 @@ mod tests {
             tmp_size_mb: 512,
             network: None,
             layers_dir: None,
+            logging: Default::default(),
         };
         let error = validate(&function).expect_err("missing run.sh");
         assert!(error.to_string().contains("run.sh is missing"), "{error}");

@@ -28,6 +28,7 @@ use crate::sandbox::{Sandbox, SandboxedInstance};
 use crate::supervisor::{
     watch_process, ExitWatch, InstanceKind, StartContext, StartFailure, Supervisor, Watched,
 };
+use crate::system_log::ReportStatus;
 use crate::{InvokeError, MAX_PAYLOAD_BYTES};
 
 /// How long a failed request waits for its process to exit, to tell a crash (the instance
@@ -249,6 +250,7 @@ async fn finish_request(state: LeaseState, outcome: HttpOutcome) {
     let instance = &state.instance;
     let name = &pool.spec.config.name;
     let sink = &pool.spec.options.log_sink;
+    let logging = &pool.spec.config.logging;
     let request_id = &state.request_id;
     let duration = state.started.elapsed();
     match &outcome {
@@ -258,11 +260,9 @@ async fn finish_request(state: LeaseState, outcome: HttpOutcome) {
         HttpOutcome::TimedOut => {
             pool.counters.timeouts.fetch_add(1, Ordering::Relaxed);
             instance.retired.store(true, Ordering::SeqCst);
-            sink.emit_request(
-                name,
-                request_id,
-                &logs::timeout_line(request_id, pool.spec.config.timeout),
-            );
+            if let Some(line) = logging.timeout(request_id, pool.spec.config.timeout) {
+                sink.emit_request(name, request_id, &line);
+            }
         }
         HttpOutcome::Failed(reason) => {
             pool.counters.errors.fetch_add(1, Ordering::Relaxed);
@@ -309,14 +309,26 @@ async fn finish_request(state: LeaseState, outcome: HttpOutcome) {
         // Killed at the limit, as Lambda reports it.
         memory = memory.max(u64::from(pool.spec.config.memory_mb));
     }
-    sink.emit_request(name, request_id, &logs::end_line(request_id));
+    if let Some(line) = logging.end(request_id) {
+        sink.emit_request(name, request_id, &line);
+    }
     let report = logs::Report {
         duration,
         memory_size_mb: pool.spec.config.memory_mb,
         max_memory_used_mb: memory,
         init_duration: state.init_duration,
     };
-    sink.emit_request(name, request_id, &logs::report_line(request_id, &report));
+    let status = match &outcome {
+        HttpOutcome::Responded { .. } => ReportStatus::Success,
+        HttpOutcome::TimedOut => ReportStatus::Timeout,
+        HttpOutcome::Failed(_) if instance.oom_killed() => {
+            ReportStatus::Error("Runtime.OutOfMemory")
+        }
+        HttpOutcome::Failed(_) => ReportStatus::Error("Runtime.ExitError"),
+    };
+    if let Some(line) = logging.report(request_id, &report, status) {
+        sink.emit_request(name, request_id, &line);
+    }
     release(&state);
 }
 
@@ -417,11 +429,12 @@ impl Supervisor<HttpKind> {
                 return Err(error);
             }
         };
-        self.spec.options.log_sink.emit_request(
-            &self.spec.config.name,
-            &request_id,
-            &logs::start_line(&request_id),
-        );
+        if let Some(line) = self.spec.config.logging.start(&request_id) {
+            self.spec
+                .options
+                .log_sink
+                .emit_request(&self.spec.config.name, &request_id, &line);
+        }
         let config = &self.spec.config;
         let deadline_ms = std::time::SystemTime::now()
             .checked_add(config.timeout)
@@ -479,10 +492,13 @@ impl HttpKind {
                     logs::timestamp(OffsetDateTime::now_utc())
                 ),
             );
-            sink.emit(
-                name,
-                &logs::init_failure_line(started.elapsed(), error_type),
-            );
+            if let Some(line) = spec
+                .config
+                .logging
+                .init_failure(started.elapsed(), error_type)
+            {
+                sink.emit(name, &line);
+            }
             logs::error_json(error_type, &message)
         };
         let fail_early = |error_type: &str, message: String| {
@@ -790,6 +806,7 @@ mod tests {
             tmp_size_mb: 512,
             network: None,
             layers_dir: None,
+            logging: Default::default(),
         };
         let launch = Launch {
             program: PathBuf::from("/code/run.sh"),

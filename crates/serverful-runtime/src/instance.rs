@@ -19,6 +19,7 @@ use crate::output::OutputPipes;
 use crate::sandbox::{ParkSlot, ParkedSandbox, SandboxedInstance};
 use crate::streaming::{Response, ResponseStream};
 use crate::supervisor::{watch_process, ExitWatch, StartContext, StartFailure, Watched};
+use crate::system_log::ReportStatus;
 use crate::{FunctionConfig, InvokeContext, InvokeError, RuntimeOptions, INIT_TIMEOUT};
 
 /// Everything an instance needs to start, shared by all instances of a function.
@@ -237,8 +238,15 @@ pub(crate) fn environment(
     );
     set(
         "AWS_LAMBDA_LOG_GROUP_NAME",
-        format!("/aws/lambda/{}", config.function_name),
+        config
+            .logging
+            .log_group
+            .clone()
+            .unwrap_or_else(|| format!("/aws/lambda/{}", config.function_name)),
     );
+    for (key, value) in config.logging.environment() {
+        set(key, value);
+    }
     set("AWS_LAMBDA_LOG_STREAM_NAME", log_stream.to_owned());
     set("AWS_LAMBDA_RUNTIME_API", api_address.to_owned());
     set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_owned());
@@ -427,10 +435,13 @@ impl Instance {
                     logs::timestamp(OffsetDateTime::now_utc())
                 ),
             );
-            sink.emit(
-                name,
-                &logs::init_failure_line(started.elapsed(), error_type),
-            );
+            if let Some(line) = spec
+                .config
+                .logging
+                .init_failure(started.elapsed(), error_type)
+            {
+                sink.emit(name, &line);
+            }
             StartFailure::before_process(logs::error_json(error_type, &message))
         };
 
@@ -582,10 +593,13 @@ impl Instance {
                 if spec.launch.bootstrap.is_none() {
                     sink.emit(name, &format!("Init error: {error_type}: {message}"));
                 }
-                sink.emit(
-                    name,
-                    &logs::init_failure_line(started.elapsed(), &error_type),
-                );
+                if let Some(line) = spec
+                    .config
+                    .logging
+                    .init_failure(started.elapsed(), &error_type)
+                {
+                    sink.emit(name, &line);
+                }
                 Err(instance.failed(error))
             }
             None => {
@@ -609,10 +623,13 @@ impl Instance {
                 let (error_type, message) = error_fields(&error);
                 sink.emit(name, &message);
                 sink.emit(name, &error_type);
-                sink.emit(
-                    name,
-                    &logs::init_failure_line(started.elapsed(), &error_type),
-                );
+                if let Some(line) = spec
+                    .config
+                    .logging
+                    .init_failure(started.elapsed(), &error_type)
+                {
+                    sink.emit(name, &line);
+                }
                 Err(instance.failed(error))
             }
         }
@@ -647,6 +664,7 @@ impl Instance {
     ) -> InvokeOutcome {
         let name = &spec.config.name;
         let sink = &spec.options.log_sink;
+        let logging = &spec.config.logging;
         let log_tail = context.log_tail.clone();
         // The runtime's own lines of the invocation, also kept for a caller who asked for
         // its log's tail.
@@ -668,6 +686,7 @@ impl Instance {
             trace_id: context.trace_id.unwrap_or_else(new_trace_id),
             client_context: context.client_context,
             cognito_identity: context.cognito_identity,
+            start_line: logging.start(request_id),
             delivered: delivered_sender,
             outcome: outcome_sender,
         };
@@ -687,7 +706,9 @@ impl Instance {
             _ = tokio::time::sleep(timeout) => {
                 // The process never asked for the event; the request times out below, and
                 // its log lines still need their START.
-                sink.emit_request(name, request_id, &logs::start_line(request_id));
+                if let Some(line) = spec.config.logging.start(request_id) {
+                    sink.emit_request(name, request_id, &line);
+                }
                 true
             }
         };
@@ -696,7 +717,9 @@ impl Instance {
         }
         // The Runtime API has logged START as it handed the event over.
         if let Some(tail) = &log_tail {
-            tail.push(&logs::start_line(request_id));
+            if let Some(line) = spec.config.logging.start(request_id) {
+                tail.push(&line);
+            }
         }
         let started = Instant::now();
         let remaining = timeout.saturating_sub(sent.elapsed());
@@ -805,7 +828,9 @@ impl Instance {
         };
         match &outcome {
             InvokeOutcome::Timeout => {
-                emit(&logs::timeout_line(request_id, timeout));
+                if let Some(line) = logging.timeout(request_id, timeout) {
+                    emit(&line);
+                }
                 self.kill();
             }
             InvokeOutcome::Exited(error) => {
@@ -815,14 +840,30 @@ impl Instance {
             }
             _ => {}
         }
-        emit(&logs::end_line(request_id));
+        if let Some(line) = logging.end(request_id) {
+            emit(&line);
+        }
         let report = logs::Report {
             duration,
             memory_size_mb: spec.config.memory_mb,
             max_memory_used_mb: self.max_memory_used_mb,
             init_duration: self.init_duration.take(),
         };
-        emit(&logs::report_line(request_id, &report));
+        let error_type;
+        let status = match &outcome {
+            InvokeOutcome::Timeout => ReportStatus::Timeout,
+            InvokeOutcome::FunctionError(error) | InvokeOutcome::Exited(error) => {
+                error_type = error_fields(error).0;
+                ReportStatus::Error(&error_type)
+            }
+            InvokeOutcome::ResponseTooLarge => ReportStatus::Error("Function.ResponseSizeTooLarge"),
+            InvokeOutcome::Response(_) | InvokeOutcome::Streamed | InvokeOutcome::NotDelivered => {
+                ReportStatus::Success
+            }
+        };
+        if let Some(line) = logging.report(request_id, &report, status) {
+            emit(&line);
+        }
         if let Some(stream_end) = stream_end {
             // Told after REPORT, so that a caller that asked for the log's tail has it
             // whole. The stream's caller may be gone (a client that went away).

@@ -52,6 +52,7 @@ mod pool;
 pub mod sandbox;
 pub mod streaming;
 mod supervisor;
+pub mod system_log;
 
 use std::collections::BTreeMap;
 use std::collections::HashMap;
@@ -65,6 +66,7 @@ pub use bootstrap::check_runtimes;
 pub use http_pool::{HttpLease, HttpOutcome};
 pub use logs::{flush_stdout, LogRecord, LogSink, LogStore, LogTail};
 pub use streaming::{Response, ResponseStream};
+pub use system_log::{LogFormat, LoggingConfig, SystemLogLevel};
 
 /// One function as the runtime runs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +97,9 @@ pub struct FunctionConfig {
     /// The function's layers merged into one read-only folder, shown at `/opt` inside the
     /// sandbox (and used at its own path without one); `None` without layers.
     pub layers_dir: Option<PathBuf>,
+    /// `LoggingConfig`: the format of the system lines around each invocation, which of
+    /// them are written, and what the function's runtime is told about its own.
+    pub logging: LoggingConfig,
 }
 
 /// Server-wide settings of the runtime.

@@ -90,6 +90,15 @@ fn tail_start(text: &str) -> usize {
     start
 }
 
+/// Whether [`LogSink::stdout`] prints JSON objects rather than `Function | line` text.
+static JSON_STDOUT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes [`LogSink::stdout`] print each line as a JSON object (`timestamp`, `function`,
+/// `message`), for a server whose output goes to a log collector (`--log-format json`).
+pub fn print_json_lines() {
+    JSON_STDOUT.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Where the runtime sends every log line of every function. Cheap to clone.
 #[derive(Clone)]
 pub struct LogSink {
@@ -141,7 +150,16 @@ impl LogSink {
     pub fn stdout() -> LogSink {
         LogSink::new(|function, line| {
             let writer = stdout_writer();
-            let line = format!("{function} | {line}\n");
+            let line = if JSON_STDOUT.load(std::sync::atomic::Ordering::Relaxed) {
+                let object = serde_json::json!({
+                    "timestamp": timestamp(OffsetDateTime::now_utc()),
+                    "function": function,
+                    "message": line,
+                });
+                object.to_string() + "\n"
+            } else {
+                format!("{function} | {line}\n")
+            };
             if let Err(unsent) = writer.send(StdoutMessage::Line(line)) {
                 // The writer thread is gone (it never is in practice): write directly.
                 if let StdoutMessage::Line(line) = unsent.0 {
@@ -325,16 +343,25 @@ pub(crate) struct Report {
     pub init_duration: Option<Duration>,
 }
 
+impl Report {
+    /// The duration, the billed duration and the init duration in milliseconds. Billing
+    /// is per millisecond, rounded up, and since August 2025 includes the init phase of
+    /// on-demand functions.
+    pub(crate) fn milliseconds(&self) -> (f64, u64, Option<f64>) {
+        let duration_ms = millis(self.duration);
+        let init_ms = self.init_duration.map(millis);
+        let billed_ms = (duration_ms + init_ms.unwrap_or(0.0)).ceil().max(1.0);
+        (duration_ms, billed_ms as u64, init_ms)
+    }
+}
+
 /// `REPORT RequestId: …\tDuration: 1.23 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\tMax
 /// Memory Used: 45 MB\t` plus `Init Duration: 12.34 ms\t` on cold starts. Every field ends
-/// with a tab, as on Lambda. Billing is per millisecond, rounded up, and since August 2025
-/// includes the init phase of on-demand functions.
+/// with a tab, as on Lambda.
 pub(crate) fn report_line(request_id: &str, report: &Report) -> String {
-    let duration_ms = millis(report.duration);
-    let init_ms = report.init_duration.map(millis);
-    let billed_ms = (duration_ms + init_ms.unwrap_or(0.0)).ceil().max(1.0);
+    let (duration_ms, billed_ms, init_ms) = report.milliseconds();
     let mut line = format!(
-        "REPORT RequestId: {request_id}\tDuration: {duration_ms:.2} ms\tBilled Duration: {billed_ms:.0} ms\t\
+        "REPORT RequestId: {request_id}\tDuration: {duration_ms:.2} ms\tBilled Duration: {billed_ms} ms\t\
          Memory Size: {} MB\tMax Memory Used: {} MB\t",
         report.memory_size_mb, report.max_memory_used_mb
     );

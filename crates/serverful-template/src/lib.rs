@@ -44,9 +44,9 @@ pub use event_rules::{
 pub use model::{
     Alias, AliasVersion, Api, ApiKind, ApiStage, App, AsyncDestination, Bucket, BucketNotification,
     BucketPolicy, Cors, DomainMapping, EventInvokeConfig, Function, FunctionCode, FunctionUrl,
-    FunctionUrlAuthType, InvokeMode, Layer, LayerRef, MockResponse, Network, NotificationTarget,
-    Output, PayloadFormat, Queue, QueueMapping, RequestValidation, Route, StreamMapping,
-    Subscription, Table, Topic, Version, VersionWeight, WebSocketApi, WebSocketAuth,
+    FunctionUrlAuthType, InvokeMode, Layer, LayerRef, Logging, MockResponse, Network,
+    NotificationTarget, Output, PayloadFormat, Queue, QueueMapping, RequestValidation, Route,
+    StreamMapping, Subscription, Table, Topic, Version, VersionWeight, WebSocketApi, WebSocketAuth,
     WebSocketAuthorizer, WebSocketRoute,
 };
 pub use names::{bucket_name, generated_name, is_valid_bucket_name, NameRule};

@@ -244,6 +244,21 @@ pub struct Function {
     /// `DeadLetterQueue.TargetArn` (SAM) or `DeadLetterConfig.TargetArn`: the SQS queue or
     /// SNS topic that gets an asynchronous event that failed every attempt.
     pub dead_letter_arn: Option<String>,
+    /// `LoggingConfig`: the format of the function's logs and, with JSON, their levels.
+    pub logging: Logging,
+}
+
+/// A function's `LoggingConfig`, checked as Lambda checks it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Logging {
+    /// `LogFormat: JSON`; `Text` (Lambda's default) otherwise.
+    pub json: bool,
+    /// `ApplicationLogLevel`: `TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR` or `FATAL`.
+    pub application_level: Option<String>,
+    /// `SystemLogLevel`: `DEBUG`, `INFO` or `WARN`.
+    pub system_level: Option<String>,
+    /// `LogGroup`: the group the function's logs go to instead of `/aws/lambda/NAME`.
+    pub log_group: Option<String>,
 }
 
 /// A published version of a function: an `AWS::Lambda::Version`, or the one SAM makes for

@@ -34,7 +34,7 @@ pub fn main() -> ExitCode {
         .version(env!("CARGO_PKG_VERSION"))
         .get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
-    init_tracing();
+    init_tracing(cli.log_format);
 
     // `up` runs two tokio runtimes. The gateway and the functions (each invocation is a
     // handful of hand-offs between the client's connection, the pool and the instance's
@@ -111,20 +111,32 @@ fn build_runtime(name: &str, threads: Option<usize>) -> std::io::Result<tokio::r
     builder.build()
 }
 
-/// The server's own diagnostics go to stderr; `RUST_LOG` or `SERVERFUL_LOG` filter them.
-fn init_tracing() {
+/// The server's own diagnostics go to stderr as text or JSON lines (`--log-format`);
+/// `RUST_LOG` or `SERVERFUL_LOG` filter them.
+fn init_tracing(format: serverful_cli::LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = std::env::var("SERVERFUL_LOG")
         .ok()
         .and_then(|spec| EnvFilter::try_new(spec).ok())
         .or_else(|| EnvFilter::try_from_default_env().ok())
-        .unwrap_or_else(|| EnvFilter::new("warn"));
-    let use_color = std::env::var_os("NO_COLOR").is_none()
-        && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
+        // JSON goes to a collector, which wants the deploys and the listeners too.
+        .unwrap_or_else(|| match format {
+            serverful_cli::LogFormat::Json => EnvFilter::new("info"),
+            serverful_cli::LogFormat::Text => EnvFilter::new("warn"),
+        });
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(use_color)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match format {
+        serverful_cli::LogFormat::Json => {
+            serverful_runtime::logs::print_json_lines();
+            builder.json().with_current_span(false).init()
+        }
+        serverful_cli::LogFormat::Text => {
+            let use_color = std::env::var_os("NO_COLOR").is_none()
+                && std::io::IsTerminal::is_terminal(&std::io::stderr());
+            builder.with_ansi(use_color).init()
+        }
+    }
 }

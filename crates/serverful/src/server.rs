@@ -324,6 +324,12 @@ impl Server {
 
     /// Serves every listener until Ctrl-C or SIGTERM, then stops every function.
     pub(crate) async fn serve(self) -> anyhow::Result<()> {
+        tracing::info!(
+            gateway = %self.base_url,
+            aws = %self.aws_url,
+            admin = %self.admin_url,
+            "serving"
+        );
         let (stop_sender, stop_receiver) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             shutdown_signal().await;

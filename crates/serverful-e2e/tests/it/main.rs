@@ -25,6 +25,7 @@ mod java;
 mod lambda_api;
 mod layers;
 mod lifecycle;
+mod logging_config;
 mod logs;
 mod orders;
 mod pajthy;

@@ -870,6 +870,7 @@ mod tests {
             tmp_size_mb: 512,
             network: None,
             layers_dir: None,
+            logging: Default::default(),
         }
     }
 

@@ -106,6 +106,7 @@ impl App {
             tmp_size_mb: 512,
             network: None,
             layers_dir: None,
+            logging: Default::default(),
         }
     }
 

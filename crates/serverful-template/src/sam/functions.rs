@@ -10,7 +10,7 @@ use super::properties::{
 };
 use super::{normalize, RawResource};
 use crate::intrinsics::Resolver;
-use crate::model::{Function, FunctionCode, Network};
+use crate::model::{Function, FunctionCode, Logging, Network};
 use crate::node::Node;
 use crate::Problem;
 
@@ -31,6 +31,7 @@ const FUNCTION_PROPERTIES: PropertyRules<'static> = PropertyRules {
         "AutoPublishCodeSha256",
         "DeadLetterQueue",
         "DeadLetterConfig",
+        "LoggingConfig",
     ],
     // `Events` hold references (RestApiId) read as written; `FunctionName` is read by
     // `Ref`; `Layers` are read item by item, to report a wrong reference where it is;
@@ -73,6 +74,7 @@ pub(super) fn function(
     let mut auto_publish_alias = None;
     let mut auto_publish_code_sha256 = None;
     let mut dead_letter_arn = None;
+    let mut logging = Logging::default();
     let layers = function_layers(
         resolver,
         logical_id,
@@ -125,6 +127,7 @@ pub(super) fn function(
                 }
                 dead_letter_arn = Some(arn);
             }
+            "LoggingConfig" => logging = logging_config(&value, &property_location)?,
             "InlineCode" => {
                 inline_code = Some((expect_string(&value, &property_location)?, value.span))
             }
@@ -259,7 +262,70 @@ pub(super) fn function(
         auto_publish_alias,
         auto_publish_code_sha256,
         dead_letter_arn,
+        logging,
     })
+}
+
+/// `LoggingConfig`, with Lambda's rules: the levels take effect only with `LogFormat:
+/// JSON`, so a level given with `Text` is refused as Lambda refuses it.
+fn logging_config(value: &Node, location: &str) -> Result<Logging, Problem> {
+    const APPLICATION_LEVELS: &[&str] = &["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+    const SYSTEM_LEVELS: &[&str] = &["DEBUG", "INFO", "WARN"];
+    let mut logging = Logging::default();
+    let mut level_span = None;
+    let one_of = |node: &Node, at: &str, allowed: &[&str]| -> Result<String, Problem> {
+        let given = expect_string(node, at)?;
+        if allowed.contains(&given.as_str()) {
+            Ok(given)
+        } else {
+            Err(Problem::at(
+                node.span,
+                format!("{at}: '{given}' is not one of {}", allowed.join(", ")),
+            ))
+        }
+    };
+    for entry in mapping(value, location)? {
+        let at = format!("{location}.{}", entry.key);
+        match entry.key.as_str() {
+            "LogFormat" => logging.json = one_of(&entry.value, &at, &["JSON", "Text"])? == "JSON",
+            "ApplicationLogLevel" => {
+                logging.application_level = Some(one_of(&entry.value, &at, APPLICATION_LEVELS)?);
+                level_span.get_or_insert((entry.value.span, at));
+            }
+            "SystemLogLevel" => {
+                logging.system_level = Some(one_of(&entry.value, &at, SYSTEM_LEVELS)?);
+                level_span.get_or_insert((entry.value.span, at));
+            }
+            "LogGroup" => {
+                let group = expect_string(&entry.value, &at)?;
+                let valid = !group.is_empty()
+                    && group.len() <= 512
+                    && group
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._-/#".contains(c));
+                if !valid {
+                    return Err(Problem::at(
+                        entry.value.span,
+                        format!("{at}: '{group}' is not a log group name (1 to 512 letters, digits and . _ - / #)"),
+                    ));
+                }
+                logging.log_group = Some(group);
+            }
+            other => {
+                return Err(Problem::at(
+                    entry.key_span,
+                    format!("{location}: unknown property {other}; expected LogFormat, ApplicationLogLevel, SystemLogLevel or LogGroup"),
+                ))
+            }
+        }
+    }
+    if let (false, Some((span, at))) = (logging.json, level_span) {
+        return Err(Problem::at(
+            span,
+            format!("{at}: log levels apply to JSON logs only; add LogFormat: JSON to the LoggingConfig"),
+        ));
+    }
+    Ok(logging)
 }
 
 /// `Metadata: {Serverful: {Network: none | egress}}`: what the function's instances may

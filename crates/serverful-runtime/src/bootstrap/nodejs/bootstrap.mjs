@@ -56,10 +56,28 @@ function requestOnce(method, urlPath, body, headers) {
   });
 }
 
-// Console output in the format of AWS's Node.js runtime:
-// `2024-01-01T00:00:00.000Z\t{requestId}\tINFO\tmessage`.
+// Console output in the format of AWS's Node.js runtime. With the function's
+// `LoggingConfig` at its default (`AWS_LAMBDA_LOG_FORMAT` Text):
+// `2024-01-01T00:00:00.000Z\t{requestId}\tINFO\tmessage`, every level written. With
+// `LogFormat: JSON`: one object per line (`timestamp`, `level`, `requestId`, `message`,
+// and an error's `errorType`, `errorMessage` and `stackTrace`), only the levels at or
+// above `AWS_LAMBDA_LOG_LEVEL` (its `ApplicationLogLevel`).
 let currentRequestId = undefined;
 const write = (line) => process.stdout.write(line);
+const LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+const jsonLogs = env.AWS_LAMBDA_LOG_FORMAT === "JSON";
+const lowestLevel = Math.max(0, LEVELS.indexOf((env.AWS_LAMBDA_LOG_LEVEL || "INFO").toUpperCase()));
+
+function jsonLine(level, message, error) {
+  const record = { timestamp: new Date().toISOString(), level, requestId: currentRequestId, message };
+  if (error) {
+    record.errorType = error.errorType;
+    record.errorMessage = error.errorMessage;
+    record.stackTrace = error.stackTrace;
+  }
+  return JSON.stringify(record) + "\n";
+}
+
 for (const [method, level] of [
   ["log", "INFO"],
   ["info", "INFO"],
@@ -67,10 +85,39 @@ for (const [method, level] of [
   ["warn", "WARN"],
   ["error", "ERROR"],
   ["trace", "TRACE"],
+  ["fatal", "FATAL"],
 ]) {
-  console[method] = (...args) => {
-    write(`${new Date().toISOString()}\t${currentRequestId}\t${level}\t${util.format(...args)}\n`);
-  };
+  if (!jsonLogs) {
+    console[method] = (...args) => {
+      write(`${new Date().toISOString()}\t${currentRequestId}\t${level}\t${util.format(...args)}\n`);
+    };
+  } else if (LEVELS.indexOf(level) < lowestLevel) {
+    console[method] = () => {};
+  } else {
+    console[method] = (...args) => {
+      const error = args.find((arg) => arg instanceof Error);
+      const described = error && {
+        errorType: error.name || "Error",
+        errorMessage: error.message,
+        stackTrace: typeof error.stack === "string" ? error.stack.split("\n") : [],
+      };
+      write(jsonLine(level, util.format(...args), described));
+    };
+  }
+}
+
+// The runtime's own error lines (`Invoke Error`, `Uncaught Exception`): text as AWS's
+// Node.js runtime writes them, or a JSON `ERROR` record carrying the error's fields.
+function logError(label, body) {
+  if (!jsonLogs) {
+    console.error(label, "\t" + JSON.stringify(body));
+  } else if (LEVELS.indexOf("ERROR") >= lowestLevel) {
+    write(jsonLine("ERROR", label, {
+      errorType: body.errorType,
+      errorMessage: body.errorMessage,
+      stackTrace: body.trace || [],
+    }));
+  }
 }
 
 // Response streaming, as AWS's Node.js runtime offers it through the global `awslambda`:
@@ -225,7 +272,7 @@ async function runStreamingHandler(handler, event, context, requestId) {
     }
   }
   const body = toLambdaError(failure);
-  console.error("Invoke Error", "\t" + JSON.stringify(body));
+  logError("Invoke Error", body);
   if (!stream.started) {
     await postAnswer(`/runtime/invocation/${requestId}/error`, JSON.stringify(body), {
       "Content-Type": "application/json",
@@ -410,7 +457,7 @@ function runHandler(handler, event, context) {
 
 async function reportInitError(error) {
   const body = toLambdaError(error);
-  console.error("Uncaught Exception", "\t" + JSON.stringify(body));
+  logError("Uncaught Exception", body);
   await request("POST", "/runtime/init/error", JSON.stringify(body), {
     "Content-Type": "application/json",
     "Lambda-Runtime-Function-Error-Type": body.errorType,
@@ -433,7 +480,7 @@ async function postAnswer(urlPath, body, headers) {
 
 async function postError(requestId, error) {
   const body = toLambdaError(error);
-  console.error("Invoke Error", "\t" + JSON.stringify(body));
+  logError("Invoke Error", body);
   await postAnswer(`/runtime/invocation/${requestId}/error`, JSON.stringify(body), {
     "Content-Type": "application/json",
     "Lambda-Runtime-Function-Error-Type": body.errorType,
@@ -454,7 +501,7 @@ async function dieOf(error, unhandledRejection) {
       trace: body.trace,
     };
   }
-  console.error(unhandledRejection ? "Unhandled Promise Rejection" : "Uncaught Exception", "\t" + JSON.stringify(body));
+  logError(unhandledRejection ? "Unhandled Promise Rejection" : "Uncaught Exception", body);
   if (inFlightRequestId !== undefined) {
     await postAnswer(`/runtime/invocation/${inFlightRequestId}/error`, JSON.stringify(body), {
       "Content-Type": "application/json",

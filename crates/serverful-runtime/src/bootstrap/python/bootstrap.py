@@ -106,16 +106,63 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
+_JSON_LOGS = os.environ.get("AWS_LAMBDA_LOG_FORMAT") == "JSON"
+# `ApplicationLogLevel` as `logging` names it (Lambda's FATAL is `logging`'s CRITICAL).
+_LEVELS = {"TRACE": 5, "DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING,
+           "ERROR": logging.ERROR, "FATAL": logging.CRITICAL}
+_LEVEL_NAMES = {logging.WARNING: "WARN", logging.CRITICAL: "FATAL", 5: "TRACE"}
+# What every `LogRecord` has, so that only the fields a caller added with `extra=` are
+# copied into a JSON line.
+_RECORD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "aws_request_id"}
+
+
+def _timestamp(created):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created)) + ".{:03d}Z".format(int(created * 1000) % 1000)
+
+
+class _JsonFormatter(logging.Formatter):
+    """Lambda's JSON application log line: `timestamp`, `level`, `message`, `logger`,
+    `requestId`, the fields given with `extra=`, and an exception's `errorType`,
+    `errorMessage`, `stackTrace` and `location`."""
+
+    def format(self, record):
+        line = {
+            "timestamp": _timestamp(record.created),
+            "level": _LEVEL_NAMES.get(record.levelno, record.levelname),
+            "message": record.getMessage(),
+            "logger": record.name,
+            "requestId": _current_request_id,
+        }
+        for key, value in vars(record).items():
+            if key not in _RECORD_FIELDS and not key.startswith("_"):
+                line[key] = value
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            line["errorType"] = type(error).__name__
+            line["errorMessage"] = str(error)
+            line["stackTrace"] = traceback.format_tb(error.__traceback__)
+            line["location"] = "{}:{}:{}".format(record.pathname, record.funcName, record.lineno)
+        return json.dumps(line, default=str)
+
+
 def _configure_logging():
-    """Lambda's format: `[INFO]\t2024-01-01T00:00:00.000Z\t{request_id}\tmessage`."""
-    formatter = logging.Formatter(
-        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
-        "%Y-%m-%dT%H:%M:%S",
-    )
-    formatter.converter = time.gmtime
+    """Lambda's text format, `[INFO]\t2024-01-01T00:00:00.000Z\t{request_id}\tmessage`, or
+    with `LogFormat: JSON` one JSON object per line, the root logger at the function's
+    `ApplicationLogLevel` (`AWS_LAMBDA_LOG_LEVEL`)."""
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(formatter)
-    handler.addFilter(_RequestIdFilter())
+    if _JSON_LOGS:
+        logging.addLevelName(5, "TRACE")
+        handler.setFormatter(_JsonFormatter())
+        level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "INFO").upper()
+        logging.getLogger().setLevel(_LEVELS.get(level, logging.INFO))
+    else:
+        formatter = logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+            "%Y-%m-%dT%H:%M:%S",
+        )
+        formatter.converter = time.gmtime
+        handler.setFormatter(formatter)
+        handler.addFilter(_RequestIdFilter())
     logging.getLogger().addHandler(handler)
 
 
@@ -172,6 +219,19 @@ def _error_body(error, request_id):
 
 
 def _log_error(body):
+    if _JSON_LOGS:
+        if logging.getLogger().isEnabledFor(logging.ERROR):
+            line = {
+                "timestamp": _timestamp(time.time()),
+                "level": "ERROR",
+                "message": "{}: {}".format(body["errorType"], body["errorMessage"]),
+                "requestId": _current_request_id,
+                "errorType": body["errorType"],
+                "errorMessage": body["errorMessage"],
+                "stackTrace": body["stackTrace"],
+            }
+            sys.stdout.write(json.dumps(line) + "\n")
+        return
     lines = ["[ERROR] {}: {}".format(body["errorType"], body["errorMessage"])]
     if body["stackTrace"]:
         lines.append("Traceback (most recent call last):")
