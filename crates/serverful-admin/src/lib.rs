@@ -7,9 +7,12 @@
 //! progress on the client's terminal. A missing or wrong token gets 401 with a JSON error
 //! before anything runs.
 //!
+//! It also serves the web console (`console.rs`), a page that drives the same API.
+//!
 //! Architecture invariant: this crate only translates; every decision is the platform's.
 
 pub mod client;
+pub mod console;
 mod server;
 mod token;
 mod wire;

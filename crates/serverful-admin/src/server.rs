@@ -11,7 +11,14 @@
 //!   of a function's log lines (the client pages and follows with the returned cursor);
 //! - `POST /v1/invoke?function=F[&stack=S][&qualifier=Q]`: the body is the event (JSON);
 //!   the outcome is the function's result or error;
-//! - `GET  /v1/backup`: the body is a backup file (`.tar.zst`) written as it streams.
+//! - `GET  /v1/backup`: the body is a backup file (`.tar.zst`) written as it streams;
+//! - `GET  /v1/stacks/{stack}`: the stack in detail (`described`: its deploy history,
+//!   functions with their triggers, routes, tables, queues, topics), for the console;
+//! - `POST /v1/tables/{table}/{operation}`: the console's item browser: one DynamoDB
+//!   operation (`DescribeTable`, `Scan`, `Query`, `GetItem`, `PutItem`, `DeleteItem`) on
+//!   a stack's table, the body DynamoDB's request JSON, the outcome `table_answered` with
+//!   DynamoDB's answer, or DynamoDB's error (`ValidationException: …`) as the failure;
+//! - `GET  /` and `/console/`: the web console (no token needed for the page itself).
 //!
 //! Every action but the backup answers 200 with NDJSON [`Event`]s ending in `done` or
 //! `failed`; the backup's body is the file itself, cut short if the backup fails (the
@@ -54,7 +61,7 @@ pub struct AdminState {
 /// The admin API as an axum router.
 pub fn router(state: AdminState) -> Router {
     let authorized = state.clone();
-    Router::new()
+    let api = Router::new()
         .route(&format!("{PREFIX}/stacks"), get(list))
         .route(&format!("{PREFIX}/stacks/{{stack}}/deploy"), post(deploy))
         .route(
@@ -65,12 +72,19 @@ pub fn router(state: AdminState) -> Router {
         .route(&format!("{PREFIX}/logs"), get(logs))
         .route(&format!("{PREFIX}/backup"), get(backup))
         .route(&format!("{PREFIX}/invoke"), post(invoke))
+        .route(&format!("{PREFIX}/stacks/{{stack}}"), get(describe))
+        .route(
+            &format!("{PREFIX}/tables/{{table}}/{{operation}}"),
+            post(table_call),
+        )
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
         .layer(axum::middleware::from_fn(move |request, next| {
             check_token(authorized.token.clone(), request, next)
         }))
-        .with_state(state)
+        .with_state(state);
+    // The console's own files need no token: the page asks for it.
+    crate::console::router().merge(api)
 }
 
 /// A JSON error body: `{"error": "...", "hint": "..."}`.
@@ -459,6 +473,33 @@ async fn logs(State(state): State<AdminState>, RawQuery(query): RawQuery) -> Res
     stream_action(
         move |progress| async move { platform.handle(Action::Logs(request), progress).await },
     )
+}
+
+async fn describe(State(state): State<AdminState>, Path(stack): Path<String>) -> Response {
+    let platform = state.platform.clone();
+    stream_action(move |progress| async move {
+        platform.handle(Action::Describe { stack }, progress).await
+    })
+}
+
+async fn table_call(
+    State(state): State<AdminState>,
+    Path((table, operation)): Path<(String, String)>,
+    request: Bytes,
+) -> Response {
+    let platform = state.platform.clone();
+    stream_action(move |progress| async move {
+        platform
+            .handle(
+                Action::Table {
+                    table,
+                    operation,
+                    request: request.to_vec(),
+                },
+                progress,
+            )
+            .await
+    })
 }
 
 async fn invoke(

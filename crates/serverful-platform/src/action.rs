@@ -25,6 +25,16 @@ pub enum Action {
     Backup(BackupSink),
     /// One call of a running function with an event (`serverful invoke --endpoint`).
     Invoke(InvokeRequest),
+    /// A stack's deploy history, functions with their triggers, routes, tables, queues
+    /// and topics (the web console's stack page).
+    Describe { stack: String },
+    /// One DynamoDB operation of the item browser on a stack's table: `operation` is one
+    /// of [`crate::describe::TABLE_OPERATIONS`], `request` DynamoDB's request JSON.
+    Table {
+        table: String,
+        operation: String,
+        request: Vec<u8>,
+    },
 }
 
 impl Action {
@@ -33,7 +43,12 @@ impl Action {
         match self {
             Action::Deploy(request) => Some(&request.stack),
             Action::Rollback { stack, .. } | Action::Delete { stack, .. } => Some(stack),
-            Action::List | Action::Logs(_) | Action::Backup(_) | Action::Invoke(_) => None,
+            Action::List
+            | Action::Logs(_)
+            | Action::Backup(_)
+            | Action::Invoke(_)
+            | Action::Describe { .. }
+            | Action::Table { .. } => None,
         }
     }
 }
@@ -150,6 +165,16 @@ pub enum Outcome {
     },
     Stacks {
         stacks: Vec<StackSummary>,
+    },
+    /// One stack in detail.
+    Described {
+        stack: crate::describe::StackDetail,
+    },
+    /// DynamoDB's answer to an item browser call.
+    TableAnswered {
+        table: String,
+        operation: String,
+        answer: serde_json::Value,
     },
     /// A page of log lines, oldest first.
     Logs {

@@ -46,6 +46,7 @@ pub mod backup;
 mod bucket_configurations;
 pub mod bucket_events;
 mod buckets;
+pub mod describe;
 pub mod events_api;
 mod invocation;
 mod keys;

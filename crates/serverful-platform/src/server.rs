@@ -383,6 +383,50 @@ impl Platform {
             Action::List => Ok(Outcome::Stacks {
                 stacks: self.summaries(),
             }),
+            Action::Describe { stack } => {
+                let version = self
+                    .current_versions()
+                    .into_iter()
+                    .find(|version| version.record.stack == stack)
+                    .ok_or_else(|| {
+                        ActionError::new(
+                            "stack",
+                            ErrorKind::NotFound,
+                            format!("no stack named {stack} is serving; `serverful ls` lists them"),
+                        )
+                    })?;
+                let records = self.state.stacks().unwrap_or_default();
+                let record = records.iter().find(|record| record.name == stack);
+                Ok(Outcome::Described {
+                    stack: crate::describe::describe(&version, record),
+                })
+            }
+            Action::Table {
+                table,
+                operation,
+                request,
+            } => {
+                let owned = self.current_versions().iter().any(|version| {
+                    version
+                        .app
+                        .tables
+                        .iter()
+                        .any(|owned| owned.table_name == table)
+                });
+                if !owned {
+                    return Err(ActionError::new(
+                        "table",
+                        ErrorKind::NotFound,
+                        format!("no stack has a table named {table}"),
+                    ));
+                }
+                let store = self.store.clone();
+                tokio::task::spawn_blocking(move || {
+                    crate::describe::table_call(&store, &table, &operation, &request)
+                })
+                .await
+                .map_err(|error| ActionError::internal("table", error.to_string()))?
+            }
             Action::Logs(request) => {
                 let Some(backend) = self.config.logs.clone() else {
                     return Err(ActionError::internal(
