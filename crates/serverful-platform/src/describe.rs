@@ -90,7 +90,7 @@ pub(crate) fn describe(version: &LiveVersion, record: Option<&StackRecord>) -> S
             current: true,
         });
     }
-    history.sort_by(|a, b| b.version.cmp(&a.version));
+    history.sort_by_key(|entry| std::cmp::Reverse(entry.version));
     let routes: Vec<RouteDetail> = app
         .apis
         .iter()
