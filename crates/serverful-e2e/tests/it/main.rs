@@ -12,6 +12,7 @@ mod backup;
 mod birthday;
 mod builds;
 mod clients;
+mod console;
 mod deploys;
 mod eventbridge;
 mod examples;
