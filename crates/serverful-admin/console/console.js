@@ -169,7 +169,8 @@ async function stackPage(name) {
     h("section", {}, h("h2", {}, "Tables"), tableOf(["Table"],
       stack.tables.map((table) => [link(`#/table/${enc(table)}`, table)]))),
     h("section", {}, h("h2", {}, "Queues and topics"), tableOf(["Kind", "Name"],
-      [...stack.queues.map((queue) => ["queue", queue]), ...stack.topics.map((topic) => ["topic", topic])])),
+      [...stack.queues.map((queue) => ["queue", link(`#/queue/${enc(queue)}`, queue)]),
+        ...stack.topics.map((topic) => ["topic", link(`#/topic/${enc(topic)}`, topic)])])),
     h("section", {}, h("h2", {}, "Deploy history"), tableOf(
       ["Version", "Deployed", "Source", ""],
       stack.history.map((entry) => [String(entry.version), entry.deployed_at, entry.source,
@@ -425,6 +426,70 @@ async function tablePage(table) {
   run("Scan", { Limit: 50 });
 }
 
+// ---------------------------------------------------------------- queues and topics
+
+async function queuePage(queue) {
+  const list = h("div", { id: "messages" });
+  const status = h("div", { id: "queue-status" });
+  const peek = async () => {
+    try {
+      const answer = await api("GET", `/v1/queues/${enc(queue)}/messages?limit=50`);
+      list.replaceChildren(tableOf(["Sent", "Message id", "Body", "State", "Receives"],
+        answer.messages.map((message) => [when(message.sent_at_ms), h("code", {}, message.message_id),
+          h("pre", {}, pretty(message.body)), message.visible ? "visible" : "in flight or delayed", String(message.receive_count)]),
+        "The queue is empty."));
+    } catch (error) {
+      list.replaceChildren(errorBox(error));
+    }
+  };
+  const body = h("textarea", { id: "message-body", spellcheck: "false" });
+  body.value = '{"hello": "from the console"}';
+  const send = async () => {
+    try {
+      const answer = await api("POST", `/v1/queues/${enc(queue)}/messages`, body.value);
+      status.replaceChildren(h("div", { class: "notice", id: "sent" }, `Sent ${answer.sent}.`));
+      peek();
+    } catch (error) {
+      status.replaceChildren(errorBox(error));
+    }
+  };
+  const purge = async () => {
+    if (!confirm(`Delete every message of ${queue}?`)) return;
+    try {
+      const answer = await api("POST", `/v1/queues/${enc(queue)}/purge`);
+      status.replaceChildren(h("div", { class: "notice" }, `Purged ${answer.purged} message(s).`));
+      peek();
+    } catch (error) {
+      status.replaceChildren(errorBox(error));
+    }
+  };
+  show(h("h1", {}, `Queue ${queue}`),
+    h("section", {}, h("h2", {}, "Messages"), h("p", { class: "muted" }, "A peek reads the messages without receiving them: nothing changes."),
+      h("div", { class: "row" }, h("button", { class: "action secondary", type: "button", id: "peek", onclick: peek }, "Peek again"),
+        h("button", { class: "danger", type: "button", id: "purge", onclick: purge }, "Purge")), list),
+    h("section", {}, h("h2", {}, "Send a message"), body,
+      h("div", { class: "row" }, h("button", { class: "primary", type: "button", id: "send", onclick: send }, "Send")), status));
+  peek();
+}
+
+async function topicPage(topic) {
+  const subject = h("input", { type: "text", id: "subject" });
+  const body = h("textarea", { id: "topic-message", spellcheck: "false" });
+  const status = h("div", {});
+  const publish = async () => {
+    try {
+      const query = subject.value ? `?subject=${enc(subject.value)}` : "";
+      const answer = await api("POST", `/v1/topics/${enc(topic)}/publish${query}`, body.value);
+      status.replaceChildren(h("div", { class: "notice", id: "published" }, `Published ${answer.sent}.`));
+    } catch (error) {
+      status.replaceChildren(errorBox(error));
+    }
+  };
+  show(h("h1", {}, `Topic ${topic}`), h("section", {}, h("h2", {}, "Publish"),
+    h("label", {}, "Subject (optional)", subject), body,
+    h("div", { class: "row" }, h("button", { class: "primary", type: "button", id: "publish", onclick: publish }, "Publish")), status));
+}
+
 // ---------------------------------------------------------------- metrics charts
 
 // Prometheus text: `name{a="b"} value` lines into [{name, labels, value}].
@@ -544,6 +609,10 @@ function route() {
       return page(() => tablePage(parts[1]));
     case "metrics":
       return page(metricsPage);
+    case "queue":
+      return page(() => queuePage(parts[1]));
+    case "topic":
+      return page(() => topicPage(parts[1]));
     default:
       show(errorBox(new Error(`no page ${location.hash}`)));
   }

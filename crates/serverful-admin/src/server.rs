@@ -18,6 +18,10 @@
 //!   operation (`DescribeTable`, `Scan`, `Query`, `GetItem`, `PutItem`, `DeleteItem`) on
 //!   a stack's table, the body DynamoDB's request JSON, the outcome `table_answered` with
 //!   DynamoDB's answer, or DynamoDB's error (`ValidationException: …`) as the failure;
+//! - `GET  /v1/queues/{queue}/messages[?limit=N]`: the console's peek at a stack's queue
+//!   (`messages`: its first messages in the order sent, read without receiving them);
+//!   `POST` the same path sends the body as a message; `POST /v1/queues/{queue}/purge`;
+//!   `POST /v1/topics/{topic}/publish[?subject=S]` publishes the body;
 //! - `GET  /` and `/console/`: the web console (no token needed for the page itself).
 //!
 //! Every action but the backup answers 200 with NDJSON [`Event`]s ending in `done` or
@@ -39,8 +43,8 @@ use bytes::Bytes;
 use futures_util::StreamExt as _;
 use serverful_build as build;
 use serverful_platform::{
-    Action, ActionError, BackupSink, DeployRequest, InvokeRequest, LogsRequest, Platform, Progress,
-    Source,
+    Action, ActionError, BackupSink, DeployRequest, InvokeRequest, LogsRequest, MessagesRequest,
+    Platform, Progress, Source,
 };
 
 use crate::wire::Event;
@@ -77,6 +81,12 @@ pub fn router(state: AdminState) -> Router {
             &format!("{PREFIX}/tables/{{table}}/{{operation}}"),
             post(table_call),
         )
+        .route(
+            &format!("{PREFIX}/queues/{{queue}}/messages"),
+            get(peek).post(send),
+        )
+        .route(&format!("{PREFIX}/queues/{{queue}}/purge"), post(purge))
+        .route(&format!("{PREFIX}/topics/{{topic}}/publish"), post(publish))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
         .layer(axum::middleware::from_fn(move |request, next| {
@@ -480,6 +490,74 @@ async fn describe(State(state): State<AdminState>, Path(stack): Path<String>) ->
     stream_action(move |progress| async move {
         platform.handle(Action::Describe { stack }, progress).await
     })
+}
+
+async fn messages(state: AdminState, request: MessagesRequest) -> Response {
+    let platform = state.platform.clone();
+    stream_action(move |progress| async move {
+        platform.handle(Action::Messages(request), progress).await
+    })
+}
+
+async fn peek(
+    State(state): State<AdminState>,
+    Path(queue): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let pairs = query_pairs(query.as_deref());
+    let limit = match value(&pairs, "limit").map(str::parse::<usize>) {
+        None => 20,
+        Some(Ok(limit)) if limit > 0 => limit,
+        Some(_) => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "?limit= takes a number of messages from 1 to 100",
+                None,
+            )
+        }
+    };
+    messages(state, MessagesRequest::Peek { queue, limit }).await
+}
+
+async fn send(State(state): State<AdminState>, Path(queue): Path<String>, body: Bytes) -> Response {
+    let Ok(body) = String::from_utf8(body.to_vec()) else {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "the message body must be UTF-8 text",
+            None,
+        );
+    };
+    messages(state, MessagesRequest::Send { queue, body }).await
+}
+
+async fn purge(State(state): State<AdminState>, Path(queue): Path<String>) -> Response {
+    messages(state, MessagesRequest::Purge { queue }).await
+}
+
+async fn publish(
+    State(state): State<AdminState>,
+    Path(topic): Path<String>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let pairs = query_pairs(query.as_deref());
+    let Ok(message) = String::from_utf8(body.to_vec()) else {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "the message must be UTF-8 text",
+            None,
+        );
+    };
+    let subject = value(&pairs, "subject").map(str::to_owned);
+    messages(
+        state,
+        MessagesRequest::Publish {
+            topic,
+            message,
+            subject,
+        },
+    )
+    .await
 }
 
 async fn table_call(

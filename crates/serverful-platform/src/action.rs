@@ -35,6 +35,8 @@ pub enum Action {
         operation: String,
         request: Vec<u8>,
     },
+    /// The console's queues and topics: peek, send, purge, publish.
+    Messages(crate::queue_browser::MessagesRequest),
 }
 
 impl Action {
@@ -48,7 +50,8 @@ impl Action {
             | Action::Backup(_)
             | Action::Invoke(_)
             | Action::Describe { .. }
-            | Action::Table { .. } => None,
+            | Action::Table { .. }
+            | Action::Messages(_) => None,
         }
     }
 }
@@ -169,6 +172,14 @@ pub enum Outcome {
     /// One stack in detail.
     Described {
         stack: crate::describe::StackDetail,
+    },
+    /// What a queue or topic call of the console did: the messages peeked at, the id of
+    /// the message sent or published, or how many messages a purge removed.
+    Messages {
+        name: String,
+        messages: Vec<crate::queue_browser::QueueMessage>,
+        sent: Option<String>,
+        purged: Option<u64>,
     },
     /// DynamoDB's answer to an item browser call.
     TableAnswered {

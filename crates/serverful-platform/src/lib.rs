@@ -58,6 +58,7 @@ pub mod mappings_api;
 mod messaging;
 mod older;
 pub mod prepare;
+mod queue_browser;
 mod queues;
 pub mod runtime_mappings;
 mod schedules;
@@ -72,6 +73,7 @@ pub use action::{
     LogsRequest, Outcome, Source, StackSummary,
 };
 pub use prepare::{sdk_cache_dir, CodeVersions, PrepareError, Progress, Quiet, StackDirs};
+pub use queue_browser::{MessagesRequest, QueueMessage};
 pub use server::{Layout, LiveVersion, Platform, PlatformConfig, PlatformInvoker};
 pub use state::{
     DeployedVersion, FunctionSettings, FunctionVersionRecord, SqliteState, StackRecord,

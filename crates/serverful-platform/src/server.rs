@@ -401,6 +401,7 @@ impl Platform {
                     stack: crate::describe::describe(&version, record),
                 })
             }
+            Action::Messages(request) => self.messages(request).await,
             Action::Table {
                 table,
                 operation,

@@ -137,6 +137,19 @@ pub struct MoveTask {
 /// How many tasks of one source queue are kept (`ListMessageMoveTasks` shows ten at most).
 pub const MOVE_TASKS_KEPT: usize = 10;
 
+/// A message as [`QueueBackend::peek`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeekedMessage {
+    pub message_id: String,
+    pub body: String,
+    pub sent_at_ms: i64,
+    /// When it is (or was) visible to receivers.
+    pub available_at_ms: i64,
+    pub receive_count: u32,
+    /// A FIFO queue's message group.
+    pub group_id: Option<String>,
+}
+
 /// The durable state of every queue. Every method blocks on storage: call it off the
 /// async threads; the `_async` ones (the hot paths: send, receive, delete) return a future
 /// instead, for async callers. Methods that change messages return (or their futures end)
@@ -199,6 +212,10 @@ pub trait QueueBackend: Send + Sync + 'static {
     fn purge(&self, queue: &str) -> Result<u64, SqsError>;
     /// The approximate counts at `now_ms`.
     fn counts(&self, queue: &str, now_ms: i64) -> Result<Counts, SqsError>;
+    /// The first `limit` messages of `queue` in the order they were sent, read without
+    /// receiving them: no receipt, no visibility change, no receive count (the web
+    /// console's peek).
+    fn peek(&self, queue: &str, limit: usize) -> Result<Vec<PeekedMessage>, SqsError>;
     /// When the earliest message that is not visible at `now_ms` becomes visible.
     fn next_visible_at(&self, queue: &str, now_ms: i64) -> Result<Option<i64>, SqsError>;
     /// Moves up to `limit` visible messages of `from` to `to`, or, with `to` `None`, each

@@ -13,8 +13,8 @@ use tokio::sync::Notify;
 
 use crate::attributes::{self, QueueSettings, MAX_MESSAGE_BYTES};
 use crate::backend::{
-    Claim, Claimed, Deduplication, MoveTask, QueueBackend, QueueRecord, Receipt, ReceiptOutcome,
-    Sent, StoredMessage,
+    Claim, Claimed, Deduplication, MoveTask, PeekedMessage, QueueBackend, QueueRecord, Receipt,
+    ReceiptOutcome, Sent, StoredMessage,
 };
 use crate::error::SqsError;
 use crate::message::{self, MessageAttributes};
@@ -745,6 +745,13 @@ impl Queues {
             *last = Some(now);
         }
         self.backend.purge(name)
+    }
+
+    /// The first `limit` messages of the queue `name` (or its URL or ARN), read without
+    /// receiving them: the web console's peek, which changes nothing.
+    pub fn peek(&self, name: &str, limit: usize) -> Result<Vec<PeekedMessage>, SqsError> {
+        self.state(name)?;
+        self.backend.peek(name, limit)
     }
 
     /// `SendMessage` to the queue `name` (or its URL or ARN, as for every message call).

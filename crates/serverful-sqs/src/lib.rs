@@ -22,8 +22,8 @@ mod sqlite;
 pub mod wire;
 
 pub use backend::{
-    Claim, Claimed, Counts, Deduplication, MoveTask, QueueBackend, QueueRecord, Receipt,
-    ReceiptOutcome, Sent, StoredMessage, MOVE_TASKS_KEPT,
+    Claim, Claimed, Counts, Deduplication, MoveTask, PeekedMessage, QueueBackend, QueueRecord,
+    Receipt, ReceiptOutcome, Sent, StoredMessage, MOVE_TASKS_KEPT,
 };
 pub use engine::{
     check_batch_ids, now_ms, Queues, QueuesConfig, ReceiveOptions, ReceivedMessage, SendMessage,

@@ -21,8 +21,8 @@ use futures_util::future::BoxFuture;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::backend::{
-    Claim, Claimed, Counts, Deduplication, MoveTask, QueueBackend, QueueRecord, Receipt,
-    ReceiptOutcome, Sent, StoredMessage, MOVE_TASKS_KEPT,
+    Claim, Claimed, Counts, Deduplication, MoveTask, PeekedMessage, QueueBackend, QueueRecord,
+    Receipt, ReceiptOutcome, Sent, StoredMessage, MOVE_TASKS_KEPT,
 };
 use crate::error::{storage, SqsError};
 use crate::message::{MessageAttributeValue, MessageAttributes};
@@ -845,6 +845,33 @@ mod calls {
             .map_err(storage("count a queue's messages"))
     }
 
+    pub(super) fn peek(
+        connection: &Connection,
+        queue: &str,
+        limit: usize,
+    ) -> Result<Vec<PeekedMessage>, SqsError> {
+        let mut statement = connection
+            .prepare_cached(
+                "SELECT message_id, body, sent_at_ms, available_at_ms, receive_count, group_id
+                 FROM messages WHERE queue = ?1 ORDER BY seq LIMIT ?2",
+            )
+            .map_err(storage("peek at a queue"))?;
+        let rows = statement
+            .query_map(params![queue, limit as i64], |row| {
+                Ok(PeekedMessage {
+                    message_id: row.get(0)?,
+                    body: row.get(1)?,
+                    sent_at_ms: row.get(2)?,
+                    available_at_ms: row.get(3)?,
+                    receive_count: row.get::<_, i64>(4)? as u32,
+                    group_id: row.get(5)?,
+                })
+            })
+            .map_err(storage("peek at a queue"))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(storage("peek at a queue"))
+    }
+
     pub(super) fn next_visible_at(
         connection: &Connection,
         queue: &str,
@@ -1012,6 +1039,13 @@ impl QueueBackend for SqliteQueues {
         let queue = queue.to_owned();
         self.run(true, "purge a queue", move |connection| {
             calls::purge(connection, &queue)
+        })
+    }
+
+    fn peek(&self, queue: &str, limit: usize) -> Result<Vec<PeekedMessage>, SqsError> {
+        let queue = queue.to_owned();
+        self.run(false, "peek at a queue", move |connection| {
+            calls::peek(connection, &queue, limit)
         })
     }
 

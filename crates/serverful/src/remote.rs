@@ -235,7 +235,8 @@ fn print_outcome(outcome: &Outcome) {
         | Outcome::BackedUp { .. }
         | Outcome::Invoked { .. }
         | Outcome::Described { .. }
-        | Outcome::TableAnswered { .. } => {}
+        | Outcome::TableAnswered { .. }
+        | Outcome::Messages { .. } => {}
     }
 }
 

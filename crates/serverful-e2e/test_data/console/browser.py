@@ -94,6 +94,16 @@ try:
     until_text("#items", lambda value: "edited in the console" in value)
     shot("table")
 
+    driver.get(f"{console}#/queue/console-jobs")
+    until_text("#messages", lambda value: "empty" in value)
+    driver.find_element(By.ID, "send").click()
+    seen["sent"] = until_text("#sent")
+    until_text("#messages", lambda value: "from the console" in value)
+    driver.find_element(By.ID, "peek").click()
+    time.sleep(0.5)
+    seen["peeked"] = until_text("#messages", lambda value: "from the console" in value)
+    shot("queue")
+
     driver.get(f"{console}#/metrics")
     seen["metrics"] = until_text("#charts", lambda value: "Invocations per second" in value)
     time.sleep(6)  # a second sample draws the rates

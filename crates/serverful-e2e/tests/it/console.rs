@@ -22,6 +22,12 @@ Resources:
       BillingMode: PAY_PER_REQUEST
       AttributeDefinitions: [{AttributeName: id, AttributeType: N}]
       KeySchema: [{AttributeName: id, KeyType: HASH}]
+  JobsQueue:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: console-jobs}
+  NewsTopic:
+    Type: AWS::SNS::Topic
+    Properties: {TopicName: console-news}
   ItemsFunction:
     Type: AWS::Serverless::Function
     Properties:
@@ -79,7 +85,8 @@ fn headless_chromium_logs_in_replays_a_failure_and_edits_an_item() {
     let temporary = tempfile::tempdir().expect("screenshots");
     let shots = kept.clone().unwrap_or_else(|| temporary.path().to_owned());
     std::fs::create_dir_all(&shots).expect("screenshot folder");
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/console/browser.py");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/console/browser.py");
     let output = Command::new("python3")
         .arg(script)
         .args([
@@ -104,34 +111,57 @@ fn headless_chromium_logs_in_replays_a_failure_and_edits_an_item() {
     let seen: Value = serde_json::from_slice(&output.stdout).expect("JSON from browser.py");
 
     assert!(
-        seen["wrong token"].as_str().is_some_and(|text| text.contains("the admin token is wrong")),
+        seen["wrong token"]
+            .as_str()
+            .is_some_and(|text| text.contains("the admin token is wrong")),
         "{seen:#}"
     );
-    assert!(seen["stacks"].as_str().is_some_and(|text| text.contains("shop")), "{seen:#}");
+    assert!(
+        seen["stacks"]
+            .as_str()
+            .is_some_and(|text| text.contains("shop")),
+        "{seen:#}"
+    );
     let stack = seen["stack"].as_str().expect("stack page");
-    assert!(stack.contains("PUT /items/{id} (ServerlessHttpApi)"), "{stack}");
+    assert!(
+        stack.contains("PUT /items/{id} (ServerlessHttpApi)"),
+        "{stack}"
+    );
     assert!(stack.contains("console-items"), "{stack}");
     // Errors only: the failed call, and not the two that worked.
     let errors = seen["errors only"].as_str().expect("errors");
     assert!(errors.contains("ValueError"), "{errors}");
     assert!(!errors.contains("success"), "{errors}");
     let invocation = seen["invocation"].as_str().expect("invocation page");
-    assert!(invocation.contains("item ids are numbers, not oops"), "{invocation}");
     assert!(
-        seen["invocation logs"].as_str().is_some_and(|logs| logs.contains("storing item oops")),
+        invocation.contains("item ids are numbers, not oops"),
+        "{invocation}"
+    );
+    assert!(
+        seen["invocation logs"]
+            .as_str()
+            .is_some_and(|logs| logs.contains("storing item oops")),
         "{seen:#}"
     );
     // The replay ran the recorded event again: the same failure.
     let replay = seen["replay"].as_str().expect("replay");
     assert!(replay.contains("Recorded error"), "{replay}");
     assert!(replay.contains("Now error"), "{replay}");
-    assert!(replay.contains("item ids are numbers, not oops"), "{replay}");
+    assert!(
+        replay.contains("item ids are numbers, not oops"),
+        "{replay}"
+    );
     // The item browser.
     assert!(
-        seen["bad key"].as_str().is_some_and(|text| text.starts_with("ValidationException")),
+        seen["bad key"]
+            .as_str()
+            .is_some_and(|text| text.starts_with("ValidationException")),
         "{seen:#}"
     );
-    assert!(seen["saved"].as_str().is_some_and(|text| text == "Saved."), "{seen:#}");
+    assert!(
+        seen["saved"].as_str().is_some_and(|text| text == "Saved."),
+        "{seen:#}"
+    );
     let (ok, item, stderr) = server.aws_cli(&[
         "dynamodb",
         "get-item",
@@ -142,14 +172,56 @@ fn headless_chromium_logs_in_replays_a_failure_and_edits_an_item() {
     ]);
     assert!(ok, "{stderr}");
     assert_eq!(item["Item"]["note"]["S"], "edited in the console");
-    assert_eq!(item["Item"]["name"]["S"], "item-1", "the rest of the item is kept");
-    assert!(seen["metrics"].as_str().is_some_and(|text| text.contains("Invocations per second")));
+    assert_eq!(
+        item["Item"]["name"]["S"], "item-1",
+        "the rest of the item is kept"
+    );
+    assert!(seen["metrics"]
+        .as_str()
+        .is_some_and(|text| text.contains("Invocations per second")));
+    // The queue page sent a message and peeked at it, twice, without receiving it.
     assert!(
-        seen["phone overflow"].as_i64().is_some_and(|overflow| overflow <= 1),
+        seen["sent"]
+            .as_str()
+            .is_some_and(|text| text.starts_with("Sent ")),
+        "{seen:#}"
+    );
+    let peeked = seen["peeked"].as_str().expect("peeked");
+    assert!(
+        peeked.contains("from the console") && peeked.contains("visible"),
+        "{peeked}"
+    );
+    let (ok, received, stderr) = server.aws_cli(&[
+        "sqs",
+        "receive-message",
+        "--queue-url",
+        &queue_url(&server, "console-jobs"),
+        "--attribute-names",
+        "ApproximateReceiveCount",
+    ]);
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        received["Messages"][0]["Attributes"]["ApproximateReceiveCount"], "1",
+        "peeking received nothing: {received}"
+    );
+    assert!(
+        seen["phone overflow"]
+            .as_i64()
+            .is_some_and(|overflow| overflow <= 1),
         "the stack page is wider than a phone: {seen:#}"
     );
     assert_eq!(seen["console"], serde_json::json!([]), "{seen:#}");
-    for name in ["login", "stacks", "stack", "function", "invocation", "table", "metrics", "phone"] {
+    for name in [
+        "login",
+        "stacks",
+        "stack",
+        "function",
+        "invocation",
+        "table",
+        "queue",
+        "metrics",
+        "phone",
+    ] {
         let png = std::fs::read(shots.join(format!("{name}.png"))).expect("screenshot");
         assert!(png.starts_with(b"\x89PNG"), "{name} is a PNG");
     }
@@ -164,7 +236,10 @@ fn the_console_is_served_without_a_network_and_the_api_behind_it_needs_the_token
     let server = Server::start(app.path(), &["--stack-name", "shop"]);
     let http = client();
     let admin = server.admin_url.clone();
-    let page = http.get(format!("{admin}/console/")).send().expect("GET /console/");
+    let page = http
+        .get(format!("{admin}/console/"))
+        .send()
+        .expect("GET /console/");
     assert_eq!(page.status(), 200);
     let policy = page
         .headers()
@@ -175,7 +250,10 @@ fn the_console_is_served_without_a_network_and_the_api_behind_it_needs_the_token
     assert!(policy.contains("default-src 'self'"), "{policy}");
     let html = page.text().expect("html");
     // Every asset is the server's own: no CDN.
-    assert!(!html.contains("http://") && !html.contains("https://"), "{html}");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "{html}"
+    );
     for asset in ["console.js", "console.css"] {
         let response = http
             .get(format!("{admin}/console/{asset}"))
@@ -184,7 +262,10 @@ fn the_console_is_served_without_a_network_and_the_api_behind_it_needs_the_token
         assert_eq!(response.status(), 200, "{asset}");
     }
     // The data behind the page is the admin API, token or not.
-    for (path, method) in [("/v1/stacks/shop", "GET"), ("/v1/tables/console-items/Scan", "POST")] {
+    for (path, method) in [
+        ("/v1/stacks/shop", "GET"),
+        ("/v1/tables/console-items/Scan", "POST"),
+    ] {
         let request = match method {
             "GET" => http.get(format!("{admin}{path}")),
             _ => http.post(format!("{admin}{path}")).body("{}"),
@@ -218,6 +299,31 @@ fn the_console_is_served_without_a_network_and_the_api_behind_it_needs_the_token
     );
     let unknown = call("/v1/tables/nobody/Scan", "{}");
     assert_eq!(unknown["error"]["kind"], "not_found", "{unknown}");
+    // Queues and topics: only a stack's own; a send, a peek that changes nothing, a purge.
+    let unknown_queue = call("/v1/queues/nobody/purge", "");
+    assert_eq!(unknown_queue["error"]["kind"], "not_found", "{unknown_queue}");
+    let sent = call("/v1/queues/console-jobs/messages", "job one");
+    assert!(sent["result"]["sent"].is_string(), "{sent}");
+    let peek = |admin: &str| -> Value {
+        let text = http
+            .get(format!("{admin}/v1/queues/console-jobs/messages?limit=5"))
+            .header("Authorization", format!("Bearer {token}"))
+            .send()
+            .expect("peek")
+            .text()
+            .expect("body");
+        serde_json::from_str(text.lines().last().expect("a line")).expect("JSON")
+    };
+    for _ in 0..2 {
+        let peeked = peek(&admin);
+        assert_eq!(peeked["result"]["messages"][0]["body"], "job one", "{peeked}");
+        assert_eq!(peeked["result"]["messages"][0]["receive_count"], 0, "{peeked}");
+    }
+    let purged = call("/v1/queues/console-jobs/purge", "");
+    assert_eq!(purged["result"]["purged"], 1, "{purged}");
+    assert_eq!(peek(&admin)["result"]["messages"], serde_json::json!([]));
+    let published = call("/v1/topics/console-news/publish?subject=hi", "news");
+    assert!(published["result"]["sent"].is_string(), "{published}");
     let not_json = call("/v1/tables/console-items/Scan", "{not json");
     assert!(
         not_json["error"]["message"]
@@ -225,4 +331,11 @@ fn the_console_is_served_without_a_network_and_the_api_behind_it_needs_the_token
             .is_some_and(|message| message.contains("not JSON")),
         "{not_json}"
     );
+}
+
+/// The URL of the queue `name` on the server's AWS endpoint.
+fn queue_url(server: &Server, name: &str) -> String {
+    let (ok, answer, stderr) = server.aws_cli(&["sqs", "get-queue-url", "--queue-name", name]);
+    assert!(ok, "{stderr}");
+    answer["QueueUrl"].as_str().expect("QueueUrl").to_owned()
 }
