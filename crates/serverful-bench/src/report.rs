@@ -8,6 +8,10 @@ use std::fmt::Write as _;
 pub const THROUGHPUT_TARGET: f64 = 1.0 / 3.0;
 /// SPEC §13: median added latency below this, in microseconds.
 pub const ADDED_LATENCY_TARGET_US: f64 = 150.0;
+/// Issue #19: warm throughput with metrics and invocation records on at least this share
+/// of the same function's with both off.
+pub const OBSERVED_THROUGHPUT_TARGET: f64 = 0.95;
+
 /// SPEC §13: cold-start overhead of a `provided` function (request arrival to the runtime's
 /// first `/next`, sandbox included) below this median, ms. Checked against the whole cold
 /// request, response included, which holds that span and more.
@@ -94,6 +98,8 @@ pub enum Outcome {
 /// One warm contender.
 #[derive(Debug, Clone)]
 pub struct WarmRow {
+    /// The driver's key for the contender (`rust`, `rust-unobserved`, …).
+    pub key: String,
     pub name: String,
     pub kind: Kind,
     pub outcome: Outcome,
@@ -250,6 +256,32 @@ pub struct Report {
     pub cold: Vec<ColdRow>,
 }
 
+impl Report {
+    /// The cost of metrics and invocation records: the Rust function's loaded throughput
+    /// with both on (`rust`, the default) against both off (`rust-unobserved`).
+    fn write_observability_cost(&self, out: &mut String) -> std::fmt::Result {
+        let loaded = |key: &str| {
+            self.warm.iter().find(|row| row.key == key).and_then(|row| match &row.outcome {
+                Outcome::Measured { loaded, .. } => Some(loaded.requests_per_second),
+                _ => None,
+            })
+        };
+        if let (Some(on), Some(off)) = (loaded("rust"), loaded("rust-unobserved")) {
+            let share = on / off;
+            writeln!(
+                out,
+                "Metrics and invocation records on against off (Rust function, loaded): \
+                 {on:.0} against {off:.0} req/s, {:.1} % fewer: {} (target ≤ {:.0} % fewer)",
+                (1.0 - share) * 100.0,
+                met(share >= OBSERVED_THROUGHPUT_TARGET),
+                (1.0 - OBSERVED_THROUGHPUT_TARGET) * 100.0
+            )?;
+            writeln!(out)?;
+        }
+        Ok(())
+    }
+}
+
 fn latency(us: f64) -> String {
     if us >= 1000.0 {
         format!("{:.2} ms", us / 1000.0)
@@ -337,6 +369,7 @@ impl Report {
             write_warm_row(out, row, ceiling.as_ref(), true)?;
         }
         writeln!(out)?;
+        self.write_observability_cost(out)?;
 
         if settings.unloaded_duration_s > 0.0 {
             let ceiling = ceiling_of(&self.warm, false);

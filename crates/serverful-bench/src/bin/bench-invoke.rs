@@ -63,7 +63,10 @@ struct Contender {
     path: &'static str,
 }
 
-const CONTENDERS: [Contender; 7] = [
+/// The flags of the contender that runs with metrics and invocation records off.
+const UNOBSERVED: [&str; 3] = ["--no-metrics", "--record-invocations", "off"];
+
+const CONTENDERS: [Contender; 8] = [
     Contender {
         key: "ceiling",
         name: "bare hyper server (ceiling)",
@@ -73,6 +76,12 @@ const CONTENDERS: [Contender; 7] = [
     Contender {
         key: "rust",
         name: "serverful → Rust `lambda_runtime` (provided.al2023)",
+        kind: Kind::LambdaMode,
+        path: "/rust",
+    },
+    Contender {
+        key: "rust-unobserved",
+        name: "serverful → Rust, metrics and invocation records off",
         kind: Kind::LambdaMode,
         path: "/rust",
     },
@@ -200,6 +209,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             eprintln!("  {reason}");
         }
         warm.push(WarmRow {
+            key: contender.key.to_owned(),
             name: contender.name.to_owned(),
             kind: contender.kind,
             outcome,
@@ -253,6 +263,9 @@ async fn start_contender(setup: &Setup, key: &str) -> anyhow::Result<ServerProce
     if key == "ceiling" {
         return ServerProcess::start(&setup.ceiling, &[], &setup.scratch, &label, READY_TIMEOUT)
             .await;
+    }
+    if key == "rust-unobserved" {
+        return start_serverful_with(setup, app_of(setup, key), &label, &UNOBSERVED).await;
     }
     start_serverful(setup, app_of(setup, key), &label).await
 }
