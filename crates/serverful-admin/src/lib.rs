@@ -10,11 +10,13 @@
 //! Architecture invariant: this crate only translates; every decision is the platform's.
 
 pub mod client;
+mod metrics;
 mod server;
 mod token;
 mod wire;
 
 pub use client::{Client, ClientError, ClientSource};
+pub use metrics::{MetricsAccess, METRICS_PATH};
 pub use server::{router, AdminState};
 pub use token::{load_or_generate_token, TokenSource};
 pub use wire::Event;

@@ -11,7 +11,8 @@
 //!   of a function's log lines (the client pages and follows with the returned cursor);
 //! - `POST /v1/invoke?function=F[&stack=S][&qualifier=Q]`: the body is the event (JSON);
 //!   the outcome is the function's result or error;
-//! - `GET  /v1/backup`: the body is a backup file (`.tar.zst`) written as it streams.
+//! - `GET  /v1/backup`: the body is a backup file (`.tar.zst`) written as it streams;
+//! - `GET  /metrics`: Prometheus metrics (`crate::metrics`), with the token unless public.
 //!
 //! Every action but the backup answers 200 with NDJSON [`Event`]s ending in `done` or
 //! `failed`; the backup's body is the file itself, cut short if the backup fails (the
@@ -49,6 +50,8 @@ pub struct AdminState {
     pub token: Arc<str>,
     /// Where uploads and fetched sources go: `DATA/stacks`.
     pub stacks_root: PathBuf,
+    /// `GET /metrics` (see `crate::metrics`).
+    pub metrics: crate::metrics::MetricsAccess,
 }
 
 /// The admin API as an axum router.
@@ -70,6 +73,11 @@ pub fn router(state: AdminState) -> Router {
         .layer(axum::middleware::from_fn(move |request, next| {
             check_token(authorized.token.clone(), request, next)
         }))
+        // After the token layer, which it does not go through: it checks on its own.
+        .merge(crate::metrics::routes(
+            state.metrics.clone(),
+            state.token.clone(),
+        ))
         .with_state(state)
 }
 
@@ -111,7 +119,7 @@ async fn check_token(token: Arc<str>, request: Request, next: Next) -> Response 
 }
 
 /// Compares without stopping at the first difference, so that timing tells nothing.
-fn constant_time_equal(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_equal(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

@@ -119,6 +119,10 @@ impl std::fmt::Debug for GatewayMetrics {
 }
 
 impl GatewayMetrics {
+    pub fn is_enabled(&self) -> bool {
+        self.0.is_some()
+    }
+
     /// Counts one answered request of `route` with `status`, which took `elapsed`.
     pub fn observe(&self, route: RouteKey, status: u16, elapsed: Duration) {
         let Some(families) = &self.0 else {

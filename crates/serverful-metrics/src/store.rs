@@ -159,6 +159,10 @@ impl std::fmt::Debug for DynamoDbMetrics {
 }
 
 impl DynamoDbMetrics {
+    pub fn is_enabled(&self) -> bool {
+        self.0.is_some()
+    }
+
     /// Counts one operation (`PutItem`) that ended with `outcome` after `elapsed`.
     pub fn observe(&self, operation: &str, outcome: StoreOutcome, elapsed: Duration) {
         let Some(families) = &self.0 else {

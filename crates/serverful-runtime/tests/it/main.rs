@@ -126,6 +126,7 @@ impl App {
             idle_timeout: self.idle_timeout,
             sandbox: None,
             aws_hosts: None,
+            metrics: serverful_metrics::Metrics::disabled(),
         }
     }
 

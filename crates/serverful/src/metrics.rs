@@ -1,0 +1,218 @@
+//! The server's metrics wired into what `up` and `serve` run: the switch (`--no-metrics`),
+//! the layers that count the gateway's requests by route and the AWS endpoint's DynamoDB
+//! operations, listeners that count their open connections, and the queue depths read
+//! at each scrape.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use serverful_cli::MetricsArgs;
+use serverful_metrics::{
+    ConnectionGauge, DynamoDbMetrics, GatewayMetrics, Gauge, GaugeFamily, Metrics, OpenConnection,
+    RouteKey, StoreOutcome,
+};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// The server's metrics as the flags ask: collected unless `--no-metrics`.
+pub(crate) fn from_args(args: MetricsArgs) -> Metrics {
+    if args.no_metrics {
+        Metrics::disabled()
+    } else {
+        Metrics::new()
+    }
+}
+
+/// The gateway's router, counting each request under the API route that answered it
+/// (`gateway::MatchedRoute`), or under one series for requests no route answered.
+pub(crate) fn count_gateway_requests(
+    router: axum::Router,
+    metrics: GatewayMetrics,
+) -> axum::Router {
+    if !metrics.is_enabled() {
+        return router;
+    }
+    router.layer(axum::middleware::from_fn(move |request, next| {
+        observe_gateway(metrics.clone(), request, next)
+    }))
+}
+
+async fn observe_gateway(metrics: GatewayMetrics, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let key = match response
+        .extensions()
+        .get::<serverful_gateway::MatchedRoute>()
+    {
+        Some(matched) => RouteKey {
+            stack: matched.stack().to_owned(),
+            api: matched.api().to_owned(),
+            stage: matched.stage().to_owned(),
+            route: matched.route_key(),
+        },
+        None => RouteKey::unmatched(),
+    };
+    metrics.observe(key, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// The AWS endpoint's router, counting DynamoDB and DynamoDB Streams operations (by
+/// their `X-Amz-Target`) with their outcome and latency.
+pub(crate) fn count_dynamodb_operations(
+    router: axum::Router,
+    metrics: DynamoDbMetrics,
+) -> axum::Router {
+    if !metrics.is_enabled() {
+        return router;
+    }
+    router.layer(axum::middleware::from_fn(move |request, next| {
+        observe_dynamodb(metrics.clone(), request, next)
+    }))
+}
+
+async fn observe_dynamodb(metrics: DynamoDbMetrics, request: Request, next: Next) -> Response {
+    let operation = request
+        .headers()
+        .get("x-amz-target")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|target| {
+            target
+                .strip_prefix("DynamoDB_20120810.")
+                .or_else(|| target.strip_prefix("DynamoDBStreams_20120810."))
+        })
+        .map(str::to_owned);
+    let Some(operation) = operation else {
+        return next.run(request).await;
+    };
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let outcome = StoreOutcome::of_status(response.status().as_u16());
+    metrics.observe(&operation, outcome, started.elapsed());
+    response
+}
+
+/// A listener whose connections count in `serverful_open_connections` while they are
+/// open.
+pub(crate) struct CountedListener<L> {
+    inner: L,
+    gauge: ConnectionGauge,
+}
+
+impl<L> CountedListener<L> {
+    pub fn new(inner: L, gauge: ConnectionGauge) -> Self {
+        CountedListener { inner, gauge }
+    }
+}
+
+impl<L: axum::serve::Listener> axum::serve::Listener for CountedListener<L> {
+    type Io = CountedIo<L::Io>;
+    type Addr = L::Addr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        let (io, address) = self.inner.accept().await;
+        let open = self.gauge.open();
+        (CountedIo { io, _open: open }, address)
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.inner.local_addr()
+    }
+}
+
+/// One connection, counted as open until it is dropped.
+pub(crate) struct CountedIo<T> {
+    io: T,
+    _open: OpenConnection,
+}
+
+impl<T> CountedIo<T> {
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.io
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for CountedIo<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for CountedIo<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+}
+
+/// SQS's queues as `serverful_sqs_queue_messages{queue,state}`, read at each scrape
+/// (`GetQueueAttributes`' approximate counts) rather than counted on every send.
+pub(crate) struct QueueDepths(pub Arc<serverful_sqs::Queues>);
+
+/// The attributes each state's count comes from.
+const QUEUE_STATES: [(&str, &str); 3] = [
+    ("visible", "ApproximateNumberOfMessages"),
+    ("in_flight", "ApproximateNumberOfMessagesNotVisible"),
+    ("delayed", "ApproximateNumberOfMessagesDelayed"),
+];
+
+impl serverful_metrics::Source for QueueDepths {
+    fn collect(&self) -> Vec<GaugeFamily> {
+        let wanted: Vec<String> = QUEUE_STATES
+            .iter()
+            .map(|(_, attribute)| (*attribute).to_owned())
+            .collect();
+        let mut gauges = Vec::new();
+        for queue in self.0.list_queues(None) {
+            // A queue deleted since the listing has no depth to report.
+            let Ok(attributes) = self.0.get_attributes(&queue, &wanted) else {
+                continue;
+            };
+            for (state, attribute) in QUEUE_STATES {
+                let value = attributes
+                    .get(attribute)
+                    .and_then(|count| count.parse::<f64>().ok())
+                    .unwrap_or_default();
+                gauges.push(Gauge {
+                    labels: vec![("queue", queue.clone()), ("state", state.to_owned())],
+                    value,
+                });
+            }
+        }
+        vec![GaugeFamily {
+            name: "serverful_sqs_queue_messages",
+            help: "Messages in each SQS queue by state: visible, in_flight (received, not deleted), delayed (CloudWatch ApproximateNumberOfMessagesVisible, ...NotVisible, ...Delayed)",
+            gauges,
+        }]
+    }
+}
