@@ -216,3 +216,38 @@ impl serverful_metrics::Source for QueueDepths {
         }]
     }
 }
+
+/// Each stream mapping's `IteratorAge` as `serverful_stream_iterator_age_seconds`, read
+/// at each scrape from its checkpoint and the stream.
+pub(crate) struct StreamAges(pub Arc<serverful_platform::Platform>);
+
+impl serverful_metrics::Source for StreamAges {
+    fn collect(&self) -> Vec<GaugeFamily> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs() as i64);
+        let mappings = self.0.stream_mappings().clone();
+        // Scrapes are encoded on a blocking thread of the server's runtime, which can wait
+        // for the mapping list there.
+        let ages = match tokio::runtime::Handle::try_current() {
+            Ok(handle) => handle.block_on(mappings.iterator_ages(now)),
+            Err(_) => Vec::new(),
+        };
+        let gauges = ages
+            .into_iter()
+            .map(|age| Gauge {
+                labels: vec![
+                    ("stack", age.stack),
+                    ("function", age.function),
+                    ("table", age.table),
+                ],
+                value: age.age_seconds,
+            })
+            .collect();
+        vec![GaugeFamily {
+            name: "serverful_stream_iterator_age_seconds",
+            help: "Age of the oldest stream record each DynamoDB stream mapping has not yet processed, 0 when it is caught up (CloudWatch IteratorAge)",
+            gauges,
+        }]
+    }
+}

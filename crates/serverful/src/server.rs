@@ -227,6 +227,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         Arc::new(state),
         routes.clone(),
     );
+    metrics.register_source(Arc::new(crate::metrics::StreamAges(platform.clone())));
     serverful_platform::async_invoke::start(&platform);
     serverful_platform::runtime_mappings::start(&platform);
     serverful_platform::sns_deliveries::start(&platform);

@@ -26,6 +26,7 @@ mod lambda_api;
 mod layers;
 mod lifecycle;
 mod logs;
+mod metrics;
 mod orders;
 mod pajthy;
 mod payloads;
