@@ -33,7 +33,7 @@ use prometheus_client::registry::Registry;
 pub use connections::{ConnectionGauge, OpenConnection};
 pub use gateway::{GatewayMetrics, RouteKey, UNMATCHED_ROUTE};
 pub use lambda::{error_type_label, FunctionMetrics, Outcome, Running};
-pub use sources::{Gauge, GaugeFamily, Source};
+pub use sources::{Gauge, GaugeFamily, Kind, Source};
 pub use store::{DynamoDbMetrics, StoreOutcome};
 
 /// The `Content-Type` of [`Metrics::encode`]'s text: Prometheus's text format 0.0.4.

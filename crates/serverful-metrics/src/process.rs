@@ -6,7 +6,7 @@
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::DescriptorEncoder;
 
-use crate::sources::{encode_gauges, Gauge, GaugeFamily};
+use crate::sources::{encode_gauges, Gauge, GaugeFamily, Kind};
 
 /// The size of a page and of a clock tick on every Linux Serverful runs on; `/proc`
 /// reports memory in pages and CPU time in ticks.
@@ -81,6 +81,7 @@ impl ProcessStats {
         let one = |name, help, value: Option<f64>| GaugeFamily {
             name,
             help,
+            kind: Kind::Gauge,
             gauges: value
                 .map(|value| Gauge {
                     labels: Vec::new(),

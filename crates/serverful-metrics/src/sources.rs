@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, LabelSetEncoder};
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 
@@ -17,13 +18,23 @@ pub trait Source: Send + Sync + 'static {
     fn collect(&self) -> Vec<GaugeFamily>;
 }
 
-/// One metric name with its gauges.
+/// One metric name with its values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GaugeFamily {
-    /// A full Prometheus name with its unit: `serverful_sqs_queue_messages`.
+    /// A full Prometheus name with its unit: `serverful_sqs_queue_messages`; a counter's
+    /// without `_total`, which the encoding adds.
     pub name: &'static str,
     pub help: &'static str,
+    /// A gauge, or a counter whose values only grow (kept by the source since start-up).
+    pub kind: Kind,
     pub gauges: Vec<Gauge>,
+}
+
+/// Whether a [`GaugeFamily`]'s values go up and down or only up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Gauge,
+    Counter,
 }
 
 /// One labelled value of a [`GaugeFamily`].
@@ -67,12 +78,18 @@ pub(crate) fn encode_gauges(
     encoder: &mut DescriptorEncoder,
     family: &GaugeFamily,
 ) -> Result<(), std::fmt::Error> {
-    let mut metric =
-        encoder.encode_descriptor(family.name, family.help, None, MetricType::Gauge)?;
+    let metric_type = match family.kind {
+        Kind::Gauge => MetricType::Gauge,
+        Kind::Counter => MetricType::Counter,
+    };
+    let mut metric = encoder.encode_descriptor(family.name, family.help, None, metric_type)?;
     for gauge in &family.gauges {
         let labels = Labels(&gauge.labels);
         let series = metric.encode_family(&labels)?;
-        ConstGauge::new(gauge.value).encode(series)?;
+        match family.kind {
+            Kind::Gauge => ConstGauge::new(gauge.value).encode(series)?,
+            Kind::Counter => ConstCounter::new(gauge.value).encode(series)?,
+        }
     }
     Ok(())
 }

@@ -201,6 +201,7 @@ impl Source for Depths {
         vec![GaugeFamily {
             name: "serverful_sqs_queue_messages",
             help: "Messages in each queue",
+            kind: Kind::Gauge,
             gauges: vec![Gauge {
                 labels: vec![
                     ("queue", "jobs".to_owned()),

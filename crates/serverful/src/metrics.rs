@@ -13,8 +13,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use serverful_cli::MetricsArgs;
 use serverful_metrics::{
-    ConnectionGauge, DynamoDbMetrics, GatewayMetrics, Gauge, GaugeFamily, Metrics, OpenConnection,
-    RouteKey, StoreOutcome,
+    ConnectionGauge, DynamoDbMetrics, GatewayMetrics, Gauge, GaugeFamily, Kind, Metrics,
+    OpenConnection, RouteKey, StoreOutcome,
 };
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -211,6 +211,7 @@ impl serverful_metrics::Source for QueueDepths {
         }
         vec![GaugeFamily {
             name: "serverful_sqs_queue_messages",
+            kind: Kind::Gauge,
             help: "Messages in each SQS queue by state: visible, in_flight (received, not deleted), delayed (CloudWatch ApproximateNumberOfMessagesVisible, ...NotVisible, ...Delayed)",
             gauges,
         }]
@@ -246,8 +247,78 @@ impl serverful_metrics::Source for StreamAges {
             .collect();
         vec![GaugeFamily {
             name: "serverful_stream_iterator_age_seconds",
+            kind: Kind::Gauge,
             help: "Age of the oldest stream record each DynamoDB stream mapping has not yet processed, 0 when it is caught up (CloudWatch IteratorAge)",
             gauges,
         }]
+    }
+}
+
+/// Asynchronous invocations per function, read at each scrape: events waiting, the age of
+/// the oldest, and events given up on (Lambda's `AsyncEventAge` and
+/// `AsyncEventsDropped`).
+pub(crate) struct AsyncBacklog(pub Arc<serverful_async::AsyncInvocations>);
+
+impl serverful_metrics::Source for AsyncBacklog {
+    fn collect(&self) -> Vec<GaugeFamily> {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis() as i64);
+        let labels = |stack: &str, function: &str| {
+            vec![
+                ("stack", stack.to_owned()),
+                ("function", function.to_owned()),
+            ]
+        };
+        let backlog = match self.0.backlog() {
+            Ok(backlog) => backlog,
+            Err(error) => {
+                tracing::warn!("metrics: {error}");
+                Vec::new()
+            }
+        };
+        let queued = backlog
+            .iter()
+            .map(|function| Gauge {
+                labels: labels(&function.stack, &function.function),
+                value: function.events as f64,
+            })
+            .collect();
+        let ages = backlog
+            .iter()
+            .map(|function| Gauge {
+                labels: labels(&function.stack, &function.function),
+                value: (now_ms - function.oldest_enqueued_at_ms).max(0) as f64 / 1000.0,
+            })
+            .collect();
+        let dropped = self
+            .0
+            .dropped()
+            .into_iter()
+            .map(|(stack, function, count)| Gauge {
+                labels: labels(&stack, &function),
+                value: count as f64,
+            })
+            .collect();
+        vec![
+            GaugeFamily {
+                name: "serverful_lambda_async_events_queued",
+                help: "Asynchronous invocation events waiting for each function, retries included",
+                kind: Kind::Gauge,
+                gauges: queued,
+            },
+            GaugeFamily {
+                name: "serverful_lambda_async_event_age_seconds",
+                help: "Age of the oldest asynchronous event waiting for each function (CloudWatch AsyncEventAge)",
+                kind: Kind::Gauge,
+                gauges: ages,
+            },
+            GaugeFamily {
+                name: "serverful_lambda_async_events_dropped",
+                help: "Asynchronous events given up on since start-up: expired, out of retries, or their function gone (CloudWatch AsyncEventsDropped)",
+                kind: Kind::Counter,
+                gauges: dropped,
+            },
+        ]
     }
 }

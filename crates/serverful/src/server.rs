@@ -152,6 +152,10 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
     let logs = crate::logs::open_store(&data_dir, settings.log_retention);
     let metrics = crate::metrics::from_args(settings.metrics);
     metrics.register_source(Arc::new(crate::metrics::QueueDepths(queues.clone())));
+    let async_invocations = open_async_queue(&data_dir)?;
+    metrics.register_source(Arc::new(crate::metrics::AsyncBacklog(
+        async_invocations.clone(),
+    )));
     let runtime_options = runtime::RuntimeOptions {
         region: settings.region.clone(),
         account_id: ACCOUNT_ID.to_owned(),
@@ -212,7 +216,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
                     .context("open the schedule state")?,
             )),
             schedule_minute: schedule_minute()?,
-            async_invocations: Some(open_async_queue(&data_dir)?),
+            async_invocations: Some(async_invocations),
             streams,
             queues: Some(queues.clone()),
             topics: Some(topics.clone()),
