@@ -129,7 +129,8 @@ impl Metrics {
     }
 
     /// Every metric in Prometheus's text format ([`CONTENT_TYPE`]); `None` when metrics
-    /// are off.
+    /// are off. It reads `/proc` and asks every [`Source`], which may block on storage:
+    /// call it off the async threads (`spawn_blocking`).
     pub fn encode(&self) -> Option<String> {
         let inner = self.0.as_ref()?;
         let registry = inner
