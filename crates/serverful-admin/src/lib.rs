@@ -5,7 +5,8 @@
 //! Actions answer with a stream of JSON lines (NDJSON): progress events as they happen,
 //! then one last line with the outcome or the error, so that a long deploy shows its
 //! progress on the client's terminal. A missing or wrong token gets 401 with a JSON error
-//! before anything runs.
+//! before anything runs. `GET /metrics` (Prometheus's text, `metrics`) checks the token
+//! itself, in plain text, and skips it when the server makes metrics public.
 //!
 //! Architecture invariant: this crate only translates; every decision is the platform's.
 
