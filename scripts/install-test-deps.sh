@@ -56,6 +56,16 @@ if ! command -v javac >/dev/null 2>&1 || ! command -v jar >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jdk-headless >/dev/null
 fi
 
+# Prometheus scrapes a running server in the metrics tests (tests/it/metrics.rs), which
+# start Debian's binary themselves with a config of their own (the package's service is
+# not used).
+if [ ! -x /usr/bin/prometheus ]; then
+  command -v apt-get >/dev/null 2>&1 || { echo "install-test-deps: prometheus is required at /usr/bin/prometheus: install Prometheus" >&2; exit 1; }
+  echo "install-test-deps: installing Prometheus (prometheus)" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+
 # nftables loads the NAT and filter rules of the sandbox's egress networking
 # (crates/serverful-sandbox/src/net.rs); its tests (tests/net.rs, root under CI) also use
 # `ip` (iproute2) to build a stand-in for the outside world.

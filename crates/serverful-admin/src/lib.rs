@@ -5,7 +5,8 @@
 //! Actions answer with a stream of JSON lines (NDJSON): progress events as they happen,
 //! then one last line with the outcome or the error, so that a long deploy shows its
 //! progress on the client's terminal. A missing or wrong token gets 401 with a JSON error
-//! before anything runs.
+//! before anything runs. `GET /metrics` (Prometheus's text, `metrics`) checks the token
+//! itself, in plain text, and skips it when the server makes metrics public.
 //!
 //! It also serves the web console (`console.rs`), a page that drives the same API.
 //!
@@ -13,11 +14,13 @@
 
 pub mod client;
 pub mod console;
+mod metrics;
 mod server;
 mod token;
 mod wire;
 
 pub use client::{Client, ClientError, ClientSource};
+pub use metrics::{MetricsAccess, METRICS_PATH};
 pub use server::{router, AdminState};
 pub use token::{load_or_generate_token, TokenSource};
 pub use wire::Event;

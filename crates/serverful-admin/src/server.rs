@@ -23,6 +23,7 @@
 //!   `POST` the same path sends the body as a message; `POST /v1/queues/{queue}/purge`;
 //!   `POST /v1/topics/{topic}/publish[?subject=S]` publishes the body;
 //! - `GET  /` and `/console/`: the web console (no token needed for the page itself).
+//! - `GET  /metrics`: Prometheus metrics (`crate::metrics`), with the token unless public.
 //!
 //! Every action but the backup answers 200 with NDJSON [`Event`]s ending in `done` or
 //! `failed`; the backup's body is the file itself, cut short if the backup fails (the
@@ -60,6 +61,8 @@ pub struct AdminState {
     pub token: Arc<str>,
     /// Where uploads and fetched sources go: `DATA/stacks`.
     pub stacks_root: PathBuf,
+    /// `GET /metrics` (see `crate::metrics`).
+    pub metrics: crate::metrics::MetricsAccess,
 }
 
 /// The admin API as an axum router.
@@ -92,6 +95,11 @@ pub fn router(state: AdminState) -> Router {
         .layer(axum::middleware::from_fn(move |request, next| {
             check_token(authorized.token.clone(), request, next)
         }))
+        // After the token layer, which it does not go through: it checks on its own.
+        .merge(crate::metrics::routes(
+            state.metrics.clone(),
+            state.token.clone(),
+        ))
         .with_state(state);
     // The console's own files need no token: the page asks for it.
     crate::console::router().merge(api)
@@ -135,7 +143,7 @@ async fn check_token(token: Arc<str>, request: Request, next: Next) -> Response 
 }
 
 /// Compares without stopping at the first difference, so that timing tells nothing.
-fn constant_time_equal(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_equal(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

@@ -29,6 +29,17 @@ pub struct QueuedEvent {
     pub due_at_ms: i64,
 }
 
+/// The events one function has waiting, for metrics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionBacklog {
+    pub stack: String,
+    pub function: String,
+    /// Events queued (claimed or not).
+    pub events: u64,
+    /// When the oldest of them was accepted, in milliseconds since the Unix epoch.
+    pub oldest_enqueued_at_ms: i64,
+}
+
 /// What a queue backend can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
@@ -66,6 +77,8 @@ pub trait QueueBackend: Send + Sync + 'static {
     fn remove_stack(&self, stack: &str) -> Result<usize, QueueError>;
     /// How many events are queued, claimed or not.
     fn len(&self) -> Result<usize, QueueError>;
+    /// The events queued per function, claimed or not.
+    fn backlog(&self) -> Result<Vec<FunctionBacklog>, QueueError>;
     /// Whether no event is queued.
     fn is_empty(&self) -> Result<bool, QueueError> {
         Ok(self.len()? == 0)

@@ -19,7 +19,7 @@ mod retry;
 mod sqlite;
 mod worker;
 
-pub use backend::{NewEvent, QueueBackend, QueueError, QueuedEvent};
+pub use backend::{FunctionBacklog, NewEvent, QueueBackend, QueueError, QueuedEvent};
 pub use config::{Destination, DestinationKind, EventInvokeConfig};
 pub use retry::RetrySchedule;
 pub use sqlite::SqliteQueue;

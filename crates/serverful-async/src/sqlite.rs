@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::backend::{NewEvent, QueueBackend, QueueError, QueuedEvent};
+use crate::backend::{FunctionBacklog, NewEvent, QueueBackend, QueueError, QueuedEvent};
 
 /// The schema's version in `PRAGMA user_version`.
 const SCHEMA_VERSION: i64 = 1;
@@ -202,6 +202,28 @@ impl QueueBackend for SqliteQueue {
             .map(|count| usize::try_from(count).unwrap_or_default())
             .map_err(storage("count async events"))
     }
+
+    fn backlog(&self) -> Result<Vec<FunctionBacklog>, QueueError> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare_cached(
+                "SELECT stack, function, COUNT(*), MIN(enqueued_at_ms) FROM events
+                 GROUP BY stack, function ORDER BY stack, function",
+            )
+            .map_err(storage("count async events per function"))?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok(FunctionBacklog {
+                    stack: row.get(0)?,
+                    function: row.get(1)?,
+                    events: u64::try_from(row.get::<_, i64>(2)?).unwrap_or_default(),
+                    oldest_enqueued_at_ms: row.get(3)?,
+                })
+            })
+            .map_err(storage("count async events per function"))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(storage("count async events per function"))
+    }
 }
 
 #[cfg(test)]
@@ -248,6 +270,40 @@ mod tests {
         let again = queue.claim_due(60, 10).expect("claim");
         assert_eq!(ids(&again), ["a"]);
         assert_eq!((again[0].attempts, again[0].due_at_ms), (1, 50));
+    }
+
+    #[test]
+    fn the_backlog_counts_each_functions_events_claimed_or_not_with_the_oldest() {
+        let folder = tempfile::tempdir().expect("temp dir");
+        let queue = SqliteQueue::open(&folder.path().join("async.sqlite")).expect("open");
+        queue.enqueue(&event("a", 30)).expect("enqueue");
+        queue.enqueue(&event("b", 10)).expect("enqueue");
+        queue
+            .enqueue(&NewEvent {
+                function: "Other".to_owned(),
+                ..event("c", 20)
+            })
+            .expect("enqueue");
+        assert_eq!(queue.claim_due(100, 1).expect("claim").len(), 1);
+        let backlog = |stack: &str, function: &str, events, oldest| FunctionBacklog {
+            stack: stack.to_owned(),
+            function: function.to_owned(),
+            events,
+            oldest_enqueued_at_ms: oldest,
+        };
+        assert_eq!(
+            queue.backlog().expect("backlog"),
+            [
+                backlog("app", "Other", 1, 20),
+                backlog("app", "Worker", 2, 10)
+            ]
+        );
+        queue.remove("b").expect("remove");
+        queue.remove("c").expect("remove");
+        assert_eq!(
+            queue.backlog().expect("backlog"),
+            [backlog("app", "Worker", 1, 30)]
+        );
     }
 
     #[test]

@@ -86,6 +86,9 @@ pub struct AsyncInvocations {
     backend: Arc<dyn QueueBackend>,
     retry: RetrySchedule,
     wake: Notify,
+    /// Events given up on since start-up, by stack and function (Lambda's
+    /// `AsyncEventsDropped`).
+    dropped: std::sync::Mutex<std::collections::BTreeMap<(String, String), u64>>,
 }
 
 impl std::fmt::Debug for AsyncInvocations {
@@ -128,6 +131,7 @@ impl AsyncInvocations {
             backend,
             retry,
             wake: Notify::new(),
+            dropped: std::sync::Mutex::default(),
         })
     }
 
@@ -161,6 +165,32 @@ impl AsyncInvocations {
         let backend = self.backend.clone();
         let stack = stack.to_owned();
         blocking(move || backend.remove_stack(&stack)).await
+    }
+
+    /// The events queued per function. Blocks on storage: call it off the async threads.
+    pub fn backlog(&self) -> Result<Vec<crate::FunctionBacklog>, QueueError> {
+        self.backend.backlog()
+    }
+
+    /// Events given up on since start-up (expired, out of retries, or their function
+    /// gone; after any dead-letter queue or failure destination got them), as (stack,
+    /// function, count).
+    pub fn dropped(&self) -> Vec<(String, String, u64)> {
+        self.dropped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|((stack, function), count)| (stack.clone(), function.clone(), *count))
+            .collect()
+    }
+
+    fn count_dropped(&self, event: &NewEvent) {
+        *self
+            .dropped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry((event.stack.clone(), event.function.clone()))
+            .or_default() += 1;
     }
 
     /// How many events are queued (delivered ones are gone).
@@ -307,6 +337,7 @@ impl Delivery {
                     "asynchronous event {} for {name} dropped: the function no longer exists",
                     event.id
                 );
+                self.service.count_dropped(event);
                 return Next::Remove;
             }
             return self.wait_for_concurrency(&queued);
@@ -319,6 +350,7 @@ impl Delivery {
             );
             self.report(&target, &queued, Condition::EventAgeExceeded, None)
                 .await;
+            self.service.count_dropped(event);
             return Next::Remove;
         }
         let outcome = self
@@ -378,6 +410,7 @@ impl Delivery {
             };
             self.report(&target, &done, Condition::RetriesExhausted, Some(response))
                 .await;
+            self.service.count_dropped(event);
             return Next::Remove;
         }
         Next::Retry {

@@ -144,6 +144,9 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub logs: LogLimitArgs,
 
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+
     /// Start from a backup: restore FILE (`serverful backup` wrote it) into --data, which
     /// must not exist yet or be empty, then serve it
     #[arg(long, value_name = "FILE")]
@@ -366,6 +369,21 @@ pub struct UpArgs {
     /// cores, at least 1; the other half is left to the function processes)
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..), env = "SERVERFUL_GATEWAY_THREADS")]
     pub gateway_threads: Option<u16>,
+
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+}
+
+/// Prometheus metrics, served at `/metrics` on the admin API's listener.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct MetricsArgs {
+    /// Collect no metrics (`/metrics` then answers 404)
+    #[arg(long, env = "SERVERFUL_NO_METRICS")]
+    pub no_metrics: bool,
+
+    /// Serve `/metrics` without the admin token (the rest of the admin API still needs it)
+    #[arg(long, env = "SERVERFUL_METRICS_PUBLIC", conflicts_with = "no_metrics")]
+    pub metrics_public: bool,
 }
 
 /// How long idle instances stay warm.
@@ -598,6 +616,23 @@ mod tests {
         };
         assert_eq!(init.dir, PathBuf::from("my-app"));
         assert_eq!(init.template, "crud");
+    }
+
+    #[test]
+    fn metrics_are_on_and_behind_the_token_by_default() {
+        let cli = Cli::try_parse_from(["serverful", "serve"]).expect("parse");
+        let Command::Serve(serve) = cli.command else {
+            panic!("parsed as serve")
+        };
+        assert!(!serve.metrics.no_metrics);
+        assert!(!serve.metrics.metrics_public);
+        let cli = Cli::try_parse_from(["serverful", "up", "--metrics-public"]).expect("parse");
+        let Command::Up(up) = cli.command else {
+            panic!("parsed as up")
+        };
+        assert!(up.metrics.metrics_public);
+        let both = Cli::try_parse_from(["serverful", "up", "--no-metrics", "--metrics-public"]);
+        assert!(both.is_err(), "--no-metrics leaves nothing to make public");
     }
 
     #[test]

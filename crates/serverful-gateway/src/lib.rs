@@ -30,6 +30,7 @@
 //! - `validation`: REST APIs' request validators (required parameters, body models);
 //! - `api_keys`: REST APIs' API keys and usage plans (throttles, quotas);
 //! - `function_url`: Lambda function URLs on their own hosts: event, IAM check, CORS;
+//! - `matched`: which route answered, marked on the response for layers around the gateway;
 //! - `proxy`: HTTP-mode functions: the request proxied to a web server, streamed both ways;
 //! - `service`: the axum router that ties them together.
 
@@ -39,6 +40,7 @@ mod cors;
 mod errors;
 mod event;
 mod function_url;
+mod matched;
 mod mock;
 mod proxy;
 mod response;
@@ -194,6 +196,7 @@ pub use api_keys::{
 pub use auth::{AuthSettings, AuthorizerKind, AuthorizerSpec, JwtConfig, LambdaConfig, RouteAuth};
 pub use cors::CorsConfig;
 pub use function_url::{FunctionUrlAuthType, FunctionUrlInvokeMode, FunctionUrlSpec};
+pub use matched::MatchedRoute;
 pub use mock::MockAnswer;
 pub use route_set::{ApiUrl, FunctionUrlListing, RouteSet, Routes};
 pub use routes::route_lines;

@@ -190,9 +190,14 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let api = routes.api(found.api_idx);
     let route = &api.routes[found.route_idx];
     let origin = request.headers().get(http::header::ORIGIN).cloned();
-    // Every answer from here on is the API's: stamped with its ids, with its CORS headers.
-    let finish =
-        |response: Response| cors::decorate(api, origin.as_ref(), ids.stamp(api.kind, response));
+    // Every answer from here on is the API's: stamped with its ids, with its CORS headers,
+    // and marked with its route.
+    let matched = crate::MatchedRoute::new(routes.clone(), found.api_idx, found.route_idx);
+    let finish = |response: Response| {
+        let mut response = cors::decorate(api, origin.as_ref(), ids.stamp(api.kind, response));
+        response.extensions_mut().insert(matched.clone());
+        response
+    };
     if let Some(mock) = &route.mock {
         return finish(mock.response());
     }

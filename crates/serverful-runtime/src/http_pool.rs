@@ -176,6 +176,9 @@ struct LeaseState {
     started: Instant,
     /// Set on the request whose arrival started the instance.
     init_duration: Option<Duration>,
+    /// Counts the request in the function's concurrent executions while it runs (until
+    /// the state is dropped).
+    _running: serverful_metrics::Running,
 }
 
 impl HttpLease {
@@ -253,6 +256,15 @@ async fn finish_request(state: LeaseState, outcome: HttpOutcome) {
     let logging = &pool.spec.config.logging;
     let request_id = &state.request_id;
     let duration = state.started.elapsed();
+    let counted: Result<(), InvokeError> = match &outcome {
+        HttpOutcome::Responded { .. } => Ok(()),
+        HttpOutcome::TimedOut => Err(InvokeError::Timeout),
+        HttpOutcome::Failed(_) => Err(InvokeError::FunctionError(logs::error_json(
+            "Runtime.ExitError",
+            "the web server failed the request",
+        ))),
+    };
+    crate::supervisor::record_metrics(&pool.metrics, &counted, Some(duration));
     match &outcome {
         HttpOutcome::Responded { .. } => {
             pool.counters.successes.fetch_add(1, Ordering::Relaxed);
@@ -413,6 +425,11 @@ impl Supervisor<HttpKind> {
     pub async fn lease(self: &Arc<Self>) -> Result<HttpLease, InvokeError> {
         if self.is_throttled() {
             self.counters.throttles.fetch_add(1, Ordering::Relaxed);
+            crate::supervisor::record_metrics::<()>(
+                &self.metrics,
+                &Err(InvokeError::Throttled),
+                None,
+            );
             return Err(InvokeError::Throttled);
         }
         self.counters.in_flight.fetch_add(1, Ordering::SeqCst);
@@ -425,6 +442,7 @@ impl Supervisor<HttpKind> {
             Ok(checkout) => (checkout.instance, checkout.cold_start),
             Err(error) => {
                 self.counters.count::<()>(&Err(error.clone()));
+                crate::supervisor::record_metrics::<()>(&self.metrics, &Err(error.clone()), None);
                 self.counters.in_flight.fetch_sub(1, Ordering::SeqCst);
                 return Err(error);
             }
@@ -468,6 +486,7 @@ impl Supervisor<HttpKind> {
                 request_id,
                 started: Instant::now(),
                 init_duration,
+                _running: self.metrics.running(),
             }),
         })
     }

@@ -140,6 +140,9 @@ pub struct RuntimeOptions {
     /// The CA bundle functions trust and, sandboxed, the AWS host names that resolve to
     /// Serverful; `None` sets neither.
     pub aws_hosts: Option<aws_hosts::AwsHosts>,
+    /// Where each function's invocations, errors, durations and cold starts are counted,
+    /// under [`RuntimeOptions::stack`] and its logical id; off by default.
+    pub metrics: serverful_metrics::Metrics,
 }
 
 impl Default for RuntimeOptions {
@@ -163,6 +166,7 @@ impl Default for RuntimeOptions {
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
             sandbox: None,
             aws_hosts: None,
+            metrics: serverful_metrics::Metrics::disabled(),
         }
     }
 }

@@ -75,11 +75,13 @@ impl Supervisor<LambdaKind> {
         counters
             .in_flight
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let result = self.run(payload, context, head).await;
+        let mut ran_for = None;
+        let result = self.run(payload, context, head, &mut ran_for).await;
         // After a cold start the next one finds a sandbox ready. It is set up now, with
         // this invocation done, so as not to slow that down.
         self.park_ahead();
         counters.count(&result);
+        crate::supervisor::record_metrics(&self.metrics, &result, ran_for);
         counters
             .in_flight
             .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
@@ -91,6 +93,7 @@ impl Supervisor<LambdaKind> {
         payload: Bytes,
         context: InvokeContext,
         head: &mut StreamHead,
+        ran_for: &mut Option<Duration>,
     ) -> Result<Option<Bytes>, InvokeError> {
         let _permit = self.admit().await?;
         let request_id = uuid::Uuid::new_v4().to_string();
@@ -98,6 +101,8 @@ impl Supervisor<LambdaKind> {
         let outcome = loop {
             attempts += 1;
             let mut instance = self.checkout(&request_id).await?.instance;
+            let _running = self.metrics.running();
+            let started = Instant::now();
             let outcome = instance
                 .invoke(
                     &self.spec,
@@ -107,6 +112,7 @@ impl Supervisor<LambdaKind> {
                     head,
                 )
                 .await;
+            *ran_for = Some(started.elapsed());
             if let InvokeOutcome::NotDelivered = outcome {
                 // The instance died while idle; another one takes the request, a bounded
                 // number of times so that a function that always dies cannot loop us.

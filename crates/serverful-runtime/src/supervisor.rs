@@ -192,6 +192,34 @@ impl Counters {
     }
 }
 
+/// Counts one finished request in the function's Prometheus series: `duration` is how
+/// long the function ran, when it ran. Requests refused at shutdown are not invocations.
+pub(crate) fn record_metrics<T>(
+    metrics: &serverful_metrics::FunctionMetrics,
+    result: &Result<T, InvokeError>,
+    duration: Option<Duration>,
+) {
+    use serverful_metrics::Outcome;
+    let error_type;
+    let outcome = match result {
+        Ok(_) => Outcome::Success,
+        Err(InvokeError::Timeout) => Outcome::Timeout,
+        Err(InvokeError::Throttled) => Outcome::Throttled,
+        Err(InvokeError::ShuttingDown | InvokeError::NoSuchFunction(_)) => return,
+        Err(InvokeError::PayloadTooLarge) => Outcome::Error {
+            error_type: "Function.ResponseSizeTooLarge",
+        },
+        Err(InvokeError::FunctionError(error)) => {
+            // Errors are the rare path: reading their type is worth the parse.
+            (error_type, _) = instance::error_fields(error);
+            Outcome::Error {
+                error_type: &error_type,
+            }
+        }
+    };
+    metrics.finished(outcome, duration);
+}
+
 /// A place in the wait queue, given back on drop.
 struct QueueSlot<'a>(&'a AtomicU64);
 
@@ -235,6 +263,8 @@ pub(crate) struct Supervisor<K: InstanceKind> {
     last_start_error: Mutex<Option<Bytes>>,
     pub registry: Registry,
     pub counters: Counters,
+    /// The function's Prometheus series (the same for every version of its stack).
+    pub metrics: serverful_metrics::FunctionMetrics,
 }
 
 impl<K: InstanceKind> std::fmt::Debug for Supervisor<K> {
@@ -262,6 +292,10 @@ impl<K: InstanceKind> Supervisor<K> {
             .config
             .reserved_concurrency
             .unwrap_or(spec.options.max_concurrency.max(1));
+        let metrics = spec
+            .options
+            .metrics
+            .function(&spec.options.stack, &spec.config.name);
         let one_request_each = Self::one_request_each();
         let permits = if one_request_each {
             limit as usize
@@ -281,6 +315,7 @@ impl<K: InstanceKind> Supervisor<K> {
             last_start_error: Mutex::new(None),
             registry: Registry::default(),
             counters: Counters::default(),
+            metrics,
         }
     }
 
@@ -418,6 +453,8 @@ impl<K: InstanceKind> Supervisor<K> {
             sink: &self.spec.options.log_sink,
         };
         let result = self.kind.start(&self.spec, context).await;
+        self.metrics
+            .cold_start(result.is_ok().then(|| started.elapsed()));
         K::after_cold_start(self);
         let instance = match result {
             Ok(instance) => instance,
@@ -504,7 +541,10 @@ impl<K: InstanceKind> Supervisor<K> {
             registry: &self.registry,
             sink: &sink,
         };
+        let started = Instant::now();
         let result = self.kind.start(&self.spec, context).await;
+        self.metrics
+            .cold_start(result.is_ok().then(|| started.elapsed()));
         K::after_cold_start(self);
         match result {
             Ok(instance) => {

@@ -21,6 +21,7 @@ mod checkpoint;
 mod consumer;
 mod destination;
 mod event;
+mod lag;
 mod mapping;
 mod mappings;
 
@@ -28,5 +29,6 @@ pub use checkpoint::{
     Checkpoint, CheckpointError, CheckpointStore, MemoryCheckpoints, SqliteCheckpoints, WindowState,
 };
 pub use destination::{DestinationError, FailureDestination, NoDestinations};
+pub use lag::IteratorAge;
 pub use mapping::{table_of_stream_arn, Mapping, MappingError, StartingPosition};
 pub use mappings::{StreamMappings, StreamsSettings};

@@ -116,6 +116,11 @@ impl StreamMappings {
         self.running.list().await
     }
 
+    /// What the consumers share: the store and the checkpoints.
+    pub(crate) fn services(&self) -> &Services {
+        &self.services
+    }
+
     /// Stops every consumer (the server stops); checkpoints stay.
     pub async fn shutdown(&self) {
         self.running.shutdown().await;

@@ -9,6 +9,7 @@ mod builds;
 mod init;
 mod invoke;
 mod logs;
+mod metrics;
 mod remote;
 mod schedules;
 mod serve;

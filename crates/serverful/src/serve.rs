@@ -40,6 +40,7 @@ pub(crate) async fn run(args: ServeArgs, aws: tokio::runtime::Handle) -> anyhow:
         idle_timeout: args.idle_timeout,
         log_retention: crate::logs::retention(&args.logs),
         aws,
+        metrics: args.metrics,
     })
     .await;
     let server = match started {

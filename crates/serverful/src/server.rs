@@ -37,6 +37,8 @@ pub(crate) struct ServerSettings {
     pub log_retention: serverful_logs::Retention,
     /// The tokio runtime the AWS endpoint is served on (see `crate::main`).
     pub aws: tokio::runtime::Handle,
+    /// `--no-metrics` and `--metrics-public`.
+    pub metrics: serverful_cli::MetricsArgs,
 }
 
 /// A started server, not yet serving: what the banner prints, and the listeners.
@@ -50,6 +52,10 @@ pub(crate) struct Server {
     pub key_source: serverful_aws::KeySource,
     pub token_source: serverful_admin::TokenSource,
     pub token: String,
+    /// The server's metrics (disabled with `--no-metrics`), and whether `/metrics` is
+    /// served without the token.
+    pub metrics: serverful_metrics::Metrics,
+    pub metrics_public: bool,
     gateway_listener: tokio::net::TcpListener,
     aws_listener: tokio::net::TcpListener,
     admin_listener: tokio::net::TcpListener,
@@ -144,6 +150,12 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         crate::app::sandbox(settings.sandbox, settings.network, &data_dir, endpoints).await?;
     let aws_hosts = crate::tls::aws_hosts(&tls, &settings.region, sandbox.is_some());
     let logs = crate::logs::open_store(&data_dir, settings.log_retention);
+    let metrics = crate::metrics::from_args(settings.metrics);
+    metrics.register_source(Arc::new(crate::metrics::QueueDepths(queues.clone())));
+    let async_invocations = open_async_queue(&data_dir)?;
+    metrics.register_source(Arc::new(crate::metrics::AsyncBacklog(
+        async_invocations.clone(),
+    )));
     let runtime_options = runtime::RuntimeOptions {
         region: settings.region.clone(),
         account_id: ACCOUNT_ID.to_owned(),
@@ -160,6 +172,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         // the stack's own (`Platform::runtime_options`).
         log_store: logs.as_ref().map(|opened| opened.store.clone()),
         aws_hosts: Some(aws_hosts),
+        metrics: metrics.clone(),
         ..runtime::RuntimeOptions::default()
     };
     // The master keys may do everything, as the account's root user; the platform adds
@@ -203,7 +216,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
                     .context("open the schedule state")?,
             )),
             schedule_minute: schedule_minute()?,
-            async_invocations: Some(open_async_queue(&data_dir)?),
+            async_invocations: Some(async_invocations),
             streams,
             queues: Some(queues.clone()),
             topics: Some(topics.clone()),
@@ -218,6 +231,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         Arc::new(state),
         routes.clone(),
     );
+    metrics.register_source(Arc::new(crate::metrics::StreamAges(platform.clone())));
     serverful_platform::async_invoke::start(&platform);
     serverful_platform::runtime_mappings::start(&platform);
     serverful_platform::sns_deliveries::start(&platform);
@@ -249,7 +263,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         .gateway
         .set(gateway::router(gateway_state.clone()));
     let aws = aws_router.get_or_init(|| {
-        aws_endpoint(
+        let router = aws_endpoint(
             serverful_aws::AwsState::with_keys(keys),
             store,
             Some(queues),
@@ -257,13 +271,18 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             Some(topics),
             Some(websockets.clone()),
             Some(s3),
-        )
+        );
+        crate::metrics::count_dynamodb_operations(router, metrics.dynamodb())
     });
     websockets.set_management(aws.clone());
     let admin_state = serverful_admin::AdminState {
         platform: platform.clone(),
         token: Arc::from(token.as_str()),
         stacks_root: data_dir.join("stacks"),
+        metrics: serverful_admin::MetricsAccess {
+            metrics: metrics.clone(),
+            public: settings.metrics.metrics_public,
+        },
     };
     Ok(Server {
         platform,
@@ -275,6 +294,8 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         key_source,
         token_source,
         token,
+        metrics,
+        metrics_public: settings.metrics.metrics_public,
         gateway_listener,
         aws_listener,
         admin_listener,
@@ -320,6 +341,21 @@ impl Server {
                 println!("  SERVERFUL_ADMIN_TOKEN={}", self.token);
             }
         }
+        if !self.metrics.is_enabled() {
+            println!("Metrics off (--no-metrics)");
+        } else if self.metrics_public {
+            println!(
+                "Metrics {}{} (public)",
+                self.admin_url,
+                serverful_admin::METRICS_PATH
+            );
+        } else {
+            println!(
+                "Metrics {}{} (with the admin token)",
+                self.admin_url,
+                serverful_admin::METRICS_PATH
+            );
+        }
     }
 
     /// Serves every listener until Ctrl-C or SIGTERM, then stops every function.
@@ -339,15 +375,23 @@ impl Server {
             let _ = receiver.wait_for(|stop| *stop).await;
         };
         // Connect info gives events the client's address (`sourceIp`).
-        let gateway_service =
-            gateway::router(self.gateway_state).into_make_service_with_connect_info::<SocketAddr>();
-        let gateway_listener = self
-            .gateway_listener
-            .tap_io(|stream| set_nodelay(stream, "gateway"));
+        let gateway_service = crate::metrics::count_gateway_requests(
+            gateway::router(self.gateway_state),
+            self.metrics.gateway(),
+        )
+        .into_make_service_with_connect_info::<SocketAddr>();
+        let gateway_listener = crate::metrics::CountedListener::new(
+            self.gateway_listener,
+            self.metrics.connections("gateway"),
+        )
+        .tap_io(|stream| set_nodelay(stream.get_mut(), "gateway"));
         let gateway_served = axum::serve(gateway_listener, gateway_service)
             .with_graceful_shutdown(stopped(stop_receiver.clone()));
         let admin_served = axum::serve(
-            self.admin_listener,
+            crate::metrics::CountedListener::new(
+                self.admin_listener,
+                self.metrics.connections("admin"),
+            ),
             serverful_admin::router(self.admin_state),
         )
         .with_graceful_shutdown(stopped(stop_receiver.clone()));
@@ -361,11 +405,12 @@ impl Server {
             .aws_listener
             .into_std()
             .context("hand over the AWS endpoint")?;
-        let aws_served = self.aws.spawn(serve_aws(
+        let aws_served = self.aws.spawn(serve_aws_counted(
             aws_listener,
             aws_router,
             "AWS endpoint",
             stopped(stop_receiver),
+            self.metrics.connections("aws"),
         ));
         let (gateway_result, admin_result, aws_result) =
             tokio::join!(gateway_served, admin_served, aws_served);
@@ -479,8 +524,27 @@ pub(crate) async fn serve_aws(
     name: &'static str,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::from_std(listener)?
-        .tap_io(move |stream| set_nodelay(stream, name));
+    serve_aws_counted(
+        listener,
+        router,
+        name,
+        shutdown,
+        serverful_metrics::ConnectionGauge::default(),
+    )
+    .await
+}
+
+/// [`serve_aws`], counting the open connections in `connections`.
+async fn serve_aws_counted(
+    listener: std::net::TcpListener,
+    router: axum::Router,
+    name: &'static str,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    connections: serverful_metrics::ConnectionGauge,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let listener = crate::metrics::CountedListener::new(listener, connections)
+        .tap_io(move |stream| set_nodelay(stream.get_mut(), name));
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await

@@ -44,6 +44,7 @@ pub(crate) async fn run(args: UpArgs, aws: tokio::runtime::Handle) -> anyhow::Re
         idle_timeout: args.idle_timeout,
         log_retention: crate::logs::retention(&args.app.logs),
         aws,
+        metrics: args.metrics,
     })
     .await;
     let server = match started {

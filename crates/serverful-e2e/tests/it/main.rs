@@ -28,6 +28,7 @@ mod layers;
 mod lifecycle;
 mod logging_config;
 mod logs;
+mod metrics;
 mod orders;
 mod pajthy;
 mod payloads;

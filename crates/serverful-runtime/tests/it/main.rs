@@ -3,6 +3,7 @@
 
 mod http_mode;
 mod log_store;
+mod metrics;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -58,6 +59,8 @@ struct App {
     max_queued: u32,
     idle_timeout: Option<Duration>,
     log_store: Option<Arc<dyn LogStore>>,
+    /// Off unless a test turns it on.
+    metrics: serverful_metrics::Metrics,
 }
 
 impl App {
@@ -69,6 +72,7 @@ impl App {
             max_queued: 100,
             idle_timeout: None,
             log_store: None,
+            metrics: serverful_metrics::Metrics::disabled(),
         }
     }
 
@@ -127,6 +131,7 @@ impl App {
             idle_timeout: self.idle_timeout,
             sandbox: None,
             aws_hosts: None,
+            metrics: self.metrics.clone(),
         }
     }
 
