@@ -48,6 +48,7 @@ pub mod bucket_events;
 mod buckets;
 pub mod events_api;
 mod invocation;
+pub mod invocation_records;
 mod keys;
 pub mod lambda_api;
 mod lambda_stream;
@@ -58,6 +59,7 @@ mod messaging;
 mod older;
 pub mod prepare;
 mod queues;
+mod records;
 pub mod runtime_mappings;
 mod schedules;
 pub mod server;
@@ -67,8 +69,8 @@ pub mod streams;
 pub mod tables;
 
 pub use action::{
-    Action, ActionError, ApiUrl, BackupSink, DeployRequest, ErrorKind, InvokeRequest, LogEntry,
-    LogsRequest, Outcome, Source, StackSummary,
+    Action, ActionError, ApiUrl, BackupSink, DeployRequest, ErrorKind, InvocationsRequest,
+    InvokeRequest, LogEntry, LogsRequest, Outcome, ReplayAnswer, Source, StackSummary,
 };
 pub use prepare::{sdk_cache_dir, CodeVersions, PrepareError, Progress, Quiet, StackDirs};
 pub use server::{Layout, LiveVersion, Platform, PlatformConfig, PlatformInvoker};

@@ -74,6 +74,9 @@ pub struct PlatformConfig {
     /// Where functions' log lines are kept (`Action::Logs` reads them); `None` when the
     /// store could not be opened.
     pub logs: Option<crate::logs::LogReader>,
+    /// Where invocations are recorded (`Action::Invocations` reads them); `None` when the
+    /// store could not be opened. Its settings say whether recording is on.
+    pub invocation_records: Option<Arc<serverful_invocations::Recorder>>,
     /// The server's version, recorded in backups.
     pub serverful_version: String,
     /// Where schedules keep their state (`DATA/schedules.sqlite`); `None` runs no schedule.
@@ -408,6 +411,9 @@ impl Platform {
                 written.map_err(|error| ActionError::internal("backup", error.to_string()))?
             }
             Action::Invoke(request) => crate::invocation::invoke(self, request).await,
+            Action::Invocations(request) => crate::invocation_records::list(self, request).await,
+            Action::InvocationRecord { id } => crate::invocation_records::show(self, &id).await,
+            Action::Replay { id } => crate::invocation_records::replay(self, &id).await,
         }
     }
 
@@ -1434,7 +1440,26 @@ impl Platform {
     /// Calls a function for a caller that passes a streamed response on as it comes
     /// (function URLs in `RESPONSE_STREAM` mode, `InvokeWithResponseStream`), saying which
     /// Lambda version ran as [`Platform::invoke_version`] does.
+    ///
+    /// Every call of a function passes here, and is recorded here (`records.rs`) unless
+    /// recording is off.
     pub async fn invoke_streaming_version(
+        self: &Arc<Self>,
+        function: &FunctionRef,
+        event: Bytes,
+        mut context: runtime::InvokeContext,
+    ) -> (Option<String>, Result<InvokeResponse, InvokeError>) {
+        let recording = crate::records::Recording::start(self, function, &event, &mut context);
+        let (executed, answer) = self
+            .invoke_streaming_unrecorded(function, event, context)
+            .await;
+        match recording {
+            Some(recording) => recording.finish(executed, answer),
+            None => (executed, answer),
+        }
+    }
+
+    async fn invoke_streaming_unrecorded(
         self: &Arc<Self>,
         function: &FunctionRef,
         event: Bytes,
@@ -2008,7 +2033,10 @@ fn websocket_api_spec(
             .iter()
             .map(|route| serverful_websocket::RouteSpec {
                 route_key: route.route_key.clone(),
-                target: current_target(version, &stack, &route.function),
+                target: current_target(version, &stack, &route.function).with_trigger(format!(
+                    "websocket {} (api {})",
+                    route.route_key, api.api_id
+                )),
                 two_way: route.two_way,
             })
             .collect(),
@@ -2018,7 +2046,8 @@ fn websocket_api_spec(
             template::WebSocketAuth::Lambda(authorizer) => {
                 serverful_websocket::ConnectAuth::Lambda(serverful_websocket::ConnectAuthorizer {
                     name: authorizer.name.clone(),
-                    target: current_target(version, &stack, &authorizer.function),
+                    target: current_target(version, &stack, &authorizer.function)
+                        .with_trigger(format!("authorizer {}", authorizer.name)),
                     identity_sources: authorizer.identity_sources.clone(),
                 })
             }
@@ -2084,6 +2113,10 @@ fn api_spec(version: &LiveVersion, api: &template::Api) -> gateway::ApiSpec {
                             .find(|function| function.logical_id == route.function)
                             .and_then(|function| function.auto_publish_alias.as_deref())
                             .map(Arc::from),
+                        trigger: Some(Arc::from(format!(
+                            "route {} {} (api {})",
+                            route.method, route.path, api.api_id
+                        ))),
                     },
                     mode: if http_mode {
                         FunctionMode::Http
@@ -2143,6 +2176,7 @@ fn function_url_spec(
             function: Arc::from(url.function.as_str()),
             deploy: Some(version.record.number),
             qualifier: url.qualifier.as_deref().map(Arc::from),
+            trigger: Some(Arc::from(format!("function-url {}", url.url_id))),
         },
         function_name: function.name.clone(),
         auth_type: match url.auth_type {

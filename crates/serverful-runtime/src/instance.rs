@@ -648,6 +648,7 @@ impl Instance {
         let name = &spec.config.name;
         let sink = &spec.options.log_sink;
         let log_tail = context.log_tail.clone();
+        let context_report = context.report.clone();
         // The runtime's own lines of the invocation, also kept for a caller who asked for
         // its log's tail.
         let emit = |line: &str| {
@@ -823,6 +824,13 @@ impl Instance {
             init_duration: self.init_duration.take(),
         };
         emit(&logs::report_line(request_id, &report));
+        if let Some(slot) = &context_report {
+            slot.fill(logs::InvocationReport {
+                request_id: request_id.to_owned(),
+                instance: self.pid,
+                report,
+            });
+        }
         if let Some(stream_end) = stream_end {
             // Told after REPORT, so that a caller that asked for the log's tail has it
             // whole. The stream's caller may be gone (a client that went away).

@@ -231,7 +231,12 @@ fn print_outcome(outcome: &Outcome) {
             }
         }
         // Printed by `serverful logs`, `backup` and `invoke`, which ask for them.
-        Outcome::Logs { .. } | Outcome::BackedUp { .. } | Outcome::Invoked { .. } => {}
+        Outcome::Logs { .. }
+        | Outcome::BackedUp { .. }
+        | Outcome::Invoked { .. }
+        | Outcome::Invocations { .. }
+        | Outcome::InvocationRecord { .. }
+        | Outcome::Replayed { .. } => {}
     }
 }
 

@@ -1,0 +1,265 @@
+//! Recording invocations: the one place every call of a function passes
+//! ([`Platform::invoke_streaming_version`]) hands what it saw to the
+//! [`serverful_invocations::Recorder`] of [`crate::PlatformConfig::invocation_records`].
+//!
+//! Before the call, [`Recording::start`] asks the runtime for the invocation's log lines
+//! (a `LogTail`) and its report (a `ReportSlot`: request id, instance, timings). After it,
+//! [`Recording::finish`] builds a [`Capture`] (the event and result bytes are shared, not
+//! copied; redaction and caps are the writer thread's job) and queues it, which never
+//! waits. A streamed response is recorded when its stream ends (or its caller drops it),
+//! with its first [`serverful_invocations::Settings::payload_cap`] bytes.
+//!
+//! A function opts out with `SERVERFUL_RECORD_INVOCATIONS: false` in its template's
+//! `Environment` (read from the stack's current deploy); the server with
+//! `--record-invocations off`.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::Stream;
+use serverful_invocations::{Capture, CapturedBytes, RecordOutcome, Recorder, Timings};
+use serverful_invoke::{FunctionRef, InvokeError, InvokeResponse, ResponseStream};
+use serverful_runtime as runtime;
+
+use crate::server::Platform;
+
+/// The trigger prefix of a replay, followed by the replayed record's id.
+pub(crate) const REPLAY_PREFIX: &str = "replay of ";
+
+/// One invocation being recorded.
+pub(crate) struct Recording {
+    recorder: Arc<Recorder>,
+    capture: Capture,
+    started: Instant,
+    log_tail: runtime::LogTail,
+    report: runtime::ReportSlot,
+}
+
+impl Recording {
+    /// Starts recording a call of `function` unless recording is off (server-wide or for
+    /// the function); sets up `context` so the runtime reports the invocation.
+    pub(crate) fn start(
+        platform: &Platform,
+        function: &FunctionRef,
+        event: &Bytes,
+        context: &mut runtime::InvokeContext,
+    ) -> Option<Recording> {
+        let recorder = platform.config().invocation_records.as_ref()?;
+        if !recorder.settings().enabled {
+            return None;
+        }
+        let version = platform.current(&function.stack)?;
+        let template_function = version
+            .app
+            .functions
+            .iter()
+            .find(|candidate| *candidate.logical_id == *function.function)?;
+        if serverful_invocations::opted_out(
+            template_function
+                .environment
+                .get(serverful_invocations::OPT_OUT_VARIABLE)
+                .map(String::as_str),
+        ) {
+            return None;
+        }
+        let log_tail = context
+            .log_tail
+            .get_or_insert_with(runtime::LogTail::new)
+            .clone();
+        let report = context
+            .report
+            .get_or_insert_with(runtime::ReportSlot::new)
+            .clone();
+        let trigger = function.trigger.as_deref().unwrap_or("unknown");
+        let replay_of = trigger.strip_prefix(REPLAY_PREFIX).map(str::to_owned);
+        Some(Recording {
+            recorder: recorder.clone(),
+            capture: Capture {
+                id: String::new(),
+                at_ms: serverful_invocations::now_ms(),
+                stack: function.stack.to_string(),
+                function: function.function.to_string(),
+                function_name: template_function.name.clone(),
+                deploy: Some(function.deploy.unwrap_or(version.record.number)),
+                executed_version: None,
+                qualifier: function.qualifier.as_deref().map(str::to_owned),
+                instance: None,
+                trigger: trigger.to_owned(),
+                outcome: RecordOutcome::Success,
+                event: CapturedBytes::new(event.clone()),
+                result: None,
+                error: None,
+                logs: Vec::new(),
+                timings: Timings {
+                    memory_mb: Some(template_function.memory_mb),
+                    ..Timings::default()
+                },
+                replay_of,
+            },
+            started: Instant::now(),
+            log_tail,
+            report,
+        })
+    }
+
+    /// Records how the call ended and gives its answer back; a streamed answer is recorded
+    /// when its stream ends.
+    pub(crate) fn finish(
+        mut self,
+        executed: Option<String>,
+        answer: Result<InvokeResponse, InvokeError>,
+    ) -> (Option<String>, Result<InvokeResponse, InvokeError>) {
+        self.capture.executed_version.clone_from(&executed);
+        let answer = match answer {
+            Ok(InvokeResponse::Buffered(body)) => {
+                self.capture.result = Some(CapturedBytes::new(body.clone()));
+                self.queue();
+                Ok(InvokeResponse::Buffered(body))
+            }
+            Ok(InvokeResponse::Streamed(stream)) => Ok(InvokeResponse::Streamed(ResponseStream {
+                content_type: stream.content_type,
+                body: Box::pin(RecordedStream {
+                    inner: stream.body,
+                    kept: BytesMut::new(),
+                    size: 0,
+                    recording: Some(self),
+                }),
+            })),
+            Err(error) => {
+                self.fail(&error);
+                self.queue();
+                Err(error)
+            }
+        };
+        (executed, answer)
+    }
+
+    fn fail(&mut self, error: &InvokeError) {
+        let (outcome, payload) = outcome_of(error);
+        self.capture.outcome = outcome;
+        self.capture.error = Some(CapturedBytes::new(payload));
+    }
+
+    /// Fills in what the runtime reported and queues the capture (never waits).
+    fn queue(mut self) {
+        let report = self.report.get();
+        let elapsed_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        match report {
+            Some(report) => {
+                self.capture.id = report.request_id.clone();
+                self.capture.instance = Some(format!("pid {}", report.instance));
+                self.capture.timings = Timings {
+                    init_ms: report
+                        .report
+                        .init_duration
+                        .map(|init| init.as_secs_f64() * 1000.0),
+                    duration_ms: report.report.duration.as_secs_f64() * 1000.0,
+                    billed_ms: report.billed_ms(),
+                    memory_mb: Some(report.report.memory_size_mb),
+                    max_memory_used_mb: Some(report.report.max_memory_used_mb),
+                };
+            }
+            None => {
+                // It never ran on an instance (throttled, not started) or its caller left
+                // a stream early: the call's own time, under an id of its own.
+                self.capture.id = uuid::Uuid::new_v4().to_string();
+                self.capture.timings.duration_ms = elapsed_ms;
+                self.capture.timings.billed_ms = elapsed_ms.ceil() as u64;
+            }
+        }
+        self.capture.logs = self.log_tail.lines();
+        self.recorder.record(self.capture);
+    }
+}
+
+/// A failed call's outcome and Lambda's error JSON for it.
+pub fn outcome_of(error: &InvokeError) -> (RecordOutcome, Bytes) {
+    let json = |error_type: &str, message: &str| {
+        Bytes::from(
+            serde_json::json!({"errorType": error_type, "errorMessage": message}).to_string(),
+        )
+    };
+    match error {
+        InvokeError::FunctionError(payload) => (RecordOutcome::Error, payload.clone()),
+        InvokeError::Timeout => (
+            RecordOutcome::Timeout,
+            json("Sandbox.Timedout", "Task timed out"),
+        ),
+        InvokeError::Throttled => (
+            RecordOutcome::Throttled,
+            json("TooManyRequestsException", "Rate Exceeded."),
+        ),
+        InvokeError::PayloadTooLarge => (
+            RecordOutcome::PayloadTooLarge,
+            json(
+                "RequestTooLargeException",
+                "The payload is over Lambda's limit",
+            ),
+        ),
+        InvokeError::NoSuchFunction(_) | InvokeError::Unavailable(_) => (
+            RecordOutcome::Unavailable,
+            json("ServiceException", &error.to_string()),
+        ),
+    }
+}
+
+/// A streamed response passed on as it comes, its first bytes kept for the record, which
+/// is queued when the stream ends or its caller drops it.
+struct RecordedStream {
+    inner: futures_util::stream::BoxStream<'static, Result<Bytes, InvokeError>>,
+    kept: BytesMut,
+    size: u64,
+    recording: Option<Recording>,
+}
+
+impl RecordedStream {
+    fn end(&mut self, error: Option<&InvokeError>) {
+        let Some(mut recording) = self.recording.take() else {
+            return;
+        };
+        match error {
+            Some(error) => recording.fail(error),
+            None => {
+                recording.capture.result = Some(CapturedBytes {
+                    bytes: std::mem::take(&mut self.kept).freeze(),
+                    original_bytes: Some(self.size),
+                });
+            }
+        }
+        recording.queue();
+    }
+}
+
+impl Stream for RecordedStream {
+    type Item = Result<Bytes, InvokeError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let item = self.inner.as_mut().poll_next(cx);
+        match &item {
+            Poll::Ready(Some(Ok(chunk))) => {
+                self.size += chunk.len() as u64;
+                let cap = self
+                    .recording
+                    .as_ref()
+                    .map_or(0, |recording| recording.recorder.settings().payload_cap);
+                let room = cap.saturating_sub(self.kept.len());
+                let take = room.min(chunk.len());
+                self.kept.extend_from_slice(&chunk[..take]);
+            }
+            Poll::Ready(Some(Err(error))) => self.end(Some(error)),
+            Poll::Ready(None) => self.end(None),
+            Poll::Pending => {}
+        }
+        item
+    }
+}
+
+impl Drop for RecordedStream {
+    fn drop(&mut self) {
+        // A caller that went away before the end: what it got is what is recorded.
+        self.end(None);
+    }
+}
