@@ -29,6 +29,42 @@ use crate::server::Platform;
 /// The trigger prefix of a replay, followed by the replayed record's id.
 pub(crate) const REPLAY_PREFIX: &str = "replay of ";
 
+/// The trigger of asynchronous invocations (the queue behind `InvocationType: Event`,
+/// schedules, EventBridge rules, S3 notifications, SNS subscriptions).
+pub(crate) const ASYNC: &str = "async";
+
+/// Events past this size are not read for their source.
+const MAX_SNIFFED_EVENT_BYTES: usize = 64 * 1024;
+
+/// What sent an asynchronous invocation, as its event says: `schedule RULE` (EventBridge's
+/// `Scheduled Event`), `eventbridge SOURCE`, `bucket NAME` (an S3 notification), `topic
+/// NAME` (an SNS message); `None` for any other event.
+fn async_trigger(event: &[u8]) -> Option<String> {
+    if event.len() > MAX_SNIFFED_EVENT_BYTES {
+        return None;
+    }
+    let event: serde_json::Value = serde_json::from_slice(event).ok()?;
+    let last_segment = |arn: &str| arn.rsplit([':', '/']).next().unwrap_or(arn).to_owned();
+    if let Some(detail_type) = event.get("detail-type").and_then(|value| value.as_str()) {
+        if detail_type == "Scheduled Event" {
+            let rule = event["resources"][0].as_str().map(last_segment)?;
+            return Some(format!("schedule {rule}"));
+        }
+        let source = event.get("source").and_then(|value| value.as_str())?;
+        return Some(format!("eventbridge {source}"));
+    }
+    let record = &event["Records"][0];
+    if record["eventSource"] == "aws:s3" {
+        let bucket = record["s3"]["bucket"]["name"].as_str()?;
+        return Some(format!("bucket {bucket}"));
+    }
+    if record["EventSource"] == "aws:sns" {
+        let topic = record["Sns"]["TopicArn"].as_str().map(last_segment)?;
+        return Some(format!("topic {topic}"));
+    }
+    None
+}
+
 /// One invocation being recorded.
 pub(crate) struct Recording {
     recorder: Arc<Recorder>,
@@ -73,7 +109,12 @@ impl Recording {
             .report
             .get_or_insert_with(runtime::ReportSlot::new)
             .clone();
-        let trigger = function.trigger.as_deref().unwrap_or("unknown");
+        let trigger = match function.trigger.as_deref() {
+            // The asynchronous queue keeps no trigger; the event says where it came from.
+            Some(ASYNC) => async_trigger(event).unwrap_or_else(|| ASYNC.to_owned()),
+            Some(trigger) => trigger.to_owned(),
+            None => "unknown".to_owned(),
+        };
         let replay_of = trigger.strip_prefix(REPLAY_PREFIX).map(str::to_owned);
         Some(Recording {
             recorder: recorder.clone(),
@@ -87,7 +128,7 @@ impl Recording {
                 executed_version: None,
                 qualifier: function.qualifier.as_deref().map(str::to_owned),
                 instance: None,
-                trigger: trigger.to_owned(),
+                trigger,
                 outcome: RecordOutcome::Success,
                 event: CapturedBytes::new(event.clone()),
                 result: None,
@@ -261,5 +302,37 @@ impl Drop for RecordedStream {
     fn drop(&mut self) {
         // A caller that went away before the end: what it got is what is recorded.
         self.end(None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn asynchronous_events_name_their_source() {
+        let trigger = |event: &str| async_trigger(event.as_bytes());
+        assert_eq!(
+            trigger(
+                r#"{"detail-type":"Scheduled Event","source":"aws.events","resources":["arn:aws:events:us-east-1:123456789012:rule/nightly"]}"#
+            ),
+            Some("schedule nightly".to_owned())
+        );
+        assert_eq!(
+            trigger(r#"{"detail-type":"OrderPlaced","source":"shop.orders","resources":[]}"#),
+            Some("eventbridge shop.orders".to_owned())
+        );
+        assert_eq!(
+            trigger(r#"{"Records":[{"eventSource":"aws:s3","s3":{"bucket":{"name":"uploads"}}}]}"#),
+            Some("bucket uploads".to_owned())
+        );
+        assert_eq!(
+            trigger(
+                r#"{"Records":[{"EventSource":"aws:sns","Sns":{"TopicArn":"arn:aws:sns:us-east-1:123456789012:alerts"}}]}"#
+            ),
+            Some("topic alerts".to_owned())
+        );
+        assert_eq!(trigger(r#"{"hello":"world"}"#), None);
+        assert_eq!(trigger("not json"), None);
     }
 }

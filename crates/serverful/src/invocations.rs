@@ -290,27 +290,26 @@ fn side_by_side(recorded: &InvocationRecord, replay: &ReplayAnswer) -> String {
     for (label, left, right) in rows {
         text.push_str(&format!("{label:<10}{left:<COLUMN$}  {right}\n"));
     }
-    let left = chunks(&recorded_payload);
-    let right = chunks(&replay.payload);
-    let label = |index: usize| match index {
-        0 => "answer",
-        _ => "",
-    };
+    // The answers pretty-printed, line beside line; a line longer than the column pushes
+    // its neighbour right rather than being cut, so every line reads whole.
+    let left = pretty_lines(&recorded_payload);
+    let right = pretty_lines(&replay.payload);
     for index in 0..left.len().max(right.len()) {
+        let label = if index == 0 { "answer" } else { "" };
         let left = left.get(index).map_or("", String::as_str);
         let right = right.get(index).map_or("", String::as_str);
-        text.push_str(&format!("{:<10}{left:<COLUMN$}  {right}\n", label(index)));
+        text.push_str(&format!("{label:<10}{left:<COLUMN$}  {right}\n"));
     }
     text
 }
 
-/// `text` cut into lines of at most [`COLUMN`] characters.
-fn chunks(text: &str) -> Vec<String> {
-    let characters: Vec<char> = text.chars().collect();
-    let mut lines: Vec<String> = characters
-        .chunks(COLUMN)
-        .map(|chunk| chunk.iter().collect())
-        .collect();
+/// `text` as pretty-printed JSON lines (as it is when it is not JSON).
+fn pretty_lines(text: &str) -> Vec<String> {
+    let pretty = serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|value| serde_json::to_string_pretty(&value).ok())
+        .unwrap_or_else(|| text.to_owned());
+    let mut lines: Vec<String> = pretty.lines().map(str::to_owned).collect();
     if lines.is_empty() {
         lines.push(String::new());
     }

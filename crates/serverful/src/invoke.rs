@@ -32,6 +32,18 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
     // A replay runs the recorded event of the recorded function.
     let (name, event, recorded) = match &args.replay {
         Some(id) => match crate::invocations::record_to_replay(&loaded.data_dir, id)? {
+            Ok(record)
+                if args.function.as_ref().is_some_and(|named| {
+                    *named != record.function && *named != record.function_name
+                }) =>
+            {
+                eprintln!(
+                    "error: invocation record {id} is of function {}, not {}",
+                    record.function,
+                    args.function.as_deref().unwrap_or_default()
+                );
+                return Ok(ExitCode::FAILURE);
+            }
             Ok(record) => (
                 record.function.clone(),
                 Bytes::from(record.event.text.clone()),
