@@ -741,7 +741,7 @@ mod tests {
         let Command::Invoke(invoke) = cli.command else {
             panic!("parsed as invoke")
         };
-        assert_eq!(invoke.function, "HelloFunction");
+        assert_eq!(invoke.function.as_deref(), Some("HelloFunction"));
         assert_eq!(invoke.app.dir, PathBuf::from("app"));
         assert_eq!(invoke.event, Some(PathBuf::from("-")));
     }
