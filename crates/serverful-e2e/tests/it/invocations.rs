@@ -46,6 +46,20 @@ Resources:
           Properties:
             Path: /quiet
             Method: POST
+  Jobs:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: calc-jobs
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: calc/
+      Events:
+        Work:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Jobs.Arn
+            BatchSize: 1
   Tick:
     Type: AWS::Serverless::Function
     Properties:
@@ -372,6 +386,46 @@ fn records_under_up_are_read_from_the_data_folder_and_replayed_locally() {
         assert!(Instant::now() < deadline, "no record yet");
         std::thread::sleep(Duration::from_millis(100));
     };
+
+    // A queue's messages are recorded under the queue's name.
+    let (ok, url, stderr) = server.aws_cli(&[
+        "sqs",
+        "get-queue-url",
+        "--queue-name",
+        "calc-jobs",
+        "--endpoint-url",
+        &server.aws_url,
+    ]);
+    assert!(ok, "{stderr}");
+    let url = url["QueueUrl"].as_str().expect("a queue URL").to_owned();
+    let (ok, _, stderr) = server.aws_cli(&[
+        "sqs",
+        "send-message",
+        "--queue-url",
+        &url,
+        "--message-body",
+        "{}",
+        "--endpoint-url",
+        &server.aws_url,
+    ]);
+    assert!(ok, "{stderr}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (code, stdout, stderr) =
+            run_serverful(&["invocations", "Worker", "--data", &data, "--json"]);
+        assert_eq!(code, 0, "{stderr}");
+        if let Some(line) = stdout.lines().next() {
+            let record: Value = serde_json::from_str(line).expect("JSON");
+            assert_eq!(record["trigger"], "queue calc-jobs", "{record}");
+            assert_eq!(record["outcome"], "success", "{record}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no record of the queue's message"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     // The fix, in the app folder: a local replay runs the folder's code.
     write_app(app.path(), FIXED);
