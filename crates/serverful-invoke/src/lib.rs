@@ -287,6 +287,18 @@ pub enum ProxyOutcome {
 pub trait ProxyGuard: Send + 'static {
     /// Reports how the request ended; the caller answers its client once this is done.
     fn finish(self: Box<Self>, outcome: ProxyOutcome) -> BoxFuture<'static, ()>;
+
+    /// Whether the guard wants the proxied request described ([`ProxyGuard::request`]):
+    /// one that records invocations does. False by default, so that the caller builds
+    /// nothing for it.
+    fn wants_request(&self) -> bool {
+        false
+    }
+
+    /// The proxied request as the caller received it, described as a JSON document
+    /// (`httpMethod`, `path`, `rawQueryString`, `headers`; not the body), before it is
+    /// sent.
+    fn request(&mut self, _description: Bytes) {}
 }
 
 #[cfg(test)]

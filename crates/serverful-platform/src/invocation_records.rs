@@ -136,6 +136,15 @@ pub(crate) async fn replay(platform: &Arc<Platform>, id: &str) -> Result<Outcome
             ),
         ));
     }
+    if platform.is_http_mode(&recorded.stack, &recorded.function) {
+        return Err(ActionError::invalid(
+            "replay",
+            format!(
+                "{} is an HTTP-mode function: its records keep the request without its body, which cannot be sent again",
+                recorded.function
+            ),
+        ));
+    }
     let mut target = FunctionRef::new(recorded.stack.as_str(), recorded.function.as_str())
         .with_trigger(format!("{REPLAY_PREFIX}{}", recorded.id));
     // An alias resolves in the current deploy; a version number would run old code.

@@ -70,8 +70,10 @@ pub(crate) struct Recording {
     recorder: Arc<Recorder>,
     capture: Capture,
     started: Instant,
-    log_tail: runtime::LogTail,
-    report: runtime::ReportSlot,
+    /// The call's log lines, for a call through the Runtime API.
+    log_tail: Option<runtime::LogTail>,
+    /// The runtime's report of the call, for a call through the Runtime API.
+    report: Option<runtime::ReportSlot>,
 }
 
 impl Recording {
@@ -83,6 +85,61 @@ impl Recording {
         event: &Bytes,
         context: &mut runtime::InvokeContext,
     ) -> Option<Recording> {
+        let mut recording = Recording::begin(platform, function, event.clone())?;
+        recording.log_tail = Some(
+            context
+                .log_tail
+                .get_or_insert_with(runtime::LogTail::new)
+                .clone(),
+        );
+        recording.report = Some(
+            context
+                .report
+                .get_or_insert_with(runtime::ReportSlot::new)
+                .clone(),
+        );
+        Some(recording)
+    }
+
+    /// Starts recording a request proxied to an HTTP-mode function's server, unless
+    /// recording is off; its event is the request's description, when the gateway gives
+    /// it ([`Recording::set_event`]).
+    pub(crate) fn start_http(
+        platform: &Platform,
+        function: &FunctionRef,
+        request_id: &str,
+    ) -> Option<Recording> {
+        let mut recording = Recording::begin(platform, function, Bytes::new())?;
+        request_id.clone_into(&mut recording.capture.id);
+        Some(recording)
+    }
+
+    pub(crate) fn set_event(&mut self, event: Bytes) {
+        self.capture.event = CapturedBytes::new(event);
+    }
+
+    /// Records how a proxied request ended: its status, or why it failed.
+    pub(crate) fn finish_http(mut self, outcome: &serverful_invoke::ProxyOutcome) {
+        match outcome {
+            serverful_invoke::ProxyOutcome::Responded { status } => {
+                self.capture.result = Some(CapturedBytes::new(Bytes::from(
+                    serde_json::json!({ "statusCode": status }).to_string(),
+                )));
+            }
+            serverful_invoke::ProxyOutcome::TimedOut => self.fail(&InvokeError::Timeout),
+            serverful_invoke::ProxyOutcome::Failed(reason) => {
+                self.capture.outcome = RecordOutcome::Error;
+                self.capture.error = Some(CapturedBytes::new(Bytes::from(
+                    serde_json::json!({"errorType": "Runtime.HttpError", "errorMessage": reason})
+                        .to_string(),
+                )));
+            }
+        }
+        self.queue();
+    }
+
+    /// What every recording starts with; `None` when recording is off.
+    fn begin(platform: &Platform, function: &FunctionRef, event: Bytes) -> Option<Recording> {
         let recorder = platform.config().invocation_records.as_ref()?;
         if !recorder.settings().enabled {
             return None;
@@ -101,17 +158,9 @@ impl Recording {
         ) {
             return None;
         }
-        let log_tail = context
-            .log_tail
-            .get_or_insert_with(runtime::LogTail::new)
-            .clone();
-        let report = context
-            .report
-            .get_or_insert_with(runtime::ReportSlot::new)
-            .clone();
         let trigger = match function.trigger.as_deref() {
             // The asynchronous queue keeps no trigger; the event says where it came from.
-            Some(ASYNC) => async_trigger(event).unwrap_or_else(|| ASYNC.to_owned()),
+            Some(ASYNC) => async_trigger(&event).unwrap_or_else(|| ASYNC.to_owned()),
             Some(trigger) => trigger.to_owned(),
             None => "unknown".to_owned(),
         };
@@ -130,7 +179,7 @@ impl Recording {
                 instance: None,
                 trigger,
                 outcome: RecordOutcome::Success,
-                event: CapturedBytes::new(event.clone()),
+                event: CapturedBytes::new(event),
                 result: None,
                 error: None,
                 logs: Vec::new(),
@@ -141,8 +190,8 @@ impl Recording {
                 replay_of,
             },
             started: Instant::now(),
-            log_tail,
-            report,
+            log_tail: None,
+            report: None,
         })
     }
 
@@ -186,7 +235,7 @@ impl Recording {
 
     /// Fills in what the runtime reported and queues the capture (never waits).
     fn queue(mut self) {
-        let report = self.report.get();
+        let report = self.report.as_ref().and_then(runtime::ReportSlot::get);
         let elapsed_ms = self.started.elapsed().as_secs_f64() * 1000.0;
         match report {
             Some(report) => {
@@ -204,14 +253,19 @@ impl Recording {
                 };
             }
             None => {
-                // It never ran on an instance (throttled, not started) or its caller left
-                // a stream early: the call's own time, under an id of its own.
-                self.capture.id = uuid::Uuid::new_v4().to_string();
+                // It never ran on an instance (throttled, not started), its caller left a
+                // stream early, or it was proxied: the call's own time, under its request
+                // id or one of its own.
+                if self.capture.id.is_empty() {
+                    self.capture.id = uuid::Uuid::new_v4().to_string();
+                }
                 self.capture.timings.duration_ms = elapsed_ms;
                 self.capture.timings.billed_ms = elapsed_ms.ceil() as u64;
             }
         }
-        self.capture.logs = self.log_tail.lines();
+        if let Some(log_tail) = &self.log_tail {
+            self.capture.logs = log_tail.lines();
+        }
         self.recorder.record(self.capture);
     }
 }

@@ -1525,12 +1525,13 @@ impl Platform {
         .ok_or_else(|| {
             InvokeError::Unavailable(format!("{function} is not an HTTP-mode function"))
         })?;
+        let recording = crate::records::Recording::start_http(self, function, lease.request_id());
         Ok(HttpTarget {
             address: lease.address(),
             remove_base_path: lease.remove_base_path().map(str::to_owned),
             timeout: lease.timeout(),
             lambda_context: Some(lease.lambda_context().to_owned()),
-            guard: Box::new(LeaseGuard(lease)),
+            guard: Box::new(LeaseGuard { lease, recording }),
         })
     }
 
@@ -2290,14 +2291,32 @@ impl serverful_invoke::Invoke for WeakInvoker {
     }
 }
 
-/// A proxied request's hold on its instance, reported back to the runtime when it ends.
-struct LeaseGuard(runtime::HttpLease);
+/// A proxied request's hold on its instance, reported back to the runtime when it ends,
+/// and its invocation record.
+struct LeaseGuard {
+    lease: runtime::HttpLease,
+    recording: Option<crate::records::Recording>,
+}
 
 impl serverful_invoke::ProxyGuard for LeaseGuard {
+    fn wants_request(&self) -> bool {
+        self.recording.is_some()
+    }
+
+    fn request(&mut self, description: Bytes) {
+        if let Some(recording) = &mut self.recording {
+            recording.set_event(description);
+        }
+    }
+
     fn finish(
         self: Box<Self>,
         outcome: serverful_invoke::ProxyOutcome,
     ) -> futures_util::future::BoxFuture<'static, ()> {
+        let LeaseGuard { lease, recording } = *self;
+        if let Some(recording) = recording {
+            recording.finish_http(&outcome);
+        }
         let outcome = match outcome {
             serverful_invoke::ProxyOutcome::Responded { status } => {
                 runtime::HttpOutcome::Responded { status }
@@ -2305,7 +2324,7 @@ impl serverful_invoke::ProxyGuard for LeaseGuard {
             serverful_invoke::ProxyOutcome::TimedOut => runtime::HttpOutcome::TimedOut,
             serverful_invoke::ProxyOutcome::Failed(reason) => runtime::HttpOutcome::Failed(reason),
         };
-        Box::pin(self.0.finish(outcome))
+        Box::pin(lease.finish(outcome))
     }
 }
 

@@ -451,3 +451,55 @@ fn records_under_up_are_read_from_the_data_folder_and_replayed_locally() {
         ["outcome", "error", "success"]
     );
 }
+
+#[test]
+fn requests_proxied_to_an_http_mode_function_are_recorded_but_not_replayed() {
+    let server = Server::start(
+        &serverful_e2e::test_app("http-provided"),
+        &["--redact", "authorization"],
+    );
+    let file = client()
+        .get(server.url("/hello.txt?lang=en"))
+        .header("Authorization", "Bearer secret-token")
+        .send()
+        .expect("GET");
+    assert_eq!(file.status(), 200);
+    let data = server.data_dir.to_str().expect("utf-8 path").to_owned();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let summary: Value = loop {
+        let (code, stdout, stderr) = run_serverful(&["invocations", "--data", &data, "--json"]);
+        assert_eq!(code, 0, "{stderr}");
+        if let Some(line) = stdout.lines().next() {
+            break serde_json::from_str(line).expect("JSON");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no record of the proxied request"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(summary["function"], "FilesFunction");
+    assert_eq!(summary["outcome"], "success");
+    assert!(
+        summary["trigger"]
+            .as_str()
+            .is_some_and(|trigger| trigger.starts_with("route ")),
+        "{summary}"
+    );
+    let id = summary["id"].as_str().expect("id");
+    let (code, shown, stderr) =
+        run_serverful(&["invocations", "show", id, "--data", &data, "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let record: Value = serde_json::from_str(&shown).expect("record");
+    let event: Value =
+        serde_json::from_str(record["event"]["text"].as_str().expect("event")).expect("JSON");
+    assert_eq!(event["httpMethod"], "GET");
+    assert_eq!(event["path"], "/hello.txt");
+    assert_eq!(event["rawQueryString"], "lang=en");
+    assert_eq!(event["headers"]["authorization"], "***");
+    assert_eq!(record["result"]["text"], r#"{"statusCode":200}"#);
+
+    let (code, stdout, stderr) = server.admin(&["invoke", "--replay", id]);
+    assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
+    assert!(stderr.contains("is an HTTP-mode function"), "{stderr}");
+}
