@@ -442,3 +442,92 @@ fn payload_text(name: &str, payload: Option<&Payload>) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serverful_invocations::Timings;
+
+    fn record() -> InvocationRecord {
+        InvocationRecord {
+            id: "r1".to_owned(),
+            at_ms: 0,
+            stack: "app".to_owned(),
+            function: "Calc".to_owned(),
+            function_name: "app-Calc-ABC".to_owned(),
+            deploy: Some(1),
+            executed_version: Some("$LATEST".to_owned()),
+            qualifier: None,
+            instance: Some("pid 7".to_owned()),
+            trigger: "cli".to_owned(),
+            outcome: RecordOutcome::Error,
+            event: Payload {
+                text: "{}".to_owned(),
+                truncated: false,
+                bytes: 2,
+            },
+            result: None,
+            error: Some(Payload {
+                text: r#"{"errorType":"ValueError","errorMessage":"unlucky"}"#.to_owned(),
+                truncated: false,
+                bytes: 50,
+            }),
+            logs: vec!["START RequestId: r1".to_owned()],
+            timings: Timings {
+                duration_ms: 1.5,
+                billed_ms: 2,
+                ..Timings::default()
+            },
+            replay_of: None,
+        }
+    }
+
+    #[test]
+    fn a_replay_shows_both_outcomes_side_by_side() {
+        let replay = ReplayAnswer {
+            record_id: Some("r2".to_owned()),
+            outcome: RecordOutcome::Success,
+            payload: r#"{"double":26}"#.to_owned(),
+            executed_version: Some("$LATEST".to_owned()),
+            deploy: Some(2),
+            duration_ms: 0.5,
+        };
+        let text = side_by_side(&record(), &replay);
+        let rows: Vec<Vec<&str>> = text
+            .lines()
+            .map(|line| line.split_whitespace().collect())
+            .collect();
+        assert_eq!(rows[0], ["recorded", "r1", "now", "r2"]);
+        assert_eq!(rows[1], ["deploy", "1", "2"]);
+        assert_eq!(rows[3], ["outcome", "error", "success"]);
+        assert_eq!(rows[4], ["duration", "1.50", "ms", "0.50", "ms"]);
+        assert_eq!(rows[5], ["answer", "{", "{"]);
+        assert_eq!(
+            rows[6],
+            ["\"errorMessage\":", "\"unlucky\",", "\"double\":", "26"]
+        );
+        assert_eq!(rows[7], ["\"errorType\":", "\"ValueError\"", "}"]);
+        assert_eq!(rows[8], ["}"]);
+    }
+
+    #[test]
+    fn a_record_shows_its_payloads_pretty_and_its_timings() {
+        let text = show_text(&record());
+        assert!(
+            text.contains("function        app/Calc (app-Calc-ABC)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("timings         duration 1.50 ms, billed 2 ms\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("error (50 bytes)\n  {\n    \"errorMessage\": \"unlucky\",\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("logs (1 lines)\n  START RequestId: r1\n"),
+            "{text}"
+        );
+    }
+}
