@@ -2314,9 +2314,7 @@ impl serverful_invoke::ProxyGuard for LeaseGuard {
         outcome: serverful_invoke::ProxyOutcome,
     ) -> futures_util::future::BoxFuture<'static, ()> {
         let LeaseGuard { lease, recording } = *self;
-        if let Some(recording) = recording {
-            recording.finish_http(&outcome);
-        }
+        let recorded = recording.map(|recording| (recording, outcome.clone()));
         let outcome = match outcome {
             serverful_invoke::ProxyOutcome::Responded { status } => {
                 runtime::HttpOutcome::Responded { status }
@@ -2324,7 +2322,13 @@ impl serverful_invoke::ProxyGuard for LeaseGuard {
             serverful_invoke::ProxyOutcome::TimedOut => runtime::HttpOutcome::TimedOut,
             serverful_invoke::ProxyOutcome::Failed(reason) => runtime::HttpOutcome::Failed(reason),
         };
-        Box::pin(lease.finish(outcome))
+        Box::pin(async move {
+            // END and REPORT first, as for a call through the Runtime API.
+            lease.finish(outcome).await;
+            if let Some((recording, outcome)) = recorded {
+                recording.finish_http(&outcome);
+            }
+        })
     }
 }
 
