@@ -115,10 +115,6 @@ fn connect(path: &Path, create: bool) -> Result<Connection, RecordError> {
     }
     let connection = Connection::open_with_flags(path, flags).map_err(open_error)?;
     connection.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
-    // Must come before the first table exists to take effect; a no-op afterwards.
-    connection
-        .pragma_update(None, "auto_vacuum", "INCREMENTAL")
-        .map_err(open_error)?;
     connection
         .pragma_update(None, "journal_mode", "WAL")
         .map_err(open_error)?;
@@ -195,12 +191,11 @@ impl InvocationBackend for SqliteInvocations {
                     .map_err(&error)?;
             }
         }
+        // The pages pruning frees are kept in the file and reused by the next records, so
+        // the file stays about as large as the bound instead of shrinking and growing
+        // with every batch.
         let pruned = prune(&transaction, max_records, max_bytes)?;
         transaction.commit().map_err(&error)?;
-        if pruned > 0 {
-            // Gives the pages pruning freed back to the file system, a few at a time.
-            let _ = connection.execute_batch("PRAGMA incremental_vacuum(256)");
-        }
         Ok(pruned)
     }
 
