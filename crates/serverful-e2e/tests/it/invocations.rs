@@ -280,6 +280,19 @@ fn a_failure_is_recorded_found_shown_and_replayed_before_and_after_the_fix() {
     assert!(replayed.contains("unlucky number 13"), "{replayed}");
     assert!(replayed.contains(r#"\"fixed\": true"#), "{replayed}");
 
+    // `serverful invoke --endpoint` is a trigger of its own.
+    let event_file = app.path().join("event.json");
+    std::fs::write(&event_file, r#"{"body": "{\"n\": 5}"}"#).expect("event file");
+    let (code, stdout, stderr) = server.admin(&[
+        "invoke",
+        "Calc",
+        "--event",
+        event_file.to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let from_cli = wait_for_record(&server, &["Calc"], |record| record["trigger"] == "cli");
+    assert_eq!(from_cli["outcome"], "success", "{from_cli}");
+
     // Both replays are records of their own.
     let replays: Vec<Value> = records(&server, &["Calc"])
         .into_iter()
@@ -386,6 +399,41 @@ fn records_under_up_are_read_from_the_data_folder_and_replayed_locally() {
         assert!(Instant::now() < deadline, "no record yet");
         std::thread::sleep(Duration::from_millis(100));
     };
+
+    // Concurrent callers each get their record.
+    let calc_url = server.url("/calc");
+    std::thread::scope(|scope| {
+        for n in 0..16 {
+            let calc_url = calc_url.clone();
+            scope.spawn(move || {
+                let response = client()
+                    .post(calc_url)
+                    .header("Content-Type", "application/json")
+                    .body(format!(r#"{{"n": {n}}}"#))
+                    .send()
+                    .expect("POST");
+                assert_eq!(response.status(), if n == 13 { 502 } else { 200 });
+            });
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (code, stdout, stderr) =
+            run_serverful(&["invocations", "Calc", "--data", &data, "--json"]);
+        assert_eq!(code, 0, "{stderr}");
+        let ids: std::collections::BTreeSet<String> = stdout
+            .lines()
+            .map(|line| {
+                let record: Value = serde_json::from_str(line).expect("JSON");
+                record["id"].as_str().expect("id").to_owned()
+            })
+            .collect();
+        if ids.len() == 17 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{} records of 17", ids.len());
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     // A queue's messages are recorded under the queue's name.
     let (ok, url, stderr) = server.aws_cli(&[
