@@ -216,6 +216,8 @@ impl Drop for Recorder {
 fn write_loop(shared: &Shared, backend: &dyn InvocationBackend, settings: &Settings) {
     let redactor = Redactor::new(&settings.redact);
     let mut last_warning: Option<Instant> = None;
+    let mut dropped_told = 0;
+    let mut last_drop_warning: Option<Instant> = None;
     loop {
         let mut state = shared.lock();
         while state.queue.is_empty() && !state.closed {
@@ -254,6 +256,15 @@ fn write_loop(shared: &Shared, backend: &dyn InvocationBackend, settings: &Setti
                     }
                 }
             }
+        }
+        let dropped = shared.dropped.load(Ordering::Relaxed);
+        if dropped > dropped_told && last_drop_warning.is_none_or(|at| at.elapsed() >= WARN_EVERY) {
+            tracing::warn!(
+                "{} invocation records were dropped: the record store fell behind",
+                dropped - dropped_told
+            );
+            dropped_told = dropped;
+            last_drop_warning = Some(Instant::now());
         }
         shared.lock().n_done = n_taken;
         shared.written.notify_all();
