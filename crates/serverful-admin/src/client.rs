@@ -216,6 +216,48 @@ impl Client {
             .await
     }
 
+    /// A page of invocation records, newest first (`Outcome::Invocations`).
+    pub async fn invocations(
+        &self,
+        request: &serverful_platform::InvocationsRequest,
+    ) -> Result<Outcome, ClientError> {
+        let mut query = Vec::new();
+        if let Some(function) = &request.function {
+            query.push(format!("function={}", encode(function)));
+        }
+        if let Some(stack) = &request.stack {
+            query.push(format!("stack={}", encode(stack)));
+        }
+        if let Some(since_ms) = request.since_ms {
+            query.push(format!("since_ms={since_ms}"));
+        }
+        if request.errors_only {
+            query.push("errors=true".to_owned());
+        }
+        if let Some(limit) = request.limit {
+            query.push(format!("limit={limit}"));
+        }
+        if let Some(before) = &request.before {
+            query.push(format!("before={}", encode(before)));
+        }
+        let path = format!("{PREFIX}/invocations?{}", query.join("&"));
+        self.call(http::Method::GET, &path, None, &mut |_| {}).await
+    }
+
+    /// One invocation record whole (`Outcome::InvocationRecord`).
+    pub async fn invocation_record(&self, id: &str) -> Result<Outcome, ClientError> {
+        let path = format!("{PREFIX}/invocations/{}", encode(id));
+        self.call(http::Method::GET, &path, None, &mut |_| {}).await
+    }
+
+    /// Runs a recorded event again against its stack's current deploy
+    /// (`Outcome::Replayed`).
+    pub async fn replay(&self, id: &str) -> Result<Outcome, ClientError> {
+        let path = format!("{PREFIX}/invocations/{}/replay", encode(id));
+        self.call(http::Method::POST, &path, None, &mut |_| {})
+            .await
+    }
+
     /// Streams a backup of the server's whole state into `out`, chunk by chunk, and
     /// returns the bytes received. The caller checks the file (its closing checksum says
     /// whether it is whole: a backup that failed on the server arrives cut short).

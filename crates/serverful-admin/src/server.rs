@@ -24,6 +24,26 @@
 //!   `POST /v1/topics/{topic}/publish[?subject=S]` publishes the body;
 //! - `GET  /` and `/console/`: the web console (no token needed for the page itself).
 //! - `GET  /metrics`: Prometheus metrics (`crate::metrics`), with the token unless public.
+//! - `GET  /v1/invocations[?function=F][&stack=S][&since_ms=T][&errors=true][&limit=N]
+//!   [&before=CURSOR]`: invocation records, newest first (`limit` 100 by default). The
+//!   `done` line's result is `{"outcome": "invocations", "records": [SUMMARY...], "next":
+//!   CURSOR|null}`, each SUMMARY `{"id", "atMs", "stack", "function", "functionName",
+//!   "executedVersion", "trigger", "outcome", "durationMs", "errorType", "replayOf"}`
+//!   (`outcome` is `success`, `error`, `timeout`, `throttled`, `payload_too_large` or
+//!   `unavailable`; `id` is the Lambda request id); pass `next` back as `before` for the
+//!   next page;
+//! - `GET  /v1/invocations/{id}`: one record, `{"outcome": "invocation_record", "record":
+//!   RECORD}`, RECORD being the summary's fields (`duration` under `timings`) and
+//!   `"deploy"`, `"qualifier"`, `"instance"`, `"event"`, `"result"` and `"error"` (each
+//!   `{"text", "truncated", "bytes"}` or null; `bytes` is the original size), `"logs"`
+//!   (lines) and `"timings": {"initMs", "durationMs", "billedMs", "memoryMb",
+//!   "maxMemoryUsedMb"}`; an unknown or pruned id fails with kind `not_found` (HTTP 200,
+//!   the `failed` line, as every action);
+//! - `POST /v1/invocations/{id}/replay`: runs the recorded event again against the
+//!   stack's current deploy (recorded as a new record, trigger `replay of {id}`):
+//!   `{"outcome": "replayed", "recorded": RECORD, "replay": {"recordId", "outcome",
+//!   "payload", "executedVersion", "deploy", "durationMs"}}`; a record whose event was
+//!   truncated fails with kind `invalid`.
 //!
 //! Every action but the backup answers 200 with NDJSON [`Event`]s ending in `done` or
 //! `failed`; the backup's body is the file itself, cut short if the backup fails (the
@@ -44,8 +64,8 @@ use bytes::Bytes;
 use futures_util::StreamExt as _;
 use serverful_build as build;
 use serverful_platform::{
-    Action, ActionError, BackupSink, DeployRequest, InvokeRequest, LogsRequest, MessagesRequest,
-    Platform, Progress, Source,
+    Action, ActionError, BackupSink, DeployRequest, InvocationsRequest, InvokeRequest, LogsRequest,
+    MessagesRequest, Platform, Progress, Source,
 };
 
 use crate::wire::Event;
@@ -90,6 +110,12 @@ pub fn router(state: AdminState) -> Router {
         )
         .route(&format!("{PREFIX}/queues/{{queue}}/purge"), post(purge))
         .route(&format!("{PREFIX}/topics/{{topic}}/publish"), post(publish))
+        .route(&format!("{PREFIX}/invocations"), get(invocations))
+        .route(
+            &format!("{PREFIX}/invocations/{{id}}"),
+            get(invocation_record),
+        )
+        .route(&format!("{PREFIX}/invocations/{{id}}/replay"), post(replay))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
         .layer(axum::middleware::from_fn(move |request, next| {
@@ -154,7 +180,7 @@ async fn not_found() -> Response {
     json_error(
         StatusCode::NOT_FOUND,
         "no such admin API path",
-        Some("the paths are GET /v1/stacks, POST /v1/stacks/{stack}/deploy, POST /v1/stacks/{stack}/rollback, DELETE /v1/stacks/{stack}, GET /v1/logs?function=F, GET /v1/backup"),
+        Some("the paths are GET /v1/stacks, POST /v1/stacks/{stack}/deploy, POST /v1/stacks/{stack}/rollback, DELETE /v1/stacks/{stack}, GET /v1/logs?function=F, POST /v1/invoke?function=F, GET /v1/invocations, GET /v1/invocations/{id}, POST /v1/invocations/{id}/replay, GET /v1/backup"),
     )
 }
 
@@ -615,6 +641,68 @@ async fn invoke(
     stream_action(move |progress| async move {
         platform.handle(Action::Invoke(request), progress).await
     })
+}
+
+async fn invocations(State(state): State<AdminState>, RawQuery(query): RawQuery) -> Response {
+    let pairs = query_pairs(query.as_deref());
+    let number = |name: &str| value(&pairs, name).map(str::parse::<i64>);
+    let since_ms = match number("since_ms") {
+        None => None,
+        Some(Ok(ms)) => Some(ms),
+        Some(Err(_)) => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "?since_ms= takes milliseconds since the Unix epoch",
+                None,
+            )
+        }
+    };
+    let limit = match number("limit") {
+        None => None,
+        Some(Ok(limit)) if limit > 0 => Some(usize::try_from(limit).unwrap_or(usize::MAX)),
+        Some(_) => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "?limit= takes a number of records above 0",
+                None,
+            )
+        }
+    };
+    let non_empty = |name: &str| {
+        value(&pairs, name)
+            .filter(|text| !text.is_empty())
+            .map(str::to_owned)
+    };
+    let request = InvocationsRequest {
+        function: non_empty("function"),
+        stack: non_empty("stack"),
+        since_ms,
+        errors_only: flag(&pairs, "errors"),
+        limit,
+        before: non_empty("before"),
+    };
+    let platform = state.platform.clone();
+    stream_action(move |progress| async move {
+        platform
+            .handle(Action::Invocations(request), progress)
+            .await
+    })
+}
+
+async fn invocation_record(State(state): State<AdminState>, Path(id): Path<String>) -> Response {
+    let platform = state.platform.clone();
+    stream_action(move |progress| async move {
+        platform
+            .handle(Action::InvocationRecord { id }, progress)
+            .await
+    })
+}
+
+async fn replay(State(state): State<AdminState>, Path(id): Path<String>) -> Response {
+    let platform = state.platform.clone();
+    stream_action(
+        move |progress| async move { platform.handle(Action::Replay { id }, progress).await },
+    )
 }
 
 /// A writer that hands what is written to the response body, chunk by chunk; the

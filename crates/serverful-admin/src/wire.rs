@@ -4,7 +4,7 @@
 use serverful_platform::{ActionError, Outcome};
 
 /// One line of an action's answer.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// A step of the action begins.

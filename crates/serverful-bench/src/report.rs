@@ -261,10 +261,13 @@ impl Report {
     /// with both on (`rust`, the default) against both off (`rust-unobserved`).
     fn write_observability_cost(&self, out: &mut String) -> std::fmt::Result {
         let loaded = |key: &str| {
-            self.warm.iter().find(|row| row.key == key).and_then(|row| match &row.outcome {
-                Outcome::Measured { loaded, .. } => Some(loaded.requests_per_second),
-                _ => None,
-            })
+            self.warm
+                .iter()
+                .find(|row| row.key == key)
+                .and_then(|row| match &row.outcome {
+                    Outcome::Measured { loaded, .. } => Some(loaded.requests_per_second),
+                    _ => None,
+                })
         };
         if let (Some(on), Some(off)) = (loaded("rust"), loaded("rust-unobserved")) {
             let share = on / off;

@@ -61,6 +61,9 @@ pub enum Command {
     /// Print a function's logs, kept in the app's data folder: its own lines and the
     /// START/END/REPORT lines of each invocation
     Logs(LogsArgs),
+    /// List recorded invocations, newest first (`show ID` prints one whole: event, result
+    /// or error, logs, timings); `invoke --replay ID` runs one again
+    Invocations(InvocationsArgs),
 }
 
 /// How a command reaches a running server's admin API.
@@ -146,6 +149,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub metrics: MetricsArgs,
+
+    #[command(flatten)]
+    pub records: RecordArgs,
 
     /// Start from a backup: restore FILE (`serverful backup` wrote it) into --data, which
     /// must not exist yet or be empty, then serve it
@@ -285,6 +291,9 @@ pub struct AppArgs {
 
     #[command(flatten)]
     pub logs: LogLimitArgs,
+
+    #[command(flatten)]
+    pub records: RecordArgs,
 }
 
 /// How much of each function's log the data folder keeps (`up`, `invoke` and `serve`).
@@ -298,6 +307,48 @@ pub struct LogLimitArgs {
     /// Function log lines older than this are deleted: 12h, 7d, or `never`
     #[arg(long, default_value = "7d", value_parser = parse_log_max_age, env = "SERVERFUL_LOG_MAX_AGE")]
     pub log_max_age: LogMaxAge,
+}
+
+/// What invocation records the data folder keeps (`up`, `invoke` and `serve`):
+/// `serverful invocations`, `serverful invoke --replay`.
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// Record every invocation (event, result or error, logs, timings) for `serverful
+    /// invocations` and `invoke --replay`; a function opts out with
+    /// SERVERFUL_RECORD_INVOCATIONS=false in its Environment
+    #[arg(long, value_enum, default_value_t = OnOff::On, env = "SERVERFUL_RECORD_INVOCATIONS")]
+    pub record_invocations: OnOff,
+
+    /// Invocation records kept: past this many the oldest are deleted
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..), env = "SERVERFUL_INVOCATION_RECORDS_MAX")]
+    pub invocation_records_max: u64,
+
+    /// Bytes of invocation records kept: past this size the oldest are deleted (KB, MB,
+    /// GB)
+    #[arg(long, default_value = "100MB", value_parser = parse_bytes, env = "SERVERFUL_INVOCATION_RECORDS_MAX_BYTES")]
+    pub invocation_records_max_bytes: u64,
+
+    /// Events, results and errors over this size are cut in records and marked truncated
+    /// (KB, MB); a cut event cannot be replayed
+    #[arg(long, default_value = "256KB", value_parser = parse_bytes, env = "SERVERFUL_INVOCATION_PAYLOAD_CAP")]
+    pub invocation_payload_cap: u64,
+
+    /// A header or JSON field name (case-insensitive) whose values records replace by
+    /// "***"; repeat it, or separate names with commas
+    #[arg(
+        long = "redact",
+        value_name = "NAME",
+        value_delimiter = ',',
+        env = "SERVERFUL_REDACT"
+    )]
+    pub redact: Vec<String>,
+}
+
+/// `on` or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
 }
 
 /// `--log-max-age`.
@@ -444,7 +495,13 @@ fn parse_idle_timeout(text: &str) -> Result<IdleTimeout, String> {
 #[derive(Debug, Args)]
 pub struct InvokeArgs {
     /// Logical id (or FunctionName) of the function to invoke
-    pub function: String,
+    #[arg(required_unless_present = "replay")]
+    pub function: Option<String>,
+
+    /// Run the event of this invocation record (`serverful invocations`) again against
+    /// the function's current code, and show the recorded and new outcomes side by side
+    #[arg(long, value_name = "ID", conflicts_with_all = ["event", "qualifier"])]
+    pub replay: Option<String>,
 
     #[command(flatten)]
     pub app: AppArgs,
@@ -492,6 +549,73 @@ pub struct LogsArgs {
     /// One JSON object per line: timestamp, stack, function, requestId, message, cursor
     #[arg(long)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct InvocationsArgs {
+    #[command(subcommand)]
+    pub command: Option<InvocationsCommand>,
+
+    /// Only this function's records: its logical id or FunctionName
+    pub function: Option<String>,
+
+    /// Only this stack's records
+    #[arg(long, visible_alias = "stack-name", env = "SERVERFUL_STACK")]
+    pub stack: Option<String>,
+
+    /// Only calls since then: 90s, 10m, 2h, 1d ago, or an RFC 3339 time
+    #[arg(long, value_name = "WHEN", value_parser = parse_since)]
+    pub since: Option<Since>,
+
+    /// Only failed calls (errors, timeouts, throttles)
+    #[arg(long)]
+    pub errors: bool,
+
+    /// At most this many records
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=10000))]
+    pub limit: u64,
+
+    /// One JSON object per record
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub place: RecordsPlace,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InvocationsCommand {
+    /// Print one invocation record whole: event, result or error, logs, timings
+    Show(ShowInvocationArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ShowInvocationArgs {
+    /// The record's id (the invocation's request id)
+    pub id: String,
+
+    /// The record as JSON
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub place: RecordsPlace,
+}
+
+/// Where invocation records are read: a data folder here, or a running server.
+#[derive(Debug, Args)]
+pub struct RecordsPlace {
+    /// The app's folder: its data folder is DIR/.serverful
+    #[arg(long, default_value = ".", env = "SERVERFUL_DIR")]
+    pub dir: PathBuf,
+
+    /// Data folder [default: DIR/.serverful]
+    #[arg(long, env = "SERVERFUL_DATA")]
+    pub data: Option<PathBuf>,
 
     #[command(flatten)]
     pub remote: RemoteArgs,
@@ -671,7 +795,7 @@ mod tests {
         let Command::Invoke(invoke) = cli.command else {
             panic!("parsed as invoke")
         };
-        assert_eq!(invoke.function, "HelloFunction");
+        assert_eq!(invoke.function.as_deref(), Some("HelloFunction"));
         assert_eq!(invoke.app.dir, PathBuf::from("app"));
         assert_eq!(invoke.event, Some(PathBuf::from("-")));
     }

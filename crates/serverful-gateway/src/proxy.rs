@@ -104,6 +104,31 @@ fn strip_base_path<'p>(path: &'p str, base: Option<&str>) -> &'p str {
     }
 }
 
+/// The request as a guard that records invocations keeps it: method, path, query and
+/// headers (a header sent twice joined with commas), without the body.
+fn describe_request(parts: &http::request::Parts) -> Bytes {
+    let mut headers = serde_json::Map::new();
+    for (name, value) in &parts.headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        match headers.get_mut(name.as_str()) {
+            Some(serde_json::Value::String(earlier)) => {
+                earlier.push_str(", ");
+                earlier.push_str(&value);
+            }
+            _ => {
+                headers.insert(name.as_str().to_owned(), serde_json::Value::String(value));
+            }
+        }
+    }
+    let description = serde_json::json!({
+        "httpMethod": parts.method.as_str(),
+        "path": parts.uri.path(),
+        "rawQueryString": parts.uri.query().unwrap_or_default(),
+        "headers": headers,
+    });
+    Bytes::from(description.to_string())
+}
+
 /// The port of a `host[:port]`, if it has one.
 fn port_of(host: &str) -> Option<u16> {
     let (_, port) = host.rsplit_once(':')?;
@@ -127,10 +152,13 @@ pub(crate) async fn forward(
         remove_base_path,
         timeout,
         lambda_context,
-        guard,
+        mut guard,
     } = target;
     let deadline = tokio::time::Instant::now() + timeout;
     let (mut parts, body) = request.into_parts();
+    if guard.wants_request() {
+        guard.request(describe_request(&parts));
+    }
 
     let path = strip_base_path(forwarding.api_path, remove_base_path.as_deref());
     let uri = match parts.uri.query() {

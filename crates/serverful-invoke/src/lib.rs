@@ -25,7 +25,10 @@ use futures_util::StreamExt as _;
 /// Two things choose which code runs, and they are kept apart: `deploy` is the stack's own
 /// version (one deploy of the whole app), `qualifier` is Lambda's version or alias of the
 /// one function within it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+///
+/// It also says who calls (`trigger`), for invocation records; that is not part of the
+/// function's identity, so two references that differ only in it are equal.
+#[derive(Clone, Debug)]
 pub struct FunctionRef {
     /// The stack (one deployed app) the function belongs to.
     pub stack: Arc<str>,
@@ -39,6 +42,34 @@ pub struct FunctionRef {
     /// Lambda's qualifier: `$LATEST`, a published version number (`3`) or an alias name
     /// (`live`), resolved in that deploy; `None` is `$LATEST`, as on Lambda.
     pub qualifier: Option<Arc<str>>,
+    /// What calls the function through this reference, as invocation records show it:
+    /// `route GET /items/{id} (api abc123)`, `schedule Nightly`, `queue jobs`, `stream
+    /// Orders`, `topic alerts`, `bucket uploads`, `async`, `lambda-api`, `cli`,
+    /// `websocket $default (api abc123)`, `authorizer Auth`, `replay of ID`. Set once where
+    /// the caller builds the reference (a route, a mapping, a schedule), so it costs a
+    /// clone of an `Arc` per call. `None`: the caller did not say.
+    pub trigger: Option<Arc<str>>,
+}
+
+/// The function's identity: everything but [`FunctionRef::trigger`].
+impl PartialEq for FunctionRef {
+    fn eq(&self, other: &FunctionRef) -> bool {
+        self.stack == other.stack
+            && self.function == other.function
+            && self.deploy == other.deploy
+            && self.qualifier == other.qualifier
+    }
+}
+
+impl Eq for FunctionRef {}
+
+impl std::hash::Hash for FunctionRef {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.stack.hash(state);
+        self.function.hash(state);
+        self.deploy.hash(state);
+        self.qualifier.hash(state);
+    }
 }
 
 impl FunctionRef {
@@ -49,6 +80,15 @@ impl FunctionRef {
             function: function.into(),
             deploy: None,
             qualifier: None,
+            trigger: None,
+        }
+    }
+
+    /// The same function, called by `trigger` (see [`FunctionRef::trigger`]).
+    pub fn with_trigger(self, trigger: impl Into<Arc<str>>) -> FunctionRef {
+        FunctionRef {
+            trigger: Some(trigger.into()),
+            ..self
         }
     }
 
@@ -247,6 +287,18 @@ pub enum ProxyOutcome {
 pub trait ProxyGuard: Send + 'static {
     /// Reports how the request ended; the caller answers its client once this is done.
     fn finish(self: Box<Self>, outcome: ProxyOutcome) -> BoxFuture<'static, ()>;
+
+    /// Whether the guard wants the proxied request described ([`ProxyGuard::request`]):
+    /// one that records invocations does. False by default, so that the caller builds
+    /// nothing for it.
+    fn wants_request(&self) -> bool {
+        false
+    }
+
+    /// The proxied request as the caller received it, described as a JSON document
+    /// (`httpMethod`, `path`, `rawQueryString`, `headers`; not the body), before it is
+    /// sent.
+    fn request(&mut self, _description: Bytes) {}
 }
 
 #[cfg(test)]

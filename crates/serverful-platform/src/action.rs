@@ -37,6 +37,13 @@ pub enum Action {
     },
     /// The console's queues and topics: peek, send, purge, publish.
     Messages(crate::queue_browser::MessagesRequest),
+    /// A page of kept invocation records, newest first (`serverful invocations`).
+    Invocations(InvocationsRequest),
+    /// One invocation record whole (`serverful invocations show ID`).
+    InvocationRecord { id: String },
+    /// A recorded event run again against its stack's current deploy, through the same
+    /// invoke path as any call (`serverful invoke --replay ID`).
+    Replay { id: String },
 }
 
 impl Action {
@@ -51,7 +58,10 @@ impl Action {
             | Action::Invoke(_)
             | Action::Describe { .. }
             | Action::Table { .. }
-            | Action::Messages(_) => None,
+            | Action::Messages(_)
+            | Action::Invocations(_)
+            | Action::InvocationRecord { .. }
+            | Action::Replay { .. } => None,
         }
     }
 }
@@ -70,6 +80,22 @@ pub struct LogsRequest {
     pub after: Option<String>,
     /// At most this many lines.
     pub limit: usize,
+}
+
+/// Which invocation records to list, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InvocationsRequest {
+    /// Only this function's: its logical id or physical name.
+    pub function: Option<String>,
+    pub stack: Option<String>,
+    /// Only calls that began at or after this time (milliseconds since the Unix epoch).
+    pub since_ms: Option<i64>,
+    /// Only failed calls (any outcome but `success`).
+    pub errors_only: bool,
+    /// At most this many (100 when unset).
+    pub limit: Option<usize>,
+    /// Only records older than this cursor (the `next` of a previous page).
+    pub before: Option<String>,
 }
 
 /// Which function to call, with what.
@@ -129,7 +155,7 @@ pub struct Source {
 }
 
 /// What an action did.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     /// A new version serves.
@@ -210,6 +236,21 @@ pub enum Outcome {
         /// lines of the call are those since.
         started_ms: i64,
     },
+    /// A page of invocation records, newest first.
+    Invocations {
+        records: Vec<serverful_invocations::RecordSummary>,
+        /// Pass it back as `before` for the next (older) page.
+        next: Option<String>,
+    },
+    /// One invocation record.
+    InvocationRecord {
+        record: Box<serverful_invocations::InvocationRecord>,
+    },
+    /// A recorded event ran again: the record and how the new call went.
+    Replayed {
+        recorded: Box<serverful_invocations::InvocationRecord>,
+        replay: ReplayAnswer,
+    },
     /// A backup was written in full.
     BackedUp {
         /// The backup's point in time (RFC 3339).
@@ -218,6 +259,22 @@ pub enum Outcome {
         content_bytes: u64,
         written_bytes: u64,
     },
+}
+
+/// How a replayed event went this time.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplayAnswer {
+    /// The new invocation's record (its request id), when it was recorded.
+    pub record_id: Option<String>,
+    pub outcome: serverful_invocations::RecordOutcome,
+    /// The result, or Lambda's error JSON when the call failed.
+    pub payload: String,
+    pub executed_version: Option<String>,
+    /// The stack's deploy it ran against (none for `serverful invoke --replay` without a
+    /// server, which runs the app folder's code).
+    pub deploy: Option<u64>,
+    pub duration_ms: f64,
 }
 
 /// One kept log line, as `serverful logs --json` prints it.

@@ -144,7 +144,7 @@ impl Directory for PlatformDirectory {
             .event_invoke_configs
             .iter()
             .find(|settings| settings.function == function && settings.qualifier == qualifier_name);
-        let mut reference = FunctionRef::new(stack, function);
+        let mut reference = FunctionRef::new(stack, function).with_trigger(crate::records::ASYNC);
         if let Some(qualifier) = qualifier {
             reference = reference.with_qualifier(qualifier);
         }

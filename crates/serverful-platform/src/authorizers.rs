@@ -52,6 +52,7 @@ pub(crate) fn authorizer_specs(
                                 .find(|function| function.logical_id == lambda.function)
                                 .and_then(|function| function.auto_publish_alias.as_deref())
                                 .map(Arc::from),
+                            trigger: Some(Arc::from(format!("authorizer {}", authorizer.name))),
                         },
                         token: lambda.token,
                         identity_sources: lambda.identity_sources.clone(),

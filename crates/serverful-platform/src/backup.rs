@@ -1,7 +1,7 @@
 //! `Action::Backup`, and which parts of a data folder are its state.
 //!
 //! Every `*.sqlite` file at the top of the data folder (the store, the platform's stacks
-//! and versions, the function logs) is a database and is copied consistently while the
+//! and versions, the function logs, the invocation records) is a database and is copied consistently while the
 //! server writes to it; every other file and folder (keys, the admin token, the stacks'
 //! sources and builds) is copied as it is, except what the server makes again at start.
 //! [`data_folder_sources`] is the one place that knows this, for `serverful backup --data`

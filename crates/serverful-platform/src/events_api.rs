@@ -299,7 +299,8 @@ async fn deliver(
     let function = &target.function;
     let Some(queue) = platform.config().async_invocations.clone() else {
         // No queue (`serverful invoke`): run in the background, unretried.
-        let mut reference = serverful_invoke::FunctionRef::new(stack, function.as_str());
+        let mut reference = serverful_invoke::FunctionRef::new(stack, function.as_str())
+            .with_trigger(crate::records::ASYNC);
         if let Some(qualifier) = &target.qualifier {
             reference = reference.with_qualifier(qualifier.as_str());
         }

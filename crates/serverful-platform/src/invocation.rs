@@ -25,7 +25,7 @@ pub(crate) async fn invoke(
     let (name, arn_qualifier) = function_name(&request.function);
     let (stack, function) = resolve(&platform.current_versions(), name, &request)?;
     let qualifier = request.qualifier.as_deref().or(arn_qualifier);
-    let mut target = FunctionRef::new(stack.as_str(), function.as_str());
+    let mut target = FunctionRef::new(stack.as_str(), function.as_str()).with_trigger("cli");
     if let Some(qualifier) = qualifier {
         target = target.with_qualifier(qualifier);
     }

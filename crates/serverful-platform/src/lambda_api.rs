@@ -193,7 +193,8 @@ async fn dispatch_streaming(
     if asked.dry_run {
         return Ok(empty_response(StatusCode::NO_CONTENT).map(axum::body::Body::from));
     }
-    let mut function = FunctionRef::new(info.stack.as_str(), info.logical_id.as_str());
+    let mut function =
+        FunctionRef::new(info.stack.as_str(), info.logical_id.as_str()).with_trigger("lambda-api");
     if let Some(qualifier) = &qualifier {
         function = function.with_qualifier(qualifier.as_str());
     }
@@ -687,7 +688,8 @@ async fn invoke(
     info: FunctionInfo,
     qualifier: Option<String>,
 ) -> Result<Response<Bytes>, AwsError> {
-    let mut function = FunctionRef::new(info.stack.as_str(), info.logical_id.as_str());
+    let mut function =
+        FunctionRef::new(info.stack.as_str(), info.logical_id.as_str()).with_trigger("lambda-api");
     if let Some(qualifier) = &qualifier {
         function = function.with_qualifier(qualifier.as_str());
     }

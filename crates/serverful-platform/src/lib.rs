@@ -49,6 +49,7 @@ mod buckets;
 pub mod describe;
 pub mod events_api;
 mod invocation;
+pub mod invocation_records;
 mod keys;
 pub mod lambda_api;
 mod lambda_stream;
@@ -60,6 +61,7 @@ mod older;
 pub mod prepare;
 mod queue_browser;
 mod queues;
+mod records;
 pub mod runtime_mappings;
 mod schedules;
 pub mod server;
@@ -69,8 +71,8 @@ pub mod streams;
 pub mod tables;
 
 pub use action::{
-    Action, ActionError, ApiUrl, BackupSink, DeployRequest, ErrorKind, InvokeRequest, LogEntry,
-    LogsRequest, Outcome, Source, StackSummary,
+    Action, ActionError, ApiUrl, BackupSink, DeployRequest, ErrorKind, InvocationsRequest,
+    InvokeRequest, LogEntry, LogsRequest, Outcome, ReplayAnswer, Source, StackSummary,
 };
 pub use prepare::{sdk_cache_dir, CodeVersions, PrepareError, Progress, Quiet, StackDirs};
 pub use queue_browser::{MessagesRequest, QueueMessage};

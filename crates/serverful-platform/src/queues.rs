@@ -279,6 +279,12 @@ pub(crate) fn to_mapping(
     if let Some(qualifier) = &source.qualifier {
         function = function.with_qualifier(qualifier.as_str());
     }
+    let queue_name = source
+        .queue_arn
+        .rsplit(':')
+        .next()
+        .unwrap_or(&source.queue_arn);
+    let function = function.with_trigger(format!("queue {queue_name}"));
     let mut mapping = QueueMapping::new(
         key,
         function,

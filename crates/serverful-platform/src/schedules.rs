@@ -126,7 +126,8 @@ pub(crate) fn specs(stack: &str, version: &LiveVersion) -> Vec<scheduler::Schedu
                     .iter()
                     .map(|target| {
                         let function = FunctionRef::new(stack, target.function.as_str())
-                            .in_deploy(version.record.number);
+                            .in_deploy(version.record.number)
+                            .with_trigger(format!("schedule {}", source.name));
                         scheduler::ScheduleTarget {
                             function: match &target.qualifier {
                                 Some(qualifier) => function.with_qualifier(qualifier.as_str()),

@@ -74,6 +74,9 @@ pub struct PlatformConfig {
     /// Where functions' log lines are kept (`Action::Logs` reads them); `None` when the
     /// store could not be opened.
     pub logs: Option<crate::logs::LogReader>,
+    /// Where invocations are recorded (`Action::Invocations` reads them); `None` when the
+    /// store could not be opened. Its settings say whether recording is on.
+    pub invocation_records: Option<Arc<serverful_invocations::Recorder>>,
     /// The server's version, recorded in backups.
     pub serverful_version: String,
     /// Where schedules keep their state (`DATA/schedules.sqlite`); `None` runs no schedule.
@@ -454,6 +457,9 @@ impl Platform {
                 written.map_err(|error| ActionError::internal("backup", error.to_string()))?
             }
             Action::Invoke(request) => crate::invocation::invoke(self, request).await,
+            Action::Invocations(request) => crate::invocation_records::list(self, request).await,
+            Action::InvocationRecord { id } => crate::invocation_records::show(self, &id).await,
+            Action::Replay { id } => crate::invocation_records::replay(self, &id).await,
         }
     }
 
@@ -1480,7 +1486,26 @@ impl Platform {
     /// Calls a function for a caller that passes a streamed response on as it comes
     /// (function URLs in `RESPONSE_STREAM` mode, `InvokeWithResponseStream`), saying which
     /// Lambda version ran as [`Platform::invoke_version`] does.
+    ///
+    /// Every call of a function passes here, and is recorded here (`records.rs`) unless
+    /// recording is off.
     pub async fn invoke_streaming_version(
+        self: &Arc<Self>,
+        function: &FunctionRef,
+        event: Bytes,
+        mut context: runtime::InvokeContext,
+    ) -> (Option<String>, Result<InvokeResponse, InvokeError>) {
+        let recording = crate::records::Recording::start(self, function, &event, &mut context);
+        let (executed, answer) = self
+            .invoke_streaming_unrecorded(function, event, context)
+            .await;
+        match recording {
+            Some(recording) => recording.finish(executed, answer),
+            None => (executed, answer),
+        }
+    }
+
+    async fn invoke_streaming_unrecorded(
         self: &Arc<Self>,
         function: &FunctionRef,
         event: Bytes,
@@ -1546,12 +1571,13 @@ impl Platform {
         .ok_or_else(|| {
             InvokeError::Unavailable(format!("{function} is not an HTTP-mode function"))
         })?;
+        let recording = crate::records::Recording::start_http(self, function, lease.request_id());
         Ok(HttpTarget {
             address: lease.address(),
             remove_base_path: lease.remove_base_path().map(str::to_owned),
             timeout: lease.timeout(),
             lambda_context: Some(lease.lambda_context().to_owned()),
-            guard: Box::new(LeaseGuard(lease)),
+            guard: Box::new(LeaseGuard { lease, recording }),
         })
     }
 
@@ -2054,7 +2080,10 @@ fn websocket_api_spec(
             .iter()
             .map(|route| serverful_websocket::RouteSpec {
                 route_key: route.route_key.clone(),
-                target: current_target(version, &stack, &route.function),
+                target: current_target(version, &stack, &route.function).with_trigger(format!(
+                    "websocket {} (api {})",
+                    route.route_key, api.api_id
+                )),
                 two_way: route.two_way,
             })
             .collect(),
@@ -2064,7 +2093,8 @@ fn websocket_api_spec(
             template::WebSocketAuth::Lambda(authorizer) => {
                 serverful_websocket::ConnectAuth::Lambda(serverful_websocket::ConnectAuthorizer {
                     name: authorizer.name.clone(),
-                    target: current_target(version, &stack, &authorizer.function),
+                    target: current_target(version, &stack, &authorizer.function)
+                        .with_trigger(format!("authorizer {}", authorizer.name)),
                     identity_sources: authorizer.identity_sources.clone(),
                 })
             }
@@ -2130,6 +2160,10 @@ fn api_spec(version: &LiveVersion, api: &template::Api) -> gateway::ApiSpec {
                             .find(|function| function.logical_id == route.function)
                             .and_then(|function| function.auto_publish_alias.as_deref())
                             .map(Arc::from),
+                        trigger: Some(Arc::from(format!(
+                            "route {} {} (api {})",
+                            route.method, route.path, api.api_id
+                        ))),
                     },
                     mode: if http_mode {
                         FunctionMode::Http
@@ -2189,6 +2223,7 @@ fn function_url_spec(
             function: Arc::from(url.function.as_str()),
             deploy: Some(version.record.number),
             qualifier: url.qualifier.as_deref().map(Arc::from),
+            trigger: Some(Arc::from(format!("function-url {}", url.url_id))),
         },
         function_name: function.name.clone(),
         auth_type: match url.auth_type {
@@ -2302,14 +2337,30 @@ impl serverful_invoke::Invoke for WeakInvoker {
     }
 }
 
-/// A proxied request's hold on its instance, reported back to the runtime when it ends.
-struct LeaseGuard(runtime::HttpLease);
+/// A proxied request's hold on its instance, reported back to the runtime when it ends,
+/// and its invocation record.
+struct LeaseGuard {
+    lease: runtime::HttpLease,
+    recording: Option<crate::records::Recording>,
+}
 
 impl serverful_invoke::ProxyGuard for LeaseGuard {
+    fn wants_request(&self) -> bool {
+        self.recording.is_some()
+    }
+
+    fn request(&mut self, description: Bytes) {
+        if let Some(recording) = &mut self.recording {
+            recording.set_event(description);
+        }
+    }
+
     fn finish(
         self: Box<Self>,
         outcome: serverful_invoke::ProxyOutcome,
     ) -> futures_util::future::BoxFuture<'static, ()> {
+        let LeaseGuard { lease, recording } = *self;
+        let recorded = recording.map(|recording| (recording, outcome.clone()));
         let outcome = match outcome {
             serverful_invoke::ProxyOutcome::Responded { status } => {
                 runtime::HttpOutcome::Responded { status }
@@ -2317,7 +2368,13 @@ impl serverful_invoke::ProxyGuard for LeaseGuard {
             serverful_invoke::ProxyOutcome::TimedOut => runtime::HttpOutcome::TimedOut,
             serverful_invoke::ProxyOutcome::Failed(reason) => runtime::HttpOutcome::Failed(reason),
         };
-        Box::pin(self.0.finish(outcome))
+        Box::pin(async move {
+            // END and REPORT first, as for a call through the Runtime API.
+            lease.finish(outcome).await;
+            if let Some((recording, outcome)) = recorded {
+                recording.finish_http(&outcome);
+            }
+        })
     }
 }
 

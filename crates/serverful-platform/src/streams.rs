@@ -98,6 +98,7 @@ pub(crate) fn to_mapping(
     if let Some(qualifier) = &source.qualifier {
         function = function.with_qualifier(qualifier.as_str());
     }
+    let function = function.with_trigger(format!("stream {}", source.table_name));
     let position = match source.starting_position.as_str() {
         "LATEST" => StartingPosition::Latest,
         "AT_TIMESTAMP" => {

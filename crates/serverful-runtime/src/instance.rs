@@ -666,6 +666,7 @@ impl Instance {
         let sink = &spec.options.log_sink;
         let logging = &spec.config.logging;
         let log_tail = context.log_tail.clone();
+        let context_report = context.report.clone();
         // The runtime's own lines of the invocation, also kept for a caller who asked for
         // its log's tail.
         let emit = |line: &str| {
@@ -863,6 +864,13 @@ impl Instance {
         };
         if let Some(line) = logging.report(request_id, &report, status) {
             emit(&line);
+        }
+        if let Some(slot) = &context_report {
+            slot.fill(logs::InvocationReport {
+                request_id: request_id.to_owned(),
+                instance: self.pid,
+                report,
+            });
         }
         if let Some(stream_end) = stream_end {
             // Told after REPORT, so that a caller that asked for the log's tail has it

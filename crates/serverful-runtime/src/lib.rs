@@ -64,7 +64,9 @@ use bytes::Bytes;
 
 pub use bootstrap::check_runtimes;
 pub use http_pool::{HttpLease, HttpOutcome};
-pub use logs::{flush_stdout, LogRecord, LogSink, LogStore, LogTail};
+pub use logs::{
+    flush_stdout, InvocationReport, LogRecord, LogSink, LogStore, LogTail, Report, ReportSlot,
+};
 pub use streaming::{Response, ResponseStream};
 pub use system_log::{LogFormat, LoggingConfig, SystemLogLevel};
 
@@ -351,6 +353,9 @@ pub struct InvokeContext {
     pub trace_id: Option<String>,
     /// Where the invocation's log lines also go, for a caller that asked for their tail.
     pub log_tail: Option<LogTail>,
+    /// Where the runtime reports the invocation's request id, instance and timings when it
+    /// ends, for a caller that records invocations.
+    pub report: Option<ReportSlot>,
 }
 
 /// What one function has done since the runtime started, for metrics. Every finished
@@ -529,6 +534,14 @@ impl Runtime {
         let mut names: Vec<String> = self.functions.keys().cloned().collect();
         names.sort();
         names
+    }
+
+    /// The configuration `function` runs with, if this runtime runs it.
+    pub fn function_config(&self, function: &str) -> Option<&FunctionConfig> {
+        match self.functions.get(function)? {
+            Function::Lambda(pool) => Some(&pool.spec.config),
+            Function::Http(pool) => Some(&pool.spec.config),
+        }
     }
 
     /// Whether `function` runs in HTTP mode (a web server the caller proxies to).

@@ -46,44 +46,135 @@ pub trait LogStore: Send + Sync + fmt::Debug {
 /// `START`, the function's output, `END` and `REPORT`), of which the last
 /// [`LOG_TAIL_BYTES`] are kept. Cheap to clone: clones share the lines.
 #[derive(Debug, Clone, Default)]
-pub struct LogTail(Arc<std::sync::Mutex<String>>);
+pub struct LogTail(Arc<std::sync::Mutex<TailState>>);
 
 /// How much of an invocation's log Lambda returns to a caller who asks for its tail.
 pub const LOG_TAIL_BYTES: usize = 4 * 1024;
+
+/// The first lines of an invocation's log a [`LogTail`] keeps whatever comes after, for an
+/// invocation record ([`LogTail::lines`]).
+pub const LOG_HEAD_LINES: usize = 20;
+
+/// The end of the log a [`LogTail`] keeps for [`LogTail::lines`]; trimmed to it once the
+/// text is twice as long.
+const KEPT_TAIL_BYTES: usize = 16 * 1024;
+
+#[derive(Debug, Default)]
+struct TailState {
+    /// The end of the log, at least [`KEPT_TAIL_BYTES`] once it is that long.
+    text: String,
+    /// The first [`LOG_HEAD_LINES`] lines.
+    head: Vec<String>,
+    n_lines: usize,
+    /// Whether the start of `text` has been cut away.
+    trimmed: bool,
+}
 
 impl LogTail {
     pub fn new() -> LogTail {
         LogTail::default()
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, TailState> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Adds one line.
     pub(crate) fn push(&self, line: &str) {
-        let mut text = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        text.push_str(line);
-        text.push('\n');
+        let mut state = self.lock();
+        state.n_lines += 1;
+        if state.head.len() < LOG_HEAD_LINES {
+            state.head.push(line.to_owned());
+        }
+        state.text.push_str(line);
+        state.text.push('\n');
         // Trimmed now and then rather than at every line: only the end is ever read.
-        if text.len() > 4 * LOG_TAIL_BYTES {
-            let cut = tail_start(&text);
-            text.drain(..cut);
+        if state.text.len() > 2 * KEPT_TAIL_BYTES {
+            let cut = tail_start(&state.text, KEPT_TAIL_BYTES);
+            state.text.drain(..cut);
+            state.trimmed = true;
         }
     }
 
     /// The last [`LOG_TAIL_BYTES`] of the log (fewer when a character straddles the cut).
     pub fn text(&self) -> String {
-        let text = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        text[tail_start(&text)..].to_owned()
+        let state = self.lock();
+        state.text[tail_start(&state.text, LOG_TAIL_BYTES)..].to_owned()
+    }
+
+    /// The log's lines as an invocation record keeps them: all of them, or, when there
+    /// were too many to keep, the first [`LOG_HEAD_LINES`], a line saying how many were
+    /// left out, and the last ones.
+    pub fn lines(&self) -> Vec<String> {
+        let state = self.lock();
+        if !state.trimmed {
+            return state.text.lines().map(str::to_owned).collect();
+        }
+        // The kept text starts within a line, which is left out.
+        let tail: Vec<&str> = state
+            .text
+            .split_once('\n')
+            .map_or("", |(_, rest)| rest)
+            .lines()
+            .collect();
+        let n_left_out = state.n_lines.saturating_sub(state.head.len() + tail.len());
+        let mut lines = state.head.clone();
+        lines.push(format!("[serverful] {n_left_out} log lines left out"));
+        lines.extend(tail.into_iter().map(str::to_owned));
+        lines
     }
 }
 
-/// Where the last [`LOG_TAIL_BYTES`] of `text` begin, on a character boundary.
-fn tail_start(text: &str) -> usize {
-    let mut start = text.len().saturating_sub(LOG_TAIL_BYTES);
+/// What the runtime tells a caller about one invocation it ran ([`ReportSlot`]): what its
+/// `REPORT` line says, and which request id and instance it had.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvocationReport {
+    pub request_id: String,
+    /// The instance's process id.
+    pub instance: u32,
+    pub report: Report,
+}
+
+impl InvocationReport {
+    /// The duration Lambda bills: the run and the cold start's init, rounded up to the
+    /// millisecond.
+    pub fn billed_ms(&self) -> u64 {
+        self.report.milliseconds().1
+    }
+}
+
+/// Where the runtime puts the [`InvocationReport`] of an invocation whose caller asked for
+/// it (`InvokeContext::report`), when its `REPORT` line is written. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct ReportSlot(Arc<std::sync::Mutex<Option<InvocationReport>>>);
+
+impl ReportSlot {
+    pub fn new() -> ReportSlot {
+        ReportSlot::default()
+    }
+
+    pub(crate) fn fill(&self, report: InvocationReport) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(report);
+    }
+
+    /// The report, once the invocation has ended; `None` if it never ran on an instance
+    /// (throttled, not started) or has not ended yet.
+    pub fn get(&self) -> Option<InvocationReport> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Where the last `bytes` of `text` begin, on a character boundary.
+fn tail_start(text: &str, bytes: usize) -> usize {
+    let mut start = text.len().saturating_sub(bytes);
     while !text.is_char_boundary(start) {
         start += 1;
     }
@@ -334,8 +425,8 @@ pub(crate) fn end_line(request_id: &str) -> String {
 }
 
 /// The numbers of one `REPORT` line.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Report {
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Report {
     pub duration: Duration,
     pub memory_size_mb: u32,
     pub max_memory_used_mb: u64,
@@ -371,6 +462,8 @@ pub(crate) fn report_line(request_id: &str, report: &Report) -> String {
     line
 }
 
+/// The duration Lambda bills: the run and the cold start's init, rounded up to the
+/// millisecond, at least one.
 /// `INIT_REPORT Init Duration: … ms\tPhase: init\tStatus: error\tError Type: …`, what Lambda
 /// logs when an instance fails to initialize.
 pub(crate) fn init_failure_line(init_duration: Duration, error_type: &str) -> String {
@@ -421,6 +514,29 @@ pub(crate) fn error_json(error_type: &str, message: &str) -> Bytes {
 pub(crate) mod tests {
     use super::*;
     use std::sync::Mutex;
+
+    #[test]
+    fn a_log_tail_keeps_the_first_and_last_lines_for_records() {
+        let tail = LogTail::new();
+        tail.push("START");
+        tail.push("hello");
+        assert_eq!(tail.lines(), ["START", "hello"]);
+        for n in 0..10_000 {
+            tail.push(&format!("line {n}"));
+        }
+        let lines = tail.lines();
+        assert_eq!(lines[0], "START");
+        assert_eq!(lines[LOG_HEAD_LINES - 1], "line 17");
+        let left_out = &lines[LOG_HEAD_LINES];
+        assert!(left_out.starts_with("[serverful] ") && left_out.ends_with(" log lines left out"));
+        let n_left_out: usize = left_out
+            .split(' ')
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .expect("a count");
+        assert_eq!(n_left_out + lines.len() - 1, 10_002);
+        assert_eq!(lines.last().map(String::as_str), Some("line 9999"));
+    }
 
     #[test]
     fn a_log_tail_keeps_the_last_4_kb_on_character_boundaries() {

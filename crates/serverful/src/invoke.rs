@@ -22,22 +22,53 @@ use crate::server;
 
 pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
     if let Some(endpoint) = &args.remote.endpoint {
+        if let Some(id) = &args.replay {
+            return crate::invocations::replay_remote(endpoint, args.remote.token.as_deref(), id)
+                .await;
+        }
         return run_remote(&args, endpoint).await;
     }
     let loaded = app::load(&args.app)?;
+    // A replay runs the recorded event of the recorded function.
+    let (name, event, recorded) = match &args.replay {
+        Some(id) => match crate::invocations::record_to_replay(&loaded.data_dir, id)? {
+            Ok(record)
+                if args.function.as_ref().is_some_and(|named| {
+                    *named != record.function && *named != record.function_name
+                }) =>
+            {
+                eprintln!(
+                    "error: invocation record {id} is of function {}, not {}",
+                    record.function,
+                    args.function.as_deref().unwrap_or_default()
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+            Ok(record) => (
+                record.function.clone(),
+                Bytes::from(record.event.text.clone()),
+                Some(record),
+            ),
+            Err(code) => return Ok(code),
+        },
+        None => match read_event(args.event.as_deref()) {
+            Ok(event) => (args.function.clone().unwrap_or_default(), event, None),
+            Err(message) => {
+                eprintln!("error: {message}");
+                return Ok(ExitCode::FAILURE);
+            }
+        },
+    };
     let functions = &loaded.app.functions;
     let Some(function) = functions
         .iter()
-        .find(|function| function.logical_id == args.function || function.name == args.function)
+        .find(|function| function.logical_id == name || function.name == name)
     else {
         let known: Vec<&str> = functions
             .iter()
             .map(|function| function.logical_id.as_str())
             .collect();
-        eprintln!(
-            "error: the template has no function named {}",
-            args.function
-        );
+        eprintln!("error: the template has no function named {name}");
         if known.is_empty() {
             eprintln!(
                 "hint: {} defines no AWS::Serverless::Function",
@@ -47,14 +78,6 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
             eprintln!("hint: functions in this template: {}", known.join(", "));
         }
         return Ok(ExitCode::FAILURE);
-    };
-
-    let event = match read_event(args.event.as_deref()) {
-        Ok(event) => event,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return Ok(ExitCode::FAILURE);
-        }
     };
 
     let mut configs = app::prepare_functions(
@@ -101,9 +124,26 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
     for warning in warnings {
         eprintln!("warning: {warning}");
     }
+    let started = std::time::Instant::now();
     let outcome = function_runtime.invoke(&function.logical_id, event).await;
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     function_runtime.shutdown().await;
     endpoint.stop();
+    if let Some(recorded) = recorded {
+        let (outcome, payload) = match outcome {
+            Ok(result) => (serverful_invocations::RecordOutcome::Success, result),
+            Err(error) => serverful_platform::invocation_records::outcome_of(&invoke_error(error)),
+        };
+        let replay = serverful_platform::ReplayAnswer {
+            record_id: None,
+            outcome,
+            payload: String::from_utf8_lossy(&payload).into_owned(),
+            executed_version: Some("$LATEST".to_owned()),
+            deploy: None,
+            duration_ms,
+        };
+        return crate::invocations::print_replay(&recorded, &replay);
+    }
 
     let mut stdout = std::io::stdout().lock();
     match outcome {
@@ -128,6 +168,21 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
         Err(error) => {
             eprintln!("error: {error}");
             Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// The runtime's failure as the platform's callers see it.
+fn invoke_error(error: runtime::InvokeError) -> serverful_invoke::InvokeError {
+    use serverful_invoke::InvokeError;
+    match error {
+        runtime::InvokeError::FunctionError(payload) => InvokeError::FunctionError(payload),
+        runtime::InvokeError::Timeout => InvokeError::Timeout,
+        runtime::InvokeError::Throttled => InvokeError::Throttled,
+        runtime::InvokeError::PayloadTooLarge => InvokeError::PayloadTooLarge,
+        runtime::InvokeError::NoSuchFunction(name) => InvokeError::NoSuchFunction(name),
+        runtime::InvokeError::ShuttingDown => {
+            InvokeError::Unavailable("the function stopped".to_owned())
         }
     }
 }
@@ -225,7 +280,7 @@ async fn run_remote(args: &InvokeArgs, endpoint: &str) -> anyhow::Result<ExitCod
     };
     let client = crate::remote::client_for(endpoint, args.remote.token.as_deref())?;
     let request = InvokeRequest {
-        function: args.function.clone(),
+        function: args.function.clone().unwrap_or_default(),
         stack: args.app.stack_name.clone(),
         qualifier: args.qualifier.clone(),
         event: event.to_vec(),

@@ -7,6 +7,7 @@ mod app;
 mod backup;
 mod builds;
 mod init;
+mod invocations;
 mod invoke;
 mod logs;
 mod metrics;
@@ -86,6 +87,7 @@ pub fn main() -> ExitCode {
             Command::Backup(args) => backup::backup(&args).await,
             Command::Restore(args) => backup::restore(&args),
             Command::Logs(args) => logs::run(&args).await,
+            Command::Invocations(args) => invocations::run(&args).await,
         }
     });
     // Connections still open on the AWS endpoint are not waited for.

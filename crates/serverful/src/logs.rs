@@ -328,7 +328,7 @@ fn app_functions(dir: &Path, stack: &str) -> Vec<template::Function> {
         .unwrap_or_default()
 }
 
-fn since_ms(since: Since) -> i64 {
+pub(crate) fn since_ms(since: Since) -> i64 {
     match since {
         Since::At { unix_ms } => unix_ms,
         Since::Ago(ago) => serverful_logs::now_ms()

@@ -236,7 +236,10 @@ fn print_outcome(outcome: &Outcome) {
         | Outcome::Invoked { .. }
         | Outcome::Described { .. }
         | Outcome::TableAnswered { .. }
-        | Outcome::Messages { .. } => {}
+        | Outcome::Messages { .. }
+        | Outcome::Invocations { .. }
+        | Outcome::InvocationRecord { .. }
+        | Outcome::Replayed { .. } => {}
     }
 }
 

@@ -39,6 +39,7 @@ pub(crate) async fn run(args: ServeArgs, aws: tokio::runtime::Handle) -> anyhow:
         max_queued: args.max_queued,
         idle_timeout: args.idle_timeout,
         log_retention: crate::logs::retention(&args.logs),
+        records: crate::invocations::settings(&args.records),
         aws,
         metrics: args.metrics,
     })

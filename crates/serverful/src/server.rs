@@ -35,6 +35,8 @@ pub(crate) struct ServerSettings {
     pub idle_timeout: IdleTimeout,
     /// How much of each function's log `DATA/logs.sqlite` keeps.
     pub log_retention: serverful_logs::Retention,
+    /// What invocation records `DATA/invocations.sqlite` keeps.
+    pub records: serverful_invocations::Settings,
     /// The tokio runtime the AWS endpoint is served on (see `crate::main`).
     pub aws: tokio::runtime::Handle,
     /// `--no-metrics` and `--metrics-public`.
@@ -210,6 +212,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             keys: keys.clone(),
             code_versions: settings.code_versions,
             logs: logs.map(|opened| serverful_platform::logs::LogReader(opened.backend)),
+            invocation_records: crate::invocations::open_recorder(&data_dir, &settings.records),
             serverful_version: env!("CARGO_PKG_VERSION").to_owned(),
             schedules: Some(Arc::new(
                 serverful_scheduler::SqliteSchedules::open_in(&data_dir)

@@ -43,6 +43,7 @@ pub(crate) async fn run(args: UpArgs, aws: tokio::runtime::Handle) -> anyhow::Re
         max_queued: args.max_queued,
         idle_timeout: args.idle_timeout,
         log_retention: crate::logs::retention(&args.app.logs),
+        records: crate::invocations::settings(&args.app.records),
         aws,
         metrics: args.metrics,
     })
@@ -194,7 +195,11 @@ fn print_routes(server: &server::Server, stack: &str, app: &template::App) {
                 .map(|route| gateway::RouteSpec {
                     method: route.method.clone(),
                     path: route.path.clone(),
-                    target: serverful_invoke::FunctionRef::new(stack, route.function.as_str()),
+                    target: serverful_invoke::FunctionRef::new(stack, route.function.as_str())
+                        .with_trigger(format!(
+                            "route {} {} (api {})",
+                            route.method, route.path, api.api_id
+                        )),
                     mode: if server.platform.is_http_mode(stack, &route.function) {
                         serverful_invoke::FunctionMode::Http
                     } else {

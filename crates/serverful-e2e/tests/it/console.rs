@@ -301,7 +301,10 @@ fn the_console_is_served_without_a_network_and_the_api_behind_it_needs_the_token
     assert_eq!(unknown["error"]["kind"], "not_found", "{unknown}");
     // Queues and topics: only a stack's own; a send, a peek that changes nothing, a purge.
     let unknown_queue = call("/v1/queues/nobody/purge", "");
-    assert_eq!(unknown_queue["error"]["kind"], "not_found", "{unknown_queue}");
+    assert_eq!(
+        unknown_queue["error"]["kind"], "not_found",
+        "{unknown_queue}"
+    );
     let sent = call("/v1/queues/console-jobs/messages", "job one");
     assert!(sent["result"]["sent"].is_string(), "{sent}");
     let peek = |admin: &str| -> Value {
@@ -316,8 +319,14 @@ fn the_console_is_served_without_a_network_and_the_api_behind_it_needs_the_token
     };
     for _ in 0..2 {
         let peeked = peek(&admin);
-        assert_eq!(peeked["result"]["messages"][0]["body"], "job one", "{peeked}");
-        assert_eq!(peeked["result"]["messages"][0]["receive_count"], 0, "{peeked}");
+        assert_eq!(
+            peeked["result"]["messages"][0]["body"], "job one",
+            "{peeked}"
+        );
+        assert_eq!(
+            peeked["result"]["messages"][0]["receive_count"], 0,
+            "{peeked}"
+        );
     }
     let purged = call("/v1/queues/console-jobs/purge", "");
     assert_eq!(purged["result"]["purged"], 1, "{purged}");

@@ -21,6 +21,7 @@ mod function_urls;
 mod hello;
 mod http_mode;
 mod init;
+mod invocations;
 mod invoke;
 mod java;
 mod lambda_api;

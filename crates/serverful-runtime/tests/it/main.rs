@@ -307,6 +307,7 @@ async fn node_context_carries_identity_and_client_context() {
         ),
         trace_id: None,
         log_tail: None,
+        report: None,
     };
     let bytes = runtime
         .invoke_with("Hello", Bytes::from_static(b"{}"), context)
