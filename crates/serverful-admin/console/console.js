@@ -27,7 +27,7 @@ function h(tag, attributes, ...children) {
 }
 
 function show(...children) {
-  main.replaceChildren(...children);
+  main.replaceChildren(...children.filter((child) => child !== null && child !== undefined));
 }
 
 function token() {
@@ -330,7 +330,7 @@ async function tablePage(table) {
         h("button", { class: "action secondary", type: "button", onclick: () => edit(item) }, "Edit"),
         ...columns.map((column) => (item[column] ? attributeText(item[column]) : "")),
       ]), "No items."),
-      next ? h("button", { class: "action secondary", type: "button", onclick: () => run(operation, { ...request, ExclusiveStartKey: next }) }, "Next page") : null);
+      ...(next ? [h("button", { class: "action secondary", type: "button", onclick: () => run(operation, { ...request, ExclusiveStartKey: next }) }, "Next page")] : []));
   };
   const run = async (operation, request) => {
     lastRequest = [operation, request];
@@ -497,7 +497,9 @@ function parseMetrics(text) {
   const samples = [];
   for (const line of text.split("\n")) {
     if (!line || line.startsWith("#")) continue;
-    const match = /^([a-zA-Z_:][\w:]*)(\{([^}]*)\})?\s+(\S+)/.exec(line);
+    // Label values may hold `}` (a route key such as `GET /items/{id}`): quoted strings
+    // are skipped whole.
+    const match = /^([a-zA-Z_:][\w:]*)(\{((?:[^"}]|"(?:[^"\\]|\\.)*")*)\})?\s+(\S+)/.exec(line);
     if (!match) continue;
     const labels = {};
     for (const pair of (match[3] || "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[pair[1]] = pair[2];

@@ -5,8 +5,8 @@
 # Prints what it saw as JSON.
 #
 # argv: the console's URL, the admin token, the stack, the failing function's logical id, the
-# table, a folder for the screenshots.
-import json, os, sys, time
+# table, a folder for the screenshots, the gateway's URL (traffic while the metrics page samples).
+import json, os, sys, time, urllib.request
 
 from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
@@ -15,7 +15,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-console, token, stack, function, table, shots = sys.argv[1:7]
+console, token, stack, function, table, shots, gateway = sys.argv[1:8]
 
 options = Options()
 options.binary_location = "/usr/bin/chromium"
@@ -105,8 +105,16 @@ try:
     shot("queue")
 
     driver.get(f"{console}#/metrics")
-    seen["metrics"] = until_text("#charts", lambda value: "Invocations per second" in value)
-    time.sleep(6)  # a second sample draws the rates
+    until_text("#charts", lambda value: "Invocations per second" in value)
+    # Calls while the page samples: the next sample draws their rate.
+    deadline = time.time() + 11
+    n = 100
+    while time.time() < deadline:
+        request = urllib.request.Request(f"{gateway}/items/{n}", method="PUT")
+        urllib.request.urlopen(request, timeout=10).read()
+        n += 1
+        time.sleep(0.05)
+    seen["metrics"] = text("#charts")
     shot("metrics")
 
     # A phone: the page fits the screen's width.

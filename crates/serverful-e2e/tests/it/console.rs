@@ -96,6 +96,7 @@ fn headless_chromium_logs_in_replays_a_failure_and_edits_an_item() {
             "ItemsFunction",
             "console-items",
             shots.to_str().expect("utf-8 path"),
+            server.base_url.as_str(),
         ])
         .env("PYTHONPATH", test_deps_dir().join("python-selenium"))
         .env("SE_OFFLINE", "true")
@@ -169,6 +170,8 @@ fn headless_chromium_logs_in_replays_a_failure_and_edits_an_item() {
         "console-items",
         "--key",
         r#"{"id": {"N": "1"}}"#,
+        "--endpoint-url",
+        &server.aws_url,
     ]);
     assert!(ok, "{stderr}");
     assert_eq!(item["Item"]["note"]["S"], "edited in the console");
@@ -198,6 +201,8 @@ fn headless_chromium_logs_in_replays_a_failure_and_edits_an_item() {
         &queue_url(&server, "console-jobs"),
         "--attribute-names",
         "ApproximateReceiveCount",
+        "--endpoint-url",
+        &server.aws_url,
     ]);
     assert!(ok, "{stderr}");
     assert_eq!(
@@ -344,7 +349,14 @@ fn the_console_is_served_without_a_network_and_the_api_behind_it_needs_the_token
 
 /// The URL of the queue `name` on the server's AWS endpoint.
 fn queue_url(server: &Server, name: &str) -> String {
-    let (ok, answer, stderr) = server.aws_cli(&["sqs", "get-queue-url", "--queue-name", name]);
+    let (ok, answer, stderr) = server.aws_cli(&[
+        "sqs",
+        "get-queue-url",
+        "--queue-name",
+        name,
+        "--endpoint-url",
+        &server.aws_url,
+    ]);
     assert!(ok, "{stderr}");
     answer["QueueUrl"].as_str().expect("QueueUrl").to_owned()
 }
