@@ -2,13 +2,17 @@
 //! invocation path pushes [`Capture`]s onto, and one thread that redacts, caps and writes
 //! what queued up in one transaction.
 //!
-//! [`Recorder::record`] takes a lock, pushes onto a vector and returns; only the first
-//! capture into an empty queue wakes the thread, which then lingers (20 ms by default) so
-//! that a burst is written in one batch. When the queue holds
-//! [`WriterOptions::max_queued`] captures or [`WriterOptions::max_queued_bytes`] bytes
-//! (the store fell behind), new captures are dropped and counted rather than making
-//! requests wait.
+//! [`Recorder::record`] takes a lock, pushes onto a queue and returns; only the first
+//! capture into an empty queue wakes the thread, which then lingers (a second by default,
+//! less when a reader asks with [`Recorder::flush`]) so that a burst is written in one
+//! batch. The queue never holds more than the store keeps (`Settings::max_records` and
+//! `max_bytes`, and at most [`WriterOptions::max_queued`] captures or
+//! [`WriterOptions::max_queued_bytes`] bytes): past that its oldest captures are pruned
+//! before they are ever written, as the store would prune them after. Under load the store
+//! is then written about once a second with the newest records it keeps, whatever the
+//! rate of invocations, and recording never makes a request wait.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -19,11 +23,13 @@ use crate::{Capture, InvocationBackend, Redactor, Settings};
 /// Settings of a [`Recorder`]'s queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriterOptions {
-    /// Captures that may wait for the writer; more are dropped and counted. 4096.
+    /// Captures that may wait for the writer (fewer when the store keeps fewer); past
+    /// that the oldest are pruned. 4096.
     pub max_queued: usize,
     /// Bytes of captures (events, results, logs) that may wait for the writer. 64 MiB.
     pub max_queued_bytes: usize,
-    /// How long the writer waits after the first capture of a burst before writing it.
+    /// How long the writer waits after the first capture of a burst before writing it
+    /// (unless a reader flushes). A second: what a crash may lose.
     pub linger: Duration,
 }
 
@@ -32,7 +38,7 @@ impl Default for WriterOptions {
         WriterOptions {
             max_queued: 4096,
             max_queued_bytes: 64 * 1024 * 1024,
-            linger: Duration::from_millis(20),
+            linger: Duration::from_secs(1),
         }
     }
 }
@@ -61,7 +67,7 @@ impl std::fmt::Debug for Recorder {
 
 struct Shared {
     state: Mutex<State>,
-    /// Signalled when the first capture enters an empty queue, and on close.
+    /// Signalled when the first capture enters an empty queue, on a flush and on close.
     work: Condvar,
     /// Signalled each time a batch has been written.
     written: Condvar,
@@ -69,15 +75,21 @@ struct Shared {
     failed: AtomicU64,
     pruned: AtomicU64,
     options: WriterOptions,
+    /// The most captures and bytes the queue holds: the store's bounds, within the
+    /// options'.
+    max_queued: usize,
+    max_queued_bytes: usize,
 }
 
 #[derive(Default)]
 struct State {
-    queue: Vec<Capture>,
+    queue: VecDeque<Capture>,
     queued_bytes: usize,
     /// Captures taken by `record` so far, and how many of them the writer is done with.
     n_accepted: u64,
     n_done: u64,
+    /// A reader waits for the queue to be written: the writer stops lingering.
+    flushing: bool,
     closed: bool,
 }
 
@@ -102,6 +114,13 @@ impl Recorder {
             failed: AtomicU64::new(0),
             pruned: AtomicU64::new(0),
             options,
+            max_queued: options
+                .max_queued
+                .min(usize::try_from(settings.max_records).unwrap_or(usize::MAX))
+                .max(1),
+            max_queued_bytes: options
+                .max_queued_bytes
+                .min(usize::try_from(settings.max_bytes).unwrap_or(usize::MAX)),
         });
         let thread_shared = shared.clone();
         let thread_backend = backend.clone();
@@ -127,29 +146,40 @@ impl Recorder {
         &self.backend
     }
 
-    /// Queues one capture. Never blocks on the store: returns false when it was dropped
-    /// because the queue is full (or the writer has stopped).
+    /// Queues one capture. Never blocks on the store: when the queue holds all the store
+    /// keeps, its oldest capture is pruned (counted in [`Recorder::pruned`]). Returns false
+    /// only once the writer has stopped (the capture is dropped and counted).
     pub fn record(&self, capture: Capture) -> bool {
         let bytes = capture.held_bytes();
-        let options = &self.shared.options;
-        let mut state = self.shared.lock();
+        let shared = &self.shared;
+        let mut state = shared.lock();
         if state.closed {
-            return false;
-        }
-        if state.queue.len() >= options.max_queued
-            || state.queued_bytes + bytes > options.max_queued_bytes
-        {
             drop(state);
-            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            shared.dropped.fetch_add(1, Ordering::Relaxed);
             return false;
         }
         let was_empty = state.queue.is_empty();
-        state.queue.push(capture);
+        state.queue.push_back(capture);
         state.queued_bytes += bytes;
         state.n_accepted += 1;
+        let mut evicted = Vec::new();
+        while state.queue.len() > 1
+            && (state.queue.len() > shared.max_queued
+                || state.queued_bytes > shared.max_queued_bytes)
+        {
+            if let Some(oldest) = state.queue.pop_front() {
+                state.queued_bytes -= oldest.held_bytes();
+                evicted.push(oldest);
+            }
+        }
         drop(state);
+        if !evicted.is_empty() {
+            shared
+                .pruned
+                .fetch_add(evicted.len() as u64, Ordering::Relaxed);
+        }
         if was_empty {
-            self.shared.work.notify_one();
+            shared.work.notify_one();
         }
         true
     }
@@ -160,6 +190,10 @@ impl Recorder {
         let deadline = Instant::now() + timeout;
         let mut state = self.shared.lock();
         let target = state.n_accepted;
+        if state.n_done < target {
+            state.flushing = true;
+            self.shared.work.notify_one();
+        }
         while state.n_done < target {
             let now = Instant::now();
             if now >= deadline {
@@ -175,7 +209,7 @@ impl Recorder {
         true
     }
 
-    /// Captures dropped so far because the queue was full.
+    /// Captures dropped so far because the writer had stopped.
     pub fn dropped(&self) -> u64 {
         self.shared.dropped.load(Ordering::Relaxed)
     }
@@ -185,7 +219,8 @@ impl Recorder {
         self.shared.failed.load(Ordering::Relaxed)
     }
 
-    /// Records pruned so far to keep the store within its bounds.
+    /// Records pruned so far to keep the store within its bounds (before they were written,
+    /// when newer ones filled the queue, or from the store).
     pub fn pruned(&self) -> u64 {
         self.shared.pruned.load(Ordering::Relaxed)
     }
@@ -226,14 +261,20 @@ fn write_loop(shared: &Shared, backend: &dyn InvocationBackend, settings: &Setti
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
         }
-        if !state.queue.is_empty() && !state.closed && !shared.options.linger.is_zero() {
-            // Let the burst that woke us gather: captures pushed meanwhile do not wake us.
-            drop(state);
-            std::thread::sleep(shared.options.linger);
-            state = shared.lock();
+        if !state.queue.is_empty() && !shared.options.linger.is_zero() {
+            // Let the burst that woke us gather (captures pushed meanwhile do not wake
+            // us), unless a reader is waiting or the recorder closes.
+            state = shared
+                .work
+                .wait_timeout_while(state, shared.options.linger, |state| {
+                    !state.flushing && !state.closed
+                })
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
-        let batch = std::mem::take(&mut state.queue);
+        let batch: Vec<Capture> = std::mem::take(&mut state.queue).into();
         state.queued_bytes = 0;
+        state.flushing = false;
         let n_taken = state.n_accepted;
         let closed = state.closed;
         drop(state);
@@ -352,7 +393,7 @@ mod tests {
     }
 
     #[test]
-    fn a_full_queue_drops_and_counts_rather_than_waits() {
+    fn a_full_queue_prunes_its_oldest_rather_than_waits() {
         let backend = Arc::new(Batches::default());
         let gate = backend.gate.lock().expect("gate");
         let recorder = Recorder::start(
@@ -377,14 +418,69 @@ mod tests {
         let accepted = (1..10)
             .filter(|n| recorder.record(capture(&format!("r{n}"), "{}")))
             .count();
-        assert_eq!(accepted, 3);
-        assert_eq!(recorder.dropped(), 6);
+        // Nothing waits and nothing is refused: the queue keeps the newest three, as the
+        // store would have pruned the older ones.
+        assert_eq!(accepted, 9);
+        assert_eq!(recorder.dropped(), 0);
+        assert_eq!(recorder.pruned(), 6);
+        let queued: Vec<String> = recorder
+            .shared
+            .lock()
+            .queue
+            .iter()
+            .map(|capture| capture.id.clone())
+            .collect();
+        assert_eq!(queued, ["r7", "r8", "r9"]);
         drop(gate);
         assert!(recorder.flush(Duration::from_secs(5)));
         assert_eq!(
             backend.sizes.lock().expect("sizes").iter().sum::<usize>(),
             4
         );
+    }
+
+    #[test]
+    fn a_flush_cuts_the_linger_short() {
+        let backend = Arc::new(Batches::default());
+        let recorder = Recorder::start(
+            backend.clone(),
+            Settings::default(),
+            WriterOptions {
+                linger: Duration::from_secs(30),
+                ..WriterOptions::default()
+            },
+        )
+        .expect("start");
+        assert!(recorder.record(capture("r0", "{}")));
+        let started = Instant::now();
+        assert!(recorder.flush(Duration::from_secs(5)));
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(*backend.sizes.lock().expect("sizes"), [1]);
+    }
+
+    #[test]
+    fn the_queue_holds_no_more_than_the_store_keeps() {
+        let backend = Arc::new(Batches::default());
+        let gate = backend.gate.lock().expect("gate");
+        let recorder = Recorder::start(
+            backend.clone(),
+            Settings {
+                max_records: 2,
+                ..Settings::default()
+            },
+            WriterOptions {
+                linger: Duration::from_secs(30),
+                ..WriterOptions::default()
+            },
+        )
+        .expect("start");
+        for n in 0..5 {
+            assert!(recorder.record(capture(&format!("r{n}"), "{}")));
+        }
+        assert_eq!(recorder.pruned(), 3);
+        drop(gate);
+        assert!(recorder.flush(Duration::from_secs(5)));
+        assert_eq!(*backend.sizes.lock().expect("sizes"), [2]);
     }
 
     #[test]

@@ -18,8 +18,8 @@ use crate::server::Platform;
 /// Records listed when the request does not say how many.
 const DEFAULT_LIMIT: usize = 100;
 
-/// How long a replay waits for its own record to be written, so that a list right after
-/// shows it.
+/// How long a read (or a replay) waits for the records queued before it to be written, so
+/// that it sees every call made before it.
 const RECORD_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
 fn recorder(platform: &Platform) -> Result<Arc<Recorder>, ActionError> {
@@ -54,10 +54,14 @@ pub(crate) async fn list(
         limit: request.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, 10_000),
         before,
     };
-    let page = tokio::task::spawn_blocking(move || recorder.backend().list(&query))
-        .await
-        .map_err(|error| ActionError::internal("invocations", error.to_string()))?
-        .map_err(|error| ActionError::internal("invocations", error.to_string()))?;
+    // The writer lingers up to a second before writing; a reader has it write now.
+    let page = tokio::task::spawn_blocking(move || {
+        recorder.flush(RECORD_FLUSH_TIMEOUT);
+        recorder.backend().list(&query)
+    })
+    .await
+    .map_err(|error| ActionError::internal("invocations", error.to_string()))?
+    .map_err(|error| ActionError::internal("invocations", error.to_string()))?;
     Ok(Outcome::Invocations {
         records: page.records,
         next: page.next,
@@ -68,10 +72,13 @@ pub(crate) async fn list(
 async fn get(recorder: &Arc<Recorder>, id: &str) -> Result<InvocationRecord, ActionError> {
     let reader = recorder.clone();
     let key = id.to_owned();
-    let record = tokio::task::spawn_blocking(move || reader.backend().get(&key))
-        .await
-        .map_err(|error| ActionError::internal("invocations", error.to_string()))?
-        .map_err(|error| ActionError::internal("invocations", error.to_string()))?;
+    let record = tokio::task::spawn_blocking(move || {
+        reader.flush(RECORD_FLUSH_TIMEOUT);
+        reader.backend().get(&key)
+    })
+    .await
+    .map_err(|error| ActionError::internal("invocations", error.to_string()))?
+    .map_err(|error| ActionError::internal("invocations", error.to_string()))?;
     record.ok_or_else(|| {
         ActionError::not_found(
             "invocations",
