@@ -103,3 +103,79 @@ async fn scrape(State(scrape): State<Scrape>, headers: HeaderMap) -> Response {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    /// `GET /metrics` with `token` against `access`: (status, content type, body).
+    async fn scrape(access: MetricsAccess, token: Option<&str>) -> (u16, String, String) {
+        let router: Router = routes(access, Arc::from("sft_right"));
+        let mut request = Request::get(METRICS_PATH);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let response = router
+            .oneshot(request.body(Body::empty()).expect("request"))
+            .await
+            .expect("infallible");
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        (
+            status,
+            content_type,
+            String::from_utf8_lossy(&body).into_owned(),
+        )
+    }
+
+    /// Metrics on, with one function's series (a family without series is not written).
+    fn on(public: bool) -> MetricsAccess {
+        let metrics = Metrics::new();
+        let _function = metrics.function("app", "Hello");
+        MetricsAccess { metrics, public }
+    }
+
+    #[tokio::test]
+    async fn the_token_is_needed_unless_public() {
+        let (status, content_type, body) = scrape(on(false), Some("sft_right")).await;
+        assert_eq!(status, 200);
+        assert_eq!(content_type, serverful_metrics::CONTENT_TYPE);
+        assert!(body.contains("# TYPE serverful_lambda_invocations_total counter"));
+
+        let (status, _, body) = scrape(on(false), Some("sft_wrong")).await;
+        assert_eq!(status, 401);
+        assert!(body.starts_with("the admin token is wrong; "), "{body}");
+        assert!(body.contains("credentials_file"), "{body}");
+        assert_eq!(body.lines().count(), 1, "{body}");
+
+        let (status, _, body) = scrape(on(false), None).await;
+        assert_eq!(status, 401);
+        assert!(body.starts_with("no admin token"), "{body}");
+
+        let (status, _, _) = scrape(on(true), None).await;
+        assert_eq!(status, 200);
+    }
+
+    #[tokio::test]
+    async fn metrics_turned_off_answer_404_saying_so() {
+        let off = MetricsAccess {
+            metrics: Metrics::disabled(),
+            public: false,
+        };
+        let (status, _, body) = scrape(off, Some("sft_right")).await;
+        assert_eq!(status, 404);
+        assert!(body.contains("--no-metrics"), "{body}");
+    }
+}
