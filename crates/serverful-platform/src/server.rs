@@ -2435,8 +2435,10 @@ fn log_outcome(stack: Option<&str>, outcome: &Result<Outcome, ActionError>) {
         }
         Ok(Outcome::Deleted { stack, .. }) => tracing::info!(stack, "deleted"),
         Ok(_) => {}
+        // Its caller is told (the CLI prints it, the admin API answers it): `info`, so that
+        // a collector of `--log-format json` sees it and a terminal does not see it twice.
         Err(error) => match stack {
-            Some(stack) => tracing::warn!(stack, %error, "action failed"),
+            Some(stack) => tracing::info!(stack, %error, "action failed"),
             None => tracing::debug!(%error, "action failed"),
         },
     }
