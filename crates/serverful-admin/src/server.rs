@@ -292,6 +292,20 @@ fn flag(pairs: &[(String, String)], name: &str) -> bool {
         .any(|(key, value)| key == name && matches!(value.as_str(), "" | "true" | "1"))
 }
 
+/// `?since_ms=`: milliseconds since the Unix epoch, if given; a 400 if it is no number.
+fn since_ms(pairs: &[(String, String)]) -> Result<Option<i64>, Box<Response>> {
+    value(pairs, "since_ms")
+        .map(str::parse::<i64>)
+        .transpose()
+        .map_err(|_| {
+            Box::new(json_error(
+                StatusCode::BAD_REQUEST,
+                "?since_ms= takes milliseconds since the Unix epoch",
+                None,
+            ))
+        })
+}
+
 fn value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs
         .iter()
@@ -484,16 +498,9 @@ async fn logs(State(state): State<AdminState>, RawQuery(query): RawQuery) -> Res
         );
     };
     let number = |name: &str| value(&pairs, name).map(str::parse::<i64>);
-    let since_ms = match number("since_ms") {
-        None => None,
-        Some(Ok(ms)) => Some(ms),
-        Some(Err(_)) => {
-            return json_error(
-                StatusCode::BAD_REQUEST,
-                "?since_ms= takes milliseconds since the Unix epoch",
-                None,
-            )
-        }
+    let since_ms = match since_ms(&pairs) {
+        Ok(since_ms) => since_ms,
+        Err(refused) => return *refused,
     };
     let limit = match number("limit") {
         None => 1000,
@@ -646,16 +653,9 @@ async fn invoke(
 async fn invocations(State(state): State<AdminState>, RawQuery(query): RawQuery) -> Response {
     let pairs = query_pairs(query.as_deref());
     let number = |name: &str| value(&pairs, name).map(str::parse::<i64>);
-    let since_ms = match number("since_ms") {
-        None => None,
-        Some(Ok(ms)) => Some(ms),
-        Some(Err(_)) => {
-            return json_error(
-                StatusCode::BAD_REQUEST,
-                "?since_ms= takes milliseconds since the Unix epoch",
-                None,
-            )
-        }
+    let since_ms = match since_ms(&pairs) {
+        Ok(since_ms) => since_ms,
+        Err(refused) => return *refused,
     };
     let limit = match number("limit") {
         None => None,
