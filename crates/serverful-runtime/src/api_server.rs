@@ -82,7 +82,7 @@ pub(crate) enum StreamEnd {
 }
 
 /// How many chunks may wait for a slow caller before the process's writes wait too.
-const STREAM_BUFFER: usize = 16;
+pub(crate) const STREAM_BUFFER: usize = 16;
 
 /// How the process's init phase ended.
 #[derive(Debug)]
@@ -115,10 +115,10 @@ pub(crate) struct ApiState {
     init: Mutex<Option<oneshot::Sender<InitSignal>>>,
     /// `START` is logged here, as the event is handed over, so that it precedes every line
     /// the function prints for the invocation.
-    sink: LogSink,
-    function: String,
+    pub(crate) sink: LogSink,
+    pub(crate) function: String,
     /// The most a streamed response may carry ([`MAX_STREAMED_RESPONSE_BYTES`]).
-    stream_limit: usize,
+    pub(crate) stream_limit: usize,
 }
 
 impl ApiState {
@@ -145,7 +145,7 @@ impl ApiState {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn take_init(&self) -> Option<oneshot::Sender<InitSignal>> {
+    pub(crate) fn take_init(&self) -> Option<oneshot::Sender<InitSignal>> {
         self.init
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -235,25 +235,89 @@ fn too_large(limit: usize) -> Response {
     response
 }
 
-async fn next_invocation(State(state): State<Arc<ApiState>>) -> Response {
+/// What the process receives for one invocation: the event and its context.
+#[derive(Debug)]
+pub(crate) struct Event {
+    pub request_id: String,
+    pub payload: Bytes,
+    pub deadline_ms: u128,
+    pub invoked_function_arn: String,
+    pub trace_id: String,
+    pub client_context: Option<String>,
+    pub cognito_identity: Option<String>,
+}
+
+/// Why the process got no event.
+#[derive(Debug)]
+pub(crate) enum NoEvent {
+    /// An invocation is in flight: the process must answer it first.
+    InFlight,
+    /// The instance is being torn down.
+    ShuttingDown,
+}
+
+/// The process asks for its next invocation (the Runtime API's `/next`, or the frame
+/// channel's `n`): marks init done the first time, waits for an invocation, logs its
+/// `START` and makes it the one in flight.
+pub(crate) async fn next(state: &ApiState) -> Result<Event, NoEvent> {
     if let Some(init) = state.take_init() {
         // The receiver is gone only when the instance is being torn down.
         let _ = init.send(InitSignal::Ready);
     }
     if state.progress().in_flight.is_some() {
-        return invalid_state("InvocationStart", "InvocationNext");
+        return Err(NoEvent::InFlight);
     }
     // Only one `/next` may wait at a time; a second one queues behind the lock.
     let invocation = {
         let mut invocations = state.invocations.lock().await;
         invocations.recv().await
     };
-    let Some(invocation) = invocation else {
-        return error_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalServerError",
-            "The instance is shutting down",
-        );
+    let Some(Invocation {
+        request_id,
+        payload,
+        deadline_ms,
+        invoked_function_arn,
+        trace_id,
+        client_context,
+        cognito_identity,
+        start_line,
+        delivered,
+        outcome,
+    }) = invocation
+    else {
+        return Err(NoEvent::ShuttingDown);
+    };
+    if let Some(line) = &start_line {
+        state.sink.emit_request(&state.function, &request_id, line);
+    }
+    // The invoker may have given up meanwhile (timeout); the answer will then find no one.
+    let _ = delivered.send(());
+    state.progress().in_flight = Some(InFlight {
+        request_id: request_id.clone(),
+        outcome,
+    });
+    Ok(Event {
+        request_id,
+        payload,
+        deadline_ms,
+        invoked_function_arn,
+        trace_id,
+        client_context,
+        cognito_identity,
+    })
+}
+
+async fn next_invocation(State(state): State<Arc<ApiState>>) -> Response {
+    let event = match next(&state).await {
+        Ok(event) => event,
+        Err(NoEvent::InFlight) => return invalid_state("InvocationStart", "InvocationNext"),
+        Err(NoEvent::ShuttingDown) => {
+            return error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerError",
+                "The instance is shutting down",
+            )
+        }
     };
     let mut headers = HeaderMap::new();
     let mut set = |name: &'static str, value: &str| {
@@ -263,46 +327,48 @@ async fn next_invocation(State(state): State<Arc<ApiState>>) -> Response {
             headers.insert(name, value);
         }
     };
-    set("lambda-runtime-aws-request-id", &invocation.request_id);
-    set(
-        "lambda-runtime-deadline-ms",
-        &invocation.deadline_ms.to_string(),
-    );
+    set("lambda-runtime-aws-request-id", &event.request_id);
+    set("lambda-runtime-deadline-ms", &event.deadline_ms.to_string());
     set(
         "lambda-runtime-invoked-function-arn",
-        &invocation.invoked_function_arn,
+        &event.invoked_function_arn,
     );
-    set("lambda-runtime-trace-id", &invocation.trace_id);
-    if let Some(client_context) = &invocation.client_context {
+    set("lambda-runtime-trace-id", &event.trace_id);
+    if let Some(client_context) = &event.client_context {
         set("lambda-runtime-client-context", client_context);
     }
-    if let Some(identity) = &invocation.cognito_identity {
+    if let Some(identity) = &event.cognito_identity {
         set("lambda-runtime-cognito-identity", identity);
     }
     set("content-type", "application/json");
-    if let Some(line) = &invocation.start_line {
-        state
-            .sink
-            .emit_request(&state.function, &invocation.request_id, line);
+    (StatusCode::OK, headers, event.payload).into_response()
+}
+
+/// Why an answer does not fit the invocation in flight.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum IdProblem {
+    /// The invocation was already answered.
+    Answered,
+    /// No such invocation.
+    Unknown,
+}
+
+/// Whether `request_id` is the invocation in flight.
+pub(crate) fn check_request_id(state: &ApiState, request_id: &str) -> Result<(), IdProblem> {
+    let progress = state.progress();
+    match &progress.in_flight {
+        Some(in_flight) if in_flight.request_id == request_id => Ok(()),
+        _ if progress.last_answered.as_deref() == Some(request_id) => Err(IdProblem::Answered),
+        _ => Err(IdProblem::Unknown),
     }
-    // The invoker may have given up meanwhile (timeout); the answer will then find no one.
-    let _ = invocation.delivered.send(());
-    state.progress().in_flight = Some(InFlight {
-        request_id: invocation.request_id,
-        outcome: invocation.outcome,
-    });
-    (StatusCode::OK, headers, invocation.payload).into_response()
 }
 
 /// The error response when `request_id` is not the invocation in flight.
 fn request_id_problem(state: &ApiState, request_id: &str, to: &str) -> Option<Response> {
-    let progress = state.progress();
-    match &progress.in_flight {
-        Some(in_flight) if in_flight.request_id == request_id => None,
-        _ if progress.last_answered.as_deref() == Some(request_id) => {
-            Some(invalid_state("InvocationResponse", to))
-        }
-        _ => Some(error_response(
+    match check_request_id(state, request_id) {
+        Ok(()) => None,
+        Err(IdProblem::Answered) => Some(invalid_state("InvocationResponse", to)),
+        Err(IdProblem::Unknown) => Some(error_response(
             StatusCode::BAD_REQUEST,
             "InvalidRequestID",
             "Invalid request ID",
@@ -311,7 +377,7 @@ fn request_id_problem(state: &ApiState, request_id: &str, to: &str) -> Option<Re
 }
 
 /// Hands `outcome` to the invoker of `request_id`; false if another answer came first.
-fn finish(state: &ApiState, request_id: &str, outcome: Outcome) -> bool {
+pub(crate) fn finish(state: &ApiState, request_id: &str, outcome: Outcome) -> bool {
     let mut progress = state.progress();
     match progress.in_flight.take() {
         Some(in_flight) if in_flight.request_id == request_id => {
@@ -470,14 +536,22 @@ fn trailer_error(trailers: &HeaderMap) -> Option<Bytes> {
 /// otherwise an error built from the `Lambda-Runtime-Function-Error-Type` header, as Lambda
 /// does when the payload is missing or unreadable.
 fn error_payload(headers: &HeaderMap, body: Option<&[u8]>) -> Bytes {
+    let error_type = headers
+        .get("lambda-runtime-function-error-type")
+        .and_then(|value| value.to_str().ok());
+    lambda_error(error_type, body)
+}
+
+/// Lambda error JSON from an error a runtime sent: `body` when it is a JSON object,
+/// otherwise an error of `error_type` (`Runtime.Unknown` when none) with the body as its
+/// message.
+pub(crate) fn lambda_error(error_type: Option<&str>, body: Option<&[u8]>) -> Bytes {
     if let Some(body) = body {
         if let Ok(serde_json::Value::Object(_)) = serde_json::from_slice(body) {
             return Bytes::copy_from_slice(body);
         }
     }
-    let error_type = headers
-        .get("lambda-runtime-function-error-type")
-        .and_then(|value| value.to_str().ok())
+    let error_type = error_type
         .filter(|value| !value.is_empty())
         .unwrap_or("Runtime.Unknown");
     let message = body

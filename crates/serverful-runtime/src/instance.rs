@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::api_server::{self, ApiState, InitSignal, Invocation, Outcome, StreamEnd, StreamStart};
+use crate::api_server::{ApiState, InitSignal, Invocation, Outcome, StreamEnd, StreamStart};
 use crate::bootstrap::Launch;
 use crate::logs;
 use crate::output::OutputPipes;
@@ -489,16 +489,7 @@ impl Instance {
         let (invocations, invocation_receiver) = mpsc::channel(1);
         let (init_sender, init_receiver) = oneshot::channel();
         let state = ApiState::new(invocation_receiver, init_sender, sink.clone(), name.clone());
-        let router = api_server::router(state);
-        let function_name = name.clone();
-        let server = tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, router).await {
-                tracing::warn!(
-                    function = function_name,
-                    "Runtime API server stopped: {error}"
-                );
-            }
-        });
+        let server = tokio::spawn(crate::listener::serve(listener, state));
 
         let log_stream = logs::log_stream_name(OffsetDateTime::now_utc());
         let mut args: Vec<std::ffi::OsString> = spec

@@ -43,9 +43,11 @@
 mod api_server;
 pub mod aws_hosts;
 pub mod bootstrap;
+mod frames;
 pub mod http_mode;
 mod http_pool;
 mod instance;
+mod listener;
 pub mod logs;
 mod output;
 mod pool;

@@ -1,11 +1,11 @@
 // Serverful's Node.js bootstrap: loads the handler named by _HANDLER from LAMBDA_TASK_ROOT
-// and serves invocations from the Lambda Runtime API at AWS_LAMBDA_RUNTIME_API, one at a
-// time, like AWS's Node.js runtime (async and callback handlers, the context object, error
+// and serves invocations from the server at AWS_LAMBDA_RUNTIME_API, one at a time, like
+// AWS's Node.js runtime (async and callback handlers, the context object, error
 // objects and console log lines in AWS's format, and the global `awslambda` with
 // `streamifyResponse` and `HttpResponseStream` for response streaming).
 
 import fs from "node:fs";
-import http from "node:http";
+import net from "node:net";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
@@ -14,47 +14,99 @@ import { register } from "node:module";
 import { pathToFileURL } from "node:url";
 
 const env = process.env;
-const [apiHost, apiPort] = splitHostPort(env.AWS_LAMBDA_RUNTIME_API || "127.0.0.1:9001");
-// One kept-alive connection for the whole life of the process: the long poll on /next and
-// the answers all reuse it.
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
 function splitHostPort(address) {
   const colon = address.lastIndexOf(":");
   return [address.slice(0, colon), Number(address.slice(colon + 1))];
 }
 
-// One request to the Runtime API. A kept-alive connection the server has closed meanwhile
-// (it does so after refusing an oversized body) fails on first use; that is retried once.
-async function request(method, urlPath, body, headers = {}) {
-  try {
-    return await requestOnce(method, urlPath, body, headers);
-  } catch (error) {
-    if (error && (error.code === "EPIPE" || error.code === "ECONNRESET")) {
-      return requestOnce(method, urlPath, body, headers);
+// Serverful's frame channel to the server, on a connection to the Runtime API's address
+// (the runtime crate's frames.rs documents it): a 9-byte prefix (kind, header length,
+// body length, big-endian), the header, the body. The server writes an event (`E`); the
+// answer (`r` response, `e` error, `s`/`c`/`t` a stream) also asks for the next one.
+const PREFACE = Buffer.from("\0serverful-frames/1\n", "latin1");
+const PREFIX = 9;
+const FRAME = { next: 0x6e, response: 0x72, error: 0x65, initError: 0x69, streamStart: 0x73, chunk: 0x63, streamEnd: 0x74, event: 0x45 };
+
+class Channel {
+  constructor(address) {
+    const [host, port] = splitHostPort(address);
+    this.chunks = [];
+    this.buffered = 0;
+    this.waiting = undefined;
+    this.broken = undefined;
+    this.socket = net.connect({ host, port, noDelay: true });
+    this.socket.on("data", (chunk) => {
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+      this.deliver();
+    });
+    const fail = (error) => {
+      this.broken = this.broken || error || new Error("the server closed the Runtime API connection");
+      if (this.waiting) {
+        const { reject } = this.waiting;
+        this.waiting = undefined;
+        reject(this.broken);
+      }
+    };
+    this.socket.on("error", fail);
+    this.socket.on("close", () => fail(undefined));
+    this.socket.write(PREFACE);
+  }
+
+  // The next frame from the server. While a handler runs the connection does not keep the
+  // process alive, so that `beforeExit` tells when the handler's own work is done.
+  receive() {
+    return new Promise((resolve, reject) => {
+      if (this.broken) return reject(this.broken);
+      this.waiting = { resolve, reject };
+      this.socket.ref();
+      this.deliver();
+    });
+  }
+
+  deliver() {
+    if (!this.waiting || this.buffered < PREFIX) return;
+    if (this.chunks[0].length < PREFIX) this.chunks = [Buffer.concat(this.chunks, this.buffered)];
+    const first = this.chunks[0];
+    const headerLength = first.readUInt32BE(1);
+    const end = PREFIX + headerLength + first.readUInt32BE(5);
+    if (this.buffered < end) return;
+    const all = this.chunks.length === 1 ? first : Buffer.concat(this.chunks, this.buffered);
+    const rest = all.subarray(end);
+    this.chunks = rest.length ? [rest] : [];
+    this.buffered = rest.length;
+    const { resolve } = this.waiting;
+    this.waiting = undefined;
+    this.socket.unref();
+    resolve({ kind: all[0], header: all.subarray(PREFIX, PREFIX + headerLength), body: all.subarray(PREFIX + headerLength, end) });
+  }
+
+  // Writes one frame; `header` is a string, `body` a string or bytes. `written` is called
+  // once the frame is handed to the kernel.
+  send(kind, header = "", body = "", written = undefined) {
+    const headerLength = Buffer.byteLength(header);
+    const bodyLength = typeof body === "string" ? Buffer.byteLength(body) : body.length;
+    const frame = Buffer.allocUnsafe(PREFIX + headerLength + bodyLength);
+    frame[0] = kind;
+    frame.writeUInt32BE(headerLength, 1);
+    frame.writeUInt32BE(bodyLength, 5);
+    if (headerLength) frame.write(header, PREFIX, "utf8");
+    if (typeof body === "string") {
+      if (bodyLength) frame.write(body, PREFIX + headerLength, "utf8");
+    } else {
+      frame.set(body, PREFIX + headerLength);
     }
-    throw error;
+    return this.socket.write(frame, written);
+  }
+
+  // Writes one frame and settles once it is handed to the kernel.
+  sendAndFlush(kind, header, body) {
+    return new Promise((resolve) => this.send(kind, header, body, () => resolve()));
   }
 }
 
-function requestOnce(method, urlPath, body, headers) {
-  return new Promise((resolve, reject) => {
-    const allHeaders = { ...headers };
-    if (body !== undefined) allHeaders["Content-Length"] = Buffer.byteLength(body);
-    const req = http.request(
-      { host: apiHost, port: apiPort, path: "/2018-06-01" + urlPath, method, agent, headers: allHeaders },
-      (res) => {
-        const chunks = [];
-        res.on("data", (chunk) => chunks.push(chunk));
-        res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    if (body !== undefined) req.write(body);
-    req.end();
-  });
-}
+const channel = new Channel(env.AWS_LAMBDA_RUNTIME_API || "127.0.0.1:9001");
 
 // Console output in the format of AWS's Node.js runtime. With the function's
 // `LoggingConfig` at its default (`AWS_LAMBDA_LOG_FORMAT` Text):
@@ -141,86 +193,52 @@ function streamifyResponse(handler, options) {
   return handler;
 }
 
-// The stream a streaming handler writes to. The POST to the Runtime API starts with the
-// first write (or at the end, for an empty response), so that a handler that fails before
-// writing anything reports an ordinary invocation error.
+// The stream a streaming handler writes to. The stream starts (an `s` frame) with the first
+// write, or at the end for an empty response, so that a handler that fails before writing
+// anything reports an ordinary invocation error. Each write is a `c` frame; the end is a
+// `t` frame, carrying the error JSON when the handler failed midway.
 class ResponseStream extends Writable {
   constructor(requestId, highWaterMark) {
     super(highWaterMark ? { highWaterMark } : {});
     this.requestId = requestId;
     this.contentType = "application/octet-stream";
-    this.request = undefined;
-    this.answered = undefined;
+    this.begun = false;
     this.beforeFirstWrite = undefined;
     this.failure = undefined;
   }
 
   setContentType(contentType) {
-    if (this.request) throw new Error("Cannot set content-type, too late.");
+    if (this.begun) throw new Error("Cannot set content-type, too late.");
     this.contentType = String(contentType);
   }
 
   get started() {
-    return this.request !== undefined;
+    return this.begun;
   }
 
   start() {
-    if (this.request) return;
-    this.answered = new Promise((resolve, reject) => {
-      this.request = http.request(
-        {
-          host: apiHost,
-          port: apiPort,
-          path: `/2018-06-01/runtime/invocation/${this.requestId}/response`,
-          method: "POST",
-          agent,
-          headers: {
-            "Content-Type": this.contentType,
-            "Lambda-Runtime-Function-Response-Mode": "streaming",
-            "Transfer-Encoding": "chunked",
-            Trailer: "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body",
-          },
-        },
-        (res) => {
-          const chunks = [];
-          res.on("data", (chunk) => chunks.push(chunk));
-          res.on("end", () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
-          res.on("error", reject);
-        },
-      );
-      this.request.on("error", reject);
-    });
-    // Whoever waits for the answer sees its failure; nobody else must.
-    this.answered.catch(() => {});
+    if (this.begun) return;
+    this.begun = true;
+    activeStream = this;
+    channel.send(FRAME.streamStart, this.requestId, this.contentType);
     const prelude = this.beforeFirstWrite;
     this.beforeFirstWrite = undefined;
-    if (prelude) prelude((chunk) => this.request.write(chunk));
+    if (prelude) prelude((chunk) => channel.send(FRAME.chunk, "", typeof chunk === "string" ? chunk : Buffer.from(chunk)));
   }
 
   _write(chunk, encoding, callback) {
     this.start();
-    this.request.write(chunk, encoding, (error) => callback(error || null));
+    channel.send(FRAME.chunk, "", chunk, (error) => callback(error || null));
   }
 
   _final(callback) {
     this.start();
-    if (this.failure) {
-      this.request.addTrailers({
-        "Lambda-Runtime-Function-Error-Type": this.failure.errorType,
-        "Lambda-Runtime-Function-Error-Body": Buffer.from(JSON.stringify(this.failure)).toString("base64"),
-      });
-    }
-    this.request.end();
-    this.answered.then((answer) => {
-      if (answer.status !== 202) {
-        process.stderr.write(`Runtime API streamed response answered ${answer.status}: ${answer.body}\n`);
-      }
-      callback();
-    }, (error) => callback(error));
+    activeStream = undefined;
+    channel.send(FRAME.streamEnd, "", this.failure ? JSON.stringify(this.failure) : "", (error) => callback(error || null));
   }
 
-  // Ends a stream that has started with Lambda error JSON `body`, sent as trailers after
-  // every chunk written so far.
+  // Ends a stream that has started with Lambda error JSON `body`, sent after every chunk
+  // written so far.
   async fail(body) {
     if (this.writableEnded) return;
     this.failure = body;
@@ -228,10 +246,14 @@ class ResponseStream extends Writable {
     try {
       await finished(this);
     } catch (error) {
-      process.stderr.write(`Runtime API streamed response failed: ${error && error.message}\n`);
+      process.stderr.write(`Serverful streamed response failed: ${error && error.message}\n`);
     }
   }
 }
+
+// The stream of the invocation in flight once it has started, for an error that ends the
+// process midway.
+let activeStream = undefined;
 
 // Writes the HTTP prelude (status, headers, cookies) that function URLs read from a
 // stream of content type application/vnd.awslambda.http-integration-response: its JSON,
@@ -274,10 +296,7 @@ async function runStreamingHandler(handler, event, context, requestId) {
   const body = toLambdaError(failure);
   logError("Invoke Error", body);
   if (!stream.started) {
-    await postAnswer(`/runtime/invocation/${requestId}/error`, JSON.stringify(body), {
-      "Content-Type": "application/json",
-      "Lambda-Runtime-Function-Error-Type": body.errorType,
-    });
+    channel.send(FRAME.error, requestId, JSON.stringify(body));
   } else {
     await stream.fail(body);
   }
@@ -394,22 +413,22 @@ function parseJsonHeader(value) {
   }
 }
 
-function makeContext(headers) {
-  const deadline = Number(headers["lambda-runtime-deadline-ms"]);
-  const identity = parseJsonHeader(headers["lambda-runtime-cognito-identity"]);
+function makeContext(invocation) {
+  const deadline = Number(invocation.deadlineMs);
+  const identity = parseJsonHeader(invocation.cognitoIdentity);
   return {
     callbackWaitsForEmptyEventLoop: true,
     functionName: env.AWS_LAMBDA_FUNCTION_NAME,
     functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION,
-    invokedFunctionArn: headers["lambda-runtime-invoked-function-arn"],
+    invokedFunctionArn: invocation.invokedFunctionArn,
     memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
-    awsRequestId: headers["lambda-runtime-aws-request-id"],
+    awsRequestId: invocation.requestId,
     logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME,
     logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME,
     identity: identity
       ? { cognitoIdentityId: identity.cognitoIdentityId, cognitoIdentityPoolId: identity.cognitoIdentityPoolId }
       : undefined,
-    clientContext: parseJsonHeader(headers["lambda-runtime-client-context"]),
+    clientContext: parseJsonHeader(invocation.clientContext),
     getRemainingTimeInMillis: () => Math.max(deadline - Date.now(), 0),
   };
 }
@@ -426,8 +445,8 @@ function runHandler(handler, event, context) {
       else resolve(result);
     };
     // As on AWS, an answer given through the callback waits for the event loop to empty
-    // (timers, sockets the handler left behind) unless the handler opted out. The Runtime
-    // API's idle keep-alive socket is unreferenced and does not count.
+    // (timers, sockets the handler left behind) unless the handler opted out. The channel
+    // to the server is unreferenced while a handler runs and does not count.
     const callback = (error, result) => {
       if (settled) return;
       if (context.callbackWaitsForEmptyEventLoop) {
@@ -458,33 +477,14 @@ function runHandler(handler, event, context) {
 async function reportInitError(error) {
   const body = toLambdaError(error);
   logError("Uncaught Exception", body);
-  await request("POST", "/runtime/init/error", JSON.stringify(body), {
-    "Content-Type": "application/json",
-    "Lambda-Runtime-Function-Error-Type": body.errorType,
-  });
+  await channel.sendAndFlush(FRAME.initError, "", JSON.stringify(body));
   process.exit(1);
 }
 
-// Posts an answer. A failed post (the Runtime API closes the connection after refusing an
-// oversized response) is reported and the loop goes on: the invocation is already settled.
-async function postAnswer(urlPath, body, headers) {
-  try {
-    const answer = await request("POST", urlPath, body, headers);
-    if (answer.status !== 202) {
-      process.stderr.write(`Runtime API ${urlPath} answered ${answer.status}: ${answer.body}\n`);
-    }
-  } catch (error) {
-    process.stderr.write(`Runtime API ${urlPath} failed: ${error && error.message}\n`);
-  }
-}
-
-async function postError(requestId, error) {
+function postError(requestId, error) {
   const body = toLambdaError(error);
   logError("Invoke Error", body);
-  await postAnswer(`/runtime/invocation/${requestId}/error`, JSON.stringify(body), {
-    "Content-Type": "application/json",
-    "Lambda-Runtime-Function-Error-Type": body.errorType,
-  });
+  channel.send(FRAME.error, requestId, JSON.stringify(body));
 }
 
 // The request a handler is working on, for errors that escape it.
@@ -502,11 +502,10 @@ async function dieOf(error, unhandledRejection) {
     };
   }
   logError(unhandledRejection ? "Unhandled Promise Rejection" : "Uncaught Exception", body);
-  if (inFlightRequestId !== undefined) {
-    await postAnswer(`/runtime/invocation/${inFlightRequestId}/error`, JSON.stringify(body), {
-      "Content-Type": "application/json",
-      "Lambda-Runtime-Function-Error-Type": body.errorType,
-    });
+  if (activeStream !== undefined) {
+    await channel.sendAndFlush(FRAME.streamEnd, "", JSON.stringify(body));
+  } else if (inFlightRequestId !== undefined) {
+    await channel.sendAndFlush(FRAME.error, inFlightRequestId, JSON.stringify(body));
   }
   process.exit(1);
 }
@@ -521,25 +520,26 @@ async function main() {
     await reportInitError(error);
     return;
   }
+  channel.send(FRAME.next);
   for (;;) {
-    const next = await request("GET", "/runtime/invocation/next");
-    if (next.status !== 200) {
-      process.stderr.write(`Runtime API /next answered ${next.status}: ${next.body}\n`);
+    const frame = await channel.receive();
+    if (frame.kind !== FRAME.event) {
+      process.stderr.write(`Serverful runtime channel: unexpected frame ${frame.kind}\n`);
       process.exit(1);
     }
-    const headers = next.headers;
-    const requestId = headers["lambda-runtime-aws-request-id"];
+    const invocation = JSON.parse(frame.header.toString("utf8"));
+    const requestId = invocation.requestId;
     currentRequestId = requestId;
-    if (headers["lambda-runtime-trace-id"]) env._X_AMZN_TRACE_ID = headers["lambda-runtime-trace-id"];
+    if (invocation.traceId) env._X_AMZN_TRACE_ID = invocation.traceId;
     else delete env._X_AMZN_TRACE_ID;
     let event;
     try {
-      event = JSON.parse(next.body.toString("utf8"));
+      event = JSON.parse(frame.body.toString("utf8"));
     } catch (error) {
-      await postError(requestId, new RuntimeError("Runtime.UnmarshalError", `Unable to unmarshal input: ${error.message}`));
+      postError(requestId, new RuntimeError("Runtime.UnmarshalError", `Unable to unmarshal input: ${error.message}`));
       continue;
     }
-    const context = makeContext(headers);
+    const context = makeContext(invocation);
     let result;
     inFlightRequestId = requestId;
     if (handler[STREAMING] === STREAM_RESPONSE) {
@@ -551,7 +551,7 @@ async function main() {
       result = await runHandler(handler, event, context);
     } catch (error) {
       inFlightRequestId = undefined;
-      await postError(requestId, error);
+      postError(requestId, error);
       continue;
     }
     inFlightRequestId = undefined;
@@ -559,10 +559,10 @@ async function main() {
     try {
       body = JSON.stringify(result === undefined ? null : result);
     } catch (error) {
-      await postError(requestId, new RuntimeError("Runtime.MarshalError", `Unable to stringify response body: ${error.message}`));
+      postError(requestId, new RuntimeError("Runtime.MarshalError", `Unable to stringify response body: ${error.message}`));
       continue;
     }
-    await postAnswer(`/runtime/invocation/${requestId}/response`, body, { "Content-Type": "application/json" });
+    channel.send(FRAME.response, requestId, body);
   }
 }
 

@@ -1,15 +1,16 @@
 """Serverful's Python bootstrap.
 
 Imports the handler named by _HANDLER from LAMBDA_TASK_ROOT and serves invocations from the
-Lambda Runtime API at AWS_LAMBDA_RUNTIME_API, one at a time, like AWS's Python runtime
-(context object, error objects, `logging` lines in Lambda's format).
+server at AWS_LAMBDA_RUNTIME_API, one at a time, like AWS's Python runtime (context object,
+error objects, `logging` lines in Lambda's format).
 """
 
-import http.client
 import importlib
 import json
 import logging
 import os
+import socket
+import struct
 import sys
 import time
 import traceback
@@ -17,28 +18,44 @@ import traceback
 _current_request_id = ""
 
 
-class _RuntimeClient:
-    """A kept-alive HTTP connection to the Runtime API."""
+_PREFACE = b"\0serverful-frames/1\n"
+_PREFIX = struct.Struct(">BII")
+_NEXT, _RESPONSE, _ERROR, _INIT_ERROR, _EVENT = b"n"[0], b"r"[0], b"e"[0], b"i"[0], b"E"[0]
+# Above this a body is sent on its own rather than copied behind its prefix.
+_COPY_LIMIT = 64 * 1024
+
+
+class _Channel:
+    """Serverful's frame channel to the server, on a connection to the Runtime API's address
+    (the runtime crate's frames.rs documents it): a 9-byte prefix (kind, header length, body
+    length, big-endian), the header, the body. The server writes an event (`E`); the answer
+    (`r` response, `e` error) also asks for the next one."""
 
     def __init__(self, address):
-        self.address = address
-        self.connection = None
+        host, _, port = address.rpartition(":")
+        self.socket = socket.create_connection((host, int(port)))
+        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.reader = self.socket.makefile("rb", buffering=64 * 1024)
+        self.socket.sendall(_PREFACE)
 
-    def request(self, method, path, body=None, headers=None):
-        for attempt in range(2):
-            if self.connection is None:
-                self.connection = http.client.HTTPConnection(self.address)
-            try:
-                self.connection.request(method, "/2018-06-01" + path, body=body, headers=headers or {})
-                response = self.connection.getresponse()
-                return response, response.read()
-            except (http.client.HTTPException, OSError):
-                # A dropped keep-alive connection is reopened once.
-                self.connection.close()
-                self.connection = None
-                if attempt:
-                    raise
-        raise RuntimeError("unreachable")
+    def send(self, kind, header=b"", body=b""):
+        prefix = _PREFIX.pack(kind, len(header), len(body))
+        if len(body) <= _COPY_LIMIT:
+            self.socket.sendall(prefix + header + body)
+        else:
+            self.socket.sendall(prefix + header)
+            self.socket.sendall(body)
+
+    def _read(self, size):
+        data = self.reader.read(size)
+        if len(data) != size:
+            raise ConnectionError("the server closed the Runtime API connection")
+        return data
+
+    def receive(self):
+        """The next frame from the server: (kind, header, body)."""
+        kind, header_length, body_length = _PREFIX.unpack(self._read(_PREFIX.size))
+        return kind, self._read(header_length), self._read(body_length)
 
 
 class _FaultError(Exception):
@@ -239,30 +256,13 @@ def _log_error(body):
     sys.stdout.write("\n".join(lines) + "\n")
 
 
-def _post_answer(client, path, payload, headers):
-    """Posts an answer; a failure (the Runtime API closes the connection after refusing an
-    oversized response) is reported and the loop goes on, the invocation being settled."""
-    try:
-        response, body = client.request("POST", path, body=payload, headers=headers)
-        if response.status != 202:
-            sys.stderr.write("Runtime API {} answered {}: {!r}\n".format(path, response.status, body))
-    except (http.client.HTTPException, OSError) as error:
-        sys.stderr.write("Runtime API {} failed: {}\n".format(path, error))
-
-
-def _post_error(client, path, body):
-    payload = json.dumps(body).encode("utf-8")
-    _post_answer(
-        client,
-        path,
-        payload,
-        {"Content-Type": "application/json", "Lambda-Runtime-Function-Error-Type": body["errorType"]},
-    )
+def _post_error(channel, kind, request_id, body):
+    channel.send(kind, request_id.encode("utf-8"), json.dumps(body).encode("utf-8"))
 
 
 def main():
     global _current_request_id
-    client = _RuntimeClient(os.environ.get("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"))
+    channel = _Channel(os.environ.get("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"))
     task_root = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
     sys.path.insert(0, task_root)
     _configure_logging()
@@ -271,56 +271,52 @@ def main():
     except Exception as error:
         body = _error_body(error, "")
         _log_error(body)
-        _post_error(client, "/runtime/init/error", body)
+        _post_error(channel, _INIT_ERROR, "", body)
         sys.exit(1)
 
+    channel.send(_NEXT)
     while True:
-        response, payload = client.request("GET", "/runtime/invocation/next")
-        if response.status != 200:
-            sys.stderr.write("Runtime API /next answered {}: {!r}\n".format(response.status, payload))
+        kind, header, payload = channel.receive()
+        if kind != _EVENT:
+            sys.stderr.write("Serverful runtime channel: unexpected frame {}\n".format(kind))
             sys.exit(1)
-        request_id = response.getheader("Lambda-Runtime-Aws-Request-Id", "")
+        invocation = json.loads(header)
+        request_id = invocation.get("requestId", "")
         _current_request_id = request_id
-        trace_id = response.getheader("Lambda-Runtime-Trace-Id")
+        trace_id = invocation.get("traceId")
         if trace_id:
             os.environ["_X_AMZN_TRACE_ID"] = trace_id
         else:
             os.environ.pop("_X_AMZN_TRACE_ID", None)
-        error_path = "/runtime/invocation/{}/error".format(request_id)
         try:
             event = json.loads(payload)
         except ValueError as error:
             body = _error_body(_FaultError("Runtime.UnmarshalError", "Unable to unmarshal input: {}".format(error)), request_id)
             _log_error(body)
-            _post_error(client, error_path, body)
+            _post_error(channel, _ERROR, request_id, body)
             continue
         context = LambdaContext(
             request_id,
-            int(response.getheader("Lambda-Runtime-Deadline-Ms", "0") or 0),
-            response.getheader("Lambda-Runtime-Invoked-Function-Arn"),
-            _parse_json_header(response.getheader("Lambda-Runtime-Cognito-Identity")),
-            _parse_json_header(response.getheader("Lambda-Runtime-Client-Context")),
+            int(invocation.get("deadlineMs") or 0),
+            invocation.get("invokedFunctionArn"),
+            _parse_json_header(invocation.get("cognitoIdentity")),
+            _parse_json_header(invocation.get("clientContext")),
         )
         try:
             result = handler(event, context)
         except Exception as error:
             body = _error_body(error, request_id)
             _log_error(body)
-            _post_error(client, error_path, body)
+            _post_error(channel, _ERROR, request_id, body)
             continue
         try:
             answer = json.dumps(result).encode("utf-8")
         except (TypeError, ValueError) as error:
             body = _error_body(_FaultError("Runtime.MarshalError", "Unable to marshal response: {}".format(error)), request_id)
             _log_error(body)
-            _post_error(client, error_path, body)
+            _post_error(channel, _ERROR, request_id, body)
             continue
-        _post_answer(
-            client,
-            "/runtime/invocation/{}/response".format(request_id),
-            answer,
-            {"Content-Type": "application/json"},
-        )
+        channel.send(_RESPONSE, request_id.encode("utf-8"), answer)
 
 
 if __name__ == "__main__":

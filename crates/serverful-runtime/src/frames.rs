@@ -1,0 +1,437 @@
+//! Serverful's own channel between an instance and Serverful's Node.js and Python
+//! bootstraps: length-prefixed frames on a connection to the instance's Runtime API
+//! listener, one event and one answer per invocation.
+//!
+//! The HTTP Runtime API costs two request/response exchanges per invocation (`/next` and
+//! `/response`), each parsed by an HTTP library on both sides. The frame channel carries the
+//! same facts in two messages: the server writes an event, the bootstrap writes its answer,
+//! which also asks for the next event. Third-party runtime clients keep the HTTP Runtime API
+//! on the same listener: a connection that starts with [`PREFACE`] (its first byte is NUL,
+//! which no HTTP request starts with) speaks frames.
+//!
+//! A frame is a 9-byte prefix (the kind, then the header's and the body's lengths as
+//! big-endian `u32`), the header, then the body:
+//!
+//! | kind | from | header | body | then |
+//! | --- | --- | --- | --- | --- |
+//! | `n` next | process | — | — | the next event |
+//! | `r` response | process | request id | the response | the next event |
+//! | `e` error | process | request id | Lambda error JSON | the next event |
+//! | `i` init error | process | — | Lambda error JSON | — |
+//! | `s` stream start | process | request id | the content type | `c` frames, then `t` |
+//! | `c` chunk | process | — | the next piece of the stream | — |
+//! | `t` stream end | process | — | empty, or Lambda error JSON | the next event |
+//! | `E` event | server | the context as JSON ([`EventContext`]) | the event | — |
+//!
+//! Every state rule of the Runtime API holds (one invocation in flight; init errors only
+//! during init): both transports drive the same [`ApiState`]. A frame that breaks them, or
+//! an unknown kind, ends the channel and is logged, since the bootstraps are our own code.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::Serialize;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::api_server::{
+    self, ApiState, Event, IdProblem, InitSignal, NoEvent, Outcome, StreamEnd, StreamStart,
+    STREAM_BUFFER,
+};
+use crate::MAX_PAYLOAD_BYTES;
+
+/// What a bootstrap writes first on a frame connection.
+pub(crate) const PREFACE: &[u8] = b"\0serverful-frames/1\n";
+
+/// The length of a frame's fixed prefix: kind, header length, body length.
+pub(crate) const PREFIX_LEN: usize = 9;
+
+/// The most a frame's header may carry: a request id, a content type or an event's context.
+pub(crate) const MAX_HEADER_BYTES: u32 = 64 * 1024;
+
+/// What a frame is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Next,
+    Response,
+    Error,
+    InitError,
+    StreamStart,
+    Chunk,
+    StreamEnd,
+    Event,
+}
+
+impl Kind {
+    pub(crate) fn byte(self) -> u8 {
+        match self {
+            Kind::Next => b'n',
+            Kind::Response => b'r',
+            Kind::Error => b'e',
+            Kind::InitError => b'i',
+            Kind::StreamStart => b's',
+            Kind::Chunk => b'c',
+            Kind::StreamEnd => b't',
+            Kind::Event => b'E',
+        }
+    }
+
+    fn from_byte(byte: u8) -> Option<Kind> {
+        Some(match byte {
+            b'n' => Kind::Next,
+            b'r' => Kind::Response,
+            b'e' => Kind::Error,
+            b'i' => Kind::InitError,
+            b's' => Kind::StreamStart,
+            b'c' => Kind::Chunk,
+            b't' => Kind::StreamEnd,
+            b'E' => Kind::Event,
+            _ => return None,
+        })
+    }
+}
+
+/// A frame's fixed prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Prefix {
+    pub kind: Kind,
+    pub header_len: u32,
+    pub body_len: u32,
+}
+
+/// Why a channel ended before the process closed it.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub(crate) enum ChannelError {
+    #[error("the connection did not start with the frame preface")]
+    BadPreface,
+    #[error("unknown frame kind {0:#04x}")]
+    UnknownKind(u8),
+    #[error("a frame header of {0} bytes (the most is {MAX_HEADER_BYTES})")]
+    HeaderTooLarge(u32),
+    #[error("a `{0}` frame is not allowed here")]
+    Unexpected(char),
+    #[error("an answer for request {0}, which is not the invocation in flight")]
+    UnknownRequest(String),
+    #[error("a second answer for request {0}")]
+    Answered(String),
+    #[error("the process asked for an event with an invocation in flight")]
+    NextInFlight,
+    #[error("an init error after init")]
+    LateInitError,
+    #[error("the connection broke mid-frame: {0}")]
+    Broken(String),
+}
+
+impl From<std::io::Error> for ChannelError {
+    fn from(error: std::io::Error) -> ChannelError {
+        ChannelError::Broken(error.to_string())
+    }
+}
+
+/// Reads a frame prefix.
+pub(crate) fn parse_prefix(bytes: &[u8; PREFIX_LEN]) -> Result<Prefix, ChannelError> {
+    let kind = Kind::from_byte(bytes[0]).ok_or(ChannelError::UnknownKind(bytes[0]))?;
+    let header_len = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
+    let body_len = u32::from_be_bytes([bytes[5], bytes[6], bytes[7], bytes[8]]);
+    if header_len > MAX_HEADER_BYTES {
+        return Err(ChannelError::HeaderTooLarge(header_len));
+    }
+    Ok(Prefix {
+        kind,
+        header_len,
+        body_len,
+    })
+}
+
+/// One frame, ready to write. Header and body must each fit a `u32`; the callers' are
+/// bounded far below that (a header by [`MAX_HEADER_BYTES`], an event by the payload
+/// limit).
+pub(crate) fn encode(kind: Kind, header: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(PREFIX_LEN + header.len() + body.len());
+    frame.push(kind.byte());
+    frame.extend_from_slice(&frame_len(header.len()).to_be_bytes());
+    frame.extend_from_slice(&frame_len(body.len()).to_be_bytes());
+    frame.extend_from_slice(header);
+    frame.extend_from_slice(body);
+    frame
+}
+
+fn frame_len(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
+}
+
+/// An event's context, the header of an `E` frame: what the HTTP Runtime API sends as
+/// `Lambda-Runtime-*` headers, the client context and identity as the same JSON strings.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct EventContext<'a> {
+    pub request_id: &'a str,
+    pub deadline_ms: u64,
+    pub invoked_function_arn: &'a str,
+    pub trace_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_context: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cognito_identity: Option<&'a str>,
+}
+
+/// The `E` frame of `event`.
+pub(crate) fn event_frame(event: &Event) -> Vec<u8> {
+    let context = EventContext {
+        request_id: &event.request_id,
+        deadline_ms: u64::try_from(event.deadline_ms).unwrap_or(u64::MAX),
+        invoked_function_arn: &event.invoked_function_arn,
+        trace_id: &event.trace_id,
+        client_context: event.client_context.as_deref(),
+        cognito_identity: event.cognito_identity.as_deref(),
+    };
+    // Serializing borrowed strings and a number cannot fail.
+    let header = serde_json::to_vec(&context).unwrap_or_default();
+    encode(Kind::Event, &header, &event.payload)
+}
+
+/// Serves one frame connection (its first byte already seen to be the preface's) until the
+/// process closes it. A broken rule is logged to the function's log and ends the channel;
+/// the process then exits, and its invocation in flight fails as a crash would.
+pub(crate) async fn serve<S>(stream: S, state: Arc<ApiState>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut channel = BufReader::with_capacity(64 * 1024, stream);
+    if let Err(problem) = run(&mut channel, &state).await {
+        tracing::warn!(
+            function = state.function,
+            "runtime frame channel: {problem}"
+        );
+        state.sink.emit(
+            &state.function,
+            &format!("Serverful runtime channel closed: {problem}"),
+        );
+    }
+}
+
+async fn run<S>(channel: &mut BufReader<S>, state: &ApiState) -> Result<(), ChannelError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut preface = [0u8; PREFACE.len()];
+    channel.read_exact(&mut preface).await?;
+    if preface != PREFACE {
+        return Err(ChannelError::BadPreface);
+    }
+    loop {
+        let Some(prefix) = read_prefix(channel).await? else {
+            // The process closed the channel between frames: it is exiting.
+            return Ok(());
+        };
+        match prefix.kind {
+            Kind::Next => skip(channel, prefix).await?,
+            Kind::Response => {
+                let request_id = in_flight_id(channel, state, prefix).await?;
+                let outcome = if prefix.body_len as usize > MAX_PAYLOAD_BYTES {
+                    discard(channel, prefix.body_len).await?;
+                    Outcome::ResponseTooLarge
+                } else {
+                    Outcome::Response(read_bytes(channel, prefix.body_len).await?)
+                };
+                answer(state, request_id, outcome)?;
+            }
+            Kind::Error => {
+                let request_id = in_flight_id(channel, state, prefix).await?;
+                let body = if prefix.body_len as usize > MAX_PAYLOAD_BYTES {
+                    discard(channel, prefix.body_len).await?;
+                    None
+                } else {
+                    Some(read_bytes(channel, prefix.body_len).await?)
+                };
+                let error = api_server::lambda_error(None, body.as_deref());
+                answer(state, request_id, Outcome::Error(error))?;
+            }
+            Kind::InitError => {
+                discard(channel, prefix.header_len).await?;
+                let body = read_bytes(channel, prefix.body_len.min(MAX_HEADER_BYTES)).await?;
+                discard(channel, prefix.body_len.saturating_sub(MAX_HEADER_BYTES)).await?;
+                let init = state.take_init().ok_or(ChannelError::LateInitError)?;
+                let _ = init.send(InitSignal::Failed(api_server::lambda_error(
+                    None,
+                    Some(&body),
+                )));
+                // The process exits next; it is owed no event.
+                continue;
+            }
+            Kind::StreamStart => {
+                let request_id = in_flight_id(channel, state, prefix).await?;
+                let content_type = read_bytes(channel, prefix.body_len.min(MAX_HEADER_BYTES))
+                    .await
+                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())?;
+                if !stream(channel, state, request_id, content_type).await? {
+                    return Ok(());
+                }
+            }
+            Kind::Chunk | Kind::StreamEnd | Kind::Event => {
+                return Err(ChannelError::Unexpected(char::from(prefix.kind.byte())));
+            }
+        }
+        match api_server::next(state).await {
+            Ok(event) => channel.get_mut().write_all(&event_frame(&event)).await?,
+            Err(NoEvent::InFlight) => return Err(ChannelError::NextInFlight),
+            Err(NoEvent::ShuttingDown) => return Ok(()),
+        }
+    }
+}
+
+/// Reads the next prefix; `None` when the connection ends cleanly before one.
+async fn read_prefix<S: AsyncRead + Unpin>(
+    channel: &mut BufReader<S>,
+) -> Result<Option<Prefix>, ChannelError> {
+    let mut bytes = [0u8; PREFIX_LEN];
+    let first = channel.read(&mut bytes[..1]).await?;
+    if first == 0 {
+        return Ok(None);
+    }
+    channel.read_exact(&mut bytes[1..]).await?;
+    parse_prefix(&bytes).map(Some)
+}
+
+async fn read_bytes<S: AsyncRead + Unpin>(
+    channel: &mut BufReader<S>,
+    len: u32,
+) -> Result<Bytes, ChannelError> {
+    let mut bytes = vec![0u8; len as usize];
+    channel.read_exact(&mut bytes).await?;
+    Ok(Bytes::from(bytes))
+}
+
+async fn discard<S: AsyncRead + Unpin>(
+    channel: &mut BufReader<S>,
+    len: u32,
+) -> Result<(), ChannelError> {
+    let copied = tokio::io::copy(
+        &mut (&mut *channel).take(u64::from(len)),
+        &mut tokio::io::sink(),
+    )
+    .await?;
+    if copied < u64::from(len) {
+        return Err(ChannelError::Broken("the frame ended early".to_owned()));
+    }
+    Ok(())
+}
+
+/// Skips a frame whose header and body carry nothing this side reads.
+async fn skip<S: AsyncRead + Unpin>(
+    channel: &mut BufReader<S>,
+    prefix: Prefix,
+) -> Result<(), ChannelError> {
+    discard(channel, prefix.header_len).await?;
+    discard(channel, prefix.body_len).await
+}
+
+/// Reads an answer's header, the request id, and checks that it is the invocation in
+/// flight.
+async fn in_flight_id<S: AsyncRead + Unpin>(
+    channel: &mut BufReader<S>,
+    state: &ApiState,
+    prefix: Prefix,
+) -> Result<String, ChannelError> {
+    let header = read_bytes(channel, prefix.header_len).await?;
+    let request_id = String::from_utf8_lossy(&header).into_owned();
+    match api_server::check_request_id(state, &request_id) {
+        Ok(()) => Ok(request_id),
+        Err(IdProblem::Answered) => Err(ChannelError::Answered(request_id)),
+        Err(IdProblem::Unknown) => Err(ChannelError::UnknownRequest(request_id)),
+    }
+}
+
+fn answer(state: &ApiState, request_id: String, outcome: Outcome) -> Result<(), ChannelError> {
+    if api_server::finish(state, &request_id, outcome) {
+        Ok(())
+    } else {
+        Err(ChannelError::Answered(request_id))
+    }
+}
+
+/// Passes a streamed response on chunk by chunk, then how it ended. Returns false when the
+/// connection ended midway (the process died: its exit tells the invoker). A caller that
+/// went away stops nothing: the rest is read and dropped, as on Lambda.
+async fn stream<S: AsyncRead + Unpin>(
+    channel: &mut BufReader<S>,
+    state: &ApiState,
+    request_id: String,
+    content_type: String,
+) -> Result<bool, ChannelError> {
+    let (chunk_sender, chunks) = mpsc::channel(STREAM_BUFFER);
+    let (end_sender, end) = oneshot::channel();
+    let start = StreamStart {
+        content_type: Some(content_type).filter(|value| !value.is_empty()),
+        chunks,
+        end,
+    };
+    answer(state, request_id, Outcome::Streaming(start))?;
+    let mut chunk_sender = Some(chunk_sender);
+    let mut end_sender = Some(end_sender);
+    let mut streamed = 0usize;
+    let mut end_with = |ending: StreamEnd, chunk_sender: &mut Option<mpsc::Sender<Bytes>>| {
+        // Closing the chunks first: the caller reads every chunk before the end.
+        chunk_sender.take();
+        if let Some(end_sender) = end_sender.take() {
+            // The invoker is gone only when it already gave up (timeout).
+            let _ = end_sender.send(ending);
+        }
+    };
+    loop {
+        let prefix = match read_prefix(channel).await {
+            Ok(Some(prefix)) => prefix,
+            Ok(None) | Err(ChannelError::Broken(_)) => {
+                end_with(StreamEnd::Broken, &mut chunk_sender);
+                return Ok(false);
+            }
+            Err(problem) => {
+                end_with(StreamEnd::Broken, &mut chunk_sender);
+                return Err(problem);
+            }
+        };
+        match prefix.kind {
+            Kind::Chunk => {
+                discard(channel, prefix.header_len).await?;
+                streamed = streamed.saturating_add(prefix.body_len as usize);
+                if streamed > state.stream_limit {
+                    // What is over the limit is not passed on; the stream has ended for
+                    // the caller, and the rest is read to keep the channel in step.
+                    end_with(StreamEnd::TooLarge, &mut chunk_sender);
+                    discard(channel, prefix.body_len).await?;
+                    continue;
+                }
+                let data = read_bytes(channel, prefix.body_len).await?;
+                if data.is_empty() {
+                    continue;
+                }
+                if let Some(sender) = &chunk_sender {
+                    if sender.send(data).await.is_err() {
+                        chunk_sender = None;
+                    }
+                }
+            }
+            Kind::StreamEnd => {
+                discard(channel, prefix.header_len).await?;
+                let body =
+                    read_bytes(channel, prefix.body_len.min(MAX_PAYLOAD_BYTES as u32)).await?;
+                discard(
+                    channel,
+                    prefix.body_len.saturating_sub(MAX_PAYLOAD_BYTES as u32),
+                )
+                .await?;
+                let ending = if body.is_empty() {
+                    StreamEnd::Complete
+                } else {
+                    StreamEnd::Error(api_server::lambda_error(None, Some(&body)))
+                };
+                end_with(ending, &mut chunk_sender);
+                return Ok(true);
+            }
+            other => {
+                end_with(StreamEnd::Broken, &mut chunk_sender);
+                return Err(ChannelError::Unexpected(char::from(other.byte())));
+            }
+        }
+    }
+}
