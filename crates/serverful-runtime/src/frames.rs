@@ -43,6 +43,9 @@ use crate::MAX_PAYLOAD_BYTES;
 /// What a bootstrap writes first on a frame connection.
 pub(crate) const PREFACE: &[u8] = b"\0serverful-frames/1\n";
 
+#[doc(hidden)]
+pub const PREFACE_FOR_FUZZING: &[u8] = PREFACE;
+
 /// The length of a frame's fixed prefix: kind, header length, body length.
 pub(crate) const PREFIX_LEN: usize = 9;
 
@@ -431,6 +434,387 @@ async fn stream<S: AsyncRead + Unpin>(
             other => {
                 end_with(StreamEnd::Broken, &mut chunk_sender);
                 return Err(ChannelError::Unexpected(char::from(other.byte())));
+            }
+        }
+    }
+}
+
+/// Runs the server's side of a frame channel on `input`, taken as all the process wrote,
+/// with two invocations (`req-1`, `req-2`) waiting: for the fuzzer, which checks that no
+/// input panics or hangs the server.
+#[doc(hidden)]
+pub async fn drive(input: &[u8]) {
+    let (invocations, receiver) = mpsc::channel(2);
+    let (init, _init_receiver) = oneshot::channel();
+    let state = ApiState::new(
+        receiver,
+        init,
+        crate::logs::LogSink::new(|_, _| {}),
+        "F".to_owned(),
+    );
+    let mut outcomes = Vec::new();
+    for request_id in ["req-1", "req-2"] {
+        let (outcome, outcome_receiver) = oneshot::channel();
+        let (delivered, _) = oneshot::channel();
+        outcomes.push(outcome_receiver);
+        let invocation = api_server::Invocation {
+            request_id: request_id.to_owned(),
+            payload: Bytes::from_static(b"{}"),
+            deadline_ms: 0,
+            invoked_function_arn: String::new(),
+            trace_id: String::new(),
+            client_context: None,
+            cognito_identity: None,
+            start_line: None,
+            delivered,
+            outcome,
+        };
+        // The channel has room for both.
+        let _ = invocations.try_send(invocation);
+    }
+    // No more invocations: a third `next` finds the instance shutting down.
+    drop(invocations);
+    let (mut process, server) = tokio::io::duplex(64 * 1024);
+    let writer = async {
+        let _ = process.write_all(input).await;
+        let _ = process.shutdown().await;
+        // What the server writes back is read and dropped.
+        let _ = tokio::io::copy(&mut process, &mut tokio::io::sink()).await;
+    };
+    tokio::join!(serve(server, state), writer);
+    // A stream's chunks are read by its caller; here by no one, which the server must bear.
+    drop(outcomes);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api_server::Invocation;
+    use crate::logs::LogSink;
+    use proptest::prelude::*;
+    use tokio::io::{duplex, DuplexStream};
+
+    /// A process's end of a frame channel whose server side runs on `state`.
+    struct Process {
+        stream: DuplexStream,
+    }
+
+    impl Process {
+        async fn send(&mut self, kind: u8, header: &[u8], body: &[u8]) {
+            let mut frame = vec![kind];
+            frame.extend_from_slice(&(header.len() as u32).to_be_bytes());
+            frame.extend_from_slice(&(body.len() as u32).to_be_bytes());
+            frame.extend_from_slice(header);
+            frame.extend_from_slice(body);
+            self.stream.write_all(&frame).await.expect("write");
+        }
+
+        async fn receive(&mut self) -> (u8, Vec<u8>, Vec<u8>) {
+            let mut prefix = [0u8; PREFIX_LEN];
+            self.stream.read_exact(&mut prefix).await.expect("prefix");
+            let header_len = u32::from_be_bytes(prefix[1..5].try_into().expect("4 bytes"));
+            let body_len = u32::from_be_bytes(prefix[5..9].try_into().expect("4 bytes"));
+            let mut header = vec![0; header_len as usize];
+            self.stream.read_exact(&mut header).await.expect("header");
+            let mut body = vec![0; body_len as usize];
+            self.stream.read_exact(&mut body).await.expect("body");
+            (prefix[0], header, body)
+        }
+
+        /// Whether the server closed the channel.
+        async fn closed(&mut self) -> bool {
+            let mut byte = [0u8; 1];
+            matches!(self.stream.read(&mut byte).await, Ok(0) | Err(_))
+        }
+    }
+
+    struct Harness {
+        process: Process,
+        invocations: mpsc::Sender<Invocation>,
+        init: oneshot::Receiver<InitSignal>,
+        logged: Arc<std::sync::Mutex<Vec<String>>>,
+        server: tokio::task::JoinHandle<()>,
+    }
+
+    fn harness(stream_limit: usize) -> Harness {
+        let (invocations, receiver) = mpsc::channel(1);
+        let (init_sender, init) = oneshot::channel();
+        let logged = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let lines = logged.clone();
+        let sink = LogSink::new(move |_, line| lines.lock().expect("lock").push(line.to_owned()));
+        let mut state = ApiState::new(receiver, init_sender, sink, "F".to_owned());
+        Arc::get_mut(&mut state).expect("sole owner").stream_limit = stream_limit;
+        let (process, server) = duplex(1 << 20);
+        let server = tokio::spawn(serve(server, state));
+        Harness {
+            process: Process { stream: process },
+            invocations,
+            init,
+            logged,
+            server,
+        }
+    }
+
+    fn invocation(
+        request_id: &str,
+        payload: &'static [u8],
+    ) -> (Invocation, oneshot::Receiver<Outcome>) {
+        let (outcome, receiver) = oneshot::channel();
+        let (delivered, _) = oneshot::channel();
+        let invocation = Invocation {
+            request_id: request_id.to_owned(),
+            payload: Bytes::from_static(payload),
+            deadline_ms: 1_700_000_000_000,
+            invoked_function_arn: "arn:aws:lambda:us-east-1:123456789012:function:F".to_owned(),
+            trace_id: "Root=1-0-0".to_owned(),
+            client_context: Some("{\"custom\":{\"a\":\"b\\nc\"}}".to_owned()),
+            cognito_identity: None,
+            start_line: Some(crate::logs::start_line(request_id)),
+            delivered,
+            outcome,
+        };
+        (invocation, receiver)
+    }
+
+    async fn started(harness: &mut Harness) {
+        harness
+            .process
+            .stream
+            .write_all(PREFACE)
+            .await
+            .expect("preface");
+        harness.process.send(b'n', b"", b"").await;
+    }
+
+    #[tokio::test]
+    async fn events_and_answers_alternate() {
+        let mut harness = harness(1024);
+        started(&mut harness).await;
+        let (first, first_outcome) = invocation("req-1", b"{\"a\":1}");
+        harness.invocations.send(first).await.expect("send");
+        assert!(matches!((&mut harness.init).await, Ok(InitSignal::Ready)));
+        let (kind, header, body) = harness.process.receive().await;
+        assert_eq!(kind, b'E');
+        assert_eq!(body, b"{\"a\":1}");
+        let context: serde_json::Value = serde_json::from_slice(&header).expect("json");
+        assert_eq!(
+            context,
+            serde_json::json!({
+                "requestId": "req-1",
+                "deadlineMs": 1_700_000_000_000u64,
+                "invokedFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:F",
+                "traceId": "Root=1-0-0",
+                "clientContext": "{\"custom\":{\"a\":\"b\\nc\"}}",
+            })
+        );
+        assert!(harness.logged.lock().expect("lock")[0].starts_with("START RequestId: req-1"));
+
+        harness.process.send(b'r', b"req-1", b"\"ok\"").await;
+        match first_outcome.await {
+            Ok(Outcome::Response(body)) => assert_eq!(body, "\"ok\""),
+            other => panic!("{other:?}"),
+        }
+        // The answer asked for the next event.
+        let (second, second_outcome) = invocation("req-2", b"{}");
+        harness.invocations.send(second).await.expect("send");
+        let (kind, _, _) = harness.process.receive().await;
+        assert_eq!(kind, b'E');
+        harness.process.send(b'e', b"req-2", b"not json").await;
+        match second_outcome.await {
+            Ok(Outcome::Error(error)) => {
+                let error: serde_json::Value = serde_json::from_slice(&error).expect("json");
+                assert_eq!(error["errorType"], "Runtime.Unknown");
+                assert_eq!(error["errorMessage"], "not json");
+            }
+            other => panic!("{other:?}"),
+        }
+        // With no more invocations the channel ends; it ends quietly.
+        drop(harness.invocations);
+        harness.server.await.expect("server");
+        assert_eq!(harness.logged.lock().expect("lock").len(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_oversized_response_is_read_and_reported() {
+        let mut harness = harness(1024);
+        started(&mut harness).await;
+        let (first, outcome) = invocation("req-1", b"{}");
+        harness.invocations.send(first).await.expect("send");
+        harness.process.receive().await;
+        let big = vec![b'x'; MAX_PAYLOAD_BYTES + 1];
+        harness.process.send(b'r', b"req-1", &big).await;
+        assert!(matches!(outcome.await, Ok(Outcome::ResponseTooLarge)));
+        // The channel is still in step.
+        let (second, outcome) = invocation("req-2", b"{}");
+        harness.invocations.send(second).await.expect("send");
+        harness.process.receive().await;
+        harness.process.send(b'r', b"req-2", b"1").await;
+        assert!(matches!(outcome.await, Ok(Outcome::Response(_))));
+    }
+
+    #[tokio::test]
+    async fn init_errors_reach_the_starter() {
+        let mut harness = harness(1024);
+        harness
+            .process
+            .stream
+            .write_all(PREFACE)
+            .await
+            .expect("preface");
+        harness
+            .process
+            .send(
+                b'i',
+                b"",
+                br#"{"errorType":"Runtime.ImportModuleError","errorMessage":"no"}"#,
+            )
+            .await;
+        match (&mut harness.init).await {
+            Ok(InitSignal::Failed(error)) => {
+                assert!(String::from_utf8_lossy(&error).contains("Runtime.ImportModuleError"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn streams_pass_chunks_then_how_they_ended() {
+        let mut harness = harness(8);
+        started(&mut harness).await;
+        let (first, outcome) = invocation("req-1", b"{}");
+        harness.invocations.send(first).await.expect("send");
+        harness.process.receive().await;
+        harness.process.send(b's', b"req-1", b"text/plain").await;
+        harness.process.send(b'c', b"", b"abc").await;
+        harness.process.send(b'c', b"", b"").await;
+        harness.process.send(b'c', b"", b"def").await;
+        harness
+            .process
+            .send(
+                b't',
+                b"",
+                br#"{"errorType":"Boom","errorMessage":"midway"}"#,
+            )
+            .await;
+        let Ok(Outcome::Streaming(mut start)) = outcome.await else {
+            panic!("not a stream")
+        };
+        assert_eq!(start.content_type.as_deref(), Some("text/plain"));
+        assert_eq!(start.chunks.recv().await.expect("chunk"), "abc");
+        assert_eq!(start.chunks.recv().await.expect("chunk"), "def");
+        assert!(start.chunks.recv().await.is_none());
+        match start.end.await {
+            Ok(StreamEnd::Error(error)) => {
+                assert!(String::from_utf8_lossy(&error).contains("Boom"))
+            }
+            other => panic!("{other:?}"),
+        }
+
+        // Over the limit: the caller's stream ends at once, the rest is read and dropped.
+        let (second, outcome) = invocation("req-2", b"{}");
+        harness.invocations.send(second).await.expect("send");
+        harness.process.receive().await;
+        harness.process.send(b's', b"req-2", b"").await;
+        harness.process.send(b'c', b"", b"12345").await;
+        harness.process.send(b'c', b"", b"67890").await;
+        harness.process.send(b'c', b"", b"more").await;
+        harness.process.send(b't', b"", b"").await;
+        let Ok(Outcome::Streaming(mut start)) = outcome.await else {
+            panic!("not a stream")
+        };
+        assert_eq!(start.content_type, None);
+        assert_eq!(start.chunks.recv().await.expect("chunk"), "12345");
+        assert!(start.chunks.recv().await.is_none());
+        assert_eq!(start.end.await, Ok(StreamEnd::TooLarge));
+
+        // A stream the process breaks off mid-way.
+        let (third, outcome) = invocation("req-3", b"{}");
+        harness.invocations.send(third).await.expect("send");
+        harness.process.receive().await;
+        harness.process.send(b's', b"req-3", b"").await;
+        harness.process.send(b'c', b"", b"x").await;
+        drop(harness.process);
+        let Ok(Outcome::Streaming(start)) = outcome.await else {
+            panic!("not a stream")
+        };
+        assert_eq!(start.end.await, Ok(StreamEnd::Broken));
+    }
+
+    #[tokio::test]
+    async fn broken_rules_end_the_channel_and_are_logged() {
+        // A wrong request id.
+        let mut harness = harness(1024);
+        started(&mut harness).await;
+        let (first, _outcome) = invocation("req-1", b"{}");
+        harness.invocations.send(first).await.expect("send");
+        harness.process.receive().await;
+        harness.process.send(b'r', b"req-9", b"1").await;
+        assert!(harness.process.closed().await);
+        let logged = harness.logged.lock().expect("lock").join("\n");
+        assert!(
+            logged.contains("an answer for request req-9, which is not the invocation in flight"),
+            "{logged}"
+        );
+
+        // An unknown kind, and a preface that is not ours.
+        for (preface, frame, problem) in [
+            (PREFACE, b'z', "unknown frame kind 0x7a"),
+            (
+                &b"\0serverful-frames/9\n"[..],
+                b'n',
+                "did not start with the frame preface",
+            ),
+        ] {
+            let mut second = self::harness(1024);
+            second
+                .process
+                .stream
+                .write_all(preface)
+                .await
+                .expect("preface");
+            second.process.send(frame, b"", b"").await;
+            assert!(second.process.closed().await);
+            let logged = second.logged.lock().expect("lock").join("\n");
+            assert!(logged.contains(problem), "{logged}");
+        }
+    }
+
+    fn kinds() -> impl Strategy<Value = Kind> {
+        prop::sample::select(vec![
+            Kind::Next,
+            Kind::Response,
+            Kind::Error,
+            Kind::InitError,
+            Kind::StreamStart,
+            Kind::Chunk,
+            Kind::StreamEnd,
+            Kind::Event,
+        ])
+    }
+
+    proptest! {
+        #[test]
+        fn encoded_frames_parse_back(kind in kinds(), header in prop::collection::vec(any::<u8>(), 0..512), body in prop::collection::vec(any::<u8>(), 0..2048)) {
+            let frame = encode(kind, &header, &body);
+            let prefix: [u8; PREFIX_LEN] = frame[..PREFIX_LEN].try_into().expect("prefix");
+            let parsed = parse_prefix(&prefix).expect("valid");
+            prop_assert_eq!(parsed.kind, kind);
+            prop_assert_eq!(parsed.header_len as usize, header.len());
+            prop_assert_eq!(parsed.body_len as usize, body.len());
+            prop_assert_eq!(&frame[PREFIX_LEN..PREFIX_LEN + header.len()], &header[..]);
+            prop_assert_eq!(&frame[PREFIX_LEN + header.len()..], &body[..]);
+        }
+
+        #[test]
+        fn any_prefix_parses_or_is_refused(bytes in any::<[u8; PREFIX_LEN]>()) {
+            match parse_prefix(&bytes) {
+                Ok(prefix) => {
+                    prop_assert_eq!(prefix.kind.byte(), bytes[0]);
+                    prop_assert!(prefix.header_len <= MAX_HEADER_BYTES);
+                }
+                Err(ChannelError::UnknownKind(byte)) => prop_assert_eq!(byte, bytes[0]),
+                Err(ChannelError::HeaderTooLarge(len)) => prop_assert!(len > MAX_HEADER_BYTES),
+                Err(other) => prop_assert!(false, "unexpected {other:?}"),
             }
         }
     }

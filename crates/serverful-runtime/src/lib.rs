@@ -43,7 +43,7 @@
 mod api_server;
 pub mod aws_hosts;
 pub mod bootstrap;
-mod frames;
+pub mod frames;
 pub mod http_mode;
 mod http_pool;
 mod instance;
