@@ -24,11 +24,13 @@ pub const SERVER_CPU_TARGET: f64 = 3.0;
 /// SPEC §13 and issue #20: the idle server's resident memory below this, bytes.
 pub const IDLE_MEMORY_TARGET: u64 = 30 * 1024 * 1024;
 
+/// A figure within one round, of its loaded run (`true`) or its unloaded one.
+type RoundFigure = Box<dyn Fn(&[WarmRow], bool) -> Option<f64>>;
+
 /// One line of the targets table: what it checks, per run (loaded, then one connection).
 struct Target {
     label: String,
-    /// The figure within a round, for the loaded run (`true`) or the unloaded one.
-    figure: Box<dyn Fn(&[WarmRow], bool) -> Option<f64>>,
+    figure: RoundFigure,
     /// Whether the median meets the target.
     meets: Box<dyn Fn(f64) -> bool>,
     /// How a median shows.
@@ -100,7 +102,7 @@ pub(crate) fn write_targets(report: &Report, out: &mut String) -> std::fmt::Resu
     let cell = |spread: Option<Spread>, target: &Target| match spread {
         Some(spread) => {
             let median = (target.format)(spread.median);
-            let range = if report.several_rounds() && spread.count > 1 {
+            let range = if report.several_rounds() && spread.lowest < spread.highest {
                 format!(
                     " ({}–{})",
                     (target.format)(spread.lowest),
@@ -262,4 +264,134 @@ pub(crate) fn write_memory(report: &Report, out: &mut String) -> std::fmt::Resul
         writeln!(out, "{line}")?;
     }
     writeln!(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{LoadFigures, Machine, MemoryFigures, Outcome, Settings};
+
+    fn figures(requests_per_second: f64, p50_us: f64, server_cpu_s: f64) -> LoadFigures {
+        LoadFigures {
+            requests_per_second,
+            p50_us,
+            p99_us: p50_us * 2.0,
+            errors: 0,
+            first_error: None,
+            completed: 1000,
+            load_generator_cpu_s: None,
+            server_cpu_s: Some(server_cpu_s),
+            functions_cpu_s: None,
+            function_duration_p50_ms: None,
+        }
+    }
+
+    fn row(key: &str, kind: Kind, loaded: LoadFigures, unloaded: LoadFigures) -> WarmRow {
+        WarmRow {
+            key: key.to_owned(),
+            name: key.to_owned(),
+            kind,
+            outcome: Outcome::Measured {
+                loaded,
+                unloaded: Some(unloaded),
+            },
+            memory: MemoryFigures {
+                server_idle: Some(20 * 1024 * 1024),
+                ..MemoryFigures::default()
+            },
+        }
+    }
+
+    /// One round: the ceiling, the Node.js function and serverless-offline at the given
+    /// loaded req/s; the unloaded runs a tenth of those.
+    fn round(ceiling: f64, node: f64, offline: f64) -> Vec<WarmRow> {
+        let both = |rate: f64, p50: f64, cpu: f64| {
+            (
+                figures(rate, p50, cpu),
+                figures(rate / 10.0, p50 / 10.0, cpu),
+            )
+        };
+        let (c, cu) = both(ceiling, 1000.0, 0.05);
+        let (n, nu) = both(node, 1400.0, 0.1);
+        let (o, ou) = both(offline, 5000.0, 0.5);
+        vec![
+            row("ceiling", Kind::Ceiling, c, cu),
+            row("node", Kind::LambdaMode, n, nu),
+            row("offline", Kind::Peer, o, ou),
+        ]
+    }
+
+    fn report(rounds: Vec<Vec<WarmRow>>) -> Report {
+        Report {
+            machine: Machine::default(),
+            settings: Settings {
+                connections: 32,
+                warmup_s: 1.0,
+                duration_s: 1.0,
+                unloaded_duration_s: 1.0,
+                load_threads: 1,
+                cold_runs: 0,
+                rounds: rounds.len(),
+            },
+            load_before: String::new(),
+            load_after: String::new(),
+            rounds,
+            cold: Vec::new(),
+            peers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn targets_are_medians_of_the_ratios_within_rounds() {
+        // Node ÷ offline per round: 12, 6, 30 → median 12 (met); the ratio of the
+        // medians (9000 ÷ 1000 = 9) would miss.
+        let report = report(vec![
+            round(50_000.0, 12_000.0, 1_000.0),
+            round(50_000.0, 6_000.0, 1_000.0),
+            round(50_000.0, 9_000.0, 300.0),
+        ]);
+        let mut out = String::new();
+        write_targets(&report, &mut out).expect("write");
+        let line = out
+            .lines()
+            .find(|line| line.contains("serverless-offline's req/s"))
+            .expect("the serverless-offline target");
+        assert!(
+            line.contains("12.00× (6.00×–30.00×): met | 12.00× (6.00×–30.00×): met"),
+            "{line}"
+        );
+        // 0.1 s against 0.05 s of CPU for as many requests: 2× the ceiling's, met.
+        let cpu = out
+            .lines()
+            .find(|line| line.contains("CPU per request") && line.contains("Node.js"))
+            .expect("the CPU target");
+        assert!(cpu.contains("2.00×: met"), "{cpu}");
+        // Added p50 at one connection: 140 − 100 = 40 µs; only the 1-connection column.
+        let added = out
+            .lines()
+            .find(|line| line.contains("added p50 at 1 connection < 150 µs: Node.js"))
+            .expect("the added p50 target");
+        assert!(added.contains("| — | 40 µs: met |"), "{added}");
+        // No Rust or Python row ran: no line for them.
+        assert!(!out.contains("Python"));
+        assert!(!out.contains(": Rust"));
+    }
+
+    #[test]
+    fn the_memory_table_holds_serverful_to_the_idle_target() {
+        let report = report(vec![round(50_000.0, 12_000.0, 1_000.0)]);
+        let mut out = String::new();
+        write_memory(&report, &mut out).expect("write");
+        let node = out
+            .lines()
+            .find(|line| line.starts_with("| node |"))
+            .expect("the node row");
+        assert!(node.contains("| 20.0 MB |"), "{node}");
+        assert!(node.contains("idle < 30.0 MB: met"), "{node}");
+        let offline = out
+            .lines()
+            .find(|line| line.starts_with("| offline |"))
+            .expect("the offline row");
+        assert!(!offline.contains("idle <"), "{offline}");
+    }
 }

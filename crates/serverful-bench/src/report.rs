@@ -379,7 +379,7 @@ impl Report {
                 format!("{value:.2}")
             }
         };
-        if self.several_rounds() && spread.count > 1 {
+        if self.several_rounds() && spread.lowest < spread.highest {
             format!(
                 "{} ({}–{})",
                 one(spread.median),
@@ -393,7 +393,7 @@ impl Report {
 
     /// A latency cell: the median, with several rounds the lowest and highest.
     pub(crate) fn latency_cell(&self, spread: Spread) -> String {
-        if self.several_rounds() && spread.count > 1 {
+        if self.several_rounds() && spread.lowest < spread.highest {
             format!(
                 "{} ({} – {})",
                 latency(spread.median),
