@@ -30,26 +30,29 @@ fn parse_stat_cpu(stat: &str) -> Option<Duration> {
     ))
 }
 
+/// The live children of `pid` (of any of its threads).
+pub fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for task in tasks.flatten() {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        found.extend(
+            children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok()),
+        );
+    }
+    found
+}
+
 /// The live descendants of `pid` (children of any of its threads, and theirs).
 pub fn descendants(pid: u32) -> Vec<u32> {
     let mut found = Vec::new();
     let mut level = vec![pid];
     for _ in 0..MAX_TREE_DEPTH {
-        let mut next = Vec::new();
-        for parent in level {
-            let Ok(tasks) = std::fs::read_dir(format!("/proc/{parent}/task")) else {
-                continue;
-            };
-            for task in tasks.flatten() {
-                let children =
-                    std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-                next.extend(
-                    children
-                        .split_whitespace()
-                        .filter_map(|c| c.parse::<u32>().ok()),
-                );
-            }
-        }
+        let next: Vec<u32> = level.into_iter().flat_map(children).collect();
         if next.is_empty() {
             break;
         }

@@ -11,7 +11,11 @@
 //! - [`cpu`]: CPU time per process, to split a run's work between the processes.
 //! - [`server`]: starting a server process, waiting for its `Ready on` line, stopping it.
 //! - [`apps`]: the SAM apps the functions run in, written into a scratch folder.
+//! - [`offline`]: serverless-offline on the same Node.js handler, the peer contender.
+//! - [`rounds`]: the order of the contenders in each round, medians over rounds.
+//! - [`memory`]: resident memory of the server and its function processes.
 //! - [`report`]: the markdown tables and the machine description.
+//! - [`invoke_targets`]: the report's issue #20 targets and its memory table.
 //!
 //! The store: DynamoDB `PutItem`/`GetItem`/`Query` throughput of `serverful up`'s AWS
 //! endpoint against raw SQLite doing the same durable writes, moto, dynalite and Dynoxide.
@@ -47,12 +51,15 @@
 pub mod apps;
 pub mod contender;
 pub mod cpu;
+pub mod invoke_targets;
 pub mod load;
 pub mod memory;
+pub mod offline;
 pub mod queue_client;
 pub mod queue_load;
 pub mod queue_report;
 pub mod report;
+pub mod rounds;
 pub mod s3_client;
 pub mod s3_load;
 pub mod s3_report;

@@ -1,6 +1,7 @@
 //! A server process under test: started with its stdout and stderr going to files (so
 //! that nothing has to drain them while it is loaded), ready once its stdout says
-//! `Ready on http://ADDR`, stopped with SIGTERM so that it can stop its own children.
+//! `Ready on http://ADDR` (or what another server says), stopped with SIGTERM so that it
+//! can stop its own children.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -34,25 +35,45 @@ impl ServerProcess {
         label: &str,
         ready_timeout: Duration,
     ) -> anyhow::Result<ServerProcess> {
+        let mut command = tokio::process::Command::new(program);
+        command.args(args);
+        ServerProcess::start_command(command, log_dir, label, ready_timeout, ready_address).await
+    }
+
+    /// Starts `command` (its arguments, environment and folder already set) with output
+    /// in `log_dir/label.{stdout,stderr}` and waits up to `ready_timeout` until `ready`
+    /// finds in its stdout or its stderr so far the address it listens on (a server that
+    /// says so its own way).
+    pub async fn start_command(
+        mut command: tokio::process::Command,
+        log_dir: &Path,
+        label: &str,
+        ready_timeout: Duration,
+        ready: impl Fn(&str) -> Option<SocketAddr>,
+    ) -> anyhow::Result<ServerProcess> {
         let stdout_path = log_dir.join(format!("{label}.stdout"));
         let stderr_path = log_dir.join(format!("{label}.stderr"));
         let stdout = std::fs::File::create(&stdout_path)
             .with_context(|| format!("create {}", stdout_path.display()))?;
         let stderr = std::fs::File::create(&stderr_path)
             .with_context(|| format!("create {}", stderr_path.display()))?;
-        let mut child = tokio::process::Command::new(program)
-            .args(args)
+        let program = command.as_std().get_program().to_owned();
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr)
             // A driver that dies mid-run must not leave servers behind.
             .kill_on_drop(true)
             .spawn()
-            .with_context(|| format!("start {}", program.display()))?;
+            .with_context(|| format!("start {}", program.to_string_lossy()))?;
         let deadline = Instant::now() + ready_timeout;
         loop {
             let text = std::fs::read_to_string(&stdout_path).unwrap_or_default();
-            if let Some(address) = ready_address(&text) {
+            let found = ready(&text).or_else(|| {
+                // Only servers that say it on stderr pay for reading it.
+                ready(&std::fs::read_to_string(&stderr_path).unwrap_or_default())
+            });
+            if let Some(address) = found {
                 return Ok(ServerProcess {
                     child,
                     stdout_path,

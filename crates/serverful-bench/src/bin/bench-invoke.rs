@@ -1,7 +1,8 @@
 //! The benchmark driver behind `bash bench/invoke.sh`: starts each contender in turn (the
 //! bare hyper ceiling, then `serverful up` with Rust, Node.js, Python, Ruby, Java and
-//! HTTP-mode functions), loads it with `bench-load`, then times cold starts on fresh servers, and
-//! prints one markdown report on stdout. Progress goes to stderr.
+//! HTTP-mode functions, and serverless-offline on the same Node.js handler), loads it with
+//! `bench-load`, over one or more rounds in alternating order, then times cold starts on
+//! fresh servers, and prints one markdown report on stdout. Progress goes to stderr.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,9 +10,11 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::Parser;
-use serverful_bench::report::{self, ColdRow, ColdSample, Kind, LoadFigures, Outcome, WarmRow};
+use serverful_bench::report::{
+    self, ColdRow, ColdSample, Kind, LoadFigures, MemoryFigures, Outcome, WarmRow,
+};
 use serverful_bench::server::ServerProcess;
-use serverful_bench::{apps, cpu, load, HELLO_BODY};
+use serverful_bench::{apps, contender, cpu, load, memory, offline, rounds, HELLO_BODY};
 
 /// Measure serverful's invoke path against a bare hyper server, side by side in one run
 #[derive(Debug, Parser)]
@@ -38,10 +41,20 @@ struct Args {
     /// The serverful binary (default: the one beside this program)
     #[arg(long, env = "BENCH_SERVERFUL")]
     serverful: Option<PathBuf>,
-    /// Run only these parts: ceiling, rust, node, python, ruby, java, http, cold
-    /// (comma-separated)
+    /// Run only these parts: ceiling, rust, rust-unobserved, node, python, ruby, java,
+    /// http, offline, cold (comma-separated)
     #[arg(long, env = "BENCH_ONLY", value_delimiter = ',')]
     only: Vec<String>,
+    /// Rounds of the warm runs: every selected contender runs once per round, in the
+    /// contender list's order, reversed every other round; figures are medians over the
+    /// rounds and each ratio the median of the ratios within a round
+    #[arg(long, env = "BENCH_ROUNDS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: u32,
+    /// Where `bench/install-peers.sh` installed serverless and serverless-offline (the
+    /// offline contender); default: `bench-peers` beside the folder of this program
+    /// (`$CARGO_TARGET_DIR/bench-peers`)
+    #[arg(long, env = "BENCH_PEERS")]
+    peers: Option<PathBuf>,
     /// Keep the scratch folder (apps, data, server logs) and print its path
     #[arg(long, env = "BENCH_KEEP")]
     keep: bool,
@@ -49,6 +62,9 @@ struct Args {
 
 /// How long a server gets to print its `Ready on` line.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long `serverless offline` gets to say `Server ready` (the framework loads a few
+/// hundred modules first).
+const OFFLINE_READY_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long the first request may take: a cold start, or serverful's init timeout (10 s)
 /// when the function never becomes ready.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
@@ -66,7 +82,7 @@ struct Contender {
 /// The flags of the contender that runs with metrics and invocation records off.
 const UNOBSERVED: [&str; 3] = ["--no-metrics", "--record-invocations", "off"];
 
-const CONTENDERS: [Contender; 8] = [
+const CONTENDERS: [Contender; 9] = [
     Contender {
         key: "ceiling",
         name: "bare hyper server (ceiling)",
@@ -115,7 +131,16 @@ const CONTENDERS: [Contender; 8] = [
         kind: Kind::HttpMode,
         path: "/http",
     },
+    Contender {
+        key: "offline",
+        name: "serverless-offline → the same Node.js handler",
+        kind: Kind::Peer,
+        path: offline::ROUTE,
+    },
 ];
+
+/// The parts `--only` may name besides the warm contenders.
+const OTHER_PARTS: [&str; 1] = ["cold"];
 
 /// The runtimes whose cold starts are timed: key, name, route, whether `provided`. Keys
 /// ending in `-unsandboxed` run with `--sandbox off`, so that the sandbox's share of a cold
@@ -146,6 +171,8 @@ struct Setup {
     serverful: PathBuf,
     apps: apps::BenchApps,
     scratch: PathBuf,
+    /// Where serverless and serverless-offline are installed.
+    peers: PathBuf,
 }
 
 fn main() -> ExitCode {
@@ -182,6 +209,19 @@ fn sibling(name: &str) -> anyhow::Result<PathBuf> {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
+    for only in &args.only {
+        if !CONTENDERS.iter().any(|c| c.key == only) && !OTHER_PARTS.contains(&only.as_str()) {
+            let known: Vec<&str> = CONTENDERS
+                .iter()
+                .map(|c| c.key)
+                .chain(OTHER_PARTS)
+                .collect();
+            bail!(
+                "unknown part `{only}` in --only\nhint: choose among {}",
+                known.join(", ")
+            );
+        }
+    }
     let wanted = |key: &str| args.only.is_empty() || args.only.iter().any(|only| only == key);
     let scratch = tempfile::Builder::new()
         .prefix("serverful-bench-")
@@ -191,29 +231,50 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Some(path) => path.clone(),
         None => sibling("serverful")?,
     };
+    let peers = match &args.peers {
+        Some(path) => path.clone(),
+        None => default_peers()?,
+    };
     let setup = Setup {
         bench_load: sibling("bench-load")?,
         ceiling: sibling("bench-ceiling")?,
         serverful,
         apps: apps::write(scratch.path(), &sibling("bench-hello-rust")?)?,
         scratch: scratch.path().to_owned(),
+        peers,
     };
     let load_before = report::load_average();
     eprintln!("load average before the run: {load_before}");
 
-    let mut warm = Vec::new();
-    for contender in CONTENDERS.iter().filter(|c| wanted(c.key)) {
-        eprintln!("warm: {}", contender.name);
-        let outcome = measure_warm(&args, &setup, contender).await;
-        if let Outcome::Failed(reason) | Outcome::NotSupported(reason) = &outcome {
-            eprintln!("  {reason}");
+    let selected: Vec<&Contender> = CONTENDERS.iter().filter(|c| wanted(c.key)).collect();
+    let mut warm_rounds = Vec::new();
+    for round in 1..=args.rounds as usize {
+        let mut rows: Vec<(usize, WarmRow)> = Vec::new();
+        for index in rounds::order(selected.len(), round) {
+            let contender = selected[index];
+            if args.rounds > 1 {
+                eprintln!("round {round}/{}: warm: {}", args.rounds, contender.name);
+            } else {
+                eprintln!("warm: {}", contender.name);
+            }
+            let (outcome, memory) = measure_warm(&args, &setup, contender, round).await;
+            if let Outcome::Failed(reason) | Outcome::NotSupported(reason) = &outcome {
+                eprintln!("  {reason}");
+            }
+            rows.push((
+                index,
+                WarmRow {
+                    key: contender.key.to_owned(),
+                    name: contender.name.to_owned(),
+                    kind: contender.kind,
+                    outcome,
+                    memory,
+                },
+            ));
         }
-        warm.push(WarmRow {
-            key: contender.key.to_owned(),
-            name: contender.name.to_owned(),
-            kind: contender.kind,
-            outcome,
-        });
+        // The report lists every round's rows in the contender list's order.
+        rows.sort_by_key(|(index, _)| *index);
+        warm_rounds.push(rows.into_iter().map(|(_, row)| row).collect::<Vec<_>>());
     }
 
     let mut cold = Vec::new();
@@ -233,11 +294,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
             unloaded_duration_s: args.unloaded_duration,
             load_threads: args.load_threads,
             cold_runs: args.cold_runs,
+            rounds: args.rounds as usize,
         },
         load_before,
         load_after: report::load_average(),
-        warm,
+        rounds: warm_rounds,
         cold,
+        peers: if wanted("offline") {
+            peer_lines(&setup)
+        } else {
+            Vec::new()
+        },
     };
     println!("{}", report.to_markdown());
     if args.keep {
@@ -247,19 +314,70 @@ async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts the contender's server, checks one request, loads it, stops it.
-async fn measure_warm(args: &Args, setup: &Setup, contender: &Contender) -> Outcome {
-    let server = match start_contender(setup, contender.key).await {
-        Ok(server) => server,
-        Err(error) => return Outcome::Failed(format!("failed to start: {error:#}")),
-    };
-    let outcome = load_contender(args, setup, contender, &server).await;
-    server.stop().await;
-    outcome
+/// `$CARGO_TARGET_DIR/bench-peers`: this program is `$CARGO_TARGET_DIR/release/bench-invoke`.
+fn default_peers() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("find this program's path")?;
+    let target = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("find the build's target folder")?;
+    Ok(target.join("bench-peers"))
 }
 
-async fn start_contender(setup: &Setup, key: &str) -> anyhow::Result<ServerProcess> {
-    let label = format!("warm-{key}");
+/// The report's line on serverless-offline: its versions and how it runs the handler.
+fn peer_lines(setup: &Setup) -> Vec<String> {
+    match offline::Installed::find(&setup.peers) {
+        Ok(installed) => vec![format!(
+            "serverless-offline contender: {}, handler run {}, timeouts on, HTTP API route \
+             without the stage prefix.",
+            installed.versions().join(", "),
+            offline::MODE
+        )],
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Starts the contender's server, reads its idle memory, checks one request, loads it,
+/// reads its memory again, stops it.
+async fn measure_warm(
+    args: &Args,
+    setup: &Setup,
+    contender: &Contender,
+    round: usize,
+) -> (Outcome, MemoryFigures) {
+    let server = match start_contender(setup, contender.key, round).await {
+        Ok(server) => server,
+        Err(error) => {
+            return (
+                Outcome::Failed(format!("failed to start: {error:#}")),
+                MemoryFigures::default(),
+            )
+        }
+    };
+    let mut memory = MemoryFigures {
+        server_idle: server_rss(&server, contender.kind),
+        ..MemoryFigures::default()
+    };
+    let outcome = load_contender(args, setup, contender, &server, &mut memory).await;
+    server.stop().await;
+    (outcome, memory)
+}
+
+/// The server's resident memory: its own process, or for a peer its whole process tree.
+fn server_rss(server: &ServerProcess, kind: Kind) -> Option<u64> {
+    let pid = server.pid()?;
+    let own = memory::process_rss(pid)?;
+    Some(match kind {
+        Kind::Peer => own + memory::descendants_rss(pid).0,
+        _ => own,
+    })
+}
+
+async fn start_contender(setup: &Setup, key: &str, round: usize) -> anyhow::Result<ServerProcess> {
+    let label = format!("warm-{key}-{round}");
+    if key == "offline" {
+        return start_offline(setup, &label).await;
+    }
     if key == "ceiling" {
         return ServerProcess::start(&setup.ceiling, &[], &setup.scratch, &label, READY_TIMEOUT)
             .await;
@@ -268,6 +386,23 @@ async fn start_contender(setup: &Setup, key: &str) -> anyhow::Result<ServerProce
         return start_serverful_with(setup, app_of(setup, key), &label, &UNOBSERVED).await;
     }
     start_serverful(setup, app_of(setup, key), &label).await
+}
+
+/// `serverless offline` on the Lambda-mode app's folder, whose `node/index.js` is the
+/// handler the serverful Node.js contender runs, on free loopback ports.
+async fn start_offline(setup: &Setup, label: &str) -> anyhow::Result<ServerProcess> {
+    let installed = offline::Installed::find(&setup.peers)?;
+    let app = &setup.apps.lambda_mode;
+    installed.write_manifest(app)?;
+    let command = installed.command(app, contender::free_port()?, contender::free_port()?);
+    ServerProcess::start_command(
+        command,
+        &setup.scratch,
+        label,
+        OFFLINE_READY_TIMEOUT,
+        offline::ready_address,
+    )
+    .await
 }
 
 /// The app a contender or cold-start runtime runs in.
@@ -321,6 +456,7 @@ async fn load_contender(
     setup: &Setup,
     contender: &Contender,
     server: &ServerProcess,
+    memory: &mut MemoryFigures,
 ) -> Outcome {
     // One request first: it starts the first instance, and shows whether the contender
     // answers at all (HTTP mode may not be built yet).
@@ -345,6 +481,7 @@ async fn load_contender(
     let loaded = match run_load(
         setup,
         server,
+        contender.kind,
         &url,
         args.connections,
         args.warmup,
@@ -356,8 +493,23 @@ async fn load_contender(
         Ok(figures) => figures,
         Err(error) => return Outcome::Failed(format!("load run failed: {error:#}")),
     };
+    memory.server_loaded = server_rss(server, contender.kind);
+    if let (Some(pid), Kind::LambdaMode | Kind::HttpMode) = (server.pid(), contender.kind) {
+        memory.instances_loaded = Some(memory::InstanceMemory::of(&memory::process_groups(pid)));
+    }
     let unloaded = if args.unloaded_duration > 0.0 {
-        match run_load(setup, server, &url, 1, 1.0, args.unloaded_duration, 1).await {
+        match run_load(
+            setup,
+            server,
+            contender.kind,
+            &url,
+            1,
+            1.0,
+            args.unloaded_duration,
+            1,
+        )
+        .await
+        {
             Ok(figures) => Some(figures),
             Err(error) => {
                 eprintln!("  unloaded run failed: {error:#}");
@@ -371,10 +523,16 @@ async fn load_contender(
 }
 
 /// Runs `bench-load` as its own process and reads its JSON line, then adds what the
-/// server and its functions spent: CPU time, and the `REPORT` lines' durations.
+/// server and its functions spent: CPU time, and the `REPORT` lines' durations. A peer's
+/// descendants count as the server (it is gateway and runtime at once).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call per run shape; a struct would only rename them"
+)]
 async fn run_load(
     setup: &Setup,
     server: &ServerProcess,
+    kind: Kind,
     url: &str,
     connections: usize,
     warmup: f64,
@@ -425,7 +583,11 @@ async fn run_load(
     }
     if let (Some(before), Some(pid)) = (functions_cpu_before, pid) {
         let spent = cpu::descendants_cpu_since(&before, &cpu::descendants_cpu(pid));
-        figures.functions_cpu_s = Some(spent.as_secs_f64());
+        if kind == Kind::Peer {
+            figures.server_cpu_s = figures.server_cpu_s.map(|own| own + spent.as_secs_f64());
+        } else {
+            figures.functions_cpu_s = Some(spent.as_secs_f64());
+        }
     }
     let durations: Vec<f64> = server
         .stdout_since(stdout_offset)
