@@ -24,8 +24,10 @@
 //! | `E` event | server | the context as JSON ([`EventContext`]) | the event | — |
 //!
 //! Every state rule of the Runtime API holds (one invocation in flight; init errors only
-//! during init): both transports drive the same [`ApiState`]. A frame that breaks them, or
-//! an unknown kind, ends the channel and is logged, since the bootstraps are our own code.
+//! during init): both transports drive the same [`ApiState`]. An answer to an invocation
+//! already answered (the handler's own code may have posted one to the HTTP Runtime API)
+//! is logged and dropped, as HTTP's 403 would be. Any other broken rule, or an unknown
+//! kind, ends the channel and is logged, since the bootstraps are our own code.
 
 use std::sync::Arc;
 
@@ -230,7 +232,11 @@ where
         match prefix.kind {
             Kind::Next => skip(channel, prefix).await?,
             Kind::Response => {
-                let request_id = in_flight_id(channel, state, prefix).await?;
+                let Some(request_id) = in_flight_id(channel, state, prefix).await? else {
+                    discard(channel, prefix.body_len).await?;
+                    continue_with_next(channel, state).await?;
+                    continue;
+                };
                 let outcome = if prefix.body_len as usize > MAX_PAYLOAD_BYTES {
                     discard(channel, prefix.body_len).await?;
                     Outcome::ResponseTooLarge
@@ -240,7 +246,11 @@ where
                 answer(state, request_id, outcome)?;
             }
             Kind::Error => {
-                let request_id = in_flight_id(channel, state, prefix).await?;
+                let Some(request_id) = in_flight_id(channel, state, prefix).await? else {
+                    discard(channel, prefix.body_len).await?;
+                    continue_with_next(channel, state).await?;
+                    continue;
+                };
                 let body = if prefix.body_len as usize > MAX_PAYLOAD_BYTES {
                     discard(channel, prefix.body_len).await?;
                     None
@@ -263,7 +273,12 @@ where
                 continue;
             }
             Kind::StreamStart => {
-                let request_id = in_flight_id(channel, state, prefix).await?;
+                let Some(request_id) = in_flight_id(channel, state, prefix).await? else {
+                    discard(channel, prefix.body_len).await?;
+                    drain_stream(channel).await?;
+                    continue_with_next(channel, state).await?;
+                    continue;
+                };
                 let content_type = read_bytes(channel, prefix.body_len.min(MAX_HEADER_BYTES))
                     .await
                     .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())?;
@@ -275,10 +290,43 @@ where
                 return Err(ChannelError::Unexpected(char::from(prefix.kind.byte())));
             }
         }
-        match api_server::next(state).await {
-            Ok(event) => channel.get_mut().write_all(&event_frame(&event)).await?,
-            Err(NoEvent::InFlight) => return Err(ChannelError::NextInFlight),
-            Err(NoEvent::ShuttingDown) => return Ok(()),
+        if !continue_with_next(channel, state).await? {
+            return Ok(());
+        }
+    }
+}
+
+/// Waits for the next invocation and writes its event; false when the instance is shutting
+/// down.
+async fn continue_with_next<S>(
+    channel: &mut BufReader<S>,
+    state: &ApiState,
+) -> Result<bool, ChannelError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    match api_server::next(state).await {
+        Ok(event) => {
+            channel.get_mut().write_all(&event_frame(&event)).await?;
+            Ok(true)
+        }
+        Err(NoEvent::InFlight) => Err(ChannelError::NextInFlight),
+        Err(NoEvent::ShuttingDown) => Ok(false),
+    }
+}
+
+/// Reads and drops a stream's frames up to its end.
+async fn drain_stream<S: AsyncRead + Unpin>(
+    channel: &mut BufReader<S>,
+) -> Result<(), ChannelError> {
+    loop {
+        let prefix = read_prefix(channel)
+            .await?
+            .ok_or_else(|| ChannelError::Broken("the stream ended early".to_owned()))?;
+        match prefix.kind {
+            Kind::Chunk => skip(channel, prefix).await?,
+            Kind::StreamEnd => return skip(channel, prefix).await,
+            other => return Err(ChannelError::Unexpected(char::from(other.byte()))),
         }
     }
 }
@@ -330,17 +378,25 @@ async fn skip<S: AsyncRead + Unpin>(
 }
 
 /// Reads an answer's header, the request id, and checks that it is the invocation in
-/// flight.
+/// flight; `None` (logged) when that invocation was already answered, through the HTTP
+/// Runtime API by the handler's own code.
 async fn in_flight_id<S: AsyncRead + Unpin>(
     channel: &mut BufReader<S>,
     state: &ApiState,
     prefix: Prefix,
-) -> Result<String, ChannelError> {
+) -> Result<Option<String>, ChannelError> {
     let header = read_bytes(channel, prefix.header_len).await?;
     let request_id = String::from_utf8_lossy(&header).into_owned();
     match api_server::check_request_id(state, &request_id) {
-        Ok(()) => Ok(request_id),
-        Err(IdProblem::Answered) => Err(ChannelError::Answered(request_id)),
+        Ok(()) => Ok(Some(request_id)),
+        Err(IdProblem::Answered) => {
+            state.sink.emit_request(
+                &state.function,
+                &request_id,
+                &format!("Serverful runtime channel: request {request_id} was already answered; this answer is dropped"),
+            );
+            Ok(None)
+        }
         Err(IdProblem::Unknown) => Err(ChannelError::UnknownRequest(request_id)),
     }
 }
@@ -534,6 +590,7 @@ mod tests {
         init: oneshot::Receiver<InitSignal>,
         logged: Arc<std::sync::Mutex<Vec<String>>>,
         server: tokio::task::JoinHandle<()>,
+        state: Arc<ApiState>,
     }
 
     fn harness(stream_limit: usize) -> Harness {
@@ -545,13 +602,14 @@ mod tests {
         let mut state = ApiState::new(receiver, init_sender, sink, "F".to_owned());
         Arc::get_mut(&mut state).expect("sole owner").stream_limit = stream_limit;
         let (process, server) = duplex(1 << 20);
-        let server = tokio::spawn(serve(server, state));
+        let server = tokio::spawn(serve(server, state.clone()));
         Harness {
             process: Process { stream: process },
             invocations,
             init,
             logged,
             server,
+            state,
         }
     }
 
@@ -738,6 +796,56 @@ mod tests {
             panic!("not a stream")
         };
         assert_eq!(start.end.await, Ok(StreamEnd::Broken));
+    }
+
+    #[tokio::test]
+    async fn an_answer_to_an_invocation_answered_over_http_is_dropped() {
+        let mut harness = harness(1024);
+        started(&mut harness).await;
+        for (kind, frames) in [
+            (b'r', &[(b'r', &b"req-1"[..], &b"late"[..])][..]),
+            (
+                b's',
+                &[
+                    (b's', &b"req-2"[..], &b""[..]),
+                    (b'c', b"", b"x"),
+                    (b't', b"", b""),
+                ][..],
+            ),
+        ] {
+            let request_id = if kind == b'r' { "req-1" } else { "req-2" };
+            let (first, outcome) = invocation(request_id, b"{}");
+            harness.invocations.send(first).await.expect("send");
+            harness.process.receive().await;
+            // The handler's own code answers through the HTTP Runtime API first.
+            assert!(api_server::finish(
+                &harness.state,
+                request_id,
+                Outcome::Response(Bytes::from_static(b"from http"))
+            ));
+            for (kind, header, body) in frames {
+                harness.process.send(*kind, header, body).await;
+            }
+            match outcome.await {
+                Ok(Outcome::Response(body)) => assert_eq!(body, "from http"),
+                other => panic!("{other:?}"),
+            }
+        }
+        // The channel is still in step.
+        let (third, outcome) = invocation("req-3", b"{}");
+        harness.invocations.send(third).await.expect("send");
+        harness.process.receive().await;
+        harness.process.send(b'r', b"req-3", b"3").await;
+        assert!(matches!(outcome.await, Ok(Outcome::Response(_))));
+        let logged = harness.logged.lock().expect("lock").join("\n");
+        assert!(
+            logged.contains("request req-1 was already answered; this answer is dropped"),
+            "{logged}"
+        );
+        assert!(
+            logged.contains("request req-2 was already answered"),
+            "{logged}"
+        );
     }
 
     #[tokio::test]
