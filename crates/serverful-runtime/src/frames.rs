@@ -239,6 +239,16 @@ where
                 };
                 let outcome = if prefix.body_len as usize > MAX_PAYLOAD_BYTES {
                     discard(channel, prefix.body_len).await?;
+                    // The HTTP Runtime API answers 413, which a runtime logs; here the
+                    // process is told nothing, so the log says it.
+                    state.sink.emit_request(
+                        &state.function,
+                        &request_id,
+                        &format!(
+                            "Response payload size ({} bytes) exceeded maximum allowed payload size ({MAX_PAYLOAD_BYTES} bytes).",
+                            prefix.body_len
+                        ),
+                    );
                     Outcome::ResponseTooLarge
                 } else {
                     Outcome::Response(read_bytes(channel, prefix.body_len).await?)
@@ -702,6 +712,14 @@ mod tests {
         let big = vec![b'x'; MAX_PAYLOAD_BYTES + 1];
         harness.process.send(b'r', b"req-1", &big).await;
         assert!(matches!(outcome.await, Ok(Outcome::ResponseTooLarge)));
+        let logged = harness.logged.lock().expect("lock").join("\n");
+        assert!(
+            logged.contains(&format!(
+                "Response payload size ({} bytes) exceeded maximum allowed payload size ({MAX_PAYLOAD_BYTES} bytes).",
+                MAX_PAYLOAD_BYTES + 1
+            )),
+            "{logged}"
+        );
         // The channel is still in step.
         let (second, outcome) = invocation("req-2", b"{}");
         harness.invocations.send(second).await.expect("send");

@@ -201,8 +201,8 @@ fn check_ruby_functions(server: &Server, task_root: &Path) {
         server.wait_for_line(&Regex::new(pattern).expect("regex"), Duration::from_secs(5));
     }
 
-    // An answer over Lambda's 6 MB limit is refused; the same process serves the next
-    // request on a new connection to the Runtime API.
+    // An answer over Lambda's 6 MB limit is refused, and the function's log says so; the
+    // same process serves the next request.
     let response = http
         .get(server.url("/ruby/sized?bytes=7000000"))
         .send()
@@ -217,7 +217,7 @@ fn check_ruby_functions(server: &Server, task_root: &Path) {
     assert_eq!(response.text().expect("body"), "x".repeat(12));
     server.wait_for_line(
         &Regex::new(
-            r"^SizedFunction \| Runtime API /runtime/invocation/\S+/response answered 413: ",
+            r"^SizedFunction \| Response payload size \(\d+ bytes\) exceeded maximum allowed payload size \(6291456 bytes\)\.$",
         )
         .expect("regex"),
         Duration::from_secs(5),

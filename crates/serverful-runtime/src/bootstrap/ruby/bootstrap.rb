@@ -1,5 +1,5 @@
 # Serverful's Ruby bootstrap: loads the handler named by _HANDLER from LAMBDA_TASK_ROOT
-# and serves invocations from the Lambda Runtime API at AWS_LAMBDA_RUNTIME_API, one at a
+# and serves invocations from the server at AWS_LAMBDA_RUNTIME_API, one at a
 # time, like AWS's Ruby runtime: the handler is called with `event:` and `context:`
 # keyword arguments, its result goes back as JSON, errors are reported as
 # `Function<ErrorClass>` (or `Init<ErrorClass>` while loading), and gems are found where
@@ -36,7 +36,9 @@ end
 ServerfulRuntime.set_paths(ENV['LAMBDA_TASK_ROOT'] || Dir.pwd)
 
 require 'json'
+# Not used here, but loaded by AWS's Ruby runtime, so handlers may use it unrequired.
 require 'net/http'
+require 'socket'
 require 'stringio'
 begin
   # AWS's runtime formats `Logger` output with the request id; without the library (it
@@ -51,7 +53,6 @@ $stdout.sync = true
 $stderr.sync = true
 
 module ServerfulRuntime
-  API_VERSION = '2018-06-01'.freeze
   # Lambda's limit on frames in a reported stack trace.
   MAX_FRAMES = 100
 
@@ -60,69 +61,46 @@ module ServerfulRuntime
     attr_accessor :request_id
   end
 
-  # A kept-alive HTTP connection to the Runtime API: the long poll on /next and the
-  # answers all reuse it.
-  class Client
-    # A dropped connection (the server closes it after refusing an oversized answer) shows
-    # as one of these on first use; the request is retried once on a new connection.
-    CONNECTION_ERRORS = [IOError, EOFError, SystemCallError, Timeout::Error, Net::ProtocolError,
-                         Net::HTTPBadResponse].freeze
+  # Serverful's frame channel to the server, on a connection to the Runtime API's address
+  # (the runtime crate's frames.rs documents it): a 9-byte prefix (kind, header length,
+  # body length, big-endian), the header, the body. The server writes an event (`E`); the
+  # answer (`r` response, `e` error) also asks for the next one.
+  class Channel
+    PREFACE = "\0serverful-frames/1\n".b.freeze
+    NEXT = 'n'.freeze
+    RESPONSE = 'r'.freeze
+    ERROR = 'e'.freeze
+    INIT_ERROR = 'i'.freeze
+    EVENT = 'E'.freeze
 
     def initialize(address)
       host, _, port = address.rpartition(':')
-      @host = host.empty? ? '127.0.0.1' : host
-      @port = Integer(port)
-      @http = nil
+      @socket = TCPSocket.new(host.empty? ? '127.0.0.1' : host, Integer(port))
+      @socket.setsockopt(Socket::IPPROTO_TCP, Socket::TCP_NODELAY, 1)
+      @socket.sync = true
+      @socket.write(PREFACE)
     end
 
-    def get(path)
-      request(Net::HTTP::Get.new(full_path(path)))
+    def send_frame(kind, header = '', body = '')
+      header = header.b
+      body = body.b
+      @socket.write([kind, header.bytesize, body.bytesize].pack('a1NN') + header + body)
     end
 
-    def post(path, body, content_type, extra_headers = {})
-      request_object = Net::HTTP::Post.new(full_path(path), extra_headers.merge('Content-Type' => content_type))
-      request_object.body = body
-      request(request_object)
+    # The next frame from the server: [kind, header, body].
+    def receive
+      prefix = read(9)
+      kind, header_length, body_length = prefix.unpack('a1NN')
+      [kind, read(header_length), read(body_length)]
     end
 
     private
 
-    def full_path(path)
-      "/#{API_VERSION}#{path}"
-    end
-
-    def request(request_object)
-      attempts = 0
-      begin
-        attempts += 1
-        connection.request(request_object)
-      rescue *CONNECTION_ERRORS
-        close
-        retry if attempts < 2
-        raise
-      end
-    end
-
-    def connection
-      return @http if @http && @http.started?
-      http = Net::HTTP.new(@host, @port)
-      # /next is a long poll: it waits for as long as the function stays idle.
-      http.read_timeout = nil
-      http.open_timeout = 10
-      # Keep the one connection however long the function idles between requests.
-      http.keep_alive_timeout = 24 * 60 * 60
-      # Retries are ours (above), for answers as well as for /next.
-      http.max_retries = 0 if http.respond_to?(:max_retries=)
-      http.start
-      @http = http
-    end
-
-    def close
-      @http.finish if @http && @http.started?
-    rescue IOError
-      nil
-    ensure
-      @http = nil
+    def read(size)
+      return ''.b if size.zero?
+      data = @socket.read(size)
+      raise EOFError, 'the server closed the Runtime API connection' if data.nil? || data.bytesize != size
+      data
     end
   end
 
@@ -132,12 +110,12 @@ module ServerfulRuntime
                 :function_name, :memory_limit_in_mb, :function_version, :identity,
                 :client_context, :deadline_ms
 
-    def initialize(response)
-      @aws_request_id = response['Lambda-Runtime-Aws-Request-Id']
-      @invoked_function_arn = response['Lambda-Runtime-Invoked-Function-Arn']
-      @deadline_ms = response['Lambda-Runtime-Deadline-Ms'].to_i
-      @identity = ServerfulRuntime.parse_json_header(response['Lambda-Runtime-Cognito-Identity'])
-      @client_context = ServerfulRuntime.parse_json_header(response['Lambda-Runtime-Client-Context'])
+    def initialize(invocation)
+      @aws_request_id = invocation['requestId']
+      @invoked_function_arn = invocation['invokedFunctionArn']
+      @deadline_ms = invocation['deadlineMs'].to_i
+      @identity = ServerfulRuntime.parse_json_header(invocation['cognitoIdentity'])
+      @client_context = ServerfulRuntime.parse_json_header(invocation['clientContext'])
       @log_group_name = ENV['AWS_LAMBDA_LOG_GROUP_NAME']
       @log_stream_name = ENV['AWS_LAMBDA_LOG_STREAM_NAME']
       @function_name = ENV['AWS_LAMBDA_FUNCTION_NAME']
@@ -264,74 +242,61 @@ module ServerfulRuntime
     STDOUT.puts(JSON.pretty_generate(body))
   end
 
-  # Posts an answer. A failed post (the Runtime API closes the connection after refusing
-  # an oversized answer) is reported and the loop goes on: the invocation is settled.
-  def self.post_answer(client, path, body, content_type, headers = {})
-    response = client.post(path, body, content_type, headers)
-    unless response.code == '202'
-      STDERR.puts("Runtime API #{path} answered #{response.code}: #{response.body}")
-    end
-  rescue StandardError => e
-    STDERR.puts("Runtime API #{path} failed: #{e.message} (#{e.class})")
-  end
-
-  def self.post_error(client, path, body)
-    post_answer(client, path, JSON.generate(body), 'application/json',
-                'Lambda-Runtime-Function-Error-Type' => body['errorType'])
+  def self.post_error(channel, kind, request_id, body)
+    channel.send_frame(kind, request_id, JSON.generate(body))
   end
 
   # The answer to post for a handler's result: an IO is sent as it is, anything else as
   # its JSON.
   def self.marshal(result)
     if result.is_a?(IO) || result.is_a?(StringIO)
-      [result.read.to_s, 'application/unknown']
+      result.read.to_s
     else
-      [result.to_json, 'application/json']
+      result.to_json
     end
   end
 
-  def self.invoke(client, receiver, method_name, response)
-    request_id = response['Lambda-Runtime-Aws-Request-Id']
+  def self.invoke(channel, receiver, method_name, header, payload)
+    invocation = JSON.parse(header)
+    request_id = invocation['requestId']
     self.request_id = request_id
-    trace_id = response['Lambda-Runtime-Trace-Id']
+    trace_id = invocation['traceId']
     if trace_id && !trace_id.empty?
       ENV['_X_AMZN_TRACE_ID'] = trace_id
     else
       ENV.delete('_X_AMZN_TRACE_ID')
     end
-    error_path = "/runtime/invocation/#{request_id}/error"
     begin
-      content_type = response['Content-Type']
-      event = content_type.nil? || content_type.start_with?('application/json') ? JSON.parse(response.body) : response.body
+      event = JSON.parse(payload.force_encoding(Encoding::UTF_8))
     rescue JSON::ParserError => e
       body = error_body(e, 'Runtime')
       log_error('Unable to parse the event', body)
-      post_error(client, error_path, body)
+      post_error(channel, Channel::ERROR, request_id, body)
       return
     end
     begin
-      result = receiver.__send__(method_name, event: event, context: LambdaContext.new(response))
-      answer, answer_type = marshal(result)
+      result = receiver.__send__(method_name, event: event, context: LambdaContext.new(invocation))
+      answer = marshal(result)
     rescue SignalException
       raise
     rescue StandardError => e
       body = error_body(e, 'Function')
       log_error('Error raised from handler method', body)
-      post_error(client, error_path, body)
+      post_error(channel, Channel::ERROR, request_id, body)
       return
     rescue Exception => e
       # `exit`, a failed `require`, no memory: the invocation fails and, as on AWS, the
       # process ends with it.
       body = error_body(e, 'Function')
       log_error('Critical exception from handler', body)
-      post_error(client, error_path, body)
+      post_error(channel, Channel::ERROR, request_id, body)
       exit(e.is_a?(SystemExit) ? e.status : 1)
     end
-    post_answer(client, "/runtime/invocation/#{request_id}/response", answer, answer_type)
+    channel.send_frame(Channel::RESPONSE, request_id, answer)
   end
 
   def self.main
-    client = Client.new(ENV['AWS_LAMBDA_RUNTIME_API'] || '127.0.0.1:9001')
+    channel = Channel.new(ENV['AWS_LAMBDA_RUNTIME_API'] || '127.0.0.1:9001')
     task_root = ENV['LAMBDA_TASK_ROOT'] || Dir.pwd
     handler = ENV['_HANDLER'] || ''
     ::Logger.prepend(LoggerDefaults) if defined?(::Logger)
@@ -343,16 +308,17 @@ module ServerfulRuntime
       raise if e.is_a?(SignalException)
       body = error_body(e, 'Init')
       log_error("Init error when loading handler #{handler}", body)
-      post_error(client, '/runtime/init/error', body)
+      post_error(channel, Channel::INIT_ERROR, '', body)
       exit(1)
     end
+    channel.send_frame(Channel::NEXT)
     loop do
-      response = client.get('/runtime/invocation/next')
-      unless response.code == '200'
-        STDERR.puts("Runtime API /next answered #{response.code}: #{response.body}")
+      kind, header, payload = channel.receive
+      unless kind == Channel::EVENT
+        STDERR.puts("Serverful runtime channel: unexpected frame #{kind.inspect}")
         exit(1)
       end
-      invoke(client, receiver, method_name, response)
+      invoke(channel, receiver, method_name, header, payload)
     end
   end
 end
