@@ -667,7 +667,11 @@ impl Instance {
             }
         };
         let timeout = spec.config.timeout;
-        let sent = Instant::now();
+        // One timer for the whole invocation, from the moment the event is queued: waiting
+        // for the process to take it counts against the function's timeout, as on Lambda.
+        let deadline = tokio::time::Instant::now() + timeout;
+        let timer = tokio::time::sleep_until(deadline);
+        tokio::pin!(timer);
         let (outcome_sender, outcome_receiver) = oneshot::channel();
         let (delivered_sender, delivered_receiver) = oneshot::channel();
         let invocation = Invocation {
@@ -695,7 +699,7 @@ impl Instance {
             biased;
             delivered = delivered_receiver => delivered.is_ok(),
             _ = exit.wait_for(Option::is_some) => false,
-            _ = tokio::time::sleep(timeout) => {
+            () = &mut timer => {
                 // The process never asked for the event; the request times out below, and
                 // its log lines still need their START.
                 if let Some(line) = spec.config.logging.start(request_id) {
@@ -714,8 +718,6 @@ impl Instance {
             }
         }
         let started = Instant::now();
-        let remaining = timeout.saturating_sub(sent.elapsed());
-        let deadline = tokio::time::Instant::now() + remaining;
         let exited = |how: Option<String>| {
             let how = how.unwrap_or_else(|| "signal: killed".to_owned());
             InvokeOutcome::Exited(exit_error(request_id, &how))
@@ -734,7 +736,7 @@ impl Instance {
                 Err(_) => Ok(InvokeOutcome::Exited(exit_error(request_id, "signal: killed"))),
             },
             status = exit.wait_for(Option::is_some) => Ok(exited(status.ok().and_then(|how| how.clone()))),
-            _ = tokio::time::sleep_until(deadline) => Ok(InvokeOutcome::Timeout),
+            () = &mut timer => Ok(InvokeOutcome::Timeout),
         };
         let mut stream_end = None;
         let outcome = match answer {
@@ -756,7 +758,7 @@ impl Instance {
                     biased;
                     ending = end => Ok(ending),
                     status = exit.wait_for(Option::is_some) => Err(exited(status.ok().and_then(|how| how.clone()))),
-                    _ = tokio::time::sleep_until(deadline) => Err(InvokeOutcome::Timeout),
+                    () = &mut timer => Err(InvokeOutcome::Timeout),
                 };
                 match ending {
                     Ok(Ok(StreamEnd::Complete)) => InvokeOutcome::Streamed,
@@ -765,7 +767,7 @@ impl Instance {
                     // A body that broke off: the process died, which its exit tells.
                     Ok(Ok(StreamEnd::Broken) | Err(_)) => tokio::select! {
                         status = exit.wait_for(Option::is_some) => exited(status.ok().and_then(|how| how.clone())),
-                        _ = tokio::time::sleep_until(deadline) => InvokeOutcome::Timeout,
+                        () = &mut timer => InvokeOutcome::Timeout,
                     },
                     Err(outcome) => outcome,
                 }

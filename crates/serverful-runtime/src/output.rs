@@ -5,28 +5,22 @@
 //! The answer arrives over a socket while the output travels through a pipe, so without
 //! a flush the last lines of an invocation could show after its `END`. A flush reads the
 //! pipe with a real non-blocking `read`, which sees every byte already written, whatever
-//! the reactor has noticed so far.
+//! the reactor has noticed so far. It reads on the caller's own thread, under the lock
+//! its pipe's reader task takes too: a flush per invocation used to wake each reader
+//! task and wait for its answer, two task wake-ups and two timers for what is, in the
+//! common case, one `read` that finds the pipe empty.
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::OwnedFd;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::net::unix::pipe;
-use tokio::sync::{mpsc, oneshot};
 
 use crate::logs::{LogSink, LogTail};
 
 /// A line longer than this is emitted in pieces rather than buffered without bound.
 const MAX_LINE_BYTES: usize = 256 * 1024;
-
-/// How long a flush waits for a reader before giving up (a reader only fails to answer
-/// when its pipe is already gone).
-const FLUSH_WAIT: Duration = Duration::from_millis(200);
-
-/// Asks a pipe reader to forward everything written so far, then answer.
-type FlushRequest = oneshot::Sender<()>;
 
 /// The invocation whose request id a process's output lines carry: a Lambda-mode
 /// instance runs one at a time, so what it writes meanwhile belongs to it. Its lines also
@@ -54,8 +48,48 @@ impl CurrentRequest {
 /// The readers of one process's output pipes.
 #[derive(Debug, Default)]
 pub(crate) struct OutputPipes {
-    readers: Vec<mpsc::UnboundedSender<FlushRequest>>,
+    pipes: Vec<Arc<Pipe>>,
     request: CurrentRequest,
+}
+
+/// One output pipe, shared by its reader task and [`OutputPipes::flush`]: whoever holds
+/// the lock reads what the pipe has and emits the complete lines, so lines keep their
+/// order whoever reads them.
+#[derive(Debug)]
+struct Pipe {
+    /// A plain handle on the pipe for real, non-blocking reads (the reader task waits for
+    /// data on a tokio handle of the same pipe).
+    direct: File,
+    state: Mutex<PipeState>,
+    output: Output,
+}
+
+#[derive(Debug, Default)]
+struct PipeState {
+    /// Bytes read but not yet emitted: the start of a line.
+    pending: Vec<u8>,
+    /// The pipe has reached its end (or failed); nothing more is read from it.
+    ended: bool,
+}
+
+impl Pipe {
+    fn lock(&self) -> MutexGuard<'_, PipeState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Reads whatever the pipe holds now and emits its complete lines (all of it at the
+    /// end of the pipe). Returns the read's result: `Ok(true)` at the end.
+    fn drain(&self) -> io::Result<bool> {
+        let mut state = self.lock();
+        if state.ended {
+            return Ok(true);
+        }
+        let result = read_available(&self.direct, &mut state.pending);
+        let at_end = !matches!(result, Ok(false));
+        emit_lines(&mut state.pending, at_end, &self.output);
+        state.ended = at_end;
+        result
+    }
 }
 
 impl OutputPipes {
@@ -66,14 +100,17 @@ impl OutputPipes {
         // non-blocking, so plain reads never block.
         let direct = File::from(fd.try_clone()?);
         let receiver = pipe::Receiver::from_owned_fd(fd)?;
-        let (flush_sender, flush_requests) = mpsc::unbounded_channel();
-        let output = Output {
-            function,
-            sink,
-            request: self.request.clone(),
-        };
-        tokio::spawn(pump(receiver, direct, flush_requests, output));
-        self.readers.push(flush_sender);
+        let pipe = Arc::new(Pipe {
+            direct,
+            state: Mutex::new(PipeState::default()),
+            output: Output {
+                function,
+                sink,
+                request: self.request.clone(),
+            },
+        });
+        tokio::spawn(pump(receiver, pipe.clone()));
+        self.pipes.push(pipe);
         Ok(())
     }
 
@@ -86,16 +123,9 @@ impl OutputPipes {
 
     /// Returns once every line written before the call has gone to the sink.
     pub async fn flush(&self) {
-        let mut acks = Vec::with_capacity(self.readers.len());
-        for reader in &self.readers {
-            let (ack, done) = oneshot::channel();
-            if reader.send(ack).is_ok() {
-                acks.push(done);
-            }
-        }
-        for done in acks {
-            // A reader that ended (end of file) has forwarded everything already.
-            let _ = tokio::time::timeout(FLUSH_WAIT, done).await;
+        for pipe in &self.pipes {
+            // A pipe that failed has emitted what it had; its reader task ends too.
+            let _ = pipe.drain();
         }
     }
 }
@@ -115,6 +145,7 @@ fn read_available(mut pipe: &File, pending: &mut Vec<u8>) -> io::Result<bool> {
 }
 
 /// Where one pipe's lines go.
+#[derive(Debug)]
 struct Output {
     function: String,
     sink: LogSink,
@@ -148,46 +179,27 @@ fn emit(line: &[u8], output: &Output, request: Option<&Tag>) {
     }
 }
 
-async fn pump(
-    receiver: pipe::Receiver,
-    direct: File,
-    mut flush_requests: mpsc::UnboundedReceiver<FlushRequest>,
-    output: Output,
-) {
-    let mut pending = Vec::new();
+async fn pump(receiver: pipe::Receiver, pipe: Arc<Pipe>) {
     loop {
-        tokio::select! {
-            ready = receiver.readable() => {
-                if ready.is_err() {
-                    break;
-                }
-                let mut at_end = false;
-                // Reading through `try_io` lets tokio clear its readiness flag when the
-                // pipe runs dry, so `readable` waits again instead of spinning.
-                let result = receiver.try_io(|| match read_available(&direct, &mut pending) {
-                    Ok(true) => {
-                        at_end = true;
-                        Ok(())
-                    }
-                    Ok(false) => Err(io::ErrorKind::WouldBlock.into()),
-                    Err(error) => Err(error),
-                });
-                let failed = matches!(&result, Err(error) if error.kind() != io::ErrorKind::WouldBlock);
-                emit_lines(&mut pending, at_end || failed, &output);
-                if at_end || failed {
-                    break;
-                }
+        if receiver.readable().await.is_err() {
+            break;
+        }
+        let mut ended = false;
+        // Reading through `try_io` lets tokio clear its readiness flag when the pipe runs
+        // dry, so `readable` waits again instead of spinning.
+        let result = receiver.try_io(|| match pipe.drain() {
+            Ok(true) => {
+                ended = true;
+                Ok(())
             }
-            request = flush_requests.recv() => {
-                let at_end = read_available(&direct, &mut pending).unwrap_or(true);
-                emit_lines(&mut pending, at_end, &output);
-                if let Some(ack) = request {
-                    let _ = ack.send(());
-                }
-                if at_end {
-                    break;
-                }
+            Ok(false) => Err(io::ErrorKind::WouldBlock.into()),
+            Err(error) => {
+                ended = true;
+                Err(error)
             }
+        });
+        if ended || matches!(&result, Err(error) if error.kind() != io::ErrorKind::WouldBlock) {
+            break;
         }
     }
 }
@@ -274,7 +286,7 @@ mod tests {
         pipes
             .forward(stdout.into_owned_fd().expect("fd"), "F".to_owned(), sink)
             .expect("forward");
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         while lines.lock().expect("lock").len() < 2 && std::time::Instant::now() < deadline {
             pipes.flush().await;
         }

@@ -169,7 +169,15 @@ async fn run(
     let mut out = String::new();
     let events = function.events.lock().expect("the request is over").clone();
     for (name, event) in events {
-        let mut event: Value = serde_json::from_slice(&event).expect("events are JSON");
+        let raw = event;
+        let mut event: Value = serde_json::from_slice(&raw).expect("events are JSON");
+        // An event is written either from a `Value` (keys in sorted order) or straight
+        // from typed structs declared in that order: either way, the same bytes.
+        assert_eq!(
+            String::from_utf8_lossy(&serde_json::to_vec(&event).expect("a Value serializes")),
+            String::from_utf8_lossy(&raw),
+            "the event's bytes differ from its sorted-key JSON"
+        );
         mask_event(&mut event);
         out.push_str(&format!("invoked {name} with\n"));
         flatten("", &event, &mut out);
