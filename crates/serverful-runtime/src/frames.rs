@@ -231,49 +231,18 @@ where
         };
         match prefix.kind {
             Kind::Next => skip(channel, prefix).await?,
-            Kind::Response => {
-                let Some(request_id) = in_flight_id(channel, state, prefix).await? else {
-                    discard(channel, prefix.body_len).await?;
-                    continue_with_next(channel, state).await?;
-                    continue;
-                };
-                let outcome = if prefix.body_len as usize > MAX_PAYLOAD_BYTES {
-                    discard(channel, prefix.body_len).await?;
-                    // The HTTP Runtime API answers 413, which a runtime logs; here the
-                    // process is told nothing, so the log says it.
-                    state.sink.emit_request(
-                        &state.function,
-                        &request_id,
-                        &format!(
-                            "Response payload size ({} bytes) exceeded maximum allowed payload size ({MAX_PAYLOAD_BYTES} bytes).",
-                            prefix.body_len
-                        ),
-                    );
-                    Outcome::ResponseTooLarge
-                } else {
-                    Outcome::Response(read_bytes(channel, prefix.body_len).await?)
-                };
-                answer(state, request_id, outcome)?;
-            }
-            Kind::Error => {
-                let Some(request_id) = in_flight_id(channel, state, prefix).await? else {
-                    discard(channel, prefix.body_len).await?;
-                    continue_with_next(channel, state).await?;
-                    continue;
-                };
-                let body = if prefix.body_len as usize > MAX_PAYLOAD_BYTES {
-                    discard(channel, prefix.body_len).await?;
-                    None
-                } else {
-                    Some(read_bytes(channel, prefix.body_len).await?)
-                };
-                let error = api_server::lambda_error(None, body.as_deref());
-                answer(state, request_id, Outcome::Error(error))?;
-            }
+            Kind::Response | Kind::Error => match in_flight_id(channel, state, prefix).await? {
+                None => discard(channel, prefix.body_len).await?,
+                Some(request_id) => {
+                    let outcome = answer_outcome(channel, state, &request_id, prefix).await?;
+                    answer(state, request_id, outcome)?;
+                }
+            },
             Kind::InitError => {
                 discard(channel, prefix.header_len).await?;
-                let body = read_bytes(channel, prefix.body_len.min(MAX_HEADER_BYTES)).await?;
-                discard(channel, prefix.body_len.saturating_sub(MAX_HEADER_BYTES)).await?;
+                let limit = MAX_PAYLOAD_BYTES as u32;
+                let body = read_bytes(channel, prefix.body_len.min(limit)).await?;
+                discard(channel, prefix.body_len.saturating_sub(limit)).await?;
                 let init = state.take_init().ok_or(ChannelError::LateInitError)?;
                 let _ = init.send(InitSignal::Failed(api_server::lambda_error(
                     None,
@@ -282,20 +251,21 @@ where
                 // The process exits next; it is owed no event.
                 continue;
             }
-            Kind::StreamStart => {
-                let Some(request_id) = in_flight_id(channel, state, prefix).await? else {
+            Kind::StreamStart => match in_flight_id(channel, state, prefix).await? {
+                None => {
                     discard(channel, prefix.body_len).await?;
                     drain_stream(channel).await?;
-                    continue_with_next(channel, state).await?;
-                    continue;
-                };
-                let content_type = read_bytes(channel, prefix.body_len.min(MAX_HEADER_BYTES))
-                    .await
-                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())?;
-                if !stream(channel, state, request_id, content_type).await? {
-                    return Ok(());
                 }
-            }
+                Some(request_id) => {
+                    let content_type =
+                        read_bytes(channel, prefix.body_len.min(MAX_HEADER_BYTES)).await?;
+                    discard(channel, prefix.body_len.saturating_sub(MAX_HEADER_BYTES)).await?;
+                    let content_type = String::from_utf8_lossy(&content_type).into_owned();
+                    if !stream(channel, state, request_id, content_type).await? {
+                        return Ok(());
+                    }
+                }
+            },
             Kind::Chunk | Kind::StreamEnd | Kind::Event => {
                 return Err(ChannelError::Unexpected(char::from(prefix.kind.byte())));
             }
@@ -304,6 +274,38 @@ where
             return Ok(());
         }
     }
+}
+
+/// Reads the body of an `r` or `e` frame for `request_id` into its outcome. A body over
+/// the payload limit is read and dropped: a response is then too large (and the log says
+/// so, as the process is told nothing), an error becomes one of unknown type.
+async fn answer_outcome<S: AsyncRead + Unpin>(
+    channel: &mut BufReader<S>,
+    state: &ApiState,
+    request_id: &str,
+    prefix: Prefix,
+) -> Result<Outcome, ChannelError> {
+    let body = if prefix.body_len as usize > MAX_PAYLOAD_BYTES {
+        discard(channel, prefix.body_len).await?;
+        None
+    } else {
+        Some(read_bytes(channel, prefix.body_len).await?)
+    };
+    Ok(match (prefix.kind, body) {
+        (Kind::Response, Some(body)) => Outcome::Response(body),
+        (Kind::Response, None) => {
+            state.sink.emit_request(
+                &state.function,
+                request_id,
+                &format!(
+                    "Response payload size ({} bytes) exceeded maximum allowed payload size ({MAX_PAYLOAD_BYTES} bytes).",
+                    prefix.body_len
+                ),
+            );
+            Outcome::ResponseTooLarge
+        }
+        (_, body) => Outcome::Error(api_server::lambda_error(None, body.as_deref())),
+    })
 }
 
 /// Waits for the next invocation and writes its event; false when the instance is shutting
