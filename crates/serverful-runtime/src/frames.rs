@@ -646,6 +646,15 @@ mod tests {
         (invocation, receiver)
     }
 
+    /// Queues an invocation with an empty event and reads its event frame off the channel.
+    async fn hand_over(harness: &mut Harness, request_id: &str) -> oneshot::Receiver<Outcome> {
+        let (queued, outcome) = invocation(request_id, b"{}");
+        harness.invocations.send(queued).await.expect("send");
+        let (kind, _, _) = harness.process.receive().await;
+        assert_eq!(kind, b'E');
+        outcome
+    }
+
     async fn started(harness: &mut Harness) {
         harness
             .process
@@ -708,9 +717,7 @@ mod tests {
     async fn an_oversized_response_is_read_and_reported() {
         let mut harness = harness(1024);
         started(&mut harness).await;
-        let (first, outcome) = invocation("req-1", b"{}");
-        harness.invocations.send(first).await.expect("send");
-        harness.process.receive().await;
+        let outcome = hand_over(&mut harness, "req-1").await;
         let big = vec![b'x'; MAX_PAYLOAD_BYTES + 1];
         harness.process.send(b'r', b"req-1", &big).await;
         assert!(matches!(outcome.await, Ok(Outcome::ResponseTooLarge)));
@@ -723,9 +730,7 @@ mod tests {
             "{logged}"
         );
         // The channel is still in step.
-        let (second, outcome) = invocation("req-2", b"{}");
-        harness.invocations.send(second).await.expect("send");
-        harness.process.receive().await;
+        let outcome = hand_over(&mut harness, "req-2").await;
         harness.process.send(b'r', b"req-2", b"1").await;
         assert!(matches!(outcome.await, Ok(Outcome::Response(_))));
     }
@@ -759,9 +764,7 @@ mod tests {
     async fn streams_pass_chunks_then_how_they_ended() {
         let mut harness = harness(8);
         started(&mut harness).await;
-        let (first, outcome) = invocation("req-1", b"{}");
-        harness.invocations.send(first).await.expect("send");
-        harness.process.receive().await;
+        let outcome = hand_over(&mut harness, "req-1").await;
         harness.process.send(b's', b"req-1", b"text/plain").await;
         harness.process.send(b'c', b"", b"abc").await;
         harness.process.send(b'c', b"", b"").await;
@@ -789,9 +792,7 @@ mod tests {
         }
 
         // Over the limit: the caller's stream ends at once, the rest is read and dropped.
-        let (second, outcome) = invocation("req-2", b"{}");
-        harness.invocations.send(second).await.expect("send");
-        harness.process.receive().await;
+        let outcome = hand_over(&mut harness, "req-2").await;
         harness.process.send(b's', b"req-2", b"").await;
         harness.process.send(b'c', b"", b"12345").await;
         harness.process.send(b'c', b"", b"67890").await;
@@ -806,9 +807,7 @@ mod tests {
         assert_eq!(start.end.await, Ok(StreamEnd::TooLarge));
 
         // A stream the process breaks off mid-way.
-        let (third, outcome) = invocation("req-3", b"{}");
-        harness.invocations.send(third).await.expect("send");
-        harness.process.receive().await;
+        let outcome = hand_over(&mut harness, "req-3").await;
         harness.process.send(b's', b"req-3", b"").await;
         harness.process.send(b'c', b"", b"x").await;
         drop(harness.process);
@@ -852,9 +851,7 @@ mod tests {
             }
         }
         // The channel is still in step.
-        let (third, outcome) = invocation("req-3", b"{}");
-        harness.invocations.send(third).await.expect("send");
-        harness.process.receive().await;
+        let outcome = hand_over(&mut harness, "req-3").await;
         harness.process.send(b'r', b"req-3", b"3").await;
         assert!(matches!(outcome.await, Ok(Outcome::Response(_))));
         let logged = harness.logged.lock().expect("lock").join("\n");
@@ -873,9 +870,7 @@ mod tests {
         // A wrong request id.
         let mut harness = harness(1024);
         started(&mut harness).await;
-        let (first, _outcome) = invocation("req-1", b"{}");
-        harness.invocations.send(first).await.expect("send");
-        harness.process.receive().await;
+        let _outcome = hand_over(&mut harness, "req-1").await;
         harness.process.send(b'r', b"req-9", b"1").await;
         assert!(harness.process.closed().await);
         let logged = harness.logged.lock().expect("lock").join("\n");
