@@ -454,22 +454,13 @@ async fn streamed_response(
     headers: &HeaderMap,
     mut body: Body,
 ) -> Response {
-    let (chunk_sender, chunks) = mpsc::channel(STREAM_BUFFER);
-    let (end_sender, end) = oneshot::channel();
     let content_type = headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
-    let start = StreamStart {
-        content_type,
-        chunks,
-        end,
-    };
-    if !finish(state, request_id, Outcome::Streaming(start)) {
+    let Some(mut relay) = StreamRelay::start(state, request_id, content_type) else {
         return invalid_state("InvocationResponse", "InvocationResponse");
-    }
-    let mut chunk_sender = Some(chunk_sender);
-    let mut streamed = 0usize;
+    };
     let ending = loop {
         let frame = match body.frame().await {
             None => break StreamEnd::Complete,
@@ -478,18 +469,10 @@ async fn streamed_response(
         };
         match frame.into_data() {
             Ok(data) => {
-                streamed += data.len();
-                if streamed > state.stream_limit {
+                if !relay.admit(data.len()) {
                     break StreamEnd::TooLarge;
                 }
-                if data.is_empty() {
-                    continue;
-                }
-                if let Some(sender) = &chunk_sender {
-                    if sender.send(data).await.is_err() {
-                        chunk_sender = None;
-                    }
-                }
+                relay.pass(data).await;
             }
             Err(frame) => {
                 if let Some(error) = frame
@@ -502,15 +485,80 @@ async fn streamed_response(
             }
         }
     };
-    // Closing the chunks first: the caller reads every chunk before the end.
-    drop(chunk_sender);
     let over_limit = ending == StreamEnd::TooLarge;
-    // The invoker is gone only when it already gave up (timeout).
-    let _ = end_sender.send(ending);
+    relay.end(ending);
     if over_limit {
         too_large(state.stream_limit)
     } else {
         accepted()
+    }
+}
+
+/// The server's end of a streamed response, whichever transport carries it: passes the
+/// chunks on to the invoker within the streamed response limit, then how the stream
+/// ended, after its last chunk. A caller that went away stops nothing: later chunks are
+/// dropped. Dropped without [`StreamRelay::end`], the stream reads as broken off.
+pub(crate) struct StreamRelay {
+    chunks: Option<mpsc::Sender<Bytes>>,
+    end: Option<oneshot::Sender<StreamEnd>>,
+    streamed: usize,
+    limit: usize,
+}
+
+impl StreamRelay {
+    /// Answers `request_id` with a stream of `content_type`; `None` when another answer
+    /// came first.
+    pub(crate) fn start(
+        state: &ApiState,
+        request_id: &str,
+        content_type: Option<String>,
+    ) -> Option<StreamRelay> {
+        let (chunk_sender, chunks) = mpsc::channel(STREAM_BUFFER);
+        let (end_sender, end) = oneshot::channel();
+        let start = StreamStart {
+            content_type,
+            chunks,
+            end,
+        };
+        finish(state, request_id, Outcome::Streaming(start)).then_some(StreamRelay {
+            chunks: Some(chunk_sender),
+            end: Some(end_sender),
+            streamed: 0,
+            limit: state.stream_limit,
+        })
+    }
+
+    /// Counts `len` more bytes against the limit: false when the stream has passed it,
+    /// which ends it as too large.
+    pub(crate) fn admit(&mut self, len: usize) -> bool {
+        self.streamed = self.streamed.saturating_add(len);
+        if self.streamed > self.limit {
+            self.end(StreamEnd::TooLarge);
+            return false;
+        }
+        true
+    }
+
+    /// Passes a chunk on, waiting while the invoker's buffer is full.
+    pub(crate) async fn pass(&mut self, data: Bytes) {
+        if data.is_empty() {
+            return;
+        }
+        if let Some(sender) = &self.chunks {
+            if sender.send(data).await.is_err() {
+                self.chunks = None;
+            }
+        }
+    }
+
+    /// Ends the stream (only the first ending counts).
+    pub(crate) fn end(&mut self, ending: StreamEnd) {
+        // Closing the chunks first: the caller reads every chunk before the end.
+        self.chunks = None;
+        if let Some(end) = self.end.take() {
+            // The invoker is gone only when it already gave up (timeout).
+            let _ = end.send(ending);
+        }
     }
 }
 

@@ -37,8 +37,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::api_server::{
-    self, ApiState, Event, IdProblem, InitSignal, NoEvent, Outcome, StreamEnd, StreamStart,
-    STREAM_BUFFER,
+    self, ApiState, Event, IdProblem, InitSignal, NoEvent, Outcome, StreamEnd, StreamRelay,
 };
 use crate::MAX_PAYLOAD_BYTES;
 
@@ -430,56 +429,32 @@ async fn stream<S: AsyncRead + Unpin>(
     request_id: String,
     content_type: String,
 ) -> Result<bool, ChannelError> {
-    let (chunk_sender, chunks) = mpsc::channel(STREAM_BUFFER);
-    let (end_sender, end) = oneshot::channel();
-    let start = StreamStart {
-        content_type: Some(content_type).filter(|value| !value.is_empty()),
-        chunks,
-        end,
-    };
-    answer(state, request_id, Outcome::Streaming(start))?;
-    let mut chunk_sender = Some(chunk_sender);
-    let mut end_sender = Some(end_sender);
-    let mut streamed = 0usize;
-    let mut end_with = |ending: StreamEnd, chunk_sender: &mut Option<mpsc::Sender<Bytes>>| {
-        // Closing the chunks first: the caller reads every chunk before the end.
-        chunk_sender.take();
-        if let Some(end_sender) = end_sender.take() {
-            // The invoker is gone only when it already gave up (timeout).
-            let _ = end_sender.send(ending);
-        }
-    };
+    let content_type = Some(content_type).filter(|value| !value.is_empty());
+    let mut relay = StreamRelay::start(state, &request_id, content_type)
+        .ok_or(ChannelError::Answered(request_id))?;
     loop {
         let prefix = match read_prefix(channel).await {
             Ok(Some(prefix)) => prefix,
             Ok(None) | Err(ChannelError::Broken(_)) => {
-                end_with(StreamEnd::Broken, &mut chunk_sender);
+                relay.end(StreamEnd::Broken);
                 return Ok(false);
             }
             Err(problem) => {
-                end_with(StreamEnd::Broken, &mut chunk_sender);
+                relay.end(StreamEnd::Broken);
                 return Err(problem);
             }
         };
         match prefix.kind {
             Kind::Chunk => {
                 discard(channel, prefix.header_len).await?;
-                streamed = streamed.saturating_add(prefix.body_len as usize);
-                if streamed > state.stream_limit {
+                if relay.admit(prefix.body_len as usize) {
+                    relay
+                        .pass(read_bytes(channel, prefix.body_len).await?)
+                        .await;
+                } else {
                     // What is over the limit is not passed on; the stream has ended for
                     // the caller, and the rest is read to keep the channel in step.
-                    end_with(StreamEnd::TooLarge, &mut chunk_sender);
                     discard(channel, prefix.body_len).await?;
-                    continue;
-                }
-                let data = read_bytes(channel, prefix.body_len).await?;
-                if data.is_empty() {
-                    continue;
-                }
-                if let Some(sender) = &chunk_sender {
-                    if sender.send(data).await.is_err() {
-                        chunk_sender = None;
-                    }
                 }
             }
             Kind::StreamEnd => {
@@ -491,16 +466,15 @@ async fn stream<S: AsyncRead + Unpin>(
                     prefix.body_len.saturating_sub(MAX_PAYLOAD_BYTES as u32),
                 )
                 .await?;
-                let ending = if body.is_empty() {
+                relay.end(if body.is_empty() {
                     StreamEnd::Complete
                 } else {
                     StreamEnd::Error(api_server::lambda_error(None, Some(&body)))
-                };
-                end_with(ending, &mut chunk_sender);
+                });
                 return Ok(true);
             }
             other => {
-                end_with(StreamEnd::Broken, &mut chunk_sender);
+                relay.end(StreamEnd::Broken);
                 return Err(ChannelError::Unexpected(char::from(other.byte())));
             }
         }
