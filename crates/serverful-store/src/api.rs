@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::de::{DeserializeOwned, Error as _};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Value};
 
@@ -28,14 +28,107 @@ const KINDS: [ErrorKind; 2] = [ErrorKind::Validation, ErrorKind::Serialization];
 /// verdict on an invalid one travels through serde's string-only custom error.
 impl<'de> Deserialize<'de> for AttributeValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        crate::value::wire::deserialize_value(deserializer)?.map_err(|error| {
-            let kind = KINDS
-                .iter()
-                .position(|kind| *kind == error.kind)
-                .unwrap_or(0);
-            D::Error::custom(format!("{MARK}{kind}{MARK}{}{MARK}", error.message))
-        })
+        crate::value::wire::deserialize_value(deserializer)?.map_err(|error| smuggle(&error))
     }
+}
+
+/// A [`StoreError`] as a serde error, to be told apart again by [`from_slice`].
+fn smuggle<E: serde::de::Error>(error: &StoreError) -> E {
+    let kind = KINDS
+        .iter()
+        .position(|kind| *kind == error.kind)
+        .unwrap_or(0);
+    E::custom(format!("{MARK}{kind}{MARK}{}{MARK}", error.message))
+}
+
+/// Each entry of a map of attribute values with DynamoDB's verdict on it.
+type Verdicts = Vec<(String, StoreResult<AttributeValue>)>;
+
+/// Reads a map of attribute values, keeping each value's verdict, in the request's order.
+fn value_verdicts<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Verdicts>, D::Error> {
+    let Some(entries) = Option::<serde_json::Map<String, Value>>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        entries
+            .into_iter()
+            .map(|(key, json)| {
+                let verdict = AttributeValue::from_json(&json);
+                (key, verdict)
+            })
+            .collect(),
+    ))
+}
+
+/// `ExpressionAttributeValues`: DynamoDB names an invalid value by its placeholder
+/// ("ExpressionAttributeValues contains invalid value: … for key :v"), unless a
+/// placeholder is itself malformed, which the expression check reports first.
+fn expression_values<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Item>, D::Error> {
+    let Some(verdicts) = value_verdicts(deserializer)? else {
+        return Ok(None);
+    };
+    let keys_well_formed = verdicts
+        .iter()
+        .all(|(key, _)| crate::expression::is_value_placeholder(key));
+    let mut item = Item::new();
+    for (key, verdict) in verdicts {
+        match verdict {
+            Ok(value) => {
+                item.insert(key, value);
+            }
+            Err(error) if error.kind == ErrorKind::Serialization => return Err(smuggle(&error)),
+            Err(error) if keys_well_formed => {
+                return Err(smuggle(&StoreError::validation(format!(
+                    "ExpressionAttributeValues contains invalid value: {} for key {key}",
+                    error.message
+                ))))
+            }
+            // The malformed placeholder is reported instead; the value is never used.
+            Err(_) => {
+                item.insert(key, AttributeValue::Null);
+            }
+        }
+    }
+    Ok(Some(item))
+}
+
+/// `ExclusiveStartKey`: DynamoDB prefixes most verdicts on its values with "The provided
+/// starting key is invalid: ", but not those about numbers and duplicate set members.
+fn start_key<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Item>, D::Error> {
+    let Some(verdicts) = value_verdicts(deserializer)? else {
+        return Ok(None);
+    };
+    let mut item = Item::new();
+    for (key, verdict) in verdicts {
+        match verdict {
+            Ok(value) => {
+                item.insert(key, value);
+            }
+            Err(error) if error.kind == ErrorKind::Serialization => return Err(smuggle(&error)),
+            Err(error) => {
+                let unprefixed = [
+                    "contains duplicates",
+                    "number set",
+                    "numeric value",
+                    "significant digits",
+                    "number with magnitude",
+                ]
+                .iter()
+                .any(|marker| error.message.contains(marker));
+                return Err(smuggle(&if unprefixed {
+                    error
+                } else {
+                    StoreError::validation(format!(
+                        "The provided starting key is invalid: {}",
+                        error.message
+                    ))
+                }));
+            }
+        }
+    }
+    Ok(Some(item))
 }
 
 /// Parses a request body into an operation's input, with DynamoDB's errors:
@@ -610,6 +703,7 @@ pub struct PutItemInput {
     /// `ExpressionAttributeNames`
     pub expression_attribute_names: Option<Names>,
     /// `ExpressionAttributeValues`
+    #[serde(default, deserialize_with = "expression_values")]
     pub expression_attribute_values: Option<Item>,
     /// `ReturnValues`: NONE or ALL_OLD.
     pub return_values: Option<String>,
@@ -708,6 +802,7 @@ pub struct UpdateItemInput {
     /// `ExpressionAttributeNames`
     pub expression_attribute_names: Option<Names>,
     /// `ExpressionAttributeValues`
+    #[serde(default, deserialize_with = "expression_values")]
     pub expression_attribute_values: Option<Item>,
     /// `ReturnValues`: NONE, ALL_OLD, UPDATED_OLD, ALL_NEW or UPDATED_NEW.
     pub return_values: Option<String>,
@@ -738,6 +833,7 @@ pub struct DeleteItemInput {
     /// `ExpressionAttributeNames`
     pub expression_attribute_names: Option<Names>,
     /// `ExpressionAttributeValues`
+    #[serde(default, deserialize_with = "expression_values")]
     pub expression_attribute_values: Option<Item>,
     /// `ReturnValues`: NONE or ALL_OLD.
     pub return_values: Option<String>,
@@ -778,6 +874,7 @@ pub struct QueryInput {
     /// `ScanIndexForward`
     pub scan_index_forward: Option<bool>,
     /// `ExclusiveStartKey`
+    #[serde(default, deserialize_with = "start_key")]
     pub exclusive_start_key: Option<Item>,
     /// `ReturnConsumedCapacity`
     pub return_consumed_capacity: Option<String>,
@@ -790,6 +887,7 @@ pub struct QueryInput {
     /// `ExpressionAttributeNames`
     pub expression_attribute_names: Option<Names>,
     /// `ExpressionAttributeValues`
+    #[serde(default, deserialize_with = "expression_values")]
     pub expression_attribute_values: Option<Item>,
 }
 
@@ -812,6 +910,7 @@ pub struct ScanInput {
     /// `ConditionalOperator` (legacy).
     pub conditional_operator: Option<String>,
     /// `ExclusiveStartKey`
+    #[serde(default, deserialize_with = "start_key")]
     pub exclusive_start_key: Option<Item>,
     /// `ReturnConsumedCapacity`
     pub return_consumed_capacity: Option<String>,
@@ -826,6 +925,7 @@ pub struct ScanInput {
     /// `ExpressionAttributeNames`
     pub expression_attribute_names: Option<Names>,
     /// `ExpressionAttributeValues`
+    #[serde(default, deserialize_with = "expression_values")]
     pub expression_attribute_values: Option<Item>,
     /// `ConsistentRead`
     pub consistent_read: Option<bool>,
@@ -970,6 +1070,7 @@ pub struct TransactOperation {
     /// `ExpressionAttributeNames`
     pub expression_attribute_names: Option<Names>,
     /// `ExpressionAttributeValues`
+    #[serde(default, deserialize_with = "expression_values")]
     pub expression_attribute_values: Option<Item>,
     /// `ReturnValuesOnConditionCheckFailure`
     pub return_values_on_condition_check_failure: Option<String>,

@@ -322,19 +322,26 @@ pub fn filter_condition(
     Ok(combine(conditions, operator))
 }
 
-/// Validates `KeyConditions` against the key schema being queried.
-pub fn key_conditions(
-    conditions: &BTreeMap<String, FilterCondition>,
-    schema: &KeySchema,
-) -> StoreResult<KeyCondition> {
+/// Checks what `KeyConditions` say by themselves: each operator's values, and that
+/// there are one or two conditions.
+pub fn check_key_conditions(conditions: &BTreeMap<String, FilterCondition>) -> StoreResult<()> {
+    for entry in conditions.values() {
+        check_arguments(entry.comparison_operator, &entry.attribute_value_list)?;
+    }
     if conditions.is_empty() || conditions.len() > 2 {
         return Err(StoreError::validation(
             "Conditions can be of length 1 or 2 only",
         ));
     }
-    for entry in conditions.values() {
-        check_arguments(entry.comparison_operator, &entry.attribute_value_list)?;
-    }
+    Ok(())
+}
+
+/// Validates `KeyConditions` against the key schema being queried.
+pub fn key_conditions(
+    conditions: &BTreeMap<String, FilterCondition>,
+    schema: &KeySchema,
+) -> StoreResult<KeyCondition> {
+    check_key_conditions(conditions)?;
     let mut sort_key = None;
     let mut partition_key_value = None;
     for (index, attribute) in schema.attributes().enumerate() {
@@ -451,6 +458,23 @@ pub fn check_attribute_updates(
     updates: &BTreeMap<String, AttributeUpdate>,
     schema: &KeySchema,
 ) -> StoreResult<()> {
+    check_attribute_update_actions(updates)?;
+    if let Some(name) = schema
+        .attributes()
+        .map(|attribute| &attribute.name)
+        .find(|name| updates.contains_key(*name))
+    {
+        return Err(invalid(format!(
+            "Cannot update attribute {name}. This attribute is part of the key"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks each `AttributeUpdates` action against its value, which needs no table.
+pub fn check_attribute_update_actions(
+    updates: &BTreeMap<String, AttributeUpdate>,
+) -> StoreResult<()> {
     for update in updates.values() {
         match (&update.value, update.action) {
             (None, UpdateActionKind::Delete) => {}
@@ -487,15 +511,6 @@ pub fn check_attribute_updates(
             }
             _ => {}
         }
-    }
-    if let Some(name) = schema
-        .attributes()
-        .map(|attribute| &attribute.name)
-        .find(|name| updates.contains_key(*name))
-    {
-        return Err(invalid(format!(
-            "Cannot update attribute {name}. This attribute is part of the key"
-        )));
     }
     Ok(())
 }

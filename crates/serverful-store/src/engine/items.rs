@@ -22,11 +22,12 @@ use crate::eval::{
 use crate::expression::{
     check_placeholder_maps, Condition, ExpressionContext, Projection, UpdateExpression,
 };
+use crate::key::ScalarType;
 use crate::legacy::{
     self, AttributeUpdate, ComparisonOperator, ConditionalOperator, ExpectedAttribute,
     UpdateActionKind,
 };
-use crate::value::{check_item_size, item_size, Item};
+use crate::value::{check_item_size, item_size, Item, MAX_ITEM_SIZE};
 
 pub(crate) const RETURN_VALUES: [&str; 5] =
     ["ALL_NEW", "UPDATED_OLD", "ALL_OLD", "NONE", "UPDATED_NEW"];
@@ -96,7 +97,15 @@ impl PreparedWrite {
             }),
         };
         if let Some(item) = &new {
-            check_item_size(item)?;
+            if matches!(self.mutation, Mutation::Update(_)) {
+                if item_size(item) > MAX_ITEM_SIZE {
+                    return Err(StoreError::validation(
+                        "Item size to update has exceeded the maximum allowed size",
+                    ));
+                }
+            } else {
+                check_item_size(item)?;
+            }
             for (_, index) in &self.table.indexes {
                 index.check_item(item)?;
             }
@@ -162,7 +171,6 @@ pub(crate) fn parse_expressions<T>(
     absent: Option<&str>,
     parse: impl FnOnce(&mut ExpressionContext<'_>) -> StoreResult<T>,
 ) -> StoreResult<T> {
-    check_placeholder_maps(names, values)?;
     if !any_expression {
         if names.is_some() {
             return Err(StoreError::validation(
@@ -177,6 +185,7 @@ pub(crate) fn parse_expressions<T>(
             }));
         }
     }
+    check_placeholder_maps(names, values)?;
     let empty_names = Names::new();
     let empty_values = Item::new();
     let mut context = ExpressionContext::new(
@@ -218,7 +227,7 @@ fn conditional_operator(operator: Option<&String>) -> StoreResult<ConditionalOpe
         None | Some("AND") => Ok(ConditionalOperator::And),
         Some("OR") => Ok(ConditionalOperator::Or),
         Some(other) => Err(StoreError::validation(format!(
-            "1 validation error detected: Value '{other}' at 'conditionalOperator' failed to satisfy constraint: Member must satisfy enum value set: [AND, OR]"
+            "1 validation error detected: Value '{other}' at 'conditionalOperator' failed to satisfy constraint: Member must satisfy enum value set: [OR, AND]"
         ))),
     }
 }
@@ -506,6 +515,7 @@ impl Store {
             &mut violations,
             input.return_values_on_condition_check_failure.as_ref(),
         );
+        violations.expected(input.expected.as_ref(), input.conditional_operator.as_ref());
         violations.finish()?;
         check_not_mixed(
             &[
@@ -517,6 +527,15 @@ impl Store {
                 ("ConditionExpression", input.condition_expression.is_some()),
             ],
         )?;
+        let legacy_updates = input
+            .attribute_updates
+            .as_ref()
+            .map(|updates| {
+                let updates = attribute_updates(updates)?;
+                legacy::check_attribute_update_actions(&updates)?;
+                Ok::<_, StoreError>(updates)
+            })
+            .transpose()?;
         let (update, expression_condition) = parse_expressions(
             input.expression_attribute_names.as_ref(),
             input.expression_attribute_values.as_ref(),
@@ -546,14 +565,14 @@ impl Store {
         let table = self.table(input.table_name.as_deref().unwrap_or_default())?;
         let key = input.key.clone().unwrap_or_default();
         table.key.check_key(&key)?;
-        let (plan, updated_paths) = match (update, &input.attribute_updates) {
+        let (plan, updated_paths) = match (update, legacy_updates) {
             (Some(update), _) => {
                 check_update_keeps_key(&update, &table.key)?;
+                table.check_key_paths(update.paths())?;
                 let paths = update.updated_paths();
                 (UpdatePlan::Expression(update), paths)
             }
             (None, Some(updates)) => {
-                let updates = attribute_updates(updates)?;
                 legacy::check_attribute_updates(&updates, &table.key)?;
                 let paths =
                     legacy::attributes_to_get(&updates.keys().cloned().collect::<Vec<_>>())?;
@@ -616,6 +635,7 @@ impl Store {
         let mut violations = Violations::new();
         violations.table_name(input.table_name.as_ref(), "tableName");
         violations.required(input.key.as_ref(), "key");
+        violations.attributes_to_get(input.attributes_to_get.as_ref());
         violations.one_of(
             input.return_consumed_capacity.as_ref(),
             "returnConsumedCapacity",
@@ -631,6 +651,9 @@ impl Store {
         let table = self.table(input.table_name.as_deref().unwrap_or_default())?;
         let key = input.key.clone().unwrap_or_default();
         table.key.check_key(&key)?;
+        if let Some(projection) = &projection {
+            table.check_key_paths(&projection.paths)?;
+        }
         let (partition, sort) = table.row_key(&key)?;
         let item = self.stored_item(&table, &partition, &sort)?;
         let kind = if input.consistent_read == Some(true) {
@@ -739,6 +762,9 @@ impl Store {
                 }
                 rows.push(row);
             }
+            if let Some(projection) = &projection {
+                table.check_key_paths(&projection.paths)?;
+            }
             let mut items = Vec::new();
             let mut units = 0.0;
             let kind = if consistent {
@@ -828,14 +854,33 @@ impl Store {
                 "Too many items requested for the BatchWriteItem call",
             ));
         }
-        let _gate = self.read_gate();
-        let mut prepared = Vec::new();
+        // The writes are checked by themselves before any table is looked up.
         for (name, writes) in &requests {
             if writes.is_empty() {
                 return Err(StoreError::validation(format!(
                     "1 validation error detected: Value '[]' at 'requestItems.{name}.member' failed to satisfy constraint: Member must have length greater than or equal to 1"
                 )));
             }
+            for write in writes {
+                match (&write.put_request, &write.delete_request) {
+                    // DynamoDB words an empty write request as it words an empty value.
+                    (None, None) => {
+                        return Err(StoreError::validation(
+                            "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes",
+                        ))
+                    }
+                    (Some(put), None) => {
+                        if let Some(item) = &put.item {
+                            check_item_size(item)?;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let _gate = self.read_gate();
+        let mut prepared = Vec::new();
+        for (name, writes) in &requests {
             let table = self.table(name)?;
             let mut seen = BTreeSet::new();
             for write in writes {
@@ -844,8 +889,17 @@ impl Store {
                         let item = put.item.clone().ok_or_else(|| {
                             StoreError::validation("1 validation error detected: Value null at 'requestItems.member.putRequest.item' failed to satisfy constraint: Member must not be null")
                         })?;
+                        // BatchWriteItem says less than PutItem about a missing or
+                        // mistyped key attribute.
+                        if table.key.attributes().any(|attribute| {
+                            item.get(&attribute.name).and_then(ScalarType::of)
+                                != Some(attribute.scalar_type)
+                        }) {
+                            return Err(StoreError::validation(
+                                "The provided key element does not match the schema",
+                            ));
+                        }
                         table.key.check_item(&item)?;
-                        check_item_size(&item)?;
                         for (_, index) in &table.indexes {
                             index.check_item(&item)?;
                         }
@@ -973,6 +1027,8 @@ pub(crate) struct ConditionalWrite<'a> {
     return_values_on_condition_check_failure: Option<&'a String>,
     expected: Option<&'a BTreeMap<String, ExpectedAttributeValue>>,
     conditional_operator: Option<&'a String>,
+    /// A put's item, whose size DynamoDB checks before the table is looked up.
+    item: Option<&'a Item>,
 }
 
 impl<'a> ConditionalWrite<'a> {
@@ -990,6 +1046,7 @@ impl<'a> ConditionalWrite<'a> {
                 .as_ref(),
             expected: input.expected.as_ref(),
             conditional_operator: input.conditional_operator.as_ref(),
+            item: input.item.as_ref(),
         }
     }
 
@@ -1007,6 +1064,7 @@ impl<'a> ConditionalWrite<'a> {
                 .as_ref(),
             expected: input.expected.as_ref(),
             conditional_operator: input.conditional_operator.as_ref(),
+            item: None,
         }
     }
     /// Validates the request, with its item or key (`payload`, named as DynamoDB names it
@@ -1035,6 +1093,7 @@ impl<'a> ConditionalWrite<'a> {
             &mut violations,
             self.return_values_on_condition_check_failure,
         );
+        violations.expected(self.expected, self.conditional_operator);
         violations.finish()?;
         if !matches!(
             self.return_values.map(String::as_str),
@@ -1048,6 +1107,9 @@ impl<'a> ConditionalWrite<'a> {
             &[("Expected", self.expected.is_some())],
             &[("ConditionExpression", self.condition_expression.is_some())],
         )?;
+        if let Some(item) = self.item {
+            check_item_size(item)?;
+        }
         let expression_condition = parse_expressions(
             self.expression_attribute_names,
             self.expression_attribute_values,

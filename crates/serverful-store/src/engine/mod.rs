@@ -122,6 +122,45 @@ fn key_attribute(meta: &TableMeta, name: &str) -> StoreResult<KeyAttribute> {
 }
 
 impl Table {
+    /// Fails for a path that reaches into a key attribute of the table or of one of its
+    /// indexes (`a.b`, `a[0]`): key attributes are scalars, and DynamoDB refuses such
+    /// paths in projections, filters and updates rather than matching nothing.
+    pub(crate) fn check_key_paths<'a>(
+        &self,
+        paths: impl IntoIterator<Item = &'a crate::expression::Path>,
+    ) -> StoreResult<()> {
+        let nested: Vec<&str> = paths
+            .into_iter()
+            .filter(|path| path.elements.len() > 1)
+            .map(|path| path.top_level_name())
+            .collect();
+        if nested.is_empty() {
+            return Ok(());
+        }
+        let refuse = |kind: &str, name: &str| {
+            Err(StoreError::validation(format!(
+                "Key attributes must be scalars; list random access '[]' and map lookup '.' are not allowed: {kind}: {name}"
+            )))
+        };
+        if let Some(attribute) = self
+            .key
+            .attributes()
+            .find(|attribute| nested.contains(&attribute.name.as_str()))
+        {
+            return refuse("Key", &attribute.name);
+        }
+        for (_, index) in &self.indexes {
+            if let Some(attribute) = index
+                .key_schema
+                .attributes()
+                .find(|attribute| nested.contains(&attribute.name.as_str()))
+            {
+                return refuse("IndexKey", &attribute.name);
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn new(meta: TableMeta) -> StoreResult<Table> {
         let key = KeySchema {
             partition_key: key_attribute(&meta, &meta.partition_key)?,

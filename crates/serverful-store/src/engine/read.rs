@@ -2,19 +2,18 @@
 //! projections, `Select`, `Limit`, the 1 MB page, `ExclusiveStartKey` /
 //! `LastEvaluatedKey`, backwards reads and parallel scan segments.
 
+use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use super::items::{check_not_mixed, consumed, legacy_filter, parse_expressions};
-use super::validate::{Violations, CAPACITY_VALUES};
+use super::validate::{Violations, CAPACITY_VALUES, CONDITIONAL_OPERATORS};
 use super::{decode_item, row_key, Gate, Store, Table};
 use crate::api::{QueryInput, ReadOutput, ScanInput};
 use crate::backend::{SortRange, Space};
 use crate::capacity::{read_units, ReadKind};
 use crate::error::{StoreError, StoreResult};
 use crate::eval::{apply_projection, evaluate_condition, sort_key_matches};
-use crate::expression::{
-    Comparator, Condition, KeyCondition, Operand, Projection, SortKeyCondition,
-};
+use crate::expression::{Comparator, Condition, Projection, SortKeyCondition};
 use crate::key::{encode_key_prefix, encode_key_value, KeySchema};
 use crate::legacy::{self, FilterCondition};
 use crate::paging::{
@@ -338,6 +337,34 @@ fn check_read_members(
     violations.one_of(capacity, "returnConsumedCapacity", &CAPACITY_VALUES);
 }
 
+/// Converts Query's legacy `KeyConditions` and checks what needs no key schema: each
+/// comparison operator and its values, and that there are one or two.
+fn legacy_key_conditions(
+    conditions: &BTreeMap<String, crate::api::Condition>,
+) -> StoreResult<BTreeMap<String, FilterCondition>> {
+    let mut converted = BTreeMap::new();
+    for (name, condition) in conditions {
+        let operator = super::items::comparison_operator(
+            condition.comparison_operator.as_ref(),
+            &format!("keyConditions.{name}.member.comparisonOperator"),
+        )?
+        .ok_or_else(|| {
+            StoreError::validation(format!(
+                "1 validation error detected: Value null at 'keyConditions.{name}.member.comparisonOperator' failed to satisfy constraint: Member must not be null"
+            ))
+        })?;
+        converted.insert(
+            name.clone(),
+            FilterCondition {
+                comparison_operator: operator,
+                attribute_value_list: condition.attribute_value_list.clone().unwrap_or_default(),
+            },
+        );
+    }
+    legacy::check_key_conditions(&converted)?;
+    Ok(converted)
+}
+
 /// Tightens a lower bound to start after `start`.
 fn raise_lower(lower: Bound<Vec<u8>>, start: Vec<u8>) -> Bound<Vec<u8>> {
     match &lower {
@@ -371,6 +398,14 @@ impl Store {
             input.limit,
             input.return_consumed_capacity.as_ref(),
         );
+        violations.attributes_to_get(input.attributes_to_get.as_ref());
+        violations.legacy_conditions(input.key_conditions.as_ref(), "keyConditions");
+        violations.legacy_conditions(input.query_filter.as_ref(), "queryFilter");
+        violations.one_of(
+            input.conditional_operator.as_ref(),
+            "conditionalOperator",
+            &CONDITIONAL_OPERATORS,
+        );
         violations.finish()?;
         check_not_mixed(
             &[
@@ -391,30 +426,27 @@ impl Store {
                 ),
             ],
         )?;
-        let _gate = self.enter(gate);
-        let table = self.table(input.table_name.as_deref().unwrap_or_default())?;
-        let index_schema = match &input.index_name {
-            Some(name) => Some(
-                table
-                    .index(name)
-                    .map(|(_, index)| index.key_schema.clone())
-                    .ok_or_else(|| {
-                        StoreError::validation(format!(
-                            "The table does not have the specified index: {name}"
-                        ))
-                    })?,
-            ),
-            None => None,
-        };
-        let schema = index_schema.as_ref().unwrap_or(&table.key);
+        // What the request says by itself is checked before the table is looked up, in
+        // DynamoDB's order; only what needs the key schema waits for the table.
+        let legacy_filter = legacy_filter(
+            input.query_filter.as_ref(),
+            input.conditional_operator.as_ref(),
+            "queryFilter",
+        )?;
+        let attributes_to_get = input
+            .attributes_to_get
+            .as_ref()
+            .map(|names| legacy::attributes_to_get(names))
+            .transpose()?;
+        if input.key_conditions.is_none() && input.key_condition_expression.is_none() {
+            return Err(StoreError::validation(
+                "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
+            ));
+        }
         let any_expression = input.key_condition_expression.is_some()
             || input.filter_expression.is_some()
             || input.projection_expression.is_some();
-        let (key_condition, filter, projection): (
-            Option<KeyCondition>,
-            Option<Condition>,
-            Option<Projection>,
-        ) = parse_expressions(
+        let (key_shape, filter, projection) = parse_expressions(
             input.expression_attribute_names.as_ref(),
             input.expression_attribute_values.as_ref(),
             any_expression,
@@ -423,7 +455,7 @@ impl Store {
                 let key = input
                     .key_condition_expression
                     .as_deref()
-                    .map(|text| context.key_condition(text, schema))
+                    .map(|text| context.key_condition_shape(text))
                     .transpose()?;
                 let filter = input
                     .filter_expression
@@ -438,61 +470,53 @@ impl Store {
                 Ok((key, filter, projection))
             },
         )?;
-        let key_condition = match (key_condition, &input.key_conditions) {
-            (Some(condition), _) => condition,
-            (None, Some(conditions)) => {
-                let mut converted = std::collections::BTreeMap::new();
-                for (name, condition) in conditions {
-                    let operator = super::items::comparison_operator(
-                        condition.comparison_operator.as_ref(),
-                        &format!("keyConditions.{name}.member.comparisonOperator"),
-                    )?
-                    .ok_or_else(|| {
-                        StoreError::validation(format!(
-                            "1 validation error detected: Value null at 'keyConditions.{name}.member.comparisonOperator' failed to satisfy constraint: Member must not be null"
-                        ))
-                    })?;
-                    converted.insert(
-                        name.clone(),
-                        FilterCondition {
-                            comparison_operator: operator,
-                            attribute_value_list: condition.attribute_value_list.clone().unwrap_or_default(),
-                        },
-                    );
+        let key_conditions = match (&key_shape, &input.key_conditions) {
+            (None, Some(conditions)) => Some(legacy_key_conditions(conditions)?),
+            _ => None,
+        };
+        let (filter, filter_name) = match filter {
+            Some(filter) => (Some(filter), "Filter Expression"),
+            None => (legacy_filter, "QueryFilter"),
+        };
+        let projection = projection.or(attributes_to_get);
+        let _gate = self.enter(gate);
+        let table = self.table(input.table_name.as_deref().unwrap_or_default())?;
+        let index_schema = match &input.index_name {
+            Some(name) => {
+                let Some((meta, index)) = table.index(name) else {
+                    return Err(StoreError::validation(format!(
+                        "The table does not have the specified index: {name}"
+                    )));
+                };
+                if input.consistent_read == Some(true) && meta.global {
+                    return Err(StoreError::validation(
+                        "Consistent reads are not supported on global secondary indexes",
+                    ));
                 }
-                legacy::key_conditions(&converted, schema)?
+                Some(index.key_schema.clone())
             }
+            None => None,
+        };
+        if let Some(start) = &input.exclusive_start_key {
+            check_exclusive_start_key(&table.key, index_schema.as_ref(), start)?;
+        }
+        let schema = index_schema.as_ref().unwrap_or(&table.key);
+        let key_condition = match (key_shape, key_conditions) {
+            (Some(shape), _) => shape.restrict(schema)?,
+            (None, Some(conditions)) => legacy::key_conditions(&conditions, schema)?,
             (None, None) => {
-                return Err(StoreError::validation(
-                    "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
+                return Err(StoreError::internal(
+                    "a Query has either key condition, checked above",
                 ))
             }
         };
-        let filter = match filter {
-            Some(filter) => {
-                check_filter_avoids_keys(&filter, schema, "Filter Expression")?;
-                Some(filter)
-            }
-            None => {
-                let filter = legacy_filter(
-                    input.query_filter.as_ref(),
-                    input.conditional_operator.as_ref(),
-                    "queryFilter",
-                )?;
-                if let Some(filter) = &filter {
-                    check_filter_avoids_keys(filter, schema, "QueryFilter")?;
-                }
-                filter
-            }
-        };
-        let projection = match projection {
-            Some(projection) => Some(projection),
-            None => input
-                .attributes_to_get
-                .as_ref()
-                .map(|names| legacy::attributes_to_get(names))
-                .transpose()?,
-        };
+        if let Some(projection) = &projection {
+            table.check_key_paths(&projection.paths)?;
+        }
+        if let Some(filter) = &filter {
+            check_filter_avoids_keys(filter, schema, filter_name)?;
+            table.check_key_paths(filter.paths())?;
+        }
         let plan = plan(
             &table,
             input.index_name.as_ref(),
@@ -513,7 +537,6 @@ impl Store {
         };
         let reverse = input.scan_index_forward == Some(false);
         if let Some(start) = &input.exclusive_start_key {
-            check_exclusive_start_key(&table.key, plan.index_key, start)?;
             let (start_partition, start_sort) =
                 row_key(schema, plan.index_key.map(|_| &table.key), start)
                     .map_err(|_| StoreError::validation("The provided starting key is invalid"))?;
@@ -598,6 +621,13 @@ impl Store {
         violations.at_most(input.segment, "segment", 999_999);
         violations.at_least(input.total_segments, "totalSegments", 1);
         violations.at_most(input.total_segments, "totalSegments", 1_000_000);
+        violations.attributes_to_get(input.attributes_to_get.as_ref());
+        violations.legacy_conditions(input.scan_filter.as_ref(), "scanFilter");
+        violations.one_of(
+            input.conditional_operator.as_ref(),
+            "conditionalOperator",
+            &CONDITIONAL_OPERATORS,
+        );
         violations.finish()?;
         let segment = input
             .segment
@@ -657,6 +687,12 @@ impl Store {
         };
         let _gate = self.enter(gate);
         let table = self.table(input.table_name.as_deref().unwrap_or_default())?;
+        if let Some(projection) = &projection {
+            table.check_key_paths(&projection.paths)?;
+        }
+        if let Some(filter) = &filter {
+            table.check_key_paths(filter.paths())?;
+        }
         let plan = plan(
             &table,
             input.index_name.as_ref(),
@@ -714,50 +750,15 @@ fn check_filter_avoids_keys(
     schema: &KeySchema,
     parameter: &str,
 ) -> StoreResult<()> {
-    let mut names = Vec::new();
-    collect_names(filter, &mut names);
-    match names.into_iter().find(|name| schema.is_key_attribute(name)) {
+    let paths = filter.paths();
+    match paths
+        .into_iter()
+        .map(|path| path.top_level_name())
+        .find(|name| schema.is_key_attribute(name))
+    {
         Some(name) => Err(StoreError::validation(format!(
             "{parameter} can only contain non-primary key attributes: Primary key attribute: {name}"
         ))),
         None => Ok(()),
-    }
-}
-
-fn collect_names<'c>(condition: &'c Condition, names: &mut Vec<&'c str>) {
-    fn operand<'c>(value: &'c Operand, names: &mut Vec<&'c str>) {
-        match value {
-            Operand::Path(path) => names.push(path.top_level_name()),
-            Operand::Size(inner) => operand(inner, names),
-            Operand::Value(_) => {}
-        }
-    }
-    match condition {
-        Condition::Compare(_, left, right)
-        | Condition::BeginsWith(left, right)
-        | Condition::Contains(left, right) => {
-            operand(left, names);
-            operand(right, names);
-        }
-        Condition::Between(value, low, high) => {
-            for each in [value, low, high] {
-                operand(each, names);
-            }
-        }
-        Condition::In(value, candidates) => {
-            operand(value, names);
-            for candidate in candidates {
-                operand(candidate, names);
-            }
-        }
-        Condition::AttributeExists(path)
-        | Condition::AttributeNotExists(path)
-        | Condition::AttributeType(path, _) => names.push(path.top_level_name()),
-        Condition::And(conditions) | Condition::Or(conditions) => {
-            for condition in conditions {
-                collect_names(condition, names);
-            }
-        }
-        Condition::Not(inner) => collect_names(inner, names),
     }
 }

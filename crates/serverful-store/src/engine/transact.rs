@@ -117,6 +117,7 @@ impl Store {
                 ("delete", _) => Mutation::Delete,
                 ("update", Some(update)) => {
                     check_update_keeps_key(&update, &table.key)?;
+                    table.check_key_paths(update.paths())?;
                     Mutation::Update(UpdatePlan::Expression(update))
                 }
                 _ => Mutation::Check,
@@ -445,6 +446,9 @@ impl Store {
                 get.expression_attribute_names.as_ref(),
             )?;
             let table = self.table(get.table_name.as_deref().unwrap_or_default())?;
+            if let Some(projection) = &projection {
+                table.check_key_paths(&projection.paths)?;
+            }
             let key = get.key.clone().unwrap_or_default();
             match table.key.check_key(&key).and_then(|()| table.row_key(&key)) {
                 Ok(row) => {

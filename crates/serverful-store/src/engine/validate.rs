@@ -47,9 +47,10 @@ impl Violations {
     /// An optional name with the table name constraints.
     pub(crate) fn name_pattern(&mut self, name: &str, field: &str) {
         let quoted = format!("'{name}'");
-        if !name
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'.' | b'-'))
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'.' | b'-'))
         {
             self.push(
                 &quoted,
@@ -165,8 +166,73 @@ impl Violations {
         }
     }
 
+    /// `AttributesToGet`: 1 to 255 names, echoed as DynamoDB prints a list.
+    pub(crate) fn attributes_to_get(&mut self, names: Option<&Vec<String>>) {
+        if let Some(names) = names {
+            self.length_between(
+                Some(names.len()),
+                &format!("'[{}]'", names.join(", ")),
+                "attributesToGet",
+                1,
+                255,
+            );
+        }
+    }
+
+    /// The legacy conditions of `QueryFilter`, `ScanFilter` and `KeyConditions`: each
+    /// needs a known `ComparisonOperator`.
+    pub(crate) fn legacy_conditions(
+        &mut self,
+        conditions: Option<&std::collections::BTreeMap<String, crate::api::Condition>>,
+        field: &str,
+    ) {
+        for (name, condition) in conditions.into_iter().flatten() {
+            self.comparison_operator(
+                condition.comparison_operator.as_ref(),
+                &format!("{field}.{name}.member.comparisonOperator"),
+                true,
+            );
+        }
+    }
+
+    /// The legacy `Expected` conditions and their `ConditionalOperator`.
+    pub(crate) fn expected(
+        &mut self,
+        expected: Option<&std::collections::BTreeMap<String, crate::api::ExpectedAttributeValue>>,
+        conditional_operator: Option<&String>,
+    ) {
+        for (name, entry) in expected.into_iter().flatten() {
+            self.comparison_operator(
+                entry.comparison_operator.as_ref(),
+                &format!("expected.{name}.member.comparisonOperator"),
+                false,
+            );
+        }
+        self.one_of(
+            conditional_operator,
+            "conditionalOperator",
+            &CONDITIONAL_OPERATORS,
+        );
+    }
+
+    /// A `ComparisonOperator`, required in filters and key conditions.
+    pub(crate) fn comparison_operator(
+        &mut self,
+        value: Option<&String>,
+        field: &str,
+        required: bool,
+    ) {
+        if required {
+            self.required(value, field);
+        }
+        self.one_of(value, field, &COMPARISON_OPERATORS);
+    }
+
     /// Fails with every violation found, as one `ValidationException`.
-    pub(crate) fn finish(self) -> StoreResult<()> {
+    ///
+    /// DynamoDB reports at most ten; a request with more gets the first ten.
+    pub(crate) fn finish(mut self) -> StoreResult<()> {
+        self.messages.truncate(MAX_REPORTED);
         match self.messages.len() {
             0 => Ok(()),
             count => Err(StoreError::validation(format!(
@@ -177,6 +243,29 @@ impl Violations {
         }
     }
 }
+
+/// The most violations one `ValidationException` lists.
+const MAX_REPORTED: usize = 10;
+
+/// The `ComparisonOperator` values, in the order DynamoDB lists them.
+pub(crate) const COMPARISON_OPERATORS: [&str; 13] = [
+    "IN",
+    "NULL",
+    "BETWEEN",
+    "LT",
+    "NOT_CONTAINS",
+    "EQ",
+    "GT",
+    "NOT_NULL",
+    "NE",
+    "LE",
+    "BEGINS_WITH",
+    "GE",
+    "CONTAINS",
+];
+
+/// The `ConditionalOperator` values, in the order DynamoDB lists them.
+pub(crate) const CONDITIONAL_OPERATORS: [&str; 2] = ["OR", "AND"];
 
 /// The `ReturnConsumedCapacity` values.
 pub(crate) const CAPACITY_VALUES: [&str; 3] = ["INDEXES", "TOTAL", "NONE"];

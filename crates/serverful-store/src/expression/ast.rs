@@ -375,3 +375,90 @@ impl fmt::Debug for KeyCondition {
         Ok(())
     }
 }
+
+impl Operand {
+    fn visit_paths<'a>(&'a self, paths: &mut Vec<&'a Path>) {
+        match self {
+            Operand::Path(path) => paths.push(path),
+            Operand::Size(inner) => inner.visit_paths(paths),
+            Operand::Value(_) => {}
+        }
+    }
+}
+
+impl Condition {
+    /// Every document path the condition reads, in the order written.
+    pub fn paths(&self) -> Vec<&Path> {
+        let mut paths = Vec::new();
+        self.visit_paths(&mut paths);
+        paths
+    }
+
+    fn visit_paths<'a>(&'a self, paths: &mut Vec<&'a Path>) {
+        match self {
+            Condition::Compare(_, left, right)
+            | Condition::BeginsWith(left, right)
+            | Condition::Contains(left, right) => {
+                left.visit_paths(paths);
+                right.visit_paths(paths);
+            }
+            Condition::Between(value, low, high) => {
+                for each in [value, low, high] {
+                    each.visit_paths(paths);
+                }
+            }
+            Condition::In(value, candidates) => {
+                value.visit_paths(paths);
+                for candidate in candidates {
+                    candidate.visit_paths(paths);
+                }
+            }
+            Condition::AttributeExists(path)
+            | Condition::AttributeNotExists(path)
+            | Condition::AttributeType(path, _) => paths.push(path),
+            Condition::And(conditions) | Condition::Or(conditions) => {
+                for condition in conditions {
+                    condition.visit_paths(paths);
+                }
+            }
+            Condition::Not(inner) => inner.visit_paths(paths),
+        }
+    }
+}
+
+impl UpdateOperand {
+    fn visit_paths<'a>(&'a self, paths: &mut Vec<&'a Path>) {
+        match self {
+            UpdateOperand::Path(path) => paths.push(path),
+            UpdateOperand::Value(_) => {}
+            UpdateOperand::IfNotExists(path, fallback) => {
+                paths.push(path);
+                fallback.visit_paths(paths);
+            }
+            UpdateOperand::ListAppend(first, second) => {
+                first.visit_paths(paths);
+                second.visit_paths(paths);
+            }
+        }
+    }
+}
+
+impl UpdateExpression {
+    /// Every document path the update writes or reads, in the order written.
+    pub fn paths(&self) -> Vec<&Path> {
+        let mut paths = Vec::new();
+        for action in &self.actions {
+            paths.push(action.path());
+            if let UpdateAction::Set(_, value) = action {
+                match value {
+                    SetValue::Operand(operand) => operand.visit_paths(&mut paths),
+                    SetValue::Plus(left, right) | SetValue::Minus(left, right) => {
+                        left.visit_paths(&mut paths);
+                        right.visit_paths(&mut paths);
+                    }
+                }
+            }
+        }
+        paths
+    }
+}

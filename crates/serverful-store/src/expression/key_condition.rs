@@ -12,21 +12,41 @@ use crate::value::AttributeValue;
 type BuildPiece = Box<dyn Fn(Vec<AttributeValue>, bool) -> SortKeyCondition>;
 
 /// One `key <op> value` piece of the expression.
+#[derive(Debug)]
 struct KeyPiece {
     name: String,
     condition: SortKeyCondition,
 }
 
-pub(crate) fn restrict(condition: Condition, schema: &KeySchema) -> StoreResult<KeyCondition> {
+/// A KeyConditionExpression checked for its shape (operators, operands, one condition per
+/// key, at most two) but not yet against a key schema: DynamoDB checks the shape before it
+/// looks the table up.
+#[derive(Debug)]
+pub struct KeyShape {
+    pieces: Vec<KeyPiece>,
+}
+
+pub(crate) fn shape(condition: Condition) -> StoreResult<KeyShape> {
     let mut pieces = Vec::new();
     collect(condition, &mut pieces)?;
-    let partition = &schema.partition_key;
-    // The shape is checked before the schema, so these errors come first.
     if pieces.len() > 2 {
         return Err(StoreError::validation(
             "Conditions can be of length 1 or 2 only",
         ));
     }
+    Ok(KeyShape { pieces })
+}
+
+impl KeyShape {
+    /// Narrows the condition to the key schema of the table or index being queried.
+    pub fn restrict(self, schema: &KeySchema) -> StoreResult<KeyCondition> {
+        let mut pieces = self.pieces;
+        restrict(&mut pieces, schema)
+    }
+}
+
+fn restrict(pieces: &mut Vec<KeyPiece>, schema: &KeySchema) -> StoreResult<KeyCondition> {
+    let partition = &schema.partition_key;
     if schema.sort_key.is_none() && pieces.len() > 1 {
         return Err(StoreError::validation("Query key condition not supported"));
     }

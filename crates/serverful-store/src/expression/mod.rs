@@ -23,6 +23,7 @@ pub use ast::{
     Comparator, Condition, KeyCondition, Operand, Path, PathElement, Projection, SetValue,
     SortKeyCondition, UpdateAction, UpdateExpression, UpdateOperand,
 };
+pub use key_condition::KeyShape;
 use parser::Parser;
 
 /// Which request parameter an expression came from; error messages name it.
@@ -77,20 +78,28 @@ pub fn is_reserved_word(word: &str) -> bool {
     words.contains(word.to_ascii_uppercase().as_str())
 }
 
+/// Whether `key` is a placeholder of the form `sigil` then `[0-9a-zA-Z_]+`.
+fn well_formed_placeholder(key: &str, sigil: char) -> bool {
+    key.strip_prefix(sigil).is_some_and(|rest| {
+        !rest.is_empty()
+            && rest
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
+    })
+}
+
+/// Whether `key` is a well-formed value placeholder (`:value`).
+pub(crate) fn is_value_placeholder(key: &str) -> bool {
+    well_formed_placeholder(key, ':')
+}
+
 /// Checks the placeholder maps themselves: not empty when given, and keys of
 /// the form `#name` / `:value`.
 pub fn check_placeholder_maps(
     names: Option<&BTreeMap<String, String>>,
     values: Option<&Item>,
 ) -> StoreResult<()> {
-    let valid_key = |key: &str, sigil: char| {
-        key.strip_prefix(sigil).is_some_and(|rest| {
-            !rest.is_empty()
-                && rest
-                    .bytes()
-                    .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
-        })
-    };
+    let valid_key = well_formed_placeholder;
     if let Some(names) = names {
         if names.is_empty() {
             return Err(StoreError::validation(
@@ -172,10 +181,16 @@ impl<'a> ExpressionContext<'a> {
     /// Parses a `KeyConditionExpression` and checks it against the key schema of
     /// the table or index being queried.
     pub fn key_condition(&mut self, text: &str, schema: &KeySchema) -> StoreResult<KeyCondition> {
+        self.key_condition_shape(text)?.restrict(schema)
+    }
+
+    /// Parses a `KeyConditionExpression` and checks its shape, which needs no table;
+    /// [`KeyShape::restrict`] checks it against the key schema.
+    pub fn key_condition_shape(&mut self, text: &str) -> StoreResult<KeyShape> {
         let condition = self.run(ExpressionKind::KeyCondition, text, |parser| {
             parser.parse_condition()
         })?;
-        key_condition::restrict(condition, schema)
+        key_condition::shape(condition)
     }
 
     /// Parses a `ProjectionExpression`.
