@@ -26,6 +26,11 @@ use crate::router::REQUEST_ID_HEADER;
 pub const EXPOSE_HEADERS: &str =
     "x-amzn-RequestId,x-amzn-ErrorType,x-amzn-ErrorMessage,Date,x-amz-crc32";
 
+/// The headers exposed on the REST- and query-protocol services' answers: the same, and
+/// Lambda's (`Invoke` reports a function's failure, its log tail and the version that ran
+/// in headers, which AWS's Lambda endpoint exposes).
+pub const REST_EXPOSE_HEADERS: &str = "x-amzn-RequestId,x-amzn-ErrorType,x-amzn-ErrorMessage,Date,x-amz-crc32,x-amz-log-result,x-amz-function-error,x-amz-executed-version";
+
 /// How long a browser may cache a preflight's answer: two days, as AWS answers.
 pub const MAX_AGE_SECONDS: &str = "172800";
 
@@ -70,8 +75,13 @@ pub(crate) fn preflight_response(request_headers: &HeaderMap, request_id: &str) 
 }
 
 /// Adds the CORS headers of an actual (not preflight) answer to a request from a page,
-/// one that carried `Origin`.
-pub(crate) fn add_response_headers(response: &mut Response, had_origin: bool) {
+/// one that carried `Origin`, exposing `exposed` ([`EXPOSE_HEADERS`] or
+/// [`REST_EXPOSE_HEADERS`]).
+pub(crate) fn add_response_headers(
+    response: &mut Response,
+    had_origin: bool,
+    exposed: &'static str,
+) {
     if !had_origin {
         return;
     }
@@ -79,7 +89,7 @@ pub(crate) fn add_response_headers(response: &mut Response, had_origin: bool) {
     headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     headers.insert(
         ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static(EXPOSE_HEADERS),
+        HeaderValue::from_static(exposed),
     );
 }
 
@@ -124,9 +134,9 @@ mod tests {
     #[test]
     fn answers_get_headers_only_for_pages() {
         let mut response = Response::new(Body::empty());
-        add_response_headers(&mut response, false);
+        add_response_headers(&mut response, false, EXPOSE_HEADERS);
         assert!(response.headers().is_empty());
-        add_response_headers(&mut response, true);
+        add_response_headers(&mut response, true, REST_EXPOSE_HEADERS);
         assert_eq!(
             response.headers().get(ACCESS_CONTROL_ALLOW_ORIGIN),
             Some(&HeaderValue::from_static("*"))

@@ -155,12 +155,12 @@ async fn handle(State(state): State<Arc<AwsState>>, request: Request) -> Respons
     let had_origin = request.headers().contains_key(ORIGIN);
     if health::is_health_check(&request, host) {
         let mut response = health::response(host, &state.region, &request_id::dynamodb());
-        cors::add_response_headers(&mut response, had_origin);
+        cors::add_response_headers(&mut response, had_origin, cors::EXPOSE_HEADERS);
         return response;
     }
     if request.headers().contains_key("x-amz-target") {
         let mut response = handle_json(&state, request, host).await;
-        cors::add_response_headers(&mut response, had_origin);
+        cors::add_response_headers(&mut response, had_origin, cors::EXPOSE_HEADERS);
         return response;
     }
     let route = Route {
@@ -173,14 +173,16 @@ async fn handle(State(state): State<Arc<AwsState>>, request: Request) -> Respons
         .iter()
         .find(|service| service.handles(&route))
         .cloned();
-    let mut response = match rest_service {
+    match rest_service {
         Some(service) => {
             // An unsigned request the service serves to anyone (SNS's signing certificate
             // and the confirmation links it mails out) skips verification.
             let anonymous =
                 route.credential_service.is_none() && service.serves_anonymously(&route);
             let request_id = request_id::uuid();
-            handle_rest(&state, service, request, &request_id, anonymous).await
+            let mut response = handle_rest(&state, service, request, &request_id, anonymous).await;
+            cors::add_response_headers(&mut response, had_origin, cors::REST_EXPOSE_HEADERS);
+            response
         }
         None => {
             let unclaimed = route.credential_service.is_none().then(|| {
@@ -191,17 +193,19 @@ async fn handle(State(state): State<Arc<AwsState>>, request: Request) -> Respons
             });
             match unclaimed.flatten() {
                 // S3's own answer, with its own CORS.
-                Some(service) => return service.call(request).await,
-                None => json_error(
-                    &AwsError::unknown_operation(),
-                    AMZ_JSON_1_0,
-                    &host.new_request_id(),
-                ),
+                Some(service) => service.call(request).await,
+                None => {
+                    let mut response = json_error(
+                        &AwsError::unknown_operation(),
+                        AMZ_JSON_1_0,
+                        &host.new_request_id(),
+                    );
+                    cors::add_response_headers(&mut response, had_origin, cors::EXPOSE_HEADERS);
+                    response
+                }
             }
         }
-    };
-    cors::add_response_headers(&mut response, had_origin);
-    response
+    }
 }
 
 /// Whether a preflight is for one of the services this module answers CORS for: the JSON

@@ -605,6 +605,23 @@ async fn preflights_are_answered_before_signatures_and_answers_carry_cors_header
             answer.headers
         );
     }
+    // Lambda's answers also expose the headers its Invoke reports in.
+    let mut request = build(Call {
+        uri: "/2015-03-31/functions/my-fn/invocations",
+        target: None,
+        content_type: "application/json",
+        service: "lambda",
+        ..Call::default()
+    });
+    request
+        .headers_mut()
+        .insert("origin", HeaderValue::from_static("https://app.example"));
+    let answer = send(request).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(header(&answer, "access-control-allow-origin"), "*");
+    assert!(header(&answer, "access-control-expose-headers").contains("x-amz-function-error"));
+    assert!(uuid::Uuid::parse_str(header(&answer, "x-amzn-requestid")).is_ok());
+
     // Not from a page: no CORS headers.
     let answer = send(build(Call::default())).await;
     assert_eq!(header(&answer, "access-control-allow-origin"), "-");
