@@ -43,6 +43,10 @@ impl JsonService for DynamoDbService {
     fn call(&self, request: JsonRequest) -> BoxFuture<'static, Result<Bytes, AwsError>> {
         call_store(self.store.clone(), serverful_store::OPERATIONS, request)
     }
+
+    fn new_request_id(&self) -> String {
+        crate::request_id::dynamodb()
+    }
 }
 
 /// The DynamoDB Streams API over one store.
@@ -72,6 +76,10 @@ impl JsonService for DynamoDbStreamsService {
             serverful_store::STREAMS_OPERATIONS,
             request,
         )
+    }
+
+    fn new_request_id(&self) -> String {
+        crate::request_id::dynamodb()
     }
 }
 

@@ -4,7 +4,9 @@
 //! This crate is the framework those APIs plug into: SigV4 verification
 //! ([`sigv4`]), routing by `X-Amz-Target`, path or credential scope ([`router()`]), the service traits
 //! ([`JsonService`], [`RestService`], and [`StreamingService`] for S3, whose bodies are not
-//! buffered), AWS's error shapes ([`AwsError`]), the
+//! buffered), AWS's error shapes ([`AwsError`]), what AWS answers unsigned (CORS
+//! preflights in [`cors`], the health check), request ids in each service's shape
+//! ([`request_id`]), the
 //! endpoint's key pair ([`load_or_generate_credentials`]) and who may do what with which
 //! keys ([`authz`]: the [`KeyRing`], each key's [`Principal`] and its [`Policy`]). It knows
 //! HTTP and AWS wire formats, and nothing of how a service stores anything, nor of stacks
@@ -21,10 +23,14 @@
 //! ```
 
 pub mod authz;
+pub mod cors;
 pub mod credentials;
 pub mod dynamodb;
 pub mod error;
 pub mod execute_api;
+mod health;
+pub mod host;
+pub mod request_id;
 pub mod router;
 pub mod service;
 pub mod sigv4;
@@ -37,6 +43,6 @@ pub use credentials::{
 };
 pub use dynamodb::{DynamoDbService, DynamoDbStreamsService};
 pub use error::{AwsError, MessageField};
-pub use router::{router, AwsState, DEFAULT_ACCOUNT_ID};
+pub use router::{router, AwsState, DEFAULT_ACCOUNT_ID, DEFAULT_REGION};
 pub use service::{JsonRequest, JsonService, RestRequest, RestService, Route, StreamingService};
 pub use sigv4::AuthError;

@@ -1,7 +1,9 @@
 //! The endpoint's axum router: picks the service (`X-Amz-Target` prefix, else a REST
 //! service's path), bounds the body, verifies SigV4 against the [`KeyRing`], resolves
 //! who signed the request, calls the service and shapes the response as AWS does
-//! (`x-amzn-RequestId`, `x-amz-crc32`, error JSON).
+//! (`x-amzn-RequestId` in the service's shape, `x-amz-crc32`, error JSON, CORS headers).
+//! Before any of that it answers what AWS answers unsigned: browsers' CORS preflights
+//! ([`crate::cors`]) and the health check ([`crate::health`]).
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -12,7 +14,7 @@ use axum::response::{IntoResponse as _, Response};
 use axum::Router;
 use bytes::Bytes;
 use futures_util::FutureExt as _;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, ORIGIN};
 use http::{HeaderValue, Method, StatusCode};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use time::OffsetDateTime;
@@ -20,8 +22,10 @@ use time::OffsetDateTime;
 use crate::authz::{Identities, KeyRing, Principal};
 use crate::credentials::Credentials;
 use crate::error::AwsError;
+use crate::host::HostService;
 use crate::service::{JsonRequest, JsonService, RestRequest, RestService, Route, StreamingService};
 use crate::sigv4::{self, AuthError, Expectations, SignedRequest, Verified};
+use crate::{cors, health, request_id};
 
 /// The JSON protocol's content type, 1.0 (DynamoDB, Streams, SQS).
 pub const AMZ_JSON_1_0: &str = "application/x-amz-json-1.0";
@@ -36,6 +40,8 @@ pub const CRC32_HEADER: &str = "x-amz-crc32";
 pub const QUERY_ERROR_HEADER: &str = "x-amzn-query-error";
 /// The account [`AwsState::new`] names its root user in.
 pub const DEFAULT_ACCOUNT_ID: &str = "123456789012";
+/// The region a new [`AwsState`] serves until [`AwsState::with_region`] says otherwise.
+pub const DEFAULT_REGION: &str = "us-east-1";
 
 /// Everything the router needs: the keys it accepts and the services it serves.
 #[derive(Clone)]
@@ -50,6 +56,8 @@ pub struct AwsState {
     pub streaming_services: Vec<Arc<dyn StreamingService>>,
     /// The clock signatures are checked against (tests pin it).
     pub clock: fn() -> OffsetDateTime,
+    /// The region the endpoint serves, named by the health check's answer.
+    pub region: String,
 }
 
 impl std::fmt::Debug for AwsState {
@@ -86,7 +94,14 @@ impl AwsState {
             rest_services: Vec::new(),
             streaming_services: Vec::new(),
             clock: OffsetDateTime::now_utc,
+            region: DEFAULT_REGION.to_owned(),
         }
+    }
+
+    /// The same state serving `region`.
+    pub fn with_region(mut self, region: &str) -> Self {
+        region.clone_into(&mut self.region);
+        self
     }
 
     /// Adds a JSON-protocol service.
@@ -114,7 +129,6 @@ pub fn router(state: AwsState) -> Router {
 }
 
 async fn handle(State(state): State<Arc<AwsState>>, request: Request) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
     let query = request.uri().query().unwrap_or("");
     let credential_service = sigv4::credential_service(request.headers(), query);
     if let Some(service) = state
@@ -122,10 +136,32 @@ async fn handle(State(state): State<Arc<AwsState>>, request: Request) -> Respons
         .iter()
         .find(|service| service.claims(&request, credential_service.as_deref()))
     {
+        // S3 answers its own preflights and CORS headers, from each bucket's rules.
         return service.call(request).await;
     }
+    let host = HostService::of(
+        request.headers(),
+        request
+            .uri()
+            .authority()
+            .map(|authority| authority.as_str()),
+    );
+    // Preflights are never signed: they are answered before anything is verified.
+    if cors::is_preflight(request.method(), request.headers())
+        && preflight_is_ours(&state, &request)
+    {
+        return cors::preflight_response(request.headers(), &host.new_request_id());
+    }
+    let had_origin = request.headers().contains_key(ORIGIN);
+    if health::is_health_check(&request, host) {
+        let mut response = health::response(host, &state.region, &request_id::dynamodb());
+        cors::add_response_headers(&mut response, had_origin, cors::EXPOSE_HEADERS);
+        return response;
+    }
     if request.headers().contains_key("x-amz-target") {
-        return handle_json(&state, request, &request_id).await;
+        let mut response = handle_json(&state, request, host).await;
+        cors::add_response_headers(&mut response, had_origin, cors::EXPOSE_HEADERS);
+        return response;
     }
     let route = Route {
         method: request.method(),
@@ -143,7 +179,10 @@ async fn handle(State(state): State<Arc<AwsState>>, request: Request) -> Respons
             // and the confirmation links it mails out) skips verification.
             let anonymous =
                 route.credential_service.is_none() && service.serves_anonymously(&route);
-            handle_rest(&state, service, request, &request_id, anonymous).await
+            let request_id = request_id::uuid();
+            let mut response = handle_rest(&state, service, request, &request_id, anonymous).await;
+            cors::add_response_headers(&mut response, had_origin, cors::REST_EXPOSE_HEADERS);
+            response
         }
         None => {
             let unclaimed = route.credential_service.is_none().then(|| {
@@ -153,20 +192,57 @@ async fn handle(State(state): State<Arc<AwsState>>, request: Request) -> Respons
                     .find(|service| service.takes_unclaimed_unsigned())
             });
             match unclaimed.flatten() {
+                // S3's own answer, with its own CORS.
                 Some(service) => service.call(request).await,
-                None => json_error(&AwsError::unknown_operation(), AMZ_JSON_1_0, &request_id),
+                None => {
+                    let mut response = json_error(
+                        &AwsError::unknown_operation(),
+                        AMZ_JSON_1_0,
+                        &host.new_request_id(),
+                    );
+                    cors::add_response_headers(&mut response, had_origin, cors::EXPOSE_HEADERS);
+                    response
+                }
             }
         }
     }
 }
 
-async fn handle_json(state: &AwsState, request: Request, request_id: &str) -> Response {
+/// Whether a preflight is for one of the services this module answers CORS for: the JSON
+/// and query protocols on `/`, or a REST service's path (Lambda's) for the method the
+/// preflight asks for. Any other path may be a path-style S3 bucket's, whose preflight
+/// S3 answers from the bucket's rules.
+fn preflight_is_ours(state: &AwsState, request: &Request) -> bool {
+    let path = request.uri().path();
+    if path == "/" {
+        return true;
+    }
+    let method = cors::requested_method(request.headers()).unwrap_or(Method::OPTIONS);
+    let route = Route {
+        method: &method,
+        path,
+        credential_service: None,
+    };
+    state
+        .rest_services
+        .iter()
+        .any(|service| service.handles(&route))
+}
+
+async fn handle_json(state: &AwsState, request: Request, host: HostService) -> Response {
     let content_type = response_content_type(request.headers().get(CONTENT_TYPE));
     let Some((service, operation)) =
         find_json_service(state, request.headers().get("x-amz-target"))
     else {
-        return json_error(&AwsError::unknown_operation(), content_type, request_id);
+        return json_error(
+            &AwsError::unknown_operation(),
+            content_type,
+            &host.new_request_id(),
+        );
     };
+    // The id the service sees is the one its answer carries, in the service's shape.
+    let request_id = service.new_request_id();
+    let request_id = request_id.as_str();
     if request.method() != Method::POST {
         return json_error(&AwsError::unknown_operation(), content_type, request_id);
     }

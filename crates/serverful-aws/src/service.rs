@@ -51,6 +51,11 @@ pub trait JsonService: Send + Sync + 'static {
     /// Runs one operation and returns the response body (JSON). Unknown operations
     /// answer [`AwsError::unknown_operation`].
     fn call(&self, request: JsonRequest) -> BoxFuture<'static, Result<Bytes, AwsError>>;
+    /// A fresh `x-amzn-RequestId` in the shape this service's AWS endpoint uses; the
+    /// default is a UUID (SQS, EventBridge).
+    fn new_request_id(&self) -> String {
+        crate::request_id::uuid()
+    }
 }
 
 /// An authenticated REST-style call.

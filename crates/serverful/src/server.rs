@@ -267,7 +267,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         .set(gateway::router(gateway_state.clone()));
     let aws = aws_router.get_or_init(|| {
         let router = aws_endpoint(
-            serverful_aws::AwsState::with_keys(keys),
+            serverful_aws::AwsState::with_keys(keys).with_region(&settings.region),
             store,
             Some(queues),
             Some(platform.clone()),

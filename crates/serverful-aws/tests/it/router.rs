@@ -5,6 +5,7 @@ use axum::body::Body;
 use expect_test::{expect, Expect};
 use http::{HeaderMap, HeaderValue, Request, StatusCode};
 use http_body_util::BodyExt as _;
+use serverful_aws::request_id::is_dynamodb_request_id;
 use serverful_aws::sigv4::{self, SignedRequest};
 use time::OffsetDateTime;
 use tower::ServiceExt as _;
@@ -126,7 +127,12 @@ async fn check(call: Call, expected: Expect) {
         .get("x-amzn-requestid")
         .and_then(|value| value.to_str().ok())
         .expect("every response has a request ID");
-    assert!(uuid::Uuid::parse_str(request_id).is_ok(), "{request_id}");
+    // The echo services keep the default shape (UUIDs); what the endpoint answers itself
+    // for a host that names no service is DynamoDB's (`request_ids_*` below tell which).
+    assert!(
+        uuid::Uuid::parse_str(request_id).is_ok() || is_dynamodb_request_id(request_id),
+        "{request_id}"
+    );
     let crc = answer
         .headers
         .get("x-amz-crc32")
@@ -386,4 +392,237 @@ async fn query_protocol_services_are_routed_by_credential_scope() {
         expect![[r#"400 application/x-amz-json-1.0 {"__type":"com.amazon.coral.service#UnknownOperationException"}"#]],
     )
     .await;
+}
+
+fn header<'a>(answer: &'a Answer, name: &str) -> &'a str {
+    answer
+        .headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("-")
+}
+
+/// A DynamoDB-like service that answers with the request id it was given.
+struct RequestIdEcho;
+
+impl serverful_aws::JsonService for RequestIdEcho {
+    fn target_prefix(&self) -> &'static str {
+        "IdEcho_20120810"
+    }
+
+    fn signing_name(&self) -> &'static str {
+        "dynamodb"
+    }
+
+    fn call(
+        &self,
+        request: serverful_aws::JsonRequest,
+    ) -> futures_util::future::BoxFuture<'static, Result<bytes::Bytes, serverful_aws::AwsError>>
+    {
+        Box::pin(async move { Ok(bytes::Bytes::from(request.request_id)) })
+    }
+
+    fn new_request_id(&self) -> String {
+        serverful_aws::request_id::dynamodb()
+    }
+}
+
+async fn send_to(state: serverful_aws::AwsState, request: Request<Body>) -> Answer {
+    let response = serverful_aws::router(state)
+        .oneshot(request)
+        .await
+        .expect("the router is infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    Answer {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+#[tokio::test]
+async fn request_ids_take_the_answering_services_shape() {
+    // The service sees the id its answer carries, in its own shape.
+    let state = state().with_json_service(std::sync::Arc::new(RequestIdEcho));
+    let answer = send_to(
+        state,
+        build(Call {
+            target: Some("IdEcho_20120810.Anything"),
+            ..Call::default()
+        }),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(is_dynamodb_request_id(&answer.body), "{}", answer.body);
+    assert_eq!(header(&answer, "x-amzn-requestid"), answer.body);
+
+    // A service with the default keeps UUIDs.
+    let answer = send(build(Call::default())).await;
+    assert!(uuid::Uuid::parse_str(header(&answer, "x-amzn-requestid")).is_ok());
+
+    // No service claims it: the endpoint answers as DynamoDB, for a host that names none,
+    // and with a UUID for one that names another service.
+    let answer = send(build(Call {
+        target: Some("Nobody_20120810.ListTables"),
+        ..Call::default()
+    }))
+    .await;
+    assert!(is_dynamodb_request_id(header(&answer, "x-amzn-requestid")));
+    let mut request = build(Call {
+        target: Some("Nobody_20120810.ListTables"),
+        ..Call::default()
+    });
+    request.headers_mut().insert(
+        "host",
+        HeaderValue::from_static("sqs.us-east-1.amazonaws.com"),
+    );
+    let answer = send(request).await;
+    assert!(uuid::Uuid::parse_str(header(&answer, "x-amzn-requestid")).is_ok());
+}
+
+fn unsigned(method: &str, host: &'static str) -> Request<Body> {
+    let mut request = Request::builder()
+        .method(method)
+        .uri("/")
+        .body(Body::empty())
+        .expect("request");
+    request
+        .headers_mut()
+        .insert("host", HeaderValue::from_static(host));
+    request
+}
+
+#[tokio::test]
+async fn an_unsigned_get_of_the_root_is_dynamodbs_health_check() {
+    let answer = send_to(
+        state().with_region("ap-south-1"),
+        unsigned("GET", "127.0.0.1:4566"),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body, "healthy: dynamodb.ap-south-1.amazonaws.com ");
+    assert_eq!(header(&answer, "content-type"), "-");
+    assert_eq!(
+        header(&answer, "x-amz-crc32"),
+        crc32fast::hash(answer.body.as_bytes()).to_string()
+    );
+    assert!(is_dynamodb_request_id(header(&answer, "x-amzn-requestid")));
+
+    let answer = send(unsigned("GET", "streams.dynamodb.us-east-1.amazonaws.com")).await;
+    assert_eq!(
+        answer.body,
+        "healthy: streams.dynamodb.us-east-1.amazonaws.com "
+    );
+    let answer = send(unsigned("HEAD", "localhost:4566")).await;
+    assert_eq!(answer.status, StatusCode::OK);
+
+    // Not a health check: signed, with a target, another method, another service's host.
+    let answer = send(build(Call {
+        method: "GET",
+        target: None,
+        ..Call::default()
+    }))
+    .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    let answer = send(unsigned("PUT", "127.0.0.1:4566")).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    let answer = send(unsigned("GET", "sqs.us-east-1.amazonaws.com")).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn preflights_are_answered_before_signatures_and_answers_carry_cors_headers() {
+    let mut preflight = unsigned("OPTIONS", "127.0.0.1:4566");
+    for (name, value) in [
+        ("origin", "https://app.example"),
+        ("access-control-request-method", "POST"),
+        (
+            "access-control-request-headers",
+            "content-type,x-amz-target,authorization",
+        ),
+    ] {
+        preflight
+            .headers_mut()
+            .insert(name, HeaderValue::from_static(value));
+    }
+    let answer = send(preflight).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body, "");
+    assert_eq!(header(&answer, "access-control-allow-origin"), "*");
+    assert_eq!(header(&answer, "access-control-allow-methods"), "POST");
+    assert_eq!(
+        header(&answer, "access-control-allow-headers"),
+        "content-type,x-amz-target,authorization"
+    );
+    assert_eq!(header(&answer, "access-control-max-age"), "172800");
+    assert!(is_dynamodb_request_id(header(&answer, "x-amzn-requestid")));
+
+    // Lambda's REST path is the REST service's, for the method asked for.
+    let mut preflight = Request::builder()
+        .method("OPTIONS")
+        .uri("/2015-03-31/functions/f/invocations")
+        .body(Body::empty())
+        .expect("request");
+    preflight
+        .headers_mut()
+        .insert("origin", HeaderValue::from_static("https://app.example"));
+    preflight.headers_mut().insert(
+        "access-control-request-method",
+        HeaderValue::from_static("POST"),
+    );
+    let answer = send(preflight).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(header(&answer, "access-control-allow-origin"), "*");
+
+    // A signed call, a refused one and an unknown one, from a page: all readable.
+    for call in [
+        Call::default(),
+        Call {
+            secret: "wrong",
+            ..Call::default()
+        },
+        Call {
+            target: Some("Nobody_20120810.ListTables"),
+            ..Call::default()
+        },
+    ] {
+        let mut request = build(call);
+        request
+            .headers_mut()
+            .insert("origin", HeaderValue::from_static("https://app.example"));
+        let answer = send(request).await;
+        assert_eq!(header(&answer, "access-control-allow-origin"), "*");
+        assert!(
+            header(&answer, "access-control-expose-headers").contains("x-amzn-RequestId"),
+            "{:?}",
+            answer.headers
+        );
+    }
+    // Lambda's answers also expose the headers its Invoke reports in.
+    let mut request = build(Call {
+        uri: "/2015-03-31/functions/my-fn/invocations",
+        target: None,
+        content_type: "application/json",
+        service: "lambda",
+        ..Call::default()
+    });
+    request
+        .headers_mut()
+        .insert("origin", HeaderValue::from_static("https://app.example"));
+    let answer = send(request).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(header(&answer, "access-control-allow-origin"), "*");
+    assert!(header(&answer, "access-control-expose-headers").contains("x-amz-function-error"));
+    assert!(uuid::Uuid::parse_str(header(&answer, "x-amzn-requestid")).is_ok());
+
+    // Not from a page: no CORS headers.
+    let answer = send(build(Call::default())).await;
+    assert_eq!(header(&answer, "access-control-allow-origin"), "-");
 }

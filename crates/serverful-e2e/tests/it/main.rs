@@ -14,6 +14,7 @@ mod builds;
 mod clients;
 mod console;
 mod deploys;
+mod dynamodb_endpoint;
 mod eventbridge;
 mod examples;
 mod failures;
