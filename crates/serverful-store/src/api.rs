@@ -677,9 +677,16 @@ pub struct ConsumedCapacity {
     /// `WriteCapacityUnits`
     #[serde(skip_serializing_if = "Option::is_none")]
     pub write_capacity_units: Option<f64>,
-    /// `Table` (with `ReturnConsumedCapacity: INDEXES`).
+    /// `Table` (with `ReturnConsumedCapacity: INDEXES`, when the table itself was read
+    /// or written).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub table: Option<Capacity>,
+    /// `LocalSecondaryIndexes` (with `INDEXES`): each local index read or written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_secondary_indexes: Option<BTreeMap<String, Capacity>>,
+    /// `GlobalSecondaryIndexes` (with `INDEXES`): each global index read or written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub global_secondary_indexes: Option<BTreeMap<String, Capacity>>,
 }
 
 /// `Capacity`

@@ -51,9 +51,11 @@ fn operand_value(operand: &Operand, item: &Item) -> Option<AttributeValue> {
         Operand::Value(value) => Some(value.clone()),
         Operand::Size(inner) => {
             let size = match operand_value(inner, item)? {
-                // Strings count UTF-8 bytes: DynamoDB documents size() as "an
-                // attribute's size in bytes", the unit of its size limits too.
-                AttributeValue::S(text) => text.len(),
+                // A string's size is its length in characters, as DynamoDB documents
+                // size() for strings ("the length of the string"; "less than or equal to
+                // 20 characters"), counted as its Java service counts them, in UTF-16
+                // code units. Binary values count bytes.
+                AttributeValue::S(text) => text.encode_utf16().count(),
                 AttributeValue::B(bytes) => bytes.len(),
                 AttributeValue::SS(members) => members.len(),
                 AttributeValue::NS(members) => members.len(),

@@ -24,31 +24,74 @@ pub fn last_evaluated_key(
     key
 }
 
+/// Which read an `ExclusiveStartKey` is for: Query and Scan word some of its faults
+/// differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartKeyFor {
+    /// `Query`
+    Query,
+    /// `Scan`
+    Scan,
+}
+
 /// Checks an `ExclusiveStartKey`: exactly the table's key attributes (and the
-/// index's when reading an index), each with its declared type.
+/// index's when reading an index), each with its declared type, worded as DynamoDB
+/// words each fault:
+/// - the wrong number of attributes, or one missing: "The provided starting key is
+///   invalid" (a Scan of a table adds ": The provided key element does not match the
+///   schema" to a wrong count);
+/// - a mistyped attribute of the key being read: "The provided key element does not
+///   match the schema", except in a Scan of the table itself, which prefixes it with
+///   "The provided starting key is invalid: ";
+/// - a mistyped table key attribute while reading an index: the prefixed form.
 pub fn check_exclusive_start_key(
     table_key: &KeySchema,
     index_key: Option<&KeySchema>,
     start_key: &Item,
+    read: StartKeyFor,
 ) -> StoreResult<()> {
+    const MISMATCH: &str = "The provided key element does not match the schema";
     let invalid = || StoreError::validation("The provided starting key is invalid");
-    let expected: Vec<_> = table_key
+    let invalid_because = |reason: &str| {
+        StoreError::validation(format!("The provided starting key is invalid: {reason}"))
+    };
+    let mut names: Vec<&str> = table_key
         .attributes()
         .chain(index_key.into_iter().flat_map(KeySchema::attributes))
-        .collect();
-    let mut names: Vec<&str> = expected
-        .iter()
         .map(|attribute| attribute.name.as_str())
         .collect();
     names.sort_unstable();
     names.dedup();
     if start_key.len() != names.len() {
-        return Err(invalid());
+        return Err(match (read, index_key) {
+            (StartKeyFor::Scan, None) => invalid_because(MISMATCH),
+            _ => invalid(),
+        });
     }
-    for attribute in expected {
-        let value = start_key.get(&attribute.name).ok_or_else(invalid)?;
+    let read_key = index_key.unwrap_or(table_key);
+    let table_scan = read == StartKeyFor::Scan && index_key.is_none();
+    for attribute in read_key.attributes() {
+        let value = start_key.get(&attribute.name).ok_or_else(|| {
+            if table_scan {
+                invalid_because(MISMATCH)
+            } else {
+                invalid()
+            }
+        })?;
         if ScalarType::of(value) != Some(attribute.scalar_type) {
-            return Err(invalid());
+            return Err(if table_scan {
+                invalid_because(MISMATCH)
+            } else {
+                StoreError::validation(MISMATCH)
+            });
+        }
+    }
+    if index_key.is_some() {
+        for attribute in table_key.attributes() {
+            let value = start_key.get(&attribute.name).ok_or_else(invalid)?;
+            if ScalarType::of(value) != Some(attribute.scalar_type) {
+                return Err(invalid_because(MISMATCH));
+            }
         }
     }
     Ok(())
@@ -129,16 +172,29 @@ mod tests {
         let key = last_evaluated_key(&table_key(), Some(&index_key()), &item);
         expect![[r#"{"owner": {S: ann}, "pk": {S: a}, "sk": {N: 1}}"#]]
             .assert_eq(&format!("{key:?}"));
-        assert!(check_exclusive_start_key(&table_key(), Some(&index_key()), &key).is_ok());
+        assert!(check_exclusive_start_key(
+            &table_key(),
+            Some(&index_key()),
+            &key,
+            StartKeyFor::Query
+        )
+        .is_ok());
         let table_only = last_evaluated_key(&table_key(), None, &item);
         expect!["ValidationException: The provided starting key is invalid"].assert_eq(
-            &check_exclusive_start_key(&table_key(), Some(&index_key()), &table_only)
-                .expect_err("short")
-                .to_string(),
+            &check_exclusive_start_key(
+                &table_key(),
+                Some(&index_key()),
+                &table_only,
+                StartKeyFor::Query,
+            )
+            .expect_err("short")
+            .to_string(),
         );
         let mut wrong_type = table_only.clone();
         wrong_type.insert("sk".into(), AttributeValue::S("1".into()));
-        assert!(check_exclusive_start_key(&table_key(), None, &wrong_type).is_err());
+        assert!(
+            check_exclusive_start_key(&table_key(), None, &wrong_type, StartKeyFor::Scan).is_err()
+        );
     }
 
     #[test]

@@ -328,27 +328,106 @@ fn attribute_updates(
         .collect()
 }
 
-/// `ConsumedCapacity` for one table, when asked for.
-pub(crate) fn consumed(mode: Option<&String>, table: &str, units: f64) -> Option<ConsumedCapacity> {
+/// The units one operation consumed on one table: on the table itself (`None` when
+/// only an index was read) and on each of its indexes (name, whether global, units).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Consumption {
+    pub(crate) table: Option<f64>,
+    pub(crate) indexes: Vec<(String, bool, f64)>,
+}
+
+impl Consumption {
+    /// Units consumed on the table alone.
+    pub(crate) fn table(units: f64) -> Consumption {
+        Consumption {
+            table: Some(units),
+            indexes: Vec::new(),
+        }
+    }
+
+    /// Adds another write's or read's units, index by index.
+    pub(crate) fn add(&mut self, other: &Consumption) {
+        if let Some(units) = other.table {
+            *self.table.get_or_insert(0.0) += units;
+        }
+        for (name, global, units) in &other.indexes {
+            match self.indexes.iter_mut().find(|(known, ..)| known == name) {
+                Some((_, _, total)) => *total += units,
+                None => self.indexes.push((name.clone(), *global, *units)),
+            }
+        }
+    }
+
+    fn total(&self) -> f64 {
+        self.table.unwrap_or(0.0) + self.indexes.iter().map(|(.., units)| units).sum::<f64>()
+    }
+}
+
+/// What a write from `old` to `new` consumed: the larger of the two items on the table
+/// (a delete has no new one), and the changed entries on each index.
+pub(crate) fn write_consumption(
+    table: &Table,
+    old: Option<&Item>,
+    new: Option<&Item>,
+) -> Consumption {
+    Consumption {
+        table: Some(write_units(
+            old.map_or(0, item_size).max(new.map_or(0, item_size)),
+            false,
+        )),
+        indexes: table.index_write_units(old, new),
+    }
+}
+
+/// `ConsumedCapacity` for one table, when asked for: the total with `TOTAL`, and with
+/// `INDEXES` also the table's and each index's share, as DynamoDB reports them.
+pub(crate) fn consumed_detail(
+    mode: Option<&String>,
+    table: &str,
+    consumption: &Consumption,
+) -> Option<ConsumedCapacity> {
+    let indexes_of = |global: bool| {
+        let shares: BTreeMap<String, Capacity> = consumption
+            .indexes
+            .iter()
+            .filter(|(_, is_global, _)| *is_global == global)
+            .map(|(name, _, units)| {
+                (
+                    name.clone(),
+                    Capacity {
+                        capacity_units: *units,
+                    },
+                )
+            })
+            .collect();
+        (!shares.is_empty()).then_some(shares)
+    };
+    let total = ConsumedCapacity {
+        table_name: table.to_owned(),
+        capacity_units: consumption.total(),
+        read_capacity_units: None,
+        write_capacity_units: None,
+        table: None,
+        local_secondary_indexes: None,
+        global_secondary_indexes: None,
+    };
     match mode.map(String::as_str) {
-        Some("TOTAL") => Some(ConsumedCapacity {
-            table_name: table.to_owned(),
-            capacity_units: units,
-            read_capacity_units: None,
-            write_capacity_units: None,
-            table: None,
-        }),
+        Some("TOTAL") => Some(total),
         Some("INDEXES") => Some(ConsumedCapacity {
-            table_name: table.to_owned(),
-            capacity_units: units,
-            read_capacity_units: None,
-            write_capacity_units: None,
-            table: Some(Capacity {
+            table: consumption.table.map(|units| Capacity {
                 capacity_units: units,
             }),
+            local_secondary_indexes: indexes_of(false),
+            global_secondary_indexes: indexes_of(true),
+            ..total
         }),
         _ => None,
     }
+}
+
+/// `ConsumedCapacity` for units consumed on a table alone, when asked for.
+pub(crate) fn consumed(mode: Option<&String>, table: &str, units: f64) -> Option<ConsumedCapacity> {
+    consumed_detail(mode, table, &Consumption::table(units))
 }
 
 fn non_empty(item: Item) -> Option<Item> {
@@ -482,17 +561,16 @@ impl Store {
     ) -> StoreResult<WriteItemOutput> {
         if !write.needs_old(prepared) {
             self.run_blind_write(prepared)?;
-            return Ok(write.output(None, 0.0, &prepared.table, &prepared.key));
+            return Ok(write.output(
+                None,
+                &Consumption::table(0.0),
+                &prepared.table,
+                &prepared.key,
+            ));
         }
         let (old, new) = self.run_write(prepared)?;
-        // The larger of the old and the new item (a delete has no new one).
-        let units = write_units(
-            old.as_ref()
-                .map_or(0, item_size)
-                .max(new.as_ref().map_or(0, item_size)),
-            false,
-        );
-        Ok(write.output(old, units, &prepared.table, &prepared.key))
+        let consumption = write_consumption(&prepared.table, old.as_ref(), new.as_ref());
+        Ok(write.output(old, &consumption, &prepared.table, &prepared.key))
     }
 
     /// `UpdateItem`
@@ -590,12 +668,7 @@ impl Store {
                 == Some("ALL_OLD"),
         };
         let (old, new) = self.run_write(&prepared)?;
-        let units = write_units(
-            old.as_ref()
-                .map_or(0, item_size)
-                .max(new.as_ref().map_or(0, item_size)),
-            false,
-        );
+        let consumption = write_consumption(&table, old.as_ref(), new.as_ref());
         let attributes = match input.return_values.as_deref() {
             Some("ALL_OLD") => old,
             Some("ALL_NEW") => new,
@@ -609,10 +682,10 @@ impl Store {
         };
         Ok(WriteItemOutput {
             attributes,
-            consumed_capacity: consumed(
+            consumed_capacity: consumed_detail(
                 input.return_consumed_capacity.as_ref(),
                 &table.meta.name,
-                units,
+                &consumption,
             ),
             item_collection_metrics: item_collection_metrics(
                 input.return_item_collection_metrics.as_ref(),
@@ -732,6 +805,13 @@ impl Store {
                 return Err(StoreError::validation(format!(
                     "1 validation error detected: Value '[]' at 'requestItems.{name}.member.keys' failed to satisfy constraint: Member must have length greater than or equal to 1"
                 )));
+            }
+            // Equal keys are found before the table is looked up.
+            let mut distinct = BTreeSet::new();
+            if !keys.iter().all(|key| distinct.insert(format!("{key:?}"))) {
+                return Err(StoreError::validation(
+                    "Provided list of item keys contains duplicates",
+                ));
             }
             let projection = read_projection(
                 request.projection_expression.as_ref(),
@@ -940,7 +1020,7 @@ impl Store {
             .collect();
         let _guards = self.lock_stripes(stripes);
         let mut writes = Vec::new();
-        let mut units: BTreeMap<String, f64> = BTreeMap::new();
+        let mut units: BTreeMap<String, Consumption> = BTreeMap::new();
         let capacity_wanted = matches!(
             input.return_consumed_capacity.as_deref(),
             Some("TOTAL" | "INDEXES")
@@ -957,12 +1037,10 @@ impl Store {
             }
             let old = self.stored_item(&write.table, &write.row.0, &write.row.1)?;
             let new = write.apply(old.as_ref())?;
-            *units.entry(write.table.meta.name.clone()).or_default() += write_units(
-                old.as_ref()
-                    .map_or(0, item_size)
-                    .max(new.as_ref().map_or(0, item_size)),
-                false,
-            );
+            units
+                .entry(write.table.meta.name.clone())
+                .or_default()
+                .add(&write_consumption(&write.table, old.as_ref(), new.as_ref()));
             self.item_writes(
                 &write.table,
                 &write.row,
@@ -974,8 +1052,8 @@ impl Store {
         self.backend.write(writes)?;
         let capacities: Vec<ConsumedCapacity> = units
             .iter()
-            .filter_map(|(name, units)| {
-                consumed(input.return_consumed_capacity.as_ref(), name, *units)
+            .filter_map(|(name, consumption)| {
+                consumed_detail(input.return_consumed_capacity.as_ref(), name, consumption)
             })
             .collect();
         Ok(BatchWriteItemOutput {
@@ -1147,7 +1225,7 @@ impl<'a> ConditionalWrite<'a> {
     pub(crate) fn output(
         &self,
         old: Option<Item>,
-        units: f64,
+        consumption: &Consumption,
         table: &Table,
         key: &Item,
     ) -> WriteItemOutput {
@@ -1156,7 +1234,11 @@ impl<'a> ConditionalWrite<'a> {
                 Some("ALL_OLD") => old,
                 _ => None,
             },
-            consumed_capacity: consumed(self.return_consumed_capacity, &table.meta.name, units),
+            consumed_capacity: consumed_detail(
+                self.return_consumed_capacity,
+                &table.meta.name,
+                consumption,
+            ),
             item_collection_metrics: item_collection_metrics(
                 self.return_item_collection_metrics,
                 table,

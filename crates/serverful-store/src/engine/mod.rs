@@ -33,10 +33,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{Backend, BackendError, Space, Write};
+use crate::capacity::write_units;
 use crate::error::{StoreError, StoreResult};
 use crate::index::{IndexProjection, SecondaryIndex};
 use crate::key::{encode_key_value_into, KeyAttribute, KeySchema, ScalarType};
-use crate::value::Item;
+use crate::value::{item_size, Item};
 
 pub use dispatch::{NON_WAITING_OPERATIONS, OPERATIONS, STREAMS_OPERATIONS};
 pub use start::{Answer, BlockingCall};
@@ -122,6 +123,37 @@ fn key_attribute(meta: &TableMeta, name: &str) -> StoreResult<KeyAttribute> {
 }
 
 impl Table {
+    /// The write units a write from `old` to `new` consumes on each index it changes, as
+    /// DynamoDB counts them: one write of the entry's size where an entry appears,
+    /// disappears or changes in place, two (a delete and a put) where its index key
+    /// changes. Indexes the write leaves alone are not listed.
+    pub(crate) fn index_write_units(
+        &self,
+        old: Option<&Item>,
+        new: Option<&Item>,
+    ) -> Vec<(String, bool, f64)> {
+        let mut units = Vec::new();
+        for (meta, index) in &self.indexes {
+            let old_entry = old.and_then(|item| index.entry(&self.key, item));
+            let new_entry = new.and_then(|item| index.entry(&self.key, item));
+            let written = match (&old_entry, &new_entry) {
+                (None, None) => continue,
+                (Some(old), Some(new)) if old == new => continue,
+                (Some(entry), None) | (None, Some(entry)) => write_units(item_size(entry), false),
+                (Some(old), Some(new))
+                    if index.key_schema.key_of(old) == index.key_schema.key_of(new) =>
+                {
+                    write_units(item_size(old).max(item_size(new)), false)
+                }
+                (Some(old), Some(new)) => {
+                    write_units(item_size(old), false) + write_units(item_size(new), false)
+                }
+            };
+            units.push((meta.name.clone(), meta.global, written));
+        }
+        units
+    }
+
     /// Fails for a path that reaches into a key attribute of the table or of one of its
     /// indexes (`a.b`, `a[0]`): key attributes are scalars, and DynamoDB refuses such
     /// paths in projections, filters and updates rather than matching nothing.

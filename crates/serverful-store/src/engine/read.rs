@@ -5,9 +5,11 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-use super::items::{check_not_mixed, consumed, legacy_filter, parse_expressions};
+use super::items::{
+    check_not_mixed, consumed_detail, legacy_filter, parse_expressions, Consumption,
+};
 use super::validate::{Violations, CAPACITY_VALUES, CONDITIONAL_OPERATORS};
-use super::{decode_item, row_key, Gate, Store, Table};
+use super::{decode_item, row_key, Gate, IndexMeta, Store, Table};
 use crate::api::{QueryInput, ReadOutput, ScanInput};
 use crate::backend::{SortRange, Space};
 use crate::capacity::{read_units, ReadKind};
@@ -17,7 +19,8 @@ use crate::expression::{Comparator, Condition, Projection, SortKeyCondition};
 use crate::key::{encode_key_prefix, encode_key_value, KeySchema};
 use crate::legacy::{self, FilterCondition};
 use crate::paging::{
-    check_exclusive_start_key, check_segments, last_evaluated_key, segment_of, MAX_PAGE_BYTES,
+    check_exclusive_start_key, check_segments, last_evaluated_key, segment_of, StartKeyFor,
+    MAX_PAGE_BYTES,
 };
 use crate::value::{item_size, Item};
 
@@ -89,6 +92,8 @@ struct ReadPlan<'a> {
     space: Space,
     /// The key of the space read: the table's or the index's.
     index_key: Option<&'a KeySchema>,
+    /// The index read, if any.
+    index_meta: Option<&'a IndexMeta>,
     filter: Option<Condition>,
     output: Output,
     limit: Option<usize>,
@@ -168,6 +173,17 @@ impl ReadPlan<'_> {
         }
     }
 
+    /// Where a read's units were consumed: on the table, or on the index read.
+    fn consumption(&self, units: f64) -> Consumption {
+        match self.index_meta {
+            None => Consumption::table(units),
+            Some(meta) => Consumption {
+                table: None,
+                indexes: vec![(meta.name.clone(), meta.global, units)],
+            },
+        }
+    }
+
     fn finish(&self, page: Page, return_capacity: Option<&String>) -> ReadOutput {
         let last_evaluated_key = if page.full {
             match &page.last {
@@ -187,10 +203,10 @@ impl ReadPlan<'_> {
             count: page.count,
             scanned_count: page.scanned,
             last_evaluated_key,
-            consumed_capacity: consumed(
+            consumed_capacity: consumed_detail(
                 return_capacity,
                 &self.table.meta.name,
-                read_units(page.bytes, self.kind),
+                &self.consumption(read_units(page.bytes, self.kind)),
             ),
         }
     }
@@ -285,6 +301,7 @@ fn plan<'a>(
         table,
         space,
         index_key,
+        index_meta,
         filter,
         fetch_from_table,
         output,
@@ -498,7 +515,12 @@ impl Store {
             None => None,
         };
         if let Some(start) = &input.exclusive_start_key {
-            check_exclusive_start_key(&table.key, index_schema.as_ref(), start)?;
+            check_exclusive_start_key(
+                &table.key,
+                index_schema.as_ref(),
+                start,
+                StartKeyFor::Query,
+            )?;
         }
         let schema = index_schema.as_ref().unwrap_or(&table.key);
         let key_condition = match (key_shape, key_conditions) {
@@ -510,12 +532,9 @@ impl Store {
                 ))
             }
         };
-        if let Some(projection) = &projection {
-            table.check_key_paths(&projection.paths)?;
-        }
+        let key_paths = check_read_key_paths(&table, projection.as_ref(), filter.as_ref());
         if let Some(filter) = &filter {
             check_filter_avoids_keys(filter, schema, filter_name)?;
-            table.check_key_paths(filter.paths())?;
         }
         let plan = plan(
             &table,
@@ -526,6 +545,7 @@ impl Store {
             input.limit,
             input.consistent_read == Some(true),
         )?;
+        key_paths?;
         let partition = encode_key_value(&key_condition.partition_key_value)?;
         let sort_condition = key_condition
             .sort_key
@@ -687,12 +707,8 @@ impl Store {
         };
         let _gate = self.enter(gate);
         let table = self.table(input.table_name.as_deref().unwrap_or_default())?;
-        if let Some(projection) = &projection {
-            table.check_key_paths(&projection.paths)?;
-        }
-        if let Some(filter) = &filter {
-            table.check_key_paths(filter.paths())?;
-        }
+        // Checked here, reported after the index and the start key as DynamoDB does.
+        let key_paths = check_read_key_paths(&table, projection.as_ref(), filter.as_ref());
         let plan = plan(
             &table,
             input.index_name.as_ref(),
@@ -704,13 +720,21 @@ impl Store {
         )?;
         let mut position: Option<(Vec<u8>, Vec<u8>)> = None;
         if let Some(start) = &input.exclusive_start_key {
-            check_exclusive_start_key(&table.key, plan.index_key, start)?;
+            check_exclusive_start_key(&table.key, plan.index_key, start, StartKeyFor::Scan)?;
             let schema = plan.index_key.unwrap_or(&table.key);
             position = Some(
                 row_key(schema, plan.index_key.map(|_| &table.key), start)
                     .map_err(|_| StoreError::validation("The provided starting key is invalid"))?,
             );
+            if let (Some(segment), Some(total)) = (segment, total_segments) {
+                if segment_of(&table.key, start, total)? != segment {
+                    return Err(StoreError::validation(format!(
+                        "The provided starting key is invalid: Invalid ExclusiveStartKey. Please use ExclusiveStartKey with correct Segment. TotalSegments: {total} Segment: {segment}"
+                    )));
+                }
+            }
         }
+        key_paths?;
         let mut page = plan.new_page();
         loop {
             let rows = self.backend.scan(
@@ -741,6 +765,21 @@ impl Store {
             }
         }
     }
+}
+
+/// A read's projection and filter may not reach into key attributes.
+fn check_read_key_paths(
+    table: &Table,
+    projection: Option<&Projection>,
+    filter: Option<&Condition>,
+) -> StoreResult<()> {
+    if let Some(projection) = projection {
+        table.check_key_paths(&projection.paths)?;
+    }
+    if let Some(filter) = filter {
+        table.check_key_paths(filter.paths())?;
+    }
+    Ok(())
 }
 
 /// Query filters may not name the queried key's attributes, as DynamoDB

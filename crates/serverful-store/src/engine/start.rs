@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use super::dispatch::{encode, NON_WAITING_OPERATIONS};
-use super::items::{ConditionalWrite, Mutation, PreparedWrite};
+use super::items::{ConditionalWrite, Consumption, Mutation, PreparedWrite};
 use super::{lock_without_waiting, Store};
 use crate::api::{from_slice, DeleteItemInput, PutItemInput};
 use crate::error::{StoreError, StoreResult};
@@ -160,7 +160,9 @@ impl Store {
         let mut writes = Vec::new();
         let response = self
             .item_writes(table, &prepared.row, None, new, &mut writes)
-            .and_then(|()| encode(&write.output(None, 0.0, table, &prepared.key)));
+            .and_then(|()| {
+                encode(&write.output(None, &Consumption::table(0.0), table, &prepared.key))
+            });
         let response = match response {
             Ok(response) => response,
             Err(error) => {
