@@ -10,6 +10,8 @@ use expect_test::{expect, Expect};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
+mod order;
+
 use super::{Store, StoreConfig};
 use crate::api::error_body;
 use crate::backend::MemoryBackend;
