@@ -15,6 +15,7 @@ mod clients;
 mod console;
 mod deploys;
 mod dynamodb_endpoint;
+mod dynamodb_fidelity;
 mod eventbridge;
 mod examples;
 mod failures;
