@@ -720,6 +720,41 @@ impl Store {
     /// indexes are backfilled before it returns), stream specification,
     /// deletion protection.
     pub fn update_table(&self, input: UpdateTableInput) -> StoreResult<CreateTableOutput> {
+        // What the request says by itself is checked before the table is looked up.
+        let mut violations = Violations::new();
+        violations.table_name(input.table_name.as_ref(), "tableName");
+        violations.one_of(
+            input.billing_mode.as_ref(),
+            "billingMode",
+            &["PROVISIONED", "PAY_PER_REQUEST"],
+        );
+        violations.finish()?;
+        let mut updated_indexes = std::collections::BTreeSet::new();
+        for update in input.global_secondary_index_updates.iter().flatten() {
+            let name = update
+                .create
+                .as_ref()
+                .and_then(|create| create.index_name.clone())
+                .or_else(|| {
+                    update
+                        .delete
+                        .as_ref()
+                        .and_then(|delete| delete.index_name.clone())
+                })
+                .or_else(|| {
+                    update
+                        .update
+                        .as_ref()
+                        .and_then(|update| update["IndexName"].as_str().map(str::to_owned))
+                });
+            if let Some(name) = name {
+                if !updated_indexes.insert(name.clone()) {
+                    return Err(invalid(format!(
+                        "Only one global secondary index update per index is allowed simultaneously. Index: {name}"
+                    )));
+                }
+            }
+        }
         let _gate = self.write_gate();
         let table = self.named_table(&TableNameInput {
             table_name: input.table_name.clone(),
@@ -1029,36 +1064,53 @@ impl Store {
         })
     }
 
-    fn table_of_arn(&self, arn: Option<&String>, operation: &str) -> StoreResult<Arc<Table>> {
+    /// The table name a resource ARN names, checked without looking the table up: a
+    /// malformed ARN, or one whose table name could not exist, is invalid; a table ARN of
+    /// another account or region is denied.
+    fn table_name_of_arn<'a>(
+        &self,
+        arn: Option<&'a String>,
+        operation: &str,
+    ) -> StoreResult<&'a str> {
         let mut violations = Violations::new();
         violations.required(arn, "resourceArn");
         violations.finish()?;
         let arn = arn.map(String::as_str).unwrap_or_default();
         let prefix = table_arn(&self.config.region, &self.config.account_id, "");
-        let name = match arn.strip_prefix(&prefix) {
-            Some(name) => name,
+        let invalid = || {
+            StoreError::validation(format!(
+                "Invalid TableArn: Invalid ResourceArn provided as input {arn}"
+            ))
+        };
+        match arn.strip_prefix(&prefix) {
+            Some(name) => {
+                let mut name_check = Violations::new();
+                name_check.name_pattern(name, "tableName");
+                name_check.finish().map_err(|_| invalid())?;
+                Ok(name)
+            }
             // A well-formed table ARN of another account or region names a
             // table this caller cannot see: AWS denies access rather than
             // calling the ARN invalid.
-            None if is_foreign_table_arn(arn) => {
-                return Err(StoreError::new(
-                    ErrorKind::AccessDenied,
-                    format!(
-                        "User is not authorized to perform: dynamodb:{operation} on resource: {arn}"
-                    ),
-                ))
-            }
-            None => {
-                return Err(StoreError::new(
-                    ErrorKind::Validation,
-                    format!("Invalid TableArn: Invalid ResourceArn provided as input {arn}"),
-                ))
-            }
-        };
+            None if is_foreign_table_arn(arn) => Err(StoreError::new(
+                ErrorKind::AccessDenied,
+                format!(
+                    "User is not authorized to perform: dynamodb:{operation} on resource: {arn}"
+                ),
+            )),
+            None => Err(invalid()),
+        }
+    }
+
+    /// The table a resource ARN names.
+    fn table_of_arn(&self, arn: Option<&String>, name: &str) -> StoreResult<Arc<Table>> {
         self.table(name).map_err(|_| {
             StoreError::new(
                 ErrorKind::ResourceNotFound,
-                format!("Requested resource not found: ResourcArn: {arn} not found"),
+                format!(
+                    "Requested resource not found: ResourcArn: {} not found",
+                    arn.map(String::as_str).unwrap_or_default()
+                ),
             )
         })
     }
@@ -1068,10 +1120,18 @@ impl Store {
         let mut violations = Violations::new();
         violations.required(input.tags.as_ref(), "tags");
         violations.finish()?;
+        let name = self.table_name_of_arn(input.resource_arn.as_ref(), "TagResource")?;
+        let tags = input.tags.as_deref().unwrap_or_default();
+        if tags.is_empty() {
+            return Err(StoreError::validation(
+                "Atleast one Tag needs to be provided as Input.",
+            ));
+        }
+        let pairs = tag_pairs(tags)?;
         let _gate = self.write_gate();
-        let table = self.table_of_arn(input.resource_arn.as_ref(), "TagResource")?;
+        let table = self.table_of_arn(input.resource_arn.as_ref(), name)?;
         let mut meta = table.meta.clone();
-        for (key, value) in tag_pairs(input.tags.as_deref().unwrap_or_default())? {
+        for (key, value) in pairs {
             meta.tags.retain(|(existing, _)| *existing != key);
             meta.tags.push((key, value));
         }
@@ -1089,8 +1149,14 @@ impl Store {
         let mut violations = Violations::new();
         violations.required(input.tag_keys.as_ref(), "tagKeys");
         violations.finish()?;
+        let name = self.table_name_of_arn(input.resource_arn.as_ref(), "UntagResource")?;
+        if input.tag_keys.as_ref().is_some_and(Vec::is_empty) {
+            return Err(StoreError::validation(
+                "Atleast one Tag Key needs to be provided as Input.",
+            ));
+        }
         let _gate = self.write_gate();
-        let table = self.table_of_arn(input.resource_arn.as_ref(), "UntagResource")?;
+        let table = self.table_of_arn(input.resource_arn.as_ref(), name)?;
         let mut meta = table.meta.clone();
         let keys = input.tag_keys.unwrap_or_default();
         meta.tags.retain(|(key, _)| !keys.contains(key));
@@ -1103,7 +1169,8 @@ impl Store {
         &self,
         input: ListTagsOfResourceInput,
     ) -> StoreResult<ListTagsOfResourceOutput> {
-        let table = self.table_of_arn(input.resource_arn.as_ref(), "ListTagsOfResource")?;
+        let name = self.table_name_of_arn(input.resource_arn.as_ref(), "ListTagsOfResource")?;
+        let table = self.table_of_arn(input.resource_arn.as_ref(), name)?;
         Ok(ListTagsOfResourceOutput {
             tags: table
                 .meta

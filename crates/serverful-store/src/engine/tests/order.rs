@@ -414,3 +414,50 @@ proptest! {
         prop_assert_eq!(count["Count"].as_u64(), Some(0));
     }
 }
+
+#[test]
+fn control_plane_faults_come_before_a_missing_table() {
+    let store = store();
+    let missing = "arn:aws:dynamodb:us-east-1:000000000000:table/missing";
+    check(
+        &store,
+        "TagResource",
+        json!({"ResourceArn": missing, "Tags": []}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Atleast one Tag needs to be provided as Input."}"#
+        ]],
+    );
+    check(
+        &store,
+        "UntagResource",
+        json!({"ResourceArn": missing, "TagKeys": []}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Atleast one Tag Key needs to be provided as Input."}"#
+        ]],
+    );
+    check(
+        &store,
+        "ListTagsOfResource",
+        json!({"ResourceArn": "arn:aws:dynamodb:us-east-1:000000000000:table/ab"}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Invalid TableArn: Invalid ResourceArn provided as input arn:aws:dynamodb:us-east-1:000000000000:table/ab"}"#
+        ]],
+    );
+    check(
+        &store,
+        "UpdateTable",
+        json!({"TableName": "missing", "GlobalSecondaryIndexUpdates": [
+            {"Delete": {"IndexName": "twice"}}, {"Delete": {"IndexName": "twice"}}]}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"One or more parameter values were invalid: Only one global secondary index update per index is allowed simultaneously. Index: twice"}"#
+        ]],
+    );
+    check(
+        &store,
+        "TagResource",
+        json!({"ResourceArn": missing, "Tags": [{"Key": "k", "Value": "v"}]}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"Requested resource not found: ResourcArn: arn:aws:dynamodb:us-east-1:000000000000:table/missing not found"}"#
+        ]],
+    );
+}
