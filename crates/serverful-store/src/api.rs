@@ -28,7 +28,16 @@ const KINDS: [ErrorKind; 2] = [ErrorKind::Validation, ErrorKind::Serialization];
 /// verdict on an invalid one travels through serde's string-only custom error.
 impl<'de> Deserialize<'de> for AttributeValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        crate::value::wire::deserialize_value(deserializer)?.map_err(|error| smuggle(&error))
+        match crate::value::wire::deserialize_value(deserializer)? {
+            Ok(value) => Ok(value),
+            // Judged later in the request, where DynamoDB judges it (see `deferred`).
+            Err(error)
+                if error.kind == ErrorKind::Validation && crate::deferred::defer(error.clone()) =>
+            {
+                Ok(AttributeValue::Null)
+            }
+            Err(error) => Err(smuggle(&error)),
+        }
     }
 }
 
@@ -80,10 +89,14 @@ fn expression_values<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Optio
             }
             Err(error) if error.kind == ErrorKind::Serialization => return Err(smuggle(&error)),
             Err(error) if keys_well_formed => {
-                return Err(smuggle(&StoreError::validation(format!(
+                let error = StoreError::validation(format!(
                     "ExpressionAttributeValues contains invalid value: {} for key {key}",
                     error.message
-                ))))
+                ));
+                if !crate::deferred::defer_at(crate::deferred::Place::Values, error.clone()) {
+                    return Err(smuggle(&error));
+                }
+                item.insert(key, AttributeValue::Null);
             }
             // The malformed placeholder is reported instead; the value is never used.
             Err(_) => {
@@ -117,18 +130,30 @@ fn start_key<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Item>,
                 ]
                 .iter()
                 .any(|marker| error.message.contains(marker));
-                return Err(smuggle(&if unprefixed {
+                let error = if unprefixed {
                     error
                 } else {
                     StoreError::validation(format!(
                         "The provided starting key is invalid: {}",
                         error.message
                     ))
-                }));
+                };
+                if !crate::deferred::defer_at(crate::deferred::Place::StartKey, error.clone()) {
+                    return Err(smuggle(&error));
+                }
+                item.insert(key, AttributeValue::Null);
             }
         }
     }
     Ok(Some(item))
+}
+
+/// A legacy condition's values, whose verdicts wait for the condition's check.
+fn condition_values<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    let _place = crate::deferred::at(crate::deferred::Place::Condition);
+    Option::<T>::deserialize(deserializer)
 }
 
 /// Parses a request body into an operation's input, with DynamoDB's errors:
@@ -634,12 +659,14 @@ pub struct EmptyOutput {}
 #[serde(rename_all = "PascalCase")]
 pub struct ExpectedAttributeValue {
     /// `Value`
+    #[serde(default, deserialize_with = "condition_values")]
     pub value: Option<AttributeValue>,
     /// `Exists`
     pub exists: Option<bool>,
     /// `ComparisonOperator`
     pub comparison_operator: Option<String>,
     /// `AttributeValueList`
+    #[serde(default, deserialize_with = "condition_values")]
     pub attribute_value_list: Option<Vec<AttributeValue>>,
 }
 
@@ -650,6 +677,7 @@ pub struct Condition {
     /// `ComparisonOperator`
     pub comparison_operator: Option<String>,
     /// `AttributeValueList`
+    #[serde(default, deserialize_with = "condition_values")]
     pub attribute_value_list: Option<Vec<AttributeValue>>,
 }
 

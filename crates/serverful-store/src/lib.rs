@@ -51,6 +51,7 @@
 pub mod api;
 pub mod backend;
 pub mod capacity;
+mod deferred;
 mod engine;
 pub mod error;
 pub mod eval;

@@ -350,7 +350,7 @@ fn item_writes_conditions_and_return_values() {
         expect![[r#"
             {
               "ConsumedCapacity": {
-                "CapacityUnits": 1.0,
+                "CapacityUnits": 2.0,
                 "TableName": "orders"
               }
             }"#]],

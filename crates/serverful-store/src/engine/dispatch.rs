@@ -21,6 +21,22 @@ fn run<I: DeserializeOwned, O: Serialize>(
     encode(&output)
 }
 
+/// [`run`] for the operations that check their attribute values where DynamoDB does
+/// (see [`crate::deferred`]): each asks for the verdicts before it reads or writes.
+fn run_checked<I: DeserializeOwned, O: Serialize>(
+    body: &[u8],
+    operation: impl FnOnce(I) -> StoreResult<O>,
+) -> StoreResult<Vec<u8>> {
+    let scope = crate::deferred::begin();
+    let input = from_slice::<I>(if body.is_empty() { b"{}" } else { body })?;
+    let output = operation(input);
+    if let (Ok(_), Some(error)) = (&output, scope.unchecked()) {
+        debug_assert!(false, "a value's verdict was never checked: {error}");
+        return Err(error);
+    }
+    encode(&output?)
+}
+
 pub(super) fn encode(output: &impl Serialize) -> StoreResult<Vec<u8>> {
     serde_json::to_vec(output)
         .map_err(|error| StoreError::internal(format!("failed to encode the response: {error}")))
@@ -108,14 +124,14 @@ impl Store {
             "TagResource" => run(body, |input| self.tag_resource(input)),
             "UntagResource" => run(body, |input| self.untag_resource(input)),
             "ListTagsOfResource" => run(body, |input| self.list_tags_of_resource(input)),
-            "PutItem" => run(body, |input| self.put_item(input)),
-            "GetItem" => run(body, |input| self.get_item(input)),
-            "UpdateItem" => run(body, |input| self.update_item(input)),
-            "DeleteItem" => run(body, |input| self.delete_item(input)),
-            "Query" => run(body, |input| self.query(input)),
-            "Scan" => run(body, |input| self.scan(input)),
-            "BatchGetItem" => run(body, |input| self.batch_get_item(input)),
-            "BatchWriteItem" => run(body, |input| self.batch_write_item(input)),
+            "PutItem" => run_checked(body, |input| self.put_item(input)),
+            "GetItem" => run_checked(body, |input| self.get_item(input)),
+            "UpdateItem" => run_checked(body, |input| self.update_item(input)),
+            "DeleteItem" => run_checked(body, |input| self.delete_item(input)),
+            "Query" => run_checked(body, |input| self.query(input)),
+            "Scan" => run_checked(body, |input| self.scan(input)),
+            "BatchGetItem" => run_checked(body, |input| self.batch_get_item(input)),
+            "BatchWriteItem" => run_checked(body, |input| self.batch_write_item(input)),
             "TransactWriteItems" => run(body, |input| self.transact_write_items(input)),
             "TransactGetItems" => run(body, |input| self.transact_get_items(input)),
             "ExecuteStatement" => run(body, |input| self.execute_statement(input)),
@@ -160,10 +176,12 @@ impl Store {
         }
         let _gate = self.try_read_gate()?;
         Some(match operation {
-            "GetItem" => run(body, |input| self.get_item_under(input, Gate::Held)),
-            "BatchGetItem" => run(body, |input| self.batch_get_item_under(input, Gate::Held)),
-            "Query" => run(body, |input| self.query_under(input, Gate::Held)),
-            "Scan" => run(body, |input| self.scan_under(input, Gate::Held)),
+            "GetItem" => run_checked(body, |input| self.get_item_under(input, Gate::Held)),
+            "BatchGetItem" => {
+                run_checked(body, |input| self.batch_get_item_under(input, Gate::Held))
+            }
+            "Query" => run_checked(body, |input| self.query_under(input, Gate::Held)),
+            "Scan" => run_checked(body, |input| self.scan_under(input, Gate::Held)),
             "ListTables" => run(body, |input| self.list_tables(input)),
             "DescribeTimeToLive" => run(body, |input| self.describe_time_to_live(input)),
             "ListTagsOfResource" => run(body, |input| self.list_tags_of_resource(input)),

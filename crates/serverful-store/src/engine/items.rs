@@ -14,6 +14,7 @@ use crate::api::{
     WriteItemOutput,
 };
 use crate::capacity::{read_units, write_units, ReadKind};
+use crate::deferred::{self, Place};
 use crate::error::{ErrorDetails, StoreError, StoreResult};
 use crate::eval::{
     apply_projection, apply_update, apply_update_to_missing_item, check_update_keeps_key,
@@ -159,6 +160,32 @@ pub(crate) fn item_collection_metrics_by_table<'a>(
     (!by_table.is_empty()).then_some(by_table)
 }
 
+/// Placeholder maps need an expression to be used in; `absent` names the operation's
+/// expressions for the message, where DynamoDB's wording is known.
+pub(crate) fn check_expression_params(
+    names: Option<&Names>,
+    values: Option<&Item>,
+    any_expression: bool,
+    absent: Option<&str>,
+) -> StoreResult<()> {
+    if any_expression {
+        return Ok(());
+    }
+    if names.is_some() {
+        return Err(StoreError::validation(
+            "ExpressionAttributeNames can only be specified when using expressions",
+        ));
+    }
+    if values.is_some() {
+        let message = "ExpressionAttributeValues can only be specified when using expressions";
+        return Err(StoreError::validation(match absent {
+            Some(absent) => format!("{message}: {absent}"),
+            None => message.to_owned(),
+        }));
+    }
+    Ok(())
+}
+
 /// Placeholder maps and the expressions parsed against them.
 ///
 /// `absent` names the operation's expressions for the message about values
@@ -171,21 +198,9 @@ pub(crate) fn parse_expressions<T>(
     absent: Option<&str>,
     parse: impl FnOnce(&mut ExpressionContext<'_>) -> StoreResult<T>,
 ) -> StoreResult<T> {
-    if !any_expression {
-        if names.is_some() {
-            return Err(StoreError::validation(
-                "ExpressionAttributeNames can only be specified when using expressions",
-            ));
-        }
-        if values.is_some() {
-            let message = "ExpressionAttributeValues can only be specified when using expressions";
-            return Err(StoreError::validation(match absent {
-                Some(absent) => format!("{message}: {absent}"),
-                None => message.to_owned(),
-            }));
-        }
-    }
+    check_expression_params(names, values, any_expression, absent)?;
     check_placeholder_maps(names, values)?;
+    deferred::check(Place::Values)?;
     let empty_names = Names::new();
     let empty_values = Item::new();
     let mut context = ExpressionContext::new(
@@ -605,6 +620,13 @@ impl Store {
                 ("ConditionExpression", input.condition_expression.is_some()),
             ],
         )?;
+        check_expression_params(
+            input.expression_attribute_names.as_ref(),
+            input.expression_attribute_values.as_ref(),
+            input.condition_expression.is_some() || input.update_expression.is_some(),
+            Some("UpdateExpression and ConditionExpression are null"),
+        )?;
+        deferred::check(Place::Item)?;
         let legacy_updates = input
             .attribute_updates
             .as_ref()
@@ -614,6 +636,7 @@ impl Store {
                 Ok::<_, StoreError>(updates)
             })
             .transpose()?;
+        deferred::check(Place::Condition)?;
         let (update, expression_condition) = parse_expressions(
             input.expression_attribute_names.as_ref(),
             input.expression_attribute_values.as_ref(),
@@ -806,6 +829,14 @@ impl Store {
                     "1 validation error detected: Value '[]' at 'requestItems.{name}.member.keys' failed to satisfy constraint: Member must have length greater than or equal to 1"
                 )));
             }
+            check_not_mixed(
+                &[("AttributesToGet", request.attributes_to_get.is_some())],
+                &[(
+                    "ProjectionExpression",
+                    request.projection_expression.is_some(),
+                )],
+            )?;
+            deferred::check(Place::Item)?;
             // Equal keys are found before the table is looked up.
             let mut distinct = BTreeSet::new();
             if !keys.iter().all(|key| distinct.insert(format!("{key:?}"))) {
@@ -941,21 +972,20 @@ impl Store {
                     "1 validation error detected: Value '[]' at 'requestItems.{name}.member' failed to satisfy constraint: Member must have length greater than or equal to 1"
                 )));
             }
-            for write in writes {
-                match (&write.put_request, &write.delete_request) {
-                    // DynamoDB words an empty write request as it words an empty value.
-                    (None, None) => {
-                        return Err(StoreError::validation(
-                            "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes",
-                        ))
-                    }
-                    (Some(put), None) => {
-                        if let Some(item) = &put.item {
-                            check_item_size(item)?;
-                        }
-                    }
-                    _ => {}
-                }
+            // DynamoDB words an empty write request as it words an empty value.
+            if writes
+                .iter()
+                .any(|write| write.put_request.is_none() && write.delete_request.is_none())
+            {
+                return Err(StoreError::validation(
+                    "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes",
+                ));
+            }
+        }
+        deferred::check(Place::Item)?;
+        for write in requests.values().flatten() {
+            if let Some(item) = write.put_request.as_ref().and_then(|put| put.item.as_ref()) {
+                check_item_size(item)?;
             }
         }
         let _gate = self.read_gate();
@@ -1083,6 +1113,9 @@ pub(crate) fn read_projection(
         &[("AttributesToGet", attributes_to_get.is_some())],
         &[("ProjectionExpression", expression.is_some())],
     )?;
+    check_expression_params(names, None, expression.is_some(), None)?;
+    // The keys' values are judged before the projection.
+    deferred::check(Place::Item)?;
     let projection = parse_expressions(names, None, expression.is_some(), None, |context| {
         expression.map(|text| context.projection(text)).transpose()
     })?;
@@ -1173,6 +1206,17 @@ impl<'a> ConditionalWrite<'a> {
         );
         violations.expected(self.expected, self.conditional_operator);
         violations.finish()?;
+        check_not_mixed(
+            &[("Expected", self.expected.is_some())],
+            &[("ConditionExpression", self.condition_expression.is_some())],
+        )?;
+        check_expression_params(
+            self.expression_attribute_names,
+            self.expression_attribute_values,
+            self.condition_expression.is_some(),
+            Some("ConditionExpression is null"),
+        )?;
+        deferred::check(Place::Item)?;
         if !matches!(
             self.return_values.map(String::as_str),
             None | Some("NONE" | "ALL_OLD")
@@ -1181,13 +1225,10 @@ impl<'a> ConditionalWrite<'a> {
                 "ReturnValues can only be ALL_OLD or NONE",
             ));
         }
-        check_not_mixed(
-            &[("Expected", self.expected.is_some())],
-            &[("ConditionExpression", self.condition_expression.is_some())],
-        )?;
         if let Some(item) = self.item {
             check_item_size(item)?;
         }
+        deferred::check(Place::Condition)?;
         let expression_condition = parse_expressions(
             self.expression_attribute_names,
             self.expression_attribute_values,

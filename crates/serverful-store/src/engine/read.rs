@@ -6,13 +6,15 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use super::items::{
-    check_not_mixed, consumed_detail, legacy_filter, parse_expressions, Consumption,
+    check_expression_params, check_not_mixed, consumed_detail, legacy_filter, parse_expressions,
+    Consumption,
 };
 use super::validate::{Violations, CAPACITY_VALUES, CONDITIONAL_OPERATORS};
 use super::{decode_item, row_key, Gate, IndexMeta, Store, Table};
 use crate::api::{QueryInput, ReadOutput, ScanInput};
 use crate::backend::{SortRange, Space};
 use crate::capacity::{read_units, ReadKind};
+use crate::deferred::{self, Place};
 use crate::error::{StoreError, StoreResult};
 use crate::eval::{apply_projection, evaluate_condition, sort_key_matches};
 use crate::expression::{Comparator, Condition, Projection, SortKeyCondition};
@@ -445,6 +447,16 @@ impl Store {
         )?;
         // What the request says by itself is checked before the table is looked up, in
         // DynamoDB's order; only what needs the key schema waits for the table.
+        let any_expression = input.key_condition_expression.is_some()
+            || input.filter_expression.is_some()
+            || input.projection_expression.is_some();
+        check_expression_params(
+            input.expression_attribute_names.as_ref(),
+            input.expression_attribute_values.as_ref(),
+            any_expression,
+            None,
+        )?;
+        deferred::check(Place::Condition)?;
         let legacy_filter = legacy_filter(
             input.query_filter.as_ref(),
             input.conditional_operator.as_ref(),
@@ -455,14 +467,12 @@ impl Store {
             .as_ref()
             .map(|names| legacy::attributes_to_get(names))
             .transpose()?;
+        deferred::check(Place::StartKey)?;
         if input.key_conditions.is_none() && input.key_condition_expression.is_none() {
             return Err(StoreError::validation(
                 "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
             ));
         }
-        let any_expression = input.key_condition_expression.is_some()
-            || input.filter_expression.is_some()
-            || input.projection_expression.is_some();
         let (key_shape, filter, projection) = parse_expressions(
             input.expression_attribute_names.as_ref(),
             input.expression_attribute_values.as_ref(),
@@ -649,13 +659,6 @@ impl Store {
             &CONDITIONAL_OPERATORS,
         );
         violations.finish()?;
-        let segment = input
-            .segment
-            .map(|segment| u32::try_from(segment).unwrap_or(0));
-        let total_segments = input
-            .total_segments
-            .map(|total| u32::try_from(total).unwrap_or(1));
-        check_segments(segment, total_segments)?;
         check_not_mixed(
             &[
                 ("AttributesToGet", input.attributes_to_get.is_some()),
@@ -670,10 +673,37 @@ impl Store {
                 ("FilterExpression", input.filter_expression.is_some()),
             ],
         )?;
+        let any_expression =
+            input.filter_expression.is_some() || input.projection_expression.is_some();
+        check_expression_params(
+            input.expression_attribute_names.as_ref(),
+            input.expression_attribute_values.as_ref(),
+            any_expression,
+            None,
+        )?;
+        let attributes_to_get = input
+            .attributes_to_get
+            .as_ref()
+            .map(|names| legacy::attributes_to_get(names))
+            .transpose()?;
+        deferred::check(Place::Condition)?;
+        let legacy_filter = legacy_filter(
+            input.scan_filter.as_ref(),
+            input.conditional_operator.as_ref(),
+            "scanFilter",
+        )?;
+        deferred::check(Place::StartKey)?;
+        let segment = input
+            .segment
+            .map(|segment| u32::try_from(segment).unwrap_or(0));
+        let total_segments = input
+            .total_segments
+            .map(|total| u32::try_from(total).unwrap_or(1));
+        check_segments(segment, total_segments)?;
         let (filter, projection) = parse_expressions(
             input.expression_attribute_names.as_ref(),
             input.expression_attribute_values.as_ref(),
-            input.filter_expression.is_some() || input.projection_expression.is_some(),
+            any_expression,
             None,
             |context| {
                 let filter = input
@@ -689,22 +719,8 @@ impl Store {
                 Ok((filter, projection))
             },
         )?;
-        let filter = match filter {
-            Some(filter) => Some(filter),
-            None => legacy_filter(
-                input.scan_filter.as_ref(),
-                input.conditional_operator.as_ref(),
-                "scanFilter",
-            )?,
-        };
-        let projection = match projection {
-            Some(projection) => Some(projection),
-            None => input
-                .attributes_to_get
-                .as_ref()
-                .map(|names| legacy::attributes_to_get(names))
-                .transpose()?,
-        };
+        let filter = filter.or(legacy_filter);
+        let projection = projection.or(attributes_to_get);
         let _gate = self.enter(gate);
         let table = self.table(input.table_name.as_deref().unwrap_or_default())?;
         // Checked here, reported after the index and the start key as DynamoDB does.

@@ -461,3 +461,69 @@ fn control_plane_faults_come_before_a_missing_table() {
         ]],
     );
 }
+
+#[test]
+fn values_are_judged_where_dynamodb_judges_them() {
+    let store = store();
+    create(&store, "items", "S");
+    // Mixing expression and legacy members is found before an empty value.
+    check(
+        &store,
+        "PutItem",
+        json!({"TableName": "items", "Item": {"pk": {"S": "a"}, "sk": {"S": "1"}, "n": {}},
+               "Expected": {"n": {"Exists": false}}, "ConditionExpression": "attribute_not_exists(n)"}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {Expected} Expression parameters: {ConditionExpression}"}"#
+        ]],
+    );
+    check(
+        &store,
+        "GetItem",
+        json!({"TableName": "items", "Key": {"pk": {}}, "ExpressionAttributeNames": {"#n": "n"}}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"ExpressionAttributeNames can only be specified when using expressions"}"#
+        ]],
+    );
+    // A filter's fault comes before the start key's empty value.
+    check(
+        &store,
+        "Scan",
+        json!({"TableName": "items", "ExclusiveStartKey": {"pk": {}},
+               "ScanFilter": {"n": {"ComparisonOperator": "BEGINS_WITH", "AttributeValueList": [{"BOOL": true}]}}}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"One or more parameter values were invalid: ComparisonOperator BEGINS_WITH is not valid for BOOL AttributeValue type"}"#
+        ]],
+    );
+    // The item's own empty value comes before its size and the table.
+    check(
+        &store,
+        "PutItem",
+        json!({"TableName": "missing", "Item": {"pk": {"S": "a"}, "n": {}, "blob": {"S": "x".repeat(400 * 1024)}}}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"}"#
+        ]],
+    );
+    // A placeholder value's fault comes before the expression's.
+    check(
+        &store,
+        "Query",
+        json!({"TableName": "items", "KeyConditionExpression": "pk = :v OR",
+               "ExpressionAttributeValues": {":v": {"SS": []}}}),
+        expect![[r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"ExpressionAttributeValues contains invalid value: One or more parameter values were invalid: An string set  may not be empty for key :v"}"#]],
+    );
+    // Operations that judge values as they read them still refuse them.
+    check(
+        &store,
+        "TransactWriteItems",
+        json!({"TransactItems": [{"Put": {"TableName": "items", "Item": {"pk": {"S": "a"}, "sk": {"S": "1"}, "n": {}}}}]}),
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"}"#
+        ]],
+    );
+    check(
+        &store,
+        "Scan",
+        json!({"TableName": "items", "Select": "COUNT"}),
+        expect![[r#"{"Count":0,"ScannedCount":0}"#]],
+    );
+}
