@@ -152,7 +152,15 @@ fn start_key<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Item>,
 fn condition_values<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     deserializer: D,
 ) -> Result<Option<T>, D::Error> {
-    let _place = crate::deferred::at(crate::deferred::Place::Condition);
+    let _place = crate::deferred::within(crate::deferred::Place::Condition);
+    Option::<T>::deserialize(deserializer)
+}
+
+/// Query's `KeyConditions`, whose values' verdicts wait for the key conditions' check.
+fn key_condition_values<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    let _place = crate::deferred::at(crate::deferred::Place::KeyCondition);
     Option::<T>::deserialize(deserializer)
 }
 
@@ -901,6 +909,7 @@ pub struct QueryInput {
     /// `ConsistentRead`
     pub consistent_read: Option<bool>,
     /// `KeyConditions` (legacy).
+    #[serde(default, deserialize_with = "key_condition_values")]
     pub key_conditions: Option<BTreeMap<String, Condition>>,
     /// `QueryFilter` (legacy).
     pub query_filter: Option<BTreeMap<String, Condition>>,

@@ -18,9 +18,10 @@ use crate::error::{StoreError, StoreResult};
 pub(crate) enum Place {
     /// The item, key or updates the operation is about (the default).
     Item,
-    /// A legacy condition's values: `Expected`, `QueryFilter`, `ScanFilter`,
-    /// `KeyConditions`.
+    /// A legacy condition's values: `Expected`, `QueryFilter`, `ScanFilter`.
     Condition,
+    /// Query's legacy `KeyConditions`' values.
+    KeyCondition,
     /// `ExclusiveStartKey`.
     StartKey,
     /// `ExpressionAttributeValues`.
@@ -69,6 +70,17 @@ pub(crate) struct At(Place);
 /// Values parsed from now until the guard drops are in `place`.
 pub(crate) fn at(place: Place) -> At {
     At(PLACE.with(|current| current.replace(place)))
+}
+
+/// Like [`at`], unless an enclosing member already chose a place other than the default.
+pub(crate) fn within(place: Place) -> At {
+    PLACE.with(|current| {
+        let previous = current.get();
+        if previous == Place::Item {
+            current.set(place);
+        }
+        At(previous)
+    })
 }
 
 impl Drop for At {

@@ -497,6 +497,7 @@ impl Store {
                 Ok((key, filter, projection))
             },
         )?;
+        deferred::check(Place::KeyCondition)?;
         let key_conditions = match (&key_shape, &input.key_conditions) {
             (None, Some(conditions)) => Some(legacy_key_conditions(conditions)?),
             _ => None,

@@ -46,6 +46,9 @@ impl Store {
     {
         match operation {
             "PutItem" => {
+                // The values' verdicts are taken by the request's checks, which
+                // `try_start_put` runs on this thread before anything else.
+                let scope = crate::deferred::begin();
                 let input: PutItemInput = match parse(body.as_ref()) {
                     Ok(input) => input,
                     Err(error) => {
@@ -54,12 +57,21 @@ impl Store {
                     }
                 };
                 let answer = self.try_start_put(&input, answer).err()?;
+                if let Some(error) = scope.unchecked() {
+                    debug_assert!(false, "a value's verdict was never checked: {error}");
+                    answer(Err(error));
+                    return None;
+                }
+                drop(scope);
                 let store = Arc::clone(self);
                 Some(Box::new(move || {
                     answer(store.put_item(input).and_then(|output| encode(&output)));
                 }))
             }
             "DeleteItem" => {
+                // The values' verdicts are taken by the request's checks, which
+                // `try_start_delete` runs on this thread before anything else.
+                let scope = crate::deferred::begin();
                 let input: DeleteItemInput = match parse(body.as_ref()) {
                     Ok(input) => input,
                     Err(error) => {
@@ -68,6 +80,12 @@ impl Store {
                     }
                 };
                 let answer = self.try_start_delete(&input, answer).err()?;
+                if let Some(error) = scope.unchecked() {
+                    debug_assert!(false, "a value's verdict was never checked: {error}");
+                    answer(Err(error));
+                    return None;
+                }
+                drop(scope);
                 let store = Arc::clone(self);
                 Some(Box::new(move || {
                     answer(store.delete_item(input).and_then(|output| encode(&output)));

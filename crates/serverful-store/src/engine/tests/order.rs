@@ -509,7 +509,9 @@ fn values_are_judged_where_dynamodb_judges_them() {
         "Query",
         json!({"TableName": "items", "KeyConditionExpression": "pk = :v OR",
                "ExpressionAttributeValues": {":v": {"SS": []}}}),
-        expect![[r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"ExpressionAttributeValues contains invalid value: One or more parameter values were invalid: An string set  may not be empty for key :v"}"#]],
+        expect![[
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"ExpressionAttributeValues contains invalid value: One or more parameter values were invalid: An string set  may not be empty for key :v"}"#
+        ]],
     );
     // Operations that judge values as they read them still refuse them.
     check(
@@ -525,5 +527,49 @@ fn values_are_judged_where_dynamodb_judges_them() {
         "Scan",
         json!({"TableName": "items", "Select": "COUNT"}),
         expect![[r#"{"Count":0,"ScannedCount":0}"#]],
+    );
+}
+
+/// The AWS edge starts puts and deletes without waiting; an invalid value is refused
+/// there too, in its place, and never written as the `NULL` that stands in for it.
+#[test]
+fn started_writes_refuse_invalid_values_in_order() {
+    let store = std::sync::Arc::new(store());
+    create(&store, "items", "S");
+    let start = |operation: &str, request: Value| -> String {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let answer: crate::engine::Answer = Box::new(move |outcome| {
+            let _ = sender.send(outcome);
+        });
+        if let Some(blocking) = store.start_call(operation, request.to_string(), answer) {
+            blocking();
+        }
+        match receiver.recv().expect("answered") {
+            Ok(body) => String::from_utf8(body).expect("utf-8"),
+            Err(error) => error.message,
+        }
+    };
+    expect![
+        "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"
+    ]
+    .assert_eq(&start(
+        "PutItem",
+        json!({"TableName": "items", "Item": {"pk": {"S": "a"}, "sk": {"S": "1"}, "n": {}}}),
+    ));
+    expect!["Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {Expected} Expression parameters: {ConditionExpression}"]
+        .assert_eq(&start(
+            "DeleteItem",
+            json!({"TableName": "items", "Key": {"pk": {}, "sk": {"S": "1"}},
+                   "Expected": {"n": {"Exists": false}}, "ConditionExpression": "attribute_exists(n)"}),
+        ));
+    expect![[r#"{}"#]].assert_eq(&start(
+        "PutItem",
+        json!({"TableName": "items", "Item": {"pk": {"S": "a"}, "sk": {"S": "2"}}}),
+    ));
+    check(
+        &store,
+        "Scan",
+        json!({"TableName": "items", "Select": "COUNT"}),
+        expect![[r#"{"Count":1,"ScannedCount":1}"#]],
     );
 }
