@@ -40,6 +40,31 @@ fn is_uuid(id: &str) -> bool {
             .all(|group| group.bytes().all(|byte| byte.is_ascii_hexdigit()))
 }
 
+/// Runs a Node.js script that uses the AWS SDK for JavaScript v3 (DynamoDB clients)
+/// against `server`'s endpoint, and returns the JSON it prints.
+pub(crate) fn run_js_sdk_script(server: &Server, script: &str) -> Value {
+    let node_modules = test_deps_dir().join("node-dynamodb/node_modules");
+    assert!(
+        node_modules.exists(),
+        "{} is missing: run `bash scripts/install-test-deps.sh`",
+        node_modules.display()
+    );
+    let output = Command::new("node")
+        .arg(script)
+        .envs(server.aws_env())
+        .env_remove("AWS_PROFILE")
+        .env("NODE_PATH", &node_modules)
+        .output()
+        .expect("run node");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON from node")
+}
+
 fn header<'a>(response: &'a reqwest::blocking::Response, name: &str) -> Option<&'a str> {
     response
         .headers()
@@ -263,26 +288,7 @@ print(json.dumps(seen))
 #[test]
 fn the_js_sdk_reads_dynamodb_request_ids() {
     let server = Server::start(&test_app(APP), &[]);
-    let node_modules = test_deps_dir().join("node-dynamodb/node_modules");
-    assert!(
-        node_modules.exists(),
-        "{} is missing: run `bash scripts/install-test-deps.sh`",
-        node_modules.display()
-    );
-    let output = Command::new("node")
-        .arg(script("request_ids.mjs"))
-        .envs(server.aws_env())
-        .env_remove("AWS_PROFILE")
-        .env("NODE_PATH", &node_modules)
-        .output()
-        .expect("run node");
-    assert!(
-        output.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let seen: Value = serde_json::from_slice(&output.stdout).expect("JSON from node");
+    let seen = run_js_sdk_script(&server, &script("request_ids.mjs"));
     let text = |key: &str| seen[key].as_str().unwrap_or_default().to_owned();
     assert!(is_dynamodb_request_id(&text("listRequestId")), "{seen}");
     assert!(

@@ -8,7 +8,9 @@
 use std::process::Command;
 
 use serde_json::{json, Value};
-use serverful_e2e::{test_app, test_deps_dir, Server};
+use serverful_e2e::{test_app, Server};
+
+use crate::dynamodb_endpoint::run_js_sdk_script;
 
 /// Any app will do: these tests talk to the endpoint.
 const APP: &str = "store-notes";
@@ -110,26 +112,7 @@ fn boto3_sees_dynamodbs_order_wording_and_capacity() {
 #[test]
 fn the_js_sdk_gets_sets_back_from_an_index() {
     let server = Server::start(&test_app(APP), &[]);
-    let node_modules = test_deps_dir().join("node-dynamodb/node_modules");
-    assert!(
-        node_modules.exists(),
-        "{} is missing: run `bash scripts/install-test-deps.sh`",
-        node_modules.display()
-    );
-    let output = Command::new("node")
-        .arg(script("sets.mjs"))
-        .envs(server.aws_env())
-        .env_remove("AWS_PROFILE")
-        .env("NODE_PATH", &node_modules)
-        .output()
-        .expect("run node");
-    assert!(
-        output.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let seen: Value = serde_json::from_slice(&output.stdout).expect("JSON from node");
+    let seen = run_js_sdk_script(&server, &script("sets.mjs"));
     assert_eq!(
         seen,
         json!({
