@@ -9,16 +9,13 @@
 //! midway comes as the trailers `Lambda-Runtime-Function-Error-Type` and
 //! `Lambda-Runtime-Function-Error-Body` (the error JSON in base64).
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use bytes::Bytes;
-use http_body_util::BodyExt;
+use http::header::{HeaderName, ALLOW, CONNECTION, CONTENT_TYPE};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Body;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::logs::LogSink;
@@ -119,6 +116,10 @@ pub(crate) struct ApiState {
     pub(crate) function: String,
     /// The most a streamed response may carry ([`MAX_STREAMED_RESPONSE_BYTES`]).
     pub(crate) stream_limit: usize,
+    /// The `Lambda-Runtime-Invoked-Function-Arn` of the first `/next`, kept so that later
+    /// ones (every invocation of an instance names the same function) reuse it instead of
+    /// copying and checking the ARN again.
+    arn_header: OnceLock<HeaderValue>,
 }
 
 impl ApiState {
@@ -135,6 +136,7 @@ impl ApiState {
             sink,
             function,
             stream_limit: MAX_STREAMED_RESPONSE_BYTES,
+            arn_header: OnceLock::new(),
         })
     }
 
@@ -153,49 +155,111 @@ impl ApiState {
     }
 }
 
-/// The router of one instance's Runtime API.
-pub(crate) fn router(state: Arc<ApiState>) -> Router {
-    Router::new()
-        .route(
-            "/2018-06-01/runtime/invocation/next",
-            get(next_invocation).fallback(method_not_allowed),
-        )
-        .route(
-            "/2018-06-01/runtime/invocation/{request_id}/response",
-            post(invocation_response).fallback(method_not_allowed),
-        )
-        .route(
-            "/2018-06-01/runtime/invocation/{request_id}/error",
-            post(invocation_error).fallback(method_not_allowed),
-        )
-        .route(
-            "/2018-06-01/runtime/init/error",
-            post(init_error).fallback(method_not_allowed),
-        )
-        .fallback(not_found)
-        .with_state(state)
+/// What the Runtime API answers: every body is whole when the answer is made.
+pub(crate) type ApiResponse = Response<Full<Bytes>>;
+
+/// A path of the Runtime API, with the request id it names (as it came, percent-encoded).
+#[derive(Debug, PartialEq, Eq)]
+enum Route<'a> {
+    Next,
+    Response(&'a str),
+    Error(&'a str),
+    InitError,
 }
 
-fn error_response(status: StatusCode, error_type: &str, message: &str) -> Response {
+impl Route<'_> {
+    /// The one method the path takes, and its `Allow` header.
+    fn method(&self) -> (Method, &'static str) {
+        match self {
+            Route::Next => (Method::GET, "GET"),
+            Route::Response(_) | Route::Error(_) | Route::InitError => (Method::POST, "POST"),
+        }
+    }
+}
+
+/// The route of `path`, split at its slashes; `None` for a path the Runtime API does not
+/// have (a trailing slash, an empty request id or one more segment included).
+fn route(path: &str) -> Option<Route<'_>> {
+    let rest = path.strip_prefix("/2018-06-01/runtime/")?;
+    if rest == "init/error" {
+        return Some(Route::InitError);
+    }
+    let rest = rest.strip_prefix("invocation/")?;
+    if rest == "next" {
+        return Some(Route::Next);
+    }
+    let (request_id, action) = rest.split_once('/')?;
+    if request_id.is_empty() {
+        return None;
+    }
+    match action {
+        "response" => Some(Route::Response(request_id)),
+        "error" => Some(Route::Error(request_id)),
+        _ => None,
+    }
+}
+
+/// Answers one HTTP request of an instance's Runtime API. Generic over the request body so
+/// that tests can send bodies of their own making; the listener sends hyper's.
+pub(crate) async fn handle<B>(state: &ApiState, request: Request<B>) -> ApiResponse
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (parts, body) = request.into_parts();
+    let Some(route) = route(parts.uri.path()) else {
+        return not_found();
+    };
+    let (method, allow) = route.method();
+    // HEAD is refused on `/next` too: answering it would hand over an invocation whose
+    // event no one reads.
+    if parts.method != method {
+        return method_not_allowed(allow);
+    }
+    match route {
+        Route::Next => next_invocation(state).await,
+        Route::Response(request_id) => match decode_request_id(request_id) {
+            Some(request_id) => invocation_response(state, &request_id, &parts.headers, body).await,
+            None => invalid_request_id(),
+        },
+        Route::Error(request_id) => match decode_request_id(request_id) {
+            Some(request_id) => invocation_error(state, &request_id, &parts.headers, body).await,
+            None => invalid_request_id(),
+        },
+        Route::InitError => init_error(state, &parts.headers, body).await,
+    }
+}
+
+/// The request id a path segment names, percent-decoded (runtime clients send ids as they
+/// got them, so this borrows); `None` when it decodes to no UTF-8, which no id is.
+fn decode_request_id(segment: &str) -> Option<std::borrow::Cow<'_, str>> {
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8()
+        .ok()
+}
+
+fn with_content_type(status: StatusCode, body: Bytes) -> ApiResponse {
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn error_response(status: StatusCode, error_type: &str, message: &str) -> ApiResponse {
     let body = serde_json::json!({ "errorMessage": message, "errorType": error_type });
-    (
-        status,
-        [("content-type", "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+    with_content_type(status, Bytes::from(body.to_string()))
 }
 
-fn accepted() -> Response {
-    (
-        StatusCode::ACCEPTED,
-        [("content-type", "application/json")],
-        r#"{"status":"OK"}"#,
-    )
-        .into_response()
+/// The body of every 202.
+const ACCEPTED_BODY: &[u8] = br#"{"status":"OK"}"#;
+
+fn accepted() -> ApiResponse {
+    with_content_type(StatusCode::ACCEPTED, Bytes::from_static(ACCEPTED_BODY))
 }
 
-async fn not_found() -> Response {
+fn not_found() -> ApiResponse {
     error_response(
         StatusCode::NOT_FOUND,
         "InvalidRequest",
@@ -203,15 +267,27 @@ async fn not_found() -> Response {
     )
 }
 
-async fn method_not_allowed() -> Response {
-    error_response(
+fn method_not_allowed(allow: &'static str) -> ApiResponse {
+    let mut response = error_response(
         StatusCode::METHOD_NOT_ALLOWED,
         "InvalidRequest",
         "The Runtime API does not allow this method on this path",
+    );
+    response
+        .headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allow));
+    response
+}
+
+fn invalid_request_id() -> ApiResponse {
+    error_response(
+        StatusCode::BAD_REQUEST,
+        "InvalidRequestID",
+        "Invalid request ID",
     )
 }
 
-fn invalid_state(from: &str, to: &str) -> Response {
+fn invalid_state(from: &str, to: &str) -> ApiResponse {
     error_response(
         StatusCode::FORBIDDEN,
         "InvalidStateTransition",
@@ -221,7 +297,7 @@ fn invalid_state(from: &str, to: &str) -> Response {
     )
 }
 
-fn too_large(limit: usize) -> Response {
+fn too_large(limit: usize) -> ApiResponse {
     let mut response = error_response(
         StatusCode::PAYLOAD_TOO_LARGE,
         "RequestEntityTooLarge",
@@ -231,7 +307,7 @@ fn too_large(limit: usize) -> Response {
     // saying so spares the runtime a write into a closed socket.
     response
         .headers_mut()
-        .insert("connection", HeaderValue::from_static("close"));
+        .insert(CONNECTION, HeaderValue::from_static("close"));
     response
 }
 
@@ -307,8 +383,24 @@ pub(crate) async fn next(state: &ApiState) -> Result<Event, NoEvent> {
     })
 }
 
-async fn next_invocation(State(state): State<Arc<ApiState>>) -> Response {
-    let event = match next(&state).await {
+// The header names of `/next`'s answer, made once: `HeaderName::from_static` checks and
+// lower-cases its argument each time it runs outside a constant.
+const REQUEST_ID: HeaderName = HeaderName::from_static("lambda-runtime-aws-request-id");
+const DEADLINE_MS: HeaderName = HeaderName::from_static("lambda-runtime-deadline-ms");
+const INVOKED_FUNCTION_ARN: HeaderName =
+    HeaderName::from_static("lambda-runtime-invoked-function-arn");
+const TRACE_ID: HeaderName = HeaderName::from_static("lambda-runtime-trace-id");
+const CLIENT_CONTEXT: HeaderName = HeaderName::from_static("lambda-runtime-client-context");
+const COGNITO_IDENTITY: HeaderName = HeaderName::from_static("lambda-runtime-cognito-identity");
+
+/// A header value that takes over `value`'s buffer rather than copying it; `None` when
+/// it is no valid header value.
+fn owned_header_value(value: String) -> Option<HeaderValue> {
+    HeaderValue::from_maybe_shared(Bytes::from(value)).ok()
+}
+
+async fn next_invocation(state: &ApiState) -> ApiResponse {
+    let event = match next(state).await {
         Ok(event) => event,
         Err(NoEvent::InFlight) => return invalid_state("InvocationStart", "InvocationNext"),
         Err(NoEvent::ShuttingDown) => {
@@ -319,29 +411,54 @@ async fn next_invocation(State(state): State<Arc<ApiState>>) -> Response {
             )
         }
     };
-    let mut headers = HeaderMap::new();
-    let mut set = |name: &'static str, value: &str| {
-        // Values are ours (uuids, numbers, ARNs) or the caller's JSON; a value that is no
-        // valid header is left out rather than failing the invocation.
-        if let Ok(value) = HeaderValue::from_str(value) {
+    let mut headers = HeaderMap::with_capacity(8);
+    // Values are ours (uuids, numbers, ARNs) or the caller's JSON; a value that is no
+    // valid header is left out rather than failing the invocation.
+    let mut set = |name: HeaderName, value: Option<HeaderValue>| {
+        if let Some(value) = value {
             headers.insert(name, value);
         }
     };
-    set("lambda-runtime-aws-request-id", &event.request_id);
-    set("lambda-runtime-deadline-ms", &event.deadline_ms.to_string());
+    set(REQUEST_ID, owned_header_value(event.request_id));
+    let mut deadline = itoa::Buffer::new();
     set(
-        "lambda-runtime-invoked-function-arn",
-        &event.invoked_function_arn,
+        DEADLINE_MS,
+        HeaderValue::from_str(deadline.format(event.deadline_ms)).ok(),
     );
-    set("lambda-runtime-trace-id", &event.trace_id);
-    if let Some(client_context) = &event.client_context {
-        set("lambda-runtime-client-context", client_context);
+    set(
+        INVOKED_FUNCTION_ARN,
+        arn_header(state, &event.invoked_function_arn),
+    );
+    set(TRACE_ID, owned_header_value(event.trace_id));
+    set(
+        CLIENT_CONTEXT,
+        event.client_context.and_then(owned_header_value),
+    );
+    set(
+        COGNITO_IDENTITY,
+        event.cognito_identity.and_then(owned_header_value),
+    );
+    set(
+        CONTENT_TYPE,
+        Some(HeaderValue::from_static("application/json")),
+    );
+    let mut response = Response::new(Full::new(event.payload));
+    *response.headers_mut() = headers;
+    response
+}
+
+/// The ARN's header value: the one kept from the first `/next` when `arn` is the same
+/// (cloning a `HeaderValue` only counts a reference), else made from `arn`.
+fn arn_header(state: &ApiState, arn: &str) -> Option<HeaderValue> {
+    if let Some(kept) = state.arn_header.get() {
+        if kept.as_bytes() == arn.as_bytes() {
+            return Some(kept.clone());
+        }
     }
-    if let Some(identity) = &event.cognito_identity {
-        set("lambda-runtime-cognito-identity", identity);
-    }
-    set("content-type", "application/json");
-    (StatusCode::OK, headers, event.payload).into_response()
+    let value = HeaderValue::from_str(arn).ok()?;
+    // Only the first ARN is kept; another one (there is none today) is made each time.
+    let _ = state.arn_header.set(value.clone());
+    Some(value)
 }
 
 /// Why an answer does not fit the invocation in flight.
@@ -364,15 +481,11 @@ pub(crate) fn check_request_id(state: &ApiState, request_id: &str) -> Result<(),
 }
 
 /// The error response when `request_id` is not the invocation in flight.
-fn request_id_problem(state: &ApiState, request_id: &str, to: &str) -> Option<Response> {
+fn request_id_problem(state: &ApiState, request_id: &str, to: &str) -> Option<ApiResponse> {
     match check_request_id(state, request_id) {
         Ok(()) => None,
         Err(IdProblem::Answered) => Some(invalid_state("InvocationResponse", to)),
-        Err(IdProblem::Unknown) => Some(error_response(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequestID",
-            "Invalid request ID",
-        )),
+        Err(IdProblem::Unknown) => Some(invalid_request_id()),
     }
 }
 
@@ -398,7 +511,11 @@ enum BodyError {
     Unreadable,
 }
 
-async fn read_body(body: Body) -> Result<Bytes, BodyError> {
+async fn read_body<B>(body: B) -> Result<Bytes, BodyError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     match http_body_util::Limited::new(body, MAX_PAYLOAD_BYTES)
         .collect()
         .await
@@ -409,13 +526,17 @@ async fn read_body(body: Body) -> Result<Bytes, BodyError> {
     }
 }
 
-async fn invocation_response(
-    State(state): State<Arc<ApiState>>,
-    Path(request_id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    if let Some(response) = request_id_problem(&state, &request_id, "InvocationResponse") {
+async fn invocation_response<B>(
+    state: &ApiState,
+    request_id: &str,
+    headers: &HeaderMap,
+    body: B,
+) -> ApiResponse
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    if let Some(response) = request_id_problem(state, request_id, "InvocationResponse") {
         return response;
     }
     let streaming = headers
@@ -423,18 +544,18 @@ async fn invocation_response(
         .and_then(|value| value.to_str().ok())
         .is_some_and(|mode| mode.trim().eq_ignore_ascii_case("streaming"));
     if streaming {
-        return streamed_response(&state, &request_id, &headers, body).await;
+        return streamed_response(state, request_id, headers, body).await;
     }
     match read_body(body).await {
         Ok(bytes) => {
-            if finish(&state, &request_id, Outcome::Response(bytes)) {
+            if finish(state, request_id, Outcome::Response(bytes)) {
                 accepted()
             } else {
                 invalid_state("InvocationResponse", "InvocationResponse")
             }
         }
         Err(BodyError::TooLarge) => {
-            finish(&state, &request_id, Outcome::ResponseTooLarge);
+            finish(state, request_id, Outcome::ResponseTooLarge);
             too_large(MAX_PAYLOAD_BYTES)
         }
         Err(BodyError::Unreadable) => error_response(
@@ -448,14 +569,17 @@ async fn invocation_response(
 /// Passes a streamed response on chunk by chunk, as the process writes it, then how it
 /// ended. A caller that went away stops nothing: the rest is read and dropped, and the
 /// function runs to its end, as on Lambda.
-async fn streamed_response(
+async fn streamed_response<B>(
     state: &ApiState,
     request_id: &str,
     headers: &HeaderMap,
-    mut body: Body,
-) -> Response {
+    mut body: B,
+) -> ApiResponse
+where
+    B: Body<Data = Bytes> + Unpin,
+{
     let content_type = headers
-        .get(http::header::CONTENT_TYPE)
+        .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
     let Some(mut relay) = StreamRelay::start(state, request_id, content_type) else {
@@ -608,31 +732,35 @@ pub(crate) fn lambda_error(error_type: Option<&str>, body: Option<&[u8]>) -> Byt
     crate::logs::error_json(error_type, &message)
 }
 
-async fn invocation_error(
-    State(state): State<Arc<ApiState>>,
-    Path(request_id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    if let Some(response) = request_id_problem(&state, &request_id, "InvocationErrorResponse") {
+async fn invocation_error<B>(
+    state: &ApiState,
+    request_id: &str,
+    headers: &HeaderMap,
+    body: B,
+) -> ApiResponse
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    if let Some(response) = request_id_problem(state, request_id, "InvocationErrorResponse") {
         return response;
     }
     let body = read_body(body).await.ok();
-    let error = error_payload(&headers, body.as_deref());
-    if finish(&state, &request_id, Outcome::Error(error)) {
+    let error = error_payload(headers, body.as_deref());
+    if finish(state, request_id, Outcome::Error(error)) {
         accepted()
     } else {
         invalid_state("InvocationResponse", "InvocationErrorResponse")
     }
 }
 
-async fn init_error(
-    State(state): State<Arc<ApiState>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+async fn init_error<B>(state: &ApiState, headers: &HeaderMap, body: B) -> ApiResponse
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let body = read_body(body).await.ok();
-    let error = error_payload(&headers, body.as_deref());
+    let error = error_payload(headers, body.as_deref());
     match state.take_init() {
         Some(init) => {
             let _ = init.send(InitSignal::Failed(error));
@@ -645,11 +773,11 @@ async fn init_error(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::Request;
-    use tower::ServiceExt;
+    use hyper::body::Frame;
+    use std::convert::Infallible;
 
     struct Harness {
-        router: Router,
+        state: Arc<ApiState>,
         invocations: mpsc::Sender<Invocation>,
         init: Option<oneshot::Receiver<InitSignal>>,
     }
@@ -658,37 +786,41 @@ mod tests {
         let (invocations, receiver) = mpsc::channel(1);
         let (init_sender, init) = oneshot::channel();
         Harness {
-            router: router(ApiState::new(
+            state: ApiState::new(
                 receiver,
                 init_sender,
                 LogSink::new(|_, _| {}),
                 "F".to_owned(),
-            )),
+            ),
             invocations,
             init: Some(init),
         }
     }
 
-    async fn send(router: &Router, method: &str, uri: &str, body: Vec<u8>) -> (u16, String) {
+    async fn send(state: &ApiState, method: &str, uri: &str, body: Vec<u8>) -> (u16, String) {
+        let response = answer(state, method, uri, body).await;
+        let status = response.status().as_u16();
+        (status, body_text(response).await)
+    }
+
+    async fn answer(state: &ApiState, method: &str, uri: &str, body: Vec<u8>) -> ApiResponse {
         let request = Request::builder()
             .method(method)
             .uri(uri)
             .header("lambda-runtime-function-error-type", "Custom.Error")
-            .body(Body::from(body))
+            .body(Full::new(Bytes::from(body)))
             .expect("valid request");
-        let response = router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("infallible router");
-        let status = response.status().as_u16();
+        handle(state, request).await
+    }
+
+    async fn body_text(response: ApiResponse) -> String {
         let bytes = response
             .into_body()
             .collect()
             .await
-            .expect("body")
+            .expect("a whole body")
             .to_bytes();
-        (status, String::from_utf8_lossy(&bytes).into_owned())
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 
     fn invocation(request_id: &str) -> (Invocation, oneshot::Receiver<Outcome>) {
@@ -715,9 +847,9 @@ mod tests {
         let (invocation, outcome) = invocation("req-1");
         harness.invocations.send(invocation).await.expect("send");
         let request = Request::get("/2018-06-01/runtime/invocation/next")
-            .body(Body::empty())
+            .body(Full::new(Bytes::new()))
             .expect("request");
-        let response = harness.router.clone().oneshot(request).await.expect("ok");
+        let response = handle(&harness.state, request).await;
         assert_eq!(response.status(), 200);
         let headers = response.headers();
         assert_eq!(headers["lambda-runtime-aws-request-id"], "req-1");
@@ -737,7 +869,7 @@ mod tests {
         ));
 
         let wrong = send(
-            &harness.router,
+            &harness.state,
             "POST",
             "/2018-06-01/runtime/invocation/nope/response",
             b"1".to_vec(),
@@ -753,7 +885,7 @@ mod tests {
         );
 
         let ok = send(
-            &harness.router,
+            &harness.state,
             "POST",
             "/2018-06-01/runtime/invocation/req-1/response",
             b"{\"ok\":true}".to_vec(),
@@ -766,7 +898,7 @@ mod tests {
         }
 
         let again = send(
-            &harness.router,
+            &harness.state,
             "POST",
             "/2018-06-01/runtime/invocation/req-1/response",
             b"{}".to_vec(),
@@ -786,7 +918,7 @@ mod tests {
         let (invocation, outcome) = invocation("req-2");
         harness.invocations.send(invocation).await.expect("send");
         let (status, _) = send(
-            &harness.router,
+            &harness.state,
             "GET",
             "/2018-06-01/runtime/invocation/next",
             Vec::new(),
@@ -794,7 +926,7 @@ mod tests {
         .await;
         assert_eq!(status, 200);
         let (status, _) = send(
-            &harness.router,
+            &harness.state,
             "POST",
             "/2018-06-01/runtime/invocation/req-2/error",
             b"not json".to_vec(),
@@ -816,33 +948,40 @@ mod tests {
         let (invocation, outcome) = invocation("req-3");
         harness.invocations.send(invocation).await.expect("send");
         send(
-            &harness.router,
+            &harness.state,
             "GET",
             "/2018-06-01/runtime/invocation/next",
             Vec::new(),
         )
         .await;
         let big = vec![b'x'; MAX_PAYLOAD_BYTES + 1];
-        let (status, body) = send(
-            &harness.router,
+        let response = answer(
+            &harness.state,
             "POST",
             "/2018-06-01/runtime/invocation/req-3/response",
             big,
         )
         .await;
-        assert_eq!(status, 413);
+        assert_eq!(response.status(), 413);
+        // The rest of the body was not read: the connection cannot carry another request.
+        assert_eq!(response.headers()["connection"], "close");
+        let body = body_text(response).await;
         assert!(body.contains("RequestEntityTooLarge"), "{body}");
         assert!(matches!(outcome.await, Ok(Outcome::ResponseTooLarge)));
     }
+
+    /// The body of a streamed POST: its frames as a test lists them.
+    type StreamedBody = http_body_util::StreamBody<
+        futures_util::stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, Infallible>>>,
+    >;
 
     /// A streamed POST of `chunks`, then `trailers` if any.
     fn streamed_request(
         request_id: &str,
         chunks: &[&'static str],
         trailers: Option<HeaderMap>,
-    ) -> Request<Body> {
-        use hyper::body::Frame;
-        let mut frames: Vec<Result<Frame<Bytes>, std::convert::Infallible>> = chunks
+    ) -> Request<StreamedBody> {
+        let mut frames: Vec<Result<Frame<Bytes>, Infallible>> = chunks
             .iter()
             .map(|chunk| Ok(Frame::data(Bytes::from_static(chunk.as_bytes()))))
             .collect();
@@ -855,16 +994,17 @@ mod tests {
         ))
         .header("lambda-runtime-function-response-mode", "streaming")
         .header("content-type", "text/plain")
-        .body(Body::new(body))
+        .body(body)
         .expect("valid request")
     }
 
     async fn start_streaming(
         harness: &Harness,
-        request: Request<Body>,
+        request: Request<StreamedBody>,
         outcome: oneshot::Receiver<Outcome>,
     ) -> (u16, Vec<Bytes>, StreamEnd, Option<String>) {
-        let response = tokio::spawn(harness.router.clone().oneshot(request));
+        let state = harness.state.clone();
+        let response = tokio::spawn(async move { handle(&state, request).await });
         let Ok(Outcome::Streaming(mut start)) = outcome.await else {
             panic!("expected a streamed response");
         };
@@ -873,12 +1013,7 @@ mod tests {
             chunks.push(chunk);
         }
         let end = start.end.await.expect("an end");
-        let status = response
-            .await
-            .expect("handler")
-            .expect("infallible router")
-            .status()
-            .as_u16();
+        let status = response.await.expect("handler").status().as_u16();
         (status, chunks, end, start.content_type)
     }
 
@@ -889,7 +1024,7 @@ mod tests {
         let (invocation, outcome) = invocation("req-s");
         harness.invocations.send(invocation).await.expect("send");
         send(
-            &harness.router,
+            &harness.state,
             "GET",
             "/2018-06-01/runtime/invocation/next",
             Vec::new(),
@@ -919,7 +1054,7 @@ mod tests {
         assert_eq!(content_type.as_deref(), Some("text/plain"));
         // The invocation is answered: a second answer is refused.
         let again = send(
-            &harness.router,
+            &harness.state,
             "POST",
             "/2018-06-01/runtime/invocation/req-s/response",
             b"{}".to_vec(),
@@ -934,7 +1069,7 @@ mod tests {
         let (first, outcome) = invocation("req-t");
         harness.invocations.send(first).await.expect("send");
         send(
-            &harness.router,
+            &harness.state,
             "GET",
             "/2018-06-01/runtime/invocation/next",
             Vec::new(),
@@ -960,16 +1095,17 @@ mod tests {
             sink: LogSink::new(|_, _| {}),
             function: "F".to_owned(),
             stream_limit: 4,
+            arn_header: OnceLock::new(),
         });
         let limited = Harness {
-            router: router(state),
+            state,
             invocations,
             init: None,
         };
         let (second, outcome) = invocation("req-u");
         limited.invocations.send(second).await.expect("send");
         send(
-            &limited.router,
+            &limited.state,
             "GET",
             "/2018-06-01/runtime/invocation/next",
             Vec::new(),
@@ -987,7 +1123,7 @@ mod tests {
     async fn init_error_once_then_forbidden() {
         let mut harness = harness();
         let (status, _) = send(
-            &harness.router,
+            &harness.state,
             "POST",
             "/2018-06-01/runtime/init/error",
             br#"{"errorMessage":"m","errorType":"Runtime.ImportModuleError"}"#.to_vec(),
@@ -999,7 +1135,7 @@ mod tests {
             InitSignal::Ready => panic!("expected an init failure"),
         }
         let (status, _) = send(
-            &harness.router,
+            &harness.state,
             "POST",
             "/2018-06-01/runtime/init/error",
             b"{}".to_vec(),
@@ -1008,25 +1144,131 @@ mod tests {
         assert_eq!(status, 403);
     }
 
+    /// Each request's answer as `METHOD URI: STATUS [allow: …] BODY`, one line each.
+    async fn check(state: &ApiState, requests: &[(&str, &str)], expect: expect_test::Expect) {
+        let mut answers = String::new();
+        for (method, uri) in requests {
+            let response = answer(state, method, uri, b"{}".to_vec()).await;
+            let status = response.status().as_u16();
+            let allow = response
+                .headers()
+                .get("allow")
+                .map(|allow| format!(" [allow: {}]", allow.to_str().expect("ascii")))
+                .unwrap_or_default();
+            let body = body_text(response).await;
+            answers.push_str(&format!("{method} {uri}: {status}{allow} {body}\n"));
+        }
+        expect.assert_eq(&answers);
+    }
+
     #[tokio::test]
     async fn unknown_paths_and_methods() {
         let harness = harness();
-        let (status, body) = send(
-            &harness.router,
-            "GET",
-            "/2018-06-01/runtime/nothing",
-            Vec::new(),
+        check(
+            &harness.state,
+            &[
+                ("GET", "/2018-06-01/runtime/nothing"),
+                ("GET", "/2018-06-01/runtime/invocation/next/"),
+                ("POST", "/2018-06-01/runtime/invocation//response"),
+                ("POST", "/2018-06-01/runtime/invocation/a/b/response"),
+                ("POST", "/2018-06-01/runtime/invocation/a/respond"),
+                ("POST", "/2018-06-01/runtime/init/error/"),
+                ("GET", "/2018-06-01/runtime/init"),
+                ("POST", "/2018-06-01/runtime/invocation/next"),
+                // HEAD is no GET here: it would take an event no one reads.
+                ("HEAD", "/2018-06-01/runtime/invocation/next"),
+                ("GET", "/2018-06-01/runtime/invocation/a/response"),
+                ("PUT", "/2018-06-01/runtime/invocation/a/error"),
+                ("GET", "/2018-06-01/runtime/init/error"),
+                ("POST", "/2018-06-01/runtime/invocation/a/response?x=1"),
+                ("POST", "/2018-06-01/runtime/invocation/%FF/error"),
+            ],
+            expect_test::expect![[r#"
+                GET /2018-06-01/runtime/nothing: 404 {"errorMessage":"The Runtime API has no such path; see https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html","errorType":"InvalidRequest"}
+                GET /2018-06-01/runtime/invocation/next/: 404 {"errorMessage":"The Runtime API has no such path; see https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html","errorType":"InvalidRequest"}
+                POST /2018-06-01/runtime/invocation//response: 404 {"errorMessage":"The Runtime API has no such path; see https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html","errorType":"InvalidRequest"}
+                POST /2018-06-01/runtime/invocation/a/b/response: 404 {"errorMessage":"The Runtime API has no such path; see https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html","errorType":"InvalidRequest"}
+                POST /2018-06-01/runtime/invocation/a/respond: 404 {"errorMessage":"The Runtime API has no such path; see https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html","errorType":"InvalidRequest"}
+                POST /2018-06-01/runtime/init/error/: 404 {"errorMessage":"The Runtime API has no such path; see https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html","errorType":"InvalidRequest"}
+                GET /2018-06-01/runtime/init: 404 {"errorMessage":"The Runtime API has no such path; see https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html","errorType":"InvalidRequest"}
+                POST /2018-06-01/runtime/invocation/next: 405 [allow: GET] {"errorMessage":"The Runtime API does not allow this method on this path","errorType":"InvalidRequest"}
+                HEAD /2018-06-01/runtime/invocation/next: 405 [allow: GET] {"errorMessage":"The Runtime API does not allow this method on this path","errorType":"InvalidRequest"}
+                GET /2018-06-01/runtime/invocation/a/response: 405 [allow: POST] {"errorMessage":"The Runtime API does not allow this method on this path","errorType":"InvalidRequest"}
+                PUT /2018-06-01/runtime/invocation/a/error: 405 [allow: POST] {"errorMessage":"The Runtime API does not allow this method on this path","errorType":"InvalidRequest"}
+                GET /2018-06-01/runtime/init/error: 405 [allow: POST] {"errorMessage":"The Runtime API does not allow this method on this path","errorType":"InvalidRequest"}
+                POST /2018-06-01/runtime/invocation/a/response?x=1: 400 {"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}
+                POST /2018-06-01/runtime/invocation/%FF/error: 400 {"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}
+            "#]],
         )
         .await;
-        assert_eq!(status, 404);
-        assert!(body.contains("errorType"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn request_ids_are_percent_decoded() {
+        let harness = harness();
+        let (invocation, outcome) = invocation("req 1");
+        harness.invocations.send(invocation).await.expect("send");
         let (status, _) = send(
-            &harness.router,
-            "POST",
+            &harness.state,
+            "GET",
             "/2018-06-01/runtime/invocation/next",
             Vec::new(),
         )
         .await;
-        assert_eq!(status, 405);
+        assert_eq!(status, 200);
+        let answered = send(
+            &harness.state,
+            "POST",
+            "/2018-06-01/runtime/invocation/req%201/response",
+            b"{}".to_vec(),
+        )
+        .await;
+        assert_eq!(answered, (202, r#"{"status":"OK"}"#.to_owned()));
+        assert!(matches!(outcome.await, Ok(Outcome::Response(_))));
+    }
+
+    #[tokio::test]
+    async fn next_reuses_the_arn_and_leaves_out_invalid_values() {
+        let harness = harness();
+        for request_id in ["req-a", "req-b"] {
+            let (mut invocation, _outcome) = invocation(request_id);
+            // A newline is no header value: the header is left out, the event still goes.
+            invocation.client_context = Some("{\n}".to_owned());
+            harness.invocations.send(invocation).await.expect("send");
+            let request = Request::get("/2018-06-01/runtime/invocation/next")
+                .body(Full::new(Bytes::new()))
+                .expect("request");
+            let response = handle(&harness.state, request).await;
+            assert_eq!(response.status(), 200);
+            let headers = response.headers();
+            let mut names: Vec<&str> = headers.keys().map(|name| name.as_str()).collect();
+            names.sort_unstable();
+            assert_eq!(
+                names,
+                [
+                    "content-type",
+                    "lambda-runtime-aws-request-id",
+                    "lambda-runtime-cognito-identity",
+                    "lambda-runtime-deadline-ms",
+                    "lambda-runtime-invoked-function-arn",
+                    "lambda-runtime-trace-id",
+                ]
+            );
+            assert_eq!(headers["lambda-runtime-aws-request-id"], request_id);
+            assert_eq!(headers["lambda-runtime-deadline-ms"], "1700000000000");
+            assert_eq!(
+                headers["lambda-runtime-invoked-function-arn"],
+                "arn:aws:lambda:us-east-1:123456789012:function:F"
+            );
+            assert_eq!(headers["lambda-runtime-trace-id"], "Root=1-0-0");
+            assert_eq!(headers["content-type"], "application/json");
+            assert_eq!(body_text(response).await, r#"{"a":1}"#);
+            assert!(finish(
+                &harness.state,
+                request_id,
+                Outcome::Response(Bytes::new())
+            ));
+        }
+        assert!(harness.state.arn_header.get().is_some());
     }
 }
