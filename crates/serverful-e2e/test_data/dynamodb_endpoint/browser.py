@@ -37,14 +37,18 @@ for flag in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--dis
 driver = webdriver.Chrome(options=options, service=Service(executable_path="/usr/bin/chromedriver"))
 driver.set_script_timeout(30)
 
+# A fetch that fails as a network error (the browser found a pooled connection closed
+# under it) is tried once more, and counted: a refusal for CORS fails both times.
 CALL = """
 const [url, init, done] = arguments;
-fetch(url, init).then(async (response) => done({
+const attempt = (retried) => fetch(url, init).then(async (response) => done({
   status: response.status,
   requestId: response.headers.get("x-amzn-RequestId"),
   crc32: response.headers.get("x-amz-crc32"),
   body: await response.text(),
-})).catch((error) => done({ error: String(error) }));
+  retried,
+})).catch((error) => retried ? done({ error: String(error), retried }) : attempt(true));
+attempt(false);
 """
 
 try:
