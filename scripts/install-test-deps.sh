@@ -66,6 +66,19 @@ if [ ! -x /usr/bin/prometheus ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
 
+# PostgreSQL backs cluster mode (issue 22); its tests start Debian's server themselves:
+# `initdb` into a scratch folder, listening on loopback only (crates/serverful-e2e/src/
+# postgres.rs). The package's own cluster service is not used.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v psql >/dev/null 2>&1; then
+  command -v apt-get >/dev/null 2>&1 || { echo "install-test-deps: PostgreSQL is required under /usr/lib/postgresql: install postgresql" >&2; exit 1; }
+  echo "install-test-deps: installing PostgreSQL (postgresql)" >&2
+  # No default cluster: the tests make their own, and nothing should listen on 5432.
+  mkdir -p /etc/postgresql-common
+  [ -e /etc/postgresql-common/createcluster.conf ] || echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confold postgresql postgresql-client >/dev/null
+fi
+
 # nftables loads the NAT and filter rules of the sandbox's egress networking
 # (crates/serverful-sandbox/src/net.rs); its tests (tests/net.rs, root under CI) also use
 # `ip` (iproute2) to build a stand-in for the outside world.

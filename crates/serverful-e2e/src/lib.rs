@@ -5,6 +5,8 @@
 //! (or `SERVERFUL_BIN`); test apps live in `test_data/apps/`, and the third-party packages
 //! they bundle are installed by `scripts/install-test-deps.sh`.
 
+pub mod postgres;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

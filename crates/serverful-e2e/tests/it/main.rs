@@ -35,6 +35,7 @@ mod metrics;
 mod orders;
 mod pajthy;
 mod payloads;
+mod postgres;
 mod queue_destinations;
 mod ruby;
 mod runtime_mappings;
