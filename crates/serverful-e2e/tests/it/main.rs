@@ -48,6 +48,7 @@ mod shell_challenge;
 mod sns;
 mod sqs;
 mod store;
+mod store_postgres;
 mod stream_mappings;
 mod streaming;
 mod streams;
