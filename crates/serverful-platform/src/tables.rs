@@ -22,16 +22,42 @@ pub enum TableSetup {
     Existing,
 }
 
-/// Opens (or creates) the store in `data_dir`.
+/// The environment variable naming a PostgreSQL database for the DynamoDB tables
+/// (cluster mode, issue 22, in progress: only the tables move there so far).
+pub const STORE_ENV: &str = "SERVERFUL_STORE";
+
+/// Connections each node keeps to PostgreSQL for its DynamoDB tables.
+const POSTGRES_CONNECTIONS: u32 = 16;
+
+/// Opens (or creates) the store: in `data_dir`, or in the PostgreSQL database
+/// `SERVERFUL_STORE` names (`postgres://user@host:port/database`).
 pub fn open_store(data_dir: &Path, region: &str, account_id: &str) -> Result<Arc<Store>, String> {
-    let path = data_dir.join("dynamodb.sqlite");
-    let backend = serverful_store_sqlite::SqliteBackend::open(&path)
-        .map_err(|error| format!("open the DynamoDB store {}: {error}", path.display()))?;
+    let backend: Arc<dyn serverful_store::Backend> = match std::env::var(STORE_ENV) {
+        Ok(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Arc::new(
+                serverful_store_postgres::PostgresBackend::open(&url, POSTGRES_CONNECTIONS)
+                    .map_err(|error| {
+                        format!("open the DynamoDB store in PostgreSQL ({STORE_ENV}): {error}")
+                    })?,
+            )
+        }
+        Ok(other) if !other.is_empty() => {
+            return Err(format!(
+                "{STORE_ENV}={other} is not a PostgreSQL URL: use postgres://user@host:port/database, or unset it to keep the tables in the data folder"
+            ))
+        }
+        _ => {
+            let path = data_dir.join("dynamodb.sqlite");
+            Arc::new(serverful_store_sqlite::SqliteBackend::open(&path).map_err(|error| {
+                format!("open the DynamoDB store {}: {error}", path.display())
+            })?)
+        }
+    };
     let config = StoreConfig {
         region: region.to_string(),
         account_id: account_id.to_string(),
     };
-    let store = Store::open(Arc::new(backend), config)
+    let store = Store::open(backend, config)
         .map_err(|error| format!("open the DynamoDB store: {error}"))?;
     Ok(Arc::new(store))
 }

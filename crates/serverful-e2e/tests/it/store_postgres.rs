@@ -243,3 +243,59 @@ fn nodes_opening_at_once_share_one_schema_and_see_each_others_tables() {
         json!([{"pk": {"S": "a"}, "n": {"N": "3"}}, {"pk": {"S": "a"}, "n": {"N": "2"}}])
     );
 }
+
+/// `SERVERFUL_STORE=postgres://…` puts a server's DynamoDB tables in PostgreSQL: two
+/// `serve` nodes with data folders of their own share one database. A table made and
+/// written through one, and its items, are read through the other with boto3; a bad
+/// store URL stops the server with a message that says what to use.
+#[test]
+fn two_servers_share_their_dynamodb_tables_through_postgresql() {
+    let postgres = Postgres::start();
+    let url = postgres.url();
+    let env = [("SERVERFUL_STORE", url.as_str())];
+    let first_data = tempfile::tempdir().expect("data folder");
+    let second_data = tempfile::tempdir().expect("data folder");
+    let first = serverful_e2e::Server::start_serve_with_env(first_data.path(), &env);
+    first.python(
+        r#"
+import boto3, json
+ddb = boto3.client("dynamodb")
+ddb.create_table(TableName="shared", BillingMode="PAY_PER_REQUEST",
+    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+ddb.put_item(TableName="shared", Item={"pk": {"S": "a"}, "n": {"N": "1"}})
+print(json.dumps({}))
+"#,
+        &[],
+    );
+    let second = serverful_e2e::Server::start_serve_with_env(second_data.path(), &env);
+    let seen = second.python(
+        r#"
+import boto3, json
+ddb = boto3.client("dynamodb")
+item = ddb.get_item(TableName="shared", Key={"pk": {"S": "a"}})["Item"]
+print(json.dumps({"tables": ddb.list_tables()["TableNames"], "item": item}))
+"#,
+        &[],
+    );
+    assert_eq!(
+        seen,
+        json!({"tables": ["shared"], "item": {"pk": {"S": "a"}, "n": {"N": "1"}}})
+    );
+    assert!(!second_data.path().join("dynamodb.sqlite").exists());
+
+    let third_data = tempfile::tempdir().expect("data folder");
+    let output = std::process::Command::new(serverful_e2e::serverful_bin())
+        .args(["serve", "--data"])
+        .arg(third_data.path())
+        .args(["--port", "0", "--aws-port", "0", "--admin-port", "0"])
+        .env("SERVERFUL_STORE", "mysql://nope")
+        .output()
+        .expect("run serverful");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("SERVERFUL_STORE=mysql://nope is not a PostgreSQL URL"),
+        "{stderr}"
+    );
+}
