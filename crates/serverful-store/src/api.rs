@@ -53,22 +53,62 @@ fn smuggle<E: serde::de::Error>(error: &StoreError) -> E {
 /// Each entry of a map of attribute values with DynamoDB's verdict on it.
 type Verdicts = Vec<(String, StoreResult<AttributeValue>)>;
 
-/// Reads a map of attribute values, keeping each value's verdict, in the request's order.
+/// Reads a map of attribute values, keeping each value's verdict, in the request's order,
+/// straight from the request (no `serde_json::Value` in between).
 fn value_verdicts<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Verdicts>, D::Error> {
-    let Some(entries) = Option::<serde_json::Map<String, Value>>::deserialize(deserializer)? else {
-        return Ok(None);
-    };
-    Ok(Some(
-        entries
-            .into_iter()
-            .map(|(key, json)| {
-                let verdict = AttributeValue::from_json(&json);
-                (key, verdict)
-            })
-            .collect(),
-    ))
+    struct VerdictSeed;
+
+    impl<'de> serde::de::DeserializeSeed<'de> for VerdictSeed {
+        type Value = StoreResult<AttributeValue>;
+
+        fn deserialize<D: Deserializer<'de>>(
+            self,
+            deserializer: D,
+        ) -> Result<Self::Value, D::Error> {
+            crate::value::wire::deserialize_value(deserializer)
+        }
+    }
+
+    struct VerdictsVisitor;
+
+    impl<'de> serde::de::Visitor<'de> for VerdictsVisitor {
+        type Value = Option<Verdicts>;
+
+        fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            formatter.write_str("a map of attribute values")
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(
+            self,
+            deserializer: D,
+        ) -> Result<Self::Value, D::Error> {
+            deserializer.deserialize_map(self)
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut verdicts = Vec::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let verdict = map.next_value_seed(VerdictSeed)?;
+                verdicts.push((key, verdict));
+            }
+            Ok(Some(verdicts))
+        }
+    }
+
+    deserializer.deserialize_option(VerdictsVisitor)
 }
 
 /// `ExpressionAttributeValues`: DynamoDB names an invalid value by its placeholder
