@@ -261,16 +261,14 @@ pub(crate) fn comparison_operator(
     }
 }
 
-pub(crate) fn legacy_filter(
-    filter: Option<&BTreeMap<String, crate::api::Condition>>,
-    operator: Option<&String>,
+/// Converts legacy conditions (`QueryFilter`, `ScanFilter`, `KeyConditions`, named
+/// `field` in messages), each with a required, known `ComparisonOperator`.
+pub(crate) fn legacy_conditions(
+    conditions: &BTreeMap<String, crate::api::Condition>,
     field: &str,
-) -> StoreResult<Option<Condition>> {
-    let Some(filter) = filter else {
-        return Ok(None);
-    };
+) -> StoreResult<BTreeMap<String, legacy::FilterCondition>> {
     let mut converted = BTreeMap::new();
-    for (name, condition) in filter {
+    for (name, condition) in conditions {
         let operator = comparison_operator(
             condition.comparison_operator.as_ref(),
             &format!("{field}.{name}.member.comparisonOperator"),
@@ -288,6 +286,18 @@ pub(crate) fn legacy_filter(
             },
         );
     }
+    Ok(converted)
+}
+
+pub(crate) fn legacy_filter(
+    filter: Option<&BTreeMap<String, crate::api::Condition>>,
+    operator: Option<&String>,
+    field: &str,
+) -> StoreResult<Option<Condition>> {
+    let Some(filter) = filter else {
+        return Ok(None);
+    };
+    let converted = legacy_conditions(filter, field)?;
     legacy::filter_condition(&converted, conditional_operator(operator)?)
 }
 

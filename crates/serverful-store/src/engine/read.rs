@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use super::items::{
-    check_expression_params, check_not_mixed, consumed_detail, legacy_filter, parse_expressions,
-    Consumption,
+    check_expression_params, check_not_mixed, consumed_detail, legacy_conditions, legacy_filter,
+    parse_expressions, Consumption,
 };
 use super::validate::{Violations, CAPACITY_VALUES, CONDITIONAL_OPERATORS};
 use super::{decode_item, row_key, Gate, IndexMeta, Store, Table};
@@ -361,25 +361,7 @@ fn check_read_members(
 fn legacy_key_conditions(
     conditions: &BTreeMap<String, crate::api::Condition>,
 ) -> StoreResult<BTreeMap<String, FilterCondition>> {
-    let mut converted = BTreeMap::new();
-    for (name, condition) in conditions {
-        let operator = super::items::comparison_operator(
-            condition.comparison_operator.as_ref(),
-            &format!("keyConditions.{name}.member.comparisonOperator"),
-        )?
-        .ok_or_else(|| {
-            StoreError::validation(format!(
-                "1 validation error detected: Value null at 'keyConditions.{name}.member.comparisonOperator' failed to satisfy constraint: Member must not be null"
-            ))
-        })?;
-        converted.insert(
-            name.clone(),
-            FilterCondition {
-                comparison_operator: operator,
-                attribute_value_list: condition.attribute_value_list.clone().unwrap_or_default(),
-            },
-        );
-    }
+    let converted = legacy_conditions(conditions, "keyConditions")?;
     legacy::check_key_conditions(&converted)?;
     Ok(converted)
 }
