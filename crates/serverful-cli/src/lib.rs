@@ -92,6 +92,12 @@ pub struct ServeArgs {
     #[arg(long, default_value = "/var/lib/serverful", env = "SERVERFUL_DATA")]
     pub data: PathBuf,
 
+    /// PostgreSQL database that a cluster's nodes share
+    /// (`postgres://user[:password]@host[:port]/database`): the DynamoDB tables live
+    /// there instead of in the data folder (cluster mode, in progress)
+    #[arg(long, value_name = "URL", value_parser = parse_store_url, env = "SERVERFUL_STORE", hide_env_values = true)]
+    pub store: Option<String>,
+
     /// Address the gateway, the AWS endpoint and the admin API listen on
     #[arg(long, default_value = "127.0.0.1", env = "SERVERFUL_HOST")]
     pub host: IpAddr,
@@ -400,6 +406,12 @@ pub struct UpArgs {
     #[arg(long, default_value = "localhost", value_parser = parse_domain, env = "SERVERFUL_DOMAIN")]
     pub domain: String,
 
+    /// PostgreSQL database that a cluster's nodes share
+    /// (`postgres://user[:password]@host[:port]/database`): the DynamoDB tables live
+    /// there instead of in the data folder (cluster mode, in progress)
+    #[arg(long, value_name = "URL", value_parser = parse_store_url, env = "SERVERFUL_STORE", hide_env_values = true)]
+    pub store: Option<String>,
+
     /// Rebuild and reload a function when its code changes, without dropping requests
     #[arg(long, env = "SERVERFUL_WATCH")]
     pub watch: bool,
@@ -442,6 +454,17 @@ pub struct MetricsArgs {
 pub enum IdleTimeout {
     After(Duration),
     Never,
+}
+
+/// A `--store` URL: PostgreSQL's, the one database cluster mode runs on.
+pub fn parse_store_url(text: &str) -> Result<String, String> {
+    if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "{text} is not a PostgreSQL URL: use postgres://user[:password]@host[:port]/database, or leave --store (SERVERFUL_STORE) out to keep the tables in the data folder"
+        ))
+    }
 }
 
 /// A DNS name such as `localhost` or `api.example.com`: no scheme, port or path.

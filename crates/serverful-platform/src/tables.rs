@@ -22,35 +22,30 @@ pub enum TableSetup {
     Existing,
 }
 
-/// The environment variable naming a PostgreSQL database for the DynamoDB tables
-/// (cluster mode, issue 22, in progress: only the tables move there so far).
-pub const STORE_ENV: &str = "SERVERFUL_STORE";
-
-/// Connections each node keeps to PostgreSQL for its DynamoDB tables.
-const POSTGRES_CONNECTIONS: u32 = 16;
-
-/// Opens (or creates) the store: in `data_dir`, or in the PostgreSQL database
-/// `SERVERFUL_STORE` names (`postgres://user@host:port/database`).
-pub fn open_store(data_dir: &Path, region: &str, account_id: &str) -> Result<Arc<Store>, String> {
-    let backend: Arc<dyn serverful_store::Backend> = match std::env::var(STORE_ENV) {
-        Ok(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+/// Opens (or creates) the store: in `data_dir`, or in the cluster's PostgreSQL
+/// `database` (`--store`).
+pub fn open_store(
+    data_dir: &Path,
+    database: Option<Arc<serverful_postgres::Database>>,
+    region: &str,
+    account_id: &str,
+) -> Result<Arc<Store>, String> {
+    let backend: Arc<dyn serverful_store::Backend> = match database {
+        Some(database) => {
+            let url = database.url().to_owned();
             Arc::new(
-                serverful_store_postgres::PostgresBackend::open(&url, POSTGRES_CONNECTIONS)
-                    .map_err(|error| {
-                        format!("open the DynamoDB store in PostgreSQL ({STORE_ENV}): {error}")
-                    })?,
+                serverful_postgres::PostgresBackend::new(database).map_err(|error| {
+                    format!("open the DynamoDB store in PostgreSQL {url}: {error}")
+                })?,
             )
         }
-        Ok(other) if !other.is_empty() => {
-            return Err(format!(
-                "{STORE_ENV}={other} is not a PostgreSQL URL: use postgres://user@host:port/database, or unset it to keep the tables in the data folder"
-            ))
-        }
-        _ => {
+        None => {
             let path = data_dir.join("dynamodb.sqlite");
-            Arc::new(serverful_store_sqlite::SqliteBackend::open(&path).map_err(|error| {
-                format!("open the DynamoDB store {}: {error}", path.display())
-            })?)
+            Arc::new(
+                serverful_store_sqlite::SqliteBackend::open(&path).map_err(|error| {
+                    format!("open the DynamoDB store {}: {error}", path.display())
+                })?,
+            )
         }
     };
     let config = StoreConfig {
@@ -190,6 +185,27 @@ fn enable_time_to_live(store: &Store, table_name: &str, attribute: &str) -> Resu
 }
 
 /// Deletes expired items every few seconds, for as long as the server runs.
+/// How often a node of a cluster checks whether another node changed the catalog
+/// (a table's index, stream or TTL); a table missing here is looked up at once anyway.
+const CATALOG_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Keeps a cluster node's view of the catalog within a second of the database's.
+pub fn spawn_catalog_watch(store: Arc<Store>) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(CATALOG_CHECK_INTERVAL);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let store = store.clone();
+            match tokio::task::spawn_blocking(move || store.refresh_catalog()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::warn!("failed to read the shared catalog: {error}"),
+                Err(error) => tracing::warn!("the catalog check failed: {error}"),
+            }
+        }
+    });
+}
+
 pub fn spawn_ttl_sweep(store: Arc<Store>) {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(TTL_SWEEP_INTERVAL);

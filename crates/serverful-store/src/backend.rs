@@ -7,7 +7,11 @@
 //! entries — under a partition key and a sort key, both in the
 //! order-preserving encoding of [`crate::key`], so plain byte order is
 //! DynamoDB's order. The engine serializes all read-check-write sequences with
-//! its own locks, so backends need no isolation beyond atomic batches.
+//! its own locks, so a backend only one process writes needs no isolation beyond
+//! atomic batches. A backend several processes share ([`Backend::is_shared`], the
+//! PostgreSQL one of cluster mode) also excludes the other processes: the engine
+//! asks it for [`Backend::exclude`] after its own locks, and keeps what it gets until
+//! its write is durable.
 //!
 //! Durability contract: when [`Backend::write`] returns `Ok`, the batch is
 //! durable and visible to every later read.
@@ -172,6 +176,34 @@ pub enum Write {
     },
 }
 
+/// What a read-check-write or a catalog change excludes other processes from (see
+/// [`Backend::exclude`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exclusion<'a> {
+    /// Items, by a hash of table id and key that every process computes alike
+    /// (collisions only serialize more); also keeps the catalog from changing.
+    Keys(&'a [u64]),
+    /// The catalog: no item lock is held anywhere while this is.
+    Catalog,
+}
+
+/// Held exclusion: the other processes wait until it is dropped.
+pub struct Held {
+    /// The catalog's version when the exclusion was granted (see
+    /// [`Backend::catalog_version`]).
+    pub catalog_version: u64,
+    /// Lets go when dropped.
+    pub release: Box<dyn Send>,
+}
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Held")
+            .field("catalog_version", &self.catalog_version)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Storage for the engine. Implementations must be safe to call from many
 /// threads at once.
 pub trait Backend: Send + Sync {
@@ -231,6 +263,27 @@ pub trait Backend: Send + Sync {
     /// `done`; backends with a writer thread hand the batch over instead.
     fn write_then(&self, batch: Vec<Write>, done: WriteDone) {
         done(self.write(batch));
+    }
+
+    /// Whether other processes write the same data (the engine's own locks then do
+    /// not suffice: it asks for [`Backend::exclude`] as well, writes nothing without
+    /// it, and rereads the catalog when [`Backend::catalog_version`] moves).
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    /// Waits until no other process holds what `what` names, and keeps them out until
+    /// the answer is dropped. `None` for a backend only this process writes.
+    fn exclude(&self, what: Exclusion<'_>) -> Result<Option<Held>, BackendError> {
+        let _ = what;
+        Ok(None)
+    }
+
+    /// A number that changes whenever any process writes the catalog
+    /// ([`Write::PutTable`], [`Write::DeleteTable`]); constant for a backend only this
+    /// process writes.
+    fn catalog_version(&self) -> Result<u64, BackendError> {
+        Ok(0)
     }
 }
 

@@ -204,7 +204,7 @@ impl AwsEndpoint {
             .map_err(|error| {
                 anyhow::anyhow!("{error}\nhint: set both SERVERFUL_ACCESS_KEY_ID and SERVERFUL_SECRET_ACCESS_KEY, or neither")
             })?;
-        let store = serverful_platform::tables::open_store(data_dir, region, ACCOUNT_ID)
+        let store = serverful_platform::tables::open_store(data_dir, None, region, ACCOUNT_ID)
             .map_err(anyhow::Error::msg)?;
         let tables = loaded.app.tables.clone();
         let tables_store = store.clone();

@@ -24,6 +24,7 @@ pub(crate) async fn run(args: ServeArgs, aws: tokio::runtime::Handle) -> anyhow:
     }
     let started = server::start(ServerSettings {
         data_dir: args.data.clone(),
+        store: args.store.clone(),
         host: args.host,
         port: args.port,
         aws_port: args.aws_port,
@@ -57,6 +58,7 @@ pub(crate) async fn run(args: ServeArgs, aws: tokio::runtime::Handle) -> anyhow:
         args.data.display()
     );
     println!("{}", server.sandbox_line);
+    println!("{}", server.store_line);
     server.print_endpoints();
     let progress = Arc::new(crate::builds::TerminalProgress::new());
     let failures = server.platform.restore(progress.clone()).await;

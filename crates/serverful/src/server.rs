@@ -19,6 +19,8 @@ use crate::app::ACCOUNT_ID;
 /// Everything a server is started with.
 pub(crate) struct ServerSettings {
     pub data_dir: PathBuf,
+    /// `--store`: the PostgreSQL database of a cluster, or `None` for the data folder.
+    pub store: Option<String>,
     pub host: IpAddr,
     pub port: u16,
     pub aws_port: u16,
@@ -50,6 +52,8 @@ pub(crate) struct Server {
     pub aws_url: String,
     pub admin_url: String,
     pub sandbox_line: String,
+    /// Where the DynamoDB tables live, and which node this is.
+    pub store_line: String,
     pub credentials: serverful_aws::Credentials,
     pub key_source: serverful_aws::KeySource,
     pub token_source: serverful_admin::TokenSource,
@@ -116,9 +120,29 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
     )
     .context("make the admin token")?;
 
-    let store = serverful_platform::tables::open_store(&data_dir, &settings.region, ACCOUNT_ID)
-        .map_err(anyhow::Error::msg)?;
+    let database = match &settings.store {
+        Some(url) => Some(connect_database(url).await?),
+        None => None,
+    };
+    let store_line = match &database {
+        Some(database) => format!(
+            "Store: PostgreSQL {} (node {})",
+            database.url(),
+            node_name(admin_address)
+        ),
+        None => format!("Store: SQLite in {}", data_dir.display()),
+    };
+    let store = serverful_platform::tables::open_store(
+        &data_dir,
+        database.clone(),
+        &settings.region,
+        ACCOUNT_ID,
+    )
+    .map_err(anyhow::Error::msg)?;
     serverful_platform::tables::spawn_ttl_sweep(store.clone());
+    if database.is_some() {
+        serverful_platform::tables::spawn_catalog_watch(store.clone());
+    }
     let state = serverful_platform::SqliteState::open(&data_dir.join("platform.sqlite"))
         .map_err(anyhow::Error::msg)?;
     let streams = crate::streams::config(&data_dir)?;
@@ -293,6 +317,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         aws_url,
         admin_url,
         sandbox_line,
+        store_line,
         credentials,
         key_source,
         token_source,
@@ -756,4 +781,37 @@ impl gateway::HostService for S3Websites {
             .to_owned();
         Box::pin(async move { s3.serve_website(&bucket, request).await })
     }
+}
+
+/// Connects to the cluster's PostgreSQL, waiting (with backoff, saying so) while it
+/// cannot be reached, as when the database starts with the node.
+async fn connect_database(url: &str) -> anyhow::Result<Arc<serverful_postgres::Database>> {
+    let url = url.to_owned();
+    let database = tokio::task::spawn_blocking(move || {
+        serverful_postgres::Database::connect(
+            &url,
+            &serverful_postgres::PoolSize::default(),
+            &|error, pause| {
+                eprintln!(
+                    "waiting for PostgreSQL ({error}); retrying in {} ms",
+                    pause.as_millis()
+                )
+            },
+        )
+    })
+    .await
+    .context("connect to PostgreSQL")?
+    .map_err(|error| {
+        anyhow::anyhow!("{error}\nhint: check --store (SERVERFUL_STORE) and that PostgreSQL is running and reachable")
+    })?;
+    Ok(Arc::new(database))
+}
+
+/// This node's name in a cluster: the host's name and the admin port, which tell
+/// apart nodes on one machine too.
+fn node_name(admin: std::net::SocketAddr) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".to_owned());
+    format!("{host}:{}", admin.port())
 }

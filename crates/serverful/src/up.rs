@@ -28,6 +28,7 @@ pub(crate) async fn run(args: UpArgs, aws: tokio::runtime::Handle) -> anyhow::Re
     };
     let started = server::start(ServerSettings {
         data_dir: data_dir.clone(),
+        store: args.store.clone(),
         host: args.host,
         port: args.port,
         aws_port: args.aws_port,
@@ -94,6 +95,7 @@ pub(crate) async fn run(args: UpArgs, aws: tokio::runtime::Handle) -> anyhow::Re
         app.template_path.display()
     );
     println!("{}", server.sandbox_line);
+    println!("{}", server.store_line);
     server.print_endpoints();
     if !version.tables.is_empty() {
         println!("Tables:");

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use serde_json::json;
 use serverful_e2e::postgres::Postgres;
+use serverful_postgres::PostgresBackend;
 use serverful_store::backend::{Backend, SortRange, Space, Write};
 use serverful_store::{Store, StoreConfig};
-use serverful_store_postgres::PostgresBackend;
 
 fn put(space: &Space, partition: &[u8], sort: &[u8], value: &[u8]) -> Write {
     Write::Put {
@@ -295,7 +295,7 @@ print(json.dumps({"tables": ddb.list_tables()["TableNames"], "item": item}))
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("SERVERFUL_STORE=mysql://nope is not a PostgreSQL URL"),
+        stderr.contains("mysql://nope is not a PostgreSQL URL"),
         "{stderr}"
     );
 }

@@ -246,7 +246,7 @@ mod tests {
             listed,
             store.call_json("ListTables", b"{}").expect("succeeds")
         );
-        let _control_plane = store.write_gate();
+        let _control_plane = store.write_gate().expect("gate");
         assert!(store.try_call_without_waiting("GetItem", b"{}").is_none());
     }
 }

@@ -474,8 +474,10 @@ impl Store {
         prepared: &PreparedWrite,
     ) -> StoreResult<(Option<Item>, Option<Item>)> {
         let table = &prepared.table;
-        let _guard =
-            self.lock_stripes(vec![Store::stripe(table, &prepared.row.0, &prepared.row.1)]);
+        let _guard = self.lock_stripes(
+            vec![Store::stripe(table, &prepared.row.0, &prepared.row.1)],
+            &[table],
+        )?;
         let old = self.stored_item(table, &prepared.row.0, &prepared.row.1)?;
         let new = prepared.apply(old.as_ref())?;
         if old != new {
@@ -506,8 +508,10 @@ impl Store {
                 ))
             }
         };
-        let _guard =
-            self.lock_stripes(vec![Store::stripe(table, &prepared.row.0, &prepared.row.1)]);
+        let _guard = self.lock_stripes(
+            vec![Store::stripe(table, &prepared.row.0, &prepared.row.1)],
+            &[table],
+        )?;
         let mut writes = Vec::new();
         self.item_writes(table, &prepared.row, None, new, &mut writes)?;
         self.backend.write(writes)?;
@@ -1058,7 +1062,8 @@ impl Store {
             .iter()
             .map(|write| Store::stripe(&write.table, &write.row.0, &write.row.1))
             .collect();
-        let _guards = self.lock_stripes(stripes);
+        let tables: Vec<&Table> = prepared.iter().map(|write| write.table.as_ref()).collect();
+        let _guards = self.lock_stripes(stripes, &tables)?;
         let mut writes = Vec::new();
         let mut units: BTreeMap<String, Consumption> = BTreeMap::new();
         let capacity_wanted = matches!(

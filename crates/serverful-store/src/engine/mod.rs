@@ -26,13 +26,13 @@ mod validate;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{Backend, BackendError, Space, Write};
+use crate::backend::{Backend, BackendError, Exclusion, Held, Space, Write};
 use crate::capacity::write_units;
 use crate::error::{StoreError, StoreResult};
 use crate::index::{IndexProjection, SecondaryIndex};
@@ -385,6 +385,47 @@ pub struct Store {
     clock: Box<dyn Fn() -> f64 + Send + Sync>,
     /// Who is woken when records are appended to a stream (see `stream_watch`).
     stream_listeners: Arc<stream_watch::StreamListeners>,
+    /// Whether other processes share the backend (cluster mode): writes then also take
+    /// the backend's exclusion, and the catalog is reread when it moves.
+    shared: bool,
+    /// The backend's catalog version that `tables` reflects.
+    catalog_version: AtomicU64,
+}
+
+/// What a read-check-write holds: its key stripes in this process and, on a shared
+/// backend, the other processes' exclusion (dropped last, after the write is durable).
+pub(crate) struct KeyLocks<'a> {
+    _guards: Vec<MutexGuard<'a, ()>>,
+    _held: Option<Held>,
+}
+
+/// What a control-plane operation holds: the schema gate in this process and, on a
+/// shared backend, the catalog in every process.
+pub(crate) struct CatalogGate<'a> {
+    _held: Option<Held>,
+    _gate: std::sync::RwLockWriteGuard<'a, ()>,
+}
+
+/// A hash of an item's key that every process computes alike (FNV-1a over the table id
+/// and the encoded keys, with their lengths): the key of its cross-process lock, and
+/// its stripe in this one.
+fn key_hash(table_id: u64, partition: &[u8], sort: &[u8]) -> u64 {
+    const PRIME: u64 = 0x0100_0000_01b3;
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let lengths = [partition.len() as u64, sort.len() as u64];
+    for bytes in [
+        &table_id.to_le_bytes()[..],
+        &lengths[0].to_le_bytes(),
+        partition,
+        &lengths[1].to_le_bytes(),
+        sort,
+    ] {
+        for byte in bytes {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(PRIME);
+        }
+    }
+    hash
 }
 
 impl std::fmt::Debug for Store {
@@ -393,6 +434,18 @@ impl std::fmt::Debug for Store {
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
+}
+
+/// The backend's catalog, decoded.
+fn read_catalog(backend: &dyn Backend) -> StoreResult<BTreeMap<String, Arc<Table>>> {
+    let mut tables = BTreeMap::new();
+    for (name, metadata) in backend.tables()? {
+        let meta: TableMeta = serde_json::from_slice(&metadata).map_err(|error| {
+            StoreError::internal(format!("corrupt catalog entry {name}: {error}"))
+        })?;
+        tables.insert(name, Arc::new(Table::new(meta)?));
+    }
+    Ok(tables)
 }
 
 fn system_now() -> f64 {
@@ -430,13 +483,9 @@ impl Store {
         config: StoreConfig,
         clock: Box<dyn Fn() -> f64 + Send + Sync>,
     ) -> StoreResult<Store> {
-        let mut tables = BTreeMap::new();
-        for (name, metadata) in backend.tables()? {
-            let meta: TableMeta = serde_json::from_slice(&metadata).map_err(|error| {
-                StoreError::internal(format!("corrupt catalog entry {name}: {error}"))
-            })?;
-            tables.insert(name, Arc::new(Table::new(meta)?));
-        }
+        let catalog_version = backend.catalog_version()?;
+        let tables = read_catalog(backend.as_ref())?;
+        let shared = backend.is_shared();
         let stream_listeners = Arc::new(stream_watch::StreamListeners::default());
         let backend: Arc<dyn Backend> = Arc::new(stream_watch::NotifyingBackend {
             inner: backend,
@@ -453,7 +502,41 @@ impl Store {
             pending: Arc::new(PendingWrites::new()),
             clock,
             stream_listeners,
+            shared,
+            catalog_version: AtomicU64::new(catalog_version),
         })
+    }
+
+    /// Rereads the catalog when another process changed it since this one last read
+    /// it (a shared backend's tables created, changed or deleted elsewhere). Cheap when
+    /// nothing changed: one read of the version.
+    pub fn refresh_catalog(&self) -> StoreResult<()> {
+        if !self.shared {
+            return Ok(());
+        }
+        let version = self.backend.catalog_version()?;
+        if version != self.catalog_version.load(Ordering::SeqCst) {
+            self.reload_catalog(version)?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the cached catalog with the backend's at `version`, keeping the
+    /// `Table`s whose metadata did not change (their cached forms stay warm).
+    fn reload_catalog(&self, version: u64) -> StoreResult<()> {
+        let fresh = read_catalog(self.backend.as_ref())?;
+        let mut tables = self.tables.write().unwrap_or_else(PoisonError::into_inner);
+        let mut merged = BTreeMap::new();
+        for (name, table) in fresh {
+            let kept = match tables.get(&name) {
+                Some(old) if old.meta == table.meta => old.clone(),
+                _ => table,
+            };
+            merged.insert(name, kept);
+        }
+        *tables = merged;
+        self.catalog_version.store(version, Ordering::SeqCst);
+        Ok(())
     }
 
     fn now(&self) -> f64 {
@@ -461,12 +544,26 @@ impl Store {
     }
 
     fn table(&self, name: &str) -> StoreResult<Arc<Table>> {
-        self.tables
+        let cached = self
+            .tables
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(name)
-            .cloned()
-            .ok_or_else(StoreError::resource_not_found)
+            .cloned();
+        match cached {
+            Some(table) => Ok(table),
+            // Another process may have created it a moment ago.
+            None if self.shared => {
+                self.refresh_catalog()?;
+                self.tables
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(StoreError::resource_not_found)
+            }
+            None => Err(StoreError::resource_not_found()),
+        }
     }
 
     fn read_gate(&self) -> std::sync::RwLockReadGuard<'_, ()> {
@@ -494,23 +591,37 @@ impl Store {
     }
 
     /// The schema gate for a control-plane operation, once every blind write
-    /// queued before it is durable (an index backfill, say, must see them).
-    fn write_gate(&self) -> std::sync::RwLockWriteGuard<'_, ()> {
+    /// queued before it is durable (an index backfill, say, must see them). On a
+    /// shared backend also the catalog in every process, and the catalog as it is
+    /// now, so that what the operation checks (a name taken, a table's indexes) is
+    /// current.
+    fn write_gate(&self) -> StoreResult<CatalogGate<'_>> {
         let gate = self
             .schema_gate
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         self.pending
             .wait_until(|pending| pending.total.load(Ordering::SeqCst) == 0);
-        gate
+        let held = self.backend.exclude(Exclusion::Catalog)?;
+        if let Some(held) = &held {
+            if held.catalog_version != self.catalog_version.load(Ordering::SeqCst) {
+                self.reload_catalog(held.catalog_version)?;
+            }
+        }
+        Ok(CatalogGate {
+            _held: held,
+            _gate: gate,
+        })
     }
 
-    fn stripe(table: &Table, partition: &[u8], sort: &[u8]) -> usize {
-        let mut hasher = DefaultHasher::new();
-        table.meta.id.hash(&mut hasher);
-        partition.hash(&mut hasher);
-        sort.hash(&mut hasher);
-        usize::try_from(hasher.finish() % KEY_STRIPES as u64).expect("below the stripe count")
+    /// An item's key hash (see [`key_hash`]), which picks its stripe.
+    fn stripe(table: &Table, partition: &[u8], sort: &[u8]) -> u64 {
+        key_hash(table.meta.id, partition, sort)
+    }
+
+    /// The lock stripe of a key hash in this process.
+    fn stripe_index(hash: u64) -> usize {
+        usize::try_from(hash % KEY_STRIPES as u64).expect("below the stripe count")
     }
 
     /// Locks the stripe of a client request token. Lock order: schema gate,
@@ -523,10 +634,18 @@ impl Store {
         lock(&self.token_locks[stripe])
     }
 
-    /// Locks the stripes of several keys, in stripe order so two writers never
-    /// wait on each other in a cycle, then waits for blind writes queued on
-    /// them to be durable, so that what is read next is current.
-    fn lock_stripes(&self, mut stripes: Vec<usize>) -> Vec<MutexGuard<'_, ()>> {
+    /// Locks the stripes of several keys (by [`Store::stripe`] hash), in stripe order
+    /// so two writers never wait on each other in a cycle, then waits for blind
+    /// writes queued on them to be durable, so that what is read next is current.
+    ///
+    /// On a shared backend, then the keys in every process. When the catalog moved
+    /// meanwhile, it is reread; if one of `tables` changed, the operation (planned
+    /// against the old definition) fails without writing, with a retryable error.
+    fn lock_stripes(&self, hashes: Vec<u64>, tables: &[&Table]) -> StoreResult<KeyLocks<'_>> {
+        let mut stripes: Vec<usize> = hashes
+            .iter()
+            .map(|hash| Store::stripe_index(*hash))
+            .collect();
         stripes.sort_unstable();
         stripes.dedup();
         let guards = stripes
@@ -538,7 +657,32 @@ impl Store {
                 .iter()
                 .all(|stripe| pending.per_stripe[*stripe].load(Ordering::SeqCst) == 0)
         });
-        guards
+        let held = if self.shared {
+            let mut hashes = hashes;
+            hashes.sort_unstable();
+            hashes.dedup();
+            self.backend.exclude(Exclusion::Keys(&hashes))?
+        } else {
+            None
+        };
+        if let Some(held) = &held {
+            if held.catalog_version != self.catalog_version.load(Ordering::SeqCst) {
+                self.reload_catalog(held.catalog_version)?;
+                let current = self.tables.read().unwrap_or_else(PoisonError::into_inner);
+                for table in tables {
+                    if current.get(&table.meta.name).map(|now| &now.meta) != Some(&table.meta) {
+                        return Err(StoreError::internal(format!(
+                            "table {} was changed by another node during this request; retry it",
+                            table.meta.name
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(KeyLocks {
+            _guards: guards,
+            _held: held,
+        })
     }
 
     fn stored_item(
@@ -660,7 +804,7 @@ impl Store {
                         .iter()
                         .map(|(partition, sort)| Store::stripe(&table, partition, sort))
                         .collect();
-                    let _guards = self.lock_stripes(stripes);
+                    let _guards = self.lock_stripes(stripes, &[&table])?;
                     let mut writes = Vec::new();
                     for key in &expired {
                         let Some(current) = self.stored_item(&table, &key.0, &key.1)? else {

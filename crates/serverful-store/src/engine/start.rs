@@ -170,8 +170,12 @@ impl Store {
             Mutation::Delete => None,
             Mutation::Update(_) | Mutation::Check => return Err(answer),
         };
+        if self.shared {
+            // Other processes' locks must be taken first, which may wait.
+            return Err(answer);
+        }
         let table = &prepared.table;
-        let stripe = Store::stripe(table, &prepared.row.0, &prepared.row.1);
+        let stripe = Store::stripe_index(Store::stripe(table, &prepared.row.0, &prepared.row.1));
         let Some(_stripe) = lock_without_waiting(&self.key_locks[stripe]) else {
             return Err(answer);
         };

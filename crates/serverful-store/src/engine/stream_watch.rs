@@ -18,7 +18,8 @@ use serde_json::Value;
 use super::streams::{render_record, shard_id, stream_key};
 use super::Store;
 use crate::backend::{
-    Backend, BackendError, Entry, SortRange, Space, StreamRecord, TokenRecord, Write, WriteDone,
+    Backend, BackendError, Entry, Exclusion, Held, SortRange, Space, StreamRecord, TokenRecord,
+    Write, WriteDone,
 };
 use crate::error::{StoreError, StoreResult};
 
@@ -127,6 +128,18 @@ impl Backend for NotifyingBackend {
 
     fn token(&self, token: &str) -> Result<Option<TokenRecord>, BackendError> {
         self.inner.token(token)
+    }
+
+    fn is_shared(&self) -> bool {
+        self.inner.is_shared()
+    }
+
+    fn exclude(&self, what: Exclusion<'_>) -> Result<Option<Held>, BackendError> {
+        self.inner.exclude(what)
+    }
+
+    fn catalog_version(&self) -> Result<u64, BackendError> {
+        self.inner.catalog_version()
     }
 
     fn write_then(&self, batch: Vec<Write>, done: WriteDone) {

@@ -430,7 +430,7 @@ impl Store {
             .transpose()?
             .flatten();
         let tags = tag_pairs(input.tags.as_deref().unwrap_or_default())?;
-        let _gate = self.write_gate();
+        let _gate = self.write_gate()?;
         if self
             .tables
             .read()
@@ -645,7 +645,7 @@ impl Store {
 
     /// `DeleteTable`
     pub fn delete_table(&self, input: TableNameInput) -> StoreResult<CreateTableOutput> {
-        let _gate = self.write_gate();
+        let _gate = self.write_gate()?;
         let table = self.named_table(&input)?;
         if table.meta.deletion_protection {
             return Err(invalid(
@@ -755,7 +755,7 @@ impl Store {
                 }
             }
         }
-        let _gate = self.write_gate();
+        let _gate = self.write_gate()?;
         let table = self.named_table(&TableNameInput {
             table_name: input.table_name.clone(),
         })?;
@@ -1013,7 +1013,7 @@ impl Store {
                 "1 validation error detected: Value '' at 'timeToLiveSpecification.attributeName' failed to satisfy constraint: Member must have length greater than or equal to 1",
             ));
         }
-        let _gate = self.write_gate();
+        let _gate = self.write_gate()?;
         let table = self.named_table(&TableNameInput {
             table_name: input.table_name.clone(),
         })?;
@@ -1128,7 +1128,7 @@ impl Store {
             ));
         }
         let pairs = tag_pairs(tags)?;
-        let _gate = self.write_gate();
+        let _gate = self.write_gate()?;
         let table = self.table_of_arn(input.resource_arn.as_ref(), name)?;
         let mut meta = table.meta.clone();
         for (key, value) in pairs {
@@ -1155,7 +1155,7 @@ impl Store {
                 "Atleast one Tag Key needs to be provided as Input.",
             ));
         }
-        let _gate = self.write_gate();
+        let _gate = self.write_gate()?;
         let table = self.table_of_arn(input.resource_arn.as_ref(), name)?;
         let mut meta = table.meta.clone();
         let keys = input.tag_keys.unwrap_or_default();

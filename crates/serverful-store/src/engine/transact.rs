@@ -256,7 +256,8 @@ impl Store {
             .iter()
             .map(|write| Store::stripe(&write.table, &write.row.0, &write.row.1))
             .collect();
-        let _guards = self.lock_stripes(stripes);
+        let tables: Vec<&Table> = prepared.iter().map(|write| write.table.as_ref()).collect();
+        let _guards = self.lock_stripes(stripes, &tables)?;
         let mut reasons = Vec::new();
         let mut failed = false;
         let mut changes = Vec::new();
@@ -491,7 +492,8 @@ impl Store {
             .iter()
             .map(|(table, row, _)| Store::stripe(table, &row.0, &row.1))
             .collect();
-        let _guards = self.lock_stripes(stripes);
+        let tables: Vec<&Table> = plans.iter().map(|(table, _, _)| table.as_ref()).collect();
+        let _guards = self.lock_stripes(stripes, &tables)?;
         let mut responses = Vec::new();
         let mut per_table: BTreeMap<String, f64> = BTreeMap::new();
         for (table, row, projection) in &plans {

@@ -1,5 +1,5 @@
-//! The store's PostgreSQL backend (issue 22, cluster mode): tables, rows, stream records
-//! and transaction tokens in one PostgreSQL database that every node of a cluster shares.
+//! The DynamoDB store's PostgreSQL backend: tables, rows, stream records and
+//! transaction tokens in the database every node of a cluster shares.
 //!
 //! - Rows are `(table_id, index_name, partition, sort, value)` with the keys as `bytea`
 //!   in the order-preserving encoding of `serverful_store::key`: PostgreSQL compares
@@ -9,36 +9,32 @@
 //! - Stream records get their sequence numbers from a sequence while the batch holds a
 //!   transaction-scoped advisory lock, so sequence order is commit order and a reader
 //!   reading "after N" never skips a record that commits later with a smaller number.
-//! - The schema is created on open under a session advisory lock, with its version in
-//!   `serverful_schema`: nodes starting at once wait for each other, and a database of a
-//!   newer schema is refused.
-//! - Each connection lives on a worker thread of its own, which runs the calls handed to
-//!   it. The `postgres` client runs its own async runtime and refuses to block inside
-//!   another one, and the engine is called from the server's async threads too; a caller
-//!   only waits on a channel, which any thread may.
-//!
-//! What this backend does not yet do is make the engine's read-check-write safe across
-//! nodes: the engine serializes those with in-process locks, which is enough for one node.
+//! - Isolation across nodes ([`Backend::exclude`]): the engine's read-check-write holds
+//!   transaction-scoped advisory locks on its keys' hashes, and a shared lock on the
+//!   catalog, in a transaction on a connection of the pool's held group, from before it
+//!   reads until its write has committed. A catalog change holds the catalog's lock
+//!   exclusively. A node that dies lets go with its connection; one that stalls is cut
+//!   off by `idle_in_transaction_session_timeout`, and a lock not granted within
+//!   `lock_timeout` fails the request with a retryable error.
+//! - `store_catalog.version` moves with every catalog write, so each node sees when to
+//!   reread the catalog.
 
 use std::ops::Bound;
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc;
+use std::sync::Arc;
 
 use postgres::types::ToSql;
-use postgres::{Client, NoTls};
+use postgres::Client;
 use serverful_store::backend::{
-    Backend, BackendError, Entry, SortRange, Space, StreamRecord, TokenRecord, Write,
+    Backend, BackendError, Entry, Exclusion, Held, SortRange, Space, StreamRecord, TokenRecord,
+    Write,
 };
 
-/// The schema version this build creates and reads.
-pub const SCHEMA_VERSION: i32 = 1;
+use crate::pool::{Database, DatabaseError};
 
-/// The advisory lock key of schema migrations (any constant; "srvf" in ASCII).
-const MIGRATION_LOCK: i64 = 0x7372_7666;
-/// The advisory lock key a batch holds while it appends stream records.
-const STREAM_APPEND_LOCK: i64 = 0x7372_7667;
-
-const SCHEMA: &str = "
+/// The store's schema, one step per version (see [`Database::migrate`]).
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE IF NOT EXISTS store_tables (
     name text PRIMARY KEY,
     metadata bytea NOT NULL
@@ -65,18 +61,62 @@ CREATE TABLE IF NOT EXISTS store_tokens (
     request bytea NOT NULL,
     created_millis bigint NOT NULL
 );
-";
+",
+    "
+CREATE TABLE store_catalog (
+    only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    version bigint NOT NULL
+);
+INSERT INTO store_catalog (version) VALUES (1);
+",
+];
 
-/// A call run on a worker's connection.
-type Job = Box<dyn FnOnce(&mut Client) + Send>;
+/// The advisory lock key a batch holds while it appends stream records (any constant).
+const STREAM_APPEND_LOCK: i64 = 0x7372_7667;
+/// The advisory lock key of the catalog: shared by item writers, exclusive for changes.
+/// Item locks use the one-key form with the key's hash; this one uses the two-key form,
+/// whose space is separate.
+const CATALOG_LOCK: (i32, i32) = (0x7372_7666, 1);
+/// How long a node waits for another's lock before the request fails (retryably).
+const LOCK_TIMEOUT: &str = "10s";
+/// How long a node may hold locks without a word before PostgreSQL ends its session
+/// (a node cut off from the database must not block the others for long).
+const HELD_IDLE_TIMEOUT: &str = "15s";
 
 /// The store's data in a PostgreSQL database.
 pub struct PostgresBackend {
-    jobs: Mutex<Sender<Job>>,
+    database: Arc<Database>,
+}
+
+impl std::fmt::Debug for PostgresBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresBackend")
+            .field("database", &self.database)
+            .finish()
+    }
 }
 
 fn storage(error: impl std::fmt::Display) -> BackendError {
     BackendError::Storage(error.to_string())
+}
+
+/// The pool's errors as the store's.
+#[derive(Debug)]
+struct StoreFailure(BackendError);
+
+impl From<DatabaseError> for StoreFailure {
+    fn from(error: DatabaseError) -> StoreFailure {
+        StoreFailure(match error {
+            DatabaseError::Closed => BackendError::Closed,
+            DatabaseError::Failed(message) => BackendError::Storage(message),
+        })
+    }
+}
+
+impl From<BackendError> for StoreFailure {
+    fn from(error: BackendError) -> StoreFailure {
+        StoreFailure(error)
+    }
 }
 
 /// A `u64` table id as PostgreSQL's `bigint` (ids are small; the cast is lossless).
@@ -84,113 +124,65 @@ fn table_id(space: &Space) -> i64 {
     i64::try_from(space.table_id).unwrap_or(i64::MAX)
 }
 
-/// One connection's thread: runs jobs until the backend is dropped, reconnecting when
-/// the connection was lost (the job that found it lost has failed with the error).
-fn worker(config: postgres::Config, mut client: Client, jobs: Arc<Mutex<Receiver<Job>>>) {
-    loop {
-        let job = {
-            let Ok(receiver) = jobs.lock() else { return };
-            match receiver.recv() {
-                Ok(job) => job,
-                Err(_) => return,
-            }
-        };
-        if client.is_closed() {
-            if let Ok(fresh) = config.connect(NoTls) {
-                client = fresh;
-            }
-        }
-        job(&mut client);
-    }
-}
-
 impl PostgresBackend {
-    /// Connects to `url` (`postgres://user@host:port/database`) with `connections`
-    /// connections, each on a thread of its own, and creates or checks the schema.
-    pub fn open(url: &str, connections: u32) -> Result<PostgresBackend, BackendError> {
-        let config: postgres::Config = url.parse().map_err(storage)?;
-        let (sender, receiver) = mpsc::channel::<Job>();
-        let receiver = Arc::new(Mutex::new(receiver));
-        for number in 0..connections.max(1) {
-            // Connect on a thread without an async runtime: the client makes its own.
-            let connecting = config.clone();
-            let client = std::thread::spawn(move || connecting.connect(NoTls))
-                .join()
-                .map_err(|_| BackendError::Storage("connecting to PostgreSQL panicked".into()))?
-                .map_err(storage)?;
-            let config = config.clone();
-            let jobs = Arc::clone(&receiver);
-            std::thread::Builder::new()
-                .name(format!("store-postgres-{number}"))
-                .spawn(move || worker(config, client, jobs))
-                .map_err(storage)?;
-        }
-        let backend = PostgresBackend {
-            jobs: Mutex::new(sender),
-        };
-        backend.run(migrate)?;
-        Ok(backend)
+    /// The store on `database`, whose schema it creates or upgrades.
+    pub fn new(database: Arc<Database>) -> Result<PostgresBackend, BackendError> {
+        database
+            .migrate("store", MIGRATIONS)
+            .map_err(|error| StoreFailure::from(error).0)?;
+        Ok(PostgresBackend { database })
     }
 
-    /// Runs `call` on a worker's connection and waits for its answer.
+    /// Connects to `url` with `connections` connections (tests and tools; the server
+    /// shares one [`Database`] among its backends).
+    pub fn open(url: &str, connections: u32) -> Result<PostgresBackend, BackendError> {
+        let database =
+            Database::open(url, connections).map_err(|error| StoreFailure::from(error).0)?;
+        PostgresBackend::new(Arc::new(database))
+    }
+
+    /// Runs `call` on a data connection and waits for its answer.
     fn run<T: Send + 'static>(
         &self,
         call: impl FnOnce(&mut Client) -> Result<T, BackendError> + Send + 'static,
     ) -> Result<T, BackendError> {
-        let (answer, answered) = mpsc::sync_channel(1);
-        let job: Job = Box::new(move |client| {
-            let _ = answer.send(call(client));
-        });
-        self.jobs
-            .lock()
-            .map_err(|_| BackendError::Closed)?
-            .send(job)
-            .map_err(|_| BackendError::Closed)?;
-        answered.recv().map_err(|_| BackendError::Closed)?
+        self.database
+            .run(move |client| call(client).map_err(StoreFailure))
+            .map_err(|failure: StoreFailure| failure.0)
     }
 }
 
-/// Creates the schema, or checks that the database's is this build's, under a lock that
-/// nodes starting at the same time share.
-fn migrate(client: &mut Client) -> Result<(), BackendError> {
-    client
-        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
-        .map_err(storage)?;
-    let outcome = (|| {
-        client
-            .batch_execute(
-                "CREATE TABLE IF NOT EXISTS serverful_schema (component text PRIMARY KEY, version int NOT NULL)",
-            )
-            .map_err(storage)?;
-        let found: Option<i32> = client
-            .query_opt(
-                "SELECT version FROM serverful_schema WHERE component = 'store'",
-                &[],
-            )
-            .map_err(storage)?
-            .map(|row| row.get(0));
-        match found {
-            Some(version) if version > SCHEMA_VERSION => Err(BackendError::Storage(format!(
-                "the database's store schema is version {version}, newer than this build's {SCHEMA_VERSION}: upgrade serverful"
-            ))),
-            Some(_) => Ok(()),
-            None => {
-                let mut transaction = client.transaction().map_err(storage)?;
-                transaction.batch_execute(SCHEMA).map_err(storage)?;
-                transaction
-                    .execute(
-                        "INSERT INTO serverful_schema (component, version) VALUES ('store', $1)",
-                        &[&SCHEMA_VERSION],
-                    )
-                    .map_err(storage)?;
-                transaction.commit().map_err(storage)
-            }
-        }
-    })();
-    client
-        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
-        .map_err(storage)?;
-    outcome
+/// Takes the locks `statements` name in a transaction, answers the catalog's version
+/// through `granted`, and holds them until `release` hangs up; then commits.
+fn hold_locks(
+    client: &mut Client,
+    statements: String,
+    granted: mpsc::SyncSender<Result<u64, BackendError>>,
+    release: mpsc::Receiver<()>,
+) {
+    let taken = client
+        .simple_query(&statements)
+        .map_err(storage)
+        .and_then(|messages| {
+            messages
+                .iter()
+                .rev()
+                .find_map(|message| match message {
+                    postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+                    _ => None,
+                })
+                .and_then(|version| version.parse::<u64>().ok())
+                .ok_or_else(|| BackendError::Storage("the catalog version is missing".into()))
+        });
+    let failed = taken.is_err();
+    let _ = granted.send(taken);
+    if failed {
+        let _ = client.batch_execute("ROLLBACK");
+        return;
+    }
+    // Until the holder drops its end.
+    let _ = release.recv();
+    let _ = client.batch_execute("COMMIT");
 }
 
 fn entries(rows: Vec<postgres::Row>) -> Vec<Entry> {
@@ -357,6 +349,52 @@ impl Backend for PostgresBackend {
         self.run(move |client| write_batch(client, &batch))
     }
 
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    fn exclude(&self, what: Exclusion<'_>) -> Result<Option<Held>, BackendError> {
+        let (catalog_key, catalog_mode) = (
+            CATALOG_LOCK,
+            match what {
+                Exclusion::Keys(_) => "pg_advisory_xact_lock_shared",
+                Exclusion::Catalog => "pg_advisory_xact_lock",
+            },
+        );
+        // One round trip: the locks in the order given (the engine sorts the keys, so
+        // two nodes never wait on each other in a cycle), then the catalog's version.
+        let mut statements = format!(
+            "BEGIN; SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'; SET LOCAL idle_in_transaction_session_timeout = '{HELD_IDLE_TIMEOUT}'; SELECT {catalog_mode}({}, {});",
+            catalog_key.0, catalog_key.1
+        );
+        if let Exclusion::Keys(keys) = what {
+            for key in keys {
+                // The hash's bits as a signed bigint.
+                statements.push_str(&format!(" SELECT pg_advisory_xact_lock({});", *key as i64));
+            }
+        }
+        statements.push_str(" SELECT version FROM store_catalog;");
+        let (granted, answer) = mpsc::sync_channel(1);
+        let (release, released) = mpsc::sync_channel::<()>(0);
+        self.database
+            .spawn_held(move |client| hold_locks(client, statements, granted, released))
+            .map_err(|error| StoreFailure::from(error).0)?;
+        let catalog_version = answer.recv().map_err(|_| BackendError::Closed)??;
+        Ok(Some(Held {
+            catalog_version,
+            release: Box::new(release),
+        }))
+    }
+
+    fn catalog_version(&self) -> Result<u64, BackendError> {
+        self.run(|client| {
+            let row = client
+                .query_one("SELECT version FROM store_catalog", &[])
+                .map_err(storage)?;
+            Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+        })
+    }
+
     fn token(&self, token: &str) -> Result<Option<TokenRecord>, BackendError> {
         let token = token.to_owned();
         self.run(move |client| {
@@ -383,6 +421,14 @@ fn write_batch(client: &mut Client, batch: &[Write]) -> Result<(), BackendError>
     {
         transaction
             .execute("SELECT pg_advisory_xact_lock($1)", &[&STREAM_APPEND_LOCK])
+            .map_err(storage)?;
+    }
+    if batch
+        .iter()
+        .any(|write| matches!(write, Write::PutTable { .. } | Write::DeleteTable { .. }))
+    {
+        transaction
+            .execute("UPDATE store_catalog SET version = version + 1", &[])
             .map_err(storage)?;
     }
     for write in batch {
