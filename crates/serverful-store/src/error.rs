@@ -43,6 +43,9 @@ pub struct CancellationReason {
     pub item: Option<Item>,
 }
 
+/// How [`StoreError::table_moved`] messages begin.
+const TABLE_MOVED: &str = "The table was changed by another node during this request: ";
+
 /// DynamoDB's error names (the part of `__type` after `#`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
@@ -147,6 +150,18 @@ impl StoreError {
     /// An `InternalServerError` for a failed backend.
     pub fn internal(message: impl Into<String>) -> Self {
         StoreError::new(ErrorKind::InternalServerError, message)
+    }
+
+    /// The `InternalServerError` of a write planned against a table that another
+    /// process (a node of a cluster) changed before the write could lock its keys:
+    /// nothing was written, and the operation may run again at once.
+    pub fn table_moved(table: &str) -> Self {
+        StoreError::internal(format!("{TABLE_MOVED}{table}; retry the request"))
+    }
+
+    /// Whether this is [`StoreError::table_moved`].
+    pub fn is_table_moved(&self) -> bool {
+        self.kind == ErrorKind::InternalServerError && self.message.starts_with(TABLE_MOVED)
     }
 
     /// The `__type` short name, e.g. `ValidationException`.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::json;
 use serverful_e2e::postgres::Postgres;
 use serverful_postgres::PostgresBackend;
-use serverful_store::backend::{Backend, SortRange, Space, Write};
+use serverful_store::backend::{Backend, Exclusion, SortRange, Space, Write};
 use serverful_store::{Store, StoreConfig};
 
 fn put(space: &Space, partition: &[u8], sort: &[u8], value: &[u8]) -> Write {
@@ -200,7 +200,7 @@ fn nodes_opening_at_once_share_one_schema_and_see_each_others_tables() {
         .collect();
     assert_eq!(
         postgres.psql("SELECT version FROM serverful_schema WHERE component = 'store'"),
-        "1"
+        "2"
     );
 
     let node_a = Store::open(
@@ -298,4 +298,245 @@ print(json.dumps({"tables": ddb.list_tables()["TableNames"], "item": item}))
         stderr.contains("mysql://nope is not a PostgreSQL URL"),
         "{stderr}"
     );
+}
+
+/// Three nodes: three stores, each over its own connections to one database.
+fn nodes(url: &str, count: usize) -> Vec<Arc<Store>> {
+    (0..count)
+        .map(|_| {
+            Arc::new(
+                Store::open(
+                    Arc::new(PostgresBackend::open(url, 4).expect("open")),
+                    StoreConfig::default(),
+                )
+                .expect("store"),
+            )
+        })
+        .collect()
+}
+
+fn call(store: &Store, operation: &str, body: serde_json::Value) -> serde_json::Value {
+    store
+        .call(operation, body.to_string().as_bytes())
+        .unwrap_or_else(|error| panic!("{operation}: {error}"))
+}
+
+/// A key held by one node keeps another node's hold on it waiting until it is let go;
+/// other keys do not wait; the catalog's version moves with every catalog write.
+#[test]
+fn one_node_holding_a_key_keeps_the_others_out_until_it_lets_go() {
+    let postgres = Postgres::start();
+    let url = postgres.url();
+    let first = Arc::new(PostgresBackend::open(&url, 2).expect("open"));
+    let second = Arc::new(PostgresBackend::open(&url, 2).expect("open"));
+    assert!(first.is_shared());
+    let version = first.catalog_version().expect("version");
+    let held = first
+        .exclude(Exclusion::Keys(&[7, 9]))
+        .expect("exclude")
+        .expect("a shared backend holds");
+    assert_eq!(held.catalog_version, version);
+
+    // Another key is free at once.
+    let other = second.exclude(Exclusion::Keys(&[8])).expect("exclude");
+    drop(other);
+    let (taken, taken_at) = std::sync::mpsc::channel();
+    let waiter = {
+        let second = second.clone();
+        std::thread::spawn(move || {
+            let held = second.exclude(Exclusion::Keys(&[9])).expect("exclude");
+            taken.send(std::time::Instant::now()).expect("send");
+            drop(held);
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        taken_at.try_recv().is_err(),
+        "the second node took a held key"
+    );
+    let released = std::time::Instant::now();
+    drop(held);
+    let granted = taken_at
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .expect("granted once let go");
+    assert!(granted >= released);
+    waiter.join().expect("waiter");
+
+    // The catalog's exclusive hold waits for item holds, and moves the version.
+    second
+        .write(vec![Write::PutTable {
+            name: "t".into(),
+            metadata: b"{}".to_vec(),
+        }])
+        .expect("catalog write");
+    assert_eq!(first.catalog_version().expect("version"), version + 1);
+    let catalog = first
+        .exclude(Exclusion::Catalog)
+        .expect("exclude")
+        .expect("held");
+    assert_eq!(catalog.catalog_version, version + 1);
+}
+
+/// Concurrent conditional updates of one counter from three nodes lose no increment,
+/// and of three nodes putting one item only if it is absent, exactly one wins each
+/// round.
+#[test]
+fn three_nodes_incrementing_one_counter_lose_no_increment() {
+    let postgres = Postgres::start();
+    let url = postgres.url();
+    let nodes = nodes(&url, 3);
+    call(
+        &nodes[0],
+        "CreateTable",
+        json!({"TableName": "counters", "BillingMode": "PAY_PER_REQUEST",
+               "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+               "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}]}),
+    );
+    const PER_THREAD: usize = 40;
+    let threads: Vec<_> = (0..6)
+        .map(|thread| {
+            let node = nodes[thread % 3].clone();
+            std::thread::spawn(move || {
+                for _ in 0..PER_THREAD {
+                    // Read, then write only if nobody wrote in between: the pattern
+                    // that loses increments when two nodes read the same value.
+                    loop {
+                        let item = call(&node, "GetItem", json!({"TableName": "counters", "Key": {"pk": {"S": "c"}}, "ConsistentRead": true}));
+                        let current: u64 = item["Item"]["n"]["N"]
+                            .as_str()
+                            .map(|n| n.parse().expect("number"))
+                            .unwrap_or(0);
+                        let condition = if current == 0 {
+                            json!({"ConditionExpression": "attribute_not_exists(n)"})
+                        } else {
+                            json!({"ConditionExpression": "n = :seen", "ExpressionAttributeValues": {":seen": {"N": current.to_string()}, ":next": {"N": (current + 1).to_string()}}})
+                        };
+                        let mut update = json!({"TableName": "counters", "Key": {"pk": {"S": "c"}},
+                                                "UpdateExpression": "SET n = :next",
+                                                "ExpressionAttributeValues": {":next": {"N": (current + 1).to_string()}}});
+                        for (key, value) in condition.as_object().expect("object") {
+                            update[key] = value.clone();
+                        }
+                        match node.call("UpdateItem", update.to_string().as_bytes()) {
+                            Ok(_) => break,
+                            Err(error) if error.kind == serverful_store::ErrorKind::ConditionalCheckFailed => continue,
+                            Err(error) => panic!("update: {error}"),
+                        }
+                    }
+                    // And the plain atomic counter.
+                    call(&node, "UpdateItem", json!({"TableName": "counters", "Key": {"pk": {"S": "atomic"}},
+                        "UpdateExpression": "ADD n :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}));
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("thread");
+    }
+    for key in ["c", "atomic"] {
+        let item = call(
+            &nodes[1],
+            "GetItem",
+            json!({"TableName": "counters", "Key": {"pk": {"S": key}}}),
+        );
+        assert_eq!(
+            item["Item"]["n"]["N"],
+            json!((6 * PER_THREAD).to_string()),
+            "{key}"
+        );
+    }
+
+    // Each round, every node tries to create the same item; one wins.
+    for round in 0..20 {
+        let winners: usize = std::thread::scope(|scope| {
+            let tries: Vec<_> = nodes
+                .iter()
+                .map(|node| {
+                    scope.spawn(move || {
+                        node.call(
+                            "PutItem",
+                            json!({"TableName": "counters", "Item": {"pk": {"S": format!("once-{round}")}},
+                                   "ConditionExpression": "attribute_not_exists(pk)"})
+                            .to_string()
+                            .as_bytes(),
+                        )
+                        .is_ok()
+                    })
+                })
+                .collect();
+            tries
+                .into_iter()
+                .map(|t| usize::from(t.join().expect("try")))
+                .sum()
+        });
+        assert_eq!(winners, 1, "round {round}");
+    }
+}
+
+/// A table made on one node is used on another at once; an index added on one node is
+/// kept by the other node's writes once it has seen the change.
+#[test]
+fn catalog_changes_on_one_node_reach_the_others() {
+    let postgres = Postgres::start();
+    let url = postgres.url();
+    let nodes = nodes(&url, 2);
+    call(
+        &nodes[0],
+        "CreateTable",
+        json!({"TableName": "late", "BillingMode": "PAY_PER_REQUEST",
+               "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+               "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}]}),
+    );
+    // The second node opened before the table existed.
+    call(
+        &nodes[1],
+        "PutItem",
+        json!({"TableName": "late", "Item": {"pk": {"S": "a"}, "owner": {"S": "ann"}}}),
+    );
+    let listed = call(&nodes[1], "ListTables", json!({}));
+    assert_eq!(listed["TableNames"], json!(["late"]));
+
+    call(
+        &nodes[0],
+        "UpdateTable",
+        json!({"TableName": "late",
+               "AttributeDefinitions": [{"AttributeName": "owner", "AttributeType": "S"}],
+               "GlobalSecondaryIndexUpdates": [{"Create": {"IndexName": "by-owner",
+                   "KeySchema": [{"AttributeName": "owner", "KeyType": "HASH"}],
+                   "Projection": {"ProjectionType": "ALL"}}}]}),
+    );
+    // The second node's next write sees the index (its hold reports the moved catalog).
+    call(
+        &nodes[1],
+        "PutItem",
+        json!({"TableName": "late", "Item": {"pk": {"S": "b"}, "owner": {"S": "ann"}}}),
+    );
+    let found = call(
+        &nodes[0],
+        "Query",
+        json!({"TableName": "late", "IndexName": "by-owner", "KeyConditionExpression": "#o = :ann",
+               "ExpressionAttributeNames": {"#o": "owner"}, "ExpressionAttributeValues": {":ann": {"S": "ann"}}}),
+    );
+    assert_eq!(found["Count"], json!(2), "{found}");
+
+    call(&nodes[0], "DeleteTable", json!({"TableName": "late"}));
+    let error = nodes[1]
+        .call(
+            "PutItem",
+            json!({"TableName": "late", "Item": {"pk": {"S": "c"}}})
+                .to_string()
+                .as_bytes(),
+        )
+        .expect_err("the table is gone");
+    assert!(
+        matches!(
+            error.kind,
+            serverful_store::ErrorKind::ResourceNotFound
+                | serverful_store::ErrorKind::InternalServerError
+        ),
+        "{error}"
+    );
+    nodes[1].refresh_catalog().expect("refresh");
+    let listed = call(&nodes[1], "ListTables", json!({}));
+    assert_eq!(listed["TableNames"], json!([]));
 }

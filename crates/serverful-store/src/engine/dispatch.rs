@@ -113,6 +113,19 @@ impl Store {
     /// May wait: for a write's group commit, for key locks, and for a
     /// control-plane operation to finish. Run it off async threads.
     pub fn call_json(&self, operation: &str, body: &[u8]) -> StoreResult<Vec<u8>> {
+        // A table another node changed while this one planned a write fails that
+        // write before anything is written; by then the catalog is current, so the
+        // operation runs again (a second change in between is rarer still).
+        let mut attempts = 0;
+        loop {
+            match self.call_once(operation, body) {
+                Err(error) if error.is_table_moved() && attempts < 3 => attempts += 1,
+                answer => return answer,
+            }
+        }
+    }
+
+    fn call_once(&self, operation: &str, body: &[u8]) -> StoreResult<Vec<u8>> {
         match operation {
             "CreateTable" => run(body, |input| self.create_table(input)),
             "DescribeTable" => run(body, |input| self.describe_table(input)),

@@ -390,6 +390,10 @@ pub struct Store {
     shared: bool,
     /// The backend's catalog version that `tables` reflects.
     catalog_version: AtomicU64,
+    /// The catalog entry each of `tables` was made from: a reread keeps the `Table`s
+    /// whose entry did not change, so an operation can tell by identity whether the
+    /// table it planned against is still current.
+    catalog_entries: Mutex<HashMap<String, Vec<u8>>>,
 }
 
 /// What a read-check-write holds: its key stripes in this process and, on a shared
@@ -436,14 +440,15 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// The backend's catalog, decoded.
-fn read_catalog(backend: &dyn Backend) -> StoreResult<BTreeMap<String, Arc<Table>>> {
+/// The backend's catalog, decoded, with the entries it was decoded from.
+fn read_catalog(backend: &dyn Backend) -> StoreResult<BTreeMap<String, (Vec<u8>, Arc<Table>)>> {
     let mut tables = BTreeMap::new();
     for (name, metadata) in backend.tables()? {
         let meta: TableMeta = serde_json::from_slice(&metadata).map_err(|error| {
             StoreError::internal(format!("corrupt catalog entry {name}: {error}"))
         })?;
-        tables.insert(name, Arc::new(Table::new(meta)?));
+        let table = Arc::new(Table::new(meta)?);
+        tables.insert(name, (metadata, table));
     }
     Ok(tables)
 }
@@ -484,7 +489,12 @@ impl Store {
         clock: Box<dyn Fn() -> f64 + Send + Sync>,
     ) -> StoreResult<Store> {
         let catalog_version = backend.catalog_version()?;
-        let tables = read_catalog(backend.as_ref())?;
+        let mut entries = HashMap::new();
+        let mut tables = BTreeMap::new();
+        for (name, (entry, table)) in read_catalog(backend.as_ref())? {
+            entries.insert(name.clone(), entry);
+            tables.insert(name, table);
+        }
         let shared = backend.is_shared();
         let stream_listeners = Arc::new(stream_watch::StreamListeners::default());
         let backend: Arc<dyn Backend> = Arc::new(stream_watch::NotifyingBackend {
@@ -504,6 +514,7 @@ impl Store {
             stream_listeners,
             shared,
             catalog_version: AtomicU64::new(catalog_version),
+            catalog_entries: Mutex::new(entries),
         })
     }
 
@@ -522,21 +533,34 @@ impl Store {
     }
 
     /// Replaces the cached catalog with the backend's at `version`, keeping the
-    /// `Table`s whose metadata did not change (their cached forms stay warm).
+    /// `Table`s whose catalog entry did not change.
     fn reload_catalog(&self, version: u64) -> StoreResult<()> {
         let fresh = read_catalog(self.backend.as_ref())?;
         let mut tables = self.tables.write().unwrap_or_else(PoisonError::into_inner);
+        let mut entries = lock(&self.catalog_entries);
         let mut merged = BTreeMap::new();
-        for (name, table) in fresh {
+        let mut merged_entries = HashMap::new();
+        for (name, (entry, table)) in fresh {
             let kept = match tables.get(&name) {
-                Some(old) if old.meta == table.meta => old.clone(),
+                Some(old) if entries.get(&name) == Some(&entry) => old.clone(),
                 _ => table,
             };
-            merged.insert(name, kept);
+            merged.insert(name.clone(), kept);
+            merged_entries.insert(name, entry);
         }
         *tables = merged;
+        *entries = merged_entries;
         self.catalog_version.store(version, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// Records the catalog entry a table written by this process was made from.
+    fn note_catalog_entry(&self, name: &str, entry: Option<Vec<u8>>) {
+        let mut entries = lock(&self.catalog_entries);
+        match entry {
+            Some(entry) => entries.insert(name.to_owned(), entry),
+            None => entries.remove(name),
+        };
     }
 
     fn now(&self) -> f64 {
@@ -670,11 +694,11 @@ impl Store {
                 self.reload_catalog(held.catalog_version)?;
                 let current = self.tables.read().unwrap_or_else(PoisonError::into_inner);
                 for table in tables {
-                    if current.get(&table.meta.name).map(|now| &now.meta) != Some(&table.meta) {
-                        return Err(StoreError::internal(format!(
-                            "table {} was changed by another node during this request; retry it",
-                            table.meta.name
-                        )));
+                    let same = current
+                        .get(&table.meta.name)
+                        .is_some_and(|now| std::ptr::eq(now.as_ref(), *table));
+                    if !same {
+                        return Err(StoreError::table_moved(&table.meta.name));
                     }
                 }
             }

@@ -487,8 +487,9 @@ impl Store {
         let metadata = serde_json::to_vec(&table.meta).expect("table metadata serializes");
         self.backend.write(vec![Write::PutTable {
             name: table.meta.name.clone(),
-            metadata,
+            metadata: metadata.clone(),
         }])?;
+        self.note_catalog_entry(&table.meta.name, Some(metadata));
         self.tables
             .write()
             .unwrap_or_else(PoisonError::into_inner)
@@ -666,6 +667,7 @@ impl Store {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&table.meta.name);
+        self.note_catalog_entry(&table.meta.name, None);
         Ok(CreateTableOutput {
             table_description: description,
         })
