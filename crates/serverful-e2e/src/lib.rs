@@ -222,6 +222,16 @@ impl Server {
             .unwrap_or_else(|output| panic!("server did not start:\n{output}"))
     }
 
+    /// `serverful serve --data DATA` with extra arguments and environment variables.
+    pub fn start_serve_with(data_dir: &Path, extra_args: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut args: Vec<std::ffi::OsString> =
+            vec!["serve".into(), "--data".into(), data_dir.into()];
+        args.extend(["--port", "0", "--aws-port", "0", "--admin-port", "0"].map(Into::into));
+        args.extend(extra_args.iter().map(Into::into));
+        Server::launch(None, &args, env, data_dir.to_owned(), None)
+            .unwrap_or_else(|output| panic!("server did not start:\n{output}"))
+    }
+
     fn launch(
         shell_script: Option<&str>,
         args: &[std::ffi::OsString],

@@ -787,10 +787,17 @@ impl gateway::HostService for S3Websites {
 /// cannot be reached, as when the database starts with the node.
 async fn connect_database(url: &str) -> anyhow::Result<Arc<serverful_postgres::Database>> {
     let url = url.to_owned();
+    let mut size = serverful_postgres::PoolSize::default();
+    if let Ok(text) = std::env::var("SERVERFUL_STORE_CONNECT_SECS") {
+        let secs: u64 = text.trim().parse().map_err(|_| {
+            anyhow::anyhow!("SERVERFUL_STORE_CONNECT_SECS is '{text}', not a number of seconds\nhint: unset it to wait up to {} s for PostgreSQL at start", size.connect_for.as_secs())
+        })?;
+        size.connect_for = Duration::from_secs(secs);
+    }
     let database = tokio::task::spawn_blocking(move || {
         serverful_postgres::Database::connect(
             &url,
-            &serverful_postgres::PoolSize::default(),
+            &size,
             &|error, pause| {
                 eprintln!(
                     "waiting for PostgreSQL ({error}); retrying in {} ms",

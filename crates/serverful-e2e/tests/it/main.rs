@@ -12,6 +12,7 @@ mod backup;
 mod birthday;
 mod builds;
 mod clients;
+mod cluster;
 mod console;
 mod deploys;
 mod dynamodb_endpoint;
