@@ -440,8 +440,11 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// The backend's catalog, decoded, with the entries it was decoded from.
-fn read_catalog(backend: &dyn Backend) -> StoreResult<BTreeMap<String, (Vec<u8>, Arc<Table>)>> {
+/// Tables by name, each with the catalog entry it was decoded from.
+type Catalog = BTreeMap<String, (Vec<u8>, Arc<Table>)>;
+
+/// The backend's catalog, decoded.
+fn read_catalog(backend: &dyn Backend) -> StoreResult<Catalog> {
     let mut tables = BTreeMap::new();
     for (name, metadata) in backend.tables()? {
         let meta: TableMeta = serde_json::from_slice(&metadata).map_err(|error| {
