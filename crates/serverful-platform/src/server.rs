@@ -258,15 +258,18 @@ impl Platform {
                     config.schedule_minute,
                 ),
                 keys: StackKeys::new(config.keys.clone(), &config.account_id),
-                stream_mappings: Arc::new(serverful_streams::StreamMappings::new(
-                    store.clone(),
-                    Arc::new(WeakInvoker(platform.clone())),
-                    config.streams.checkpoints.clone(),
-                    Arc::new(crate::messaging::PlatformFailureDestination(
-                        platform.clone(),
-                    )),
-                    config.streams.settings.clone(),
-                )),
+                stream_mappings: Arc::new(
+                    serverful_streams::StreamMappings::new(
+                        store.clone(),
+                        Arc::new(WeakInvoker(platform.clone())),
+                        config.streams.checkpoints.clone(),
+                        Arc::new(crate::messaging::PlatformFailureDestination(
+                            platform.clone(),
+                        )),
+                        config.streams.settings.clone(),
+                    )
+                    .with_leases(config.streams.leases.clone(), config.streams.lease_timing),
+                ),
                 config,
                 store,
                 state,

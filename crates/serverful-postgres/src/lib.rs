@@ -5,7 +5,11 @@
 //! - [`pool`]: one node's connections, each on a worker thread, and schema migrations
 //!   under a lock with a version per component.
 //! - [`store`]: the DynamoDB store's backend.
+//! - [`cluster`]: leases on work and the nodes' heartbeats.
+//! - [`checkpoints`]: how far each stream mapping got.
 
+pub mod checkpoints;
+pub mod cluster;
 pub mod pool;
 pub mod store;
 

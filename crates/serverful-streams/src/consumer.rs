@@ -23,6 +23,10 @@ use crate::mappings::StreamsSettings;
 /// What a consumer needs from the server.
 pub(crate) struct Services {
     pub store: Arc<Store>,
+    /// Who owns each mapping's shard in a cluster ([`serverful_cluster::SingleNode`] on
+    /// one server).
+    pub leases: Arc<dyn serverful_cluster::Leases>,
+    pub lease_timing: serverful_cluster::LeaseTiming,
     pub invoker: Arc<dyn Invoke>,
     pub checkpoints: Arc<dyn CheckpointStore>,
     pub destination: Arc<dyn FailureDestination>,
@@ -59,10 +63,38 @@ fn now_seconds() -> f64 {
 }
 
 impl Consumer {
+    /// Consumes while this node holds the mapping's lease: in a cluster one node reads a
+    /// shard at a time, and when it dies or is cut off another takes over from the
+    /// checkpoint (records after it are delivered again: at least once, as Lambda).
     pub(crate) async fn run(mut self) {
         let key = self.mapping.key.clone();
-        if let Err(Stopped) = self.consume().await {
-            tracing::debug!(mapping = %key, "stream consumer stopped");
+        let lease_name = format!("stream-mapping/{key}");
+        loop {
+            let mut stop = self.stop.clone();
+            let Some(mut lease) = serverful_cluster::acquire(
+                self.services.leases.clone(),
+                &lease_name,
+                self.services.lease_timing,
+                &mut stop,
+            )
+            .await
+            else {
+                tracing::debug!(mapping = %key, "stream consumer stopped");
+                return;
+            };
+            tokio::select! {
+                outcome = self.consume() => {
+                    if let Err(Stopped) = outcome {
+                        tracing::debug!(mapping = %key, "stream consumer stopped");
+                    }
+                    return;
+                }
+                () = lease.lost() => {
+                    tracing::warn!(mapping = %key, "this node lost the mapping's lease; it stops reading and waits to take it again");
+                    // The next owner continues from the checkpoint, window included.
+                    self.window = None;
+                }
+            }
         }
     }
 

@@ -58,6 +58,8 @@ impl StreamMappings {
         StreamMappings {
             services: Arc::new(Services {
                 store,
+                leases: Arc::new(serverful_cluster::SingleNode),
+                lease_timing: serverful_cluster::LeaseTiming::default(),
                 invoker,
                 checkpoints,
                 destination,
@@ -65,6 +67,23 @@ impl StreamMappings {
             }),
             running: Switched::new("stream consumer"),
         }
+    }
+
+    /// Shares the mappings' work with the other nodes of a cluster through `leases`: one
+    /// node at a time consumes each mapping. Call before any stack is set.
+    pub fn with_leases(
+        mut self,
+        leases: Arc<dyn serverful_cluster::Leases>,
+        timing: serverful_cluster::LeaseTiming,
+    ) -> StreamMappings {
+        match Arc::get_mut(&mut self.services) {
+            Some(services) => {
+                services.leases = leases;
+                services.lease_timing = timing;
+            }
+            None => tracing::error!("stream mappings got their leases after they started"),
+        }
+        self
     }
 
     /// A number for the next [`StreamMappings::set_stack`], taken when a stack switches

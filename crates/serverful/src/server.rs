@@ -124,11 +124,15 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         Some(url) => Some(connect_database(url).await?),
         None => None,
     };
-    let store_line = match &database {
-        Some(database) => format!(
+    let cluster = match &database {
+        Some(database) => Some(join_cluster(database.clone(), &admin_url, admin_address).await?),
+        None => None,
+    };
+    let store_line = match &cluster {
+        Some(cluster) => format!(
             "Store: PostgreSQL {} (node {})",
-            database.url(),
-            node_name(admin_address)
+            cluster.database.url(),
+            cluster.node.name
         ),
         None => format!("Store: SQLite in {}", data_dir.display()),
     };
@@ -145,7 +149,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
     }
     let state = serverful_platform::SqliteState::open(&data_dir.join("platform.sqlite"))
         .map_err(anyhow::Error::msg)?;
-    let streams = crate::streams::config(&data_dir)?;
+    let streams = crate::streams::config(&data_dir, cluster.as_ref())?;
     let queues = open_queues(&data_dir, &settings.region, &aws_url)?;
     // Move tasks are the server's to carry on (a local `serverful invoke` leaves them).
     queues.resume_move_tasks();
@@ -812,6 +816,52 @@ async fn connect_database(url: &str) -> anyhow::Result<Arc<serverful_postgres::D
         anyhow::anyhow!("{error}\nhint: check --store (SERVERFUL_STORE) and that PostgreSQL is running and reachable")
     })?;
     Ok(Arc::new(database))
+}
+
+/// This node in a cluster: the shared database, who it is, and its leases.
+pub(crate) struct Cluster {
+    pub database: Arc<serverful_postgres::Database>,
+    pub node: serverful_cluster::NodeInfo,
+    pub leases: Arc<dyn serverful_cluster::Leases>,
+}
+
+/// Joins the cluster: its tables made if need be, this node named and heard from every
+/// second.
+async fn join_cluster(
+    database: Arc<serverful_postgres::Database>,
+    admin_url: &str,
+    admin_address: std::net::SocketAddr,
+) -> anyhow::Result<Cluster> {
+    let migrating = database.clone();
+    tokio::task::spawn_blocking(move || serverful_postgres::cluster::migrate(&migrating))
+        .await
+        .context("prepare the cluster's tables")?
+        .map_err(|error| anyhow::anyhow!("prepare the cluster's tables: {error}"))?;
+    let name = node_name(admin_address);
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let node = serverful_cluster::NodeInfo {
+        id: format!("{name}/{}/{}", std::process::id(), started.as_millis()),
+        name,
+        admin_url: admin_url.to_owned(),
+        started_ms: 0,
+        seen_ms: 0,
+        silent_ms: 0,
+    };
+    let nodes: Arc<dyn serverful_cluster::Nodes> = Arc::new(
+        serverful_postgres::cluster::PostgresNodes::new(database.clone()),
+    );
+    serverful_cluster::spawn_heartbeat(nodes, node.clone());
+    let leases = Arc::new(serverful_postgres::cluster::PostgresLeases::new(
+        database.clone(),
+        &node.id,
+    ));
+    Ok(Cluster {
+        database,
+        node,
+        leases,
+    })
 }
 
 /// This node's name in a cluster: the host's name and the admin port, which tell

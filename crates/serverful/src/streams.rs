@@ -14,10 +14,31 @@ use serverful_streams::{SqliteCheckpoints, StreamsSettings};
 /// up to 64 times this or 30 s).
 const RETRY_DELAY_VARIABLE: &str = "SERVERFUL_STREAM_RETRY_DELAY_MS";
 
-pub(crate) fn config(data_dir: &Path) -> anyhow::Result<StreamsConfig> {
-    let path = data_dir.join("streams.sqlite");
-    let checkpoints =
-        SqliteCheckpoints::open(&path).with_context(|| format!("open {}", path.display()))?;
+pub(crate) fn config(
+    data_dir: &Path,
+    cluster: Option<&crate::server::Cluster>,
+) -> anyhow::Result<StreamsConfig> {
+    let (checkpoints, leases): (
+        Arc<dyn serverful_streams::CheckpointStore>,
+        Arc<dyn serverful_cluster::Leases>,
+    ) = match cluster {
+        Some(cluster) => (
+            Arc::new(
+                serverful_postgres::checkpoints::PostgresCheckpoints::new(cluster.database.clone())
+                    .context("open the stream checkpoints in PostgreSQL")?,
+            ),
+            cluster.leases.clone(),
+        ),
+        None => {
+            let path = data_dir.join("streams.sqlite");
+            let checkpoints = SqliteCheckpoints::open(&path)
+                .with_context(|| format!("open {}", path.display()))?;
+            (
+                Arc::new(checkpoints),
+                Arc::new(serverful_cluster::SingleNode),
+            )
+        }
+    };
     let mut settings = StreamsSettings::default();
     if let Ok(text) = std::env::var(RETRY_DELAY_VARIABLE) {
         let millis: u64 = text.trim().parse().with_context(|| {
@@ -29,7 +50,9 @@ pub(crate) fn config(data_dir: &Path) -> anyhow::Result<StreamsConfig> {
             .min(settings.retry_base.saturating_mul(64));
     }
     Ok(StreamsConfig {
-        checkpoints: Arc::new(checkpoints),
+        checkpoints,
         settings,
+        leases,
+        lease_timing: serverful_cluster::LeaseTiming::default(),
     })
 }

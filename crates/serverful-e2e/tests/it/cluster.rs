@@ -146,3 +146,120 @@ fn a_wrong_or_unreachable_store_says_what_to_fix() {
     assert!(!stderr.contains("hunter2"), "{stderr}");
     assert!(stderr.contains("hint: check --store"), "{stderr}");
 }
+
+/// The stream projector's client (see `stream_mappings`) against one node, with the
+/// cluster's keys.
+fn projector_client(node: &Server, args: &[&str]) -> String {
+    let output = std::process::Command::new("python3")
+        .args(["-c", crate::stream_mappings::CLIENT])
+        .args(args)
+        .env("AWS_ENDPOINT_URL", &node.aws_url)
+        .env("AWS_ACCESS_KEY_ID", KEYS[0].1)
+        .env("AWS_SECRET_ACCESS_KEY", KEYS[1].1)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .expect("run python3");
+    assert!(
+        output.status.success(),
+        "client {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        node.all_output()
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+type Copies = std::collections::BTreeMap<String, Vec<i64>>;
+
+fn projector_copies(node: &Server) -> Copies {
+    serde_json::from_str(&projector_client(node, &["copies"])).expect("copies are JSON")
+}
+
+/// A stream mapping deployed on two nodes is consumed by one of them (the lease's
+/// owner); killed with `kill -9` in the middle of the stream, its lease moves to the
+/// other node within seconds, which delivers every record at least once, in order per
+/// key.
+#[test]
+fn a_stream_mapping_moves_to_a_live_node_when_its_owner_is_killed() {
+    let postgres = Postgres::start();
+    let (mut nodes, _dirs) = start_nodes(&postgres, 2);
+    let app = serverful_e2e::test_app("stream-projector");
+    for node in &nodes {
+        let (code, stdout, stderr) = node.admin(&[
+            "deploy",
+            app.to_str().expect("utf-8 path"),
+            "--stack",
+            "projector",
+        ]);
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+    }
+    projector_client(&nodes[0], &["write", "0", "119", "4"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let copied: usize = projector_copies(&nodes[1]).values().map(Vec::len).sum();
+        if copied >= 10 {
+            assert!(
+                copied < 120,
+                "the kill should land mid-stream: {copied} copied"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing copied:\n{}\n{}",
+            nodes[0].all_output(),
+            nodes[1].all_output()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let owner =
+        postgres.psql("SELECT owner FROM cluster_leases WHERE name LIKE 'stream-mapping/%'");
+    let owner_index = nodes
+        .iter()
+        .position(|node| {
+            let port = node
+                .admin_url
+                .rsplit(':')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            owner.contains(&format!(":{port}/"))
+        })
+        .unwrap_or_else(|| panic!("no node owns the mapping: {owner:?}"));
+    let owner_node = nodes.remove(owner_index);
+    let status = std::process::Command::new("kill")
+        .args(["-9", &owner_node.pid().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    drop(owner_node);
+
+    let survivor = &nodes[0];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let copies = loop {
+        let copies = projector_copies(survivor);
+        let complete = (0..120).all(|n| {
+            copies
+                .get(&format!("k{}", n % 4))
+                .is_some_and(|seen| seen.contains(&n))
+        });
+        if complete {
+            break copies;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the survivor did not finish the stream: {copies:?}\n{}",
+            survivor.all_output()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    crate::stream_mappings::assert_in_order(&copies);
+    let survivor_port = survivor
+        .admin_url
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let owner =
+        postgres.psql("SELECT owner FROM cluster_leases WHERE name LIKE 'stream-mapping/%'");
+    assert!(owner.contains(&format!(":{survivor_port}/")), "{owner}");
+}

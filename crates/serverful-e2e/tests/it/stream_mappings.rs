@@ -13,7 +13,7 @@ use serverful_e2e::{copy_dir, test_app, Server};
 /// A boto3 client of the test app's tables: `write FIRST LAST KEYS` puts items `n` =
 /// FIRST..=LAST under keys `k{n % KEYS}`; `copies` prints what the projector copied;
 /// `fail on|off` makes the projector fail or work; `last` prints its last event.
-const CLIENT: &str = r#"
+pub(crate) const CLIENT: &str = r#"
 import json
 import sys
 
@@ -90,7 +90,7 @@ fn wait_for_copies(server: &Server, last: i64, keys: i64) -> BTreeMap<String, Ve
 
 /// At least once and in order: the first delivery of each record comes in the order it
 /// was written (a replay after a crash may repeat records, never reorder them).
-fn assert_in_order(copies: &BTreeMap<String, Vec<i64>>) {
+pub(crate) fn assert_in_order(copies: &BTreeMap<String, Vec<i64>>) {
     for (key, seen) in copies {
         let mut first_deliveries: Vec<i64> = Vec::new();
         for n in seen {
