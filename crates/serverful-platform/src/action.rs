@@ -169,10 +169,7 @@ pub enum Outcome {
         summary: StackSummary,
     },
     /// The source and parameters equal the current version's: nothing was deployed.
-    NoChanges {
-        stack: String,
-        version: u64,
-    },
+    NoChanges { stack: String, version: u64 },
     RolledBack {
         stack: String,
         from: u64,
@@ -194,11 +191,12 @@ pub enum Outcome {
     },
     Stacks {
         stacks: Vec<StackSummary>,
+        /// The cluster's live nodes; empty for a server that is the only one.
+        #[serde(default)]
+        nodes: Vec<NodeSummary>,
     },
     /// One stack in detail.
-    Described {
-        stack: crate::describe::StackDetail,
-    },
+    Described { stack: crate::describe::StackDetail },
     /// What a queue or topic call of the console did: the messages peeked at, the id of
     /// the message sent or published, or how many messages a purge removed.
     Messages {
@@ -288,6 +286,20 @@ pub struct LogEntry {
     pub request_id: Option<String>,
     pub message: String,
     pub cursor: String,
+}
+
+/// A node of a cluster as `ls` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NodeSummary {
+    /// Host name and admin port.
+    pub name: String,
+    pub admin_url: String,
+    /// When it started, RFC 3339.
+    pub started_at: String,
+    /// Milliseconds since it last said it was alive.
+    pub silent_ms: i64,
+    /// Whether it is the node that answered.
+    pub this_node: bool,
 }
 
 /// A stack as `ls` shows it.

@@ -76,7 +76,7 @@ pub use action::{
 };
 pub use prepare::{sdk_cache_dir, CodeVersions, PrepareError, Progress, Quiet, StackDirs};
 pub use queue_browser::{MessagesRequest, QueueMessage};
-pub use server::{Layout, LiveVersion, Platform, PlatformConfig, PlatformInvoker};
+pub use server::{Layout, LiveVersion, Membership, Platform, PlatformConfig, PlatformInvoker};
 pub use state::{
     DeployedVersion, FunctionSettings, FunctionVersionRecord, SqliteState, StackRecord,
     StateBackend, StateError, VersionRecord,

@@ -99,7 +99,28 @@ pub struct PlatformConfig {
     pub api_keys: Option<Arc<dyn crate::api_keys::ApiKeyBackend>>,
     /// WebSocket APIs and their connections, when the gateway serves them.
     pub websockets: Option<serverful_websocket::WebSockets>,
+    /// This node's cluster, when it is one of several sharing a database (`ls` lists
+    /// the nodes).
+    pub membership: Option<Membership>,
 }
+
+/// Which cluster this node belongs to, and which node it is.
+#[derive(Clone)]
+pub struct Membership {
+    pub nodes: Arc<dyn serverful_cluster::Nodes>,
+    pub node_id: String,
+}
+
+impl std::fmt::Debug for Membership {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Membership")
+            .field("node_id", &self.node_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How recently a node must have been heard from to be listed as up.
+const NODE_SILENCE: Duration = Duration::from_secs(5);
 
 /// One version of a stack, running (or draining).
 pub struct LiveVersion {
@@ -388,6 +409,7 @@ impl Platform {
             } => self.delete(&stack, delete_tables).await,
             Action::List => Ok(Outcome::Stacks {
                 stacks: self.summaries(),
+                nodes: self.nodes().await,
             }),
             Action::Describe { stack } => {
                 let version = self
@@ -1802,6 +1824,36 @@ impl Platform {
                     .collect(),
             );
         }
+    }
+
+    /// The cluster's live nodes, oldest first (none for a single server, or when the
+    /// database cannot say: `ls` still lists the stacks).
+    async fn nodes(&self) -> Vec<crate::action::NodeSummary> {
+        let Some(membership) = self.config.membership.clone() else {
+            return Vec::new();
+        };
+        let nodes = membership.nodes.clone();
+        let listed = tokio::task::spawn_blocking(move || nodes.list(NODE_SILENCE)).await;
+        let listed = match listed {
+            Ok(Ok(listed)) => listed,
+            Ok(Err(error)) => {
+                tracing::warn!("failed to list the cluster's nodes: {error}");
+                return Vec::new();
+            }
+            Err(_) => return Vec::new(),
+        };
+        listed
+            .into_iter()
+            .map(|node| crate::action::NodeSummary {
+                this_node: node.id == membership.node_id,
+                started_at: chrono::DateTime::from_timestamp_millis(node.started_ms)
+                    .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                    .unwrap_or_default(),
+                name: node.name,
+                admin_url: node.admin_url,
+                silent_ms: node.silent_ms,
+            })
+            .collect()
     }
 
     fn summaries(&self) -> Vec<StackSummary> {

@@ -222,12 +222,25 @@ fn print_outcome(outcome: &Outcome) {
                 );
             }
         }
-        Outcome::Stacks { stacks } => {
+        Outcome::Stacks { stacks, nodes } => {
             if stacks.is_empty() {
                 println!("No stacks");
             }
             for summary in stacks {
                 print_summary(summary);
+            }
+            if !nodes.is_empty() {
+                println!("Nodes ({}):", nodes.len());
+                for node in nodes {
+                    println!(
+                        "  {}  {}  up since {}  seen {} ms ago{}",
+                        node.name,
+                        node.admin_url,
+                        node.started_at,
+                        node.silent_ms,
+                        if node.this_node { "  (this node)" } else { "" }
+                    );
+                }
             }
         }
         // Printed by `serverful logs`, `backup` and `invoke`, which ask for them.

@@ -72,7 +72,7 @@ pub(crate) async fn run(args: ServeArgs, aws: tokio::runtime::Handle) -> anyhow:
         .handle(Action::List, Arc::new(serverful_platform::Quiet))
         .await;
     match listed {
-        Ok(Outcome::Stacks { stacks }) if !stacks.is_empty() => {
+        Ok(Outcome::Stacks { stacks, .. }) if !stacks.is_empty() => {
             println!("Stacks:");
             for stack in &stacks {
                 println!(

@@ -253,6 +253,12 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             topics: Some(topics.clone()),
             buckets: Some(s3.clone()),
             websockets: Some(websockets.clone()),
+            membership: cluster
+                .as_ref()
+                .map(|cluster| serverful_platform::Membership {
+                    nodes: cluster.nodes.clone(),
+                    node_id: cluster.node.id.clone(),
+                }),
             api_keys: Some(Arc::new(
                 serverful_platform::api_keys::SqliteApiKeys::open_in(&data_dir)
                     .context("open the API keys' state")?,
@@ -822,6 +828,7 @@ async fn connect_database(url: &str) -> anyhow::Result<Arc<serverful_postgres::D
 pub(crate) struct Cluster {
     pub database: Arc<serverful_postgres::Database>,
     pub node: serverful_cluster::NodeInfo,
+    pub nodes: Arc<dyn serverful_cluster::Nodes>,
     pub leases: Arc<dyn serverful_cluster::Leases>,
 }
 
@@ -852,7 +859,7 @@ async fn join_cluster(
     let nodes: Arc<dyn serverful_cluster::Nodes> = Arc::new(
         serverful_postgres::cluster::PostgresNodes::new(database.clone()),
     );
-    serverful_cluster::spawn_heartbeat(nodes, node.clone());
+    serverful_cluster::spawn_heartbeat(nodes.clone(), node.clone());
     let leases = Arc::new(serverful_postgres::cluster::PostgresLeases::new(
         database.clone(),
         &node.id,
@@ -860,6 +867,7 @@ async fn join_cluster(
     Ok(Cluster {
         database,
         node,
+        nodes,
         leases,
     })
 }

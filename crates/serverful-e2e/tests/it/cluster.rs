@@ -96,6 +96,19 @@ print(json.dumps({"counts": counts, "tables": [c.list_tables()["TableNames"] for
         "{answer}"
     );
     assert_eq!(answer["tables"], json!([["votes"], ["votes"], ["votes"]]));
+
+    // `serverful ls` through any node lists the three, and says which one answered.
+    let (code, stdout, stderr) = nodes[1].admin(&["ls"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("Nodes (3):"), "{stdout}");
+    for node in &nodes {
+        assert!(stdout.contains(&node.admin_url), "{stdout}");
+    }
+    let this_line = stdout
+        .lines()
+        .find(|line| line.contains("(this node)"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(this_line.contains(&nodes[1].admin_url), "{stdout}");
 }
 
 /// `--store` with something other than PostgreSQL stops the node with a message that
@@ -253,6 +266,17 @@ fn a_stream_mapping_moves_to_a_live_node_when_its_owner_is_killed() {
         std::thread::sleep(std::time::Duration::from_millis(200));
     };
     crate::stream_mappings::assert_in_order(&copies);
+    // The killed node drops out of `ls` once it has been silent a few seconds.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let (code, stdout, stderr) = survivor.admin(&["ls"]);
+        assert_eq!(code, 0, "{stderr}");
+        if stdout.contains("Nodes (1):") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{stdout}");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
     let survivor_port = survivor
         .admin_url
         .rsplit(':')
