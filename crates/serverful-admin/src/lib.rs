@@ -21,7 +21,7 @@ mod wire;
 
 pub use client::{Client, ClientError, ClientSource};
 pub use metrics::{MetricsAccess, METRICS_PATH};
-pub use server::{router, AdminState};
+pub use server::{router, AdminState, NODE_SECRET_HEADER};
 pub use token::{load_or_generate_token, TokenSource};
 pub use wire::Event;
 
@@ -29,4 +29,4 @@ pub use wire::Event;
 pub const DEFAULT_ADMIN_PORT: u16 = 4599;
 
 /// The API version every path starts with.
-const PREFIX: &str = "/v1";
+pub const PREFIX: &str = "/v1";

@@ -83,7 +83,13 @@ pub struct AdminState {
     pub stacks_root: PathBuf,
     /// `GET /metrics` (see `crate::metrics`).
     pub metrics: crate::metrics::MetricsAccess,
+    /// In cluster mode, the secret other nodes present when they hand over a
+    /// `@connections` call for a socket held here (`None` refuses such calls).
+    pub node_secret: Option<Arc<str>>,
 }
+
+/// The header carrying [`AdminState::node_secret`].
+pub const NODE_SECRET_HEADER: &str = "x-serverful-node-secret";
 
 /// The admin API as an axum router.
 pub fn router(state: AdminState) -> Router {
@@ -121,7 +127,11 @@ pub fn router(state: AdminState) -> Router {
         .layer(axum::middleware::from_fn(move |request, next| {
             check_token(authorized.token.clone(), request, next)
         }))
-        // After the token layer, which it does not go through: it checks on its own.
+        // After the token layer, which they do not go through: they check on their own.
+        .route(
+            &format!("{PREFIX}/cluster/connections/{{id}}"),
+            axum::routing::any(forwarded_connection),
+        )
         .merge(crate::metrics::routes(
             state.metrics.clone(),
             state.token.clone(),
@@ -129,6 +139,50 @@ pub fn router(state: AdminState) -> Router {
         .with_state(state);
     // The console's own files need no token: the page asks for it.
     crate::console::router().merge(api)
+}
+
+/// A `@connections` call another node of the cluster handed over (it checked the
+/// caller's keys), for a WebSocket connection held here.
+async fn forwarded_connection(
+    State(state): State<AdminState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    method: axum::http::Method,
+    body: Bytes,
+) -> Response {
+    let presented = headers
+        .get(NODE_SECRET_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let accepted = state
+        .node_secret
+        .as_deref()
+        .is_some_and(|secret| same_secret(secret.as_bytes(), presented.as_bytes()));
+    if !accepted {
+        return json_error(
+            StatusCode::UNAUTHORIZED,
+            "not a node of this cluster",
+            Some(
+                "nodes hand over calls with the cluster's node secret, kept in the shared database",
+            ),
+        );
+    }
+    let Some(websockets) = state.platform.config().websockets.clone() else {
+        return StatusCode::GONE.into_response();
+    };
+    let answer = serverful_websocket::serve_forwarded(&websockets, &id, &method, body).await;
+    let (parts, body) = answer.into_parts();
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// Compares secrets in time that does not depend on where they differ.
+fn same_secret(expected: &[u8], presented: &[u8]) -> bool {
+    expected.len() == presented.len()
+        && expected
+            .iter()
+            .zip(presented)
+            .fold(0u8, |differ, (a, b)| differ | (a ^ b))
+            == 0
 }
 
 /// A JSON error body: `{"error": "...", "hint": "..."}`.

@@ -40,6 +40,7 @@ pub use authz::{
 };
 pub use credentials::{
     load_or_generate_credentials, resolve_credentials, Credentials, CredentialsError, KeySource,
+    KEYS_FILE_NAME,
 };
 pub use dynamodb::{DynamoDbService, DynamoDbStreamsService};
 pub use error::{AwsError, MessageField};

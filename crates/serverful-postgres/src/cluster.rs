@@ -21,7 +21,153 @@ CREATE TABLE IF NOT EXISTS cluster_nodes (
     started_at timestamptz NOT NULL,
     seen_at timestamptz NOT NULL
 );
+CREATE TABLE IF NOT EXISTS cluster_settings (
+    name text PRIMARY KEY,
+    value text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS websocket_connections (
+    id text PRIMARY KEY,
+    node_id text NOT NULL,
+    stack text NOT NULL,
+    api_id text NOT NULL,
+    stage text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS websocket_connections_by_node ON websocket_connections (node_id);
 "];
+
+/// How long a node may stay silent before its connections count as gone.
+const NODE_SILENCE_SECS: i64 = 10;
+
+/// A setting every node shares, made by the first node that asks: `candidate` when
+/// nobody set it yet, else what the first node set (secrets the nodes must agree on).
+pub fn shared_setting(
+    database: &Database,
+    name: &str,
+    candidate: String,
+) -> Result<String, ClusterError> {
+    let name = name.to_owned();
+    database
+        .run(move |client| {
+            client
+                .execute(
+                    "INSERT INTO cluster_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                    &[&name, &candidate],
+                )
+                .map_err(failed)?;
+            let row = client
+                .query_one("SELECT value FROM cluster_settings WHERE name = $1", &[&name])
+                .map_err(failed)?;
+            Ok(row.get(0))
+        })
+        .map_err(|failure: Failure| failure.0)
+}
+
+/// A WebSocket connection as the cluster records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionRecord {
+    pub id: String,
+    pub node_id: String,
+    pub stack: String,
+    pub api_id: String,
+    pub stage: String,
+}
+
+/// Which node holds each WebSocket connection.
+#[derive(Debug)]
+pub struct PostgresConnections {
+    database: Arc<Database>,
+}
+
+impl PostgresConnections {
+    /// The table must exist ([`migrate`]).
+    pub fn new(database: Arc<Database>) -> PostgresConnections {
+        PostgresConnections { database }
+    }
+
+    /// Records a connection held by its node.
+    pub fn register(&self, record: &ConnectionRecord) -> Result<(), ClusterError> {
+        let record = record.clone();
+        self.database
+            .run(move |client| {
+                client
+                    .execute(
+                        "INSERT INTO websocket_connections (id, node_id, stack, api_id, stage) VALUES ($1, $2, $3, $4, $5)
+                         ON CONFLICT (id) DO UPDATE SET node_id = EXCLUDED.node_id, stack = EXCLUDED.stack,
+                           api_id = EXCLUDED.api_id, stage = EXCLUDED.stage",
+                        &[&record.id, &record.node_id, &record.stack, &record.api_id, &record.stage],
+                    )
+                    .map_err(failed)?;
+                Ok(())
+            })
+            .map_err(|failure: Failure| failure.0)
+    }
+
+    /// Forgets a closed connection.
+    pub fn unregister(&self, id: &str) -> Result<(), ClusterError> {
+        let id = id.to_owned();
+        self.database
+            .run(move |client| {
+                client
+                    .execute("DELETE FROM websocket_connections WHERE id = $1", &[&id])
+                    .map_err(failed)?;
+                Ok(())
+            })
+            .map_err(|failure: Failure| failure.0)
+    }
+
+    /// The connection and the admin URL of the node holding it, when that node is alive
+    /// (a dead node's connections died with it, and are forgotten here).
+    pub fn locate(&self, id: &str) -> Result<Option<(ConnectionRecord, String)>, ClusterError> {
+        let id = id.to_owned();
+        self.database
+            .run(move |client| {
+                let row = client
+                    .query_opt(
+                        "SELECT c.node_id, c.stack, c.api_id, c.stage, n.admin_url,
+                                n.seen_at > now() - make_interval(secs => $2::bigint)
+                         FROM websocket_connections c LEFT JOIN cluster_nodes n ON n.id = c.node_id
+                         WHERE c.id = $1",
+                        &[&id, &NODE_SILENCE_SECS],
+                    )
+                    .map_err(failed)?;
+                let Some(row) = row else { return Ok(None) };
+                let alive: Option<bool> = row.get(5);
+                if alive != Some(true) {
+                    client
+                        .execute("DELETE FROM websocket_connections WHERE id = $1", &[&id])
+                        .map_err(failed)?;
+                    return Ok(None);
+                }
+                Ok(Some((
+                    ConnectionRecord {
+                        id: id.clone(),
+                        node_id: row.get(0),
+                        stack: row.get(1),
+                        api_id: row.get(2),
+                        stage: row.get(3),
+                    },
+                    row.get(4),
+                )))
+            })
+            .map_err(|failure: Failure| failure.0)
+    }
+
+    /// Forgets every connection a node recorded (it starts afresh, holding none).
+    pub fn forget_node(&self, node_id: &str) -> Result<(), ClusterError> {
+        let node_id = node_id.to_owned();
+        self.database
+            .run(move |client| {
+                client
+                    .execute(
+                        "DELETE FROM websocket_connections WHERE node_id = $1",
+                        &[&node_id],
+                    )
+                    .map_err(failed)?;
+                Ok(())
+            })
+            .map_err(|failure: Failure| failure.0)
+    }
+}
 
 /// The pool's errors as the cluster's.
 struct Failure(ClusterError);

@@ -180,6 +180,10 @@ async fn run(
     // The connection exists from the completed handshake on: the idle clock starts here,
     // not before `$connect` ran.
     connection.touch();
+    if let Some(cluster) = websockets.cluster() {
+        // Before the connection counts as open, so that a post through any node finds it.
+        cluster.register(&connection).await;
+    }
     websockets.registry().insert(connection.clone());
     let deadline = tokio::time::sleep(MAX_CONNECTION_DURATION);
     tokio::pin!(deadline);
@@ -252,6 +256,9 @@ async fn run(
         }
     };
     websockets.registry().remove(&connection.id);
+    if let Some(cluster) = websockets.cluster() {
+        cluster.unregister(&connection.id).await;
+    }
     // Posts from now on answer 410; anything still queued is dropped with the socket.
     drop(socket);
     disconnect(

@@ -17,6 +17,7 @@
 //! - `management`: `PostToConnection`, `GetConnection`, `DeleteConnection`.
 
 mod authorizer;
+pub mod cluster;
 mod connection;
 mod event;
 mod management;
@@ -30,7 +31,7 @@ use std::time::Duration;
 pub use authorizer::{AuthSettings, ConnectAuth, ConnectAuthorizer, Granted};
 pub(crate) use connection::message_response;
 pub use event::{build_event, EventKind, EventSite, MessageBody};
-pub use management::ManagementApi;
+pub use management::{serve_forwarded, ManagementApi};
 pub use registry::{Connection, ConnectionRegistry, InProcessRegistry, Outgoing, Queued};
 pub use selection::{select_route, selection_key};
 pub use serverful_invoke::{FunctionRef, Invoke, InvokeError};
@@ -109,6 +110,8 @@ struct Inner {
     idle_timeout_ms: AtomicU64,
     /// The region, account and keys `$connect` authorization uses.
     auth: OnceLock<AuthSettings>,
+    /// The other nodes' connections, in cluster mode.
+    cluster: OnceLock<Arc<dyn cluster::ClusterConnections>>,
 }
 
 /// A request that reaches a WebSocket API.
@@ -131,6 +134,7 @@ impl WebSockets {
                 management: OnceLock::new(),
                 idle_timeout_ms: AtomicU64::new(duration_ms(IDLE_TIMEOUT)),
                 auth: OnceLock::new(),
+                cluster: OnceLock::new(),
             }),
         }
     }
@@ -197,6 +201,17 @@ impl WebSockets {
 
     pub fn registry(&self) -> &Arc<dyn ConnectionRegistry> {
         &self.inner.registry
+    }
+
+    /// Shares this node's connections with a cluster's other nodes: `@connections`
+    /// calls for sockets held elsewhere are handed to their node.
+    pub fn set_cluster(&self, cluster: Arc<dyn cluster::ClusterConnections>) {
+        let _ = self.inner.cluster.set(cluster);
+    }
+
+    /// The cluster's connections, in cluster mode.
+    pub fn cluster(&self) -> Option<&Arc<dyn cluster::ClusterConnections>> {
+        self.inner.cluster.get()
     }
 
     /// The WebSocket API a request on `host` for `path` reaches: on the API's own host

@@ -60,6 +60,12 @@ impl RestService for ManagementApi {
     }
 }
 
+/// Where the connection of a call is: here, or on another node of the cluster.
+enum Target {
+    Here(std::sync::Arc<crate::registry::Connection>),
+    Elsewhere(crate::cluster::Owner),
+}
+
 async fn dispatch(
     websockets: &WebSockets,
     request: RestRequest,
@@ -68,16 +74,27 @@ async fn dispatch(
     let id = percent_encoding::percent_decode_str(raw_id)
         .decode_utf8_lossy()
         .into_owned();
-    let Some(connection) = websockets.registry().get(&id) else {
-        return Err(gone());
+    let target = match websockets.registry().get(&id) {
+        Some(connection) => Target::Here(connection),
+        None => match websockets.cluster() {
+            Some(cluster) => match cluster.locate(&id).await {
+                Some(owner) => Target::Elsewhere(owner),
+                None => return Err(gone()),
+            },
+            None => return Err(gone()),
+        },
+    };
+    let (stack, api_id, stage) = match &target {
+        Target::Here(connection) => (&connection.stack, &connection.api_id, &connection.stage),
+        Target::Elsewhere(owner) => (&owner.stack, &owner.api_id, &owner.stage),
     };
     // A stack's keys reach only its own APIs' connections; on AWS its role would need
     // `execute-api:ManageConnections` on them.
     let route = format!("{}/@connections/{id}", request.method);
     let resource = Resource::Api {
-        stack: &connection.stack,
-        api_id: &connection.api_id,
-        stage: &connection.stage,
+        stack,
+        api_id,
+        stage,
         route: &route,
     };
     if let Err(denied) = request.principal.authorize(
@@ -92,25 +109,98 @@ async fn dispatch(
             denied.message,
         ));
     }
+    if !matches!(request.method, Method::POST | Method::GET | Method::DELETE) {
+        return Err(AwsError::new(
+            StatusCode::FORBIDDEN,
+            NAMESPACE,
+            "ForbiddenException",
+            "Forbidden",
+        ));
+    }
+    if request.method == Method::POST && request.body.len() > MAX_MESSAGE_BYTES {
+        return Err(AwsError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            NAMESPACE,
+            "PayloadTooLargeException",
+            format!(
+                "Message too long: {} bytes is over {MAX_MESSAGE_BYTES}",
+                request.body.len()
+            ),
+        ));
+    }
+    match target {
+        Target::Here(connection) => act(&connection, &request.method, request.body).await,
+        Target::Elsewhere(owner) => {
+            let Some(cluster) = websockets.cluster() else {
+                return Err(gone());
+            };
+            match cluster
+                .forward(&owner, &id, request.method.clone(), request.body)
+                .await
+            {
+                Ok(forwarded) if forwarded.status == StatusCode::GONE.as_u16() => Err(gone()),
+                Ok(forwarded) => {
+                    let mut response = Response::new(forwarded.body);
+                    *response.status_mut() =
+                        StatusCode::from_u16(forwarded.status).unwrap_or(StatusCode::OK);
+                    if let Some(value) = forwarded
+                        .content_type
+                        .and_then(|value| http::HeaderValue::from_str(&value).ok())
+                    {
+                        response
+                            .headers_mut()
+                            .insert(http::header::CONTENT_TYPE, value);
+                    }
+                    Ok(response)
+                }
+                Err(error) => {
+                    tracing::warn!(connection = %id, node = %owner.node_id, "cannot reach the node holding the connection: {error}");
+                    Err(AwsError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        NAMESPACE,
+                        "InternalServerErrorException",
+                        "The node holding the connection did not answer",
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// A `@connections` call handed over by another node of the cluster, which checked the
+/// caller's keys: carried out on the connection held here, or 410 when this node no
+/// longer holds it.
+pub async fn serve_forwarded(
+    websockets: &WebSockets,
+    id: &str,
+    method: &Method,
+    body: Bytes,
+) -> Response<Bytes> {
+    let outcome = match websockets.registry().get(id) {
+        Some(connection) => act(&connection, method, body).await,
+        None => Err(gone()),
+    };
+    outcome.unwrap_or_else(|error| {
+        let mut response = Response::new(Bytes::new());
+        *response.status_mut() = error.status;
+        response
+    })
+}
+
+/// Carries out a `@connections` call (already authorized) on a connection held here.
+async fn act(
+    connection: &crate::registry::Connection,
+    method: &Method,
+    body: Bytes,
+) -> Result<Response<Bytes>, AwsError> {
     let empty = |status: StatusCode| {
         let mut response = Response::new(Bytes::new());
         *response.status_mut() = status;
         response
     };
-    match request.method {
+    match *method {
         Method::POST => {
-            if request.body.len() > MAX_MESSAGE_BYTES {
-                return Err(AwsError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    NAMESPACE,
-                    "PayloadTooLargeException",
-                    format!(
-                        "Message too long: {} bytes is over {MAX_MESSAGE_BYTES}",
-                        request.body.len()
-                    ),
-                ));
-            }
-            let message = match String::from_utf8(request.body.to_vec()) {
+            let message = match String::from_utf8(body.to_vec()) {
                 Ok(text) => Outgoing::Text(text),
                 Err(error) => Outgoing::Binary(error.into_bytes()),
             };

@@ -6,6 +6,7 @@
 mod app;
 mod backup;
 mod builds;
+mod cluster;
 mod init;
 mod invocations;
 mod invoke;

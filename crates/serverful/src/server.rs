@@ -110,6 +110,16 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
     let aws_url = format!("http://{}", reachable(aws_address));
     let admin_url = format!("http://{}", reachable(admin_address));
 
+    let database = match &settings.store {
+        Some(url) => Some(crate::cluster::connect_database(url).await?),
+        None => None,
+    };
+    let cluster = match &database {
+        Some(database) => Some(
+            crate::cluster::join(database.clone(), &admin_url, admin_address, &data_dir).await?,
+        ),
+        None => None,
+    };
     let (credentials, key_source) = serverful_aws::load_or_generate_credentials(&data_dir)
         .map_err(|error| {
             anyhow::anyhow!("{error}\nhint: set both SERVERFUL_ACCESS_KEY_ID and SERVERFUL_SECRET_ACCESS_KEY, or neither")
@@ -119,15 +129,6 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         std::env::var("SERVERFUL_ADMIN_TOKEN").ok(),
     )
     .context("make the admin token")?;
-
-    let database = match &settings.store {
-        Some(url) => Some(connect_database(url).await?),
-        None => None,
-    };
-    let cluster = match &database {
-        Some(database) => Some(join_cluster(database.clone(), &admin_url, admin_address).await?),
-        None => None,
-    };
     let store_line = match &cluster {
         Some(cluster) => format!(
             "Store: PostgreSQL {} (node {})",
@@ -223,6 +224,9 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         settings.layout == Layout::Up,
         Arc::new(serverful_websocket::InProcessRegistry::default()),
     );
+    if let Some(cluster) = &cluster {
+        websockets.set_cluster(Arc::new(crate::cluster::ClusterWebSockets::new(cluster)));
+    }
     if let Some(idle) = websocket_idle_timeout()? {
         websockets.set_idle_timeout(idle);
     }
@@ -320,6 +324,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             metrics: metrics.clone(),
             public: settings.metrics.metrics_public,
         },
+        node_secret: cluster.as_ref().map(|cluster| cluster.node_secret.clone()),
     };
     Ok(Server {
         platform,
@@ -791,92 +796,4 @@ impl gateway::HostService for S3Websites {
             .to_owned();
         Box::pin(async move { s3.serve_website(&bucket, request).await })
     }
-}
-
-/// Connects to the cluster's PostgreSQL, waiting (with backoff, saying so) while it
-/// cannot be reached, as when the database starts with the node.
-async fn connect_database(url: &str) -> anyhow::Result<Arc<serverful_postgres::Database>> {
-    let url = url.to_owned();
-    let mut size = serverful_postgres::PoolSize::default();
-    if let Ok(text) = std::env::var("SERVERFUL_STORE_CONNECT_SECS") {
-        let secs: u64 = text.trim().parse().map_err(|_| {
-            anyhow::anyhow!("SERVERFUL_STORE_CONNECT_SECS is '{text}', not a number of seconds\nhint: unset it to wait up to {} s for PostgreSQL at start", size.connect_for.as_secs())
-        })?;
-        size.connect_for = Duration::from_secs(secs);
-    }
-    let database = tokio::task::spawn_blocking(move || {
-        serverful_postgres::Database::connect(
-            &url,
-            &size,
-            &|error, pause| {
-                eprintln!(
-                    "waiting for PostgreSQL ({error}); retrying in {} ms",
-                    pause.as_millis()
-                )
-            },
-        )
-    })
-    .await
-    .context("connect to PostgreSQL")?
-    .map_err(|error| {
-        anyhow::anyhow!("{error}\nhint: check --store (SERVERFUL_STORE) and that PostgreSQL is running and reachable")
-    })?;
-    Ok(Arc::new(database))
-}
-
-/// This node in a cluster: the shared database, who it is, and its leases.
-pub(crate) struct Cluster {
-    pub database: Arc<serverful_postgres::Database>,
-    pub node: serverful_cluster::NodeInfo,
-    pub nodes: Arc<dyn serverful_cluster::Nodes>,
-    pub leases: Arc<dyn serverful_cluster::Leases>,
-}
-
-/// Joins the cluster: its tables made if need be, this node named and heard from every
-/// second.
-async fn join_cluster(
-    database: Arc<serverful_postgres::Database>,
-    admin_url: &str,
-    admin_address: std::net::SocketAddr,
-) -> anyhow::Result<Cluster> {
-    let migrating = database.clone();
-    tokio::task::spawn_blocking(move || serverful_postgres::cluster::migrate(&migrating))
-        .await
-        .context("prepare the cluster's tables")?
-        .map_err(|error| anyhow::anyhow!("prepare the cluster's tables: {error}"))?;
-    let name = node_name(admin_address);
-    let started = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let node = serverful_cluster::NodeInfo {
-        id: format!("{name}/{}/{}", std::process::id(), started.as_millis()),
-        name,
-        admin_url: admin_url.to_owned(),
-        started_ms: 0,
-        seen_ms: 0,
-        silent_ms: 0,
-    };
-    let nodes: Arc<dyn serverful_cluster::Nodes> = Arc::new(
-        serverful_postgres::cluster::PostgresNodes::new(database.clone()),
-    );
-    serverful_cluster::spawn_heartbeat(nodes.clone(), node.clone());
-    let leases = Arc::new(serverful_postgres::cluster::PostgresLeases::new(
-        database.clone(),
-        &node.id,
-    ));
-    Ok(Cluster {
-        database,
-        node,
-        nodes,
-        leases,
-    })
-}
-
-/// This node's name in a cluster: the host's name and the admin port, which tell
-/// apart nodes on one machine too.
-fn node_name(admin: std::net::SocketAddr) -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|name| name.trim().to_owned())
-        .unwrap_or_else(|_| "localhost".to_owned());
-    format!("{host}:{}", admin.port())
 }

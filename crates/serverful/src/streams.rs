@@ -16,7 +16,7 @@ const RETRY_DELAY_VARIABLE: &str = "SERVERFUL_STREAM_RETRY_DELAY_MS";
 
 pub(crate) fn config(
     data_dir: &Path,
-    cluster: Option<&crate::server::Cluster>,
+    cluster: Option<&crate::cluster::Cluster>,
 ) -> anyhow::Result<StreamsConfig> {
     let (checkpoints, leases): (
         Arc<dyn serverful_streams::CheckpointStore>,
