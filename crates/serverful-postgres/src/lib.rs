@@ -5,9 +5,15 @@
 //! - [`pool`]: one node's connections, each on a worker thread, and schema migrations
 //!   under a lock with a version per component.
 //! - [`store`]: the DynamoDB store's backend.
+//! - [`schedules`]: the schedules' state (a tick fires once across the cluster).
+//! - [`async_queue`]: the queue of asynchronous invocations (any node runs them).
 
+pub mod async_queue;
 pub mod pool;
+pub mod schedules;
 pub mod store;
 
+pub use async_queue::{Lease, PostgresQueue};
 pub use pool::{Database, DatabaseError, PoolSize};
+pub use schedules::PostgresSchedules;
 pub use store::PostgresBackend;
