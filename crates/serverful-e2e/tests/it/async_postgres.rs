@@ -2,7 +2,8 @@
 //! against a scratch PostgreSQL (the SQLite queue's semantics; nodes taking work at once
 //! never share an event and lose none; an event held by a node that died comes back when
 //! its lease runs out, and not before), then three `serverful up` nodes on one database:
-//! an event accepted by one runs once, also when the node running it is killed.
+//! an event accepted by one runs once, one queued by a node that never runs it is found
+//! by the others within seconds, and one whose node is killed while it runs is run again.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -261,7 +262,8 @@ fn wait_until(timeout: Duration, what: &str, mut done: impl FnMut() -> bool) {
 }
 
 /// Three `serverful up` nodes of one app on one PostgreSQL: an event accepted through
-/// node A (`aws lambda invoke --invocation-type Event`) runs once on one node; an event
+/// node A (`aws lambda invoke --invocation-type Event`) runs once on one node; one
+/// queued in the database by no node's own workers starts within seconds; an event
 /// whose node is killed with `kill -9` while its function runs is run again by another
 /// node once the dead node's lease ran out, and finishes once.
 #[test]
@@ -290,6 +292,45 @@ fn an_event_runs_once_in_a_cluster_also_when_its_node_dies() {
     });
     assert_eq!(started(&nodes, "calm").iter().sum::<usize>(), 1);
 
+    // An event queued by a node that never takes it (the test's own queue, as a node that
+    // died right after answering 202): another node's workers find it by polling.
+    let stack = function
+        .rsplit_once("-SlowFunction-")
+        .map(|(stack, _)| stack.to_owned())
+        .expect("a generated function name");
+    let orphaning = node(&url, Lease::default());
+    let queued_at = Instant::now();
+    orphaning
+        .enqueue(&NewEvent {
+            id: "orphan-request".to_owned(),
+            stack,
+            function: "SlowFunction".to_owned(),
+            qualifier: None,
+            payload: br#"{"id":"orphan"}"#.to_vec(),
+            enqueued_at_ms: i64::try_from(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .expect("after 1970")
+                    .as_millis(),
+            )
+            .expect("a time in milliseconds"),
+        })
+        .expect("enqueue");
+    drop(orphaning);
+    wait_until(
+        Duration::from_secs(30),
+        "a node to start the orphan",
+        || started(&nodes, "orphan").iter().sum::<usize>() == 1,
+    );
+    assert!(
+        queued_at.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        queued_at.elapsed()
+    );
+    wait_until(Duration::from_secs(30), "the orphan's run", || {
+        finished_runs(&nodes[1], &table) == ["calm", "orphan"]
+    });
+
     invoke_event(&nodes[0], &function, "doomed");
     wait_until(Duration::from_secs(30), "the doomed event to start", || {
         started(&nodes, "doomed").iter().sum::<usize>() == 1
@@ -304,13 +345,22 @@ fn an_event_runs_once_in_a_cluster_also_when_its_node_dies() {
     let _ = Command::new("kill")
         .args(["-9", &dead.pid().to_string()])
         .status();
+    let dead_output = dead.all_output();
     drop(dead);
     let killed_at = Instant::now();
-    wait_until(
-        Duration::from_secs(60),
-        "another node to finish the event",
-        || finished_runs(&nodes[0], &table) == ["calm", "doomed"],
-    );
+    let deadline = killed_at + Duration::from_secs(60);
+    while finished_runs(&nodes[0], &table) != ["calm", "doomed", "orphan"] {
+        assert!(
+            Instant::now() < deadline,
+            "no other node finished the event; queued: {:?}\n{}\n{}\n{dead_output}",
+            postgres.psql(
+                "SELECT id, claimed_by, lease_until_ms, due_at_ms, attempts FROM async_events"
+            ),
+            nodes[0].all_output(),
+            nodes[1].all_output(),
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     // Not before the dead node's lease (10 s) could run out.
     assert!(
         killed_at.elapsed() >= Duration::from_secs(8),
@@ -319,6 +369,9 @@ fn an_event_runs_once_in_a_cluster_also_when_its_node_dies() {
     );
     assert_eq!(started(&nodes, "doomed").iter().sum::<usize>(), 1);
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(finished_runs(&nodes[0], &table), ["calm", "doomed"]);
+    assert_eq!(
+        finished_runs(&nodes[0], &table),
+        ["calm", "doomed", "orphan"]
+    );
     assert_eq!(postgres.psql("SELECT COUNT(*) FROM async_events"), "0");
 }
