@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serverful_e2e::postgres::Postgres;
@@ -225,16 +225,16 @@ print(json.dumps([item["time"] for item in items]))
     times
 }
 
-/// Whether the times are one schedule minute apart each, leaving out the newest four
+/// Whether the times are one schedule minute apart each, leaving out the newest six
 /// minutes: a tick may still be on its way there (a cold start on a busy machine) while
-/// a later one, fired by a warm node, is recorded already.
+/// a later one, run by a warm node, is recorded already.
 fn consecutive(times: &[DateTime<Utc>]) -> bool {
     let Some(newest) = times.last() else {
         return true;
     };
     let settled: Vec<&DateTime<Utc>> = times
         .iter()
-        .filter(|time| **time <= *newest - chrono::TimeDelta::minutes(4))
+        .filter(|time| **time <= *newest - chrono::TimeDelta::minutes(6))
         .collect();
     settled
         .windows(2)
@@ -261,10 +261,7 @@ fn three_nodes_fire_each_tick_of_a_schedule_once() {
     // One after the other: each `up` deploys the app and creates its table if missing.
     let nodes = [start(), start(), start()];
     let table = nodes[0].output("TicksTableName");
-    let settle = Instant::now() + Duration::from_secs(8);
-    while Instant::now() < settle {
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    std::thread::sleep(Duration::from_secs(10));
     let before_kill = recorded_ticks(&nodes[0], &table);
     assert!(before_kill.len() >= 6, "{before_kill:?}");
     let mut unique = before_kill.clone();
@@ -276,7 +273,7 @@ fn three_nodes_fire_each_tick_of_a_schedule_once() {
     );
 
     // Every tick is logged by exactly one node.
-    let mut by_node: Vec<Vec<String>> = nodes.iter().map(logged_ticks).collect();
+    let by_node: Vec<Vec<String>> = nodes.iter().map(logged_ticks).collect();
     let mut logged: Vec<String> = by_node.concat();
     logged.sort();
     let total = logged.len();
@@ -288,11 +285,7 @@ fn three_nodes_fire_each_tick_of_a_schedule_once() {
         .args(["-9", &first.pid().to_string()])
         .status();
     drop(first);
-    let killed_at = Instant::now();
-    let resume = killed_at + Duration::from_secs(12);
-    while Instant::now() < resume {
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    std::thread::sleep(Duration::from_secs(15));
     let after = recorded_ticks(&second, &table);
     let mut unique = after.clone();
     unique.dedup();
@@ -304,11 +297,21 @@ fn three_nodes_fire_each_tick_of_a_schedule_once() {
         .collect();
     // A tick the node claimed as it died may be lost, as AWS drops a missed tick; the
     // ones after it keep coming, once each.
-    assert!(later.len() >= 8, "{later:?}");
+    assert!(later.len() >= 10, "{later:?}");
     assert!(consecutive(&later[4..]), "a tick was skipped: {later:?}");
-    by_node = vec![logged_ticks(&second), logged_ticks(&third)];
+    // The survivors ran them, once each.
+    let survivors = [logged_ticks(&second), logged_ticks(&third)];
+    let mut logged = survivors.concat();
+    logged.sort();
+    let total = logged.len();
+    logged.dedup();
+    assert_eq!(
+        logged.len(),
+        total,
+        "a tick ran on two nodes: {survivors:?}"
+    );
     assert!(
-        by_node.iter().map(Vec::len).sum::<usize>() >= 8,
-        "{by_node:?}"
+        total >= by_node[1].len() + by_node[2].len() + 8,
+        "before the kill {by_node:?}, after {survivors:?}"
     );
 }
