@@ -200,7 +200,7 @@ fn nodes_opening_at_once_share_one_schema_and_see_each_others_tables() {
         .collect();
     assert_eq!(
         postgres.psql("SELECT version FROM serverful_schema WHERE component = 'store'"),
-        "1"
+        "2"
     );
 
     let node_a = Store::open(
