@@ -5,8 +5,8 @@
 //!   WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)`: nodes taking work at once skip each
 //!   other's rows instead of waiting, and no event is handed to two of them.
 //! - A taken event carries the taking node's id and a lease that runs out
-//!   [`Lease::duration`] after the database's own clock (so the nodes' clocks need not
-//!   agree). While a node lives, a thread of its queue renews the leases of every event
+//!   [`Lease::duration`] after it was taken or last renewed, on the database's clock (so
+//!   the nodes' clocks need not agree). While a node lives, a thread of its queue renews the leases of every event
 //!   it holds each [`Lease::renew_every`], however long the function runs; an event
 //!   taken by a node that died, or was cut off from the database, is due again once its
 //!   lease runs out, and another node runs it (delivery is at least once, as Lambda's).
@@ -174,11 +174,6 @@ impl PostgresQueue {
                 message: error.to_string(),
             })?;
         Ok(PostgresQueue { shared })
-    }
-
-    /// This node's id on the events it holds.
-    pub fn node(&self) -> &str {
-        &self.shared.node
     }
 }
 
