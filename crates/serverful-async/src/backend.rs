@@ -1,5 +1,6 @@
-//! The durable queue of asynchronous events, as a trait the workers use: SQLite now
-//! ([`crate::SqliteQueue`]), PostgreSQL later. Nothing above it knows SQL.
+//! The durable queue of asynchronous events, as a trait the workers use: SQLite
+//! ([`crate::SqliteQueue`]) on one node, PostgreSQL (`serverful-postgres`) for a cluster,
+//! where a claim lasts until its node's lease runs out. Nothing above it knows SQL.
 
 /// An event to queue.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,7 +56,8 @@ pub enum QueueError {
 ///
 /// An event is claimed while a worker delivers it; a claim lasts until the event is
 /// rescheduled or removed, or until the queue is opened again (a restart), when every
-/// claimed event is due again: delivery is at least once.
+/// claimed event is due again; a queue shared by several nodes ends a claim when the
+/// node holding it stops renewing it (it died). Delivery is at least once.
 pub trait QueueBackend: Send + Sync + 'static {
     /// Adds an event, due now. Returns once it is durable (it survives `kill -9`).
     fn enqueue(&self, event: &NewEvent) -> Result<(), QueueError>;

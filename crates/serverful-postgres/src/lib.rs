@@ -7,11 +7,17 @@
 //! - [`store`]: the DynamoDB store's backend.
 //! - [`cluster`]: leases on work and the nodes' heartbeats.
 //! - [`checkpoints`]: how far each stream mapping got.
+//! - [`schedules`]: the schedules' state (a tick fires once across the cluster).
+//! - [`async_queue`]: the queue of asynchronous invocations (any node runs them).
 
+pub mod async_queue;
 pub mod checkpoints;
 pub mod cluster;
 pub mod pool;
+pub mod schedules;
 pub mod store;
 
+pub use async_queue::{Lease, PostgresQueue};
 pub use pool::{Database, DatabaseError, PoolSize};
+pub use schedules::PostgresSchedules;
 pub use store::PostgresBackend;

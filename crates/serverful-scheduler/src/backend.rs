@@ -1,7 +1,7 @@
 //! The durable state of schedules behind [`ScheduleBackend`]: each schedule's rate anchor
 //! and the last tick it fired, so that a tick fires once (also across a deploy, a restart
-//! or, later, several nodes sharing PostgreSQL) and a one-time `at()` schedule never fires
-//! again.
+//! or several nodes sharing PostgreSQL, whose backend is `serverful-postgres`'s) and a
+//! one-time `at()` schedule never fires again.
 
 use chrono::{DateTime, Utc};
 
@@ -51,4 +51,17 @@ pub trait ScheduleBackend: std::fmt::Debug + Send + Sync + 'static {
 
     /// Forgets the schedules of a deleted stack.
     fn forget_stack(&self, stack: &str) -> Result<(), BackendError>;
+
+    /// Where a schedule clock whose minute lasts `minute` (shorter than a real one)
+    /// starts: `proposed` (this node's start) for a backend of one node; for one that
+    /// several nodes share, the first node's, so that every node's faster clock reads
+    /// the same time and they claim the same ticks.
+    fn clock_origin(
+        &self,
+        minute: std::time::Duration,
+        proposed: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, BackendError> {
+        let _ = minute;
+        Ok(proposed)
+    }
 }

@@ -7,15 +7,18 @@
 //! down (or the schedule was not deployed) is not replayed; a one-time `at()` schedule
 //! fires once. The durable part ([`ScheduleBackend`], [`SqliteSchedules`]) keeps each
 //! schedule's rate anchor and last fired tick; the claim is atomic, so a switch between
-//! two versions of a stack (or, later, several nodes) never fires a tick twice.
+//! two versions of a stack (or several nodes sharing PostgreSQL, `serverful-postgres`)
+//! never fires a tick twice.
 //!
 //! Schedules belong to a stack version: [`Scheduler::replace_stack`] swaps a stack's
 //! timers at the switch, [`Scheduler::remove_stack`] stops them when the stack goes.
 //!
 //! Time: [`SchedulerOptions::minute`] is how long a schedule minute lasts in real time
 //! (60 s, unless a test shortens it): the schedule clock then runs faster than the wall
-//! clock from the moment the scheduler starts, and every fire time, payload time and retry
-//! delay follows it. The firing logic is the same either way.
+//! clock from the moment the scheduler starts (in a cluster, the first node's start, which
+//! [`ScheduleBackend::clock_origin`] shares, so that every node reads the same time), and
+//! every fire time, payload time and retry delay follows it. The firing logic is the same
+//! either way.
 
 mod backend;
 mod payload;
@@ -128,16 +131,25 @@ struct Clock {
 }
 
 impl Clock {
-    fn new(minute: Duration) -> Clock {
+    /// A clock whose minute lasts `minute`; a faster one starts where `backend` says
+    /// (the same instant on every node sharing it).
+    fn new(minute: Duration, backend: &dyn ScheduleBackend) -> Clock {
         let minute_secs = minute.as_secs_f64();
-        Clock {
-            origin: Utc::now(),
-            scale: if minute_secs > 0.0 {
-                60.0 / minute_secs
-            } else {
-                1.0
-            },
-        }
+        let scale = if minute_secs > 0.0 {
+            60.0 / minute_secs
+        } else {
+            1.0
+        };
+        let now = Utc::now();
+        let origin = if scale == 1.0 {
+            now
+        } else {
+            backend.clock_origin(minute, now).unwrap_or_else(|error| {
+                tracing::warn!("the schedule clock starts now: {error}");
+                now
+            })
+        };
+        Clock { origin, scale }
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -213,9 +225,9 @@ impl Scheduler {
     ) -> Scheduler {
         Scheduler {
             inner: Arc::new(Inner {
-                backend,
                 invoker,
-                clock: Clock::new(options.minute),
+                clock: Clock::new(options.minute, backend.as_ref()),
+                backend,
                 options,
                 stacks: Mutex::new(BTreeMap::new()),
             }),

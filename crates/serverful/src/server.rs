@@ -183,7 +183,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
     let logs = crate::logs::open_store(&data_dir, settings.log_retention);
     let metrics = crate::metrics::from_args(settings.metrics);
     metrics.register_source(Arc::new(crate::metrics::QueueDepths(queues.clone())));
-    let async_invocations = open_async_queue(&data_dir)?;
+    let async_invocations = open_async_queue(&data_dir, database.as_ref())?;
     metrics.register_source(Arc::new(crate::metrics::AsyncBacklog(
         async_invocations.clone(),
     )));
@@ -246,10 +246,16 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             logs: logs.map(|opened| serverful_platform::logs::LogReader(opened.backend)),
             invocation_records: crate::invocations::open_recorder(&data_dir, &settings.records),
             serverful_version: env!("CARGO_PKG_VERSION").to_owned(),
-            schedules: Some(Arc::new(
-                serverful_scheduler::SqliteSchedules::open_in(&data_dir)
-                    .context("open the schedule state")?,
-            )),
+            schedules: Some(match &database {
+                Some(database) => Arc::new(
+                    serverful_postgres::PostgresSchedules::new(database.clone())
+                        .context("open the schedule state in PostgreSQL")?,
+                ),
+                None => Arc::new(
+                    serverful_scheduler::SqliteSchedules::open_in(&data_dir)
+                        .context("open the schedule state")?,
+                ),
+            }),
             schedule_minute: schedule_minute()?,
             async_invocations: Some(async_invocations),
             streams,
@@ -717,14 +723,26 @@ pub(crate) fn open_queues(
     Ok(Arc::new(queues))
 }
 
-/// Opens the queue of asynchronous invocations (`DATA/async.sqlite`), with the retry
-/// delays `SERVERFUL_ASYNC_RETRY_DELAY_MS` sets (Lambda's by default: one minute, then
-/// two).
+/// Opens the queue of asynchronous invocations (`DATA/async.sqlite`, or the cluster's
+/// `database`, where every node runs what any accepted), with the retry delays
+/// `SERVERFUL_ASYNC_RETRY_DELAY_MS` sets (Lambda's by default: one minute, then two).
 fn open_async_queue(
     data_dir: &std::path::Path,
+    database: Option<&Arc<serverful_postgres::Database>>,
 ) -> anyhow::Result<Arc<serverful_async::AsyncInvocations>> {
-    let queue = serverful_async::SqliteQueue::open(&data_dir.join("async.sqlite"))
-        .context("open the asynchronous invocation queue")?;
+    let queue: Arc<dyn serverful_async::QueueBackend> = match database {
+        Some(database) => Arc::new(
+            serverful_postgres::PostgresQueue::new(
+                database.clone(),
+                serverful_postgres::Lease::default(),
+            )
+            .context("open the asynchronous invocation queue in PostgreSQL")?,
+        ),
+        None => Arc::new(
+            serverful_async::SqliteQueue::open(&data_dir.join("async.sqlite"))
+                .context("open the asynchronous invocation queue")?,
+        ),
+    };
     let retry = match std::env::var("SERVERFUL_ASYNC_RETRY_DELAY_MS") {
         Ok(text) => {
             let millis: u64 = text.trim().parse().map_err(|_| {
@@ -734,10 +752,7 @@ fn open_async_queue(
         }
         Err(_) => serverful_async::RetrySchedule::aws(),
     };
-    Ok(serverful_async::AsyncInvocations::new(
-        Arc::new(queue),
-        retry,
-    ))
+    Ok(serverful_async::AsyncInvocations::new(queue, retry))
 }
 
 /// Opens SNS's topics (`DATA/topics.sqlite`) and its signing key pair (`DATA/sns/`), with
