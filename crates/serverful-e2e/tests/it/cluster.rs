@@ -287,3 +287,110 @@ fn a_stream_mapping_moves_to_a_live_node_when_its_owner_is_killed() {
         postgres.psql("SELECT owner FROM cluster_leases WHERE name LIKE 'stream-mapping/%'");
     assert!(owner.contains(&format!(":{survivor_port}/")), "{owner}");
 }
+
+/// The chat app on three `up` nodes: a client on node A gets a message another client
+/// sent through node C (C's function posts to A's socket, handed over by C); boto3's
+/// management client on node B, which holds neither socket, reads, posts to and deletes
+/// them; a closed connection answers 410 everywhere.
+#[test]
+fn a_websocket_client_on_one_node_gets_what_is_posted_on_another() {
+    let postgres = Postgres::start();
+    let url = postgres.url();
+    let app = serverful_e2e::test_app("websocket-chat");
+    let nodes: Vec<Server> = (0..3)
+        .map(|_| {
+            Server::try_start_with_env(&app, &["--store", &url], &KEYS)
+                .unwrap_or_else(|output| panic!("node did not start:\n{output}"))
+        })
+        .collect();
+    let ws = |node: &Server| {
+        format!(
+            "{}/production",
+            node.url("").replacen("http://", "ws://", 1)
+        )
+    };
+    let output = std::process::Command::new("python3")
+        .args([
+            "-c",
+            CHAT_ACROSS_NODES,
+            &ws(&nodes[0]),
+            &ws(&nodes[2]),
+            &nodes[1].aws_url,
+        ])
+        .env(
+            "PYTHONPATH",
+            serverful_e2e::test_deps_dir().join("python-websockets"),
+        )
+        .env("AWS_ACCESS_KEY_ID", KEYS[0].1)
+        .env("AWS_SECRET_ACCESS_KEY", KEYS[1].1)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .expect("run python3");
+    let all_output = || {
+        nodes
+            .iter()
+            .map(Server::all_output)
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    };
+    assert!(
+        output.status.success(),
+        "python client failed: {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        all_output()
+    );
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(result["x_got"]["data"], json!("hi from C"), "{result}");
+    assert_eq!(result["x_got"]["from"], result["y_id"], "{result}");
+    assert_eq!(result["y_got"]["data"], json!("hi from C"), "{result}");
+    assert_eq!(result["posted_via_b"], json!("from B"), "{result}");
+    assert_eq!(result["get_via_b"], json!(true), "{result}");
+    assert_eq!(result["deleted_via_b"], json!(1000), "{result}");
+    assert_eq!(result["post_after_close"], json!(410), "{result}");
+}
+
+/// argv: node A's WebSocket URL, node C's, node B's AWS endpoint.
+const CHAT_ACROSS_NODES: &str = r#"
+import asyncio, json, sys, time
+import boto3, websockets
+
+A, C, B_AWS = sys.argv[1], sys.argv[2], sys.argv[3]
+result = {}
+
+async def recv(ws):
+    return await asyncio.wait_for(ws.recv(), 15)
+
+async def main():
+    management = boto3.client("apigatewaymanagementapi", endpoint_url=B_AWS)
+    async with websockets.connect(A + "?token=letmein&name=x") as x, \
+               websockets.connect(C + "?token=letmein&name=y") as y:
+        await y.send(json.dumps({"action": "sendmessage", "data": "hi from C"}))
+        result["y_got"] = json.loads(await recv(y))
+        result["x_got"] = json.loads(await recv(x))
+        result["y_id"] = result["y_got"]["from"]
+        # x's id: it is the other connection the function posted to.
+        await x.send(json.dumps({"action": "sendmessage", "data": "who am i"}))
+        x_id = json.loads(await recv(x))["from"]
+        await recv(y)
+
+        connection = management.get_connection(ConnectionId=x_id)
+        result["get_via_b"] = "SourceIp" in connection["Identity"]
+        management.post_to_connection(ConnectionId=x_id, Data=b"from B")
+        result["posted_via_b"] = await recv(x)
+
+        management.delete_connection(ConnectionId=result["y_id"])
+        try:
+            await recv(y)
+            result["deleted_via_b"] = "still open"
+        except websockets.exceptions.ConnectionClosed as closed:
+            result["deleted_via_b"] = closed.rcvd.code if closed.rcvd else None
+    time.sleep(1.0)
+    try:
+        management.post_to_connection(ConnectionId=x_id, Data=b"late")
+        result["post_after_close"] = "delivered"
+    except management.exceptions.GoneException as error:
+        result["post_after_close"] = error.response["ResponseMetadata"]["HTTPStatusCode"]
+
+asyncio.run(main())
+print(json.dumps(result))
+"#;
