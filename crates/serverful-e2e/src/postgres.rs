@@ -103,13 +103,19 @@ impl Postgres {
             "initdb failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
+        postgres.start_server();
+        postgres
+    }
+
+    fn start_server(&self) {
+        let data = self.data_dir();
         let options = format!(
             "-h 127.0.0.1 -p {} -k {} -c fsync=off",
-            postgres.port,
-            postgres.root.path().display()
+            self.port,
+            self.root.path().display()
         );
-        let log = postgres.root.path().join("server.log");
-        let output = postgres.run(
+        let log = self.root.path().join("server.log");
+        let output = self.run(
             "pg_ctl",
             &[
                 "-D",
@@ -128,7 +134,29 @@ impl Postgres {
             String::from_utf8_lossy(&output.stderr),
             std::fs::read_to_string(&log).unwrap_or_default()
         );
-        postgres
+    }
+
+    /// Stops the server at once (as a crash would: connections cut, no checkpoint), keeps
+    /// it down for `down`, and starts it again on the same port and data.
+    pub fn crash_and_restart(&self, down: std::time::Duration) {
+        self.stop_now();
+        std::thread::sleep(down);
+        self.start_server();
+    }
+
+    fn stop_now(&self) {
+        let data = self.data_dir();
+        let _ = self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().unwrap_or_default(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+        );
     }
 
     fn data_dir(&self) -> PathBuf {
@@ -180,17 +208,6 @@ impl Postgres {
 
 impl Drop for Postgres {
     fn drop(&mut self) {
-        let data = self.data_dir();
-        let _ = self.run(
-            "pg_ctl",
-            &[
-                "-D",
-                data.to_str().unwrap_or_default(),
-                "-m",
-                "immediate",
-                "-w",
-                "stop",
-            ],
-        );
+        self.stop_now();
     }
 }

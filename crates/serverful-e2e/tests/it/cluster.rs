@@ -394,3 +394,205 @@ async def main():
 asyncio.run(main())
 print(json.dumps(result))
 "#;
+
+/// PostgreSQL crashes and comes back while a client writes through a node: the writes
+/// in between fail with errors SDKs retry (5xx), every acknowledged write is there
+/// afterwards, and the node serves again without a restart of its own.
+#[test]
+fn a_database_restart_under_load_fails_requests_retryably_and_recovers_alone() {
+    let postgres = Postgres::start();
+    let (nodes, _dirs) = start_nodes(&postgres, 1);
+    let node = &nodes[0];
+    let writer = {
+        let aws_url = node.aws_url.clone();
+        std::thread::spawn(move || {
+            let output = std::process::Command::new("python3")
+                .args(["-c", WRITES_THROUGH_A_RESTART, &aws_url])
+                .env("AWS_ACCESS_KEY_ID", KEYS[0].1)
+                .env("AWS_SECRET_ACCESS_KEY", KEYS[1].1)
+                .env("AWS_DEFAULT_REGION", "us-east-1")
+                .output()
+                .expect("run python3");
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            serde_json::from_slice::<serde_json::Value>(&output.stdout).expect("JSON")
+        })
+    };
+    // Let the writes get going, then crash the database for two seconds.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    postgres.crash_and_restart(std::time::Duration::from_secs(2));
+    let result = writer.join().expect("writer");
+    eprintln!("writes through a database restart: {result}");
+    let failures = result["failures"].as_object().expect("failures");
+    assert!(
+        !failures.is_empty(),
+        "no write failed while the database was down: {result}"
+    );
+    for (kind, count) in failures {
+        assert!(
+            kind.starts_with('5'),
+            "a non-retryable answer while the database was down: {kind} x{count}\n{result}"
+        );
+    }
+    assert!(
+        result["late_successes"].as_u64().expect("count") > 0,
+        "{result}\n{}",
+        node.all_output()
+    );
+    assert_eq!(result["missing"], json!([]), "{result}");
+}
+
+/// argv: the node's AWS endpoint. Writes item after item for 14 s without SDK retries,
+/// then checks that each acknowledged one is there.
+const WRITES_THROUGH_A_RESTART: &str = r#"
+import json, sys, time
+import boto3
+from botocore.config import Config
+db = boto3.client("dynamodb", endpoint_url=sys.argv[1],
+    config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=30))
+db.create_table(TableName="journal", BillingMode="PAY_PER_REQUEST",
+    AttributeDefinitions=[{"AttributeName": "n", "AttributeType": "N"}],
+    KeySchema=[{"AttributeName": "n", "KeyType": "HASH"}])
+acknowledged, failures, late = [], {}, 0
+start = time.time()
+n = 0
+while time.time() - start < 14:
+    n += 1
+    try:
+        db.put_item(TableName="journal", Item={"n": {"N": str(n)}}, ConditionExpression="attribute_not_exists(n)")
+        acknowledged.append(n)
+        if time.time() - start > 10:
+            late += 1
+    except db.exceptions.ClientError as error:
+        status = error.response["ResponseMetadata"]["HTTPStatusCode"]
+        code = error.response["Error"]["Code"]
+        key = f"{status} {code}"
+        failures[key] = failures.get(key, 0) + 1
+        time.sleep(0.05)
+retry = boto3.client("dynamodb", endpoint_url=sys.argv[1])
+missing = [n for n in acknowledged
+           if "Item" not in retry.get_item(TableName="journal", Key={"n": {"N": str(n)}}, ConsistentRead=True)]
+print(json.dumps({"acknowledged": len(acknowledged), "failures": failures, "late_successes": late, "missing": missing}))
+"#;
+
+/// A node killed with `kill -9` while clients move money between accounts with
+/// transactions through it and through another node: nothing is half-written (the
+/// total stays what it was) and the other node carries on.
+#[test]
+fn a_node_killed_mid_transaction_leaves_nothing_half_written() {
+    let postgres = Postgres::start();
+    let (mut nodes, _dirs) = start_nodes(&postgres, 2);
+    let endpoints = [nodes[0].aws_url.clone(), nodes[1].aws_url.clone()];
+    let setup = std::process::Command::new("python3")
+        .args(["-c", TRANSFERS, "setup", &endpoints[1]])
+        .envs(cluster_env())
+        .output()
+        .expect("python3");
+    assert!(
+        setup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+    let movers: Vec<_> = endpoints
+        .iter()
+        .map(|endpoint| {
+            std::process::Command::new("python3")
+                .args(["-c", TRANSFERS, "move", endpoint])
+                .envs(cluster_env())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("python3")
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let victim = nodes.remove(0);
+    let status = std::process::Command::new("kill")
+        .args(["-9", &victim.pid().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    drop(victim);
+    let mut moved = Vec::new();
+    for mover in movers {
+        let output = mover.wait_with_output().expect("mover");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        moved.push(serde_json::from_slice::<serde_json::Value>(&output.stdout).expect("JSON"));
+    }
+    let check = std::process::Command::new("python3")
+        .args(["-c", TRANSFERS, "check", &endpoints[1]])
+        .envs(cluster_env())
+        .output()
+        .expect("python3");
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let totals: serde_json::Value = serde_json::from_slice(&check.stdout).expect("JSON");
+    eprintln!("transfers: {moved:?}, totals: {totals}");
+    assert_eq!(totals["total"], json!(1000), "{totals}");
+    assert!(totals["nonnegative"].as_bool().expect("bool"), "{totals}");
+    // Both movers got transfers through; the survivor's kept going after the kill.
+    assert!(moved[0]["done"].as_u64().expect("count") > 0, "{moved:?}");
+    assert!(moved[1]["late"].as_u64().expect("count") > 0, "{moved:?}");
+}
+
+fn cluster_env() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID", KEYS[0].1),
+        ("AWS_SECRET_ACCESS_KEY", KEYS[1].1),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ]
+}
+
+/// argv: setup|move|check, and a node's AWS endpoint. Ten accounts of 100; movers make
+/// random transfers for 8 s, each debit conditional on the balance covering it.
+const TRANSFERS: &str = r#"
+import json, random, sys, time
+import boto3
+from botocore.config import Config
+command, endpoint = sys.argv[1], sys.argv[2]
+db = boto3.client("dynamodb", endpoint_url=endpoint,
+    config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10))
+ACCOUNTS = [f"acct-{i}" for i in range(10)]
+if command == "setup":
+    db.create_table(TableName="bank", BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+    for account in ACCOUNTS:
+        db.put_item(TableName="bank", Item={"id": {"S": account}, "balance": {"N": "100"}})
+    print("{}")
+elif command == "move":
+    done, failed, late, start = 0, 0, 0, time.time()
+    while time.time() - start < 8:
+        source, target = random.sample(ACCOUNTS, 2)
+        amount = str(random.randint(1, 30))
+        try:
+            db.transact_write_items(TransactItems=[
+                {"Update": {"TableName": "bank", "Key": {"id": {"S": source}},
+                    "UpdateExpression": "SET balance = balance - :a", "ConditionExpression": "balance >= :a",
+                    "ExpressionAttributeValues": {":a": {"N": amount}}}},
+                {"Update": {"TableName": "bank", "Key": {"id": {"S": target}},
+                    "UpdateExpression": "SET balance = balance + :a",
+                    "ExpressionAttributeValues": {":a": {"N": amount}}}},
+            ])
+            done += 1
+            if time.time() - start > 5:
+                late += 1
+        except Exception:
+            failed += 1
+            time.sleep(0.05)
+    print(json.dumps({"done": done, "failed": failed, "late": late}))
+else:
+    items = db.scan(TableName="bank", ConsistentRead=True)["Items"]
+    balances = [int(item["balance"]["N"]) for item in items]
+    print(json.dumps({"total": sum(balances), "nonnegative": all(b >= 0 for b in balances), "accounts": len(balances)}))
+"#;
