@@ -6,6 +6,7 @@
 //! they bundle are installed by `scripts/install-test-deps.sh`.
 
 pub mod postgres;
+pub mod proxy;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

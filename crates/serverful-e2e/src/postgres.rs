@@ -182,7 +182,17 @@ impl Postgres {
 
     /// The connection URL of the `postgres` database, for `--store`.
     pub fn url(&self) -> String {
-        format!("postgres://{USER}@127.0.0.1:{}/postgres", self.port)
+        self.url_via(self.port)
+    }
+
+    /// The same database through another port of loopback (a [`crate::proxy::Proxy`]).
+    pub fn url_via(&self, port: u16) -> String {
+        format!("postgres://{USER}@127.0.0.1:{port}/postgres")
+    }
+
+    /// Where the server listens.
+    pub fn address(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
     /// Runs SQL through `psql` over TCP and returns what it printed (unaligned, tuples only).

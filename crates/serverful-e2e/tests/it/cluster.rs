@@ -596,3 +596,111 @@ else:
     balances = [int(item["balance"]["N"]) for item in items]
     print(json.dumps({"total": sum(balances), "nonnegative": all(b >= 0 for b in balances), "accounts": len(balances)}))
 "#;
+
+/// Which node (by index in `nodes`) holds the stream mapping's lease, if any.
+fn mapping_owner(postgres: &Postgres, nodes: &[&Server]) -> Option<usize> {
+    let owner =
+        postgres.psql("SELECT owner FROM cluster_leases WHERE name LIKE 'stream-mapping/%'");
+    nodes.iter().position(|node| {
+        let port = node
+            .admin_url
+            .rsplit(':')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        owner.contains(&format!(":{port}/"))
+    })
+}
+
+fn wait_until(what: &str, limit: std::time::Duration, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting: {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// A network partition between the node consuming a stream and the database (a proxy
+/// that stops every byte without closing anything): the node's lease runs out, the other
+/// node takes the mapping over and delivers every record, and once the partition heals
+/// the cut-off node does not take it back while the other holds it.
+#[test]
+fn a_node_cut_off_from_the_database_loses_its_stream_to_a_live_node() {
+    let postgres = Postgres::start();
+    let proxy = serverful_e2e::proxy::Proxy::start(postgres.address());
+    let (cut_dir, live_dir) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let cut_node = Server::start_serve_with(
+        cut_dir.path(),
+        &["--store", &postgres.url_via(proxy.port())],
+        &KEYS,
+    );
+    let live_node = Server::start_serve_with(live_dir.path(), &["--store", &postgres.url()], &KEYS);
+    let app = serverful_e2e::test_app("stream-projector");
+    let deploy = |node: &Server| {
+        let (code, stdout, stderr) = node.admin(&[
+            "deploy",
+            app.to_str().expect("utf-8"),
+            "--stack",
+            "projector",
+        ]);
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+    };
+    // The node behind the proxy deploys first and takes the mapping.
+    deploy(&cut_node);
+    wait_until(
+        "the first node takes the mapping",
+        std::time::Duration::from_secs(20),
+        || mapping_owner(&postgres, &[&cut_node, &live_node]) == Some(0),
+    );
+    deploy(&live_node);
+    projector_client(&live_node, &["write", "0", "39", "4"]);
+    wait_until("copies start", std::time::Duration::from_secs(30), || {
+        projector_copies(&live_node)
+            .values()
+            .map(Vec::len)
+            .sum::<usize>()
+            >= 10
+    });
+
+    proxy.cut();
+    let cut_at = std::time::Instant::now();
+    projector_client(&live_node, &["write", "40", "119", "4"]);
+    wait_until(
+        "the live node takes the mapping",
+        std::time::Duration::from_secs(30),
+        || mapping_owner(&postgres, &[&cut_node, &live_node]) == Some(1),
+    );
+    let taken_after = cut_at.elapsed();
+    let mut copies = Copies::new();
+    wait_until(
+        "every record copied",
+        std::time::Duration::from_secs(60),
+        || {
+            copies = projector_copies(&live_node);
+            (0..120).all(|n| {
+                copies
+                    .get(&format!("k{}", n % 4))
+                    .is_some_and(|seen| seen.contains(&n))
+            })
+        },
+    );
+    crate::stream_mappings::assert_in_order(&copies);
+    eprintln!("the live node took the mapping {taken_after:?} after the cut");
+
+    // Healed, the first node finds the lease held and leaves it.
+    proxy.heal();
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert_eq!(mapping_owner(&postgres, &[&cut_node, &live_node]), Some(1));
+    let (code, stdout, stderr) = live_node.admin(&["ls"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("Nodes (2):"),
+        "the healed node is back: {stdout}"
+    );
+}
