@@ -15,7 +15,7 @@ const SECONDS_PER_DAY: u64 = 24 * 60 * 60;
 
 /// Years subtracted from a date to make a date of birth. A multiple of 4 keeps February 29
 /// a real date in both years (for every year this test will run in).
-const AGE_YEARS: i32 = 28;
+pub(crate) const AGE_YEARS: i32 = 28;
 
 #[test]
 fn the_birthday_app_saves_greets_and_validates_users() {
@@ -290,7 +290,7 @@ fn the_functions_go_tests_pass_and_it_is_gofmt_and_vet_clean() {
     );
 }
 
-fn birthday_app() -> PathBuf {
+pub(crate) fn birthday_app() -> PathBuf {
     repo_root().join("examples/birthday")
 }
 
@@ -298,6 +298,15 @@ fn birthday_app() -> PathBuf {
 /// with the Makefile the server runs: a first Go build (no build cache yet) can take longer
 /// than the server is given to start, and a missing `go` gets a clear message here.
 fn start_birthday_app(app: &Path) -> Server {
+    start_birthday_app_with(app, &[], &[])
+}
+
+/// [`start_birthday_app`] with extra arguments and environment for `serverful up`.
+pub(crate) fn start_birthday_app_with(
+    app: &Path,
+    extra_args: &[&str],
+    env: &[(&str, &str)],
+) -> Server {
     require_go();
     let artifacts = tempfile::tempdir().expect("artifacts dir");
     let build = Command::new("make")
@@ -313,7 +322,8 @@ fn start_birthday_app(app: &Path) -> Server {
         String::from_utf8_lossy(&build.stdout),
         String::from_utf8_lossy(&build.stderr)
     );
-    Server::start(app, &[])
+    Server::try_start_with_env(app, extra_args, env)
+        .unwrap_or_else(|output| panic!("server did not start:\n{output}"))
 }
 
 /// Fails the test, saying how to fix it, when Go is not installed.
@@ -331,7 +341,7 @@ fn body_with(date_of_birth: &str) -> String {
 }
 
 /// `PUT /hello/{user}` with a date of birth: (status, body).
-fn put(server: &Server, user: &str, date_of_birth: &str) -> (u16, String) {
+pub(crate) fn put(server: &Server, user: &str, date_of_birth: &str) -> (u16, String) {
     let response = client()
         .put(server.url(&format!("/hello/{user}")))
         .header("content-type", "application/json")
@@ -343,7 +353,7 @@ fn put(server: &Server, user: &str, date_of_birth: &str) -> (u16, String) {
 }
 
 /// `GET /hello/{user}`: (status, JSON body).
-fn get(server: &Server, user: &str) -> (u16, Value) {
+pub(crate) fn get(server: &Server, user: &str) -> (u16, Value) {
     let response = client()
         .get(server.url(&format!("/hello/{user}")))
         .send()
@@ -375,7 +385,7 @@ fn aws_json(server: &Server, args: &[&str]) -> Value {
 
 /// A calendar date, enough to write dates of birth relative to today.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Date {
+pub(crate) struct Date {
     year: i32,
     month: u32,
     day: u32,
@@ -384,7 +394,7 @@ struct Date {
 impl Date {
     /// Today in UTC. Close to midnight it first waits for the next day, so that the test
     /// and the function agree on what today is.
-    fn today() -> Date {
+    pub(crate) fn today() -> Date {
         let mut since_epoch = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .expect("the clock is after 1970");
@@ -412,7 +422,7 @@ impl Date {
         Date { year, month, day }
     }
 
-    fn plus_days(self, days: u32) -> Date {
+    pub(crate) fn plus_days(self, days: u32) -> Date {
         let mut date = self;
         for _ in 0..days {
             if date.day < days_in_month(date.year, date.month) {
@@ -436,7 +446,7 @@ impl Date {
 
     /// The same day and month `years` earlier; callers keep `years` a multiple of 4 so
     /// that February 29 stays a real date.
-    fn years_earlier(self, years: i32) -> Date {
+    pub(crate) fn years_earlier(self, years: i32) -> Date {
         Date {
             year: self.year - years,
             ..self

@@ -704,3 +704,44 @@ fn a_node_cut_off_from_the_database_loses_its_stream_to_a_live_node() {
         "the healed node is back: {stdout}"
     );
 }
+
+/// The birthday greeter on three `up` nodes of one database: a user saved through any
+/// node is greeted through every other, and a changed date is seen everywhere at once.
+#[test]
+fn the_birthday_app_works_through_any_node() {
+    use crate::birthday::{birthday_app, get, put, start_birthday_app_with, Date, AGE_YEARS};
+    let postgres = Postgres::start();
+    let url = postgres.url();
+    let nodes: Vec<Server> = (0..3)
+        .map(|_| start_birthday_app_with(&birthday_app(), &["--store", &url], &KEYS))
+        .collect();
+    let today = Date::today();
+    let in_ten_days = today.plus_days(10).years_earlier(AGE_YEARS).to_string();
+    let born_today = today.years_earlier(AGE_YEARS).to_string();
+    assert_eq!(put(&nodes[0], "Ann", &in_ten_days), (204, String::new()));
+    assert_eq!(put(&nodes[2], "Bob", &born_today), (204, String::new()));
+    for node in &nodes {
+        assert_eq!(
+            get(node, "Ann"),
+            (
+                200,
+                json!({"message": "Hello, Ann! Your birthday is in 10 day(s)"})
+            )
+        );
+        assert_eq!(
+            get(node, "Bob"),
+            (200, json!({"message": "Hello, Bob! Happy birthday!"}))
+        );
+    }
+    let tomorrow = today.plus_days(1).years_earlier(AGE_YEARS).to_string();
+    assert_eq!(put(&nodes[1], "Ann", &tomorrow), (204, String::new()));
+    for node in &nodes {
+        assert_eq!(
+            get(node, "Ann"),
+            (
+                200,
+                json!({"message": "Hello, Ann! Your birthday is in 1 day(s)"})
+            )
+        );
+    }
+}
