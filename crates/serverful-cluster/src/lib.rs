@@ -238,8 +238,9 @@ pub trait Nodes: Send + Sync + 'static {
     fn leave(&self, id: &str) -> Result<(), ClusterError>;
 }
 
-/// Says this node is alive every second until the runtime stops.
-pub fn spawn_heartbeat(nodes: Arc<dyn Nodes>, node: NodeInfo) {
+/// Says this node is alive every second until the runtime stops or the returned handle
+/// aborts it.
+pub fn spawn_heartbeat(nodes: Arc<dyn Nodes>, node: NodeInfo) -> tokio::task::AbortHandle {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(Duration::from_secs(1));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -257,7 +258,8 @@ pub fn spawn_heartbeat(nodes: Arc<dyn Nodes>, node: NodeInfo) {
                 _ => {}
             }
         }
-    });
+    })
+    .abort_handle()
 }
 
 #[cfg(test)]

@@ -26,6 +26,8 @@ pub(crate) struct Cluster {
     pub leases: Arc<dyn Leases>,
     /// What nodes present to each other (see `serverful_admin::NODE_SECRET_HEADER`).
     pub node_secret: Arc<str>,
+    /// Stops the heartbeat (a node that stops cleanly leaves the list).
+    pub heartbeat: tokio::task::AbortHandle,
 }
 
 /// Connects to the cluster's PostgreSQL, waiting (with backoff, saying so) while it
@@ -99,7 +101,7 @@ pub(crate) async fn join(
     let nodes: Arc<dyn Nodes> = Arc::new(serverful_postgres::cluster::PostgresNodes::new(
         database.clone(),
     ));
-    serverful_cluster::spawn_heartbeat(nodes.clone(), node.clone());
+    let heartbeat = serverful_cluster::spawn_heartbeat(nodes.clone(), node.clone());
     let leases = Arc::new(serverful_postgres::cluster::PostgresLeases::new(
         database.clone(),
         &node.id,
@@ -110,6 +112,7 @@ pub(crate) async fn join(
         nodes,
         leases,
         node_secret: node_secret.into(),
+        heartbeat,
     })
 }
 

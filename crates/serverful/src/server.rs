@@ -54,6 +54,12 @@ pub(crate) struct Server {
     pub sandbox_line: String,
     /// Where the DynamoDB tables live, and which node this is.
     pub store_line: String,
+    /// In a cluster: the nodes' list and this node's id, which it leaves when it stops.
+    cluster_node: Option<(
+        Arc<dyn serverful_cluster::Nodes>,
+        String,
+        tokio::task::AbortHandle,
+    )>,
     pub credentials: serverful_aws::Credentials,
     pub key_source: serverful_aws::KeySource,
     pub token_source: serverful_admin::TokenSource,
@@ -339,6 +345,13 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         admin_url,
         sandbox_line,
         store_line,
+        cluster_node: cluster.as_ref().map(|cluster| {
+            (
+                cluster.nodes.clone(),
+                cluster.node.id.clone(),
+                cluster.heartbeat.clone(),
+            )
+        }),
         credentials,
         key_source,
         token_source,
@@ -471,6 +484,14 @@ impl Server {
             .is_err()
         {
             tracing::error!("function processes did not stop within 10 s");
+        }
+        if let Some((nodes, id, heartbeat)) = self.cluster_node {
+            heartbeat.abort();
+            // A clean stop leaves the list at once (a crash drops out after 5 s).
+            let left = tokio::task::spawn_blocking(move || nodes.leave(&id)).await;
+            if let Ok(Err(error)) = left {
+                tracing::warn!("failed to leave the cluster's list of nodes: {error}");
+            }
         }
         runtime::flush_stdout();
         gateway_result.context("serve the gateway")?;

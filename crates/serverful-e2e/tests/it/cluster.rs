@@ -109,6 +109,15 @@ print(json.dumps({"counts": counts, "tables": [c.list_tables()["TableNames"] for
         .find(|line| line.contains("(this node)"))
         .unwrap_or_else(|| panic!("{stdout}"));
     assert!(this_line.contains(&nodes[1].admin_url), "{stdout}");
+
+    // A node stopped cleanly leaves the list at once.
+    let mut nodes = nodes;
+    let stopped = nodes.remove(2);
+    let (status, _) = stopped.interrupt();
+    assert!(status.success());
+    let (code, stdout, stderr) = nodes[0].admin(&["ls"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("Nodes (2):"), "{stdout}");
 }
 
 /// `--store` with something other than PostgreSQL stops the node with a message that
