@@ -264,11 +264,14 @@ impl Platform {
                     retry_base: config.streams.settings.retry_base,
                     ..serverful_sqs_mappings::QueueSettings::default()
                 };
-                Arc::new(serverful_sqs_mappings::QueueMappings::new(
-                    Arc::new(crate::queues::SqsClient(queues)),
-                    Arc::new(WeakInvoker(platform.clone())),
-                    settings,
-                ))
+                Arc::new(
+                    serverful_sqs_mappings::QueueMappings::new(
+                        Arc::new(crate::queues::SqsClient(queues)),
+                        Arc::new(WeakInvoker(platform.clone())),
+                        settings,
+                    )
+                    .with_leases(config.streams.leases.clone(), config.streams.lease_timing),
+                )
             });
             Platform {
                 scheduler: crate::schedules::scheduler(

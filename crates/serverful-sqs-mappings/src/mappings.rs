@@ -66,11 +66,30 @@ impl QueueMappings {
         QueueMappings {
             services: Arc::new(Services {
                 client,
+                leases: Arc::new(serverful_cluster::SingleNode),
+                lease_timing: serverful_cluster::LeaseTiming::default(),
                 invoker,
                 settings,
             }),
             running: Switched::new("queue poller"),
         }
+    }
+
+    /// Shares the pollers' work with the other nodes of a cluster through `leases`: one
+    /// node at a time polls each mapping's queue. Call before any stack is set.
+    pub fn with_leases(
+        mut self,
+        leases: Arc<dyn serverful_cluster::Leases>,
+        timing: serverful_cluster::LeaseTiming,
+    ) -> QueueMappings {
+        match Arc::get_mut(&mut self.services) {
+            Some(services) => {
+                services.leases = leases;
+                services.lease_timing = timing;
+            }
+            None => tracing::error!("queue mappings got their leases after they started"),
+        }
+        self
     }
 
     /// A number for the next [`QueueMappings::set_stack`], taken when a stack switches

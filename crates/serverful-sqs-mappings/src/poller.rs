@@ -21,6 +21,10 @@ use crate::mappings::QueueSettings;
 /// What a poller needs from the server.
 pub(crate) struct Services {
     pub client: Arc<dyn QueueClient>,
+    /// Which node polls each mapping's queue in a cluster
+    /// ([`serverful_cluster::SingleNode`] on one server).
+    pub leases: Arc<dyn serverful_cluster::Leases>,
+    pub lease_timing: serverful_cluster::LeaseTiming,
     pub invoker: Arc<dyn Invoke>,
     pub settings: QueueSettings,
 }
@@ -79,10 +83,35 @@ impl Poller {
         }
     }
 
+    /// Polls while this node holds the mapping's lease: in a cluster one node polls a
+    /// queue for a mapping at a time, and another takes over when it dies or is cut off
+    /// (messages it had received reappear after their visibility timeout, as on AWS).
     pub(crate) async fn run(mut self) {
         let mut batches = JoinSet::new();
-        if let Err(Stopped) = self.poll(&mut batches).await {
-            tracing::debug!(mapping = %self.shared.mapping.key, "queue poller stopped");
+        let lease_name = format!("queue-mapping/{}", self.shared.mapping.key);
+        loop {
+            let mut stop = self.stop.clone();
+            let Some(mut lease) = serverful_cluster::acquire(
+                self.shared.services.leases.clone(),
+                &lease_name,
+                self.shared.services.lease_timing,
+                &mut stop,
+            )
+            .await
+            else {
+                break;
+            };
+            tokio::select! {
+                outcome = self.poll(&mut batches) => {
+                    if let Err(Stopped) = outcome {
+                        tracing::debug!(mapping = %self.shared.mapping.key, "queue poller stopped");
+                    }
+                    break;
+                }
+                () = lease.lost() => {
+                    tracing::warn!(mapping = %self.shared.mapping.key, "this node lost the mapping's lease; it stops polling and waits to take it again");
+                }
+            }
         }
         // Batches under way finish (their messages are deleted or left to reappear as
         // their invocation decides); nothing new is received.
