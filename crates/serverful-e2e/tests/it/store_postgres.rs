@@ -540,3 +540,46 @@ fn catalog_changes_on_one_node_reach_the_others() {
     let listed = call(&nodes[1], "ListTables", json!({}));
     assert_eq!(listed["TableNames"], json!([]));
 }
+
+/// The same transaction with one `ClientRequestToken` sent to three nodes at once runs
+/// once: the others replay its answer.
+#[test]
+fn one_client_request_token_on_three_nodes_at_once_runs_once() {
+    let postgres = Postgres::start();
+    let url = postgres.url();
+    let nodes = nodes(&url, 3);
+    call(
+        &nodes[0],
+        "CreateTable",
+        json!({"TableName": "ledger", "BillingMode": "PAY_PER_REQUEST",
+               "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+               "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}]}),
+    );
+    for round in 0..15 {
+        let request = json!({"ClientRequestToken": format!("token-{round}"), "TransactItems": [
+            {"Update": {"TableName": "ledger", "Key": {"pk": {"S": "total"}},
+                        "UpdateExpression": "ADD n :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}}]});
+        std::thread::scope(|scope| {
+            let calls: Vec<_> = nodes
+                .iter()
+                .map(|node| {
+                    let request = request.to_string();
+                    scope.spawn(move || node.call("TransactWriteItems", request.as_bytes()))
+                })
+                .collect();
+            for outcome in calls {
+                outcome.join().expect("call").expect("runs or replays");
+            }
+        });
+        let item = call(
+            &nodes[1],
+            "GetItem",
+            json!({"TableName": "ledger", "Key": {"pk": {"S": "total"}}}),
+        );
+        assert_eq!(
+            item["Item"]["n"]["N"],
+            json!((round + 1).to_string()),
+            "round {round}"
+        );
+    }
+}

@@ -190,24 +190,8 @@ impl Store {
         // Tokens live in the backend, written in the transaction's own batch,
         // so a committed transaction is remembered across restarts.
         let now_millis = (self.now() * 1000.0) as i64;
-        let remembered = match &input.client_request_token {
-            Some(token) => self
-                .backend
-                .token(token)?
-                .filter(|record| now_millis - record.created_millis < TOKEN_MILLIS),
-            None => None,
-        };
-        if let Some(record) = remembered {
-            if record.request != fingerprint.as_bytes() {
-                return Err(StoreError::new(
-                    ErrorKind::IdempotentParameterMismatch,
-                    "Request parameters do not match the original request with the same ClientRequestToken",
-                ));
-            }
-            // A replay answers as the first call did, item collections
-            // included (its keys come from the request).
-            let written = self.transact_written_keys(&input);
-            return Ok(self.transact_write_output(&input, &[], &written));
+        if let Some(replay) = self.replay_transaction(&input, &fingerprint, now_millis)? {
+            return Ok(replay);
         }
         let mut prepared = Vec::new();
         for item in input.transact_items.as_deref().unwrap_or_default() {
@@ -252,12 +236,26 @@ impl Store {
                 ));
             }
         }
-        let stripes = prepared
+        let mut stripes: Vec<u64> = prepared
             .iter()
             .map(|write| Store::stripe(&write.table, &write.row.0, &write.row.1))
             .collect();
+        // Other nodes do not share the token's lock above: on a shared backend the token
+        // is locked with the keys, and looked at again once it is.
+        let token = input
+            .client_request_token
+            .as_deref()
+            .filter(|_| self.shared);
+        if let Some(token) = token {
+            stripes.push(super::key_hash(u64::MAX, token.as_bytes(), b""));
+        }
         let tables: Vec<&Table> = prepared.iter().map(|write| write.table.as_ref()).collect();
         let _guards = self.lock_stripes(stripes, &tables)?;
+        if token.is_some() {
+            if let Some(replay) = self.replay_transaction(&input, &fingerprint, now_millis)? {
+                return Ok(replay);
+            }
+        }
         let mut reasons = Vec::new();
         let mut failed = false;
         let mut changes = Vec::new();
@@ -344,6 +342,37 @@ impl Store {
 
     /// The tables and keys a transaction's Puts, Updates and Deletes name,
     /// skipping any whose table is gone.
+    /// The answer to a transaction whose `ClientRequestToken` committed within the last
+    /// ten minutes (as the first call answered), or `IdempotentParameterMismatch` when
+    /// that call asked for something else; `None` when the token is new.
+    fn replay_transaction(
+        &self,
+        input: &TransactWriteItemsInput,
+        fingerprint: &str,
+        now_millis: i64,
+    ) -> StoreResult<Option<TransactWriteItemsOutput>> {
+        let Some(token) = &input.client_request_token else {
+            return Ok(None);
+        };
+        let Some(record) = self
+            .backend
+            .token(token)?
+            .filter(|record| now_millis - record.created_millis < TOKEN_MILLIS)
+        else {
+            return Ok(None);
+        };
+        if record.request != fingerprint.as_bytes() {
+            return Err(StoreError::new(
+                ErrorKind::IdempotentParameterMismatch,
+                "Request parameters do not match the original request with the same ClientRequestToken",
+            ));
+        }
+        // A replay answers as the first call did, item collections included (its keys
+        // come from the request).
+        let written = self.transact_written_keys(input);
+        Ok(Some(self.transact_write_output(input, &[], &written)))
+    }
+
     fn transact_written_keys(&self, input: &TransactWriteItemsInput) -> Vec<(Arc<Table>, Item)> {
         let mut written = Vec::new();
         for item in input.transact_items.as_deref().unwrap_or_default() {
