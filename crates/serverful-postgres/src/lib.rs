@@ -7,6 +7,7 @@
 //! - [`store`]: the DynamoDB store's backend.
 
 pub mod pool;
+pub mod sqs;
 pub mod store;
 
 pub use pool::{Database, DatabaseError, PoolSize};

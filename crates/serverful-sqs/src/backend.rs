@@ -1,5 +1,6 @@
-//! The durable state of queues, as a trait the engine uses: SQLite now
-//! ([`crate::SqliteQueues`]), PostgreSQL later. Each method is one atomic step of SQS's
+//! The durable state of queues, as a trait the engine uses: SQLite
+//! ([`crate::SqliteQueues`]) for one node, PostgreSQL (`serverful-postgres`) for a
+//! cluster's nodes sharing one database ([`QueueBackend::is_shared`]). Each method is one atomic step of SQS's
 //! semantics (a send with its deduplication, a receive with its redrive), so that a
 //! backend can run it as one transaction. Nothing above it knows SQL.
 
@@ -157,6 +158,25 @@ pub struct PeekedMessage {
 pub trait QueueBackend: Send + Sync + 'static {
     /// Every queue.
     fn queues(&self) -> Result<Vec<QueueRecord>, SqsError>;
+    /// One queue, if it exists.
+    fn queue(&self, name: &str) -> Result<Option<QueueRecord>, SqsError> {
+        Ok(self
+            .queues()?
+            .into_iter()
+            .find(|record| record.name == name))
+    }
+    /// Whether other processes (a cluster's other nodes) change the same queues: the
+    /// engine then looks a queue it does not know up in the backend, rereads the queues
+    /// when [`QueueBackend::catalog_version`] moves, and long polls look at the backend
+    /// again every moment, since a send on another node wakes no one here.
+    fn is_shared(&self) -> bool {
+        false
+    }
+    /// A number that changes whenever a queue is created, changed or deleted (only
+    /// asked of a shared backend).
+    fn catalog_version(&self) -> Result<u64, SqsError> {
+        Ok(0)
+    }
     /// Creates or replaces a queue's record (its messages stay).
     fn put_queue(&self, queue: &QueueRecord) -> Result<(), SqsError>;
     /// Deletes a queue and its messages.

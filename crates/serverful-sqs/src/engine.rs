@@ -2,8 +2,16 @@
 //! memory (read at open, written through); messages live in the backend. Long polls wait
 //! on a per-queue [`Notify`] that every send wakes, and on a timer for the earliest
 //! delayed or in-flight message, never by polling the store.
+//!
+//! On a shared backend (a cluster's nodes on one PostgreSQL) other nodes change the same
+//! queues: a queue missing here is looked up in the backend before it is called missing,
+//! the queues are reread when the backend's catalog version moves
+//! ([`Queues::refresh_catalog`], every second by [`Queues::spawn_catalog_watch`] and on
+//! every `ListQueues`), and a long poll also looks at the store every
+//! [`CROSS_NODE_RECHECK`], since a send through another node wakes no one here.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -27,6 +35,11 @@ const DELETED_RECENTLY_MS: i64 = 60 * 1000;
 const PURGE_INTERVAL_MS: i64 = 60 * 1000;
 /// The longest long poll.
 pub const MAX_WAIT_SECONDS: u32 = 20;
+/// How often a long poll on a shared backend looks at the store again while it waits
+/// (a message sent through another node is received within about this long).
+pub const CROSS_NODE_RECHECK: Duration = Duration::from_millis(500);
+/// How often a node of a cluster checks whether another node changed the queues.
+const CATALOG_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Where queues live: the account, region and endpoint their ARNs and URLs name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,9 +160,13 @@ pub struct Queues {
     queues: RwLock<HashMap<String, Arc<QueueState>>>,
     deleted: Mutex<HashMap<String, i64>>,
     tasks: Arc<Mutex<Vec<MoveTask>>>,
-    /// Serializes changes to the set of queues (create, delete), so that checks and
-    /// writes cannot interleave.
+    /// Serializes changes to the queues (create, delete, attributes, tags) and rereads
+    /// of a shared backend's queues, so that checks and writes cannot interleave.
     changes: Mutex<()>,
+    /// Whether other nodes change the same queues ([`QueueBackend::is_shared`]).
+    shared: bool,
+    /// The shared backend's catalog version the queues in memory were read at.
+    catalog_version: AtomicU64,
 }
 
 impl std::fmt::Debug for Queues {
@@ -256,6 +273,13 @@ fn attribute_wanted(names: &[String], name: &str) -> bool {
 impl Queues {
     /// The engine over `backend`, with the queues it holds.
     pub fn open(backend: Arc<dyn QueueBackend>, config: QueuesConfig) -> Result<Queues, SqsError> {
+        let shared = backend.is_shared();
+        // Read before the queues: a change in between is then read again.
+        let catalog_version = if shared {
+            backend.catalog_version()?
+        } else {
+            0
+        };
         let mut queues = HashMap::new();
         for record in backend.queues()? {
             let settings = QueueSettings::from_attributes(record.attributes.clone())?;
@@ -272,7 +296,108 @@ impl Queues {
             deleted: Mutex::default(),
             tasks: Arc::new(Mutex::new(tasks)),
             changes: Mutex::new(()),
+            shared,
+            catalog_version: AtomicU64::new(catalog_version),
         })
+    }
+
+    /// Rereads the queues when another node created, changed or deleted one (a shared
+    /// backend's catalog version moved); cheap otherwise. Queues kept keep their long
+    /// polls; a queue gone ends its long polls, and its name is held as after a delete.
+    pub fn refresh_catalog(&self) -> Result<(), SqsError> {
+        if !self.shared {
+            return Ok(());
+        }
+        let version = self.backend.catalog_version()?;
+        if version == self.catalog_version.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let _changes = lock(&self.changes);
+        let records = self.backend.queues()?;
+        let mut queues = self
+            .queues
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut kept = std::collections::HashSet::new();
+        for record in records {
+            let settings = match QueueSettings::from_attributes(record.attributes.clone()) {
+                Ok(settings) => settings,
+                Err(error) => {
+                    tracing::warn!(
+                        queue = record.name,
+                        "failed to read a queue's attributes: {error}"
+                    );
+                    continue;
+                }
+            };
+            kept.insert(record.name.clone());
+            match queues.get(&record.name) {
+                Some(state) => {
+                    let mut guard = state
+                        .record
+                        .write()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    if guard.0 != record {
+                        *guard = (record, settings);
+                    }
+                }
+                None => {
+                    queues.insert(record.name.clone(), Arc::new(new_state(record, settings)));
+                }
+            }
+        }
+        let gone: Vec<String> = queues
+            .keys()
+            .filter(|name| !kept.contains(*name))
+            .cloned()
+            .collect();
+        let now = now_ms();
+        for name in gone {
+            if let Some(state) = queues.remove(&name) {
+                lock(&self.deleted).insert(name, now);
+                state.arrivals.notify_waiters();
+            }
+        }
+        self.catalog_version.store(version, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Keeps a cluster node's queues within [`CATALOG_CHECK_INTERVAL`] of the database's,
+    /// on the current runtime, for as long as the engine lives (nothing on a backend only
+    /// this process writes).
+    pub fn spawn_catalog_watch(self: &Arc<Self>) {
+        if !self.shared {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let queues = Arc::downgrade(self);
+        runtime.spawn(async move {
+            let mut ticker = tokio::time::interval(CATALOG_CHECK_INTERVAL);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                let Some(queues) = queues.upgrade() else {
+                    return;
+                };
+                match tokio::task::spawn_blocking(move || queues.refresh_catalog()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => tracing::warn!("failed to reread the shared queues: {error}"),
+                    Err(error) => tracing::warn!("the shared queues' check failed: {error}"),
+                }
+            }
+        });
+    }
+
+    /// Rereads the move tasks of a shared backend (another node may have started or
+    /// cancelled one).
+    fn reload_tasks(&self) -> Result<(), SqsError> {
+        if self.shared {
+            let tasks = self.backend.move_tasks()?;
+            *lock(&self.tasks) = tasks;
+        }
+        Ok(())
     }
 
     /// The engine over `DATA/queues.sqlite`.
@@ -343,19 +468,37 @@ impl Queues {
 
     /// Whether a queue exists.
     pub fn exists(&self, name: &str) -> bool {
-        self.queues
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .contains_key(name)
+        self.find(name).is_ok_and(|state| state.is_some())
     }
 
     fn state(&self, name: &str) -> Result<Arc<QueueState>, SqsError> {
-        self.queues
+        self.find(name)?.ok_or(SqsError::QueueDoesNotExist)
+    }
+
+    /// A queue's state; on a shared backend, a queue not known here is looked up there
+    /// (another node may have created it a moment ago).
+    fn find(&self, name: &str) -> Result<Option<Arc<QueueState>>, SqsError> {
+        let cached = self
+            .queues
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .get(name)
-            .cloned()
-            .ok_or(SqsError::QueueDoesNotExist)
+            .cloned();
+        if cached.is_some() || !self.shared {
+            return Ok(cached);
+        }
+        let Some(record) = self.backend.queue(name)? else {
+            return Ok(None);
+        };
+        let settings = QueueSettings::from_attributes(record.attributes.clone())?;
+        let state = self
+            .queues
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(name.to_owned())
+            .or_insert_with(|| Arc::new(new_state(record, settings)))
+            .clone();
+        Ok(Some(state))
     }
 
     /// A queue's settings.
@@ -407,7 +550,8 @@ impl Queues {
         self.queues
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(name.to_owned(), Arc::new(new_state(record, settings)));
+            .entry(name.to_owned())
+            .or_insert_with(|| Arc::new(new_state(record, settings)));
         Ok(self.queue_url(name))
     }
 
@@ -427,6 +571,7 @@ impl Queues {
         let mut changes = attributes.clone();
         changes.remove("FifoQueue");
         self.set_attributes(name, &changes)?;
+        let _changes = lock(&self.changes);
         let state = self.state(name)?;
         let record = {
             let mut guard = state
@@ -457,6 +602,9 @@ impl Queues {
 
     /// Queue names in order, starting with `prefix`.
     pub fn list_queues(&self, prefix: Option<&str>) -> Vec<String> {
+        if let Err(error) = self.refresh_catalog() {
+            tracing::warn!("failed to reread the shared queues: {error}");
+        }
         let mut names: Vec<String> = self
             .queues
             .read()
@@ -561,6 +709,7 @@ impl Queues {
         name: &str,
         changes: &BTreeMap<String, String>,
     ) -> Result<(), SqsError> {
+        let _changes = lock(&self.changes);
         let state = self.state(name)?;
         let settings = state.settings().changed(changes)?;
         self.check_redrive(name, &settings)?;
@@ -618,6 +767,7 @@ impl Queues {
 
     /// `TagQueue`.
     pub fn tag_queue(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<(), SqsError> {
+        let _changes = lock(&self.changes);
         let state = self.state(name)?;
         let record = {
             let mut guard = state
@@ -635,6 +785,7 @@ impl Queues {
 
     /// `UntagQueue`.
     pub fn untag_queue(&self, name: &str, keys: &[String]) -> Result<(), SqsError> {
+        let _changes = lock(&self.changes);
         let state = self.state(name)?;
         let record = {
             let mut guard = state
@@ -1009,6 +1160,10 @@ impl Queues {
                 let in_ms = u64::try_from(next - now_ms()).unwrap_or(0);
                 wake_at = wake_at.min(tokio::time::Instant::now() + Duration::from_millis(in_ms));
             }
+            if self.shared {
+                // Sends through other nodes do not wake this one.
+                wake_at = wake_at.min(tokio::time::Instant::now() + CROSS_NODE_RECHECK);
+            }
             tokio::select! {
                 () = &mut notified => {}
                 () = tokio::time::sleep_until(wake_at) => {}
@@ -1181,6 +1336,7 @@ impl Queues {
             let counts = self.backend.counts(&source, now_ms())?;
             counts.visible + counts.not_visible + counts.delayed
         };
+        self.reload_tasks()?;
         let task_handle = base64::engine::general_purpose::STANDARD.encode(
             serde_json::json!({"taskId": uuid::Uuid::new_v4().to_string(), "sourceArn": source_arn})
                 .to_string(),
@@ -1278,6 +1434,15 @@ impl Queues {
     ) {
         let batch = max_per_second.unwrap_or(500) as usize;
         loop {
+            if self.shared {
+                // Another node may have cancelled it.
+                let queues = Arc::clone(&self);
+                match tokio::task::spawn_blocking(move || queues.reload_tasks()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => tracing::warn!("failed to reread the move tasks: {error}"),
+                    Err(error) => tracing::warn!("failed to reread the move tasks: {error}"),
+                }
+            }
             let cancelled = lock(&self.tasks)
                 .iter()
                 .any(|task| task.task_handle == handle && task.status == "CANCELLING");
@@ -1391,6 +1556,7 @@ impl Queues {
                 "Must be between 1 and 10, if provided.",
             ));
         }
+        self.reload_tasks()?;
         let tasks = lock(&self.tasks);
         Ok(tasks
             .iter()
@@ -1403,6 +1569,7 @@ impl Queues {
 
     /// `CancelMessageMoveTask`: answers how many messages the task moved.
     pub fn cancel_move_task(&self, task_handle: &str) -> Result<u64, SqsError> {
+        self.reload_tasks()?;
         let mut tasks = lock(&self.tasks);
         let Some(task) = tasks
             .iter_mut()
