@@ -483,15 +483,18 @@ fn concurrent_fifo_receivers_keep_each_group_in_order() {
     for sender in senders {
         sender.join().expect("sender");
     }
+    // What the receivers got, in order, and which receiver holds each group in flight.
     let order: Arc<Mutex<Vec<(usize, usize)>>> = Arc::default();
-    let receivers: Vec<_> = (0..6)
+    let held: Arc<Mutex<HashMap<usize, u32>>> = Arc::default();
+    let receivers: Vec<_> = (0..6_u32)
         .map(|receiver| {
-            let queues = Arc::clone(&nodes[receiver % 2]);
-            let order = Arc::clone(&order);
+            let queues = Arc::clone(&nodes[receiver as usize % 2]);
+            let (order, held) = (Arc::clone(&order), Arc::clone(&held));
             std::thread::spawn(move || {
                 let mut empty_in_a_row = 0;
                 while empty_in_a_row < 5 {
-                    let got = receive(&queues, "orders.fifo", 3, 120);
+                    // Batches of different sizes, so that batches overlap within groups.
+                    let got = receive(&queues, "orders.fifo", (1 + receiver * 2).min(10), 120);
                     if got.is_empty() {
                         empty_in_a_row += 1;
                         std::thread::sleep(Duration::from_millis(20));
@@ -499,18 +502,30 @@ fn concurrent_fifo_receivers_keep_each_group_in_order() {
                     }
                     empty_in_a_row = 0;
                     let mut handles = Vec::new();
+                    let mut groups = HashSet::new();
                     {
                         // Recorded before the delete lets the group go on.
                         let mut order = order.lock().expect("order");
+                        let mut held = held.lock().expect("held");
                         for message in &got {
                             let (group, index) = message.body.split_once(':').expect("group:index");
-                            order.push((
-                                group.parse().expect("group"),
-                                index.parse().expect("index"),
-                            ));
+                            let group: usize = group.parse().expect("group");
+                            let holder = *held.entry(group).or_insert(receiver);
+                            assert_eq!(
+                                holder, receiver,
+                                "group {group} is in flight at two receivers"
+                            );
+                            groups.insert(group);
+                            order.push((group, index.parse().expect("index")));
                             handles.push(message.receipt_handle.clone());
                         }
                     }
+                    // Working on them a moment: another receiver given a message of a
+                    // group held here would be caught above.
+                    std::thread::sleep(Duration::from_millis(30));
+                    held.lock()
+                        .expect("held")
+                        .retain(|group, _| !groups.contains(group));
                     for result in queues
                         .delete_messages("orders.fifo", &handles)
                         .expect("delete")
