@@ -410,7 +410,7 @@ fn concurrent_receivers_on_two_nodes_get_every_message_exactly_once() {
                     let mut handles = Vec::new();
                     for message in got {
                         received += 1;
-                        if received % 2 == 0 {
+                        if received.is_multiple_of(2) {
                             handles.push(message.receipt_handle.clone());
                         }
                         seen.lock().expect("seen").push(message.body);
