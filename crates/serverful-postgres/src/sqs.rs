@@ -74,6 +74,8 @@ CREATE TABLE sqs_messages (
 CREATE INDEX sqs_messages_available ON sqs_messages (queue, available_at_ms, seq);
 CREATE INDEX sqs_messages_group ON sqs_messages (queue, group_id, seq)
     WHERE group_id IS NOT NULL;
+-- The retention sweep, which every node may run once a second per queue.
+CREATE INDEX sqs_messages_sent ON sqs_messages (queue, sent_at_ms);
 CREATE TABLE sqs_deduplication (
     queue text NOT NULL REFERENCES sqs_queues (name) ON DELETE CASCADE,
     scope text NOT NULL,
