@@ -47,7 +47,8 @@ CREATE TABLE sqs_queues (
     attributes text NOT NULL,
     tags text NOT NULL,
     created_at_ms bigint NOT NULL,
-    modified_at_ms bigint NOT NULL
+    modified_at_ms bigint NOT NULL,
+    last_purge_ms bigint
 );
 CREATE TABLE sqs_catalog (
     only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
@@ -745,6 +746,22 @@ mod calls {
         })
     }
 
+    pub(super) fn claim_purge(
+        client: &mut Client,
+        queue: &str,
+        now_ms: i64,
+        interval_ms: i64,
+    ) -> Result<bool, SqsError> {
+        let claimed = client
+            .execute(
+                "UPDATE sqs_queues SET last_purge_ms = $2
+                 WHERE name = $1 AND (last_purge_ms IS NULL OR last_purge_ms <= $3)",
+                &[&queue, &now_ms, &(now_ms - interval_ms)],
+            )
+            .map_err(|error| Failure::from(error).into_sqs("purge a queue"))?;
+        Ok(claimed > 0)
+    }
+
     pub(super) fn purge(client: &mut Client, queue: &str) -> Result<u64, SqsError> {
         let removed = client
             .execute("DELETE FROM sqs_messages WHERE queue = $1", &[&queue])
@@ -1017,6 +1034,11 @@ impl QueueBackend for PostgresQueues {
     fn purge(&self, queue: &str) -> Result<u64, SqsError> {
         let queue = queue.to_owned();
         self.run(move |client| calls::purge(client, &queue))
+    }
+
+    fn claim_purge(&self, queue: &str, now_ms: i64, interval_ms: i64) -> Result<bool, SqsError> {
+        let queue = queue.to_owned();
+        self.run(move |client| calls::claim_purge(client, &queue, now_ms, interval_ms))
     }
 
     fn counts(&self, queue: &str, now_ms: i64) -> Result<Counts, SqsError> {

@@ -230,6 +230,13 @@ pub trait QueueBackend: Send + Sync + 'static {
     ) -> Result<ReceiptOutcome, SqsError>;
     /// Deletes every message of a queue. Returns how many.
     fn purge(&self, queue: &str) -> Result<u64, SqsError>;
+    /// Records a purge of `queue` at `now_ms` unless another was recorded less than
+    /// `interval_ms` before; answers whether it was recorded. Only a shared backend is
+    /// asked (the engine's own guard covers one process): a purge through another node
+    /// counts too.
+    fn claim_purge(&self, _queue: &str, _now_ms: i64, _interval_ms: i64) -> Result<bool, SqsError> {
+        Ok(true)
+    }
     /// The approximate counts at `now_ms`.
     fn counts(&self, queue: &str, now_ms: i64) -> Result<Counts, SqsError>;
     /// The first `limit` messages of `queue` in the order they were sent, read without

@@ -893,6 +893,9 @@ impl Queues {
             if last.is_some_and(|last| now - last < PURGE_INTERVAL_MS) {
                 return Err(SqsError::PurgeQueueInProgress(self.queue_url(name)));
             }
+            if self.shared && !self.backend.claim_purge(name, now, PURGE_INTERVAL_MS)? {
+                return Err(SqsError::PurgeQueueInProgress(self.queue_url(name)));
+            }
             *last = Some(now);
         }
         self.backend.purge(name)

@@ -368,6 +368,19 @@ fn a_queue_made_changed_or_deleted_on_one_node_is_seen_on_the_other() {
         node_b.create_queue("shared", &BTreeMap::new(), &BTreeMap::new()),
         Err(SqsError::QueueDeletedRecently)
     );
+
+    // A purge through A holds off another through B for 60 s.
+    node_a
+        .create_queue("purged", &BTreeMap::new(), &BTreeMap::new())
+        .expect("create");
+    node_a
+        .send("purged", SendMessage::body("x"), "me")
+        .expect("send");
+    assert_eq!(node_a.purge("purged").expect("purge"), 1);
+    assert!(matches!(
+        node_b.purge("purged"),
+        Err(SqsError::PurgeQueueInProgress(_))
+    ));
 }
 
 /// Eight receivers on two nodes take 400 messages at once, each message exactly once
