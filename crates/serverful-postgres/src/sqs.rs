@@ -86,6 +86,13 @@ CREATE TABLE sqs_deduplication (
     until_ms bigint NOT NULL,
     PRIMARY KEY (queue, scope, dedup_id)
 );
+CREATE TABLE sqs_receive_attempts (
+    queue text NOT NULL REFERENCES sqs_queues (name) ON DELETE CASCADE,
+    attempt_id text NOT NULL,
+    until_ms bigint NOT NULL,
+    answer text NOT NULL,
+    PRIMARY KEY (queue, attempt_id)
+);
 CREATE TABLE sqs_move_tasks (
     position bigserial,
     handle text PRIMARY KEY,
@@ -651,11 +658,29 @@ mod calls {
         now_ms: i64,
     ) -> Result<Vec<ReceiptOutcome>, SqsError> {
         transact(client, "delete messages", |transaction| {
-            receipts
+            let mut fifo_deleted = false;
+            let outcomes = receipts
                 .iter()
-                .map(|receipt| delete_one(transaction, queue, receipt, now_ms))
-                .collect()
+                .map(|receipt| delete_one(transaction, queue, receipt, now_ms, &mut fifo_deleted))
+                .collect::<Result<Vec<_>, Failure>>()?;
+            if fifo_deleted {
+                forget_receive_attempts(transaction, queue)?;
+            }
+            Ok(outcomes)
         })
+    }
+
+    /// A queue's FIFO receive attempts are answered no more once one of its messages
+    /// was deleted or had its visibility changed (as the engine forgets its own).
+    fn forget_receive_attempts(
+        transaction: &mut Transaction<'_>,
+        queue: &str,
+    ) -> Result<(), Failure> {
+        transaction.execute(
+            "DELETE FROM sqs_receive_attempts WHERE queue = $1",
+            &[&queue],
+        )?;
+        Ok(())
     }
 
     fn delete_one(
@@ -663,17 +688,20 @@ mod calls {
         queue: &str,
         receipt: &Receipt,
         now_ms: i64,
+        fifo_deleted: &mut bool,
     ) -> Result<ReceiptOutcome, Failure> {
         // The usual case in one statement: the handle is the message's latest and, for a
         // FIFO message, still in flight. Only when nothing was deleted is the message
         // looked at, to tell why.
-        let deleted = transaction.execute(
+        let deleted = transaction.query_opt(
             "DELETE FROM sqs_messages
              WHERE message_id = $1 AND queue = $2 AND receipt_token = $3
-               AND (group_id IS NULL OR available_at_ms > $4)",
+               AND (group_id IS NULL OR available_at_ms > $4)
+             RETURNING group_id IS NOT NULL",
             &[&receipt.message_id, &queue, &receipt.token, &now_ms],
         )?;
-        if deleted > 0 {
+        if let Some(row) = deleted {
+            *fifo_deleted |= row.get::<_, bool>(0);
             return Ok(ReceiptOutcome::Done);
         }
         let current = transaction.query_opt(
@@ -701,11 +729,11 @@ mod calls {
             "DELETE FROM sqs_messages WHERE message_id = $1 AND queue = $2 AND receipt_token = $3",
             &[&receipt.message_id, &queue, &receipt.token],
         )?;
-        Ok(if deleted > 0 {
-            ReceiptOutcome::Done
-        } else {
-            ReceiptOutcome::Gone
-        })
+        if deleted == 0 {
+            return Ok(ReceiptOutcome::Gone);
+        }
+        *fifo_deleted |= group_id.is_some();
+        Ok(ReceiptOutcome::Done)
     }
 
     pub(super) fn change_visibility(
@@ -729,6 +757,7 @@ mod calls {
                 ],
             )?;
             if changed > 0 {
+                forget_receive_attempts(transaction, queue)?;
                 return Ok(ReceiptOutcome::Done);
             }
             let current = transaction.query_opt(
@@ -760,6 +789,46 @@ mod calls {
             )
             .map_err(|error| Failure::from(error).into_sqs("purge a queue"))?;
         Ok(claimed > 0)
+    }
+
+    pub(super) fn receive_attempt(
+        client: &mut Client,
+        queue: &str,
+        attempt_id: &str,
+        now_ms: i64,
+    ) -> Result<Option<String>, SqsError> {
+        let row = client
+            .query_opt(
+                "SELECT answer FROM sqs_receive_attempts
+                 WHERE queue = $1 AND attempt_id = $2 AND until_ms > $3",
+                &[&queue, &attempt_id, &now_ms],
+            )
+            .map_err(|error| Failure::from(error).into_sqs("read a receive attempt"))?;
+        Ok(row.map(|row| row.get(0)))
+    }
+
+    pub(super) fn put_receive_attempt(
+        client: &mut Client,
+        queue: &str,
+        attempt_id: &str,
+        now_ms: i64,
+        until_ms: i64,
+        answer: &str,
+    ) -> Result<(), SqsError> {
+        transact(client, "record a receive attempt", |transaction| {
+            transaction.execute(
+                "INSERT INTO sqs_receive_attempts (queue, attempt_id, until_ms, answer)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (queue, attempt_id) DO UPDATE SET
+                    until_ms = EXCLUDED.until_ms, answer = EXCLUDED.answer",
+                &[&queue, &attempt_id, &until_ms, &answer],
+            )?;
+            transaction.execute(
+                "DELETE FROM sqs_receive_attempts WHERE queue = $1 AND until_ms <= $2",
+                &[&queue, &now_ms],
+            )?;
+            Ok(())
+        })
     }
 
     pub(super) fn purge(client: &mut Client, queue: &str) -> Result<u64, SqsError> {
@@ -1034,6 +1103,39 @@ impl QueueBackend for PostgresQueues {
     fn purge(&self, queue: &str) -> Result<u64, SqsError> {
         let queue = queue.to_owned();
         self.run(move |client| calls::purge(client, &queue))
+    }
+
+    fn receive_attempt(
+        &self,
+        queue: &str,
+        attempt_id: &str,
+        now_ms: i64,
+    ) -> Result<Option<String>, SqsError> {
+        let (queue, attempt_id) = (queue.to_owned(), attempt_id.to_owned());
+        self.run(move |client| calls::receive_attempt(client, &queue, &attempt_id, now_ms))
+    }
+
+    fn put_receive_attempt(
+        &self,
+        queue: &str,
+        attempt_id: &str,
+        now_ms: i64,
+        until_ms: i64,
+        answer: String,
+    ) {
+        let (queue, attempt_id) = (queue.to_owned(), attempt_id.to_owned());
+        // Not waited for (see the trait): the receive's answer is on its way already.
+        let recorded = self.database.spawn(move |client| {
+            if let Err(error) =
+                calls::put_receive_attempt(client, &queue, &attempt_id, now_ms, until_ms, &answer)
+            {
+                // A storage error says "failed to …" itself.
+                tracing::warn!("{error}");
+            }
+        });
+        if let Err(error) = recorded {
+            tracing::warn!("failed to record a receive attempt: {error}");
+        }
     }
 
     fn claim_purge(&self, queue: &str, now_ms: i64, interval_ms: i64) -> Result<bool, SqsError> {

@@ -230,6 +230,31 @@ pub trait QueueBackend: Send + Sync + 'static {
     ) -> Result<ReceiptOutcome, SqsError>;
     /// Deletes every message of a queue. Returns how many.
     fn purge(&self, queue: &str) -> Result<u64, SqsError>;
+    /// A FIFO receive attempt's answer (the engine's encoding) recorded by any node and
+    /// not expired at `now_ms`. Only a shared backend is asked; it forgets a queue's
+    /// attempts when one of its FIFO messages is deleted or has its visibility changed, as
+    /// the engine does with its own.
+    fn receive_attempt(
+        &self,
+        _queue: &str,
+        _attempt_id: &str,
+        _now_ms: i64,
+    ) -> Result<Option<String>, SqsError> {
+        Ok(None)
+    }
+    /// Records a FIFO receive attempt's answer until `until_ms` (and forgets the queue's
+    /// attempts expired at `now_ms`). It may return before the record is durable: a retry
+    /// comes after the answer reached the client, and a lost record only makes the retry
+    /// receive anew.
+    fn put_receive_attempt(
+        &self,
+        _queue: &str,
+        _attempt_id: &str,
+        _now_ms: i64,
+        _until_ms: i64,
+        _answer: String,
+    ) {
+    }
     /// Records a purge of `queue` at `now_ms` unless another was recorded less than
     /// `interval_ms` before; answers whether it was recorded. Only a shared backend is
     /// asked (the engine's own guard covers one process): a purge through another node

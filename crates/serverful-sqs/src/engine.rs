@@ -1064,10 +1064,21 @@ impl Queues {
             .as_deref()
             .filter(|_| settings.fifo)
         {
-            let attempts = lock(&state.attempts);
-            if let Some((until, answer)) = attempts.get(attempt) {
-                if *until > now {
-                    return Ok(ReceivePlan::Answered(answer.clone()));
+            if self.shared {
+                // Another node may have answered it, or forgotten it after a delete.
+                if let Some(answer) = self
+                    .backend
+                    .receive_attempt(&name, attempt, now)?
+                    .and_then(|text| attempt_from_json(&text))
+                {
+                    return Ok(ReceivePlan::Answered(answer));
+                }
+            } else {
+                let attempts = lock(&state.attempts);
+                if let Some((until, answer)) = attempts.get(attempt) {
+                    if *until > now {
+                        return Ok(ReceivePlan::Answered(answer.clone()));
+                    }
                 }
             }
         }
@@ -1124,7 +1135,17 @@ impl Queues {
             let mut attempts = lock(&plan.state.attempts);
             attempts.retain(|_, (until, _)| *until > now);
             let until = now + DEDUPLICATION_INTERVAL_MS.min(i64::from(plan.visibility) * 1000);
-            attempts.insert(attempt.to_owned(), (until, answer.clone()));
+            if self.shared {
+                self.backend.put_receive_attempt(
+                    &plan.name,
+                    attempt,
+                    now,
+                    until,
+                    attempt_to_json(&answer),
+                );
+            } else {
+                attempts.insert(attempt.to_owned(), (until, answer.clone()));
+            }
         }
         answer
     }
@@ -1686,6 +1707,46 @@ fn finish_delete(
         lock(&state.attempts).clear();
     }
     results
+}
+
+/// A receive attempt's answer as a shared backend keeps it, for any node to answer a
+/// retry with.
+fn attempt_to_json(answer: &[ReceivedMessage]) -> String {
+    let messages: Vec<serde_json::Value> = answer
+        .iter()
+        .map(|message| {
+            serde_json::json!({
+                "id": message.message_id,
+                "receipt": message.receipt_handle,
+                "body": message.body,
+                "md5": message.md5_of_body,
+                "attributes": message.attributes,
+                "message_attributes": crate::stored::attributes_to_json(&message.message_attributes),
+                "md5_attributes": message.md5_of_message_attributes,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(messages).to_string()
+}
+
+/// Reads [`attempt_to_json`]'s text (`None` if it is not that).
+fn attempt_from_json(text: &str) -> Option<Vec<ReceivedMessage>> {
+    let messages: Vec<serde_json::Value> = serde_json::from_str(text).ok()?;
+    messages
+        .iter()
+        .map(|message| {
+            let text = |key: &str| message.get(key)?.as_str().map(str::to_owned);
+            Some(ReceivedMessage {
+                message_id: text("id")?,
+                receipt_handle: text("receipt")?,
+                body: text("body")?,
+                md5_of_body: text("md5")?,
+                attributes: crate::stored::map_from_json(&message.get("attributes")?.to_string()),
+                message_attributes: crate::stored::attributes_from_json(text("message_attributes")),
+                md5_of_message_attributes: text("md5_attributes"),
+            })
+        })
+        .collect()
 }
 
 fn new_state(record: QueueRecord, settings: QueueSettings) -> QueueState {

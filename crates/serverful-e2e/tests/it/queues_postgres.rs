@@ -383,6 +383,54 @@ fn a_queue_made_changed_or_deleted_on_one_node_is_seen_on_the_other() {
     ));
 }
 
+/// A FIFO receive retried through another node with the same `ReceiveRequestAttemptId`
+/// answers the same messages, until one of the queue's messages is deleted.
+#[test]
+fn fifo_receive_attempts_are_answered_by_any_node() {
+    let postgres = Postgres::start();
+    let (node_a, node_b) = (node(&postgres.url()), node(&postgres.url()));
+    node_a
+        .create_queue(
+            "attempts.fifo",
+            &attributes(&[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")]),
+            &BTreeMap::new(),
+        )
+        .expect("create");
+    for body in ["a1", "a2", "b1"] {
+        node_a
+            .send("attempts.fifo", fifo_message(body, &body[..1]), "me")
+            .expect("send");
+    }
+    let attempt = |queues: &Queues, id: &str| {
+        queues
+            .receive_now(
+                "attempts.fifo",
+                &ReceiveOptions {
+                    max_messages: Some(2),
+                    visibility_timeout: Some(60),
+                    request_attempt_id: Some(id.to_owned()),
+                    ..ReceiveOptions::default()
+                },
+            )
+            .expect("receive")
+    };
+    let first = attempt(&node_a, "try-1");
+    assert_eq!(bodies(&first), ["a1", "a2"]);
+    // The answer is recorded without the receive waiting for it.
+    std::thread::sleep(Duration::from_millis(300));
+    let retried = attempt(&node_b, "try-1");
+    assert_eq!(
+        retried, first,
+        "the retry through b answers what a answered"
+    );
+    assert_eq!(bodies(&attempt(&node_b, "try-2")), ["b1"]);
+    node_b
+        .delete_message("attempts.fifo", &first[0].receipt_handle)
+        .expect("delete");
+    // After a delete the attempt is a new receive: group a still has a2 in flight.
+    assert!(attempt(&node_a, "try-1").is_empty());
+}
+
 /// Eight receivers on two nodes take 400 messages at once, each message exactly once
 /// while its visibility timeout holds (they delete only half of what they get, so the
 /// rest stays in flight, never handed out twice).
