@@ -431,6 +431,67 @@ fn fifo_receive_attempts_are_answered_by_any_node() {
     assert!(attempt(&node_a, "try-1").is_empty());
 }
 
+/// The database drops every connection of a node (as when PostgreSQL restarts): calls
+/// fail with a storage error (SQS's `InternalError`, which clients retry) until the
+/// node's connections are made again, which needs no one's help, and nothing sent
+/// before is lost.
+#[test]
+fn a_node_recovers_alone_when_its_connections_are_cut() {
+    let postgres = Postgres::start();
+    let queues = node(&postgres.url());
+    queues
+        .create_queue("steady", &BTreeMap::new(), &BTreeMap::new())
+        .expect("create");
+    for index in 0..5 {
+        queues
+            .send("steady", SendMessage::body(format!("before-{index}")), "me")
+            .expect("send");
+    }
+    postgres.psql(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+         WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'",
+    );
+    // Each cut connection fails the one call that finds it cut (4 here, one per data
+    // connection), then its worker connects again.
+    let mut failures = 0;
+    for index in 0..5 {
+        let body = format!("after-{index}");
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match queues.send("steady", SendMessage::body(body.clone()), "me") {
+                Ok(_) => break,
+                Err(error @ SqsError::Storage { .. }) => {
+                    assert!(tries < 20, "still failing after {tries} tries: {error}");
+                    failures += 1;
+                }
+                Err(error) => panic!("not a storage error: {error:?}"),
+            }
+        }
+    }
+    let mut received = Vec::new();
+    for _ in 0..20 {
+        match queues.receive_now(
+            "steady",
+            &ReceiveOptions {
+                max_messages: Some(10),
+                ..ReceiveOptions::default()
+            },
+        ) {
+            Ok(messages) if messages.is_empty() && received.len() == 10 => break,
+            Ok(messages) => received.extend(messages.into_iter().map(|message| message.body)),
+            Err(SqsError::Storage { .. }) => failures += 1,
+            Err(error) => panic!("not a storage error: {error:?}"),
+        }
+    }
+    received.sort();
+    let mut expected: Vec<String> = (0..5)
+        .flat_map(|index| [format!("after-{index}"), format!("before-{index}")])
+        .collect();
+    expected.sort();
+    assert_eq!(received, expected, "after {failures} failed calls");
+}
+
 /// Eight receivers on two nodes take 400 messages at once, each message exactly once
 /// while its visibility timeout holds (they delete only half of what they get, so the
 /// rest stays in flight, never handed out twice).
