@@ -103,7 +103,9 @@ CREATE TABLE sqs_move_tasks (
     moved bigint NOT NULL,
     to_move bigint NOT NULL,
     failure_reason text,
-    started_at_ms bigint NOT NULL
+    started_at_ms bigint NOT NULL,
+    runner text,
+    lease_until_ms bigint
 );
 "];
 
@@ -956,6 +958,24 @@ mod calls {
             .collect())
     }
 
+    pub(super) fn claim_move_task(
+        client: &mut Client,
+        handle: &str,
+        runner: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<bool, SqsError> {
+        let claimed = client
+            .execute(
+                "UPDATE sqs_move_tasks SET runner = $2, lease_until_ms = $4
+                 WHERE handle = $1 AND status IN ('RUNNING', 'CANCELLING')
+                   AND (runner IS NULL OR runner = $2 OR lease_until_ms <= $3)",
+                &[&handle, &runner, &now_ms, &(now_ms + lease_ms)],
+            )
+            .map_err(|error| Failure::from(error).into_sqs("claim a message move task"))?;
+        Ok(claimed > 0)
+    }
+
     pub(super) fn put_move_task(client: &mut Client, task: &MoveTask) -> Result<(), SqsError> {
         let rate = task
             .max_messages_per_second
@@ -1180,5 +1200,16 @@ impl QueueBackend for PostgresQueues {
     fn put_move_task(&self, task: &MoveTask) -> Result<(), SqsError> {
         let task = task.clone();
         self.run(move |client| calls::put_move_task(client, &task))
+    }
+
+    fn claim_move_task(
+        &self,
+        handle: &str,
+        runner: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<bool, SqsError> {
+        let (handle, runner) = (handle.to_owned(), runner.to_owned());
+        self.run(move |client| calls::claim_move_task(client, &handle, &runner, now_ms, lease_ms))
     }
 }

@@ -282,6 +282,19 @@ pub trait QueueBackend: Send + Sync + 'static {
         now_ms: i64,
         queue_of_arn: &BTreeMap<String, String>,
     ) -> Result<BTreeMap<String, u64>, SqsError>;
+    /// Claims (or renews the claim on) an unfinished move task for `runner` until
+    /// `now_ms + lease_ms`, unless another runner's claim is still good; answers whether
+    /// `runner` holds it. Only a shared backend is asked: there, one node at a time runs
+    /// a task, and another takes it over once its node stops renewing.
+    fn claim_move_task(
+        &self,
+        _handle: &str,
+        _runner: &str,
+        _now_ms: i64,
+        _lease_ms: i64,
+    ) -> Result<bool, SqsError> {
+        Ok(true)
+    }
     /// Every message move task kept, oldest first.
     fn move_tasks(&self) -> Result<Vec<MoveTask>, SqsError>;
     /// Creates or updates a move task, and forgets its source's tasks beyond the latest

@@ -40,6 +40,12 @@ pub const MAX_WAIT_SECONDS: u32 = 20;
 pub const CROSS_NODE_RECHECK: Duration = Duration::from_millis(500);
 /// How often a node of a cluster checks whether another node changed the queues.
 const CATALOG_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a cluster node's claim on a message move task lasts unless renewed (each
+/// step of the task renews it, a second apart at most); a task whose node stopped is
+/// taken over by another after it.
+const MOVE_TASK_LEASE_MS: i64 = 5_000;
+/// How many catalog checks apart a cluster node looks for move tasks no node runs.
+const ORPHAN_CHECK_TICKS: u32 = 5;
 
 /// Where queues live: the account, region and endpoint their ARNs and URLs name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,6 +173,10 @@ pub struct Queues {
     shared: bool,
     /// The shared backend's catalog version the queues in memory were read at.
     catalog_version: AtomicU64,
+    /// This engine's name in move tasks' claims on a shared backend.
+    runner: String,
+    /// The move tasks running here, by handle.
+    running: Arc<Mutex<std::collections::HashSet<String>>>,
 }
 
 impl std::fmt::Debug for Queues {
@@ -298,6 +308,8 @@ impl Queues {
             changes: Mutex::new(()),
             shared,
             catalog_version: AtomicU64::new(catalog_version),
+            runner: uuid::Uuid::new_v4().to_string(),
+            running: Arc::default(),
         })
     }
 
@@ -376,11 +388,30 @@ impl Queues {
         runtime.spawn(async move {
             let mut ticker = tokio::time::interval(CATALOG_CHECK_INTERVAL);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut ticks: u32 = 0;
             loop {
                 ticker.tick().await;
                 let Some(queues) = queues.upgrade() else {
                     return;
                 };
+                ticks = ticks.wrapping_add(1);
+                if ticks.is_multiple_of(ORPHAN_CHECK_TICKS) {
+                    // Move tasks whose node stopped: one node takes each over.
+                    let adopter = Arc::clone(&queues);
+                    let adopted = tokio::task::spawn_blocking(move || {
+                        adopter.reload_tasks()?;
+                        adopter.resume_move_tasks();
+                        Ok::<(), SqsError>(())
+                    })
+                    .await;
+                    match adopted {
+                        Ok(Ok(())) => {}
+                        Ok(Err(error)) => {
+                            tracing::warn!("failed to reread the move tasks: {error}")
+                        }
+                        Err(error) => tracing::warn!("the move tasks' check failed: {error}"),
+                    }
+                }
                 match tokio::task::spawn_blocking(move || queues.refresh_catalog()).await {
                     Ok(Ok(())) => {}
                     Ok(Err(error)) => tracing::warn!("failed to reread the shared queues: {error}"),
@@ -1395,19 +1426,42 @@ impl Queues {
                 "message move tasks need the server's runtime".to_owned(),
             ));
         };
+        self.spawn_move_task(
+            &runtime,
+            task_handle.clone(),
+            source,
+            destination,
+            max_per_second,
+        );
+        Ok(task_handle)
+    }
+
+    /// Runs a move task on `runtime` unless it runs here already.
+    fn spawn_move_task(
+        self: &Arc<Self>,
+        runtime: &tokio::runtime::Handle,
+        handle: String,
+        source: String,
+        destination: Option<String>,
+        max_per_second: Option<u32>,
+    ) {
+        if !lock(&self.running).insert(handle.clone()) {
+            return;
+        }
         let queues = Arc::clone(self);
-        let handle = task_handle.clone();
         runtime.spawn(async move {
+            let running = Arc::clone(&queues.running);
             queues
                 .run_move_task(&handle, &source, destination.as_deref(), max_per_second)
                 .await;
+            lock(&running).remove(&handle);
         });
-        Ok(task_handle)
     }
 
     /// Carries on the move tasks that were running (or being cancelled) when the server
     /// stopped, on the current runtime: they are durable, as on SQS. A task whose source or
-    /// destination queue has gone since fails with the reason.
+    /// destination queue has gone since fails with the reason. On a shared backend every
+    /// node may try; the one holding a task's claim runs it.
     pub fn resume_move_tasks(self: &Arc<Self>) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
@@ -1415,14 +1469,37 @@ impl Queues {
         let unfinished: Vec<MoveTask> = lock(&self.tasks)
             .iter()
             .filter(|task| task.status == "RUNNING" || task.status == "CANCELLING")
+            .filter(|task| !lock(&self.running).contains(&task.task_handle))
             .cloned()
             .collect();
+        // A queue found gone, not a lookup that failed (that task waits for a later try).
+        let existing = |arn: &str| -> Result<Option<String>, SqsError> {
+            let Some(name) = Self::queue_name(arn) else {
+                return Ok(None);
+            };
+            if self.queue_arn(&name) != arn {
+                return Ok(None);
+            }
+            Ok(self.find(&name)?.map(|_| name))
+        };
         for task in unfinished {
-            let source = self.queue_of_arn(&task.source_arn);
-            let destination = task
-                .destination_arn
-                .as_deref()
-                .map(|arn| self.queue_of_arn(arn).ok_or(arn));
+            let looked_up = existing(&task.source_arn).and_then(|source| {
+                let destination = match task.destination_arn.as_deref() {
+                    None => None,
+                    Some(arn) => Some(existing(arn)?.ok_or(arn)),
+                };
+                Ok((source, destination))
+            });
+            let (source, destination) = match looked_up {
+                Ok(found) => found,
+                Err(error) => {
+                    tracing::warn!(
+                        task = task.task_handle,
+                        "failed to look a move task's queues up: {error}"
+                    );
+                    continue;
+                }
+            };
             let (source, destination) = match (source, destination) {
                 (Some(source), None) => (source, None),
                 (Some(source), Some(Ok(destination))) => (source, Some(destination)),
@@ -1435,17 +1512,13 @@ impl Queues {
                     continue;
                 }
             };
-            let queues = Arc::clone(self);
-            runtime.spawn(async move {
-                queues
-                    .run_move_task(
-                        &task.task_handle,
-                        &source,
-                        destination.as_deref(),
-                        task.max_messages_per_second,
-                    )
-                    .await;
-            });
+            self.spawn_move_task(
+                &runtime,
+                task.task_handle,
+                source,
+                destination,
+                task.max_messages_per_second,
+            );
         }
     }
 
@@ -1459,12 +1532,32 @@ impl Queues {
         let batch = max_per_second.unwrap_or(500) as usize;
         loop {
             if self.shared {
-                // Another node may have cancelled it.
+                // Another node may have cancelled it, or run it: this node goes on only
+                // while it holds the task's claim, renewed at each step.
                 let queues = Arc::clone(&self);
-                match tokio::task::spawn_blocking(move || queues.reload_tasks()).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(error)) => tracing::warn!("failed to reread the move tasks: {error}"),
-                    Err(error) => tracing::warn!("failed to reread the move tasks: {error}"),
+                let task_handle = handle.to_owned();
+                let claimed = tokio::task::spawn_blocking(move || {
+                    queues.reload_tasks()?;
+                    queues.backend.claim_move_task(
+                        &task_handle,
+                        &queues.runner,
+                        now_ms(),
+                        MOVE_TASK_LEASE_MS,
+                    )
+                })
+                .await;
+                match claimed {
+                    Ok(Ok(true)) => {}
+                    Ok(Ok(false)) => return,
+                    Ok(Err(error)) => {
+                        // Its claim lapses; it is tried again later, here or elsewhere.
+                        tracing::warn!(task = handle, "failed to claim a move task: {error}");
+                        return;
+                    }
+                    Err(error) => {
+                        tracing::warn!(task = handle, "failed to claim a move task: {error}");
+                        return;
+                    }
                 }
             }
             let cancelled = lock(&self.tasks)

@@ -492,6 +492,97 @@ fn a_node_recovers_alone_when_its_connections_are_cut() {
     assert_eq!(received, expected, "after {failures} failed calls");
 }
 
+/// A message move task runs on one node at a time: another node that tries to carry it
+/// on (as every node does at start) leaves it to the node holding its claim, and takes
+/// it over once that node stops; every message is moved once.
+#[test]
+fn a_move_task_runs_on_one_node_and_another_takes_it_over() {
+    let postgres = Postgres::start();
+    let (node_a, node_b) = (node(&postgres.url()), node(&postgres.url()));
+    node_a
+        .create_queue("dead", &BTreeMap::new(), &BTreeMap::new())
+        .expect("create the dead-letter queue");
+    node_a
+        .create_queue(
+            "source",
+            &attributes(&[(
+                "RedrivePolicy",
+                r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:123456789012:dead","maxReceiveCount":"1"}"#,
+            )]),
+            &BTreeMap::new(),
+        )
+        .expect("create");
+    const MESSAGES: usize = 6;
+    for index in 0..MESSAGES {
+        node_a
+            .send("dead", SendMessage::body(format!("m{index}")), "me")
+            .expect("send");
+    }
+    let runtime = |name: &str| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name(name)
+            .enable_all()
+            .build()
+            .expect("runtime")
+    };
+    let (runtime_a, runtime_b) = (runtime("node-a"), runtime("node-b"));
+    // One message a second: the task takes six seconds on its own.
+    let handle = runtime_a
+        .block_on(async {
+            node_a.start_move_task(
+                "arn:aws:sqs:us-east-1:123456789012:dead",
+                Some("arn:aws:sqs:us-east-1:123456789012:source"),
+                Some(1),
+            )
+        })
+        .expect("start the task");
+    runtime_b.block_on(async {
+        node_b.resume_move_tasks();
+        node_b.spawn_catalog_watch();
+    });
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(
+        postgres.psql("SELECT count(DISTINCT runner) FROM sqs_move_tasks"),
+        "1"
+    );
+    let runner_a = postgres.psql("SELECT runner FROM sqs_move_tasks");
+    // Node a stops (its runtime and the task's runner with it).
+    runtime_a.shutdown_background();
+    let started = Instant::now();
+    let finished = loop {
+        let tasks = node_b
+            .list_move_tasks("arn:aws:sqs:us-east-1:123456789012:dead", Some(1))
+            .expect("list");
+        if tasks[0].status != "RUNNING" || started.elapsed() > Duration::from_secs(30) {
+            break tasks[0].clone();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(finished.task_handle, handle);
+    assert_eq!(finished.status, "COMPLETED", "{finished:?}");
+    assert_ne!(
+        postgres.psql("SELECT runner FROM sqs_move_tasks"),
+        runner_a,
+        "node b took the task over"
+    );
+    let mut moved: Vec<String> = node_b
+        .peek("source", 100)
+        .expect("peek")
+        .into_iter()
+        .map(|message| message.body)
+        .collect();
+    moved.sort();
+    assert_eq!(
+        moved,
+        (0..MESSAGES)
+            .map(|index| format!("m{index}"))
+            .collect::<Vec<_>>()
+    );
+    assert!(node_b.peek("dead", 100).expect("peek").is_empty());
+    drop(runtime_b);
+}
+
 /// Eight receivers on two nodes take 400 messages at once, each message exactly once
 /// while its visibility timeout holds (they delete only half of what they get, so the
 /// rest stays in flight, never handed out twice).
