@@ -4,7 +4,13 @@
 //!
 //! How several nodes stay correct at once:
 //! - Every call is one transaction (retried on a deadlock or serialization failure), so
-//!   a send, a receive with its redrive, or a batch of deletes is all or nothing.
+//!   a send, a receive with its redrive, or a batch of deletes is all or nothing. The hot
+//!   paths of standard queues are one statement each, committing on its own: a send
+//!   batch (`INSERT … SELECT FROM UNNEST`), a receive without a redrive policy
+//!   (`WITH picked AS (… FOR UPDATE SKIP LOCKED) UPDATE … RETURNING`), and a delete batch
+//!   (`DELETE … USING UNNEST`, the handles it did not delete then examined one by one).
+//! - Statements go out with their parameters' types (`*_typed`): one round trip each,
+//!   where a prepared statement would cost a prepare first.
 //! - A standard queue's receive claims its messages with `FOR UPDATE SKIP LOCKED`:
 //!   receivers on any node take different messages, and a message claimed is invisible
 //!   (its `available_at_ms` is in the future) to every later receive until its
@@ -28,6 +34,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use postgres::error::SqlState;
+use postgres::types::Type;
 use postgres::{Client, Row, Transaction};
 use serverful_sqs::stored::{
     attributes_from_json, attributes_to_json, map_from_json, map_to_json, new_token,
@@ -310,7 +317,7 @@ mod calls {
 
     pub(super) fn queues(client: &mut Client) -> Result<Vec<QueueRecord>, SqsError> {
         let rows = client
-            .query(
+            .query_typed(
                 "SELECT name, attributes, tags, created_at_ms, modified_at_ms FROM sqs_queues",
                 &[],
             )
@@ -320,10 +327,10 @@ mod calls {
 
     pub(super) fn queue(client: &mut Client, name: &str) -> Result<Option<QueueRecord>, SqsError> {
         let row = client
-            .query_opt(
+            .query_typed_opt(
                 "SELECT name, attributes, tags, created_at_ms, modified_at_ms FROM sqs_queues
                  WHERE name = $1",
-                &[&name],
+                &[(&name, Type::TEXT)],
             )
             .map_err(|error| Failure::from(error).into_sqs("read a queue"))?;
         Ok(row.as_ref().map(record_from_row))
@@ -331,7 +338,7 @@ mod calls {
 
     pub(super) fn catalog_version(client: &mut Client) -> Result<u64, SqsError> {
         let row = client
-            .query_one("SELECT version FROM sqs_catalog", &[])
+            .query_typed_one("SELECT version FROM sqs_catalog", &[])
             .map_err(|error| Failure::from(error).into_sqs("read the queues' version"))?;
         Ok(count(row.get(0)))
     }
@@ -339,21 +346,21 @@ mod calls {
     pub(super) fn put_queue(client: &mut Client, queue: &QueueRecord) -> Result<(), SqsError> {
         let (attributes, tags) = (map_to_json(&queue.attributes), map_to_json(&queue.tags));
         transact(client, "store a queue", |transaction| {
-            transaction.execute(
+            transaction.execute_typed(
                 "INSERT INTO sqs_queues (name, attributes, tags, created_at_ms, modified_at_ms)
                  VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (name) DO UPDATE SET attributes = EXCLUDED.attributes,
                     tags = EXCLUDED.tags, created_at_ms = EXCLUDED.created_at_ms,
                     modified_at_ms = EXCLUDED.modified_at_ms",
                 &[
-                    &queue.name,
-                    &attributes,
-                    &tags,
-                    &queue.created_at_ms,
-                    &queue.modified_at_ms,
+                    (&queue.name, Type::TEXT),
+                    (&attributes, Type::TEXT),
+                    (&tags, Type::TEXT),
+                    (&queue.created_at_ms, Type::INT8),
+                    (&queue.modified_at_ms, Type::INT8),
                 ],
             )?;
-            transaction.execute("UPDATE sqs_catalog SET version = version + 1", &[])?;
+            transaction.execute_typed("UPDATE sqs_catalog SET version = version + 1", &[])?;
             Ok(())
         })
     }
@@ -361,8 +368,11 @@ mod calls {
     pub(super) fn delete_queue(client: &mut Client, name: &str) -> Result<(), SqsError> {
         transact(client, "delete a queue", |transaction| {
             // Its messages and deduplication ids go with it (ON DELETE CASCADE).
-            transaction.execute("DELETE FROM sqs_queues WHERE name = $1", &[&name])?;
-            transaction.execute("UPDATE sqs_catalog SET version = version + 1", &[])?;
+            transaction.execute_typed(
+                "DELETE FROM sqs_queues WHERE name = $1",
+                &[(&name, Type::TEXT)],
+            )?;
+            transaction.execute_typed("UPDATE sqs_catalog SET version = version + 1", &[])?;
             Ok(())
         })
     }
@@ -372,6 +382,12 @@ mod calls {
         queue: &str,
         messages: &[(StoredMessage, Option<Deduplication>)],
     ) -> Result<Vec<Sent>, SqsError> {
+        if messages
+            .iter()
+            .all(|(message, deduplication)| message.group_id.is_none() && deduplication.is_none())
+        {
+            return send_standard(client, queue, messages);
+        }
         // Each FIFO group's lock, taken in one order so that batches cannot deadlock.
         let mut groups: Vec<&str> = messages
             .iter()
@@ -381,9 +397,9 @@ mod calls {
         groups.dedup();
         transact(client, "store a message", |transaction| {
             for group in &groups {
-                transaction.execute(
+                transaction.execute_typed(
                     "SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))",
-                    &[&queue, group],
+                    &[(&queue, Type::TEXT), (group, Type::TEXT)],
                 )?;
             }
             let mut outcomes = Vec::with_capacity(messages.len());
@@ -391,7 +407,7 @@ mod calls {
                 let seq: Option<i64> = match message.group_id {
                     Some(_) => Some(
                         transaction
-                            .query_one("SELECT nextval('sqs_messages_seq_seq')", &[])?
+                            .query_typed_one("SELECT nextval('sqs_messages_seq_seq')", &[])?
                             .get(0),
                     ),
                     None => None,
@@ -400,7 +416,7 @@ mod calls {
                 if let Some(deduplication) = deduplication {
                     // Claims the id unless a live claim holds it (waiting for a
                     // concurrent send of the same id to commit or roll back).
-                    let claimed = transaction.query_opt(
+                    let claimed = transaction.query_typed_opt(
                         "INSERT INTO sqs_deduplication
                             (queue, scope, dedup_id, message_id, sequence_number, until_ms)
                          VALUES ($1, $2, $3, $4, $5, $6)
@@ -411,20 +427,24 @@ mod calls {
                          WHERE sqs_deduplication.until_ms <= $7
                          RETURNING 1",
                         &[
-                            &queue,
-                            &deduplication.scope,
-                            &deduplication.id,
-                            &message.message_id,
-                            &sequence,
-                            &deduplication.until_ms,
-                            &message.sent_at_ms,
+                            (&queue, Type::TEXT),
+                            (&deduplication.scope, Type::TEXT),
+                            (&deduplication.id, Type::TEXT),
+                            (&message.message_id, Type::TEXT),
+                            (&sequence, Type::TEXT),
+                            (&deduplication.until_ms, Type::INT8),
+                            (&message.sent_at_ms, Type::INT8),
                         ],
                     )?;
                     if claimed.is_none() {
-                        let earlier = transaction.query_one(
+                        let earlier = transaction.query_typed_one(
                             "SELECT message_id, sequence_number FROM sqs_deduplication
                              WHERE queue = $1 AND scope = $2 AND dedup_id = $3",
-                            &[&queue, &deduplication.scope, &deduplication.id],
+                            &[
+                                (&queue, Type::TEXT),
+                                (&deduplication.scope, Type::TEXT),
+                                (&deduplication.id, Type::TEXT),
+                            ],
                         )?;
                         outcomes.push(Sent {
                             message_id: earlier.get(0),
@@ -436,25 +456,25 @@ mod calls {
                 }
                 let attributes = attributes_to_json(&message.attributes);
                 let system_attributes = attributes_to_json(&message.system_attributes);
-                transaction.execute(
+                transaction.execute_typed(
                     "INSERT INTO sqs_messages (seq, queue, message_id, body, attributes,
                         system_attributes, sent_at_ms, available_at_ms, group_id, dedup_id,
                         sender_id, dead_letter_source)
                      VALUES (COALESCE($1, nextval('sqs_messages_seq_seq')), $2, $3, $4, $5,
                         $6, $7, $8, $9, $10, $11, $12)",
                     &[
-                        &seq,
-                        &queue,
-                        &message.message_id,
-                        &message.body,
-                        &attributes,
-                        &system_attributes,
-                        &message.sent_at_ms,
-                        &message.available_at_ms,
-                        &message.group_id,
-                        &message.deduplication_id,
-                        &message.sender_id,
-                        &message.dead_letter_source_arn,
+                        (&seq, Type::INT8),
+                        (&queue, Type::TEXT),
+                        (&message.message_id, Type::TEXT),
+                        (&message.body, Type::TEXT),
+                        (&attributes, Type::TEXT),
+                        (&system_attributes, Type::TEXT),
+                        (&message.sent_at_ms, Type::INT8),
+                        (&message.available_at_ms, Type::INT8),
+                        (&message.group_id, Type::TEXT),
+                        (&message.deduplication_id, Type::TEXT),
+                        (&message.sender_id, Type::TEXT),
+                        (&message.dead_letter_source_arn, Type::TEXT),
                     ],
                 )?;
                 outcomes.push(Sent {
@@ -470,13 +490,71 @@ mod calls {
                 let now = messages
                     .first()
                     .map_or(0, |(message, _)| message.sent_at_ms);
-                transaction.execute(
+                transaction.execute_typed(
                     "DELETE FROM sqs_deduplication WHERE queue = $1 AND until_ms <= $2",
-                    &[&queue, &now],
+                    &[(&queue, Type::TEXT), (&now, Type::INT8)],
                 )?;
             }
             Ok(outcomes)
         })
+    }
+
+    /// A standard queue's send: one statement for the whole batch (no group, no
+    /// deduplication id, so nothing to check first), which commits on its own.
+    fn send_standard(
+        client: &mut Client,
+        queue: &str,
+        messages: &[(StoredMessage, Option<Deduplication>)],
+    ) -> Result<Vec<Sent>, SqsError> {
+        let column = |pick: &dyn Fn(&StoredMessage) -> Option<String>| -> Vec<Option<String>> {
+            messages.iter().map(|(message, _)| pick(message)).collect()
+        };
+        let ids = column(&|message| Some(message.message_id.clone()));
+        let bodies = column(&|message| Some(message.body.clone()));
+        let attributes = column(&|message| attributes_to_json(&message.attributes));
+        let system_attributes = column(&|message| attributes_to_json(&message.system_attributes));
+        let senders = column(&|message| Some(message.sender_id.clone()));
+        let sources = column(&|message| message.dead_letter_source_arn.clone());
+        let sent_at: Vec<i64> = messages
+            .iter()
+            .map(|(message, _)| message.sent_at_ms)
+            .collect();
+        let available_at: Vec<i64> = messages
+            .iter()
+            .map(|(message, _)| message.available_at_ms)
+            .collect();
+        client
+            .execute_typed(
+                "INSERT INTO sqs_messages (queue, message_id, body, attributes, system_attributes,
+                    sent_at_ms, available_at_ms, sender_id, dead_letter_source)
+                 SELECT $1, message_id, body, attributes, system_attributes, sent_at_ms,
+                    available_at_ms, sender_id, dead_letter_source
+                 FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::int8[],
+                    $7::int8[], $8::text[], $9::text[]) WITH ORDINALITY
+                    AS batch (message_id, body, attributes, system_attributes, sent_at_ms,
+                        available_at_ms, sender_id, dead_letter_source, position)
+                 ORDER BY position",
+                &[
+                    (&queue, Type::TEXT),
+                    (&ids, Type::TEXT_ARRAY),
+                    (&bodies, Type::TEXT_ARRAY),
+                    (&attributes, Type::TEXT_ARRAY),
+                    (&system_attributes, Type::TEXT_ARRAY),
+                    (&sent_at, Type::INT8_ARRAY),
+                    (&available_at, Type::INT8_ARRAY),
+                    (&senders, Type::TEXT_ARRAY),
+                    (&sources, Type::TEXT_ARRAY),
+                ],
+            )
+            .map_err(|error| Failure::from(error).into_sqs("store a message"))?;
+        Ok(messages
+            .iter()
+            .map(|(message, _)| Sent {
+                message_id: message.message_id.clone(),
+                sequence_number: None,
+                duplicate: false,
+            })
+            .collect())
     }
 
     pub(super) fn receive(
@@ -487,18 +565,71 @@ mod calls {
         if claim.sweep_expired {
             // Its own statement, skipping what others hold: a sweep never waits.
             client
-                .execute(
+                .execute_typed(
                     "DELETE FROM sqs_messages WHERE seq IN (
                         SELECT seq FROM sqs_messages WHERE queue = $1 AND sent_at_ms < $2
                         FOR UPDATE SKIP LOCKED)",
-                    &[&queue, &claim.retention_cutoff_ms],
+                    &[
+                        (&queue, Type::TEXT),
+                        (&claim.retention_cutoff_ms, Type::INT8),
+                    ],
                 )
                 .map_err(|error| Failure::from(error).into_sqs("drop expired messages"))?;
         }
         // One token for the whole receive: a receipt is the message id with it.
         let token = new_token();
+        if !claim.fifo && claim.redrive.is_none() {
+            return claim_standard(client, queue, claim, &token);
+        }
         transact(client, "receive messages", |transaction| {
             claim_messages(transaction, queue, claim, &token)
+        })
+    }
+
+    /// A standard queue's receive without a redrive policy: one statement that picks
+    /// visible messages no other receive holds and claims them, committing on its own.
+    fn claim_standard(
+        client: &mut Client,
+        queue: &str,
+        claim: &Claim,
+        token: &str,
+    ) -> Result<Claimed, SqsError> {
+        let rows = client
+            .query_typed(
+                &format!(
+                    "WITH picked AS (
+                        SELECT seq FROM sqs_messages
+                        WHERE queue = $1 AND available_at_ms <= $2 AND sent_at_ms >= $4
+                        ORDER BY available_at_ms, seq LIMIT $3
+                        FOR UPDATE SKIP LOCKED)
+                     UPDATE sqs_messages AS m SET available_at_ms = $5,
+                        receive_count = m.receive_count + 1,
+                        first_received_at_ms = COALESCE(m.first_received_at_ms, $2),
+                        receipt_token = $6
+                     FROM picked WHERE m.seq = picked.seq
+                     RETURNING {}",
+                    MESSAGE_COLUMNS
+                        .split(',')
+                        .map(|column| format!("m.{}", column.trim()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                &[
+                    (&queue, Type::TEXT),
+                    (&claim.now_ms, Type::INT8),
+                    (&big(claim.max_messages), Type::INT8),
+                    (&claim.retention_cutoff_ms, Type::INT8),
+                    (&claim.visible_until_ms, Type::INT8),
+                    (&token, Type::TEXT),
+                ],
+            )
+            .map_err(|error| Failure::from(error).into_sqs("receive messages"))?;
+        let mut messages: Vec<(i64, StoredMessage)> = rows.iter().map(message_from_row).collect();
+        // In the order they were sent (a claim's rows come back in any order).
+        messages.sort_by_key(|(seq, _)| *seq);
+        Ok(Claimed {
+            messages: messages.into_iter().map(|(_, message)| message).collect(),
+            dead_lettered: 0,
         })
     }
 
@@ -510,9 +641,9 @@ mod calls {
     ) -> Result<Claimed, Failure> {
         if claim.fifo {
             // One FIFO receive of this queue at a time, on every node.
-            let found = transaction.query_opt(
+            let found = transaction.query_typed_opt(
                 "SELECT 1 FROM sqs_queues WHERE name = $1 FOR NO KEY UPDATE",
-                &[&queue],
+                &[(&queue, Type::TEXT)],
             )?;
             if found.is_none() {
                 return Ok(Claimed::default());
@@ -531,7 +662,7 @@ mod calls {
             let candidates: Vec<(i64, StoredMessage)> = if claim.fifo {
                 // Visible messages in order, but none behind a message of its group that
                 // is in flight or delayed: a group's order holds, one batch at a time.
-                let rows = transaction.query(
+                let rows = transaction.query_typed(
                     &format!(
                         "SELECT {MESSAGE_COLUMNS} FROM sqs_messages AS m
                          WHERE m.queue = $1 AND m.group_id IS NOT NULL
@@ -544,10 +675,10 @@ mod calls {
                          FOR UPDATE OF m"
                     ),
                     &[
-                        &queue,
-                        &claim.now_ms,
-                        &big(wanted + skipped_groups.len() * 10),
-                        &claim.retention_cutoff_ms,
+                        (&queue, Type::TEXT),
+                        (&claim.now_ms, Type::INT8),
+                        (&big(wanted + skipped_groups.len() * 10), Type::INT8),
+                        (&claim.retention_cutoff_ms, Type::INT8),
                     ],
                 )?;
                 rows.iter()
@@ -560,7 +691,7 @@ mod calls {
                     .take(wanted)
                     .collect()
             } else {
-                let rows = transaction.query(
+                let rows = transaction.query_typed(
                     &format!(
                         "SELECT {MESSAGE_COLUMNS} FROM sqs_messages
                          WHERE queue = $1 AND available_at_ms <= $2 AND sent_at_ms >= $4
@@ -568,10 +699,10 @@ mod calls {
                          FOR UPDATE SKIP LOCKED"
                     ),
                     &[
-                        &queue,
-                        &claim.now_ms,
-                        &big(wanted),
-                        &claim.retention_cutoff_ms,
+                        (&queue, Type::TEXT),
+                        (&claim.now_ms, Type::INT8),
+                        (&big(wanted), Type::INT8),
+                        (&claim.retention_cutoff_ms, Type::INT8),
                     ],
                 )?;
                 rows.iter().map(message_from_row).collect()
@@ -610,23 +741,33 @@ mod calls {
             {
                 // Received as often as allowed: to the dead-letter queue, as new,
                 // never-received messages there.
-                transaction.execute(
+                transaction.execute_typed(
                     "UPDATE sqs_messages SET queue = $2, available_at_ms = $3, receive_count = 0,
                         first_received_at_ms = NULL, receipt_token = NULL,
                         dead_letter_source = $4
                      WHERE seq = ANY($1)",
-                    &[&dead_lettered, dead_letter_queue, &claim.now_ms, source_arn],
+                    &[
+                        (&dead_lettered, Type::INT8_ARRAY),
+                        (dead_letter_queue, Type::TEXT),
+                        (&claim.now_ms, Type::INT8),
+                        (source_arn, Type::TEXT),
+                    ],
                 )?;
                 claimed.dead_lettered += dead_lettered.len();
             }
             if !taken.is_empty() {
-                transaction.execute(
+                transaction.execute_typed(
                     "UPDATE sqs_messages SET available_at_ms = $2,
                         receive_count = receive_count + 1,
                         first_received_at_ms = COALESCE(first_received_at_ms, $3),
                         receipt_token = $4
                      WHERE seq = ANY($1)",
-                    &[&taken, &claim.visible_until_ms, &claim.now_ms, &token],
+                    &[
+                        (&taken, Type::INT8_ARRAY),
+                        (&claim.visible_until_ms, Type::INT8),
+                        (&claim.now_ms, Type::INT8),
+                        (&token, Type::TEXT),
+                    ],
                 )?;
             }
             if dead_lettered.is_empty() {
@@ -642,10 +783,10 @@ mod calls {
         now_ms: i64,
     ) -> Result<Option<i64>, SqsError> {
         let row = client
-            .query_one(
+            .query_typed_one(
                 "SELECT MIN(available_at_ms) FROM sqs_messages
                  WHERE queue = $1 AND available_at_ms > $2",
-                &[&queue, &now_ms],
+                &[(&queue, Type::TEXT), (&now_ms, Type::INT8)],
             )
             .map_err(|error| {
                 Failure::from(error).into_sqs("find a queue's next visible message")
@@ -659,17 +800,76 @@ mod calls {
         receipts: &[Receipt],
         now_ms: i64,
     ) -> Result<Vec<ReceiptOutcome>, SqsError> {
-        transact(client, "delete messages", |transaction| {
-            let mut fifo_deleted = false;
-            let outcomes = receipts
-                .iter()
-                .map(|receipt| delete_one(transaction, queue, receipt, now_ms, &mut fifo_deleted))
-                .collect::<Result<Vec<_>, Failure>>()?;
-            if fifo_deleted {
-                forget_receive_attempts(transaction, queue)?;
-            }
-            Ok(outcomes)
-        })
+        // The usual case in one statement that commits on its own: every handle is its
+        // message's latest (and a FIFO message's still in flight). Only the handles it
+        // did not delete are looked at one by one, to tell why.
+        let ids: Vec<&str> = receipts
+            .iter()
+            .map(|receipt| receipt.message_id.as_str())
+            .collect();
+        let tokens: Vec<&str> = receipts
+            .iter()
+            .map(|receipt| receipt.token.as_str())
+            .collect();
+        let rows = client
+            .query_typed(
+                "DELETE FROM sqs_messages AS m
+                 USING UNNEST($2::text[], $3::text[]) AS receipt (message_id, token)
+                 WHERE m.queue = $1 AND m.message_id = receipt.message_id
+                   AND m.receipt_token = receipt.token
+                   AND (m.group_id IS NULL OR m.available_at_ms > $4)
+                 RETURNING m.message_id, m.receipt_token, m.group_id IS NOT NULL",
+                &[
+                    (&queue, Type::TEXT),
+                    (&ids, Type::TEXT_ARRAY),
+                    (&tokens, Type::TEXT_ARRAY),
+                    (&now_ms, Type::INT8),
+                ],
+            )
+            .map_err(|error| Failure::from(error).into_sqs("delete messages"))?;
+        let mut fifo_deleted = false;
+        let deleted: std::collections::HashSet<(String, String)> = rows
+            .iter()
+            .map(|row| {
+                fifo_deleted |= row.get::<_, bool>(2);
+                (row.get(0), row.get(1))
+            })
+            .collect();
+        let is_deleted = |receipt: &Receipt| {
+            deleted.contains(&(receipt.message_id.clone(), receipt.token.clone()))
+        };
+        let rest: Vec<&Receipt> = receipts
+            .iter()
+            .filter(|receipt| !is_deleted(receipt))
+            .collect();
+        let mut rest_outcomes = if rest.is_empty() && !fifo_deleted {
+            Vec::new()
+        } else {
+            transact(client, "delete messages", |transaction| {
+                let mut fifo_deleted_here = false;
+                let outcomes = rest
+                    .iter()
+                    .map(|receipt| {
+                        delete_one(transaction, queue, receipt, now_ms, &mut fifo_deleted_here)
+                    })
+                    .collect::<Result<Vec<_>, Failure>>()?;
+                if fifo_deleted || fifo_deleted_here {
+                    forget_receive_attempts(transaction, queue)?;
+                }
+                Ok(outcomes)
+            })?
+        }
+        .into_iter();
+        Ok(receipts
+            .iter()
+            .map(|receipt| {
+                if is_deleted(receipt) {
+                    ReceiptOutcome::Done
+                } else {
+                    rest_outcomes.next().unwrap_or(ReceiptOutcome::Gone)
+                }
+            })
+            .collect())
     }
 
     /// A queue's FIFO receive attempts are answered no more once one of its messages
@@ -678,9 +878,9 @@ mod calls {
         transaction: &mut Transaction<'_>,
         queue: &str,
     ) -> Result<(), Failure> {
-        transaction.execute(
+        transaction.execute_typed(
             "DELETE FROM sqs_receive_attempts WHERE queue = $1",
-            &[&queue],
+            &[(&queue, Type::TEXT)],
         )?;
         Ok(())
     }
@@ -695,21 +895,26 @@ mod calls {
         // The usual case in one statement: the handle is the message's latest and, for a
         // FIFO message, still in flight. Only when nothing was deleted is the message
         // looked at, to tell why.
-        let deleted = transaction.query_opt(
+        let deleted = transaction.query_typed_opt(
             "DELETE FROM sqs_messages
              WHERE message_id = $1 AND queue = $2 AND receipt_token = $3
                AND (group_id IS NULL OR available_at_ms > $4)
              RETURNING group_id IS NOT NULL",
-            &[&receipt.message_id, &queue, &receipt.token, &now_ms],
+            &[
+                (&receipt.message_id, Type::TEXT),
+                (&queue, Type::TEXT),
+                (&receipt.token, Type::TEXT),
+                (&now_ms, Type::INT8),
+            ],
         )?;
         if let Some(row) = deleted {
             *fifo_deleted |= row.get::<_, bool>(0);
             return Ok(ReceiptOutcome::Done);
         }
-        let current = transaction.query_opt(
+        let current = transaction.query_typed_opt(
             "SELECT receipt_token, available_at_ms, group_id FROM sqs_messages
              WHERE message_id = $1 AND queue = $2",
-            &[&receipt.message_id, &queue],
+            &[(&receipt.message_id, Type::TEXT), (&queue, Type::TEXT)],
         )?;
         let Some(current) = current else {
             return Ok(ReceiptOutcome::Gone);
@@ -727,9 +932,13 @@ mod calls {
         }
         // It matched when read: a concurrent change (a visibility change through
         // another node) moved it between the two statements. Once more, then.
-        let deleted = transaction.execute(
+        let deleted = transaction.execute_typed(
             "DELETE FROM sqs_messages WHERE message_id = $1 AND queue = $2 AND receipt_token = $3",
-            &[&receipt.message_id, &queue, &receipt.token],
+            &[
+                (&receipt.message_id, Type::TEXT),
+                (&queue, Type::TEXT),
+                (&receipt.token, Type::TEXT),
+            ],
         )?;
         if deleted == 0 {
             return Ok(ReceiptOutcome::Gone);
@@ -746,25 +955,25 @@ mod calls {
         visible_at_ms: i64,
     ) -> Result<ReceiptOutcome, SqsError> {
         transact(client, "change a message's visibility", |transaction| {
-            let changed = transaction.execute(
+            let changed = transaction.execute_typed(
                 "UPDATE sqs_messages SET available_at_ms = $5
                  WHERE message_id = $1 AND queue = $2 AND receipt_token = $3
                    AND available_at_ms > $4",
                 &[
-                    &receipt.message_id,
-                    &queue,
-                    &receipt.token,
-                    &now_ms,
-                    &visible_at_ms,
+                    (&receipt.message_id, Type::TEXT),
+                    (&queue, Type::TEXT),
+                    (&receipt.token, Type::TEXT),
+                    (&now_ms, Type::INT8),
+                    (&visible_at_ms, Type::INT8),
                 ],
             )?;
             if changed > 0 {
                 forget_receive_attempts(transaction, queue)?;
                 return Ok(ReceiptOutcome::Done);
             }
-            let current = transaction.query_opt(
+            let current = transaction.query_typed_opt(
                 "SELECT receipt_token FROM sqs_messages WHERE message_id = $1 AND queue = $2",
-                &[&receipt.message_id, &queue],
+                &[(&receipt.message_id, Type::TEXT), (&queue, Type::TEXT)],
             )?;
             let Some(current) = current else {
                 return Ok(ReceiptOutcome::Gone);
@@ -784,10 +993,14 @@ mod calls {
         interval_ms: i64,
     ) -> Result<bool, SqsError> {
         let claimed = client
-            .execute(
+            .execute_typed(
                 "UPDATE sqs_queues SET last_purge_ms = $2
                  WHERE name = $1 AND (last_purge_ms IS NULL OR last_purge_ms <= $3)",
-                &[&queue, &now_ms, &(now_ms - interval_ms)],
+                &[
+                    (&queue, Type::TEXT),
+                    (&now_ms, Type::INT8),
+                    (&(now_ms - interval_ms), Type::INT8),
+                ],
             )
             .map_err(|error| Failure::from(error).into_sqs("purge a queue"))?;
         Ok(claimed > 0)
@@ -800,10 +1013,14 @@ mod calls {
         now_ms: i64,
     ) -> Result<Option<String>, SqsError> {
         let row = client
-            .query_opt(
+            .query_typed_opt(
                 "SELECT answer FROM sqs_receive_attempts
                  WHERE queue = $1 AND attempt_id = $2 AND until_ms > $3",
-                &[&queue, &attempt_id, &now_ms],
+                &[
+                    (&queue, Type::TEXT),
+                    (&attempt_id, Type::TEXT),
+                    (&now_ms, Type::INT8),
+                ],
             )
             .map_err(|error| Failure::from(error).into_sqs("read a receive attempt"))?;
         Ok(row.map(|row| row.get(0)))
@@ -818,16 +1035,21 @@ mod calls {
         answer: &str,
     ) -> Result<(), SqsError> {
         transact(client, "record a receive attempt", |transaction| {
-            transaction.execute(
+            transaction.execute_typed(
                 "INSERT INTO sqs_receive_attempts (queue, attempt_id, until_ms, answer)
                  VALUES ($1, $2, $3, $4)
                  ON CONFLICT (queue, attempt_id) DO UPDATE SET
                     until_ms = EXCLUDED.until_ms, answer = EXCLUDED.answer",
-                &[&queue, &attempt_id, &until_ms, &answer],
+                &[
+                    (&queue, Type::TEXT),
+                    (&attempt_id, Type::TEXT),
+                    (&until_ms, Type::INT8),
+                    (&answer, Type::TEXT),
+                ],
             )?;
-            transaction.execute(
+            transaction.execute_typed(
                 "DELETE FROM sqs_receive_attempts WHERE queue = $1 AND until_ms <= $2",
-                &[&queue, &now_ms],
+                &[(&queue, Type::TEXT), (&now_ms, Type::INT8)],
             )?;
             Ok(())
         })
@@ -835,7 +1057,10 @@ mod calls {
 
     pub(super) fn purge(client: &mut Client, queue: &str) -> Result<u64, SqsError> {
         let removed = client
-            .execute("DELETE FROM sqs_messages WHERE queue = $1", &[&queue])
+            .execute_typed(
+                "DELETE FROM sqs_messages WHERE queue = $1",
+                &[(&queue, Type::TEXT)],
+            )
             .map_err(|error| Failure::from(error).into_sqs("purge a queue"))?;
         Ok(removed)
     }
@@ -846,13 +1071,13 @@ mod calls {
         now_ms: i64,
     ) -> Result<Counts, SqsError> {
         let row = client
-            .query_one(
+            .query_typed_one(
                 "SELECT
                     COUNT(*) FILTER (WHERE available_at_ms <= $2),
                     COUNT(*) FILTER (WHERE available_at_ms > $2 AND receive_count > 0),
                     COUNT(*) FILTER (WHERE available_at_ms > $2 AND receive_count = 0)
                  FROM sqs_messages WHERE queue = $1",
-                &[&queue, &now_ms],
+                &[(&queue, Type::TEXT), (&now_ms, Type::INT8)],
             )
             .map_err(|error| Failure::from(error).into_sqs("count a queue's messages"))?;
         Ok(Counts {
@@ -868,10 +1093,10 @@ mod calls {
         limit: usize,
     ) -> Result<Vec<PeekedMessage>, SqsError> {
         let rows = client
-            .query(
+            .query_typed(
                 "SELECT message_id, body, sent_at_ms, available_at_ms, receive_count, group_id
                  FROM sqs_messages WHERE queue = $1 ORDER BY seq LIMIT $2",
-                &[&queue, &big(limit)],
+                &[(&queue, Type::TEXT), (&big(limit), Type::INT8)],
             )
             .map_err(|error| Failure::from(error).into_sqs("peek at a queue"))?;
         Ok(rows
@@ -896,11 +1121,15 @@ mod calls {
         queue_of_arn: &BTreeMap<String, String>,
     ) -> Result<BTreeMap<String, u64>, SqsError> {
         transact(client, "move messages", |transaction| {
-            let candidates = transaction.query(
+            let candidates = transaction.query_typed(
                 "SELECT seq, dead_letter_source FROM sqs_messages
                  WHERE queue = $1 AND available_at_ms <= $2 ORDER BY seq LIMIT $3
                  FOR UPDATE SKIP LOCKED",
-                &[&from, &now_ms, &big(limit)],
+                &[
+                    (&from, Type::TEXT),
+                    (&now_ms, Type::INT8),
+                    (&big(limit), Type::INT8),
+                ],
             )?;
             let mut by_destination: BTreeMap<String, Vec<i64>> = BTreeMap::new();
             for row in &candidates {
@@ -918,12 +1147,16 @@ mod calls {
             }
             let mut moved = BTreeMap::new();
             for (destination, seqs) in by_destination {
-                let count = transaction.execute(
+                let count = transaction.execute_typed(
                     "UPDATE sqs_messages SET queue = $2, available_at_ms = $3, receive_count = 0,
                         first_received_at_ms = NULL, receipt_token = NULL,
                         dead_letter_source = NULL
                      WHERE seq = ANY($1)",
-                    &[&seqs, &destination, &now_ms],
+                    &[
+                        (&seqs, Type::INT8_ARRAY),
+                        (&destination, Type::TEXT),
+                        (&now_ms, Type::INT8),
+                    ],
                 )?;
                 moved.insert(destination, count);
             }
@@ -933,7 +1166,7 @@ mod calls {
 
     pub(super) fn move_tasks(client: &mut Client) -> Result<Vec<MoveTask>, SqsError> {
         let rows = client
-            .query(
+            .query_typed(
                 "SELECT handle, source_arn, destination_arn, max_per_second, status, moved,
                         to_move, failure_reason, started_at_ms
                  FROM sqs_move_tasks ORDER BY started_at_ms, position",
@@ -966,11 +1199,16 @@ mod calls {
         lease_ms: i64,
     ) -> Result<bool, SqsError> {
         let claimed = client
-            .execute(
+            .execute_typed(
                 "UPDATE sqs_move_tasks SET runner = $2, lease_until_ms = $4
                  WHERE handle = $1 AND status IN ('RUNNING', 'CANCELLING')
                    AND (runner IS NULL OR runner = $2 OR lease_until_ms <= $3)",
-                &[&handle, &runner, &now_ms, &(now_ms + lease_ms)],
+                &[
+                    (&handle, Type::TEXT),
+                    (&runner, Type::TEXT),
+                    (&now_ms, Type::INT8),
+                    (&(now_ms + lease_ms), Type::INT8),
+                ],
             )
             .map_err(|error| Failure::from(error).into_sqs("claim a message move task"))?;
         Ok(claimed > 0)
@@ -986,7 +1224,7 @@ mod calls {
         );
         transact(client, "save a message move task", |transaction| {
             // A cancel from another node is not undone by the running node's progress.
-            transaction.execute(
+            transaction.execute_typed(
                 "INSERT INTO sqs_move_tasks (handle, source_arn, destination_arn, max_per_second,
                         status, moved, to_move, failure_reason, started_at_ms)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -996,22 +1234,25 @@ mod calls {
                                   THEN sqs_move_tasks.status ELSE EXCLUDED.status END,
                     moved = EXCLUDED.moved, failure_reason = EXCLUDED.failure_reason",
                 &[
-                    &task.task_handle,
-                    &task.source_arn,
-                    &task.destination_arn,
-                    &rate,
-                    &task.status,
-                    &moved,
-                    &to_move,
-                    &task.failure_reason,
-                    &task.started_at_ms,
+                    (&task.task_handle, Type::TEXT),
+                    (&task.source_arn, Type::TEXT),
+                    (&task.destination_arn, Type::TEXT),
+                    (&rate, Type::INT4),
+                    (&task.status, Type::TEXT),
+                    (&moved, Type::INT8),
+                    (&to_move, Type::INT8),
+                    (&task.failure_reason, Type::TEXT),
+                    (&task.started_at_ms, Type::INT8),
                 ],
             )?;
-            transaction.execute(
+            transaction.execute_typed(
                 "DELETE FROM sqs_move_tasks WHERE source_arn = $1 AND status <> 'RUNNING'
                    AND handle NOT IN (SELECT handle FROM sqs_move_tasks WHERE source_arn = $1
                                       ORDER BY started_at_ms DESC, position DESC LIMIT $2)",
-                &[&task.source_arn, &big(MOVE_TASKS_KEPT)],
+                &[
+                    (&task.source_arn, Type::TEXT),
+                    (&big(MOVE_TASKS_KEPT), Type::INT8),
+                ],
             )?;
             Ok(())
         })
