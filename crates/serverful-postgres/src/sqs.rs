@@ -201,15 +201,23 @@ fn transact<T>(
     action: &'static str,
     mut work: impl FnMut(&mut Transaction<'_>) -> Result<T, Failure>,
 ) -> Result<T, SqsError> {
+    retrying(action, || {
+        let mut transaction = client.transaction()?;
+        let value = work(&mut transaction)?;
+        transaction.commit()?;
+        Ok(value)
+    })
+}
+
+/// Runs `call` (a transaction, or a statement that commits on its own), again when
+/// PostgreSQL ended it for a deadlock or a serialization failure.
+fn retrying<T>(
+    action: &'static str,
+    mut call: impl FnMut() -> Result<T, Failure>,
+) -> Result<T, SqsError> {
     let mut attempt = 0;
     loop {
-        let outcome = (|| -> Result<T, Failure> {
-            let mut transaction = client.transaction()?;
-            let value = work(&mut transaction)?;
-            transaction.commit()?;
-            Ok(value)
-        })();
-        match outcome {
+        match call() {
             Ok(value) => return Ok(value),
             Err(failure) if failure.retryable() && attempt < RETRIES => {
                 attempt += 1;
@@ -811,8 +819,8 @@ mod calls {
             .iter()
             .map(|receipt| receipt.token.as_str())
             .collect();
-        let rows = client
-            .query_typed(
+        let rows = retrying("delete messages", || {
+            Ok(client.query_typed(
                 "DELETE FROM sqs_messages AS m
                  USING UNNEST($2::text[], $3::text[]) AS receipt (message_id, token)
                  WHERE m.queue = $1 AND m.message_id = receipt.message_id
@@ -825,8 +833,8 @@ mod calls {
                     (&tokens, Type::TEXT_ARRAY),
                     (&now_ms, Type::INT8),
                 ],
-            )
-            .map_err(|error| Failure::from(error).into_sqs("delete messages"))?;
+            )?)
+        })?;
         let mut fifo_deleted = false;
         let deleted: std::collections::HashSet<(String, String)> = rows
             .iter()
