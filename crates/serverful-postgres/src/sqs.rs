@@ -26,6 +26,13 @@
 //!   another node deleted fails with `QueueDoesNotExist` instead of leaving orphans.
 //! - `sqs_catalog.version` moves with every queue created, changed or deleted, so each
 //!   node's engine knows when to reread the queues.
+//! - What the engine would otherwise keep per node lives here too: FIFO receive
+//!   attempts' answers (`sqs_receive_attempts`, forgotten in the transaction that deletes
+//!   a FIFO message or changes its visibility), the last purge of each queue, and which
+//!   node runs a message move task (`runner`, `lease_until_ms`).
+//!
+//! Features beyond plain SQL it relies on: `FOR UPDATE SKIP LOCKED`, `FOR NO KEY UPDATE`,
+//! `pg_advisory_xact_lock` with `hashtext`, and `INSERT … ON CONFLICT … WHERE`.
 
 use std::collections::BTreeMap;
 use std::future::Future;
