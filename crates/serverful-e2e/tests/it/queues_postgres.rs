@@ -847,10 +847,12 @@ print(json.dumps({"url": url}))
     assert!(!second_data.path().join("queues.sqlite").exists());
 
     // Both nodes drain the queue at once, each with its own boto3 client.
+    // Both start at one moment (argv[1]), ready, so that neither drains the queue alone.
     let drain = r#"
-import boto3, json, sys
+import boto3, json, sys, time
 sqs = boto3.client("sqs")
 url = sqs.get_queue_url(QueueName="jobs")["QueueUrl"]
+time.sleep(max(0.0, float(sys.argv[1]) - time.time()))
 got, empty = [], 0
 while empty < 2:
     messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
@@ -864,9 +866,15 @@ while empty < 2:
     assert not deleted.get("Failed"), deleted
 print(json.dumps(got))
 "#;
+    let start_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64()
+        + 3.0;
+    let start_at = format!("{start_at:.3}");
     let (from_a, from_b) = std::thread::scope(|scope| {
-        let a = scope.spawn(|| node_a.python(drain, &[]));
-        let b = scope.spawn(|| node_b.python(drain, &[]));
+        let a = scope.spawn(|| node_a.python(drain, &[&start_at]));
+        let b = scope.spawn(|| node_b.python(drain, &[&start_at]));
         (a.join().expect("node a"), b.join().expect("node b"))
     });
     let mut all: Vec<String> = from_a
