@@ -380,6 +380,38 @@ mod calls {
         })
     }
 
+    pub(super) fn insert_queue(
+        client: &mut Client,
+        queue: &QueueRecord,
+    ) -> Result<Option<QueueRecord>, SqsError> {
+        let (attributes, tags) = (map_to_json(&queue.attributes), map_to_json(&queue.tags));
+        transact(client, "store a queue", |transaction| {
+            let inserted = transaction.execute_typed(
+                "INSERT INTO sqs_queues (name, attributes, tags, created_at_ms, modified_at_ms)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (name) DO NOTHING",
+                &[
+                    (&queue.name, Type::TEXT),
+                    (&attributes, Type::TEXT),
+                    (&tags, Type::TEXT),
+                    (&queue.created_at_ms, Type::INT8),
+                    (&queue.modified_at_ms, Type::INT8),
+                ],
+            )?;
+            if inserted == 0 {
+                // A concurrent insert of the same name was waited for: it is there now.
+                let existing = transaction.query_typed_one(
+                    "SELECT name, attributes, tags, created_at_ms, modified_at_ms FROM sqs_queues
+                     WHERE name = $1",
+                    &[(&queue.name, Type::TEXT)],
+                )?;
+                return Ok(Some(record_from_row(&existing)));
+            }
+            transaction.execute_typed("UPDATE sqs_catalog SET version = version + 1", &[])?;
+            Ok(None)
+        })
+    }
+
     pub(super) fn delete_queue(client: &mut Client, name: &str) -> Result<(), SqsError> {
         transact(client, "delete a queue", |transaction| {
             // Its messages and deduplication ids go with it (ON DELETE CASCADE).
@@ -1295,6 +1327,11 @@ impl QueueBackend for PostgresQueues {
     fn put_queue(&self, queue: &QueueRecord) -> Result<(), SqsError> {
         let queue = queue.clone();
         self.run(move |client| calls::put_queue(client, &queue))
+    }
+
+    fn insert_queue(&self, queue: &QueueRecord) -> Result<Option<QueueRecord>, SqsError> {
+        let queue = queue.clone();
+        self.run(move |client| calls::insert_queue(client, &queue))
     }
 
     fn delete_queue(&self, name: &str) -> Result<(), SqsError> {

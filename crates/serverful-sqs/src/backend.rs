@@ -179,6 +179,11 @@ pub trait QueueBackend: Send + Sync + 'static {
     }
     /// Creates or replaces a queue's record (its messages stay).
     fn put_queue(&self, queue: &QueueRecord) -> Result<(), SqsError>;
+    /// Creates a queue's record unless one of that name exists, which it answers
+    /// instead (on a shared backend another node may have created it a moment ago).
+    fn insert_queue(&self, queue: &QueueRecord) -> Result<Option<QueueRecord>, SqsError> {
+        self.put_queue(queue).map(|()| None)
+    }
     /// Deletes a queue and its messages.
     fn delete_queue(&self, name: &str) -> Result<(), SqsError>;
     /// Stores messages in `queue`, skipping those whose deduplication id was seen within

@@ -546,20 +546,8 @@ impl Queues {
         tags: &BTreeMap<String, String>,
     ) -> Result<String, SqsError> {
         let _changes = lock(&self.changes);
-        let given_fifo = attributes
-            .get("FifoQueue")
-            .is_some_and(|value| value.eq_ignore_ascii_case("true"));
         if let Ok(state) = self.state(name) {
-            let settings = state.settings();
-            if let Some(attribute) = settings.first_difference(attributes) {
-                return Err(SqsError::QueueAlreadyExists { attribute });
-            }
-            if settings.fifo != given_fifo && attributes.contains_key("FifoQueue") {
-                return Err(SqsError::QueueAlreadyExists {
-                    attribute: "FifoQueue".to_owned(),
-                });
-            }
-            return Ok(self.queue_url(name));
+            return self.existing_queue(name, &state.settings(), attributes);
         }
         let settings = QueueSettings::new(name, attributes)?;
         if let Some(deleted_at) = lock(&self.deleted).get(name) {
@@ -577,12 +565,43 @@ impl Queues {
             created_at_ms: now,
             modified_at_ms: now,
         };
-        self.backend.put_queue(&record)?;
+        let (record, settings) = match self.backend.insert_queue(&record)? {
+            None => (record, settings),
+            // Another node created it since it was looked up: as if it had been here.
+            Some(existing) => {
+                let existing_settings =
+                    QueueSettings::from_attributes(existing.attributes.clone())?;
+                self.existing_queue(name, &existing_settings, attributes)?;
+                (existing, existing_settings)
+            }
+        };
         self.queues
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .entry(name.to_owned())
             .or_insert_with(|| Arc::new(new_state(record, settings)));
+        Ok(self.queue_url(name))
+    }
+
+    /// `CreateQueue`'s answer for a queue that exists with `settings`: its URL if the
+    /// attributes given match, else the first that differs.
+    fn existing_queue(
+        &self,
+        name: &str,
+        settings: &QueueSettings,
+        attributes: &BTreeMap<String, String>,
+    ) -> Result<String, SqsError> {
+        if let Some(attribute) = settings.first_difference(attributes) {
+            return Err(SqsError::QueueAlreadyExists { attribute });
+        }
+        let given_fifo = attributes
+            .get("FifoQueue")
+            .is_some_and(|value| value.eq_ignore_ascii_case("true"));
+        if settings.fifo != given_fifo && attributes.contains_key("FifoQueue") {
+            return Err(SqsError::QueueAlreadyExists {
+                attribute: "FifoQueue".to_owned(),
+            });
+        }
         Ok(self.queue_url(name))
     }
 

@@ -383,6 +383,50 @@ fn a_queue_made_changed_or_deleted_on_one_node_is_seen_on_the_other() {
     ));
 }
 
+/// Nodes creating one queue at once with different attributes: one creates it, every
+/// other is told it exists with other attributes (none replaces it); with the same
+/// attributes every one gets its URL.
+#[test]
+fn nodes_creating_one_queue_at_once_agree_on_it() {
+    let postgres = Postgres::start();
+    let nodes = [node(&postgres.url()), node(&postgres.url())];
+    let create = |name: &'static str, same: bool| {
+        let creators: Vec<_> = (0..8_u32)
+            .map(|creator| {
+                let queues = Arc::clone(&nodes[creator as usize % 2]);
+                std::thread::spawn(move || {
+                    let timeout = if same { 30 } else { 10 + creator };
+                    queues.create_queue(
+                        name,
+                        &attributes(&[("VisibilityTimeout", &timeout.to_string())]),
+                        &BTreeMap::new(),
+                    )
+                })
+            })
+            .collect();
+        creators
+            .into_iter()
+            .map(|creator| creator.join().expect("creator"))
+            .collect::<Vec<_>>()
+    };
+    let different = create("raced", false);
+    assert_eq!(
+        different.iter().filter(|result| result.is_ok()).count(),
+        1,
+        "{different:?}"
+    );
+    for result in different.iter().filter(|result| result.is_err()) {
+        assert_eq!(
+            result,
+            &Err(SqsError::QueueAlreadyExists {
+                attribute: "VisibilityTimeout".to_owned()
+            })
+        );
+    }
+    let same = create("agreed", true);
+    assert!(same.iter().all(Result::is_ok), "{same:?}");
+}
+
 /// A FIFO receive retried through another node with the same `ReceiveRequestAttemptId`
 /// answers the same messages, until one of the queue's messages is deleted.
 #[test]
