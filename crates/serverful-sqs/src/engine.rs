@@ -506,6 +506,27 @@ impl Queues {
         self.find(name)?.ok_or(SqsError::QueueDoesNotExist)
     }
 
+    /// A queue's state before a change of its record: on a shared backend, reread first,
+    /// so that a change another node made a moment ago is kept, not overwritten with
+    /// what this node read earlier.
+    fn state_to_change(&self, name: &str) -> Result<Arc<QueueState>, SqsError> {
+        let state = self.state(name)?;
+        if self.shared {
+            let Some(record) = self.backend.queue(name)? else {
+                return Err(SqsError::QueueDoesNotExist);
+            };
+            let settings = QueueSettings::from_attributes(record.attributes.clone())?;
+            let mut guard = state
+                .record
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if guard.0 != record {
+                *guard = (record, settings);
+            }
+        }
+        Ok(state)
+    }
+
     /// A queue's state; on a shared backend, a queue not known here is looked up there
     /// (another node may have created it a moment ago).
     fn find(&self, name: &str) -> Result<Option<Arc<QueueState>>, SqsError> {
@@ -622,7 +643,7 @@ impl Queues {
         changes.remove("FifoQueue");
         self.set_attributes(name, &changes)?;
         let _changes = lock(&self.changes);
-        let state = self.state(name)?;
+        let state = self.state_to_change(name)?;
         let record = {
             let mut guard = state
                 .record
@@ -760,7 +781,7 @@ impl Queues {
         changes: &BTreeMap<String, String>,
     ) -> Result<(), SqsError> {
         let _changes = lock(&self.changes);
-        let state = self.state(name)?;
+        let state = self.state_to_change(name)?;
         let settings = state.settings().changed(changes)?;
         self.check_redrive(name, &settings)?;
         let record = {
@@ -818,7 +839,7 @@ impl Queues {
     /// `TagQueue`.
     pub fn tag_queue(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<(), SqsError> {
         let _changes = lock(&self.changes);
-        let state = self.state(name)?;
+        let state = self.state_to_change(name)?;
         let record = {
             let mut guard = state
                 .record
@@ -836,7 +857,7 @@ impl Queues {
     /// `UntagQueue`.
     pub fn untag_queue(&self, name: &str, keys: &[String]) -> Result<(), SqsError> {
         let _changes = lock(&self.changes);
-        let state = self.state(name)?;
+        let state = self.state_to_change(name)?;
         let record = {
             let mut guard = state
                 .record

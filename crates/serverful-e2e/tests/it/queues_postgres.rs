@@ -354,6 +354,28 @@ fn a_queue_made_changed_or_deleted_on_one_node_is_seen_on_the_other() {
         "77"
     );
 
+    // A change on B right after one on A keeps A's: B rereads the record first.
+    node_a
+        .tag_queue("shared", &attributes(&[("team", "a")]))
+        .expect("tag on a");
+    node_b
+        .set_attributes("shared", &attributes(&[("DelaySeconds", "3")]))
+        .expect("set on b");
+    let fresh = node(&postgres.url());
+    assert_eq!(
+        fresh.tags("shared").expect("tags"),
+        attributes(&[("team", "a")])
+    );
+    assert_eq!(
+        fresh
+            .get_attributes(
+                "shared",
+                &["DelaySeconds".to_owned(), "VisibilityTimeout".to_owned()]
+            )
+            .expect("attributes"),
+        attributes(&[("DelaySeconds", "3"), ("VisibilityTimeout", "77")])
+    );
+
     node_a.delete_queue("shared").expect("delete on a");
     // Before B rereads, a send through it is refused by the database, not orphaned.
     assert_eq!(
