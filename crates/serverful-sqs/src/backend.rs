@@ -1,5 +1,6 @@
-//! The durable state of queues, as a trait the engine uses: SQLite now
-//! ([`crate::SqliteQueues`]), PostgreSQL later. Each method is one atomic step of SQS's
+//! The durable state of queues, as a trait the engine uses: SQLite
+//! ([`crate::SqliteQueues`]) for one node, PostgreSQL (`serverful-postgres`) for a
+//! cluster's nodes sharing one database ([`QueueBackend::is_shared`]). Each method is one atomic step of SQS's
 //! semantics (a send with its deduplication, a receive with its redrive), so that a
 //! backend can run it as one transaction. Nothing above it knows SQL.
 
@@ -157,8 +158,32 @@ pub struct PeekedMessage {
 pub trait QueueBackend: Send + Sync + 'static {
     /// Every queue.
     fn queues(&self) -> Result<Vec<QueueRecord>, SqsError>;
+    /// One queue, if it exists.
+    fn queue(&self, name: &str) -> Result<Option<QueueRecord>, SqsError> {
+        Ok(self
+            .queues()?
+            .into_iter()
+            .find(|record| record.name == name))
+    }
+    /// Whether other processes (a cluster's other nodes) change the same queues: the
+    /// engine then looks a queue it does not know up in the backend, rereads the queues
+    /// when [`QueueBackend::catalog_version`] moves, and long polls look at the backend
+    /// again every moment, since a send on another node wakes no one here.
+    fn is_shared(&self) -> bool {
+        false
+    }
+    /// A number that changes whenever a queue is created, changed or deleted (only
+    /// asked of a shared backend).
+    fn catalog_version(&self) -> Result<u64, SqsError> {
+        Ok(0)
+    }
     /// Creates or replaces a queue's record (its messages stay).
     fn put_queue(&self, queue: &QueueRecord) -> Result<(), SqsError>;
+    /// Creates a queue's record unless one of that name exists, which it answers
+    /// instead (on a shared backend another node may have created it a moment ago).
+    fn insert_queue(&self, queue: &QueueRecord) -> Result<Option<QueueRecord>, SqsError> {
+        self.put_queue(queue).map(|()| None)
+    }
     /// Deletes a queue and its messages.
     fn delete_queue(&self, name: &str) -> Result<(), SqsError>;
     /// Stores messages in `queue`, skipping those whose deduplication id was seen within
@@ -210,6 +235,38 @@ pub trait QueueBackend: Send + Sync + 'static {
     ) -> Result<ReceiptOutcome, SqsError>;
     /// Deletes every message of a queue. Returns how many.
     fn purge(&self, queue: &str) -> Result<u64, SqsError>;
+    /// A FIFO receive attempt's answer (the engine's encoding) recorded by any node and
+    /// not expired at `now_ms`. Only a shared backend is asked; it forgets a queue's
+    /// attempts when one of its FIFO messages is deleted or has its visibility changed, as
+    /// the engine does with its own.
+    fn receive_attempt(
+        &self,
+        _queue: &str,
+        _attempt_id: &str,
+        _now_ms: i64,
+    ) -> Result<Option<String>, SqsError> {
+        Ok(None)
+    }
+    /// Records a FIFO receive attempt's answer until `until_ms` (and forgets the queue's
+    /// attempts expired at `now_ms`). It may return before the record is durable: a retry
+    /// comes after the answer reached the client, and a lost record only makes the retry
+    /// receive anew.
+    fn put_receive_attempt(
+        &self,
+        _queue: &str,
+        _attempt_id: &str,
+        _now_ms: i64,
+        _until_ms: i64,
+        _answer: String,
+    ) {
+    }
+    /// Records a purge of `queue` at `now_ms` unless another was recorded less than
+    /// `interval_ms` before; answers whether it was recorded. Only a shared backend is
+    /// asked (the engine's own guard covers one process): a purge through another node
+    /// counts too.
+    fn claim_purge(&self, _queue: &str, _now_ms: i64, _interval_ms: i64) -> Result<bool, SqsError> {
+        Ok(true)
+    }
     /// The approximate counts at `now_ms`.
     fn counts(&self, queue: &str, now_ms: i64) -> Result<Counts, SqsError>;
     /// The first `limit` messages of `queue` in the order they were sent, read without
@@ -230,6 +287,19 @@ pub trait QueueBackend: Send + Sync + 'static {
         now_ms: i64,
         queue_of_arn: &BTreeMap<String, String>,
     ) -> Result<BTreeMap<String, u64>, SqsError>;
+    /// Claims (or renews the claim on) an unfinished move task for `runner` until
+    /// `now_ms + lease_ms`, unless another runner's claim is still good; answers whether
+    /// `runner` holds it. Only a shared backend is asked: there, one node at a time runs
+    /// a task, and another takes it over once its node stops renewing.
+    fn claim_move_task(
+        &self,
+        _handle: &str,
+        _runner: &str,
+        _now_ms: i64,
+        _lease_ms: i64,
+    ) -> Result<bool, SqsError> {
+        Ok(true)
+    }
     /// Every message move task kept, oldest first.
     fn move_tasks(&self) -> Result<Vec<MoveTask>, SqsError>;
     /// Creates or updates a move task, and forgets its source's tasks beyond the latest

@@ -2,8 +2,16 @@
 //! memory (read at open, written through); messages live in the backend. Long polls wait
 //! on a per-queue [`Notify`] that every send wakes, and on a timer for the earliest
 //! delayed or in-flight message, never by polling the store.
+//!
+//! On a shared backend (a cluster's nodes on one PostgreSQL) other nodes change the same
+//! queues: a queue missing here is looked up in the backend before it is called missing,
+//! the queues are reread when the backend's catalog version moves
+//! ([`Queues::refresh_catalog`], every second by [`Queues::spawn_catalog_watch`] and on
+//! every `ListQueues`), and a long poll also looks at the store every
+//! [`CROSS_NODE_RECHECK`], since a send through another node wakes no one here.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -27,6 +35,17 @@ const DELETED_RECENTLY_MS: i64 = 60 * 1000;
 const PURGE_INTERVAL_MS: i64 = 60 * 1000;
 /// The longest long poll.
 pub const MAX_WAIT_SECONDS: u32 = 20;
+/// How often a long poll on a shared backend looks at the store again while it waits
+/// (a message sent through another node is received within about this long).
+pub const CROSS_NODE_RECHECK: Duration = Duration::from_millis(500);
+/// How often a node of a cluster checks whether another node changed the queues.
+const CATALOG_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a cluster node's claim on a message move task lasts unless renewed (each
+/// step of the task renews it, a second apart at most); a task whose node stopped is
+/// taken over by another after it.
+const MOVE_TASK_LEASE_MS: i64 = 5_000;
+/// How many catalog checks apart a cluster node looks for move tasks no node runs.
+const ORPHAN_CHECK_TICKS: u32 = 5;
 
 /// Where queues live: the account, region and endpoint their ARNs and URLs name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,9 +166,17 @@ pub struct Queues {
     queues: RwLock<HashMap<String, Arc<QueueState>>>,
     deleted: Mutex<HashMap<String, i64>>,
     tasks: Arc<Mutex<Vec<MoveTask>>>,
-    /// Serializes changes to the set of queues (create, delete), so that checks and
-    /// writes cannot interleave.
+    /// Serializes changes to the queues (create, delete, attributes, tags) and rereads
+    /// of a shared backend's queues, so that checks and writes cannot interleave.
     changes: Mutex<()>,
+    /// Whether other nodes change the same queues ([`QueueBackend::is_shared`]).
+    shared: bool,
+    /// The shared backend's catalog version the queues in memory were read at.
+    catalog_version: AtomicU64,
+    /// This engine's name in move tasks' claims on a shared backend.
+    runner: String,
+    /// The move tasks running here, by handle.
+    running: Arc<Mutex<std::collections::HashSet<String>>>,
 }
 
 impl std::fmt::Debug for Queues {
@@ -256,6 +283,13 @@ fn attribute_wanted(names: &[String], name: &str) -> bool {
 impl Queues {
     /// The engine over `backend`, with the queues it holds.
     pub fn open(backend: Arc<dyn QueueBackend>, config: QueuesConfig) -> Result<Queues, SqsError> {
+        let shared = backend.is_shared();
+        // Read before the queues: a change in between is then read again.
+        let catalog_version = if shared {
+            backend.catalog_version()?
+        } else {
+            0
+        };
         let mut queues = HashMap::new();
         for record in backend.queues()? {
             let settings = QueueSettings::from_attributes(record.attributes.clone())?;
@@ -272,7 +306,129 @@ impl Queues {
             deleted: Mutex::default(),
             tasks: Arc::new(Mutex::new(tasks)),
             changes: Mutex::new(()),
+            shared,
+            catalog_version: AtomicU64::new(catalog_version),
+            runner: uuid::Uuid::new_v4().to_string(),
+            running: Arc::default(),
         })
+    }
+
+    /// Rereads the queues when another node created, changed or deleted one (a shared
+    /// backend's catalog version moved); cheap otherwise. Queues kept keep their long
+    /// polls; a queue gone ends its long polls, and its name is held as after a delete.
+    pub fn refresh_catalog(&self) -> Result<(), SqsError> {
+        if !self.shared {
+            return Ok(());
+        }
+        let version = self.backend.catalog_version()?;
+        if version == self.catalog_version.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let _changes = lock(&self.changes);
+        let records = self.backend.queues()?;
+        let mut queues = self
+            .queues
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut kept = std::collections::HashSet::new();
+        for record in records {
+            let settings = match QueueSettings::from_attributes(record.attributes.clone()) {
+                Ok(settings) => settings,
+                Err(error) => {
+                    tracing::warn!(
+                        queue = record.name,
+                        "failed to read a queue's attributes: {error}"
+                    );
+                    continue;
+                }
+            };
+            kept.insert(record.name.clone());
+            match queues.get(&record.name) {
+                Some(state) => {
+                    let mut guard = state
+                        .record
+                        .write()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    if guard.0 != record {
+                        *guard = (record, settings);
+                    }
+                }
+                None => {
+                    queues.insert(record.name.clone(), Arc::new(new_state(record, settings)));
+                }
+            }
+        }
+        let gone: Vec<String> = queues
+            .keys()
+            .filter(|name| !kept.contains(*name))
+            .cloned()
+            .collect();
+        let now = now_ms();
+        for name in gone {
+            if let Some(state) = queues.remove(&name) {
+                lock(&self.deleted).insert(name, now);
+                state.arrivals.notify_waiters();
+            }
+        }
+        self.catalog_version.store(version, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Keeps a cluster node's queues within [`CATALOG_CHECK_INTERVAL`] of the database's,
+    /// on the current runtime, for as long as the engine lives (nothing on a backend only
+    /// this process writes).
+    pub fn spawn_catalog_watch(self: &Arc<Self>) {
+        if !self.shared {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let queues = Arc::downgrade(self);
+        runtime.spawn(async move {
+            let mut ticker = tokio::time::interval(CATALOG_CHECK_INTERVAL);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut ticks: u32 = 0;
+            loop {
+                ticker.tick().await;
+                let Some(queues) = queues.upgrade() else {
+                    return;
+                };
+                ticks = ticks.wrapping_add(1);
+                if ticks.is_multiple_of(ORPHAN_CHECK_TICKS) {
+                    // Move tasks whose node stopped: one node takes each over.
+                    let adopter = Arc::clone(&queues);
+                    let adopted = tokio::task::spawn_blocking(move || {
+                        adopter.reload_tasks()?;
+                        adopter.resume_move_tasks();
+                        Ok::<(), SqsError>(())
+                    })
+                    .await;
+                    match adopted {
+                        Ok(Ok(())) => {}
+                        Ok(Err(error)) => {
+                            tracing::warn!("failed to reread the move tasks: {error}")
+                        }
+                        Err(error) => tracing::warn!("the move tasks' check failed: {error}"),
+                    }
+                }
+                match tokio::task::spawn_blocking(move || queues.refresh_catalog()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => tracing::warn!("failed to reread the shared queues: {error}"),
+                    Err(error) => tracing::warn!("the shared queues' check failed: {error}"),
+                }
+            }
+        });
+    }
+
+    /// Rereads the move tasks of a shared backend (another node may have started or
+    /// cancelled one).
+    fn reload_tasks(&self) -> Result<(), SqsError> {
+        if self.shared {
+            let tasks = self.backend.move_tasks()?;
+            *lock(&self.tasks) = tasks;
+        }
+        Ok(())
     }
 
     /// The engine over `DATA/queues.sqlite`.
@@ -343,19 +499,58 @@ impl Queues {
 
     /// Whether a queue exists.
     pub fn exists(&self, name: &str) -> bool {
-        self.queues
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .contains_key(name)
+        self.find(name).is_ok_and(|state| state.is_some())
     }
 
     fn state(&self, name: &str) -> Result<Arc<QueueState>, SqsError> {
-        self.queues
+        self.find(name)?.ok_or(SqsError::QueueDoesNotExist)
+    }
+
+    /// A queue's state before a change of its record: on a shared backend, reread first,
+    /// so that a change another node made a moment ago is kept, not overwritten with
+    /// what this node read earlier.
+    fn state_to_change(&self, name: &str) -> Result<Arc<QueueState>, SqsError> {
+        let state = self.state(name)?;
+        if self.shared {
+            let Some(record) = self.backend.queue(name)? else {
+                return Err(SqsError::QueueDoesNotExist);
+            };
+            let settings = QueueSettings::from_attributes(record.attributes.clone())?;
+            let mut guard = state
+                .record
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if guard.0 != record {
+                *guard = (record, settings);
+            }
+        }
+        Ok(state)
+    }
+
+    /// A queue's state; on a shared backend, a queue not known here is looked up there
+    /// (another node may have created it a moment ago).
+    fn find(&self, name: &str) -> Result<Option<Arc<QueueState>>, SqsError> {
+        let cached = self
+            .queues
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .get(name)
-            .cloned()
-            .ok_or(SqsError::QueueDoesNotExist)
+            .cloned();
+        if cached.is_some() || !self.shared {
+            return Ok(cached);
+        }
+        let Some(record) = self.backend.queue(name)? else {
+            return Ok(None);
+        };
+        let settings = QueueSettings::from_attributes(record.attributes.clone())?;
+        let state = self
+            .queues
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(name.to_owned())
+            .or_insert_with(|| Arc::new(new_state(record, settings)))
+            .clone();
+        Ok(Some(state))
     }
 
     /// A queue's settings.
@@ -372,20 +567,8 @@ impl Queues {
         tags: &BTreeMap<String, String>,
     ) -> Result<String, SqsError> {
         let _changes = lock(&self.changes);
-        let given_fifo = attributes
-            .get("FifoQueue")
-            .is_some_and(|value| value.eq_ignore_ascii_case("true"));
         if let Ok(state) = self.state(name) {
-            let settings = state.settings();
-            if let Some(attribute) = settings.first_difference(attributes) {
-                return Err(SqsError::QueueAlreadyExists { attribute });
-            }
-            if settings.fifo != given_fifo && attributes.contains_key("FifoQueue") {
-                return Err(SqsError::QueueAlreadyExists {
-                    attribute: "FifoQueue".to_owned(),
-                });
-            }
-            return Ok(self.queue_url(name));
+            return self.existing_queue(name, &state.settings(), attributes);
         }
         let settings = QueueSettings::new(name, attributes)?;
         if let Some(deleted_at) = lock(&self.deleted).get(name) {
@@ -403,11 +586,43 @@ impl Queues {
             created_at_ms: now,
             modified_at_ms: now,
         };
-        self.backend.put_queue(&record)?;
+        let (record, settings) = match self.backend.insert_queue(&record)? {
+            None => (record, settings),
+            // Another node created it since it was looked up: as if it had been here.
+            Some(existing) => {
+                let existing_settings =
+                    QueueSettings::from_attributes(existing.attributes.clone())?;
+                self.existing_queue(name, &existing_settings, attributes)?;
+                (existing, existing_settings)
+            }
+        };
         self.queues
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(name.to_owned(), Arc::new(new_state(record, settings)));
+            .entry(name.to_owned())
+            .or_insert_with(|| Arc::new(new_state(record, settings)));
+        Ok(self.queue_url(name))
+    }
+
+    /// `CreateQueue`'s answer for a queue that exists with `settings`: its URL if the
+    /// attributes given match, else the first that differs.
+    fn existing_queue(
+        &self,
+        name: &str,
+        settings: &QueueSettings,
+        attributes: &BTreeMap<String, String>,
+    ) -> Result<String, SqsError> {
+        if let Some(attribute) = settings.first_difference(attributes) {
+            return Err(SqsError::QueueAlreadyExists { attribute });
+        }
+        let given_fifo = attributes
+            .get("FifoQueue")
+            .is_some_and(|value| value.eq_ignore_ascii_case("true"));
+        if settings.fifo != given_fifo && attributes.contains_key("FifoQueue") {
+            return Err(SqsError::QueueAlreadyExists {
+                attribute: "FifoQueue".to_owned(),
+            });
+        }
         Ok(self.queue_url(name))
     }
 
@@ -427,7 +642,8 @@ impl Queues {
         let mut changes = attributes.clone();
         changes.remove("FifoQueue");
         self.set_attributes(name, &changes)?;
-        let state = self.state(name)?;
+        let _changes = lock(&self.changes);
+        let state = self.state_to_change(name)?;
         let record = {
             let mut guard = state
                 .record
@@ -457,6 +673,9 @@ impl Queues {
 
     /// Queue names in order, starting with `prefix`.
     pub fn list_queues(&self, prefix: Option<&str>) -> Vec<String> {
+        if let Err(error) = self.refresh_catalog() {
+            tracing::warn!("failed to reread the shared queues: {error}");
+        }
         let mut names: Vec<String> = self
             .queues
             .read()
@@ -561,7 +780,8 @@ impl Queues {
         name: &str,
         changes: &BTreeMap<String, String>,
     ) -> Result<(), SqsError> {
-        let state = self.state(name)?;
+        let _changes = lock(&self.changes);
+        let state = self.state_to_change(name)?;
         let settings = state.settings().changed(changes)?;
         self.check_redrive(name, &settings)?;
         let record = {
@@ -618,7 +838,8 @@ impl Queues {
 
     /// `TagQueue`.
     pub fn tag_queue(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<(), SqsError> {
-        let state = self.state(name)?;
+        let _changes = lock(&self.changes);
+        let state = self.state_to_change(name)?;
         let record = {
             let mut guard = state
                 .record
@@ -635,7 +856,8 @@ impl Queues {
 
     /// `UntagQueue`.
     pub fn untag_queue(&self, name: &str, keys: &[String]) -> Result<(), SqsError> {
-        let state = self.state(name)?;
+        let _changes = lock(&self.changes);
+        let state = self.state_to_change(name)?;
         let record = {
             let mut guard = state
                 .record
@@ -740,6 +962,9 @@ impl Queues {
             let mut last = lock(&state.last_purge_ms);
             let now = now_ms();
             if last.is_some_and(|last| now - last < PURGE_INTERVAL_MS) {
+                return Err(SqsError::PurgeQueueInProgress(self.queue_url(name)));
+            }
+            if self.shared && !self.backend.claim_purge(name, now, PURGE_INTERVAL_MS)? {
                 return Err(SqsError::PurgeQueueInProgress(self.queue_url(name)));
             }
             *last = Some(now);
@@ -910,10 +1135,21 @@ impl Queues {
             .as_deref()
             .filter(|_| settings.fifo)
         {
-            let attempts = lock(&state.attempts);
-            if let Some((until, answer)) = attempts.get(attempt) {
-                if *until > now {
-                    return Ok(ReceivePlan::Answered(answer.clone()));
+            if self.shared {
+                // Another node may have answered it, or forgotten it after a delete.
+                if let Some(answer) = self
+                    .backend
+                    .receive_attempt(&name, attempt, now)?
+                    .and_then(|text| attempt_from_json(&text))
+                {
+                    return Ok(ReceivePlan::Answered(answer));
+                }
+            } else {
+                let attempts = lock(&state.attempts);
+                if let Some((until, answer)) = attempts.get(attempt) {
+                    if *until > now {
+                        return Ok(ReceivePlan::Answered(answer.clone()));
+                    }
                 }
             }
         }
@@ -970,7 +1206,17 @@ impl Queues {
             let mut attempts = lock(&plan.state.attempts);
             attempts.retain(|_, (until, _)| *until > now);
             let until = now + DEDUPLICATION_INTERVAL_MS.min(i64::from(plan.visibility) * 1000);
-            attempts.insert(attempt.to_owned(), (until, answer.clone()));
+            if self.shared {
+                self.backend.put_receive_attempt(
+                    &plan.name,
+                    attempt,
+                    now,
+                    until,
+                    attempt_to_json(&answer),
+                );
+            } else {
+                attempts.insert(attempt.to_owned(), (until, answer.clone()));
+            }
         }
         answer
     }
@@ -1008,6 +1254,10 @@ impl Queues {
             if let Some(next) = next_visible {
                 let in_ms = u64::try_from(next - now_ms()).unwrap_or(0);
                 wake_at = wake_at.min(tokio::time::Instant::now() + Duration::from_millis(in_ms));
+            }
+            if self.shared {
+                // Sends through other nodes do not wake this one.
+                wake_at = wake_at.min(tokio::time::Instant::now() + CROSS_NODE_RECHECK);
             }
             tokio::select! {
                 () = &mut notified => {}
@@ -1181,6 +1431,7 @@ impl Queues {
             let counts = self.backend.counts(&source, now_ms())?;
             counts.visible + counts.not_visible + counts.delayed
         };
+        self.reload_tasks()?;
         let task_handle = base64::engine::general_purpose::STANDARD.encode(
             serde_json::json!({"taskId": uuid::Uuid::new_v4().to_string(), "sourceArn": source_arn})
                 .to_string(),
@@ -1215,19 +1466,42 @@ impl Queues {
                 "message move tasks need the server's runtime".to_owned(),
             ));
         };
+        self.spawn_move_task(
+            &runtime,
+            task_handle.clone(),
+            source,
+            destination,
+            max_per_second,
+        );
+        Ok(task_handle)
+    }
+
+    /// Runs a move task on `runtime` unless it runs here already.
+    fn spawn_move_task(
+        self: &Arc<Self>,
+        runtime: &tokio::runtime::Handle,
+        handle: String,
+        source: String,
+        destination: Option<String>,
+        max_per_second: Option<u32>,
+    ) {
+        if !lock(&self.running).insert(handle.clone()) {
+            return;
+        }
         let queues = Arc::clone(self);
-        let handle = task_handle.clone();
         runtime.spawn(async move {
+            let running = Arc::clone(&queues.running);
             queues
                 .run_move_task(&handle, &source, destination.as_deref(), max_per_second)
                 .await;
+            lock(&running).remove(&handle);
         });
-        Ok(task_handle)
     }
 
     /// Carries on the move tasks that were running (or being cancelled) when the server
     /// stopped, on the current runtime: they are durable, as on SQS. A task whose source or
-    /// destination queue has gone since fails with the reason.
+    /// destination queue has gone since fails with the reason. On a shared backend every
+    /// node may try; the one holding a task's claim runs it.
     pub fn resume_move_tasks(self: &Arc<Self>) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
@@ -1235,14 +1509,37 @@ impl Queues {
         let unfinished: Vec<MoveTask> = lock(&self.tasks)
             .iter()
             .filter(|task| task.status == "RUNNING" || task.status == "CANCELLING")
+            .filter(|task| !lock(&self.running).contains(&task.task_handle))
             .cloned()
             .collect();
+        // A queue found gone, not a lookup that failed (that task waits for a later try).
+        let existing = |arn: &str| -> Result<Option<String>, SqsError> {
+            let Some(name) = Self::queue_name(arn) else {
+                return Ok(None);
+            };
+            if self.queue_arn(&name) != arn {
+                return Ok(None);
+            }
+            Ok(self.find(&name)?.map(|_| name))
+        };
         for task in unfinished {
-            let source = self.queue_of_arn(&task.source_arn);
-            let destination = task
-                .destination_arn
-                .as_deref()
-                .map(|arn| self.queue_of_arn(arn).ok_or(arn));
+            let looked_up = existing(&task.source_arn).and_then(|source| {
+                let destination = match task.destination_arn.as_deref() {
+                    None => None,
+                    Some(arn) => Some(existing(arn)?.ok_or(arn)),
+                };
+                Ok((source, destination))
+            });
+            let (source, destination) = match looked_up {
+                Ok(found) => found,
+                Err(error) => {
+                    tracing::warn!(
+                        task = task.task_handle,
+                        "failed to look a move task's queues up: {error}"
+                    );
+                    continue;
+                }
+            };
             let (source, destination) = match (source, destination) {
                 (Some(source), None) => (source, None),
                 (Some(source), Some(Ok(destination))) => (source, Some(destination)),
@@ -1255,17 +1552,13 @@ impl Queues {
                     continue;
                 }
             };
-            let queues = Arc::clone(self);
-            runtime.spawn(async move {
-                queues
-                    .run_move_task(
-                        &task.task_handle,
-                        &source,
-                        destination.as_deref(),
-                        task.max_messages_per_second,
-                    )
-                    .await;
-            });
+            self.spawn_move_task(
+                &runtime,
+                task.task_handle,
+                source,
+                destination,
+                task.max_messages_per_second,
+            );
         }
     }
 
@@ -1278,6 +1571,35 @@ impl Queues {
     ) {
         let batch = max_per_second.unwrap_or(500) as usize;
         loop {
+            if self.shared {
+                // Another node may have cancelled it, or run it: this node goes on only
+                // while it holds the task's claim, renewed at each step.
+                let queues = Arc::clone(&self);
+                let task_handle = handle.to_owned();
+                let claimed = tokio::task::spawn_blocking(move || {
+                    queues.reload_tasks()?;
+                    queues.backend.claim_move_task(
+                        &task_handle,
+                        &queues.runner,
+                        now_ms(),
+                        MOVE_TASK_LEASE_MS,
+                    )
+                })
+                .await;
+                match claimed {
+                    Ok(Ok(true)) => {}
+                    Ok(Ok(false)) => return,
+                    Ok(Err(error)) => {
+                        // Its claim lapses; it is tried again later, here or elsewhere.
+                        tracing::warn!(task = handle, "failed to claim a move task: {error}");
+                        return;
+                    }
+                    Err(error) => {
+                        tracing::warn!(task = handle, "failed to claim a move task: {error}");
+                        return;
+                    }
+                }
+            }
             let cancelled = lock(&self.tasks)
                 .iter()
                 .any(|task| task.task_handle == handle && task.status == "CANCELLING");
@@ -1391,6 +1713,7 @@ impl Queues {
                 "Must be between 1 and 10, if provided.",
             ));
         }
+        self.reload_tasks()?;
         let tasks = lock(&self.tasks);
         Ok(tasks
             .iter()
@@ -1403,6 +1726,7 @@ impl Queues {
 
     /// `CancelMessageMoveTask`: answers how many messages the task moved.
     pub fn cancel_move_task(&self, task_handle: &str) -> Result<u64, SqsError> {
+        self.reload_tasks()?;
         let mut tasks = lock(&self.tasks);
         let Some(task) = tasks
             .iter_mut()
@@ -1516,6 +1840,46 @@ fn finish_delete(
         lock(&state.attempts).clear();
     }
     results
+}
+
+/// A receive attempt's answer as a shared backend keeps it, for any node to answer a
+/// retry with.
+fn attempt_to_json(answer: &[ReceivedMessage]) -> String {
+    let messages: Vec<serde_json::Value> = answer
+        .iter()
+        .map(|message| {
+            serde_json::json!({
+                "id": message.message_id,
+                "receipt": message.receipt_handle,
+                "body": message.body,
+                "md5": message.md5_of_body,
+                "attributes": message.attributes,
+                "message_attributes": crate::stored::attributes_to_json(&message.message_attributes),
+                "md5_attributes": message.md5_of_message_attributes,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(messages).to_string()
+}
+
+/// Reads [`attempt_to_json`]'s text (`None` if it is not that).
+fn attempt_from_json(text: &str) -> Option<Vec<ReceivedMessage>> {
+    let messages: Vec<serde_json::Value> = serde_json::from_str(text).ok()?;
+    messages
+        .iter()
+        .map(|message| {
+            let text = |key: &str| message.get(key)?.as_str().map(str::to_owned);
+            Some(ReceivedMessage {
+                message_id: text("id")?,
+                receipt_handle: text("receipt")?,
+                body: text("body")?,
+                md5_of_body: text("md5")?,
+                attributes: crate::stored::map_from_json(&message.get("attributes")?.to_string()),
+                message_attributes: crate::stored::attributes_from_json(text("message_attributes")),
+                md5_of_message_attributes: text("md5_attributes"),
+            })
+        })
+        .collect()
 }
 
 fn new_state(record: QueueRecord, settings: QueueSettings) -> QueueState {

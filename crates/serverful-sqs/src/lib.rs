@@ -3,9 +3,10 @@
 //! The pieces: [`Queues`] (the engine: standard and FIFO queues, delays, visibility
 //! timeouts, long polling, dead-letter redrive, message move tasks) over a
 //! [`QueueBackend`] (the durable state, kept by [`SqliteQueues`] in
-//! `DATA/queues.sqlite`); [`attributes`] and [`message`] (SQS's validation rules and MD5
-//! digests); and [`SqsService`] (both wire protocols, JSON and query, over one typed
-//! operation layer in [`operations`]).
+//! `DATA/queues.sqlite`, or by `serverful-postgres` for a cluster); [`attributes`] and
+//! [`message`] (SQS's validation rules and MD5 digests); [`stored`] (how backends encode
+//! what they store); and [`SqsService`] (both wire protocols, JSON and query, over one
+//! typed operation layer in [`operations`]).
 //!
 //! Architecture invariant: this crate knows no platform, template or function. Others
 //! use [`Queues`] through its typed methods (the SQS → Lambda poller, SNS deliveries,
@@ -19,6 +20,7 @@ pub mod message;
 pub mod operations;
 pub mod service;
 mod sqlite;
+pub mod stored;
 pub mod wire;
 
 pub use backend::{

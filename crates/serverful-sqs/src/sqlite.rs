@@ -16,7 +16,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::mpsc;
 
-use base64::Engine as _;
 use futures_util::future::BoxFuture;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -25,7 +24,10 @@ use crate::backend::{
     Receipt, ReceiptOutcome, Sent, StoredMessage, MOVE_TASKS_KEPT,
 };
 use crate::error::{storage, SqsError};
-use crate::message::{MessageAttributeValue, MessageAttributes};
+use crate::stored::{
+    attributes_from_json, attributes_to_json, map_from_json, map_to_json, new_token,
+    sequence_number,
+};
 
 /// The schema's version in `PRAGMA user_version`.
 const SCHEMA_VERSION: i64 = 2;
@@ -307,75 +309,6 @@ fn run_cached(connection: &Connection, sql: &str) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn map_to_json(map: &BTreeMap<String, String>) -> String {
-    serde_json::Value::Object(
-        map.iter()
-            .map(|(key, value)| (key.clone(), serde_json::Value::String(value.clone())))
-            .collect(),
-    )
-    .to_string()
-}
-
-fn map_from_json(text: &str) -> BTreeMap<String, String> {
-    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text)
-        .map(|object| {
-            object
-                .into_iter()
-                .filter_map(|(key, value)| value.as_str().map(|value| (key, value.to_owned())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn attributes_to_json(attributes: &MessageAttributes) -> Option<String> {
-    if attributes.is_empty() {
-        return None;
-    }
-    let object: serde_json::Map<String, serde_json::Value> = attributes
-        .iter()
-        .map(|(name, value)| {
-            let mut entry = serde_json::Map::new();
-            entry.insert("t".into(), value.data_type.clone().into());
-            if let Some(string) = &value.string_value {
-                entry.insert("s".into(), string.clone().into());
-            }
-            if let Some(binary) = &value.binary_value {
-                entry.insert(
-                    "b".into(),
-                    base64::engine::general_purpose::STANDARD
-                        .encode(binary)
-                        .into(),
-                );
-            }
-            (name.clone(), serde_json::Value::Object(entry))
-        })
-        .collect();
-    Some(serde_json::Value::Object(object).to_string())
-}
-
-fn attributes_from_json(text: Option<String>) -> MessageAttributes {
-    let Some(text) = text else {
-        return MessageAttributes::new();
-    };
-    let Ok(object) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text)
-    else {
-        return MessageAttributes::new();
-    };
-    object
-        .into_iter()
-        .map(|(name, entry)| {
-            let text = |key: &str| entry.get(key).and_then(|v| v.as_str()).map(str::to_owned);
-            let value = MessageAttributeValue {
-                data_type: text("t").unwrap_or_default(),
-                string_value: text("s"),
-                binary_value: text("b")
-                    .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok()),
-            };
-            (name, value)
-        })
-        .collect()
-}
-
 fn message_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, StoredMessage)> {
     let seq: i64 = row.get(0)?;
     let group_id: Option<String> = row.get(10)?;
@@ -398,16 +331,6 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, StoredMessage)> {
             dead_letter_source_arn: row.get(13)?,
         },
     ))
-}
-
-/// A FIFO message's sequence number: its position in the store, as the 20-digit decimal
-/// SQS's numbers look like.
-fn sequence_number(seq: i64) -> String {
-    format!("{:020}", seq + 10_000_000_000_000_000)
-}
-
-fn new_token() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
 }
 
 /// The calls, each run by the writer thread inside its group's transaction.

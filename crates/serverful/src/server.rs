@@ -157,9 +157,11 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
     let state = serverful_platform::SqliteState::open(&data_dir.join("platform.sqlite"))
         .map_err(anyhow::Error::msg)?;
     let streams = crate::streams::config(&data_dir, cluster.as_ref())?;
-    let queues = open_queues(&data_dir, &settings.region, &aws_url)?;
+    let queues = open_queues(&data_dir, database.clone(), &settings.region, &aws_url)?;
     // Move tasks are the server's to carry on (a local `serverful invoke` leaves them).
     queues.resume_move_tasks();
+    // A cluster node follows the queues other nodes create, change and delete.
+    queues.spawn_catalog_watch();
     let topics = open_topics(&data_dir, &settings.region, &aws_url)?;
 
     // Sandboxed functions reach the AWS endpoint through a listener inside their own
@@ -726,20 +728,27 @@ fn websocket_idle_timeout() -> anyhow::Result<Option<std::time::Duration>> {
     }
 }
 
-/// Opens SQS's queues (`DATA/queues.sqlite`), whose URLs name the AWS endpoint at `aws_url`.
+/// Opens SQS's queues, whose URLs name the AWS endpoint at `aws_url`: in the cluster's
+/// `database` when there is one, else in `DATA/queues.sqlite`.
 pub(crate) fn open_queues(
     data_dir: &std::path::Path,
+    database: Option<Arc<serverful_postgres::Database>>,
     region: &str,
     aws_url: &str,
 ) -> anyhow::Result<Arc<serverful_sqs::Queues>> {
-    let queues = serverful_sqs::Queues::open_in(
-        data_dir,
-        serverful_sqs::QueuesConfig {
-            region: region.to_owned(),
-            account_id: ACCOUNT_ID.to_owned(),
-            endpoint_url: aws_url.to_owned(),
-        },
-    )
+    let config = serverful_sqs::QueuesConfig {
+        region: region.to_owned(),
+        account_id: ACCOUNT_ID.to_owned(),
+        endpoint_url: aws_url.to_owned(),
+    };
+    let queues = match database {
+        Some(database) => {
+            let backend = serverful_postgres::sqs::PostgresQueues::new(database)
+                .context("open the SQS queues in PostgreSQL")?;
+            serverful_sqs::Queues::open(Arc::new(backend), config)
+        }
+        None => serverful_sqs::Queues::open_in(data_dir, config),
+    }
     .context("open the SQS queues")?;
     Ok(Arc::new(queues))
 }

@@ -39,6 +39,7 @@ mod pajthy;
 mod payloads;
 mod postgres;
 mod queue_destinations;
+mod queues_postgres;
 mod ruby;
 mod runtime_mappings;
 mod runtimes;

@@ -421,3 +421,26 @@ fn kill_9_during_send_and_receive_load_loses_no_acknowledged_message() {
         &lost[..lost.len().min(5)]
     );
 }
+
+/// The boto3 tour of every operation passes with the queues in PostgreSQL (cluster
+/// mode, issue 22), as with SQLite.
+#[test]
+fn boto3_runs_every_operation_with_the_queues_in_postgresql() {
+    let postgres = serverful_e2e::postgres::Postgres::start();
+    let url = postgres.url();
+    let server = Server::try_start_with_env(&test_app(APP), &[], &[("SERVERFUL_STORE", &url)])
+        .unwrap_or_else(|output| panic!("server did not start:\n{output}"));
+    let script = client_script("tour.py");
+    let seen = run_json(
+        &server,
+        "python3",
+        &[script.to_str().expect("utf-8 path")],
+        &[("PREFIX", "json")],
+    );
+    check_tour(&seen, "json", &server);
+    assert_ne!(
+        postgres.psql("SELECT count(*) FROM sqs_queues"),
+        "0",
+        "the queues are in PostgreSQL"
+    );
+}
