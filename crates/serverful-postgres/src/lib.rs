@@ -15,6 +15,7 @@ pub mod checkpoints;
 pub mod cluster;
 pub mod pool;
 pub mod schedules;
+pub mod sns;
 pub mod sqs;
 pub mod store;
 

@@ -38,6 +38,18 @@ impl DatabaseError {
     }
 }
 
+/// What a PostgreSQL error says: the server's own message (and detail) for an error the
+/// database reported, which the client's `Display` shortens to "db error".
+pub fn describe(error: &postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => match db.detail() {
+            Some(detail) => format!("{} ({}; {detail})", db.message(), db.code().code()),
+            None => format!("{} ({})", db.message(), db.code().code()),
+        },
+        None => error.to_string(),
+    }
+}
+
 /// How many connections of each kind a node keeps, and how long it tries to reach the
 /// database at start.
 #[derive(Debug, Clone)]

@@ -96,8 +96,8 @@ impl std::fmt::Debug for PostgresBackend {
     }
 }
 
-fn storage(error: impl std::fmt::Display) -> BackendError {
-    BackendError::Storage(error.to_string())
+fn storage(error: postgres::Error) -> BackendError {
+    BackendError::Storage(crate::pool::describe(&error))
 }
 
 /// The pool's errors as the store's.

@@ -223,7 +223,7 @@ impl AwsEndpoint {
         // The function gets the endpoint's own keys: there is no stack here to scope them to.
         let state = serverful_aws::AwsState::new(credentials.clone()).with_region(region);
         let queues = server::open_queues(data_dir, None, region, &format!("http://{address}"))?;
-        let topics = server::open_topics(data_dir, region, &format!("http://{address}"))?;
+        let topics = server::open_topics(data_dir, None, region, &format!("http://{address}"))?;
         let s3 = serverful_s3::open_in(data_dir, state.keys.clone(), region)
             .context("open the S3 buckets")?;
         let router = server::aws_endpoint(

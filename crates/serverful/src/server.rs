@@ -162,7 +162,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
     queues.resume_move_tasks();
     // A cluster node follows the queues other nodes create, change and delete.
     queues.spawn_catalog_watch();
-    let topics = open_topics(&data_dir, &settings.region, &aws_url)?;
+    let topics = open_topics(&data_dir, cluster.as_ref(), &settings.region, &aws_url)?;
 
     // Sandboxed functions reach the AWS endpoint through a listener inside their own
     // network namespace, served by the same router once it exists (below).
@@ -790,11 +790,23 @@ fn open_async_queue(
 /// `SERVERFUL_SNS_RETRY_DELAY_MS` sets (one policy second by default).
 pub(crate) fn open_topics(
     data_dir: &std::path::Path,
+    cluster: Option<&crate::cluster::Cluster>,
     region: &str,
     endpoint_url: &str,
 ) -> anyhow::Result<Arc<serverful_sns::Topics>> {
-    let backend = serverful_sns::SqliteTopics::open(&data_dir.join("topics.sqlite"))
-        .context("open the SNS topics")?;
+    let backend: Arc<dyn serverful_sns::TopicBackend> = match cluster {
+        Some(cluster) => Arc::new(
+            serverful_postgres::sns::PostgresTopics::new(
+                cluster.database.clone(),
+                &cluster.node.id,
+            )
+            .context("open the SNS topics in PostgreSQL")?,
+        ),
+        None => Arc::new(
+            serverful_sns::SqliteTopics::open(&data_dir.join("topics.sqlite"))
+                .context("open the SNS topics")?,
+        ),
+    };
     let signer = serverful_sns::Signer::load_or_generate(&data_dir.join("sns"))
         .context("open the SNS signing key")?;
     let retry_unit = match std::env::var("SERVERFUL_SNS_RETRY_DELAY_MS") {
@@ -807,7 +819,7 @@ pub(crate) fn open_topics(
         Err(_) => Duration::from_secs(1),
     };
     Ok(serverful_sns::Topics::new(
-        Arc::new(backend),
+        backend,
         signer,
         serverful_sns::TopicsConfig {
             region: region.to_owned(),

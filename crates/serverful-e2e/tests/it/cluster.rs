@@ -754,3 +754,84 @@ fn the_birthday_app_works_through_any_node() {
         );
     }
 }
+
+/// SNS on two nodes of one database: a topic made through A is listed and subscribed to
+/// through B; messages published through either reach the SQS queue subscribed to it
+/// (queues are shared too) once each; a FIFO topic's duplicate, published through the
+/// other node, is dropped, and its messages keep their group's order.
+#[test]
+fn topics_and_their_deliveries_are_shared_by_the_nodes() {
+    let postgres = Postgres::start();
+    let (nodes, _dirs) = start_nodes(&postgres, 2);
+    let output = std::process::Command::new("python3")
+        .args([
+            "-c",
+            TOPICS_ACROSS_NODES,
+            &nodes[0].aws_url,
+            &nodes[1].aws_url,
+        ])
+        .envs(cluster_env())
+        .output()
+        .expect("python3");
+    assert!(
+        output.status.success(),
+        "{}\n{}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        nodes[0].all_output(),
+        nodes[1].all_output()
+    );
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(result["listed_on_b"], json!(true), "{result}");
+    let mut bodies: Vec<String> = serde_json::from_value(result["standard"].clone()).expect("list");
+    bodies.sort();
+    let expected: Vec<String> = {
+        let mut all: Vec<String> = (0..20).map(|n| format!("m{n}")).collect();
+        all.sort();
+        all
+    };
+    assert_eq!(bodies, expected, "{result}");
+    assert_eq!(result["fifo"], json!(["f0", "f1", "f2", "f3"]), "{result}");
+    assert_eq!(result["duplicate_id"], result["first_id"], "{result}");
+}
+
+/// argv: node A's and node B's AWS endpoints.
+const TOPICS_ACROSS_NODES: &str = r#"
+import json, sys, time
+import boto3
+A, B = sys.argv[1], sys.argv[2]
+sns_a, sns_b = boto3.client("sns", endpoint_url=A), boto3.client("sns", endpoint_url=B)
+sqs_a, sqs_b = boto3.client("sqs", endpoint_url=A), boto3.client("sqs", endpoint_url=B)
+result = {}
+
+topic = sns_a.create_topic(Name="news")["TopicArn"]
+result["listed_on_b"] = topic in [t["TopicArn"] for t in sns_b.list_topics()["Topics"]]
+queue = sqs_a.create_queue(QueueName="news-inbox")["QueueUrl"]
+queue_arn = sqs_a.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+sns_b.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+for n in range(20):
+    (sns_a if n % 2 else sns_b).publish(TopicArn=topic, Message=f"m{n}")
+
+def drain(client, url, count, deadline=30):
+    got, end = [], time.time() + deadline
+    while len(got) < count and time.time() < end:
+        for m in client.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            got.append(m["Body"])
+            client.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    time.sleep(1.5)
+    for m in client.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+        got.append(m["Body"])
+    return got
+result["standard"] = drain(sqs_b, queue, 20)
+
+fifo = sns_b.create_topic(Name="orders.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+fifo_queue = sqs_b.create_queue(QueueName="orders.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})["QueueUrl"]
+fifo_arn = sqs_b.get_queue_attributes(QueueUrl=fifo_queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+sns_a.subscribe(TopicArn=fifo, Protocol="sqs", Endpoint=fifo_arn, Attributes={"RawMessageDelivery": "true"})
+first = sns_a.publish(TopicArn=fifo, Message="f0", MessageGroupId="g", MessageDeduplicationId="d0")
+duplicate = sns_b.publish(TopicArn=fifo, Message="f0 again", MessageGroupId="g", MessageDeduplicationId="d0")
+result["first_id"], result["duplicate_id"] = first["MessageId"], duplicate["MessageId"]
+for n in range(1, 4):
+    (sns_a if n % 2 else sns_b).publish(TopicArn=fifo, Message=f"f{n}", MessageGroupId="g", MessageDeduplicationId=f"d{n}")
+result["fifo"] = drain(sqs_a, fifo_queue, 4)
+print(json.dumps(result))
+"#;
