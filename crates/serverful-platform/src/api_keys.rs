@@ -222,6 +222,64 @@ impl gateway::QuotaStore for SqliteApiKeys {
     }
 }
 
+/// [`ApiKeyBackend`] in a cluster's PostgreSQL: keys work through every node, and a
+/// plan's quota counts every node's requests.
+#[derive(Debug)]
+pub struct PostgresApiKeys(pub serverful_postgres::api_keys::PostgresApiKeys);
+
+impl PostgresApiKeys {
+    fn error(
+        &self,
+        action: &'static str,
+    ) -> impl Fn(serverful_postgres::api_keys::Failure) -> ApiKeyError + '_ {
+        move |failure| ApiKeyError {
+            action,
+            path: self.0.url().to_owned(),
+            message: failure.0,
+        }
+    }
+}
+
+impl ApiKeyBackend for PostgresApiKeys {
+    fn key_value(
+        &self,
+        stack: &str,
+        logical_id: &str,
+        given: Option<&str>,
+        fresh: String,
+    ) -> Result<String, ApiKeyError> {
+        self.0
+            .key_value(stack, logical_id, given, fresh)
+            .map_err(self.error("record an API key"))
+    }
+
+    fn plan_created(&self, stack: &str, logical_id: &str, now: i64) -> Result<i64, ApiKeyError> {
+        self.0
+            .plan_created(stack, logical_id, now)
+            .map_err(self.error("record a usage plan"))
+    }
+
+    fn delete_stack(&self, stack: &str) -> Result<(), ApiKeyError> {
+        self.0
+            .delete_stack(stack)
+            .map_err(self.error("forget a stack's API keys"))
+    }
+}
+
+impl gateway::QuotaStore for PostgresApiKeys {
+    fn try_count(
+        &self,
+        plan_id: &str,
+        key_id: &str,
+        period_start: i64,
+        limit: u64,
+    ) -> Result<bool, String> {
+        self.0
+            .try_count(plan_id, key_id, period_start, limit)
+            .map_err(|failure| format!("count a request in {}: {}", self.0.url(), failure.0))
+    }
+}
+
 /// A new key's value as API Gateway makes them: 40 letters and digits, from the
 /// operating system's random source (through `uuid`'s v4).
 pub fn generate_value() -> String {

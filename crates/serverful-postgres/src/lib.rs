@@ -10,6 +10,7 @@
 //! - [`schedules`]: the schedules' state (a tick fires once across the cluster).
 //! - [`async_queue`]: the queue of asynchronous invocations (any node runs them).
 
+pub mod api_keys;
 pub mod async_queue;
 pub mod checkpoints;
 pub mod cluster;

@@ -277,10 +277,18 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
                     nodes: cluster.nodes.clone(),
                     node_id: cluster.node.id.clone(),
                 }),
-            api_keys: Some(Arc::new(
-                serverful_platform::api_keys::SqliteApiKeys::open_in(&data_dir)
-                    .context("open the API keys' state")?,
-            )),
+            api_keys: Some(match &cluster {
+                Some(cluster) => Arc::new(serverful_platform::api_keys::PostgresApiKeys(
+                    serverful_postgres::api_keys::PostgresApiKeys::new(cluster.database.clone())
+                        .map_err(|failure| {
+                            anyhow::anyhow!("open the API keys' state in PostgreSQL: {}", failure.0)
+                        })?,
+                )),
+                None => Arc::new(
+                    serverful_platform::api_keys::SqliteApiKeys::open_in(&data_dir)
+                        .context("open the API keys' state")?,
+                ),
+            }),
         },
         store.clone(),
         Arc::new(state),

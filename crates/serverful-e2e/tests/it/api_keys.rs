@@ -12,7 +12,7 @@ use crate::{client, json_body};
 const APP: &str = "api-keys";
 
 /// The value `serverful up` printed for the key `logical_id` under `API keys:`.
-fn key_value(server: &Server, logical_id: &str) -> String {
+pub(crate) fn key_value(server: &Server, logical_id: &str) -> String {
     let stdout = server.stdout();
     stdout
         .lines()
@@ -27,7 +27,7 @@ fn key_value(server: &Server, logical_id: &str) -> String {
 }
 
 /// Status and body of `GET path` with `x-api-key: key`, if any.
-fn get(server: &Server, path: &str, key: Option<&str>) -> (u16, Value) {
+pub(crate) fn get(server: &Server, path: &str, key: Option<&str>) -> (u16, Value) {
     let mut request = client().get(server.url(path));
     if let Some(key) = key {
         request = request.header("x-api-key", key);

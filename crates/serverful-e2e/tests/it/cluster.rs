@@ -835,3 +835,40 @@ for n in range(1, 4):
 result["fifo"] = drain(sqs_a, fifo_queue, 4)
 print(json.dumps(result))
 "#;
+
+/// API keys on two `up` nodes of one database: the generated key has one value on both,
+/// and a plan's quota (5 requests a day) counts the requests of both nodes together.
+#[test]
+fn an_api_key_and_its_quota_are_the_clusters() {
+    use crate::api_keys::{get, key_value};
+    let postgres = Postgres::start();
+    let url = postgres.url();
+    let app = serverful_e2e::test_app("api-keys");
+    let nodes: Vec<Server> = (0..2)
+        .map(|_| {
+            Server::try_start_with_env(&app, &["--store", &url], &KEYS)
+                .unwrap_or_else(|output| panic!("node did not start:\n{output}"))
+        })
+        .collect();
+    let shared = key_value(&nodes[0], "ServerlessApiKey");
+    assert_eq!(key_value(&nodes[1], "ServerlessApiKey"), shared);
+    for (index, path) in [
+        "/counted",
+        "/counted-too",
+        "/counted",
+        "/counted-too",
+        "/counted",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (status, body) = get(&nodes[index % 2], path, Some(&shared));
+        assert_eq!(status, 200, "{path}: {body:#}");
+    }
+    let limit_exceeded = (429, json!({"message": "Limit Exceeded"}));
+    assert_eq!(get(&nodes[0], "/counted", Some(&shared)), limit_exceeded);
+    assert_eq!(
+        get(&nodes[1], "/counted-too", Some(&shared)),
+        limit_exceeded
+    );
+}
