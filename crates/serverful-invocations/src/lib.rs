@@ -319,6 +319,12 @@ pub enum RecordError {
         action: &'static str,
         source: rusqlite::Error,
     },
+    /// A shared database's statement failed (cluster mode).
+    #[error("failed to {action} in the invocation records: {message}")]
+    Storage {
+        action: &'static str,
+        message: String,
+    },
     /// A kept record does not read back (written by another Serverful?).
     #[error("the invocation record {id} is unreadable: {source}")]
     Corrupt {

@@ -14,6 +14,7 @@ pub mod api_keys;
 pub mod async_queue;
 pub mod checkpoints;
 pub mod cluster;
+pub mod invocations;
 pub mod pool;
 pub mod schedules;
 pub mod sns;

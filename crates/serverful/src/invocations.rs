@@ -34,18 +34,28 @@ pub(crate) fn settings(args: &RecordArgs) -> serverful_invocations::Settings {
 /// cannot be opened: functions still run, unrecorded.
 pub(crate) fn open_recorder(
     data_dir: &Path,
+    cluster: Option<&crate::cluster::Cluster>,
     settings: &serverful_invocations::Settings,
 ) -> Option<Arc<Recorder>> {
-    let started = SqliteInvocations::open_in(data_dir)
-        .map_err(|error| error.to_string())
-        .and_then(|store| {
-            Recorder::start(
-                Arc::new(store),
-                settings.clone(),
-                serverful_invocations::WriterOptions::default(),
-            )
-            .map_err(|error| format!("failed to start the record writer thread: {error}"))
-        });
+    let opened: Result<Arc<dyn serverful_invocations::InvocationBackend>, RecordError> =
+        match cluster {
+            Some(cluster) => {
+                serverful_postgres::invocations::PostgresInvocations::new(cluster.database.clone())
+                    .map(|store| {
+                        Arc::new(store) as Arc<dyn serverful_invocations::InvocationBackend>
+                    })
+            }
+            None => SqliteInvocations::open_in(data_dir)
+                .map(|store| Arc::new(store) as Arc<dyn serverful_invocations::InvocationBackend>),
+        };
+    let started = opened.map_err(|error| error.to_string()).and_then(|store| {
+        Recorder::start(
+            store,
+            settings.clone(),
+            serverful_invocations::WriterOptions::default(),
+        )
+        .map_err(|error| format!("failed to start the record writer thread: {error}"))
+    });
     match started {
         Ok(recorder) => Some(Arc::new(recorder)),
         Err(error) => {

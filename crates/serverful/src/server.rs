@@ -252,7 +252,11 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             keys: keys.clone(),
             code_versions: settings.code_versions,
             logs: logs.map(|opened| serverful_platform::logs::LogReader(opened.backend)),
-            invocation_records: crate::invocations::open_recorder(&data_dir, &settings.records),
+            invocation_records: crate::invocations::open_recorder(
+                &data_dir,
+                cluster.as_ref(),
+                &settings.records,
+            ),
             serverful_version: env!("CARGO_PKG_VERSION").to_owned(),
             schedules: Some(match &database {
                 Some(database) => Arc::new(

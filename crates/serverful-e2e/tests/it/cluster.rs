@@ -753,6 +753,42 @@ fn the_birthday_app_works_through_any_node() {
             )
         );
     }
+
+    // `serverful invocations` through one node lists every node's invocations (3 PUTs
+    // and 9 GETs in all), and `show` reads one that another node ran.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let listed = loop {
+        let (code, stdout, stderr) = nodes[2].admin(&["invocations", "--json"]);
+        assert_eq!(code, 0, "{stderr}");
+        let listed: Vec<serde_json::Value> = stdout
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("JSON line"))
+            .collect();
+        if listed.len() >= 12 || std::time::Instant::now() > deadline {
+            break listed;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let triggers: Vec<&str> = listed
+        .iter()
+        .map(|record| record["trigger"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(listed.len(), 12, "{triggers:?}");
+    assert_eq!(
+        triggers
+            .iter()
+            .filter(|trigger| trigger.contains("PUT"))
+            .count(),
+        3,
+        "{triggers:?}"
+    );
+    let first = listed.last().expect("a record")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let (code, shown, stderr) = nodes[2].admin(&["invocations", "show", &first, "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(shown.contains("\"trigger\": \"route "), "{shown}");
 }
 
 /// SNS on two nodes of one database: a topic made through A is listed and subscribed to
