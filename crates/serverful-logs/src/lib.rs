@@ -68,11 +68,14 @@ impl Cursor {
     /// The cursor before every line.
     pub const START: Cursor = Cursor(0);
 
-    pub(crate) fn from_seq(seq: i64) -> Cursor {
+    /// The cursor of the line a store numbered `seq` (stores number lines in the order
+    /// they were written, from 1).
+    pub fn from_seq(seq: i64) -> Cursor {
         Cursor(seq)
     }
 
-    pub(crate) fn seq(self) -> i64 {
+    /// The number the store gave the line.
+    pub fn seq(self) -> i64 {
         self.0
     }
 }
@@ -189,6 +192,12 @@ pub enum LogError {
     Sqlite {
         action: &'static str,
         source: rusqlite::Error,
+    },
+    /// A shared database's statement failed (cluster mode).
+    #[error("failed to {action} in the log store: {message}")]
+    Storage {
+        action: &'static str,
+        message: String,
     },
     /// The file was written by a newer Serverful.
     #[error("the log store {} has schema version {found}; this Serverful reads up to {supported}: upgrade Serverful or move the file away", path.display())]

@@ -206,14 +206,28 @@ pub fn spawn_catalog_watch(store: Arc<Store>) {
     });
 }
 
-pub fn spawn_ttl_sweep(store: Arc<Store>) {
+/// Deletes expired items every few seconds. In a cluster one node sweeps at a time: the
+/// one holding the `ttl-sweep` lease, asked for before each sweep.
+pub fn spawn_ttl_sweep(store: Arc<Store>, leases: Arc<dyn serverful_cluster::Leases>) {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(TTL_SWEEP_INTERVAL);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
             let store = store.clone();
-            match tokio::task::spawn_blocking(move || store.expire_items()).await {
+            let leases = leases.clone();
+            let sweep = move || {
+                // Held past the next tick, so the sweeping node keeps it while it lives.
+                match leases.hold("ttl-sweep", TTL_SWEEP_INTERVAL * 3) {
+                    Ok(true) => store.expire_items().map(|_| ()),
+                    Ok(false) => Ok(()),
+                    Err(error) => {
+                        tracing::debug!("cannot ask for the TTL sweep's lease: {error}");
+                        Ok(())
+                    }
+                }
+            };
+            match tokio::task::spawn_blocking(sweep).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(error)) => tracing::warn!("failed to delete expired items: {error}"),
                 Err(error) => tracing::warn!("the TTL sweep failed: {error}"),

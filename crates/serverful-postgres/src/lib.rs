@@ -15,6 +15,7 @@ pub mod async_queue;
 pub mod checkpoints;
 pub mod cluster;
 pub mod invocations;
+pub mod logs;
 pub mod pool;
 pub mod schedules;
 pub mod sns;

@@ -101,7 +101,7 @@ pub(crate) fn runtime_options(args: &AppArgs, data_dir: &Path) -> runtime::Runti
         account_id: ACCOUNT_ID.to_string(),
         data_dir: data_dir.to_path_buf(),
         stack: stack_name(args),
-        log_store: crate::logs::open_store(data_dir, crate::logs::retention(&args.logs))
+        log_store: crate::logs::open_store(data_dir, None, crate::logs::retention(&args.logs))
             .map(|opened| opened.store),
         ..runtime::RuntimeOptions::default()
     }

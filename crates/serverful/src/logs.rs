@@ -68,12 +68,19 @@ pub(crate) struct OpenedLogs {
 /// opened: functions still run and their lines are still printed.
 pub(crate) fn open_store(
     data_dir: &Path,
+    cluster: Option<&crate::cluster::Cluster>,
     retention: serverful_logs::Retention,
 ) -> Option<OpenedLogs> {
-    let started = SqliteLogs::open_in(data_dir)
+    let opened: Result<Arc<dyn serverful_logs::LogBackend>, serverful_logs::LogError> =
+        match cluster {
+            Some(cluster) => serverful_postgres::logs::PostgresLogs::new(cluster.database.clone())
+                .map(|store| Arc::new(store) as Arc<dyn serverful_logs::LogBackend>),
+            None => SqliteLogs::open_in(data_dir)
+                .map(|store| Arc::new(store) as Arc<dyn serverful_logs::LogBackend>),
+        };
+    let started = opened
         .map_err(|error| error.to_string())
-        .and_then(|store| {
-            let backend: Arc<dyn serverful_logs::LogBackend> = Arc::new(store);
+        .and_then(|backend| {
             let options = serverful_logs::WriterOptions {
                 retention,
                 ..serverful_logs::WriterOptions::default()

@@ -150,7 +150,13 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         ACCOUNT_ID,
     )
     .map_err(anyhow::Error::msg)?;
-    serverful_platform::tables::spawn_ttl_sweep(store.clone());
+    serverful_platform::tables::spawn_ttl_sweep(
+        store.clone(),
+        match &cluster {
+            Some(cluster) => cluster.leases.clone(),
+            None => Arc::new(serverful_cluster::SingleNode),
+        },
+    );
     if database.is_some() {
         serverful_platform::tables::spawn_catalog_watch(store.clone());
     }
@@ -188,7 +194,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
     let (sandbox, sandbox_line) =
         crate::app::sandbox(settings.sandbox, settings.network, &data_dir, endpoints).await?;
     let aws_hosts = crate::tls::aws_hosts(&tls, &settings.region, sandbox.is_some());
-    let logs = crate::logs::open_store(&data_dir, settings.log_retention);
+    let logs = crate::logs::open_store(&data_dir, cluster.as_ref(), settings.log_retention);
     let metrics = crate::metrics::from_args(settings.metrics);
     metrics.register_source(Arc::new(crate::metrics::QueueDepths(queues.clone())));
     let async_invocations = open_async_queue(&data_dir, database.as_ref())?;

@@ -789,6 +789,26 @@ fn the_birthday_app_works_through_any_node() {
     let (code, shown, stderr) = nodes[2].admin(&["invocations", "show", &first, "--json"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(shown.contains("\"trigger\": \"route "), "{shown}");
+
+    // `serverful logs` through one node reads the function's lines of all three nodes:
+    // a START line for each of the 12 invocations.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (code, stdout, stderr) = nodes[0].admin(&["logs", "BirthdayFunction", "--json"]);
+        assert_eq!(code, 0, "{stderr}");
+        let starts = stdout
+            .lines()
+            .filter(|line| line.contains("START RequestId"))
+            .count();
+        if starts == 12 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline && starts < 12,
+            "{starts} START lines:\n{stdout}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
 
 /// SNS on two nodes of one database: a topic made through A is listed and subscribed to
@@ -907,4 +927,47 @@ fn an_api_key_and_its_quota_are_the_clusters() {
         get(&nodes[1], "/counted-too", Some(&shared)),
         limit_exceeded
     );
+}
+
+/// Expired items (TTL) are deleted once in a cluster: by the one node holding the sweep's
+/// lease.
+#[test]
+fn one_node_sweeps_expired_items_for_the_cluster() {
+    let postgres = Postgres::start();
+    let (nodes, _dirs) = start_nodes(&postgres, 2);
+    let output = std::process::Command::new("python3")
+        .args([
+            "-c",
+            r#"
+import json, sys, time
+import boto3
+a, b = (boto3.client("dynamodb", endpoint_url=url) for url in sys.argv[1:3])
+a.create_table(TableName="sessions", BillingMode="PAY_PER_REQUEST",
+    AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+    KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+b.update_time_to_live(TableName="sessions", TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"})
+past, future = int(time.time()) - 60, int(time.time()) + 3600
+b.put_item(TableName="sessions", Item={"id": {"S": "old"}, "expires": {"N": str(past)}})
+a.put_item(TableName="sessions", Item={"id": {"S": "new"}, "expires": {"N": str(future)}})
+deadline = time.time() + 30
+while time.time() < deadline and "Item" in a.get_item(TableName="sessions", Key={"id": {"S": "old"}}, ConsistentRead=True):
+    time.sleep(0.5)
+left = sorted(item["id"]["S"] for item in b.scan(TableName="sessions", ConsistentRead=True)["Items"])
+print(json.dumps({"left": left}))
+"#,
+            &nodes[0].aws_url,
+            &nodes[1].aws_url,
+        ])
+        .envs(cluster_env())
+        .output()
+        .expect("python3");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(result["left"], json!(["new"]), "{result}");
+    let owners = postgres.psql("SELECT count(*) FROM cluster_leases WHERE name = 'ttl-sweep'");
+    assert_eq!(owners, "1");
 }
