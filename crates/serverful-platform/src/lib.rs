@@ -43,6 +43,7 @@ pub mod api_keys;
 pub mod async_invoke;
 mod authorizers;
 pub mod backup;
+pub mod cluster_versions;
 mod bucket_configurations;
 pub mod bucket_events;
 mod buckets;

@@ -148,8 +148,21 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
     if database.is_some() {
         serverful_platform::tables::spawn_catalog_watch(store.clone());
     }
-    let state = serverful_platform::SqliteState::open(&data_dir.join("platform.sqlite"))
-        .map_err(anyhow::Error::msg)?;
+    // In a cluster, stacks, versions and their sources are the cluster's.
+    let shared_versions = match &database {
+        Some(database) => Some(Arc::new(
+            serverful_platform::cluster_versions::SharedState::open(database.clone(), &data_dir)
+                .map_err(anyhow::Error::msg)?,
+        )),
+        None => None,
+    };
+    let state: Arc<dyn serverful_platform::StateBackend> = match &shared_versions {
+        Some(shared) => shared.clone(),
+        None => Arc::new(
+            serverful_platform::SqliteState::open(&data_dir.join("platform.sqlite"))
+                .map_err(anyhow::Error::msg)?,
+        ),
+    };
     let streams = crate::streams::config(&data_dir, cluster.as_ref())?;
     let queues = open_queues(&data_dir, &settings.region, &aws_url)?;
     // Move tasks are the server's to carry on (a local `serverful invoke` leaves them).
@@ -269,13 +282,14 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
                     nodes: cluster.nodes.clone(),
                     node_id: cluster.node.id.clone(),
                 }),
+            shared_versions,
             api_keys: Some(Arc::new(
                 serverful_platform::api_keys::SqliteApiKeys::open_in(&data_dir)
                     .context("open the API keys' state")?,
             )),
         },
         store.clone(),
-        Arc::new(state),
+        state,
         routes.clone(),
     );
     metrics.register_source(Arc::new(crate::metrics::StreamAges(platform.clone())));
