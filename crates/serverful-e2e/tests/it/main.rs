@@ -14,6 +14,7 @@ mod birthday;
 mod builds;
 mod clients;
 mod cluster;
+mod cluster_deploys;
 mod console;
 mod deploys;
 mod dynamodb_endpoint;
