@@ -182,7 +182,9 @@ impl StateBackend for SharedState {
                 let versions = row
                     .versions
                     .iter()
-                    .map(|record| decode::<VersionRecord>(record).map(|record| self.localize(record)))
+                    .map(|record| {
+                        decode::<VersionRecord>(record).map(|record| self.localize(record))
+                    })
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|message| self.fail_text("read the stacks", message))?;
                 Ok(StackRecord {

@@ -193,7 +193,10 @@ impl PostgresState {
                 .start()
                 .map_err(failed)?;
             let mut stacks: Vec<StackRow> = transaction
-                .query("SELECT name, current FROM platform_stacks ORDER BY name", &[])
+                .query(
+                    "SELECT name, current FROM platform_stacks ORDER BY name",
+                    &[],
+                )
                 .map_err(failed)?
                 .iter()
                 .map(|row| StackRow {
@@ -438,7 +441,8 @@ impl PostgresState {
                 .iter()
                 .map(|row| row.get(0))
                 .collect();
-            let pruned = decide(current, &versions, &function_versions).map_err(DatabaseError::Failed)?;
+            let pruned =
+                decide(current, &versions, &function_versions).map_err(DatabaseError::Failed)?;
             let numbers: Vec<i64> = pruned.iter().copied().map(int).collect();
             transaction
                 .execute(
@@ -493,7 +497,11 @@ impl PostgresState {
     }
 
     /// Records a mapping made or changed at run time.
-    pub fn put_event_source_mapping(&self, uuid: &str, record: String) -> Result<(), DatabaseError> {
+    pub fn put_event_source_mapping(
+        &self,
+        uuid: &str,
+        record: String,
+    ) -> Result<(), DatabaseError> {
         let uuid = uuid.to_owned();
         self.database.run(move |client| {
             client
@@ -612,7 +620,9 @@ impl PostgresState {
             let scratch = tempfile::Builder::new()
                 .prefix(".fetch-")
                 .tempdir_in(&parent)
-                .map_err(|error| failed(format!("create a folder in {}: {error}", parent.display())))?;
+                .map_err(|error| {
+                    failed(format!("create a folder in {}: {error}", parent.display()))
+                })?;
             let mut archive = tar::Archive::new(ChunkReader {
                 transaction: &mut transaction,
                 stack: &stack,
@@ -632,7 +642,10 @@ impl PostgresState {
                 let _ = std::fs::remove_dir_all(&scratch);
                 // Another fetch put it there first: sources never change.
                 if !into.is_dir() {
-                    return Err(failed(format!("move the source to {}: {error}", into.display())));
+                    return Err(failed(format!(
+                        "move the source to {}: {error}",
+                        into.display()
+                    )));
                 }
             }
             Ok(true)

@@ -132,7 +132,10 @@ fn a_deploy_through_one_node_switches_every_node() {
     write_app(&app, "v2");
     let (code, stdout, stderr) = b.admin(&["deploy", app_arg, "--stack", "x"]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    assert!(stdout.starts_with("Deployed x version 2 (was 1)"), "{stdout}");
+    assert!(
+        stdout.starts_with("Deployed x version 2 (was 1)"),
+        "{stdout}"
+    );
     let took = wait_for(&[&a, &b, &c], Some("Hello v2, you!"));
     eprintln!("second deploy through B reached every node in {took:?}");
 

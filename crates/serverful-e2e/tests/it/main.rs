@@ -51,6 +51,7 @@ mod schedules_postgres;
 mod shell_challenge;
 mod sns;
 mod sqs;
+mod state_postgres;
 mod store;
 mod store_postgres;
 mod stream_mappings;
