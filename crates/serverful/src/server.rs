@@ -148,13 +148,14 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
     if database.is_some() {
         serverful_platform::tables::spawn_catalog_watch(store.clone());
     }
-    // In a cluster, stacks, versions and their sources are the cluster's.
+    // In a cluster, `serve`'s stacks, versions and their sources are the cluster's
+    // (`up` runs the app of its own folder, and keeps its state in that folder).
     let shared_versions = match &database {
-        Some(database) => Some(Arc::new(
+        Some(database) if settings.layout == Layout::Serve => Some(Arc::new(
             serverful_platform::cluster_versions::SharedState::open(database.clone(), &data_dir)
                 .map_err(anyhow::Error::msg)?,
         )),
-        None => None,
+        _ => None,
     };
     let state: Arc<dyn serverful_platform::StateBackend> = match &shared_versions {
         Some(shared) => shared.clone(),
