@@ -383,6 +383,12 @@ pub fn follow(platform: &Arc<Platform>, shared: Arc<SharedState>) {
     });
 }
 
+/// Whether two records are the same deploy: a stack deleted and deployed again starts
+/// at version 1 again, so the number alone does not tell.
+pub(crate) fn same_deploy(a: &VersionRecord, b: &VersionRecord) -> bool {
+    a.number == b.number && a.deployed_at == b.deployed_at && a.digest == b.digest
+}
+
 /// Brings this node to the cluster's current versions. False when something is left
 /// to do (a stack busy with an action here, a version that failed to start): the next
 /// poll tries again.
@@ -401,10 +407,8 @@ async fn catch_up(platform: &Arc<Platform>) -> bool {
         let Some(version) = record.current_version() else {
             continue;
         };
-        let serving = platform
-            .current(&record.name)
-            .map(|live| live.record.number);
-        if serving == Some(version.number) {
+        let serving = platform.current(&record.name);
+        if serving.is_some_and(|live| same_deploy(&live.record, version)) {
             continue;
         }
         match platform.follow_version(version.clone()).await {

@@ -1244,7 +1244,10 @@ impl Platform {
         let Some(target) = record.as_ref().and_then(|record| record.current_version()) else {
             return Ok(true);
         };
-        if self.current(&stack).map(|live| live.record.number) == Some(target.number) {
+        if self
+            .current(&stack)
+            .is_some_and(|live| crate::cluster_versions::same_deploy(&live.record, target))
+        {
             return Ok(true);
         }
         let outcome = self

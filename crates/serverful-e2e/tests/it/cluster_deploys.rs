@@ -110,7 +110,8 @@ fn write_app(app: &Path, mark: &str) {
 
 /// A deploy through node B is served by A and C; a second deploy (changed code) switches
 /// all three; a rollback through C switches A and B back; a node started later serves the
-/// current version; a delete through A stops the stack everywhere.
+/// current version; a delete through A stops the stack everywhere, and a new stack of
+/// the same name through C is served everywhere.
 #[test]
 fn a_deploy_through_one_node_switches_every_node() {
     let postgres = Postgres::start();
@@ -164,4 +165,13 @@ fn a_deploy_through_one_node_switches_every_node() {
     let (code, _, stderr) = d.admin(&["rollback", "--stack", "x"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("there is no stack x"), "{stderr}");
+
+    // A stack of the same name deployed again starts at version 1 again: every node
+    // serves the new one.
+    write_app(&app, "v3");
+    let (code, stdout, stderr) = c.admin(&["deploy", app_arg, "--stack", "x"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.starts_with("Deployed x version 1"), "{stdout}");
+    let took = wait_for(&[&a, &b, &c, &d], Some("Hello v3, you!"));
+    eprintln!("a new stack x through C reached every node in {took:?}");
 }
