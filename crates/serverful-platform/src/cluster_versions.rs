@@ -17,7 +17,8 @@
 //! it serves and switches with the platform's atomic switch (the one a deploy takes
 //! after its build), and stops the stacks deleted elsewhere. So a deploy, rollback or
 //! delete through one node reaches every other within `POLL` plus the time to unpack and
-//! start the version there.
+//! start the version there. Event-source mappings made at run time through the Lambda
+//! API are followed the same way (`crate::runtime_mappings::follow`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -427,6 +428,15 @@ async fn catch_up(platform: &Arc<Platform>) -> bool {
                 done = false;
             }
         }
+    }
+    let state = platform.state().clone();
+    match tokio::task::spawn_blocking(move || state.event_source_mappings()).await {
+        Ok(Ok(mappings)) => crate::runtime_mappings::follow(platform, &mappings),
+        Ok(Err(error)) => {
+            tracing::warn!("cluster deploys: {error}");
+            done = false;
+        }
+        Err(_) => done = false,
     }
     for stack in platform.stack_names() {
         if records.iter().any(|record| record.name == stack) {

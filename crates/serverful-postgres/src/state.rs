@@ -8,8 +8,8 @@
 //! its `StateBackend` over [`PostgresState`], with the same semantics as the SQLite
 //! backend: each call is one transaction.
 //!
-//! Every change of a stack's current version (a deploy, a rollback, a delete) raises
-//! one counter, [`PostgresState::generation`], in the same transaction: a node polls it
+//! Every change of a stack's current version (a deploy, a rollback, a delete) and of
+//! a mapping made at run time raises one counter, [`PostgresState::generation`], in the same transaction: a node polls it
 //! and, when it moved, reads the stacks again.
 //!
 //! A version's source folder is kept as a tar archive cut in chunks of [`CHUNK`] bytes,
@@ -504,14 +504,16 @@ impl PostgresState {
     ) -> Result<(), DatabaseError> {
         let uuid = uuid.to_owned();
         self.database.run(move |client| {
-            client
+            let mut transaction = client.transaction().map_err(failed)?;
+            transaction
                 .execute(
                     "INSERT INTO platform_event_source_mappings (uuid, record) VALUES ($1, $2)
                      ON CONFLICT (uuid) DO UPDATE SET record = EXCLUDED.record",
                     &[&uuid, &record],
                 )
                 .map_err(failed)?;
-            Ok(())
+            bump(&mut transaction)?;
+            transaction.commit().map_err(failed)
         })
     }
 
@@ -519,17 +521,20 @@ impl PostgresState {
     pub fn delete_event_source_mapping(&self, uuid: &str) -> Result<(), DatabaseError> {
         let uuid = uuid.to_owned();
         self.database.run(move |client| {
-            client
+            let mut transaction = client.transaction().map_err(failed)?;
+            transaction
                 .execute(
                     "DELETE FROM platform_event_source_mappings WHERE uuid = $1",
                     &[&uuid],
                 )
                 .map_err(failed)?;
-            Ok(())
+            bump(&mut transaction)?;
+            transaction.commit().map_err(failed)
         })
     }
 
-    /// The change counter: it moves with every deploy, rollback and delete.
+    /// The change counter: it moves with every deploy, rollback and delete, and every
+    /// change to a mapping made at run time.
     pub fn generation(&self) -> Result<i64, DatabaseError> {
         self.database.run(|client| {
             Ok(client

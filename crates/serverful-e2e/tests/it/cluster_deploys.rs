@@ -175,3 +175,120 @@ fn a_deploy_through_one_node_switches_every_node() {
     let took = wait_for(&[&a, &b, &c, &d], Some("Hello v3, you!"));
     eprintln!("a new stack x through C reached every node in {took:?}");
 }
+
+/// Runs the AWS CLI against `node` with the cluster's keys: (success, JSON, stderr).
+fn aws(node: &Server, args: &[&str]) -> (bool, Value, String) {
+    let output = std::process::Command::new("aws")
+        .args(args)
+        .args(["--output", "json"])
+        .env("AWS_ENDPOINT_URL", &node.aws_url)
+        .env("AWS_ACCESS_KEY_ID", KEYS[0].1)
+        .env("AWS_SECRET_ACCESS_KEY", KEYS[1].1)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("run aws (scripts/install-test-deps.sh installs it)");
+    (
+        output.status.success(),
+        serde_json::from_slice(&output.stdout).unwrap_or(Value::Null),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The event-source mappings a node lists (`UUID`, `State`).
+fn mappings_on(node: &Server) -> Vec<(String, String)> {
+    let (ok, listed, stderr) = aws(node, &["lambda", "list-event-source-mappings"]);
+    assert!(ok, "{stderr}");
+    listed["EventSourceMappings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|mapping| {
+            (
+                mapping["UUID"].as_str().unwrap_or_default().to_owned(),
+                mapping["State"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// A mapping made through the Lambda API on one node runs on the others too; a change
+/// and a delete through another node reach the first.
+#[test]
+fn a_mapping_made_at_run_time_reaches_every_node() {
+    let postgres = Postgres::start();
+    let (a, _a_dir) = start_node(&postgres);
+    let (b, _b_dir) = start_node(&postgres);
+    let app = serverful_e2e::test_app("stream-windows");
+    let (code, stdout, stderr) =
+        a.admin(&["deploy", app.to_str().expect("utf-8"), "--stack", "windows"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let (ok, streams, stderr) = aws(
+        &a,
+        &[
+            "dynamodbstreams",
+            "list-streams",
+            "--table-name",
+            "windows-events",
+        ],
+    );
+    assert!(ok, "{stderr}");
+    let stream_arn = streams["Streams"][0]["StreamArn"]
+        .as_str()
+        .expect("StreamArn")
+        .to_owned();
+    let (ok, made, stderr) = aws(
+        &a,
+        &[
+            "lambda",
+            "create-event-source-mapping",
+            "--function-name",
+            "windows-counter",
+            "--event-source-arn",
+            &stream_arn,
+            "--starting-position",
+            "LATEST",
+        ],
+    );
+    assert!(ok, "{stderr}");
+    let uuid = made["UUID"].as_str().expect("UUID").to_owned();
+
+    let until = |node: &Server, expected: Vec<(String, String)>| {
+        let started = Instant::now();
+        loop {
+            let found = mappings_on(node);
+            if found == expected {
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < REACH,
+                "{found:?}, not {expected:?}\n{}",
+                node.stdout()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let took = until(&b, vec![(uuid.clone(), "Enabled".to_owned())]);
+    eprintln!("a mapping made on A ran on B {took:?} later");
+
+    let (ok, _, stderr) = aws(
+        &b,
+        &[
+            "lambda",
+            "update-event-source-mapping",
+            "--uuid",
+            &uuid,
+            "--no-enabled",
+        ],
+    );
+    assert!(ok, "{stderr}");
+    until(&a, vec![(uuid.clone(), "Disabled".to_owned())]);
+
+    let (ok, _, stderr) = aws(
+        &b,
+        &["lambda", "delete-event-source-mapping", "--uuid", &uuid],
+    );
+    assert!(ok, "{stderr}");
+    until(&a, Vec::new());
+}
