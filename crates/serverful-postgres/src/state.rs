@@ -240,7 +240,15 @@ impl PostgresState {
                     "INSERT INTO platform_versions (stack, number, source, record) VALUES ($1, $2, $3, $4)",
                     &[&stack, &int(number), &source, &record],
                 )
-                .map_err(failed)?;
+                .map_err(|error| {
+                    if error.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) {
+                        DatabaseError::Failed(format!(
+                            "a deploy through another node recorded version {number} of stack {stack} first; deploy again"
+                        ))
+                    } else {
+                        failed(error)
+                    }
+                })?;
             transaction
                 .execute(
                     "INSERT INTO platform_stacks (name, current) VALUES ($1, $2)

@@ -100,8 +100,15 @@ fn versions_rollbacks_and_deletes_are_the_clusters() {
         .expect("add");
     assert_eq!(b.generation().expect("generation"), start + 3);
     // A version number is recorded once.
-    let again = a.add_version(&version(dir_a.path(), "hello", 2), &[]);
-    assert!(again.is_err(), "{again:?}");
+    let again = a
+        .add_version(&version(dir_a.path(), "hello", 2), &[])
+        .expect_err("a second version 2");
+    assert!(
+        again.to_string().contains(
+            "a deploy through another node recorded version 2 of stack hello first; deploy again"
+        ),
+        "{again}"
+    );
     b.set_current("hello", 1).expect("rollback");
     assert_eq!(a.generation().expect("generation"), start + 4);
 
