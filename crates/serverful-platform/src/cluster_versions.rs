@@ -37,6 +37,13 @@ use crate::state::{
 /// How often a node checks for deploys made through other nodes.
 pub const POLL: Duration = Duration::from_secs(1);
 
+/// How long a node waits before it tries again to start a version that failed to start
+/// here (its build failed on this node, say), rather than rebuilding it every poll.
+pub const RETRY_FAILED: Duration = Duration::from_secs(30);
+
+/// Versions that failed to start here: by stack, the deploy and when it failed.
+type Failures = std::collections::BTreeMap<String, (VersionRecord, std::time::Instant)>;
+
 /// The platform's state in the cluster's database, with this node's paths.
 pub struct SharedState {
     state: PostgresState,
@@ -360,6 +367,7 @@ pub fn follow(platform: &Arc<Platform>, shared: Arc<SharedState>) {
     let platform = Arc::downgrade(platform);
     tokio::spawn(async move {
         let mut seen: Option<i64> = None;
+        let mut failures = Failures::new();
         loop {
             let Some(current) = platform.upgrade() else {
                 return;
@@ -374,7 +382,7 @@ pub fn follow(platform: &Arc<Platform>, shared: Arc<SharedState>) {
                         .ok()
                 });
             if let Some(generation) = generation {
-                if seen != Some(generation) && catch_up(&current).await {
+                if seen != Some(generation) && catch_up(&current, &mut failures).await {
                     seen = Some(generation);
                 }
             }
@@ -393,7 +401,7 @@ pub(crate) fn same_deploy(a: &VersionRecord, b: &VersionRecord) -> bool {
 /// Brings this node to the cluster's current versions. False when something is left
 /// to do (a stack busy with an action here, a version that failed to start): the next
 /// poll tries again.
-async fn catch_up(platform: &Arc<Platform>) -> bool {
+async fn catch_up(platform: &Arc<Platform>, failures: &mut Failures) -> bool {
     let state = platform.state().clone();
     let records = match tokio::task::spawn_blocking(move || state.stacks()).await {
         Ok(Ok(records)) => records,
@@ -412,18 +420,32 @@ async fn catch_up(platform: &Arc<Platform>) -> bool {
         if serving.is_some_and(|live| same_deploy(&live.record, version)) {
             continue;
         }
+        if let Some((failed, at)) = failures.get(&record.name) {
+            if same_deploy(failed, version) && at.elapsed() < RETRY_FAILED {
+                done = false;
+                continue;
+            }
+        }
         match platform.follow_version(version.clone()).await {
-            Ok(true) => tracing::info!(
-                "stack {} now serves version {}, as the cluster does",
-                record.name,
-                version.number
-            ),
+            Ok(true) => {
+                failures.remove(&record.name);
+                tracing::info!(
+                    "stack {} now serves version {}, as the cluster does",
+                    record.name,
+                    version.number
+                );
+            }
             Ok(false) => done = false,
             Err(error) => {
                 tracing::warn!(
-                    "stack {} version {} failed to start on this node: {error}",
+                    "stack {} version {} failed to start on this node (tried again in {} s): {error}",
                     record.name,
-                    version.number
+                    version.number,
+                    RETRY_FAILED.as_secs()
+                );
+                failures.insert(
+                    record.name.clone(),
+                    (version.clone(), std::time::Instant::now()),
                 );
                 done = false;
             }
