@@ -92,6 +92,19 @@ fn rows(published: &[FunctionVersionRecord]) -> Result<Vec<FunctionVersionRow>, 
         .collect()
 }
 
+/// `record` with the paths of the node whose data folder is `data_dir`: its source in
+/// `DATA/stacks/<stack>/sources/<source>`, its template at the same place inside.
+fn localize(data_dir: &Path, mut record: VersionRecord) -> VersionRecord {
+    let local = stack_root(data_dir, &record.stack)
+        .join("sources")
+        .join(source_key(&record));
+    if let Ok(inside) = record.template_path.strip_prefix(&record.source_dir) {
+        record.template_path = local.join(inside);
+    }
+    record.source_dir = local;
+    record
+}
+
 impl SharedState {
     /// Prepares the tables in `database`; `data_dir` is this node's.
     pub fn open(database: Arc<Database>, data_dir: &Path) -> Result<SharedState, StateError> {
@@ -125,21 +138,9 @@ impl SharedState {
         }
     }
 
-    /// The folder this node runs `record`'s source from.
-    fn local_source(&self, record: &VersionRecord) -> PathBuf {
-        stack_root(&self.data_dir, &record.stack)
-            .join("sources")
-            .join(source_key(record))
-    }
-
     /// `record` with this node's paths.
-    fn localize(&self, mut record: VersionRecord) -> VersionRecord {
-        let local = self.local_source(&record);
-        if let Ok(inside) = record.template_path.strip_prefix(&record.source_dir) {
-            record.template_path = local.join(inside);
-        }
-        record.source_dir = local;
-        record
+    fn localize(&self, record: VersionRecord) -> VersionRecord {
+        localize(&self.data_dir, record)
     }
 
     /// The change counter: it moves with every deploy, rollback and delete.
@@ -474,4 +475,72 @@ async fn catch_up(platform: &Arc<Platform>, failures: &mut Failures) -> bool {
         }
     }
     done
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(source_dir: &str, template_path: &str) -> VersionRecord {
+        VersionRecord {
+            stack: "hello".to_owned(),
+            number: 3,
+            deployed_at: "2026-12-07T00:00:00Z".to_owned(),
+            source: "/apps/hello".to_owned(),
+            digest: "0123456789abcdef".to_owned(),
+            source_dir: PathBuf::from(source_dir),
+            template_path: PathBuf::from(template_path),
+            parameters: Default::default(),
+            lambda_versions: Some(Vec::new()),
+        }
+    }
+
+    #[test]
+    fn another_nodes_record_gets_this_nodes_paths() {
+        let theirs = record(
+            "/nodes/b/stacks/hello/sources/0123456789ab",
+            "/nodes/b/stacks/hello/sources/0123456789ab/app/template.yaml",
+        );
+        let ours = localize(Path::new("/nodes/a"), theirs.clone());
+        assert_eq!(
+            ours.source_dir,
+            Path::new("/nodes/a/stacks/hello/sources/0123456789ab")
+        );
+        assert_eq!(
+            ours.template_path,
+            Path::new("/nodes/a/stacks/hello/sources/0123456789ab/app/template.yaml")
+        );
+        assert_eq!(source_key(&ours), "0123456789ab");
+        // The rest is the deploy's, and the node that made it reads it unchanged.
+        assert!(same_deploy(&ours, &theirs));
+        assert_eq!(localize(Path::new("/nodes/b"), theirs.clone()), theirs);
+        // A template outside the source (never under `serve`) is left alone.
+        let outside = localize(
+            Path::new("/nodes/a"),
+            record(
+                "/nodes/b/stacks/hello/sources/x",
+                "/elsewhere/template.yaml",
+            ),
+        );
+        assert_eq!(outside.template_path, Path::new("/elsewhere/template.yaml"));
+    }
+
+    #[test]
+    fn a_stack_deployed_again_is_another_deploy() {
+        let first = record(
+            "/d/stacks/hello/sources/a",
+            "/d/stacks/hello/sources/a/t.yaml",
+        );
+        let again = VersionRecord {
+            deployed_at: "2026-12-08T00:00:00Z".to_owned(),
+            ..first.clone()
+        };
+        assert!(same_deploy(&first, &first.clone()));
+        assert!(!same_deploy(&first, &again));
+        let other_number = VersionRecord {
+            number: 4,
+            ..first.clone()
+        };
+        assert!(!same_deploy(&first, &other_number));
+    }
 }
