@@ -12,7 +12,8 @@
 //! Records keep the deploying node's paths; [`SharedState`] hands each node its own
 //! (`DATA/stacks/<stack>/sources/<digest>`, the folder named by the source's content).
 //!
-//! Every node polls the state's change counter every [`POLL`]; when it moved (or a
+//! Every node polls the state's change counter every [`POLL`] (sooner when another node
+//! announces a change with `NOTIFY`, which only speeds it up); when it moved (or a
 //! switch could not be made yet), it compares each stack's current version with the one
 //! it serves and switches with the platform's atomic switch (the one a deploy takes
 //! after its build), and stops the stacks deleted elsewhere. So a deploy, rollback or
@@ -47,6 +48,8 @@ type Failures = std::collections::BTreeMap<String, (VersionRecord, std::time::In
 /// The platform's state in the cluster's database, with this node's paths.
 pub struct SharedState {
     state: PostgresState,
+    /// Woken when another node announces a change (a speed-up of the poll).
+    changed: Arc<tokio::sync::Notify>,
     data_dir: PathBuf,
     url: String,
 }
@@ -116,6 +119,7 @@ impl SharedState {
         })?;
         Ok(SharedState {
             state,
+            changed: Arc::new(tokio::sync::Notify::new()),
             data_dir: data_dir.to_owned(),
             url,
         })
@@ -141,6 +145,21 @@ impl SharedState {
     /// `record` with this node's paths.
     fn localize(&self, record: VersionRecord) -> VersionRecord {
         localize(&self.data_dir, record)
+    }
+
+    /// Listens for changes announced by other nodes on a connection of its own to `url`
+    /// (the password included, unlike the pool's display URL), so that the follower
+    /// looks at once rather than at its next poll.
+    pub fn listen(&self, url: &str) -> Result<(), StateError> {
+        let changed = Arc::downgrade(&self.changed);
+        PostgresState::listen(url, move || match changed.upgrade() {
+            Some(changed) => {
+                changed.notify_one();
+                true
+            }
+            None => false,
+        })
+        .map_err(self.fail("listen for changes"))
     }
 
     /// The change counter: it moves with every deploy, rollback and delete.
@@ -388,7 +407,10 @@ pub fn follow(platform: &Arc<Platform>, shared: Arc<SharedState>) {
                 }
             }
             drop(current);
-            tokio::time::sleep(POLL).await;
+            tokio::select! {
+                () = tokio::time::sleep(POLL) => {}
+                () = shared.changed.notified() => {}
+            }
         }
     });
 }

@@ -157,6 +157,9 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
         )),
         _ => None,
     };
+    if let (Some(shared), Some(url)) = (&shared_versions, &settings.store) {
+        shared.listen(url).map_err(anyhow::Error::msg)?;
+    }
     let state: Arc<dyn serverful_platform::StateBackend> = match &shared_versions {
         Some(shared) => shared.clone(),
         None => Arc::new(
