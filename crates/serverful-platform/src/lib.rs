@@ -23,6 +23,8 @@
 //! - `prepare`: a version made ready to run: runtime names checked, functions and layers
 //!   built, the runtime's view of each function.
 //! - `state`: stacks and versions kept behind [`StateBackend`] ([`SqliteState`]).
+//! - `cluster_versions`: in a cluster, the state and each version's source in PostgreSQL,
+//!   and every node following the cluster's current versions.
 //! - `tables`: the DynamoDB store, a version's tables, the TTL sweep.
 //! - `logs`: a page of one function's kept lines, the function found by any of its names.
 //! - `backup`: which parts of a data folder are its state, and a backup of them.
@@ -46,6 +48,7 @@ pub mod backup;
 mod bucket_configurations;
 pub mod bucket_events;
 mod buckets;
+pub mod cluster_versions;
 pub mod describe;
 pub mod events_api;
 mod invocation;

@@ -61,6 +61,34 @@ pub fn start(platform: &Arc<Platform>) {
     }
 }
 
+/// In a cluster: runs the mappings the state records now (`records`), as made, changed
+/// or deleted through other nodes, and stops those it no longer records. Their
+/// checkpoints are the cluster's: the node that deleted a mapping deleted its
+/// checkpoint.
+pub(crate) fn follow(platform: &Arc<Platform>, records: &[EventSourceMappingRecord]) {
+    let known = platform.runtime_mappings().all();
+    for record in records {
+        if known.contains(record) {
+            continue;
+        }
+        platform.runtime_mappings().insert(record.clone());
+        platform.run_mapping(record);
+    }
+    for gone in known
+        .iter()
+        .filter(|known| !records.iter().any(|record| record.uuid == known.uuid))
+    {
+        platform.runtime_mappings().remove(&gone.uuid);
+        let group = format!("{GROUP_PREFIX}{}", gone.uuid);
+        if let Some(queue_mappings) = platform.queue_mappings().cloned() {
+            let group = group.clone();
+            tokio::spawn(async move { queue_mappings.remove_stack(&group).await });
+        }
+        let streams = platform.stream_mappings().clone();
+        tokio::spawn(async move { streams.remove_stack(&group, false).await });
+    }
+}
+
 /// The stream mapping a record describes, as a template would declare it.
 fn stream_source(record: &EventSourceMappingRecord, table_name: &str) -> template::StreamMapping {
     template::StreamMapping {

@@ -102,6 +102,9 @@ pub struct PlatformConfig {
     /// This node's cluster, when it is one of several sharing a database (`ls` lists
     /// the nodes).
     pub membership: Option<Membership>,
+    /// In a cluster: the state in the shared database, through which every version's
+    /// source reaches the other nodes (`crate::cluster_versions`).
+    pub shared_versions: Option<Arc<crate::cluster_versions::SharedState>>,
 }
 
 /// Which cluster this node belongs to, and which node it is.
@@ -698,6 +701,19 @@ impl Platform {
                     .map_err(|message| ActionError::internal("tables", message))?;
             }
         }
+        if let Some(shared) = self.config.shared_versions.clone() {
+            // Before the version is recorded: a node that sees it finds its source.
+            progress.phase("storing the source for the cluster");
+            let record = version.record.clone();
+            let stored = tokio::task::spawn_blocking(move || shared.upload(&record))
+                .await
+                .map_err(|error| error.to_string())
+                .and_then(|stored| stored.map_err(|error| error.to_string()));
+            if let Err(message) = stored {
+                shut_down(version).await;
+                return Err(ActionError::internal("state", message));
+            }
+        }
         progress.phase("switching");
         if let Err(error) = self.state.add_version(&version.record, &published) {
             shut_down(version).await;
@@ -730,6 +746,14 @@ impl Platform {
         progress: Arc<dyn Progress>,
     ) -> Result<(Arc<LiveVersion>, Vec<String>, Vec<FunctionVersionRecord>), ActionError> {
         let stack = record.stack.clone();
+        if let Some(shared) = self.config.shared_versions.clone() {
+            // Deployed through another node: its source comes from the database.
+            let wanted = record.clone();
+            tokio::task::spawn_blocking(move || shared.ensure_source(&wanted))
+                .await
+                .map_err(|error| ActionError::internal("source", error.to_string()))?
+                .map_err(|error| ActionError::internal("source", error.to_string()))?;
+        }
         progress.phase("loading the template");
         let mut app = self.load_template(&record, record.version_numbers())?;
         // The functions get the stack's own keys, which may reach the new version's
@@ -1201,6 +1225,100 @@ impl Platform {
         })
     }
 
+    /// In a cluster: starts the stack's current version as the state has it and switches
+    /// to it, unless this node serves it already. False when an action on the stack runs
+    /// here (the caller tries again later).
+    pub(crate) async fn follow_version(
+        self: &Arc<Self>,
+        wanted: VersionRecord,
+    ) -> Result<bool, ActionError> {
+        let stack = wanted.stack.clone();
+        let Ok(_guard) = self.lock(&stack) else {
+            return Ok(false);
+        };
+        // Read again under the lock: an action here may have moved it since.
+        let state = self.state.clone();
+        let record = tokio::task::spawn_blocking(move || state.stacks())
+            .await
+            .map_err(|error| ActionError::internal("state", error.to_string()))?
+            .map_err(|error| ActionError::internal("state", error.to_string()))?
+            .into_iter()
+            .find(|record| record.name == stack);
+        let Some(target) = record.as_ref().and_then(|record| record.current_version()) else {
+            return Ok(true);
+        };
+        if self
+            .current(&stack)
+            .is_some_and(|live| crate::cluster_versions::same_deploy(&live.record, target))
+        {
+            return Ok(true);
+        }
+        let outcome = self
+            .start_version(
+                target.clone(),
+                None,
+                Warm::Nothing,
+                Arc::new(crate::prepare::Quiet),
+            )
+            .await;
+        let result = match outcome {
+            Ok((version, _warnings, _published)) => {
+                self.switch(&stack, version);
+                self.refresh_published(&stack);
+                Ok(true)
+            }
+            Err(error) => Err(error),
+        };
+        self.settle_keys(&stack);
+        result
+    }
+
+    /// In a cluster: stops `stack` on this node after it was deleted through another
+    /// (which deleted what the nodes share: its state, tables, queues, buckets). False
+    /// when an action on the stack runs here.
+    pub(crate) async fn retire_here(self: &Arc<Self>, stack: &str) -> Result<bool, ActionError> {
+        let Ok(_guard) = self.lock(stack) else {
+            return Ok(false);
+        };
+        let state = self.state.clone();
+        let recorded = tokio::task::spawn_blocking(move || state.stacks())
+            .await
+            .map_err(|error| ActionError::internal("state", error.to_string()))?
+            .map_err(|error| ActionError::internal("state", error.to_string()))?
+            .iter()
+            .any(|record| record.name == stack);
+        if recorded {
+            // Deployed again since: the next catch-up starts it.
+            return Ok(true);
+        }
+        let live = self
+            .stacks
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(stack);
+        self.stream_mappings.remove_stack(stack, false).await;
+        if let Some(queue_mappings) = &self.queue_mappings {
+            queue_mappings.remove_stack(stack).await;
+        }
+        self.publish_routes();
+        if let Some(scheduler) = &self.scheduler {
+            if let Err(error) = scheduler.remove_stack(stack) {
+                tracing::warn!("failed to forget the schedules of {stack}: {error}");
+            }
+        }
+        if let Some(live) = live {
+            for version in live.current.into_iter().chain(live.draining) {
+                shut_down(version).await;
+            }
+        }
+        self.older.stop_where(stack, |_, _| false).await;
+        self.settle_keys(stack);
+        if self.config.layout == Layout::Serve {
+            let _ = std::fs::remove_dir_all(stack_root(&self.config.data_dir, stack));
+        }
+        Ok(true)
+    }
+
     /// Forgets old versions beyond [`VERSIONS_KEPT`] and removes their source copies, and
     /// stops the Lambda versions they published that still ran.
     async fn prune(&self, stack: &str) {
@@ -1330,7 +1448,7 @@ impl Platform {
             .collect()
     }
 
-    fn stack_names(&self) -> Vec<String> {
+    pub(crate) fn stack_names(&self) -> Vec<String> {
         self.stacks
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -421,7 +421,7 @@ fn insert_function_versions(
 /// The deploys `prune_versions` forgets: beyond the newest `keep`, not the current one,
 /// and not one whose build runs a Lambda version a kept deploy names (and so on, since a
 /// deploy kept for that names versions of its own).
-fn deploys_to_prune(
+pub(crate) fn deploys_to_prune(
     versions: &[VersionRecord],
     function_versions: &[FunctionVersionRecord],
     current: u64,

@@ -8,6 +8,8 @@
 //! - [`cluster`]: leases on work and the nodes' heartbeats.
 //! - [`checkpoints`]: how far each stream mapping got.
 //! - [`schedules`]: the schedules' state (a tick fires once across the cluster).
+//! - [`state`]: the platform's stacks, versions and their sources (a deploy through
+//!   one node is served by all).
 //! - [`async_queue`]: the queue of asynchronous invocations (any node runs them).
 
 pub mod api_keys;
@@ -20,6 +22,7 @@ pub mod pool;
 pub mod schedules;
 pub mod sns;
 pub mod sqs;
+pub mod state;
 pub mod store;
 
 pub use async_queue::{Lease, PostgresQueue};

@@ -64,6 +64,10 @@ pub(crate) async fn run(args: ServeArgs, aws: tokio::runtime::Handle) -> anyhow:
     let failures = server.platform.restore(progress.clone()).await;
     progress.finish();
     serverful_platform::bucket_events::redeliver(&server.platform);
+    // In a cluster, deploys through other nodes are followed from now on.
+    if let Some(shared) = server.platform.config().shared_versions.clone() {
+        serverful_platform::cluster_versions::follow(&server.platform, shared);
+    }
     for failure in &failures {
         eprintln!("error: {}", failure.message);
     }

@@ -160,8 +160,25 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
     if database.is_some() {
         serverful_platform::tables::spawn_catalog_watch(store.clone());
     }
-    let state = serverful_platform::SqliteState::open(&data_dir.join("platform.sqlite"))
-        .map_err(anyhow::Error::msg)?;
+    // In a cluster, `serve`'s stacks, versions and their sources are the cluster's
+    // (`up` runs the app of its own folder, and keeps its state in that folder).
+    let shared_versions = match &database {
+        Some(database) if settings.layout == Layout::Serve => Some(Arc::new(
+            serverful_platform::cluster_versions::SharedState::open(database.clone(), &data_dir)
+                .map_err(anyhow::Error::msg)?,
+        )),
+        _ => None,
+    };
+    if let (Some(shared), Some(url)) = (&shared_versions, &settings.store) {
+        shared.listen(url).map_err(anyhow::Error::msg)?;
+    }
+    let state: Arc<dyn serverful_platform::StateBackend> = match &shared_versions {
+        Some(shared) => shared.clone(),
+        None => Arc::new(
+            serverful_platform::SqliteState::open(&data_dir.join("platform.sqlite"))
+                .map_err(anyhow::Error::msg)?,
+        ),
+    };
     let streams = crate::streams::config(&data_dir, cluster.as_ref())?;
     let queues = open_queues(&data_dir, database.clone(), &settings.region, &aws_url)?;
     // Move tasks are the server's to carry on (a local `serverful invoke` leaves them).
@@ -287,6 +304,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
                     nodes: cluster.nodes.clone(),
                     node_id: cluster.node.id.clone(),
                 }),
+            shared_versions,
             api_keys: Some(match &cluster {
                 Some(cluster) => Arc::new(serverful_platform::api_keys::PostgresApiKeys(
                     serverful_postgres::api_keys::PostgresApiKeys::new(cluster.database.clone())
@@ -301,7 +319,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
             }),
         },
         store.clone(),
-        Arc::new(state),
+        state,
         routes.clone(),
     );
     metrics.register_source(Arc::new(crate::metrics::StreamAges(platform.clone())));
