@@ -680,7 +680,12 @@ fn a_node_cut_off_from_the_database_loses_its_stream_to_a_live_node() {
         std::time::Duration::from_secs(20),
         || mapping_owner(&postgres, &[&cut_node, &live_node]) == Some(0),
     );
-    deploy(&live_node);
+    // The stack is the cluster's: the live node starts it too, without a deploy.
+    wait_until(
+        "the live node serves the stack",
+        std::time::Duration::from_secs(30),
+        || live_node.admin(&["ls"]).1.contains("projector"),
+    );
     projector_client(&live_node, &["write", "0", "39", "4"]);
     wait_until("copies start", std::time::Duration::from_secs(30), || {
         projector_copies(&live_node)
