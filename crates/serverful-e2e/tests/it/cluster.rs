@@ -30,6 +30,28 @@ fn start_nodes(postgres: &Postgres, count: usize) -> (Vec<Server>, Vec<tempfile:
     (nodes, dirs)
 }
 
+/// `serverful up` of the test app `app` on `count` nodes of one database, one after
+/// another (each finds the tables the first made).
+fn start_up_nodes(postgres: &Postgres, app: &str, count: usize) -> Vec<Server> {
+    let url = postgres.url();
+    let app = serverful_e2e::test_app(app);
+    (0..count)
+        .map(|_| {
+            Server::try_start_with_env(&app, &["--store", &url], &KEYS)
+                .unwrap_or_else(|output| panic!("node did not start:\n{output}"))
+        })
+        .collect()
+}
+
+/// The environment of a client of the cluster (its keys).
+fn cluster_env() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID", KEYS[0].1),
+        ("AWS_SECRET_ACCESS_KEY", KEYS[1].1),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ]
+}
+
 /// Three nodes behind a round-robin client: a table made through one is used through
 /// the others at once, and concurrent conditional updates of one counter (read, then
 /// write only if unchanged; and `ADD`) from all three lose no increment. Each node
@@ -176,9 +198,7 @@ fn projector_client(node: &Server, args: &[&str]) -> String {
         .args(["-c", crate::stream_mappings::CLIENT])
         .args(args)
         .env("AWS_ENDPOINT_URL", &node.aws_url)
-        .env("AWS_ACCESS_KEY_ID", KEYS[0].1)
-        .env("AWS_SECRET_ACCESS_KEY", KEYS[1].1)
-        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .envs(cluster_env())
         .output()
         .expect("run python3");
     assert!(
@@ -317,14 +337,7 @@ fn a_stream_mapping_moves_to_a_live_node_when_its_owner_is_killed() {
 #[test]
 fn a_websocket_client_on_one_node_gets_what_is_posted_on_another() {
     let postgres = Postgres::start();
-    let url = postgres.url();
-    let app = serverful_e2e::test_app("websocket-chat");
-    let nodes: Vec<Server> = (0..3)
-        .map(|_| {
-            Server::try_start_with_env(&app, &["--store", &url], &KEYS)
-                .unwrap_or_else(|output| panic!("node did not start:\n{output}"))
-        })
-        .collect();
+    let nodes = start_up_nodes(&postgres, "websocket-chat", 3);
     let ws = |node: &Server| {
         format!(
             "{}/production",
@@ -343,9 +356,7 @@ fn a_websocket_client_on_one_node_gets_what_is_posted_on_another() {
             "PYTHONPATH",
             serverful_e2e::test_deps_dir().join("python-websockets"),
         )
-        .env("AWS_ACCESS_KEY_ID", KEYS[0].1)
-        .env("AWS_SECRET_ACCESS_KEY", KEYS[1].1)
-        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .envs(cluster_env())
         .output()
         .expect("run python3");
     let all_output = || {
@@ -430,9 +441,7 @@ fn a_database_restart_under_load_fails_requests_retryably_and_recovers_alone() {
         std::thread::spawn(move || {
             let output = std::process::Command::new("python3")
                 .args(["-c", WRITES_THROUGH_A_RESTART, &aws_url])
-                .env("AWS_ACCESS_KEY_ID", KEYS[0].1)
-                .env("AWS_SECRET_ACCESS_KEY", KEYS[1].1)
-                .env("AWS_DEFAULT_REGION", "us-east-1")
+                .envs(cluster_env())
                 .output()
                 .expect("run python3");
             assert!(
@@ -565,14 +574,6 @@ fn a_node_killed_mid_transaction_leaves_nothing_half_written() {
     // Both movers got transfers through; the survivor's kept going after the kill.
     assert!(moved[0]["done"].as_u64().expect("count") > 0, "{moved:?}");
     assert!(moved[1]["late"].as_u64().expect("count") > 0, "{moved:?}");
-}
-
-fn cluster_env() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("AWS_ACCESS_KEY_ID", KEYS[0].1),
-        ("AWS_SECRET_ACCESS_KEY", KEYS[1].1),
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-    ]
 }
 
 /// argv: setup|move|check, and a node's AWS endpoint. Ten accounts of 100; movers make
@@ -916,14 +917,7 @@ print(json.dumps(result))
 fn an_api_key_and_its_quota_are_the_clusters() {
     use crate::api_keys::{get, key_value};
     let postgres = Postgres::start();
-    let url = postgres.url();
-    let app = serverful_e2e::test_app("api-keys");
-    let nodes: Vec<Server> = (0..2)
-        .map(|_| {
-            Server::try_start_with_env(&app, &["--store", &url], &KEYS)
-                .unwrap_or_else(|output| panic!("node did not start:\n{output}"))
-        })
-        .collect();
+    let nodes = start_up_nodes(&postgres, "api-keys", 2);
     let shared = key_value(&nodes[0], "ServerlessApiKey");
     assert_eq!(key_value(&nodes[1], "ServerlessApiKey"), shared);
     for (index, path) in [
