@@ -50,6 +50,9 @@ pub fn describe(error: &postgres::Error) -> String {
     }
 }
 
+/// How long one attempt to connect may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How many connections of each kind a node keeps, and how long it tries to reach the
 /// database at start.
 #[derive(Debug, Clone)]
@@ -110,13 +113,30 @@ fn worker(config: postgres::Config, mut client: Client, jobs: Arc<Mutex<Receiver
 }
 
 /// Connects on a thread without an async runtime (the client makes its own, which
-/// cannot start inside the server's).
+/// cannot start inside the server's). The client's own timeout covers the TCP connect
+/// only; a server that accepts and then says nothing would hold the handshake forever,
+/// so the whole attempt is bounded here (the thread left behind ends with its socket).
 fn connect(config: &postgres::Config) -> Result<Client, DatabaseError> {
+    let limit = config
+        .get_connect_timeout()
+        .copied()
+        .unwrap_or(CONNECT_TIMEOUT)
+        + Duration::from_secs(1);
     let config = config.clone();
-    std::thread::spawn(move || config.connect(NoTls))
-        .join()
-        .map_err(|_| DatabaseError::Failed("connecting to PostgreSQL panicked".into()))?
-        .map_err(DatabaseError::failed)
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(config.connect(NoTls));
+    });
+    match receiver.recv_timeout(limit) {
+        Ok(connected) => connected.map_err(DatabaseError::failed),
+        Err(mpsc::RecvTimeoutError::Timeout) => Err(DatabaseError::Failed(format!(
+            "no answer within {} s",
+            limit.as_secs()
+        ))),
+        Err(mpsc::RecvTimeoutError::Disconnected) => Err(DatabaseError::Failed(
+            "connecting to PostgreSQL panicked".into(),
+        )),
+    }
 }
 
 /// `url` without a password, for start-up lines and errors.
@@ -142,12 +162,24 @@ impl Database {
         size: &PoolSize,
         waiting: &dyn Fn(&DatabaseError, Duration),
     ) -> Result<Database, DatabaseError> {
-        let config: postgres::Config = url.parse().map_err(|error| {
+        let mut config: postgres::Config = url.parse().map_err(|error| {
             DatabaseError::Failed(format!(
                 "{} is not a PostgreSQL URL ({error}): use postgres://user[:password]@host[:port]/database",
                 redacted(url)
             ))
         })?;
+        // A database cut off by the network must not hang a node: connecting gives up
+        // after a few seconds, and a connection whose peer stops answering is found dead
+        // by keepalives and by the kernel's limit on unacknowledged data, instead of the
+        // default quarter of an hour. The URL's own settings win.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        config
+            .keepalives_idle(Duration::from_secs(10))
+            .keepalives_interval(Duration::from_secs(2))
+            .keepalives_retries(3)
+            .tcp_user_timeout(Duration::from_secs(20));
         let started = Instant::now();
         let mut pause = Duration::from_millis(250);
         let first = loop {

@@ -983,3 +983,30 @@ print(json.dumps({"left": left}))
     let owners = postgres.psql("SELECT count(*) FROM cluster_leases WHERE name = 'ttl-sweep'");
     assert_eq!(owners, "1");
 }
+
+/// A node started while the database cannot be reached (its traffic dropped, so every
+/// attempt times out) says that it waits, and starts once the database answers.
+#[test]
+fn a_node_waits_for_an_unreachable_database_and_starts_once_it_answers() {
+    let postgres = Postgres::start();
+    let proxy = serverful_e2e::proxy::Proxy::start(postgres.address());
+    proxy.cut();
+    let dir = tempfile::tempdir().expect("data folder");
+    let url = postgres.url_via(proxy.port());
+    let healer = {
+        let started = std::time::Instant::now();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(8));
+            proxy.heal();
+            (proxy, started.elapsed())
+        })
+    };
+    let node = Server::start_serve_with(dir.path(), &["--store", &url], &KEYS);
+    let (_proxy, healed_after) = healer.join().expect("healer");
+    assert!(healed_after >= std::time::Duration::from_secs(8));
+    let output = node.all_output();
+    assert!(output.contains("waiting for PostgreSQL"), "{output}");
+    let (code, stdout, stderr) = node.admin(&["ls"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("Nodes (1):"), "{stdout}");
+}
