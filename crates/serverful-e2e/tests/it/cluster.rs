@@ -1010,3 +1010,72 @@ fn a_node_waits_for_an_unreachable_database_and_starts_once_it_answers() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("Nodes (1):"), "{stdout}");
 }
+
+/// The planning-poker app (`examples/pajthy`) on three `up` nodes of one database: its
+/// REST API through node A, every voter's WebSocket on node C. Each change made through A
+/// is pushed by A's functions to the sockets C holds; a dropped socket's subscription is
+/// removed, and a push that meets a dead connection held by no node gets 410; concurrent
+/// votes through A all count (the app's optimistic locking on the shared table).
+#[test]
+fn the_voting_app_works_across_nodes() {
+    let postgres = Postgres::start();
+    let url = postgres.url();
+    let app = serverful_e2e::repo_root().join("examples/pajthy");
+    let nodes: Vec<Server> = (0..3)
+        .map(|_| {
+            Server::try_start_with_env(&app, &["--store", &url], &KEYS)
+                .unwrap_or_else(|output| panic!("node did not start:\n{output}"))
+        })
+        .collect();
+    let http = nodes[0].url("");
+    let ws = format!("{}/live", nodes[2].url("").replacen("http://", "ws://", 1));
+    let connections = nodes[0].output("ConnectionsTableName");
+    let output = std::process::Command::new("python3")
+        .arg(crate::pajthy::script("session_flow.py"))
+        .args([&http, &ws, &connections])
+        .env(
+            "PYTHONPATH",
+            serverful_e2e::test_deps_dir().join("python-websockets"),
+        )
+        .env("AWS_ENDPOINT_URL", &nodes[1].aws_url)
+        .envs(cluster_env())
+        .output()
+        .expect("python3");
+    let all_output = || {
+        nodes
+            .iter()
+            .map(Server::all_output)
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    };
+    assert!(
+        output.status.success(),
+        "session_flow.py failed: {}{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+        all_output()
+    );
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(result["create"][0], 201, "{result:#}");
+    assert_eq!(result["joins"], json!([201, 201, 201]));
+    for seen in result["everyone_sees_three"].as_array().expect("views") {
+        assert_eq!(*seen, json!(["ana", "bo", "cy"]));
+    }
+    assert_eq!(
+        result["everyone_sees_open"],
+        json!([true, true, true, true])
+    );
+    assert_eq!(
+        result["disconnect_removed_subscription"], true,
+        "{result:#}"
+    );
+    assert_eq!(result["gone_subscription_removed"], true, "{result:#}");
+    for who in ["controller", "ana", "bo"] {
+        assert_eq!(
+            result["after_ana_votes"][who]["voters"][0],
+            json!({"name": "ana", "voted": true}),
+            "{who}"
+        );
+    }
+    assert_eq!(result["concurrent_votes"], json!([200, 200, 200, 200, 200]));
+}

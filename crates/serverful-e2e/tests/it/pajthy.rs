@@ -11,7 +11,7 @@ use std::process::Command;
 use serde_json::{json, Value};
 use serverful_e2e::{repo_root, test_deps_dir, Server};
 
-fn script(name: &str) -> String {
+pub(crate) fn script(name: &str) -> String {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("test_data/pajthy")
         .join(name)
