@@ -1079,3 +1079,80 @@ fn the_voting_app_works_across_nodes() {
     }
     assert_eq!(result["concurrent_votes"], json!([200, 200, 200, 200, 200]));
 }
+
+/// The orders app on two `up` nodes of one database: its queue's worker runs on the node
+/// holding the queue mapping's lease; killed with `kill -9` while orders flow, the other
+/// node takes the mapping over and every order is stored (messages the dead node held come
+/// back after their visibility timeout).
+#[test]
+fn a_queue_consumer_moves_to_a_live_node_when_its_owner_is_killed() {
+    use crate::orders::{orders, post_order};
+    let postgres = Postgres::start();
+    let app = serverful_e2e::repo_root().join("examples/orders");
+    let url = postgres.url();
+    let mut nodes: Vec<Server> = (0..2)
+        .map(|_| {
+            Server::try_start_with_env(&app, &["--store", &url], &KEYS)
+                .unwrap_or_else(|output| panic!("node did not start:\n{output}"))
+        })
+        .collect();
+    let mut posted = Vec::new();
+    for n in 0..30 {
+        posted.push(post_order(
+            &nodes[n % 2],
+            &json!({"item": format!("tea-{n}"), "quantity": 1}),
+        ));
+    }
+    wait_until(
+        "orders start to be stored",
+        std::time::Duration::from_secs(30),
+        || orders(&nodes[0]).len() >= 5,
+    );
+    let owner = postgres.psql("SELECT owner FROM cluster_leases WHERE name LIKE 'queue-mapping/%'");
+    let owner_index = nodes
+        .iter()
+        .position(|node| {
+            let port = node
+                .admin_url
+                .rsplit(':')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            owner.contains(&format!(":{port}/"))
+        })
+        .unwrap_or_else(|| panic!("no node owns the queue mapping: {owner:?}"));
+    let victim = nodes.remove(owner_index);
+    let status = std::process::Command::new("kill")
+        .args(["-9", &victim.pid().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    drop(victim);
+    let survivor = &nodes[0];
+    for n in 30..40 {
+        posted.push(post_order(
+            survivor,
+            &json!({"item": format!("tea-{n}"), "quantity": 1}),
+        ));
+    }
+    let mut stored = Vec::new();
+    wait_until(
+        "every order stored",
+        std::time::Duration::from_secs(60),
+        || {
+            stored = orders(survivor)
+                .iter()
+                .filter_map(|order| order["orderId"].as_str().map(str::to_owned))
+                .collect();
+            posted.iter().all(|id| stored.contains(id))
+        },
+    );
+    let survivor_port = survivor
+        .admin_url
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let owner = postgres.psql("SELECT owner FROM cluster_leases WHERE name LIKE 'queue-mapping/%'");
+    assert!(owner.contains(&format!(":{survivor_port}/")), "{owner}");
+}

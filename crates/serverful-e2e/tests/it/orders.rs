@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use serverful_e2e::{repo_root, Server};
 
-fn post_order(server: &Server, order: &Value) -> String {
+pub(crate) fn post_order(server: &Server, order: &Value) -> String {
     let response = crate::client()
         .post(server.url("/orders"))
         .header("content-type", "application/json")
@@ -21,7 +21,7 @@ fn post_order(server: &Server, order: &Value) -> String {
     body["orderId"].as_str().expect("an orderId").to_owned()
 }
 
-fn orders(server: &Server) -> Vec<Value> {
+pub(crate) fn orders(server: &Server) -> Vec<Value> {
     let response = crate::client()
         .get(server.url("/orders"))
         .send()
