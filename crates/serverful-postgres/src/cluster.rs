@@ -274,6 +274,16 @@ impl Nodes for PostgresNodes {
                         &[&node.id, &node.name, &node.admin_url],
                     )
                     .map_err(failed)?;
+                // Nodes gone for an hour (each start is a new node) and the WebSocket
+                // connections they held are forgotten, so neither table only grows.
+                client
+                    .batch_execute(
+                        "DELETE FROM websocket_connections c WHERE NOT EXISTS (
+                             SELECT 1 FROM cluster_nodes n WHERE n.id = c.node_id
+                               AND n.seen_at > now() - interval '1 minute');
+                         DELETE FROM cluster_nodes WHERE seen_at < now() - interval '1 hour';",
+                    )
+                    .map_err(failed)?;
                 Ok(())
             })
             .map_err(|failure: Failure| failure.0)
