@@ -601,6 +601,36 @@ mod tests {
         }
     }
 
+    /// The PostgreSQL rows are judged against ExtendDB (ahead on every operation), and
+    /// two nodes are compared with one.
+    #[test]
+    fn postgres_rows_are_judged_against_extenddb() {
+        let report = StoreReport {
+            machine: Machine::default(),
+            settings: StoreSettings {
+                clients: 16,
+                warmup_s: 2.0,
+                duration_s: 10.0,
+                load_threads: 1,
+                get_keys: 2000,
+                partitions: 100,
+            },
+            load_before: "1.00 1.00 1.00".to_owned(),
+            load_after: "1.00 1.00 1.00".to_owned(),
+            versions: vec![],
+            rounds: vec![vec![
+                row("pg", Role::ServerfulPg, 3_000.0),
+                row("pg2", Role::ServerfulPg2, 4_500.0),
+                row("extenddb", Role::ExtendDb, 4_000.0),
+            ]],
+        };
+        let markdown = report.to_markdown();
+        assert!(
+            markdown.contains("| put | 0.75× **missed** | 1.12× met | 1.50× |"),
+            "{markdown}"
+        );
+    }
+
     #[test]
     fn ratios_are_judged_against_the_targets() {
         let report = StoreReport {

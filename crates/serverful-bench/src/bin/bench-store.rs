@@ -775,7 +775,7 @@ fn start_serverful_as(
 }
 
 /// Why the ExtendDB row is empty: its repository could not be had on this machine.
-const EXTENDDB_MISSING: &str = "did not run: the repository github:ExtendDB/extenddb could not be fetched on this machine (no snapshot of it is reachable from here), so it was not built";
+const EXTENDDB_MISSING: &str = "the repository github:ExtendDB/extenddb could not be fetched on this machine (no snapshot of it is reachable from here), so it was not built";
 
 /// A scratch PostgreSQL with a database `serverful`, and `nodes` `serverful up` nodes on
 /// it sharing [`CLUSTER_KEYS`].
