@@ -9,6 +9,8 @@
 #   bash bench/store.sh --rounds 3              # ratios as medians over 3 rounds
 #   BENCH_ONLY=sqlite,serverful bash bench/store.sh
 #   BENCH_SKIP_DYNOXIDE=1 bash bench/store.sh    # do not build Dynoxide
+#   BENCH_ONLY=serverful,serverful-pg,serverful-pg2,extenddb bash bench/store.sh
+#                                                # SQLite against PostgreSQL (1 and 2 nodes)
 #
 # The emulators are installed once into $BENCH_TOOLS (default target/bench-store-tools):
 # moto[server] into a Python venv, dynalite with npm, Dynoxide (crate dynoxide-rs) with
@@ -28,12 +30,15 @@ cargo build --release --quiet -p serverful -p serverful-bench >&2
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 
-install_moto
-if [[ ! -f "$tools/dynalite/node_modules/dynalite/cli.js" ]]; then
+# Only the emulators the run needs: with BENCH_ONLY, those it names.
+wanted() { [[ -z "${BENCH_ONLY:-}" || ",${BENCH_ONLY}," == *",$1"* ]]; }
+
+if wanted moto; then install_moto; fi
+if wanted dynalite && [[ ! -f "$tools/dynalite/node_modules/dynalite/cli.js" ]]; then
     mkdir -p "$tools/dynalite"
     install_step dynalite 900 npm install --prefix "$tools/dynalite" --no-audit --no-fund dynalite
 fi
-if [[ -z "${BENCH_SKIP_DYNOXIDE:-}" && ! -x "$tools/dynoxide/bin/dynoxide" ]]; then
+if wanted dynoxide && [[ -z "${BENCH_SKIP_DYNOXIDE:-}" && ! -x "$tools/dynoxide/bin/dynoxide" ]]; then
     # Only the HTTP server: the MCP server and import tooling are not needed.
     install_step dynoxide 900 cargo install dynoxide-rs --locked --no-default-features \
         --features cli,http-server,native-sqlite --root "$tools/dynoxide" \

@@ -25,6 +25,7 @@
 //! - [`store_load`]: the closed-loop client over HTTP, and over SQLite for the ceiling.
 //! - [`sqlite_ceiling`]: raw SQLite with serverful's durability settings.
 //! - [`store_report`]: the store benchmark's markdown report.
+//! - [`store_postgres`]: the scratch PostgreSQL of the `serverful-pg*` and ExtendDB rows.
 //!
 //! The queues: SQS `SendMessage` and receive+delete throughput of `serverful up`'s AWS
 //! endpoint against moto, fakecloud and sqslite, and send → SQS-triggered function start.
@@ -67,6 +68,7 @@ pub mod server;
 pub mod sigv4;
 pub mod sqlite_ceiling;
 pub mod store_load;
+pub mod store_postgres;
 pub mod store_report;
 pub mod store_workload;
 pub mod ws_load;

@@ -325,13 +325,17 @@ async fn connect(address: SocketAddr) -> std::io::Result<SendRequest<Full<Bytes>
 
 /// Loads an HTTP contender. Ends by itself after warm-up + duration + one request timeout
 /// at most.
+/// Client `i` sends to `addresses[i % len]`: several nodes of one cluster share the load.
 pub async fn run_http(
-    address: SocketAddr,
+    addresses: &[SocketAddr],
     keys: &Keys,
     config: &RunConfig,
 ) -> Result<LoadResult, String> {
     if config.clients == 0 {
         return Err("at least one client is needed".to_owned());
+    }
+    if addresses.is_empty() {
+        return Err("at least one address is needed".to_owned());
     }
     let start = Instant::now();
     let record_from = start + config.warmup;
@@ -339,7 +343,7 @@ pub async fn run_http(
     let config = Arc::new(config.clone());
     let mut tasks = Vec::with_capacity(config.clients);
     for client_idx in 0..config.clients {
-        let client = DynamoClient::new(address, keys)?;
+        let client = DynamoClient::new(addresses[client_idx % addresses.len()], keys)?;
         let config = config.clone();
         tasks.push(tokio::spawn(drive_http_client(
             client,

@@ -75,6 +75,12 @@ pub enum Role {
     DynaliteDisk,
     DynoxideMemory,
     Dynoxide,
+    /// `serverful up --store postgres://…`, one node.
+    ServerfulPg,
+    /// Two `serverful up` nodes on one PostgreSQL, clients spread over both.
+    ServerfulPg2,
+    /// ExtendDB on the same PostgreSQL (issue 22's peer).
+    ExtendDb,
 }
 
 /// One contender and what each workload measured (or why it did not run).
@@ -310,6 +316,7 @@ impl StoreReport {
             let _ = writeln!(out);
         }
         self.write_targets(&mut out);
+        self.write_postgres_targets(&mut out);
         out
     }
 
@@ -380,6 +387,56 @@ impl StoreReport {
         } else {
             format_ratio(middle)
         }
+    }
+
+    /// Serverful on PostgreSQL (one and two nodes) against ExtendDB on the same database
+    /// (issue 22: ahead on every operation), and the second node's gain over the first.
+    fn write_postgres_targets(&self, out: &mut String) {
+        let has = |role: Role| self.contenders().iter().any(|row| row.role == role);
+        if !has(Role::ServerfulPg) && !has(Role::ServerfulPg2) {
+            return;
+        }
+        let comparisons: [(Role, Role, &str); 3] = [
+            (
+                Role::ServerfulPg,
+                Role::ExtendDb,
+                "1 node ÷ ExtendDB (> 1×)",
+            ),
+            (
+                Role::ServerfulPg2,
+                Role::ExtendDb,
+                "2 nodes ÷ ExtendDB (> 1×)",
+            ),
+            (Role::ServerfulPg2, Role::ServerfulPg, "2 nodes ÷ 1 node"),
+        ];
+        let _ = writeln!(out, "### serverful on PostgreSQL (issue 22)\n");
+        let _ = writeln!(
+            out,
+            "| workload | {} |",
+            comparisons
+                .iter()
+                .map(|(_, _, title)| *title)
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+        let _ = writeln!(out, "|---|{}", "---:|".repeat(comparisons.len()));
+        for workload in Workload::ALL {
+            let cells: Vec<String> = comparisons
+                .iter()
+                .map(
+                    |&(ours, theirs, _)| match self.ratios(ours, theirs, workload) {
+                        Some(ratios) if theirs == Role::ExtendDb => {
+                            let verdict = if ratios.0 > 1.0 { "met" } else { "**missed**" };
+                            format!("{} {verdict}", self.ratio_cell(ratios))
+                        }
+                        Some(ratios) => self.ratio_cell(ratios),
+                        None => "—".to_owned(),
+                    },
+                )
+                .collect();
+            let _ = writeln!(out, "| {} | {} |", workload.key(), cells.join(" | "));
+        }
+        let _ = writeln!(out);
     }
 
     fn write_targets(&self, out: &mut String) {
@@ -542,6 +599,36 @@ mod tests {
                 .collect(),
             failure: None,
         }
+    }
+
+    /// The PostgreSQL rows are judged against ExtendDB (ahead on every operation), and
+    /// two nodes are compared with one.
+    #[test]
+    fn postgres_rows_are_judged_against_extenddb() {
+        let report = StoreReport {
+            machine: Machine::default(),
+            settings: StoreSettings {
+                clients: 16,
+                warmup_s: 2.0,
+                duration_s: 10.0,
+                load_threads: 1,
+                get_keys: 2000,
+                partitions: 100,
+            },
+            load_before: "1.00 1.00 1.00".to_owned(),
+            load_after: "1.00 1.00 1.00".to_owned(),
+            versions: vec![],
+            rounds: vec![vec![
+                row("pg", Role::ServerfulPg, 3_000.0),
+                row("pg2", Role::ServerfulPg2, 4_500.0),
+                row("extenddb", Role::ExtendDb, 4_000.0),
+            ]],
+        };
+        let markdown = report.to_markdown();
+        assert!(
+            markdown.contains("| put | 0.75× **missed** | 1.12× met | 1.50× |"),
+            "{markdown}"
+        );
     }
 
     #[test]

@@ -17,7 +17,8 @@ use serverful_bench::store_workload::{KeySpace, Workload};
 #[derive(Debug, Parser)]
 #[command(name = "bench-store-load")]
 struct Args {
-    /// `http://127.0.0.1:PORT` (a DynamoDB endpoint), `sqlite:DIR` (the ceiling) or
+    /// `http://127.0.0.1:PORT` (a DynamoDB endpoint; several comma-separated ones for the
+    /// nodes of one cluster, clients spread over them), `sqlite:DIR` (the ceiling) or
     /// `engine:DIR` (serverful's store engine in process)
     target: String,
     /// put, get, query, or prepare (create the table and write the items reads need)
@@ -119,8 +120,15 @@ fn run(args: &Args) -> Result<serde_json::Value, String> {
         }
         store_load::run_engine(dir, &config)?
     } else {
-        let (address, _path) =
-            parse_loopback_url(&args.target).map_err(|error| error.to_string())?;
+        // Several nodes of one cluster: `http://A,http://B`; clients are spread over them
+        // and the preparing goes through the first.
+        let addresses = args
+            .target
+            .split(',')
+            .map(|url| parse_loopback_url(url).map(|(address, _path)| address))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| error.to_string())?;
+        let address = addresses[0];
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(args.threads.max(1))
             .enable_all()
@@ -135,7 +143,7 @@ fn run(args: &Args) -> Result<serde_json::Value, String> {
             ))?;
             return Ok(serde_json::json!({ "prepared": n_written }));
         }
-        runtime.block_on(store_load::run_http(address, &keys, &config))?
+        runtime.block_on(store_load::run_http(&addresses, &keys, &config))?
     };
     let mut line = result.to_json();
     let cpu_used = cpu::process_cpu(std::process::id())

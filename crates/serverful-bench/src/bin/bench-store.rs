@@ -17,6 +17,7 @@ use anyhow::{bail, Context as _};
 use clap::Parser;
 use serverful_bench::cpu;
 use serverful_bench::report::{self, Machine};
+use serverful_bench::store_postgres::ScratchPostgres;
 use serverful_bench::store_report::{ContenderRow, Role, RunFigures, StoreReport, StoreSettings};
 use serverful_bench::store_workload::Workload;
 
@@ -55,7 +56,8 @@ struct Args {
     #[arg(long, env = "BENCH_SERVERFUL")]
     serverful: Option<PathBuf>,
     /// Run only these contenders: sqlite, engine, serverful, moto, dynalite,
-    /// dynalite-disk, dynoxide, dynoxide-disk (comma-separated)
+    /// dynalite-disk, dynoxide, dynoxide-disk, serverful-pg, serverful-pg2, extenddb
+    /// (comma-separated)
     #[arg(long, env = "BENCH_ONLY", value_delimiter = ',')]
     only: Vec<String>,
     /// Append the process id of every server and load generator started to this file
@@ -105,7 +107,7 @@ struct Contender {
     durability: &'static str,
 }
 
-const CONTENDERS: [Contender; 8] = [
+const CONTENDERS: [Contender; 11] = [
     Contender {
         key: "sqlite",
         name: "raw SQLite (ceiling)",
@@ -154,7 +156,31 @@ const CONTENDERS: [Contender; 8] = [
         role: Role::Dynoxide,
         durability: "on disk (SQLite file in WAL mode with SQLite's default synchronous=FULL)",
     },
+    Contender {
+        key: "serverful-pg",
+        name: "serverful up --store postgres:// (1 node)",
+        role: Role::ServerfulPg,
+        durability: "PostgreSQL 15 on loopback, fsync=on, synchronous_commit=on: the WAL is on disk before every acknowledgement",
+    },
+    Contender {
+        key: "serverful-pg2",
+        name: "serverful up --store postgres:// (2 nodes)",
+        role: Role::ServerfulPg2,
+        durability: "the same PostgreSQL, two nodes sharing it, the clients spread over both",
+    },
+    Contender {
+        key: "extenddb",
+        name: "ExtendDB on PostgreSQL",
+        role: Role::ExtendDb,
+        durability: "the same PostgreSQL settings, its own database",
+    },
 ];
+
+/// Keys every serverful node on one PostgreSQL accepts (nodes sharing a database share keys).
+const CLUSTER_KEYS: (&str, &str) = (
+    "AKIABENCHSTORE000001",
+    "bench-store-cluster-secret-000000000000",
+);
 
 /// Programs and folders of a run.
 struct Setup {
@@ -316,15 +342,44 @@ fn measure(args: &Args, setup: &Setup, contender: &Contender) -> ContenderRow {
     let data = setup.scratch.join(format!("data-{}", contender.key));
     // A fresh data folder in every round.
     let _ = std::fs::remove_dir_all(&data);
-    let (target, server, keys) = if contender.key == "sqlite" {
-        (format!("sqlite:{}", data.display()), None, None)
+    let mut postgres = None;
+    let (target, servers, keys) = if contender.key == "sqlite" {
+        (format!("sqlite:{}", data.display()), Vec::new(), None)
     } else if contender.key == "engine" {
-        (format!("engine:{}", data.display()), None, None)
+        (format!("engine:{}", data.display()), Vec::new(), None)
+    } else if let Some(nodes) = match contender.key {
+        "serverful-pg" => Some(1),
+        "serverful-pg2" => Some(2),
+        _ => None,
+    } {
+        match start_postgres_nodes(setup, &data, nodes) {
+            Ok((pg, started)) => {
+                postgres = Some(pg);
+                let target = started
+                    .iter()
+                    .map(|node| format!("http://{}", node.address))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let keys = started[0].keys.clone();
+                (
+                    target,
+                    started.into_iter().map(|node| node.server).collect(),
+                    keys,
+                )
+            }
+            Err(error) => {
+                row.failure = Some(format!("{error:#}"));
+                return row;
+            }
+        }
+    } else if contender.key == "extenddb" {
+        row.failure = Some(EXTENDDB_MISSING.to_owned());
+        return row;
     } else {
         match start_server(setup, contender.key, &data) {
             Ok(started) => (
                 format!("http://{}", started.address),
-                Some(started.server),
+                vec![started.server],
                 started.keys,
             ),
             Err(error) => {
@@ -332,6 +387,12 @@ fn measure(args: &Args, setup: &Setup, contender: &Contender) -> ContenderRow {
                 return row;
             }
         }
+    };
+    let servers_cpu = || -> Option<Duration> {
+        if servers.is_empty() {
+            return None;
+        }
+        servers.iter().map(Server::cpu).sum()
     };
     let load = |workload: &str, timeout: Duration| {
         run_load(args, setup, &target, keys.as_ref(), workload, timeout)
@@ -342,13 +403,24 @@ fn measure(args: &Args, setup: &Setup, contender: &Contender) -> ContenderRow {
                 Duration::from_secs_f64(args.warmup + args.duration) + Duration::from_secs(30);
             for workload in Workload::ALL {
                 eprintln!("  {}", workload.key());
-                let server_cpu_before = server.as_ref().and_then(Server::cpu);
+                let server_cpu_before = servers_cpu();
+                let database_cpu_before = postgres.as_ref().and_then(ScratchPostgres::cpu);
                 let outcome = load(workload.key(), run_timeout).and_then(|line| {
                     RunFigures::from_json(&line)
                         .with_context(|| format!("read bench-store-load's answer: {line}"))
                 });
                 let outcome = outcome.map(|mut figures| {
-                    let server_cpu_after = server.as_ref().and_then(Server::cpu);
+                    let server_cpu_after = servers_cpu();
+                    let database_cpu_after = postgres.as_ref().and_then(ScratchPostgres::cpu);
+                    if let Some((before, after)) = database_cpu_before.zip(database_cpu_after) {
+                        // PostgreSQL's CPU per answered request over warm-up and run.
+                        let requests = figures.requests_per_second * (args.warmup + args.duration);
+                        eprintln!(
+                            "    PostgreSQL CPU: {:.2} s, about {:.0} µs per request",
+                            after.saturating_sub(before).as_secs_f64(),
+                            after.saturating_sub(before).as_secs_f64() * 1e6 / requests.max(1.0)
+                        );
+                    }
                     figures.server_cpu_s = server_cpu_before
                         .zip(server_cpu_after)
                         .map(|(before, after)| after.saturating_sub(before).as_secs_f64());
@@ -363,9 +435,10 @@ fn measure(args: &Args, setup: &Setup, contender: &Contender) -> ContenderRow {
         }
         Err(error) => row.failure = Some(format!("prepare: {error:#}")),
     }
-    if let Some(server) = server {
+    for server in servers {
         server.stop();
     }
+    drop(postgres);
     row
 }
 
@@ -484,12 +557,23 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 fn spawn(setup: &Setup, label: &str, program: &Path, args: &[String]) -> anyhow::Result<Server> {
+    spawn_with_env(setup, label, program, args, &[])
+}
+
+fn spawn_with_env(
+    setup: &Setup,
+    label: &str,
+    program: &Path,
+    args: &[String],
+    env: &[(&str, &str)],
+) -> anyhow::Result<Server> {
     let stdout = std::fs::File::create(setup.scratch.join(format!("{label}.stdout")))
         .context("create a log file")?;
     let stderr = std::fs::File::create(setup.scratch.join(format!("{label}.stderr")))
         .context("create a log file")?;
     let child = Command::new(program)
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(stderr)
@@ -608,27 +692,35 @@ fn wait_until_listening(server: &mut Server, address: SocketAddr) -> anyhow::Res
 }
 
 fn start_serverful(setup: &Setup, data: &Path) -> anyhow::Result<Started> {
+    start_serverful_as(setup, "serverful", data, &[], &[])
+}
+
+/// `serverful up` with `extra` arguments and `env`, logging to `LABEL.stdout`/`.stderr`.
+fn start_serverful_as(
+    setup: &Setup,
+    label: &str,
+    data: &Path,
+    extra: &[String],
+    env: &[(&str, &str)],
+) -> anyhow::Result<Started> {
     let app = setup.scratch.join("app");
     std::fs::create_dir_all(&app).context("create the app folder")?;
     std::fs::write(app.join("template.yaml"), TEMPLATE).context("write template.yaml")?;
-    let mut server = spawn(
-        setup,
-        "serverful",
-        &setup.serverful,
-        &[
-            "up".into(),
-            app.display().to_string(),
-            "--port".into(),
-            "0".into(),
-            "--aws-port".into(),
-            "0".into(),
-            "--admin-port".into(),
-            "0".into(),
-            "--data".into(),
-            data.display().to_string(),
-        ],
-    )?;
-    let stdout_path = setup.scratch.join("serverful.stdout");
+    let mut args: Vec<String> = vec![
+        "up".into(),
+        app.display().to_string(),
+        "--port".into(),
+        "0".into(),
+        "--aws-port".into(),
+        "0".into(),
+        "--admin-port".into(),
+        "0".into(),
+        "--data".into(),
+        data.display().to_string(),
+    ];
+    args.extend(extra.iter().cloned());
+    let mut server = spawn_with_env(setup, label, &setup.serverful, &args, env)?;
+    let stdout_path = setup.scratch.join(format!("{label}.stdout"));
     let deadline = Instant::now() + READY_TIMEOUT;
     let stdout = loop {
         let text = std::fs::read_to_string(&stdout_path).unwrap_or_default();
@@ -636,8 +728,8 @@ fn start_serverful(setup: &Setup, data: &Path) -> anyhow::Result<Started> {
             break text;
         }
         if let Ok(Some(status)) = server.child.try_wait() {
-            let stderr =
-                std::fs::read_to_string(setup.scratch.join("serverful.stderr")).unwrap_or_default();
+            let stderr = std::fs::read_to_string(setup.scratch.join(format!("{label}.stderr")))
+                .unwrap_or_default();
             bail!(
                 "serverful exited ({status}) before it was ready: {}",
                 stderr.trim()
@@ -666,12 +758,50 @@ fn start_serverful(setup: &Setup, data: &Path) -> anyhow::Result<Started> {
                 .map(str::to_owned)
         })
     };
-    let keys = value_of("AWS_ACCESS_KEY_ID")
-        .zip(value_of("AWS_SECRET_ACCESS_KEY"))
+    let given = |name: &str| {
+        env.iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| (*value).to_owned())
+    };
+    let keys = given("SERVERFUL_ACCESS_KEY_ID")
+        .zip(given("SERVERFUL_SECRET_ACCESS_KEY"))
+        .or_else(|| value_of("AWS_ACCESS_KEY_ID").zip(value_of("AWS_SECRET_ACCESS_KEY")))
         .context("serverful printed no AWS_ACCESS_KEY_ID=/AWS_SECRET_ACCESS_KEY= lines")?;
     Ok(Started {
         server,
         address,
         keys: Some(keys),
     })
+}
+
+/// Why the ExtendDB row is empty: its repository could not be had on this machine.
+const EXTENDDB_MISSING: &str = "the repository github:ExtendDB/extenddb could not be fetched on this machine (no snapshot of it is reachable from here), so it was not built";
+
+/// A scratch PostgreSQL with a database `serverful`, and `nodes` `serverful up` nodes on
+/// it sharing [`CLUSTER_KEYS`].
+fn start_postgres_nodes(
+    setup: &Setup,
+    data: &Path,
+    nodes: usize,
+) -> anyhow::Result<(ScratchPostgres, Vec<Started>)> {
+    let postgres = ScratchPostgres::start(&data.join("postgres"))?;
+    postgres.create_database("serverful")?;
+    let url = postgres.url("serverful");
+    let mut started = Vec::new();
+    for node in 0..nodes {
+        let node_data = data.join(format!("node{node}"));
+        std::fs::create_dir_all(&node_data).context("create a node's data folder")?;
+        let label = format!("serverful-node{node}");
+        started.push(start_serverful_as(
+            setup,
+            &label,
+            &node_data,
+            &["--store".into(), url.clone()],
+            &[
+                ("SERVERFUL_ACCESS_KEY_ID", CLUSTER_KEYS.0),
+                ("SERVERFUL_SECRET_ACCESS_KEY", CLUSTER_KEYS.1),
+            ],
+        )?);
+    }
+    Ok((postgres, started))
 }
