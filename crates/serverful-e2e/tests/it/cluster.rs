@@ -266,27 +266,9 @@ fn a_stream_mapping_moves_to_a_live_node_when_its_owner_is_killed() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let owner =
-        postgres.psql("SELECT owner FROM cluster_leases WHERE name LIKE 'stream-mapping/%'");
-    let owner_index = nodes
-        .iter()
-        .position(|node| {
-            let port = node
-                .admin_url
-                .rsplit(':')
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-            owner.contains(&format!(":{port}/"))
-        })
-        .unwrap_or_else(|| panic!("no node owns the mapping: {owner:?}"));
-    let owner_node = nodes.remove(owner_index);
-    let status = std::process::Command::new("kill")
-        .args(["-9", &owner_node.pid().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    drop(owner_node);
+    let owner_index = lease_owner(&postgres, "stream-mapping/", &[&nodes[0], &nodes[1]])
+        .expect("a node owns the mapping");
+    kill_9(nodes.remove(owner_index));
 
     let survivor = &nodes[0];
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -319,15 +301,10 @@ fn a_stream_mapping_moves_to_a_live_node_when_its_owner_is_killed() {
         assert!(std::time::Instant::now() < deadline, "{stdout}");
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
-    let survivor_port = survivor
-        .admin_url
-        .rsplit(':')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let owner =
-        postgres.psql("SELECT owner FROM cluster_leases WHERE name LIKE 'stream-mapping/%'");
-    assert!(owner.contains(&format!(":{survivor_port}/")), "{owner}");
+    assert_eq!(
+        lease_owner(&postgres, "stream-mapping/", &[survivor]),
+        Some(0)
+    );
 }
 
 /// The chat app on three `up` nodes: a client on node A gets a message another client
@@ -540,13 +517,7 @@ fn a_node_killed_mid_transaction_leaves_nothing_half_written() {
         })
         .collect();
     std::thread::sleep(std::time::Duration::from_secs(3));
-    let victim = nodes.remove(0);
-    let status = std::process::Command::new("kill")
-        .args(["-9", &victim.pid().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    drop(victim);
+    kill_9(nodes.remove(0));
     let mut moved = Vec::new();
     for mover in movers {
         let output = mover.wait_with_output().expect("mover");
@@ -620,10 +591,13 @@ else:
     print(json.dumps({"total": sum(balances), "nonnegative": all(b >= 0 for b in balances), "accounts": len(balances)}))
 "#;
 
-/// Which node (by index in `nodes`) holds the stream mapping's lease, if any.
-fn mapping_owner(postgres: &Postgres, nodes: &[&Server]) -> Option<usize> {
-    let owner =
-        postgres.psql("SELECT owner FROM cluster_leases WHERE name LIKE 'stream-mapping/%'");
+/// Which node (by index in `nodes`) holds the lease whose name starts with `prefix`
+/// (`stream-mapping/`, `queue-mapping/`), if any: lease owners are node ids, which name
+/// the node's admin port.
+fn lease_owner(postgres: &Postgres, prefix: &str, nodes: &[&Server]) -> Option<usize> {
+    let owner = postgres.psql(&format!(
+        "SELECT owner FROM cluster_leases WHERE name LIKE '{prefix}%'"
+    ));
     nodes.iter().position(|node| {
         let port = node
             .admin_url
@@ -633,6 +607,16 @@ fn mapping_owner(postgres: &Postgres, nodes: &[&Server]) -> Option<usize> {
             .to_owned();
         owner.contains(&format!(":{port}/"))
     })
+}
+
+/// Kills a node as a crash would (`kill -9`).
+fn kill_9(node: Server) {
+    let status = std::process::Command::new("kill")
+        .args(["-9", &node.pid().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    drop(node);
 }
 
 fn wait_until(what: &str, limit: std::time::Duration, mut done: impl FnMut() -> bool) {
@@ -679,7 +663,7 @@ fn a_node_cut_off_from_the_database_loses_its_stream_to_a_live_node() {
     wait_until(
         "the first node takes the mapping",
         std::time::Duration::from_secs(20),
-        || mapping_owner(&postgres, &[&cut_node, &live_node]) == Some(0),
+        || lease_owner(&postgres, "stream-mapping/", &[&cut_node, &live_node]) == Some(0),
     );
     // The stack is the cluster's: the live node starts it too, without a deploy.
     wait_until(
@@ -702,7 +686,7 @@ fn a_node_cut_off_from_the_database_loses_its_stream_to_a_live_node() {
     wait_until(
         "the live node takes the mapping",
         std::time::Duration::from_secs(30),
-        || mapping_owner(&postgres, &[&cut_node, &live_node]) == Some(1),
+        || lease_owner(&postgres, "stream-mapping/", &[&cut_node, &live_node]) == Some(1),
     );
     let taken_after = cut_at.elapsed();
     let mut copies = Copies::new();
@@ -724,7 +708,10 @@ fn a_node_cut_off_from_the_database_loses_its_stream_to_a_live_node() {
     // Healed, the first node finds the lease held and leaves it.
     proxy.heal();
     std::thread::sleep(std::time::Duration::from_secs(4));
-    assert_eq!(mapping_owner(&postgres, &[&cut_node, &live_node]), Some(1));
+    assert_eq!(
+        lease_owner(&postgres, "stream-mapping/", &[&cut_node, &live_node]),
+        Some(1)
+    );
     let (code, stdout, stderr) = live_node.admin(&["ls"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(
@@ -1108,26 +1095,9 @@ fn a_queue_consumer_moves_to_a_live_node_when_its_owner_is_killed() {
         std::time::Duration::from_secs(30),
         || orders(&nodes[0]).len() >= 5,
     );
-    let owner = postgres.psql("SELECT owner FROM cluster_leases WHERE name LIKE 'queue-mapping/%'");
-    let owner_index = nodes
-        .iter()
-        .position(|node| {
-            let port = node
-                .admin_url
-                .rsplit(':')
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-            owner.contains(&format!(":{port}/"))
-        })
-        .unwrap_or_else(|| panic!("no node owns the queue mapping: {owner:?}"));
-    let victim = nodes.remove(owner_index);
-    let status = std::process::Command::new("kill")
-        .args(["-9", &victim.pid().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    drop(victim);
+    let owner_index = lease_owner(&postgres, "queue-mapping/", &[&nodes[0], &nodes[1]])
+        .expect("a node owns the queue mapping");
+    kill_9(nodes.remove(owner_index));
     let survivor = &nodes[0];
     for n in 30..40 {
         posted.push(post_order(
@@ -1147,12 +1117,8 @@ fn a_queue_consumer_moves_to_a_live_node_when_its_owner_is_killed() {
             posted.iter().all(|id| stored.contains(id))
         },
     );
-    let survivor_port = survivor
-        .admin_url
-        .rsplit(':')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let owner = postgres.psql("SELECT owner FROM cluster_leases WHERE name LIKE 'queue-mapping/%'");
-    assert!(owner.contains(&format!(":{survivor_port}/")), "{owner}");
+    assert_eq!(
+        lease_owner(&postgres, "queue-mapping/", &[survivor]),
+        Some(0)
+    );
 }
