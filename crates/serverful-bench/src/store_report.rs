@@ -588,6 +588,26 @@ mod tests {
         }
     }
 
+    /// A report of one round of `rows` at the tests' settings, the load average after
+    /// it `load_after`.
+    fn one_round(load_after: &str, rows: Vec<ContenderRow>) -> StoreReport {
+        StoreReport {
+            machine: Machine::default(),
+            settings: StoreSettings {
+                clients: 16,
+                warmup_s: 2.0,
+                duration_s: 10.0,
+                load_threads: 1,
+                get_keys: 2000,
+                partitions: 100,
+            },
+            load_before: "1.00 1.00 1.00".to_owned(),
+            load_after: load_after.to_owned(),
+            versions: vec![],
+            rounds: vec![rows],
+        }
+    }
+
     fn row(name: &str, role: Role, rate: f64) -> ContenderRow {
         ContenderRow {
             name: name.to_owned(),
@@ -605,25 +625,14 @@ mod tests {
     /// two nodes are compared with one.
     #[test]
     fn postgres_rows_are_judged_against_extenddb() {
-        let report = StoreReport {
-            machine: Machine::default(),
-            settings: StoreSettings {
-                clients: 16,
-                warmup_s: 2.0,
-                duration_s: 10.0,
-                load_threads: 1,
-                get_keys: 2000,
-                partitions: 100,
-            },
-            load_before: "1.00 1.00 1.00".to_owned(),
-            load_after: "1.00 1.00 1.00".to_owned(),
-            versions: vec![],
-            rounds: vec![vec![
+        let report = one_round(
+            "1.00 1.00 1.00",
+            vec![
                 row("pg", Role::ServerfulPg, 3_000.0),
                 row("pg2", Role::ServerfulPg2, 4_500.0),
                 row("extenddb", Role::ExtendDb, 4_000.0),
-            ]],
-        };
+            ],
+        );
         let markdown = report.to_markdown();
         assert!(
             markdown.contains("| put | 0.75× **missed** | 1.12× met | 1.50× |"),
@@ -633,26 +642,15 @@ mod tests {
 
     #[test]
     fn ratios_are_judged_against_the_targets() {
-        let report = StoreReport {
-            machine: Machine::default(),
-            settings: StoreSettings {
-                clients: 16,
-                warmup_s: 2.0,
-                duration_s: 10.0,
-                load_threads: 1,
-                get_keys: 2000,
-                partitions: 100,
-            },
-            load_before: "1.00 1.00 1.00".to_owned(),
-            load_after: "2.00 1.00 1.00".to_owned(),
-            versions: vec![],
-            rounds: vec![vec![
+        let report = one_round(
+            "2.00 1.00 1.00",
+            vec![
                 row("raw SQLite", Role::Ceiling, 40_000.0),
                 row("serverful", Role::Serverful, 12_000.0),
                 row("moto", Role::Moto, 1_500.0),
                 row("engine", Role::Engine, 20_000.0),
-            ]],
-        };
+            ],
+        );
         let markdown = report.to_markdown();
         assert!(
             markdown.contains("| get | 20,000 | 40,000 | 0.50× |"),
