@@ -252,29 +252,27 @@ impl Database {
         Database::send(&self.data, call)
     }
 
-    /// Runs `call` on a connection of the held group: for calls that keep their
-    /// connection busy until their caller lets go (see the module's notes).
-    pub fn run_held<T: Send + 'static, E: From<DatabaseError> + Send + 'static>(
-        &self,
-        call: impl FnOnce(&mut Client) -> Result<T, E> + Send + 'static,
-    ) -> Result<T, E> {
-        Database::send(&self.held, call)
-    }
-
     fn send<T: Send + 'static, E: From<DatabaseError> + Send + 'static>(
         group: &Mutex<Sender<Job>>,
         call: impl FnOnce(&mut Client) -> Result<T, E> + Send + 'static,
     ) -> Result<T, E> {
         let (answer, answered) = mpsc::sync_channel(1);
-        let job: Job = Box::new(move |client| {
-            let _ = answer.send(call(client));
-        });
+        Database::hand_over(
+            group,
+            Box::new(move |client| {
+                let _ = answer.send(call(client));
+            }),
+        )?;
+        answered.recv().map_err(|_| DatabaseError::Closed)?
+    }
+
+    /// Queues `job` for the next free connection of `group`.
+    fn hand_over(group: &Mutex<Sender<Job>>, job: Job) -> Result<(), DatabaseError> {
         group
             .lock()
             .map_err(|_| DatabaseError::Closed)?
             .send(job)
-            .map_err(|_| DatabaseError::Closed)?;
-        answered.recv().map_err(|_| DatabaseError::Closed)?
+            .map_err(|_| DatabaseError::Closed)
     }
 
     /// Hands `call` to a data connection without waiting; it answers through whatever
@@ -283,11 +281,7 @@ impl Database {
         &self,
         call: impl FnOnce(&mut Client) + Send + 'static,
     ) -> Result<(), DatabaseError> {
-        self.data
-            .lock()
-            .map_err(|_| DatabaseError::Closed)?
-            .send(Box::new(call))
-            .map_err(|_| DatabaseError::Closed)
+        Database::hand_over(&self.data, Box::new(call))
     }
 
     /// Hands `call` to a connection of the held group without waiting (it answers
@@ -296,11 +290,7 @@ impl Database {
         &self,
         call: impl FnOnce(&mut Client) + Send + 'static,
     ) -> Result<(), DatabaseError> {
-        self.held
-            .lock()
-            .map_err(|_| DatabaseError::Closed)?
-            .send(Box::new(call))
-            .map_err(|_| DatabaseError::Closed)
+        Database::hand_over(&self.held, Box::new(call))
     }
 
     /// Creates or upgrades one component's schema under a lock that nodes starting at
