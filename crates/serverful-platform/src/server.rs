@@ -107,11 +107,23 @@ pub struct PlatformConfig {
     pub shared_versions: Option<Arc<crate::cluster_versions::SharedState>>,
 }
 
-/// Which cluster this node belongs to, and which node it is.
+/// Which cluster this node belongs to, which node it is, and its leases on shared work.
 #[derive(Clone)]
 pub struct Membership {
     pub nodes: Arc<dyn serverful_cluster::Nodes>,
     pub node_id: String,
+    /// Who runs each stream and queue mapping (one node at a time).
+    pub leases: Arc<dyn serverful_cluster::Leases>,
+}
+
+impl PlatformConfig {
+    /// The leases of work one node does at a time: the cluster's, or all this server's.
+    fn leases(&self) -> Arc<dyn serverful_cluster::Leases> {
+        match &self.membership {
+            Some(membership) => membership.leases.clone(),
+            None => Arc::new(serverful_cluster::SingleNode),
+        }
+    }
 }
 
 impl std::fmt::Debug for Membership {
@@ -273,7 +285,7 @@ impl Platform {
                         Arc::new(WeakInvoker(platform.clone())),
                         settings,
                     )
-                    .with_leases(config.streams.leases.clone(), config.streams.lease_timing),
+                    .with_leases(config.leases(), serverful_cluster::LeaseTiming::default()),
                 )
             });
             Platform {
@@ -295,7 +307,7 @@ impl Platform {
                         )),
                         config.streams.settings.clone(),
                     )
-                    .with_leases(config.streams.leases.clone(), config.streams.lease_timing),
+                    .with_leases(config.leases(), serverful_cluster::LeaseTiming::default()),
                 ),
                 config,
                 store,

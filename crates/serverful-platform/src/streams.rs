@@ -21,9 +21,6 @@ pub struct StreamsConfig {
     pub checkpoints: Arc<dyn CheckpointStore>,
     /// Retry delays (shortened for development and tests).
     pub settings: StreamsSettings,
-    /// Who consumes each mapping in a cluster; [`serverful_cluster::SingleNode`] alone.
-    pub leases: Arc<dyn serverful_cluster::Leases>,
-    pub lease_timing: serverful_cluster::LeaseTiming,
 }
 
 impl std::fmt::Debug for StreamsConfig {

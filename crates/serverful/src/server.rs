@@ -303,6 +303,7 @@ pub(crate) async fn start(settings: ServerSettings) -> anyhow::Result<Server> {
                 .map(|cluster| serverful_platform::Membership {
                     nodes: cluster.nodes.clone(),
                     node_id: cluster.node.id.clone(),
+                    leases: cluster.leases.clone(),
                 }),
             shared_versions,
             api_keys: Some(match &cluster {

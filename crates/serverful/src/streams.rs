@@ -18,24 +18,16 @@ pub(crate) fn config(
     data_dir: &Path,
     cluster: Option<&crate::cluster::Cluster>,
 ) -> anyhow::Result<StreamsConfig> {
-    let (checkpoints, leases): (
-        Arc<dyn serverful_streams::CheckpointStore>,
-        Arc<dyn serverful_cluster::Leases>,
-    ) = match cluster {
-        Some(cluster) => (
-            Arc::new(
-                serverful_postgres::checkpoints::PostgresCheckpoints::new(cluster.database.clone())
-                    .context("open the stream checkpoints in PostgreSQL")?,
-            ),
-            cluster.leases.clone(),
+    let checkpoints: Arc<dyn serverful_streams::CheckpointStore> = match cluster {
+        Some(cluster) => Arc::new(
+            serverful_postgres::checkpoints::PostgresCheckpoints::new(cluster.database.clone())
+                .context("open the stream checkpoints in PostgreSQL")?,
         ),
         None => {
             let path = data_dir.join("streams.sqlite");
-            let checkpoints = SqliteCheckpoints::open(&path)
-                .with_context(|| format!("open {}", path.display()))?;
-            (
-                Arc::new(checkpoints),
-                Arc::new(serverful_cluster::SingleNode),
+            Arc::new(
+                SqliteCheckpoints::open(&path)
+                    .with_context(|| format!("open {}", path.display()))?,
             )
         }
     };
@@ -52,7 +44,5 @@ pub(crate) fn config(
     Ok(StreamsConfig {
         checkpoints,
         settings,
-        leases,
-        lease_timing: serverful_cluster::LeaseTiming::default(),
     })
 }
